@@ -1,0 +1,119 @@
+package core
+
+import (
+	"errors"
+	"net/netip"
+
+	"kemi/sip"
+)
+
+// Proto is a transport protocol.
+type Proto uint8
+
+const (
+	UDP Proto = iota + 1
+	TCP
+	TLS
+	WS
+)
+
+var protoNames = [...]string{"", "udp", "tcp", "tls", "ws"}
+
+func (p Proto) String() string {
+	if int(p) < len(protoNames) {
+		return protoNames[p]
+	}
+	return "proto?"
+}
+
+// Sender writes a serialized message to the network.
+type Sender interface {
+	SendTo(b []byte, proto Proto, to netip.AddrPort) error
+}
+
+// RouteKind says which routing block is running.
+type RouteKind uint8
+
+const (
+	RequestRoute RouteKind = iota + 1
+	ReplyRoute
+	OnReplyRoute
+	FailureRoute
+	BranchRoute
+	OnSendRoute
+	EventRoute
+)
+
+// Ctx is the per-message context a worker reuses for every message it
+// handles. Exported functions get it as their first argument. Nothing in it
+// is safe to keep after the route returns.
+type Ctx struct {
+	Msg   *sip.Msg
+	Src   netip.AddrPort // where the message came from
+	Local netip.AddrPort // the socket it arrived on
+	Proto Proto
+	Out   Sender
+	RT    *Runtime
+	Route RouteKind
+
+	Flags       uint64 // message flags (setflag)
+	BranchFlags uint64 // branch 0 flags (setbflag)
+	DstURI      string // the outbound proxy set by setdsturi; "" when unset
+
+	// Scratch is a worker-owned buffer for building replies; reuse it with
+	// Scratch[:0] and store it back when it grew.
+	Scratch []byte
+
+	err     error
+	stopped bool
+	dropped bool
+}
+
+// Reset prepares the context for the next message.
+func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
+	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
+	c.Route = RequestRoute
+	c.Flags, c.BranchFlags = 0, 0
+	c.DstURI = ""
+	c.err, c.stopped, c.dropped = nil, false, false
+}
+
+// Fail records err for the engine to raise and returns ErrorValue().
+func (c *Ctx) Fail(err error) Value {
+	c.err = err
+	return ErrorValue()
+}
+
+// Err returns the error recorded by Fail and clears it.
+func (c *Ctx) Err() error {
+	err := c.err
+	c.err = nil
+	if err == nil {
+		err = errors.New("unknown error")
+	}
+	return err
+}
+
+// Stop ends the current route; drop also discards the message (no relay,
+// no automatic reply). It returns the KExit value engines unwind on.
+func (c *Ctx) Stop(drop bool) Value {
+	c.stopped = true
+	c.dropped = c.dropped || drop
+	return Exit()
+}
+
+// SetDrop marks the message dropped without stopping the route.
+func (c *Ctx) SetDrop() { c.dropped = true }
+
+// Stopped reports whether exit or drop was called.
+func (c *Ctx) Stopped() bool { return c.stopped }
+
+// Dropped reports whether the message is to be dropped.
+func (c *Ctx) Dropped() bool { return c.dropped }
+
+// Logf logs at a Kamailio level with the context's log prefix.
+func (c *Ctx) Log(level int, msg string) {
+	if c.RT != nil && c.RT.Log != nil {
+		c.RT.Log.Log(level, c, msg)
+	}
+}

@@ -1,0 +1,177 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Engine compiles routing scripts of one language.
+type Engine interface {
+	// Compile parses and compiles the script at path (src is its content).
+	// Errors name path:line and what is wrong.
+	Compile(path string, src []byte, rt *Runtime) (Program, error)
+}
+
+// Program is a compiled script, shared by every worker.
+type Program interface {
+	// Has reports whether the script defines the named callback.
+	Has(callback string) bool
+	// NewVM builds one VM for one worker: the KSR object bound once,
+	// the script's top level run once.
+	NewVM() (VM, error)
+}
+
+// VM runs callbacks for one worker. It is not goroutine-safe.
+type VM interface {
+	// Call runs the named callback for ctx. A callback the script does not
+	// define returns ErrNoCallback. KSR.x.exit/drop are not errors: they
+	// show in ctx.Stopped/Dropped. A script error carries script file:line.
+	Call(ctx *Ctx, callback string) error
+	Close()
+}
+
+// ErrNoCallback is returned by VM.Call for a function the script lacks.
+var ErrNoCallback = errors.New("callback not defined")
+
+// ErrBudget is wrapped by script errors raised when the per-message
+// instruction or time budget runs out.
+var ErrBudget = errors.New("script budget exhausted")
+
+// Default budgets: generous for real routing, small enough that a runaway
+// loop stops in well under a second.
+const (
+	DefaultStepBudget = 10_000_000
+	DefaultTimeBudget = 500 * time.Millisecond
+)
+
+// EngineInfo ties an engine to the module that provides it.
+type EngineInfo struct {
+	Name    string   // cfgengine name: "lua"
+	Aliases []string // other cfgengine names: "js" for "jsdt"
+	Module  string   // module that must be loaded first: "app_lua"
+	Engine  Engine
+}
+
+var (
+	enginesMu sync.Mutex
+	engines   = map[string]*EngineInfo{}
+)
+
+// RegisterEngine records an engine at init time; it panics on duplicates.
+func RegisterEngine(info *EngineInfo) {
+	enginesMu.Lock()
+	defer enginesMu.Unlock()
+	for _, n := range append([]string{info.Name}, info.Aliases...) {
+		if _, dup := engines[n]; dup {
+			panic("core.RegisterEngine: duplicate engine " + n)
+		}
+		engines[n] = info
+	}
+}
+
+// LookupEngine finds an engine by cfgengine name.
+func LookupEngine(name string) *EngineInfo {
+	enginesMu.Lock()
+	defer enginesMu.Unlock()
+	return engines[name]
+}
+
+// EngineNames lists the cfgengine names known, sorted.
+func EngineNames() []string {
+	enginesMu.Lock()
+	defer enginesMu.Unlock()
+	var out []string
+	for n := range engines {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Runtime is what a loaded config gives every worker: the registry of
+// loaded modules, their parameter values, the logger and the budgets.
+type Runtime struct {
+	Reg        *Registry
+	Params     map[string]map[string][]Value // module -> param -> values in modparam order
+	Globals    map[string]Value              // global params (debug, children, ...)
+	Log        *Logger
+	StepBudget int           // instructions per callback run (Lua, Starlark)
+	TimeBudget time.Duration // wall time per callback run (JS)
+
+	// Callbacks maps the default callback names to the configured ones
+	// (kemi.request_route_callback and friends).
+	Callbacks map[string]string
+
+	mu    sync.Mutex
+	state map[string]any
+}
+
+// Param returns the last value given for a module param, or its default.
+func (rt *Runtime) Param(module, name string) Value {
+	if vs := rt.Params[module][name]; len(vs) > 0 {
+		return vs[len(vs)-1]
+	}
+	if m := rt.Reg.Module(module); m != nil {
+		for _, p := range m.Params {
+			if p.Name == name {
+				return p.Default
+			}
+		}
+	}
+	return Null()
+}
+
+// ParamValues returns every value given for a multi-valued param.
+func (rt *Runtime) ParamValues(module, name string) []Value { return rt.Params[module][name] }
+
+// State returns the module state stored under key, creating it with mk on
+// first use. Modules keep their per-runtime state (tables, transactions)
+// here so a reload starts fresh.
+func (rt *Runtime) State(key string, mk func() any) any {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.state == nil {
+		rt.state = map[string]any{}
+	}
+	v, ok := rt.state[key]
+	if !ok {
+		v = mk()
+		rt.state[key] = v
+	}
+	return v
+}
+
+// Callback returns the configured name for a default callback name.
+func (rt *Runtime) Callback(def string) string {
+	if n, ok := rt.Callbacks[def]; ok {
+		return n
+	}
+	return def
+}
+
+// ArgError builds the error a thunk reports for bad arguments.
+func ArgError(fn string, want []Type, got []Value) error {
+	ws := make([]string, len(want))
+	for i, t := range want {
+		ws[i] = t.String()
+	}
+	gs := make([]string, len(got))
+	for i, v := range got {
+		gs[i] = v.Kind.String()
+	}
+	return fmt.Errorf("%s: expected (%s), got (%s)", fn, join(ws), join(gs))
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
