@@ -59,6 +59,7 @@ type Ctx struct {
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
+	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
 
 	// Scratch is a worker-owned buffer for building replies; reuse it with
 	// Scratch[:0] and store it back when it grew.
@@ -74,7 +75,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
-	c.DstURI = ""
+	c.DstURI, c.ForceRport = "", false
 	c.err, c.stopped, c.dropped = nil, false, false
 }
 

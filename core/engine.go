@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -152,26 +153,22 @@ func (rt *Runtime) Callback(def string) string {
 	return def
 }
 
-// ArgError builds the error a thunk reports for bad arguments.
-func ArgError(fn string, want []Type, got []Value) error {
+// ArgError builds the error an engine or thunk reports for bad arguments:
+// "KSR.sl.sl_send_reply: expected (int, str), got (string, number)". got
+// holds the type names in the script's own language.
+func ArgError(fn string, want []Type, got []string) error {
 	ws := make([]string, len(want))
 	for i, t := range want {
 		ws[i] = t.String()
 	}
-	gs := make([]string, len(got))
-	for i, v := range got {
-		gs[i] = v.Kind.String()
-	}
-	return fmt.Errorf("%s: expected (%s), got (%s)", fn, join(ws), join(gs))
+	return fmt.Errorf("%s: expected (%s), got (%s)", fn, strings.Join(ws, ", "), strings.Join(got, ", "))
 }
 
-func join(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
+// KindNames returns the Kind names of vs, for ArgError from Go code.
+func KindNames(vs []Value) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Kind.String()
 	}
 	return out
 }
