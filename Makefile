@@ -1,0 +1,49 @@
+# kemi: build, run, test, bench, generate. See README.md.
+GO      ?= go
+BIN     ?= bin/kemi
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test bench bench-go bench-sipp generate fuzz vet clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kemi
+
+# Serves SIP on 127.0.0.1:5060 with the embedded default config and script.
+run: build
+	./$(BIN) serve
+
+# Unit, scenario and end-to-end tests (the end-to-end ones drive the real
+# binary with sipp on 127.0.0.1; with CI=true a missing sipp fails them).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Go benchmarks with -benchmem, then the sipp load runs against Kamailio
+# (when installed) through ../shared/bench/compare.sh.
+bench: bench-go bench-sipp
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+BENCH_ROUNDS ?= 3
+SHARED ?= ../shared
+bench-sipp: build
+	@test -x $(SHARED)/bench/compare.sh || { echo "bench-sipp: $(SHARED)/bench/compare.sh not found"; exit 1; }
+	$(SHARED)/bench/compare.sh seed $(BENCH_ROUNDS) \
+		'kemi-lua=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-lua.cfg -l udp:127.0.0.1:{PORT}' \
+		'kemi-js=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-js.cfg -l udp:127.0.0.1:{PORT}' \
+		'kemi-star=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-star.cfg -l udp:127.0.0.1:{PORT}'
+
+generate:
+	$(GO) generate ./...
+
+# Short runs of every fuzz target (go test allows one target per run).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMsg$$' -fuzztime $(FUZZTIME) ./sip
+	$(GO) test -run '^$$' -fuzz '^FuzzParseURI$$' -fuzztime $(FUZZTIME) ./sip
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./core/config
+
+clean:
+	rm -rf bin

@@ -1,0 +1,116 @@
+// Command kemi is the SIP routing server: `kemi serve` runs a
+// kamailio.cfg-style config whose routing script is Lua, JavaScript or
+// Starlark; `kemi check` loads and compiles it without serving.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"kemi"
+	"kemi/core/loader"
+	_ "kemi/engines/all"
+	_ "kemi/exports/all"
+)
+
+// version is set by the Makefile through -ldflags.
+var version = "dev"
+
+const usage = `usage: kemi <command> [flags]
+
+commands:
+  serve    run the SIP server (the default command)
+  check    load the config and compile its script, print every error or "ok"
+  version  print the version
+
+flags of serve and check:
+  -f FILE               config file (default: the embedded seed config)
+  -l proto:addr:port    listen address, repeatable (overrides listen= in the config)
+  -n N                  workers (overrides children=)
+  -A NAME[=VALUE]       define NAME for #!ifdef, repeatable
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve", "check":
+		opt, err := parseFlags(cmd, args, stderr)
+		if err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		opt.LogOut = stderr
+		setup, err := loader.Load(opt)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if cmd == "check" {
+			fmt.Fprintln(stdout, "ok")
+			return 0
+		}
+		if err := serve(setup, stderr); err != nil {
+			fmt.Fprintln(stderr, "kemi:", err)
+			return 1
+		}
+		return 0
+	case "version", "-v", "--version":
+		fmt.Fprintln(stdout, "kemi", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "kemi: unknown command %q\n%s", cmd, usage)
+	return 2
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func parseFlags(cmd string, args []string, stderr io.Writer) (loader.Options, error) {
+	fs := flag.NewFlagSet("kemi "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	var opt loader.Options
+	var listens, defines listFlag
+	fs.StringVar(&opt.Path, "f", "", "config file")
+	fs.Var(&listens, "l", "listen address proto:addr:port (repeatable)")
+	fs.Var(&listens, "listen", "same as -l")
+	fs.IntVar(&opt.Workers, "n", 0, "workers")
+	fs.Var(&defines, "A", "define NAME[=VALUE] (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return opt, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kemi %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return opt, errors.New("bad arguments")
+	}
+	opt.Listens = listens
+	opt.Defines = map[string]string{}
+	for _, d := range defines {
+		name, val, _ := strings.Cut(d, "=")
+		opt.Defines[name] = val
+	}
+	if opt.Path == "" {
+		opt.FS = kemi.Defaults
+		opt.Path = kemi.DefaultConfig
+	}
+	return opt, nil
+}

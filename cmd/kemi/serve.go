@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"kemi/core"
+	"kemi/core/loader"
+	"kemi/core/router"
+	"kemi/sip/transport"
+)
+
+// serve listens on every configured UDP address with setup.Workers readers
+// each, until SIGINT or SIGTERM.
+func serve(setup *loader.Setup, stderr io.Writer) error {
+	log := setup.RT.Log
+	r, err := router.New(setup.RT, setup.Program)
+	if err != nil {
+		return err
+	}
+	var conns []*transport.UDP
+	var workers []*router.Worker
+	var mu sync.Mutex
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for _, l := range setup.Listens {
+		if l.Proto != "" && l.Proto != "udp" {
+			closeAll()
+			return fmt.Errorf("%s: listen=%s:%s:%d: only udp is served so far", l.Pos, l.Proto, l.Host, l.Port)
+		}
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		c, err := transport.ListenUDP(transport.UDPConfig{Addr: addr, Readers: setup.Workers})
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		conns = append(conns, c)
+	}
+	setup.RT.Myself = myself(setup)
+
+	errs := make(chan error, len(conns))
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		c := c
+		local := c.LocalAddr()
+		log.Log(core.LNotice, nil, fmt.Sprintf("kemi %s: listening on udp:%s with %d workers, engine %s, script %s",
+			version, local, setup.Workers, setup.Engine.Name, setup.Script))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Serve(func(int) transport.Handler {
+				w, err := r.NewWorker(local)
+				if err != nil {
+					// A VM that builds once at check time builds again here;
+					// failing now means the script's top level misbehaves.
+					fmt.Fprintln(stderr, "kemi: worker:", err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				workers = append(workers, w)
+				mu.Unlock()
+				return w
+			})
+		}()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	var serveErr error
+	select {
+	case s := <-sig:
+		log.Log(core.LNotice, nil, "kemi: "+s.String()+", stopping")
+	case serveErr = <-errs:
+	}
+	closeAll()
+	wg.Wait()
+	log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d",
+		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load()))
+	for _, w := range workers {
+		w.Close()
+	}
+	return serveErr
+}
+
+// myself reports whether host:port is one of this server's addresses or
+// aliases; port 0 matches any port we listen on.
+func myself(setup *loader.Setup) func(host []byte, port int) bool {
+	type hp struct {
+		host string
+		port int
+	}
+	own := map[hp]bool{}
+	ports := map[int]bool{}
+	for _, l := range setup.Listens {
+		own[hp{l.Host, l.Port}] = true
+		ports[l.Port] = true
+		if l.AdvHost != "" {
+			own[hp{l.AdvHost, l.AdvPort}] = true
+			ports[l.AdvPort] = true
+		}
+	}
+	for _, a := range setup.Config.Aliases {
+		h, p, err := net.SplitHostPort(a)
+		if err != nil {
+			h, p = a, "0"
+		}
+		n, _ := strconv.Atoi(p)
+		own[hp{h, n}] = true
+	}
+	return func(host []byte, port int) bool {
+		h := string(host)
+		if len(h) > 2 && h[0] == '[' {
+			h = h[1 : len(h)-1]
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			h = a.Unmap().String()
+		}
+		if port == 0 {
+			port = 5060
+		}
+		if !ports[port] && !own[hp{h, 0}] {
+			return false
+		}
+		return own[hp{h, port}] || own[hp{h, 0}]
+	}
+}

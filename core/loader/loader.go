@@ -1,0 +1,235 @@
+// Package loader turns a kamailio.cfg-style file into a running setup: it
+// parses the config, resolves the modules, builds the core.Runtime, and
+// compiles the routing script with the engine cfgengine names. `kemi serve`
+// and `kemi check` share it, so check reports exactly what serve would.
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"kemi/core"
+	"kemi/core/config"
+)
+
+// Options says where the config comes from and what the command line set.
+type Options struct {
+	Path    string            // config file; "" uses FS/DefaultPath
+	FS      fs.FS             // when set, files (config, includes, script) are read from it
+	Defines map[string]string // -A NAME[=VALUE]
+	Listens []string          // -l proto:addr:port, overriding listen= in the config
+	Workers int               // -n; 0 keeps children from the config
+	LogOut  io.Writer         // default os.Stderr
+}
+
+// Setup is a loaded config, ready to serve.
+type Setup struct {
+	Config  *config.Config
+	RT      *core.Runtime
+	Program core.Program
+	Engine  *core.EngineInfo
+	Script  string
+	Listens []config.Listen
+	Workers int
+}
+
+// always are the modules every script sees without a loadmodule: the core
+// functions (KSR.info) and KSR.x, which Kamailio builds into its core too.
+var always = []string{"", "x"}
+
+// Load parses the config and compiles its script. The error lists every
+// problem found, each with file:line:col.
+func Load(opt Options) (*Setup, error) {
+	read := os.ReadFile
+	if opt.FS != nil {
+		read = func(p string) ([]byte, error) { return fs.ReadFile(opt.FS, strings.TrimPrefix(p, "/")) }
+	}
+	cfg, err := config.Load(opt.Path, config.Options{Defines: opt.Defines, ReadFile: read})
+	if err != nil {
+		return nil, err
+	}
+	s := &Setup{Config: cfg}
+	out := opt.LogOut
+	if out == nil {
+		out = os.Stderr
+	}
+	rt, err := buildRuntime(cfg, out)
+	if err != nil {
+		return nil, err
+	}
+	s.RT = rt
+	for _, n := range cfg.Notices {
+		rt.Log.Log(core.LNotice, nil, n)
+	}
+
+	// Listeners: -l wins over listen=, then port=, then Kamailio's default.
+	if len(opt.Listens) > 0 {
+		for _, l := range opt.Listens {
+			ln, err := config.ParseListen(l)
+			if err != nil {
+				return nil, fmt.Errorf("-l %s: %w", l, err)
+			}
+			s.Listens = append(s.Listens, ln)
+		}
+	} else {
+		s.Listens = cfg.Listens
+	}
+	if len(s.Listens) == 0 {
+		port := 5060
+		if v, ok := cfg.Global("port"); ok && v.Kind == core.KInt {
+			port = int(v.I)
+		}
+		s.Listens = []config.Listen{{Proto: "udp", Host: "0.0.0.0", Port: port}}
+	}
+	s.Workers = opt.Workers
+	if s.Workers <= 0 {
+		s.Workers = 8 // Kamailio's default children
+		if v, ok := cfg.Global("children"); ok && v.Kind == core.KInt && v.I > 0 {
+			s.Workers = int(v.I)
+		}
+	}
+
+	if cfg.Engine == "" {
+		return nil, fmt.Errorf("%s: no cfgengine: kemi's native route blocks are not available yet; "+
+			"load an engine module and set cfgengine \"lua\", \"jsdt\" or \"starlark\"", cfgPos(cfg, opt.Path))
+	}
+	eng := core.LookupEngine(cfg.Engine)
+	if eng == nil {
+		return nil, fmt.Errorf("%s: cfgengine %q: unknown engine (known: %s)", cfg.EnginePos, cfg.Engine, strings.Join(core.EngineNames(), ", "))
+	}
+	s.Engine = eng
+	script := rt.Param(eng.Module, "load")
+	if script.Kind != core.KStr || script.S == "" {
+		return nil, fmt.Errorf("%s: cfgengine %q: no script: set modparam(\"%s\", \"load\", \"/path/to/script\")", cfg.EnginePos, cfg.Engine, eng.Module)
+	}
+	s.Script = resolveScript(script.S, opt.Path, read)
+	src, err := read(s.Script)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: modparam(\"%s\", \"load\"): script %s does not exist", modparamPos(cfg, eng.Module, "load"), eng.Module, script.S)
+		}
+		return nil, fmt.Errorf("%s: reading script: %w", modparamPos(cfg, eng.Module, "load"), err)
+	}
+	prog, err := eng.Engine.Compile(s.Script, src, rt)
+	if err != nil {
+		return nil, err
+	}
+	if !prog.Has(rt.Callback("ksr_request_route")) {
+		return nil, fmt.Errorf("%s: the script defines no %s() function; it is required", s.Script, rt.Callback("ksr_request_route"))
+	}
+	s.Program = prog
+	return s, nil
+}
+
+func cfgPos(cfg *config.Config, path string) string {
+	if path == "" {
+		return "config"
+	}
+	return path
+}
+
+func modparamPos(cfg *config.Config, module, name string) string {
+	for _, mp := range cfg.ModParams {
+		if mp.Module == module && mp.Name == name {
+			return mp.Pos.String()
+		}
+	}
+	return cfg.EnginePos.String()
+}
+
+func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
+	var specs []*core.ModuleSpec
+	seen := map[string]bool{}
+	for _, n := range always {
+		if m := core.Known(n); m != nil && !seen[m.Name] {
+			specs = append(specs, m)
+			seen[m.Name] = true
+		}
+	}
+	for _, lm := range cfg.Modules {
+		if lm.Spec != nil && !seen[lm.Spec.Name] {
+			specs = append(specs, lm.Spec)
+			seen[lm.Spec.Name] = true
+		}
+	}
+	reg, err := core.NewRegistry(specs...)
+	if err != nil {
+		return nil, err
+	}
+	rt := &core.Runtime{
+		Reg:        reg,
+		Params:     map[string]map[string][]core.Value{},
+		Globals:    map[string]core.Value{},
+		StepBudget: core.DefaultStepBudget,
+		TimeBudget: core.DefaultTimeBudget,
+		Callbacks:  map[string]string{},
+	}
+	for _, g := range cfg.Globals {
+		rt.Globals[g.Name] = g.Value
+	}
+	for _, mp := range cfg.ModParams {
+		if rt.Params[mp.Module] == nil {
+			rt.Params[mp.Module] = map[string][]core.Value{}
+		}
+		rt.Params[mp.Module][mp.Name] = append(rt.Params[mp.Module][mp.Name], mp.Value)
+	}
+	for _, cb := range []string{"request_route", "reply_route", "onsend_route", "event_route"} {
+		if v, ok := rt.Globals["kemi."+cb+"_callback"]; ok && v.Kind == core.KStr && v.S != "" {
+			rt.Callbacks["ksr_"+cb] = v.S
+		}
+	}
+	lg, err := newLogger(rt.Globals, logOut)
+	if err != nil {
+		return nil, err
+	}
+	rt.Log = lg
+	return rt, nil
+}
+
+// newLogger applies debug, log_stderror and log_prefix.
+func newLogger(g map[string]core.Value, out io.Writer) (*core.Logger, error) {
+	lg := &core.Logger{Level: core.LWarn, Out: out}
+	if v, ok := g["debug"]; ok {
+		switch v.Kind {
+		case core.KInt:
+			lg.Level = int(v.I)
+		case core.KStr:
+			n, err := strconv.Atoi(v.S)
+			if err != nil {
+				return nil, fmt.Errorf("debug: expected a level from -5 to 3, got %q", v.S)
+			}
+			lg.Level = n
+		}
+	}
+	if v, ok := g["log_prefix"]; ok && v.Kind == core.KStr && v.S != "" {
+		f, err := core.CompileFormat(v.S)
+		if err != nil {
+			return nil, fmt.Errorf("log_prefix: %w", err)
+		}
+		lg.Prefix = func(ctx *core.Ctx, dst []byte) []byte { return f.Append(dst, ctx) }
+	}
+	return lg, nil
+}
+
+// resolveScript finds a relative script path as given (from the working
+// directory, as Kamailio does) or, failing that, beside the config file, so
+// a config and its script can move together.
+func resolveScript(script, cfgPath string, read func(string) ([]byte, error)) string {
+	if filepath.IsAbs(script) || cfgPath == "" {
+		return script
+	}
+	if _, err := read(script); err == nil {
+		return script
+	}
+	alt := filepath.Join(filepath.Dir(cfgPath), script)
+	if _, err := read(alt); err == nil {
+		return alt
+	}
+	return script
+}

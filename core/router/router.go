@@ -1,0 +1,187 @@
+// Package router runs the routing script over messages: it owns the workers,
+// each with one VM of the active engine, one reusable sip.Msg and one
+// core.Ctx, so handling a message creates nothing. Listeners hand datagrams
+// to workers; a worker parses, calls the script's callbacks and sends what
+// they produce.
+package router
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kemi/core"
+	"kemi/sip"
+	"kemi/sip/transport"
+)
+
+// Router dispatches messages to the routing script.
+type Router struct {
+	rt   *core.Runtime
+	prog atomic.Pointer[program]
+
+	requestCB, replyCB string
+
+	// Counters, read by tests and printed at shutdown.
+	Received, Malformed, ScriptErrors atomic.Uint64
+
+	malformedLog rateLimit
+	errorLog     rateLimit
+}
+
+type program struct {
+	p   core.Program
+	gen uint64
+}
+
+// New builds a router for a compiled program. The program must define the
+// request callback; that is checked here, at load time.
+func New(rt *core.Runtime, p core.Program) (*Router, error) {
+	r := &Router{rt: rt}
+	r.requestCB = rt.Callback("ksr_request_route")
+	r.replyCB = rt.Callback("ksr_reply_route")
+	if !p.Has(r.requestCB) {
+		return nil, fmt.Errorf("routing script defines no %s(): it is required", r.requestCB)
+	}
+	r.prog.Store(&program{p: p, gen: 1})
+	return r, nil
+}
+
+// Worker is one reader's routing state. It implements transport.Handler.
+type Worker struct {
+	r   *Router
+	gen uint64
+	vm  core.VM
+	msg sip.Msg
+	ctx core.Ctx
+	out transport.Writer
+
+	local netip.AddrPort
+}
+
+// NewWorker builds a worker with its own VM.
+func (r *Router) NewWorker(local netip.AddrPort) (*Worker, error) {
+	w := &Worker{r: r, local: local}
+	if err := w.refresh(); err != nil {
+		return nil, err
+	}
+	w.ctx.RT = r.rt
+	w.ctx.Out = w
+	w.ctx.Scratch = make([]byte, 0, 4096)
+	return w, nil
+}
+
+// refresh builds a VM from the current program when it changed (reload).
+func (w *Worker) refresh() error {
+	p := w.r.prog.Load()
+	if p.gen == w.gen && w.vm != nil {
+		return nil
+	}
+	vm, err := p.p.NewVM()
+	if err != nil {
+		return err
+	}
+	if w.vm != nil {
+		w.vm.Close()
+	}
+	w.vm, w.gen = vm, p.gen
+	return nil
+}
+
+// Close releases the worker's VM.
+func (w *Worker) Close() {
+	if w.vm != nil {
+		w.vm.Close()
+		w.vm = nil
+	}
+}
+
+// SendTo implements core.Sender through the transport's batch writer.
+func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
+	if proto != core.UDP && proto != 0 {
+		return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+	}
+	if w.out == nil {
+		return errors.New("send: no transport for this message")
+	}
+	return w.out.WriteTo(b, to)
+}
+
+// HandlePacket parses one datagram and runs the script over it.
+func (w *Worker) HandlePacket(data []byte, from netip.AddrPort, out transport.Writer) {
+	w.out = out
+	w.Handle(data, from, core.UDP)
+	w.out = nil
+}
+
+// Handle routes one message received on proto from src.
+func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
+	r := w.r
+	r.Received.Add(1)
+	if err := w.msg.Parse(data); err != nil {
+		n := r.Malformed.Add(1)
+		if r.malformedLog.allow() {
+			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %v (malformed so far: %d)", src, len(data), err, n))
+		}
+		return
+	}
+	if w.gen != r.prog.Load().gen {
+		if err := w.refresh(); err != nil {
+			r.rt.Log.Log(core.LErr, nil, "reload: building a VM failed, keeping the old one: "+err.Error())
+		}
+	}
+	ctx := &w.ctx
+	ctx.Reset(&w.msg, src, w.local, proto)
+	cb := r.requestCB
+	if !w.msg.IsRequest() {
+		ctx.Route = core.ReplyRoute
+		cb = r.replyCB
+	}
+	err := w.vm.Call(ctx, cb)
+	switch {
+	case err == nil:
+	case errors.Is(err, core.ErrNoCallback):
+		// Only the reply callback may be missing; the request one is checked at load.
+	default:
+		n := r.ScriptErrors.Add(1)
+		if r.errorLog.allow() {
+			ctx.Log(core.LErr, fmt.Sprintf("%s failed for Call-ID %q: %v (script errors so far: %d)", cb, w.msg.CallID(), err, n))
+		}
+	}
+}
+
+// rateLimit lets a burst of log lines through, then one per interval, so a
+// flood of bad input cannot flood the log while single events still show.
+type rateLimit struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+const (
+	logBurst  = 20
+	logPerSec = 5
+)
+
+func (l *rateLimit) allow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.last.IsZero() {
+		l.tokens = logBurst
+	} else {
+		l.tokens += now.Sub(l.last).Seconds() * logPerSec
+		if l.tokens > logBurst {
+			l.tokens = logBurst
+		}
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}

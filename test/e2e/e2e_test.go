@@ -1,0 +1,215 @@
+// Package e2e drives the real kemi binary with real sipp on 127.0.0.1.
+// With CI=true a missing sipp fails the tests instead of skipping them.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var kemiBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kemi-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	kemiBin = filepath.Join(dir, "kemi")
+	build := exec.Command("go", "build", "-o", kemiBin, "kemi/cmd/kemi")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building kemi:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repo returns a path relative to the repository root.
+func repo(p string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", p)
+}
+
+// needSipp returns sipp's path; it skips without sipp, but fails under CI.
+func needSipp(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("sipp is not installed; .ci/run installs it (apt-get install -y sip-tester)")
+		}
+		t.Skip("sipp is not installed (apt-get install -y sip-tester)")
+	}
+	return p
+}
+
+// freePort finds a UDP port on 127.0.0.1 that is free right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// server is a running kemi process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	port int
+	addr string
+
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+// startKemi runs `kemi serve -f cfg -l udp:127.0.0.1:PORT` and waits until
+// it listens. cfg "" runs the embedded default.
+func startKemi(t *testing.T, cfg string, extra ...string) *server {
+	t.Helper()
+	port := freePort(t)
+	args := []string{"serve", "-l", "udp:127.0.0.1:" + strconv.Itoa(port)}
+	if cfg != "" {
+		args = append(args, "-f", cfg)
+	}
+	args = append(args, extra...)
+	s := &server{t: t, port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}
+	s.cmd = exec.Command(kemiBin, args...)
+	pr, pw := io.Pipe()
+	s.cmd.Stdout, s.cmd.Stderr = pw, pw
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		once := false
+		for sc.Scan() {
+			s.mu.Lock()
+			s.log.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if !once && strings.Contains(sc.Text(), "listening on") {
+				once = true
+				close(ready)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		s.stop()
+		pw.Close()
+		if t.Failed() {
+			t.Logf("kemi log:\n%s", s.Log())
+		}
+	})
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("kemi did not start listening within 10s; log:\n%s", s.Log())
+	}
+	return s
+}
+
+func (s *server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+		s.t.Errorf("kemi did not stop within 5s of SIGINT")
+	}
+}
+
+// sipp runs a scenario against the server and returns its output; it fails
+// the test when sipp reports failed calls.
+func (s *server) sipp(t *testing.T, scenario string, calls, limit int, extra ...string) string {
+	t.Helper()
+	sipp := needSipp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	args := []string{"-sf", scenario, "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit), "-r", "1000000",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-nostdin", "-recv_timeout", "3000", "-trace_err",
+		"-error_file", filepath.Join(t.TempDir(), "err.log")}
+	args = append(args, extra...)
+	args = append(args, s.addr)
+	cmd := exec.CommandContext(ctx, sipp, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sipp %s: %v\n%s", filepath.Base(scenario), err, tail(string(out), 3000))
+	}
+	return string(out)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// udpExchange sends one datagram and waits for one reply.
+func udpExchange(t *testing.T, addr string, msg []byte, wait time.Duration) ([]byte, error) {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(msg); err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 65536)
+	n, err := c.Read(buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// options builds an OPTIONS request to user@addr.
+func options(user, addr string, maxForwards int) []byte {
+	return []byte("OPTIONS sip:" + user + "@" + addr + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-" + user + strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\n" +
+		"From: <sip:test@127.0.0.1>;tag=t1\r\n" +
+		"To: <sip:" + user + "@" + addr + ">\r\n" +
+		"Call-ID: e2e-" + user + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\n" +
+		"CSeq: 1 OPTIONS\r\n" +
+		"Max-Forwards: " + strconv.Itoa(maxForwards) + "\r\n" +
+		"Content-Length: 0\r\n\r\n")
+}
+
+func statusLine(b []byte) string {
+	line, _, _ := bytes.Cut(b, []byte("\r\n"))
+	return string(line)
+}

@@ -1,0 +1,2 @@
+function ksr_reply_route()
+end
