@@ -1,0 +1,20 @@
+// Package lua is kemi's Lua routing engine (cfgengine "lua", module
+// app_lua), built on gopher-lua.
+//
+// A script is parsed and compiled once into a FunctionProto that every
+// worker shares. Each worker builds its own VM: a fresh LState with only the
+// base, string, table and math libraries (nothing that reaches files,
+// processes, the network or other scripts), the KSR object bound once and
+// the script's top level run once. KSR holds one subtable per loaded module
+// whose members are Go closures over the resolved *core.Export, so a call
+// from Lua converts its arguments into a per-VM buffer and calls the thunk:
+// no name lookup and no allocation per call. A module that is not loaded is
+// absent (KSR.auth is nil), so scripts can test for it. The seed's legacy
+// sr object (sr.maxfwd.process_maxfwd, sr.sl.send_reply, sr.log) maps onto
+// the same exports.
+//
+// KSR.x.exit and KSR.x.drop unwind the callback with a preallocated
+// sentinel error, which VM.Call turns back into a normal return. Runaway
+// scripts stop on a per-call instruction budget, counted through the
+// context hook gopher-lua polls before each instruction (see budget.go).
+package lua

@@ -1,0 +1,3 @@
+function ksr_request_route()
+	goto nowhere
+end

@@ -1,0 +1,83 @@
+-- Behaviour of the KSR binding, checked from Lua. Each test_* function is
+-- run as a callback by TestScript; a failed assert fails that subtest.
+
+function test_binding()
+	assert(type(KSR) == "table")
+	assert(KSR.sl.sl_send_reply(404, "Not Found") == 1)
+	assert(KSR.sl.sreply == KSR.sl.sl_send_reply, "aliases share the function")
+	assert(KSR.maxfwd.process_maxfwd(10) == 1)
+	KSR.info("hello from lua")
+end
+
+function test_missing_module()
+	assert(KSR.auth == nil)
+	if KSR.auth then error("auth should be absent") end
+	assert(KSR.sl.no_such_function == nil)
+end
+
+function test_xval()
+	assert(KSR.t.get("s") == "text")
+	assert(KSR.t.get("i") == 42)
+	assert(KSR.t.get("b") == true)
+	assert(KSR.t.get("nothing") == nil)
+end
+
+function test_bool()
+	assert(KSR.t.yes(true) == true)
+	assert(KSR.t.yes(false) == false)
+	assert(KSR.t.yes(1) == true)
+	assert(KSR.t.yes(0) == false)
+end
+
+function test_long()
+	assert(KSR.t.big(2^40) == 2^40 + 1)
+end
+
+function test_sandbox()
+	for _, name in ipairs({"os", "io", "require", "dofile", "loadfile", "load",
+			"loadstring", "module", "package", "debug", "coroutine", "channel",
+			"collectgarbage"}) do
+		assert(_G[name] == nil, name .. " should be absent")
+	end
+	assert(string.format("%d-%s", 3, "x") == "3-x")
+	assert(("abc"):upper() == "ABC")
+	assert(table.concat({"a", "b"}, ",") == "a,b")
+	assert(math.floor(2.5) == 2)
+	assert(string.rep("ab", 3) == "ababab")
+	assert(not pcall(string.rep, "x", 1e9), "string.rep is capped")
+end
+
+function test_errors_catchable()
+	local ok, err = pcall(KSR.sl.sl_send_reply, "404", "x")
+	assert(not ok)
+	assert(string.find(err, "KSR.sl.sl_send_reply: expected (int, str), got (string, string)", 1, true), err)
+end
+
+function test_print()
+	print("from", "print", 7)
+end
+
+function test_exit()
+	KSR.sl.sl_send_reply(200, "before exit")
+	KSR.x.exit()
+	KSR.sl.sl_send_reply(500, "after exit")
+end
+
+function test_exit_deep()
+	local function deep(n)
+		if n == 0 then KSR.x.exit() end
+		deep(n - 1)
+	end
+	deep(5)
+	error("not reached")
+end
+
+function test_drop()
+	KSR.x.drop()
+	KSR.sl.sl_send_reply(500, "after drop")
+end
+
+-- A route can redefine another; Call follows the current global.
+function test_redefine()
+	ksr_later = function() KSR.info("later") end
+end

@@ -1,0 +1,4 @@
+function ksr_request_route()
+	if true then
+		KSR.info("unterminated")
+end

@@ -1,0 +1,171 @@
+package lua
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"kemi/core"
+)
+
+// VM runs one worker's callbacks. It is not goroutine-safe.
+type VM struct {
+	L      *glua.LState
+	p      *Program
+	ctx    *core.Ctx // the message being routed; read by the bound closures
+	idle   core.Ctx  // ctx seen by top-level code, which runs without a message
+	steps  int
+	budget stepBudget
+	args   [6]core.Value
+
+	// raised is the Go error the last failed export raised into Lua, so
+	// Call can wrap it and errors.Is sees through the script error.
+	raised error
+
+	// The exit sentinel is preallocated: KSR.x.exit runs on ordinary
+	// messages and must not allocate or build a traceback.
+	exitVal   *glua.LUserData
+	exitErr   *glua.ApiError
+	exitPanic func(*glua.LState)
+}
+
+// ScriptError is a Lua error that ended a callback.
+type ScriptError struct {
+	Msg       string // "path:line: message"
+	Traceback string
+	Err       error // core.ErrBudget or the error an export failed with; nil for script errors
+}
+
+func (e *ScriptError) Error() string { return e.Msg }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Kept out of scripts: anything that reads files or loads code
+// (dofile, loadfile, load, loadstring, require, module), forces a
+// collection (collectgarbage) or writes to stdout (_printregs).
+var removedGlobals = []string{"dofile", "loadfile", "load", "loadstring", "require", "module", "collectgarbage", "_printregs"}
+
+func (p *Program) newVM() (*VM, error) {
+	L := glua.NewState(glua.Options{SkipOpenLibs: true})
+	vm := &VM{L: L, p: p, steps: p.rt.StepBudget}
+	if vm.steps <= 0 {
+		vm.steps = core.DefaultStepBudget
+	}
+	vm.idle.RT = p.rt
+	vm.ctx = &vm.idle
+	for _, lib := range []struct {
+		name string
+		open glua.LGFunction
+	}{{glua.BaseLibName, glua.OpenBase}, {glua.StringLibName, glua.OpenString},
+		{glua.TabLibName, glua.OpenTable}, {glua.MathLibName, glua.OpenMath}} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(glua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	g := L.G.Global
+	for _, name := range removedGlobals {
+		g.RawSetString(name, glua.LNil)
+	}
+	g.RawSetString("print", L.NewFunction(vm.print))
+	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
+		s.RawSetString("rep", L.NewFunction(strRep))
+	}
+
+	vm.exitVal = L.NewUserData()
+	vm.exitVal.Value = "exit"
+	vm.exitErr = &glua.ApiError{Type: glua.ApiErrorRun, Object: vm.exitVal, StackTrace: "KSR.x.exit"}
+	vm.exitPanic = func(*glua.LState) { panic(vm.exitErr) }
+
+	vm.bindKSR()
+	vm.bindSR()
+	L.SetContext(&vm.budget)
+
+	vm.budget.reset(vm.steps)
+	L.Push(L.NewFunctionFromProto(p.proto))
+	if err := L.PCall(0, 0, nil); err != nil {
+		if err := vm.scriptError(err); err != nil {
+			L.Close()
+			return nil, err
+		}
+	}
+	return vm, nil
+}
+
+// Call runs the global function callback for ctx. The function is looked up
+// in the globals each time (one map access, like a cache, and it follows a
+// script that redefines its routes).
+func (vm *VM) Call(ctx *core.Ctx, callback string) error {
+	L := vm.L
+	fn, ok := L.G.Global.RawGetString(callback).(*glua.LFunction)
+	if !ok {
+		return core.ErrNoCallback
+	}
+	vm.ctx = ctx
+	vm.raised = nil
+	vm.budget.reset(vm.steps)
+	L.Push(fn)
+	err := L.PCall(0, 0, nil)
+	vm.ctx = &vm.idle
+	if err != nil {
+		return vm.scriptError(err)
+	}
+	return nil
+}
+
+// Close releases the LState.
+func (vm *VM) Close() { vm.L.Close() }
+
+// scriptError turns what PCall returned into the error Call reports: nil
+// for the exit sentinel, a ScriptError otherwise.
+func (vm *VM) scriptError(err error) error {
+	var ae *glua.ApiError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	if ae == vm.exitErr || ae.Object == vm.exitVal {
+		return nil
+	}
+	se := &ScriptError{Msg: ae.Object.String(), Traceback: ae.StackTrace}
+	if vm.budget.exhausted() {
+		se.Err = core.ErrBudget
+	} else if vm.raised != nil && strings.HasSuffix(se.Msg, vm.raised.Error()) {
+		se.Err = vm.raised
+	}
+	if ae.Type == glua.ApiErrorPanic {
+		se.Msg = fmt.Sprintf("%s: internal error: %s", vm.p.path, se.Msg)
+	}
+	return se
+}
+
+// print goes to the log at info level, as Kamailio's stdout is not a place
+// anyone reads.
+func (vm *VM) print(L *glua.LState) int {
+	var b strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+	}
+	vm.ctx.Log(core.LInfo, b.String())
+	return 0
+}
+
+// maxRep caps string.rep: one call could otherwise ask for gigabytes in a
+// single instruction, which the step budget cannot see.
+const maxRep = 1 << 20
+
+func strRep(L *glua.LState) int {
+	s := L.CheckString(1)
+	n := L.CheckInt(2)
+	if n <= 0 || len(s) == 0 {
+		L.Push(glua.LString(""))
+		return 1
+	}
+	if len(s)*n > maxRep || len(s)*n/n != len(s) {
+		L.RaiseError("string.rep: result longer than %d bytes", maxRep)
+	}
+	L.Push(glua.LString(strings.Repeat(s, n)))
+	return 1
+}
