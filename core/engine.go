@@ -106,6 +106,13 @@ type Runtime struct {
 	// (kemi.request_route_callback and friends).
 	Callbacks map[string]string
 
+	// Myself reports whether host (an IP or a name, IPv6 in brackets or
+	// not) and port name this server: a listen address or an alias. Port 0
+	// means the URI gave none. The loader sets it from listen/alias; when
+	// nil, the is_myself functions compare with the socket the message
+	// arrived on.
+	Myself func(host []byte, port int) bool
+
 	mu    sync.Mutex
 	state map[string]any
 }
