@@ -41,7 +41,6 @@ var coreTypes = map[string]string{
 func GoSource(m *Module) ([]byte, error) {
 	var p printer
 	p.P(Header)
-	p.P("// Source: ", m.Spec)
 	p.P()
 	p.P("package ", m.Package)
 	p.P()
@@ -65,8 +64,12 @@ func GoSource(m *Module) ([]byte, error) {
 					def = "core.Str(" + strconv.Quote(*mp.Default) + ")"
 				}
 			}
+			multi := ""
+			if mp.Multi {
+				multi = ", Multi: true"
+			}
 			p.P("{Name: ", strconv.Quote(mp.Name), ", Type: ", coreTypes[mp.Type], ", Default: ", def,
-				", Doc: ", strconv.Quote(mp.Doc), ", Multi: ", mp.Multi, "},")
+				", Doc: ", strconv.Quote(mp.Doc), multi, "},")
 		}
 		p.P("},")
 	}

@@ -59,6 +59,9 @@ func Load(root string) ([]*Module, error) {
 		}
 	}
 	errs = append(errs, checkModules(mods)...)
+	if len(mods) == 0 && len(errs) == 0 {
+		return nil, fmt.Errorf("kemigen: no module.yaml in %s/*/ or %s/*/ under %s", SpecDirs[0], SpecDirs[1], root)
+	}
 	if len(errs) > 0 {
 		errs.sort()
 		return nil, errs

@@ -1,0 +1,55 @@
+package kcore
+
+import "kemi/core"
+
+// Transport checks. core.Proto has no WSS or SCTP yet: kemi does not
+// listen on them, so those checks are false.
+
+func IsUDP(ctx *core.Ctx) bool  { return ctx.Proto == core.UDP }
+func IsTCP(ctx *core.Ctx) bool  { return ctx.Proto == core.TCP }
+func IsTLS(ctx *core.Ctx) bool  { return ctx.Proto == core.TLS }
+func IsWS(ctx *core.Ctx) bool   { return ctx.Proto == core.WS }
+func IsWSS(ctx *core.Ctx) bool  { return false }
+func IsSCTP(ctx *core.Ctx) bool { return false }
+func IsWSX(ctx *core.Ctx) bool  { return ctx.Proto == core.WS }
+
+// IsTCPX is true for every stream transport.
+func IsTCPX(ctx *core.Ctx) bool {
+	return ctx.Proto == core.TCP || ctx.Proto == core.TLS || ctx.Proto == core.WS
+}
+
+// IsIPv4 and IsIPv6 look at the receiving socket, as Kamailio does.
+func IsIPv4(ctx *core.Ctx) bool { return ctx.Local.Addr().Unmap().Is4() }
+func IsIPv6(ctx *core.Ctx) bool {
+	a := ctx.Local.Addr()
+	return a.Is6() && !a.Is4In6()
+}
+
+// IsProto is KSR.is_proto: U UDP, T TCP, E TLS, S SCTP, V WS, W WSS.
+func IsProto(ctx *core.Ctx, letters string) bool {
+	for i := 0; i < len(letters); i++ {
+		var p core.Proto
+		switch letters[i] {
+		case 'u', 'U':
+			p = core.UDP
+		case 't', 'T':
+			p = core.TCP
+		case 'e', 'E':
+			p = core.TLS
+		case 'v', 'V':
+			p = core.WS
+		default:
+			continue
+		}
+		if ctx.Proto == p {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSrcPort compares the source port.
+func IsSrcPort(ctx *core.Ctx, port int) bool { return int(ctx.Src.Port()) == port }
+
+// IsDstPort compares the local port the message arrived on.
+func IsDstPort(ctx *core.Ctx, port int) bool { return int(ctx.Local.Port()) == port }

@@ -1,0 +1,62 @@
+// Package sl implements module sl: stateless replies. The reply is built
+// into the worker's ctx.Scratch buffer and sent to the address RFC 3261
+// 18.2.2 and RFC 3581 give (sip.ReplyAddr), so a reply allocates nothing.
+package sl
+
+import (
+	"strconv"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+// Server is the Server header value of every reply kemi builds.
+const Server = "kemi"
+
+// replyOpts is shared by every reply; AppendReply only reads it.
+var replyOpts = sip.ReplyOptions{Server: Server}
+
+// SendReply sends a stateless reply: 1 when sent, -1 when not.
+func SendReply(ctx *core.Ctx, code int, reason string) int {
+	return Reply(ctx, code, reason)
+}
+
+// SendReplyAny is send_reply: stateful when a transaction exists. Until
+// kemi has tm it is the stateless reply.
+func SendReplyAny(ctx *core.Ctx, code int, reason string) int {
+	return Reply(ctx, code, reason)
+}
+
+// ReplyError answers an internal failure with 500.
+func ReplyError(ctx *core.Ctx) int {
+	return Reply(ctx, 500, "Server Internal Error")
+}
+
+// Reply builds and sends a stateless reply to ctx.Msg. Requests only, and
+// never to an ACK (RFC 3261 17.1.1.3: an ACK gets no response).
+func Reply(ctx *core.Ctx, code int, reason string) int {
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() {
+		ctx.Log(core.LErr, "sl: reply: the message is not a request\n")
+		return -1
+	}
+	if code < 100 || code > 699 {
+		ctx.Log(core.LErr, "sl: reply: status code "+strconv.Itoa(code)+" is out of range 100-699\n")
+		return -1
+	}
+	if m.MethodID() == sip.MethodACK {
+		ctx.Log(core.LDbg, "sl: reply: ACKs are not replied\n")
+		return -1
+	}
+	if ctx.Out == nil {
+		ctx.Log(core.LErr, "sl: reply: no sender for this message\n")
+		return -1
+	}
+	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &replyOpts)
+	ctx.Scratch = b
+	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+		ctx.Log(core.LErr, "sl: reply: "+err.Error()+"\n")
+		return -1
+	}
+	return 1
+}
