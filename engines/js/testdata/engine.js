@@ -1,0 +1,123 @@
+// Callbacks exercised by engine_test.go. The top level runs once per VM.
+var loads = 0;
+loads++;
+KSR.info("top level ran");
+
+function ksr_request_route() {
+	if (KSR.maxfwd.process_maxfwd(10) < 0) {
+		KSR.sl.send_reply(483, "Too Many Hops");
+		return;
+	}
+	KSR.sl.sl_send_reply(200, "OK");
+}
+
+// Results come back typed: int, bool, xval (null, string, number).
+function results() {
+	var r = KSR.sl.sl_send_reply(180, "Ringing");
+	KSR.info("sl=" + typeof r + ":" + r);
+	KSR.info("is_method=" + KSR.is_method("INVITE") + "," + KSR.is_method("BYE"));
+	KSR.info("not=" + KSR.kx.not(false) + "," + KSR.kx.not(true));
+	var x0 = KSR.kx.xval(0), x1 = KSR.kx.xval(1), x2 = KSR.kx.xval(5000000000);
+	KSR.info("xval=" + (x0 === null) + "," + typeof x1 + ":" + x1 + "," + typeof x2 + ":" + x2);
+	KSR.info("info=" + typeof KSR.info("ignored"));
+	KSR.info("int-as-float=" + KSR.sl.sl_send_reply(200.0, "OK"));
+}
+
+// A module that is not loaded is undefined, so scripts can test for it.
+function absent() {
+	if (typeof KSR.auth === "undefined" && !KSR.auth) {
+		KSR.info("no auth");
+	}
+	KSR.info("nofunc=" + typeof KSR.sl.no_such_function);
+}
+
+function bad_types() {
+	KSR.sl.sl_send_reply("200", 1); // MARK:bad_types
+}
+
+function bad_count() {
+	KSR.sl.sl_send_reply(200);
+}
+
+function bad_float() {
+	KSR.sl.sl_send_reply(200.5, "OK");
+}
+
+function bad_bool() {
+	KSR.kx.not(1);
+}
+
+// exit unwinds everything: catch and finally do not see it.
+function do_exit() {
+	try {
+		KSR.sl.sl_send_reply(200, "OK");
+		[1].forEach(function () { KSR.x.exit(); });
+	} catch (e) {
+		KSR.info("caught " + e);
+	} finally {
+		KSR.info("finally ran");
+	}
+	KSR.info("after exit");
+}
+
+function do_drop() {
+	KSR.x.drop();
+	KSR.info("after drop");
+}
+
+function runtime_error() {
+	var t = null;
+	return t.field; // MARK:runtime_error
+}
+
+function thrown() {
+	throw new Error("by the script"); // MARK:thrown
+}
+
+// An export's error is a JavaScript exception the script may catch.
+function go_error() {
+	try {
+		KSR.kx.fail();
+	} catch (e) {
+		KSR.info("caught: " + e.message);
+	}
+	KSR.kx.fail(); // MARK:go_error
+}
+
+function go_panic() {
+	KSR.kx.crash();
+}
+
+function runaway() {
+	while (true) {}
+}
+
+function recurse() {
+	return recurse() + 1;
+}
+
+function sandbox() {
+	KSR.info([typeof require, typeof process, typeof module, typeof setTimeout, typeof fetch, typeof XMLHttpRequest].join(","));
+}
+
+function count_loads() {
+	KSR.info("loads=" + loads);
+}
+
+var arrow_cb = () => KSR.info("arrow");
+let let_cb = function () { KSR.info("let"); };
+assigned_cb = function () { KSR.info("assigned"); };
+var not_a_function = 42;
+
+function empty() {}
+
+function one_export() {
+	KSR.maxfwd.process_maxfwd(10);
+}
+
+function many_exports() {
+	for (var i = 0; i < 100; i++) {
+		KSR.maxfwd.process_maxfwd(10);
+		KSR.sl.sl_send_reply(404, "Not Found");
+	}
+}

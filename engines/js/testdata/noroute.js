@@ -1,0 +1,1 @@
+function ksr_reply_route() {}

@@ -1,0 +1,7 @@
+function ksr_request_route() {
+	KSR.info("fine");
+}
+
+function broken() {
+	if (
+}

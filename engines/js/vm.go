@@ -1,0 +1,154 @@
+package js
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dop251/goja"
+
+	"kemi/core"
+)
+
+// maxCallStack bounds script recursion; runaway recursion would otherwise
+// grow memory until the time budget fires.
+const maxCallStack = 10000
+
+// VM is one worker's JavaScript runtime. It is not goroutine-safe.
+type VM struct {
+	prog  *Program
+	rt    *goja.Runtime
+	ctx   *core.Ctx
+	args  [6]core.Value
+	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
+	watch *watch
+
+	jsTrue, jsFalse goja.Value
+	ints            []goja.Value // smallIntMin..smallIntMax-1
+}
+
+// NewVM builds a runtime with KSR bound and runs the script's top level
+// once, with a context that has no message.
+func (p *Program) NewVM() (core.VM, error) {
+	v := &VM{prog: p, rt: goja.New(), fns: map[string]goja.Callable{}}
+	v.rt.SetMaxCallStackSize(maxCallStack)
+	v.jsTrue, v.jsFalse = v.rt.ToValue(true), v.rt.ToValue(false)
+	v.ints = make([]goja.Value, smallIntMax-smallIntMin)
+	for i := range v.ints {
+		v.ints[i] = v.rt.ToValue(int64(i + smallIntMin))
+	}
+	if err := v.bindKSR(p.rt.Reg); err != nil {
+		return nil, fmt.Errorf("%s: binding KSR: %w", p.path, err)
+	}
+	v.watch = newWatch(v.rt, p.rt.TimeBudget)
+	if err := v.run(&core.Ctx{RT: p.rt}, func() error {
+		_, err := v.rt.RunProgram(p.prg)
+		return err
+	}); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// Call runs the named callback for ctx. KSR.x.exit/drop end it early and
+// are no error: ctx.Stopped tells.
+func (v *VM) Call(ctx *core.Ctx, callback string) error {
+	fn, ok := v.fns[callback]
+	if !ok {
+		fn, _ = goja.AssertFunction(v.rt.Get(callback))
+		v.fns[callback] = fn
+	}
+	if fn == nil {
+		return core.ErrNoCallback
+	}
+	return v.run(ctx, func() error {
+		_, err := fn(goja.Undefined())
+		return err
+	})
+}
+
+// run executes f under the time budget with ctx current, and turns what
+// goja returns into a kemi error. A Go panic in an export is a bug in
+// that module; it fails this callback rather than the process.
+func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	v.ctx = ctx
+	v.watch.begin()
+	defer func() {
+		v.watch.end()
+		v.ctx = nil
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
+		}
+	}()
+	return v.scriptError(f())
+}
+
+// Close releases the runtime from the budget watchdog.
+func (v *VM) Close() {
+	if v.watch != nil {
+		v.watch.close()
+		v.watch = nil
+	}
+}
+
+// exitSignal unwinds a callback on KSR.x.exit/drop. It unwraps to a
+// *goja.InterruptedError, which goja treats as uncatchable: script
+// try/catch and finally blocks do not run, and the runtime stays usable.
+// Being preallocated, exiting costs no allocation.
+var exitSignal = &exitError{}
+
+type exitError struct{}
+
+var uncatchable = &goja.InterruptedError{}
+
+func (*exitError) Error() string { return "KSR.x.exit" }
+func (*exitError) Unwrap() error { return uncatchable }
+
+// scriptError adds the script position to goja's errors and keeps the
+// export's own error reachable with errors.Is/As.
+func (v *VM) scriptError(err error) error {
+	if err == nil || err == exitSignal {
+		return nil
+	}
+	var intr *goja.InterruptedError
+	if errors.As(err, &intr) {
+		if intr.Value() == budgetSignal {
+			return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: budgetSignal.Error(), Err: budgetSignal}
+		}
+		return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: intr.Error(), Err: err}
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		if inner := ex.Unwrap(); inner != nil {
+			return &ScriptError{Pos: position(v.prog.path, ex.Stack()), Msg: inner.Error(), Err: inner}
+		}
+		msg := "exception"
+		if val := ex.Value(); val != nil {
+			msg = val.String()
+		}
+		return &ScriptError{Pos: position(v.prog.path, ex.Stack()), Msg: msg}
+	}
+	return &ScriptError{Pos: v.prog.path, Msg: err.Error(), Err: err}
+}
+
+// position is "file:line:col" of the innermost script frame.
+func position(path string, stack []goja.StackFrame) string {
+	for i := range stack {
+		if p := stack[i].Position(); p.Line > 0 {
+			return fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
+		}
+	}
+	return path
+}
+
+// ScriptError is a JavaScript error with where it happened.
+type ScriptError struct {
+	Pos string // "path:line:col"
+	Msg string
+	Err error // the export's or budget error, when there is one
+}
+
+func (e *ScriptError) Error() string { return e.Pos + ": " + e.Msg }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+var _ core.VM = (*VM)(nil)
