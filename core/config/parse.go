@@ -1,0 +1,862 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"kemi/core"
+)
+
+// Options adjust how a config is read. The zero value reads files from
+// disk and resolves modules and engines from what is linked into kemi.
+type Options struct {
+	// Defines are set before the file is read, as -D NAME[=value] on the
+	// command line does. A #!define of the same name is an error, as in
+	// Kamailio; #!trydef keeps the command line value.
+	Defines map[string]string
+	// ReadFile reads included files (and the main file for Load).
+	ReadFile func(path string) ([]byte, error)
+	// Module resolves a loadmodule name ("tm", "tm.so", a full path).
+	Module func(name string) *core.ModuleSpec
+	// ModuleNames lists module names for did-you-mean; default
+	// core.KnownNames.
+	ModuleNames func() []string
+	// Engine resolves a cfgengine name.
+	Engine func(name string) *core.EngineInfo
+}
+
+func (o *Options) fill() {
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+	if o.Module == nil {
+		o.Module = core.Known
+	}
+	if o.ModuleNames == nil {
+		o.ModuleNames = core.KnownNames
+	}
+	if o.Engine == nil {
+		o.Engine = core.LookupEngine
+	}
+}
+
+// Global is one core parameter assignment.
+type Global struct {
+	Name  string
+	Value core.Value
+	Pos   Pos
+}
+
+// LoadModule is one loadmodule of a module kemi has.
+type LoadModule struct {
+	Name string // kemi module name
+	File string // as written: "tm.so", "/usr/lib/kamailio/modules/tm.so"
+	Spec *core.ModuleSpec
+	Pos  Pos
+}
+
+// ModParam is one modparam value for one module; modparam("a|b", ...)
+// gives one per module.
+type ModParam struct {
+	Module string
+	Name   string
+	Value  core.Value
+	Pos    Pos
+}
+
+// Route is a route block, kept for the native engine. Body is the text
+// between the braces after preprocessing: conditionals resolved, defines
+// expanded, comments dropped, strings joined. Its line k (from 1) is file
+// line BodyPos.Line+k-1 and, as far as expansions allow, columns match the
+// file, so the native engine's errors can point at the user's text.
+type Route struct {
+	Kind    string // request_route, route, reply_route, onreply_route, failure_route, branch_route, onsend_route, event_route
+	Name    string // "" for request_route, reply_route and onsend_route
+	Body    string
+	Pos     Pos // the keyword
+	BodyPos Pos // just after the {
+}
+
+// Config is a parsed config file.
+type Config struct {
+	Globals   []Global // in file order; later ones win (see Global)
+	Listens   []Listen
+	Aliases   []string
+	Modules   []LoadModule // modules kemi has, in load order; ignored ones are not here
+	ModParams []ModParam
+	Engine    string // cfgengine name ("lua", "jsdt", "starlark"); "" for native
+	EnginePos Pos
+	Routes    []Route
+	// Notices has one "file:line:col: text" line per ignored parameter or
+	// module name and per skipped import_file.
+	Notices []string
+}
+
+// Global returns the last value given for a global parameter.
+func (c *Config) Global(name string) (core.Value, bool) {
+	for i := len(c.Globals) - 1; i >= 0; i-- {
+		if c.Globals[i].Name == name {
+			return c.Globals[i].Value, true
+		}
+	}
+	return core.Value{}, false
+}
+
+// Load reads and parses the config file at path.
+func Load(path string, opt Options) (*Config, error) {
+	opt.fill()
+	src, err := opt.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, src, opt)
+}
+
+// Parse parses src, naming it name in positions. On errors it returns an
+// ErrorList with every error found, and the Config as far as it was read
+// (kemi check prints its notices too).
+func Parse(name string, src []byte, opt Options) (*Config, error) {
+	opt.fill()
+	p := &parser{
+		opt:           opt,
+		cfg:           &Config{},
+		noticed:       map[string]bool{},
+		loaded:        map[string]bool{},
+		ignoredLoaded: map[string]bool{},
+		routes:        map[string]Pos{},
+	}
+	p.lx = newLexer(p, &p.opt, name, src)
+	p.parse()
+	if len(p.errs) > 0 {
+		return p.cfg, p.errs
+	}
+	return p.cfg, nil
+}
+
+type parser struct {
+	opt           Options
+	lx            *lexer
+	cfg           *Config
+	errs          ErrorList
+	noticed       map[string]bool
+	ahead         []token
+	loaded        map[string]bool // kemi module names loaded so far
+	ignoredLoaded map[string]bool
+	routes        map[string]Pos
+}
+
+// maxErrors bounds the list; past it the rest is noise.
+const maxErrors = 100
+
+func (p *parser) errorf(pos Pos, format string, args ...any) {
+	if len(p.errs) == maxErrors {
+		p.errs = append(p.errs, &Error{Pos: pos, Msg: "too many errors"})
+	}
+	if len(p.errs) > maxErrors {
+		return
+	}
+	p.errs = append(p.errs, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// notice records a notice; a non-empty key makes it once per key.
+func (p *parser) notice(pos Pos, key, format string, args ...any) {
+	if key != "" {
+		if p.noticed[key] {
+			return
+		}
+		p.noticed[key] = true
+	}
+	p.cfg.Notices = append(p.cfg.Notices, pos.String()+": "+fmt.Sprintf(format, args...))
+}
+
+func (p *parser) next() token {
+	if len(p.ahead) > 0 {
+		t := p.ahead[0]
+		p.ahead = p.ahead[1:]
+		return t
+	}
+	return p.lx.next()
+}
+
+func (p *parser) peek() token {
+	if len(p.ahead) == 0 {
+		p.ahead = append(p.ahead, p.lx.next())
+	}
+	return p.ahead[0]
+}
+
+var routeKinds = map[string]bool{
+	"request_route": true, "route": true, "reply_route": true, "onreply_route": true,
+	"failure_route": true, "branch_route": true, "onsend_route": true, "event_route": true,
+}
+
+func (p *parser) parse() {
+	for {
+		t := p.next()
+		switch {
+		case t.kind == tEOF:
+			return
+		case t.is(tPunct, ";"):
+		case t.kind == tID && (t.text == "loadmodule" || t.text == "loadmodulex"):
+			p.loadModule(t)
+		case t.kind == tID && (t.text == "modparam" || t.text == "modparamx"):
+			p.modParam(t)
+		case t.kind == tID && t.text == "cfgengine":
+			p.cfgEngine(t)
+		case t.kind == tID && routeKinds[t.text]:
+			p.route(t)
+		case t.kind == tID:
+			p.assign(t)
+		default:
+			p.errorf(t.pos, "unexpected %s; expected a parameter assignment, loadmodule, modparam, cfgengine or a route block", t.describe())
+			p.skipStatement(t)
+		}
+	}
+}
+
+// skipStatement skips the rest of a bad statement: to the end of its
+// line, or past a block it opens.
+func (p *parser) skipStatement(t token) {
+	depth := 0
+	if t.is(tPunct, "{") {
+		depth = 1
+	}
+	for {
+		n := p.peek()
+		if n.kind == tEOF || (depth == 0 && (n.nl || n.is(tPunct, ";"))) {
+			return
+		}
+		p.next()
+		if n.is(tPunct, "{") {
+			depth++
+		} else if n.is(tPunct, "}") && depth > 0 {
+			depth--
+		}
+	}
+}
+
+// lineTokens returns the tokens up to the end of the current line or a
+// ";". A value starting with "[" runs to its "]" across lines (Kamailio's
+// socket = [ ... ] form).
+func (p *parser) lineTokens() []token {
+	var out []token
+	depth := 0
+	for {
+		n := p.peek()
+		if n.kind == tEOF || (depth == 0 && (n.nl || n.is(tPunct, ";")) && (len(out) > 0 || n.nl)) {
+			return out
+		}
+		p.next()
+		out = append(out, n)
+		if n.is(tPunct, "[") {
+			depth++
+		} else if n.is(tPunct, "]") && depth > 0 {
+			depth--
+		}
+	}
+}
+
+// rawText joins tokens back into text, with a blank where the source had
+// one. Strings come back quoted.
+func rawText(toks []token) string {
+	var b strings.Builder
+	for i, t := range toks {
+		if i > 0 && t.sp {
+			b.WriteByte(' ')
+		}
+		b.WriteString(tokenText(t))
+	}
+	return b.String()
+}
+
+func tokenText(t token) string {
+	if t.kind != tStr {
+		return t.text
+	}
+	if t.quote == '\'' && !strings.ContainsRune(t.text, '\'') {
+		return "'" + t.text + "'"
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(t.text); i++ {
+		switch c := t.text[i]; c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func boolWord(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "yes", "true", "on", "enable":
+		return true, true
+	case "no", "false", "off", "disable":
+		return false, true
+	}
+	return false, false
+}
+
+// intValue reads [-]number or a yes/no word (1/0, as Kamailio's lexer
+// turns them into numbers).
+func intValue(toks []token) (int64, bool) {
+	neg := false
+	if len(toks) == 2 && toks[0].is(tPunct, "-") && !toks[1].sp {
+		neg, toks = true, toks[1:]
+	}
+	if len(toks) != 1 {
+		return 0, false
+	}
+	t := toks[0]
+	switch t.kind {
+	case tNum:
+		n, err := strconv.ParseInt(t.text, 0, 64)
+		if err != nil {
+			return 0, false
+		}
+		if neg {
+			n = -n
+		}
+		return n, true
+	case tID:
+		if b, ok := boolWord(t.text); ok && !neg {
+			if b {
+				return 1, true
+			}
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+// assign reads name = value for a global parameter.
+func (p *parser) assign(t token) {
+	name := t.text
+	for {
+		dot := p.peek()
+		if !dot.is(tPunct, ".") || dot.sp || dot.nl {
+			break
+		}
+		p.next()
+		part := p.peek()
+		if (part.kind != tID && part.kind != tNum) || part.sp || part.nl {
+			p.errorf(dot.pos, "expected a name after %q.", name)
+			p.skipStatement(part)
+			return
+		}
+		p.next()
+		name += "." + part.text
+	}
+	eq := p.peek()
+	if !eq.is(tPunct, "=") || eq.nl {
+		if !strings.Contains(name, ".") {
+			if _, known := knownGlobals[name]; !known && !ignoredGlobals[name] {
+				p.errorf(t.pos, "unexpected %q; expected a parameter assignment, loadmodule, modparam, cfgengine or a route block%s", name, didYouMean(name, append(globalNames(), "loadmodule", "modparam", "cfgengine", "request_route", "route", "reply_route", "onreply_route", "failure_route", "branch_route", "onsend_route", "event_route")))
+				p.skipStatement(t)
+				return
+			}
+		}
+		p.errorf(eq.pos, "%s: expected = after the name, got %s", name, eq.describe())
+		p.skipStatement(t)
+		return
+	}
+	p.next()
+	vals := p.lineTokens()
+	if len(vals) == 0 {
+		p.errorf(eq.pos, "%s: missing value after =", name)
+		return
+	}
+	gp, known := knownGlobals[name]
+	switch {
+	case known:
+		p.knownGlobal(t.pos, name, gp, vals)
+	case ignoredGlobals[name]:
+		p.notice(t.pos, "param:"+name, "%s: Kamailio parameter not used by kemi, ignored", name)
+	case strings.Contains(name, ".") && !strings.HasPrefix(name, "kemi."):
+		p.customParam(t.pos, name, vals)
+	default:
+		cands := globalNames()
+		p.errorf(t.pos, "unknown global parameter %q%s", name, didYouMean(name, cands))
+	}
+}
+
+func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token) {
+	store := name
+	if gp.canon != "" {
+		store = gp.canon
+	}
+	text := rawText(vals)
+	var v core.Value
+	switch gp.kind {
+	case pInt:
+		n, ok := intValue(vals)
+		if !ok {
+			p.errorf(vals[0].pos, "%s: expected a number, got %s", name, describeValue(vals))
+			return
+		}
+		v = core.Int(n)
+	case pBool:
+		if len(vals) == 1 && vals[0].kind == tID {
+			if b, ok := boolWord(vals[0].text); ok {
+				v = core.Bool(b)
+				break
+			}
+		}
+		n, ok := intValue(vals)
+		if !ok {
+			p.errorf(vals[0].pos, "%s: expected yes or no, got %s", name, describeValue(vals))
+			return
+		}
+		v = core.Bool(n != 0)
+	case pStr:
+		s, ok := strValue(vals)
+		if !ok {
+			p.errorf(vals[0].pos, "%s: expected a string, got %s", name, describeValue(vals))
+			return
+		}
+		if strings.HasPrefix(name, "kemi.") && (len(vals) != 1 || vals[0].kind != tStr) {
+			p.errorf(vals[0].pos, "%s: expected a quoted function name, got %s", name, describeValue(vals))
+			return
+		}
+		v = core.Str(s)
+	case pListen:
+		l, err := ParseListen(text)
+		if err != nil {
+			p.errorf(vals[0].pos, "%v", err)
+			return
+		}
+		l.Pos = pos
+		p.cfg.Listens = append(p.cfg.Listens, l)
+		return
+	case pAlias:
+		s, _ := strValue(vals)
+		p.cfg.Aliases = append(p.cfg.Aliases, s)
+		return
+	}
+	p.cfg.Globals = append(p.cfg.Globals, Global{Name: store, Value: v, Pos: pos})
+}
+
+// strValue is a lone string literal's value, or the raw text of bare
+// words (log_facility=LOG_LOCAL0, alias=udp:host:5060).
+func strValue(vals []token) (string, bool) {
+	if len(vals) == 1 && vals[0].kind == tStr {
+		return vals[0].text, true
+	}
+	for _, t := range vals {
+		if t.kind == tStr {
+			return "", false
+		}
+	}
+	return rawText(vals), true
+}
+
+func describeValue(vals []token) string {
+	if len(vals) == 1 {
+		return vals[0].describe()
+	}
+	return strconv.Quote(rawText(vals))
+}
+
+// customParam reads Kamailio's custom config variables,
+// group.name = value [desc "text"]; kemi keeps them as globals.
+func (p *parser) customParam(pos Pos, name string, vals []token) {
+	if n := len(vals); n >= 2 && vals[n-2].kind == tID && vals[n-1].kind == tStr {
+		switch vals[n-2].text {
+		case "desc", "descr", "description":
+			vals = vals[:n-2]
+		}
+	}
+	if len(vals) == 1 && vals[0].kind == tStr {
+		p.cfg.Globals = append(p.cfg.Globals, Global{Name: name, Value: core.Str(vals[0].text), Pos: pos})
+		return
+	}
+	if n, ok := intValue(vals); ok {
+		p.cfg.Globals = append(p.cfg.Globals, Global{Name: name, Value: core.Int(n), Pos: pos})
+		return
+	}
+	if len(vals) == 0 {
+		p.errorf(pos, "%s: missing value before desc", name)
+		return
+	}
+	p.errorf(vals[0].pos, "%s: expected a number or a string, got %s", name, describeValue(vals))
+}
+
+func moduleBase(file string) string {
+	if i := strings.LastIndexByte(file, '/'); i >= 0 {
+		file = file[i+1:]
+	}
+	return strings.TrimSuffix(file, ".so")
+}
+
+func (p *parser) moduleCandidates() []string {
+	c := append([]string(nil), p.opt.ModuleNames()...)
+	for n := range ignoredModules {
+		c = append(c, n)
+	}
+	sort.Strings(c)
+	return c
+}
+
+func (p *parser) loadModule(t token) {
+	s := p.peek()
+	if s.kind != tStr || s.nl {
+		p.errorf(t.pos, "%s: expected a quoted module name like \"tm.so\", got %s", t.text, s.describe())
+		p.skipStatement(t)
+		return
+	}
+	p.next()
+	file := s.text
+	base := moduleBase(file)
+	spec := p.opt.Module(file)
+	if spec == nil {
+		if why, ok := ignoredModules[base]; ok {
+			p.ignoredLoaded[base] = true
+			p.notice(t.pos, "module:"+base, "loadmodule %q: not used by kemi (%s), ignored with its modparams", file, why)
+			return
+		}
+		p.errorf(t.pos, "loadmodule %q: unknown module %q%s", file, base, didYouMean(base, p.moduleCandidates()))
+		return
+	}
+	if p.loaded[spec.Name] {
+		return // Kamailio only warns about a second load
+	}
+	p.loaded[spec.Name] = true
+	p.cfg.Modules = append(p.cfg.Modules, LoadModule{Name: spec.Name, File: file, Spec: spec, Pos: t.pos})
+}
+
+func (p *parser) expectPunct(what, want string) (token, bool) {
+	n := p.peek()
+	if !n.is(tPunct, want) {
+		p.errorf(n.pos, "%s: expected %q, got %s", what, want, n.describe())
+		return n, false
+	}
+	return p.next(), true
+}
+
+// skipParen skips to the closing ")" of a bad modparam, or the line end.
+func (p *parser) skipParen() {
+	for {
+		n := p.peek()
+		if n.kind == tEOF || n.nl {
+			return
+		}
+		p.next()
+		if n.is(tPunct, ")") {
+			return
+		}
+	}
+}
+
+func (p *parser) modParam(t token) {
+	what := t.text
+	if _, ok := p.expectPunct(what, "("); !ok {
+		p.skipStatement(t)
+		return
+	}
+	mod := p.peek()
+	if mod.kind != tStr {
+		p.errorf(mod.pos, "%s: expected a quoted module name, got %s", what, mod.describe())
+		p.skipParen()
+		return
+	}
+	p.next()
+	if _, ok := p.expectPunct(what, ","); !ok {
+		p.skipParen()
+		return
+	}
+	name := p.peek()
+	if name.kind != tStr {
+		p.errorf(name.pos, "%s: expected a quoted parameter name, got %s", what, name.describe())
+		p.skipParen()
+		return
+	}
+	p.next()
+	what = fmt.Sprintf("%s(%q, %q)", t.text, mod.text, name.text)
+	if _, ok := p.expectPunct(what, ","); !ok {
+		p.skipParen()
+		return
+	}
+	var vals []token
+	for {
+		n := p.peek()
+		if n.kind == tEOF || n.is(tPunct, ")") || n.is(tPunct, ";") {
+			break
+		}
+		vals = append(vals, p.next())
+	}
+	if _, ok := p.expectPunct(what, ")"); !ok {
+		p.skipParen()
+		return
+	}
+	var v core.Value
+	if len(vals) == 1 && vals[0].kind == tStr {
+		v = core.Str(vals[0].text)
+	} else if n, ok := intValue(vals); ok {
+		v = core.Int(n)
+	} else {
+		pos := t.pos
+		if len(vals) > 0 {
+			pos = vals[0].pos
+		}
+		p.errorf(pos, "%s: expected a number or a quoted string, got %s", what, describeValue(vals))
+		return
+	}
+	for _, spec := range p.modParamTargets(t.pos, what, mod.text) {
+		p.checkModParam(t.pos, what, spec, name.text, v)
+	}
+}
+
+// modParamTargets resolves modparam's module field: one name, names joined
+// with "|", or (as Kamailio allows) a regular expression over loaded
+// module names.
+func (p *parser) modParamTargets(pos Pos, what, pattern string) []*core.ModuleSpec {
+	var out []*core.ModuleSpec
+	byName := map[string]*core.ModuleSpec{}
+	for _, m := range p.cfg.Modules {
+		byName[m.Name] = m.Spec
+	}
+	for _, part := range strings.Split(pattern, "|") {
+		if spec := byName[part]; spec != nil {
+			out = append(out, spec)
+			continue
+		}
+		if spec := p.opt.Module(part); spec != nil {
+			if byName[spec.Name] != nil {
+				out = append(out, byName[spec.Name])
+				continue
+			}
+			p.errorf(pos, "%s: module %q is not loaded; add loadmodule \"%s.so\" before this line", what, part, part)
+			continue
+		}
+		if p.ignoredLoaded[part] {
+			continue
+		}
+		if _, ok := ignoredModules[part]; ok {
+			p.errorf(pos, "%s: module %q is not loaded; add loadmodule \"%s.so\" before this line", what, part, part)
+			continue
+		}
+		if strings.ContainsAny(part, ".*+?[](){}^$\\") {
+			re, err := regexp.Compile("^(" + part + ")$")
+			if err != nil {
+				p.errorf(pos, "%s: bad module regexp %q: %v", what, part, err)
+				continue
+			}
+			matched := false
+			for _, m := range p.cfg.Modules {
+				if re.MatchString(m.Name) {
+					out = append(out, m.Spec)
+					matched = true
+				}
+			}
+			for n := range p.ignoredLoaded {
+				matched = matched || re.MatchString(n)
+			}
+			if !matched {
+				p.errorf(pos, "%s: %q matches no loaded module", what, part)
+			}
+			continue
+		}
+		p.errorf(pos, "%s: unknown module %q%s", what, part, didYouMean(part, p.moduleCandidates()))
+	}
+	return out
+}
+
+func (p *parser) checkModParam(pos Pos, what string, spec *core.ModuleSpec, name string, v core.Value) {
+	var ps *core.ParamSpec
+	names := make([]string, 0, len(spec.Params))
+	for i := range spec.Params {
+		names = append(names, spec.Params[i].Name)
+		if spec.Params[i].Name == name {
+			ps = &spec.Params[i]
+		}
+	}
+	if ps == nil {
+		p.errorf(pos, "%s: module %q has no parameter %q%s", what, spec.Name, name, didYouMean(name, names))
+		return
+	}
+	wantStr := ps.Type == core.TStr
+	if wantStr && v.Kind != core.KStr {
+		p.errorf(pos, "%s: %s.%s expects str, got int %d", what, spec.Name, name, v.I)
+		return
+	}
+	if !wantStr && v.Kind != core.KInt {
+		p.errorf(pos, "%s: %s.%s expects int, got str %q", what, spec.Name, name, v.S)
+		return
+	}
+	p.cfg.ModParams = append(p.cfg.ModParams, ModParam{Module: spec.Name, Name: name, Value: v, Pos: pos})
+}
+
+// builtinEngines lets a config name its engine even in a build (or test)
+// that links no engine: the module order is still checked, and serve
+// reports the missing engine when it looks it up.
+var builtinEngines = map[string]struct{ name, module string }{
+	"lua":      {"lua", "app_lua"},
+	"jsdt":     {"jsdt", "app_jsdt"},
+	"js":       {"jsdt", "app_jsdt"},
+	"starlark": {"starlark", "app_starlark"},
+}
+
+func (p *parser) cfgEngine(t token) {
+	if n := p.peek(); n.is(tPunct, "=") {
+		p.next()
+	}
+	s := p.peek()
+	if s.kind != tStr {
+		p.errorf(t.pos, "cfgengine: expected a quoted engine name like \"lua\", got %s", s.describe())
+		p.skipStatement(t)
+		return
+	}
+	p.next()
+	name := s.text
+	what := fmt.Sprintf("cfgengine %q", name)
+	if p.cfg.EnginePos.Line != 0 {
+		p.errorf(t.pos, "%s: cfgengine already given at %s", what, p.cfg.EnginePos)
+		return
+	}
+	canon, mod := "", ""
+	switch name {
+	case "native", "default":
+	default:
+		if info := p.opt.Engine(name); info != nil {
+			canon, mod = info.Name, info.Module
+		} else if b, ok := builtinEngines[name]; ok {
+			canon, mod = b.name, b.module
+		} else {
+			cands := append([]string{"native", "default"}, core.EngineNames()...)
+			for n := range builtinEngines {
+				cands = append(cands, n)
+			}
+			sort.Strings(cands)
+			p.errorf(t.pos, "%s: unknown engine%s; kemi runs lua, jsdt (js), starlark or native", what, didYouMean(name, cands))
+			return
+		}
+	}
+	if mod != "" && !p.loaded[mod] {
+		p.errorf(t.pos, "%s: load %s before this line (loadmodule \"%s.so\")", what, mod, mod)
+	}
+	p.cfg.Engine, p.cfg.EnginePos = canon, t.pos
+}
+
+func (p *parser) route(t token) {
+	kind, name := t.text, ""
+	if n := p.peek(); n.is(tPunct, "[") {
+		open := p.next()
+		var parts []token
+		for {
+			n := p.peek()
+			if n.kind == tEOF || n.is(tPunct, "{") || n.is(tPunct, "]") {
+				break
+			}
+			parts = append(parts, p.next())
+		}
+		if _, ok := p.expectPunct(kind+"[", "]"); !ok {
+			p.skipStatement(open)
+			return
+		}
+		for _, pt := range parts {
+			name += pt.text // route["X"] and route[X] are the same
+		}
+		if name == "" {
+			p.errorf(open.pos, "%s[]: empty route name", kind)
+		}
+	}
+	label := kind
+	if name != "" {
+		label += "[" + name + "]"
+	}
+	switch {
+	case kind == "route" && (name == "" || name == "0"):
+		kind, name = "request_route", ""
+	case kind == "onreply_route" && (name == "" || name == "0"):
+		kind, name = "reply_route", ""
+	case name == "" && (kind == "failure_route" || kind == "branch_route" || kind == "event_route"):
+		p.errorf(t.pos, "%s: needs a name, as in %s[NAME] { ... }", kind, kind)
+	case name != "" && (kind == "request_route" || kind == "reply_route" || kind == "onsend_route"):
+		p.errorf(t.pos, "%s: takes no name; write %s { ... }", label, kind)
+	}
+	brace := p.peek()
+	if !brace.is(tPunct, "{") {
+		p.errorf(brace.pos, "%s: expected { to open the block, got %s", label, brace.describe())
+		p.skipStatement(t)
+		return
+	}
+	p.next()
+	bodyPos := Pos{File: brace.pos.File, Line: brace.pos.Line, Col: brace.pos.Col + 1}
+	var body []token
+	depth := 1
+	for {
+		n := p.next()
+		if n.kind == tEOF {
+			p.errorf(t.pos, "%s at %s: block is not closed (missing })", label, t.pos)
+			return
+		}
+		if n.is(tPunct, "{") {
+			depth++
+		} else if n.is(tPunct, "}") {
+			depth--
+			if depth == 0 {
+				break
+			}
+		}
+		body = append(body, n)
+	}
+	key := kind + "[" + name + "]"
+	if first, dup := p.routes[key]; dup {
+		p.errorf(t.pos, "%s: defined twice (first at %s)", label, first)
+		return
+	}
+	p.routes[key] = t.pos
+	p.cfg.Routes = append(p.cfg.Routes, Route{Kind: kind, Name: name, Body: renderBody(body, bodyPos), Pos: t.pos, BodyPos: bodyPos})
+}
+
+// renderBody writes tokens back as text laid out at their own lines and
+// columns relative to start. Tokens from define expansions or included
+// files follow the previous one, separated by a blank where the source
+// had one.
+func renderBody(toks []token, start Pos) string {
+	var b strings.Builder
+	line, col := start.Line, start.Col
+	for _, t := range toks {
+		text := tokenText(t)
+		samefile := t.pos.File == start.File
+		switch {
+		case samefile && !t.exp && t.pos.Line > line:
+			b.WriteString(strings.Repeat("\n", t.pos.Line-line))
+			line, col = t.pos.Line, 1
+			fallthrough
+		case samefile && !t.exp && t.pos.Line == line && t.pos.Col >= col:
+			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
+			col = t.pos.Col
+		case samefile && t.exp && t.pos.Line > line:
+			// The first token of an expansion starts where its name was.
+			b.WriteString(strings.Repeat("\n", t.pos.Line-line))
+			line, col = t.pos.Line, 1
+			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
+			col = t.pos.Col
+		case samefile && t.exp && t.pos.Line == line && t.pos.Col > col:
+			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
+			col = t.pos.Col
+		case t.sp:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(text)
+		col += len(text)
+	}
+	return b.String()
+}
