@@ -200,7 +200,8 @@ func (vm *VM) raiseArgError(L *glua.LState, name string, params []core.Type) {
 	for i := range got {
 		lv := L.Get(i + 1)
 		got[i] = lv.Type().String()
-		if n, ok := lv.(glua.LNumber); ok && i < len(params) && (params[i] == core.TInt || params[i] == core.TLong) {
+		var v core.Value
+		if n, ok := lv.(glua.LNumber); ok && i < len(params) && (params[i] == core.TInt || params[i] == core.TLong) && !toValue(lv, params[i], &v) {
 			if f := float64(n); f != math.Trunc(f) {
 				got[i] = "number " + strconv.FormatFloat(f, 'g', -1, 64)
 			} else {

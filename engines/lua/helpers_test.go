@@ -142,3 +142,12 @@ func (e *env) ctx() *core.Ctx {
 	c.Reset(nil, c.Src, c.Local, core.UDP)
 	return c
 }
+
+func readTestdata(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -101,12 +100,15 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	if !ok {
 		return core.ErrNoCallback
 	}
+	// An export may run another callback from inside this one (an event
+	// route); the outer call gets its context back afterwards.
+	prev := vm.ctx
 	vm.ctx = ctx
 	vm.raised = nil
 	vm.budget.reset(vm.steps)
 	L.Push(fn)
 	err := L.PCall(0, 0, nil)
-	vm.ctx = &vm.idle
+	vm.ctx = prev
 	if err != nil {
 		return vm.scriptError(err)
 	}
@@ -119,8 +121,8 @@ func (vm *VM) Close() { vm.L.Close() }
 // scriptError turns what PCall returned into the error Call reports: nil
 // for the exit sentinel, a ScriptError otherwise.
 func (vm *VM) scriptError(err error) error {
-	var ae *glua.ApiError
-	if !errors.As(err, &ae) {
+	ae, ok := err.(*glua.ApiError) // not errors.As: its target would escape on the exit path
+	if !ok {
 		return err
 	}
 	if ae == vm.exitErr || ae.Object == vm.exitVal {

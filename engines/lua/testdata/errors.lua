@@ -39,3 +39,8 @@ function fine()
 end
 
 not_a_function = 5
+
+function recurse()
+	local function f(n) return 1 + f(n + 1) end
+	return f(1)
+end

@@ -81,3 +81,10 @@ end
 function test_redefine()
 	ksr_later = function() KSR.info("later") end
 end
+
+function test_int_range()
+	local ok, err = pcall(KSR.sl.sl_send_reply, 2^31, "x")
+	assert(not ok)
+	assert(err:find("got (number 2147483648 (out of range), string)", 1, true), err)
+	assert(KSR.t.big(2^31) == 2^31 + 1, "long takes 64-bit values")
+end

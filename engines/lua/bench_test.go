@@ -1,0 +1,149 @@
+package lua
+
+import (
+	"io"
+	"testing"
+
+	"kemi/core"
+)
+
+// benchEnv is a runtime over fakes that do not record, so what is
+// measured is the engine; the log is off.
+func benchEnv(tb testing.TB) (*core.Runtime, *core.Export) {
+	var n int64
+	sl := func(ctx *core.Ctx, a []core.Value) core.Value { n += a[0].I; return core.Int(1) }
+	slSpec := &core.ModuleSpec{Name: "sl", Exports: []*core.Export{
+		{Module: "sl", Name: "sl_send_reply", Aliases: []string{"sreply"}, Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
+		{Module: "sl", Name: "send_reply", Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
+	}}
+	reg, err := core.NewRegistry(slSpec,
+		&core.ModuleSpec{Name: "maxfwd", Exports: []*core.Export{{Module: "maxfwd", Name: "process_maxfwd",
+			Params: []core.Type{core.TInt}, Returns: core.TInt,
+			Call: func(ctx *core.Ctx, a []core.Value) core.Value { return core.Int(1) }}}},
+		&core.ModuleSpec{Name: "x", Exports: []*core.Export{{Module: "x", Name: "exit", Returns: core.TNone,
+			Call: func(ctx *core.Ctx, _ []core.Value) core.Value { return ctx.Stop(false) }}}},
+	)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LErr, Out: io.Discard}, StepBudget: core.DefaultStepBudget}
+	return rt, slSpec.Exports[0]
+}
+
+const benchScript = `
+function empty() end
+function one() KSR.sl.sl_send_reply(200, "OK") end
+function exit() KSR.x.exit() end
+function loop()
+	local x = 0
+	for i = 1, 1000 do x = x + i end
+	return x
+end
+`
+
+func benchVM(tb testing.TB, rt *core.Runtime, path, src string) *VM {
+	p, err := Engine{}.Compile(path, []byte(src), rt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vm, err := p.NewVM()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(vm.Close)
+	return vm.(*VM)
+}
+
+func benchCall(b *testing.B, vm *VM, rt *core.Runtime, cb string) {
+	ctx := &core.Ctx{RT: rt}
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
+		if err := vm.Call(ctx, cb); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDirectGoCall is the floor for BenchmarkLuaExportCall: the same
+// thunk called from Go with a ready argument buffer.
+func BenchmarkDirectGoCall(b *testing.B) {
+	rt, e := benchEnv(b)
+	ctx := &core.Ctx{RT: rt}
+	var args [6]core.Value
+	b.ReportAllocs()
+	for b.Loop() {
+		a := args[:2]
+		a[0], a[1] = core.Int(200), core.Str("OK")
+		if e.Call(ctx, a).I != 1 {
+			b.Fatal("bad result")
+		}
+	}
+}
+
+// BenchmarkLuaCallEmpty is VM.Call of an empty callback: the fixed cost
+// per routed message.
+func BenchmarkLuaCallEmpty(b *testing.B) {
+	rt, _ := benchEnv(b)
+	benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "empty")
+}
+
+// BenchmarkLuaExportCall is a callback making one KSR call; minus
+// BenchmarkLuaCallEmpty it is the cost of a call from Lua into Go.
+func BenchmarkLuaExportCall(b *testing.B) {
+	rt, _ := benchEnv(b)
+	benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "one")
+}
+
+// BenchmarkLuaExit is a callback ending in KSR.x.exit (the sentinel path).
+func BenchmarkLuaExit(b *testing.B) {
+	rt, _ := benchEnv(b)
+	benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "exit")
+}
+
+// BenchmarkLuaLoop measures what the step budget costs per instruction:
+// a 1000-iteration loop with and without the counting context.
+func BenchmarkLuaLoop(b *testing.B) {
+	rt, _ := benchEnv(b)
+	b.Run("budget", func(b *testing.B) {
+		benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "loop")
+	})
+	b.Run("nobudget", func(b *testing.B) {
+		vm := benchVM(b, rt, "bench.lua", benchScript)
+		vm.L.RemoveContext()
+		benchCall(b, vm, rt, "loop")
+	})
+}
+
+// BenchmarkLuaSeed is the seed script per request: process_maxfwd and
+// sl_send_reply, against KSR and against the legacy sr object.
+func BenchmarkLuaSeed(b *testing.B) {
+	rt, _ := benchEnv(b)
+	for _, s := range []string{"seed.lua", "seed_sr.lua"} {
+		b.Run(s, func(b *testing.B) {
+			benchCall(b, benchVM(b, rt, "testdata/"+s, readTestdata(b, s)), rt, "ksr_request_route")
+		})
+	}
+}
+
+// The hot path allocates nothing: a seed request, an export call, exit.
+func TestNoAllocs(t *testing.T) {
+	rt, _ := benchEnv(t)
+	for _, tc := range []struct{ path, src, cb string }{
+		{"testdata/seed.lua", readTestdata(t, "seed.lua"), "ksr_request_route"},
+		{"testdata/seed.lua", readTestdata(t, "seed.lua"), "ksr_reply_route"},
+		{"bench.lua", benchScript, "one"},
+		{"bench.lua", benchScript, "exit"},
+		{"bench.lua", benchScript, "missing_callback"},
+	} {
+		vm := benchVM(t, rt, tc.path, tc.src)
+		ctx := &core.Ctx{RT: rt}
+		allocs := testing.AllocsPerRun(100, func() {
+			ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
+			vm.Call(ctx, tc.cb)
+		})
+		if allocs != 0 {
+			t.Errorf("%s %s: %.1f allocs per call, want 0", tc.path, tc.cb, allocs)
+		}
+	}
+}
