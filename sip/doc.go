@@ -1,0 +1,76 @@
+// Package sip parses, edits and answers SIP messages (RFC 3261) for a
+// proxy that forwards most messages almost untouched.
+//
+// # Parsing
+//
+// A Msg indexes one message in place. Parse reads the first line, finds
+// where each header line starts and ends (following folded lines) and gives
+// each line a small id when its name is known (compact forms included:
+// i, m, e, l, c, f, s, k, t, v, o, u, r, x, y, b). The index is a fixed
+// array of MaxHeaders entries inside Msg, so Parse allocates nothing; a
+// message with more header lines, or over MaxMessageSize bytes, is
+// rejected with a *ParseError that gives the offset and the reason.
+//
+// Parse treats the buffer as one datagram: the body is Content-Length bytes
+// after the empty line (bytes after that are ignored, RFC 3261 §18.3); a
+// Content-Length larger than what is there is an error; with no
+// Content-Length the body is the rest of the buffer.
+//
+// Header values are parsed only when asked for, and what comes back are
+// slices of the buffer, never copies:
+//
+//	m.TopVia(), m.Vias()            Via values (sent-by, branch, received, rport, maddr, ttl)
+//	m.From(), m.To()                NameAddr: display name, URI, tag, params
+//	m.FromTag(), m.ToTag(), m.ViaBranch()
+//	m.CallID(), m.CSeq(), m.MaxForwards(), m.Expires(), m.ContentLength()
+//	m.Contacts(), m.Routes(), m.RecordRoutes()   iterators over name-addr lists
+//	m.Credentials(HdrAuthorization) ...          Digest credentials and challenges
+//	m.Header(name), m.Lines(name), m.Values(name) any header by name
+//
+// Iterators are structs with Next methods and allocate nothing:
+//
+//	it := m.Contacts()
+//	for it.Next() {
+//		c := it.Contact()
+//		...
+//	}
+//	if err := it.Err(); err != nil { ... }
+//
+// Parse checks only the framing. Validate checks what a proxy checks before
+// routing (required headers, CSeq method, Via, name-addr and URI syntax) and
+// says which status to answer with.
+//
+// ParseURI parses sip, sips and tel URIs; URIEqual compares them as
+// RFC 3261 §19.1.4 says.
+//
+// # Edits
+//
+// Edits are recorded, not applied: SetRequestURI, SetMaxForwards, SetBody,
+// RemoveHeader, RemoveHeaderAt, RemoveValue, InsertHeaderBefore/After,
+// AddHeaderBefore/After, AppendHeader, PrependVia, RemoveTopVia,
+// AddRecordRoute and AddViaReceived each store a delete or an insert
+// against an offset in the original buffer (a "lump", as Kamailio calls
+// it). AppendTo writes the message with every edit applied, in one pass.
+// Bytes inserted are copied into a buffer the Msg reuses, so steady-state
+// editing does not allocate either.
+//
+// What a read sees while edits are pending:
+//
+//   - RequestURI, MaxForwards and Body return the new values at once.
+//   - Every other read (Header, TopVia, From, Contacts...) reads the
+//     original buffer: a removed header is still there, an added one is not.
+//   - Apply(dst) writes the edited message into dst, parses it, and from
+//     then on every read sees the edited message.
+//
+// # Replies
+//
+// AppendReply builds a reply to a request into a caller's buffer: every Via
+// line in order, From, To (with a To-tag that is stable for retransmissions
+// of the same request, derived from Call-ID, From-tag, top Via branch and
+// CSeq; none on 100), Call-ID, CSeq, Server, the caller's headers,
+// Content-Length and body. ReplyAddr says where the reply goes (RFC 3261
+// §18.2.2 with RFC 3581 rport); NeedsReceived and AddViaReceived give the
+// received/rport handling a proxy needs when it forwards a request.
+//
+// A Msg is not safe for concurrent use; each worker keeps its own.
+package sip

@@ -1,0 +1,161 @@
+package sip
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func mustRead(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustParse(t testing.TB, s string) *Msg {
+	t.Helper()
+	var m Msg
+	if err := m.Parse([]byte(s)); err != nil {
+		t.Fatalf("Parse: %v\n%s", err, s)
+	}
+	return &m
+}
+
+// crlf turns a readable message with LF line ends into the wire form.
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+func TestParseInvite(t *testing.T) {
+	var m Msg
+	if err := m.Parse(mustRead(t, "testdata/invite.sip")); err != nil {
+		t.Fatal(err)
+	}
+	if !m.IsRequest() || m.MethodID() != MethodINVITE || string(m.Method()) != "INVITE" {
+		t.Errorf("method: %q %v", m.Method(), m.MethodID())
+	}
+	if got := string(m.RequestURI()); got != "sip:bob@biloxi.example.com" {
+		t.Errorf("RequestURI = %q", got)
+	}
+	v, err := m.TopVia()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v.Transport) != "UDP" || string(v.Host) != "pc33.atlanta.example.com" || v.Port != 5060 ||
+		string(v.Branch) != "z9hG4bK776asdhds" || !v.RportSet || v.Rport != 0 {
+		t.Errorf("TopVia = %+v", v)
+	}
+	var hosts []string
+	it := m.Vias()
+	for it.Next() {
+		hosts = append(hosts, string(it.Via().Host))
+	}
+	if it.Err() != nil {
+		t.Fatal(it.Err())
+	}
+	if strings.Join(hosts, " ") != "pc33.atlanta.example.com 192.0.2.1 [2001:db8::1]" {
+		t.Errorf("Via hosts = %v", hosts)
+	}
+	f, err := m.From()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(f.Display) != `"Alice Liddell"` || string(f.DisplayName()) != "Alice Liddell" ||
+		string(f.URI) != "sip:alice@atlanta.example.com" || string(f.Tag) != "1928301774" {
+		t.Errorf("From = %+v", f)
+	}
+	to, err := m.To()
+	if err != nil || string(to.Display) != "Bob" || to.Tag != nil {
+		t.Errorf("To = %+v, %v", to, err)
+	}
+	if string(m.CallID()) != "a84b4c76e66710@pc33.atlanta.example.com" {
+		t.Errorf("Call-ID = %q", m.CallID())
+	}
+	n, meth, err := m.CSeq()
+	if err != nil || n != 314159 || string(meth) != "INVITE" {
+		t.Errorf("CSeq = %d %q %v", n, meth, err)
+	}
+	mf, ok, err := m.MaxForwards()
+	if mf != 70 || !ok || err != nil {
+		t.Errorf("Max-Forwards = %d %v %v", mf, ok, err)
+	}
+	if len(m.Body()) != 127 || !strings.HasPrefix(string(m.Body()), "v=0") {
+		t.Errorf("Body = %q", m.Body())
+	}
+	if string(m.Header("content-type")) != "application/sdp" || string(m.Header("c")) != "application/sdp" {
+		t.Errorf("Content-Type = %q", m.Header("content-type"))
+	}
+	if string(m.Header("ALLOW")) != "INVITE, ACK, CANCEL, OPTIONS, BYE" || m.HasHeader("Subject") {
+		t.Errorf("Allow = %q", m.Header("ALLOW"))
+	}
+	if !m.HasOption(HdrSupported, "timer") || m.HasOption(HdrSupported, "100rel") {
+		t.Error("Supported")
+	}
+	var routes []string
+	ri := m.Routes()
+	for ri.Next() {
+		routes = append(routes, string(ri.NameAddr().URI))
+	}
+	if strings.Join(routes, " ") != "sip:p2.example.com;lr sip:p3.example.com;lr" {
+		t.Errorf("Routes = %v", routes)
+	}
+	ci := m.Contacts()
+	if !ci.Next() {
+		t.Fatal(ci.Err())
+	}
+	c := ci.Contact()
+	if c.Expires != 3600 || string(c.Q) != "0.7" || string(c.URI) != "sip:alice@pc33.atlanta.example.com" {
+		t.Errorf("Contact = %+v", c)
+	}
+	if code, err := m.Validate(); err != nil {
+		t.Errorf("Validate = %d %v", code, err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, msg, why string }{
+		{"empty", "", "empty message"},
+		{"no crlf", "INVITE sip:a@b SIP/2.0", "first line not terminated"},
+		{"no empty line", "INVITE sip:a@b SIP/2.0\r\nVia: x\r\n", "headers not terminated"},
+		{"bad name", "INVITE sip:a@b SIP/2.0\r\n:x\r\n\r\n", "expected header name"},
+		{"no colon", "INVITE sip:a@b SIP/2.0\r\nVia x\r\n\r\n", "expected ':'"},
+		{"cl too big", "INVITE sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc", "larger than the 3 body bytes"},
+		{"cl negative", "INVITE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n", "Content-Length: expected a number"},
+		{"two cl", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", "twice"},
+		{"status", "SIP/2.0 20 OK\r\n\r\n", "3-digit"},
+		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version"},
+		{"folded first", "INVITE sip:a@b SIP/2.0\r\n x\r\n\r\n", "continuation"},
+	} {
+		var m Msg
+		err := m.Parse([]byte(tc.msg))
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Reason, tc.why) {
+			t.Errorf("%s: got %v, want reason containing %q", tc.name, err, tc.why)
+		}
+	}
+}
+
+func TestTooManyHeaders(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("OPTIONS sip:a@b SIP/2.0\r\n")
+	for i := 0; i < MaxHeaders; i++ {
+		b.WriteString("X-A: 1\r\n")
+	}
+	b.WriteString("\r\n")
+	var m Msg
+	if err := m.Parse([]byte(b.String())); err != nil {
+		t.Fatalf("%d headers: %v", MaxHeaders, err)
+	}
+	s := strings.Replace(b.String(), "\r\n\r\n", "\r\nX-B: 2\r\n\r\n", 1)
+	err := m.Parse([]byte(s))
+	var pe *ParseError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "more than 64 header lines") {
+		t.Fatalf("65 headers: %v", err)
+	}
+	big := make([]byte, MaxMessageSize+1)
+	if err := m.Parse(big); err == nil || !strings.Contains(err.Error(), "larger than 65536") {
+		t.Fatalf("big: %v", err)
+	}
+}
