@@ -434,7 +434,11 @@ func (lx *lexer) directive(s *source) bool {
 		case "endif":
 			lx.endifDirective(s, pos)
 		}
-		lx.skipLine(s)
+		if s.active() {
+			lx.endOfDirective(s, name)
+		} else {
+			lx.skipLine(s)
+		}
 		return true
 	}
 	switch word {
