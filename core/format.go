@@ -1,0 +1,186 @@
+package core
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// PVGetter appends the value of a pseudo-variable for ctx to dst. arg is
+// the inner name for the $name(arg) form. A getter appends nothing for a
+// null value; Format prints "<null>" then, as Kamailio does.
+type PVGetter func(ctx *Ctx, arg string, dst []byte) ([]byte, bool)
+
+var pvGetters = map[string]PVGetter{}
+
+// RegisterPV makes $name available to log_prefix and to xlog-style
+// formats. It panics on a duplicate, as Register does.
+func RegisterPV(name string, get PVGetter) {
+	if _, dup := pvGetters[name]; dup {
+		panic("core.RegisterPV: duplicate $" + name)
+	}
+	pvGetters[name] = get
+}
+
+// LookupPV returns the getter for $name, or nil.
+func LookupPV(name string) PVGetter { return pvGetters[name] }
+
+// Format is a compiled string with pseudo-variables, such as log_prefix
+// "{$mt $hdr(CSeq) $ci} ". Compiling once keeps formatting free of parsing.
+type Format struct {
+	parts []formatPart
+}
+
+type formatPart struct {
+	lit  string
+	get  PVGetter
+	arg  string
+	name string
+}
+
+// CompileFormat parses s; an unknown $name is an error naming it.
+func CompileFormat(s string) (*Format, error) {
+	f := &Format{}
+	var lit strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] != '$' || i+1 >= len(s) {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		name, arg, n := scanPV(s[i+1:])
+		if name == "" {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		get := pvGetters[name]
+		if get == nil {
+			return nil, fmt.Errorf("format %q: unknown pseudo-variable $%s at offset %d", s, name, i)
+		}
+		if lit.Len() > 0 {
+			f.parts = append(f.parts, formatPart{lit: lit.String()})
+			lit.Reset()
+		}
+		f.parts = append(f.parts, formatPart{get: get, arg: arg, name: name})
+		i += 1 + n
+	}
+	if lit.Len() > 0 {
+		f.parts = append(f.parts, formatPart{lit: lit.String()})
+	}
+	return f, nil
+}
+
+// scanPV reads "name", "name(arg)" or "(name)"-less forms after a '$'.
+func scanPV(s string) (name, arg string, n int) {
+	if strings.HasPrefix(s, "{") { // ${name}
+		end := strings.IndexByte(s, '}')
+		if end < 0 {
+			return "", "", 0
+		}
+		name, arg, _ = scanPV(s[1:end])
+		return name, arg, end + 1
+	}
+	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
+		n++
+	}
+	name = s[:n]
+	if n < len(s) && s[n] == '(' {
+		depth := 0
+		for j := n; j < len(s); j++ {
+			switch s[j] {
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					return name, s[n+1 : j], j + 1
+				}
+			}
+		}
+	}
+	return name, "", n
+}
+
+// Append expands the format for ctx onto dst.
+func (f *Format) Append(dst []byte, ctx *Ctx) []byte {
+	for i := range f.parts {
+		p := &f.parts[i]
+		if p.get == nil {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		var ok bool
+		if ctx == nil || ctx.Msg == nil {
+			dst = append(dst, "<null>"...)
+			continue
+		}
+		n := len(dst)
+		if dst, ok = p.get(ctx, p.arg, dst); !ok {
+			dst = append(dst[:n], "<null>"...)
+		}
+	}
+	return dst
+}
+
+func init() {
+	bytesPV := func(get func(ctx *Ctx) []byte) PVGetter {
+		return func(ctx *Ctx, _ string, dst []byte) ([]byte, bool) {
+			b := get(ctx)
+			if b == nil {
+				return dst, false
+			}
+			return append(dst, b...), true
+		}
+	}
+	RegisterPV("ci", bytesPV(func(c *Ctx) []byte { return c.Msg.CallID() }))
+	RegisterPV("rm", bytesPV(func(c *Ctx) []byte { return c.Msg.Method() }))
+	RegisterPV("ru", bytesPV(func(c *Ctx) []byte {
+		if !c.Msg.IsRequest() {
+			return nil
+		}
+		return c.Msg.RequestURI()
+	}))
+	RegisterPV("ua", bytesPV(func(c *Ctx) []byte { return c.Msg.Header("User-Agent") }))
+	RegisterPV("hdr", func(c *Ctx, arg string, dst []byte) ([]byte, bool) {
+		b := c.Msg.Header(arg)
+		if b == nil {
+			return dst, false
+		}
+		return append(dst, b...), true
+	})
+	RegisterPV("cs", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		n, _, err := c.Msg.CSeq()
+		if err != nil {
+			return dst, false
+		}
+		return strconv.AppendUint(dst, uint64(n), 10), true
+	})
+	RegisterPV("si", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		if !c.Src.IsValid() {
+			return dst, false
+		}
+		return c.Src.Addr().AppendTo(dst), true
+	})
+	RegisterPV("sp", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		if !c.Src.IsValid() {
+			return dst, false
+		}
+		return strconv.AppendUint(dst, uint64(c.Src.Port()), 10), true
+	})
+	RegisterPV("pr", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		return append(dst, c.Proto.String()...), c.Proto != 0
+	})
+	RegisterPV("mt", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		if c.Msg.IsRequest() {
+			return append(dst, '1'), true
+		}
+		return append(dst, '2'), true
+	})
+	RegisterPV("rs", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
+		if c.Msg.IsRequest() {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, int64(c.Msg.StatusCode()), 10), true
+	})
+}
