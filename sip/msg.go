@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"strconv"
 )
 
@@ -201,16 +202,16 @@ func (m *Msg) reset() {
 // lineEnd returns the index of the LF ending the line that contains i and
 // the index where the line content ends (before CR), or -1, -1.
 func lineEnd(b []byte, i int) (contentEnd, next int) {
-	for j := i; j < len(b); j++ {
-		if b[j] == '\n' {
-			ce := j
-			if ce > i && b[ce-1] == '\r' {
-				ce--
-			}
-			return ce, j + 1
-		}
+	j := bytes.IndexByte(b[i:], '\n')
+	if j < 0 {
+		return -1, -1
 	}
-	return -1, -1
+	j += i
+	ce := j
+	if ce > i && b[ce-1] == '\r' {
+		ce--
+	}
+	return ce, j + 1
 }
 
 func isTokenChar(c byte) bool {
@@ -361,29 +362,36 @@ func (m *Msg) parseHeaders(b []byte, i int) (int, error) {
 		vs := -1
 		ve := i
 		for {
-			ce, next := lineEnd(b, i)
-			if ce < 0 {
+			nl := bytes.IndexByte(b[i:], '\n')
+			if nl < 0 {
 				return 0, perr(len(b), "header "+strconv.Quote(string(b[ls:name.e]))+" not terminated by CRLF")
 			}
-			for k := i; k < ce; k++ {
-				if !isWS(b[k]) {
-					if vs < 0 {
-						vs = k
-					}
-					ve = k + 1
+			ce := i + nl
+			next := ce + 1
+			if ce > i && b[ce-1] == '\r' {
+				ce--
+			}
+			k := i
+			if vs < 0 {
+				for k < ce && isWS(b[k]) {
+					k++
 				}
+				if k < ce {
+					vs = k
+				}
+			}
+			e := ce
+			for e > k && isWS(b[e-1]) {
+				e--
+			}
+			if e > k {
+				ve = e
 			}
 			i = next
 			if i < len(b) && isWS(b[i]) {
 				continue
 			}
 			break
-		}
-		if vs < 0 {
-			vs, ve = i-1, i-1 // empty value: an empty span inside the line
-			if vs > 0 && b[vs-1] == '\r' {
-				vs, ve = vs-1, ve-1
-			}
 		}
 		if m.nh >= MaxHeaders {
 			return 0, perr(ls, "more than "+strconv.Itoa(MaxHeaders)+" header lines")
