@@ -1,0 +1,79 @@
+package sip
+
+import (
+	"testing"
+
+	sipgo "github.com/emiago/sipgo/sip"
+)
+
+// readHot reads what a proxy reads of every INVITE.
+func readHot(m *Msg) int {
+	n := 0
+	v, err := m.TopVia()
+	if err != nil {
+		panic(err)
+	}
+	n += len(v.Branch)
+	n += len(m.FromTag())
+	to, err := m.To()
+	if err != nil {
+		panic(err)
+	}
+	n += len(to.URI)
+	n += len(m.CallID())
+	c, _, err := m.CSeq()
+	if err != nil {
+		panic(err)
+	}
+	mf, _, _ := m.MaxForwards()
+	return n + int(c) + mf
+}
+
+func BenchmarkParseINVITE(b *testing.B) {
+	buf := mustRead(b, "testdata/invite.sip")
+	var m Msg
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if err := m.Parse(buf); err != nil {
+			b.Fatal(err)
+		}
+		readHot(&m)
+	}
+}
+
+func BenchmarkSipgoParseINVITE(b *testing.B) {
+	buf := mustRead(b, "testdata/invite.sip")
+	p := sipgo.NewParser()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		msg, err := p.ParseSIP(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := msg.(*sipgo.Request)
+		via := req.Via()
+		_, _ = via.Params.Get("branch")
+		from := req.From()
+		_, _ = from.Params.Get("tag")
+		_ = req.To().Address.String()
+		_ = req.CallID().Value()
+		_ = req.CSeq().SeqNo
+		_ = req.MaxForwards().Val()
+	}
+}
+
+func BenchmarkAppendReply(b *testing.B) {
+	buf := mustRead(b, "testdata/invite.sip")
+	var m Msg
+	if err := m.Parse(buf); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]byte, 0, 2048)
+	opt := &ReplyOptions{Server: "kemi"}
+	b.ReportAllocs()
+	for b.Loop() {
+		out = AppendReply(out[:0], &m, 404, "Not Found", opt)
+	}
+}
