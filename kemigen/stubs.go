@@ -66,10 +66,14 @@ func luaStub(mods []*Module) []byte {
 						pn += "_"
 					}
 					ps = append(ps, pn)
-					w("---@param %s %s %s\n", pn, engineTypes["lua"][a.Type], oneLine(a.Doc))
+					w("%s\n", strings.TrimRight(fmt.Sprintf("---@param %s %s %s", pn, engineTypes["lua"][a.Type], oneLine(a.Doc)), " "))
 				}
 				if r := engineTypes["lua"][f.Returns]; r != "" {
-					w("---@return %s # %s\n", r, oneLine(f.ReturnDoc))
+					if f.ReturnDoc != "" {
+						w("---@return %s # %s\n", r, oneLine(f.ReturnDoc))
+					} else {
+						w("---@return %s\n", r)
+					}
 				}
 				if luaKeywords[n] {
 					w("%s[%q] = function(%s) end\n", tbl, n, strings.Join(ps, ", "))
@@ -150,7 +154,7 @@ func tsStub(mods []*Module) []byte {
 						pn += "_"
 					}
 					ps = append(ps, pn+": "+engineTypes["js"][a.Type])
-					w("%s * @param %s %s\n", ind, pn, oneLine(a.Doc))
+					w("%s\n", strings.TrimRight(fmt.Sprintf("%s * @param %s %s", ind, pn, oneLine(a.Doc)), " "))
 				}
 				if f.ReturnDoc != "" {
 					w("%s * @returns %s\n", ind, oneLine(f.ReturnDoc))

@@ -78,6 +78,10 @@ read_globals = {
 				fields = {
 				},
 			},
+			app_starlark = {
+				fields = {
+				},
+			},
 			maxfwd = {
 				fields = {
 					is_maxfwd_lt = {},

@@ -283,6 +283,10 @@ KSR.app_jsdt = {}
 ---@class KSR.app_lua
 KSR.app_lua = {}
 
+---Starlark routing scripts (KEMI), run by starlark-go.
+---@class KSR.app_starlark
+KSR.app_starlark = {}
+
 ---Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero.
 ---@class KSR.maxfwd
 KSR.maxfwd = {}

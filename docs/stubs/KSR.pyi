@@ -12,6 +12,10 @@ class _app_lua:
     """The Lua routing engine. Load it and set `cfgengine "lua"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open: no io, os, require or code loading."""
 
 
+class _app_starlark:
+    """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
+
+
 class _maxfwd:
     """Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero."""
 
@@ -69,6 +73,7 @@ class _KSR:
 
     app_jsdt: _app_jsdt
     app_lua: _app_lua
+    app_starlark: _app_starlark
     maxfwd: _maxfwd
     sl: _sl
     x: _x

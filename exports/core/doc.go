@@ -6,5 +6,5 @@
 //
 // The functions never allocate on the common path: method and protocol
 // checks compare bytes in place, flags are bits in the context. Edits of
-// the Request-URI (setuser, sethost) build one new URI per call.
+// the Request-URI are built in the worker's ctx.Scratch, which sip copies.
 package kcore

@@ -2,7 +2,6 @@ package kcore
 
 import (
 	"bytes"
-	"unsafe"
 
 	"kemi/core"
 )
@@ -12,9 +11,9 @@ func Seturi(ctx *core.Ctx, uri string) bool {
 	if uri == "" || ctx.Msg == nil || !ctx.Msg.IsRequest() {
 		return false
 	}
-	// sip keeps the slice until the message is written and never writes
-	// to it, so the script's immutable string can back it directly.
-	ctx.Msg.SetRequestURI(unsafe.Slice(unsafe.StringData(uri), len(uri)))
+	// SetRequestURI copies, so the worker's scratch buffer carries it.
+	ctx.Scratch = append(ctx.Scratch[:0], uri...)
+	ctx.Msg.SetRequestURI(ctx.Scratch)
 	return true
 }
 
@@ -30,7 +29,7 @@ func Setuser(ctx *core.Ctx, user string) bool {
 		ctx.Log(core.LErr, "setuser: cannot parse the Request-URI\n")
 		return false
 	}
-	b := make([]byte, 0, len(u)+len(user)+1)
+	b := ctx.Scratch[:0]
 	switch {
 	case user == "" && p.at >= 0:
 		b = append(append(b, u[:p.user]...), u[p.at+1:]...)
@@ -41,6 +40,7 @@ func Setuser(ctx *core.Ctx, user string) bool {
 	default:
 		b = append(append(append(b, u[:p.user]...), user...), u[p.userEnd:]...)
 	}
+	ctx.Scratch = b
 	ctx.Msg.SetRequestURI(b)
 	return true
 }
@@ -56,8 +56,8 @@ func Sethost(ctx *core.Ctx, host string) bool {
 		ctx.Log(core.LErr, "sethost: cannot parse the Request-URI\n")
 		return false
 	}
-	b := make([]byte, 0, len(u)+len(host))
-	b = append(append(append(b, u[:p.host]...), host...), u[p.hostEnd:]...)
+	b := append(append(append(ctx.Scratch[:0], u[:p.host]...), host...), u[p.hostEnd:]...)
+	ctx.Scratch = b
 	ctx.Msg.SetRequestURI(b)
 	return true
 }

@@ -1,0 +1,236 @@
+package kemigen
+
+import (
+	"bytes"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/*/want")
+
+// TestGolden renders each testdata/golden/<case>/in tree and compares every
+// output with <case>/want. Run with -update after an intended change.
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob("testdata/golden/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no golden cases: %v", err)
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			mods, err := Load(filepath.Join(dir, "in"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := Generate(mods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := filepath.Join(dir, "want")
+			if *update {
+				os.RemoveAll(want)
+				for p, b := range files {
+					full := filepath.Join(want, filepath.FromSlash(p)+".golden")
+					os.MkdirAll(filepath.Dir(full), 0o755)
+					if err := os.WriteFile(full, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return
+			}
+			var got, exp []string
+			for p := range files {
+				got = append(got, p)
+			}
+			filepath.WalkDir(want, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					rel, _ := filepath.Rel(want, p)
+					exp = append(exp, strings.TrimSuffix(filepath.ToSlash(rel), ".golden"))
+				}
+				return nil
+			})
+			sort.Strings(got)
+			sort.Strings(exp)
+			if strings.Join(got, "\n") != strings.Join(exp, "\n") {
+				t.Fatalf("generated files differ from %s:\ngot:\n%s\nwant:\n%s", want, strings.Join(got, "\n"), strings.Join(exp, "\n"))
+			}
+			for _, p := range got {
+				w, _ := os.ReadFile(filepath.Join(want, filepath.FromSlash(p)+".golden"))
+				if !bytes.Equal(files[p], w) {
+					t.Errorf("%s differs from its golden file (run go test ./kemigen -update and review the diff)", p)
+				}
+			}
+		})
+	}
+}
+
+// TestGeneratedGo checks what the golden bytes cannot show at a glance: the
+// header is the first line (so go/ast.IsGenerated sees it), the thunks and
+// guards exist, and the package clause follows the folder's Go files.
+func TestGeneratedGo(t *testing.T) {
+	for _, c := range []struct{ root, file, pkg string }{
+		{"testdata/golden/basic/in", "exports/demo/zz_kemi.go", "demo"},
+		{"testdata/golden/engine/in", "engines/lua/zz_kemi.go", "luaengine"},
+	} {
+		mods, err := Load(c.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(mods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := files[c.file]
+		if !bytes.HasPrefix(src, []byte(Header+"\n")) {
+			t.Errorf("%s: first line is not %q", c.file, Header)
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), c.file, src, parser.ParseComments)
+		if err != nil {
+			t.Fatalf("%s does not parse: %v", c.file, err)
+		}
+		if !ast.IsGenerated(f) {
+			t.Errorf("%s: go/ast does not see it as generated", c.file)
+		}
+		if f.Name.Name != c.pkg {
+			t.Errorf("%s: package %s, want %s", c.file, f.Name.Name, c.pkg)
+		}
+	}
+	mods, _ := Load("testdata/golden/basic/in")
+	files, _ := Generate(mods)
+	src := string(files["exports/demo/zz_kemi.go"])
+	for _, want := range []string{
+		"_ func(*core.Ctx, int, string, bool, int64) int = Send",
+		"_ func(*core.Ctx) core.Value                    = Get",
+		"_ func(*core.Ctx, string) bool                  = Check",
+		"_ func(*core.Ctx)                               = Delete",
+		`core.ArgError("KSR.demo.send", kemiArgs_send, core.KindNames(args))`,
+		`Aliases: []string{"snd"}`,
+		`Files: []string{"demox"}`,
+		`{Name: "peer", Type: core.TStr, Default: core.Null(), Doc: "Peers; one per modparam.", Multi: true}`,
+	} {
+		if !strings.Contains(src, want) {
+			t.Errorf("zz_kemi.go lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(files["exports/all/all.go"]), `_ "kemi/exports/demo"`) {
+		t.Errorf("all.go does not import exports/demo:\n%s", files["exports/all/all.go"])
+	}
+}
+
+// TestDeterministic renders twice, from specs loaded twice.
+func TestDeterministic(t *testing.T) {
+	render := func() map[string][]byte {
+		mods, err := Load("testdata/golden/basic/in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(mods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	a, b := render(), render()
+	for p := range a {
+		if !bytes.Equal(a[p], b[p]) {
+			t.Errorf("%s differs between two runs", p)
+		}
+	}
+}
+
+// TestRunWritesNothingOnError copies a good tree, breaks one of two specs,
+// and checks that Run reports it and leaves the tree as it was.
+func TestRunWritesNothingOnError(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "go.mod"), []byte("module kemi\n"), 0o644)
+	good, _ := os.ReadFile("testdata/golden/basic/in/exports/demo/module.yaml")
+	for _, m := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(root, "exports", m), 0o755)
+		spec := bytes.Replace(good, []byte("module: demo"), []byte("module: "+m), 1)
+		spec = bytes.Replace(spec, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
+		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), spec, 0o644)
+	}
+	if err := Run(root); err != nil {
+		t.Fatalf("good tree: %v", err)
+	}
+	before := snapshot(t, root)
+	bad := filepath.Join(root, "exports", "b", "module.yaml")
+	spec, _ := os.ReadFile(bad)
+	spec = bytes.Replace(spec, []byte("doc: Send something."), []byte("doc: Send something.\n    colour: red"), 1)
+	os.WriteFile(bad, spec, 0o644)
+	os.WriteFile(filepath.Join(root, "exports", "a", "module.yaml"),
+		bytes.Replace(good, []byte("module: demo"), []byte("module: a\n# changed"), 1), 0o644)
+	before["exports/a/module.yaml"] = nil
+	before["exports/b/module.yaml"] = nil
+
+	err := Run(root)
+	if err == nil || !strings.Contains(err.Error(), `exports/b/module.yaml:20:5: function: unknown field "colour"`) {
+		t.Fatalf("Run: got %v, want the unknown field error", err)
+	}
+	after := snapshot(t, root)
+	for p, b := range before {
+		if b != nil && !bytes.Equal(after[p], b) {
+			t.Errorf("%s changed although a spec was bad", p)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("files: %d before, %d after", len(before), len(after))
+	}
+}
+
+func snapshot(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			out[filepath.ToSlash(rel)], _ = os.ReadFile(p)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestWriteRemovesStale checks that a module whose spec is gone leaves no
+// docs page or zz_kemi.go behind.
+func TestWriteRemovesStale(t *testing.T) {
+	root := t.TempDir()
+	spec, _ := os.ReadFile("testdata/golden/basic/in/exports/demo/module.yaml")
+	for _, m := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(root, "exports", m), 0o755)
+		s := bytes.Replace(spec, []byte("module: demo"), []byte("module: "+m), 1)
+		s = bytes.Replace(s, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
+		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), s, 0o644)
+	}
+	if err := Run(root); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, "exports", "b", "module.yaml"))
+	if err := Run(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"exports/b/zz_kemi.go", "docs/reference/b.md", "docs/reference/html/b.html"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "docs/reference/a.md")); err != nil {
+		t.Errorf("a.md is gone: %v", err)
+	}
+}
+
+func TestFindRoot(t *testing.T) {
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("FindRoot gave %s, which has no go.mod", root)
+	}
+}

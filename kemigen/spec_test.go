@@ -1,0 +1,144 @@
+package kemigen
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSpecErrors has one case per kind of spec error, each with the exact
+// message (file:line:col and what is wrong) a user sees.
+func TestSpecErrors(t *testing.T) {
+	for _, c := range []struct {
+		name, spec, want string
+	}{
+		{"unknown module field", "module: m\ncolour: red\n",
+			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs)`},
+		{"unknown field suggests", "module: m\nfunctions:\n  - name: f\n    returns: int\n    retrun_doc: x\n",
+			`m.yaml:5:5: function: unknown field "retrun_doc" (did you mean "return_doc"?)`},
+		{"unknown param field", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, tpye: int}\n",
+			`m.yaml:6:19: function f: param: unknown field "tpye" (did you mean "type"?)`},
+		{"unknown example engine", "module: m\nfunctions:\n  - name: f\n    returns: int\n    examples: {python: f()}\n",
+			`m.yaml:5:16: examples: unknown field "python" (known: lua, js, starlark, native)`},
+		{"missing module", "doc: x\n",
+			`m.yaml:1:1: module spec: missing field "module" (use module: "" for the core)`},
+		{"field twice", "module: m\ndoc: a\ndoc: b\n",
+			`m.yaml:3:1: module spec: field "doc" given twice`},
+		{"duplicate function", "module: m\nfunctions:\n  - {name: f, returns: int}\n  - {name: f, returns: int}\n",
+			`m.yaml:4:5: function "f" declared twice (first at line 3)`},
+		{"alias clashes with a function", "module: m\nfunctions:\n  - {name: f, returns: int}\n  - {name: g, aliases: [f], returns: int}\n",
+			`m.yaml:4:5: function "f" declared twice (first at line 3)`},
+		{"duplicate param", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, type: int}\n      - {name: a, type: str}\n",
+			`m.yaml:7:9: function f: param "a" declared twice`},
+		{"duplicate module param", "module: m\nparams:\n  - {name: p, type: int}\n  - {name: p, type: int}\n",
+			`m.yaml:4:5: module param "p" declared twice (first at line 3)`},
+		{"duplicate pv", "module: m\npvs:\n  - {name: ru}\n  - {name: ru}\n",
+			`m.yaml:4:5: pv "ru" declared twice (first at line 3)`},
+		{"seven params", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params: [{name: a, type: int}, {name: b, type: int}, {name: c, type: int}, {name: d, type: int}, {name: e, type: int}, {name: g, type: int}, {name: h, type: int}]\n",
+			`m.yaml:5:13: function f: 7 params, at most 6 allowed`},
+		{"unknown param type", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, type: float}\n",
+			`m.yaml:6:25: function f: param "a": unknown type "float" (want int, str, bool or long)`},
+		{"unknown return type", "module: m\nfunctions:\n  - {name: f, returns: string}\n",
+			`m.yaml:3:24: function f: unknown return type "string" (want none, int, bool or xval)`},
+		{"missing returns", "module: m\nfunctions:\n  - {name: f}\n",
+			`m.yaml:3:5: function f: missing returns (none, int, bool or xval)`},
+		{"unknown module param type", "module: m\nparams:\n  - {name: p, type: bool}\n",
+			`m.yaml:3:21: module param "p": unknown type "bool" (want int or str)`},
+		{"bad int default", "module: m\nparams:\n  - {name: p, type: int, default: ten}\n",
+			`m.yaml:3:35: module param "p": default "ten" is not an int`},
+		{"bad function name", "module: m\nfunctions:\n  - {name: send-reply, returns: int}\n",
+			`m.yaml:3:12: function name: "send-reply" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"bad module name", "module: 2fa\n",
+			`m.yaml:1:9: module: "2fa" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"bad param name", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a b, type: int}\n",
+			`m.yaml:6:16: param name: "a b" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"bad alias", "module: m\nfunctions:\n  - {name: f, aliases: [f.g], returns: int}\n",
+			`m.yaml:3:25: alias: "f.g" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"bad go name", "module: m\nfunctions:\n  - {name: f, go: pkg.F, returns: int}\n",
+			`m.yaml:3:19: go: "pkg.F" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"bad pv name", "module: m\npvs:\n  - {name: $ru}\n",
+			`m.yaml:3:12: pv name: "$ru" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"not a mapping", "- a\n- b\n",
+			`m.yaml:1:1: module spec: want a mapping, got a list`},
+		{"params not a list", "module: m\nparams: {name: p}\n",
+			`m.yaml:2:9: params: want a list, got a mapping`},
+		{"yaml syntax", "module: m\n  doc: [\n",
+			`m.yaml: line 2: mapping values are not allowed in this context`},
+		{"empty", "",
+			`m.yaml: empty spec: want a mapping with at least ` + "`module:`"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, errs := ParseSpec([]byte(c.spec), "m.yaml")
+			if errs == nil {
+				t.Fatalf("no error; got module %+v", m)
+			}
+			if m != nil {
+				t.Errorf("a module came back with errors")
+			}
+			for _, e := range errs {
+				if e.Error() == c.want {
+					return
+				}
+			}
+			t.Errorf("got  %s\nwant %s", errs.Error(), c.want)
+		})
+	}
+}
+
+// TestSpecAllErrors checks that one run reports every problem, in order.
+func TestSpecAllErrors(t *testing.T) {
+	_, errs := ParseSpec([]byte("module: m\nfunctions:\n  - {name: f, returns: nope}\n  - {name: f, returns: int, colour: 1}\n"), "m.yaml")
+	got := errs.Error()
+	want := strings.Join([]string{
+		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
+		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples)`,
+	}, "\n")
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestLoadClashes checks errors across specs: two specs for one module.
+func TestLoadClashes(t *testing.T) {
+	mods := []*Module{{Name: "sl", Spec: "exports/sl/module.yaml"}, {Name: "sl", Spec: "exports/sl2/module.yaml"}}
+	errs := checkModules(mods)
+	if len(errs) != 1 || errs[0].Error() != `exports/sl2/module.yaml: module name "sl" already used by exports/sl/module.yaml` {
+		t.Errorf("got %v", errs)
+	}
+}
+
+func TestDefaultsAndDerivedExamples(t *testing.T) {
+	m, errs := ParseSpec([]byte(`module: sl
+functions:
+  - name: sl_send_reply
+    params: [{name: code, type: int}, {name: reason, type: str}]
+    returns: int
+    examples: {lua: 'KSR.sl.sl_send_reply(404, "nil true")'}
+  - name: get
+    returns: xval
+    examples: {lua: 'if KSR.sl.get() == nil then x = true end'}
+`), "m.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	f := m.Functions[1]
+	if f.Go != "SlSendReply" || f.Native != "sl_send_reply" {
+		t.Errorf("defaults: go %q native %q", f.Go, f.Native)
+	}
+	for eng, want := range map[string]string{
+		"js":       `KSR.sl.sl_send_reply(404, "nil true");`,
+		"starlark": `KSR.sl.sl_send_reply(404, "nil true")`,
+		"native":   `sl_send_reply(404, "nil true");`,
+	} {
+		if got := f.Examples[eng]; got != want {
+			t.Errorf("%s example: got %q want %q", eng, got, want)
+		}
+	}
+	g := m.Functions[0]
+	if got := g.Examples["starlark"]; got != `if KSR.sl.get() == None then x = True end` {
+		t.Errorf("starlark words: %q", got)
+	}
+	if _, ok := g.Examples["native"]; ok {
+		t.Errorf("native example derived from a statement that is not a call")
+	}
+}

@@ -1,0 +1,2 @@
+// Package luaengine shows that the generator reads the package clause.
+package luaengine
