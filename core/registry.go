@@ -62,71 +62,100 @@ type ModuleSpec struct {
 	PVs     []PVSpec
 }
 
-// Registry is the hashed index of exports. Lookup is one map access; the
-// seed's list walk is what BenchmarkLookup compares it with.
+// Registry is the hashed index of exports: one map per module, so a
+// lookup is two map accesses and builds no key string. Each module also
+// keeps its exports as a dense sorted slice for engines to bind. The seed
+// walked a list instead; BenchmarkLookup compares the two.
 type Registry struct {
-	byKey   map[string]*Export
-	byLower map[string]*Export
-	modules map[string]*ModuleSpec
-	names   []string // sorted module names
+	mods    map[string]*regModule
+	byLower map[string]*Export // "module.function" lowercased, for the fallback
+	names   []string           // sorted module names
 }
 
-// NewRegistry builds a registry over the given modules.
+type regModule struct {
+	spec    *ModuleSpec
+	byName  map[string]*Export // names and aliases
+	exports []*Export          // sorted by name
+}
+
+// NewRegistry builds a registry over the given modules. It rejects a
+// module given twice and a name (or alias) used twice in one module.
 func NewRegistry(mods ...*ModuleSpec) (*Registry, error) {
 	r := &Registry{
-		byKey:   map[string]*Export{},
+		mods:    map[string]*regModule{},
 		byLower: map[string]*Export{},
-		modules: map[string]*ModuleSpec{},
 	}
 	for _, m := range mods {
 		if err := r.add(m); err != nil {
 			return nil, err
 		}
 	}
+	sort.Strings(r.names)
 	return r, nil
 }
 
 func (r *Registry) add(m *ModuleSpec) error {
-	if _, dup := r.modules[m.Name]; dup {
+	if _, dup := r.mods[m.Name]; dup {
 		return fmt.Errorf("registry: module %q registered twice", m.Name)
 	}
-	r.modules[m.Name] = m
-	r.names = append(r.names, m.Name)
-	sort.Strings(r.names)
+	rm := &regModule{spec: m, byName: make(map[string]*Export, len(m.Exports))}
 	for _, e := range m.Exports {
+		if e.Call == nil {
+			return fmt.Errorf("registry: %s has no thunk", e.FullName())
+		}
 		for _, name := range append([]string{e.Name}, e.Aliases...) {
-			key := m.Name + "." + name
-			if _, dup := r.byKey[key]; dup {
-				return fmt.Errorf("registry: export %s registered twice", key)
+			if _, dup := rm.byName[name]; dup {
+				return fmt.Errorf("registry: export %s.%s registered twice", m.Name, name)
 			}
-			r.byKey[key] = e
-			lk := strings.ToLower(key)
+			rm.byName[name] = e
+			lk := strings.ToLower(m.Name + "." + name)
 			if _, ok := r.byLower[lk]; !ok {
 				r.byLower[lk] = e
 			}
 		}
 	}
+	rm.exports = append([]*Export(nil), m.Exports...)
+	sort.Slice(rm.exports, func(i, j int) bool { return rm.exports[i].Name < rm.exports[j].Name })
+	r.mods[m.Name] = rm
+	r.names = append(r.names, m.Name)
 	return nil
 }
 
-// Lookup finds "module.function" (module "" for the core), falling back to
-// a case-insensitive match as Kamailio does.
+// Lookup finds a function of a module (module "" for the core) by name or
+// alias, falling back to a case-insensitive match as Kamailio does. It
+// allocates only on that fallback.
 func (r *Registry) Lookup(module, function string) *Export {
-	key := module + "." + function
-	if e := r.byKey[key]; e != nil {
-		return e
+	if rm := r.mods[module]; rm != nil {
+		if e := rm.byName[function]; e != nil {
+			return e
+		}
 	}
-	return r.byLower[strings.ToLower(key)]
+	return r.byLower[strings.ToLower(module+"."+function)]
 }
 
 // Module returns a loaded module's spec, or nil.
-func (r *Registry) Module(name string) *ModuleSpec { return r.modules[name] }
+func (r *Registry) Module(name string) *ModuleSpec {
+	if rm := r.mods[name]; rm != nil {
+		return rm.spec
+	}
+	return nil
+}
+
+// ModuleExports lists a loaded module's exports sorted by name (aliases
+// are in each Export), or nil when the module is not loaded. The slice is
+// shared: do not modify it.
+func (r *Registry) ModuleExports(name string) []*Export {
+	if rm := r.mods[name]; rm != nil {
+		return rm.exports
+	}
+	return nil
+}
 
 // Modules lists loaded modules sorted by name, "" (the core) first.
 func (r *Registry) Modules() []*ModuleSpec {
 	out := make([]*ModuleSpec, len(r.names))
 	for i, n := range r.names {
-		out[i] = r.modules[n]
+		out[i] = r.mods[n].spec
 	}
 	return out
 }
@@ -134,10 +163,8 @@ func (r *Registry) Modules() []*ModuleSpec {
 // Exports lists every export sorted by module, then name.
 func (r *Registry) Exports() []*Export {
 	var out []*Export
-	for _, m := range r.Modules() {
-		es := append([]*Export(nil), m.Exports...)
-		sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
-		out = append(out, es...)
+	for _, n := range r.names {
+		out = append(out, r.mods[n].exports...)
 	}
 	return out
 }
@@ -198,5 +225,17 @@ func KnownNames() []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Registered returns every module registered at init time, sorted by name.
+func Registered() []*ModuleSpec {
+	globalMu.Lock()
+	defer globalMu.Unlock()
+	out := make([]*ModuleSpec, 0, len(global))
+	for _, m := range global {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
