@@ -90,7 +90,7 @@ func TestResults(t *testing.T) {
 	want := []string{
 		"sl=number:1",
 		"is_method=true,false",
-		"not=true,false",
+		"negate=true,false",
 		"xval=true,string:one,number:5000000000",
 		"ignored",
 		"info=undefined",
@@ -119,7 +119,7 @@ func TestArgErrors(t *testing.T) {
 		{"bad_types", "TypeError: KSR.sl.sl_send_reply: expected (int, str), got (string, number)"},
 		{"bad_count", "KSR.sl.sl_send_reply: expected (int, str), got (number)"},
 		{"bad_float", "KSR.sl.sl_send_reply: expected (int, str), got (number, string)"},
-		{"bad_bool", "KSR.kx.not: expected (bool), got (number)"},
+		{"bad_bool", "KSR.kx.negate: expected (bool), got (number)"},
 	}
 	for _, c := range cases {
 		err := vm.Call(ctx, c.cb)

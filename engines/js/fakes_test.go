@@ -62,7 +62,7 @@ func (f *fakes) registry(t testing.TB) *core.Registry {
 				}
 				return core.Int(a[0].I)
 			}},
-			{Module: "kx", Name: "not", Params: []core.Type{core.TBool}, Returns: core.TBool, Call: func(ctx *core.Ctx, a []core.Value) core.Value {
+			{Module: "kx", Name: "negate", Params: []core.Type{core.TBool}, Returns: core.TBool, Call: func(ctx *core.Ctx, a []core.Value) core.Value {
 				return core.Bool(a[0].I == 0)
 			}},
 			{Module: "kx", Name: "fail", Returns: core.TInt, Call: func(ctx *core.Ctx, a []core.Value) core.Value { return ctx.Fail(errBoom) }},

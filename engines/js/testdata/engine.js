@@ -16,7 +16,7 @@ function results() {
 	var r = KSR.sl.sl_send_reply(180, "Ringing");
 	KSR.info("sl=" + typeof r + ":" + r);
 	KSR.info("is_method=" + KSR.is_method("INVITE") + "," + KSR.is_method("BYE"));
-	KSR.info("not=" + KSR.kx.not(false) + "," + KSR.kx.not(true));
+	KSR.info("negate=" + KSR.kx.negate(false) + "," + KSR.kx.negate(true));
 	var x0 = KSR.kx.xval(0), x1 = KSR.kx.xval(1), x2 = KSR.kx.xval(5000000000);
 	KSR.info("xval=" + (x0 === null) + "," + typeof x1 + ":" + x1 + "," + typeof x2 + ":" + x2);
 	KSR.info("info=" + typeof KSR.info("ignored"));
@@ -44,7 +44,7 @@ function bad_float() {
 }
 
 function bad_bool() {
-	KSR.kx.not(1);
+	KSR.kx.negate(1);
 }
 
 // exit unwinds everything: catch and finally do not see it.

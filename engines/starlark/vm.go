@@ -1,0 +1,135 @@
+package starlark
+
+import (
+	"errors"
+	"fmt"
+
+	"go.starlark.net/starlark"
+
+	"kemi/core"
+)
+
+// VM is one worker's Starlark thread and frozen globals. It is not
+// goroutine-safe.
+type VM struct {
+	prog    *Program
+	thread  *starlark.Thread
+	globals starlark.StringDict
+	ctx     *core.Ctx
+	args    [6]core.Value
+	fns     map[string]starlark.Callable // callbacks by name; nil for missing ones
+	budget  uint64
+	// overBudget is set by the thread's OnMaxSteps hook, so Call can tell
+	// the budget stop from other cancellations.
+	overBudget bool
+}
+
+// NewVM binds KSR, runs the top level once with a context that has no
+// message, and freezes the globals.
+func (p *Program) NewVM() (core.VM, error) {
+	v := &VM{prog: p, fns: map[string]starlark.Callable{}}
+	v.budget = uint64(p.rt.StepBudget)
+	if p.rt.StepBudget <= 0 {
+		v.budget = core.DefaultStepBudget
+	}
+	v.thread = &starlark.Thread{
+		Name: p.path,
+		Print: func(_ *starlark.Thread, msg string) {
+			if v.prog.rt.Log != nil {
+				v.prog.rt.Log.Log(core.LInfo, v.ctx, msg)
+			}
+		},
+		OnMaxSteps: func(th *starlark.Thread) {
+			v.overBudget = true
+			th.Cancel(core.ErrBudget.Error())
+		},
+	}
+	predeclared := starlark.StringDict{"KSR": v.bindKSR(p.rt.Reg)}
+	err := v.run(&core.Ctx{RT: p.rt}, func() error {
+		var err error
+		v.globals, err = p.prog.Init(v.thread, predeclared)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.globals.Freeze()
+	return v, nil
+}
+
+// Call runs the named callback for ctx. KSR.x.exit/drop end it early and
+// are no error: ctx.Stopped tells.
+func (v *VM) Call(ctx *core.Ctx, callback string) error {
+	fn, ok := v.fns[callback]
+	if !ok {
+		fn, _ = v.globals[callback].(starlark.Callable)
+		v.fns[callback] = fn
+	}
+	if fn == nil {
+		return core.ErrNoCallback
+	}
+	return v.run(ctx, func() error {
+		_, err := starlark.Call(v.thread, fn, nil, nil)
+		return err
+	})
+}
+
+// run executes f under a fresh step budget with ctx current. A Go panic
+// in an export is a bug in that module; it fails this callback rather than
+// the process.
+func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	v.ctx = ctx
+	v.overBudget = false
+	v.thread.Uncancel()
+	v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+	defer func() {
+		v.ctx = nil
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
+		}
+	}()
+	return v.scriptError(f())
+}
+
+// Close is a no-op: a VM holds nothing but memory.
+func (v *VM) Close() {}
+
+// exitSignal is what KSR.x.exit/drop return. Being an *EvalError already,
+// the interpreter passes it up unchanged instead of wrapping it with a call
+// stack, so exiting allocates nothing; Call compares it by identity.
+var exitSignal = &starlark.EvalError{Msg: "KSR.x.exit"}
+
+// scriptError puts the script position first and keeps the export's own
+// error reachable with errors.Is/As.
+func (v *VM) scriptError(err error) error {
+	if err == nil || err == exitSignal {
+		return nil
+	}
+	var ee *starlark.EvalError
+	if !errors.As(err, &ee) {
+		return &ScriptError{Pos: v.prog.path, Msg: err.Error(), Err: err}
+	}
+	pos := v.prog.path
+	for i := range ee.CallStack {
+		if p := ee.CallStack.At(i).Pos; p.Line > 0 { // builtins have no line
+			pos = p.String()
+			break
+		}
+	}
+	if v.overBudget {
+		return &ScriptError{Pos: pos, Msg: core.ErrBudget.Error() + " (steps)", Err: core.ErrBudget}
+	}
+	return &ScriptError{Pos: pos, Msg: ee.Msg, Err: ee.Unwrap()}
+}
+
+// ScriptError is a Starlark error with where it happened.
+type ScriptError struct {
+	Pos string // "path:line:col"
+	Msg string
+	Err error // the export's error or core.ErrBudget, when there is one
+}
+
+func (e *ScriptError) Error() string { return e.Pos + ": " + e.Msg }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+var _ core.VM = (*VM)(nil)
