@@ -2,32 +2,41 @@ package lua
 
 import (
 	"io"
+	"sync/atomic"
 	"testing"
 
 	"kemi/core"
 )
 
-// benchEnv is a runtime over fakes that do not record, so what is
-// measured is the engine; the log is off.
-func benchEnv(tb testing.TB) (*core.Runtime, *core.Export) {
-	var n int64
-	sl := func(ctx *core.Ctx, a []core.Value) core.Value { n += a[0].I; return core.Int(1) }
-	slSpec := &core.ModuleSpec{Name: "sl", Exports: []*core.Export{
-		{Module: "sl", Name: "sl_send_reply", Aliases: []string{"sreply"}, Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
-		{Module: "sl", Name: "send_reply", Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
-	}}
-	reg, err := core.NewRegistry(slSpec,
-		&core.ModuleSpec{Name: "maxfwd", Exports: []*core.Export{{Module: "maxfwd", Name: "process_maxfwd",
+// benchFakes are modules that do not record, so what is measured is the
+// engine.
+type benchFakes struct{ n atomic.Int64 }
+
+func (f *benchFakes) specs() []*core.ModuleSpec {
+	sl := func(ctx *core.Ctx, a []core.Value) core.Value { f.n.Add(a[0].I); return core.Int(1) }
+	return []*core.ModuleSpec{
+		{Name: "sl", Exports: []*core.Export{
+			{Module: "sl", Name: "sl_send_reply", Aliases: []string{"sreply"}, Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
+			{Module: "sl", Name: "send_reply", Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: sl},
+		}},
+		{Name: "maxfwd", Exports: []*core.Export{{Module: "maxfwd", Name: "process_maxfwd",
 			Params: []core.Type{core.TInt}, Returns: core.TInt,
 			Call: func(ctx *core.Ctx, a []core.Value) core.Value { return core.Int(1) }}}},
-		&core.ModuleSpec{Name: "x", Exports: []*core.Export{{Module: "x", Name: "exit", Returns: core.TNone,
+		{Name: "x", Exports: []*core.Export{{Module: "x", Name: "exit", Returns: core.TNone,
 			Call: func(ctx *core.Ctx, _ []core.Value) core.Value { return ctx.Stop(false) }}}},
-	)
+	}
+}
+
+// benchEnv is a runtime over benchFakes with the log off; it also returns
+// sl.sl_send_reply for the direct-call floor.
+func benchEnv(tb testing.TB) (*core.Runtime, *core.Export) {
+	specs := (&benchFakes{}).specs()
+	reg, err := core.NewRegistry(specs...)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LErr, Out: io.Discard}, StepBudget: core.DefaultStepBudget}
-	return rt, slSpec.Exports[0]
+	return rt, specs[0].Exports[0]
 }
 
 const benchScript = `

@@ -108,3 +108,36 @@ end`), e.rt)
 		t.Errorf("outer stopped=%v, inner=%v: each exit must reach its own context", outer.Stopped(), inner)
 	}
 }
+
+// Workers share one Program (and its FunctionProto) and own their VMs.
+func TestVMsShareProgram(t *testing.T) {
+	e := newEnv(t, (&benchFakes{}).specs()...)
+	p, err := Engine{}.Compile("testdata/seed.lua", []byte(readTestdata(t, "seed.lua")), e.rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			vm, err := p.NewVM()
+			if err != nil {
+				done <- err
+				return
+			}
+			defer vm.Close()
+			ctx := &core.Ctx{RT: e.rt}
+			for range 200 {
+				if err := vm.Call(ctx, "ksr_request_route"); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
