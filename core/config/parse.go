@@ -594,7 +594,7 @@ func (p *parser) modParam(t token) {
 	var vals []token
 	for {
 		n := p.peek()
-		if n.kind == tEOF || n.is(tPunct, ")") || n.is(tPunct, ";") {
+		if n.kind == tEOF || n.is(tPunct, ")") || n.is(tPunct, ";") || (len(vals) > 0 && n.nl) {
 			break
 		}
 		vals = append(vals, p.next())
@@ -798,6 +798,7 @@ func (p *parser) route(t token) {
 	p.next()
 	bodyPos := Pos{File: brace.pos.File, Line: brace.pos.Line, Col: brace.pos.Col + 1}
 	var body []token
+	var end Pos
 	depth := 1
 	for {
 		n := p.next()
@@ -810,10 +811,12 @@ func (p *parser) route(t token) {
 		} else if n.is(tPunct, "}") {
 			depth--
 			if depth == 0 {
+				end = n.pos
 				break
 			}
 		}
 		body = append(body, n)
+		end = n.pos
 	}
 	key := kind + "[" + name + "]"
 	if first, dup := p.routes[key]; dup {
@@ -821,14 +824,14 @@ func (p *parser) route(t token) {
 		return
 	}
 	p.routes[key] = t.pos
-	p.cfg.Routes = append(p.cfg.Routes, Route{Kind: kind, Name: name, Body: renderBody(body, bodyPos), Pos: t.pos, BodyPos: bodyPos})
+	p.cfg.Routes = append(p.cfg.Routes, Route{Kind: kind, Name: name, Body: renderBody(body, bodyPos, end), Pos: t.pos, BodyPos: bodyPos})
 }
 
 // renderBody writes tokens back as text laid out at their own lines and
 // columns relative to start. Tokens from define expansions or included
 // files follow the previous one, separated by a blank where the source
 // had one.
-func renderBody(toks []token, start Pos) string {
+func renderBody(toks []token, start, end Pos) string {
 	var b strings.Builder
 	line, col := start.Line, start.Col
 	for _, t := range toks {
@@ -857,6 +860,15 @@ func renderBody(toks []token, start Pos) string {
 		}
 		b.WriteString(text)
 		col += len(text)
+	}
+	// Lay out up to the closing brace too, so the body spans the lines
+	// the block does.
+	if end.File == start.File && end.Line > line {
+		b.WriteString(strings.Repeat("\n", end.Line-line))
+		line, col = end.Line, 1
+	}
+	if end.File == start.File && end.Line == line && end.Col > col {
+		b.WriteString(strings.Repeat(" ", end.Col-col))
 	}
 	return b.String()
 }
