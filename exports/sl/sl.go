@@ -13,9 +13,6 @@ import (
 // Server is the Server header value of every reply kemi builds.
 const Server = "kemi"
 
-// replyOpts is shared by every reply; AppendReply only reads it.
-var replyOpts = sip.ReplyOptions{Server: Server}
-
 // SendReply sends a stateless reply: 1 when sent, -1 when not.
 func SendReply(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
@@ -52,7 +49,10 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		ctx.Log(core.LErr, "sl: reply: no sender for this message\n")
 		return -1
 	}
-	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &replyOpts)
+	// The top Via of the reply gets received/rport (RFC 3261 18.2.1,
+	// RFC 3581); opt stays on the stack.
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
 		ctx.Log(core.LErr, "sl: reply: "+err.Error()+"\n")
