@@ -124,7 +124,7 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	if err := w.msg.Parse(data); err != nil {
 		n := r.Malformed.Add(1)
 		if r.malformedLog.allow() {
-			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %v (malformed so far: %d)", src, len(data), err, n))
+			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)", src, len(data), clip(err.Error()), n))
 		}
 		return
 	}
@@ -151,6 +151,15 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 			ctx.Log(core.LErr, fmt.Sprintf("%s failed for Call-ID %q: %v (script errors so far: %d)", cb, w.msg.CallID(), err, n))
 		}
 	}
+}
+
+// clip keeps a log line short when an error quotes hostile input.
+func clip(s string) string {
+	const max = 300
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + fmt.Sprintf("... (%d bytes more)", len(s)-max)
 }
 
 // rateLimit lets a burst of log lines through, then one per interval, so a

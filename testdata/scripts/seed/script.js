@@ -1,0 +1,11 @@
+function ksr_request_route() {
+	if (KSR.maxfwd.process_maxfwd(10) < 0) {
+		KSR.sl.send_reply(483, "Too Many Hops");
+		return;
+	}
+	KSR.sl.sl_send_reply(200, "OK");
+}
+
+function ksr_reply_route() {
+	KSR.info("reply route ran");
+}
