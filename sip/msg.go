@@ -149,6 +149,7 @@ type Msg struct {
 	ruri     span
 	version  span
 	reason   span
+	lineLWS  bool // the request line has LWS other than two single SPs
 
 	nh    int
 	hdrs  [MaxHeaders]hdr
@@ -192,6 +193,7 @@ func (m *Msg) reset() {
 	m.methodID = MethodOther
 	m.status = 0
 	m.method, m.ruri, m.version, m.reason = span{}, span{}, span{}, span{}
+	m.lineLWS = false
 	m.nh = 0
 	m.first = [numHdrIDs]int8{}
 	m.hdrEnd = 0
@@ -272,7 +274,10 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 		m.reason = span{int32(j), int32(ce)}
 		return next, nil
 	}
-	// Request-Line = Method SP Request-URI SP SIP-Version
+	// Request-Line = Method SP Request-URI SP SIP-Version. Parse takes
+	// the method up to the first SP and the version after the last one,
+	// so that a request line with extra LWS (RFC 4475 lwsruri, lwsstart,
+	// trws) still parses far enough to be answered with 400 by Validate.
 	j := 0
 	for j < len(line) && isTokenChar(line[j]) {
 		j++
@@ -284,30 +289,32 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 		return 0, perr(j, "request line: expected SP after method")
 	}
 	m.method = span{0, int32(j)}
-	j++
-	us := j
-	for j < len(line) && line[j] != ' ' && line[j] != '\t' {
-		j++
+	us := j + 1
+	end := len(line)
+	for end > us && isWS(line[end-1]) {
+		end--
 	}
-	if j == us {
-		return 0, perr(j, "request line: expected Request-URI, got SP")
+	vs := end
+	for vs > us && !isWS(line[vs-1]) {
+		vs--
 	}
-	if j >= len(line) || line[j] != ' ' {
-		return 0, perr(j, "request line: expected SP after Request-URI")
+	if vs <= us || end-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
+		return 0, perr(vs, "request line: expected SIP-Version at the end, got "+strconv.Quote(string(line[vs:end])))
 	}
-	m.ruri = span{int32(us), int32(j)}
-	j++
-	vs := j
-	if len(line)-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
-		return 0, perr(vs, "request line: expected SIP-Version, got "+strconv.Quote(string(line[vs:])))
-	}
-	for k := vs + 4; k < len(line); k++ {
+	for k := vs + 4; k < end; k++ {
 		c := line[k]
 		if !(c >= '0' && c <= '9' || c == '.') {
-			return 0, perr(k, "request line: unexpected "+strconv.QuoteRune(rune(c))+" in SIP-Version")
+			return 0, perr(k, "request line: unexpected "+quoteByte(c)+" in SIP-Version")
 		}
 	}
-	m.version = span{int32(vs), int32(ce)}
+	m.version = span{int32(vs), int32(end)}
+	m.ruri = span{int32(us), int32(vs - 1)}
+	m.lineLWS = end != len(line) || vs-1 == us || isWS(line[us]) || isWS(line[vs-2])
+	for k := us; k < vs-1 && !m.lineLWS; k++ {
+		if isWS(line[k]) {
+			m.lineLWS = true
+		}
+	}
 	m.isReq = true
 	m.methodID = LookupMethod(line[:m.method.e])
 	return next, nil
@@ -329,6 +336,12 @@ func isWS(c byte) bool { return c == ' ' || c == '\t' }
 func (m *Msg) parseHeaders(b []byte, i int) (int, error) {
 	for {
 		if i >= len(b) {
+			// A datagram may end right after its last header line; its
+			// end then also ends the headers (RFC 4475's baddn.dat does).
+			if i > 0 && b[i-1] == '\n' {
+				m.hdrEnd = int32(i)
+				return i, nil
+			}
 			return 0, perr(i, "headers not terminated by an empty line")
 		}
 		// Empty line ends the headers.
@@ -392,6 +405,14 @@ func (m *Msg) parseHeaders(b []byte, i int) (int, error) {
 				continue
 			}
 			break
+		}
+		if vs < 0 {
+			// An empty value: an empty span at the end of the line.
+			vs = i - 1
+			if vs > ls && b[vs-1] == '\r' {
+				vs--
+			}
+			ve = vs
 		}
 		if m.nh >= MaxHeaders {
 			return 0, perr(ls, "more than "+strconv.Itoa(MaxHeaders)+" header lines")

@@ -118,14 +118,14 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, msg, why string }{
 		{"empty", "", "empty message"},
 		{"no crlf", "INVITE sip:a@b SIP/2.0", "first line not terminated"},
-		{"no empty line", "INVITE sip:a@b SIP/2.0\r\nVia: x\r\n", "headers not terminated"},
+		{"no empty line", "INVITE sip:a@b SIP/2.0\r\nVia: x", "not terminated by CRLF"},
 		{"bad name", "INVITE sip:a@b SIP/2.0\r\n:x\r\n\r\n", "expected header name"},
 		{"no colon", "INVITE sip:a@b SIP/2.0\r\nVia x\r\n\r\n", "expected ':'"},
 		{"cl too big", "INVITE sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc", "larger than the 3 body bytes"},
 		{"cl negative", "INVITE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n", "Content-Length: expected a number"},
 		{"two cl", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", "twice"},
 		{"status", "SIP/2.0 20 OK\r\n\r\n", "3-digit"},
-		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version"},
+		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version at the end"},
 		{"folded first", "INVITE sip:a@b SIP/2.0\r\n x\r\n\r\n", "continuation"},
 	} {
 		var m Msg

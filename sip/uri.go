@@ -21,23 +21,23 @@ type URI struct {
 }
 
 // IsSIP reports whether the scheme is sip or sips.
-func (u *URI) IsSIP() bool { return eqFold(u.Scheme, "sip") || eqFold(u.Scheme, "sips") }
+func (u URI) IsSIP() bool { return eqFold(u.Scheme, "sip") || eqFold(u.Scheme, "sips") }
 
 // IsSecure reports whether the scheme is sips.
-func (u *URI) IsSecure() bool { return eqFold(u.Scheme, "sips") }
+func (u URI) IsSecure() bool { return eqFold(u.Scheme, "sips") }
 
 // IsTel reports whether the scheme is tel.
-func (u *URI) IsTel() bool { return eqFold(u.Scheme, "tel") }
+func (u URI) IsTel() bool { return eqFold(u.Scheme, "tel") }
 
 // HasPassword reports whether a ':' password part was written (maybe empty).
-func (u *URI) HasPassword() bool { return u.hasPass }
+func (u URI) HasPassword() bool { return u.hasPass }
 
 // Param returns a URI parameter value.
-func (u *URI) Param(name string) ([]byte, bool) { return u.Params.Get(name) }
+func (u URI) Param(name string) ([]byte, bool) { return u.Params.Get(name) }
 
 // HostAddr returns the host as an IP address when it is an IPv4 address or
 // an IPv6 reference.
-func (u *URI) HostAddr() (netip.Addr, bool) { return hostAddr(u.Host) }
+func (u URI) HostAddr() (netip.Addr, bool) { return hostAddr(u.Host) }
 
 func hostAddr(h []byte) (netip.Addr, bool) {
 	if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {

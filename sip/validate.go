@@ -86,6 +86,9 @@ func (m *Msg) Validate() (status int, err error) {
 		}
 	}
 	if m.isReq {
+		if m.lineLWS {
+			return 400, perr(int(m.ruri.s), "request line: expected Method SP Request-URI SP SIP-Version, got extra whitespace")
+		}
 		var u URI
 		if err := u.parse(m.ruri.of(m.buf), int(m.ruri.s)); err != nil {
 			return 400, err
