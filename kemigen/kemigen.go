@@ -42,7 +42,11 @@ func Load(root string) ([]*Module, error) {
 		}
 		sort.Strings(matches)
 		for _, p := range matches {
-			rel := filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return nil, err
+			}
+			rel = filepath.ToSlash(rel)
 			m, es := LoadSpec(p, rel)
 			errs = append(errs, es...)
 			if m == nil {
@@ -182,8 +186,11 @@ func Write(root string, files map[string][]byte) error {
 	}
 	stale, _ := filepath.Glob(filepath.Join(root, "exports", "*", GoFile))
 	for _, p := range stale {
-		rel := filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		if _, ok := files[rel]; !ok {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if _, ok := files[filepath.ToSlash(rel)]; !ok {
 			if err := os.Remove(p); err != nil {
 				return err
 			}
