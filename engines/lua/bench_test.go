@@ -43,6 +43,8 @@ const benchScript = `
 function empty() end
 function one() KSR.sl.sl_send_reply(200, "OK") end
 function exit() KSR.x.exit() end
+local exiting = setmetatable({}, {__index = function() KSR.x.exit() end})
+function exit_panic() local _ = exiting.x end
 function loop()
 	local x = 0
 	for i = 1, 1000 do x = x + i end
@@ -104,10 +106,17 @@ func BenchmarkLuaExportCall(b *testing.B) {
 	benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "one")
 }
 
-// BenchmarkLuaExit is a callback ending in KSR.x.exit (the sentinel path).
+// BenchmarkLuaExit is a callback ending in KSR.x.exit: unwound by
+// returning (unwindFrames), and from a metamethod, where only the panic
+// fallback can unwind.
 func BenchmarkLuaExit(b *testing.B) {
 	rt, _ := benchEnv(b)
-	benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "exit")
+	b.Run("unwind", func(b *testing.B) {
+		benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "exit")
+	})
+	b.Run("panic", func(b *testing.B) {
+		benchCall(b, benchVM(b, rt, "bench.lua", benchScript), rt, "exit_panic")
+	})
 }
 
 // BenchmarkLuaLoop measures what the step budget costs per instruction:

@@ -122,6 +122,9 @@ func (vm *VM) bind(e *core.Export, name string) *glua.LFunction {
 			vm.raised = err
 			L.RaiseError("%s", err.Error())
 		case core.KExit:
+			if unwindFrames(L) {
+				return 0
+			}
 			vm.raiseExit(L)
 		}
 		switch e.Returns {
@@ -145,12 +148,14 @@ func (vm *VM) invoke(e *core.Export, args []core.Value) (r core.Value, crash any
 	return e.Call(vm.ctx, args), nil
 }
 
-// raiseExit unwinds the callback with the exit sentinel. Going through
+// raiseExit unwinds the callback with the exit sentinel when unwindFrames
+// cannot do it without a panic. Going through
 // L.Error keeps gopher-lua's own bookkeeping (open upvalues are closed);
 // the swapped Panic hook then throws the preallocated ApiError, whose
 // non-empty StackTrace stops PCall from building a traceback. The PCall
 // that catches it restores the hook.
 func (vm *VM) raiseExit(L *glua.LState) {
+	vm.slowExits++
 	L.Panic = vm.exitPanic
 	L.Error(vm.exitVal, 0)
 }

@@ -66,14 +66,23 @@ func TestExitAndDrop(t *testing.T) {
 		fn      string
 		replies int
 		dropped bool
+		panics  bool // unwound by the panic fallback, not by unwindFrames
 	}{
-		{"test_exit", 1, false},
-		{"test_exit_deep", 0, false},
-		{"test_drop", 0, true},
+		{"test_exit", 1, false, false},
+		{"test_exit_deep", 0, false, false},
+		{"test_drop", 0, true, false},
+		{"test_exit_tail", 0, false, false},
+		{"test_exit_in_expression", 0, false, false},
+		{"test_exit_closure", 0, false, false},
+		{"test_exit_metamethod", 0, false, true},
+		{"test_exit_comparison", 0, false, true},
+		{"test_exit_iterator", 0, false, true},
+		{"test_exit_sort", 0, false, true},
+		{"test_exit_gsub", 0, false, true},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			e := newEnv(t)
-			vm := e.vm(t, "ksr.lua")
+			vm := e.vm(t, "ksr.lua").(*VM)
 			ctx := e.ctx()
 			if err := vm.Call(ctx, tc.fn); err != nil {
 				t.Fatalf("exit is not an error, got %v", err)
@@ -84,12 +93,20 @@ func TestExitAndDrop(t *testing.T) {
 			if len(e.f.replies) != tc.replies {
 				t.Errorf("replies = %v: the route went on after exit", e.f.replies)
 			}
+			if got := vm.slowExits > 0; got != tc.panics {
+				t.Errorf("exit unwound by panic = %v, want %v", got, tc.panics)
+			}
 			// The VM stays usable and the next message starts clean.
 			ctx = e.ctx()
 			if err := vm.Call(ctx, "test_binding"); err != nil || ctx.Stopped() {
 				t.Fatalf("next call: err=%v stopped=%v", err, ctx.Stopped())
 			}
-			if top := vm.(*VM).L.GetTop(); top != 0 {
+			if tc.fn == "test_exit_closure" {
+				if err := vm.Call(e.ctx(), "check_saved"); err != nil {
+					t.Error(err)
+				}
+			}
+			if top := vm.L.GetTop(); top != 0 {
 				t.Errorf("Lua stack holds %d values after the calls", top)
 			}
 		})

@@ -28,6 +28,7 @@ type VM struct {
 	exitVal   *glua.LUserData
 	exitErr   *glua.ApiError
 	exitPanic func(*glua.LState)
+	slowExits int // exits unwound by the panic; tests check the fast path
 }
 
 // ScriptError is a Lua error that ended a callback.

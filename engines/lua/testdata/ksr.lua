@@ -88,3 +88,65 @@ function test_int_range()
 	assert(err:find("got (number 2147483648 (out of range), string)", 1, true), err)
 	assert(KSR.t.big(2^31) == 2^31 + 1, "long takes 64-bit values")
 end
+
+-- Exit from the places a Lua frame can be suspended in: the route must
+-- stop right there, whichever way raiseExit unwinds.
+
+function test_exit_tail()
+	local function leave() return KSR.x.exit() end
+	leave()
+	KSR.sl.sl_send_reply(500, "after tail exit")
+end
+
+function test_exit_in_expression()
+	local function f() return 1 + (KSR.x.exit() or 0) end
+	local x = f() + f()
+	KSR.sl.sl_send_reply(500, "after exit in expression")
+end
+
+function test_exit_metamethod()
+	local t = setmetatable({}, {__index = function(t, k) KSR.x.exit(); return 1 end})
+	local v = t.missing
+	KSR.sl.sl_send_reply(500, "after exit in __index")
+end
+
+function test_exit_comparison()
+	local mt = {__lt = function(a, b) KSR.x.exit(); return true end}
+	local a, b = setmetatable({}, mt), setmetatable({}, mt)
+	if a < b then KSR.sl.sl_send_reply(500, "after exit in __lt") end
+	KSR.sl.sl_send_reply(500, "after exit in __lt")
+end
+
+function test_exit_iterator()
+	local function iter(s, i)
+		if i >= 3 then KSR.x.exit() end
+		return i + 1
+	end
+	for i in iter, nil, 0 do
+		KSR.info("iteration " .. i)
+	end
+	KSR.sl.sl_send_reply(500, "after exit in iterator")
+end
+
+function test_exit_sort()
+	local t = {3, 1, 2}
+	table.sort(t, function(a, b) KSR.x.exit(); return a < b end)
+	KSR.sl.sl_send_reply(500, "after exit in sort")
+end
+
+function test_exit_gsub()
+	string.gsub("aaa", "a", function() KSR.x.exit() end)
+	KSR.sl.sl_send_reply(500, "after exit in gsub")
+end
+
+function test_exit_closure()
+	-- Upvalues are closed when the frames return: the closure kept in a
+	-- global still sees its value afterwards.
+	local kept = "kept"
+	saved = function() return kept end
+	KSR.x.exit()
+end
+
+function check_saved()
+	assert(saved() == "kept", "closure upvalue after exit: " .. tostring(saved()))
+end
