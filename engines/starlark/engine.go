@@ -22,7 +22,8 @@
 // scripts are imperative, and a runaway `while True: pass` must be
 // expressible so the budget can be shown to stop it). Recursion stays
 // disallowed: a deep enough recursion would overflow the Go stack and kill
-// the process before the step budget fires. Global reassignment stays off.
+// the process before the step budget fires. Global reassignment stays off;
+// the set built-in is available.
 // load() is rejected at compile time, print goes to the kemi log, and every
 // callback runs under rt.StepBudget execution steps.
 package starlark

@@ -34,10 +34,14 @@ func (p *Program) NewVM() (core.VM, error) {
 	}
 	v.thread = &starlark.Thread{
 		Name: p.path,
+		// print logs at INFO; the message context (for log_prefix) only
+		// when there is a message, as the top level runs without one.
 		Print: func(_ *starlark.Thread, msg string) {
-			if v.prog.rt.Log != nil {
-				v.prog.rt.Log.Log(core.LInfo, v.ctx, msg)
+			ctx := v.ctx
+			if ctx != nil && ctx.Msg == nil {
+				ctx = nil
 			}
+			v.prog.rt.Log.Log(core.LInfo, ctx, msg)
 		},
 		OnMaxSteps: func(th *starlark.Thread) {
 			v.overBudget = true
