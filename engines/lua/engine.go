@@ -35,7 +35,12 @@ func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, 
 		var pe *parse.Error
 		if errors.As(err, &pe) {
 			if pe.Pos.Line == parse.EOF {
-				return nil, fmt.Errorf("%s: at end of file: %s", path, pe.Message)
+				// The usual cause is a block missing its `end`.
+				line := bytes.Count(src, []byte("\n")) + 1
+				if len(src) > 0 && src[len(src)-1] == '\n' {
+					line--
+				}
+				return nil, fmt.Errorf("%s:%d: %s at end of file (a block missing its 'end'?)", path, line, pe.Message)
 			}
 			return nil, fmt.Errorf("%s:%d:%d: %s near '%s'", path, pe.Pos.Line, pe.Pos.Column, pe.Message, pe.Token)
 		}

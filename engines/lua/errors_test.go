@@ -62,7 +62,7 @@ func TestScriptErrors(t *testing.T) {
 
 func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
-		{"syntax.lua", "testdata/syntax.lua: at end of file: syntax error"},
+		{"syntax.lua", "testdata/syntax.lua:4: syntax error at end of file (a block missing its 'end'?)"},
 		{"compile_error.lua", "testdata/compile_error.lua:3: no visible label 'nowhere' for <goto> at line 2"},
 		{"toplevel_error.lua", "testdata/toplevel_error.lua:3: attempt to index a non-table object(nil) with key 'y'"},
 	} {
