@@ -234,3 +234,17 @@ func TestFindRoot(t *testing.T) {
 		t.Fatalf("FindRoot gave %s, which has no go.mod", root)
 	}
 }
+
+// TestFormatFailureShowsSource checks that an emitter bug shows the
+// numbered source, so the broken line can be found.
+func TestFormatFailureShowsSource(t *testing.T) {
+	_, err := formatGo("exports/x/zz_kemi.go", []byte("package x\n\nfunc f() {\n"))
+	if err == nil {
+		t.Fatal("broken Go formatted")
+	}
+	for _, want := range []string{"kemigen: exports/x/zz_kemi.go: generated Go does not format", "   1  package x\n", "   3  func f() {\n"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+}

@@ -47,6 +47,9 @@ func equalFold[T ~string | ~[]byte](a T, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
+	if string(a) == b { // the usual case, upper-case methods; no copy
+		return true
+	}
 	for i := 0; i < len(b); i++ {
 		x, y := a[i], b[i]
 		if x >= 'A' && x <= 'Z' {
