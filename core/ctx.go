@@ -61,6 +61,18 @@ type Ctx struct {
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
 
+	// VM is the script VM running this message; modules use it to run
+	// named routes (failure, branch, onreply) for the same message.
+	VM VM
+
+	// Seq numbers the messages a Ctx has carried, so per-message state a
+	// module keeps in a Slot can tell it is stale without being cleared.
+	Seq uint64
+
+	// Branches are the extra destinations added by append_branch and
+	// lookup, beside the Request-URI (branch 0). Reset empties it.
+	Branches []Branch
+
 	// Scratch is a worker-owned buffer for building replies; reuse it with
 	// Scratch[:0] and store it back when it grew.
 	Scratch []byte
@@ -68,6 +80,47 @@ type Ctx struct {
 	err     error
 	stopped bool
 	dropped bool
+	slots   [maxSlots]any
+}
+
+// Branch is one destination of a forking request.
+type Branch struct {
+	URI    string // Request-URI of the branch
+	DstURI string // outbound proxy ($du), "" for none
+	Path   string // Path header value to use as Route set, "" for none
+	Q      int    // q-value times 1000; -1 when not given
+	Flags  uint64 // branch flags
+	Socket string // forced send socket, "" for default
+	// Instance and RegID identify an RFC 5626 flow, for lookup_branches.
+	Instance string
+	RegID    int
+}
+
+const maxSlots = 16
+
+var nextSlot int
+
+// NewSlot reserves a per-Ctx slot for a module's per-message state. Call it
+// from init(); it panics past maxSlots, which is a build-time mistake.
+func NewSlot() int {
+	if nextSlot >= maxSlots {
+		panic("core.NewSlot: out of slots; raise maxSlots")
+	}
+	nextSlot++
+	return nextSlot - 1
+}
+
+// Slot returns the module state kept in slot i, creating it with mk the
+// first time this Ctx needs it. The object lives as long as the Ctx (the
+// worker), so modules reuse it per message and compare a stored Seq with
+// ctx.Seq to reset it: nothing is allocated per message.
+func (c *Ctx) Slot(i int, mk func() any) any {
+	v := c.slots[i]
+	if v == nil {
+		v = mk()
+		c.slots[i] = v
+	}
+	return v
 }
 
 // Reset prepares the context for the next message.
@@ -76,6 +129,8 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport = "", false
+	c.Branches = c.Branches[:0]
+	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false
 }
 

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -112,6 +113,15 @@ type Runtime struct {
 	// nil, the is_myself functions compare with the socket the message
 	// arrived on.
 	Myself func(host []byte, port int) bool
+
+	// NewVM builds a VM of the running script for code that runs outside
+	// a worker, such as tm's timers running a failure route. The router
+	// sets it.
+	NewVM func() (VM, error)
+
+	// Send writes a message outside of a worker's batch (timers,
+	// retransmissions). The server sets it; it is safe for concurrent use.
+	Send func(b []byte, proto Proto, to netip.AddrPort) error
 
 	mu    sync.Mutex
 	state map[string]any

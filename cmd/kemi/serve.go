@@ -47,6 +47,14 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 		conns = append(conns, c)
 	}
 	setup.RT.Myself = myself(setup)
+	// Sends outside a worker (timers) leave through the first socket.
+	first := conns[0]
+	setup.RT.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto != core.UDP && proto != 0 {
+			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		return first.WriteTo(b, to)
+	}
 
 	errs := make(chan error, len(conns))
 	var wg sync.WaitGroup

@@ -47,6 +47,7 @@ func New(rt *core.Runtime, p core.Program) (*Router, error) {
 		return nil, fmt.Errorf("routing script defines no %s(): it is required", r.requestCB)
 	}
 	r.prog.Store(&program{p: p, gen: 1})
+	rt.NewVM = func() (core.VM, error) { return r.prog.Load().p.NewVM() }
 	return r, nil
 }
 
@@ -135,6 +136,7 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	}
 	ctx := &w.ctx
 	ctx.Reset(&w.msg, src, w.local, proto)
+	ctx.VM = w.vm
 	cb := r.requestCB
 	if !w.msg.IsRequest() {
 		ctx.Route = core.ReplyRoute
