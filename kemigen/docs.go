@@ -60,6 +60,12 @@ func ReturnMeaning(f *Function) string {
 	return "Nothing."
 }
 
+// conventions heads every module's function list.
+const conventions = "Return values: an int below 0 means failure and above 0 success; " +
+	"in the native language a 0 also stops the route. A missing value (null) is nil in Lua, " +
+	"null in JavaScript, None in Starlark and $null in the native language. " +
+	"Wrong argument types are a script error naming the function, not a silent 0."
+
 // indexEntry is one function in docs/reference/index.json.
 type indexEntry struct {
 	Module     string            `json:"module"`
@@ -217,7 +223,7 @@ func moduleMarkdown(m *Module) []byte {
 		w("\nSet with `modparam(\"%s\", \"name\", value)`.\n\n", m.Name)
 	}
 	if len(m.Functions) > 0 {
-		w("## Functions\n\n")
+		w("## Functions\n\n%s\n\n", conventions)
 		for _, f := range m.Functions {
 			w("- [%s%s](#%s)\n", m.Prefix(), f.Name, anchor(f))
 		}
@@ -399,7 +405,7 @@ func moduleHTML(m *Module, mods []*Module, search []byte) []byte {
 		w("</table>\n")
 	}
 	if len(m.Functions) > 0 {
-		w("<h2>Functions</h2>\n")
+		w("<h2>Functions</h2>\n<p>%s</p>\n", e(conventions))
 		for _, f := range m.Functions {
 			w("<h3 id=\"%s\">%s%s</h3>\n", anchor(f), e(m.Prefix()), e(f.Name))
 			if f.Doc != "" {

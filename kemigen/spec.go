@@ -462,7 +462,21 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 // deriveExamples fills the engines a spec gave no example for from its Lua
 // one: the call reads the same in every language but for nil/true/false
 // and the native function name.
+//
+// A function with no example at all gets a call with its param names as
+// arguments, so every reference entry shows the call in every language.
 func deriveExamples(module string, f *Function) {
+	if len(f.Examples) == 0 {
+		var args []string
+		for _, p := range f.Params {
+			args = append(args, p.Name)
+		}
+		prefix := "KSR."
+		if module != "" {
+			prefix += module + "."
+		}
+		f.Examples["lua"] = prefix + f.Name + "(" + strings.Join(args, ", ") + ")"
+	}
 	lua, ok := f.Examples["lua"]
 	if !ok {
 		return
