@@ -8,12 +8,21 @@
 // *core.Export, and the script's top level runs once. A routing callback
 // then costs a map lookup of its name plus the script itself; an exported
 // call converts its arguments into a reused [6]core.Value and allocates
-// nothing.
+// nothing itself.
 //
 // Exports are bound as func(goja.FunctionCall) goja.Value, the one Go
-// function shape goja calls without reflection. KSR.x.exit/drop unwind the
-// whole callback with an uncatchable signal (try/catch and finally do not
-// see it), like the budget interrupt does.
+// function shape goja calls without reflection (goja's ToValue doc: "no
+// automatic argument and return value type conversions (which involves
+// reflect)"). KSR.x.exit/drop unwind the whole callback with an
+// uncatchable signal (try/catch and finally do not see it), like the
+// budget interrupt does.
+//
+// Two costs come from goja and cannot be removed through its API: every
+// return from JavaScript to Go drops the runtime's value stack
+// (Runtime.leave), so each callback allocates it again (one or two
+// allocations, by stack depth); and an exit unwinds with Go panics, which
+// goja recovers and rethrows at each of its try levels, a few
+// microseconds.
 //
 // Sandbox: goja itself has no require, filesystem, network or process
 // access, and this package adds none (no goja_nodejs). Every callback runs
