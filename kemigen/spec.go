@@ -3,6 +3,7 @@ package kemigen
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -478,29 +479,54 @@ func deriveExamples(module string, f *Function) {
 		f.Examples["lua"] = prefix + f.Name + "(" + strings.Join(args, ", ") + ")"
 	}
 	lua, ok := f.Examples["lua"]
-	if !ok {
+	if !ok || strings.Contains(lua, "\n") {
 		return
 	}
-	if _, ok := f.Examples["js"]; !ok {
-		f.Examples["js"] = replaceWords(lua, map[string]string{"nil": "null"}) + ";"
+	full := "KSR." + f.Name + "("
+	if module != "" {
+		full = "KSR." + module + "." + f.Name + "("
 	}
-	if _, ok := f.Examples["starlark"]; !ok {
-		f.Examples["starlark"] = replaceWords(lua, map[string]string{"nil": "None", "true": "True", "false": "False"})
-	}
-	if _, ok := f.Examples["native"]; !ok {
-		full := "KSR." + f.Name + "("
-		if module != "" {
-			full = "KSR." + module + "." + f.Name + "("
-		}
+	js, star, native := "", "", ""
+	if m := luaIfThen.FindStringSubmatch(lua); m != nil {
+		// if <cond> then <one statement> end
+		js = "if (" + toJS(m[1]) + ") { " + toJS(m[2]) + "; }"
+		star = "if " + toStarlark(m[1]) + ":\n    " + toStarlark(m[2])
+	} else if luaCall.MatchString(lua) {
+		js = toJS(lua) + ";"
+		star = toStarlark(lua)
 		if strings.HasPrefix(lua, full) {
-			f.Examples["native"] = f.Native + "(" + lua[len(full):] + ";"
+			native = f.Native + "(" + lua[len(full):] + ";"
+		}
+	}
+	for eng, ex := range map[string]string{"js": js, "starlark": star, "native": native} {
+		if _, ok := f.Examples[eng]; !ok && ex != "" {
+			f.Examples[eng] = ex
 		}
 	}
 }
 
-// replaceWords swaps whole words (outside string literals) of a one-line
-// example.
-func replaceWords(s string, words map[string]string) string {
+// The Lua example forms kemigen can translate: one call, or an if with a
+// single statement. Anything else needs its examples written out.
+var (
+	luaCall   = regexp.MustCompile(`^(local \w+ = )?KSR\.[\w.]+\(.*\)$`)
+	luaIfThen = regexp.MustCompile(`^if (.+) then (.+) end$`)
+)
+
+func toJS(s string) string {
+	s = strings.TrimPrefix(s, "local ")
+	if strings.Contains(s, " = KSR.") {
+		s = "let " + s
+	}
+	return rewrite(s, map[string]string{"nil": "null", "not": "!", "and": "&&", "or": "||", "~=": "!=", "..": "+"})
+}
+
+func toStarlark(s string) string {
+	return rewrite(strings.TrimPrefix(s, "local "), map[string]string{"nil": "None", "true": "True", "false": "False", "~=": "!=", "..": "+"})
+}
+
+// rewrite swaps whole words and the operators ~= and .. of a one-line Lua
+// example, leaving string literals alone.
+func rewrite(s string, words map[string]string) string {
 	var b strings.Builder
 	var quote byte
 	for i := 0; i < len(s); {
@@ -522,6 +548,10 @@ func replaceWords(s string, words map[string]string) string {
 			b.WriteByte(c)
 			i++
 			continue
+		case i+1 < len(s) && (s[i:i+2] == "~=" || s[i:i+2] == ".."):
+			b.WriteString(words[s[i:i+2]])
+			i += 2
+			continue
 		}
 		j := i
 		for j < len(s) && isIdentByte(s[j]) {
@@ -535,6 +565,9 @@ func replaceWords(s string, words map[string]string) string {
 		w := s[i:j]
 		if r, ok := words[w]; ok && !(i > 0 && s[i-1] == '.') {
 			w = r
+			if w == "!" && j < len(s) && s[j] == ' ' {
+				j++ // "not x" becomes "!x"
+			}
 		}
 		b.WriteString(w)
 		i = j

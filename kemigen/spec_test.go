@@ -135,10 +135,37 @@ functions:
 		}
 	}
 	g := m.Functions[0]
-	if got := g.Examples["starlark"]; got != `if KSR.sl.get() == None then x = True end` {
-		t.Errorf("starlark words: %q", got)
+	for eng, want := range map[string]string{
+		"js":       `if (KSR.sl.get() == null) { x = true; }`,
+		"starlark": "if KSR.sl.get() == None:\n    x = True",
+	} {
+		if got := g.Examples[eng]; got != want {
+			t.Errorf("%s example: got %q want %q", eng, got, want)
+		}
 	}
 	if _, ok := g.Examples["native"]; ok {
 		t.Errorf("native example derived from a statement that is not a call")
+	}
+}
+
+func TestLuaToOtherEngines(t *testing.T) {
+	for lua, want := range map[string][2]string{
+		`KSR.info("a" .. KSR.pv.get("$ru") .. "\n")`: {`KSR.info("a" + KSR.pv.get("$ru") + "\n");`, `KSR.info("a" + KSR.pv.get("$ru") + "\n")`},
+		`if not KSR.is_INVITE() and x ~= nil then KSR.info("not..~=") end`: {
+			`if (!KSR.is_INVITE() && x != null) { KSR.info("not..~="); }`,
+			"if not KSR.is_INVITE() and x != None:\n    KSR.info(\"not..~=\")"},
+		`local v = KSR.m.get()`: {`let v = KSR.m.get();`, `v = KSR.m.get()`},
+	} {
+		f := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": lua}}
+		deriveExamples("m", f)
+		if f.Examples["js"] != want[0] || f.Examples["starlark"] != want[1] {
+			t.Errorf("%s\n js: %s\n star: %s", lua, f.Examples["js"], f.Examples["starlark"])
+		}
+	}
+	// A form kemigen cannot translate is left alone.
+	f := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": "for i = 1, 3 do KSR.m.f() end"}}
+	deriveExamples("m", f)
+	if len(f.Examples) != 1 {
+		t.Errorf("derived %v", f.Examples)
 	}
 }
