@@ -123,8 +123,10 @@ type Runtime struct {
 	// retransmissions). The server sets it; it is safe for concurrent use.
 	Send func(b []byte, proto Proto, to netip.AddrPort) error
 
-	mu    sync.Mutex
-	state map[string]any
+	mu         sync.Mutex
+	state      map[string]any
+	stops      []func()
+	replyHooks []ReplyHook
 }
 
 // Param returns the last value given for a module param, or its default.

@@ -96,6 +96,7 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 	for _, w := range workers {
 		w.Close()
 	}
+	setup.RT.Stop()
 	return serveErr
 }
 

@@ -124,6 +124,9 @@ func Load(opt Options) (*Setup, error) {
 		return nil, fmt.Errorf("%s: the script defines no %s() function; it is required", s.Script, rt.Callback("ksr_request_route"))
 	}
 	s.Program = prog
+	if err := rt.Start(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

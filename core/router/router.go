@@ -153,6 +153,78 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 			ctx.Log(core.LErr, fmt.Sprintf("%s failed for Call-ID %q: %v (script errors so far: %d)", cb, w.msg.CallID(), err, n))
 		}
 	}
+	if w.msg.IsRequest() || ctx.Dropped() {
+		return
+	}
+	for _, h := range r.rt.ReplyHooks() {
+		if h(ctx) {
+			return
+		}
+	}
+	w.forwardReply()
+}
+
+// forwardReply sends a reply on statelessly, as Kamailio's core does when
+// no transaction takes it: the top Via must be ours; it is removed and the
+// reply goes where the next Via says.
+func (w *Worker) forwardReply() {
+	log := w.r.rt.Log
+	it := w.msg.Vias()
+	if !it.Next() {
+		return
+	}
+	top := it.Via()
+	if my := w.r.rt.Myself; my == nil || !my(top.Host, top.Port) {
+		if log.Enabled(core.LDbg) {
+			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %q: top Via %s is not ours; dropped", w.msg.CallID(), top.Host))
+		}
+		return
+	}
+	if !it.Next() {
+		if log.Enabled(core.LDbg) {
+			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %q has no second Via; dropped", w.msg.CallID()))
+		}
+		return
+	}
+	dst, ok := ViaDestination(it.Via())
+	if !ok {
+		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q: next Via %q has no address to send to; dropped", w.msg.CallID(), it.Via().Raw))
+		return
+	}
+	if err := w.msg.RemoveTopVia(); err != nil {
+		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q: %v", w.msg.CallID(), err))
+		return
+	}
+	b := w.msg.AppendTo(w.ctx.Scratch[:0])
+	w.ctx.Scratch = b[:0]
+	if err := w.SendTo(b, core.UDP, dst); err != nil {
+		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q to %s: %v", w.msg.CallID(), dst, err))
+	}
+}
+
+// ViaDestination is where a response goes for a Via that is not ours
+// (RFC 3261 §18.2.2, RFC 3581): received= or the sent-by IP, and rport=
+// or the sent-by port (5060 by default).
+func ViaDestination(v *sip.Via) (netip.AddrPort, bool) {
+	host := v.Received
+	if len(host) == 0 {
+		host = v.Host
+	}
+	if len(host) > 1 && host[0] == '[' {
+		host = host[1 : len(host)-1]
+	}
+	a, err := netip.ParseAddr(string(host))
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	port := 5060
+	switch {
+	case v.Rport > 0:
+		port = v.Rport
+	case v.Port > 0:
+		port = v.Port
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), true
 }
 
 // clip keeps a log line short when an error quotes hostile input.
