@@ -140,8 +140,9 @@ func (m *Msg) RemoveHeader(name string) (int, error) {
 }
 
 // RemoveValue removes the n-th (from 0) comma-separated value of the
-// header, counting across lines. A line left with no value is removed
-// whole.
+// header, counting across lines and in the original message (values
+// removed by earlier edits still count). A line left with no value is
+// removed whole.
 func (m *Msg) RemoveValue(name string, n int) error {
 	it := m.Values(name)
 	for k := 0; it.Next(); k++ {
@@ -150,9 +151,10 @@ func (m *Msg) RemoveValue(name string, n int) error {
 		}
 		h := &m.hdrs[it.Line()]
 		line := h.value.of(m.buf)
+		base := int(h.value.s)
 		vs := it.split.Offset()
 		ve := vs + len(it.Value())
-		// Find neighbours within the line.
+		// Find the nearest neighbours in the line that are still there.
 		prevEnd, nextStart := -1, -1
 		sp := SplitCommas(line)
 		for {
@@ -161,13 +163,15 @@ func (m *Msg) RemoveValue(name string, n int) error {
 				break
 			}
 			o := sp.Offset()
+			if m.ed.covered(int32(base+o), int32(base+o+len(v))) {
+				continue
+			}
 			if o+len(v) <= vs {
 				prevEnd = o + len(v)
 			} else if o >= ve && nextStart < 0 {
 				nextStart = o
 			}
 		}
-		base := int(h.value.s)
 		switch {
 		case prevEnd < 0 && nextStart < 0:
 			return m.RemoveHeaderAt(it.Line())
@@ -178,6 +182,17 @@ func (m *Msg) RemoveValue(name string, n int) error {
 		}
 	}
 	return ErrNoHeader
+}
+
+// covered reports whether a pending delete removes all of [off, end).
+func (e *edits) covered(off, end int32) bool {
+	for i := 0; i < e.n; i++ {
+		l := &e.lumps[i]
+		if l.del && l.off <= off && l.end >= end {
+			return true
+		}
+	}
+	return false
 }
 
 // insertAt records an insertion of a whole header line at off.
@@ -352,7 +367,7 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 		return dst
 	}
 	e := &m.ed
-	var ls [MaxEdits + 8]lump
+	var ls [MaxEdits + MaxHeaders + 8]lump
 	n := copy(ls[:], e.lumps[:e.n])
 	seq := int16(e.n)
 	// virt stores a virtual lump; data spans with vbuf set refer to the
@@ -363,7 +378,7 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 		off, end int32
 		data     []byte
 	}
-	var virt [8]vdata
+	var virt [MaxHeaders + 8]vdata
 	nv := 0
 	addV := func(off, end int32, data []byte) {
 		virt[nv] = vdata{off, end, data}
@@ -408,6 +423,9 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 			addV(-2, -2, sc[s:]) // marker: Content-Length line
 		}
 	}
+	if m.noBlank {
+		addV(-3, -3, nil) // marker: the missing empty line, after all inserts
+	}
 	// Merge virtual lumps as sortable entries; their data index is kept in
 	// data.s with data.e == -1-index to tell them apart.
 	for k := 0; k < nv; k++ {
@@ -416,12 +434,16 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 			off, end = m.hdrEnd, m.hdrEnd
 		}
 		ls[n] = lump{off: off, end: end, del: end > off, seq: seq, data: span{int32(k), -1}}
+		if virt[k].off == -3 {
+			ls[n].seq = MaxEdits + 8
+		}
 		n++
 		seq++
 	}
-	// Insertion sort by offset, then recording order.
+	// Insertion sort by offset, inserts before deletes at the same offset,
+	// then recording order.
 	for i := 1; i < n; i++ {
-		for j := i; j > 0 && (ls[j].off < ls[j-1].off || ls[j].off == ls[j-1].off && ls[j].seq < ls[j-1].seq); j-- {
+		for j := i; j > 0 && lumpLess(&ls[j], &ls[j-1]); j-- {
 			ls[j], ls[j-1] = ls[j-1], ls[j]
 		}
 	}
@@ -429,6 +451,11 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 	cur := int32(0)
 	for i := 0; i < n; i++ {
 		l := &ls[i]
+		if l.off < cur && (!l.del || l.data.e == -1) {
+			// Inside text an earlier delete removed: the insert or
+			// replacement has nothing left to attach to.
+			continue
+		}
 		if l.off > cur {
 			dst = append(dst, b[cur:l.off]...)
 			cur = l.off
@@ -443,6 +470,8 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 			case -2:
 				dst = append(dst, "Content-Length: "...)
 				dst = append(dst, v.data...)
+				dst = append(dst, "\r\n"...)
+			case -3:
 				dst = append(dst, "\r\n"...)
 			default:
 				dst = append(dst, v.data...)
@@ -464,6 +493,16 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 		dst = append(dst, b[cur:body.e]...)
 	}
 	return dst
+}
+
+func lumpLess(a, b *lump) bool {
+	if a.off != b.off {
+		return a.off < b.off
+	}
+	if a.del != b.del {
+		return !a.del
+	}
+	return a.seq < b.seq
 }
 
 // Apply writes the message with its pending edits into dst (reusing its

@@ -150,6 +150,7 @@ type Msg struct {
 	version  span
 	reason   span
 	lineLWS  bool // the request line has LWS other than two single SPs
+	noBlank  bool // the datagram ended after the headers, with no empty line
 
 	nh    int
 	hdrs  [MaxHeaders]hdr
@@ -194,6 +195,7 @@ func (m *Msg) reset() {
 	m.status = 0
 	m.method, m.ruri, m.version, m.reason = span{}, span{}, span{}, span{}
 	m.lineLWS = false
+	m.noBlank = false
 	m.nh = 0
 	m.first = [numHdrIDs]int8{}
 	m.hdrEnd = 0
@@ -340,6 +342,7 @@ func (m *Msg) parseHeaders(b []byte, i int) (int, error) {
 			// end then also ends the headers (RFC 4475's baddn.dat does).
 			if i > 0 && b[i-1] == '\n' {
 				m.hdrEnd = int32(i)
+				m.noBlank = true
 				return i, nil
 			}
 			return 0, perr(i, "headers not terminated by an empty line")

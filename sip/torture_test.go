@@ -587,4 +587,3 @@ func checkRoundTrip(t *testing.T, m *Msg) {
 		}
 	}
 }
-
