@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -89,6 +90,7 @@ func TestNestedCall(t *testing.T) {
 	}})
 	p, err := Engine{}.Compile("n.lua", []byte(`
 function event() KSR.ev.exit() end
+function loop() while true do KSR.ev.run() end end
 function ksr_request_route()
 	assert(KSR.ev.run() == 1)
 	KSR.ev.exit()
@@ -106,6 +108,14 @@ end`), e.rt)
 	}
 	if !outer.Stopped() || inner == nil || !inner.Stopped() {
 		t.Errorf("outer stopped=%v, inner=%v: each exit must reach its own context", outer.Stopped(), inner)
+	}
+	// Nested calls share the outer budget: a loop around them ends.
+	err = vm.Call(e.ctx(), "loop")
+	if !errors.Is(err, core.ErrBudget) {
+		t.Errorf("loop around nested calls: %v, want ErrBudget", err)
+	}
+	if err := vm.Call(e.ctx(), "event"); err != nil {
+		t.Errorf("next call: %v", err)
 	}
 }
 

@@ -17,6 +17,7 @@ type VM struct {
 	idle   core.Ctx  // ctx seen by top-level code, which runs without a message
 	steps  int
 	budget stepBudget
+	depth  int // Calls in progress: more than one when an export runs a callback
 	args   [6]core.Value
 
 	// raised is the Go error the last failed export raised into Lua, so
@@ -102,13 +103,19 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 		return core.ErrNoCallback
 	}
 	// An export may run another callback from inside this one (an event
-	// route); the outer call gets its context back afterwards.
+	// route): the outer call gets its context back afterwards, and the
+	// inner one spends the outer budget rather than a fresh one, so a loop
+	// around it still ends.
 	prev := vm.ctx
 	vm.ctx = ctx
 	vm.raised = nil
-	vm.budget.reset(vm.steps)
+	if vm.depth == 0 {
+		vm.budget.reset(vm.steps)
+	}
+	vm.depth++
 	L.Push(fn)
 	err := L.PCall(0, 0, nil)
+	vm.depth--
 	vm.ctx = prev
 	if err != nil {
 		return vm.scriptError(err)
