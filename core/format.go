@@ -184,3 +184,38 @@ func init() {
 		return strconv.AppendInt(dst, int64(c.Msg.StatusCode()), 10), true
 	})
 }
+
+// PVSetter assigns v to $name(arg) for ctx; a null v unsets it where that
+// means something ($du, $var). It returns an error naming what it expected.
+type PVSetter func(ctx *Ctx, arg string, v Value) error
+
+var pvSetters = map[string]PVSetter{}
+
+// RegisterPVSetter makes $name assignable (KSR.pv.sets, seti, unset). It
+// panics on a duplicate.
+func RegisterPVSetter(name string, set PVSetter) {
+	if _, dup := pvSetters[name]; dup {
+		panic("core.RegisterPVSetter: duplicate $" + name)
+	}
+	pvSetters[name] = set
+}
+
+// LookupPVSetter returns the setter for $name, or nil when it is read-only
+// or unknown.
+func LookupPVSetter(name string) PVSetter { return pvSetters[name] }
+
+// SplitPV splits "$name(arg)", "$(name(arg))", "$name" or "name" into its
+// name and inner argument; ok is false when s is not a pseudo-variable.
+func SplitPV(s string) (name, arg string, ok bool) {
+	if len(s) > 0 && s[0] == '$' {
+		s = s[1:]
+	}
+	if len(s) > 1 && s[0] == '(' && s[len(s)-1] == ')' {
+		s = s[1 : len(s)-1]
+	}
+	name, arg, n := scanPV(s)
+	if name == "" || n != len(s) {
+		return "", "", false
+	}
+	return name, arg, true
+}
