@@ -118,6 +118,11 @@ interface KSR_object {
 	 */
 	force_rport(): boolean;
 	/**
+	 * The current log level, the debug global.
+	 * @returns The level: -5 (alert) to 3 (debug).
+	 */
+	get_debug(): number;
+	/**
 	 * Log msg at info level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.
 	 */
@@ -356,6 +361,12 @@ interface KSR_object {
 	 */
 	isflagset(flag: number): boolean;
 	/**
+	 * Check a script flag.
+	 * @param flag Flag index, 0-63.
+	 * @returns true when set; false when not set or out of range.
+	 */
+	issflagset(flag: number): boolean;
+	/**
 	 * Log msg at the named level.
 	 * @param level One of dbg, info, notice, warn, err, crit; anything else logs as err.
 	 * @param msg Text to log.
@@ -384,6 +395,12 @@ interface KSR_object {
 	 */
 	resetflag(flag: number): boolean;
 	/**
+	 * Clear a script flag.
+	 * @param flag Flag index, 0-63.
+	 * @returns true, or false when flag is out of range.
+	 */
+	resetsflag(flag: number): boolean;
+	/**
 	 * Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 	 */
 	set_drop(): void;
@@ -411,6 +428,12 @@ interface KSR_object {
 	 * @returns true, or false when the Request-URI cannot be parsed or host is empty.
 	 */
 	sethost(host: string): boolean;
+	/**
+	 * Set a script flag: one shared by every message and worker until reset or reload.
+	 * @param flag Flag index, 0-63.
+	 * @returns true, or false when flag is out of range.
+	 */
+	setsflag(flag: number): boolean;
 	/**
 	 * Replace the Request-URI.
 	 * @param uri The new Request-URI.

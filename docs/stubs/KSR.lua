@@ -23,6 +23,10 @@ function KSR.err(msg) end
 ---@return boolean # Always true.
 function KSR.force_rport() end
 
+---The current log level, the debug global.
+---@return integer # The level: -5 (alert) to 3 (debug).
+function KSR.get_debug() end
+
 ---Log msg at info level, when the debug global allows it.
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.info(msg) end
@@ -215,6 +219,11 @@ function KSR.isdsturiset() end
 ---@return boolean # true when set; false when not set or out of range.
 function KSR.isflagset(flag) end
 
+---Check a script flag.
+---@param flag integer Flag index, 0-63.
+---@return boolean # true when set; false when not set or out of range.
+function KSR.issflagset(flag) end
+
 ---Log msg at the named level.
 ---@param level string One of dbg, info, notice, warn, err, crit; anything else logs as err.
 ---@param msg string Text to log.
@@ -238,6 +247,11 @@ function KSR.resetdsturi() end
 ---@return boolean # true, or false when flag is out of range.
 function KSR.resetflag(flag) end
 
+---Clear a script flag.
+---@param flag integer Flag index, 0-63.
+---@return boolean # true, or false when flag is out of range.
+function KSR.resetsflag(flag) end
+
 ---Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 function KSR.set_drop() end
 
@@ -260,6 +274,11 @@ function KSR.setflag(flag) end
 ---@param host string The new host: a name or an IP address (IPv6 in brackets).
 ---@return boolean # true, or false when the Request-URI cannot be parsed or host is empty.
 function KSR.sethost(host) end
+
+---Set a script flag: one shared by every message and worker until reset or reload.
+---@param flag integer Flag index, 0-63.
+---@return boolean # true, or false when flag is out of range.
+function KSR.setsflag(flag) end
 
 ---Replace the Request-URI.
 ---@param uri string The new Request-URI.

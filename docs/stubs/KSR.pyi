@@ -94,6 +94,10 @@ class _KSR:
         """Send replies to the source port of the request, as if its top Via asked for rport (RFC 3581)."""
         ...
 
+    def get_debug(self) -> int:
+        """The current log level, the debug global."""
+        ...
+
     def info(self, msg: str) -> None:
         """Log msg at info level, when the debug global allows it."""
         ...
@@ -278,6 +282,10 @@ class _KSR:
         """Check a message flag."""
         ...
 
+    def issflagset(self, flag: int) -> bool:
+        """Check a script flag."""
+        ...
+
     def log(self, level: str, msg: str) -> None:
         """Log msg at the named level."""
         ...
@@ -298,6 +306,10 @@ class _KSR:
         """Clear a message flag."""
         ...
 
+    def resetsflag(self, flag: int) -> bool:
+        """Clear a script flag."""
+        ...
+
     def set_drop(self) -> None:
         """Drop the message once the route ends: no relay and no automatic reply. The route goes on running."""
         ...
@@ -316,6 +328,10 @@ class _KSR:
 
     def sethost(self, host: str) -> bool:
         """Replace the host of the Request-URI, keeping its user, port and parameters."""
+        ...
+
+    def setsflag(self, flag: int) -> bool:
+        """Set a script flag: one shared by every message and worker until reset or reload."""
         ...
 
     def seturi(self, uri: str) -> bool:

@@ -312,3 +312,25 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestScriptFlagsAndDebug(t *testing.T) {
+	ctx := ksrtest.Ctx(t, request("INVITE"), nil)
+	other := ksrtest.Ctx(t, request("BYE"), nil)
+	other.RT = ctx.RT // another worker, same runtime
+	if !Setsflag(ctx, 2) || !Issflagset(other, 2) || Issflagset(other, 3) {
+		t.Errorf("script flag not shared across contexts of one runtime")
+	}
+	if !Resetsflag(other, 2) || Issflagset(ctx, 2) || Setsflag(ctx, 64) {
+		t.Errorf("resetsflag")
+	}
+	ctx.Reset(ctx.Msg, ctx.Src, ctx.Local, ctx.Proto)
+	Setsflag(ctx, 5)
+	ctx.Reset(ctx.Msg, ctx.Src, ctx.Local, ctx.Proto)
+	if !Issflagset(ctx, 5) {
+		t.Errorf("script flags must survive the next message")
+	}
+	ctx.RT.Log = &core.Logger{Level: core.LInfo}
+	if GetDebug(ctx) != core.LInfo {
+		t.Errorf("get_debug = %d", GetDebug(ctx))
+	}
+}

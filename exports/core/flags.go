@@ -2,6 +2,7 @@ package kcore
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"kemi/core"
 )
@@ -72,3 +73,48 @@ func ForceRport(ctx *core.Ctx) bool {
 
 // SetDrop marks the message dropped; the route goes on.
 func SetDrop(ctx *core.Ctx) { ctx.SetDrop() }
+
+// Script flags live in the runtime, shared by all workers, and start
+// clear after a reload.
+type sflags struct{ bits atomic.Uint64 }
+
+func scriptFlags(ctx *core.Ctx) *sflags {
+	if ctx.RT == nil {
+		return nil
+	}
+	return ctx.RT.State("core.sflags", func() any { return new(sflags) }).(*sflags)
+}
+
+// Setsflag sets a script flag.
+func Setsflag(ctx *core.Ctx, flag int) bool {
+	f := scriptFlags(ctx)
+	if f == nil || !flagOK(ctx, flag) {
+		return false
+	}
+	f.bits.Or(1 << flag)
+	return true
+}
+
+// Resetsflag clears a script flag.
+func Resetsflag(ctx *core.Ctx, flag int) bool {
+	f := scriptFlags(ctx)
+	if f == nil || !flagOK(ctx, flag) {
+		return false
+	}
+	f.bits.And(^uint64(1 << flag))
+	return true
+}
+
+// Issflagset checks a script flag.
+func Issflagset(ctx *core.Ctx, flag int) bool {
+	f := scriptFlags(ctx)
+	return f != nil && flagOK(ctx, flag) && f.bits.Load()&(1<<flag) != 0
+}
+
+// GetDebug is the log level in force, the debug global.
+func GetDebug(ctx *core.Ctx) int {
+	if ctx.RT == nil || ctx.RT.Log == nil {
+		return core.LWarn
+	}
+	return ctx.RT.Log.Level
+}

@@ -42,6 +42,13 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "get_debug",
+				Returns: core.TInt,
+				Native:  "get_debug",
+				Call:    kemi_get_debug,
+			},
+			{
+				Module:  "",
 				Name:    "info",
 				Params:  kemiArgs_info,
 				Returns: core.TNone,
@@ -373,6 +380,14 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "issflagset",
+				Params:  kemiArgs_issflagset,
+				Returns: core.TBool,
+				Native:  "issflagset",
+				Call:    kemi_issflagset,
+			},
+			{
+				Module:  "",
 				Name:    "log",
 				Params:  kemiArgs_log,
 				Returns: core.TNone,
@@ -412,6 +427,14 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "resetsflag",
+				Params:  kemiArgs_resetsflag,
+				Returns: core.TBool,
+				Native:  "resetsflag",
+				Call:    kemi_resetsflag,
+			},
+			{
+				Module:  "",
 				Name:    "set_drop",
 				Returns: core.TNone,
 				Native:  "set_drop",
@@ -448,6 +471,14 @@ func init() {
 				Returns: core.TBool,
 				Native:  "sethost",
 				Call:    kemi_sethost,
+			},
+			{
+				Module:  "",
+				Name:    "setsflag",
+				Params:  kemiArgs_setsflag,
+				Returns: core.TBool,
+				Native:  "setsflag",
+				Call:    kemi_setsflag,
 			},
 			{
 				Module:  "",
@@ -516,6 +547,14 @@ func kemi_force_rport(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.force_rport", nil, core.KindNames(args)))
 	}
 	return core.Bool(ForceRport(ctx))
+}
+
+// kemi_get_debug adapts KSR.get_debug to GetDebug.
+func kemi_get_debug(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.get_debug", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(GetDebug(ctx)))
 }
 
 var kemiArgs_info = []core.Type{core.TStr}
@@ -905,6 +944,16 @@ func kemi_isflagset(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Bool(Isflagset(ctx, int(args[0].I)))
 }
 
+var kemiArgs_issflagset = []core.Type{core.TInt}
+
+// kemi_issflagset adapts KSR.issflagset to Issflagset.
+func kemi_issflagset(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.issflagset", kemiArgs_issflagset, core.KindNames(args)))
+	}
+	return core.Bool(Issflagset(ctx, int(args[0].I)))
+}
+
 var kemiArgs_log = []core.Type{core.TStr, core.TStr}
 
 // kemi_log adapts KSR.log to Log.
@@ -953,6 +1002,16 @@ func kemi_resetflag(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.resetflag", kemiArgs_resetflag, core.KindNames(args)))
 	}
 	return core.Bool(Resetflag(ctx, int(args[0].I)))
+}
+
+var kemiArgs_resetsflag = []core.Type{core.TInt}
+
+// kemi_resetsflag adapts KSR.resetsflag to Resetsflag.
+func kemi_resetsflag(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.resetsflag", kemiArgs_resetsflag, core.KindNames(args)))
+	}
+	return core.Bool(Resetsflag(ctx, int(args[0].I)))
 }
 
 // kemi_set_drop adapts KSR.set_drop to SetDrop.
@@ -1004,6 +1063,16 @@ func kemi_sethost(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Bool(Sethost(ctx, args[0].S))
 }
 
+var kemiArgs_setsflag = []core.Type{core.TInt}
+
+// kemi_setsflag adapts KSR.setsflag to Setsflag.
+func kemi_setsflag(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.setsflag", kemiArgs_setsflag, core.KindNames(args)))
+	}
+	return core.Bool(Setsflag(ctx, int(args[0].I)))
+}
+
 var kemiArgs_seturi = []core.Type{core.TStr}
 
 // kemi_seturi adapts KSR.seturi to Seturi.
@@ -1041,6 +1110,7 @@ var (
 	_ func(*core.Ctx, string)         = LogDbg
 	_ func(*core.Ctx, string)         = LogErr
 	_ func(*core.Ctx) bool            = ForceRport
+	_ func(*core.Ctx) int             = GetDebug
 	_ func(*core.Ctx, string)         = LogInfo
 	_ func(*core.Ctx) bool            = IsACK
 	_ func(*core.Ctx) bool            = IsBYE
@@ -1087,16 +1157,19 @@ var (
 	_ func(*core.Ctx, int) bool       = Isbflagset
 	_ func(*core.Ctx) bool            = Isdsturiset
 	_ func(*core.Ctx, int) bool       = Isflagset
+	_ func(*core.Ctx, int) bool       = Issflagset
 	_ func(*core.Ctx, string, string) = Log
 	_ func(*core.Ctx, string)         = LogNotice
 	_ func(*core.Ctx, int) bool       = Resetbflag
 	_ func(*core.Ctx) bool            = Resetdsturi
 	_ func(*core.Ctx, int) bool       = Resetflag
+	_ func(*core.Ctx, int) bool       = Resetsflag
 	_ func(*core.Ctx)                 = SetDrop
 	_ func(*core.Ctx, int) bool       = Setbflag
 	_ func(*core.Ctx, string) bool    = Setdsturi
 	_ func(*core.Ctx, int) bool       = Setflag
 	_ func(*core.Ctx, string) bool    = Sethost
+	_ func(*core.Ctx, int) bool       = Setsflag
 	_ func(*core.Ctx, string) bool    = Seturi
 	_ func(*core.Ctx, string) bool    = Setuser
 	_ func(*core.Ctx, string)         = LogWarn
