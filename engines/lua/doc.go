@@ -13,8 +13,15 @@
 // sr object (sr.maxfwd.process_maxfwd, sr.sl.send_reply, sr.log) maps onto
 // the same exports.
 //
-// KSR.x.exit and KSR.x.drop unwind the callback with a preallocated
-// sentinel error, which VM.Call turns back into a normal return. Runaway
-// scripts stop on a per-call instruction budget, counted through the
-// context hook gopher-lua polls before each instruction (see budget.go).
+// KSR.x.exit and KSR.x.drop end the callback: by making every Lua frame
+// return at once when only plain Lua calls are on the stack (unwind.go),
+// otherwise with a preallocated sentinel error that VM.Call turns back into
+// a normal return. Runaway scripts stop on a per-call instruction budget,
+// counted through the context gopher-lua polls before each instruction
+// (budget.go); the error wraps core.ErrBudget and the VM stays usable.
+//
+// Errors carry the script position: "path:line: message", for parse and
+// compile errors from Compile as for runtime errors from VM.Call
+// (*ScriptError, which wraps core.ErrBudget or the error an export failed
+// with).
 package lua
