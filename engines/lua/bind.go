@@ -12,7 +12,7 @@ import (
 
 // bindKSR builds the KSR table once per VM: core functions directly on
 // KSR, one subtable per loaded module, aliases included.
-func (vm *VM) bindKSR() {
+func (vm *VM) bindKSR() *glua.LTable {
 	L := vm.L
 	ksr := L.NewTable()
 	for _, m := range vm.p.rt.Reg.Modules() {
@@ -30,6 +30,7 @@ func (vm *VM) bindKSR() {
 		}
 	}
 	L.G.Global.RawSetString("KSR", ksr)
+	return ksr
 }
 
 // legacySR lists, per module, the seed's sr.<module>.<name> functions and
@@ -49,12 +50,23 @@ var srLevels = map[string]int{
 	"notice": core.LNotice, "info": core.LInfo, "dbg": core.LDbg, "debug": core.LDbg,
 }
 
-// bindSR builds the legacy sr object of the seed's example: sr.log and the
-// level shorthands (sr.err, sr.info, ...), and sr.<module> for the legacy
-// names whose modules are loaded.
-func (vm *VM) bindSR() {
+// bindSR builds the legacy sr object of the seed's example. Kamailio's
+// old sr API mostly used the names KEMI kept (sr.tm.t_relay,
+// sr.hdr.append, sr.setflag), so sr mirrors KSR, sharing its functions,
+// and adds what differs: sr.log(level, msg), the level shorthands (sr.err,
+// sr.info, ...) and the legacy function names in legacySR. Like KSR, it has
+// only the loaded modules.
+func (vm *VM) bindSR(ksr *glua.LTable) {
 	L := vm.L
 	sr := L.NewTable()
+	ksr.ForEach(func(k, v glua.LValue) {
+		if t, ok := v.(*glua.LTable); ok {
+			c := L.NewTable()
+			t.ForEach(c.RawSet)
+			v = c
+		}
+		sr.RawSet(k, v)
+	})
 	sr.RawSetString("log", L.NewFunction(vm.srLog))
 	for _, lv := range []string{"alert", "crit", "err", "warn", "notice", "info", "dbg"} {
 		level := srLevels[lv]
@@ -65,10 +77,10 @@ func (vm *VM) bindSR() {
 	}
 	reg := vm.p.rt.Reg
 	for mod, fns := range legacySR {
-		if reg.Module(mod) == nil {
+		t, ok := sr.RawGetString(mod).(*glua.LTable)
+		if !ok {
 			continue
 		}
-		t := L.NewTable()
 		for name, cands := range fns {
 			for _, c := range cands {
 				if e := reg.Lookup(mod, c); e != nil {
@@ -77,7 +89,6 @@ func (vm *VM) bindSR() {
 				}
 			}
 		}
-		sr.RawSetString(mod, t)
 	}
 	L.G.Global.RawSetString("sr", sr)
 }

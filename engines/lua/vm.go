@@ -78,8 +78,7 @@ func (p *Program) newVM() (*VM, error) {
 	vm.exitErr = &glua.ApiError{Type: glua.ApiErrorRun, Object: vm.exitVal, StackTrace: "KSR.x.exit"}
 	vm.exitPanic = func(*glua.LState) { panic(vm.exitErr) }
 
-	vm.bindKSR()
-	vm.bindSR()
+	vm.bindSR(vm.bindKSR())
 	L.SetContext(&vm.budget)
 
 	vm.budget.reset(vm.steps)

@@ -150,3 +150,12 @@ end
 function check_saved()
 	assert(saved() == "kept", "closure upvalue after exit: " .. tostring(saved()))
 end
+
+function test_sr_mirrors_ksr()
+	assert(sr.t.get == KSR.t.get, "sr shares KSR's functions")
+	assert(sr.info == KSR.info)
+	assert(sr.auth == nil)
+	assert(sr.sl.send_reply ~= nil and sr.sl.sl_send_reply ~= nil)
+	assert(sr.sl ~= KSR.sl, "legacy names do not leak into KSR")
+	sr.t.get("s")
+end
