@@ -28,27 +28,35 @@ func TestLateInterruptCleared(t *testing.T) {
 	}
 }
 
-// Several workers, each with its own VM, some looping forever, some
-// routing; run with -race. Only the outcome is checked, never the time.
+// Several workers, each with its own VM, run at once under -race: two
+// loop forever under a small budget, two route under the default one.
+// Only outcomes are checked, never times.
 func TestBudgetConcurrent(t *testing.T) {
 	_, p, _, _ := load(t, "engine.js")
-	p.rt.TimeBudget = 20 * time.Millisecond
-	var wg sync.WaitGroup
+	var vms []core.VM
 	for i := 0; i < 4; i++ {
+		if i == 2 {
+			p.rt.TimeBudget = 20 * time.Millisecond
+		}
 		v, err := p.NewVM()
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer v.Close()
+		vms = append(vms, v)
+	}
+	var wg sync.WaitGroup
+	for i, v := range vms {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
-			defer v.Close()
 			ctx := &core.Ctx{RT: p.rt}
 			for j := 0; j < 3; j++ {
-				if i%2 == 0 {
+				if i >= 2 {
 					if err := v.Call(ctx, "runaway"); !errors.Is(err, core.ErrBudget) {
 						t.Errorf("worker %d: runaway: %v, want core.ErrBudget", i, err)
 					}
+					continue
 				}
 				for k := 0; k < 100; k++ {
 					if err := v.Call(ctx, "empty"); err != nil {
@@ -57,7 +65,7 @@ func TestBudgetConcurrent(t *testing.T) {
 					}
 				}
 			}
-		}(i)
+		}()
 	}
 	wg.Wait()
 }
