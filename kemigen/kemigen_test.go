@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	luaparse "github.com/yuin/gopher-lua/parse"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/*/want")
@@ -245,6 +247,24 @@ func TestFormatFailureShowsSource(t *testing.T) {
 	for _, want := range []string{"kemigen: exports/x/zz_kemi.go: generated Go does not format", "   1  package x\n", "   3  func f() {\n"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+}
+
+// TestLuaStubsParse runs the generated KSR.lua and .luacheckrc through
+// gopher-lua's parser, the Lua kemi runs.
+func TestLuaStubsParse(t *testing.T) {
+	mods, err := Load("testdata/golden/basic/in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"docs/stubs/KSR.lua", "docs/stubs/.luacheckrc"} {
+		if _, err := luaparse.Parse(bytes.NewReader(files[p]), p); err != nil {
+			t.Errorf("%s: %v", p, err)
 		}
 	}
 }
