@@ -54,7 +54,8 @@ var srLevels = map[string]int{
 // old sr API mostly used the names KEMI kept (sr.tm.t_relay,
 // sr.hdr.append, sr.setflag), so sr mirrors KSR, sharing its functions,
 // and adds what differs: sr.log(level, msg), the level shorthands (sr.err,
-// sr.info, ...) and the legacy function names in legacySR. Like KSR, it has
+// sr.info, ...) where the core module lacks them, and the legacy function
+// names in legacySR. Like KSR, it has
 // only the loaded modules.
 func (vm *VM) bindSR(ksr *glua.LTable) {
 	L := vm.L
@@ -69,6 +70,9 @@ func (vm *VM) bindSR(ksr *glua.LTable) {
 	})
 	sr.RawSetString("log", L.NewFunction(vm.srLog))
 	for _, lv := range []string{"alert", "crit", "err", "warn", "notice", "info", "dbg"} {
+		if sr.RawGetString(lv) != glua.LNil {
+			continue // the core module's KSR.err and friends
+		}
 		level := srLevels[lv]
 		sr.RawSetString(lv, L.NewFunction(func(L *glua.LState) int {
 			vm.ctx.Log(level, L.CheckString(1))
