@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dop251/goja"
+
 	"kemi/core"
 )
 
@@ -68,4 +70,37 @@ func TestBudgetConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// The watchdog judges a call by when it first saw it running, so however
+// late its ticks come, a call is stopped only after it was seen running
+// for the whole budget. The ticks here are synthetic.
+func TestWatchNeverEarly(t *testing.T) {
+	rt := goja.New()
+	w := &watch{budget: time.Second, rt: rt}
+	t0 := time.Unix(1000, 0)
+	w.begin()
+	w.check(t0.Add(time.Hour)) // a tick long after the previous one: first sight only
+	if s := w.state.Load(); s <= 0 {
+		t.Fatalf("call interrupted at first sight (state %d)", s)
+	}
+	w.check(t0.Add(time.Hour + time.Second - time.Nanosecond))
+	if s := w.state.Load(); s <= 0 {
+		t.Fatalf("call interrupted before its budget (state %d)", s)
+	}
+	w.check(t0.Add(time.Hour + time.Second))
+	if s := w.state.Load(); s != interrupted {
+		t.Fatalf("state after the budget = %d, want interrupted", s)
+	}
+	w.end()
+	if _, err := rt.RunString("1"); err != nil {
+		t.Fatalf("runtime still interrupted after end: %v", err)
+	}
+	// A new call is a new sequence number: seen afresh, not judged by the old one's start.
+	w.begin()
+	w.check(t0.Add(2 * time.Hour))
+	if s := w.state.Load(); s <= 0 {
+		t.Fatalf("second call interrupted at first sight (state %d)", s)
+	}
+	w.end()
 }
