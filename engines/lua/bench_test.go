@@ -165,3 +165,21 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewVM is what a worker pays at start and after each reload.
+func BenchmarkNewVM(b *testing.B) {
+	rt := realRuntime(b)
+	src := readTestdata(b, "seed_sr.lua")
+	p, err := Engine{}.Compile("testdata/seed_sr.lua", []byte(src), rt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		vm, err := p.NewVM()
+		if err != nil {
+			b.Fatal(err)
+		}
+		vm.Close()
+	}
+}
