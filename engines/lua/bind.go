@@ -164,11 +164,10 @@ func (vm *VM) invoke(e *core.Export, args []core.Value) (r core.Value, crash any
 }
 
 // raiseExit unwinds the callback with the exit sentinel when unwindFrames
-// cannot do it without a panic. Going through
-// L.Error keeps gopher-lua's own bookkeeping (open upvalues are closed);
-// the swapped Panic hook then throws the preallocated ApiError, whose
-// non-empty StackTrace stops PCall from building a traceback. The PCall
-// that catches it restores the hook.
+// cannot do it without a panic. Going through L.Error keeps gopher-lua's
+// own bookkeeping (open upvalues are closed); the swapped Panic hook then
+// throws the preallocated ApiError, whose non-empty StackTrace stops PCall
+// from building a traceback. The PCall that catches it restores the hook.
 func (vm *VM) raiseExit(L *glua.LState) {
 	vm.slowExits++
 	L.Panic = vm.exitPanic
@@ -176,7 +175,8 @@ func (vm *VM) raiseExit(L *glua.LState) {
 }
 
 // toValue converts one Lua argument to the declared type. Lua numbers are
-// floats: an int must be integral and in range, not silently truncated.
+// floats: an int must be integral and fit int64 (core's int is 64-bit),
+// not silently truncated as Kamailio does.
 func toValue(lv glua.LValue, t core.Type, out *core.Value) bool {
 	switch t {
 	case core.TInt, core.TLong:
@@ -186,9 +186,6 @@ func toValue(lv glua.LValue, t core.Type, out *core.Value) bool {
 		}
 		f := float64(n)
 		if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-			return false
-		}
-		if t == core.TInt && (f < math.MinInt32 || f > math.MaxInt32) {
 			return false
 		}
 		*out = core.Value{Kind: core.KInt, I: int64(f)}

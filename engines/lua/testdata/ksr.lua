@@ -83,10 +83,11 @@ function test_redefine()
 end
 
 function test_int_range()
-	local ok, err = pcall(KSR.sl.sl_send_reply, 2^31, "x")
+	local ok, err = pcall(KSR.sl.sl_send_reply, 2^63, "x")
 	assert(not ok)
-	assert(err:find("got (number 2147483648 (out of range), string)", 1, true), err)
-	assert(KSR.t.big(2^31) == 2^31 + 1, "long takes 64-bit values")
+	assert(err:find("got (number 9223372036854776000 (out of range), string)", 1, true), err)
+	assert(KSR.t.big(2^40) == 2^40 + 1, "long takes 64-bit values")
+	assert(KSR.sl.sl_send_reply(2^31, "x") == 1, "int is 64-bit too")
 end
 
 -- Exit from the places a Lua frame can be suspended in: the route must
