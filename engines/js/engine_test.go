@@ -161,7 +161,7 @@ func TestRuntimeErrors(t *testing.T) {
 		{"go_error", fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "go_error"))},
 		{"go_error", "boom from Go"},
 		{"go_panic", "panic in exported function: fake module bug"},
-		{"recurse", "testdata/engine.js:"},
+		{"recurse", fmt.Sprintf("testdata/engine.js:%d:16: RangeError: maximum call stack size (10000) exceeded", lineOf(t, "engine.js", "recurse"))},
 	}
 	for _, c := range cases {
 		err := vm.Call(ctx, c.cb)

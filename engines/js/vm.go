@@ -117,6 +117,10 @@ func (v *VM) scriptError(err error) error {
 		}
 		return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: intr.Error(), Err: err}
 	}
+	var so *goja.StackOverflowError
+	if errors.As(err, &so) {
+		return &ScriptError{Pos: position(v.prog.path, so.Stack()), Msg: fmt.Sprintf("RangeError: maximum call stack size (%d) exceeded", maxCallStack)}
+	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
 		if inner := ex.Unwrap(); inner != nil {

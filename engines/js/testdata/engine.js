@@ -93,7 +93,7 @@ function runaway() {
 }
 
 function recurse() {
-	return recurse() + 1;
+	return recurse() + 1; // MARK:recurse
 }
 
 function sandbox() {
