@@ -76,7 +76,11 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	defer func() {
 		v.watch.end()
 		v.ctx = nil
-		if x := recover(); x != nil {
+		switch x := recover(); x {
+		case nil:
+		case exitSignal: // exit in a promise job, which goja runs outside its try
+			err = nil
+		default:
 			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
 		}
 	}()

@@ -121,3 +121,11 @@ function many_exports() {
 		KSR.sl.sl_send_reply(404, "Not Found");
 	}
 }
+
+// Promise jobs run after the callback body, outside goja's try levels.
+function exit_in_job() {
+	Promise.resolve().then(function () {
+		KSR.x.exit();
+		KSR.info("after exit in job");
+	});
+}
