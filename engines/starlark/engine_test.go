@@ -162,6 +162,10 @@ func TestExitDrop(t *testing.T) {
 		t.Errorf("drop: err=%v Stopped=%v Dropped=%v infos=%q; want nil, true, true, none", err, ctx.Stopped(), ctx.Dropped(), f.infos)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
+	if err := vm.Call(ctx, "exit_in_builtin"); err != nil || !ctx.Stopped() || len(f.infos) != 0 {
+		t.Errorf("exit under a builtin: err=%v Stopped=%v infos=%q; want nil, true, none", err, ctx.Stopped(), f.infos)
+	}
+	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil || ctx.Stopped() {
 		t.Errorf("after exit the VM must route normally: err=%v Stopped=%v", err, ctx.Stopped())
 	}
