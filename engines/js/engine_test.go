@@ -129,6 +129,24 @@ func TestArgErrors(t *testing.T) {
 	}
 }
 
+// Wrong-type errors name the JavaScript types received.
+func TestArgTypeNames(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.js")
+	f.infos = nil
+	if err := vm.Call(ctx, "type_names"); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"KSR.sl.sl_send_reply: expected (int, str), got (null, object)",
+		"KSR.sl.sl_send_reply: expected (int, str), got (undefined, boolean)",
+		"KSR.sl.sl_send_reply: expected (int, str), got (function, symbol)",
+		"KSR.sl.sl_send_reply: expected (int, str), got (bigint, object)",
+	}, "\n")
+	if len(f.infos) != 1 || f.infos[0] != want {
+		t.Errorf("messages:\n%s\nwant:\n%s", strings.Join(f.infos, "\n"), want)
+	}
+}
+
 func TestExitDrop(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
 	f.infos = nil

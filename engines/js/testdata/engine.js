@@ -129,3 +129,17 @@ function exit_in_job() {
 		KSR.info("after exit in job");
 	});
 }
+
+function type_names() {
+	var got = [];
+	var tries = [
+		function () { KSR.sl.sl_send_reply(null, {}); },
+		function () { KSR.sl.sl_send_reply(undefined, true); },
+		function () { KSR.sl.sl_send_reply(function () {}, Symbol("s")); },
+		function () { KSR.sl.sl_send_reply(10n, new String("boxed")); },
+	];
+	tries.forEach(function (f) {
+		try { f(); } catch (e) { got.push(e.message); }
+	});
+	KSR.info(got.join("\n"));
+}
