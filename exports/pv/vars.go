@@ -1,0 +1,424 @@
+package pv
+
+import (
+	"strconv"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+// state is the per-message pseudo-variable store of one worker's Ctx:
+// $var and $avp values and a buffer getters append into. It is reset
+// lazily, when ctx.Seq moves on, so nothing is allocated per message once
+// the maps have grown to the script's working set.
+type state struct {
+	seq  uint64
+	vars map[string]core.Value
+	avps map[string][]core.Value
+	buf  []byte
+}
+
+var slot int
+
+func init() { slot = core.NewSlot() }
+
+func newState() any {
+	return &state{vars: map[string]core.Value{}, avps: map[string][]core.Value{}}
+}
+
+// store returns ctx's store, emptied if it belongs to an earlier message.
+func store(ctx *core.Ctx) *state {
+	st := ctx.Slot(slot, newState).(*state)
+	if st.seq != ctx.Seq {
+		st.seq = ctx.Seq
+		clear(st.vars)
+		for k, v := range st.avps {
+			st.avps[k] = v[:0]
+		}
+	}
+	return st
+}
+
+// Var returns $var(name) for ctx, and whether it is set. Other modules
+// (and tests) read script variables through it.
+func Var(ctx *core.Ctx, name string) (core.Value, bool) {
+	v, ok := store(ctx).vars[name]
+	return v, ok
+}
+
+// AVP returns the newest value of $avp(name), and whether there is one.
+func AVP(ctx *core.Ctx, name string) (core.Value, bool) {
+	vs := store(ctx).avps[avpName(name)]
+	if len(vs) == 0 {
+		return core.Value{}, false
+	}
+	return vs[len(vs)-1], true
+}
+
+// avpName drops the "s:" / "i:" type prefix Kamailio AVP names may carry.
+func avpName(n string) string {
+	if len(n) > 2 && (n[0] == 's' || n[0] == 'i') && n[1] == ':' {
+		return n[2:]
+	}
+	return n
+}
+
+func appendValue(dst []byte, v core.Value) ([]byte, bool) {
+	switch v.Kind {
+	case core.KInt, core.KBool:
+		return strconv.AppendInt(dst, v.I, 10), true
+	case core.KStr:
+		return append(dst, v.S...), true
+	}
+	return dst, false
+}
+
+// uriPart selects a piece of a URI for the $xU, $xd, $xp getters.
+type uriPart uint8
+
+const (
+	partUser uriPart = iota
+	partHost
+	partPort
+)
+
+// appendURIPart appends the user, host or port of uri. A missing user or
+// host is null; a missing port is 5060 (5061 for sips), as Kamailio gives.
+func appendURIPart(dst, uri []byte, part uriPart) ([]byte, bool) {
+	u, err := sip.ParseURI(uri)
+	if err != nil {
+		return dst, false
+	}
+	switch part {
+	case partUser:
+		if len(u.User) == 0 {
+			return dst, false
+		}
+		return append(dst, u.User...), true
+	case partHost:
+		if len(u.Host) == 0 {
+			return dst, false
+		}
+		return append(dst, u.Host...), true
+	}
+	if u.Port == 0 {
+		if u.IsSecure() {
+			return append(dst, "5061"...), true
+		}
+		return append(dst, "5060"...), true
+	}
+	return strconv.AppendInt(dst, int64(u.Port), 10), true
+}
+
+func ruri(c *core.Ctx) []byte {
+	if !c.Msg.IsRequest() {
+		return nil
+	}
+	return c.Msg.RequestURI()
+}
+
+func fromURI(c *core.Ctx) []byte {
+	n, err := c.Msg.From()
+	if err != nil {
+		return nil
+	}
+	return n.URI
+}
+
+func toURI(c *core.Ctx) []byte {
+	n, err := c.Msg.To()
+	if err != nil {
+		return nil
+	}
+	return n.URI
+}
+
+func bytesPV(get func(*core.Ctx) []byte) core.PVGetter {
+	return func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		b := get(c)
+		if b == nil {
+			return dst, false
+		}
+		return append(dst, b...), true
+	}
+}
+
+func partPV(get func(*core.Ctx) []byte, part uriPart) core.PVGetter {
+	return func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		u := get(c)
+		if u == nil {
+			return dst, false
+		}
+		return appendURIPart(dst, u, part)
+	}
+}
+
+func intPV(get func(*core.Ctx) (int, bool)) core.PVGetter {
+	return func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		n, ok := get(c)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, int64(n), 10), true
+	}
+}
+
+// intPVs are the pseudo-variables whose value is an integer, so that
+// KSR.pv.get returns a number for them as Kamailio does.
+var intPVs = map[string]bool{
+	"rp": true, "sp": true, "rs": true, "ml": true, "bs": true, "cl": true,
+	"Rp": true, "mt": true, "T_branch_idx": true, "T_reply_code": true,
+}
+
+// IsIntPV tells whether $name is integer-valued. The tm module's PVs are
+// in the list so that their values come back as numbers.
+func IsIntPV(name string) bool { return intPVs[name] }
+
+func init() {
+	core.RegisterPV("rU", partPV(ruri, partUser))
+	core.RegisterPV("rd", partPV(ruri, partHost))
+	core.RegisterPV("rp", partPV(ruri, partPort))
+	core.RegisterPV("ou", bytesPV(func(c *core.Ctx) []byte {
+		if !c.Msg.IsRequest() {
+			return nil
+		}
+		return requestLineURI(c.Msg)
+	}))
+	core.RegisterPV("du", func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		if c.DstURI == "" {
+			return dst, false
+		}
+		return append(dst, c.DstURI...), true
+	})
+	core.RegisterPV("fu", bytesPV(fromURI))
+	core.RegisterPV("fU", partPV(fromURI, partUser))
+	core.RegisterPV("fd", partPV(fromURI, partHost))
+	core.RegisterPV("fn", bytesPV(func(c *core.Ctx) []byte {
+		n, err := c.Msg.From()
+		if err != nil || n.Display == nil {
+			return nil
+		}
+		return n.DisplayName()
+	}))
+	core.RegisterPV("ft", bytesPV(func(c *core.Ctx) []byte { return c.Msg.FromTag() }))
+	core.RegisterPV("tu", bytesPV(toURI))
+	core.RegisterPV("tU", partPV(toURI, partUser))
+	core.RegisterPV("td", partPV(toURI, partHost))
+	core.RegisterPV("tn", bytesPV(func(c *core.Ctx) []byte {
+		n, err := c.Msg.To()
+		if err != nil || n.Display == nil {
+			return nil
+		}
+		return n.DisplayName()
+	}))
+	core.RegisterPV("tt", bytesPV(func(c *core.Ctx) []byte { return c.Msg.ToTag() }))
+	core.RegisterPV("rr", bytesPV(func(c *core.Ctx) []byte {
+		if c.Msg.IsRequest() {
+			return nil
+		}
+		return c.Msg.Reason()
+	}))
+	core.RegisterPV("rv", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Version() }))
+	core.RegisterPV("ct", bytesPV(func(c *core.Ctx) []byte { return c.Msg.HeaderID(sip.HdrContact) }))
+	core.RegisterPV("cT", bytesPV(func(c *core.Ctx) []byte { return c.Msg.ContentType() }))
+	core.RegisterPV("cl", intPV(func(c *core.Ctx) (int, bool) {
+		n := c.Msg.ContentLength()
+		return n, n >= 0
+	}))
+	core.RegisterPV("mb", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Raw() }))
+	core.RegisterPV("ml", intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Raw()), true }))
+	core.RegisterPV("rb", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Body() }))
+	core.RegisterPV("bs", intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Body()), true }))
+	core.RegisterPV("Ri", func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		if !c.Local.IsValid() {
+			return dst, false
+		}
+		return c.Local.Addr().AppendTo(dst), true
+	})
+	core.RegisterPV("Rp", intPV(func(c *core.Ctx) (int, bool) { return int(c.Local.Port()), c.Local.IsValid() }))
+	core.RegisterPV("var", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+		v, ok := store(c).vars[arg]
+		if !ok {
+			return dst, false
+		}
+		return appendValue(dst, v)
+	})
+	core.RegisterPV("avp", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+		v, ok := AVP(c, arg)
+		if !ok {
+			return dst, false
+		}
+		return appendValue(dst, v)
+	})
+
+	core.RegisterPVSetter("var", func(c *core.Ctx, arg string, v core.Value) error {
+		st := store(c)
+		if v.IsNull() {
+			delete(st.vars, arg)
+			return nil
+		}
+		st.vars[arg] = v
+		return nil
+	})
+	core.RegisterPVSetter("avp", func(c *core.Ctx, arg string, v core.Value) error {
+		st := store(c)
+		n := avpName(arg)
+		if v.IsNull() {
+			st.avps[n] = st.avps[n][:0]
+			return nil
+		}
+		st.avps[n] = append(st.avps[n], v)
+		return nil
+	})
+	core.RegisterPVSetter("du", func(c *core.Ctx, _ string, v core.Value) error {
+		if v.IsNull() {
+			c.DstURI = ""
+			return nil
+		}
+		if v.Kind != core.KStr {
+			return errNeedStr("$du", v)
+		}
+		c.DstURI = v.S
+		return nil
+	})
+	core.RegisterPVSetter("ru", func(c *core.Ctx, _ string, v core.Value) error {
+		if v.Kind != core.KStr || v.S == "" {
+			return errNeedStr("$ru", v)
+		}
+		if !c.Msg.IsRequest() {
+			return errReply("$ru")
+		}
+		c.Scratch = append(c.Scratch[:0], v.S...)
+		c.Msg.SetRequestURI(c.Scratch)
+		return nil
+	})
+	core.RegisterPVSetter("rU", ruriPartSetter("$rU", partUser))
+	core.RegisterPVSetter("rd", ruriPartSetter("$rd", partHost))
+	core.RegisterPVSetter("rp", ruriPartSetter("$rp", partPort))
+}
+
+// requestLineURI is the Request-URI as received, before any edit.
+func requestLineURI(m *sip.Msg) []byte {
+	raw := m.Raw()
+	sp := indexByte(raw, ' ')
+	if sp < 0 {
+		return nil
+	}
+	rest := raw[sp+1:]
+	end := indexByte(rest, ' ')
+	if end < 0 {
+		return nil
+	}
+	return rest[:end]
+}
+
+func indexByte(b []byte, c byte) int {
+	for i := range b {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+type pvError struct{ msg string }
+
+func (e *pvError) Error() string { return e.msg }
+
+func errNeedStr(name string, v core.Value) error {
+	return &pvError{name + ": expected a non-empty string, got " + v.Kind.String()}
+}
+
+func errReply(name string) error {
+	return &pvError{name + ": the message is a reply, it has no Request-URI"}
+}
+
+// ruriPartSetter replaces the user, host or port of the Request-URI,
+// keeping every other byte. A null or empty user removes the userinfo; a
+// null or 0 port removes the port.
+func ruriPartSetter(name string, part uriPart) core.PVSetter {
+	return func(c *core.Ctx, _ string, v core.Value) error {
+		if !c.Msg.IsRequest() {
+			return errReply(name)
+		}
+		var val []byte
+		var num [20]byte
+		switch v.Kind {
+		case core.KNull:
+		case core.KStr:
+			val = []byte(v.S)
+		case core.KInt:
+			val = strconv.AppendInt(num[:0], v.I, 10)
+		default:
+			return errNeedStr(name, v)
+		}
+		if part == partHost && len(val) == 0 {
+			return errNeedStr(name, v)
+		}
+		if part == partPort && len(val) == 1 && val[0] == '0' {
+			val = nil
+		}
+		uri := c.Msg.RequestURI()
+		b, err := ReplaceURIPart(c.Scratch[:0], uri, part == partUser, part == partHost, val)
+		if err != nil {
+			return &pvError{name + ": " + err.Error()}
+		}
+		c.Scratch = b
+		c.Msg.SetRequestURI(b)
+		return nil
+	}
+}
+
+// ReplaceURIPart appends to dst a copy of the SIP URI uri with its user
+// (user true), host (host true) or else port replaced by val; an empty val
+// removes the user (and '@') or the port (and ':').
+func ReplaceURIPart(dst, uri []byte, user, host bool, val []byte) ([]byte, error) {
+	u, err := sip.ParseURI(uri)
+	if err != nil {
+		return dst, err
+	}
+	if !u.IsSIP() {
+		return dst, &pvError{"not a sip: or sips: URI: " + strconv.Quote(string(uri))}
+	}
+	off := func(f []byte) int { return cap(uri) - cap(f) }
+	hs, he := off(u.Host), off(u.Host)+len(u.Host)
+	switch {
+	case user:
+		// userinfo runs from after "scheme:" to the '@' (password kept).
+		us := len(u.Scheme) + 1
+		if u.User == nil && !u.HasPassword() {
+			if len(val) == 0 {
+				return append(dst, uri...), nil
+			}
+			dst = append(dst, uri[:us]...)
+			dst = append(dst, val...)
+			dst = append(dst, '@')
+			return append(dst, uri[us:]...), nil
+		}
+		ue := us + len(u.User)
+		if len(val) == 0 {
+			dst = append(dst, uri[:us]...)
+			return append(dst, uri[hs:]...), nil
+		}
+		dst = append(dst, uri[:us]...)
+		dst = append(dst, val...)
+		return append(dst, uri[ue:]...), nil
+	case host:
+		dst = append(dst, uri[:hs]...)
+		dst = append(dst, val...)
+		return append(dst, uri[he:]...), nil
+	}
+	pe := he
+	if pe < len(uri) && uri[pe] == ':' {
+		pe++
+		for pe < len(uri) && uri[pe] >= '0' && uri[pe] <= '9' {
+			pe++
+		}
+	}
+	dst = append(dst, uri[:he]...)
+	if len(val) > 0 {
+		dst = append(dst, ':')
+		dst = append(dst, val...)
+	}
+	return append(dst, uri[pe:]...), nil
+}
