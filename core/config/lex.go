@@ -113,6 +113,15 @@ func (s *source) active() bool {
 // maxIncludeDepth matches Kamailio's limit; it also stops include loops.
 const maxIncludeDepth = 10
 
+// maxExpandedTokens and maxIncludes bound the work one config can cause:
+// defines whose values name other defines several times, or a file that
+// includes itself more than once, grow exponentially before any depth
+// limit is reached.
+const (
+	maxExpandedTokens = 1 << 16
+	maxIncludes       = 1000
+)
+
 // maxExpansionDepth stops a define whose value names another define in a
 // long chain; self reference is stopped earlier, as cpp does.
 const maxExpansionDepth = 32
@@ -125,10 +134,18 @@ type lexer struct {
 	defs    map[string]*define
 	substs  []*subst
 	pending []token // expanded tokens not yet handed out
+	work    *budget // shared with expansion sub-lexers
+}
+
+// budget counts work across a whole parse.
+type budget struct {
+	expanded  int
+	includes  int
+	exhausted bool
 }
 
 func newLexer(p *parser, opt *Options, name string, src []byte) *lexer {
-	lx := &lexer{opt: opt, p: p, defs: map[string]*define{}}
+	lx := &lexer{opt: opt, p: p, defs: map[string]*define{}, work: &budget{}}
 	for k, v := range opt.Defines {
 		lx.defs[k] = &define{value: v, cmdline: true}
 	}
@@ -150,7 +167,7 @@ func (lx *lexer) next() token {
 	t := lx.raw()
 	if t.kind == tID {
 		if d, ok := lx.defs[t.text]; ok {
-			toks := lx.expand(t, d, map[string]bool{t.text: true}, 0)
+			toks := lx.expand(nil, t, t.text, d, map[string]bool{t.text: true}, 0)
 			if len(toks) == 0 {
 				return lx.next()
 			}
@@ -161,18 +178,22 @@ func (lx *lexer) next() token {
 	return t
 }
 
-// expand lexes a define's value in place of ref. Every token gets ref's
-// position, so errors point at the name the user wrote.
-func (lx *lexer) expand(ref token, d *define, active map[string]bool, depth int) []token {
-	if depth > maxExpansionDepth {
-		lx.errorf(ref.pos, "define %s: expansion nested deeper than %d", ref.text, maxExpansionDepth)
-		return nil
+// expand lexes a define's value in place of ref, appending the tokens to
+// out. Every token gets ref's position, so errors point at the name the
+// user wrote.
+func (lx *lexer) expand(out []token, ref token, root string, d *define, active map[string]bool, depth int) []token {
+	if lx.work.exhausted {
+		return out
 	}
-	sub := &lexer{opt: lx.opt, p: lx.p, defs: lx.defs, substs: lx.substs}
+	if depth > maxExpansionDepth {
+		lx.errorf(ref.pos, "define %s: expansion nested deeper than %d", root, maxExpansionDepth)
+		lx.work.exhausted = true
+		return out
+	}
+	sub := &lexer{opt: lx.opt, p: lx.p, defs: lx.defs, substs: lx.substs, work: lx.work}
 	sub.srcs = []*source{{name: ref.pos.File, b: []byte(d.value), line: ref.pos.Line, col: ref.pos.Col, expansion: true}}
-	var out []token
 	first := true
-	for {
+	for !lx.work.exhausted {
 		t := sub.raw()
 		if t.kind == tEOF {
 			break
@@ -187,11 +208,15 @@ func (lx *lexer) expand(ref token, d *define, active map[string]bool, depth int)
 		if t.kind == tID && !active[t.text] {
 			if d2, ok := lx.defs[t.text]; ok {
 				active[t.text] = true
-				inner := lx.expand(t, d2, active, depth+1)
+				out = lx.expand(out, t, root, d2, active, depth+1)
 				delete(active, t.text)
-				out = append(out, inner...)
 				continue
 			}
+		}
+		if lx.work.expanded++; lx.work.expanded > maxExpandedTokens {
+			lx.work.exhausted = true
+			lx.errorf(ref.pos, "define %s: expansions produce more than %d tokens", root, maxExpandedTokens)
+			break
 		}
 		out = append(out, t)
 	}
@@ -929,6 +954,12 @@ func (lx *lexer) include(s *source, pos Pos, word string) {
 	}
 	if len(lx.srcs) >= maxIncludeDepth {
 		lx.errorf(pos, "%s %q: includes nested deeper than %d (does a file include itself?)", word, t.text, maxIncludeDepth)
+		return
+	}
+	if lx.work.includes++; lx.work.includes > maxIncludes {
+		if lx.work.includes == maxIncludes+1 {
+			lx.errorf(pos, "%s %q: more than %d files included in all", word, t.text, maxIncludes)
+		}
 		return
 	}
 	var tried []string

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -283,5 +284,29 @@ func TestLoadFromDisk(t *testing.T) {
 	}
 	if _, err := Load(dir+"/none.cfg", Options{}); err == nil || !strings.Contains(err.Error(), "none.cfg") {
 		t.Errorf("missing main file: error %v should name the file", err)
+	}
+}
+
+// Defines that fan out and files that include themselves twice grow
+// exponentially; the parse stops with an error instead of running away.
+func TestRunawayInput(t *testing.T) {
+	var b strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&b, "#!define D%d D%d D%d\n", i, i+1, i+1)
+	}
+	b.WriteString("log_name=D0\n")
+	got := errText(b.String(), testOptions(nil))
+	if got != "x:31:10: define D0: expansions produce more than 65536 tokens" {
+		t.Errorf("fan-out defines: got %.200s", got)
+	}
+	files := map[string]string{}
+	for i := range 8 {
+		name, next := fmt.Sprintf("f%d.cfg", i), fmt.Sprintf("f%d.cfg", i+1)
+		files[name] = strings.Repeat("include_file \""+next+"\"\n", 3)
+	}
+	files["f8.cfg"] = "debug=1\n"
+	got = errText(files["f0.cfg"], testOptions(files))
+	if !strings.HasSuffix(got, `: more than 1000 files included in all`) || strings.Count(got, "\n") != 0 {
+		t.Errorf("3^8 includes: got %.300s", got)
 	}
 }
