@@ -387,10 +387,14 @@ func paramsEqual(a, b Params, all bool) bool {
 	return paramsCover(a, b, all) && paramsCover(b, a, all)
 }
 
-// paramsCover checks every parameter of a against b.
+// paramsCover checks every parameter of a against b. Only the first
+// occurrence of a repeated name counts, in both lists.
 func paramsCover(a, b Params, all bool) bool {
 	for it := a.Iter(); it.Next(); {
 		name := it.Name()
+		if a[:it.start].repeats(name) {
+			continue
+		}
 		found := false
 		for jt := b.Iter(); jt.Next(); {
 			if eqUnescaped(jt.Name(), name, true) {
@@ -406,6 +410,16 @@ func paramsCover(a, b Params, all bool) bool {
 		}
 	}
 	return true
+}
+
+// repeats reports whether name is among the parameters of p.
+func (p Params) repeats(name []byte) bool {
+	for it := p.Iter(); it.Next(); {
+		if eqUnescaped(it.Name(), name, true) {
+			return true
+		}
+	}
+	return false
 }
 
 // headersEqual reports whether every header of a is in b with an equal
