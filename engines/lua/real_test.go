@@ -104,6 +104,7 @@ func BenchmarkLuaSeedReal(b *testing.B) {
 	ctx := &core.Ctx{RT: rt, Out: discard{}, Scratch: make([]byte, 0, 4096)}
 	src4 := netip.MustParseAddrPort("127.0.0.1:5070")
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		if err := msg.Parse(data); err != nil {
 			b.Fatal(err)
