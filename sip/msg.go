@@ -510,6 +510,10 @@ func (m *Msg) RequestURI() []byte {
 	return m.ruri.of(m.buf)
 }
 
+// OriginalRequestURI returns the Request-URI as received, ignoring a
+// pending SetRequestURI (Kamailio's $ou).
+func (m *Msg) OriginalRequestURI() []byte { return m.ruri.of(m.buf) }
+
 // Version returns the SIP-Version of the first line, e.g. "SIP/2.0".
 func (m *Msg) Version() []byte { return m.version.of(m.buf) }
 

@@ -59,6 +59,49 @@ func ToTagFor(dst []byte, req *Msg) []byte {
 	return dst
 }
 
+// AppendStatelessBranch appends a Via branch (with the z9hG4bK cookie) for
+// forwarding req statelessly as branch number n. RFC 3261 §16.11 wants the
+// same branch for a retransmission, and for the CANCEL or non-2xx ACK of a
+// forwarded INVITE, so the hash covers the incoming top Via branch when it
+// has the cookie, and otherwise Request-URI, From-tag, To-tag, Call-ID,
+// CSeq number and the top Via; never the method.
+func AppendStatelessBranch(dst []byte, req *Msg, n int) []byte {
+	const (
+		offset = 14695981039346656037
+		prime  = 1099511628211
+	)
+	h := uint64(offset) ^ tagSeed.Load() ^ 0x5bd1e995
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= prime
+		}
+		h ^= 0xff
+		h *= prime
+	}
+	v, err := req.TopVia()
+	if err == nil && len(v.Branch) > 7 && string(v.Branch[:7]) == "z9hG4bK" {
+		mix(v.Branch)
+		mix(v.Host)
+	} else {
+		mix(req.OriginalRequestURI())
+		mix(req.FromTag())
+		mix(req.ToTag())
+		mix(req.CallID())
+		num, _, _ := req.CSeq()
+		var nb [10]byte
+		mix(strconv.AppendUint(nb[:0], uint64(num), 10))
+		mix(v.Raw)
+	}
+	dst = append(dst, "z9hG4bK"...)
+	const hex = "0123456789abcdef"
+	for s := 60; s >= 0; s -= 4 {
+		dst = append(dst, hex[(h>>uint(s))&15])
+	}
+	dst = append(dst, '.')
+	return strconv.AppendInt(dst, int64(n), 10)
+}
+
 // AppendReply appends a reply to req to dst: the status line, every Via
 // line in order (the top one with received/rport when opt.Src is set),
 // From, To (with a To-tag added when it has none and code > 100), Call-ID,

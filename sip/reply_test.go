@@ -150,3 +150,22 @@ func TestHotPathAllocs(t *testing.T) {
 		t.Errorf("AppendReply: %v allocs", n)
 	}
 }
+
+func TestStatelessBranch(t *testing.T) {
+	inv := mustParse(t, replyReq)
+	cancel := mustParse(t, strings.Replace(replyReq, "CSeq: 1 INVITE", "CSeq: 1 CANCEL", 1))
+	a := string(AppendStatelessBranch(nil, inv, 0))
+	if !strings.HasPrefix(a, "z9hG4bK") || !strings.HasSuffix(a, ".0") {
+		t.Fatalf("branch %q", a)
+	}
+	if b := string(AppendStatelessBranch(nil, cancel, 0)); b != a {
+		t.Errorf("CANCEL branch %q differs from INVITE branch %q", b, a)
+	}
+	if b := string(AppendStatelessBranch(nil, inv, 1)); b == a {
+		t.Error("second branch equals the first")
+	}
+	other := mustParse(t, strings.Replace(replyReq, "branch=z9hG4bKa", "branch=z9hG4bKq", 1))
+	if b := string(AppendStatelessBranch(nil, other, 0)); b == a {
+		t.Error("another transaction got the same branch")
+	}
+}
