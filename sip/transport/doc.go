@@ -1,0 +1,34 @@
+// Package transport moves SIP messages between sockets and the router.
+//
+// UDP is the first transport. A UDP listener owns one socket and a fixed
+// number of reader goroutines. Each reader owns one Handler, so a handler may
+// keep per-worker state (a script VM, a parsed message, scratch buffers)
+// without locking. The hot path is built around the cost of system calls,
+// which is most of what a stateless SIP server spends per request:
+//
+//   - A reader receives up to UDPConfig.Batch datagrams with one recvmmsg(2)
+//     call, hands them one by one to its handler, and sends every reply the
+//     handler queued on its Writer with one sendmmsg(2) call when the batch
+//     is done. Under load this divides the per-syscall cost by the number of
+//     datagrams waiting in the socket buffer; with one request in flight it
+//     costs the same as plain recvfrom/sendto.
+//   - Every buffer (one 64 KiB+1 receive buffer per batch slot, one send
+//     arena, the mmsghdr arrays and socket addresses) is allocated once per
+//     reader and reused, so receiving, handling and replying allocate nothing.
+//   - On Linux a reader blocks in recvmmsg(2) itself on a blocking socket,
+//     rather than parking in the Go netpoller, because a thread woken by the
+//     kernel directly costs less CPU than an epoll round trip and a goroutine
+//     hand-off (see the measurements in the package README).
+//
+// Datagrams larger than MaxDatagram, or truncated by the kernel, never reach
+// the handler: they are counted in Stats.Oversize and dropped, so a handler
+// always sees a whole datagram.
+//
+// All readers share one socket. SO_REUSEPORT with a socket per reader was
+// rejected: the kernel spreads datagrams over the sockets by a hash of the
+// source address and port, so all traffic from one peer (a proxy, an SBC, a
+// load generator) lands on one reader and the others stay idle.
+//
+// Other operating systems get a portable fallback with one ReadFrom and one
+// WriteTo per datagram.
+package transport
