@@ -123,3 +123,18 @@ func TestKamailioDefaultAllFeatures(t *testing.T) {
 		t.Errorf("no notice for debugger.so: %q", cfg.Notices)
 	}
 }
+
+func BenchmarkParseKamailioDefault(b *testing.B) {
+	src, err := os.ReadFile("testdata/kamailio-default.cfg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opt := Options{Module: fakeModule, ModuleNames: fakeModuleNames, Engine: fakeEngine, ReadFile: memFS(nil)}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("kamailio.cfg", src, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -149,7 +149,7 @@ func newLexer(p *parser, opt *Options, name string, src []byte) *lexer {
 	for k, v := range opt.Defines {
 		lx.defs[k] = &define{value: v, cmdline: true}
 	}
-	lx.srcs = []*source{{name: name, b: src, line: 1, col: 1}}
+	lx.srcs = []*source{{name: name, b: trimBOM(src), line: 1, col: 1}}
 	return lx
 }
 
@@ -985,8 +985,23 @@ func (lx *lexer) include(s *source, pos Pos, word string) {
 			lx.p.notice(pos, "", "import_file %q: not found, skipped (tried %s)", t.text, strings.Join(tried, ", "))
 			return
 		}
+		if errors.Is(err, fs.ErrNotExist) {
+			lx.errorf(pos, "%s %q: file not found (tried %s); use import_file for an optional file", word, t.text, strings.Join(tried, ", "))
+			return
+		}
 		lx.errorf(pos, "%s %q: %v", word, t.text, err)
 		return
 	}
-	lx.srcs = append(lx.srcs, &source{name: path, b: data, line: 1, col: 1})
+	if _, seen := lx.p.fileRank[path]; !seen {
+		lx.p.fileRank[path] = len(lx.p.fileRank)
+	}
+	lx.srcs = append(lx.srcs, &source{name: path, b: trimBOM(data), line: 1, col: 1})
+}
+
+// trimBOM drops a UTF-8 byte order mark that some editors write.
+func trimBOM(b []byte) []byte {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		return b[3:]
+	}
+	return b
 }

@@ -253,8 +253,8 @@ func TestIncludeErrors(t *testing.T) {
 	}
 	cfg, err := Parse("dir/main.cfg", []byte(files["dir/main.cfg"]), testOptions(files))
 	want := strings.Join([]string{
+		"dir/main.cfg:2:1: include_file \"nope.cfg\": file not found (tried dir/nope.cfg, nope.cfg); use import_file for an optional file",
 		"dir/a.cfg:2:1: #!ifdef at dir/a.cfg:2:1 has no #!endif",
-		"dir/main.cfg:2:1: include_file \"nope.cfg\": open nope.cfg: file does not exist",
 		"dir/loop.cfg:1:1: include_file \"loop.cfg\": includes nested deeper than 10 (does a file include itself?)",
 	}, "\n")
 	if err == nil || err.Error() != want {
@@ -308,5 +308,22 @@ func TestRunawayInput(t *testing.T) {
 	got = errText(files["f0.cfg"], testOptions(files))
 	if !strings.HasSuffix(got, `: more than 1000 files included in all`) || strings.Count(got, "\n") != 0 {
 		t.Errorf("3^8 includes: got %.300s", got)
+	}
+}
+
+func TestByteOrderMark(t *testing.T) {
+	cfg := mustParse(t, "\xEF\xBB\xBFdebug=1\n")
+	if got := global(t, cfg, "debug"); got != core.Int(1) || cfg.Globals[0].Pos.String() != "x:1:1" {
+		t.Errorf("debug = %v at %v", got, cfg.Globals[0].Pos)
+	}
+}
+
+// A file that exists but cannot be read is an error even for import_file.
+func TestIncludeReadError(t *testing.T) {
+	opt := testOptions(nil)
+	opt.ReadFile = func(p string) ([]byte, error) { return nil, fmt.Errorf("read %s: permission denied", p) }
+	got := errText("import_file \"/etc/kemi/local.cfg\"\n", opt)
+	if want := `x:1:1: import_file "/etc/kemi/local.cfg": read /etc/kemi/local.cfg: permission denied`; got != want {
+		t.Errorf("got %s\nwant %s", got, want)
 	}
 }

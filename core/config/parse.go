@@ -128,9 +128,11 @@ func Parse(name string, src []byte, opt Options) (*Config, error) {
 		loaded:        map[string]bool{},
 		ignoredLoaded: map[string]bool{},
 		routes:        map[string]Pos{},
+		fileRank:      map[string]int{name: 0},
 	}
 	p.lx = newLexer(p, &p.opt, name, src)
 	p.parse()
+	p.sortErrors()
 	if len(p.errs) > 0 {
 		return p.cfg, p.errs
 	}
@@ -147,6 +149,29 @@ type parser struct {
 	loaded        map[string]bool // kemi module names loaded so far
 	ignoredLoaded map[string]bool
 	routes        map[string]Pos
+	fileRank      map[string]int // order in which files were opened
+}
+
+// sortErrors orders errors by file (in the order files were opened), then
+// by line and column. Lookahead can find an error further down (an
+// unclosed #!ifdef at the end of a file) before one above it.
+func (p *parser) sortErrors() {
+	rank := func(f string) int {
+		if r, ok := p.fileRank[f]; ok {
+			return r
+		}
+		return len(p.fileRank)
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool {
+		a, b := p.errs[i].Pos, p.errs[j].Pos
+		if ra, rb := rank(a.File), rank(b.File); ra != rb {
+			return ra < rb
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
 }
 
 // maxErrors bounds the list; past it the rest is noise.
