@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net/netip"
 	"testing"
 
 	sipgo "github.com/emiago/sipgo/sip"
@@ -79,5 +80,29 @@ func BenchmarkAppendReply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		out = AppendReply(out[:0], &m, 404, "Not Found", opt)
+	}
+}
+
+// BenchmarkForward is the stateless proxy path: parse, fix the top Via,
+// add our Via and Record-Route, decrement Max-Forwards, write out.
+func BenchmarkForward(b *testing.B) {
+	buf := mustRead(b, "testdata/invite.sip")
+	var m Msg
+	out := make([]byte, 0, 2048)
+	src := netip.MustParseAddrPort("192.0.2.7:40000")
+	var branch [64]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Parse(buf); err != nil {
+			b.Fatal(err)
+		}
+		mf, _, _ := m.MaxForwards()
+		m.SetMaxForwards(mf - 1)
+		m.AddViaReceived(src, false)
+		via := append(branch[:0], "SIP/2.0/UDP 198.51.100.1;branch="...)
+		via = AppendStatelessBranch(via, &m, 0)
+		m.PrependVia(via)
+		m.AddRecordRoute([]byte("<sip:198.51.100.1;lr>"))
+		out = m.AppendTo(out[:0])
 	}
 }

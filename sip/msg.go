@@ -733,6 +733,19 @@ func (s *CommaSplitter) Offset() int { return s.off }
 // commaEnd returns the index of the first comma at or after i that is
 // outside quotes and <>, or len(b).
 func commaEnd(b []byte, i int) int {
+	// Fast path: no quote or '<' before the first comma (or at all).
+	rest := b[i:]
+	c := bytes.IndexByte(rest, ',')
+	head := rest
+	if c >= 0 {
+		head = rest[:c]
+	}
+	if bytes.IndexByte(head, '"') < 0 && bytes.IndexByte(head, '<') < 0 {
+		if c < 0 {
+			return len(b)
+		}
+		return i + c
+	}
 	inQ, inA := false, false
 	for ; i < len(b); i++ {
 		c := b[i]

@@ -159,3 +159,22 @@ func TestTooManyHeaders(t *testing.T) {
 		t.Fatalf("big: %v", err)
 	}
 }
+
+func TestValidateStatusRange(t *testing.T) {
+	m := mustParse(t, crlf("SIP/2.0 799 Odd\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\nCall-ID: x\nCSeq: 1 INVITE\n\n"))
+	if code, err := m.Validate(); code != 400 || err == nil || !strings.Contains(err.Error(), "above 699") {
+		t.Fatalf("Validate = %d %v", code, err)
+	}
+}
+
+func TestReadsAfterFailedParse(t *testing.T) {
+	var m Msg
+	if m.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 99\r\n\r\n")) == nil {
+		t.Fatal("parsed")
+	}
+	// Reads on a message whose Parse failed must not panic.
+	m.TopVia()
+	m.From()
+	m.Validate()
+	m.AppendTo(nil)
+}

@@ -15,6 +15,9 @@ func (m *Msg) Validate() (status int, err error) {
 	if !eqFold(m.version.of(m.buf), "sip/2.0") {
 		return 505, perr(int(m.version.s), "version: expected SIP/2.0, got "+strconv.Quote(string(m.version.of(m.buf))))
 	}
+	if !m.isReq && m.status > 699 {
+		return 400, perr(int(m.version.e)+1, "status code "+strconv.Itoa(m.status)+" above 699")
+	}
 	for _, c := range [...]struct {
 		id       HdrID
 		optional bool
