@@ -544,6 +544,17 @@ func (m *Msg) HeaderAt(i int) (name, value []byte) {
 	return h.name.of(m.buf), h.value.of(m.buf)
 }
 
+// HeaderLine returns the i-th header line as written, from its name to
+// and including its line end (folded continuation lines included), and
+// its offset in Raw().
+func (m *Msg) HeaderLine(i int) (line []byte, off int) {
+	if i < 0 || i >= m.nh {
+		return nil, -1
+	}
+	l := m.hdrs[i].line
+	return l.of(m.buf), int(l.s)
+}
+
 // HeaderIDAt returns the id of the i-th header line.
 func (m *Msg) HeaderIDAt(i int) HdrID {
 	if i < 0 || i >= m.nh {

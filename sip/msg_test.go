@@ -178,3 +178,24 @@ func TestReadsAfterFailedParse(t *testing.T) {
 	m.Validate()
 	m.AppendTo(nil)
 }
+
+func TestHeaderLine(t *testing.T) {
+	m := mustParse(t, "OPTIONS sip:a@b SIP/2.0\r\nX-A: 1,\r\n 2\r\nv: SIP/2.0/UDP h\r\n\r\n")
+	line, off := m.HeaderLine(0)
+	if string(line) != "X-A: 1,\r\n 2\r\n" || off != 25 {
+		t.Errorf("line 0 = %q at %d", line, off)
+	}
+	if n, v := m.HeaderAt(1); string(n) != "v" || string(v) != "SIP/2.0/UDP h" || m.HeaderIDAt(1) != HdrVia {
+		t.Errorf("header 1 = %q: %q", n, v)
+	}
+	var vals []string
+	for it := m.Values("x-a"); it.Next(); {
+		vals = append(vals, string(it.Value()))
+	}
+	if strings.Join(vals, "|") != "1|2" {
+		t.Errorf("values %q", vals)
+	}
+	if line, off := m.HeaderLine(5); line != nil || off != -1 {
+		t.Error("out of range")
+	}
+}
