@@ -30,6 +30,7 @@ type token struct {
 	nl    bool // first token on its line
 	quote byte // '"' or '\'' for tStr
 	exp   bool // produced by a define expansion (pos is the reference)
+	site  Pos  // for a token of an included file: the outermost include_file
 }
 
 func (t token) is(kind tokKind, text string) bool { return t.kind == kind && t.text == text }
@@ -79,6 +80,7 @@ type source struct {
 	conds     []*cond
 	// expansion sources have no directives, includes or conditionals.
 	expansion bool
+	site      Pos // see token.site
 }
 
 func (s *source) eof() bool { return s.i >= len(s.b) }
@@ -198,7 +200,7 @@ func (lx *lexer) expand(out []token, ref token, root string, d *define, active m
 		if t.kind == tEOF {
 			break
 		}
-		t.pos = ref.pos
+		t.pos, t.site = ref.pos, ref.site
 		t.exp = true
 		t.nl = false
 		if first {
@@ -337,7 +339,7 @@ func (lx *lexer) raw() token {
 			s.advance()
 			t = token{kind: tPunct, text: string(c)}
 		}
-		t.pos, t.sp, t.nl = pos, sp, nl
+		t.pos, t.sp, t.nl, t.site = pos, sp, nl, s.site
 		return t
 	}
 }
@@ -995,7 +997,11 @@ func (lx *lexer) include(s *source, pos Pos, word string) {
 	if _, seen := lx.p.fileRank[path]; !seen {
 		lx.p.fileRank[path] = len(lx.p.fileRank)
 	}
-	lx.srcs = append(lx.srcs, &source{name: path, b: trimBOM(data), line: 1, col: 1})
+	site := s.site
+	if site.File == "" {
+		site = pos
+	}
+	lx.srcs = append(lx.srcs, &source{name: path, b: trimBOM(data), line: 1, col: 1, site: site})
 }
 
 // trimBOM drops a UTF-8 byte order mark that some editors write.

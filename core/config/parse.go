@@ -853,32 +853,33 @@ func (p *parser) route(t token) {
 }
 
 // renderBody writes tokens back as text laid out at their own lines and
-// columns relative to start. Tokens from define expansions or included
-// files follow the previous one, separated by a blank where the source
-// had one.
+// columns relative to start. Tokens from define expansions start at the
+// name's place; tokens of an included file start at the include_file
+// line. Both then follow the previous token, separated by a blank where
+// the source had one.
 func renderBody(toks []token, start, end Pos) string {
 	var b strings.Builder
 	line, col := start.Line, start.Col
 	for _, t := range toks {
 		text := tokenText(t)
-		samefile := t.pos.File == start.File
+		at, exact := t.pos, !t.exp
+		if at.File != start.File {
+			at, exact = t.site, false
+		}
 		switch {
-		case samefile && !t.exp && t.pos.Line > line:
-			b.WriteString(strings.Repeat("\n", t.pos.Line-line))
-			line, col = t.pos.Line, 1
-			fallthrough
-		case samefile && !t.exp && t.pos.Line == line && t.pos.Col >= col:
-			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
-			col = t.pos.Col
-		case samefile && t.exp && t.pos.Line > line:
-			// The first token of an expansion starts where its name was.
-			b.WriteString(strings.Repeat("\n", t.pos.Line-line))
-			line, col = t.pos.Line, 1
-			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
-			col = t.pos.Col
-		case samefile && t.exp && t.pos.Line == line && t.pos.Col > col:
-			b.WriteString(strings.Repeat(" ", t.pos.Col-col))
-			col = t.pos.Col
+		case at.File != start.File:
+			if t.sp {
+				b.WriteByte(' ')
+				col++
+			}
+		case at.Line > line:
+			b.WriteString(strings.Repeat("\n", at.Line-line))
+			line, col = at.Line, 1
+			b.WriteString(strings.Repeat(" ", at.Col-col))
+			col = at.Col
+		case at.Line == line && (at.Col > col || exact && at.Col == col):
+			b.WriteString(strings.Repeat(" ", at.Col-col))
+			col = at.Col
 		case t.sp:
 			b.WriteByte(' ')
 			col++

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -489,5 +490,47 @@ func TestErrorList(t *testing.T) {
 	_, err = Parse("x", []byte(strings.Repeat("nosuch=1\n", 500)), testOptions(nil))
 	if list := err.(ErrorList); len(list) != maxErrors+1 || list[maxErrors].Msg != "too many errors" {
 		t.Errorf("got %d errors, want %d ending in \"too many errors\"", len(list), maxErrors+1)
+	}
+}
+
+func TestErrorsAs(t *testing.T) {
+	_, err := Parse("x", []byte("port=y\n"), testOptions(nil))
+	var e *Error
+	if !errors.As(err, &e) || e.Pos.Line != 1 || e.Pos.Col != 6 {
+		t.Errorf("errors.As: %v %+v", err, e)
+	}
+}
+
+// A file included inside a route block adds its tokens to the body; the
+// block's own lines keep their places.
+func TestIncludeInsideRoute(t *testing.T) {
+	files := map[string]string{
+		"main.cfg": "route[R] {\n\tinclude_file \"part.cfg\"\n\tafter();\n}\n",
+		"part.cfg": "\tpart_one();\n\tpart_two();\n",
+	}
+	cfg, err := Parse("main.cfg", []byte(files["main.cfg"]), testOptions(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\n part_one(); part_two();\n after();\n"
+	if got := cfg.Routes[0].Body; got != want {
+		t.Errorf("body %q, want %q", got, want)
+	}
+}
+
+func TestMoreDirectiveErrors(t *testing.T) {
+	tests := []struct{ src, want string }{
+		{"#!define A 1\n#!substdef \"/A/2/\"\n", `x:2:1: #!substdef A: already defined at x:1:1`},
+		{"#!substdef \"/a.b/2/\"\n", `x:1:1: #!substdef: "a.b" is not a valid define name`},
+		{"#!defenv 1X=HOME\n", `x:1:1: #!defenv: expected ID=ENVVAR or ENVVAR, got "1X=HOME"`},
+		{"#!defexp A 1+1\n", `x:1:1: #!defexp is not supported by kemi; use #!define`},
+		{"pstn.gw_ip = desc \"x\"\n", `x:1:1: pstn.gw_ip: missing value before desc`},
+		{"loadmodule \"mi_fifo.so\"\nmodparam(\"mi_.*\", \"fifo_name\", \"/tmp/f\")\nmodparam(\"xx_.*\", \"a\", 1)\n", `x:3:1: modparam("xx_.*", "a"): "xx_.*" matches no loaded module`},
+		{"loadmodule \"tm.so\"\nmodparam(\"t(m\", \"a\", 1)\n", "x:2:1: modparam(\"t(m\", \"a\"): bad module regexp \"t(m\": error parsing regexp: missing closing ): `^(t(m)$`"},
+	}
+	for _, tt := range tests {
+		if got := errText(tt.src, testOptions(nil)); got != tt.want {
+			t.Errorf("%q:\n got: %s\nwant: %s", tt.src, got, tt.want)
+		}
 	}
 }
