@@ -1,0 +1,203 @@
+package tm
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+// maxBranches bounds the branches of one transaction, as Kamailio's
+// MAX_BRANCHES does.
+const maxBranches = 12
+
+// nBuckets is the size of the transaction hash table; a power of two.
+const nBuckets = 1 << 14
+
+// uasState is the state of the server side of a transaction (RFC 3261
+// 17.2.1, 17.2.2; RFC 6026 Accepted for an INVITE answered with a 2xx).
+type uasState uint8
+
+const (
+	uasProceeding uasState = iota // no final reply sent yet
+	uasCompleted                  // final reply sent (non-2xx INVITE: waiting for the ACK)
+	uasConfirmed                  // INVITE: the ACK came
+	uasAccepted                   // INVITE: a 2xx went upstream
+)
+
+// branch is one client transaction of a cell.
+type branch struct {
+	out    []byte // the request as sent, for retransmissions
+	dst    netip.AddrPort
+	ready  bool // sent (a CANCEL may act on it)
+	round  int  // failure-route round that created it
+	retrAt int64
+	retrIv int64
+	frAt   int64
+
+	provisional bool // a 1xx came
+	replied     bool // any reply came
+	final       int  // final status; 0 while pending
+	local       bool // final is a local 408 (timeout) or a send failure
+	timedOut    bool
+	reply       []byte // the failure reply received, top Via removed
+	ack         []byte // hop-by-hop ACK of a non-2xx final, resent on retransmissions
+
+	cancel        []byte // the CANCEL for this branch
+	cancelPending bool   // send the CANCEL when a provisional comes
+	cancelSent    bool
+	cancelDone    bool // the CANCEL got its final reply, or gave up
+	cRetrAt       int64
+	cRetrIv       int64
+	cFRAt         int64
+}
+
+// cell is one transaction: the server transaction for the request that
+// came in and the client transactions of its branches (Kamailio's "cell").
+// Everything in it is guarded by mu, except what lookup reads (id, inv,
+// next: set before the cell is linked; gen: atomic). Script routes never run
+// with mu held.
+type cell struct {
+	mu   sync.Mutex
+	gen  atomic.Uint32 // bumped when freed, so stale holders and timers see it
+	live bool
+	next *cell
+	bkt  uint32
+	id   uint64
+	inv  bool // an INVITE transaction
+
+	base []byte  // the request as received plus the script's edits and received/rport
+	tmp  []byte  // the next base while a failure route relays again
+	req  sip.Msg // parsed over base: replies and branches are built from it
+
+	src, local netip.AddrPort
+	proto      core.Proto
+	replyTo    netip.AddrPort
+	flags      uint64
+
+	state     uasState
+	reply     []byte // last reply sent upstream, replayed to retransmissions
+	replyCode int
+	doneAt    int64 // when the final reply went upstream
+	retrAt    int64 // timer G
+	retrIv    int64
+	ackWaitAt int64 // timer H
+	delAt     int64
+
+	nbr       int
+	br        [maxBranches]branch
+	round     int
+	canceled  bool
+	inFailure bool
+
+	onFailure, onBranch, onReply, onBranchFailure string
+	fr, frInv                                     int64
+}
+
+type bucket struct {
+	mu   sync.Mutex
+	head *cell
+}
+
+// table holds the live transactions, shared by every worker.
+type table struct {
+	b    [nBuckets]bucket
+	pool sync.Pool
+	live atomic.Int64
+}
+
+// lookup finds the cell with id (and kind) and the generation it had.
+func (t *table) lookup(id uint64, inv bool) (*cell, uint32) {
+	b := &t.b[id&(nBuckets-1)]
+	b.mu.Lock()
+	for c := b.head; c != nil; c = c.next {
+		if c.id == id && c.inv == inv {
+			g := c.gen.Load()
+			b.mu.Unlock()
+			return c, g
+		}
+	}
+	b.mu.Unlock()
+	return nil, 0
+}
+
+// insert links a fresh cell unless one with the same id and kind is there
+// already (a retransmission handled by another worker at the same time);
+// it returns the cell that is in the table and whether it is the new one.
+func (t *table) insert(n *cell) (*cell, uint32, bool) {
+	b := &t.b[n.id&(nBuckets-1)]
+	b.mu.Lock()
+	for c := b.head; c != nil; c = c.next {
+		if c.id == n.id && c.inv == n.inv {
+			g := c.gen.Load()
+			b.mu.Unlock()
+			return c, g, false
+		}
+	}
+	n.bkt = uint32(n.id & (nBuckets - 1))
+	n.next = b.head
+	b.head = n
+	b.mu.Unlock()
+	t.live.Add(1)
+	return n, n.gen.Load(), true
+}
+
+// get returns a cleared cell, reusing a freed one's buffers.
+func (t *table) get() *cell {
+	if v := t.pool.Get(); v != nil {
+		return v.(*cell)
+	}
+	return new(cell)
+}
+
+// unlink removes c from its bucket. c.mu must be held; the lock order is
+// cell, then bucket.
+func (t *table) unlink(c *cell) {
+	b := &t.b[c.bkt]
+	b.mu.Lock()
+	for p := &b.head; *p != nil; p = &(*p).next {
+		if *p == c {
+			*p = c.next
+			t.live.Add(-1)
+			break
+		}
+	}
+	b.mu.Unlock()
+	c.next = nil
+}
+
+// free ends c: it leaves the table, its generation moves on (stale timer
+// entries and lookups then ignore it) and it goes back to the pool with its
+// buffers. c.mu must be held; free releases it.
+func (t *table) free(c *cell) {
+	if !c.live {
+		c.mu.Unlock()
+		return
+	}
+	t.unlink(c)
+	c.live = false
+	c.gen.Add(1)
+	c.clear()
+	c.mu.Unlock()
+	t.pool.Put(c)
+}
+
+// clear resets a cell for reuse, keeping its buffers' capacity.
+func (c *cell) clear() {
+	c.base, c.tmp, c.reply = c.base[:0], c.tmp[:0], c.reply[:0]
+	c.req.Parse(nil) //nolint:errcheck // resets the index; the error says it is empty
+	c.src, c.local, c.replyTo = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
+	c.proto, c.flags = 0, 0
+	c.state, c.replyCode = uasProceeding, 0
+	c.doneAt, c.retrAt, c.retrIv, c.ackWaitAt, c.delAt = 0, 0, 0, 0, 0
+	for i := 0; i < c.nbr; i++ {
+		b := &c.br[i]
+		*b = branch{out: b.out[:0], reply: b.reply[:0], ack: b.ack[:0], cancel: b.cancel[:0]}
+	}
+	c.nbr, c.round = 0, 0
+	c.canceled, c.inFailure = false, false
+	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""
+	c.fr, c.frInv = 0, 0
+}

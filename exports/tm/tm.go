@@ -1,0 +1,752 @@
+// Package tm implements modules tm: transactions (RFC 3261 section 17) and
+// the stateful proxy core (section 16).
+//
+// A cell is one transaction: the server transaction of a request that came
+// in and the client transactions of its branches. Cells live in a hash
+// table shared by every worker (a lock per bucket for the table, a lock per
+// cell for its state) and come from a pool, so a call allocates next to
+// nothing once the pool is warm. A cell's id is a hash of the request's
+// transaction key (top Via branch and sent-by); the Via tm puts on each
+// branch carries that id and the branch index, so a reply finds its cell
+// directly. Retransmissions of the request find the cell by the same id
+// and get the last reply again.
+//
+// Timers (A, B, D, E, F, G, H, I, J, K) are entries in one heap ordered by
+// deadline, read by one goroutine every 10 ms against a Clock; a stopped
+// timer is only forgotten by its cell and skipped when it comes due.
+// Tests drive the same code with a FakeClock and TM.Tick.
+//
+// Script routes (branch, onreply, failure) never run with a cell locked.
+// Failure routes run on a context of their own whose message is the kept
+// request (Kamailio's "faked request"), on the worker's VM when a reply
+// completes the transaction, or on the timer goroutine's own VM (from
+// rt.NewVM) when a timeout does.
+package tm
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+var slot = core.NewSlot()
+
+// msgState is tm's per-message state in a worker's Ctx.
+type msgState struct {
+	seq uint64
+	rt  *core.Runtime
+	t   *TM
+	e   *env
+
+	c   *cell // the transaction of this message (t_newtran, t_relay, routes)
+	gen uint32
+
+	// Routes and timers named before the transaction exists.
+	onFailure, onBranch, onReply, onBranchFailure string
+	fr, frInv                                     int64
+
+	// What a branch, onreply or failure route is about.
+	brIdx, code                    int
+	inBranch, inReply, inFailure bool
+}
+
+func newState() any { return new(msgState) }
+
+// state returns ctx's tm state, reset when ctx carries a new message.
+func state(ctx *core.Ctx) *msgState {
+	st := ctx.Slot(slot, newState).(*msgState)
+	if st.seq != ctx.Seq {
+		st.seq = ctx.Seq
+		st.c, st.gen = nil, 0
+		st.onFailure, st.onBranch, st.onReply, st.onBranchFailure = "", "", "", ""
+		st.fr, st.frInv = 0, 0
+		st.brIdx, st.code = 0, 0
+		st.inBranch, st.inReply, st.inFailure = false, false, false
+	}
+	return st
+}
+
+// get returns the transaction layer of ctx's runtime and ctx's state.
+func get(ctx *core.Ctx) (*TM, *msgState) {
+	st := state(ctx)
+	if st.rt != ctx.RT || st.t == nil {
+		st.rt, st.t, st.e = ctx.RT, nil, nil
+		if v, ok := tms.Load(ctx.RT); ok {
+			st.t = v.(*TM)
+		}
+	}
+	if st.t != nil {
+		if st.e == nil {
+			st.e = &env{t: st.t}
+		}
+		st.e.out, st.e.vm = ctx.Out, ctx.VM
+	}
+	return st.t, st
+}
+
+// tms maps a runtime to its transaction layer.
+var tms sync.Map // *core.Runtime -> *TM
+
+// Attach makes t the transaction layer of rt (tests; OnStart does it for
+// a loaded module).
+func Attach(rt *core.Runtime, t *TM) {
+	tms.Store(rt, t)
+	rt.AddReplyHook(t.Hook)
+	rt.OnStop(func() { tms.Delete(rt) })
+}
+
+func init() {
+	core.OnStart("tm", start)
+	core.RegisterPV("T_branch_idx", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		st := state(ctx)
+		if !st.inBranch && !st.inReply && !st.inFailure {
+			return append(dst, '0'), true
+		}
+		return strconv.AppendInt(dst, int64(st.brIdx), 10), true
+	})
+	core.RegisterPV("T_reply_code", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		code := GetStatusCode(ctx)
+		if code < 0 {
+			code = 0
+		}
+		return strconv.AppendInt(dst, int64(code), 10), true
+	})
+}
+
+// start reads the modparams, starts the timers and hooks replies.
+func start(rt *core.Runtime) error {
+	tm := RFCTimers()
+	ms := func(name string, dst *int64) error {
+		v := rt.Param("tm", name)
+		n := v.I
+		if v.Kind == core.KStr {
+			var err error
+			if n, err = strconv.ParseInt(v.S, 10, 64); err != nil {
+				return fmt.Errorf("modparam %s: expected milliseconds, got %q", name, v.S)
+			}
+		}
+		if n <= 0 {
+			return fmt.Errorf("modparam %s: expected a positive number of milliseconds, got %d", name, n)
+		}
+		*dst = n * int64(time.Millisecond)
+		return nil
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"fr_timer", &tm.FR}, {"fr_inv_timer", &tm.FRInv}, {"wt_timer", &tm.Wait}} {
+		if err := ms(p.name, p.dst); err != nil {
+			return err
+		}
+	}
+	t := New(rt, monoClock{base: time.Now()}, tm)
+	if v := rt.Param("tm", "failure_reply_mode"); v.Kind == core.KInt {
+		if v.I < 0 || v.I > 3 {
+			return fmt.Errorf("modparam failure_reply_mode: expected 0-3, got %d", v.I)
+		}
+		t.mode = int(v.I)
+	}
+	Attach(rt, t)
+	t.Start()
+	rt.OnStop(t.Stop)
+	return nil
+}
+
+func logErr(ctx *core.Ctx, msg string) { ctx.Log(core.LErr, "tm: "+msg+"\n") }
+
+func noTM(ctx *core.Ctx, fn string) int {
+	logErr(ctx, fn+": module tm is not started")
+	return -1
+}
+
+// Relay is t_relay.
+func Relay(ctx *core.Ctx) int { return relayTo(ctx, netip.AddrPort{}, "t_relay") }
+
+// RelayToProtoAddr is t_relay_to_proto_addr.
+func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
+	if proto != "" && proto != "udp" && proto != "UDP" {
+		logErr(ctx, "t_relay_to_proto_addr: transport "+strconv.Quote(proto)+" is not served (udp only)")
+		return -1
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || port <= 0 || port > 65535 {
+		logErr(ctx, fmt.Sprintf("t_relay_to_proto_addr: expected an IP address and a port 1-65535, got %q and %d", host, port))
+		return -1
+	}
+	return relayTo(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), "t_relay_to_proto_addr")
+}
+
+func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, fn)
+	}
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() {
+		logErr(ctx, fn+": the message is not a request")
+		return -1
+	}
+	e := st.e
+	if st.inFailure && st.c != nil {
+		return t.relayAgain(ctx, st, to, fn)
+	}
+	id, ok := requestID(m)
+	if !ok {
+		logErr(ctx, fn+": the request has no usable Via")
+		return -1
+	}
+	switch m.MethodID() {
+	case sip.MethodACK:
+		if c, gen := t.tab.lookup(id, true); c != nil && t.ackIn(c, gen) {
+			return 0
+		}
+		return t.stateless(ctx, id, to, fn)
+	case sip.MethodCANCEL:
+		c, gen := t.tab.lookup(id, true)
+		if c == nil {
+			return t.stateless(ctx, id, to, fn)
+		}
+		replyCancel(ctx)
+		t.cancelIn(e, c, gen)
+		return 1
+	}
+	inv := m.MethodID() == sip.MethodINVITE
+	c, gen := st.c, st.gen
+	created := false
+	if c == nil {
+		if oc, ogen := t.tab.lookup(id, inv); oc != nil {
+			t.replay(e, oc, ogen)
+			return 0
+		}
+		var isNew bool
+		var err error
+		c, gen, isNew, err = t.createCell(ctx, id, st)
+		if err != nil {
+			logErr(ctx, fn+": "+err.Error())
+			return -1
+		}
+		if !isNew {
+			t.replay(e, c, gen)
+			return 0
+		}
+		created = true
+	}
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+	if _, err := t.relay(e, c, gen, &a); err != nil {
+		logErr(ctx, fn+": Call-ID "+strconv.Quote(string(m.CallID()))+": "+err.Error())
+		if created {
+			c.mu.Lock()
+			if c.gen.Load() == gen {
+				t.tab.free(c)
+			} else {
+				c.mu.Unlock()
+			}
+		}
+		return -1
+	}
+	st.c, st.gen = c, gen
+	if created && inv {
+		c.mu.Lock()
+		if c.gen.Load() == gen && c.state == uasProceeding && len(c.reply) == 0 {
+			t.sendLocal(e, c, 100, "Trying")
+		}
+		c.mu.Unlock()
+	}
+	return 1
+}
+
+// relayAgain is t_relay in a failure route: new branches for the same
+// transaction, from the request as the failure route left it.
+func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn string) int {
+	c, gen := st.c, st.gen
+	m := ctx.Msg
+	e := st.e
+	if m.PendingEdits() {
+		c.mu.Lock()
+		if c.gen.Load() != gen {
+			c.mu.Unlock()
+			return -1
+		}
+		c.tmp = m.AppendTo(c.tmp[:0])
+		c.base, c.tmp = c.tmp, c.base
+		err := c.req.Parse(c.base)
+		c.mu.Unlock()
+		if err != nil {
+			logErr(ctx, fn+": re-parsing the request: "+err.Error())
+			return -1
+		}
+		// The script's message now reads the new request (its edits are in).
+		m.Parse(c.base) //nolint:errcheck // parsed just above
+	}
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+	if _, err := t.relay(e, c, gen, &a); err != nil {
+		logErr(ctx, fn+": Call-ID "+strconv.Quote(string(m.CallID()))+": "+err.Error())
+		return -1
+	}
+	return 1
+}
+
+// stateless forwards ACK (to a 2xx) and an unmatched CANCEL: our Via with
+// a branch derived from the request, to $du or the Request-URI.
+func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) int {
+	m := ctx.Msg
+	dst := to
+	if !dst.IsValid() {
+		target := m.RequestURI()
+		var sb [256]byte
+		if ctx.DstURI != "" {
+			target = append(sb[:0], ctx.DstURI...)
+		}
+		var why string
+		dst, why = destination(target)
+		if why != "" {
+			logErr(ctx, fn+": "+string(m.Method())+" for Call-ID "+strconv.Quote(string(m.CallID()))+": destination: "+why)
+			return -1
+		}
+	}
+	if v, err := m.TopVia(); err == nil && (v.RportSet || ctx.ForceRport || sip.NeedsReceived(&v, ctx.Src.Addr())) {
+		if err := m.AddViaReceived(ctx.Src, ctx.ForceRport); err != nil {
+			logErr(ctx, fn+": "+err.Error())
+			return -1
+		}
+	}
+	var vb [96]byte
+	if err := m.PrependVia(appendVia(vb[:0], ctx.Local, id, 0)); err != nil {
+		logErr(ctx, fn+": "+err.Error())
+		return -1
+	}
+	b := m.AppendTo(ctx.Scratch[:0])
+	ctx.Scratch = b[:0]
+	if ctx.Out == nil {
+		logErr(ctx, fn+": no sender for this message")
+		return -1
+	}
+	if err := ctx.Out.SendTo(b, core.UDP, dst); err != nil {
+		logErr(ctx, fn+": "+err.Error())
+		return -1
+	}
+	return 1
+}
+
+// replyCancel answers a CANCEL that matched its INVITE with 200.
+func replyCancel(ctx *core.Ctx) {
+	m := ctx.Msg
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	b := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
+	ctx.Scratch = b[:0]
+	if ctx.Out != nil {
+		if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+			logErr(ctx, "200 to CANCEL: "+err.Error())
+		}
+	}
+}
+
+// Hook takes replies that belong to a transaction (registered with
+// rt.AddReplyHook): the onreply route runs, then the reply is handled.
+func (t *TM) Hook(ctx *core.Ctx) bool {
+	m := ctx.Msg
+	v, err := m.TopVia()
+	if err != nil {
+		return false
+	}
+	id, idx, ok := parseBranch(v.Branch)
+	if !ok || idx >= maxBranches {
+		return false
+	}
+	_, meth, err := m.CSeq()
+	if err != nil {
+		return false
+	}
+	mid := sip.LookupMethod(meth)
+	isCancel := mid == sip.MethodCANCEL
+	c, gen := t.tab.lookup(id, mid == sip.MethodINVITE || isCancel)
+	if c == nil {
+		return false
+	}
+	_, st := get(ctx)
+	if st.t != t {
+		st.t, st.e = t, &env{t: t, out: ctx.Out, vm: ctx.VM}
+	}
+	if !isCancel {
+		c.mu.Lock()
+		onReply := ""
+		if c.gen.Load() == gen && c.live {
+			onReply = c.onReply
+		}
+		c.mu.Unlock()
+		if onReply != "" && ctx.VM != nil {
+			code := m.StatusCode()
+			st.c, st.gen, st.brIdx, st.code, st.inReply = c, gen, idx, code, true
+			prev := ctx.Route
+			ctx.Route = core.OnReplyRoute
+			err := ctx.VM.Call(ctx, onReply)
+			ctx.Route = prev
+			st.c, st.inReply = nil, false
+			if err != nil {
+				logErr(ctx, "onreply route "+onReply+": "+err.Error())
+			}
+			if ctx.Dropped() && code < 200 {
+				return true
+			}
+		}
+	}
+	t.replyIn(st.e, c, gen, idx, m, isCancel)
+	return true
+}
+
+// CheckTrans is t_check_trans.
+func CheckTrans(ctx *core.Ctx) int {
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, "t_check_trans")
+	}
+	m := ctx.Msg
+	if m == nil {
+		return -1
+	}
+	if !m.IsRequest() {
+		id, _, ok := parseBranch(m.ViaBranch())
+		if !ok {
+			return -1
+		}
+		_, meth, _ := m.CSeq()
+		mid := sip.LookupMethod(meth)
+		if c, _ := t.tab.lookup(id, mid == sip.MethodINVITE || mid == sip.MethodCANCEL); c != nil {
+			return 1
+		}
+		return -1
+	}
+	id, ok := requestID(m)
+	if !ok {
+		return -1
+	}
+	switch m.MethodID() {
+	case sip.MethodCANCEL:
+		if c, _ := t.tab.lookup(id, true); c != nil {
+			return 1
+		}
+		return -1
+	case sip.MethodACK:
+		c, gen := t.tab.lookup(id, true)
+		if c == nil {
+			return -1
+		}
+		if t.ackIn(c, gen) {
+			return 0
+		}
+		return 1
+	}
+	c, gen := t.tab.lookup(id, m.MethodID() == sip.MethodINVITE)
+	if c == nil {
+		return -1
+	}
+	t.replay(st.e, c, gen)
+	return 0
+}
+
+// Precheck tells whether a request belongs to a transaction already,
+// without side effects (tmx t_precheck_trans).
+func Precheck(ctx *core.Ctx) int {
+	t, _ := get(ctx)
+	if t == nil || ctx.Msg == nil || !ctx.Msg.IsRequest() {
+		return -1
+	}
+	id, ok := requestID(ctx.Msg)
+	if !ok {
+		return -1
+	}
+	mid := ctx.Msg.MethodID()
+	if c, _ := t.tab.lookup(id, mid == sip.MethodINVITE || mid == sip.MethodACK || mid == sip.MethodCANCEL); c != nil {
+		return 1
+	}
+	return -1
+}
+
+// NewTran is t_newtran.
+func NewTran(ctx *core.Ctx) int {
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, "t_newtran")
+	}
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() || m.MethodID() == sip.MethodACK || m.MethodID() == sip.MethodCANCEL {
+		logErr(ctx, "t_newtran: expected a request other than ACK and CANCEL")
+		return -1
+	}
+	if st.c != nil {
+		return 1
+	}
+	id, ok := requestID(m)
+	if !ok {
+		logErr(ctx, "t_newtran: the request has no usable Via")
+		return -1
+	}
+	inv := m.MethodID() == sip.MethodINVITE
+	if c, gen := t.tab.lookup(id, inv); c != nil {
+		t.replay(st.e, c, gen)
+		return 0
+	}
+	c, gen, isNew, err := t.createCell(ctx, id, st)
+	if err != nil {
+		logErr(ctx, "t_newtran: "+err.Error())
+		return -1
+	}
+	if !isNew {
+		t.replay(st.e, c, gen)
+		return 0
+	}
+	st.c, st.gen = c, gen
+	c.mu.Lock()
+	if inv && c.gen.Load() == gen {
+		t.sendLocal(st.e, c, 100, "Trying")
+	}
+	// A transaction without branches ends by t_reply; until then fr_timer
+	// bounds it, so a script that never replies leaks nothing.
+	c.ackWaitAt = 0
+	t.deleteAt(c, t.clock.Now()+c.fr+t.tm.Wait)
+	c.mu.Unlock()
+	return 1
+}
+
+// Reply is t_reply.
+func Reply(ctx *core.Ctx, code int, reason string) int {
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, "t_reply")
+	}
+	if code < 100 || code > 699 {
+		logErr(ctx, "t_reply: status code "+strconv.Itoa(code)+" is out of range 100-699")
+		return -1
+	}
+	c, gen := st.c, st.gen
+	if c == nil {
+		logErr(ctx, "t_reply: no transaction for this message; call t_newtran first")
+		return -1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen || !c.live {
+		logErr(ctx, "t_reply: the transaction ended")
+		return -1
+	}
+	if c.state != uasProceeding {
+		logErr(ctx, "t_reply: the transaction already has its final reply ("+strconv.Itoa(c.replyCode)+")")
+		return -1
+	}
+	t.sendLocal(st.e, c, code, reason)
+	return 1
+}
+
+// withCell runs fn on the message's transaction under its lock; false when
+// there is none.
+func withCell(ctx *core.Ctx, fn func(c *cell, st *msgState)) bool {
+	_, st := get(ctx)
+	c := st.c
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != st.gen || !c.live {
+		return false
+	}
+	fn(c, st)
+	return true
+}
+
+func setRoute(ctx *core.Ctx, name string, which func(c *cell) *string, pending func(st *msgState) *string) int {
+	if !withCell(ctx, func(c *cell, _ *msgState) { *which(c) = name }) {
+		*pending(state(ctx)) = name
+	}
+	return 1
+}
+
+// OnFailure is t_on_failure.
+func OnFailure(ctx *core.Ctx, name string) int {
+	return setRoute(ctx, name, func(c *cell) *string { return &c.onFailure }, func(st *msgState) *string { return &st.onFailure })
+}
+
+// OnBranch is t_on_branch.
+func OnBranch(ctx *core.Ctx, name string) int {
+	return setRoute(ctx, name, func(c *cell) *string { return &c.onBranch }, func(st *msgState) *string { return &st.onBranch })
+}
+
+// OnReply is t_on_reply.
+func OnReply(ctx *core.Ctx, name string) int {
+	return setRoute(ctx, name, func(c *cell) *string { return &c.onReply }, func(st *msgState) *string { return &st.onReply })
+}
+
+// OnBranchFailure is t_on_branch_failure.
+func OnBranchFailure(ctx *core.Ctx, name string) int {
+	return setRoute(ctx, name, func(c *cell) *string { return &c.onBranchFailure }, func(st *msgState) *string { return &st.onBranchFailure })
+}
+
+// IsSet is t_is_set.
+func IsSet(ctx *core.Ctx, target string) int {
+	var v string
+	if !withCell(ctx, func(c *cell, _ *msgState) {
+		switch target {
+		case "failure_route":
+			v = c.onFailure
+		case "branch_route":
+			v = c.onBranch
+		case "onreply_route":
+			v = c.onReply
+		}
+	}) {
+		st := state(ctx)
+		switch target {
+		case "failure_route":
+			v = st.onFailure
+		case "branch_route":
+			v = st.onBranch
+		case "onreply_route":
+			v = st.onReply
+		}
+	}
+	switch target {
+	case "failure_route", "branch_route", "onreply_route":
+	default:
+		logErr(ctx, "t_is_set: expected failure_route, branch_route or onreply_route, got "+strconv.Quote(target))
+		return -1
+	}
+	if v != "" {
+		return 1
+	}
+	return -1
+}
+
+func yes(b bool) int {
+	if b {
+		return 1
+	}
+	return -1
+}
+
+// IsCanceled is t_is_canceled.
+func IsCanceled(ctx *core.Ctx) int {
+	r := false
+	withCell(ctx, func(c *cell, _ *msgState) { r = c.canceled })
+	return yes(r)
+}
+
+// GetBranchIndex is t_get_branch_index.
+func GetBranchIndex(ctx *core.Ctx) int {
+	st := state(ctx)
+	if st.inBranch || st.inReply || st.inFailure {
+		return st.brIdx
+	}
+	return -1
+}
+
+// SetFr is t_set_fr.
+func SetFr(ctx *core.Ctx, frInv, fr int) int {
+	if frInv < 0 || fr < 0 {
+		logErr(ctx, fmt.Sprintf("t_set_fr: expected milliseconds >= 0, got %d, %d", frInv, fr))
+		return -1
+	}
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, "t_set_fr")
+	}
+	inv, f := int64(frInv)*int64(time.Millisecond), int64(fr)*int64(time.Millisecond)
+	if !withCell(ctx, func(c *cell, _ *msgState) {
+		if inv > 0 {
+			c.frInv = inv
+		}
+		if f > 0 {
+			c.fr = f
+		}
+	}) {
+		if inv > 0 {
+			st.frInv = inv
+		}
+		if f > 0 {
+			st.fr = f
+		}
+	}
+	return 1
+}
+
+// ResetFr is t_reset_fr.
+func ResetFr(ctx *core.Ctx) int {
+	t, st := get(ctx)
+	if t == nil {
+		return noTM(ctx, "t_reset_fr")
+	}
+	st.fr, st.frInv = 0, 0
+	withCell(ctx, func(c *cell, _ *msgState) { c.fr, c.frInv = t.tm.FR, t.tm.FRInv })
+	return 1
+}
+
+func branchIs(ctx *core.Ctx, f func(b *branch) bool) int {
+	r := false
+	withCell(ctx, func(c *cell, st *msgState) {
+		if st.inFailure && st.brIdx >= 0 && st.brIdx < c.nbr {
+			r = f(&c.br[st.brIdx])
+		}
+	})
+	return yes(r)
+}
+
+func anyIs(ctx *core.Ctx, f func(b *branch) bool) int {
+	r := false
+	withCell(ctx, func(c *cell, _ *msgState) {
+		for i := 0; i < c.nbr; i++ {
+			r = r || f(&c.br[i])
+		}
+	})
+	return yes(r)
+}
+
+// BranchTimeout is t_branch_timeout.
+func BranchTimeout(ctx *core.Ctx) int { return branchIs(ctx, func(b *branch) bool { return b.timedOut }) }
+
+// BranchReplied is t_branch_replied.
+func BranchReplied(ctx *core.Ctx) int { return branchIs(ctx, func(b *branch) bool { return b.replied }) }
+
+// AnyTimeout is t_any_timeout.
+func AnyTimeout(ctx *core.Ctx) int { return anyIs(ctx, func(b *branch) bool { return b.timedOut }) }
+
+// AnyReplied is t_any_replied.
+func AnyReplied(ctx *core.Ctx) int { return anyIs(ctx, func(b *branch) bool { return b.replied }) }
+
+// GetStatusCode is t_get_status_code.
+func GetStatusCode(ctx *core.Ctx) int {
+	st := state(ctx)
+	if st.inReply || st.inFailure {
+		return st.code
+	}
+	code := -1
+	withCell(ctx, func(c *cell, _ *msgState) { code = c.replyCode })
+	return code
+}
+
+var statusREs sync.Map // pattern -> *regexp.Regexp (or error)
+
+// CheckStatus is t_check_status.
+func CheckStatus(ctx *core.Ctx, re string) int {
+	code := GetStatusCode(ctx)
+	if code <= 0 {
+		return -1
+	}
+	v, ok := statusREs.Load(re)
+	if !ok {
+		r, err := regexp.Compile(re)
+		if err != nil {
+			logErr(ctx, "t_check_status: bad regular expression "+strconv.Quote(re)+": "+err.Error())
+			return -1
+		}
+		v, _ = statusREs.LoadOrStore(re, r)
+	}
+	var b [4]byte
+	return yes(v.(*regexp.Regexp).Match(strconv.AppendInt(b[:0], int64(code), 10)))
+}

@@ -1,0 +1,836 @@
+package tm
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+// Server is the Server header of the replies tm builds.
+const Server = "kemi"
+
+// TM is the transaction layer of one runtime: the table, the timers and the
+// settings from modparams.
+type TM struct {
+	rt     *core.Runtime
+	clock  Clock
+	tm     Timers
+	mode   int // failure_reply_mode
+	tab    table
+	wheel  wheel
+	tenv   *env // the timer goroutine's
+	stop   chan struct{}
+	stopWG sync.WaitGroup
+}
+
+// New builds a transaction layer over rt with a clock and timer values.
+// The caller drives timers with Tick (tests) or Start (a goroutine).
+func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
+	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3}
+	t.tenv = &env{t: t, out: rtSender{rt}}
+	return t
+}
+
+// rtSender sends through rt.Send, for timers.
+type rtSender struct{ rt *core.Runtime }
+
+func (s rtSender) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
+	if s.rt == nil || s.rt.Send == nil {
+		return fmt.Errorf("tm: send to %s: no sender outside a worker", to)
+	}
+	return s.rt.Send(b, proto, to)
+}
+
+// env is what handling an event needs besides the cell: where to send,
+// the VM and contexts to run script routes on, and scratch messages. Each
+// worker Ctx has one (in its slot) and the timer goroutine has one.
+type env struct {
+	t    *TM
+	out  core.Sender
+	vm   core.VM
+	newV bool // vm was built by this env (timer goroutine) and is closed with it
+
+	scratch sip.Msg // building branches, CANCELs and ACKs
+	fmsg    sip.Msg // the request a failure route sees
+	fctx    core.Ctx
+	bctx    core.Ctx // branch routes
+	buf     []byte
+	ubuf    []byte
+	batch   []tentry
+}
+
+func (e *env) log(level int, msg string) {
+	if e.t.rt != nil && e.t.rt.Log != nil {
+		e.t.rt.Log.Log(level, nil, "tm: "+msg)
+	}
+}
+
+func (e *env) send(b []byte, to netip.AddrPort) {
+	if err := e.out.SendTo(b, core.UDP, to); err != nil {
+		e.log(core.LWarn, err.Error())
+	}
+}
+
+// arm sets a timer of c (or of branch br) to fire at at.
+func (t *TM) arm(c *cell, kind timerKind, br int, at int64) {
+	t.wheel.push(tentry{at: at, c: c, gen: c.gen.Load(), kind: kind, br: int8(br)})
+}
+
+// routeCtx is how a route is run for a cell: the names are copied in at
+// creation from what the script named before t_relay.
+type relayArgs struct {
+	ruri     []byte
+	dstURI   string
+	branches []core.Branch
+	to       netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
+	flags    uint64
+	local    netip.AddrPort
+	vm       core.VM
+	rt       *core.Runtime
+}
+
+// createCell makes the transaction of a request that has none yet: the
+// request (with the script's edits and received/rport on its top Via) is
+// copied, as the receive buffer is reused. It returns the cell, locked is
+// false; a retransmission racing on another worker gives the existing cell
+// and isNew false.
+func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen uint32, isNew bool, err error) {
+	m := ctx.Msg
+	if v, verr := m.TopVia(); verr == nil && (v.RportSet || ctx.ForceRport || sip.NeedsReceived(&v, ctx.Src.Addr())) {
+		if err := m.AddViaReceived(ctx.Src, ctx.ForceRport); err != nil {
+			return nil, 0, false, fmt.Errorf("adding received to the top Via: %w", err)
+		}
+	}
+	n := t.tab.get()
+	n.mu.Lock()
+	n.base = m.AppendTo(n.base[:0])
+	if err := n.req.Parse(n.base); err != nil {
+		n.clear()
+		n.mu.Unlock()
+		t.tab.pool.Put(n)
+		return nil, 0, false, fmt.Errorf("re-parsing the request to keep: %w", err)
+	}
+	n.live = true
+	n.id = id
+	n.inv = m.MethodID() == sip.MethodINVITE
+	n.src, n.local, n.proto = ctx.Src, ctx.Local, ctx.Proto
+	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
+	n.flags = ctx.Flags
+	n.onFailure, n.onBranch, n.onReply, n.onBranchFailure = st.onFailure, st.onBranch, st.onReply, st.onBranchFailure
+	n.fr, n.frInv = t.tm.FR, t.tm.FRInv
+	if st.fr > 0 {
+		n.fr = st.fr
+	}
+	if st.frInv > 0 {
+		n.frInv = st.frInv
+	}
+	n.mu.Unlock()
+	c, gen, isNew = t.tab.insert(n)
+	if !isNew {
+		n.mu.Lock()
+		n.live = false
+		n.clear()
+		n.mu.Unlock()
+		t.tab.pool.Put(n)
+	}
+	return c, gen, isNew, nil
+}
+
+// replay resends the last reply of c to a retransmitted request.
+func (t *TM) replay(e *env, c *cell, gen uint32) {
+	c.mu.Lock()
+	if c.gen.Load() == gen && c.live && len(c.reply) > 0 {
+		e.send(c.reply, c.replyTo)
+	}
+	c.mu.Unlock()
+}
+
+// sendLocal builds a reply to the request of c and sends it upstream as
+// the transaction's reply. c.mu must be held.
+func (t *TM) sendLocal(e *env, c *cell, code int, reason string) {
+	opt := sip.ReplyOptions{Server: Server}
+	c.reply = sip.AppendReply(c.reply[:0], &c.req, code, reason, &opt)
+	c.replyCode = code
+	e.send(c.reply, c.replyTo)
+	if code >= 200 {
+		t.completed(e, c, code)
+	}
+}
+
+// completed moves the server side on after a final reply went upstream:
+// every branch still pending is cancelled (RFC 3261 16.7 step 10), and the
+// cell waits for retransmissions and the ACK before it is freed. c.mu held.
+func (t *TM) completed(e *env, c *cell, code int) {
+	now := t.clock.Now()
+	c.doneAt = now
+	for i := 0; i < c.nbr; i++ {
+		t.cancelBranch(e, c, i)
+	}
+	switch {
+	case c.inv && code >= 300:
+		c.state = uasCompleted
+		c.retrIv = t.tm.T1
+		c.retrAt = now + c.retrIv
+		t.arm(c, tkRetrUAS, 0, c.retrAt)
+		c.ackWaitAt = now + t.tm.H()
+		t.arm(c, tkAckWait, 0, c.ackWaitAt)
+	case c.inv:
+		c.state = uasAccepted
+		t.deleteAt(c, now+t.tm.Wait)
+	default:
+		c.state = uasCompleted
+		t.deleteAt(c, now+t.tm.Wait)
+	}
+}
+
+func (t *TM) deleteAt(c *cell, at int64) {
+	c.delAt = at
+	t.arm(c, tkDelete, 0, at)
+}
+
+// ackIn handles an ACK that matched an INVITE cell. It returns true when
+// the ACK belonged to the transaction (a non-2xx final) and was absorbed.
+func (t *TM) ackIn(c *cell, gen uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen || !c.live {
+		return false
+	}
+	switch c.state {
+	case uasCompleted:
+		now := t.clock.Now()
+		c.state = uasConfirmed
+		c.retrAt, c.ackWaitAt = 0, 0
+		// Timer I, but the branches keep the cell for timer D.
+		at := now + t.tm.T4
+		if d := c.doneAt + t.tm.Wait; d > at {
+			at = d
+		}
+		t.deleteAt(c, at)
+		return true
+	case uasConfirmed:
+		return true
+	}
+	return false
+}
+
+// relay adds branches to c and sends them: the Request-URI (or a.to / $du)
+// first, then a.branches. It returns how many were sent.
+func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
+	c.mu.Lock()
+	if c.gen.Load() != gen || !c.live {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("the transaction ended")
+	}
+	if c.state != uasProceeding {
+		c.mu.Unlock()
+		return 0, fmt.Errorf("the transaction already has its final reply")
+	}
+	onBranch := c.onBranch
+	round := c.round
+	c.mu.Unlock()
+
+	sent := 0
+	var firstErr error
+	for k := -1; k < len(a.branches); k++ {
+		ruri, dstURI := a.ruri, a.dstURI
+		to := a.to
+		if k >= 0 {
+			b := &a.branches[k]
+			e.ubuf = append(e.ubuf[:0], b.URI...)
+			ruri, dstURI, to = e.ubuf, b.DstURI, netip.AddrPort{}
+		}
+		c.mu.Lock()
+		if c.nbr >= maxBranches {
+			c.mu.Unlock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("more than %d branches", maxBranches)
+			}
+			break
+		}
+		idx := c.nbr
+		c.nbr++
+		br := &c.br[idx]
+		br.round = round
+		c.mu.Unlock()
+
+		err := t.buildBranch(e, c, gen, idx, ruri, dstURI, to, onBranch, a)
+		c.mu.Lock()
+		if err != nil {
+			// The branch fails at once, as if it had answered 500: it
+			// competes for the reply like the others (Kamailio marks such a
+			// branch failed too).
+			br.final, br.local = 500, true
+			c.mu.Unlock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+err.Error())
+			continue
+		}
+		br.ready = true
+		now := t.clock.Now()
+		e.send(br.out, br.dst)
+		br.retrIv = t.tm.T1
+		br.retrAt = now + br.retrIv
+		t.arm(c, tkRetrUAC, idx, br.retrAt)
+		br.frAt = now + c.fr
+		t.arm(c, tkFR, idx, br.frAt)
+		if c.canceled {
+			br.cancelPending = true
+		}
+		c.mu.Unlock()
+		sent++
+	}
+	if sent == 0 {
+		if firstErr == nil {
+			firstErr = fmt.Errorf("no branch to send")
+		}
+		return 0, firstErr
+	}
+	return sent, nil
+}
+
+// buildBranch writes branch idx's request into br.out: the kept request
+// with the branch's Request-URI and our Via on top, after the branch route
+// ran over it.
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, ruri []byte, dstURI string, to netip.AddrPort, onBranch string, a *relayArgs) error {
+	br := &c.br[idx]
+	m := &e.scratch
+	if err := m.Parse(c.base); err != nil {
+		return err
+	}
+	if string(ruri) != string(m.RequestURI()) {
+		m.SetRequestURI(ruri)
+	}
+	if onBranch != "" && a.vm != nil {
+		bc := &e.bctx
+		bc.Reset(m, c.src, c.local, c.proto)
+		bc.RT, bc.Out, bc.VM, bc.Route = a.rt, e.out, a.vm, core.BranchRoute
+		bc.Flags = a.flags
+		bc.DstURI = dstURI
+		bs := state(bc)
+		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
+		err := a.vm.Call(bc, onBranch)
+		bs.c = nil
+		if err != nil && err != core.ErrNoCallback {
+			e.log(core.LErr, "branch route "+onBranch+": "+err.Error())
+		}
+		if bc.Dropped() {
+			return fmt.Errorf("dropped by branch route %s", onBranch)
+		}
+		dstURI = bc.DstURI
+	}
+	dst := to
+	if !dst.IsValid() {
+		target := m.RequestURI()
+		if dstURI != "" {
+			e.buf = append(e.buf[:0], dstURI...)
+			target = e.buf
+		}
+		var why string
+		dst, why = destination(target)
+		if why != "" {
+			return fmt.Errorf("destination: %s", why)
+		}
+	}
+	var vb [96]byte
+	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
+		return err
+	}
+	br.out = m.AppendTo(br.out[:0])
+	br.dst = dst
+	return nil
+}
+
+// cancelBranch cancels a pending branch: a CANCEL now if it answered with
+// a provisional, or when it does (RFC 3261 9.1). c.mu held.
+func (t *TM) cancelBranch(e *env, c *cell, i int) {
+	br := &c.br[i]
+	if br.final != 0 || br.cancelSent || !br.ready {
+		return
+	}
+	if !br.provisional {
+		br.cancelPending = true
+		return
+	}
+	t.sendCancel(e, c, i)
+}
+
+// sendCancel builds and sends the CANCEL of branch i (RFC 3261 9.1): the
+// Request-URI, Call-ID, From, To, CSeq number and Route of the request, and
+// its top Via alone. c.mu held.
+func (t *TM) sendCancel(e *env, c *cell, i int) {
+	br := &c.br[i]
+	br.cancelPending = false
+	if br.cancelSent {
+		return
+	}
+	if err := e.scratch.Parse(br.out); err != nil {
+		e.log(core.LErr, "CANCEL: re-parsing branch request: "+err.Error())
+		return
+	}
+	br.cancel = appendHopRequest(br.cancel[:0], &e.scratch, "CANCEL", nil)
+	br.cancelSent = true
+	e.send(br.cancel, br.dst)
+	now := t.clock.Now()
+	br.cRetrIv = t.tm.T1
+	br.cRetrAt = now + br.cRetrIv
+	t.arm(c, tkRetrCancel, i, br.cRetrAt)
+	br.cFRAt = now + t.tm.H()
+	if c.fr < t.tm.H() {
+		br.cFRAt = now + c.fr
+	}
+	t.arm(c, tkFRCancel, i, br.cFRAt)
+}
+
+// appendHopRequest writes a CANCEL or ACK for the request req (as sent on
+// a branch): its Request-URI, top Via, Route, From, Call-ID and CSeq
+// number; To from the reply being acknowledged when toFrom is not nil.
+func appendHopRequest(dst []byte, req *sip.Msg, method string, toValue []byte) []byte {
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, req.RequestURI()...)
+	dst = append(dst, " SIP/2.0\r\n"...)
+	if v, err := req.TopVia(); err == nil {
+		dst = append(dst, "Via: "...)
+		dst = append(dst, v.Raw...)
+		dst = append(dst, "\r\n"...)
+	}
+	for it := req.Lines("Route"); it.Next(); {
+		dst = append(dst, "Route: "...)
+		dst = append(dst, it.Value()...)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "From: "...)
+	dst = append(dst, req.Header("From")...)
+	dst = append(dst, "\r\nTo: "...)
+	if toValue != nil {
+		dst = append(dst, toValue...)
+	} else {
+		dst = append(dst, req.Header("To")...)
+	}
+	dst = append(dst, "\r\nCall-ID: "...)
+	dst = append(dst, req.CallID()...)
+	n, _, _ := req.CSeq()
+	dst = append(dst, "\r\nCSeq: "...)
+	dst = strconv.AppendUint(dst, uint64(n), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, method...)
+	dst = append(dst, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	return dst
+}
+
+// cancelIn handles a CANCEL for the INVITE transaction c: branches are
+// cancelled; the caller replies 200 to the CANCEL itself.
+func (t *TM) cancelIn(e *env, c *cell, gen uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen || !c.live {
+		return false
+	}
+	if c.state != uasProceeding {
+		return true
+	}
+	c.canceled = true
+	for i := 0; i < c.nbr; i++ {
+		t.cancelBranch(e, c, i)
+	}
+	return true
+}
+
+// replyIn handles a reply m for branch idx of c, after the onreply route
+// ran. It forwards it upstream as RFC 3261 16.7 says, or keeps it for the
+// decision once every branch has its final reply.
+func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelReply bool) {
+	c.mu.Lock()
+	if c.gen.Load() != gen || !c.live || idx >= c.nbr {
+		c.mu.Unlock()
+		return
+	}
+	br := &c.br[idx]
+	code := m.StatusCode()
+	if cancelReply {
+		if code >= 200 {
+			br.cancelDone = true
+			br.cRetrAt, br.cFRAt = 0, 0
+		}
+		c.mu.Unlock()
+		return
+	}
+	now := t.clock.Now()
+	br.replied = true
+	if code < 200 {
+		if br.final != 0 {
+			c.mu.Unlock()
+			return
+		}
+		if !br.provisional {
+			br.provisional = true
+			if c.inv {
+				br.retrAt = 0 // timer A stops
+				br.frAt = now + c.frInv
+				t.arm(c, tkFR, idx, br.frAt)
+			} else if br.retrAt != 0 {
+				br.retrIv = t.tm.T2
+			}
+		}
+		if br.cancelPending {
+			t.sendCancel(e, c, idx)
+		}
+		if code > 100 && c.state == uasProceeding {
+			if m.RemoveTopVia() == nil {
+				c.reply = m.AppendTo(c.reply[:0])
+				c.replyCode = code
+				e.send(c.reply, c.replyTo)
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
+	if br.final != 0 {
+		// A retransmitted final: ACK a non-2xx again; a 2xx goes upstream
+		// again (the UAS retransmits it until the ACK comes end to end).
+		switch {
+		case code >= 300 && c.inv && len(br.ack) > 0:
+			e.send(br.ack, br.dst)
+		case code < 300 && !br.local:
+			if m.RemoveTopVia() == nil {
+				e.buf = m.AppendTo(e.buf[:0])
+				e.send(e.buf, c.replyTo)
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
+	br.final = code
+	br.retrAt, br.frAt = 0, 0
+	if br.cancelPending {
+		br.cancelPending = false
+	}
+	if c.inv && code >= 300 {
+		if err := e.scratch.Parse(br.out); err == nil {
+			br.ack = appendHopRequest(br.ack[:0], &e.scratch, "ACK", m.Header("To"))
+			e.send(br.ack, br.dst)
+		}
+	}
+	if code < 300 {
+		// Every 2xx goes upstream (RFC 3261 16.7 step 9).
+		if m.RemoveTopVia() == nil {
+			if c.state == uasProceeding {
+				c.reply = m.AppendTo(c.reply[:0])
+				c.replyCode = code
+				e.send(c.reply, c.replyTo)
+				t.completed(e, c, code)
+			} else {
+				e.buf = m.AppendTo(e.buf[:0])
+				e.send(e.buf, c.replyTo)
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
+	if m.RemoveTopVia() == nil {
+		br.reply = m.AppendTo(br.reply[:0])
+	}
+	if code >= 600 && c.inv {
+		for i := 0; i < c.nbr; i++ {
+			if i != idx {
+				t.cancelBranch(e, c, i)
+			}
+		}
+	}
+	t.maybeComplete(e, c, gen, idx)
+}
+
+// timeout ends branch idx with a local 408 (timer B or F). c.mu held;
+// released on return.
+func (t *TM) timeout(e *env, c *cell, idx int) {
+	br := &c.br[idx]
+	br.final, br.local, br.timedOut = 408, true, true
+	br.retrAt, br.frAt = 0, 0
+	if c.inv && br.provisional && !br.cancelSent {
+		t.sendCancel(e, c, idx)
+	}
+	br.cancelPending = false
+	t.maybeComplete(e, c, c.gen.Load(), idx)
+}
+
+// maybeComplete runs the branch failure route for branch idx and, once
+// every branch has its final reply, the failure route; then it sends the
+// best reply upstream unless the route relayed again or replied. c.mu is
+// held on entry and released on return; routes run without it.
+func (t *TM) maybeComplete(e *env, c *cell, gen uint32, idx int) {
+	if name := c.onBranchFailure; name != "" && idx >= 0 && c.state == uasProceeding {
+		code := c.br[idx].final
+		c.mu.Unlock()
+		t.runRoute(e, c, gen, name, core.EventRoute, idx, code)
+		c.mu.Lock()
+		if c.gen.Load() != gen || !c.live {
+			c.mu.Unlock()
+			return
+		}
+	}
+	for {
+		if c.state != uasProceeding || c.inFailure {
+			c.mu.Unlock()
+			return
+		}
+		for i := 0; i < c.nbr; i++ {
+			if c.br[i].final == 0 {
+				c.mu.Unlock()
+				return
+			}
+		}
+		best := t.best(c)
+		if c.onFailure == "" || best < 0 {
+			break
+		}
+		name := c.onFailure
+		c.onFailure = "" // the script names it again for another round
+		c.inFailure = true
+		before := c.nbr
+		code := c.br[best].final
+		if c.br[best].local && c.canceled {
+			code = 487
+		}
+		c.mu.Unlock()
+		t.runRoute(e, c, gen, name, core.FailureRoute, best, code)
+		c.mu.Lock()
+		if c.gen.Load() != gen || !c.live {
+			c.mu.Unlock()
+			return
+		}
+		c.inFailure = false
+		if c.nbr == before {
+			break
+		}
+		c.round++
+		for i := before; i < c.nbr; i++ {
+			c.br[i].round = c.round
+		}
+		// New branches: wait for them, or decide again if they all failed.
+	}
+	if c.state != uasProceeding {
+		c.mu.Unlock()
+		return
+	}
+	t.sendBest(e, c)
+	c.mu.Unlock()
+}
+
+// best picks the reply to send upstream among the branches that compete
+// (failure_reply_mode) per RFC 3261 16.7 step 6: a 6xx, else the lowest
+// class, preferring 401, 407, 415, 420 and 484 within it. -1 when no
+// branch competes.
+func (t *TM) best(c *cell) int {
+	best, bestRank := -1, 1<<30
+	for i := 0; i < c.nbr; i++ {
+		br := &c.br[i]
+		if t.mode != 0 && br.round != c.round {
+			continue
+		}
+		code := br.final
+		rank := code / 100 * 10
+		if code >= 600 {
+			rank = 0
+		}
+		switch code {
+		case 401, 407, 415, 420, 484:
+		default:
+			rank++
+		}
+		if br.local {
+			rank += 2 // a reply that came beats a local timeout of its class
+		}
+		if rank < bestRank {
+			best, bestRank = i, rank
+		}
+	}
+	return best
+}
+
+// sendBest sends the chosen failure upstream. c.mu held.
+func (t *TM) sendBest(e *env, c *cell) {
+	best := t.best(c)
+	if best < 0 {
+		t.sendLocal(e, c, 500, "No Branch")
+		return
+	}
+	br := &c.br[best]
+	switch {
+	case br.local && c.canceled:
+		t.sendLocal(e, c, 487, "Request Terminated")
+	case br.local && br.timedOut:
+		t.sendLocal(e, c, 408, "Request Timeout")
+	case br.local:
+		t.sendLocal(e, c, br.final, "")
+	case br.final == 503:
+		// RFC 3261 16.7 step 6: a 503 is not passed on.
+		t.sendLocal(e, c, 500, "Server Internal Error")
+	default:
+		c.reply = append(c.reply[:0], br.reply...)
+		c.replyCode = br.final
+		e.send(c.reply, c.replyTo)
+		t.completed(e, c, br.final)
+	}
+}
+
+// runRoute runs a failure (or branch failure) route for c on a context of
+// its own whose message is the kept request, as Kamailio's faked request.
+func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteKind, idx, code int) {
+	vm := e.vm
+	if vm == nil {
+		if e != t.tenv || t.rt == nil || t.rt.NewVM == nil {
+			e.log(core.LErr, "no VM to run "+name+" on")
+			return
+		}
+		v, err := t.rt.NewVM()
+		if err != nil {
+			e.log(core.LErr, "building a VM for timer routes: "+err.Error())
+			return
+		}
+		e.vm, e.newV, vm = v, true, v
+	}
+	c.mu.Lock()
+	if c.gen.Load() != gen || !c.live {
+		c.mu.Unlock()
+		return
+	}
+	err := e.fmsg.Parse(c.base)
+	src, local, proto, flags := c.src, c.local, c.proto, c.flags
+	c.mu.Unlock()
+	if err != nil {
+		e.log(core.LErr, "re-parsing the kept request: "+err.Error())
+		return
+	}
+	f := &e.fctx
+	f.Reset(&e.fmsg, src, local, proto)
+	f.RT, f.Out, f.VM, f.Route, f.Flags = t.rt, e.out, vm, kind, flags
+	if f.Scratch == nil {
+		f.Scratch = make([]byte, 0, 2048)
+	}
+	fs := state(f)
+	fs.c, fs.gen, fs.brIdx, fs.code, fs.inFailure = c, gen, idx, code, true
+	err = vm.Call(f, name)
+	fs.c = nil
+	if err != nil && err != core.ErrNoCallback {
+		e.log(core.LErr, name+" failed for Call-ID "+strconv.Quote(string(e.fmsg.CallID()))+": "+err.Error())
+	} else if err == core.ErrNoCallback {
+		e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure)")
+	}
+}
+
+// Tick fires the timers due at now; the timer goroutine calls it, and
+// tests with a FakeClock.
+func (t *TM) Tick(now int64) {
+	e := t.tenv
+	e.batch = t.wheel.due(now, e.batch[:0])
+	for i := range e.batch {
+		t.fire(e, &e.batch[i], now)
+		e.batch[i] = tentry{}
+	}
+}
+
+func (t *TM) fire(e *env, x *tentry, now int64) {
+	c := x.c
+	c.mu.Lock()
+	if c.gen.Load() != x.gen || !c.live {
+		c.mu.Unlock()
+		return
+	}
+	var br *branch
+	if x.kind >= tkRetrUAC {
+		br = &c.br[x.br]
+	}
+	switch x.kind {
+	case tkRetrUAS: // timer G
+		if c.retrAt == x.at && c.state == uasCompleted {
+			e.send(c.reply, c.replyTo)
+			c.retrIv = min(2*c.retrIv, t.tm.T2)
+			c.retrAt = now + c.retrIv
+			t.arm(c, tkRetrUAS, 0, c.retrAt)
+		}
+	case tkAckWait: // timer H: no ACK; the transaction ends
+		if c.ackWaitAt == x.at && c.state == uasCompleted {
+			c.retrAt, c.ackWaitAt = 0, 0
+			c.state = uasConfirmed
+			e.log(core.LNotice, "no ACK for the final reply of Call-ID "+strconv.Quote(string(c.req.CallID()))+" within timer H")
+			t.deleteAt(c, now)
+			t.tab.free(c)
+			return
+		}
+	case tkDelete:
+		if c.delAt == x.at {
+			t.tab.free(c)
+			return
+		}
+	case tkRetrUAC: // timers A and E
+		if br.retrAt == x.at && br.final == 0 {
+			e.send(br.out, br.dst)
+			if c.inv {
+				br.retrIv *= 2
+			} else {
+				br.retrIv = min(2*br.retrIv, t.tm.T2)
+			}
+			br.retrAt = now + br.retrIv
+			t.arm(c, tkRetrUAC, int(x.br), br.retrAt)
+		}
+	case tkFR: // timers B and F
+		if br.frAt == x.at && br.final == 0 {
+			t.timeout(e, c, int(x.br))
+			return
+		}
+	case tkRetrCancel:
+		if br.cRetrAt == x.at && !br.cancelDone {
+			e.send(br.cancel, br.dst)
+			br.cRetrIv = min(2*br.cRetrIv, t.tm.T2)
+			br.cRetrAt = now + br.cRetrIv
+			t.arm(c, tkRetrCancel, int(x.br), br.cRetrAt)
+		}
+	case tkFRCancel:
+		if br.cFRAt == x.at && !br.cancelDone {
+			br.cancelDone = true
+			br.cRetrAt = 0
+		}
+	}
+	c.mu.Unlock()
+}
+
+// Start runs the timers on a goroutine, at a 10 ms resolution, until Stop.
+func (t *TM) Start() {
+	t.stop = make(chan struct{})
+	t.stopWG.Add(1)
+	go func() {
+		defer t.stopWG.Done()
+		tk := newTicker()
+		defer tk.Stop()
+		for {
+			select {
+			case <-t.stop:
+				if t.tenv.newV && t.tenv.vm != nil {
+					t.tenv.vm.Close()
+				}
+				return
+			case <-tk.C:
+				t.Tick(t.clock.Now())
+			}
+		}
+	}()
+}
+
+// Stop ends the timer goroutine.
+func (t *TM) Stop() {
+	if t.stop != nil {
+		close(t.stop)
+		t.stopWG.Wait()
+		t.stop = nil
+	}
+}
+
+// Live is the number of transactions in the table.
+func (t *TM) Live() int { return int(t.tab.live.Load()) }
