@@ -45,6 +45,9 @@ func (e *ScriptError) Unwrap() error { return e.Err }
 // Kept out of scripts: anything that reads files or loads code
 // (dofile, loadfile, load, loadstring, require, module), forces a
 // collection (collectgarbage) or writes to stdout (_printregs).
+// safeOS is the part of Lua's os library scripts keep: clocks only.
+var safeOS = []string{"time", "date", "clock", "difftime"}
+
 var removedGlobals = []string{"dofile", "loadfile", "load", "loadstring", "require", "module", "collectgarbage", "_printregs"}
 
 func (p *Program) newVM() (*VM, error) {
@@ -65,6 +68,18 @@ func (p *Program) newVM() (*VM, error) {
 		L.Call(1, 0)
 	}
 	g := L.G.Global
+	// Routing scripts use os.time and os.date for timestamps; the rest of
+	// os (exit, execute, remove, getenv...) stays out of the sandbox.
+	L.Push(L.NewFunction(glua.OpenOs))
+	L.Push(glua.LString(glua.OsLibName))
+	L.Call(1, 0)
+	if full, ok := g.RawGetString(glua.OsLibName).(*glua.LTable); ok {
+		safe := L.NewTable()
+		for _, name := range safeOS {
+			safe.RawSetString(name, full.RawGetString(name))
+		}
+		g.RawSetString(glua.OsLibName, safe)
+	}
 	for _, name := range removedGlobals {
 		g.RawSetString(name, glua.LNil)
 	}

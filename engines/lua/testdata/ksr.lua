@@ -34,10 +34,16 @@ function test_long()
 end
 
 function test_sandbox()
-	for _, name in ipairs({"os", "io", "require", "dofile", "loadfile", "load",
+	for _, name in ipairs({"io", "require", "dofile", "loadfile", "load",
 			"loadstring", "module", "package", "debug", "coroutine", "channel",
 			"collectgarbage"}) do
 		assert(_G[name] == nil, name .. " should be absent")
+	end
+	-- os keeps its clocks only
+	assert(type(os.time()) == "number" and type(os.date("%Y")) == "string")
+	assert(type(os.clock()) == "number" and os.difftime(2, 1) == 1)
+	for _, name in ipairs({"exit", "execute", "remove", "rename", "getenv", "setenv", "tmpname", "setlocale"}) do
+		assert(os[name] == nil, "os." .. name .. " should be absent")
 	end
 	assert(string.format("%d-%s", 3, "x") == "3-x")
 	assert(("abc"):upper() == "ABC")
