@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "app_lua",
-		Doc:  "The Lua routing engine. Load it and set `cfgengine \"lua\"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open: no io, os, require or code loading.",
+		Doc:  "The Lua routing engine. Load it and set `cfgengine \"lua\"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open, and os with its clocks only (time, date, clock, difftime): no io, require, code loading or process control.",
 		Params: []core.ParamSpec{
 			{Name: "load", Type: core.TStr, Default: core.Str(""), Doc: "Path of the Lua script with the routing callbacks."},
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio configs. kemi always allows reloading the script (the old one stays if the new one fails to compile)."},
