@@ -29,15 +29,15 @@ const (
 // state is this module's per-message state.
 type state struct {
 	seq       uint64
-	added     bool   // a Record-Route was added to this message
-	preset    bool   // it was record_route_preset: params go before ;lr
+	added     bool      // a Record-Route was added to this message
+	preset    bool      // it was record_route_preset: params go before ;lr
 	prefix    [2][]byte // "<sip:host:port;lr;ftag=x" (or "<sip:addr;ftag=x" for presets)
 	nprefix   int       // Record-Route entries built (2 for a double preset)
 	rrParams  []byte    // params from add_rr_param
 	rrLine    int       // number of Record-Route lines we added
-	routed    bool   // loose_route found a Route of ours
-	params    []byte // URI params of our Route (";lr;ftag=..."), copied
-	routeAddr bool   // the next hop came from a Route header (next_hop_route)
+	routed    bool      // loose_route found a Route of ours
+	params    []byte    // URI params of our Route (";lr;ftag=..."), copied
+	routeAddr bool      // the next hop came from a Route header (next_hop_route)
 	bufs      [2][]byte
 	which     int
 	scratch   []byte
