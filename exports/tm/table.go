@@ -187,7 +187,6 @@ func (t *table) free(c *cell) {
 // clear resets a cell for reuse, keeping its buffers' capacity.
 func (c *cell) clear() {
 	c.base, c.tmp, c.reply = c.base[:0], c.tmp[:0], c.reply[:0]
-	c.req.Parse(nil) //nolint:errcheck // resets the index; the error says it is empty
 	c.src, c.local, c.replyTo = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
 	c.proto, c.flags = 0, 0
 	c.state, c.replyCode = uasProceeding, 0

@@ -65,13 +65,13 @@ func (t *Timers) H() int64 { return 64 * t.T1 }
 type timerKind uint8
 
 const (
-	tkRetrUAS   timerKind = iota // G: resend the final reply upstream
-	tkAckWait                    // H: no ACK came for a non-2xx final
-	tkDelete                     // D, I, J, K: the transaction is over; free it
-	tkRetrUAC                    // A, E: resend a branch's request
-	tkFR                         // B, F: no (final) reply on a branch
-	tkRetrCancel                 // E for a branch's CANCEL
-	tkFRCancel                   // F for a branch's CANCEL
+	tkRetrUAS    timerKind = iota // G: resend the final reply upstream
+	tkAckWait                     // H: no ACK came for a non-2xx final
+	tkDelete                      // D, I, J, K: the transaction is over; free it
+	tkRetrUAC                     // A, E: resend a branch's request
+	tkFR                          // B, F: no (final) reply on a branch
+	tkRetrCancel                  // E for a branch's CANCEL
+	tkFRCancel                    // F for a branch's CANCEL
 )
 
 // tentry is one armed timer. The cell keeps the deadline it wants for each

@@ -52,7 +52,7 @@ type msgState struct {
 	fr, frInv                                     int64
 
 	// What a branch, onreply or failure route is about.
-	brIdx, code                    int
+	brIdx, code                  int
 	inBranch, inReply, inFailure bool
 }
 
@@ -708,10 +708,14 @@ func anyIs(ctx *core.Ctx, f func(b *branch) bool) int {
 }
 
 // BranchTimeout is t_branch_timeout.
-func BranchTimeout(ctx *core.Ctx) int { return branchIs(ctx, func(b *branch) bool { return b.timedOut }) }
+func BranchTimeout(ctx *core.Ctx) int {
+	return branchIs(ctx, func(b *branch) bool { return b.timedOut })
+}
 
 // BranchReplied is t_branch_replied.
-func BranchReplied(ctx *core.Ctx) int { return branchIs(ctx, func(b *branch) bool { return b.replied }) }
+func BranchReplied(ctx *core.Ctx) int {
+	return branchIs(ctx, func(b *branch) bool { return b.replied })
+}
 
 // AnyTimeout is t_any_timeout.
 func AnyTimeout(ctx *core.Ctx) int { return anyIs(ctx, func(b *branch) bool { return b.timedOut }) }
