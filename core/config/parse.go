@@ -127,6 +127,7 @@ func Parse(name string, src []byte, opt Options) (*Config, error) {
 		noticed:       map[string]bool{},
 		loaded:        map[string]bool{},
 		ignoredLoaded: map[string]bool{},
+		failedLoad:    map[string]bool{},
 		routes:        map[string]Pos{},
 		fileRank:      map[string]int{name: 0},
 	}
@@ -148,6 +149,7 @@ type parser struct {
 	ahead         []token
 	loaded        map[string]bool // kemi module names loaded so far
 	ignoredLoaded map[string]bool
+	failedLoad    map[string]bool // unknown modules, already reported
 	routes        map[string]Pos
 	fileRank      map[string]int // order in which files were opened
 }
@@ -555,6 +557,7 @@ func (p *parser) loadModule(t token) {
 			return
 		}
 		p.errorf(t.pos, "loadmodule %q: unknown module %q%s", file, base, didYouMean(base, p.moduleCandidates()))
+		p.failedLoad[base] = true
 		return
 	}
 	if p.loaded[spec.Name] {
@@ -668,8 +671,8 @@ func (p *parser) modParamTargets(pos Pos, what, pattern string) []*core.ModuleSp
 			p.errorf(pos, "%s: module %q is not loaded; add loadmodule \"%s.so\" before this line", what, part, part)
 			continue
 		}
-		if p.ignoredLoaded[part] {
-			continue
+		if p.ignoredLoaded[part] || p.failedLoad[part] {
+			continue // noticed or reported at its loadmodule
 		}
 		if _, ok := ignoredModules[part]; ok {
 			p.errorf(pos, "%s: module %q is not loaded; add loadmodule \"%s.so\" before this line", what, part, part)

@@ -288,6 +288,8 @@ func TestModuleErrors(t *testing.T) {
 		{"loadmodule \"/usr/lib/kamailio/modules/registar.so\"\n", `x:1:1: loadmodule "/usr/lib/kamailio/modules/registar.so": unknown module "registar" (did you mean "registrar"?)`},
 		{"loadmodule \"mi_fif.so\"\n", `x:1:1: loadmodule "mi_fif.so": unknown module "mi_fif" (did you mean "mi_fifo"?)`},
 		{"loadmodule \"carrierroute.so\"\n", `x:1:1: loadmodule "carrierroute.so": unknown module "carrierroute"`},
+		// The modparams of a module that failed to load add no noise.
+		{"loadmodule \"carrierroute.so\"\nmodparam(\"carrierroute\", \"db_url\", \"x\")\n", `x:1:1: loadmodule "carrierroute.so": unknown module "carrierroute"`},
 		{"loadmodule tm\n", `x:1:1: loadmodule: expected a quoted module name like "tm.so", got "tm"`},
 		{head + "modparam(\"tm\", \"fr_timr\", 1)\n", `x:3:1: modparam("tm", "fr_timr"): module "tm" has no parameter "fr_timr" (did you mean "fr_timer"?)`},
 		{head + "modparam(\"tm\", \"fr_timer\", \"30000\")\n", `x:3:1: modparam("tm", "fr_timer"): tm.fr_timer expects int, got str "30000"`},
