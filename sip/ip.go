@@ -101,7 +101,8 @@ func parseIPv4(b []byte) ([4]byte, bool) {
 			}
 			i++
 		}
-		if i == s {
+		if i == s || i-s > 1 && b[s] == '0' {
+			// Empty, or a leading zero, which some stacks read as octal.
 			return ip, false
 		}
 		ip[n] = byte(v)
