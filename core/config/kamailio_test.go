@@ -138,3 +138,55 @@ func BenchmarkParseKamailioDefault(b *testing.B) {
 		}
 	}
 }
+
+// Kamailio's misc/examples/kemi/kamailio-basic-kemi.cfg picks the engine
+// through defines that expand to strings.
+func TestKemiExampleShape(t *testing.T) {
+	src := `#!KAMAILIO
+#!ifdef WITH_CFGLUA
+#!define KEMIENGINE "lua"
+#!define KEMIMODULE "app_lua"
+#!define KEMILOAD "/usr/local/etc/kamailio/kamailio-basic-kemi-lua.lua"
+#!endif
+#!ifdef WITH_CFGJSDT
+#!define KEMIENGINE "jsdt"
+#!define KEMIMODULE "app_jsdt"
+#!define KEMILOAD "/usr/local/etc/kamailio/kamailio-basic-kemi-jsdt.js"
+#!endif
+#!ifndef KEMIENGINE
+#!define KEMIENGINE "native"
+#!endif
+loadmodule "tm.so"
+#!ifdef KEMIMODULE
+loadmodule KEMIMODULE
+modparam(KEMIMODULE, "load", KEMILOAD)
+#!endif
+cfgengine KEMIENGINE
+#!ifdef WITH_CFGNATIVE
+include_file "native.cfg"
+#!endif
+`
+	files := map[string]string{"native.cfg": "request_route {\n\tsl_send_reply(\"404\", \"Not here\");\n}\n"}
+	for _, tt := range []struct{ define, engine, script string }{
+		{"WITH_CFGLUA", "lua", "/usr/local/etc/kamailio/kamailio-basic-kemi-lua.lua"},
+		{"WITH_CFGJSDT", "jsdt", "/usr/local/etc/kamailio/kamailio-basic-kemi-jsdt.js"},
+		{"WITH_CFGNATIVE", "", ""},
+	} {
+		opt := testOptions(files)
+		opt.Defines = map[string]string{tt.define: ""}
+		cfg, err := Parse("kemi.cfg", []byte(src), opt)
+		if err != nil {
+			t.Errorf("%s: %v", tt.define, err)
+			continue
+		}
+		if cfg.Engine != tt.engine || cfg.EnginePos.String() != "kemi.cfg:20:1" {
+			t.Errorf("%s: engine %q at %v", tt.define, cfg.Engine, cfg.EnginePos)
+		}
+		if tt.script != "" && (len(cfg.ModParams) != 1 || cfg.ModParams[0].Value.S != tt.script) {
+			t.Errorf("%s: modparams %+v", tt.define, cfg.ModParams)
+		}
+		if tt.script == "" && (len(cfg.Routes) != 1 || cfg.Routes[0].Pos.String() != "native.cfg:1:1") {
+			t.Errorf("%s: routes %+v", tt.define, cfg.Routes)
+		}
+	}
+}
