@@ -311,7 +311,7 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 	}
 	m.version = span{int32(vs), int32(end)}
 	m.ruri = span{int32(us), int32(vs - 1)}
-	m.lineLWS = end != len(line) || vs-1 == us || isWS(line[us]) || isWS(line[vs-2])
+	m.lineLWS = end != len(line) || line[vs-1] != ' ' || vs-1 == us || isWS(line[us]) || isWS(line[vs-2])
 	for k := us; k < vs-1 && !m.lineLWS; k++ {
 		if isWS(line[k]) {
 			m.lineLWS = true

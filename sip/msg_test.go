@@ -199,3 +199,20 @@ func TestHeaderLine(t *testing.T) {
 		t.Error("out of range")
 	}
 }
+
+func TestRequestLineWhitespace(t *testing.T) {
+	rest := "Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+	for _, line := range []string{
+		"OPTIONS sip:a@b\tSIP/2.0", "OPTIONS  sip:a@b SIP/2.0", "OPTIONS sip:a@b  SIP/2.0",
+		"OPTIONS sip:a@b SIP/2.0 ", "OPTIONS sip:a@b; lr SIP/2.0",
+	} {
+		m := mustParse(t, line+"\r\n"+rest)
+		if code, err := m.Validate(); code != 400 || err == nil {
+			t.Errorf("%q: Validate = %d %v", line, code, err)
+		}
+	}
+	m := mustParse(t, "OPTIONS sip:a@b SIP/2.0\r\n"+rest)
+	if code, err := m.Validate(); code != 0 || err != nil {
+		t.Errorf("clean line: Validate = %d %v", code, err)
+	}
+}
