@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// Listen is one socket to listen on. Port 0 means "the global port
-// parameter, else 5060" (5061 for tls and wss), as in Kamailio. Proto ""
-// means every protocol kemi serves.
+// Listen is one socket to listen on. From ParseListen, Port 0 means none
+// was written; Parse fills it in as Kamailio does (the global port
+// parameter, else 5060; 5061 for tls and wss). AdvPort 0 means the
+// socket's own port. Proto "" means every protocol kemi serves.
 type Listen struct {
 	Proto   string // "", "udp", "tcp", "tls", "sctp", "ws", "wss"
 	Host    string // IP address (IPv6 without brackets), host name or interface name

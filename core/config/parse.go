@@ -133,6 +133,7 @@ func Parse(name string, src []byte, opt Options) (*Config, error) {
 	}
 	p.lx = newLexer(p, &p.opt, name, src)
 	p.parse()
+	p.fillPorts()
 	p.sortErrors()
 	if len(p.errs) > 0 {
 		return p.cfg, p.errs
@@ -152,6 +153,27 @@ type parser struct {
 	failedLoad    map[string]bool // unknown modules, already reported
 	routes        map[string]Pos
 	fileRank      map[string]int // order in which files were opened
+}
+
+// fillPorts gives listen entries written without a port the one Kamailio
+// would use: the global port parameter (wherever it is set) or 5060, and
+// 5061 for tls and wss.
+func (p *parser) fillPorts() {
+	port := int64(5060)
+	if v, ok := p.cfg.Global("port"); ok && v.Kind == core.KInt && v.I > 0 && v.I <= 65535 {
+		port = v.I
+	}
+	for i := range p.cfg.Listens {
+		l := &p.cfg.Listens[i]
+		if l.Port != 0 {
+			continue
+		}
+		if l.Proto == "tls" || l.Proto == "wss" {
+			l.Port = 5061
+		} else {
+			l.Port = int(port)
+		}
+	}
 }
 
 // sortErrors orders errors by file (in the order files were opened), then

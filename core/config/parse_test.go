@@ -84,13 +84,16 @@ func TestListenAndAlias(t *testing.T) {
 		"listen=127.0.0.2",
 		"alias=\"sip.example.com\"",
 		"alias=udp:example.org:5060",
+		"listen=tls:127.0.0.3",
+		"port=5070",
 		"",
 	}, "\n"))
 	want := []Listen{
 		{Proto: "udp", Host: "127.0.0.1", Port: 5060, Pos: Pos{"x", 1, 1}},
 		{Proto: "tcp", Host: "::1", Port: 5061, AdvHost: "203.0.113.5", AdvPort: 5071, Name: "edge", Pos: Pos{"x", 2, 1}},
 		{Proto: "tls", Host: "10.0.0.7", Port: 5061, Pos: Pos{"x", 4, 1}},
-		{Host: "127.0.0.2", Pos: Pos{"x", 5, 1}},
+		{Host: "127.0.0.2", Port: 5070, Pos: Pos{"x", 5, 1}},
+		{Proto: "tls", Host: "127.0.0.3", Port: 5061, Pos: Pos{"x", 8, 1}},
 	}
 	if !reflect.DeepEqual(cfg.Listens, want) {
 		t.Errorf("listens\n got %+v\nwant %+v", cfg.Listens, want)
