@@ -7,12 +7,424 @@
 interface KSR_app_jsdt {
 }
 
-/** The Lua routing engine. Load it and set `cfgengine "lua"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open: no io, os, require or code loading. */
+/** The Lua routing engine. Load it and set `cfgengine "lua"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open, and os with its clocks only (time, date, clock, difftime): no io, require, code loading or process control. */
 interface KSR_app_lua {
 }
 
 /** Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget. */
 interface KSR_app_starlark {
+}
+
+/** Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\r\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
+interface KSR_hdr {
+	/**
+	 * Add header lines after the last header.
+	 * @param txt Header line(s), "Name: value\r\n".
+	 * @returns 1 on success, -1 when txt is not header lines or the message has too many edits.
+	 */
+	append(txt: string): number;
+	/**
+	 * Add header lines after the first header named hname, or after the last header when there is none.
+	 * @param txt Header line(s).
+	 * @param hname Header name (full or compact form, any case).
+	 * @returns 1 on success, -1 on error.
+	 */
+	append_after(txt: string, hname: string): number;
+	/**
+	 * Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
+	 * @param txt Header line(s).
+	 * @returns 1 on success, -1 when txt is not header lines.
+	 */
+	append_to_reply(txt: string): number;
+	/**
+	 * Read a header value.
+	 * @param hname Header name.
+	 * @returns The first header's value, or null.
+	 */
+	get(hname: string): number|string|null;
+	/**
+	 * Read the value of one of several header lines of that name.
+	 * @param hname Header name.
+	 * @param idx Which header line: 0 the first, -1 the last.
+	 * @returns The value, or null.
+	 */
+	get_idx(hname: string, idx: number): number|string|null;
+	/**
+	 * Read a header value, "" when missing.
+	 * @param hname Header name.
+	 * @returns The first header's value, or "".
+	 */
+	gete(hname: string): number|string|null;
+	/**
+	 * get_idx with "" for a missing line.
+	 * @param hname Header name.
+	 * @param idx 0 the first, -1 the last.
+	 * @returns The value, or "".
+	 */
+	gete_idx(hname: string, idx: number): number|string|null;
+	/**
+	 * Read a header value, "<null>" when missing.
+	 * @param hname Header name.
+	 * @returns The first header's value, or "<null>".
+	 */
+	getw(hname: string): number|string|null;
+	/**
+	 * get_idx with "<null>" for a missing line.
+	 * @param hname Header name.
+	 * @param idx 0 the first, -1 the last.
+	 * @returns The value, or "<null>".
+	 */
+	getw_idx(hname: string, idx: number): number|string|null;
+	/**
+	 * Add header lines before the first header.
+	 * @param txt Header line(s).
+	 * @returns 1 on success, -1 on error.
+	 */
+	insert(txt: string): number;
+	/**
+	 * Add header lines before the first header named hname, or before the first header when there is none.
+	 * @param txt Header line(s).
+	 * @param hname Header name.
+	 * @returns 1 on success, -1 on error.
+	 */
+	insert_before(txt: string, hname: string): number;
+	/**
+	 * Tell whether the message has a header.
+	 * @param hname Header name.
+	 * @returns 1 when a header named hname is in the message, -1 when not.
+	 */
+	is_present(hname: string): number;
+	/**
+	 * Remove every header line named hname.
+	 * @param hname Header name.
+	 * @returns 1 (also when there was no such header), -1 on error.
+	 */
+	remove(hname: string): number;
+	/**
+	 * Remove headers named hrm, then append hadd.
+	 * @param hrm Name of the headers to remove.
+	 * @param hadd Header line(s) to append.
+	 * @returns 1 on success, -1 on error.
+	 */
+	rmappend(hrm: string, hadd: string): number;
+	/**
+	 * Remove headers named hrm, then insert hadd before the first header.
+	 * @param hrm Name of the headers to remove.
+	 * @param hadd Header line(s) to insert.
+	 * @returns 1 on success, -1 on error.
+	 */
+	rminsert(hrm: string, hadd: string): number;
+}
+
+/** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
+interface KSR_kx {
+	/**
+	 * Username of the Proxy-Authorization (else Authorization) credentials, without @domain.
+	 * @returns The username, or null (also for ACK and CANCEL).
+	 */
+	get_au(): number|string|null;
+	/**
+	 * The message body.
+	 * @returns The body, or null when empty.
+	 */
+	get_body(): number|string|null;
+	/**
+	 * Length of the message body.
+	 * @returns The length in bytes.
+	 */
+	get_bodylen(): number;
+	/**
+	 * The Call-ID.
+	 * @returns The Call-ID, or "" when missing.
+	 */
+	get_callid(): number|string|null;
+	/**
+	 * TCP connection id; kemi does not number connections.
+	 * @returns Always -1.
+	 */
+	get_conid(): number;
+	/**
+	 * URI of the first Contact.
+	 * @returns The URI, or null (also for Contact: *).
+	 */
+	get_cturi(): number|string|null;
+	/**
+	 * The destination URI ($du).
+	 * @returns The URI, or null when unset.
+	 */
+	get_duri(): number|string|null;
+	/**
+	 * An environment variable of the server process.
+	 * @param name Environment variable name.
+	 * @returns The value, or null when unset.
+	 */
+	get_env(name: string): number|string|null;
+	/**
+	 * An environment variable as a number.
+	 * @param name Environment variable name.
+	 * @returns The number, or 0 when unset or not a number.
+	 */
+	get_envn(name: string): number;
+	/**
+	 * Host of the From URI.
+	 * @returns The host, or null.
+	 */
+	get_fhost(): number|string|null;
+	/**
+	 * The From URI.
+	 * @returns The URI, or null.
+	 */
+	get_furi(): number|string|null;
+	/**
+	 * User of the From URI.
+	 * @returns The user, or null.
+	 */
+	get_fuser(): number|string|null;
+	/**
+	 * The request method, or the CSeq method of a reply.
+	 * @returns The method, or null.
+	 */
+	get_method(): number|string|null;
+	/**
+	 * The message as received.
+	 * @returns The message text.
+	 */
+	get_msgbuf(): number|string|null;
+	/**
+	 * Length of the message as received.
+	 * @returns The length in bytes.
+	 */
+	get_msglen(): number;
+	/**
+	 * Whether the message is a request or a reply.
+	 * @returns 1 for a request, 2 for a reply.
+	 */
+	get_msgtype(): number;
+	/**
+	 * The next hop: the destination URI when set, else the Request-URI.
+	 * @returns The URI, or null for a reply without $du.
+	 */
+	get_nhuri(): number|string|null;
+	/**
+	 * The Request-URI as received.
+	 * @returns The URI, or null for a reply.
+	 */
+	get_ouri(): number|string|null;
+	/**
+	 * Transport the message came over.
+	 * @returns udp, tcp, tls or ws.
+	 */
+	get_proto(): number|string|null;
+	/**
+	 * Kamailio's number of the transport.
+	 * @returns 1 udp, 2 tcp, 3 tls, 5 ws.
+	 */
+	get_protoid(): number;
+	/**
+	 * Receiving socket as proto:ip:port.
+	 * @returns Like udp:192.0.2.1:5060.
+	 */
+	get_rcvaddr_sock(): number|string|null;
+	/**
+	 * Advertised IP of the receiving socket; kemi gives the socket IP.
+	 * @returns The address.
+	 */
+	get_rcvadvip(): number|string|null;
+	/**
+	 * Advertised port of the receiving socket; kemi gives the socket port.
+	 * @returns The port.
+	 */
+	get_rcvadvport(): number|string|null;
+	/**
+	 * IP of the socket the message arrived on.
+	 * @returns The address.
+	 */
+	get_rcvip(): number|string|null;
+	/**
+	 * Port of the socket the message arrived on.
+	 * @returns The port, a number.
+	 */
+	get_rcvport(): number|string|null;
+	/**
+	 * Host of the Request-URI.
+	 * @returns The host, or null.
+	 */
+	get_rhost(): number|string|null;
+	/**
+	 * The Request-URI, with changes made by the script.
+	 * @returns The URI, or null for a reply.
+	 */
+	get_ruri(): number|string|null;
+	/**
+	 * User of the Request-URI.
+	 * @returns The user, or null.
+	 */
+	get_ruser(): number|string|null;
+	/**
+	 * Source address as proto:ip:port.
+	 * @returns Like udp:192.0.2.10:5062.
+	 */
+	get_srcaddr_sock(): number|string|null;
+	/**
+	 * Source IP address of the message.
+	 * @returns The address.
+	 */
+	get_srcip(): number|string|null;
+	/**
+	 * Source port of the message.
+	 * @returns The port, a number.
+	 */
+	get_srcport(): number|string|null;
+	/**
+	 * Source address as a SIP URI, with ;transport= for transports other than UDP.
+	 * @returns The URI, like sip:192.0.2.10:5062.
+	 */
+	get_srcuri(): number|string|null;
+	/**
+	 * Status code of a reply.
+	 * @returns The code, or -1 for a request.
+	 */
+	get_status(): number;
+	/**
+	 * Host of the To URI.
+	 * @returns The host, or null.
+	 */
+	get_thost(): number|string|null;
+	/**
+	 * Current time.
+	 * @returns Unix time in seconds.
+	 */
+	get_timestamp(): number;
+	/**
+	 * The To URI.
+	 * @returns The URI, or null.
+	 */
+	get_turi(): number|string|null;
+	/**
+	 * User of the To URI.
+	 * @returns The user, or null.
+	 */
+	get_tuser(): number|string|null;
+	/**
+	 * The User-Agent header value.
+	 * @returns The value, or null.
+	 */
+	get_ua(): number|string|null;
+	/**
+	 * Username of the credentials, as get_au.
+	 * @returns The username, or "".
+	 */
+	gete_au(): number|string|null;
+	/**
+	 * The message body.
+	 * @returns The body, or "".
+	 */
+	gete_body(): number|string|null;
+	/**
+	 * URI of the first Contact.
+	 * @returns The URI, or "".
+	 */
+	gete_cturi(): number|string|null;
+	/**
+	 * The destination URI ($du).
+	 * @returns The URI, or "".
+	 */
+	gete_duri(): number|string|null;
+	/**
+	 * Host of the From URI.
+	 * @returns The host, or "".
+	 */
+	gete_fhost(): number|string|null;
+	/**
+	 * User of the From URI.
+	 * @returns The user, or "".
+	 */
+	gete_fuser(): number|string|null;
+	/**
+	 * Host of the Request-URI.
+	 * @returns The host, or "".
+	 */
+	gete_rhost(): number|string|null;
+	/**
+	 * User of the Request-URI.
+	 * @returns The user, or "".
+	 */
+	gete_ruser(): number|string|null;
+	/**
+	 * Host of the To URI.
+	 * @returns The host, or "".
+	 */
+	gete_thost(): number|string|null;
+	/**
+	 * User of the To URI.
+	 * @returns The user, or "".
+	 */
+	gete_tuser(): number|string|null;
+	/**
+	 * The User-Agent header value.
+	 * @returns The value, or "".
+	 */
+	gete_ua(): number|string|null;
+	/**
+	 * Status code of a reply, as a string.
+	 * @returns The code, or null for a request.
+	 */
+	gets_status(): number|string|null;
+	/**
+	 * Username of the credentials, as get_au.
+	 * @returns The username, or "<null>".
+	 */
+	getw_au(): number|string|null;
+	/**
+	 * The message body.
+	 * @returns The body, or "<null>".
+	 */
+	getw_body(): number|string|null;
+	/**
+	 * URI of the first Contact.
+	 * @returns The URI, or "<null>".
+	 */
+	getw_cturi(): number|string|null;
+	/**
+	 * The destination URI ($du).
+	 * @returns The URI, or "<null>".
+	 */
+	getw_duri(): number|string|null;
+	/**
+	 * Host of the From URI.
+	 * @returns The host, or "<null>".
+	 */
+	getw_fhost(): number|string|null;
+	/**
+	 * User of the From URI.
+	 * @returns The user, or "<null>".
+	 */
+	getw_fuser(): number|string|null;
+	/**
+	 * Host of the Request-URI.
+	 * @returns The host, or "<null>".
+	 */
+	getw_rhost(): number|string|null;
+	/**
+	 * User of the Request-URI.
+	 * @returns The user, or "<null>".
+	 */
+	getw_ruser(): number|string|null;
+	/**
+	 * Host of the To URI.
+	 * @returns The host, or "<null>".
+	 */
+	getw_thost(): number|string|null;
+	/**
+	 * User of the To URI.
+	 * @returns The user, or "<null>".
+	 */
+	getw_tuser(): number|string|null;
+	/**
+	 * The User-Agent header value.
+	 * @returns The value, or "<null>".
+	 */
+	getw_ua(): number|string|null;
 }
 
 /** Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero. */
@@ -29,6 +441,289 @@ interface KSR_maxfwd {
 	 * @returns 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 	 */
 	process_maxfwd(limit: number): number;
+}
+
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. */
+interface KSR_pv {
+	/**
+	 * Read a pseudo-variable.
+	 * @param name A pseudo-variable, such as "$ru" or "$hdr(From)".
+	 * @returns The value (a number for integer pseudo-variables such as $rs, $rp, $sp), or null when it has none.
+	 */
+	get(name: string): number|string|null;
+	/**
+	 * Read a pseudo-variable, with null given as the empty string.
+	 * @param name A pseudo-variable.
+	 * @returns The value, or "" when it has none.
+	 */
+	gete(name: string): number|string|null;
+	/**
+	 * Read a pseudo-variable as an integer.
+	 * @param name A pseudo-variable.
+	 * @returns The value as an integer; 0 when it has none or is not a number.
+	 */
+	geti(name: string): number;
+	/**
+	 * Read a pseudo-variable as a long integer.
+	 * @param name A pseudo-variable.
+	 * @returns The value as a (64-bit) integer; 0 when it has none.
+	 */
+	getl(name: string): number|string|null;
+	/**
+	 * Read a pseudo-variable with a number default.
+	 * @param name A pseudo-variable.
+	 * @param def Value when it has none.
+	 * @returns The value, or def when it has none.
+	 */
+	getvn(name: string, def: number): number|string|null;
+	/**
+	 * Read a pseudo-variable with a string default.
+	 * @param name A pseudo-variable.
+	 * @param def Value when it has none.
+	 * @returns The value, or def when it has none.
+	 */
+	getvs(name: string, def: string): number|string|null;
+	/**
+	 * Read a pseudo-variable for printing, with null given as "<null>".
+	 * @param name A pseudo-variable.
+	 * @returns The value, or "<null>" when it has none.
+	 */
+	getw(name: string): number|string|null;
+	/**
+	 * Tell whether a pseudo-variable has no value.
+	 * @param name A pseudo-variable.
+	 * @returns true when it has no value (or the name is unknown).
+	 */
+	is_null(name: string): boolean;
+	/**
+	 * Assign an integer to a pseudo-variable.
+	 * @param name A writable pseudo-variable.
+	 * @param value The new value.
+	 * @returns true when set, false otherwise (logged).
+	 */
+	seti(name: string, value: number): boolean;
+	/**
+	 * Assign a long integer to a pseudo-variable.
+	 * @param name A writable pseudo-variable.
+	 * @param value The new value.
+	 * @returns true when set, false otherwise (logged).
+	 */
+	setl(name: string, value: number): boolean;
+	/**
+	 * Assign a string to a pseudo-variable.
+	 * @param name A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
+	 * @param value The new value.
+	 * @returns true when set; false for a read-only or unknown name or a bad value (logged).
+	 */
+	sets(name: string, value: string): boolean;
+	/**
+	 * Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.
+	 * @param name A writable pseudo-variable.
+	 * @returns true when unset, false otherwise (logged).
+	 */
+	unset(name: string): boolean;
+}
+
+/** Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12). record_route adds `Record-Route: <sip:IP:PORT;lr;ftag=FROMTAG>` with the address of the socket the request came in on; loose_route removes this server's Route entry from an in-dialog request and sets the next hop ($du for a loose router, the Request-URI for a strict one), undoing what a strict router before us did to the Request-URI. */
+interface KSR_rr {
+	/**
+	 * Add a parameter to this request's Record-Route, before or after record_route. After record_route the pending edits are applied to the message first, so later reads see them.
+	 * @param param A URI parameter with its leading ';', such as ";nat=yes".
+	 * @returns 1 on success, -1 on error.
+	 */
+	add_rr_param(param: string): number;
+	/**
+	 * Check the parameters of this server's Route entry; call it after loose_route.
+	 * @param re Regular expression (Go syntax, case-insensitive) matched against the params of our Route entry, such as ";lr;ftag=1;nat=yes".
+	 * @returns 1 when it matches, -1 when not (or there is no Route entry of ours).
+	 */
+	check_route_param(re: string): number;
+	/**
+	 * Tell the direction of an in-dialog request by the ftag of our Route entry; call it after loose_route.
+	 * @param dir "downstream" (same direction as the initial request) or "upstream".
+	 * @returns 1 when the request goes in that direction, -1 otherwise.
+	 */
+	is_direction(dir: string): number;
+	/**
+	 * Route a request by its Route headers (RFC 3261 §16.4 and §16.12).
+	 * @returns 1 when the next hop was taken from the Route set (our entry removed; $du set for a loose next hop, the Request-URI for a strict one); -1 when there is no Route header or on error; -3 when the only Route was a preloaded one of ours (initial request, the Request-URI is the next hop).
+	 */
+	loose_route(): number;
+	/**
+	 * loose_route with a mode.
+	 * @param mode 0 like loose_route; 1 never treats the Request-URI as coming from a strict router.
+	 * @returns As loose_route.
+	 */
+	loose_route_mode(mode: number): number;
+	/**
+	 * loose_route that tells a preloaded route set apart.
+	 * @returns 1 when loose_route returned -3 (a preloaded Route of ours only), -1 otherwise.
+	 */
+	loose_route_preloaded(): number;
+	/**
+	 * Tell whether the next hop came from the Route set.
+	 * @returns 1 when the last loose_route took the next hop from a Route header after removing ours, -1 otherwise.
+	 */
+	next_hop_route(): number;
+	/**
+	 * Add a Record-Route header with this server's address so the dialog's later requests come through it.
+	 * @returns 1 on success; -1 when the message is not a request, already record-routed, or has too many edits.
+	 */
+	record_route(): number;
+	/**
+	 * record_route with the given address in place of the socket's (`<sip:ADDR;lr;ftag=...>`).
+	 * @param addr Address to use, host:port.
+	 * @returns 1 on success, -1 on error.
+	 */
+	record_route_advertised_address(addr: string): number;
+	/**
+	 * record_route with extra URI parameters in the Record-Route.
+	 * @param params URI parameters to add, such as ";nat=yes".
+	 * @returns 1 on success, -1 on error.
+	 */
+	record_route_params(params: string): number;
+	/**
+	 * Add a Record-Route with a given address instead of the socket's: `<sip:ADDR;ftag=FROMTAG;lr>`. A second address adds a second entry below.
+	 * @param addr1 Address for the Record-Route URI, host:port (a sip: prefix is dropped).
+	 * @param addr2 Second address for double record-routing, or "".
+	 * @returns 1 on success, -1 on error.
+	 */
+	record_route_preset(addr1: string, addr2: string): number;
+	/**
+	 * record_route_preset with one address.
+	 * @param addr Address for the Record-Route URI, host:port.
+	 * @returns 1 on success, -1 on error.
+	 */
+	record_route_preset_one(addr: string): number;
+	/**
+	 * Take back the Record-Route this request got, so that it can be added again.
+	 * @returns 1 on success, -1 on error.
+	 */
+	remove_record_route(): number;
+}
+
+/** SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates. */
+interface KSR_siputils {
+	/**
+	 * Add a parameter to the Request-URI (before its headers).
+	 * @param param name or name=value, without the ';'.
+	 * @returns 1 on success, -1 when the Request-URI is not sip:/sips: or does not parse.
+	 */
+	add_uri_param(param: string): number;
+	/**
+	 * Compare the addresses of record of two URIs.
+	 * @param uri1 A SIP URI.
+	 * @param uri2 A SIP URI.
+	 * @returns 1 when user, host and port are the same, -1 when not, -2 when one does not parse.
+	 */
+	cmp_aor(uri1: string, uri2: string): number;
+	/**
+	 * Compare header names.
+	 * @param name1 A header name.
+	 * @param name2 A header name.
+	 * @returns 1 when both name the same header (compact forms and case ignored), -1 otherwise.
+	 */
+	cmp_hdr_name(name1: string, name2: string): number;
+	/**
+	 * Compare two URIs as RFC 3261 §19.1.4 says.
+	 * @param uri1 A SIP URI.
+	 * @param uri2 A SIP URI.
+	 * @returns 1 when equal, -1 when different, -2 when one does not parse.
+	 */
+	cmp_uri(uri1: string, uri2: string): number;
+	/**
+	 * Tell an in-dialog request (To tag present) from an initial one.
+	 * @returns 1 when the To header has a tag, -1 when not.
+	 */
+	has_totag(): number;
+	/**
+	 * Check for letters and digits only.
+	 * @param s Text to check.
+	 * @returns 1 when s is ASCII letters and digits only; -2 when empty; -3 otherwise.
+	 */
+	is_alphanum(s: string): number;
+	/**
+	 * Check for letters, digits and some other characters only.
+	 * @param s Text to check.
+	 * @param extra Other characters allowed.
+	 * @returns 1 when s is letters, digits and characters of extra only; -2 when empty; -3 otherwise.
+	 */
+	is_alphanumex(s: string, extra: string): number;
+	/**
+	 * A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there.
+	 * @returns 1 when this server is the first hop, -1 otherwise.
+	 */
+	is_first_hop(): number;
+	/**
+	 * is_first_hop with a mode.
+	 * @param mode 0 as is_first_hop; 1 also accepts a host name in the reply's top Record-Route and does not check for loops.
+	 * @returns 1 when this server is the first hop, -1 otherwise.
+	 */
+	is_first_hop_mode(mode: number): number;
+	/**
+	 * Check for digits only.
+	 * @param s Text to check.
+	 * @returns 1 when s is decimal digits only, -2 otherwise.
+	 */
+	is_numeric(s: string): number;
+	/**
+	 * Tell whether the message is a reply.
+	 * @returns 1 for a reply, -1 for a request.
+	 */
+	is_reply(): number;
+	/**
+	 * Tell whether the message is a request.
+	 * @returns 1 for a request, -1 for a reply.
+	 */
+	is_request(): number;
+	/**
+	 * Check for a telephone number.
+	 * @param s Text to check.
+	 * @returns 1 for an optional '+' (then a digit 1-9) followed by digits, -2 otherwise.
+	 */
+	is_tel_number(s: string): number;
+	/**
+	 * Check that a string is a SIP URI.
+	 * @param s Text to check.
+	 * @returns 1 when s is a valid sip:, sips: or tel: URI, -1 otherwise.
+	 */
+	is_uri(s: string): number;
+	/**
+	 * Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth.
+	 * @param user Username to compare with.
+	 * @returns 1 when the credentials' username (without @domain) is user, -1 otherwise or without credentials.
+	 */
+	is_user(user: string): number;
+	/**
+	 * Check the headers a proxy relies on (To, From, Call-ID, CSeq, Via, Contact, Route...).
+	 * @returns 1 when the headers are valid, -1 otherwise.
+	 */
+	sip_parse_headers(): number;
+	/**
+	 * Check for a value-less Request-URI parameter such as ;lr.
+	 * @param param Parameter name (exact case).
+	 * @returns 1 when the Request-URI has the parameter without a value, -1 otherwise.
+	 */
+	uri_param(param: string): number;
+	/**
+	 * Check for a Request-URI parameter.
+	 * @param param Parameter name (any case).
+	 * @returns 1 when the Request-URI has the parameter, with or without a value; -1 otherwise.
+	 */
+	uri_param_any(param: string): number;
+	/**
+	 * Remove a parameter from the Request-URI.
+	 * @param param Parameter name (any case).
+	 * @returns 1 when removed, -1 when the Request-URI has no such parameter.
+	 */
+	uri_param_rm(param: string): number;
+	/**
+	 * Check a Request-URI parameter's value.
+	 * @param param Parameter name (exact case).
+	 * @param value Expected value.
+	 * @returns 1 when the Request-URI has param=value, -1 otherwise.
+	 */
+	uri_param_value(param: string, value: string): number;
 }
 
 /** Stateless replies. A reply goes back to where the request came from: the top Via's received/rport when present (RFC 3261 18.2.2, RFC 3581), or the source address when force_rport was called. */
@@ -75,6 +770,147 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
+interface KSR_tm {
+	/**
+	 * Tell whether any branch of the transaction received a reply.
+	 * @returns 1 when some branch got a reply; -1 otherwise.
+	 */
+	t_any_replied(): number;
+	/**
+	 * Tell whether any branch of the transaction timed out.
+	 * @returns 1 when some branch timed out; -1 otherwise.
+	 */
+	t_any_timeout(): number;
+	/**
+	 * In a failure route, tell whether the failed branch received any reply.
+	 * @returns 1 when the failed branch got a reply; -1 otherwise.
+	 */
+	t_branch_replied(): number;
+	/**
+	 * In a failure route, tell whether the failed branch timed out.
+	 * @returns 1 when the failed branch timed out (no final reply); -1 otherwise.
+	 */
+	t_branch_timeout(): number;
+	/**
+	 * Match the status code against a regular expression.
+	 * @param re Regular expression matched against the status code, such as "3[0-9][0-9]".
+	 * @returns 1 when the status code (as t_get_status_code gives it) matches; -1 otherwise or for a bad expression.
+	 */
+	t_check_status(re: string): number;
+	/**
+	 * Look for the transaction of the current message.
+	 * @returns For a request that belongs to a transaction (a retransmission, or an ACK to a non-2xx reply) the last reply is resent or the ACK absorbed, and 0 comes back (stop the route). For a CANCEL, 1 when the INVITE it cancels is known. For a reply, 1 when it matches a transaction. -1 otherwise.
+	 */
+	t_check_trans(): number;
+	/**
+	 * The current branch index in branch, onreply and failure routes.
+	 * @returns The index of the branch being handled (0 for the first), -1 outside a branch.
+	 */
+	t_get_branch_index(): number;
+	/**
+	 * The status code tm deals with now.
+	 * @returns The status code: the reply received (onreply route), the winning one (failure route), else the last one sent upstream; 0 when none yet; -1 without a transaction.
+	 */
+	t_get_status_code(): number;
+	/**
+	 * Tell whether a CANCEL arrived for the transaction.
+	 * @returns 1 when the transaction was cancelled; -1 otherwise.
+	 */
+	t_is_canceled(): number;
+	/**
+	 * Tell whether a route was named for the transaction.
+	 * @param target failure_route, branch_route or onreply_route.
+	 * @returns 1 when that route is set; -1 when not or for an unknown target.
+	 */
+	t_is_set(target: string): number;
+	/**
+	 * Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
+	 * @returns 1 when a transaction was created; 0 for a retransmission (absorbed); -1 on error (ACK, CANCEL, not a request).
+	 */
+	t_newtran(): number;
+	/**
+	 * Name the branch route, run for every branch before it is sent.
+	 * @param name Script function to run.
+	 * @returns 1.
+	 */
+	t_on_branch(name: string): number;
+	/**
+	 * Name a route run for every branch that fails, before the failure route.
+	 * @param name Script function to run.
+	 * @returns 1.
+	 */
+	t_on_branch_failure(name: string): number;
+	/**
+	 * Name the failure route, run when every branch failed (a 3xx-6xx or a timeout).
+	 * @param name Script function to run.
+	 * @returns 1.
+	 */
+	t_on_failure(name: string): number;
+	/**
+	 * Name the onreply route, run for every reply to the transaction before tm handles it.
+	 * @param name Script function to run.
+	 * @returns 1.
+	 */
+	t_on_reply(name: string): number;
+	/**
+	 * Forward the request statefully to $du, or the Request-URI, and to every extra branch. Destinations must be IP addresses over UDP.
+	 * @returns 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed; -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
+	 */
+	t_relay(): number;
+	/**
+	 * Forward the request statefully to host:port, ignoring $du and the Request-URI host.
+	 * @param proto Transport: udp.
+	 * @param host IP address to send to.
+	 * @param port Port to send to.
+	 * @returns Like t_relay.
+	 */
+	t_relay_to_proto_addr(proto: string, host: string, port: number): number;
+	/**
+	 * Reply statefully; the reply is retransmitted and replayed as RFC 3261 asks.
+	 * @param code Status code, 100-699.
+	 * @param reason Reason phrase.
+	 * @returns 1 when sent; -1 without a transaction or on a bad code.
+	 */
+	t_reply(code: number, reason: string): number;
+	/**
+	 * Go back to the module's fr_inv_timer and fr_timer.
+	 * @returns 1.
+	 */
+	t_reset_fr(): number;
+	/**
+	 * Set the final-response timers of the transaction (or of the next t_relay).
+	 * @param fr_inv fr_inv_timer in ms; 0 keeps the module's.
+	 * @param fr fr_timer in ms; 0 keeps the module's.
+	 * @returns 1; -1 for a negative value.
+	 */
+	t_set_fr(fr_inv: number, fr: number): number;
+}
+
+/** Extra transaction functions on top of tm. */
+interface KSR_tmx {
+	/**
+	 * Tell whether a branch route is running.
+	 * @returns 1 in a branch route; -1 elsewhere.
+	 */
+	t_is_branch_route(): number;
+	/**
+	 * Tell whether a failure route is running.
+	 * @returns 1 in a failure route; -1 elsewhere.
+	 */
+	t_is_failure_route(): number;
+	/**
+	 * Tell whether a reply route is running.
+	 * @returns 1 in an onreply or reply route; -1 elsewhere.
+	 */
+	t_is_reply_route(): number;
+	/**
+	 * Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
+	 * @returns 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
+	 */
+	t_precheck_trans(): number;
+}
+
 /** Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered. */
 interface KSR_x {
 	/**
@@ -94,8 +930,15 @@ interface KSR_object {
 	app_jsdt: KSR_app_jsdt;
 	app_lua: KSR_app_lua;
 	app_starlark: KSR_app_starlark;
+	hdr: KSR_hdr;
+	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
+	pv: KSR_pv;
+	rr: KSR_rr;
+	siputils: KSR_siputils;
 	sl: KSR_sl;
+	tm: KSR_tm;
+	tmx: KSR_tmx;
 	x: KSR_x;
 	/**
 	 * Log msg at critical level, when the debug global allows it.

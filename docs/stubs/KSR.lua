@@ -306,6 +306,342 @@ KSR.app_lua = {}
 ---@class KSR.app_starlark
 KSR.app_starlark = {}
 
+---Add, remove and read header lines.
+---@class KSR.hdr
+KSR.hdr = {}
+
+---Add header lines after the last header.
+---@param txt string Header line(s), "Name: value\r\n".
+---@return integer # 1 on success, -1 when txt is not header lines or the message has too many edits.
+function KSR.hdr.append(txt) end
+
+---Add header lines after the first header named hname, or after the last header when there is none.
+---@param txt string Header line(s).
+---@param hname string Header name (full or compact form, any case).
+---@return integer # 1 on success, -1 on error.
+function KSR.hdr.append_after(txt, hname) end
+
+---Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
+---@param txt string Header line(s).
+---@return integer # 1 on success, -1 when txt is not header lines.
+function KSR.hdr.append_to_reply(txt) end
+
+---Read a header value.
+---@param hname string Header name.
+---@return integer|string|nil # The first header's value, or null.
+function KSR.hdr.get(hname) end
+
+---Read the value of one of several header lines of that name.
+---@param hname string Header name.
+---@param idx integer Which header line: 0 the first, -1 the last.
+---@return integer|string|nil # The value, or null.
+function KSR.hdr.get_idx(hname, idx) end
+
+---Read a header value, "" when missing.
+---@param hname string Header name.
+---@return integer|string|nil # The first header's value, or "".
+function KSR.hdr.gete(hname) end
+
+---get_idx with "" for a missing line.
+---@param hname string Header name.
+---@param idx integer 0 the first, -1 the last.
+---@return integer|string|nil # The value, or "".
+function KSR.hdr.gete_idx(hname, idx) end
+
+---Read a header value, "<null>" when missing.
+---@param hname string Header name.
+---@return integer|string|nil # The first header's value, or "<null>".
+function KSR.hdr.getw(hname) end
+
+---get_idx with "<null>" for a missing line.
+---@param hname string Header name.
+---@param idx integer 0 the first, -1 the last.
+---@return integer|string|nil # The value, or "<null>".
+function KSR.hdr.getw_idx(hname, idx) end
+
+---Add header lines before the first header.
+---@param txt string Header line(s).
+---@return integer # 1 on success, -1 on error.
+function KSR.hdr.insert(txt) end
+
+---Add header lines before the first header named hname, or before the first header when there is none.
+---@param txt string Header line(s).
+---@param hname string Header name.
+---@return integer # 1 on success, -1 on error.
+function KSR.hdr.insert_before(txt, hname) end
+
+---Tell whether the message has a header.
+---@param hname string Header name.
+---@return integer # 1 when a header named hname is in the message, -1 when not.
+function KSR.hdr.is_present(hname) end
+
+---Remove every header line named hname.
+---@param hname string Header name.
+---@return integer # 1 (also when there was no such header), -1 on error.
+function KSR.hdr.remove(hname) end
+
+---Remove headers named hrm, then append hadd.
+---@param hrm string Name of the headers to remove.
+---@param hadd string Header line(s) to append.
+---@return integer # 1 on success, -1 on error.
+function KSR.hdr.rmappend(hrm, hadd) end
+
+---Remove headers named hrm, then insert hadd before the first header.
+---@param hrm string Name of the headers to remove.
+---@param hadd string Header line(s) to insert.
+---@return integer # 1 on success, -1 on error.
+function KSR.hdr.rminsert(hrm, hadd) end
+
+---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
+---@class KSR.kx
+KSR.kx = {}
+
+---Username of the Proxy-Authorization (else Authorization) credentials, without @domain.
+---@return integer|string|nil # The username, or null (also for ACK and CANCEL).
+function KSR.kx.get_au() end
+
+---The message body.
+---@return integer|string|nil # The body, or null when empty.
+function KSR.kx.get_body() end
+
+---Length of the message body.
+---@return integer # The length in bytes.
+function KSR.kx.get_bodylen() end
+
+---The Call-ID.
+---@return integer|string|nil # The Call-ID, or "" when missing.
+function KSR.kx.get_callid() end
+
+---TCP connection id; kemi does not number connections.
+---@return integer # Always -1.
+function KSR.kx.get_conid() end
+
+---URI of the first Contact.
+---@return integer|string|nil # The URI, or null (also for Contact: *).
+function KSR.kx.get_cturi() end
+
+---The destination URI ($du).
+---@return integer|string|nil # The URI, or null when unset.
+function KSR.kx.get_duri() end
+
+---An environment variable of the server process.
+---@param name string Environment variable name.
+---@return integer|string|nil # The value, or null when unset.
+function KSR.kx.get_env(name) end
+
+---An environment variable as a number.
+---@param name string Environment variable name.
+---@return integer # The number, or 0 when unset or not a number.
+function KSR.kx.get_envn(name) end
+
+---Host of the From URI.
+---@return integer|string|nil # The host, or null.
+function KSR.kx.get_fhost() end
+
+---The From URI.
+---@return integer|string|nil # The URI, or null.
+function KSR.kx.get_furi() end
+
+---User of the From URI.
+---@return integer|string|nil # The user, or null.
+function KSR.kx.get_fuser() end
+
+---The request method, or the CSeq method of a reply.
+---@return integer|string|nil # The method, or null.
+function KSR.kx.get_method() end
+
+---The message as received.
+---@return integer|string|nil # The message text.
+function KSR.kx.get_msgbuf() end
+
+---Length of the message as received.
+---@return integer # The length in bytes.
+function KSR.kx.get_msglen() end
+
+---Whether the message is a request or a reply.
+---@return integer # 1 for a request, 2 for a reply.
+function KSR.kx.get_msgtype() end
+
+---The next hop: the destination URI when set, else the Request-URI.
+---@return integer|string|nil # The URI, or null for a reply without $du.
+function KSR.kx.get_nhuri() end
+
+---The Request-URI as received.
+---@return integer|string|nil # The URI, or null for a reply.
+function KSR.kx.get_ouri() end
+
+---Transport the message came over.
+---@return integer|string|nil # udp, tcp, tls or ws.
+function KSR.kx.get_proto() end
+
+---Kamailio's number of the transport.
+---@return integer # 1 udp, 2 tcp, 3 tls, 5 ws.
+function KSR.kx.get_protoid() end
+
+---Receiving socket as proto:ip:port.
+---@return integer|string|nil # Like udp:192.0.2.1:5060.
+function KSR.kx.get_rcvaddr_sock() end
+
+---Advertised IP of the receiving socket; kemi gives the socket IP.
+---@return integer|string|nil # The address.
+function KSR.kx.get_rcvadvip() end
+
+---Advertised port of the receiving socket; kemi gives the socket port.
+---@return integer|string|nil # The port.
+function KSR.kx.get_rcvadvport() end
+
+---IP of the socket the message arrived on.
+---@return integer|string|nil # The address.
+function KSR.kx.get_rcvip() end
+
+---Port of the socket the message arrived on.
+---@return integer|string|nil # The port, a number.
+function KSR.kx.get_rcvport() end
+
+---Host of the Request-URI.
+---@return integer|string|nil # The host, or null.
+function KSR.kx.get_rhost() end
+
+---The Request-URI, with changes made by the script.
+---@return integer|string|nil # The URI, or null for a reply.
+function KSR.kx.get_ruri() end
+
+---User of the Request-URI.
+---@return integer|string|nil # The user, or null.
+function KSR.kx.get_ruser() end
+
+---Source address as proto:ip:port.
+---@return integer|string|nil # Like udp:192.0.2.10:5062.
+function KSR.kx.get_srcaddr_sock() end
+
+---Source IP address of the message.
+---@return integer|string|nil # The address.
+function KSR.kx.get_srcip() end
+
+---Source port of the message.
+---@return integer|string|nil # The port, a number.
+function KSR.kx.get_srcport() end
+
+---Source address as a SIP URI, with ;transport= for transports other than UDP.
+---@return integer|string|nil # The URI, like sip:192.0.2.10:5062.
+function KSR.kx.get_srcuri() end
+
+---Status code of a reply.
+---@return integer # The code, or -1 for a request.
+function KSR.kx.get_status() end
+
+---Host of the To URI.
+---@return integer|string|nil # The host, or null.
+function KSR.kx.get_thost() end
+
+---Current time.
+---@return integer # Unix time in seconds.
+function KSR.kx.get_timestamp() end
+
+---The To URI.
+---@return integer|string|nil # The URI, or null.
+function KSR.kx.get_turi() end
+
+---User of the To URI.
+---@return integer|string|nil # The user, or null.
+function KSR.kx.get_tuser() end
+
+---The User-Agent header value.
+---@return integer|string|nil # The value, or null.
+function KSR.kx.get_ua() end
+
+---Username of the credentials, as get_au.
+---@return integer|string|nil # The username, or "".
+function KSR.kx.gete_au() end
+
+---The message body.
+---@return integer|string|nil # The body, or "".
+function KSR.kx.gete_body() end
+
+---URI of the first Contact.
+---@return integer|string|nil # The URI, or "".
+function KSR.kx.gete_cturi() end
+
+---The destination URI ($du).
+---@return integer|string|nil # The URI, or "".
+function KSR.kx.gete_duri() end
+
+---Host of the From URI.
+---@return integer|string|nil # The host, or "".
+function KSR.kx.gete_fhost() end
+
+---User of the From URI.
+---@return integer|string|nil # The user, or "".
+function KSR.kx.gete_fuser() end
+
+---Host of the Request-URI.
+---@return integer|string|nil # The host, or "".
+function KSR.kx.gete_rhost() end
+
+---User of the Request-URI.
+---@return integer|string|nil # The user, or "".
+function KSR.kx.gete_ruser() end
+
+---Host of the To URI.
+---@return integer|string|nil # The host, or "".
+function KSR.kx.gete_thost() end
+
+---User of the To URI.
+---@return integer|string|nil # The user, or "".
+function KSR.kx.gete_tuser() end
+
+---The User-Agent header value.
+---@return integer|string|nil # The value, or "".
+function KSR.kx.gete_ua() end
+
+---Status code of a reply, as a string.
+---@return integer|string|nil # The code, or null for a request.
+function KSR.kx.gets_status() end
+
+---Username of the credentials, as get_au.
+---@return integer|string|nil # The username, or "<null>".
+function KSR.kx.getw_au() end
+
+---The message body.
+---@return integer|string|nil # The body, or "<null>".
+function KSR.kx.getw_body() end
+
+---URI of the first Contact.
+---@return integer|string|nil # The URI, or "<null>".
+function KSR.kx.getw_cturi() end
+
+---The destination URI ($du).
+---@return integer|string|nil # The URI, or "<null>".
+function KSR.kx.getw_duri() end
+
+---Host of the From URI.
+---@return integer|string|nil # The host, or "<null>".
+function KSR.kx.getw_fhost() end
+
+---User of the From URI.
+---@return integer|string|nil # The user, or "<null>".
+function KSR.kx.getw_fuser() end
+
+---Host of the Request-URI.
+---@return integer|string|nil # The host, or "<null>".
+function KSR.kx.getw_rhost() end
+
+---User of the Request-URI.
+---@return integer|string|nil # The user, or "<null>".
+function KSR.kx.getw_ruser() end
+
+---Host of the To URI.
+---@return integer|string|nil # The host, or "<null>".
+function KSR.kx.getw_thost() end
+
+---User of the To URI.
+---@return integer|string|nil # The user, or "<null>".
+function KSR.kx.getw_tuser() end
+
+---The User-Agent header value.
+---@return integer|string|nil # The value, or "<null>".
+function KSR.kx.getw_ua() end
+
 ---Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero.
 ---@class KSR.maxfwd
 KSR.maxfwd = {}
@@ -319,6 +655,244 @@ function KSR.maxfwd.is_maxfwd_lt(limit) end
 ---@param limit integer Value to add when the request has no Max-Forwards header, 0-255.
 ---@return integer # 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 function KSR.maxfwd.process_maxfwd(limit) end
+
+---Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`).
+---@class KSR.pv
+KSR.pv = {}
+
+---Read a pseudo-variable.
+---@param name string A pseudo-variable, such as "$ru" or "$hdr(From)".
+---@return integer|string|nil # The value (a number for integer pseudo-variables such as $rs, $rp, $sp), or null when it has none.
+function KSR.pv.get(name) end
+
+---Read a pseudo-variable, with null given as the empty string.
+---@param name string A pseudo-variable.
+---@return integer|string|nil # The value, or "" when it has none.
+function KSR.pv.gete(name) end
+
+---Read a pseudo-variable as an integer.
+---@param name string A pseudo-variable.
+---@return integer # The value as an integer; 0 when it has none or is not a number.
+function KSR.pv.geti(name) end
+
+---Read a pseudo-variable as a long integer.
+---@param name string A pseudo-variable.
+---@return integer|string|nil # The value as a (64-bit) integer; 0 when it has none.
+function KSR.pv.getl(name) end
+
+---Read a pseudo-variable with a number default.
+---@param name string A pseudo-variable.
+---@param def integer Value when it has none.
+---@return integer|string|nil # The value, or def when it has none.
+function KSR.pv.getvn(name, def) end
+
+---Read a pseudo-variable with a string default.
+---@param name string A pseudo-variable.
+---@param def string Value when it has none.
+---@return integer|string|nil # The value, or def when it has none.
+function KSR.pv.getvs(name, def) end
+
+---Read a pseudo-variable for printing, with null given as "<null>".
+---@param name string A pseudo-variable.
+---@return integer|string|nil # The value, or "<null>" when it has none.
+function KSR.pv.getw(name) end
+
+---Tell whether a pseudo-variable has no value.
+---@param name string A pseudo-variable.
+---@return boolean # true when it has no value (or the name is unknown).
+function KSR.pv.is_null(name) end
+
+---Assign an integer to a pseudo-variable.
+---@param name string A writable pseudo-variable.
+---@param value integer The new value.
+---@return boolean # true when set, false otherwise (logged).
+function KSR.pv.seti(name, value) end
+
+---Assign a long integer to a pseudo-variable.
+---@param name string A writable pseudo-variable.
+---@param value integer The new value.
+---@return boolean # true when set, false otherwise (logged).
+function KSR.pv.setl(name, value) end
+
+---Assign a string to a pseudo-variable.
+---@param name string A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
+---@param value string The new value.
+---@return boolean # true when set; false for a read-only or unknown name or a bad value (logged).
+function KSR.pv.sets(name, value) end
+
+---Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.
+---@param name string A writable pseudo-variable.
+---@return boolean # true when unset, false otherwise (logged).
+function KSR.pv.unset(name) end
+
+---Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12).
+---@class KSR.rr
+KSR.rr = {}
+
+---Add a parameter to this request's Record-Route, before or after record_route. After record_route the pending edits are applied to the message first, so later reads see them.
+---@param param string A URI parameter with its leading ';', such as ";nat=yes".
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.add_rr_param(param) end
+
+---Check the parameters of this server's Route entry; call it after loose_route.
+---@param re string Regular expression (Go syntax, case-insensitive) matched against the params of our Route entry, such as ";lr;ftag=1;nat=yes".
+---@return integer # 1 when it matches, -1 when not (or there is no Route entry of ours).
+function KSR.rr.check_route_param(re) end
+
+---Tell the direction of an in-dialog request by the ftag of our Route entry; call it after loose_route.
+---@param dir string "downstream" (same direction as the initial request) or "upstream".
+---@return integer # 1 when the request goes in that direction, -1 otherwise.
+function KSR.rr.is_direction(dir) end
+
+---Route a request by its Route headers (RFC 3261 §16.4 and §16.12).
+---@return integer # 1 when the next hop was taken from the Route set (our entry removed; $du set for a loose next hop, the Request-URI for a strict one); -1 when there is no Route header or on error; -3 when the only Route was a preloaded one of ours (initial request, the Request-URI is the next hop).
+function KSR.rr.loose_route() end
+
+---loose_route with a mode.
+---@param mode integer 0 like loose_route; 1 never treats the Request-URI as coming from a strict router.
+---@return integer # As loose_route.
+function KSR.rr.loose_route_mode(mode) end
+
+---loose_route that tells a preloaded route set apart.
+---@return integer # 1 when loose_route returned -3 (a preloaded Route of ours only), -1 otherwise.
+function KSR.rr.loose_route_preloaded() end
+
+---Tell whether the next hop came from the Route set.
+---@return integer # 1 when the last loose_route took the next hop from a Route header after removing ours, -1 otherwise.
+function KSR.rr.next_hop_route() end
+
+---Add a Record-Route header with this server's address so the dialog's later requests come through it.
+---@return integer # 1 on success; -1 when the message is not a request, already record-routed, or has too many edits.
+function KSR.rr.record_route() end
+
+---record_route with the given address in place of the socket's (`<sip:ADDR;lr;ftag=...>`).
+---@param addr string Address to use, host:port.
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.record_route_advertised_address(addr) end
+
+---record_route with extra URI parameters in the Record-Route.
+---@param params string URI parameters to add, such as ";nat=yes".
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.record_route_params(params) end
+
+---Add a Record-Route with a given address instead of the socket's: `<sip:ADDR;ftag=FROMTAG;lr>`. A second address adds a second entry below.
+---@param addr1 string Address for the Record-Route URI, host:port (a sip: prefix is dropped).
+---@param addr2 string Second address for double record-routing, or "".
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.record_route_preset(addr1, addr2) end
+
+---record_route_preset with one address.
+---@param addr string Address for the Record-Route URI, host:port.
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.record_route_preset_one(addr) end
+
+---Take back the Record-Route this request got, so that it can be added again.
+---@return integer # 1 on success, -1 on error.
+function KSR.rr.remove_record_route() end
+
+---SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs.
+---@class KSR.siputils
+KSR.siputils = {}
+
+---Add a parameter to the Request-URI (before its headers).
+---@param param string name or name=value, without the ';'.
+---@return integer # 1 on success, -1 when the Request-URI is not sip:/sips: or does not parse.
+function KSR.siputils.add_uri_param(param) end
+
+---Compare the addresses of record of two URIs.
+---@param uri1 string A SIP URI.
+---@param uri2 string A SIP URI.
+---@return integer # 1 when user, host and port are the same, -1 when not, -2 when one does not parse.
+function KSR.siputils.cmp_aor(uri1, uri2) end
+
+---Compare header names.
+---@param name1 string A header name.
+---@param name2 string A header name.
+---@return integer # 1 when both name the same header (compact forms and case ignored), -1 otherwise.
+function KSR.siputils.cmp_hdr_name(name1, name2) end
+
+---Compare two URIs as RFC 3261 §19.1.4 says.
+---@param uri1 string A SIP URI.
+---@param uri2 string A SIP URI.
+---@return integer # 1 when equal, -1 when different, -2 when one does not parse.
+function KSR.siputils.cmp_uri(uri1, uri2) end
+
+---Tell an in-dialog request (To tag present) from an initial one.
+---@return integer # 1 when the To header has a tag, -1 when not.
+function KSR.siputils.has_totag() end
+
+---Check for letters and digits only.
+---@param s string Text to check.
+---@return integer # 1 when s is ASCII letters and digits only; -2 when empty; -3 otherwise.
+function KSR.siputils.is_alphanum(s) end
+
+---Check for letters, digits and some other characters only.
+---@param s string Text to check.
+---@param extra string Other characters allowed.
+---@return integer # 1 when s is letters, digits and characters of extra only; -2 when empty; -3 otherwise.
+function KSR.siputils.is_alphanumex(s, extra) end
+
+---A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there.
+---@return integer # 1 when this server is the first hop, -1 otherwise.
+function KSR.siputils.is_first_hop() end
+
+---is_first_hop with a mode.
+---@param mode integer 0 as is_first_hop; 1 also accepts a host name in the reply's top Record-Route and does not check for loops.
+---@return integer # 1 when this server is the first hop, -1 otherwise.
+function KSR.siputils.is_first_hop_mode(mode) end
+
+---Check for digits only.
+---@param s string Text to check.
+---@return integer # 1 when s is decimal digits only, -2 otherwise.
+function KSR.siputils.is_numeric(s) end
+
+---Tell whether the message is a reply.
+---@return integer # 1 for a reply, -1 for a request.
+function KSR.siputils.is_reply() end
+
+---Tell whether the message is a request.
+---@return integer # 1 for a request, -1 for a reply.
+function KSR.siputils.is_request() end
+
+---Check for a telephone number.
+---@param s string Text to check.
+---@return integer # 1 for an optional '+' (then a digit 1-9) followed by digits, -2 otherwise.
+function KSR.siputils.is_tel_number(s) end
+
+---Check that a string is a SIP URI.
+---@param s string Text to check.
+---@return integer # 1 when s is a valid sip:, sips: or tel: URI, -1 otherwise.
+function KSR.siputils.is_uri(s) end
+
+---Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth.
+---@param user string Username to compare with.
+---@return integer # 1 when the credentials' username (without @domain) is user, -1 otherwise or without credentials.
+function KSR.siputils.is_user(user) end
+
+---Check the headers a proxy relies on (To, From, Call-ID, CSeq, Via, Contact, Route...).
+---@return integer # 1 when the headers are valid, -1 otherwise.
+function KSR.siputils.sip_parse_headers() end
+
+---Check for a value-less Request-URI parameter such as ;lr.
+---@param param string Parameter name (exact case).
+---@return integer # 1 when the Request-URI has the parameter without a value, -1 otherwise.
+function KSR.siputils.uri_param(param) end
+
+---Check for a Request-URI parameter.
+---@param param string Parameter name (any case).
+---@return integer # 1 when the Request-URI has the parameter, with or without a value; -1 otherwise.
+function KSR.siputils.uri_param_any(param) end
+
+---Remove a parameter from the Request-URI.
+---@param param string Parameter name (any case).
+---@return integer # 1 when removed, -1 when the Request-URI has no such parameter.
+function KSR.siputils.uri_param_rm(param) end
+
+---Check a Request-URI parameter's value.
+---@param param string Parameter name (exact case).
+---@param value string Expected value.
+---@return integer # 1 when the Request-URI has param=value, -1 otherwise.
+function KSR.siputils.uri_param_value(param, value) end
 
 ---Stateless replies.
 ---@class KSR.sl
@@ -357,6 +931,123 @@ function KSR.sl.sl_send_reply(code, reason) end
 ---@param reason string Reason phrase.
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sreply(code, reason) end
+
+---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
+---@class KSR.tm
+KSR.tm = {}
+
+---Tell whether any branch of the transaction received a reply.
+---@return integer # 1 when some branch got a reply; -1 otherwise.
+function KSR.tm.t_any_replied() end
+
+---Tell whether any branch of the transaction timed out.
+---@return integer # 1 when some branch timed out; -1 otherwise.
+function KSR.tm.t_any_timeout() end
+
+---In a failure route, tell whether the failed branch received any reply.
+---@return integer # 1 when the failed branch got a reply; -1 otherwise.
+function KSR.tm.t_branch_replied() end
+
+---In a failure route, tell whether the failed branch timed out.
+---@return integer # 1 when the failed branch timed out (no final reply); -1 otherwise.
+function KSR.tm.t_branch_timeout() end
+
+---Match the status code against a regular expression.
+---@param re string Regular expression matched against the status code, such as "3[0-9][0-9]".
+---@return integer # 1 when the status code (as t_get_status_code gives it) matches; -1 otherwise or for a bad expression.
+function KSR.tm.t_check_status(re) end
+
+---Look for the transaction of the current message.
+---@return integer # For a request that belongs to a transaction (a retransmission, or an ACK to a non-2xx reply) the last reply is resent or the ACK absorbed, and 0 comes back (stop the route). For a CANCEL, 1 when the INVITE it cancels is known. For a reply, 1 when it matches a transaction. -1 otherwise.
+function KSR.tm.t_check_trans() end
+
+---The current branch index in branch, onreply and failure routes.
+---@return integer # The index of the branch being handled (0 for the first), -1 outside a branch.
+function KSR.tm.t_get_branch_index() end
+
+---The status code tm deals with now.
+---@return integer # The status code: the reply received (onreply route), the winning one (failure route), else the last one sent upstream; 0 when none yet; -1 without a transaction.
+function KSR.tm.t_get_status_code() end
+
+---Tell whether a CANCEL arrived for the transaction.
+---@return integer # 1 when the transaction was cancelled; -1 otherwise.
+function KSR.tm.t_is_canceled() end
+
+---Tell whether a route was named for the transaction.
+---@param target string failure_route, branch_route or onreply_route.
+---@return integer # 1 when that route is set; -1 when not or for an unknown target.
+function KSR.tm.t_is_set(target) end
+
+---Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
+---@return integer # 1 when a transaction was created; 0 for a retransmission (absorbed); -1 on error (ACK, CANCEL, not a request).
+function KSR.tm.t_newtran() end
+
+---Name the branch route, run for every branch before it is sent.
+---@param name string Script function to run.
+---@return integer # 1.
+function KSR.tm.t_on_branch(name) end
+
+---Name a route run for every branch that fails, before the failure route.
+---@param name string Script function to run.
+---@return integer # 1.
+function KSR.tm.t_on_branch_failure(name) end
+
+---Name the failure route, run when every branch failed (a 3xx-6xx or a timeout).
+---@param name string Script function to run.
+---@return integer # 1.
+function KSR.tm.t_on_failure(name) end
+
+---Name the onreply route, run for every reply to the transaction before tm handles it.
+---@param name string Script function to run.
+---@return integer # 1.
+function KSR.tm.t_on_reply(name) end
+
+---Forward the request statefully to $du, or the Request-URI, and to every extra branch. Destinations must be IP addresses over UDP.
+---@return integer # 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed; -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
+function KSR.tm.t_relay() end
+
+---Forward the request statefully to host:port, ignoring $du and the Request-URI host.
+---@param proto string Transport: udp.
+---@param host string IP address to send to.
+---@param port integer Port to send to.
+---@return integer # Like t_relay.
+function KSR.tm.t_relay_to_proto_addr(proto, host, port) end
+
+---Reply statefully; the reply is retransmitted and replayed as RFC 3261 asks.
+---@param code integer Status code, 100-699.
+---@param reason string Reason phrase.
+---@return integer # 1 when sent; -1 without a transaction or on a bad code.
+function KSR.tm.t_reply(code, reason) end
+
+---Go back to the module's fr_inv_timer and fr_timer.
+---@return integer # 1.
+function KSR.tm.t_reset_fr() end
+
+---Set the final-response timers of the transaction (or of the next t_relay).
+---@param fr_inv integer fr_inv_timer in ms; 0 keeps the module's.
+---@param fr integer fr_timer in ms; 0 keeps the module's.
+---@return integer # 1; -1 for a negative value.
+function KSR.tm.t_set_fr(fr_inv, fr) end
+
+---Extra transaction functions on top of tm.
+---@class KSR.tmx
+KSR.tmx = {}
+
+---Tell whether a branch route is running.
+---@return integer # 1 in a branch route; -1 elsewhere.
+function KSR.tmx.t_is_branch_route() end
+
+---Tell whether a failure route is running.
+---@return integer # 1 in a failure route; -1 elsewhere.
+function KSR.tmx.t_is_failure_route() end
+
+---Tell whether a reply route is running.
+---@return integer # 1 in an onreply or reply route; -1 elsewhere.
+function KSR.tmx.t_is_reply_route() end
+
+---Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
+---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
+function KSR.tmx.t_precheck_trans() end
 
 ---Route control.
 ---@class KSR.x

@@ -9,11 +9,323 @@ class _app_jsdt:
 
 
 class _app_lua:
-    """The Lua routing engine. Load it and set `cfgengine "lua"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open: no io, os, require or code loading."""
+    """The Lua routing engine. Load it and set `cfgengine "lua"`; the script named by the load param then routes every message through its ksr_request_route (and the other ksr_* callbacks). Scripts see the KSR object, with one member per loaded module, and the seed's legacy sr object. Only the base, string, table and math libraries are open, and os with its clocks only (time, date, clock, difftime): no io, require, code loading or process control."""
 
 
 class _app_starlark:
     """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
+
+
+class _hdr:
+    """Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\\r\\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
+
+    def append(self, txt: str) -> int:
+        """Add header lines after the last header."""
+        ...
+
+    def append_after(self, txt: str, hname: str) -> int:
+        """Add header lines after the first header named hname, or after the last header when there is none."""
+        ...
+
+    def append_to_reply(self, txt: str) -> int:
+        """Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply)."""
+        ...
+
+    def get(self, hname: str) -> Union[int, str, None]:
+        """Read a header value."""
+        ...
+
+    def get_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+        """Read the value of one of several header lines of that name."""
+        ...
+
+    def gete(self, hname: str) -> Union[int, str, None]:
+        """Read a header value, "" when missing."""
+        ...
+
+    def gete_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+        """get_idx with "" for a missing line."""
+        ...
+
+    def getw(self, hname: str) -> Union[int, str, None]:
+        """Read a header value, "<null>" when missing."""
+        ...
+
+    def getw_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+        """get_idx with "<null>" for a missing line."""
+        ...
+
+    def insert(self, txt: str) -> int:
+        """Add header lines before the first header."""
+        ...
+
+    def insert_before(self, txt: str, hname: str) -> int:
+        """Add header lines before the first header named hname, or before the first header when there is none."""
+        ...
+
+    def is_present(self, hname: str) -> int:
+        """Tell whether the message has a header."""
+        ...
+
+    def remove(self, hname: str) -> int:
+        """Remove every header line named hname."""
+        ...
+
+    def rmappend(self, hrm: str, hadd: str) -> int:
+        """Remove headers named hrm, then append hadd."""
+        ...
+
+    def rminsert(self, hrm: str, hadd: str) -> int:
+        """Remove headers named hrm, then insert hadd before the first header."""
+        ...
+
+
+class _kx:
+    """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
+
+    def get_au(self) -> Union[int, str, None]:
+        """Username of the Proxy-Authorization (else Authorization) credentials, without @domain."""
+        ...
+
+    def get_body(self) -> Union[int, str, None]:
+        """The message body."""
+        ...
+
+    def get_bodylen(self) -> int:
+        """Length of the message body."""
+        ...
+
+    def get_callid(self) -> Union[int, str, None]:
+        """The Call-ID."""
+        ...
+
+    def get_conid(self) -> int:
+        """TCP connection id; kemi does not number connections."""
+        ...
+
+    def get_cturi(self) -> Union[int, str, None]:
+        """URI of the first Contact."""
+        ...
+
+    def get_duri(self) -> Union[int, str, None]:
+        """The destination URI ($du)."""
+        ...
+
+    def get_env(self, name: str) -> Union[int, str, None]:
+        """An environment variable of the server process."""
+        ...
+
+    def get_envn(self, name: str) -> int:
+        """An environment variable as a number."""
+        ...
+
+    def get_fhost(self) -> Union[int, str, None]:
+        """Host of the From URI."""
+        ...
+
+    def get_furi(self) -> Union[int, str, None]:
+        """The From URI."""
+        ...
+
+    def get_fuser(self) -> Union[int, str, None]:
+        """User of the From URI."""
+        ...
+
+    def get_method(self) -> Union[int, str, None]:
+        """The request method, or the CSeq method of a reply."""
+        ...
+
+    def get_msgbuf(self) -> Union[int, str, None]:
+        """The message as received."""
+        ...
+
+    def get_msglen(self) -> int:
+        """Length of the message as received."""
+        ...
+
+    def get_msgtype(self) -> int:
+        """Whether the message is a request or a reply."""
+        ...
+
+    def get_nhuri(self) -> Union[int, str, None]:
+        """The next hop: the destination URI when set, else the Request-URI."""
+        ...
+
+    def get_ouri(self) -> Union[int, str, None]:
+        """The Request-URI as received."""
+        ...
+
+    def get_proto(self) -> Union[int, str, None]:
+        """Transport the message came over."""
+        ...
+
+    def get_protoid(self) -> int:
+        """Kamailio's number of the transport."""
+        ...
+
+    def get_rcvaddr_sock(self) -> Union[int, str, None]:
+        """Receiving socket as proto:ip:port."""
+        ...
+
+    def get_rcvadvip(self) -> Union[int, str, None]:
+        """Advertised IP of the receiving socket; kemi gives the socket IP."""
+        ...
+
+    def get_rcvadvport(self) -> Union[int, str, None]:
+        """Advertised port of the receiving socket; kemi gives the socket port."""
+        ...
+
+    def get_rcvip(self) -> Union[int, str, None]:
+        """IP of the socket the message arrived on."""
+        ...
+
+    def get_rcvport(self) -> Union[int, str, None]:
+        """Port of the socket the message arrived on."""
+        ...
+
+    def get_rhost(self) -> Union[int, str, None]:
+        """Host of the Request-URI."""
+        ...
+
+    def get_ruri(self) -> Union[int, str, None]:
+        """The Request-URI, with changes made by the script."""
+        ...
+
+    def get_ruser(self) -> Union[int, str, None]:
+        """User of the Request-URI."""
+        ...
+
+    def get_srcaddr_sock(self) -> Union[int, str, None]:
+        """Source address as proto:ip:port."""
+        ...
+
+    def get_srcip(self) -> Union[int, str, None]:
+        """Source IP address of the message."""
+        ...
+
+    def get_srcport(self) -> Union[int, str, None]:
+        """Source port of the message."""
+        ...
+
+    def get_srcuri(self) -> Union[int, str, None]:
+        """Source address as a SIP URI, with ;transport= for transports other than UDP."""
+        ...
+
+    def get_status(self) -> int:
+        """Status code of a reply."""
+        ...
+
+    def get_thost(self) -> Union[int, str, None]:
+        """Host of the To URI."""
+        ...
+
+    def get_timestamp(self) -> int:
+        """Current time."""
+        ...
+
+    def get_turi(self) -> Union[int, str, None]:
+        """The To URI."""
+        ...
+
+    def get_tuser(self) -> Union[int, str, None]:
+        """User of the To URI."""
+        ...
+
+    def get_ua(self) -> Union[int, str, None]:
+        """The User-Agent header value."""
+        ...
+
+    def gete_au(self) -> Union[int, str, None]:
+        """Username of the credentials, as get_au."""
+        ...
+
+    def gete_body(self) -> Union[int, str, None]:
+        """The message body."""
+        ...
+
+    def gete_cturi(self) -> Union[int, str, None]:
+        """URI of the first Contact."""
+        ...
+
+    def gete_duri(self) -> Union[int, str, None]:
+        """The destination URI ($du)."""
+        ...
+
+    def gete_fhost(self) -> Union[int, str, None]:
+        """Host of the From URI."""
+        ...
+
+    def gete_fuser(self) -> Union[int, str, None]:
+        """User of the From URI."""
+        ...
+
+    def gete_rhost(self) -> Union[int, str, None]:
+        """Host of the Request-URI."""
+        ...
+
+    def gete_ruser(self) -> Union[int, str, None]:
+        """User of the Request-URI."""
+        ...
+
+    def gete_thost(self) -> Union[int, str, None]:
+        """Host of the To URI."""
+        ...
+
+    def gete_tuser(self) -> Union[int, str, None]:
+        """User of the To URI."""
+        ...
+
+    def gete_ua(self) -> Union[int, str, None]:
+        """The User-Agent header value."""
+        ...
+
+    def gets_status(self) -> Union[int, str, None]:
+        """Status code of a reply, as a string."""
+        ...
+
+    def getw_au(self) -> Union[int, str, None]:
+        """Username of the credentials, as get_au."""
+        ...
+
+    def getw_body(self) -> Union[int, str, None]:
+        """The message body."""
+        ...
+
+    def getw_cturi(self) -> Union[int, str, None]:
+        """URI of the first Contact."""
+        ...
+
+    def getw_duri(self) -> Union[int, str, None]:
+        """The destination URI ($du)."""
+        ...
+
+    def getw_fhost(self) -> Union[int, str, None]:
+        """Host of the From URI."""
+        ...
+
+    def getw_fuser(self) -> Union[int, str, None]:
+        """User of the From URI."""
+        ...
+
+    def getw_rhost(self) -> Union[int, str, None]:
+        """Host of the Request-URI."""
+        ...
+
+    def getw_ruser(self) -> Union[int, str, None]:
+        """User of the Request-URI."""
+        ...
+
+    def getw_thost(self) -> Union[int, str, None]:
+        """Host of the To URI."""
+        ...
+
+    def getw_tuser(self) -> Union[int, str, None]:
+        """User of the To URI."""
+        ...
+
+    def getw_ua(self) -> Union[int, str, None]:
+        """The User-Agent header value."""
+        ...
 
 
 class _maxfwd:
@@ -25,6 +337,198 @@ class _maxfwd:
 
     def process_maxfwd(self, limit: int) -> int:
         """Add Max-Forwards when missing, otherwise decrement it (after lowering it to max_limit+1 when larger)."""
+        ...
+
+
+class _pv:
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached."""
+
+    def get(self, name: str) -> Union[int, str, None]:
+        """Read a pseudo-variable."""
+        ...
+
+    def gete(self, name: str) -> Union[int, str, None]:
+        """Read a pseudo-variable, with null given as the empty string."""
+        ...
+
+    def geti(self, name: str) -> int:
+        """Read a pseudo-variable as an integer."""
+        ...
+
+    def getl(self, name: str) -> Union[int, str, None]:
+        """Read a pseudo-variable as a long integer."""
+        ...
+
+    def getvn(self, name: str, def_: int) -> Union[int, str, None]:
+        """Read a pseudo-variable with a number default."""
+        ...
+
+    def getvs(self, name: str, def_: str) -> Union[int, str, None]:
+        """Read a pseudo-variable with a string default."""
+        ...
+
+    def getw(self, name: str) -> Union[int, str, None]:
+        """Read a pseudo-variable for printing, with null given as "<null>"."""
+        ...
+
+    def is_null(self, name: str) -> bool:
+        """Tell whether a pseudo-variable has no value."""
+        ...
+
+    def seti(self, name: str, value: int) -> bool:
+        """Assign an integer to a pseudo-variable."""
+        ...
+
+    def setl(self, name: str, value: int) -> bool:
+        """Assign a long integer to a pseudo-variable."""
+        ...
+
+    def sets(self, name: str, value: str) -> bool:
+        """Assign a string to a pseudo-variable."""
+        ...
+
+    def unset(self, name: str) -> bool:
+        """Remove the value of $var(x) and $avp(x) (all of its values), or clear $du."""
+        ...
+
+
+class _rr:
+    """Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12). record_route adds `Record-Route: <sip:IP:PORT;lr;ftag=FROMTAG>` with the address of the socket the request came in on; loose_route removes this server's Route entry from an in-dialog request and sets the next hop ($du for a loose router, the Request-URI for a strict one), undoing what a strict router before us did to the Request-URI."""
+
+    def add_rr_param(self, param: str) -> int:
+        """Add a parameter to this request's Record-Route, before or after record_route. After record_route the pending edits are applied to the message first, so later reads see them."""
+        ...
+
+    def check_route_param(self, re: str) -> int:
+        """Check the parameters of this server's Route entry; call it after loose_route."""
+        ...
+
+    def is_direction(self, dir: str) -> int:
+        """Tell the direction of an in-dialog request by the ftag of our Route entry; call it after loose_route."""
+        ...
+
+    def loose_route(self) -> int:
+        """Route a request by its Route headers (RFC 3261 §16.4 and §16.12)."""
+        ...
+
+    def loose_route_mode(self, mode: int) -> int:
+        """loose_route with a mode."""
+        ...
+
+    def loose_route_preloaded(self) -> int:
+        """loose_route that tells a preloaded route set apart."""
+        ...
+
+    def next_hop_route(self) -> int:
+        """Tell whether the next hop came from the Route set."""
+        ...
+
+    def record_route(self) -> int:
+        """Add a Record-Route header with this server's address so the dialog's later requests come through it."""
+        ...
+
+    def record_route_advertised_address(self, addr: str) -> int:
+        """record_route with the given address in place of the socket's (`<sip:ADDR;lr;ftag=...>`)."""
+        ...
+
+    def record_route_params(self, params: str) -> int:
+        """record_route with extra URI parameters in the Record-Route."""
+        ...
+
+    def record_route_preset(self, addr1: str, addr2: str) -> int:
+        """Add a Record-Route with a given address instead of the socket's: `<sip:ADDR;ftag=FROMTAG;lr>`. A second address adds a second entry below."""
+        ...
+
+    def record_route_preset_one(self, addr: str) -> int:
+        """record_route_preset with one address."""
+        ...
+
+    def remove_record_route(self) -> int:
+        """Take back the Record-Route this request got, so that it can be added again."""
+        ...
+
+
+class _siputils:
+    """SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates."""
+
+    def add_uri_param(self, param: str) -> int:
+        """Add a parameter to the Request-URI (before its headers)."""
+        ...
+
+    def cmp_aor(self, uri1: str, uri2: str) -> int:
+        """Compare the addresses of record of two URIs."""
+        ...
+
+    def cmp_hdr_name(self, name1: str, name2: str) -> int:
+        """Compare header names."""
+        ...
+
+    def cmp_uri(self, uri1: str, uri2: str) -> int:
+        """Compare two URIs as RFC 3261 §19.1.4 says."""
+        ...
+
+    def has_totag(self) -> int:
+        """Tell an in-dialog request (To tag present) from an initial one."""
+        ...
+
+    def is_alphanum(self, s: str) -> int:
+        """Check for letters and digits only."""
+        ...
+
+    def is_alphanumex(self, s: str, extra: str) -> int:
+        """Check for letters, digits and some other characters only."""
+        ...
+
+    def is_first_hop(self) -> int:
+        """A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there."""
+        ...
+
+    def is_first_hop_mode(self, mode: int) -> int:
+        """is_first_hop with a mode."""
+        ...
+
+    def is_numeric(self, s: str) -> int:
+        """Check for digits only."""
+        ...
+
+    def is_reply(self) -> int:
+        """Tell whether the message is a reply."""
+        ...
+
+    def is_request(self) -> int:
+        """Tell whether the message is a request."""
+        ...
+
+    def is_tel_number(self, s: str) -> int:
+        """Check for a telephone number."""
+        ...
+
+    def is_uri(self, s: str) -> int:
+        """Check that a string is a SIP URI."""
+        ...
+
+    def is_user(self, user: str) -> int:
+        """Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth."""
+        ...
+
+    def sip_parse_headers(self) -> int:
+        """Check the headers a proxy relies on (To, From, Call-ID, CSeq, Via, Contact, Route...)."""
+        ...
+
+    def uri_param(self, param: str) -> int:
+        """Check for a value-less Request-URI parameter such as ;lr."""
+        ...
+
+    def uri_param_any(self, param: str) -> int:
+        """Check for a Request-URI parameter."""
+        ...
+
+    def uri_param_rm(self, param: str) -> int:
+        """Remove a parameter from the Request-URI."""
+        ...
+
+    def uri_param_value(self, param: str, value: str) -> int:
+        """Check a Request-URI parameter's value."""
         ...
 
 
@@ -56,6 +560,110 @@ class _sl:
         ...
 
 
+class _tm:
+    """Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F."""
+
+    def t_any_replied(self) -> int:
+        """Tell whether any branch of the transaction received a reply."""
+        ...
+
+    def t_any_timeout(self) -> int:
+        """Tell whether any branch of the transaction timed out."""
+        ...
+
+    def t_branch_replied(self) -> int:
+        """In a failure route, tell whether the failed branch received any reply."""
+        ...
+
+    def t_branch_timeout(self) -> int:
+        """In a failure route, tell whether the failed branch timed out."""
+        ...
+
+    def t_check_status(self, re: str) -> int:
+        """Match the status code against a regular expression."""
+        ...
+
+    def t_check_trans(self) -> int:
+        """Look for the transaction of the current message."""
+        ...
+
+    def t_get_branch_index(self) -> int:
+        """The current branch index in branch, onreply and failure routes."""
+        ...
+
+    def t_get_status_code(self) -> int:
+        """The status code tm deals with now."""
+        ...
+
+    def t_is_canceled(self) -> int:
+        """Tell whether a CANCEL arrived for the transaction."""
+        ...
+
+    def t_is_set(self, target: str) -> int:
+        """Tell whether a route was named for the transaction."""
+        ...
+
+    def t_newtran(self) -> int:
+        """Create the server transaction for the request without forwarding it, so t_reply can answer statefully."""
+        ...
+
+    def t_on_branch(self, name: str) -> int:
+        """Name the branch route, run for every branch before it is sent."""
+        ...
+
+    def t_on_branch_failure(self, name: str) -> int:
+        """Name a route run for every branch that fails, before the failure route."""
+        ...
+
+    def t_on_failure(self, name: str) -> int:
+        """Name the failure route, run when every branch failed (a 3xx-6xx or a timeout)."""
+        ...
+
+    def t_on_reply(self, name: str) -> int:
+        """Name the onreply route, run for every reply to the transaction before tm handles it."""
+        ...
+
+    def t_relay(self) -> int:
+        """Forward the request statefully to $du, or the Request-URI, and to every extra branch. Destinations must be IP addresses over UDP."""
+        ...
+
+    def t_relay_to_proto_addr(self, proto: str, host: str, port: int) -> int:
+        """Forward the request statefully to host:port, ignoring $du and the Request-URI host."""
+        ...
+
+    def t_reply(self, code: int, reason: str) -> int:
+        """Reply statefully; the reply is retransmitted and replayed as RFC 3261 asks."""
+        ...
+
+    def t_reset_fr(self) -> int:
+        """Go back to the module's fr_inv_timer and fr_timer."""
+        ...
+
+    def t_set_fr(self, fr_inv: int, fr: int) -> int:
+        """Set the final-response timers of the transaction (or of the next t_relay)."""
+        ...
+
+
+class _tmx:
+    """Extra transaction functions on top of tm."""
+
+    def t_is_branch_route(self) -> int:
+        """Tell whether a branch route is running."""
+        ...
+
+    def t_is_failure_route(self) -> int:
+        """Tell whether a failure route is running."""
+        ...
+
+    def t_is_reply_route(self) -> int:
+        """Tell whether a reply route is running."""
+        ...
+
+    def t_precheck_trans(self) -> int:
+        """Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply."""
+        ...
+
+
 class _x:
     """Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered."""
 
@@ -74,8 +682,15 @@ class _KSR:
     app_jsdt: _app_jsdt
     app_lua: _app_lua
     app_starlark: _app_starlark
+    hdr: _hdr
+    kx: _kx
     maxfwd: _maxfwd
+    pv: _pv
+    rr: _rr
+    siputils: _siputils
     sl: _sl
+    tm: _tm
+    tmx: _tmx
     x: _x
 
     def crit(self, msg: str) -> None:

@@ -3,8 +3,15 @@
 package all
 
 import (
-	_ "kemi/exports/core"   // module ""
-	_ "kemi/exports/maxfwd" // module "maxfwd"
-	_ "kemi/exports/sl"     // module "sl"
-	_ "kemi/exports/x"      // module "x"
+	_ "kemi/exports/core"     // module ""
+	_ "kemi/exports/hdr"      // module "hdr"
+	_ "kemi/exports/kx"       // module "kx"
+	_ "kemi/exports/maxfwd"   // module "maxfwd"
+	_ "kemi/exports/pv"       // module "pv"
+	_ "kemi/exports/rr"       // module "rr"
+	_ "kemi/exports/siputils" // module "siputils"
+	_ "kemi/exports/sl"       // module "sl"
+	_ "kemi/exports/tm"       // module "tm"
+	_ "kemi/exports/tmx"      // module "tmx"
+	_ "kemi/exports/x"        // module "x"
 )
