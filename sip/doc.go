@@ -40,6 +40,9 @@
 //	}
 //	if err := it.Err(); err != nil { ... }
 //
+// After a failed Parse only Raw is meaningful; the reads do not panic but
+// return partial data.
+//
 // Parse checks only the framing and the first line. Validate checks what a
 // proxy checks before routing (SIP/2.0, one To, From, Call-ID and CSeq, the
 // CSeq method, every Via, name-addr and URI syntax, extra whitespace in the
@@ -63,15 +66,20 @@
 // against an offset in the original buffer (a "lump", as Kamailio calls
 // it). AppendTo writes the message with every edit applied, in one pass.
 // Bytes inserted are copied into a buffer the Msg reuses, so steady-state
-// editing does not allocate either.
+// editing does not allocate either. At most MaxEdits header and body edits
+// can be pending (ErrTooManyEdits after that). Edits apply in buffer order;
+// an insert that lands inside text an earlier edit deleted is dropped, so
+// contradictory edits still give a well-formed message.
 //
 // What a read sees while edits are pending:
 //
-//   - RequestURI, MaxForwards and Body return the new values at once.
+//   - RequestURI, MaxForwards and Body return the new values at once
+//     (OriginalRequestURI keeps the received one).
 //   - Every other read (Header, TopVia, From, Contacts...) reads the
 //     original buffer: a removed header is still there, an added one is not.
 //   - Apply(dst) writes the edited message into dst, parses it, and from
-//     then on every read sees the edited message.
+//     then on every read sees the edited message. dst must not overlap
+//     the buffer being parsed; a worker keeps two buffers and swaps them.
 //
 // # Replies
 //
@@ -81,7 +89,12 @@
 // CSeq; none on 100), Call-ID, CSeq, Server, the caller's headers,
 // Content-Length and body. ReplyAddr says where the reply goes (RFC 3261
 // §18.2.2 with RFC 3581 rport); NeedsReceived and AddViaReceived give the
-// received/rport handling a proxy needs when it forwards a request.
+// received/rport handling a proxy needs when it forwards a request;
+// AppendStatelessBranch derives the branch of a statelessly forwarded
+// request so that retransmissions and CANCELs get the same one. With
+// ReplyOptions.Src set, the reply's top Via gets received and rport the way
+// a server adds them to a request it received. SetToTagSeed mixes a
+// per-deployment seed into the derived tags.
 //
 // A Msg is not safe for concurrent use; each worker keeps its own.
 package sip
