@@ -86,6 +86,23 @@ read_globals = {
 				fields = {
 				},
 			},
+			corex = {
+				fields = {
+					append_branch = {},
+					append_branch_uri = {},
+					append_branch_uri_q = {},
+					has_ruri_user = {},
+					has_user_agent = {},
+					is_faked_msg = {},
+					is_socket_name = {},
+					isxflagset = {},
+					resetxflag = {},
+					send_data = {},
+					set_send_socket = {},
+					set_send_socket_name = {},
+					setxflag = {},
+				},
+			},
 			hdr = {
 				fields = {
 					append = {},

@@ -15,6 +15,86 @@ interface KSR_app_lua {
 interface KSR_app_starlark {
 }
 
+/** Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks. */
+interface KSR_corex {
+	/**
+	 * Add the current Request-URI (with $du, branch flags and send socket) as a new branch, then clear $du, the branch flags and the send socket.
+	 * @returns 1 on success, -1 for a reply.
+	 */
+	append_branch(): number;
+	/**
+	 * Add a branch to a URI, with the current $du, branch flags and send socket.
+	 * @param uri Request-URI of the new branch; "" is append_branch().
+	 * @returns 1 on success, -1 for a bad URI or a reply.
+	 */
+	append_branch_uri(uri: string): number;
+	/**
+	 * Add a branch to a URI with a q-value.
+	 * @param uri Request-URI of the new branch.
+	 * @param q q-value, 0 to 1 ("0.5"); "" for none.
+	 * @returns 1 on success, -1 for a bad URI or q-value.
+	 */
+	append_branch_uri_q(uri: string, q: string): number;
+	/**
+	 * Tell whether the Request-URI has a user.
+	 * @returns 1 when the Request-URI has a user part, -1 otherwise.
+	 */
+	has_ruri_user(): number;
+	/**
+	 * Tell whether the message has a User-Agent.
+	 * @returns 1 when there is a non-empty User-Agent header, -1 otherwise.
+	 */
+	has_user_agent(): number;
+	/**
+	 * Tell whether the message was made up by the server.
+	 * @returns Always -1: kemi runs routes only for real messages.
+	 */
+	is_faked_msg(): number;
+	/**
+	 * Tell whether a socket with that name exists.
+	 * @param name Socket name.
+	 * @returns Always -1: kemi sockets have no names yet.
+	 */
+	is_socket_name(name: string): number;
+	/**
+	 * Test an extended message flag.
+	 * @param flag Flag index, 0-63.
+	 * @returns 1 when set, -1 when not.
+	 */
+	isxflagset(flag: number): number;
+	/**
+	 * Clear an extended message flag.
+	 * @param flag Flag index, 0-63.
+	 * @returns 1 on success, -1 for an index out of range.
+	 */
+	resetxflag(flag: number): number;
+	/**
+	 * Send raw data over UDP to the address of a SIP URI.
+	 * @param uri Destination, sip:IP:PORT.
+	 * @param data Bytes to send as they are.
+	 * @returns 1 when sent, -1 otherwise.
+	 */
+	send_data(uri: string, data: string): number;
+	/**
+	 * Force the socket the request will be sent from.
+	 * @param sock udp:IP:PORT of a socket this server listens on.
+	 * @returns 1 on success, -1 for a malformed, non-UDP or unknown socket.
+	 */
+	set_send_socket(sock: string): number;
+	/**
+	 * Force the send socket by name.
+	 * @param name Socket name.
+	 * @returns Always -1: kemi sockets have no names yet.
+	 */
+	set_send_socket_name(name: string): number;
+	/**
+	 * Set an extended message flag.
+	 * @param flag Flag index, 0-63.
+	 * @returns 1 on success, -1 for an index out of range.
+	 */
+	setxflag(flag: number): number;
+}
+
 /** Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\r\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
 interface KSR_hdr {
 	/**
@@ -930,6 +1010,7 @@ interface KSR_object {
 	app_jsdt: KSR_app_jsdt;
 	app_lua: KSR_app_lua;
 	app_starlark: KSR_app_starlark;
+	corex: KSR_corex;
 	hdr: KSR_hdr;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;

@@ -306,6 +306,73 @@ KSR.app_lua = {}
 ---@class KSR.app_starlark
 KSR.app_starlark = {}
 
+---Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks.
+---@class KSR.corex
+KSR.corex = {}
+
+---Add the current Request-URI (with $du, branch flags and send socket) as a new branch, then clear $du, the branch flags and the send socket.
+---@return integer # 1 on success, -1 for a reply.
+function KSR.corex.append_branch() end
+
+---Add a branch to a URI, with the current $du, branch flags and send socket.
+---@param uri string Request-URI of the new branch; "" is append_branch().
+---@return integer # 1 on success, -1 for a bad URI or a reply.
+function KSR.corex.append_branch_uri(uri) end
+
+---Add a branch to a URI with a q-value.
+---@param uri string Request-URI of the new branch.
+---@param q string q-value, 0 to 1 ("0.5"); "" for none.
+---@return integer # 1 on success, -1 for a bad URI or q-value.
+function KSR.corex.append_branch_uri_q(uri, q) end
+
+---Tell whether the Request-URI has a user.
+---@return integer # 1 when the Request-URI has a user part, -1 otherwise.
+function KSR.corex.has_ruri_user() end
+
+---Tell whether the message has a User-Agent.
+---@return integer # 1 when there is a non-empty User-Agent header, -1 otherwise.
+function KSR.corex.has_user_agent() end
+
+---Tell whether the message was made up by the server.
+---@return integer # Always -1: kemi runs routes only for real messages.
+function KSR.corex.is_faked_msg() end
+
+---Tell whether a socket with that name exists.
+---@param name string Socket name.
+---@return integer # Always -1: kemi sockets have no names yet.
+function KSR.corex.is_socket_name(name) end
+
+---Test an extended message flag.
+---@param flag integer Flag index, 0-63.
+---@return integer # 1 when set, -1 when not.
+function KSR.corex.isxflagset(flag) end
+
+---Clear an extended message flag.
+---@param flag integer Flag index, 0-63.
+---@return integer # 1 on success, -1 for an index out of range.
+function KSR.corex.resetxflag(flag) end
+
+---Send raw data over UDP to the address of a SIP URI.
+---@param uri string Destination, sip:IP:PORT.
+---@param data string Bytes to send as they are.
+---@return integer # 1 when sent, -1 otherwise.
+function KSR.corex.send_data(uri, data) end
+
+---Force the socket the request will be sent from.
+---@param sock string udp:IP:PORT of a socket this server listens on.
+---@return integer # 1 on success, -1 for a malformed, non-UDP or unknown socket.
+function KSR.corex.set_send_socket(sock) end
+
+---Force the send socket by name.
+---@param name string Socket name.
+---@return integer # Always -1: kemi sockets have no names yet.
+function KSR.corex.set_send_socket_name(name) end
+
+---Set an extended message flag.
+---@param flag integer Flag index, 0-63.
+---@return integer # 1 on success, -1 for an index out of range.
+function KSR.corex.setxflag(flag) end
+
 ---Add, remove and read header lines.
 ---@class KSR.hdr
 KSR.hdr = {}

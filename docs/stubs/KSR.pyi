@@ -16,6 +16,62 @@ class _app_starlark:
     """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
 
 
+class _corex:
+    """Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks."""
+
+    def append_branch(self) -> int:
+        """Add the current Request-URI (with $du, branch flags and send socket) as a new branch, then clear $du, the branch flags and the send socket."""
+        ...
+
+    def append_branch_uri(self, uri: str) -> int:
+        """Add a branch to a URI, with the current $du, branch flags and send socket."""
+        ...
+
+    def append_branch_uri_q(self, uri: str, q: str) -> int:
+        """Add a branch to a URI with a q-value."""
+        ...
+
+    def has_ruri_user(self) -> int:
+        """Tell whether the Request-URI has a user."""
+        ...
+
+    def has_user_agent(self) -> int:
+        """Tell whether the message has a User-Agent."""
+        ...
+
+    def is_faked_msg(self) -> int:
+        """Tell whether the message was made up by the server."""
+        ...
+
+    def is_socket_name(self, name: str) -> int:
+        """Tell whether a socket with that name exists."""
+        ...
+
+    def isxflagset(self, flag: int) -> int:
+        """Test an extended message flag."""
+        ...
+
+    def resetxflag(self, flag: int) -> int:
+        """Clear an extended message flag."""
+        ...
+
+    def send_data(self, uri: str, data: str) -> int:
+        """Send raw data over UDP to the address of a SIP URI."""
+        ...
+
+    def set_send_socket(self, sock: str) -> int:
+        """Force the socket the request will be sent from."""
+        ...
+
+    def set_send_socket_name(self, name: str) -> int:
+        """Force the send socket by name."""
+        ...
+
+    def setxflag(self, flag: int) -> int:
+        """Set an extended message flag."""
+        ...
+
+
 class _hdr:
     """Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\\r\\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
 
@@ -682,6 +738,7 @@ class _KSR:
     app_jsdt: _app_jsdt
     app_lua: _app_lua
     app_starlark: _app_starlark
+    corex: _corex
     hdr: _hdr
     kx: _kx
     maxfwd: _maxfwd

@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "kemi/exports/core"     // module ""
+	_ "kemi/exports/corex"    // module "corex"
 	_ "kemi/exports/hdr"      // module "hdr"
 	_ "kemi/exports/kx"       // module "kx"
 	_ "kemi/exports/maxfwd"   // module "maxfwd"
