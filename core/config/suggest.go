@@ -17,8 +17,8 @@ func suggest(name string, candidates []string) string {
 			continue
 		}
 		d := editDistance(lname, strings.ToLower(c))
-		if d > limit {
-			continue
+		if d > limit || d >= len(name) {
+			continue // a guess must keep part of what was typed
 		}
 		if bestD < 0 || d < bestD || (d == bestD && c < best) {
 			best, bestD = c, d
