@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -18,15 +19,32 @@ func SendReply(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
 }
 
-// SendReplyAny is send_reply: stateful when a transaction exists. Until
-// kemi has tm it is the stateless reply.
+// StatefulReply, when set, answers through the message's transaction and
+// reports ok=false when the message has none. tm sets it at init, so
+// send_reply and send_reply_error reply statefully when they can, as in
+// Kamailio, without sl importing tm.
+var StatefulReply func(ctx *core.Ctx, code int, reason string) (ret int, ok bool)
+
+// SendReplyAny is send_reply: through the transaction when there is one,
+// else stateless.
 func SendReplyAny(ctx *core.Ctx, code int, reason string) int {
+	if StatefulReply != nil {
+		if ret, ok := StatefulReply(ctx, code, reason); ok {
+			return ret
+		}
+	}
 	return Reply(ctx, code, reason)
 }
 
-// ReplyError answers an internal failure with 500.
+// ReplyError is sl_reply_error: a 500 for an internal failure.
 func ReplyError(ctx *core.Ctx) int {
 	return Reply(ctx, 500, "Server Internal Error")
+}
+
+// SendReplyError is send_reply_error: sl_reply_error through the
+// transaction when there is one.
+func SendReplyError(ctx *core.Ctx) int {
+	return SendReplyAny(ctx, 500, "Server Internal Error")
 }
 
 // Reply builds and sends a stateless reply to ctx.Msg. Requests only, and
@@ -51,7 +69,8 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 	}
 	// The top Via of the reply gets received/rport (RFC 3261 18.2.1,
 	// RFC 3581); opt stays on the stack.
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	// Lines from hdr.append_to_reply go in too.
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdr.ReplyHeaders(ctx)}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

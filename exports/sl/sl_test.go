@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/internal/ksrtest"
 )
 
@@ -144,5 +145,37 @@ func BenchmarkSendReply(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		SendReply(ctx, 404, "Not Found")
+	}
+}
+
+func TestAppendToReply(t *testing.T) {
+	rec := ksrtest.NewRecorder()
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), rec)
+	if hdr.AppendToReply(ctx, "X-Why: testing\r\n") != 1 {
+		t.Fatal("append_to_reply failed")
+	}
+	SendReply(ctx, 403, "Forbidden")
+	if got := string(rec.Sent[0].B); !strings.Contains(got, "\r\nX-Why: testing\r\n") {
+		t.Errorf("reply lacks the append_to_reply line:\n%s", got)
+	}
+}
+
+func TestStatefulHook(t *testing.T) {
+	defer func() { StatefulReply = nil }()
+	var got []int
+	StatefulReply = func(ctx *core.Ctx, code int, reason string) (int, bool) {
+		got = append(got, code)
+		return 7, code == 486 // pretend only the 486 has a transaction
+	}
+	rec := ksrtest.NewRecorder()
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), rec)
+	if r := SendReplyAny(ctx, 486, "Busy Here"); r != 7 || len(rec.Sent) != 0 {
+		t.Errorf("with a transaction: returned %d, sent %d stateless", r, len(rec.Sent))
+	}
+	if r := SendReplyError(ctx); r != 1 || len(rec.Sent) != 1 {
+		t.Errorf("without: returned %d, sent %d stateless", r, len(rec.Sent))
+	}
+	if r := SendReply(ctx, 486, "Busy Here"); r != 1 || len(got) != 2 {
+		t.Errorf("sl_send_reply must stay stateless: hook called %v", got)
 	}
 }

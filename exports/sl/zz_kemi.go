@@ -55,12 +55,12 @@ func kemi_send_reply(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SendReplyAny(ctx, int(args[0].I), args[1].S)))
 }
 
-// kemi_send_reply_error adapts KSR.sl.send_reply_error to ReplyError.
+// kemi_send_reply_error adapts KSR.sl.send_reply_error to SendReplyError.
 func kemi_send_reply_error(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
 		return ctx.Fail(core.ArgError("KSR.sl.send_reply_error", nil, core.KindNames(args)))
 	}
-	return core.Int(int64(ReplyError(ctx)))
+	return core.Int(int64(SendReplyError(ctx)))
 }
 
 // kemi_sl_reply_error adapts KSR.sl.sl_reply_error to ReplyError.
@@ -84,7 +84,7 @@ func kemi_sl_send_reply(ctx *core.Ctx, args []core.Value) core.Value {
 // The build breaks here when a Go function's signature drifts from exports/sl/module.yaml.
 var (
 	_ func(*core.Ctx, int, string) int = SendReplyAny
-	_ func(*core.Ctx) int              = ReplyError
+	_ func(*core.Ctx) int              = SendReplyError
 	_ func(*core.Ctx) int              = ReplyError
 	_ func(*core.Ctx, int, string) int = SendReply
 )
