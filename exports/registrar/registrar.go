@@ -1,0 +1,478 @@
+// Package registrar implements module registrar: save processes REGISTER
+// requests into usrloc tables and replies; lookup routes requests to the
+// registered contacts.
+//
+// Per message, save and lookup work in a per-worker state (a core Slot):
+// the AoR key, the parsed contacts and the reply's Contact lines are built
+// in reused buffers. A REGISTER allocates only what the table keeps: the
+// AoR string of a new record and the strings of a new or changed binding.
+package registrar
+
+import (
+	"strconv"
+	"time"
+	"unsafe"
+
+	"kemi/core"
+	"kemi/exports/usrloc"
+	"kemi/sip"
+)
+
+// Server is the Server header of the replies save sends.
+const Server = "kemi"
+
+// Save flags (Kamailio's values).
+const (
+	FlagMemOnly = 0x01 // accepted: the table is written through regardless
+	FlagNoReply = 0x02
+	FlagReplace = 0x04
+)
+
+// config is the registrar modparams, read once per runtime.
+type config struct {
+	defaultExpires, minExpires, maxExpires int
+	defaultQ, maxContacts                  int
+	methodFiltering, appendBranches        bool
+	usePath                                bool
+}
+
+func cfg(rt *core.Runtime) *config {
+	return rt.State("registrar", func() any {
+		p := func(name string, def int) int {
+			if rt.Reg == nil {
+				return def
+			}
+			if v := rt.Param("registrar", name); v.Kind == core.KInt {
+				return int(v.I)
+			}
+			return def
+		}
+		return &config{
+			defaultExpires:  p("default_expires", 3600),
+			minExpires:      p("min_expires", 60),
+			maxExpires:      p("max_expires", 0),
+			defaultQ:        p("default_q", -1),
+			maxContacts:     p("max_contacts", 0),
+			methodFiltering: p("method_filtering", 0) != 0,
+			appendBranches:  p("append_branches", 1) != 0,
+			usePath:         p("use_path", 0) != 0,
+		}
+	}).(*config)
+}
+
+// pending is one Contact of the REGISTER being saved; byte slices point
+// into the message.
+type pending struct {
+	uri      []byte
+	q        int
+	expires  int
+	instance []byte
+	regID    int
+}
+
+// state is the per-worker scratch of this module.
+type state struct {
+	aor  []byte
+	pend []pending
+	hdrs []byte
+	best []int
+	uri  []byte
+}
+
+var slot = core.NewSlot()
+
+func st(ctx *core.Ctx) *state {
+	return ctx.Slot(slot, func() any { return new(state) }).(*state)
+}
+
+// bytesOf views a string as bytes without copying, for APIs that copy.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// appendAoR appends the address-of-record key of u: the user, with
+// "@host" (host lowercased) when useDomain.
+func appendAoR(dst []byte, u *sip.URI, useDomain bool) []byte {
+	dst = append(dst, u.User...)
+	if useDomain {
+		dst = append(dst, '@')
+		for _, c := range u.Host {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// aorOf parses uri and builds its AoR key in s.aor; ok is false for a URI
+// that does not parse or has no user part.
+func aorOf(ctx *core.Ctx, s *state, uri []byte) bool {
+	u, err := sip.ParseURI(uri)
+	if err != nil || len(u.User) == 0 {
+		return false
+	}
+	s.aor = appendAoR(s.aor[:0], &u, usrloc.Get(ctx.RT).UseDomain)
+	return true
+}
+
+// parseDelta reads delta-seconds, clamping values past 2^32-1 (RFC 3261
+// 20.19 says to treat them as 2^32-1); ok is false for non-digits.
+func parseDelta(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n < 1<<32 {
+			n = n*10 + int(c-'0')
+		}
+	}
+	if n > 1<<32-1 {
+		n = 1<<32 - 1
+	}
+	return n, true
+}
+
+// parseQ reads a q-value ("0.5", "1", "1.000") as thousandths.
+func parseQ(b []byte) (int, bool) {
+	if len(b) == 0 || (b[0] != '0' && b[0] != '1') {
+		return 0, false
+	}
+	q := int(b[0]-'0') * 1000
+	if len(b) == 1 {
+		return q, true
+	}
+	if b[1] != '.' || len(b) > 5 {
+		return 0, false
+	}
+	mul := 100
+	for _, c := range b[2:] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		q += int(c-'0') * mul
+		mul /= 10
+	}
+	if q > 1000 {
+		return 0, false
+	}
+	return q, true
+}
+
+// clampExpires applies min_expires and max_expires; 0 stays 0 (remove).
+func (c *config) clamp(e int) int {
+	if e == 0 {
+		return 0
+	}
+	if c.minExpires > 0 && e < c.minExpires {
+		e = c.minExpires
+	}
+	if c.maxExpires > 0 && e > c.maxExpires {
+		e = c.maxExpires
+	}
+	return e
+}
+
+// allowMask turns the Allow header into a method bit set; 0 (all) when
+// the REGISTER has no Allow.
+func allowMask(m *sip.Msg) uint32 {
+	var mask uint32
+	for it := m.ValuesID(sip.HdrAllow); it.Next(); {
+		mask |= 1 << uint(sip.LookupMethod(it.Value()))
+	}
+	return mask
+}
+
+// Save is save(table, flags).
+func Save(ctx *core.Ctx, table string, flags int) int {
+	return save(ctx, table, flags, nil)
+}
+
+// SaveURI is save_uri(table, flags, uri).
+func SaveURI(ctx *core.Ctx, table string, flags int, uri string) int {
+	return save(ctx, table, flags, bytesOf(uri))
+}
+
+func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() || m.MethodID() != sip.MethodREGISTER {
+		ctx.Log(core.LErr, "registrar: save: the message is not a REGISTER\n")
+		return -1
+	}
+	c := cfg(ctx.RT)
+	s := st(ctx)
+	if aorURI == nil {
+		to, err := m.To()
+		if err != nil {
+			return reject(ctx, flags, 400, "Bad To Header", "registrar: save: "+err.Error())
+		}
+		aorURI = to.URI
+	}
+	if !aorOf(ctx, s, aorURI) {
+		return reject(ctx, flags, 400, "Bad Address Of Record", "registrar: save: no user in "+strconv.Quote(string(aorURI)))
+	}
+	hdrExp, hasHdrExp := c.defaultExpires, false
+	if v := m.HeaderID(sip.HdrExpires); v != nil {
+		if n, ok := parseDelta(v); ok {
+			hdrExp, hasHdrExp = n, true
+		}
+	}
+	// Parse every Contact before changing anything: a bad one rejects
+	// the whole REGISTER.
+	s.pend = s.pend[:0]
+	star := false
+	for it := m.ValuesID(sip.HdrContact); it.Next(); {
+		v := it.Value()
+		if len(v) == 1 && v[0] == '*' {
+			star = true
+			continue
+		}
+		na, err := sip.ParseNameAddr(v)
+		if err != nil {
+			return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: "+err.Error())
+		}
+		p := pending{uri: na.URI, q: c.defaultQ, expires: hdrExp}
+		if e, ok := na.Params.Get("expires"); ok {
+			if n, ok := parseDelta(e); ok {
+				p.expires = n
+			}
+		}
+		p.expires = c.clamp(p.expires)
+		if q, ok := na.Params.Get("q"); ok {
+			if p.q, ok = parseQ(q); !ok {
+				return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: bad q "+strconv.Quote(string(q)))
+			}
+		}
+		if in, ok := na.Params.Get("+sip.instance"); ok {
+			p.instance = in
+		}
+		if r, ok := na.Params.Get("reg-id"); ok {
+			p.regID, _ = strconv.Atoi(string(r))
+		}
+		s.pend = append(s.pend, p)
+	}
+	t := usrloc.Get(ctx.RT).Table(table)
+	now := time.Now().Unix()
+	rc := 4
+	if star {
+		// RFC 3261 10.3 step 6: "*" only alone and with Expires: 0.
+		if len(s.pend) > 0 || !hasHdrExp || hdrExp != 0 {
+			return reject(ctx, flags, 400, "Invalid Contact", "registrar: save: Contact * needs Expires: 0 and no other contact")
+		}
+		t.Delete(s.aor)
+		rc = 3
+	} else if len(s.pend) > 0 {
+		var code int
+		var why string
+		rc, code, why = apply(ctx, c, s, t, flags, now)
+		if code != 0 {
+			return reject(ctx, flags, code, why, "registrar: save: "+why+" for "+string(s.aor))
+		}
+	}
+	if flags&FlagNoReply == 0 {
+		s.hdrs = s.hdrs[:0]
+		t.View(s.aor, func(r *usrloc.Record) {
+			if r != nil {
+				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
+			}
+		})
+		if reply(ctx, 200, "OK", s.hdrs) < 0 {
+			return -1
+		}
+	}
+	return rc
+}
+
+// apply changes the bindings under the record's lock. It returns save's
+// code, or a status code and reason to reject with (nothing changed).
+func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64) (rc, code int, why string) {
+	m := ctx.Msg
+	callID := m.CallID()
+	cseq, _, _ := m.CSeq()
+	received := usrloc.Received(ctx)
+	ua := m.UserAgent()
+	var path []byte
+	if c.usePath {
+		path = m.HeaderID(sip.HdrPath)
+	}
+	methods := allowMask(m)
+	var inserted, updated, deleted int
+	t.Update(s.aor, func(r *usrloc.Record) bool {
+		changed := r.Expire(now) > 0
+		// Check first: CSeq order and max_contacts. Nothing changes when
+		// the REGISTER is rejected.
+		count := len(r.Contacts)
+		if flags&FlagReplace != 0 {
+			count = 0
+		}
+		for _, p := range s.pend {
+			i := find(r.Contacts, p.uri)
+			if i >= 0 && r.Contacts[i].CallID == string(callID) && cseq < r.Contacts[i].CSeq {
+				code, why = 500, "Out Of Order CSeq"
+				return changed
+			}
+			switch {
+			case i < 0 && p.expires > 0:
+				count++
+			case i >= 0 && p.expires == 0 && flags&FlagReplace == 0:
+				count--
+			case i >= 0 && p.expires > 0 && flags&FlagReplace != 0:
+				count++
+			}
+		}
+		if c.maxContacts > 0 && count > c.maxContacts {
+			code, why = 503, "Too Many Registered Contacts"
+			return changed
+		}
+		if flags&FlagReplace != 0 {
+			// Keep only the bindings the REGISTER names.
+			j := 0
+			for _, b := range r.Contacts {
+				if containsURI(s.pend, b.URI) {
+					r.Contacts[j] = b
+					j++
+				} else {
+					deleted++
+				}
+			}
+			clear(r.Contacts[j:])
+			r.Contacts = r.Contacts[:j]
+		}
+		for _, p := range s.pend {
+			i := find(r.Contacts, p.uri)
+			if p.expires == 0 {
+				if i >= 0 {
+					r.Contacts = remove(r.Contacts, i)
+					deleted++
+				}
+				continue
+			}
+			if i < 0 {
+				r.Contacts = append(r.Contacts, usrloc.Contact{URI: string(p.uri)})
+				i = len(r.Contacts) - 1
+				inserted++
+			} else {
+				updated++
+			}
+			b := &r.Contacts[i]
+			b.Q = p.q
+			b.Expires = now + int64(p.expires)
+			setStr(&b.CallID, callID)
+			b.CSeq = cseq
+			b.Received = received
+			setStr(&b.Path, path)
+			setStr(&b.UserAgent, ua)
+			setStr(&b.Instance, p.instance)
+			b.RegID = p.regID
+			b.Flags = ctx.BranchFlags
+			b.Methods = methods
+			b.Modified = now
+		}
+		return true
+	})
+	switch {
+	case code != 0:
+		return -1, code, why
+	case inserted > 0:
+		return 1, 0, ""
+	case updated > 0:
+		return 2, 0, ""
+	case deleted > 0:
+		return 3, 0, ""
+	}
+	return 2, 0, ""
+}
+
+// setStr replaces *dst with b, allocating only when the text changed.
+func setStr(dst *string, b []byte) {
+	if *dst != string(b) {
+		*dst = string(b)
+	}
+}
+
+func find(cs []usrloc.Contact, uri []byte) int {
+	for i := range cs {
+		if cs[i].URI == string(uri) {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove deletes cs[i], clearing the freed slot so its strings can go.
+func remove(cs []usrloc.Contact, i int) []usrloc.Contact {
+	copy(cs[i:], cs[i+1:])
+	cs[len(cs)-1] = usrloc.Contact{}
+	return cs[:len(cs)-1]
+}
+
+func containsURI(ps []pending, uri string) bool {
+	for _, p := range ps {
+		if string(p.uri) == uri {
+			return true
+		}
+	}
+	return false
+}
+
+// appendContacts writes one Contact line per live binding, with the
+// seconds left and its q.
+func appendContacts(dst []byte, cs []usrloc.Contact, now int64) []byte {
+	for i := range cs {
+		b := &cs[i]
+		if b.Expires <= now {
+			continue
+		}
+		dst = append(dst, "Contact: <"...)
+		dst = append(dst, b.URI...)
+		dst = append(dst, ">;expires="...)
+		dst = strconv.AppendInt(dst, b.Expires-now, 10)
+		if b.Q >= 0 {
+			dst = append(dst, ";q="...)
+			dst = appendQ(dst, b.Q)
+		}
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+func appendQ(dst []byte, q int) []byte {
+	dst = append(dst, byte('0'+q/1000), '.')
+	q %= 1000
+	dst = append(dst, byte('0'+q/100))
+	if q%100 != 0 {
+		dst = append(dst, byte('0'+q/10%10))
+		if q%10 != 0 {
+			dst = append(dst, byte('0'+q%10))
+		}
+	}
+	return dst
+}
+
+// reject logs why, sends code (unless flags say no reply) and returns -1.
+func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
+	ctx.Log(core.LNotice, why+"\n")
+	if flags&FlagNoReply == 0 {
+		reply(ctx, code, reason, nil)
+	}
+	return -1
+}
+
+// reply sends a stateless reply carrying extra header lines.
+func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
+	if ctx.Out == nil {
+		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
+		return -1
+	}
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
+	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
+	ctx.Scratch = b
+	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)); err != nil {
+		ctx.Log(core.LErr, "registrar: reply: "+err.Error()+"\n")
+		return -1
+	}
+	return 1
+}

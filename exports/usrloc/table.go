@@ -1,0 +1,153 @@
+package usrloc
+
+import "sync"
+
+const nShards = 64
+
+// Table is one location table: shards of address of record -> Record.
+type Table struct {
+	Name   string
+	u      *Usrloc
+	shards [nShards]shard
+}
+
+type shard struct {
+	mu   sync.RWMutex
+	recs map[string]*Record
+}
+
+func newTable(name string, u *Usrloc) *Table {
+	t := &Table{Name: name, u: u}
+	for i := range t.shards {
+		t.shards[i].recs = map[string]*Record{}
+	}
+	return t
+}
+
+// shardOf hashes an AoR with FNV-1a; it allocates nothing.
+func (t *Table) shardOf(aor []byte) *shard {
+	h := uint32(2166136261)
+	for _, c := range aor {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return &t.shards[h%nShards]
+}
+
+// View calls fn with the record of aor under a read lock (nil when there
+// is none). fn must not keep the record or its contacts.
+func (t *Table) View(aor []byte, fn func(r *Record)) {
+	s := t.shardOf(aor)
+	s.mu.RLock()
+	fn(s.recs[string(aor)])
+	s.mu.RUnlock()
+}
+
+// Update calls fn with the record of aor under the write lock, creating
+// an empty one when there is none. fn reports whether it changed the
+// record; a changed record is marked for the database, and one left
+// without contacts is removed. The AoR string is allocated only for a new
+// record.
+func (t *Table) Update(aor []byte, fn func(r *Record) bool) {
+	s := t.shardOf(aor)
+	s.mu.Lock()
+	r := s.recs[string(aor)]
+	isNew := r == nil
+	if isNew {
+		r = &Record{AoR: string(aor)}
+	}
+	changed := fn(r)
+	switch {
+	case len(r.Contacts) == 0:
+		if !isNew {
+			delete(s.recs, r.AoR)
+		}
+	case isNew:
+		s.recs[r.AoR] = r
+	}
+	s.mu.Unlock()
+	if changed && (!isNew || len(r.Contacts) > 0) {
+		t.dirty(r.AoR)
+	}
+}
+
+// Delete removes every binding of aor; it reports whether there were any.
+func (t *Table) Delete(aor []byte) bool {
+	found := false
+	t.Update(aor, func(r *Record) bool {
+		found = len(r.Contacts) > 0
+		r.Contacts = r.Contacts[:0]
+		return found
+	})
+	return found
+}
+
+// Expire removes the bindings that ended at or before now.
+func (t *Table) Expire(now int64) int {
+	n := 0
+	var gone []string
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for k, r := range s.recs {
+			if m := r.expire(now); m > 0 {
+				n += m
+				gone = append(gone, k)
+				if len(r.Contacts) == 0 {
+					delete(s.recs, k)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	for _, k := range gone {
+		t.dirty(k)
+	}
+	return n
+}
+
+// expire drops the ended bindings in place and returns how many.
+func (r *Record) expire(now int64) int {
+	j := 0
+	for _, c := range r.Contacts {
+		if c.Expires > now {
+			r.Contacts[j] = c
+			j++
+		}
+	}
+	n := len(r.Contacts) - j
+	clear(r.Contacts[j:])
+	r.Contacts = r.Contacts[:j]
+	return n
+}
+
+// Expire is the exported form of expire for registrar.
+func (r *Record) Expire(now int64) int { return r.expire(now) }
+
+// Len returns the number of records and of bindings.
+func (t *Table) Len() (records, contacts int) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		records += len(s.recs)
+		for _, r := range s.recs {
+			contacts += len(r.Contacts)
+		}
+		s.mu.RUnlock()
+	}
+	return
+}
+
+// Put stores a record as loaded from the database, replacing any.
+func (t *Table) put(r *Record) {
+	s := t.shardOf([]byte(r.AoR))
+	s.mu.Lock()
+	s.recs[r.AoR] = r
+	s.mu.Unlock()
+}
+
+func (t *Table) dirty(aor string) {
+	if p := t.u.p; p != nil {
+		p.mark(t, aor)
+	}
+}

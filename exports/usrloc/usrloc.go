@@ -1,0 +1,218 @@
+// Package usrloc implements module usrloc: the in-memory location tables
+// behind registrar, optionally written through to kemi's embedded
+// database (internal/store).
+//
+// A table (Kamailio calls it a domain: "location") is split into shards,
+// each a map from address of record to Record under its own lock, so
+// workers registering different users do not contend. Writes mark the
+// record dirty; with db_mode != 0 a flusher goroutine writes the dirty
+// records in one transaction per batch and the final batch on stop.
+package usrloc
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"kemi/core"
+	"kemi/internal/store"
+)
+
+// Contact is one binding of an address of record.
+type Contact struct {
+	URI       string `json:"uri"`
+	Q         int    `json:"q"`       // q-value times 1000; -1 when not given
+	Expires   int64  `json:"expires"` // Unix time the binding ends
+	CallID    string `json:"callid"`
+	CSeq      uint32 `json:"cseq"`
+	Received  string `json:"received,omitempty"` // source URI when behind NAT
+	Path      string `json:"path,omitempty"`     // Path header values, comma-separated
+	UserAgent string `json:"ua,omitempty"`
+	Instance  string `json:"instance,omitempty"` // +sip.instance (RFC 5626)
+	RegID     int    `json:"reg_id,omitempty"`
+	Flags     uint64 `json:"flags,omitempty"`   // branch flags when saved
+	Methods   uint32 `json:"methods,omitempty"` // allowed methods (1<<sip.Method); 0 for all
+	Socket    string `json:"socket,omitempty"`
+	Modified  int64  `json:"modified"` // Unix time of the last update
+}
+
+// Record is an address of record and its bindings.
+type Record struct {
+	AoR      string
+	Contacts []Contact
+}
+
+// Usrloc is the module state of one runtime: its tables and settings.
+type Usrloc struct {
+	UseDomain bool
+
+	mu     sync.Mutex
+	tables map[string]*Table
+	db     *store.DB // nil when db_mode is 0
+	p      *persister
+	log    *core.Logger
+}
+
+const stateKey = "usrloc"
+
+// Get returns the usrloc state of rt, made with the module's params (or
+// Kamailio's defaults when usrloc is not loaded).
+func Get(rt *core.Runtime) *Usrloc {
+	return rt.State(stateKey, func() any {
+		return &Usrloc{
+			UseDomain: intParam(rt, "use_domain", 0) != 0,
+			tables:    map[string]*Table{},
+			log:       rt.Log,
+		}
+	}).(*Usrloc)
+}
+
+// intParam reads an int modparam with a default for when the module is
+// not loaded (rt.Param gives null then).
+func intParam(rt *core.Runtime, name string, def int) int {
+	if rt == nil || rt.Reg == nil {
+		return def
+	}
+	v := rt.Param("usrloc", name)
+	if v.Kind != core.KInt {
+		return def
+	}
+	return int(v.I)
+}
+
+func strParam(rt *core.Runtime, name string) string {
+	if rt == nil || rt.Reg == nil {
+		return ""
+	}
+	v := rt.Param("usrloc", name)
+	if v.Kind != core.KStr {
+		return ""
+	}
+	return v.S
+}
+
+// Table returns the named table, creating it on first use.
+func (u *Usrloc) Table(name string) *Table {
+	u.mu.Lock()
+	t := u.tables[name]
+	if t == nil {
+		t = newTable(name, u)
+		u.tables[name] = t
+	}
+	u.mu.Unlock()
+	return t
+}
+
+// Tables returns every table.
+func (u *Usrloc) Tables() []*Table {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]*Table, 0, len(u.tables))
+	for _, t := range u.tables {
+		out = append(out, t)
+	}
+	return out
+}
+
+// DBPath resolves the database file from db_path and db_url.
+func DBPath(dbPath, dbURL string) string {
+	if dbPath != "" {
+		return dbPath
+	}
+	if strings.HasPrefix(dbURL, "file:") {
+		if u, err := url.Parse(dbURL); err == nil && u.Path != "" {
+			return u.Path
+		}
+	}
+	return store.DefaultPath()
+}
+
+func init() {
+	core.OnStart("usrloc", start)
+}
+
+// start loads the tables from the database and starts the flusher and
+// the expiry timer; OnStop ends them and writes the last batch.
+func start(rt *core.Runtime) error {
+	u := Get(rt)
+	if intParam(rt, "db_mode", 0) != 0 {
+		u.db = store.Open(DBPath(strParam(rt, "db_path"), strParam(rt, "db_url")))
+		if err := u.load(); err != nil {
+			return err
+		}
+		u.p = newPersister(u)
+	}
+	iv := intParam(rt, "timer_interval", 60)
+	if iv <= 0 {
+		return errors.New("timer_interval: expected seconds > 0, got " + strconv.Itoa(iv))
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(time.Duration(iv) * time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tk.C:
+				u.Expire(now.Unix())
+			}
+		}
+	}()
+	rt.OnStop(func() {
+		close(stop)
+		<-done
+		if u.p != nil {
+			u.p.stop()
+		}
+	})
+	return nil
+}
+
+// Expire removes every binding that ended before now, from every table.
+func (u *Usrloc) Expire(now int64) int {
+	n := 0
+	for _, t := range u.Tables() {
+		n += t.Expire(now)
+	}
+	return n
+}
+
+// Flush writes every pending change to the database now (a no-op with
+// db_mode 0). Tests and shutdown use it.
+func (u *Usrloc) Flush() error {
+	if u.p == nil {
+		return nil
+	}
+	return u.p.flush()
+}
+
+// receivedSlot keeps what nathelper's fix_nated_register leaves for save.
+var receivedSlot = core.NewSlot()
+
+type received struct {
+	seq uint64
+	uri string
+}
+
+// SetReceived records the source URI (sip:ip:port;transport=x) of the
+// current REGISTER for save to keep with its bindings; lookup then sends
+// to it (as ctx.DstURI). nathelper's fix_nated_register calls it.
+func SetReceived(ctx *core.Ctx, uri string) {
+	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
+	st.seq, st.uri = ctx.Seq, uri
+}
+
+// Received returns what SetReceived recorded for the current message.
+func Received(ctx *core.Ctx) string {
+	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
+	if st.seq != ctx.Seq {
+		return ""
+	}
+	return st.uri
+}
