@@ -1,0 +1,96 @@
+package htable
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"kemi/core"
+)
+
+// $sht(table=>key). The key is literal text or one pseudo-variable
+// ($sht(ipban=>$si)), expanded into a buffer the worker keeps, so reading
+// allocates nothing.
+
+func init() {
+	core.RegisterPV("sht", getPV)
+	core.RegisterPVSetter("sht", setPV)
+}
+
+// splitArg splits "table=>key".
+func splitArg(arg string) (tname, key string, ok bool) {
+	tname, key, ok = strings.Cut(arg, "=>")
+	return strings.TrimSpace(tname), strings.TrimSpace(key), ok && key != ""
+}
+
+// expandKey appends the key's text to buf: a pseudo-variable's value, or
+// the key itself.
+func expandKey(ctx *core.Ctx, key string, buf []byte) ([]byte, bool) {
+	if len(key) < 2 || key[0] != '$' {
+		return append(buf, key...), true
+	}
+	name, arg, ok := core.SplitPV(key)
+	if !ok {
+		return append(buf, key...), true
+	}
+	get := core.LookupPV(name)
+	if get == nil {
+		return buf, false
+	}
+	return get(ctx, arg, buf)
+}
+
+func getPV(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	tname, key, ok := splitArg(arg)
+	if !ok {
+		return dst, false
+	}
+	t := table(ctx, tname)
+	if t == nil {
+		return dst, false
+	}
+	c := cached(ctx)
+	k, ok := expandKey(ctx, key, c.key[:0])
+	c.key = k[:0]
+	if !ok {
+		return dst, false
+	}
+	it, found := t.Get(string(k)) // string(k) in a map index does not allocate
+	switch {
+	case found && it.str:
+		return append(dst, it.s...), true
+	case found:
+		return strconv.AppendInt(dst, it.n, 10), true
+	case t.HasInit:
+		return strconv.AppendInt(dst, t.Init, 10), true
+	}
+	return dst, false
+}
+
+func setPV(ctx *core.Ctx, arg string, v core.Value) error {
+	tname, key, ok := splitArg(arg)
+	if !ok {
+		return fmt.Errorf("$sht(%s): expected $sht(table=>key)", arg)
+	}
+	t := table(ctx, tname)
+	if t == nil {
+		return fmt.Errorf("$sht(%s): no such htable %q", arg, tname)
+	}
+	c := cached(ctx)
+	k, ok := expandKey(ctx, key, c.key[:0])
+	c.key = k[:0]
+	if !ok {
+		return fmt.Errorf("$sht(%s): key %s has no value", arg, key)
+	}
+	switch v.Kind {
+	case core.KNull:
+		t.Delete(string(k))
+	case core.KInt, core.KBool:
+		t.Set(string(k), item{n: v.I}, 0)
+	case core.KStr:
+		t.Set(string(k), item{s: v.S, str: true}, 0)
+	default:
+		return fmt.Errorf("$sht(%s): expected int, str or null, got %s", arg, v.Kind)
+	}
+	return nil
+}
