@@ -14,6 +14,7 @@ const (
 	pStr                     // string literal or a bare word (log_facility=LOG_LOCAL0)
 	pListen                  // listen=proto:addr:port [advertise host:port] [name "x"]
 	pAlias                   // alias="host" or alias=proto:host:port
+	pSocket                  // socket = { bind = proto:addr:port; advertise = host:port; name = "x"; }
 )
 
 // globalParam is a core parameter kemi uses.
@@ -32,6 +33,7 @@ var knownGlobals = map[string]globalParam{
 	"log_name":      {kind: pStr},
 	"children":      {kind: pInt},
 	"listen":        {kind: pListen},
+	"socket":        {kind: pSocket},
 	"port":          {kind: pInt},
 	"alias":         {kind: pAlias},
 	"auto_aliases":  {kind: pBool},
@@ -83,7 +85,7 @@ dst_blacklist_ttl dst_blacklist_gc_interval
 ip_free_bind ipfreebind ip_nonlocal_bind statistics stats_name_separator
 maxbuffer maxsndbuffer sql_buffer_size msg_clone_extra_size msg_apply_changes_mode
 msg_recv_max_size tcp_msg_read_timeout tcp_msg_data_timeout tcp_accept_iplimit
-tcp_main_threads tcp_check_timer socket bind workers socket_workers async_workers
+tcp_main_threads tcp_check_timer bind workers socket_workers async_workers
 async_usleep async_nonblock async_workers_group async_tkv_gname async_tkv_evcb
 check_via phone2tel memlog mem_log memdbg mem_dbg mem_summary mem_safety mem_add_size
 mem_join mem_status_mode corelog core_log coreparam sip_parser_log_oneline

@@ -289,8 +289,8 @@ func (p *parser) skipStatement(t token) {
 }
 
 // lineTokens returns the tokens up to the end of the current line or a
-// ";". A value starting with "[" runs to its "]" across lines (Kamailio's
-// socket = [ ... ] form).
+// ";". Brackets and braces run across lines (Kamailio's
+// socket = { ... } form).
 func (p *parser) lineTokens() []token {
 	var out []token
 	depth := 0
@@ -301,9 +301,9 @@ func (p *parser) lineTokens() []token {
 		}
 		p.next()
 		out = append(out, n)
-		if n.is(tPunct, "[") {
+		if n.is(tPunct, "[") || n.is(tPunct, "{") {
 			depth++
-		} else if n.is(tPunct, "]") && depth > 0 {
+		} else if (n.is(tPunct, "]") || n.is(tPunct, "}")) && depth > 0 {
 			depth--
 		}
 	}
@@ -496,8 +496,81 @@ func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token)
 		s, _ := strValue(vals)
 		p.cfg.Aliases = append(p.cfg.Aliases, s)
 		return
+	case pSocket:
+		p.socket(pos, vals)
+		return
 	}
 	p.cfg.Globals = append(p.cfg.Globals, Global{Name: store, Value: v, Pos: pos})
+}
+
+// socket reads Kamailio's block form of listen:
+//
+//	socket = { bind = udp:10.0.0.1:5060; advertise = 1.2.3.4:5060; name = "s1"; }
+func (p *parser) socket(pos Pos, vals []token) {
+	n := len(vals)
+	if !vals[0].is(tPunct, "{") || !vals[n-1].is(tPunct, "}") {
+		p.errorf(vals[0].pos, "socket: expected { bind = proto:addr:port; ... }, got %s", describeValue(vals))
+		return
+	}
+	var l Listen
+	bound := false
+	for _, attr := range splitTokens(vals[1:n-1], ";") {
+		if len(attr) == 0 {
+			continue
+		}
+		key := attr[0]
+		if key.kind != tID || len(attr) < 3 || !attr[1].is(tPunct, "=") {
+			p.errorf(key.pos, "socket: expected name = value, got %s", describeValue(attr))
+			return
+		}
+		val := attr[2:]
+		switch key.text {
+		case "bind":
+			b, err := ParseListen(rawText(val))
+			if err != nil {
+				p.errorf(val[0].pos, "socket: bind: %v", err)
+				return
+			}
+			l.Proto, l.Host, l.Port, bound = b.Proto, b.Host, b.Port, true
+		case "advertise":
+			_, h, port, err := parseSocket(rawText(val), true)
+			if err != nil {
+				p.errorf(val[0].pos, "socket: advertise %q: %v", rawText(val), err)
+				return
+			}
+			l.AdvHost, l.AdvPort = h, port
+		case "name":
+			if len(val) != 1 || val[0].kind != tStr {
+				p.errorf(val[0].pos, "socket: name: expected a quoted name, got %s", describeValue(val))
+				return
+			}
+			l.Name = val[0].text
+		case "agname", "workers", "virtual", "vrf":
+			// Kamailio's worker groups and VRF binding; kemi has one pool.
+		default:
+			p.errorf(key.pos, "socket: unknown attribute %q%s", key.text, didYouMean(key.text, []string{"bind", "advertise", "name", "agname", "workers", "virtual", "vrf"}))
+			return
+		}
+	}
+	if !bound {
+		p.errorf(vals[0].pos, "socket: missing bind = proto:addr:port")
+		return
+	}
+	l.Pos = pos
+	p.cfg.Listens = append(p.cfg.Listens, l)
+}
+
+// splitTokens splits toks at each punctuation token sep.
+func splitTokens(toks []token, sep string) [][]token {
+	var out [][]token
+	start := 0
+	for i, t := range toks {
+		if t.is(tPunct, sep) {
+			out = append(out, toks[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, toks[start:])
 }
 
 // strValue is a lone string literal's value, or the raw text of bare

@@ -104,12 +104,12 @@ func TestListenAndAlias(t *testing.T) {
 }
 
 func TestIgnoredParamsNoticeOnce(t *testing.T) {
-	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nsocket = [\n  bind = udp:127.0.0.1:5060;\n]\nserver_header=\"Server: x\"\nchildren=2\n")
+	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nxavp_via_params = [\n  a;\n]\nserver_header=\"Server: x\"\nchildren=2\n")
 	want := []string{
 		"x:1:1: memdbg: Kamailio parameter not used by kemi, ignored",
 		"x:2:1: memlog: Kamailio parameter not used by kemi, ignored",
 		"x:4:1: disable_tcp: Kamailio parameter not used by kemi, ignored",
-		"x:5:1: socket: Kamailio parameter not used by kemi, ignored",
+		"x:5:1: xavp_via_params: Kamailio parameter not used by kemi, ignored",
 		"x:8:1: server_header: Kamailio parameter not used by kemi, ignored",
 	}
 	if !reflect.DeepEqual(cfg.Notices, want) {
@@ -486,6 +486,50 @@ func TestMoreDirectiveErrors(t *testing.T) {
 		{"pstn.gw_ip = desc \"x\"\n", `x:1:1: pstn.gw_ip: missing value before desc`},
 		{"loadmodule \"mi_fifo.so\"\nmodparam(\"mi_.*\", \"fifo_name\", \"/tmp/f\")\nmodparam(\"xx_.*\", \"a\", 1)\n", `x:3:1: modparam("xx_.*", "a"): "xx_.*" matches no loaded module`},
 		{"loadmodule \"tm.so\"\nmodparam(\"t(m\", \"a\", 1)\n", "x:2:1: modparam(\"t(m\", \"a\"): bad module regexp \"t(m\": error parsing regexp: missing closing ): `^(t(m)$`"},
+	}
+	for _, tt := range tests {
+		if got := errText(tt.src, testOptions(nil)); got != tt.want {
+			t.Errorf("%q:\n got: %s\nwant: %s", tt.src, got, tt.want)
+		}
+	}
+}
+
+// A misspelt block keyword is one error; its body is skipped, not read as
+// statements.
+func TestMisspeltRouteKeyword(t *testing.T) {
+	got := errText("reqest_route {\n\tif (x) { foo(); }\n}\ndebug=1\nroute[A] {}\n", testOptions(nil))
+	want := `x:1:1: unexpected "reqest_route"; expected a parameter assignment, loadmodule, modparam, cfgengine or a route block (did you mean "request_route"?)`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestSocketBlock(t *testing.T) {
+	cfg := mustParse(t, strings.Join([]string{
+		"port=5070",
+		"socket = {",
+		"  bind = udp:10.0.0.1:5060;",
+		"  advertise = 203.0.113.1:5080;",
+		"  name = \"s1\";",
+		"  workers = 4;",
+		"}",
+		"socket = { bind = tcp:[::1]; }",
+		"",
+	}, "\n"))
+	want := []Listen{
+		{Proto: "udp", Host: "10.0.0.1", Port: 5060, AdvHost: "203.0.113.1", AdvPort: 5080, Name: "s1", Pos: Pos{"x", 2, 1}},
+		{Proto: "tcp", Host: "::1", Port: 5070, Pos: Pos{"x", 8, 1}},
+	}
+	if !reflect.DeepEqual(cfg.Listens, want) {
+		t.Errorf("listens\n got %+v\nwant %+v", cfg.Listens, want)
+	}
+	tests := []struct{ src, want string }{
+		{"socket = { advertise = 1.2.3.4:5060; }\n", "x:1:10: socket: missing bind = proto:addr:port"},
+		{"socket = { bnd = udp:1.2.3.4; }\n", `x:1:12: socket: unknown attribute "bnd" (did you mean "bind"?)`},
+		{"socket = { bind = udp:1.2.3.4:5060-5070; }\n", `x:1:19: socket: bind: listen "udp:1.2.3.4:5060-5070": port "5060-5070" is not a number`},
+		{"socket = { name = s1; bind = udp:1.2.3.4; }\n", `x:1:19: socket: name: expected a quoted name, got "s1"`},
+		{"socket = udp:1.2.3.4\n", `x:1:10: socket: expected { bind = proto:addr:port; ... }, got "udp:1.2.3.4"`},
+		{"socket = { bind udp:1.2.3.4; }\n", `x:1:12: socket: expected name = value, got "bind udp:1.2.3.4"`},
 	}
 	for _, tt := range tests {
 		if got := errText(tt.src, testOptions(nil)); got != tt.want {
