@@ -80,33 +80,3 @@ func zoneIndex(z string) (uint32, error) {
 	}
 	return uint32(ifi.Index), nil
 }
-
-// toSockaddr converts a bind address for unix.Bind.
-func toSockaddr(ap netip.AddrPort, v6 bool) (unix.Sockaddr, error) {
-	if !v6 {
-		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}, nil
-	}
-	sa := &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
-	if z := ap.Addr().Zone(); z != "" {
-		id, err := zoneIndex(z)
-		if err != nil {
-			return nil, err
-		}
-		sa.ZoneId = id
-	}
-	return sa, nil
-}
-
-func fromSockaddr(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		a := netip.AddrFrom16(sa.Addr)
-		if sa.ZoneId != 0 {
-			a = a.WithZone(strconv.FormatUint(uint64(sa.ZoneId), 10))
-		}
-		return netip.AddrPortFrom(a, uint16(sa.Port))
-	}
-	return netip.AddrPort{}
-}

@@ -3,7 +3,6 @@ package transport
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -128,18 +127,4 @@ func checkSend(b []byte, to netip.AddrPort) error {
 		return fmt.Errorf("transport: UDP send: invalid destination %s", to)
 	}
 	return nil
-}
-
-// resolveUDP turns UDPConfig.Addr into a bind address. An empty host means
-// every local address, IPv4 and IPv6.
-func resolveUDP(addr string) (netip.AddrPort, error) {
-	ua, err := net.ResolveUDPAddr("udp", addr)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("transport: UDP listen address %q: %w", addr, err)
-	}
-	ap := ua.AddrPort()
-	if !ap.Addr().IsValid() {
-		return netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()), nil
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }

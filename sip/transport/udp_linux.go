@@ -3,12 +3,11 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,50 +16,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// How a reader waits for datagrams. Development knob, settled by measurement.
-const (
-	modeBlock = iota // blocking socket, recvmmsg(MSG_WAITFORONE) in Syscall
-	modeTry          // blocking socket, first a MSG_DONTWAIT RawSyscall, then block
-	modePoll         // nonblocking socket, RawConn.Read (Go netpoller)
-)
-
-var devMode = func() int {
-	switch os.Getenv("KEMI_UDP_MODE") {
-	case "try":
-		return modeTry
-	case "poll":
-		return modePoll
-	}
-	return modeBlock
-}()
-
-var devLock = os.Getenv("KEMI_UDP_LOCK") != ""
-
 // UDP is a UDP listener. See the package doc.
 type UDP struct {
 	cfg   UDPConfig
 	local netip.AddrPort
-	sock  udpSocket
+	pc    *net.UDPConn // owns the socket
+	rc    syscall.RawConn
+	v6    bool // the socket is AF_INET6 (IPv4 peers are then v4-mapped)
 	stats stats
 	// maxData is MaxDatagram except in tests of the oversize path.
 	maxData int
 
-	mu      sync.Mutex // guards serving and closed transitions
+	mu      sync.Mutex // guards serving and the closed transition
 	serving bool
 	closed  atomic.Bool
 	readers sync.WaitGroup
 
-	directMu sync.Mutex // guards direct and, in block mode, the fd's life
+	directMu sync.Mutex // guards direct
 	direct   *sendQueue
-}
-
-// udpSocket is the one socket all readers share.
-type udpSocket struct {
-	mode int
-	v6   bool
-	fd   int          // block modes: owned here
-	pc   *net.UDPConn // poll mode: owns the fd
-	rc   syscall.RawConn
 }
 
 // ListenUDP opens and binds the socket. Serve starts reading.
@@ -69,80 +42,41 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	bind, err := resolveUDP(cfg.Addr)
-	if err != nil {
-		return nil, err
-	}
 	u := &UDP{cfg: cfg, maxData: MaxDatagram}
-	u.sock.mode = devMode
-	if err := u.open(bind); err != nil {
+	var domain int
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		cerr := c.Control(func(fd uintptr) {
+			if err = setBuffer(int(fd), unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, cfg.RecvBuffer); err != nil {
+				return
+			}
+			if err = setBuffer(int(fd), unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, cfg.SendBuffer); err != nil {
+				return
+			}
+			domain, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+		})
+		if cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	// The Go net package sets up the socket as its own UDPConn does
+	// (nonblocking, in the netpoller, dual-stack for a wildcard address);
+	// the readers then bypass its per-datagram methods through RawConn.
+	pc, err := lc.ListenPacket(context.Background(), "udp", cfg.Addr)
+	if err != nil {
 		return nil, fmt.Errorf("transport: UDP listen %s: %w", cfg.Addr, err)
 	}
+	u.pc = pc.(*net.UDPConn)
+	if u.rc, err = u.pc.SyscallConn(); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("transport: UDP listen %s: %w", cfg.Addr, err)
+	}
+	u.v6 = domain == unix.AF_INET6
+	la := u.pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	u.local = netip.AddrPortFrom(la.Addr().Unmap(), la.Port())
 	u.direct = newSendQueue(u, 1)
 	return u, nil
-}
-
-func (u *UDP) open(bind netip.AddrPort) error {
-	v6 := bind.Addr().Is6()
-	family := unix.AF_INET
-	if v6 {
-		family = unix.AF_INET6
-	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
-	if err != nil {
-		return fmt.Errorf("socket: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(fd)
-		}
-	}()
-	if v6 && bind.Addr().IsUnspecified() {
-		// "[::]" serves IPv4 peers too, whatever net.ipv6.bindv6only says.
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
-			return fmt.Errorf("IPV6_V6ONLY: %w", err)
-		}
-	}
-	// No SO_REUSEADDR: on UDP it would let a second server bind the same
-	// address and silently take part of the traffic.
-	if err := setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, u.cfg.RecvBuffer); err != nil {
-		return err
-	}
-	if err := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, u.cfg.SendBuffer); err != nil {
-		return err
-	}
-	sa, err := toSockaddr(bind, v6)
-	if err != nil {
-		return err
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		return fmt.Errorf("bind: %w", err)
-	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		return fmt.Errorf("getsockname: %w", err)
-	}
-	u.local = fromSockaddr(got)
-	u.sock.v6 = v6
-	u.sock.fd = fd
-	if u.sock.mode == modePoll {
-		f := os.NewFile(uintptr(fd), "udp")
-		pc, err := net.FilePacketConn(f) // dups fd and makes it nonblocking
-		f.Close()
-		ok = true // f.Close closed fd
-		if err != nil {
-			return fmt.Errorf("FilePacketConn: %w", err)
-		}
-		u.sock.pc = pc.(*net.UDPConn)
-		if u.sock.rc, err = u.sock.pc.SyscallConn(); err != nil {
-			pc.Close()
-			return fmt.Errorf("SyscallConn: %w", err)
-		}
-		u.sock.fd = -1
-	}
-	ok = true
-	return nil
 }
 
 // setBuffer sets a socket buffer size, past the sysctl limit when allowed.
@@ -230,22 +164,10 @@ func (u *UDP) Close() error {
 		return nil
 	}
 	u.mu.Unlock()
-	var err error
-	if u.sock.mode == modePoll {
-		err = u.sock.pc.Close()
-	} else {
-		// shutdown(2) wakes threads blocked in recvmmsg on this socket
-		// (they get 0 datagrams); close(2) would not. It reports
-		// ENOTCONN for an unconnected socket but does the job anyway.
-		unix.Shutdown(u.sock.fd, unix.SHUT_RD)
-	}
+	// Closing the UDPConn wakes readers parked in the netpoller; the
+	// descriptor is released once no RawConn call is using it.
+	err := u.pc.Close()
 	u.readers.Wait()
-	if u.sock.mode != modePoll {
-		u.directMu.Lock()
-		err = unix.Close(u.sock.fd)
-		u.sock.fd = -1
-		u.directMu.Unlock()
-	}
 	if err != nil {
 		return fmt.Errorf("transport: UDP close %s: %w", u.local, err)
 	}
@@ -262,7 +184,7 @@ type reader struct {
 	hdrs  []unix.Mmsghdr
 	out   *sendQueue
 
-	// poll mode: the RawConn.Read callback and its results
+	// the RawConn.Read callback and its results
 	readFn func(fd uintptr) bool
 	n      int
 	errno  syscall.Errno
@@ -297,10 +219,6 @@ func newReader(u *UDP, h Handler) *reader {
 }
 
 func (r *reader) run() error {
-	if devLock {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-	}
 	u := r.u
 	for {
 		n, err := r.recv()
@@ -342,29 +260,11 @@ func transient(err error) bool {
 		errors.Is(err, unix.ECONNREFUSED)
 }
 
-// recv fills r.hdrs with up to Batch datagrams and returns how many.
+// recv fills r.hdrs with up to Batch datagrams and returns how many. The
+// RawConn calls pollRead at once, and again each time the netpoller reports
+// the socket readable, until it has datagrams.
 func (r *reader) recv() (int, error) {
-	s := &r.u.sock
-	hdrs := uintptr(unsafe.Pointer(&r.hdrs[0]))
-	vlen := uintptr(len(r.hdrs))
-	switch s.mode {
-	case modeTry:
-		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd), hdrs, vlen, unix.MSG_DONTWAIT, 0, 0)
-		if e == 0 {
-			return int(n), nil
-		}
-		if e != unix.EAGAIN {
-			return 0, e
-		}
-		fallthrough
-	case modeBlock:
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), hdrs, vlen, unix.MSG_WAITFORONE, 0, 0)
-		if e != 0 {
-			return 0, e
-		}
-		return int(n), nil
-	}
-	if err := s.rc.Read(r.readFn); err != nil {
+	if err := r.u.rc.Read(r.readFn); err != nil {
 		return 0, err
 	}
 	if r.errno != 0 {
@@ -373,6 +273,8 @@ func (r *reader) recv() (int, error) {
 	return r.n, nil
 }
 
+// pollRead is the RawConn.Read callback. The socket is nonblocking, so the
+// raw syscall (no scheduler hand-off) cannot block.
 func (r *reader) pollRead(fd uintptr) bool {
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
 	if e == unix.EAGAIN {
@@ -392,7 +294,7 @@ type sendQueue struct {
 	arena []byte // fixed capacity, never reallocated: iovecs point into it
 	n     int
 
-	// poll mode: the RawConn.Write callback and its progress
+	// the RawConn.Write callback and its progress
 	writeFn func(fd uintptr) bool
 	done    int
 	failed  int
@@ -434,7 +336,7 @@ func (q *sendQueue) WriteTo(b []byte, to netip.AddrPort) error {
 		q.flush()
 	}
 	i := q.n
-	nl, err := putSockaddr(&q.names[i], to, q.u.sock.v6)
+	nl, err := putSockaddr(&q.names[i], to, q.u.v6)
 	if err != nil {
 		return err
 	}
@@ -454,17 +356,11 @@ func (q *sendQueue) flush() syscall.Errno {
 		return 0
 	}
 	q.done, q.failed, q.errno = 0, 0, 0
-	s := &q.u.sock
-	if s.mode == modePoll {
-		if err := s.rc.Write(q.writeFn); err != nil {
-			q.failed = q.n - q.done
-			q.errno = unix.EBADF
-		}
-	} else {
-		for q.done < q.n {
-			n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&q.hdrs[q.done])), uintptr(q.n-q.done), 0, 0, 0)
-			q.account(int(n), e)
-		}
+	if err := q.u.rc.Write(q.writeFn); err != nil {
+		// Closed under us: what was not sent is lost.
+		q.failed += q.n - q.done
+		q.done = q.n
+		q.errno = unix.EBADF
 	}
 	st := &q.u.stats
 	st.sent.Add(uint64(q.done - q.failed))
@@ -491,6 +387,8 @@ func (q *sendQueue) account(n int, e syscall.Errno) {
 	}
 }
 
+// pollWrite is the RawConn.Write callback: it waits in the netpoller only
+// when the socket's send buffer is full.
 func (q *sendQueue) pollWrite(fd uintptr) bool {
 	for q.done < q.n {
 		n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&q.hdrs[q.done])), uintptr(q.n-q.done), 0, 0, 0)

@@ -32,14 +32,11 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	bind, err := resolveUDP(cfg.Addr)
-	if err != nil {
-		return nil, err
-	}
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(bind))
+	pc, err := net.ListenPacket("udp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: UDP listen %s: %w", cfg.Addr, err)
 	}
+	c := pc.(*net.UDPConn)
 	// Best effort: the OS caps these at its own limit.
 	c.SetReadBuffer(cfg.RecvBuffer)
 	c.SetWriteBuffer(cfg.SendBuffer)
