@@ -1,6 +1,7 @@
 package textops
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,20 +23,7 @@ func invite() []byte {
 		"X-A: 1\r\n" +
 		"X-B: 2\r\n" +
 		"Content-Type: application/sdp\r\n" +
-		"Content-Length: " + itoa(len(sdp)) + "\r\n\r\n" + sdp)
-}
-
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
+		"Content-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp)
 }
 
 func ctxFor(t *testing.T) *core.Ctx { return ksrtest.Ctx(t, invite(), nil) }
@@ -135,7 +123,7 @@ func TestSubst(t *testing.T) {
 		{"subst pv", func(c *core.Ctx) int { return Subst(c, `/^Subject: .*$/Subject: $ci/`) },
 			[]string{"\r\nSubject: x@192.0.2.10\r\n"}, nil},
 		{"subst_body", func(c *core.Ctx) int { return SubstBody(c, `/a=sendrecv/a=sendonly/`) },
-			[]string{"a=sendonly\r\n", "Content-Length: " + itoa(len(sdp))}, []string{"sendrecv"}},
+			[]string{"a=sendonly\r\n", "Content-Length: " + strconv.Itoa(len(sdp))}, []string{"sendrecv"}},
 		{"subst_uri", func(c *core.Ctx) int { return SubstURI(c, `/^sip:0/sip:+49/`) },
 			[]string{"INVITE sip:+49301234@example.com SIP/2.0\r\n"}, nil},
 		{"subst_user", func(c *core.Ctx) int { return SubstUser(c, `/^0(.*)$/+49\1/`) },
