@@ -1,0 +1,398 @@
+// Package auth implements module auth: digest challenges and checks
+// (MD5 and SHA-256, qop=auth) with stateless signed nonces. auth_db and
+// the pv_* functions supply the password through the Secrets interface.
+//
+// A check allocates nothing: the digest is computed with md5.Sum and
+// sha256.Sum256 over a per-worker buffer, and the nonce HMAC is a
+// per-worker hash reused across messages.
+package auth
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"kemi/core"
+	"kemi/sip"
+)
+
+// Return codes of the checks (Kamailio's auth_cfg_result_t).
+const (
+	OK              = 1
+	Error           = -1
+	InvalidPassword = -2
+	UserUnknown     = -3
+	StaleNonce      = -4
+	NoCredentials   = -5
+	NonceReused     = -6
+	UserMismatch    = -8
+)
+
+// Challenge flags.
+const (
+	FlagQopAuth    = 0x01
+	FlagQopAuthInt = 0x02
+	FlagStale      = 0x10
+)
+
+// Secrets finds what a user's credentials are checked against. HA1
+// appends H(user:realm:password) in hex for alg to dst; ok is false when
+// the user is unknown. buf is scratch the implementation may use.
+type Secrets interface {
+	HA1(ctx *core.Ctx, user, realm []byte, alg Alg, dst, buf []byte) (out, newBuf []byte, ok bool)
+}
+
+// state is the per-runtime module state.
+type state struct {
+	nonces  *nonces
+	alg     atomic.Uint32
+	qopAll  bool
+	checkNC bool
+	oneTime bool
+}
+
+func getState(rt *core.Runtime) *state {
+	return rt.State("auth", func() any {
+		p := func(name string) core.Value {
+			if rt.Reg == nil {
+				return core.Null()
+			}
+			return rt.Param("auth", name)
+		}
+		expire := int64(300)
+		if v := p("nonce_expire"); v.Kind == core.KInt && v.I > 0 {
+			expire = v.I
+		}
+		s := &state{
+			nonces:  newNonces(p("secret").S, expire),
+			qopAll:  p("qop").S == "auth",
+			checkNC: p("nonce_count").Kind != core.KInt || p("nonce_count").I != 0,
+			oneTime: p("one_time_nonce").I != 0,
+		}
+		if a, ok := ParseAlg(bytesOf(p("algorithm").S)); ok {
+			s.alg.Store(uint32(a))
+		}
+		return s
+	}).(*state)
+}
+
+func init() {
+	core.OnStart("auth", func(rt *core.Runtime) error {
+		v := rt.Param("auth", "algorithm")
+		if _, ok := ParseAlg(bytesOf(v.S)); !ok {
+			return &paramError{"algorithm", `"MD5" or "SHA-256"`, v.S}
+		}
+		if v := rt.Param("auth", "qop"); v.S != "" && v.S != "auth" {
+			return &paramError{"qop", `"" or "auth" (auth-int is not supported)`, v.S}
+		}
+		getState(rt)
+		return nil
+	})
+}
+
+type paramError struct{ name, want, got string }
+
+func (e *paramError) Error() string {
+	return "modparam " + e.name + ": expected " + e.want + ", got " + strconv.Quote(e.got)
+}
+
+// msgState is the per-worker scratch and what a check leaves for
+// consume_credentials and auth_challenge.
+type msgState struct {
+	seq   uint64
+	stale bool
+	hdr   sip.HdrID
+	line  int // header line the successful check used; -1 for none
+
+	mac  mac
+	buf  []byte
+	ha1  []byte
+	resp []byte
+	hdrs []byte
+	pw   pwSecrets
+}
+
+var slot = core.NewSlot()
+
+func msgSt(ctx *core.Ctx) *msgState {
+	st := ctx.Slot(slot, func() any { return &msgState{line: -1} }).(*msgState)
+	if st.seq != ctx.Seq {
+		st.seq, st.stale, st.line = ctx.Seq, false, -1
+	}
+	return st
+}
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// CredHeader is the header auth_check reads: Authorization for REGISTER,
+// Proxy-Authorization otherwise.
+func CredHeader(m *sip.Msg) sip.HdrID {
+	if m.MethodID() == sip.MethodREGISTER {
+		return sip.HdrAuthorization
+	}
+	return sip.HdrProxyAuthorization
+}
+
+// Check verifies the request's digest credentials for realm in header hdr
+// against sec. checkUser (auth_check flag 1, pv_auth_check checkfrom)
+// requires the auth user to be the To user of a REGISTER or the From
+// user of other requests. method overrides the request method when not
+// nil (www_authenticate_method).
+func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bool, method []byte) int {
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() {
+		return Error
+	}
+	s := getState(ctx.RT)
+	st := msgSt(ctx)
+	var cred sip.Credentials
+	line, malformed := -1, false
+	for it := m.LinesID(hdr); it.Next(); {
+		c, err := sip.ParseCredentials(it.Value())
+		if err != nil {
+			malformed = true
+			continue
+		}
+		if c.IsDigest() && string(c.Realm) == string(realm) {
+			cred, line = c, it.Index()
+			break
+		}
+	}
+	if line < 0 {
+		if malformed {
+			ctx.Log(core.LNotice, "auth: malformed "+hdr.String()+" header\n")
+			return Error
+		}
+		return NoCredentials
+	}
+	if len(cred.Username) == 0 || len(cred.Nonce) == 0 || len(cred.URI) == 0 || len(cred.Response) == 0 {
+		ctx.Log(core.LNotice, "auth: "+hdr.String()+" lacks username, nonce, uri or response\n")
+		return Error
+	}
+	d := digest{nonce: cred.Nonce, uri: cred.URI, method: m.Method()}
+	if method != nil {
+		d.method = method
+	}
+	var ok bool
+	if d.alg, ok = ParseAlg(cred.Algorithm); !ok {
+		ctx.Log(core.LNotice, "auth: unsupported algorithm "+strconv.Quote(string(cred.Algorithm))+"\n")
+		return Error
+	}
+	var nc uint32
+	if len(cred.QOP) > 0 {
+		if !eqFold(cred.QOP, "auth") {
+			ctx.Log(core.LNotice, "auth: unsupported qop "+strconv.Quote(string(cred.QOP))+"\n")
+			return Error
+		}
+		if nc, ok = parseNC(cred.NC); !ok || len(cred.CNonce) == 0 {
+			ctx.Log(core.LNotice, "auth: qop=auth without a valid nc and cnonce\n")
+			return Error
+		}
+		d.qop, d.nc, d.cnonce = cred.QOP, cred.NC, cred.CNonce
+	}
+	now := time.Now().Unix()
+	id, res := s.nonces.verify(cred.Nonce, &st.mac, now)
+	switch res {
+	case nonceBad:
+		ctx.Log(core.LNotice, "auth: nonce not issued by this server (or before a restart)\n")
+		return Error
+	case nonceStale:
+		st.stale = true
+		return StaleNonce
+	}
+	if checkUser {
+		var na sip.NameAddr
+		var err error
+		if m.MethodID() == sip.MethodREGISTER {
+			na, err = m.To()
+		} else {
+			na, err = m.From()
+		}
+		u, uerr := sip.ParseURI(na.URI)
+		if err != nil || uerr != nil || string(u.User) != string(cred.Username) {
+			ctx.Log(core.LNotice, "auth: auth user "+strconv.Quote(string(cred.Username))+" is not the From/To user\n")
+			return UserMismatch
+		}
+	}
+	st.ha1, st.buf, ok = sec.HA1(ctx, cred.Username, realm, d.alg, st.ha1[:0], st.buf)
+	if !ok {
+		ctx.Log(core.LNotice, "auth: unknown user "+strconv.Quote(string(cred.Username))+" in realm "+strconv.Quote(string(realm))+"\n")
+		return UserUnknown
+	}
+	st.resp, st.buf = appendResponse(st.resp[:0], st.buf, &d, st.ha1)
+	if !hexEqual(st.resp, cred.Response) {
+		// Never log the password or the HA1.
+		ctx.Log(core.LNotice, "auth: wrong password for "+strconv.Quote(string(cred.Username))+" in realm "+
+			strconv.Quote(string(realm))+" from "+ctx.Src.String()+"\n")
+		return InvalidPassword
+	}
+	evicted, reused := s.nonces.use(id, nc, s.checkNC && len(d.qop) > 0, s.oneTime)
+	switch {
+	case evicted:
+		st.stale = true
+		return StaleNonce
+	case reused:
+		st.stale = true
+		ctx.Log(core.LNotice, "auth: nonce reused (nc "+string(cred.NC)+") by "+strconv.Quote(string(cred.Username))+"\n")
+		return NonceReused
+	}
+	st.hdr, st.line = hdr, line
+	return OK
+}
+
+// AuthChallenge is auth_challenge(realm, flags): 401 for REGISTER, 407
+// for other requests.
+func AuthChallenge(ctx *core.Ctx, realm string, flags int) int {
+	if ctx.Msg != nil && ctx.Msg.MethodID() == sip.MethodREGISTER {
+		return WWWChallenge(ctx, realm, flags)
+	}
+	return ProxyChallenge(ctx, realm, flags)
+}
+
+// WWWChallenge is www_challenge(realm, flags).
+func WWWChallenge(ctx *core.Ctx, realm string, flags int) int {
+	return challenge(ctx, realm, flags, 401, "Unauthorized", "WWW-Authenticate: ")
+}
+
+// ProxyChallenge is proxy_challenge(realm, flags).
+func ProxyChallenge(ctx *core.Ctx, realm string, flags int) int {
+	return challenge(ctx, realm, flags, 407, "Proxy Authentication Required", "Proxy-Authenticate: ")
+}
+
+func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string) int {
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() || m.MethodID() == sip.MethodACK {
+		ctx.Log(core.LErr, "auth: challenge: not a request that can be answered\n")
+		return Error
+	}
+	s := getState(ctx.RT)
+	st := msgSt(ctx)
+	r := bytesOf(realm)
+	if len(r) == 0 {
+		// Kamailio's default realm: the To host for REGISTER, else From.
+		var na sip.NameAddr
+		var err error
+		if m.MethodID() == sip.MethodREGISTER {
+			na, err = m.To()
+		} else {
+			na, err = m.From()
+		}
+		if err == nil {
+			if u, err := sip.ParseURI(na.URI); err == nil {
+				r = u.Host
+			}
+		}
+	}
+	h := append(st.hdrs[:0], name...)
+	h = append(h, `Digest realm="`...)
+	h = append(h, r...)
+	h = append(h, `", nonce="`...)
+	h = s.nonces.issue(h, &st.mac, time.Now().Unix())
+	h = append(h, '"')
+	if s.qopAll || flags&(FlagQopAuth|FlagQopAuthInt) != 0 {
+		h = append(h, `, qop="auth"`...)
+	}
+	if alg := Alg(s.alg.Load()); alg != MD5 {
+		h = append(h, ", algorithm="...)
+		h = append(h, alg.String()...)
+	}
+	if st.stale || flags&FlagStale != 0 {
+		h = append(h, ", stale=true"...)
+	}
+	h = append(h, "\r\n"...)
+	st.hdrs = h
+	if ctx.Out == nil {
+		ctx.Log(core.LErr, "auth: challenge: no sender for this message\n")
+		return Error
+	}
+	opt := sip.ReplyOptions{Server: "kemi", Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: h}
+	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
+	ctx.Scratch = b
+	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+		ctx.Log(core.LErr, "auth: challenge: "+err.Error()+"\n")
+		return Error
+	}
+	return OK
+}
+
+// ConsumeCredentials is consume_credentials().
+func ConsumeCredentials(ctx *core.Ctx) int {
+	st := msgSt(ctx)
+	if st.line < 0 {
+		ctx.Log(core.LDbg, "auth: consume_credentials: no successful check in this message\n")
+		return Error
+	}
+	if err := ctx.Msg.RemoveHeaderAt(st.line); err != nil {
+		ctx.Log(core.LErr, "auth: consume_credentials: "+err.Error()+"\n")
+		return Error
+	}
+	st.line = -1
+	return OK
+}
+
+// HasCredentials is has_credentials(realm).
+func HasCredentials(ctx *core.Ctx, realm string) int {
+	m := ctx.Msg
+	if m == nil || !m.IsRequest() {
+		return Error
+	}
+	for _, id := range [...]sip.HdrID{sip.HdrAuthorization, sip.HdrProxyAuthorization} {
+		for it := m.LinesID(id); it.Next(); {
+			c, err := sip.ParseCredentials(it.Value())
+			if err == nil && c.IsDigest() && string(c.Realm) == realm {
+				return OK
+			}
+		}
+	}
+	return Error
+}
+
+// SetAlgorithm is auth_algorithm(alg).
+func SetAlgorithm(ctx *core.Ctx, alg string) int {
+	a, ok := ParseAlg(bytesOf(alg))
+	if !ok || alg == "" {
+		ctx.Log(core.LErr, "auth: auth_algorithm: expected \"MD5\" or \"SHA-256\", got "+strconv.Quote(alg)+"\n")
+		return Error
+	}
+	getState(ctx.RT).alg.Store(uint32(a))
+	return OK
+}
+
+// pwSecrets checks against a password (or HA1) the script passed.
+type pwSecrets struct {
+	passwd string
+	isHA1  bool
+}
+
+func (p *pwSecrets) HA1(_ *core.Ctx, user, realm []byte, alg Alg, dst, buf []byte) ([]byte, []byte, bool) {
+	if p.isHA1 {
+		return append(dst, p.passwd...), buf, true
+	}
+	dst, buf = AppendHA1(dst, buf, alg, user, realm, bytesOf(p.passwd))
+	return dst, buf, true
+}
+
+func pvCheck(ctx *core.Ctx, realm, passwd string, flags int, hdr sip.HdrID, checkUser bool) int {
+	st := msgSt(ctx)
+	st.pw = pwSecrets{passwd: passwd, isHA1: flags&1 != 0}
+	return Check(ctx, bytesOf(realm), hdr, &st.pw, checkUser, nil)
+}
+
+// PvAuthCheck is pv_auth_check(realm, passwd, flags, checkfrom).
+func PvAuthCheck(ctx *core.Ctx, realm, passwd string, flags, checkfrom int) int {
+	if ctx.Msg == nil {
+		return Error
+	}
+	return pvCheck(ctx, realm, passwd, flags, CredHeader(ctx.Msg), checkfrom != 0)
+}
+
+// PvWWWAuthenticate is pv_www_authenticate(realm, passwd, flags).
+func PvWWWAuthenticate(ctx *core.Ctx, realm, passwd string, flags int) int {
+	return pvCheck(ctx, realm, passwd, flags, sip.HdrAuthorization, false)
+}
+
+// PvProxyAuthenticate is pv_proxy_authenticate(realm, passwd, flags).
+func PvProxyAuthenticate(ctx *core.Ctx, realm, passwd string, flags int) int {
+	return pvCheck(ctx, realm, passwd, flags, sip.HdrProxyAuthorization, false)
+}

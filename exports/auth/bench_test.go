@@ -1,0 +1,30 @@
+package auth
+
+import (
+	"testing"
+
+	"kemi/core"
+	"kemi/exports/internal/ksrtest"
+	"kemi/sip"
+)
+
+func BenchmarkAuthCheck(b *testing.B) {
+	for _, alg := range []Alg{MD5, SHA256} {
+		b.Run(alg.String(), func(b *testing.B) {
+			rt := newRT(b, nil)
+			s := getState(rt)
+			nonce := string(s.nonces.issue(nil, &mac{}, 1<<40-1000))
+			raw := []byte(register("Authorization: " + authorization(alg, "alice", "example.com", "secret", "REGISTER", "sip:example.com", nonce, "", "")))
+			var m sip.Msg
+			ctx := &core.Ctx{RT: rt}
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Parse(raw)
+				ctx.Reset(&m, ksrtest.Src, ksrtest.Local, core.UDP)
+				if PvAuthCheck(ctx, "example.com", "secret", 0, 1) != OK {
+					b.Fatal("check failed")
+				}
+			}
+		})
+	}
+}
