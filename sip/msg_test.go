@@ -3,6 +3,7 @@ package sip
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -214,5 +215,36 @@ func TestRequestLineWhitespace(t *testing.T) {
 	m := mustParse(t, "OPTIONS sip:a@b SIP/2.0\r\n"+rest)
 	if code, err := m.Validate(); code != 0 || err != nil {
 		t.Errorf("clean line: Validate = %d %v", code, err)
+	}
+}
+
+func TestContacts(t *testing.T) {
+	m := mustParse(t, crlf("REGISTER sip:example.com SIP/2.0\n"+
+		"Via: SIP/2.0/UDP h;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:a@example.com>\nCall-ID: x\nCSeq: 1 REGISTER\n"+
+		"Contact: \"A, B\" <sip:a@192.0.2.1;transport=tcp>;q=0.5;expires=60, sip:a@192.0.2.2;expires=0\n"+
+		"m: <sip:a@[2001:db8::1]>\nExpires: 3600\nContent-Length: 0\n\n"))
+	var got []string
+	it := m.Contacts()
+	for it.Next() {
+		c := it.Contact()
+		got = append(got, string(c.DisplayName())+"|"+string(c.URI)+"|"+string(c.Q)+"|"+strconv.Itoa(c.Expires))
+	}
+	if it.Err() != nil {
+		t.Fatal(it.Err())
+	}
+	want := []string{"A, B|sip:a@192.0.2.1;transport=tcp|0.5|60", "|sip:a@192.0.2.2||0", "|sip:a@[2001:db8::1]||-1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("contacts:\n%s", strings.Join(got, "\n"))
+	}
+	if n, ok, err := m.Expires(); n != 3600 || !ok || err != nil {
+		t.Errorf("Expires = %d %v %v", n, ok, err)
+	}
+
+	star := mustParse(t, crlf("REGISTER sip:example.com SIP/2.0\n"+
+		"Via: SIP/2.0/UDP h;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:a@example.com>\nCall-ID: x\nCSeq: 2 REGISTER\n"+
+		"Contact: *\nExpires: 0\nContent-Length: 0\n\n"))
+	si := star.Contacts()
+	if !si.Next() || !si.Contact().Star || si.Next() {
+		t.Errorf("Contact: * not seen as star: %v", si.Err())
 	}
 }
