@@ -122,6 +122,30 @@ read_globals = {
 					rminsert = {},
 				},
 			},
+			htable = {
+				fields = {
+					sht_cn = {},
+					sht_dec = {},
+					sht_get = {},
+					sht_gete = {},
+					sht_getw = {},
+					sht_inc = {},
+					sht_is_null = {},
+					sht_match_name = {},
+					sht_match_str_value = {},
+					sht_reset = {},
+					sht_rm = {},
+					sht_rm_name = {},
+					sht_rm_name_re = {},
+					sht_rm_value = {},
+					sht_rm_value_re = {},
+					sht_setex = {},
+					sht_seti = {},
+					sht_sets = {},
+					sht_setxi = {},
+					sht_setxs = {},
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},
@@ -209,6 +233,18 @@ read_globals = {
 					unset = {},
 				},
 			},
+			registrar = {
+				fields = {
+					lookup = {},
+					lookup_branches = {},
+					lookup_uri = {},
+					registered = {},
+					registered_uri = {},
+					save = {},
+					save_uri = {},
+					unregister = {},
+				},
+			},
 			rr = {
 				fields = {
 					add_rr_param = {},
@@ -290,6 +326,10 @@ read_globals = {
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+				},
+			},
+			usrloc = {
+				fields = {
 				},
 			},
 			x = {

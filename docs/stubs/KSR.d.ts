@@ -196,6 +196,161 @@ interface KSR_hdr {
 	rminsert(hrm: string, hadd: string): number;
 }
 
+/** Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. kemi has no database layer for htable: dbtable and dmqreplicate are rejected at load, so a config never silently loses persistence. */
+interface KSR_htable {
+	/**
+	 * Count items by name.
+	 * @param table Table name.
+	 * @param op "~~" regular expression, "==" equal, "%~" starts with, "~%" ends with, "**" all items; "" means "~~".
+	 * @param pattern What names are compared with.
+	 * @returns The number of live items whose name matches; -1 for a missing table or a bad op; 0 for a bad expression.
+	 */
+	sht_cn(table: string, op: string, pattern: string): number;
+	/**
+	 * Subtract 1 from an integer item.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns The new value; -255 as for sht_inc.
+	 */
+	sht_dec(table: string, key: string): number;
+	/**
+	 * Read an item.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns The item's value (int or str); the table's initval when the item is missing and the table has one; null when it is missing or the table does not exist.
+	 */
+	sht_get(table: string, key: string): number|string|null;
+	/**
+	 * Read an item, with null given as the empty string.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns The item's value, or "" where sht_get gives null.
+	 */
+	sht_gete(table: string, key: string): number|string|null;
+	/**
+	 * Read an item for printing, with null given as "<null>".
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns The item's value, or "<null>" where sht_get gives null.
+	 */
+	sht_getw(table: string, key: string): number|string|null;
+	/**
+	 * Add 1 to an integer item.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns The new value; -255 when the table does not exist, the item is a string, or the item is missing and the table has no initval (as in Kamailio: only a table with initval creates items on sht_inc).
+	 */
+	sht_inc(table: string, key: string): number;
+	/**
+	 * Test whether an item is missing.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
+	 */
+	sht_is_null(table: string, key: string): number;
+	/**
+	 * Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match.
+	 * @param table Table name.
+	 * @param op eq (equal), ne (not equal), re (regular expression) or sw (starts with).
+	 * @param value What names are compared with.
+	 * @returns 1 when some live item's name matches; -1 when none does, the table does not exist, the op is unknown or the expression is bad.
+	 */
+	sht_match_name(table: string, op: string, value: string): number;
+	/**
+	 * Test whether a string item's value matches.
+	 * @param table Table name.
+	 * @param op eq, ne, re or sw, as for sht_match_name.
+	 * @param value What string values are compared with.
+	 * @returns 1 when some live string item's value matches; -1 otherwise (as for sht_match_name).
+	 */
+	sht_match_str_value(table: string, op: string, value: string): number;
+	/**
+	 * Remove every item of a table.
+	 * @param table Table name.
+	 * @returns 1 when emptied, -1 when the table does not exist.
+	 */
+	sht_reset(table: string): number;
+	/**
+	 * Remove an item.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns 1 (also when the item was missing), -1 when the table does not exist.
+	 */
+	sht_rm(table: string, key: string): number;
+	/**
+	 * Remove every item whose name matches value by op.
+	 * @param table Table name.
+	 * @param op re (regular expression), sw (starts with), ew (ends with) or in (contains).
+	 * @param value What names are compared with.
+	 * @returns 1 when done; -1 for a missing table, an unknown op or a bad expression.
+	 */
+	sht_rm_name(table: string, op: string, value: string): number;
+	/**
+	 * Remove every item whose name matches.
+	 * @param table Table name.
+	 * @param regexp Extended regular expression, matched case-insensitively.
+	 * @returns 1 when done (also when the table does not exist, as in Kamailio); -1 when the expression does not compile.
+	 */
+	sht_rm_name_re(table: string, regexp: string): number;
+	/**
+	 * Remove every string item whose value matches by op.
+	 * @param table Table name.
+	 * @param op re, sw, ew or in, as for sht_rm_name.
+	 * @param value What string values are compared with.
+	 * @returns 1 when done; -1 for a missing table, an unknown op or a bad expression.
+	 */
+	sht_rm_value(table: string, op: string, value: string): number;
+	/**
+	 * Remove every string item whose value matches.
+	 * @param table Table name.
+	 * @param regexp Extended regular expression, matched case-insensitively.
+	 * @returns 1 when done (also when the table does not exist); -1 when the expression does not compile.
+	 */
+	sht_rm_value_re(table: string, regexp: string): number;
+	/**
+	 * Set the expiry of an existing item of a table with autoexpire.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @param expire Seconds from now; 0 or less: never.
+	 * @returns 1 (also when the item is missing or the table has no autoexpire, where it does nothing, as in Kamailio); -1 when the table does not exist.
+	 */
+	sht_setex(table: string, key: string, expire: number): number;
+	/**
+	 * Set an item to an integer. In a table with autoexpire its expiry restarts.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @param value Integer value.
+	 * @returns 1 when set, -1 when the table does not exist.
+	 */
+	sht_seti(table: string, key: string, value: number): number;
+	/**
+	 * Set an item to a string. In a table with autoexpire its expiry restarts.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @param value String value.
+	 * @returns 1 when set, -1 when the table does not exist.
+	 */
+	sht_sets(table: string, key: string, value: string): number;
+	/**
+	 * Set an item to an integer with its own expiry (a table with autoexpire only).
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @param value Integer value.
+	 * @param expire Seconds from now; 0 or less: the table's autoexpire.
+	 * @returns 1 when set, -1 when the table does not exist.
+	 */
+	sht_setxi(table: string, key: string, value: number, expire: number): number;
+	/**
+	 * Set an item to a string with its own expiry. As in Kamailio, the expiry counts only in a table with autoexpire.
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @param value String value.
+	 * @param expire Seconds from now; 0 or less: the table's autoexpire.
+	 * @returns 1 when set, -1 when the table does not exist.
+	 */
+	sht_setxs(table: string, key: string, value: string, expire: number): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -604,6 +759,64 @@ interface KSR_pv {
 	unset(name: string): boolean;
 }
 
+/** REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected. */
+interface KSR_registrar {
+	/**
+	 * Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches.
+	 * @param table usrloc table.
+	 * @returns 1 found (the Request-URI now is the best contact); -1 no binding; -2 bindings exist but none accepts the method (method_filtering); -3 error (a bad Request-URI).
+	 */
+	lookup(table: string): number;
+	/**
+	 * lookup for the Request-URI and for every branch URI; a branch with bindings is replaced by its contacts.
+	 * @param table usrloc table.
+	 * @returns 1 when any of the Request-URI and the branches had bindings; -1 when none had.
+	 */
+	lookup_branches(table: string): number;
+	/**
+	 * lookup for uri instead of the Request-URI; the result still replaces the Request-URI.
+	 * @param table usrloc table.
+	 * @param uri The address of record to look up.
+	 * @returns As for lookup.
+	 */
+	lookup_uri(table: string, uri: string): number;
+	/**
+	 * Tell whether the Request-URI is registered.
+	 * @param table usrloc table.
+	 * @returns 1 when the Request-URI's address of record has a live binding, -1 when not.
+	 */
+	registered(table: string): number;
+	/**
+	 * Tell whether uri is registered.
+	 * @param table usrloc table.
+	 * @param uri The address of record.
+	 * @returns 1 when registered, -1 when not.
+	 */
+	registered_uri(table: string, uri: string): number;
+	/**
+	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500.
+	 * @param table usrloc table, "location".
+	 * @param flags 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts; 0x01 (memory only) is accepted.
+	 * @returns 1 bindings added, 2 updated (or a retransmission), 3 removed, 4 bindings only listed (no Contact); -1 the REGISTER was rejected (a 4xx/5xx was sent) or could not be handled.
+	 */
+	save(table: string, flags: number): number;
+	/**
+	 * save with the address of record taken from uri.
+	 * @param table usrloc table.
+	 * @param flags Flags as for save.
+	 * @param uri The address of record to use instead of the To URI.
+	 * @returns As for save.
+	 */
+	save_uri(table: string, flags: number, uri: string): number;
+	/**
+	 * Remove every binding of uri.
+	 * @param table usrloc table.
+	 * @param uri The address of record whose bindings go.
+	 * @returns 1 when bindings were removed, -1 when there were none or uri is bad.
+	 */
+	unregister(table: string, uri: string): number;
+}
+
 /** Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12). record_route adds `Record-Route: <sip:IP:PORT;lr;ftag=FROMTAG>` with the address of the socket the request came in on; loose_route removes this server's Route entry from an in-dialog request and sets the next hop ($du for a loose router, the Request-URI for a strict one), undoing what a strict router before us did to the Request-URI. */
 interface KSR_rr {
 	/**
@@ -991,6 +1204,10 @@ interface KSR_tmx {
 	t_precheck_trans(): number;
 }
 
+/** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db, and any other db_url (mysql://...) falls back to the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. */
+interface KSR_usrloc {
+}
+
 /** Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered. */
 interface KSR_x {
 	/**
@@ -1012,14 +1229,17 @@ interface KSR_object {
 	app_starlark: KSR_app_starlark;
 	corex: KSR_corex;
 	hdr: KSR_hdr;
+	htable: KSR_htable;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	pv: KSR_pv;
+	registrar: KSR_registrar;
 	rr: KSR_rr;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
+	usrloc: KSR_usrloc;
 	x: KSR_x;
 	/**
 	 * Log msg at critical level, when the debug global allows it.

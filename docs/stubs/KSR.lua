@@ -459,6 +459,141 @@ function KSR.hdr.rmappend(hrm, hadd) end
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.rminsert(hrm, hadd) end
 
+---Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches).
+---@class KSR.htable
+KSR.htable = {}
+
+---Count items by name.
+---@param table string Table name.
+---@param op string "~~" regular expression, "==" equal, "%~" starts with, "~%" ends with, "**" all items; "" means "~~".
+---@param pattern string What names are compared with.
+---@return integer # The number of live items whose name matches; -1 for a missing table or a bad op; 0 for a bad expression.
+function KSR.htable.sht_cn(table, op, pattern) end
+
+---Subtract 1 from an integer item.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer # The new value; -255 as for sht_inc.
+function KSR.htable.sht_dec(table, key) end
+
+---Read an item.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer|string|nil # The item's value (int or str); the table's initval when the item is missing and the table has one; null when it is missing or the table does not exist.
+function KSR.htable.sht_get(table, key) end
+
+---Read an item, with null given as the empty string.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer|string|nil # The item's value, or "" where sht_get gives null.
+function KSR.htable.sht_gete(table, key) end
+
+---Read an item for printing, with null given as "<null>".
+---@param table string Table name.
+---@param key string Item name.
+---@return integer|string|nil # The item's value, or "<null>" where sht_get gives null.
+function KSR.htable.sht_getw(table, key) end
+
+---Add 1 to an integer item.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer # The new value; -255 when the table does not exist, the item is a string, or the item is missing and the table has no initval (as in Kamailio: only a table with initval creates items on sht_inc).
+function KSR.htable.sht_inc(table, key) end
+
+---Test whether an item is missing.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer # 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
+function KSR.htable.sht_is_null(table, key) end
+
+---Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match.
+---@param table string Table name.
+---@param op string eq (equal), ne (not equal), re (regular expression) or sw (starts with).
+---@param value string What names are compared with.
+---@return integer # 1 when some live item's name matches; -1 when none does, the table does not exist, the op is unknown or the expression is bad.
+function KSR.htable.sht_match_name(table, op, value) end
+
+---Test whether a string item's value matches.
+---@param table string Table name.
+---@param op string eq, ne, re or sw, as for sht_match_name.
+---@param value string What string values are compared with.
+---@return integer # 1 when some live string item's value matches; -1 otherwise (as for sht_match_name).
+function KSR.htable.sht_match_str_value(table, op, value) end
+
+---Remove every item of a table.
+---@param table string Table name.
+---@return integer # 1 when emptied, -1 when the table does not exist.
+function KSR.htable.sht_reset(table) end
+
+---Remove an item.
+---@param table string Table name.
+---@param key string Item name.
+---@return integer # 1 (also when the item was missing), -1 when the table does not exist.
+function KSR.htable.sht_rm(table, key) end
+
+---Remove every item whose name matches value by op.
+---@param table string Table name.
+---@param op string re (regular expression), sw (starts with), ew (ends with) or in (contains).
+---@param value string What names are compared with.
+---@return integer # 1 when done; -1 for a missing table, an unknown op or a bad expression.
+function KSR.htable.sht_rm_name(table, op, value) end
+
+---Remove every item whose name matches.
+---@param table string Table name.
+---@param regexp string Extended regular expression, matched case-insensitively.
+---@return integer # 1 when done (also when the table does not exist, as in Kamailio); -1 when the expression does not compile.
+function KSR.htable.sht_rm_name_re(table, regexp) end
+
+---Remove every string item whose value matches by op.
+---@param table string Table name.
+---@param op string re, sw, ew or in, as for sht_rm_name.
+---@param value string What string values are compared with.
+---@return integer # 1 when done; -1 for a missing table, an unknown op or a bad expression.
+function KSR.htable.sht_rm_value(table, op, value) end
+
+---Remove every string item whose value matches.
+---@param table string Table name.
+---@param regexp string Extended regular expression, matched case-insensitively.
+---@return integer # 1 when done (also when the table does not exist); -1 when the expression does not compile.
+function KSR.htable.sht_rm_value_re(table, regexp) end
+
+---Set the expiry of an existing item of a table with autoexpire.
+---@param table string Table name.
+---@param key string Item name.
+---@param expire integer Seconds from now; 0 or less: never.
+---@return integer # 1 (also when the item is missing or the table has no autoexpire, where it does nothing, as in Kamailio); -1 when the table does not exist.
+function KSR.htable.sht_setex(table, key, expire) end
+
+---Set an item to an integer. In a table with autoexpire its expiry restarts.
+---@param table string Table name.
+---@param key string Item name.
+---@param value integer Integer value.
+---@return integer # 1 when set, -1 when the table does not exist.
+function KSR.htable.sht_seti(table, key, value) end
+
+---Set an item to a string. In a table with autoexpire its expiry restarts.
+---@param table string Table name.
+---@param key string Item name.
+---@param value string String value.
+---@return integer # 1 when set, -1 when the table does not exist.
+function KSR.htable.sht_sets(table, key, value) end
+
+---Set an item to an integer with its own expiry (a table with autoexpire only).
+---@param table string Table name.
+---@param key string Item name.
+---@param value integer Integer value.
+---@param expire integer Seconds from now; 0 or less: the table's autoexpire.
+---@return integer # 1 when set, -1 when the table does not exist.
+function KSR.htable.sht_setxi(table, key, value, expire) end
+
+---Set an item to a string with its own expiry. As in Kamailio, the expiry counts only in a table with autoexpire.
+---@param table string Table name.
+---@param key string Item name.
+---@param value string String value.
+---@param expire integer Seconds from now; 0 or less: the table's autoexpire.
+---@return integer # 1 when set, -1 when the table does not exist.
+function KSR.htable.sht_setxs(table, key, value, expire) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -792,6 +927,56 @@ function KSR.pv.sets(name, value) end
 ---@return boolean # true when unset, false otherwise (logged).
 function KSR.pv.unset(name) end
 
+---REGISTER processing (RFC 3261 section 10.3) and user location.
+---@class KSR.registrar
+KSR.registrar = {}
+
+---Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches.
+---@param table string usrloc table.
+---@return integer # 1 found (the Request-URI now is the best contact); -1 no binding; -2 bindings exist but none accepts the method (method_filtering); -3 error (a bad Request-URI).
+function KSR.registrar.lookup(table) end
+
+---lookup for the Request-URI and for every branch URI; a branch with bindings is replaced by its contacts.
+---@param table string usrloc table.
+---@return integer # 1 when any of the Request-URI and the branches had bindings; -1 when none had.
+function KSR.registrar.lookup_branches(table) end
+
+---lookup for uri instead of the Request-URI; the result still replaces the Request-URI.
+---@param table string usrloc table.
+---@param uri string The address of record to look up.
+---@return integer # As for lookup.
+function KSR.registrar.lookup_uri(table, uri) end
+
+---Tell whether the Request-URI is registered.
+---@param table string usrloc table.
+---@return integer # 1 when the Request-URI's address of record has a live binding, -1 when not.
+function KSR.registrar.registered(table) end
+
+---Tell whether uri is registered.
+---@param table string usrloc table.
+---@param uri string The address of record.
+---@return integer # 1 when registered, -1 when not.
+function KSR.registrar.registered_uri(table, uri) end
+
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500.
+---@param table string usrloc table, "location".
+---@param flags integer 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts; 0x01 (memory only) is accepted.
+---@return integer # 1 bindings added, 2 updated (or a retransmission), 3 removed, 4 bindings only listed (no Contact); -1 the REGISTER was rejected (a 4xx/5xx was sent) or could not be handled.
+function KSR.registrar.save(table, flags) end
+
+---save with the address of record taken from uri.
+---@param table string usrloc table.
+---@param flags integer Flags as for save.
+---@param uri string The address of record to use instead of the To URI.
+---@return integer # As for save.
+function KSR.registrar.save_uri(table, flags, uri) end
+
+---Remove every binding of uri.
+---@param table string usrloc table.
+---@param uri string The address of record whose bindings go.
+---@return integer # 1 when bindings were removed, -1 when there were none or uri is bad.
+function KSR.registrar.unregister(table, uri) end
+
 ---Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12).
 ---@class KSR.rr
 KSR.rr = {}
@@ -1115,6 +1300,10 @@ function KSR.tmx.t_is_reply_route() end
 ---Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
 ---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 function KSR.tmx.t_precheck_trans() end
+
+---The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration.
+---@class KSR.usrloc
+KSR.usrloc = {}
 
 ---Route control.
 ---@class KSR.x

@@ -136,6 +136,90 @@ class _hdr:
         ...
 
 
+class _htable:
+    """Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. kemi has no database layer for htable: dbtable and dmqreplicate are rejected at load, so a config never silently loses persistence."""
+
+    def sht_cn(self, table: str, op: str, pattern: str) -> int:
+        """Count items by name."""
+        ...
+
+    def sht_dec(self, table: str, key: str) -> int:
+        """Subtract 1 from an integer item."""
+        ...
+
+    def sht_get(self, table: str, key: str) -> Union[int, str, None]:
+        """Read an item."""
+        ...
+
+    def sht_gete(self, table: str, key: str) -> Union[int, str, None]:
+        """Read an item, with null given as the empty string."""
+        ...
+
+    def sht_getw(self, table: str, key: str) -> Union[int, str, None]:
+        """Read an item for printing, with null given as "<null>"."""
+        ...
+
+    def sht_inc(self, table: str, key: str) -> int:
+        """Add 1 to an integer item."""
+        ...
+
+    def sht_is_null(self, table: str, key: str) -> int:
+        """Test whether an item is missing."""
+        ...
+
+    def sht_match_name(self, table: str, op: str, value: str) -> int:
+        """Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match."""
+        ...
+
+    def sht_match_str_value(self, table: str, op: str, value: str) -> int:
+        """Test whether a string item's value matches."""
+        ...
+
+    def sht_reset(self, table: str) -> int:
+        """Remove every item of a table."""
+        ...
+
+    def sht_rm(self, table: str, key: str) -> int:
+        """Remove an item."""
+        ...
+
+    def sht_rm_name(self, table: str, op: str, value: str) -> int:
+        """Remove every item whose name matches value by op."""
+        ...
+
+    def sht_rm_name_re(self, table: str, regexp: str) -> int:
+        """Remove every item whose name matches."""
+        ...
+
+    def sht_rm_value(self, table: str, op: str, value: str) -> int:
+        """Remove every string item whose value matches by op."""
+        ...
+
+    def sht_rm_value_re(self, table: str, regexp: str) -> int:
+        """Remove every string item whose value matches."""
+        ...
+
+    def sht_setex(self, table: str, key: str, expire: int) -> int:
+        """Set the expiry of an existing item of a table with autoexpire."""
+        ...
+
+    def sht_seti(self, table: str, key: str, value: int) -> int:
+        """Set an item to an integer. In a table with autoexpire its expiry restarts."""
+        ...
+
+    def sht_sets(self, table: str, key: str, value: str) -> int:
+        """Set an item to a string. In a table with autoexpire its expiry restarts."""
+        ...
+
+    def sht_setxi(self, table: str, key: str, value: int, expire: int) -> int:
+        """Set an item to an integer with its own expiry (a table with autoexpire only)."""
+        ...
+
+    def sht_setxs(self, table: str, key: str, value: str, expire: int) -> int:
+        """Set an item to a string with its own expiry. As in Kamailio, the expiry counts only in a table with autoexpire."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -448,6 +532,42 @@ class _pv:
         ...
 
 
+class _registrar:
+    """REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected."""
+
+    def lookup(self, table: str) -> int:
+        """Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches."""
+        ...
+
+    def lookup_branches(self, table: str) -> int:
+        """lookup for the Request-URI and for every branch URI; a branch with bindings is replaced by its contacts."""
+        ...
+
+    def lookup_uri(self, table: str, uri: str) -> int:
+        """lookup for uri instead of the Request-URI; the result still replaces the Request-URI."""
+        ...
+
+    def registered(self, table: str) -> int:
+        """Tell whether the Request-URI is registered."""
+        ...
+
+    def registered_uri(self, table: str, uri: str) -> int:
+        """Tell whether uri is registered."""
+        ...
+
+    def save(self, table: str, flags: int) -> int:
+        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500."""
+        ...
+
+    def save_uri(self, table: str, flags: int, uri: str) -> int:
+        """save with the address of record taken from uri."""
+        ...
+
+    def unregister(self, table: str, uri: str) -> int:
+        """Remove every binding of uri."""
+        ...
+
+
 class _rr:
     """Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12). record_route adds `Record-Route: <sip:IP:PORT;lr;ftag=FROMTAG>` with the address of the socket the request came in on; loose_route removes this server's Route entry from an in-dialog request and sets the next hop ($du for a loose router, the Request-URI for a strict one), undoing what a strict router before us did to the Request-URI."""
 
@@ -720,6 +840,10 @@ class _tmx:
         ...
 
 
+class _usrloc:
+    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db, and any other db_url (mysql://...) falls back to the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
+
+
 class _x:
     """Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered."""
 
@@ -740,14 +864,17 @@ class _KSR:
     app_starlark: _app_starlark
     corex: _corex
     hdr: _hdr
+    htable: _htable
     kx: _kx
     maxfwd: _maxfwd
     pv: _pv
+    registrar: _registrar
     rr: _rr
     siputils: _siputils
     sl: _sl
     tm: _tm
     tmx: _tmx
+    usrloc: _usrloc
     x: _x
 
     def crit(self, msg: str) -> None:
