@@ -102,7 +102,9 @@ var userTab = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "-_.!~*'()%&=+$,;?/:" {
+	// '#' is not allowed unescaped (RFC 3261 §25.1) but feature codes such
+	// as sip:*21#@host are common, so it is accepted as written.
+	for _, c := range "-_.!~*'()%&=+$,;?/:#" {
 		t[c] = true
 	}
 	return
@@ -159,7 +161,7 @@ func (u *URI) parseSIP(b []byte, base int) error {
 			return uriErr(base, hs, "bad IPv6 reference")
 		}
 	} else {
-		for i < len(b) && (isAlnum(b[i]) || b[i] == '-' || b[i] == '.') {
+		for i < len(b) && isHostChar(b[i]) {
 			i++
 		}
 	}
@@ -238,6 +240,13 @@ func quoteByte(c byte) string {
 		return "'" + string(rune(c)) + "'"
 	}
 	return "0x" + string(hex[c>>4]) + string(hex[c&15])
+}
+
+// isHostChar accepts the hostname characters of RFC 3261 plus '_', which
+// RFC 3261 forbids but real devices use in host names (Kamailio accepts it
+// too).
+func isHostChar(c byte) bool {
+	return isAlnum(c) || c == '-' || c == '.' || c == '_'
 }
 
 func isAlnum(c byte) bool {

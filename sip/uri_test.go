@@ -17,6 +17,7 @@ func TestParseURI(t *testing.T) {
 		{in: "sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com", scheme: "sip", host: "atlanta.com", params: ";method=REGISTER", hdrs: "to=alice%40atlanta.com"},
 		{in: "sip:alice;day=tuesday@atlanta.com", scheme: "sip", user: "alice;day=tuesday", host: "atlanta.com"},
 		{in: "SIP:[2001:db8::1]:5070;lr", scheme: "SIP", host: "[2001:db8::1]", port: 5070, params: ";lr"},
+		{in: "sip:*21#@pbx_1.example.com", scheme: "sip", user: "*21#", host: "pbx_1.example.com"},
 		{in: "tel:+1-201-555-0123;phone-context=example.com", scheme: "tel", user: "+1-201-555-0123", params: ";phone-context=example.com"},
 	} {
 		u, err := ParseURI([]byte(tc.in))

@@ -98,7 +98,7 @@ func (v *Via) parse(b []byte, base int) error {
 			return viaErr(base, s, "bad IPv6 reference "+strconv.Quote(string(b[s:i])))
 		}
 	} else {
-		for i < len(b) && (isAlnum(b[i]) || b[i] == '-' || b[i] == '.') {
+		for i < len(b) && isHostChar(b[i]) {
 			i++
 		}
 	}
