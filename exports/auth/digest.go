@@ -134,3 +134,6 @@ func hexEqual(want, got []byte) bool {
 	}
 	return diff == 0
 }
+
+// HashHex returns H(s) in hex, for clients and tests computing digests.
+func HashHex(alg Alg, s string) string { return string(sumHex(nil, alg, []byte(s))) }

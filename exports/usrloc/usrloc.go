@@ -11,9 +11,7 @@ package usrloc
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -118,17 +116,7 @@ func (u *Usrloc) Tables() []*Table {
 }
 
 // DBPath resolves the database file from db_path and db_url.
-func DBPath(dbPath, dbURL string) string {
-	if dbPath != "" {
-		return dbPath
-	}
-	if strings.HasPrefix(dbURL, "file:") {
-		if u, err := url.Parse(dbURL); err == nil && u.Path != "" {
-			return u.Path
-		}
-	}
-	return store.DefaultPath()
-}
+func DBPath(dbPath, dbURL string) string { return store.ResolvePath(dbPath, dbURL) }
 
 func init() {
 	core.OnStart("usrloc", start)

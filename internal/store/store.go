@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -261,4 +262,33 @@ func (d *DB) Locations(table string, fn func(aor, val []byte) error) error {
 		return nil
 	}
 	return err
+}
+
+// ResolvePath picks the database file from a module's db_path and
+// Kamailio's db_url: db_path when set, else the path of a file:// URL,
+// else DefaultPath (a mysql:// or other URL brought over from a Kamailio
+// config still works: kemi keeps its data in its own file).
+func ResolvePath(dbPath, dbURL string) string {
+	if dbPath != "" {
+		return dbPath
+	}
+	if strings.HasPrefix(dbURL, "file:") {
+		if u, err := url.Parse(dbURL); err == nil && u.Path != "" {
+			return u.Path
+		}
+	}
+	return DefaultPath()
+}
+
+// Generation reads the subscriber generation; 0 for a missing file.
+func (d *DB) Generation() (uint64, error) {
+	var gen uint64
+	err := d.View(func(tx *bolt.Tx) error {
+		gen = SubscriberGen(tx)
+		return nil
+	})
+	if errors.Is(err, ErrNoFile) {
+		return 0, nil
+	}
+	return gen, err
 }

@@ -1,0 +1,197 @@
+// Package auth_db implements module auth_db: digest checks (through
+// package auth) against the subscribers of kemi's embedded database.
+//
+// The subscribers live in memory behind an atomic pointer, so a check
+// takes no lock and allocates nothing; a watcher goroutine stats the
+// database file every second and reloads when `kemi user` changed the
+// subscriber generation.
+package auth_db
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"kemi/core"
+	"kemi/exports/auth"
+	"kemi/internal/store"
+	"kemi/sip"
+)
+
+// subscribers is one immutable snapshot.
+type subscribers struct {
+	byKey  map[string]*store.Subscriber // "user@domain"
+	byUser map[string]*store.Subscriber // first by key order
+	gen    uint64
+}
+
+// DB is the runtime state: the file and the current snapshot.
+type DB struct {
+	db        *store.DB
+	useDomain bool
+	cur       atomic.Pointer[subscribers]
+	stamp     store.Stamp
+	log       *core.Logger
+}
+
+func get(rt *core.Runtime) *DB {
+	return rt.State("auth_db", func() any {
+		p := func(name string) core.Value {
+			if rt.Reg == nil {
+				return core.Null()
+			}
+			return rt.Param("auth_db", name)
+		}
+		d := &DB{
+			db:        store.Open(store.ResolvePath(p("db_path").S, p("db_url").S)),
+			useDomain: p("use_domain").I != 0,
+			log:       rt.Log,
+		}
+		d.cur.Store(&subscribers{})
+		return d
+	}).(*DB)
+}
+
+// pollInterval is how often the watcher stats the database file.
+const pollInterval = time.Second
+
+func init() {
+	core.OnStart("auth_db", func(rt *core.Runtime) error {
+		d := get(rt)
+		if err := d.Reload(); err != nil {
+			return err
+		}
+		if n := len(d.cur.Load().byKey); n == 0 {
+			d.logf(core.LNotice, "auth_db: no subscribers in "+d.db.Path()+"; add them with: kemi user add USER@DOMAIN PASSWORD")
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tk := time.NewTicker(pollInterval)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+					if err := d.Poll(); err != nil {
+						d.logf(core.LErr, "auth_db: "+err.Error())
+					}
+				}
+			}
+		}()
+		rt.OnStop(func() { close(stop); <-done })
+		return nil
+	})
+}
+
+func (d *DB) logf(level int, msg string) {
+	if d.log != nil {
+		d.log.Log(level, nil, msg)
+	}
+}
+
+// Poll reloads the subscribers when the file changed and its subscriber
+// generation moved (a usrloc flush changes the file, not the generation).
+func (d *DB) Poll() error {
+	st := d.db.Stamp()
+	if st == d.stamp {
+		return nil
+	}
+	gen, err := d.db.Generation()
+	if err != nil {
+		return err
+	}
+	d.stamp = st
+	if gen == d.cur.Load().gen {
+		return nil
+	}
+	return d.Reload()
+}
+
+// Reload reads every subscriber into a new snapshot.
+func (d *DB) Reload() error {
+	st := d.db.Stamp()
+	list, gen, err := d.db.Subscribers()
+	if err != nil {
+		return err
+	}
+	s := &subscribers{
+		byKey:  make(map[string]*store.Subscriber, len(list)),
+		byUser: make(map[string]*store.Subscriber, len(list)),
+		gen:    gen,
+	}
+	for i := range list {
+		sub := &list[i]
+		s.byKey[sub.Key()] = sub
+		if _, dup := s.byUser[sub.User]; !dup {
+			s.byUser[sub.User] = sub
+		}
+	}
+	d.cur.Store(s)
+	d.stamp = st
+	return nil
+}
+
+// find returns the subscriber for user (and realm with use_domain).
+func (d *DB) find(user, realm, buf []byte) (*store.Subscriber, []byte) {
+	s := d.cur.Load()
+	if !d.useDomain {
+		return s.byUser[string(user)], buf
+	}
+	buf = append(buf[:0], user...)
+	buf = append(buf, '@')
+	buf = append(buf, realm...)
+	return s.byKey[string(buf)], buf
+}
+
+// HA1 implements auth.Secrets.
+func (d *DB) HA1(_ *core.Ctx, user, realm []byte, alg auth.Alg, dst, buf []byte) ([]byte, []byte, bool) {
+	sub, buf := d.find(user, realm, buf)
+	if sub == nil {
+		return dst, buf, false
+	}
+	switch {
+	case sub.Password != "":
+		dst, buf = auth.AppendHA1(dst, buf, alg, user, realm, bytesOf(sub.Password))
+		return dst, buf, true
+	case alg == auth.MD5 && sub.HA1 != "":
+		return append(dst, sub.HA1...), buf, true
+	case alg == auth.SHA256 && sub.HA1SHA256 != "":
+		return append(dst, sub.HA1SHA256...), buf, true
+	}
+	return dst, buf, false
+}
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// AuthCheck is auth_check(realm, table, flags).
+func AuthCheck(ctx *core.Ctx, realm, table string, flags int) int {
+	if ctx.Msg == nil {
+		return auth.Error
+	}
+	return auth.Check(ctx, bytesOf(realm), auth.CredHeader(ctx.Msg), get(ctx.RT), flags&1 != 0, nil)
+}
+
+// WWWAuthenticate is www_authenticate(realm, table).
+func WWWAuthenticate(ctx *core.Ctx, realm, table string) int {
+	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, get(ctx.RT), false, nil)
+}
+
+// WWWAuthenticateMethod is www_authenticate_method(realm, table, method).
+func WWWAuthenticateMethod(ctx *core.Ctx, realm, table, method string) int {
+	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, get(ctx.RT), false, bytesOf(method))
+}
+
+// IsSubscriber is is_subscriber(uri, table, flags).
+func IsSubscriber(ctx *core.Ctx, uri, table string, flags int) int {
+	u, err := sip.ParseURI(bytesOf(uri))
+	if err != nil || len(u.User) == 0 {
+		return -1
+	}
+	if sub, _ := get(ctx.RT).find(u.User, u.Host, nil); sub != nil {
+		return 1
+	}
+	return -1
+}
