@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dop251/goja"
 	luaparse "github.com/yuin/gopher-lua/parse"
 )
 
@@ -266,5 +268,52 @@ func TestLuaStubsParse(t *testing.T) {
 		if _, err := luaparse.Parse(bytes.NewReader(files[p]), p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// TestSearchJS runs the generated html/search.js in goja with a stand-in
+// document and types queries into the box.
+func TestSearchJS(t *testing.T) {
+	mods, err := Load("testdata/golden/basic/in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(mods)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := goja.New()
+	_, err = vm.RunString(`
+function el(){ return {textContent:"", value:"", kids:[], appendChild:function(a){this.kids.push(a)}, addEventListener:function(e,f){this.on=f}}; }
+var elems={mods:el(), q:el(), hits:el()};
+var document={getElementById:function(i){return elems[i]}, createElement:function(){return {}}};
+function search(q){ elems.q.value=q; elems.hits.kids=[]; elems.q.on(); return elems.hits.kids.map(function(a){return a.textContent}).join(" ")+elems.hits.textContent; }
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.RunString(string(files["docs/reference/html/search.js"])); err != nil {
+		t.Fatalf("search.js: %v", err)
+	}
+	for q, want := range map[string]string{
+		"send":              "KSR.demo.send",
+		"snd":               "KSR.demo.send",  // by alias
+		"demo_send":         "KSR.demo.send",  // by native name
+		"null value":        "KSR.demo.get",   // words of the doc, any order
+		"KSR.INFO":          "KSR.info",       // any case
+		"thing check":       "KSR.demo.check", // several words
+		"no-such-function":  "no match",
+		"reserved javascri": "KSR.demo.delete",
+	} {
+		v, err := vm.RunString("search(" + strconv.Quote(q) + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.String(); got != want {
+			t.Errorf("search %q: got %q, want %q", q, got, want)
+		}
+	}
+	if v, _ := vm.RunString("elems.mods.kids.map(function(a){return a.textContent}).join(',')"); v.String() != "core (KSR.*),demo" {
+		t.Errorf("nav: %s", v)
 	}
 }
