@@ -86,6 +86,27 @@ read_globals = {
 				fields = {
 				},
 			},
+			auth = {
+				fields = {
+					auth_algorithm = {},
+					auth_challenge = {},
+					consume_credentials = {},
+					has_credentials = {},
+					proxy_challenge = {},
+					pv_auth_check = {},
+					pv_proxy_authenticate = {},
+					pv_www_authenticate = {},
+					www_challenge = {},
+				},
+			},
+			auth_db = {
+				fields = {
+					auth_check = {},
+					is_subscriber = {},
+					www_authenticate = {},
+					www_authenticate_method = {},
+				},
+			},
 			corex = {
 				fields = {
 					append_branch = {},
@@ -217,6 +238,12 @@ read_globals = {
 					process_maxfwd = {},
 				},
 			},
+			pike = {
+				fields = {
+					pike_check_ip = {},
+					pike_check_req = {},
+				},
+			},
 			pv = {
 				fields = {
 					get = {},
@@ -262,6 +289,13 @@ read_globals = {
 					remove_record_route = {},
 				},
 			},
+			sanity = {
+				fields = {
+					sanity_check = {},
+					sanity_check_defaults = {},
+					sanity_reply = {},
+				},
+			},
 			siputils = {
 				fields = {
 					add_uri_param = {},
@@ -294,6 +328,44 @@ read_globals = {
 					sl_reply_error = {},
 					sl_send_reply = {},
 					sreply = {},
+				},
+			},
+			textops = {
+				fields = {
+					cmp_istr = {},
+					cmp_str = {},
+					ends_with = {},
+					has_body = {},
+					has_body_type = {},
+					in_list = {},
+					in_list_prefix = {},
+					is_present_hf = {},
+					is_present_hf_re = {},
+					remove_hf = {},
+					remove_hf_exp = {},
+					remove_hf_idx = {},
+					remove_hf_re = {},
+					replace = {},
+					replace_all = {},
+					replace_body = {},
+					replace_body_all = {},
+					replace_hdrs = {},
+					search = {},
+					search_append = {},
+					search_append_body = {},
+					search_body = {},
+					search_hf = {},
+					set_body = {},
+					starts_with = {},
+					str_all_in = {},
+					str_any_in = {},
+					str_find = {},
+					str_ifind = {},
+					subst = {},
+					subst_body = {},
+					subst_hf = {},
+					subst_uri = {},
+					subst_user = {},
 				},
 			},
 			tm = {

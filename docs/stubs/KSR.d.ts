@@ -15,6 +15,108 @@ interface KSR_app_lua {
 interface KSR_app_starlark {
 }
 
+/** Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: a timestamp and a sequence number signed with HMAC-SHA256 under the secret, so any worker checks any nonce. A bounded table (65536 nonces) remembers the last nc of each nonce: a replayed nc fails (-6), and a nonce pushed out of the table, like an expired one, is answered with stale=true so the phone retries without asking its user. */
+interface KSR_auth {
+	/**
+	 * Set the algorithm of the challenges sent from now on.
+	 * @param algorithm "MD5" or "SHA-256".
+	 * @returns 1 when set, -1 for an unknown algorithm.
+	 */
+	auth_algorithm(algorithm: string): number;
+	/**
+	 * Challenge the request: 401 with WWW-Authenticate for a REGISTER, 407 with Proxy-Authenticate otherwise. stale=true is added when the last check in this message found an expired or reused nonce.
+	 * @param realm Realm to challenge for; "" for the From (To for REGISTER) host.
+	 * @param flags 1 or 2: offer qop=auth (auth-int is not supported, so 2 offers auth); 16: stale=true.
+	 * @returns 1 when the challenge was sent, -1 when not.
+	 */
+	auth_challenge(realm: string, flags: number): number;
+	/**
+	 * Remove the Authorization or Proxy-Authorization line that the last successful check used, so it is not relayed.
+	 * @returns 1 when the credentials were removed, -1 when no check succeeded in this message.
+	 */
+	consume_credentials(): number;
+	/**
+	 * Tell whether the request has credentials for realm in Authorization or Proxy-Authorization.
+	 * @param realm Realm.
+	 * @returns 1 when the request carries Digest credentials for realm, -1 when not.
+	 */
+	has_credentials(realm: string): number;
+	/**
+	 * Reply 407 Proxy Authentication Required with a Proxy-Authenticate challenge.
+	 * @param realm Realm.
+	 * @param flags As for auth_challenge.
+	 * @returns 1 when the challenge was sent, -1 when not.
+	 */
+	proxy_challenge(realm: string, flags: number): number;
+	/**
+	 * Check the credentials (Authorization for REGISTER, Proxy-Authorization otherwise) against a password.
+	 * @param realm Realm.
+	 * @param passwd The password, or its HA1 when flags has 1.
+	 * @param flags 1: passwd is the HA1 (hex) for the credentials' algorithm.
+	 * @param checkfrom 1: the auth user must be the From user (To for REGISTER).
+	 * @returns 1 authenticated; -1 error or malformed credentials; -2 wrong password; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+	 */
+	pv_auth_check(realm: string, passwd: string, flags: number, checkfrom: number): number;
+	/**
+	 * Check the Proxy-Authorization credentials against a password.
+	 * @param realm Realm.
+	 * @param passwd Password or HA1.
+	 * @param flags 1: passwd is the HA1.
+	 * @returns As for pv_auth_check.
+	 */
+	pv_proxy_authenticate(realm: string, passwd: string, flags: number): number;
+	/**
+	 * Check the Authorization credentials against a password.
+	 * @param realm Realm.
+	 * @param passwd Password or HA1.
+	 * @param flags 1: passwd is the HA1.
+	 * @returns As for pv_auth_check.
+	 */
+	pv_www_authenticate(realm: string, passwd: string, flags: number): number;
+	/**
+	 * Reply 401 Unauthorized with a WWW-Authenticate challenge.
+	 * @param realm Realm.
+	 * @param flags As for auth_challenge.
+	 * @returns 1 when the challenge was sent, -1 when not.
+	 */
+	www_challenge(realm: string, flags: number): number;
+}
+
+/** Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A subscriber keeps its plaintext password (the HA1 is computed for the realm asked) or only its MD5 and SHA-256 HA1 values (`kemi user add --ha1`, valid for the realm equal to the subscriber's domain). The database file is db_path; when that is empty, db_url gives it as file:///path, and any other db_url (mysql://...) falls back to the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used: there is one subscriber table. */
+interface KSR_auth_db {
+	/**
+	 * Check the digest credentials of the request (Authorization for REGISTER, Proxy-Authorization otherwise) against the subscriber database. A wrong password is logged without the password.
+	 * @param realm The realm; usually the From host.
+	 * @param table "subscriber".
+	 * @param flags 1: the auth user must be the To user of a REGISTER, the From user otherwise.
+	 * @returns 1 authenticated; -1 error or malformed credentials; -2 wrong password; -3 unknown user; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+	 */
+	auth_check(realm: string, table: string, flags: number): number;
+	/**
+	 * Tell whether a URI belongs to a subscriber.
+	 * @param uri The user's SIP URI.
+	 * @param table "subscriber".
+	 * @param flags Accepted; no credentials are loaded.
+	 * @returns 1 when the URI's user (and domain, with use_domain) is a subscriber, -1 when not or for a bad URI.
+	 */
+	is_subscriber(uri: string, table: string, flags: number): number;
+	/**
+	 * Check the Authorization credentials against the subscriber database.
+	 * @param realm Realm.
+	 * @param table "subscriber".
+	 * @returns As for auth_check.
+	 */
+	www_authenticate(realm: string, table: string): number;
+	/**
+	 * www_authenticate with another method in the digest.
+	 * @param realm Realm.
+	 * @param table "subscriber".
+	 * @param method The method the digest covers instead of the request's.
+	 * @returns As for auth_check.
+	 */
+	www_authenticate_method(realm: string, table: string, method: string): number;
+}
+
 /** Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks. */
 interface KSR_corex {
 	/**
@@ -678,6 +780,21 @@ interface KSR_maxfwd {
 	process_maxfwd(limit: number): number;
 }
 
+/** Flood detection per source IP, as Kamailio's pike module. Requests are counted per sampling_time_unit in a tree of address prefixes: a prefix grows a child only once it is hot (a quarter of reqs_density_per_unit hits), so a flood of spoofed addresses spread over the address space costs one node per hot prefix, not one per address, and the tree is also capped at max_nodes. An address is blocked (red) when it reaches reqs_density_per_unit requests in the current or the previous unit (or on average over both); it is unblocked at the first unit boundary where that no longer holds. Nodes not hit for remove_latency seconds are removed. Because of the prefix warm-up, an address that has never been seen is blocked after reqs_density_per_unit plus a few requests (22 for IPv4 with the default 16 of the KEMI examples), exactly as in Kamailio. */
+interface KSR_pike {
+	/**
+	 * Count a request against the given address instead of the source address.
+	 * @param ip An IPv4 or IPv6 address, such as one from X-Forwarded-For.
+	 * @returns 1, -2 or -1 as for pike_check_req; -3 when ip is not an IP address (Kamailio gives -1).
+	 */
+	pike_check_ip(ip: string): number;
+	/**
+	 * Count the current request against its source IP and say whether the IP floods.
+	 * @returns 1 when the source address is within the limit; -2 when this request made it exceed the limit (logged as BLOCKing); -1 while it stays over the limit.
+	 */
+	pike_check_req(): number;
+}
+
 /** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. */
 interface KSR_pv {
 	/**
@@ -895,6 +1012,27 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
+/** Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered. */
+interface KSR_sanity {
+	/**
+	 * Check a message's syntax; answer the sender when it is broken.
+	 * @param msg_checks Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr); 0 for default_checks.
+	 * @param uri_checks With 1024: 1 R-URI, 2 From, 4 To, 8 Contact; 0 for the uri_checks modparam.
+	 * @returns 1 when the message passes; -1 when a check fails (the reply is already sent unless noreply is set).
+	 */
+	sanity_check(msg_checks: number, uri_checks: number): number;
+	/**
+	 * sanity_check with the default_checks and uri_checks modparams.
+	 * @returns As sanity_check.
+	 */
+	sanity_check_defaults(): number;
+	/**
+	 * In noreply mode, send the reply the last failed check chose (500 if none did).
+	 * @returns 1 when the reply was sent or nothing was to be sent, -1 when sending failed.
+	 */
+	sanity_reply(): number;
+}
+
 /** SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates. */
 interface KSR_siputils {
 	/**
@@ -1063,6 +1201,239 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
+interface KSR_textops {
+	/**
+	 * Compare two strings ignoring case.
+	 * @param s1 A string.
+	 * @param s2 A string.
+	 * @returns 1 when equal ignoring case, -1 when s1 sorts after s2, -2 when before.
+	 */
+	cmp_istr(s1: string, s2: string): number;
+	/**
+	 * Compare two strings.
+	 * @param s1 A string.
+	 * @param s2 A string.
+	 * @returns 1 when equal, -1 when s1 sorts after s2, -2 when before.
+	 */
+	cmp_str(s1: string, s2: string): number;
+	/**
+	 * Check a suffix.
+	 * @param s A string.
+	 * @param suffix The suffix.
+	 * @returns 1 when s ends with suffix, -1 or -2 otherwise.
+	 */
+	ends_with(s: string, suffix: string): number;
+	/**
+	 * Tell whether the message has a body.
+	 * @returns 1 when the message has a body, -1 otherwise.
+	 */
+	has_body(): number;
+	/**
+	 * Tell whether the message has a body of a type (none given means application/sdp).
+	 * @param ctype Media type, "application/sdp"; "" for any.
+	 * @returns 1 when there is a body of that type, -1 otherwise.
+	 */
+	has_body_type(ctype: string): number;
+	/**
+	 * Look a string up in a list.
+	 * @param subject The string to look for.
+	 * @param list Items separated by sep.
+	 * @param sep Separator (its first character).
+	 * @returns 1 when subject is an item of list, -1 otherwise.
+	 */
+	in_list(subject: string, list: string, sep: string): number;
+	/**
+	 * Look a string's prefix up in a list.
+	 * @param subject The string to check.
+	 * @param list Prefixes separated by sep.
+	 * @param sep Separator.
+	 * @returns 1 when an item of list is a prefix of subject, -1 otherwise.
+	 */
+	in_list_prefix(subject: string, list: string, sep: string): number;
+	/**
+	 * Tell whether the message has a header.
+	 * @param hname Header name (full or compact form, any case).
+	 * @returns 1 when present, -1 when not.
+	 */
+	is_present_hf(hname: string): number;
+	/**
+	 * Tell whether a header name matches a regular expression.
+	 * @param re Regular expression on header names.
+	 * @returns 1 when a header name matches, -1 when none does.
+	 */
+	is_present_hf_re(re: string): number;
+	/**
+	 * Remove every header with that name.
+	 * @param hname Header name.
+	 * @returns 1 when at least one header was removed, -1 when there was none.
+	 */
+	remove_hf(hname: string): number;
+	/**
+	 * Remove the headers whose name matches ematch and not eskip.
+	 * @param ematch Regular expression matching whole names to remove.
+	 * @param eskip Regular expression of names to keep.
+	 * @returns 1 when at least one header was removed, -1 otherwise.
+	 */
+	remove_hf_exp(ematch: string, eskip: string): number;
+	/**
+	 * Remove one of several headers with that name.
+	 * @param hname Header name.
+	 * @param idx Which one: 0 the first, -1 the last.
+	 * @returns 1 when removed, -1 when there is no such header.
+	 */
+	remove_hf_idx(hname: string, idx: number): number;
+	/**
+	 * Remove the headers whose name matches.
+	 * @param re Regular expression matching whole header names, case-insensitive.
+	 * @returns 1 when at least one header was removed, -1 otherwise.
+	 */
+	remove_hf_re(re: string): number;
+	/**
+	 * Replace the first match in the headers and body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text (no groups).
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace(re: string, txt: string): number;
+	/**
+	 * Replace every match in the headers and body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text.
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace_all(re: string, txt: string): number;
+	/**
+	 * Replace the first match in the body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text.
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace_body(re: string, txt: string): number;
+	/**
+	 * Replace every match in the body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text.
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace_body_all(re: string, txt: string): number;
+	/**
+	 * Replace every match in the headers.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text.
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace_hdrs(re: string, txt: string): number;
+	/**
+	 * Search the whole message.
+	 * @param re Regular expression, case-insensitive; ^ and $ match at line ends.
+	 * @returns 1 when it matches the message as received, -1 otherwise.
+	 */
+	search(re: string): number;
+	/**
+	 * Add text after the first match in the headers or body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Text to add after the first match.
+	 * @returns 1 when added, -1 when nothing matched.
+	 */
+	search_append(re: string, txt: string): number;
+	/**
+	 * Add text after the first match in the body.
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Text to add after the first match.
+	 * @returns 1 when added, -1 when nothing matched.
+	 */
+	search_append_body(re: string, txt: string): number;
+	/**
+	 * Search the body.
+	 * @param re Regular expression, case-insensitive.
+	 * @returns 1 when it matches the body, -1 otherwise.
+	 */
+	search_body(re: string): number;
+	/**
+	 * Search the values of a header.
+	 * @param hname Header name.
+	 * @param re Regular expression on the value.
+	 * @param flags "f" the first such header, "l" the last, "" any.
+	 * @returns 1 when a value matches, -1 otherwise.
+	 */
+	search_hf(hname: string, re: string, flags: string): number;
+	/**
+	 * Replace the body; Content-Length follows.
+	 * @param body The new body.
+	 * @param ctype Content-Type to set; "" keeps the current one.
+	 * @returns 1 on success, -1 on error.
+	 */
+	set_body(body: string, ctype: string): number;
+	/**
+	 * Check a prefix.
+	 * @param s A string.
+	 * @param prefix The prefix.
+	 * @returns 1 when s starts with prefix, -1 or -2 otherwise.
+	 */
+	starts_with(s: string, prefix: string): number;
+	/**
+	 * Check that a string is made of some characters.
+	 * @param s A string.
+	 * @param chars Characters.
+	 * @returns 1 when every character of s is one of chars, -1 otherwise.
+	 */
+	str_all_in(s: string, chars: string): number;
+	/**
+	 * Check for any of some characters.
+	 * @param s A string.
+	 * @param chars Characters.
+	 * @returns 1 when s holds any of the characters, -1 otherwise.
+	 */
+	str_any_in(s: string, chars: string): number;
+	/**
+	 * Find a substring.
+	 * @param s A string.
+	 * @param needle What to look for.
+	 * @returns The 1-based position of needle in s, -1 when absent.
+	 */
+	str_find(s: string, needle: string): number;
+	/**
+	 * Find a substring ignoring case.
+	 * @param s A string.
+	 * @param needle What to look for.
+	 * @returns The 1-based position of needle in s ignoring case, -1 when absent.
+	 */
+	str_ifind(s: string, needle: string): number;
+	/**
+	 * Sed-like substitution on the headers and body (the first line is left alone).
+	 * @param subst "/re/replacement/flags": \\1-\\9 are groups, $pv pseudo-variables; flags i (ignore case), g (all matches), s ('.' matches line ends).
+	 * @returns 1 when something was replaced, -1 otherwise (or when the result is not valid header lines).
+	 */
+	subst(subst: string): number;
+	/**
+	 * Sed-like substitution on the body.
+	 * @param subst "/re/replacement/flags".
+	 * @returns 1 when something was replaced, -1 otherwise.
+	 */
+	subst_body(subst: string): number;
+	/**
+	 * Sed-like substitution on the values of a header.
+	 * @param hname Header name.
+	 * @param subst "/re/replacement/flags".
+	 * @param flags "a" every such header, "f" the first, "l" the last.
+	 * @returns 1 when a value changed, -1 otherwise.
+	 */
+	subst_hf(hname: string, subst: string, flags: string): number;
+	/**
+	 * Sed-like substitution on the Request-URI.
+	 * @param subst "/re/replacement/flags".
+	 * @returns 1 when the Request-URI changed, -1 otherwise.
+	 */
+	subst_uri(subst: string): number;
+	/**
+	 * Sed-like substitution on the user of the Request-URI.
+	 * @param subst "/re/replacement/flags".
+	 * @returns 1 when the user changed, -1 otherwise.
+	 */
+	subst_user(subst: string): number;
+}
+
 /** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
 interface KSR_tm {
 	/**
@@ -1227,16 +1598,21 @@ interface KSR_object {
 	app_jsdt: KSR_app_jsdt;
 	app_lua: KSR_app_lua;
 	app_starlark: KSR_app_starlark;
+	auth: KSR_auth;
+	auth_db: KSR_auth_db;
 	corex: KSR_corex;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
+	pike: KSR_pike;
 	pv: KSR_pv;
 	registrar: KSR_registrar;
 	rr: KSR_rr;
+	sanity: KSR_sanity;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
+	textops: KSR_textops;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
 	usrloc: KSR_usrloc;

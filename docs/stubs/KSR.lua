@@ -306,6 +306,95 @@ KSR.app_lua = {}
 ---@class KSR.app_starlark
 KSR.app_starlark = {}
 
+---Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on.
+---@class KSR.auth
+KSR.auth = {}
+
+---Set the algorithm of the challenges sent from now on.
+---@param algorithm string "MD5" or "SHA-256".
+---@return integer # 1 when set, -1 for an unknown algorithm.
+function KSR.auth.auth_algorithm(algorithm) end
+
+---Challenge the request: 401 with WWW-Authenticate for a REGISTER, 407 with Proxy-Authenticate otherwise. stale=true is added when the last check in this message found an expired or reused nonce.
+---@param realm string Realm to challenge for; "" for the From (To for REGISTER) host.
+---@param flags integer 1 or 2: offer qop=auth (auth-int is not supported, so 2 offers auth); 16: stale=true.
+---@return integer # 1 when the challenge was sent, -1 when not.
+function KSR.auth.auth_challenge(realm, flags) end
+
+---Remove the Authorization or Proxy-Authorization line that the last successful check used, so it is not relayed.
+---@return integer # 1 when the credentials were removed, -1 when no check succeeded in this message.
+function KSR.auth.consume_credentials() end
+
+---Tell whether the request has credentials for realm in Authorization or Proxy-Authorization.
+---@param realm string Realm.
+---@return integer # 1 when the request carries Digest credentials for realm, -1 when not.
+function KSR.auth.has_credentials(realm) end
+
+---Reply 407 Proxy Authentication Required with a Proxy-Authenticate challenge.
+---@param realm string Realm.
+---@param flags integer As for auth_challenge.
+---@return integer # 1 when the challenge was sent, -1 when not.
+function KSR.auth.proxy_challenge(realm, flags) end
+
+---Check the credentials (Authorization for REGISTER, Proxy-Authorization otherwise) against a password.
+---@param realm string Realm.
+---@param passwd string The password, or its HA1 when flags has 1.
+---@param flags integer 1: passwd is the HA1 (hex) for the credentials' algorithm.
+---@param checkfrom integer 1: the auth user must be the From user (To for REGISTER).
+---@return integer # 1 authenticated; -1 error or malformed credentials; -2 wrong password; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+function KSR.auth.pv_auth_check(realm, passwd, flags, checkfrom) end
+
+---Check the Proxy-Authorization credentials against a password.
+---@param realm string Realm.
+---@param passwd string Password or HA1.
+---@param flags integer 1: passwd is the HA1.
+---@return integer # As for pv_auth_check.
+function KSR.auth.pv_proxy_authenticate(realm, passwd, flags) end
+
+---Check the Authorization credentials against a password.
+---@param realm string Realm.
+---@param passwd string Password or HA1.
+---@param flags integer 1: passwd is the HA1.
+---@return integer # As for pv_auth_check.
+function KSR.auth.pv_www_authenticate(realm, passwd, flags) end
+
+---Reply 401 Unauthorized with a WWW-Authenticate challenge.
+---@param realm string Realm.
+---@param flags integer As for auth_challenge.
+---@return integer # 1 when the challenge was sent, -1 when not.
+function KSR.auth.www_challenge(realm, flags) end
+
+---Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`.
+---@class KSR.auth_db
+KSR.auth_db = {}
+
+---Check the digest credentials of the request (Authorization for REGISTER, Proxy-Authorization otherwise) against the subscriber database. A wrong password is logged without the password.
+---@param realm string The realm; usually the From host.
+---@param table string "subscriber".
+---@param flags integer 1: the auth user must be the To user of a REGISTER, the From user otherwise.
+---@return integer # 1 authenticated; -1 error or malformed credentials; -2 wrong password; -3 unknown user; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+function KSR.auth_db.auth_check(realm, table, flags) end
+
+---Tell whether a URI belongs to a subscriber.
+---@param uri string The user's SIP URI.
+---@param table string "subscriber".
+---@param flags integer Accepted; no credentials are loaded.
+---@return integer # 1 when the URI's user (and domain, with use_domain) is a subscriber, -1 when not or for a bad URI.
+function KSR.auth_db.is_subscriber(uri, table, flags) end
+
+---Check the Authorization credentials against the subscriber database.
+---@param realm string Realm.
+---@param table string "subscriber".
+---@return integer # As for auth_check.
+function KSR.auth_db.www_authenticate(realm, table) end
+
+---www_authenticate with another method in the digest.
+---@param realm string Realm.
+---@param table string "subscriber".
+---@param method string The method the digest covers instead of the request's.
+---@return integer # As for auth_check.
+function KSR.auth_db.www_authenticate_method(realm, table, method) end
+
 ---Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks.
 ---@class KSR.corex
 KSR.corex = {}
@@ -858,6 +947,19 @@ function KSR.maxfwd.is_maxfwd_lt(limit) end
 ---@return integer # 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 function KSR.maxfwd.process_maxfwd(limit) end
 
+---Flood detection per source IP, as Kamailio's pike module.
+---@class KSR.pike
+KSR.pike = {}
+
+---Count a request against the given address instead of the source address.
+---@param ip string An IPv4 or IPv6 address, such as one from X-Forwarded-For.
+---@return integer # 1, -2 or -1 as for pike_check_req; -3 when ip is not an IP address (Kamailio gives -1).
+function KSR.pike.pike_check_ip(ip) end
+
+---Count the current request against its source IP and say whether the IP floods.
+---@return integer # 1 when the source address is within the limit; -2 when this request made it exceed the limit (logged as BLOCKing); -1 while it stays over the limit.
+function KSR.pike.pike_check_req() end
+
 ---Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`).
 ---@class KSR.pv
 KSR.pv = {}
@@ -1042,6 +1144,24 @@ function KSR.rr.record_route_preset_one(addr) end
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.remove_record_route() end
 
+---Checks of a request before routing, with Kamailio's check bits.
+---@class KSR.sanity
+KSR.sanity = {}
+
+---Check a message's syntax; answer the sender when it is broken.
+---@param msg_checks integer Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr); 0 for default_checks.
+---@param uri_checks integer With 1024: 1 R-URI, 2 From, 4 To, 8 Contact; 0 for the uri_checks modparam.
+---@return integer # 1 when the message passes; -1 when a check fails (the reply is already sent unless noreply is set).
+function KSR.sanity.sanity_check(msg_checks, uri_checks) end
+
+---sanity_check with the default_checks and uri_checks modparams.
+---@return integer # As sanity_check.
+function KSR.sanity.sanity_check_defaults() end
+
+---In noreply mode, send the reply the last failed check chose (500 if none did).
+---@return integer # 1 when the reply was sent or nothing was to be sent, -1 when sending failed.
+function KSR.sanity.sanity_reply() end
+
 ---SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs.
 ---@class KSR.siputils
 KSR.siputils = {}
@@ -1183,6 +1303,205 @@ function KSR.sl.sl_send_reply(code, reason) end
 ---@param reason string Reason phrase.
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sreply(code, reason) end
+
+---Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons.
+---@class KSR.textops
+KSR.textops = {}
+
+---Compare two strings ignoring case.
+---@param s1 string A string.
+---@param s2 string A string.
+---@return integer # 1 when equal ignoring case, -1 when s1 sorts after s2, -2 when before.
+function KSR.textops.cmp_istr(s1, s2) end
+
+---Compare two strings.
+---@param s1 string A string.
+---@param s2 string A string.
+---@return integer # 1 when equal, -1 when s1 sorts after s2, -2 when before.
+function KSR.textops.cmp_str(s1, s2) end
+
+---Check a suffix.
+---@param s string A string.
+---@param suffix string The suffix.
+---@return integer # 1 when s ends with suffix, -1 or -2 otherwise.
+function KSR.textops.ends_with(s, suffix) end
+
+---Tell whether the message has a body.
+---@return integer # 1 when the message has a body, -1 otherwise.
+function KSR.textops.has_body() end
+
+---Tell whether the message has a body of a type (none given means application/sdp).
+---@param ctype string Media type, "application/sdp"; "" for any.
+---@return integer # 1 when there is a body of that type, -1 otherwise.
+function KSR.textops.has_body_type(ctype) end
+
+---Look a string up in a list.
+---@param subject string The string to look for.
+---@param list string Items separated by sep.
+---@param sep string Separator (its first character).
+---@return integer # 1 when subject is an item of list, -1 otherwise.
+function KSR.textops.in_list(subject, list, sep) end
+
+---Look a string's prefix up in a list.
+---@param subject string The string to check.
+---@param list string Prefixes separated by sep.
+---@param sep string Separator.
+---@return integer # 1 when an item of list is a prefix of subject, -1 otherwise.
+function KSR.textops.in_list_prefix(subject, list, sep) end
+
+---Tell whether the message has a header.
+---@param hname string Header name (full or compact form, any case).
+---@return integer # 1 when present, -1 when not.
+function KSR.textops.is_present_hf(hname) end
+
+---Tell whether a header name matches a regular expression.
+---@param re string Regular expression on header names.
+---@return integer # 1 when a header name matches, -1 when none does.
+function KSR.textops.is_present_hf_re(re) end
+
+---Remove every header with that name.
+---@param hname string Header name.
+---@return integer # 1 when at least one header was removed, -1 when there was none.
+function KSR.textops.remove_hf(hname) end
+
+---Remove the headers whose name matches ematch and not eskip.
+---@param ematch string Regular expression matching whole names to remove.
+---@param eskip string Regular expression of names to keep.
+---@return integer # 1 when at least one header was removed, -1 otherwise.
+function KSR.textops.remove_hf_exp(ematch, eskip) end
+
+---Remove one of several headers with that name.
+---@param hname string Header name.
+---@param idx integer Which one: 0 the first, -1 the last.
+---@return integer # 1 when removed, -1 when there is no such header.
+function KSR.textops.remove_hf_idx(hname, idx) end
+
+---Remove the headers whose name matches.
+---@param re string Regular expression matching whole header names, case-insensitive.
+---@return integer # 1 when at least one header was removed, -1 otherwise.
+function KSR.textops.remove_hf_re(re) end
+
+---Replace the first match in the headers and body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text (no groups).
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace(re, txt) end
+
+---Replace every match in the headers and body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text.
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace_all(re, txt) end
+
+---Replace the first match in the body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text.
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace_body(re, txt) end
+
+---Replace every match in the body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text.
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace_body_all(re, txt) end
+
+---Replace every match in the headers.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text.
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace_hdrs(re, txt) end
+
+---Search the whole message.
+---@param re string Regular expression, case-insensitive; ^ and $ match at line ends.
+---@return integer # 1 when it matches the message as received, -1 otherwise.
+function KSR.textops.search(re) end
+
+---Add text after the first match in the headers or body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Text to add after the first match.
+---@return integer # 1 when added, -1 when nothing matched.
+function KSR.textops.search_append(re, txt) end
+
+---Add text after the first match in the body.
+---@param re string Regular expression, case-insensitive.
+---@param txt string Text to add after the first match.
+---@return integer # 1 when added, -1 when nothing matched.
+function KSR.textops.search_append_body(re, txt) end
+
+---Search the body.
+---@param re string Regular expression, case-insensitive.
+---@return integer # 1 when it matches the body, -1 otherwise.
+function KSR.textops.search_body(re) end
+
+---Search the values of a header.
+---@param hname string Header name.
+---@param re string Regular expression on the value.
+---@param flags string "f" the first such header, "l" the last, "" any.
+---@return integer # 1 when a value matches, -1 otherwise.
+function KSR.textops.search_hf(hname, re, flags) end
+
+---Replace the body; Content-Length follows.
+---@param body string The new body.
+---@param ctype string Content-Type to set; "" keeps the current one.
+---@return integer # 1 on success, -1 on error.
+function KSR.textops.set_body(body, ctype) end
+
+---Check a prefix.
+---@param s string A string.
+---@param prefix string The prefix.
+---@return integer # 1 when s starts with prefix, -1 or -2 otherwise.
+function KSR.textops.starts_with(s, prefix) end
+
+---Check that a string is made of some characters.
+---@param s string A string.
+---@param chars string Characters.
+---@return integer # 1 when every character of s is one of chars, -1 otherwise.
+function KSR.textops.str_all_in(s, chars) end
+
+---Check for any of some characters.
+---@param s string A string.
+---@param chars string Characters.
+---@return integer # 1 when s holds any of the characters, -1 otherwise.
+function KSR.textops.str_any_in(s, chars) end
+
+---Find a substring.
+---@param s string A string.
+---@param needle string What to look for.
+---@return integer # The 1-based position of needle in s, -1 when absent.
+function KSR.textops.str_find(s, needle) end
+
+---Find a substring ignoring case.
+---@param s string A string.
+---@param needle string What to look for.
+---@return integer # The 1-based position of needle in s ignoring case, -1 when absent.
+function KSR.textops.str_ifind(s, needle) end
+
+---Sed-like substitution on the headers and body (the first line is left alone).
+---@param subst string "/re/replacement/flags": \\1-\\9 are groups, $pv pseudo-variables; flags i (ignore case), g (all matches), s ('.' matches line ends).
+---@return integer # 1 when something was replaced, -1 otherwise (or when the result is not valid header lines).
+function KSR.textops.subst(subst) end
+
+---Sed-like substitution on the body.
+---@param subst string "/re/replacement/flags".
+---@return integer # 1 when something was replaced, -1 otherwise.
+function KSR.textops.subst_body(subst) end
+
+---Sed-like substitution on the values of a header.
+---@param hname string Header name.
+---@param subst string "/re/replacement/flags".
+---@param flags string "a" every such header, "f" the first, "l" the last.
+---@return integer # 1 when a value changed, -1 otherwise.
+function KSR.textops.subst_hf(hname, subst, flags) end
+
+---Sed-like substitution on the Request-URI.
+---@param subst string "/re/replacement/flags".
+---@return integer # 1 when the Request-URI changed, -1 otherwise.
+function KSR.textops.subst_uri(subst) end
+
+---Sed-like substitution on the user of the Request-URI.
+---@param subst string "/re/replacement/flags".
+---@return integer # 1 when the user changed, -1 otherwise.
+function KSR.textops.subst_user(subst) end
 
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm

@@ -16,6 +16,66 @@ class _app_starlark:
     """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
 
 
+class _auth:
+    """Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: a timestamp and a sequence number signed with HMAC-SHA256 under the secret, so any worker checks any nonce. A bounded table (65536 nonces) remembers the last nc of each nonce: a replayed nc fails (-6), and a nonce pushed out of the table, like an expired one, is answered with stale=true so the phone retries without asking its user."""
+
+    def auth_algorithm(self, algorithm: str) -> int:
+        """Set the algorithm of the challenges sent from now on."""
+        ...
+
+    def auth_challenge(self, realm: str, flags: int) -> int:
+        """Challenge the request: 401 with WWW-Authenticate for a REGISTER, 407 with Proxy-Authenticate otherwise. stale=true is added when the last check in this message found an expired or reused nonce."""
+        ...
+
+    def consume_credentials(self) -> int:
+        """Remove the Authorization or Proxy-Authorization line that the last successful check used, so it is not relayed."""
+        ...
+
+    def has_credentials(self, realm: str) -> int:
+        """Tell whether the request has credentials for realm in Authorization or Proxy-Authorization."""
+        ...
+
+    def proxy_challenge(self, realm: str, flags: int) -> int:
+        """Reply 407 Proxy Authentication Required with a Proxy-Authenticate challenge."""
+        ...
+
+    def pv_auth_check(self, realm: str, passwd: str, flags: int, checkfrom: int) -> int:
+        """Check the credentials (Authorization for REGISTER, Proxy-Authorization otherwise) against a password."""
+        ...
+
+    def pv_proxy_authenticate(self, realm: str, passwd: str, flags: int) -> int:
+        """Check the Proxy-Authorization credentials against a password."""
+        ...
+
+    def pv_www_authenticate(self, realm: str, passwd: str, flags: int) -> int:
+        """Check the Authorization credentials against a password."""
+        ...
+
+    def www_challenge(self, realm: str, flags: int) -> int:
+        """Reply 401 Unauthorized with a WWW-Authenticate challenge."""
+        ...
+
+
+class _auth_db:
+    """Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A subscriber keeps its plaintext password (the HA1 is computed for the realm asked) or only its MD5 and SHA-256 HA1 values (`kemi user add --ha1`, valid for the realm equal to the subscriber's domain). The database file is db_path; when that is empty, db_url gives it as file:///path, and any other db_url (mysql://...) falls back to the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used: there is one subscriber table."""
+
+    def auth_check(self, realm: str, table: str, flags: int) -> int:
+        """Check the digest credentials of the request (Authorization for REGISTER, Proxy-Authorization otherwise) against the subscriber database. A wrong password is logged without the password."""
+        ...
+
+    def is_subscriber(self, uri: str, table: str, flags: int) -> int:
+        """Tell whether a URI belongs to a subscriber."""
+        ...
+
+    def www_authenticate(self, realm: str, table: str) -> int:
+        """Check the Authorization credentials against the subscriber database."""
+        ...
+
+    def www_authenticate_method(self, realm: str, table: str, method: str) -> int:
+        """www_authenticate with another method in the digest."""
+        ...
+
+
 class _corex:
     """Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks."""
 
@@ -480,6 +540,18 @@ class _maxfwd:
         ...
 
 
+class _pike:
+    """Flood detection per source IP, as Kamailio's pike module. Requests are counted per sampling_time_unit in a tree of address prefixes: a prefix grows a child only once it is hot (a quarter of reqs_density_per_unit hits), so a flood of spoofed addresses spread over the address space costs one node per hot prefix, not one per address, and the tree is also capped at max_nodes. An address is blocked (red) when it reaches reqs_density_per_unit requests in the current or the previous unit (or on average over both); it is unblocked at the first unit boundary where that no longer holds. Nodes not hit for remove_latency seconds are removed. Because of the prefix warm-up, an address that has never been seen is blocked after reqs_density_per_unit plus a few requests (22 for IPv4 with the default 16 of the KEMI examples), exactly as in Kamailio."""
+
+    def pike_check_ip(self, ip: str) -> int:
+        """Count a request against the given address instead of the source address."""
+        ...
+
+    def pike_check_req(self) -> int:
+        """Count the current request against its source IP and say whether the IP floods."""
+        ...
+
+
 class _pv:
     """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached."""
 
@@ -624,6 +696,22 @@ class _rr:
         ...
 
 
+class _sanity:
+    """Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered."""
+
+    def sanity_check(self, msg_checks: int, uri_checks: int) -> int:
+        """Check a message's syntax; answer the sender when it is broken."""
+        ...
+
+    def sanity_check_defaults(self) -> int:
+        """sanity_check with the default_checks and uri_checks modparams."""
+        ...
+
+    def sanity_reply(self) -> int:
+        """In noreply mode, send the reply the last failed check chose (500 if none did)."""
+        ...
+
+
 class _siputils:
     """SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates."""
 
@@ -733,6 +821,146 @@ class _sl:
 
     def sreply(self, code: int, reason: str) -> int:
         """Send a stateless reply to the current request. `sreply` is the name the seed used for it. Alias of KSR.sl.sl_send_reply."""
+        ...
+
+
+class _textops:
+    """Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers."""
+
+    def cmp_istr(self, s1: str, s2: str) -> int:
+        """Compare two strings ignoring case."""
+        ...
+
+    def cmp_str(self, s1: str, s2: str) -> int:
+        """Compare two strings."""
+        ...
+
+    def ends_with(self, s: str, suffix: str) -> int:
+        """Check a suffix."""
+        ...
+
+    def has_body(self) -> int:
+        """Tell whether the message has a body."""
+        ...
+
+    def has_body_type(self, ctype: str) -> int:
+        """Tell whether the message has a body of a type (none given means application/sdp)."""
+        ...
+
+    def in_list(self, subject: str, list: str, sep: str) -> int:
+        """Look a string up in a list."""
+        ...
+
+    def in_list_prefix(self, subject: str, list: str, sep: str) -> int:
+        """Look a string's prefix up in a list."""
+        ...
+
+    def is_present_hf(self, hname: str) -> int:
+        """Tell whether the message has a header."""
+        ...
+
+    def is_present_hf_re(self, re: str) -> int:
+        """Tell whether a header name matches a regular expression."""
+        ...
+
+    def remove_hf(self, hname: str) -> int:
+        """Remove every header with that name."""
+        ...
+
+    def remove_hf_exp(self, ematch: str, eskip: str) -> int:
+        """Remove the headers whose name matches ematch and not eskip."""
+        ...
+
+    def remove_hf_idx(self, hname: str, idx: int) -> int:
+        """Remove one of several headers with that name."""
+        ...
+
+    def remove_hf_re(self, re: str) -> int:
+        """Remove the headers whose name matches."""
+        ...
+
+    def replace(self, re: str, txt: str) -> int:
+        """Replace the first match in the headers and body."""
+        ...
+
+    def replace_all(self, re: str, txt: str) -> int:
+        """Replace every match in the headers and body."""
+        ...
+
+    def replace_body(self, re: str, txt: str) -> int:
+        """Replace the first match in the body."""
+        ...
+
+    def replace_body_all(self, re: str, txt: str) -> int:
+        """Replace every match in the body."""
+        ...
+
+    def replace_hdrs(self, re: str, txt: str) -> int:
+        """Replace every match in the headers."""
+        ...
+
+    def search(self, re: str) -> int:
+        """Search the whole message."""
+        ...
+
+    def search_append(self, re: str, txt: str) -> int:
+        """Add text after the first match in the headers or body."""
+        ...
+
+    def search_append_body(self, re: str, txt: str) -> int:
+        """Add text after the first match in the body."""
+        ...
+
+    def search_body(self, re: str) -> int:
+        """Search the body."""
+        ...
+
+    def search_hf(self, hname: str, re: str, flags: str) -> int:
+        """Search the values of a header."""
+        ...
+
+    def set_body(self, body: str, ctype: str) -> int:
+        """Replace the body; Content-Length follows."""
+        ...
+
+    def starts_with(self, s: str, prefix: str) -> int:
+        """Check a prefix."""
+        ...
+
+    def str_all_in(self, s: str, chars: str) -> int:
+        """Check that a string is made of some characters."""
+        ...
+
+    def str_any_in(self, s: str, chars: str) -> int:
+        """Check for any of some characters."""
+        ...
+
+    def str_find(self, s: str, needle: str) -> int:
+        """Find a substring."""
+        ...
+
+    def str_ifind(self, s: str, needle: str) -> int:
+        """Find a substring ignoring case."""
+        ...
+
+    def subst(self, subst: str) -> int:
+        """Sed-like substitution on the headers and body (the first line is left alone)."""
+        ...
+
+    def subst_body(self, subst: str) -> int:
+        """Sed-like substitution on the body."""
+        ...
+
+    def subst_hf(self, hname: str, subst: str, flags: str) -> int:
+        """Sed-like substitution on the values of a header."""
+        ...
+
+    def subst_uri(self, subst: str) -> int:
+        """Sed-like substitution on the Request-URI."""
+        ...
+
+    def subst_user(self, subst: str) -> int:
+        """Sed-like substitution on the user of the Request-URI."""
         ...
 
 
@@ -862,16 +1090,21 @@ class _KSR:
     app_jsdt: _app_jsdt
     app_lua: _app_lua
     app_starlark: _app_starlark
+    auth: _auth
+    auth_db: _auth_db
     corex: _corex
     hdr: _hdr
     htable: _htable
     kx: _kx
     maxfwd: _maxfwd
+    pike: _pike
     pv: _pv
     registrar: _registrar
     rr: _rr
+    sanity: _sanity
     siputils: _siputils
     sl: _sl
+    textops: _textops
     tm: _tm
     tmx: _tmx
     usrloc: _usrloc

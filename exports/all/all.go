@@ -3,17 +3,22 @@
 package all
 
 import (
+	_ "kemi/exports/auth"      // module "auth"
+	_ "kemi/exports/auth_db"   // module "auth_db"
 	_ "kemi/exports/core"      // module ""
 	_ "kemi/exports/corex"     // module "corex"
 	_ "kemi/exports/hdr"       // module "hdr"
 	_ "kemi/exports/htable"    // module "htable"
 	_ "kemi/exports/kx"        // module "kx"
 	_ "kemi/exports/maxfwd"    // module "maxfwd"
+	_ "kemi/exports/pike"      // module "pike"
 	_ "kemi/exports/pv"        // module "pv"
 	_ "kemi/exports/registrar" // module "registrar"
 	_ "kemi/exports/rr"        // module "rr"
+	_ "kemi/exports/sanity"    // module "sanity"
 	_ "kemi/exports/siputils"  // module "siputils"
 	_ "kemi/exports/sl"        // module "sl"
+	_ "kemi/exports/textops"   // module "textops"
 	_ "kemi/exports/tm"        // module "tm"
 	_ "kemi/exports/tmx"       // module "tmx"
 	_ "kemi/exports/usrloc"    // module "usrloc"
