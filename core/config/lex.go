@@ -120,7 +120,8 @@ const maxIncludeDepth = 10
 // includes itself more than once, grow exponentially before any depth
 // limit is reached.
 const (
-	maxExpandedTokens = 1 << 16
+	maxExpandedTokens = 1 << 16 // from one use of a define
+	maxTotalExpanded  = 1 << 22 // from all uses in one parse
 	maxIncludes       = 1000
 )
 
@@ -141,7 +142,8 @@ type lexer struct {
 
 // budget counts work across a whole parse.
 type budget struct {
-	expanded  int
+	expanded  int // tokens from the current top-level use
+	total     int
 	includes  int
 	exhausted bool
 }
@@ -169,6 +171,7 @@ func (lx *lexer) next() token {
 	t := lx.raw()
 	if t.kind == tID {
 		if d, ok := lx.defs[t.text]; ok {
+			lx.work.expanded = 0
 			toks := lx.expand(nil, t, t.text, d, map[string]bool{t.text: true}, 0)
 			if len(toks) == 0 {
 				return lx.next()
@@ -215,9 +218,15 @@ func (lx *lexer) expand(out []token, ref token, root string, d *define, active m
 				continue
 			}
 		}
-		if lx.work.expanded++; lx.work.expanded > maxExpandedTokens {
+		lx.work.expanded++
+		lx.work.total++
+		if lx.work.expanded > maxExpandedTokens || lx.work.total > maxTotalExpanded {
 			lx.work.exhausted = true
-			lx.errorf(ref.pos, "define %s: expansions produce more than %d tokens", root, maxExpandedTokens)
+			if lx.work.expanded > maxExpandedTokens {
+				lx.errorf(ref.pos, "define %s: expands to more than %d tokens", root, maxExpandedTokens)
+			} else {
+				lx.errorf(ref.pos, "define %s: defines expand to more than %d tokens in all", root, maxTotalExpanded)
+			}
 			break
 		}
 		out = append(out, t)

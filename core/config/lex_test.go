@@ -296,7 +296,7 @@ func TestRunawayInput(t *testing.T) {
 	}
 	b.WriteString("log_name=D0\n")
 	got := errText(b.String(), testOptions(nil))
-	if got != "x:31:10: define D0: expansions produce more than 65536 tokens" {
+	if got != "x:31:10: define D0: expands to more than 65536 tokens" {
 		t.Errorf("fan-out defines: got %.200s", got)
 	}
 	files := map[string]string{}
@@ -325,5 +325,19 @@ func TestIncludeReadError(t *testing.T) {
 	got := errText("import_file \"/etc/kemi/local.cfg\"\n", opt)
 	if want := `x:1:1: import_file "/etc/kemi/local.cfg": read /etc/kemi/local.cfg: permission denied`; got != want {
 		t.Errorf("got %s\nwant %s", got, want)
+	}
+}
+
+// Many uses of a sizeable define are fine: the per-use limit is per use.
+func TestManyDefineUses(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("#!define BLOCK if (a == 1 && b == 2 && c == 3 && d == 4) { x(); y(); z(); }\nroute[R] {\n")
+	for range 2000 {
+		b.WriteString("BLOCK\n")
+	}
+	b.WriteString("}\n")
+	cfg := mustParse(t, b.String())
+	if got := strings.Count(cfg.Routes[0].Body, "z();"); got != 2000 {
+		t.Errorf("%d expansions in the body, want 2000", got)
 	}
 }
