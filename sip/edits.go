@@ -448,7 +448,7 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 		}
 	}
 	b := m.buf
-	cur := int32(0)
+	cur := m.start
 	for i := 0; i < n; i++ {
 		l := &ls[i]
 		if l.off < cur && (!l.del || l.data.e == -1) {

@@ -75,3 +75,10 @@ func SkipKeepAlive(b []byte) int {
 	}
 	return i
 }
+
+// IsKeepAlive reports whether a datagram or stream chunk is only a
+// keep-alive ping (CRLFs, RFC 5626 §3.5.1), which Parse rejects as no
+// message.
+func IsKeepAlive(b []byte) bool {
+	return len(b) > 0 && SkipKeepAlive(b) == len(b)
+}

@@ -149,8 +149,9 @@ type Msg struct {
 	ruri     span
 	version  span
 	reason   span
-	lineLWS  bool // the request line has LWS other than two single SPs
-	noBlank  bool // the datagram ended after the headers, with no empty line
+	start    int32 // where the start line begins, after ignored CRLFs
+	lineLWS  bool  // the request line has LWS other than two single SPs
+	noBlank  bool  // the datagram ended after the headers, with no empty line
 
 	nh    int
 	hdrs  [MaxHeaders]hdr
@@ -177,7 +178,13 @@ func (m *Msg) Parse(buf []byte) error {
 	if len(buf) == 0 {
 		return perr(0, "empty message")
 	}
-	i, err := m.parseFirstLine(buf)
+	// RFC 3261 §7.5: CRLFs before the start line are ignored.
+	start := SkipKeepAlive(buf)
+	if start == len(buf) {
+		return perr(0, "no message, only CRLF (a keep-alive: see IsKeepAlive)")
+	}
+	m.start = int32(start)
+	i, err := m.parseFirstLine(buf, start)
 	if err != nil {
 		return err
 	}
@@ -195,6 +202,7 @@ func (m *Msg) reset() {
 	m.status = 0
 	m.method, m.ruri, m.version, m.reason = span{}, span{}, span{}, span{}
 	m.lineLWS = false
+	m.start = 0
 	m.noBlank = false
 	m.nh = 0
 	m.first = [numHdrIDs]int8{}
@@ -237,44 +245,47 @@ var tokenTab = func() (t [256]bool) {
 	return
 }()
 
-func (m *Msg) parseFirstLine(b []byte) (int, error) {
+func (m *Msg) parseFirstLine(buf []byte, start int) (int, error) {
+	// Offsets below are relative to the start line; o converts them back.
+	b := buf[start:]
+	o := int32(start)
 	ce, next := lineEnd(b, 0)
 	if ce < 0 {
-		return 0, perr(len(b), "first line not terminated by CRLF")
+		return 0, perr(len(buf), "first line not terminated by CRLF")
 	}
 	line := b[:ce]
 	if len(line) >= 4 && string(line[:4]) == "SIP/" {
 		// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
 		sp := indexByte(line, ' ')
 		if sp < 0 {
-			return 0, perr(ce, "status line: expected SP after version")
+			return 0, perr(start+ce, "status line: expected SP after version")
 		}
-		m.version = span{0, int32(sp)}
+		m.version = span{o, o + int32(sp)}
 		j := sp + 1
 		if j+3 > len(line) {
-			return 0, perr(j, "status line: expected 3-digit status code")
+			return 0, perr(start+j, "status line: expected 3-digit status code")
 		}
 		code := 0
 		for k := j; k < j+3; k++ {
 			c := line[k]
 			if c < '0' || c > '9' {
-				return 0, perr(k, "status line: expected 3-digit status code, got "+strconv.Quote(string(line[j:j+3])))
+				return 0, perr(start+k, "status line: expected 3-digit status code, got "+strconv.Quote(string(line[j:j+3])))
 			}
 			code = code*10 + int(c-'0')
 		}
 		if code < 100 {
-			return 0, perr(j, "status line: status code below 100")
+			return 0, perr(start+j, "status line: status code below 100")
 		}
 		j += 3
 		if j < len(line) {
 			if line[j] != ' ' {
-				return 0, perr(j, "status line: expected SP after status code")
+				return 0, perr(start+j, "status line: expected SP after status code")
 			}
 			j++
 		}
 		m.status = code
-		m.reason = span{int32(j), int32(ce)}
-		return next, nil
+		m.reason = span{o + int32(j), o + int32(ce)}
+		return start + next, nil
 	}
 	// Request-Line = Method SP Request-URI SP SIP-Version. Parse takes
 	// the method up to the first SP and the version after the last one,
@@ -285,12 +296,12 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 		j++
 	}
 	if j == 0 {
-		return 0, perr(0, "request line: expected method token")
+		return 0, perr(start, "request line: expected method token")
 	}
 	if j >= len(line) || line[j] != ' ' {
-		return 0, perr(j, "request line: expected SP after method")
+		return 0, perr(start+j, "request line: expected SP after method")
 	}
-	m.method = span{0, int32(j)}
+	m.method = span{o, o + int32(j)}
 	us := j + 1
 	end := len(line)
 	for end > us && isWS(line[end-1]) {
@@ -301,16 +312,16 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 		vs--
 	}
 	if vs <= us || end-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
-		return 0, perr(vs, "request line: expected SIP-Version at the end, got "+strconv.Quote(string(line[vs:end])))
+		return 0, perr(start+vs, "request line: expected SIP-Version at the end, got "+strconv.Quote(string(line[vs:end])))
 	}
 	for k := vs + 4; k < end; k++ {
 		c := line[k]
 		if !(c >= '0' && c <= '9' || c == '.') {
-			return 0, perr(k, "request line: unexpected "+quoteByte(c)+" in SIP-Version")
+			return 0, perr(start+k, "request line: unexpected "+quoteByte(c)+" in SIP-Version")
 		}
 	}
-	m.version = span{int32(vs), int32(end)}
-	m.ruri = span{int32(us), int32(vs - 1)}
+	m.version = span{o + int32(vs), o + int32(end)}
+	m.ruri = span{o + int32(us), o + int32(vs-1)}
 	m.lineLWS = end != len(line) || line[vs-1] != ' ' || vs-1 == us || isWS(line[us]) || isWS(line[vs-2])
 	for k := us; k < vs-1 && !m.lineLWS; k++ {
 		if isWS(line[k]) {
@@ -318,8 +329,8 @@ func (m *Msg) parseFirstLine(b []byte) (int, error) {
 		}
 	}
 	m.isReq = true
-	m.methodID = LookupMethod(line[:m.method.e])
-	return next, nil
+	m.methodID = LookupMethod(line[:m.method.e-o])
+	return start + next, nil
 }
 
 func indexByte(b []byte, c byte) int {

@@ -248,3 +248,25 @@ func TestContacts(t *testing.T) {
 		t.Errorf("Contact: * not seen as star: %v", si.Err())
 	}
 }
+
+func TestLeadingCRLF(t *testing.T) {
+	in := "\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nl: 0\r\n\r\n"
+	m := mustParse(t, in)
+	if string(m.Method()) != "OPTIONS" || string(m.RequestURI()) != "sip:a@b" || string(m.Version()) != "SIP/2.0" {
+		t.Errorf("%q %q %q", m.Method(), m.RequestURI(), m.Version())
+	}
+	if got := string(m.AppendTo(nil)); got != in[4:] {
+		t.Errorf("AppendTo = %q", got)
+	}
+	if !IsKeepAlive([]byte("\r\n\r\n")) || IsKeepAlive([]byte("\r\nX")) || IsKeepAlive(nil) {
+		t.Error("IsKeepAlive")
+	}
+	var k Msg
+	if err := k.Parse([]byte("\r\n\r\n")); err == nil || !strings.Contains(err.Error(), "keep-alive") {
+		t.Errorf("keep-alive: %v", err)
+	}
+	r := mustParse(t, "\nSIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\n\r\n")
+	if r.StatusCode() != 200 || string(r.Reason()) != "OK" || r.MethodID() != MethodOPTIONS {
+		t.Errorf("reply %d %q", r.StatusCode(), r.Reason())
+	}
+}
