@@ -14,7 +14,9 @@
 // Parse treats the buffer as one datagram: the body is Content-Length bytes
 // after the empty line (bytes after that are ignored, RFC 3261 §18.3); a
 // Content-Length larger than what is there is an error; with no
-// Content-Length the body is the rest of the buffer.
+// Content-Length the body is the rest of the buffer. CRLFs before the start
+// line are skipped (RFC 3261 §7.5); a buffer of only CRLFs is a keep-alive
+// ping (IsKeepAlive), not a message.
 //
 // On a stream (TCP, TLS) MessageLen finds where each message ends, by
 // Content-Length, before Parse is called on it; SkipKeepAlive drops the
