@@ -334,3 +334,46 @@ func TestScriptFlagsAndDebug(t *testing.T) {
 		t.Errorf("get_debug = %d", GetDebug(ctx))
 	}
 }
+
+func TestNextHop(t *testing.T) {
+	for _, c := range []struct {
+		name, ruri, duri string
+		want             map[string]bool // checks that are true; all others false
+	}{
+		{"no transport", "sip:bob@192.0.2.5", "", map[string]bool{"IPv4": true}},
+		{"tcp", "sip:bob@example.com;transport=TCP", "", map[string]bool{"TCP": true}},
+		{"sips", "sips:bob@[2001:db8::9]:5061", "", map[string]bool{"TLS": true, "IPv6": true}},
+		{"dst uri wins", "sip:bob@example.com;transport=tcp", "sip:10.0.0.1;transport=ws", map[string]bool{"WS": true, "WSX": true, "IPv4": true}},
+		{"wss", "sip:bob@example.com;transport=wss", "", map[string]bool{"WSS": true, "WSX": true}},
+		{"udp", "sip:bob@example.com;transport=udp", "", map[string]bool{"UDP": true}},
+		{"sctp", "sip:bob@example.com;transport=sctp", "", map[string]bool{"SCTP": true}},
+	} {
+		raw := bytes.Replace(request("INVITE"), []byte("sip:bob@example.com SIP"), []byte(c.ruri+" SIP"), 1)
+		ctx := ksrtest.Ctx(t, raw, nil)
+		ctx.DstURI = c.duri
+		checks := map[string]func(*core.Ctx) bool{
+			"UDP": ToUDP, "TCP": ToTCP, "TLS": ToTLS, "SCTP": ToSCTP, "WS": ToWS, "WSS": ToWSS,
+			"WSX": ToWSX, "IPv4": ToIPv4, "IPv6": ToIPv6,
+		}
+		for name, f := range checks {
+			if got := f(ctx); got != c.want[name] {
+				t.Errorf("%s: to_%s = %v", c.name, name, got)
+			}
+		}
+	}
+	// A reply goes by its second Via.
+	raw := ksrtest.Request(
+		"SIP/2.0 200 OK",
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1",
+		"Via: SIP/2.0/TCP client.example.com:5070;branch=z9hG4bK2;received=198.51.100.7",
+		"From: <sip:alice@example.org>;tag=1",
+		"To: <sip:bob@example.com>;tag=2",
+		"Call-ID: x@y",
+		"CSeq: 1 INVITE",
+		"Content-Length: 0",
+	)
+	ctx := ksrtest.Ctx(t, raw, nil)
+	if !ToTCP(ctx) || ToUDP(ctx) || !ToIPv4(ctx) || ToIPv6(ctx) {
+		t.Errorf("reply: to_TCP %v to_UDP %v to_IPv4 %v", ToTCP(ctx), ToUDP(ctx), ToIPv4(ctx))
+	}
+}

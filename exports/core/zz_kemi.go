@@ -498,6 +498,69 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "to_IPv4",
+				Returns: core.TBool,
+				Native:  "to_IPv4",
+				Call:    kemi_to_IPv4,
+			},
+			{
+				Module:  "",
+				Name:    "to_IPv6",
+				Returns: core.TBool,
+				Native:  "to_IPv6",
+				Call:    kemi_to_IPv6,
+			},
+			{
+				Module:  "",
+				Name:    "to_SCTP",
+				Returns: core.TBool,
+				Native:  "to_SCTP",
+				Call:    kemi_to_SCTP,
+			},
+			{
+				Module:  "",
+				Name:    "to_TCP",
+				Returns: core.TBool,
+				Native:  "to_TCP",
+				Call:    kemi_to_TCP,
+			},
+			{
+				Module:  "",
+				Name:    "to_TLS",
+				Returns: core.TBool,
+				Native:  "to_TLS",
+				Call:    kemi_to_TLS,
+			},
+			{
+				Module:  "",
+				Name:    "to_UDP",
+				Returns: core.TBool,
+				Native:  "to_UDP",
+				Call:    kemi_to_UDP,
+			},
+			{
+				Module:  "",
+				Name:    "to_WS",
+				Returns: core.TBool,
+				Native:  "to_WS",
+				Call:    kemi_to_WS,
+			},
+			{
+				Module:  "",
+				Name:    "to_WSS",
+				Returns: core.TBool,
+				Native:  "to_WSS",
+				Call:    kemi_to_WSS,
+			},
+			{
+				Module:  "",
+				Name:    "to_WSX",
+				Returns: core.TBool,
+				Native:  "to_WSX",
+				Call:    kemi_to_WSX,
+			},
+			{
+				Module:  "",
 				Name:    "warn",
 				Params:  kemiArgs_warn,
 				Returns: core.TNone,
@@ -1093,6 +1156,78 @@ func kemi_setuser(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Bool(Setuser(ctx, args[0].S))
 }
 
+// kemi_to_IPv4 adapts KSR.to_IPv4 to ToIPv4.
+func kemi_to_IPv4(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_IPv4", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToIPv4(ctx))
+}
+
+// kemi_to_IPv6 adapts KSR.to_IPv6 to ToIPv6.
+func kemi_to_IPv6(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_IPv6", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToIPv6(ctx))
+}
+
+// kemi_to_SCTP adapts KSR.to_SCTP to ToSCTP.
+func kemi_to_SCTP(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_SCTP", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToSCTP(ctx))
+}
+
+// kemi_to_TCP adapts KSR.to_TCP to ToTCP.
+func kemi_to_TCP(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_TCP", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToTCP(ctx))
+}
+
+// kemi_to_TLS adapts KSR.to_TLS to ToTLS.
+func kemi_to_TLS(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_TLS", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToTLS(ctx))
+}
+
+// kemi_to_UDP adapts KSR.to_UDP to ToUDP.
+func kemi_to_UDP(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_UDP", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToUDP(ctx))
+}
+
+// kemi_to_WS adapts KSR.to_WS to ToWS.
+func kemi_to_WS(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_WS", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToWS(ctx))
+}
+
+// kemi_to_WSS adapts KSR.to_WSS to ToWSS.
+func kemi_to_WSS(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_WSS", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToWSS(ctx))
+}
+
+// kemi_to_WSX adapts KSR.to_WSX to ToWSX.
+func kemi_to_WSX(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.to_WSX", nil, core.KindNames(args)))
+	}
+	return core.Bool(ToWSX(ctx))
+}
+
 var kemiArgs_warn = []core.Type{core.TStr}
 
 // kemi_warn adapts KSR.warn to LogWarn.
@@ -1172,5 +1307,14 @@ var (
 	_ func(*core.Ctx, int) bool       = Setsflag
 	_ func(*core.Ctx, string) bool    = Seturi
 	_ func(*core.Ctx, string) bool    = Setuser
+	_ func(*core.Ctx) bool            = ToIPv4
+	_ func(*core.Ctx) bool            = ToIPv6
+	_ func(*core.Ctx) bool            = ToSCTP
+	_ func(*core.Ctx) bool            = ToTCP
+	_ func(*core.Ctx) bool            = ToTLS
+	_ func(*core.Ctx) bool            = ToUDP
+	_ func(*core.Ctx) bool            = ToWS
+	_ func(*core.Ctx) bool            = ToWSS
+	_ func(*core.Ctx) bool            = ToWSX
 	_ func(*core.Ctx, string)         = LogWarn
 )
