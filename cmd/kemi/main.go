@@ -25,6 +25,7 @@ const usage = `usage: kemi <command> [flags]
 commands:
   serve    run the SIP server (the default command)
   check    load the config and compile its script, print every error or "ok"
+  user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
   version  print the version
 
 flags of serve and check:
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "user":
+		return userCmd(args, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "kemi", version)
 		return 0
