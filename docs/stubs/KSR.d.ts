@@ -1967,6 +1967,51 @@ interface KSR_object {
 	 */
 	setuser(user: string): boolean;
 	/**
+	 * Check whether the next hop (destination URI or Request-URI host; for a reply the second Via) is an IPv4 address.
+	 * @returns true when the next hop host is an IPv4 address.
+	 */
+	to_IPv4(): boolean;
+	/**
+	 * Check whether the next hop is an IPv6 address.
+	 * @returns true when the next hop host is an IPv6 address.
+	 */
+	to_IPv6(): boolean;
+	/**
+	 * Check whether the next hop is reached over SCTP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for SCTP.
+	 */
+	to_SCTP(): boolean;
+	/**
+	 * Check whether the next hop is reached over TCP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for TCP.
+	 */
+	to_TCP(): boolean;
+	/**
+	 * Check whether the next hop is reached over TLS: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for TLS.
+	 */
+	to_TLS(): boolean;
+	/**
+	 * Check whether the next hop is reached over UDP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for UDP.
+	 */
+	to_UDP(): boolean;
+	/**
+	 * Check whether the next hop is reached over WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for WebSocket.
+	 */
+	to_WS(): boolean;
+	/**
+	 * Check whether the next hop is reached over secure WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+	 * @returns true for secure WebSocket.
+	 */
+	to_WSS(): boolean;
+	/**
+	 * Check whether the next hop is reached over WebSocket, plain or secure.
+	 * @returns true for WS or WSS.
+	 */
+	to_WSX(): boolean;
+	/**
 	 * Log msg at warning level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.
 	 */

@@ -290,6 +290,42 @@ function KSR.seturi(uri) end
 ---@return boolean # true, or false when the Request-URI cannot be parsed.
 function KSR.setuser(user) end
 
+---Check whether the next hop (destination URI or Request-URI host; for a reply the second Via) is an IPv4 address.
+---@return boolean # true when the next hop host is an IPv4 address.
+function KSR.to_IPv4() end
+
+---Check whether the next hop is an IPv6 address.
+---@return boolean # true when the next hop host is an IPv6 address.
+function KSR.to_IPv6() end
+
+---Check whether the next hop is reached over SCTP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for SCTP.
+function KSR.to_SCTP() end
+
+---Check whether the next hop is reached over TCP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for TCP.
+function KSR.to_TCP() end
+
+---Check whether the next hop is reached over TLS: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for TLS.
+function KSR.to_TLS() end
+
+---Check whether the next hop is reached over UDP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for UDP.
+function KSR.to_UDP() end
+
+---Check whether the next hop is reached over WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for WebSocket.
+function KSR.to_WS() end
+
+---Check whether the next hop is reached over secure WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply).
+---@return boolean # true for secure WebSocket.
+function KSR.to_WSS() end
+
+---Check whether the next hop is reached over WebSocket, plain or secure.
+---@return boolean # true for WS or WSS.
+function KSR.to_WSX() end
+
 ---Log msg at warning level, when the debug global allows it.
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.warn(msg) end

@@ -1374,6 +1374,42 @@ class _KSR:
         """Replace the user part of the Request-URI."""
         ...
 
+    def to_IPv4(self) -> bool:
+        """Check whether the next hop (destination URI or Request-URI host; for a reply the second Via) is an IPv4 address."""
+        ...
+
+    def to_IPv6(self) -> bool:
+        """Check whether the next hop is an IPv6 address."""
+        ...
+
+    def to_SCTP(self) -> bool:
+        """Check whether the next hop is reached over SCTP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_TCP(self) -> bool:
+        """Check whether the next hop is reached over TCP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_TLS(self) -> bool:
+        """Check whether the next hop is reached over TLS: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_UDP(self) -> bool:
+        """Check whether the next hop is reached over UDP: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_WS(self) -> bool:
+        """Check whether the next hop is reached over WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_WSS(self) -> bool:
+        """Check whether the next hop is reached over secure WebSocket: the transport of the destination URI or Request-URI (a request) or of the second Via (a reply)."""
+        ...
+
+    def to_WSX(self) -> bool:
+        """Check whether the next hop is reached over WebSocket, plain or secure."""
+        ...
+
     def warn(self, msg: str) -> None:
         """Log msg at warning level, when the debug global allows it."""
         ...
