@@ -5,7 +5,7 @@ function ksr_request_route() {
 		KSR.sl.sl_send_reply(483, "Too Many Hops");
 		return;
 	}
-	if (KSR.pv.is_null("$tt") == false) {
+	if (KSR.siputils.has_totag() > 0) {
 		if (KSR.rr.loose_route() > 0) {
 			KSR.tm.t_relay();
 			return;

@@ -10,7 +10,7 @@ function ksr_request_route()
 		KSR.sl.sl_send_reply(483, "Too Many Hops")
 		return
 	end
-	if KSR.pv.is_null("$tt") == false then
+	if KSR.siputils.has_totag() > 0 then
 		if KSR.rr.loose_route() > 0 then
 			KSR.tm.t_relay()
 			return

@@ -1,0 +1,28 @@
+// The bench's stateful proxy (../shared/bench/kamailio/proxy.lua) in
+// JavaScript; proxy.sh defines UASPORT at the end of a copy of this file.
+function ksr_request_route() {
+	if (KSR.maxfwd.process_maxfwd(10) < 0) {
+		KSR.sl.sl_send_reply(483, "Too Many Hops");
+		return;
+	}
+	if (KSR.siputils.has_totag() > 0) {
+		if (KSR.rr.loose_route() > 0) {
+			KSR.tm.t_relay();
+			return;
+		}
+		if (KSR.is_ACK()) {
+			if (KSR.tm.t_check_trans() > 0) KSR.tm.t_relay();
+			return;
+		}
+		KSR.sl.sl_send_reply(404, "Not here");
+		return;
+	}
+	if (KSR.is_CANCEL()) {
+		if (KSR.tm.t_check_trans() > 0) KSR.tm.t_relay();
+		return;
+	}
+	KSR.hdr.remove("Route");
+	if (KSR.is_INVITE()) KSR.rr.record_route();
+	KSR.setdsturi("sip:127.0.0.1:" + UASPORT);
+	if (KSR.tm.t_relay() < 0) KSR.sl.sl_reply_error();
+}

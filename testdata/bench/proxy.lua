@@ -1,0 +1,29 @@
+-- The bench's stateful proxy (../shared/bench/kamailio/proxy.lua): every
+-- new call goes to the UAS on 127.0.0.1:UASPORT; proxy.sh defines UASPORT
+-- at the end of a copy of this file.
+function ksr_request_route()
+	if KSR.maxfwd.process_maxfwd(10) < 0 then
+		KSR.sl.sl_send_reply(483, "Too Many Hops")
+		return
+	end
+	if KSR.siputils.has_totag() > 0 then
+		if KSR.rr.loose_route() > 0 then
+			KSR.tm.t_relay()
+			return
+		end
+		if KSR.is_ACK() then
+			if KSR.tm.t_check_trans() > 0 then KSR.tm.t_relay() end
+			return
+		end
+		KSR.sl.sl_send_reply(404, "Not here")
+		return
+	end
+	if KSR.is_CANCEL() then
+		if KSR.tm.t_check_trans() > 0 then KSR.tm.t_relay() end
+		return
+	end
+	KSR.hdr.remove("Route")
+	if KSR.is_INVITE() then KSR.rr.record_route() end
+	KSR.setdsturi("sip:127.0.0.1:" .. UASPORT)
+	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
+end
