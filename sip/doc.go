@@ -63,7 +63,8 @@
 //
 // Edits are recorded, not applied: SetRequestURI, SetMaxForwards, SetBody,
 // RemoveHeader, RemoveHeaderAt, RemoveValue, InsertHeaderBefore/After,
-// AddHeaderBefore/After, AppendHeader, PrependVia, RemoveTopVia,
+// AddHeaderBefore/After, AppendHeader, SetHeaderValue, Replace (any range,
+// found with OffsetOf from a slice a read returned), PrependVia, RemoveTopVia,
 // AddRecordRoute and AddViaReceived each store a delete or an insert
 // against an offset in the original buffer (a "lump", as Kamailio calls
 // it). AppendTo writes the message with every edit applied, in one pass.

@@ -195,6 +195,47 @@ func (e *edits) covered(off, end int32) bool {
 	return false
 }
 
+// OffsetOf returns where sub, a slice returned by a read of this message
+// (a header value, a NameAddr URI, a Via param...), starts in Raw(), or -1
+// when sub does not point into Raw(). With Replace it lets a module edit
+// any part it has read, such as the host of a Contact URI.
+func (m *Msg) OffsetOf(sub []byte) int {
+	if len(m.buf) == 0 || cap(sub) == 0 || cap(sub) > cap(m.buf) {
+		return -1
+	}
+	off := cap(m.buf) - cap(sub)
+	if off > len(m.buf) || off+len(sub) > len(m.buf) || len(sub) > 0 && &m.buf[off] != &sub[0] {
+		return -1
+	}
+	return off
+}
+
+// Replace records replacing Raw()[off:end] with data. data is copied.
+func (m *Msg) Replace(off, end int, data []byte) error {
+	if off < int(m.start) || end < off || end > len(m.buf) {
+		return ErrNoHeader
+	}
+	if m.ed.n+2 > MaxEdits {
+		return ErrTooManyEdits
+	}
+	if len(data) > 0 {
+		m.ed.add(lump{off: int32(off), end: int32(off), data: m.ed.save(data)})
+	}
+	if end > off {
+		m.ed.add(lump{off: int32(off), end: int32(end), del: true})
+	}
+	return nil
+}
+
+// SetHeaderValue replaces the value of the i-th header line.
+func (m *Msg) SetHeaderValue(i int, value []byte) error {
+	if i < 0 || i >= m.nh {
+		return ErrNoHeader
+	}
+	v := m.hdrs[i].value
+	return m.Replace(int(v.s), int(v.e), value)
+}
+
 // insertAt records an insertion of a whole header line at off.
 func (m *Msg) insertLine(off int32, name string, value []byte) error {
 	if m.ed.n >= MaxEdits {

@@ -87,6 +87,15 @@ func TestEdits(t *testing.T) {
 		}, replace(editBase, "Content-Length: 3\n\nabc", "Content-Length: 5\nContent-Type: text/plain\r\n\nhello")},
 		{"via received and rport", func(m *Msg) error { return m.AddViaReceived(src, false) },
 			replace(editBase, "branch=z9hG4bKa;rport,", "branch=z9hG4bKa;received=198.51.100.7;rport=40000,")},
+		{"replace a Route URI host", func(m *Msg) error {
+			it := m.Routes()
+			it.Next()
+			u, _ := it.NameAddr().ParsedURI()
+			off := m.OffsetOf(u.Host)
+			return m.Replace(off, off+len(u.Host), []byte("192.0.2.50"))
+		}, replace(editBase, "<sip:r1.example.com;lr>", "<sip:192.0.2.50;lr>")},
+		{"set header value", func(m *Msg) error { return m.SetHeaderValue(8, []byte("b, c")) },
+			replace(editBase, "X-Test: a", "X-Test: b, c")},
 		{"remove then insert at the same place", func(m *Msg) error {
 			if err := m.RemoveHeaderAt(8); err != nil {
 				return err
@@ -176,5 +185,19 @@ func TestEditsAllocs(t *testing.T) {
 	})
 	if n != 0 {
 		t.Fatalf("%v allocs per edit+write", n)
+	}
+}
+
+func TestOffsetOf(t *testing.T) {
+	var m Msg
+	if err := m.Parse([]byte(editBase)); err != nil {
+		t.Fatal(err)
+	}
+	cid := m.CallID()
+	if off := m.OffsetOf(cid); off < 0 || string(m.Raw()[off:off+len(cid)]) != "c1" {
+		t.Errorf("OffsetOf(Call-ID) = %d", off)
+	}
+	if m.OffsetOf([]byte("c1")) != -1 || m.OffsetOf(nil) != -1 {
+		t.Error("foreign slices must give -1")
 	}
 }
