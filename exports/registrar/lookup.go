@@ -197,8 +197,6 @@ func Unregister(ctx *core.Ctx, table, uri string) int {
 		ctx.Log(core.LErr, "registrar: unregister: no user in "+uri+"\n")
 		return -1
 	}
-	if usrloc.Get(ctx.RT).Table(table).Delete(s.aor) {
-		return 1
-	}
-	return -1
+	usrloc.Get(ctx.RT).Table(table).Delete(s.aor)
+	return 1
 }

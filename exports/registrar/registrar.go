@@ -269,7 +269,11 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		var why string
 		rc, code, why = apply(ctx, c, s, t, flags, now)
 		if code != 0 {
-			return reject(ctx, flags, code, why, "registrar: save: "+why+" for "+string(s.aor))
+			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+string(s.aor))
+			if code == 503 {
+				return -2 // Kamailio's code for too many contacts
+			}
+			return -1
 		}
 	}
 	if flags&FlagNoReply == 0 {
@@ -311,7 +315,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		for _, p := range s.pend {
 			i := find(r.Contacts, p.uri)
 			if i >= 0 && r.Contacts[i].CallID == string(callID) && cseq < r.Contacts[i].CSeq {
-				code, why = 500, "Out Of Order CSeq"
+				code, why = 400, "Invalid CSeq Number"
 				return changed
 			}
 			switch {
@@ -383,7 +387,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 	case deleted > 0:
 		return 3, 0, ""
 	}
-	return 2, 0, ""
+	return 1, 0, ""
 }
 
 // setStr replaces *dst with b, allocating only when the text changed.
