@@ -93,6 +93,11 @@ func FuzzParseMsg(f *testing.F) {
 		m.RemoveValue("Route", 1)
 		m.RemoveHeader("Contact")
 		m.AppendHeader("X-A", []byte("1"))
+		m.SetHeaderValue(1, []byte("v"))
+		if cid := m.CallID(); len(cid) > 0 {
+			off := m.OffsetOf(cid)
+			m.Replace(off, off+len(cid)/2, []byte("new"))
+		}
 		m.SetBody([]byte("abc"), "text/plain")
 		var dst []byte
 		if out, err := m.Apply(dst); err != nil {
