@@ -11,6 +11,9 @@ package hdr
 
 import (
 	"bytes"
+	"regexp"
+	"strings"
+	"sync"
 
 	"kemi/core"
 	"kemi/sip"
@@ -320,4 +323,110 @@ func GeteIdx(ctx *core.Ctx, hname string, idx int) core.Value {
 // GetwIdx is GetIdx with "<null>" for a missing header.
 func GetwIdx(ctx *core.Ctx, hname string, idx int) core.Value {
 	return value(ctx, hname, idx, nullPrint)
+}
+
+var (
+	reMu    sync.RWMutex
+	reCache = map[string]*regexp.Regexp{}
+)
+
+func compileRe(expr string) (*regexp.Regexp, error) {
+	reMu.RLock()
+	re := reCache[expr]
+	reMu.RUnlock()
+	if re != nil {
+		return re, nil
+	}
+	re, err := regexp.Compile("(?i)" + expr)
+	if err != nil {
+		return nil, err
+	}
+	reMu.Lock()
+	if len(reCache) < 1024 {
+		reCache[expr] = re
+	}
+	reMu.Unlock()
+	return re, nil
+}
+
+// MatchContent compares the values (trimmed) of headers named hname with
+// mval, ignoring case: op "eq" equal, "ne" not equal, "sw" starts with,
+// "in" contains, "re" matches the regular expression mval. hidx picks
+// which headers must match: "f" the first, "l" the last, "a" all, "o" at
+// least one.
+func MatchContent(ctx *core.Ctx, hname, op, mval, hidx string) bool {
+	if ctx.Msg == nil || hname == "" || hidx == "" {
+		return false
+	}
+	var re *regexp.Regexp
+	switch strings.ToLower(op) {
+	case "eq", "ne", "sw", "in":
+	case "re":
+		var err error
+		if re, err = compileRe(mval); err != nil {
+			ctx.Log(core.LErr, "hdr: match_content: bad regular expression "+quote(mval)+": "+err.Error()+"\n")
+			return false
+		}
+	default:
+		ctx.Log(core.LErr, "hdr: match_content: expected operator eq, ne, sw, in or re, got "+quote(op)+"\n")
+		return false
+	}
+	which := hidx[0] | 0x20
+	if which != 'f' && which != 'l' && which != 'a' && which != 'o' {
+		ctx.Log(core.LErr, "hdr: match_content: expected f, l, a or o to pick headers, got "+quote(hidx)+"\n")
+		return false
+	}
+	matched, n := false, 0
+	for it := ctx.Msg.Lines(hname); it.Next(); n++ {
+		v := bytes.TrimSpace(it.Value())
+		switch strings.ToLower(op) {
+		case "eq":
+			matched = equalFold(v, mval)
+		case "ne":
+			matched = !equalFold(v, mval)
+		case "sw":
+			matched = len(v) >= len(mval) && equalFold(v[:len(mval)], mval)
+		case "in":
+			matched = containsFold(v, mval)
+		case "re":
+			matched = re.Match(v)
+		}
+		switch {
+		case which == 'f':
+			return matched
+		case which == 'a' && !matched:
+			return false
+		case which == 'o' && matched:
+			return true
+		}
+	}
+	return n > 0 && matched
+}
+
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if equalFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
 }

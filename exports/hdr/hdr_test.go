@@ -137,3 +137,24 @@ func TestAllocations(t *testing.T) {
 		t.Errorf("%v allocations per message", n)
 	}
 }
+
+func TestMatchContent(t *testing.T) {
+	ctx := ksrtest.Ctx(t, msg(), nil)
+	for _, c := range []struct {
+		op, val, idx string
+		want         bool
+	}{
+		{"eq", "ONE", "f", true}, {"eq", "two", "f", false}, {"eq", "two", "l", true},
+		{"eq", "one", "a", false}, {"eq", "two", "o", true}, {"ne", "one", "l", true},
+		{"ne", "one", "f", false}, {"sw", "tw", "o", true}, {"in", "W", "l", true},
+		{"re", "^(one|two)$", "a", true}, {"re", "^t", "f", false}, {"xx", "one", "f", false},
+		{"eq", "one", "z", false}, {"re", "(", "f", false},
+	} {
+		if got := MatchContent(ctx, "X-A", c.op, c.val, c.idx); got != c.want {
+			t.Errorf("match_content(X-A, %s, %s, %s) = %v", c.op, c.val, c.idx, got)
+		}
+	}
+	if MatchContent(ctx, "X-None", "ne", "x", "a") {
+		t.Error("match_content on a missing header")
+	}
+}

@@ -107,6 +107,14 @@ func init() {
 			},
 			{
 				Module:  "hdr",
+				Name:    "match_content",
+				Params:  kemiArgs_match_content,
+				Returns: core.TBool,
+				Native:  "match_content",
+				Call:    kemi_match_content,
+			},
+			{
+				Module:  "hdr",
 				Name:    "remove",
 				Params:  kemiArgs_remove,
 				Returns: core.TInt,
@@ -253,6 +261,16 @@ func kemi_is_present(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(IsPresent(ctx, args[0].S)))
 }
 
+var kemiArgs_match_content = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_match_content adapts KSR.hdr.match_content to MatchContent.
+func kemi_match_content(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.hdr.match_content", kemiArgs_match_content, core.KindNames(args)))
+	}
+	return core.Bool(MatchContent(ctx, args[0].S, args[1].S, args[2].S, args[3].S))
+}
+
 var kemiArgs_remove = []core.Type{core.TStr}
 
 // kemi_remove adapts KSR.hdr.remove to Remove.
@@ -285,19 +303,20 @@ func kemi_rminsert(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/hdr/module.yaml.
 var (
-	_ func(*core.Ctx, string) int             = Append
-	_ func(*core.Ctx, string, string) int     = AppendAfter
-	_ func(*core.Ctx, string) int             = AppendToReply
-	_ func(*core.Ctx, string) core.Value      = Get
-	_ func(*core.Ctx, string, int) core.Value = GetIdx
-	_ func(*core.Ctx, string) core.Value      = Gete
-	_ func(*core.Ctx, string, int) core.Value = GeteIdx
-	_ func(*core.Ctx, string) core.Value      = Getw
-	_ func(*core.Ctx, string, int) core.Value = GetwIdx
-	_ func(*core.Ctx, string) int             = Insert
-	_ func(*core.Ctx, string, string) int     = InsertBefore
-	_ func(*core.Ctx, string) int             = IsPresent
-	_ func(*core.Ctx, string) int             = Remove
-	_ func(*core.Ctx, string, string) int     = RmAppend
-	_ func(*core.Ctx, string, string) int     = RmInsert
+	_ func(*core.Ctx, string) int                          = Append
+	_ func(*core.Ctx, string, string) int                  = AppendAfter
+	_ func(*core.Ctx, string) int                          = AppendToReply
+	_ func(*core.Ctx, string) core.Value                   = Get
+	_ func(*core.Ctx, string, int) core.Value              = GetIdx
+	_ func(*core.Ctx, string) core.Value                   = Gete
+	_ func(*core.Ctx, string, int) core.Value              = GeteIdx
+	_ func(*core.Ctx, string) core.Value                   = Getw
+	_ func(*core.Ctx, string, int) core.Value              = GetwIdx
+	_ func(*core.Ctx, string) int                          = Insert
+	_ func(*core.Ctx, string, string) int                  = InsertBefore
+	_ func(*core.Ctx, string) int                          = IsPresent
+	_ func(*core.Ctx, string, string, string, string) bool = MatchContent
+	_ func(*core.Ctx, string) int                          = Remove
+	_ func(*core.Ctx, string, string) int                  = RmAppend
+	_ func(*core.Ctx, string, string) int                  = RmInsert
 )
