@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/corex"
 	"kemi/sip"
 )
 
@@ -429,3 +430,27 @@ func GetEnvn(ctx *core.Ctx, name string) int {
 	n, _ := strconv.Atoi(os.Getenv(name))
 	return n
 }
+
+// GetSendSock is the socket set_send_socket (corex) forced, or null.
+func GetSendSock(ctx *core.Ctx) core.Value {
+	if _, _, name, ok := corex.SendSocket(ctx); ok {
+		return core.Str(name)
+	}
+	return core.Null()
+}
+
+// GetSendSockName is the name of the forced send socket; kemi sockets
+// have no names, so null.
+func GetSendSockName(ctx *core.Ctx) core.Value { return core.Null() }
+
+// GetSendSockPort is the port of the forced send socket, 0 for none.
+func GetSendSockPort(ctx *core.Ctx) int {
+	if _, ap, _, ok := corex.SendSocket(ctx); ok {
+		return int(ap.Port())
+	}
+	return 0
+}
+
+// GetRcvSockName is the name of the receiving socket; kemi sockets have no
+// names, so null.
+func GetRcvSockName(ctx *core.Ctx) core.Value { return core.Null() }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"kemi/core"
+	"kemi/exports/corex"
 	"kemi/exports/internal/ksrtest"
 )
 
@@ -115,5 +116,18 @@ func TestEnv(t *testing.T) {
 	}
 	if !GetEnv(&ctx, "KX_TEST_NONE").IsNull() || GetEnvn(&ctx, "KX_TEST_NONE") != 0 {
 		t.Error("unset env")
+	}
+}
+
+func TestSendSock(t *testing.T) {
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), nil)
+	if !GetSendSock(ctx).IsNull() || GetSendSockPort(ctx) != 0 || !GetSendSockName(ctx).IsNull() || !GetRcvSockName(ctx).IsNull() {
+		t.Error("no socket forced")
+	}
+	if corex.SetSendSocket(ctx, "udp:192.0.2.1:5060") != 1 {
+		t.Fatal("set_send_socket")
+	}
+	if GetSendSock(ctx).S != "udp:192.0.2.1:5060" || GetSendSockPort(ctx) != 5060 {
+		t.Errorf("forced socket %v %d", GetSendSock(ctx), GetSendSockPort(ctx))
 	}
 }

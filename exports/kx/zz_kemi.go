@@ -154,6 +154,13 @@ func init() {
 			},
 			{
 				Module:  "kx",
+				Name:    "get_rcv_sock_name",
+				Returns: core.TXval,
+				Native:  "get_rcv_sock_name",
+				Call:    kemi_get_rcv_sock_name,
+			},
+			{
+				Module:  "kx",
 				Name:    "get_rcvaddr_sock",
 				Returns: core.TXval,
 				Native:  "get_rcvaddr_sock",
@@ -207,6 +214,27 @@ func init() {
 				Returns: core.TXval,
 				Native:  "get_ruser",
 				Call:    kemi_get_ruser,
+			},
+			{
+				Module:  "kx",
+				Name:    "get_send_sock",
+				Returns: core.TXval,
+				Native:  "get_send_sock",
+				Call:    kemi_get_send_sock,
+			},
+			{
+				Module:  "kx",
+				Name:    "get_send_sock_name",
+				Returns: core.TXval,
+				Native:  "get_send_sock_name",
+				Call:    kemi_get_send_sock_name,
+			},
+			{
+				Module:  "kx",
+				Name:    "get_send_sock_port",
+				Returns: core.TInt,
+				Native:  "get_send_sock_port",
+				Call:    kemi_get_send_sock_port,
 			},
 			{
 				Module:  "kx",
@@ -607,6 +635,14 @@ func kemi_get_protoid(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(GetProtoid(ctx)))
 }
 
+// kemi_get_rcv_sock_name adapts KSR.kx.get_rcv_sock_name to GetRcvSockName.
+func kemi_get_rcv_sock_name(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.kx.get_rcv_sock_name", nil, core.KindNames(args)))
+	}
+	return GetRcvSockName(ctx)
+}
+
 // kemi_get_rcvaddr_sock adapts KSR.kx.get_rcvaddr_sock to GetRcvaddrSock.
 func kemi_get_rcvaddr_sock(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -669,6 +705,30 @@ func kemi_get_ruser(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.kx.get_ruser", nil, core.KindNames(args)))
 	}
 	return GetRuser(ctx)
+}
+
+// kemi_get_send_sock adapts KSR.kx.get_send_sock to GetSendSock.
+func kemi_get_send_sock(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.kx.get_send_sock", nil, core.KindNames(args)))
+	}
+	return GetSendSock(ctx)
+}
+
+// kemi_get_send_sock_name adapts KSR.kx.get_send_sock_name to GetSendSockName.
+func kemi_get_send_sock_name(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.kx.get_send_sock_name", nil, core.KindNames(args)))
+	}
+	return GetSendSockName(ctx)
+}
+
+// kemi_get_send_sock_port adapts KSR.kx.get_send_sock_port to GetSendSockPort.
+func kemi_get_send_sock_port(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.kx.get_send_sock_port", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(GetSendSockPort(ctx)))
 }
 
 // kemi_get_srcaddr_sock adapts KSR.kx.get_srcaddr_sock to GetSrcaddrSock.
@@ -957,6 +1017,7 @@ var (
 	_ func(*core.Ctx) core.Value         = GetOuri
 	_ func(*core.Ctx) core.Value         = GetProto
 	_ func(*core.Ctx) int                = GetProtoid
+	_ func(*core.Ctx) core.Value         = GetRcvSockName
 	_ func(*core.Ctx) core.Value         = GetRcvaddrSock
 	_ func(*core.Ctx) core.Value         = GetRcvadvip
 	_ func(*core.Ctx) core.Value         = GetRcvadvport
@@ -965,6 +1026,9 @@ var (
 	_ func(*core.Ctx) core.Value         = GetRhost
 	_ func(*core.Ctx) core.Value         = GetRuri
 	_ func(*core.Ctx) core.Value         = GetRuser
+	_ func(*core.Ctx) core.Value         = GetSendSock
+	_ func(*core.Ctx) core.Value         = GetSendSockName
+	_ func(*core.Ctx) int                = GetSendSockPort
 	_ func(*core.Ctx) core.Value         = GetSrcaddrSock
 	_ func(*core.Ctx) core.Value         = GetSrcip
 	_ func(*core.Ctx) core.Value         = GetSrcport
