@@ -176,6 +176,10 @@ func recordRoute(ctx *core.Ctx, fn string, host string, params string) int {
 		b = append(b, "<sip:"...)
 	}
 	if host == "" {
+		if a := ctx.Local.Addr(); !a.IsValid() || a.IsUnspecified() {
+			ctx.Log(core.LErr, "rr: "+fn+": the socket address "+ctx.Local.String()+" cannot go in a Record-Route; listen on a specific address or use record_route_preset\n")
+			return -1
+		}
 		b = appendLocal(b, ctx)
 	} else {
 		b = append(b, host...)

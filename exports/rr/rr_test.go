@@ -282,3 +282,14 @@ func BenchmarkRecordRoute(b *testing.B) {
 		RecordRoute(ctx)
 	}
 }
+
+func TestRecordRouteWildcardSocket(t *testing.T) {
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), nil)
+	ctx.Local = netipMust("0.0.0.0:5060")
+	if RecordRoute(ctx) != -1 || ctx.Msg.PendingEdits() {
+		t.Error("a Record-Route with 0.0.0.0")
+	}
+	if RecordRoutePresetOne(ctx, "192.0.2.1:5060") != 1 {
+		t.Error("preset on a wildcard socket")
+	}
+}
