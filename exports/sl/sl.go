@@ -20,9 +20,9 @@ func SendReply(ctx *core.Ctx, code int, reason string) int {
 }
 
 // StatefulReply, when set, answers through the message's transaction and
-// reports ok=false when the message has none. tm sets it at init, so
-// send_reply and send_reply_error reply statefully when they can, as in
-// Kamailio, without sl importing tm.
+// reports ok=false when the message has none. It is for tm to set in its
+// init, so that send_reply and send_reply_error reply statefully when they
+// can, as in Kamailio, without sl importing tm. Unset, they are stateless.
 var StatefulReply func(ctx *core.Ctx, code int, reason string) (ret int, ok bool)
 
 // SendReplyAny is send_reply: through the transaction when there is one,
