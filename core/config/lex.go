@@ -305,11 +305,8 @@ func (lx *lexer) raw() token {
 			sp = true
 			continue
 		case !s.expansion && (c == '#' && s.peekAt(1) == '!' || c == '!' && s.peekAt(1) == '!' && isDirective(s.wordAt(2))):
-			if lx.directive(s) {
-				sp, nl = true, true
-			} else {
-				sp = true
-			}
+			lx.directive(s)
+			sp, nl = true, true
 			continue
 		case c == '#' || c == '/' && s.peekAt(1) == '/':
 			lx.skipLine(s)
@@ -435,17 +432,13 @@ func (lx *lexer) restOfLine(s *source, continuation bool) string {
 	return b.String()
 }
 
-// directive handles "#!word ..." or "!!word ...". It reports whether it
-// consumed a whole line (true) or was a plain comment.
-func (lx *lexer) directive(s *source) bool {
+// directive handles a "#!word ..." or "!!word ..." line.
+func (lx *lexer) directive(s *source) {
 	pos := s.pos()
 	word := s.wordAt(2)
-	prefix := string(s.b[s.i : s.i+2])
 	if !isDirective(word) {
-		if prefix == "!!" {
-			return false
-		}
-		// Kamailio reads an unknown "#!" line as a comment; a near miss of
+		// Only "#!" gets here: raw() takes "!!" for a directive only when
+		// a directive name follows. Kamailio reads an unknown "#!" line as a comment; a near miss of
 		// a directive is far more likely a typo that would silently change
 		// which lines are read.
 		if !markers[word] {
@@ -454,7 +447,7 @@ func (lx *lexer) directive(s *source) bool {
 			}
 		}
 		lx.skipLine(s)
-		return true
+		return
 	}
 	for range 2 + len(word) {
 		s.advance()
@@ -475,7 +468,7 @@ func (lx *lexer) directive(s *source) bool {
 		} else {
 			lx.skipLine(s)
 		}
-		return true
+		return
 	}
 	switch word {
 	case "ifdef", "ifndef":
@@ -501,26 +494,26 @@ func (lx *lexer) directive(s *source) bool {
 		id, ok := lx.directiveID(s, pos, name)
 		value := strings.TrimSpace(lx.restOfLine(s, true))
 		if !ok {
-			return true
+			return
 		}
 		old, exists := lx.defs[id]
 		switch {
 		case exists && (word == "trydef" || word == "trydefine"):
-			return true
+			return
 		case exists && (word == "define" || word == "def"):
 			where := "at " + old.pos.String()
 			if old.cmdline {
 				where = "on the command line"
 			}
 			lx.errorf(pos, "%s %s: already defined %s (use #!redefine to replace it or #!trydef to keep it)", name, id, where)
-			return true
+			return
 		}
 		lx.defs[id] = &define{value: value, pos: pos}
 	case "undefine", "undef", "tryundefine", "tryundef":
 		id, ok := lx.directiveID(s, pos, name)
 		lx.endOfDirective(s, name)
 		if !ok {
-			return true
+			return
 		}
 		if _, exists := lx.defs[id]; !exists && (word == "undef" || word == "undefine") {
 			lx.errorf(pos, "%s %s: not defined (use #!tryundef when that is fine)", name, id)
@@ -537,7 +530,6 @@ func (lx *lexer) directive(s *source) bool {
 		lx.include(s, pos, word)
 		lx.endOfDirective(s, name)
 	}
-	return true
 }
 
 // directiveID reads the name after #!define, #!ifdef and the like.
