@@ -66,6 +66,13 @@ func init() {
 			},
 			{
 				Module:  "textops",
+				Name:    "is_audio_on_hold",
+				Returns: core.TInt,
+				Native:  "is_audio_on_hold",
+				Call:    kemi_is_audio_on_hold,
+			},
+			{
+				Module:  "textops",
 				Name:    "is_present_hf",
 				Params:  kemiArgs_is_present_hf,
 				Returns: core.TInt,
@@ -79,6 +86,22 @@ func init() {
 				Returns: core.TInt,
 				Native:  "is_present_hf_re",
 				Call:    kemi_is_present_hf_re,
+			},
+			{
+				Module:  "textops",
+				Name:    "is_privacy",
+				Params:  kemiArgs_is_privacy,
+				Returns: core.TInt,
+				Native:  "is_privacy",
+				Call:    kemi_is_privacy,
+			},
+			{
+				Module:  "textops",
+				Name:    "regex_substring",
+				Params:  kemiArgs_regex_substring,
+				Returns: core.TInt,
+				Native:  "regex_substring",
+				Call:    kemi_regex_substring,
 			},
 			{
 				Module:  "textops",
@@ -103,6 +126,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "remove_hf_idx",
 				Call:    kemi_remove_hf_idx,
+			},
+			{
+				Module:  "textops",
+				Name:    "remove_hf_match",
+				Params:  kemiArgs_remove_hf_match,
+				Returns: core.TInt,
+				Native:  "remove_hf_match",
+				Call:    kemi_remove_hf_match,
 			},
 			{
 				Module:  "textops",
@@ -146,11 +177,43 @@ func init() {
 			},
 			{
 				Module:  "textops",
+				Name:    "replace_body_atonce",
+				Params:  kemiArgs_replace_body_atonce,
+				Returns: core.TInt,
+				Native:  "replace_body_atonce",
+				Call:    kemi_replace_body_atonce,
+			},
+			{
+				Module:  "textops",
+				Name:    "replace_body_str",
+				Params:  kemiArgs_replace_body_str,
+				Returns: core.TInt,
+				Native:  "replace_body_str",
+				Call:    kemi_replace_body_str,
+			},
+			{
+				Module:  "textops",
 				Name:    "replace_hdrs",
 				Params:  kemiArgs_replace_hdrs,
 				Returns: core.TInt,
 				Native:  "replace_hdrs",
 				Call:    kemi_replace_hdrs,
+			},
+			{
+				Module:  "textops",
+				Name:    "replace_hdrs_str",
+				Params:  kemiArgs_replace_hdrs_str,
+				Returns: core.TInt,
+				Native:  "replace_hdrs_str",
+				Call:    kemi_replace_hdrs_str,
+			},
+			{
+				Module:  "textops",
+				Name:    "replace_str",
+				Params:  kemiArgs_replace_str,
+				Returns: core.TInt,
+				Native:  "replace_str",
+				Call:    kemi_replace_str,
 			},
 			{
 				Module:  "textops",
@@ -194,11 +257,27 @@ func init() {
 			},
 			{
 				Module:  "textops",
+				Name:    "search_str",
+				Params:  kemiArgs_search_str,
+				Returns: core.TInt,
+				Native:  "search_str",
+				Call:    kemi_search_str,
+			},
+			{
+				Module:  "textops",
 				Name:    "set_body",
 				Params:  kemiArgs_set_body,
 				Returns: core.TInt,
 				Native:  "set_body",
 				Call:    kemi_set_body,
+			},
+			{
+				Module:  "textops",
+				Name:    "set_body_hex",
+				Params:  kemiArgs_set_body_hex,
+				Returns: core.TInt,
+				Native:  "set_body_hex",
+				Call:    kemi_set_body_hex,
 			},
 			{
 				Module:  "textops",
@@ -280,6 +359,14 @@ func init() {
 				Native:  "subst_user",
 				Call:    kemi_subst_user,
 			},
+			{
+				Module:  "textops",
+				Name:    "subst_v",
+				Params:  kemiArgs_subst_v,
+				Returns: core.TInt,
+				Native:  "subst_v",
+				Call:    kemi_subst_v,
+			},
 		},
 	})
 }
@@ -352,6 +439,14 @@ func kemi_in_list_prefix(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(InListPrefix(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
+// kemi_is_audio_on_hold adapts KSR.textops.is_audio_on_hold to IsAudioOnHold.
+func kemi_is_audio_on_hold(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.textops.is_audio_on_hold", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(IsAudioOnHold(ctx)))
+}
+
 var kemiArgs_is_present_hf = []core.Type{core.TStr}
 
 // kemi_is_present_hf adapts KSR.textops.is_present_hf to IsPresentHF.
@@ -370,6 +465,26 @@ func kemi_is_present_hf_re(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.is_present_hf_re", kemiArgs_is_present_hf_re, core.KindNames(args)))
 	}
 	return core.Int(int64(IsPresentHFRe(ctx, args[0].S)))
+}
+
+var kemiArgs_is_privacy = []core.Type{core.TStr}
+
+// kemi_is_privacy adapts KSR.textops.is_privacy to IsPrivacy.
+func kemi_is_privacy(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.is_privacy", kemiArgs_is_privacy, core.KindNames(args)))
+	}
+	return core.Int(int64(IsPrivacy(ctx, args[0].S)))
+}
+
+var kemiArgs_regex_substring = []core.Type{core.TStr, core.TStr, core.TInt, core.TInt, core.TStr}
+
+// kemi_regex_substring adapts KSR.textops.regex_substring to RegexSubstring.
+func kemi_regex_substring(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KInt || args[3].Kind != core.KInt || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.regex_substring", kemiArgs_regex_substring, core.KindNames(args)))
+	}
+	return core.Int(int64(RegexSubstring(ctx, args[0].S, args[1].S, int(args[2].I), int(args[3].I), args[4].S)))
 }
 
 var kemiArgs_remove_hf = []core.Type{core.TStr}
@@ -400,6 +515,16 @@ func kemi_remove_hf_idx(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.remove_hf_idx", kemiArgs_remove_hf_idx, core.KindNames(args)))
 	}
 	return core.Int(int64(RemoveHFIdx(ctx, args[0].S, int(args[1].I))))
+}
+
+var kemiArgs_remove_hf_match = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_remove_hf_match adapts KSR.textops.remove_hf_match to RemoveHFMatch.
+func kemi_remove_hf_match(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.remove_hf_match", kemiArgs_remove_hf_match, core.KindNames(args)))
+	}
+	return core.Int(int64(RemoveHFMatch(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
 var kemiArgs_remove_hf_re = []core.Type{core.TStr}
@@ -452,6 +577,26 @@ func kemi_replace_body_all(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(ReplaceBodyAll(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_replace_body_atonce = []core.Type{core.TStr, core.TStr}
+
+// kemi_replace_body_atonce adapts KSR.textops.replace_body_atonce to ReplaceBodyAtonce.
+func kemi_replace_body_atonce(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.replace_body_atonce", kemiArgs_replace_body_atonce, core.KindNames(args)))
+	}
+	return core.Int(int64(ReplaceBodyAtonce(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_replace_body_str = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_replace_body_str adapts KSR.textops.replace_body_str to ReplaceBodyStr.
+func kemi_replace_body_str(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.replace_body_str", kemiArgs_replace_body_str, core.KindNames(args)))
+	}
+	return core.Int(int64(ReplaceBodyStr(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
 var kemiArgs_replace_hdrs = []core.Type{core.TStr, core.TStr}
 
 // kemi_replace_hdrs adapts KSR.textops.replace_hdrs to ReplaceHdrs.
@@ -460,6 +605,26 @@ func kemi_replace_hdrs(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.replace_hdrs", kemiArgs_replace_hdrs, core.KindNames(args)))
 	}
 	return core.Int(int64(ReplaceHdrs(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_replace_hdrs_str = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_replace_hdrs_str adapts KSR.textops.replace_hdrs_str to ReplaceHdrsStr.
+func kemi_replace_hdrs_str(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.replace_hdrs_str", kemiArgs_replace_hdrs_str, core.KindNames(args)))
+	}
+	return core.Int(int64(ReplaceHdrsStr(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_replace_str = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_replace_str adapts KSR.textops.replace_str to ReplaceStr.
+func kemi_replace_str(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.replace_str", kemiArgs_replace_str, core.KindNames(args)))
+	}
+	return core.Int(int64(ReplaceStr(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
 var kemiArgs_search = []core.Type{core.TStr}
@@ -512,6 +677,16 @@ func kemi_search_hf(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SearchHF(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
+var kemiArgs_search_str = []core.Type{core.TStr, core.TStr}
+
+// kemi_search_str adapts KSR.textops.search_str to SearchStr.
+func kemi_search_str(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.search_str", kemiArgs_search_str, core.KindNames(args)))
+	}
+	return core.Int(int64(SearchStr(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_set_body = []core.Type{core.TStr, core.TStr}
 
 // kemi_set_body adapts KSR.textops.set_body to SetBody.
@@ -520,6 +695,16 @@ func kemi_set_body(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body", kemiArgs_set_body, core.KindNames(args)))
 	}
 	return core.Int(int64(SetBody(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_set_body_hex = []core.Type{core.TStr, core.TStr}
+
+// kemi_set_body_hex adapts KSR.textops.set_body_hex to SetBodyHex.
+func kemi_set_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_body_hex", kemiArgs_set_body_hex, core.KindNames(args)))
+	}
+	return core.Int(int64(SetBodyHex(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_starts_with = []core.Type{core.TStr, core.TStr}
@@ -622,40 +807,61 @@ func kemi_subst_user(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SubstUser(ctx, args[0].S)))
 }
 
+var kemiArgs_subst_v = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_subst_v adapts KSR.textops.subst_v to SubstV.
+func kemi_subst_v(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.subst_v", kemiArgs_subst_v, core.KindNames(args)))
+	}
+	return core.Int(int64(SubstV(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/textops/module.yaml.
 var (
-	_ func(*core.Ctx, string, string) int         = CmpIstr
-	_ func(*core.Ctx, string, string) int         = CmpStr
-	_ func(*core.Ctx, string, string) int         = EndsWith
-	_ func(*core.Ctx) int                         = HasBody
-	_ func(*core.Ctx, string) int                 = HasBodyType
-	_ func(*core.Ctx, string, string, string) int = InList
-	_ func(*core.Ctx, string, string, string) int = InListPrefix
-	_ func(*core.Ctx, string) int                 = IsPresentHF
-	_ func(*core.Ctx, string) int                 = IsPresentHFRe
-	_ func(*core.Ctx, string) int                 = RemoveHF
-	_ func(*core.Ctx, string, string) int         = RemoveHFExp
-	_ func(*core.Ctx, string, int) int            = RemoveHFIdx
-	_ func(*core.Ctx, string) int                 = RemoveHFRe
-	_ func(*core.Ctx, string, string) int         = Replace
-	_ func(*core.Ctx, string, string) int         = ReplaceAll
-	_ func(*core.Ctx, string, string) int         = ReplaceBody
-	_ func(*core.Ctx, string, string) int         = ReplaceBodyAll
-	_ func(*core.Ctx, string, string) int         = ReplaceHdrs
-	_ func(*core.Ctx, string) int                 = Search
-	_ func(*core.Ctx, string, string) int         = SearchAppend
-	_ func(*core.Ctx, string, string) int         = SearchAppendBody
-	_ func(*core.Ctx, string) int                 = SearchBody
-	_ func(*core.Ctx, string, string, string) int = SearchHF
-	_ func(*core.Ctx, string, string) int         = SetBody
-	_ func(*core.Ctx, string, string) int         = StartsWith
-	_ func(*core.Ctx, string, string) int         = StrAllIn
-	_ func(*core.Ctx, string, string) int         = StrAnyIn
-	_ func(*core.Ctx, string, string) int         = StrFind
-	_ func(*core.Ctx, string, string) int         = StrIfind
-	_ func(*core.Ctx, string) int                 = Subst
-	_ func(*core.Ctx, string) int                 = SubstBody
-	_ func(*core.Ctx, string, string, string) int = SubstHF
-	_ func(*core.Ctx, string) int                 = SubstURI
-	_ func(*core.Ctx, string) int                 = SubstUser
+	_ func(*core.Ctx, string, string) int                   = CmpIstr
+	_ func(*core.Ctx, string, string) int                   = CmpStr
+	_ func(*core.Ctx, string, string) int                   = EndsWith
+	_ func(*core.Ctx) int                                   = HasBody
+	_ func(*core.Ctx, string) int                           = HasBodyType
+	_ func(*core.Ctx, string, string, string) int           = InList
+	_ func(*core.Ctx, string, string, string) int           = InListPrefix
+	_ func(*core.Ctx) int                                   = IsAudioOnHold
+	_ func(*core.Ctx, string) int                           = IsPresentHF
+	_ func(*core.Ctx, string) int                           = IsPresentHFRe
+	_ func(*core.Ctx, string) int                           = IsPrivacy
+	_ func(*core.Ctx, string, string, int, int, string) int = RegexSubstring
+	_ func(*core.Ctx, string) int                           = RemoveHF
+	_ func(*core.Ctx, string, string) int                   = RemoveHFExp
+	_ func(*core.Ctx, string, int) int                      = RemoveHFIdx
+	_ func(*core.Ctx, string, string, string) int           = RemoveHFMatch
+	_ func(*core.Ctx, string) int                           = RemoveHFRe
+	_ func(*core.Ctx, string, string) int                   = Replace
+	_ func(*core.Ctx, string, string) int                   = ReplaceAll
+	_ func(*core.Ctx, string, string) int                   = ReplaceBody
+	_ func(*core.Ctx, string, string) int                   = ReplaceBodyAll
+	_ func(*core.Ctx, string, string) int                   = ReplaceBodyAtonce
+	_ func(*core.Ctx, string, string, string) int           = ReplaceBodyStr
+	_ func(*core.Ctx, string, string) int                   = ReplaceHdrs
+	_ func(*core.Ctx, string, string, string) int           = ReplaceHdrsStr
+	_ func(*core.Ctx, string, string, string) int           = ReplaceStr
+	_ func(*core.Ctx, string) int                           = Search
+	_ func(*core.Ctx, string, string) int                   = SearchAppend
+	_ func(*core.Ctx, string, string) int                   = SearchAppendBody
+	_ func(*core.Ctx, string) int                           = SearchBody
+	_ func(*core.Ctx, string, string, string) int           = SearchHF
+	_ func(*core.Ctx, string, string) int                   = SearchStr
+	_ func(*core.Ctx, string, string) int                   = SetBody
+	_ func(*core.Ctx, string, string) int                   = SetBodyHex
+	_ func(*core.Ctx, string, string) int                   = StartsWith
+	_ func(*core.Ctx, string, string) int                   = StrAllIn
+	_ func(*core.Ctx, string, string) int                   = StrAnyIn
+	_ func(*core.Ctx, string, string) int                   = StrFind
+	_ func(*core.Ctx, string, string) int                   = StrIfind
+	_ func(*core.Ctx, string) int                           = Subst
+	_ func(*core.Ctx, string) int                           = SubstBody
+	_ func(*core.Ctx, string, string, string) int           = SubstHF
+	_ func(*core.Ctx, string) int                           = SubstURI
+	_ func(*core.Ctx, string) int                           = SubstUser
+	_ func(*core.Ctx, string, string, string) int           = SubstV
 )
