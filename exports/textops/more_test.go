@@ -85,10 +85,10 @@ func TestHoldAndPrivacy(t *testing.T) {
 		return ksrtest.Ctx(t, []byte(raw), nil)
 	}
 	for sdp, want := range map[string]int{
-		"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n":                     -1,
-		"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n":                       1,
-		"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\na=inactive\r\n":       2,
-		"v=0\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\n":                             2,
+		"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\n":                    -1,
+		"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n":                      1,
+		"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\na=inactive\r\n":      2,
+		"v=0\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\n":                            2,
 		"v=0\r\nm=video 4002 RTP/AVP 31\r\na=sendonly\r\nm=audio 4000 RTP/AVP 0\r\n": -1,
 	} {
 		if got := IsAudioOnHold(withSDP(sdp)); got != want {
