@@ -17,4 +17,19 @@
 // Errors do not stop the parse: Parse returns an ErrorList naming every
 // problem it found, each as "file:line:col: message", with a did-you-mean
 // where a near miss exists.
+//
+// Where kemi differs from Kamailio, it is on purpose:
+//
+//   - "#!ifdeff X" is an error with a suggestion; Kamailio reads any
+//     unknown "#!" line as a comment, silently changing what is read.
+//   - "#!endif # note" closes the block; in Kamailio the trailing text
+//     turns the whole line into a comment.
+//   - A define's value is lexed on its own, so a comment in it ends with
+//     the value instead of swallowing the rest of the line that uses it.
+//   - Defines expand in listen=udp:MYIP:5060; Kamailio reads "udp:MYIP"
+//     as one word there.
+//   - #!ifexp, #!defexp and port ranges in listen are not supported and
+//     say so.
+//   - Runaway input (defines that fan out, files that include themselves)
+//     stops with an error instead of exhausting memory.
 package config
