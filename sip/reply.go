@@ -221,7 +221,7 @@ func appendViaWithReceived(dst, line []byte, src netip.AddrPort, force bool) []b
 // one (port from sent-by, default 5060); else to the source address (which
 // is the received= a server would add, or the sent-by address itself) and
 // to the source port when the Via has rport or forceRport is set, else to
-// the sent-by port (default 5060, 5061 for TLS).
+// the sent-by port (default 5060).
 func ReplyAddr(req *Msg, src netip.AddrPort, forceRport bool) netip.AddrPort {
 	v, err := req.TopVia()
 	if err != nil {
