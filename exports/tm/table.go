@@ -101,11 +101,20 @@ type bucket struct {
 	head *cell
 }
 
+// maxIdle bounds the freed cells kept for reuse.
+const maxIdle = 1 << 16
+
 // table holds the live transactions, shared by every worker.
 type table struct {
 	b    [nBuckets]bucket
-	pool sync.Pool
 	live atomic.Int64
+
+	// idle are freed cells, kept with their buffers for the next
+	// transactions. A sync.Pool would lose them at every other GC, and a
+	// cell (a parsed message, branch buffers) is several KB to clear and
+	// fault in again.
+	idleMu sync.Mutex
+	idle   []*cell
 }
 
 // lookup finds the cell with id (and kind) and the generation it had.
@@ -146,10 +155,25 @@ func (t *table) insert(n *cell) (*cell, uint32, bool) {
 
 // get returns a cleared cell, reusing a freed one's buffers.
 func (t *table) get() *cell {
-	if v := t.pool.Get(); v != nil {
-		return v.(*cell)
+	t.idleMu.Lock()
+	if n := len(t.idle); n > 0 {
+		c := t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		t.idleMu.Unlock()
+		return c
 	}
+	t.idleMu.Unlock()
 	return new(cell)
+}
+
+// put keeps a cleared cell for reuse.
+func (t *table) put(c *cell) {
+	t.idleMu.Lock()
+	if len(t.idle) < maxIdle {
+		t.idle = append(t.idle, c)
+	}
+	t.idleMu.Unlock()
 }
 
 // unlink removes c from its bucket. c.mu must be held; the lock order is
@@ -181,7 +205,7 @@ func (t *table) free(c *cell) {
 	c.gen.Add(1)
 	c.clear()
 	c.mu.Unlock()
-	t.pool.Put(c)
+	t.put(c)
 }
 
 // clear resets a cell for reuse, keeping its buffers' capacity.

@@ -13,6 +13,10 @@ import (
 // Server is the Server header of the replies tm builds.
 const Server = "kemi"
 
+// bufSlack is room for what tm and the script add to a kept message (Via,
+// received, Record-Route), so a new cell's buffers are allocated once.
+const bufSlack = 512
+
 // TM is the transaction layer of one runtime: the table, the timers and the
 // settings from modparams.
 type TM struct {
@@ -107,11 +111,16 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	}
 	n := t.tab.get()
 	n.mu.Lock()
+	if cap(n.base) == 0 {
+		// One allocation of the right size, not a doubling series as
+		// AppendTo writes piece by piece; the cell keeps it when reused.
+		n.base = make([]byte, 0, len(m.Raw())+bufSlack)
+	}
 	n.base = m.AppendTo(n.base[:0])
 	if err := n.req.Parse(n.base); err != nil {
 		n.clear()
 		n.mu.Unlock()
-		t.tab.pool.Put(n)
+		t.tab.put(n)
 		return nil, 0, false, fmt.Errorf("re-parsing the request to keep: %w", err)
 	}
 	n.live = true
@@ -135,7 +144,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 		n.live = false
 		n.clear()
 		n.mu.Unlock()
-		t.tab.pool.Put(n)
+		t.tab.put(n)
 	}
 	return c, gen, isNew, nil
 }
@@ -153,6 +162,9 @@ func (t *TM) replay(e *env, c *cell, gen uint32) {
 // the transaction's reply. c.mu must be held.
 func (t *TM) sendLocal(e *env, c *cell, code int, reason string) {
 	opt := sip.ReplyOptions{Server: Server}
+	if cap(c.reply) == 0 {
+		c.reply = make([]byte, 0, len(c.base)+bufSlack)
+	}
 	c.reply = sip.AppendReply(c.reply[:0], &c.req, code, reason, &opt)
 	c.replyCode = code
 	e.send(c.reply, c.replyTo)
@@ -342,6 +354,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, ruri []byte, dstU
 	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
 		return err
 	}
+	if cap(br.out) == 0 {
+		br.out = make([]byte, 0, len(c.base)+bufSlack)
+	}
 	br.out = m.AppendTo(br.out[:0])
 	br.dst = dst
 	return nil
@@ -484,7 +499,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		}
 		if code > 100 && c.state == uasProceeding {
 			if m.RemoveTopVia() == nil {
-				c.reply = m.AppendTo(c.reply[:0])
+				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
 				e.send(c.reply, c.replyTo)
 			}
@@ -522,7 +537,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		// Every 2xx goes upstream (RFC 3261 16.7 step 9).
 		if m.RemoveTopVia() == nil {
 			if c.state == uasProceeding {
-				c.reply = m.AppendTo(c.reply[:0])
+				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
 				e.send(c.reply, c.replyTo)
 				t.completed(e, c, code)
@@ -535,7 +550,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		return
 	}
 	if m.RemoveTopVia() == nil {
-		br.reply = m.AppendTo(br.reply[:0])
+		br.reply = appendMsg(br.reply, m)
 	}
 	if code >= 600 && c.inv {
 		for i := 0; i < c.nbr; i++ {
@@ -834,3 +849,12 @@ func (t *TM) Stop() {
 
 // Live is the number of transactions in the table.
 func (t *TM) Live() int { return int(t.tab.live.Load()) }
+
+// appendMsg writes m (with its edits) into buf, reusing buf's capacity and
+// sizing it once when it has none.
+func appendMsg(buf []byte, m *sip.Msg) []byte {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, len(m.Raw())+bufSlack)
+	}
+	return m.AppendTo(buf[:0])
+}
