@@ -75,6 +75,12 @@ func Load(opt Options) (*Setup, error) {
 			if err != nil {
 				return nil, fmt.Errorf("-l %s: %w", l, err)
 			}
+			if ln.Port == 0 {
+				ln.Port = 5060
+				if ln.Proto == "tls" || ln.Proto == "wss" {
+					ln.Port = 5061
+				}
+			}
 			s.Listens = append(s.Listens, ln)
 		}
 	} else {
