@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -54,6 +55,7 @@ type state struct {
 	code   int
 	reason string
 	extra  []byte // extra reply header lines (Unsupported for 420)
+	buf    []byte // reply headers: append_to_reply's and extra
 }
 
 var slot int
@@ -124,7 +126,11 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 		ctx.Log(core.LErr, "sanity: no sender for the reply\n")
 		return false
 	}
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: extra}
+	// Headers the script added with KSR.hdr.append_to_reply go in too, as
+	// they do in Kamailio's sl replies.
+	st := get(ctx)
+	st.buf = append(append(st.buf[:0], hdr.ReplyHeaders(ctx)...), extra...)
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

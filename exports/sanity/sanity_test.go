@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/internal/ksrtest"
 )
 
@@ -158,5 +159,15 @@ func BenchmarkSanityCheckDefaults(b *testing.B) {
 	for b.Loop() {
 		ctx.Seq++
 		SanityCheck(ctx, 0, 0)
+	}
+}
+
+func TestReplyHeadersFromHdr(t *testing.T) {
+	rec := ksrtest.NewRecorder()
+	ctx := ksrtest.Ctx(t, msg(inv, "Proxy-Require: foo"), rec)
+	hdr.AppendToReply(ctx, "X-Why: sanity\r\n")
+	SanityCheck(ctx, ProxyRequire, 0)
+	if len(rec.Sent) != 1 || !strings.Contains(string(rec.Sent[0].B), "\r\nX-Why: sanity\r\nUnsupported: foo\r\n") {
+		t.Errorf("reply %q", rec.Sent)
 	}
 }
