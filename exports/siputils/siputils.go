@@ -6,6 +6,7 @@ package siputils
 
 import (
 	"bytes"
+	"strings"
 
 	"kemi/core"
 	"kemi/sip"
@@ -375,4 +376,50 @@ func equalFold(a []byte, b string) bool {
 		}
 	}
 	return true
+}
+
+// e164 is 1 for '+' followed by digits, 3 to e164_max_len characters in
+// all, as Kamailio checks.
+func e164(ctx *core.Ctx, s []byte) int {
+	max := 16
+	if ctx.RT != nil && ctx.RT.Reg != nil {
+		if v := ctx.RT.Param("siputils", "e164_max_len"); v.Kind == core.KInt {
+			max = int(v.I)
+		}
+	}
+	if len(s) <= 2 || len(s) > max || s[0] != '+' {
+		return -1
+	}
+	for _, c := range s[1:] {
+		if c < '0' || c > '9' {
+			return -1
+		}
+	}
+	return 1
+}
+
+// IsE164 is 1 when s is an E.164 number ("+4930123456"). Kamailio has it
+// only in its native language; kemi exports it to every engine.
+func IsE164(ctx *core.Ctx, s string) int {
+	var b [32]byte
+	if len(s) > len(b) {
+		return -1
+	}
+	return e164(ctx, append(b[:0], s...))
+}
+
+// IsURIUserE164 is 1 when the user part of uri is an E.164 number. Like
+// IsE164 it is a kemi addition to the KEMI exports.
+func IsURIUserE164(ctx *core.Ctx, uri string) int {
+	c := strings.IndexByte(uri, ':')
+	if c < 0 {
+		ctx.Log(core.LErr, "siputils: is_uri_user_e164: not a URI: "+uri+"\n")
+		return -1
+	}
+	rest := uri[c+1:]
+	at := strings.IndexByte(rest, '@')
+	if at < 0 {
+		return -1
+	}
+	return IsE164(ctx, rest[:at])
 }

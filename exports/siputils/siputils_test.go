@@ -151,3 +151,17 @@ func TestAllocations(t *testing.T) {
 		t.Errorf("%v allocations", n)
 	}
 }
+
+func TestE164(t *testing.T) {
+	var ctx core.Ctx
+	for s, want := range map[string]int{"+4930123456": 1, "+49": 1, "+4": -1, "4930123": -1, "+49a": -1, "+123456789012345": 1, "+1234567890123456": -1} {
+		if got := IsE164(&ctx, s); got != want {
+			t.Errorf("is_e164(%q) = %d, want %d", s, got, want)
+		}
+	}
+	for u, want := range map[string]int{"sip:+4930123@example.com": 1, "sip:alice@example.com": -1, "sip:example.com": -1, "nonsense": -1} {
+		if got := IsURIUserE164(&ctx, u); got != want {
+			t.Errorf("is_uri_user_e164(%q) = %d, want %d", u, got, want)
+		}
+	}
+}

@@ -8,6 +8,9 @@ func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "siputils",
 		Doc:  "SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates.",
+		Params: []core.ParamSpec{
+			{Name: "e164_max_len", Type: core.TInt, Default: core.Int(16), Doc: "Longest E.164 number accepted by is_e164 and is_uri_user_e164, '+' included."},
+		},
 		Exports: []*core.Export{
 			{
 				Module:  "siputils",
@@ -66,6 +69,14 @@ func init() {
 			},
 			{
 				Module:  "siputils",
+				Name:    "is_e164",
+				Params:  kemiArgs_is_e164,
+				Returns: core.TInt,
+				Native:  "is_e164",
+				Call:    kemi_is_e164,
+			},
+			{
+				Module:  "siputils",
 				Name:    "is_first_hop",
 				Returns: core.TInt,
 				Native:  "is_first_hop",
@@ -116,6 +127,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "is_uri",
 				Call:    kemi_is_uri,
+			},
+			{
+				Module:  "siputils",
+				Name:    "is_uri_user_e164",
+				Params:  kemiArgs_is_uri_user_e164,
+				Returns: core.TInt,
+				Native:  "is_uri_user_e164",
+				Call:    kemi_is_uri_user_e164,
 			},
 			{
 				Module:  "siputils",
@@ -236,6 +255,16 @@ func kemi_is_alphanumex(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(IsAlphanumex(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_is_e164 = []core.Type{core.TStr}
+
+// kemi_is_e164 adapts KSR.siputils.is_e164 to IsE164.
+func kemi_is_e164(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.is_e164", kemiArgs_is_e164, core.KindNames(args)))
+	}
+	return core.Int(int64(IsE164(ctx, args[0].S)))
+}
+
 // kemi_is_first_hop adapts KSR.siputils.is_first_hop to IsFirstHop.
 func kemi_is_first_hop(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -298,6 +327,16 @@ func kemi_is_uri(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.siputils.is_uri", kemiArgs_is_uri, core.KindNames(args)))
 	}
 	return core.Int(int64(IsURI(ctx, args[0].S)))
+}
+
+var kemiArgs_is_uri_user_e164 = []core.Type{core.TStr}
+
+// kemi_is_uri_user_e164 adapts KSR.siputils.is_uri_user_e164 to IsURIUserE164.
+func kemi_is_uri_user_e164(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.is_uri_user_e164", kemiArgs_is_uri_user_e164, core.KindNames(args)))
+	}
+	return core.Int(int64(IsURIUserE164(ctx, args[0].S)))
 }
 
 var kemiArgs_is_user = []core.Type{core.TStr}
@@ -367,6 +406,7 @@ var (
 	_ func(*core.Ctx) int                 = HasTotag
 	_ func(*core.Ctx, string) int         = IsAlphanum
 	_ func(*core.Ctx, string, string) int = IsAlphanumex
+	_ func(*core.Ctx, string) int         = IsE164
 	_ func(*core.Ctx) int                 = IsFirstHop
 	_ func(*core.Ctx, int) int            = IsFirstHopMode
 	_ func(*core.Ctx, string) int         = IsNumeric
@@ -374,6 +414,7 @@ var (
 	_ func(*core.Ctx) int                 = IsRequest
 	_ func(*core.Ctx, string) int         = IsTelNumber
 	_ func(*core.Ctx, string) int         = IsURI
+	_ func(*core.Ctx, string) int         = IsURIUserE164
 	_ func(*core.Ctx, string) int         = IsUser
 	_ func(*core.Ctx) int                 = SipParseHeaders
 	_ func(*core.Ctx, string) int         = URIParam
