@@ -140,7 +140,7 @@ func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOption
 	if v := req.HeaderID(HdrTo); v != nil {
 		dst = append(dst, "To: "...)
 		dst = append(dst, v...)
-		if code > 100 && req.ToTag() == nil {
+		if code > 100 && (!containsTag(v) || req.ToTag() == nil) {
 			dst = append(dst, ";tag="...)
 			if len(opt.ToTag) > 0 {
 				dst = append(dst, opt.ToTag...)
@@ -175,6 +175,17 @@ func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOption
 	dst = strconv.AppendInt(dst, int64(len(opt.Body)), 10)
 	dst = append(dst, "\r\n\r\n"...)
 	return append(dst, opt.Body...)
+}
+
+// containsTag reports whether "tag" appears in v, any case: when it does
+// not, the To header has no tag and need not be parsed.
+func containsTag(v []byte) bool {
+	for i := 0; i+3 <= len(v); i++ {
+		if lower(v[i]) == 't' && lower(v[i+1]) == 'a' && lower(v[i+2]) == 'g' {
+			return true
+		}
+	}
+	return false
 }
 
 // appendViaWithReceived writes a Via line value whose first via-parm gets

@@ -64,6 +64,20 @@ func TestAppendReply(t *testing.T) {
 	}
 }
 
+func TestReplyKeepsExistingToTag(t *testing.T) {
+	m := mustParse(t, strings.Replace(replyReq, "To: <sip:bob@example.com>", "To: <sip:bob@example.com>;TAG=abc", 1))
+	out := string(AppendReply(nil, m, 200, "", nil))
+	if !strings.Contains(out, "To: <sip:bob@example.com>;TAG=abc\r\n") {
+		t.Errorf("To changed:\n%s", out)
+	}
+	// A "tag" inside the URI is not a To-tag.
+	m = mustParse(t, strings.Replace(replyReq, "To: <sip:bob@example.com>", "To: <sip:bob@example.com;tag=u>", 1))
+	out = string(AppendReply(nil, m, 200, "", &ReplyOptions{ToTag: []byte("t1")}))
+	if !strings.Contains(out, "To: <sip:bob@example.com;tag=u>;tag=t1\r\n") {
+		t.Errorf("To-tag missing:\n%s", out)
+	}
+}
+
 func TestToTagStable(t *testing.T) {
 	a := mustParse(t, replyReq)
 	b := mustParse(t, replyReq) // a retransmission
