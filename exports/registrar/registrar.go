@@ -9,6 +9,7 @@
 package registrar
 
 import (
+	"errors"
 	"strconv"
 	"time"
 	"unsafe"
@@ -184,6 +185,18 @@ func allowMask(m *sip.Msg) uint32 {
 		mask |= 1 << uint(sip.LookupMethod(it.Value()))
 	}
 	return mask
+}
+
+func init() {
+	core.OnStart("registrar", func(rt *core.Runtime) error {
+		// As in Kamailio, registrar stores through usrloc; without it the
+		// expiry timer and the database would silently be missing.
+		if rt.Reg.Module("usrloc") == nil {
+			return errors.New(`registrar needs usrloc: add loadmodule "usrloc.so" before it`)
+		}
+		cfg(rt)
+		return nil
+	})
 }
 
 // Save is save(table, flags).

@@ -430,3 +430,11 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("lookup: %.1f allocs, want 0", n)
 	}
 }
+
+func TestNeedsUsrloc(t *testing.T) {
+	reg, _ := core.NewRegistry(core.Known("registrar"))
+	rt := &core.Runtime{Reg: reg}
+	if err := rt.Start(); err == nil || !strings.Contains(err.Error(), "usrloc") {
+		t.Fatalf("registrar without usrloc: %v", err)
+	}
+}
