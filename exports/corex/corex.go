@@ -289,3 +289,27 @@ func SendData(ctx *core.Ctx, uri, data string) int {
 	}
 	return 1
 }
+
+func init() {
+	// $fs is the forced send socket, as set_send_socket sets it.
+	core.RegisterPV("fs", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		if _, _, name, ok := SendSocket(ctx); ok {
+			return append(dst, name...), true
+		}
+		return dst, false
+	})
+	core.RegisterPVSetter("fs", func(ctx *core.Ctx, _ string, v core.Value) error {
+		if v.IsNull() || v.Kind == core.KStr && v.S == "" {
+			get(ctx).sock = ""
+			return nil
+		}
+		if v.Kind != core.KStr || SetSendSocket(ctx, v.S) < 0 {
+			return errString("$fs: expected udp:IP:PORT of a socket this server listens on, got " + v.String())
+		}
+		return nil
+	})
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

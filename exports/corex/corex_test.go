@@ -113,3 +113,26 @@ func TestSendData(t *testing.T) {
 		t.Error("send_data to a name or over tcp")
 	}
 }
+
+func TestFsPV(t *testing.T) {
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), nil)
+	get, set := core.LookupPV("fs"), core.LookupPVSetter("fs")
+	if _, ok := get(ctx, "", nil); ok {
+		t.Error("$fs without a socket")
+	}
+	if err := set(ctx, "", core.Str("udp:192.0.2.1:5060")); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := get(ctx, "", nil); !ok || string(b) != "udp:192.0.2.1:5060" {
+		t.Errorf("$fs = %q", b)
+	}
+	if err := set(ctx, "", core.Str("udp:192.0.2.99:5060")); err == nil {
+		t.Error("$fs accepted a socket we do not listen on")
+	}
+	if err := set(ctx, "", core.Null()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, ok := SendSocket(ctx); ok {
+		t.Error("$fs = null must clear the socket")
+	}
+}

@@ -110,6 +110,9 @@ func init() {
 				Call:    kemi_setxflag,
 			},
 		},
+		PVs: []core.PVSpec{
+			{Name: "fs", Doc: "Forced send socket, udp:IP:PORT (set_send_socket); writable, \"\" clears it."},
+		},
 	})
 }
 
