@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"kemi/core"
 	"kemi/exports/internal/ksrtest"
@@ -262,5 +263,32 @@ func TestCheckAllocs(t *testing.T) {
 	f()
 	if n := testing.AllocsPerRun(100, f); n > 0 {
 		t.Errorf("check: %.1f allocs, want 0", n)
+	}
+}
+
+// TestConcurrentChecks challenges and checks from several workers at
+// once: run with -race.
+func TestConcurrentChecks(t *testing.T) {
+	rt := newRT(t, nil)
+	done := make(chan int)
+	for w := 0; w < 4; w++ {
+		go func() {
+			bad := 0
+			for i := 0; i < 50; i++ {
+				s := getState(rt)
+				var m mac
+				nonce := string(s.nonces.issue(nil, &m, time.Now().Unix()))
+				raw := register("Authorization: " + authorization(MD5, "alice", "example.com", "pw", "REGISTER", "sip:example.com", nonce, "00000001", "c"))
+				if PvAuthCheck(msgCtx(t, rt, raw, nil), "example.com", "pw", 0, 0) != OK {
+					bad++
+				}
+			}
+			done <- bad
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if n := <-done; n != 0 {
+			t.Errorf("%d checks failed", n)
+		}
 	}
 }

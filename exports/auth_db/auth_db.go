@@ -8,6 +8,7 @@
 package auth_db
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -30,6 +31,7 @@ type DB struct {
 	db        *store.DB
 	useDomain bool
 	cur       atomic.Pointer[subscribers]
+	mu        sync.Mutex // serializes Poll and Reload
 	stamp     store.Stamp
 	log       *core.Logger
 }
@@ -95,6 +97,8 @@ func (d *DB) logf(level int, msg string) {
 // Poll reloads the subscribers when the file changed and its subscriber
 // generation moved (a usrloc flush changes the file, not the generation).
 func (d *DB) Poll() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	st := d.db.Stamp()
 	if st == d.stamp {
 		return nil
@@ -107,11 +111,17 @@ func (d *DB) Poll() error {
 	if gen == d.cur.Load().gen {
 		return nil
 	}
-	return d.Reload()
+	return d.reload()
 }
 
 // Reload reads every subscriber into a new snapshot.
 func (d *DB) Reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reload()
+}
+
+func (d *DB) reload() error {
 	st := d.db.Stamp()
 	list, gen, err := d.db.Subscribers()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,12 +45,12 @@ func msgCtx(t testing.TB, rt *core.Runtime, raw string, out core.Sender) *core.C
 	return ctx
 }
 
-var cseqN = 0
+var cseqSeq atomic.Int64
 
 // register builds a REGISTER for alice with the given extra lines
 // (Contact, Expires...).
 func register(extra ...string) string {
-	cseqN++
+	cseqN := int(cseqSeq.Add(1))
 	return string(ksrtest.Request(append([]string{
 		"REGISTER sip:example.com SIP/2.0",
 		"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKreg" + itoa(cseqN) + ";rport",
@@ -258,7 +259,7 @@ func TestMalformedContact(t *testing.T) {
 func TestOutOfOrderCSeq(t *testing.T) {
 	rt := newRT(t, nil)
 	doSave(t, rt, register("Contact: <sip:a@192.0.2.1>"), 0)
-	old := strings.Replace(register("Contact: <sip:a@192.0.2.1>;expires=0"), "CSeq: "+itoa(cseqN)+" ", "CSeq: 1 ", 1)
+	old := strings.Replace(register("Contact: <sip:a@192.0.2.1>;expires=0"), "CSeq: "+itoa(int(cseqSeq.Load()))+" ", "CSeq: 1 ", 1)
 	if rc, reply := doSave(t, rt, old, 0); rc != -1 || status(reply) != "SIP/2.0 400 Invalid CSeq Number" {
 		t.Fatalf("older CSeq: %d %q", rc, status(reply))
 	}
@@ -436,5 +437,42 @@ func TestNeedsUsrloc(t *testing.T) {
 	rt := &core.Runtime{Reg: reg}
 	if err := rt.Start(); err == nil || !strings.Contains(err.Error(), "usrloc") {
 		t.Fatalf("registrar without usrloc: %v", err)
+	}
+}
+
+// TestConcurrentWorkers saves and looks up from several workers at once,
+// with the flusher and the expiry sweep running: run with -race.
+func TestConcurrentWorkers(t *testing.T) {
+	rt := newRT(t, map[string]core.Value{"usrloc.db_mode": core.Int(1), "usrloc.db_path": core.Str(filepath.Join(t.TempDir(), "kemi.db"))})
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			var m sip.Msg
+			ctx := &core.Ctx{Out: ksrtest.Discard, RT: rt}
+			ok := true
+			for i := 0; i < 200; i++ {
+				user := "w" + itoa(w) + "u" + itoa(i%20)
+				m.Parse([]byte(strings.ReplaceAll(register("Contact: <sip:x@192.0.2.1>;expires=3600"), "alice", user)))
+				ctx.Reset(&m, ksrtest.Src, ksrtest.Local, core.UDP)
+				ok = ok && Save(ctx, "location", 0) > 0
+				m.Parse([]byte(invite("sip:w0u1@example.com")))
+				ctx.Reset(&m, ksrtest.Src, ksrtest.Local, core.UDP)
+				Lookup(ctx, "location")
+			}
+			done <- ok
+		}(w)
+	}
+	go usrloc.Get(rt).Expire(time.Now().Unix())
+	for w := 0; w < 4; w++ {
+		if !<-done {
+			t.Error("a save failed")
+		}
+	}
+	rt.Stop()
+	if recs, _ := usrloc.Get(rt).Table("location").Len(); recs != 80 {
+		t.Errorf("%d records, want 80", recs)
 	}
 }
