@@ -276,3 +276,25 @@ func TestSaveRestoreAVPs(t *testing.T) {
 		t.Error("nothing to save gives nil")
 	}
 }
+
+// Workers share the name cache; each has its own Ctx.
+func TestConcurrentGet(t *testing.T) {
+	raw := ksrtest.Invite()
+	done := make(chan bool)
+	for w := 0; w < 4; w++ {
+		go func(w int) {
+			ctx := ksrtest.Ctx(t, raw, nil)
+			for i := 0; i < 200; i++ {
+				name := "$var(k" + string(rune('a'+i%26)) + ")"
+				Seti(ctx, name, i)
+				if Geti(ctx, name) != i || Get(ctx, "$fU").S != "alice" {
+					t.Errorf("worker %d: wrong value", w)
+				}
+			}
+			done <- true
+		}(w)
+	}
+	for w := 0; w < 4; w++ {
+		<-done
+	}
+}
