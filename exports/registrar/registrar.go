@@ -296,6 +296,15 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
 			}
 		})
+		// RFC 3327 5.3: the Path stored goes back to a client that
+		// supports it.
+		if c.usePath && m.HasOption(sip.HdrSupported, "path") {
+			for it := m.LinesID(sip.HdrPath); it.Next(); {
+				s.hdrs = append(s.hdrs, "Path: "...)
+				s.hdrs = append(s.hdrs, it.Value()...)
+				s.hdrs = append(s.hdrs, "\r\n"...)
+			}
+		}
 		if reply(ctx, 200, "OK", s.hdrs) < 0 {
 			return -1
 		}

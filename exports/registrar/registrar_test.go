@@ -308,6 +308,15 @@ func TestReceivedAndPath(t *testing.T) {
 	if Save(ctx, "location", 0) != 1 {
 		t.Fatal("save failed")
 	}
+	if strings.Contains(string(rec.Sent[0].B), "Path:") {
+		t.Error("Path echoed to a client without Supported: path")
+	}
+	rec = ksrtest.NewRecorder()
+	ctx = msgCtx(t, rt, register("Contact: <sip:a@10.0.0.5:5060>", "Path: <sip:edge.example.com;lr>", "Supported: path"), rec)
+	usrloc.SetReceived(ctx, "sip:198.51.100.7:40000")
+	if Save(ctx, "location", 0) != 2 || !strings.Contains(string(rec.Sent[0].B), "\r\nPath: <sip:edge.example.com;lr>\r\n") {
+		t.Errorf("Path not echoed with Supported: path:\n%s", rec.Sent[0].B)
+	}
 	ctx = msgCtx(t, rt, invite("sip:alice@example.com"), nil)
 	if Lookup(ctx, "location") != 1 {
 		t.Fatal("lookup failed")

@@ -16,7 +16,7 @@ func init() {
 			{Name: "max_contacts", Type: core.TInt, Default: core.Int(0), Doc: "Most bindings per address of record; a REGISTER that would exceed it gets 503. 0 for no limit."},
 			{Name: "method_filtering", Type: core.TInt, Default: core.Int(0), Doc: "1 makes lookup skip contacts whose Allow (at REGISTER time) lacks the request's method."},
 			{Name: "append_branches", Type: core.TInt, Default: core.Int(1), Doc: "1 makes lookup add every other contact as a branch; 0 keeps only the best one."},
-			{Name: "use_path", Type: core.TInt, Default: core.Int(0), Doc: "1 stores the Path header with each binding and routes to it on lookup (RFC 3327)."},
+			{Name: "use_path", Type: core.TInt, Default: core.Int(0), Doc: "1 stores the Path header with each binding, echoes it in the 200 OK when the client sent Supported: path, and routes to it on lookup (RFC 3327)."},
 			{Name: "path_mode", Type: core.TInt, Default: core.Int(2), Doc: "Accepted for compatibility; Path is echoed when the client says Supported: path."},
 			{Name: "gruu_enabled", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility; kemi issues no GRUUs."},
 			{Name: "received_avp", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; nathelper hands the received address to usrloc directly."},
