@@ -24,7 +24,7 @@ const Server = "kemi"
 
 // Save flags (Kamailio's values).
 const (
-	FlagMemOnly = 0x01 // accepted: the table is written through regardless
+	FlagMemOnly = 0x01 // the bindings stay out of the database
 	FlagNoReply = 0x02
 	FlagReplace = 0x04
 )
@@ -396,6 +396,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			b.Flags = ctx.BranchFlags
 			b.Methods = methods
 			b.Modified = now
+			b.Mem = flags&FlagMemOnly != 0
 		}
 		return true
 	})

@@ -396,6 +396,8 @@ func TestRestartKeepsRegistrations(t *testing.T) {
 	if Lookup(ctx, "location") != 1 || string(ctx.Msg.RequestURI()) != "sip:b@192.0.2.2" || len(ctx.Branches) != 1 {
 		t.Fatalf("after restart: R-URI %s branches %v", ctx.Msg.RequestURI(), ctx.Branches)
 	}
+	// A memory-only binding (flag 1) does not survive a restart.
+	doSave(t, rt2, strings.ReplaceAll(register("Contact: <sip:m@192.0.2.7>"), "alice", "memonly"), FlagMemOnly)
 	// A removal is persisted too.
 	doSave(t, rt2, register("Contact: *", "Expires: 0"), 0)
 	if err := usrloc.Get(rt2).Flush(); err != nil {

@@ -118,8 +118,17 @@ func (p *persister) flush() error {
 			var val []byte
 			var err error
 			t.View([]byte(aor), func(r *Record) {
-				if r != nil && len(r.Contacts) > 0 {
-					val, err = json.Marshal(r.Contacts)
+				if r == nil {
+					return
+				}
+				var keep []Contact
+				for _, c := range r.Contacts {
+					if !c.Mem {
+						keep = append(keep, c)
+					}
+				}
+				if len(keep) > 0 {
+					val, err = json.Marshal(keep)
 				}
 			})
 			if err != nil {

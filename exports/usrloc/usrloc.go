@@ -35,6 +35,8 @@ type Contact struct {
 	Methods   uint32 `json:"methods,omitempty"` // allowed methods (1<<sip.Method); 0 for all
 	Socket    string `json:"socket,omitempty"`
 	Modified  int64  `json:"modified"` // Unix time of the last update
+	// Mem keeps the binding out of the database (save flag 0x01).
+	Mem bool `json:"-"`
 }
 
 // Record is an address of record and its bindings.
