@@ -21,6 +21,8 @@ type spec struct {
 	name, arg string
 	get       core.PVGetter
 	isInt     bool
+	idx       int    // header line index for $(hdr(Name)[idx])
+	hasIdx    bool   // idx was given
 	err       string // why the name is unusable; "" when it is fine
 }
 
@@ -55,10 +57,20 @@ func parse(full string) *spec {
 		return &spec{err: "expected a pseudo-variable starting with '$', got " + strconv.Quote(full)}
 	}
 	name, arg, ok := core.SplitPV(full)
+	idx, hasIdx := 0, false
+	if !ok {
+		// $(hdr(Via)[1]) and $(hdr(Via)[-1]): the n-th header line.
+		if n, a, i, ok2 := splitIndexed(full); ok2 {
+			name, arg, idx, hasIdx, ok = n, a, i, true, true
+		}
+	}
 	if !ok {
 		return &spec{err: "cannot parse pseudo-variable " + strconv.Quote(full)}
 	}
-	s := &spec{name: name, arg: arg, get: core.LookupPV(name), isInt: IsIntPV(name)}
+	if hasIdx && name != "hdr" {
+		return &spec{err: "an index is supported on $hdr only, got " + strconv.Quote(full)}
+	}
+	s := &spec{name: name, arg: arg, get: core.LookupPV(name), isInt: IsIntPV(name), idx: idx, hasIdx: hasIdx}
 	if s.get == nil {
 		s.err = "unknown pseudo-variable " + strconv.Quote(full)
 	}
@@ -83,6 +95,9 @@ func value(ctx *core.Ctx, full string) (core.Value, bool) {
 		return v, ok
 	case "avp":
 		return AVP(ctx, s.arg)
+	}
+	if s.hasIdx {
+		return hdrAt(ctx, s.arg, s.idx)
 	}
 	st := store(ctx)
 	b, ok := s.get(ctx, s.arg, st.buf[:0])
@@ -225,4 +240,41 @@ func atoi(b []byte) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// splitIndexed parses "$(name(arg)[idx])".
+func splitIndexed(full string) (name, arg string, idx int, ok bool) {
+	if !strings.HasPrefix(full, "$(") || !strings.HasSuffix(full, "])") {
+		return "", "", 0, false
+	}
+	inner := full[2 : len(full)-1]
+	lb := strings.LastIndexByte(inner, '[')
+	if lb < 0 {
+		return "", "", 0, false
+	}
+	idx, err := strconv.Atoi(inner[lb+1 : len(inner)-1])
+	if err != nil {
+		return "", "", 0, false
+	}
+	name, arg, ok = core.SplitPV(inner[:lb])
+	return name, arg, idx, ok
+}
+
+// hdrAt is the value of the idx-th (negative: from the end) header line
+// named name.
+func hdrAt(ctx *core.Ctx, name string, idx int) (core.Value, bool) {
+	m := ctx.Msg
+	if idx < 0 {
+		idx += m.CountHeader(name)
+		if idx < 0 {
+			return core.Value{}, false
+		}
+	}
+	it := m.Lines(name)
+	for k := 0; it.Next(); k++ {
+		if k == idx {
+			return core.Str(string(it.Value())), true
+		}
+	}
+	return core.Value{}, false
 }

@@ -298,3 +298,22 @@ func TestConcurrentGet(t *testing.T) {
 		<-done
 	}
 }
+
+func TestIndexedHeader(t *testing.T) {
+	ctx := ctxFor(t, ksrtest.Invite("Via: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2"))
+	for name, want := range map[string]string{
+		"$(hdr(Via)[0])":  "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport",
+		"$(hdr(Via)[1])":  "SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2",
+		"$(hdr(v)[-1])":   "SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2",
+		"$(hdr(Via)[-2])": "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport",
+	} {
+		if v := Get(ctx, name); v.S != want {
+			t.Errorf("%s = %v", name, v)
+		}
+	}
+	for _, name := range []string{"$(hdr(Via)[2])", "$(hdr(Via)[-3])", "$(ru[0])", "$(hdr(Via)[x])"} {
+		if !IsNull(ctx, name) {
+			t.Errorf("%s = %v, want null", name, Get(ctx, name))
+		}
+	}
+}
