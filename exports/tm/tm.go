@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -255,7 +256,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 	if created && inv {
 		c.mu.Lock()
 		if c.gen.Load() == gen && c.state == uasProceeding && len(c.reply) == 0 {
-			t.sendLocal(e, c, 100, "Trying")
+			t.sendLocal(e, c, 100, "Trying", nil)
 		}
 		c.mu.Unlock()
 	}
@@ -506,7 +507,7 @@ func NewTran(ctx *core.Ctx) int {
 	st.c, st.gen = c, gen
 	c.mu.Lock()
 	if inv && c.gen.Load() == gen {
-		t.sendLocal(st.e, c, 100, "Trying")
+		t.sendLocal(st.e, c, 100, "Trying", nil)
 	}
 	// A transaction without branches ends by t_reply; until then fr_timer
 	// bounds it, so a script that never replies leaks nothing.
@@ -541,7 +542,7 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		logErr(ctx, "t_reply: the transaction already has its final reply ("+strconv.Itoa(c.replyCode)+")")
 		return -1
 	}
-	t.sendLocal(st.e, c, code, reason)
+	t.sendLocal(st.e, c, code, reason, hdr.ReplyHeaders(ctx))
 	return 1
 }
 

@@ -35,7 +35,7 @@ func (v fnVM) Close() {}
 // rig is one proxy: a TM on a fake clock, a recorder for everything sent
 // (from workers and timers alike) and a script of Go routes.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	clock *FakeClock
 	tm    *TM
 	rt    *core.Runtime
@@ -46,10 +46,11 @@ type rig struct {
 	ctx   core.Ctx
 	msg   sip.Msg
 	seen  int
+	buf   []byte
 	log   bytes.Buffer
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	r := &rig{t: t, clock: &FakeClock{}, rec: ksrtest.NewRecorder(), vm: fnVM{}}
 	reg, err := core.NewRegistry()
 	if err != nil {
@@ -76,8 +77,8 @@ func newRig(t *testing.T) *rig {
 // requests, the reply hooks for replies.
 func (r *rig) in(raw []byte, src netip.AddrPort) {
 	r.t.Helper()
-	buf := append([]byte(nil), raw...)
-	if err := r.msg.Parse(buf); err != nil {
+	r.buf = append(r.buf[:0], raw...)
+	if err := r.msg.Parse(r.buf); err != nil {
 		r.t.Fatalf("parse: %v\n%s", err, raw)
 	}
 	r.ctx.Reset(&r.msg, src, proxy, core.UDP)
@@ -139,7 +140,7 @@ func firstLine(b []byte) string {
 }
 
 // replyTo builds the reply a UAS sends to a request it got.
-func replyTo(t *testing.T, req []byte, code int, reason, toTag string) []byte {
+func replyTo(t testing.TB, req []byte, code int, reason, toTag string) []byte {
 	t.Helper()
 	var m sip.Msg
 	if err := m.Parse(req); err != nil {
