@@ -14,7 +14,7 @@ import (
 	"kemi/sip"
 )
 
-func setup(t *testing.T, useDomain int) (*core.Runtime, *store.DB, *bytes.Buffer) {
+func setup(t testing.TB, useDomain int) (*core.Runtime, *store.DB, *bytes.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kemi.db")
 	db := store.Open(path)
@@ -70,7 +70,7 @@ var nonceRE = regexp.MustCompile(`nonce="([^"]+)"`)
 
 // login challenges a REGISTER from user, answers with pass and runs
 // auth_check; alg picks the digest.
-func login(t *testing.T, rt *core.Runtime, user, pass string, alg auth.Alg) int {
+func login(t testing.TB, rt *core.Runtime, user, pass string, alg auth.Alg) int {
 	t.Helper()
 	rec := ksrtest.NewRecorder()
 	if auth.SetAlgorithm(msgCtx(t, rt, register(user), nil), alg.String()) != 1 {
