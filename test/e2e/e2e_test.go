@@ -200,7 +200,7 @@ func udpExchange(t *testing.T, addr string, msg []byte, wait time.Duration) ([]b
 // options builds an OPTIONS request to user@addr.
 func options(user, addr string, maxForwards int) []byte {
 	return []byte("OPTIONS sip:" + user + "@" + addr + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-" + user + strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\n" +
+		"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bK-" + user + strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\n" +
 		"From: <sip:test@127.0.0.1>;tag=t1\r\n" +
 		"To: <sip:" + user + "@" + addr + ">\r\n" +
 		"Call-ID: e2e-" + user + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "\r\n" +
