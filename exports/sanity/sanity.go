@@ -253,7 +253,9 @@ func checkRURIScheme(ctx *core.Ctx) result {
 	if err != nil {
 		return fail(ctx, 400, "Bad Request URI")
 	}
-	if !u.IsSIP() && !u.IsTel() {
+	// Kamailio knows sip, sips, tel, tels and urn (RFC 5031 emergency
+	// URNs); other schemes get 416.
+	if !u.IsSIP() && !u.IsTel() && !schemeIs(u.Scheme, "tels") && !schemeIs(u.Scheme, "urn") {
 		return fail(ctx, 416, "Unsupported URI Scheme in Request URI")
 	}
 	return passed
@@ -520,3 +522,5 @@ func checkDupTags(ctx *core.Ctx) result {
 	}
 	return passed
 }
+
+func schemeIs(b []byte, s string) bool { return strings.EqualFold(string(b), s) }

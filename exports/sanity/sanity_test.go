@@ -50,6 +50,7 @@ func TestChecks(t *testing.T) {
 		{"all bits good", msg(inv, "Content-Length: 0", "Contact: <sip:alice@192.0.2.10>"), (1 << 16) - 1, 1, ""},
 		{"ruri version", msg("INVITE sip:bob@example.com SIP/3.0"), RURISipVersion, -1, "SIP/2.0 505 Version Not Supported (R-URI)"},
 		{"ruri scheme", msg("INVITE http://example.com/ SIP/2.0"), RURIScheme, -1, "SIP/2.0 416 Unsupported URI Scheme in Request URI"},
+		{"ruri urn", msg("INVITE urn:service:sos SIP/2.0"), RURIScheme, 1, ""},
 		{"ruri bad", msg("INVITE sip:bob@exa mple.com SIP/2.0"), RURIScheme, -1, "SIP/2.0 400 Bad Request URI"},
 		{"no call-id", msg(inv, "Call-ID: -"), RequiredHeaders, -1, ""},
 		{"two CSeq", msg(inv, "cseq: 2 INVITE"), RequiredHeaders, -1, ""},
