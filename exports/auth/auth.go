@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -284,7 +285,10 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 			}
 		}
 	}
-	h := append(st.hdrs[:0], name...)
+	// Headers the script added with KSR.hdr.append_to_reply go first, as
+	// Kamailio's reply lumps do.
+	h := append(st.hdrs[:0], hdr.ReplyHeaders(ctx)...)
+	h = append(h, name...)
 	h = append(h, `Digest realm="`...)
 	h = append(h, r...)
 	h = append(h, `", nonce="`...)

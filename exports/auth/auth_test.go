@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/internal/ksrtest"
 	"kemi/sip"
 )
@@ -290,5 +291,16 @@ func TestConcurrentChecks(t *testing.T) {
 		if n := <-done; n != 0 {
 			t.Errorf("%d checks failed", n)
 		}
+	}
+}
+
+func TestChallengeCarriesAppendToReply(t *testing.T) {
+	rt := newRT(t, nil)
+	rec := ksrtest.NewRecorder()
+	ctx := msgCtx(t, rt, register(), rec)
+	hdr.AppendToReply(ctx, "X-Auth: 1\r\n")
+	AuthChallenge(ctx, "example.com", 0)
+	if got := string(rec.Sent[0].B); !strings.Contains(got, "\r\nX-Auth: 1\r\nWWW-Authenticate: Digest ") {
+		t.Errorf("challenge lacks the append_to_reply header:\n%s", got)
 	}
 }

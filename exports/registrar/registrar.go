@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/usrloc"
 	"kemi/sip"
 )
@@ -73,11 +74,11 @@ type pending struct {
 
 // state is the per-worker scratch of this module.
 type state struct {
-	aor  []byte
-	pend []pending
-	hdrs []byte
-	best []int
-	uri  []byte
+	aor   []byte
+	pend  []pending
+	hdrs  []byte
+	best  []int
+	reply []byte
 }
 
 var slot = core.NewSlot()
@@ -493,6 +494,13 @@ func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
 	if ctx.Out == nil {
 		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
 		return -1
+	}
+	// Headers the script added with KSR.hdr.append_to_reply go first, as
+	// Kamailio's reply lumps do.
+	if rh := hdr.ReplyHeaders(ctx); len(rh) > 0 {
+		s := st(ctx)
+		s.reply = append(append(s.reply[:0], rh...), hdrs...)
+		hdrs = s.reply
 	}
 	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)

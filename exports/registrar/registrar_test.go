@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/internal/ksrtest"
 	"kemi/exports/usrloc"
 	"kemi/sip"
@@ -485,5 +486,18 @@ func TestConcurrentWorkers(t *testing.T) {
 	rt.Stop()
 	if recs, _ := usrloc.Get(rt).Table("location").Len(); recs != 80 {
 		t.Errorf("%d records, want 80", recs)
+	}
+}
+
+func TestAppendToReplyHeaders(t *testing.T) {
+	rt := newRT(t, nil)
+	rec := ksrtest.NewRecorder()
+	ctx := msgCtx(t, rt, register("Contact: <sip:a@192.0.2.1>"), rec)
+	if hdr.AppendToReply(ctx, "X-Reg: yes\r\n") != 1 {
+		t.Fatal("append_to_reply failed")
+	}
+	Save(ctx, "location", 0)
+	if got := string(rec.Sent[0].B); !strings.Contains(got, "\r\nX-Reg: yes\r\nContact: <sip:a@192.0.2.1>;expires=3600\r\n") {
+		t.Errorf("reply lacks the append_to_reply header before the contacts:\n%s", got)
 	}
 }
