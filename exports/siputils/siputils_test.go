@@ -1,7 +1,9 @@
 package siputils
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"kemi/core"
 	"kemi/exports/internal/ksrtest"
@@ -163,5 +165,55 @@ func TestE164(t *testing.T) {
 		if got := IsURIUserE164(&ctx, u); got != want {
 			t.Errorf("is_uri_user_e164(%q) = %d, want %d", u, got, want)
 		}
+	}
+}
+
+func TestGruuSipHTTP(t *testing.T) {
+	for ruri, want := range map[string]int{"sip:bob@example.com;gr=urn:uuid:1": 1, "sip:bob@example.com;gr": 2, "sip:bob@example.com": -1} {
+		ctx := ksrtest.Ctx(t, req(ruri), nil)
+		if got := IsGruu(ctx); got != want {
+			t.Errorf("is_gruu(%s) = %d, want %d", ruri, got, want)
+		}
+		if IsSip(ctx) != 1 || IsHTTP(ctx) != -1 {
+			t.Error("is_sip / is_http")
+		}
+	}
+}
+
+func TestOptionsReply(t *testing.T) {
+	options := func(ruri string) []byte {
+		return ksrtest.Request("OPTIONS "+ruri+" SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK1",
+			"From: <sip:alice@example.org>;tag=1", "To: <sip:192.0.2.1>", "Call-ID: o@y", "CSeq: 1 OPTIONS", "Content-Length: 0")
+	}
+	rec := ksrtest.NewRecorder()
+	ctx := ksrtest.Ctx(t, options("sip:192.0.2.1"), rec)
+	if OptionsReply(ctx) != 1 || len(rec.Sent) != 1 {
+		t.Fatalf("options_reply sent %d", len(rec.Sent))
+	}
+	out := string(rec.Sent[0].B)
+	for _, want := range []string{"SIP/2.0 200 OK\r\n", "\r\nAccept: */*\r\n", "\r\nAccept-Encoding: \r\n", "\r\nAccept-Language: en\r\n", "\r\nSupported: \r\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reply lacks %q:\n%s", want, out)
+		}
+	}
+	ctx = ksrtest.Ctx(t, options("sip:bob@192.0.2.1"), rec)
+	if OptionsReply(ctx) != -1 {
+		t.Error("options_reply for a user")
+	}
+	ctx = ksrtest.Ctx(t, req("sip:192.0.2.1"), rec)
+	if OptionsReply(ctx) != -1 {
+		t.Error("options_reply to an INVITE")
+	}
+}
+
+func TestHdrDateCheck(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return time.Date(2010, 11, 13, 23, 34, 0, 0, time.UTC) }
+	ctx := ksrtest.Ctx(t, req("sip:b@c", "Date: Sat, 13 Nov 2010 23:29:00 GMT"), nil)
+	if HdrDateCheck(ctx, 300) != 1 || HdrDateCheck(ctx, 299) != -4 {
+		t.Error("hdr_date_check")
+	}
+	if HdrDateCheck(ksrtest.Ctx(t, req("sip:b@c"), nil), 300) != -1 || HdrDateCheck(ksrtest.Ctx(t, req("sip:b@c", "Date: yesterday"), nil), 300) != -1 {
+		t.Error("hdr_date_check without a good Date")
 	}
 }

@@ -9,6 +9,10 @@ func init() {
 		Name: "siputils",
 		Doc:  "SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates.",
 		Params: []core.ParamSpec{
+			{Name: "options_accept", Type: core.TStr, Default: core.Str("*/*"), Doc: "Accept header of options_reply."},
+			{Name: "options_accept_encoding", Type: core.TStr, Default: core.Str(""), Doc: "Accept-Encoding header of options_reply."},
+			{Name: "options_accept_language", Type: core.TStr, Default: core.Str("en"), Doc: "Accept-Language header of options_reply."},
+			{Name: "options_support", Type: core.TStr, Default: core.Str(""), Doc: "Supported header of options_reply."},
 			{Name: "e164_max_len", Type: core.TInt, Default: core.Int(16), Doc: "Longest E.164 number accepted by is_e164 and is_uri_user_e164, '+' included."},
 		},
 		Exports: []*core.Export{
@@ -53,6 +57,14 @@ func init() {
 			},
 			{
 				Module:  "siputils",
+				Name:    "hdr_date_check",
+				Params:  kemiArgs_hdr_date_check,
+				Returns: core.TInt,
+				Native:  "hdr_date_check",
+				Call:    kemi_hdr_date_check,
+			},
+			{
+				Module:  "siputils",
 				Name:    "is_alphanum",
 				Params:  kemiArgs_is_alphanum,
 				Returns: core.TInt,
@@ -92,6 +104,20 @@ func init() {
 			},
 			{
 				Module:  "siputils",
+				Name:    "is_gruu",
+				Returns: core.TInt,
+				Native:  "is_gruu",
+				Call:    kemi_is_gruu,
+			},
+			{
+				Module:  "siputils",
+				Name:    "is_http",
+				Returns: core.TInt,
+				Native:  "is_http",
+				Call:    kemi_is_http,
+			},
+			{
+				Module:  "siputils",
 				Name:    "is_numeric",
 				Params:  kemiArgs_is_numeric,
 				Returns: core.TInt,
@@ -111,6 +137,13 @@ func init() {
 				Returns: core.TInt,
 				Native:  "is_request",
 				Call:    kemi_is_request,
+			},
+			{
+				Module:  "siputils",
+				Name:    "is_sip",
+				Returns: core.TInt,
+				Native:  "is_sip",
+				Call:    kemi_is_sip,
 			},
 			{
 				Module:  "siputils",
@@ -143,6 +176,13 @@ func init() {
 				Returns: core.TInt,
 				Native:  "is_user",
 				Call:    kemi_is_user,
+			},
+			{
+				Module:  "siputils",
+				Name:    "options_reply",
+				Returns: core.TInt,
+				Native:  "options_reply",
+				Call:    kemi_options_reply,
 			},
 			{
 				Module:  "siputils",
@@ -235,6 +275,16 @@ func kemi_has_totag(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(HasTotag(ctx)))
 }
 
+var kemiArgs_hdr_date_check = []core.Type{core.TInt}
+
+// kemi_hdr_date_check adapts KSR.siputils.hdr_date_check to HdrDateCheck.
+func kemi_hdr_date_check(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.siputils.hdr_date_check", kemiArgs_hdr_date_check, core.KindNames(args)))
+	}
+	return core.Int(int64(HdrDateCheck(ctx, int(args[0].I))))
+}
+
 var kemiArgs_is_alphanum = []core.Type{core.TStr}
 
 // kemi_is_alphanum adapts KSR.siputils.is_alphanum to IsAlphanum.
@@ -283,6 +333,22 @@ func kemi_is_first_hop_mode(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(IsFirstHopMode(ctx, int(args[0].I))))
 }
 
+// kemi_is_gruu adapts KSR.siputils.is_gruu to IsGruu.
+func kemi_is_gruu(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.siputils.is_gruu", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(IsGruu(ctx)))
+}
+
+// kemi_is_http adapts KSR.siputils.is_http to IsHTTP.
+func kemi_is_http(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.siputils.is_http", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(IsHTTP(ctx)))
+}
+
 var kemiArgs_is_numeric = []core.Type{core.TStr}
 
 // kemi_is_numeric adapts KSR.siputils.is_numeric to IsNumeric.
@@ -307,6 +373,14 @@ func kemi_is_request(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.siputils.is_request", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(IsRequest(ctx)))
+}
+
+// kemi_is_sip adapts KSR.siputils.is_sip to IsSip.
+func kemi_is_sip(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.siputils.is_sip", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(IsSip(ctx)))
 }
 
 var kemiArgs_is_tel_number = []core.Type{core.TStr}
@@ -347,6 +421,14 @@ func kemi_is_user(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.siputils.is_user", kemiArgs_is_user, core.KindNames(args)))
 	}
 	return core.Int(int64(IsUser(ctx, args[0].S)))
+}
+
+// kemi_options_reply adapts KSR.siputils.options_reply to OptionsReply.
+func kemi_options_reply(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.siputils.options_reply", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(OptionsReply(ctx)))
 }
 
 // kemi_sip_parse_headers adapts KSR.siputils.sip_parse_headers to SipParseHeaders.
@@ -404,18 +486,23 @@ var (
 	_ func(*core.Ctx, string, string) int = CmpHdrName
 	_ func(*core.Ctx, string, string) int = CmpURI
 	_ func(*core.Ctx) int                 = HasTotag
+	_ func(*core.Ctx, int) int            = HdrDateCheck
 	_ func(*core.Ctx, string) int         = IsAlphanum
 	_ func(*core.Ctx, string, string) int = IsAlphanumex
 	_ func(*core.Ctx, string) int         = IsE164
 	_ func(*core.Ctx) int                 = IsFirstHop
 	_ func(*core.Ctx, int) int            = IsFirstHopMode
+	_ func(*core.Ctx) int                 = IsGruu
+	_ func(*core.Ctx) int                 = IsHTTP
 	_ func(*core.Ctx, string) int         = IsNumeric
 	_ func(*core.Ctx) int                 = IsReply
 	_ func(*core.Ctx) int                 = IsRequest
+	_ func(*core.Ctx) int                 = IsSip
 	_ func(*core.Ctx, string) int         = IsTelNumber
 	_ func(*core.Ctx, string) int         = IsURI
 	_ func(*core.Ctx, string) int         = IsURIUserE164
 	_ func(*core.Ctx, string) int         = IsUser
+	_ func(*core.Ctx) int                 = OptionsReply
 	_ func(*core.Ctx) int                 = SipParseHeaders
 	_ func(*core.Ctx, string) int         = URIParam
 	_ func(*core.Ctx, string) int         = URIParamAny
