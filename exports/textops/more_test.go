@@ -106,3 +106,23 @@ func TestHoldAndPrivacy(t *testing.T) {
 		t.Errorf("set_body_hex result %q", out)
 	}
 }
+
+func TestReplyBody(t *testing.T) {
+	ctx := ctxFor(t)
+	if _, _, ok := ReplyBody(ctx); ok {
+		t.Error("reply body before any call")
+	}
+	if SetReplyBody(ctx, "x", "") != -1 || SetReplyBodyHex(ctx, "zz", "text/plain") != -1 {
+		t.Error("bad set_reply_body accepted")
+	}
+	if SetReplyBodyHex(ctx, "6869", "text/plain") != 1 {
+		t.Fatal("set_reply_body_hex")
+	}
+	if b, ct, ok := ReplyBody(ctx); !ok || string(b) != "hi" || ct != "text/plain" {
+		t.Errorf("reply body %q %q %v", b, ct, ok)
+	}
+	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
+	if _, _, ok := ReplyBody(ctx); ok {
+		t.Error("reply body leaked into the next message")
+	}
+}

@@ -281,6 +281,22 @@ func init() {
 			},
 			{
 				Module:  "textops",
+				Name:    "set_reply_body",
+				Params:  kemiArgs_set_reply_body,
+				Returns: core.TInt,
+				Native:  "set_reply_body",
+				Call:    kemi_set_reply_body,
+			},
+			{
+				Module:  "textops",
+				Name:    "set_reply_body_hex",
+				Params:  kemiArgs_set_reply_body_hex,
+				Returns: core.TInt,
+				Native:  "set_reply_body_hex",
+				Call:    kemi_set_reply_body_hex,
+			},
+			{
+				Module:  "textops",
 				Name:    "starts_with",
 				Params:  kemiArgs_starts_with,
 				Returns: core.TInt,
@@ -707,6 +723,26 @@ func kemi_set_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SetBodyHex(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_set_reply_body = []core.Type{core.TStr, core.TStr}
+
+// kemi_set_reply_body adapts KSR.textops.set_reply_body to SetReplyBody.
+func kemi_set_reply_body(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_reply_body", kemiArgs_set_reply_body, core.KindNames(args)))
+	}
+	return core.Int(int64(SetReplyBody(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_set_reply_body_hex = []core.Type{core.TStr, core.TStr}
+
+// kemi_set_reply_body_hex adapts KSR.textops.set_reply_body_hex to SetReplyBodyHex.
+func kemi_set_reply_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_reply_body_hex", kemiArgs_set_reply_body_hex, core.KindNames(args)))
+	}
+	return core.Int(int64(SetReplyBodyHex(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_starts_with = []core.Type{core.TStr, core.TStr}
 
 // kemi_starts_with adapts KSR.textops.starts_with to StartsWith.
@@ -853,6 +889,8 @@ var (
 	_ func(*core.Ctx, string, string) int                   = SearchStr
 	_ func(*core.Ctx, string, string) int                   = SetBody
 	_ func(*core.Ctx, string, string) int                   = SetBodyHex
+	_ func(*core.Ctx, string, string) int                   = SetReplyBody
+	_ func(*core.Ctx, string, string) int                   = SetReplyBodyHex
 	_ func(*core.Ctx, string, string) int                   = StartsWith
 	_ func(*core.Ctx, string, string) int                   = StrAllIn
 	_ func(*core.Ctx, string, string) int                   = StrAnyIn
