@@ -63,8 +63,10 @@ func OptionsReply(ctx *core.Ctx) int {
 		ctx.Log(core.LErr, "siputils: options_reply: no sender for this message\n")
 		return -1
 	}
-	st := scratch(ctx)
-	b := append(st.hdrs[:0], hdr.ReplyHeaders(ctx)...)
+	// The headers are built on the stack (a longer set spills to the
+	// heap); no module slot is spent on a rarely used function.
+	var hb [512]byte
+	b := append(hb[:0], hdr.ReplyHeaders(ctx)...)
 	for _, h := range [...]struct{ name, param, def string }{
 		{"Accept: ", "options_accept", "*/*"},
 		{"Accept-Encoding: ", "options_accept_encoding", ""},
@@ -75,7 +77,6 @@ func OptionsReply(ctx *core.Ctx) int {
 		b = append(b, strParam(ctx, h.param, h.def)...)
 		b = append(b, "\r\n"...)
 	}
-	st.hdrs = b
 	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: b}
 	out := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = out
@@ -84,17 +85,6 @@ func OptionsReply(ctx *core.Ctx) int {
 		return -1
 	}
 	return 1
-}
-
-// state is per-worker scratch for reply headers.
-type state struct{ hdrs []byte }
-
-var slot int
-
-func init() { slot = core.NewSlot() }
-
-func scratch(ctx *core.Ctx) *state {
-	return ctx.Slot(slot, func() any { return new(state) }).(*state)
 }
 
 // now is the clock hdr_date_check compares with; tests replace it.

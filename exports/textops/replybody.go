@@ -15,12 +15,9 @@ type replyBody struct {
 	ctype []byte
 }
 
-var replySlot int
-
-func init() { replySlot = core.NewSlot() }
-
+// replyState shares the module's slot with the rewrite scratch space.
 func replyState(ctx *core.Ctx) *replyBody {
-	st := ctx.Slot(replySlot, func() any { return new(replyBody) }).(*replyBody)
+	st := &scratch(ctx).reply
 	if st.seq != ctx.Seq {
 		st.seq, st.set = ctx.Seq, false
 	}

@@ -7,9 +7,10 @@ import (
 	"kemi/sip"
 )
 
-// state is per-worker scratch space for rewrites; nothing in it outlives
-// a call, so it needs no reset per message.
+// state is per-worker: scratch space for rewrites (nothing in it outlives
+// a call) and the reply body of the current message.
 type state struct {
+	reply replyBody
 	buf   []byte
 	block []byte
 	old   [][]byte
