@@ -277,6 +277,15 @@ interface KSR_hdr {
 	 */
 	is_present(hname: string): number;
 	/**
+	 * Compare header values with a string. Kamailio does not implement re; kemi does.
+	 * @param hname Header name.
+	 * @param op eq (equal), ne (not equal), sw (starts with), in (contains), re (regular expression); case is ignored.
+	 * @param mval Value to compare with.
+	 * @param hidx Which headers must match: f the first, l the last, a all, o at least one.
+	 * @returns true when the chosen headers match, false otherwise (also when there is no such header).
+	 */
+	match_content(hname: string, op: string, mval: string, hidx: string): boolean;
+	/**
 	 * Remove every header line named hname.
 	 * @param hname Header name.
 	 * @returns 1 (also when there was no such header), -1 on error.
@@ -558,6 +567,11 @@ interface KSR_kx {
 	 */
 	get_protoid(): number;
 	/**
+	 * Name of the socket the message came in on.
+	 * @returns Always null: kemi sockets have no names yet.
+	 */
+	get_rcv_sock_name(): number|string|null;
+	/**
 	 * Receiving socket as proto:ip:port.
 	 * @returns Like udp:192.0.2.1:5060.
 	 */
@@ -597,6 +611,21 @@ interface KSR_kx {
 	 * @returns The user, or null.
 	 */
 	get_ruser(): number|string|null;
+	/**
+	 * The send socket forced with corex set_send_socket.
+	 * @returns The socket as proto:ip:port, or null when none was forced.
+	 */
+	get_send_sock(): number|string|null;
+	/**
+	 * Name of the forced send socket.
+	 * @returns Always null: kemi sockets have no names yet.
+	 */
+	get_send_sock_name(): number|string|null;
+	/**
+	 * Port of the send socket forced with corex set_send_socket.
+	 * @returns The port, or 0 when no socket was forced.
+	 */
+	get_send_sock_port(): number;
 	/**
 	 * Source address as proto:ip:port.
 	 * @returns Like udp:192.0.2.10:5062.
@@ -780,6 +809,96 @@ interface KSR_maxfwd {
 	process_maxfwd(limit: number): number;
 }
 
+/** NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. */
+interface KSR_nathelper {
+	/**
+	 * Like set_contact_alias, but only when the Contact is not already the source address, port and transport.
+	 * @returns 1 when the alias was added; 2 when there is no Contact, it is "*", or it already is the source address; -1 on a malformed Contact or a second change.
+	 */
+	add_contact_alias(): number;
+	/**
+	 * Add an alias parameter with the given address to the first Contact URI.
+	 * @param ip IPv4 or IPv6 address.
+	 * @param port Port, 1-65535.
+	 * @param proto udp, tcp, tls, sctp, ws or wss.
+	 * @returns 1 when added; 2 when there is no Contact or it is "*"; -1 on bad arguments, a malformed Contact or a second change.
+	 */
+	add_contact_alias_addr(ip: string, port: string, proto: string): number;
+	/**
+	 * Replace host and port of the first Contact URI with the source address, dropping any maddr parameter.
+	 * @returns 1 when the Contact was rewritten; -1 when there is none, it is "*" or malformed, or it was changed already.
+	 */
+	fix_nated_contact(): number;
+	/**
+	 * Record the source address of a REGISTER as "sip:ip:port" (with ";transport=" when not UDP) for registrar's save to keep as the binding's received address, through usrloc and the received_avp.
+	 * @returns 1 when the source URI was recorded; -1 when it could not be built.
+	 */
+	fix_nated_register(): number;
+	/**
+	 * When the Request-URI carries an alias parameter (set by set_contact_alias on the Contact it came from), send the request to that address (the destination URI, $du) and remove the parameter from the Request-URI.
+	 * @returns 1 when an alias was used; 2 when the Request-URI has none; -1 when it is malformed.
+	 */
+	handle_ruri_alias(): number;
+	/**
+	 * handle_ruri_alias choosing which alias parameter counts.
+	 * @param mode 0: use the first alias parameter; 1: the last one.
+	 * @returns As handle_ruri_alias.
+	 */
+	handle_ruri_alias_mode(mode: number): number;
+	/**
+	 * Test an address against the private ranges nat_uac_test uses.
+	 * @param address An IPv4 address.
+	 * @returns 1 when it is a private (or shared, RFC 6598) address; -1 when not, or not an IPv4 address.
+	 */
+	is_rfc1918(address: string): number;
+	/**
+	 * Tell whether the sender of the message is behind NAT. 19 (1+2+16) is the usual value.
+	 * @param flags Tests to run, added together: 1 Contact host is a private address; 2 the source address is not the top Via's sent-by; 4 top Via host is private; 8 an SDP c= address is private; 16 the source port is not the top Via's port (5060 when absent); 32 the source address is private; 64 the message came over WebSocket; 128 the source port is not the Contact port; 256 an SDP session c= address is not the source address; 512 the destination ($du) differs from the Request-URI, or is WebSocket.
+	 * @returns 1 when any test holds, -1 when none does (a malformed Contact, Via or SDP makes its test not hold).
+	 */
+	nat_uac_test(flags: number): number;
+	/**
+	 * Add ";alias=ip~port~proto" with the source address to the first Contact URI (in <> if it was bare), so in-dialog requests sent to it find the way back through the NAT (see handle_ruri_alias). proto is Kamailio's number: 1 udp, 2 tcp, 3 tls, 5 ws.
+	 * @returns 1 when the alias was added; -1 when there is no usable Contact or it was changed already.
+	 */
+	set_contact_alias(): number;
+	/**
+	 * Like set_contact_alias, first removing an alias parameter the Contact URI already has.
+	 * @returns As set_contact_alias.
+	 */
+	set_contact_alias_trim(): number;
+}
+
+/** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The routing, registration and trusted checks (allow_routing, allow_register, allow_trusted) are not in kemi yet. */
+interface KSR_permissions {
+	/**
+	 * Check any address against an address group.
+	 * @param group Address group to check.
+	 * @param address IP address (or a domain name, matched as written).
+	 * @param port Port; 0 matches only records without a port.
+	 * @returns 1 when the address and port are in the group; -1 when not (or the address is malformed).
+	 */
+	allow_address(group: number, address: string, port: number): number;
+	/**
+	 * Find the address group of an address.
+	 * @param address IP address or domain name.
+	 * @param port Port.
+	 * @returns The group of the first record matching; -1 when none does.
+	 */
+	allow_address_group(address: string, port: number): number;
+	/**
+	 * Check the source address of the message against an address group.
+	 * @param group Address group to check.
+	 * @returns 1 when the source IP (and port, where the record gives one) is in the group; -1 when not.
+	 */
+	allow_source_address(group: number): number;
+	/**
+	 * Find the address group of the message's source.
+	 * @returns The group of the first record matching the source address and port; -1 when none does.
+	 */
+	allow_source_address_group(): number;
+}
+
 /** Flood detection per source IP, as Kamailio's pike module. Requests are counted per sampling_time_unit in a tree of address prefixes: a prefix grows a child only once it is hot (a quarter of reqs_density_per_unit hits), so a flood of spoofed addresses spread over the address space costs one node per hot prefix, not one per address, and the tree is also capped at max_nodes. An address is blocked (red) when it reaches reqs_density_per_unit requests in the current or the previous unit (or on average over both); it is unblocked at the first unit boundary where that no longer holds. Nodes not hit for remove_latency seconds are removed. Because of the prefix warm-up, an address that has never been seen is blocked after reqs_density_per_unit plus a few requests (22 for IPv4 with the default 16 of the KEMI examples), exactly as in Kamailio. */
 interface KSR_pike {
 	/**
@@ -795,7 +914,7 @@ interface KSR_pike {
 	pike_check_req(): number;
 }
 
-/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. */
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end); transformations (`{s.len}`) are not supported yet. */
 interface KSR_pv {
 	/**
 	 * Read a pseudo-variable.
@@ -911,10 +1030,10 @@ interface KSR_registrar {
 	 */
 	registered_uri(table: string, uri: string): number;
 	/**
-	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500.
+	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself.
 	 * @param table usrloc table, "location".
-	 * @param flags 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts; 0x01 (memory only) is accepted.
-	 * @returns 1 bindings added, 2 updated (or a retransmission), 3 removed, 4 bindings only listed (no Contact); -1 the REGISTER was rejected (a 4xx/5xx was sent) or could not be handled.
+	 * @param flags 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
+	 * @returns 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
 	 */
 	save(table: string, flags: number): number;
 	/**
@@ -929,7 +1048,7 @@ interface KSR_registrar {
 	 * Remove every binding of uri.
 	 * @param table usrloc table.
 	 * @param uri The address of record whose bindings go.
-	 * @returns 1 when bindings were removed, -1 when there were none or uri is bad.
+	 * @returns 1 when the bindings are gone (or there were none), -1 for a URI without a user.
 	 */
 	unregister(table: string, uri: string): number;
 }
@@ -1068,6 +1187,12 @@ interface KSR_siputils {
 	 */
 	has_totag(): number;
 	/**
+	 * Check the age of the Date header.
+	 * @param tdiff Largest age of the Date header, in seconds.
+	 * @returns 1 when the Date is recent enough; -4 when older; -1 without a Date header or when it does not parse.
+	 */
+	hdr_date_check(tdiff: number): number;
+	/**
 	 * Check for letters and digits only.
 	 * @param s Text to check.
 	 * @returns 1 when s is ASCII letters and digits only; -2 when empty; -3 otherwise.
@@ -1081,6 +1206,12 @@ interface KSR_siputils {
 	 */
 	is_alphanumex(s: string, extra: string): number;
 	/**
+	 * Check for an E.164 number. Kamailio has it only in native cfg; kemi exports it.
+	 * @param s A number, "+4930123456".
+	 * @returns 1 for '+' followed by digits (3 to e164_max_len characters), -1 otherwise.
+	 */
+	is_e164(s: string): number;
+	/**
 	 * A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there.
 	 * @returns 1 when this server is the first hop, -1 otherwise.
 	 */
@@ -1091,6 +1222,16 @@ interface KSR_siputils {
 	 * @returns 1 when this server is the first hop, -1 otherwise.
 	 */
 	is_first_hop_mode(mode: number): number;
+	/**
+	 * Tell whether the Request-URI is a GRUU (RFC 5627).
+	 * @returns 1 when the Request-URI has ;gr=value, 2 for a bare ;gr, -1 otherwise.
+	 */
+	is_gruu(): number;
+	/**
+	 * Tell whether the message is HTTP.
+	 * @returns -1: kemi has no HTTP transport.
+	 */
+	is_http(): number;
 	/**
 	 * Check for digits only.
 	 * @param s Text to check.
@@ -1108,6 +1249,11 @@ interface KSR_siputils {
 	 */
 	is_request(): number;
 	/**
+	 * Tell whether the message is SIP.
+	 * @returns 1: kemi carries only SIP.
+	 */
+	is_sip(): number;
+	/**
 	 * Check for a telephone number.
 	 * @param s Text to check.
 	 * @returns 1 for an optional '+' (then a digit 1-9) followed by digits, -2 otherwise.
@@ -1120,11 +1266,22 @@ interface KSR_siputils {
 	 */
 	is_uri(s: string): number;
 	/**
+	 * Check the user part of a URI for an E.164 number. Kamailio has it only in native cfg; kemi exports it.
+	 * @param uri A SIP URI.
+	 * @returns 1 when the user part is an E.164 number, -1 otherwise.
+	 */
+	is_uri_user_e164(uri: string): number;
+	/**
 	 * Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth.
 	 * @param user Username to compare with.
 	 * @returns 1 when the credentials' username (without @domain) is user, -1 otherwise or without credentials.
 	 */
 	is_user(user: string): number;
+	/**
+	 * Answer an OPTIONS for this server (no user in the Request-URI) with 200 OK and Accept, Accept-Encoding, Accept-Language and Supported from the options_* modparams.
+	 * @returns 1 when the 200 OK was sent; -1 for another method, a Request-URI with a user, or a send failure.
+	 */
+	options_reply(): number;
 	/**
 	 * Check the headers a proxy relies on (To, From, Call-ID, CSeq, Via, Contact, Route...).
 	 * @returns 1 when the headers are valid, -1 otherwise.
@@ -1252,6 +1409,11 @@ interface KSR_textops {
 	 */
 	in_list_prefix(subject: string, list: string, sep: string): number;
 	/**
+	 * Tell whether the SDP puts an audio stream on hold.
+	 * @returns 1 for hold by c=0.0.0.0 (RFC 2543), 2 by a=sendonly or a=inactive (RFC 3264), -1 when not on hold.
+	 */
+	is_audio_on_hold(): number;
+	/**
 	 * Tell whether the message has a header.
 	 * @param hname Header name (full or compact form, any case).
 	 * @returns 1 when present, -1 when not.
@@ -1263,6 +1425,22 @@ interface KSR_textops {
 	 * @returns 1 when a header name matches, -1 when none does.
 	 */
 	is_present_hf_re(re: string): number;
+	/**
+	 * Check the Privacy header.
+	 * @param value none, id, header, session, user or critical.
+	 * @returns 1 when the Privacy header holds the value, -1 otherwise.
+	 */
+	is_privacy(value: string): number;
+	/**
+	 * Store a group of a regular-expression match in a pseudo-variable.
+	 * @param text Input text.
+	 * @param re Regular expression.
+	 * @param mindex Group to store, 0 the whole match.
+	 * @param mcount Number of groups considered; mindex must be below it.
+	 * @param pv Writable pseudo-variable for the result.
+	 * @returns 1 when stored, -2 when nothing matched, -1 on errors or an empty group.
+	 */
+	regex_substring(text: string, re: string, mindex: number, mcount: number, pv: string): number;
 	/**
 	 * Remove every header with that name.
 	 * @param hname Header name.
@@ -1283,6 +1461,14 @@ interface KSR_textops {
 	 * @returns 1 when removed, -1 when there is no such header.
 	 */
 	remove_hf_idx(hname: string, idx: number): number;
+	/**
+	 * Remove headers by value.
+	 * @param hname Header name.
+	 * @param op eq, ne, in (case-sensitive) or re (regular expression, case-insensitive).
+	 * @param expr Value or expression.
+	 * @returns 1 when a header was removed, -2 when none matched, -1 on errors.
+	 */
+	remove_hf_match(hname: string, op: string, expr: string): number;
 	/**
 	 * Remove the headers whose name matches.
 	 * @param re Regular expression matching whole header names, case-insensitive.
@@ -1318,12 +1504,43 @@ interface KSR_textops {
 	 */
 	replace_body_all(re: string, txt: string): number;
 	/**
+	 * Replace every match in the body (the same as replace_body_all in kemi).
+	 * @param re Regular expression, case-insensitive.
+	 * @param txt Replacement text.
+	 * @returns 1 when replaced, -1 otherwise.
+	 */
+	replace_body_atonce(re: string, txt: string): number;
+	/**
+	 * Replace a plain string in the body.
+	 * @param mkey String to find.
+	 * @param rval Replacement.
+	 * @param mode "f" the first, "a" all.
+	 * @returns 1 when done, -1 when not found.
+	 */
+	replace_body_str(mkey: string, rval: string, mode: string): number;
+	/**
 	 * Replace every match in the headers.
 	 * @param re Regular expression, case-insensitive.
 	 * @param txt Replacement text.
 	 * @returns 1 when replaced, -1 otherwise.
 	 */
 	replace_hdrs(re: string, txt: string): number;
+	/**
+	 * Replace a plain string in the headers.
+	 * @param mkey String to find.
+	 * @param rval Replacement.
+	 * @param mode "f" the first, "a" all.
+	 * @returns 1 when done, -1 when not found.
+	 */
+	replace_hdrs_str(mkey: string, rval: string, mode: string): number;
+	/**
+	 * Replace a plain string in the headers and body.
+	 * @param mkey String to find (case-sensitive).
+	 * @param rval Replacement.
+	 * @param mode "f" the first, "a" all.
+	 * @returns 1 when done (also for an empty mkey), -1 when not found.
+	 */
+	replace_str(mkey: string, rval: string, mode: string): number;
 	/**
 	 * Search the whole message.
 	 * @param re Regular expression, case-insensitive; ^ and $ match at line ends.
@@ -1359,12 +1576,40 @@ interface KSR_textops {
 	 */
 	search_hf(hname: string, re: string, flags: string): number;
 	/**
+	 * Search a string with a regular expression.
+	 * @param text Text to search.
+	 * @param re Regular expression (case-sensitive).
+	 * @returns 1 when it matches, -1 otherwise.
+	 */
+	search_str(text: string, re: string): number;
+	/**
 	 * Replace the body; Content-Length follows.
 	 * @param body The new body.
 	 * @param ctype Content-Type to set; "" keeps the current one.
 	 * @returns 1 on success, -1 on error.
 	 */
 	set_body(body: string, ctype: string): number;
+	/**
+	 * Replace the body with bytes given in hex.
+	 * @param htxt The body in hex.
+	 * @param ctype Content-Type to set; "" keeps the current one.
+	 * @returns 1 on success, -1 for bad hex.
+	 */
+	set_body_hex(htxt: string, ctype: string): number;
+	/**
+	 * Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
+	 * @param body The reply body.
+	 * @param ctype Its Content-Type.
+	 * @returns 1 on success, -1 for a reply or an empty Content-Type.
+	 */
+	set_reply_body(body: string, ctype: string): number;
+	/**
+	 * set_reply_body with the body given in hex.
+	 * @param htxt The reply body in hex.
+	 * @param ctype Its Content-Type.
+	 * @returns 1 on success, -1 for bad hex, a reply or an empty Content-Type.
+	 */
+	set_reply_body_hex(htxt: string, ctype: string): number;
 	/**
 	 * Check a prefix.
 	 * @param s A string.
@@ -1432,6 +1677,14 @@ interface KSR_textops {
 	 * @returns 1 when the user changed, -1 otherwise.
 	 */
 	subst_user(subst: string): number;
+	/**
+	 * Sed-like substitution on a string, into a pseudo-variable.
+	 * @param text Input text.
+	 * @param subst "/re/replacement/flags".
+	 * @param pv Writable pseudo-variable for the result, "$var(x)".
+	 * @returns 1 when replaced and stored, -1 when nothing matched or pv is not writable.
+	 */
+	subst_v(text: string, subst: string, pv: string): number;
 }
 
 /** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
@@ -1605,6 +1858,8 @@ interface KSR_object {
 	htable: KSR_htable;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
+	nathelper: KSR_nathelper;
+	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;
 	registrar: KSR_registrar;

@@ -567,6 +567,14 @@ function KSR.hdr.insert_before(txt, hname) end
 ---@return integer # 1 when a header named hname is in the message, -1 when not.
 function KSR.hdr.is_present(hname) end
 
+---Compare header values with a string. Kamailio does not implement re; kemi does.
+---@param hname string Header name.
+---@param op string eq (equal), ne (not equal), sw (starts with), in (contains), re (regular expression); case is ignored.
+---@param mval string Value to compare with.
+---@param hidx string Which headers must match: f the first, l the last, a all, o at least one.
+---@return boolean # true when the chosen headers match, false otherwise (also when there is no such header).
+function KSR.hdr.match_content(hname, op, mval, hidx) end
+
 ---Remove every header line named hname.
 ---@param hname string Header name.
 ---@return integer # 1 (also when there was no such header), -1 on error.
@@ -805,6 +813,10 @@ function KSR.kx.get_proto() end
 ---@return integer # 1 udp, 2 tcp, 3 tls, 5 ws.
 function KSR.kx.get_protoid() end
 
+---Name of the socket the message came in on.
+---@return integer|string|nil # Always null: kemi sockets have no names yet.
+function KSR.kx.get_rcv_sock_name() end
+
 ---Receiving socket as proto:ip:port.
 ---@return integer|string|nil # Like udp:192.0.2.1:5060.
 function KSR.kx.get_rcvaddr_sock() end
@@ -836,6 +848,18 @@ function KSR.kx.get_ruri() end
 ---User of the Request-URI.
 ---@return integer|string|nil # The user, or null.
 function KSR.kx.get_ruser() end
+
+---The send socket forced with corex set_send_socket.
+---@return integer|string|nil # The socket as proto:ip:port, or null when none was forced.
+function KSR.kx.get_send_sock() end
+
+---Name of the forced send socket.
+---@return integer|string|nil # Always null: kemi sockets have no names yet.
+function KSR.kx.get_send_sock_name() end
+
+---Port of the send socket forced with corex set_send_socket.
+---@return integer # The port, or 0 when no socket was forced.
+function KSR.kx.get_send_sock_port() end
 
 ---Source address as proto:ip:port.
 ---@return integer|string|nil # Like udp:192.0.2.10:5062.
@@ -983,6 +1007,82 @@ function KSR.maxfwd.is_maxfwd_lt(limit) end
 ---@return integer # 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 function KSR.maxfwd.process_maxfwd(limit) end
 
+---NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests.
+---@class KSR.nathelper
+KSR.nathelper = {}
+
+---Like set_contact_alias, but only when the Contact is not already the source address, port and transport.
+---@return integer # 1 when the alias was added; 2 when there is no Contact, it is "*", or it already is the source address; -1 on a malformed Contact or a second change.
+function KSR.nathelper.add_contact_alias() end
+
+---Add an alias parameter with the given address to the first Contact URI.
+---@param ip string IPv4 or IPv6 address.
+---@param port string Port, 1-65535.
+---@param proto string udp, tcp, tls, sctp, ws or wss.
+---@return integer # 1 when added; 2 when there is no Contact or it is "*"; -1 on bad arguments, a malformed Contact or a second change.
+function KSR.nathelper.add_contact_alias_addr(ip, port, proto) end
+
+---Replace host and port of the first Contact URI with the source address, dropping any maddr parameter.
+---@return integer # 1 when the Contact was rewritten; -1 when there is none, it is "*" or malformed, or it was changed already.
+function KSR.nathelper.fix_nated_contact() end
+
+---Record the source address of a REGISTER as "sip:ip:port" (with ";transport=" when not UDP) for registrar's save to keep as the binding's received address, through usrloc and the received_avp.
+---@return integer # 1 when the source URI was recorded; -1 when it could not be built.
+function KSR.nathelper.fix_nated_register() end
+
+---When the Request-URI carries an alias parameter (set by set_contact_alias on the Contact it came from), send the request to that address (the destination URI, $du) and remove the parameter from the Request-URI.
+---@return integer # 1 when an alias was used; 2 when the Request-URI has none; -1 when it is malformed.
+function KSR.nathelper.handle_ruri_alias() end
+
+---handle_ruri_alias choosing which alias parameter counts.
+---@param mode integer 0: use the first alias parameter; 1: the last one.
+---@return integer # As handle_ruri_alias.
+function KSR.nathelper.handle_ruri_alias_mode(mode) end
+
+---Test an address against the private ranges nat_uac_test uses.
+---@param address string An IPv4 address.
+---@return integer # 1 when it is a private (or shared, RFC 6598) address; -1 when not, or not an IPv4 address.
+function KSR.nathelper.is_rfc1918(address) end
+
+---Tell whether the sender of the message is behind NAT. 19 (1+2+16) is the usual value.
+---@param flags integer Tests to run, added together: 1 Contact host is a private address; 2 the source address is not the top Via's sent-by; 4 top Via host is private; 8 an SDP c= address is private; 16 the source port is not the top Via's port (5060 when absent); 32 the source address is private; 64 the message came over WebSocket; 128 the source port is not the Contact port; 256 an SDP session c= address is not the source address; 512 the destination ($du) differs from the Request-URI, or is WebSocket.
+---@return integer # 1 when any test holds, -1 when none does (a malformed Contact, Via or SDP makes its test not hold).
+function KSR.nathelper.nat_uac_test(flags) end
+
+---Add ";alias=ip~port~proto" with the source address to the first Contact URI (in <> if it was bare), so in-dialog requests sent to it find the way back through the NAT (see handle_ruri_alias). proto is Kamailio's number: 1 udp, 2 tcp, 3 tls, 5 ws.
+---@return integer # 1 when the alias was added; -1 when there is no usable Contact or it was changed already.
+function KSR.nathelper.set_contact_alias() end
+
+---Like set_contact_alias, first removing an alias parameter the Contact URI already has.
+---@return integer # As set_contact_alias.
+function KSR.nathelper.set_contact_alias_trim() end
+
+---Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer.
+---@class KSR.permissions
+KSR.permissions = {}
+
+---Check any address against an address group.
+---@param group integer Address group to check.
+---@param address string IP address (or a domain name, matched as written).
+---@param port integer Port; 0 matches only records without a port.
+---@return integer # 1 when the address and port are in the group; -1 when not (or the address is malformed).
+function KSR.permissions.allow_address(group, address, port) end
+
+---Find the address group of an address.
+---@param address string IP address or domain name.
+---@param port integer Port.
+---@return integer # The group of the first record matching; -1 when none does.
+function KSR.permissions.allow_address_group(address, port) end
+
+---Check the source address of the message against an address group.
+---@param group integer Address group to check.
+---@return integer # 1 when the source IP (and port, where the record gives one) is in the group; -1 when not.
+function KSR.permissions.allow_source_address(group) end
+
+---Find the address group of the message's source.
+---@return integer # The group of the first record matching the source address and port; -1 when none does.
+function KSR.permissions.allow_source_address_group() end
+
 ---Flood detection per source IP, as Kamailio's pike module.
 ---@class KSR.pike
 KSR.pike = {}
@@ -1096,10 +1196,10 @@ function KSR.registrar.registered(table) end
 ---@return integer # 1 when registered, -1 when not.
 function KSR.registrar.registered_uri(table, uri) end
 
----Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500.
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself.
 ---@param table string usrloc table, "location".
----@param flags integer 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts; 0x01 (memory only) is accepted.
----@return integer # 1 bindings added, 2 updated (or a retransmission), 3 removed, 4 bindings only listed (no Contact); -1 the REGISTER was rejected (a 4xx/5xx was sent) or could not be handled.
+---@param flags integer 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
+---@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
 function KSR.registrar.save(table, flags) end
 
 ---save with the address of record taken from uri.
@@ -1112,7 +1212,7 @@ function KSR.registrar.save_uri(table, flags, uri) end
 ---Remove every binding of uri.
 ---@param table string usrloc table.
 ---@param uri string The address of record whose bindings go.
----@return integer # 1 when bindings were removed, -1 when there were none or uri is bad.
+---@return integer # 1 when the bindings are gone (or there were none), -1 for a URI without a user.
 function KSR.registrar.unregister(table, uri) end
 
 ---Record-Route and Route processing (RFC 3261 §16.4, §16.6, §16.12).
@@ -1229,6 +1329,11 @@ function KSR.siputils.cmp_uri(uri1, uri2) end
 ---@return integer # 1 when the To header has a tag, -1 when not.
 function KSR.siputils.has_totag() end
 
+---Check the age of the Date header.
+---@param tdiff integer Largest age of the Date header, in seconds.
+---@return integer # 1 when the Date is recent enough; -4 when older; -1 without a Date header or when it does not parse.
+function KSR.siputils.hdr_date_check(tdiff) end
+
 ---Check for letters and digits only.
 ---@param s string Text to check.
 ---@return integer # 1 when s is ASCII letters and digits only; -2 when empty; -3 otherwise.
@@ -1240,6 +1345,11 @@ function KSR.siputils.is_alphanum(s) end
 ---@return integer # 1 when s is letters, digits and characters of extra only; -2 when empty; -3 otherwise.
 function KSR.siputils.is_alphanumex(s, extra) end
 
+---Check for an E.164 number. Kamailio has it only in native cfg; kemi exports it.
+---@param s string A number, "+4930123456".
+---@return integer # 1 for '+' followed by digits (3 to e164_max_len characters), -1 otherwise.
+function KSR.siputils.is_e164(s) end
+
 ---A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there.
 ---@return integer # 1 when this server is the first hop, -1 otherwise.
 function KSR.siputils.is_first_hop() end
@@ -1248,6 +1358,14 @@ function KSR.siputils.is_first_hop() end
 ---@param mode integer 0 as is_first_hop; 1 also accepts a host name in the reply's top Record-Route and does not check for loops.
 ---@return integer # 1 when this server is the first hop, -1 otherwise.
 function KSR.siputils.is_first_hop_mode(mode) end
+
+---Tell whether the Request-URI is a GRUU (RFC 5627).
+---@return integer # 1 when the Request-URI has ;gr=value, 2 for a bare ;gr, -1 otherwise.
+function KSR.siputils.is_gruu() end
+
+---Tell whether the message is HTTP.
+---@return integer # -1: kemi has no HTTP transport.
+function KSR.siputils.is_http() end
 
 ---Check for digits only.
 ---@param s string Text to check.
@@ -1262,6 +1380,10 @@ function KSR.siputils.is_reply() end
 ---@return integer # 1 for a request, -1 for a reply.
 function KSR.siputils.is_request() end
 
+---Tell whether the message is SIP.
+---@return integer # 1: kemi carries only SIP.
+function KSR.siputils.is_sip() end
+
 ---Check for a telephone number.
 ---@param s string Text to check.
 ---@return integer # 1 for an optional '+' (then a digit 1-9) followed by digits, -2 otherwise.
@@ -1272,10 +1394,19 @@ function KSR.siputils.is_tel_number(s) end
 ---@return integer # 1 when s is a valid sip:, sips: or tel: URI, -1 otherwise.
 function KSR.siputils.is_uri(s) end
 
+---Check the user part of a URI for an E.164 number. Kamailio has it only in native cfg; kemi exports it.
+---@param uri string A SIP URI.
+---@return integer # 1 when the user part is an E.164 number, -1 otherwise.
+function KSR.siputils.is_uri_user_e164(uri) end
+
 ---Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth.
 ---@param user string Username to compare with.
 ---@return integer # 1 when the credentials' username (without @domain) is user, -1 otherwise or without credentials.
 function KSR.siputils.is_user(user) end
+
+---Answer an OPTIONS for this server (no user in the Request-URI) with 200 OK and Accept, Accept-Encoding, Accept-Language and Supported from the options_* modparams.
+---@return integer # 1 when the 200 OK was sent; -1 for another method, a Request-URI with a user, or a send failure.
+function KSR.siputils.options_reply() end
 
 ---Check the headers a proxy relies on (To, From, Call-ID, CSeq, Via, Contact, Route...).
 ---@return integer # 1 when the headers are valid, -1 otherwise.
@@ -1385,6 +1516,10 @@ function KSR.textops.in_list(subject, list, sep) end
 ---@return integer # 1 when an item of list is a prefix of subject, -1 otherwise.
 function KSR.textops.in_list_prefix(subject, list, sep) end
 
+---Tell whether the SDP puts an audio stream on hold.
+---@return integer # 1 for hold by c=0.0.0.0 (RFC 2543), 2 by a=sendonly or a=inactive (RFC 3264), -1 when not on hold.
+function KSR.textops.is_audio_on_hold() end
+
 ---Tell whether the message has a header.
 ---@param hname string Header name (full or compact form, any case).
 ---@return integer # 1 when present, -1 when not.
@@ -1394,6 +1529,20 @@ function KSR.textops.is_present_hf(hname) end
 ---@param re string Regular expression on header names.
 ---@return integer # 1 when a header name matches, -1 when none does.
 function KSR.textops.is_present_hf_re(re) end
+
+---Check the Privacy header.
+---@param value string none, id, header, session, user or critical.
+---@return integer # 1 when the Privacy header holds the value, -1 otherwise.
+function KSR.textops.is_privacy(value) end
+
+---Store a group of a regular-expression match in a pseudo-variable.
+---@param text string Input text.
+---@param re string Regular expression.
+---@param mindex integer Group to store, 0 the whole match.
+---@param mcount integer Number of groups considered; mindex must be below it.
+---@param pv string Writable pseudo-variable for the result.
+---@return integer # 1 when stored, -2 when nothing matched, -1 on errors or an empty group.
+function KSR.textops.regex_substring(text, re, mindex, mcount, pv) end
 
 ---Remove every header with that name.
 ---@param hname string Header name.
@@ -1411,6 +1560,13 @@ function KSR.textops.remove_hf_exp(ematch, eskip) end
 ---@param idx integer Which one: 0 the first, -1 the last.
 ---@return integer # 1 when removed, -1 when there is no such header.
 function KSR.textops.remove_hf_idx(hname, idx) end
+
+---Remove headers by value.
+---@param hname string Header name.
+---@param op string eq, ne, in (case-sensitive) or re (regular expression, case-insensitive).
+---@param expr string Value or expression.
+---@return integer # 1 when a header was removed, -2 when none matched, -1 on errors.
+function KSR.textops.remove_hf_match(hname, op, expr) end
 
 ---Remove the headers whose name matches.
 ---@param re string Regular expression matching whole header names, case-insensitive.
@@ -1441,11 +1597,38 @@ function KSR.textops.replace_body(re, txt) end
 ---@return integer # 1 when replaced, -1 otherwise.
 function KSR.textops.replace_body_all(re, txt) end
 
+---Replace every match in the body (the same as replace_body_all in kemi).
+---@param re string Regular expression, case-insensitive.
+---@param txt string Replacement text.
+---@return integer # 1 when replaced, -1 otherwise.
+function KSR.textops.replace_body_atonce(re, txt) end
+
+---Replace a plain string in the body.
+---@param mkey string String to find.
+---@param rval string Replacement.
+---@param mode string "f" the first, "a" all.
+---@return integer # 1 when done, -1 when not found.
+function KSR.textops.replace_body_str(mkey, rval, mode) end
+
 ---Replace every match in the headers.
 ---@param re string Regular expression, case-insensitive.
 ---@param txt string Replacement text.
 ---@return integer # 1 when replaced, -1 otherwise.
 function KSR.textops.replace_hdrs(re, txt) end
+
+---Replace a plain string in the headers.
+---@param mkey string String to find.
+---@param rval string Replacement.
+---@param mode string "f" the first, "a" all.
+---@return integer # 1 when done, -1 when not found.
+function KSR.textops.replace_hdrs_str(mkey, rval, mode) end
+
+---Replace a plain string in the headers and body.
+---@param mkey string String to find (case-sensitive).
+---@param rval string Replacement.
+---@param mode string "f" the first, "a" all.
+---@return integer # 1 when done (also for an empty mkey), -1 when not found.
+function KSR.textops.replace_str(mkey, rval, mode) end
 
 ---Search the whole message.
 ---@param re string Regular expression, case-insensitive; ^ and $ match at line ends.
@@ -1476,11 +1659,35 @@ function KSR.textops.search_body(re) end
 ---@return integer # 1 when a value matches, -1 otherwise.
 function KSR.textops.search_hf(hname, re, flags) end
 
+---Search a string with a regular expression.
+---@param text string Text to search.
+---@param re string Regular expression (case-sensitive).
+---@return integer # 1 when it matches, -1 otherwise.
+function KSR.textops.search_str(text, re) end
+
 ---Replace the body; Content-Length follows.
 ---@param body string The new body.
 ---@param ctype string Content-Type to set; "" keeps the current one.
 ---@return integer # 1 on success, -1 on error.
 function KSR.textops.set_body(body, ctype) end
+
+---Replace the body with bytes given in hex.
+---@param htxt string The body in hex.
+---@param ctype string Content-Type to set; "" keeps the current one.
+---@return integer # 1 on success, -1 for bad hex.
+function KSR.textops.set_body_hex(htxt, ctype) end
+
+---Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
+---@param body string The reply body.
+---@param ctype string Its Content-Type.
+---@return integer # 1 on success, -1 for a reply or an empty Content-Type.
+function KSR.textops.set_reply_body(body, ctype) end
+
+---set_reply_body with the body given in hex.
+---@param htxt string The reply body in hex.
+---@param ctype string Its Content-Type.
+---@return integer # 1 on success, -1 for bad hex, a reply or an empty Content-Type.
+function KSR.textops.set_reply_body_hex(htxt, ctype) end
 
 ---Check a prefix.
 ---@param s string A string.
@@ -1538,6 +1745,13 @@ function KSR.textops.subst_uri(subst) end
 ---@param subst string "/re/replacement/flags".
 ---@return integer # 1 when the user changed, -1 otherwise.
 function KSR.textops.subst_user(subst) end
+
+---Sed-like substitution on a string, into a pseudo-variable.
+---@param text string Input text.
+---@param subst string "/re/replacement/flags".
+---@param pv string Writable pseudo-variable for the result, "$var(x)".
+---@return integer # 1 when replaced and stored, -1 when nothing matched or pv is not writable.
+function KSR.textops.subst_v(text, subst, pv) end
 
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm

@@ -183,6 +183,10 @@ class _hdr:
         """Tell whether the message has a header."""
         ...
 
+    def match_content(self, hname: str, op: str, mval: str, hidx: str) -> bool:
+        """Compare header values with a string. Kamailio does not implement re; kemi does."""
+        ...
+
     def remove(self, hname: str) -> int:
         """Remove every header line named hname."""
         ...
@@ -363,6 +367,10 @@ class _kx:
         """Kamailio's number of the transport."""
         ...
 
+    def get_rcv_sock_name(self) -> Union[int, str, None]:
+        """Name of the socket the message came in on."""
+        ...
+
     def get_rcvaddr_sock(self) -> Union[int, str, None]:
         """Receiving socket as proto:ip:port."""
         ...
@@ -393,6 +401,18 @@ class _kx:
 
     def get_ruser(self) -> Union[int, str, None]:
         """User of the Request-URI."""
+        ...
+
+    def get_send_sock(self) -> Union[int, str, None]:
+        """The send socket forced with corex set_send_socket."""
+        ...
+
+    def get_send_sock_name(self) -> Union[int, str, None]:
+        """Name of the forced send socket."""
+        ...
+
+    def get_send_sock_port(self) -> int:
+        """Port of the send socket forced with corex set_send_socket."""
         ...
 
     def get_srcaddr_sock(self) -> Union[int, str, None]:
@@ -540,6 +560,70 @@ class _maxfwd:
         ...
 
 
+class _nathelper:
+    """NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing."""
+
+    def add_contact_alias(self) -> int:
+        """Like set_contact_alias, but only when the Contact is not already the source address, port and transport."""
+        ...
+
+    def add_contact_alias_addr(self, ip: str, port: str, proto: str) -> int:
+        """Add an alias parameter with the given address to the first Contact URI."""
+        ...
+
+    def fix_nated_contact(self) -> int:
+        """Replace host and port of the first Contact URI with the source address, dropping any maddr parameter."""
+        ...
+
+    def fix_nated_register(self) -> int:
+        """Record the source address of a REGISTER as "sip:ip:port" (with ";transport=" when not UDP) for registrar's save to keep as the binding's received address, through usrloc and the received_avp."""
+        ...
+
+    def handle_ruri_alias(self) -> int:
+        """When the Request-URI carries an alias parameter (set by set_contact_alias on the Contact it came from), send the request to that address (the destination URI, $du) and remove the parameter from the Request-URI."""
+        ...
+
+    def handle_ruri_alias_mode(self, mode: int) -> int:
+        """handle_ruri_alias choosing which alias parameter counts."""
+        ...
+
+    def is_rfc1918(self, address: str) -> int:
+        """Test an address against the private ranges nat_uac_test uses."""
+        ...
+
+    def nat_uac_test(self, flags: int) -> int:
+        """Tell whether the sender of the message is behind NAT. 19 (1+2+16) is the usual value."""
+        ...
+
+    def set_contact_alias(self) -> int:
+        """Add ";alias=ip~port~proto" with the source address to the first Contact URI (in <> if it was bare), so in-dialog requests sent to it find the way back through the NAT (see handle_ruri_alias). proto is Kamailio's number: 1 udp, 2 tcp, 3 tls, 5 ws."""
+        ...
+
+    def set_contact_alias_trim(self) -> int:
+        """Like set_contact_alias, first removing an alias parameter the Contact URI already has."""
+        ...
+
+
+class _permissions:
+    """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The routing, registration and trusted checks (allow_routing, allow_register, allow_trusted) are not in kemi yet."""
+
+    def allow_address(self, group: int, address: str, port: int) -> int:
+        """Check any address against an address group."""
+        ...
+
+    def allow_address_group(self, address: str, port: int) -> int:
+        """Find the address group of an address."""
+        ...
+
+    def allow_source_address(self, group: int) -> int:
+        """Check the source address of the message against an address group."""
+        ...
+
+    def allow_source_address_group(self) -> int:
+        """Find the address group of the message's source."""
+        ...
+
+
 class _pike:
     """Flood detection per source IP, as Kamailio's pike module. Requests are counted per sampling_time_unit in a tree of address prefixes: a prefix grows a child only once it is hot (a quarter of reqs_density_per_unit hits), so a flood of spoofed addresses spread over the address space costs one node per hot prefix, not one per address, and the tree is also capped at max_nodes. An address is blocked (red) when it reaches reqs_density_per_unit requests in the current or the previous unit (or on average over both); it is unblocked at the first unit boundary where that no longer holds. Nodes not hit for remove_latency seconds are removed. Because of the prefix warm-up, an address that has never been seen is blocked after reqs_density_per_unit plus a few requests (22 for IPv4 with the default 16 of the KEMI examples), exactly as in Kamailio."""
 
@@ -553,7 +637,7 @@ class _pike:
 
 
 class _pv:
-    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached."""
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end); transformations (`{s.len}`) are not supported yet."""
 
     def get(self, name: str) -> Union[int, str, None]:
         """Read a pseudo-variable."""
@@ -628,7 +712,7 @@ class _registrar:
         ...
 
     def save(self, table: str, flags: int) -> int:
-        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an out-of-order CSeq 500."""
+        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself."""
         ...
 
     def save_uri(self, table: str, flags: int, uri: str) -> int:
@@ -735,6 +819,10 @@ class _siputils:
         """Tell an in-dialog request (To tag present) from an initial one."""
         ...
 
+    def hdr_date_check(self, tdiff: int) -> int:
+        """Check the age of the Date header."""
+        ...
+
     def is_alphanum(self, s: str) -> int:
         """Check for letters and digits only."""
         ...
@@ -743,12 +831,24 @@ class _siputils:
         """Check for letters, digits and some other characters only."""
         ...
 
+    def is_e164(self, s: str) -> int:
+        """Check for an E.164 number. Kamailio has it only in native cfg; kemi exports it."""
+        ...
+
     def is_first_hop(self) -> int:
         """A request is first hop when it has one Via; a reply when it has no Record-Route or its top Record-Route is this server's IP address and it did not come from there."""
         ...
 
     def is_first_hop_mode(self, mode: int) -> int:
         """is_first_hop with a mode."""
+        ...
+
+    def is_gruu(self) -> int:
+        """Tell whether the Request-URI is a GRUU (RFC 5627)."""
+        ...
+
+    def is_http(self) -> int:
+        """Tell whether the message is HTTP."""
         ...
 
     def is_numeric(self, s: str) -> int:
@@ -763,6 +863,10 @@ class _siputils:
         """Tell whether the message is a request."""
         ...
 
+    def is_sip(self) -> int:
+        """Tell whether the message is SIP."""
+        ...
+
     def is_tel_number(self, s: str) -> int:
         """Check for a telephone number."""
         ...
@@ -771,8 +875,16 @@ class _siputils:
         """Check that a string is a SIP URI."""
         ...
 
+    def is_uri_user_e164(self, uri: str) -> int:
+        """Check the user part of a URI for an E.164 number. Kamailio has it only in native cfg; kemi exports it."""
+        ...
+
     def is_user(self, user: str) -> int:
         """Compare the username of the Authorization (else Proxy-Authorization) credentials. Kamailio only looks at credentials already authorized; call it after auth."""
+        ...
+
+    def options_reply(self) -> int:
+        """Answer an OPTIONS for this server (no user in the Request-URI) with 200 OK and Accept, Accept-Encoding, Accept-Language and Supported from the options_* modparams."""
         ...
 
     def sip_parse_headers(self) -> int:
@@ -855,12 +967,24 @@ class _textops:
         """Look a string's prefix up in a list."""
         ...
 
+    def is_audio_on_hold(self) -> int:
+        """Tell whether the SDP puts an audio stream on hold."""
+        ...
+
     def is_present_hf(self, hname: str) -> int:
         """Tell whether the message has a header."""
         ...
 
     def is_present_hf_re(self, re: str) -> int:
         """Tell whether a header name matches a regular expression."""
+        ...
+
+    def is_privacy(self, value: str) -> int:
+        """Check the Privacy header."""
+        ...
+
+    def regex_substring(self, text: str, re: str, mindex: int, mcount: int, pv: str) -> int:
+        """Store a group of a regular-expression match in a pseudo-variable."""
         ...
 
     def remove_hf(self, hname: str) -> int:
@@ -873,6 +997,10 @@ class _textops:
 
     def remove_hf_idx(self, hname: str, idx: int) -> int:
         """Remove one of several headers with that name."""
+        ...
+
+    def remove_hf_match(self, hname: str, op: str, expr: str) -> int:
+        """Remove headers by value."""
         ...
 
     def remove_hf_re(self, re: str) -> int:
@@ -895,8 +1023,24 @@ class _textops:
         """Replace every match in the body."""
         ...
 
+    def replace_body_atonce(self, re: str, txt: str) -> int:
+        """Replace every match in the body (the same as replace_body_all in kemi)."""
+        ...
+
+    def replace_body_str(self, mkey: str, rval: str, mode: str) -> int:
+        """Replace a plain string in the body."""
+        ...
+
     def replace_hdrs(self, re: str, txt: str) -> int:
         """Replace every match in the headers."""
+        ...
+
+    def replace_hdrs_str(self, mkey: str, rval: str, mode: str) -> int:
+        """Replace a plain string in the headers."""
+        ...
+
+    def replace_str(self, mkey: str, rval: str, mode: str) -> int:
+        """Replace a plain string in the headers and body."""
         ...
 
     def search(self, re: str) -> int:
@@ -919,8 +1063,24 @@ class _textops:
         """Search the values of a header."""
         ...
 
+    def search_str(self, text: str, re: str) -> int:
+        """Search a string with a regular expression."""
+        ...
+
     def set_body(self, body: str, ctype: str) -> int:
         """Replace the body; Content-Length follows."""
+        ...
+
+    def set_body_hex(self, htxt: str, ctype: str) -> int:
+        """Replace the body with bytes given in hex."""
+        ...
+
+    def set_reply_body(self, body: str, ctype: str) -> int:
+        """Set the body of the reply kemi sends to this request (sl_send_reply, t_reply)."""
+        ...
+
+    def set_reply_body_hex(self, htxt: str, ctype: str) -> int:
+        """set_reply_body with the body given in hex."""
         ...
 
     def starts_with(self, s: str, prefix: str) -> int:
@@ -961,6 +1121,10 @@ class _textops:
 
     def subst_user(self, subst: str) -> int:
         """Sed-like substitution on the user of the Request-URI."""
+        ...
+
+    def subst_v(self, text: str, subst: str, pv: str) -> int:
+        """Sed-like substitution on a string, into a pseudo-variable."""
         ...
 
 
@@ -1097,6 +1261,8 @@ class _KSR:
     htable: _htable
     kx: _kx
     maxfwd: _maxfwd
+    nathelper: _nathelper
+    permissions: _permissions
     pike: _pike
     pv: _pv
     registrar: _registrar
