@@ -11,6 +11,38 @@ func init() {
 		Exports: []*core.Export{
 			{
 				Module:  "textops",
+				Name:    "append_body_part",
+				Params:  kemiArgs_append_body_part,
+				Returns: core.TInt,
+				Native:  "append_body_part",
+				Call:    kemi_append_body_part,
+			},
+			{
+				Module:  "textops",
+				Name:    "append_body_part_cd",
+				Params:  kemiArgs_append_body_part_cd,
+				Returns: core.TInt,
+				Native:  "append_body_part_cd",
+				Call:    kemi_append_body_part_cd,
+			},
+			{
+				Module:  "textops",
+				Name:    "append_body_part_hex",
+				Params:  kemiArgs_append_body_part_hex,
+				Returns: core.TInt,
+				Native:  "append_body_part_hex",
+				Call:    kemi_append_body_part_hex,
+			},
+			{
+				Module:  "textops",
+				Name:    "append_body_part_hex_cd",
+				Params:  kemiArgs_append_body_part_hex_cd,
+				Returns: core.TInt,
+				Native:  "append_body_part_hex_cd",
+				Call:    kemi_append_body_part_hex_cd,
+			},
+			{
+				Module:  "textops",
 				Name:    "cmp_istr",
 				Params:  kemiArgs_cmp_istr,
 				Returns: core.TInt,
@@ -32,6 +64,30 @@ func init() {
 				Returns: core.TInt,
 				Native:  "ends_with",
 				Call:    kemi_ends_with,
+			},
+			{
+				Module:  "textops",
+				Name:    "filter_body",
+				Params:  kemiArgs_filter_body,
+				Returns: core.TInt,
+				Native:  "filter_body",
+				Call:    kemi_filter_body,
+			},
+			{
+				Module:  "textops",
+				Name:    "get_body_part",
+				Params:  kemiArgs_get_body_part,
+				Returns: core.TInt,
+				Native:  "get_body_part",
+				Call:    kemi_get_body_part,
+			},
+			{
+				Module:  "textops",
+				Name:    "get_body_part_raw",
+				Params:  kemiArgs_get_body_part_raw,
+				Returns: core.TInt,
+				Native:  "get_body_part_raw",
+				Call:    kemi_get_body_part_raw,
 			},
 			{
 				Module:  "textops",
@@ -102,6 +158,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "regex_substring",
 				Call:    kemi_regex_substring,
+			},
+			{
+				Module:  "textops",
+				Name:    "remove_body_part",
+				Params:  kemiArgs_remove_body_part,
+				Returns: core.TInt,
+				Native:  "remove_body_part",
+				Call:    kemi_remove_body_part,
 			},
 			{
 				Module:  "textops",
@@ -387,6 +451,46 @@ func init() {
 	})
 }
 
+var kemiArgs_append_body_part = []core.Type{core.TStr, core.TStr}
+
+// kemi_append_body_part adapts KSR.textops.append_body_part to AppendBodyPart.
+func kemi_append_body_part(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.append_body_part", kemiArgs_append_body_part, core.KindNames(args)))
+	}
+	return core.Int(int64(AppendBodyPart(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_append_body_part_cd = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_append_body_part_cd adapts KSR.textops.append_body_part_cd to AppendBodyPartCd.
+func kemi_append_body_part_cd(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_cd", kemiArgs_append_body_part_cd, core.KindNames(args)))
+	}
+	return core.Int(int64(AppendBodyPartCd(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_append_body_part_hex = []core.Type{core.TStr, core.TStr}
+
+// kemi_append_body_part_hex adapts KSR.textops.append_body_part_hex to AppendBodyPartHex.
+func kemi_append_body_part_hex(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_hex", kemiArgs_append_body_part_hex, core.KindNames(args)))
+	}
+	return core.Int(int64(AppendBodyPartHex(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_append_body_part_hex_cd = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_append_body_part_hex_cd adapts KSR.textops.append_body_part_hex_cd to AppendBodyPartHexCd.
+func kemi_append_body_part_hex_cd(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_hex_cd", kemiArgs_append_body_part_hex_cd, core.KindNames(args)))
+	}
+	return core.Int(int64(AppendBodyPartHexCd(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
 var kemiArgs_cmp_istr = []core.Type{core.TStr, core.TStr}
 
 // kemi_cmp_istr adapts KSR.textops.cmp_istr to CmpIstr.
@@ -415,6 +519,36 @@ func kemi_ends_with(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.ends_with", kemiArgs_ends_with, core.KindNames(args)))
 	}
 	return core.Int(int64(EndsWith(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_filter_body = []core.Type{core.TStr}
+
+// kemi_filter_body adapts KSR.textops.filter_body to FilterBody.
+func kemi_filter_body(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.filter_body", kemiArgs_filter_body, core.KindNames(args)))
+	}
+	return core.Int(int64(FilterBody(ctx, args[0].S)))
+}
+
+var kemiArgs_get_body_part = []core.Type{core.TStr, core.TStr}
+
+// kemi_get_body_part adapts KSR.textops.get_body_part to GetBodyPart.
+func kemi_get_body_part(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.get_body_part", kemiArgs_get_body_part, core.KindNames(args)))
+	}
+	return core.Int(int64(GetBodyPart(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_get_body_part_raw = []core.Type{core.TStr, core.TStr}
+
+// kemi_get_body_part_raw adapts KSR.textops.get_body_part_raw to GetBodyPartRaw.
+func kemi_get_body_part_raw(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.get_body_part_raw", kemiArgs_get_body_part_raw, core.KindNames(args)))
+	}
+	return core.Int(int64(GetBodyPartRaw(ctx, args[0].S, args[1].S)))
 }
 
 // kemi_has_body adapts KSR.textops.has_body to HasBody.
@@ -501,6 +635,16 @@ func kemi_regex_substring(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.textops.regex_substring", kemiArgs_regex_substring, core.KindNames(args)))
 	}
 	return core.Int(int64(RegexSubstring(ctx, args[0].S, args[1].S, int(args[2].I), int(args[3].I), args[4].S)))
+}
+
+var kemiArgs_remove_body_part = []core.Type{core.TStr}
+
+// kemi_remove_body_part adapts KSR.textops.remove_body_part to RemoveBodyPart.
+func kemi_remove_body_part(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.remove_body_part", kemiArgs_remove_body_part, core.KindNames(args)))
+	}
+	return core.Int(int64(RemoveBodyPart(ctx, args[0].S)))
 }
 
 var kemiArgs_remove_hf = []core.Type{core.TStr}
@@ -855,9 +999,16 @@ func kemi_subst_v(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/textops/module.yaml.
 var (
+	_ func(*core.Ctx, string, string) int                   = AppendBodyPart
+	_ func(*core.Ctx, string, string, string) int           = AppendBodyPartCd
+	_ func(*core.Ctx, string, string) int                   = AppendBodyPartHex
+	_ func(*core.Ctx, string, string, string) int           = AppendBodyPartHexCd
 	_ func(*core.Ctx, string, string) int                   = CmpIstr
 	_ func(*core.Ctx, string, string) int                   = CmpStr
 	_ func(*core.Ctx, string, string) int                   = EndsWith
+	_ func(*core.Ctx, string) int                           = FilterBody
+	_ func(*core.Ctx, string, string) int                   = GetBodyPart
+	_ func(*core.Ctx, string, string) int                   = GetBodyPartRaw
 	_ func(*core.Ctx) int                                   = HasBody
 	_ func(*core.Ctx, string) int                           = HasBodyType
 	_ func(*core.Ctx, string, string, string) int           = InList
@@ -867,6 +1018,7 @@ var (
 	_ func(*core.Ctx, string) int                           = IsPresentHFRe
 	_ func(*core.Ctx, string) int                           = IsPrivacy
 	_ func(*core.Ctx, string, string, int, int, string) int = RegexSubstring
+	_ func(*core.Ctx, string) int                           = RemoveBodyPart
 	_ func(*core.Ctx, string) int                           = RemoveHF
 	_ func(*core.Ctx, string, string) int                   = RemoveHFExp
 	_ func(*core.Ctx, string, int) int                      = RemoveHFIdx
