@@ -109,18 +109,18 @@ func getBodyPart(ctx *core.Ctx, fn, ctype, pv string, raw bool) int {
 	return -1
 }
 
-// GetBodyPart stores in pv the content of the first body bodyPart of type
+// GetBodyPart stores in pv the content of the first body part of type
 // ctype (the whole body when it is not multipart).
 func GetBodyPart(ctx *core.Ctx, ctype, pv string) int {
 	return getBodyPart(ctx, "get_body_part", ctype, pv, false)
 }
 
-// GetBodyPartRaw is GetBodyPart with the bodyPart's headers.
+// GetBodyPartRaw is GetBodyPart with the part's headers.
 func GetBodyPartRaw(ctx *core.Ctx, ctype, pv string) int {
 	return getBodyPart(ctx, "get_body_part_raw", ctype, pv, true)
 }
 
-// FilterBody keeps only the first bodyPart of type ctype of a multipart body:
+// FilterBody keeps only the first part of type ctype of a multipart body:
 // it becomes the body, and its type the Content-Type.
 func FilterBody(ctx *core.Ctx, ctype string) int {
 	m := ctx.Msg
@@ -143,7 +143,7 @@ func FilterBody(ctx *core.Ctx, ctype string) int {
 	return -1
 }
 
-// build writes a multipart body of ps plus an optional new bodyPart.
+// build writes a multipart body of ps plus an optional new part.
 func build(dst []byte, b []byte, ps []bodyPart, extra *bodyPart, cd string) []byte {
 	write := func(headers, content []byte) {
 		dst = append(dst, "--"...)
@@ -201,9 +201,9 @@ func RemoveBodyPart(ctx *core.Ctx, ctype string) int {
 	return 1
 }
 
-// AppendBodyPart adds a bodyPart to the body, making it multipart/mixed
+// AppendBodyPart adds a part to the body, making it multipart/mixed
 // (boundary "unique-boundary-1", with Mime-Version: 1.0) when it is not:
-// a body already there becomes the first bodyPart.
+// a body already there becomes the first part.
 func AppendBodyPart(ctx *core.Ctx, txt, ctype string) int {
 	return appendPart(ctx, "append_body_part", []byte(txt), ctype, "")
 }
