@@ -267,3 +267,65 @@ func appendPart(ctx *core.Ctx, fn string, content []byte, ctype, cd string) int 
 	m.SetBody(st.buf, newCT)
 	return 1
 }
+
+// setMultibody makes the body multipart/mixed: with txt (of type ctype,
+// text/plain by default) as its one part when txt is given, else with the
+// current body as that part. A body that is already multipart is left as
+// it is when no txt is given. boundary defaults to unique-boundary-1.
+func setMultibody(ctx *core.Ctx, fn, txt, ctype, bnd string) int {
+	m := ctx.Msg
+	if m == nil {
+		return -1
+	}
+	if _, multi := boundary(m); multi && txt == "" {
+		return 1
+	}
+	if bnd == "" {
+		bnd = defaultBoundary
+	}
+	p := bodyPart{content: []byte(txt)}
+	if ctype == "" {
+		ctype = "text/plain"
+	}
+	p.headers = []byte("Content-Type: " + ctype + "\r\n")
+	if txt == "" {
+		if len(m.Body()) == 0 {
+			ctx.Log(core.LWarn, "textops: "+fn+": no body to put in a multipart body\n")
+			return -1
+		}
+		p.content = m.Body()
+		if ct := m.ContentType(); ct != nil {
+			p.headers = []byte("Content-Type: " + string(ct) + "\r\n")
+		}
+	}
+	st := scratch(ctx)
+	st.buf = build(st.buf[:0], []byte(bnd), []bodyPart{p}, nil, "")
+	if !m.HasHeader("Mime-Version") {
+		if err := m.AppendHeader("Mime-Version", []byte("1.0")); err != nil {
+			return logErr(ctx, fn, err)
+		}
+	}
+	m.SetBody(st.buf, "multipart/mixed;boundary=\""+bnd+"\"")
+	return 1
+}
+
+// SetBodyMultipart is set_body_multipart(txt, ctype, boundary).
+func SetBodyMultipart(ctx *core.Ctx, txt, ctype, bnd string) int {
+	return setMultibody(ctx, "set_body_multipart", txt, ctype, bnd)
+}
+
+// SetBodyMultipartContent is set_body_multipart with the default boundary.
+func SetBodyMultipartContent(ctx *core.Ctx, txt, ctype string) int {
+	return setMultibody(ctx, "set_body_multipart_content", txt, ctype, "")
+}
+
+// SetBodyMultipartBoundary turns the current body into a multipart body
+// with the given boundary.
+func SetBodyMultipartBoundary(ctx *core.Ctx, bnd string) int {
+	return setMultibody(ctx, "set_body_multipart_boundary", "", "", bnd)
+}
+
+// SetBodyMultipartMode turns the current body into a multipart body.
+func SetBodyMultipartMode(ctx *core.Ctx) int {
+	return setMultibody(ctx, "set_body_multipart_mode", "", "", "")
+}

@@ -103,3 +103,26 @@ func TestNotMultipart(t *testing.T) {
 		t.Error("filter/remove on a plain body")
 	}
 }
+
+func TestSetBodyMultipart(t *testing.T) {
+	ctx := withBody(t, "application/sdp", "v=0\r\n")
+	if SetBodyMultipartMode(ctx) != 1 {
+		t.Fatal("set_body_multipart_mode")
+	}
+	out := ksrtest.Serialize(ctx)
+	if !strings.Contains(out, "Content-Type: multipart/mixed;boundary=\"unique-boundary-1\"\r\n") ||
+		!strings.HasSuffix(out, "\r\n\r\n--unique-boundary-1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n\r\n--unique-boundary-1--\r\n") {
+		t.Errorf("set_body_multipart_mode:\n%q", out)
+	}
+	ctx = withBody(t, "application/sdp", "v=0\r\n")
+	if SetBodyMultipart(ctx, "hi", "", "b9") != 1 || !strings.HasSuffix(ksrtest.Serialize(ctx), "--b9\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b9--\r\n") {
+		t.Errorf("set_body_multipart:\n%q", ksrtest.Serialize(ctx))
+	}
+	ctx = withBody(t, `multipart/mixed;boundary="b1"`, mpBody)
+	if SetBodyMultipartBoundary(ctx, "x") != 1 || ctx.Msg.PendingEdits() {
+		t.Error("a multipart body is left alone")
+	}
+	if SetBodyMultipartMode(withBody(t, "", "")) != -1 || SetBodyMultipartContent(withBody(t, "", ""), "hi", "text/plain") != 1 {
+		t.Error("without a body")
+	}
+}

@@ -345,6 +345,37 @@ func init() {
 			},
 			{
 				Module:  "textops",
+				Name:    "set_body_multipart",
+				Params:  kemiArgs_set_body_multipart,
+				Returns: core.TInt,
+				Native:  "set_body_multipart",
+				Call:    kemi_set_body_multipart,
+			},
+			{
+				Module:  "textops",
+				Name:    "set_body_multipart_boundary",
+				Params:  kemiArgs_set_body_multipart_boundary,
+				Returns: core.TInt,
+				Native:  "set_body_multipart_boundary",
+				Call:    kemi_set_body_multipart_boundary,
+			},
+			{
+				Module:  "textops",
+				Name:    "set_body_multipart_content",
+				Params:  kemiArgs_set_body_multipart_content,
+				Returns: core.TInt,
+				Native:  "set_body_multipart_content",
+				Call:    kemi_set_body_multipart_content,
+			},
+			{
+				Module:  "textops",
+				Name:    "set_body_multipart_mode",
+				Returns: core.TInt,
+				Native:  "set_body_multipart_mode",
+				Call:    kemi_set_body_multipart_mode,
+			},
+			{
+				Module:  "textops",
 				Name:    "set_reply_body",
 				Params:  kemiArgs_set_reply_body,
 				Returns: core.TInt,
@@ -867,6 +898,44 @@ func kemi_set_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SetBodyHex(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_set_body_multipart = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_set_body_multipart adapts KSR.textops.set_body_multipart to SetBodyMultipart.
+func kemi_set_body_multipart(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart", kemiArgs_set_body_multipart, core.KindNames(args)))
+	}
+	return core.Int(int64(SetBodyMultipart(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_set_body_multipart_boundary = []core.Type{core.TStr}
+
+// kemi_set_body_multipart_boundary adapts KSR.textops.set_body_multipart_boundary to SetBodyMultipartBoundary.
+func kemi_set_body_multipart_boundary(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart_boundary", kemiArgs_set_body_multipart_boundary, core.KindNames(args)))
+	}
+	return core.Int(int64(SetBodyMultipartBoundary(ctx, args[0].S)))
+}
+
+var kemiArgs_set_body_multipart_content = []core.Type{core.TStr, core.TStr}
+
+// kemi_set_body_multipart_content adapts KSR.textops.set_body_multipart_content to SetBodyMultipartContent.
+func kemi_set_body_multipart_content(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart_content", kemiArgs_set_body_multipart_content, core.KindNames(args)))
+	}
+	return core.Int(int64(SetBodyMultipartContent(ctx, args[0].S, args[1].S)))
+}
+
+// kemi_set_body_multipart_mode adapts KSR.textops.set_body_multipart_mode to SetBodyMultipartMode.
+func kemi_set_body_multipart_mode(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart_mode", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(SetBodyMultipartMode(ctx)))
+}
+
 var kemiArgs_set_reply_body = []core.Type{core.TStr, core.TStr}
 
 // kemi_set_reply_body adapts KSR.textops.set_reply_body to SetReplyBody.
@@ -1041,6 +1110,10 @@ var (
 	_ func(*core.Ctx, string, string) int                   = SearchStr
 	_ func(*core.Ctx, string, string) int                   = SetBody
 	_ func(*core.Ctx, string, string) int                   = SetBodyHex
+	_ func(*core.Ctx, string, string, string) int           = SetBodyMultipart
+	_ func(*core.Ctx, string) int                           = SetBodyMultipartBoundary
+	_ func(*core.Ctx, string, string) int                   = SetBodyMultipartContent
+	_ func(*core.Ctx) int                                   = SetBodyMultipartMode
 	_ func(*core.Ctx, string, string) int                   = SetReplyBody
 	_ func(*core.Ctx, string, string) int                   = SetReplyBodyHex
 	_ func(*core.Ctx, string, string) int                   = StartsWith
