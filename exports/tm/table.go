@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"kemi/core"
-	"kemi/sip"
 )
 
 // maxBranches bounds the branches of one transaction, as Kamailio's
@@ -68,9 +67,8 @@ type cell struct {
 	id   uint64
 	inv  bool // an INVITE transaction
 
-	base []byte  // the request as received plus the script's edits and received/rport
-	tmp  []byte  // the next base while a failure route relays again
-	req  sip.Msg // parsed over base: replies and branches are built from it
+	base []byte // the request as received plus the script's edits and received/rport
+	tmp  []byte // the next base while a failure route relays again
 
 	src, local netip.AddrPort
 	proto      core.Proto
@@ -86,14 +84,32 @@ type cell struct {
 	ackWaitAt int64 // timer H
 	delAt     int64
 
-	nbr       int
-	br        [maxBranches]branch
+	// br holds the branches; it grows as they are added (most calls have
+	// one) and keeps its capacity and buffers when the cell is reused. Take
+	// no pointer into it across an unlock: a failure route may grow it.
+	br        []branch
+	nbr       int // len(br)
 	round     int
 	canceled  bool
 	inFailure bool
 
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
+
+	hidx [nSlots]int32 // heap position+1 of each timer slot; guarded by the wheel's lock
+}
+
+// addBranch appends a cleared branch, reusing the buffers of one the cell
+// had before, and returns its index. c.mu held.
+func (c *cell) addBranch() int {
+	i := len(c.br)
+	if i < cap(c.br) {
+		c.br = c.br[:i+1]
+	} else {
+		c.br = append(c.br, branch{})
+	}
+	c.nbr = len(c.br)
+	return i
 }
 
 type bucket struct {
@@ -106,8 +122,9 @@ const maxIdle = 1 << 16
 
 // table holds the live transactions, shared by every worker.
 type table struct {
-	b    [nBuckets]bucket
-	live atomic.Int64
+	b     [nBuckets]bucket
+	live  atomic.Int64
+	wheel *wheel
 
 	// idle are freed cells, kept with their buffers for the next
 	// transactions. A sync.Pool would lose them at every other GC, and a
@@ -201,6 +218,7 @@ func (t *table) free(c *cell) {
 		return
 	}
 	t.unlink(c)
+	t.wheel.stopAll(c)
 	c.live = false
 	c.gen.Add(1)
 	c.clear()
@@ -215,10 +233,11 @@ func (c *cell) clear() {
 	c.proto, c.flags = 0, 0
 	c.state, c.replyCode = uasProceeding, 0
 	c.doneAt, c.retrAt, c.retrIv, c.ackWaitAt, c.delAt = 0, 0, 0, 0, 0
-	for i := 0; i < c.nbr; i++ {
+	for i := range c.br {
 		b := &c.br[i]
 		*b = branch{out: b.out[:0], reply: b.reply[:0], ack: b.ack[:0], cancel: b.cancel[:0]}
 	}
+	c.br = c.br[:0]
 	c.nbr, c.round = 0, 0
 	c.canceled, c.inFailure = false, false
 	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""

@@ -74,10 +74,27 @@ const (
 	tkFRCancel                    // F for a branch's CANCEL
 )
 
-// tentry is one armed timer. The cell keeps the deadline it wants for each
-// timer; an entry whose deadline or cell generation no longer matches is
-// stale (the timer was stopped or moved) and is skipped, so stopping a
-// timer costs nothing.
+// Each cell has a fixed set of timer slots: three for the server side and
+// four per branch. A slot is armed at most once: arming it again moves its
+// heap entry, and stopping it removes the entry, so the heap holds exactly
+// the timers that are running (a stale entry per stopped timer would pile
+// up for fr_inv_timer's two minutes under load).
+const (
+	cellSlots = 3 // tkRetrUAS, tkAckWait, tkDelete
+	brSlots   = 4 // tkRetrUAC, tkFR, tkRetrCancel, tkFRCancel
+	nSlots    = cellSlots + brSlots*maxBranches
+)
+
+func slotOf(kind timerKind, br int) int {
+	if kind < tkRetrUAC {
+		return int(kind)
+	}
+	return cellSlots + br*brSlots + int(kind-tkRetrUAC)
+}
+
+// tentry is one armed timer. The cell also keeps the deadline it wants for
+// each timer, so an entry popped while a worker moved or stopped the timer
+// is recognised and skipped.
 type tentry struct {
 	at   int64
 	c    *cell
@@ -86,62 +103,112 @@ type tentry struct {
 	br   int8
 }
 
+func (e *tentry) slot() int { return slotOf(e.kind, int(e.br)) }
+
 // theap is a binary min-heap by deadline, written out rather than through
-// container/heap so that pushing does not box an entry.
+// container/heap so that pushing does not box an entry. Each entry's
+// position is kept in its cell (cell.hidx, guarded by the wheel's lock) so
+// it can be moved or removed.
 type theap []tentry
 
-func (h *theap) push(e tentry) {
-	*h = append(*h, e)
-	a := *h
-	i := len(a) - 1
+func (h theap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].c.hidx[h[i].slot()] = int32(i + 1)
+	h[j].c.hidx[h[j].slot()] = int32(j + 1)
+}
+
+func (h theap) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if a[p].at <= a[i].at {
+		if h[p].at <= h[i].at {
 			break
 		}
-		a[p], a[i] = a[i], a[p]
+		h.swap(p, i)
 		i = p
 	}
 }
 
-func (h *theap) pop() tentry {
-	a := *h
-	e := a[0]
-	n := len(a) - 1
-	a[0] = a[n]
-	a[n] = tentry{}
-	a = a[:n]
-	i := 0
+func (h theap) down(i int) {
+	n := len(h)
 	for {
 		l := 2*i + 1
 		if l >= n {
-			break
+			return
 		}
 		m := l
-		if r := l + 1; r < n && a[r].at < a[l].at {
+		if r := l + 1; r < n && h[r].at < h[l].at {
 			m = r
 		}
-		if a[i].at <= a[m].at {
-			break
+		if h[i].at <= h[m].at {
+			return
 		}
-		a[i], a[m] = a[m], a[i]
+		h.swap(i, m)
 		i = m
 	}
+}
+
+// remove takes out entry i and returns it.
+func (h *theap) remove(i int) tentry {
+	a := *h
+	n := len(a) - 1
+	e := a[i]
+	if i != n {
+		a.swap(i, n)
+	}
+	e.c.hidx[e.slot()] = 0
+	a[n] = tentry{}
+	a = a[:n]
 	*h = a
+	if i < n {
+		a.down(i)
+		a.up(i)
+	}
 	return e
 }
 
 // wheel is the timer queue shared by every transaction: a min-heap under
-// one lock. Workers push (with their cell locked); the timer goroutine pops
-// with no cell locked, so the lock order is always cell, then wheel.
+// one lock. Workers arm and stop timers with their cell locked; the timer
+// goroutine pops with no cell locked, so the lock order is always cell,
+// then wheel.
 type wheel struct {
 	mu sync.Mutex
 	h  theap
 }
 
-func (w *wheel) push(e tentry) {
+// set arms (or moves) the timer of e's slot to e.at.
+func (w *wheel) set(e tentry) {
 	w.mu.Lock()
-	w.h.push(e)
+	s := e.slot()
+	if i := int(e.c.hidx[s]) - 1; i >= 0 {
+		w.h[i] = e
+		w.h.down(i)
+		w.h.up(i)
+	} else {
+		w.h = append(w.h, e)
+		i = len(w.h) - 1
+		e.c.hidx[s] = int32(i + 1)
+		w.h.up(i)
+	}
+	w.mu.Unlock()
+}
+
+// stop disarms a timer of c.
+func (w *wheel) stop(c *cell, kind timerKind, br int) {
+	w.mu.Lock()
+	if i := int(c.hidx[slotOf(kind, br)]) - 1; i >= 0 {
+		w.h.remove(i)
+	}
+	w.mu.Unlock()
+}
+
+// stopAll disarms every timer of c (it is being freed).
+func (w *wheel) stopAll(c *cell) {
+	w.mu.Lock()
+	for s := range c.hidx {
+		if i := int(c.hidx[s]) - 1; i >= 0 {
+			w.h.remove(i)
+		}
+	}
 	w.mu.Unlock()
 }
 
@@ -149,13 +216,13 @@ func (w *wheel) push(e tentry) {
 func (w *wheel) due(now int64, out []tentry) []tentry {
 	w.mu.Lock()
 	for len(w.h) > 0 && w.h[0].at <= now {
-		out = append(out, w.h.pop())
+		out = append(out, w.h.remove(0))
 	}
 	w.mu.Unlock()
 	return out
 }
 
-// size is the number of armed entries, stale ones included.
+// size is the number of armed timers.
 func (w *wheel) size() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()

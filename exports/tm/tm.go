@@ -277,14 +277,12 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 		}
 		c.tmp = m.AppendTo(c.tmp[:0])
 		c.base, c.tmp = c.tmp, c.base
-		err := c.req.Parse(c.base)
 		c.mu.Unlock()
-		if err != nil {
+		// The script's message now reads the new request (its edits are in).
+		if err := m.Parse(c.base); err != nil {
 			logErr(ctx, fn+": re-parsing the request: "+err.Error())
 			return -1
 		}
-		// The script's message now reads the new request (its edits are in).
-		m.Parse(c.base) //nolint:errcheck // parsed just above
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
 		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
@@ -302,9 +300,10 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 	dst := to
 	if !dst.IsValid() {
 		target := m.RequestURI()
-		var sb [256]byte
 		if ctx.DstURI != "" {
-			target = append(sb[:0], ctx.DstURI...)
+			e := state(ctx).e
+			e.buf = append(e.buf[:0], ctx.DstURI...)
+			target = e.buf
 		}
 		var why string
 		dst, why = destination(target)

@@ -216,6 +216,9 @@ func TestInviteAnswered(t *testing.T) {
 	if n := r.tm.Live(); n != 0 {
 		t.Errorf("%d transactions live after the wait timer, want 0", n)
 	}
+	if n := r.tm.wheel.size(); n != 0 {
+		t.Errorf("%d timers armed after the transaction ended, want 0", n)
+	}
 }
 
 func TestInviteRetransmissionsAndTimeout(t *testing.T) {
@@ -316,6 +319,9 @@ func TestInviteRejected(t *testing.T) {
 	r.expect("no timer G after the ACK")
 	if n := r.tm.Live(); n != 0 {
 		t.Errorf("%d transactions live, want 0", n)
+	}
+	if n := r.tm.wheel.size(); n != 0 {
+		t.Errorf("%d timers armed after the transaction ended, want 0", n)
 	}
 }
 
@@ -425,11 +431,11 @@ func TestBest(t *testing.T) {
 		{[]int{408, 486}, 486},
 	} {
 		var cl cell
-		for i, code := range c.codes {
+		for _, code := range c.codes {
+			i := cl.addBranch()
 			cl.br[i].final = code
 			cl.br[i].local = code == 408
 		}
-		cl.nbr = len(c.codes)
 		tm := &TM{mode: 3}
 		if got := cl.br[tm.best(&cl)].final; got != c.want {
 			t.Errorf("best of %v = %d, want %d", c.codes, got, c.want)
@@ -547,9 +553,6 @@ func TestBranchParse(t *testing.T) {
 }
 
 func TestNoAllocsPerCall(t *testing.T) {
-	if raceOn {
-		t.Skip("sync.Pool drops cells at random under -race")
-	}
 	r := newRig(t)
 	r.rec = ksrtest.Discard
 	r.ctx.Out = r.rec

@@ -35,6 +35,7 @@ type TM struct {
 // The caller drives timers with Tick (tests) or Start (a goroutine).
 func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
 	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3}
+	t.tab.wheel = &t.wheel
 	t.tenv = &env{t: t, out: rtSender{rt}}
 	return t
 }
@@ -59,6 +60,7 @@ type env struct {
 	newV bool // vm was built by this env (timer goroutine) and is closed with it
 
 	scratch sip.Msg // building branches, CANCELs and ACKs
+	rmsg    sip.Msg // the kept request, for local replies
 	fmsg    sip.Msg // the request a failure route sees
 	fctx    core.Ctx
 	bctx    core.Ctx // branch routes
@@ -79,10 +81,14 @@ func (e *env) send(b []byte, to netip.AddrPort) {
 	}
 }
 
-// arm sets a timer of c (or of branch br) to fire at at.
+// arm sets a timer of c (or of branch br) to fire at at, moving it if it
+// runs already.
 func (t *TM) arm(c *cell, kind timerKind, br int, at int64) {
-	t.wheel.push(tentry{at: at, c: c, gen: c.gen.Load(), kind: kind, br: int8(br)})
+	t.wheel.set(tentry{at: at, c: c, gen: c.gen.Load(), kind: kind, br: int8(br)})
 }
+
+// disarm stops a timer of c (or of branch br).
+func (t *TM) disarm(c *cell, kind timerKind, br int) { t.wheel.stop(c, kind, br) }
 
 // routeCtx is how a route is run for a cell: the names are copied in at
 // creation from what the script named before t_relay.
@@ -117,12 +123,6 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 		n.base = make([]byte, 0, len(m.Raw())+bufSlack)
 	}
 	n.base = m.AppendTo(n.base[:0])
-	if err := n.req.Parse(n.base); err != nil {
-		n.clear()
-		n.mu.Unlock()
-		t.tab.put(n)
-		return nil, 0, false, fmt.Errorf("re-parsing the request to keep: %w", err)
-	}
 	n.live = true
 	n.id = id
 	n.inv = m.MethodID() == sip.MethodINVITE
@@ -166,7 +166,12 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra []byte) {
 	if cap(c.reply) == 0 {
 		c.reply = make([]byte, 0, len(c.base)+bufSlack)
 	}
-	c.reply = sip.AppendReply(c.reply[:0], &c.req, code, reason, &opt)
+	// The kept request is parsed only when a reply is built from it.
+	if err := e.rmsg.Parse(c.base); err != nil {
+		e.log(core.LErr, "re-parsing the kept request: "+err.Error())
+		return
+	}
+	c.reply = sip.AppendReply(c.reply[:0], &e.rmsg, code, reason, &opt)
 	c.replyCode = code
 	e.send(c.reply, c.replyTo)
 	if code >= 200 {
@@ -218,6 +223,8 @@ func (t *TM) ackIn(c *cell, gen uint32) bool {
 		now := t.clock.Now()
 		c.state = uasConfirmed
 		c.retrAt, c.ackWaitAt = 0, 0
+		t.disarm(c, tkRetrUAS, 0)
+		t.disarm(c, tkAckWait, 0)
 		// Timer I, but the branches keep the cell for timer D.
 		at := now + t.tm.T4
 		if d := c.doneAt + t.tm.Wait; d > at {
@@ -265,14 +272,15 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			}
 			break
 		}
-		idx := c.nbr
-		c.nbr++
-		br := &c.br[idx]
-		br.round = round
+		idx := c.addBranch()
+		c.br[idx].round = round
+		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		err := t.buildBranch(e, c, gen, idx, ruri, dstURI, to, onBranch, a)
+		out, dst, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, onBranch, a)
 		c.mu.Lock()
+		br := &c.br[idx]
+		br.out = out
 		if err != nil {
 			// The branch fails at once, as if it had answered 500: it
 			// competes for the reply like the others (Kamailio marks such a
@@ -285,6 +293,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+err.Error())
 			continue
 		}
+		br.dst = dst
 		br.ready = true
 		now := t.clock.Now()
 		e.send(br.out, br.dst)
@@ -308,14 +317,15 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	return sent, nil
 }
 
-// buildBranch writes branch idx's request into br.out: the kept request
-// with the branch's Request-URI and our Via on top, after the branch route
-// ran over it.
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, ruri []byte, dstURI string, to netip.AddrPort, onBranch string, a *relayArgs) error {
-	br := &c.br[idx]
+// buildBranch writes branch idx's request into out and says where it
+// goes: the kept request with the branch's Request-URI and our Via on top,
+// after the branch route ran over it. It runs without c.mu: c.base does not
+// change while a relay runs (only a relay from a failure route replaces it,
+// and that cannot overlap another relay of the same cell).
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
-		return err
+		return out, netip.AddrPort{}, err
 	}
 	if string(ruri) != string(m.RequestURI()) {
 		m.SetRequestURI(ruri)
@@ -334,7 +344,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, ruri []byte, dstU
 			e.log(core.LErr, "branch route "+onBranch+": "+err.Error())
 		}
 		if bc.Dropped() {
-			return fmt.Errorf("dropped by branch route %s", onBranch)
+			return out, netip.AddrPort{}, fmt.Errorf("dropped by branch route %s", onBranch)
 		}
 		dstURI = bc.DstURI
 	}
@@ -348,19 +358,17 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, ruri []byte, dstU
 		var why string
 		dst, why = destination(target)
 		if why != "" {
-			return fmt.Errorf("destination: %s", why)
+			return out, netip.AddrPort{}, fmt.Errorf("destination: %s", why)
 		}
 	}
 	var vb [96]byte
 	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
-		return err
+		return out, netip.AddrPort{}, err
 	}
-	if cap(br.out) == 0 {
-		br.out = make([]byte, 0, len(c.base)+bufSlack)
+	if cap(out) == 0 {
+		out = make([]byte, 0, len(c.base)+bufSlack)
 	}
-	br.out = m.AppendTo(br.out[:0])
-	br.dst = dst
-	return nil
+	return m.AppendTo(out[:0]), dst, nil
 }
 
 // cancelBranch cancels a pending branch: a CANCEL now if it answered with
@@ -474,6 +482,8 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		if code >= 200 {
 			br.cancelDone = true
 			br.cRetrAt, br.cFRAt = 0, 0
+			t.disarm(c, tkRetrCancel, idx)
+			t.disarm(c, tkFRCancel, idx)
 		}
 		c.mu.Unlock()
 		return
@@ -489,6 +499,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			br.provisional = true
 			if c.inv {
 				br.retrAt = 0 // timer A stops
+				t.disarm(c, tkRetrUAC, idx)
 				br.frAt = now + c.frInv
 				t.arm(c, tkFR, idx, br.frAt)
 			} else if br.retrAt != 0 {
@@ -525,6 +536,8 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 	}
 	br.final = code
 	br.retrAt, br.frAt = 0, 0
+	t.disarm(c, tkRetrUAC, idx)
+	t.disarm(c, tkFR, idx)
 	if br.cancelPending {
 		br.cancelPending = false
 	}
@@ -569,6 +582,8 @@ func (t *TM) timeout(e *env, c *cell, idx int) {
 	br := &c.br[idx]
 	br.final, br.local, br.timedOut = 408, true, true
 	br.retrAt, br.frAt = 0, 0
+	t.disarm(c, tkRetrUAC, idx)
+	t.disarm(c, tkFR, idx)
 	if c.inv && br.provisional && !br.cancelSent {
 		t.sendCancel(e, c, idx)
 	}
@@ -775,8 +790,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		if c.ackWaitAt == x.at && c.state == uasCompleted {
 			c.retrAt, c.ackWaitAt = 0, 0
 			c.state = uasConfirmed
-			e.log(core.LNotice, "no ACK for the final reply of Call-ID "+strconv.Quote(string(c.req.CallID()))+" within timer H")
-			t.deleteAt(c, now)
+			e.log(core.LNotice, "no ACK within timer H for a final reply "+strconv.Itoa(c.replyCode)+" to "+c.replyTo.String())
 			t.tab.free(c)
 			return
 		}
@@ -812,6 +826,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		if br.cFRAt == x.at && !br.cancelDone {
 			br.cancelDone = true
 			br.cRetrAt = 0
+			t.disarm(c, tkRetrCancel, int(x.br))
 		}
 	}
 	c.mu.Unlock()

@@ -1,5 +1,0 @@
-//go:build !race
-
-package tm
-
-const raceOn = false
