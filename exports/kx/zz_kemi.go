@@ -54,6 +54,22 @@ func init() {
 			},
 			{
 				Module:  "kx",
+				Name:    "get_def",
+				Params:  kemiArgs_get_def,
+				Returns: core.TXval,
+				Native:  "get_def",
+				Call:    kemi_get_def,
+			},
+			{
+				Module:  "kx",
+				Name:    "get_defn",
+				Params:  kemiArgs_get_defn,
+				Returns: core.TInt,
+				Native:  "get_defn",
+				Call:    kemi_get_defn,
+			},
+			{
+				Module:  "kx",
 				Name:    "get_duri",
 				Returns: core.TXval,
 				Native:  "get_duri",
@@ -467,6 +483,22 @@ func init() {
 				Native:  "getw_ua",
 				Call:    kemi_getw_ua,
 			},
+			{
+				Module:  "kx",
+				Name:    "ifdef",
+				Params:  kemiArgs_ifdef,
+				Returns: core.TBool,
+				Native:  "ifdef",
+				Call:    kemi_ifdef,
+			},
+			{
+				Module:  "kx",
+				Name:    "ifndef",
+				Params:  kemiArgs_ifndef,
+				Returns: core.TBool,
+				Native:  "ifndef",
+				Call:    kemi_ifndef,
+			},
 		},
 	})
 }
@@ -517,6 +549,26 @@ func kemi_get_cturi(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.kx.get_cturi", nil, core.KindNames(args)))
 	}
 	return GetCturi(ctx)
+}
+
+var kemiArgs_get_def = []core.Type{core.TStr}
+
+// kemi_get_def adapts KSR.kx.get_def to GetDef.
+func kemi_get_def(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.kx.get_def", kemiArgs_get_def, core.KindNames(args)))
+	}
+	return GetDef(ctx, args[0].S)
+}
+
+var kemiArgs_get_defn = []core.Type{core.TStr}
+
+// kemi_get_defn adapts KSR.kx.get_defn to GetDefn.
+func kemi_get_defn(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.kx.get_defn", kemiArgs_get_defn, core.KindNames(args)))
+	}
+	return core.Int(int64(GetDefn(ctx, args[0].S)))
 }
 
 // kemi_get_duri adapts KSR.kx.get_duri to GetDuri.
@@ -995,6 +1047,26 @@ func kemi_getw_ua(ctx *core.Ctx, args []core.Value) core.Value {
 	return GetwUa(ctx)
 }
 
+var kemiArgs_ifdef = []core.Type{core.TStr}
+
+// kemi_ifdef adapts KSR.kx.ifdef to Ifdef.
+func kemi_ifdef(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.kx.ifdef", kemiArgs_ifdef, core.KindNames(args)))
+	}
+	return core.Bool(Ifdef(ctx, args[0].S))
+}
+
+var kemiArgs_ifndef = []core.Type{core.TStr}
+
+// kemi_ifndef adapts KSR.kx.ifndef to Ifndef.
+func kemi_ifndef(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.kx.ifndef", kemiArgs_ifndef, core.KindNames(args)))
+	}
+	return core.Bool(Ifndef(ctx, args[0].S))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/kx/module.yaml.
 var (
 	_ func(*core.Ctx) core.Value         = GetAu
@@ -1003,6 +1075,8 @@ var (
 	_ func(*core.Ctx) core.Value         = GetCallid
 	_ func(*core.Ctx) int                = GetConid
 	_ func(*core.Ctx) core.Value         = GetCturi
+	_ func(*core.Ctx, string) core.Value = GetDef
+	_ func(*core.Ctx, string) int        = GetDefn
 	_ func(*core.Ctx) core.Value         = GetDuri
 	_ func(*core.Ctx, string) core.Value = GetEnv
 	_ func(*core.Ctx, string) int        = GetEnvn
@@ -1062,4 +1136,6 @@ var (
 	_ func(*core.Ctx) core.Value         = GetwThost
 	_ func(*core.Ctx) core.Value         = GetwTuser
 	_ func(*core.Ctx) core.Value         = GetwUa
+	_ func(*core.Ctx, string) bool       = Ifdef
+	_ func(*core.Ctx, string) bool       = Ifndef
 )
