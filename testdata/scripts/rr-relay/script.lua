@@ -1,0 +1,15 @@
+-- A record-routing stateful proxy.
+function ksr_request_route()
+	if KSR.siputils.has_totag() > 0 then
+		if KSR.rr.loose_route() > 0 then
+			KSR.tm.t_relay()
+		else
+			KSR.sl.sl_send_reply(404, "Not Here")
+		end
+		return
+	end
+	KSR.rr.record_route()
+	KSR.hdr.append("X-Proxy: kemi\r\n")
+	KSR.textops.subst_user("/^0/+49/")
+	KSR.tm.t_relay()
+end
