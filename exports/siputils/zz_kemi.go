@@ -50,6 +50,54 @@ func init() {
 			},
 			{
 				Module:  "siputils",
+				Name:    "contact_param_check",
+				Params:  kemiArgs_contact_param_check,
+				Returns: core.TInt,
+				Native:  "contact_param_check",
+				Call:    kemi_contact_param_check,
+			},
+			{
+				Module:  "siputils",
+				Name:    "contact_param_decode",
+				Params:  kemiArgs_contact_param_decode,
+				Returns: core.TInt,
+				Native:  "contact_param_decode",
+				Call:    kemi_contact_param_decode,
+			},
+			{
+				Module:  "siputils",
+				Name:    "contact_param_decode_ruri",
+				Params:  kemiArgs_contact_param_decode_ruri,
+				Returns: core.TInt,
+				Native:  "contact_param_decode_ruri",
+				Call:    kemi_contact_param_decode_ruri,
+			},
+			{
+				Module:  "siputils",
+				Name:    "contact_param_encode",
+				Params:  kemiArgs_contact_param_encode,
+				Returns: core.TInt,
+				Native:  "contact_param_encode",
+				Call:    kemi_contact_param_encode,
+			},
+			{
+				Module:  "siputils",
+				Name:    "contact_param_encode_alias",
+				Params:  kemiArgs_contact_param_encode_alias,
+				Returns: core.TInt,
+				Native:  "contact_param_encode_alias",
+				Call:    kemi_contact_param_encode_alias,
+			},
+			{
+				Module:  "siputils",
+				Name:    "contact_param_rm",
+				Params:  kemiArgs_contact_param_rm,
+				Returns: core.TInt,
+				Native:  "contact_param_rm",
+				Call:    kemi_contact_param_rm,
+			},
+			{
+				Module:  "siputils",
 				Name:    "has_totag",
 				Returns: core.TInt,
 				Native:  "has_totag",
@@ -265,6 +313,66 @@ func kemi_cmp_uri(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.siputils.cmp_uri", kemiArgs_cmp_uri, core.KindNames(args)))
 	}
 	return core.Int(int64(CmpURI(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_contact_param_check = []core.Type{core.TStr}
+
+// kemi_contact_param_check adapts KSR.siputils.contact_param_check to ContactParamCheck.
+func kemi_contact_param_check(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_check", kemiArgs_contact_param_check, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamCheck(ctx, args[0].S)))
+}
+
+var kemiArgs_contact_param_decode = []core.Type{core.TStr}
+
+// kemi_contact_param_decode adapts KSR.siputils.contact_param_decode to ContactParamDecode.
+func kemi_contact_param_decode(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_decode", kemiArgs_contact_param_decode, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamDecode(ctx, args[0].S)))
+}
+
+var kemiArgs_contact_param_decode_ruri = []core.Type{core.TStr}
+
+// kemi_contact_param_decode_ruri adapts KSR.siputils.contact_param_decode_ruri to ContactParamDecodeRURI.
+func kemi_contact_param_decode_ruri(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_decode_ruri", kemiArgs_contact_param_decode_ruri, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamDecodeRURI(ctx, args[0].S)))
+}
+
+var kemiArgs_contact_param_encode = []core.Type{core.TStr, core.TStr}
+
+// kemi_contact_param_encode adapts KSR.siputils.contact_param_encode to ContactParamEncode.
+func kemi_contact_param_encode(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_encode", kemiArgs_contact_param_encode, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamEncode(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_contact_param_encode_alias = []core.Type{core.TStr, core.TStr}
+
+// kemi_contact_param_encode_alias adapts KSR.siputils.contact_param_encode_alias to ContactParamEncodeAlias.
+func kemi_contact_param_encode_alias(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_encode_alias", kemiArgs_contact_param_encode_alias, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamEncodeAlias(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_contact_param_rm = []core.Type{core.TStr}
+
+// kemi_contact_param_rm adapts KSR.siputils.contact_param_rm to ContactParamRm.
+func kemi_contact_param_rm(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_rm", kemiArgs_contact_param_rm, core.KindNames(args)))
+	}
+	return core.Int(int64(ContactParamRm(ctx, args[0].S)))
 }
 
 // kemi_has_totag adapts KSR.siputils.has_totag to HasTotag.
@@ -485,6 +593,12 @@ var (
 	_ func(*core.Ctx, string, string) int = CmpAOR
 	_ func(*core.Ctx, string, string) int = CmpHdrName
 	_ func(*core.Ctx, string, string) int = CmpURI
+	_ func(*core.Ctx, string) int         = ContactParamCheck
+	_ func(*core.Ctx, string) int         = ContactParamDecode
+	_ func(*core.Ctx, string) int         = ContactParamDecodeRURI
+	_ func(*core.Ctx, string, string) int = ContactParamEncode
+	_ func(*core.Ctx, string, string) int = ContactParamEncodeAlias
+	_ func(*core.Ctx, string) int         = ContactParamRm
 	_ func(*core.Ctx) int                 = HasTotag
 	_ func(*core.Ctx, int) int            = HdrDateCheck
 	_ func(*core.Ctx, string) int         = IsAlphanum
