@@ -38,9 +38,9 @@ type state struct {
 	routed    bool      // loose_route found a Route of ours
 	params    []byte    // URI params of our Route (";lr;ftag=..."), copied
 	routeAddr bool      // the next hop came from a Route header (next_hop_route)
-	bufs      [2][]byte
-	which     int
-	scratch   []byte
+	bufs      [2][]byte // message buffers for Apply, used in turn (see rewriteTop)
+	which     int       // which of bufs holds the message now
+	scratch   []byte    // builds header values before an edit copies them
 }
 
 var slot int
