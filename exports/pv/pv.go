@@ -21,9 +21,10 @@ type spec struct {
 	name, arg string
 	get       core.PVGetter
 	isInt     bool
-	idx       int    // header line index for $(hdr(Name)[idx])
-	hasIdx    bool   // idx was given
-	err       string // why the name is unusable; "" when it is fine
+	idx       int     // header line index for $(hdr(Name)[idx])
+	hasIdx    bool    // idx was given
+	trans     []trans // transformations applied in order: $(ru{uri.user})
+	err       string  // why the name is unusable; "" when it is fine
 }
 
 var (
@@ -56,6 +57,16 @@ func parse(full string) *spec {
 	if !strings.HasPrefix(full, "$") {
 		return &spec{err: "expected a pseudo-variable starting with '$', got " + strconv.Quote(full)}
 	}
+	if base, ts, ok, e := splitTrans(full); ok {
+		if e != "" {
+			return &spec{err: e + " in " + strconv.Quote(full)}
+		}
+		s := parse(base)
+		if s.err == "" {
+			s.trans = ts
+		}
+		return s
+	}
 	name, arg, ok := core.SplitPV(full)
 	idx, hasIdx := 0, false
 	if !ok {
@@ -85,6 +96,18 @@ func value(ctx *core.Ctx, full string) (core.Value, bool) {
 		ctx.Log(core.LErr, "pv: "+s.err+"\n")
 		return core.Value{}, false
 	}
+	v, ok := s.value(ctx)
+	for _, t := range s.trans {
+		if !ok {
+			break
+		}
+		v, ok = t.apply(v)
+	}
+	return v, ok
+}
+
+// value reads the pseudo-variable itself, before transformations.
+func (s *spec) value(ctx *core.Ctx) (core.Value, bool) {
 	if ctx.Msg == nil {
 		return core.Value{}, false
 	}
@@ -189,7 +212,7 @@ func set(ctx *core.Ctx, fn, full string, v core.Value) bool {
 		return false
 	}
 	setter := core.LookupPVSetter(s.name)
-	if setter == nil {
+	if setter == nil || len(s.trans) > 0 {
 		ctx.Log(core.LErr, "pv: "+fn+": "+strconv.Quote(full)+" is read-only or unknown\n")
 		return false
 	}

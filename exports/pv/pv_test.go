@@ -317,3 +317,47 @@ func TestIndexedHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestTransformations(t *testing.T) {
+	ctx := ctxFor(t, ksrtest.Invite("X-List: a=1; b=two ;c", "Via: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2"))
+	Sets(ctx, "$var(s)", "  Hello World  ")
+	for name, want := range map[string]any{
+		"$(ru{uri.user})":                         "bob",
+		"$(ru{uri.host})":                         "example.com",
+		"$(ru{s.len})":                            int64(19),
+		"$(fu{uri.user}{s.toupper})":              "ALICE",
+		"$(var(s){s.trim}{s.tolower})":            "hello world",
+		"$(var(s){s.trim}{s.substr,6,0})":         "World",
+		"$(var(s){s.trim}{s.substr,-5,3})":        "Wor",
+		"$(var(s){s.trim}{s.select,1, })":         "World",
+		"$(hdr(X-List){param.value,b})":           "two",
+		"$(hdr(X-List){param.count})":             int64(3),
+		"$(hdr(From){nameaddr.uri})":              "sip:alice@example.org",
+		"$(hdr(From){nameaddr.name})":             "Alice",
+		"$(hdr(From){tobody.tag})":                "1928301774",
+		"$(hdr(From){tobody.user})":               "alice",
+		"$(hdr(Contact){nameaddr.uri}{uri.port})": int64(5062),
+		"$(hdr(Via)[1]{s.len})":                   int64(len("SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2")),
+		"$(cs{s.int})":                            int64(314159),
+	} {
+		v := Get(ctx, name)
+		switch w := want.(type) {
+		case string:
+			if v.Kind != core.KStr || v.S != w {
+				t.Errorf("%s = %v (%v), want %q", name, v, v.Kind, w)
+			}
+		case int64:
+			if v.Kind != core.KInt || v.I != w {
+				t.Errorf("%s = %v (%v), want %d", name, v, v.Kind, w)
+			}
+		}
+	}
+	for _, name := range []string{"$(tt{s.len})", "$(ru{uri.port})", "$(ru{uri.param,maddr})", "$(ru{s.nosuch})", "$(ru{s.substr,1})", "$(ru{uri.user}"} {
+		if !IsNull(ctx, name) {
+			t.Errorf("%s = %v, want null", name, Get(ctx, name))
+		}
+	}
+	if Sets(ctx, "$(var(s){s.len})", "x") {
+		t.Error("set through a transformation")
+	}
+}
