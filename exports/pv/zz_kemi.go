@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "pv",
-		Doc:  "Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end); transformations (`{s.len}`) are not supported yet.",
+		Doc:  "Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only.",
 		Exports: []*core.Export{
 			{
 				Module:  "pv",
