@@ -52,7 +52,7 @@ func splitTrans(full string) (base string, ts []trans, ok bool, err string) {
 
 var transArgs = map[string]int{
 	"s.len": 0, "s.int": 0, "s.tolower": 0, "s.toupper": 0, "s.trim": 0, "s.rtrim": 0,
-	"s.ltrim": 0, "s.substr": 2, "s.select": 2, "s.md5": -1,
+	"s.ltrim": 0, "s.substr": 2, "s.select": 2,
 	"uri.user": 0, "uri.host": 0, "uri.port": 0, "uri.params": 0, "uri.param": 1,
 	"uri.transport": 0, "uri.scheme": 0, "uri.passwd": 0, "uri.headers": 0,
 	"nameaddr.uri": 0, "nameaddr.name": 0, "nameaddr.len": 0,
@@ -62,7 +62,7 @@ var transArgs = map[string]int{
 
 func (t trans) check() string {
 	n, ok := transArgs[t.class+"."+t.name]
-	if !ok || n < 0 {
+	if !ok {
 		return "unsupported transformation {" + t.class + "." + t.name + "}"
 	}
 	if len(t.args) != n && !(t.class == "param" && t.name == "value" && len(t.args) == 2) {
