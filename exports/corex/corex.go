@@ -179,6 +179,11 @@ func parseSocket(s string) (core.Proto, netip.AddrPort, bool) {
 // SetSendSocket forces the socket the request is sent from, given as
 // "udp:IP:PORT". Only UDP sockets this server listens on are accepted.
 func SetSendSocket(ctx *core.Ctx, sock string) int {
+	if sock == "" {
+		// An empty socket takes the forced one back, as in Kamailio.
+		get(ctx).sock = ""
+		return 1
+	}
 	proto, ap, ok := parseSocket(sock)
 	if !ok {
 		ctx.Log(core.LErr, "corex: set_send_socket: expected proto:IP:port, got "+strconv.Quote(sock)+"\n")
@@ -313,3 +318,55 @@ func init() {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// SetRecvSocket makes the message look as if it came in on another
+// socket of this server (record_route and replies then use it).
+func SetRecvSocket(ctx *core.Ctx, sock string) int {
+	proto, ap, ok := parseSocket(sock)
+	if !ok {
+		ctx.Log(core.LErr, "corex: set_recv_socket: expected proto:IP:port, got "+strconv.Quote(sock)+"\n")
+		return -1
+	}
+	if !listening(ctx, ap) {
+		ctx.Log(core.LErr, "corex: set_recv_socket: "+strconv.Quote(sock)+" is not a socket this server listens on\n")
+		return -1
+	}
+	ctx.Local, ctx.Proto = ap, proto
+	return 1
+}
+
+// SetRecvSocketName would pick the receiving socket by name; kemi sockets
+// have no names yet.
+func SetRecvSocketName(ctx *core.Ctx, name string) int {
+	ctx.Log(core.LErr, "corex: set_recv_socket_name: kemi sockets have no names; use set_recv_socket\n")
+	return -1
+}
+
+// SetSourceAddress replaces the source address of the message
+// ("udp:IP:PORT" or "IP:PORT"); replies then go there.
+func SetSourceAddress(ctx *core.Ctx, addr string) int {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		_, ap2, ok := parseSocket(addr)
+		if !ok {
+			ctx.Log(core.LErr, "corex: set_source_address: expected [proto:]IP:port, got "+strconv.Quote(addr)+"\n")
+			return -1
+		}
+		ap = ap2
+	}
+	ctx.Src = ap
+	return 1
+}
+
+// Sendx is send_data from a given socket; kemi sends from the socket the
+// message came in on, so sock must be that one (or empty).
+func Sendx(ctx *core.Ctx, uri, sock, data string) int {
+	if sock != "" {
+		_, ap, ok := parseSocket(sock)
+		if !ok || ap.Addr().Unmap() != ctx.Local.Addr().Unmap() || ap.Port() != ctx.Local.Port() {
+			ctx.Log(core.LErr, "corex: sendx: kemi can send only from the receiving socket "+ctx.Local.String()+", got "+strconv.Quote(sock)+"\n")
+			return -1
+		}
+	}
+	return SendData(ctx, uri, data)
+}

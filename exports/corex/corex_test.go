@@ -136,3 +136,31 @@ func TestFsPV(t *testing.T) {
 		t.Error("$fs = null must clear the socket")
 	}
 }
+
+func TestRecvSocketSourceSendx(t *testing.T) {
+	rec := ksrtest.NewRecorder()
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), rec)
+	ctx.RT.Myself = func(host []byte, port int) bool { return string(host) == "198.51.100.1" && port == 5080 }
+	if SetRecvSocket(ctx, "tcp:198.51.100.1:5080") != 1 || ctx.Local != netip.MustParseAddrPort("198.51.100.1:5080") || ctx.Proto != core.TCP {
+		t.Errorf("set_recv_socket: %v %v", ctx.Local, ctx.Proto)
+	}
+	if SetRecvSocket(ctx, "udp:203.0.113.9:5060") != -1 || SetRecvSocketName(ctx, "x") != -1 {
+		t.Error("unknown receive socket accepted")
+	}
+	if SetSourceAddress(ctx, "udp:192.0.2.50:5070") != 1 || ctx.Src != netip.MustParseAddrPort("192.0.2.50:5070") {
+		t.Errorf("set_source_address: %v", ctx.Src)
+	}
+	if SetSourceAddress(ctx, "192.0.2.51:5071") != 1 || ctx.Src.Port() != 5071 || SetSourceAddress(ctx, "host:5060") != -1 {
+		t.Error("set_source_address without proto / with a name")
+	}
+	if Sendx(ctx, "sip:192.0.2.30", "", "a") != 1 || Sendx(ctx, "sip:192.0.2.30", "tcp:198.51.100.1:5080", "b") != 1 || Sendx(ctx, "sip:192.0.2.30", "udp:192.0.2.1:5060", "c") != -1 {
+		t.Error("sendx")
+	}
+	if len(rec.Sent) != 2 {
+		t.Errorf("sent %d", len(rec.Sent))
+	}
+	SetSendSocket(ctx, "tcp:198.51.100.1:5080")
+	if SetSendSocket(ctx, "") != 1 {
+		t.Error("set_send_socket(\"\")")
+	}
+}

@@ -87,6 +87,30 @@ func init() {
 			},
 			{
 				Module:  "corex",
+				Name:    "sendx",
+				Params:  kemiArgs_sendx,
+				Returns: core.TInt,
+				Native:  "sendx",
+				Call:    kemi_sendx,
+			},
+			{
+				Module:  "corex",
+				Name:    "set_recv_socket",
+				Params:  kemiArgs_set_recv_socket,
+				Returns: core.TInt,
+				Native:  "set_recv_socket",
+				Call:    kemi_set_recv_socket,
+			},
+			{
+				Module:  "corex",
+				Name:    "set_recv_socket_name",
+				Params:  kemiArgs_set_recv_socket_name,
+				Returns: core.TInt,
+				Native:  "set_recv_socket_name",
+				Call:    kemi_set_recv_socket_name,
+			},
+			{
+				Module:  "corex",
 				Name:    "set_send_socket",
 				Params:  kemiArgs_set_send_socket,
 				Returns: core.TInt,
@@ -100,6 +124,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "set_send_socket_name",
 				Call:    kemi_set_send_socket_name,
+			},
+			{
+				Module:  "corex",
+				Name:    "set_source_address",
+				Params:  kemiArgs_set_source_address,
+				Returns: core.TInt,
+				Native:  "set_source_address",
+				Call:    kemi_set_source_address,
 			},
 			{
 				Module:  "corex",
@@ -208,6 +240,36 @@ func kemi_send_data(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SendData(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_sendx = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_sendx adapts KSR.corex.sendx to Sendx.
+func kemi_sendx(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.corex.sendx", kemiArgs_sendx, core.KindNames(args)))
+	}
+	return core.Int(int64(Sendx(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_set_recv_socket = []core.Type{core.TStr}
+
+// kemi_set_recv_socket adapts KSR.corex.set_recv_socket to SetRecvSocket.
+func kemi_set_recv_socket(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.corex.set_recv_socket", kemiArgs_set_recv_socket, core.KindNames(args)))
+	}
+	return core.Int(int64(SetRecvSocket(ctx, args[0].S)))
+}
+
+var kemiArgs_set_recv_socket_name = []core.Type{core.TStr}
+
+// kemi_set_recv_socket_name adapts KSR.corex.set_recv_socket_name to SetRecvSocketName.
+func kemi_set_recv_socket_name(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.corex.set_recv_socket_name", kemiArgs_set_recv_socket_name, core.KindNames(args)))
+	}
+	return core.Int(int64(SetRecvSocketName(ctx, args[0].S)))
+}
+
 var kemiArgs_set_send_socket = []core.Type{core.TStr}
 
 // kemi_set_send_socket adapts KSR.corex.set_send_socket to SetSendSocket.
@@ -228,6 +290,16 @@ func kemi_set_send_socket_name(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SetSendSocketName(ctx, args[0].S)))
 }
 
+var kemiArgs_set_source_address = []core.Type{core.TStr}
+
+// kemi_set_source_address adapts KSR.corex.set_source_address to SetSourceAddress.
+func kemi_set_source_address(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.corex.set_source_address", kemiArgs_set_source_address, core.KindNames(args)))
+	}
+	return core.Int(int64(SetSourceAddress(ctx, args[0].S)))
+}
+
 var kemiArgs_setxflag = []core.Type{core.TInt}
 
 // kemi_setxflag adapts KSR.corex.setxflag to Setxflag.
@@ -240,17 +312,21 @@ func kemi_setxflag(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/corex/module.yaml.
 var (
-	_ func(*core.Ctx) int                 = AppendBranch
-	_ func(*core.Ctx, string) int         = AppendBranchURI
-	_ func(*core.Ctx, string, string) int = AppendBranchURIQ
-	_ func(*core.Ctx) int                 = HasRuriUser
-	_ func(*core.Ctx) int                 = HasUserAgent
-	_ func(*core.Ctx) int                 = IsFakedMsg
-	_ func(*core.Ctx, string) int         = IsSocketName
-	_ func(*core.Ctx, int) int            = Isxflagset
-	_ func(*core.Ctx, int) int            = Resetxflag
-	_ func(*core.Ctx, string, string) int = SendData
-	_ func(*core.Ctx, string) int         = SetSendSocket
-	_ func(*core.Ctx, string) int         = SetSendSocketName
-	_ func(*core.Ctx, int) int            = Setxflag
+	_ func(*core.Ctx) int                         = AppendBranch
+	_ func(*core.Ctx, string) int                 = AppendBranchURI
+	_ func(*core.Ctx, string, string) int         = AppendBranchURIQ
+	_ func(*core.Ctx) int                         = HasRuriUser
+	_ func(*core.Ctx) int                         = HasUserAgent
+	_ func(*core.Ctx) int                         = IsFakedMsg
+	_ func(*core.Ctx, string) int                 = IsSocketName
+	_ func(*core.Ctx, int) int                    = Isxflagset
+	_ func(*core.Ctx, int) int                    = Resetxflag
+	_ func(*core.Ctx, string, string) int         = SendData
+	_ func(*core.Ctx, string, string, string) int = Sendx
+	_ func(*core.Ctx, string) int                 = SetRecvSocket
+	_ func(*core.Ctx, string) int                 = SetRecvSocketName
+	_ func(*core.Ctx, string) int                 = SetSendSocket
+	_ func(*core.Ctx, string) int                 = SetSendSocketName
+	_ func(*core.Ctx, string) int                 = SetSourceAddress
+	_ func(*core.Ctx, int) int                    = Setxflag
 )
