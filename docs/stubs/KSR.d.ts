@@ -178,9 +178,29 @@ interface KSR_corex {
 	 */
 	send_data(uri: string, data: string): number;
 	/**
+	 * send_data from a given socket.
+	 * @param uri Destination, sip:IP:PORT.
+	 * @param sock Socket to send from: the receiving one, or "".
+	 * @param data Bytes to send as they are.
+	 * @returns 1 when sent; -1 otherwise, also for a socket other than the receiving one.
+	 */
+	sendx(uri: string, sock: string, data: string): number;
+	/**
+	 * Make the message look as if it came in on another socket of this server.
+	 * @param sock proto:IP:PORT of a socket this server listens on.
+	 * @returns 1 on success, -1 for a malformed or unknown socket.
+	 */
+	set_recv_socket(sock: string): number;
+	/**
+	 * Pick the receiving socket by name.
+	 * @param name Socket name.
+	 * @returns Always -1: kemi sockets have no names yet.
+	 */
+	set_recv_socket_name(name: string): number;
+	/**
 	 * Force the socket the request will be sent from.
 	 * @param sock udp:IP:PORT of a socket this server listens on.
-	 * @returns 1 on success, -1 for a malformed, non-UDP or unknown socket.
+	 * @returns 1 on success ("" takes the forced socket back), -1 for a malformed, non-UDP or unknown socket.
 	 */
 	set_send_socket(sock: string): number;
 	/**
@@ -189,6 +209,12 @@ interface KSR_corex {
 	 * @returns Always -1: kemi sockets have no names yet.
 	 */
 	set_send_socket_name(name: string): number;
+	/**
+	 * Replace the source address of the message; replies go there.
+	 * @param addr [proto:]IP:PORT.
+	 * @returns 1 on success, -1 for a malformed address (names are not resolved).
+	 */
+	set_source_address(addr: string): number;
 	/**
 	 * Set an extended message flag.
 	 * @param flag Flag index, 0-63.
@@ -495,6 +521,18 @@ interface KSR_kx {
 	 */
 	get_cturi(): number|string|null;
 	/**
+	 * Value of a #!define of the config (the loader passes them with kx.SetDefines).
+	 * @param name A #!define name.
+	 * @returns The defined value, "" when the name is not defined.
+	 */
+	get_def(name: string): number|string|null;
+	/**
+	 * Numeric value of a #!define.
+	 * @param name A #!define name.
+	 * @returns The defined value as a number, 0 when not defined or not a number.
+	 */
+	get_defn(name: string): number;
+	/**
 	 * The destination URI ($du).
 	 * @returns The URI, or null when unset.
 	 */
@@ -791,6 +829,18 @@ interface KSR_kx {
 	 * @returns The value, or "<null>".
 	 */
 	getw_ua(): number|string|null;
+	/**
+	 * Tell whether a name is #!defined.
+	 * @param name A #!define name.
+	 * @returns true when the name is defined.
+	 */
+	ifdef(name: string): boolean;
+	/**
+	 * Tell whether a name is not #!defined.
+	 * @param name A #!define name.
+	 * @returns true when the name is not defined.
+	 */
+	ifndef(name: string): boolean;
 }
 
 /** Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero. */
@@ -914,7 +964,7 @@ interface KSR_pike {
 	pike_check_req(): number;
 }
 
-/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end); transformations (`{s.len}`) are not supported yet. */
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
 interface KSR_pv {
 	/**
 	 * Read a pseudo-variable.
@@ -1182,6 +1232,44 @@ interface KSR_siputils {
 	 */
 	cmp_uri(uri1: string, uri2: string): number;
 	/**
+	 * Check the Contact URIs for a parameter.
+	 * @param nparam Name of the parameter.
+	 * @returns 1 when a Contact URI has the parameter, -1 otherwise.
+	 */
+	contact_param_check(nparam: string): number;
+	/**
+	 * Put back the Contact URIs contact_param_encode hid in nparam.
+	 * @param nparam Name of the parameter.
+	 * @returns 1 on success (also when no Contact has it), -1 when a value does not decode.
+	 */
+	contact_param_decode(nparam: string): number;
+	/**
+	 * Set the Request-URI to the URI hidden in its parameter nparam.
+	 * @param nparam Name of the parameter.
+	 * @returns 1 on success (also when the Request-URI has no such parameter), -1 when it does not decode.
+	 */
+	contact_param_decode_ruri(nparam: string): number;
+	/**
+	 * Hide every Contact URI, base64url-encoded, in parameter nparam of saddr (topology hiding).
+	 * @param nparam Name of the parameter that carries the encoded URI.
+	 * @param saddr URI that replaces the Contact URI, "sip:203.0.113.1:5060".
+	 * @returns 1 on success (also without Contact), -1 on a bad Contact.
+	 */
+	contact_param_encode(nparam: string, saddr: string): number;
+	/**
+	 * contact_param_encode after adding ;alias=IP~PORT~PROTO of the source address to each Contact URI.
+	 * @param nparam Name of the parameter.
+	 * @param saddr URI that replaces the Contact URI.
+	 * @returns 1 on success, -1 on a bad Contact.
+	 */
+	contact_param_encode_alias(nparam: string, saddr: string): number;
+	/**
+	 * Remove a parameter from every Contact URI.
+	 * @param nparam Name of the parameter.
+	 * @returns 1 on success, -1 on a bad Contact.
+	 */
+	contact_param_rm(nparam: string): number;
+	/**
 	 * Tell an in-dialog request (To tag present) from an initial one.
 	 * @returns 1 when the To header has a tag, -1 when not.
 	 */
@@ -1361,6 +1449,36 @@ interface KSR_sl {
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
 interface KSR_textops {
 	/**
+	 * Add a body part; a body that is not multipart becomes multipart/mixed (boundary unique-boundary-1, Mime-Version: 1.0) with the old body as first part.
+	 * @param txt Content of the new part.
+	 * @param ctype Its Content-Type.
+	 * @returns 1 on success, -1 without a Content-Type.
+	 */
+	append_body_part(txt: string, ctype: string): number;
+	/**
+	 * append_body_part with a Content-Disposition.
+	 * @param txt Content of the new part.
+	 * @param ctype Its Content-Type.
+	 * @param cd Its Content-Disposition.
+	 * @returns 1 on success, -1 without a Content-Type.
+	 */
+	append_body_part_cd(txt: string, ctype: string, cd: string): number;
+	/**
+	 * append_body_part with the content in hex.
+	 * @param htxt Content in hex.
+	 * @param ctype Its Content-Type.
+	 * @returns 1 on success, -1 for bad hex or no Content-Type.
+	 */
+	append_body_part_hex(htxt: string, ctype: string): number;
+	/**
+	 * append_body_part_cd with the content in hex.
+	 * @param htxt Content in hex.
+	 * @param ctype Its Content-Type.
+	 * @param cd Its Content-Disposition.
+	 * @returns 1 on success, -1 for bad hex or no Content-Type.
+	 */
+	append_body_part_hex_cd(htxt: string, ctype: string, cd: string): number;
+	/**
 	 * Compare two strings ignoring case.
 	 * @param s1 A string.
 	 * @param s2 A string.
@@ -1381,6 +1499,26 @@ interface KSR_textops {
 	 * @returns 1 when s ends with suffix, -1 or -2 otherwise.
 	 */
 	ends_with(s: string, suffix: string): number;
+	/**
+	 * Keep only the first part of a type of a multipart body; the Content-Type becomes that part's.
+	 * @param ctype Content-Type of the part to keep.
+	 * @returns 1 when the body was reduced to that part, -1 otherwise.
+	 */
+	filter_body(ctype: string): number;
+	/**
+	 * Store the content of the first body part of a type (the whole body when it is not multipart) in a pseudo-variable.
+	 * @param ctype Content-Type of the part, "application/sdp".
+	 * @param pv Writable pseudo-variable for it.
+	 * @returns 1 when stored, -1 when there is no such part (or no body).
+	 */
+	get_body_part(ctype: string, pv: string): number;
+	/**
+	 * get_body_part with the part's own headers.
+	 * @param ctype Content-Type of the part.
+	 * @param pv Writable pseudo-variable for it.
+	 * @returns 1 when stored, -1 otherwise.
+	 */
+	get_body_part_raw(ctype: string, pv: string): number;
 	/**
 	 * Tell whether the message has a body.
 	 * @returns 1 when the message has a body, -1 otherwise.
@@ -1441,6 +1579,12 @@ interface KSR_textops {
 	 * @returns 1 when stored, -2 when nothing matched, -1 on errors or an empty group.
 	 */
 	regex_substring(text: string, re: string, mindex: number, mcount: number, pv: string): number;
+	/**
+	 * Remove the parts of a type from a multipart body.
+	 * @param ctype Content-Type of the parts to remove.
+	 * @returns 1 when a part was removed, -1 otherwise.
+	 */
+	remove_body_part(ctype: string): number;
 	/**
 	 * Remove every header with that name.
 	 * @param hname Header name.
@@ -1596,6 +1740,32 @@ interface KSR_textops {
 	 * @returns 1 on success, -1 for bad hex.
 	 */
 	set_body_hex(htxt: string, ctype: string): number;
+	/**
+	 * Make the body multipart/mixed (with Mime-Version: 1.0), from txt or from the current body.
+	 * @param txt Content of the one part; "" to use the current body.
+	 * @param ctype Its Content-Type; "" for text/plain.
+	 * @param boundary Boundary; "" for unique-boundary-1.
+	 * @returns 1 on success (also when the body is multipart already and txt is empty), -1 when there is nothing to put in.
+	 */
+	set_body_multipart(txt: string, ctype: string, boundary: string): number;
+	/**
+	 * Make the current body the one part of a multipart body with that boundary.
+	 * @param boundary Boundary.
+	 * @returns 1 on success, -1 without a body.
+	 */
+	set_body_multipart_boundary(boundary: string): number;
+	/**
+	 * set_body_multipart with the default boundary.
+	 * @param txt Content of the one part.
+	 * @param ctype Its Content-Type.
+	 * @returns 1 on success, -1 when there is nothing to put in.
+	 */
+	set_body_multipart_content(txt: string, ctype: string): number;
+	/**
+	 * Make the current body the one part of a multipart body.
+	 * @returns 1 on success, -1 without a body.
+	 */
+	set_body_multipart_mode(): number;
 	/**
 	 * Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
 	 * @param body The reply body.

@@ -483,15 +483,37 @@ function KSR.corex.resetxflag(flag) end
 ---@return integer # 1 when sent, -1 otherwise.
 function KSR.corex.send_data(uri, data) end
 
+---send_data from a given socket.
+---@param uri string Destination, sip:IP:PORT.
+---@param sock string Socket to send from: the receiving one, or "".
+---@param data string Bytes to send as they are.
+---@return integer # 1 when sent; -1 otherwise, also for a socket other than the receiving one.
+function KSR.corex.sendx(uri, sock, data) end
+
+---Make the message look as if it came in on another socket of this server.
+---@param sock string proto:IP:PORT of a socket this server listens on.
+---@return integer # 1 on success, -1 for a malformed or unknown socket.
+function KSR.corex.set_recv_socket(sock) end
+
+---Pick the receiving socket by name.
+---@param name string Socket name.
+---@return integer # Always -1: kemi sockets have no names yet.
+function KSR.corex.set_recv_socket_name(name) end
+
 ---Force the socket the request will be sent from.
 ---@param sock string udp:IP:PORT of a socket this server listens on.
----@return integer # 1 on success, -1 for a malformed, non-UDP or unknown socket.
+---@return integer # 1 on success ("" takes the forced socket back), -1 for a malformed, non-UDP or unknown socket.
 function KSR.corex.set_send_socket(sock) end
 
 ---Force the send socket by name.
 ---@param name string Socket name.
 ---@return integer # Always -1: kemi sockets have no names yet.
 function KSR.corex.set_send_socket_name(name) end
+
+---Replace the source address of the message; replies go there.
+---@param addr string [proto:]IP:PORT.
+---@return integer # 1 on success, -1 for a malformed address (names are not resolved).
+function KSR.corex.set_source_address(addr) end
 
 ---Set an extended message flag.
 ---@param flag integer Flag index, 0-63.
@@ -755,6 +777,16 @@ function KSR.kx.get_conid() end
 ---@return integer|string|nil # The URI, or null (also for Contact: *).
 function KSR.kx.get_cturi() end
 
+---Value of a #!define of the config (the loader passes them with kx.SetDefines).
+---@param name string A #!define name.
+---@return integer|string|nil # The defined value, "" when the name is not defined.
+function KSR.kx.get_def(name) end
+
+---Numeric value of a #!define.
+---@param name string A #!define name.
+---@return integer # The defined value as a number, 0 when not defined or not a number.
+function KSR.kx.get_defn(name) end
+
 ---The destination URI ($du).
 ---@return integer|string|nil # The URI, or null when unset.
 function KSR.kx.get_duri() end
@@ -992,6 +1024,16 @@ function KSR.kx.getw_tuser() end
 ---The User-Agent header value.
 ---@return integer|string|nil # The value, or "<null>".
 function KSR.kx.getw_ua() end
+
+---Tell whether a name is #!defined.
+---@param name string A #!define name.
+---@return boolean # true when the name is defined.
+function KSR.kx.ifdef(name) end
+
+---Tell whether a name is not #!defined.
+---@param name string A #!define name.
+---@return boolean # true when the name is not defined.
+function KSR.kx.ifndef(name) end
 
 ---Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero.
 ---@class KSR.maxfwd
@@ -1325,6 +1367,38 @@ function KSR.siputils.cmp_hdr_name(name1, name2) end
 ---@return integer # 1 when equal, -1 when different, -2 when one does not parse.
 function KSR.siputils.cmp_uri(uri1, uri2) end
 
+---Check the Contact URIs for a parameter.
+---@param nparam string Name of the parameter.
+---@return integer # 1 when a Contact URI has the parameter, -1 otherwise.
+function KSR.siputils.contact_param_check(nparam) end
+
+---Put back the Contact URIs contact_param_encode hid in nparam.
+---@param nparam string Name of the parameter.
+---@return integer # 1 on success (also when no Contact has it), -1 when a value does not decode.
+function KSR.siputils.contact_param_decode(nparam) end
+
+---Set the Request-URI to the URI hidden in its parameter nparam.
+---@param nparam string Name of the parameter.
+---@return integer # 1 on success (also when the Request-URI has no such parameter), -1 when it does not decode.
+function KSR.siputils.contact_param_decode_ruri(nparam) end
+
+---Hide every Contact URI, base64url-encoded, in parameter nparam of saddr (topology hiding).
+---@param nparam string Name of the parameter that carries the encoded URI.
+---@param saddr string URI that replaces the Contact URI, "sip:203.0.113.1:5060".
+---@return integer # 1 on success (also without Contact), -1 on a bad Contact.
+function KSR.siputils.contact_param_encode(nparam, saddr) end
+
+---contact_param_encode after adding ;alias=IP~PORT~PROTO of the source address to each Contact URI.
+---@param nparam string Name of the parameter.
+---@param saddr string URI that replaces the Contact URI.
+---@return integer # 1 on success, -1 on a bad Contact.
+function KSR.siputils.contact_param_encode_alias(nparam, saddr) end
+
+---Remove a parameter from every Contact URI.
+---@param nparam string Name of the parameter.
+---@return integer # 1 on success, -1 on a bad Contact.
+function KSR.siputils.contact_param_rm(nparam) end
+
 ---Tell an in-dialog request (To tag present) from an initial one.
 ---@return integer # 1 when the To header has a tag, -1 when not.
 function KSR.siputils.has_totag() end
@@ -1475,6 +1549,32 @@ function KSR.sl.sreply(code, reason) end
 ---@class KSR.textops
 KSR.textops = {}
 
+---Add a body part; a body that is not multipart becomes multipart/mixed (boundary unique-boundary-1, Mime-Version: 1.0) with the old body as first part.
+---@param txt string Content of the new part.
+---@param ctype string Its Content-Type.
+---@return integer # 1 on success, -1 without a Content-Type.
+function KSR.textops.append_body_part(txt, ctype) end
+
+---append_body_part with a Content-Disposition.
+---@param txt string Content of the new part.
+---@param ctype string Its Content-Type.
+---@param cd string Its Content-Disposition.
+---@return integer # 1 on success, -1 without a Content-Type.
+function KSR.textops.append_body_part_cd(txt, ctype, cd) end
+
+---append_body_part with the content in hex.
+---@param htxt string Content in hex.
+---@param ctype string Its Content-Type.
+---@return integer # 1 on success, -1 for bad hex or no Content-Type.
+function KSR.textops.append_body_part_hex(htxt, ctype) end
+
+---append_body_part_cd with the content in hex.
+---@param htxt string Content in hex.
+---@param ctype string Its Content-Type.
+---@param cd string Its Content-Disposition.
+---@return integer # 1 on success, -1 for bad hex or no Content-Type.
+function KSR.textops.append_body_part_hex_cd(htxt, ctype, cd) end
+
 ---Compare two strings ignoring case.
 ---@param s1 string A string.
 ---@param s2 string A string.
@@ -1492,6 +1592,23 @@ function KSR.textops.cmp_str(s1, s2) end
 ---@param suffix string The suffix.
 ---@return integer # 1 when s ends with suffix, -1 or -2 otherwise.
 function KSR.textops.ends_with(s, suffix) end
+
+---Keep only the first part of a type of a multipart body; the Content-Type becomes that part's.
+---@param ctype string Content-Type of the part to keep.
+---@return integer # 1 when the body was reduced to that part, -1 otherwise.
+function KSR.textops.filter_body(ctype) end
+
+---Store the content of the first body part of a type (the whole body when it is not multipart) in a pseudo-variable.
+---@param ctype string Content-Type of the part, "application/sdp".
+---@param pv string Writable pseudo-variable for it.
+---@return integer # 1 when stored, -1 when there is no such part (or no body).
+function KSR.textops.get_body_part(ctype, pv) end
+
+---get_body_part with the part's own headers.
+---@param ctype string Content-Type of the part.
+---@param pv string Writable pseudo-variable for it.
+---@return integer # 1 when stored, -1 otherwise.
+function KSR.textops.get_body_part_raw(ctype, pv) end
 
 ---Tell whether the message has a body.
 ---@return integer # 1 when the message has a body, -1 otherwise.
@@ -1543,6 +1660,11 @@ function KSR.textops.is_privacy(value) end
 ---@param pv string Writable pseudo-variable for the result.
 ---@return integer # 1 when stored, -2 when nothing matched, -1 on errors or an empty group.
 function KSR.textops.regex_substring(text, re, mindex, mcount, pv) end
+
+---Remove the parts of a type from a multipart body.
+---@param ctype string Content-Type of the parts to remove.
+---@return integer # 1 when a part was removed, -1 otherwise.
+function KSR.textops.remove_body_part(ctype) end
 
 ---Remove every header with that name.
 ---@param hname string Header name.
@@ -1676,6 +1798,28 @@ function KSR.textops.set_body(body, ctype) end
 ---@param ctype string Content-Type to set; "" keeps the current one.
 ---@return integer # 1 on success, -1 for bad hex.
 function KSR.textops.set_body_hex(htxt, ctype) end
+
+---Make the body multipart/mixed (with Mime-Version: 1.0), from txt or from the current body.
+---@param txt string Content of the one part; "" to use the current body.
+---@param ctype string Its Content-Type; "" for text/plain.
+---@param boundary string Boundary; "" for unique-boundary-1.
+---@return integer # 1 on success (also when the body is multipart already and txt is empty), -1 when there is nothing to put in.
+function KSR.textops.set_body_multipart(txt, ctype, boundary) end
+
+---Make the current body the one part of a multipart body with that boundary.
+---@param boundary string Boundary.
+---@return integer # 1 on success, -1 without a body.
+function KSR.textops.set_body_multipart_boundary(boundary) end
+
+---set_body_multipart with the default boundary.
+---@param txt string Content of the one part.
+---@param ctype string Its Content-Type.
+---@return integer # 1 on success, -1 when there is nothing to put in.
+function KSR.textops.set_body_multipart_content(txt, ctype) end
+
+---Make the current body the one part of a multipart body.
+---@return integer # 1 on success, -1 without a body.
+function KSR.textops.set_body_multipart_mode() end
 
 ---Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
 ---@param body string The reply body.

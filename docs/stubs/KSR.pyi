@@ -119,12 +119,28 @@ class _corex:
         """Send raw data over UDP to the address of a SIP URI."""
         ...
 
+    def sendx(self, uri: str, sock: str, data: str) -> int:
+        """send_data from a given socket."""
+        ...
+
+    def set_recv_socket(self, sock: str) -> int:
+        """Make the message look as if it came in on another socket of this server."""
+        ...
+
+    def set_recv_socket_name(self, name: str) -> int:
+        """Pick the receiving socket by name."""
+        ...
+
     def set_send_socket(self, sock: str) -> int:
         """Force the socket the request will be sent from."""
         ...
 
     def set_send_socket_name(self, name: str) -> int:
         """Force the send socket by name."""
+        ...
+
+    def set_source_address(self, addr: str) -> int:
+        """Replace the source address of the message; replies go there."""
         ...
 
     def setxflag(self, flag: int) -> int:
@@ -309,6 +325,14 @@ class _kx:
 
     def get_cturi(self) -> Union[int, str, None]:
         """URI of the first Contact."""
+        ...
+
+    def get_def(self, name: str) -> Union[int, str, None]:
+        """Value of a #!define of the config (the loader passes them with kx.SetDefines)."""
+        ...
+
+    def get_defn(self, name: str) -> int:
+        """Numeric value of a #!define."""
         ...
 
     def get_duri(self) -> Union[int, str, None]:
@@ -547,6 +571,14 @@ class _kx:
         """The User-Agent header value."""
         ...
 
+    def ifdef(self, name: str) -> bool:
+        """Tell whether a name is #!defined."""
+        ...
+
+    def ifndef(self, name: str) -> bool:
+        """Tell whether a name is not #!defined."""
+        ...
+
 
 class _maxfwd:
     """Max-Forwards handling (RFC 3261 8.1.1.6, 16.6): add the header when it is missing, decrement it at each hop, and detect loops when it reaches zero."""
@@ -637,7 +669,7 @@ class _pike:
 
 
 class _pv:
-    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end); transformations (`{s.len}`) are not supported yet."""
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
 
     def get(self, name: str) -> Union[int, str, None]:
         """Read a pseudo-variable."""
@@ -815,6 +847,30 @@ class _siputils:
         """Compare two URIs as RFC 3261 §19.1.4 says."""
         ...
 
+    def contact_param_check(self, nparam: str) -> int:
+        """Check the Contact URIs for a parameter."""
+        ...
+
+    def contact_param_decode(self, nparam: str) -> int:
+        """Put back the Contact URIs contact_param_encode hid in nparam."""
+        ...
+
+    def contact_param_decode_ruri(self, nparam: str) -> int:
+        """Set the Request-URI to the URI hidden in its parameter nparam."""
+        ...
+
+    def contact_param_encode(self, nparam: str, saddr: str) -> int:
+        """Hide every Contact URI, base64url-encoded, in parameter nparam of saddr (topology hiding)."""
+        ...
+
+    def contact_param_encode_alias(self, nparam: str, saddr: str) -> int:
+        """contact_param_encode after adding ;alias=IP~PORT~PROTO of the source address to each Contact URI."""
+        ...
+
+    def contact_param_rm(self, nparam: str) -> int:
+        """Remove a parameter from every Contact URI."""
+        ...
+
     def has_totag(self) -> int:
         """Tell an in-dialog request (To tag present) from an initial one."""
         ...
@@ -939,6 +995,22 @@ class _sl:
 class _textops:
     """Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers."""
 
+    def append_body_part(self, txt: str, ctype: str) -> int:
+        """Add a body part; a body that is not multipart becomes multipart/mixed (boundary unique-boundary-1, Mime-Version: 1.0) with the old body as first part."""
+        ...
+
+    def append_body_part_cd(self, txt: str, ctype: str, cd: str) -> int:
+        """append_body_part with a Content-Disposition."""
+        ...
+
+    def append_body_part_hex(self, htxt: str, ctype: str) -> int:
+        """append_body_part with the content in hex."""
+        ...
+
+    def append_body_part_hex_cd(self, htxt: str, ctype: str, cd: str) -> int:
+        """append_body_part_cd with the content in hex."""
+        ...
+
     def cmp_istr(self, s1: str, s2: str) -> int:
         """Compare two strings ignoring case."""
         ...
@@ -949,6 +1021,18 @@ class _textops:
 
     def ends_with(self, s: str, suffix: str) -> int:
         """Check a suffix."""
+        ...
+
+    def filter_body(self, ctype: str) -> int:
+        """Keep only the first part of a type of a multipart body; the Content-Type becomes that part's."""
+        ...
+
+    def get_body_part(self, ctype: str, pv: str) -> int:
+        """Store the content of the first body part of a type (the whole body when it is not multipart) in a pseudo-variable."""
+        ...
+
+    def get_body_part_raw(self, ctype: str, pv: str) -> int:
+        """get_body_part with the part's own headers."""
         ...
 
     def has_body(self) -> int:
@@ -985,6 +1069,10 @@ class _textops:
 
     def regex_substring(self, text: str, re: str, mindex: int, mcount: int, pv: str) -> int:
         """Store a group of a regular-expression match in a pseudo-variable."""
+        ...
+
+    def remove_body_part(self, ctype: str) -> int:
+        """Remove the parts of a type from a multipart body."""
         ...
 
     def remove_hf(self, hname: str) -> int:
@@ -1073,6 +1161,22 @@ class _textops:
 
     def set_body_hex(self, htxt: str, ctype: str) -> int:
         """Replace the body with bytes given in hex."""
+        ...
+
+    def set_body_multipart(self, txt: str, ctype: str, boundary: str) -> int:
+        """Make the body multipart/mixed (with Mime-Version: 1.0), from txt or from the current body."""
+        ...
+
+    def set_body_multipart_boundary(self, boundary: str) -> int:
+        """Make the current body the one part of a multipart body with that boundary."""
+        ...
+
+    def set_body_multipart_content(self, txt: str, ctype: str) -> int:
+        """set_body_multipart with the default boundary."""
+        ...
+
+    def set_body_multipart_mode(self) -> int:
+        """Make the current body the one part of a multipart body."""
         ...
 
     def set_reply_body(self, body: str, ctype: str) -> int:
