@@ -386,11 +386,11 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 	if s < 0 {
 		return 2
 	}
-	val := ruri[s+len(";alias=") : e]
-	if e-s <= len(";alias=") {
-		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: empty alias parameter\n")
+	if e-s <= len(";alias=") || ruri[s+len(";alias")] != '=' {
+		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: alias parameter without a value\n")
 		return -1
 	}
+	val := ruri[s+len(";alias=") : e]
 	// ip~port~proto
 	t1 := bytes.IndexByte(val, '~')
 	t2 := -1
