@@ -142,14 +142,9 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 
 // SanityCheck is KSR.sanity.sanity_check: 1 when the message passes the
 // checks, -1 when it fails one (and the reply went out, unless noreply).
-// 0 for either argument means the module's default checks.
+// The flags are taken as given, as Kamailio's KEMI does: 0 checks nothing;
+// sanity_check_defaults uses the module's default_checks and uri_checks.
 func SanityCheck(ctx *core.Ctx, msgChecks, uriChecks int) int {
-	if msgChecks == 0 {
-		msgChecks = int(param(ctx, "default_checks", DefaultChecks))
-	}
-	if uriChecks == 0 {
-		uriChecks = int(param(ctx, "uri_checks", DefaultURIChecks))
-	}
 	if ctx.Msg == nil {
 		return -1
 	}
@@ -161,7 +156,9 @@ func SanityCheck(ctx *core.Ctx, msgChecks, uriChecks int) int {
 }
 
 // SanityCheckDefaults is sanity_check with the module's default checks.
-func SanityCheckDefaults(ctx *core.Ctx) int { return SanityCheck(ctx, 0, 0) }
+func SanityCheckDefaults(ctx *core.Ctx) int {
+	return SanityCheck(ctx, int(param(ctx, "default_checks", DefaultChecks)), int(param(ctx, "uri_checks", DefaultURIChecks)))
+}
 
 // SanityReply sends the reply a failed check recorded in noreply mode (500
 // when none was recorded). It does nothing outside noreply mode, for

@@ -71,7 +71,7 @@ func TestChecks(t *testing.T) {
 	} {
 		rec := ksrtest.NewRecorder()
 		ctx := ksrtest.Ctx(t, c.raw, rec)
-		if r := SanityCheck(ctx, c.checks, 0); r != c.ret {
+		if r := SanityCheck(ctx, c.checks, DefaultURIChecks); r != c.ret {
 			t.Errorf("%s: sanity_check = %d, want %d", c.name, r, c.ret)
 		}
 		var got string

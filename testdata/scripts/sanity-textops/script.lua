@@ -1,7 +1,7 @@
 -- Sanity first (it answers broken requests itself), then a scanner check,
 -- then a reply that tells what the script read from the message.
 function ksr_request_route()
-	if KSR.sanity.sanity_check(0, 0) < 0 then
+	if KSR.sanity.sanity_check_defaults() < 0 then
 		KSR.x.exit()
 	end
 	if KSR.textops.search("^User-Agent: .*scanner") > 0 then
