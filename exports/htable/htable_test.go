@@ -396,3 +396,15 @@ func BenchmarkSetiParallel(b *testing.B) {
 		}
 	})
 }
+
+func FuzzParseDef(f *testing.F) {
+	for _, s := range []string{"ipban=>size=8;autoexpire=300;", "a=>initval=1;updateexpire=0", "x", "=>", "t=>size=99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, def string) {
+		tb, err := ParseDef(def)
+		if err == nil && (tb.Name == "" || len(tb.shards) == 0 || len(tb.shards) > maxShards) {
+			t.Errorf("%q gave table %q with %d shards", def, tb.Name, len(tb.shards))
+		}
+	})
+}

@@ -92,7 +92,7 @@ func ParseRecord(line string) (r Record, ok bool, err error) {
 	}
 	a, perr := netip.ParseAddr(strings.Trim(addr, "[]"))
 	if perr != nil || a.Zone() != "" {
-		if strings.ContainsAny(addr, ":/[]") || mask > 0 {
+		if !isHostName(addr) || mask > 0 {
 			return r, false, fmt.Errorf("address %q: expected an IP address or a domain name", f[1])
 		}
 		r.Domain = strings.ToLower(addr)
@@ -107,6 +107,19 @@ func ParseRecord(line string) (r Record, ok bool, err error) {
 	}
 	r.Prefix = netip.PrefixFrom(a, mask).Masked()
 	return r, true, nil
+}
+
+// isHostName accepts letters, digits, '-', '_' and '.'.
+func isHostName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *Table) add(r Record) {
@@ -281,7 +294,7 @@ func parseTarget(s string) (netip.Addr, string, bool) {
 	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil && a.Zone() == "" {
 		return a, "", true
 	}
-	if s == "" || strings.ContainsAny(s, " :/[]") {
+	if !isHostName(s) {
 		return netip.Addr{}, "", false
 	}
 	return netip.Addr{}, strings.ToLower(s), true

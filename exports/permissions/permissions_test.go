@@ -160,3 +160,25 @@ func BenchmarkAllowSourceAddress(b *testing.B) {
 		AllowSourceAddress(ctx, 1)
 	}
 }
+
+func FuzzParseRecord(f *testing.F) {
+	for _, s := range []string{"1 192.0.2.1 32 5060 tag", "2 2001:db8::/32", "3 gw.example.com", "# c", "1 1.2.3.4/40"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, ok, err := ParseRecord(line)
+		if err != nil || !ok {
+			return
+		}
+		if r.Domain == "" && !r.Prefix.IsValid() {
+			t.Errorf("%q: record with neither address nor domain", line)
+		}
+		tb := newTable()
+		tb.add(r)
+		if r.Domain == "" {
+			if _, ok := tb.match(r.Group, r.Prefix.Addr(), "", r.Port); !ok {
+				t.Errorf("%q: the record does not match its own address", line)
+			}
+		}
+	})
+}
