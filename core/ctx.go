@@ -96,7 +96,7 @@ type Branch struct {
 	RegID    int
 }
 
-const maxSlots = 16
+const maxSlots = 32
 
 var nextSlot int
 

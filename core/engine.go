@@ -99,6 +99,7 @@ type Runtime struct {
 	Reg        *Registry
 	Params     map[string]map[string][]Value // module -> param -> values in modparam order
 	Globals    map[string]Value              // global params (debug, children, ...)
+	Defines    map[string]string             // #!define names when the config ended
 	Log        *Logger
 	StepBudget int           // instructions per callback run (Lua, Starlark)
 	TimeBudget time.Duration // wall time per callback run (JS)

@@ -94,6 +94,9 @@ type Config struct {
 	// Notices has one "file:line:col: text" line per ignored parameter or
 	// module name and per skipped import_file.
 	Notices []string
+	// Defines are the names defined when the file ended (#!define and
+	// -A), for KSR.kx.get_def and ifdef.
+	Defines map[string]string
 }
 
 // Global returns the last value given for a global parameter.
@@ -134,6 +137,10 @@ func Parse(name string, src []byte, opt Options) (*Config, error) {
 	p.lx = newLexer(p, &p.opt, name, src)
 	p.parse()
 	p.fillPorts()
+	p.cfg.Defines = make(map[string]string, len(p.lx.defs))
+	for k, d := range p.lx.defs {
+		p.cfg.Defines[k] = d.value
+	}
 	p.sortErrors()
 	if len(p.errs) > 0 {
 		return p.cfg, p.errs

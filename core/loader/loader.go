@@ -64,6 +64,7 @@ func Load(opt Options) (*Setup, error) {
 		return nil, err
 	}
 	s.RT = rt
+	rt.Defines = cfg.Defines
 	for _, n := range cfg.Notices {
 		rt.Log.Log(core.LNotice, nil, n)
 	}

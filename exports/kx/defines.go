@@ -7,24 +7,13 @@ import (
 	"kemi/core"
 )
 
-const definesKey = "kx.defines"
-
-// SetDefines gives the config's #!define names and values to
-// get_def/get_defn/ifdef/ifndef. The loader calls it once the config is
-// read; a runtime without it has no defines.
-func SetDefines(rt *core.Runtime, defs map[string]string) {
-	m := rt.State(definesKey, func() any { return map[string]string{} }).(map[string]string)
-	for k, v := range defs {
-		m[k] = v
-	}
-}
-
+// define reads the config's #!define names (core.Runtime.Defines, filled
+// by the loader), for get_def/get_defn/ifdef/ifndef.
 func define(ctx *core.Ctx, name string) (string, bool) {
 	if ctx.RT == nil || name == "" {
 		return "", false
 	}
-	m := ctx.RT.State(definesKey, func() any { return map[string]string{} }).(map[string]string)
-	v, ok := m[name]
+	v, ok := ctx.RT.Defines[name]
 	return v, ok
 }
 

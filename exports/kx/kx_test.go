@@ -135,10 +135,10 @@ func TestSendSock(t *testing.T) {
 func TestDefines(t *testing.T) {
 	ctx := ksrtest.Ctx(t, ksrtest.Invite(), nil)
 	if Ifdef(ctx, "WITH_NAT") || !Ifndef(ctx, "WITH_NAT") || GetDef(ctx, "MY_PORT").S != "" {
-		t.Error("defines before SetDefines")
+		t.Error("defines before the runtime has them")
 	}
-	SetDefines(ctx.RT, map[string]string{"WITH_NAT": "", "MY_PORT": "5080", "MY_IP": "192.0.2.1"})
+	ctx.RT.Defines = map[string]string{"WITH_NAT": "", "MY_PORT": "5080", "MY_IP": "192.0.2.1"}
 	if !Ifdef(ctx, "WITH_NAT") || Ifndef(ctx, "WITH_NAT") || GetDefn(ctx, "MY_PORT") != 5080 || GetDef(ctx, "MY_IP").S != "192.0.2.1" || GetDefn(ctx, "MY_IP") != 0 {
-		t.Error("defines after SetDefines")
+		t.Error("defines after the runtime has them")
 	}
 }
