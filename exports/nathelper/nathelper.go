@@ -391,7 +391,24 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 		return -1
 	}
 	val := ruri[s+len(";alias=") : e]
-	// ip~port~proto
+	st := stateOf(ctx)
+	b, err := appendAliasURI(st.uri[:0], val)
+	if err != nil {
+		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: "+err.Error()+"\n")
+		return -1
+	}
+	ctx.DstURI = string(b)
+	// The Request-URI without the parameter.
+	b = append(b[:0], ruri[:s]...)
+	b = append(b, ruri[e:]...)
+	st.uri = b
+	m.SetRequestURI(b)
+	return 1
+}
+
+// appendAliasURI decodes an alias value, ip~port~proto, into the URI it
+// stands for: "sip:ip:port" with ";transport=" when not UDP.
+func appendAliasURI(b, val []byte) ([]byte, error) {
 	t1 := bytes.IndexByte(val, '~')
 	t2 := -1
 	if t1 >= 0 {
@@ -400,18 +417,15 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 		}
 	}
 	if t1 <= 0 || t2 < 0 || t2 == t1+1 || len(val) != t2+2 || val[t2+1] < '1' || val[t2+1] > '6' {
-		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: alias "+strconv.Quote(string(val))+": expected ip~port~proto (proto 1-6)\n")
-		return -1
+		return b, errors.New("alias " + strconv.Quote(string(val)) + ": expected ip~port~proto (proto 1-6)")
 	}
 	host, port, proto := val[:t1], val[t1+1:t2], int(val[t2+1]-'0')
 	for _, c := range port {
 		if c < '0' || c > '9' {
-			ctx.Log(core.LErr, "nathelper: handle_ruri_alias: alias "+strconv.Quote(string(val))+": bad port\n")
-			return -1
+			return b, errors.New("alias " + strconv.Quote(string(val)) + ": bad port")
 		}
 	}
-	st := stateOf(ctx)
-	b := append(st.uri[:0], "sip:"...)
+	b = append(b, "sip:"...)
 	if bytes.IndexByte(host, ':') >= 0 && host[0] != '[' {
 		b = append(append(append(b, '['), host...), ']')
 	} else {
@@ -421,12 +435,43 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 	if proto != protoUDP {
 		b = append(append(b, ";transport="...), protoNames[proto]...)
 	}
-	ctx.DstURI = string(b)
-	// The Request-URI without the parameter.
-	b = append(b[:0], ruri[:s]...)
-	b = append(b, ruri[e:]...)
+	return b, nil
+}
+
+// SetAliasToPV is set_alias_to_pv.
+func SetAliasToPV(ctx *core.Ctx, pvname string) int {
+	name, arg, ok := core.SplitPV(pvname)
+	set := core.LookupPVSetter(name)
+	if !ok || set == nil {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+strconv.Quote(pvname)+" is not a writable pseudo-variable\n")
+		return -1
+	}
+	it := ctx.Msg.Contacts()
+	if !it.Next() || it.Contact().Star {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: no Contact with a URI\n")
+		return -1
+	}
+	u, err := sip.ParseURI(it.Contact().URI)
+	if it.Next() || err != nil {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: expected one parsable Contact\n")
+		return -1
+	}
+	ps, pe := findParam(u.Params, "alias")
+	if ps < 0 || pe-ps <= len(";alias=") || u.Params[ps+len(";alias")] != '=' {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: the Contact URI has no alias parameter\n")
+		return -1
+	}
+	st := stateOf(ctx)
+	b, err := appendAliasURI(st.uri[:0], u.Params[ps+len(";alias="):pe])
+	if err != nil {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+err.Error()+"\n")
+		return -1
+	}
 	st.uri = b
-	m.SetRequestURI(b)
+	if err := set(ctx, arg, core.Str(string(b))); err != nil {
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+err.Error()+"\n")
+		return -1
+	}
 	return 1
 }
 

@@ -344,3 +344,25 @@ func BenchmarkNatDetect(b *testing.B) {
 		}
 	}
 }
+
+func TestSetAliasToPV(t *testing.T) {
+	ctx := natCtx(t, natRegister("Contact: <sip:alice@192.168.1.10;alias=203.0.113.5~40000~2;ob>"))
+	if SetAliasToPV(ctx, "$avp(alias)") != 1 {
+		t.Fatal("set_alias_to_pv failed")
+	}
+	if v, _ := pv.AVP(ctx, "alias"); v != core.Str("sip:203.0.113.5:40000;transport=tcp") {
+		t.Errorf("$avp(alias) = %v", v)
+	}
+	for contact, pvname := range map[string]string{
+		"Contact: <sip:alice@192.168.1.10>":                   "$avp(alias)",
+		"Contact: <sip:a@h;alias=1.2.3.4~5~1>, <sip:b@h>":     "$avp(alias)",
+		"Contact: <sip:alice@192.168.1.10;alias=1.2.3.4~5~1>": "$nosuchpv",
+		"Contact: <sip:alice@192.168.1.10;alias=1.2.3.4~x~1>": "$avp(alias)",
+		"Contact: *": "$avp(alias)",
+		"Contact: <sip:alice@192.168.1.10;alias>": "$avp(alias)",
+	} {
+		if got := SetAliasToPV(natCtx(t, natRegister(contact)), pvname); got != -1 {
+			t.Errorf("%s → %s: %d, want -1", contact, pvname, got)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // runAll calls every function on the message; none may panic, whatever
-// the message holds.
+// the message holds, and each gives one of its documented codes.
 func runAll(t testing.TB, raw []byte) {
 	m := new(sip.Msg)
 	if m.Parse(raw) != nil {
@@ -26,6 +26,7 @@ func runAll(t testing.TB, raw []byte) {
 			AddContactAlias, HandleRURIAlias,
 			func(c *core.Ctx) int { return HandleRURIAliasMode(c, 1) },
 			func(c *core.Ctx) int { return AddContactAliasAddr(c, "192.0.2.1", "5060", "tcp") },
+			func(c *core.Ctx) int { return SetAliasToPV(c, "$avp(x)") },
 		} {
 			m.Parse(raw)
 			ctx.Reset(m, netip.MustParseAddrPort(src), ksrtest.Local, core.TCP)

@@ -87,6 +87,14 @@ func init() {
 			},
 			{
 				Module:  "nathelper",
+				Name:    "set_alias_to_pv",
+				Params:  kemiArgs_set_alias_to_pv,
+				Returns: core.TInt,
+				Native:  "set_alias_to_pv",
+				Call:    kemi_set_alias_to_pv,
+			},
+			{
+				Module:  "nathelper",
 				Name:    "set_contact_alias",
 				Returns: core.TInt,
 				Native:  "set_contact_alias",
@@ -175,6 +183,16 @@ func kemi_nat_uac_test(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(NatUACTest(ctx, int(args[0].I))))
 }
 
+var kemiArgs_set_alias_to_pv = []core.Type{core.TStr}
+
+// kemi_set_alias_to_pv adapts KSR.nathelper.set_alias_to_pv to SetAliasToPV.
+func kemi_set_alias_to_pv(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.nathelper.set_alias_to_pv", kemiArgs_set_alias_to_pv, core.KindNames(args)))
+	}
+	return core.Int(int64(SetAliasToPV(ctx, args[0].S)))
+}
+
 // kemi_set_contact_alias adapts KSR.nathelper.set_contact_alias to SetContactAlias.
 func kemi_set_contact_alias(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -201,6 +219,7 @@ var (
 	_ func(*core.Ctx, int) int                    = HandleRURIAliasMode
 	_ func(*core.Ctx, string) int                 = IsRFC1918
 	_ func(*core.Ctx, int) int                    = NatUACTest
+	_ func(*core.Ctx, string) int                 = SetAliasToPV
 	_ func(*core.Ctx) int                         = SetContactAlias
 	_ func(*core.Ctx) int                         = SetContactAliasTrim
 )
