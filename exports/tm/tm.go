@@ -516,6 +516,19 @@ func NewTran(ctx *core.Ctx) int {
 	return 1
 }
 
+// HasTransaction reports whether the current message has a transaction
+// that t_reply can answer (after t_newtran or t_relay, or in a failure
+// route), so sl's send_reply can reply statefully then.
+func HasTransaction(ctx *core.Ctx) bool {
+	t, st := get(ctx)
+	if t == nil || st.c == nil {
+		return false
+	}
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
+	return st.c.gen.Load() == st.gen && st.c.live && st.c.state == uasProceeding
+}
+
 // Reply is t_reply.
 func Reply(ctx *core.Ctx, code int, reason string) int {
 	t, st := get(ctx)

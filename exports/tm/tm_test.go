@@ -528,7 +528,13 @@ func TestRelayBadDestination(t *testing.T) {
 func TestNewTranReply(t *testing.T) {
 	r := newRig(t)
 	r.route = func(ctx *core.Ctx) {
+		if HasTransaction(ctx) {
+			t.Error("a transaction before t_newtran")
+		}
 		if NewTran(ctx) == 1 {
+			if !HasTransaction(ctx) {
+				t.Error("no transaction after t_newtran")
+			}
 			Reply(ctx, 404, "Nobody")
 		}
 	}
