@@ -27,12 +27,14 @@ type state struct {
 	contactDone bool
 	line        []byte // the new Contact header value
 	uri         []byte // scratch for URIs
+	body, old   []byte // fix_nated_sdp: the new body, a=oldmediaip lines
 
 	rt       *core.Runtime // the runtime the cached params belong to
 	addrMode int64
 	avpName  string
 	avpArg   string
 	avpSet   core.PVSetter
+	noRTP    string // nortpproxy_str
 }
 
 var slot int
@@ -48,7 +50,11 @@ func stateOf(ctx *core.Ctx) *state {
 		st.rt = ctx.RT
 		st.addrMode = 1
 		st.avpSet = nil
+		st.noRTP = "a=nortpproxy:yes"
 		if ctx.RT != nil && ctx.RT.Reg != nil {
+			if v := ctx.RT.Param("nathelper", "nortpproxy_str"); v.Kind == core.KStr {
+				st.noRTP = v.S
+			}
 			if v := ctx.RT.Param("nathelper", "nat_addr_mode"); v.Kind == core.KInt {
 				st.addrMode = v.I
 			}

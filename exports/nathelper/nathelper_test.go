@@ -366,3 +366,81 @@ func TestSetAliasToPV(t *testing.T) {
 		}
 	}
 }
+
+func sdpInvite(body string) []byte {
+	raw := string(ksrtest.Invite("Content-Type: application/sdp"))
+	raw = strings.Replace(raw, "Content-Length: 0\r\n", "", 1)
+	return []byte(strings.TrimSuffix(raw, "\r\n") + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}
+
+const natSDP = "v=0\r\n" +
+	"o=alice 1 1 IN IP4 192.168.1.10\r\n" +
+	"s=-\r\n" +
+	"c=IN IP4 192.168.1.10\r\n" +
+	"t=0 0\r\n" +
+	"m=audio 4000 RTP/AVP 0\r\n" +
+	"a=rtcp:4001 IN IP4 192.168.1.10\r\n" +
+	"m=video 4002 RTP/AVP 96\r\n" +
+	"c=IN IP4 0.0.0.0\r\n"
+
+func body(t *testing.T, ctx *core.Ctx) string {
+	out := ksrtest.Serialize(ctx)
+	i := strings.Index(out, "\r\n\r\n")
+	head := out[:i]
+	b := out[i+4:]
+	if !strings.Contains(head, "Content-Length: "+strconv.Itoa(len(b))+"\r\n") && !strings.HasSuffix(head, "Content-Length: "+strconv.Itoa(len(b))) {
+		t.Errorf("Content-Length does not match a body of %d bytes:\n%s", len(b), head)
+	}
+	return b
+}
+
+func TestFixNatedSDP(t *testing.T) {
+	ctx := natCtx(t, sdpInvite(natSDP))
+	if got := FixNatedSDP(ctx, 2); got != 1 {
+		t.Fatalf("fix_nated_sdp(2) = %d", got)
+	}
+	want := "v=0\r\n" +
+		"o=alice 1 1 IN IP4 192.168.1.10\r\n" +
+		"s=-\r\n" +
+		"c=IN IP4 203.0.113.5\r\n" +
+		"t=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 0\r\n" +
+		"a=rtcp:4001 IN IP4 203.0.113.5\r\n" +
+		"m=video 4002 RTP/AVP 96\r\n" +
+		"c=IN IP4 0.0.0.0\r\n" +
+		"a=oldmediaip:192.168.1.10\r\n" +
+		"a=oldmediaip:192.168.1.10\r\n"
+	if got := body(t, ctx); got != want {
+		t.Errorf("fix_nated_sdp(2) body:\n%s\nwant\n%s", got, want)
+	}
+
+	ctx = natCtx(t, sdpInvite(natSDP))
+	ctx.RT.Params = map[string]map[string][]core.Value{"nathelper": {"append_sdp_oldmediaip": {core.Int(0)}}}
+	if got := FixNatedSDPIP(ctx, 1|2|4|8, "2001:db8::9"); got != 1 {
+		t.Fatalf("fix_nated_sdp_ip(15) = %d", got)
+	}
+	want = "v=0\r\n" +
+		"o=alice 1 1 IN IP6 2001:db8::9\r\n" +
+		"s=-\r\n" +
+		"c=IN IP6 2001:db8::9\r\n" +
+		"t=0 0\r\n" +
+		"m=audio 4000 RTP/AVP 0\r\n" +
+		"a=rtcp:4001 IN IP6 2001:db8::9\r\n" +
+		"a=direction:active\r\n" +
+		"m=video 4002 RTP/AVP 96\r\n" +
+		"c=IN IP4 0.0.0.0\r\n" +
+		"a=direction:active\r\n" +
+		"a=nortpproxy:yes\r\n"
+	if got := body(t, ctx); got != want {
+		t.Errorf("fix_nated_sdp_ip(15) body:\n%s\nwant\n%s", got, want)
+	}
+
+	// Already the source: nothing to replace.
+	ctx = natCtx(t, sdpInvite(strings.ReplaceAll(natSDP, "192.168.1.10", "203.0.113.5")))
+	if got := FixNatedSDP(ctx, 2); got != 2 || ctx.Msg.PendingEdits() {
+		t.Errorf("fix_nated_sdp on a public SDP = %d, edits %v", got, ctx.Msg.PendingEdits())
+	}
+	if FixNatedSDP(natCtx(t, natRegister()), 2) != -1 || FixNatedSDPIP(natCtx(t, sdpInvite(natSDP)), 2, "x") != -1 {
+		t.Error("no SDP or a bad IP was not -1")
+	}
+}

@@ -27,6 +27,8 @@ func runAll(t testing.TB, raw []byte) {
 			func(c *core.Ctx) int { return HandleRURIAliasMode(c, 1) },
 			func(c *core.Ctx) int { return AddContactAliasAddr(c, "192.0.2.1", "5060", "tcp") },
 			func(c *core.Ctx) int { return SetAliasToPV(c, "$avp(x)") },
+			func(c *core.Ctx) int { return FixNatedSDP(c, 15) },
+			func(c *core.Ctx) int { return FixNatedSDPIP(c, 10, "2001:db8::1") },
 		} {
 			m.Parse(raw)
 			ctx.Reset(m, netip.MustParseAddrPort(src), ksrtest.Local, core.TCP)
@@ -61,6 +63,7 @@ func FuzzNathelper(f *testing.F) {
 	f.Add(natRegister())
 	f.Add(natRegister("Contact: <sip:a@[2001:db8::1]:5060;maddr=x;alias=1~2~3>, sip:b@c"))
 	f.Add(inDialog("sip:alice@h;alias=[::1]~5060~2;x?h=1"))
+	f.Add(sdpInvite(natSDP))
 	f.Add(ksrtest.Invite("Content-Type: application/sdp"))
 	f.Fuzz(func(t *testing.T, raw []byte) { runAll(t, raw) })
 }

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "nathelper",
-		Doc:  "NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing.",
+		Doc:  "NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. Not in kemi yet: add_rcv_param.",
 		Params: []core.ParamSpec{
 			{Name: "received_avp", Type: core.TStr, Default: core.Str(""), Doc: "AVP fix_nated_register stores the source URI in, for registrar (\"$avp(RECEIVED)\"). kemi also hands the URI to usrloc directly, so save finds it either way."},
 			{Name: "nat_addr_mode", Type: core.TInt, Default: core.Int(1), Doc: "1: 192.0.0.0/24 (RFC 7335) counts as private too; 0: only 10/8, 172.16/12, 192.168/16, 100.64/10 and 192.0.0.0/29."},
@@ -21,8 +21,8 @@ func init() {
 			{Name: "keepalive_timeout", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; no pings yet."},
 			{Name: "udpping_from_path", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; no pings yet."},
 			{Name: "force_socket", Type: core.TStr, Default: core.Str(""), Doc: "Accepted; no pings yet."},
-			{Name: "append_sdp_oldmediaip", Type: core.TInt, Default: core.Int(1), Doc: "Accepted; kemi has no fix_nated_sdp yet."},
-			{Name: "nortpproxy_str", Type: core.TStr, Default: core.Str("a=nortpproxy:yes"), Doc: "Accepted; kemi has no fix_nated_sdp yet."},
+			{Name: "append_sdp_oldmediaip", Type: core.TInt, Default: core.Int(1), Doc: "1: fix_nated_sdp records each address it replaces in an a=oldmediaip (a=oldmediaip6) line at the end of the body."},
+			{Name: "nortpproxy_str", Type: core.TStr, Default: core.Str("a=nortpproxy:yes"), Doc: "The line fix_nated_sdp adds with flag 4; empty adds nothing."},
 		},
 		Exports: []*core.Export{
 			{
@@ -53,6 +53,22 @@ func init() {
 				Returns: core.TInt,
 				Native:  "fix_nated_register",
 				Call:    kemi_fix_nated_register,
+			},
+			{
+				Module:  "nathelper",
+				Name:    "fix_nated_sdp",
+				Params:  kemiArgs_fix_nated_sdp,
+				Returns: core.TInt,
+				Native:  "fix_nated_sdp",
+				Call:    kemi_fix_nated_sdp,
+			},
+			{
+				Module:  "nathelper",
+				Name:    "fix_nated_sdp_ip",
+				Params:  kemiArgs_fix_nated_sdp_ip,
+				Returns: core.TInt,
+				Native:  "fix_nated_sdp_ip",
+				Call:    kemi_fix_nated_sdp_ip,
 			},
 			{
 				Module:  "nathelper",
@@ -145,6 +161,26 @@ func kemi_fix_nated_register(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(FixNatedRegister(ctx)))
 }
 
+var kemiArgs_fix_nated_sdp = []core.Type{core.TInt}
+
+// kemi_fix_nated_sdp adapts KSR.nathelper.fix_nated_sdp to FixNatedSDP.
+func kemi_fix_nated_sdp(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.nathelper.fix_nated_sdp", kemiArgs_fix_nated_sdp, core.KindNames(args)))
+	}
+	return core.Int(int64(FixNatedSDP(ctx, int(args[0].I))))
+}
+
+var kemiArgs_fix_nated_sdp_ip = []core.Type{core.TInt, core.TStr}
+
+// kemi_fix_nated_sdp_ip adapts KSR.nathelper.fix_nated_sdp_ip to FixNatedSDPIP.
+func kemi_fix_nated_sdp_ip(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.nathelper.fix_nated_sdp_ip", kemiArgs_fix_nated_sdp_ip, core.KindNames(args)))
+	}
+	return core.Int(int64(FixNatedSDPIP(ctx, int(args[0].I), args[1].S)))
+}
+
 // kemi_handle_ruri_alias adapts KSR.nathelper.handle_ruri_alias to HandleRURIAlias.
 func kemi_handle_ruri_alias(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -215,6 +251,8 @@ var (
 	_ func(*core.Ctx, string, string, string) int = AddContactAliasAddr
 	_ func(*core.Ctx) int                         = FixNatedContact
 	_ func(*core.Ctx) int                         = FixNatedRegister
+	_ func(*core.Ctx, int) int                    = FixNatedSDP
+	_ func(*core.Ctx, int, string) int            = FixNatedSDPIP
 	_ func(*core.Ctx) int                         = HandleRURIAlias
 	_ func(*core.Ctx, int) int                    = HandleRURIAliasMode
 	_ func(*core.Ctx, string) int                 = IsRFC1918
