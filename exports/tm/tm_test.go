@@ -591,3 +591,61 @@ func TestNoAllocsPerCall(t *testing.T) {
 		t.Errorf("%.1f allocations per call (INVITE relayed, 200 back, freed), want 0", allocs)
 	}
 }
+
+func TestBranchRouteAndPrecheck(t *testing.T) {
+	r := newRig(t)
+	var seen []int
+	r.vm["branch"] = func(ctx *core.Ctx) {
+		if ctx.Route != core.BranchRoute {
+			t.Errorf("branch route runs as route %d", ctx.Route)
+		}
+		i := GetBranchIndex(ctx)
+		seen = append(seen, i)
+		if i == 1 {
+			ctx.SetDrop() // the second branch is dropped by the script
+		}
+	}
+	r.route = func(ctx *core.Ctx) {
+		if Precheck(ctx) > 0 {
+			CheckTrans(ctx)
+			return
+		}
+		OnBranch(ctx, "branch")
+		if IsSet(ctx, "branch_route") < 0 {
+			t.Error("t_is_set(branch_route) false after t_on_branch")
+		}
+		ctx.DstURI = "sip:" + uas.String()
+		ctx.Branches = append(ctx.Branches, core.Branch{URI: "sip:bob@" + uas2.String()})
+		Relay(ctx)
+	}
+	inv := invite("z9hG4bK-br1")
+	r.in(inv, uac)
+	r.expect("one branch sent, the dropped one not", "INVITE sip:bob@example.com SIP/2.0 -> "+uas.String(), "SIP/2.0 100 Trying -> "+uac.String())
+	if len(seen) != 2 || seen[0] != 0 || seen[1] != 1 {
+		t.Errorf("branch route saw indexes %v, want [0 1]", seen)
+	}
+	r.in(inv, uac)
+	r.expect("t_precheck_trans then t_check_trans replays", "SIP/2.0 100 Trying -> "+uac.String())
+}
+
+func TestBranchFailureRoute(t *testing.T) {
+	r := newRig(t)
+	var codes []int
+	r.vm["bf"] = func(ctx *core.Ctx) { codes = append(codes, GetStatusCode(ctx)) }
+	r.route = func(ctx *core.Ctx) {
+		OnBranchFailure(ctx, "bf")
+		ctx.DstURI = "sip:" + uas.String()
+		ctx.Branches = append(ctx.Branches, core.Branch{URI: "sip:bob@" + uas2.String()})
+		Relay(ctx)
+	}
+	r.in(invite("z9hG4bK-bf1"), uac)
+	f1, f2 := r.rec.Sent[0].B, r.rec.Sent[1].B
+	r.in(replyTo(t, f1, 480, "Unavailable", "a"), uas)
+	r.in(replyTo(t, f2, 486, "Busy Here", "b"), uas2)
+	if len(codes) != 2 || codes[0] != 480 || codes[1] != 486 {
+		t.Errorf("branch failure route saw %v, want [480 486]", codes)
+	}
+	if got := r.sent(); got[len(got)-1] != "SIP/2.0 480 Unavailable -> "+uac.String() {
+		t.Errorf("sent %q, want the 480 upstream last", got)
+	}
+}
