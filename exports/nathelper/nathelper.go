@@ -532,3 +532,92 @@ func eqFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// AddRcvParam is add_rcv_param: every Contact gets received="sip:ip:port"
+// as a header parameter, or (uriParam != 0, UDP only) as a URI parameter.
+func AddRcvParam(ctx *core.Ctx, uriParam int) int {
+	if uriParam != 0 && ctx.Proto != core.UDP {
+		ctx.Log(core.LErr, "nathelper: add_rcv_param: adding received to the Contact URI works only for UDP\n")
+		return -1
+	}
+	st := stateOf(ctx)
+	if st.contactDone {
+		return contactErr(ctx, "add_rcv_param", errTwice, -1)
+	}
+	m := ctx.Msg
+	st.uri = SrcURI(st.uri[:0], ctx)
+	type edit struct {
+		line  int
+		value []byte // offsets into st.line
+	}
+	var edits [8]edit
+	n := 0
+	b := st.line[:0]
+	for lines := m.Lines("Contact"); lines.Next(); {
+		if n == len(edits) {
+			ctx.Log(core.LErr, "nathelper: add_rcv_param: more than 8 Contact lines\n")
+			return -1
+		}
+		_, value := m.HeaderAt(lines.Index())
+		start := len(b)
+		prev := 0
+		sp := sip.SplitCommas(value)
+		for {
+			elem, ok := sp.Next()
+			if !ok {
+				break
+			}
+			if len(elem) == 1 && elem[0] == '*' {
+				return contactErr(ctx, "add_rcv_param", errStar, -1)
+			}
+			na, err := sip.ParseNameAddr(elem)
+			if err != nil {
+				return contactErr(ctx, "add_rcv_param", err, -1)
+			}
+			eo := offsetIn(value, elem)
+			uo := offsetIn(elem, na.URI)
+			if eo < 0 || uo < 0 {
+				return contactErr(ctx, "add_rcv_param", errors.New("Contact not found in its header"), -1)
+			}
+			if uriParam != 0 {
+				ue := eo + uo + len(na.URI)
+				if !na.Angle {
+					b = append(b, value[prev:eo+uo]...)
+					b = append(b, '<')
+				} else {
+					b = append(b, value[prev:ue]...)
+				}
+				if !na.Angle {
+					b = append(b, na.URI...)
+				}
+				b = append(append(b, ";received="...), st.uri...)
+				if !na.Angle {
+					b = append(b, '>')
+				}
+				prev = ue
+			} else {
+				ee := eo + len(elem)
+				b = append(b, value[prev:ee]...)
+				b = append(append(append(b, `;received="`...), st.uri...), '"')
+				prev = ee
+			}
+		}
+		b = append(b, value[prev:]...)
+		edits[n] = edit{lines.Index(), b[start:len(b):len(b)]}
+		n++
+	}
+	if n == 0 {
+		return contactErr(ctx, "add_rcv_param", errNoContact, -1)
+	}
+	st.line = b
+	for _, e := range edits[:n] {
+		if err := m.InsertHeaderBefore(e.line, "Contact", e.value); err != nil {
+			return contactErr(ctx, "add_rcv_param", err, -1)
+		}
+		if err := m.RemoveHeaderAt(e.line); err != nil {
+			return contactErr(ctx, "add_rcv_param", err, -1)
+		}
+	}
+	st.contactDone = true
+	return 1
+}

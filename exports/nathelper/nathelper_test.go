@@ -444,3 +444,39 @@ func TestFixNatedSDP(t *testing.T) {
 		t.Error("no SDP or a bad IP was not -1")
 	}
 }
+
+func TestAddRcvParam(t *testing.T) {
+	ctx := natCtx(t, natRegister("Contact: <sip:a@192.168.1.10>;expires=60, sip:b@192.168.1.10", "m: \"B\" <sip:c@10.0.0.1;ob>"))
+	if AddRcvParam(ctx, 0) != 1 {
+		t.Fatal("add_rcv_param(0) failed")
+	}
+	out := ksrtest.Serialize(ctx)
+	for _, want := range []string{
+		"Contact: <sip:a@192.168.1.10>;expires=60;received=\"sip:203.0.113.5:40000\", sip:b@192.168.1.10;received=\"sip:203.0.113.5:40000\"\r\n",
+		"Contact: \"B\" <sip:c@10.0.0.1;ob>;received=\"sip:203.0.113.5:40000\"\r\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	if AddRcvParam(ctx, 0) != -1 {
+		t.Error("a second change was not refused")
+	}
+	ctx = natCtx(t, natRegister("Contact: <sip:a@192.168.1.10>;expires=60, sip:b@192.168.1.10"))
+	if AddRcvParam(ctx, 1) != 1 {
+		t.Fatal("add_rcv_param(1) failed")
+	}
+	if got, want := contactLine(t, ctx), "Contact: <sip:a@192.168.1.10;received=sip:203.0.113.5:40000>;expires=60, <sip:b@192.168.1.10;received=sip:203.0.113.5:40000>"; got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	ctx = natCtx(t, natRegister())
+	ctx.Proto = core.TCP
+	if AddRcvParam(ctx, 1) != -1 {
+		t.Error("uri_param over TCP accepted")
+	}
+	for _, c := range []string{"Contact: *", "X: 1", "Contact: <sip:a@"} {
+		if AddRcvParam(natCtx(t, natRegister(c)), 0) != -1 {
+			t.Errorf("%q accepted", c)
+		}
+	}
+}

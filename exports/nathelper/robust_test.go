@@ -28,6 +28,7 @@ func runAll(t testing.TB, raw []byte) {
 			func(c *core.Ctx) int { return AddContactAliasAddr(c, "192.0.2.1", "5060", "tcp") },
 			func(c *core.Ctx) int { return SetAliasToPV(c, "$avp(x)") },
 			func(c *core.Ctx) int { return FixNatedSDP(c, 15) },
+			func(c *core.Ctx) int { return AddRcvParam(c, 0) },
 			func(c *core.Ctx) int { return FixNatedSDPIP(c, 10, "2001:db8::1") },
 		} {
 			m.Parse(raw)

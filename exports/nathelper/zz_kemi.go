@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "nathelper",
-		Doc:  "NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. Not in kemi yet: add_rcv_param.",
+		Doc:  "NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing.",
 		Params: []core.ParamSpec{
 			{Name: "received_avp", Type: core.TStr, Default: core.Str(""), Doc: "AVP fix_nated_register stores the source URI in, for registrar (\"$avp(RECEIVED)\"). kemi also hands the URI to usrloc directly, so save finds it either way."},
 			{Name: "nat_addr_mode", Type: core.TInt, Default: core.Int(1), Doc: "1: 192.0.0.0/24 (RFC 7335) counts as private too; 0: only 10/8, 172.16/12, 192.168/16, 100.64/10 and 192.0.0.0/29."},
@@ -39,6 +39,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "add_contact_alias_addr",
 				Call:    kemi_add_contact_alias_addr,
+			},
+			{
+				Module:  "nathelper",
+				Name:    "add_rcv_param",
+				Params:  kemiArgs_add_rcv_param,
+				Returns: core.TInt,
+				Native:  "add_rcv_param",
+				Call:    kemi_add_rcv_param,
 			},
 			{
 				Module:  "nathelper",
@@ -145,6 +153,16 @@ func kemi_add_contact_alias_addr(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(AddContactAliasAddr(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
+var kemiArgs_add_rcv_param = []core.Type{core.TInt}
+
+// kemi_add_rcv_param adapts KSR.nathelper.add_rcv_param to AddRcvParam.
+func kemi_add_rcv_param(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.nathelper.add_rcv_param", kemiArgs_add_rcv_param, core.KindNames(args)))
+	}
+	return core.Int(int64(AddRcvParam(ctx, int(args[0].I))))
+}
+
 // kemi_fix_nated_contact adapts KSR.nathelper.fix_nated_contact to FixNatedContact.
 func kemi_fix_nated_contact(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -249,6 +267,7 @@ func kemi_set_contact_alias_trim(ctx *core.Ctx, args []core.Value) core.Value {
 var (
 	_ func(*core.Ctx) int                         = AddContactAlias
 	_ func(*core.Ctx, string, string, string) int = AddContactAliasAddr
+	_ func(*core.Ctx, int) int                    = AddRcvParam
 	_ func(*core.Ctx) int                         = FixNatedContact
 	_ func(*core.Ctx) int                         = FixNatedRegister
 	_ func(*core.Ctx, int) int                    = FixNatedSDP
