@@ -11,6 +11,7 @@ package htable
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -429,15 +430,33 @@ func Cn(ctx *core.Ctx, tname, op, pat string) int {
 	if t == nil {
 		return -1
 	}
+	if op == "" {
+		op = "~~"
+	}
+	n, ok := count(t, op, pat, false)
+	if !ok {
+		ctx.Log(core.LErr, "htable: sht_cn: invalid operator "+op+" or expression "+pat+"\n")
+		if op == "~~" {
+			return 0
+		}
+		return -1
+	}
+	return n
+}
+
+// count counts live items whose name (or string value) matches pat by
+// op, the operators of Kamailio's $shtcn: "~~" regular expression, "=="
+// equal, "%~" starts with, "~%" ends with, "**" every item, "eq" integer
+// value equal (values only).
+func count(t *Table, op, pat string, byValue bool) (int, bool) {
 	var m matcher
 	switch op {
 	case "**":
-		return t.Len()
-	case "", "~~":
+		return t.Len(), true
+	case "~~":
 		re, err := compile(pat)
 		if err != nil {
-			ctx.Log(core.LErr, "htable: sht_cn: "+err.Error()+"\n")
-			return 0
+			return 0, false
 		}
 		m = matcher{op: "re", re: re}
 	case "==":
@@ -447,17 +466,37 @@ func Cn(ctx *core.Ctx, tname, op, pat string) int {
 	case "~%":
 		m = matcher{op: "ew", val: pat}
 	case "eq":
-		return 0 // integer equality compares values; names never match
+		if !byValue {
+			return 0, true // integer equality compares values; names never match
+		}
+		want, err := strconv.ParseInt(pat, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		n := 0
+		t.Each(func(_ string, it *item) action {
+			if !it.str && it.n == want {
+				n++
+			}
+			return keep
+		})
+		return n, true
 	default:
-		ctx.Log(core.LErr, "htable: sht_cn: invalid operator "+op+"\n")
-		return -1
+		return 0, false
 	}
 	n := 0
-	t.Each(func(k string, _ *item) action {
-		if m.match(k) {
+	t.Each(func(k string, it *item) action {
+		s := k
+		if byValue {
+			if !it.str {
+				return keep
+			}
+			s = it.s
+		}
+		if m.match(s) {
 			n++
 		}
 		return keep
 	})
-	return n
+	return n, true
 }

@@ -408,3 +408,38 @@ func FuzzParseDef(f *testing.F) {
 		}
 	})
 }
+
+func TestOtherPVs(t *testing.T) {
+	ctx, clock := setup(t, "t=>autoexpire=60", "c=>initval=0")
+	Seti(ctx, "t", "a", 1)
+	Sets(ctx, "t", "b", "text")
+	Seti(ctx, "t", "n", 7)
+	get := func(name, arg string) string {
+		b, ok := core.LookupPV(name)(ctx, arg, nil)
+		if !ok {
+			return "<null>"
+		}
+		return string(b)
+	}
+	advance(clock, 10)
+	if got := get("shtex", "t=>a"); got != "50" {
+		t.Errorf("$shtex = %s, want 50", got)
+	}
+	if err := core.LookupPVSetter("shtex")(ctx, "t=>a", core.Int(5)); err != nil || get("shtex", "t=>a") != "5" {
+		t.Errorf("setting $shtex: %v, now %s", err, get("shtex", "t=>a"))
+	}
+	if get("shtex", "t=>missing") != "0" || get("shtex", "c=>x") != "0" || get("shtex", "nosuch=>x") != "<null>" {
+		t.Error("$shtex of missing things")
+	}
+	if get("shtinc", "c=>k") != "1" || get("shtinc", "c=>k") != "2" || get("shtdec", "c=>k") != "1" || get("shtinc", "t=>b") != "<null>" {
+		t.Error("$shtinc/$shtdec")
+	}
+	for arg, want := range map[string]string{"t=>**": "3", "t=>~~^[ab]$": "2", "t=>==n": "1", "t=>%~x": "0", "t=>??": "<null>", "t=>~~(": "<null>"} {
+		if got := get("shtcn", arg); got != want {
+			t.Errorf("$shtcn(%s) = %s, want %s", arg, got, want)
+		}
+	}
+	if get("shtcv", "t=>eq7") != "1" || get("shtcv", "t=>~~^te") != "1" || get("shtcv", "t=>eqx") != "<null>" {
+		t.Error("$shtcv")
+	}
+}

@@ -94,3 +94,82 @@ func setPV(ctx *core.Ctx, arg string, v core.Value) error {
 	}
 	return nil
 }
+
+// The other $sht* variables of Kamailio's htable:
+//
+//	$shtex(t=>k)   seconds until the item expires (0: never or missing); assigning sets it
+//	$shtinc(t=>k)  adds 1 and gives the new value (as sht_inc)
+//	$shtdec(t=>k)  subtracts 1 and gives the new value
+//	$shtcn(t=>op pattern)  count of items whose name matches ("~~re", "==name", "%~prefix", "~%suffix", "**")
+//	$shtcv(t=>op pattern)  the same over string values
+
+func init() {
+	core.RegisterPV("shtex", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+		t, k, ok := pvItem(ctx, arg)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, t.ExpiresIn(string(k)), 10), true
+	})
+	core.RegisterPVSetter("shtex", func(ctx *core.Ctx, arg string, v core.Value) error {
+		t, k, ok := pvItem(ctx, arg)
+		if !ok {
+			return fmt.Errorf("$shtex(%s): expected $shtex(table=>key) of an existing table", arg)
+		}
+		if v.Kind != core.KInt && v.Kind != core.KNull {
+			return fmt.Errorf("$shtex(%s): expected int seconds, got %s", arg, v.Kind)
+		}
+		t.SetExpire(string(k), int(v.I))
+		return nil
+	})
+	add := func(d int64) core.PVGetter {
+		return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+			t, k, ok := pvItem(ctx, arg)
+			if !ok {
+				return dst, false
+			}
+			n, ok := t.Add(string(k), d)
+			if !ok {
+				return dst, false
+			}
+			return strconv.AppendInt(dst, n, 10), true
+		}
+	}
+	core.RegisterPV("shtinc", add(1))
+	core.RegisterPV("shtdec", add(-1))
+	count := func(byValue bool) core.PVGetter {
+		return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+			tname, pat, ok := splitArg(arg)
+			if !ok || len(pat) < 2 {
+				return dst, false
+			}
+			t := table(ctx, tname)
+			if t == nil {
+				return dst, false
+			}
+			n, ok := count(t, pat[:2], pat[2:], byValue)
+			if !ok {
+				return dst, false
+			}
+			return strconv.AppendInt(dst, int64(n), 10), true
+		}
+	}
+	core.RegisterPV("shtcn", count(false))
+	core.RegisterPV("shtcv", count(true))
+}
+
+// pvItem resolves "table=>key" with the key expanded.
+func pvItem(ctx *core.Ctx, arg string) (*Table, []byte, bool) {
+	tname, key, ok := splitArg(arg)
+	if !ok {
+		return nil, nil, false
+	}
+	t := table(ctx, tname)
+	if t == nil {
+		return nil, nil, false
+	}
+	c := cached(ctx)
+	k, ok := expandKey(ctx, key, c.key[:0])
+	c.key = k[:0]
+	return t, k, ok
+}

@@ -307,3 +307,20 @@ func ParseDef(def string) (*Table, error) {
 	t.HasInit, t.Init = hasInit, init
 	return t, nil
 }
+
+// ExpiresIn returns the whole seconds until key expires: 0 for a table
+// without autoexpire, a missing item or one that never expires.
+func (t *Table) ExpiresIn(key string) int64 {
+	if t.Autoexpire == 0 {
+		return 0
+	}
+	sh := t.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := t.now()
+	it, ok := sh.m[key]
+	if !ok || it.exp == 0 || !t.live(&it, now) {
+		return 0
+	}
+	return (it.exp - now) / int64(time.Second)
+}

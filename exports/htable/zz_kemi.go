@@ -179,6 +179,11 @@ func init() {
 		},
 		PVs: []core.PVSpec{
 			{Name: "sht", Doc: "$sht(table=>key): an item, null when missing (the initval when the table has one); writable with KSR.pv.sets/seti, and KSR.pv.unset removes the item. The key may be one pseudo-variable: $sht(ipban=>$si)."},
+			{Name: "shtcn", Doc: "$shtcn(table=>OPpattern): how many items have a matching name; OP is ~~ (regular expression), == (equal), %~ (starts with), ~% (ends with) or ** (all): $shtcn(ipban=>**)."},
+			{Name: "shtcv", Doc: "$shtcv(table=>OPpattern): the same over string values; OP eq compares integer values."},
+			{Name: "shtdec", Doc: "$shtdec(table=>key): subtracts 1 and gives the new value."},
+			{Name: "shtex", Doc: "$shtex(table=>key): seconds until the item expires, 0 when it never does, is missing or the table has no autoexpire; assigning an int sets it (as sht_setex)."},
+			{Name: "shtinc", Doc: "$shtinc(table=>key): adds 1 to the item and gives the new value, null where sht_inc gives -255."},
 		},
 	})
 }
