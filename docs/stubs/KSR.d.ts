@@ -875,6 +875,12 @@ interface KSR_nathelper {
 	 */
 	add_contact_alias_addr(ip: string, port: string, proto: string): number;
 	/**
+	 * Add received="sip:ip:port" (the source address) to every Contact, for a registrar further on to learn where the client really is.
+	 * @param uri_param 0: add received as a header parameter of each Contact (quoted); 1: as a parameter of each Contact URI (UDP only).
+	 * @returns 1 when added; -1 when there is no Contact, it is "*" or malformed, the Contact was changed already, or uri_param is 1 over TCP, TLS or WS.
+	 */
+	add_rcv_param(uri_param: number): number;
+	/**
 	 * Replace host and port of the first Contact URI with the source address, dropping any maddr parameter.
 	 * @returns 1 when the Contact was rewritten; -1 when there is none, it is "*" or malformed, or it was changed already.
 	 */
@@ -884,6 +890,19 @@ interface KSR_nathelper {
 	 * @returns 1 when the source URI was recorded; -1 when it could not be built.
 	 */
 	fix_nated_register(): number;
+	/**
+	 * Make the SDP body point to where the message came from, for clients behind NAT that advertise their private address. 0.0.0.0 (hold) stays; addresses replaced are kept in a=oldmediaip lines when append_sdp_oldmediaip is 1.
+	 * @param level What to do, added together: 1 add a=direction:active to each media section; 2 replace the c= and a=rtcp addresses with the source address; 4 add nortpproxy_str; 8 replace the o= address too.
+	 * @returns 1 when an address was replaced; 2 when none needed it (lines may still have been added); -1 when there is no SDP body.
+	 */
+	fix_nated_sdp(level: number): number;
+	/**
+	 * fix_nated_sdp with a given address instead of the source address.
+	 * @param level As for fix_nated_sdp.
+	 * @param ip The address to put in the SDP.
+	 * @returns As fix_nated_sdp; -1 also when ip is not an IP address.
+	 */
+	fix_nated_sdp_ip(level: number, ip: string): number;
 	/**
 	 * When the Request-URI carries an alias parameter (set by set_contact_alias on the Contact it came from), send the request to that address (the destination URI, $du) and remove the parameter from the Request-URI.
 	 * @returns 1 when an alias was used; 2 when the Request-URI has none; -1 when it is malformed.
@@ -907,6 +926,12 @@ interface KSR_nathelper {
 	 * @returns 1 when any test holds, -1 when none does (a malformed Contact, Via or SDP makes its test not hold).
 	 */
 	nat_uac_test(flags: number): number;
+	/**
+	 * Decode the alias parameter of the Contact URI into "sip:ip:port" (with ";transport=" when not UDP) and store it.
+	 * @param pvname A writable pseudo-variable, such as "$avp(alias)" or "$du".
+	 * @returns 1 when set; -1 when the message has not exactly one Contact, its URI has no valid alias, or the pseudo-variable is not writable.
+	 */
+	set_alias_to_pv(pvname: string): number;
 	/**
 	 * Add ";alias=ip~port~proto" with the source address to the first Contact URI (in <> if it was bare), so in-dialog requests sent to it find the way back through the NAT (see handle_ruri_alias). proto is Kamailio's number: 1 udp, 2 tcp, 3 tls, 5 ws.
 	 * @returns 1 when the alias was added; -1 when there is no usable Contact or it was changed already.
@@ -1185,8 +1210,8 @@ interface KSR_rr {
 interface KSR_sanity {
 	/**
 	 * Check a message's syntax; answer the sender when it is broken.
-	 * @param msg_checks Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr); 0 for default_checks.
-	 * @param uri_checks With 1024: 1 R-URI, 2 From, 4 To, 8 Contact; 0 for the uri_checks modparam.
+	 * @param msg_checks Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr). As in Kamailio, 0 checks nothing: use sanity_check_defaults for the modparams.
+	 * @param uri_checks With 1024: 1 R-URI, 2 From, 4 To, 8 Contact.
 	 * @returns 1 when the message passes; -1 when a check fails (the reply is already sent unless noreply is set).
 	 */
 	sanity_check(msg_checks: number, uri_checks: number): number;

@@ -1064,6 +1064,11 @@ function KSR.nathelper.add_contact_alias() end
 ---@return integer # 1 when added; 2 when there is no Contact or it is "*"; -1 on bad arguments, a malformed Contact or a second change.
 function KSR.nathelper.add_contact_alias_addr(ip, port, proto) end
 
+---Add received="sip:ip:port" (the source address) to every Contact, for a registrar further on to learn where the client really is.
+---@param uri_param integer 0: add received as a header parameter of each Contact (quoted); 1: as a parameter of each Contact URI (UDP only).
+---@return integer # 1 when added; -1 when there is no Contact, it is "*" or malformed, the Contact was changed already, or uri_param is 1 over TCP, TLS or WS.
+function KSR.nathelper.add_rcv_param(uri_param) end
+
 ---Replace host and port of the first Contact URI with the source address, dropping any maddr parameter.
 ---@return integer # 1 when the Contact was rewritten; -1 when there is none, it is "*" or malformed, or it was changed already.
 function KSR.nathelper.fix_nated_contact() end
@@ -1071,6 +1076,17 @@ function KSR.nathelper.fix_nated_contact() end
 ---Record the source address of a REGISTER as "sip:ip:port" (with ";transport=" when not UDP) for registrar's save to keep as the binding's received address, through usrloc and the received_avp.
 ---@return integer # 1 when the source URI was recorded; -1 when it could not be built.
 function KSR.nathelper.fix_nated_register() end
+
+---Make the SDP body point to where the message came from, for clients behind NAT that advertise their private address. 0.0.0.0 (hold) stays; addresses replaced are kept in a=oldmediaip lines when append_sdp_oldmediaip is 1.
+---@param level integer What to do, added together: 1 add a=direction:active to each media section; 2 replace the c= and a=rtcp addresses with the source address; 4 add nortpproxy_str; 8 replace the o= address too.
+---@return integer # 1 when an address was replaced; 2 when none needed it (lines may still have been added); -1 when there is no SDP body.
+function KSR.nathelper.fix_nated_sdp(level) end
+
+---fix_nated_sdp with a given address instead of the source address.
+---@param level integer As for fix_nated_sdp.
+---@param ip string The address to put in the SDP.
+---@return integer # As fix_nated_sdp; -1 also when ip is not an IP address.
+function KSR.nathelper.fix_nated_sdp_ip(level, ip) end
 
 ---When the Request-URI carries an alias parameter (set by set_contact_alias on the Contact it came from), send the request to that address (the destination URI, $du) and remove the parameter from the Request-URI.
 ---@return integer # 1 when an alias was used; 2 when the Request-URI has none; -1 when it is malformed.
@@ -1090,6 +1106,11 @@ function KSR.nathelper.is_rfc1918(address) end
 ---@param flags integer Tests to run, added together: 1 Contact host is a private address; 2 the source address is not the top Via's sent-by; 4 top Via host is private; 8 an SDP c= address is private; 16 the source port is not the top Via's port (5060 when absent); 32 the source address is private; 64 the message came over WebSocket; 128 the source port is not the Contact port; 256 an SDP session c= address is not the source address; 512 the destination ($du) differs from the Request-URI, or is WebSocket.
 ---@return integer # 1 when any test holds, -1 when none does (a malformed Contact, Via or SDP makes its test not hold).
 function KSR.nathelper.nat_uac_test(flags) end
+
+---Decode the alias parameter of the Contact URI into "sip:ip:port" (with ";transport=" when not UDP) and store it.
+---@param pvname string A writable pseudo-variable, such as "$avp(alias)" or "$du".
+---@return integer # 1 when set; -1 when the message has not exactly one Contact, its URI has no valid alias, or the pseudo-variable is not writable.
+function KSR.nathelper.set_alias_to_pv(pvname) end
 
 ---Add ";alias=ip~port~proto" with the source address to the first Contact URI (in <> if it was bare), so in-dialog requests sent to it find the way back through the NAT (see handle_ruri_alias). proto is Kamailio's number: 1 udp, 2 tcp, 3 tls, 5 ws.
 ---@return integer # 1 when the alias was added; -1 when there is no usable Contact or it was changed already.
@@ -1327,8 +1348,8 @@ function KSR.rr.remove_record_route() end
 KSR.sanity = {}
 
 ---Check a message's syntax; answer the sender when it is broken.
----@param msg_checks integer Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr); 0 for default_checks.
----@param uri_checks integer With 1024: 1 R-URI, 2 From, 4 To, 8 Contact; 0 for the uri_checks modparam.
+---@param msg_checks integer Sum of check bits: 1 R-URI SIP version (505), 2 R-URI scheme (400/416), 4 required headers, 8 Via SIP version, 16 Via protocol, 32 CSeq method, 64 CSeq value, 128 Content-Length, 256 Expires value, 512 Proxy-Require (420), 1024 parse URIs, 2048 digest credentials, 4096 duplicated To/From tags, 8192 authorization header, 16384 top Via, 32768 RFC 3261 (branch cookie, ;lr). As in Kamailio, 0 checks nothing: use sanity_check_defaults for the modparams.
+---@param uri_checks integer With 1024: 1 R-URI, 2 From, 4 To, 8 Contact.
 ---@return integer # 1 when the message passes; -1 when a check fails (the reply is already sent unless noreply is set).
 function KSR.sanity.sanity_check(msg_checks, uri_checks) end
 

@@ -603,12 +603,24 @@ class _nathelper:
         """Add an alias parameter with the given address to the first Contact URI."""
         ...
 
+    def add_rcv_param(self, uri_param: int) -> int:
+        """Add received="sip:ip:port" (the source address) to every Contact, for a registrar further on to learn where the client really is."""
+        ...
+
     def fix_nated_contact(self) -> int:
         """Replace host and port of the first Contact URI with the source address, dropping any maddr parameter."""
         ...
 
     def fix_nated_register(self) -> int:
         """Record the source address of a REGISTER as "sip:ip:port" (with ";transport=" when not UDP) for registrar's save to keep as the binding's received address, through usrloc and the received_avp."""
+        ...
+
+    def fix_nated_sdp(self, level: int) -> int:
+        """Make the SDP body point to where the message came from, for clients behind NAT that advertise their private address. 0.0.0.0 (hold) stays; addresses replaced are kept in a=oldmediaip lines when append_sdp_oldmediaip is 1."""
+        ...
+
+    def fix_nated_sdp_ip(self, level: int, ip: str) -> int:
+        """fix_nated_sdp with a given address instead of the source address."""
         ...
 
     def handle_ruri_alias(self) -> int:
@@ -625,6 +637,10 @@ class _nathelper:
 
     def nat_uac_test(self, flags: int) -> int:
         """Tell whether the sender of the message is behind NAT. 19 (1+2+16) is the usual value."""
+        ...
+
+    def set_alias_to_pv(self, pvname: str) -> int:
+        """Decode the alias parameter of the Contact URI into "sip:ip:port" (with ";transport=" when not UDP) and store it."""
         ...
 
     def set_contact_alias(self) -> int:
