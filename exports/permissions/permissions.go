@@ -171,9 +171,11 @@ func (t *Table) match(group int, addr netip.Addr, host string, port int) (*Recor
 const stateKey = "permissions"
 
 type state struct {
-	table  *Table
-	tagSet core.PVSetter
-	tagArg string
+	table   *Table
+	trusted map[string][]Trusted // by source address text
+	tagSet  core.PVSetter
+	tagArg  string
+	tagAll  bool // peer_tag_mode 1: every matching trusted record
 }
 
 func init() {
@@ -224,7 +226,11 @@ func start(rt *core.Runtime) error {
 	if err != nil {
 		return err
 	}
-	st := &state{table: t}
+	trusted, err := loadTrusted(rt)
+	if err != nil {
+		return err
+	}
+	st := &state{table: t, trusted: trusted, tagAll: rt.Param("permissions", "peer_tag_mode").I == 1}
 	if v := rt.Param("permissions", "peer_tag_avp"); v.Kind == core.KStr && v.S != "" {
 		name, arg, ok := core.SplitPV(v.S)
 		if !ok || core.LookupPVSetter(name) == nil {
@@ -286,6 +292,15 @@ func AllowSourceAddressGroup(ctx *core.Ctx) int {
 		return r.Group
 	}
 	return -1
+}
+
+// parseAddr parses an IP address, IPv6 with or without brackets.
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil || a.Zone() != "" {
+		return a, fmt.Errorf("address %q: expected an IP address", s)
+	}
+	return a.Unmap(), nil
 }
 
 // parseTarget reads an address argument: an IP, or a host name matched

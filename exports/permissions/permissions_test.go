@@ -182,3 +182,63 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestAllowTrusted(t *testing.T) {
+	file := writeFile(t, "# src proto from ruri tag priority\n"+
+		"192.0.2.10 udp ^sip:alice@ - alice-peer 5\n"+
+		"192.0.2.10 any - ^sip:bob@example\\.com$ anyone 1\n"+
+		"198.51.100.1 tcp\n")
+	ctx := setup(t, map[string][]core.Value{
+		"trusted_file": {core.Str(file)},
+		"trusted":      {core.Str("[2001:db8::1] tls - - v6 0")},
+		"peer_tag_avp": {core.Str("$avp(peer)")},
+	})
+	// ksrtest.Invite: From sip:alice@example.org, R-URI sip:bob@example.com, from 192.0.2.10 over UDP.
+	if AllowTrusted(ctx) != 1 {
+		t.Fatal("the invite is not trusted")
+	}
+	if v, _ := pv.AVP(ctx, "peer"); v != core.Str("alice-peer") {
+		t.Errorf("$avp(peer) = %v: the higher priority record should match first", v)
+	}
+	for _, c := range []struct {
+		src   string
+		proto core.Proto
+		want  int
+	}{
+		{"192.0.2.10:5060", core.TCP, 1}, // the "any" record by R-URI
+		{"192.0.2.11:5060", core.UDP, -1},
+		{"198.51.100.1:5060", core.TCP, 1},
+		{"198.51.100.1:5060", core.UDP, -1},
+		{"[2001:db8::1]:5061", core.TLS, 1},
+	} {
+		ctx.Reset(ctx.Msg, netip.MustParseAddrPort(c.src), ksrtest.Local, c.proto)
+		if got := AllowTrusted(ctx); got != c.want {
+			t.Errorf("%s over %v: %d, want %d", c.src, c.proto, got, c.want)
+		}
+	}
+	// peer_tag_mode 1 counts every match.
+	ctx = setup(t, map[string][]core.Value{"trusted_file": {core.Str(file)}, "peer_tag_mode": {core.Int(1)}})
+	if got := AllowTrusted(ctx); got != 2 {
+		t.Errorf("peer_tag_mode 1: %d matches, want 2", got)
+	}
+	for text, want := range map[string]string{
+		"192.0.2.1\n":             "got 1 fields",
+		"nothost udp\n":           "expected an IP address",
+		"192.0.2.1 sctp\n":        `proto "sctp"`,
+		"192.0.2.1 udp (\n":       `pattern "("`,
+		"192.0.2.1 udp - - t x\n": `priority "x"`,
+	} {
+		c := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("permissions"))
+		c.RT.Params = map[string]map[string][]core.Value{"permissions": {"trusted_file": {core.Str(writeFile(t, text))}}}
+		if err := start(c.RT); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ":1:") {
+			t.Errorf("%q: %v, want %q at line 1", text, err, want)
+		}
+	}
+}
+
+func TestAllowTrustedAllocs(t *testing.T) {
+	ctx := setup(t, map[string][]core.Value{"trusted": {core.Str("192.0.2.10 udp ^sip:alice@")}})
+	if n := testing.AllocsPerRun(500, func() { AllowTrusted(ctx) }); n != 0 {
+		t.Errorf("allow_trusted allocates %v times", n)
+	}
+}

@@ -7,12 +7,14 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "permissions",
-		Doc:  "Source address authorization, as Kamailio's permissions module: address groups (the \"address\" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The routing, registration and trusted checks (allow_routing, allow_register, allow_trusted) are not in kemi yet.",
+		Doc:  "Source address authorization, as Kamailio's permissions module: address groups (the \"address\" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet.",
 		Params: []core.ParamSpec{
 			{Name: "address_file", Type: core.TStr, Default: core.Str(""), Doc: "File of address records, one a line: `group address [netmask [port [tag]]]`, '#' starts a comment. address is an IPv4 or IPv6 address (or address/netmask) or a domain name; netmask 0 or absent means the whole address; port 0 or absent means any port; tag is one token."},
 			{Name: "address", Type: core.TStr, Default: core.Str(""), Doc: "kemi: one address record, in the address_file format, such as \"1 10.0.0.0 8 0 office\".", Multi: true},
 			{Name: "peer_tag_avp", Type: core.TStr, Default: core.Str(""), Doc: "AVP (\"$avp(peer)\") that gets the tag of the matching record."},
-			{Name: "peer_tag_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; kemi sets the tag of the first matching record (Kamailio's mode 0)."},
+			{Name: "peer_tag_mode", Type: core.TInt, Default: core.Int(0), Doc: "0: allow_trusted sets the tag of the first matching trusted record; 1: of every matching one (appended to the AVP), and returns how many matched. Address checks always use the first match."},
+			{Name: "trusted_file", Type: core.TStr, Default: core.Str(""), Doc: "kemi: file of trusted records, one a line: `src_ip proto [from_pattern [ruri_pattern [tag [priority]]]]`, the columns of Kamailio's trusted table. proto is any, udp, tcp, tls, ws or wss; a pattern is a regular expression (RE2 syntax, like POSIX extended; Kamailio uses POSIX basic) matched against the From URI or the Request-URI, \"-\" for any; higher priority records are tried first."},
+			{Name: "trusted", Type: core.TStr, Default: core.Str(""), Doc: "kemi: one trusted record, in the trusted_file format, such as \"192.0.2.5 udp ^sip:.*@carrier.example$ - carrier 10\".", Multi: true},
 			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "Accepted; kemi reads no address table from a database (see address_file)."},
 			{Name: "db_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; records are always cached in memory."},
 			{Name: "address_table", Type: core.TStr, Default: core.Str("address"), Doc: "Accepted; see db_url."},
@@ -21,6 +23,12 @@ func init() {
 			{Name: "mask_col", Type: core.TStr, Default: core.Str("mask"), Doc: "Accepted; see db_url."},
 			{Name: "port_col", Type: core.TStr, Default: core.Str("port"), Doc: "Accepted; see db_url."},
 			{Name: "tag_col", Type: core.TStr, Default: core.Str("tag"), Doc: "Accepted; see db_url."},
+			{Name: "trusted_table", Type: core.TStr, Default: core.Str("trusted"), Doc: "Accepted; see db_url."},
+			{Name: "source_col", Type: core.TStr, Default: core.Str("src_ip"), Doc: "Accepted; see db_url."},
+			{Name: "proto_col", Type: core.TStr, Default: core.Str("proto"), Doc: "Accepted; see db_url."},
+			{Name: "from_col", Type: core.TStr, Default: core.Str("from_pattern"), Doc: "Accepted; see db_url."},
+			{Name: "ruri_col", Type: core.TStr, Default: core.Str("ruri_pattern"), Doc: "Accepted; see db_url."},
+			{Name: "priority_col", Type: core.TStr, Default: core.Str("priority"), Doc: "Accepted; see db_url."},
 			{Name: "max_subnets", Type: core.TInt, Default: core.Int(512), Doc: "Upper bound on subnet records; more is a load error, as in Kamailio."},
 			{Name: "load_backends", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; kemi loads the address records whatever the value."},
 			{Name: "reload_delta", Type: core.TInt, Default: core.Int(5), Doc: "Accepted; records load once, at start."},
@@ -56,6 +64,13 @@ func init() {
 				Returns: core.TInt,
 				Native:  "allow_source_address_group",
 				Call:    kemi_allow_source_address_group,
+			},
+			{
+				Module:  "permissions",
+				Name:    "allow_trusted",
+				Returns: core.TInt,
+				Native:  "allow_trusted",
+				Call:    kemi_allow_trusted,
 			},
 		},
 	})
@@ -99,10 +114,19 @@ func kemi_allow_source_address_group(ctx *core.Ctx, args []core.Value) core.Valu
 	return core.Int(int64(AllowSourceAddressGroup(ctx)))
 }
 
+// kemi_allow_trusted adapts KSR.permissions.allow_trusted to AllowTrusted.
+func kemi_allow_trusted(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.permissions.allow_trusted", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(AllowTrusted(ctx)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/permissions/module.yaml.
 var (
 	_ func(*core.Ctx, int, string, int) int = AllowAddress
 	_ func(*core.Ctx, string, int) int      = AllowAddressGroup
 	_ func(*core.Ctx, int) int              = AllowSourceAddress
 	_ func(*core.Ctx) int                   = AllowSourceAddressGroup
+	_ func(*core.Ctx) int                   = AllowTrusted
 )

@@ -5,10 +5,12 @@ function ksr_request_route()
 			KSR.sl.sl_send_reply(200, "trusted grp=" .. KSR.permissions.allow_source_address_group()
 					.. " peer=" .. KSR.pv.getw("$avp(peer)")
 					.. " g2=" .. KSR.permissions.allow_source_address(2)
-					.. " any=" .. KSR.permissions.allow_address(2, "192.0.2.99", 5060))
+					.. " any=" .. KSR.permissions.allow_address(2, "192.0.2.99", 5060)
+					.. " trust=" .. KSR.permissions.allow_trusted())
 			return
 		end
 	end
 	KSR.sl.sl_send_reply(403, "not trusted grp=" .. KSR.permissions.allow_source_address_group()
-			.. " peer=" .. KSR.pv.getw("$avp(peer)"))
+			.. " peer=" .. KSR.pv.getw("$avp(peer)")
+			.. " trust=" .. KSR.permissions.allow_trusted())
 end
