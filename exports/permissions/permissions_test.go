@@ -242,3 +242,15 @@ func TestAllowTrustedAllocs(t *testing.T) {
 		t.Errorf("allow_trusted allocates %v times", n)
 	}
 }
+
+func FuzzParseTrusted(f *testing.F) {
+	for _, s := range []string{"192.0.2.10 udp ^sip:alice@ - tag 5", "[::1] any", "1.2.3.4 tcp ( -", "# x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		r, ok, err := ParseTrusted(line)
+		if err == nil && ok && r.SrcIP == "" {
+			t.Errorf("%q: record without a source", line)
+		}
+	})
+}
