@@ -442,6 +442,34 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "set_forward_close",
+				Returns: core.TBool,
+				Native:  "set_forward_close",
+				Call:    kemi_set_forward_close,
+			},
+			{
+				Module:  "",
+				Name:    "set_forward_no_connect",
+				Returns: core.TBool,
+				Native:  "set_forward_no_connect",
+				Call:    kemi_set_forward_no_connect,
+			},
+			{
+				Module:  "",
+				Name:    "set_reply_close",
+				Returns: core.TBool,
+				Native:  "set_reply_close",
+				Call:    kemi_set_reply_close,
+			},
+			{
+				Module:  "",
+				Name:    "set_reply_no_connect",
+				Returns: core.TBool,
+				Native:  "set_reply_no_connect",
+				Call:    kemi_set_reply_no_connect,
+			},
+			{
+				Module:  "",
 				Name:    "setbflag",
 				Params:  kemiArgs_setbflag,
 				Returns: core.TBool,
@@ -1086,6 +1114,38 @@ func kemi_set_drop(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Null()
 }
 
+// kemi_set_forward_close adapts KSR.set_forward_close to SetForwardClose.
+func kemi_set_forward_close(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.set_forward_close", nil, core.KindNames(args)))
+	}
+	return core.Bool(SetForwardClose(ctx))
+}
+
+// kemi_set_forward_no_connect adapts KSR.set_forward_no_connect to SetForwardNoConnect.
+func kemi_set_forward_no_connect(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.set_forward_no_connect", nil, core.KindNames(args)))
+	}
+	return core.Bool(SetForwardNoConnect(ctx))
+}
+
+// kemi_set_reply_close adapts KSR.set_reply_close to SetReplyClose.
+func kemi_set_reply_close(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.set_reply_close", nil, core.KindNames(args)))
+	}
+	return core.Bool(SetReplyClose(ctx))
+}
+
+// kemi_set_reply_no_connect adapts KSR.set_reply_no_connect to SetReplyNoConnect.
+func kemi_set_reply_no_connect(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.set_reply_no_connect", nil, core.KindNames(args)))
+	}
+	return core.Bool(SetReplyNoConnect(ctx))
+}
+
 var kemiArgs_setbflag = []core.Type{core.TInt}
 
 // kemi_setbflag adapts KSR.setbflag to Setbflag.
@@ -1300,6 +1360,10 @@ var (
 	_ func(*core.Ctx, int) bool       = Resetflag
 	_ func(*core.Ctx, int) bool       = Resetsflag
 	_ func(*core.Ctx)                 = SetDrop
+	_ func(*core.Ctx) bool            = SetForwardClose
+	_ func(*core.Ctx) bool            = SetForwardNoConnect
+	_ func(*core.Ctx) bool            = SetReplyClose
+	_ func(*core.Ctx) bool            = SetReplyNoConnect
 	_ func(*core.Ctx, int) bool       = Setbflag
 	_ func(*core.Ctx, string) bool    = Setdsturi
 	_ func(*core.Ctx, int) bool       = Setflag
