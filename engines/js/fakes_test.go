@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kemi/core"
 )
@@ -79,7 +80,10 @@ func (f *fakes) registry(t testing.TB) *core.Registry {
 func load(t testing.TB, name string) (*fakes, *Program, *VM, *core.Ctx) {
 	t.Helper()
 	f := &fakes{maxfwd: 1}
-	rt := &core.Runtime{Reg: f.registry(t), StepBudget: core.DefaultStepBudget, TimeBudget: core.DefaultTimeBudget}
+	// A generous time budget: on a loaded machine the recursion test alone
+	// can take longer than the default, and only the budget tests (which
+	// set their own) are about the budget.
+	rt := &core.Runtime{Reg: f.registry(t), StepBudget: core.DefaultStepBudget, TimeBudget: time.Minute}
 	path := filepath.Join("testdata", name)
 	src, err := os.ReadFile(path)
 	if err != nil {
