@@ -118,7 +118,7 @@ type bucket struct {
 }
 
 // maxIdle bounds the freed cells kept for reuse.
-const maxIdle = 1 << 16
+const maxIdle = 1 << 14
 
 // table holds the live transactions, shared by every worker.
 type table struct {
