@@ -93,15 +93,19 @@ func sweep(ts *Tables, every time.Duration, done <-chan struct{}) {
 var slot int
 
 type cache struct {
-	rt  *core.Runtime
-	ts  *Tables
-	key []byte // $sht keys expanded from a pseudo-variable
+	rt    *core.Runtime
+	ts    *Tables
+	key   []byte // $sht keys expanded from a pseudo-variable
+	locks locks  // sht_lock held by this worker
 }
 
 func cached(ctx *core.Ctx) *cache {
 	c := ctx.Slot(slot, func() any { return new(cache) }).(*cache)
 	if c.rt != ctx.RT {
 		c.rt, c.ts = ctx.RT, Of(ctx.RT)
+	}
+	if c.locks.seq != ctx.Seq {
+		c.locks.releaseStale(ctx.Seq)
 	}
 	return c
 }

@@ -443,3 +443,45 @@ func TestOtherPVs(t *testing.T) {
 		t.Error("$shtcv")
 	}
 }
+
+func TestLock(t *testing.T) {
+	old := LockWait
+	LockWait = time.Hour // this test must not depend on how fast the machine is
+	defer func() { LockWait = old }()
+	ctx, _ := setup(t, "calls=>size=2")
+	other := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("htable"))
+	other.RT = ctx.RT
+	if Lock(ctx, "calls", "alice") != 1 || Lock(ctx, "calls", "alice") != 1 {
+		t.Fatal("lock (twice, re-entrant) failed")
+	}
+	// Data access is not blocked by the script lock.
+	if Seti(other, "calls", "alice", 1) != 1 || Get(other, "calls", "alice") != core.Int(1) {
+		t.Error("data access blocked")
+	}
+	got := make(chan int)
+	go func() { got <- Lock(other, "calls", "alice") }()
+	if Unlock(ctx, "calls", "alice") != 1 {
+		t.Fatal("first unlock")
+	}
+	select {
+	case <-got:
+		t.Fatal("the other worker got the lock while it was still held once")
+	default:
+	}
+	Unlock(ctx, "calls", "alice")
+	if <-got != 1 {
+		t.Fatal("the other worker did not get the lock after the last unlock")
+	}
+	if Unlock(ctx, "calls", "alice") != -1 {
+		t.Error("unlock of a lock this worker does not hold")
+	}
+	// The other worker forgets to unlock; its next message frees the lock.
+	other.Reset(other.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
+	Get(other, "calls", "x")
+	if Lock(ctx, "calls", "alice") != 1 || Unlock(ctx, "calls", "alice") != 1 {
+		t.Error("a forgotten lock was not freed by the worker's next message")
+	}
+	if Lock(ctx, "nosuch", "k") != -1 || Unlock(ctx, "nosuch", "k") != -1 {
+		t.Error("locks in a missing table")
+	}
+}

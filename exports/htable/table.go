@@ -21,9 +21,10 @@ type item struct {
 // shard is one lock and the items hashed to it. The padding keeps two
 // shards' locks off one cache line when workers hammer different keys.
 type shard struct {
-	mu sync.Mutex
-	m  map[string]item
-	_  [40]byte
+	mu     sync.Mutex
+	m      map[string]item
+	script chan struct{} // sht_lock (lock.go)
+	_      [32]byte
 }
 
 // Table is one named table.
@@ -52,6 +53,7 @@ func newTable(name string, size int) *Table {
 	t := &Table{Name: name, UpdateExpire: true, seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]shard, n), now: nowNanos}
 	for i := range t.shards {
 		t.shards[i].m = map[string]item{}
+		t.shards[i].script = make(chan struct{}, 1)
 	}
 	return t
 }

@@ -74,6 +74,14 @@ func init() {
 			},
 			{
 				Module:  "htable",
+				Name:    "sht_lock",
+				Params:  kemiArgs_sht_lock,
+				Returns: core.TInt,
+				Native:  "sht_lock",
+				Call:    kemi_sht_lock,
+			},
+			{
+				Module:  "htable",
 				Name:    "sht_match_name",
 				Params:  kemiArgs_sht_match_name,
 				Returns: core.TInt,
@@ -176,6 +184,14 @@ func init() {
 				Native:  "sht_setxs",
 				Call:    kemi_sht_setxs,
 			},
+			{
+				Module:  "htable",
+				Name:    "sht_unlock",
+				Params:  kemiArgs_sht_unlock,
+				Returns: core.TInt,
+				Native:  "sht_unlock",
+				Call:    kemi_sht_unlock,
+			},
 		},
 		PVs: []core.PVSpec{
 			{Name: "sht", Doc: "$sht(table=>key): an item, null when missing (the initval when the table has one); writable with KSR.pv.sets/seti, and KSR.pv.unset removes the item. The key may be one pseudo-variable: $sht(ipban=>$si)."},
@@ -256,6 +272,16 @@ func kemi_sht_is_null(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.htable.sht_is_null", kemiArgs_sht_is_null, core.KindNames(args)))
 	}
 	return core.Int(int64(IsNull(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_sht_lock = []core.Type{core.TStr, core.TStr}
+
+// kemi_sht_lock adapts KSR.htable.sht_lock to Lock.
+func kemi_sht_lock(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_lock", kemiArgs_sht_lock, core.KindNames(args)))
+	}
+	return core.Int(int64(Lock(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_sht_match_name = []core.Type{core.TStr, core.TStr, core.TStr}
@@ -388,6 +414,16 @@ func kemi_sht_setxs(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Setxs(ctx, args[0].S, args[1].S, args[2].S, int(args[3].I))))
 }
 
+var kemiArgs_sht_unlock = []core.Type{core.TStr, core.TStr}
+
+// kemi_sht_unlock adapts KSR.htable.sht_unlock to Unlock.
+func kemi_sht_unlock(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_unlock", kemiArgs_sht_unlock, core.KindNames(args)))
+	}
+	return core.Int(int64(Unlock(ctx, args[0].S, args[1].S)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/htable/module.yaml.
 var (
 	_ func(*core.Ctx, string, string, string) int      = Cn
@@ -397,6 +433,7 @@ var (
 	_ func(*core.Ctx, string, string) core.Value       = Getw
 	_ func(*core.Ctx, string, string) int              = Inc
 	_ func(*core.Ctx, string, string) int              = IsNull
+	_ func(*core.Ctx, string, string) int              = Lock
 	_ func(*core.Ctx, string, string, string) int      = MatchName
 	_ func(*core.Ctx, string, string, string) int      = MatchStrValue
 	_ func(*core.Ctx, string) int                      = Reset
@@ -410,4 +447,5 @@ var (
 	_ func(*core.Ctx, string, string, string) int      = Sets
 	_ func(*core.Ctx, string, string, int, int) int    = Setxi
 	_ func(*core.Ctx, string, string, string, int) int = Setxs
+	_ func(*core.Ctx, string, string) int              = Unlock
 )
