@@ -366,6 +366,8 @@ func TestHotPathAllocs(t *testing.T) {
 		Seti(ctx, "ipban", "192.0.2.10", 1)
 		Get(ctx, "ipban", "192.0.2.10")
 		get(ctx, "ipban=>$si", buf[:0])
+		Lock(ctx, "ipban", "192.0.2.10")
+		Unlock(ctx, "ipban", "192.0.2.10")
 	}); n != 0 {
 		t.Errorf("ban check and refresh allocate %v times, want 0", n)
 	}
