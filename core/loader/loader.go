@@ -40,8 +40,10 @@ type Setup struct {
 }
 
 // always are the modules every script sees without a loadmodule: the core
-// functions (KSR.info) and KSR.x, which Kamailio builds into its core too.
-var always = []string{"", "x"}
+// functions (KSR.info), KSR.x, KSR.hdr and KSR.pv, which Kamailio builds
+// into its core too (its shipped scripts call KSR.hdr.remove without
+// loading anything for it).
+var always = []string{"", "x", "hdr", "pv"}
 
 // Load parses the config and compiles its script. The error lists every
 // problem found, each with file:line:col.
