@@ -386,6 +386,13 @@ interface KSR_htable {
 	 */
 	sht_is_null(table: string, key: string): number;
 	/**
+	 * Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
+	 * @param table Table name.
+	 * @param key Item name; items that share its shard share the lock.
+	 * @returns 1 when locked (also again by the worker holding it); -1 when the table does not exist or another worker kept the lock for over a second.
+	 */
+	sht_lock(table: string, key: string): number;
+	/**
 	 * Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match.
 	 * @param table Table name.
 	 * @param op eq (equal), ne (not equal), re (regular expression) or sw (starts with).
@@ -486,6 +493,13 @@ interface KSR_htable {
 	 * @returns 1 when set, -1 when the table does not exist.
 	 */
 	sht_setxs(table: string, key: string, value: string, expire: number): number;
+	/**
+	 * Release a lock taken with sht_lock (once per sht_lock).
+	 * @param table Table name.
+	 * @param key Item name.
+	 * @returns 1 when released; -1 when the table does not exist or this worker does not hold the lock.
+	 */
+	sht_unlock(table: string, key: string): number;
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
@@ -944,7 +958,7 @@ interface KSR_nathelper {
 	set_contact_alias_trim(): number;
 }
 
-/** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The routing, registration and trusted checks (allow_routing, allow_register, allow_trusted) are not in kemi yet. */
+/** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
 interface KSR_permissions {
 	/**
 	 * Check any address against an address group.
@@ -972,6 +986,11 @@ interface KSR_permissions {
 	 * @returns The group of the first record matching the source address and port; -1 when none does.
 	 */
 	allow_source_address_group(): number;
+	/**
+	 * Check the message against the trusted records (Kamailio's trusted table).
+	 * @returns 1 when a trusted record matches the source address, transport, From URI and Request-URI (with peer_tag_mode 1: how many do); -1 when none does.
+	 */
+	allow_trusted(): number;
 }
 
 /** Flood detection per source IP, as Kamailio's pike module. Requests are counted per sampling_time_unit in a tree of address prefixes: a prefix grows a child only once it is hot (a quarter of reqs_density_per_unit hits), so a flood of spoofed addresses spread over the address space costs one node per hot prefix, not one per address, and the tree is also capped at max_nodes. An address is blocked (red) when it reaches reqs_density_per_unit requests in the current or the previous unit (or on average over both); it is unblocked at the first unit boundary where that no longer holds. Nodes not hit for remove_latency seconds are removed. Because of the prefix warm-up, an address that has never been seen is blocked after reqs_density_per_unit plus a few requests (22 for IPv4 with the default 16 of the KEMI examples), exactly as in Kamailio. */
@@ -2374,6 +2393,26 @@ interface KSR_object {
 	 * Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 	 */
 	set_drop(): void;
+	/**
+	 * Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+	 * @returns true.
+	 */
+	set_forward_close(): boolean;
+	/**
+	 * Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+	 * @returns true.
+	 */
+	set_forward_no_connect(): boolean;
+	/**
+	 * Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+	 * @returns true.
+	 */
+	set_reply_close(): boolean;
+	/**
+	 * Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+	 * @returns true.
+	 */
+	set_reply_no_connect(): boolean;
 	/**
 	 * Set a branch flag of branch 0.
 	 * @param flag Flag index, 0-63.

@@ -255,6 +255,22 @@ function KSR.resetsflag(flag) end
 ---Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 function KSR.set_drop() end
 
+---Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+---@return boolean # true.
+function KSR.set_forward_close() end
+
+---Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+---@return boolean # true.
+function KSR.set_forward_no_connect() end
+
+---Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+---@return boolean # true.
+function KSR.set_reply_close() end
+
+---Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+---@return boolean # true.
+function KSR.set_reply_no_connect() end
+
 ---Set a branch flag of branch 0.
 ---@param flag integer Flag index, 0-63.
 ---@return boolean # true, or false when flag is out of range.
@@ -661,6 +677,12 @@ function KSR.htable.sht_inc(table, key) end
 ---@return integer # 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
 function KSR.htable.sht_is_null(table, key) end
 
+---Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
+---@param table string Table name.
+---@param key string Item name; items that share its shard share the lock.
+---@return integer # 1 when locked (also again by the worker holding it); -1 when the table does not exist or another worker kept the lock for over a second.
+function KSR.htable.sht_lock(table, key) end
+
 ---Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match.
 ---@param table string Table name.
 ---@param op string eq (equal), ne (not equal), re (regular expression) or sw (starts with).
@@ -748,6 +770,12 @@ function KSR.htable.sht_setxi(table, key, value, expire) end
 ---@param expire integer Seconds from now; 0 or less: the table's autoexpire.
 ---@return integer # 1 when set, -1 when the table does not exist.
 function KSR.htable.sht_setxs(table, key, value, expire) end
+
+---Release a lock taken with sht_lock (once per sht_lock).
+---@param table string Table name.
+---@param key string Item name.
+---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
+function KSR.htable.sht_unlock(table, key) end
 
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
@@ -1145,6 +1173,10 @@ function KSR.permissions.allow_source_address(group) end
 ---Find the address group of the message's source.
 ---@return integer # The group of the first record matching the source address and port; -1 when none does.
 function KSR.permissions.allow_source_address_group() end
+
+---Check the message against the trusted records (Kamailio's trusted table).
+---@return integer # 1 when a trusted record matches the source address, transport, From URI and Request-URI (with peer_tag_mode 1: how many do); -1 when none does.
+function KSR.permissions.allow_trusted() end
 
 ---Flood detection per source IP, as Kamailio's pike module.
 ---@class KSR.pike

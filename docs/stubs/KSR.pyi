@@ -247,6 +247,10 @@ class _htable:
         """Test whether an item is missing."""
         ...
 
+    def sht_lock(self, table: str, key: str) -> int:
+        """Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message."""
+        ...
+
     def sht_match_name(self, table: str, op: str, value: str) -> int:
         """Test whether an item name matches. "eq" is a single lookup, not a scan of the table as in Kamailio, so the IP-ban check of the KEMI examples costs the same whatever the table holds. Expired items do not match."""
         ...
@@ -297,6 +301,10 @@ class _htable:
 
     def sht_setxs(self, table: str, key: str, value: str, expire: int) -> int:
         """Set an item to a string with its own expiry. As in Kamailio, the expiry counts only in a table with autoexpire."""
+        ...
+
+    def sht_unlock(self, table: str, key: str) -> int:
+        """Release a lock taken with sht_lock (once per sht_lock)."""
         ...
 
 
@@ -653,7 +661,7 @@ class _nathelper:
 
 
 class _permissions:
-    """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The routing, registration and trusted checks (allow_routing, allow_register, allow_trusted) are not in kemi yet."""
+    """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet."""
 
     def allow_address(self, group: int, address: str, port: int) -> int:
         """Check any address against an address group."""
@@ -669,6 +677,10 @@ class _permissions:
 
     def allow_source_address_group(self) -> int:
         """Find the address group of the message's source."""
+        ...
+
+    def allow_trusted(self) -> int:
+        """Check the message against the trusted records (Kamailio's trusted table)."""
         ...
 
 
@@ -1630,6 +1642,22 @@ class _KSR:
 
     def set_drop(self) -> None:
         """Drop the message once the route ends: no relay and no automatic reply. The route goes on running."""
+        ...
+
+    def set_forward_close(self) -> bool:
+        """Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far."""
+        ...
+
+    def set_forward_no_connect(self) -> bool:
+        """Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far."""
+        ...
+
+    def set_reply_close(self) -> bool:
+        """Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far."""
+        ...
+
+    def set_reply_no_connect(self) -> bool:
+        """Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing."""
         ...
 
     def setbflag(self, flag: int) -> bool:
