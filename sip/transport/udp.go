@@ -38,6 +38,7 @@ type Writer interface {
 // is reused for the next datagram). from is unmapped: an IPv4 peer of an IPv6
 // socket shows as an IPv4 address. Replies written to out are sent in order,
 // after the handler has returned for every datagram of the current batch.
+// out is only valid during the call; to send later, use UDP.WriteTo.
 type Handler interface {
 	HandlePacket(data []byte, from netip.AddrPort, out Writer)
 }

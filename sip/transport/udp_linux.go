@@ -120,8 +120,9 @@ func (u *UDP) Serve(newHandler func(reader int) Handler) error {
 	errs := make(chan error, len(rs))
 	for _, r := range rs {
 		go func() {
-			defer u.readers.Done()
 			err := r.run()
+			// Done before Close, which waits for every reader.
+			u.readers.Done()
 			if err != nil {
 				u.Close()
 			}

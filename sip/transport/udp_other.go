@@ -74,8 +74,9 @@ func (u *UDP) Serve(newHandler func(reader int) Handler) error {
 	errs := make(chan error, len(hs))
 	for _, h := range hs {
 		go func() {
-			defer u.readers.Done()
 			err := u.read(h)
+			// Done before Close, which waits for every reader.
+			u.readers.Done()
 			if err != nil {
 				u.Close()
 			}
