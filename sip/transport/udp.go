@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync/atomic"
@@ -53,8 +54,10 @@ func (f HandlerFunc) HandlePacket(data []byte, from netip.AddrPort, out Writer) 
 
 // UDPConfig configures ListenUDP. Zero fields take defaults.
 type UDPConfig struct {
-	// Addr is the local address, "127.0.0.1:5060" or "[::1]:5060". Port 0
-	// picks a free port (see UDP.LocalAddr).
+	// Addr is the local address: "127.0.0.1:5060", "[::1]:5060",
+	// "0.0.0.0:5060" (every IPv4 address) or ":5060" and "[::]:5060"
+	// (every address, IPv4 and IPv6). Port 0 picks a free port (see
+	// UDP.LocalAddr).
 	Addr string
 	// Readers is the number of reader goroutines, each with its own
 	// Handler. Default: GOMAXPROCS.
@@ -128,4 +131,18 @@ func checkSend(b []byte, to netip.AddrPort) error {
 		return fmt.Errorf("transport: UDP send: invalid destination %s", to)
 	}
 	return nil
+}
+
+// network picks the socket family for a listen address. An IPv4 literal,
+// 0.0.0.0 included, gets an IPv4 socket: Go would make "0.0.0.0" a
+// dual-stack IPv6 socket, and LocalAddr would then say [::]. Anything else
+// (a name, an IPv6 literal, no host) is left to Go, which makes a wildcard a
+// dual-stack socket.
+func network(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+			return "udp4"
+		}
+	}
+	return "udp"
 }

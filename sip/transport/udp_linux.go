@@ -63,7 +63,7 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	// The Go net package sets up the socket as its own UDPConn does
 	// (nonblocking, in the netpoller, dual-stack for a wildcard address);
 	// the readers then bypass its per-datagram methods through RawConn.
-	pc, err := lc.ListenPacket(context.Background(), "udp", cfg.Addr)
+	pc, err := lc.ListenPacket(context.Background(), network(cfg.Addr), cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: UDP listen %s: %w", cfg.Addr, err)
 	}

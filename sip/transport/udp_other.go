@@ -32,7 +32,7 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	pc, err := net.ListenPacket("udp", cfg.Addr)
+	pc, err := net.ListenPacket(network(cfg.Addr), cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: UDP listen %s: %w", cfg.Addr, err)
 	}

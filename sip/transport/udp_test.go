@@ -354,3 +354,18 @@ func TestListenErrors(t *testing.T) {
 		t.Errorf("second ListenUDP on %v succeeded, want address in use", u.LocalAddr())
 	}
 }
+
+func TestNetwork(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:5060": "udp4",
+		"0.0.0.0:5060":   "udp4",
+		"[::]:5060":      "udp",
+		"[::1]:5060":     "udp",
+		":5060":          "udp",
+		"localhost:5060": "udp",
+	} {
+		if got := network(addr); got != want {
+			t.Errorf("network(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"kemi/sip/transport"
@@ -23,7 +24,16 @@ func main() {
 	addr := flag.String("l", "127.0.0.1:5090", "listen address")
 	batch := flag.Int("batch", transport.DefaultBatch, "datagrams per system call (1 = no batching)")
 	readers := flag.Int("readers", 1, "reader goroutines")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	u, err := transport.ListenUDP(transport.UDPConfig{Addr: *addr, Batch: *batch, Readers: *readers})
 	if err != nil {
 		log.Fatal(err)
@@ -37,7 +47,7 @@ func main() {
 	err = u.Serve(func(int) transport.Handler { return &responder{out: make([]byte, 0, 4096)} })
 	log.Printf("udpbench: %+v", u.Stats())
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
 	}
 }
 
