@@ -33,6 +33,7 @@ import (
 
 	"kemi/core"
 	"kemi/exports/hdr"
+	"kemi/exports/textops"
 	"kemi/sip"
 )
 
@@ -256,7 +257,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 	if created && inv {
 		c.mu.Lock()
 		if c.gen.Load() == gen && c.state == uasProceeding && len(c.reply) == 0 {
-			t.sendLocal(e, c, 100, "Trying", nil)
+			t.sendLocal(e, c, 100, "Trying", nil, nil, "")
 		}
 		c.mu.Unlock()
 	}
@@ -506,7 +507,7 @@ func NewTran(ctx *core.Ctx) int {
 	st.c, st.gen = c, gen
 	c.mu.Lock()
 	if inv && c.gen.Load() == gen {
-		t.sendLocal(st.e, c, 100, "Trying", nil)
+		t.sendLocal(st.e, c, 100, "Trying", nil, nil, "")
 	}
 	// A transaction without branches ends by t_reply; until then fr_timer
 	// bounds it, so a script that never replies leaks nothing.
@@ -554,7 +555,8 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		logErr(ctx, "t_reply: the transaction already has its final reply ("+strconv.Itoa(c.replyCode)+")")
 		return -1
 	}
-	t.sendLocal(st.e, c, code, reason, hdr.ReplyHeaders(ctx))
+	body, ctype, _ := textops.ReplyBody(ctx)
+	t.sendLocal(st.e, c, code, reason, hdr.ReplyHeaders(ctx), body, ctype)
 	return 1
 }
 

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/hdr"
 	"kemi/exports/internal/ksrtest"
+	"kemi/exports/textops"
 	"kemi/sip"
 )
 
@@ -647,5 +649,22 @@ func TestBranchFailureRoute(t *testing.T) {
 	}
 	if got := r.sent(); got[len(got)-1] != "SIP/2.0 480 Unavailable -> "+uac.String() {
 		t.Errorf("sent %q, want the 480 upstream last", got)
+	}
+}
+
+func TestReplyHeadersAndBody(t *testing.T) {
+	r := newRig(t)
+	r.route = func(ctx *core.Ctx) {
+		NewTran(ctx)
+		hdr.AppendToReply(ctx, "X-Why: testing\r\n")
+		textops.SetReplyBody(ctx, "hello", "text/plain")
+		Reply(ctx, 480, "Later")
+	}
+	r.in(invite("z9hG4bK-hb1"), uac)
+	b := r.last(uac)
+	for _, want := range []string{"SIP/2.0 480 Later\r\n", "X-Why: testing\r\n", "Content-Type: text/plain\r\n", "Content-Length: 5\r\n\r\nhello"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("t_reply lacks %q:\n%s", want, b)
+		}
 	}
 }

@@ -159,10 +159,11 @@ func (t *TM) replay(e *env, c *cell, gen uint32) {
 }
 
 // sendLocal builds a reply to the request of c and sends it upstream as
-// the transaction's reply, with extra header lines (append_to_reply).
+// the transaction's reply, with extra header lines (append_to_reply) and a
+// body (set_reply_body).
 // c.mu must be held.
-func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra []byte) {
-	opt := sip.ReplyOptions{Server: Server, ExtraHeaders: extra}
+func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []byte, ctype string) {
+	opt := sip.ReplyOptions{Server: Server, ExtraHeaders: extra, Body: body, ContentType: ctype}
 	if cap(c.reply) == 0 {
 		c.reply = make([]byte, 0, len(c.base)+bufSlack)
 	}
@@ -689,20 +690,20 @@ func (t *TM) best(c *cell) int {
 func (t *TM) sendBest(e *env, c *cell) {
 	best := t.best(c)
 	if best < 0 {
-		t.sendLocal(e, c, 500, "No Branch", nil)
+		t.sendLocal(e, c, 500, "No Branch", nil, nil, "")
 		return
 	}
 	br := &c.br[best]
 	switch {
 	case br.local && c.canceled:
-		t.sendLocal(e, c, 487, "Request Terminated", nil)
+		t.sendLocal(e, c, 487, "Request Terminated", nil, nil, "")
 	case br.local && br.timedOut:
-		t.sendLocal(e, c, 408, "Request Timeout", nil)
+		t.sendLocal(e, c, 408, "Request Timeout", nil, nil, "")
 	case br.local:
-		t.sendLocal(e, c, br.final, "", nil)
+		t.sendLocal(e, c, br.final, "", nil, nil, "")
 	case br.final == 503:
 		// RFC 3261 16.7 step 6: a 503 is not passed on.
-		t.sendLocal(e, c, 500, "Server Internal Error", nil)
+		t.sendLocal(e, c, 500, "Server Internal Error", nil, nil, "")
 	default:
 		c.reply = append(c.reply[:0], br.reply...)
 		c.replyCode = br.final
