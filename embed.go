@@ -4,10 +4,11 @@ package kemi
 
 import "embed"
 
-// Defaults holds testdata/seed; DefaultConfig is the config in it.
+// Defaults holds the registrar that `kemi serve` runs without -f: kemi's
+// own Lua registrar script and its config (testdata/registrar).
 //
-//go:embed testdata/seed/*.cfg testdata/seed/*.lua
+//go:embed testdata/registrar/kemi-lua.cfg testdata/registrar/kemi.lua
 var Defaults embed.FS
 
 // DefaultConfig is the path of the embedded default config inside Defaults.
-const DefaultConfig = "testdata/seed/kamailio.cfg"
+const DefaultConfig = "testdata/registrar/kemi-lua.cfg"

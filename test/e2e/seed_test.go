@@ -38,11 +38,19 @@ func optionsScenario(t *testing.T, maxfwd, code int, reason string) string {
 	return p
 }
 
-// TestDefaultConfig is `make run`: the embedded seed config and Lua script.
+// TestDefaultConfig is `make run`: the embedded registrar config and its
+// Lua script, with the subscribers' database pointed at an empty file.
 func TestDefaultConfig(t *testing.T) {
+	t.Setenv("KEMI_DB", filepath.Join(t.TempDir(), "kemi.db"))
 	s := startKemi(t, "")
-	s.sipp(t, optionsScenario(t, 70, 200, "OK Lua"), 5, 1)
-	s.sipp(t, optionsScenario(t, 0, 483, "Too Many Hops"), 5, 1)
+	ping := func(maxfwd, code int, check string) {
+		s.sipp(t, scenario(t, "request.xml", "METHOD", "OPTIONS", "RURI", "sip:"+s.addr,
+			"MAXFWD", strconv.Itoa(maxfwd), "UA", "kemi-e2e", "CODE", strconv.Itoa(code), "CHECK", check), 1, 1)
+	}
+	ping(70, 200, `^SIP/2.0 200 Keepalive\r`)
+	ping(0, 483, `^SIP/2.0 483 Too Many Hops\r`)
+	s.sipp(t, scenario(t, "request.xml", "METHOD", "REGISTER", "RURI", "sip:"+s.addr,
+		"MAXFWD", "70", "UA", "kemi-e2e", "CODE", "401", "CHECK", "WWW-Authenticate: Digest "), 1, 1)
 }
 
 // TestSeedLegacySr runs the seed page's own script, with the sr object.
