@@ -668,3 +668,40 @@ func TestReplyHeadersAndBody(t *testing.T) {
 		}
 	}
 }
+
+func TestRelayToProtoAddr(t *testing.T) {
+	r := newRig(t)
+	res := 0
+	r.route = func(ctx *core.Ctx) { res = RelayToProtoAddr(ctx, "udp", "192.0.2.21", 5070) }
+	r.in(invite("z9hG4bK-pa1"), uac)
+	if res != 1 {
+		t.Fatalf("t_relay_to_proto_addr = %d, want 1", res)
+	}
+	r.expect("to the given address", "INVITE sip:bob@example.com SIP/2.0 -> "+uas2.String(), "SIP/2.0 100 Trying -> "+uac.String())
+	r.route = func(ctx *core.Ctx) { res = RelayToProtoAddr(ctx, "tcp", "192.0.2.21", 5070) }
+	r.in(invite("z9hG4bK-pa2"), uac)
+	if res != -1 {
+		t.Errorf("t_relay_to_proto_addr over tcp = %d, want -1", res)
+	}
+}
+
+func TestTimerHWithoutAck(t *testing.T) {
+	r := newRig(t)
+	r.in(invite("z9hG4bK-h1"), uac)
+	r.sent()
+	r.in(replyTo(t, r.last(uas), 486, "Busy Here", "callee"), uas)
+	r.sent()
+	// No ACK comes: timer G resends the 486 (T1, 2T1, 4T1, then T2) until
+	// timer H (64*T1 = 32 s) ends the transaction.
+	r.advance(31900 * time.Millisecond)
+	n := len(r.sent())
+	if n < 8 {
+		t.Errorf("timer G sent the 486 %d times in 32 s, want at least 8", n)
+	}
+	r.advance(200 * time.Millisecond)
+	if l := r.tm.Live(); l != 0 {
+		t.Errorf("%d transactions live after timer H, want 0", l)
+	}
+	r.advance(10 * time.Second)
+	r.expect("nothing after timer H")
+}
