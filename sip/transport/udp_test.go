@@ -369,3 +369,46 @@ func TestNetwork(t *testing.T) {
 		}
 	}
 }
+
+func TestServeTwice(t *testing.T) {
+	u := listen(t, UDPConfig{Readers: 1})
+	serve(t, u, func(int) Handler { return &echo{} })
+	// The first Serve may not have started yet; a round trip proves it has.
+	c := dial(t, u)
+	c.Write([]byte("x"))
+	recv(t, c, make([]byte, 10))
+	if err := u.Serve(func(int) Handler { return &echo{} }); err == nil || !strings.Contains(err.Error(), "Serve called twice") {
+		t.Errorf("second Serve = %v, want an error", err)
+	}
+}
+
+// TestDirectWriteConcurrent sends with UDP.WriteTo from several goroutines
+// at once (as timers do) and expects every datagram.
+func TestDirectWriteConcurrent(t *testing.T) {
+	const senders, each = 4, 100
+	u := listen(t, UDPConfig{})
+	c := dial(t, u)
+	to := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	var wg sync.WaitGroup
+	for k := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := u.WriteTo(fmt.Appendf(nil, "%d-%d", k, i), to); err != nil {
+					t.Errorf("WriteTo: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	got := map[string]bool{}
+	buf := make([]byte, 100)
+	for range senders * each {
+		got[string(recv(t, c, buf))] = true
+	}
+	wg.Wait()
+	if len(got) != senders*each || u.Stats().Sent != senders*each {
+		t.Errorf("got %d distinct datagrams, Stats %+v; want %d", len(got), u.Stats(), senders*each)
+	}
+}
