@@ -18,7 +18,7 @@
 //   - The socket is an ordinary nonblocking net.UDPConn, and readers wait in
 //     the Go netpoller through its RawConn, issuing the raw syscalls
 //     themselves. A reader blocked in recvmmsg(2) on a blocking socket was
-//     measured too, and cost two to three times more CPU per request: every
+//     measured too, and cost 1.4 to 2 times more CPU per request: every
 //     wait that outlasts a scheduler tick hands the reader's P to another
 //     thread and takes it back on wake-up (see README.md).
 //
