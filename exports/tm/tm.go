@@ -25,6 +25,7 @@ package tm
 
 import (
 	"fmt"
+	"kemi/exports/sl"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -105,6 +106,14 @@ func Attach(rt *core.Runtime, t *TM) {
 
 func init() {
 	core.OnStart("tm", start)
+	// send_reply and send_reply_error answer through the transaction when
+	// the message has one (after t_newtran), as Kamailio's sl does.
+	sl.StatefulReply = func(ctx *core.Ctx, code int, reason string) (int, bool) {
+		if !HasTransaction(ctx) {
+			return 0, false
+		}
+		return Reply(ctx, code, reason), true
+	}
 	core.RegisterPV("T_branch_idx", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 		st := state(ctx)
 		if !st.inBranch && !st.inReply && !st.inFailure {

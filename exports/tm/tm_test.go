@@ -2,6 +2,7 @@ package tm
 
 import (
 	"bytes"
+	"kemi/exports/sl"
 	"net/netip"
 	"strings"
 	"testing"
@@ -545,6 +546,23 @@ func TestNewTranReply(t *testing.T) {
 	r.expect("t_newtran + t_reply", "SIP/2.0 100 Trying -> "+uac.String(), "SIP/2.0 404 Nobody -> "+uac.String())
 	r.in(inv, uac)
 	r.expect("retransmission replays", "SIP/2.0 404 Nobody -> "+uac.String())
+}
+
+// Kamailio's basic script answers a failed lookup with t_newtran and then
+// sl's send_reply: the reply must go through the transaction, so that a
+// retransmitted INVITE gets it again instead of waiting in silence.
+func TestNewTranThenSlSendReply(t *testing.T) {
+	r := newRig(t)
+	r.route = func(ctx *core.Ctx) {
+		if NewTran(ctx) == 1 {
+			sl.SendReplyAny(ctx, 404, "Not Found")
+		}
+	}
+	inv := invite("z9hG4bK-n2")
+	r.in(inv, uac)
+	r.expect("t_newtran + send_reply", "SIP/2.0 100 Trying -> "+uac.String(), "SIP/2.0 404 Not Found -> "+uac.String())
+	r.in(inv, uac)
+	r.expect("retransmission replays", "SIP/2.0 404 Not Found -> "+uac.String())
 }
 
 func TestBranchParse(t *testing.T) {
