@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,7 @@ type Router struct {
 	requestCB, replyCB string
 
 	// Counters, read by tests and printed at shutdown.
-	Received, Malformed, ScriptErrors atomic.Uint64
+	Received, Malformed, ScriptErrors, Panics atomic.Uint64
 
 	malformedLog rateLimit
 	errorLog     rateLimit
@@ -122,6 +123,17 @@ func (w *Worker) HandlePacket(data []byte, from netip.AddrPort, out transport.Wr
 func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	r := w.r
 	r.Received.Add(1)
+	// A bug in a module must cost one message, not the server: what comes
+	// from the network never takes the process down.
+	defer func() {
+		if p := recover(); p != nil {
+			n := r.Panics.Add(1)
+			if r.errorLog.allow() {
+				r.rt.Log.Log(core.LCrit, nil, fmt.Sprintf("internal error routing a message from %s (Call-ID %q): %v (so far: %d)\n%s",
+					src, w.msg.CallID(), p, n, debug.Stack()))
+			}
+		}
+	}()
 	if err := w.msg.Parse(data); err != nil {
 		n := r.Malformed.Add(1)
 		if r.malformedLog.allow() {

@@ -1,0 +1,86 @@
+package router
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"kemi/core"
+)
+
+// fakeProgram runs a Go function as the script.
+type fakeProgram struct{ run func(ctx *core.Ctx) error }
+
+func (p *fakeProgram) Has(cb string) bool      { return cb == "ksr_request_route" }
+func (p *fakeProgram) NewVM() (core.VM, error) { return &fakeVM{p}, nil }
+func (v *fakeVM) Close()                       {}
+func (v *fakeVM) Call(ctx *core.Ctx, cb string) error {
+	if cb != "ksr_request_route" {
+		return core.ErrNoCallback
+	}
+	return v.p.run(ctx)
+}
+
+type fakeVM struct{ p *fakeProgram }
+
+type logBuf struct{ strings.Builder }
+
+func newRouter(t *testing.T, run func(ctx *core.Ctx) error) (*Router, *logBuf) {
+	t.Helper()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &logBuf{}
+	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LDbg, Out: out}}
+	r, err := New(rt, &fakeProgram{run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, out
+}
+
+const options = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-1\r\n" +
+	"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: panic-test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+
+func TestPanicCostsOneMessage(t *testing.T) {
+	calls := 0
+	r, log := newRouter(t, func(ctx *core.Ctx) error {
+		calls++
+		if calls == 1 {
+			var m map[string]int
+			m["x"] = 1 // a module bug
+		}
+		return nil
+	})
+	w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	w.Handle([]byte(options), src, core.UDP)
+	w.Handle([]byte(options), src, core.UDP)
+	if calls != 2 || r.Panics.Load() != 1 {
+		t.Fatalf("calls %d, panics %d: want the second message routed after the first panicked", calls, r.Panics.Load())
+	}
+	if !strings.Contains(log.String(), `Call-ID "panic-test"`) {
+		t.Errorf("the panic log names no Call-ID:\n%s", log.String())
+	}
+}
+
+func TestMalformedCounted(t *testing.T) {
+	r, log := newRouter(t, func(ctx *core.Ctx) error { return nil })
+	w, _ := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	w.Handle([]byte("\x00\x01garbage"), netip.MustParseAddrPort("127.0.0.1:5999"), core.UDP)
+	if r.Malformed.Load() != 1 || !strings.Contains(log.String(), "malformed") {
+		t.Errorf("malformed %d, log:\n%s", r.Malformed.Load(), log.String())
+	}
+}
+
+func TestRequestCallbackRequired(t *testing.T) {
+	reg, _ := core.NewRegistry()
+	rt := &core.Runtime{Reg: reg, Callbacks: map[string]string{"ksr_request_route": "my_route"}}
+	if _, err := New(rt, &fakeProgram{}); err == nil || !strings.Contains(err.Error(), "my_route") {
+		t.Errorf("New with a renamed, missing request callback: %v", err)
+	}
+}
