@@ -20,7 +20,8 @@ test:
 	$(GO) test -count=1 ./...
 
 # Go benchmarks with -benchmem, then the sipp load runs against Kamailio
-# (when installed) through ../shared/bench/compare.sh.
+# (when installed) through ../shared/bench/compare.sh, and the REGISTER
+# runs through testdata/bench/register-compare.sh.
 bench: bench-go bench-sipp
 
 bench-go:
@@ -34,6 +35,9 @@ bench-sipp: build
 		'kemi-lua=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-lua.cfg -l udp:127.0.0.1:{PORT}' \
 		'kemi-js=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-js.cfg -l udp:127.0.0.1:{PORT}' \
 		'kemi-star=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-star.cfg -l udp:127.0.0.1:{PORT}'
+	@# REGISTER through Kamailio's example KEMI script (needs the kamailio
+	@# package), with and without digest authentication, next to Kamailio.
+	SHARED=$(SHARED) testdata/bench/register-compare.sh $(BIN) $(BENCH_ROUNDS)
 
 generate:
 	$(GO) generate ./...
