@@ -110,7 +110,8 @@ type Runtime struct {
 
 	// Myself reports whether host (an IP or a name, IPv6 in brackets or
 	// not) and port name this server: a listen address or an alias. Port 0
-	// means the URI gave none. The loader sets it from listen/alias; when
+	// matches any port, as Kamailio's check_self does for a URI without
+	// one (rr passes 5060 itself). The server sets it from listen/alias; when
 	// nil, the is_myself functions compare with the socket the message
 	// arrived on.
 	Myself func(host []byte, port int) bool

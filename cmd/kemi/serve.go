@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -101,21 +102,46 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 }
 
 // myself reports whether host:port is one of this server's addresses or
-// aliases; port 0 matches any port we listen on.
+// aliases. Port 0 means any port, as Kamailio's check_self does for a URI
+// without one; callers that want the SIP default (rr) pass 5060 themselves.
+// A wildcard listen (0.0.0.0, ::) makes every local interface address ours.
 func myself(setup *loader.Setup) func(host []byte, port int) bool {
 	type hp struct {
 		host string
 		port int
 	}
-	own := map[hp]bool{}
+	own := map[hp]bool{}       // host:port pairs we answer on
+	hosts := map[string]bool{} // hosts, whatever the port
+	add := func(host string, port int) {
+		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+			if a.IsUnspecified() {
+				if addrs, err := net.InterfaceAddrs(); err == nil {
+					for _, ia := range addrs {
+						if n, ok := ia.(*net.IPNet); ok {
+							if ip, ok := netip.AddrFromSlice(n.IP); ok {
+								own[hp{ip.Unmap().String(), port}] = true
+								hosts[ip.Unmap().String()] = true
+							}
+						}
+					}
+				}
+				return
+			}
+			host = a.Unmap().String()
+		}
+		host = strings.ToLower(host)
+		own[hp{host, port}] = true
+		hosts[host] = true
+	}
+	for _, l := range setup.Listens {
+		add(l.Host, l.Port)
+		if l.AdvHost != "" {
+			add(l.AdvHost, l.AdvPort)
+		}
+	}
 	ports := map[int]bool{}
 	for _, l := range setup.Listens {
-		own[hp{l.Host, l.Port}] = true
 		ports[l.Port] = true
-		if l.AdvHost != "" {
-			own[hp{l.AdvHost, l.AdvPort}] = true
-			ports[l.AdvPort] = true
-		}
 	}
 	for _, a := range setup.Config.Aliases {
 		h, p, err := net.SplitHostPort(a)
@@ -123,22 +149,23 @@ func myself(setup *loader.Setup) func(host []byte, port int) bool {
 			h, p = a, "0"
 		}
 		n, _ := strconv.Atoi(p)
-		own[hp{h, n}] = true
+		if n == 0 {
+			// An alias without a port stands for every port we listen on.
+			for lp := range ports {
+				add(h, lp)
+			}
+			continue
+		}
+		add(h, n)
 	}
 	return func(host []byte, port int) bool {
-		h := string(host)
-		if len(h) > 2 && h[0] == '[' {
-			h = h[1 : len(h)-1]
-		}
+		h := strings.ToLower(strings.Trim(string(host), "[]"))
 		if a, err := netip.ParseAddr(h); err == nil {
 			h = a.Unmap().String()
 		}
-		if port == 0 {
-			port = 5060
+		if port <= 0 {
+			return hosts[h]
 		}
-		if !ports[port] && !own[hp{h, 0}] {
-			return false
-		}
-		return own[hp{h, port}] || own[hp{h, 0}]
+		return own[hp{h, port}]
 	}
 }

@@ -75,11 +75,13 @@ func myself(ctx *core.Ctx, host []byte, port int) bool {
 	if len(host) == 0 {
 		return false
 	}
-	if ctx.RT != nil && ctx.RT.Myself != nil {
-		return ctx.RT.Myself(host, port)
-	}
+	// A Route without a port means the SIP default, as Kamailio's rr
+	// checks it (the runtime hook takes 0 as "any port").
 	if port == 0 {
 		port = 5060
+	}
+	if ctx.RT != nil && ctx.RT.Myself != nil {
+		return ctx.RT.Myself(host, port)
 	}
 	if port != int(ctx.Local.Port()) {
 		return false
