@@ -29,7 +29,7 @@ commands:
   version  print the version
 
 flags of serve and check:
-  -f FILE               config file (default: the embedded seed config)
+  -f FILE               config file (default: the embedded registrar, testdata/registrar/kemi-lua.cfg)
   -l proto:addr:port    listen address, repeatable (overrides listen= in the config)
   -n N                  workers (overrides children=)
   -A NAME[=VALUE]       define NAME for #!ifdef, repeatable
