@@ -45,6 +45,17 @@ function test_sandbox()
 	for _, name in ipairs({"exit", "execute", "remove", "rename", "getenv", "setenv", "tmpname", "setlocale"}) do
 		assert(os[name] == nil, "os." .. name .. " should be absent")
 	end
+	-- string.find: plain patterns take the fast path, others the full one
+	assert(string.find("friendly-scanner", "friendly") == 1)
+	local a, b = string.find("my sipcli 1.0", "sipcli")
+	assert(a == 4 and b == 9)
+	assert(string.find("abc", "zz") == nil)
+	assert(string.find("a.c", ".", 1, true) == 2)
+	assert(string.find("abc", "b", 3) == nil)
+	assert(string.find("abc", "b", 2) == 2)
+	assert(string.find("abc", "%a+") == 1)
+	assert(select(2, string.find("abc", "b.")) == 3)
+	assert(select(3, string.find("key=val", "(%w+)=")) == "key")
 	assert(string.format("%d-%s", 3, "x") == "3-x")
 	assert(("abc"):upper() == "ABC")
 	assert(table.concat({"a", "b"}, ",") == "a,b")
