@@ -35,6 +35,11 @@ bench-sipp: build
 		'kemi-lua=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-lua.cfg -l udp:127.0.0.1:{PORT}' \
 		'kemi-js=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-js.cfg -l udp:127.0.0.1:{PORT}' \
 		'kemi-star=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-star.cfg -l udp:127.0.0.1:{PORT}'
+	@# The stateful record-routing proxy: INVITE/ACK/BYE through tm, per call.
+	$(SHARED)/bench/compare.sh proxy $(BENCH_ROUNDS) \
+		'kemi-lua=$(CURDIR)/testdata/bench/proxy.sh $(CURDIR)/$(BIN) lua {PORT} {UAS}' \
+		'kemi-js=$(CURDIR)/testdata/bench/proxy.sh $(CURDIR)/$(BIN) js {PORT} {UAS}' \
+		'kemi-star=$(CURDIR)/testdata/bench/proxy.sh $(CURDIR)/$(BIN) star {PORT} {UAS}'
 	@# REGISTER through Kamailio's example KEMI script (needs the kamailio
 	@# package), with and without digest authentication, next to Kamailio.
 	SHARED=$(SHARED) testdata/bench/register-compare.sh $(BIN) $(BENCH_ROUNDS)
