@@ -13,9 +13,9 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
-	"sync"
 
 	"kemi/core"
+	"kemi/internal/recache"
 	"kemi/sip"
 )
 
@@ -325,29 +325,10 @@ func GetwIdx(ctx *core.Ctx, hname string, idx int) core.Value {
 	return value(ctx, hname, idx, nullPrint)
 }
 
-var (
-	reMu    sync.RWMutex
-	reCache = map[string]*regexp.Regexp{}
-)
+// regexps matches header values without case, as Kamailio's REG_ICASE.
+var regexps = recache.New("(?i)")
 
-func compileRe(expr string) (*regexp.Regexp, error) {
-	reMu.RLock()
-	re := reCache[expr]
-	reMu.RUnlock()
-	if re != nil {
-		return re, nil
-	}
-	re, err := regexp.Compile("(?i)" + expr)
-	if err != nil {
-		return nil, err
-	}
-	reMu.Lock()
-	if len(reCache) < 1024 {
-		reCache[expr] = re
-	}
-	reMu.Unlock()
-	return re, nil
-}
+func compileRe(expr string) (*regexp.Regexp, error) { return regexps.Compile(expr) }
 
 // MatchContent compares the values (trimmed) of headers named hname with
 // mval, ignoring case: op "eq" equal, "ne" not equal, "sw" starts with,

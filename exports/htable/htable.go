@@ -14,10 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"kemi/core"
+	"kemi/internal/recache"
 )
 
 // Tables is the set of tables of one runtime.
@@ -291,29 +291,14 @@ func (m *matcher) match(s string) bool {
 	return m.re.MatchString(s)
 }
 
-// reCache keeps compiled expressions: scripts pass the same few patterns
-// on every message. It is bounded; past the bound patterns are compiled
-// per call.
-var reCache sync.Map // string -> *regexp.Regexp
+// regexps are matched without case, as Kamailio's REG_EXTENDED|REG_ICASE.
+var regexps = recache.New("(?i)")
 
-var reCount atomic.Int64
-
-const maxCachedRE = 256
-
-// compile compiles a POSIX-style extended expression matched without case,
-// as Kamailio's REG_EXTENDED|REG_ICASE does.
+// compile compiles a POSIX-style extended expression matched without case.
 func compile(pat string) (*regexp.Regexp, error) {
-	if re, ok := reCache.Load(pat); ok {
-		return re.(*regexp.Regexp), nil
-	}
-	re, err := regexp.Compile("(?i)" + pat)
+	re, err := regexps.Compile(pat)
 	if err != nil {
 		return nil, fmt.Errorf("bad regular expression %q: %v", pat, err)
-	}
-	if reCount.Load() < maxCachedRE {
-		if _, loaded := reCache.LoadOrStore(pat, re); !loaded {
-			reCount.Add(1)
-		}
 	}
 	return re, nil
 }

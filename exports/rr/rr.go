@@ -13,9 +13,9 @@ import (
 	"bytes"
 	"regexp"
 	"strconv"
-	"sync"
 
 	"kemi/core"
+	"kemi/internal/recache"
 	"kemi/sip"
 )
 
@@ -569,30 +569,11 @@ func routedParams(ctx *core.Ctx) ([]byte, bool) {
 	return u.Params, true
 }
 
-var (
-	reMu    sync.RWMutex
-	reCache = map[string]*regexp.Regexp{}
-)
+// regexps are matched without case, as Kamailio's rr does.
+var regexps = recache.New("(?i)")
 
 // compile returns the compiled case-insensitive regexp, cached.
-func compile(expr string) (*regexp.Regexp, error) {
-	reMu.RLock()
-	re := reCache[expr]
-	reMu.RUnlock()
-	if re != nil {
-		return re, nil
-	}
-	re, err := regexp.Compile("(?i)" + expr)
-	if err != nil {
-		return nil, err
-	}
-	reMu.Lock()
-	if len(reCache) < 1024 {
-		reCache[expr] = re
-	}
-	reMu.Unlock()
-	return re, nil
-}
+func compile(expr string) (*regexp.Regexp, error) { return regexps.Compile(expr) }
 
 // CheckRouteParam is KSR.rr.check_route_param: 1 when the params of our
 // Route entry (";lr;ftag=...;nat=yes") match the regular expression.

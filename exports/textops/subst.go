@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"kemi/core"
+	"kemi/internal/recache"
 )
 
 // part is one piece of a replacement: literal text, a match group, or a
@@ -28,40 +29,22 @@ type substExpr struct {
 
 var (
 	cacheMu    sync.RWMutex
-	reCache    = [2]map[string]*regexp.Regexp{{}, {}} // by case sensitivity
 	substCache = map[string]*substExpr{}
+	// Kamailio compiles with REG_EXTENDED and REG_NEWLINE (and REG_ICASE
+	// for search): '.' stops at line ends and ^ $ match at them, which is
+	// (?m) in Go.
+	caseRegexps = recache.New("(?m)")
+	foldRegexps = recache.New("(?mi)")
 )
 
-const maxCache = 1024
+const maxCache = recache.MaxEntries
 
-// compile returns a cached regexp. Kamailio compiles with REG_EXTENDED and
-// REG_NEWLINE (and REG_ICASE for search): '.' stops at line ends and ^ $
-// match at them, which is (?m) in Go.
+// compile returns a cached regexp, matched without case when icase.
 func compile(expr string, icase bool) (*regexp.Regexp, error) {
-	c := 0
 	if icase {
-		c = 1
+		return foldRegexps.Compile(expr)
 	}
-	cacheMu.RLock()
-	re := reCache[c][expr]
-	cacheMu.RUnlock()
-	if re != nil {
-		return re, nil
-	}
-	flags := "(?m)"
-	if icase {
-		flags = "(?mi)"
-	}
-	re, err := regexp.Compile(flags + expr)
-	if err != nil {
-		return nil, err
-	}
-	cacheMu.Lock()
-	if len(reCache[c]) < maxCache {
-		reCache[c][expr] = re
-	}
-	cacheMu.Unlock()
-	return re, nil
+	return caseRegexps.Compile(expr)
 }
 
 // parseSubst parses sed-style "/re/repl/flags" (any delimiter, the first
