@@ -339,6 +339,18 @@ func NeedsReceived(v *Via, src netip.Addr) bool {
 // AppendAddr appends an address as it goes in a received parameter: IPv4
 // dotted, IPv6 in brackets (RFC 5118 §4.5 allows both; brackets keep the
 // parameter unambiguous next to rport).
+// AppendIP writes a as a SIP host: IPv6 in brackets, IPv4-mapped
+// addresses as IPv4.
+func AppendIP(dst []byte, a netip.Addr) []byte { return appendIP(dst, a) }
+
+// AppendHostPort writes ap as a SIP hostport: "192.0.2.1:5060" or
+// "[2001:db8::1]:5060".
+func AppendHostPort(dst []byte, ap netip.AddrPort) []byte {
+	dst = appendIP(dst, ap.Addr())
+	dst = append(dst, ':')
+	return strconv.AppendUint(dst, uint64(ap.Port()), 10)
+}
+
 func appendIP(dst []byte, a netip.Addr) []byte {
 	a = a.Unmap()
 	if a.Is6() {

@@ -342,16 +342,7 @@ func GetSrcuri(ctx *core.Ctx) core.Value {
 	}
 	b := make([]byte, 0, 64)
 	b = append(b, "sip:"...)
-	a := ctx.Src.Addr().Unmap()
-	if a.Is6() {
-		b = append(b, '[')
-		b = a.AppendTo(b)
-		b = append(b, ']')
-	} else {
-		b = a.AppendTo(b)
-	}
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(ctx.Src.Port()), 10)
+	b = sip.AppendHostPort(b, ctx.Src)
 	if ctx.Proto != core.UDP && ctx.Proto != 0 {
 		b = append(b, ";transport="...)
 		b = append(b, ctx.Proto.String()...)

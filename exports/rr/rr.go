@@ -98,16 +98,7 @@ func isSips(ctx *core.Ctx) bool {
 // appendLocal writes the address of the socket the message came in on, as
 // Kamailio's record_route does: IP:PORT, and ;transport= for non-UDP.
 func appendLocal(b []byte, ctx *core.Ctx) []byte {
-	a := ctx.Local.Addr().Unmap()
-	if a.Is6() {
-		b = append(b, '[')
-		b = a.AppendTo(b)
-		b = append(b, ']')
-	} else {
-		b = a.AppendTo(b)
-	}
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(ctx.Local.Port()), 10)
+	b = sip.AppendHostPort(b, ctx.Local)
 	if ctx.Proto != core.UDP && ctx.Proto != 0 {
 		b = append(b, ";transport="...)
 		b = append(b, ctx.Proto.String()...)

@@ -125,14 +125,7 @@ func ContactParamEncodeAlias(ctx *core.Ctx, nparam, saddr string) int {
 		}
 		a := append([]byte(nil), uri...)
 		a = append(a, ";alias="...)
-		ip := ctx.Src.Addr().Unmap()
-		if ip.Is6() {
-			a = append(a, '[')
-			a = ip.AppendTo(a)
-			a = append(a, ']')
-		} else {
-			a = ip.AppendTo(a)
-		}
+		a = sip.AppendIP(a, ctx.Src.Addr())
 		a = append(a, '~')
 		a = strconv.AppendUint(a, uint64(ctx.Src.Port()), 10)
 		a = append(a, '~', protoNum(ctx.Proto))

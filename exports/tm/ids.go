@@ -91,16 +91,7 @@ func parseBranch(b []byte) (id uint64, idx int, ok bool) {
 // appendVia appends our Via value for a request sent from local.
 func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
 	dst = append(dst, "SIP/2.0/UDP "...)
-	a := local.Addr().Unmap()
-	if a.Is6() {
-		dst = append(dst, '[')
-		dst = a.AppendTo(dst)
-		dst = append(dst, ']')
-	} else {
-		dst = a.AppendTo(dst)
-	}
-	dst = append(dst, ':')
-	dst = strconv.AppendUint(dst, uint64(local.Port()), 10)
+	dst = sip.AppendHostPort(dst, local)
 	dst = append(dst, ";branch="...)
 	return appendBranch(dst, id, idx)
 }
