@@ -167,6 +167,24 @@ func (c *Ctx) Stopped() bool { return c.stopped }
 // Dropped reports whether the message is to be dropped.
 func (c *Ctx) Dropped() bool { return c.dropped }
 
+// IsMyself reports whether host:port names this server, through the
+// runtime's Myself hook (listen addresses and aliases); without one (tests,
+// tools) it compares with the socket the message arrived on. Port 0 means
+// any port, as Kamailio's check_self does for a URI without one.
+func (c *Ctx) IsMyself(host []byte, port int) bool {
+	if len(host) == 0 {
+		return false
+	}
+	if c.RT != nil && c.RT.Myself != nil {
+		return c.RT.Myself(host, port)
+	}
+	if port != 0 && port != int(c.Local.Port()) {
+		return false
+	}
+	a, ok := (sip.URI{Host: host}).HostAddr()
+	return ok && a.Unmap() == c.Local.Addr().Unmap()
+}
+
 // Logf logs at a Kamailio level with the context's log prefix.
 func (c *Ctx) Log(level int, msg string) {
 	if c.RT != nil && c.RT.Log != nil {

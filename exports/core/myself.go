@@ -1,7 +1,6 @@
 package kcore
 
 import (
-	"bytes"
 	"net/netip"
 	"strconv"
 
@@ -28,21 +27,8 @@ func myselfURI(ctx *core.Ctx, uri []byte) bool {
 }
 
 // myself asks the runtime's hook, or without one compares with the socket
-// the message arrived on.
-func myself(ctx *core.Ctx, host []byte, port int) bool {
-	if len(host) == 0 {
-		return false
-	}
-	if ctx.RT != nil && ctx.RT.Myself != nil {
-		return ctx.RT.Myself(host, port)
-	}
-	if port != 0 && port != int(ctx.Local.Port()) {
-		return false
-	}
-	h := bytes.TrimSuffix(bytes.TrimPrefix(host, []byte("[")), []byte("]"))
-	a, err := netip.ParseAddr(string(h))
-	return err == nil && a.Unmap() == ctx.Local.Addr().Unmap()
-}
+// the message arrived on (core.Ctx.IsMyself).
+func myself(ctx *core.Ctx, host []byte, port int) bool { return ctx.IsMyself(host, port) }
 
 // IsMyselfRuri checks the Request-URI (false for replies).
 func IsMyselfRuri(ctx *core.Ctx) bool {

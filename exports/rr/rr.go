@@ -69,25 +69,13 @@ func paramInt(ctx *core.Ctx, name string, def int64) int64 {
 	return def
 }
 
-// myself tells whether host:port is this server: the runtime's listen
-// addresses and aliases, or without them the socket the message came on.
+// myself tells whether a Route's host:port is this server. A Route
+// without a port means the SIP default, as Kamailio's rr checks it.
 func myself(ctx *core.Ctx, host []byte, port int) bool {
-	if len(host) == 0 {
-		return false
-	}
-	// A Route without a port means the SIP default, as Kamailio's rr
-	// checks it (the runtime hook takes 0 as "any port").
 	if port == 0 {
 		port = 5060
 	}
-	if ctx.RT != nil && ctx.RT.Myself != nil {
-		return ctx.RT.Myself(host, port)
-	}
-	if port != int(ctx.Local.Port()) {
-		return false
-	}
-	a, ok := (sip.URI{Host: host}).HostAddr()
-	return ok && a.Unmap() == ctx.Local.Addr().Unmap()
+	return ctx.IsMyself(host, port)
 }
 
 func isSips(ctx *core.Ctx) bool {

@@ -78,18 +78,13 @@ func IsFirstHopMode(ctx *core.Ctx, mode int) int {
 	return 1
 }
 
+// myself checks a URI's host:port, a missing port being the SIP default
+// as Kamailio's siputils takes it.
 func myself(ctx *core.Ctx, host []byte, port int) bool {
-	if len(host) == 0 {
-		return false
-	}
-	if ctx.RT != nil && ctx.RT.Myself != nil {
-		return ctx.RT.Myself(host, port)
-	}
 	if port == 0 {
 		port = 5060
 	}
-	a, ok := (sip.URI{Host: host}).HostAddr()
-	return ok && port == int(ctx.Local.Port()) && a.Unmap() == ctx.Local.Addr().Unmap()
+	return ctx.IsMyself(host, port)
 }
 
 func ruri(ctx *core.Ctx) (sip.URI, bool) {
