@@ -222,11 +222,9 @@ func ViaDestination(v *sip.Via) (netip.AddrPort, bool) {
 	if len(host) == 0 {
 		host = v.Host
 	}
-	if len(host) > 1 && host[0] == '[' {
-		host = host[1 : len(host)-1]
-	}
-	a, err := netip.ParseAddr(string(host))
-	if err != nil {
+	// The sip parser reads IPs from the buffer without allocating.
+	a, ok := (sip.URI{Host: host}).HostAddr()
+	if !ok {
 		return netip.AddrPort{}, false
 	}
 	port := 5060

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"kemi/core"
+	"kemi/sip"
 )
 
 // fakeProgram runs a Go function as the script.
@@ -82,5 +83,30 @@ func TestRequestCallbackRequired(t *testing.T) {
 	rt := &core.Runtime{Reg: reg, Callbacks: map[string]string{"ksr_request_route": "my_route"}}
 	if _, err := New(rt, &fakeProgram{}); err == nil || !strings.Contains(err.Error(), "my_route") {
 		t.Errorf("New with a renamed, missing request callback: %v", err)
+	}
+}
+
+func TestViaDestination(t *testing.T) {
+	for _, c := range []struct{ via, want string }{
+		{"SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bK1", "192.0.2.1:5070"},
+		{"SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1", "192.0.2.1:5060"},
+		{"SIP/2.0/UDP host.example;received=192.0.2.9;rport=6000;branch=z9hG4bK1", "192.0.2.9:6000"},
+		{"SIP/2.0/UDP [2001:db8::1]:5080;branch=z9hG4bK1", "[2001:db8::1]:5080"},
+	} {
+		v, err := sip.ParseVia([]byte(c.via))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := ViaDestination(&v)
+		if !ok || got.String() != c.want {
+			t.Errorf("ViaDestination(%s) = %v, %v; want %s", c.via, got, ok, c.want)
+		}
+		if n := testing.AllocsPerRun(50, func() { ViaDestination(&v) }); n != 0 {
+			t.Errorf("ViaDestination allocates %v times", n)
+		}
+	}
+	v, _ := sip.ParseVia([]byte("SIP/2.0/UDP host.example;branch=z9hG4bK1"))
+	if _, ok := ViaDestination(&v); ok {
+		t.Error("a Via naming a host, with no received=, gave a destination")
 	}
 }
