@@ -185,8 +185,30 @@ func (c *Ctx) IsMyself(host []byte, port int) bool {
 	return ok && a.Unmap() == c.Local.Addr().Unmap()
 }
 
-// Logf logs at a Kamailio level with the context's log prefix.
+// Log is how modules log about the message in hand, with the context's
+// log prefix. Error lines (ERROR and above) while a message is in hand share
+// one LogLimit per logger: what a peer sends can make a module fail on
+// every message, and that must not flood the log. Lines below ERROR
+// (NOTICE for a failed authentication, say, which fail2ban-style tools
+// read) are never held back. Values from the message go in through
+// LogValue or LogQuote.
 func (c *Ctx) Log(level int, msg string) {
+	if c.RT == nil || c.RT.Log == nil {
+		return
+	}
+	l := c.RT.Log
+	if level <= LErr && c.Msg != nil {
+		l.LogLimited(&l.errs, level, c, msg)
+		return
+	}
+	l.Log(level, c, msg)
+}
+
+// ScriptLog is the script's own logging (KSR.log, KSR.err, xlog, print):
+// never held back, as what a script logs and how often is the operator's
+// choice. The logger still keeps each line one line and cuts it at
+// MaxLogLine bytes.
+func (c *Ctx) ScriptLog(level int, msg string) {
 	if c.RT != nil && c.RT.Log != nil {
 		c.RT.Log.Log(level, c, msg)
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Kamailio's log levels; `debug=N` shows every level <= N.
@@ -33,7 +34,117 @@ func LevelName(level int) string {
 	return "L" + strconv.Itoa(level)
 }
 
-// Logger writes Kamailio-style lines: " LEVEL: <prefix>message".
+// Bounds on what one log line shows. A peer controls most of what kemi
+// logs (URIs, headers, parse errors quoting them), so a value is cut to
+// LogValueMax bytes where it is put in a line, and a whole line, whoever
+// built it, to MaxLogLine bytes; either cut is marked "...[cut N bytes]".
+const (
+	LogValueMax = 256
+	MaxLogLine  = 4096
+)
+
+// LogValue is v as it may appear in a log line: at most LogValueMax bytes,
+// cut on a character boundary and marked "...[cut N bytes]", with control
+// characters escaped (CR as \r, LF as \n, ESC as \x1b) so that a value can
+// neither start a line of its own nor drive a terminal. Use it for every
+// network-supplied value (URIs, header values, reasons, parse errors that
+// quote input) put in a log line.
+func LogValue[T ~string | ~[]byte](v T) string {
+	n := keepLen(v, LogValueMax)
+	b := appendEscaped(make([]byte, 0, n+24), v[:n])
+	return string(appendCut(b, len(v)-n))
+}
+
+// AppendLogValue appends LogValue(v) to dst.
+func AppendLogValue[T ~string | ~[]byte](dst []byte, v T) []byte {
+	n := keepLen(v, LogValueMax)
+	return appendCut(appendEscaped(dst, v[:n]), len(v)-n)
+}
+
+// LogQuote is LogValue in Go double quotes (strconv.Quote of the part
+// kept), for a value whose ends matter to the reader.
+func LogQuote[T ~string | ~[]byte](v T) string {
+	n := keepLen(v, LogValueMax)
+	b := strconv.AppendQuote(make([]byte, 0, n+26), string(v[:n]))
+	return string(appendCut(b, len(v)-n))
+}
+
+// keepLen is how much of v a log shows: all of it up to max bytes, else
+// max bytes or a little less, to end on a UTF-8 boundary.
+func keepLen[T ~string | ~[]byte](v T, max int) int {
+	if len(v) <= max {
+		return len(v)
+	}
+	n := max
+	for n > max-utf8.UTFMax && n > 0 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return n
+}
+
+func appendCut(b []byte, cut int) []byte {
+	if cut == 0 {
+		return b
+	}
+	b = append(b, "...[cut "...)
+	b = strconv.AppendInt(b, int64(cut), 10)
+	return append(b, " bytes]"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends s with what a terminal or a log reader would act
+// on escaped: ASCII controls but tab, DEL, C1 controls, the Unicode line
+// and paragraph separators, and bytes that are not UTF-8.
+func appendEscaped[T ~string | ~[]byte](b []byte, s T) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c >= 0x20 && c < 0x7f || c == '\t':
+				b = append(b, c)
+			case c == '\n':
+				b = append(b, `\n`...)
+			case c == '\r':
+				b = append(b, `\r`...)
+			default:
+				b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+			}
+			continue
+		}
+		var rb [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(rb[:copy(rb[:], s[i:])])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+		case r >= 0x80 && r < 0xa0, r == 0x2028, r == 0x2029:
+			b = append(b, `\u`...)
+			b = append(b, hexDigits[r>>12&15], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
+// plainLine reports whether b needs neither escaping nor cutting.
+func plainLine(b []byte) bool {
+	if len(b) > MaxLogLine {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x20 && c != '\t' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Logger writes Kamailio-style lines: " LEVEL: <prefix>message". Every
+// line is one line: control characters in the prefix or message are
+// escaped and the line is cut at MaxLogLine bytes.
 // Prefix, when set, expands log_prefix for the message in hand.
 type Logger struct {
 	Level  int // the `debug` global
@@ -42,6 +153,11 @@ type Logger struct {
 
 	mu  sync.Mutex
 	buf []byte
+	raw []byte // the unescaped text, when a line needs escaping
+
+	// errs limits the error lines modules log about the message in hand
+	// (Ctx.Log); see there.
+	errs LogLimit
 }
 
 // Enabled reports whether a line at level would be written.
@@ -49,6 +165,16 @@ func (l *Logger) Enabled(level int) bool { return l != nil && level <= l.Level }
 
 // Log writes one line when level is enabled. ctx may be nil.
 func (l *Logger) Log(level int, ctx *Ctx, msg string) {
+	l.write(level, ctx, msg, nil)
+}
+
+// LogStack writes msg as Log does, followed by a Go stack trace as it is,
+// one frame per line: the trace comes from the runtime, not the network.
+func (l *Logger) LogStack(level int, ctx *Ctx, msg string, stack []byte) {
+	l.write(level, ctx, msg, stack)
+}
+
+func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
 	if !l.Enabled(level) || l.Out == nil {
 		return
 	}
@@ -59,13 +185,104 @@ func (l *Logger) Log(level int, ctx *Ctx, msg string) {
 	b = append(b, ' ')
 	b = append(b, LevelName(level)...)
 	b = append(b, ": "...)
+	start := len(b)
 	if l.Prefix != nil && ctx != nil {
 		b = l.Prefix(ctx, b)
 	}
+	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+		msg = msg[:n-1]
+	}
 	b = append(b, msg...)
-	if len(msg) == 0 || msg[len(msg)-1] != '\n' {
-		b = append(b, '\n')
+	if !plainLine(b[start:]) {
+		l.raw = append(l.raw[:0], b[start:]...)
+		n := keepLen(l.raw, MaxLogLine)
+		b = appendCut(appendEscaped(b[:start], l.raw[:n]), len(l.raw)-n)
+	}
+	b = append(b, '\n')
+	if len(tail) > 0 {
+		b = append(b, tail...)
+		if tail[len(tail)-1] != '\n' {
+			b = append(b, '\n')
+		}
 	}
 	l.Out.Write(b)
 	l.buf = b
+}
+
+// LogLimit lets a burst of log lines through, then a few per second, so a
+// flood of bad input cannot flood the log while single events still show.
+// The first line let through after some were held back says how many, as
+// " (N more <What> suppressed in the last 2.5s)". The zero value works.
+type LogLimit struct {
+	What string // what the lines are, for the note; "error lines" when empty
+
+	mu        sync.Mutex
+	tokens    float64
+	last      time.Time
+	dropped   uint64
+	firstDrop time.Time
+}
+
+// A LogLimit's burst and its rate after the burst.
+const (
+	LogBurst  = 20
+	LogPerSec = 5
+)
+
+// Allow reports whether a line may be written now, and the note to end it
+// with when lines were held back before it ("" otherwise).
+func (l *LogLimit) Allow() (ok bool, note string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.last.IsZero() {
+		l.tokens = LogBurst
+	} else {
+		l.tokens += now.Sub(l.last).Seconds() * LogPerSec
+		if l.tokens > LogBurst {
+			l.tokens = LogBurst
+		}
+	}
+	l.last = now
+	if l.tokens < 1 {
+		if l.dropped == 0 {
+			l.firstDrop = now
+		}
+		l.dropped++
+		return false, ""
+	}
+	l.tokens--
+	if l.dropped == 0 {
+		return true, ""
+	}
+	what := l.What
+	if what == "" {
+		what = "error lines"
+	}
+	d := now.Sub(l.firstDrop).Round(100 * time.Millisecond)
+	if d < 100*time.Millisecond {
+		d = 100 * time.Millisecond
+	}
+	note = " (" + strconv.FormatUint(l.dropped, 10) + " more " + what + " suppressed in the last " + d.String() + ")"
+	l.dropped = 0
+	return true, note
+}
+
+// LogLimited writes msg through lim: held back when lim says so, else with
+// lim's note on lines held back before it.
+func (l *Logger) LogLimited(lim *LogLimit, level int, ctx *Ctx, msg string) {
+	if !l.Enabled(level) || l.Out == nil {
+		return
+	}
+	ok, note := lim.Allow()
+	if !ok {
+		return
+	}
+	if note != "" {
+		if n := len(msg); n > 0 && msg[n-1] == '\n' {
+			msg = msg[:n-1]
+		}
+		msg += note
+	}
+	l.write(level, ctx, msg, nil)
 }

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"kemi/core"
 	"kemi/sip"
@@ -29,8 +27,9 @@ type Router struct {
 	// Counters, read by tests and printed at shutdown.
 	Received, Malformed, ScriptErrors, Panics atomic.Uint64
 
-	malformedLog rateLimit
-	errorLog     rateLimit
+	// One LogLimit per kind of line a peer can make kemi write on every
+	// message: malformed input, script errors, and panics in modules.
+	malformedLog, errorLog, panicLog core.LogLimit
 }
 
 type program struct {
@@ -42,6 +41,9 @@ type program struct {
 // request callback; that is checked here, at load time.
 func New(rt *core.Runtime, p core.Program) (*Router, error) {
 	r := &Router{rt: rt}
+	r.malformedLog.What = "malformed-message lines"
+	r.errorLog.What = "script errors"
+	r.panicLog.What = "internal errors"
 	r.requestCB = rt.Callback("ksr_request_route")
 	r.replyCB = rt.Callback("ksr_reply_route")
 	if !p.Has(r.requestCB) {
@@ -128,16 +130,17 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	defer func() {
 		if p := recover(); p != nil {
 			n := r.Panics.Add(1)
-			if r.errorLog.allow() {
-				r.rt.Log.Log(core.LCrit, nil, fmt.Sprintf("internal error routing a message from %s (Call-ID %q): %v (so far: %d)\n%s",
-					src, w.msg.CallID(), p, n, debug.Stack()))
+			if ok, note := r.panicLog.Allow(); ok {
+				r.rt.Log.LogStack(core.LCrit, nil, fmt.Sprintf("internal error routing a message from %s (Call-ID %s): %s (so far: %d)%s",
+					src, core.LogQuote(w.msg.CallID()), core.LogValue(fmt.Sprint(p)), n, note), debug.Stack())
 			}
 		}
 	}()
 	if err := w.msg.Parse(data); err != nil {
 		n := r.Malformed.Add(1)
-		if r.malformedLog.allow() {
-			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)", src, len(data), clip(err.Error()), n))
+		if ok, note := r.malformedLog.Allow(); ok {
+			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)%s",
+				src, len(data), core.LogValue(err.Error()), n, note))
 		}
 		return
 	}
@@ -161,8 +164,9 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 		// Only the reply callback may be missing; the request one is checked at load.
 	default:
 		n := r.ScriptErrors.Add(1)
-		if r.errorLog.allow() {
-			ctx.Log(core.LErr, fmt.Sprintf("%s failed for Call-ID %q: %v (script errors so far: %d)", cb, w.msg.CallID(), err, n))
+		if ok, note := r.errorLog.Allow(); ok {
+			r.rt.Log.Log(core.LErr, ctx, fmt.Sprintf("%s failed for Call-ID %s: %s (script errors so far: %d)%s",
+				cb, core.LogQuote(w.msg.CallID()), core.LogValue(err.Error()), n, note))
 		}
 	}
 	if w.msg.IsRequest() || ctx.Dropped() {
@@ -188,30 +192,47 @@ func (w *Worker) forwardReply() {
 	top := it.Via()
 	if my := w.r.rt.Myself; my == nil || !my(top.Host, top.Port) {
 		if log.Enabled(core.LDbg) {
-			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %q: top Via %s is not ours; dropped", w.msg.CallID(), top.Host))
+			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %s: top Via %s is not ours; dropped", core.LogQuote(w.msg.CallID()), core.LogValue(top.Host)))
 		}
 		return
 	}
 	if !it.Next() {
 		if log.Enabled(core.LDbg) {
-			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %q has no second Via; dropped", w.msg.CallID()))
+			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %s has no second Via; dropped", core.LogQuote(w.msg.CallID())))
 		}
 		return
 	}
 	dst, ok := ViaDestination(it.Via())
 	if !ok {
-		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q: next Via %q has no address to send to; dropped", w.msg.CallID(), it.Via().Raw))
+		if ok, note := w.replyLog(); ok {
+			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s: next Via %s has no address to send to; dropped%s",
+				core.LogQuote(w.msg.CallID()), core.LogQuote(it.Via().Raw), note))
+		}
 		return
 	}
 	if err := w.msg.RemoveTopVia(); err != nil {
-		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q: %v", w.msg.CallID(), err))
+		if ok, note := w.replyLog(); ok {
+			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s: %s%s", core.LogQuote(w.msg.CallID()), core.LogValue(err.Error()), note))
+		}
 		return
 	}
 	b := w.msg.AppendTo(w.ctx.Scratch[:0])
 	w.ctx.Scratch = b[:0]
 	if err := w.SendTo(b, core.UDP, dst); err != nil {
-		w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %q to %s: %v", w.msg.CallID(), dst, err))
+		if ok, note := w.replyLog(); ok {
+			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s to %s: %s%s", core.LogQuote(w.msg.CallID()), dst, core.LogValue(err.Error()), note))
+		}
 	}
+}
+
+// replyLog says whether to log why a reply was not forwarded, and the
+// limit's note: a peer can cause such a line on every datagram, so it
+// goes under the malformed-message limit.
+func (w *Worker) replyLog() (bool, string) {
+	if !w.r.rt.Log.Enabled(core.LWarn) {
+		return false, ""
+	}
+	return w.r.malformedLog.Allow()
 }
 
 // ViaDestination is where a response goes for a Via that is not ours
@@ -235,46 +256,4 @@ func ViaDestination(v *sip.Via) (netip.AddrPort, bool) {
 		port = v.Port
 	}
 	return netip.AddrPortFrom(a.Unmap(), uint16(port)), true
-}
-
-// clip keeps a log line short when an error quotes hostile input.
-func clip(s string) string {
-	const max = 300
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + fmt.Sprintf("... (%d bytes more)", len(s)-max)
-}
-
-// rateLimit lets a burst of log lines through, then one per interval, so a
-// flood of bad input cannot flood the log while single events still show.
-type rateLimit struct {
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-const (
-	logBurst  = 20
-	logPerSec = 5
-)
-
-func (l *rateLimit) allow() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if l.last.IsZero() {
-		l.tokens = logBurst
-	} else {
-		l.tokens += now.Sub(l.last).Seconds() * logPerSec
-		if l.tokens > logBurst {
-			l.tokens = logBurst
-		}
-	}
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
 }

@@ -75,7 +75,7 @@ func (vm *VM) bindSR(ksr *glua.LTable) {
 		}
 		level := srLevels[lv]
 		sr.RawSetString(lv, L.NewFunction(func(L *glua.LState) int {
-			vm.ctx.Log(level, L.CheckString(1))
+			vm.ctx.ScriptLog(level, L.CheckString(1))
 			return 0
 		}))
 	}
@@ -104,7 +104,7 @@ func (vm *VM) srLog(L *glua.LState) int {
 	if !ok {
 		L.RaiseError("sr.log: unknown level %q, expected one of alert, crit, err, warn, notice, info, dbg", name)
 	}
-	vm.ctx.Log(level, L.CheckString(2))
+	vm.ctx.ScriptLog(level, L.CheckString(2))
 	return 0
 }
 

@@ -175,7 +175,7 @@ func (vm *VM) print(L *glua.LState) int {
 		}
 		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
-	vm.ctx.Log(core.LInfo, b.String())
+	vm.ctx.ScriptLog(core.LInfo, b.String())
 	return 0
 }
 

@@ -3,26 +3,26 @@ package kcore
 import "kemi/core"
 
 // LogDbg is KSR.dbg.
-func LogDbg(ctx *core.Ctx, msg string) { ctx.Log(core.LDbg, msg) }
+func LogDbg(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LDbg, msg) }
 
 // LogInfo is KSR.info.
-func LogInfo(ctx *core.Ctx, msg string) { ctx.Log(core.LInfo, msg) }
+func LogInfo(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LInfo, msg) }
 
 // LogNotice is KSR.notice.
-func LogNotice(ctx *core.Ctx, msg string) { ctx.Log(core.LNotice, msg) }
+func LogNotice(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LNotice, msg) }
 
 // LogWarn is KSR.warn.
-func LogWarn(ctx *core.Ctx, msg string) { ctx.Log(core.LWarn, msg) }
+func LogWarn(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LWarn, msg) }
 
 // LogErr is KSR.err.
-func LogErr(ctx *core.Ctx, msg string) { ctx.Log(core.LErr, msg) }
+func LogErr(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LErr, msg) }
 
 // LogCrit is KSR.crit.
-func LogCrit(ctx *core.Ctx, msg string) { ctx.Log(core.LCrit, msg) }
+func LogCrit(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LCrit, msg) }
 
 // Log is KSR.log(level, msg). As in Kamailio, a level it does not know
 // logs as an error rather than being lost.
-func Log(ctx *core.Ctx, level, msg string) { ctx.Log(LevelOf(level), msg) }
+func Log(ctx *core.Ctx, level, msg string) { ctx.ScriptLog(LevelOf(level), msg) }
 
 // LevelOf maps KSR.log's level names, ignoring case, to logger levels.
 func LevelOf(name string) int {
