@@ -1,9 +1,11 @@
 package router
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"kemi/core"
 	"kemi/sip"
@@ -109,4 +111,106 @@ func TestViaDestination(t *testing.T) {
 	if _, ok := ViaDestination(&v); ok {
 		t.Error("a Via naming a host, with no received=, gave a destination")
 	}
+}
+
+// countWriter counts what the log got, keeping only its start.
+type countWriter struct {
+	n, entries int
+	head       strings.Builder
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	c.n += len(b)
+	c.entries++ // the Logger writes one entry per call
+	if c.head.Len() < 4<<20 {
+		c.head.Write(b)
+	}
+	return len(b), nil
+}
+
+// A flood of malformed datagrams, script errors quoting a big header
+// with a CR/LF, module error lines and module panics writes a bounded log;
+// values are cut, no line is forged, and each kind notes how many lines it
+// held back once the flood pauses.
+func TestHardening_LogFloodBounded(t *testing.T) {
+	evil, malformed := floodMsgs(strings.Repeat("A", 2000))
+	n := 0
+	r, _ := newRouter(t, func(ctx *core.Ctx) error {
+		n++
+		switch n % 3 {
+		case 0:
+			return fmt.Errorf("script.lua:7: bad header %s\r\nJan  1 00:00:00.000 ERROR: forged", ctx.Msg.Header("X-Big"))
+		case 1:
+			ctx.Log(core.LErr, "siputils: bad value "+core.LogValue(ctx.Msg.Header("X-Big"))+"\n")
+			return nil
+		default:
+			panic("module bug with " + string(ctx.Msg.Header("X-Big")))
+		}
+	})
+	out := &countWriter{}
+	r.rt.Log.Out = out
+	w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	flood := func(rounds int, evil, malformed []byte) {
+		for i := 0; i < rounds; i++ {
+			w.Handle(malformed, src, core.UDP)
+			w.Handle(evil, src, core.UDP)
+		}
+	}
+	const rounds = 100_000
+	start := time.Now()
+	flood(rounds, evil, malformed)
+	took := time.Since(start)
+	// The limits refill: the next lines carry the notes. Values of 60 kB
+	// are cut as 2 kB ones are.
+	time.Sleep(time.Second)
+	evil, malformed = floodMsgs(strings.Repeat("A", 60_000))
+	flood(3, evil, malformed)
+	t.Logf("%d messages in %v: %d bytes of log in %d entries", 2*rounds, took.Round(time.Millisecond), out.n, out.entries)
+	if r.Malformed.Load() < rounds || r.ScriptErrors.Load() < rounds/3 || r.Panics.Load() < rounds/3 {
+		t.Fatalf("malformed %d, script errors %d, panics %d: the flood did not go where meant",
+			r.Malformed.Load(), r.ScriptErrors.Load(), r.Panics.Load())
+	}
+	if out.n > 1<<20 {
+		t.Errorf("%d messages wrote %d bytes of log, want under 1 MB", 2*rounds, out.n)
+	}
+	// Unlimited, that would be 2 entries a message; limited, a burst and
+	// a few a second for each of the 4 kinds.
+	if max := 4 * (core.LogBurst + int(took.Seconds()+2)*core.LogPerSec); out.entries > max {
+		t.Errorf("%d log entries, want at most %d", out.entries, max)
+	}
+	log := out.head.String()
+	if strings.Contains(log, "\nJan  1 00:00:00.000 ERROR: forged") {
+		t.Error("a CR/LF in a script error started a line of its own")
+	}
+	for _, l := range strings.Split(log, "\n") {
+		if len(l) > core.LogValueMax+300 {
+			t.Errorf("a %d-byte line: %.300s...", len(l), l)
+			break
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("log tail:\n%s", log[max(0, len(log)-3000):])
+	}
+	if !strings.Contains(log, "...[cut 59") {
+		t.Errorf("no 60 kB value marked as cut:\n%.2000s", log[max(0, len(log)-2000):])
+	}
+	for _, what := range []string{"malformed-message lines", "script errors", "error lines", "internal errors"} {
+		if !strings.Contains(log, " more "+what+" suppressed in the last ") {
+			t.Errorf("no note of held-back %s", what)
+		}
+	}
+}
+
+// floodMsgs are an OPTIONS with the header X-Big: big, and a datagram
+// that does not parse, quoting big in its Content-Length.
+func floodMsgs(big string) (evil, malformed []byte) {
+	evil = []byte("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-1\r\n" +
+		"From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: flood\r\nCSeq: 1 OPTIONS\r\n" +
+		"X-Big: " + big + "\r\nContent-Length: 0\r\n\r\n")
+	malformed = []byte("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nContent-Length: x" + big + "\r\n\r\n")
+	return evil, malformed
 }
