@@ -377,3 +377,28 @@ func TestNextHop(t *testing.T) {
 		t.Errorf("reply: to_TCP %v to_UDP %v to_IPv4 %v", ToTCP(ctx), ToUDP(ctx), ToIPv4(ctx))
 	}
 }
+
+// A 65 kB URI is_myself cannot parse is logged in a few hundred bytes, and
+// a CR/LF in it does not start a line.
+func TestHardening_IsMyselfLogsCappedURI(t *testing.T) {
+	var buf bytes.Buffer
+	ctx := ksrtest.Ctx(t, request("INVITE"), nil)
+	ctx.RT.Log = &core.Logger{Level: core.LDbg, Out: &buf}
+	uri := "sip:" + strings.Repeat("a", 65*1024) + "@[bad"
+	if IsMyself(ctx, uri) {
+		t.Fatal("a URI that does not parse is myself")
+	}
+	line := buf.String()
+	t.Logf("%d bytes logged: %s", len(line), line)
+	if len(line) == 0 || len(line) > 300+len("Jan _2 15:04:05.000 ERROR: ")+100 {
+		t.Errorf("is_myself logged %d bytes for a %d-byte URI: %.400q", len(line), len(uri), line)
+	}
+	if !strings.Contains(line, "...[cut ") {
+		t.Errorf("the cut is not marked: %q", line)
+	}
+	buf.Reset()
+	IsMyself(ctx, "sip:a@[x\r\nJan  1 00:00:00.000 NOTICE: forged")
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Errorf("a URI with CR/LF logged %d lines: %q", n, buf.String())
+	}
+}

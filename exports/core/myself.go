@@ -2,7 +2,6 @@ package kcore
 
 import (
 	"net/netip"
-	"strconv"
 
 	"kemi/core"
 	"kemi/sip"
@@ -18,7 +17,7 @@ func myselfURI(ctx *core.Ctx, uri []byte) bool {
 	if len(uri) > 4 && (equalFold(uri[:4], "sip:") || len(uri) > 5 && equalFold(uri[:5], "sips:")) {
 		u, err := sip.ParseURI(uri)
 		if err != nil {
-			ctx.Log(core.LErr, "is_myself: cannot parse URI "+strconv.Quote(string(uri))+": "+err.Error()+"\n")
+			ctx.Log(core.LErr, "is_myself: cannot parse URI "+core.LogQuote(uri)+": "+core.LogValue(err.Error())+"\n")
 			return false
 		}
 		return myself(ctx, u.Host, u.Port)
