@@ -4,7 +4,7 @@ BIN     ?= bin/kemi
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test bench bench-go bench-sipp generate fuzz vet clean
+.PHONY: build run deps test bench bench-go bench-sipp generate fuzz vet clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kemi
@@ -13,11 +13,18 @@ build:
 run: build
 	./$(BIN) serve
 
+# What the tests need (sipp, Kamailio's package): scripts/deps.sh checks in
+# a few milliseconds; it installs what is missing on Debian as root, and
+# elsewhere names it and fails. Its list is at the top of the script.
+deps:
+	@scripts/deps.sh
+
 # Unit, scenario and end-to-end tests (the end-to-end ones drive the real
-# binary with sipp on 127.0.0.1; with CI=true a missing sipp fails them).
-test:
+# binary with sipp on 127.0.0.1). deps runs first, and CI=true makes a test
+# that still finds a tool missing fail rather than skip.
+test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	CI=true $(GO) test -count=1 ./...
 
 # Go benchmarks with -benchmem, then the sipp load runs against Kamailio
 # (when installed) through ../shared/bench/compare.sh, and the REGISTER

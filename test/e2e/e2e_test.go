@@ -52,7 +52,7 @@ func needSipp(t *testing.T) string {
 	p, err := exec.LookPath("sipp")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("sipp is not installed; .ci/run installs it (apt-get install -y sip-tester)")
+			t.Fatal("sipp is not installed; make test installs it (scripts/deps.sh)")
 		}
 		t.Skip("sipp is not installed (apt-get install -y sip-tester)")
 	}

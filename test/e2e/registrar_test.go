@@ -29,12 +29,12 @@ var registrarScripts = []struct{ name, cfg string }{
 }
 
 // needKamailioScript skips without Kamailio's example script, but fails
-// under CI, whose .ci/run installs the kamailio package.
+// under CI=true, which make test sets after scripts/deps.sh installed it.
 func needKamailioScript(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(kamailioLua); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; .ci/run installs it (apt-get install -y kamailio): %v", kamailioLua, err)
+			t.Fatalf("%s is missing; make test installs it (scripts/deps.sh): %v", kamailioLua, err)
 		}
 		t.Skipf("%s is missing (apt-get install -y kamailio)", kamailioLua)
 	}
