@@ -177,13 +177,13 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 	}
 	var ok bool
 	if d.alg, ok = ParseAlg(cred.Algorithm); !ok {
-		ctx.Log(core.LNotice, "auth: unsupported algorithm "+strconv.Quote(string(cred.Algorithm))+"\n")
+		ctx.Log(core.LNotice, "auth: unsupported algorithm "+core.LogQuote(cred.Algorithm)+"\n")
 		return Error
 	}
 	var nc uint32
 	if len(cred.QOP) > 0 {
 		if !eqFold(cred.QOP, "auth") {
-			ctx.Log(core.LNotice, "auth: unsupported qop "+strconv.Quote(string(cred.QOP))+"\n")
+			ctx.Log(core.LNotice, "auth: unsupported qop "+core.LogQuote(cred.QOP)+"\n")
 			return Error
 		}
 		if nc, ok = parseNC(cred.NC); !ok || len(cred.CNonce) == 0 {
@@ -212,19 +212,19 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		}
 		u, uerr := sip.ParseURI(na.URI)
 		if err != nil || uerr != nil || string(u.User) != string(cred.Username) {
-			ctx.Log(core.LNotice, "auth: auth user "+strconv.Quote(string(cred.Username))+" is not the From/To user\n")
+			ctx.Log(core.LNotice, "auth: auth user "+core.LogQuote(cred.Username)+" is not the From/To user\n")
 			return UserMismatch
 		}
 	}
 	st.ha1, st.buf, ok = sec.HA1(ctx, cred.Username, realm, d.alg, st.ha1[:0], st.buf)
 	if !ok {
-		ctx.Log(core.LNotice, "auth: unknown user "+strconv.Quote(string(cred.Username))+" in realm "+strconv.Quote(string(realm))+"\n")
+		ctx.Log(core.LNotice, "auth: unknown user "+core.LogQuote(cred.Username)+" in realm "+core.LogQuote(realm)+"\n")
 		return UserUnknown
 	}
 	st.resp, st.buf = appendResponse(st.resp[:0], st.buf, &d, st.ha1)
 	if !hexEqual(st.resp, cred.Response) {
 		// Never log the password or the HA1.
-		ctx.Log(core.LNotice, "auth: wrong password for "+strconv.Quote(string(cred.Username))+" in realm "+
+		ctx.Log(core.LNotice, "auth: wrong password for "+core.LogQuote(cred.Username)+" in realm "+
 			strconv.Quote(string(realm))+" from "+ctx.Src.String()+"\n")
 		return InvalidPassword
 	}
@@ -235,7 +235,7 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		return StaleNonce
 	case reused:
 		st.stale = true
-		ctx.Log(core.LNotice, "auth: nonce reused (nc "+string(cred.NC)+") by "+strconv.Quote(string(cred.Username))+"\n")
+		ctx.Log(core.LNotice, "auth: nonce reused (nc "+core.LogValue(cred.NC)+") by "+core.LogQuote(cred.Username)+"\n")
 		return NonceReused
 	}
 	st.hdr, st.line = hdr, line
@@ -314,7 +314,7 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
-		ctx.Log(core.LErr, "auth: challenge: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "auth: challenge: "+core.LogValue(err.Error())+"\n")
 		return Error
 	}
 	return OK
@@ -328,7 +328,7 @@ func ConsumeCredentials(ctx *core.Ctx) int {
 		return Error
 	}
 	if err := ctx.Msg.RemoveHeaderAt(st.line); err != nil {
-		ctx.Log(core.LErr, "auth: consume_credentials: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "auth: consume_credentials: "+core.LogValue(err.Error())+"\n")
 		return Error
 	}
 	st.line = -1
@@ -356,7 +356,7 @@ func HasCredentials(ctx *core.Ctx, realm string) int {
 func SetAlgorithm(ctx *core.Ctx, alg string) int {
 	a, ok := ParseAlg(bytesOf(alg))
 	if !ok || alg == "" {
-		ctx.Log(core.LErr, "auth: auth_algorithm: expected \"MD5\" or \"SHA-256\", got "+strconv.Quote(alg)+"\n")
+		ctx.Log(core.LErr, "auth: auth_algorithm: expected \"MD5\" or \"SHA-256\", got "+core.LogQuote(alg)+"\n")
 		return Error
 	}
 	getState(ctx.RT).alg.Store(uint32(a))

@@ -78,7 +78,7 @@ func init() {
 					return
 				case <-tk.C:
 					if err := d.Poll(); err != nil {
-						d.logf(core.LErr, "auth_db: "+err.Error())
+						d.logf(core.LErr, "auth_db: "+core.LogValue(err.Error()))
 					}
 				}
 			}

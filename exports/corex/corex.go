@@ -57,7 +57,7 @@ func HasRuriUser(ctx *core.Ctx) int {
 	}
 	u, err := sip.ParseURI(ctx.Msg.RequestURI())
 	if err != nil {
-		ctx.Log(core.LErr, "corex: has_ruri_user: cannot parse the Request-URI: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "corex: has_ruri_user: cannot parse the Request-URI: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return b2i(len(u.User) > 0)
@@ -101,7 +101,7 @@ func AppendBranchURIQ(ctx *core.Ctx, uri, q string) int {
 	if q != "" {
 		var ok bool
 		if qv, ok = parseQ(q); !ok {
-			ctx.Log(core.LErr, "corex: append_branch_uri_q: expected a q-value 0-1 with up to 3 decimals, got "+strconv.Quote(q)+"\n")
+			ctx.Log(core.LErr, "corex: append_branch_uri_q: expected a q-value 0-1 with up to 3 decimals, got "+core.LogQuote(q)+"\n")
 			return -1
 		}
 	}
@@ -116,7 +116,7 @@ func appendURI(ctx *core.Ctx, uri string, q int) int {
 		return AppendBranch(ctx)
 	}
 	if _, err := sip.ParseURI([]byte(uri)); err != nil {
-		ctx.Log(core.LErr, "corex: append_branch: bad URI "+strconv.Quote(uri)+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "corex: append_branch: bad URI "+core.LogQuote(uri)+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	ctx.Branches = append(ctx.Branches, core.Branch{
@@ -186,15 +186,15 @@ func SetSendSocket(ctx *core.Ctx, sock string) int {
 	}
 	proto, ap, ok := parseSocket(sock)
 	if !ok {
-		ctx.Log(core.LErr, "corex: set_send_socket: expected proto:IP:port, got "+strconv.Quote(sock)+"\n")
+		ctx.Log(core.LErr, "corex: set_send_socket: expected proto:IP:port, got "+core.LogQuote(sock)+"\n")
 		return -1
 	}
 	if proto != core.UDP {
-		ctx.Log(core.LErr, "corex: set_send_socket: only udp sockets can be forced, got "+strconv.Quote(sock)+"\n")
+		ctx.Log(core.LErr, "corex: set_send_socket: only udp sockets can be forced, got "+core.LogQuote(sock)+"\n")
 		return -1
 	}
 	if !listening(ctx, ap) {
-		ctx.Log(core.LErr, "corex: set_send_socket: "+strconv.Quote(sock)+" is not a socket this server listens on\n")
+		ctx.Log(core.LErr, "corex: set_send_socket: "+core.LogQuote(sock)+" is not a socket this server listens on\n")
 		return -1
 	}
 	st := get(ctx)
@@ -267,16 +267,16 @@ func Isxflagset(ctx *core.Ctx, f int) int {
 func SendData(ctx *core.Ctx, uri, data string) int {
 	u, err := sip.ParseURI([]byte(uri))
 	if err != nil {
-		ctx.Log(core.LErr, "corex: send_data: bad URI "+strconv.Quote(uri)+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "corex: send_data: bad URI "+core.LogQuote(uri)+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	a, ok := u.HostAddr()
 	if !ok {
-		ctx.Log(core.LErr, "corex: send_data: the URI host must be an IP address, got "+strconv.Quote(string(u.Host))+"\n")
+		ctx.Log(core.LErr, "corex: send_data: the URI host must be an IP address, got "+core.LogQuote(u.Host)+"\n")
 		return -1
 	}
 	if tr, ok := u.Param("transport"); ok && !strings.EqualFold(string(tr), "udp") {
-		ctx.Log(core.LErr, "corex: send_data: only udp is supported, got transport="+string(tr)+"\n")
+		ctx.Log(core.LErr, "corex: send_data: only udp is supported, got transport="+core.LogValue(tr)+"\n")
 		return -1
 	}
 	port := u.Port
@@ -289,7 +289,7 @@ func SendData(ctx *core.Ctx, uri, data string) int {
 	}
 	ctx.Scratch = append(ctx.Scratch[:0], data...)
 	if err := ctx.Out.SendTo(ctx.Scratch, core.UDP, netip.AddrPortFrom(a, uint16(port))); err != nil {
-		ctx.Log(core.LErr, "corex: send_data: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "corex: send_data: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -324,11 +324,11 @@ func (e errString) Error() string { return string(e) }
 func SetRecvSocket(ctx *core.Ctx, sock string) int {
 	proto, ap, ok := parseSocket(sock)
 	if !ok {
-		ctx.Log(core.LErr, "corex: set_recv_socket: expected proto:IP:port, got "+strconv.Quote(sock)+"\n")
+		ctx.Log(core.LErr, "corex: set_recv_socket: expected proto:IP:port, got "+core.LogQuote(sock)+"\n")
 		return -1
 	}
 	if !listening(ctx, ap) {
-		ctx.Log(core.LErr, "corex: set_recv_socket: "+strconv.Quote(sock)+" is not a socket this server listens on\n")
+		ctx.Log(core.LErr, "corex: set_recv_socket: "+core.LogQuote(sock)+" is not a socket this server listens on\n")
 		return -1
 	}
 	ctx.Local, ctx.Proto = ap, proto
@@ -349,7 +349,7 @@ func SetSourceAddress(ctx *core.Ctx, addr string) int {
 	if err != nil {
 		_, ap2, ok := parseSocket(addr)
 		if !ok {
-			ctx.Log(core.LErr, "corex: set_source_address: expected [proto:]IP:port, got "+strconv.Quote(addr)+"\n")
+			ctx.Log(core.LErr, "corex: set_source_address: expected [proto:]IP:port, got "+core.LogQuote(addr)+"\n")
 			return -1
 		}
 		ap = ap2
@@ -364,7 +364,7 @@ func Sendx(ctx *core.Ctx, uri, sock, data string) int {
 	if sock != "" {
 		_, ap, ok := parseSocket(sock)
 		if !ok || ap.Addr().Unmap() != ctx.Local.Addr().Unmap() || ap.Port() != ctx.Local.Port() {
-			ctx.Log(core.LErr, "corex: sendx: kemi can send only from the receiving socket "+ctx.Local.String()+", got "+strconv.Quote(sock)+"\n")
+			ctx.Log(core.LErr, "corex: sendx: kemi can send only from the receiving socket "+ctx.Local.String()+", got "+core.LogQuote(sock)+"\n")
 			return -1
 		}
 	}

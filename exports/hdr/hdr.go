@@ -117,7 +117,7 @@ func edit(ctx *core.Ctx, fn string, txt string, add func(m *sip.Msg, l line) err
 		return -1
 	}
 	if err != nil {
-		ctx.Log(core.LErr, "hdr: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "hdr: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -201,7 +201,7 @@ func Remove(ctx *core.Ctx, hname string) int {
 		return -1
 	}
 	if _, err := ctx.Msg.RemoveHeader(hname); err != nil {
-		ctx.Log(core.LErr, "hdr: remove "+hname+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "hdr: remove "+hname+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -345,7 +345,7 @@ func MatchContent(ctx *core.Ctx, hname, op, mval, hidx string) bool {
 	case "re":
 		var err error
 		if re, err = compileRe(mval); err != nil {
-			ctx.Log(core.LErr, "hdr: match_content: bad regular expression "+quote(mval)+": "+err.Error()+"\n")
+			ctx.Log(core.LErr, "hdr: match_content: bad regular expression "+quote(mval)+": "+core.LogValue(err.Error())+"\n")
 			return false
 		}
 	default:

@@ -96,6 +96,6 @@ func Unlock(ctx *core.Ctx, tname, key string) int {
 		}
 		return 1
 	}
-	ctx.Log(core.LErr, "htable: sht_unlock: "+tname+": this worker does not hold the lock of "+key+"\n")
+	ctx.Log(core.LErr, "htable: sht_unlock: "+tname+": this worker does not hold the lock of "+core.LogQuote(key)+"\n")
 	return -1
 }

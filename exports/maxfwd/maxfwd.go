@@ -23,7 +23,7 @@ func ProcessMaxfwd(ctx *core.Ctx, limit int) int {
 	n, present, err := ctx.Msg.MaxForwards()
 	switch {
 	case err != nil:
-		ctx.Log(core.LErr, "maxfwd: process_maxfwd: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "maxfwd: process_maxfwd: "+core.LogValue(err.Error())+"\n")
 		return -2
 	case !present:
 		ctx.Msg.SetMaxForwards(limit)

@@ -195,10 +195,10 @@ func editContact(ctx *core.Ctx, st *state, build func(dst []byte, u sip.URI) ([]
 // contactErr logs why a Contact could not be changed and gives the code.
 func contactErr(ctx *core.Ctx, fn string, err error, noContact int) int {
 	if err == errNoContact || err == errStar {
-		ctx.Log(core.LDbg, "nathelper: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LDbg, "nathelper: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return noContact
 	}
-	ctx.Log(core.LErr, "nathelper: "+fn+": "+err.Error()+"\n")
+	ctx.Log(core.LErr, "nathelper: "+fn+": "+core.LogValue(err.Error())+"\n")
 	return -1
 }
 
@@ -369,7 +369,7 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 	ruri := m.RequestURI()
 	u, err := sip.ParseURI(ruri)
 	if err != nil {
-		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: Request-URI: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: Request-URI: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	po := offsetIn(ruri, u.Params)
@@ -400,7 +400,7 @@ func handleAlias(ctx *core.Ctx, mode int) int {
 	st := stateOf(ctx)
 	b, err := appendAliasURI(st.uri[:0], val)
 	if err != nil {
-		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "nathelper: handle_ruri_alias: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	ctx.DstURI = string(b)
@@ -449,7 +449,7 @@ func SetAliasToPV(ctx *core.Ctx, pvname string) int {
 	name, arg, ok := core.SplitPV(pvname)
 	set := core.LookupPVSetter(name)
 	if !ok || set == nil {
-		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+strconv.Quote(pvname)+" is not a writable pseudo-variable\n")
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+core.LogQuote(pvname)+" is not a writable pseudo-variable\n")
 		return -1
 	}
 	it := ctx.Msg.Contacts()
@@ -470,12 +470,12 @@ func SetAliasToPV(ctx *core.Ctx, pvname string) int {
 	st := stateOf(ctx)
 	b, err := appendAliasURI(st.uri[:0], u.Params[ps+len(";alias="):pe])
 	if err != nil {
-		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	st.uri = b
 	if err := set(ctx, arg, core.Str(string(b))); err != nil {
-		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "nathelper: set_alias_to_pv: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -506,7 +506,7 @@ func FixNatedRegister(ctx *core.Ctx) int {
 	usrloc.SetReceived(ctx, uri)
 	if st.avpSet != nil {
 		if err := st.avpSet(ctx, st.avpArg, core.Str(uri)); err != nil {
-			ctx.Log(core.LErr, "nathelper: fix_nated_register: received_avp: "+err.Error()+"\n")
+			ctx.Log(core.LErr, "nathelper: fix_nated_register: received_avp: "+core.LogValue(err.Error())+"\n")
 			return -1
 		}
 	}

@@ -24,7 +24,7 @@ func FixNatedSDP(ctx *core.Ctx, level int) int {
 func FixNatedSDPIP(ctx *core.Ctx, level int, ip string) int {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.Zone() != "" {
-		ctx.Log(core.LErr, "nathelper: fix_nated_sdp_ip: "+ip+" is not an IP address\n")
+		ctx.Log(core.LErr, "nathelper: fix_nated_sdp_ip: "+core.LogQuote(ip)+" is not an IP address\n")
 		return -1
 	}
 	return fixSDP(ctx, "fix_nated_sdp_ip", level, a)

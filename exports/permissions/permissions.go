@@ -272,7 +272,7 @@ func check(ctx *core.Ctx, group int, addr netip.Addr, host string, port int) (*R
 	r, ok := st.table.match(group, addr, host, port)
 	if ok && r.Tag != "" && st.tagSet != nil {
 		if err := st.tagSet(ctx, st.tagArg, core.Str(r.Tag)); err != nil {
-			ctx.Log(core.LErr, "permissions: peer_tag_avp: "+err.Error()+"\n")
+			ctx.Log(core.LErr, "permissions: peer_tag_avp: "+core.LogValue(err.Error())+"\n")
 		}
 	}
 	return r, ok
@@ -319,7 +319,7 @@ func parseTarget(s string) (netip.Addr, string, bool) {
 func AllowAddress(ctx *core.Ctx, group int, address string, port int) int {
 	a, host, ok := parseTarget(address)
 	if !ok {
-		ctx.Log(core.LErr, "permissions: allow_address: "+strconv.Quote(address)+" is not an IP address or a host name\n")
+		ctx.Log(core.LErr, "permissions: allow_address: "+core.LogQuote(address)+" is not an IP address or a host name\n")
 		return -1
 	}
 	if _, ok := check(ctx, group, a, host, port); ok {
@@ -332,7 +332,7 @@ func AllowAddress(ctx *core.Ctx, group int, address string, port int) int {
 func AllowAddressGroup(ctx *core.Ctx, address string, port int) int {
 	a, host, ok := parseTarget(address)
 	if !ok {
-		ctx.Log(core.LErr, "permissions: allow_address_group: "+strconv.Quote(address)+" is not an IP address or a host name\n")
+		ctx.Log(core.LErr, "permissions: allow_address_group: "+core.LogQuote(address)+" is not an IP address or a host name\n")
 		return -1
 	}
 	if r, ok := check(ctx, -1, a, host, port); ok {

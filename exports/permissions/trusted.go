@@ -158,7 +158,7 @@ func AllowTrusted(ctx *core.Ctx) int {
 		}
 		if r.Tag != "" && st.tagSet != nil {
 			if err := st.tagSet(ctx, st.tagArg, core.Str(r.Tag)); err != nil {
-				ctx.Log(core.LErr, "permissions: peer_tag_avp: "+err.Error()+"\n")
+				ctx.Log(core.LErr, "permissions: peer_tag_avp: "+core.LogValue(err.Error())+"\n")
 			}
 		}
 		if !st.tagAll {

@@ -138,7 +138,7 @@ const BadIP = -3
 func CheckIP(ctx *core.Ctx, ip string) int {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.Zone() != "" {
-		ctx.Log(core.LErr, "pike: pike_check_ip: failed to parse ip address: "+ip+"\n")
+		ctx.Log(core.LErr, "pike: pike_check_ip: failed to parse ip address: "+core.LogQuote(ip)+"\n")
 		return BadIP
 	}
 	return check(ctx, a)

@@ -213,14 +213,14 @@ func set(ctx *core.Ctx, fn, full string, v core.Value) bool {
 	}
 	setter := core.LookupPVSetter(s.name)
 	if setter == nil || len(s.trans) > 0 {
-		ctx.Log(core.LErr, "pv: "+fn+": "+strconv.Quote(full)+" is read-only or unknown\n")
+		ctx.Log(core.LErr, "pv: "+fn+": "+core.LogQuote(full)+" is read-only or unknown\n")
 		return false
 	}
 	if ctx.Msg == nil {
 		return false
 	}
 	if err := setter(ctx, s.arg, v); err != nil {
-		ctx.Log(core.LErr, "pv: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "pv: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return false
 	}
 	return true

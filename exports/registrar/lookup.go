@@ -142,7 +142,7 @@ func better(a, b *usrloc.Contact) bool {
 // the destination unless a received address is known.
 func routeByPath(ctx *core.Ctx, b *usrloc.Contact) {
 	if err := ctx.Msg.AddHeaderBefore("Route", "Route", bytesOf(b.Path)); err != nil {
-		ctx.Log(core.LErr, "registrar: lookup: adding Route for Path: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "registrar: lookup: adding Route for Path: "+core.LogValue(err.Error())+"\n")
 		return
 	}
 	if ctx.DstURI != "" {
@@ -194,7 +194,7 @@ func registered(ctx *core.Ctx, table string, uri []byte) int {
 func Unregister(ctx *core.Ctx, table, uri string) int {
 	s := st(ctx)
 	if !aorOf(ctx, s, bytesOf(uri)) {
-		ctx.Log(core.LErr, "registrar: unregister: no user in "+uri+"\n")
+		ctx.Log(core.LErr, "registrar: unregister: no user in "+core.LogQuote(uri)+"\n")
 		return -1
 	}
 	usrloc.Get(ctx.RT).Table(table).Delete(s.aor)

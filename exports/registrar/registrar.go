@@ -221,12 +221,12 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	if aorURI == nil {
 		to, err := m.To()
 		if err != nil {
-			return reject(ctx, flags, 400, "Bad To Header", "registrar: save: "+err.Error())
+			return reject(ctx, flags, 400, "Bad To Header", "registrar: save: "+core.LogValue(err.Error()))
 		}
 		aorURI = to.URI
 	}
 	if !aorOf(ctx, s, aorURI) {
-		return reject(ctx, flags, 400, "Bad Address Of Record", "registrar: save: no user in "+strconv.Quote(string(aorURI)))
+		return reject(ctx, flags, 400, "Bad Address Of Record", "registrar: save: no user in "+core.LogQuote(aorURI))
 	}
 	hdrExp, hasHdrExp := c.defaultExpires, false
 	if v := m.HeaderID(sip.HdrExpires); v != nil {
@@ -246,7 +246,7 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		}
 		na, err := sip.ParseNameAddr(v)
 		if err != nil {
-			return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: "+err.Error())
+			return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: "+core.LogValue(err.Error()))
 		}
 		p := pending{uri: na.URI, q: c.defaultQ, expires: hdrExp}
 		if e, ok := na.Params.Get("expires"); ok {
@@ -257,7 +257,7 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		p.expires = c.clamp(p.expires)
 		if q, ok := na.Params.Get("q"); ok {
 			if p.q, ok = parseQ(q); !ok {
-				return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: bad q "+strconv.Quote(string(q)))
+				return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: bad q "+core.LogQuote(q))
 			}
 		}
 		if in, ok := na.Params.Get("+sip.instance"); ok {
@@ -283,7 +283,7 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		var why string
 		rc, code, why = apply(ctx, c, s, t, flags, now)
 		if code != 0 {
-			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+string(s.aor))
+			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+core.LogQuote(s.aor))
 			if code == 503 {
 				return -2 // Kamailio's code for too many contacts
 			}
@@ -506,7 +506,7 @@ func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)); err != nil {
-		ctx.Log(core.LErr, "registrar: reply: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "registrar: reply: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1

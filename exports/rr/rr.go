@@ -12,7 +12,6 @@ package rr
 import (
 	"bytes"
 	"regexp"
-	"strconv"
 
 	"kemi/core"
 	"kemi/internal/recache"
@@ -134,7 +133,7 @@ func checkRequest(ctx *core.Ctx, fn string) bool {
 
 func (st *state) insert(ctx *core.Ctx, fn string, value []byte) int {
 	if err := ctx.Msg.InsertHeaderBefore(0, "Record-Route", value); err != nil {
-		ctx.Log(core.LErr, "rr: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	st.rrLine++
@@ -275,7 +274,7 @@ func AddRRParam(ctx *core.Ctx, param string) int {
 	// The Record-Route is already an edit, which cannot be changed in
 	// place: write the message out with its edits, then replace the line.
 	if err := st.rewriteTop(ctx, true); err != nil {
-		ctx.Log(core.LErr, "rr: add_rr_param: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: add_rr_param: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -327,7 +326,7 @@ func RemoveRecordRoute(ctx *core.Ctx) int {
 	st := get(ctx)
 	if st.rrLine > 0 {
 		if err := st.rewriteTop(ctx, false); err != nil {
-			ctx.Log(core.LErr, "rr: remove_record_route: "+err.Error()+"\n")
+			ctx.Log(core.LErr, "rr: remove_record_route: "+core.LogValue(err.Error())+"\n")
 			return -1
 		}
 	}
@@ -392,7 +391,7 @@ func looseRoute(ctx *core.Ctx, mode int) int {
 	var arr [8]route
 	rs, err := routes(m, arr[:0])
 	if err != nil {
-		ctx.Log(core.LErr, "rr: loose_route: bad Route header: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: loose_route: bad Route header: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	if len(rs) == 0 {
@@ -400,12 +399,12 @@ func looseRoute(ctx *core.Ctx, mode int) int {
 	}
 	ru, err := sip.ParseURI(m.RequestURI())
 	if err != nil {
-		ctx.Log(core.LErr, "rr: loose_route: cannot parse the Request-URI: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: loose_route: cannot parse the Request-URI: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	to, err := m.To()
 	if err != nil {
-		ctx.Log(core.LErr, "rr: loose_route: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: loose_route: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	st := get(ctx)
@@ -423,7 +422,7 @@ func (st *state) setParams(p sip.Params) {
 
 func remove(ctx *core.Ctx, r *route) bool {
 	if err := ctx.Msg.RemoveValue("Route", r.idx); err != nil {
-		ctx.Log(core.LErr, "rr: loose_route: cannot remove Route "+strconv.Quote(string(r.raw))+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: loose_route: cannot remove Route "+core.LogQuote(r.raw)+": "+core.LogValue(err.Error())+"\n")
 		return false
 	}
 	return true
@@ -464,7 +463,7 @@ func afterLoose(ctx *core.Ctx, st *state, rs []route, preloaded bool) int {
 		// Request-URI goes to the end of the route set and the strict
 		// router's URI becomes the Request-URI.
 		if err := ctx.Msg.AppendHeader("Route", routeValue(ctx, ctx.Msg.RequestURI())); err != nil {
-			ctx.Log(core.LErr, "rr: loose_route: "+err.Error()+"\n")
+			ctx.Log(core.LErr, "rr: loose_route: "+core.LogValue(err.Error())+"\n")
 			return -1
 		}
 		setRURI(ctx, next.raw)
@@ -559,7 +558,7 @@ func compile(expr string) (*regexp.Regexp, error) { return regexps.Compile(expr)
 func CheckRouteParam(ctx *core.Ctx, expr string) int {
 	re, err := compile(expr)
 	if err != nil {
-		ctx.Log(core.LErr, "rr: check_route_param: bad regular expression "+strconv.Quote(expr)+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "rr: check_route_param: bad regular expression "+core.LogQuote(expr)+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	p, ok := routedParams(ctx)
@@ -582,7 +581,7 @@ func IsDirection(ctx *core.Ctx, dir string) int {
 	case equalFold(dir, "upstream"):
 		want = true
 	default:
-		ctx.Log(core.LErr, "rr: is_direction: expected \"downstream\" or \"upstream\", got "+strconv.Quote(dir)+"\n")
+		ctx.Log(core.LErr, "rr: is_direction: expected \"downstream\" or \"upstream\", got "+core.LogQuote(dir)+"\n")
 		return -1
 	}
 	if paramInt(ctx, "append_fromtag", 1) == 0 {

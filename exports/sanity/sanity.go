@@ -134,7 +134,7 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
-		ctx.Log(core.LErr, "sanity: reply: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "sanity: reply: "+core.LogValue(err.Error())+"\n")
 		return false
 	}
 	return true

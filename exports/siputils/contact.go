@@ -40,12 +40,12 @@ func contactRewrite(ctx *core.Ctx, fname string, fn func(uri []byte, angle bool)
 			}
 			na, err := sip.ParseNameAddr(val)
 			if err != nil {
-				ctx.Log(core.LErr, "siputils: "+fname+": bad Contact "+strconv.Quote(string(val))+": "+err.Error()+"\n")
+				ctx.Log(core.LErr, "siputils: "+fname+": bad Contact "+core.LogQuote(val)+": "+core.LogValue(err.Error())+"\n")
 				return -1
 			}
 			nu, err := fn(na.URI, na.Angle)
 			if err != nil {
-				ctx.Log(core.LErr, "siputils: "+fname+": "+err.Error()+"\n")
+				ctx.Log(core.LErr, "siputils: "+fname+": "+core.LogValue(err.Error())+"\n")
 				return -1
 			}
 			if nu == nil {
@@ -62,11 +62,11 @@ func contactRewrite(ctx *core.Ctx, fname string, fn func(uri []byte, angle bool)
 		}
 		line = append(line, v[last:]...)
 		if err := m.RemoveHeaderAt(i); err != nil {
-			ctx.Log(core.LErr, "siputils: "+fname+": "+err.Error()+"\n")
+			ctx.Log(core.LErr, "siputils: "+fname+": "+core.LogValue(err.Error())+"\n")
 			return -1
 		}
 		if err := m.InsertHeaderBefore(i, string(name), line); err != nil {
-			ctx.Log(core.LErr, "siputils: "+fname+": "+err.Error()+"\n")
+			ctx.Log(core.LErr, "siputils: "+fname+": "+core.LogValue(err.Error())+"\n")
 			return -1
 		}
 	}
@@ -175,7 +175,7 @@ func ContactParamDecodeRURI(ctx *core.Ctx, nparam string) int {
 	}
 	d, ok, err := decodeParamValue(ctx.Msg.RequestURI(), nparam)
 	if err != nil {
-		ctx.Log(core.LErr, "siputils: contact_param_decode_ruri: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "siputils: contact_param_decode_ruri: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	if !ok {

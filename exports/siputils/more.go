@@ -81,7 +81,7 @@ func OptionsReply(ctx *core.Ctx) int {
 	out := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = out
 	if err := ctx.Out.SendTo(out, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
-		ctx.Log(core.LErr, "siputils: options_reply: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "siputils: options_reply: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -105,7 +105,7 @@ func HdrDateCheck(ctx *core.Ctx, tdiff int) int {
 	// RFC 3261 §20.17: rfc1123-date, always GMT.
 	t, err := time.Parse(time.RFC1123, string(v))
 	if err != nil {
-		ctx.Log(core.LErr, "siputils: hdr_date_check: bad Date \""+string(v)+"\": expected like \"Sat, 13 Nov 2010 23:29:00 GMT\"\n")
+		ctx.Log(core.LErr, "siputils: hdr_date_check: bad Date "+core.LogQuote(v)+": expected like \"Sat, 13 Nov 2010 23:29:00 GMT\"\n")
 		return -1
 	}
 	if now().Unix() > t.Unix()+int64(tdiff) {

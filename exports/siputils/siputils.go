@@ -93,7 +93,7 @@ func ruri(ctx *core.Ctx) (sip.URI, bool) {
 	}
 	u, err := sip.ParseURI(ctx.Msg.RequestURI())
 	if err != nil {
-		ctx.Log(core.LErr, "siputils: cannot parse the Request-URI: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "siputils: cannot parse the Request-URI: "+core.LogValue(err.Error())+"\n")
 		return u, false
 	}
 	return u, true
@@ -292,12 +292,12 @@ func IsTelNumber(ctx *core.Ctx, s string) int {
 func parse2(ctx *core.Ctx, fn, a, b string) (sip.URI, sip.URI, bool) {
 	ua, err := sip.ParseURI([]byte(a))
 	if err != nil {
-		ctx.Log(core.LErr, "siputils: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "siputils: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return ua, ua, false
 	}
 	ub, err := sip.ParseURI([]byte(b))
 	if err != nil {
-		ctx.Log(core.LErr, "siputils: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "siputils: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return ua, ub, false
 	}
 	return ua, ub, true
@@ -348,7 +348,7 @@ func SipParseHeaders(ctx *core.Ctx) int {
 		return -1
 	}
 	if _, err := ctx.Msg.Validate(); err != nil {
-		ctx.Log(core.LDbg, "siputils: sip_parse_headers: "+err.Error()+"\n")
+		ctx.Log(core.LDbg, "siputils: sip_parse_headers: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1
@@ -408,7 +408,7 @@ func IsE164(ctx *core.Ctx, s string) int {
 func IsURIUserE164(ctx *core.Ctx, uri string) int {
 	c := strings.IndexByte(uri, ':')
 	if c < 0 {
-		ctx.Log(core.LErr, "siputils: is_uri_user_e164: not a URI: "+uri+"\n")
+		ctx.Log(core.LErr, "siputils: is_uri_user_e164: not a URI: "+core.LogQuote(uri)+"\n")
 		return -1
 	}
 	rest := uri[c+1:]

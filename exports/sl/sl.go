@@ -74,7 +74,7 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
-		ctx.Log(core.LErr, "sl: reply: "+err.Error()+"\n")
+		ctx.Log(core.LErr, "sl: reply: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
 	return 1

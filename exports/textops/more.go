@@ -18,7 +18,7 @@ func setPV(ctx *core.Ctx, fn, pv string, s string) bool {
 		return false
 	}
 	if err := set(ctx, arg, core.Str(s)); err != nil {
-		ctx.Log(core.LErr, "textops: "+fn+": "+err.Error()+"\n")
+		ctx.Log(core.LErr, "textops: "+fn+": "+core.LogValue(err.Error())+"\n")
 		return false
 	}
 	return true

@@ -12,7 +12,6 @@ package textops
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 
 	"kemi/core"
@@ -27,7 +26,7 @@ func b2i(ok bool) int {
 }
 
 func logErr(ctx *core.Ctx, fn string, err error) int {
-	ctx.Log(core.LErr, "textops: "+fn+": "+err.Error()+"\n")
+	ctx.Log(core.LErr, "textops: "+fn+": "+core.LogValue(err.Error())+"\n")
 	return -1
 }
 
@@ -258,7 +257,7 @@ func SubstURI(ctx *core.Ctx, expr string) int {
 		return -1
 	}
 	if _, err := sip.ParseURI(out); err != nil {
-		return logErr(ctx, "subst_uri", errorf("the result "+strconv.Quote(string(out))+" is not a URI: "+err.Error()))
+		return logErr(ctx, "subst_uri", errorf("the result "+core.LogQuote(out)+" is not a URI: "+core.LogValue(err.Error())))
 	}
 	ctx.Msg.SetRequestURI(out)
 	return 1
@@ -334,7 +333,7 @@ func SubstHF(ctx *core.Ctx, hname, expr, flags string) int {
 		}
 	case "a", "":
 	default:
-		return logErr(ctx, "subst_hf", errorf("expected flags a, f or l, got "+strconv.Quote(flags)))
+		return logErr(ctx, "subst_hf", errorf("expected flags a, f or l, got "+core.LogQuote(flags)))
 	}
 	done := 0
 	st := scratch(ctx)

@@ -182,12 +182,12 @@ func Relay(ctx *core.Ctx) int { return relayTo(ctx, netip.AddrPort{}, "t_relay")
 // RelayToProtoAddr is t_relay_to_proto_addr.
 func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
 	if proto != "" && proto != "udp" && proto != "UDP" {
-		logErr(ctx, "t_relay_to_proto_addr: transport "+strconv.Quote(proto)+" is not served (udp only)")
+		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp only)")
 		return -1
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil || port <= 0 || port > 65535 {
-		logErr(ctx, fmt.Sprintf("t_relay_to_proto_addr: expected an IP address and a port 1-65535, got %q and %d", host, port))
+		logErr(ctx, fmt.Sprintf("t_relay_to_proto_addr: expected an IP address and a port 1-65535, got %s and %d", core.LogQuote(host), port))
 		return -1
 	}
 	return relayTo(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), "t_relay_to_proto_addr")
@@ -239,7 +239,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		var err error
 		c, gen, isNew, err = t.createCell(ctx, id, st)
 		if err != nil {
-			logErr(ctx, fn+": "+err.Error())
+			logErr(ctx, fn+": "+core.LogValue(err.Error()))
 			return -1
 		}
 		if !isNew {
@@ -251,7 +251,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
 		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
-		logErr(ctx, fn+": Call-ID "+strconv.Quote(string(m.CallID()))+": "+err.Error())
+		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		if created {
 			c.mu.Lock()
 			if c.gen.Load() == gen {
@@ -290,14 +290,14 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 		c.mu.Unlock()
 		// The script's message now reads the new request (its edits are in).
 		if err := m.Parse(c.base); err != nil {
-			logErr(ctx, fn+": re-parsing the request: "+err.Error())
+			logErr(ctx, fn+": re-parsing the request: "+core.LogValue(err.Error()))
 			return -1
 		}
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
 		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
-		logErr(ctx, fn+": Call-ID "+strconv.Quote(string(m.CallID()))+": "+err.Error())
+		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		return -1
 	}
 	return 1
@@ -318,19 +318,19 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		var why string
 		dst, why = destination(target)
 		if why != "" {
-			logErr(ctx, fn+": "+string(m.Method())+" for Call-ID "+strconv.Quote(string(m.CallID()))+": destination: "+why)
+			logErr(ctx, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why)
 			return -1
 		}
 	}
 	if v, err := m.TopVia(); err == nil && (v.RportSet || ctx.ForceRport || sip.NeedsReceived(&v, ctx.Src.Addr())) {
 		if err := m.AddViaReceived(ctx.Src, ctx.ForceRport); err != nil {
-			logErr(ctx, fn+": "+err.Error())
+			logErr(ctx, fn+": "+core.LogValue(err.Error()))
 			return -1
 		}
 	}
 	var vb [96]byte
 	if err := m.PrependVia(appendVia(vb[:0], ctx.Local, id, 0)); err != nil {
-		logErr(ctx, fn+": "+err.Error())
+		logErr(ctx, fn+": "+core.LogValue(err.Error()))
 		return -1
 	}
 	b := m.AppendTo(ctx.Scratch[:0])
@@ -340,7 +340,7 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		return -1
 	}
 	if err := ctx.Out.SendTo(b, core.UDP, dst); err != nil {
-		logErr(ctx, fn+": "+err.Error())
+		logErr(ctx, fn+": "+core.LogValue(err.Error()))
 		return -1
 	}
 	return 1
@@ -354,7 +354,7 @@ func replyCancel(ctx *core.Ctx) {
 	ctx.Scratch = b[:0]
 	if ctx.Out != nil {
 		if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
-			logErr(ctx, "200 to CANCEL: "+err.Error())
+			logErr(ctx, "200 to CANCEL: "+core.LogValue(err.Error()))
 		}
 	}
 }
@@ -401,7 +401,7 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 			ctx.Route = prev
 			st.c, st.inReply = nil, false
 			if err != nil {
-				logErr(ctx, "onreply route "+onReply+": "+err.Error())
+				logErr(ctx, "onreply route "+onReply+": "+core.LogValue(err.Error()))
 			}
 			if ctx.Dropped() && code < 200 {
 				return true
@@ -506,7 +506,7 @@ func NewTran(ctx *core.Ctx) int {
 	}
 	c, gen, isNew, err := t.createCell(ctx, id, st)
 	if err != nil {
-		logErr(ctx, "t_newtran: "+err.Error())
+		logErr(ctx, "t_newtran: "+core.LogValue(err.Error()))
 		return -1
 	}
 	if !isNew {
@@ -639,7 +639,7 @@ func IsSet(ctx *core.Ctx, target string) int {
 	switch target {
 	case "failure_route", "branch_route", "onreply_route":
 	default:
-		logErr(ctx, "t_is_set: expected failure_route, branch_route or onreply_route, got "+strconv.Quote(target))
+		logErr(ctx, "t_is_set: expected failure_route, branch_route or onreply_route, got "+core.LogQuote(target))
 		return -1
 	}
 	if v != "" {
@@ -770,7 +770,7 @@ func CheckStatus(ctx *core.Ctx, re string) int {
 	if !ok {
 		r, err := regexp.Compile(re)
 		if err != nil {
-			logErr(ctx, "t_check_status: bad regular expression "+strconv.Quote(re)+": "+err.Error())
+			logErr(ctx, "t_check_status: bad regular expression "+core.LogQuote(re)+": "+core.LogValue(err.Error()))
 			return -1
 		}
 		v, _ = statusREs.LoadOrStore(re, r)

@@ -77,7 +77,7 @@ func (e *env) log(level int, msg string) {
 
 func (e *env) send(b []byte, to netip.AddrPort) {
 	if err := e.out.SendTo(b, core.UDP, to); err != nil {
-		e.log(core.LWarn, err.Error())
+		e.log(core.LWarn, core.LogValue(err.Error()))
 	}
 }
 
@@ -169,7 +169,7 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 	}
 	// The kept request is parsed only when a reply is built from it.
 	if err := e.rmsg.Parse(c.base); err != nil {
-		e.log(core.LErr, "re-parsing the kept request: "+err.Error())
+		e.log(core.LErr, "re-parsing the kept request: "+core.LogValue(err.Error()))
 		return
 	}
 	c.reply = sip.AppendReply(c.reply[:0], &e.rmsg, code, reason, &opt)
@@ -291,7 +291,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			if firstErr == nil {
 				firstErr = err
 			}
-			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+err.Error())
+			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+core.LogValue(err.Error()))
 			continue
 		}
 		br.dst = dst
@@ -342,7 +342,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		err := a.vm.Call(bc, onBranch)
 		bs.c = nil
 		if err != nil && err != core.ErrNoCallback {
-			e.log(core.LErr, "branch route "+onBranch+": "+err.Error())
+			e.log(core.LErr, "branch route "+onBranch+": "+core.LogValue(err.Error()))
 		}
 		if bc.Dropped() {
 			return out, netip.AddrPort{}, fmt.Errorf("dropped by branch route %s", onBranch)
@@ -396,7 +396,7 @@ func (t *TM) sendCancel(e *env, c *cell, i int) {
 		return
 	}
 	if err := e.scratch.Parse(br.out); err != nil {
-		e.log(core.LErr, "CANCEL: re-parsing branch request: "+err.Error())
+		e.log(core.LErr, "CANCEL: re-parsing branch request: "+core.LogValue(err.Error()))
 		return
 	}
 	br.cancel = appendHopRequest(br.cancel[:0], &e.scratch, "CANCEL", nil)
@@ -723,7 +723,7 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 		}
 		v, err := t.rt.NewVM()
 		if err != nil {
-			e.log(core.LErr, "building a VM for timer routes: "+err.Error())
+			e.log(core.LErr, "building a VM for timer routes: "+core.LogValue(err.Error()))
 			return
 		}
 		e.vm, e.newV, vm = v, true, v
@@ -737,7 +737,7 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	src, local, proto, flags := c.src, c.local, c.proto, c.flags
 	c.mu.Unlock()
 	if err != nil {
-		e.log(core.LErr, "re-parsing the kept request: "+err.Error())
+		e.log(core.LErr, "re-parsing the kept request: "+core.LogValue(err.Error()))
 		return
 	}
 	f := &e.fctx
@@ -751,7 +751,7 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	err = vm.Call(f, name)
 	fs.c = nil
 	if err != nil && err != core.ErrNoCallback {
-		e.log(core.LErr, name+" failed for Call-ID "+strconv.Quote(string(e.fmsg.CallID()))+": "+err.Error())
+		e.log(core.LErr, name+" failed for Call-ID "+core.LogQuote(e.fmsg.CallID())+": "+core.LogValue(err.Error()))
 	} else if err == core.ErrNoCallback {
 		e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure)")
 	}
