@@ -187,6 +187,21 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			ipops = {
+				fields = {
+					compare_ips = {},
+					compare_pure_ips = {},
+					ip_is_in_subnet = {},
+					ip_type = {},
+					is_in_subnet = {},
+					is_ip = {},
+					is_ip4 = {},
+					is_ip6 = {},
+					is_ip6_reference = {},
+					is_ip_rfc1918 = {},
+					is_pure_ip = {},
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},

@@ -502,6 +502,80 @@ interface KSR_htable {
 	sht_unlock(table: string, key: string): number;
 }
 
+/** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
+interface KSR_ipops {
+	/**
+	 * Compare two IP addresses by value, not as text.
+	 * @param ip1 An IP address or IPv6 reference.
+	 * @param ip2 An IP address or IPv6 reference.
+	 * @returns 1 when both are the same address (2001:db8::1 equals [2001:DB8:0::1]); -1 when they differ or either is not an IP.
+	 */
+	compare_ips(ip1: string, ip2: string): number;
+	/**
+	 * Compare two IP addresses, refusing IPv6 references.
+	 * @param ip1 An IP address.
+	 * @param ip2 An IP address.
+	 * @returns 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
+	 */
+	compare_pure_ips(ip1: string, ip2: string): number;
+	/**
+	 * Tell whether an address is inside one of a list of subnets.
+	 * @param ip An IPv4 or IPv6 address (not a reference).
+	 * @param subnets Comma-separated list of addr/bits or plain addresses: "10.0.0.0/8, 192.168.1.1".
+	 * @returns 1 when ip is in one of the subnets (or equals one of the addresses); -1 otherwise, and for a bad ip. A malformed entry is logged and skipped.
+	 */
+	ip_is_in_subnet(ip: string, subnets: string): number;
+	/**
+	 * Tell what kind of IP address a string is.
+	 * @param ip Text to check.
+	 * @returns 1 for IPv4, 2 for IPv6, 3 for an IPv6 reference, -1 for anything else.
+	 */
+	ip_type(ip: string): number;
+	/**
+	 * The same as ip_is_in_subnet (Kamailio exports both names).
+	 * @param ip An IPv4 or IPv6 address (not a reference).
+	 * @param subnets Comma-separated list of addr/bits or plain addresses.
+	 * @returns As ip_is_in_subnet.
+	 */
+	is_in_subnet(ip: string, subnets: string): number;
+	/**
+	 * Tell whether a string is an IP address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address, an IPv6 address or an IPv6 reference ([::1]); -1 otherwise.
+	 */
+	is_ip(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv4 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address, -1 otherwise.
+	 */
+	is_ip4(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv6 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv6 address (not a reference), -1 otherwise.
+	 */
+	is_ip6(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv6 address in brackets.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv6 reference such as [2001:db8::1], -1 otherwise.
+	 */
+	is_ip6_reference(ip: string): number;
+	/**
+	 * Tell whether a string is a private (RFC 1918) IPv4 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address in 10/8, 172.16/12 or 192.168/16; -1 otherwise.
+	 */
+	is_ip_rfc1918(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv4 or IPv6 address without brackets.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
+	 */
+	is_pure_ip(ip: string): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -2070,6 +2144,7 @@ interface KSR_object {
 	corex: KSR_corex;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
+	ipops: KSR_ipops;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	nathelper: KSR_nathelper;

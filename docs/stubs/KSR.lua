@@ -777,6 +777,69 @@ function KSR.htable.sht_setxs(table, key, value, expire) end
 ---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
 function KSR.htable.sht_unlock(table, key) end
 
+---IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets.
+---@class KSR.ipops
+KSR.ipops = {}
+
+---Compare two IP addresses by value, not as text.
+---@param ip1 string An IP address or IPv6 reference.
+---@param ip2 string An IP address or IPv6 reference.
+---@return integer # 1 when both are the same address (2001:db8::1 equals [2001:DB8:0::1]); -1 when they differ or either is not an IP.
+function KSR.ipops.compare_ips(ip1, ip2) end
+
+---Compare two IP addresses, refusing IPv6 references.
+---@param ip1 string An IP address.
+---@param ip2 string An IP address.
+---@return integer # 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
+function KSR.ipops.compare_pure_ips(ip1, ip2) end
+
+---Tell whether an address is inside one of a list of subnets.
+---@param ip string An IPv4 or IPv6 address (not a reference).
+---@param subnets string Comma-separated list of addr/bits or plain addresses: "10.0.0.0/8, 192.168.1.1".
+---@return integer # 1 when ip is in one of the subnets (or equals one of the addresses); -1 otherwise, and for a bad ip. A malformed entry is logged and skipped.
+function KSR.ipops.ip_is_in_subnet(ip, subnets) end
+
+---Tell what kind of IP address a string is.
+---@param ip string Text to check.
+---@return integer # 1 for IPv4, 2 for IPv6, 3 for an IPv6 reference, -1 for anything else.
+function KSR.ipops.ip_type(ip) end
+
+---The same as ip_is_in_subnet (Kamailio exports both names).
+---@param ip string An IPv4 or IPv6 address (not a reference).
+---@param subnets string Comma-separated list of addr/bits or plain addresses.
+---@return integer # As ip_is_in_subnet.
+function KSR.ipops.is_in_subnet(ip, subnets) end
+
+---Tell whether a string is an IP address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address, an IPv6 address or an IPv6 reference ([::1]); -1 otherwise.
+function KSR.ipops.is_ip(ip) end
+
+---Tell whether a string is an IPv4 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address, -1 otherwise.
+function KSR.ipops.is_ip4(ip) end
+
+---Tell whether a string is an IPv6 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv6 address (not a reference), -1 otherwise.
+function KSR.ipops.is_ip6(ip) end
+
+---Tell whether a string is an IPv6 address in brackets.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv6 reference such as [2001:db8::1], -1 otherwise.
+function KSR.ipops.is_ip6_reference(ip) end
+
+---Tell whether a string is a private (RFC 1918) IPv4 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address in 10/8, 172.16/12 or 192.168/16; -1 otherwise.
+function KSR.ipops.is_ip_rfc1918(ip) end
+
+---Tell whether a string is an IPv4 or IPv6 address without brackets.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
+function KSR.ipops.is_pure_ip(ip) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}

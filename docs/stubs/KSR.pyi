@@ -308,6 +308,54 @@ class _htable:
         ...
 
 
+class _ipops:
+    """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
+
+    def compare_ips(self, ip1: str, ip2: str) -> int:
+        """Compare two IP addresses by value, not as text."""
+        ...
+
+    def compare_pure_ips(self, ip1: str, ip2: str) -> int:
+        """Compare two IP addresses, refusing IPv6 references."""
+        ...
+
+    def ip_is_in_subnet(self, ip: str, subnets: str) -> int:
+        """Tell whether an address is inside one of a list of subnets."""
+        ...
+
+    def ip_type(self, ip: str) -> int:
+        """Tell what kind of IP address a string is."""
+        ...
+
+    def is_in_subnet(self, ip: str, subnets: str) -> int:
+        """The same as ip_is_in_subnet (Kamailio exports both names)."""
+        ...
+
+    def is_ip(self, ip: str) -> int:
+        """Tell whether a string is an IP address."""
+        ...
+
+    def is_ip4(self, ip: str) -> int:
+        """Tell whether a string is an IPv4 address."""
+        ...
+
+    def is_ip6(self, ip: str) -> int:
+        """Tell whether a string is an IPv6 address."""
+        ...
+
+    def is_ip6_reference(self, ip: str) -> int:
+        """Tell whether a string is an IPv6 address in brackets."""
+        ...
+
+    def is_ip_rfc1918(self, ip: str) -> int:
+        """Tell whether a string is a private (RFC 1918) IPv4 address."""
+        ...
+
+    def is_pure_ip(self, ip: str) -> int:
+        """Tell whether a string is an IPv4 or IPv6 address without brackets."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -1391,6 +1439,7 @@ class _KSR:
     corex: _corex
     hdr: _hdr
     htable: _htable
+    ipops: _ipops
     kx: _kx
     maxfwd: _maxfwd
     nathelper: _nathelper

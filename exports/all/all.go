@@ -9,6 +9,7 @@ import (
 	_ "kemi/exports/corex"       // module "corex"
 	_ "kemi/exports/hdr"         // module "hdr"
 	_ "kemi/exports/htable"      // module "htable"
+	_ "kemi/exports/ipops"       // module "ipops"
 	_ "kemi/exports/kx"          // module "kx"
 	_ "kemi/exports/maxfwd"      // module "maxfwd"
 	_ "kemi/exports/nathelper"   // module "nathelper"
