@@ -330,6 +330,12 @@ read_globals = {
 					unset = {},
 				},
 			},
+			regex = {
+				fields = {
+					pcre_match = {},
+					pcre_match_group = {},
+				},
+			},
 			registrar = {
 				fields = {
 					lookup = {},

@@ -1163,6 +1163,24 @@ interface KSR_pv {
 	unset(name: string): boolean;
 }
 
+/** Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`). Expressions are Go's regexp (RE2 syntax), not PCRE: matching takes time linear in the input, so no expression can hang a worker, but backreferences (`\1`), lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), atomic groups and possessive quantifiers (`(?>`, `a++`), recursion, conditionals, `\Z`, `\h`, `\R` and callouts are not supported: such an expression fails to compile, which is logged and returns -4. Repetition counts are at most 1000. The pcre_caseless, pcre_multiline and pcre_dotall params apply to both functions (Kamailio applies them only when `file` is set); pcre_extended is refused at load because RE2 has no extended mode. The group file is read as Kamailio reads it: lines starting with `#` or white space are skipped; a line starting with `[` opens the next group (numbered from 0, whatever the brackets hold); each other line is one alternative of the current group, so a group matches when any of its lines matches; a group with no lines matches only the empty string. A trailing CR is dropped. Lines longer than 495 bytes, an expression before the first `[`, more groups than max_groups, a group longer than group_max_size and an expression that does not compile are errors at load that name file:line. */
+interface KSR_regex {
+	/**
+	 * Match a string against a regular expression. Compiled expressions are cached.
+	 * @param subject Text to match.
+	 * @param regex Regular expression (RE2 syntax).
+	 * @returns 1 when the expression matches somewhere in subject, -1 when it does not, -4 when it does not compile (logged).
+	 */
+	pcre_match(subject: string, regex: string): number;
+	/**
+	 * Match a string against a group of expressions from the file modparam.
+	 * @param subject Text to match.
+	 * @param group Group number in the file, from 0.
+	 * @returns 1 when one of the group's expressions matches, -1 when none does, -2 when no file is set, -4 for a group the file does not have (both logged).
+	 */
+	pcre_match_group(subject: string, group: number): number;
+}
+
 /** REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected. */
 interface KSR_registrar {
 	/**
@@ -2151,6 +2169,7 @@ interface KSR_object {
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;
+	regex: KSR_regex;
 	registrar: KSR_registrar;
 	rr: KSR_rr;
 	sanity: KSR_sanity;

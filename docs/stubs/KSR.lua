@@ -1323,6 +1323,22 @@ function KSR.pv.sets(name, value) end
 ---@return boolean # true when unset, false otherwise (logged).
 function KSR.pv.unset(name) end
 
+---Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`).
+---@class KSR.regex
+KSR.regex = {}
+
+---Match a string against a regular expression. Compiled expressions are cached.
+---@param subject string Text to match.
+---@param regex string Regular expression (RE2 syntax).
+---@return integer # 1 when the expression matches somewhere in subject, -1 when it does not, -4 when it does not compile (logged).
+function KSR.regex.pcre_match(subject, regex) end
+
+---Match a string against a group of expressions from the file modparam.
+---@param subject string Text to match.
+---@param group integer Group number in the file, from 0.
+---@return integer # 1 when one of the group's expressions matches, -1 when none does, -2 when no file is set, -4 for a group the file does not have (both logged).
+function KSR.regex.pcre_match_group(subject, group) end
+
 ---REGISTER processing (RFC 3261 section 10.3) and user location.
 ---@class KSR.registrar
 KSR.registrar = {}
