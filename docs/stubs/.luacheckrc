@@ -524,6 +524,19 @@ read_globals = {
 					exit = {},
 				},
 			},
+			xlog = {
+				fields = {
+					xalert = {},
+					xcrit = {},
+					xdbg = {},
+					xerr = {},
+					xinfo = {},
+					xlog = {},
+					xlog_facility = {},
+					xnotice = {},
+					xwarn = {},
+				},
+			},
 		},
 	},
 	-- The legacy sr object of the seed's examples; its names are not checked.

@@ -2152,6 +2152,67 @@ interface KSR_x {
 	exit(): number|string|null;
 }
 
+/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
+interface KSR_xlog {
+	/**
+	 * Log a format at alert level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xalert(format: string): number;
+	/**
+	 * Log a format at critical level (L_CRIT2, as Kamailio's xcrit).
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xcrit(format: string): number;
+	/**
+	 * Log a format at debug level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xdbg(format: string): number;
+	/**
+	 * Log a format at error level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xerr(format: string): number;
+	/**
+	 * Log a format at info level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xinfo(format: string): number;
+	/**
+	 * Log a format at a level named as in Kamailio's xlog.
+	 * @param level L_ALERT, L_BUG, L_CRIT0, L_CRIT (L_CRIT2), L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG, any case; anything else logs as L_ERR.
+	 * @param format Text with pseudo-variables.
+	 * @returns 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
+	 */
+	xlog(level: string, format: string): number;
+	/**
+	 * xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+	 * @param facility Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
+	 * @param level A level as for xlog.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xlog_facility(facility: string, level: string, format: string): number;
+	/**
+	 * Log a format at notice level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xnotice(format: string): number;
+	/**
+	 * Log a format at warning level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xwarn(format: string): number;
+}
+
 /** The KSR object: core functions and one member per loaded module. */
 interface KSR_object {
 	app_jsdt: KSR_app_jsdt;
@@ -2180,6 +2241,7 @@ interface KSR_object {
 	tmx: KSR_tmx;
 	usrloc: KSR_usrloc;
 	x: KSR_x;
+	xlog: KSR_xlog;
 	/**
 	 * Log msg at critical level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.

@@ -2161,3 +2161,55 @@ function KSR.x.drop() end
 ---Stop the current route here, as `exit` does in the native language.
 ---@return integer|string|nil # Does not return to the script; the engine unwinds the route.
 function KSR.x.exit() end
+
+---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
+---@class KSR.xlog
+KSR.xlog = {}
+
+---Log a format at alert level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xalert(format) end
+
+---Log a format at critical level (L_CRIT2, as Kamailio's xcrit).
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xcrit(format) end
+
+---Log a format at debug level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xdbg(format) end
+
+---Log a format at error level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xerr(format) end
+
+---Log a format at info level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xinfo(format) end
+
+---Log a format at a level named as in Kamailio's xlog.
+---@param level string L_ALERT, L_BUG, L_CRIT0, L_CRIT (L_CRIT2), L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG, any case; anything else logs as L_ERR.
+---@param format string Text with pseudo-variables.
+---@return integer # 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
+function KSR.xlog.xlog(level, format) end
+
+---xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+---@param facility string Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
+---@param level string A level as for xlog.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xlog_facility(facility, level, format) end
+
+---Log a format at notice level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xnotice(format) end
+
+---Log a format at warning level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xwarn(format) end

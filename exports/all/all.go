@@ -27,4 +27,5 @@ import (
 	_ "kemi/exports/tmx"         // module "tmx"
 	_ "kemi/exports/usrloc"      // module "usrloc"
 	_ "kemi/exports/x"           // module "x"
+	_ "kemi/exports/xlog"        // module "xlog"
 )
