@@ -1082,7 +1082,7 @@ interface KSR_pike {
 	pike_check_req(): number;
 }
 
-/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
 interface KSR_pv {
 	/**
 	 * Read a pseudo-variable.
@@ -1161,6 +1161,151 @@ interface KSR_pv {
 	 * @returns true when unset, false otherwise (logged).
 	 */
 	unset(name: string): boolean;
+}
+
+/** The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string. They use the same stores as KSR.pv and the pseudo-variables: an AVP set here reads back through KSR.pv.get("$avp(x)") and in xlog formats. As everything Kamailio's pv module exports, they are there whenever pv is, which kemi always loads. Unlike Kamailio, avp_is_null only tells (Kamailio's also removes the AVP), and shv_sets and shv_seti create a shared variable that was not declared with the shvset param (Kamailio refuses with -1). */
+interface KSR_pvx {
+	/**
+	 * Read the newest value of an AVP.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value (a number or a string), or null when there is none.
+	 */
+	avp_get(name: string): number|string|null;
+	/**
+	 * Read an AVP, with null given as the empty string.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value, or "" when there is none.
+	 */
+	avp_gete(name: string): number|string|null;
+	/**
+	 * Read an AVP for printing.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value, or "<null>" when there is none.
+	 */
+	avp_getw(name: string): number|string|null;
+	/**
+	 * Tell whether an AVP has no value.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns 1 when the AVP has no value, -1 when it has one.
+	 */
+	avp_is_null(name: string): number;
+	/**
+	 * Remove every value of an AVP.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	avp_rm(name: string): number;
+	/**
+	 * Add an integer value to an AVP; it becomes the newest.
+	 * @param name Name, without the $avp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	avp_seti(name: string, value: number): number;
+	/**
+	 * Add a string value to an AVP; it becomes the newest.
+	 * @param name Name, without the $avp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	avp_sets(name: string, value: string): number;
+	/**
+	 * Read a shared variable.
+	 * @param name Name, without the $shv( ) around it.
+	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+	 */
+	shv_get(name: string): number|string|null;
+	/**
+	 * Set a shared variable to an integer, for every worker.
+	 * @param name Name, without the $shv( ) around it.
+	 * @param value The value.
+	 * @returns 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+	 */
+	shv_seti(name: string, value: number): number;
+	/**
+	 * Set a shared variable to a string, for every worker.
+	 * @param name Name, without the $shv( ) around it.
+	 * @param value The value.
+	 * @returns 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+	 */
+	shv_sets(name: string, value: string): number;
+	/**
+	 * Read a script variable.
+	 * @param name Name, without the $var( ) around it.
+	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+	 */
+	var_get(name: string): number|string|null;
+	/**
+	 * Set a script variable to an integer.
+	 * @param name Name, without the $var( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	var_seti(name: string, value: number): number;
+	/**
+	 * Set a script variable to a string.
+	 * @param name Name, without the $var( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	var_sets(name: string, value: string): number;
+	/**
+	 * Read the newest item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns The value of the newest item: a number, a string, "<<xavp>>" for a list of keys; null when there is none.
+	 */
+	xavp_get(name: string): number|string|null;
+	/**
+	 * Read an xavp, with null given as the empty string.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns As xavp_get, with "" for none.
+	 */
+	xavp_gete(name: string): number|string|null;
+	/**
+	 * Read an xavp for printing.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns As xavp_get, with "<null>" for none.
+	 */
+	xavp_getw(name: string): number|string|null;
+	/**
+	 * Tell whether an xavp has no value.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1 when the xavp has no item or its newest is null, -1 otherwise.
+	 */
+	xavp_is_null(name: string): number;
+	/**
+	 * Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1".
+	 * @param params Parameter list, "a=1;b=2"; a trailing ; is allowed.
+	 * @param name Root name of the new xavp item.
+	 * @returns 1; -1 for an empty list or name, or a parameter without a name (logged).
+	 */
+	xavp_params_explode(params: string, name: string): number;
+	/**
+	 * Remove the newest item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	xavp_rm(name: string): number;
+	/**
+	 * Remove every item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	xavp_rm_all(name: string): number;
+	/**
+	 * Add an integer item to an xavp; it becomes index 0.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	xavp_seti(name: string, value: number): number;
+	/**
+	 * Add a string item to an xavp; it becomes index 0.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	xavp_sets(name: string, value: string): number;
 }
 
 /** Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`). Expressions are Go's regexp (RE2 syntax), not PCRE: matching takes time linear in the input, so no expression can hang a worker, but backreferences (`\1`), lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), atomic groups and possessive quantifiers (`(?>`, `a++`), recursion, conditionals, `\Z`, `\h`, `\R` and callouts are not supported: such an expression fails to compile, which is logged and returns -4. Repetition counts are at most 1000. The pcre_caseless, pcre_multiline and pcre_dotall params apply to both functions (Kamailio applies them only when `file` is set); pcre_extended is refused at load because RE2 has no extended mode. The group file is read as Kamailio reads it: lines starting with `#` or white space are skipped; a line starting with `[` opens the next group (numbered from 0, whatever the brackets hold); each other line is one alternative of the current group, so a group matches when any of its lines matches; a group with no lines matches only the empty string. A trailing CR is dropped. Lines longer than 495 bytes, an expression before the first `[`, more groups than max_groups, a group longer than group_max_size and an expression that does not compile are errors at load that name file:line. */
@@ -2230,6 +2375,7 @@ interface KSR_object {
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;
+	pvx: KSR_pvx;
 	regex: KSR_regex;
 	registrar: KSR_registrar;
 	rr: KSR_rr;

@@ -1254,7 +1254,7 @@ function KSR.pike.pike_check_ip(ip) end
 ---@return integer # 1 when the source address is within the limit; -2 when this request made it exceed the limit (logged as BLOCKing); -1 while it stays over the limit.
 function KSR.pike.pike_check_req() end
 
----Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`).
+---Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`).
 ---@class KSR.pv
 KSR.pv = {}
 
@@ -1322,6 +1322,129 @@ function KSR.pv.sets(name, value) end
 ---@param name string A writable pseudo-variable.
 ---@return boolean # true when unset, false otherwise (logged).
 function KSR.pv.unset(name) end
+
+---The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string.
+---@class KSR.pvx
+KSR.pvx = {}
+
+---Read the newest value of an AVP.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value (a number or a string), or null when there is none.
+function KSR.pvx.avp_get(name) end
+
+---Read an AVP, with null given as the empty string.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value, or "" when there is none.
+function KSR.pvx.avp_gete(name) end
+
+---Read an AVP for printing.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value, or "<null>" when there is none.
+function KSR.pvx.avp_getw(name) end
+
+---Tell whether an AVP has no value.
+---@param name string Name, without the $avp( ) around it.
+---@return integer # 1 when the AVP has no value, -1 when it has one.
+function KSR.pvx.avp_is_null(name) end
+
+---Remove every value of an AVP.
+---@param name string Name, without the $avp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.avp_rm(name) end
+
+---Add an integer value to an AVP; it becomes the newest.
+---@param name string Name, without the $avp( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.avp_seti(name, value) end
+
+---Add a string value to an AVP; it becomes the newest.
+---@param name string Name, without the $avp( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.avp_sets(name, value) end
+
+---Read a shared variable.
+---@param name string Name, without the $shv( ) around it.
+---@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+function KSR.pvx.shv_get(name) end
+
+---Set a shared variable to an integer, for every worker.
+---@param name string Name, without the $shv( ) around it.
+---@param value integer The value.
+---@return integer # 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+function KSR.pvx.shv_seti(name, value) end
+
+---Set a shared variable to a string, for every worker.
+---@param name string Name, without the $shv( ) around it.
+---@param value string The value.
+---@return integer # 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+function KSR.pvx.shv_sets(name, value) end
+
+---Read a script variable.
+---@param name string Name, without the $var( ) around it.
+---@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+function KSR.pvx.var_get(name) end
+
+---Set a script variable to an integer.
+---@param name string Name, without the $var( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.var_seti(name, value) end
+
+---Set a script variable to a string.
+---@param name string Name, without the $var( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.var_sets(name, value) end
+
+---Read the newest item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # The value of the newest item: a number, a string, "<<xavp>>" for a list of keys; null when there is none.
+function KSR.pvx.xavp_get(name) end
+
+---Read an xavp, with null given as the empty string.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # As xavp_get, with "" for none.
+function KSR.pvx.xavp_gete(name) end
+
+---Read an xavp for printing.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # As xavp_get, with "<null>" for none.
+function KSR.pvx.xavp_getw(name) end
+
+---Tell whether an xavp has no value.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1 when the xavp has no item or its newest is null, -1 otherwise.
+function KSR.pvx.xavp_is_null(name) end
+
+---Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1".
+---@param params string Parameter list, "a=1;b=2"; a trailing ; is allowed.
+---@param name string Root name of the new xavp item.
+---@return integer # 1; -1 for an empty list or name, or a parameter without a name (logged).
+function KSR.pvx.xavp_params_explode(params, name) end
+
+---Remove the newest item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.xavp_rm(name) end
+
+---Remove every item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.xavp_rm_all(name) end
+
+---Add an integer item to an xavp; it becomes index 0.
+---@param name string Root name, without the $xavp( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.xavp_seti(name, value) end
+
+---Add a string item to an xavp; it becomes index 0.
+---@param name string Root name, without the $xavp( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.xavp_sets(name, value) end
 
 ---Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`).
 ---@class KSR.regex

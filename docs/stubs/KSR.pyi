@@ -745,7 +745,7 @@ class _pike:
 
 
 class _pv:
-    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
 
     def get(self, name: str) -> Union[int, str, None]:
         """Read a pseudo-variable."""
@@ -793,6 +793,98 @@ class _pv:
 
     def unset(self, name: str) -> bool:
         """Remove the value of $var(x) and $avp(x) (all of its values), or clear $du."""
+        ...
+
+
+class _pvx:
+    """The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string. They use the same stores as KSR.pv and the pseudo-variables: an AVP set here reads back through KSR.pv.get("$avp(x)") and in xlog formats. As everything Kamailio's pv module exports, they are there whenever pv is, which kemi always loads. Unlike Kamailio, avp_is_null only tells (Kamailio's also removes the AVP), and shv_sets and shv_seti create a shared variable that was not declared with the shvset param (Kamailio refuses with -1)."""
+
+    def avp_get(self, name: str) -> Union[int, str, None]:
+        """Read the newest value of an AVP."""
+        ...
+
+    def avp_gete(self, name: str) -> Union[int, str, None]:
+        """Read an AVP, with null given as the empty string."""
+        ...
+
+    def avp_getw(self, name: str) -> Union[int, str, None]:
+        """Read an AVP for printing."""
+        ...
+
+    def avp_is_null(self, name: str) -> int:
+        """Tell whether an AVP has no value."""
+        ...
+
+    def avp_rm(self, name: str) -> int:
+        """Remove every value of an AVP."""
+        ...
+
+    def avp_seti(self, name: str, value: int) -> int:
+        """Add an integer value to an AVP; it becomes the newest."""
+        ...
+
+    def avp_sets(self, name: str, value: str) -> int:
+        """Add a string value to an AVP; it becomes the newest."""
+        ...
+
+    def shv_get(self, name: str) -> Union[int, str, None]:
+        """Read a shared variable."""
+        ...
+
+    def shv_seti(self, name: str, value: int) -> int:
+        """Set a shared variable to an integer, for every worker."""
+        ...
+
+    def shv_sets(self, name: str, value: str) -> int:
+        """Set a shared variable to a string, for every worker."""
+        ...
+
+    def var_get(self, name: str) -> Union[int, str, None]:
+        """Read a script variable."""
+        ...
+
+    def var_seti(self, name: str, value: int) -> int:
+        """Set a script variable to an integer."""
+        ...
+
+    def var_sets(self, name: str, value: str) -> int:
+        """Set a script variable to a string."""
+        ...
+
+    def xavp_get(self, name: str) -> Union[int, str, None]:
+        """Read the newest item of an xavp."""
+        ...
+
+    def xavp_gete(self, name: str) -> Union[int, str, None]:
+        """Read an xavp, with null given as the empty string."""
+        ...
+
+    def xavp_getw(self, name: str) -> Union[int, str, None]:
+        """Read an xavp for printing."""
+        ...
+
+    def xavp_is_null(self, name: str) -> int:
+        """Tell whether an xavp has no value."""
+        ...
+
+    def xavp_params_explode(self, params: str, name: str) -> int:
+        """Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1"."""
+        ...
+
+    def xavp_rm(self, name: str) -> int:
+        """Remove the newest item of an xavp."""
+        ...
+
+    def xavp_rm_all(self, name: str) -> int:
+        """Remove every item of an xavp."""
+        ...
+
+    def xavp_seti(self, name: str, value: int) -> int:
+        """Add an integer item to an xavp; it becomes index 0."""
+        ...
+
+    def xavp_sets(self, name: str, value: str) -> int:
+        """Add a string item to an xavp; it becomes index 0."""
         ...
 
 
@@ -1498,6 +1590,7 @@ class _KSR:
     permissions: _permissions
     pike: _pike
     pv: _pv
+    pvx: _pvx
     regex: _regex
     registrar: _registrar
     rr: _rr

@@ -16,6 +16,7 @@ import (
 	_ "kemi/exports/permissions" // module "permissions"
 	_ "kemi/exports/pike"        // module "pike"
 	_ "kemi/exports/pv"          // module "pv"
+	_ "kemi/exports/pvx"         // module "pvx"
 	_ "kemi/exports/regex"       // module "regex"
 	_ "kemi/exports/registrar"   // module "registrar"
 	_ "kemi/exports/rr"          // module "rr"

@@ -142,6 +142,10 @@ func (s *spec) value(ctx *core.Ctx) (core.Value, bool) {
 		return v, ok
 	case "avp":
 		return AVP(ctx, s.arg)
+	case "xavp":
+		return xavpValue(ctx, s.arg)
+	case "shv":
+		return Shv(ctx, s.arg)
 	}
 	if s.hasIdx {
 		return hdrAt(ctx, s.arg, s.idx)
