@@ -37,17 +37,21 @@ func xitems(ctx *core.Ctx, name string) []xitem { return store(ctx).xavps[name] 
 // xnth returns the idx-th newest item of name (negative idx counts from
 // the oldest), or nil.
 func xnth(items []xitem, idx int) *xitem {
+	if p := xpos(items, idx); p >= 0 {
+		return &items[p]
+	}
+	return nil
+}
+
+// xpos is the position in items of the idx-th newest item, or -1.
+func xpos(items []xitem, idx int) int {
 	if idx < 0 {
 		idx += len(items)
-		if idx < 0 {
-			return nil
-		}
-		return &items[idx]
 	}
-	if idx >= len(items) {
-		return nil
+	if idx < 0 || idx >= len(items) {
+		return -1
 	}
-	return &items[len(items)-1-idx]
+	return len(items) - 1 - idx
 }
 
 // kidPos returns the position in kids of the idx-th newest child named
@@ -271,12 +275,12 @@ func setXavp(ctx *core.Ctx, arg string, v core.Value) error {
 			case !x.hasIdx || x.idx == 0:
 				XavpRemove(ctx, x.name, false)
 			default:
-				if it := xnth(items, x.idx); it != nil {
-					i := len(items) - 1 - x.idx
-					if x.idx < 0 {
-						i = x.idx + len(items)
-					}
-					st.xavps[x.name] = append(items[:i], items[i+1:]...)
+				if i := xpos(items, x.idx); i >= 0 {
+					copy(items[i:], items[i+1:])
+					// The vacated slot would share its children with the
+					// item shifted out of it.
+					items[len(items)-1] = xitem{}
+					st.xavps[x.name] = items[:len(items)-1]
 				}
 			}
 			return nil
