@@ -86,7 +86,9 @@ func TestPvx_ShvBounded(t *testing.T) {
 	}
 }
 
-func itoa(i int) string { return string(rune('0'+i%10)) + strings.Repeat("9", i/10%7) + string(rune('a'+i/70%26)) + string(rune('a'+i/1820)) }
+func itoa(i int) string {
+	return string(rune('0'+i%10)) + strings.Repeat("9", i/10%7) + string(rune('a'+i/70%26)) + string(rune('a'+i/1820))
+}
 
 func TestPvx_ShvConcurrent(t *testing.T) {
 	c, _ := ctx(t)
