@@ -168,3 +168,11 @@ func FuzzIPops(f *testing.F) {
 		IsIPRFC1918(c, a)
 	})
 }
+
+func BenchmarkIPIsInSubnet(b *testing.B) {
+	c, _ := ctx(b)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		IPIsInSubnet(c, "192.168.10.20", "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16")
+	}
+}

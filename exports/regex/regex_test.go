@@ -187,3 +187,14 @@ func FuzzParseGroups(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkPcreMatch(b *testing.B) {
+	c, _, err := started(b, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		PcreMatch(c, "friendly-scanner/1.0", "^(friendly|sipvicious|sipcli)")
+	}
+}

@@ -152,3 +152,26 @@ func TestXlog_Params(t *testing.T) {
 		t.Error("buf_size 0 was accepted")
 	}
 }
+
+func BenchmarkXinfo(b *testing.B) {
+	c, log, err := started(b, core.LDbg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		log.Reset()
+		Xinfo(c, "$rm from $fu to $ru ci=$ci\n")
+	}
+}
+
+func BenchmarkXdbgDisabled(b *testing.B) {
+	c, _, err := started(b, core.LInfo, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Xdbg(c, "$rm from $fu to $ru ci=$ci\n")
+	}
+}
