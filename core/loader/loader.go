@@ -42,8 +42,9 @@ type Setup struct {
 // always are the modules every script sees without a loadmodule: the core
 // functions (KSR.info), KSR.x, KSR.hdr and KSR.pv, which Kamailio builds
 // into its core too (its shipped scripts call KSR.hdr.remove without
-// loading anything for it).
-var always = []string{"", "x", "hdr", "pv"}
+// loading anything for it), and KSR.pvx, which Kamailio's pv.so exports
+// beside its pseudo-variables: kemi's pv is always there, so pvx is too.
+var always = []string{"", "x", "hdr", "pv", "pvx"}
 
 // Load parses the config and compiles its script. The error lists every
 // problem found, each with file:line:col.

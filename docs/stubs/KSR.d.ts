@@ -502,6 +502,80 @@ interface KSR_htable {
 	sht_unlock(table: string, key: string): number;
 }
 
+/** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
+interface KSR_ipops {
+	/**
+	 * Compare two IP addresses by value, not as text.
+	 * @param ip1 An IP address or IPv6 reference.
+	 * @param ip2 An IP address or IPv6 reference.
+	 * @returns 1 when both are the same address (2001:db8::1 equals [2001:DB8:0::1]); -1 when they differ or either is not an IP.
+	 */
+	compare_ips(ip1: string, ip2: string): number;
+	/**
+	 * Compare two IP addresses, refusing IPv6 references.
+	 * @param ip1 An IP address.
+	 * @param ip2 An IP address.
+	 * @returns 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
+	 */
+	compare_pure_ips(ip1: string, ip2: string): number;
+	/**
+	 * Tell whether an address is inside one of a list of subnets.
+	 * @param ip An IPv4 or IPv6 address (not a reference).
+	 * @param subnets Comma-separated list of addr/bits or plain addresses: "10.0.0.0/8, 192.168.1.1".
+	 * @returns 1 when ip is in one of the subnets (or equals one of the addresses); -1 otherwise, and for a bad ip. A malformed entry is logged and skipped.
+	 */
+	ip_is_in_subnet(ip: string, subnets: string): number;
+	/**
+	 * Tell what kind of IP address a string is.
+	 * @param ip Text to check.
+	 * @returns 1 for IPv4, 2 for IPv6, 3 for an IPv6 reference, -1 for anything else.
+	 */
+	ip_type(ip: string): number;
+	/**
+	 * The same as ip_is_in_subnet (Kamailio exports both names).
+	 * @param ip An IPv4 or IPv6 address (not a reference).
+	 * @param subnets Comma-separated list of addr/bits or plain addresses.
+	 * @returns As ip_is_in_subnet.
+	 */
+	is_in_subnet(ip: string, subnets: string): number;
+	/**
+	 * Tell whether a string is an IP address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address, an IPv6 address or an IPv6 reference ([::1]); -1 otherwise.
+	 */
+	is_ip(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv4 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address, -1 otherwise.
+	 */
+	is_ip4(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv6 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv6 address (not a reference), -1 otherwise.
+	 */
+	is_ip6(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv6 address in brackets.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv6 reference such as [2001:db8::1], -1 otherwise.
+	 */
+	is_ip6_reference(ip: string): number;
+	/**
+	 * Tell whether a string is a private (RFC 1918) IPv4 address.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 address in 10/8, 172.16/12 or 192.168/16; -1 otherwise.
+	 */
+	is_ip_rfc1918(ip: string): number;
+	/**
+	 * Tell whether a string is an IPv4 or IPv6 address without brackets.
+	 * @param ip Text to check.
+	 * @returns 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
+	 */
+	is_pure_ip(ip: string): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -1008,7 +1082,7 @@ interface KSR_pike {
 	pike_check_req(): number;
 }
 
-/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
 interface KSR_pv {
 	/**
 	 * Read a pseudo-variable.
@@ -1087,6 +1161,169 @@ interface KSR_pv {
 	 * @returns true when unset, false otherwise (logged).
 	 */
 	unset(name: string): boolean;
+}
+
+/** The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string. They use the same stores as KSR.pv and the pseudo-variables: an AVP set here reads back through KSR.pv.get("$avp(x)") and in xlog formats. As everything Kamailio's pv module exports, they are there whenever pv is, which kemi always loads. Unlike Kamailio, avp_is_null only tells (Kamailio's also removes the AVP), and shv_sets and shv_seti create a shared variable that was not declared with the shvset param (Kamailio refuses with -1). */
+interface KSR_pvx {
+	/**
+	 * Read the newest value of an AVP.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value (a number or a string), or null when there is none.
+	 */
+	avp_get(name: string): number|string|null;
+	/**
+	 * Read an AVP, with null given as the empty string.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value, or "" when there is none.
+	 */
+	avp_gete(name: string): number|string|null;
+	/**
+	 * Read an AVP for printing.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns The newest value, or "<null>" when there is none.
+	 */
+	avp_getw(name: string): number|string|null;
+	/**
+	 * Tell whether an AVP has no value.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns 1 when the AVP has no value, -1 when it has one.
+	 */
+	avp_is_null(name: string): number;
+	/**
+	 * Remove every value of an AVP.
+	 * @param name Name, without the $avp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	avp_rm(name: string): number;
+	/**
+	 * Add an integer value to an AVP; it becomes the newest.
+	 * @param name Name, without the $avp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	avp_seti(name: string, value: number): number;
+	/**
+	 * Add a string value to an AVP; it becomes the newest.
+	 * @param name Name, without the $avp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	avp_sets(name: string, value: string): number;
+	/**
+	 * Read a shared variable.
+	 * @param name Name, without the $shv( ) around it.
+	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+	 */
+	shv_get(name: string): number|string|null;
+	/**
+	 * Set a shared variable to an integer, for every worker.
+	 * @param name Name, without the $shv( ) around it.
+	 * @param value The value.
+	 * @returns 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+	 */
+	shv_seti(name: string, value: number): number;
+	/**
+	 * Set a shared variable to a string, for every worker.
+	 * @param name Name, without the $shv( ) around it.
+	 * @param value The value.
+	 * @returns 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+	 */
+	shv_sets(name: string, value: string): number;
+	/**
+	 * Read a script variable.
+	 * @param name Name, without the $var( ) around it.
+	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+	 */
+	var_get(name: string): number|string|null;
+	/**
+	 * Set a script variable to an integer.
+	 * @param name Name, without the $var( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	var_seti(name: string, value: number): number;
+	/**
+	 * Set a script variable to a string.
+	 * @param name Name, without the $var( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	var_sets(name: string, value: string): number;
+	/**
+	 * Read the newest item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns The value of the newest item: a number, a string, "<<xavp>>" for a list of keys; null when there is none.
+	 */
+	xavp_get(name: string): number|string|null;
+	/**
+	 * Read an xavp, with null given as the empty string.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns As xavp_get, with "" for none.
+	 */
+	xavp_gete(name: string): number|string|null;
+	/**
+	 * Read an xavp for printing.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns As xavp_get, with "<null>" for none.
+	 */
+	xavp_getw(name: string): number|string|null;
+	/**
+	 * Tell whether an xavp has no value.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1 when the xavp has no item or its newest is null, -1 otherwise.
+	 */
+	xavp_is_null(name: string): number;
+	/**
+	 * Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1".
+	 * @param params Parameter list, "a=1;b=2"; a trailing ; is allowed.
+	 * @param name Root name of the new xavp item.
+	 * @returns 1; -1 for an empty list or name, or a parameter without a name (logged).
+	 */
+	xavp_params_explode(params: string, name: string): number;
+	/**
+	 * Remove the newest item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	xavp_rm(name: string): number;
+	/**
+	 * Remove every item of an xavp.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @returns 1, also when there was none.
+	 */
+	xavp_rm_all(name: string): number;
+	/**
+	 * Add an integer item to an xavp; it becomes index 0.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	xavp_seti(name: string, value: number): number;
+	/**
+	 * Add a string item to an xavp; it becomes index 0.
+	 * @param name Root name, without the $xavp( ) around it.
+	 * @param value The value.
+	 * @returns 1.
+	 */
+	xavp_sets(name: string, value: string): number;
+}
+
+/** Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`). Expressions are Go's regexp (RE2 syntax), not PCRE: matching takes time linear in the input, so no expression can hang a worker, but backreferences (`\1`), lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), atomic groups and possessive quantifiers (`(?>`, `a++`), recursion, conditionals, `\Z`, `\h`, `\R` and callouts are not supported: such an expression fails to compile, which is logged and returns -4. Repetition counts are at most 1000. The pcre_caseless, pcre_multiline and pcre_dotall params apply to both functions (Kamailio applies them only when `file` is set); pcre_extended is refused at load because RE2 has no extended mode. The group file is read as Kamailio reads it: lines starting with `#` or white space are skipped; a line starting with `[` opens the next group (numbered from 0, whatever the brackets hold); each other line is one alternative of the current group, so a group matches when any of its lines matches; a group with no lines matches only the empty string. A trailing CR is dropped. Lines longer than 495 bytes, an expression before the first `[`, more groups than max_groups, a group longer than group_max_size and an expression that does not compile are errors at load that name file:line. */
+interface KSR_regex {
+	/**
+	 * Match a string against a regular expression. Compiled expressions are cached.
+	 * @param subject Text to match.
+	 * @param regex Regular expression (RE2 syntax).
+	 * @returns 1 when the expression matches somewhere in subject, -1 when it does not, -4 when it does not compile (logged).
+	 */
+	pcre_match(subject: string, regex: string): number;
+	/**
+	 * Match a string against a group of expressions from the file modparam.
+	 * @param subject Text to match.
+	 * @param group Group number in the file, from 0.
+	 * @returns 1 when one of the group's expressions matches, -1 when none does, -2 when no file is set, -4 for a group the file does not have (both logged).
+	 */
+	pcre_match_group(subject: string, group: number): number;
 }
 
 /** REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected. */
@@ -2060,6 +2297,67 @@ interface KSR_x {
 	exit(): number|string|null;
 }
 
+/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
+interface KSR_xlog {
+	/**
+	 * Log a format at alert level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xalert(format: string): number;
+	/**
+	 * Log a format at critical level (L_CRIT2, as Kamailio's xcrit).
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xcrit(format: string): number;
+	/**
+	 * Log a format at debug level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xdbg(format: string): number;
+	/**
+	 * Log a format at error level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xerr(format: string): number;
+	/**
+	 * Log a format at info level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xinfo(format: string): number;
+	/**
+	 * Log a format at a level named as in Kamailio's xlog.
+	 * @param level L_ALERT, L_BUG, L_CRIT0, L_CRIT (L_CRIT2), L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG, any case; anything else logs as L_ERR.
+	 * @param format Text with pseudo-variables.
+	 * @returns 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
+	 */
+	xlog(level: string, format: string): number;
+	/**
+	 * xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+	 * @param facility Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
+	 * @param level A level as for xlog.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xlog_facility(facility: string, level: string, format: string): number;
+	/**
+	 * Log a format at notice level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xnotice(format: string): number;
+	/**
+	 * Log a format at warning level.
+	 * @param format Text with pseudo-variables.
+	 * @returns As xlog.
+	 */
+	xwarn(format: string): number;
+}
+
 /** The KSR object: core functions and one member per loaded module. */
 interface KSR_object {
 	app_jsdt: KSR_app_jsdt;
@@ -2070,12 +2368,15 @@ interface KSR_object {
 	corex: KSR_corex;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
+	ipops: KSR_ipops;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	nathelper: KSR_nathelper;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;
+	pvx: KSR_pvx;
+	regex: KSR_regex;
 	registrar: KSR_registrar;
 	rr: KSR_rr;
 	sanity: KSR_sanity;
@@ -2086,6 +2387,7 @@ interface KSR_object {
 	tmx: KSR_tmx;
 	usrloc: KSR_usrloc;
 	x: KSR_x;
+	xlog: KSR_xlog;
 	/**
 	 * Log msg at critical level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.

@@ -777,6 +777,69 @@ function KSR.htable.sht_setxs(table, key, value, expire) end
 ---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
 function KSR.htable.sht_unlock(table, key) end
 
+---IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets.
+---@class KSR.ipops
+KSR.ipops = {}
+
+---Compare two IP addresses by value, not as text.
+---@param ip1 string An IP address or IPv6 reference.
+---@param ip2 string An IP address or IPv6 reference.
+---@return integer # 1 when both are the same address (2001:db8::1 equals [2001:DB8:0::1]); -1 when they differ or either is not an IP.
+function KSR.ipops.compare_ips(ip1, ip2) end
+
+---Compare two IP addresses, refusing IPv6 references.
+---@param ip1 string An IP address.
+---@param ip2 string An IP address.
+---@return integer # 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
+function KSR.ipops.compare_pure_ips(ip1, ip2) end
+
+---Tell whether an address is inside one of a list of subnets.
+---@param ip string An IPv4 or IPv6 address (not a reference).
+---@param subnets string Comma-separated list of addr/bits or plain addresses: "10.0.0.0/8, 192.168.1.1".
+---@return integer # 1 when ip is in one of the subnets (or equals one of the addresses); -1 otherwise, and for a bad ip. A malformed entry is logged and skipped.
+function KSR.ipops.ip_is_in_subnet(ip, subnets) end
+
+---Tell what kind of IP address a string is.
+---@param ip string Text to check.
+---@return integer # 1 for IPv4, 2 for IPv6, 3 for an IPv6 reference, -1 for anything else.
+function KSR.ipops.ip_type(ip) end
+
+---The same as ip_is_in_subnet (Kamailio exports both names).
+---@param ip string An IPv4 or IPv6 address (not a reference).
+---@param subnets string Comma-separated list of addr/bits or plain addresses.
+---@return integer # As ip_is_in_subnet.
+function KSR.ipops.is_in_subnet(ip, subnets) end
+
+---Tell whether a string is an IP address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address, an IPv6 address or an IPv6 reference ([::1]); -1 otherwise.
+function KSR.ipops.is_ip(ip) end
+
+---Tell whether a string is an IPv4 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address, -1 otherwise.
+function KSR.ipops.is_ip4(ip) end
+
+---Tell whether a string is an IPv6 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv6 address (not a reference), -1 otherwise.
+function KSR.ipops.is_ip6(ip) end
+
+---Tell whether a string is an IPv6 address in brackets.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv6 reference such as [2001:db8::1], -1 otherwise.
+function KSR.ipops.is_ip6_reference(ip) end
+
+---Tell whether a string is a private (RFC 1918) IPv4 address.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 address in 10/8, 172.16/12 or 192.168/16; -1 otherwise.
+function KSR.ipops.is_ip_rfc1918(ip) end
+
+---Tell whether a string is an IPv4 or IPv6 address without brackets.
+---@param ip string Text to check.
+---@return integer # 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
+function KSR.ipops.is_pure_ip(ip) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -1191,7 +1254,7 @@ function KSR.pike.pike_check_ip(ip) end
 ---@return integer # 1 when the source address is within the limit; -2 when this request made it exceed the limit (logged as BLOCKing); -1 while it stays over the limit.
 function KSR.pike.pike_check_req() end
 
----Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`).
+---Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`).
 ---@class KSR.pv
 KSR.pv = {}
 
@@ -1259,6 +1322,145 @@ function KSR.pv.sets(name, value) end
 ---@param name string A writable pseudo-variable.
 ---@return boolean # true when unset, false otherwise (logged).
 function KSR.pv.unset(name) end
+
+---The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string.
+---@class KSR.pvx
+KSR.pvx = {}
+
+---Read the newest value of an AVP.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value (a number or a string), or null when there is none.
+function KSR.pvx.avp_get(name) end
+
+---Read an AVP, with null given as the empty string.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value, or "" when there is none.
+function KSR.pvx.avp_gete(name) end
+
+---Read an AVP for printing.
+---@param name string Name, without the $avp( ) around it.
+---@return integer|string|nil # The newest value, or "<null>" when there is none.
+function KSR.pvx.avp_getw(name) end
+
+---Tell whether an AVP has no value.
+---@param name string Name, without the $avp( ) around it.
+---@return integer # 1 when the AVP has no value, -1 when it has one.
+function KSR.pvx.avp_is_null(name) end
+
+---Remove every value of an AVP.
+---@param name string Name, without the $avp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.avp_rm(name) end
+
+---Add an integer value to an AVP; it becomes the newest.
+---@param name string Name, without the $avp( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.avp_seti(name, value) end
+
+---Add a string value to an AVP; it becomes the newest.
+---@param name string Name, without the $avp( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.avp_sets(name, value) end
+
+---Read a shared variable.
+---@param name string Name, without the $shv( ) around it.
+---@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+function KSR.pvx.shv_get(name) end
+
+---Set a shared variable to an integer, for every worker.
+---@param name string Name, without the $shv( ) around it.
+---@param value integer The value.
+---@return integer # 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+function KSR.pvx.shv_seti(name, value) end
+
+---Set a shared variable to a string, for every worker.
+---@param name string Name, without the $shv( ) around it.
+---@param value string The value.
+---@return integer # 1; -1 when 4096 shared variables exist already and this is a new one (logged).
+function KSR.pvx.shv_sets(name, value) end
+
+---Read a script variable.
+---@param name string Name, without the $var( ) around it.
+---@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+function KSR.pvx.var_get(name) end
+
+---Set a script variable to an integer.
+---@param name string Name, without the $var( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.var_seti(name, value) end
+
+---Set a script variable to a string.
+---@param name string Name, without the $var( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.var_sets(name, value) end
+
+---Read the newest item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # The value of the newest item: a number, a string, "<<xavp>>" for a list of keys; null when there is none.
+function KSR.pvx.xavp_get(name) end
+
+---Read an xavp, with null given as the empty string.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # As xavp_get, with "" for none.
+function KSR.pvx.xavp_gete(name) end
+
+---Read an xavp for printing.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer|string|nil # As xavp_get, with "<null>" for none.
+function KSR.pvx.xavp_getw(name) end
+
+---Tell whether an xavp has no value.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1 when the xavp has no item or its newest is null, -1 otherwise.
+function KSR.pvx.xavp_is_null(name) end
+
+---Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1".
+---@param params string Parameter list, "a=1;b=2"; a trailing ; is allowed.
+---@param name string Root name of the new xavp item.
+---@return integer # 1; -1 for an empty list or name, or a parameter without a name (logged).
+function KSR.pvx.xavp_params_explode(params, name) end
+
+---Remove the newest item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.xavp_rm(name) end
+
+---Remove every item of an xavp.
+---@param name string Root name, without the $xavp( ) around it.
+---@return integer # 1, also when there was none.
+function KSR.pvx.xavp_rm_all(name) end
+
+---Add an integer item to an xavp; it becomes index 0.
+---@param name string Root name, without the $xavp( ) around it.
+---@param value integer The value.
+---@return integer # 1.
+function KSR.pvx.xavp_seti(name, value) end
+
+---Add a string item to an xavp; it becomes index 0.
+---@param name string Root name, without the $xavp( ) around it.
+---@param value string The value.
+---@return integer # 1.
+function KSR.pvx.xavp_sets(name, value) end
+
+---Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`).
+---@class KSR.regex
+KSR.regex = {}
+
+---Match a string against a regular expression. Compiled expressions are cached.
+---@param subject string Text to match.
+---@param regex string Regular expression (RE2 syntax).
+---@return integer # 1 when the expression matches somewhere in subject, -1 when it does not, -4 when it does not compile (logged).
+function KSR.regex.pcre_match(subject, regex) end
+
+---Match a string against a group of expressions from the file modparam.
+---@param subject string Text to match.
+---@param group integer Group number in the file, from 0.
+---@return integer # 1 when one of the group's expressions matches, -1 when none does, -2 when no file is set, -4 for a group the file does not have (both logged).
+function KSR.regex.pcre_match_group(subject, group) end
 
 ---REGISTER processing (RFC 3261 section 10.3) and user location.
 ---@class KSR.registrar
@@ -2082,3 +2284,55 @@ function KSR.x.drop() end
 ---Stop the current route here, as `exit` does in the native language.
 ---@return integer|string|nil # Does not return to the script; the engine unwinds the route.
 function KSR.x.exit() end
+
+---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
+---@class KSR.xlog
+KSR.xlog = {}
+
+---Log a format at alert level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xalert(format) end
+
+---Log a format at critical level (L_CRIT2, as Kamailio's xcrit).
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xcrit(format) end
+
+---Log a format at debug level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xdbg(format) end
+
+---Log a format at error level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xerr(format) end
+
+---Log a format at info level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xinfo(format) end
+
+---Log a format at a level named as in Kamailio's xlog.
+---@param level string L_ALERT, L_BUG, L_CRIT0, L_CRIT (L_CRIT2), L_ERR, L_WARN, L_NOTICE, L_INFO or L_DBG, any case; anything else logs as L_ERR.
+---@param format string Text with pseudo-variables.
+---@return integer # 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
+function KSR.xlog.xlog(level, format) end
+
+---xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+---@param facility string Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
+---@param level string A level as for xlog.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xlog_facility(facility, level, format) end
+
+---Log a format at notice level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xnotice(format) end
+
+---Log a format at warning level.
+---@param format string Text with pseudo-variables.
+---@return integer # As xlog.
+function KSR.xlog.xwarn(format) end

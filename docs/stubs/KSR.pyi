@@ -308,6 +308,54 @@ class _htable:
         ...
 
 
+class _ipops:
+    """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
+
+    def compare_ips(self, ip1: str, ip2: str) -> int:
+        """Compare two IP addresses by value, not as text."""
+        ...
+
+    def compare_pure_ips(self, ip1: str, ip2: str) -> int:
+        """Compare two IP addresses, refusing IPv6 references."""
+        ...
+
+    def ip_is_in_subnet(self, ip: str, subnets: str) -> int:
+        """Tell whether an address is inside one of a list of subnets."""
+        ...
+
+    def ip_type(self, ip: str) -> int:
+        """Tell what kind of IP address a string is."""
+        ...
+
+    def is_in_subnet(self, ip: str, subnets: str) -> int:
+        """The same as ip_is_in_subnet (Kamailio exports both names)."""
+        ...
+
+    def is_ip(self, ip: str) -> int:
+        """Tell whether a string is an IP address."""
+        ...
+
+    def is_ip4(self, ip: str) -> int:
+        """Tell whether a string is an IPv4 address."""
+        ...
+
+    def is_ip6(self, ip: str) -> int:
+        """Tell whether a string is an IPv6 address."""
+        ...
+
+    def is_ip6_reference(self, ip: str) -> int:
+        """Tell whether a string is an IPv6 address in brackets."""
+        ...
+
+    def is_ip_rfc1918(self, ip: str) -> int:
+        """Tell whether a string is a private (RFC 1918) IPv4 address."""
+        ...
+
+    def is_pure_ip(self, ip: str) -> int:
+        """Tell whether a string is an IPv4 or IPv6 address without brackets."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -697,7 +745,7 @@ class _pike:
 
 
 class _pv:
-    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
 
     def get(self, name: str) -> Union[int, str, None]:
         """Read a pseudo-variable."""
@@ -745,6 +793,110 @@ class _pv:
 
     def unset(self, name: str) -> bool:
         """Remove the value of $var(x) and $avp(x) (all of its values), or clear $du."""
+        ...
+
+
+class _pvx:
+    """The pseudo-variable functions Kamailio's pv module adds to KEMI, as KSR.pvx: $avp, $var, $shv and $xavp by name, without building a "$avp(...)" string. They use the same stores as KSR.pv and the pseudo-variables: an AVP set here reads back through KSR.pv.get("$avp(x)") and in xlog formats. As everything Kamailio's pv module exports, they are there whenever pv is, which kemi always loads. Unlike Kamailio, avp_is_null only tells (Kamailio's also removes the AVP), and shv_sets and shv_seti create a shared variable that was not declared with the shvset param (Kamailio refuses with -1)."""
+
+    def avp_get(self, name: str) -> Union[int, str, None]:
+        """Read the newest value of an AVP."""
+        ...
+
+    def avp_gete(self, name: str) -> Union[int, str, None]:
+        """Read an AVP, with null given as the empty string."""
+        ...
+
+    def avp_getw(self, name: str) -> Union[int, str, None]:
+        """Read an AVP for printing."""
+        ...
+
+    def avp_is_null(self, name: str) -> int:
+        """Tell whether an AVP has no value."""
+        ...
+
+    def avp_rm(self, name: str) -> int:
+        """Remove every value of an AVP."""
+        ...
+
+    def avp_seti(self, name: str, value: int) -> int:
+        """Add an integer value to an AVP; it becomes the newest."""
+        ...
+
+    def avp_sets(self, name: str, value: str) -> int:
+        """Add a string value to an AVP; it becomes the newest."""
+        ...
+
+    def shv_get(self, name: str) -> Union[int, str, None]:
+        """Read a shared variable."""
+        ...
+
+    def shv_seti(self, name: str, value: int) -> int:
+        """Set a shared variable to an integer, for every worker."""
+        ...
+
+    def shv_sets(self, name: str, value: str) -> int:
+        """Set a shared variable to a string, for every worker."""
+        ...
+
+    def var_get(self, name: str) -> Union[int, str, None]:
+        """Read a script variable."""
+        ...
+
+    def var_seti(self, name: str, value: int) -> int:
+        """Set a script variable to an integer."""
+        ...
+
+    def var_sets(self, name: str, value: str) -> int:
+        """Set a script variable to a string."""
+        ...
+
+    def xavp_get(self, name: str) -> Union[int, str, None]:
+        """Read the newest item of an xavp."""
+        ...
+
+    def xavp_gete(self, name: str) -> Union[int, str, None]:
+        """Read an xavp, with null given as the empty string."""
+        ...
+
+    def xavp_getw(self, name: str) -> Union[int, str, None]:
+        """Read an xavp for printing."""
+        ...
+
+    def xavp_is_null(self, name: str) -> int:
+        """Tell whether an xavp has no value."""
+        ...
+
+    def xavp_params_explode(self, params: str, name: str) -> int:
+        """Add an xavp item holding one key per parameter, each a string: then (name=>a) is "1"."""
+        ...
+
+    def xavp_rm(self, name: str) -> int:
+        """Remove the newest item of an xavp."""
+        ...
+
+    def xavp_rm_all(self, name: str) -> int:
+        """Remove every item of an xavp."""
+        ...
+
+    def xavp_seti(self, name: str, value: int) -> int:
+        """Add an integer item to an xavp; it becomes index 0."""
+        ...
+
+    def xavp_sets(self, name: str, value: str) -> int:
+        """Add a string item to an xavp; it becomes index 0."""
+        ...
+
+
+class _regex:
+    """Regular expression matching: pcre_match against an expression given in the call, pcre_match_group against the groups of expressions read from a file at start (modparam `file`). Expressions are Go's regexp (RE2 syntax), not PCRE: matching takes time linear in the input, so no expression can hang a worker, but backreferences (`\\1`), lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`), atomic groups and possessive quantifiers (`(?>`, `a++`), recursion, conditionals, `\\Z`, `\\h`, `\\R` and callouts are not supported: such an expression fails to compile, which is logged and returns -4. Repetition counts are at most 1000. The pcre_caseless, pcre_multiline and pcre_dotall params apply to both functions (Kamailio applies them only when `file` is set); pcre_extended is refused at load because RE2 has no extended mode. The group file is read as Kamailio reads it: lines starting with `#` or white space are skipped; a line starting with `[` opens the next group (numbered from 0, whatever the brackets hold); each other line is one alternative of the current group, so a group matches when any of its lines matches; a group with no lines matches only the empty string. A trailing CR is dropped. Lines longer than 495 bytes, an expression before the first `[`, more groups than max_groups, a group longer than group_max_size and an expression that does not compile are errors at load that name file:line."""
+
+    def pcre_match(self, subject: str, regex: str) -> int:
+        """Match a string against a regular expression. Compiled expressions are cached."""
+        ...
+
+    def pcre_match_group(self, subject: str, group: int) -> int:
+        """Match a string against a group of expressions from the file modparam."""
         ...
 
 
@@ -1380,6 +1532,46 @@ class _x:
         ...
 
 
+class _xlog:
+    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
+
+    def xalert(self, format: str) -> int:
+        """Log a format at alert level."""
+        ...
+
+    def xcrit(self, format: str) -> int:
+        """Log a format at critical level (L_CRIT2, as Kamailio's xcrit)."""
+        ...
+
+    def xdbg(self, format: str) -> int:
+        """Log a format at debug level."""
+        ...
+
+    def xerr(self, format: str) -> int:
+        """Log a format at error level."""
+        ...
+
+    def xinfo(self, format: str) -> int:
+        """Log a format at info level."""
+        ...
+
+    def xlog(self, level: str, format: str) -> int:
+        """Log a format at a level named as in Kamailio's xlog."""
+        ...
+
+    def xlog_facility(self, facility: str, level: str, format: str) -> int:
+        """xlog with a syslog facility; kemi logs to stderr, so the facility is only checked."""
+        ...
+
+    def xnotice(self, format: str) -> int:
+        """Log a format at notice level."""
+        ...
+
+    def xwarn(self, format: str) -> int:
+        """Log a format at warning level."""
+        ...
+
+
 class _KSR:
     """The KSR object: core functions and one attribute per loaded module."""
 
@@ -1391,12 +1583,15 @@ class _KSR:
     corex: _corex
     hdr: _hdr
     htable: _htable
+    ipops: _ipops
     kx: _kx
     maxfwd: _maxfwd
     nathelper: _nathelper
     permissions: _permissions
     pike: _pike
     pv: _pv
+    pvx: _pvx
+    regex: _regex
     registrar: _registrar
     rr: _rr
     sanity: _sanity
@@ -1407,6 +1602,7 @@ class _KSR:
     tmx: _tmx
     usrloc: _usrloc
     x: _x
+    xlog: _xlog
 
     def crit(self, msg: str) -> None:
         """Log msg at critical level, when the debug global allows it."""

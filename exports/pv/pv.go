@@ -96,6 +96,11 @@ func value(ctx *core.Ctx, full string) (core.Value, bool) {
 		ctx.Log(core.LErr, "pv: "+s.err+"\n")
 		return core.Value{}, false
 	}
+	return s.eval(ctx)
+}
+
+// eval reads the pseudo-variable and applies its transformations.
+func (s *spec) eval(ctx *core.Ctx) (core.Value, bool) {
 	v, ok := s.value(ctx)
 	for _, t := range s.trans {
 		if !ok {
@@ -105,6 +110,25 @@ func value(ctx *core.Ctx, full string) (core.Value, bool) {
 	}
 	return v, ok
 }
+
+// formatPV compiles a "$(...)" name for core.CompileFormat (log_prefix,
+// xlog), so formats know transformations and header indexes as
+// KSR.pv.get does.
+func formatPV(full string) (core.PVGetter, error) {
+	s := lookup(full)
+	if s.err != "" {
+		return nil, &pvError{s.err}
+	}
+	return func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+		v, ok := s.eval(ctx)
+		if !ok {
+			return dst, false
+		}
+		return appendValue(dst, v)
+	}, nil
+}
+
+func init() { core.SetPVParser(formatPV) }
 
 // value reads the pseudo-variable itself, before transformations.
 func (s *spec) value(ctx *core.Ctx) (core.Value, bool) {
@@ -118,6 +142,10 @@ func (s *spec) value(ctx *core.Ctx) (core.Value, bool) {
 		return v, ok
 	case "avp":
 		return AVP(ctx, s.arg)
+	case "xavp":
+		return xavpValue(ctx, s.arg)
+	case "shv":
+		return Shv(ctx, s.arg)
 	}
 	if s.hasIdx {
 		return hdrAt(ctx, s.arg, s.idx)

@@ -12,10 +12,14 @@ import (
 // lazily, when ctx.Seq moves on, so nothing is allocated per message once
 // the maps have grown to the script's working set.
 type state struct {
-	seq  uint64
-	vars map[string]core.Value
-	avps map[string][]core.Value
-	buf  []byte
+	seq   uint64
+	vars  map[string]core.Value
+	avps  map[string][]core.Value
+	xavps map[string][]xitem
+	buf   []byte
+
+	rt   *core.Runtime // whose varset defaults defs holds
+	defs []varDefault
 }
 
 var slot int
@@ -23,7 +27,7 @@ var slot int
 func init() { slot = core.NewSlot() }
 
 func newState() any {
-	return &state{vars: map[string]core.Value{}, avps: map[string][]core.Value{}}
+	return &state{vars: map[string]core.Value{}, avps: map[string][]core.Value{}, xavps: map[string][]xitem{}}
 }
 
 // store returns ctx's store, emptied if it belongs to an earlier message.
@@ -31,9 +35,31 @@ func store(ctx *core.Ctx) *state {
 	st := ctx.Slot(slot, newState).(*state)
 	if st.seq != ctx.Seq {
 		st.seq = ctx.Seq
+		if len(st.vars) > maxNames {
+			st.vars = map[string]core.Value{}
+		}
 		clear(st.vars)
+		if len(st.avps) > maxNames {
+			st.avps = map[string][]core.Value{}
+		}
 		for k, v := range st.avps {
 			st.avps[k] = v[:0]
+		}
+		if len(st.xavps) > maxNames {
+			st.xavps = map[string][]xitem{}
+		}
+		for k, v := range st.xavps {
+			st.xavps[k] = v[:0]
+		}
+		if st.rt != ctx.RT {
+			st.rt = ctx.RT
+			st.defs = nil
+			if ctx.RT != nil {
+				st.defs, _ = ctx.RT.State(varsetKey, func() any { return []varDefault(nil) }).([]varDefault)
+			}
+		}
+		for _, d := range st.defs {
+			st.vars[d.name] = d.v
 		}
 	}
 	return st
@@ -53,6 +79,32 @@ func AVP(ctx *core.Ctx, name string) (core.Value, bool) {
 		return core.Value{}, false
 	}
 	return vs[len(vs)-1], true
+}
+
+// AddAVP adds v as the newest value of $avp(name).
+func AddAVP(ctx *core.Ctx, name string, v core.Value) {
+	st := store(ctx)
+	n := avpName(name)
+	st.avps[n] = append(st.avps[n], v)
+}
+
+// RemoveAVP removes every value of $avp(name).
+func RemoveAVP(ctx *core.Ctx, name string) {
+	st := store(ctx)
+	n := avpName(name)
+	if vs, ok := st.avps[n]; ok {
+		st.avps[n] = vs[:0]
+	}
+}
+
+// SetVar sets $var(name); null unsets it.
+func SetVar(ctx *core.Ctx, name string, v core.Value) {
+	st := store(ctx)
+	if v.IsNull() {
+		delete(st.vars, name)
+		return
+	}
+	st.vars[name] = v
 }
 
 // avpName drops the "s:" / "i:" type prefix Kamailio AVP names may carry.

@@ -7,7 +7,11 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "pv",
-		Doc:  "Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only.",
+		Doc:  "Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only.",
+		Params: []core.ParamSpec{
+			{Name: "shvset", Type: core.TStr, Default: core.Null(), Doc: "Initial $shv value, name=i:number or name=s:text; may be given many times.", Multi: true},
+			{Name: "varset", Type: core.TStr, Default: core.Null(), Doc: "Value $var(name) has when each message starts, name=i:number or name=s:text (kemi starts $var afresh for every message).", Multi: true},
+		},
 		Exports: []*core.Export{
 			{
 				Module:  "pv",
@@ -129,12 +133,14 @@ func init() {
 			{Name: "rp", Doc: "Port of the Request-URI (5060, or 5061 for sips, when absent); writable."},
 			{Name: "rr", Doc: "Reason phrase of a reply."},
 			{Name: "rv", Doc: "SIP version of the first line, SIP/2.0."},
+			{Name: "shv", Doc: "$shv(name): shared variable, one value for every worker that lasts until the config is reloaded; created on first assignment (at most 4096 names); writable."},
 			{Name: "tU", Doc: "User of the To URI."},
 			{Name: "td", Doc: "Host of the To URI."},
 			{Name: "tn", Doc: "To display name."},
 			{Name: "tt", Doc: "To tag; null for an initial request."},
 			{Name: "tu", Doc: "To URI."},
 			{Name: "var", Doc: "$var(name): script variable for the current message; writable."},
+			{Name: "xavp", Doc: "$xavp(name), $xavp(name[i]), $xavp(name=>key), $xavp(name[i]=>key[j]), $xavp(name=>key[*]): extended AVPs for the current message; index 0 is the newest item, a negative index counts from the oldest; [*] on a key joins all its values with \", \". Assigning without an index adds a new item (with a key: a new item holding that key); with an index it replaces the value or adds the key to that item; assigning null removes. A list item reads as \"<<xavp>>\". See KSR.pvx."},
 		},
 	})
 }
