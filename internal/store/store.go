@@ -330,6 +330,15 @@ func PutLocation(tx *bolt.Tx, table, aor string, val []byte) error {
 	return b.Put([]byte(aor), val)
 }
 
+// ClearLocations removes every record of table.
+func ClearLocations(tx *bolt.Tx, table string) error {
+	err := tx.DeleteBucket(locationBucket(table))
+	if errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
 // Locations calls fn for every stored record of table. A missing file or
 // table is empty, not an error. The slices are valid only during fn.
 func (d *DB) Locations(table string, fn func(aor, val []byte) error) error {
