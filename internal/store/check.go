@@ -2,11 +2,16 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // bbolt's file format (go.etcd.io/bbolt, internal/common), read here so a
@@ -228,4 +233,79 @@ func inspect(f *os.File, path string) (*FileInfo, error) {
 			info.Size, info.Use, m.TxID, m.HWM, ps, need)
 	}
 	return info, nil
+}
+
+// Report is what Check finds in a file.
+type Report struct {
+	Info        *FileInfo
+	Subscribers int // of which Plain keep a plaintext password
+	Plain       int
+	Tables      map[string][2]int // location table: records, bindings
+	Keys        int               // every key read, in every bucket
+	Problems    []string          // records that do not decode
+}
+
+// Check reads the whole file: its meta pages (Inspect), then every page
+// reachable from them, decoding every subscriber and location record. A
+// damaged file gives a DamagedError; records that do not decode are
+// listed in Problems.
+func (d *DB) Check() (*Report, error) {
+	info, err := Inspect(d.path)
+	rep := &Report{Info: info, Tables: map[string][2]int{}}
+	if err != nil {
+		return rep, err
+	}
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			rep.Keys++
+			if v == nil {
+				if sub := b.Bucket(k); sub != nil {
+					return walk(sub)
+				}
+			}
+			return nil
+		})
+	}
+	err = d.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if err := walk(b); err != nil {
+				return err
+			}
+			switch n := string(name); {
+			case n == string(bucketSubscriber):
+				return b.ForEach(func(k, v []byte) error {
+					var s Subscriber
+					if err := json.Unmarshal(v, &s); err != nil {
+						rep.Problems = append(rep.Problems, fmt.Sprintf("subscriber %q: %v", k, err))
+						return nil
+					}
+					rep.Subscribers++
+					if s.Password != "" {
+						rep.Plain++
+					}
+					return nil
+				})
+			case strings.HasPrefix(n, "location/"):
+				t := strings.TrimPrefix(n, "location/")
+				return b.ForEach(func(k, v []byte) error {
+					var cs []json.RawMessage
+					if err := json.Unmarshal(v, &cs); err != nil {
+						rep.Problems = append(rep.Problems, fmt.Sprintf("table %s, record %q: %v", t, k, err))
+						return nil
+					}
+					c := rep.Tables[t]
+					c[0]++
+					c[1] += len(cs)
+					rep.Tables[t] = c
+					return nil
+				})
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, ErrNoFile) {
+		return rep, fmt.Errorf("%s: %w", d.path, fs.ErrNotExist)
+	}
+	return rep, err
 }
