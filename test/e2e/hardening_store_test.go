@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -295,4 +296,76 @@ func TestHardening_Durability_SIGKILL(t *testing.T) {
 			s2.stop()
 		})
 	}
+}
+
+// TestHardening_UserAdd_TerminalNoEcho runs `kemi user add` on a real
+// terminal (script(1) gives it a pty): it prompts twice, the password
+// typed is not echoed, and what is stored is the HA1, not the password.
+func TestHardening_UserAdd_TerminalNoEcho(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed (util-linux)")
+	}
+	db := filepath.Join(t.TempDir(), "kemi.db")
+	const pw = "tty-secret-42"
+	cmd := exec.Command(scriptBin, "-qfec", kemiBin+" user add -db "+db+" alice@127.0.0.1", "/dev/null")
+	in, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	var mu sync.Mutex
+	pr, pw2, _ := os.Pipe()
+	cmd.Stdout, cmd.Stderr = pw2, pw2
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw2.Close()
+	prompts := make(chan struct{}, 2)
+	go func() {
+		buf := make([]byte, 4096)
+		seen := 0
+		for {
+			n, err := pr.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			c := strings.Count(out.String(), "Password for") + strings.Count(out.String(), "Again:")
+			mu.Unlock()
+			for ; seen < c; seen++ {
+				prompts <- struct{}{}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for range 2 {
+		select {
+		case <-prompts:
+		case <-time.After(10 * time.Second):
+			mu.Lock()
+			t.Fatalf("no prompt; output:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond) // echo is off once the prompt shows
+		io.WriteString(in, pw+"\r")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("kemi user add did not end")
+	}
+	mu.Lock()
+	got := out.String()
+	mu.Unlock()
+	if err != nil {
+		t.Fatalf("kemi user add: %v\n%s", err, got)
+	}
+	if strings.Contains(got, pw) {
+		t.Errorf("the password was echoed:\n%q", got)
+	}
+	subs, _, err := store.Open(db).Subscribers()
+	if err != nil || len(subs) != 1 || subs[0].Password != "" || subs[0].HA1 == "" {
+		t.Fatalf("stored %+v, %v", subs, err)
+	}
+	t.Logf("terminal output: %q", got)
 }
