@@ -111,10 +111,8 @@ func dbCheck(path string, stdout, stderr io.Writer) int {
 // warnLoosePerms warns when others than the owner may read or write the
 // database file: it holds HA1 values (or passwords) and registrations.
 func warnLoosePerms(path string, stderr io.Writer) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&0o077 == 0 {
-		return
+	if mode, loose := store.LoosePerms(path); loose {
+		fmt.Fprintf(stderr, "warning: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s\n",
+			path, mode, path)
 	}
-	fmt.Fprintf(stderr, "warning: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s\n",
-		path, fi.Mode().Perm(), path)
 }

@@ -70,6 +70,9 @@ func init() {
 		if err := d.Reload(); err != nil {
 			return err
 		}
+		if mode, loose := store.LoosePerms(d.db.Path()); loose {
+			d.logf(core.LWarn, fmt.Sprintf("auth_db: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s", d.db.Path(), mode, d.db.Path()))
+		}
 		if n := len(d.cur.Load().byKey); n == 0 {
 			d.logf(core.LNotice, "auth_db: no subscribers in "+d.db.Path()+"; add them with: kemi user add USER@DOMAIN PASSWORD")
 		}

@@ -30,7 +30,11 @@ func BenchmarkUpdateDB(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						aor := fmt.Sprintf("user%d", n.Add(1)%5000)
-						if err := add(tb, aor); err != nil {
+						err := tb.Update([]byte(aor), func(r *Record) bool {
+							r.Contacts = append(r.Contacts[:0], Contact{URI: "sip:" + aor + "@192.0.2.1", Expires: 1 << 40})
+							return true
+						})
+						if err != nil {
 							b.Error(err)
 							return
 						}

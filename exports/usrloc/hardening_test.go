@@ -15,11 +15,11 @@ import (
 	"kemi/internal/store"
 )
 
-func startDB(t *testing.T, path string, mode int) (*core.Runtime, *bytes.Buffer) {
+func startDB(t *testing.T, path string, mode int) (*core.Runtime, *lockedWriter) {
 	t.Helper()
 	reg, _ := core.NewRegistry(core.Known("usrloc"))
-	log := new(bytes.Buffer)
-	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LDbg, Out: &lockedWriter{w: log}}, Params: map[string]map[string][]core.Value{
+	log := &lockedWriter{w: new(bytes.Buffer)}
+	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LDbg, Out: log}, Params: map[string]map[string][]core.Value{
 		"usrloc": {"db_mode": {core.Int(int64(mode))}, "db_path": {core.Str(path)}}}}
 	if err := rt.Start(); err != nil {
 		t.Fatal(err)
@@ -30,6 +30,12 @@ func startDB(t *testing.T, path string, mode int) (*core.Runtime, *bytes.Buffer)
 type lockedWriter struct {
 	mu sync.Mutex
 	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 func (l *lockedWriter) Write(b []byte) (int, error) {

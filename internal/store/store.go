@@ -184,6 +184,16 @@ func openFile(name string, flag int, mode os.FileMode) (*os.File, bool, error) {
 	return nil, false, fmt.Errorf("%s: created and removed by another process while opening", name)
 }
 
+// LoosePerms reports the file's permission bits when group or others may
+// read or write it (it holds HA1 values and registrations).
+func LoosePerms(path string) (os.FileMode, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false
+	}
+	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
+}
+
 // Stamp identifies the file's current content cheaply (size and mtime),
 // so a server polls for changes made by another process with one stat.
 type Stamp struct {
