@@ -132,6 +132,29 @@ func TestHardening_DamagedFile_StartFails(t *testing.T) {
 	}
 }
 
+// TestHardening_DamagedFile_SubscriberDBStartFails: the shipped
+// registrar on a cut subscriber database exits at start, naming the file.
+func TestHardening_DamagedFile_SubscriberDBStartFails(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "kemi.db")
+	addUser(t, db, "alice@127.0.0.1", "alice-secret")
+	good, _ := os.ReadFile(db)
+	for _, n := range []int{0, 4095, len(good) / 2} {
+		if err := os.WriteFile(db, good[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, kemiBin, "serve", "-f", repo("testdata/registrar/kemi-lua.cfg"),
+			"-A", `AUTHDB="`+db+`"`, "-l", "udp:127.0.0.1:"+strconv.Itoa(freePort(t))).CombinedOutput()
+		cancel()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() <= 0 {
+			t.Fatalf("cut at %d: kemi serve: %v, want a non-zero exit\n%s", n, err, out)
+		}
+		if !strings.Contains(string(out), db) || !strings.Contains(string(out), "kemi db check") || badOutput(string(out)) != "" {
+			t.Errorf("cut at %d: output:\n%s", n, out)
+		}
+	}
+}
+
 // TestHardening_DamagedFile_SubscriberDBCutWhileRunning cuts the
 // subscriber database under a running registrar: it keeps serving with
 // the subscribers read before, logs the error once, and lives.
