@@ -169,3 +169,25 @@ func TestHardening_DamagedFile_UsrlocRuntime(t *testing.T) {
 		t.Errorf("log:\n%s", out)
 	}
 }
+
+// TestHardening_Durability_AfterStop: a write-through change made after
+// the flusher stopped is written by the caller, not left waiting.
+func TestHardening_Durability_AfterStop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "loc.db")
+	rt, _ := startDB(t, path, 1)
+	tb := Get(rt).Table("location")
+	rt.Stop()
+	done := make(chan error, 1)
+	go func() { done <- add(tb, "late") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Update after stop hangs")
+	}
+	if !onDisk(t, path)["late"] {
+		t.Fatal("not on disk")
+	}
+}

@@ -39,6 +39,7 @@ type persister struct {
 	file    os.FileInfo // the file last written or loaded; nil when none
 	full    bool        // rewrite every record next time
 	failing atomic.Pointer[error]
+	stopped atomic.Bool // the flusher goroutine is gone
 	logged  string // the last flush error logged
 	loggedT time.Time
 }
@@ -100,6 +101,10 @@ func (p *persister) wait(b *batch) error {
 	if e := p.failing.Load(); e != nil {
 		return *e
 	}
+	if p.stopped.Load() {
+		// A late change during shutdown: no flusher is left to write it.
+		p.flush()
+	}
 	<-b.done
 	return b.err
 }
@@ -135,6 +140,7 @@ func (p *persister) signal() {
 func (p *persister) stop() {
 	close(p.quit)
 	<-p.done
+	p.stopped.Store(true)
 	if err := p.flush(); err != nil {
 		p.u.logf(core.LErr, "usrloc: final flush: %v", err)
 	}
