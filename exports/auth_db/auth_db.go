@@ -11,6 +11,7 @@ package auth_db
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ type DB struct {
 	cur       atomic.Pointer[subscribers]
 	mu        sync.Mutex // serializes Poll and Reload
 	stamp     store.Stamp
+	file      os.FileInfo // the file the subscribers were read from
 	badStamp  store.Stamp // the file's state when a poll last failed
 	failing   bool
 	log       *core.Logger
@@ -140,7 +142,11 @@ func (d *DB) Poll() error {
 		return err
 	}
 	d.stamp = st
-	if gen == d.cur.Load().gen {
+	// Another file (moved aside and made anew, or a backup moved in) or
+	// one that failed before may hold the same generation number.
+	fi, _ := os.Stat(d.db.Path())
+	same := (fi == nil) == (d.file == nil) && (fi == nil || os.SameFile(fi, d.file))
+	if gen == d.cur.Load().gen && same && !d.failing {
 		return nil
 	}
 	return d.reload()
@@ -155,6 +161,7 @@ func (d *DB) Reload() error {
 
 func (d *DB) reload() error {
 	st := d.db.Stamp()
+	fi, _ := os.Stat(d.db.Path())
 	list, gen, err := d.db.Subscribers()
 	if err != nil {
 		return err
@@ -172,7 +179,7 @@ func (d *DB) reload() error {
 		}
 	}
 	d.cur.Store(s)
-	d.stamp = st
+	d.stamp, d.file = st, fi
 	return nil
 }
 

@@ -121,3 +121,24 @@ func TestHardening_UserAdd_CalculateHA1(t *testing.T) {
 		rt.Stop()
 	}
 }
+
+// TestHardening_DamagedFile_AuthDBNewFile: recovering by moving the file
+// aside and adding the users again gives a new file whose generation may
+// equal the old one's; the poll still reads it.
+func TestHardening_DamagedFile_AuthDBNewFile(t *testing.T) {
+	rt, db, _ := setup(t, 0) // two subscribers: generation 2
+	d := get(rt)
+	os.Rename(db.Path(), db.Path()+".bad")
+	for _, u := range []string{"dave", "erin"} {
+		if err := db.PutSubscriber(store.Subscriber{User: u, Domain: "example.com", HA1: auth.HA1(auth.MD5, u, "example.com", u+"pw")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.poll()
+	if rc := login(t, rt, "dave", "davepw", auth.MD5); rc != auth.OK {
+		t.Errorf("dave from the new file: %d", rc)
+	}
+	if rc := login(t, rt, "alice", "alicepw", auth.MD5); rc != auth.UserUnknown {
+		t.Errorf("alice, not in the new file: %d", rc)
+	}
+}
