@@ -40,7 +40,7 @@ type persister struct {
 	full    bool        // rewrite every record next time
 	failing atomic.Pointer[error]
 	stopped atomic.Bool // the flusher goroutine is gone
-	logged  string // the last flush error logged
+	logged  string      // the last flush error logged
 	loggedT time.Time
 }
 
