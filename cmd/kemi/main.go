@@ -26,6 +26,7 @@ commands:
   serve    run the SIP server (the default command)
   check    load the config and compile its script, print every error or "ok"
   user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
+  db       check a database file: kemi db check [FILE]
   version  print the version
 
 flags of serve and check:
@@ -70,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "user":
 		return userCmd(args, stdout, stderr)
+	case "db":
+		return dbCmd(args, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "kemi", version)
 		return 0

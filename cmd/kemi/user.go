@@ -10,21 +10,31 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"golang.org/x/term"
+
 	"kemi/exports/auth"
 	"kemi/internal/store"
 )
 
 const userUsage = `usage:
-  kemi user add [-db PATH] [--ha1] USER@DOMAIN [PASSWORD|-]
+  kemi user add [-db PATH] [--plain] USER@DOMAIN [PASSWORD|-]
   kemi user del [-db PATH] USER@DOMAIN
   kemi user list [-db PATH]
 
 Manages the subscribers auth_db checks, in kemi's database file (default:
 $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db
-otherwise; a running server picks changes up within a second).
-A PASSWORD of "-" or none is read from standard input, so it stays out of
-the shell history. --ha1 keeps only H(user:domain:password) in MD5 and
-SHA-256, not the password; it then works for realm = DOMAIN only.
+otherwise; a running server picks changes up within a second). A new
+file is created with mode 0600; a file others may read gets a warning.
+
+Without PASSWORD, add asks for it on the terminal without echo (twice);
+when standard input is not a terminal, or PASSWORD is "-", it reads one
+line from standard input. Either way it stays out of the shell history.
+
+add stores H(USER:DOMAIN:PASSWORD) in MD5 and SHA-256 (the HA1 values),
+not the password: that works with auth_db's calculate_ha1 0 (Kamailio's
+default) for realm = DOMAIN, which is the usual case (the realm is the
+From host). --plain stores the password as well, for calculate_ha1 1 or
+realms other than DOMAIN. --ha1 is the default and accepted.
 `
 
 // userCmd runs `kemi user ...`.
@@ -45,7 +55,8 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, userUsage) }
 	path := fs.String("db", store.DefaultPath(), "database file")
-	ha1 := fs.Bool("ha1", false, "store the HA1 values instead of the password")
+	plain := fs.Bool("plain", false, "store the plaintext password too (calculate_ha1 1)")
+	fs.Bool("ha1", true, "store only the HA1 values (the default)")
 	// Flags may come after the positional arguments too.
 	var pos []string
 	rest := args[1:]
@@ -67,6 +78,7 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kemi user %s: %v\n", sub, err)
 		return 1
 	}
+	warnLoosePerms(*path, stderr)
 	switch sub {
 	case "add":
 		if len(pos) < 1 || len(pos) > 2 {
@@ -77,11 +89,16 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		pw := "-"
-		if len(pos) == 2 {
+		pw := ""
+		switch {
+		case len(pos) == 2 && pos[1] != "-":
 			pw = pos[1]
-		}
-		if pw == "-" {
+		case len(pos) == 1 && terminal.is(stdin):
+			pw, err = askPassword(stdin, stderr, pos[0])
+			if err != nil {
+				return fail(err)
+			}
+		default:
 			line, err := bufio.NewReader(stdin).ReadString('\n')
 			if err != nil && !errors.Is(err, io.EOF) {
 				return fail(fmt.Errorf("reading the password from standard input: %w", err))
@@ -91,11 +108,10 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if pw == "" {
 			return fail(errors.New("empty password"))
 		}
-		s := store.Subscriber{User: user, Domain: domain}
-		if *ha1 {
-			s.HA1 = auth.HA1(auth.MD5, user, domain, pw)
-			s.HA1SHA256 = auth.HA1(auth.SHA256, user, domain, pw)
-		} else {
+		s := store.Subscriber{User: user, Domain: domain,
+			HA1:       auth.HA1(auth.MD5, user, domain, pw),
+			HA1SHA256: auth.HA1(auth.SHA256, user, domain, pw)}
+		if *plain {
 			s.Password = pw
 		}
 		if err := db.PutSubscriber(s); err != nil {
@@ -129,9 +145,12 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER\tSECRET")
 		for _, s := range subs {
-			kind := "password"
-			if s.Password == "" {
-				kind = "ha1"
+			kind := "ha1"
+			switch {
+			case s.Password != "" && s.HA1 != "":
+				kind = "password+ha1"
+			case s.Password != "":
+				kind = "password"
 			}
 			fmt.Fprintf(tw, "%s\t%s\n", s.Key(), kind)
 		}
@@ -140,4 +159,38 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "kemi user: unknown subcommand %q\n%s", sub, userUsage)
 	return 2
+}
+
+// terminal tells whether a reader is an interactive terminal and reads
+// from it without echo; tests replace it.
+var terminal = struct {
+	is   func(r io.Reader) bool
+	read func(r io.Reader) ([]byte, error)
+}{
+	is: func(r io.Reader) bool {
+		f, ok := r.(*os.File)
+		return ok && term.IsTerminal(int(f.Fd()))
+	},
+	read: func(r io.Reader) ([]byte, error) { return term.ReadPassword(int(r.(*os.File).Fd())) },
+}
+
+// askPassword prompts on stderr and reads the password twice from the
+// terminal, without echo.
+func askPassword(stdin io.Reader, stderr io.Writer, who string) (string, error) {
+	fmt.Fprintf(stderr, "Password for %s: ", who)
+	a, err := terminal.read(stdin)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	fmt.Fprint(stderr, "Again: ")
+	b, err := terminal.read(stdin)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	if string(a) != string(b) {
+		return "", errors.New("the two passwords differ")
+	}
+	return string(a), nil
 }

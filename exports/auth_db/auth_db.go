@@ -4,10 +4,14 @@
 // The subscribers live in memory behind an atomic pointer, so a check
 // takes no lock and allocates nothing; a watcher goroutine stats the
 // database file every second and reloads when `kemi user` changed the
-// subscriber generation.
+// subscriber generation. A file that cannot be read (damaged, cut short,
+// replaced by something else) leaves the last good subscribers in place;
+// the error is logged once per state of the file, and the recovery too.
 package auth_db
 
 import (
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +34,13 @@ type subscribers struct {
 type DB struct {
 	db        *store.DB
 	useDomain bool
+	calcHA1   bool // calculate_ha1: prefer the plaintext password
 	cur       atomic.Pointer[subscribers]
 	mu        sync.Mutex // serializes Poll and Reload
 	stamp     store.Stamp
+	file      os.FileInfo // the file the subscribers were read from
+	badStamp  store.Stamp // the file's state when a poll last failed
+	failing   bool
 	log       *core.Logger
 }
 
@@ -47,6 +55,7 @@ func get(rt *core.Runtime) *DB {
 		d := &DB{
 			db:        store.Open(store.ResolvePath(p("db_path").S, p("db_url").S)),
 			useDomain: p("use_domain").I != 0,
+			calcHA1:   p("calculate_ha1").I != 0,
 			log:       rt.Log,
 		}
 		d.cur.Store(&subscribers{})
@@ -63,6 +72,9 @@ func init() {
 		if err := d.Reload(); err != nil {
 			return err
 		}
+		if mode, loose := store.LoosePerms(d.db.Path()); loose {
+			d.logf(core.LWarn, fmt.Sprintf("auth_db: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s", d.db.Path(), mode, d.db.Path()))
+		}
 		if n := len(d.cur.Load().byKey); n == 0 {
 			d.logf(core.LNotice, "auth_db: no subscribers in "+d.db.Path()+"; add them with: kemi user add USER@DOMAIN PASSWORD")
 		}
@@ -77,9 +89,7 @@ func init() {
 				case <-stop:
 					return
 				case <-tk.C:
-					if err := d.Poll(); err != nil {
-						d.logf(core.LErr, "auth_db: "+core.LogValue(err.Error()))
-					}
+					d.poll()
 				}
 			}
 		}()
@@ -94,8 +104,32 @@ func (d *DB) logf(level int, msg string) {
 	}
 }
 
+// poll runs Poll for the watcher: an error is logged once for each
+// state of the file (not every second), and so is the recovery; the
+// subscribers read last stay in use meanwhile.
+func (d *DB) poll() {
+	err := d.Poll()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		if d.failing {
+			d.failing = false
+			d.badStamp = store.Stamp{}
+			d.logf(core.LNotice, fmt.Sprintf("auth_db: %s is readable again; %d subscribers", d.db.Path(), len(d.cur.Load().byKey)))
+		}
+		return
+	}
+	st := d.db.Stamp()
+	if d.failing && st == d.badStamp {
+		return
+	}
+	d.failing, d.badStamp = true, st
+	d.logf(core.LErr, fmt.Sprintf("auth_db: reloading subscribers: %s; still using the %d subscribers read before", core.LogValue(err.Error()), len(d.cur.Load().byKey)))
+}
+
 // Poll reloads the subscribers when the file changed and its subscriber
 // generation moved (a usrloc flush changes the file, not the generation).
+// On error the subscribers read before stay in use.
 func (d *DB) Poll() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -108,7 +142,11 @@ func (d *DB) Poll() error {
 		return err
 	}
 	d.stamp = st
-	if gen == d.cur.Load().gen {
+	// Another file (moved aside and made anew, or a backup moved in) or
+	// one that failed before may hold the same generation number.
+	fi, _ := os.Stat(d.db.Path())
+	same := (fi == nil) == (d.file == nil) && (fi == nil || os.SameFile(fi, d.file))
+	if gen == d.cur.Load().gen && same && !d.failing {
 		return nil
 	}
 	return d.reload()
@@ -123,6 +161,7 @@ func (d *DB) Reload() error {
 
 func (d *DB) reload() error {
 	st := d.db.Stamp()
+	fi, _ := os.Stat(d.db.Path())
 	list, gen, err := d.db.Subscribers()
 	if err != nil {
 		return err
@@ -140,7 +179,7 @@ func (d *DB) reload() error {
 		}
 	}
 	d.cur.Store(s)
-	d.stamp = st
+	d.stamp, d.file = st, fi
 	return nil
 }
 
@@ -156,20 +195,28 @@ func (d *DB) find(user, realm, buf []byte) (*store.Subscriber, []byte) {
 	return s.byKey[string(buf)], buf
 }
 
-// HA1 implements auth.Secrets.
+// HA1 implements auth.Secrets. As in Kamailio, calculate_ha1 1 computes
+// H(user:realm:password) from the plaintext password for the realm asked,
+// and calculate_ha1 0 uses the stored HA1 (valid for realm = the
+// subscriber's domain): MD5 or SHA-256 as the digest asks. A subscriber
+// without the kind asked falls back to the other kind, so HA1-only
+// subscribers (what `kemi user add` stores) work with calculate_ha1 1,
+// and password-only ones (older kemi files) with calculate_ha1 0.
 func (d *DB) HA1(_ *core.Ctx, user, realm []byte, alg auth.Alg, dst, buf []byte) ([]byte, []byte, bool) {
 	sub, buf := d.find(user, realm, buf)
 	if sub == nil {
 		return dst, buf, false
 	}
-	switch {
-	case sub.Password != "":
+	stored := sub.HA1
+	if alg == auth.SHA256 {
+		stored = sub.HA1SHA256
+	}
+	if sub.Password != "" && (d.calcHA1 || stored == "") {
 		dst, buf = auth.AppendHA1(dst, buf, alg, user, realm, bytesOf(sub.Password))
 		return dst, buf, true
-	case alg == auth.MD5 && sub.HA1 != "":
-		return append(dst, sub.HA1...), buf, true
-	case alg == auth.SHA256 && sub.HA1SHA256 != "":
-		return append(dst, sub.HA1SHA256...), buf, true
+	}
+	if stored != "" {
+		return append(dst, stored...), buf, true
 	}
 	return dst, buf, false
 }

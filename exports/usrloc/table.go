@@ -48,7 +48,13 @@ func (t *Table) View(aor []byte, fn func(r *Record)) {
 // record; a changed record is marked for the database, and one left
 // without contacts is removed. The AoR string is allocated only for a new
 // record.
-func (t *Table) Update(aor []byte, fn func(r *Record) bool) {
+//
+// With db_mode 1 (write-through) Update returns once the change is on
+// disk (committed with the other changes of its batch), or with the
+// error that kept it from being written: the change then stays in memory
+// and is written when the database works again, and the caller should
+// not acknowledge it as saved. Otherwise Update returns nil at once.
+func (t *Table) Update(aor []byte, fn func(r *Record) bool) error {
 	s := t.shardOf(aor)
 	s.mu.Lock()
 	r := s.recs[string(aor)]
@@ -67,19 +73,30 @@ func (t *Table) Update(aor []byte, fn func(r *Record) bool) {
 	}
 	s.mu.Unlock()
 	if changed && (!isNew || len(r.Contacts) > 0) {
-		t.dirty(r.AoR)
+		if p := t.u.p; p != nil {
+			return p.wait(p.mark(t, r.AoR))
+		}
 	}
+	return nil
 }
 
 // Delete removes every binding of aor; it reports whether there were any.
+// With db_mode 1 it returns once the removal is on disk (or failed; see
+// DeleteErr).
 func (t *Table) Delete(aor []byte) bool {
+	found, _ := t.DeleteErr(aor)
+	return found
+}
+
+// DeleteErr is Delete that also returns Update's error.
+func (t *Table) DeleteErr(aor []byte) (bool, error) {
 	found := false
-	t.Update(aor, func(r *Record) bool {
+	err := t.Update(aor, func(r *Record) bool {
 		found = len(r.Contacts) > 0
 		r.Contacts = r.Contacts[:0]
 		return found
 	})
-	return found
+	return found, err
 }
 
 // Expire removes the bindings that ended at or before now.
@@ -146,6 +163,7 @@ func (t *Table) put(r *Record) {
 	s.mu.Unlock()
 }
 
+// dirty marks aor for the database without waiting (the expiry timer).
 func (t *Table) dirty(aor string) {
 	if p := t.u.p; p != nil {
 		p.mark(t, aor)

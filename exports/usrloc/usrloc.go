@@ -11,6 +11,7 @@ package usrloc
 
 import (
 	"errors"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -128,12 +129,15 @@ func init() {
 // the expiry timer; OnStop ends them and writes the last batch.
 func start(rt *core.Runtime) error {
 	u := Get(rt)
-	if intParam(rt, "db_mode", 0) != 0 {
+	if mode := intParam(rt, "db_mode", 0); mode != 0 {
 		u.db = store.Open(DBPath(strParam(rt, "db_path"), strParam(rt, "db_url")))
+		file, _ := os.Stat(u.db.Path())
 		if err := u.load(); err != nil {
 			return err
 		}
-		u.p = newPersister(u)
+		// 1 write-through and 3 (Kamailio's DB-only) wait for the disk;
+		// 2 write-back and others do not.
+		u.p = newPersister(u, mode == 1 || mode == 3, file)
 	}
 	iv := intParam(rt, "timer_interval", 60)
 	if iv <= 0 {

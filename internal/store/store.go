@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -68,21 +69,17 @@ func (d *DB) Path() string { return d.path }
 // ErrNoFile is returned by View when the file does not exist yet.
 var ErrNoFile = errors.New("no database file")
 
-// Update runs fn in a read-write transaction, creating the file and its
-// folder when needed. fn's error rolls the transaction back.
+// errLocked is returned when another process holds the file longer than
+// LockTimeout.
+var errLocked = errors.New("locked by another process (a running kemi flushing, or kemi user) for longer than the lock timeout")
+
+// Update runs fn in a read-write transaction, creating the file (mode
+// 0600) and its folder when needed. fn's error rolls the transaction back.
 func (d *DB) Update(fn func(tx *bolt.Tx) error) error {
 	if err := os.MkdirAll(filepath.Dir(d.path), 0o700); err != nil {
 		return fmt.Errorf("store %s: %w", d.path, err)
 	}
-	db, err := bolt.Open(d.path, 0o600, &bolt.Options{Timeout: LockTimeout})
-	if err != nil {
-		return fmt.Errorf("store %s: open: %w", d.path, err)
-	}
-	err = db.Update(fn)
-	if cerr := db.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("store %s: close: %w", d.path, cerr)
-	}
-	return err
+	return d.run(false, fn)
 }
 
 // View runs fn in a read-only transaction. A missing file gives ErrNoFile
@@ -91,15 +88,110 @@ func (d *DB) View(fn func(tx *bolt.Tx) error) error {
 	if _, err := os.Stat(d.path); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store %s: %w", d.path, ErrNoFile)
 	}
-	db, err := bolt.Open(d.path, 0o600, &bolt.Options{Timeout: LockTimeout, ReadOnly: true})
+	return d.run(true, fn)
+}
+
+// run opens the file, checks it, runs fn in one transaction and closes
+// it. The file is checked (Inspect) after taking bbolt's lock and before
+// bbolt maps it, so a file cut short or overwritten is an error naming it
+// (a DamagedError), never a fault. A file changed under the map by
+// something that ignores the lock (truncate, cp over it) can still fault
+// while fn reads: the goroutine runs with debug.SetPanicOnFault, and the
+// fault, like a panic inside bbolt on a garbled page, becomes a
+// DamagedError too.
+func (d *DB) run(readOnly bool, fn func(tx *bolt.Tx) error) (err error) {
+	var f *os.File // the handle bbolt works on, once opened
+	var db *bolt.DB
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		r := recover()
+		if r == nil {
+			return
+		}
+		err = &DamagedError{Path: d.path, Why: fmt.Sprintf("reading it failed (%v); it may have been changed while kemi read it", r)}
+		// Release the lock and the map as far as possible; bbolt's own
+		// state may be inconsistent after the panic.
+		func() {
+			defer func() { recover() }()
+			if db != nil {
+				db.Close()
+			}
+		}()
+		if f != nil {
+			f.Close()
+		}
+	}()
+	opts := &bolt.Options{
+		Timeout:  LockTimeout,
+		ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			h, created, err := openFile(name, flag, mode)
+			if err != nil {
+				return nil, err
+			}
+			if err := lockFile(h, !readOnly, LockTimeout); err != nil {
+				h.Close()
+				return nil, err
+			}
+			if fi, err := h.Stat(); err == nil && !(created && fi.Size() == 0) {
+				if _, err := inspect(h, d.path); err != nil {
+					h.Close()
+					return nil, err
+				}
+			}
+			f = h
+			return h, nil
+		},
+	}
+	db, err = bolt.Open(d.path, 0o600, opts)
 	if err != nil {
+		var de *DamagedError
+		if errors.As(err, &de) {
+			return err
+		}
 		return fmt.Errorf("store %s: open: %w", d.path, err)
 	}
-	err = db.View(fn)
+	if readOnly {
+		err = db.View(fn)
+	} else {
+		err = db.Update(fn)
+	}
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("store %s: close: %w", d.path, cerr)
 	}
 	return err
+}
+
+// openFile opens name as bbolt asks; with O_CREATE it tells whether this
+// call created the file (an empty file it did not create is damaged, not
+// new: bbolt would silently start an empty database in it).
+func openFile(name string, flag int, mode os.FileMode) (*os.File, bool, error) {
+	if flag&os.O_CREATE == 0 {
+		f, err := os.OpenFile(name, flag, mode)
+		return f, false, err
+	}
+	for range 3 {
+		f, err := os.OpenFile(name, flag&^os.O_CREATE, mode)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, false, err
+		}
+		f, err = os.OpenFile(name, flag|os.O_EXCL, mode)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err == nil, err
+		}
+	}
+	return nil, false, fmt.Errorf("%s: created and removed by another process while opening", name)
+}
+
+// LoosePerms reports the file's permission bits when group or others may
+// read or write it (it holds HA1 values and registrations).
+func LoosePerms(path string) (os.FileMode, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false
+	}
+	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
 }
 
 // Stamp identifies the file's current content cheaply (size and mtime),
@@ -246,6 +338,15 @@ func PutLocation(tx *bolt.Tx, table, aor string, val []byte) error {
 		return b.Delete([]byte(aor))
 	}
 	return b.Put([]byte(aor), val)
+}
+
+// ClearLocations removes every record of table.
+func ClearLocations(tx *bolt.Tx, table string) error {
+	err := tx.DeleteBucket(locationBucket(table))
+	if errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil
+	}
+	return err
 }
 
 // Locations calls fn for every stored record of table. A missing file or
