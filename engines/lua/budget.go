@@ -27,7 +27,8 @@ import (
 type stepBudget struct {
 	left int
 	mem  int // bytes this message may still allocate
-	vm   *VM // nil until the VM is built: Done then only counts steps
+	vm   *VM          // nil until the VM is built: Done then only counts steps
+	L    *glua.LState // vm.L, or nil when gopher-lua's layout is not the expected one
 
 	memOut bool         // the memory budget ran out
 	memErr *MemoryError // what Err returns then, built once
@@ -54,8 +55,13 @@ func (b *stepBudget) Done() <-chan struct{} {
 	if b.left < 0 {
 		return closed
 	}
-	if b.vm != nil && haveRegs {
-		b.vm.watch()
+	if b.L != nil {
+		// The instruction about to run: the loop has already moved Pc on.
+		cf := frameOf(b.L, (*glua.LState).RemoveCallerFrame)
+		inst := cf.Fn.Proto.Code[cf.Pc-1]
+		if watchedOps>>(inst>>26)&1 != 0 {
+			b.vm.watchOp(cf.Fn.Proto, cf.LocalBase, inst)
+		}
 	}
 	return nil
 }

@@ -86,25 +86,14 @@ func regsOf(L *glua.LState) *registryHead {
 	return *(**registryHead)(unsafe.Add(unsafe.Pointer(L), regOffset))
 }
 
-// watched marks the opcodes watch looks at.
-var watched = func() (w [64]bool) {
+// watchedOps has a bit for each opcode watchOp looks at.
+var watchedOps = func() (w uint64) {
 	for _, op := range []int{glua.OP_CONCAT, glua.OP_SETTABLE, glua.OP_SETTABLEKS,
 		glua.OP_NEWTABLE, glua.OP_SETLIST, glua.OP_CLOSURE} {
-		w[op] = true
+		w |= 1 << op
 	}
 	return w
 }()
-
-// watch runs before every instruction: it charges the allocating ones and
-// refuses stores into KSR and sr.
-func (vm *VM) watch() {
-	cf := frameOf(vm.L, (*glua.LState).RemoveCallerFrame)
-	proto := cf.Fn.Proto
-	inst := proto.Code[cf.Pc-1]
-	if watched[inst>>26] {
-		vm.watchOp(proto, cf.LocalBase, inst)
-	}
-}
 
 // rk reads operand x of an instruction: a constant or a register.
 func rk(proto *glua.FunctionProto, reg []glua.LValue, lbase, x int) glua.LValue {
@@ -114,6 +103,8 @@ func rk(proto *glua.FunctionProto, reg []glua.LValue, lbase, x int) glua.LValue 
 	return reg[lbase+x]
 }
 
+// watchOp runs before an allocating instruction: it charges what the
+// instruction will allocate and refuses stores into KSR and sr.
 func (vm *VM) watchOp(proto *glua.FunctionProto, lbase int, inst uint32) {
 	L := vm.L
 	rg := regsOf(L)

@@ -108,6 +108,9 @@ func (p *Program) newVM() (*VM, error) {
 
 	vm.bindSR(vm.bindKSR())
 	vm.budget.vm = vm
+	if haveRegs {
+		vm.budget.L = L
+	}
 	L.SetContext(&vm.budget)
 
 	vm.budget.reset(vm.steps, vm.mem)
