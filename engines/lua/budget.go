@@ -26,7 +26,7 @@ import (
 // again, so a script cannot pcall its way past the budget.
 type stepBudget struct {
 	left int
-	mem  int // bytes this message may still allocate
+	mem  int          // bytes this message may still allocate
 	vm   *VM          // nil until the VM is built: Done then only counts steps
 	L    *glua.LState // vm.L, or nil when gopher-lua's layout is not the expected one
 

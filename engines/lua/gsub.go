@@ -13,6 +13,9 @@ import (
 // time: the matches are streamed, not all collected first.
 const gsubChunk = 64
 
+// gsubMatchCost is what each match is charged.
+const gsubMatchCost = 16
+
 // gsub is string.gsub(s, pattern, repl [, n]) with Lua 5.1's semantics,
 // built on gopher-lua's pattern matcher. It replaces gopher-lua's version,
 // which collects every match first and then copies the whole string once
@@ -33,9 +36,14 @@ func (vm *VM) gsub(L *glua.LState) int {
 	src := unsafe.Slice(unsafe.StringData(str), len(str))
 	anchored := strings.HasPrefix(pat, "^")
 
+	// The output buffer is charged as it grows (strings.Builder doubles
+	// it), so the budget counts what is allocated, copies included.
 	var out strings.Builder
 	add := func(s string) {
-		vm.budget.charge(L, len(s))
+		if out.Len()+len(s) > out.Cap() {
+			vm.budget.charge(L, 2*out.Cap()+len(s))
+			out.Grow(len(s))
+		}
 		out.WriteString(s)
 	}
 	count, copied, off := 0, 0, 0
@@ -49,6 +57,9 @@ func (vm *VM) gsub(L *glua.LState) int {
 			L.RaiseError("string.gsub: %s", err.Error())
 		}
 		for _, m := range mds {
+			// Each match costs the matcher about a hundred bytes of
+			// garbage: counting some of it bounds the work of one call.
+			vm.budget.charge(L, gsubMatchCost)
 			start, end := m.Capture(0), m.Capture(1)
 			add(str[copied:start])
 			switch r := repl.(type) {

@@ -30,8 +30,9 @@ import (
 //
 // The builtins that build a value in one Go call check their result's
 // worst case before building it: string.rep, string.format (widths and
-// precisions over 99 are refused, as in Lua 5.1), string.gsub (kemi's own,
-// which also streams its matches), table.concat; string.upper, lower and
+// precisions over 99 are refused, as in Lua 5.1), string.gsub (kemi's own:
+// it streams its matches and charges its output buffer as it grows, and 16
+// bytes a match), table.concat (kemi's own); string.upper, lower and
 // reverse charge what they return, table.insert and rawset a new slot, and
 // a string a KSR function returns is charged its length.
 //
@@ -184,9 +185,7 @@ func (vm *VM) wrapBuiltins() {
 		}
 	}
 	if t, ok := g.RawGetString("table").(*glua.LTable); ok {
-		if f := gfunc(t, "concat"); f != nil {
-			t.RawSetString("concat", L.NewFunction(vm.tableConcat(f)))
-		}
+		t.RawSetString("concat", L.NewFunction(vm.tableConcat))
 		if f := gfunc(t, "insert"); f != nil {
 			t.RawSetString("insert", L.NewFunction(vm.guardTable("table.insert", f, newSlotSize)))
 		}
@@ -279,30 +278,52 @@ func (vm *VM) strFormat(f glua.LGFunction) glua.LGFunction {
 	}
 }
 
-// tableConcat sums the lengths first.
-func (vm *VM) tableConcat(f glua.LGFunction) glua.LGFunction {
-	return func(L *glua.LState) int {
-		t := L.CheckTable(1)
-		sep := len(L.OptString(2, ""))
-		n := t.Len()
-		i := max(L.OptInt(3, 1), 1)
-		j := min(L.OptInt(4, n), n)
-		size := 0
-		for ; i <= j; i++ {
-			switch v := t.RawGetInt(i).(type) {
-			case glua.LString:
-				size += len(v) + sep
-			case glua.LNumber:
-				size += numberSize + sep
-			default:
-				i = j // gopher-lua raises the error
-			}
-			if !vm.budget.fits(size) {
-				vm.memError(L, "table.concat", size)
-			}
+// tableConcat is table.concat(t [, sep [, i [, j]]]) as in Lua 5.1: it
+// sums the lengths first, so the result is checked against the budget and
+// built in one allocation. (gopher-lua's pushed every element on the value
+// stack, which overflowed past about 2,500 elements.)
+func (vm *VM) tableConcat(L *glua.LState) int {
+	t := L.CheckTable(1)
+	sep := L.OptString(2, "")
+	i := L.OptInt(3, 1)
+	j := L.OptInt(4, t.Len())
+	size := 0
+	for k := i; k <= j; k++ {
+		switch v := t.RawGetInt(k).(type) {
+		case glua.LString:
+			size += len(v)
+		case glua.LNumber:
+			size += numberSize
+		default:
+			L.RaiseError("table.concat: invalid value (at index %d) in table for concat: %s", k, v.Type().String())
 		}
-		return vm.chargeResult(f)(L)
+		if k < j {
+			size += len(sep)
+		}
+		if !vm.budget.fits(size) {
+			vm.memError(L, "table.concat", size)
+		}
 	}
+	if size == 0 {
+		L.Push(glua.LString(""))
+		return 1
+	}
+	vm.budget.charge(L, size)
+	var b strings.Builder
+	b.Grow(size)
+	for k := i; k <= j; k++ {
+		switch v := t.RawGetInt(k).(type) {
+		case glua.LString:
+			b.WriteString(string(v))
+		case glua.LNumber:
+			b.WriteString(glua.LVAsString(v))
+		}
+		if k < j {
+			b.WriteString(sep)
+		}
+	}
+	L.Push(glua.LString(b.String()))
+	return 1
 }
 
 // guardTable refuses a table function on KSR and sr, and charges what it
@@ -316,5 +337,38 @@ func (vm *VM) guardTable(name string, f glua.LGFunction, cost int) glua.LGFuncti
 			vm.budget.charge(L, cost)
 		}
 		return f(L)
+	}
+}
+
+// The call frame stack: gopher-lua leaves popped frames in its array, so
+// after an error a frame of a closure keeps the closure, and through its
+// upvalues whatever it held (a bomb's last string), until a call that deep
+// reuses the slot. clearStaleFrames zeroes them; VM.Call runs it after a
+// failed callback only.
+var stackField, haveStack = func() (reflect.StructField, bool) {
+	f, ok := reflect.TypeFor[glua.LState]().FieldByName("stack")
+	return f, ok && f.Type.Kind() == reflect.Interface
+}()
+
+func clearStaleFrames(L *glua.LState) {
+	if !haveStack {
+		return
+	}
+	st := reflect.NewAt(stackField.Type, unsafe.Add(unsafe.Pointer(L), stackField.Offset)).Elem().Elem()
+	if st.Kind() != reflect.Pointer || st.IsNil() || st.Elem().Kind() != reflect.Struct {
+		return
+	}
+	s := st.Elem()
+	arrF, spF := s.FieldByName("array"), s.FieldByName("sp")
+	if !arrF.IsValid() || !spF.IsValid() || arrF.Kind() != reflect.Slice || spF.Kind() != reflect.Int {
+		return // MinimizeStackMemory's growing stack: not used here
+	}
+	arr := reflect.NewAt(arrF.Type(), unsafe.Pointer(arrF.UnsafeAddr())).Elem()
+	for i := int(spF.Int()); i < arr.Len(); i++ {
+		f := arr.Index(i)
+		if fn := f.FieldByName("Fn"); fn.IsValid() && fn.IsNil() {
+			break // frames are pushed in order: the rest were never used
+		}
+		f.SetZero()
 	}
 }

@@ -149,6 +149,9 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	vm.depth--
 	vm.ctx = prev
 	if err != nil {
+		if vm.depth == 0 {
+			clearStaleFrames(L)
+		}
 		return vm.scriptError(err)
 	}
 	return nil
