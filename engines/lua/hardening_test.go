@@ -3,12 +3,15 @@ package lua
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"kemi/core"
+	"kemi/core/loader"
 	"kemi/exports/tm"
 	"kemi/sip"
 )
@@ -185,7 +188,7 @@ func TestHardening_LuaMemoryBombBuiltins(t *testing.T) {
 			allocated := allocMiB() - a0
 			expectMemoryError(t, err, 16, "builtins.lua:")
 			t.Logf("%v; allocated %.0f MiB", err, allocated)
-			if allocated > 4*16 {
+			if allocated > 3*16 {
 				t.Errorf("allocated %.0f MiB under a 16 MiB budget", allocated)
 			}
 			expectServed(t, e, vm)
@@ -372,3 +375,25 @@ end
 	}
 }
 
+// modparam("app_lua", "memory_budget", 2) in a config reaches the VMs.
+func TestHardening_LuaMemoryBudgetModparam(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kamailio.cfg": {Data: []byte(`loadmodule "app_lua.so"
+modparam("app_lua", "load", "m.lua")
+modparam("app_lua", "memory_budget", 2)
+cfgengine "lua"
+`)},
+		"m.lua": {Data: []byte(`function ksr_request_route() local s = string.rep("x", 3 * 1024 * 1024) end`)},
+	}
+	setup, err := loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := setup.Program.NewVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	err = vm.Call(&core.Ctx{RT: setup.RT}, "ksr_request_route")
+	expectMemoryError(t, err, 2, "m.lua:1:")
+}

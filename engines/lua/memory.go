@@ -23,7 +23,7 @@ import (
 //     `s = s .. s` is refused before the doubling that would cross the
 //     budget, not after.
 //   - SETTABLE, SETTABLEKS: a store that adds a key (the key was absent
-//     and the value is not nil): 32 bytes for a number key, 80 for others
+//     and the value is not nil): 48 bytes for a number key, 192 for others
 //     (the map entry and gopher-lua's key list). Overwrites are free.
 //   - NEWTABLE: 96 bytes plus the size hints; SETLIST: 16 bytes a value.
 //   - CLOSURE: 96 bytes plus 48 an upvalue.
@@ -51,13 +51,13 @@ const DefaultMemoryBudget = 64
 
 // Charges in bytes; approximations of what gopher-lua allocates on 64-bit.
 const (
-	numberSize  = 24 // a number converted to a string by `..`
-	slotSize    = 16 // one interface value in an array
-	newSlotSize = 32 // an array slot, with append's spare capacity
-	entrySize   = 80 // a new key in a table's hash part
-	tableSize   = 96 // an empty table
-	closureSize = 96 // a closure without upvalues
-	upvalSize   = 48 // one upvalue of a closure
+	numberSize  = 24  // a number converted to a string by `..`
+	slotSize    = 16  // one interface value in an array
+	newSlotSize = 48  // an array slot with append's spare capacity, and a boxed value
+	entrySize   = 192 // a new key in the hash part: map entries, key list, boxed key and value
+	tableSize   = 96  // an empty table
+	closureSize = 96  // a closure without upvalues
+	upvalSize   = 48  // one upvalue of a closure
 )
 
 // registryHead mirrors the first fields of gopher-lua's registry (the

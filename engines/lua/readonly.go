@@ -53,7 +53,11 @@ func (vm *VM) setupReadOnly() {
 			if t, ok := L.Get(1).(*glua.LTable); ok {
 				vm.checkStore(L, t, L.Get(2), L.Get(3), "rawset")
 				if L.Get(3) != glua.LNil && t.RawGet(L.Get(2)) == glua.LNil {
-					vm.budget.charge(L, entrySize)
+					if _, ok := L.Get(2).(glua.LNumber); ok {
+						vm.budget.charge(L, newSlotSize)
+					} else {
+						vm.budget.charge(L, entrySize)
+					}
 				}
 			}
 			return f(L)
