@@ -60,7 +60,7 @@ func (b *stepBudget) Done() <-chan struct{} {
 		cf := frameOf(b.L, (*glua.LState).RemoveCallerFrame)
 		inst := cf.Fn.Proto.Code[cf.Pc-1]
 		if watchedOps>>(inst>>26)&1 != 0 {
-			b.vm.watchOp(cf.Fn.Proto, cf.LocalBase, inst)
+			b.vm.watchOp(cf.Fn, cf.LocalBase, inst)
 		}
 	}
 	return nil

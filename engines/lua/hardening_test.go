@@ -278,6 +278,7 @@ function a4() KSR.x = {exit = function() end} end
 function a5() rawset(KSR, "sl", nil) end
 function a6() setmetatable(KSR, nil) end
 function a7() for k in pairs(KSR) do KSR[k] = nil end end
+function a8() KSR = nil end
 `)
 	for _, c := range []struct{ cb, want string }{
 		{"a1", "ro.lua:8: KSR is read-only: cannot assign KSR.sl"},
@@ -287,6 +288,7 @@ function a7() for k in pairs(KSR) do KSR[k] = nil end end
 		{"a5", "KSR is read-only: cannot change KSR.sl with rawset"},
 		{"a6", "cannot change a protected metatable"},
 		{"a7", "KSR is read-only: cannot assign KSR."},
+		{"a8", "ro.lua:15: KSR is read-only: cannot assign the global KSR"},
 	} {
 		err := vm.Call(e.ctx(), c.cb)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -27,6 +27,8 @@ import (
 //     (the map entry and gopher-lua's key list). Overwrites are free.
 //   - NEWTABLE: 96 bytes plus the size hints; SETLIST: 16 bytes a value.
 //   - CLOSURE: 96 bytes plus 48 an upvalue.
+//   - SETGLOBAL: nothing (the key is a constant), but `KSR = nil` is
+//     refused there (readonly.go).
 //
 // The builtins that build a value in one Go call check their result's
 // worst case before building it: string.rep, string.format (widths and
@@ -90,7 +92,7 @@ func regsOf(L *glua.LState) *registryHead {
 // watchedOps has a bit for each opcode watchOp looks at.
 var watchedOps = func() (w uint64) {
 	for _, op := range []int{glua.OP_CONCAT, glua.OP_SETTABLE, glua.OP_SETTABLEKS,
-		glua.OP_NEWTABLE, glua.OP_SETLIST, glua.OP_CLOSURE} {
+		glua.OP_NEWTABLE, glua.OP_SETLIST, glua.OP_CLOSURE, glua.OP_SETGLOBAL} {
 		w |= 1 << op
 	}
 	return w
@@ -106,8 +108,9 @@ func rk(proto *glua.FunctionProto, reg []glua.LValue, lbase, x int) glua.LValue 
 
 // watchOp runs before an allocating instruction: it charges what the
 // instruction will allocate and refuses stores into KSR and sr.
-func (vm *VM) watchOp(proto *glua.FunctionProto, lbase int, inst uint32) {
+func (vm *VM) watchOp(fn *glua.LFunction, lbase int, inst uint32) {
 	L := vm.L
+	proto := fn.Proto
 	rg := regsOf(L)
 	reg := rg.array
 	a := lbase + int(inst>>18)&0xff
@@ -148,6 +151,13 @@ func (vm *VM) watchOp(proto *glua.FunctionProto, lbase int, inst uint32) {
 			n = rg.top - a - 1
 		}
 		vm.budget.charge(L, n*slotSize)
+	case glua.OP_SETGLOBAL:
+		// `KSR = nil`: the global names themselves are protected too.
+		if env := fn.Env; env == L.G.Global {
+			if bx := int(inst & 0x3ffff); bx < len(proto.Constants) {
+				vm.checkStore(L, env, proto.Constants[bx], reg[a], "")
+			}
+		}
 	case glua.OP_CLOSURE:
 		if bx := int(inst & 0x3ffff); bx < len(proto.FunctionPrototypes) {
 			vm.budget.charge(L, closureSize+upvalSize*int(proto.FunctionPrototypes[bx].NumUpvalues))

@@ -14,6 +14,8 @@ import (
 //   - `KSR.x = v`, `KSR[k] = v`: the SETTABLE opcodes, checked before they
 //     run by the instruction watch that also keeps the memory budget
 //     (memory.go), so it costs nothing on reads and calls;
+//   - `KSR = nil`, `_G.sr = {}`: the global names KSR and sr, through
+//     SETGLOBAL and stores into the globals table;
 //   - rawset, table.insert, table.remove and table.sort on them;
 //   - setfenv(f, KSR), after which plain global assignments would go into
 //     KSR, and a __newindex that points at one of them, set through a
@@ -89,6 +91,14 @@ func (vm *VM) setupReadOnly() {
 func (vm *VM) checkStore(L *glua.LState, t *glua.LTable, key, val glua.LValue, how string) {
 	if t.Metatable == vm.roMeta {
 		vm.raiseReadOnly(L, t, key, how)
+	}
+	if t == L.G.Global {
+		if k, ok := key.(glua.LString); ok && (k == "KSR" || k == "sr") {
+			if how == "" {
+				L.RaiseError("%s is read-only: cannot assign the global %s", k, k)
+			}
+			L.RaiseError("%s is read-only: cannot change the global %s with %s", k, k, how)
+		}
 	}
 	if v, ok := val.(*glua.LTable); ok && v.Metatable == vm.roMeta {
 		if k, ok := key.(glua.LString); ok && k == "__newindex" {
