@@ -233,6 +233,15 @@ function work()
 	local body = string.rep("line\r\n", 1000)
 	local n = select(2, body:gsub("\r\n", "\n"))
 	assert(#s == 4000 and n == 1000 and #joined > 10000)
+	-- Lua code called back from Go and from metamethods runs under the
+	-- same instruction watch.
+	local mt = {__index = function(t, k) return k .. "!" end, __concat = function(a, b) return "cat" end}
+	local o = setmetatable({}, mt)
+	assert(o.x == "x!" and (o .. "y") == "cat")
+	table.sort(t, function(a, b) return a > b end)
+	local ok, msg = xpcall(function() error("e") end, function(m) return "handled " .. m end)
+	assert(not ok and msg:find("handled"))
+	assert(select(2, pcall(function() local q = {} q.a = 1 return q.a end)) == 1)
 end
 `)
 	for i := 0; i < 3; i++ {
