@@ -172,6 +172,7 @@ func TestHardening_LuaMemoryBombBuiltins(t *testing.T) {
 		{"table_insert", `local t = {} for i = 1, 1e8 do table.insert(t, i) end`},
 		{"tables", `local t = {} for i = 1, 1e8 do t = {t} end`},
 		{"closures", `local f = function() end for i = 1, 1e8 do local g = f f = function() return g end end`},
+		{"date_kept", `local t = {} for i = 1, 1e8 do t[i] = os.date("%c") end`},
 		{"export_strings", `local t = {} for i = 1, 1e5 do t[i] = KSR.big.body() end`},
 	}
 	var src strings.Builder
@@ -203,15 +204,22 @@ func TestHardening_LuaMemoryBombBuiltins(t *testing.T) {
 
 // string.format refuses widths and precisions of three digits or more, as
 // Lua 5.1 does; gopher-lua passed them to Go's fmt (up to 10^6 each).
+// os.date refuses formats over 1 KiB (its strftime allocated some 70 times
+// the format).
 func TestHardening_LuaMemoryFormatWidth(t *testing.T) {
 	e := bombEnv(t, 0)
 	vm := compileVM(t, e, "fmt.lua", okRoute+`
 function wide() return string.format("%999999d", 1) end
+function date() return os.date(string.rep("%c", 1e6)) end
 function fine() assert(string.format("%5.2f|%-3s|%02d|%%", 1.5, "a", 7) == " 1.50|a  |07|%") end
 `)
 	err := vm.Call(e.ctx(), "wide")
 	if err == nil || !strings.Contains(err.Error(), "width or precision longer than 2 digits") {
 		t.Errorf("wide: %v, want the width refused", err)
+	}
+	err = vm.Call(e.ctx(), "date")
+	if err == nil || !strings.Contains(err.Error(), "os.date: format of 2000000 bytes, longer than 1024") {
+		t.Errorf("date: %v, want the format refused", err)
 	}
 	if err := vm.Call(e.ctx(), "fine"); err != nil {
 		t.Error(err)

@@ -35,8 +35,10 @@ import (
 // precisions over 99 are refused, as in Lua 5.1), string.gsub (kemi's own:
 // it streams its matches and charges its output buffer as it grows, and 16
 // bytes a match), table.concat (kemi's own); string.upper, lower and
-// reverse charge what they return, table.insert and rawset a new slot, and
-// a string a KSR function returns is charged its length.
+// reverse charge what they return (after checking that a result as long
+// as their argument fits), os.date too (its format is capped at 1024
+// bytes), table.insert and rawset a new slot, and a string a KSR function
+// returns is charged its length.
 //
 // It is an allocation budget, not a live-heap one: garbage counts too, so
 // a string built one byte at a time costs the sum of its prefixes. It is
@@ -190,8 +192,13 @@ func (vm *VM) wrapBuiltins() {
 		}
 		for _, name := range []string{"upper", "lower", "reverse"} {
 			if f := gfunc(s, name); f != nil {
-				s.RawSetString(name, L.NewFunction(vm.chargeResult(f)))
+				s.RawSetString(name, L.NewFunction(vm.sameSize("string."+name, vm.chargeResult(f))))
 			}
+		}
+	}
+	if os, ok := g.RawGetString("os").(*glua.LTable); ok {
+		if f := gfunc(os, "date"); f != nil {
+			os.RawSetString("date", L.NewFunction(vm.osDate(f)))
 		}
 	}
 	if t, ok := g.RawGetString("table").(*glua.LTable); ok {
@@ -248,6 +255,31 @@ func (vm *VM) chargeResult(f glua.LGFunction) glua.LGFunction {
 			}
 		}
 		return n
+	}
+}
+
+// sameSize checks, before f runs, that a result as long as the first
+// argument (a string) fits in the budget.
+func (vm *VM) sameSize(name string, f glua.LGFunction) glua.LGFunction {
+	return func(L *glua.LState) int {
+		if s, ok := L.Get(1).(glua.LString); ok && !vm.budget.fits(len(s)) {
+			vm.memError(L, name, len(s))
+		}
+		return f(L)
+	}
+}
+
+// maxDateFormat caps os.date's format: gopher-lua's strftime allocates
+// some seventy times its format's length.
+const maxDateFormat = 1024
+
+func (vm *VM) osDate(f glua.LGFunction) glua.LGFunction {
+	charged := vm.chargeResult(f)
+	return func(L *glua.LState) int {
+		if s, ok := L.Get(1).(glua.LString); ok && len(s) > maxDateFormat {
+			L.RaiseError("os.date: format of %d bytes, longer than %d", len(s), maxDateFormat)
+		}
+		return charged(L)
 	}
 }
 
