@@ -273,12 +273,17 @@ func (vm *VM) sameSize(name string, f glua.LGFunction) glua.LGFunction {
 // some seventy times its format's length.
 const maxDateFormat = 1024
 
+// dateCost is charged for each os.date call besides its result: about
+// what its strftime allocates for a short format.
+const dateCost = 160
+
 func (vm *VM) osDate(f glua.LGFunction) glua.LGFunction {
 	charged := vm.chargeResult(f)
 	return func(L *glua.LState) int {
 		if s, ok := L.Get(1).(glua.LString); ok && len(s) > maxDateFormat {
 			L.RaiseError("os.date: format of %d bytes, longer than %d", len(s), maxDateFormat)
 		}
+		vm.budget.charge(L, dateCost)
 		return charged(L)
 	}
 }
