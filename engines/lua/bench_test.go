@@ -153,6 +153,13 @@ func BenchmarkLuaLoop(b *testing.B) {
 		vm.L.RemoveContext()
 		benchCall(b, vm, rt, "loop")
 	})
+	// The step budget without the instruction watch of the memory budget
+	// and read-only KSR: the difference is the watch's cost.
+	b.Run("nowatch", func(b *testing.B) {
+		vm := benchVM(b, rt, "bench.lua", benchScript)
+		vm.budget.L = nil
+		benchCall(b, vm, rt, "loop")
+	})
 }
 
 // BenchmarkLuaSeed is the seed script per request: process_maxfwd and

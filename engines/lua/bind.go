@@ -15,11 +15,13 @@ import (
 func (vm *VM) bindKSR() *glua.LTable {
 	L := vm.L
 	ksr := L.NewTable()
+	vm.protect(ksr, "KSR")
 	for _, m := range vm.p.rt.Reg.Modules() {
 		t := ksr
 		if m.Name != "" {
 			t = L.NewTable()
 			ksr.RawSetString(m.Name, t)
+			vm.protect(t, "KSR."+m.Name)
 		}
 		for _, e := range m.Exports {
 			fn := vm.bind(e, e.FullName())
@@ -60,10 +62,12 @@ var srLevels = map[string]int{
 func (vm *VM) bindSR(ksr *glua.LTable) {
 	L := vm.L
 	sr := L.NewTable()
+	vm.protect(sr, "sr")
 	ksr.ForEach(func(k, v glua.LValue) {
 		if t, ok := v.(*glua.LTable); ok {
 			c := L.NewTable()
 			t.ForEach(c.RawSet)
+			vm.protect(c, "sr."+k.String())
 			v = c
 		}
 		sr.RawSet(k, v)
@@ -150,6 +154,10 @@ func (vm *VM) bind(e *core.Export, name string) *glua.LFunction {
 		case core.TInt, core.TLong:
 			L.Push(number(r.I))
 		default:
+			if r.Kind == core.KStr {
+				// A copy the script may keep: the memory budget counts it.
+				vm.budget.charge(L, len(r.S))
+			}
 			L.Push(fromValue(r))
 		}
 		return 1

@@ -1,7 +1,10 @@
 package lua
 
 import (
+	"fmt"
 	"time"
+
+	glua "github.com/yuin/gopher-lua"
 
 	"kemi/core"
 )
@@ -14,10 +17,21 @@ import (
 // after. That is an exact instruction budget with no goroutine, timer or
 // allocation; resetting it per call is one store.
 //
+// Done also looks at the instruction about to run (memory.go): the few
+// opcodes that allocate (concatenation, table stores and constructors,
+// closures) are charged to a per-message memory budget before they run,
+// and the two read-only checks on KSR and sr are made there too.
+//
 // Exhaustion is sticky until the next reset: every later instruction raises
 // again, so a script cannot pcall its way past the budget.
 type stepBudget struct {
 	left int
+	mem  int          // bytes this message may still allocate
+	vm   *VM          // nil until the VM is built: Done then only counts steps
+	L    *glua.LState // vm.L, or nil when gopher-lua's layout is not the expected one
+
+	memOut bool         // the memory budget ran out
+	memErr *MemoryError // what Err returns then, built once
 }
 
 // closed is the channel Done returns once the budget is spent.
@@ -27,22 +41,37 @@ var closed = func() chan struct{} {
 	return c
 }()
 
-func (b *stepBudget) reset(steps int) { b.left = steps }
+func (b *stepBudget) reset(steps, mem int) {
+	b.left = steps
+	b.mem = mem
+	b.memOut = false
+}
 
 // exhausted reports whether the last run hit the budget.
 func (b *stepBudget) exhausted() bool { return b.left < 0 }
 
 func (b *stepBudget) Done() <-chan struct{} {
 	b.left--
-	if b.left >= 0 {
-		return nil
+	if b.left < 0 {
+		return closed
 	}
-	return closed
+	if b.L != nil {
+		// The instruction about to run: the loop has already moved Pc on.
+		cf := frameOf(b.L, (*glua.LState).RemoveCallerFrame)
+		inst := cf.Fn.Proto.Code[cf.Pc-1]
+		if watchedOps>>(inst>>26)&1 != 0 {
+			b.vm.watchOp(cf.Fn, cf.LocalBase, inst)
+		}
+	}
+	return nil
 }
 
 // Err is what gopher-lua raises (prefixed with the script position) when
 // Done fires.
 func (b *stepBudget) Err() error {
+	if b.memOut {
+		return b.memErr
+	}
 	if b.left < 0 {
 		return core.ErrBudget
 	}
@@ -51,3 +80,40 @@ func (b *stepBudget) Err() error {
 
 func (b *stepBudget) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (b *stepBudget) Value(any) any               { return nil }
+
+// charge takes n bytes from the memory budget, raising the memory error
+// (sticky, like the step budget) when they are not there.
+func (b *stepBudget) charge(L *glua.LState, n int) {
+	if n <= b.mem {
+		b.mem -= n
+		return
+	}
+	b.exhaustMemory()
+	L.RaiseError("%s", b.memErr.Error())
+}
+
+// fits reports whether n more bytes are within the memory budget, without
+// taking them. A builtin checks its worst case with it before building a
+// value, then charges what it built.
+func (b *stepBudget) fits(n int) bool { return n >= 0 && n <= b.mem }
+
+// exhaustMemory makes the memory error sticky: every later instruction of
+// this message raises it.
+func (b *stepBudget) exhaustMemory() {
+	b.memOut = true
+	b.mem = 0
+	b.left = -1
+}
+
+// MemoryError is the script error of a message whose script allocated
+// more than modparam("app_lua", "memory_budget") allows. It wraps
+// core.ErrBudget.
+type MemoryError struct {
+	MiB int // the budget
+}
+
+func (e *MemoryError) Error() string {
+	return fmt.Sprintf("script memory budget of %d MiB exceeded (modparam app_lua memory_budget)", e.MiB)
+}
+
+func (e *MemoryError) Unwrap() error { return core.ErrBudget }

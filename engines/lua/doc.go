@@ -19,6 +19,12 @@
 // a normal return. Runaway scripts stop on a per-call instruction budget,
 // counted through the context gopher-lua polls before each instruction
 // (budget.go); the error wraps core.ErrBudget and the VM stays usable.
+// The same poll reads the instruction about to run and charges the ones
+// that allocate to a per-message memory budget (memory.go, modparam
+// app_lua memory_budget), and refuses stores into KSR and sr, which are
+// read-only (readonly.go). The library functions that build a large value
+// in one call check it first; string.gsub and table.concat are kemi's own.
+// docs/lua-sandbox.md says what is and is not counted.
 //
 // Errors carry the script position: "path:line: message", for parse and
 // compile errors from Compile as for runtime errors from VM.Call

@@ -166,7 +166,7 @@ func TestEngineRegistered(t *testing.T) {
 	for _, p := range m.Params {
 		names = append(names, p.Name)
 	}
-	if got := strings.Join(names, ","); got != "load,reload,register" {
+	if got := strings.Join(names, ","); got != "load,reload,memory_budget,register" {
 		t.Errorf("app_lua params = %s", got)
 	}
 }

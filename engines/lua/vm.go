@@ -16,6 +16,7 @@ type VM struct {
 	ctx    *core.Ctx // the message being routed; read by the bound closures
 	idle   core.Ctx  // ctx seen by top-level code, which runs without a message
 	steps  int
+	mem    int // memory budget per message, bytes
 	budget stepBudget
 	depth  int // Calls in progress: more than one when an export runs a callback
 	args   [6]core.Value
@@ -30,13 +31,18 @@ type VM struct {
 	exitErr   *glua.ApiError
 	exitPanic func(*glua.LState)
 	slowExits int // exits unwound by the panic; tests check the fast path
+
+	// roMeta is the metatable that marks KSR, sr and their module tables
+	// read-only; roNames names them for the error (readonly.go).
+	roMeta  *glua.LTable
+	roNames map[*glua.LTable]string
 }
 
 // ScriptError is a Lua error that ended a callback.
 type ScriptError struct {
 	Msg       string // "path:line: message"
 	Traceback string
-	Err       error // core.ErrBudget or the error an export failed with; nil for script errors
+	Err       error // core.ErrBudget (or a *MemoryError, which wraps it) or the error an export failed with; nil for script errors
 }
 
 func (e *ScriptError) Error() string { return e.Msg }
@@ -56,6 +62,9 @@ func (p *Program) newVM() (*VM, error) {
 	if vm.steps <= 0 {
 		vm.steps = core.DefaultStepBudget
 	}
+	mib := memoryBudget(p.rt)
+	vm.mem = mib << 20
+	vm.budget.memErr = &MemoryError{MiB: mib}
 	vm.idle.RT = p.rt
 	vm.ctx = &vm.idle
 	for _, lib := range []struct {
@@ -84,8 +93,9 @@ func (p *Program) newVM() (*VM, error) {
 		g.RawSetString(name, glua.LNil)
 	}
 	g.RawSetString("print", L.NewFunction(vm.print))
+	vm.setupReadOnly()
+	vm.wrapBuiltins()
 	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
-		s.RawSetString("rep", L.NewFunction(strRep))
 		if find, ok := s.RawGetString("find").(*glua.LFunction); ok {
 			s.RawSetString("find", L.NewFunction(plainFind(find)))
 		}
@@ -97,9 +107,13 @@ func (p *Program) newVM() (*VM, error) {
 	vm.exitPanic = func(*glua.LState) { panic(vm.exitErr) }
 
 	vm.bindSR(vm.bindKSR())
+	vm.budget.vm = vm
+	if haveRegs {
+		vm.budget.L = L
+	}
 	L.SetContext(&vm.budget)
 
-	vm.budget.reset(vm.steps)
+	vm.budget.reset(vm.steps, vm.mem)
 	L.Push(L.NewFunctionFromProto(p.proto))
 	if err := L.PCall(0, 0, nil); err != nil {
 		if err := vm.scriptError(err); err != nil {
@@ -127,7 +141,7 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	vm.ctx = ctx
 	vm.raised = nil
 	if vm.depth == 0 {
-		vm.budget.reset(vm.steps)
+		vm.budget.reset(vm.steps, vm.mem)
 	}
 	vm.depth++
 	L.Push(fn)
@@ -135,6 +149,9 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	vm.depth--
 	vm.ctx = prev
 	if err != nil {
+		if vm.depth == 0 {
+			clearStaleFrames(L)
+		}
 		return vm.scriptError(err)
 	}
 	return nil
@@ -154,7 +171,9 @@ func (vm *VM) scriptError(err error) error {
 		return nil
 	}
 	se := &ScriptError{Msg: ae.Object.String(), Traceback: ae.StackTrace}
-	if vm.budget.exhausted() {
+	if vm.budget.memOut {
+		se.Err = vm.budget.memErr
+	} else if vm.budget.exhausted() {
 		se.Err = core.ErrBudget
 	} else if vm.raised != nil && strings.HasSuffix(se.Msg, vm.raised.Error()) {
 		se.Err = vm.raised
@@ -178,10 +197,6 @@ func (vm *VM) print(L *glua.LState) int {
 	vm.ctx.ScriptLog(core.LInfo, b.String())
 	return 0
 }
-
-// maxRep caps string.rep: one call could otherwise ask for gigabytes in a
-// single instruction, which the step budget cannot see.
-const maxRep = 1 << 20
 
 // plainFind answers string.find for a pattern with no magic characters
 // with a plain substring search, as C Lua does; gopher-lua compiles every
@@ -218,18 +233,4 @@ func callThrough(L *glua.LState, fn *glua.LFunction) int {
 	L.Insert(fn, 1)
 	L.Call(top, glua.MultRet)
 	return L.GetTop()
-}
-
-func strRep(L *glua.LState) int {
-	s := L.CheckString(1)
-	n := L.CheckInt(2)
-	if n <= 0 || len(s) == 0 {
-		L.Push(glua.LString(""))
-		return 1
-	}
-	if len(s)*n > maxRep || len(s)*n/n != len(s) {
-		L.RaiseError("string.rep: result longer than %d bytes", maxRep)
-	}
-	L.Push(glua.LString(strings.Repeat(s, n)))
-	return 1
 }

@@ -11,6 +11,7 @@ func init() {
 		Params: []core.ParamSpec{
 			{Name: "load", Type: core.TStr, Default: core.Str(""), Doc: "Path of the Lua script with the routing callbacks."},
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio configs. kemi always allows reloading the script (the old one stays if the new one fails to compile)."},
+			{Name: "memory_budget", Type: core.TInt, Default: core.Int(64), Doc: "What one message's script may allocate, in MiB (kemi only; the engines app_jsdt and app_starlark have the same param). Strings built by `..`, string.rep, string.format, string.gsub, table.concat, string.upper/lower/reverse and KSR functions, new table keys, table constructors and closures are counted before they are made; past the budget the message fails with the script error \"script memory budget of N MiB exceeded\" and the next message starts afresh. Garbage counts too. Stores into KSR, sr and their modules are refused: they are read-only."},
 			{Name: "register", Type: core.TStr, Default: core.Str(""), Doc: "Legacy (Kamailio 4.x sr object): accepted with a notice. KSR and sr always follow the loaded modules, so there is nothing to register.", Multi: true},
 		},
 	})

@@ -61,7 +61,86 @@ function test_sandbox()
 	assert(table.concat({"a", "b"}, ",") == "a,b")
 	assert(math.floor(2.5) == 2)
 	assert(string.rep("ab", 3) == "ababab")
-	assert(not pcall(string.rep, "x", 1e9), "string.rep is capped")
+end
+
+-- string.gsub is kemi's own (gsub.go): Lua 5.1's results.
+function test_gsub()
+	local function eq(want, wn, got, n)
+		assert(got == want and n == wn, string.format("got %q %d, want %q %d", tostring(got), n, want, wn))
+	end
+	eq("hell0 w0rld", 2, string.gsub("hello world", "o", "0"))
+	eq("hell0 world", 1, string.gsub("hello world", "o", "0", 1))
+	eq("-h-e-l-l-o-", 6, string.gsub("hello", "", "-"))
+	eq("aabbcc", 3, string.gsub("abc", "%w", "%0%0"))
+	eq("a!b!c!", 3, string.gsub("abc", "%w", "%1!"))
+	eq("world hello", 1, string.gsub("hello world", "(%w+) (%w+)", "%2 %1"))
+	eq("100% of", 1, string.gsub("100%", "%%", "%% of"))
+	eq("axc", 1, string.gsub("abc", "b", "%x"))
+	eq("Xbc", 1, string.gsub("abc", "^a", "X"))
+	eq("Xaa", 1, string.gsub("aaa", "^a", "X"))
+	eq("abc", 0, string.gsub("abc", "x", "y"))
+	eq("abc", 0, string.gsub("abc", "b", "y", 0))
+	eq("bob is 7", 2, string.gsub("$name is $age", "%$(%w+)", {name = "bob", age = 7}))
+	eq("bob $none", 2, string.gsub("$name $none", "%$(%w+)", {name = "bob"}))
+	eq("A,B", 2, string.gsub("a,b", "%w", function(c) return c:upper() end))
+	eq("a,x", 2, string.gsub("a,b", "%w", function(c) if c == "a" then return false end return "x" end))
+	eq("v=k", 1, string.gsub("k=v", "(%w)=(%w)", function(k, v) return v .. "=" .. k end))
+	eq("a2c", 1, string.gsub("abc", "()b", "%1"))
+	assert(not pcall(string.gsub, "abc", "b", "%2"), "invalid capture index")
+	assert(not pcall(string.gsub, "abc", "b", function() return {} end), "invalid replacement value")
+	assert(("x y"):gsub(" ", "_") == "x_y")
+end
+
+-- KSR, sr and their modules are read-only (readonly.go); the errors are
+-- ordinary script errors, and nothing is changed.
+function test_ksr_readonly()
+	local function refused(f, want)
+		local ok, err = pcall(f)
+		assert(not ok, "not refused: " .. want)
+		assert(string.find(err, want, 1, true), err)
+	end
+	refused(function() KSR.sl = nil end, "KSR is read-only: cannot assign KSR.sl")
+	refused(function() KSR.sl.sl_send_reply = print end, "KSR is read-only: cannot assign KSR.sl.sl_send_reply")
+	refused(function() KSR.new = 1 end, "KSR is read-only: cannot assign KSR.new")
+	refused(function() KSR[1] = 1 end, "KSR is read-only: cannot assign KSR[1]")
+	refused(function() local k = KSR; k["sl"] = {} end, "cannot assign KSR.sl")
+	refused(function() sr.sl = nil end, "sr is read-only: cannot assign sr.sl")
+	refused(function() sr.sl.send_reply = nil end, "sr is read-only: cannot assign sr.sl.send_reply")
+	refused(function() rawset(KSR, "sl", nil) end, "KSR is read-only: cannot change KSR.sl with rawset")
+	refused(function() table.insert(KSR.sl, 1) end, "cannot change KSR.sl with table.insert")
+	refused(function() table.remove(KSR.sl) end, "cannot change KSR.sl with table.remove")
+	refused(function() table.sort(KSR) end, "cannot change KSR with table.sort")
+	refused(function() setmetatable(KSR, nil) end, "cannot change a protected metatable")
+	refused(function() setmetatable(KSR.sl, {}) end, "cannot change a protected metatable")
+	refused(function() setfenv(1, KSR) end, "cannot change KSR with setfenv")
+	refused(function() setmetatable({}, {__newindex = KSR.sl}) end, "KSR.sl")
+	refused(function() local mt = {}; mt.__newindex = KSR end, "cannot change KSR with __newindex")
+	refused(function() rawset({}, "__newindex", KSR) end, "cannot change KSR with __newindex")
+	refused(function() setmetatable("", {}) end, "cannot change a protected metatable")
+	refused(function() KSR = nil end, "KSR is read-only: cannot assign the global KSR")
+	refused(function() sr = {} end, "sr is read-only: cannot assign the global sr")
+	refused(function() _G.KSR = nil end, "KSR is read-only: cannot assign the global KSR")
+	refused(function() _G["sr"] = nil end, "sr is read-only: cannot assign the global sr")
+	refused(function() rawset(_G, "KSR", nil) end, "cannot change the global KSR with rawset")
+	refused(function() local g = getfenv(1); g.KSR = 1 end, "cannot assign the global KSR")
+	other_global = 1 -- other globals are the script's own
+	assert(getmetatable(KSR) == "read-only")
+	assert(getmetatable("") == "the string metatable is read-only")
+	assert(("abc"):sub(2, 2) == "b", "string methods still work")
+	assert(type(KSR.sl) == "table" and KSR.sl.sl_send_reply(200, "OK") == 1)
+	assert(sr.sl.send_reply(200, "OK") == 1)
+	local n, seen = 0, false
+	for k, v in pairs(KSR) do
+		n = n + 1
+		if k == "sl" then seen = true end
+	end
+	assert(seen and n > 3, "pairs(KSR) lists its members")
+	assert(next(KSR.sl) ~= nil)
+	local other = {}
+	other.x = 1 -- ordinary tables are untouched
+	rawset(other, "y", 2)
+	table.insert(other, 3)
+	assert(other.x == 1 and other.y == 2 and other[1] == 3)
 end
 
 function test_errors_catchable()
