@@ -263,9 +263,8 @@ const (
 	useFull    // nowhere to remember it without forgetting a live one: stale
 )
 
-// use records a use of nonce id issued at since. With hasNC, nc must be
-// greater than the last one; without, the nonce may be used once when
-// oneTime.
+// use records a use of nonce id issued at since. With oneTime the nonce
+// may be used once; else with hasNC, nc must be greater than the last.
 func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, oneTime bool) int {
 	bi := t.bucket(id)
 	l := &t.locks[bi%uint64(len(t.locks))]
@@ -278,10 +277,10 @@ func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, o
 		e := &b[i]
 		if e.id == id {
 			switch {
+			case oneTime:
+				return useReused
 			case hasNC && nc <= e.nc:
 				return useReplay
-			case !hasNC && oneTime:
-				return useReused
 			}
 			if hasNC {
 				e.nc = nc
