@@ -53,7 +53,7 @@ type state struct {
 	qopAll   bool
 	checkNC  bool
 	oneTime  bool
-	checkURI bool
+	checkURI int64
 	checks   [3]byte // auth_checks_register, _no_dlg, _in_dlg
 }
 
@@ -95,7 +95,7 @@ func getState(rt *core.Runtime) *state {
 			qopAll:   qop.Kind != core.KStr || qop.S == "auth",
 			checkNC:  num("nonce_count", 1) != 0,
 			oneTime:  num("one_time_nonce", 0) != 0,
-			checkURI: num("check_uri", 1) != 0,
+			checkURI: num("check_uri", 1),
 			checks: [3]byte{
 				byte(num("auth_checks_register", defChecksRegister)) & nfChecks,
 				byte(num("auth_checks_no_dlg", defChecksNoDlg)) & nfChecks,
@@ -286,7 +286,7 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		st.stale = true
 		return StaleNonce
 	}
-	if s.checkURI && !uriMatches(cred.URI, m.OriginalRequestURI()) {
+	if s.checkURI != 0 && !uriMatches(cred.URI, m.OriginalRequestURI(), s.checkURI == 1) {
 		ctx.Log(core.LNotice, "auth: credentials for uri "+strconv.Quote(cut(cred.URI))+" on a request for "+
 			strconv.Quote(cut(m.OriginalRequestURI()))+"\n")
 		return Error
@@ -344,8 +344,10 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 }
 
 // uriMatches compares the credentials' uri with the Request-URI: the
-// same bytes, or equal SIP URIs (RFC 3261 19.1.4).
-func uriMatches(cred, ruri []byte) bool {
+// same bytes, or equal SIP URIs (RFC 3261 19.1.4); with hostOK also a
+// uri without user part naming the Request-URI's scheme, host and port,
+// which sipp writes by default (sip:remote_ip:remote_port).
+func uriMatches(cred, ruri []byte, hostOK bool) bool {
 	if string(cred) == string(ruri) {
 		return true
 	}
@@ -354,7 +356,17 @@ func uriMatches(cred, ruri []byte) bool {
 		return false
 	}
 	b, err := sip.ParseURI(ruri)
-	return err == nil && sip.URIEqual(a, b)
+	if err != nil {
+		return false
+	}
+	if sip.URIEqual(a, b) {
+		return true
+	}
+	if !hostOK || len(a.User) != 0 || !a.IsSIP() {
+		return false
+	}
+	a.Params, b.Params, b.User, b.Password, b.Headers = nil, nil, nil, nil, nil
+	return sip.URIEqual(a, b)
 }
 
 // cut shortens a logged value.

@@ -372,3 +372,27 @@ func TestDigestClients(t *testing.T) {
 		t.Errorf("INVITE after 407: %d", rc)
 	}
 }
+
+func TestHardening_DigestReplay_URIForms(t *testing.T) {
+	for _, c := range []struct {
+		cred, ruri string
+		check      int64
+		want       bool
+	}{
+		{"sip:bob@example.com", "sip:bob@example.com", 2, true},
+		{"sip:BOB@Example.COM", "sip:BOB@example.com", 2, true},
+		{"sip:example.com", "sip:bob@example.com", 2, false},
+		{"sip:example.com", "sip:bob@example.com", 1, true}, // sipp's default uri
+		{"sip:example.com:5060", "sip:bob@example.com", 1, false},
+		{"sip:127.0.0.1:5070", "sip:bob@127.0.0.1:5070;transport=udp", 1, true},
+		{"sip:alice@example.com", "sip:bob@example.com", 1, false},
+		{"sip:other.example.com", "sip:bob@example.com", 1, false},
+		{"sips:example.com", "sip:bob@example.com", 1, false},
+		{"tel:+123", "sip:bob@example.com", 1, false},
+		{"garbage", "sip:bob@example.com", 1, false},
+	} {
+		if got := uriMatches([]byte(c.cred), []byte(c.ruri), c.check == 1); got != c.want {
+			t.Errorf("check_uri %d: uri %q for Request-URI %q: %v, want %v", c.check, c.cred, c.ruri, got, c.want)
+		}
+	}
+}
