@@ -89,7 +89,7 @@ interface KSR_auth_db {
 	 * @param realm The realm; usually the From host.
 	 * @param table "subscriber".
 	 * @param flags 1: the auth user must be the To user of a REGISTER, the From user otherwise.
-	 * @returns 1 authenticated; -1 error or malformed credentials; -2 wrong password; -3 unknown user; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+	 * @returns 1 authenticated; -1 error, malformed credentials, a uri that is not the Request-URI, no qop where the challenge asked for it, or another algorithm than challenged; -2 wrong password; -3 unknown user; -4 stale nonce (expired, nc not above the last, or bound to another Call-ID, Request-URI, From tag or source IP: see docs/auth.md); -5 no credentials; -6 one-time nonce reused; -8 auth user is not the From/To user.
 	 */
 	auth_check(realm: string, table: string, flags: number): number;
 	/**
