@@ -82,7 +82,7 @@ func getState(rt *core.Runtime) *state {
 		if expire <= 0 {
 			expire = 300
 		}
-		size := int(num("nc_array_size", 1<<18))
+		size := int(num("nc_array_size", 1<<19))
 		if o := num("nc_array_order", 0); o > 0 && o < 31 {
 			size = 1 << o
 		}

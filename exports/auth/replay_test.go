@@ -396,3 +396,37 @@ func TestHardening_DigestReplay_URIForms(t *testing.T) {
 		}
 	}
 }
+
+// TestUsedTableLoad fills the used-nonce table to 70% with nonces inside
+// their first-use window: two choices per nonce keep buckets from
+// overflowing, so (next to) none is refused; past 100% every new one is.
+func TestUsedTableLoad(t *testing.T) {
+	tb := newUsedTable(1 << 16)
+	now := int64(1_000_000)
+	refused := 0
+	n := tb.size() * 7 / 10
+	for id := uint64(1); id <= uint64(n); id++ {
+		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false) == useFull {
+			refused++
+		}
+	}
+	t.Logf("%d of %d refused at 70%%", refused, n)
+	if refused > n/1000 {
+		t.Errorf("%d of %d first uses refused at 70%% load", refused, n)
+	}
+	over := 0
+	for id := uint64(n + 1); id <= uint64(tb.size()+1000); id++ {
+		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false) == useFull {
+			over++
+		}
+	}
+	if over < 1000 {
+		t.Errorf("only %d refused beyond the table's size", over)
+	}
+	// Every nonce it took is still remembered: none was pushed out.
+	for id := uint64(1); id <= uint64(n); id++ {
+		if r := tb.use(id<<20|0xabc, now, now, 300, 1, true, false); r != useReplay && r != useFull {
+			t.Fatalf("nonce %d: %d", id, r)
+		}
+	}
+}
