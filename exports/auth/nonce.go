@@ -145,7 +145,11 @@ func (n *nonces) bind(m *mac, checks byte, p *parts) {
 func (n *nonces) issue(dst []byte, m *mac, now int64, flags byte, p *parts) []byte {
 	raw := &m.raw
 	binary.BigEndian.PutUint64(raw[0:], uint64(now))
-	binary.BigEndian.PutUint64(raw[8:], n.next.Add(1)<<8|uint64(flags))
+	id := n.next.Add(1) << 8
+	if id == 0 {
+		id = n.next.Add(1) << 8
+	}
+	binary.BigEndian.PutUint64(raw[8:], id|uint64(flags))
 	n.macs(m, p)
 	return base64.RawURLEncoding.AppendEncode(dst, raw[:])
 }
@@ -161,7 +165,7 @@ const (
 // decoded is what verify learns from a nonce.
 type decoded struct {
 	since int64
-	id    uint64 // since the id is 56 bits, id never is 0
+	id    uint64 // 56 bits, never 0
 	flags byte
 }
 
@@ -293,6 +297,9 @@ const (
 // use records a use of nonce id issued at since. With oneTime the nonce
 // may be used once; else with hasNC, nc must be greater than the last.
 func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, oneTime bool) int {
+	if id == 0 { // marks an empty entry; issue never makes it
+		return useFull
+	}
 	b1, b2 := t.bucketsOf(id)
 	l1, l2 := t.lock(b1, b2)
 	defer unlock(l1, l2)
