@@ -430,3 +430,23 @@ func TestUsedTableLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestChallengeAllocs: a challenge, what every unauthenticated request
+// of a flood gets, allocates nothing and keeps no state.
+func TestChallengeAllocs(t *testing.T) {
+	rt := newRT(t, nil)
+	raw := []byte(regWith(ruri1, callID1, contact1))
+	var m sip.Msg
+	ctx := &core.Ctx{RT: rt, Out: ksrtest.Discard}
+	f := func() {
+		m.Parse(raw)
+		ctx.Reset(&m, ksrtest.Src, ksrtest.Local, core.UDP)
+		if PvAuthCheck(ctx, "example.com", "secret", 0, 1) != NoCredentials || AuthChallenge(ctx, "example.com", 0) != OK {
+			t.Fatal("challenge failed")
+		}
+	}
+	f()
+	if n := testing.AllocsPerRun(100, f); n > 0 {
+		t.Errorf("challenge: %.1f allocs, want 0", n)
+	}
+}
