@@ -15,7 +15,7 @@ interface KSR_app_lua {
 interface KSR_app_starlark {
 }
 
-/** Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: a timestamp and a sequence number signed with HMAC-SHA256 under the secret, so any worker checks any nonce. A bounded table (65536 nonces) remembers the last nc of each nonce: a replayed nc fails (-6), and a nonce pushed out of the table, like an expired one, is answered with stale=true so the phone retries without asking its user. */
+/** Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: the issue time, a sequence number and the challenge's qop, algorithm and auth_checks bits, signed with HMAC-SHA256 under the secret together with the message fields the auth_checks bits select, so any worker checks any nonce and a challenge keeps no state. Only a nonce a valid credential used is remembered (its last nc), in a table of nc_array_size entries; see docs/auth.md for the replay protections and where kemi's defaults differ from Kamailio's. */
 interface KSR_auth {
 	/**
 	 * Set the algorithm of the challenges sent from now on.
@@ -54,7 +54,7 @@ interface KSR_auth {
 	 * @param passwd The password, or its HA1 when flags has 1.
 	 * @param flags 1: passwd is the HA1 (hex) for the credentials' algorithm.
 	 * @param checkfrom 1: the auth user must be the From user (To for REGISTER).
-	 * @returns 1 authenticated; -1 error or malformed credentials; -2 wrong password; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+	 * @returns 1 authenticated; -1 error, malformed credentials, a uri that is not the Request-URI, no qop where the challenge asked for it, or another algorithm than challenged; -2 wrong password; -4 stale nonce (expired, nc not above the last, bound to another Call-ID, Request-URI, From tag or source IP); -5 no credentials; -6 one-time nonce reused; -8 auth user is not the From/To user.
 	 */
 	pv_auth_check(realm: string, passwd: string, flags: number, checkfrom: number): number;
 	/**
@@ -89,7 +89,7 @@ interface KSR_auth_db {
 	 * @param realm The realm; usually the From host.
 	 * @param table "subscriber".
 	 * @param flags 1: the auth user must be the To user of a REGISTER, the From user otherwise.
-	 * @returns 1 authenticated; -1 error or malformed credentials; -2 wrong password; -3 unknown user; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+	 * @returns 1 authenticated; -1 error, malformed credentials, a uri that is not the Request-URI, no qop where the challenge asked for it, or another algorithm than challenged; -2 wrong password; -3 unknown user; -4 stale nonce (expired, nc not above the last, or bound to another Call-ID, Request-URI, From tag or source IP: see docs/auth.md); -5 no credentials; -6 one-time nonce reused; -8 auth user is not the From/To user.
 	 */
 	auth_check(realm: string, table: string, flags: number): number;
 	/**

@@ -393,7 +393,7 @@ function KSR.auth.proxy_challenge(realm, flags) end
 ---@param passwd string The password, or its HA1 when flags has 1.
 ---@param flags integer 1: passwd is the HA1 (hex) for the credentials' algorithm.
 ---@param checkfrom integer 1: the auth user must be the From user (To for REGISTER).
----@return integer # 1 authenticated; -1 error or malformed credentials; -2 wrong password; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+---@return integer # 1 authenticated; -1 error, malformed credentials, a uri that is not the Request-URI, no qop where the challenge asked for it, or another algorithm than challenged; -2 wrong password; -4 stale nonce (expired, nc not above the last, bound to another Call-ID, Request-URI, From tag or source IP); -5 no credentials; -6 one-time nonce reused; -8 auth user is not the From/To user.
 function KSR.auth.pv_auth_check(realm, passwd, flags, checkfrom) end
 
 ---Check the Proxy-Authorization credentials against a password.
@@ -424,7 +424,7 @@ KSR.auth_db = {}
 ---@param realm string The realm; usually the From host.
 ---@param table string "subscriber".
 ---@param flags integer 1: the auth user must be the To user of a REGISTER, the From user otherwise.
----@return integer # 1 authenticated; -1 error or malformed credentials; -2 wrong password; -3 unknown user; -4 stale nonce; -5 no credentials; -6 nonce reused; -8 auth user is not the From/To user.
+---@return integer # 1 authenticated; -1 error, malformed credentials, a uri that is not the Request-URI, no qop where the challenge asked for it, or another algorithm than challenged; -2 wrong password; -3 unknown user; -4 stale nonce (expired, nc not above the last, or bound to another Call-ID, Request-URI, From tag or source IP: see docs/auth.md); -5 no credentials; -6 one-time nonce reused; -8 auth user is not the From/To user.
 function KSR.auth_db.auth_check(realm, table, flags) end
 
 ---Tell whether a URI belongs to a subscriber.

@@ -8,6 +8,8 @@
 package auth
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -46,12 +48,21 @@ type Secrets interface {
 
 // state is the per-runtime module state.
 type state struct {
-	nonces  *nonces
-	alg     atomic.Uint32
-	qopAll  bool
-	checkNC bool
-	oneTime bool
+	nonces   *nonces
+	alg      atomic.Uint32
+	qopAll   bool
+	checkNC  bool
+	oneTime  bool
+	checkURI int64
+	checks   [3]byte // auth_checks_register, _no_dlg, _in_dlg
 }
+
+// Defaults where kemi differs from Kamailio (see docs/auth.md).
+const (
+	defChecksRegister = CheckRURI | CheckCallID | CheckSrcIP
+	defChecksNoDlg    = CheckRURI | CheckSrcIP
+	defChecksInDlg    = CheckRURI | CheckCallID | CheckFromTag | CheckSrcIP
+)
 
 func getState(rt *core.Runtime) *state {
 	return rt.State("auth", func() any {
@@ -61,15 +72,35 @@ func getState(rt *core.Runtime) *state {
 			}
 			return rt.Param("auth", name)
 		}
-		expire := int64(300)
-		if v := p("nonce_expire"); v.Kind == core.KInt && v.I > 0 {
-			expire = v.I
+		num := func(name string, def int64) int64 {
+			if v := p(name); v.Kind == core.KInt {
+				return v.I
+			}
+			return def
 		}
+		expire := num("nonce_expire", 300)
+		if expire <= 0 {
+			expire = 300
+		}
+		size := int(num("nc_array_size", 1<<19))
+		if o := num("nc_array_order", 0); o > 0 && o < 31 {
+			size = 1 << o
+		}
+		if size < 8 {
+			size = 8
+		}
+		qop := p("qop")
 		s := &state{
-			nonces:  newNonces(p("secret").S, expire),
-			qopAll:  p("qop").S == "auth",
-			checkNC: p("nonce_count").Kind != core.KInt || p("nonce_count").I != 0,
-			oneTime: p("one_time_nonce").I != 0,
+			nonces:   newNonces(p("secret").S, expire, num("nonce_auth_max_drift", 3), time.Now().Unix(), size),
+			qopAll:   qop.Kind != core.KStr || qop.S == "auth",
+			checkNC:  num("nonce_count", 1) != 0,
+			oneTime:  num("one_time_nonce", 0) != 0,
+			checkURI: num("check_uri", 1),
+			checks: [3]byte{
+				byte(num("auth_checks_register", defChecksRegister)) & nfChecks,
+				byte(num("auth_checks_no_dlg", defChecksNoDlg)) & nfChecks,
+				byte(num("auth_checks_in_dlg", defChecksInDlg)) & nfChecks,
+			},
 		}
 		if a, ok := ParseAlg(bytesOf(p("algorithm").S)); ok {
 			s.alg.Store(uint32(a))
@@ -87,9 +118,32 @@ func init() {
 		if v := rt.Param("auth", "qop"); v.S != "" && v.S != "auth" {
 			return &paramError{"qop", `"" or "auth" (auth-int is not supported)`, v.S}
 		}
+		for _, name := range [...]string{"auth_checks_register", "auth_checks_no_dlg", "auth_checks_in_dlg"} {
+			if v := rt.Param("auth", name); v.Kind == core.KInt && (v.I < 0 || v.I > 15) {
+				return &paramError{name, "a sum of 1 (Request-URI), 2 (Call-ID), 4 (From tag), 8 (source IP)", strconv.FormatInt(v.I, 10)}
+			}
+		}
 		getState(rt)
 		return nil
 	})
+}
+
+// checksFor is get_auth_checks: the auth_checks bits for m.
+func (s *state) checksFor(m *sip.Msg) byte {
+	switch {
+	case m.MethodID() == sip.MethodREGISTER:
+		return s.checks[0]
+	case len(m.ToTag()) == 0:
+		return s.checks[1]
+	}
+	return s.checks[2]
+}
+
+// partsOf reads the fields a nonce may bind.
+func partsOf(ctx *core.Ctx, p *parts) {
+	m := ctx.Msg
+	p.ruri, p.callID, p.fromTag = m.OriginalRequestURI(), m.CallID(), m.FromTag()
+	p.src = ctx.Src.Addr().Unmap().As16()
 }
 
 type paramError struct{ name, want, got string }
@@ -107,6 +161,8 @@ type msgState struct {
 	line  int // header line the successful check used; -1 for none
 
 	mac  mac
+	part parts
+	dec  decoded
 	buf  []byte
 	ha1  []byte
 	resp []byte
@@ -181,7 +237,8 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		return Error
 	}
 	var nc uint32
-	if len(cred.QOP) > 0 {
+	hasQop := len(cred.QOP) > 0
+	if hasQop {
 		if !eqFold(cred.QOP, "auth") {
 			ctx.Log(core.LNotice, "auth: unsupported qop "+core.LogQuote(cred.QOP)+"\n")
 			return Error
@@ -192,15 +249,47 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		}
 		d.qop, d.nc, d.cnonce = cred.QOP, cred.NC, cred.CNonce
 	}
-	now := time.Now().Unix()
-	id, res := s.nonces.verify(cred.Nonce, &st.mac, now)
-	switch res {
-	case nonceBad:
+	n := s.nonces
+	if !n.decode(cred.Nonce, &st.mac, &st.dec) {
 		ctx.Log(core.LNotice, "auth: nonce not issued by this server (or before a restart)\n")
 		return Error
+	}
+	dec := &st.dec
+	// The algorithm answered must be the one the nonce was issued for,
+	// which is the one configured then.
+	nonceAlg := MD5
+	if dec.flags&nfSHA256 != 0 {
+		nonceAlg = SHA256
+	}
+	if d.alg != nonceAlg {
+		ctx.Log(core.LNotice, "auth: credentials use "+d.alg.String()+", the challenge asked for "+nonceAlg.String()+"\n")
+		return Error
+	}
+	if !hasQop && (s.qopAll || dec.flags&nfQop != 0) {
+		ctx.Log(core.LNotice, "auth: credentials without qop, the challenge asked for qop=auth\n")
+		return Error
+	}
+	now := time.Now().Unix()
+	partsOf(ctx, &st.part)
+	switch n.verify(&st.mac, dec, &st.part, now) {
 	case nonceStale:
 		st.stale = true
 		return StaleNonce
+	case nonceMoved:
+		st.stale = true
+		ctx.Log(core.LInfo, "auth: nonce bound to another Request-URI, Call-ID, From tag or source address (auth_checks): stale\n")
+		return StaleNonce
+	}
+	if dec.flags&nfChecks != s.checksFor(m) || Alg(s.alg.Load()) != nonceAlg {
+		// Issued for another kind of request, or before auth_algorithm
+		// changed the algorithm.
+		st.stale = true
+		return StaleNonce
+	}
+	if s.checkURI != 0 && !uriMatches(cred.URI, m.OriginalRequestURI(), s.checkURI == 1) {
+		ctx.Log(core.LNotice, "auth: credentials for uri "+strconv.Quote(cut(cred.URI))+" on a request for "+
+			strconv.Quote(cut(m.OriginalRequestURI()))+"\n")
+		return Error
 	}
 	if checkUser {
 		var na sip.NameAddr
@@ -225,21 +314,67 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 	if !hexEqual(st.resp, cred.Response) {
 		// Never log the password or the HA1.
 		ctx.Log(core.LNotice, "auth: wrong password for "+core.LogQuote(cred.Username)+" in realm "+
-			strconv.Quote(string(realm))+" from "+ctx.Src.String()+"\n")
+			core.LogQuote(realm)+" from "+ctx.Src.String()+"\n")
 		return InvalidPassword
 	}
-	evicted, reused := s.nonces.use(id, nc, s.checkNC && len(d.qop) > 0, s.oneTime)
-	switch {
-	case evicted:
-		st.stale = true
-		return StaleNonce
-	case reused:
-		st.stale = true
-		ctx.Log(core.LNotice, "auth: nonce reused (nc "+core.LogValue(cred.NC)+") by "+core.LogQuote(cred.Username)+"\n")
-		return NonceReused
+	// The response is right: only now may the nonce's state change, so a
+	// forged answer cannot burn a client's nc.
+	oneTime := s.oneTime || !hasQop && s.checkNC
+	if s.checkNC || s.oneTime {
+		switch n.used.use(dec.id, dec.since, now, n.expire, nc, hasQop && s.checkNC, oneTime) {
+		case useReplay:
+			st.stale = true
+			ctx.Log(core.LNotice, "auth: nc "+core.LogValue(cred.NC)+" not above the last one for this nonce (replay?) from "+ctx.Src.String()+"\n")
+			return StaleNonce
+		case useReused:
+			st.stale = true
+			ctx.Log(core.LNotice, "auth: one-time nonce used again by "+core.LogQuote(cred.Username)+" from "+ctx.Src.String()+"\n")
+			return NonceReused
+		case useFull:
+			st.stale = true
+			ctx.Log(core.LNotice, "auth: used-nonce table full (nc_array_size): stale challenge\n")
+			return StaleNonce
+		case useTooLate:
+			st.stale = true
+			return StaleNonce
+		}
 	}
 	st.hdr, st.line = hdr, line
 	return OK
+}
+
+// uriMatches compares the credentials' uri with the Request-URI: the
+// same bytes, or equal SIP URIs (RFC 3261 19.1.4); with hostOK also a
+// uri without user part naming the Request-URI's scheme, host and port,
+// which sipp writes by default (sip:remote_ip:remote_port).
+func uriMatches(cred, ruri []byte, hostOK bool) bool {
+	if string(cred) == string(ruri) {
+		return true
+	}
+	a, err := sip.ParseURI(cred)
+	if err != nil {
+		return false
+	}
+	b, err := sip.ParseURI(ruri)
+	if err != nil {
+		return false
+	}
+	if sip.URIEqual(a, b) {
+		return true
+	}
+	if !hostOK || len(a.User) != 0 || !a.IsSIP() {
+		return false
+	}
+	a.Params, b.Params, b.User, b.Password, b.Headers = nil, nil, nil, nil, nil
+	return sip.URIEqual(a, b)
+}
+
+// cut shortens a logged value.
+func cut(b []byte) string {
+	if len(b) > 128 {
+		return string(b[:128]) + "...(cut)"
+	}
+	return string(b)
 }
 
 // AuthChallenge is auth_challenge(realm, flags): 401 for REGISTER, 407
@@ -292,12 +427,22 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 	h = append(h, `Digest realm="`...)
 	h = append(h, r...)
 	h = append(h, `", nonce="`...)
-	h = s.nonces.issue(h, &st.mac, time.Now().Unix())
+	nf := s.checksFor(m)
+	qop := s.qopAll || flags&(FlagQopAuth|FlagQopAuthInt) != 0
+	if qop {
+		nf |= nfQop
+	}
+	alg := Alg(s.alg.Load())
+	if alg == SHA256 {
+		nf |= nfSHA256
+	}
+	partsOf(ctx, &st.part)
+	h = s.nonces.issue(h, &st.mac, time.Now().Unix(), nf, &st.part)
 	h = append(h, '"')
-	if s.qopAll || flags&(FlagQopAuth|FlagQopAuthInt) != 0 {
+	if qop {
 		h = append(h, `, qop="auth"`...)
 	}
-	if alg := Alg(s.alg.Load()); alg != MD5 {
+	if alg != MD5 {
 		h = append(h, ", algorithm="...)
 		h = append(h, alg.String()...)
 	}
@@ -399,4 +544,16 @@ func PvWWWAuthenticate(ctx *core.Ctx, realm, passwd string, flags int) int {
 // PvProxyAuthenticate is pv_proxy_authenticate(realm, passwd, flags).
 func PvProxyAuthenticate(ctx *core.Ctx, realm, passwd string, flags int) int {
 	return pvCheck(ctx, realm, passwd, flags, sip.HdrProxyAuthorization, false)
+}
+
+// ForgetNonce drops what the used-nonce table remembers of nonce, so a
+// benchmark can check the same credentials again. Not for scripts.
+func ForgetNonce(rt *core.Runtime, nonce []byte) {
+	var raw [nonceRaw]byte
+	if len(nonce) != nonceLen {
+		return
+	}
+	if k, err := base64.RawURLEncoding.Decode(raw[:], nonce); err == nil && k == nonceRaw {
+		getState(rt).nonces.used.forget(binary.BigEndian.Uint64(raw[8:]) >> 8)
+	}
 }
