@@ -204,12 +204,27 @@ func (c *Ctx) Log(level int, msg string) {
 	l.Log(level, c, msg)
 }
 
-// ScriptLog is the script's own logging (KSR.log, KSR.err, xlog, print):
-// never held back, as what a script logs and how often is the operator's
-// choice. The logger still keeps each line one line and cuts it at
-// MaxLogLine bytes.
+// ScriptLog is the script's own logging (KSR.log, KSR.err, xlog, print).
+// Lines below ERROR are never held back: what a script logs and how often
+// is the operator's choice. ERROR and worse lines about a message go
+// through a generous limit (ScriptErrBurst, then ScriptErrPerSec a second),
+// because scripts such as Kamailio's examples log an error for every
+// malformed request, so a flood of bad datagrams would otherwise write one
+// line each. The logger keeps each line one line, cut at MaxLogLine bytes.
 func (c *Ctx) ScriptLog(level int, msg string) {
-	if c.RT != nil && c.RT.Log != nil {
-		c.RT.Log.Log(level, c, msg)
+	if c.RT == nil || c.RT.Log == nil {
+		return
 	}
+	l := c.RT.Log
+	if level <= LErr && c.Msg != nil {
+		l.LogLimited(l.scriptErrLimit(), level, c, msg)
+		return
+	}
+	l.Log(level, c, msg)
 }
+
+// The limit on ERROR and worse lines from scripts (see Ctx.ScriptLog).
+const (
+	ScriptErrBurst  = 200
+	ScriptErrPerSec = 50
+)

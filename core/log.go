@@ -158,6 +158,9 @@ type Logger struct {
 	// errs limits the error lines modules log about the message in hand
 	// (Ctx.Log); see there.
 	errs LogLimit
+	// scriptErrs limits the error lines scripts log (Ctx.ScriptLog).
+	scriptErrs     LogLimit
+	scriptErrsOnce sync.Once
 }
 
 // Enabled reports whether a line at level would be written.
@@ -215,6 +218,8 @@ func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
 // " (N more <What> suppressed in the last 2.5s)". The zero value works.
 type LogLimit struct {
 	What string // what the lines are, for the note; "error lines" when empty
+	// Burst and PerSec override LogBurst and LogPerSec when not zero.
+	Burst, PerSec float64
 
 	mu        sync.Mutex
 	tokens    float64
@@ -235,12 +240,19 @@ func (l *LogLimit) Allow() (ok bool, note string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	burst, rate := l.Burst, l.PerSec
+	if burst == 0 {
+		burst = LogBurst
+	}
+	if rate == 0 {
+		rate = LogPerSec
+	}
 	if l.last.IsZero() {
-		l.tokens = LogBurst
+		l.tokens = burst
 	} else {
-		l.tokens += now.Sub(l.last).Seconds() * LogPerSec
-		if l.tokens > LogBurst {
-			l.tokens = LogBurst
+		l.tokens += now.Sub(l.last).Seconds() * rate
+		if l.tokens > burst {
+			l.tokens = burst
 		}
 	}
 	l.last = now
@@ -266,6 +278,15 @@ func (l *LogLimit) Allow() (ok bool, note string) {
 	note = " (" + strconv.FormatUint(l.dropped, 10) + " more " + what + " suppressed in the last " + d.String() + ")"
 	l.dropped = 0
 	return true, note
+}
+
+// scriptErrLimit is the limit on script error lines, set up on first use so
+// that the zero Logger works.
+func (l *Logger) scriptErrLimit() *LogLimit {
+	l.scriptErrsOnce.Do(func() {
+		l.scriptErrs.What, l.scriptErrs.Burst, l.scriptErrs.PerSec = "script error lines", ScriptErrBurst, ScriptErrPerSec
+	})
+	return &l.scriptErrs
 }
 
 // LogLimited writes msg through lim: held back when lim says so, else with

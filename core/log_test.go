@@ -123,7 +123,8 @@ func TestHardening_LogLimitNotesWhatItHeldBack(t *testing.T) {
 }
 
 // Module error lines about a message share one limit; the script's own
-// log calls are never held back.
+// error lines have a larger one of their own, and its other lines and
+// notices are never held back.
 func TestHardening_CtxLogLimitsModuleErrorsOnly(t *testing.T) {
 	var out bytes.Buffer
 	rt := &Runtime{Log: &Logger{Level: LDbg, Out: &out}}
@@ -136,10 +137,17 @@ func TestHardening_CtxLogLimitsModuleErrorsOnly(t *testing.T) {
 	}
 	out.Reset()
 	for i := 0; i < 1000; i++ {
-		ctx.ScriptLog(LErr, "malformed request\n")
+		ctx.ScriptLog(LInfo, "request in\n")
 		ctx.Log(LNotice, "auth: wrong password\n")
 	}
 	if got := strings.Count(out.String(), "\n"); got != 2000 {
-		t.Errorf("1000 script lines and 1000 notices wrote %d lines, want 2000", got)
+		t.Errorf("1000 script info lines and 1000 notices wrote %d lines, want 2000", got)
+	}
+	out.Reset()
+	for i := 0; i < 10000; i++ {
+		ctx.ScriptLog(LErr, "malformed request\n")
+	}
+	if got := strings.Count(out.String(), "\n"); got < ScriptErrBurst || got > ScriptErrBurst+ScriptErrPerSec {
+		t.Errorf("10000 script error lines wrote %d lines, want about %d", got, ScriptErrBurst)
 	}
 }
