@@ -14,6 +14,7 @@ package memguard
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -199,6 +200,7 @@ type sample struct {
 	heap     uint64 // heap objects, live and not yet swept
 	retained uint64 // memory mapped by the runtime and not released to the OS
 	allocs   uint64 // cumulative bytes allocated
+	cycles   uint64 // garbage collections so far
 }
 
 var metricNames = []string{
@@ -206,6 +208,7 @@ var metricNames = []string{
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
 	"/gc/heap/allocs:bytes",
+	"/gc/cycles/total:gc-cycles",
 }
 
 // reader reads runtime/metrics into a sample, reusing its buffer.
@@ -228,6 +231,7 @@ func (r *reader) read(s *sample) {
 	s.heap = u(0)
 	s.retained = u(1) - u(2)
 	s.allocs = u(3)
+	s.cycles = u(4)
 }
 
 // Start runs the sampler until Stop. A second Start does nothing.
@@ -257,18 +261,28 @@ func (g *Guard) Stop() {
 	}
 }
 
-// Give-back policy: checked once a second. A second is idle-ish when the
-// process allocated less than idleRate of what it keeps mapped; after
-// idleSeconds of those, and when what it keeps mapped grew by growFactor
-// (and at least growMin) over what it kept after the last give-back, the
-// pools drop their spare buffers (OnIdle) and debug.FreeOSMemory collects
-// and returns the free pages at once instead of over minutes.
+// Give-back policy, checked once a second. A second is idle-ish when the
+// process allocated less than idleRate of what it keeps mapped. After
+// idleSeconds of those, when it keeps more than growMin over what it kept
+// when the sampler started, the pools drop their spare buffers (OnIdle)
+// and debug.FreeOSMemory collects and returns the free pages at once,
+// instead of over minutes (or never, when nothing allocates and so no
+// collection runs). A give-back that gained little (the memory is live)
+// doubles the wait before the next one, up to maxBackoff; one that gained
+// resets it.
 const (
 	idleSeconds = 2
 	idleRate    = 1.0 / 16
-	growFactor  = 1.25
 	growMin     = 16 << 20
+	minWait     = 5 * time.Second
+	maxBackoff  = 30 * time.Second
 )
+
+// overGC is how long the heap may read over the high-water mark with no
+// collection before the sampler runs one: what it reads includes garbage
+// until a collection sweeps it, and a quiet process may not collect for
+// minutes, refusing transactions all that time.
+const overGC = time.Second
 
 func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 	defer close(done)
@@ -278,15 +292,25 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 	var s sample
 	read(&s)
 	base := s.retained // what the process keeps when nothing is going on
-	lastAllocs := s.allocs
+	lastAllocs, lastCycles := s.allocs, s.cycles
+	lastGC := time.Now()
+	lastFree, wait := time.Time{}, minWait
 	idle, ticks := 0, 0
 	for {
 		select {
 		case <-stop:
 			return
-		case <-tk.C:
+		case now := <-tk.C:
+			read(&s)
+			if s.cycles != lastCycles {
+				lastCycles, lastGC = s.cycles, now
+			}
+			if h := g.high.Load(); h != 0 && s.heap >= h && now.Sub(lastGC) >= overGC {
+				runtime.GC()
+				read(&s)
+				lastCycles, lastGC = s.cycles, now
+			}
 		}
-		read(&s)
 		if !g.injected.Load() {
 			g.used.Store(s.heap)
 		}
@@ -307,17 +331,22 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 		if s.retained < base {
 			base = s.retained
 		}
-		if idle < idleSeconds || float64(s.retained) < growFactor*float64(base) || s.retained < base+growMin {
+		if idle < idleSeconds || s.retained < base+growMin || time.Since(lastFree) < wait {
 			continue
 		}
+		before := s.retained
 		g.RunIdle()
 		debug.FreeOSMemory()
 		g.Freed.Add(1)
 		read(&s)
-		base, lastAllocs = s.retained, s.allocs
+		lastAllocs, lastCycles, lastGC, lastFree = s.allocs, s.cycles, time.Now(), time.Now()
 		if !g.injected.Load() {
 			g.used.Store(s.heap)
 		}
-		idle = 0
+		if before-min(before, s.retained) < growMin/2 {
+			wait = min(2*wait, maxBackoff)
+		} else {
+			wait = minWait
+		}
 	}
 }
