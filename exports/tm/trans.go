@@ -358,6 +358,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
 		err := a.vm.Call(bc, onBranch)
 		bs.c = nil
+		if cap(bc.Scratch) > maxKeepBuf {
+			bc.Scratch = nil
+		}
 		if err != nil && err != core.ErrNoCallback {
 			e.log(core.LErr, "branch route "+onBranch+": "+err.Error())
 		}
@@ -767,6 +770,9 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	fs.c, fs.gen, fs.brIdx, fs.code, fs.inFailure = c, gen, idx, code, true
 	err = vm.Call(f, name)
 	fs.c = nil
+	if cap(f.Scratch) > maxKeepBuf {
+		f.Scratch = nil // made again at the next route
+	}
 	if err != nil && err != core.ErrNoCallback {
 		e.log(core.LErr, name+" failed for Call-ID "+strconv.Quote(string(e.fmsg.CallID()))+": "+err.Error())
 	} else if err == core.ErrNoCallback {

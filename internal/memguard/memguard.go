@@ -282,7 +282,10 @@ const (
 // collection before the sampler runs one: what it reads includes garbage
 // until a collection sweeps it, and a quiet process may not collect for
 // minutes, refusing transactions all that time.
-const overGC = time.Second
+const (
+	overGC    = time.Second
+	maxGCWait = 10 * time.Second
+)
 
 func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 	defer close(done)
@@ -293,7 +296,7 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 	read(&s)
 	base := s.retained // what the process keeps when nothing is going on
 	lastAllocs, lastCycles := s.allocs, s.cycles
-	lastGC := time.Now()
+	lastGC, gcWait := time.Now(), overGC
 	lastFree, wait := time.Time{}, minWait
 	idle, ticks := 0, 0
 	for {
@@ -305,10 +308,17 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 			if s.cycles != lastCycles {
 				lastCycles, lastGC = s.cycles, now
 			}
-			if h := g.high.Load(); h != 0 && s.heap >= h && now.Sub(lastGC) >= overGC {
+			if h := g.high.Load(); h != 0 && s.heap >= h && now.Sub(lastGC) >= gcWait {
 				runtime.GC()
 				read(&s)
 				lastCycles, lastGC = s.cycles, now
+				// Still over: the heap is live, not garbage; collect
+				// less often until it comes under.
+				if s.heap >= h {
+					gcWait = min(2*gcWait, maxGCWait)
+				} else {
+					gcWait = overGC
+				}
 			}
 		}
 		if !g.injected.Load() {

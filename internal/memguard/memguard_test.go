@@ -104,3 +104,34 @@ func TestHardening_MemGiveBackAfterLoad(t *testing.T) {
 		t.Error("a removed hook ran")
 	}
 }
+
+// The heap read includes garbage until a collection sweeps it; a process
+// that stopped allocating does not collect, and would refuse transactions
+// for minutes. Over the mark with no collection, the sampler runs one.
+func TestHardening_MemCollectsWhenStuckOverMark(t *testing.T) {
+	var st debug.GCStats
+	debug.ReadGCStats(&st)
+	n0 := st.NumGC
+	g := &Guard{read: func(s *sample) {
+		var st debug.GCStats
+		debug.ReadGCStats(&st)
+		s.heap, s.retained = 60<<20, 70<<20
+		if st.NumGC > n0 {
+			s.heap = 1 << 20 // the collection found it was garbage
+		}
+	}}
+	g.SetBudget(64 << 20)
+	g.Start()
+	defer g.Stop()
+	time.Sleep(2 * SampleInterval)
+	if g.Admit() {
+		t.Fatal("admitted over the mark before any collection")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !g.Admit() && time.Now().Before(deadline) {
+		time.Sleep(SampleInterval)
+	}
+	if !g.Admit() {
+		t.Errorf("still refusing %v after the heap went over the mark with no collection: used %d MB", 3*time.Second, g.Used()>>20)
+	}
+}
