@@ -11,15 +11,7 @@ import (
 	"kemi/internal/memguard"
 )
 
-// overBudget gives r's TM a guard of 64 MB whose heap reads 60 MB, above
-// the high-water mark.
-func overBudget(r *rig) *memguard.Guard {
-	g := &memguard.Guard{}
-	g.SetBudget(64 << 20)
-	g.SetUsed(60 << 20)
-	r.tm.guard = g
-	return g
-}
+func setGuard(r *rig, g *memguard.Guard) { r.tm.guard, r.tm.tab.guard = g, g }
 
 // Item 3 of issue 10: over the memory budget a request that would create a
 // transaction gets a stateless 503 with Retry-After and is not forwarded;
@@ -29,7 +21,7 @@ func TestHardening_MemBudgetRefusesNewTransactions(t *testing.T) {
 	g := &memguard.Guard{}
 	g.SetBudget(64 << 20)
 	g.SetUsed(1 << 20)
-	r.tm.guard = g
+	setGuard(r, g)
 
 	// Under the budget: admitted.
 	old := invite("z9hG4bK-mem-old")
@@ -105,7 +97,7 @@ func TestHardening_MemBudgetChargesBetweenSamples(t *testing.T) {
 	g := &memguard.Guard{}
 	g.SetBudget(1 << 20) // high-water 768 KB
 	g.SetUsed(0)
-	r.tm.guard = g
+	setGuard(r, g)
 	big := bigInvite("z9hG4bK-charge-0", 40<<10)
 	admitted := 0
 	for i := 0; i < 100; i++ {
@@ -126,7 +118,7 @@ func TestHardening_MemBudgetChargesBetweenSamples(t *testing.T) {
 // buffers that request grew; a cell of a normal request keeps its own.
 func TestHardening_MemPoolDropsBigBuffers(t *testing.T) {
 	r := newRig(t)
-	r.tm.guard = &memguard.Guard{}
+	setGuard(r, &memguard.Guard{})
 	r.in(bigInvite("z9hG4bK-big", 60000), uac)
 	fwd := r.last(uas)
 	r.in(replyTo(t, fwd, 486, "Busy Here", "callee"), uas)
@@ -187,6 +179,17 @@ func TestHardening_MemPoolBounded(t *testing.T) {
 	}
 	if _, nb := tb.idleStats(); nb > maxIdleBytes {
 		t.Errorf("pool keeps %d bytes, want at most %d", nb, maxIdleBytes)
+	}
+	// A small budget lowers the byte bound to an eighth of it.
+	small := table{guard: &memguard.Guard{}}
+	small.guard.SetBudget(8 << 20)
+	for i := 0; i < 1000; i++ {
+		c := new(cell)
+		c.base = make([]byte, 0, maxKeepBuf)
+		small.put(c)
+	}
+	if _, nb := small.idleStats(); nb > 1<<20 {
+		t.Errorf("pool under an 8 MB budget keeps %d bytes, want at most 1 MB", nb)
 	}
 	// get takes bytes off the count.
 	for {

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"kemi/core"
+	"kemi/internal/memguard"
 )
 
 // maxBranches bounds the branches of one transaction, as Kamailio's
@@ -120,8 +121,9 @@ type bucket struct {
 // Pool bounds. Freed cells are kept for the next transactions, but a
 // flood of large requests must not leave its buffers behind: a buffer that
 // grew past maxKeepBuf is dropped when its cell is freed, the pool keeps at
-// most maxIdle cells and maxIdleBytes of buffers, and once a load has
-// passed (memguard's OnIdle) it shrinks to idleFloor cells.
+// most maxIdle cells and maxIdleBytes of buffers (an eighth of a smaller
+// budget), and once a load has passed (memguard's OnIdle) it shrinks to
+// idleFloor cells.
 const (
 	maxIdle      = 4096
 	maxIdleBytes = 16 << 20
@@ -142,6 +144,8 @@ type table struct {
 	idleMu    sync.Mutex
 	idle      []*cell
 	idleBytes int
+	// guard's budget lowers maxIdleBytes to an eighth of it.
+	guard *memguard.Guard
 }
 
 // lookup finds the cell with id (and kind) and the generation it had.
@@ -200,8 +204,14 @@ func (t *table) get() *cell {
 func (t *table) put(c *cell) {
 	c.dropBig()
 	n := c.bufBytes()
+	limit := maxIdleBytes
+	if t.guard != nil {
+		if b := int(t.guard.Budget() / 8); b > 0 && b < limit {
+			limit = b
+		}
+	}
 	t.idleMu.Lock()
-	if len(t.idle) < maxIdle && t.idleBytes+n <= maxIdleBytes {
+	if len(t.idle) < maxIdle && t.idleBytes+n <= limit {
 		t.idle = append(t.idle, c)
 		t.idleBytes += n
 	}

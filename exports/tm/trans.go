@@ -46,6 +46,7 @@ type TM struct {
 func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
 	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3, guard: memguard.Default}
 	t.tab.wheel = &t.wheel
+	t.tab.guard = t.guard
 	t.tenv = &env{t: t, out: rtSender{rt}}
 	return t
 }
