@@ -202,6 +202,7 @@ func (t *table) get() *cell {
 // put keeps a cleared cell for reuse, without the buffers that grew past
 // maxKeepBuf, unless the pool is full.
 func (t *table) put(c *cell) {
+	before := c.bufBytes()
 	c.dropBig()
 	n := c.bufBytes()
 	limit := maxIdleBytes
@@ -211,11 +212,19 @@ func (t *table) put(c *cell) {
 		}
 	}
 	t.idleMu.Lock()
-	if len(t.idle) < maxIdle && t.idleBytes+n <= limit {
+	kept := len(t.idle) < maxIdle && t.idleBytes+n <= limit
+	if kept {
 		t.idle = append(t.idle, c)
 		t.idleBytes += n
 	}
 	t.idleMu.Unlock()
+	if t.guard != nil {
+		if kept {
+			t.guard.Release(before - n)
+		} else {
+			t.guard.Release(before)
+		}
+	}
 }
 
 // trim shrinks the pool to idleFloor cells (memguard's OnIdle, after a
@@ -224,6 +233,7 @@ func (t *table) trim() {
 	t.idleMu.Lock()
 	for len(t.idle) > idleFloor {
 		n := len(t.idle) - 1
+		// Called before a give-back: no Release needed.
 		t.idleBytes -= t.idle[n].bufBytes()
 		t.idle[n] = nil
 		t.idle = t.idle[:n]

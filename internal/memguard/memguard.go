@@ -49,6 +49,8 @@ type Guard struct {
 	high   atomic.Uint64 // budget * HighWater; 0: admit all
 	used   atomic.Uint64 // heap bytes at the last sample plus charges since
 	peak   atomic.Uint64 // highest sample
+	// released counts bytes callers let go of since the last give-back.
+	released atomic.Uint64
 
 	// Refused counts requests turned away over the budget (tm's 503s).
 	Refused atomic.Uint64
@@ -97,6 +99,15 @@ func (g *Guard) Admit() bool {
 func (g *Guard) Charge(n int) {
 	if n > 0 && g.high.Load() != 0 {
 		g.used.Add(uint64(n))
+	}
+}
+
+// Release counts n bytes a caller let go of (a pool dropping buffers):
+// once a load has passed, memory is given back soon when much was
+// released, without waiting out a back-off.
+func (g *Guard) Release(n int) {
+	if n > 0 {
+		g.released.Add(uint64(n))
 	}
 }
 
@@ -268,8 +279,8 @@ func (g *Guard) Stop() {
 // and debug.FreeOSMemory collects and returns the free pages at once,
 // instead of over minutes (or never, when nothing allocates and so no
 // collection runs). A give-back that gained little (the memory is live)
-// doubles the wait before the next one, up to maxBackoff; one that gained
-// resets it.
+// doubles the wait before the next one, up to maxBackoff; one that gained,
+// or callers releasing growMin/2 since (Release), resets it.
 const (
 	idleSeconds = 2
 	idleRate    = 1.0 / 16
@@ -341,9 +352,13 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 		if s.retained < base {
 			base = s.retained
 		}
+		if g.released.Load() >= growMin/2 {
+			wait = minWait // much let go since the last give-back
+		}
 		if idle < idleSeconds || s.retained < base+growMin || time.Since(lastFree) < wait {
 			continue
 		}
+		g.released.Store(0)
 		before := s.retained
 		g.RunIdle()
 		debug.FreeOSMemory()
