@@ -63,3 +63,9 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Fuzz targets briefly, then the floods of issue 10 (memory, garbage) on
+# 127.0.0.1 with RSS figures; a few minutes. See test/stress/run.sh.
+.PHONY: stress
+stress:
+	GO=$(GO) test/stress/run.sh

@@ -33,6 +33,9 @@ flags of serve and check:
   -f FILE               config file (default: the embedded registrar, testdata/registrar/kemi-lua.cfg)
   -l proto:addr:port    listen address, repeatable (overrides listen= in the config)
   -n N                  workers (overrides children=)
+  -m MB                 memory budget in MB (overrides shm_mem_size=; default 256):
+                        sets GOMEMLIMIT unless that is set; new transactions get
+                        503 above 75% of it
   -A NAME[=VALUE]       define NAME for #!ifdef, repeatable
 `
 
@@ -100,6 +103,7 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (loader.Options, er
 	fs.Var(&listens, "l", "listen address proto:addr:port (repeatable)")
 	fs.Var(&listens, "listen", "same as -l")
 	fs.IntVar(&opt.Workers, "n", 0, "workers")
+	fs.IntVar(&opt.MemMB, "m", 0, "memory budget in MB")
 	fs.Var(&defines, "A", "define NAME[=VALUE] (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return opt, err

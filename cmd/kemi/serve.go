@@ -15,6 +15,7 @@ import (
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
+	"kemi/internal/memguard"
 	"kemi/sip/transport"
 )
 
@@ -26,6 +27,12 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The memory budget (-m, shm_mem_size): Go's memory limit, tm's
+	// admission of new transactions, memory given back after a load.
+	mg := memguard.Default
+	log.Log(core.LNotice, nil, "kemi: "+mg.Configure(setup.MemMB))
+	mg.Start()
+	defer mg.Stop()
 	var conns []*transport.UDP
 	var workers []*router.Worker
 	var mu sync.Mutex
@@ -92,8 +99,8 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 	}
 	closeAll()
 	wg.Wait()
-	log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d",
-		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load()))
+	log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)",
+		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), mg.Refused.Load(), mg.Peak()>>20, mg.Budget()>>20))
 	for _, w := range workers {
 		w.Close()
 	}

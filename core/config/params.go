@@ -44,6 +44,12 @@ var knownGlobals = map[string]globalParam{
 	"tcp_async":     {kind: pBool},
 	"tcp_buf_write": {kind: pBool, canon: "tcp_async"},
 
+	// The memory budget in MB (kemi serve -m wins), Kamailio's shared
+	// memory size.
+	"shm_mem_size": {kind: pInt},
+	"shm_mem":      {kind: pInt, canon: "shm_mem_size"},
+	"shm":          {kind: pInt, canon: "shm_mem_size"},
+
 	"tcp_connection_lifetime": {kind: pInt},
 	"tcp_max_connections":     {kind: pInt},
 	"tcp_accept_aliases":      {kind: pBool},
@@ -102,7 +108,7 @@ tls_threads_mode tlslog tls_log tls_port_no tls_method tls_verify
 tls_require_certificate tls_certificate tls_private_key tls_ca_list
 tls_handshake_timeout tls_send_timeout disable_sctp enable_sctp sctp_children
 advertised_address advertised_port disable_core_dump open_files_limit
-shm shm_mem shm_mem_size shm_force_alloc mlock_pages real_time rt_prio rt_policy
+shm_force_alloc mlock_pages real_time rt_prio rt_policy
 rt_timer1_prio rt_fast_timer_prio rt_ftimer_prio rt_timer1_policy rt_ftimer_policy
 rt_timer2_prio rt_stimer_prio rt_timer2_policy rt_stimer_policy
 mcast_loopback mcast_ttl mcast tos pmtu_discovery exit_timeout ser_kill_timeout

@@ -16,6 +16,7 @@ import (
 
 	"kemi/core"
 	"kemi/core/config"
+	"kemi/internal/memguard"
 )
 
 // Options says where the config comes from and what the command line set.
@@ -25,6 +26,7 @@ type Options struct {
 	Defines map[string]string // -A NAME[=VALUE]
 	Listens []string          // -l proto:addr:port, overriding listen= in the config
 	Workers int               // -n; 0 keeps children from the config
+	MemMB   int               // -m; 0 keeps shm_mem_size from the config
 	LogOut  io.Writer         // default os.Stderr
 }
 
@@ -37,6 +39,7 @@ type Setup struct {
 	Script  string
 	Listens []config.Listen
 	Workers int
+	MemMB   int // the memory budget in MB: -m, else shm_mem_size, else memguard.DefaultMB
 }
 
 // always are the modules every script sees without a loadmodule: the core
@@ -102,6 +105,23 @@ func Load(opt Options) (*Setup, error) {
 		s.Workers = 8 // Kamailio's default children
 		if v, ok := cfg.Global("children"); ok && v.Kind == core.KInt && v.I > 0 {
 			s.Workers = int(v.I)
+		}
+	}
+
+	s.MemMB = opt.MemMB
+	if s.MemMB < 0 {
+		return nil, fmt.Errorf("-m %d: expected a memory budget in MB > 0", s.MemMB)
+	}
+	if s.MemMB == 0 {
+		s.MemMB = memguard.DefaultMB
+		for _, g := range cfg.Globals {
+			if g.Name != "shm_mem_size" {
+				continue
+			}
+			if g.Value.Kind != core.KInt || g.Value.I <= 0 {
+				return nil, fmt.Errorf("%s: shm_mem_size: expected a memory budget in MB > 0, got %s", g.Pos, g.Value.String())
+			}
+			s.MemMB = int(g.Value.I)
 		}
 	}
 

@@ -74,9 +74,17 @@ func (r *Router) NewWorker(local netip.AddrPort) (*Worker, error) {
 	}
 	w.ctx.RT = r.rt
 	w.ctx.Out = w
-	w.ctx.Scratch = make([]byte, 0, 4096)
+	w.ctx.Scratch = make([]byte, 0, scratchSize)
 	return w, nil
 }
+
+// scratchSize is a worker's Ctx.Scratch; a message that grows it past
+// maxScratch (a large message built in it) leaves it behind, so each
+// worker does not keep the largest message it ever built.
+const (
+	scratchSize = 4096
+	maxScratch  = 16 << 10
+)
 
 // refresh builds a VM from the current program when it changed (reload).
 func (w *Worker) refresh() error {
@@ -157,6 +165,7 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 		ctx.Route = core.ReplyRoute
 		cb = r.replyCB
 	}
+	defer w.trimScratch()
 	err := w.vm.Call(ctx, cb)
 	switch {
 	case err == nil:
@@ -178,6 +187,13 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 		}
 	}
 	w.forwardReply()
+}
+
+// trimScratch drops a Scratch buffer a large message grew.
+func (w *Worker) trimScratch() {
+	if cap(w.ctx.Scratch) > maxScratch {
+		w.ctx.Scratch = make([]byte, 0, scratchSize)
+	}
 }
 
 // forwardReply sends a reply on statelessly, as Kamailio's core does when

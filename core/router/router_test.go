@@ -214,3 +214,32 @@ func floodMsgs(big string) (evil, malformed []byte) {
 	malformed = []byte("OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nContent-Length: x" + big + "\r\n\r\n")
 	return evil, malformed
 }
+
+// Item 3 of issue 10: a worker does not keep the Scratch buffer a large
+// message grew; a small message's stays, and routing it allocates nothing.
+func TestHardening_MemScratchCapped(t *testing.T) {
+	big := false
+	r, _ := newRouter(t, func(ctx *core.Ctx) error {
+		if big {
+			ctx.Scratch = append(ctx.Scratch[:0], make([]byte, 60000)...)
+		} else {
+			ctx.Scratch = append(ctx.Scratch[:0], "small"...)
+		}
+		return nil
+	})
+	w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	big = true
+	w.Handle([]byte(options), src, core.UDP)
+	if c := cap(w.ctx.Scratch); c > maxScratch {
+		t.Errorf("Scratch keeps %d bytes after a large message, want at most %d", c, maxScratch)
+	}
+	big = false
+	msg := []byte(options)
+	if n := testing.AllocsPerRun(100, func() { w.Handle(msg, src, core.UDP) }); n != 0 {
+		t.Errorf("routing a small message allocates %v times", n)
+	}
+}

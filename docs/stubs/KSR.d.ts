@@ -2194,7 +2194,7 @@ interface KSR_tm {
 	t_is_set(target: string): number;
 	/**
 	 * Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
-	 * @returns 1 when a transaction was created; 0 for a retransmission (absorbed); -1 on error (ACK, CANCEL, not a request).
+	 * @returns 1 when a transaction was created; 0 for a retransmission (absorbed), or when the request was answered 503 with Retry-After because the heap is over the memory budget's high-water mark; -1 on error (ACK, CANCEL, not a request).
 	 */
 	t_newtran(): number;
 	/**
@@ -2223,7 +2223,7 @@ interface KSR_tm {
 	t_on_reply(name: string): number;
 	/**
 	 * Forward the request statefully to $du, or the Request-URI, and to every extra branch. Destinations must be IP addresses over UDP.
-	 * @returns 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed; -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
+	 * @returns 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed, or when it was answered 503 with Retry-After because the heap is over the memory budget's high-water mark (kemi serve -m, shm_mem_size); -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
 	 */
 	t_relay(): number;
 	/**

@@ -2199,7 +2199,7 @@ function KSR.tm.t_is_canceled() end
 function KSR.tm.t_is_set(target) end
 
 ---Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
----@return integer # 1 when a transaction was created; 0 for a retransmission (absorbed); -1 on error (ACK, CANCEL, not a request).
+---@return integer # 1 when a transaction was created; 0 for a retransmission (absorbed), or when the request was answered 503 with Retry-After because the heap is over the memory budget's high-water mark; -1 on error (ACK, CANCEL, not a request).
 function KSR.tm.t_newtran() end
 
 ---Name the branch route, run for every branch before it is sent.
@@ -2223,7 +2223,7 @@ function KSR.tm.t_on_failure(name) end
 function KSR.tm.t_on_reply(name) end
 
 ---Forward the request statefully to $du, or the Request-URI, and to every extra branch. Destinations must be IP addresses over UDP.
----@return integer # 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed; -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
+---@return integer # 1 when the request was forwarded (statefully; ACK and an unmatched CANCEL statelessly); 0 when it was a retransmission, absorbed, or when it was answered 503 with Retry-After because the heap is over the memory budget's high-water mark (kemi serve -m, shm_mem_size); -1 when it could not be forwarded (bad destination, send failure) - reply with sl_reply_error then.
 function KSR.tm.t_relay() end
 
 ---Forward the request statefully to host:port, ignoring $du and the Request-URI host.

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"kemi/core"
+	"kemi/internal/memguard"
 )
 
 // maxBranches bounds the branches of one transaction, as Kamailio's
@@ -117,8 +118,18 @@ type bucket struct {
 	head *cell
 }
 
-// maxIdle bounds the freed cells kept for reuse.
-const maxIdle = 1 << 14
+// Pool bounds. Freed cells are kept for the next transactions, but a
+// flood of large requests must not leave its buffers behind: a buffer that
+// grew past maxKeepBuf is dropped when its cell is freed, the pool keeps at
+// most maxIdle cells and maxIdleBytes of buffers (an eighth of a smaller
+// budget), and once a load has passed (memguard's OnIdle) it shrinks to
+// idleFloor cells.
+const (
+	maxIdle      = 4096
+	maxIdleBytes = 16 << 20
+	maxKeepBuf   = 16 << 10
+	idleFloor    = 64
+)
 
 // table holds the live transactions, shared by every worker.
 type table struct {
@@ -130,8 +141,11 @@ type table struct {
 	// transactions. A sync.Pool would lose them at every other GC, and a
 	// cell (a parsed message, branch buffers) is several KB to clear and
 	// fault in again.
-	idleMu sync.Mutex
-	idle   []*cell
+	idleMu    sync.Mutex
+	idle      []*cell
+	idleBytes int
+	// guard's budget lowers maxIdleBytes to an eighth of it.
+	guard *memguard.Guard
 }
 
 // lookup finds the cell with id (and kind) and the generation it had.
@@ -177,6 +191,7 @@ func (t *table) get() *cell {
 		c := t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
+		t.idleBytes -= c.bufBytes()
 		t.idleMu.Unlock()
 		return c
 	}
@@ -184,13 +199,56 @@ func (t *table) get() *cell {
 	return new(cell)
 }
 
-// put keeps a cleared cell for reuse.
+// put keeps a cleared cell for reuse, without the buffers that grew past
+// maxKeepBuf, unless the pool is full.
 func (t *table) put(c *cell) {
+	before := c.bufBytes()
+	c.dropBig()
+	n := c.bufBytes()
+	limit := maxIdleBytes
+	if t.guard != nil {
+		if b := int(t.guard.Budget() / 8); b > 0 && b < limit {
+			limit = b
+		}
+	}
 	t.idleMu.Lock()
-	if len(t.idle) < maxIdle {
+	kept := len(t.idle) < maxIdle && t.idleBytes+n <= limit
+	if kept {
 		t.idle = append(t.idle, c)
+		t.idleBytes += n
 	}
 	t.idleMu.Unlock()
+	if t.guard != nil {
+		if kept {
+			t.guard.Release(before - n)
+		} else {
+			t.guard.Release(before)
+		}
+	}
+}
+
+// trim shrinks the pool to idleFloor cells (memguard's OnIdle, after a
+// load), so that the garbage collector can give their memory back.
+func (t *table) trim() {
+	t.idleMu.Lock()
+	for len(t.idle) > idleFloor {
+		n := len(t.idle) - 1
+		// Called before a give-back: no Release needed.
+		t.idleBytes -= t.idle[n].bufBytes()
+		t.idle[n] = nil
+		t.idle = t.idle[:n]
+	}
+	if cap(t.idle) > 2*idleFloor {
+		t.idle = append(make([]*cell, 0, 2*idleFloor), t.idle...)
+	}
+	t.idleMu.Unlock()
+}
+
+// idleStats returns how many cells and buffer bytes the pool keeps.
+func (t *table) idleStats() (cells, bytes int) {
+	t.idleMu.Lock()
+	defer t.idleMu.Unlock()
+	return len(t.idle), t.idleBytes
 }
 
 // unlink removes c from its bucket. c.mu must be held; the lock order is
@@ -242,4 +300,32 @@ func (c *cell) clear() {
 	c.canceled, c.inFailure = false, false
 	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""
 	c.fr, c.frInv = 0, 0
+}
+
+// keep returns b when its capacity is small enough to keep in the pool,
+// nil otherwise.
+func keep(b []byte) []byte {
+	if cap(b) > maxKeepBuf {
+		return nil
+	}
+	return b[:0]
+}
+
+// dropBig lets go of the buffers of a cleared cell that grew past
+// maxKeepBuf (a large request, reply or failure reply).
+func (c *cell) dropBig() {
+	c.base, c.tmp, c.reply = keep(c.base), keep(c.tmp), keep(c.reply)
+	for i := range c.br[:cap(c.br)] {
+		b := &c.br[:cap(c.br)][i]
+		b.out, b.reply, b.ack, b.cancel = keep(b.out), keep(b.reply), keep(b.ack), keep(b.cancel)
+	}
+}
+
+// bufBytes is the capacity of the buffers a cleared cell keeps.
+func (c *cell) bufBytes() int {
+	n := cap(c.base) + cap(c.tmp) + cap(c.reply)
+	for _, b := range c.br[:cap(c.br)] {
+		n += cap(b.out) + cap(b.reply) + cap(b.ack) + cap(b.cancel)
+	}
+	return n
 }

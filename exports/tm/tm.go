@@ -35,6 +35,7 @@ import (
 	"kemi/core"
 	"kemi/exports/hdr"
 	"kemi/exports/textops"
+	"kemi/internal/memguard"
 	"kemi/sip"
 )
 
@@ -88,7 +89,15 @@ func get(ctx *core.Ctx) (*TM, *msgState) {
 		if st.e == nil {
 			st.e = &env{t: st.t}
 		}
-		st.e.out, st.e.vm = ctx.Out, ctx.VM
+		e := st.e
+		e.out, e.vm = ctx.Out, ctx.VM
+		// A worker's scratch buffers do not keep what a large message grew.
+		if cap(e.buf) > maxKeepBuf {
+			e.buf = nil
+		}
+		if cap(e.ubuf) > maxKeepBuf {
+			e.ubuf = nil
+		}
 	}
 	return st.t, st
 }
@@ -166,6 +175,8 @@ func start(rt *core.Runtime) error {
 	Attach(rt, t)
 	t.Start()
 	rt.OnStop(t.Stop)
+	// After a load the pool shrinks, so its cells' memory can go back.
+	rt.OnStop(t.guard.OnIdle(t.tab.trim))
 	return nil
 }
 
@@ -233,6 +244,10 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 	if c == nil {
 		if oc, ogen := t.tab.lookup(id, inv); oc != nil {
 			t.replay(e, oc, ogen)
+			return 0
+		}
+		if !t.guard.Admit() {
+			t.refuse(ctx, fn)
 			return 0
 		}
 		var isNew bool
@@ -345,6 +360,29 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 	}
 	return 1
 }
+
+// refuse answers a request that would have created a transaction while
+// the heap is over the memory budget's high-water mark: a stateless 503
+// with Retry-After, as small as a reply to it can be (no body, none of the
+// script's reply headers). The caller returns 0, so the script does not
+// answer again. Counted and logged (at most a line a second) by the guard.
+func (t *TM) refuse(ctx *core.Ctx, fn string) {
+	if line := t.guard.Refuse(); line != "" {
+		logErr(ctx, fn+": "+line)
+	}
+	m := ctx.Msg
+	if ctx.Out == nil {
+		return
+	}
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: retryAfter}
+	b := sip.AppendReply(ctx.Scratch[:0], m, 503, "Service Unavailable", &opt)
+	ctx.Scratch = b[:0]
+	if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+		logErr(ctx, fn+": 503 over the memory budget: "+err.Error())
+	}
+}
+
+var retryAfter = []byte("Retry-After: " + strconv.Itoa(memguard.RetryAfter) + "\r\n")
 
 // replyCancel answers a CANCEL that matched its INVITE with 200.
 func replyCancel(ctx *core.Ctx) {
@@ -502,6 +540,10 @@ func NewTran(ctx *core.Ctx) int {
 	inv := m.MethodID() == sip.MethodINVITE
 	if c, gen := t.tab.lookup(id, inv); c != nil {
 		t.replay(st.e, c, gen)
+		return 0
+	}
+	if !t.guard.Admit() {
+		t.refuse(ctx, "t_newtran")
 		return 0
 	}
 	c, gen, isNew, err := t.createCell(ctx, id, st)

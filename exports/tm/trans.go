@@ -7,11 +7,18 @@ import (
 	"sync"
 
 	"kemi/core"
+	"kemi/internal/memguard"
 	"kemi/sip"
 )
 
 // Server is the Server header of the replies tm builds.
 const Server = "kemi"
+
+// cellOverhead is roughly what a cell holds besides copies of its request.
+const cellOverhead = 2048
+
+// localReplySize is the first capacity of a cell's reply buffer.
+const localReplySize = 1024
 
 // bufSlack is room for what tm and the script add to a kept message (Via,
 // received, Record-Route), so a new cell's buffers are allocated once.
@@ -29,13 +36,17 @@ type TM struct {
 	tenv   *env // the timer goroutine's
 	stop   chan struct{}
 	stopWG sync.WaitGroup
+	// guard admits new transactions (the -m budget); memguard.Default
+	// unless a test gives its own.
+	guard *memguard.Guard
 }
 
 // New builds a transaction layer over rt with a clock and timer values.
 // The caller drives timers with Tick (tests) or Start (a goroutine).
 func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
-	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3}
+	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3, guard: memguard.Default}
 	t.tab.wheel = &t.wheel
+	t.tab.guard = t.guard
 	t.tenv = &env{t: t, out: rtSender{rt}}
 	return t
 }
@@ -115,6 +126,10 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 			return nil, 0, false, fmt.Errorf("adding received to the top Via: %w", err)
 		}
 	}
+	// What the cell keeps is mostly copies of the request: base, a branch
+	// each, and replies made from it. The guard counts it until its next
+	// sample sees it in the heap.
+	t.guard.Charge(2*len(m.Raw()) + cellOverhead)
 	n := t.tab.get()
 	n.mu.Lock()
 	if cap(n.base) == 0 {
@@ -164,13 +179,16 @@ func (t *TM) replay(e *env, c *cell, gen uint32) {
 // c.mu must be held.
 func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []byte, ctype string) {
 	opt := sip.ReplyOptions{Server: Server, ExtraHeaders: extra, Body: body, ContentType: ctype}
-	if cap(c.reply) == 0 {
-		c.reply = make([]byte, 0, len(c.base)+bufSlack)
-	}
 	// The kept request is parsed only when a reply is built from it.
 	if err := e.rmsg.Parse(c.base); err != nil {
 		e.log(core.LErr, "re-parsing the kept request: "+core.LogValue(err.Error()))
 		return
+	}
+	if cap(c.reply) == 0 {
+		// A local reply copies a few of the request's headers (Via, From,
+		// To, Call-ID, CSeq), not the request: sized for a usual one, it
+		// grows by append for more.
+		c.reply = make([]byte, 0, localReplySize+len(extra)+len(body))
 	}
 	c.reply = sip.AppendReply(c.reply[:0], &e.rmsg, code, reason, &opt)
 	c.replyCode = code
@@ -341,6 +359,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
 		err := a.vm.Call(bc, onBranch)
 		bs.c = nil
+		if cap(bc.Scratch) > maxKeepBuf {
+			bc.Scratch = nil
+		}
 		if err != nil && err != core.ErrNoCallback {
 			e.log(core.LErr, "branch route "+onBranch+": "+core.LogValue(err.Error()))
 		}
@@ -750,6 +771,9 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	fs.c, fs.gen, fs.brIdx, fs.code, fs.inFailure = c, gen, idx, code, true
 	err = vm.Call(f, name)
 	fs.c = nil
+	if cap(f.Scratch) > maxKeepBuf {
+		f.Scratch = nil // made again at the next route
+	}
 	if err != nil && err != core.ErrNoCallback {
 		e.log(core.LErr, name+" failed for Call-ID "+core.LogQuote(e.fmsg.CallID())+": "+core.LogValue(err.Error()))
 	} else if err == core.ErrNoCallback {
