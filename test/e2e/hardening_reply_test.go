@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"errors"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// trap listens where a reflected reply would land: 127.0.0.9 on a port of
+// its own. Every datagram it gets is a failure.
+type trap struct {
+	c    net.PacketConn
+	port int
+}
+
+func newTrap(t *testing.T) *trap {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.9:0")
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.9 (loopback /8 not routed here?): %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &trap{c: c, port: c.LocalAddr().(*net.UDPAddr).Port}
+}
+
+// empty fails the test when anything arrived at the trap within wait.
+func (tr *trap) empty(t *testing.T, what string, wait time.Duration) {
+	t.Helper()
+	buf := make([]byte, 65536)
+	tr.c.SetReadDeadline(time.Now().Add(wait))
+	n, from, err := tr.c.ReadFrom(buf)
+	if err == nil {
+		t.Errorf("%s: a datagram of %d bytes from %s reached 127.0.0.9:%d (the Via maddr): %q",
+			what, n, from, tr.port, statusLine(buf[:n]))
+		return
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatal(err)
+	}
+}
+
+// client is a UDP socket on 127.0.0.1 that sends raw requests and counts
+// the bytes it sends and gets back.
+type client struct {
+	c        net.PacketConn
+	to       *net.UDPAddr
+	sent     int
+	received int
+}
+
+func newClient(t *testing.T, addr string) *client {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	to, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{c: c, to: to}
+}
+
+// do sends msg (LOCAL replaced by the client's address) and returns every
+// datagram that comes back within wait.
+func (cl *client) do(t *testing.T, msg string, wait time.Duration) []string {
+	t.Helper()
+	msg = strings.ReplaceAll(msg, "LOCAL", cl.c.LocalAddr().String())
+	if _, err := cl.c.WriteTo([]byte(msg), cl.to); err != nil {
+		t.Fatal(err)
+	}
+	cl.sent += len(msg)
+	var got []string
+	buf := make([]byte, 65536)
+	cl.c.SetReadDeadline(time.Now().Add(wait))
+	for {
+		n, _, err := cl.c.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return got
+			}
+			t.Fatal(err)
+		}
+		cl.received += n
+		got = append(got, string(buf[:n]))
+	}
+}
+
+var seq int
+
+// rawRequest builds a request whose top Via carries via (LOCAL, the
+// client's address, is filled in by client.do) and the extra headers.
+func rawRequest(method, ruri, from, via, extra string) string {
+	seq++
+	id := strconv.FormatInt(time.Now().UnixNano(), 36) + strconv.Itoa(seq)
+	return method + " " + ruri + " SIP/2.0\r\n" +
+		"Via: " + via + ";branch=z9hG4bK-" + id + "\r\n" +
+		"From: <" + from + ">;tag=" + id + "\r\n" +
+		"To: <" + from + ">\r\n" +
+		"Call-ID: hardening-" + id + "\r\n" +
+		"CSeq: 1 " + method + "\r\n" +
+		"Max-Forwards: 70\r\n" + extra +
+		"Content-Length: 0\r\n\r\n"
+}
+
+// TestHardening_MaddrIgnored covers issue 10 item 1: OPTIONS, REGISTER
+// (challenged, and saved without auth) and an INVITE answered by tm, all
+// with maddr=127.0.0.9 in the top Via, get their replies at the socket
+// they came from, and nothing reaches 127.0.0.9, with and without rport.
+func TestHardening_MaddrIgnored(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "kemi.db")
+	addUser(t, db, "alice@127.0.0.1", "alice-secret")
+	for _, tc := range []struct {
+		name string
+		cfg  string
+		args []string
+	}{
+		{"seed", "testdata/seed/kamailio.cfg", nil},
+		{"registrar-auth", "testdata/registrar/kemi-lua.cfg", []string{"-A", `AUTHDB="` + db + `"`}},
+		{"registrar-noauth", "testdata/registrar/kemi-lua.cfg", []string{"-A", "NOAUTH"}},
+		{"registrar-js", "testdata/registrar/kemi-js.cfg", []string{"-A", `AUTHDB="` + db + `"`}},
+		{"registrar-starlark", "testdata/registrar/kemi-star.cfg", []string{"-A", `AUTHDB="` + db + `"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startKemi(t, repo(tc.cfg), tc.args...)
+			tr := newTrap(t)
+			cl := newClient(t, s.addr)
+			maddr := ";maddr=127.0.0.9"
+			// sent-by names the trap's port, so a reply that followed
+			// maddr would land in the trap.
+			sentBy := "SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(tr.port)
+			reqs := []struct{ what, msg string }{
+				{"OPTIONS with rport", rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", sentBy+maddr+";rport", "")},
+				{"OPTIONS to a user, with rport", rawRequest("OPTIONS", "sip:nobody@"+s.addr, "sip:probe@example.com", sentBy+";rport"+maddr, "")},
+				{"REGISTER with rport", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", sentBy+maddr+";rport",
+					"Contact: <sip:alice@LOCAL>\r\nExpires: 60\r\n")},
+				{"REGISTER query with rport", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", sentBy+maddr+";rport", "")},
+				{"INVITE to nobody, with rport", rawRequest("INVITE", "sip:nobody@127.0.0.1", "sip:probe@example.com", sentBy+maddr+";rport",
+					"Contact: <sip:probe@LOCAL>\r\n")},
+			}
+			for _, r := range reqs {
+				got := cl.do(t, r.msg, 700*time.Millisecond)
+				if len(got) == 0 {
+					t.Errorf("%s: no reply at the source socket", r.what)
+				}
+				for _, g := range got {
+					t.Logf("%s: %s", r.what, statusLine([]byte(g)))
+				}
+				tr.empty(t, r.what, 100*time.Millisecond)
+			}
+			if tc.name == "seed" {
+				// The seed config does not force rport: without it the
+				// reply goes to the source address and the sent-by port,
+				// which is the trap's port on 127.0.0.1, never 127.0.0.9.
+				back, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(tr.port))
+				if err != nil {
+					t.Skipf("127.0.0.1:%d is taken: %v", tr.port, err)
+				}
+				defer back.Close()
+				cl.do(t, rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", sentBy+maddr, ""), 100*time.Millisecond)
+				buf := make([]byte, 65536)
+				back.SetReadDeadline(time.Now().Add(time.Second))
+				if n, _, err := back.ReadFrom(buf); err != nil {
+					t.Errorf("OPTIONS without rport: no reply at 127.0.0.1:%d (source address, sent-by port): %v", tr.port, err)
+				} else {
+					t.Logf("OPTIONS without rport: %s at 127.0.0.1:%d", statusLine(buf[:n]), tr.port)
+				}
+				tr.empty(t, "OPTIONS without rport", 100*time.Millisecond)
+			}
+		})
+	}
+}
