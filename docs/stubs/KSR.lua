@@ -1291,10 +1291,10 @@ function KSR.registrar.registered(table) end
 ---@return integer # 1 when registered, -1 when not.
 function KSR.registrar.registered_uri(table, uri) end
 
----Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself.
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
 ---@param table string usrloc table, "location".
 ---@param flags integer 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
----@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+---@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
 function KSR.registrar.save(table, flags) end
 
 ---save with the address of record taken from uri.
