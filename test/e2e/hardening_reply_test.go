@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -176,4 +177,100 @@ func TestHardening_MaddrIgnored(t *testing.T) {
 			}
 		})
 	}
+}
+
+// maxRatio is how many times its own size the replies to an
+// unauthenticated request may be, counted once each (tm's RFC 3261
+// 17.2.1 retransmissions of the same final reply are counted once).
+const maxRatio = 4.0
+
+// TestHardening_AmplificationRatio covers issue 10 item 2: with every
+// shipped config (the seed's, the registrar's in each language with and
+// without authentication, and the embedded default), no request that has
+// not authenticated draws replies more than maxRatio times its size.
+func TestHardening_AmplificationRatio(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "kemi.db")
+	addUser(t, db, "alice@127.0.0.1", "alice-secret")
+	authdb := `AUTHDB="` + db + `"`
+	type cfg struct {
+		name, cfg string
+		args      []string
+		open      bool // NOAUTH: REGISTER is saved without credentials, and the query after it lists the binding
+	}
+	cfgs := []cfg{
+		{"seed", "testdata/seed/kamailio.cfg", nil, false},
+		{"seed-sr", "testdata/seed/kamailio-sr.cfg", nil, false},
+		{"default", "", nil, false},
+	}
+	for _, rs := range registrarScripts {
+		if rs.name == "kamailio-lua" && !hasKamailioScript() {
+			continue
+		}
+		cfgs = append(cfgs, cfg{rs.name, rs.cfg, []string{"-A", authdb}, false},
+			cfg{rs.name + "-noauth", rs.cfg, []string{"-A", "NOAUTH"}, true})
+	}
+	for _, c := range cfgs {
+		t.Run(c.name, func(t *testing.T) {
+			if c.cfg == "" {
+				t.Setenv("KEMI_DB", db)
+			}
+			path := ""
+			if c.cfg != "" {
+				path = repo(c.cfg)
+			}
+			s := startKemi(t, path, c.args...)
+			cl := newClient(t, s.addr)
+			// Bindings point at a sink of their own, so what is relayed to
+			// them is not counted as a reply.
+			sink := newClient(t, s.addr).c.LocalAddr().String()
+			via := "SIP/2.0/UDP LOCAL;rport"
+			contact := "<sip:alice@" + sink + ";x=" + strings.Repeat("p", 450) + ">"
+			reqs := []struct{ what, msg string }{
+				{"OPTIONS keepalive", rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", via, "")},
+				{"REGISTER", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", via, "Contact: "+contact+"\r\nExpires: 60\r\n")},
+				{"REGISTER query", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", via, "")},
+				{"REGISTER with 12 contacts", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", via, "Contact: "+strings.Repeat("<sip:a@LOCAL>, ", 11)+"<sip:b@LOCAL>\r\n")},
+				{"INVITE to nobody", rawRequest("INVITE", "sip:nobody@127.0.0.1", "sip:probe@example.com", via, "Contact: <sip:probe@LOCAL>\r\n")},
+				{"INVITE from a local user", rawRequest("INVITE", "sip:bob@127.0.0.1", "sip:alice@127.0.0.1", via, "Contact: <sip:alice@LOCAL>\r\n")},
+				{"MESSAGE to another domain", rawRequest("MESSAGE", "sip:x@example.org", "sip:probe@example.com", via, "")},
+				{"SUBSCRIBE", rawRequest("SUBSCRIBE", "sip:alice@127.0.0.1", "sip:probe@example.com", via, "Event: presence\r\nContact: <sip:probe@LOCAL>\r\n")},
+				{"OPTIONS with 20 Vias", rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", via+strings.Repeat("\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx", 19), "")},
+				{"scanner", rawRequest("OPTIONS", "sip:100@127.0.0.1", "sip:100@example.com", via, "User-Agent: friendly-scanner\r\n")},
+			}
+			if c.open {
+				// Saved without credentials: a query after the save lists
+				// the longest binding contact_max_size lets in.
+				reqs = append(reqs, struct{ what, msg string }{"REGISTER query, 1 binding",
+					rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", via, "")})
+			}
+			for _, r := range reqs {
+				sent := cl.sent
+				got := cl.do(t, r.msg, 600*time.Millisecond)
+				size := cl.sent - sent
+				seen := map[string]bool{}
+				total, status := 0, []string{}
+				_, id, _ := strings.Cut(r.msg, "Call-ID: ")
+				id, _, _ = strings.Cut(id, "\r\n")
+				for _, g := range got {
+					if seen[g] || !strings.Contains(g, "Call-ID: "+id+"\r\n") {
+						continue // a retransmission, or a late reply to an earlier request
+					}
+					seen[g] = true
+					total += len(g)
+					status = append(status, statusLine([]byte(g)))
+				}
+				ratio := float64(total) / float64(size)
+				t.Logf("%-28s %5d bytes in, %5d out (%.2fx) %q", r.what, size, total, ratio, status)
+				if ratio > maxRatio {
+					t.Errorf("%s: %d bytes drew %d bytes of replies (%.1fx, more than %.0fx): %q", r.what, size, total, ratio, maxRatio, status)
+				}
+			}
+		})
+	}
+}
+
+// hasKamailioScript reports whether Kamailio's example script is there.
+func hasKamailioScript() bool {
+	_, err := os.Stat(kamailioLua)
+	return err == nil
 }
