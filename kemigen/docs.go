@@ -83,9 +83,22 @@ type indexEntry struct {
 }
 
 type indexParam struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Doc  string `json:"doc,omitempty"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Doc   string `json:"doc,omitempty"`
+	Check string `json:"check,omitempty"`
+}
+
+// paramDoc is a param's description with what its check refuses.
+func paramDoc(a *Param) string {
+	c := paramChecks[a.Check]
+	switch {
+	case c == "":
+		return a.Doc
+	case a.Doc == "":
+		return c
+	}
+	return strings.TrimSpace(a.Doc) + " " + c
 }
 
 type indexModule struct {
@@ -130,7 +143,7 @@ func buildIndex(mods []*Module) *Index {
 				Doc: f.Doc, Signatures: map[string]string{}, Page: m.Slug() + ".html#" + anchor(f),
 			}
 			for _, a := range f.Params {
-				e.Params = append(e.Params, indexParam{a.Name, a.Type, a.Doc})
+				e.Params = append(e.Params, indexParam{a.Name, a.Type, a.Doc, a.Check})
 			}
 			for _, eng := range engineKeys {
 				e.Signatures[eng] = Signature(m, f, eng)
@@ -241,7 +254,7 @@ func moduleMarkdown(m *Module) []byte {
 			if len(f.Params) > 0 {
 				w("| param | type | description |\n| --- | --- | --- |\n")
 				for _, a := range f.Params {
-					w("| `%s` | %s | %s |\n", a.Name, a.Type, mdCell(a.Doc))
+					w("| `%s` | %s | %s |\n", a.Name, a.Type, mdCell(paramDoc(a)))
 				}
 				w("\n")
 			}
@@ -436,7 +449,7 @@ func moduleHTML(m *Module) []byte {
 			if len(f.Params) > 0 {
 				w("<table><tr><th>param</th><th>type</th><th>description</th></tr>\n")
 				for _, a := range f.Params {
-					w("<tr><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n", e(a.Name), a.Type, e(a.Doc))
+					w("<tr><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n", e(a.Name), a.Type, e(paramDoc(a)))
 				}
 				w("</table>\n")
 			}

@@ -177,6 +177,21 @@ func emitThunk(p *printer, m *Module, f *Function) {
 	p.P("if ", strings.Join(cond, " || "), " {")
 	p.P("return ctx.Fail(core.ArgError(", strconv.Quote(full), ", ", want, ", core.KindNames(args)))")
 	p.P("}")
+	for i, a := range f.Params {
+		arg := "args[" + strconv.Itoa(i) + "].S"
+		var ok, name string
+		switch a.Check {
+		case "line":
+			ok, name = "core.LineOK", "core.CheckLine"
+		case "hdrline":
+			ok, name = "core.HdrLineOK", "core.CheckHdrLine"
+		default:
+			continue
+		}
+		p.P("if !", ok, "(", arg, ") {")
+		p.P("return ctx.Fail(core.CheckError(", strconv.Quote(full), ", ", strconv.Quote(a.Name), ", ", name, ", ", arg, "))")
+		p.P("}")
+	}
 	c := f.Go + "(" + strings.Join(call, ", ") + ")"
 	switch f.Returns {
 	case "none":

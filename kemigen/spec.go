@@ -32,6 +32,15 @@ var returnGoTypes = map[string]string{
 	"xval": "core.Value",
 }
 
+// Checks a str param may declare (`check:`), and what each means in the
+// docs. The generated thunk tests the value before the Go function runs
+// and raises a script error naming the function when it fails; see
+// core.CheckLine.
+var paramChecks = map[string]string{
+	"line":    "Checked: no CR, LF or NUL (a script error otherwise).",
+	"hdrline": "Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).",
+}
+
 // Module parameter types (what modparam can carry).
 var modParamTypes = map[string]bool{"int": true, "str": true}
 
@@ -92,9 +101,10 @@ type Function struct {
 
 // Param is one function parameter.
 type Param struct {
-	Name string
-	Type string
-	Doc  string
+	Name  string
+	Type  string
+	Doc   string
+	Check string // "", "line" or "hdrline" (paramChecks)
 }
 
 // PV is a pseudo-variable the module provides.
@@ -416,7 +426,8 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		seen := map[string]bool{}
 		for _, pn := range ps {
 			p := &Param{}
-			d.fields(pn, what+": param", []string{"name", "type", "doc"}, func(key string, k, v *yaml.Node) {
+			var checkNode *yaml.Node
+			d.fields(pn, what+": param", []string{"name", "type", "doc", "check"}, func(key string, k, v *yaml.Node) {
 				switch key {
 				case "name":
 					p.Name = d.str(v, "param name")
@@ -428,11 +439,21 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 					}
 				case "doc":
 					p.Doc = d.str(v, "param doc")
+				case "check":
+					p.Check = d.str(v, "param check")
+					checkNode = v
 				}
 			})
 			if p.Name == "" {
 				d.errf(pn, "%s: param without a name", what)
 				continue
+			}
+			if checkNode != nil {
+				if _, ok := paramChecks[p.Check]; !ok {
+					d.errf(checkNode, "%s: param %q: unknown check %q (want line or hdrline)", what, p.Name, p.Check)
+				} else if p.Type != "str" {
+					d.errf(checkNode, "%s: param %q: check %q applies to str params, not %s", what, p.Name, p.Check, p.Type)
+				}
 			}
 			if p.Type == "" {
 				d.errf(pn, "%s: param %q: missing type (int, str, bool or long)", what, p.Name)
