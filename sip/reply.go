@@ -106,13 +106,17 @@ func AppendStatelessBranch(dst []byte, req *Msg, n int) []byte {
 // line in order (the top one with received/rport when opt.Src is set),
 // From, To (with a To-tag added when it has none and code > 100), Call-ID,
 // CSeq, Server, the caller's extra headers, Content-Type and
-// Content-Length, and the body. An empty reason uses the RFC 3261 phrase.
+// Content-Length, and the body. An empty reason, or one with CR, LF or
+// NUL, uses the RFC 3261 phrase.
 func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOptions) []byte {
 	var zero ReplyOptions
 	if opt == nil {
 		opt = &zero
 	}
-	if reason == "" {
+	if reason == "" || !oneLine(reason) {
+		// A line break would end the status line and start a header;
+		// script values are checked before they get here, this is the
+		// last guard for any other caller.
 		reason = ReasonPhrase(code)
 	}
 	dst = append(dst, "SIP/2.0 "...)
@@ -175,6 +179,16 @@ func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOption
 	dst = strconv.AppendInt(dst, int64(len(opt.Body)), 10)
 	dst = append(dst, "\r\n\r\n"...)
 	return append(dst, opt.Body...)
+}
+
+// oneLine reports whether s holds no CR, LF or NUL.
+func oneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // containsTag reports whether "tag" appears in v, any case: when it does

@@ -148,6 +148,18 @@ func TestHardening_MaddrIgnoredByReplyAddr(t *testing.T) {
 	}
 }
 
+// TestHardening_ReasonInjection covers issue 10 item 7 in the reply
+// builder: a reason phrase with a line break never splits the status line.
+func TestHardening_ReasonInjection(t *testing.T) {
+	m := mustParse(t, replyReq)
+	for _, r := range []string{"OK\r\nX-Injected: yes", "OK\nX-Injected: yes", "OK\x00"} {
+		b := string(AppendReply(nil, m, 200, r, nil))
+		if !strings.HasPrefix(b, "SIP/2.0 200 OK\r\nVia: ") || strings.Contains(b, "X-Injected") || strings.Contains(b, "\x00") {
+			t.Errorf("reason %q gave:\n%s", r, b)
+		}
+	}
+}
+
 func TestNeedsReceived(t *testing.T) {
 	for _, tc := range []struct {
 		via  string

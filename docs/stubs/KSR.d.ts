@@ -1078,9 +1078,9 @@ interface KSR_pv {
 	 * Assign a string to a pseudo-variable.
 	 * @param name A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
 	 * @param value The new value.
-	 * @returns true when set; false for a read-only or unknown name or a bad value (logged).
+	 * @returns true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 	 */
-	sets(name: string, value: string): boolean;
+	sets(name: string, value: string): number|string|null;
 	/**
 	 * Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.
 	 * @param name A writable pseudo-variable.

@@ -1252,7 +1252,7 @@ function KSR.pv.setl(name, value) end
 ---Assign a string to a pseudo-variable.
 ---@param name string A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
 ---@param value string The new value.
----@return boolean # true when set; false for a read-only or unknown name or a bad value (logged).
+---@return integer|string|nil # true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 function KSR.pv.sets(name, value) end
 
 ---Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.

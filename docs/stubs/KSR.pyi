@@ -739,7 +739,7 @@ class _pv:
         """Assign a long integer to a pseudo-variable."""
         ...
 
-    def sets(self, name: str, value: str) -> bool:
+    def sets(self, name: str, value: str) -> Union[int, str, None]:
         """Assign a string to a pseudo-variable."""
         ...
 

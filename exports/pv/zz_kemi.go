@@ -93,7 +93,7 @@ func init() {
 				Module:  "pv",
 				Name:    "sets",
 				Params:  kemiArgs_sets,
-				Returns: core.TBool,
+				Returns: core.TXval,
 				Native:  "sets",
 				Call:    kemi_sets,
 			},
@@ -246,7 +246,7 @@ func kemi_sets(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.pv.sets", kemiArgs_sets, core.KindNames(args)))
 	}
-	return core.Bool(Sets(ctx, args[0].S, args[1].S))
+	return Sets(ctx, args[0].S, args[1].S)
 }
 
 var kemiArgs_unset = []core.Type{core.TStr}
@@ -271,6 +271,6 @@ var (
 	_ func(*core.Ctx, string) bool               = IsNull
 	_ func(*core.Ctx, string, int) bool          = Seti
 	_ func(*core.Ctx, string, int64) bool        = Setl
-	_ func(*core.Ctx, string, string) bool       = Sets
+	_ func(*core.Ctx, string, string) core.Value = Sets
 	_ func(*core.Ctx, string) bool               = Unset
 )
