@@ -49,6 +49,13 @@ func Signature(m *Module, f *Function, engine string) string {
 
 // ReturnMeaning explains a return type the way every engine sees it.
 func ReturnMeaning(f *Function) string {
+	if f.Fails {
+		return returnMeaning(f) + " It can also raise a script error, which stops the route."
+	}
+	return returnMeaning(f)
+}
+
+func returnMeaning(f *Function) string {
 	switch f.Returns {
 	case "int":
 		return "An int: below 0 is failure, above 0 is success. In the native language a return of 0 stops the route (like exit); KEMI scripts just get 0."

@@ -97,6 +97,11 @@ type Function struct {
 	Doc       string
 	Go        string
 	Examples  map[string]string // engine -> example; derived where the spec has none
+	// Fails: the Go function also returns an error, which the thunk
+	// raises as a script error. For int, bool and none functions whose
+	// return type is fixed (Kamailio's); an xval one gives back
+	// ctx.Fail(err) itself.
+	Fails bool
 }
 
 // Param is one function parameter.
@@ -379,7 +384,8 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples"}
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails"}
+	var failsNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
 		switch key {
@@ -407,6 +413,9 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		case "go":
 			f.Go = d.str(v, "go")
 			d.ident(v, "go", f.Go)
+		case "fails":
+			f.Fails = d.boolean(v, "fails")
+			failsNode = v
 		case "examples":
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
@@ -470,6 +479,8 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		d.errf(n, "%s: missing returns (none, int, bool or xval)", what)
 	} else if _, ok := returnGoTypes[f.Returns]; !ok {
 		d.errf(returnsNode, "%s: unknown return type %q (want none, int, bool or xval)", what, f.Returns)
+	} else if f.Fails && f.Returns == "xval" {
+		d.errf(failsNode, "%s: fails is for int, bool and none functions; an xval one returns ctx.Fail(err)", what)
 	}
 	if f.Native == "" {
 		f.Native = f.Name

@@ -223,24 +223,24 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
-/** Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\r\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
+/** Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\r\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
 interface KSR_hdr {
 	/**
 	 * Add header lines after the last header.
-	 * @param txt Header line(s), "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
-	 * @returns 1 on success, -1 when txt is not header lines or the message has too many edits.
+	 * @param txt One header line, "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @returns 1 on success, -1 when txt is not a header line or the message has too many edits.
 	 */
 	append(txt: string): number;
 	/**
 	 * Add header lines after the first header named hname, or after the last header when there is none.
-	 * @param txt Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @param hname Header name (full or compact form, any case).
 	 * @returns 1 on success, -1 on error.
 	 */
 	append_after(txt: string, hname: string): number;
 	/**
 	 * Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
-	 * @param txt Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 when txt is not header lines.
 	 */
 	append_to_reply(txt: string): number;
@@ -285,13 +285,13 @@ interface KSR_hdr {
 	getw_idx(hname: string, idx: number): number|string|null;
 	/**
 	 * Add header lines before the first header.
-	 * @param txt Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	insert(txt: string): number;
 	/**
 	 * Add header lines before the first header named hname, or before the first header when there is none.
-	 * @param txt Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @param hname Header name.
 	 * @returns 1 on success, -1 on error.
 	 */
@@ -320,14 +320,14 @@ interface KSR_hdr {
 	/**
 	 * Remove headers named hrm, then append hadd.
 	 * @param hrm Name of the headers to remove.
-	 * @param hadd Header line(s) to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param hadd One header line to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	rmappend(hrm: string, hadd: string): number;
 	/**
 	 * Remove headers named hrm, then insert hadd before the first header.
 	 * @param hrm Name of the headers to remove.
-	 * @param hadd Header line(s) to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @param hadd One header line to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	rminsert(hrm: string, hadd: string): number;
@@ -1080,7 +1080,7 @@ interface KSR_pv {
 	 * @param value The new value.
 	 * @returns true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 	 */
-	sets(name: string, value: string): number|string|null;
+	sets(name: string, value: string): boolean;
 	/**
 	 * Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.
 	 * @param name A writable pseudo-variable.

@@ -541,18 +541,18 @@ function KSR.corex.setxflag(flag) end
 KSR.hdr = {}
 
 ---Add header lines after the last header.
----@param txt string Header line(s), "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
----@return integer # 1 on success, -1 when txt is not header lines or the message has too many edits.
+---@param txt string One header line, "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@return integer # 1 on success, -1 when txt is not a header line or the message has too many edits.
 function KSR.hdr.append(txt) end
 
 ---Add header lines after the first header named hname, or after the last header when there is none.
----@param txt string Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@param hname string Header name (full or compact form, any case).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.append_after(txt, hname) end
 
 ---Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
----@param txt string Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 when txt is not header lines.
 function KSR.hdr.append_to_reply(txt) end
 
@@ -590,12 +590,12 @@ function KSR.hdr.getw(hname) end
 function KSR.hdr.getw_idx(hname, idx) end
 
 ---Add header lines before the first header.
----@param txt string Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.insert(txt) end
 
 ---Add header lines before the first header named hname, or before the first header when there is none.
----@param txt string Header line(s). Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@param hname string Header name.
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.insert_before(txt, hname) end
@@ -620,13 +620,13 @@ function KSR.hdr.remove(hname) end
 
 ---Remove headers named hrm, then append hadd.
 ---@param hrm string Name of the headers to remove.
----@param hadd string Header line(s) to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param hadd string One header line to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.rmappend(hrm, hadd) end
 
 ---Remove headers named hrm, then insert hadd before the first header.
 ---@param hrm string Name of the headers to remove.
----@param hadd string Header line(s) to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@param hadd string One header line to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.rminsert(hrm, hadd) end
 
@@ -1252,7 +1252,7 @@ function KSR.pv.setl(name, value) end
 ---Assign a string to a pseudo-variable.
 ---@param name string A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
 ---@param value string The new value.
----@return integer|string|nil # true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
+---@return boolean # true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 function KSR.pv.sets(name, value) end
 
 ---Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.

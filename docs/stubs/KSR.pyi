@@ -149,7 +149,7 @@ class _corex:
 
 
 class _hdr:
-    """Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\\r\\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
+    """Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\\r\\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
 
     def append(self, txt: str) -> int:
         """Add header lines after the last header."""
@@ -739,7 +739,7 @@ class _pv:
         """Assign a long integer to a pseudo-variable."""
         ...
 
-    def sets(self, name: str, value: str) -> Union[int, str, None]:
+    def sets(self, name: str, value: str) -> bool:
         """Assign a string to a pseudo-variable."""
         ...
 

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "hdr",
-		Doc:  "Add, remove and read header lines. Texts are whole header lines as in Kamailio (\"X-Info: yes\\r\\n\"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request.",
+		Doc:  "Add, remove and read header lines. A text is one whole header line as in Kamailio (\"X-Info: yes\\r\\n\"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request.",
 		Exports: []*core.Export{
 			{
 				Module:  "hdr",

@@ -242,14 +242,14 @@ func assign(ctx *core.Ctx, fn, full string, v core.Value) error {
 // Sets is KSR.pv.sets: true when set, false when not (logged), and a
 // script error for a value with CR, LF or NUL given to a pseudo-variable
 // written into the message ($ru, $rU, $rd, $rp, $du).
-func Sets(ctx *core.Ctx, name, val string) core.Value {
+func Sets(ctx *core.Ctx, name, val string) (bool, error) {
 	switch err := assign(ctx, "sets", name, core.Str(val)); err {
 	case nil:
-		return core.Bool(true)
+		return true, nil
 	case errLineBreak:
-		return ctx.Fail(core.CheckError("KSR.pv.sets", name, core.CheckLine, val))
+		return false, core.CheckError("KSR.pv.sets", name, core.CheckLine, val)
 	}
-	return core.Bool(false)
+	return false, nil
 }
 
 // Seti is KSR.pv.seti.
