@@ -88,12 +88,14 @@ type pending struct {
 
 // state is the per-worker scratch of this module.
 type state struct {
-	aor   []byte
-	pend  []pending
-	hdrs  []byte
-	path  []byte
-	best  []int
-	reply []byte
+	aor  []byte
+	pend []pending
+	hdrs []byte
+	path []byte
+	// listed: apply wrote the 200's Contact lines into hdrs.
+	listed bool
+	best   []int
+	reply  []byte
 }
 
 var slot = core.NewSlot()
@@ -299,6 +301,7 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	t := usrloc.Get(ctx.RT).Table(table)
 	now := time.Now().Unix()
 	rc := 4
+	s.listed = false
 	if star {
 		// RFC 3261 10.3 step 6: "*" only alone and with Expires: 0.
 		if len(s.pend) > 0 || !hasHdrExp || hdrExp != 0 {
@@ -319,12 +322,14 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		}
 	}
 	if flags&FlagNoReply == 0 {
-		s.hdrs = s.hdrs[:0]
-		t.View(s.aor, func(r *usrloc.Record) {
-			if r != nil {
-				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
-			}
-		})
+		if !s.listed {
+			s.hdrs = s.hdrs[:0]
+			t.View(s.aor, func(r *usrloc.Record) {
+				if r != nil {
+					s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
+				}
+			})
+		}
 		s.hdrs = append(s.hdrs, s.path...)
 		if r := reply(ctx, 200, "OK", s.hdrs); r < 0 {
 			return r
@@ -490,6 +495,10 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			b.Modified = now
 			b.Mem = flags&FlagMemOnly != 0
 		}
+		// List the bindings the size check passed, under the same lock:
+		// a REGISTER for the AoR in between cannot grow this 200.
+		s.hdrs = appendContacts(s.hdrs[:0], r.Contacts, now)
+		s.listed = true
 		return true
 	})
 	switch {
