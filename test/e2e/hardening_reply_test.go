@@ -225,7 +225,14 @@ func TestHardening_AmplificationRatio(t *testing.T) {
 			// them is not counted as a reply.
 			sink := newClient(t, s.addr).c.LocalAddr().String()
 			via := "SIP/2.0/UDP LOCAL;rport"
-			contact := "<sip:alice@" + sink + ";x=" + strings.Repeat("p", 450) + ">"
+			// 256 bytes: the longest Contact URI the NOAUTH configs take.
+			uri := "sip:alice@" + sink + ";x="
+			contact := "<" + uri + strings.Repeat("p", 256-len(uri)) + ">"
+			// The smallest REGISTER query the configs answer: compact
+			// headers, nothing optional.
+			tiny := "REGISTER sip:127.0.0.1 SIP/2.0\r\nv: SIP/2.0/UDP LOCAL;rport;branch=z9hG4bK" + strconv.Itoa(seq) +
+				"\r\nf: <sip:alice@127.0.0.1>;tag=1\r\nt: <sip:alice@127.0.0.1>\r\ni: t" + strconv.Itoa(seq) +
+				"\r\nCSeq: 1 REGISTER\r\nl: 0\r\n\r\n"
 			reqs := []struct{ what, msg string }{
 				{"OPTIONS keepalive", rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", via, "")},
 				{"REGISTER", rawRequest("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", via, "Contact: "+contact+"\r\nExpires: 60\r\n")},
@@ -237,6 +244,7 @@ func TestHardening_AmplificationRatio(t *testing.T) {
 				{"SUBSCRIBE", rawRequest("SUBSCRIBE", "sip:alice@127.0.0.1", "sip:probe@example.com", via, "Event: presence\r\nContact: <sip:probe@LOCAL>\r\n")},
 				{"OPTIONS with 20 Vias", rawRequest("OPTIONS", "sip:"+s.addr, "sip:probe@example.com", via+strings.Repeat("\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx", 19), "")},
 				{"scanner", rawRequest("OPTIONS", "sip:100@127.0.0.1", "sip:100@example.com", via, "User-Agent: friendly-scanner\r\n")},
+				{"smallest REGISTER query", tiny},
 			}
 			for _, r := range reqs {
 				sent := cl.sent
@@ -244,7 +252,10 @@ func TestHardening_AmplificationRatio(t *testing.T) {
 				size := cl.sent - sent
 				seen := map[string]bool{}
 				total, status := 0, []string{}
-				_, id, _ := strings.Cut(r.msg, "Call-ID: ")
+				_, id, ok := strings.Cut(r.msg, "\r\nCall-ID: ")
+				if !ok {
+					_, id, _ = strings.Cut(r.msg, "\r\ni: ")
+				}
 				id, _, _ = strings.Cut(id, "\r\n")
 				for _, g := range got {
 					if seen[g] || !strings.Contains(g, "Call-ID: "+id+"\r\n") {
