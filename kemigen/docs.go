@@ -49,6 +49,13 @@ func Signature(m *Module, f *Function, engine string) string {
 
 // ReturnMeaning explains a return type the way every engine sees it.
 func ReturnMeaning(f *Function) string {
+	if f.Fails {
+		return returnMeaning(f) + " It can also raise a script error, which stops the route."
+	}
+	return returnMeaning(f)
+}
+
+func returnMeaning(f *Function) string {
 	switch f.Returns {
 	case "int":
 		return "An int: below 0 is failure, above 0 is success. In the native language a return of 0 stops the route (like exit); KEMI scripts just get 0."
@@ -83,9 +90,22 @@ type indexEntry struct {
 }
 
 type indexParam struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-	Doc  string `json:"doc,omitempty"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Doc   string `json:"doc,omitempty"`
+	Check string `json:"check,omitempty"`
+}
+
+// paramDoc is a param's description with what its check refuses.
+func paramDoc(a *Param) string {
+	c := paramChecks[a.Check]
+	switch {
+	case c == "":
+		return a.Doc
+	case a.Doc == "":
+		return c
+	}
+	return strings.TrimSpace(a.Doc) + " " + c
 }
 
 type indexModule struct {
@@ -130,7 +150,7 @@ func buildIndex(mods []*Module) *Index {
 				Doc: f.Doc, Signatures: map[string]string{}, Page: m.Slug() + ".html#" + anchor(f),
 			}
 			for _, a := range f.Params {
-				e.Params = append(e.Params, indexParam{a.Name, a.Type, a.Doc})
+				e.Params = append(e.Params, indexParam{a.Name, a.Type, a.Doc, a.Check})
 			}
 			for _, eng := range engineKeys {
 				e.Signatures[eng] = Signature(m, f, eng)
@@ -241,7 +261,7 @@ func moduleMarkdown(m *Module) []byte {
 			if len(f.Params) > 0 {
 				w("| param | type | description |\n| --- | --- | --- |\n")
 				for _, a := range f.Params {
-					w("| `%s` | %s | %s |\n", a.Name, a.Type, mdCell(a.Doc))
+					w("| `%s` | %s | %s |\n", a.Name, a.Type, mdCell(paramDoc(a)))
 				}
 				w("\n")
 			}
@@ -436,7 +456,7 @@ func moduleHTML(m *Module) []byte {
 			if len(f.Params) > 0 {
 				w("<table><tr><th>param</th><th>type</th><th>description</th></tr>\n")
 				for _, a := range f.Params {
-					w("<tr><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n", e(a.Name), a.Type, e(a.Doc))
+					w("<tr><td><code>%s</code></td><td>%s</td><td>%s</td></tr>\n", e(a.Name), a.Type, e(paramDoc(a)))
 				}
 				w("</table>\n")
 			}

@@ -131,7 +131,13 @@ func goFuncType(f *Function) string {
 		b.WriteString(paramGoTypes[a.Type])
 	}
 	b.WriteString(")")
-	if r := returnGoTypes[f.Returns]; r != "" {
+	r := returnGoTypes[f.Returns]
+	switch {
+	case f.Fails && r != "":
+		b.WriteString(" (" + r + ", error)")
+	case f.Fails:
+		b.WriteString(" error")
+	case r != "":
 		b.WriteString(" " + r)
 	}
 	return b.String()
@@ -177,7 +183,42 @@ func emitThunk(p *printer, m *Module, f *Function) {
 	p.P("if ", strings.Join(cond, " || "), " {")
 	p.P("return ctx.Fail(core.ArgError(", strconv.Quote(full), ", ", want, ", core.KindNames(args)))")
 	p.P("}")
+	for i, a := range f.Params {
+		arg := "args[" + strconv.Itoa(i) + "].S"
+		var ok, name string
+		switch a.Check {
+		case "line":
+			ok, name = "core.LineOK", "core.CheckLine"
+		case "hdrline":
+			ok, name = "core.HdrLineOK", "core.CheckHdrLine"
+		default:
+			continue
+		}
+		p.P("if !", ok, "(", arg, ") {")
+		p.P("return ctx.Fail(core.CheckError(", strconv.Quote(full), ", ", strconv.Quote(a.Name), ", ", name, ", ", arg, "))")
+		p.P("}")
+	}
 	c := f.Go + "(" + strings.Join(call, ", ") + ")"
+	if f.Fails {
+		if f.Returns == "none" {
+			p.P("if err := ", c, "; err != nil {")
+			p.P("return ctx.Fail(err)")
+			p.P("}")
+			p.P("return core.Null()")
+		} else {
+			p.P("r, err := ", c)
+			p.P("if err != nil {")
+			p.P("return ctx.Fail(err)")
+			p.P("}")
+			if f.Returns == "int" {
+				p.P("return core.Int(int64(r))")
+			} else {
+				p.P("return core.Bool(r)")
+			}
+		}
+		p.P("}")
+		return
+	}
 	switch f.Returns {
 	case "none":
 		p.P(c)

@@ -113,8 +113,22 @@ func TestGeneratedGo(t *testing.T) {
 		"_ func(*core.Ctx) core.Value                    = Get",
 		"_ func(*core.Ctx, string) bool                  = Check",
 		"_ func(*core.Ctx)                               = Delete",
+		"_ func(*core.Ctx, string) (bool, error)         = Put",
+		"_ func(*core.Ctx) error                         = Flush",
+		`r, err := Put(ctx, args[0].S)
+	if err != nil {
+		return ctx.Fail(err)
+	}
+	return core.Bool(r)`,
+		`if err := Flush(ctx); err != nil {
+		return ctx.Fail(err)
+	}`,
 		`core.ArgError("KSR.demo.send", kemiArgs_send, core.KindNames(args))`,
 		`Aliases: []string{"snd"}`,
+		`if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.demo.send", "text", core.CheckLine, args[1].S))`,
+		`if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.demo.check", "what", core.CheckHdrLine, args[0].S))`,
 		`Files: []string{"demox"}`,
 		`{Name: "peer", Type: core.TStr, Default: core.Null(), Doc: "Peers; one per modparam.", Multi: true}`,
 	} {

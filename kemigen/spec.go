@@ -32,6 +32,15 @@ var returnGoTypes = map[string]string{
 	"xval": "core.Value",
 }
 
+// Checks a str param may declare (`check:`), and what each means in the
+// docs. The generated thunk tests the value before the Go function runs
+// and raises a script error naming the function when it fails; see
+// core.CheckLine.
+var paramChecks = map[string]string{
+	"line":    "Checked: no CR, LF or NUL (a script error otherwise).",
+	"hdrline": "Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).",
+}
+
 // Module parameter types (what modparam can carry).
 var modParamTypes = map[string]bool{"int": true, "str": true}
 
@@ -88,13 +97,19 @@ type Function struct {
 	Doc       string
 	Go        string
 	Examples  map[string]string // engine -> example; derived where the spec has none
+	// Fails: the Go function also returns an error, which the thunk
+	// raises as a script error. For int, bool and none functions whose
+	// return type is fixed (Kamailio's); an xval one gives back
+	// ctx.Fail(err) itself.
+	Fails bool
 }
 
 // Param is one function parameter.
 type Param struct {
-	Name string
-	Type string
-	Doc  string
+	Name  string
+	Type  string
+	Doc   string
+	Check string // "", "line" or "hdrline" (paramChecks)
 }
 
 // PV is a pseudo-variable the module provides.
@@ -369,7 +384,8 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples"}
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails"}
+	var failsNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
 		switch key {
@@ -397,6 +413,9 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		case "go":
 			f.Go = d.str(v, "go")
 			d.ident(v, "go", f.Go)
+		case "fails":
+			f.Fails = d.boolean(v, "fails")
+			failsNode = v
 		case "examples":
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
@@ -416,7 +435,8 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		seen := map[string]bool{}
 		for _, pn := range ps {
 			p := &Param{}
-			d.fields(pn, what+": param", []string{"name", "type", "doc"}, func(key string, k, v *yaml.Node) {
+			var checkNode *yaml.Node
+			d.fields(pn, what+": param", []string{"name", "type", "doc", "check"}, func(key string, k, v *yaml.Node) {
 				switch key {
 				case "name":
 					p.Name = d.str(v, "param name")
@@ -428,11 +448,21 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 					}
 				case "doc":
 					p.Doc = d.str(v, "param doc")
+				case "check":
+					p.Check = d.str(v, "param check")
+					checkNode = v
 				}
 			})
 			if p.Name == "" {
 				d.errf(pn, "%s: param without a name", what)
 				continue
+			}
+			if checkNode != nil {
+				if _, ok := paramChecks[p.Check]; !ok {
+					d.errf(checkNode, "%s: param %q: unknown check %q (want line or hdrline)", what, p.Name, p.Check)
+				} else if p.Type != "str" {
+					d.errf(checkNode, "%s: param %q: check %q applies to str params, not %s", what, p.Name, p.Check, p.Type)
+				}
 			}
 			if p.Type == "" {
 				d.errf(pn, "%s: param %q: missing type (int, str, bool or long)", what, p.Name)
@@ -449,6 +479,8 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		d.errf(n, "%s: missing returns (none, int, bool or xval)", what)
 	} else if _, ok := returnGoTypes[f.Returns]; !ok {
 		d.errf(returnsNode, "%s: unknown return type %q (want none, int, bool or xval)", what, f.Returns)
+	} else if f.Fails && f.Returns == "xval" {
+		d.errf(failsNode, "%s: fails is for int, bool and none functions; an xval one returns ctx.Fail(err)", what)
 	}
 	if f.Native == "" {
 		f.Native = f.Name

@@ -37,6 +37,12 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:5:13: function f: 7 params, at most 6 allowed`},
 		{"unknown param type", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, type: float}\n",
 			`m.yaml:6:25: function f: param "a": unknown type "float" (want int, str, bool or long)`},
+		{"unknown check", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, type: str, check: crlf}\n",
+			`m.yaml:6:37: function f: param "a": unknown check "crlf" (want line or hdrline)`},
+		{"check on an int", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, type: int, check: line}\n",
+			`m.yaml:6:37: function f: param "a": check "line" applies to str params, not int`},
+		{"fails on xval", "module: m\nfunctions:\n  - {name: f, returns: xval, fails: true}\n",
+			`m.yaml:3:37: function f: fails is for int, bool and none functions; an xval one returns ctx.Fail(err)`},
 		{"unknown return type", "module: m\nfunctions:\n  - {name: f, returns: string}\n",
 			`m.yaml:3:24: function f: unknown return type "string" (want none, int, bool or xval)`},
 		{"missing returns", "module: m\nfunctions:\n  - {name: f}\n",
@@ -91,7 +97,7 @@ func TestSpecAllErrors(t *testing.T) {
 	want := strings.Join([]string{
 		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
 		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
-		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -66,7 +66,7 @@ func luaStub(mods []*Module) []byte {
 						pn += "_"
 					}
 					ps = append(ps, pn)
-					w("%s\n", strings.TrimRight(fmt.Sprintf("---@param %s %s %s", pn, engineTypes["lua"][a.Type], oneLine(a.Doc)), " "))
+					w("%s\n", strings.TrimRight(fmt.Sprintf("---@param %s %s %s", pn, engineTypes["lua"][a.Type], oneLine(paramDoc(a))), " "))
 				}
 				if r := engineTypes["lua"][f.Returns]; r != "" {
 					if f.ReturnDoc != "" {
@@ -152,7 +152,7 @@ func tsStub(mods []*Module) []byte {
 						pn += "_"
 					}
 					ps = append(ps, pn+": "+engineTypes["js"][a.Type])
-					w("%s\n", strings.TrimRight(fmt.Sprintf("\t * @param %s %s", pn, oneLine(a.Doc)), " "))
+					w("%s\n", strings.TrimRight(fmt.Sprintf("\t * @param %s %s", pn, oneLine(paramDoc(a))), " "))
 				}
 				if f.ReturnDoc != "" {
 					w("\t * @returns %s\n", oneLine(f.ReturnDoc))

@@ -91,7 +91,7 @@
 // of the same request, derived from Call-ID, From-tag, top Via branch and
 // CSeq; none on 100), Call-ID, CSeq, Server, the caller's headers,
 // Content-Length and body. ReplyAddr says where the reply goes (RFC 3261
-// §18.2.2 with RFC 3581 rport); NeedsReceived and AddViaReceived give the
+// §18.2.2 with RFC 3581 rport; Via maddr only with reply_to_via_maddr); NeedsReceived and AddViaReceived give the
 // received/rport handling a proxy needs when it forwards a request;
 // AppendStatelessBranch derives the branch of a statelessly forwarded
 // request so that retransmissions and CANCELs get the same one. With

@@ -106,13 +106,17 @@ func AppendStatelessBranch(dst []byte, req *Msg, n int) []byte {
 // line in order (the top one with received/rport when opt.Src is set),
 // From, To (with a To-tag added when it has none and code > 100), Call-ID,
 // CSeq, Server, the caller's extra headers, Content-Type and
-// Content-Length, and the body. An empty reason uses the RFC 3261 phrase.
+// Content-Length, and the body. An empty reason, or one with CR, LF or
+// NUL, uses the RFC 3261 phrase.
 func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOptions) []byte {
 	var zero ReplyOptions
 	if opt == nil {
 		opt = &zero
 	}
-	if reason == "" {
+	if reason == "" || !oneLine(reason) {
+		// A line break would end the status line and start a header;
+		// script values are checked before they get here, this is the
+		// last guard for any other caller.
 		reason = ReasonPhrase(code)
 	}
 	dst = append(dst, "SIP/2.0 "...)
@@ -177,6 +181,16 @@ func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOption
 	return append(dst, opt.Body...)
 }
 
+// oneLine reports whether s holds no CR, LF or NUL.
+func oneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // containsTag reports whether "tag" appears in v, any case: when it does
 // not, the To header has no tag and need not be parsed.
 func containsTag(v []byte) bool {
@@ -226,13 +240,27 @@ func appendViaWithReceived(dst, line []byte, src netip.AddrPort, force bool) []b
 	return append(dst, line[fs+len(first):]...)
 }
 
+var replyToViaMaddr atomic.Bool
+
+// SetReplyToViaMaddr turns on replies to the top Via's maddr (RFC 3261
+// §18.2.2), for ReplyAddr and for MaddrDestination. It is off by default:
+// maddr is whatever the sender wrote, so honouring it lets anyone aim
+// kemi's replies (a 401, a 200 listing every binding, tm's 408) at a third
+// party without spoofing a packet. The loader sets it from the core
+// parameter reply_to_via_maddr, once per load.
+func SetReplyToViaMaddr(on bool) { replyToViaMaddr.Store(on) }
+
+// ReplyToViaMaddr reports whether replies follow the top Via's maddr.
+func ReplyToViaMaddr() bool { return replyToViaMaddr.Load() }
+
 // ReplyAddr returns where a reply to req goes, per RFC 3261 §18.2.2 and
 // RFC 3581: for a reliable transport (TCP, TLS, SCTP, WS, WSS), back to
-// src over the same connection. Otherwise: to maddr when the top Via has
-// one (port from sent-by, default 5060); else to the source address (which
-// is the received= a server would add, or the sent-by address itself) and
-// to the source port when the Via has rport or forceRport is set, else to
-// the sent-by port (default 5060).
+// src over the same connection. Otherwise to the source address (which is
+// the received= a server would add, or the sent-by address itself), to
+// the source port when the Via has rport or forceRport is set, else to the
+// sent-by port (default 5060). The Via's maddr is ignored unless
+// SetReplyToViaMaddr(true): then a maddr that is an IP address wins, with
+// the sent-by port.
 func ReplyAddr(req *Msg, src netip.AddrPort, forceRport bool) netip.AddrPort {
 	v, err := req.TopVia()
 	if err != nil {
@@ -246,15 +274,23 @@ func ReplyAddr(req *Msg, src netip.AddrPort, forceRport bool) netip.AddrPort {
 	if v.Port != 0 {
 		port = uint16(v.Port)
 	}
-	if len(v.Maddr) > 0 {
-		if a, ok := hostAddr(v.Maddr); ok {
-			return netip.AddrPortFrom(a, port)
-		}
+	if a, ok := MaddrDestination(&v); ok {
+		return netip.AddrPortFrom(a, port)
 	}
 	if v.RportSet || forceRport {
 		return src
 	}
 	return netip.AddrPortFrom(src.Addr(), port)
+}
+
+// MaddrDestination returns the Via's maddr as an address when replies
+// follow maddr (SetReplyToViaMaddr) and it is an IP; ok is false
+// otherwise, and always by default.
+func MaddrDestination(v *Via) (netip.Addr, bool) {
+	if len(v.Maddr) == 0 || !replyToViaMaddr.Load() {
+		return netip.Addr{}, false
+	}
+	return hostAddr(v.Maddr)
 }
 
 // ReasonPhrase returns the RFC 3261 reason phrase of a status code, or a

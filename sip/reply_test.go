@@ -106,7 +106,9 @@ func TestReplyAddr(t *testing.T) {
 		{"SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa", false, "198.51.100.7:5060"},
 		{"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;rport", false, "198.51.100.7:40000"},
 		{"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa", true, "198.51.100.7:40000"},
-		{"SIP/2.0/UDP host.example.com;branch=z9hG4bKa;maddr=239.255.255.1;ttl=1", false, "239.255.255.1:5060"},
+		{"SIP/2.0/UDP host.example.com;branch=z9hG4bKa;maddr=239.255.255.1;ttl=1", false, "198.51.100.7:5060"},
+		{"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=127.0.0.9;rport", false, "198.51.100.7:40000"},
+		{"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=127.0.0.9", true, "198.51.100.7:40000"},
 		{"SIP/2.0/TCP 192.0.2.1:5062;branch=z9hG4bKa", false, "198.51.100.7:40000"},
 		{"SIP/2.0/TLS client.example.com;branch=z9hG4bKa", false, "198.51.100.7:40000"},
 		{"SIP/2.0/UDP [2001:db8::9:1]:5070;branch=z9hG4bKa", false, "198.51.100.7:5070"},
@@ -114,6 +116,46 @@ func TestReplyAddr(t *testing.T) {
 		m := mustParse(t, strings.Replace(replyReq, "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;rport", tc.via, 1))
 		if got := ReplyAddr(m, src, tc.force).String(); got != tc.want {
 			t.Errorf("Via %q force=%v: %s, want %s", tc.via, tc.force, got, tc.want)
+		}
+	}
+}
+
+// TestHardening_MaddrIgnoredByReplyAddr covers issue 10 item 1: a Via
+// maddr does not steer a reply unless reply_to_via_maddr turns it on.
+func TestHardening_MaddrIgnoredByReplyAddr(t *testing.T) {
+	src := netip.MustParseAddrPort("198.51.100.7:40000")
+	for _, via := range []string{
+		"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=127.0.0.9",
+		"SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=127.0.0.9;rport",
+		"SIP/2.0/UDP 192.0.2.1:5062;maddr=[2001:db8::9];branch=z9hG4bKa",
+	} {
+		m := mustParse(t, strings.Replace(replyReq, "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;rport", via, 1))
+		for _, force := range []bool{false, true} {
+			if got := ReplyAddr(m, src, force); got.Addr() != src.Addr() {
+				t.Errorf("Via %q force=%v: reply to %s, want the source address %s", via, force, got, src.Addr())
+			}
+		}
+	}
+	SetReplyToViaMaddr(true)
+	defer SetReplyToViaMaddr(false)
+	m := mustParse(t, strings.Replace(replyReq, "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;rport", "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=127.0.0.9;rport", 1))
+	if got := ReplyAddr(m, src, true).String(); got != "127.0.0.9:5062" {
+		t.Errorf("with reply_to_via_maddr on: reply to %s, want 127.0.0.9:5062", got)
+	}
+	m = mustParse(t, strings.Replace(replyReq, "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;rport", "SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bKa;maddr=mcast.example.com", 1))
+	if got := ReplyAddr(m, src, false).String(); got != "198.51.100.7:5062" {
+		t.Errorf("with reply_to_via_maddr on, a maddr that is no IP: reply to %s, want the source", got)
+	}
+}
+
+// TestHardening_ReasonInjection covers issue 10 item 7 in the reply
+// builder: a reason phrase with a line break never splits the status line.
+func TestHardening_ReasonInjection(t *testing.T) {
+	m := mustParse(t, replyReq)
+	for _, r := range []string{"OK\r\nX-Injected: yes", "OK\nX-Injected: yes", "OK\x00"} {
+		b := string(AppendReply(nil, m, 200, r, nil))
+		if !strings.HasPrefix(b, "SIP/2.0 200 OK\r\nVia: ") || strings.Contains(b, "X-Injected") || strings.Contains(b, "\x00") {
+			t.Errorf("reason %q gave:\n%s", r, b)
 		}
 	}
 }

@@ -60,6 +60,10 @@ var knownGlobals = map[string]globalParam{
 	"tcp_rd_buf_size":         {kind: pInt},
 	"tcp_listen_backlog":      {kind: pInt},
 
+	// kemi's own: replies follow the top Via's maddr (off; see
+	// sip.SetReplyToViaMaddr for why).
+	"reply_to_via_maddr": {kind: pBool},
+
 	// KEMI: which functions of the script the routing calls.
 	"kemi.request_route_callback":  {kind: pStr},
 	"kemi.reply_route_callback":    {kind: pStr},

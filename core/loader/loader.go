@@ -17,6 +17,7 @@ import (
 	"kemi/core"
 	"kemi/core/config"
 	"kemi/internal/memguard"
+	"kemi/sip"
 )
 
 // Options says where the config comes from and what the command line set.
@@ -206,6 +207,9 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 	for _, g := range cfg.Globals {
 		rt.Globals[g.Name] = g.Value
 	}
+	// Every load sets it, so a reload that drops the line turns it off.
+	maddr := rt.Globals["reply_to_via_maddr"]
+	sip.SetReplyToViaMaddr((maddr.Kind == core.KBool || maddr.Kind == core.KInt) && maddr.I != 0)
 	for _, mp := range cfg.ModParams {
 		if rt.Params[mp.Module] == nil {
 			rt.Params[mp.Module] = map[string][]core.Value{}

@@ -254,7 +254,21 @@ func (w *Worker) replyLog() (bool, string) {
 // ViaDestination is where a response goes for a Via that is not ours
 // (RFC 3261 §18.2.2, RFC 3581): received= or the sent-by IP, and rport=
 // or the sent-by port (5060 by default).
+//
+// maddr is ignored here as for local replies, unless the core parameter
+// reply_to_via_maddr is on: the next Via was written by whoever sent us
+// the request, and the forward path adds received= only when the sent-by
+// host differs from the source, so a sender that names itself in sent-by
+// and a victim in maddr would otherwise have the downstream's reply (a
+// 401, a 200 with every binding) reflected at the victim.
 func ViaDestination(v *sip.Via) (netip.AddrPort, bool) {
+	if a, ok := sip.MaddrDestination(v); ok {
+		port := 5060
+		if v.Port > 0 {
+			port = v.Port
+		}
+		return netip.AddrPortFrom(a.Unmap(), uint16(port)), true
+	}
 	host := v.Received
 	if len(host) == 0 {
 		host = v.Host

@@ -243,3 +243,21 @@ func TestHardening_MemScratchCapped(t *testing.T) {
 		t.Errorf("routing a small message allocates %v times", n)
 	}
 }
+
+// TestHardening_MaddrIgnoredForForwardedReply covers issue 10 item 1 for
+// replies forwarded statelessly: the next Via's maddr is no destination
+// unless reply_to_via_maddr is on.
+func TestHardening_MaddrIgnoredForForwardedReply(t *testing.T) {
+	v, err := sip.ParseVia([]byte("SIP/2.0/UDP 192.0.2.1:5070;maddr=127.0.0.9;branch=z9hG4bK1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := ViaDestination(&v); !ok || got.String() != "192.0.2.1:5070" {
+		t.Errorf("ViaDestination = %v, %v; want 192.0.2.1:5070 (maddr ignored)", got, ok)
+	}
+	sip.SetReplyToViaMaddr(true)
+	defer sip.SetReplyToViaMaddr(false)
+	if got, ok := ViaDestination(&v); !ok || got.String() != "127.0.0.9:5070" {
+		t.Errorf("with reply_to_via_maddr on: ViaDestination = %v, %v; want 127.0.0.9:5070", got, ok)
+	}
+}

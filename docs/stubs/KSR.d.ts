@@ -25,7 +25,7 @@ interface KSR_auth {
 	auth_algorithm(algorithm: string): number;
 	/**
 	 * Challenge the request: 401 with WWW-Authenticate for a REGISTER, 407 with Proxy-Authenticate otherwise. stale=true is added when the last check in this message found an expired or reused nonce.
-	 * @param realm Realm to challenge for; "" for the From (To for REGISTER) host.
+	 * @param realm Realm to challenge for; "" for the From (To for REGISTER) host. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @param flags 1 or 2: offer qop=auth (auth-int is not supported, so 2 offers auth); 16: stale=true.
 	 * @returns 1 when the challenge was sent, -1 when not.
 	 */
@@ -43,7 +43,7 @@ interface KSR_auth {
 	has_credentials(realm: string): number;
 	/**
 	 * Reply 407 Proxy Authentication Required with a Proxy-Authenticate challenge.
-	 * @param realm Realm.
+	 * @param realm Realm. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @param flags As for auth_challenge.
 	 * @returns 1 when the challenge was sent, -1 when not.
 	 */
@@ -75,7 +75,7 @@ interface KSR_auth {
 	pv_www_authenticate(realm: string, passwd: string, flags: number): number;
 	/**
 	 * Reply 401 Unauthorized with a WWW-Authenticate challenge.
-	 * @param realm Realm.
+	 * @param realm Realm. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @param flags As for auth_challenge.
 	 * @returns 1 when the challenge was sent, -1 when not.
 	 */
@@ -126,14 +126,14 @@ interface KSR_corex {
 	append_branch(): number;
 	/**
 	 * Add a branch to a URI, with the current $du, branch flags and send socket.
-	 * @param uri Request-URI of the new branch; "" is append_branch().
+	 * @param uri Request-URI of the new branch; "" is append_branch(). Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for a bad URI or a reply.
 	 */
 	append_branch_uri(uri: string): number;
 	/**
 	 * Add a branch to a URI with a q-value.
-	 * @param uri Request-URI of the new branch.
-	 * @param q q-value, 0 to 1 ("0.5"); "" for none.
+	 * @param uri Request-URI of the new branch. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param q q-value, 0 to 1 ("0.5"); "" for none. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for a bad URI or q-value.
 	 */
 	append_branch_uri_q(uri: string, q: string): number;
@@ -223,24 +223,24 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
-/** Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\r\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
+/** Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\r\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
 interface KSR_hdr {
 	/**
 	 * Add header lines after the last header.
-	 * @param txt Header line(s), "Name: value\r\n".
-	 * @returns 1 on success, -1 when txt is not header lines or the message has too many edits.
+	 * @param txt One header line, "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+	 * @returns 1 on success, -1 when txt is not a header line or the message has too many edits.
 	 */
 	append(txt: string): number;
 	/**
 	 * Add header lines after the first header named hname, or after the last header when there is none.
-	 * @param txt Header line(s).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @param hname Header name (full or compact form, any case).
 	 * @returns 1 on success, -1 on error.
 	 */
 	append_after(txt: string, hname: string): number;
 	/**
 	 * Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
-	 * @param txt Header line(s).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 when txt is not header lines.
 	 */
 	append_to_reply(txt: string): number;
@@ -285,13 +285,13 @@ interface KSR_hdr {
 	getw_idx(hname: string, idx: number): number|string|null;
 	/**
 	 * Add header lines before the first header.
-	 * @param txt Header line(s).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	insert(txt: string): number;
 	/**
 	 * Add header lines before the first header named hname, or before the first header when there is none.
-	 * @param txt Header line(s).
+	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @param hname Header name.
 	 * @returns 1 on success, -1 on error.
 	 */
@@ -320,14 +320,14 @@ interface KSR_hdr {
 	/**
 	 * Remove headers named hrm, then append hadd.
 	 * @param hrm Name of the headers to remove.
-	 * @param hadd Header line(s) to append.
+	 * @param hadd One header line to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	rmappend(hrm: string, hadd: string): number;
 	/**
 	 * Remove headers named hrm, then insert hadd before the first header.
 	 * @param hrm Name of the headers to remove.
-	 * @param hadd Header line(s) to insert.
+	 * @param hadd One header line to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	rminsert(hrm: string, hadd: string): number;
@@ -956,9 +956,9 @@ interface KSR_nathelper {
 	add_contact_alias(): number;
 	/**
 	 * Add an alias parameter with the given address to the first Contact URI.
-	 * @param ip IPv4 or IPv6 address.
-	 * @param port Port, 1-65535.
-	 * @param proto udp, tcp, tls, sctp, ws or wss.
+	 * @param ip IPv4 or IPv6 address. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param port Port, 1-65535. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param proto udp, tcp, tls, sctp, ws or wss. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when added; 2 when there is no Contact or it is "*"; -1 on bad arguments, a malformed Contact or a second change.
 	 */
 	add_contact_alias_addr(ip: string, port: string, proto: string): number;
@@ -987,7 +987,7 @@ interface KSR_nathelper {
 	/**
 	 * fix_nated_sdp with a given address instead of the source address.
 	 * @param level As for fix_nated_sdp.
-	 * @param ip The address to put in the SDP.
+	 * @param ip The address to put in the SDP. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns As fix_nated_sdp; -1 also when ip is not an IP address.
 	 */
 	fix_nated_sdp_ip(level: number, ip: string): number;
@@ -1152,7 +1152,7 @@ interface KSR_pv {
 	 * Assign a string to a pseudo-variable.
 	 * @param name A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
 	 * @param value The new value.
-	 * @returns true when set; false for a read-only or unknown name or a bad value (logged).
+	 * @returns true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 	 */
 	sets(name: string, value: string): boolean;
 	/**
@@ -1361,10 +1361,10 @@ interface KSR_registrar {
 	 */
 	registered_uri(table: string, uri: string): number;
 	/**
-	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself.
+	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
 	 * @param table usrloc table, "location".
 	 * @param flags 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
-	 * @returns 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+	 * @returns 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
 	 */
 	save(table: string, flags: number): number;
 	/**
@@ -1388,7 +1388,7 @@ interface KSR_registrar {
 interface KSR_rr {
 	/**
 	 * Add a parameter to this request's Record-Route, before or after record_route. After record_route the pending edits are applied to the message first, so later reads see them.
-	 * @param param A URI parameter with its leading ';', such as ";nat=yes".
+	 * @param param A URI parameter with its leading ';', such as ";nat=yes". Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	add_rr_param(param: string): number;
@@ -1432,26 +1432,26 @@ interface KSR_rr {
 	record_route(): number;
 	/**
 	 * record_route with the given address in place of the socket's (`<sip:ADDR;lr;ftag=...>`).
-	 * @param addr Address to use, host:port.
+	 * @param addr Address to use, host:port. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	record_route_advertised_address(addr: string): number;
 	/**
 	 * record_route with extra URI parameters in the Record-Route.
-	 * @param params URI parameters to add, such as ";nat=yes".
+	 * @param params URI parameters to add, such as ";nat=yes". Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	record_route_params(params: string): number;
 	/**
 	 * Add a Record-Route with a given address instead of the socket's: `<sip:ADDR;ftag=FROMTAG;lr>`. A second address adds a second entry below.
-	 * @param addr1 Address for the Record-Route URI, host:port (a sip: prefix is dropped).
-	 * @param addr2 Second address for double record-routing, or "".
+	 * @param addr1 Address for the Record-Route URI, host:port (a sip: prefix is dropped). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param addr2 Second address for double record-routing, or "". Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	record_route_preset(addr1: string, addr2: string): number;
 	/**
 	 * record_route_preset with one address.
-	 * @param addr Address for the Record-Route URI, host:port.
+	 * @param addr Address for the Record-Route URI, host:port. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	record_route_preset_one(addr: string): number;
@@ -1487,7 +1487,7 @@ interface KSR_sanity {
 interface KSR_siputils {
 	/**
 	 * Add a parameter to the Request-URI (before its headers).
-	 * @param param name or name=value, without the ';'.
+	 * @param param name or name=value, without the ';'. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 when the Request-URI is not sip:/sips: or does not parse.
 	 */
 	add_uri_param(param: string): number;
@@ -1532,15 +1532,15 @@ interface KSR_siputils {
 	contact_param_decode_ruri(nparam: string): number;
 	/**
 	 * Hide every Contact URI, base64url-encoded, in parameter nparam of saddr (topology hiding).
-	 * @param nparam Name of the parameter that carries the encoded URI.
-	 * @param saddr URI that replaces the Contact URI, "sip:203.0.113.1:5060".
+	 * @param nparam Name of the parameter that carries the encoded URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param saddr URI that replaces the Contact URI, "sip:203.0.113.1:5060". Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success (also without Contact), -1 on a bad Contact.
 	 */
 	contact_param_encode(nparam: string, saddr: string): number;
 	/**
 	 * contact_param_encode after adding ;alias=IP~PORT~PROTO of the source address to each Contact URI.
-	 * @param nparam Name of the parameter.
-	 * @param saddr URI that replaces the Contact URI.
+	 * @param nparam Name of the parameter. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param saddr URI that replaces the Contact URI. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on a bad Contact.
 	 */
 	contact_param_encode_alias(nparam: string, saddr: string): number;
@@ -1688,7 +1688,7 @@ interface KSR_sl {
 	/**
 	 * Send a reply to the current request, statefully when a transaction exists (tm), otherwise statelessly. `freply` is the seed's name for it.
 	 * @param code Status code, 100-699.
-	 * @param reason Reason phrase.
+	 * @param reason Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when the reply was sent, -1 when it could not be.
 	 */
 	send_reply(code: number, reason: string): number;
@@ -1696,7 +1696,7 @@ interface KSR_sl {
 	 * Send a reply to the current request, statefully when a transaction exists (tm), otherwise statelessly. `freply` is the seed's name for it.
 	 * Alias of KSR.sl.send_reply.
 	 * @param code Status code, 100-699.
-	 * @param reason Reason phrase.
+	 * @param reason Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when the reply was sent, -1 when it could not be.
 	 */
 	freply(code: number, reason: string): number;
@@ -1713,7 +1713,7 @@ interface KSR_sl {
 	/**
 	 * Send a stateless reply to the current request. `sreply` is the name the seed used for it.
 	 * @param code Status code, 100-699.
-	 * @param reason Reason phrase.
+	 * @param reason Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 	 */
 	sl_send_reply(code: number, reason: string): number;
@@ -1721,7 +1721,7 @@ interface KSR_sl {
 	 * Send a stateless reply to the current request. `sreply` is the name the seed used for it.
 	 * Alias of KSR.sl.sl_send_reply.
 	 * @param code Status code, 100-699.
-	 * @param reason Reason phrase.
+	 * @param reason Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 	 */
 	sreply(code: number, reason: string): number;
@@ -1732,30 +1732,30 @@ interface KSR_textops {
 	/**
 	 * Add a body part; a body that is not multipart becomes multipart/mixed (boundary unique-boundary-1, Mime-Version: 1.0) with the old body as first part.
 	 * @param txt Content of the new part.
-	 * @param ctype Its Content-Type.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 without a Content-Type.
 	 */
 	append_body_part(txt: string, ctype: string): number;
 	/**
 	 * append_body_part with a Content-Disposition.
 	 * @param txt Content of the new part.
-	 * @param ctype Its Content-Type.
-	 * @param cd Its Content-Disposition.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param cd Its Content-Disposition. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 without a Content-Type.
 	 */
 	append_body_part_cd(txt: string, ctype: string, cd: string): number;
 	/**
 	 * append_body_part with the content in hex.
 	 * @param htxt Content in hex.
-	 * @param ctype Its Content-Type.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for bad hex or no Content-Type.
 	 */
 	append_body_part_hex(htxt: string, ctype: string): number;
 	/**
 	 * append_body_part_cd with the content in hex.
 	 * @param htxt Content in hex.
-	 * @param ctype Its Content-Type.
-	 * @param cd Its Content-Disposition.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param cd Its Content-Disposition. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for bad hex or no Content-Type.
 	 */
 	append_body_part_hex_cd(htxt: string, ctype: string, cd: string): number;
@@ -2010,35 +2010,35 @@ interface KSR_textops {
 	/**
 	 * Replace the body; Content-Length follows.
 	 * @param body The new body.
-	 * @param ctype Content-Type to set; "" keeps the current one.
+	 * @param ctype Content-Type to set; "" keeps the current one. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 on error.
 	 */
 	set_body(body: string, ctype: string): number;
 	/**
 	 * Replace the body with bytes given in hex.
 	 * @param htxt The body in hex.
-	 * @param ctype Content-Type to set; "" keeps the current one.
+	 * @param ctype Content-Type to set; "" keeps the current one. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for bad hex.
 	 */
 	set_body_hex(htxt: string, ctype: string): number;
 	/**
 	 * Make the body multipart/mixed (with Mime-Version: 1.0), from txt or from the current body.
 	 * @param txt Content of the one part; "" to use the current body.
-	 * @param ctype Its Content-Type; "" for text/plain.
-	 * @param boundary Boundary; "" for unique-boundary-1.
+	 * @param ctype Its Content-Type; "" for text/plain. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param boundary Boundary; "" for unique-boundary-1. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success (also when the body is multipart already and txt is empty), -1 when there is nothing to put in.
 	 */
 	set_body_multipart(txt: string, ctype: string, boundary: string): number;
 	/**
 	 * Make the current body the one part of a multipart body with that boundary.
-	 * @param boundary Boundary.
+	 * @param boundary Boundary. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 without a body.
 	 */
 	set_body_multipart_boundary(boundary: string): number;
 	/**
 	 * set_body_multipart with the default boundary.
 	 * @param txt Content of the one part.
-	 * @param ctype Its Content-Type.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 when there is nothing to put in.
 	 */
 	set_body_multipart_content(txt: string, ctype: string): number;
@@ -2050,14 +2050,14 @@ interface KSR_textops {
 	/**
 	 * Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
 	 * @param body The reply body.
-	 * @param ctype Its Content-Type.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for a reply or an empty Content-Type.
 	 */
 	set_reply_body(body: string, ctype: string): number;
 	/**
 	 * set_reply_body with the body given in hex.
 	 * @param htxt The reply body in hex.
-	 * @param ctype Its Content-Type.
+	 * @param ctype Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 on success, -1 for bad hex, a reply or an empty Content-Type.
 	 */
 	set_reply_body_hex(htxt: string, ctype: string): number;
@@ -2237,7 +2237,7 @@ interface KSR_tm {
 	/**
 	 * Reply statefully; the reply is retransmitted and replayed as RFC 3261 asks.
 	 * @param code Status code, 100-699.
-	 * @param reason Reason phrase.
+	 * @param reason Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns 1 when sent; -1 without a transaction or on a bad code.
 	 */
 	t_reply(code: number, reason: string): number;
@@ -2723,7 +2723,7 @@ interface KSR_object {
 	setbflag(flag: number): boolean;
 	/**
 	 * Set the destination URI: where the request goes instead of the Request-URI host (an outbound proxy).
-	 * @param uri The next hop, a SIP URI.
+	 * @param uri The next hop, a SIP URI. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns true, or false when uri is empty.
 	 */
 	setdsturi(uri: string): boolean;
@@ -2735,7 +2735,7 @@ interface KSR_object {
 	setflag(flag: number): boolean;
 	/**
 	 * Replace the host of the Request-URI, keeping its user, port and parameters.
-	 * @param host The new host: a name or an IP address (IPv6 in brackets).
+	 * @param host The new host: a name or an IP address (IPv6 in brackets). Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns true, or false when the Request-URI cannot be parsed or host is empty.
 	 */
 	sethost(host: string): boolean;
@@ -2747,13 +2747,13 @@ interface KSR_object {
 	setsflag(flag: number): boolean;
 	/**
 	 * Replace the Request-URI.
-	 * @param uri The new Request-URI.
+	 * @param uri The new Request-URI. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns true, or false when uri is empty.
 	 */
 	seturi(uri: string): boolean;
 	/**
 	 * Replace the user part of the Request-URI.
-	 * @param user The new user part; empty removes it.
+	 * @param user The new user part; empty removes it. Checked: no CR, LF or NUL (a script error otherwise).
 	 * @returns true, or false when the Request-URI cannot be parsed.
 	 */
 	setuser(user: string): boolean;

@@ -277,7 +277,7 @@ function KSR.set_reply_no_connect() end
 function KSR.setbflag(flag) end
 
 ---Set the destination URI: where the request goes instead of the Request-URI host (an outbound proxy).
----@param uri string The next hop, a SIP URI.
+---@param uri string The next hop, a SIP URI. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return boolean # true, or false when uri is empty.
 function KSR.setdsturi(uri) end
 
@@ -287,7 +287,7 @@ function KSR.setdsturi(uri) end
 function KSR.setflag(flag) end
 
 ---Replace the host of the Request-URI, keeping its user, port and parameters.
----@param host string The new host: a name or an IP address (IPv6 in brackets).
+---@param host string The new host: a name or an IP address (IPv6 in brackets). Checked: no CR, LF or NUL (a script error otherwise).
 ---@return boolean # true, or false when the Request-URI cannot be parsed or host is empty.
 function KSR.sethost(host) end
 
@@ -297,12 +297,12 @@ function KSR.sethost(host) end
 function KSR.setsflag(flag) end
 
 ---Replace the Request-URI.
----@param uri string The new Request-URI.
+---@param uri string The new Request-URI. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return boolean # true, or false when uri is empty.
 function KSR.seturi(uri) end
 
 ---Replace the user part of the Request-URI.
----@param user string The new user part; empty removes it.
+---@param user string The new user part; empty removes it. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return boolean # true, or false when the Request-URI cannot be parsed.
 function KSR.setuser(user) end
 
@@ -368,7 +368,7 @@ KSR.auth = {}
 function KSR.auth.auth_algorithm(algorithm) end
 
 ---Challenge the request: 401 with WWW-Authenticate for a REGISTER, 407 with Proxy-Authenticate otherwise. stale=true is added when the last check in this message found an expired or reused nonce.
----@param realm string Realm to challenge for; "" for the From (To for REGISTER) host.
+---@param realm string Realm to challenge for; "" for the From (To for REGISTER) host. Checked: no CR, LF or NUL (a script error otherwise).
 ---@param flags integer 1 or 2: offer qop=auth (auth-int is not supported, so 2 offers auth); 16: stale=true.
 ---@return integer # 1 when the challenge was sent, -1 when not.
 function KSR.auth.auth_challenge(realm, flags) end
@@ -383,7 +383,7 @@ function KSR.auth.consume_credentials() end
 function KSR.auth.has_credentials(realm) end
 
 ---Reply 407 Proxy Authentication Required with a Proxy-Authenticate challenge.
----@param realm string Realm.
+---@param realm string Realm. Checked: no CR, LF or NUL (a script error otherwise).
 ---@param flags integer As for auth_challenge.
 ---@return integer # 1 when the challenge was sent, -1 when not.
 function KSR.auth.proxy_challenge(realm, flags) end
@@ -411,7 +411,7 @@ function KSR.auth.pv_proxy_authenticate(realm, passwd, flags) end
 function KSR.auth.pv_www_authenticate(realm, passwd, flags) end
 
 ---Reply 401 Unauthorized with a WWW-Authenticate challenge.
----@param realm string Realm.
+---@param realm string Realm. Checked: no CR, LF or NUL (a script error otherwise).
 ---@param flags integer As for auth_challenge.
 ---@return integer # 1 when the challenge was sent, -1 when not.
 function KSR.auth.www_challenge(realm, flags) end
@@ -456,13 +456,13 @@ KSR.corex = {}
 function KSR.corex.append_branch() end
 
 ---Add a branch to a URI, with the current $du, branch flags and send socket.
----@param uri string Request-URI of the new branch; "" is append_branch().
+---@param uri string Request-URI of the new branch; "" is append_branch(). Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for a bad URI or a reply.
 function KSR.corex.append_branch_uri(uri) end
 
 ---Add a branch to a URI with a q-value.
----@param uri string Request-URI of the new branch.
----@param q string q-value, 0 to 1 ("0.5"); "" for none.
+---@param uri string Request-URI of the new branch. Checked: no CR, LF or NUL (a script error otherwise).
+---@param q string q-value, 0 to 1 ("0.5"); "" for none. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for a bad URI or q-value.
 function KSR.corex.append_branch_uri_q(uri, q) end
 
@@ -541,18 +541,18 @@ function KSR.corex.setxflag(flag) end
 KSR.hdr = {}
 
 ---Add header lines after the last header.
----@param txt string Header line(s), "Name: value\r\n".
----@return integer # 1 on success, -1 when txt is not header lines or the message has too many edits.
+---@param txt string One header line, "Name: value\r\n". Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
+---@return integer # 1 on success, -1 when txt is not a header line or the message has too many edits.
 function KSR.hdr.append(txt) end
 
 ---Add header lines after the first header named hname, or after the last header when there is none.
----@param txt string Header line(s).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@param hname string Header name (full or compact form, any case).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.append_after(txt, hname) end
 
 ---Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply).
----@param txt string Header line(s).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 when txt is not header lines.
 function KSR.hdr.append_to_reply(txt) end
 
@@ -590,12 +590,12 @@ function KSR.hdr.getw(hname) end
 function KSR.hdr.getw_idx(hname, idx) end
 
 ---Add header lines before the first header.
----@param txt string Header line(s).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.insert(txt) end
 
 ---Add header lines before the first header named hname, or before the first header when there is none.
----@param txt string Header line(s).
+---@param txt string One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@param hname string Header name.
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.insert_before(txt, hname) end
@@ -620,13 +620,13 @@ function KSR.hdr.remove(hname) end
 
 ---Remove headers named hrm, then append hadd.
 ---@param hrm string Name of the headers to remove.
----@param hadd string Header line(s) to append.
+---@param hadd string One header line to append. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.rmappend(hrm, hadd) end
 
 ---Remove headers named hrm, then insert hadd before the first header.
 ---@param hrm string Name of the headers to remove.
----@param hadd string Header line(s) to insert.
+---@param hadd string One header line to insert. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.hdr.rminsert(hrm, hadd) end
 
@@ -1149,9 +1149,9 @@ KSR.nathelper = {}
 function KSR.nathelper.add_contact_alias() end
 
 ---Add an alias parameter with the given address to the first Contact URI.
----@param ip string IPv4 or IPv6 address.
----@param port string Port, 1-65535.
----@param proto string udp, tcp, tls, sctp, ws or wss.
+---@param ip string IPv4 or IPv6 address. Checked: no CR, LF or NUL (a script error otherwise).
+---@param port string Port, 1-65535. Checked: no CR, LF or NUL (a script error otherwise).
+---@param proto string udp, tcp, tls, sctp, ws or wss. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when added; 2 when there is no Contact or it is "*"; -1 on bad arguments, a malformed Contact or a second change.
 function KSR.nathelper.add_contact_alias_addr(ip, port, proto) end
 
@@ -1175,7 +1175,7 @@ function KSR.nathelper.fix_nated_sdp(level) end
 
 ---fix_nated_sdp with a given address instead of the source address.
 ---@param level integer As for fix_nated_sdp.
----@param ip string The address to put in the SDP.
+---@param ip string The address to put in the SDP. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # As fix_nated_sdp; -1 also when ip is not an IP address.
 function KSR.nathelper.fix_nated_sdp_ip(level, ip) end
 
@@ -1315,7 +1315,7 @@ function KSR.pv.setl(name, value) end
 ---Assign a string to a pseudo-variable.
 ---@param name string A writable pseudo-variable: $ru, $rU, $rd, $rp, $du, $var(x), $avp(x).
 ---@param value string The new value.
----@return boolean # true when set; false for a read-only or unknown name or a bad value (logged).
+---@return boolean # true when set; false for a read-only or unknown name or a bad value (logged). A value with CR, LF or NUL for $ru, $rU, $rd, $rp or $du is a script error: it would split the request line or a header.
 function KSR.pv.sets(name, value) end
 
 ---Remove the value of $var(x) and $avp(x) (all of its values), or clear $du.
@@ -1493,10 +1493,10 @@ function KSR.registrar.registered(table) end
 ---@return integer # 1 when registered, -1 when not.
 function KSR.registrar.registered_uri(table, uri) end
 
----Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself.
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
 ---@param table string usrloc table, "location".
 ---@param flags integer 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
----@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+---@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
 function KSR.registrar.save(table, flags) end
 
 ---save with the address of record taken from uri.
@@ -1517,7 +1517,7 @@ function KSR.registrar.unregister(table, uri) end
 KSR.rr = {}
 
 ---Add a parameter to this request's Record-Route, before or after record_route. After record_route the pending edits are applied to the message first, so later reads see them.
----@param param string A URI parameter with its leading ';', such as ";nat=yes".
+---@param param string A URI parameter with its leading ';', such as ";nat=yes". Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.add_rr_param(param) end
 
@@ -1553,23 +1553,23 @@ function KSR.rr.next_hop_route() end
 function KSR.rr.record_route() end
 
 ---record_route with the given address in place of the socket's (`<sip:ADDR;lr;ftag=...>`).
----@param addr string Address to use, host:port.
+---@param addr string Address to use, host:port. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.record_route_advertised_address(addr) end
 
 ---record_route with extra URI parameters in the Record-Route.
----@param params string URI parameters to add, such as ";nat=yes".
+---@param params string URI parameters to add, such as ";nat=yes". Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.record_route_params(params) end
 
 ---Add a Record-Route with a given address instead of the socket's: `<sip:ADDR;ftag=FROMTAG;lr>`. A second address adds a second entry below.
----@param addr1 string Address for the Record-Route URI, host:port (a sip: prefix is dropped).
----@param addr2 string Second address for double record-routing, or "".
+---@param addr1 string Address for the Record-Route URI, host:port (a sip: prefix is dropped). Checked: no CR, LF or NUL (a script error otherwise).
+---@param addr2 string Second address for double record-routing, or "". Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.record_route_preset(addr1, addr2) end
 
 ---record_route_preset with one address.
----@param addr string Address for the Record-Route URI, host:port.
+---@param addr string Address for the Record-Route URI, host:port. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.record_route_preset_one(addr) end
 
@@ -1600,7 +1600,7 @@ function KSR.sanity.sanity_reply() end
 KSR.siputils = {}
 
 ---Add a parameter to the Request-URI (before its headers).
----@param param string name or name=value, without the ';'.
+---@param param string name or name=value, without the ';'. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 when the Request-URI is not sip:/sips: or does not parse.
 function KSR.siputils.add_uri_param(param) end
 
@@ -1638,14 +1638,14 @@ function KSR.siputils.contact_param_decode(nparam) end
 function KSR.siputils.contact_param_decode_ruri(nparam) end
 
 ---Hide every Contact URI, base64url-encoded, in parameter nparam of saddr (topology hiding).
----@param nparam string Name of the parameter that carries the encoded URI.
----@param saddr string URI that replaces the Contact URI, "sip:203.0.113.1:5060".
+---@param nparam string Name of the parameter that carries the encoded URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param saddr string URI that replaces the Contact URI, "sip:203.0.113.1:5060". Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success (also without Contact), -1 on a bad Contact.
 function KSR.siputils.contact_param_encode(nparam, saddr) end
 
 ---contact_param_encode after adding ;alias=IP~PORT~PROTO of the source address to each Contact URI.
----@param nparam string Name of the parameter.
----@param saddr string URI that replaces the Contact URI.
+---@param nparam string Name of the parameter. Checked: no CR, LF or NUL (a script error otherwise).
+---@param saddr string URI that replaces the Contact URI. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on a bad Contact.
 function KSR.siputils.contact_param_encode_alias(nparam, saddr) end
 
@@ -1768,14 +1768,14 @@ KSR.sl = {}
 
 ---Send a reply to the current request, statefully when a transaction exists (tm), otherwise statelessly. `freply` is the seed's name for it.
 ---@param code integer Status code, 100-699.
----@param reason string Reason phrase.
+---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.send_reply(code, reason) end
 
 ---Send a reply to the current request, statefully when a transaction exists (tm), otherwise statelessly. `freply` is the seed's name for it.
 ---Alias of KSR.sl.send_reply.
 ---@param code integer Status code, 100-699.
----@param reason string Reason phrase.
+---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.freply(code, reason) end
 
@@ -1789,14 +1789,14 @@ function KSR.sl.sl_reply_error() end
 
 ---Send a stateless reply to the current request. `sreply` is the name the seed used for it.
 ---@param code integer Status code, 100-699.
----@param reason string Reason phrase.
+---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sl_send_reply(code, reason) end
 
 ---Send a stateless reply to the current request. `sreply` is the name the seed used for it.
 ---Alias of KSR.sl.sl_send_reply.
 ---@param code integer Status code, 100-699.
----@param reason string Reason phrase.
+---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sreply(code, reason) end
 
@@ -1806,27 +1806,27 @@ KSR.textops = {}
 
 ---Add a body part; a body that is not multipart becomes multipart/mixed (boundary unique-boundary-1, Mime-Version: 1.0) with the old body as first part.
 ---@param txt string Content of the new part.
----@param ctype string Its Content-Type.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 without a Content-Type.
 function KSR.textops.append_body_part(txt, ctype) end
 
 ---append_body_part with a Content-Disposition.
 ---@param txt string Content of the new part.
----@param ctype string Its Content-Type.
----@param cd string Its Content-Disposition.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
+---@param cd string Its Content-Disposition. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 without a Content-Type.
 function KSR.textops.append_body_part_cd(txt, ctype, cd) end
 
 ---append_body_part with the content in hex.
 ---@param htxt string Content in hex.
----@param ctype string Its Content-Type.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for bad hex or no Content-Type.
 function KSR.textops.append_body_part_hex(htxt, ctype) end
 
 ---append_body_part_cd with the content in hex.
 ---@param htxt string Content in hex.
----@param ctype string Its Content-Type.
----@param cd string Its Content-Disposition.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
+---@param cd string Its Content-Disposition. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for bad hex or no Content-Type.
 function KSR.textops.append_body_part_hex_cd(htxt, ctype, cd) end
 
@@ -2044,31 +2044,31 @@ function KSR.textops.search_str(text, re) end
 
 ---Replace the body; Content-Length follows.
 ---@param body string The new body.
----@param ctype string Content-Type to set; "" keeps the current one.
+---@param ctype string Content-Type to set; "" keeps the current one. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 on error.
 function KSR.textops.set_body(body, ctype) end
 
 ---Replace the body with bytes given in hex.
 ---@param htxt string The body in hex.
----@param ctype string Content-Type to set; "" keeps the current one.
+---@param ctype string Content-Type to set; "" keeps the current one. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for bad hex.
 function KSR.textops.set_body_hex(htxt, ctype) end
 
 ---Make the body multipart/mixed (with Mime-Version: 1.0), from txt or from the current body.
 ---@param txt string Content of the one part; "" to use the current body.
----@param ctype string Its Content-Type; "" for text/plain.
----@param boundary string Boundary; "" for unique-boundary-1.
+---@param ctype string Its Content-Type; "" for text/plain. Checked: no CR, LF or NUL (a script error otherwise).
+---@param boundary string Boundary; "" for unique-boundary-1. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success (also when the body is multipart already and txt is empty), -1 when there is nothing to put in.
 function KSR.textops.set_body_multipart(txt, ctype, boundary) end
 
 ---Make the current body the one part of a multipart body with that boundary.
----@param boundary string Boundary.
+---@param boundary string Boundary. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 without a body.
 function KSR.textops.set_body_multipart_boundary(boundary) end
 
 ---set_body_multipart with the default boundary.
 ---@param txt string Content of the one part.
----@param ctype string Its Content-Type.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 when there is nothing to put in.
 function KSR.textops.set_body_multipart_content(txt, ctype) end
 
@@ -2078,13 +2078,13 @@ function KSR.textops.set_body_multipart_mode() end
 
 ---Set the body of the reply kemi sends to this request (sl_send_reply, t_reply).
 ---@param body string The reply body.
----@param ctype string Its Content-Type.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for a reply or an empty Content-Type.
 function KSR.textops.set_reply_body(body, ctype) end
 
 ---set_reply_body with the body given in hex.
 ---@param htxt string The reply body in hex.
----@param ctype string Its Content-Type.
+---@param ctype string Its Content-Type. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 on success, -1 for bad hex, a reply or an empty Content-Type.
 function KSR.textops.set_reply_body_hex(htxt, ctype) end
 
@@ -2235,7 +2235,7 @@ function KSR.tm.t_relay_to_proto_addr(proto, host, port) end
 
 ---Reply statefully; the reply is retransmitted and replayed as RFC 3261 asks.
 ---@param code integer Status code, 100-699.
----@param reason string Reason phrase.
+---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when sent; -1 without a transaction or on a bad code.
 function KSR.tm.t_reply(code, reason) end
 

@@ -149,7 +149,7 @@ class _corex:
 
 
 class _hdr:
-    """Add, remove and read header lines. Texts are whole header lines as in Kamailio ("X-Info: yes\\r\\n"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
+    """Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\\r\\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
 
     def append(self, txt: str) -> int:
         """Add header lines after the last header."""
@@ -924,7 +924,7 @@ class _registrar:
         ...
 
     def save(self, table: str, flags: int) -> int:
-        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, too many bindings 503, an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7). Like Kamailio, save sends the error reply itself."""
+        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself."""
         ...
 
     def save_uri(self, table: str, flags: int, uri: str) -> int:

@@ -120,6 +120,9 @@ func kemi_auth_challenge(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
 		return ctx.Fail(core.ArgError("KSR.auth.auth_challenge", kemiArgs_auth_challenge, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.auth.auth_challenge", "realm", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(AuthChallenge(ctx, args[0].S, int(args[1].I))))
 }
 
@@ -147,6 +150,9 @@ var kemiArgs_proxy_challenge = []core.Type{core.TStr, core.TInt}
 func kemi_proxy_challenge(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
 		return ctx.Fail(core.ArgError("KSR.auth.proxy_challenge", kemiArgs_proxy_challenge, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.auth.proxy_challenge", "realm", core.CheckLine, args[0].S))
 	}
 	return core.Int(int64(ProxyChallenge(ctx, args[0].S, int(args[1].I))))
 }
@@ -187,6 +193,9 @@ var kemiArgs_www_challenge = []core.Type{core.TStr, core.TInt}
 func kemi_www_challenge(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
 		return ctx.Fail(core.ArgError("KSR.auth.www_challenge", kemiArgs_www_challenge, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.auth.www_challenge", "realm", core.CheckLine, args[0].S))
 	}
 	return core.Int(int64(WWWChallenge(ctx, args[0].S, int(args[1].I))))
 }

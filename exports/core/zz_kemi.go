@@ -1163,6 +1163,9 @@ func kemi_setdsturi(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.setdsturi", kemiArgs_setdsturi, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.setdsturi", "uri", core.CheckLine, args[0].S))
+	}
 	return core.Bool(Setdsturi(ctx, args[0].S))
 }
 
@@ -1182,6 +1185,9 @@ var kemiArgs_sethost = []core.Type{core.TStr}
 func kemi_sethost(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.sethost", kemiArgs_sethost, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.sethost", "host", core.CheckLine, args[0].S))
 	}
 	return core.Bool(Sethost(ctx, args[0].S))
 }
@@ -1203,6 +1209,9 @@ func kemi_seturi(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.seturi", kemiArgs_seturi, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.seturi", "uri", core.CheckLine, args[0].S))
+	}
 	return core.Bool(Seturi(ctx, args[0].S))
 }
 
@@ -1212,6 +1221,9 @@ var kemiArgs_setuser = []core.Type{core.TStr}
 func kemi_setuser(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.setuser", kemiArgs_setuser, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.setuser", "user", core.CheckLine, args[0].S))
 	}
 	return core.Bool(Setuser(ctx, args[0].S))
 }

@@ -163,6 +163,9 @@ func kemi_append_branch_uri(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.corex.append_branch_uri", kemiArgs_append_branch_uri, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.corex.append_branch_uri", "uri", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(AppendBranchURI(ctx, args[0].S)))
 }
 
@@ -172,6 +175,12 @@ var kemiArgs_append_branch_uri_q = []core.Type{core.TStr, core.TStr}
 func kemi_append_branch_uri_q(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.corex.append_branch_uri_q", kemiArgs_append_branch_uri_q, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.corex.append_branch_uri_q", "uri", core.CheckLine, args[0].S))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.corex.append_branch_uri_q", "q", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(AppendBranchURIQ(ctx, args[0].S, args[1].S)))
 }

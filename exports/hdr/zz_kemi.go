@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "hdr",
-		Doc:  "Add, remove and read header lines. Texts are whole header lines as in Kamailio (\"X-Info: yes\\r\\n\"; several lines are fine, a missing final CRLF is added). Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request.",
+		Doc:  "Add, remove and read header lines. A text is one whole header line as in Kamailio (\"X-Info: yes\\r\\n\"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request.",
 		Exports: []*core.Export{
 			{
 				Module:  "hdr",
@@ -148,6 +148,9 @@ func kemi_append(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.append", kemiArgs_append, core.KindNames(args)))
 	}
+	if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.append", "txt", core.CheckHdrLine, args[0].S))
+	}
 	return core.Int(int64(Append(ctx, args[0].S)))
 }
 
@@ -158,6 +161,9 @@ func kemi_append_after(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.append_after", kemiArgs_append_after, core.KindNames(args)))
 	}
+	if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.append_after", "txt", core.CheckHdrLine, args[0].S))
+	}
 	return core.Int(int64(AppendAfter(ctx, args[0].S, args[1].S)))
 }
 
@@ -167,6 +173,9 @@ var kemiArgs_append_to_reply = []core.Type{core.TStr}
 func kemi_append_to_reply(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.append_to_reply", kemiArgs_append_to_reply, core.KindNames(args)))
+	}
+	if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.append_to_reply", "txt", core.CheckHdrLine, args[0].S))
 	}
 	return core.Int(int64(AppendToReply(ctx, args[0].S)))
 }
@@ -238,6 +247,9 @@ func kemi_insert(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.insert", kemiArgs_insert, core.KindNames(args)))
 	}
+	if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.insert", "txt", core.CheckHdrLine, args[0].S))
+	}
 	return core.Int(int64(Insert(ctx, args[0].S)))
 }
 
@@ -247,6 +259,9 @@ var kemiArgs_insert_before = []core.Type{core.TStr, core.TStr}
 func kemi_insert_before(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.insert_before", kemiArgs_insert_before, core.KindNames(args)))
+	}
+	if !core.HdrLineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.insert_before", "txt", core.CheckHdrLine, args[0].S))
 	}
 	return core.Int(int64(InsertBefore(ctx, args[0].S, args[1].S)))
 }
@@ -288,6 +303,9 @@ func kemi_rmappend(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.rmappend", kemiArgs_rmappend, core.KindNames(args)))
 	}
+	if !core.HdrLineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.rmappend", "hadd", core.CheckHdrLine, args[1].S))
+	}
 	return core.Int(int64(RmAppend(ctx, args[0].S, args[1].S)))
 }
 
@@ -297,6 +315,9 @@ var kemiArgs_rminsert = []core.Type{core.TStr, core.TStr}
 func kemi_rminsert(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.hdr.rminsert", kemiArgs_rminsert, core.KindNames(args)))
+	}
+	if !core.HdrLineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.hdr.rminsert", "hadd", core.CheckHdrLine, args[1].S))
 	}
 	return core.Int(int64(RmInsert(ctx, args[0].S, args[1].S)))
 }

@@ -150,6 +150,15 @@ func kemi_add_contact_alias_addr(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.nathelper.add_contact_alias_addr", kemiArgs_add_contact_alias_addr, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.nathelper.add_contact_alias_addr", "ip", core.CheckLine, args[0].S))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.nathelper.add_contact_alias_addr", "port", core.CheckLine, args[1].S))
+	}
+	if !core.LineOK(args[2].S) {
+		return ctx.Fail(core.CheckError("KSR.nathelper.add_contact_alias_addr", "proto", core.CheckLine, args[2].S))
+	}
 	return core.Int(int64(AddContactAliasAddr(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
@@ -195,6 +204,9 @@ var kemiArgs_fix_nated_sdp_ip = []core.Type{core.TInt, core.TStr}
 func kemi_fix_nated_sdp_ip(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.nathelper.fix_nated_sdp_ip", kemiArgs_fix_nated_sdp_ip, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.nathelper.fix_nated_sdp_ip", "ip", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(FixNatedSDPIP(ctx, int(args[0].I), args[1].S)))
 }

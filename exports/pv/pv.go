@@ -9,6 +9,7 @@
 package pv
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,30 +233,52 @@ func IsNull(ctx *core.Ctx, name string) bool {
 	return !ok
 }
 
-// set assigns v to a writable pseudo-variable.
+// set assigns v to a writable pseudo-variable and reports whether it did.
 func set(ctx *core.Ctx, fn, full string, v core.Value) bool {
+	return assign(ctx, fn, full, v) == nil
+}
+
+// errNotSet is assign's answer for a failure it has logged.
+var errNotSet = errors.New("not set")
+
+// assign assigns v to a writable pseudo-variable. It logs why it could
+// not, except for errLineBreak, which it returns for the caller to raise.
+func assign(ctx *core.Ctx, fn, full string, v core.Value) error {
 	s := lookup(full)
 	if s.err != "" && s.name == "" {
 		ctx.Log(core.LErr, "pv: "+fn+": "+s.err+"\n")
-		return false
+		return errNotSet
 	}
 	setter := core.LookupPVSetter(s.name)
 	if setter == nil || len(s.trans) > 0 {
 		ctx.Log(core.LErr, "pv: "+fn+": "+core.LogQuote(full)+" is read-only or unknown\n")
-		return false
+		return errNotSet
 	}
 	if ctx.Msg == nil {
-		return false
+		return errNotSet
 	}
 	if err := setter(ctx, s.arg, v); err != nil {
+		if err == errLineBreak {
+			return err
+		}
 		ctx.Log(core.LErr, "pv: "+fn+": "+core.LogValue(err.Error())+"\n")
-		return false
+		return errNotSet
 	}
-	return true
+	return nil
 }
 
-// Sets is KSR.pv.sets.
-func Sets(ctx *core.Ctx, name, val string) bool { return set(ctx, "sets", name, core.Str(val)) }
+// Sets is KSR.pv.sets: true when set, false when not (logged), and a
+// script error for a value with CR, LF or NUL given to a pseudo-variable
+// written into the message ($ru, $rU, $rd, $rp, $du).
+func Sets(ctx *core.Ctx, name, val string) (bool, error) {
+	switch err := assign(ctx, "sets", name, core.Str(val)); err {
+	case nil:
+		return true, nil
+	case errLineBreak:
+		return false, core.CheckError("KSR.pv.sets", name, core.CheckLine, val)
+	}
+	return false, nil
+}
 
 // Seti is KSR.pv.seti.
 func Seti(ctx *core.Ctx, name string, val int) bool {

@@ -1,6 +1,7 @@
 package pv
 
 import (
+	"strings"
 	"testing"
 
 	"kemi/core"
@@ -104,7 +105,7 @@ func TestReplyPVs(t *testing.T) {
 			t.Errorf("%s on a reply = %v", n, Get(ctx, n))
 		}
 	}
-	if Sets(ctx, "$ru", "sip:x@y") {
+	if sets(ctx, "$ru", "sip:x@y") {
 		t.Error("$ru set on a reply")
 	}
 }
@@ -135,7 +136,7 @@ func TestSetRequestURIParts(t *testing.T) {
 		if c.val == "" && c.name == "$rp" {
 			ok = Seti(ctx, c.name, c.ival)
 		} else {
-			ok = Sets(ctx, c.name, c.val)
+			ok = sets(ctx, c.name, c.val)
 		}
 		if !ok {
 			t.Errorf("set %s %q failed", c.name, c.val)
@@ -154,17 +155,17 @@ func TestSetRequestURIParts(t *testing.T) {
 	}
 	// Userless URI gets a user.
 	ctx := ctxFor(t, ksrtest.Request("OPTIONS sip:example.com SIP/2.0", "Via: SIP/2.0/UDP h;branch=z9hG4bK1", "From: <sip:a@b>;tag=1", "To: <sip:c@d>", "Call-ID: x", "CSeq: 1 OPTIONS"))
-	if !Sets(ctx, "$rU", "dave") || Gete(ctx, "$ru").S != "sip:dave@example.com" {
+	if !sets(ctx, "$rU", "dave") || Gete(ctx, "$ru").S != "sip:dave@example.com" {
 		t.Errorf("$rU on a userless URI: %v", Get(ctx, "$ru"))
 	}
-	if Sets(ctx, "$rd", "") {
+	if sets(ctx, "$rd", "") {
 		t.Error("empty $rd accepted")
 	}
 }
 
 func TestVarsAndAVPs(t *testing.T) {
 	ctx := ctxFor(t, ksrtest.Invite())
-	if !Sets(ctx, "$var(a)", "x") || !Seti(ctx, "$var(n)", 42) {
+	if !sets(ctx, "$var(a)", "x") || !Seti(ctx, "$var(n)", 42) {
 		t.Fatal("set $var failed")
 	}
 	if v := Get(ctx, "$var(a)"); v.S != "x" {
@@ -176,12 +177,12 @@ func TestVarsAndAVPs(t *testing.T) {
 	if Geti(ctx, "$var(n)") != 42 {
 		t.Error("geti $var(n)")
 	}
-	Sets(ctx, "$avp(d)", "one")
-	Sets(ctx, "$avp(s:d)", "two")
+	sets(ctx, "$avp(d)", "one")
+	sets(ctx, "$avp(s:d)", "two")
 	if v := Get(ctx, "$avp(d)"); v.S != "two" {
 		t.Errorf("$avp(d) = %v, want the newest value", v)
 	}
-	if !Sets(ctx, "$du", "sip:192.0.2.5") || ctx.DstURI != "sip:192.0.2.5" || Get(ctx, "$du").S != "sip:192.0.2.5" {
+	if !sets(ctx, "$du", "sip:192.0.2.5") || ctx.DstURI != "sip:192.0.2.5" || Get(ctx, "$du").S != "sip:192.0.2.5" {
 		t.Errorf("$du = %q", ctx.DstURI)
 	}
 	if !Unset(ctx, "$du") || ctx.DstURI != "" {
@@ -193,12 +194,12 @@ func TestVarsAndAVPs(t *testing.T) {
 	if !Unset(ctx, "$avp(d)") || !IsNull(ctx, "$avp(d)") {
 		t.Error("unset $avp(d)")
 	}
-	if Sets(ctx, "$ci", "x") || Sets(ctx, "$nosuch", "x") || Sets(ctx, "novar", "x") {
+	if sets(ctx, "$ci", "x") || sets(ctx, "$nosuch", "x") || sets(ctx, "novar", "x") {
 		t.Error("read-only or unknown set accepted")
 	}
 	// The next message starts empty.
 	Seti(ctx, "$var(n)", 1)
-	Sets(ctx, "$avp(d)", "x")
+	sets(ctx, "$avp(d)", "x")
 	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
 	if !IsNull(ctx, "$var(n)") || !IsNull(ctx, "$avp(d)") {
 		t.Error("$var / $avp survived into the next message")
@@ -259,10 +260,10 @@ func BenchmarkGet(b *testing.B) {
 
 func TestSaveRestoreAVPs(t *testing.T) {
 	ctx := ctxFor(t, ksrtest.Invite())
-	Sets(ctx, "$avp(a)", "one")
+	sets(ctx, "$avp(a)", "one")
 	Seti(ctx, "$avp(a)", 2)
 	saved := SaveAVPs(ctx)
-	Sets(ctx, "$avp(a)", "changed later")
+	sets(ctx, "$avp(a)", "changed later")
 	other := ctxFor(t, ksrtest.Invite())
 	Sets(other, "$avp(b)", "x")
 	RestoreAVPs(other, saved)
@@ -320,7 +321,7 @@ func TestIndexedHeader(t *testing.T) {
 
 func TestTransformations(t *testing.T) {
 	ctx := ctxFor(t, ksrtest.Invite("X-List: a=1; b=two ;c", "Via: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bK2"))
-	Sets(ctx, "$var(s)", "  Hello World  ")
+	sets(ctx, "$var(s)", "  Hello World  ")
 	for name, want := range map[string]any{
 		"$(ru{uri.user})":                         "bob",
 		"$(ru{uri.host})":                         "example.com",
@@ -357,7 +358,41 @@ func TestTransformations(t *testing.T) {
 			t.Errorf("%s = %v, want null", name, Get(ctx, name))
 		}
 	}
-	if Sets(ctx, "$(var(s){s.len})", "x") {
+	if sets(ctx, "$(var(s){s.len})", "x") {
 		t.Error("set through a transformation")
+	}
+}
+
+// sets is Sets as a bool, for the tests that only ask whether it set.
+func sets(ctx *core.Ctx, name, val string) bool {
+	ok, _ := Sets(ctx, name, val)
+	return ok
+}
+
+// TestHardening_PVInjection covers issue 10 item 7 for pseudo-variables:
+// a line break in a value for $ru, its parts or $du is a script error
+// naming KSR.pv.sets, and the message keeps its Request-URI; $var takes it.
+func TestHardening_PVInjection(t *testing.T) {
+	for _, name := range []string{"$ru", "$rU", "$rd", "$rp", "$du"} {
+		for _, val := range []string{"sip:x@y\r\nX-Injected: yes", "a\nb", "a\x00b"} {
+			ctx := ctxFor(t, ksrtest.Invite())
+			before := Gete(ctx, "$ru").S
+			ok, e := Sets(ctx, name, val)
+			if ok || e == nil {
+				t.Errorf("sets(%s, %q) = %v, %v; want a script error", name, val, ok, e)
+				continue
+			}
+			err := e.Error()
+			if !strings.HasPrefix(err, "KSR.pv.sets: "+name+": expected a value without CR, LF or NUL, got ") {
+				t.Errorf("sets(%s, %q): error %q", name, val, err)
+			}
+			if got := Gete(ctx, "$ru").S; got != before || ctx.DstURI != "" {
+				t.Errorf("sets(%s, %q) changed the message: $ru %q, $du %q", name, val, got, ctx.DstURI)
+			}
+		}
+	}
+	ctx := ctxFor(t, ksrtest.Invite())
+	if !sets(ctx, "$var(body)", "a\r\nb") || Gete(ctx, "$var(body)").S != "a\r\nb" {
+		t.Error("$var refused a value with CRLF")
 	}
 }

@@ -1,6 +1,7 @@
 package pv
 
 import (
+	"errors"
 	"strconv"
 
 	"kemi/core"
@@ -330,6 +331,9 @@ func init() {
 		if v.Kind != core.KStr {
 			return errNeedStr("$du", v)
 		}
+		if !core.LineOK(v.S) {
+			return errLineBreak
+		}
 		c.DstURI = v.S
 		return nil
 	})
@@ -339,6 +343,9 @@ func init() {
 		}
 		if !c.Msg.IsRequest() {
 			return errReply("$ru")
+		}
+		if !core.LineOK(v.S) {
+			return errLineBreak
 		}
 		c.Scratch = append(c.Scratch[:0], v.S...)
 		c.Msg.SetRequestURI(c.Scratch)
@@ -373,6 +380,11 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
+// errLineBreak refuses a value with CR, LF or NUL for a pseudo-variable
+// that is written into the message ($ru and its parts, $du): it would
+// split the request line or a header. set turns it into a script error.
+var errLineBreak = errors.New("CR, LF or NUL in a message value")
+
 type pvError struct{ msg string }
 
 func (e *pvError) Error() string { return e.msg }
@@ -398,6 +410,9 @@ func ruriPartSetter(name string, part uriPart) core.PVSetter {
 		switch v.Kind {
 		case core.KNull:
 		case core.KStr:
+			if !core.LineOK(v.S) {
+				return errLineBreak
+			}
 			val = []byte(v.S)
 		case core.KInt:
 			val = strconv.AppendInt(num[:0], v.I, 10)

@@ -252,7 +252,11 @@ func kemi_sets(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.pv.sets", kemiArgs_sets, core.KindNames(args)))
 	}
-	return core.Bool(Sets(ctx, args[0].S, args[1].S))
+	r, err := Sets(ctx, args[0].S, args[1].S)
+	if err != nil {
+		return ctx.Fail(err)
+	}
+	return core.Bool(r)
 }
 
 var kemiArgs_unset = []core.Type{core.TStr}
@@ -267,16 +271,16 @@ func kemi_unset(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/pv/module.yaml.
 var (
-	_ func(*core.Ctx, string) core.Value         = Get
-	_ func(*core.Ctx, string) core.Value         = Gete
-	_ func(*core.Ctx, string) int                = Geti
-	_ func(*core.Ctx, string) core.Value         = Getl
-	_ func(*core.Ctx, string, int) core.Value    = Getvn
-	_ func(*core.Ctx, string, string) core.Value = Getvs
-	_ func(*core.Ctx, string) core.Value         = Getw
-	_ func(*core.Ctx, string) bool               = IsNull
-	_ func(*core.Ctx, string, int) bool          = Seti
-	_ func(*core.Ctx, string, int64) bool        = Setl
-	_ func(*core.Ctx, string, string) bool       = Sets
-	_ func(*core.Ctx, string) bool               = Unset
+	_ func(*core.Ctx, string) core.Value            = Get
+	_ func(*core.Ctx, string) core.Value            = Gete
+	_ func(*core.Ctx, string) int                   = Geti
+	_ func(*core.Ctx, string) core.Value            = Getl
+	_ func(*core.Ctx, string, int) core.Value       = Getvn
+	_ func(*core.Ctx, string, string) core.Value    = Getvs
+	_ func(*core.Ctx, string) core.Value            = Getw
+	_ func(*core.Ctx, string) bool                  = IsNull
+	_ func(*core.Ctx, string, int) bool             = Seti
+	_ func(*core.Ctx, string, int64) bool           = Setl
+	_ func(*core.Ctx, string, string) (bool, error) = Sets
+	_ func(*core.Ctx, string) bool                  = Unset
 )

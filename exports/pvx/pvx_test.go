@@ -159,7 +159,7 @@ func TestPvx_XavpAssign(t *testing.T) {
 	c, _ := ctx(t)
 	set := func(name string, v core.Value) {
 		t.Helper()
-		if !pv.Sets(c, name, v.S) && v.Kind == core.KStr {
+		if ok, _ := pv.Sets(c, name, v.S); !ok && v.Kind == core.KStr {
 			t.Fatalf("sets(%q) failed", name)
 		}
 	}

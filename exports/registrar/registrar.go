@@ -30,10 +30,23 @@ const (
 	FlagReplace = 0x04
 )
 
+// MaxReply is the largest reply save sends: the most a UDP datagram
+// carries over IPv4 (65535 less the IP and UDP headers). A REGISTER whose
+// 200 would list more than fits is refused before anything is stored, on
+// every transport, so the bindings of an AoR can always be returned to a
+// client, whichever transport it uses next.
+const MaxReply = 65535 - 20 - 8
+
+// Default limits (module.yaml gives the reasons).
+const (
+	DefaultMaxContacts    = 12
+	DefaultContactMaxSize = 512
+)
+
 // config is the registrar modparams, read once per runtime.
 type config struct {
 	defaultExpires, minExpires, maxExpires int
-	defaultQ, maxContacts                  int
+	defaultQ, maxContacts, contactMaxSize  int
 	methodFiltering, appendBranches        bool
 	usePath                                bool
 }
@@ -54,7 +67,8 @@ func cfg(rt *core.Runtime) *config {
 			minExpires:      p("min_expires", 60),
 			maxExpires:      p("max_expires", 0),
 			defaultQ:        p("default_q", -1),
-			maxContacts:     p("max_contacts", 0),
+			maxContacts:     p("max_contacts", DefaultMaxContacts),
+			contactMaxSize:  p("contact_max_size", DefaultContactMaxSize),
 			methodFiltering: p("method_filtering", 0) != 0,
 			appendBranches:  p("append_branches", 1) != 0,
 			usePath:         p("use_path", 0) != 0,
@@ -74,11 +88,14 @@ type pending struct {
 
 // state is the per-worker scratch of this module.
 type state struct {
-	aor   []byte
-	pend  []pending
-	hdrs  []byte
-	best  []int
-	reply []byte
+	aor  []byte
+	pend []pending
+	hdrs []byte
+	path []byte
+	// listed: apply wrote the 200's Contact lines into hdrs.
+	listed bool
+	best   []int
+	reply  []byte
 }
 
 var slot = core.NewSlot()
@@ -248,6 +265,10 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		if err != nil {
 			return reject(ctx, flags, 400, "Bad Contact", "registrar: save: Contact: "+core.LogValue(err.Error()))
 		}
+		if c.contactMaxSize > 0 && len(na.URI) > c.contactMaxSize {
+			return reject(ctx, flags, 400, "Contact Too Long", "registrar: save: Contact URI of "+
+				strconv.Itoa(len(na.URI))+" bytes, longer than contact_max_size "+strconv.Itoa(c.contactMaxSize))
+		}
 		p := pending{uri: na.URI, q: c.defaultQ, expires: hdrExp}
 		if e, ok := na.Params.Get("expires"); ok {
 			if n, ok := parseDelta(e); ok {
@@ -268,9 +289,19 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		}
 		s.pend = append(s.pend, p)
 	}
+	// RFC 3327 5.3: the Path stored goes back to a client that supports it.
+	s.path = s.path[:0]
+	if c.usePath && m.HasOption(sip.HdrSupported, "path") {
+		for it := m.LinesID(sip.HdrPath); it.Next(); {
+			s.path = append(s.path, "Path: "...)
+			s.path = append(s.path, it.Value()...)
+			s.path = append(s.path, "\r\n"...)
+		}
+	}
 	t := usrloc.Get(ctx.RT).Table(table)
 	now := time.Now().Unix()
 	rc := 4
+	s.listed = false
 	if star {
 		// RFC 3261 10.3 step 6: "*" only alone and with Expires: 0.
 		if len(s.pend) > 0 || !hasHdrExp || hdrExp != 0 {
@@ -281,41 +312,87 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	} else if len(s.pend) > 0 {
 		var code int
 		var why string
-		rc, code, why = apply(ctx, c, s, t, flags, now)
+		rc, code, why = apply(ctx, c, s, t, flags, now, MaxReply-replyBase(ctx, s))
 		if code != 0 {
 			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+core.LogQuote(s.aor))
-			if code == 503 {
+			if code == 503 || code == codeTooLarge {
 				return -2 // Kamailio's code for too many contacts
 			}
 			return -1
 		}
 	}
 	if flags&FlagNoReply == 0 {
-		s.hdrs = s.hdrs[:0]
-		t.View(s.aor, func(r *usrloc.Record) {
-			if r != nil {
-				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
-			}
-		})
-		// RFC 3327 5.3: the Path stored goes back to a client that
-		// supports it.
-		if c.usePath && m.HasOption(sip.HdrSupported, "path") {
-			for it := m.LinesID(sip.HdrPath); it.Next(); {
-				s.hdrs = append(s.hdrs, "Path: "...)
-				s.hdrs = append(s.hdrs, it.Value()...)
-				s.hdrs = append(s.hdrs, "\r\n"...)
-			}
+		if !s.listed {
+			s.hdrs = s.hdrs[:0]
+			t.View(s.aor, func(r *usrloc.Record) {
+				if r != nil {
+					s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
+				}
+			})
 		}
-		if reply(ctx, 200, "OK", s.hdrs) < 0 {
-			return -1
+		s.hdrs = append(s.hdrs, s.path...)
+		if r := reply(ctx, 200, "OK", s.hdrs); r < 0 {
+			return r
 		}
 	}
 	return rc
 }
 
+// codeTooLarge and reasonTooLarge answer a REGISTER whose 200 would not
+// fit in MaxReply. A 5xx as for max_contacts (the same limit, counted in
+// bytes), and 500 rather than 503 since retrying later does not help; the
+// reason phrase names the problem.
+const (
+	codeTooLarge   = 500
+	reasonTooLarge = "Contacts Too Large For One Reply"
+)
+
+// replyBase returns the size of save's 200 OK without its Contact lines:
+// status line, Vias (with received and rport), From, To with tag, Call-ID,
+// CSeq, Server, the script's reply headers, the Path echo and
+// Content-Length. It builds that reply in ctx.Scratch, which reply reuses.
+func replyBase(ctx *core.Ctx, s *state) int {
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, 200, "OK", &opt)
+	ctx.Scratch = b[:0]
+	return len(b) + len(hdr.ReplyHeaders(ctx)) + len(s.path)
+}
+
+// contactLineLen is the length of the line appendContacts writes for one
+// binding: "Contact: <uri>;expires=N[;q=Q]\r\n".
+func contactLineLen(uri int, expires int64, q int) int {
+	n := len("Contact: <") + uri + len(">;expires=") + decimalLen(expires) + 2
+	if q >= 0 {
+		n += len(";q=") + qLen(q)
+	}
+	return n
+}
+
+// qLen is the length appendQ writes for q.
+func qLen(q int) int {
+	n := 3 // "d.d"
+	if q%100 != 0 {
+		n++
+		if q%10 != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func decimalLen(v int64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
 // apply changes the bindings under the record's lock. It returns save's
 // code, or a status code and reason to reject with (nothing changed).
-func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64) (rc, code int, why string) {
+// room is how many bytes of Contact lines the 200 may carry.
+func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64, room int) (rc, code int, why string) {
 	m := ctx.Msg
 	callID := m.CallID()
 	cseq, _, _ := m.CSeq()
@@ -352,6 +429,25 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		}
 		if c.maxContacts > 0 && count > c.maxContacts {
 			code, why = 503, "Too Many Registered Contacts"
+			return changed
+		}
+		// The 200 lists every binding: refuse what it could not carry,
+		// before anything is stored.
+		need := 0
+		for i := range r.Contacts {
+			b := &r.Contacts[i]
+			if b.Expires <= now || containsURI(s.pend, b.URI) || flags&FlagReplace != 0 {
+				continue // gone, or counted below as the REGISTER has it
+			}
+			need += contactLineLen(len(b.URI), b.Expires-now, b.Q)
+		}
+		for _, p := range s.pend {
+			if p.expires > 0 {
+				need += contactLineLen(len(p.uri), int64(p.expires), p.q)
+			}
+		}
+		if need > room {
+			code, why = codeTooLarge, reasonTooLarge
 			return changed
 		}
 		if flags&FlagReplace != 0 {
@@ -399,6 +495,10 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			b.Modified = now
 			b.Mem = flags&FlagMemOnly != 0
 		}
+		// List the bindings the size check passed, under the same lock:
+		// a REGISTER for the AoR in between cannot grow this 200.
+		s.hdrs = appendContacts(s.hdrs[:0], r.Contacts, now)
+		s.listed = true
 		return true
 	})
 	switch {
@@ -504,10 +604,22 @@ func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
 	}
 	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
+	if len(b) > MaxReply {
+		// A query of bindings stored under another REGISTER's smaller
+		// headers can still outgrow a datagram: answer, but briefly.
+		ctx.Log(core.LNotice, "registrar: reply: "+strconv.Itoa(code)+" of "+strconv.Itoa(len(b))+
+			" bytes is larger than "+strconv.Itoa(MaxReply)+"; sending "+strconv.Itoa(codeTooLarge)+" "+reasonTooLarge+"\n")
+		opt.ExtraHeaders = nil
+		b = sip.AppendReply(b[:0], ctx.Msg, codeTooLarge, reasonTooLarge, &opt)
+		code = codeTooLarge
+	}
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)); err != nil {
 		ctx.Log(core.LErr, "registrar: reply: "+core.LogValue(err.Error())+"\n")
 		return -1
+	}
+	if code == codeTooLarge {
+		return -2
 	}
 	return 1
 }

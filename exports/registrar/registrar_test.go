@@ -501,3 +501,121 @@ func TestAppendToReplyHeaders(t *testing.T) {
 		t.Errorf("reply lacks the append_to_reply header before the contacts:\n%s", got)
 	}
 }
+
+// bindings returns how many contacts alice@example.com has in "location".
+func bindings(rt *core.Runtime) int {
+	_, n := usrloc.Get(rt).Table("location").Len()
+	return n
+}
+
+// longContacts returns one Contact header with n URIs of about size
+// bytes each, numbered from first.
+func longContacts(first, n, size int) string {
+	var b strings.Builder
+	b.WriteString("Contact: ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		u := "sip:alice-" + itoa(first+i) + "@192.0.2.10:5062;x="
+		b.WriteString("<" + u + strings.Repeat("p", size-len(u)) + ">")
+	}
+	return b.String()
+}
+
+// TestHardening_RegisterReplyTooLarge covers issue 10 item 2: a REGISTER
+// whose 200 would not fit in one UDP datagram gets 500 with a reason
+// naming the problem, and its bindings are not stored.
+func TestHardening_RegisterReplyTooLarge(t *testing.T) {
+	rt := newRT(t, map[string]core.Value{"registrar.max_contacts": core.Int(0)})
+	rc, reply := doSave(t, rt, register(longContacts(0, 230, 270)), 0)
+	if rc != -2 || status(reply) != "SIP/2.0 500 Contacts Too Large For One Reply" {
+		t.Fatalf("230 contacts of 270 bytes: save = %d, reply %q; want -2 and 500 Contacts Too Large For One Reply", rc, status(reply))
+	}
+	if n := bindings(rt); n != 0 {
+		t.Fatalf("%d bindings stored for a REGISTER answered with an error", n)
+	}
+	// Filled 20 at a time: every 200 fits, and the REGISTER that would
+	// overflow stores nothing.
+	ok := 0
+	for i := 0; i < 20; i++ {
+		rc, reply := doSave(t, rt, register(longContacts(i*20, 20, 300)), 0)
+		if len(reply) > MaxReply {
+			t.Fatalf("batch %d: a reply of %d bytes, more than %d", i, len(reply), MaxReply)
+		}
+		if rc < 0 {
+			if status(reply) != "SIP/2.0 500 Contacts Too Large For One Reply" {
+				t.Fatalf("batch %d: %d %q", i, rc, status(reply))
+			}
+			break
+		}
+		ok++
+		if got := len(contactLines(reply)); got != ok*20 {
+			t.Fatalf("batch %d: %d contacts listed, want %d", i, got, ok*20)
+		}
+	}
+	if ok == 0 || ok == 20 {
+		t.Fatalf("%d batches of 20 accepted; want the limit to fall in between", ok)
+	}
+	if n := bindings(rt); n != ok*20 {
+		t.Fatalf("%d bindings stored after %d accepted batches of 20", n, ok)
+	}
+	// A refresh of one stored binding still fits and changes nothing else.
+	if rc, reply := doSave(t, rt, register(longContacts(0, 1, 300)), 0); rc != 2 || len(contactLines(reply)) != ok*20 {
+		t.Fatalf("refresh: %d %q, %d contacts", rc, status(reply), len(contactLines(reply)))
+	}
+	// A query whose own headers push the list past a datagram gets the
+	// error instead of a reply that cannot be sent.
+	q := strings.Replace(register(), ";rport", ";rport;x="+strings.Repeat("v", 8000), 1)
+	if rc, reply := doSave(t, rt, q, 0); rc != -2 || status(reply) != "SIP/2.0 500 Contacts Too Large For One Reply" || len(reply) > MaxReply {
+		t.Fatalf("oversized query: %d %q (%d bytes)", rc, status(reply), len(reply))
+	}
+}
+
+// TestHardening_ReplySizeEstimate checks that the size save checks before
+// storing is the size of the 200 it then sends.
+func TestHardening_ReplySizeEstimate(t *testing.T) {
+	for _, c := range []struct {
+		exp int64
+		q   int
+	}{{1, -1}, {3600, -1}, {4294967295, 1000}, {60, 500}, {60, 250}, {60, 125}, {60, 0}, {9, 1}} {
+		b := appendContacts(nil, []usrloc.Contact{{URI: "sip:a@b", Expires: 100 + c.exp, Q: c.q}}, 100)
+		if got := contactLineLen(len("sip:a@b"), c.exp, c.q); got != len(b) {
+			t.Errorf("contactLineLen(exp %d, q %d) = %d; appendContacts wrote %d: %q", c.exp, c.q, got, len(b), b)
+		}
+	}
+	rt := newRT(t, map[string]core.Value{"registrar.max_contacts": core.Int(0)})
+	rec := ksrtest.NewRecorder()
+	ctx := msgCtx(t, rt, register(longContacts(0, 3, 100)), rec)
+	base := replyBase(ctx, st(ctx))
+	if Save(ctx, "location", 0) != 1 {
+		t.Fatal("save failed")
+	}
+	reply := string(rec.Sent[0].B)
+	want := base
+	for _, l := range contactLines(reply) {
+		want += len(l) + 2
+	}
+	if len(reply) != want {
+		t.Errorf("reply of %d bytes; the estimate says %d:\n%s", len(reply), want, reply)
+	}
+}
+
+// TestHardening_RegistrarLimits covers issue 10 item 2's defaults: at most
+// 12 bindings per AoR, Contact URIs of at most 512 bytes; nothing is stored
+// for a REGISTER that breaks either.
+func TestHardening_RegistrarLimits(t *testing.T) {
+	rt := newRT(t, nil)
+	if rc, reply := doSave(t, rt, register(longContacts(0, 13, 40)), 0); rc != -2 || status(reply) != "SIP/2.0 503 Too Many Registered Contacts" {
+		t.Fatalf("13 contacts: %d %q", rc, status(reply))
+	}
+	if rc, _ := doSave(t, rt, register(longContacts(0, 12, 40)), 0); rc != 1 {
+		t.Fatalf("12 contacts: %d", rc)
+	}
+	if rc, reply := doSave(t, rt, register(longContacts(100, 1, 513)), 0); rc != -1 || status(reply) != "SIP/2.0 400 Contact Too Long" {
+		t.Fatalf("a 513-byte Contact URI: %d %q", rc, status(reply))
+	}
+	if n := bindings(rt); n != 12 {
+		t.Fatalf("%d bindings, want the 12 accepted", n)
+	}
+}

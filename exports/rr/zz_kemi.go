@@ -123,6 +123,9 @@ func kemi_add_rr_param(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.rr.add_rr_param", kemiArgs_add_rr_param, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.add_rr_param", "param", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(AddRRParam(ctx, args[0].S)))
 }
 
@@ -195,6 +198,9 @@ func kemi_record_route_advertised_address(ctx *core.Ctx, args []core.Value) core
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.rr.record_route_advertised_address", kemiArgs_record_route_advertised_address, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.record_route_advertised_address", "addr", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(RecordRouteAdvertisedAddress(ctx, args[0].S)))
 }
 
@@ -204,6 +210,9 @@ var kemiArgs_record_route_params = []core.Type{core.TStr}
 func kemi_record_route_params(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.rr.record_route_params", kemiArgs_record_route_params, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.record_route_params", "params", core.CheckLine, args[0].S))
 	}
 	return core.Int(int64(RecordRouteParams(ctx, args[0].S)))
 }
@@ -215,6 +224,12 @@ func kemi_record_route_preset(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.rr.record_route_preset", kemiArgs_record_route_preset, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.record_route_preset", "addr1", core.CheckLine, args[0].S))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.record_route_preset", "addr2", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(RecordRoutePreset(ctx, args[0].S, args[1].S)))
 }
 
@@ -224,6 +239,9 @@ var kemiArgs_record_route_preset_one = []core.Type{core.TStr}
 func kemi_record_route_preset_one(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.rr.record_route_preset_one", kemiArgs_record_route_preset_one, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.rr.record_route_preset_one", "addr", core.CheckLine, args[0].S))
 	}
 	return core.Int(int64(RecordRoutePresetOne(ctx, args[0].S)))
 }

@@ -282,6 +282,9 @@ func kemi_add_uri_param(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.siputils.add_uri_param", kemiArgs_add_uri_param, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.siputils.add_uri_param", "param", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(AddURIParam(ctx, args[0].S)))
 }
 
@@ -352,6 +355,12 @@ func kemi_contact_param_encode(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_encode", kemiArgs_contact_param_encode, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.siputils.contact_param_encode", "nparam", core.CheckLine, args[0].S))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.siputils.contact_param_encode", "saddr", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(ContactParamEncode(ctx, args[0].S, args[1].S)))
 }
 
@@ -361,6 +370,12 @@ var kemiArgs_contact_param_encode_alias = []core.Type{core.TStr, core.TStr}
 func kemi_contact_param_encode_alias(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.siputils.contact_param_encode_alias", kemiArgs_contact_param_encode_alias, core.KindNames(args)))
+	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.siputils.contact_param_encode_alias", "nparam", core.CheckLine, args[0].S))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.siputils.contact_param_encode_alias", "saddr", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(ContactParamEncodeAlias(ctx, args[0].S, args[1].S)))
 }

@@ -52,6 +52,9 @@ func kemi_send_reply(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.sl.send_reply", kemiArgs_send_reply, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.sl.send_reply", "reason", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(SendReplyAny(ctx, int(args[0].I), args[1].S)))
 }
 
@@ -77,6 +80,9 @@ var kemiArgs_sl_send_reply = []core.Type{core.TInt, core.TStr}
 func kemi_sl_send_reply(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.sl.sl_send_reply", kemiArgs_sl_send_reply, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.sl.sl_send_reply", "reason", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(SendReply(ctx, int(args[0].I), args[1].S)))
 }

@@ -489,6 +489,9 @@ func kemi_append_body_part(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.append_body_part", kemiArgs_append_body_part, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part", "ctype", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(AppendBodyPart(ctx, args[0].S, args[1].S)))
 }
 
@@ -498,6 +501,12 @@ var kemiArgs_append_body_part_cd = []core.Type{core.TStr, core.TStr, core.TStr}
 func kemi_append_body_part_cd(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_cd", kemiArgs_append_body_part_cd, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part_cd", "ctype", core.CheckLine, args[1].S))
+	}
+	if !core.LineOK(args[2].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part_cd", "cd", core.CheckLine, args[2].S))
 	}
 	return core.Int(int64(AppendBodyPartCd(ctx, args[0].S, args[1].S, args[2].S)))
 }
@@ -509,6 +518,9 @@ func kemi_append_body_part_hex(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_hex", kemiArgs_append_body_part_hex, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part_hex", "ctype", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(AppendBodyPartHex(ctx, args[0].S, args[1].S)))
 }
 
@@ -518,6 +530,12 @@ var kemiArgs_append_body_part_hex_cd = []core.Type{core.TStr, core.TStr, core.TS
 func kemi_append_body_part_hex_cd(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.append_body_part_hex_cd", kemiArgs_append_body_part_hex_cd, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part_hex_cd", "ctype", core.CheckLine, args[1].S))
+	}
+	if !core.LineOK(args[2].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.append_body_part_hex_cd", "cd", core.CheckLine, args[2].S))
 	}
 	return core.Int(int64(AppendBodyPartHexCd(ctx, args[0].S, args[1].S, args[2].S)))
 }
@@ -885,6 +903,9 @@ func kemi_set_body(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body", kemiArgs_set_body, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body", "ctype", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(SetBody(ctx, args[0].S, args[1].S)))
 }
 
@@ -894,6 +915,9 @@ var kemiArgs_set_body_hex = []core.Type{core.TStr, core.TStr}
 func kemi_set_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body_hex", kemiArgs_set_body_hex, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body_hex", "ctype", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(SetBodyHex(ctx, args[0].S, args[1].S)))
 }
@@ -905,6 +929,12 @@ func kemi_set_body_multipart(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart", kemiArgs_set_body_multipart, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body_multipart", "ctype", core.CheckLine, args[1].S))
+	}
+	if !core.LineOK(args[2].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body_multipart", "boundary", core.CheckLine, args[2].S))
+	}
 	return core.Int(int64(SetBodyMultipart(ctx, args[0].S, args[1].S, args[2].S)))
 }
 
@@ -915,6 +945,9 @@ func kemi_set_body_multipart_boundary(ctx *core.Ctx, args []core.Value) core.Val
 	if len(args) != 1 || args[0].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart_boundary", kemiArgs_set_body_multipart_boundary, core.KindNames(args)))
 	}
+	if !core.LineOK(args[0].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body_multipart_boundary", "boundary", core.CheckLine, args[0].S))
+	}
 	return core.Int(int64(SetBodyMultipartBoundary(ctx, args[0].S)))
 }
 
@@ -924,6 +957,9 @@ var kemiArgs_set_body_multipart_content = []core.Type{core.TStr, core.TStr}
 func kemi_set_body_multipart_content(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_body_multipart_content", kemiArgs_set_body_multipart_content, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_body_multipart_content", "ctype", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(SetBodyMultipartContent(ctx, args[0].S, args[1].S)))
 }
@@ -943,6 +979,9 @@ func kemi_set_reply_body(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_reply_body", kemiArgs_set_reply_body, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_reply_body", "ctype", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(SetReplyBody(ctx, args[0].S, args[1].S)))
 }
 
@@ -952,6 +991,9 @@ var kemiArgs_set_reply_body_hex = []core.Type{core.TStr, core.TStr}
 func kemi_set_reply_body_hex(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.textops.set_reply_body_hex", kemiArgs_set_reply_body_hex, core.KindNames(args)))
+	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.textops.set_reply_body_hex", "ctype", core.CheckLine, args[1].S))
 	}
 	return core.Int(int64(SetReplyBodyHex(ctx, args[0].S, args[1].S)))
 }

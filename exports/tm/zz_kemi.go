@@ -329,6 +329,9 @@ func kemi_t_reply(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KStr {
 		return ctx.Fail(core.ArgError("KSR.tm.t_reply", kemiArgs_t_reply, core.KindNames(args)))
 	}
+	if !core.LineOK(args[1].S) {
+		return ctx.Fail(core.CheckError("KSR.tm.t_reply", "reason", core.CheckLine, args[1].S))
+	}
 	return core.Int(int64(Reply(ctx, int(args[0].I), args[1].S)))
 }
 
