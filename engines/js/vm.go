@@ -17,7 +17,8 @@ const maxCallStack = 10000
 type VM struct {
 	prog  *Program
 	rt    *goja.Runtime
-	ctx   *core.Ctx
+	ctx   *core.Ctx // the running callback's; nil between callbacks
+	depth int       // callbacks running: 2 while a branch route runs inside t_relay
 	args  [6]core.Value
 	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
 	watch *watch
@@ -70,12 +71,26 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 // run executes f under the time budget with ctx current, and turns what
 // goja returns into a kemi error. A Go panic in an export is a bug in
 // that module; it fails this callback rather than the process.
+//
+// Runs nest: t_relay runs the branch route inside the request route, a
+// reply may run an onreply route inside a KSR call. A nested run makes its
+// ctx current only until it returns, then puts the outer one back, and
+// shares the outer run's budget: only the outermost run starts and stops
+// the watch, so an interrupt raised in the nested route stays set and
+// stops the outer route too.
 func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	outer, nested := v.ctx, v.depth > 0
 	v.ctx = ctx
-	v.watch.begin()
+	v.depth++
+	if !nested {
+		v.watch.begin()
+	}
 	defer func() {
-		v.watch.end()
-		v.ctx = nil
+		v.depth--
+		v.ctx = outer
+		if !nested {
+			v.watch.end()
+		}
 		switch x := recover(); x {
 		case nil:
 		case exitSignal: // exit in a promise job, which goja runs outside its try

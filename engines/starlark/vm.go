@@ -15,7 +15,8 @@ type VM struct {
 	prog    *Program
 	thread  *starlark.Thread
 	globals starlark.StringDict
-	ctx     *core.Ctx
+	ctx     *core.Ctx // the running callback's; nil between callbacks
+	depth   int       // callbacks running: 2 while a branch route runs inside t_relay
 	args    [6]core.Value
 	fns     map[string]starlark.Callable // callbacks by name; nil for missing ones
 	budget  uint64
@@ -81,13 +82,25 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 // run executes f under a fresh step budget with ctx current. A Go panic
 // in an export is a bug in that module; it fails this callback rather than
 // the process.
+//
+// Runs nest: t_relay runs the branch route inside the request route, a
+// reply may run an onreply route inside a KSR call. A nested run makes its
+// ctx current only until it returns, then puts the outer one back, and
+// shares the outer run's budget: only the outermost run sets it, so a
+// cancellation in the nested route stays set and stops the outer route
+// too.
 func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	outer := v.ctx
 	v.ctx = ctx
-	v.overBudget = false
-	v.thread.Uncancel()
-	v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+	if v.depth == 0 {
+		v.overBudget = false
+		v.thread.Uncancel()
+		v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+	}
+	v.depth++
 	defer func() {
-		v.ctx = nil
+		v.depth--
+		v.ctx = outer
 		if x := recover(); x != nil {
 			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
 		}

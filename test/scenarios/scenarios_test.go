@@ -33,7 +33,10 @@ type scenario struct {
 	Modules []string `yaml:"modules"`
 	// Params are extra config lines (modparam, globals).
 	Params []string `yaml:"params"`
-	Steps  []step   `yaml:"steps"`
+	// ScriptErrors, when given, is what the router's script-error counter
+	// must read after the last step.
+	ScriptErrors *uint64 `yaml:"script_errors"`
+	Steps        []step  `yaml:"steps"`
 }
 
 type step struct {
@@ -191,6 +194,11 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 			if strings.Contains(stepLog, bad) {
 				t.Errorf("step %d (%s): log has %q:\n%s", i+1, st.Send, bad, stepLog)
 			}
+		}
+	}
+	if sc.ScriptErrors != nil {
+		if n := r.ScriptErrors.Load(); n != *sc.ScriptErrors {
+			t.Errorf("script errors = %d, want %d; log:\n%s", n, *sc.ScriptErrors, log.String())
 		}
 	}
 	return all.String()

@@ -143,3 +143,29 @@ function type_names() {
 	});
 	KSR.info(got.join("\n"));
 }
+
+// Nested callbacks (issue 10 item 6): kx.nest runs a callback with a new
+// context inside this one, as t_relay runs a branch route.
+function nest_outer() {
+	KSR.info("outer " + KSR.kx.whoami());
+	KSR.kx.nest("nest_mid");
+	KSR.info("outer again " + KSR.kx.whoami());
+	KSR.kx.nest("do_exit");
+	KSR.kx.nest("thrown");
+	KSR.info("outer last " + KSR.kx.whoami());
+}
+
+function nest_mid() {
+	KSR.info("mid " + KSR.kx.whoami());
+	KSR.kx.nest("nest_inner");
+	KSR.info("mid again " + KSR.kx.whoami());
+}
+
+function nest_inner() {
+	KSR.info("inner " + KSR.kx.whoami());
+}
+
+function nest_runaway() {
+	KSR.kx.nest("runaway");
+	KSR.info("outer went on after the budget ran out");
+}
