@@ -2,6 +2,7 @@ package js
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,38 @@ func TestHardening_JSNestedCallbackBudget(t *testing.T) {
 	f.replies = nil
 	if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
 		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}
+
+// TestHardening_JSKSRReadOnly: assigning or deleting KSR members throws a
+// TypeError naming the member, in sloppy mode too, and the next message
+// still sees the real functions (issue 10 item 8: `KSR.sl = null` left
+// every worker unable to answer).
+func TestHardening_JSKSRReadOnly(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.js")
+	f.infos = nil
+	if err := vm.Call(ctx, "assign_ksr"); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"TypeError: KSR.sl: cannot assign, KSR is read-only",
+		"TypeError: KSR.sl.sl_send_reply: cannot assign, KSR.sl is read-only",
+		"TypeError: KSR.info: cannot assign, KSR is read-only",
+		"TypeError: KSR.sl: cannot delete, KSR is read-only",
+		"TypeError: KSR.sl.sl_send_reply: cannot delete, KSR.sl is read-only",
+		"TypeError: KSR.sl: cannot assign, KSR is read-only",
+		"TypeError: KSR.newmodule: cannot assign, KSR is read-only",
+	}, "\n")
+	if len(f.infos) != 2 || f.infos[0] != want || f.infos[1] != "keys sl_send_reply,send_reply" {
+		t.Errorf("infos:\n%s\nwant:\n%s\nkeys sl_send_reply,send_reply", strings.Join(f.infos, "\n"), want)
+	}
+	err := vm.Call(ctx, "assign_ksr_uncaught")
+	wantErr := fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "assign_ksr"))
+	if err == nil || !strings.HasPrefix(err.Error(), wantErr) || !strings.Contains(err.Error(), "TypeError: KSR.sl: cannot assign, KSR is read-only") {
+		t.Errorf("uncaught assignment: err = %v, want %s ... TypeError: KSR.sl: cannot assign", err, wantErr)
+	}
+	f.replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q, want the real sl_send_reply", err, f.replies)
 	}
 }

@@ -2,6 +2,7 @@ package starlark
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,5 +67,30 @@ func TestHardening_StarlarkNestedCallbackBudget(t *testing.T) {
 	f.replies = nil
 	if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
 		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}
+
+// TestHardening_StarlarkKSRReadOnly: KSR and its modules have no settable
+// fields, so assigning to a member is a script error at that line and the
+// next message sees the real functions (issue 10 item 8). A local named
+// KSR only shadows it inside that one call.
+func TestHardening_StarlarkKSRReadOnly(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.star")
+	for _, c := range []struct{ cb, mark, want string }{
+		{"assign_ksr", "assign_ksr", "can't assign to .sl field of KSR"},
+		{"assign_ksr_member", "assign_ksr_member", "can't assign to .sl_send_reply field of KSR.sl"},
+	} {
+		err := vm.Call(ctx, c.cb)
+		pos := fmt.Sprintf("testdata/engine.star:%d:", lineOf(t, "engine.star", c.mark))
+		if err == nil || !strings.HasPrefix(err.Error(), pos) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %s ... %s", c.cb, err, pos, c.want)
+		}
+	}
+	if err := vm.Call(ctx, "shadow_ksr"); err != nil {
+		t.Errorf("shadow_ksr: %v", err)
+	}
+	f.replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q, want the real sl_send_reply", err, f.replies)
 	}
 }

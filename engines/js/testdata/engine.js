@@ -169,3 +169,26 @@ function nest_runaway() {
 	KSR.kx.nest("runaway");
 	KSR.info("outer went on after the budget ran out");
 }
+
+// KSR is read-only (issue 10 item 8): each of these throws a TypeError.
+function assign_ksr() {
+	var tries = [
+		function () { KSR.sl = null; },
+		function () { KSR.sl.sl_send_reply = null; },
+		function () { KSR.info = function () {}; },
+		function () { delete KSR.sl; },
+		function () { delete KSR.sl.sl_send_reply; },
+		function () { Object.defineProperty(KSR, "sl", { value: 1 }); },
+		function () { KSR.newmodule = {}; },
+	];
+	var got = [];
+	tries.forEach(function (f) {
+		try { f(); got.push("no error"); } catch (e) { got.push(e.name + ": " + e.message); }
+	});
+	KSR.info(got.join("\n"));
+	KSR.info("keys " + Object.keys(KSR.sl).join(","));
+}
+
+function assign_ksr_uncaught() {
+	KSR.sl = null; // MARK:assign_ksr
+}
