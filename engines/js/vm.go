@@ -7,6 +7,7 @@ import (
 	"github.com/dop251/goja"
 
 	"kemi/core"
+	"kemi/engines/internal/heapwatch"
 )
 
 // maxCallStack bounds script recursion; runaway recursion would otherwise
@@ -22,6 +23,9 @@ type VM struct {
 	args  [6]core.Value
 	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
 	watch *watch
+	mem   *heapwatch.Watch
+	// memMsg says which size check stopped the message (VM goroutine only).
+	memMsg string
 
 	jsTrue, jsFalse goja.Value
 	ints            []goja.Value // smallIntMin..smallIntMax-1
@@ -41,7 +45,11 @@ func (p *Program) NewVM() (core.VM, error) {
 		return nil, fmt.Errorf("%s: binding KSR: %w", p.path, err)
 	}
 	v.watch = newWatch(v.rt, p.rt.TimeBudget)
+	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) })
 	if err := v.run(&core.Ctx{RT: p.rt}, func() error {
+		if err := v.installLimits(); err != nil {
+			return err
+		}
 		_, err := v.rt.RunProgram(p.prg)
 		return err
 	}); err != nil {
@@ -84,12 +92,17 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	v.depth++
 	if !nested {
 		v.watch.begin()
+		v.mem.Begin()
 	}
 	defer func() {
 		v.depth--
 		v.ctx = outer
 		if !nested {
+			// Once both watches have ended neither can interrupt this
+			// call any more; a size check may have interrupted it too.
 			v.watch.end()
+			v.mem.End()
+			v.rt.ClearInterrupt()
 		}
 		switch x := recover(); x {
 		case nil:
@@ -107,6 +120,10 @@ func (v *VM) Close() {
 	if v.watch != nil {
 		v.watch.close()
 		v.watch = nil
+	}
+	if v.mem != nil {
+		v.mem.Close()
+		v.mem = nil
 	}
 }
 
@@ -134,6 +151,9 @@ func (v *VM) scriptError(err error) error {
 		if intr.Value() == budgetSignal {
 			return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: budgetSignal.Error(), Err: budgetSignal}
 		}
+		if sig, ok := intr.Value().(*memError); ok {
+			return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: v.memMessage(sig), Err: sig}
+		}
 		return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: intr.Error(), Err: err}
 	}
 	var so *goja.StackOverflowError
@@ -157,7 +177,7 @@ func (v *VM) scriptError(err error) error {
 // position is "file:line:col" of the innermost script frame.
 func position(path string, stack []goja.StackFrame) string {
 	for i := range stack {
-		if p := stack[i].Position(); p.Line > 0 {
+		if p := stack[i].Position(); p.Line > 0 && p.Filename != limitsFile {
 			return fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
 		}
 	}

@@ -192,3 +192,36 @@ function assign_ksr() {
 function assign_ksr_uncaught() {
 	KSR.sl = null; // MARK:assign_ksr
 }
+
+// Memory bombs (issue 10 item 5): each stops with the memory budget error.
+function bomb_repeat() { return "x".repeat(2 ** 31); } // MARK:bomb_repeat
+function bomb_pad_start() { return "x".padStart(2 ** 30); }
+function bomb_pad_end() { return "x".padEnd(2 ** 30, "ab"); }
+function bomb_array() { return Array(1e9).length; }
+function bomb_new_array() { return new Array(2 ** 31 - 1).length; }
+function bomb_fill() { var a = []; a.length = 1e9; return a.fill(0).length; }
+function bomb_sparse() { var a = []; a[1e9] = 1; a.forEach(function () {}); }
+function bomb_join() { var a = []; a.length = 2e6; return a.join("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").length; }
+function bomb_join_refs() { var s = "x".repeat(1 << 20); var a = []; for (var i = 0; i < 1000; i++) a.push(s); return a.join("").length; }
+function bomb_array_like() { return Array.prototype.fill.call({ length: 1e9 }, 0); }
+function bomb_from() { return Array.from({ length: 1e9 }).length; }
+function bomb_apply() { var a = []; a.length = 1e9; return Math.max.apply(null, a); }
+function bomb_typed() { return new Uint8Array(2 ** 31).length; }
+function bomb_buffer() { return new ArrayBuffer(2 ** 31).byteLength; }
+function bomb_replace() { var s = "x".repeat(1 << 20); return s.replaceAll("x", "y".repeat(1000)).length; }
+function bomb_split() { return "x".repeat(1 << 24).split("").length; }
+function bomb_concat() { var s = "x".repeat(1 << 20), a = []; for (var i = 0; i < 100; i++) a.push(s); return "".concat.apply("", a).length; }
+// Growth by operators is only seen by the heap watch.
+function bomb_doubling() { var s = "x"; for (var i = 0; i < 40; i++) s = s + s; return s.length; }
+function bomb_doubling_array() { var a = [1]; for (var i = 0; i < 40; i++) a = a.concat(a.slice(0, 1 << 20)); return a.length; }
+function bomb_caught() { try { "x".repeat(2 ** 31); } catch (e) { KSR.info("caught " + e); } KSR.info("went on"); }
+// Ordinary use stays within the budget.
+function within_budget() {
+	var s = "ab".repeat(1000).padStart(3000, "-").padEnd(4000);
+	var a = new Array(1000).fill(1).map(function (x, i) { return x + i; });
+	var parts = s.split("b");
+	KSR.info([s.length, a.length, a.join(",").length, parts.length, "a-b".replace("-", "+"), [1, 2].concat([3]).length,
+		Math.max.apply(null, [1, 5, 2]), Array.from("abc").length, new Uint8Array(16).length, [3, 1, 2].sort().join(""),
+		Array.isArray(new Array(3)), [] instanceof Array, [].constructor === Array, new Uint8Array(2) instanceof Uint8Array, Array(3).length, Array.of(1, 2).length, class extends Array {}.from([1]).length].join(" "));
+}
+function two_mib() { return "x".repeat(2 << 20).length; }
