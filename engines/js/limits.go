@@ -83,7 +83,7 @@ func (v *VM) installLimits() error {
 	}
 	budget := v.mem.Budget()
 	limit := func(call goja.FunctionCall) goja.Value {
-		v.memMsg = fmt.Sprintf("%s would make %.0f %s", call.Argument(0).String(), call.Argument(1).ToFloat(), call.Argument(2).String())
+		v.memMsg = fmt.Sprintf("%s would make at least %.0f %s", call.Argument(0).String(), call.Argument(1).ToFloat(), call.Argument(2).String())
 		v.rt.Interrupt(memSignal)
 		return goja.Undefined()
 	}

@@ -22,23 +22,23 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
 	cases := []struct{ cb, want string }{
-		{"bomb_repeat", "String.prototype.repeat would make 2147483648 characters; memory_budget is 64 MiB"},
-		{"bomb_pad_start", "String.prototype.padStart would make 1073741824 characters"},
-		{"bomb_pad_end", "String.prototype.padEnd would make 1073741824 characters"},
-		{"bomb_array", "Array would make 1000000000 elements"},
-		{"bomb_new_array", "Array would make 2147483647 elements"},
-		{"bomb_fill", "Array.prototype.fill would make 1000000000 elements"},
-		{"bomb_sparse", "Array.prototype.forEach would make 1000000001 elements"},
-		{"bomb_join", "Array.prototype.join would make 131999934 characters"},
-		{"bomb_join_refs", "Array.prototype.join would make 68157440 characters"},
-		{"bomb_array_like", "Array.prototype.fill would make 1000000000 elements"},
-		{"bomb_from", "Array.from would make 1000000000 elements"},
-		{"bomb_apply", "Function.prototype.apply would make 1000000000 elements"},
-		{"bomb_typed", "Uint8Array would make 2147483648 bytes"},
-		{"bomb_buffer", "ArrayBuffer would make 2147483648 bytes"},
-		{"bomb_replace", "String.prototype.replaceAll would make 68158576 characters"},
-		{"bomb_split", "String.prototype.split would make 16777216 elements"},
-		{"bomb_concat", "String.prototype.concat would make 104857600 characters"},
+		{"bomb_repeat", "String.prototype.repeat would make at least 2147483648 characters; memory_budget is 64 MiB"},
+		{"bomb_pad_start", "String.prototype.padStart would make at least 1073741824 characters"},
+		{"bomb_pad_end", "String.prototype.padEnd would make at least 1073741824 characters"},
+		{"bomb_array", "Array would make at least 1000000000 elements"},
+		{"bomb_new_array", "Array would make at least 2147483647 elements"},
+		{"bomb_fill", "Array.prototype.fill would make at least 1000000000 elements"},
+		{"bomb_sparse", "Array.prototype.forEach would make at least 1000000001 elements"},
+		{"bomb_join", "Array.prototype.join would make at least 131999934 characters"},
+		{"bomb_join_refs", "Array.prototype.join would make at least 68157440 characters"},
+		{"bomb_array_like", "Array.prototype.fill would make at least 1000000000 elements"},
+		{"bomb_from", "Array.from would make at least 1000000000 elements"},
+		{"bomb_apply", "Function.prototype.apply would make at least 1000000000 elements"},
+		{"bomb_typed", "Uint8Array would make at least 2147483648 bytes"},
+		{"bomb_buffer", "ArrayBuffer would make at least 2147483648 bytes"},
+		{"bomb_replace", "String.prototype.replaceAll would make at least 68158576 characters"},
+		{"bomb_split", "String.prototype.split would make at least 16777216 elements"},
+		{"bomb_concat", "String.prototype.concat would make at least 104857600 characters"},
 		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
 		{"bomb_doubling_array", "the heap grew by more than memory_budget 64 MiB during this message"},
 	}
@@ -95,7 +95,7 @@ func TestHardening_JSMemoryBudgetParam(t *testing.T) {
 	}
 	defer v.Close()
 	err = v.Call(ctx, "two_mib")
-	if want := "String.prototype.repeat would make 2097152 characters; memory_budget is 1 MiB"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "String.prototype.repeat would make at least 2097152 characters; memory_budget is 1 MiB"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("two_mib under 1 MiB: err = %v, want %q", err, want)
 	}
 	_, _, vm64, _ := load(t, "engine.js")

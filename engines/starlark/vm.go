@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"kemi/core"
+	"kemi/engines/internal/heapwatch"
 )
 
 // VM is one worker's Starlark thread and frozen globals. It is not
@@ -20,6 +21,7 @@ type VM struct {
 	args    [6]core.Value
 	fns     map[string]starlark.Callable // callbacks by name; nil for missing ones
 	budget  uint64
+	mem     *heapwatch.Watch
 	// overBudget is set by the thread's OnMaxSteps hook, so Call can tell
 	// the budget stop from other cancellations.
 	overBudget bool
@@ -50,12 +52,15 @@ func (p *Program) NewVM() (core.VM, error) {
 		},
 	}
 	predeclared := starlark.StringDict{"KSR": v.bindKSR(p.rt.Reg)}
+	newLimits(memoryBudget(p.rt)).predeclared(predeclared)
+	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.thread.Cancel(heapReason) })
 	err := v.run(&core.Ctx{RT: p.rt}, func() error {
 		var err error
 		v.globals, err = p.prog.Init(v.thread, predeclared)
 		return err
 	})
 	if err != nil {
+		v.Close()
 		return nil, err
 	}
 	v.globals.Freeze()
@@ -96,11 +101,15 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 		v.overBudget = false
 		v.thread.Uncancel()
 		v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+		v.mem.Begin()
 	}
 	v.depth++
 	defer func() {
 		v.depth--
 		v.ctx = outer
+		if v.depth == 0 {
+			v.mem.End() // a cancellation it made is undone by the next run
+		}
 		if x := recover(); x != nil {
 			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
 		}
@@ -108,8 +117,13 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	return v.scriptError(f())
 }
 
-// Close is a no-op: a VM holds nothing but memory.
-func (v *VM) Close() {}
+// Close releases the VM from the heap watch.
+func (v *VM) Close() {
+	if v.mem != nil {
+		v.mem.Close()
+		v.mem = nil
+	}
+}
 
 // exitSignal is what KSR.x.exit/drop return. Being an *EvalError already,
 // the interpreter passes it up unchanged instead of wrapping it with a call
@@ -132,6 +146,13 @@ func (v *VM) scriptError(err error) error {
 			pos = p.String()
 			break
 		}
+	}
+	var me *memError
+	if errors.As(err, &me) {
+		return &ScriptError{Pos: pos, Msg: me.Error(), Err: me}
+	}
+	if v.mem.Stopped() {
+		return &ScriptError{Pos: pos, Msg: fmt.Sprintf("%s (memory: the heap grew by more than memory_budget %d MiB during this message)", core.ErrBudget, v.mem.Budget()>>20), Err: core.ErrBudget}
 	}
 	if v.overBudget {
 		return &ScriptError{Pos: pos, Msg: core.ErrBudget.Error() + " (steps)", Err: core.ErrBudget}
