@@ -25,7 +25,9 @@
 // the process before the step budget fires. Global reassignment stays off;
 // the set built-in is available.
 // load() is rejected at compile time, print goes to the kemi log, and every
-// callback runs under rt.StepBudget execution steps.
+// callback runs under rt.StepBudget execution steps and the memory budget
+// (limits.go; Compile rewrites the operators and methods it checks,
+// rewrite.go).
 package starlark
 
 import (
