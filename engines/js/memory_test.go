@@ -103,3 +103,22 @@ func TestHardening_JSMemoryBudgetParam(t *testing.T) {
 		t.Errorf("two_mib under the default 64 MiB: %v", err)
 	}
 }
+
+// TestHardening_JSMemoryBombNested: a memory bomb in a nested route (a
+// branch route) stops the outer route too, and the next message is served.
+func TestHardening_JSMemoryBombNested(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.js")
+	ctx.VM = vm
+	f.infos = nil
+	err := vm.Call(ctx, "nest_bomb")
+	if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "String.prototype.repeat") {
+		t.Errorf("outer: err = %v, want the memory budget error", err)
+	}
+	if len(f.nestErrs) != 1 || !errors.Is(f.nestErrs[0], core.ErrBudget) || len(f.infos) != 0 {
+		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.nestErrs, f.infos)
+	}
+	f.replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}

@@ -295,7 +295,7 @@ func (l *limits) predeclared(d starlark.StringDict) {
 						return nil, err
 					}
 				}
-				return starlark.Call(th, m, args, kwargs)
+				return callMethod(th, m, args, kwargs)
 			}), nil
 		}
 		s, ok := x.(starlark.String)
@@ -306,9 +306,18 @@ func (l *limits) predeclared(d starlark.StringDict) {
 			if err := l.checkMethod(s, name, args, kwargs); err != nil {
 				return nil, err
 			}
-			return starlark.Call(th, m, args, kwargs)
+			return callMethod(th, m, args, kwargs)
 		}), nil
 	})
+}
+
+// callMethod calls a method got from Attr, in the frame of the checking
+// builtin that stands for it.
+func callMethod(th *starlark.Thread, m starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if b, ok := m.(*starlark.Builtin); ok {
+		return b.CallInternal(th, args, kwargs)
+	}
+	return starlark.Call(th, m, args, kwargs)
 }
 
 // checked wraps a universal built-in with the check for its name.
@@ -316,7 +325,7 @@ func (l *limits) checked(name string, orig *starlark.Builtin) func(*starlark.Thr
 	return func(th *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		switch name {
 		case "range":
-			r, err := starlark.Call(th, orig, args, kwargs)
+			r, err := orig.CallInternal(th, args, kwargs)
 			if err != nil {
 				return nil, err
 			}
@@ -345,6 +354,6 @@ func (l *limits) checked(name string, orig *starlark.Builtin) func(*starlark.Thr
 				}
 			}
 		}
-		return starlark.Call(th, orig, args, kwargs)
+		return orig.CallInternal(th, args, kwargs)
 	}
 }

@@ -100,3 +100,47 @@ func TestHardening_StarlarkMemoryBudgetParam(t *testing.T) {
 		t.Errorf("two_mib under 1 MiB: err = %v, want %q", err, want)
 	}
 }
+
+// TestHardening_StarlarkRewriteSemantics: the operators and methods that
+// Compile rewrites into checking calls give the results and the errors of
+// the originals.
+func TestHardening_StarlarkRewriteSemantics(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.star")
+	f.infos = nil
+	if err := vm.Call(ctx, "rewrite_semantics"); err != nil {
+		t.Fatal(err)
+	}
+	want := `[12, 5.0, 1, 2, 1.5, 42, 2, [1, [2, 2]], "a-1", "v", "5%", "1/2", "ac", "p,q", [], "", "yy", ["uu"], "abab"]`
+	if len(f.infos) != 1 || f.infos[0] != want {
+		t.Errorf("infos = %q\nwant %s", f.infos, want)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"[1].join(',')", "list has no .join field or method"},
+		{"'a' * 'b'", "unknown binary op: string * string"},
+		{"1 % 0", "integer modulo by zero"},
+		{"None.format()", "NoneType has no .format field or method"},
+		{"'{}'.format()", "format: tuple index out of range"},
+	} {
+		err := evalErr(t, c.src)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.src, err, c.want)
+		}
+	}
+}
+
+// evalErr compiles and runs a one-line callback.
+func evalErr(t *testing.T, expr string) error {
+	t.Helper()
+	f := &fakes{}
+	rt := &core.Runtime{Reg: f.registry(t)}
+	p, err := Engine{}.Compile("expr.star", []byte("def cb():\n    return "+expr+"\n"), rt)
+	if err != nil {
+		return err
+	}
+	vm, err := p.NewVM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	return vm.Call(&core.Ctx{RT: rt}, "cb")
+}

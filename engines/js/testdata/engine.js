@@ -225,3 +225,7 @@ function within_budget() {
 		Array.isArray(new Array(3)), [] instanceof Array, [].constructor === Array, new Uint8Array(2) instanceof Uint8Array, Array(3).length, Array.of(1, 2).length, class extends Array {}.from([1]).length].join(" "));
 }
 function two_mib() { return "x".repeat(2 << 20).length; }
+function nest_bomb() {
+	KSR.kx.nest("bomb_repeat");
+	KSR.info("outer went on after the memory budget ran out");
+}
