@@ -46,10 +46,12 @@ func (p *Program) NewVM() (core.VM, error) {
 	}
 	v.watch = newWatch(v.rt, p.rt.TimeBudget)
 	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) })
+	// kemi's own checks run outside the script's budget.
+	if err := v.installLimits(); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("%s: installing the memory checks: %w", p.path, err)
+	}
 	if err := v.run(&core.Ctx{RT: p.rt}, func() error {
-		if err := v.installLimits(); err != nil {
-			return err
-		}
 		_, err := v.rt.RunProgram(p.prg)
 		return err
 	}); err != nil {
