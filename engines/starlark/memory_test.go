@@ -144,3 +144,23 @@ func evalErr(t *testing.T, expr string) error {
 	defer vm.Close()
 	return vm.Call(&core.Ctx{RT: rt}, "cb")
 }
+
+// TestHardening_StarlarkMemoryBombNested: a memory bomb in a nested route
+// (a branch route) stops the outer route too, and the next message is
+// served.
+func TestHardening_StarlarkMemoryBombNested(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.star")
+	ctx.VM = vm
+	f.infos = nil
+	err := vm.Call(ctx, "nest_bomb")
+	if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "string * int would make at least 17179869184 bytes") {
+		t.Errorf("outer: err = %v, want the memory budget error", err)
+	}
+	if len(f.nestErrs) != 1 || !errors.Is(f.nestErrs[0], core.ErrBudget) || len(f.infos) != 0 {
+		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.nestErrs, f.infos)
+	}
+	f.replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}

@@ -25,6 +25,10 @@ type VM struct {
 	// overBudget is set by the thread's OnMaxSteps hook, so Call can tell
 	// the budget stop from other cancellations.
 	overBudget bool
+	// memErr is the size check that failed in this message, if any. One
+	// failing in a nested route cancels the thread, so the outer route
+	// stops too, as for the step budget and the heap watch.
+	memErr *memError
 }
 
 // NewVM binds KSR, runs the top level once with a context that has no
@@ -99,6 +103,7 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	v.ctx = ctx
 	if v.depth == 0 {
 		v.overBudget = false
+		v.memErr = nil
 		v.thread.Uncancel()
 		v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
 		v.mem.Begin()
@@ -109,6 +114,8 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 		v.ctx = outer
 		if v.depth == 0 {
 			v.mem.End() // a cancellation it made is undone by the next run
+		} else if v.memErr != nil {
+			v.thread.Cancel(heapReason)
 		}
 		if x := recover(); x != nil {
 			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
@@ -149,7 +156,10 @@ func (v *VM) scriptError(err error) error {
 	}
 	var me *memError
 	if errors.As(err, &me) {
-		return &ScriptError{Pos: pos, Msg: me.Error(), Err: me}
+		v.memErr = me
+	}
+	if v.memErr != nil {
+		return &ScriptError{Pos: pos, Msg: v.memErr.Error(), Err: v.memErr}
 	}
 	if v.mem.Stopped() {
 		return &ScriptError{Pos: pos, Msg: fmt.Sprintf("%s (memory: the heap grew by more than memory_budget %d MiB during this message)", core.ErrBudget, v.mem.Budget()>>20), Err: core.ErrBudget}
