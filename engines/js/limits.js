@@ -144,6 +144,50 @@
 	});
 	// toString calls this.join, checked above.
 
+	// Spread ([...a], f(...a)), new Set(a), new Map(a) and destructuring
+	// walk the array iterator in native code: check the length when the
+	// iterator is made. Symbol.iterator is values itself.
+	["values", "keys", "entries"].forEach(function (name) {
+		wrap(A, name, function (self) { elems("Array.prototype." + name, size(self)); });
+	});
+	defineProperty(A, Symbol.iterator, { value: A.values, writable: true, enumerable: false, configurable: true });
+
+	// JSON.stringify walks its value natively: estimate the text first.
+	wrap(JSON, "stringify", function (self, a) {
+		var total = 0, seen = 0;
+		function walk(v, depth) {
+			if (total > maxChars || depth > 64) {
+				return;
+			}
+			if (typeof v === "string") {
+				total += v.length + 2;
+			} else if (v !== null && typeof v === "object") {
+				if (++seen > maxElems) {
+					total = Infinity;
+					return;
+				}
+				if (isArray(v)) {
+					var n = size(v);
+					elems("JSON.stringify", n);
+					for (var i = 0; i < n && total <= maxChars; i++) {
+						total += 1;
+						walk(v[i], depth + 1);
+					}
+				} else {
+					var keys = Object.keys(v);
+					for (var j = 0; j < keys.length && total <= maxChars; j++) {
+						total += keys[j].length + 4;
+						walk(v[keys[j]], depth + 1);
+					}
+				}
+			} else {
+				total += 8;
+			}
+		}
+		walk(a[0], 0);
+		chars("JSON.stringify", total);
+	});
+
 	wrap(Array, "from", function (self, a) { elems("Array.from", size(a[0])); });
 	wrap(Function.prototype, "apply", function (self, a) { elems("Function.prototype.apply", size(a[1])); });
 	wrap(Reflect, "apply", function (self, a) { elems("Reflect.apply", size(a[2])); });

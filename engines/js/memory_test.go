@@ -39,6 +39,11 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 		{"bomb_replace", "String.prototype.replaceAll would make at least 68158576 characters"},
 		{"bomb_split", "String.prototype.split would make at least 16777216 elements"},
 		{"bomb_concat", "String.prototype.concat would make at least 104857600 characters"},
+		{"bomb_spread", "Array.prototype.values would make at least 100000000 elements"},
+		{"bomb_spread_call", "Array.prototype.values would make at least 100000000 elements"},
+		{"bomb_set", "Array.prototype.values would make at least 1000000000 elements"},
+		{"bomb_json_sparse", "JSON.stringify would make at least 100000000 elements"},
+		{"bomb_json_refs", "JSON.stringify would make at least 67109056 characters"},
 		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
 		{"bomb_doubling_array", "the heap grew by more than memory_budget 64 MiB during this message"},
 	}
@@ -120,5 +125,18 @@ func TestHardening_JSMemoryBombNested(t *testing.T) {
 	f.replies = nil
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
 		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}
+
+// TestHardening_JSIterateWithinBudget: spread, destructuring, for-of,
+// Map from pairs and JSON.stringify work as before under the checks.
+func TestHardening_JSIterateWithinBudget(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.js")
+	f.infos = nil
+	if err := vm.Call(ctx, "iterate_within_budget"); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"a":[1,"x"],"b":{"c":null}} 2 3 1 4 11 2 17]`; fmt.Sprint(f.infos) != want {
+		t.Errorf("infos = %s, want %s", f.infos, want)
 	}
 }

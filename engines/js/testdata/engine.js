@@ -229,3 +229,16 @@ function nest_bomb() {
 	KSR.kx.nest("bomb_repeat");
 	KSR.info("outer went on after the memory budget ran out");
 }
+function bomb_spread() { var a = []; a.length = 1e8; return [...a].length; }
+function bomb_spread_call() { var a = []; a.length = 1e8; return Math.max(...a); }
+function bomb_set() { var a = []; a.length = 1e9; return new Set(a).size; }
+function bomb_json_sparse() { var a = []; a.length = 1e8; return JSON.stringify(a).length; }
+function bomb_json_refs() { var s = "x".repeat(1 << 20), a = []; for (var i = 0; i < 2000; i++) a.push(s); return JSON.stringify(a).length; }
+function iterate_within_budget() {
+	var [x, y] = [1, 2];
+	var m = new Map([[1, 2]]);
+	var n = 0;
+	for (var v of [5, 6]) n += v;
+	KSR.info(JSON.stringify({ a: [1, "x"], b: { c: null } }) + " " + [...[1, 2]].length + " " + (x + y) + " " + m.size + " " +
+		Math.max(...[3, 4]) + " " + n + " " + [...[7, 8].entries()].length + " " + JSON.stringify([1, [2]], null, 1).length);
+}
