@@ -227,6 +227,24 @@ func (l *limits) checkMethod(s starlark.String, name string, args starlark.Tuple
 			}
 		}
 		return l.bytes("string.replace", float64(len(s))+float64(n)*float64(len(repl)-len(old)))
+	case "split", "rsplit", "splitlines":
+		n := strings.Count(string(s), "\n") + 1
+		if name != "splitlines" {
+			n = len(s)/2 + 1 // split on whitespace: at most every other byte
+			if len(args) > 0 {
+				if sep, ok := args[0].(starlark.String); ok && len(sep) > 0 {
+					n = strings.Count(string(s), string(sep)) + 1
+				}
+			}
+			if len(args) > 1 {
+				if c, ok := args[1].(starlark.Int); ok {
+					if c64, ok := c.Int64(); ok && c64 >= 0 && int(c64)+1 < n {
+						n = int(c64) + 1
+					}
+				}
+			}
+		}
+		return l.elems("string."+name, float64(n))
 	case "format":
 		fields := strings.Count(string(s), "{")
 		if fields == 0 {

@@ -35,6 +35,7 @@ func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 		{"bomb_format", "string.format would make at least 1048581000 bytes"},
 		{"bomb_percent", "string % args would make at least 1048580000 bytes"},
 		{"bomb_str_refs", "str would make at least 67109120 bytes"},
+		{"bomb_split", "string.split would make at least 33554433 elements"},
 		{"bomb_sorted_elems", "sorted would make at least 8388608 elements"},
 		{"bomb_max_range", "range would make at least 1152921504606846976 elements"},
 		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
@@ -162,5 +163,18 @@ func TestHardening_StarlarkMemoryBombNested(t *testing.T) {
 	f.replies = nil
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
 		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	}
+}
+
+// TestHardening_StarlarkSplitWithinBudget: the checked split methods give
+// the originals' results.
+func TestHardening_StarlarkSplitWithinBudget(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.star")
+	f.infos = nil
+	if err := vm.Call(ctx, "split_within_budget"); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[[["a", "b", "c"], ["a", "b", "c"], ["a,b", "c"], ["x", "y"], ["a,b"]]]`; fmt.Sprint(f.infos) != want {
+		t.Errorf("infos = %s, want %s", f.infos, want)
 	}
 }

@@ -10,7 +10,8 @@ import "go.starlark.net/syntax"
 //	x * y           ->  _kemi_mul(x, y)
 //	x % y           ->  _kemi_mod(x, y)
 //	x *= y, x %= y  ->  x *= _kemi_mul_ok(x, y), x %= _kemi_mod_ok(x, y)
-//	x.join, x.replace, x.format, x.extend (read, not assigned)  ->  _kemi_attr(x, "join")
+//	x.join, x.replace, x.format, x.split, x.rsplit, x.splitlines,
+//	x.extend (read, not assigned)  ->  _kemi_attr(x, "join")
 //
 // The calls sit at the operator's or the dot's position, so errors point
 // where they did. In an augmented assignment the target's subexpressions
@@ -25,8 +26,9 @@ const (
 )
 
 // checkedMethods are the string methods whose result can be far larger
-// than their inputs, and list.extend, which doubles a list in one step.
-var checkedMethods = map[string]bool{"join": true, "replace": true, "format": true, "extend": true}
+// than their inputs (split makes 32 bytes of list and string header per
+// piece), and list.extend, which doubles a list in one step.
+var checkedMethods = map[string]bool{"join": true, "replace": true, "format": true, "split": true, "rsplit": true, "splitlines": true, "extend": true}
 
 func rewriteFile(f *syntax.File) {
 	f.Stmts = rewriteStmts(f.Stmts)
