@@ -103,8 +103,10 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 			// Once both watches have ended neither can interrupt this
 			// call any more; a size check may have interrupted it too.
 			v.watch.end()
-			v.mem.End()
-			v.rt.ClearInterrupt()
+			if v.mem.End() || v.memMsg != "" {
+				v.rt.ClearInterrupt()
+				v.memMsg = ""
+			}
 		}
 		switch x := recover(); x {
 		case nil:

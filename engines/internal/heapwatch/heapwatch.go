@@ -12,7 +12,8 @@
 // Script calls last microseconds, so in practice only a long call under
 // heavy load can be blamed for another's growth.
 //
-// A call costs one atomic load and two atomic stores; nothing allocates.
+// A call costs one atomic load, one atomic store and one compare-and-swap;
+// nothing allocates.
 package heapwatch
 
 import (
@@ -35,19 +36,24 @@ var heap atomic.Uint64
 // yet swept, in bytes.
 func Heap() uint64 { return heap.Load() }
 
-// States of a watch besides a positive call sequence number.
+// States of a watch besides a running call's, which is positive: the
+// call's sequence number above baseBits bits of the heap at its start, in
+// MiB. Packing both into one word makes Begin a single atomic store.
 const (
 	idle     = 0
 	stopping = -1 // the sampler is calling stop
 	stopped  = -2 // stop was called for this call
+
+	baseBits = 26 // heap in MiB up to 64 TiB
+	baseMask = 1<<baseBits - 1
+	seqMask  = 1<<(62-baseBits) - 1
 )
 
 // Watch is one VM's entry. Begin and End run on the VM's goroutine; stop
 // runs on the sampler's.
 type Watch struct {
-	state  atomic.Int64 // idle, stopping, stopped, or the running call's sequence number
-	base   atomic.Uint64
-	seq    int64 // VM goroutine only
+	state  atomic.Int64 // idle, stopping, stopped, or the running call's seq and base
+	seq    int64        // VM goroutine only
 	budget uint64
 	stop   func()
 }
@@ -93,9 +99,9 @@ func (w *Watch) Budget() uint64 { return w.budget }
 
 // Begin marks the start of a call: the heap as last sampled is its base.
 func (w *Watch) Begin() {
-	w.seq++
-	w.base.Store(heap.Load())
-	w.state.Store(w.seq)
+	w.seq = w.seq%seqMask + 1
+	base := min(heap.Load()>>20, baseMask)
+	w.state.Store(w.seq<<baseBits | int64(base))
 }
 
 // Stopped reports whether the sampler stopped the running call.
@@ -155,7 +161,7 @@ func (w *Watch) check(h uint64) {
 	if s <= 0 {
 		return
 	}
-	if base := w.base.Load(); h > base && h-base > w.budget && w.state.CompareAndSwap(s, stopping) {
+	if base := uint64(s&baseMask) << 20; h > base && h-base > w.budget && w.state.CompareAndSwap(s, stopping) {
 		w.stop()
 		w.state.Store(stopped)
 	}
