@@ -56,6 +56,11 @@ type Watch struct {
 	seq    int64        // VM goroutine only
 	budget uint64
 	stop   func()
+
+	// Sampler goroutine only: the call it last saw and the base it
+	// judges it by.
+	seen     int64
+	seenBase uint64
 }
 
 var sampler struct {
@@ -141,27 +146,40 @@ func run(done chan struct{}) {
 	buf := make([]metrics.Sample, 1)
 	t := time.NewTicker(Tick)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-done:
 			return
-		case <-t.C:
+		case now := <-t.C:
 			h := sample(buf)
+			// After a late tick (the sampler was descheduled) the heap a
+			// call began with was read long before it began, and the
+			// growth since then is not its own: such calls are judged
+			// from now on.
+			fresh := now.Sub(last) <= 2*Tick
+			last = now
 			sampler.mu.Lock()
 			for w := range sampler.watches {
-				w.check(h)
+				w.check(h, fresh)
 			}
 			sampler.mu.Unlock()
 		}
 	}
 }
 
-func (w *Watch) check(h uint64) {
+func (w *Watch) check(h uint64, fresh bool) {
 	s := w.state.Load()
 	if s <= 0 {
 		return
 	}
-	if base := uint64(s&baseMask) << 20; h > base && h-base > w.budget && w.state.CompareAndSwap(s, stopping) {
+	if s != w.seen {
+		w.seen, w.seenBase = s, uint64(s&baseMask)<<20
+		if !fresh {
+			w.seenBase = h
+		}
+	}
+	if base := w.seenBase; h > base && h-base > w.budget && w.state.CompareAndSwap(s, stopping) {
 		w.stop()
 		w.state.Store(stopped)
 	}

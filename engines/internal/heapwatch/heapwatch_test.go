@@ -37,18 +37,43 @@ func TestStopsGrowth(t *testing.T) {
 // check replays a tick that comes after End.
 func TestNoStopAfterEnd(t *testing.T) {
 	var stops atomic.Int32
-	w := New(1, func() { stops.Add(1) })
-	defer w.Close()
-	heap.Store(1000)
+	w := &Watch{budget: 1, stop: func() { stops.Add(1) }} // not registered: only this test checks it
 	w.Begin()
 	w.End()
-	w.check(1 << 40)
+	checkLocked(w, 1<<40, true)
 	if stops.Load() != 0 {
 		t.Fatal("stop called for an ended call")
 	}
 	w.Begin()
-	w.check(1 << 40)
+	checkLocked(w, 1<<40, true)
 	if stops.Load() != 1 || !w.Stopped() || !w.End() {
 		t.Fatalf("stops=%d, want the running call stopped", stops.Load())
 	}
+}
+
+// After a late tick, a call is judged by the heap at that tick, not by
+// the stale sample it began with.
+func TestLateTickRebases(t *testing.T) {
+	var stops atomic.Int32
+	w := &Watch{budget: 8 << 20, stop: func() { stops.Add(1) }} // not registered: only this test checks it
+	w.Begin()
+	checkLocked(w, 1<<30, false) // late: 1 GiB grown since a stale sample
+	if stops.Load() != 0 {
+		t.Fatal("stopped for growth before its first fresh sight")
+	}
+	checkLocked(w, 1<<30+4<<20, true)
+	if stops.Load() != 0 {
+		t.Fatal("stopped within its budget")
+	}
+	checkLocked(w, 1<<30+16<<20, true)
+	if stops.Load() != 1 || !w.End() {
+		t.Fatal("not stopped after growing past its budget")
+	}
+}
+
+// checkLocked runs a tick's check as the sampler does, under its lock.
+func checkLocked(w *Watch, h uint64, fresh bool) {
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	w.check(h, fresh)
 }
