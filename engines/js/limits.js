@@ -7,7 +7,7 @@
 	"use strict";
 	var apply = Reflect.apply, construct = Reflect.construct;
 	var isArray = Array.isArray, defineProperty = Object.defineProperty;
-	var exec = RegExp.prototype.exec;
+	var test = RegExp.prototype.test;
 
 	// size is ToLength(o.length), as the Array methods read it.
 	function size(o) {
@@ -57,12 +57,14 @@
 			if (!pat.global) {
 				return 1;
 			}
-			var re = new RegExp(pat.source, pat.flags), m;
-			while (n < stop && (m = apply(exec, re, [s])) !== null) {
+			// test, unlike exec, makes no match arrays.
+			var re = new RegExp(pat.source, pat.flags), at = 0;
+			while (n < stop && apply(test, re, [s])) {
 				n++;
-				if (m[0] === "") {
-					re.lastIndex++;
+				if (re.lastIndex === at) {
+					re.lastIndex++; // an empty match
 				}
+				at = re.lastIndex;
 			}
 			return n;
 		}
@@ -112,15 +114,41 @@
 		elems("String.prototype.split", sep === "" ? s.length : count(s, sep, maxElems) + 1);
 	});
 
+	wrap(S, "match", function (self, a) {
+		var s = selfString(self), re = a[0];
+		if (re instanceof RegExp && re.global && s.length + 1 > maxElems) {
+			elems("String.prototype.match", count(s, re, maxElems + 1));
+		}
+	});
+
 	// Every Array.prototype method that walks length in native code: a
 	// sparse array or an array-like with a huge length would run it for
 	// minutes or fill memory, out of the time budget's reach.
 	var A = Array.prototype;
 	["copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast", "findLastIndex",
-		"flat", "flatMap", "forEach", "includes", "indexOf", "lastIndexOf", "map", "pop", "reduce",
+		"flatMap", "forEach", "includes", "indexOf", "lastIndexOf", "map", "pop", "reduce",
 		"reduceRight", "reverse", "shift", "slice", "some", "sort", "splice", "toLocaleString",
 		"toReversed", "toSorted", "toSpliced", "with"].forEach(function (name) {
 		wrap(A, name, function (self) { elems("Array.prototype." + name, size(self)); });
+	});
+	// flat copies the elements of nested arrays: count them first.
+	wrap(A, "flat", function (self, a) {
+		var depth = a[0] === undefined ? 1 : Math.floor(+a[0]) || 0;
+		var n = 0;
+		function walk(arr, d) {
+			var len = size(arr);
+			elems("Array.prototype.flat", n + len);
+			for (var i = 0; i < len && n <= maxElems; i++) {
+				var x = arr[i];
+				if (d > 1 && isArray(x)) {
+					walk(x, d - 1);
+				} else {
+					n += d > 0 && isArray(x) ? size(x) : 1;
+				}
+			}
+		}
+		walk(self, depth);
+		elems("Array.prototype.flat", n);
 	});
 	wrap(A, "push", function (self, a) { elems("Array.prototype.push", size(self) + a.length); });
 	wrap(A, "unshift", function (self, a) { elems("Array.prototype.unshift", size(self) + a.length); });

@@ -44,6 +44,7 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 		{"bomb_set", "Array.prototype.values would make at least 1000000000 elements"},
 		{"bomb_json_sparse", "JSON.stringify would make at least 100000000 elements"},
 		{"bomb_json_refs", "JSON.stringify would make at least 67109056 characters"},
+		{"bomb_flat", "Array.prototype.flat would make at least 5242880 elements"},
 		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
 		{"bomb_doubling_array", "the heap grew by more than memory_budget 64 MiB during this message"},
 	}
@@ -103,6 +104,14 @@ func TestHardening_JSMemoryBudgetParam(t *testing.T) {
 	if want := "String.prototype.repeat would make at least 2097152 characters; memory_budget is 1 MiB"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("two_mib under 1 MiB: err = %v, want %q", err, want)
 	}
+	// match counts its matches first, in script code, which makes garbage
+	// of its own: the heap watch may stop it before the count does. A
+	// small budget keeps this quick (under the default one the time
+	// budget may come first).
+	err = v.Call(ctx, "bomb_match")
+	if err == nil || !strings.Contains(err.Error(), "script budget exhausted (memory: ") || !strings.Contains(err.Error(), "memory_budget 1 MiB") && !strings.Contains(err.Error(), "String.prototype.match would make at least 65537 elements; memory_budget is 1 MiB") {
+		t.Errorf("bomb_match under 1 MiB: err = %v, want the memory budget error", err)
+	}
 	_, _, vm64, _ := load(t, "engine.js")
 	if err := vm64.Call(ctx, "two_mib"); err != nil {
 		t.Errorf("two_mib under the default 64 MiB: %v", err)
@@ -137,6 +146,19 @@ func TestHardening_JSIterateWithinBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := `[{"a":[1,"x"],"b":{"c":null}} 2 3 1 4 11 2 17]`; fmt.Sprint(f.infos) != want {
+		t.Errorf("infos = %s, want %s", f.infos, want)
+	}
+}
+
+// TestHardening_JSFlatMatchWithinBudget: the checked flat and match give
+// the originals' results.
+func TestHardening_JSFlatMatchWithinBudget(t *testing.T) {
+	f, _, vm, ctx := load(t, "engine.js")
+	f.infos = nil
+	if err := vm.Call(ctx, "flat_match_within_budget"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[3 4 2 2 b ]"; fmt.Sprint(f.infos) != want {
 		t.Errorf("infos = %s, want %s", f.infos, want)
 	}
 }

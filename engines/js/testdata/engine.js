@@ -242,3 +242,9 @@ function iterate_within_budget() {
 	KSR.info(JSON.stringify({ a: [1, "x"], b: { c: null } }) + " " + [...[1, 2]].length + " " + (x + y) + " " + m.size + " " +
 		Math.max(...[3, 4]) + " " + n + " " + [...[7, 8].entries()].length + " " + JSON.stringify([1, [2]], null, 1).length);
 }
+function bomb_flat() { var b = new Array(1 << 20).fill(0); return new Array(100).fill(b).flat().length; }
+function bomb_match() { return "x".repeat(1 << 17).match(/x/g).length; }
+function flat_match_within_budget() {
+	KSR.info([[1, [2, [3, [4]]]].flat().length, [1, [2, [3, [4]]]].flat(Infinity).length, [[1], [2]].flat(0).length,
+		"axbxc".match(/x/g).length, "abc".match(/b/)[0], "abc".match(/z/g)].join(" "));
+}
