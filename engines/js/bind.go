@@ -20,26 +20,61 @@ const (
 // other loaded module as an object of its functions (aliases included).
 // Modules that are not loaded are simply absent, so `KSR.auth` is
 // undefined and scripts can test for it.
+//
+// KSR and its module objects are read-only (issue 10 item 8): they are
+// goja dynamic objects whose Set, Delete and defineProperty throw a
+// TypeError, in sloppy mode too, so `KSR.sl = null` fails that message
+// loudly and the next message sees the real functions. (Object.freeze
+// would make the assignment fail silently in sloppy mode.)
 func (v *VM) bindKSR(reg *core.Registry) error {
-	ksr := v.rt.NewObject()
+	ksr := &ksrObject{v: v, name: "KSR", members: map[string]goja.Value{}}
 	for _, m := range reg.Modules() {
 		obj := ksr
 		if m.Name != "" {
-			obj = v.rt.NewObject()
-			if err := ksr.Set(m.Name, obj); err != nil {
-				return err
-			}
+			obj = &ksrObject{v: v, name: "KSR." + m.Name, members: map[string]goja.Value{}}
+			ksr.set(m.Name, v.rt.NewDynamicObject(obj))
 		}
 		for _, e := range m.Exports {
-			fn := v.export(e)
+			fn := v.rt.ToValue(v.export(e))
 			for _, name := range append([]string{e.Name}, e.Aliases...) {
-				if err := obj.Set(name, fn); err != nil {
-					return err
-				}
+				obj.set(name, fn)
 			}
 		}
 	}
-	return v.rt.Set("KSR", ksr)
+	return v.rt.Set("KSR", v.rt.NewDynamicObject(ksr))
+}
+
+// ksrObject is KSR or one of its modules, as a goja.DynamicObject: a fixed
+// set of members that scripts can read and never change.
+type ksrObject struct {
+	v       *VM
+	name    string // "KSR", "KSR.sl"
+	members map[string]goja.Value
+	keys    []string
+}
+
+func (o *ksrObject) set(name string, val goja.Value) {
+	if _, dup := o.members[name]; !dup {
+		o.keys = append(o.keys, name)
+	}
+	o.members[name] = val
+}
+
+// Get returns nil for a name that is not a member, so the lookup goes on
+// to Object.prototype and ends undefined, as on a plain object.
+func (o *ksrObject) Get(key string) goja.Value { return o.members[key] }
+func (o *ksrObject) Has(key string) bool {
+	_, ok := o.members[key]
+	return ok
+}
+func (o *ksrObject) Keys() []string { return append([]string(nil), o.keys...) }
+
+func (o *ksrObject) Set(key string, _ goja.Value) bool {
+	panic(o.v.rt.NewTypeError("%s.%s: cannot assign, %s is read-only", o.name, key, o.name))
+}
+
+func (o *ksrObject) Delete(key string) bool {
+	panic(o.v.rt.NewTypeError("%s.%s: cannot delete, %s is read-only", o.name, key, o.name))
 }
 
 // export returns the native function for e. Its shape,

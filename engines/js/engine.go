@@ -27,7 +27,8 @@
 // Sandbox: goja itself has no require, filesystem, network or process
 // access, and this package adds none (no goja_nodejs). Every callback runs
 // under rt.TimeBudget of wall time, enforced by a shared watchdog (see
-// budget.go).
+// budget.go), and under the memory budget (limits.go). KSR and its module
+// objects are read-only (bind.go).
 package js
 
 import (

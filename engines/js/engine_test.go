@@ -18,8 +18,8 @@ func TestRegistered(t *testing.T) {
 			t.Fatalf("LookupEngine(%q) = %+v, want module app_jsdt", name, info)
 		}
 	}
-	if m := core.Known("app_jsdt"); m == nil || len(m.Params) != 2 || m.Params[0].Name != "load" {
-		t.Fatalf("module app_jsdt registered as %+v, want params load and reload", m)
+	if m := core.Known("app_jsdt"); m == nil || len(m.Params) != 3 || m.Params[0].Name != "load" || m.Params[2].Name != "memory_budget" {
+		t.Fatalf("module app_jsdt registered as %+v, want params load, reload and memory_budget", m)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/dop251/goja"
 
 	"kemi/core"
+	"kemi/engines/internal/heapwatch"
 )
 
 // maxCallStack bounds script recursion; runaway recursion would otherwise
@@ -17,10 +18,14 @@ const maxCallStack = 10000
 type VM struct {
 	prog  *Program
 	rt    *goja.Runtime
-	ctx   *core.Ctx
+	ctx   *core.Ctx // the running callback's; nil between callbacks
+	depth int       // callbacks running: 2 while a branch route runs inside t_relay
 	args  [6]core.Value
 	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
 	watch *watch
+	mem   *heapwatch.Watch
+	// memMsg says which size check stopped the message (VM goroutine only).
+	memMsg string
 
 	jsTrue, jsFalse goja.Value
 	ints            []goja.Value // smallIntMin..smallIntMax-1
@@ -40,6 +45,12 @@ func (p *Program) NewVM() (core.VM, error) {
 		return nil, fmt.Errorf("%s: binding KSR: %w", p.path, err)
 	}
 	v.watch = newWatch(v.rt, p.rt.TimeBudget)
+	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) })
+	// kemi's own checks run outside the script's budget.
+	if err := v.installLimits(); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("%s: installing the memory checks: %w", p.path, err)
+	}
 	if err := v.run(&core.Ctx{RT: p.rt}, func() error {
 		_, err := v.rt.RunProgram(p.prg)
 		return err
@@ -70,12 +81,33 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 // run executes f under the time budget with ctx current, and turns what
 // goja returns into a kemi error. A Go panic in an export is a bug in
 // that module; it fails this callback rather than the process.
+//
+// Runs nest: t_relay runs the branch route inside the request route, a
+// reply may run an onreply route inside a KSR call. A nested run makes its
+// ctx current only until it returns, then puts the outer one back, and
+// shares the outer run's budget: only the outermost run starts and stops
+// the watch, so an interrupt raised in the nested route stays set and
+// stops the outer route too.
 func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	outer, nested := v.ctx, v.depth > 0
 	v.ctx = ctx
-	v.watch.begin()
+	v.depth++
+	if !nested {
+		v.watch.begin()
+		v.mem.Begin()
+	}
 	defer func() {
-		v.watch.end()
-		v.ctx = nil
+		v.depth--
+		v.ctx = outer
+		if !nested {
+			// Once both watches have ended neither can interrupt this
+			// call any more; a size check may have interrupted it too.
+			v.watch.end()
+			if v.mem.End() || v.memMsg != "" {
+				v.rt.ClearInterrupt()
+				v.memMsg = ""
+			}
+		}
 		switch x := recover(); x {
 		case nil:
 		case exitSignal: // exit in a promise job, which goja runs outside its try
@@ -92,6 +124,10 @@ func (v *VM) Close() {
 	if v.watch != nil {
 		v.watch.close()
 		v.watch = nil
+	}
+	if v.mem != nil {
+		v.mem.Close()
+		v.mem = nil
 	}
 }
 
@@ -119,6 +155,9 @@ func (v *VM) scriptError(err error) error {
 		if intr.Value() == budgetSignal {
 			return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: budgetSignal.Error(), Err: budgetSignal}
 		}
+		if sig, ok := intr.Value().(*memError); ok {
+			return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: v.memMessage(sig), Err: sig}
+		}
 		return &ScriptError{Pos: position(v.prog.path, intr.Stack()), Msg: intr.Error(), Err: err}
 	}
 	var so *goja.StackOverflowError
@@ -142,7 +181,7 @@ func (v *VM) scriptError(err error) error {
 // position is "file:line:col" of the innermost script frame.
 func position(path string, stack []goja.StackFrame) string {
 	for i := range stack {
-		if p := stack[i].Position(); p.Line > 0 {
+		if p := stack[i].Position(); p.Line > 0 && p.Filename != limitsFile {
 			return fmt.Sprintf("%s:%d:%d", p.Filename, p.Line, p.Column)
 		}
 	}

@@ -11,6 +11,7 @@ func init() {
 		Params: []core.ParamSpec{
 			{Name: "load", Type: core.TStr, Default: core.Str(""), Doc: "Path of the JavaScript file with the routing callbacks."},
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio compatibility; reloads go through the kemi RPC."},
+			{Name: "memory_budget", Type: core.TInt, Default: core.Int(64), Doc: "Memory one message may use, in MiB. Builtins that would make a value bigger than this in one step stop the message with a script error, and so does a message during which the heap grows by more than this. See docs/script-limits.md."},
 		},
 	})
 }

@@ -113,7 +113,8 @@ type MemoryError struct {
 }
 
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("script memory budget of %d MiB exceeded (modparam app_lua memory_budget)", e.MiB)
+	// The same words as the JavaScript and Starlark engines' memory errors.
+	return fmt.Sprintf("%s (memory: memory_budget is %d MiB, modparam app_lua)", core.ErrBudget, e.MiB)
 }
 
 func (e *MemoryError) Unwrap() error { return core.ErrBudget }

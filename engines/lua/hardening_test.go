@@ -73,7 +73,7 @@ func expectMemoryError(t *testing.T, err error, mib int, pos string) {
 	if !errors.As(err, &me) || !errors.Is(err, core.ErrBudget) {
 		t.Fatalf("error = %v, want a *MemoryError wrapping core.ErrBudget", err)
 	}
-	want := fmt.Sprintf("script memory budget of %d MiB exceeded (modparam app_lua memory_budget)", mib)
+	want := fmt.Sprintf("script budget exhausted (memory: memory_budget is %d MiB, modparam app_lua)", mib)
 	if !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), pos) {
 		t.Errorf("error = %q, want it to start %q and name %q", err, pos, want)
 	}

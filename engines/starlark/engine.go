@@ -25,7 +25,9 @@
 // the process before the step budget fires. Global reassignment stays off;
 // the set built-in is available.
 // load() is rejected at compile time, print goes to the kemi log, and every
-// callback runs under rt.StepBudget execution steps.
+// callback runs under rt.StepBudget execution steps and the memory budget
+// (limits.go; Compile rewrites the operators and methods it checks,
+// rewrite.go).
 package starlark
 
 import (
@@ -58,7 +60,13 @@ type Engine struct{}
 
 // Compile parses and resolves src. Errors read "path:line:col: message".
 func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, error) {
-	f, prog, err := starlark.SourceProgramOptions(fileOptions, path, src, isPredeclared)
+	f, err := fileOptions.Parse(path, src, 0)
+	if err != nil {
+		return nil, compileError(err)
+	}
+	funcs := topLevelFuncs(f)
+	rewriteFile(f)
+	prog, err := starlark.FileProgram(f, isPredeclared)
 	if err != nil {
 		return nil, compileError(err)
 	}
@@ -66,10 +74,20 @@ func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, 
 		name, pos := prog.Load(0)
 		return nil, fmt.Errorf("%s: load(%q): not allowed, a kemi script is one self-contained file", pos, name)
 	}
-	return &Program{path: path, prog: prog, rt: rt, funcs: topLevelFuncs(f)}, nil
+	return &Program{path: path, prog: prog, rt: rt, funcs: funcs}, nil
 }
 
-func isPredeclared(name string) bool { return name == "KSR" }
+// isPredeclared: KSR, the checking built-ins that replace universal ones
+// and the ones rewritten operators call (limits.go).
+func isPredeclared(name string) bool { return predeclaredNames[name] }
+
+var predeclaredNames = func() map[string]bool {
+	m := map[string]bool{"KSR": true, mulName: true, modName: true, mulOKName: true, modOKName: true, attrName: true}
+	for _, n := range limitedNames {
+		m[n] = true
+	}
+	return m
+}()
 
 func compileError(err error) error {
 	if list, ok := err.(resolve.ErrorList); ok && len(list) > 1 {

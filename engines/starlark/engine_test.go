@@ -16,8 +16,8 @@ func TestRegistered(t *testing.T) {
 	if info == nil || info.Module != "app_starlark" {
 		t.Fatalf("LookupEngine(starlark) = %+v, want module app_starlark", info)
 	}
-	if m := core.Known("app_starlark"); m == nil || len(m.Params) != 2 || m.Params[0].Name != "load" {
-		t.Fatalf("module app_starlark registered as %+v, want params load and reload", m)
+	if m := core.Known("app_starlark"); m == nil || len(m.Params) != 3 || m.Params[0].Name != "load" || m.Params[2].Name != "memory_budget" {
+		t.Fatalf("module app_starlark registered as %+v, want params load, reload and memory_budget", m)
 	}
 }
 

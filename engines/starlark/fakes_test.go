@@ -17,6 +17,13 @@ type fakes struct {
 	infos   []string // KSR.info messages
 	maxfwd  int64    // what process_maxfwd returns
 	quiet   bool     // stop recording (benchmarks)
+
+	// Nesting: kx.nest(cb) runs callback cb on ctx.VM with a new context,
+	// as t_relay runs a branch route; kx.whoami names the context a call
+	// got, so a script can see whether its own came back.
+	names    map[*core.Ctx]string
+	nested   int
+	nestErrs []error
 }
 
 var errBoom = errors.New("boom from Go")
@@ -67,6 +74,26 @@ func (f *fakes) registry(t testing.TB) *core.Registry {
 			}},
 			{Module: "kx", Name: "fail", Returns: core.TInt, Call: func(ctx *core.Ctx, a []core.Value) core.Value { return ctx.Fail(errBoom) }},
 			{Module: "kx", Name: "crash", Returns: core.TInt, Call: func(ctx *core.Ctx, a []core.Value) core.Value { panic("fake module bug") }},
+			{Module: "kx", Name: "nest", Params: []core.Type{core.TStr}, Returns: core.TInt, Call: func(ctx *core.Ctx, a []core.Value) core.Value {
+				f.nested++
+				child := &core.Ctx{RT: ctx.RT, VM: ctx.VM}
+				if f.names == nil {
+					f.names = map[*core.Ctx]string{}
+				}
+				f.names[child] = "ctx" + core.Int(int64(f.nested)).String()
+				err := ctx.VM.Call(child, a[0].S)
+				f.nestErrs = append(f.nestErrs, err)
+				if err != nil {
+					return core.Int(-1)
+				}
+				return core.Int(1)
+			}},
+			{Module: "kx", Name: "whoami", Returns: core.TStr, Call: func(ctx *core.Ctx, a []core.Value) core.Value {
+				if n, ok := f.names[ctx]; ok {
+					return core.Str(n)
+				}
+				return core.Str("unknown")
+			}},
 		}},
 	)
 	if err != nil {

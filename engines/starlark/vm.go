@@ -7,6 +7,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"kemi/core"
+	"kemi/engines/internal/heapwatch"
 )
 
 // VM is one worker's Starlark thread and frozen globals. It is not
@@ -15,13 +16,19 @@ type VM struct {
 	prog    *Program
 	thread  *starlark.Thread
 	globals starlark.StringDict
-	ctx     *core.Ctx
+	ctx     *core.Ctx // the running callback's; nil between callbacks
+	depth   int       // callbacks running: 2 while a branch route runs inside t_relay
 	args    [6]core.Value
 	fns     map[string]starlark.Callable // callbacks by name; nil for missing ones
 	budget  uint64
+	mem     *heapwatch.Watch
 	// overBudget is set by the thread's OnMaxSteps hook, so Call can tell
 	// the budget stop from other cancellations.
 	overBudget bool
+	// memErr is the size check that failed in this message, if any. One
+	// failing in a nested route cancels the thread, so the outer route
+	// stops too, as for the step budget and the heap watch.
+	memErr *memError
 }
 
 // NewVM binds KSR, runs the top level once with a context that has no
@@ -49,12 +56,15 @@ func (p *Program) NewVM() (core.VM, error) {
 		},
 	}
 	predeclared := starlark.StringDict{"KSR": v.bindKSR(p.rt.Reg)}
+	newLimits(memoryBudget(p.rt)).predeclared(predeclared)
+	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.thread.Cancel(heapReason) })
 	err := v.run(&core.Ctx{RT: p.rt}, func() error {
 		var err error
 		v.globals, err = p.prog.Init(v.thread, predeclared)
 		return err
 	})
 	if err != nil {
+		v.Close()
 		return nil, err
 	}
 	v.globals.Freeze()
@@ -81,13 +91,32 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 // run executes f under a fresh step budget with ctx current. A Go panic
 // in an export is a bug in that module; it fails this callback rather than
 // the process.
+//
+// Runs nest: t_relay runs the branch route inside the request route, a
+// reply may run an onreply route inside a KSR call. A nested run makes its
+// ctx current only until it returns, then puts the outer one back, and
+// shares the outer run's budget: only the outermost run sets it, so a
+// cancellation in the nested route stays set and stops the outer route
+// too.
 func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
+	outer := v.ctx
 	v.ctx = ctx
-	v.overBudget = false
-	v.thread.Uncancel()
-	v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+	if v.depth == 0 {
+		v.overBudget = false
+		v.memErr = nil
+		v.thread.Uncancel()
+		v.thread.SetMaxExecutionSteps(v.thread.ExecutionSteps() + v.budget)
+		v.mem.Begin()
+	}
+	v.depth++
 	defer func() {
-		v.ctx = nil
+		v.depth--
+		v.ctx = outer
+		if v.depth == 0 {
+			v.mem.End() // a cancellation it made is undone by the next run
+		} else if v.memErr != nil {
+			v.thread.Cancel(heapReason)
+		}
 		if x := recover(); x != nil {
 			err = fmt.Errorf("%s: panic in exported function: %v", v.prog.path, x)
 		}
@@ -95,8 +124,13 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	return v.scriptError(f())
 }
 
-// Close is a no-op: a VM holds nothing but memory.
-func (v *VM) Close() {}
+// Close releases the VM from the heap watch.
+func (v *VM) Close() {
+	if v.mem != nil {
+		v.mem.Close()
+		v.mem = nil
+	}
+}
 
 // exitSignal is what KSR.x.exit/drop return. Being an *EvalError already,
 // the interpreter passes it up unchanged instead of wrapping it with a call
@@ -119,6 +153,16 @@ func (v *VM) scriptError(err error) error {
 			pos = p.String()
 			break
 		}
+	}
+	var me *memError
+	if errors.As(err, &me) {
+		v.memErr = me
+	}
+	if v.memErr != nil {
+		return &ScriptError{Pos: pos, Msg: v.memErr.Error(), Err: v.memErr}
+	}
+	if v.mem.Stopped() {
+		return &ScriptError{Pos: pos, Msg: fmt.Sprintf("%s (memory: the heap grew by more than memory_budget %d MiB during this message)", core.ErrBudget, v.mem.Budget()>>20), Err: core.ErrBudget}
 	}
 	if v.overBudget {
 		return &ScriptError{Pos: pos, Msg: core.ErrBudget.Error() + " (steps)", Err: core.ErrBudget}
