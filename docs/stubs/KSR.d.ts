@@ -386,6 +386,52 @@ interface KSR_htable {
 	 */
 	sht_is_null(table: string, key: string): number;
 	/**
+	 * End an iterator, freeing it for another sht_iterator_start.
+	 * @param iname Iterator name.
+	 * @returns 1 when ended, -1 when there is no iterator of that name.
+	 */
+	sht_iterator_end(iname: string): number;
+	/**
+	 * Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give.
+	 * @param iname Iterator name.
+	 * @returns 1 when the iterator stands on an item; -1 when the table has no more items or there is no iterator of that name.
+	 */
+	sht_iterator_next(iname: string): number;
+	/**
+	 * Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next.
+	 * @param iname Iterator name.
+	 * @returns 1 when removed; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_rm(iname: string): number;
+	/**
+	 * Set the expiry of the item the iterator stands on (a table with autoexpire only).
+	 * @param iname Iterator name.
+	 * @param expire Seconds from now; 0 or less: never.
+	 * @returns 1 (as sht_setex, also in a table without autoexpire); -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_setex(iname: string, expire: number): number;
+	/**
+	 * Set the item the iterator stands on to an integer.
+	 * @param iname Iterator name.
+	 * @param value Integer value.
+	 * @returns 1 when set; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_seti(iname: string, value: number): number;
+	/**
+	 * Set the item the iterator stands on to a string.
+	 * @param iname Iterator name.
+	 * @param value String value.
+	 * @returns 1 when set; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_sets(iname: string, value: string): number;
+	/**
+	 * Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks).
+	 * @param iname Iterator name, shorter than 32 bytes.
+	 * @param table Table name.
+	 * @returns 1 when started (a running iterator of that name starts over); -1 when the name is empty or too long, the table does not exist, or the worker already has 4 other iterators.
+	 */
+	sht_iterator_start(iname: string, table: string): number;
+	/**
 	 * Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
 	 * @param table Table name.
 	 * @param key Item name; items that share its shard share the lock.

@@ -677,6 +677,45 @@ function KSR.htable.sht_inc(table, key) end
 ---@return integer # 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
 function KSR.htable.sht_is_null(table, key) end
 
+---End an iterator, freeing it for another sht_iterator_start.
+---@param iname string Iterator name.
+---@return integer # 1 when ended, -1 when there is no iterator of that name.
+function KSR.htable.sht_iterator_end(iname) end
+
+---Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give.
+---@param iname string Iterator name.
+---@return integer # 1 when the iterator stands on an item; -1 when the table has no more items or there is no iterator of that name.
+function KSR.htable.sht_iterator_next(iname) end
+
+---Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next.
+---@param iname string Iterator name.
+---@return integer # 1 when removed; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_rm(iname) end
+
+---Set the expiry of the item the iterator stands on (a table with autoexpire only).
+---@param iname string Iterator name.
+---@param expire integer Seconds from now; 0 or less: never.
+---@return integer # 1 (as sht_setex, also in a table without autoexpire); -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_setex(iname, expire) end
+
+---Set the item the iterator stands on to an integer.
+---@param iname string Iterator name.
+---@param value integer Integer value.
+---@return integer # 1 when set; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_seti(iname, value) end
+
+---Set the item the iterator stands on to a string.
+---@param iname string Iterator name.
+---@param value string String value.
+---@return integer # 1 when set; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_sets(iname, value) end
+
+---Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks).
+---@param iname string Iterator name, shorter than 32 bytes.
+---@param table string Table name.
+---@return integer # 1 when started (a running iterator of that name starts over); -1 when the name is empty or too long, the table does not exist, or the worker already has 4 other iterators.
+function KSR.htable.sht_iterator_start(iname, table) end
+
 ---Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
 ---@param table string Table name.
 ---@param key string Item name; items that share its shard share the lock.

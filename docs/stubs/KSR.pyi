@@ -247,6 +247,34 @@ class _htable:
         """Test whether an item is missing."""
         ...
 
+    def sht_iterator_end(self, iname: str) -> int:
+        """End an iterator, freeing it for another sht_iterator_start."""
+        ...
+
+    def sht_iterator_next(self, iname: str) -> int:
+        """Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give."""
+        ...
+
+    def sht_iterator_rm(self, iname: str) -> int:
+        """Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next."""
+        ...
+
+    def sht_iterator_setex(self, iname: str, expire: int) -> int:
+        """Set the expiry of the item the iterator stands on (a table with autoexpire only)."""
+        ...
+
+    def sht_iterator_seti(self, iname: str, value: int) -> int:
+        """Set the item the iterator stands on to an integer."""
+        ...
+
+    def sht_iterator_sets(self, iname: str, value: str) -> int:
+        """Set the item the iterator stands on to a string."""
+        ...
+
+    def sht_iterator_start(self, iname: str, table: str) -> int:
+        """Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks)."""
+        ...
+
     def sht_lock(self, table: str, key: str) -> int:
         """Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message."""
         ...
