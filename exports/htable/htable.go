@@ -95,7 +95,7 @@ var slot int
 type cache struct {
 	rt    *core.Runtime
 	ts    *Tables
-	key   []byte // $sht keys expanded from a pseudo-variable
+	key   []byte    // $sht keys expanded from a pseudo-variable
 	locks locks     // sht_lock held by this worker
 	iters iterators // sht_iterator_* of this worker (iter.go)
 }
