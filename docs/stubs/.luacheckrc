@@ -288,6 +288,20 @@ read_globals = {
 					process_maxfwd = {},
 				},
 			},
+			mqueue = {
+				fields = {
+					mq_add = {},
+					mq_fetch = {},
+					mq_pv_free = {},
+					mq_size = {},
+					mqk_get = {},
+					mqk_gete = {},
+					mqk_getw = {},
+					mqv_get = {},
+					mqv_gete = {},
+					mqv_getw = {},
+				},
+			},
 			nathelper = {
 				fields = {
 					add_contact_alias = {},

@@ -993,6 +993,72 @@ interface KSR_maxfwd {
 	process_maxfwd(limit: number): number;
 }
 
+/** Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free. Queues are defined at load and live in memory; a reload starts with them empty. Every queue is bounded: by its size, past which the oldest item is dropped (as in Kamailio); by 10000 items when no size is given (where Kamailio's queue grows without limit); and by 16 MiB of keys and values together, past which the oldest items are dropped too (an item larger than that alone is refused). kemi has no database behind mqueue: dbmode other than 0 is an error at load. */
+interface KSR_mqueue {
+	/**
+	 * Add an item at the end of a queue; when the queue is full the oldest item is dropped.
+	 * @param queue Queue name.
+	 * @param key Item key.
+	 * @param value Item value.
+	 * @returns 1 when queued (also when addmode 1 kept an older item of the key); -1 when the queue does not exist or the item alone is over 16 MiB.
+	 */
+	mq_add(queue: string, key: string, value: string): number;
+	/**
+	 * Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty.
+	 * @param queue Queue name.
+	 * @returns 1 when an item was taken; -2 when the queue is empty; -1 when it does not exist.
+	 */
+	mq_fetch(queue: string): number;
+	/**
+	 * Forget the item this worker fetched from the queue; $mqk and $mqv are null again.
+	 * @param queue Queue name.
+	 * @returns 1.
+	 */
+	mq_pv_free(queue: string): number;
+	/**
+	 * Count the items of a queue.
+	 * @param queue Queue name.
+	 * @returns The number of queued items (0 for an empty queue, as Kamailio's KEMI function gives; its cfg function gives -1 there); -1 when the queue does not exist.
+	 */
+	mq_size(queue: string): number;
+	/**
+	 * Read $mqk(queue).
+	 * @param queue Queue name.
+	 * @returns The key of the item this worker fetched last from the queue; null when there is none.
+	 */
+	mqk_get(queue: string): number|string|null;
+	/**
+	 * Read $mqk(queue), with null given as the empty string.
+	 * @param queue Queue name.
+	 * @returns As mqk_get, with "" for null.
+	 */
+	mqk_gete(queue: string): number|string|null;
+	/**
+	 * Read $mqk(queue) for printing.
+	 * @param queue Queue name.
+	 * @returns As mqk_get, with "<null>" for null.
+	 */
+	mqk_getw(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue).
+	 * @param queue Queue name.
+	 * @returns The value of the item this worker fetched last from the queue; null when there is none.
+	 */
+	mqv_get(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue), with null given as the empty string.
+	 * @param queue Queue name.
+	 * @returns As mqv_get, with "" for null.
+	 */
+	mqv_gete(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue) for printing.
+	 * @param queue Queue name.
+	 * @returns As mqv_get, with "<null>" for null.
+	 */
+	mqv_getw(queue: string): number|string|null;
+}
+
 /** NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. */
 interface KSR_nathelper {
 	/**
@@ -2417,6 +2483,7 @@ interface KSR_object {
 	ipops: KSR_ipops;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
+	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
 	permissions: KSR_permissions;
 	pike: KSR_pike;

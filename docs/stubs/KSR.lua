@@ -1179,6 +1179,62 @@ function KSR.maxfwd.is_maxfwd_lt(limit) end
 ---@return integer # 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 function KSR.maxfwd.process_maxfwd(limit) end
 
+---Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free.
+---@class KSR.mqueue
+KSR.mqueue = {}
+
+---Add an item at the end of a queue; when the queue is full the oldest item is dropped.
+---@param queue string Queue name.
+---@param key string Item key.
+---@param value string Item value.
+---@return integer # 1 when queued (also when addmode 1 kept an older item of the key); -1 when the queue does not exist or the item alone is over 16 MiB.
+function KSR.mqueue.mq_add(queue, key, value) end
+
+---Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty.
+---@param queue string Queue name.
+---@return integer # 1 when an item was taken; -2 when the queue is empty; -1 when it does not exist.
+function KSR.mqueue.mq_fetch(queue) end
+
+---Forget the item this worker fetched from the queue; $mqk and $mqv are null again.
+---@param queue string Queue name.
+---@return integer # 1.
+function KSR.mqueue.mq_pv_free(queue) end
+
+---Count the items of a queue.
+---@param queue string Queue name.
+---@return integer # The number of queued items (0 for an empty queue, as Kamailio's KEMI function gives; its cfg function gives -1 there); -1 when the queue does not exist.
+function KSR.mqueue.mq_size(queue) end
+
+---Read $mqk(queue).
+---@param queue string Queue name.
+---@return integer|string|nil # The key of the item this worker fetched last from the queue; null when there is none.
+function KSR.mqueue.mqk_get(queue) end
+
+---Read $mqk(queue), with null given as the empty string.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqk_get, with "" for null.
+function KSR.mqueue.mqk_gete(queue) end
+
+---Read $mqk(queue) for printing.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqk_get, with "<null>" for null.
+function KSR.mqueue.mqk_getw(queue) end
+
+---Read $mqv(queue).
+---@param queue string Queue name.
+---@return integer|string|nil # The value of the item this worker fetched last from the queue; null when there is none.
+function KSR.mqueue.mqv_get(queue) end
+
+---Read $mqv(queue), with null given as the empty string.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqv_get, with "" for null.
+function KSR.mqueue.mqv_gete(queue) end
+
+---Read $mqv(queue) for printing.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqv_get, with "<null>" for null.
+function KSR.mqueue.mqv_getw(queue) end
+
 ---NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests.
 ---@class KSR.nathelper
 KSR.nathelper = {}

@@ -676,6 +676,50 @@ class _maxfwd:
         ...
 
 
+class _mqueue:
+    """Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free. Queues are defined at load and live in memory; a reload starts with them empty. Every queue is bounded: by its size, past which the oldest item is dropped (as in Kamailio); by 10000 items when no size is given (where Kamailio's queue grows without limit); and by 16 MiB of keys and values together, past which the oldest items are dropped too (an item larger than that alone is refused). kemi has no database behind mqueue: dbmode other than 0 is an error at load."""
+
+    def mq_add(self, queue: str, key: str, value: str) -> int:
+        """Add an item at the end of a queue; when the queue is full the oldest item is dropped."""
+        ...
+
+    def mq_fetch(self, queue: str) -> int:
+        """Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty."""
+        ...
+
+    def mq_pv_free(self, queue: str) -> int:
+        """Forget the item this worker fetched from the queue; $mqk and $mqv are null again."""
+        ...
+
+    def mq_size(self, queue: str) -> int:
+        """Count the items of a queue."""
+        ...
+
+    def mqk_get(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue)."""
+        ...
+
+    def mqk_gete(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue), with null given as the empty string."""
+        ...
+
+    def mqk_getw(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue) for printing."""
+        ...
+
+    def mqv_get(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue)."""
+        ...
+
+    def mqv_gete(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue), with null given as the empty string."""
+        ...
+
+    def mqv_getw(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue) for printing."""
+        ...
+
+
 class _nathelper:
     """NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing."""
 
@@ -1614,6 +1658,7 @@ class _KSR:
     ipops: _ipops
     kx: _kx
     maxfwd: _maxfwd
+    mqueue: _mqueue
     nathelper: _nathelper
     permissions: _permissions
     pike: _pike

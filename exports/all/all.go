@@ -12,6 +12,7 @@ import (
 	_ "kemi/exports/ipops"       // module "ipops"
 	_ "kemi/exports/kx"          // module "kx"
 	_ "kemi/exports/maxfwd"      // module "maxfwd"
+	_ "kemi/exports/mqueue"      // module "mqueue"
 	_ "kemi/exports/nathelper"   // module "nathelper"
 	_ "kemi/exports/permissions" // module "permissions"
 	_ "kemi/exports/pike"        // module "pike"
