@@ -120,6 +120,12 @@ read_globals = {
 					www_authenticate_method = {},
 				},
 			},
+			auth_xkeys = {
+				fields = {
+					auth_xkeys_add = {},
+					auth_xkeys_check = {},
+				},
+			},
 			corex = {
 				fields = {
 					append_branch = {},

@@ -117,6 +117,28 @@ interface KSR_auth_db {
 	www_authenticate_method(realm: string, table: string, method: string): number;
 }
 
+/** Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it. Keys come in groups (modparam xkey); the key defined last in a group signs, and every key of the group verifies, so a new key can be rolled out first to the receivers and then to the senders. Use it between peers over a channel that is already private (TLS, VPN): the header is a bearer token for the data it covers. Unlike Kamailio, a key past its expires is neither used to sign nor to verify (Kamailio keeps expires and never reads it; an error is logged when a whole group has expired), the digest is compared in constant time, and auth_xkeys_add refuses a header name that is not a token. */
+interface KSR_auth_xkeys {
+	/**
+	 * Add a header holding the hex digest of the newest live key of the group and the data.
+	 * @param hdr Name of the header to add.
+	 * @param kid Key group id.
+	 * @param alg sha256, sha384 or sha512 (any case).
+	 * @param data Text to sign, usually built from pseudo-variables of the message.
+	 * @returns 1 when the header was added (at the end of the headers); -1 for an unknown group or algorithm, a group whose keys all expired, or a header name that is not a token.
+	 */
+	auth_xkeys_add(hdr: string, kid: string, alg: string, data: string): number;
+	/**
+	 * Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it.
+	 * @param hdr Name of the header holding the digest (its first line is read).
+	 * @param kid Key group id.
+	 * @param alg sha256, sha384 or sha512 (any case).
+	 * @param data Text that was signed, built the same way as the sender's.
+	 * @returns 1 when the header holds the digest of the data with a live key of the group (hex of either case, spaces around ignored); -1 when it does not, the header is missing or has the wrong length, or the group or algorithm is unknown.
+	 */
+	auth_xkeys_check(hdr: string, kid: string, alg: string, data: string): number;
+}
+
 /** Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks. */
 interface KSR_corex {
 	/**
@@ -2477,6 +2499,7 @@ interface KSR_object {
 	app_starlark: KSR_app_starlark;
 	auth: KSR_auth;
 	auth_db: KSR_auth_db;
+	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
 	hdr: KSR_hdr;
 	htable: KSR_htable;

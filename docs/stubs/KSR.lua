@@ -447,6 +447,26 @@ function KSR.auth_db.www_authenticate(realm, table) end
 ---@return integer # As for auth_check.
 function KSR.auth_db.www_authenticate_method(realm, table, method) end
 
+---Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it.
+---@class KSR.auth_xkeys
+KSR.auth_xkeys = {}
+
+---Add a header holding the hex digest of the newest live key of the group and the data.
+---@param hdr string Name of the header to add.
+---@param kid string Key group id.
+---@param alg string sha256, sha384 or sha512 (any case).
+---@param data string Text to sign, usually built from pseudo-variables of the message.
+---@return integer # 1 when the header was added (at the end of the headers); -1 for an unknown group or algorithm, a group whose keys all expired, or a header name that is not a token.
+function KSR.auth_xkeys.auth_xkeys_add(hdr, kid, alg, data) end
+
+---Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it.
+---@param hdr string Name of the header holding the digest (its first line is read).
+---@param kid string Key group id.
+---@param alg string sha256, sha384 or sha512 (any case).
+---@param data string Text that was signed, built the same way as the sender's.
+---@return integer # 1 when the header holds the digest of the data with a live key of the group (hex of either case, spaces around ignored); -1 when it does not, the header is missing or has the wrong length, or the group or algorithm is unknown.
+function KSR.auth_xkeys.auth_xkeys_check(hdr, kid, alg, data) end
+
 ---Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks.
 ---@class KSR.corex
 KSR.corex = {}

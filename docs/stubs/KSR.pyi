@@ -76,6 +76,18 @@ class _auth_db:
         ...
 
 
+class _auth_xkeys:
+    """Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it. Keys come in groups (modparam xkey); the key defined last in a group signs, and every key of the group verifies, so a new key can be rolled out first to the receivers and then to the senders. Use it between peers over a channel that is already private (TLS, VPN): the header is a bearer token for the data it covers. Unlike Kamailio, a key past its expires is neither used to sign nor to verify (Kamailio keeps expires and never reads it; an error is logged when a whole group has expired), the digest is compared in constant time, and auth_xkeys_add refuses a header name that is not a token."""
+
+    def auth_xkeys_add(self, hdr: str, kid: str, alg: str, data: str) -> int:
+        """Add a header holding the hex digest of the newest live key of the group and the data."""
+        ...
+
+    def auth_xkeys_check(self, hdr: str, kid: str, alg: str, data: str) -> int:
+        """Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it."""
+        ...
+
+
 class _corex:
     """Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks."""
 
@@ -1652,6 +1664,7 @@ class _KSR:
     app_starlark: _app_starlark
     auth: _auth
     auth_db: _auth_db
+    auth_xkeys: _auth_xkeys
     corex: _corex
     hdr: _hdr
     htable: _htable

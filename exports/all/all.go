@@ -5,6 +5,7 @@ package all
 import (
 	_ "kemi/exports/auth"        // module "auth"
 	_ "kemi/exports/auth_db"     // module "auth_db"
+	_ "kemi/exports/auth_xkeys"  // module "auth_xkeys"
 	_ "kemi/exports/core"        // module ""
 	_ "kemi/exports/corex"       // module "corex"
 	_ "kemi/exports/hdr"         // module "hdr"
