@@ -535,6 +535,18 @@ read_globals = {
 					subst_v = {},
 				},
 			},
+			textopsx = {
+				fields = {
+					change_reply_status = {},
+					change_reply_status_code = {},
+					fnmatch = {},
+					fnmatch_ex = {},
+					keep_hf = {},
+					keep_hf_re = {},
+					msg_apply_changes = {},
+					remove_body = {},
+				},
+			},
 			tm = {
 				fields = {
 					t_any_replied = {},

@@ -2272,6 +2272,59 @@ interface KSR_textops {
 	subst_v(text: string, subst: string, pv: string): number;
 }
 
+/** More message text operations, as Kamailio's textopsx. kemi records header and body edits as lumps against the received message, so a read after append_hf or remove_hf still sees the message as received until msg_apply_changes makes the edits part of it. Unlike Kamailio, a msg_apply_changes whose result would not parse leaves the message and its edits as they were (Kamailio stops the script), fnmatch returns 1 on a match (Kamailio's KEMI fnmatch returns 0 there, its cfg function 1), keep_hf returns 1 (Kamailio's returns -1 even when it worked), and change_reply_status refuses a reason with control characters. After change_reply_status the reply goes out with the new status line, while tm still ranks it among the branches' replies by the code it arrived with. */
+interface KSR_textopsx {
+	/**
+	 * Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed.
+	 * @param code New status code, 100-699.
+	 * @param reason New reason phrase, not empty.
+	 * @returns 1 when changed; -1 for a request, a code out of range, a change of class of a 1xx or 2xx reply (or into 1xx or 2xx), or an empty reason.
+	 */
+	change_reply_status(code: number, reason: string): number;
+	/**
+	 * Change the status code of the reply being handled, keeping its reason phrase.
+	 * @param code New status code, 100-699.
+	 * @returns As change_reply_status.
+	 */
+	change_reply_status_code(code: number): number;
+	/**
+	 * Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input.
+	 * @param value Text to match.
+	 * @param expr Shell pattern: * any text, ? one byte, [a-z] [!0-9] [[:digit:]] sets, \ escapes.
+	 * @returns 1 when value matches, -1 when it does not (Kamailio's KEMI function gives 0 for a match).
+	 */
+	fnmatch(value: string, expr: string): number;
+	/**
+	 * fnmatch with flags.
+	 * @param value Text to match.
+	 * @param expr Shell pattern, as for fnmatch.
+	 * @param flags "i" ignores ASCII case; anything else matches as fnmatch.
+	 * @returns As fnmatch.
+	 */
+	fnmatch_ex(value: string, expr: string, flags: string): number;
+	/**
+	 * Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards.
+	 * @returns 1 when done; -1 when the edits would exceed what a message holds (apply the pending ones first).
+	 */
+	keep_hf(): number;
+	/**
+	 * keep_hf that also keeps the headers whose name matches.
+	 * @param regexp Regular expression matched against header names, ignoring case, anywhere in the name; "" keeps none.
+	 * @returns As keep_hf; -1 also for a bad expression.
+	 */
+	keep_hf_re(regexp: string): number;
+	/**
+	 * Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio.
+	 * @returns 1 when the edits were applied (or there were none); -1 outside the request route and the core reply route, or when the edited message would not parse (it is then left as it was).
+	 */
+	msg_apply_changes(): number;
+	/**
+	 * Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio.
+	 * @returns 1 (also when there was no body).
+	 */
+	remove_body(): number;
+}
+
 /** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
 interface KSR_tm {
 	/**
@@ -2519,6 +2572,7 @@ interface KSR_object {
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	textops: KSR_textops;
+	textopsx: KSR_textopsx;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
 	usrloc: KSR_usrloc;

@@ -2267,6 +2267,51 @@ function KSR.textops.subst_user(subst) end
 ---@return integer # 1 when replaced and stored, -1 when nothing matched or pv is not writable.
 function KSR.textops.subst_v(text, subst, pv) end
 
+---More message text operations, as Kamailio's textopsx.
+---@class KSR.textopsx
+KSR.textopsx = {}
+
+---Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed.
+---@param code integer New status code, 100-699.
+---@param reason string New reason phrase, not empty.
+---@return integer # 1 when changed; -1 for a request, a code out of range, a change of class of a 1xx or 2xx reply (or into 1xx or 2xx), or an empty reason.
+function KSR.textopsx.change_reply_status(code, reason) end
+
+---Change the status code of the reply being handled, keeping its reason phrase.
+---@param code integer New status code, 100-699.
+---@return integer # As change_reply_status.
+function KSR.textopsx.change_reply_status_code(code) end
+
+---Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input.
+---@param value string Text to match.
+---@param expr string Shell pattern: * any text, ? one byte, [a-z] [!0-9] [[:digit:]] sets, \ escapes.
+---@return integer # 1 when value matches, -1 when it does not (Kamailio's KEMI function gives 0 for a match).
+function KSR.textopsx.fnmatch(value, expr) end
+
+---fnmatch with flags.
+---@param value string Text to match.
+---@param expr string Shell pattern, as for fnmatch.
+---@param flags string "i" ignores ASCII case; anything else matches as fnmatch.
+---@return integer # As fnmatch.
+function KSR.textopsx.fnmatch_ex(value, expr, flags) end
+
+---Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards.
+---@return integer # 1 when done; -1 when the edits would exceed what a message holds (apply the pending ones first).
+function KSR.textopsx.keep_hf() end
+
+---keep_hf that also keeps the headers whose name matches.
+---@param regexp string Regular expression matched against header names, ignoring case, anywhere in the name; "" keeps none.
+---@return integer # As keep_hf; -1 also for a bad expression.
+function KSR.textopsx.keep_hf_re(regexp) end
+
+---Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio.
+---@return integer # 1 when the edits were applied (or there were none); -1 outside the request route and the core reply route, or when the edited message would not parse (it is then left as it was).
+function KSR.textopsx.msg_apply_changes() end
+
+---Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio.
+---@return integer # 1 (also when there was no body).
+function KSR.textopsx.remove_body() end
+
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm
 KSR.tm = {}

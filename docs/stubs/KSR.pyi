@@ -1496,6 +1496,42 @@ class _textops:
         ...
 
 
+class _textopsx:
+    """More message text operations, as Kamailio's textopsx. kemi records header and body edits as lumps against the received message, so a read after append_hf or remove_hf still sees the message as received until msg_apply_changes makes the edits part of it. Unlike Kamailio, a msg_apply_changes whose result would not parse leaves the message and its edits as they were (Kamailio stops the script), fnmatch returns 1 on a match (Kamailio's KEMI fnmatch returns 0 there, its cfg function 1), keep_hf returns 1 (Kamailio's returns -1 even when it worked), and change_reply_status refuses a reason with control characters. After change_reply_status the reply goes out with the new status line, while tm still ranks it among the branches' replies by the code it arrived with."""
+
+    def change_reply_status(self, code: int, reason: str) -> int:
+        """Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed."""
+        ...
+
+    def change_reply_status_code(self, code: int) -> int:
+        """Change the status code of the reply being handled, keeping its reason phrase."""
+        ...
+
+    def fnmatch(self, value: str, expr: str) -> int:
+        """Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input."""
+        ...
+
+    def fnmatch_ex(self, value: str, expr: str, flags: str) -> int:
+        """fnmatch with flags."""
+        ...
+
+    def keep_hf(self) -> int:
+        """Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards."""
+        ...
+
+    def keep_hf_re(self, regexp: str) -> int:
+        """keep_hf that also keeps the headers whose name matches."""
+        ...
+
+    def msg_apply_changes(self) -> int:
+        """Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio."""
+        ...
+
+    def remove_body(self) -> int:
+        """Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio."""
+        ...
+
+
 class _tm:
     """Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F."""
 
@@ -1684,6 +1720,7 @@ class _KSR:
     siputils: _siputils
     sl: _sl
     textops: _textops
+    textopsx: _textopsx
     tm: _tm
     tmx: _tmx
     usrloc: _usrloc

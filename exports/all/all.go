@@ -26,6 +26,7 @@ import (
 	_ "kemi/exports/siputils"    // module "siputils"
 	_ "kemi/exports/sl"          // module "sl"
 	_ "kemi/exports/textops"     // module "textops"
+	_ "kemi/exports/textopsx"    // module "textopsx"
 	_ "kemi/exports/tm"          // module "tm"
 	_ "kemi/exports/tmx"         // module "tmx"
 	_ "kemi/exports/usrloc"      // module "usrloc"
