@@ -4,12 +4,12 @@ package textopsx
 // fnmatch(pat, s, 0) in the C locale (Kamailio's fnmatch without flags),
 // or with FNM_CASEFOLD when fold is set:
 //
-//	*        any run of bytes, '/' and a leading '.' included
-//	?        any one byte
-//	[...]    one byte of a set: ranges (a-z), classes ([:digit:]),
-//	         negated with ! or ^; ']' first is literal; an unclosed '['
-//	         matches itself
-//	\c       c itself
+//   - any run of bytes, '/' and a leading '.' included
+//     ?        any one byte
+//     [...]    one byte of a set: ranges (a-z), classes ([:digit:]),
+//     negated with ! or ^; ']' first is literal; an unclosed '['
+//     matches itself
+//     \c       c itself
 //
 // The match backtracks only to the last '*', so it takes at most
 // len(pat)*len(s) steps whatever the input.
