@@ -2,14 +2,11 @@ package textopsx
 
 // Match reports whether s matches the shell pattern pat, as C's
 // fnmatch(pat, s, 0) in the C locale (Kamailio's fnmatch without flags),
-// or with FNM_CASEFOLD when fold is set:
-//
-//   - any run of bytes, '/' and a leading '.' included
-//     ?        any one byte
-//     [...]    one byte of a set: ranges (a-z), classes ([:digit:]),
-//     negated with ! or ^; ']' first is literal; an unclosed '['
-//     matches itself
-//     \c       c itself
+// or with FNM_CASEFOLD when fold is set. A '*' matches any run of bytes,
+// '/' and a leading '.' included; '?' any one byte; "[...]" one byte of a
+// set, with ranges (a-z), classes ([:digit:]), negation by '!' or '^', a
+// literal ']' first, and an unclosed '[' matching itself; a backslash
+// makes the next character literal.
 //
 // The match backtracks only to the last '*', so it takes at most
 // len(pat)*len(s) steps whatever the input.
