@@ -194,3 +194,12 @@ func FuzzParseKey(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheckSHA256(b *testing.B) {
+	data := "192.0.2.10:sip:alice@example.org:sip:bob@example.com:314159 INVITE"
+	ctx := setup(b, ksrtest.Invite("X-My-Key: "+sum256("s1:"+data)), "id=abc;name=old;value=s1", "id=abc;name=new;value=s2")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Check(ctx, "X-My-Key", "abc", "sha256", data)
+	}
+}

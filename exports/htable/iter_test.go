@@ -203,3 +203,17 @@ func TestIterator_NoAllocsSteadyState(t *testing.T) {
 		t.Errorf("a walk over 50 items allocates %v times, want 0", n)
 	}
 }
+
+func BenchmarkIterate1000(b *testing.B) {
+	ctx, _ := setup(b, "t=>size=4")
+	for i := 0; i < 1000; i++ {
+		Seti(ctx, "t", "k"+strconv.Itoa(i), i)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		IteratorStart(ctx, "i", "t")
+		for IteratorNext(ctx, "i") > 0 {
+		}
+		IteratorEnd(ctx, "i")
+	}
+}

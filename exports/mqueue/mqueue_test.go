@@ -324,3 +324,24 @@ func FuzzParseDef(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAddFetch(b *testing.B) {
+	ctx := setup(b, defs("name=q;size=1000"))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Add(ctx, "q", "key", "value")
+		Fetch(ctx, "q")
+	}
+}
+
+func BenchmarkAddFetchParallel(b *testing.B) {
+	ctx := setup(b, defs("name=q;size=1000"))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := worker2(b, ctx)
+		for pb.Next() {
+			Add(w, "q", "key", "value")
+			Fetch(w, "q")
+		}
+	})
+}

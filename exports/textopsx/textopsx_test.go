@@ -285,3 +285,21 @@ func ascii(s string) bool {
 	}
 	return true
 }
+
+func BenchmarkMsgApplyChanges(b *testing.B) {
+	ctx := ksrtest.Ctx(b, ksrtest.Invite(), ksrtest.Discard)
+	raw := ksrtest.Invite()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ctx.Msg.Parse(raw)
+		ctx.Msg.AppendHeader("X-A", []byte("1"))
+		MsgApplyChanges(ctx)
+	}
+}
+
+func BenchmarkFnmatch(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		Match("*.example.[ch][oe]*", "sip.proxy.example.com", false)
+	}
+}
