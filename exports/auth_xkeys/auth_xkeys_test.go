@@ -143,6 +143,18 @@ func TestExpiredKeys(t *testing.T) {
 	}
 }
 
+// Hostile: huge data is hashed and its buffer not kept.
+func TestHostile_HugeData(t *testing.T) {
+	data := strings.Repeat("d", 4<<20)
+	ctx := setup(t, ksrtest.Invite("X-K: "+sum256("s:"+data)), "id=g;name=k;value=s")
+	if Check(ctx, "X-K", "g", "sha256", data) != 1 || Check(ctx, "X-K", "g", "sha256", data[1:]) != -1 {
+		t.Error("huge data checked wrong")
+	}
+	if c := cap(state(ctx).in); c > 64<<10 {
+		t.Errorf("kept a %d-byte buffer", c)
+	}
+}
+
 func TestStartError(t *testing.T) {
 	ctx := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("auth_xkeys"))
 	ctx.RT.Params = map[string]map[string][]core.Value{"auth_xkeys": {"xkey": {core.Str("id=a;name=b")}}}

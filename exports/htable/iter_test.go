@@ -141,13 +141,16 @@ func TestIterator_Limits(t *testing.T) {
 // A script that never calls sht_iterator_end: the next message gets all
 // its iterators back, and nothing of the old snapshot stays referenced.
 func TestIterator_ForgottenEndFreedByNextMessage(t *testing.T) {
-	ctx, _ := setup(t, "t=>size=1")
-	for i := 0; i < 5000; i++ {
+	ctx, _ := setup(t, "t=>size=2") // 4 shards of some 5000 items each
+	for i := 0; i < 20000; i++ {
 		Seti(ctx, "t", "k"+strconv.Itoa(i), i)
 	}
 	for i := 0; i < MaxIterators; i++ {
 		IteratorStart(ctx, "i"+strconv.Itoa(i), "t")
 		IteratorNext(ctx, "i"+strconv.Itoa(i))
+	}
+	if c := cached(ctx); cap(c.iters[0].items) <= keepSnapshot {
+		t.Fatalf("snapshot of %d items, want over %d for this test", cap(c.iters[0].items), keepSnapshot)
 	}
 	if IteratorStart(ctx, "x", "t") != -1 {
 		t.Fatal("a fifth iterator started in the same message")

@@ -345,3 +345,18 @@ func BenchmarkAddFetchParallel(b *testing.B) {
 		}
 	})
 }
+
+// Hostile: a script naming queues from message data (many names, huge
+// names) gets -1 and makes nothing grow.
+func TestHostile_ManyUnknownQueueNames(t *testing.T) {
+	ctx := setup(t, defs("name=q"))
+	for i := 0; i < 10000; i++ {
+		name := strconv.Itoa(i) + strings.Repeat("n", i%3*5000)
+		if Add(ctx, name, "k", "v") != -1 || Fetch(ctx, name) != -1 || Size(ctx, name) != -1 || PVFree(ctx, name) != 1 {
+			t.Fatalf("queue %d answered", i)
+		}
+	}
+	if w := state(ctx); len(w.fetched) != 1 || len(Of(ctx.RT).list) != 1 {
+		t.Errorf("state grew: %d fetched, %d queues", len(w.fetched), len(Of(ctx.RT).list))
+	}
+}
