@@ -120,6 +120,12 @@ read_globals = {
 					www_authenticate_method = {},
 				},
 			},
+			auth_xkeys = {
+				fields = {
+					auth_xkeys_add = {},
+					auth_xkeys_check = {},
+				},
+			},
 			corex = {
 				fields = {
 					append_branch = {},
@@ -170,6 +176,13 @@ read_globals = {
 					sht_getw = {},
 					sht_inc = {},
 					sht_is_null = {},
+					sht_iterator_end = {},
+					sht_iterator_next = {},
+					sht_iterator_rm = {},
+					sht_iterator_setex = {},
+					sht_iterator_seti = {},
+					sht_iterator_sets = {},
+					sht_iterator_start = {},
 					sht_lock = {},
 					sht_match_name = {},
 					sht_match_str_value = {},
@@ -279,6 +292,20 @@ read_globals = {
 				fields = {
 					is_maxfwd_lt = {},
 					process_maxfwd = {},
+				},
+			},
+			mqueue = {
+				fields = {
+					mq_add = {},
+					mq_fetch = {},
+					mq_pv_free = {},
+					mq_size = {},
+					mqk_get = {},
+					mqk_gete = {},
+					mqk_getw = {},
+					mqv_get = {},
+					mqv_gete = {},
+					mqv_getw = {},
 				},
 			},
 			nathelper = {
@@ -506,6 +533,18 @@ read_globals = {
 					subst_uri = {},
 					subst_user = {},
 					subst_v = {},
+				},
+			},
+			textopsx = {
+				fields = {
+					change_reply_status = {},
+					change_reply_status_code = {},
+					fnmatch = {},
+					fnmatch_ex = {},
+					keep_hf = {},
+					keep_hf_re = {},
+					msg_apply_changes = {},
+					remove_body = {},
 				},
 			},
 			tm = {

@@ -117,6 +117,28 @@ interface KSR_auth_db {
 	www_authenticate_method(realm: string, table: string, method: string): number;
 }
 
+/** Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it. Keys come in groups (modparam xkey); the key defined last in a group signs, and every key of the group verifies, so a new key can be rolled out first to the receivers and then to the senders. Use it between peers over a channel that is already private (TLS, VPN): the header is a bearer token for the data it covers. Unlike Kamailio, a key past its expires is neither used to sign nor to verify (Kamailio keeps expires and never reads it; an error is logged when a whole group has expired), the digest is compared in constant time, and auth_xkeys_add refuses a header name that is not a token. */
+interface KSR_auth_xkeys {
+	/**
+	 * Add a header holding the hex digest of the newest live key of the group and the data.
+	 * @param hdr Name of the header to add.
+	 * @param kid Key group id.
+	 * @param alg sha256, sha384 or sha512 (any case).
+	 * @param data Text to sign, usually built from pseudo-variables of the message.
+	 * @returns 1 when the header was added (at the end of the headers); -1 for an unknown group or algorithm, a group whose keys all expired, or a header name that is not a token.
+	 */
+	auth_xkeys_add(hdr: string, kid: string, alg: string, data: string): number;
+	/**
+	 * Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it.
+	 * @param hdr Name of the header holding the digest (its first line is read).
+	 * @param kid Key group id.
+	 * @param alg sha256, sha384 or sha512 (any case).
+	 * @param data Text that was signed, built the same way as the sender's.
+	 * @returns 1 when the header holds the digest of the data with a live key of the group (hex of either case, spaces around ignored); -1 when it does not, the header is missing or has the wrong length, or the group or algorithm is unknown.
+	 */
+	auth_xkeys_check(hdr: string, kid: string, alg: string, data: string): number;
+}
+
 /** Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks. */
 interface KSR_corex {
 	/**
@@ -385,6 +407,52 @@ interface KSR_htable {
 	 * @returns 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
 	 */
 	sht_is_null(table: string, key: string): number;
+	/**
+	 * End an iterator, freeing it for another sht_iterator_start.
+	 * @param iname Iterator name.
+	 * @returns 1 when ended, -1 when there is no iterator of that name.
+	 */
+	sht_iterator_end(iname: string): number;
+	/**
+	 * Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give.
+	 * @param iname Iterator name.
+	 * @returns 1 when the iterator stands on an item; -1 when the table has no more items or there is no iterator of that name.
+	 */
+	sht_iterator_next(iname: string): number;
+	/**
+	 * Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next.
+	 * @param iname Iterator name.
+	 * @returns 1 when removed; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_rm(iname: string): number;
+	/**
+	 * Set the expiry of the item the iterator stands on (a table with autoexpire only).
+	 * @param iname Iterator name.
+	 * @param expire Seconds from now; 0 or less: never.
+	 * @returns 1 (as sht_setex, also in a table without autoexpire); -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_setex(iname: string, expire: number): number;
+	/**
+	 * Set the item the iterator stands on to an integer.
+	 * @param iname Iterator name.
+	 * @param value Integer value.
+	 * @returns 1 when set; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_seti(iname: string, value: number): number;
+	/**
+	 * Set the item the iterator stands on to a string.
+	 * @param iname Iterator name.
+	 * @param value String value.
+	 * @returns 1 when set; -1 when there is no such iterator or it stands on no item.
+	 */
+	sht_iterator_sets(iname: string, value: string): number;
+	/**
+	 * Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks).
+	 * @param iname Iterator name, shorter than 32 bytes.
+	 * @param table Table name.
+	 * @returns 1 when started (a running iterator of that name starts over); -1 when the name is empty or too long, the table does not exist, or the worker already has 4 other iterators.
+	 */
+	sht_iterator_start(iname: string, table: string): number;
 	/**
 	 * Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
 	 * @param table Table name.
@@ -945,6 +1013,72 @@ interface KSR_maxfwd {
 	 * @returns 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 	 */
 	process_maxfwd(limit: number): number;
+}
+
+/** Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free. Queues are defined at load and live in memory; a reload starts with them empty. Every queue is bounded: by its size, past which the oldest item is dropped (as in Kamailio); by 10000 items when no size is given (where Kamailio's queue grows without limit); and by 16 MiB of keys and values together, past which the oldest items are dropped too (an item larger than that alone is refused). kemi has no database behind mqueue: dbmode other than 0 is an error at load. */
+interface KSR_mqueue {
+	/**
+	 * Add an item at the end of a queue; when the queue is full the oldest item is dropped.
+	 * @param queue Queue name.
+	 * @param key Item key.
+	 * @param value Item value.
+	 * @returns 1 when queued (also when addmode 1 kept an older item of the key); -1 when the queue does not exist or the item alone is over 16 MiB.
+	 */
+	mq_add(queue: string, key: string, value: string): number;
+	/**
+	 * Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty.
+	 * @param queue Queue name.
+	 * @returns 1 when an item was taken; -2 when the queue is empty; -1 when it does not exist.
+	 */
+	mq_fetch(queue: string): number;
+	/**
+	 * Forget the item this worker fetched from the queue; $mqk and $mqv are null again.
+	 * @param queue Queue name.
+	 * @returns 1.
+	 */
+	mq_pv_free(queue: string): number;
+	/**
+	 * Count the items of a queue.
+	 * @param queue Queue name.
+	 * @returns The number of queued items (0 for an empty queue, as Kamailio's KEMI function gives; its cfg function gives -1 there); -1 when the queue does not exist.
+	 */
+	mq_size(queue: string): number;
+	/**
+	 * Read $mqk(queue).
+	 * @param queue Queue name.
+	 * @returns The key of the item this worker fetched last from the queue; null when there is none.
+	 */
+	mqk_get(queue: string): number|string|null;
+	/**
+	 * Read $mqk(queue), with null given as the empty string.
+	 * @param queue Queue name.
+	 * @returns As mqk_get, with "" for null.
+	 */
+	mqk_gete(queue: string): number|string|null;
+	/**
+	 * Read $mqk(queue) for printing.
+	 * @param queue Queue name.
+	 * @returns As mqk_get, with "<null>" for null.
+	 */
+	mqk_getw(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue).
+	 * @param queue Queue name.
+	 * @returns The value of the item this worker fetched last from the queue; null when there is none.
+	 */
+	mqv_get(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue), with null given as the empty string.
+	 * @param queue Queue name.
+	 * @returns As mqv_get, with "" for null.
+	 */
+	mqv_gete(queue: string): number|string|null;
+	/**
+	 * Read $mqv(queue) for printing.
+	 * @param queue Queue name.
+	 * @returns As mqv_get, with "<null>" for null.
+	 */
+	mqv_getw(queue: string): number|string|null;
 }
 
 /** NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. */
@@ -2138,6 +2272,59 @@ interface KSR_textops {
 	subst_v(text: string, subst: string, pv: string): number;
 }
 
+/** More message text operations, as Kamailio's textopsx. kemi records header and body edits as lumps against the received message, so a read after append_hf or remove_hf still sees the message as received until msg_apply_changes makes the edits part of it. Unlike Kamailio, a msg_apply_changes whose result would not parse leaves the message and its edits as they were (Kamailio stops the script), keep_hf returns 1 (Kamailio's returns -1 even when it worked), and change_reply_status refuses a reason with control characters. After change_reply_status the reply goes out with the new status line, while tm still ranks it among the branches' replies by the code it arrived with. */
+interface KSR_textopsx {
+	/**
+	 * Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed.
+	 * @param code New status code, 100-699.
+	 * @param reason New reason phrase, not empty.
+	 * @returns 1 when changed; -1 for a request, a code out of range, a change of class of a 1xx or 2xx reply (or into 1xx or 2xx), or an empty reason.
+	 */
+	change_reply_status(code: number, reason: string): number;
+	/**
+	 * Change the status code of the reply being handled, keeping its reason phrase.
+	 * @param code New status code, 100-699.
+	 * @returns As change_reply_status.
+	 */
+	change_reply_status_code(code: number): number;
+	/**
+	 * Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input.
+	 * @param value Text to match.
+	 * @param expr Shell pattern: * any text, ? one byte, [a-z] [!0-9] [[:digit:]] sets, \ escapes.
+	 * @returns 0 when value matches, -1 when it does not, as Kamailio's KEMI function returns (its cfg function gives 1 for a match); test it with `== 0`.
+	 */
+	fnmatch(value: string, expr: string): number;
+	/**
+	 * fnmatch with flags.
+	 * @param value Text to match.
+	 * @param expr Shell pattern, as for fnmatch.
+	 * @param flags "i" ignores ASCII case; anything else matches as fnmatch.
+	 * @returns As fnmatch.
+	 */
+	fnmatch_ex(value: string, expr: string, flags: string): number;
+	/**
+	 * Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards.
+	 * @returns 1 when done; -1 when the edits would exceed what a message holds (apply the pending ones first).
+	 */
+	keep_hf(): number;
+	/**
+	 * keep_hf that also keeps the headers whose name matches.
+	 * @param regexp Regular expression matched against header names, ignoring case, anywhere in the name; "" keeps none.
+	 * @returns As keep_hf; -1 also for a bad expression.
+	 */
+	keep_hf_re(regexp: string): number;
+	/**
+	 * Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio.
+	 * @returns 1 when the edits were applied (or there were none); -1 outside the request route and the core reply route, or when the edited message would not parse (it is then left as it was).
+	 */
+	msg_apply_changes(): number;
+	/**
+	 * Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio.
+	 * @returns 1 (also when there was no body).
+	 */
+	remove_body(): number;
+}
+
 /** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
 interface KSR_tm {
 	/**
@@ -2365,12 +2552,14 @@ interface KSR_object {
 	app_starlark: KSR_app_starlark;
 	auth: KSR_auth;
 	auth_db: KSR_auth_db;
+	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
 	ipops: KSR_ipops;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
+	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
@@ -2383,6 +2572,7 @@ interface KSR_object {
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	textops: KSR_textops;
+	textopsx: KSR_textopsx;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
 	usrloc: KSR_usrloc;

@@ -447,6 +447,26 @@ function KSR.auth_db.www_authenticate(realm, table) end
 ---@return integer # As for auth_check.
 function KSR.auth_db.www_authenticate_method(realm, table, method) end
 
+---Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it.
+---@class KSR.auth_xkeys
+KSR.auth_xkeys = {}
+
+---Add a header holding the hex digest of the newest live key of the group and the data.
+---@param hdr string Name of the header to add.
+---@param kid string Key group id.
+---@param alg string sha256, sha384 or sha512 (any case).
+---@param data string Text to sign, usually built from pseudo-variables of the message.
+---@return integer # 1 when the header was added (at the end of the headers); -1 for an unknown group or algorithm, a group whose keys all expired, or a header name that is not a token.
+function KSR.auth_xkeys.auth_xkeys_add(hdr, kid, alg, data) end
+
+---Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it.
+---@param hdr string Name of the header holding the digest (its first line is read).
+---@param kid string Key group id.
+---@param alg string sha256, sha384 or sha512 (any case).
+---@param data string Text that was signed, built the same way as the sender's.
+---@return integer # 1 when the header holds the digest of the data with a live key of the group (hex of either case, spaces around ignored); -1 when it does not, the header is missing or has the wrong length, or the group or algorithm is unknown.
+function KSR.auth_xkeys.auth_xkeys_check(hdr, kid, alg, data) end
+
 ---Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks.
 ---@class KSR.corex
 KSR.corex = {}
@@ -676,6 +696,45 @@ function KSR.htable.sht_inc(table, key) end
 ---@param key string Item name.
 ---@return integer # 1 when the item is missing; -1 when it exists; -2 when the table has an initval (an item is never null there); 2 when the table does not exist.
 function KSR.htable.sht_is_null(table, key) end
+
+---End an iterator, freeing it for another sht_iterator_start.
+---@param iname string Iterator name.
+---@return integer # 1 when ended, -1 when there is no iterator of that name.
+function KSR.htable.sht_iterator_end(iname) end
+
+---Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give.
+---@param iname string Iterator name.
+---@return integer # 1 when the iterator stands on an item; -1 when the table has no more items or there is no iterator of that name.
+function KSR.htable.sht_iterator_next(iname) end
+
+---Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next.
+---@param iname string Iterator name.
+---@return integer # 1 when removed; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_rm(iname) end
+
+---Set the expiry of the item the iterator stands on (a table with autoexpire only).
+---@param iname string Iterator name.
+---@param expire integer Seconds from now; 0 or less: never.
+---@return integer # 1 (as sht_setex, also in a table without autoexpire); -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_setex(iname, expire) end
+
+---Set the item the iterator stands on to an integer.
+---@param iname string Iterator name.
+---@param value integer Integer value.
+---@return integer # 1 when set; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_seti(iname, value) end
+
+---Set the item the iterator stands on to a string.
+---@param iname string Iterator name.
+---@param value string String value.
+---@return integer # 1 when set; -1 when there is no such iterator or it stands on no item.
+function KSR.htable.sht_iterator_sets(iname, value) end
+
+---Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks).
+---@param iname string Iterator name, shorter than 32 bytes.
+---@param table string Table name.
+---@return integer # 1 when started (a running iterator of that name starts over); -1 when the name is empty or too long, the table does not exist, or the worker already has 4 other iterators.
+function KSR.htable.sht_iterator_start(iname, table) end
 
 ---Lock an item's shard against other workers' sht_lock, around a read-modify-write in the script. Reads and writes do not wait for it. Locks a script forgets to release are released by its worker's first htable call for another message.
 ---@param table string Table name.
@@ -1139,6 +1198,62 @@ function KSR.maxfwd.is_maxfwd_lt(limit) end
 ---@param limit integer Value to add when the request has no Max-Forwards header, 0-255.
 ---@return integer # 2 when the header was missing and added with limit; 1 when it was decremented; -1 when it is already 0 (reply 483 Too Many Hops) or limit is out of range; -2 when the header cannot be parsed.
 function KSR.maxfwd.process_maxfwd(limit) end
+
+---Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free.
+---@class KSR.mqueue
+KSR.mqueue = {}
+
+---Add an item at the end of a queue; when the queue is full the oldest item is dropped.
+---@param queue string Queue name.
+---@param key string Item key.
+---@param value string Item value.
+---@return integer # 1 when queued (also when addmode 1 kept an older item of the key); -1 when the queue does not exist or the item alone is over 16 MiB.
+function KSR.mqueue.mq_add(queue, key, value) end
+
+---Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty.
+---@param queue string Queue name.
+---@return integer # 1 when an item was taken; -2 when the queue is empty; -1 when it does not exist.
+function KSR.mqueue.mq_fetch(queue) end
+
+---Forget the item this worker fetched from the queue; $mqk and $mqv are null again.
+---@param queue string Queue name.
+---@return integer # 1.
+function KSR.mqueue.mq_pv_free(queue) end
+
+---Count the items of a queue.
+---@param queue string Queue name.
+---@return integer # The number of queued items (0 for an empty queue, as Kamailio's KEMI function gives; its cfg function gives -1 there); -1 when the queue does not exist.
+function KSR.mqueue.mq_size(queue) end
+
+---Read $mqk(queue).
+---@param queue string Queue name.
+---@return integer|string|nil # The key of the item this worker fetched last from the queue; null when there is none.
+function KSR.mqueue.mqk_get(queue) end
+
+---Read $mqk(queue), with null given as the empty string.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqk_get, with "" for null.
+function KSR.mqueue.mqk_gete(queue) end
+
+---Read $mqk(queue) for printing.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqk_get, with "<null>" for null.
+function KSR.mqueue.mqk_getw(queue) end
+
+---Read $mqv(queue).
+---@param queue string Queue name.
+---@return integer|string|nil # The value of the item this worker fetched last from the queue; null when there is none.
+function KSR.mqueue.mqv_get(queue) end
+
+---Read $mqv(queue), with null given as the empty string.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqv_get, with "" for null.
+function KSR.mqueue.mqv_gete(queue) end
+
+---Read $mqv(queue) for printing.
+---@param queue string Queue name.
+---@return integer|string|nil # As mqv_get, with "<null>" for null.
+function KSR.mqueue.mqv_getw(queue) end
 
 ---NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests.
 ---@class KSR.nathelper
@@ -2151,6 +2266,51 @@ function KSR.textops.subst_user(subst) end
 ---@param pv string Writable pseudo-variable for the result, "$var(x)".
 ---@return integer # 1 when replaced and stored, -1 when nothing matched or pv is not writable.
 function KSR.textops.subst_v(text, subst, pv) end
+
+---More message text operations, as Kamailio's textopsx.
+---@class KSR.textopsx
+KSR.textopsx = {}
+
+---Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed.
+---@param code integer New status code, 100-699.
+---@param reason string New reason phrase, not empty.
+---@return integer # 1 when changed; -1 for a request, a code out of range, a change of class of a 1xx or 2xx reply (or into 1xx or 2xx), or an empty reason.
+function KSR.textopsx.change_reply_status(code, reason) end
+
+---Change the status code of the reply being handled, keeping its reason phrase.
+---@param code integer New status code, 100-699.
+---@return integer # As change_reply_status.
+function KSR.textopsx.change_reply_status_code(code) end
+
+---Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input.
+---@param value string Text to match.
+---@param expr string Shell pattern: * any text, ? one byte, [a-z] [!0-9] [[:digit:]] sets, \ escapes.
+---@return integer # 0 when value matches, -1 when it does not, as Kamailio's KEMI function returns (its cfg function gives 1 for a match); test it with `== 0`.
+function KSR.textopsx.fnmatch(value, expr) end
+
+---fnmatch with flags.
+---@param value string Text to match.
+---@param expr string Shell pattern, as for fnmatch.
+---@param flags string "i" ignores ASCII case; anything else matches as fnmatch.
+---@return integer # As fnmatch.
+function KSR.textopsx.fnmatch_ex(value, expr, flags) end
+
+---Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards.
+---@return integer # 1 when done; -1 when the edits would exceed what a message holds (apply the pending ones first).
+function KSR.textopsx.keep_hf() end
+
+---keep_hf that also keeps the headers whose name matches.
+---@param regexp string Regular expression matched against header names, ignoring case, anywhere in the name; "" keeps none.
+---@return integer # As keep_hf; -1 also for a bad expression.
+function KSR.textopsx.keep_hf_re(regexp) end
+
+---Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio.
+---@return integer # 1 when the edits were applied (or there were none); -1 outside the request route and the core reply route, or when the edited message would not parse (it is then left as it was).
+function KSR.textopsx.msg_apply_changes() end
+
+---Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio.
+---@return integer # 1 (also when there was no body).
+function KSR.textopsx.remove_body() end
 
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm

@@ -76,6 +76,18 @@ class _auth_db:
         ...
 
 
+class _auth_xkeys:
+    """Authentication with shared keys in a header, as Kamailio's auth_xkeys: the sender adds a header holding the lower-case hex SHA-2 digest of "key:data", where data is text both sides build from the message (say `$si:$fu:$ru:$hdr(CSeq)`), and the receiver recomputes it. Keys come in groups (modparam xkey); the key defined last in a group signs, and every key of the group verifies, so a new key can be rolled out first to the receivers and then to the senders. Use it between peers over a channel that is already private (TLS, VPN): the header is a bearer token for the data it covers. Unlike Kamailio, a key past its expires is neither used to sign nor to verify (Kamailio keeps expires and never reads it; an error is logged when a whole group has expired), the digest is compared in constant time, and auth_xkeys_add refuses a header name that is not a token."""
+
+    def auth_xkeys_add(self, hdr: str, kid: str, alg: str, data: str) -> int:
+        """Add a header holding the hex digest of the newest live key of the group and the data."""
+        ...
+
+    def auth_xkeys_check(self, hdr: str, kid: str, alg: str, data: str) -> int:
+        """Check a header made by auth_xkeys_add. Every live key of the group is tried and compared in constant time. The header stays in the message: remove it before relaying to a peer that must not see it."""
+        ...
+
+
 class _corex:
     """Core extensions: branches for forking (append_branch), the send socket, extended message flags and small message checks."""
 
@@ -245,6 +257,34 @@ class _htable:
 
     def sht_is_null(self, table: str, key: str) -> int:
         """Test whether an item is missing."""
+        ...
+
+    def sht_iterator_end(self, iname: str) -> int:
+        """End an iterator, freeing it for another sht_iterator_start."""
+        ...
+
+    def sht_iterator_next(self, iname: str) -> int:
+        """Move an iterator to the next item, whose name and value $shtitkey(iname) and $shtitval(iname) give."""
+        ...
+
+    def sht_iterator_rm(self, iname: str) -> int:
+        """Remove the item the iterator stands on from the table. $shtitkey and $shtitval still give it until the next sht_iterator_next."""
+        ...
+
+    def sht_iterator_setex(self, iname: str, expire: int) -> int:
+        """Set the expiry of the item the iterator stands on (a table with autoexpire only)."""
+        ...
+
+    def sht_iterator_seti(self, iname: str, value: int) -> int:
+        """Set the item the iterator stands on to an integer."""
+        ...
+
+    def sht_iterator_sets(self, iname: str, value: str) -> int:
+        """Set the item the iterator stands on to a string."""
+        ...
+
+    def sht_iterator_start(self, iname: str, table: str) -> int:
+        """Start a named iterator over a table; sht_iterator_next moves it to the first item. The iterator walks the table shard by shard, copying a shard's live items when it enters it, so no lock is held while the script runs (Kamailio holds the slot's lock between calls): items changed in shards not reached yet are seen, the others are not. A worker has at most 4 iterators, and they last one message: the next message's first htable call ends any the script left running (in Kamailio they stay, and so do their locks)."""
         ...
 
     def sht_lock(self, table: str, key: str) -> int:
@@ -645,6 +685,50 @@ class _maxfwd:
 
     def process_maxfwd(self, limit: int) -> int:
         """Add Max-Forwards when missing, otherwise decrement it (after lowering it to max_limit+1 when larger)."""
+        ...
+
+
+class _mqueue:
+    """Named FIFO queues of (key, value) strings shared by every worker, as Kamailio's mqueue module: a request handler queues work with mq_add, and a worker (another request, a timer route) takes the oldest item with mq_fetch and reads it through $mqk(queue) and $mqv(queue), or mqk_get and mqv_get, until its next fetch of that queue or mq_pv_free. Queues are defined at load and live in memory; a reload starts with them empty. Every queue is bounded: by its size, past which the oldest item is dropped (as in Kamailio); by 10000 items when no size is given (where Kamailio's queue grows without limit); and by 16 MiB of keys and values together, past which the oldest items are dropped too (an item larger than that alone is refused). kemi has no database behind mqueue: dbmode other than 0 is an error at load."""
+
+    def mq_add(self, queue: str, key: str, value: str) -> int:
+        """Add an item at the end of a queue; when the queue is full the oldest item is dropped."""
+        ...
+
+    def mq_fetch(self, queue: str) -> int:
+        """Take the oldest item of a queue; $mqk(queue) and $mqv(queue) give it to this worker until its next fetch of that queue, which lets the old one go even when it finds the queue empty."""
+        ...
+
+    def mq_pv_free(self, queue: str) -> int:
+        """Forget the item this worker fetched from the queue; $mqk and $mqv are null again."""
+        ...
+
+    def mq_size(self, queue: str) -> int:
+        """Count the items of a queue."""
+        ...
+
+    def mqk_get(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue)."""
+        ...
+
+    def mqk_gete(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue), with null given as the empty string."""
+        ...
+
+    def mqk_getw(self, queue: str) -> Union[int, str, None]:
+        """Read $mqk(queue) for printing."""
+        ...
+
+    def mqv_get(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue)."""
+        ...
+
+    def mqv_gete(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue), with null given as the empty string."""
+        ...
+
+    def mqv_getw(self, queue: str) -> Union[int, str, None]:
+        """Read $mqv(queue) for printing."""
         ...
 
 
@@ -1412,6 +1496,42 @@ class _textops:
         ...
 
 
+class _textopsx:
+    """More message text operations, as Kamailio's textopsx. kemi records header and body edits as lumps against the received message, so a read after append_hf or remove_hf still sees the message as received until msg_apply_changes makes the edits part of it. Unlike Kamailio, a msg_apply_changes whose result would not parse leaves the message and its edits as they were (Kamailio stops the script), keep_hf returns 1 (Kamailio's returns -1 even when it worked), and change_reply_status refuses a reason with control characters. After change_reply_status the reply goes out with the new status line, while tm still ranks it among the branches' replies by the code it arrived with."""
+
+    def change_reply_status(self, code: int, reason: str) -> int:
+        """Change the status code and reason phrase of the reply being handled (onreply and reply routes), before it is relayed."""
+        ...
+
+    def change_reply_status_code(self, code: int) -> int:
+        """Change the status code of the reply being handled, keeping its reason phrase."""
+        ...
+
+    def fnmatch(self, value: str, expr: str) -> int:
+        """Match a value against a shell pattern, as C's fnmatch without flags in the C locale ('/' and a leading '.' are ordinary). The match takes at most len(expr)*len(value) steps, whatever the input."""
+        ...
+
+    def fnmatch_ex(self, value: str, expr: str, flags: str) -> int:
+        """fnmatch with flags."""
+        ...
+
+    def keep_hf(self) -> int:
+        """Remove every header except Via, From, To, Call-ID, CSeq, Contact, Content-Length, Content-Type, Route, Record-Route and Max-Forwards."""
+        ...
+
+    def keep_hf_re(self, regexp: str) -> int:
+        """keep_hf that also keeps the headers whose name matches."""
+        ...
+
+    def msg_apply_changes(self) -> int:
+        """Apply the edits recorded so far (headers added or removed, body, Request-URI), so that the reads that follow see them. Use it before the transaction is created, as in Kamailio."""
+        ...
+
+    def remove_body(self) -> int:
+        """Remove the body; Content-Length becomes 0 and Content-Type stays, as in Kamailio."""
+        ...
+
+
 class _tm:
     """Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F."""
 
@@ -1580,12 +1700,14 @@ class _KSR:
     app_starlark: _app_starlark
     auth: _auth
     auth_db: _auth_db
+    auth_xkeys: _auth_xkeys
     corex: _corex
     hdr: _hdr
     htable: _htable
     ipops: _ipops
     kx: _kx
     maxfwd: _maxfwd
+    mqueue: _mqueue
     nathelper: _nathelper
     permissions: _permissions
     pike: _pike
@@ -1598,6 +1720,7 @@ class _KSR:
     siputils: _siputils
     sl: _sl
     textops: _textops
+    textopsx: _textopsx
     tm: _tm
     tmx: _tmx
     usrloc: _usrloc

@@ -5,6 +5,7 @@ package all
 import (
 	_ "kemi/exports/auth"        // module "auth"
 	_ "kemi/exports/auth_db"     // module "auth_db"
+	_ "kemi/exports/auth_xkeys"  // module "auth_xkeys"
 	_ "kemi/exports/core"        // module ""
 	_ "kemi/exports/corex"       // module "corex"
 	_ "kemi/exports/hdr"         // module "hdr"
@@ -12,6 +13,7 @@ import (
 	_ "kemi/exports/ipops"       // module "ipops"
 	_ "kemi/exports/kx"          // module "kx"
 	_ "kemi/exports/maxfwd"      // module "maxfwd"
+	_ "kemi/exports/mqueue"      // module "mqueue"
 	_ "kemi/exports/nathelper"   // module "nathelper"
 	_ "kemi/exports/permissions" // module "permissions"
 	_ "kemi/exports/pike"        // module "pike"
@@ -24,6 +26,7 @@ import (
 	_ "kemi/exports/siputils"    // module "siputils"
 	_ "kemi/exports/sl"          // module "sl"
 	_ "kemi/exports/textops"     // module "textops"
+	_ "kemi/exports/textopsx"    // module "textopsx"
 	_ "kemi/exports/tm"          // module "tm"
 	_ "kemi/exports/tmx"         // module "tmx"
 	_ "kemi/exports/usrloc"      // module "usrloc"

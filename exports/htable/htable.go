@@ -95,17 +95,20 @@ var slot int
 type cache struct {
 	rt    *core.Runtime
 	ts    *Tables
-	key   []byte // $sht keys expanded from a pseudo-variable
-	locks locks  // sht_lock held by this worker
+	key   []byte    // $sht keys expanded from a pseudo-variable
+	locks locks     // sht_lock held by this worker
+	iters iterators // sht_iterator_* of this worker (iter.go)
 }
 
 func cached(ctx *core.Ctx) *cache {
 	c := ctx.Slot(slot, func() any { return new(cache) }).(*cache)
 	if c.rt != ctx.RT {
 		c.rt, c.ts = ctx.RT, Of(ctx.RT)
+		c.iters.reset()
 	}
 	if c.locks.seq != ctx.Seq {
 		c.locks.releaseStale(ctx.Seq)
+		c.iters.reset()
 	}
 	return c
 }

@@ -74,6 +74,62 @@ func init() {
 			},
 			{
 				Module:  "htable",
+				Name:    "sht_iterator_end",
+				Params:  kemiArgs_sht_iterator_end,
+				Returns: core.TInt,
+				Native:  "sht_iterator_end",
+				Call:    kemi_sht_iterator_end,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_next",
+				Params:  kemiArgs_sht_iterator_next,
+				Returns: core.TInt,
+				Native:  "sht_iterator_next",
+				Call:    kemi_sht_iterator_next,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_rm",
+				Params:  kemiArgs_sht_iterator_rm,
+				Returns: core.TInt,
+				Native:  "sht_iterator_rm",
+				Call:    kemi_sht_iterator_rm,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_setex",
+				Params:  kemiArgs_sht_iterator_setex,
+				Returns: core.TInt,
+				Native:  "sht_iterator_setex",
+				Call:    kemi_sht_iterator_setex,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_seti",
+				Params:  kemiArgs_sht_iterator_seti,
+				Returns: core.TInt,
+				Native:  "sht_iterator_seti",
+				Call:    kemi_sht_iterator_seti,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_sets",
+				Params:  kemiArgs_sht_iterator_sets,
+				Returns: core.TInt,
+				Native:  "sht_iterator_sets",
+				Call:    kemi_sht_iterator_sets,
+			},
+			{
+				Module:  "htable",
+				Name:    "sht_iterator_start",
+				Params:  kemiArgs_sht_iterator_start,
+				Returns: core.TInt,
+				Native:  "sht_iterator_start",
+				Call:    kemi_sht_iterator_start,
+			},
+			{
+				Module:  "htable",
 				Name:    "sht_lock",
 				Params:  kemiArgs_sht_lock,
 				Returns: core.TInt,
@@ -200,6 +256,8 @@ func init() {
 			{Name: "shtdec", Doc: "$shtdec(table=>key): subtracts 1 and gives the new value."},
 			{Name: "shtex", Doc: "$shtex(table=>key): seconds until the item expires, 0 when it never does, is missing or the table has no autoexpire; assigning an int sets it (as sht_setex)."},
 			{Name: "shtinc", Doc: "$shtinc(table=>key): adds 1 to the item and gives the new value, null where sht_inc gives -255."},
+			{Name: "shtitkey", Doc: "$shtitkey(iname): the name of the item iterator iname stands on; null before sht_iterator_next and after the last item."},
+			{Name: "shtitval", Doc: "$shtitval(iname): the value of that item (an integer is given as its decimal text through KSR.pv.get)."},
 		},
 	})
 }
@@ -272,6 +330,76 @@ func kemi_sht_is_null(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.htable.sht_is_null", kemiArgs_sht_is_null, core.KindNames(args)))
 	}
 	return core.Int(int64(IsNull(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_sht_iterator_end = []core.Type{core.TStr}
+
+// kemi_sht_iterator_end adapts KSR.htable.sht_iterator_end to IteratorEnd.
+func kemi_sht_iterator_end(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_end", kemiArgs_sht_iterator_end, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorEnd(ctx, args[0].S)))
+}
+
+var kemiArgs_sht_iterator_next = []core.Type{core.TStr}
+
+// kemi_sht_iterator_next adapts KSR.htable.sht_iterator_next to IteratorNext.
+func kemi_sht_iterator_next(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_next", kemiArgs_sht_iterator_next, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorNext(ctx, args[0].S)))
+}
+
+var kemiArgs_sht_iterator_rm = []core.Type{core.TStr}
+
+// kemi_sht_iterator_rm adapts KSR.htable.sht_iterator_rm to IteratorRm.
+func kemi_sht_iterator_rm(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_rm", kemiArgs_sht_iterator_rm, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorRm(ctx, args[0].S)))
+}
+
+var kemiArgs_sht_iterator_setex = []core.Type{core.TStr, core.TInt}
+
+// kemi_sht_iterator_setex adapts KSR.htable.sht_iterator_setex to IteratorSetex.
+func kemi_sht_iterator_setex(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_setex", kemiArgs_sht_iterator_setex, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorSetex(ctx, args[0].S, int(args[1].I))))
+}
+
+var kemiArgs_sht_iterator_seti = []core.Type{core.TStr, core.TInt}
+
+// kemi_sht_iterator_seti adapts KSR.htable.sht_iterator_seti to IteratorSeti.
+func kemi_sht_iterator_seti(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_seti", kemiArgs_sht_iterator_seti, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorSeti(ctx, args[0].S, int(args[1].I))))
+}
+
+var kemiArgs_sht_iterator_sets = []core.Type{core.TStr, core.TStr}
+
+// kemi_sht_iterator_sets adapts KSR.htable.sht_iterator_sets to IteratorSets.
+func kemi_sht_iterator_sets(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_sets", kemiArgs_sht_iterator_sets, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorSets(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_sht_iterator_start = []core.Type{core.TStr, core.TStr}
+
+// kemi_sht_iterator_start adapts KSR.htable.sht_iterator_start to IteratorStart.
+func kemi_sht_iterator_start(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.htable.sht_iterator_start", kemiArgs_sht_iterator_start, core.KindNames(args)))
+	}
+	return core.Int(int64(IteratorStart(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_sht_lock = []core.Type{core.TStr, core.TStr}
@@ -433,6 +561,13 @@ var (
 	_ func(*core.Ctx, string, string) core.Value       = Getw
 	_ func(*core.Ctx, string, string) int              = Inc
 	_ func(*core.Ctx, string, string) int              = IsNull
+	_ func(*core.Ctx, string) int                      = IteratorEnd
+	_ func(*core.Ctx, string) int                      = IteratorNext
+	_ func(*core.Ctx, string) int                      = IteratorRm
+	_ func(*core.Ctx, string, int) int                 = IteratorSetex
+	_ func(*core.Ctx, string, int) int                 = IteratorSeti
+	_ func(*core.Ctx, string, string) int              = IteratorSets
+	_ func(*core.Ctx, string, string) int              = IteratorStart
 	_ func(*core.Ctx, string, string) int              = Lock
 	_ func(*core.Ctx, string, string, string) int      = MatchName
 	_ func(*core.Ctx, string, string, string) int      = MatchStrValue
