@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
@@ -85,7 +86,7 @@ type Route struct {
 type Config struct {
 	Globals   []Global // in file order; later ones win (see Global)
 	Listens   []Listen
-	Aliases   []string
+	Aliases   []Alias
 	Modules   []LoadModule // modules kemi has, in load order; ignored ones are not here
 	ModParams []ModParam
 	Engine    string // cfgengine name ("lua", "jsdt", "starlark"); "" for native
@@ -500,8 +501,7 @@ func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token)
 		p.cfg.Listens = append(p.cfg.Listens, l)
 		return
 	case pAlias:
-		s, _ := strValue(vals)
-		p.cfg.Aliases = append(p.cfg.Aliases, s)
+		p.aliases(vals)
 		return
 	case pSocket:
 		p.socket(pos, vals)
@@ -565,6 +565,43 @@ func (p *parser) socket(pos Pos, vals []token) {
 	}
 	l.Pos = pos
 	p.cfg.Listens = append(p.cfg.Listens, l)
+}
+
+// aliases reads alias = a b c: each blank-separated word is
+// [proto:]host[:port], the host quoted or not ("sip.example.com":5060).
+func (p *parser) aliases(vals []token) {
+	var words [][]token
+	for i, t := range vals {
+		if i == 0 || t.sp {
+			words = append(words, nil)
+		}
+		words[len(words)-1] = append(words[len(words)-1], t)
+	}
+	for _, w := range words {
+		var b strings.Builder
+		for _, t := range w {
+			if t.kind == tStr {
+				if ip, err := netip.ParseAddr(t.text); err == nil && ip.Is6() {
+					b.WriteString("[" + t.text + "]")
+					continue
+				}
+				if t.text == "" || strings.ContainsAny(t.text, ":[] \t\"") {
+					p.errorf(t.pos, "alias: %s is not a host name or IP address; want [proto:]host[:port]", t.describe())
+					return
+				}
+				b.WriteString(t.text)
+				continue
+			}
+			b.WriteString(t.text)
+		}
+		a, err := ParseAlias(b.String())
+		if err != nil {
+			p.errorf(w[0].pos, "%v", err)
+			return
+		}
+		a.Pos = w[0].pos
+		p.cfg.Aliases = append(p.cfg.Aliases, a)
+	}
 }
 
 // splitTokens splits toks at each punctuation token sep.

@@ -98,8 +98,8 @@ func TestListenAndAlias(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Listens, want) {
 		t.Errorf("listens\n got %+v\nwant %+v", cfg.Listens, want)
 	}
-	if w := []string{"sip.example.com", "udp:example.org:5060"}; !reflect.DeepEqual(cfg.Aliases, w) {
-		t.Errorf("aliases %q, want %q", cfg.Aliases, w)
+	if w := []Alias{{Host: "sip.example.com", Pos: Pos{"x", 6, 7}}, {Proto: "udp", Host: "example.org", Port: 5060, Pos: Pos{"x", 7, 7}}}; !reflect.DeepEqual(cfg.Aliases, w) {
+		t.Errorf("aliases %+v, want %+v", cfg.Aliases, w)
 	}
 }
 
@@ -534,6 +534,38 @@ func TestSocketBlock(t *testing.T) {
 	for _, tt := range tests {
 		if got := errText(tt.src, testOptions(nil)); got != tt.want {
 			t.Errorf("%q:\n got: %s\nwant: %s", tt.src, got, tt.want)
+		}
+	}
+}
+
+// Issue 11: every alias form Kamailio reads, and a malformed one is a
+// file:line:col error (kemi check) instead of a name that never matches.
+func TestAliasForms_ParsedAndMalformedRejected(t *testing.T) {
+	cfg := mustParse(t, "alias=udp:A.example.com:5080\nalias=\"b.example.com\":5090\nalias=c.example.com\n"+
+		"alias=\"d.example.com\" tcp:e.example.com:5061 [::1]:5062\nalias=10.0.0.1:5060\nalias=\"::2\"\n")
+	want := []Alias{
+		{Proto: "udp", Host: "a.example.com", Port: 5080, Pos: Pos{"x", 1, 7}},
+		{Host: "b.example.com", Port: 5090, Pos: Pos{"x", 2, 7}},
+		{Host: "c.example.com", Pos: Pos{"x", 3, 7}},
+		{Host: "d.example.com", Pos: Pos{"x", 4, 7}},
+		{Proto: "tcp", Host: "e.example.com", Port: 5061, Pos: Pos{"x", 4, 23}},
+		{Host: "::1", Port: 5062, Pos: Pos{"x", 4, 46}},
+		{Host: "10.0.0.1", Port: 5060, Pos: Pos{"x", 5, 7}},
+		{Host: "::2", Pos: Pos{"x", 6, 7}},
+	}
+	if !reflect.DeepEqual(cfg.Aliases, want) {
+		t.Errorf("aliases\n got %+v\nwant %+v", cfg.Aliases, want)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"alias=udp:host:port\n", `x:1:7: alias "udp:host:port": port "port" is not a number`},
+		{"alias=host:99999\n", "x:1:7: alias \"host:99999\": port 99999 out of range 1-65535"},
+		{"alias=\"a b\":5060\n", `x:1:7: alias: string "a b" is not a host name or IP address; want [proto:]host[:port]`},
+		{"alias=\"\"\n", `x:1:7: alias: string "" is not a host name or IP address`},
+		{"alias=udp:\n", `x:1:7: alias "udp:": missing host`},
+	} {
+		_, err := Parse("x", []byte(c.src), Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.src, err, c.want)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,6 +98,9 @@ func Load(opt Options) (*Setup, error) {
 		}
 		s.Listens = []config.Listen{{Proto: "udp", Host: "0.0.0.0", Port: port}}
 	}
+	// The is_myself policy without auto_aliases' reverse lookups, which
+	// the server adds when it starts (ResolveMyself).
+	rt.Myself = Myself(s.Listens, cfg.Aliases, nil)
 	s.Workers = opt.Workers
 	if s.Workers <= 0 {
 		s.Workers = 8 // Kamailio's default children
@@ -138,6 +142,18 @@ func Load(opt Options) (*Setup, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ResolveMyself rebuilds RT.Myself with auto_aliases (Kamailio's default,
+// yes): the names the listen addresses resolve back to, by the system
+// resolver and the hosts file, looked up once now. Listens may have been
+// replaced by what the server bound.
+func (s *Setup) ResolveMyself() {
+	var lookup Lookup
+	if v, ok := s.Config.Global("auto_aliases"); !ok || v.Truth() {
+		lookup = net.DefaultResolver.LookupAddr
+	}
+	s.RT.Myself = Myself(s.Listens, s.Config.Aliases, lookup)
 }
 
 func cfgPos(cfg *config.Config, path string) string {
