@@ -28,6 +28,9 @@ type Options struct {
 	ModuleNames func() []string
 	// Engine resolves a cfgengine name.
 	Engine func(name string) *core.EngineInfo
+	// EngineNames lists the cfgengine names linked in (with Engine, for
+	// the error naming an unknown one); default core.EngineNames.
+	EngineNames func() []string
 }
 
 func (o *Options) fill() {
@@ -42,6 +45,9 @@ func (o *Options) fill() {
 	}
 	if o.Engine == nil {
 		o.Engine = core.LookupEngine
+	}
+	if o.EngineNames == nil {
+		o.EngineNames = core.EngineNames
 	}
 }
 
@@ -904,12 +910,12 @@ func (p *parser) cfgEngine(t token) {
 		} else if b, ok := builtinEngines[name]; ok {
 			canon, mod = b.name, b.module
 		} else {
-			cands := append([]string{"native", "default"}, core.EngineNames()...)
-			for n := range builtinEngines {
-				cands = append(cands, n)
-			}
+			// Only the engines linked into this kemi: one built without an
+			// engine must not offer it.
+			names := p.opt.EngineNames()
+			cands := append([]string{}, names...)
 			sort.Strings(cands)
-			p.errorf(t.pos, "%s: unknown engine%s; kemi runs lua, jsdt (js), starlark or native", what, didYouMean(name, cands))
+			p.errorf(t.pos, "%s: unknown engine%s; this kemi has %s", what, didYouMean(name, cands), core.EngineList(names, p.opt.Engine))
 			return
 		}
 	}

@@ -272,6 +272,7 @@ func TestModuleErrors(t *testing.T) {
 func TestCfgEngine(t *testing.T) {
 	tests := []struct {
 		src, engine, err string
+		names            []string // linked engines; nil for all three
 	}{
 		{src: "loadmodule \"app_lua.so\"\ncfgengine \"lua\"\n", engine: "lua"},
 		{src: "loadmodule \"app_lua.so\"\ncfgengine = \"lua\"\n", engine: "lua"},
@@ -285,16 +286,24 @@ func TestCfgEngine(t *testing.T) {
 		{src: "loadmodule \"app_lua.so\"\n  cfgengine \"js\"\n",
 			err: `x:2:3: cfgengine "js": load app_jsdt before this line (loadmodule "app_jsdt.so")`},
 		{src: "cfgengine \"lau\"\n",
-			err: `x:1:1: cfgengine "lau": unknown engine (did you mean "lua"?); kemi runs lua, jsdt (js), starlark or native`},
+			err: `x:1:1: cfgengine "lau": unknown engine (did you mean "lua"?); this kemi has jsdt (js), lua, starlark`},
 		{src: "cfgengine \"python\"\n",
-			err: `x:1:1: cfgengine "python": unknown engine; kemi runs lua, jsdt (js), starlark or native`},
+			err: `x:1:1: cfgengine "python": unknown engine; this kemi has jsdt (js), lua, starlark`},
+		{src: "cfgengine \"luax\"\n", names: []string{"lua"},
+			err: `x:1:1: cfgengine "luax": unknown engine (did you mean "lua"?); this kemi has lua`},
+		{src: "cfgengine \"starlark2\"\n", names: []string{},
+			err: `x:1:1: cfgengine "starlark2": unknown engine; this kemi has none`},
 		{src: "cfgengine lua\n",
 			err: `x:1:1: cfgengine: expected a quoted engine name like "lua", got "lua"`},
 		{src: "loadmodule \"app_lua.so\"\ncfgengine \"lua\"\ncfgengine \"native\"\n",
 			err: `x:3:1: cfgengine "native": cfgengine already given at x:2:1`},
 	}
 	for _, tt := range tests {
-		cfg, err := Parse("x", []byte(tt.src), testOptions(nil))
+		opt := testOptions(nil)
+		if tt.names != nil {
+			opt.EngineNames = func() []string { return tt.names }
+		}
+		cfg, err := Parse("x", []byte(tt.src), opt)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err {
 				t.Errorf("%q: error\n got: %v\nwant: %s", tt.src, err, tt.err)

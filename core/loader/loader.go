@@ -111,11 +111,11 @@ func Load(opt Options) (*Setup, error) {
 
 	if cfg.Engine == "" {
 		return nil, fmt.Errorf("%s: no cfgengine: kemi's native route blocks are not available yet; "+
-			"load an engine module and set cfgengine \"lua\", \"jsdt\" or \"starlark\"", cfgPos(cfg, opt.Path))
+			"load an engine module and set cfgengine to one of: %s", cfgPos(cfg, opt.Path), core.EngineList(nil, nil))
 	}
 	eng := core.LookupEngine(cfg.Engine)
 	if eng == nil {
-		return nil, fmt.Errorf("%s: cfgengine %q: unknown engine (known: %s)", cfg.EnginePos, cfg.Engine, strings.Join(core.EngineNames(), ", "))
+		return nil, fmt.Errorf("%s: cfgengine %q: unknown engine; this kemi has %s", cfg.EnginePos, cfg.Engine, core.EngineList(nil, nil))
 	}
 	s.Engine = eng
 	script := rt.Param(eng.Module, "load")
