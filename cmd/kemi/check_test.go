@@ -45,3 +45,28 @@ func TestCheck_MalformedAliasIsAnError(t *testing.T) {
 		t.Errorf("rc %d:\n%s", rc, out)
 	}
 }
+
+// Issue 11: a db_url kemi cannot use is a load error naming the parameter,
+// not a silent switch to kemi's own database file, and the URL (with its
+// password) is not printed.
+func TestCheck_DBURLUnsupportedSchemeIsAnError(t *testing.T) {
+	t.Setenv("KEMI_DB", filepath.Join(t.TempDir(), "kemi.db"))
+	for _, c := range []struct{ mod, want string }{
+		{"usrloc", `modparam("usrloc", "db_url", ...): scheme "mysql" not supported; kemi supports file:///path/to/kemi.db`},
+		{"auth_db", `modparam("auth_db", "db_url", ...): scheme "mysql" not supported; kemi supports file:///path/to/kemi.db`},
+	} {
+		rc, out := kemiCheck(t, "loadmodule \"usrloc.so\"\nloadmodule \"auth.so\"\nloadmodule \"auth_db.so\"\n"+
+			"modparam(\""+c.mod+"\", \"db_url\", \"mysql://kamailio:kamailiorw@localhost/kamailio\")\n"+luaCfg)
+		if rc == 0 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: rc %d:\n%s", c.mod, rc, out)
+		}
+		if strings.Contains(out, "kamailiorw") {
+			t.Errorf("%s: the error shows the password:\n%s", c.mod, out)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "k.db")
+	rc, out := kemiCheck(t, "loadmodule \"usrloc.so\"\nmodparam(\"usrloc\", \"db_url\", \"file://"+db+"\")\n"+luaCfg)
+	if rc != 0 {
+		t.Errorf("file:// db_url: rc %d:\n%s", rc, out)
+	}
+}
