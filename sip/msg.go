@@ -152,6 +152,7 @@ type Msg struct {
 	start    int32 // where the start line begins, after ignored CRLFs
 	lineLWS  bool  // the request line has LWS other than two single SPs
 	noBlank  bool  // the datagram ended after the headers, with no empty line
+	shortCL  bool  // Content-Length is larger than the body that arrived
 
 	nh    int
 	hdrs  [MaxHeaders]hdr
@@ -167,8 +168,11 @@ type Msg struct {
 // the first line and the header boundaries and leaves header values unparsed
 // until asked for. The body is Content-Length bytes after the empty line;
 // extra bytes after that are ignored (RFC 3261 §18.3). Without a
-// Content-Length the body is the rest of the buffer; a Content-Length larger
-// than what is left is an error. Parse resets all state and pending edits.
+// Content-Length the body is the rest of the buffer. A Content-Length
+// larger than what is left is not a parse error: the body is what arrived
+// (never more), ShortBody reports it and Validate answers 400, so the
+// script sees the request and sanity_check answers it, as in Kamailio.
+// Parse resets all state and pending edits.
 func (m *Msg) Parse(buf []byte) error {
 	m.reset()
 	m.buf = buf
@@ -204,6 +208,7 @@ func (m *Msg) reset() {
 	m.lineLWS = false
 	m.start = 0
 	m.noBlank = false
+	m.shortCL = false
 	m.nh = 0
 	m.first = [numHdrIDs]int8{}
 	m.hdrEnd = 0
@@ -466,11 +471,19 @@ func (m *Msg) setBody(b []byte, i int) error {
 		return nil
 	}
 	if i+cl > len(b) {
-		return perr(len(b), "Content-Length "+strconv.Itoa(cl)+" larger than the "+strconv.Itoa(len(b)-i)+" body bytes present")
+		// Over UDP the datagram is all there is (RFC 4475 §3.1.2.2 wants a
+		// 400): keep what arrived as the body, never reading past it.
+		m.body = span{int32(i), int32(len(b))}
+		m.shortCL = true
+		return nil
 	}
 	m.body = span{int32(i), int32(i + cl)}
 	return nil
 }
+
+// ShortBody reports whether the Content-Length is larger than the body
+// that arrived; Body then holds only what arrived.
+func (m *Msg) ShortBody() bool { return m.shortCL }
 
 // parseUint parses decimal digits with no sign, rejecting values over max.
 func parseUint(b []byte, max int) (int, bool) {
