@@ -141,6 +141,10 @@ type Runtime struct {
 	// (kemi.request_route_callback and friends).
 	Callbacks map[string]string
 
+	// Signature is server_signature, server_header and user_agent_header
+	// (see ServerHeader).
+	Signature Signature
+
 	// Myself reports whether host (an IP or a name, IPv6 in brackets or
 	// not) and port name this server: a listen address or an alias. Port 0
 	// matches any port, as Kamailio's check_self does for a URI without

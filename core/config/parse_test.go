@@ -104,13 +104,13 @@ func TestListenAndAlias(t *testing.T) {
 }
 
 func TestIgnoredParamsNoticeOnce(t *testing.T) {
-	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nxavp_via_params = [\n  a;\n]\nserver_header=\"Server: x\"\nchildren=2\n")
+	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nxavp_via_params = [\n  a;\n]\nsip_warning=1\nchildren=2\n")
 	want := []string{
 		"x:1:1: memdbg: Kamailio parameter not used by kemi, ignored",
 		"x:2:1: memlog: Kamailio parameter not used by kemi, ignored",
 		"x:4:1: disable_tcp: Kamailio parameter not used by kemi, ignored",
 		"x:5:1: xavp_via_params: Kamailio parameter not used by kemi, ignored",
-		"x:8:1: server_header: Kamailio parameter not used by kemi, ignored",
+		"x:8:1: sip_warning: Kamailio parameter not used by kemi, ignored",
 	}
 	if !reflect.DeepEqual(cfg.Notices, want) {
 		t.Errorf("notices\n got %q\nwant %q", cfg.Notices, want)

@@ -208,6 +208,9 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 		}
 		rt.Params[mp.Module][mp.Name] = append(rt.Params[mp.Module][mp.Name], mp.Value)
 	}
+	if err := setSignature(rt, cfg); err != nil {
+		return nil, err
+	}
 	for _, cb := range []string{"request_route", "reply_route", "onsend_route", "event_route"} {
 		if v, ok := rt.Globals["kemi."+cb+"_callback"]; ok && v.Kind == core.KStr && v.S != "" {
 			rt.Callbacks["ksr_"+cb] = v.S
@@ -219,6 +222,54 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 	}
 	rt.Log = lg
 	return rt, nil
+}
+
+// setSignature reads server_signature, server_header and
+// user_agent_header into rt.Signature, once: replies then write the line
+// as it is, with no work per reply. A header that is not one line of the
+// form "Name: value" is an error, as it would break every reply.
+func setSignature(rt *core.Runtime, cfg *config.Config) error {
+	if v, ok := cfg.Global("server_signature"); ok {
+		rt.Signature.Off = !v.Truth()
+	}
+	for _, g := range cfg.Globals {
+		var dst *string
+		switch g.Name {
+		case "server_header":
+			dst = &rt.Signature.Server
+		case "user_agent_header":
+			dst = &rt.Signature.UserAgent
+		default:
+			continue
+		}
+		line := strings.TrimRight(g.Value.S, " \t")
+		if err := checkHeaderLine(line); err != nil {
+			return fmt.Errorf("%s: %s: %v", g.Pos, g.Name, err)
+		}
+		*dst = line
+	}
+	return nil
+}
+
+// checkHeaderLine wants one header line without its CRLF: a header name,
+// a colon and a value of printable characters.
+func checkHeaderLine(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return fmt.Errorf("expected a whole header line like \"Server: my proxy\", got %q", s)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.!%*_+`'~", c) >= 0) {
+			return fmt.Errorf("header name %q: %q is not allowed in a header name", name, c)
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("control character %q in the value; the header must be one line", c)
+		}
+	}
+	return nil
 }
 
 // newLogger applies debug, log_stderror and log_prefix.

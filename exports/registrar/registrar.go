@@ -20,9 +20,6 @@ import (
 	"kemi/sip"
 )
 
-// Server is the Server header of the replies save sends.
-const Server = "kemi"
-
 // Save flags (Kamailio's values).
 const (
 	FlagMemOnly = 0x01 // the bindings stay out of the database
@@ -502,7 +499,7 @@ func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply
 	}
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)); err != nil {

@@ -116,10 +116,6 @@ func fail(ctx *core.Ctx, code int, reason string) result {
 	return failed
 }
 
-// Server is the Server header value of the replies sanity sends, the
-// same as sl's.
-const Server = "kemi"
-
 func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	m := ctx.Msg
 	if ctx.Out == nil {
@@ -130,7 +126,7 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	// they do in Kamailio's sl replies.
 	st := get(ctx)
 	st.buf = append(append(st.buf[:0], hdr.ReplyHeaders(ctx)...), extra...)
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
