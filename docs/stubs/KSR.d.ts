@@ -2193,7 +2193,7 @@ interface KSR_tm {
 	 */
 	t_is_set(target: string): number;
 	/**
-	 * Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
+	 * Create the server transaction for the request without forwarding it, so t_reply can answer statefully. It sends no 100 Trying, as in Kamailio; a t_relay after it sends the 100 if no reply went upstream yet.
 	 * @returns 1 when a transaction was created; 0 for a retransmission (absorbed); -1 on error (ACK, CANCEL, not a request).
 	 */
 	t_newtran(): number;

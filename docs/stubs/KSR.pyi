@@ -1456,7 +1456,7 @@ class _tm:
         ...
 
     def t_newtran(self) -> int:
-        """Create the server transaction for the request without forwarding it, so t_reply can answer statefully."""
+        """Create the server transaction for the request without forwarding it, so t_reply can answer statefully. It sends no 100 Trying, as in Kamailio; a t_relay after it sends the 100 if no reply went upstream yet."""
         ...
 
     def t_on_branch(self, name: str) -> int:
