@@ -8,6 +8,11 @@ import (
 // MaxMessageSize is the largest message Parse accepts, in bytes.
 const MaxMessageSize = 65536
 
+// maxContentLength is the largest Content-Length value Parse reads as a
+// number; one larger than the datagram is a short body (ShortBody), as
+// in Kamailio, whose sanity_check then answers 400.
+const maxContentLength = 1<<31 - 1
+
 // MaxHeaders is the number of header lines a Msg indexes. A message with
 // more header lines is rejected by Parse with a *ParseError: a proxy that
 // silently dropped the extra lines would forward a different message.
@@ -457,9 +462,9 @@ func (m *Msg) setBody(b []byte, i int) error {
 			continue
 		}
 		v := h.value.of(b)
-		n, ok := parseUint(v, MaxMessageSize)
+		n, ok := parseUint(v, maxContentLength)
 		if !ok {
-			return perr(int(h.value.s), "Content-Length: expected a number up to "+strconv.Itoa(MaxMessageSize)+", got "+strconv.Quote(string(v)))
+			return perr(int(h.value.s), "Content-Length: expected a number up to "+strconv.Itoa(maxContentLength)+", got "+strconv.Quote(string(v)))
 		}
 		if cl >= 0 && n != cl {
 			return perr(int(h.value.s), "Content-Length given twice with different values")
@@ -470,7 +475,7 @@ func (m *Msg) setBody(b []byte, i int) error {
 		m.body = span{int32(i), int32(len(b))}
 		return nil
 	}
-	if i+cl > len(b) {
+	if cl > len(b)-i {
 		// Over UDP the datagram is all there is (RFC 4475 §3.1.2.2 wants a
 		// 400): keep what arrived as the body, never reading past it.
 		m.body = span{int32(i), int32(len(b))}
@@ -904,7 +909,7 @@ func (m *Msg) ContentLength() int {
 	if k < 0 {
 		return -1
 	}
-	n, _ := parseUint(m.hdrs[k].value.of(m.buf), MaxMessageSize)
+	n, _ := parseUint(m.hdrs[k].value.of(m.buf), maxContentLength)
 	return n
 }
 

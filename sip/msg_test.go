@@ -123,6 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad name", "INVITE sip:a@b SIP/2.0\r\n:x\r\n\r\n", "expected header name"},
 		{"no colon", "INVITE sip:a@b SIP/2.0\r\nVia x\r\n\r\n", "expected ':'"},
 		{"cl negative", "INVITE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n", "Content-Length: expected a number"},
+		{"cl too large", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 2147483648\r\n\r\n", "Content-Length: expected a number up to 2147483647"},
 		{"two cl", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", "twice"},
 		{"status", "SIP/2.0 20 OK\r\n\r\n", "3-digit"},
 		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version at the end"},
@@ -144,6 +145,8 @@ func TestParse_ShortBodyReachesScript(t *testing.T) {
 	for _, raw := range []string{
 		"INVITE sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc",
 		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 65535\r\n\r\n",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 99999999\r\n\r\nabc",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 2147483647\r\n\r\n",
 		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 4\r\n",
 	} {
 		buf := []byte(raw)
