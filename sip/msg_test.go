@@ -170,6 +170,17 @@ func TestParse_ShortBodyReachesScript(t *testing.T) {
 			t.Errorf("%q: AppendTo = %q", raw, got)
 		}
 	}
+	// A new body fixes the length.
+	var e Msg
+	if err := e.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nContent-Length: 99\r\n\r\nabc")); err != nil {
+		t.Fatal(err)
+	}
+	e.SetBody([]byte("hello"), "text/plain")
+	out, err := e.Apply(nil)
+	var e2 Msg
+	if err != nil || e2.Parse(out) != nil || e2.ShortBody() || string(e2.Body()) != "hello" || e2.ContentLength() != 5 {
+		t.Errorf("SetBody on a short body: %v\n%q", err, out)
+	}
 	var m Msg
 	if err := m.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabcdef")); err != nil || m.ShortBody() || string(m.Body()) != "abc" {
 		t.Errorf("longer datagram: %v %v %q", err, m.ShortBody(), m.Body())
