@@ -93,6 +93,39 @@ func EngineNames() []string {
 	return out
 }
 
+// EngineList names the engines linked in, for error messages, with
+// their other names: "lua, jsdt (js), starlark". names are cfgengine
+// names as EngineNames gives them and lookup resolves one; nil uses the
+// registry. It says "none" when no engine is linked in.
+func EngineList(names []string, lookup func(string) *EngineInfo) string {
+	if lookup == nil {
+		names, lookup = EngineNames(), LookupEngine
+	}
+	var infos []*EngineInfo
+	seen := map[string]bool{}
+	for _, n := range names {
+		info := lookup(n)
+		if info == nil || seen[info.Name] {
+			continue
+		}
+		seen[info.Name] = true
+		infos = append(infos, info)
+	}
+	if len(infos) == 0 {
+		return "none"
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	var parts []string
+	for _, info := range infos {
+		s := info.Name
+		if len(info.Aliases) > 0 {
+			s += " (" + strings.Join(info.Aliases, ", ") + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Runtime is what a loaded config gives every worker: the registry of
 // loaded modules, their parameter values, the logger and the budgets.
 type Runtime struct {
@@ -107,6 +140,10 @@ type Runtime struct {
 	// Callbacks maps the default callback names to the configured ones
 	// (kemi.request_route_callback and friends).
 	Callbacks map[string]string
+
+	// Signature is server_signature, server_header and user_agent_header
+	// (see ServerHeader).
+	Signature Signature
 
 	// Myself reports whether host (an IP or a name, IPv6 in brackets or
 	// not) and port name this server: a listen address or an alias. Port 0

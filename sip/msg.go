@@ -8,6 +8,11 @@ import (
 // MaxMessageSize is the largest message Parse accepts, in bytes.
 const MaxMessageSize = 65536
 
+// maxContentLength is the largest Content-Length value Parse reads as a
+// number; one larger than the datagram is a short body (ShortBody), as
+// in Kamailio, whose sanity_check then answers 400.
+const maxContentLength = 1<<31 - 1
+
 // MaxHeaders is the number of header lines a Msg indexes. A message with
 // more header lines is rejected by Parse with a *ParseError: a proxy that
 // silently dropped the extra lines would forward a different message.
@@ -152,6 +157,7 @@ type Msg struct {
 	start    int32 // where the start line begins, after ignored CRLFs
 	lineLWS  bool  // the request line has LWS other than two single SPs
 	noBlank  bool  // the datagram ended after the headers, with no empty line
+	shortCL  bool  // Content-Length is larger than the body that arrived
 
 	nh    int
 	hdrs  [MaxHeaders]hdr
@@ -167,8 +173,11 @@ type Msg struct {
 // the first line and the header boundaries and leaves header values unparsed
 // until asked for. The body is Content-Length bytes after the empty line;
 // extra bytes after that are ignored (RFC 3261 §18.3). Without a
-// Content-Length the body is the rest of the buffer; a Content-Length larger
-// than what is left is an error. Parse resets all state and pending edits.
+// Content-Length the body is the rest of the buffer. A Content-Length
+// larger than what is left is not a parse error: the body is what arrived
+// (never more), ShortBody reports it and Validate answers 400, so the
+// script sees the request and sanity_check answers it, as in Kamailio.
+// Parse resets all state and pending edits.
 func (m *Msg) Parse(buf []byte) error {
 	m.reset()
 	m.buf = buf
@@ -204,6 +213,7 @@ func (m *Msg) reset() {
 	m.lineLWS = false
 	m.start = 0
 	m.noBlank = false
+	m.shortCL = false
 	m.nh = 0
 	m.first = [numHdrIDs]int8{}
 	m.hdrEnd = 0
@@ -452,9 +462,9 @@ func (m *Msg) setBody(b []byte, i int) error {
 			continue
 		}
 		v := h.value.of(b)
-		n, ok := parseUint(v, MaxMessageSize)
+		n, ok := parseUint(v, maxContentLength)
 		if !ok {
-			return perr(int(h.value.s), "Content-Length: expected a number up to "+strconv.Itoa(MaxMessageSize)+", got "+strconv.Quote(string(v)))
+			return perr(int(h.value.s), "Content-Length: expected a number up to "+strconv.Itoa(maxContentLength)+", got "+strconv.Quote(string(v)))
 		}
 		if cl >= 0 && n != cl {
 			return perr(int(h.value.s), "Content-Length given twice with different values")
@@ -465,12 +475,20 @@ func (m *Msg) setBody(b []byte, i int) error {
 		m.body = span{int32(i), int32(len(b))}
 		return nil
 	}
-	if i+cl > len(b) {
-		return perr(len(b), "Content-Length "+strconv.Itoa(cl)+" larger than the "+strconv.Itoa(len(b)-i)+" body bytes present")
+	if cl > len(b)-i {
+		// Over UDP the datagram is all there is (RFC 4475 §3.1.2.2 wants a
+		// 400): keep what arrived as the body, never reading past it.
+		m.body = span{int32(i), int32(len(b))}
+		m.shortCL = true
+		return nil
 	}
 	m.body = span{int32(i), int32(i + cl)}
 	return nil
 }
+
+// ShortBody reports whether the Content-Length is larger than the body
+// that arrived; Body then holds only what arrived.
+func (m *Msg) ShortBody() bool { return m.shortCL }
 
 // parseUint parses decimal digits with no sign, rejecting values over max.
 func parseUint(b []byte, max int) (int, bool) {
@@ -891,7 +909,7 @@ func (m *Msg) ContentLength() int {
 	if k < 0 {
 		return -1
 	}
-	n, _ := parseUint(m.hdrs[k].value.of(m.buf), MaxMessageSize)
+	n, _ := parseUint(m.hdrs[k].value.of(m.buf), maxContentLength)
 	return n
 }
 

@@ -122,8 +122,8 @@ func TestParseErrors(t *testing.T) {
 		{"no empty line", "INVITE sip:a@b SIP/2.0\r\nVia: x", "not terminated by CRLF"},
 		{"bad name", "INVITE sip:a@b SIP/2.0\r\n:x\r\n\r\n", "expected header name"},
 		{"no colon", "INVITE sip:a@b SIP/2.0\r\nVia x\r\n\r\n", "expected ':'"},
-		{"cl too big", "INVITE sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc", "larger than the 3 body bytes"},
 		{"cl negative", "INVITE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n", "Content-Length: expected a number"},
+		{"cl too large", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 2147483648\r\n\r\n", "Content-Length: expected a number up to 2147483647"},
 		{"two cl", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", "twice"},
 		{"status", "SIP/2.0 20 OK\r\n\r\n", "3-digit"},
 		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version at the end"},
@@ -135,6 +135,55 @@ func TestParseErrors(t *testing.T) {
 		if !errors.As(err, &pe) || !strings.Contains(pe.Reason, tc.why) {
 			t.Errorf("%s: got %v, want reason containing %q", tc.name, err, tc.why)
 		}
+	}
+}
+
+// Issue 11: a Content-Length larger than the body is no parse error (the
+// request reaches the script, whose sanity_check answers 400, as in
+// Kamailio); the body is what arrived, and Validate answers 400.
+func TestParse_ShortBodyReachesScript(t *testing.T) {
+	for _, raw := range []string{
+		"INVITE sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 65535\r\n\r\n",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 99999999\r\n\r\nabc",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 2147483647\r\n\r\n",
+		"INVITE sip:a@b SIP/2.0\r\nContent-Length: 4\r\n",
+	} {
+		buf := []byte(raw)
+		var m Msg
+		if err := m.Parse(buf[:len(buf):len(buf)]); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if !m.ShortBody() {
+			t.Errorf("%q: ShortBody false", raw)
+		}
+		body := m.Body()
+		if want := raw[strings.LastIndex(raw, "\n")+1:]; string(body) != want {
+			t.Errorf("%q: body %q, want %q", raw, body, want)
+		}
+		if code, err := m.Validate(); code != 400 || err == nil || !strings.Contains(err.Error(), "larger than the") {
+			t.Errorf("%q: Validate = %d %v", raw, code, err)
+		}
+		// The message still writes out as it came (a missing empty line
+		// is added).
+		if got := string(m.AppendTo(nil)); !strings.HasPrefix(got, raw) {
+			t.Errorf("%q: AppendTo = %q", raw, got)
+		}
+	}
+	// A new body fixes the length.
+	var e Msg
+	if err := e.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nContent-Length: 99\r\n\r\nabc")); err != nil {
+		t.Fatal(err)
+	}
+	e.SetBody([]byte("hello"), "text/plain")
+	out, err := e.Apply(nil)
+	var e2 Msg
+	if err != nil || e2.Parse(out) != nil || e2.ShortBody() || string(e2.Body()) != "hello" || e2.ContentLength() != 5 {
+		t.Errorf("SetBody on a short body: %v\n%q", err, out)
+	}
+	var m Msg
+	if err := m.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabcdef")); err != nil || m.ShortBody() || string(m.Body()) != "abc" {
+		t.Errorf("longer datagram: %v %v %q", err, m.ShortBody(), m.Body())
 	}
 }
 
@@ -170,7 +219,7 @@ func TestValidateStatusRange(t *testing.T) {
 
 func TestReadsAfterFailedParse(t *testing.T) {
 	var m Msg
-	if m.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 99\r\n\r\n")) == nil {
+	if m.Parse([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nl: 9x\r\n\r\n")) == nil {
 		t.Fatal("parsed")
 	}
 	// Reads on a message whose Parse failed must not panic.

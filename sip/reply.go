@@ -9,6 +9,10 @@ import (
 // ReplyOptions adds to what AppendReply writes. A nil *ReplyOptions is the
 // same as the zero value.
 type ReplyOptions struct {
+	// ServerHeader is a whole header line without CRLF, written as it is
+	// (core.Runtime.ServerHeader: server_header and server_signature);
+	// skipped when empty. When set, Server is not used.
+	ServerHeader string
 	Server       string // Server header value; skipped when empty
 	ExtraHeaders []byte // raw header lines, each ending in CRLF
 	Body         []byte
@@ -105,9 +109,9 @@ func AppendStatelessBranch(dst []byte, req *Msg, n int) []byte {
 // AppendReply appends a reply to req to dst: the status line, every Via
 // line in order (the top one with received/rport when opt.Src is set),
 // From, To (with a To-tag added when it has none and code > 100), Call-ID,
-// CSeq, Server, the caller's extra headers, Content-Type and
-// Content-Length, and the body. An empty reason, or one with CR, LF or
-// NUL, uses the RFC 3261 phrase.
+// CSeq, Server (opt.ServerHeader as it is, else opt.Server), the caller's
+// extra headers, Content-Type and Content-Length, and the body. An empty
+// reason, or one with CR, LF or NUL, uses the RFC 3261 phrase.
 func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOptions) []byte {
 	var zero ReplyOptions
 	if opt == nil {
@@ -164,7 +168,10 @@ func AppendReply(dst []byte, req *Msg, code int, reason string, opt *ReplyOption
 		dst = append(dst, v...)
 		dst = append(dst, "\r\n"...)
 	}
-	if opt.Server != "" {
+	if opt.ServerHeader != "" {
+		dst = append(dst, opt.ServerHeader...)
+		dst = append(dst, "\r\n"...)
+	} else if opt.Server != "" {
 		dst = append(dst, "Server: "...)
 		dst = append(dst, opt.Server...)
 		dst = append(dst, "\r\n"...)

@@ -8,12 +8,15 @@ import "strconv"
 // that parses; every Via; a Request-URI that parses (sip, sips and tel
 // strictly; another scheme is left to routing, which answers 416); CSeq
 // method equal to the request method; Contact, Route, Record-Route and
-// Expires values. It returns the status a server should answer with (400,
+// Expires values; a Content-Length no larger than the body. It returns the status a server should answer with (400,
 // or 505 for another version) and the first error; 0, nil when all is
 // well. It allocates nothing when the message is valid.
 func (m *Msg) Validate() (status int, err error) {
 	if !eqFold(m.version.of(m.buf), "sip/2.0") {
 		return 505, perr(int(m.version.s), "version: expected SIP/2.0, got "+strconv.Quote(string(m.version.of(m.buf))))
+	}
+	if m.shortCL {
+		return 400, perr(len(m.buf), "Content-Length "+strconv.Itoa(m.ContentLength())+" larger than the "+strconv.Itoa(int(m.body.e-m.body.s))+" body bytes present")
 	}
 	if !m.isReq && m.status > 699 {
 		return 400, perr(int(m.version.e)+1, "status code "+strconv.Itoa(m.status)+" above 699")

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"kemi"
+	"kemi/core"
 	"kemi/core/loader"
 	_ "kemi/engines/all"
 	_ "kemi/exports/all"
@@ -40,6 +41,7 @@ flags of serve and check:
 `
 
 func main() {
+	core.SetVersion(version)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -54,7 +53,7 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 		}
 		conns = append(conns, c)
 	}
-	setup.RT.Myself = myself(setup)
+	setup.ResolveMyself()
 	// Sends outside a worker (timers) leave through the first socket.
 	first := conns[0]
 	setup.RT.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
@@ -106,73 +105,4 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 	}
 	setup.RT.Stop()
 	return serveErr
-}
-
-// myself reports whether host:port is one of this server's addresses or
-// aliases. Port 0 means any port, as Kamailio's check_self does for a URI
-// without one; callers that want the SIP default (rr) pass 5060 themselves.
-// A wildcard listen (0.0.0.0, ::) makes every local interface address ours.
-func myself(setup *loader.Setup) func(host []byte, port int) bool {
-	type hp struct {
-		host string
-		port int
-	}
-	own := map[hp]bool{}       // host:port pairs we answer on
-	hosts := map[string]bool{} // hosts, whatever the port
-	add := func(host string, port int) {
-		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-			if a.IsUnspecified() {
-				if addrs, err := net.InterfaceAddrs(); err == nil {
-					for _, ia := range addrs {
-						if n, ok := ia.(*net.IPNet); ok {
-							if ip, ok := netip.AddrFromSlice(n.IP); ok {
-								own[hp{ip.Unmap().String(), port}] = true
-								hosts[ip.Unmap().String()] = true
-							}
-						}
-					}
-				}
-				return
-			}
-			host = a.Unmap().String()
-		}
-		host = strings.ToLower(host)
-		own[hp{host, port}] = true
-		hosts[host] = true
-	}
-	for _, l := range setup.Listens {
-		add(l.Host, l.Port)
-		if l.AdvHost != "" {
-			add(l.AdvHost, l.AdvPort)
-		}
-	}
-	ports := map[int]bool{}
-	for _, l := range setup.Listens {
-		ports[l.Port] = true
-	}
-	for _, a := range setup.Config.Aliases {
-		h, p, err := net.SplitHostPort(a)
-		if err != nil {
-			h, p = a, "0"
-		}
-		n, _ := strconv.Atoi(p)
-		if n == 0 {
-			// An alias without a port stands for every port we listen on.
-			for lp := range ports {
-				add(h, lp)
-			}
-			continue
-		}
-		add(h, n)
-	}
-	return func(host []byte, port int) bool {
-		h := strings.ToLower(strings.Trim(string(host), "[]"))
-		if a, err := netip.ParseAddr(h); err == nil {
-			h = a.Unmap().String()
-		}
-		if port <= 0 {
-			return hosts[h]
-		}
-		return own[hp{h, port}]
-	}
 }

@@ -106,6 +106,7 @@ func testOptions(files map[string]string) Options {
 		Module:      fakeModule,
 		ModuleNames: fakeModuleNames,
 		Engine:      fakeEngine,
+		EngineNames: func() []string { return []string{"js", "jsdt", "lua", "starlark"} },
 	}
 }
 

@@ -199,3 +199,34 @@ func validHost(h string) bool {
 	}
 	return true
 }
+
+// Alias is one name of this server from alias=, as Kamailio reads it:
+//
+//	alias = host | "host" | proto:host | host:port | "host":port | proto:host:port
+//
+// and several of them separated by blanks. Port 0 means the name stands
+// for every port (Kamailio's grep_aliases matches any port then); Proto ""
+// means every protocol.
+type Alias struct {
+	Proto string
+	Host  string // lower case; IPv6 without brackets
+	Port  int
+	Pos   Pos
+}
+
+// ParseAlias reads one alias written as [proto:]host[:port]; the host may
+// have been quoted in the config ("sip.example.com":5060), which the
+// parser unquotes before calling this.
+func ParseAlias(s string) (Alias, error) {
+	var a Alias
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return a, fmt.Errorf("alias: empty value; want [proto:]host[:port]")
+	}
+	p, h, port, err := parseSocket(s, true)
+	if err != nil {
+		return a, fmt.Errorf("alias %q: %v", s, err)
+	}
+	a.Proto, a.Host, a.Port = p, strings.ToLower(h), port
+	return a, nil
+}

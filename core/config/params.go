@@ -26,23 +26,27 @@ type globalParam struct {
 // knownGlobals are the core parameters kemi reads. Synonyms Kamailio
 // accepts map to one stored name.
 var knownGlobals = map[string]globalParam{
-	"debug":         {kind: pInt},
-	"log_stderror":  {kind: pBool},
-	"log_prefix":    {kind: pStr},
-	"log_facility":  {kind: pStr},
-	"log_name":      {kind: pStr},
-	"children":      {kind: pInt},
-	"listen":        {kind: pListen},
-	"socket":        {kind: pSocket},
-	"port":          {kind: pInt},
-	"alias":         {kind: pAlias},
-	"auto_aliases":  {kind: pBool},
-	"mpath":         {kind: pStr},
-	"loadpath":      {kind: pStr, canon: "mpath"},
-	"fork":          {kind: pBool},
-	"tcp_children":  {kind: pInt},
-	"tcp_async":     {kind: pBool},
-	"tcp_buf_write": {kind: pBool, canon: "tcp_async"},
+	"debug":        {kind: pInt},
+	"log_stderror": {kind: pBool},
+	"log_prefix":   {kind: pStr},
+	"log_facility": {kind: pStr},
+	"log_name":     {kind: pStr},
+	"children":     {kind: pInt},
+	"listen":       {kind: pListen},
+	"socket":       {kind: pSocket},
+	"port":         {kind: pInt},
+	"alias":        {kind: pAlias},
+	"auto_aliases": {kind: pBool},
+
+	"server_signature":  {kind: pBool},
+	"server_header":     {kind: pStr},
+	"user_agent_header": {kind: pStr},
+	"mpath":             {kind: pStr},
+	"loadpath":          {kind: pStr, canon: "mpath"},
+	"fork":              {kind: pBool},
+	"tcp_children":      {kind: pInt},
+	"tcp_async":         {kind: pBool},
+	"tcp_buf_write":     {kind: pBool, canon: "tcp_async"},
 
 	// The memory budget in MB (kemi serve -m wins), Kamailio's shared
 	// memory size.
@@ -99,8 +103,7 @@ tcp_main_threads tcp_check_timer bind workers socket_workers async_workers
 async_usleep async_nonblock async_workers_group async_tkv_gname async_tkv_evcb
 check_via phone2tel memlog mem_log memdbg mem_dbg mem_summary mem_safety mem_add_size
 mem_join mem_status_mode corelog core_log coreparam sip_parser_log_oneline
-sip_parser_log sip_parser_mode sip_warning server_signature server_header
-user_agent_header reply_to_via user uid group gid chroot workdir wdir rundir run_dir
+sip_parser_log sip_parser_mode sip_warning reply_to_via user uid group gid chroot workdir wdir rundir run_dir
 mhomed disable_tcp tcp_accept_unique tcp_connection_match tcp_poll_method
 tls_max_connections tcp_no_connect tcp_source_ipv4 tcp_source_ipv6 tcp_fd_cache
 tcp_conn_wq_max tcp_wq_max tcp_wq_blk_size tcp_defer_accept tcp_delayed_ack tcp_syncnt

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
@@ -27,6 +28,9 @@ type Options struct {
 	ModuleNames func() []string
 	// Engine resolves a cfgengine name.
 	Engine func(name string) *core.EngineInfo
+	// EngineNames lists the cfgengine names linked in (with Engine, for
+	// the error naming an unknown one); default core.EngineNames.
+	EngineNames func() []string
 }
 
 func (o *Options) fill() {
@@ -41,6 +45,9 @@ func (o *Options) fill() {
 	}
 	if o.Engine == nil {
 		o.Engine = core.LookupEngine
+	}
+	if o.EngineNames == nil {
+		o.EngineNames = core.EngineNames
 	}
 }
 
@@ -85,7 +92,7 @@ type Route struct {
 type Config struct {
 	Globals   []Global // in file order; later ones win (see Global)
 	Listens   []Listen
-	Aliases   []string
+	Aliases   []Alias
 	Modules   []LoadModule // modules kemi has, in load order; ignored ones are not here
 	ModParams []ModParam
 	Engine    string // cfgengine name ("lua", "jsdt", "starlark"); "" for native
@@ -500,8 +507,7 @@ func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token)
 		p.cfg.Listens = append(p.cfg.Listens, l)
 		return
 	case pAlias:
-		s, _ := strValue(vals)
-		p.cfg.Aliases = append(p.cfg.Aliases, s)
+		p.aliases(vals)
 		return
 	case pSocket:
 		p.socket(pos, vals)
@@ -565,6 +571,43 @@ func (p *parser) socket(pos Pos, vals []token) {
 	}
 	l.Pos = pos
 	p.cfg.Listens = append(p.cfg.Listens, l)
+}
+
+// aliases reads alias = a b c: each blank-separated word is
+// [proto:]host[:port], the host quoted or not ("sip.example.com":5060).
+func (p *parser) aliases(vals []token) {
+	var words [][]token
+	for i, t := range vals {
+		if i == 0 || t.sp {
+			words = append(words, nil)
+		}
+		words[len(words)-1] = append(words[len(words)-1], t)
+	}
+	for _, w := range words {
+		var b strings.Builder
+		for _, t := range w {
+			if t.kind == tStr {
+				if ip, err := netip.ParseAddr(t.text); err == nil && ip.Is6() {
+					b.WriteString("[" + t.text + "]")
+					continue
+				}
+				if t.text == "" || strings.ContainsAny(t.text, ":[] \t\"") {
+					p.errorf(t.pos, "alias: %s is not a host name or IP address; want [proto:]host[:port]", t.describe())
+					return
+				}
+				b.WriteString(t.text)
+				continue
+			}
+			b.WriteString(t.text)
+		}
+		a, err := ParseAlias(b.String())
+		if err != nil {
+			p.errorf(w[0].pos, "%v", err)
+			return
+		}
+		a.Pos = w[0].pos
+		p.cfg.Aliases = append(p.cfg.Aliases, a)
+	}
 }
 
 // splitTokens splits toks at each punctuation token sep.
@@ -867,12 +910,12 @@ func (p *parser) cfgEngine(t token) {
 		} else if b, ok := builtinEngines[name]; ok {
 			canon, mod = b.name, b.module
 		} else {
-			cands := append([]string{"native", "default"}, core.EngineNames()...)
-			for n := range builtinEngines {
-				cands = append(cands, n)
-			}
+			// Only the engines linked into this kemi: one built without an
+			// engine must not offer it.
+			names := p.opt.EngineNames()
+			cands := append([]string{}, names...)
 			sort.Strings(cands)
-			p.errorf(t.pos, "%s: unknown engine%s; kemi runs lua, jsdt (js), starlark or native", what, didYouMean(name, cands))
+			p.errorf(t.pos, "%s: unknown engine%s; this kemi has %s", what, didYouMean(name, cands), core.EngineList(names, p.opt.Engine))
 			return
 		}
 	}

@@ -98,19 +98,19 @@ func TestListenAndAlias(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Listens, want) {
 		t.Errorf("listens\n got %+v\nwant %+v", cfg.Listens, want)
 	}
-	if w := []string{"sip.example.com", "udp:example.org:5060"}; !reflect.DeepEqual(cfg.Aliases, w) {
-		t.Errorf("aliases %q, want %q", cfg.Aliases, w)
+	if w := []Alias{{Host: "sip.example.com", Pos: Pos{"x", 6, 7}}, {Proto: "udp", Host: "example.org", Port: 5060, Pos: Pos{"x", 7, 7}}}; !reflect.DeepEqual(cfg.Aliases, w) {
+		t.Errorf("aliases %+v, want %+v", cfg.Aliases, w)
 	}
 }
 
 func TestIgnoredParamsNoticeOnce(t *testing.T) {
-	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nxavp_via_params = [\n  a;\n]\nserver_header=\"Server: x\"\nchildren=2\n")
+	cfg := mustParse(t, "memdbg=5\nmemlog=5\nmemdbg=6\ndisable_tcp=yes\nxavp_via_params = [\n  a;\n]\nsip_warning=1\nchildren=2\n")
 	want := []string{
 		"x:1:1: memdbg: Kamailio parameter not used by kemi, ignored",
 		"x:2:1: memlog: Kamailio parameter not used by kemi, ignored",
 		"x:4:1: disable_tcp: Kamailio parameter not used by kemi, ignored",
 		"x:5:1: xavp_via_params: Kamailio parameter not used by kemi, ignored",
-		"x:8:1: server_header: Kamailio parameter not used by kemi, ignored",
+		"x:8:1: sip_warning: Kamailio parameter not used by kemi, ignored",
 	}
 	if !reflect.DeepEqual(cfg.Notices, want) {
 		t.Errorf("notices\n got %q\nwant %q", cfg.Notices, want)
@@ -272,6 +272,7 @@ func TestModuleErrors(t *testing.T) {
 func TestCfgEngine(t *testing.T) {
 	tests := []struct {
 		src, engine, err string
+		names            []string // linked engines; nil for all three
 	}{
 		{src: "loadmodule \"app_lua.so\"\ncfgengine \"lua\"\n", engine: "lua"},
 		{src: "loadmodule \"app_lua.so\"\ncfgengine = \"lua\"\n", engine: "lua"},
@@ -285,16 +286,24 @@ func TestCfgEngine(t *testing.T) {
 		{src: "loadmodule \"app_lua.so\"\n  cfgengine \"js\"\n",
 			err: `x:2:3: cfgengine "js": load app_jsdt before this line (loadmodule "app_jsdt.so")`},
 		{src: "cfgengine \"lau\"\n",
-			err: `x:1:1: cfgengine "lau": unknown engine (did you mean "lua"?); kemi runs lua, jsdt (js), starlark or native`},
+			err: `x:1:1: cfgengine "lau": unknown engine (did you mean "lua"?); this kemi has jsdt (js), lua, starlark`},
 		{src: "cfgengine \"python\"\n",
-			err: `x:1:1: cfgengine "python": unknown engine; kemi runs lua, jsdt (js), starlark or native`},
+			err: `x:1:1: cfgengine "python": unknown engine; this kemi has jsdt (js), lua, starlark`},
+		{src: "cfgengine \"luax\"\n", names: []string{"lua"},
+			err: `x:1:1: cfgengine "luax": unknown engine (did you mean "lua"?); this kemi has lua`},
+		{src: "cfgengine \"starlark2\"\n", names: []string{},
+			err: `x:1:1: cfgengine "starlark2": unknown engine; this kemi has none`},
 		{src: "cfgengine lua\n",
 			err: `x:1:1: cfgengine: expected a quoted engine name like "lua", got "lua"`},
 		{src: "loadmodule \"app_lua.so\"\ncfgengine \"lua\"\ncfgengine \"native\"\n",
 			err: `x:3:1: cfgengine "native": cfgengine already given at x:2:1`},
 	}
 	for _, tt := range tests {
-		cfg, err := Parse("x", []byte(tt.src), testOptions(nil))
+		opt := testOptions(nil)
+		if tt.names != nil {
+			opt.EngineNames = func() []string { return tt.names }
+		}
+		cfg, err := Parse("x", []byte(tt.src), opt)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err {
 				t.Errorf("%q: error\n got: %v\nwant: %s", tt.src, err, tt.err)
@@ -534,6 +543,38 @@ func TestSocketBlock(t *testing.T) {
 	for _, tt := range tests {
 		if got := errText(tt.src, testOptions(nil)); got != tt.want {
 			t.Errorf("%q:\n got: %s\nwant: %s", tt.src, got, tt.want)
+		}
+	}
+}
+
+// Issue 11: every alias form Kamailio reads, and a malformed one is a
+// file:line:col error (kemi check) instead of a name that never matches.
+func TestAliasForms_ParsedAndMalformedRejected(t *testing.T) {
+	cfg := mustParse(t, "alias=udp:A.example.com:5080\nalias=\"b.example.com\":5090\nalias=c.example.com\n"+
+		"alias=\"d.example.com\" tcp:e.example.com:5061 [::1]:5062\nalias=10.0.0.1:5060\nalias=\"::2\"\n")
+	want := []Alias{
+		{Proto: "udp", Host: "a.example.com", Port: 5080, Pos: Pos{"x", 1, 7}},
+		{Host: "b.example.com", Port: 5090, Pos: Pos{"x", 2, 7}},
+		{Host: "c.example.com", Pos: Pos{"x", 3, 7}},
+		{Host: "d.example.com", Pos: Pos{"x", 4, 7}},
+		{Proto: "tcp", Host: "e.example.com", Port: 5061, Pos: Pos{"x", 4, 23}},
+		{Host: "::1", Port: 5062, Pos: Pos{"x", 4, 46}},
+		{Host: "10.0.0.1", Port: 5060, Pos: Pos{"x", 5, 7}},
+		{Host: "::2", Pos: Pos{"x", 6, 7}},
+	}
+	if !reflect.DeepEqual(cfg.Aliases, want) {
+		t.Errorf("aliases\n got %+v\nwant %+v", cfg.Aliases, want)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"alias=udp:host:port\n", `x:1:7: alias "udp:host:port": port "port" is not a number`},
+		{"alias=host:99999\n", "x:1:7: alias \"host:99999\": port 99999 out of range 1-65535"},
+		{"alias=\"a b\":5060\n", `x:1:7: alias: string "a b" is not a host name or IP address; want [proto:]host[:port]`},
+		{"alias=\"\"\n", `x:1:7: alias: string "" is not a host name or IP address`},
+		{"alias=udp:\n", `x:1:7: alias "udp:": missing host`},
+	} {
+		_, err := Parse("x", []byte(c.src), Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %q", c.src, err, c.want)
 		}
 	}
 }

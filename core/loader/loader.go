@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -101,6 +102,9 @@ func Load(opt Options) (*Setup, error) {
 		}
 		s.Listens = []config.Listen{{Proto: "udp", Host: "0.0.0.0", Port: port}}
 	}
+	// The is_myself policy without auto_aliases' reverse lookups, which
+	// the server adds when it starts (ResolveMyself).
+	rt.Myself = Myself(s.Listens, cfg.Aliases, nil)
 	s.Workers = opt.Workers
 	if s.Workers <= 0 {
 		s.Workers = 8 // Kamailio's default children
@@ -128,11 +132,11 @@ func Load(opt Options) (*Setup, error) {
 
 	if cfg.Engine == "" {
 		return nil, fmt.Errorf("%s: no cfgengine: kemi's native route blocks are not available yet; "+
-			"load an engine module and set cfgengine \"lua\", \"jsdt\" or \"starlark\"", cfgPos(cfg, opt.Path))
+			"load an engine module and set cfgengine to one of: %s", cfgPos(cfg, opt.Path), core.EngineList(nil, nil))
 	}
 	eng := core.LookupEngine(cfg.Engine)
 	if eng == nil {
-		return nil, fmt.Errorf("%s: cfgengine %q: unknown engine (known: %s)", cfg.EnginePos, cfg.Engine, strings.Join(core.EngineNames(), ", "))
+		return nil, fmt.Errorf("%s: cfgengine %q: unknown engine; this kemi has %s", cfg.EnginePos, cfg.Engine, core.EngineList(nil, nil))
 	}
 	s.Engine = eng
 	script := rt.Param(eng.Module, "load")
@@ -159,6 +163,18 @@ func Load(opt Options) (*Setup, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ResolveMyself rebuilds RT.Myself with auto_aliases (Kamailio's default,
+// yes): the names the listen addresses resolve back to, by the system
+// resolver and the hosts file, looked up once now. Listens may have been
+// replaced by what the server bound.
+func (s *Setup) ResolveMyself() {
+	var lookup Lookup
+	if v, ok := s.Config.Global("auto_aliases"); !ok || v.Truth() {
+		lookup = net.DefaultResolver.LookupAddr
+	}
+	s.RT.Myself = Myself(s.Listens, s.Config.Aliases, lookup)
 }
 
 func cfgPos(cfg *config.Config, path string) string {
@@ -216,6 +232,9 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 		}
 		rt.Params[mp.Module][mp.Name] = append(rt.Params[mp.Module][mp.Name], mp.Value)
 	}
+	if err := setSignature(rt, cfg); err != nil {
+		return nil, err
+	}
 	for _, cb := range []string{"request_route", "reply_route", "onsend_route", "event_route"} {
 		if v, ok := rt.Globals["kemi."+cb+"_callback"]; ok && v.Kind == core.KStr && v.S != "" {
 			rt.Callbacks["ksr_"+cb] = v.S
@@ -227,6 +246,54 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 	}
 	rt.Log = lg
 	return rt, nil
+}
+
+// setSignature reads server_signature, server_header and
+// user_agent_header into rt.Signature, once: replies then write the line
+// as it is, with no work per reply. A header that is not one line of the
+// form "Name: value" is an error, as it would break every reply.
+func setSignature(rt *core.Runtime, cfg *config.Config) error {
+	if v, ok := cfg.Global("server_signature"); ok {
+		rt.Signature.Off = !v.Truth()
+	}
+	for _, g := range cfg.Globals {
+		var dst *string
+		switch g.Name {
+		case "server_header":
+			dst = &rt.Signature.Server
+		case "user_agent_header":
+			dst = &rt.Signature.UserAgent
+		default:
+			continue
+		}
+		line := strings.TrimRight(g.Value.S, " \t")
+		if err := checkHeaderLine(line); err != nil {
+			return fmt.Errorf("%s: %s: %v", g.Pos, g.Name, err)
+		}
+		*dst = line
+	}
+	return nil
+}
+
+// checkHeaderLine wants one header line without its CRLF: a header name,
+// a colon and a value of printable characters.
+func checkHeaderLine(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return fmt.Errorf("expected a whole header line like \"Server: my proxy\", got %q", s)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.!%*_+`'~", c) >= 0) {
+			return fmt.Errorf("header name %q: %q is not allowed in a header name", name, c)
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("control character %q in the value; the header must be one line", c)
+		}
+	}
+	return nil
 }
 
 // newLogger applies debug, log_stderror and log_prefix.

@@ -2358,7 +2358,7 @@ function KSR.tm.t_is_canceled() end
 ---@return integer # 1 when that route is set; -1 when not or for an unknown target.
 function KSR.tm.t_is_set(target) end
 
----Create the server transaction for the request without forwarding it, so t_reply can answer statefully.
+---Create the server transaction for the request without forwarding it, so t_reply can answer statefully. It sends no 100 Trying, as in Kamailio; a t_relay after it sends the 100 if no reply went upstream yet.
 ---@return integer # 1 when a transaction was created; 0 for a retransmission (absorbed), or when the request was answered 503 with Retry-After because the heap is over the memory budget's high-water mark; -1 on error (ACK, CANCEL, not a request).
 function KSR.tm.t_newtran() end
 

@@ -57,7 +57,7 @@ class _auth:
 
 
 class _auth_db:
-    """Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A file that turns unreadable while the server runs (cut short, overwritten) leaves the subscribers read last in use; the error is logged once per state of the file, and the recovery too. A damaged file stops the start with an error naming it (see `kemi db check`). `kemi user add` stores a subscriber's MD5 and SHA-256 HA1 values, H(user:domain:password), valid for realm = domain; `--plain` stores the plaintext password too, which calculate_ha1 1 uses for any realm. The database file is db_path; when that is empty, db_url gives it as file:///path, and any other db_url (mysql://...) falls back to the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used: there is one subscriber table."""
+    """Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A file that turns unreadable while the server runs (cut short, overwritten) leaves the subscribers read last in use; the error is logged once per state of the file, and the recovery too. A damaged file stops the start with an error naming it (see `kemi db check`). `kemi user add` stores a subscriber's MD5 and SHA-256 HA1 values, H(user:domain:password), valid for realm = domain; `--plain` stores the plaintext password too, which calculate_ha1 1 uses for any realm. The database file is db_path; when that is empty, db_url gives it as file:///path (any other scheme, mysql://..., is an error at load naming the parameter), and with neither it is the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used: there is one subscriber table."""
 
     def auth_check(self, realm: str, table: str, flags: int) -> int:
         """Check the digest credentials of the request (Authorization for REGISTER, Proxy-Authorization otherwise) against the subscriber database. A wrong password is logged without the password."""
@@ -1576,7 +1576,7 @@ class _tm:
         ...
 
     def t_newtran(self) -> int:
-        """Create the server transaction for the request without forwarding it, so t_reply can answer statefully."""
+        """Create the server transaction for the request without forwarding it, so t_reply can answer statefully. It sends no 100 Trying, as in Kamailio; a t_relay after it sends the 100 if no reply went upstream yet."""
         ...
 
     def t_on_branch(self, name: str) -> int:
@@ -1637,7 +1637,7 @@ class _tmx:
 
 
 class _usrloc:
-    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db, and any other db_url (mysql://...) falls back to the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
+    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
 
 
 class _x:

@@ -455,7 +455,7 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 		ctx.Log(core.LErr, "auth: challenge: no sender for this message\n")
 		return Error
 	}
-	opt := sip.ReplyOptions{Server: "kemi", Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: h}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: h}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

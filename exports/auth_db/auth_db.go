@@ -68,6 +68,11 @@ const pollInterval = time.Second
 
 func init() {
 	core.OnStart("auth_db", func(rt *core.Runtime) error {
+		if v := rt.Param("auth_db", "db_url"); v.Kind == core.KStr {
+			if err := store.CheckURL("auth_db", v.S); err != nil {
+				return err
+			}
+		}
 		d := get(rt)
 		if err := d.Reload(); err != nil {
 			return err

@@ -20,9 +20,6 @@ import (
 	"kemi/sip"
 )
 
-// Server is the Server header of the replies save sends.
-const Server = "kemi"
-
 // Save flags (Kamailio's values).
 const (
 	FlagMemOnly = 0x01 // the bindings stay out of the database
@@ -352,7 +349,7 @@ const (
 // CSeq, Server, the script's reply headers, the Path echo and
 // Content-Length. It builds that reply in ctx.Scratch, which reply reuses.
 func replyBase(ctx *core.Ctx, s *state) int {
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
 	return len(b) + len(hdr.ReplyHeaders(ctx)) + len(s.path)
@@ -602,7 +599,7 @@ func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply
 	}
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
 	if len(b) > MaxReply {
 		// A query of bindings stored under another REGISTER's smaller

@@ -116,10 +116,6 @@ func fail(ctx *core.Ctx, code int, reason string) result {
 	return failed
 }
 
-// Server is the Server header value of the replies sanity sends, the
-// same as sl's.
-const Server = "kemi"
-
 func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	m := ctx.Msg
 	if ctx.Out == nil {
@@ -130,7 +126,7 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	// they do in Kamailio's sl replies.
 	st := get(ctx)
 	st.buf = append(append(st.buf[:0], hdr.ReplyHeaders(ctx)...), extra...)
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
@@ -303,27 +299,20 @@ func checkRFC3261(ctx *core.Ctx) result {
 	return passed
 }
 
-// cseq splits the CSeq value into number and method without judging them.
+// cseq splits the CSeq value into number and method without judging them,
+// as Kamailio's parser does: the number is the first word, up to LWS, and
+// the method the rest ("1x INVITE" is number "1x", method "INVITE").
 func cseq(m *sip.Msg) (num, method []byte, ok bool) {
 	v := m.HeaderID(sip.HdrCSeq)
 	if v == nil {
 		return nil, nil, false
 	}
-	i := 0
-	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-		i++
+	v = bytes.TrimLeft(v, " \t")
+	sp := bytes.IndexAny(v, " \t")
+	if sp < 0 {
+		return v, nil, true
 	}
-	num = v[:i]
-	rest := bytes.TrimSpace(v[i:])
-	if i == 0 {
-		// Not a number first: take the first word as the number.
-		sp := bytes.IndexAny(v, " \t")
-		if sp < 0 {
-			return v, nil, true
-		}
-		num, rest = v[:sp], bytes.TrimSpace(v[sp:])
-	}
-	return num, rest, true
+	return v[:sp], bytes.TrimSpace(v[sp:]), true
 }
 
 func checkCSeqMethod(ctx *core.Ctx) result {

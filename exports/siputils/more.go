@@ -42,9 +42,6 @@ func strParam(ctx *core.Ctx, name, def string) string {
 	return def
 }
 
-// Server is the Server header of the replies this module sends.
-const Server = "kemi"
-
 // OptionsReply answers an OPTIONS addressed to the server itself (no user
 // in the Request-URI) with 200 OK and Accept, Accept-Encoding,
 // Accept-Language and Supported from the options_* modparams.
@@ -77,7 +74,7 @@ func OptionsReply(ctx *core.Ctx) int {
 		b = append(b, strParam(ctx, h.param, h.def)...)
 		b = append(b, "\r\n"...)
 	}
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: b}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: b}
 	out := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = out
 	if err := ctx.Out.SendTo(out, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

@@ -11,9 +11,6 @@ import (
 	"kemi/sip"
 )
 
-// Server is the Server header value of every reply kemi builds.
-const Server = "kemi"
-
 // SendReply sends a stateless reply: 1 when sent, -1 when not.
 func SendReply(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
@@ -70,7 +67,7 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 	// The top Via of the reply gets received/rport (RFC 3261 18.2.1,
 	// RFC 3581); opt stays on the stack.
 	// Lines from hdr.append_to_reply go in too.
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdr.ReplyHeaders(ctx)}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdr.ReplyHeaders(ctx)}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

@@ -27,7 +27,7 @@ func TestSendReply(t *testing.T) {
 		"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=192.0.2.10;rport=5062\r\n",
 		"Call-ID: a84b4c76e66710@pc33.example.org\r\n",
 		"CSeq: 314159 INVITE\r\n",
-		"Server: kemi\r\n",
+		core.DefaultServerHeader + "\r\n",
 		"To: Bob <sip:bob@example.com>;tag=",
 	} {
 		if !strings.Contains(reply, want) {
@@ -129,6 +129,36 @@ func TestThunkArgErrors(t *testing.T) {
 	}
 	if v := e.Call(ctx, []core.Value{core.Int(404), core.Str("Not Found")}); v != core.Int(1) {
 		t.Errorf("good args returned %v", v)
+	}
+}
+
+// Issue 11: server_signature and server_header as in Kamailio: the
+// default line is "Server: kemi (VERSION)", server_header replaces the
+// whole line, server_signature=no leaves it out; none of it allocates.
+func TestServerSignatureAndHeader(t *testing.T) {
+	for _, c := range []struct {
+		sig       core.Signature
+		want, not string
+	}{
+		{core.Signature{}, "CSeq: 314159 INVITE\r\nServer: kemi (dev)\r\nContent-Length: 0\r\n", ""},
+		{core.Signature{Server: "Server: Edge Proxy 1"}, "CSeq: 314159 INVITE\r\nServer: Edge Proxy 1\r\nContent-Length: 0\r\n", "kemi"},
+		{core.Signature{Server: "X-Served-By: edge1"}, "\r\nX-Served-By: edge1\r\n", "Server:"},
+		{core.Signature{Off: true, Server: "Server: Edge"}, "CSeq: 314159 INVITE\r\nContent-Length: 0\r\n", "Server"},
+	} {
+		rec := ksrtest.NewRecorder()
+		ctx := ksrtest.Ctx(t, ksrtest.Invite(), rec)
+		ctx.RT.Signature = c.sig
+		if SendReply(ctx, 404, "Not Found") != 1 {
+			t.Fatal("not sent")
+		}
+		reply := string(rec.Sent[0].B)
+		if !strings.Contains(reply, c.want) || c.not != "" && strings.Contains(reply, c.not) {
+			t.Errorf("%+v: reply\n%s\nwant %q, without %q", c.sig, reply, c.want, c.not)
+		}
+		ctx.Out = ksrtest.Discard
+		if n := testing.AllocsPerRun(50, func() { SendReply(ctx, 404, "Not Found") }); n != 0 {
+			t.Errorf("%+v: %v allocs per reply", c.sig, n)
+		}
 	}
 }
 

@@ -278,7 +278,10 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		return -1
 	}
 	st.c, st.gen = c, gen
-	if created && inv {
+	// 100 Trying once the INVITE is relayed, also when t_newtran made the
+	// transaction (it sends none, as Kamailio's t_newtran), unless a reply
+	// went upstream already.
+	if inv {
 		c.mu.Lock()
 		if c.gen.Load() == gen && c.state == uasProceeding && len(c.reply) == 0 {
 			t.sendLocal(e, c, 100, "Trying", nil, nil, "")
@@ -374,7 +377,7 @@ func (t *TM) refuse(ctx *core.Ctx, fn string) {
 	if ctx.Out == nil {
 		return
 	}
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: retryAfter}
+	opt := sip.ReplyOptions{ServerHeader: t.rt.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: retryAfter}
 	b := sip.AppendReply(ctx.Scratch[:0], m, 503, "Service Unavailable", &opt)
 	ctx.Scratch = b[:0]
 	if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
@@ -387,7 +390,7 @@ var retryAfter = []byte("Retry-After: " + strconv.Itoa(memguard.RetryAfter) + "\
 // replyCancel answers a CANCEL that matched its INVITE with 200.
 func replyCancel(ctx *core.Ctx) {
 	m := ctx.Msg
-	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport}
 	b := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
 	if ctx.Out != nil {
@@ -557,9 +560,8 @@ func NewTran(ctx *core.Ctx) int {
 	}
 	st.c, st.gen = c, gen
 	c.mu.Lock()
-	if inv && c.gen.Load() == gen {
-		t.sendLocal(st.e, c, 100, "Trying", nil, nil, "")
-	}
+	// No 100 Trying here, as in Kamailio: an INVITE the script answers at
+	// once (t_reply) gets only its final reply; t_relay sends the 100.
 	// A transaction without branches ends by t_reply; until then fr_timer
 	// bounds it, so a script that never replies leaks nothing.
 	c.ackWaitAt = 0

@@ -543,7 +543,9 @@ func TestNewTranReply(t *testing.T) {
 	}
 	inv := invite("z9hG4bK-n1")
 	r.in(inv, uac)
-	r.expect("t_newtran + t_reply", "SIP/2.0 100 Trying -> "+uac.String(), "SIP/2.0 404 Nobody -> "+uac.String())
+	// Issue 11: no 100 Trying before a final reply sent at once, as in
+	// Kamailio (t_newtran sends none; t_relay does).
+	r.expect("t_newtran + t_reply", "SIP/2.0 404 Nobody -> "+uac.String())
 	r.in(inv, uac)
 	r.expect("retransmission replays", "SIP/2.0 404 Nobody -> "+uac.String())
 }
@@ -560,9 +562,101 @@ func TestNewTranThenSlSendReply(t *testing.T) {
 	}
 	inv := invite("z9hG4bK-n2")
 	r.in(inv, uac)
-	r.expect("t_newtran + send_reply", "SIP/2.0 100 Trying -> "+uac.String(), "SIP/2.0 404 Not Found -> "+uac.String())
+	r.expect("t_newtran + send_reply", "SIP/2.0 404 Not Found -> "+uac.String())
 	r.in(inv, uac)
 	r.expect("retransmission replays", "SIP/2.0 404 Not Found -> "+uac.String())
+}
+
+// Issue 11: after t_newtran, t_relay sends the 100 Trying (once), as
+// Kamailio's t_relay does for a transaction without a reply yet.
+func TestNewTranThenRelay_TryingOnce(t *testing.T) {
+	r := newRig(t)
+	dst := "sip:" + uas.String()
+	r.route = func(ctx *core.Ctx) {
+		if NewTran(ctx) == 1 {
+			ctx.DstURI = dst
+			if Relay(ctx) < 0 {
+				t.Error("t_relay failed")
+			}
+		}
+	}
+	inv := invite("z9hG4bK-n3")
+	r.in(inv, uac)
+	r.expect("t_newtran + t_relay", "INVITE sip:bob@example.com SIP/2.0 -> "+uas.String(), "SIP/2.0 100 Trying -> "+uac.String())
+	r.in(inv, uac)
+	r.expect("retransmission gets the 100", "SIP/2.0 100 Trying -> "+uac.String())
+}
+
+// Issue 11: a hop-by-hop CANCEL or ACK carries the Max-Forwards of the
+// INVITE it follows (as sent on the branch), not 70.
+func TestHopByHop_MaxForwardsOfInvite(t *testing.T) {
+	mf33 := func(branch string) []byte {
+		return []byte(strings.Replace(string(invite(branch)), "Contact: <sip:alice", "Max-Forwards: 33\r\nContact: <sip:alice", 1))
+	}
+	r := newRig(t)
+	inv := mf33("z9hG4bK-mf1")
+	r.in(inv, uac)
+	r.sent()
+	fwd := r.last(uas)
+	if got := header(t, fwd, "Max-Forwards"); got != "33" {
+		t.Fatalf("forwarded INVITE Max-Forwards = %q", got)
+	}
+	r.in(replyTo(t, fwd, 180, "Ringing", "callee"), uas)
+	r.in(cancel(inv), uac)
+	r.sent()
+	if got := header(t, r.last(uas), "Max-Forwards"); got != "33" {
+		t.Errorf("CANCEL Max-Forwards = %q, want the INVITE's 33", got)
+	}
+
+	r = newRig(t)
+	inv = mf33("z9hG4bK-mf2")
+	r.in(inv, uac)
+	r.sent()
+	fwd = r.last(uas)
+	r.in(replyTo(t, fwd, 486, "Busy Here", "callee"), uas)
+	r.sent()
+	a := r.last(uas)
+	if !bytes.HasPrefix(a, []byte("ACK ")) || header(t, a, "Max-Forwards") != "33" {
+		t.Errorf("ACK Max-Forwards = %q, want the INVITE's 33:\n%s", header(t, a, "Max-Forwards"), a)
+	}
+
+	// Without one in the INVITE, 70.
+	r = newRig(t)
+	inv = invite("z9hG4bK-mf3")
+	r.in(inv, uac)
+	r.sent()
+	r.in(replyTo(t, r.last(uas), 486, "Busy Here", "callee"), uas)
+	r.sent()
+	if got := header(t, r.last(uas), "Max-Forwards"); got != "70" {
+		t.Errorf("ACK Max-Forwards = %q, want 70", got)
+	}
+}
+
+// Issue 11: tm's local replies (100, 408, 487...) carry the Server line
+// of server_header, and none with server_signature=no.
+func TestLocalReplies_ServerHeader(t *testing.T) {
+	for _, sig := range []core.Signature{{Server: "Server: Edge 1"}, {Off: true}} {
+		r := newRig(t)
+		r.rt.Signature = sig
+		inv := invite("z9hG4bK-sh1")
+		r.in(inv, uac)
+		r.sent()
+		r.advance(time.Minute) // timer C/fr_inv: 408 upstream
+		n := 0
+		for _, s := range r.rec.Sent {
+			if !bytes.HasPrefix(s.B, []byte("SIP/2.0 ")) {
+				continue
+			}
+			n++
+			srv := header(t, s.B, "Server")
+			if want := strings.TrimPrefix(sig.Server, "Server: "); srv != want {
+				t.Errorf("%+v: %s: Server %q, want %q", sig, firstLine(s.B), srv, want)
+			}
+		}
+		if n < 2 {
+			t.Errorf("%+v: %d local replies, want the 100 and the 408", sig, n)
+		}
+	}
 }
 
 func TestBranchParse(t *testing.T) {

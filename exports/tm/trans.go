@@ -11,9 +11,6 @@ import (
 	"kemi/sip"
 )
 
-// Server is the Server header of the replies tm builds.
-const Server = "kemi"
-
 // cellOverhead is roughly what a cell holds besides copies of its request.
 const cellOverhead = 2048
 
@@ -178,7 +175,7 @@ func (t *TM) replay(e *env, c *cell, gen uint32) {
 // body (set_reply_body).
 // c.mu must be held.
 func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []byte, ctype string) {
-	opt := sip.ReplyOptions{Server: Server, ExtraHeaders: extra, Body: body, ContentType: ctype}
+	opt := sip.ReplyOptions{ServerHeader: t.rt.ServerHeader(), ExtraHeaders: extra, Body: body, ContentType: ctype}
 	// The kept request is parsed only when a reply is built from it.
 	if err := e.rmsg.Parse(c.base); err != nil {
 		e.log(core.LErr, "re-parsing the kept request: "+core.LogValue(err.Error()))
@@ -436,7 +433,8 @@ func (t *TM) sendCancel(e *env, c *cell, i int) {
 
 // appendHopRequest writes a CANCEL or ACK for the request req (as sent on
 // a branch): its Request-URI, top Via, Route, From, Call-ID and CSeq
-// number; To from the reply being acknowledged when toFrom is not nil.
+// number and Max-Forwards; To from the reply being acknowledged when
+// toFrom is not nil.
 func appendHopRequest(dst []byte, req *sip.Msg, method string, toValue []byte) []byte {
 	dst = append(dst, method...)
 	dst = append(dst, ' ')
@@ -467,7 +465,15 @@ func appendHopRequest(dst []byte, req *sip.Msg, method string, toValue []byte) [
 	dst = strconv.AppendUint(dst, uint64(n), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, method...)
-	dst = append(dst, "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"...)
+	// Max-Forwards as in the request it follows, as Kamailio's CANCEL and
+	// ACK built from the sent INVITE carry it; 70 when that had none.
+	mf, present, err := req.MaxForwards()
+	if !present || err != nil {
+		mf = 70
+	}
+	dst = append(dst, "\r\nMax-Forwards: "...)
+	dst = strconv.AppendInt(dst, int64(mf), 10)
+	dst = append(dst, "\r\nContent-Length: 0\r\n\r\n"...)
 	return dst
 }
 

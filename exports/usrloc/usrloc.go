@@ -128,6 +128,9 @@ func init() {
 // start loads the tables from the database and starts the flusher and
 // the expiry timer; OnStop ends them and writes the last batch.
 func start(rt *core.Runtime) error {
+	if err := store.CheckURL("usrloc", strParam(rt, "db_url")); err != nil {
+		return err
+	}
 	u := Get(rt)
 	if mode := intParam(rt, "db_mode", 0); mode != 0 {
 		u.db = store.Open(DBPath(strParam(rt, "db_path"), strParam(rt, "db_url")))

@@ -13,7 +13,7 @@ func TestDBPath(t *testing.T) {
 	for _, c := range []struct{ path, url, want string }{
 		{"/a/b.db", "file:///c/d.db", "/a/b.db"},
 		{"", "file:///c/d.db", "/c/d.db"},
-		{"", "mysql://kamailio:kamailiorw@localhost/kamailio", "/tmp/x/kemi.db"},
+		{"", "", "/tmp/x/kemi.db"},
 		{"", "", store.DefaultPath()},
 	} {
 		if got := DBPath(c.path, c.url); got != c.want {

@@ -365,10 +365,33 @@ func (d *DB) Locations(table string, fn func(aor, val []byte) error) error {
 	return err
 }
 
+// CheckURL checks a module's db_url: empty, or file:///path naming
+// kemi's database file. Any other scheme (mysql://, postgres://, text://
+// from a Kamailio config) is an error naming the parameter, never quietly
+// replaced by kemi's own file. The URL itself is not repeated, as it
+// often holds a password.
+func CheckURL(module, dbURL string) error {
+	if dbURL == "" {
+		return nil
+	}
+	const supported = `kemi supports file:///path/to/kemi.db (its own database file), or db_path`
+	scheme, rest, ok := strings.Cut(dbURL, "://")
+	if !ok || scheme == "" {
+		return fmt.Errorf(`modparam("%s", "db_url", ...): no scheme://; %s`, module, supported)
+	}
+	if !strings.EqualFold(scheme, "file") {
+		return fmt.Errorf(`modparam("%s", "db_url", ...): scheme %q not supported; %s`, module, strings.ToLower(scheme), supported)
+	}
+	if u, err := url.Parse(dbURL); err != nil || u.Path == "" || !strings.HasPrefix(rest, "/") {
+		return fmt.Errorf(`modparam("%s", "db_url", %q): expected file:///path (an absolute path after file://)`, module, dbURL)
+	}
+	return nil
+}
+
 // ResolvePath picks the database file from a module's db_path and
 // Kamailio's db_url: db_path when set, else the path of a file:// URL,
-// else DefaultPath (a mysql:// or other URL brought over from a Kamailio
-// config still works: kemi keeps its data in its own file).
+// else DefaultPath. Modules check db_url with CheckURL first: any other
+// scheme is an error, not a reason to use the default file.
 func ResolvePath(dbPath, dbURL string) string {
 	if dbPath != "" {
 		return dbPath

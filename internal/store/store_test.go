@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -67,6 +68,24 @@ func TestSplitUser(t *testing.T) {
 	for _, bad := range []string{"alice", "@x", "a@", "a b@c"} {
 		if _, _, err := SplitUser(bad); err == nil {
 			t.Errorf("SplitUser(%q) gave no error", bad)
+		}
+	}
+}
+
+func TestCheckURL_UnsupportedSchemeNamesParam(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"", ""},
+		{"file:///var/lib/kemi/kemi.db", ""},
+		{"FILE:///x.db", ""},
+		{"mysql://kamailio:kamailiorw@localhost/kamailio", `modparam("usrloc", "db_url", ...): scheme "mysql" not supported; kemi supports file:///path/to/kemi.db (its own database file), or db_path`},
+		{"text:///etc/kamailio/db", `scheme "text" not supported`},
+		{"/var/lib/kemi.db", `modparam("usrloc", "db_url", ...): no scheme://`},
+		{"file://host/x.db", `expected file:///path`},
+		{"file://", `expected file:///path`},
+	} {
+		err := CheckURL("usrloc", c.url)
+		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckURL(%q) = %v, want %q", c.url, err, c.want)
 		}
 	}
 }

@@ -51,6 +51,10 @@ type step struct {
 	Log []string `yaml:"log"`
 	// NoLog lists texts that must not appear.
 	NoLog []string `yaml:"nolog"`
+	// Has lists texts that must appear in what the step sent (a header
+	// line, say); HasNot texts that must not.
+	Has    []string `yaml:"has"`
+	HasNot []string `yaml:"hasnot"`
 }
 
 type engineInfo struct{ module, cfgengine, ext string }
@@ -180,7 +184,9 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		var out capture
 		w.HandlePacket(msg, src4, &out)
 		var got []string
+		var sent strings.Builder
 		for _, b := range out.sent {
+			sent.Write(b)
 			line, _, _ := bytes.Cut(b, []byte("\r\n"))
 			got = append(got, string(line))
 			all.Write(b)
@@ -189,6 +195,16 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		if strings.Join(got, "\n") != strings.Join(st.Expect, "\n") {
 			t.Errorf("step %d (%s): sent\n  %s\nwant\n  %s\nlog:\n%s", i+1, st.Send,
 				strings.Join(got, "\n  "), strings.Join(st.Expect, "\n  "), log.String()[before:])
+		}
+		for _, want := range st.Has {
+			if !strings.Contains(sent.String(), want) {
+				t.Errorf("step %d (%s): sent messages lack %q:\n%s", i+1, st.Send, want, sent.String())
+			}
+		}
+		for _, bad := range st.HasNot {
+			if strings.Contains(sent.String(), bad) {
+				t.Errorf("step %d (%s): sent messages have %q:\n%s", i+1, st.Send, bad, sent.String())
+			}
 		}
 		stepLog := log.String()[before:]
 		for _, want := range st.Log {
