@@ -141,7 +141,9 @@ func (vm *VM) bind(e *core.Export, name string) *glua.LFunction {
 			vm.raised = err
 			L.RaiseError("%s", err.Error())
 		case core.KExit:
-			if unwindFrames(L) {
+			// In a coroutine the exit ends the coroutine only, as in
+			// Kamailio (coroutine.resume returns false): the panic does that.
+			if L == vm.L && unwindFrames(L) {
 				return 0
 			}
 			vm.raiseExit(L)

@@ -110,8 +110,7 @@ func rk(proto *glua.FunctionProto, reg []glua.LValue, lbase, x int) glua.LValue 
 
 // watchOp runs before an allocating instruction: it charges what the
 // instruction will allocate and refuses stores into KSR and sr.
-func (vm *VM) watchOp(fn *glua.LFunction, lbase int, inst uint32) {
-	L := vm.L
+func (vm *VM) watchOp(L *glua.LState, fn *glua.LFunction, lbase int, inst uint32) {
 	proto := fn.Proto
 	rg := regsOf(L)
 	reg := rg.array

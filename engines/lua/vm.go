@@ -36,6 +36,10 @@ type VM struct {
 	// read-only; roNames names them for the error (readonly.go).
 	roMeta  *glua.LTable
 	roNames map[*glua.LTable]string
+
+	// fileChunks are the chunk names of the script and of the files it
+	// loaded (require, dofile): debug.getinfo names them "@path".
+	fileChunks map[string]bool
 }
 
 // ScriptError is a Lua error that ended a callback.
@@ -47,14 +51,6 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string { return e.Msg }
 func (e *ScriptError) Unwrap() error { return e.Err }
-
-// Kept out of scripts: anything that reads files or loads code
-// (dofile, loadfile, load, loadstring, require, module), forces a
-// collection (collectgarbage) or writes to stdout (_printregs).
-// safeOS is the part of Lua's os library scripts keep: clocks only.
-var safeOS = []string{"time", "date", "clock", "difftime"}
-
-var removedGlobals = []string{"dofile", "loadfile", "load", "loadstring", "require", "module", "collectgarbage", "_printregs"}
 
 func (p *Program) newVM() (*VM, error) {
 	L := glua.NewState(glua.Options{SkipOpenLibs: true})
@@ -76,22 +72,8 @@ func (p *Program) newVM() (*VM, error) {
 		L.Push(glua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	vm.openStdlib()
 	g := L.G.Global
-	// Routing scripts use os.time and os.date for timestamps; the rest of
-	// os (exit, execute, remove, getenv...) stays out of the sandbox.
-	L.Push(L.NewFunction(glua.OpenOs))
-	L.Push(glua.LString(glua.OsLibName))
-	L.Call(1, 0)
-	if full, ok := g.RawGetString(glua.OsLibName).(*glua.LTable); ok {
-		safe := L.NewTable()
-		for _, name := range safeOS {
-			safe.RawSetString(name, full.RawGetString(name))
-		}
-		g.RawSetString(glua.OsLibName, safe)
-	}
-	for _, name := range removedGlobals {
-		g.RawSetString(name, glua.LNil)
-	}
 	g.RawSetString("print", L.NewFunction(vm.print))
 	vm.setupReadOnly()
 	vm.wrapBuiltins()
