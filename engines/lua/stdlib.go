@@ -39,11 +39,11 @@ const luaPathDefault = "./?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/
 	"/usr/local/lib/lua/5.1/?.lua;/usr/local/lib/lua/5.1/?/init.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua"
 
 // Memory charged for code compiled at run time: gopher-lua's parser and
-// compiler allocate some twenty times the source (measured in
-// TestLuaStdlib_CompileCostCovers), plus a fixed part.
+// compiler allocate about 30 KB for the smallest chunk and up to some
+// ninety times the source (measured in TestLuaStdlib_CompileCostCovers).
 const (
-	compileBase    = 4 << 10
-	compilePerByte = 32
+	compileBase    = 32 << 10
+	compilePerByte = 128
 )
 
 // threadCost is charged for each coroutine: gopher-lua gives a coroutine
@@ -500,7 +500,10 @@ func (vm *VM) guardDebug(dbg *glua.LTable) {
 		}
 		return 0
 	}))
-	dbg.RawSetString("gethook", L.NewFunction(func(L *glua.LState) int { return 0 }))
+	dbg.RawSetString("gethook", L.NewFunction(func(L *glua.LState) int {
+		L.Push(glua.LNil)
+		return 1
+	}))
 	if f := gfunc(dbg, "getinfo"); f != nil {
 		// Lua names a file chunk's source "@path" and adds short_src;
 		// scripts find their own folder that way.

@@ -130,6 +130,11 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	err := L.PCall(0, 0, nil)
 	vm.depth--
 	vm.ctx = prev
+	if vm.depth == 0 {
+		// A wrapped coroutine that failed leaves itself as gopher-lua's
+		// current thread, and with it everything it held.
+		L.G.CurrentThread = L
+	}
 	if err != nil {
 		if vm.depth == 0 {
 			clearStaleFrames(L)
