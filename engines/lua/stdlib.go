@@ -2,11 +2,14 @@ package lua
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"kemi/core"
 )
 
 // Lua's standard library, as Kamailio's app_lua offers it (issue 11).
@@ -27,8 +30,8 @@ import (
 //   - Coroutines count their instructions and allocations against the
 //     same budgets as the callback that resumes them.
 //   - debug.setmetatable, debug.getmetatable and debug.setfenv keep KSR and
-//     sr read-only; debug.sethook does not exist in gopher-lua, and kemi's
-//     refuses a hook rather than pretend to run it.
+//     sr read-only; gopher-lua has no hooks, so debug.sethook logs once
+//     that the hook is ignored, and no hook can touch the step budget.
 //   - collectgarbage does not force a collection (a stop-the-world GC per
 //     message would stall every worker); "count" reports the KiB the
 //     message has allocated so far by the memory budget's count.
@@ -492,10 +495,19 @@ func (vm *VM) guardDebug(dbg *glua.LTable) {
 		}))
 	}
 	dbg.RawSetString("sethook", L.NewFunction(func(L *glua.LState) int {
-		// debug.sethook() with no hook removes hooks: there are none.
+		// gopher-lua has no hooks. Kamailio's example script sets one to
+		// trace execution, a diagnostic: the call is accepted, the hook
+		// never runs (gethook says so), and the log says it once per
+		// script. No hook can stand in for the step budget either way.
 		for i := 1; i <= L.GetTop(); i++ {
 			if _, ok := L.Get(i).(*glua.LFunction); ok {
-				L.RaiseError("debug.sethook: hooks are not supported by kemi's Lua (gopher-lua has none; the per-message step budget is kemi's own)")
+				vm.p.hookNotice.Do(func() {
+					if vm.p.rt.Log != nil {
+						vm.p.rt.Log.Log(core.LWarn, nil, fmt.Sprintf(
+							"%s debug.sethook: hooks are not supported by kemi's Lua (gopher-lua has none); the hook is ignored", L.Where(1)))
+					}
+				})
+				break
 			}
 		}
 		return 0
