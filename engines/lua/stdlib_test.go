@@ -99,6 +99,8 @@ func TestLuaStdlib_RequireCachedPerVM(t *testing.T) {
 local helper = require "helper"
 local util = require("lib.util")
 local pkg = require("pkg")
+local old = require("oldstyle")
+assert(old.hello() == "old-style module oldstyle" and oldstyle == old)
 function ksr_request_route()
 	local again = require("helper")
 	helper.calls = helper.calls + 1
@@ -110,6 +112,7 @@ end
 		"helper.lua":        "LOADS = (LOADS or 0) + 1\nreturn {version = 'v1', calls = 0}\n",
 		"lib/util.lua":      "return {name = 'util:' .. ...}\n",
 		"pkg/init.lua":      "return {name = 'pkg-init'}\n",
+		"oldstyle.lua":      "module(..., package.seeall)\nfunction hello() return 'old-style module ' .. _NAME end\n",
 		"lib/unrelated.lua": "error('never loaded')\n",
 	})
 	e := bombEnv(t, 0)
