@@ -186,6 +186,9 @@ func (vm *VM) wrapBuiltins() {
 	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
 		s.RawSetString("rep", L.NewFunction(vm.strRep))
 		s.RawSetString("gsub", L.NewFunction(vm.gsub))
+		s.RawSetString("find", L.NewFunction(vm.strFind))
+		s.RawSetString("match", L.NewFunction(vm.strMatch))
+		s.RawSetString("gmatch", L.NewFunction(vm.strGmatch))
 		if f := gfunc(s, "format"); f != nil {
 			s.RawSetString("format", L.NewFunction(vm.strFormat(f)))
 		}

@@ -40,6 +40,9 @@ type VM struct {
 	// fileChunks are the chunk names of the script and of the files it
 	// loaded (require, dofile): debug.getinfo names them "@path".
 	fileChunks map[string]bool
+
+	// spareMatcher is a pattern matcher find and match reuse (pattern.go).
+	spareMatcher *matcher
 }
 
 // ScriptError is a Lua error that ended a callback.
@@ -77,11 +80,6 @@ func (p *Program) newVM() (*VM, error) {
 	g.RawSetString("print", L.NewFunction(vm.print))
 	vm.setupReadOnly()
 	vm.wrapBuiltins()
-	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
-		if find, ok := s.RawGetString("find").(*glua.LFunction); ok {
-			s.RawSetString("find", L.NewFunction(plainFind(find)))
-		}
-	}
 
 	vm.exitVal = L.NewUserData()
 	vm.exitVal.Value = "exit"
@@ -183,41 +181,4 @@ func (vm *VM) print(L *glua.LState) int {
 	}
 	vm.ctx.ScriptLog(core.LInfo, b.String())
 	return 0
-}
-
-// plainFind answers string.find for a pattern with no magic characters
-// with a plain substring search, as C Lua does; gopher-lua compiles every
-// pattern on every call, which made Kamailio's example script (four
-// string.find(ua, "friendly")-style calls a request) twice as expensive.
-// Anything else goes to gopher-lua's find.
-func plainFind(find *glua.LFunction) glua.LGFunction {
-	return func(L *glua.LState) int {
-		top := L.GetTop()
-		str, ok1 := L.Get(1).(glua.LString)
-		pat, ok2 := L.Get(2).(glua.LString)
-		if !ok1 || !ok2 || top > 4 || (top >= 3 && L.Get(3) != glua.LNil) {
-			return callThrough(L, find)
-		}
-		if top < 4 || !glua.LVAsBool(L.Get(4)) {
-			if strings.ContainsAny(string(pat), "^$*+?.([%-") {
-				return callThrough(L, find)
-			}
-		}
-		i := strings.Index(string(str), string(pat))
-		if i < 0 {
-			L.Push(glua.LNil)
-			return 1
-		}
-		L.Push(glua.LNumber(i + 1))
-		L.Push(glua.LNumber(i + len(pat)))
-		return 2
-	}
-}
-
-// callThrough calls fn with this call's arguments and returns its results.
-func callThrough(L *glua.LState, fn *glua.LFunction) int {
-	top := L.GetTop()
-	L.Insert(fn, 1)
-	L.Call(top, glua.MultRet)
-	return L.GetTop()
 }
