@@ -26,7 +26,9 @@
 // that allocate to a per-message memory budget (memory.go, modparam
 // app_lua memory_budget), and refuses stores into KSR and sr, which are
 // read-only (readonly.go). The library functions that build a large value
-// in one call check it first; string.gsub and table.concat are kemi's own.
+// in one call check it first; string.gsub and table.concat are kemi's own,
+// and so are find, match and gmatch, on a Lua 5.1 pattern matcher whose
+// steps count against the step budget (pattern.go).
 // docs/lua-sandbox.md says what is and is not counted.
 //
 // Errors carry the script position: "path:line: message", for parse and

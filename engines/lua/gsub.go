@@ -70,6 +70,7 @@ func (vm *VM) gsub(L *glua.LState) int {
 			break
 		}
 	}
+	m.done()
 	if count == 0 {
 		L.Push(glua.LString(str))
 	} else {
