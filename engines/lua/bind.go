@@ -141,8 +141,9 @@ func (vm *VM) bind(e *core.Export, name string) *glua.LFunction {
 			vm.raised = err
 			L.RaiseError("%s", err.Error())
 		case core.KExit:
-			// In a coroutine the exit ends the coroutine only, as in
-			// Kamailio (coroutine.resume returns false): the panic does that.
+			// In a coroutine the exit is raised like an error, as
+			// Kamailio's is: coroutine.wrap passes it on (the route ends),
+			// coroutine.resume catches it and returns false.
 			if L == vm.L && unwindFrames(L) {
 				return 0
 			}

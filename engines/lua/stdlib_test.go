@@ -468,3 +468,25 @@ func TestLuaStdlib_KamailioExampleWithTraceHook(t *testing.T) {
 		t.Errorf("no warning for the ignored hook:\n%s", log.String())
 	}
 }
+
+// KSR.x.exit inside a coroutine is raised like an error, as Kamailio's
+// error("~~ksr~exit~~") is: coroutine.wrap passes it on and the route ends
+// quietly; coroutine.resume catches it.
+func TestLuaStdlib_ExitInCoroutine(t *testing.T) {
+	e := bombEnv(t, 0)
+	vm := compileVM(t, e, "x.lua", okRoute+`
+function wrapped() coroutine.wrap(function() KSR.x.exit() end)() KSR.sl.sl_send_reply(200, "after wrap") end
+function resumed()
+	local ok = coroutine.resume(coroutine.create(function() KSR.x.exit() end))
+	KSR.sl.sl_send_reply(200, "after resume " .. tostring(ok))
+end
+`)
+	e.f.replies = nil
+	if err := vm.Call(e.ctx(), "wrapped"); err != nil || len(e.f.replies) != 0 {
+		t.Errorf("exit through wrap: %v, replies %v; want the route ended without error", err, e.f.replies)
+	}
+	if err := vm.Call(e.ctx(), "resumed"); err != nil || lastReason(t, e) != "after resume false" {
+		t.Errorf("exit through resume: %v, replies %v", err, e.f.replies)
+	}
+	expectServed(t, e, vm)
+}
