@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -538,7 +540,8 @@ func (vm *VM) guardDebug(dbg *glua.LTable) {
 }
 
 // guardIO charges what io reads to the memory budget, after the read (the
-// file is the script author's, as in Kamailio).
+// file is the script author's, as in Kamailio), and makes io.tmpfile's
+// files go away when closed.
 func (vm *VM) guardIO(g *glua.LTable) {
 	L := vm.L
 	ioT, ok := g.RawGetString(glua.IoLibName).(*glua.LTable)
@@ -548,10 +551,40 @@ func (vm *VM) guardIO(g *glua.LTable) {
 	if f := gfunc(ioT, "read"); f != nil {
 		ioT.RawSetString("read", L.NewClosure(vm.chargeResults(f), ioT.RawGetString("read").(*glua.LFunction).Upvalues[0].Value()))
 	}
+	if f := gfunc(ioT, "tmpfile"); f != nil {
+		ioT.RawSetString("tmpfile", L.NewClosure(tmpFile(f), ioT.RawGetString("tmpfile").(*glua.LFunction).Upvalues[0].Value()))
+	}
 	if mt, ok := L.GetTypeMetatable("FILE*").(*glua.LTable); ok {
 		if f := gfunc(mt, "read"); f != nil {
 			mt.RawSetString("read", L.NewFunction(vm.chargeResults(f)))
 		}
+	}
+}
+
+// tempFilesField is gopher-lua's list of io.tmpfile files, which it keeps
+// open (and on disk) until the VM closes, that is until a reload.
+var tempFilesField, haveTempFiles = func() (reflect.StructField, bool) {
+	f, ok := reflect.TypeFor[glua.Global]().FieldByName("tempFiles")
+	return f, ok && f.Type == reflect.TypeFor[[]*os.File]()
+}()
+
+// tmpFile is io.tmpfile as C's tmpfile(3) gives it: the file is unlinked
+// at once, so it goes away when the script closes it or drops it (Go
+// closes an unreachable *os.File), rather than piling up open and on disk
+// until the next reload in gopher-lua's list.
+func tmpFile(f glua.LGFunction) glua.LGFunction {
+	return func(L *glua.LState) int {
+		n := f(L)
+		if !haveTempFiles || n != 1 {
+			return n
+		}
+		list := (*[]*os.File)(unsafe.Add(unsafe.Pointer(L.G), tempFilesField.Offset))
+		if k := len(*list); k > 0 {
+			os.Remove((*list)[k-1].Name())
+			(*list)[k-1] = nil
+			*list = (*list)[:k-1]
+		}
+		return n
 	}
 }
 

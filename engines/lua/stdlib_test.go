@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"kemi/core"
 )
@@ -489,4 +490,43 @@ end
 		t.Errorf("exit through resume: %v, replies %v", err, e.f.replies)
 	}
 	expectServed(t, e, vm)
+}
+
+// io.tmpfile's files are unlinked at once, as C's tmpfile(3) does, rather
+// than kept open and on disk until the next reload.
+func TestLuaStdlib_TmpfileNotKeptUntilReload(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	e := bombEnv(t, 0)
+	vm := compileVM(t, e, "tmp.lua", okRoute+`
+function tmp()
+	local f = assert(io.tmpfile())
+	f:write("scratch")
+	f:seek("set")
+	local s = f:read("*a")
+	f:close()
+	local g = io.tmpfile() -- dropped without closing, as scripts do
+	KSR.sl.sl_send_reply(200, s)
+end
+`)
+	for i := 0; i < 5; i++ {
+		if err := vm.Call(e.ctx(), "tmp"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := lastReason(t, e); r != "scratch" {
+		t.Errorf("read back %q", r)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Errorf("%d temporary files left on disk", len(left))
+	}
+	if haveTempFiles {
+		list := *(*[]*os.File)(unsafe.Add(unsafe.Pointer(vm.L.G), tempFilesField.Offset))
+		if len(list) != 0 {
+			t.Errorf("gopher-lua still holds %d temporary files", len(list))
+		}
+	} else {
+		t.Error("gopher-lua's tempFiles field is not where it was")
+	}
 }
