@@ -548,16 +548,62 @@ func (vm *VM) guardIO(g *glua.LTable) {
 	if !ok {
 		return
 	}
-	if f := gfunc(ioT, "read"); f != nil {
-		ioT.RawSetString("read", L.NewClosure(vm.chargeResults(f), ioT.RawGetString("read").(*glua.LFunction).Upvalues[0].Value()))
-	}
-	if f := gfunc(ioT, "tmpfile"); f != nil {
-		ioT.RawSetString("tmpfile", L.NewClosure(tmpFile(f), ioT.RawGetString("tmpfile").(*glua.LFunction).Upvalues[0].Value()))
+	for name, wrap := range map[string]func(glua.LGFunction) glua.LGFunction{
+		"read": vm.chargeResults, "lines": vm.chargeLines, "tmpfile": tmpFile,
+	} {
+		if fn, ok := ioT.RawGetString(name).(*glua.LFunction); ok && fn.IsG {
+			ioT.RawSetString(name, rewrap(L, fn, wrap(fn.GFunction)))
+		}
 	}
 	if mt, ok := L.GetTypeMetatable("FILE*").(*glua.LTable); ok {
-		if f := gfunc(mt, "read"); f != nil {
-			mt.RawSetString("read", L.NewFunction(vm.chargeResults(f)))
+		for name, wrap := range map[string]func(glua.LGFunction) glua.LGFunction{
+			"read": vm.chargeResults, "lines": vm.chargeLines,
+		} {
+			if fn, ok := mt.RawGetString(name).(*glua.LFunction); ok && fn.IsG {
+				mt.RawSetString(name, rewrap(L, fn, wrap(fn.GFunction)))
+			}
 		}
+	}
+}
+
+// rewrap makes a Go function with fn's upvalues (gopher-lua's io
+// functions keep the default files in theirs).
+func rewrap(L *glua.LState, fn *glua.LFunction, g glua.LGFunction) *glua.LFunction {
+	vals := make([]glua.LValue, len(fn.Upvalues))
+	for i, u := range fn.Upvalues {
+		vals[i] = u.Value()
+	}
+	return L.NewClosure(g, vals...)
+}
+
+// chargeLines wraps io.lines and file:lines: the iterator they return
+// charges each line it reads.
+func (vm *VM) chargeLines(f glua.LGFunction) glua.LGFunction {
+	return func(L *glua.LState) int {
+		n := f(L)
+		if n < 1 {
+			return n
+		}
+		it, ok := L.Get(-n).(*glua.LFunction)
+		if !ok {
+			return n
+		}
+		L.Replace(-n, L.NewFunction(func(L *glua.LState) int {
+			top := L.GetTop()
+			L.Push(it)
+			for i := 1; i <= top; i++ {
+				L.Push(L.Get(i))
+			}
+			L.Call(top, glua.MultRet)
+			nr := L.GetTop() - top
+			for i := 1; i <= nr; i++ {
+				if s, ok := L.Get(-i).(glua.LString); ok {
+					vm.budget.charge(L, len(s))
+				}
+			}
+			return nr
+		}))
+		return n
 	}
 }
 

@@ -383,6 +383,19 @@ function big()
 	local t = {}
 	for i = 1, 100 do local f = io.open(here .. "big.txt") t[i] = f:read("*a") f:close() end
 end
+function big_lines()
+	local t = {}
+	for i = 1, 100 do for l in io.lines(here .. "big.txt") do t[#t + 1] = l end end
+end
+function big_file_lines()
+	local t = {}
+	for i = 1, 100 do local f = io.open(here .. "big.txt") for l in f:lines() do t[#t + 1] = l end f:close() end
+end
+function lines()
+	local n = 0
+	for l in io.lines(here .. "data.txt") do n = n + #l end
+	KSR.sl.sl_send_reply(200, "chars " .. n)
+end
 `,
 		"data.txt": "first line\nsecond\n",
 		"big.txt":  strings.Repeat("b", 1<<20),
@@ -395,8 +408,16 @@ end
 	if r := lastReason(t, e); r != "first line" {
 		t.Errorf("io.open: %q", r)
 	}
-	expectMemoryError(t, vm.Call(e.ctx(), "big"), 16, dir)
-	expectServed(t, e, vm)
+	for _, cb := range []string{"big", "big_lines", "big_file_lines"} {
+		expectMemoryError(t, vm.Call(e.ctx(), cb), 16, dir)
+		expectServed(t, e, vm)
+	}
+	if err := vm.Call(e.ctx(), "lines"); err != nil {
+		t.Fatal(err)
+	}
+	if r := lastReason(t, e); r != "chars 16" {
+		t.Errorf("io.lines: %q", r)
+	}
 }
 
 // The charges for compiling and for a coroutine cover what gopher-lua
