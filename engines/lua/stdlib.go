@@ -78,6 +78,7 @@ func (vm *VM) openStdlib() {
 
 	// package and require.
 	if pkg, ok := g.RawGetString(glua.LoadLibName).(*glua.LTable); ok {
+		vm.pkg = pkg
 		path := os.Getenv("LUA_PATH")
 		if path == "" {
 			path = luaPathDefault
@@ -150,11 +151,9 @@ func (vm *VM) searchPatterns(L *glua.LState) []string {
 	if dir == "." {
 		pats = []string{"./?.lua", "./?/init.lua"}
 	}
-	pkg, _ := L.G.Global.RawGetString(glua.LoadLibName).(*glua.LTable)
-	if pkg == nil {
-		L.RaiseError("require: the global 'package' is not a table")
-	}
-	path, ok := pkg.RawGetString("path").(glua.LString)
+	// The package table itself, as Lua 5.1's loaders read it, even if
+	// the global package is replaced.
+	path, ok := vm.pkg.RawGetString("path").(glua.LString)
 	if !ok {
 		L.RaiseError("require: package.path must be a string")
 	}
@@ -218,7 +217,7 @@ func (vm *VM) require(L *glua.LState) int {
 		L.Push(v)
 		return 1
 	}
-	loaders, ok := reg.RawGetString("_LOADERS").(*glua.LTable)
+	loaders, ok := vm.pkg.RawGetString("loaders").(*glua.LTable)
 	if !ok {
 		L.RaiseError("require: package.loaders must be a table")
 	}

@@ -40,6 +40,7 @@ type VM struct {
 	// fileChunks are the chunk names of the script and of the files it
 	// loaded (require, dofile): debug.getinfo names them "@path".
 	fileChunks map[string]bool
+	pkg        *glua.LTable // the package table: require reads loaders and path there
 
 	// spareMatcher is a pattern matcher find and match reuse (pattern.go).
 	spareMatcher *matcher
