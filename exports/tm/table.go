@@ -31,8 +31,9 @@ const (
 type branch struct {
 	out    []byte // the request as sent, for retransmissions
 	dst    netip.AddrPort
-	ready  bool // sent (a CANCEL may act on it)
-	round  int  // failure-route round that created it
+	ready  bool   // sent (a CANCEL may act on it)
+	round  int    // failure-route round that created it
+	bflags uint64 // the branch's flags, as its branch route left them
 	retrAt int64
 	retrIv int64
 	frAt   int64

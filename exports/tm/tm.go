@@ -264,7 +264,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		created = true
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
-		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		if created {
@@ -310,7 +310,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 		}
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
-		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		return -1
@@ -428,6 +428,12 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 		onReply := ""
 		if c.gen.Load() == gen && c.live {
 			onReply = c.onReply
+			// As in Kamailio, the onreply route sees the request's flags
+			// and the branch's flags, and what it sets goes back to them.
+			ctx.Flags = c.flags
+			if idx < c.nbr {
+				ctx.BranchFlags = c.br[idx].bflags
+			}
 		}
 		c.mu.Unlock()
 		if onReply != "" && ctx.VM != nil {
@@ -438,6 +444,14 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 			err := ctx.VM.Call(ctx, onReply)
 			ctx.Route = prev
 			st.c, st.inReply = nil, false
+			c.mu.Lock()
+			if c.gen.Load() == gen && c.live {
+				c.flags = ctx.Flags
+				if idx < c.nbr {
+					c.br[idx].bflags = ctx.BranchFlags
+				}
+			}
+			c.mu.Unlock()
 			if err != nil {
 				logErr(ctx, "onreply route "+onReply+": "+core.LogValue(err.Error()))
 			}
