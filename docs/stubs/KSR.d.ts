@@ -2409,6 +2409,17 @@ interface KSR_object {
 	 */
 	force_rport(): boolean;
 	/**
+	 * Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
+	 * @returns 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+	 */
+	forward(): number;
+	/**
+	 * Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
+	 * @param uri Where to send the request, a sip: URI with an IP address (UDP).
+	 * @returns 1 when sent; -1 on the errors of forward, or an empty uri.
+	 */
+	forward_uri(uri: string): number;
+	/**
 	 * The current log level, the debug global.
 	 * @returns The level: -5 (alert) to 3 (debug).
 	 */

@@ -1620,6 +1620,14 @@ class _KSR:
         """Send replies to the source port of the request, as if its top Via asked for rport (RFC 3581)."""
         ...
 
+    def forward(self) -> int:
+        """Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop)."""
+        ...
+
+    def forward_uri(self, uri: str) -> int:
+        """Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are."""
+        ...
+
     def get_debug(self) -> int:
         """The current log level, the debug global."""
         ...
