@@ -542,6 +542,18 @@ read_globals = {
 					t_precheck_trans = {},
 				},
 			},
+			uac = {
+				fields = {
+					uac_auth = {},
+					uac_auth_mode = {},
+					uac_replace_from = {},
+					uac_replace_from_uri = {},
+					uac_replace_to = {},
+					uac_replace_to_uri = {},
+					uac_restore_from = {},
+					uac_restore_to = {},
+				},
+			},
 			usrloc = {
 				fields = {
 				},
