@@ -61,7 +61,7 @@ func replace(ctx *core.Ctx, from bool, display *string, uri, fn string) int {
 		return -1
 	}
 	st := state(ctx)
-	if done := &st.to; from && st.from || !from && *done {
+	if from && st.from || !from && st.to {
 		logErr(ctx, fn+": called twice for the same message (Kamailio allows it once)")
 		return -1
 	}
@@ -255,8 +255,10 @@ func restore(ctx *core.Ctx, from bool, fn string) int {
 			break
 		}
 	}
-	if len(x) == 0 || !printable(x) {
-		logErr(ctx, fn+": the restored URI is not valid (the header was changed on the way); left as it is")
+	// Kamailio checks only that it is printable; a value made up on the
+	// way could then put any text into the header. Ours must be a URI.
+	if _, perr := sip.ParseURI(x); len(x) == 0 || !cleanValue(string(x)) || perr != nil {
+		logErr(ctx, fn+": the restored URI is not valid (the header or the Route parameter was changed on the way, or restore_passwd differs); left as it is")
 		return -1
 	}
 	off := m.OffsetOf(cur)
