@@ -98,6 +98,10 @@ type cell struct {
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
 
+	// rFrom, rTo: From/To display name and URI to put back into replies
+	// (uac's restore, RestoreInReplies); empty for none.
+	rFrom, rTo []byte
+
 	hidx [nSlots]int32 // heap position+1 of each timer slot; guarded by the wheel's lock
 }
 
@@ -301,6 +305,7 @@ func (c *cell) clear() {
 	c.canceled, c.inFailure = false, false
 	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""
 	c.fr, c.frInv = 0, 0
+	c.rFrom, c.rTo = c.rFrom[:0], c.rTo[:0]
 }
 
 // keep returns b when its capacity is small enough to keep in the pool,

@@ -54,6 +54,7 @@ type msgState struct {
 	// Routes and timers named before the transaction exists.
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
+	rFrom, rTo                                    []byte // RestoreInReplies before the cell exists
 
 	// What a branch, onreply or failure route is about.
 	brIdx, code                  int
@@ -70,6 +71,7 @@ func state(ctx *core.Ctx) *msgState {
 		st.c, st.gen = nil, 0
 		st.onFailure, st.onBranch, st.onReply, st.onBranchFailure = "", "", "", ""
 		st.fr, st.frInv = 0, 0
+		st.rFrom, st.rTo = st.rFrom[:0], st.rTo[:0]
 		st.brIdx, st.code = 0, 0
 		st.inBranch, st.inReply, st.inFailure = false, false, false
 	}
@@ -428,6 +430,9 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 		onReply := ""
 		if c.gen.Load() == gen && c.live {
 			onReply = c.onReply
+			if len(c.rFrom) > 0 || len(c.rTo) > 0 {
+				restoreReply(c, m)
+			}
 			// As in Kamailio, the onreply route sees the request's flags
 			// and the branch's flags, and what it sets goes back to them.
 			ctx.Flags = c.flags

@@ -145,6 +145,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	n.src, n.local, n.proto = ctx.Src, ctx.Local, ctx.Proto
 	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
 	n.flags = ctx.Flags
+	n.rFrom, n.rTo = append(n.rFrom[:0], st.rFrom...), append(n.rTo[:0], st.rTo...)
 	n.onFailure, n.onBranch, n.onReply, n.onBranchFailure = st.onFailure, st.onBranch, st.onReply, st.onBranchFailure
 	n.fr, n.frInv = t.tm.FR, t.tm.FRInv
 	if st.fr > 0 {
@@ -192,6 +193,9 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 		c.reply = make([]byte, 0, localReplySize+len(extra)+len(body))
 	}
 	c.reply = sip.AppendReply(c.reply[:0], &e.rmsg, code, reason, &opt)
+	if len(c.rFrom) > 0 || len(c.rTo) > 0 {
+		c.reply = restoreLocal(c, c.reply)
+	}
 	c.replyCode = code
 	e.send(c.reply, c.replyTo)
 	if code >= 200 {
