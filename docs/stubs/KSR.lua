@@ -2278,7 +2278,7 @@ function KSR.tmx.t_is_reply_route() end
 ---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 function KSR.tmx.t_precheck_trans() end
 
----User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; "manual" and "none" are kept for compatibility), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth).
+---User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth).
 ---@class KSR.uac
 KSR.uac = {}
 
@@ -2313,7 +2313,7 @@ function KSR.uac.uac_replace_to(display, uri) end
 ---@return integer # As uac_replace_from.
 function KSR.uac.uac_replace_to_uri(uri) end
 
----In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original To URI. Call it after loose_route.
+---In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route.
 ---@return integer # 1 when a URI was restored; -1 when the request's Route has no parameter of ours or it does not decode.
 function KSR.uac.uac_restore_from() end
 

@@ -1517,7 +1517,7 @@ class _tmx:
 
 
 class _uac:
-    """User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; "manual" and "none" are kept for compatibility), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send."""
+    """User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send."""
 
     def uac_auth(self) -> int:
         """In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first."""
@@ -1544,7 +1544,7 @@ class _uac:
         ...
 
     def uac_restore_from(self) -> int:
-        """In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original To URI. Call it after loose_route."""
+        """In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route."""
         ...
 
     def uac_restore_to(self) -> int:

@@ -6,6 +6,7 @@ import (
 
 	"kemi/core"
 	"kemi/exports/rr"
+	"kemi/exports/tm"
 	"kemi/sip"
 )
 
@@ -100,30 +101,14 @@ func replace(ctx *core.Ctx, from bool, display *string, uri, fn string) int {
 		logErr(ctx, fn+": "+core.LogValue(err.Error()))
 		return -1
 	}
-	raw := m.Raw()
-	uOff := m.OffsetOf(n.URI)
-	if uOff < 0 {
+	// The span to rewrite: display name and URI, written back as
+	// [display ]<uri>; the header parameters stay.
+	start, end, ok := m.NameAddrSpan(&n)
+	if !ok {
 		logErr(ctx, fn+": the header was already edited in this message")
 		return -1
 	}
-	// The span to rewrite: from the display name (or '<', or the URI) to
-	// the URI's end (or the '>' after it); written back as [display ]<uri>.
-	start, end := uOff, uOff+len(n.URI)
-	if n.Angle {
-		for start > 0 && raw[start-1] != '<' {
-			start--
-		}
-		start--
-		for end < len(raw) && raw[end] != '>' {
-			end++
-		}
-		end++
-	}
-	if len(n.Display) > 0 {
-		if d := m.OffsetOf(n.Display); d >= 0 && d < start {
-			start = d
-		}
-	}
+	orig := m.Raw()[start:end]
 	disp := n.Display
 	if display != nil {
 		disp = []byte(*display)
@@ -144,6 +129,11 @@ func replace(ctx *core.Ctx, from bool, display *string, uri, fn string) int {
 	if err := m.Replace(start, end, b); err != nil {
 		logErr(ctx, fn+": "+err.Error())
 		return -1
+	}
+	if c.mode != restoreNone {
+		// Replies to this request get the header as it came (Kamailio's
+		// restore in replies, modes manual and auto).
+		tm.RestoreInReplies(ctx, from, orig)
 	}
 	if from {
 		st.from = true
@@ -262,7 +252,8 @@ func restore(ctx *core.Ctx, from bool, fn string) int {
 		return -1
 	}
 	off := m.OffsetOf(cur)
-	if off < 0 {
+	sp, ep, ok := m.NameAddrSpan(&n)
+	if off < 0 || !ok {
 		logErr(ctx, fn+": the header was already edited in this message")
 		return -1
 	}
@@ -270,6 +261,8 @@ func restore(ctx *core.Ctx, from bool, fn string) int {
 		logErr(ctx, fn+": "+err.Error())
 		return -1
 	}
+	// Its replies get the header back as the request came.
+	tm.RestoreInReplies(ctx, !toHdr, m.Raw()[sp:ep])
 	// Kept in the Record-Route of a re-INVITE, as Kamailio does.
 	p := make([]byte, 0, 2+len(name)+len(val))
 	p = append(append(append(append(p, ';'), name...), '='), val...)

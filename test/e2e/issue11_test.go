@@ -226,3 +226,54 @@ end
 		t.Errorf("forwarded request lacks our Via on top or changed Max-Forwards:\n%s", req)
 	}
 }
+
+// Issue 11: uac_replace_from hides the caller from the next hop, and the
+// replies (tm's 100, the peer's 180 and 200) reach the caller with the
+// From it sent, tags kept, as Kamailio restores them.
+func TestIssue11_UacReplaceRestoresReplies(t *testing.T) {
+	peer := listenUDP(t)
+	caller := listenUDP(t)
+	cfg := writeLuaProxy(t, []string{"tm", "sl", "rr", "uac"}, "",
+		`function ksr_request_route()
+	KSR.rr.record_route()
+	KSR.uac.uac_replace_from("\"Anonymous\"", "sip:anonymous@anonymous.invalid")
+	KSR.tm.t_relay()
+end
+`)
+	s := startKemi(t, cfg)
+	ruri := "sip:bob@" + peer.LocalAddr().String()
+	seen := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 65536)
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := peer.ReadFrom(buf)
+		if err != nil {
+			seen <- "peer: " + err.Error()
+			return
+		}
+		req := append([]byte(nil), buf[:n]...)
+		seen <- string(req)
+		peer.WriteTo(peerReply(req, "180 Ringing", ""), from)
+		peer.WriteTo(peerReply(req, "200 OK", "Contact: <"+ruri+">\r\n"), from)
+	}()
+	if _, err := caller.WriteTo(inviteTo(ruri, "uac-repl-e2e"), mustAddr(t, s.addr)); err != nil {
+		t.Fatal(err)
+	}
+	req := <-seen
+	if !strings.Contains(req, "\r\nFrom: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=a1\r\n") ||
+		!strings.Contains(req, ";vsf=") {
+		t.Errorf("the peer did not get the replaced From and a vsf Record-Route:\n%s", req)
+	}
+	buf := make([]byte, 65536)
+	for _, want := range []string{"SIP/2.0 100 Trying", "SIP/2.0 180 Ringing", "SIP/2.0 200 OK"} {
+		caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", want, err)
+		}
+		r := string(buf[:n])
+		if statusLine(buf[:n]) != want || !strings.Contains(r, "\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\n") {
+			t.Errorf("want %s with the caller's own From:\n%s", want, r)
+		}
+	}
+}
