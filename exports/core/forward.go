@@ -46,7 +46,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		return -1
 	}
 	var ab [48]byte
-	if dst == ctx.Local || (dst.Port() == ctx.Local.Port() && ctx.IsMyself(sip.AppendIP(ab[:0], dst.Addr()), int(dst.Port()))) {
+	if dst == ctx.Local || ctx.IsMyself(sip.AppendIP(ab[:0], dst.Addr()), int(dst.Port())) {
 		// Kamailio would send it and receive it again, until Max-Forwards
 		// runs out; a request forwarded to ourselves is a loop.
 		ctx.Log(core.LErr, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination "+dst.String()+" is this server (a loop)\n")
