@@ -2282,7 +2282,7 @@ function KSR.tmx.t_precheck_trans() end
 ---@class KSR.uac
 KSR.uac = {}
 
----In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first.
+---In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first. The next hop names the realm: call it only for requests sent to the trunk the credential is for (see docs/uac.md).
 ---@return integer # 1 when the credentials were added to the request; -1 when not in a failure route, the reply is not a 401 or 407 with a Digest challenge kemi can answer, or no credential matches its realm.
 function KSR.uac.uac_auth() end
 
