@@ -33,11 +33,16 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 	}
 	var dst netip.AddrPort
 	var why string
+	// ctx.Scratch holds the target and then our address while they are
+	// looked at (a conversion would be allocated per message); the
+	// message is written into it last.
 	switch {
 	case uri != "":
-		dst, why = sip.URIDestination([]byte(uri))
+		ctx.Scratch = append(ctx.Scratch[:0], uri...)
+		dst, why = sip.URIDestination(ctx.Scratch)
 	case ctx.DstURI != "":
-		dst, why = sip.URIDestination([]byte(ctx.DstURI))
+		ctx.Scratch = append(ctx.Scratch[:0], ctx.DstURI...)
+		dst, why = sip.URIDestination(ctx.Scratch)
 	default:
 		dst, why = sip.URIDestination(m.RequestURI())
 	}
@@ -45,8 +50,8 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why+"\n")
 		return -1
 	}
-	var ab [48]byte
-	if dst == ctx.Local || ctx.IsMyself(sip.AppendIP(ab[:0], dst.Addr()), int(dst.Port())) {
+	ctx.Scratch = sip.AppendIP(ctx.Scratch[:0], dst.Addr())
+	if dst == ctx.Local || ctx.IsMyself(ctx.Scratch, int(dst.Port())) {
 		// Kamailio would send it and receive it again, until Max-Forwards
 		// runs out; a request forwarded to ourselves is a loop.
 		ctx.Log(core.LErr, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination "+dst.String()+" is this server (a loop)\n")

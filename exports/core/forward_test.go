@@ -95,3 +95,21 @@ func TestIssue11_ForwardRefuses(t *testing.T) {
 		t.Errorf("forward_uri(\"\"): rc %d, want -1", rc)
 	}
 }
+
+func TestIssue11_ForwardAllocs(t *testing.T) {
+	raw := fwdRequest("INVITE", "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds")
+	ctx := ksrtest.Ctx(t, raw, ksrtest.Discard)
+	ctx.Scratch = make([]byte, 0, 4096)
+	n := testing.AllocsPerRun(200, func() {
+		if err := ctx.Msg.Parse(raw); err != nil {
+			t.Fatal(err)
+		}
+		ctx.DstURI = "sip:192.0.2.30:5080"
+		if Forward(ctx) != 1 {
+			t.Fatal("forward failed")
+		}
+	})
+	if n > 0 {
+		t.Errorf("forward allocates %.1f times per message, want 0", n)
+	}
+}
