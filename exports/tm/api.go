@@ -56,7 +56,7 @@ func RestoreInReplies(ctx *core.Ctx, from bool, prefix []byte) {
 		return
 	}
 	st := state(ctx)
-	if c := st.c; c != nil && !st.inFailure && !st.inReply && !st.inBranch {
+	if c := st.c; c != nil && !st.inFailure && !st.inReply {
 		c.mu.Lock()
 		if c.gen.Load() == st.gen && c.live {
 			if from {
