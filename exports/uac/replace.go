@@ -160,11 +160,40 @@ func replace(ctx *core.Ctx, from bool, display *string, uri, fn string) int {
 	p = append(p, name...)
 	p = append(p, '=')
 	p = rrEnc.AppendEncode(p, x)
+	if ctx.Route == core.BranchRoute {
+		// The branch's request has the Record-Route of the request route
+		// as a header already: the parameter goes into it.
+		return addToOwnRR(ctx, p, fn)
+	}
 	if rr.AddRRParam(ctx, string(p)) < 0 {
 		logErr(ctx, fn+": adding the Record-Route parameter "+name+" failed")
 		return -1
 	}
 	return 1
+}
+
+// addToOwnRR appends param to the URI of the first Record-Route entry
+// that names this server.
+func addToOwnRR(ctx *core.Ctx, param []byte, fn string) int {
+	m := ctx.Msg
+	for it := m.RecordRoutes(); it.Next(); {
+		n := it.NameAddr()
+		u, err := sip.ParseURI(n.URI)
+		if err != nil || !ctx.IsMyself(u.Host, u.Port) {
+			continue
+		}
+		off := m.OffsetOf(n.URI)
+		if off < 0 {
+			break
+		}
+		if err := m.Replace(off+len(n.URI), off+len(n.URI), param); err != nil {
+			logErr(ctx, fn+": "+err.Error())
+			return -1
+		}
+		return 1
+	}
+	logErr(ctx, fn+": restore_mode auto in a branch route needs a Record-Route of ours: call record_route in the request route")
+	return -1
 }
 
 func xorURIs(a, b []byte) []byte {

@@ -230,16 +230,34 @@ end
 // Issue 11: uac_replace_from hides the caller from the next hop, and the
 // replies (tm's 100, the peer's 180 and 200) reach the caller with the
 // From it sent, tags kept, as Kamailio restores them.
+// In the request route, and in a branch route (where the vsf goes into the
+// Record-Route the request route added).
 func TestIssue11_UacReplaceRestoresReplies(t *testing.T) {
-	peer := listenUDP(t)
-	caller := listenUDP(t)
-	cfg := writeLuaProxy(t, []string{"tm", "sl", "rr", "uac"}, "",
-		`function ksr_request_route()
+	for name, script := range map[string]string{
+		"request route": `function ksr_request_route()
 	KSR.rr.record_route()
 	KSR.uac.uac_replace_from("\"Anonymous\"", "sip:anonymous@anonymous.invalid")
 	KSR.tm.t_relay()
 end
-`)
+`,
+		"branch route": `function ksr_request_route()
+	KSR.rr.record_route()
+	KSR.tm.t_on_branch("ksr_branch")
+	KSR.tm.t_relay()
+end
+function ksr_branch()
+	KSR.uac.uac_replace_from("\"Anonymous\"", "sip:anonymous@anonymous.invalid")
+end
+`,
+	} {
+		t.Run(name, func(t *testing.T) { uacReplaceReplies(t, script) })
+	}
+}
+
+func uacReplaceReplies(t *testing.T, script string) {
+	peer := listenUDP(t)
+	caller := listenUDP(t)
+	cfg := writeLuaProxy(t, []string{"tm", "sl", "rr", "uac"}, "", script)
 	s := startKemi(t, cfg)
 	ruri := "sip:bob@" + peer.LocalAddr().String()
 	seen := make(chan string, 1)
