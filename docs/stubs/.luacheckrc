@@ -11,6 +11,8 @@ read_globals = {
 			dbg = {},
 			err = {},
 			force_rport = {},
+			forward = {},
+			forward_uri = {},
 			get_debug = {},
 			info = {},
 			is_ACK = {},
@@ -577,6 +579,18 @@ read_globals = {
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+				},
+			},
+			uac = {
+				fields = {
+					uac_auth = {},
+					uac_auth_mode = {},
+					uac_replace_from = {},
+					uac_replace_from_uri = {},
+					uac_replace_to = {},
+					uac_replace_to_uri = {},
+					uac_restore_from = {},
+					uac_restore_to = {},
 				},
 			},
 			usrloc = {

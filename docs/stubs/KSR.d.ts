@@ -2466,6 +2466,57 @@ interface KSR_tmx {
 	t_precheck_trans(): number;
 }
 
+/** User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send. */
+interface KSR_uac {
+	/**
+	 * In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first. The next hop names the realm: call it only for requests sent to the trunk the credential is for (see docs/uac.md).
+	 * @returns 1 when the credentials were added to the request; -1 when not in a failure route, the reply is not a 401 or 407 with a Digest challenge kemi can answer, or no credential matches its realm.
+	 */
+	uac_auth(): number;
+	/**
+	 * uac_auth with a mode.
+	 * @param mode 1: the password is the HA1 hash (hex) of username:realm:password; 0: a plain password.
+	 * @returns As uac_auth.
+	 */
+	uac_auth_mode(mode: number): number;
+	/**
+	 * Replace the display name and URI of the From header. With restore_mode "auto" the original URI is stored in the Record-Route parameter rr_from_store_param, for uac_restore_from in the dialog's later requests: call it before record_route or after (rr's add_rr_param is used).
+	 * @param display New display name, written as given (add the quotes yourself); "" removes it.
+	 * @param uri New From URI; "" keeps the URI.
+	 * @returns 1 on success; -1 when the message is not a request, the From was already replaced, the URI is not valid, or (restore_mode auto) the request is inside a dialog (To has a tag).
+	 */
+	uac_replace_from(display: string, uri: string): number;
+	/**
+	 * Replace the URI of the From header, keeping the display name.
+	 * @param uri New From URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_from_uri(uri: string): number;
+	/**
+	 * Replace the display name and URI of the To header, as uac_replace_from does for From (parameter rr_to_store_param).
+	 * @param display New display name; "" removes it.
+	 * @param uri New To URI; "" keeps the URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_to(display: string, uri: string): number;
+	/**
+	 * Replace the URI of the To header, keeping the display name.
+	 * @param uri New To URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_to_uri(uri: string): number;
+	/**
+	 * In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route.
+	 * @returns 1 when a URI was restored; -1 when the request's Route has no parameter of ours or it does not decode.
+	 */
+	uac_restore_from(): number;
+	/**
+	 * As uac_restore_from, for the To header.
+	 * @returns As uac_restore_from.
+	 */
+	uac_restore_to(): number;
+}
+
 /** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. */
 interface KSR_usrloc {
 }
@@ -2575,6 +2626,7 @@ interface KSR_object {
 	textopsx: KSR_textopsx;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
+	uac: KSR_uac;
 	usrloc: KSR_usrloc;
 	x: KSR_x;
 	xlog: KSR_xlog;
@@ -2598,6 +2650,17 @@ interface KSR_object {
 	 * @returns Always true.
 	 */
 	force_rport(): boolean;
+	/**
+	 * Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
+	 * @returns 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+	 */
+	forward(): number;
+	/**
+	 * Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
+	 * @param uri Where to send the request, a sip: URI with an IP address (UDP).
+	 * @returns 1 when sent; -1 on the errors of forward, or an empty uri.
+	 */
+	forward_uri(uri: string): number;
 	/**
 	 * The current log level, the debug global.
 	 * @returns The level: -5 (alert) to 3 (debug).

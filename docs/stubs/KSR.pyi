@@ -1636,6 +1636,42 @@ class _tmx:
         ...
 
 
+class _uac:
+    """User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send."""
+
+    def uac_auth(self) -> int:
+        """In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first. The next hop names the realm: call it only for requests sent to the trunk the credential is for (see docs/uac.md)."""
+        ...
+
+    def uac_auth_mode(self, mode: int) -> int:
+        """uac_auth with a mode."""
+        ...
+
+    def uac_replace_from(self, display: str, uri: str) -> int:
+        """Replace the display name and URI of the From header. With restore_mode "auto" the original URI is stored in the Record-Route parameter rr_from_store_param, for uac_restore_from in the dialog's later requests: call it before record_route or after (rr's add_rr_param is used)."""
+        ...
+
+    def uac_replace_from_uri(self, uri: str) -> int:
+        """Replace the URI of the From header, keeping the display name."""
+        ...
+
+    def uac_replace_to(self, display: str, uri: str) -> int:
+        """Replace the display name and URI of the To header, as uac_replace_from does for From (parameter rr_to_store_param)."""
+        ...
+
+    def uac_replace_to_uri(self, uri: str) -> int:
+        """Replace the URI of the To header, keeping the display name."""
+        ...
+
+    def uac_restore_from(self) -> int:
+        """In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route."""
+        ...
+
+    def uac_restore_to(self) -> int:
+        """As uac_restore_from, for the To header."""
+        ...
+
+
 class _usrloc:
     """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
 
@@ -1723,6 +1759,7 @@ class _KSR:
     textopsx: _textopsx
     tm: _tm
     tmx: _tmx
+    uac: _uac
     usrloc: _usrloc
     x: _x
     xlog: _xlog
@@ -1741,6 +1778,14 @@ class _KSR:
 
     def force_rport(self) -> bool:
         """Send replies to the source port of the request, as if its top Via asked for rport (RFC 3581)."""
+        ...
+
+    def forward(self) -> int:
+        """Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop)."""
+        ...
+
+    def forward_uri(self, uri: str) -> int:
+        """Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are."""
         ...
 
     def get_debug(self) -> int:
