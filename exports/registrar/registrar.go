@@ -16,6 +16,7 @@ import (
 
 	"kemi/core"
 	"kemi/exports/hdr"
+	"kemi/exports/tm"
 	"kemi/exports/usrloc"
 	"kemi/sip"
 )
@@ -94,6 +95,8 @@ type state struct {
 	path []byte
 	// listed: apply wrote the 200's Contact lines into hdrs.
 	listed bool
+	// pathIn: hdrs already ends with the Path echo.
+	pathIn bool
 	best   []int
 	reply  []byte
 }
@@ -301,25 +304,40 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	t := usrloc.Get(ctx.RT).Table(table)
 	now := time.Now().Unix()
 	rc := 4
-	s.listed = false
+	s.listed, s.pathIn = false, false
 	if star {
 		// RFC 3261 10.3 step 6: "*" only alone and with Expires: 0.
 		if len(s.pend) > 0 || !hasHdrExp || hdrExp != 0 {
 			return reject(ctx, flags, 400, "Invalid Contact", "registrar: save: Contact * needs Expires: 0 and no other contact")
 		}
-		t.Delete(s.aor)
+		if _, err := t.DeleteErr(s.aor); err != nil {
+			return failed(ctx, flags, s, err)
+		}
 		rc = 3
 	} else if len(s.pend) > 0 {
-		var code int
-		var why string
-		rc, code, why = apply(ctx, c, s, t, flags, now, MaxReply-replyBase(ctx, s))
-		if code != 0 {
-			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+core.LogQuote(s.aor))
-			if code == 503 || code == codeTooLarge {
+		var h *heldReply
+		if flags&FlagNoReply == 0 && holdable(ctx, t) {
+			h = getHeld(ctx)
+		}
+		r := apply(ctx, c, s, t, flags, now, MaxReply-replyBase(ctx, s), h)
+		if r.held {
+			// The flusher sends the 200 once the binding is on disk.
+			return r.rc
+		}
+		if h != nil {
+			h.release()
+		}
+		if r.code != 0 {
+			reject(ctx, flags, r.code, r.why, "registrar: save: "+r.why+" for "+core.LogQuote(s.aor))
+			if r.code == 503 || r.code == codeTooLarge {
 				return -2 // Kamailio's code for too many contacts
 			}
 			return -1
 		}
+		if r.err != nil {
+			return failed(ctx, flags, s, r.err)
+		}
+		rc = r.rc
 	}
 	if flags&FlagNoReply == 0 {
 		if !s.listed {
@@ -330,7 +348,9 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 				}
 			})
 		}
-		s.hdrs = append(s.hdrs, s.path...)
+		if !s.pathIn {
+			s.hdrs = append(s.hdrs, s.path...)
+		}
 		if r := reply(ctx, 200, "OK", s.hdrs); r < 0 {
 			return r
 		}
@@ -389,10 +409,20 @@ func decimalLen(v int64) int {
 	return n
 }
 
-// apply changes the bindings under the record's lock. It returns save's
-// code, or a status code and reason to reject with (nothing changed).
-// room is how many bytes of Contact lines the 200 may carry.
-func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64, room int) (rc, code int, why string) {
+// applied is what apply did: save's code, or a status code and reason to
+// reject with (nothing changed), or the database error that kept the
+// change from being durable; held when the 200 went to the flusher.
+type applied struct {
+	rc, code int
+	why      string
+	err      error
+	held     bool
+}
+
+// apply changes the bindings under the record's lock. room is how many
+// bytes of Contact lines the 200 may carry. With h, the 200 is built in
+// h under the lock and held until the change is on disk (held.go).
+func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64, room int, h *heldReply) applied {
 	m := ctx.Msg
 	callID := m.CallID()
 	cseq, _, _ := m.CSeq()
@@ -404,7 +434,9 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 	}
 	methods := allowMask(m)
 	var inserted, updated, deleted int
-	t.Update(s.aor, func(r *usrloc.Record) bool {
+	var code int
+	var why string
+	held, err := t.UpdateHeld(s.aor, func(r *usrloc.Record) (bool, usrloc.Held) {
 		changed := r.Expire(now) > 0
 		// Check first: CSeq order and max_contacts. Nothing changes when
 		// the REGISTER is rejected.
@@ -416,7 +448,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			i := find(r.Contacts, p.uri)
 			if i >= 0 && r.Contacts[i].CallID == string(callID) && cseq < r.Contacts[i].CSeq {
 				code, why = 400, "Invalid CSeq Number"
-				return changed
+				return changed, nil
 			}
 			switch {
 			case i < 0 && p.expires > 0:
@@ -429,7 +461,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		}
 		if c.maxContacts > 0 && count > c.maxContacts {
 			code, why = 503, "Too Many Registered Contacts"
-			return changed
+			return changed, nil
 		}
 		// The 200 lists every binding: refuse what it could not carry,
 		// before anything is stored.
@@ -448,7 +480,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		}
 		if need > room {
 			code, why = codeTooLarge, reasonTooLarge
-			return changed
+			return changed, nil
 		}
 		if flags&FlagReplace != 0 {
 			// Keep only the bindings the REGISTER names.
@@ -499,19 +531,34 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		// a REGISTER for the AoR in between cannot grow this 200.
 		s.hdrs = appendContacts(s.hdrs[:0], r.Contacts, now)
 		s.listed = true
-		return true
+		if h == nil {
+			return true, nil
+		}
+		// Build the whole 200 now, under the lock: the flusher may send
+		// it as soon as the change is marked, before UpdateHeld returns.
+		s.hdrs = append(s.hdrs, s.path...)
+		s.pathIn = true
+		h.buf = buildReply(ctx, h.buf[:0], 200, "OK", s.hdrs)
+		if len(h.buf) > MaxReply {
+			return true, nil // reply() answers it
+		}
+		h.to = sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)
+		h.aor = append(h.aor[:0], s.aor...)
+		h.count()
+		return true, h
 	})
+	a := applied{rc: 1, err: err, held: held}
 	switch {
 	case code != 0:
-		return -1, code, why
+		a.rc, a.code, a.why = -1, code, why
 	case inserted > 0:
-		return 1, 0, ""
+		a.rc = 1
 	case updated > 0:
-		return 2, 0, ""
+		a.rc = 2
 	case deleted > 0:
-		return 3, 0, ""
+		a.rc = 3
 	}
-	return 1, 0, ""
+	return a
 }
 
 // setStr replaces *dst with b, allocating only when the text changed.
@@ -589,21 +636,58 @@ func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
 	return -1
 }
 
-// reply sends a stateless reply carrying extra header lines.
-func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
-	if ctx.Out == nil {
-		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
-		return -1
+// failed answers a REGISTER whose change could not be made durable (the
+// database file cannot be written): 500, never 200. The binding stays in
+// memory and usrloc writes it when the database works again.
+func failed(ctx *core.Ctx, flags int, s *state, err error) int {
+	ctx.Log(core.LErr, "registrar: save: binding of "+core.LogQuote(s.aor)+" not written to the database: "+
+		core.LogValue(err.Error())+"; answering "+strconv.Itoa(code500)+"\n")
+	if flags&FlagNoReply == 0 {
+		reply(ctx, code500, reason500, nil)
 	}
-	// Headers the script added with KSR.hdr.append_to_reply go first, as
-	// Kamailio's reply lumps do.
+	return -1
+}
+
+// holdable reports whether save may hand its 200 to usrloc's flusher
+// rather than wait for the disk (held.go).
+func holdable(ctx *core.Ctx, t *usrloc.Table) bool {
+	return ctx.RT != nil && ctx.RT.SendFrom != nil && ctx.Out != nil &&
+		t.Holds() && canHold() && !tm.HasTransaction(ctx)
+}
+
+// buildReply appends to dst the reply to ctx.Msg with the script's reply
+// headers (KSR.hdr.append_to_reply, first, as Kamailio's reply lumps) and
+// hdrs.
+func buildReply(ctx *core.Ctx, dst []byte, code int, reason string, hdrs []byte) []byte {
 	if rh := hdr.ReplyHeaders(ctx); len(rh) > 0 {
 		s := st(ctx)
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply
 	}
 	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
-	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
+	return sip.AppendReply(dst, ctx.Msg, code, reason, &opt)
+}
+
+// reply sends a reply carrying extra header lines: through tm when the
+// script made a transaction for the REGISTER (t_newtran), so that tm
+// records it and answers retransmissions with it, as Kamailio's
+// registrar does through sl's send_reply; else statelessly.
+func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
+	if ctx.Out == nil {
+		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
+		return -1
+	}
+	if tm.HasTransaction(ctx) {
+		if len(hdrs) > 0 && hdr.AppendToReply(ctx, unsafe.String(unsafe.SliceData(hdrs), len(hdrs))) < 0 {
+			return -1
+		}
+		if tm.Reply(ctx, code, reason) < 0 {
+			return -1
+		}
+		return 1
+	}
+	opt := sip.ReplyOptions{Server: Server, Src: ctx.Src, ForceRport: ctx.ForceRport}
+	b := buildReply(ctx, ctx.Scratch[:0], code, reason, hdrs)
 	if len(b) > MaxReply {
 		// A query of bindings stored under another REGISTER's smaller
 		// headers can still outgrow a datagram: answer, but briefly.
