@@ -235,3 +235,74 @@ func TestHardening_Durability_RegistrarTransaction(t *testing.T) {
 		t.Fatal("a reply was held although tm records it")
 	}
 }
+
+// TestRegSendReply: save with flag 0x02 sends nothing and keeps its
+// reply; reg_send_reply sends it once (the 200 with the bindings, or the
+// error), and fails without a kept reply.
+func TestRegSendReply(t *testing.T) {
+	rt := newRT(t, nil)
+	rec := ksrtest.NewRecorder()
+	ctx := msgCtx(t, rt, register("Contact: <sip:alice@192.0.2.10:5062>"), rec)
+	if rc := RegSendReply(ctx); rc != -1 {
+		t.Fatalf("reg_send_reply before save: %d", rc)
+	}
+	if rc := Save(ctx, "location", FlagNoReply); rc != 1 || len(rec.Sent) != 0 {
+		t.Fatalf("save 0x02: rc %d, %d replies", rc, len(rec.Sent))
+	}
+	if rc := RegSendReply(ctx); rc != 1 || len(rec.Sent) != 1 {
+		t.Fatalf("reg_send_reply: rc %d, %d replies", rc, len(rec.Sent))
+	}
+	got := string(rec.Sent[0].B)
+	if status(got) != "SIP/2.0 200 OK" || len(contactLines(got)) != 1 {
+		t.Fatalf("reply:\n%s", got)
+	}
+	if rc := RegSendReply(ctx); rc != -1 || len(rec.Sent) != 1 {
+		t.Fatalf("second reg_send_reply: rc %d, %d replies", rc, len(rec.Sent))
+	}
+	// An error is kept too.
+	ctx = msgCtx(t, rt, register("Contact: <sip:alice@192.0.2.10:5062;;q=x"), rec)
+	if rc := Save(ctx, "location", FlagNoReply); rc != -1 || len(rec.Sent) != 1 {
+		t.Fatalf("bad save 0x02: rc %d, %d replies", rc, len(rec.Sent))
+	}
+	if rc := RegSendReply(ctx); rc != 1 || status(string(rec.Sent[1].B)) != "SIP/2.0 400 Bad Contact" {
+		t.Fatalf("reg_send_reply after a bad save: rc %d, %q", rc, status(string(rec.Sent[len(rec.Sent)-1].B)))
+	}
+	// The next message has nothing kept.
+	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
+	if rc := RegSendReply(ctx); rc != -1 {
+		t.Fatalf("reg_send_reply on the next message: %d", rc)
+	}
+}
+
+// TestAddSockHdr: the header names the receiving socket; a bad name
+// (CR/LF, empty, colon) is refused and adds nothing; with sock_flag set,
+// save stores the socket from that header.
+func TestAddSockHdr(t *testing.T) {
+	rt := newRT(t, map[string]core.Value{"registrar.sock_flag": core.Int(3), "registrar.sock_hdr_name": core.Str("Sock-Info")})
+	ctx := msgCtx(t, rt, register("Contact: <sip:alice@192.0.2.10:5062>"), ksrtest.NewRecorder())
+	for _, bad := range []string{"", "Sock\r\nX-Injected", "Sock-Info:", "Sock Info"} {
+		if rc := AddSockHdr(ctx, bad); rc != -1 {
+			t.Fatalf("add_sock_hdr(%q): %d", bad, rc)
+		}
+	}
+	if rc := AddSockHdr(ctx, "Sock-Info"); rc != 1 {
+		t.Fatalf("add_sock_hdr: %d", rc)
+	}
+	want := "udp:" + ksrtest.Local.String()
+	// As in Kamailio the header is an edit of the message: it goes out
+	// with the relayed REGISTER, and a registrar receiving that reads it.
+	out := string(ctx.Msg.AppendTo(nil))
+	if !strings.Contains(out, "\r\nSock-Info: "+want+"\r\n") || strings.Count(out, "Sock") != 1 {
+		t.Fatalf("relayed REGISTER:\n%s", out)
+	}
+	ctx = msgCtx(t, rt, out, ksrtest.NewRecorder())
+	ctx.Flags |= 1 << 3
+	if rc := Save(ctx, "location", 0); rc != 1 {
+		t.Fatalf("save: %d", rc)
+	}
+	var sock string
+	usrloc.Get(rt).Table("location").View([]byte("alice"), func(r *usrloc.Record) { sock = r.Contacts[0].Socket })
+	if sock != want {
+		t.Fatalf("stored socket %q, want %q", sock, want)
+	}
+}

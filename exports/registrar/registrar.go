@@ -11,6 +11,7 @@ package registrar
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -50,6 +51,20 @@ type config struct {
 	defaultQ, maxContacts, contactMaxSize  int
 	methodFiltering, appendBranches        bool
 	usePath                                bool
+	// sockFlag (-1 none) and sockHdrName: the header naming the socket
+	// to store instead of the one the REGISTER came in on.
+	sockFlag    int
+	sockHdrName string
+}
+
+func strParam(rt *core.Runtime, name string) string {
+	if rt.Reg == nil {
+		return ""
+	}
+	if v := rt.Param("registrar", name); v.Kind == core.KStr {
+		return v.S
+	}
+	return ""
 }
 
 func cfg(rt *core.Runtime) *config {
@@ -73,6 +88,8 @@ func cfg(rt *core.Runtime) *config {
 			methodFiltering: p("method_filtering", 0) != 0,
 			appendBranches:  p("append_branches", 1) != 0,
 			usePath:         p("use_path", 0) != 0,
+			sockFlag:        p("sock_flag", -1),
+			sockHdrName:     strParam(rt, "sock_hdr_name"),
 		}
 	}).(*config)
 }
@@ -99,6 +116,12 @@ type state struct {
 	pathIn bool
 	best   []int
 	reply  []byte
+	// The reply save kept for reg_send_reply (flag 0x02): its code and
+	// reason and the header lines, for the message numbered keptSeq.
+	keptSeq    uint64
+	keptCode   int
+	keptReason string
+	kept       []byte
 }
 
 var slot = core.NewSlot()
@@ -339,21 +362,21 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		}
 		rc = r.rc
 	}
-	if flags&FlagNoReply == 0 {
-		if !s.listed {
-			s.hdrs = s.hdrs[:0]
-			t.View(s.aor, func(r *usrloc.Record) {
-				if r != nil {
-					s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
-				}
-			})
-		}
-		if !s.pathIn {
-			s.hdrs = append(s.hdrs, s.path...)
-		}
-		if r := reply(ctx, 200, "OK", s.hdrs); r < 0 {
-			return r
-		}
+	// The 200 lists every binding; with flag 0x02 it is kept for
+	// reg_send_reply.
+	if !s.listed {
+		s.hdrs = s.hdrs[:0]
+		t.View(s.aor, func(r *usrloc.Record) {
+			if r != nil {
+				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
+			}
+		})
+	}
+	if !s.pathIn {
+		s.hdrs = append(s.hdrs, s.path...)
+	}
+	if r := respond(ctx, flags, 200, "OK", s.hdrs); r < 0 {
+		return r
 	}
 	return rc
 }
@@ -433,6 +456,12 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		path = m.HeaderID(sip.HdrPath)
 	}
 	methods := allowMask(m)
+	// sock_flag and sock_hdr_name: a replicating server in front named
+	// the socket the REGISTER reached it on (add_sock_hdr).
+	var sock []byte
+	if c.sockHdrName != "" && c.sockFlag >= 0 && c.sockFlag < 64 && ctx.Flags&(1<<uint(c.sockFlag)) != 0 {
+		sock = m.Header(c.sockHdrName)
+	}
 	var inserted, updated, deleted int
 	var code int
 	var why string
@@ -521,6 +550,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			setStr(&b.Path, path)
 			setStr(&b.UserAgent, ua)
 			setStr(&b.Instance, p.instance)
+			setStr(&b.Socket, sock)
 			b.RegID = p.regID
 			b.Flags = ctx.BranchFlags
 			b.Methods = methods
@@ -627,13 +657,83 @@ func appendQ(dst []byte, q int) []byte {
 	return dst
 }
 
-// reject logs why, sends code (unless flags say no reply) and returns -1.
+// reject logs why, sends code (or keeps it for reg_send_reply when flags
+// say no reply) and returns -1.
 func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
 	ctx.Log(core.LNotice, why+"\n")
-	if flags&FlagNoReply == 0 {
-		reply(ctx, code, reason, nil)
-	}
+	respond(ctx, flags, code, reason, nil)
 	return -1
+}
+
+// respond sends save's reply, or with FlagNoReply keeps it for
+// reg_send_reply.
+func respond(ctx *core.Ctx, flags, code int, reason string, hdrs []byte) int {
+	if flags&FlagNoReply == 0 {
+		return reply(ctx, code, reason, hdrs)
+	}
+	s := st(ctx)
+	s.keptSeq, s.keptCode, s.keptReason = ctx.Seq, code, reason
+	s.kept = append(s.kept[:0], hdrs...)
+	return 1
+}
+
+// RegSendReply is reg_send_reply: it sends the reply save kept when it
+// ran with flag 0x02 on this message (the 200 listing the bindings, or
+// the error), once.
+func RegSendReply(ctx *core.Ctx) int {
+	s := st(ctx)
+	if s.keptSeq != ctx.Seq || s.keptCode == 0 || ctx.Msg == nil {
+		ctx.Log(core.LErr, "registrar: reg_send_reply: no reply kept for this message: call save with flag 0x02 first\n")
+		return -1
+	}
+	code := s.keptCode
+	s.keptCode = 0
+	if reply(ctx, code, s.keptReason, s.kept) < 0 {
+		return -1
+	}
+	return 1
+}
+
+// isToken reports whether name is a header name: an RFC 3261 token.
+func isToken(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// AddSockHdr is add_sock_hdr: it appends to the REGISTER a header named
+// name whose value is the socket it came in on, proto:ip:port (as
+// "udp:127.0.0.1:5060"); with sock_hdr_name set to the same name, a
+// registrar behind this one stores that socket with the bindings.
+func AddSockHdr(ctx *core.Ctx, name string) int {
+	if ctx.Msg == nil || !ctx.Msg.IsRequest() {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: the message is not a request\n")
+		return -1
+	}
+	if !isToken(name) {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: expected a header name (a token), got "+core.LogQuote(name)+"\n")
+		return -1
+	}
+	if !ctx.Local.IsValid() {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: the message has no receiving socket\n")
+		return -1
+	}
+	v := ctx.Proto.String() + ":" + ctx.Local.String()
+	if err := ctx.Msg.AppendHeader(name, bytesOf(v)); err != nil {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: "+core.LogValue(err.Error())+"\n")
+		return -1
+	}
+	return 1
 }
 
 // failed answers a REGISTER whose change could not be made durable (the
@@ -642,9 +742,7 @@ func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
 func failed(ctx *core.Ctx, flags int, s *state, err error) int {
 	ctx.Log(core.LErr, "registrar: save: binding of "+core.LogQuote(s.aor)+" not written to the database: "+
 		core.LogValue(err.Error())+"; answering "+strconv.Itoa(code500)+"\n")
-	if flags&FlagNoReply == 0 {
-		reply(ctx, code500, reason500, nil)
-	}
+	respond(ctx, flags, code500, reason500, nil)
 	return -1
 }
 
