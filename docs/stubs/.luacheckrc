@@ -393,9 +393,11 @@ read_globals = {
 			},
 			registrar = {
 				fields = {
+					add_sock_hdr = {},
 					lookup = {},
 					lookup_branches = {},
 					lookup_uri = {},
+					reg_send_reply = {},
 					registered = {},
 					registered_uri = {},
 					save = {},

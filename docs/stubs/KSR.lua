@@ -1590,6 +1590,11 @@ function KSR.regex.pcre_match_group(subject, group) end
 ---@class KSR.registrar
 KSR.registrar = {}
 
+---Append to the request a header hdr_name whose value is the socket it came in on, proto:ip:port (udp:127.0.0.1:5060), for a registrar it is relayed to (that one stores it with sock_flag and sock_hdr_name). Only for setups of several replicated servers.
+---@param hdr_name string Name of the header to add, a token such as Sock-Info.
+---@return integer # 1 when the header was added; -1 for a name that is not a header name or a message that is not a request.
+function KSR.registrar.add_sock_hdr(hdr_name) end
+
 ---Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches.
 ---@param table string usrloc table.
 ---@return integer # 1 found (the Request-URI now is the best contact); -1 no binding; -2 bindings exist but none accepts the method (method_filtering); -3 error (a bad Request-URI).
@@ -1606,6 +1611,10 @@ function KSR.registrar.lookup_branches(table) end
 ---@return integer # As for lookup.
 function KSR.registrar.lookup_uri(table, uri) end
 
+---Send the reply save kept when it ran with flag 0x02 (no reply): the 200 OK listing the bindings, or the error save would have sent. So a script can save, do other work, then answer. Through tm when the REGISTER has a transaction, else statelessly.
+---@return integer # 1 when the reply was sent; -1 when save did not run with flag 0x02 on this message, the reply was already sent, or it could not be sent.
+function KSR.registrar.reg_send_reply() end
+
 ---Tell whether the Request-URI is registered.
 ---@param table string usrloc table.
 ---@return integer # 1 when the Request-URI's address of record has a live binding, -1 when not.
@@ -1617,10 +1626,10 @@ function KSR.registrar.registered(table) end
 ---@return integer # 1 when registered, -1 when not.
 function KSR.registrar.registered_uri(table, uri) end
 
----Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself (through tm when the script made a transaction with t_newtran, else statelessly): do not send another after it. With usrloc db_mode 1 or 3 a binding is never answered 200 unless it is on disk: when the database file cannot be written save answers 500 Server Internal Error and returns -1 (the binding stays in memory and is written when the database works again). So that workers need not wait for the disk, a stateless 200 is handed to usrloc's writer and sent, from the socket the REGISTER came in on, once the batch holding the binding is committed; save returns at once with its code, and a commit that fails then sends 500 instead of the 200. At most 1024 replies (4 MB) wait so; past that, and for a REGISTER with a transaction, save waits for the disk itself.
 ---@param table string usrloc table, "location".
 ---@param flags integer 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
----@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+---@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent), the database could not be written (500 sent), or it could not be handled.
 function KSR.registrar.save(table, flags) end
 
 ---save with the address of record taken from uri.

@@ -987,6 +987,10 @@ class _regex:
 class _registrar:
     """REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected."""
 
+    def add_sock_hdr(self, hdr_name: str) -> int:
+        """Append to the request a header hdr_name whose value is the socket it came in on, proto:ip:port (udp:127.0.0.1:5060), for a registrar it is relayed to (that one stores it with sock_flag and sock_hdr_name). Only for setups of several replicated servers."""
+        ...
+
     def lookup(self, table: str) -> int:
         """Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches."""
         ...
@@ -999,6 +1003,10 @@ class _registrar:
         """lookup for uri instead of the Request-URI; the result still replaces the Request-URI."""
         ...
 
+    def reg_send_reply(self) -> int:
+        """Send the reply save kept when it ran with flag 0x02 (no reply): the 200 OK listing the bindings, or the error save would have sent. So a script can save, do other work, then answer. Through tm when the REGISTER has a transaction, else statelessly."""
+        ...
+
     def registered(self, table: str) -> int:
         """Tell whether the Request-URI is registered."""
         ...
@@ -1008,7 +1016,7 @@ class _registrar:
         ...
 
     def save(self, table: str, flags: int) -> int:
-        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself."""
+        """Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself (through tm when the script made a transaction with t_newtran, else statelessly): do not send another after it. With usrloc db_mode 1 or 3 a binding is never answered 200 unless it is on disk: when the database file cannot be written save answers 500 Server Internal Error and returns -1 (the binding stays in memory and is written when the database works again). So that workers need not wait for the disk, a stateless 200 is handed to usrloc's writer and sent, from the socket the REGISTER came in on, once the batch holding the binding is committed; save returns at once with its code, and a commit that fails then sends 500 instead of the 200. At most 1024 replies (4 MB) wait so; past that, and for a REGISTER with a transaction, save waits for the disk itself."""
         ...
 
     def save_uri(self, table: str, flags: int, uri: str) -> int:
