@@ -1,0 +1,204 @@
+package js
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+)
+
+// require: CommonJS modules from files next to the script, as Kamailio's
+// app_jsdt offers them since 5.x (duktape's module-node loader).
+//
+// require(id) resolves id against the folder of the file that calls it
+// (the script, or the module calling require), adds ".js" when id does
+// not end in it, and loads the file once per VM: its code runs inside
+// function(exports, require, module, __filename, __dirname) with this set
+// to module.exports, and require returns module.exports. Every later
+// require of the same file in that VM returns the same exports. A cycle
+// (a requires b, which requires a) gives the inner require the exports a
+// has set so far, as Node.js and Kamailio do.
+//
+// Files are read and compiled once per Program (so once per script load,
+// shared by every worker; a reload reads them again) and run once per VM.
+// Module code runs inside the callback or top level that called require,
+// under its time and memory budgets.
+//
+// Confinement: a module must lie inside the script's folder tree, after
+// symbolic links are resolved. "../x" that leaves the tree, and an
+// absolute path outside it, are errors. Kamailio resolves any path; kemi
+// does not let a script read other files through require (a .js file
+// elsewhere can be linked or copied into the folder).
+
+// maxModuleSize bounds a module file: scripts are small, and a huge file
+// would cost every worker's memory.
+const maxModuleSize = 8 << 20
+
+// modules is a Program's cache of compiled module files.
+type modules struct {
+	dir  string // the script's folder, absolute
+	real string // dir with symbolic links resolved ("" when it does not exist)
+
+	mu    sync.Mutex
+	progs map[string]*goja.Program // by resolved path
+}
+
+func newModules(script string) *modules {
+	m := &modules{progs: map[string]*goja.Program{}}
+	dir, err := filepath.Abs(filepath.Dir(script))
+	if err != nil {
+		dir = filepath.Clean(filepath.Dir(script))
+	}
+	m.dir = dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		m.real = real
+	}
+	return m
+}
+
+// within reports whether path is root or below it; both are clean.
+func within(path, root string) bool {
+	if path == root {
+		return true
+	}
+	if !strings.HasSuffix(root, string(filepath.Separator)) {
+		root += string(filepath.Separator)
+	}
+	return strings.HasPrefix(path, root)
+}
+
+// resolve finds the file require(id) names when called from a file in
+// folder from. It returns the resolved path (links followed) or an error
+// naming id, the path tried and the folder searched.
+func (m *modules) resolve(id, from string) (string, error) {
+	if id == "" {
+		return "", errors.New(`require(""): expected a module path such as "./lib.js"`)
+	}
+	if strings.ContainsRune(id, 0) {
+		return "", fmt.Errorf("require(%q): a module path cannot hold NUL", id)
+	}
+	path := filepath.FromSlash(id)
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(from, path)
+	}
+	path = filepath.Clean(path)
+	if !strings.HasSuffix(path, ".js") {
+		path += ".js"
+	}
+	if !within(path, m.dir) {
+		return "", fmt.Errorf("require(%q): %s is outside the script's folder %s; modules must lie in it or below it", id, path, m.dir)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("require(%q): no file %s (searched in %s)", id, path, from)
+		}
+		return "", fmt.Errorf("require(%q): %w", id, err)
+	}
+	if m.real == "" || !within(real, m.real) {
+		return "", fmt.Errorf("require(%q): %s links to %s, outside the script's folder %s", id, path, real, m.dir)
+	}
+	return real, nil
+}
+
+// compile returns the compiled module at path (resolved), reading and
+// compiling it on first use. The program evaluates to the module function.
+func (m *modules) compile(path string) (*goja.Program, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.progs[path]; ok {
+		return p, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("require: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("require: %s is not a regular file", path)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("require: reading %s: %w", path, err)
+	}
+	if len(src) > maxModuleSize {
+		return nil, fmt.Errorf("require: %s is larger than %d MiB", path, maxModuleSize>>20)
+	}
+	// The wrapper opens on the module's first line, so line numbers in
+	// errors are the file's own (columns on line 1 are shifted).
+	wrapped := "(function (exports, require, module, __filename, __dirname) {" + string(src) + "\n})"
+	tree, err := parser.ParseFile(nil, path, wrapped, 0)
+	if err != nil {
+		return nil, compileError(path, err)
+	}
+	p, err := goja.CompileAST(tree, false)
+	if err != nil {
+		return nil, compileError(path, err)
+	}
+	m.progs[path] = p
+	return p, nil
+}
+
+// requireFunc is the require of code in folder dir.
+func (v *VM) requireFunc(dir string) goja.Value {
+	return v.rt.ToValue(func(call goja.FunctionCall) goja.Value {
+		id := call.Argument(0)
+		if goja.IsUndefined(id) || goja.IsNull(id) {
+			panic(v.rt.NewTypeError("require: expected a module path such as \"./lib.js\", got %s", id.String()))
+		}
+		return v.require(id.String(), dir)
+	})
+}
+
+// require loads (once per VM) and returns the exports of module id,
+// required from folder dir. Errors are thrown into the script; a budget
+// stop or KSR.x.exit inside the module unwinds on, uncatchable.
+func (v *VM) require(id, dir string) goja.Value {
+	mods := v.prog.mods
+	path, err := mods.resolve(id, dir)
+	if err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+	if mod, ok := v.modules[path]; ok {
+		return mod.Get("exports")
+	}
+	prg, err := mods.compile(path)
+	if err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+	fnv, err := v.rt.RunProgram(prg)
+	if err != nil {
+		panic(err)
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic(v.rt.NewGoError(fmt.Errorf("require: %s did not compile to a function", path)))
+	}
+	exports := v.rt.NewObject()
+	mod := v.rt.NewObject()
+	mod.Set("id", path)
+	mod.Set("filename", path)
+	mod.Set("exports", exports)
+	mod.Set("loaded", false)
+	v.modules[path] = mod
+	mdir := filepath.Dir(path)
+	// Inside the tree, a module's own requires resolve against its
+	// folder as the script's own path names it, so the "outside" check
+	// compares like with like even when the script's folder is a link.
+	if rel, err := filepath.Rel(mods.real, mdir); err == nil {
+		mdir = filepath.Join(mods.dir, rel)
+	}
+	if _, err := fn(exports, exports, v.requireFunc(mdir), mod, v.rt.ToValue(path), v.rt.ToValue(mdir)); err != nil {
+		delete(v.modules, path)
+		panic(err)
+	}
+	mod.Set("loaded", true)
+	return mod.Get("exports")
+}
