@@ -67,7 +67,7 @@ var n = 0;
 exports.greet = function (who) { n++; return "hello " + who; };
 exports.count = function () { return n; };
 KSR.info("lib loaded " + (this === exports) + " " + typeof module.id + " " + __filename.endsWith("lib.js"));`,
-		"sub/inner.js": `module.exports = { name: "inner+" + require("../sub/helper").x + require("./helper").x };`,
+		"sub/inner.js":  `module.exports = { name: "inner+" + require("../sub/helper").x + require("./helper").x };`,
 		"sub/helper.js": `exports.x = 7;`,
 	})
 	f, p, vm, ctx, err := loadFile(t, filepath.Join(dir, "main.js"), time.Minute)
