@@ -1,17 +1,13 @@
 package js
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
+
+	"kemi/engines/internal/scriptpath"
 )
 
 // require: CommonJS modules from files next to the script, as Kamailio's
@@ -31,81 +27,22 @@ import (
 // Module code runs inside the callback or top level that called require,
 // under its time and memory budgets.
 //
-// Confinement: a module must lie inside the script's folder tree, after
-// symbolic links are resolved. "../x" that leaves the tree, and an
-// absolute path outside it, are errors. Kamailio resolves any path; kemi
-// does not let a script read other files through require (a .js file
-// elsewhere can be linked or copied into the folder).
-
-// maxModuleSize bounds a module file: scripts are small, and a huge file
-// would cost every worker's memory.
-const maxModuleSize = 8 << 20
+// Confinement (engines/internal/scriptpath): a module must lie inside the
+// script's folder tree, after symbolic links are resolved. "../x" that
+// leaves the tree, and an absolute path outside it, are errors. Kamailio
+// resolves any path; kemi does not let a script read other files through
+// require (a .js file elsewhere can be linked or copied into the folder).
 
 // modules is a Program's cache of compiled module files.
 type modules struct {
-	dir  string // the script's folder, absolute
-	real string // dir with symbolic links resolved ("" when it does not exist)
+	root *scriptpath.Root
 
 	mu    sync.Mutex
 	progs map[string]*goja.Program // by resolved path
 }
 
 func newModules(script string) *modules {
-	m := &modules{progs: map[string]*goja.Program{}}
-	dir, err := filepath.Abs(filepath.Dir(script))
-	if err != nil {
-		dir = filepath.Clean(filepath.Dir(script))
-	}
-	m.dir = dir
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		m.real = real
-	}
-	return m
-}
-
-// within reports whether path is root or below it; both are clean.
-func within(path, root string) bool {
-	if path == root {
-		return true
-	}
-	if !strings.HasSuffix(root, string(filepath.Separator)) {
-		root += string(filepath.Separator)
-	}
-	return strings.HasPrefix(path, root)
-}
-
-// resolve finds the file require(id) names when called from a file in
-// folder from. It returns the resolved path (links followed) or an error
-// naming id, the path tried and the folder searched.
-func (m *modules) resolve(id, from string) (string, error) {
-	if id == "" {
-		return "", errors.New(`require(""): expected a module path such as "./lib.js"`)
-	}
-	if strings.ContainsRune(id, 0) {
-		return "", fmt.Errorf("require(%q): a module path cannot hold NUL", id)
-	}
-	path := filepath.FromSlash(id)
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(from, path)
-	}
-	path = filepath.Clean(path)
-	if !strings.HasSuffix(path, ".js") {
-		path += ".js"
-	}
-	if !within(path, m.dir) {
-		return "", fmt.Errorf("require(%q): %s is outside the script's folder %s; modules must lie in it or below it", id, path, m.dir)
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("require(%q): no file %s (searched in %s)", id, path, from)
-		}
-		return "", fmt.Errorf("require(%q): %w", id, err)
-	}
-	if m.real == "" || !within(real, m.real) {
-		return "", fmt.Errorf("require(%q): %s links to %s, outside the script's folder %s", id, path, real, m.dir)
-	}
-	return real, nil
+	return &modules{root: scriptpath.New(script), progs: map[string]*goja.Program{}}
 }
 
 // compile returns the compiled module at path (resolved), reading and
@@ -116,20 +53,9 @@ func (m *modules) compile(path string) (*goja.Program, error) {
 	if p, ok := m.progs[path]; ok {
 		return p, nil
 	}
-	f, err := os.Open(path)
+	src, err := scriptpath.Read("require", path)
 	if err != nil {
-		return nil, fmt.Errorf("require: %w", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("require: %s is not a regular file", path)
-	}
-	src, err := io.ReadAll(io.LimitReader(f, maxModuleSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("require: reading %s: %w", path, err)
-	}
-	if len(src) > maxModuleSize {
-		return nil, fmt.Errorf("require: %s is larger than %d MiB", path, maxModuleSize>>20)
+		return nil, err
 	}
 	// The wrapper opens on the module's first line, so line numbers in
 	// errors are the file's own (columns on line 1 are shifted).
@@ -162,7 +88,7 @@ func (v *VM) requireFunc(dir string) goja.Value {
 // stop or KSR.x.exit inside the module unwinds on, uncatchable.
 func (v *VM) require(id, dir string) goja.Value {
 	mods := v.prog.mods
-	path, err := mods.resolve(id, dir)
+	path, err := mods.root.Resolve("require", id, dir, ".js")
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
@@ -188,13 +114,7 @@ func (v *VM) require(id, dir string) goja.Value {
 	mod.Set("exports", exports)
 	mod.Set("loaded", false)
 	v.modules[path] = mod
-	mdir := filepath.Dir(path)
-	// Inside the tree, a module's own requires resolve against its
-	// folder as the script's own path names it, so the "outside" check
-	// compares like with like even when the script's folder is a link.
-	if rel, err := filepath.Rel(mods.real, mdir); err == nil {
-		mdir = filepath.Join(mods.dir, rel)
-	}
+	mdir := mods.root.Folder(path)
 	if _, err := fn(exports, exports, v.requireFunc(mdir), mod, v.rt.ToValue(path), v.rt.ToValue(mdir)); err != nil {
 		delete(v.modules, path)
 		panic(err)

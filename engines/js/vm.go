@@ -46,7 +46,7 @@ func (p *Program) NewVM() (core.VM, error) {
 	if err := v.bindKSR(p.rt.Reg); err != nil {
 		return nil, fmt.Errorf("%s: binding KSR: %w", p.path, err)
 	}
-	if err := v.rt.Set("require", v.requireFunc(p.mods.dir)); err != nil {
+	if err := v.rt.Set("require", v.requireFunc(p.mods.root.Dir)); err != nil {
 		return nil, fmt.Errorf("%s: binding require: %w", p.path, err)
 	}
 	v.watch = newWatch(v.rt, p.rt.TimeBudget)
