@@ -4,7 +4,8 @@
 // A scenario is a folder holding script.lua, script.js and script.star, the
 // modules it loads (scenario.yaml), the SIP messages it receives, and what
 // each message must produce: the first line of every message sent, and text
-// that must appear in the log (a script error, say).
+// that must appear in the log (a script error, say). A scenario whose
+// script reads files next to it (disk: true) runs from its folder.
 package scenarios
 
 import (
@@ -41,6 +42,10 @@ type scenario struct {
 	// must read after the last step.
 	ScriptErrors *uint64 `yaml:"script_errors"`
 	Steps        []step  `yaml:"steps"`
+	// Disk runs the script from the scenario folder on disk instead of an
+	// in-memory copy, for scripts that read files next to them (require,
+	// load).
+	Disk bool `yaml:"disk"`
 }
 
 type step struct {
@@ -144,6 +149,9 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}
 	cfg.WriteString("loadmodule \"" + e.module + ".so\"\n")
+	if sc.Disk {
+		script = filepath.Join(dir, script)
+	}
 	cfg.WriteString("modparam(\"" + e.module + "\", \"load\", \"" + script + "\")\n")
 	for _, p := range sc.Params {
 		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.module) + "\n")
@@ -153,8 +161,17 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		"kamailio.cfg": {Data: []byte(cfg.String())},
 		script:         {Data: src},
 	}
+	opts := loader.Options{Path: "kamailio.cfg", FS: fsys}
+	if sc.Disk {
+		opts.Path = filepath.Join(t.TempDir(), "kamailio.cfg")
+		opts.FS = nil
+		if err := os.WriteFile(opts.Path, []byte(cfg.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var log syncBuffer
-	setup, err := loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: &log})
+	opts.LogOut = &log
+	setup, err := loader.Load(opts)
 	if err != nil {
 		t.Fatalf("load: %v\nconfig:\n%s", err, cfg.String())
 	}
