@@ -87,12 +87,22 @@ func (v *VM) requireFunc(dir string) goja.Value {
 // required from folder dir. Errors are thrown into the script; a budget
 // stop or KSR.x.exit inside the module unwinds on, uncatchable.
 func (v *VM) require(id, dir string) goja.Value {
+	// A require that was answered before, from the same folder, is
+	// answered again without touching the filesystem: scripts often
+	// call require inside the routing functions.
+	key := requireKey{dir, id}
+	if mod, ok := v.required[key]; ok {
+		return mod.Get("exports")
+	}
 	mods := v.prog.mods
 	path, err := mods.root.Resolve("require", id, dir, ".js")
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
 	if mod, ok := v.modules[path]; ok {
+		if mod.Get("loaded").ToBoolean() {
+			v.required[key] = mod
+		}
 		return mod.Get("exports")
 	}
 	prg, err := mods.compile(path)
@@ -120,5 +130,9 @@ func (v *VM) require(id, dir string) goja.Value {
 		panic(err)
 	}
 	mod.Set("loaded", true)
+	v.required[key] = mod
 	return mod.Get("exports")
 }
+
+// requireKey is a require(id) from folder dir.
+type requireKey struct{ dir, id string }

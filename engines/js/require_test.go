@@ -251,3 +251,30 @@ function exits() { require("./exits"); KSR.info("not reached"); }`,
 		t.Errorf("KSR.x.exit in a module: err=%v infos=%q stopped=%v", err, f.infos, ctx.Stopped())
 	}
 }
+
+// Issue 11: a require made before is answered from the VM's cache, without
+// the filesystem (the file may even be gone), so a require inside a
+// routing function costs no system call per message.
+func TestRequire_CachedNoFilesystem(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"main.js": `function ksr_request_route() { KSR.info(require("./lib").n); }`,
+		"lib.js":  `exports.n = "1";`,
+	})
+	f, _, vm, ctx, err := loadFile(t, filepath.Join(dir, "main.js"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "lib.js")); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || fmt.Sprint(f.infos) != "[1 1]" {
+		t.Fatalf("second require after the file went: err=%v infos=%q", err, f.infos)
+	}
+	f.quiet = true
+	if n := testing.AllocsPerRun(100, func() { vm.Call(ctx, "ksr_request_route") }); n > 2 {
+		t.Errorf("a cached require allocates %v times per callback, want at most goja's own", n)
+	}
+}

@@ -24,8 +24,10 @@ type VM struct {
 	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
 	// modules are the module objects require loaded, by resolved path.
 	modules map[string]*goja.Object
-	watch   *watch
-	mem     *heapwatch.Watch
+	// required answers a require already made, without the filesystem.
+	required map[requireKey]*goja.Object
+	watch    *watch
+	mem      *heapwatch.Watch
 	// memMsg says which size check stopped the message (VM goroutine only).
 	memMsg string
 
@@ -36,7 +38,7 @@ type VM struct {
 // NewVM builds a runtime with KSR bound and runs the script's top level
 // once, with a context that has no message.
 func (p *Program) NewVM() (core.VM, error) {
-	v := &VM{prog: p, rt: goja.New(), fns: map[string]goja.Callable{}, modules: map[string]*goja.Object{}}
+	v := &VM{prog: p, rt: goja.New(), fns: map[string]goja.Callable{}, modules: map[string]*goja.Object{}, required: map[requireKey]*goja.Object{}}
 	v.rt.SetMaxCallStackSize(maxCallStack)
 	v.jsTrue, v.jsFalse = v.rt.ToValue(true), v.rt.ToValue(false)
 	v.ints = make([]goja.Value, smallIntMax-smallIntMin)
