@@ -101,7 +101,7 @@ func (v *VM) require(id, dir string) goja.Value {
 	}
 	if mod, ok := v.modules[path]; ok {
 		if mod.Get("loaded").ToBoolean() {
-			v.required[key] = mod
+			v.remember(key, mod)
 		}
 		return mod.Get("exports")
 	}
@@ -130,8 +130,20 @@ func (v *VM) require(id, dir string) goja.Value {
 		panic(err)
 	}
 	mod.Set("loaded", true)
-	v.required[key] = mod
+	v.remember(key, mod)
 	return mod.Get("exports")
+}
+
+// maxRequired bounds the VM's cache of answered requires. Many spellings
+// name one file ("./lib", "lib.js", "./x/../lib"), so a script that builds
+// the name from a message could otherwise grow it without end; past the
+// bound, requires are resolved anew each time.
+const maxRequired = 1024
+
+func (v *VM) remember(key requireKey, mod *goja.Object) {
+	if len(v.required) < maxRequired {
+		v.required[key] = mod
+	}
 }
 
 // requireKey is a require(id) from folder dir.

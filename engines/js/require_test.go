@@ -278,3 +278,26 @@ func TestRequire_CachedNoFilesystem(t *testing.T) {
 		t.Errorf("a cached require allocates %v times per callback, want at most goja's own", n)
 	}
 }
+
+// Issue 11, hostile: ids built from message content that all name one file
+// ("./lib", "././lib", ...) do not grow the VM's require cache without
+// bound.
+func TestRequire_CacheBounded(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"main.js": `function ksr_request_route() { for (var i = 0; i < 3000; i++) { require("./" + "./".repeat(i) + "lib"); } }`,
+		"lib.js":  `exports.n = 1;`,
+	})
+	_, _, vm, ctx, err := loadFile(t, filepath.Join(dir, "main.js"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(vm.(*VM).required); n > maxRequired {
+		t.Errorf("%d cached requires, want at most %d", n, maxRequired)
+	}
+	if n := len(vm.(*VM).modules); n != 1 {
+		t.Errorf("%d modules for one file, want 1", n)
+	}
+}
