@@ -71,7 +71,11 @@ func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, 
 	if err != nil {
 		return nil, compileError(err)
 	}
-	return &Program{path: path, prog: prog, rt: rt, funcs: funcs, mods: newModules(path)}, nil
+	mods := newModules(path)
+	if err := mods.check(prog, path, nil); err != nil {
+		return nil, err
+	}
+	return &Program{path: path, prog: prog, rt: rt, funcs: funcs, mods: mods}, nil
 }
 
 // isPredeclared: KSR, the checking built-ins that replace universal ones

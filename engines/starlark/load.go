@@ -24,7 +24,9 @@ import (
 // (bind.go), so a module function called from any worker acts on that
 // worker's message. A cycle (a.star loads b.star, which loads a.star) is
 // an error naming the chain. A module that fails to load is not kept, so
-// the next VM tries again.
+// the next VM tries again. Compile already resolves and compiles every
+// module the script loads, so kemi check reports a missing one, a syntax
+// error in one, or a cycle.
 
 // loadState is the thread-local of a load in progress.
 const (
@@ -41,7 +43,8 @@ type modules struct {
 	loadMu sync.Mutex
 
 	mu      sync.Mutex
-	entries map[string]*modEntry // by resolved path
+	entries map[string]*modEntry         // by resolved path
+	progs   map[string]*starlark.Program // compiled modules, by resolved path
 }
 
 type modEntry struct {
@@ -50,7 +53,66 @@ type modEntry struct {
 }
 
 func newModules(script string) *modules {
-	return &modules{root: scriptpath.New(script), entries: map[string]*modEntry{}}
+	return &modules{root: scriptpath.New(script), entries: map[string]*modEntry{}, progs: map[string]*starlark.Program{}}
+}
+
+// check resolves and compiles, at Compile time, every module prog loads
+// and the modules they load, so kemi check reports a missing module, a
+// syntax error in one or a cycle without running anything. file is prog's
+// path (the script's for the script), chain the files being checked.
+func (m *modules) check(prog *starlark.Program, file string, chain []string) error {
+	from := m.root.Dir
+	if len(chain) > 0 {
+		from = m.root.Folder(file)
+	}
+	for i := 0; i < prog.NumLoads(); i++ {
+		name, pos := prog.Load(i)
+		if !strings.HasSuffix(name, ".star") {
+			return fmt.Errorf("%s: load(%q): expected the name of a .star file", pos, name)
+		}
+		path, err := m.root.Resolve("load", name, from, ".star")
+		if err != nil {
+			return fmt.Errorf("%s: %w", pos, err)
+		}
+		for _, c := range chain {
+			if c == path {
+				return fmt.Errorf("%s: load(%q): cycle: %s -> %s", pos, name, strings.Join(chain, " -> "), path)
+			}
+		}
+		sub, err := m.compile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pos, err)
+		}
+		if err := m.check(sub, path, append(chain[:len(chain):len(chain)], path)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compile returns the compiled module at path (resolved), compiling it in
+// kemi's dialect on first use.
+func (m *modules) compile(path string) (*starlark.Program, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.progs[path]; ok {
+		return p, nil
+	}
+	src, err := scriptpath.Read("load", path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fileOptions.Parse(path, src, 0)
+	if err != nil {
+		return nil, compileError(err)
+	}
+	rewriteFile(f)
+	p, err := starlark.FileProgram(f, isPredeclared)
+	if err != nil {
+		return nil, compileError(err)
+	}
+	m.progs[path] = p
+	return p, nil
 }
 
 // load is the thread's Load: it returns the frozen globals of module.
@@ -103,21 +165,11 @@ func (v *VM) load(th *starlark.Thread, module string) (starlark.StringDict, erro
 	return globals, nil
 }
 
-// initModule compiles the module at path as Compile does the script, and
-// runs its top level on th.
+// initModule runs the top level of the module at path on th.
 func (v *VM) initModule(th *starlark.Thread, path string) (starlark.StringDict, error) {
-	src, err := scriptpath.Read("load", path)
+	prog, err := v.prog.mods.compile(path)
 	if err != nil {
 		return nil, err
-	}
-	f, err := fileOptions.Parse(path, src, 0)
-	if err != nil {
-		return nil, compileError(err)
-	}
-	rewriteFile(f)
-	prog, err := starlark.FileProgram(f, isPredeclared)
-	if err != nil {
-		return nil, compileError(err)
 	}
 	return prog.Init(th, v.predeclared)
 }

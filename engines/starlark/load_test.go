@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"go.starlark.net/starlark"
+
 	"kemi/core"
 )
 
@@ -30,7 +32,8 @@ func writeTree(t testing.TB, files map[string]string) string {
 }
 
 // loadFile compiles path with the fake registry and a step budget, and
-// builds one VM; the error is NewVM's.
+// builds one VM; the error is Compile's (then the Program is nil) or
+// NewVM's.
 func loadFile(t testing.TB, path string, steps int) (*fakes, *Program, core.VM, *core.Ctx, error) {
 	t.Helper()
 	f := &fakes{maxfwd: 1}
@@ -41,7 +44,7 @@ func loadFile(t testing.TB, path string, steps int) (*fakes, *Program, core.VM, 
 	}
 	p, err := Engine{}.Compile(path, src, rt)
 	if err != nil {
-		t.Fatal(err)
+		return f, nil, nil, &core.Ctx{RT: rt}, err
 	}
 	vm, err := p.NewVM()
 	if vm != nil {
@@ -163,7 +166,8 @@ func TestLoad_ConcurrentVMs(t *testing.T) {
 }
 
 // Issue 11: a missing module is an error naming the file tried and the
-// folder searched, at the load statement.
+// folder searched, at the load statement. Compile finds it (so kemi check
+// does); a module gone between Compile and a new VM fails that VM.
 func TestLoad_MissingFile(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"main.star": "def ksr_request_route():\n    pass\nload(\"nothere.star\", \"x\")\n",
@@ -177,19 +181,50 @@ func TestLoad_MissingFile(t *testing.T) {
 	if _, _, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget); err == nil || !strings.Contains(err.Error(), `load("lib"): expected the name of a .star file`) {
 		t.Errorf("load of a name without .star: %v", err)
 	}
+	dir = writeTree(t, map[string]string{"main.star": "load(\"lib.star\", \"x\")\ndef ksr_request_route():\n    pass\n", "lib.star": "x = 1"})
+	_, p, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mods.entries = map[string]*modEntry{}
+	p.mods.progs = map[string]*starlark.Program{}
+	if err := os.Remove(filepath.Join(dir, "lib.star")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.NewVM(); err == nil || !strings.Contains(err.Error(), "load(\"lib.star\"): no file "+filepath.Join(dir, "lib.star")) {
+		t.Errorf("NewVM after the module went: %v", err)
+	}
 }
 
-// Issue 11: a cycle is an error naming the chain, and the VM is not built.
+// Issue 11: a cycle is an error naming the chain, at Compile, and at run
+// time too should the files change after Compile.
 func TestLoad_Cycle(t *testing.T) {
 	dir := writeTree(t, map[string]string{
 		"main.star": "load(\"a.star\", \"a\")\ndef ksr_request_route():\n    pass\n",
 		"a.star":    "load(\"b.star\", \"b\")\na = 1\n",
 		"b.star":    "load(\"a.star\", \"a\")\nb = 1\n",
 	})
-	_, p, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget)
+	_, _, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget)
 	a, b := filepath.Join(dir, "a.star"), filepath.Join(dir, "b.star")
-	want := fmt.Sprintf("load(\"a.star\"): cycle: %s -> %s -> %s", a, b, a)
+	want := fmt.Sprintf("b.star:1:6: load(\"a.star\"): cycle: %s -> %s -> %s", a, b, a)
 	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Compile error = %v, want %s", err, want)
+	}
+	// At run time: b.star gains its load of a.star after Compile.
+	if err := os.WriteFile(b, []byte("b = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, p, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("load(\"a.star\", \"a\")\nb = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.mods.entries = map[string]*modEntry{}
+	p.mods.progs = map[string]*starlark.Program{}
+	want = fmt.Sprintf("load(\"a.star\"): cycle: %s -> %s -> %s", a, b, a)
+	if _, err := p.NewVM(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("NewVM error = %v, want %s", err, want)
 	}
 	if len(p.mods.entries) != 0 {
@@ -249,7 +284,7 @@ func TestLoad_ModuleSyntaxError(t *testing.T) {
 		"bad.star":  "x = 1\ny = = 2\n",
 	})
 	_, _, _, _, err := loadFile(t, filepath.Join(dir, "main.star"), core.DefaultStepBudget)
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bad.star")+":2:") {
-		t.Fatalf("NewVM error = %v, want bad.star:2:", err)
+	if err == nil || !strings.Contains(err.Error(), "main.star:1:6: "+filepath.Join(dir, "bad.star")+":2:5: got '=', want primary expression") {
+		t.Fatalf("Compile error = %v, want main.star:1:6: bad.star:2:5: ...", err)
 	}
 }
