@@ -5,7 +5,7 @@ from typing import Union
 
 
 class _app_jsdt:
-    """JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object and the ECMAScript built-ins only: no require, no filesystem, no network. Each routing callback runs under a wall-time budget."""
+    """JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget."""
 
 
 class _app_lua:
@@ -13,7 +13,7 @@ class _app_lua:
 
 
 class _app_starlark:
-    """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
+    """Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion and global reassignment are not allowed. `load("lib/x.star", "f")` reads a module from the script's folder tree (see docs/script-modules.md); it runs once, and its frozen globals are shared by every worker. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget."""
 
 
 class _auth:
