@@ -47,7 +47,7 @@ type Setup struct {
 	Script  string
 	Listens []config.Listen
 	Workers int
-	MemMB   int // the memory budget in MB: -m, else shm_mem_size, else memguard.DefaultMB
+	MemMB   int                // the memory budget in MB: -m, else shm_mem_size, else memguard.DefaultMB
 	Diags   []scriptcheck.Diag // with Options.Check: the warnings
 }
 

@@ -156,13 +156,13 @@ func Errors(ds []Diag) int {
 type argKind int
 
 const (
-	aOther  argKind = iota // not a literal
-	aNum                   // number literal: num
-	aStr                   // string literal: str
-	aBool                  // true/false: b
-	aNil                   // nil, null, undefined, None
-	aSpread                // ...args, f() last in Lua: any number of values
-	aKeyword               // name=value (Starlark), which KSR functions refuse
+	aOther   argKind = iota // not a literal
+	aNum                    // number literal: num
+	aStr                    // string literal: str
+	aBool                   // true/false: b
+	aNil                    // nil, null, undefined, None
+	aSpread                 // ...args, f() last in Lua: any number of values
+	aKeyword                // name=value (Starlark), which KSR functions refuse
 )
 
 type arg struct {
