@@ -226,3 +226,18 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 		}
 	}
 }
+
+// Issue 12: a function name the config gives the script
+// (kemi.*_callback) must be one the script defines; the error is at the
+// config line.
+func TestScriptCheck_ConfigCallbackUndefined(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "script.lua"), []byte("function ksr_request_route() end\nfunction ksr_reply_route() end\n"), 0o644)
+	cfg := filepath.Join(dir, "kemi.cfg")
+	os.WriteFile(cfg, []byte("kemi.reply_route_callback=\"ksr_reply_routee\"\nkemi.onsend_route_callback=\"none\"\n"+luaCfg), 0o644)
+	rc, lines := checkFindings(t, "-f", cfg)
+	want := cfg + `:1:1: kemi.reply_route_callback names "ksr_reply_routee", but ` + filepath.Join(dir, "script.lua") + ` defines no such function (did you mean "ksr_reply_route"?)`
+	if rc != 1 || len(lines) != 1 || lines[0] != want {
+		t.Errorf("rc %d:\n%s\nwant:\n%s", rc, strings.Join(lines, "\n"), want)
+	}
+}

@@ -1,6 +1,7 @@
 package scriptcheck
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -229,6 +230,23 @@ func TestCheckSyntaxErrorLeftToEngine(t *testing.T) {
 	for lang, src := range map[Lang]string{Lua: "function (", JS: "function (", Starlark: "def ("} {
 		if ds := Check(lang, "s", []byte(src), testEnv(t)); len(ds) != 0 {
 			t.Errorf("%d: %v", lang, ds)
+		}
+	}
+}
+
+// BenchmarkCheckKamailioLua: the checker alone on Kamailio's example
+// script (about 450 lines), as kemi check runs it after compiling.
+func BenchmarkCheckKamailioLua(b *testing.B) {
+	const path = "/usr/share/doc/kamailio/examples/kemi/kamailio-basic-kemi-lua.lua"
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.Skip(err)
+	}
+	env := testEnv(b, "tm", "tmx", "sl", "rr", "maxfwd", "usrloc", "registrar", "textops", "siputils", "sanity", "kemix", "auth", "auth_db", "nathelper", "htable", "pike", "corex")
+	b.ReportAllocs()
+	for b.Loop() {
+		if ds := Check(Lua, path, src, env); Errors(ds) != 0 {
+			b.Fatal(ds)
 		}
 	}
 }
