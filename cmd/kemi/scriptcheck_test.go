@@ -106,7 +106,7 @@ func TestScriptCheck_ShippedConfigsClean(t *testing.T) {
 	root := repoRoot(t)
 	t.Setenv("KEMI_DB", filepath.Join(t.TempDir(), "kemi.db"))
 	var cfgs []string
-	for _, g := range []string{"testdata/registrar/kemi-*.cfg", "testdata/registrar/kamailio-js.cfg", "testdata/seed/*.cfg", "testdata/bench/seed-*.cfg"} {
+	for _, g := range []string{"testdata/registrar/kemi-*.cfg", "testdata/seed/*.cfg", "testdata/bench/seed-*.cfg"} {
 		m, _ := filepath.Glob(filepath.Join(root, g))
 		cfgs = append(cfgs, m...)
 	}
