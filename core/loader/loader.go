@@ -167,7 +167,7 @@ func Load(opt Options) (*Setup, error) {
 	}
 	s.Program = prog
 	if opt.Check {
-		if err := s.checkScript(eng, src, opt.Strict); err != nil {
+		if err := s.checkScript(eng, src, opt.Strict, read); err != nil {
 			return nil, err
 		}
 	}
@@ -353,12 +353,12 @@ func resolveScript(script, cfgPath string, read func(string) ([]byte, error)) st
 // checkScript runs core/scriptcheck over the compiled script. Every
 // finding is in the error (errors and warnings, in script order), so
 // `kemi check` prints them all; without errors the warnings stay in Diags.
-func (s *Setup) checkScript(eng *core.EngineInfo, src []byte, strict bool) error {
+func (s *Setup) checkScript(eng *core.EngineInfo, src []byte, strict bool, read func(string) ([]byte, error)) error {
 	lang, ok := scriptcheck.LangOf(eng.Module)
 	if !ok {
 		return nil
 	}
-	env := scriptcheck.Env{Reg: s.RT.Reg, Strict: strict, Defined: s.Program.Has}
+	env := scriptcheck.Env{Reg: s.RT.Reg, Strict: strict, Defined: s.Program.Has, ReadFile: read}
 	// Function names the config hands to the script: kemi.*_callback
 	// (request_route is required above) and event_callback modparams.
 	for _, g := range s.Config.Globals {

@@ -19,6 +19,7 @@ package scriptcheck
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,41 +105,114 @@ type Env struct {
 	// Defined, when set, also answers whether the script defines a
 	// function (the compiled program's Has), besides what the walker saw.
 	Defined func(name string) bool
+	// ReadFile, when set, reads the files the script requires (Lua
+	// require, JS require, Starlark load) with a literal name found
+	// beside it, and they are checked too. A file it cannot read is left
+	// to the engine.
+	ReadFile func(path string) ([]byte, error)
 }
+
+// maxFiles bounds how many required files one check reads.
+const maxFiles = 64
 
 // Check parses src as lang and returns every finding, sorted by position.
 // A script that does not parse gives no findings: the engine's compile
 // reports that. Check never panics on any input.
-func Check(lang Lang, path string, src []byte, env Env) (diags []Diag) {
-	defer func() {
-		if r := recover(); r != nil {
-			// A parser bug must not take `kemi check` down; the engine's
-			// compile has its own say on the script.
-			diags = nil
-		}
-	}()
-	var s *script
-	switch lang {
-	case Lua:
-		s = walkLua(path, src)
-	case JS:
-		s = walkJS(path, src)
-	case Starlark:
-		s = walkStar(path, src)
-	}
-	if s == nil {
+func Check(lang Lang, path string, src []byte, env Env) []Diag {
+	main := walk(lang, path, src)
+	if main == nil {
 		return nil
 	}
-	c := &checker{env: env, s: s, lang: lang, path: path}
-	c.run()
-	sort.SliceStable(c.diags, func(i, j int) bool {
-		a, b := c.diags[i], c.diags[j]
-		if a.Line != b.Line {
-			return a.Line < b.Line
+	// The required files, breadth first: their functions count as defined
+	// (a route may live in one), their KSR calls are checked.
+	files := []*fileScript{{path: path, s: main}}
+	seen := map[string]bool{path: true}
+	for i := 0; i < len(files) && env.ReadFile != nil; i++ {
+		for _, name := range files[i].s.requires {
+			p := requirePath(lang, files[i].path, name)
+			if p == "" || seen[p] || len(seen) >= maxFiles {
+				continue
+			}
+			seen[p] = true
+			b, err := env.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			if s := walk(lang, p, b); s != nil {
+				files = append(files, &fileScript{path: p, s: s})
+			}
 		}
-		return a.Col < b.Col
-	})
-	return c.diags
+	}
+	defined := map[string]bool{}
+	for _, f := range files {
+		for n := range f.s.defined {
+			defined[n] = true
+		}
+	}
+	var diags []Diag
+	for i, f := range files {
+		f.s.defined = defined
+		c := &checker{env: env, s: f.s, lang: lang, path: f.path}
+		if i > 0 {
+			c.env.Routes = nil // the config's names are checked once
+		}
+		c.run()
+		sort.SliceStable(c.diags, func(i, j int) bool {
+			a, b := c.diags[i], c.diags[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Col < b.Col
+		})
+		diags = append(diags, c.diags...)
+	}
+	return diags
+}
+
+type fileScript struct {
+	path string
+	s    *script
+}
+
+// walk parses one file. A parser panic gives nil, as a syntax error does:
+// it must not take `kemi check` down, and the engine has its own say.
+func walk(lang Lang, path string, src []byte) (s *script) {
+	defer func() {
+		if r := recover(); r != nil {
+			s = nil
+		}
+	}()
+	switch lang {
+	case Lua:
+		return walkLua(path, src)
+	case JS:
+		return walkJS(path, src)
+	case Starlark:
+		return walkStar(path, src)
+	}
+	return nil
+}
+
+// requirePath is where a required name is, beside the file requiring it:
+// Lua's require("a.b") is a/b.lua, JS's require("./x") is x.js, Starlark's
+// load("x.star") is x.star. "" for a name it cannot place (a package
+// search path, an absolute or parent path).
+func requirePath(lang Lang, from, name string) string {
+	if name == "" || strings.Contains(name, "..") || strings.HasPrefix(name, "/") || strings.ContainsAny(name, "\\\x00") {
+		return ""
+	}
+	dir := filepath.Dir(from)
+	switch lang {
+	case Lua:
+		return filepath.Join(dir, strings.ReplaceAll(name, ".", "/")+".lua")
+	case JS:
+		name = strings.TrimPrefix(name, "./")
+		if !strings.HasSuffix(name, ".js") {
+			name += ".js"
+		}
+		return filepath.Join(dir, name)
+	}
+	return filepath.Join(dir, strings.TrimPrefix(strings.TrimPrefix(name, "//"), ":"))
 }
 
 // Errors counts the errors among ds.
@@ -184,8 +258,9 @@ type ref struct {
 
 // script is what a walker found.
 type script struct {
-	refs    []ref
-	defined map[string]bool // functions the top level defines
+	refs     []ref
+	defined  map[string]bool // functions the top level defines
+	requires []string        // literal names of required/loaded files
 }
 
 // chain is a walker's view of an identifier chain a.b.c; base is "a".

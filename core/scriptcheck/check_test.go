@@ -250,3 +250,33 @@ func BenchmarkCheckKamailioLua(b *testing.B) {
 		}
 	}
 }
+
+// Files the script requires with a literal name, found beside it, are
+// checked too, and a route may be defined in one.
+func TestCheckRequiredFiles(t *testing.T) {
+	files := map[string]string{
+		"d/lib/util.lua": "function ksr_failure_lib() end\nfunction helper() KSR.sl.send_replyy(200, \"OK\") end\n",
+		"d/util.js":      "function ksr_failure_lib() {}\nfunction helper() { KSR.sl.send_replyy(200, \"OK\"); }\n",
+		"d/util.star":    "def ksr_failure_lib():\n    pass\ndef helper():\n    KSR.sl.send_replyy(200, \"OK\")\n",
+	}
+	env := testEnv(t, "sl", "tm")
+	env.ReadFile = func(p string) ([]byte, error) {
+		if s, ok := files[p]; ok {
+			return []byte(s), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	for _, c := range []struct {
+		lang      Lang
+		path, src string
+	}{
+		{Lua, "d/s.lua", "require(\"lib.util\")\nrequire(\"missing\")\nfunction ksr_request_route()\n  KSR.tm.t_on_failure(\"ksr_failure_lib\")\nend\n"},
+		{JS, "d/s.js", "require(\"./util\");\nfunction ksr_request_route() {\n  KSR.tm.t_on_failure(\"ksr_failure_lib\");\n}\n"},
+		{Starlark, "d/s.star", "load(\"util.star\", \"ksr_failure_lib\")\ndef ksr_request_route():\n    KSR.tm.t_on_failure(\"ksr_failure_lib\")\n"},
+	} {
+		ds := Check(c.lang, c.path, []byte(c.src), env)
+		if len(ds) != 1 || !strings.Contains(ds[0].String(), "util.") || !strings.Contains(ds[0].String(), "KSR.sl.send_replyy: module sl has no function send_replyy") {
+			t.Errorf("%s: %v", c.path, ds)
+		}
+	}
+}

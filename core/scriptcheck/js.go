@@ -142,6 +142,11 @@ func (w *jsWalker) visit(n ast.Node, depth int) bool {
 			return false
 		}
 	case *ast.CallExpression:
+		if id, ok := x.Callee.(*ast.Identifier); ok && id.Name == "require" && len(x.ArgumentList) == 1 {
+			if s, ok := x.ArgumentList[0].(*ast.StringLiteral); ok {
+				w.s.requires = append(w.s.requires, s.Value.String())
+			}
+		}
 		if c, ok := jsChain(x.Callee); ok && w.emit(c, x.Callee.Idx0(), true, x.ArgumentList) {
 			w.walk(reflect.ValueOf(x.ArgumentList), depth+1)
 			return false

@@ -198,6 +198,11 @@ func (w *luaWalker) expr(e ast.Expr) {
 		w.expr(x.Object)
 		w.expr(x.Key)
 	case *ast.FuncCallExpr:
+		if id, ok := x.Func.(*ast.IdentExpr); ok && !w.collect && id.Value == "require" && len(x.Args) == 1 {
+			if s, ok := x.Args[0].(*ast.StringExpr); ok {
+				w.s.requires = append(w.s.requires, s.Value)
+			}
+		}
 		if !w.collect && x.Func != nil && x.Receiver == nil {
 			if c, ok := luaChain(x.Func); ok && w.emit(c, x.Line(), true, x.Args) {
 				w.exprs(x.Args)

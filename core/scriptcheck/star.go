@@ -32,6 +32,11 @@ func walkStar(path string, src []byte) *script {
 			if _, lambda := st.RHS.(*syntax.LambdaExpr); ok && lambda && st.Op == syntax.EQ {
 				w.s.defined[id.Name] = true
 			}
+		case *syntax.LoadStmt:
+			// load("x.star", "f") binds f here: it may be a route.
+			for _, id := range st.From {
+				w.s.defined[id.Name] = true
+			}
 		}
 	}
 	return w.s
@@ -93,8 +98,11 @@ func (w *starWalker) collect(n syntax.Node) bool {
 	case *syntax.ForClause:
 		w.binds(x.Vars)
 	case *syntax.LoadStmt:
-		for _, id := range x.To {
+		for _, id := range append(x.From, x.To...) {
 			w.al.assign(id.Name, nil)
+		}
+		if m, ok := x.Module.Value.(string); ok {
+			w.s.requires = append(w.s.requires, m)
 		}
 	}
 	return true
