@@ -441,7 +441,11 @@ func (c *checker) ref(r *ref) {
 	}
 	name := obj + "." + head + "." + r.path[1]
 	if m := core.Known(head); m != nil {
-		c.add(r, sev, "%s: module %s is not loaded: add loadmodule \"%s.so\" to the config", name, m.Name, head)
+		file := m.Name
+		if len(m.Files) > 0 {
+			file = m.Files[0] // kx is kemix.so
+		}
+		c.add(r, sev, "%s: module %s is not loaded: add loadmodule \"%s.so\" to the config", name, m.Name, file)
 		return
 	}
 	c.add(r, sev, "%s: module %s is not loaded, and this kemi has no module %s%s", name, head, head, config.DidYouMean(head, loadedNames(c.env.Reg)))
