@@ -329,7 +329,7 @@ var routeFuncs = map[string]bool{
 	"tm.t_on_branch_failure": true,
 }
 
-// srLevels are sr.log's level shorthands and sr.log itself, which the
+// srExtras are sr.log's level shorthands and sr.log itself, which the
 // Lua engine adds to the legacy sr object.
 var srExtras = map[string]bool{"log": true, "alert": true, "crit": true, "err": true, "warn": true, "notice": true, "info": true, "dbg": true}
 
