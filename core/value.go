@@ -108,3 +108,19 @@ func (v Value) String() string {
 	}
 	return v.Kind.String()
 }
+
+// IntArg reads a numeric string given for an int parameter, as Kamailio's
+// KEMI does for scripts that pass "200": an optional sign and decimal
+// digits, nothing else (no spaces, no fraction), within int64.
+func IntArg(s string) (int64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || s[0] == '0' && len(s) > 1 || (s[0] == '+' || s[0] == '-') && len(s) > 2 && s[1] == '0' {
+		// Leading zeros are refused as well: "0200" is more likely a
+		// mistake than a status code.
+		return 0, false
+	}
+	return n, true
+}

@@ -162,7 +162,7 @@ func TestScriptCheck_ShippedConfigsClean(t *testing.T) {
 // run time (its scenario.yaml expects them), which check now finds first.
 var scenarioFindings = map[string][]string{
 	"arg-errors": {
-		`:3`, `KSR.sl.sl_send_reply: argument 1: expected int (int, str), got the string "200" (kemi's engines take a number here, not a numeric string: write 200)`,
+		`:3`, `KSR.sl.sl_send_reply: argument 1: expected int (int, str), got the string "two hundred"`,
 		`:5`, `KSR.sl.sl_send_reply: expected 2 arguments (int, str), got 1`,
 	},
 }

@@ -542,6 +542,11 @@ func (c *checker) accepts(t core.Type, a arg) string {
 		if integral {
 			return ""
 		}
+		if a.kind == aStr {
+			if _, ok := core.IntArg(a.str); ok {
+				return "" // the engines convert a numeric string, as Kamailio does
+			}
+		}
 	case core.TStr:
 		if a.kind == aStr {
 			return ""
@@ -565,13 +570,7 @@ func (c *checker) describe(t core.Type, a arg) string {
 		if len(q) > 40 {
 			q = q[:40] + "..."
 		}
-		s := "the string " + strconv.Quote(q)
-		if t == core.TInt || t == core.TLong {
-			if _, err := strconv.ParseInt(strings.TrimSpace(a.str), 10, 64); err == nil {
-				s += " (kemi's engines take a number here, not a numeric string: write " + strings.TrimSpace(a.str) + ")"
-			}
-		}
-		return s
+		return "the string " + strconv.Quote(q)
 	case aBool:
 		return "the boolean " + strconv.FormatBool(a.b)
 	case aNil:

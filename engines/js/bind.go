@@ -96,6 +96,15 @@ func (v *VM) invoke(e *core.Export, args []goja.Value) goja.Value {
 		a := args[i]
 		switch t {
 		case core.TInt, core.TLong:
+			if goja.IsString(a) {
+				// A numeric string converts, as in Kamailio.
+				n, ok := core.IntArg(a.String())
+				if !ok {
+					panic(v.argError(e, args))
+				}
+				buf[i] = core.Int(n)
+				continue
+			}
 			if !goja.IsNumber(a) {
 				panic(v.argError(e, args))
 			}

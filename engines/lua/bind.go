@@ -193,6 +193,13 @@ func toValue(lv glua.LValue, t core.Type, out *core.Value) bool {
 	case core.TInt, core.TLong:
 		n, ok := lv.(glua.LNumber)
 		if !ok {
+			// A numeric string converts, as in Kamailio: KSR.sl.sl_send_reply("200", ...).
+			if s, isStr := lv.(glua.LString); isStr {
+				if i, ok := core.IntArg(string(s)); ok {
+					*out = core.Value{Kind: core.KInt, I: i}
+					return true
+				}
+			}
 			return false
 		}
 		f := float64(n)

@@ -51,7 +51,7 @@ func TestLegacySRFollowsModules(t *testing.T) {
 function ksr_request_route()
 	assert(sr.sl == nil and KSR.sl == nil)
 	assert(sr.maxfwd.process_maxfwd(10) == 1)
-	local ok, err = pcall(sr.maxfwd.process_maxfwd, "10")
+	local ok, err = pcall(sr.maxfwd.process_maxfwd, "ten")
 	assert(not ok and err:find("sr.maxfwd.process_maxfwd: expected (int), got (string)", 1, true), err)
 	sr.err("an error line")
 	local ok, err = pcall(sr.log, "loud", "x")

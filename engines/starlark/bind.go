@@ -155,6 +155,9 @@ func toInt(a starlark.Value) (int64, bool) {
 	switch a := a.(type) {
 	case starlark.Int:
 		return a.Int64()
+	case starlark.String:
+		// A numeric string converts, as in Kamailio.
+		return core.IntArg(string(a))
 	case starlark.Float:
 		f := float64(a)
 		if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {

@@ -148,7 +148,7 @@ function test_ksr_readonly()
 end
 
 function test_errors_catchable()
-	local ok, err = pcall(KSR.sl.sl_send_reply, "404", "x")
+	local ok, err = pcall(KSR.sl.sl_send_reply, "4o4", "x")
 	assert(not ok)
 	assert(string.find(err, "KSR.sl.sl_send_reply: expected (int, str), got (string, string)", 1, true), err)
 end

@@ -1,6 +1,6 @@
 function ksr_request_route()
 	if KSR.is_OPTIONS() then
-		KSR.sl.sl_send_reply("200", "OK")
+		KSR.sl.sl_send_reply("two hundred", "OK")
 	else
 		KSR.sl.sl_send_reply(200)
 	end
