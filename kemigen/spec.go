@@ -102,6 +102,16 @@ type Function struct {
 	// return type is fixed (Kamailio's); an xval one gives back
 	// ctx.Fail(err) itself.
 	Fails bool
+	// Outcome is what the examples do when run against the reference
+	// message (test/examples/testdata/invite.sip); nil when the spec
+	// states none. test/examples runs them in every engine.
+	Outcome *Outcome
+}
+
+// Outcome is what running a function's examples must produce.
+type Outcome struct {
+	Sends []string // the first line of each message sent, in order
+	Log   []string // text the log must hold
 }
 
 // Param is one function parameter.
@@ -384,7 +394,7 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails"}
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome"}
 	var failsNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
@@ -420,6 +430,24 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
 			})
+		case "outcome":
+			o := &Outcome{}
+			before := len(d.errs)
+			if d.fields(v, "outcome", []string{"sends", "log"}, func(key string, k, v *yaml.Node) {
+				for _, n := range d.list(v, "outcome "+key) {
+					s := d.str(n, "outcome "+key)
+					if key == "sends" {
+						o.Sends = append(o.Sends, s)
+					} else {
+						o.Log = append(o.Log, s)
+					}
+				}
+			}) {
+				if len(o.Sends) == 0 && len(o.Log) == 0 && len(d.errs) == before {
+					d.errf(v, "outcome: want sends or log (or both)")
+				}
+				f.Outcome = o
+			}
 		}
 	})
 	if f.Name == "" {
@@ -520,9 +548,12 @@ func deriveExamples(module string, f *Function) {
 	}
 	js, star, native := "", "", ""
 	if m := luaIfThen.FindStringSubmatch(lua); m != nil {
-		// if <cond> then <one statement> end
-		js = "if (" + toJS(m[1]) + ") { " + toJS(m[2]) + "; }"
-		star = "if " + toStarlark(m[1]) + ":\n    " + toStarlark(m[2])
+		// if <cond> then <one statement> end; a body of several
+		// statements needs its examples written out.
+		if luaStmt.MatchString(m[2]) {
+			js = "if (" + toJS(m[1]) + ") { " + toJS(m[2]) + "; }"
+			star = "if " + toStarlark(m[1]) + ":\n    " + toStarlark(m[2])
+		}
 	} else if luaCall.MatchString(lua) {
 		js = toJS(lua) + ";"
 		star = toStarlark(lua)
@@ -542,6 +573,9 @@ func deriveExamples(module string, f *Function) {
 var (
 	luaCall   = regexp.MustCompile(`^(local \w+ = )?KSR\.[\w.]+\(.*\)$`)
 	luaIfThen = regexp.MustCompile(`^if (.+) then (.+) end$`)
+	// luaStmt is the one statement an if may hold: a call, an assignment
+	// of a call or a simple value, or a return, with nothing after it.
+	luaStmt = regexp.MustCompile(`^(return( -?[\w."]+)?|(local )?(\w+ = )?(KSR\.[\w.]+\(.*\)|[\w."]+))$`)
 )
 
 func toJS(s string) string {
@@ -552,8 +586,138 @@ func toJS(s string) string {
 	return rewrite(s, map[string]string{"nil": "null", "not": "!", "and": "&&", "or": "||", "~=": "!=", "..": "+"})
 }
 
+// toStarlark also wraps each operand of Lua's .. that is not a string
+// literal in str(): Lua turns a number into a string there, Starlark's +
+// refuses string + int (an int or xval return, say).
 func toStarlark(s string) string {
-	return rewrite(strings.TrimPrefix(s, "local "), map[string]string{"nil": "None", "true": "True", "false": "False", "~=": "!=", "..": "+"})
+	return rewrite(strConcatOperands(strings.TrimPrefix(s, "local ")), map[string]string{"nil": "None", "true": "True", "false": "False", "~=": "!=", "..": "+"})
+}
+
+// strConcatOperands wraps in str() every operand of a .. concatenation in
+// a one-line Lua example that is not a string literal: a name, a number, or
+// a call with its arguments (KSR.pv.get("$ru")).
+func strConcatOperands(s string) string {
+	type span struct{ from, to int }
+	var ops []span
+	seen := map[span]bool{}
+	add := func(sp span) {
+		if sp.from < sp.to && !seen[sp] && s[sp.from] != '"' && s[sp.from] != '\'' {
+			seen[sp] = true
+			ops = append(ops, sp)
+		}
+	}
+	// quoted marks the bytes inside string literals, quotes included.
+	quoted := make([]bool, len(s))
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			quoted[i] = true
+			if c == '\\' && i+1 < len(s) {
+				i++
+				quoted[i] = true
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		if c == '"' || c == '\'' {
+			quote = c
+			quoted[i] = true
+		}
+	}
+	for i := 0; i+1 < len(s); i++ {
+		if quoted[i] || s[i:i+2] != ".." {
+			continue
+		}
+		add(span{operandStart(s, quoted, i), trimRight(s, i)})
+		j := i + 2
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		add(span{j, operandEnd(s, quoted, j)})
+		i++
+	}
+	if len(ops) == 0 {
+		return s
+	}
+	// Insert from the end so earlier offsets stay valid.
+	sort.Slice(ops, func(a, b int) bool { return ops[a].from > ops[b].from })
+	for _, o := range ops {
+		s = s[:o.from] + "str(" + s[o.from:o.to] + ")" + s[o.to:]
+	}
+	return s
+}
+
+// trimRight is the end of s[:i] without trailing spaces.
+func trimRight(s string, i int) int {
+	for i > 0 && s[i-1] == ' ' {
+		i--
+	}
+	return i
+}
+
+// operandStart walks back from the .. at i over one operand: a string
+// literal, or a dotted name with an optional call.
+func operandStart(s string, quoted []bool, i int) int {
+	j := trimRight(s, i)
+	if j > 0 && quoted[j-1] {
+		for j > 0 && quoted[j-1] {
+			j--
+		}
+		return j
+	}
+	if j > 0 && s[j-1] == ')' {
+		depth := 0
+		for j > 0 {
+			j--
+			if quoted[j] {
+				continue
+			}
+			if s[j] == ')' {
+				depth++
+			} else if s[j] == '(' {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+	}
+	for j > 0 && (isIdentByte(s[j-1]) || s[j-1] == '.' && !(j > 1 && s[j-2] == '.')) {
+		j--
+	}
+	return j
+}
+
+// operandEnd walks forward from j over one operand.
+func operandEnd(s string, quoted []bool, j int) int {
+	if j < len(s) && quoted[j] {
+		for j < len(s) && quoted[j] {
+			j++
+		}
+		return j
+	}
+	for j < len(s) && (isIdentByte(s[j]) || s[j] == '.' && !(j+1 < len(s) && s[j+1] == '.')) {
+		j++
+	}
+	if j < len(s) && s[j] == '(' {
+		depth := 0
+		for ; j < len(s); j++ {
+			if quoted[j] {
+				continue
+			}
+			if s[j] == '(' {
+				depth++
+			} else if s[j] == ')' {
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+	}
+	return j
 }
 
 // rewrite swaps whole words and the operators ~= and .. of a one-line Lua

@@ -63,6 +63,12 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:3:19: go: "pkg.F" is not a valid identifier (letters, digits and _, not starting with a digit)`},
 		{"bad pv name", "module: m\npvs:\n  - {name: $ru}\n",
 			`m.yaml:3:12: pv name: "$ru" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"empty outcome", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {}}\n",
+			`m.yaml:3:38: outcome: want sends or log (or both)`},
+		{"unknown outcome field", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {replies: [x]}}\n",
+			`m.yaml:3:39: outcome: unknown field "replies" (known: sends, log)`},
+		{"outcome sends not a list", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {sends: x}}\n",
+			`m.yaml:3:46: outcome sends: want a list, got "x"`},
 		{"not a mapping", "- a\n- b\n",
 			`m.yaml:1:1: module spec: want a mapping, got a list`},
 		{"params not a list", "module: m\nparams: {name: p}\n",
@@ -97,7 +103,7 @@ func TestSpecAllErrors(t *testing.T) {
 	want := strings.Join([]string{
 		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
 		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
-		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -156,7 +162,10 @@ functions:
 
 func TestLuaToOtherEngines(t *testing.T) {
 	for lua, want := range map[string][2]string{
-		`KSR.info("a" .. KSR.pv.get("$ru") .. "\n")`: {`KSR.info("a" + KSR.pv.get("$ru") + "\n");`, `KSR.info("a" + KSR.pv.get("$ru") + "\n")`},
+		`KSR.info("a" .. KSR.pv.get("$ru") .. "\n")`: {`KSR.info("a" + KSR.pv.get("$ru") + "\n");`, `KSR.info("a" + str(KSR.pv.get("$ru")) + "\n")`},
+		// Lua's .. turns an int into a string; Starlark's + does not.
+		`KSR.info("branch " .. KSR.tm.t_get_branch_index())`:         {`KSR.info("branch " + KSR.tm.t_get_branch_index());`, `KSR.info("branch " + str(KSR.tm.t_get_branch_index()))`},
+		`KSR.info(n .. "/" .. 5 .. KSR.m.f(KSR.m.g("(")) .. "x..y")`: {`KSR.info(n + "/" + 5 + KSR.m.f(KSR.m.g("(")) + "x..y");`, `KSR.info(str(n) + "/" + str(5) + str(KSR.m.f(KSR.m.g("("))) + "x..y")`},
 		`if not KSR.is_INVITE() and x ~= nil then KSR.info("not..~=") end`: {
 			`if (!KSR.is_INVITE() && x != null) { KSR.info("not..~="); }`,
 			"if not KSR.is_INVITE() and x != None:\n    KSR.info(\"not..~=\")"},
@@ -168,10 +177,31 @@ func TestLuaToOtherEngines(t *testing.T) {
 			t.Errorf("%s\n js: %s\n star: %s", lua, f.Examples["js"], f.Examples["starlark"])
 		}
 	}
+	// An if with two statements is not translated (it became "a() return").
+	g := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": "if KSR.m.f() > 0 then KSR.m.g() return end"}}
+	deriveExamples("m", g)
+	if len(g.Examples) != 1 {
+		t.Errorf("derived %v", g.Examples)
+	}
 	// A form kemigen cannot translate is left alone.
 	f := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": "for i = 1, 3 do KSR.m.f() end"}}
 	deriveExamples("m", f)
 	if len(f.Examples) != 1 {
 		t.Errorf("derived %v", f.Examples)
+	}
+}
+
+// TestExamples_OutcomeDecoded: an outcome's sends and log reach the model.
+func TestExamples_OutcomeDecoded(t *testing.T) {
+	m, errs := ParseSpec([]byte("module: m\nfunctions:\n  - name: f\n    returns: int\n    outcome:\n      sends: [\"SIP/2.0 404 Not Found\"]\n      log: [a, b]\n  - {name: g, returns: int}\n"), "m.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	o := m.Functions[0].Outcome
+	if o == nil || strings.Join(o.Sends, "|") != "SIP/2.0 404 Not Found" || strings.Join(o.Log, "|") != "a|b" {
+		t.Errorf("outcome %+v", o)
+	}
+	if m.Functions[1].Outcome != nil {
+		t.Errorf("g has an outcome it did not state")
 	}
 }
