@@ -47,31 +47,77 @@ func Signature(m *Module, f *Function, engine string) string {
 	return f.Native + "(" + args + ")"
 }
 
-// ReturnMeaning explains a return type the way every engine sees it.
-func ReturnMeaning(f *Function) string {
-	if f.Fails {
-		return returnMeaning(f) + " It can also raise a script error, which stops the route."
+// ReturnKind names what a function returns in the docs: "int status"
+// for an int that reports success or failure, "int value" for one that is
+// a count or a code (spec `value: true`), else the spec type.
+func ReturnKind(f *Function) string {
+	if f.Returns == "int" {
+		if f.Value {
+			return "int value"
+		}
+		return "int status"
 	}
-	return returnMeaning(f)
+	return f.Returns
 }
 
-func returnMeaning(f *Function) string {
+// ReturnMeaning says what a function returns: the spec's return_doc, then
+// what the type means in every engine. The status convention ("below 0 is
+// failure, 0 stops the route") is told only for a status.
+func ReturnMeaning(f *Function) string {
+	var parts []string
+	if d := strings.TrimSpace(f.ReturnDoc); d != "" {
+		parts = append(parts, d)
+	}
 	switch f.Returns {
 	case "int":
-		return "An int: below 0 is failure, above 0 is success. In the native language a return of 0 stops the route (like exit); KEMI scripts just get 0."
+		if !f.Value {
+			parts = append(parts, "A status: below 0 is failure, above 0 success; in the native language a 0 also stops the route (like exit), KEMI scripts just get 0.")
+		} else if len(parts) == 0 {
+			parts = append(parts, "An int.")
+		}
 	case "bool":
-		return "true or false. The native language sees 1 for true and -1 for false."
+		if len(parts) == 0 {
+			parts = append(parts, "true or false.")
+		}
+		parts = append(parts, "The native language sees 1 for true and -1 for false.")
 	case "xval":
-		return "An int, a string or null: nil in Lua, null in JavaScript, None in Starlark, $null in the native language."
+		if len(parts) == 0 {
+			parts = append(parts, "An int, a string or null.")
+		}
+		parts = append(parts, "Null, where it gives one, is nil in Lua, null in JavaScript, None in Starlark and $null in the native language.")
+	case "none":
+		if len(parts) == 0 {
+			parts = append(parts, "Nothing.")
+		}
 	}
-	return "Nothing."
+	if f.Fails {
+		parts = append(parts, "It can also raise a script error, which stops the route.")
+	}
+	return strings.Join(parts, " ")
 }
 
-// conventions heads every module's function list.
-const conventions = "Return values: an int below 0 means failure and above 0 success; " +
-	"in the native language a 0 also stops the route. A missing value (null) is nil in Lua, " +
-	"null in JavaScript, None in Starlark and $null in the native language. " +
-	"Wrong argument types are a script error naming the function, not a silent 0."
+// conventions heads a module's function list: the status convention only
+// when some function of the module returns a status.
+func conventions(m *Module) string {
+	var s []string
+	status, value, xval := false, false, false
+	for _, f := range m.Functions {
+		status = status || f.Returns == "int" && !f.Value
+		value = value || f.Value
+		xval = xval || f.Returns == "xval"
+	}
+	if status {
+		s = append(s, "A function returning an int status reports failure below 0 and success above 0; in the native language a 0 also stops the route.")
+	}
+	if value || xval {
+		s = append(s, "A function returning a value (an int value, or an xval: an int or a string) says what it returns; no value stops the route.")
+	}
+	if xval {
+		s = append(s, "A missing value (null) is nil in Lua, null in JavaScript, None in Starlark and $null in the native language.")
+	}
+	s = append(s, "Wrong argument types are a script error naming the function, not a silent 0.")
+	return strings.Join(s, " ")
+}
 
 // indexEntry is one function in docs/reference/index.json.
 type indexEntry struct {
@@ -82,6 +128,7 @@ type indexEntry struct {
 	Native     string            `json:"native"`
 	Params     []indexParam      `json:"params"`
 	Returns    string            `json:"returns"`
+	Value      bool              `json:"value,omitempty"`
 	ReturnDoc  string            `json:"return_doc,omitempty"`
 	Doc        string            `json:"doc"`
 	Signatures map[string]string `json:"signatures"`
@@ -146,7 +193,7 @@ func buildIndex(mods []*Module) *Index {
 		for _, f := range m.Functions {
 			e := indexEntry{
 				Module: m.Name, Name: f.Name, Full: m.Prefix() + f.Name, Aliases: f.Aliases,
-				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, ReturnDoc: f.ReturnDoc,
+				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, Value: f.Value, ReturnDoc: f.ReturnDoc,
 				Doc: f.Doc, Signatures: map[string]string{}, Page: m.Slug() + ".html#" + anchor(f),
 			}
 			for _, a := range f.Params {
@@ -243,7 +290,7 @@ func moduleMarkdown(m *Module) []byte {
 		w("\nSet with `modparam(\"%s\", \"name\", value)`.\n\n", m.Name)
 	}
 	if len(m.Functions) > 0 {
-		w("## Functions\n\n%s\n\n", conventions)
+		w("## Functions\n\n%s\n\n", conventions(m))
 		for _, f := range m.Functions {
 			w("- [%s%s](#%s)\n", m.Prefix(), f.Name, anchor(f))
 		}
@@ -265,11 +312,7 @@ func moduleMarkdown(m *Module) []byte {
 				}
 				w("\n")
 			}
-			w("**Returns** (%s): %s", f.Returns, ReturnMeaning(f))
-			if f.ReturnDoc != "" {
-				w(" %s", strings.TrimSpace(f.ReturnDoc))
-			}
-			w("\n\n")
+			w("**Returns** (%s): %s\n\n", ReturnKind(f), oneLine(ReturnMeaning(f)))
 			if f.Native != f.Name {
 				w("Native name: `%s`.", f.Native)
 			} else {
@@ -286,6 +329,9 @@ func moduleMarkdown(m *Module) []byte {
 					}
 				}
 			}
+			if o := outcomeText(f.Outcome, "`"); o != "" {
+				w("%s\n\n", o)
+			}
 		}
 	}
 	if len(m.PVs) > 0 {
@@ -296,6 +342,32 @@ func moduleMarkdown(m *Module) []byte {
 		w("\n")
 	}
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
+}
+
+// outcomeText tells what the examples do on the test INVITE, each item
+// between quote marks; "" when the spec states no outcome.
+func outcomeText(o *Outcome, q string) string {
+	if o == nil {
+		return ""
+	}
+	quote := func(ss []string) string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = q + s + q
+			if q == "" {
+				out[i] = "\"" + s + "\""
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	var parts []string
+	if len(o.Sends) > 0 {
+		parts = append(parts, "sends "+quote(o.Sends))
+	}
+	if len(o.Log) > 0 {
+		parts = append(parts, "logs "+quote(o.Log))
+	}
+	return "Run on an INVITE, the example in each engine " + strings.Join(parts, " and ") + " (test/examples checks it)."
 }
 
 func fenceLang(eng string) string {
@@ -442,7 +514,7 @@ func moduleHTML(m *Module) []byte {
 		w("</table>\n")
 	}
 	if len(m.Functions) > 0 {
-		w("<h2>Functions</h2>\n<p>%s</p>\n", e(conventions))
+		w("<h2>Functions</h2>\n<p>%s</p>\n", e(conventions(m)))
 		for _, f := range m.Functions {
 			w("<h3 id=\"%s\">%s%s</h3>\n", anchor(f), e(m.Prefix()), e(f.Name))
 			if f.Doc != "" {
@@ -460,7 +532,7 @@ func moduleHTML(m *Module) []byte {
 				}
 				w("</table>\n")
 			}
-			w("<p><b>Returns</b> (%s): %s %s</p>\n", f.Returns, e(ReturnMeaning(f)), e(strings.TrimSpace(f.ReturnDoc)))
+			w("<p><b>Returns</b> (%s): %s</p>\n", ReturnKind(f), e(oneLine(ReturnMeaning(f))))
 			w("<p>Native name: <code>%s</code>.", e(f.Native))
 			if len(f.Aliases) > 0 {
 				w(" Aliases: <code>%s</code>.", e(strings.Join(f.Aliases, ", ")))
@@ -470,6 +542,9 @@ func moduleHTML(m *Module) []byte {
 				if ex, ok := f.Examples[eng]; ok {
 					w("<p>%s:</p><pre>%s</pre>\n", engineTitles[eng], e(ex))
 				}
+			}
+			if o := outcomeText(f.Outcome, ""); o != "" {
+				w("<p>%s</p>\n", e(o))
 			}
 		}
 	}

@@ -102,6 +102,10 @@ type Function struct {
 	// return type is fixed (Kamailio's); an xval one gives back
 	// ctx.Fail(err) itself.
 	Fails bool
+	// Value marks an int return that is a value (a count, a code, a
+	// length), not a status: the docs then leave out the "below 0 is
+	// failure, 0 stops the route" convention and say what it is.
+	Value bool
 	// Outcome is what the examples do when run against the reference
 	// message (test/examples/testdata/invite.sip); nil when the spec
 	// states none. test/examples runs them in every engine.
@@ -394,8 +398,8 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome"}
-	var failsNode *yaml.Node
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome", "value"}
+	var failsNode, valueNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
 		switch key {
@@ -430,6 +434,9 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
 			})
+		case "value":
+			f.Value = d.boolean(v, "value")
+			valueNode = v
 		case "outcome":
 			o := &Outcome{}
 			before := len(d.errs)
@@ -509,6 +516,9 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 		d.errf(returnsNode, "%s: unknown return type %q (want none, int, bool or xval)", what, f.Returns)
 	} else if f.Fails && f.Returns == "xval" {
 		d.errf(failsNode, "%s: fails is for int, bool and none functions; an xval one returns ctx.Fail(err)", what)
+	}
+	if f.Value && f.Returns != "int" && returnsNode != nil {
+		d.errf(valueNode, "%s: value is for int returns (a count or a code rather than a status); %s is not a status anyway", what, f.Returns)
 	}
 	if f.Native == "" {
 		f.Native = f.Name

@@ -63,6 +63,10 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:3:19: go: "pkg.F" is not a valid identifier (letters, digits and _, not starting with a digit)`},
 		{"bad pv name", "module: m\npvs:\n  - {name: $ru}\n",
 			`m.yaml:3:12: pv name: "$ru" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"value on an xval", "module: m\nfunctions:\n  - {name: f, returns: xval, value: true}\n",
+			`m.yaml:3:37: function f: value is for int returns (a count or a code rather than a status); xval is not a status anyway`},
+		{"value not a bool", "module: m\nfunctions:\n  - {name: f, returns: int, value: yes please}\n",
+			`m.yaml:3:36: value: want true or false, got "yes please"`},
 		{"empty outcome", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {}}\n",
 			`m.yaml:3:38: outcome: want sends or log (or both)`},
 		{"unknown outcome field", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {replies: [x]}}\n",
@@ -103,7 +107,7 @@ func TestSpecAllErrors(t *testing.T) {
 	want := strings.Join([]string{
 		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
 		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
-		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome, value)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)

@@ -238,3 +238,98 @@ func (c *capture) WriteTo(b []byte, to netip.AddrPort) error {
 }
 
 var _ core.Sender = (*router.Worker)(nil)
+
+// TestExamples_OutcomesRun runs, in every engine, the examples of each
+// function whose spec states an outcome, against the INVITE in
+// testdata/invite.sip, and checks the first line of each message sent
+// and the log lines.
+func TestExamples_OutcomesRun(t *testing.T) {
+	mods := loadSpecs(t)
+	msg := invite(t)
+	n := 0
+	for _, e := range engines {
+		t.Run(e.key, func(t *testing.T) {
+			s, log := setup(t, mods, e)
+			// tm sends its replies through the runtime, not the worker.
+			var out *capture
+			s.RT.Send = func(b []byte, _ core.Proto, to netip.AddrPort) error { return out.WriteTo(b, to) }
+			for _, m := range mods {
+				for _, f := range m.Functions {
+					if f.Outcome == nil {
+						continue
+					}
+					n++
+					name := m.Prefix() + f.Name
+					ex, ok := f.Examples[e.key]
+					if !ok {
+						t.Errorf("%s states an outcome but has no %s example", name, e.key)
+						continue
+					}
+					src := wrap(e.key, f, ex)
+					path := m.Slug() + "." + f.Name + "." + e.ext
+					prog, err := s.Engine.Engine.Compile(path, []byte(src), s.RT)
+					if err != nil {
+						t.Errorf("%s: %v", name, err)
+						continue
+					}
+					r, err := router.New(s.RT, prog)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					before := log.Len()
+					out = &capture{}
+					w.HandlePacket(msg, netip.MustParseAddrPort("127.0.0.1:5999"), out)
+					w.Close()
+					got := log.String()[before:]
+					var lines []string
+					for _, b := range out.sent {
+						line, _, _ := bytes.Cut(b, []byte("\r\n"))
+						lines = append(lines, string(line))
+					}
+					if n := r.ScriptErrors.Load(); n != 0 {
+						t.Errorf("%s %s example: %d script errors:\n%s\n%s", name, e.key, n, src, got)
+					}
+					if strings.Join(lines, "\n") != strings.Join(f.Outcome.Sends, "\n") {
+						t.Errorf("%s %s example sent %q, the spec says %q\n%s", name, e.key, lines, f.Outcome.Sends, src)
+					}
+					for _, want := range f.Outcome.Log {
+						if !strings.Contains(got, want) {
+							t.Errorf("%s %s example: log lacks %q:\n%s", name, e.key, want, got)
+						}
+					}
+				}
+			}
+		})
+	}
+	if n < 3*10 {
+		t.Errorf("%d outcomes ran; the specs state more", n)
+	}
+}
+
+// TestExamples_ReturnTextStatusOnlyForStatus: the generated reference
+// tells the status convention ("below 0 is failure ... stops the route")
+// for int status returns only, and an int return whose return_doc says
+// what it is ("The length ...", "The number ...") is a value (spec
+// `value: true`), so its page does not call it a status.
+func TestExamples_ReturnTextStatusOnlyForStatus(t *testing.T) {
+	for _, m := range loadSpecs(t) {
+		for _, f := range m.Functions {
+			name := m.Prefix() + f.Name
+			text := kemigen.ReturnMeaning(f)
+			status := f.Returns == "int" && !f.Value
+			if got := strings.Contains(text, "below 0 is failure"); got != status {
+				t.Errorf("%s (%s, %s): status convention in the return text = %v, want %v: %q", name, m.Spec, kemigen.ReturnKind(f), got, status, text)
+			}
+			if f.Returns == "int" && !f.Value && strings.HasPrefix(f.ReturnDoc, "The ") {
+				t.Errorf("%s (%s): return_doc %q describes a value; mark the function `value: true`", name, m.Spec, f.ReturnDoc)
+			}
+			if f.Returns != "none" && strings.TrimSpace(f.ReturnDoc) == "" {
+				t.Errorf("%s (%s): returns %s but has no return_doc saying what", name, m.Spec, f.Returns)
+			}
+		}
+	}
+}
