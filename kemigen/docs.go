@@ -17,6 +17,29 @@ var engineTypes = map[string]map[string]string{
 	"native":   {"int": "int", "long": "long", "str": "str", "bool": "bool", "xval": "xval", "none": ""},
 }
 
+// xvalNames names what an xval holds in each language, for a return
+// narrowed with `gives`.
+var xvalNames = map[string]map[string]string{
+	"lua":      {"int": "integer", "str": "string", "null": "nil"},
+	"js":       {"int": "number", "str": "string", "null": "null"},
+	"starlark": {"int": "int", "str": "str", "null": "None"},
+}
+
+// ReturnType is f's return type in engine's notation: an xval narrowed by
+// its spec's `gives` is typed by what it gives ("string" for a gete
+// getter, "string|nil" for a get one).
+func ReturnType(f *Function, engine string) string {
+	names := xvalNames[engine]
+	if f.Returns != "xval" || len(f.Gives) == 0 || names == nil {
+		return engineTypes[engine][f.Returns]
+	}
+	var ts []string
+	for _, g := range f.Gives {
+		ts = append(ts, names[g])
+	}
+	return strings.Join(ts, "|")
+}
+
 var engineTitles = map[string]string{"lua": "Lua", "js": "JavaScript", "starlark": "Starlark", "native": "Native"}
 
 // Signature is a function's signature in one engine's notation.
@@ -35,14 +58,14 @@ func Signature(m *Module, f *Function, engine string) string {
 	switch engine {
 	case "lua":
 		s := m.Prefix() + f.Name + "(" + args + ")"
-		if r := t[f.Returns]; r != "" {
+		if r := ReturnType(f, engine); r != "" {
 			s += ": " + r
 		}
 		return s
 	case "js":
-		return m.Prefix() + f.Name + "(" + args + "): " + t[f.Returns]
+		return m.Prefix() + f.Name + "(" + args + "): " + ReturnType(f, engine)
 	case "starlark":
-		return m.Prefix() + f.Name + "(" + args + ") -> " + t[f.Returns]
+		return m.Prefix() + f.Name + "(" + args + ") -> " + ReturnType(f, engine)
 	}
 	return f.Native + "(" + args + ")"
 }
@@ -84,6 +107,9 @@ func ReturnMeaning(f *Function) string {
 		if len(parts) == 0 {
 			parts = append(parts, "An int, a string or null.")
 		}
+		if len(f.Gives) > 0 && len(f.Gives) < len(xvalKinds) {
+			parts = append(parts, "It gives "+orList(f.Gives)+".")
+		}
 		parts = append(parts, "Null, where it gives one, is nil in Lua, null in JavaScript, None in Starlark and $null in the native language.")
 	case "none":
 		if len(parts) == 0 {
@@ -94,6 +120,19 @@ func ReturnMeaning(f *Function) string {
 		parts = append(parts, "It can also raise a script error, which stops the route.")
 	}
 	return strings.Join(parts, " ")
+}
+
+// orList joins xval kinds for the docs: "a string or null".
+func orList(kinds []string) string {
+	words := map[string]string{"int": "an int", "str": "a string", "null": "null"}
+	var ws []string
+	for _, k := range kinds {
+		ws = append(ws, words[k])
+	}
+	if len(ws) == 1 {
+		return ws[0] + " only"
+	}
+	return strings.Join(ws[:len(ws)-1], ", ") + " or " + ws[len(ws)-1]
 }
 
 // conventions heads a module's function list: the status convention only
@@ -129,6 +168,7 @@ type indexEntry struct {
 	Params     []indexParam      `json:"params"`
 	Returns    string            `json:"returns"`
 	Value      bool              `json:"value,omitempty"`
+	Gives      []string          `json:"gives,omitempty"`
 	ReturnDoc  string            `json:"return_doc,omitempty"`
 	Doc        string            `json:"doc"`
 	Signatures map[string]string `json:"signatures"`
@@ -193,7 +233,7 @@ func buildIndex(mods []*Module) *Index {
 		for _, f := range m.Functions {
 			e := indexEntry{
 				Module: m.Name, Name: f.Name, Full: m.Prefix() + f.Name, Aliases: f.Aliases,
-				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, Value: f.Value, ReturnDoc: f.ReturnDoc,
+				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, Value: f.Value, Gives: f.Gives, ReturnDoc: f.ReturnDoc,
 				Doc: f.Doc, Signatures: map[string]string{}, Page: m.Slug() + ".html#" + anchor(f),
 			}
 			for _, a := range f.Params {

@@ -41,6 +41,9 @@ var paramChecks = map[string]string{
 	"hdrline": "Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).",
 }
 
+// xvalKinds are what an xval may hold, in the order `gives` lists them.
+var xvalKinds = []string{"int", "str", "null"}
+
 // Module parameter types (what modparam can carry).
 var modParamTypes = map[string]bool{"int": true, "str": true}
 
@@ -106,6 +109,11 @@ type Function struct {
 	// length), not a status: the docs then leave out the "below 0 is
 	// failure, 0 stops the route" convention and say what it is.
 	Value bool
+	// Gives narrows an xval return to what the function really gives:
+	// some of "int", "str" and "null", in that order; nil is all three.
+	// Stubs and signatures type the return by it (a gete getter is a
+	// string, never null).
+	Gives []string
 	// Outcome is what the examples do when run against the reference
 	// message (test/examples/testdata/invite.sip); nil when the spec
 	// states none. test/examples runs them in every engine.
@@ -398,8 +406,8 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome", "value"}
-	var failsNode, valueNode *yaml.Node
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome", "value", "gives"}
+	var failsNode, valueNode, givesNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
 		switch key {
@@ -434,6 +442,32 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
 			})
+		case "gives":
+			givesNode = v
+			have := map[string]bool{}
+			for _, n := range d.list(v, "gives") {
+				g := "null" // a bare null in YAML
+				if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+					g = d.str(n, "gives")
+				}
+				if !contains(xvalKinds, g) {
+					d.errf(n, "gives: unknown kind %q (want int, str or null)", g)
+					continue
+				}
+				if have[g] {
+					d.errf(n, "gives: %q given twice", g)
+					continue
+				}
+				have[g] = true
+			}
+			for _, g := range xvalKinds {
+				if have[g] {
+					f.Gives = append(f.Gives, g)
+				}
+			}
+			if len(have) == 0 && len(d.list(v, "gives")) == 0 {
+				d.errf(v, "gives: want at least one of int, str, null")
+			}
 		case "value":
 			f.Value = d.boolean(v, "value")
 			valueNode = v
@@ -519,6 +553,9 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 	}
 	if f.Value && f.Returns != "int" && returnsNode != nil {
 		d.errf(valueNode, "%s: value is for int returns (a count or a code rather than a status); %s is not a status anyway", what, f.Returns)
+	}
+	if givesNode != nil && f.Returns != "xval" && returnsNode != nil {
+		d.errf(givesNode, "%s: gives narrows an xval return, not %s", what, f.Returns)
 	}
 	if f.Native == "" {
 		f.Native = f.Name

@@ -67,6 +67,16 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:3:37: function f: value is for int returns (a count or a code rather than a status); xval is not a status anyway`},
 		{"value not a bool", "module: m\nfunctions:\n  - {name: f, returns: int, value: yes please}\n",
 			`m.yaml:3:36: value: want true or false, got "yes please"`},
+		{"gives on an int", "module: m\nfunctions:\n  - {name: f, returns: int, gives: [str]}\n",
+			`m.yaml:3:36: function f: gives narrows an xval return, not int`},
+		{"gives unknown kind", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [str, float]}\n",
+			`m.yaml:3:43: gives: unknown kind "float" (want int, str or null)`},
+		{"gives twice", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [str, str]}\n",
+			`m.yaml:3:43: gives: "str" given twice`},
+		{"gives a list", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [[str]]}\n",
+			`m.yaml:3:38: gives: want a string, got a list`},
+		{"gives empty", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: []}\n",
+			`m.yaml:3:37: gives: want at least one of int, str, null`},
 		{"empty outcome", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {}}\n",
 			`m.yaml:3:38: outcome: want sends or log (or both)`},
 		{"unknown outcome field", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {replies: [x]}}\n",
@@ -107,7 +117,7 @@ func TestSpecAllErrors(t *testing.T) {
 	want := strings.Join([]string{
 		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
 		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
-		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome, value)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome, value, gives)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -206,6 +216,17 @@ func TestExamples_OutcomeDecoded(t *testing.T) {
 		t.Errorf("outcome %+v", o)
 	}
 	if m.Functions[1].Outcome != nil {
+		t.Errorf("g has an outcome it did not state")
+	}
+	m, errs = ParseSpec([]byte("module: m\nfunctions:\n  - {name: f, returns: xval, gives: [null, str]}\n"), "m.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	f := m.Functions[0]
+	if strings.Join(f.Gives, ",") != "str,null" || ReturnType(f, "js") != "string|null" || ReturnType(f, "lua") != "string|nil" || pyReturn(f) != "Union[str, None]" {
+		t.Errorf("gives %v: js %s lua %s py %s", f.Gives, ReturnType(f, "js"), ReturnType(f, "lua"), pyReturn(f))
+	}
+	if false {
 		t.Errorf("g has an outcome it did not state")
 	}
 }
