@@ -482,29 +482,51 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 #q{width:100%;box-sizing:border-box;padding:.3em}#hits a{display:block;font-size:13px}
 h3{border-top:1px solid #ddd;padding-top:1em}`
 
-// searchScript lists the modules in the page's nav and filters the index
-// as the user types: every word must appear in the name, the aliases or
-// the doc.
+// searchScript lists the modules in the page's nav and searches the index
+// as the user types. Function names rank first: an exact name (short,
+// full, alias or native), then names starting with the query, then names
+// holding it, then entries whose name, aliases or doc hold every word;
+// shorter names first within a rank. At most maxHits show, and a line
+// says how many matched when more did.
 const searchScript = `(function(){
-var idx=KEMI_INDEX;
+var idx=KEMI_INDEX,MAX=50;
 var mods=document.getElementById("mods");
 KEMI_MODULES.forEach(function(m){
   var a=document.createElement("a");a.href=m.u;a.textContent=m.n;mods.appendChild(a);
 });
 var q=document.getElementById("q"),hits=document.getElementById("hits");
+function names(it){
+  var full=it.n.toLowerCase(),short=full.slice(full.lastIndexOf(".")+1);
+  return [short,full].concat(it.a?it.a.toLowerCase().split(" "):[]);
+}
+function rank(it,query,words){
+  var ns=names(it),i;
+  for(i=0;i<ns.length;i++)if(ns[i]===query)return 0;
+  for(i=0;i<ns.length;i++)if(ns[i].indexOf(query)===0)return 1;
+  for(i=0;i<ns.length;i++)if(ns[i].indexOf(query)>=0)return 2;
+  var hay=(it.n+" "+it.a+" "+it.d).toLowerCase();
+  return words.every(function(w){return hay.indexOf(w)>=0;})?3:-1;
+}
 function show(){
-  var words=q.value.toLowerCase().split(/\s+/).filter(Boolean);
+  var query=q.value.toLowerCase().trim(),words=query.split(/\s+/).filter(Boolean);
   hits.textContent="";
   if(!words.length)return;
-  var n=0;
-  for(var i=0;i<idx.length&&n<50;i++){
-    var it=idx[i],hay=(it.n+" "+it.a+" "+it.d).toLowerCase();
-    if(words.every(function(w){return hay.indexOf(w)>=0;})){
-      var a=document.createElement("a");a.href=it.u;a.textContent=it.n;a.title=it.d;
-      hits.appendChild(a);n++;
-    }
+  var found=[];
+  for(var i=0;i<idx.length;i++){
+    var r=rank(idx[i],query,words);
+    if(r>=0)found.push({r:r,it:idx[i]});
   }
-  if(!n)hits.textContent="no match";
+  found.sort(function(x,y){return x.r-y.r||x.it.n.length-y.it.n.length||(x.it.n<y.it.n?-1:x.it.n>y.it.n?1:0);});
+  if(!found.length){hits.textContent="no match";return;}
+  found.slice(0,MAX).forEach(function(f){
+    var a=document.createElement("a");a.href=f.it.u;a.textContent=f.it.n;a.title=f.it.d;
+    hits.appendChild(a);
+  });
+  if(found.length>MAX){
+    var p=document.createElement("p");p.className="more";
+    p.textContent="showing "+MAX+" of "+found.length+" matches: type more to narrow";
+    hits.appendChild(p);
+  }
 }
 q.addEventListener("input",show);show();
 })();`
