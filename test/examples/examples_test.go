@@ -203,9 +203,10 @@ func TestExamples_CompileInEveryEngine(t *testing.T) {
 	}
 }
 
-// TestExamples_EveryFunctionHasLuaExample: the Lua example is what the
+// TestExamples_EveryFunctionHasOneInEachEngine: every function shows a
+// Lua, JavaScript and Starlark example; the Lua one is what the
 // other engines' examples are derived from.
-func TestExamples_EveryFunctionHasLuaExample(t *testing.T) {
+func TestExamples_EveryFunctionHasOneInEachEngine(t *testing.T) {
 	for _, m := range loadSpecs(t) {
 		for _, f := range m.Functions {
 			for _, e := range engines {
