@@ -162,6 +162,13 @@ type Runtime struct {
 	// retransmissions). The server sets it; it is safe for concurrent use.
 	Send func(b []byte, proto Proto, to netip.AddrPort) error
 
+	// SendFrom is Send through the socket bound to local (a Ctx's Local),
+	// for a reply sent after its worker moved on (registrar's replies
+	// held until their binding is durable). The server sets it; nil when
+	// there is no such sender (tests), and callers then send in the
+	// worker.
+	SendFrom func(local netip.AddrPort, b []byte, proto Proto, to netip.AddrPort) error
+
 	mu         sync.Mutex
 	state      map[string]any
 	stops      []func()

@@ -25,7 +25,9 @@ const usage = `usage: kemi <command> [flags]
 
 commands:
   serve    run the SIP server (the default command)
-  check    load the config and compile its script, print every error or "ok"
+  check    load the config, compile its script and resolve its KSR calls
+           against the loaded modules; print every error and warning, then
+           "ok" or exit 1
   user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
   db       check a database file: kemi db check [FILE]
   version  print the version
@@ -38,6 +40,10 @@ flags of serve and check:
                         sets GOMEMLIMIT unless that is set; new transactions get
                         503 above 75% of it
   -A NAME[=VALUE]       define NAME for #!ifdef, repeatable
+
+flags of check:
+  -strict               a call into a module the config does not load is an
+                        error, not a warning
 `
 
 func main() {
@@ -66,6 +72,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if cmd == "check" {
+			for _, d := range setup.Diags {
+				fmt.Fprintln(stderr, d)
+			}
 			fmt.Fprintln(stdout, "ok")
 			return 0
 		}
@@ -109,6 +118,10 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (loader.Options, er
 	fs.IntVar(&opt.Workers, "n", 0, "workers")
 	fs.IntVar(&opt.MemMB, "m", 0, "memory budget in MB")
 	fs.Var(&defines, "A", "define NAME[=VALUE] (repeatable)")
+	if cmd == "check" {
+		opt.Check = true
+		fs.BoolVar(&opt.Strict, "strict", false, "a call into a module that is not loaded is an error")
+	}
 	if err := fs.Parse(args); err != nil {
 		return opt, err
 	}

@@ -62,6 +62,22 @@ func serve(setup *loader.Setup, stderr io.Writer) error {
 		}
 		return first.WriteTo(b, to)
 	}
+	// Replies sent later (registrar's, held for the disk) leave through
+	// the socket their request came in on.
+	byLocal := make(map[netip.AddrPort]*transport.UDP, len(conns))
+	for _, c := range conns {
+		byLocal[c.LocalAddr()] = c
+	}
+	setup.RT.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto != core.UDP && proto != 0 {
+			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		c := byLocal[local]
+		if c == nil {
+			return fmt.Errorf("send to %s: no socket on %s", to, local)
+		}
+		return c.WriteTo(b, to)
+	}
 
 	errs := make(chan error, len(conns))
 	var wg sync.WaitGroup

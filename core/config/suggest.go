@@ -67,3 +67,11 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Suggest returns the candidate nearest to name, or "" when none is near
+// enough to be a likely typo. kemi check uses it for script names too.
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }
+
+// DidYouMean is Suggest formatted as a message suffix:
+// ` (did you mean "x"?)`, or "".
+func DidYouMean(name string, candidates []string) string { return didYouMean(name, candidates) }

@@ -17,6 +17,7 @@ import (
 
 	"kemi/core"
 	"kemi/core/config"
+	"kemi/core/scriptcheck"
 	"kemi/internal/memguard"
 	"kemi/sip"
 )
@@ -30,6 +31,11 @@ type Options struct {
 	Workers int               // -n; 0 keeps children from the config
 	MemMB   int               // -m; 0 keeps shm_mem_size from the config
 	LogOut  io.Writer         // default os.Stderr
+	// Check resolves the script's KSR calls against the loaded modules
+	// (core/scriptcheck), as `kemi check` does: an error there fails the
+	// load and Setup.Diags keeps the warnings. Strict makes a call into a
+	// module that is not loaded an error.
+	Check, Strict bool
 }
 
 // Setup is a loaded config, ready to serve.
@@ -41,7 +47,8 @@ type Setup struct {
 	Script  string
 	Listens []config.Listen
 	Workers int
-	MemMB   int // the memory budget in MB: -m, else shm_mem_size, else memguard.DefaultMB
+	MemMB   int                // the memory budget in MB: -m, else shm_mem_size, else memguard.DefaultMB
+	Diags   []scriptcheck.Diag // with Options.Check: the warnings
 }
 
 // always are the modules every script sees without a loadmodule: the core
@@ -159,6 +166,11 @@ func Load(opt Options) (*Setup, error) {
 		return nil, fmt.Errorf("%s: the script defines no %s() function; it is required", s.Script, rt.Callback("ksr_request_route"))
 	}
 	s.Program = prog
+	if opt.Check {
+		if err := s.checkScript(eng, src, opt.Strict, read); err != nil {
+			return nil, err
+		}
+	}
 	if err := rt.Start(); err != nil {
 		return nil, err
 	}
@@ -336,4 +348,38 @@ func resolveScript(script, cfgPath string, read func(string) ([]byte, error)) st
 		return alt
 	}
 	return script
+}
+
+// checkScript runs core/scriptcheck over the compiled script. Every
+// finding is in the error (errors and warnings, in script order), so
+// `kemi check` prints them all; without errors the warnings stay in Diags.
+func (s *Setup) checkScript(eng *core.EngineInfo, src []byte, strict bool, read func(string) ([]byte, error)) error {
+	lang, ok := scriptcheck.LangOf(eng.Module)
+	if !ok {
+		return nil
+	}
+	env := scriptcheck.Env{Reg: s.RT.Reg, Strict: strict, Defined: s.Program.Has, ReadFile: read}
+	// Function names the config hands to the script: kemi.*_callback
+	// (request_route is required above) and event_callback modparams.
+	for _, g := range s.Config.Globals {
+		if strings.HasPrefix(g.Name, "kemi.") && strings.HasSuffix(g.Name, "_callback") &&
+			g.Name != "kemi.request_route_callback" && g.Value.Kind == core.KStr {
+			env.Routes = append(env.Routes, scriptcheck.Route{Name: g.Value.S, Where: g.Pos.String() + ": " + g.Name})
+		}
+	}
+	for _, mp := range s.Config.ModParams {
+		if mp.Name == "event_callback" && mp.Value.Kind == core.KStr {
+			env.Routes = append(env.Routes, scriptcheck.Route{Name: mp.Value.S,
+				Where: fmt.Sprintf("%s: modparam(%q, %q)", mp.Pos, mp.Module, mp.Name)})
+		}
+	}
+	s.Diags = scriptcheck.Check(lang, s.Script, src, env)
+	if scriptcheck.Errors(s.Diags) == 0 {
+		return nil
+	}
+	lines := make([]string, len(s.Diags))
+	for i, d := range s.Diags {
+		lines[i] = d.String()
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }

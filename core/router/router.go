@@ -206,7 +206,7 @@ func (w *Worker) forwardReply() {
 		return
 	}
 	top := it.Via()
-	if my := w.r.rt.Myself; my == nil || !my(top.Host, top.Port) {
+	if !w.ctx.IsMyself(top.Host, top.Port) { // the Myself hook, or else the socket it came on
 		if log.Enabled(core.LDbg) {
 			w.ctx.Log(core.LDbg, fmt.Sprintf("reply for Call-ID %s: top Via %s is not ours; dropped", core.LogQuote(w.msg.CallID()), core.LogValue(top.Host)))
 		}

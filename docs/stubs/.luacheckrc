@@ -16,6 +16,8 @@ read_globals = {
 			dbg = {},
 			err = {},
 			force_rport = {},
+			forward = {},
+			forward_uri = {},
 			get_debug = {},
 			info = {},
 			is_ACK = {},
@@ -396,9 +398,11 @@ read_globals = {
 			},
 			registrar = {
 				fields = {
+					add_sock_hdr = {},
 					lookup = {},
 					lookup_branches = {},
 					lookup_uri = {},
+					reg_send_reply = {},
 					registered = {},
 					registered_uri = {},
 					save = {},
@@ -582,6 +586,18 @@ read_globals = {
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+				},
+			},
+			uac = {
+				fields = {
+					uac_auth = {},
+					uac_auth_mode = {},
+					uac_replace_from = {},
+					uac_replace_from_uri = {},
+					uac_replace_to = {},
+					uac_replace_to_uri = {},
+					uac_restore_from = {},
+					uac_restore_to = {},
 				},
 			},
 			usrloc = {

@@ -3,7 +3,7 @@
 // Editor stubs for the KSR object of KEMI JavaScript scripts. A module
 // that is not loaded is undefined at run time.
 
-/** JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object and the ECMAScript built-ins only: no require, no filesystem, no network. Each routing callback runs under a wall-time budget. */
+/** JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget. */
 interface KSR_app_jsdt {
 }
 
@@ -11,7 +11,7 @@ interface KSR_app_jsdt {
 interface KSR_app_lua {
 }
 
-/** Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget. */
+/** Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine "starlark"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion and global reassignment are not allowed. `load("lib/x.star", "f")` reads a module from the script's folder tree (see docs/script-modules.md); it runs once, and its frozen globals are shared by every worker. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget. */
 interface KSR_app_starlark {
 }
 
@@ -1463,6 +1463,12 @@ interface KSR_regex {
 /** REGISTER processing (RFC 3261 section 10.3) and user location. save stores the Contact bindings of the REGISTER's To address in a usrloc table and sends the reply itself; lookup turns the Request-URI into the registered contacts (the highest q first, the others as parallel branches for tm). Expiry comes from the Contact expires parameter, else the Expires header, else default_expires, and is clamped to min_expires..max_expires: an oversized or bogus value is clamped, not rejected. */
 interface KSR_registrar {
 	/**
+	 * Append to the request a header hdr_name whose value is the socket it came in on, proto:ip:port (udp:127.0.0.1:5060), for a registrar it is relayed to (that one stores it with sock_flag and sock_hdr_name). Only for setups of several replicated servers.
+	 * @param hdr_name Name of the header to add, a token such as Sock-Info.
+	 * @returns 1 when the header was added; -1 for a name that is not a header name or a message that is not a request.
+	 */
+	add_sock_hdr(hdr_name: string): number;
+	/**
 	 * Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches.
 	 * @param table usrloc table.
 	 * @returns 1 found (the Request-URI now is the best contact); -1 no binding; -2 bindings exist but none accepts the method (method_filtering); -3 error (a bad Request-URI).
@@ -1482,6 +1488,11 @@ interface KSR_registrar {
 	 */
 	lookup_uri(table: string, uri: string): number;
 	/**
+	 * Send the reply save kept when it ran with flag 0x02 (no reply): the 200 OK listing the bindings, or the error save would have sent. So a script can save, do other work, then answer. Through tm when the REGISTER has a transaction, else statelessly.
+	 * @returns 1 when the reply was sent; -1 when save did not run with flag 0x02 on this message, the reply was already sent, or it could not be sent.
+	 */
+	reg_send_reply(): number;
+	/**
 	 * Tell whether the Request-URI is registered.
 	 * @param table usrloc table.
 	 * @returns 1 when the Request-URI's address of record has a live binding, -1 when not.
@@ -1495,10 +1506,10 @@ interface KSR_registrar {
 	 */
 	registered_uri(table: string, uri: string): number;
 	/**
-	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
+	 * Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself (through tm when the script made a transaction with t_newtran, else statelessly): do not send another after it. With usrloc db_mode 1 or 3 a binding is never answered 200 unless it is on disk: when the database file cannot be written save answers 500 Server Internal Error and returns -1 (the binding stays in memory and is written when the database works again). So that workers need not wait for the disk, a stateless 200 is handed to usrloc's writer and sent, from the socket the REGISTER came in on, once the batch holding the binding is committed; save returns at once with its code, and a commit that fails then sends 500 instead of the 200. At most 1024 replies (4 MB) wait so; past that, and for a REGISTER with a transaction, save waits for the disk itself.
 	 * @param table usrloc table, "location".
 	 * @param flags 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
-	 * @returns 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+	 * @returns 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent), the database could not be written (500 sent), or it could not be handled.
 	 */
 	save(table: string, flags: number): number;
 	/**
@@ -2466,6 +2477,57 @@ interface KSR_tmx {
 	t_precheck_trans(): number;
 }
 
+/** User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send. */
+interface KSR_uac {
+	/**
+	 * In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first. The next hop names the realm: call it only for requests sent to the trunk the credential is for (see docs/uac.md).
+	 * @returns 1 when the credentials were added to the request; -1 when not in a failure route, the reply is not a 401 or 407 with a Digest challenge kemi can answer, or no credential matches its realm.
+	 */
+	uac_auth(): number;
+	/**
+	 * uac_auth with a mode.
+	 * @param mode 1: the password is the HA1 hash (hex) of username:realm:password; 0: a plain password.
+	 * @returns As uac_auth.
+	 */
+	uac_auth_mode(mode: number): number;
+	/**
+	 * Replace the display name and URI of the From header. With restore_mode "auto" the original URI is stored in the Record-Route parameter rr_from_store_param, for uac_restore_from in the dialog's later requests: call it before record_route or after (rr's add_rr_param is used).
+	 * @param display New display name, written as given (add the quotes yourself); "" removes it.
+	 * @param uri New From URI; "" keeps the URI.
+	 * @returns 1 on success; -1 when the message is not a request, the From was already replaced, the URI is not valid, or (restore_mode auto) the request is inside a dialog (To has a tag).
+	 */
+	uac_replace_from(display: string, uri: string): number;
+	/**
+	 * Replace the URI of the From header, keeping the display name.
+	 * @param uri New From URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_from_uri(uri: string): number;
+	/**
+	 * Replace the display name and URI of the To header, as uac_replace_from does for From (parameter rr_to_store_param).
+	 * @param display New display name; "" removes it.
+	 * @param uri New To URI; "" keeps the URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_to(display: string, uri: string): number;
+	/**
+	 * Replace the URI of the To header, keeping the display name.
+	 * @param uri New To URI.
+	 * @returns As uac_replace_from.
+	 */
+	uac_replace_to_uri(uri: string): number;
+	/**
+	 * In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route.
+	 * @returns 1 when a URI was restored; -1 when the request's Route has no parameter of ours or it does not decode.
+	 */
+	uac_restore_from(): number;
+	/**
+	 * As uac_restore_from, for the To header.
+	 * @returns As uac_restore_from.
+	 */
+	uac_restore_to(): number;
+}
+
 /** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. */
 interface KSR_usrloc {
 }
@@ -2575,6 +2637,7 @@ interface KSR_object {
 	textopsx: KSR_textopsx;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
+	uac: KSR_uac;
 	usrloc: KSR_usrloc;
 	x: KSR_x;
 	xlog: KSR_xlog;
@@ -2598,6 +2661,17 @@ interface KSR_object {
 	 * @returns Always true.
 	 */
 	force_rport(): boolean;
+	/**
+	 * Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
+	 * @returns 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+	 */
+	forward(): number;
+	/**
+	 * Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
+	 * @param uri Where to send the request, a sip: URI with an IP address (UDP).
+	 * @returns 1 when sent; -1 on the errors of forward, or an empty uri.
+	 */
+	forward_uri(uri: string): number;
 	/**
 	 * The current log level, the debug global.
 	 * @returns The level: -5 (alert) to 3 (debug).

@@ -23,6 +23,15 @@ function KSR.err(msg) end
 ---@return boolean # Always true.
 function KSR.force_rport() end
 
+---Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
+---@return integer # 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+function KSR.forward() end
+
+---Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
+---@param uri string Where to send the request, a sip: URI with an IP address (UDP).
+---@return integer # 1 when sent; -1 on the errors of forward, or an empty uri.
+function KSR.forward_uri(uri) end
+
 ---The current log level, the debug global.
 ---@return integer # The level: -5 (alert) to 3 (debug).
 function KSR.get_debug() end
@@ -1581,6 +1590,11 @@ function KSR.regex.pcre_match_group(subject, group) end
 ---@class KSR.registrar
 KSR.registrar = {}
 
+---Append to the request a header hdr_name whose value is the socket it came in on, proto:ip:port (udp:127.0.0.1:5060), for a registrar it is relayed to (that one stores it with sock_flag and sock_hdr_name). Only for setups of several replicated servers.
+---@param hdr_name string Name of the header to add, a token such as Sock-Info.
+---@return integer # 1 when the header was added; -1 for a name that is not a header name or a message that is not a request.
+function KSR.registrar.add_sock_hdr(hdr_name) end
+
 ---Replace the Request-URI with the registered contact of the highest q (the latest registered on a tie), set the destination to the received address when it was behind NAT, and add the other contacts as branches.
 ---@param table string usrloc table.
 ---@return integer # 1 found (the Request-URI now is the best contact); -1 no binding; -2 bindings exist but none accepts the method (method_filtering); -3 error (a bad Request-URI).
@@ -1597,6 +1611,10 @@ function KSR.registrar.lookup_branches(table) end
 ---@return integer # As for lookup.
 function KSR.registrar.lookup_uri(table, uri) end
 
+---Send the reply save kept when it ran with flag 0x02 (no reply): the 200 OK listing the bindings, or the error save would have sent. So a script can save, do other work, then answer. Through tm when the REGISTER has a transaction, else statelessly.
+---@return integer # 1 when the reply was sent; -1 when save did not run with flag 0x02 on this message, the reply was already sent, or it could not be sent.
+function KSR.registrar.reg_send_reply() end
+
 ---Tell whether the Request-URI is registered.
 ---@param table string usrloc table.
 ---@return integer # 1 when the Request-URI's address of record has a live binding, -1 when not.
@@ -1608,10 +1626,10 @@ function KSR.registrar.registered(table) end
 ---@return integer # 1 when registered, -1 when not.
 function KSR.registrar.registered_uri(table, uri) end
 
----Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself.
+---Process a REGISTER: add, refresh or remove the bindings of the To address of record, then reply 200 OK listing every current binding as `Contact: <uri>;expires=N`. A malformed Contact gets 400, a Contact URI longer than contact_max_size 400, more bindings than max_contacts 503, a 200 that would be larger than one UDP datagram (65507 bytes) 500 "Contacts Too Large For One Reply", an older CSeq for the same Call-ID 400 (RFC 3261 10.3 step 7); every check is made before anything is stored, so a REGISTER answered with an error never changes the bindings. Like Kamailio, save sends the error reply itself (through tm when the script made a transaction with t_newtran, else statelessly): do not send another after it. With usrloc db_mode 1 or 3 a binding is never answered 200 unless it is on disk: when the database file cannot be written save answers 500 Server Internal Error and returns -1 (the binding stays in memory and is written when the database works again). So that workers need not wait for the disk, a stateless 200 is handed to usrloc's writer and sent, from the socket the REGISTER came in on, once the batch holding the binding is committed; save returns at once with its code, and a commit that fails then sends 500 instead of the 200. At most 1024 replies (4 MB) wait so; past that, and for a REGISTER with a transaction, save waits for the disk itself.
 ---@param table string usrloc table, "location".
 ---@param flags integer 0x01 keeps the bindings in memory only (not in the database); 0x02 sends no reply; 0x04 replaces every binding of the AoR with the REGISTER's contacts.
----@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent) or could not be handled.
+---@return integer # 1 bindings added (or nothing changed), 2 updated, 3 removed, 4 bindings only listed (no Contact); -2 too many contacts (503 sent) or bindings too large for one reply (500 sent); -1 the REGISTER was rejected otherwise (a 400 was sent), the database could not be written (500 sent), or it could not be handled.
 function KSR.registrar.save(table, flags) end
 
 ---save with the address of record taken from uri.
@@ -2428,6 +2446,49 @@ function KSR.tmx.t_is_reply_route() end
 ---Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
 ---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 function KSR.tmx.t_precheck_trans() end
+
+---User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth).
+---@class KSR.uac
+KSR.uac = {}
+
+---In a failure route, answer the 401 or 407 of the picked branch: build Authorization (401) or Proxy-Authorization (407) for the challenge's realm, nonce and algorithm (MD5 or SHA-256; qop=auth with a fresh cnonce and nc=00000001 when offered), add it to the request and set the Request-URI to the one that branch was sent to. Call t_relay after it to send the request again. An older header of the same kind for the same realm is removed first. The next hop names the realm: call it only for requests sent to the trunk the credential is for (see docs/uac.md).
+---@return integer # 1 when the credentials were added to the request; -1 when not in a failure route, the reply is not a 401 or 407 with a Digest challenge kemi can answer, or no credential matches its realm.
+function KSR.uac.uac_auth() end
+
+---uac_auth with a mode.
+---@param mode integer 1: the password is the HA1 hash (hex) of username:realm:password; 0: a plain password.
+---@return integer # As uac_auth.
+function KSR.uac.uac_auth_mode(mode) end
+
+---Replace the display name and URI of the From header. With restore_mode "auto" the original URI is stored in the Record-Route parameter rr_from_store_param, for uac_restore_from in the dialog's later requests: call it before record_route or after (rr's add_rr_param is used).
+---@param display string New display name, written as given (add the quotes yourself); "" removes it.
+---@param uri string New From URI; "" keeps the URI.
+---@return integer # 1 on success; -1 when the message is not a request, the From was already replaced, the URI is not valid, or (restore_mode auto) the request is inside a dialog (To has a tag).
+function KSR.uac.uac_replace_from(display, uri) end
+
+---Replace the URI of the From header, keeping the display name.
+---@param uri string New From URI.
+---@return integer # As uac_replace_from.
+function KSR.uac.uac_replace_from_uri(uri) end
+
+---Replace the display name and URI of the To header, as uac_replace_from does for From (parameter rr_to_store_param).
+---@param display string New display name; "" removes it.
+---@param uri string New To URI; "" keeps the URI.
+---@return integer # As uac_replace_from.
+function KSR.uac.uac_replace_to(display, uri) end
+
+---Replace the URI of the To header, keeping the display name.
+---@param uri string New To URI.
+---@return integer # As uac_replace_from.
+function KSR.uac.uac_replace_to_uri(uri) end
+
+---In a later request of a dialog whose first request had its From replaced (restore_mode auto), put the URIs back from the Route parameter: a request going the way the first one did gets the new From URI, one coming back gets the original URI in its To. Call it after loose_route.
+---@return integer # 1 when a URI was restored; -1 when the request's Route has no parameter of ours or it does not decode.
+function KSR.uac.uac_restore_from() end
+
+---As uac_restore_from, for the To header.
+---@return integer # As uac_restore_from.
+function KSR.uac.uac_restore_to() end
 
 ---The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration.
 ---@class KSR.usrloc

@@ -25,7 +25,8 @@
 // microseconds.
 //
 // Sandbox: goja itself has no require, filesystem, network or process
-// access, and this package adds none (no goja_nodejs). Every callback runs
+// access. This package adds one thing, require (require.go): it reads .js
+// files in the script's folder tree and nothing else (no goja_nodejs). Every callback runs
 // under rt.TimeBudget of wall time, enforced by a shared watchdog (see
 // budget.go), and under the memory budget (limits.go). KSR and its module
 // objects are read-only (bind.go).
@@ -65,7 +66,7 @@ func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, 
 	if err != nil {
 		return nil, compileError(path, err)
 	}
-	return &Program{path: path, prg: prg, rt: rt, funcs: topLevelFuncs(tree)}, nil
+	return &Program{path: path, prg: prg, rt: rt, funcs: topLevelFuncs(tree), mods: newModules(path)}, nil
 }
 
 // Program is a compiled script, shared by every worker.
@@ -74,6 +75,7 @@ type Program struct {
 	prg   *goja.Program
 	rt    *core.Runtime
 	funcs map[string]bool
+	mods  *modules // require's compiled files (require.go)
 }
 
 // Has reports whether the script's top level defines a function named

@@ -244,7 +244,7 @@ func TestSandbox(t *testing.T) {
 	if err := vm.Call(ctx, "sandbox"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "undefined,undefined,undefined,undefined,undefined,undefined"; len(f.infos) != 1 || f.infos[0] != want {
+	if want := "function,undefined,undefined,undefined,undefined,undefined"; len(f.infos) != 1 || f.infos[0] != want {
 		t.Errorf("typeof require, process, module, setTimeout, fetch, XMLHttpRequest = %q, want %s", f.infos, want)
 	}
 }

@@ -22,8 +22,12 @@ type VM struct {
 	depth int       // callbacks running: 2 while a branch route runs inside t_relay
 	args  [6]core.Value
 	fns   map[string]goja.Callable // callbacks by name; nil for missing ones
-	watch *watch
-	mem   *heapwatch.Watch
+	// modules are the module objects require loaded, by resolved path.
+	modules map[string]*goja.Object
+	// required answers a require already made, without the filesystem.
+	required map[requireKey]*goja.Object
+	watch    *watch
+	mem      *heapwatch.Watch
 	// memMsg says which size check stopped the message (VM goroutine only).
 	memMsg string
 
@@ -34,7 +38,7 @@ type VM struct {
 // NewVM builds a runtime with KSR bound and runs the script's top level
 // once, with a context that has no message.
 func (p *Program) NewVM() (core.VM, error) {
-	v := &VM{prog: p, rt: goja.New(), fns: map[string]goja.Callable{}}
+	v := &VM{prog: p, rt: goja.New(), fns: map[string]goja.Callable{}, modules: map[string]*goja.Object{}, required: map[requireKey]*goja.Object{}}
 	v.rt.SetMaxCallStackSize(maxCallStack)
 	v.jsTrue, v.jsFalse = v.rt.ToValue(true), v.rt.ToValue(false)
 	v.ints = make([]goja.Value, smallIntMax-smallIntMin)
@@ -43,6 +47,9 @@ func (p *Program) NewVM() (core.VM, error) {
 	}
 	if err := v.bindKSR(p.rt.Reg); err != nil {
 		return nil, fmt.Errorf("%s: binding KSR: %w", p.path, err)
+	}
+	if err := v.rt.Set("require", v.requireFunc(p.mods.root.Dir)); err != nil {
+		return nil, fmt.Errorf("%s: binding require: %w", p.path, err)
 	}
 	v.watch = newWatch(v.rt, p.rt.TimeBudget)
 	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) })

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "app_jsdt",
-		Doc:  "JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine \"jsdt\"` (or \"js\"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object and the ECMAScript built-ins only: no require, no filesystem, no network. Each routing callback runs under a wall-time budget.",
+		Doc:  "JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine \"jsdt\"` (or \"js\"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget.",
 		Params: []core.ParamSpec{
 			{Name: "load", Type: core.TStr, Default: core.Str(""), Doc: "Path of the JavaScript file with the routing callbacks."},
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio compatibility; reloads go through the kemi RPC."},

@@ -141,7 +141,10 @@ func (vm *VM) bind(e *core.Export, name string) *glua.LFunction {
 			vm.raised = err
 			L.RaiseError("%s", err.Error())
 		case core.KExit:
-			if unwindFrames(L) {
+			// In a coroutine the exit is raised like an error, as
+			// Kamailio's is: coroutine.wrap passes it on (the route ends),
+			// coroutine.resume catches it and returns false.
+			if L == vm.L && unwindFrames(L) {
 				return 0
 			}
 			vm.raiseExit(L)

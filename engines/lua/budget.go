@@ -60,11 +60,46 @@ func (b *stepBudget) Done() <-chan struct{} {
 		cf := frameOf(b.L, (*glua.LState).RemoveCallerFrame)
 		inst := cf.Fn.Proto.Code[cf.Pc-1]
 		if watchedOps>>(inst>>26)&1 != 0 {
-			b.vm.watchOp(cf.Fn, cf.LocalBase, inst)
+			b.vm.watchOp(b.L, cf.Fn, cf.LocalBase, inst)
 		}
 	}
 	return nil
 }
+
+// threadBudget is the context of a coroutine. gopher-lua runs a coroutine
+// in an LState of its own (L.NewThread), whose main loop polls that
+// state's context; left to itself, NewThread would give it a
+// context.WithCancel of the VM's, whose Done is a channel of its own, so
+// neither budget would see the coroutine's instructions. kemi sets this
+// instead (coroutine.create and wrap, stdlib.go): the same counter and
+// memory budget as the VM, reading the coroutine's own frame.
+type threadBudget struct {
+	b *stepBudget
+	L *glua.LState // the coroutine
+}
+
+func (t *threadBudget) Done() <-chan struct{} {
+	b := t.b
+	b.left--
+	if b.left < 0 {
+		return closed
+	}
+	if b.L != nil {
+		cf := frameOf(t.L, (*glua.LState).RemoveCallerFrame)
+		if cf == nil || cf.Fn == nil || cf.Fn.IsG || cf.Pc < 1 {
+			return nil
+		}
+		inst := cf.Fn.Proto.Code[cf.Pc-1]
+		if watchedOps>>(inst>>26)&1 != 0 {
+			b.vm.watchOp(t.L, cf.Fn, cf.LocalBase, inst)
+		}
+	}
+	return nil
+}
+
+func (t *threadBudget) Err() error                  { return t.b.Err() }
+func (t *threadBudget) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (t *threadBudget) Value(any) any               { return nil }
 
 // Err is what gopher-lua raises (prefixed with the script position) when
 // Done fires.

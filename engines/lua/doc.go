@@ -2,10 +2,13 @@
 // app_lua), built on gopher-lua.
 //
 // A script is parsed and compiled once into a FunctionProto that every
-// worker shares. Each worker builds its own VM: a fresh LState with only the
-// base, string, table and math libraries (nothing that reaches files,
-// processes, the network or other scripts), the KSR object bound once and
-// the script's top level run once. KSR holds one subtable per loaded module
+// worker shares. Each worker builds its own VM: a fresh LState with Lua
+// 5.1's libraries as Kamailio's app_lua has them (stdlib.go: require
+// searching the script's folder first, io, os without os.exit, debug,
+// coroutine, load; their file and process access is the script author's
+// own, as in Kamailio), the KSR object bound once and the script's top
+// level run once. Modules loaded with require are per VM, so a reload
+// (new VMs) loads them again. KSR holds one subtable per loaded module
 // whose members are Go closures over the resolved *core.Export, so a call
 // from Lua converts its arguments into a per-VM buffer and calls the thunk:
 // no name lookup and no allocation per call. A module that is not loaded is
@@ -23,7 +26,9 @@
 // that allocate to a per-message memory budget (memory.go, modparam
 // app_lua memory_budget), and refuses stores into KSR and sr, which are
 // read-only (readonly.go). The library functions that build a large value
-// in one call check it first; string.gsub and table.concat are kemi's own.
+// in one call check it first; string.gsub and table.concat are kemi's own,
+// and so are find, match and gmatch, on a Lua 5.1 pattern matcher whose
+// steps count against the step budget (pattern.go).
 // docs/lua-sandbox.md says what is and is not counted.
 //
 // Errors carry the script position: "path:line: message", for parse and

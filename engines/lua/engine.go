@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
@@ -25,6 +26,8 @@ type Program struct {
 	proto *glua.FunctionProto
 	rt    *core.Runtime
 	funcs map[string]bool
+
+	hookNotice sync.Once // debug.sethook's warning, once per script
 }
 
 // Compile parses and compiles src once, then runs its top level in a

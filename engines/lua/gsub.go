@@ -1,23 +1,19 @@
 package lua
 
 import (
+	"math"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
-
-// gsubChunk is how many matches gsub asks gopher-lua's matcher for at a
-// time: the matches are streamed, not all collected first.
-const gsubChunk = 64
 
 // gsubMatchCost is what each match is charged.
 const gsubMatchCost = 16
 
 // gsub is string.gsub(s, pattern, repl [, n]) with Lua 5.1's semantics,
-// built on gopher-lua's pattern matcher. It replaces gopher-lua's version,
+// built on kemi's pattern matcher (pattern.go), which counts its steps
+// against the step budget. It replaces gopher-lua's version,
 // which collects every match first and then copies the whole string once
 // per match (a 1 MiB string with an empty pattern is 10^12 bytes of
 // copying), and which the memory budget could not see. This one appends
@@ -27,14 +23,18 @@ func (vm *VM) gsub(L *glua.LState) int {
 	pat := L.CheckString(2)
 	L.CheckTypes(3, glua.LTString, glua.LTTable, glua.LTFunction)
 	repl := L.Get(3)
-	limit := L.OptInt(4, -1)
-	if limit == 0 {
+	limit := L.OptInt(4, math.MaxInt)
+	if limit <= 0 {
 		L.Push(glua.LString(str))
 		L.Push(glua.LNumber(0))
 		return 2
 	}
-	src := unsafe.Slice(unsafe.StringData(str), len(str))
-	anchored := strings.HasPrefix(pat, "^")
+	m := vm.newMatcher(L, str, pat)
+	anchor := len(pat) > 0 && pat[0] == '^'
+	p := 0
+	if anchor {
+		p = 1
+	}
 
 	// The output buffer is charged as it grows (strings.Builder doubles
 	// it), so the budget counts what is allocated, copies included.
@@ -46,70 +46,31 @@ func (vm *VM) gsub(L *glua.LState) int {
 		}
 		out.WriteString(s)
 	}
-	count, copied, off := 0, 0, 0
-	for off <= len(src) {
-		want := gsubChunk
-		if limit > 0 && limit-count < want {
-			want = limit - count
-		}
-		mds, err := pm.Find(pat, src, off, want)
-		if err != nil {
-			L.RaiseError("string.gsub: %s", err.Error())
-		}
-		for _, m := range mds {
-			// Each match costs the matcher about a hundred bytes of
-			// garbage: counting some of it bounds the work of one call.
+	count, copied := 0, 0
+	for src := 0; count < limit; {
+		m.level, m.depth = 0, 0
+		end := m.match(src, p)
+		if end != -1 {
+			// Counting the matches bounds the work of one call.
 			vm.budget.charge(L, gsubMatchCost)
-			start, end := m.Capture(0), m.Capture(1)
-			add(str[copied:start])
-			switch r := repl.(type) {
-			case glua.LString:
-				vm.gsubExpand(L, str, string(r), m, add)
-			default:
-				var v glua.LValue
-				if t, ok := r.(*glua.LTable); ok {
-					v = L.GetTable(t, gsubCapture(str, m, 1))
-				} else {
-					L.Push(r)
-					nargs := 1
-					if m.CaptureLength() > 2 {
-						nargs = 0
-						for i := 1; 2*i < m.CaptureLength(); i++ {
-							L.Push(gsubCapture(str, m, i))
-							nargs++
-						}
-					} else {
-						L.Push(glua.LString(str[start:end]))
-					}
-					L.Call(nargs, 1)
-					v = L.Get(-1)
-					L.Pop(1)
-				}
-				switch v := v.(type) {
-				case glua.LString:
-					add(string(v))
-				case glua.LNumber:
-					add(glua.LVAsString(v))
-				case glua.LBool:
-					if v {
-						L.RaiseError("string.gsub: invalid replacement value (a boolean)")
-					}
-					add(str[start:end])
-				default:
-					if v != glua.LNil {
-						L.RaiseError("string.gsub: invalid replacement value (a %s)", v.Type().String())
-					}
-					add(str[start:end])
-				}
-			}
-			copied = end
 			count++
-			off = max(start+1, end)
+			add(str[copied:src])
+			vm.gsubValue(L, m, src, end, repl, add)
+			copied = end
 		}
-		if len(mds) < want || anchored || (limit > 0 && count >= limit) {
+		switch {
+		case end != -1 && end > src:
+			src = end
+		case src < len(str):
+			src++
+		default:
+			src = len(str) + 1
+		}
+		if src > len(str) || anchor {
 			break
 		}
 	}
+	m.done()
 	if count == 0 {
 		L.Push(glua.LString(str))
 	} else {
@@ -120,23 +81,45 @@ func (vm *VM) gsub(L *glua.LState) int {
 	return 2
 }
 
-// gsubCapture is capture i (1-based) of m: the whole match when the
-// pattern has no captures, a number for a position capture.
-func gsubCapture(str string, m *pm.MatchData, i int) glua.LValue {
-	idx := 2 * i
-	if idx >= m.CaptureLength() {
-		idx = 0
+// gsubValue adds the replacement of the match from start to end.
+func (vm *VM) gsubValue(L *glua.LState, m *matcher, start, end int, repl glua.LValue, add func(string)) {
+	str := m.src
+	var v glua.LValue
+	switch r := repl.(type) {
+	case glua.LString:
+		vm.gsubExpand(L, m, start, end, string(r), add)
+		return
+	case *glua.LTable:
+		v = L.GetTable(r, m.oneCapture(0, start, end))
+	default:
+		L.Push(r)
+		n := m.pushCaptures(start, end, true)
+		L.Call(n, 1)
+		v = L.Get(-1)
+		L.Pop(1)
 	}
-	if m.IsPosCapture(idx) {
-		return glua.LNumber(m.Capture(idx))
+	switch v := v.(type) {
+	case glua.LString:
+		add(string(v))
+	case glua.LNumber:
+		add(glua.LVAsString(v))
+	case glua.LBool:
+		if v {
+			L.RaiseError("invalid replacement value (a boolean)")
+		}
+		add(str[start:end])
+	default:
+		if v != glua.LNil {
+			L.RaiseError("invalid replacement value (a %s)", v.Type().String())
+		}
+		add(str[start:end])
 	}
-	return glua.LString(str[m.Capture(idx):m.Capture(idx+1)])
 }
 
 // gsubExpand adds a string replacement: %0 is the match, %1-%9 the
 // captures (%1 the match when there are none), %% a percent sign, and %
 // before any other character that character, as in Lua 5.1.
-func (vm *VM) gsubExpand(L *glua.LState, str, repl string, m *pm.MatchData, add func(string)) {
+func (vm *VM) gsubExpand(L *glua.LState, m *matcher, start, end int, repl string, add func(string)) {
 	for len(repl) > 0 {
 		i := strings.IndexByte(repl, '%')
 		if i < 0 || i == len(repl)-1 {
@@ -148,13 +131,9 @@ func (vm *VM) gsubExpand(L *glua.LState, str, repl string, m *pm.MatchData, add 
 		repl = repl[i+2:]
 		switch {
 		case c == '0':
-			add(str[m.Capture(0):m.Capture(1)])
+			add(m.src[start:end])
 		case c >= '1' && c <= '9':
-			n := int(c - '0')
-			if 2*n >= m.CaptureLength() && n != 1 {
-				L.RaiseError("string.gsub: invalid capture index %%%c", c)
-			}
-			switch v := gsubCapture(str, m, n).(type) {
+			switch v := m.oneCapture(int(c-'1'), start, end).(type) {
 			case glua.LString:
 				add(string(v))
 			case glua.LNumber:

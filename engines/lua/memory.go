@@ -110,8 +110,7 @@ func rk(proto *glua.FunctionProto, reg []glua.LValue, lbase, x int) glua.LValue 
 
 // watchOp runs before an allocating instruction: it charges what the
 // instruction will allocate and refuses stores into KSR and sr.
-func (vm *VM) watchOp(fn *glua.LFunction, lbase int, inst uint32) {
-	L := vm.L
+func (vm *VM) watchOp(L *glua.LState, fn *glua.LFunction, lbase int, inst uint32) {
 	proto := fn.Proto
 	rg := regsOf(L)
 	reg := rg.array
@@ -187,6 +186,9 @@ func (vm *VM) wrapBuiltins() {
 	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
 		s.RawSetString("rep", L.NewFunction(vm.strRep))
 		s.RawSetString("gsub", L.NewFunction(vm.gsub))
+		s.RawSetString("find", L.NewFunction(vm.strFind))
+		s.RawSetString("match", L.NewFunction(vm.strMatch))
+		s.RawSetString("gmatch", L.NewFunction(vm.strGmatch))
 		if f := gfunc(s, "format"); f != nil {
 			s.RawSetString("format", L.NewFunction(vm.strFormat(f)))
 		}

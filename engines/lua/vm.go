@@ -36,6 +36,14 @@ type VM struct {
 	// read-only; roNames names them for the error (readonly.go).
 	roMeta  *glua.LTable
 	roNames map[*glua.LTable]string
+
+	// fileChunks are the chunk names of the script and of the files it
+	// loaded (require, dofile): debug.getinfo names them "@path".
+	fileChunks map[string]bool
+	pkg        *glua.LTable // the package table: require reads loaders and path there
+
+	// spareMatcher is a pattern matcher find and match reuse (pattern.go).
+	spareMatcher *matcher
 }
 
 // ScriptError is a Lua error that ended a callback.
@@ -47,14 +55,6 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string { return e.Msg }
 func (e *ScriptError) Unwrap() error { return e.Err }
-
-// Kept out of scripts: anything that reads files or loads code
-// (dofile, loadfile, load, loadstring, require, module), forces a
-// collection (collectgarbage) or writes to stdout (_printregs).
-// safeOS is the part of Lua's os library scripts keep: clocks only.
-var safeOS = []string{"time", "date", "clock", "difftime"}
-
-var removedGlobals = []string{"dofile", "loadfile", "load", "loadstring", "require", "module", "collectgarbage", "_printregs"}
 
 func (p *Program) newVM() (*VM, error) {
 	L := glua.NewState(glua.Options{SkipOpenLibs: true})
@@ -76,30 +76,11 @@ func (p *Program) newVM() (*VM, error) {
 		L.Push(glua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	vm.openStdlib()
 	g := L.G.Global
-	// Routing scripts use os.time and os.date for timestamps; the rest of
-	// os (exit, execute, remove, getenv...) stays out of the sandbox.
-	L.Push(L.NewFunction(glua.OpenOs))
-	L.Push(glua.LString(glua.OsLibName))
-	L.Call(1, 0)
-	if full, ok := g.RawGetString(glua.OsLibName).(*glua.LTable); ok {
-		safe := L.NewTable()
-		for _, name := range safeOS {
-			safe.RawSetString(name, full.RawGetString(name))
-		}
-		g.RawSetString(glua.OsLibName, safe)
-	}
-	for _, name := range removedGlobals {
-		g.RawSetString(name, glua.LNil)
-	}
 	g.RawSetString("print", L.NewFunction(vm.print))
 	vm.setupReadOnly()
 	vm.wrapBuiltins()
-	if s, ok := g.RawGetString("string").(*glua.LTable); ok {
-		if find, ok := s.RawGetString("find").(*glua.LFunction); ok {
-			s.RawSetString("find", L.NewFunction(plainFind(find)))
-		}
-	}
 
 	vm.exitVal = L.NewUserData()
 	vm.exitVal.Value = "exit"
@@ -148,6 +129,11 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	err := L.PCall(0, 0, nil)
 	vm.depth--
 	vm.ctx = prev
+	if vm.depth == 0 {
+		// A wrapped coroutine that failed leaves itself as gopher-lua's
+		// current thread, and with it everything it held.
+		L.G.CurrentThread = L
+	}
 	if err != nil {
 		if vm.depth == 0 {
 			clearStaleFrames(L)
@@ -196,41 +182,4 @@ func (vm *VM) print(L *glua.LState) int {
 	}
 	vm.ctx.ScriptLog(core.LInfo, b.String())
 	return 0
-}
-
-// plainFind answers string.find for a pattern with no magic characters
-// with a plain substring search, as C Lua does; gopher-lua compiles every
-// pattern on every call, which made Kamailio's example script (four
-// string.find(ua, "friendly")-style calls a request) twice as expensive.
-// Anything else goes to gopher-lua's find.
-func plainFind(find *glua.LFunction) glua.LGFunction {
-	return func(L *glua.LState) int {
-		top := L.GetTop()
-		str, ok1 := L.Get(1).(glua.LString)
-		pat, ok2 := L.Get(2).(glua.LString)
-		if !ok1 || !ok2 || top > 4 || (top >= 3 && L.Get(3) != glua.LNil) {
-			return callThrough(L, find)
-		}
-		if top < 4 || !glua.LVAsBool(L.Get(4)) {
-			if strings.ContainsAny(string(pat), "^$*+?.([%-") {
-				return callThrough(L, find)
-			}
-		}
-		i := strings.Index(string(str), string(pat))
-		if i < 0 {
-			L.Push(glua.LNil)
-			return 1
-		}
-		L.Push(glua.LNumber(i + 1))
-		L.Push(glua.LNumber(i + len(pat)))
-		return 2
-	}
-}
-
-// callThrough calls fn with this call's arguments and returns its results.
-func callThrough(L *glua.LState, fn *glua.LFunction) int {
-	top := L.GetTop()
-	L.Insert(fn, 1)
-	L.Call(top, glua.MultRet)
-	return L.GetTop()
 }

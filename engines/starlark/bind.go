@@ -73,9 +73,19 @@ func (v *VM) bindKSR(reg *core.Registry) *object {
 	return ksr
 }
 
+// vmKey is the thread-local naming the VM that owns a thread.
+const vmKey = "kemi.vm"
+
+// export is KSR.m.f. It acts for the VM of the thread that calls it, not
+// the one that built it: a function of a module loaded by one VM, shared
+// by all (load.go), calls KSR for whichever worker runs it.
 func (v *VM) export(e *core.Export) *starlark.Builtin {
-	return starlark.NewBuiltin(e.FullName(), func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		return v.invoke(e, args, kwargs)
+	return starlark.NewBuiltin(e.FullName(), func(th *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		cur, _ := th.Local(vmKey).(*VM)
+		if cur == nil {
+			return nil, fmt.Errorf("%s: called on a thread that is no kemi VM's", e.FullName())
+		}
+		return cur.invoke(e, args, kwargs)
 	})
 }
 

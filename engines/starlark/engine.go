@@ -24,7 +24,8 @@
 // disallowed: a deep enough recursion would overflow the Go stack and kill
 // the process before the step budget fires. Global reassignment stays off;
 // the set built-in is available.
-// load() is rejected at compile time, print goes to the kemi log, and every
+// load() reads .star modules from the script's folder tree (load.go),
+// print goes to the kemi log, and every
 // callback runs under rt.StepBudget execution steps and the memory budget
 // (limits.go; Compile rewrites the operators and methods it checks,
 // rewrite.go).
@@ -70,11 +71,11 @@ func (Engine) Compile(path string, src []byte, rt *core.Runtime) (core.Program, 
 	if err != nil {
 		return nil, compileError(err)
 	}
-	if prog.NumLoads() > 0 {
-		name, pos := prog.Load(0)
-		return nil, fmt.Errorf("%s: load(%q): not allowed, a kemi script is one self-contained file", pos, name)
+	mods := newModules(path)
+	if err := mods.check(prog, path, nil); err != nil {
+		return nil, err
 	}
-	return &Program{path: path, prog: prog, rt: rt, funcs: funcs}, nil
+	return &Program{path: path, prog: prog, rt: rt, funcs: funcs, mods: mods}, nil
 }
 
 // isPredeclared: KSR, the checking built-ins that replace universal ones
@@ -102,21 +103,32 @@ type Program struct {
 	prog  *starlark.Program
 	rt    *core.Runtime
 	funcs map[string]bool
+	mods  *modules // load()'s files (load.go)
 }
 
 // Has reports whether the script's top level defines callback with def or
-// binds it to a lambda. It reads the syntax tree and runs nothing.
+// binds it to a lambda. It reads the syntax tree and runs nothing. A
+// function from a module becomes a callback by assignment
+// (ksr_reply_route = reply), since load's names are local to the file.
 func (p *Program) Has(callback string) bool { return p.funcs[callback] }
 
 func topLevelFuncs(f *syntax.File) map[string]bool {
 	out := map[string]bool{}
+	loaded := map[string]bool{} // names bound by load statements
 	for _, st := range f.Stmts {
 		switch st := st.(type) {
+		case *syntax.LoadStmt:
+			for _, id := range st.To {
+				loaded[id.Name] = true
+			}
 		case *syntax.DefStmt:
 			out[st.Name.Name] = true
 		case *syntax.AssignStmt:
 			id, ok := st.LHS.(*syntax.Ident)
 			if _, lambda := st.RHS.(*syntax.LambdaExpr); ok && lambda && st.Op == syntax.EQ {
+				out[id.Name] = true
+			}
+			if rhs, isID := st.RHS.(*syntax.Ident); ok && isID && loaded[rhs.Name] && st.Op == syntax.EQ {
 				out[id.Name] = true
 			}
 		}

@@ -54,7 +54,6 @@ func TestHas(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	cases := []struct{ file, want string }{
 		{"syntax.star", "testdata/syntax.star:5:7: got newline, want primary expression"},
-		{"load.star", `testdata/load.star:1:6: load("other.star"): not allowed`},
 		{"undefined.star", "testdata/undefined.star:2:14: undefined: undefined_name"},
 	}
 	for _, c := range cases {

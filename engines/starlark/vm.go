@@ -20,8 +20,11 @@ type VM struct {
 	depth   int       // callbacks running: 2 while a branch route runs inside t_relay
 	args    [6]core.Value
 	fns     map[string]starlark.Callable // callbacks by name; nil for missing ones
-	budget  uint64
-	mem     *heapwatch.Watch
+	// predeclared are the names the script and its modules see (KSR and
+	// the checking built-ins).
+	predeclared starlark.StringDict
+	budget      uint64
+	mem         *heapwatch.Watch
 	// overBudget is set by the thread's OnMaxSteps hook, so Call can tell
 	// the budget stop from other cancellations.
 	overBudget bool
@@ -55,8 +58,11 @@ func (p *Program) NewVM() (core.VM, error) {
 			th.Cancel(core.ErrBudget.Error())
 		},
 	}
+	v.thread.Load = v.load
+	v.thread.SetLocal(vmKey, v)
 	predeclared := starlark.StringDict{"KSR": v.bindKSR(p.rt.Reg)}
 	newLimits(memoryBudget(p.rt)).predeclared(predeclared)
+	v.predeclared = predeclared
 	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.thread.Cancel(heapReason) })
 	err := v.run(&core.Ctx{RT: p.rt}, func() error {
 		var err error

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "app_starlark",
-		Doc:  "Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine \"starlark\"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion, `load()` and global reassignment are not allowed. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget.",
+		Doc:  "Starlark routing scripts (KEMI), run by starlark-go. Load the module, set `load` to the script and select it with `cfgengine \"starlark\"`. The script is compiled once; each worker runs its top level once and then freezes the globals, so per-message state lives in locals. The dialect allows `while` loops and top-level `if`/`for`/`while`; recursion and global reassignment are not allowed. `load(\"lib/x.star\", \"f\")` reads a module from the script's folder tree (see docs/script-modules.md); it runs once, and its frozen globals are shared by every worker. `KSR.<module>` is None for a module that is not loaded. Each routing callback runs under an execution-step budget.",
 		Params: []core.ParamSpec{
 			{Name: "load", Type: core.TStr, Default: core.Str(""), Doc: "Path of the Starlark file with the routing callbacks."},
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio compatibility; reloads go through the kemi RPC."},

@@ -29,6 +29,7 @@ import (
 	_ "kemi/exports/textopsx"    // module "textopsx"
 	_ "kemi/exports/tm"          // module "tm"
 	_ "kemi/exports/tmx"         // module "tmx"
+	_ "kemi/exports/uac"         // module "uac"
 	_ "kemi/exports/usrloc"      // module "usrloc"
 	_ "kemi/exports/x"           // module "x"
 	_ "kemi/exports/xlog"        // module "xlog"

@@ -137,3 +137,12 @@ func hexEqual(want, got []byte) bool {
 
 // HashHex returns H(s) in hex, for clients and tests computing digests.
 func HashHex(alg Alg, s string) string { return string(sumHex(nil, alg, []byte(s))) }
+
+// AppendResponse appends the digest response a client sends for ha1
+// (hex) to a challenge's nonce: H(HA1:nonce:nc:cnonce:qop:HA2) with qop,
+// else H(HA1:nonce:HA2), HA2 = H(method:uri). buf is scratch. uac_auth
+// answers challenges with it; the server side checks with the same code.
+func AppendResponse(dst, buf []byte, alg Alg, ha1, nonce, nc, cnonce, qop, method, uri []byte) ([]byte, []byte) {
+	d := digest{alg: alg, nonce: nonce, nc: nc, cnonce: cnonce, qop: qop, method: method, uri: uri}
+	return appendResponse(dst, buf, &d, ha1)
+}

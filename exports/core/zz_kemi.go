@@ -42,6 +42,21 @@ func init() {
 			},
 			{
 				Module:  "",
+				Name:    "forward",
+				Returns: core.TInt,
+				Native:  "forward",
+				Call:    kemi_forward,
+			},
+			{
+				Module:  "",
+				Name:    "forward_uri",
+				Params:  kemiArgs_forward_uri,
+				Returns: core.TInt,
+				Native:  "forward_uri",
+				Call:    kemi_forward_uri,
+			},
+			{
+				Module:  "",
 				Name:    "get_debug",
 				Returns: core.TInt,
 				Native:  "get_debug",
@@ -638,6 +653,24 @@ func kemi_force_rport(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.force_rport", nil, core.KindNames(args)))
 	}
 	return core.Bool(ForceRport(ctx))
+}
+
+// kemi_forward adapts KSR.forward to Forward.
+func kemi_forward(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.forward", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(Forward(ctx)))
+}
+
+var kemiArgs_forward_uri = []core.Type{core.TStr}
+
+// kemi_forward_uri adapts KSR.forward_uri to ForwardURI.
+func kemi_forward_uri(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.forward_uri", kemiArgs_forward_uri, core.KindNames(args)))
+	}
+	return core.Int(int64(ForwardURI(ctx, args[0].S)))
 }
 
 // kemi_get_debug adapts KSR.get_debug to GetDebug.
@@ -1317,6 +1350,8 @@ var (
 	_ func(*core.Ctx, string)         = LogDbg
 	_ func(*core.Ctx, string)         = LogErr
 	_ func(*core.Ctx) bool            = ForceRport
+	_ func(*core.Ctx) int             = Forward
+	_ func(*core.Ctx, string) int     = ForwardURI
 	_ func(*core.Ctx) int             = GetDebug
 	_ func(*core.Ctx, string)         = LogInfo
 	_ func(*core.Ctx) bool            = IsACK

@@ -1,9 +1,11 @@
 package registrar
 
 import (
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"kemi/core"
@@ -48,6 +50,30 @@ func BenchmarkSave(b *testing.B) {
 				b.Fatal("save failed")
 			}
 		}
+	})
+	b.Run("refresh-db1-held", func(b *testing.B) {
+		// Write-through (db_mode 1): each 200 is held until its batch is
+		// on disk and sent by usrloc's flusher; the worker does not wait.
+		rt := newRT(b, map[string]core.Value{"usrloc.db_mode": core.Int(1), "usrloc.db_path": core.Str(filepath.Join(b.TempDir(), "kemi.db"))})
+		var sent atomic.Int64
+		rt.SendFrom = func(netip.AddrPort, []byte, core.Proto, netip.AddrPort) error { sent.Add(1); return nil }
+		if err := rt.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer rt.Stop()
+		raw := []byte(register("Contact: <sip:alice@192.0.2.10:5062>;q=0.8", "User-Agent: phone/1.0", "Expires: 600"))
+		var m sip.Msg
+		ctx := &core.Ctx{Out: ksrtest.Discard, RT: rt}
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Parse(raw)
+			ctx.Reset(&m, ksrtest.Src, ksrtest.Local, core.UDP)
+			if Save(ctx, "location", 0) < 0 {
+				b.Fatal("save failed")
+			}
+		}
+		b.StopTimer()
+		usrloc.Get(rt).Flush()
 	})
 	b.Run("new", func(b *testing.B) {
 		rt := newRT(b, nil)

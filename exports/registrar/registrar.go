@@ -11,11 +11,13 @@ package registrar
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
 	"kemi/core"
 	"kemi/exports/hdr"
+	"kemi/exports/tm"
 	"kemi/exports/usrloc"
 	"kemi/sip"
 )
@@ -46,6 +48,20 @@ type config struct {
 	defaultQ, maxContacts, contactMaxSize  int
 	methodFiltering, appendBranches        bool
 	usePath                                bool
+	// sockFlag (-1 none) and sockHdrName: the header naming the socket
+	// to store instead of the one the REGISTER came in on.
+	sockFlag    int
+	sockHdrName string
+}
+
+func strParam(rt *core.Runtime, name string) string {
+	if rt.Reg == nil {
+		return ""
+	}
+	if v := rt.Param("registrar", name); v.Kind == core.KStr {
+		return v.S
+	}
+	return ""
 }
 
 func cfg(rt *core.Runtime) *config {
@@ -69,6 +85,8 @@ func cfg(rt *core.Runtime) *config {
 			methodFiltering: p("method_filtering", 0) != 0,
 			appendBranches:  p("append_branches", 1) != 0,
 			usePath:         p("use_path", 0) != 0,
+			sockFlag:        p("sock_flag", -1),
+			sockHdrName:     strParam(rt, "sock_hdr_name"),
 		}
 	}).(*config)
 }
@@ -91,8 +109,16 @@ type state struct {
 	path []byte
 	// listed: apply wrote the 200's Contact lines into hdrs.
 	listed bool
+	// pathIn: hdrs already ends with the Path echo.
+	pathIn bool
 	best   []int
 	reply  []byte
+	// The reply save kept for reg_send_reply (flag 0x02): its code and
+	// reason and the header lines, for the message numbered keptSeq.
+	keptSeq    uint64
+	keptCode   int
+	keptReason string
+	kept       []byte
 }
 
 var slot = core.NewSlot()
@@ -298,39 +324,56 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	t := usrloc.Get(ctx.RT).Table(table)
 	now := time.Now().Unix()
 	rc := 4
-	s.listed = false
+	s.listed, s.pathIn = false, false
 	if star {
 		// RFC 3261 10.3 step 6: "*" only alone and with Expires: 0.
 		if len(s.pend) > 0 || !hasHdrExp || hdrExp != 0 {
 			return reject(ctx, flags, 400, "Invalid Contact", "registrar: save: Contact * needs Expires: 0 and no other contact")
 		}
-		t.Delete(s.aor)
+		if _, err := t.DeleteErr(s.aor); err != nil {
+			return failed(ctx, flags, s, err)
+		}
 		rc = 3
 	} else if len(s.pend) > 0 {
-		var code int
-		var why string
-		rc, code, why = apply(ctx, c, s, t, flags, now, MaxReply-replyBase(ctx, s))
-		if code != 0 {
-			reject(ctx, flags, code, why, "registrar: save: "+why+" for "+core.LogQuote(s.aor))
-			if code == 503 || code == codeTooLarge {
+		var h *heldReply
+		if flags&FlagNoReply == 0 && holdable(ctx, t) {
+			h = getHeld(ctx)
+		}
+		r := apply(ctx, c, s, t, flags, now, MaxReply-replyBase(ctx, s), h)
+		if r.held {
+			// The flusher sends the 200 once the binding is on disk.
+			return r.rc
+		}
+		if h != nil {
+			h.release()
+		}
+		if r.code != 0 {
+			reject(ctx, flags, r.code, r.why, "registrar: save: "+r.why+" for "+core.LogQuote(s.aor))
+			if r.code == 503 || r.code == codeTooLarge {
 				return -2 // Kamailio's code for too many contacts
 			}
 			return -1
 		}
+		if r.err != nil {
+			return failed(ctx, flags, s, r.err)
+		}
+		rc = r.rc
 	}
-	if flags&FlagNoReply == 0 {
-		if !s.listed {
-			s.hdrs = s.hdrs[:0]
-			t.View(s.aor, func(r *usrloc.Record) {
-				if r != nil {
-					s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
-				}
-			})
-		}
+	// The 200 lists every binding; with flag 0x02 it is kept for
+	// reg_send_reply.
+	if !s.listed {
+		s.hdrs = s.hdrs[:0]
+		t.View(s.aor, func(r *usrloc.Record) {
+			if r != nil {
+				s.hdrs = appendContacts(s.hdrs, r.Contacts, now)
+			}
+		})
+	}
+	if !s.pathIn {
 		s.hdrs = append(s.hdrs, s.path...)
-		if r := reply(ctx, 200, "OK", s.hdrs); r < 0 {
-			return r
-		}
+	}
+	if r := respond(ctx, flags, 200, "OK", s.hdrs); r < 0 {
+		return r
 	}
 	return rc
 }
@@ -386,10 +429,20 @@ func decimalLen(v int64) int {
 	return n
 }
 
-// apply changes the bindings under the record's lock. It returns save's
-// code, or a status code and reason to reject with (nothing changed).
-// room is how many bytes of Contact lines the 200 may carry.
-func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64, room int) (rc, code int, why string) {
+// applied is what apply did: save's code, or a status code and reason to
+// reject with (nothing changed), or the database error that kept the
+// change from being durable; held when the 200 went to the flusher.
+type applied struct {
+	rc, code int
+	why      string
+	err      error
+	held     bool
+}
+
+// apply changes the bindings under the record's lock. room is how many
+// bytes of Contact lines the 200 may carry. With h, the 200 is built in
+// h under the lock and held until the change is on disk (held.go).
+func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now int64, room int, h *heldReply) applied {
 	m := ctx.Msg
 	callID := m.CallID()
 	cseq, _, _ := m.CSeq()
@@ -400,8 +453,16 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		path = m.HeaderID(sip.HdrPath)
 	}
 	methods := allowMask(m)
+	// sock_flag and sock_hdr_name: a replicating server in front named
+	// the socket the REGISTER reached it on (add_sock_hdr).
+	var sock []byte
+	if c.sockHdrName != "" && c.sockFlag >= 0 && c.sockFlag < 64 && ctx.Flags&(1<<uint(c.sockFlag)) != 0 {
+		sock = m.Header(c.sockHdrName)
+	}
 	var inserted, updated, deleted int
-	t.Update(s.aor, func(r *usrloc.Record) bool {
+	var code int
+	var why string
+	held, err := t.UpdateHeld(s.aor, func(r *usrloc.Record) (bool, usrloc.Held) {
 		changed := r.Expire(now) > 0
 		// Check first: CSeq order and max_contacts. Nothing changes when
 		// the REGISTER is rejected.
@@ -413,7 +474,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			i := find(r.Contacts, p.uri)
 			if i >= 0 && r.Contacts[i].CallID == string(callID) && cseq < r.Contacts[i].CSeq {
 				code, why = 400, "Invalid CSeq Number"
-				return changed
+				return changed, nil
 			}
 			switch {
 			case i < 0 && p.expires > 0:
@@ -426,7 +487,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		}
 		if c.maxContacts > 0 && count > c.maxContacts {
 			code, why = 503, "Too Many Registered Contacts"
-			return changed
+			return changed, nil
 		}
 		// The 200 lists every binding: refuse what it could not carry,
 		// before anything is stored.
@@ -445,7 +506,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		}
 		if need > room {
 			code, why = codeTooLarge, reasonTooLarge
-			return changed
+			return changed, nil
 		}
 		if flags&FlagReplace != 0 {
 			// Keep only the bindings the REGISTER names.
@@ -486,6 +547,7 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			setStr(&b.Path, path)
 			setStr(&b.UserAgent, ua)
 			setStr(&b.Instance, p.instance)
+			setStr(&b.Socket, sock)
 			b.RegID = p.regID
 			b.Flags = ctx.BranchFlags
 			b.Methods = methods
@@ -496,19 +558,34 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 		// a REGISTER for the AoR in between cannot grow this 200.
 		s.hdrs = appendContacts(s.hdrs[:0], r.Contacts, now)
 		s.listed = true
-		return true
+		if h == nil {
+			return true, nil
+		}
+		// Build the whole 200 now, under the lock: the flusher may send
+		// it as soon as the change is marked, before UpdateHeld returns.
+		s.hdrs = append(s.hdrs, s.path...)
+		s.pathIn = true
+		h.buf = buildReply(ctx, h.buf[:0], 200, "OK", s.hdrs)
+		if len(h.buf) > MaxReply {
+			return true, nil // reply() answers it
+		}
+		h.to = sip.ReplyAddr(ctx.Msg, ctx.Src, ctx.ForceRport)
+		h.aor = append(h.aor[:0], s.aor...)
+		h.count()
+		return true, h
 	})
+	a := applied{rc: 1, err: err, held: held}
 	switch {
 	case code != 0:
-		return -1, code, why
+		a.rc, a.code, a.why = -1, code, why
 	case inserted > 0:
-		return 1, 0, ""
+		a.rc = 1
 	case updated > 0:
-		return 2, 0, ""
+		a.rc = 2
 	case deleted > 0:
-		return 3, 0, ""
+		a.rc = 3
 	}
-	return 1, 0, ""
+	return a
 }
 
 // setStr replaces *dst with b, allocating only when the text changed.
@@ -577,30 +654,135 @@ func appendQ(dst []byte, q int) []byte {
 	return dst
 }
 
-// reject logs why, sends code (unless flags say no reply) and returns -1.
+// reject logs why, sends code (or keeps it for reg_send_reply when flags
+// say no reply) and returns -1.
 func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
 	ctx.Log(core.LNotice, why+"\n")
-	if flags&FlagNoReply == 0 {
-		reply(ctx, code, reason, nil)
-	}
+	respond(ctx, flags, code, reason, nil)
 	return -1
 }
 
-// reply sends a stateless reply carrying extra header lines.
-func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
-	if ctx.Out == nil {
-		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
+// respond sends save's reply, or with FlagNoReply keeps it for
+// reg_send_reply.
+func respond(ctx *core.Ctx, flags, code int, reason string, hdrs []byte) int {
+	if flags&FlagNoReply == 0 {
+		return reply(ctx, code, reason, hdrs)
+	}
+	s := st(ctx)
+	s.keptSeq, s.keptCode, s.keptReason = ctx.Seq, code, reason
+	s.kept = append(s.kept[:0], hdrs...)
+	return 1
+}
+
+// RegSendReply is reg_send_reply: it sends the reply save kept when it
+// ran with flag 0x02 on this message (the 200 listing the bindings, or
+// the error), once.
+func RegSendReply(ctx *core.Ctx) int {
+	s := st(ctx)
+	if s.keptSeq != ctx.Seq || s.keptCode == 0 || ctx.Msg == nil {
+		ctx.Log(core.LErr, "registrar: reg_send_reply: no reply kept for this message: call save with flag 0x02 first\n")
 		return -1
 	}
-	// Headers the script added with KSR.hdr.append_to_reply go first, as
-	// Kamailio's reply lumps do.
+	code := s.keptCode
+	s.keptCode = 0
+	if reply(ctx, code, s.keptReason, s.kept) < 0 {
+		return -1
+	}
+	return 1
+}
+
+// isToken reports whether name is a header name: an RFC 3261 token.
+func isToken(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// AddSockHdr is add_sock_hdr: it appends to the REGISTER a header named
+// name whose value is the socket it came in on, proto:ip:port (as
+// "udp:127.0.0.1:5060"); with sock_hdr_name set to the same name, a
+// registrar behind this one stores that socket with the bindings.
+func AddSockHdr(ctx *core.Ctx, name string) int {
+	if ctx.Msg == nil || !ctx.Msg.IsRequest() {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: the message is not a request\n")
+		return -1
+	}
+	if !isToken(name) {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: expected a header name (a token), got "+core.LogQuote(name)+"\n")
+		return -1
+	}
+	if !ctx.Local.IsValid() {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: the message has no receiving socket\n")
+		return -1
+	}
+	v := ctx.Proto.String() + ":" + ctx.Local.String()
+	if err := ctx.Msg.AppendHeader(name, bytesOf(v)); err != nil {
+		ctx.Log(core.LErr, "registrar: add_sock_hdr: "+core.LogValue(err.Error())+"\n")
+		return -1
+	}
+	return 1
+}
+
+// failed answers a REGISTER whose change could not be made durable (the
+// database file cannot be written): 500, never 200. The binding stays in
+// memory and usrloc writes it when the database works again.
+func failed(ctx *core.Ctx, flags int, s *state, err error) int {
+	ctx.Log(core.LErr, "registrar: save: binding of "+core.LogQuote(s.aor)+" not written to the database: "+
+		core.LogValue(err.Error())+"; answering "+strconv.Itoa(code500)+"\n")
+	respond(ctx, flags, code500, reason500, nil)
+	return -1
+}
+
+// holdable reports whether save may hand its 200 to usrloc's flusher
+// rather than wait for the disk (held.go).
+func holdable(ctx *core.Ctx, t *usrloc.Table) bool {
+	return ctx.RT != nil && ctx.RT.SendFrom != nil && ctx.Out != nil &&
+		t.Holds() && canHold() && !tm.HasTransaction(ctx)
+}
+
+// buildReply appends to dst the reply to ctx.Msg with the script's reply
+// headers (KSR.hdr.append_to_reply, first, as Kamailio's reply lumps) and
+// hdrs.
+func buildReply(ctx *core.Ctx, dst []byte, code int, reason string, hdrs []byte) []byte {
 	if rh := hdr.ReplyHeaders(ctx); len(rh) > 0 {
 		s := st(ctx)
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply
 	}
 	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdrs}
-	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, code, reason, &opt)
+	return sip.AppendReply(dst, ctx.Msg, code, reason, &opt)
+}
+
+// reply sends a reply carrying extra header lines: through tm when the
+// script made a transaction for the REGISTER (t_newtran), so that tm
+// records it and answers retransmissions with it, as Kamailio's
+// registrar does through sl's send_reply; else statelessly.
+func reply(ctx *core.Ctx, code int, reason string, hdrs []byte) int {
+	if ctx.Out == nil {
+		ctx.Log(core.LErr, "registrar: reply: no sender for this message\n")
+		return -1
+	}
+	if tm.HasTransaction(ctx) {
+		if len(hdrs) > 0 && hdr.AppendToReply(ctx, unsafe.String(unsafe.SliceData(hdrs), len(hdrs))) < 0 {
+			return -1
+		}
+		if tm.Reply(ctx, code, reason) < 0 {
+			return -1
+		}
+		return 1
+	}
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport}
+	b := buildReply(ctx, ctx.Scratch[:0], code, reason, hdrs)
 	if len(b) > MaxReply {
 		// A query of bindings stored under another REGISTER's smaller
 		// headers can still outgrow a datagram: answer, but briefly.

@@ -22,8 +22,18 @@ func init() {
 			{Name: "gruu_enabled", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility; kemi issues no GRUUs."},
 			{Name: "received_avp", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; nathelper hands the received address to usrloc directly."},
 			{Name: "outbound_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility; +sip.instance and reg-id are stored."},
+			{Name: "sock_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Message flag that makes save store the socket named in the sock_hdr_name header (as add_sock_hdr writes it) instead of none; -1 for no flag."},
+			{Name: "sock_hdr_name", Type: core.TStr, Default: core.Str(""), Doc: "Header read for the socket when sock_flag is set (Kamailio's example uses Sock-Info)."},
 		},
 		Exports: []*core.Export{
+			{
+				Module:  "registrar",
+				Name:    "add_sock_hdr",
+				Params:  kemiArgs_add_sock_hdr,
+				Returns: core.TInt,
+				Native:  "add_sock_hdr",
+				Call:    kemi_add_sock_hdr,
+			},
 			{
 				Module:  "registrar",
 				Name:    "lookup",
@@ -47,6 +57,13 @@ func init() {
 				Returns: core.TInt,
 				Native:  "lookup_uri",
 				Call:    kemi_lookup_uri,
+			},
+			{
+				Module:  "registrar",
+				Name:    "reg_send_reply",
+				Returns: core.TInt,
+				Native:  "reg_send_reply",
+				Call:    kemi_reg_send_reply,
 			},
 			{
 				Module:  "registrar",
@@ -92,6 +109,16 @@ func init() {
 	})
 }
 
+var kemiArgs_add_sock_hdr = []core.Type{core.TStr}
+
+// kemi_add_sock_hdr adapts KSR.registrar.add_sock_hdr to AddSockHdr.
+func kemi_add_sock_hdr(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.registrar.add_sock_hdr", kemiArgs_add_sock_hdr, core.KindNames(args)))
+	}
+	return core.Int(int64(AddSockHdr(ctx, args[0].S)))
+}
+
 var kemiArgs_lookup = []core.Type{core.TStr}
 
 // kemi_lookup adapts KSR.registrar.lookup to Lookup.
@@ -120,6 +147,14 @@ func kemi_lookup_uri(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.registrar.lookup_uri", kemiArgs_lookup_uri, core.KindNames(args)))
 	}
 	return core.Int(int64(LookupURI(ctx, args[0].S, args[1].S)))
+}
+
+// kemi_reg_send_reply adapts KSR.registrar.reg_send_reply to RegSendReply.
+func kemi_reg_send_reply(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.registrar.reg_send_reply", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(RegSendReply(ctx)))
 }
 
 var kemiArgs_registered = []core.Type{core.TStr}
@@ -174,9 +209,11 @@ func kemi_unregister(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/registrar/module.yaml.
 var (
+	_ func(*core.Ctx, string) int              = AddSockHdr
 	_ func(*core.Ctx, string) int              = Lookup
 	_ func(*core.Ctx, string) int              = LookupBranches
 	_ func(*core.Ctx, string, string) int      = LookupURI
+	_ func(*core.Ctx) int                      = RegSendReply
 	_ func(*core.Ctx, string) int              = Registered
 	_ func(*core.Ctx, string, string) int      = RegisteredURI
 	_ func(*core.Ctx, string, int) int         = Save

@@ -616,3 +616,15 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// RouteParam returns the value of parameter name in this server's Route
+// entry of an in-dialog request (the one loose_route took, or the top
+// Route when it is ours and loose_route has not run), for modules that
+// keep dialog state there (uac's vsf/vst).
+func RouteParam(ctx *core.Ctx, name string) ([]byte, bool) {
+	p, ok := routedParams(ctx)
+	if !ok {
+		return nil, false
+	}
+	return sip.Params(p).Get(name)
+}

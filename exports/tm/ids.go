@@ -96,54 +96,6 @@ func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
 	return appendBranch(dst, id, idx)
 }
 
-// destination resolves a SIP URI to where a request goes: the host must be
-// an IP address (kemi resolves no names) and the transport UDP.
-func destination(uri []byte) (netip.AddrPort, string) {
-	u, err := sip.ParseURI(uri)
-	if err != nil {
-		return netip.AddrPort{}, "bad URI " + strconv.Quote(string(uri)) + ": " + err.Error()
-	}
-	if !u.IsSIP() {
-		return netip.AddrPort{}, "URI " + strconv.Quote(string(uri)) + " is not a sip: URI"
-	}
-	if tr, ok := u.Param("transport"); ok && !eqFold(tr, "udp") {
-		return netip.AddrPort{}, "transport " + strconv.Quote(string(tr)) + " of " + strconv.Quote(string(uri)) + " is not served (udp only)"
-	}
-	host := u.Host
-	if m, ok := u.Param("maddr"); ok {
-		host = m
-	}
-	a, ok := u.HostAddr()
-	if len(host) != len(u.Host) {
-		h := host
-		if len(h) > 1 && h[0] == '[' {
-			h = h[1 : len(h)-1]
-		}
-		p, err := netip.ParseAddr(string(h))
-		a, ok = p, err == nil
-	}
-	if !ok {
-		return netip.AddrPort{}, "host " + strconv.Quote(string(host)) + " of " + strconv.Quote(string(uri)) + " is not an IP address (kemi resolves no names)"
-	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-	}
-	return netip.AddrPortFrom(a.Unmap(), uint16(port)), ""
-}
-
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
+// destination resolves a SIP URI to where a request goes (see
+// sip.URIDestination, shared with the core's forward).
+func destination(uri []byte) (netip.AddrPort, string) { return sip.URIDestination(uri) }

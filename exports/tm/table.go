@@ -31,8 +31,9 @@ const (
 type branch struct {
 	out    []byte // the request as sent, for retransmissions
 	dst    netip.AddrPort
-	ready  bool // sent (a CANCEL may act on it)
-	round  int  // failure-route round that created it
+	ready  bool   // sent (a CANCEL may act on it)
+	round  int    // failure-route round that created it
+	bflags uint64 // the branch's flags, as its branch route left them
 	retrAt int64
 	retrIv int64
 	frAt   int64
@@ -96,6 +97,10 @@ type cell struct {
 
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
+
+	// rFrom, rTo: From/To display name and URI to put back into replies
+	// (uac's restore, RestoreInReplies); empty for none.
+	rFrom, rTo []byte
 
 	hidx [nSlots]int32 // heap position+1 of each timer slot; guarded by the wheel's lock
 }
@@ -300,6 +305,7 @@ func (c *cell) clear() {
 	c.canceled, c.inFailure = false, false
 	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""
 	c.fr, c.frInv = 0, 0
+	c.rFrom, c.rTo = c.rFrom[:0], c.rTo[:0]
 }
 
 // keep returns b when its capacity is small enough to keep in the pool,

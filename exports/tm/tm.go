@@ -54,6 +54,7 @@ type msgState struct {
 	// Routes and timers named before the transaction exists.
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
+	rFrom, rTo                                    []byte // RestoreInReplies before the cell exists
 
 	// What a branch, onreply or failure route is about.
 	brIdx, code                  int
@@ -70,6 +71,7 @@ func state(ctx *core.Ctx) *msgState {
 		st.c, st.gen = nil, 0
 		st.onFailure, st.onBranch, st.onReply, st.onBranchFailure = "", "", "", ""
 		st.fr, st.frInv = 0, 0
+		st.rFrom, st.rTo = st.rFrom[:0], st.rTo[:0]
 		st.brIdx, st.code = 0, 0
 		st.inBranch, st.inReply, st.inFailure = false, false, false
 	}
@@ -264,7 +266,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		created = true
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
-		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		if created {
@@ -313,7 +315,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 		}
 	}
 	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
-		flags: ctx.Flags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
+		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
 		return -1
@@ -431,6 +433,15 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 		onReply := ""
 		if c.gen.Load() == gen && c.live {
 			onReply = c.onReply
+			if len(c.rFrom) > 0 || len(c.rTo) > 0 {
+				restoreReply(c, m)
+			}
+			// As in Kamailio, the onreply route sees the request's flags
+			// and the branch's flags, and what it sets goes back to them.
+			ctx.Flags = c.flags
+			if idx < c.nbr {
+				ctx.BranchFlags = c.br[idx].bflags
+			}
 		}
 		c.mu.Unlock()
 		if onReply != "" && ctx.VM != nil {
@@ -441,6 +452,14 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 			err := ctx.VM.Call(ctx, onReply)
 			ctx.Route = prev
 			st.c, st.inReply = nil, false
+			c.mu.Lock()
+			if c.gen.Load() == gen && c.live {
+				c.flags = ctx.Flags
+				if idx < c.nbr {
+					c.br[idx].bflags = ctx.BranchFlags
+				}
+			}
+			c.mu.Unlock()
 			if err != nil {
 				logErr(ctx, "onreply route "+onReply+": "+core.LogValue(err.Error()))
 			}

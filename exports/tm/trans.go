@@ -106,6 +106,7 @@ type relayArgs struct {
 	branches []core.Branch
 	to       netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
 	flags    uint64
+	bflags   uint64 // branch 0's flags (setbflag, lookup); the others carry their own
 	local    netip.AddrPort
 	vm       core.VM
 	rt       *core.Runtime
@@ -141,6 +142,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	n.src, n.local, n.proto = ctx.Src, ctx.Local, ctx.Proto
 	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
 	n.flags = ctx.Flags
+	n.rFrom, n.rTo = append(n.rFrom[:0], st.rFrom...), append(n.rTo[:0], st.rTo...)
 	n.onFailure, n.onBranch, n.onReply, n.onBranchFailure = st.onFailure, st.onBranch, st.onReply, st.onBranchFailure
 	n.fr, n.frInv = t.tm.FR, t.tm.FRInv
 	if st.fr > 0 {
@@ -188,6 +190,9 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 		c.reply = make([]byte, 0, localReplySize+len(extra)+len(body))
 	}
 	c.reply = sip.AppendReply(c.reply[:0], &e.rmsg, code, reason, &opt)
+	if len(c.rFrom) > 0 || len(c.rTo) > 0 {
+		c.reply = restoreLocal(c, c.reply)
+	}
 	c.replyCode = code
 	e.send(c.reply, c.replyTo)
 	if code >= 200 {
@@ -275,10 +280,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	for k := -1; k < len(a.branches); k++ {
 		ruri, dstURI := a.ruri, a.dstURI
 		to := a.to
+		bflags := a.bflags
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to = e.ubuf, b.DstURI, netip.AddrPort{}
+			ruri, dstURI, to, bflags = e.ubuf, b.DstURI, netip.AddrPort{}, b.Flags
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -293,10 +299,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		out, dst, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, onBranch, a)
+		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, bflags, onBranch, a)
 		c.mu.Lock()
 		br := &c.br[idx]
 		br.out = out
+		br.bflags = bflags
 		if err != nil {
 			// The branch fails at once, as if it had answered 500: it
 			// competes for the reply like the others (Kamailio marks such a
@@ -335,13 +342,15 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 
 // buildBranch writes branch idx's request into out and says where it
 // goes: the kept request with the branch's Request-URI and our Via on top,
-// after the branch route ran over it. It runs without c.mu: c.base does not
+// after the branch route ran over it. The branch route sees the branch's
+// flags (bflags) as branch 0's, as in Kamailio, and what it sets stays with
+// the branch: the flags are returned. It runs without c.mu: c.base does not
 // change while a relay runs (only a relay from a failure route replaces it,
 // and that cannot overlap another relay of the same cell).
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, error) {
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
-		return out, netip.AddrPort{}, err
+		return out, netip.AddrPort{}, bflags, err
 	}
 	if string(ruri) != string(m.RequestURI()) {
 		m.SetRequestURI(ruri)
@@ -350,7 +359,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bc := &e.bctx
 		bc.Reset(m, c.src, c.local, c.proto)
 		bc.RT, bc.Out, bc.VM, bc.Route = a.rt, e.out, a.vm, core.BranchRoute
-		bc.Flags = a.flags
+		bc.Flags, bc.BranchFlags = a.flags, bflags
 		bc.DstURI = dstURI
 		bs := state(bc)
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
@@ -362,8 +371,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		if err != nil && err != core.ErrNoCallback {
 			e.log(core.LErr, "branch route "+onBranch+": "+core.LogValue(err.Error()))
 		}
+		bflags = bc.BranchFlags
 		if bc.Dropped() {
-			return out, netip.AddrPort{}, fmt.Errorf("dropped by branch route %s", onBranch)
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("dropped by branch route %s", onBranch)
 		}
 		dstURI = bc.DstURI
 	}
@@ -377,17 +387,17 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		var why string
 		dst, why = destination(target)
 		if why != "" {
-			return out, netip.AddrPort{}, fmt.Errorf("destination: %s", why)
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %s", why)
 		}
 	}
 	var vb [96]byte
 	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
-		return out, netip.AddrPort{}, err
+		return out, netip.AddrPort{}, bflags, err
 	}
 	if cap(out) == 0 {
 		out = make([]byte, 0, len(c.base)+bufSlack)
 	}
-	return m.AppendTo(out[:0]), dst, nil
+	return m.AppendTo(out[:0]), dst, bflags, nil
 }
 
 // cancelBranch cancels a pending branch: a CANCEL now if it answered with
@@ -762,6 +772,11 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	}
 	err := e.fmsg.Parse(c.base)
 	src, local, proto, flags := c.src, c.local, c.proto, c.flags
+	var bflags uint64
+	if idx >= 0 && idx < c.nbr {
+		// Kamailio's faked request carries the flags of the branch picked.
+		bflags = c.br[idx].bflags
+	}
 	c.mu.Unlock()
 	if err != nil {
 		e.log(core.LErr, "re-parsing the kept request: "+core.LogValue(err.Error()))
@@ -769,7 +784,7 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	}
 	f := &e.fctx
 	f.Reset(&e.fmsg, src, local, proto)
-	f.RT, f.Out, f.VM, f.Route, f.Flags = t.rt, e.out, vm, kind, flags
+	f.RT, f.Out, f.VM, f.Route, f.Flags, f.BranchFlags = t.rt, e.out, vm, kind, flags, bflags
 	if f.Scratch == nil {
 		f.Scratch = make([]byte, 0, 2048)
 	}

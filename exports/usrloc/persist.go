@@ -48,6 +48,7 @@ type persister struct {
 type batch struct {
 	done chan struct{}
 	err  error
+	held []Held // run after the commit, in order (UpdateHeld)
 }
 
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
@@ -88,6 +89,27 @@ func (p *persister) mark(t *Table, aor string) *batch {
 	p.mu.Unlock()
 	p.signal()
 	return b
+}
+
+// markHeld is mark that attaches h to the batch, unless writing fails
+// or the flusher is gone: then held is false and the caller waits for b
+// as Update does (an error at once, or its own flush at shutdown).
+func (p *persister) markHeld(t *Table, aor string, h Held) (b *batch, held bool) {
+	p.mu.Lock()
+	m := p.dirty[t]
+	if m == nil {
+		m = map[string]struct{}{}
+		p.dirty[t] = m
+	}
+	m[aor] = struct{}{}
+	b = p.cur
+	if p.failing.Load() == nil && !p.stopped.Load() {
+		b.held = append(b.held, h)
+		held = true
+	}
+	p.mu.Unlock()
+	p.signal()
+	return b, held
 }
 
 // wait blocks until b is committed, in write-through mode. While the
@@ -206,6 +228,12 @@ func (p *persister) flush() error {
 		}
 	}
 	b.err = err
+	// Still under flushMu: held replies go out in commit order, and
+	// before the writers waiting for this batch wake and send theirs.
+	for i, h := range b.held {
+		h.Committed(err)
+		b.held[i] = nil
+	}
 	close(b.done)
 	return err
 }

@@ -55,6 +55,41 @@ func (t *Table) View(aor []byte, fn func(r *Record)) {
 // and is written when the database works again, and the caller should
 // not acknowledge it as saved. Otherwise Update returns nil at once.
 func (t *Table) Update(aor []byte, fn func(r *Record) bool) error {
+	_, err := t.update(aor, fn, nil)
+	return err
+}
+
+// Held is an action waiting for the commit of a change: registrar's 200
+// OK, sent once its binding is on disk. Committed runs on the flusher
+// goroutine, in commit order (and, within a batch, in the order the
+// changes were made under their records' locks), with nil when the batch
+// is durable or with the error that kept it from being written. It must
+// not block for long: the next batch waits for it.
+type Held interface {
+	Committed(err error)
+}
+
+// UpdateHeld is Update for a caller that need not wait for the disk. fn
+// changes the record as for Update and also returns a Held (or nil). In
+// db_mode 1 and 3, when fn changed the record and returned h, h is
+// attached to the batch holding the change, UpdateHeld returns at once
+// with held true, and h.Committed runs once that batch is written or
+// failed. held is false, and nothing calls h, when there is nothing to
+// wait for (no change, no database, write-back), when writing already
+// fails (err says why, as from Update), or during shutdown (UpdateHeld
+// then waited like Update).
+func (t *Table) UpdateHeld(aor []byte, fn func(r *Record) (changed bool, h Held)) (held bool, err error) {
+	return t.update(aor, nil, fn)
+}
+
+// Holds reports whether UpdateHeld may hold: the table is written
+// through (db_mode 1 or 3) and the database is not failing.
+func (t *Table) Holds() bool {
+	p := t.u.p
+	return p != nil && p.sync && p.failing.Load() == nil && !p.stopped.Load()
+}
+
+func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) (held bool, err error) {
 	s := t.shardOf(aor)
 	s.mu.Lock()
 	r := s.recs[string(aor)]
@@ -62,7 +97,13 @@ func (t *Table) Update(aor []byte, fn func(r *Record) bool) error {
 	if isNew {
 		r = &Record{AoR: string(aor)}
 	}
-	changed := fn(r)
+	var changed bool
+	var h Held
+	if fn != nil {
+		changed = fn(r)
+	} else {
+		changed, h = fnh(r)
+	}
 	switch {
 	case len(r.Contacts) == 0:
 		if !isNew {
@@ -71,13 +112,26 @@ func (t *Table) Update(aor []byte, fn func(r *Record) bool) error {
 	case isNew:
 		s.recs[r.AoR] = r
 	}
-	s.mu.Unlock()
-	if changed && (!isNew || len(r.Contacts) > 0) {
-		if p := t.u.p; p != nil {
-			return p.wait(p.mark(t, r.AoR))
-		}
+	p := t.u.p
+	mark := changed && (!isNew || len(r.Contacts) > 0) && p != nil
+	var b *batch
+	if mark && h != nil && p.sync {
+		// Marked under the record's lock, so that two changes of one AoR
+		// reach the batches, and their held replies go out, in the order
+		// they were made.
+		b, held = p.markHeld(t, r.AoR, h)
 	}
-	return nil
+	s.mu.Unlock()
+	if held {
+		return true, nil
+	}
+	if mark && b == nil {
+		b = p.mark(t, r.AoR)
+	}
+	if b != nil {
+		return false, p.wait(b)
+	}
+	return false, nil
 }
 
 // Delete removes every binding of aor; it reports whether there were any.

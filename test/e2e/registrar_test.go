@@ -19,6 +19,10 @@ import (
 // from there at run time and never copied into the repository.
 const kamailioLua = "/usr/share/doc/kamailio/examples/kemi/kamailio-basic-kemi-lua.lua"
 
+// kamailioJS is Kamailio's example JavaScript script (app_jsdt), from the
+// same package, also run unmodified.
+const kamailioJS = "/usr/share/doc/kamailio/examples/kemi/kamailio-basic-kemi-jsdt.js"
+
 // registrarScripts are the registrar configs: Kamailio's own Lua script,
 // then kemi's own scripts with the same routing in each language.
 var registrarScripts = []struct{ name, cfg string }{
@@ -28,15 +32,21 @@ var registrarScripts = []struct{ name, cfg string }{
 	{"kemi-starlark", "testdata/registrar/kemi-star.cfg"},
 }
 
+// kamailioJSScript is the config running Kamailio's JavaScript example.
+// TestRegistrar runs it with the others; it is not in registrarScripts,
+// whose configs the hardening tests also run with NOAUTH, which the
+// JavaScript example cannot do (it calls KSR.auth_db unconditionally).
+var kamailioJSScript = struct{ name, cfg string }{"kamailio-js", "testdata/registrar/kamailio-js.cfg"}
+
 // needKamailioScript skips without Kamailio's example script, but fails
 // under CI=true, which make test sets after scripts/deps.sh installed it.
-func needKamailioScript(t *testing.T) {
+func needKamailioScript(t *testing.T, script string) {
 	t.Helper()
-	if _, err := os.Stat(kamailioLua); err != nil {
+	if _, err := os.Stat(script); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing; make test installs it (scripts/deps.sh): %v", kamailioLua, err)
+			t.Fatalf("%s is missing; make test installs it (scripts/deps.sh): %v", script, err)
 		}
-		t.Skipf("%s is missing (apt-get install -y kamailio)", kamailioLua)
+		t.Skipf("%s is missing (apt-get install -y kamailio)", script)
 	}
 }
 
@@ -112,10 +122,14 @@ func request(t *testing.T, s *server, method, ruri, ua string, maxfwd, code int,
 // language: the same SIP, the same answers.
 func TestRegistrar(t *testing.T) {
 	needSipp(t)
-	for _, rs := range registrarScripts {
+	scripts := append([]struct{ name, cfg string }{registrarScripts[0], kamailioJSScript}, registrarScripts[1:]...)
+	for _, rs := range scripts {
 		t.Run(rs.name, func(t *testing.T) {
-			if rs.name == "kamailio-lua" {
-				needKamailioScript(t)
+			switch rs.name {
+			case "kamailio-lua":
+				needKamailioScript(t, kamailioLua)
+			case "kamailio-js":
+				needKamailioScript(t, kamailioJS)
 			}
 			db := filepath.Join(t.TempDir(), "kemi.db")
 			addUser(t, db, "alice@127.0.0.1", "alice-secret")
@@ -123,11 +137,16 @@ func TestRegistrar(t *testing.T) {
 			// Each case gets a server of its own: pike counts requests
 			// per source address, and one case's requests must not
 			// push the next one over the limit.
+			args := []string{"-A", `AUTHDB="` + db + `"`}
+			if rs.name == "kamailio-js" {
+				// The script's KSR.dbg lines show its branch route ran.
+				args = append(args, "-A", "DBGLEVEL=3")
+			}
 			var s *server
 			var server string
 			run := func(name string, f func(t *testing.T)) {
 				t.Run(name, func(t *testing.T) {
-					s = startKemi(t, repo(rs.cfg), "-A", `AUTHDB="`+db+`"`)
+					s = startKemi(t, repo(rs.cfg), args...)
 					server = s.addr
 					f(t)
 				})
@@ -159,6 +178,7 @@ func TestRegistrar(t *testing.T) {
 					`<sip:bob@127\.0\.0\.1:`+strconv.Itoa(uport)+`>`)
 				s.sipp(t, scenario(t, "uac-call.xml", "CALLER", "alice"), 1, 1, "-s", "bob", "-au", "alice", "-ap", "alice-secret")
 				u.wait(t, "callee bob")
+				afterRelay(t, rs.name, s, uport)
 			})
 			run("call-unregistered-404", func(t *testing.T) {
 				s.sipp(t, scenario(t, "uac-404.xml", "CALLER", "alice"), 1, 1, "-s", "nobody", "-au", "alice", "-ap", "alice-secret")
@@ -178,6 +198,35 @@ func TestRegistrar(t *testing.T) {
 			run("flood-banned", func(t *testing.T) { flood(t, s) })
 			run("own-address-not-banned", func(t *testing.T) { ownAddress(t, s) })
 		})
+	}
+}
+
+// afterRelay checks, after a call relayed to bob at uport, that the
+// script went on after KSR.tm.t_relay(): the examples' relay route sets a
+// branch route, and once it has run, t_relay returns and the script calls
+// KSR.x.exit(). Were the outer route broken by the nested callback
+// (issue 11), each relayed request would log a script error. The
+// JavaScript example logs at debug level 3 from its branch route, and
+// from its reply route for each reply.
+func afterRelay(t *testing.T, name string, s *server, uport int) {
+	t.Helper()
+	if name == "kamailio-js" {
+		for _, want := range []string{
+			"new branch [0] to sip:bob@127.0.0.1:" + strconv.Itoa(uport),
+			"===== response - from kamailio JS script",
+		} {
+			if !logShows(s, want) {
+				t.Errorf("the log has no %q", want)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(s.Log(), "script errors so far") {
+		t.Errorf("the call logged a script error; the code after KSR.tm.t_relay() must run without one")
+	}
+	s.stop()
+	if !strings.Contains(s.Log(), "script errors 0") {
+		t.Errorf("the server's count of script errors is not 0:\n%s", tail(s.Log(), 1500))
 	}
 }
 

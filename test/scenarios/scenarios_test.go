@@ -4,7 +4,9 @@
 // A scenario is a folder holding script.lua, script.js and script.star, the
 // modules it loads (scenario.yaml), the SIP messages it receives, and what
 // each message must produce: the first line of every message sent, and text
-// that must appear in the log (a script error, say).
+// that must appear in the log (a script error, say). A scenario of one
+// language's own library (engines: [lua]) runs in that engine only, and one
+// whose script reads files next to it (disk: true) runs from its folder.
 package scenarios
 
 import (
@@ -13,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -41,6 +44,16 @@ type scenario struct {
 	// must read after the last step.
 	ScriptErrors *uint64 `yaml:"script_errors"`
 	Steps        []step  `yaml:"steps"`
+	// Engines limits the scenario to some engines (cfgengine names), for a
+	// behaviour of one language only, such as Lua's standard library;
+	// empty means all three.
+	Engines []string `yaml:"engines"`
+	// Disk runs the script from the scenario folder on disk instead of an
+	// in-memory copy, for scripts that read files next to them (require,
+	// io.open).
+	Disk bool `yaml:"disk"`
+	// Env sets environment variables for the scenario (os.getenv).
+	Env map[string]string `yaml:"env"`
 }
 
 type step struct {
@@ -100,8 +113,14 @@ func runScenario(t *testing.T, dir string) {
 	if err := dec.Decode(&sc); err != nil {
 		t.Fatalf("%s/scenario.yaml: %v", dir, err)
 	}
+	for k, v := range sc.Env {
+		t.Setenv(k, v)
+	}
 	outcomes := map[string]string{}
 	for _, e := range engines {
+		if len(sc.Engines) > 0 && !slices.Contains(sc.Engines, e.cfgengine) {
+			continue
+		}
 		t.Run(e.cfgengine, func(t *testing.T) {
 			if why, ok := sc.Pending[e.cfgengine]; ok {
 				t.Skip("pending: " + why)
@@ -148,6 +167,9 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}
 	cfg.WriteString("loadmodule \"" + e.module + ".so\"\n")
+	if sc.Disk {
+		script = filepath.Join(dir, script)
+	}
 	cfg.WriteString("modparam(\"" + e.module + "\", \"load\", \"" + script + "\")\n")
 	for _, p := range sc.Params {
 		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.module) + "\n")
@@ -157,8 +179,17 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 		"kamailio.cfg": {Data: []byte(cfg.String())},
 		script:         {Data: src},
 	}
+	opts := loader.Options{Path: "kamailio.cfg", FS: fsys}
+	if sc.Disk {
+		opts.Path = filepath.Join(t.TempDir(), "kamailio.cfg")
+		opts.FS = nil
+		if err := os.WriteFile(opts.Path, []byte(cfg.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var log syncBuffer
-	setup, err := loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: &log})
+	opts.LogOut = &log
+	setup, err := loader.Load(opts)
 	if err != nil {
 		t.Fatalf("load: %v\nconfig:\n%s", err, cfg.String())
 	}

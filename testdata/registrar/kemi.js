@@ -145,9 +145,9 @@ function register() {
 	if (KSR.isflagset(FL_NATTED)) {
 		KSR.setbflag(BF_NATTED);
 	}
-	if (KSR.registrar.save("location", 0) < 0) {
-		KSR.sl.sl_reply_error();
-	}
+	// save answers the REGISTER itself, errors included (400, 500, 503):
+	// a second reply here would answer it twice.
+	KSR.registrar.save("location", 0);
 	KSR.x.exit();
 }
 

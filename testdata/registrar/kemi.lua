@@ -150,9 +150,9 @@ local function register()
 	if KSR.isflagset(FL_NATTED) then
 		KSR.setbflag(BF_NATTED)
 	end
-	if KSR.registrar.save("location", 0) < 0 then
-		KSR.sl.sl_reply_error()
-	end
+	-- save answers the REGISTER itself, errors included (400, 500, 503):
+	-- a second reply here would answer it twice.
+	KSR.registrar.save("location", 0)
 	KSR.x.exit()
 end
 

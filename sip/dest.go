@@ -1,0 +1,45 @@
+package sip
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// URIDestination resolves a SIP URI to where a request for it goes: the
+// maddr parameter or the host, which must be an IP address (kemi resolves
+// no names), and the port (5060 by default); the transport must be UDP.
+// The reason is empty on success, else says what was wrong. tm's relays
+// and the core's stateless forward share it.
+func URIDestination(uri []byte) (netip.AddrPort, string) {
+	u, err := ParseURI(uri)
+	if err != nil {
+		return netip.AddrPort{}, "bad URI " + strconv.Quote(string(uri)) + ": " + err.Error()
+	}
+	if !u.IsSIP() {
+		return netip.AddrPort{}, "URI " + strconv.Quote(string(uri)) + " is not a sip: URI"
+	}
+	if tr, ok := u.Param("transport"); ok && !eqFold(tr, "udp") {
+		return netip.AddrPort{}, "transport " + strconv.Quote(string(tr)) + " of " + strconv.Quote(string(uri)) + " is not served (udp only)"
+	}
+	host := u.Host
+	if m, ok := u.Param("maddr"); ok {
+		host = m
+	}
+	a, ok := u.HostAddr()
+	if len(host) != len(u.Host) {
+		h := host
+		if len(h) > 1 && h[0] == '[' {
+			h = h[1 : len(h)-1]
+		}
+		p, err := netip.ParseAddr(string(h))
+		a, ok = p, err == nil
+	}
+	if !ok {
+		return netip.AddrPort{}, "host " + strconv.Quote(string(host)) + " of " + strconv.Quote(string(uri)) + " is not an IP address (kemi resolves no names)"
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), ""
+}
