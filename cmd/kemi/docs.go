@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ func docsCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kemi docs: -l %s: %v\n", *addr, err)
 		return 1
 	}
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, docsMaxConns)}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -78,6 +80,41 @@ func docsCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// docsMaxConns is how many connections `kemi docs` holds at a time; more
+// wait in the listen queue, so a flood of idle connections cannot grow
+// memory without bound (each is also closed after ReadHeaderTimeout).
+const docsMaxConns = 64
+
+// limitListener accepts at most cap(sem) connections at a time: Accept
+// waits until one is closed (x/net/netutil's LimitListener, without the
+// dependency).
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, sem: l.sem}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	sem  chan struct{}
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.sem })
+	return err
 }
 
 // docsHandler serves the embedded reference. It refuses what a browser
