@@ -17,6 +17,29 @@ var engineTypes = map[string]map[string]string{
 	"native":   {"int": "int", "long": "long", "str": "str", "bool": "bool", "xval": "xval", "none": ""},
 }
 
+// xvalNames names what an xval holds in each language, for a return
+// narrowed with `gives`.
+var xvalNames = map[string]map[string]string{
+	"lua":      {"int": "integer", "str": "string", "null": "nil"},
+	"js":       {"int": "number", "str": "string", "null": "null"},
+	"starlark": {"int": "int", "str": "str", "null": "None"},
+}
+
+// ReturnType is f's return type in engine's notation: an xval narrowed by
+// its spec's `gives` is typed by what it gives ("string" for a gete
+// getter, "string|nil" for a get one).
+func ReturnType(f *Function, engine string) string {
+	names := xvalNames[engine]
+	if f.Returns != "xval" || len(f.Gives) == 0 || names == nil {
+		return engineTypes[engine][f.Returns]
+	}
+	var ts []string
+	for _, g := range f.Gives {
+		ts = append(ts, names[g])
+	}
+	return strings.Join(ts, "|")
+}
+
 var engineTitles = map[string]string{"lua": "Lua", "js": "JavaScript", "starlark": "Starlark", "native": "Native"}
 
 // Signature is a function's signature in one engine's notation.
@@ -35,43 +58,105 @@ func Signature(m *Module, f *Function, engine string) string {
 	switch engine {
 	case "lua":
 		s := m.Prefix() + f.Name + "(" + args + ")"
-		if r := t[f.Returns]; r != "" {
+		if r := ReturnType(f, engine); r != "" {
 			s += ": " + r
 		}
 		return s
 	case "js":
-		return m.Prefix() + f.Name + "(" + args + "): " + t[f.Returns]
+		return m.Prefix() + f.Name + "(" + args + "): " + ReturnType(f, engine)
 	case "starlark":
-		return m.Prefix() + f.Name + "(" + args + ") -> " + t[f.Returns]
+		return m.Prefix() + f.Name + "(" + args + ") -> " + ReturnType(f, engine)
 	}
 	return f.Native + "(" + args + ")"
 }
 
-// ReturnMeaning explains a return type the way every engine sees it.
-func ReturnMeaning(f *Function) string {
-	if f.Fails {
-		return returnMeaning(f) + " It can also raise a script error, which stops the route."
+// ReturnKind names what a function returns in the docs: "int status"
+// for an int that reports success or failure, "int value" for one that is
+// a count or a code (spec `value: true`), else the spec type.
+func ReturnKind(f *Function) string {
+	if f.Returns == "int" {
+		if f.Value {
+			return "int value"
+		}
+		return "int status"
 	}
-	return returnMeaning(f)
+	return f.Returns
 }
 
-func returnMeaning(f *Function) string {
+// ReturnMeaning says what a function returns: the spec's return_doc, then
+// what the type means in every engine. The status convention ("below 0 is
+// failure, 0 stops the route") is told only for a status.
+func ReturnMeaning(f *Function) string {
+	var parts []string
+	if d := strings.TrimSpace(f.ReturnDoc); d != "" {
+		parts = append(parts, d)
+	}
 	switch f.Returns {
 	case "int":
-		return "An int: below 0 is failure, above 0 is success. In the native language a return of 0 stops the route (like exit); KEMI scripts just get 0."
+		if !f.Value {
+			parts = append(parts, "A status: below 0 is failure, above 0 success; in the native language a 0 also stops the route (like exit), KEMI scripts just get 0.")
+		} else if len(parts) == 0 {
+			parts = append(parts, "An int.")
+		}
 	case "bool":
-		return "true or false. The native language sees 1 for true and -1 for false."
+		if len(parts) == 0 {
+			parts = append(parts, "true or false.")
+		}
+		parts = append(parts, "The native language sees 1 for true and -1 for false.")
 	case "xval":
-		return "An int, a string or null: nil in Lua, null in JavaScript, None in Starlark, $null in the native language."
+		if len(parts) == 0 {
+			parts = append(parts, "An int, a string or null.")
+		}
+		if len(f.Gives) > 0 && len(f.Gives) < len(xvalKinds) {
+			parts = append(parts, "It gives "+orList(f.Gives)+".")
+		}
+		parts = append(parts, "Null, where it gives one, is nil in Lua, null in JavaScript, None in Starlark and $null in the native language.")
+	case "none":
+		if len(parts) == 0 {
+			parts = append(parts, "Nothing.")
+		}
 	}
-	return "Nothing."
+	if f.Fails {
+		parts = append(parts, "It can also raise a script error, which stops the route.")
+	}
+	return strings.Join(parts, " ")
 }
 
-// conventions heads every module's function list.
-const conventions = "Return values: an int below 0 means failure and above 0 success; " +
-	"in the native language a 0 also stops the route. A missing value (null) is nil in Lua, " +
-	"null in JavaScript, None in Starlark and $null in the native language. " +
-	"Wrong argument types are a script error naming the function, not a silent 0."
+// orList joins xval kinds for the docs: "a string or null".
+func orList(kinds []string) string {
+	words := map[string]string{"int": "an int", "str": "a string", "null": "null"}
+	var ws []string
+	for _, k := range kinds {
+		ws = append(ws, words[k])
+	}
+	if len(ws) == 1 {
+		return ws[0] + " only"
+	}
+	return strings.Join(ws[:len(ws)-1], ", ") + " or " + ws[len(ws)-1]
+}
+
+// conventions heads a module's function list: the status convention only
+// when some function of the module returns a status.
+func conventions(m *Module) string {
+	var s []string
+	status, value, xval := false, false, false
+	for _, f := range m.Functions {
+		status = status || f.Returns == "int" && !f.Value
+		value = value || f.Value
+		xval = xval || f.Returns == "xval"
+	}
+	if status {
+		s = append(s, "A function returning an int status reports failure below 0 and success above 0; in the native language a 0 also stops the route.")
+	}
+	if value || xval {
+		s = append(s, "A function returning a value (an int value, or an xval: an int or a string) says what it returns; no value stops the route.")
+	}
+	if xval {
+		s = append(s, "A missing value (null) is nil in Lua, null in JavaScript, None in Starlark and $null in the native language.")
+	}
+	s = append(s, "Wrong argument types are a script error naming the function, not a silent 0.")
+	return strings.Join(s, " ")
+}
 
 // indexEntry is one function in docs/reference/index.json.
 type indexEntry struct {
@@ -82,6 +167,8 @@ type indexEntry struct {
 	Native     string            `json:"native"`
 	Params     []indexParam      `json:"params"`
 	Returns    string            `json:"returns"`
+	Value      bool              `json:"value,omitempty"`
+	Gives      []string          `json:"gives,omitempty"`
 	ReturnDoc  string            `json:"return_doc,omitempty"`
 	Doc        string            `json:"doc"`
 	Signatures map[string]string `json:"signatures"`
@@ -146,7 +233,7 @@ func buildIndex(mods []*Module) *Index {
 		for _, f := range m.Functions {
 			e := indexEntry{
 				Module: m.Name, Name: f.Name, Full: m.Prefix() + f.Name, Aliases: f.Aliases,
-				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, ReturnDoc: f.ReturnDoc,
+				Native: f.Native, Params: []indexParam{}, Returns: f.Returns, Value: f.Value, Gives: f.Gives, ReturnDoc: f.ReturnDoc,
 				Doc: f.Doc, Signatures: map[string]string{}, Page: m.Slug() + ".html#" + anchor(f),
 			}
 			for _, a := range f.Params {
@@ -243,7 +330,7 @@ func moduleMarkdown(m *Module) []byte {
 		w("\nSet with `modparam(\"%s\", \"name\", value)`.\n\n", m.Name)
 	}
 	if len(m.Functions) > 0 {
-		w("## Functions\n\n%s\n\n", conventions)
+		w("## Functions\n\n%s\n\n", conventions(m))
 		for _, f := range m.Functions {
 			w("- [%s%s](#%s)\n", m.Prefix(), f.Name, anchor(f))
 		}
@@ -265,11 +352,7 @@ func moduleMarkdown(m *Module) []byte {
 				}
 				w("\n")
 			}
-			w("**Returns** (%s): %s", f.Returns, ReturnMeaning(f))
-			if f.ReturnDoc != "" {
-				w(" %s", strings.TrimSpace(f.ReturnDoc))
-			}
-			w("\n\n")
+			w("**Returns** (%s): %s\n\n", ReturnKind(f), oneLine(ReturnMeaning(f)))
 			if f.Native != f.Name {
 				w("Native name: `%s`.", f.Native)
 			} else {
@@ -286,6 +369,9 @@ func moduleMarkdown(m *Module) []byte {
 					}
 				}
 			}
+			if o := outcomeText(f.Outcome, "`"); o != "" {
+				w("%s\n\n", o)
+			}
 		}
 	}
 	if len(m.PVs) > 0 {
@@ -296,6 +382,32 @@ func moduleMarkdown(m *Module) []byte {
 		w("\n")
 	}
 	return append(bytes.TrimRight(b.Bytes(), "\n"), '\n')
+}
+
+// outcomeText tells what the examples do on the test INVITE, each item
+// between quote marks; "" when the spec states no outcome.
+func outcomeText(o *Outcome, q string) string {
+	if o == nil {
+		return ""
+	}
+	quote := func(ss []string) string {
+		out := make([]string, len(ss))
+		for i, s := range ss {
+			out[i] = q + s + q
+			if q == "" {
+				out[i] = "\"" + s + "\""
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	var parts []string
+	if len(o.Sends) > 0 {
+		parts = append(parts, "sends "+quote(o.Sends))
+	}
+	if len(o.Log) > 0 {
+		parts = append(parts, "logs "+quote(o.Log))
+	}
+	return "Run on an INVITE, the example in each engine " + strings.Join(parts, " and ") + " (test/examples checks it)."
 }
 
 func fenceLang(eng string) string {
@@ -370,29 +482,51 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 #q{width:100%;box-sizing:border-box;padding:.3em}#hits a{display:block;font-size:13px}
 h3{border-top:1px solid #ddd;padding-top:1em}`
 
-// searchScript lists the modules in the page's nav and filters the index
-// as the user types: every word must appear in the name, the aliases or
-// the doc.
+// searchScript lists the modules in the page's nav and searches the index
+// as the user types. Function names rank first: an exact name (short,
+// full, alias or native), then names starting with the query, then names
+// holding it, then entries whose name, aliases or doc hold every word;
+// shorter names first within a rank. At most maxHits show, and a line
+// says how many matched when more did.
 const searchScript = `(function(){
-var idx=KEMI_INDEX;
+var idx=KEMI_INDEX,MAX=50;
 var mods=document.getElementById("mods");
 KEMI_MODULES.forEach(function(m){
   var a=document.createElement("a");a.href=m.u;a.textContent=m.n;mods.appendChild(a);
 });
 var q=document.getElementById("q"),hits=document.getElementById("hits");
+function names(it){
+  var full=it.n.toLowerCase(),short=full.slice(full.lastIndexOf(".")+1);
+  return [short,full].concat(it.a?it.a.toLowerCase().split(" "):[]);
+}
+function rank(it,query,words){
+  var ns=names(it),i;
+  for(i=0;i<ns.length;i++)if(ns[i]===query)return 0;
+  for(i=0;i<ns.length;i++)if(ns[i].indexOf(query)===0)return 1;
+  for(i=0;i<ns.length;i++)if(ns[i].indexOf(query)>=0)return 2;
+  var hay=(it.n+" "+it.a+" "+it.d).toLowerCase();
+  return words.every(function(w){return hay.indexOf(w)>=0;})?3:-1;
+}
 function show(){
-  var words=q.value.toLowerCase().split(/\s+/).filter(Boolean);
+  var query=q.value.toLowerCase().trim(),words=query.split(/\s+/).filter(Boolean);
   hits.textContent="";
   if(!words.length)return;
-  var n=0;
-  for(var i=0;i<idx.length&&n<50;i++){
-    var it=idx[i],hay=(it.n+" "+it.a+" "+it.d).toLowerCase();
-    if(words.every(function(w){return hay.indexOf(w)>=0;})){
-      var a=document.createElement("a");a.href=it.u;a.textContent=it.n;a.title=it.d;
-      hits.appendChild(a);n++;
-    }
+  var found=[];
+  for(var i=0;i<idx.length;i++){
+    var r=rank(idx[i],query,words);
+    if(r>=0)found.push({r:r,it:idx[i]});
   }
-  if(!n)hits.textContent="no match";
+  found.sort(function(x,y){return x.r-y.r||x.it.n.length-y.it.n.length||(x.it.n<y.it.n?-1:x.it.n>y.it.n?1:0);});
+  if(!found.length){hits.textContent="no match";return;}
+  found.slice(0,MAX).forEach(function(f){
+    var a=document.createElement("a");a.href=f.it.u;a.textContent=f.it.n;a.title=f.it.d;
+    hits.appendChild(a);
+  });
+  if(found.length>MAX){
+    var p=document.createElement("p");p.className="more";
+    p.textContent="showing "+MAX+" of "+found.length+" matches: type more to narrow";
+    hits.appendChild(p);
+  }
 }
 q.addEventListener("input",show);show();
 })();`
@@ -442,7 +576,7 @@ func moduleHTML(m *Module) []byte {
 		w("</table>\n")
 	}
 	if len(m.Functions) > 0 {
-		w("<h2>Functions</h2>\n<p>%s</p>\n", e(conventions))
+		w("<h2>Functions</h2>\n<p>%s</p>\n", e(conventions(m)))
 		for _, f := range m.Functions {
 			w("<h3 id=\"%s\">%s%s</h3>\n", anchor(f), e(m.Prefix()), e(f.Name))
 			if f.Doc != "" {
@@ -460,7 +594,7 @@ func moduleHTML(m *Module) []byte {
 				}
 				w("</table>\n")
 			}
-			w("<p><b>Returns</b> (%s): %s %s</p>\n", f.Returns, e(ReturnMeaning(f)), e(strings.TrimSpace(f.ReturnDoc)))
+			w("<p><b>Returns</b> (%s): %s</p>\n", ReturnKind(f), e(oneLine(ReturnMeaning(f))))
 			w("<p>Native name: <code>%s</code>.", e(f.Native))
 			if len(f.Aliases) > 0 {
 				w(" Aliases: <code>%s</code>.", e(strings.Join(f.Aliases, ", ")))
@@ -470,6 +604,9 @@ func moduleHTML(m *Module) []byte {
 				if ex, ok := f.Examples[eng]; ok {
 					w("<p>%s:</p><pre>%s</pre>\n", engineTitles[eng], e(ex))
 				}
+			}
+			if o := outcomeText(f.Outcome, ""); o != "" {
+				w("<p>%s</p>\n", e(o))
 			}
 		}
 	}

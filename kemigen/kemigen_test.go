@@ -3,6 +3,7 @@ package kemigen
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -318,6 +319,10 @@ function search(q){ elems.q.value=q; elems.hits.kids=[]; elems.q.on(); return el
 		"thing check":       "KSR.demo.check", // several words
 		"no-such-function":  "no match",
 		"reserved javascri": "KSR.demo.delete",
+		// Exact names, then prefixes, then the doc's words; shorter first.
+		"c":     "KSR.demo.check KSR.demo.count KSR.demo.put KSR.demo.flush KSR.demo.delete",
+		"count": "KSR.demo.count",
+		"info":  "KSR.info",
 	} {
 		v, err := vm.RunString("search(" + strconv.Quote(q) + ")")
 		if err != nil {
@@ -329,5 +334,40 @@ function search(q){ elems.q.value=q; elems.hits.kids=[]; elems.q.on(); return el
 	}
 	if v, _ := vm.RunString("elems.mods.kids.map(function(a){return a.textContent}).join(',')"); v.String() != "core (KSR.*),demo" {
 		t.Errorf("nav: %s", v)
+	}
+}
+
+// TestSearchJS_RanksNamesAndSaysWhenCut runs the search code on an index
+// of 120 functions: an exact name comes first even when it sorts last and
+// its doc matches nothing, prefixes next, and the list says it was cut.
+func TestSearchJS_RanksNamesAndSaysWhenCut(t *testing.T) {
+	vm := goja.New()
+	var b strings.Builder
+	b.WriteString(`var KEMI_MODULES=[];var KEMI_INDEX=[`)
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&b, `{"n":"KSR.m.reply_%03d","a":"","d":"Send a reply.","u":"m.html#fn-reply_%03d"},`, i, i)
+	}
+	b.WriteString(`{"n":"KSR.z.reply","a":"","d":"Something else.","u":"z.html#fn-reply"}];`)
+	b.WriteString(`
+function el(){ return {textContent:"", value:"", kids:[], appendChild:function(a){this.kids.push(a)}, addEventListener:function(e,f){this.on=f}}; }
+var elems={mods:el(), q:el(), hits:el()};
+var document={getElementById:function(i){return elems[i]}, createElement:function(){return {}}};
+`)
+	b.WriteString(searchScript)
+	if _, err := vm.RunString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vm.RunString(`elems.q.value="reply"; elems.hits.kids=[]; elems.q.on();
+		var k=elems.hits.kids; [k.length, k[0].textContent, k[1].textContent, k[50].className, k[50].textContent].join("|")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "51|KSR.z.reply|KSR.m.reply_000|more|showing 50 of 121 matches: type more to narrow"
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
+	}
+	v, _ = vm.RunString(`elems.q.value="reply_11"; elems.hits.kids=[]; elems.q.on(); elems.hits.kids.map(function(a){return a.textContent}).join(" ")`)
+	if want := "KSR.m.reply_110 KSR.m.reply_111 KSR.m.reply_112 KSR.m.reply_113 KSR.m.reply_114 KSR.m.reply_115 KSR.m.reply_116 KSR.m.reply_117 KSR.m.reply_118 KSR.m.reply_119"; v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
 	}
 }

@@ -41,6 +41,9 @@ var paramChecks = map[string]string{
 	"hdrline": "Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).",
 }
 
+// xvalKinds are what an xval may hold, in the order `gives` lists them.
+var xvalKinds = []string{"int", "str", "null"}
+
 // Module parameter types (what modparam can carry).
 var modParamTypes = map[string]bool{"int": true, "str": true}
 
@@ -102,6 +105,25 @@ type Function struct {
 	// return type is fixed (Kamailio's); an xval one gives back
 	// ctx.Fail(err) itself.
 	Fails bool
+	// Value marks an int return that is a value (a count, a code, a
+	// length), not a status: the docs then leave out the "below 0 is
+	// failure, 0 stops the route" convention and say what it is.
+	Value bool
+	// Gives narrows an xval return to what the function really gives:
+	// some of "int", "str" and "null", in that order; nil is all three.
+	// Stubs and signatures type the return by it (a gete getter is a
+	// string, never null).
+	Gives []string
+	// Outcome is what the examples do when run against the reference
+	// message (test/examples/testdata/invite.sip); nil when the spec
+	// states none. test/examples runs them in every engine.
+	Outcome *Outcome
+}
+
+// Outcome is what running a function's examples must produce.
+type Outcome struct {
+	Sends []string // the first line of each message sent, in order
+	Log   []string // text the log must hold
 }
 
 // Param is one function parameter.
@@ -384,8 +406,8 @@ func (d *decoder) modParam(n *yaml.Node) *ModParam {
 
 func (d *decoder) function(n *yaml.Node, module string) *Function {
 	f := &Function{Examples: map[string]string{}}
-	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails"}
-	var failsNode *yaml.Node
+	known := []string{"name", "aliases", "native", "params", "returns", "return_doc", "doc", "go", "examples", "fails", "outcome", "value", "gives"}
+	var failsNode, valueNode, givesNode *yaml.Node
 	var paramsNode, returnsNode *yaml.Node
 	d.fields(n, "function", known, func(key string, k, v *yaml.Node) {
 		switch key {
@@ -420,6 +442,53 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 			d.fields(v, "examples", engineKeys, func(key string, k, v *yaml.Node) {
 				f.Examples[key] = d.str(v, "example")
 			})
+		case "gives":
+			givesNode = v
+			have := map[string]bool{}
+			for _, n := range d.list(v, "gives") {
+				g := "null" // a bare null in YAML
+				if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+					g = d.str(n, "gives")
+				}
+				if !contains(xvalKinds, g) {
+					d.errf(n, "gives: unknown kind %q (want int, str or null)", g)
+					continue
+				}
+				if have[g] {
+					d.errf(n, "gives: %q given twice", g)
+					continue
+				}
+				have[g] = true
+			}
+			for _, g := range xvalKinds {
+				if have[g] {
+					f.Gives = append(f.Gives, g)
+				}
+			}
+			if len(have) == 0 && len(d.list(v, "gives")) == 0 {
+				d.errf(v, "gives: want at least one of int, str, null")
+			}
+		case "value":
+			f.Value = d.boolean(v, "value")
+			valueNode = v
+		case "outcome":
+			o := &Outcome{}
+			before := len(d.errs)
+			if d.fields(v, "outcome", []string{"sends", "log"}, func(key string, k, v *yaml.Node) {
+				for _, n := range d.list(v, "outcome "+key) {
+					s := d.str(n, "outcome "+key)
+					if key == "sends" {
+						o.Sends = append(o.Sends, s)
+					} else {
+						o.Log = append(o.Log, s)
+					}
+				}
+			}) {
+				if len(o.Sends) == 0 && len(o.Log) == 0 && len(d.errs) == before {
+					d.errf(v, "outcome: want sends or log (or both)")
+				}
+				f.Outcome = o
+			}
 		}
 	})
 	if f.Name == "" {
@@ -482,6 +551,12 @@ func (d *decoder) function(n *yaml.Node, module string) *Function {
 	} else if f.Fails && f.Returns == "xval" {
 		d.errf(failsNode, "%s: fails is for int, bool and none functions; an xval one returns ctx.Fail(err)", what)
 	}
+	if f.Value && f.Returns != "int" && returnsNode != nil {
+		d.errf(valueNode, "%s: value is for int returns (a count or a code rather than a status); %s is not a status anyway", what, f.Returns)
+	}
+	if givesNode != nil && f.Returns != "xval" && returnsNode != nil {
+		d.errf(givesNode, "%s: gives narrows an xval return, not %s", what, f.Returns)
+	}
 	if f.Native == "" {
 		f.Native = f.Name
 	}
@@ -520,9 +595,12 @@ func deriveExamples(module string, f *Function) {
 	}
 	js, star, native := "", "", ""
 	if m := luaIfThen.FindStringSubmatch(lua); m != nil {
-		// if <cond> then <one statement> end
-		js = "if (" + toJS(m[1]) + ") { " + toJS(m[2]) + "; }"
-		star = "if " + toStarlark(m[1]) + ":\n    " + toStarlark(m[2])
+		// if <cond> then <one statement> end; a body of several
+		// statements needs its examples written out.
+		if luaStmt.MatchString(m[2]) {
+			js = "if (" + toJS(m[1]) + ") { " + toJS(m[2]) + "; }"
+			star = "if " + toStarlark(m[1]) + ":\n    " + toStarlark(m[2])
+		}
 	} else if luaCall.MatchString(lua) {
 		js = toJS(lua) + ";"
 		star = toStarlark(lua)
@@ -542,6 +620,9 @@ func deriveExamples(module string, f *Function) {
 var (
 	luaCall   = regexp.MustCompile(`^(local \w+ = )?KSR\.[\w.]+\(.*\)$`)
 	luaIfThen = regexp.MustCompile(`^if (.+) then (.+) end$`)
+	// luaStmt is the one statement an if may hold: a call, an assignment
+	// of a call or a simple value, or a return, with nothing after it.
+	luaStmt = regexp.MustCompile(`^(return( -?[\w."]+)?|(local )?(\w+ = )?(KSR\.[\w.]+\(.*\)|[\w."]+))$`)
 )
 
 func toJS(s string) string {
@@ -552,8 +633,11 @@ func toJS(s string) string {
 	return rewrite(s, map[string]string{"nil": "null", "not": "!", "and": "&&", "or": "||", "~=": "!=", "..": "+"})
 }
 
+// toStarlark also wraps each operand of Lua's .. that is not a string
+// literal in str(): Lua turns a number into a string there, Starlark's +
+// refuses string + int (an int or xval return, say).
 func toStarlark(s string) string {
-	return rewrite(strings.TrimPrefix(s, "local "), map[string]string{"nil": "None", "true": "True", "false": "False", "~=": "!=", "..": "+"})
+	return rewrite(strConcatOperands(strings.TrimPrefix(s, "local ")), map[string]string{"nil": "None", "true": "True", "false": "False", "~=": "!=", "..": "+"})
 }
 
 // rewrite swaps whole words and the operators ~= and .. of a one-line Lua

@@ -63,6 +63,26 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:3:19: go: "pkg.F" is not a valid identifier (letters, digits and _, not starting with a digit)`},
 		{"bad pv name", "module: m\npvs:\n  - {name: $ru}\n",
 			`m.yaml:3:12: pv name: "$ru" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"value on an xval", "module: m\nfunctions:\n  - {name: f, returns: xval, value: true}\n",
+			`m.yaml:3:37: function f: value is for int returns (a count or a code rather than a status); xval is not a status anyway`},
+		{"value not a bool", "module: m\nfunctions:\n  - {name: f, returns: int, value: yes please}\n",
+			`m.yaml:3:36: value: want true or false, got "yes please"`},
+		{"gives on an int", "module: m\nfunctions:\n  - {name: f, returns: int, gives: [str]}\n",
+			`m.yaml:3:36: function f: gives narrows an xval return, not int`},
+		{"gives unknown kind", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [str, float]}\n",
+			`m.yaml:3:43: gives: unknown kind "float" (want int, str or null)`},
+		{"gives twice", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [str, str]}\n",
+			`m.yaml:3:43: gives: "str" given twice`},
+		{"gives a list", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: [[str]]}\n",
+			`m.yaml:3:38: gives: want a string, got a list`},
+		{"gives empty", "module: m\nfunctions:\n  - {name: f, returns: xval, gives: []}\n",
+			`m.yaml:3:37: gives: want at least one of int, str, null`},
+		{"empty outcome", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {}}\n",
+			`m.yaml:3:38: outcome: want sends or log (or both)`},
+		{"unknown outcome field", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {replies: [x]}}\n",
+			`m.yaml:3:39: outcome: unknown field "replies" (known: sends, log)`},
+		{"outcome sends not a list", "module: m\nfunctions:\n  - {name: f, returns: int, outcome: {sends: x}}\n",
+			`m.yaml:3:46: outcome sends: want a list, got "x"`},
 		{"not a mapping", "- a\n- b\n",
 			`m.yaml:1:1: module spec: want a mapping, got a list`},
 		{"params not a list", "module: m\nparams: {name: p}\n",
@@ -97,7 +117,7 @@ func TestSpecAllErrors(t *testing.T) {
 	want := strings.Join([]string{
 		`m.yaml:3:24: function f: unknown return type "nope" (want none, int, bool or xval)`,
 		`m.yaml:4:5: function "f" declared twice (first at line 3)`,
-		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails)`,
+		`m.yaml:4:29: function: unknown field "colour" (known: name, aliases, native, params, returns, return_doc, doc, go, examples, fails, outcome, value, gives)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
@@ -156,7 +176,10 @@ functions:
 
 func TestLuaToOtherEngines(t *testing.T) {
 	for lua, want := range map[string][2]string{
-		`KSR.info("a" .. KSR.pv.get("$ru") .. "\n")`: {`KSR.info("a" + KSR.pv.get("$ru") + "\n");`, `KSR.info("a" + KSR.pv.get("$ru") + "\n")`},
+		`KSR.info("a" .. KSR.pv.get("$ru") .. "\n")`: {`KSR.info("a" + KSR.pv.get("$ru") + "\n");`, `KSR.info("a" + str(KSR.pv.get("$ru")) + "\n")`},
+		// Lua's .. turns an int into a string; Starlark's + does not.
+		`KSR.info("branch " .. KSR.tm.t_get_branch_index())`:         {`KSR.info("branch " + KSR.tm.t_get_branch_index());`, `KSR.info("branch " + str(KSR.tm.t_get_branch_index()))`},
+		`KSR.info(n .. "/" .. 5 .. KSR.m.f(KSR.m.g("(")) .. "x..y")`: {`KSR.info(n + "/" + 5 + KSR.m.f(KSR.m.g("(")) + "x..y");`, `KSR.info(str(n) + "/" + str(5) + str(KSR.m.f(KSR.m.g("("))) + "x..y")`},
 		`if not KSR.is_INVITE() and x ~= nil then KSR.info("not..~=") end`: {
 			`if (!KSR.is_INVITE() && x != null) { KSR.info("not..~="); }`,
 			"if not KSR.is_INVITE() and x != None:\n    KSR.info(\"not..~=\")"},
@@ -168,10 +191,42 @@ func TestLuaToOtherEngines(t *testing.T) {
 			t.Errorf("%s\n js: %s\n star: %s", lua, f.Examples["js"], f.Examples["starlark"])
 		}
 	}
+	// An if with two statements is not translated (it became "a() return").
+	g := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": "if KSR.m.f() > 0 then KSR.m.g() return end"}}
+	deriveExamples("m", g)
+	if len(g.Examples) != 1 {
+		t.Errorf("derived %v", g.Examples)
+	}
 	// A form kemigen cannot translate is left alone.
 	f := &Function{Name: "f", Native: "f", Examples: map[string]string{"lua": "for i = 1, 3 do KSR.m.f() end"}}
 	deriveExamples("m", f)
 	if len(f.Examples) != 1 {
 		t.Errorf("derived %v", f.Examples)
+	}
+}
+
+// TestExamples_OutcomeDecoded: an outcome's sends and log reach the model.
+func TestExamples_OutcomeDecoded(t *testing.T) {
+	m, errs := ParseSpec([]byte("module: m\nfunctions:\n  - name: f\n    returns: int\n    outcome:\n      sends: [\"SIP/2.0 404 Not Found\"]\n      log: [a, b]\n  - {name: g, returns: int}\n"), "m.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	o := m.Functions[0].Outcome
+	if o == nil || strings.Join(o.Sends, "|") != "SIP/2.0 404 Not Found" || strings.Join(o.Log, "|") != "a|b" {
+		t.Errorf("outcome %+v", o)
+	}
+	if m.Functions[1].Outcome != nil {
+		t.Errorf("g has an outcome it did not state")
+	}
+	m, errs = ParseSpec([]byte("module: m\nfunctions:\n  - {name: f, returns: xval, gives: [null, str]}\n"), "m.yaml")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	f := m.Functions[0]
+	if strings.Join(f.Gives, ",") != "str,null" || ReturnType(f, "js") != "string|null" || ReturnType(f, "lua") != "string|nil" || pyReturn(f) != "Union[str, None]" {
+		t.Errorf("gives %v: js %s lua %s py %s", f.Gives, ReturnType(f, "js"), ReturnType(f, "lua"), pyReturn(f))
+	}
+	if false {
+		t.Errorf("g has an outcome it did not state")
 	}
 }

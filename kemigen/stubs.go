@@ -68,7 +68,7 @@ func luaStub(mods []*Module) []byte {
 					ps = append(ps, pn)
 					w("%s\n", strings.TrimRight(fmt.Sprintf("---@param %s %s %s", pn, engineTypes["lua"][a.Type], oneLine(paramDoc(a))), " "))
 				}
-				if r := engineTypes["lua"][f.Returns]; r != "" {
+				if r := ReturnType(f, "lua"); r != "" {
 					if f.ReturnDoc != "" {
 						w("---@return %s # %s\n", r, oneLine(f.ReturnDoc))
 					} else {
@@ -93,8 +93,20 @@ func luacheckrc(mods []*Module) []byte {
 	w("-- luacheck settings for KEMI scripts: KSR is read-only, and any KSR name\n")
 	w("-- not in the reference is reported as an undefined field.\n")
 	w("std = \"lua51\"\n")
-	w("-- The routing callbacks (ksr_request_route, ...) are globals the script defines.\n")
+	w("-- The routing callbacks kemi calls by name are globals the script defines.\n")
+	w("globals = {")
+	for i, cb := range luaCallbacks {
+		if i > 0 {
+			w(", ")
+		}
+		w("%q", cb)
+	}
+	w("}\n")
+	w("-- Other top-level functions are callbacks the script names in strings\n")
+	w("-- (KSR.tm.t_on_failure(\"...\") and friends): defined, never called\n")
+	w("-- from Lua itself, so an unused top-level global (131) is no warning.\n")
 	w("allow_defined_top = true\n")
+	w("ignore = {\"131\"}\n")
 	w("read_globals = {\n\tKSR = {\n\t\tfields = {\n")
 	for _, m := range mods {
 		if m.Name == "" {
@@ -118,6 +130,10 @@ func luacheckrc(mods []*Module) []byte {
 	w("\tsr = { other_fields = true },\n}\n")
 	return b.Bytes()
 }
+
+// luaCallbacks are the default callback names kemi calls in a script
+// (kemi.request_route_callback and friends rename them).
+var luaCallbacks = []string{"ksr_request_route", "ksr_reply_route", "ksr_onsend_route"}
 
 func luaKey(n string) string {
 	if luaKeywords[n] {
@@ -158,7 +174,7 @@ func tsStub(mods []*Module) []byte {
 					w("\t * @returns %s\n", oneLine(f.ReturnDoc))
 				}
 				w("\t */\n")
-				w("\t%s(%s): %s;\n", n, strings.Join(ps, ", "), engineTypes["js"][f.Returns])
+				w("\t%s(%s): %s;\n", n, strings.Join(ps, ", "), ReturnType(f, "js"))
 			}
 		}
 	}
@@ -190,6 +206,21 @@ var pyTypes = map[string]string{
 	"xval": "Union[int, str, None]", "none": "None",
 }
 
+// pyReturn is f's return type in Python stub syntax, narrowed by gives.
+func pyReturn(f *Function) string {
+	if f.Returns != "xval" || len(f.Gives) == 0 {
+		return pyTypes[f.Returns]
+	}
+	var ts []string
+	for _, g := range f.Gives {
+		ts = append(ts, map[string]string{"int": "int", "str": "str", "null": "None"}[g])
+	}
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	return "Union[" + strings.Join(ts, ", ") + "]"
+}
+
 func pyStub(mods []*Module) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -209,7 +240,7 @@ func pyStub(mods []*Module) []byte {
 			}
 			ps = append(ps, pn+": "+pyTypes[a.Type])
 		}
-		w("%sdef %s(%s) -> %s:\n", ind, n, strings.Join(ps, ", "), pyTypes[f.Returns])
+		w("%sdef %s(%s) -> %s:\n", ind, n, strings.Join(ps, ", "), pyReturn(f))
 		doc := oneLine(f.Doc)
 		if n != f.Name {
 			doc = strings.TrimSpace(doc + " Alias of " + m.Prefix() + f.Name + ".")

@@ -12,6 +12,9 @@ NEEDS='
 sipp                                                               sip-tester
 /usr/sbin/kamailio                                                 kamailio
 /usr/share/doc/kamailio/examples/kemi/kamailio-basic-kemi-lua.lua  kamailio
+luacheck                                                           lua-check
+chromium                                                           chromium
+npm                                                                npm
 '
 
 # missing prints the packages whose checks fail, each once, on one line.
@@ -37,8 +40,33 @@ explain() {
 	done
 }
 
+# npm_deps installs npm's packages the tests run (typescript, for the
+# KSR.d.ts check in test/stubs) into test/stubs/node_modules with npm ci,
+# at the versions pinned in test/stubs/package-lock.json. When the pinned
+# version is already there it only looks.
+npm_deps() {
+	dir=$(dirname "$0")/../test/stubs
+	want=$(sed -n 's/.*"typescript": *"\([^"]*\)".*/\1/p' "$dir/package.json")
+	have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/typescript/package.json" 2>/dev/null | head -n 1)
+	if [ -n "$want" ] && [ "$want" = "$have" ] && [ -x "$dir/node_modules/.bin/tsc" ]; then
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "deps: npm is needed to install typescript into test/stubs (package npm)" >&2
+		return 1
+	fi
+	echo "deps: installing typescript $want into test/stubs/node_modules (npm ci)" >&2
+	if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+		echo "deps: npm ci in test/stubs failed" >&2
+		return 1
+	fi
+}
+
 pkgs=$(missing)
-[ -z "$pkgs" ] && exit 0
+if [ -z "$pkgs" ]; then
+	npm_deps
+	exit
+fi
 
 if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: the tests need what is not installed here:" >&2
@@ -76,3 +104,4 @@ if [ -n "$pkgs" ]; then
 	explain >&2
 	exit 1
 fi
+npm_deps

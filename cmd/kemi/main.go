@@ -87,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return userCmd(args, stdout, stderr)
 	case "db":
 		return dbCmd(args, stdout, stderr)
+	case "docs":
+		return docsCmd(args, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "kemi", version)
 		return 0

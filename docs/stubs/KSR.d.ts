@@ -271,40 +271,40 @@ interface KSR_hdr {
 	 * @param hname Header name.
 	 * @returns The first header's value, or null.
 	 */
-	get(hname: string): number|string|null;
+	get(hname: string): string|null;
 	/**
 	 * Read the value of one of several header lines of that name.
 	 * @param hname Header name.
 	 * @param idx Which header line: 0 the first, -1 the last.
 	 * @returns The value, or null.
 	 */
-	get_idx(hname: string, idx: number): number|string|null;
+	get_idx(hname: string, idx: number): string|null;
 	/**
 	 * Read a header value, "" when missing.
 	 * @param hname Header name.
 	 * @returns The first header's value, or "".
 	 */
-	gete(hname: string): number|string|null;
+	gete(hname: string): string;
 	/**
 	 * get_idx with "" for a missing line.
 	 * @param hname Header name.
 	 * @param idx 0 the first, -1 the last.
 	 * @returns The value, or "".
 	 */
-	gete_idx(hname: string, idx: number): number|string|null;
+	gete_idx(hname: string, idx: number): string;
 	/**
 	 * Read a header value, "<null>" when missing.
 	 * @param hname Header name.
 	 * @returns The first header's value, or "<null>".
 	 */
-	getw(hname: string): number|string|null;
+	getw(hname: string): string;
 	/**
 	 * get_idx with "<null>" for a missing line.
 	 * @param hname Header name.
 	 * @param idx 0 the first, -1 the last.
 	 * @returns The value, or "<null>".
 	 */
-	getw_idx(hname: string, idx: number): number|string|null;
+	getw_idx(hname: string, idx: number): string;
 	/**
 	 * Add header lines before the first header.
 	 * @param txt One header line. Checked: one header line, no CR, LF or NUL but one CRLF at the end (a script error otherwise).
@@ -385,14 +385,14 @@ interface KSR_htable {
 	 * @param key Item name.
 	 * @returns The item's value, or "" where sht_get gives null.
 	 */
-	sht_gete(table: string, key: string): number|string|null;
+	sht_gete(table: string, key: string): number|string;
 	/**
 	 * Read an item for printing, with null given as "<null>".
 	 * @param table Table name.
 	 * @param key Item name.
 	 * @returns The item's value, or "<null>" where sht_get gives null.
 	 */
-	sht_getw(table: string, key: string): number|string|null;
+	sht_getw(table: string, key: string): number|string;
 	/**
 	 * Add 1 to an integer item.
 	 * @param table Table name.
@@ -650,12 +650,12 @@ interface KSR_kx {
 	 * Username of the Proxy-Authorization (else Authorization) credentials, without @domain.
 	 * @returns The username, or null (also for ACK and CANCEL).
 	 */
-	get_au(): number|string|null;
+	get_au(): string|null;
 	/**
 	 * The message body.
 	 * @returns The body, or null when empty.
 	 */
-	get_body(): number|string|null;
+	get_body(): string|null;
 	/**
 	 * Length of the message body.
 	 * @returns The length in bytes.
@@ -665,7 +665,7 @@ interface KSR_kx {
 	 * The Call-ID.
 	 * @returns The Call-ID, or "" when missing.
 	 */
-	get_callid(): number|string|null;
+	get_callid(): string;
 	/**
 	 * TCP connection id; kemi does not number connections.
 	 * @returns Always -1.
@@ -675,13 +675,13 @@ interface KSR_kx {
 	 * URI of the first Contact.
 	 * @returns The URI, or null (also for Contact: *).
 	 */
-	get_cturi(): number|string|null;
+	get_cturi(): string|null;
 	/**
 	 * Value of a #!define of the config (the loader passes them with kx.SetDefines).
 	 * @param name A #!define name.
 	 * @returns The defined value, "" when the name is not defined.
 	 */
-	get_def(name: string): number|string|null;
+	get_def(name: string): string;
 	/**
 	 * Numeric value of a #!define.
 	 * @param name A #!define name.
@@ -692,13 +692,13 @@ interface KSR_kx {
 	 * The destination URI ($du).
 	 * @returns The URI, or null when unset.
 	 */
-	get_duri(): number|string|null;
+	get_duri(): string|null;
 	/**
 	 * An environment variable of the server process.
 	 * @param name Environment variable name.
 	 * @returns The value, or null when unset.
 	 */
-	get_env(name: string): number|string|null;
+	get_env(name: string): string|null;
 	/**
 	 * An environment variable as a number.
 	 * @param name Environment variable name.
@@ -709,27 +709,27 @@ interface KSR_kx {
 	 * Host of the From URI.
 	 * @returns The host, or null.
 	 */
-	get_fhost(): number|string|null;
+	get_fhost(): string|null;
 	/**
 	 * The From URI.
 	 * @returns The URI, or null.
 	 */
-	get_furi(): number|string|null;
+	get_furi(): string|null;
 	/**
 	 * User of the From URI.
 	 * @returns The user, or null.
 	 */
-	get_fuser(): number|string|null;
+	get_fuser(): string|null;
 	/**
 	 * The request method, or the CSeq method of a reply.
 	 * @returns The method, or null.
 	 */
-	get_method(): number|string|null;
+	get_method(): string|null;
 	/**
 	 * The message as received.
 	 * @returns The message text.
 	 */
-	get_msgbuf(): number|string|null;
+	get_msgbuf(): string;
 	/**
 	 * Length of the message as received.
 	 * @returns The length in bytes.
@@ -744,17 +744,17 @@ interface KSR_kx {
 	 * The next hop: the destination URI when set, else the Request-URI.
 	 * @returns The URI, or null for a reply without $du.
 	 */
-	get_nhuri(): number|string|null;
+	get_nhuri(): string|null;
 	/**
 	 * The Request-URI as received.
 	 * @returns The URI, or null for a reply.
 	 */
-	get_ouri(): number|string|null;
+	get_ouri(): string|null;
 	/**
 	 * Transport the message came over.
 	 * @returns udp, tcp, tls or ws.
 	 */
-	get_proto(): number|string|null;
+	get_proto(): string;
 	/**
 	 * Kamailio's number of the transport.
 	 * @returns 1 udp, 2 tcp, 3 tls, 5 ws.
@@ -764,57 +764,57 @@ interface KSR_kx {
 	 * Name of the socket the message came in on.
 	 * @returns Always null: kemi sockets have no names yet.
 	 */
-	get_rcv_sock_name(): number|string|null;
+	get_rcv_sock_name(): null;
 	/**
 	 * Receiving socket as proto:ip:port.
 	 * @returns Like udp:192.0.2.1:5060.
 	 */
-	get_rcvaddr_sock(): number|string|null;
+	get_rcvaddr_sock(): string;
 	/**
 	 * Advertised IP of the receiving socket; kemi gives the socket IP.
 	 * @returns The address.
 	 */
-	get_rcvadvip(): number|string|null;
+	get_rcvadvip(): string;
 	/**
 	 * Advertised port of the receiving socket; kemi gives the socket port.
 	 * @returns The port.
 	 */
-	get_rcvadvport(): number|string|null;
+	get_rcvadvport(): number;
 	/**
 	 * IP of the socket the message arrived on.
 	 * @returns The address.
 	 */
-	get_rcvip(): number|string|null;
+	get_rcvip(): string;
 	/**
 	 * Port of the socket the message arrived on.
 	 * @returns The port, a number.
 	 */
-	get_rcvport(): number|string|null;
+	get_rcvport(): number;
 	/**
 	 * Host of the Request-URI.
 	 * @returns The host, or null.
 	 */
-	get_rhost(): number|string|null;
+	get_rhost(): string|null;
 	/**
 	 * The Request-URI, with changes made by the script.
 	 * @returns The URI, or null for a reply.
 	 */
-	get_ruri(): number|string|null;
+	get_ruri(): string|null;
 	/**
 	 * User of the Request-URI.
 	 * @returns The user, or null.
 	 */
-	get_ruser(): number|string|null;
+	get_ruser(): string|null;
 	/**
 	 * The send socket forced with corex set_send_socket.
 	 * @returns The socket as proto:ip:port, or null when none was forced.
 	 */
-	get_send_sock(): number|string|null;
+	get_send_sock(): string|null;
 	/**
 	 * Name of the forced send socket.
 	 * @returns Always null: kemi sockets have no names yet.
 	 */
-	get_send_sock_name(): number|string|null;
+	get_send_sock_name(): null;
 	/**
 	 * Port of the send socket forced with corex set_send_socket.
 	 * @returns The port, or 0 when no socket was forced.
@@ -824,22 +824,22 @@ interface KSR_kx {
 	 * Source address as proto:ip:port.
 	 * @returns Like udp:192.0.2.10:5062.
 	 */
-	get_srcaddr_sock(): number|string|null;
+	get_srcaddr_sock(): string;
 	/**
 	 * Source IP address of the message.
 	 * @returns The address.
 	 */
-	get_srcip(): number|string|null;
+	get_srcip(): string;
 	/**
 	 * Source port of the message.
 	 * @returns The port, a number.
 	 */
-	get_srcport(): number|string|null;
+	get_srcport(): number;
 	/**
 	 * Source address as a SIP URI, with ;transport= for transports other than UDP.
 	 * @returns The URI, like sip:192.0.2.10:5062.
 	 */
-	get_srcuri(): number|string|null;
+	get_srcuri(): string;
 	/**
 	 * Status code of a reply.
 	 * @returns The code, or -1 for a request.
@@ -849,7 +849,7 @@ interface KSR_kx {
 	 * Host of the To URI.
 	 * @returns The host, or null.
 	 */
-	get_thost(): number|string|null;
+	get_thost(): string|null;
 	/**
 	 * Current time.
 	 * @returns Unix time in seconds.
@@ -859,132 +859,132 @@ interface KSR_kx {
 	 * The To URI.
 	 * @returns The URI, or null.
 	 */
-	get_turi(): number|string|null;
+	get_turi(): string|null;
 	/**
 	 * User of the To URI.
 	 * @returns The user, or null.
 	 */
-	get_tuser(): number|string|null;
+	get_tuser(): string|null;
 	/**
 	 * The User-Agent header value.
 	 * @returns The value, or null.
 	 */
-	get_ua(): number|string|null;
+	get_ua(): string|null;
 	/**
 	 * Username of the credentials, as get_au.
 	 * @returns The username, or "".
 	 */
-	gete_au(): number|string|null;
+	gete_au(): string;
 	/**
 	 * The message body.
 	 * @returns The body, or "".
 	 */
-	gete_body(): number|string|null;
+	gete_body(): string;
 	/**
 	 * URI of the first Contact.
 	 * @returns The URI, or "".
 	 */
-	gete_cturi(): number|string|null;
+	gete_cturi(): string;
 	/**
 	 * The destination URI ($du).
 	 * @returns The URI, or "".
 	 */
-	gete_duri(): number|string|null;
+	gete_duri(): string;
 	/**
 	 * Host of the From URI.
 	 * @returns The host, or "".
 	 */
-	gete_fhost(): number|string|null;
+	gete_fhost(): string;
 	/**
 	 * User of the From URI.
 	 * @returns The user, or "".
 	 */
-	gete_fuser(): number|string|null;
+	gete_fuser(): string;
 	/**
 	 * Host of the Request-URI.
 	 * @returns The host, or "".
 	 */
-	gete_rhost(): number|string|null;
+	gete_rhost(): string;
 	/**
 	 * User of the Request-URI.
 	 * @returns The user, or "".
 	 */
-	gete_ruser(): number|string|null;
+	gete_ruser(): string;
 	/**
 	 * Host of the To URI.
 	 * @returns The host, or "".
 	 */
-	gete_thost(): number|string|null;
+	gete_thost(): string;
 	/**
 	 * User of the To URI.
 	 * @returns The user, or "".
 	 */
-	gete_tuser(): number|string|null;
+	gete_tuser(): string;
 	/**
 	 * The User-Agent header value.
 	 * @returns The value, or "".
 	 */
-	gete_ua(): number|string|null;
+	gete_ua(): string;
 	/**
 	 * Status code of a reply, as a string.
 	 * @returns The code, or null for a request.
 	 */
-	gets_status(): number|string|null;
+	gets_status(): string|null;
 	/**
 	 * Username of the credentials, as get_au.
 	 * @returns The username, or "<null>".
 	 */
-	getw_au(): number|string|null;
+	getw_au(): string;
 	/**
 	 * The message body.
 	 * @returns The body, or "<null>".
 	 */
-	getw_body(): number|string|null;
+	getw_body(): string;
 	/**
 	 * URI of the first Contact.
 	 * @returns The URI, or "<null>".
 	 */
-	getw_cturi(): number|string|null;
+	getw_cturi(): string;
 	/**
 	 * The destination URI ($du).
 	 * @returns The URI, or "<null>".
 	 */
-	getw_duri(): number|string|null;
+	getw_duri(): string;
 	/**
 	 * Host of the From URI.
 	 * @returns The host, or "<null>".
 	 */
-	getw_fhost(): number|string|null;
+	getw_fhost(): string;
 	/**
 	 * User of the From URI.
 	 * @returns The user, or "<null>".
 	 */
-	getw_fuser(): number|string|null;
+	getw_fuser(): string;
 	/**
 	 * Host of the Request-URI.
 	 * @returns The host, or "<null>".
 	 */
-	getw_rhost(): number|string|null;
+	getw_rhost(): string;
 	/**
 	 * User of the Request-URI.
 	 * @returns The user, or "<null>".
 	 */
-	getw_ruser(): number|string|null;
+	getw_ruser(): string;
 	/**
 	 * Host of the To URI.
 	 * @returns The host, or "<null>".
 	 */
-	getw_thost(): number|string|null;
+	getw_thost(): string;
 	/**
 	 * User of the To URI.
 	 * @returns The user, or "<null>".
 	 */
-	getw_tuser(): number|string|null;
+	getw_tuser(): string;
 	/**
 	 * The User-Agent header value.
 	 * @returns The value, or "<null>".
 	 */
-	getw_ua(): number|string|null;
+	getw_ua(): string;
 	/**
 	 * Tell whether a name is #!defined.
 	 * @param name A #!define name.
@@ -1048,37 +1048,37 @@ interface KSR_mqueue {
 	 * @param queue Queue name.
 	 * @returns The key of the item this worker fetched last from the queue; null when there is none.
 	 */
-	mqk_get(queue: string): number|string|null;
+	mqk_get(queue: string): string|null;
 	/**
 	 * Read $mqk(queue), with null given as the empty string.
 	 * @param queue Queue name.
 	 * @returns As mqk_get, with "" for null.
 	 */
-	mqk_gete(queue: string): number|string|null;
+	mqk_gete(queue: string): string;
 	/**
 	 * Read $mqk(queue) for printing.
 	 * @param queue Queue name.
 	 * @returns As mqk_get, with "<null>" for null.
 	 */
-	mqk_getw(queue: string): number|string|null;
+	mqk_getw(queue: string): string;
 	/**
 	 * Read $mqv(queue).
 	 * @param queue Queue name.
 	 * @returns The value of the item this worker fetched last from the queue; null when there is none.
 	 */
-	mqv_get(queue: string): number|string|null;
+	mqv_get(queue: string): string|null;
 	/**
 	 * Read $mqv(queue), with null given as the empty string.
 	 * @param queue Queue name.
 	 * @returns As mqv_get, with "" for null.
 	 */
-	mqv_gete(queue: string): number|string|null;
+	mqv_gete(queue: string): string;
 	/**
 	 * Read $mqv(queue) for printing.
 	 * @param queue Queue name.
 	 * @returns As mqv_get, with "<null>" for null.
 	 */
-	mqv_getw(queue: string): number|string|null;
+	mqv_getw(queue: string): string;
 }
 
 /** NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests. Like Kamailio, the Contact functions change the first Contact only, and a message's Contact may be changed once: a second call returns -1. kemi sends no NAT keepalive pings yet: the ping params are accepted so configs load, and do nothing. */
@@ -1229,7 +1229,7 @@ interface KSR_pv {
 	 * @param name A pseudo-variable.
 	 * @returns The value, or "" when it has none.
 	 */
-	gete(name: string): number|string|null;
+	gete(name: string): number|string;
 	/**
 	 * Read a pseudo-variable as an integer.
 	 * @param name A pseudo-variable.
@@ -1241,27 +1241,27 @@ interface KSR_pv {
 	 * @param name A pseudo-variable.
 	 * @returns The value as a (64-bit) integer; 0 when it has none.
 	 */
-	getl(name: string): number|string|null;
+	getl(name: string): number;
 	/**
 	 * Read a pseudo-variable with a number default.
 	 * @param name A pseudo-variable.
 	 * @param def Value when it has none.
 	 * @returns The value, or def when it has none.
 	 */
-	getvn(name: string, def: number): number|string|null;
+	getvn(name: string, def: number): number|string;
 	/**
 	 * Read a pseudo-variable with a string default.
 	 * @param name A pseudo-variable.
 	 * @param def Value when it has none.
 	 * @returns The value, or def when it has none.
 	 */
-	getvs(name: string, def: string): number|string|null;
+	getvs(name: string, def: string): number|string;
 	/**
 	 * Read a pseudo-variable for printing, with null given as "<null>".
 	 * @param name A pseudo-variable.
 	 * @returns The value, or "<null>" when it has none.
 	 */
-	getw(name: string): number|string|null;
+	getw(name: string): number|string;
 	/**
 	 * Tell whether a pseudo-variable has no value.
 	 * @param name A pseudo-variable.
@@ -1310,13 +1310,13 @@ interface KSR_pvx {
 	 * @param name Name, without the $avp( ) around it.
 	 * @returns The newest value, or "" when there is none.
 	 */
-	avp_gete(name: string): number|string|null;
+	avp_gete(name: string): number|string;
 	/**
 	 * Read an AVP for printing.
 	 * @param name Name, without the $avp( ) around it.
 	 * @returns The newest value, or "<null>" when there is none.
 	 */
-	avp_getw(name: string): number|string|null;
+	avp_getw(name: string): number|string;
 	/**
 	 * Tell whether an AVP has no value.
 	 * @param name Name, without the $avp( ) around it.
@@ -1348,7 +1348,7 @@ interface KSR_pvx {
 	 * @param name Name, without the $shv( ) around it.
 	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
 	 */
-	shv_get(name: string): number|string|null;
+	shv_get(name: string): number|string;
 	/**
 	 * Set a shared variable to an integer, for every worker.
 	 * @param name Name, without the $shv( ) around it.
@@ -1368,7 +1368,7 @@ interface KSR_pvx {
 	 * @param name Name, without the $var( ) around it.
 	 * @returns The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
 	 */
-	var_get(name: string): number|string|null;
+	var_get(name: string): number|string;
 	/**
 	 * Set a script variable to an integer.
 	 * @param name Name, without the $var( ) around it.
@@ -1394,13 +1394,13 @@ interface KSR_pvx {
 	 * @param name Root name, without the $xavp( ) around it.
 	 * @returns As xavp_get, with "" for none.
 	 */
-	xavp_gete(name: string): number|string|null;
+	xavp_gete(name: string): number|string;
 	/**
 	 * Read an xavp for printing.
 	 * @param name Root name, without the $xavp( ) around it.
 	 * @returns As xavp_get, with "<null>" for none.
 	 */
-	xavp_getw(name: string): number|string|null;
+	xavp_getw(name: string): number|string;
 	/**
 	 * Tell whether an xavp has no value.
 	 * @param name Root name, without the $xavp( ) around it.

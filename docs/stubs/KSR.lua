@@ -587,35 +587,35 @@ function KSR.hdr.append_to_reply(txt) end
 
 ---Read a header value.
 ---@param hname string Header name.
----@return integer|string|nil # The first header's value, or null.
+---@return string|nil # The first header's value, or null.
 function KSR.hdr.get(hname) end
 
 ---Read the value of one of several header lines of that name.
 ---@param hname string Header name.
 ---@param idx integer Which header line: 0 the first, -1 the last.
----@return integer|string|nil # The value, or null.
+---@return string|nil # The value, or null.
 function KSR.hdr.get_idx(hname, idx) end
 
 ---Read a header value, "" when missing.
 ---@param hname string Header name.
----@return integer|string|nil # The first header's value, or "".
+---@return string # The first header's value, or "".
 function KSR.hdr.gete(hname) end
 
 ---get_idx with "" for a missing line.
 ---@param hname string Header name.
 ---@param idx integer 0 the first, -1 the last.
----@return integer|string|nil # The value, or "".
+---@return string # The value, or "".
 function KSR.hdr.gete_idx(hname, idx) end
 
 ---Read a header value, "<null>" when missing.
 ---@param hname string Header name.
----@return integer|string|nil # The first header's value, or "<null>".
+---@return string # The first header's value, or "<null>".
 function KSR.hdr.getw(hname) end
 
 ---get_idx with "<null>" for a missing line.
 ---@param hname string Header name.
 ---@param idx integer 0 the first, -1 the last.
----@return integer|string|nil # The value, or "<null>".
+---@return string # The value, or "<null>".
 function KSR.hdr.getw_idx(hname, idx) end
 
 ---Add header lines before the first header.
@@ -685,13 +685,13 @@ function KSR.htable.sht_get(table, key) end
 ---Read an item, with null given as the empty string.
 ---@param table string Table name.
 ---@param key string Item name.
----@return integer|string|nil # The item's value, or "" where sht_get gives null.
+---@return integer|string # The item's value, or "" where sht_get gives null.
 function KSR.htable.sht_gete(table, key) end
 
 ---Read an item for printing, with null given as "<null>".
 ---@param table string Table name.
 ---@param key string Item name.
----@return integer|string|nil # The item's value, or "<null>" where sht_get gives null.
+---@return integer|string # The item's value, or "<null>" where sht_get gives null.
 function KSR.htable.sht_getw(table, key) end
 
 ---Add 1 to an integer item.
@@ -913,11 +913,11 @@ function KSR.ipops.is_pure_ip(ip) end
 KSR.kx = {}
 
 ---Username of the Proxy-Authorization (else Authorization) credentials, without @domain.
----@return integer|string|nil # The username, or null (also for ACK and CANCEL).
+---@return string|nil # The username, or null (also for ACK and CANCEL).
 function KSR.kx.get_au() end
 
 ---The message body.
----@return integer|string|nil # The body, or null when empty.
+---@return string|nil # The body, or null when empty.
 function KSR.kx.get_body() end
 
 ---Length of the message body.
@@ -925,7 +925,7 @@ function KSR.kx.get_body() end
 function KSR.kx.get_bodylen() end
 
 ---The Call-ID.
----@return integer|string|nil # The Call-ID, or "" when missing.
+---@return string # The Call-ID, or "" when missing.
 function KSR.kx.get_callid() end
 
 ---TCP connection id; kemi does not number connections.
@@ -933,12 +933,12 @@ function KSR.kx.get_callid() end
 function KSR.kx.get_conid() end
 
 ---URI of the first Contact.
----@return integer|string|nil # The URI, or null (also for Contact: *).
+---@return string|nil # The URI, or null (also for Contact: *).
 function KSR.kx.get_cturi() end
 
 ---Value of a #!define of the config (the loader passes them with kx.SetDefines).
 ---@param name string A #!define name.
----@return integer|string|nil # The defined value, "" when the name is not defined.
+---@return string # The defined value, "" when the name is not defined.
 function KSR.kx.get_def(name) end
 
 ---Numeric value of a #!define.
@@ -947,12 +947,12 @@ function KSR.kx.get_def(name) end
 function KSR.kx.get_defn(name) end
 
 ---The destination URI ($du).
----@return integer|string|nil # The URI, or null when unset.
+---@return string|nil # The URI, or null when unset.
 function KSR.kx.get_duri() end
 
 ---An environment variable of the server process.
 ---@param name string Environment variable name.
----@return integer|string|nil # The value, or null when unset.
+---@return string|nil # The value, or null when unset.
 function KSR.kx.get_env(name) end
 
 ---An environment variable as a number.
@@ -961,23 +961,23 @@ function KSR.kx.get_env(name) end
 function KSR.kx.get_envn(name) end
 
 ---Host of the From URI.
----@return integer|string|nil # The host, or null.
+---@return string|nil # The host, or null.
 function KSR.kx.get_fhost() end
 
 ---The From URI.
----@return integer|string|nil # The URI, or null.
+---@return string|nil # The URI, or null.
 function KSR.kx.get_furi() end
 
 ---User of the From URI.
----@return integer|string|nil # The user, or null.
+---@return string|nil # The user, or null.
 function KSR.kx.get_fuser() end
 
 ---The request method, or the CSeq method of a reply.
----@return integer|string|nil # The method, or null.
+---@return string|nil # The method, or null.
 function KSR.kx.get_method() end
 
 ---The message as received.
----@return integer|string|nil # The message text.
+---@return string # The message text.
 function KSR.kx.get_msgbuf() end
 
 ---Length of the message as received.
@@ -989,15 +989,15 @@ function KSR.kx.get_msglen() end
 function KSR.kx.get_msgtype() end
 
 ---The next hop: the destination URI when set, else the Request-URI.
----@return integer|string|nil # The URI, or null for a reply without $du.
+---@return string|nil # The URI, or null for a reply without $du.
 function KSR.kx.get_nhuri() end
 
 ---The Request-URI as received.
----@return integer|string|nil # The URI, or null for a reply.
+---@return string|nil # The URI, or null for a reply.
 function KSR.kx.get_ouri() end
 
 ---Transport the message came over.
----@return integer|string|nil # udp, tcp, tls or ws.
+---@return string # udp, tcp, tls or ws.
 function KSR.kx.get_proto() end
 
 ---Kamailio's number of the transport.
@@ -1005,47 +1005,47 @@ function KSR.kx.get_proto() end
 function KSR.kx.get_protoid() end
 
 ---Name of the socket the message came in on.
----@return integer|string|nil # Always null: kemi sockets have no names yet.
+---@return nil # Always null: kemi sockets have no names yet.
 function KSR.kx.get_rcv_sock_name() end
 
 ---Receiving socket as proto:ip:port.
----@return integer|string|nil # Like udp:192.0.2.1:5060.
+---@return string # Like udp:192.0.2.1:5060.
 function KSR.kx.get_rcvaddr_sock() end
 
 ---Advertised IP of the receiving socket; kemi gives the socket IP.
----@return integer|string|nil # The address.
+---@return string # The address.
 function KSR.kx.get_rcvadvip() end
 
 ---Advertised port of the receiving socket; kemi gives the socket port.
----@return integer|string|nil # The port.
+---@return integer # The port.
 function KSR.kx.get_rcvadvport() end
 
 ---IP of the socket the message arrived on.
----@return integer|string|nil # The address.
+---@return string # The address.
 function KSR.kx.get_rcvip() end
 
 ---Port of the socket the message arrived on.
----@return integer|string|nil # The port, a number.
+---@return integer # The port, a number.
 function KSR.kx.get_rcvport() end
 
 ---Host of the Request-URI.
----@return integer|string|nil # The host, or null.
+---@return string|nil # The host, or null.
 function KSR.kx.get_rhost() end
 
 ---The Request-URI, with changes made by the script.
----@return integer|string|nil # The URI, or null for a reply.
+---@return string|nil # The URI, or null for a reply.
 function KSR.kx.get_ruri() end
 
 ---User of the Request-URI.
----@return integer|string|nil # The user, or null.
+---@return string|nil # The user, or null.
 function KSR.kx.get_ruser() end
 
 ---The send socket forced with corex set_send_socket.
----@return integer|string|nil # The socket as proto:ip:port, or null when none was forced.
+---@return string|nil # The socket as proto:ip:port, or null when none was forced.
 function KSR.kx.get_send_sock() end
 
 ---Name of the forced send socket.
----@return integer|string|nil # Always null: kemi sockets have no names yet.
+---@return nil # Always null: kemi sockets have no names yet.
 function KSR.kx.get_send_sock_name() end
 
 ---Port of the send socket forced with corex set_send_socket.
@@ -1053,19 +1053,19 @@ function KSR.kx.get_send_sock_name() end
 function KSR.kx.get_send_sock_port() end
 
 ---Source address as proto:ip:port.
----@return integer|string|nil # Like udp:192.0.2.10:5062.
+---@return string # Like udp:192.0.2.10:5062.
 function KSR.kx.get_srcaddr_sock() end
 
 ---Source IP address of the message.
----@return integer|string|nil # The address.
+---@return string # The address.
 function KSR.kx.get_srcip() end
 
 ---Source port of the message.
----@return integer|string|nil # The port, a number.
+---@return integer # The port, a number.
 function KSR.kx.get_srcport() end
 
 ---Source address as a SIP URI, with ;transport= for transports other than UDP.
----@return integer|string|nil # The URI, like sip:192.0.2.10:5062.
+---@return string # The URI, like sip:192.0.2.10:5062.
 function KSR.kx.get_srcuri() end
 
 ---Status code of a reply.
@@ -1073,7 +1073,7 @@ function KSR.kx.get_srcuri() end
 function KSR.kx.get_status() end
 
 ---Host of the To URI.
----@return integer|string|nil # The host, or null.
+---@return string|nil # The host, or null.
 function KSR.kx.get_thost() end
 
 ---Current time.
@@ -1081,107 +1081,107 @@ function KSR.kx.get_thost() end
 function KSR.kx.get_timestamp() end
 
 ---The To URI.
----@return integer|string|nil # The URI, or null.
+---@return string|nil # The URI, or null.
 function KSR.kx.get_turi() end
 
 ---User of the To URI.
----@return integer|string|nil # The user, or null.
+---@return string|nil # The user, or null.
 function KSR.kx.get_tuser() end
 
 ---The User-Agent header value.
----@return integer|string|nil # The value, or null.
+---@return string|nil # The value, or null.
 function KSR.kx.get_ua() end
 
 ---Username of the credentials, as get_au.
----@return integer|string|nil # The username, or "".
+---@return string # The username, or "".
 function KSR.kx.gete_au() end
 
 ---The message body.
----@return integer|string|nil # The body, or "".
+---@return string # The body, or "".
 function KSR.kx.gete_body() end
 
 ---URI of the first Contact.
----@return integer|string|nil # The URI, or "".
+---@return string # The URI, or "".
 function KSR.kx.gete_cturi() end
 
 ---The destination URI ($du).
----@return integer|string|nil # The URI, or "".
+---@return string # The URI, or "".
 function KSR.kx.gete_duri() end
 
 ---Host of the From URI.
----@return integer|string|nil # The host, or "".
+---@return string # The host, or "".
 function KSR.kx.gete_fhost() end
 
 ---User of the From URI.
----@return integer|string|nil # The user, or "".
+---@return string # The user, or "".
 function KSR.kx.gete_fuser() end
 
 ---Host of the Request-URI.
----@return integer|string|nil # The host, or "".
+---@return string # The host, or "".
 function KSR.kx.gete_rhost() end
 
 ---User of the Request-URI.
----@return integer|string|nil # The user, or "".
+---@return string # The user, or "".
 function KSR.kx.gete_ruser() end
 
 ---Host of the To URI.
----@return integer|string|nil # The host, or "".
+---@return string # The host, or "".
 function KSR.kx.gete_thost() end
 
 ---User of the To URI.
----@return integer|string|nil # The user, or "".
+---@return string # The user, or "".
 function KSR.kx.gete_tuser() end
 
 ---The User-Agent header value.
----@return integer|string|nil # The value, or "".
+---@return string # The value, or "".
 function KSR.kx.gete_ua() end
 
 ---Status code of a reply, as a string.
----@return integer|string|nil # The code, or null for a request.
+---@return string|nil # The code, or null for a request.
 function KSR.kx.gets_status() end
 
 ---Username of the credentials, as get_au.
----@return integer|string|nil # The username, or "<null>".
+---@return string # The username, or "<null>".
 function KSR.kx.getw_au() end
 
 ---The message body.
----@return integer|string|nil # The body, or "<null>".
+---@return string # The body, or "<null>".
 function KSR.kx.getw_body() end
 
 ---URI of the first Contact.
----@return integer|string|nil # The URI, or "<null>".
+---@return string # The URI, or "<null>".
 function KSR.kx.getw_cturi() end
 
 ---The destination URI ($du).
----@return integer|string|nil # The URI, or "<null>".
+---@return string # The URI, or "<null>".
 function KSR.kx.getw_duri() end
 
 ---Host of the From URI.
----@return integer|string|nil # The host, or "<null>".
+---@return string # The host, or "<null>".
 function KSR.kx.getw_fhost() end
 
 ---User of the From URI.
----@return integer|string|nil # The user, or "<null>".
+---@return string # The user, or "<null>".
 function KSR.kx.getw_fuser() end
 
 ---Host of the Request-URI.
----@return integer|string|nil # The host, or "<null>".
+---@return string # The host, or "<null>".
 function KSR.kx.getw_rhost() end
 
 ---User of the Request-URI.
----@return integer|string|nil # The user, or "<null>".
+---@return string # The user, or "<null>".
 function KSR.kx.getw_ruser() end
 
 ---Host of the To URI.
----@return integer|string|nil # The host, or "<null>".
+---@return string # The host, or "<null>".
 function KSR.kx.getw_thost() end
 
 ---User of the To URI.
----@return integer|string|nil # The user, or "<null>".
+---@return string # The user, or "<null>".
 function KSR.kx.getw_tuser() end
 
 ---The User-Agent header value.
----@return integer|string|nil # The value, or "<null>".
+---@return string # The value, or "<null>".
 function KSR.kx.getw_ua() end
 
 ---Tell whether a name is #!defined.
@@ -1236,32 +1236,32 @@ function KSR.mqueue.mq_size(queue) end
 
 ---Read $mqk(queue).
 ---@param queue string Queue name.
----@return integer|string|nil # The key of the item this worker fetched last from the queue; null when there is none.
+---@return string|nil # The key of the item this worker fetched last from the queue; null when there is none.
 function KSR.mqueue.mqk_get(queue) end
 
 ---Read $mqk(queue), with null given as the empty string.
 ---@param queue string Queue name.
----@return integer|string|nil # As mqk_get, with "" for null.
+---@return string # As mqk_get, with "" for null.
 function KSR.mqueue.mqk_gete(queue) end
 
 ---Read $mqk(queue) for printing.
 ---@param queue string Queue name.
----@return integer|string|nil # As mqk_get, with "<null>" for null.
+---@return string # As mqk_get, with "<null>" for null.
 function KSR.mqueue.mqk_getw(queue) end
 
 ---Read $mqv(queue).
 ---@param queue string Queue name.
----@return integer|string|nil # The value of the item this worker fetched last from the queue; null when there is none.
+---@return string|nil # The value of the item this worker fetched last from the queue; null when there is none.
 function KSR.mqueue.mqv_get(queue) end
 
 ---Read $mqv(queue), with null given as the empty string.
 ---@param queue string Queue name.
----@return integer|string|nil # As mqv_get, with "" for null.
+---@return string # As mqv_get, with "" for null.
 function KSR.mqueue.mqv_gete(queue) end
 
 ---Read $mqv(queue) for printing.
 ---@param queue string Queue name.
----@return integer|string|nil # As mqv_get, with "<null>" for null.
+---@return string # As mqv_get, with "<null>" for null.
 function KSR.mqueue.mqv_getw(queue) end
 
 ---NAT traversal helpers, as Kamailio's nathelper: detect a client behind NAT (nat_uac_test), make its REGISTER remember where it really is (fix_nated_register), and keep dialogs reachable by rewriting Contact (fix_nated_contact) or tagging it with the source address (set_contact_alias, add_contact_alias) that handle_ruri_alias later turns into the destination of in-dialog requests.
@@ -1389,7 +1389,7 @@ function KSR.pv.get(name) end
 
 ---Read a pseudo-variable, with null given as the empty string.
 ---@param name string A pseudo-variable.
----@return integer|string|nil # The value, or "" when it has none.
+---@return integer|string # The value, or "" when it has none.
 function KSR.pv.gete(name) end
 
 ---Read a pseudo-variable as an integer.
@@ -1399,24 +1399,24 @@ function KSR.pv.geti(name) end
 
 ---Read a pseudo-variable as a long integer.
 ---@param name string A pseudo-variable.
----@return integer|string|nil # The value as a (64-bit) integer; 0 when it has none.
+---@return integer # The value as a (64-bit) integer; 0 when it has none.
 function KSR.pv.getl(name) end
 
 ---Read a pseudo-variable with a number default.
 ---@param name string A pseudo-variable.
 ---@param def integer Value when it has none.
----@return integer|string|nil # The value, or def when it has none.
+---@return integer|string # The value, or def when it has none.
 function KSR.pv.getvn(name, def) end
 
 ---Read a pseudo-variable with a string default.
 ---@param name string A pseudo-variable.
 ---@param def string Value when it has none.
----@return integer|string|nil # The value, or def when it has none.
+---@return integer|string # The value, or def when it has none.
 function KSR.pv.getvs(name, def) end
 
 ---Read a pseudo-variable for printing, with null given as "<null>".
 ---@param name string A pseudo-variable.
----@return integer|string|nil # The value, or "<null>" when it has none.
+---@return integer|string # The value, or "<null>" when it has none.
 function KSR.pv.getw(name) end
 
 ---Tell whether a pseudo-variable has no value.
@@ -1458,12 +1458,12 @@ function KSR.pvx.avp_get(name) end
 
 ---Read an AVP, with null given as the empty string.
 ---@param name string Name, without the $avp( ) around it.
----@return integer|string|nil # The newest value, or "" when there is none.
+---@return integer|string # The newest value, or "" when there is none.
 function KSR.pvx.avp_gete(name) end
 
 ---Read an AVP for printing.
 ---@param name string Name, without the $avp( ) around it.
----@return integer|string|nil # The newest value, or "<null>" when there is none.
+---@return integer|string # The newest value, or "<null>" when there is none.
 function KSR.pvx.avp_getw(name) end
 
 ---Tell whether an AVP has no value.
@@ -1490,7 +1490,7 @@ function KSR.pvx.avp_sets(name, value) end
 
 ---Read a shared variable.
 ---@param name string Name, without the $shv( ) around it.
----@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+---@return integer|string # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
 function KSR.pvx.shv_get(name) end
 
 ---Set a shared variable to an integer, for every worker.
@@ -1507,7 +1507,7 @@ function KSR.pvx.shv_sets(name, value) end
 
 ---Read a script variable.
 ---@param name string Name, without the $var( ) around it.
----@return integer|string|nil # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
+---@return integer|string # The value (a number or a string); 0 when it is not set, with a warning, as in Kamailio.
 function KSR.pvx.var_get(name) end
 
 ---Set a script variable to an integer.
@@ -1529,12 +1529,12 @@ function KSR.pvx.xavp_get(name) end
 
 ---Read an xavp, with null given as the empty string.
 ---@param name string Root name, without the $xavp( ) around it.
----@return integer|string|nil # As xavp_get, with "" for none.
+---@return integer|string # As xavp_get, with "" for none.
 function KSR.pvx.xavp_gete(name) end
 
 ---Read an xavp for printing.
 ---@param name string Root name, without the $xavp( ) around it.
----@return integer|string|nil # As xavp_get, with "<null>" for none.
+---@return integer|string # As xavp_get, with "<null>" for none.
 function KSR.pvx.xavp_getw(name) end
 
 ---Tell whether an xavp has no value.

@@ -175,27 +175,27 @@ class _hdr:
         """Add header lines to the reply kemi sends to this request (sl_send_reply, t_reply)."""
         ...
 
-    def get(self, hname: str) -> Union[int, str, None]:
+    def get(self, hname: str) -> Union[str, None]:
         """Read a header value."""
         ...
 
-    def get_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+    def get_idx(self, hname: str, idx: int) -> Union[str, None]:
         """Read the value of one of several header lines of that name."""
         ...
 
-    def gete(self, hname: str) -> Union[int, str, None]:
+    def gete(self, hname: str) -> str:
         """Read a header value, "" when missing."""
         ...
 
-    def gete_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+    def gete_idx(self, hname: str, idx: int) -> str:
         """get_idx with "" for a missing line."""
         ...
 
-    def getw(self, hname: str) -> Union[int, str, None]:
+    def getw(self, hname: str) -> str:
         """Read a header value, "<null>" when missing."""
         ...
 
-    def getw_idx(self, hname: str, idx: int) -> Union[int, str, None]:
+    def getw_idx(self, hname: str, idx: int) -> str:
         """get_idx with "<null>" for a missing line."""
         ...
 
@@ -243,11 +243,11 @@ class _htable:
         """Read an item."""
         ...
 
-    def sht_gete(self, table: str, key: str) -> Union[int, str, None]:
+    def sht_gete(self, table: str, key: str) -> Union[int, str]:
         """Read an item, with null given as the empty string."""
         ...
 
-    def sht_getw(self, table: str, key: str) -> Union[int, str, None]:
+    def sht_getw(self, table: str, key: str) -> Union[int, str]:
         """Read an item for printing, with null given as "<null>"."""
         ...
 
@@ -399,11 +399,11 @@ class _ipops:
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
-    def get_au(self) -> Union[int, str, None]:
+    def get_au(self) -> Union[str, None]:
         """Username of the Proxy-Authorization (else Authorization) credentials, without @domain."""
         ...
 
-    def get_body(self) -> Union[int, str, None]:
+    def get_body(self) -> Union[str, None]:
         """The message body."""
         ...
 
@@ -411,7 +411,7 @@ class _kx:
         """Length of the message body."""
         ...
 
-    def get_callid(self) -> Union[int, str, None]:
+    def get_callid(self) -> str:
         """The Call-ID."""
         ...
 
@@ -419,11 +419,11 @@ class _kx:
         """TCP connection id; kemi does not number connections."""
         ...
 
-    def get_cturi(self) -> Union[int, str, None]:
+    def get_cturi(self) -> Union[str, None]:
         """URI of the first Contact."""
         ...
 
-    def get_def(self, name: str) -> Union[int, str, None]:
+    def get_def(self, name: str) -> str:
         """Value of a #!define of the config (the loader passes them with kx.SetDefines)."""
         ...
 
@@ -431,11 +431,11 @@ class _kx:
         """Numeric value of a #!define."""
         ...
 
-    def get_duri(self) -> Union[int, str, None]:
+    def get_duri(self) -> Union[str, None]:
         """The destination URI ($du)."""
         ...
 
-    def get_env(self, name: str) -> Union[int, str, None]:
+    def get_env(self, name: str) -> Union[str, None]:
         """An environment variable of the server process."""
         ...
 
@@ -443,23 +443,23 @@ class _kx:
         """An environment variable as a number."""
         ...
 
-    def get_fhost(self) -> Union[int, str, None]:
+    def get_fhost(self) -> Union[str, None]:
         """Host of the From URI."""
         ...
 
-    def get_furi(self) -> Union[int, str, None]:
+    def get_furi(self) -> Union[str, None]:
         """The From URI."""
         ...
 
-    def get_fuser(self) -> Union[int, str, None]:
+    def get_fuser(self) -> Union[str, None]:
         """User of the From URI."""
         ...
 
-    def get_method(self) -> Union[int, str, None]:
+    def get_method(self) -> Union[str, None]:
         """The request method, or the CSeq method of a reply."""
         ...
 
-    def get_msgbuf(self) -> Union[int, str, None]:
+    def get_msgbuf(self) -> str:
         """The message as received."""
         ...
 
@@ -471,15 +471,15 @@ class _kx:
         """Whether the message is a request or a reply."""
         ...
 
-    def get_nhuri(self) -> Union[int, str, None]:
+    def get_nhuri(self) -> Union[str, None]:
         """The next hop: the destination URI when set, else the Request-URI."""
         ...
 
-    def get_ouri(self) -> Union[int, str, None]:
+    def get_ouri(self) -> Union[str, None]:
         """The Request-URI as received."""
         ...
 
-    def get_proto(self) -> Union[int, str, None]:
+    def get_proto(self) -> str:
         """Transport the message came over."""
         ...
 
@@ -487,47 +487,47 @@ class _kx:
         """Kamailio's number of the transport."""
         ...
 
-    def get_rcv_sock_name(self) -> Union[int, str, None]:
+    def get_rcv_sock_name(self) -> None:
         """Name of the socket the message came in on."""
         ...
 
-    def get_rcvaddr_sock(self) -> Union[int, str, None]:
+    def get_rcvaddr_sock(self) -> str:
         """Receiving socket as proto:ip:port."""
         ...
 
-    def get_rcvadvip(self) -> Union[int, str, None]:
+    def get_rcvadvip(self) -> str:
         """Advertised IP of the receiving socket; kemi gives the socket IP."""
         ...
 
-    def get_rcvadvport(self) -> Union[int, str, None]:
+    def get_rcvadvport(self) -> int:
         """Advertised port of the receiving socket; kemi gives the socket port."""
         ...
 
-    def get_rcvip(self) -> Union[int, str, None]:
+    def get_rcvip(self) -> str:
         """IP of the socket the message arrived on."""
         ...
 
-    def get_rcvport(self) -> Union[int, str, None]:
+    def get_rcvport(self) -> int:
         """Port of the socket the message arrived on."""
         ...
 
-    def get_rhost(self) -> Union[int, str, None]:
+    def get_rhost(self) -> Union[str, None]:
         """Host of the Request-URI."""
         ...
 
-    def get_ruri(self) -> Union[int, str, None]:
+    def get_ruri(self) -> Union[str, None]:
         """The Request-URI, with changes made by the script."""
         ...
 
-    def get_ruser(self) -> Union[int, str, None]:
+    def get_ruser(self) -> Union[str, None]:
         """User of the Request-URI."""
         ...
 
-    def get_send_sock(self) -> Union[int, str, None]:
+    def get_send_sock(self) -> Union[str, None]:
         """The send socket forced with corex set_send_socket."""
         ...
 
-    def get_send_sock_name(self) -> Union[int, str, None]:
+    def get_send_sock_name(self) -> None:
         """Name of the forced send socket."""
         ...
 
@@ -535,19 +535,19 @@ class _kx:
         """Port of the send socket forced with corex set_send_socket."""
         ...
 
-    def get_srcaddr_sock(self) -> Union[int, str, None]:
+    def get_srcaddr_sock(self) -> str:
         """Source address as proto:ip:port."""
         ...
 
-    def get_srcip(self) -> Union[int, str, None]:
+    def get_srcip(self) -> str:
         """Source IP address of the message."""
         ...
 
-    def get_srcport(self) -> Union[int, str, None]:
+    def get_srcport(self) -> int:
         """Source port of the message."""
         ...
 
-    def get_srcuri(self) -> Union[int, str, None]:
+    def get_srcuri(self) -> str:
         """Source address as a SIP URI, with ;transport= for transports other than UDP."""
         ...
 
@@ -555,7 +555,7 @@ class _kx:
         """Status code of a reply."""
         ...
 
-    def get_thost(self) -> Union[int, str, None]:
+    def get_thost(self) -> Union[str, None]:
         """Host of the To URI."""
         ...
 
@@ -563,107 +563,107 @@ class _kx:
         """Current time."""
         ...
 
-    def get_turi(self) -> Union[int, str, None]:
+    def get_turi(self) -> Union[str, None]:
         """The To URI."""
         ...
 
-    def get_tuser(self) -> Union[int, str, None]:
+    def get_tuser(self) -> Union[str, None]:
         """User of the To URI."""
         ...
 
-    def get_ua(self) -> Union[int, str, None]:
+    def get_ua(self) -> Union[str, None]:
         """The User-Agent header value."""
         ...
 
-    def gete_au(self) -> Union[int, str, None]:
+    def gete_au(self) -> str:
         """Username of the credentials, as get_au."""
         ...
 
-    def gete_body(self) -> Union[int, str, None]:
+    def gete_body(self) -> str:
         """The message body."""
         ...
 
-    def gete_cturi(self) -> Union[int, str, None]:
+    def gete_cturi(self) -> str:
         """URI of the first Contact."""
         ...
 
-    def gete_duri(self) -> Union[int, str, None]:
+    def gete_duri(self) -> str:
         """The destination URI ($du)."""
         ...
 
-    def gete_fhost(self) -> Union[int, str, None]:
+    def gete_fhost(self) -> str:
         """Host of the From URI."""
         ...
 
-    def gete_fuser(self) -> Union[int, str, None]:
+    def gete_fuser(self) -> str:
         """User of the From URI."""
         ...
 
-    def gete_rhost(self) -> Union[int, str, None]:
+    def gete_rhost(self) -> str:
         """Host of the Request-URI."""
         ...
 
-    def gete_ruser(self) -> Union[int, str, None]:
+    def gete_ruser(self) -> str:
         """User of the Request-URI."""
         ...
 
-    def gete_thost(self) -> Union[int, str, None]:
+    def gete_thost(self) -> str:
         """Host of the To URI."""
         ...
 
-    def gete_tuser(self) -> Union[int, str, None]:
+    def gete_tuser(self) -> str:
         """User of the To URI."""
         ...
 
-    def gete_ua(self) -> Union[int, str, None]:
+    def gete_ua(self) -> str:
         """The User-Agent header value."""
         ...
 
-    def gets_status(self) -> Union[int, str, None]:
+    def gets_status(self) -> Union[str, None]:
         """Status code of a reply, as a string."""
         ...
 
-    def getw_au(self) -> Union[int, str, None]:
+    def getw_au(self) -> str:
         """Username of the credentials, as get_au."""
         ...
 
-    def getw_body(self) -> Union[int, str, None]:
+    def getw_body(self) -> str:
         """The message body."""
         ...
 
-    def getw_cturi(self) -> Union[int, str, None]:
+    def getw_cturi(self) -> str:
         """URI of the first Contact."""
         ...
 
-    def getw_duri(self) -> Union[int, str, None]:
+    def getw_duri(self) -> str:
         """The destination URI ($du)."""
         ...
 
-    def getw_fhost(self) -> Union[int, str, None]:
+    def getw_fhost(self) -> str:
         """Host of the From URI."""
         ...
 
-    def getw_fuser(self) -> Union[int, str, None]:
+    def getw_fuser(self) -> str:
         """User of the From URI."""
         ...
 
-    def getw_rhost(self) -> Union[int, str, None]:
+    def getw_rhost(self) -> str:
         """Host of the Request-URI."""
         ...
 
-    def getw_ruser(self) -> Union[int, str, None]:
+    def getw_ruser(self) -> str:
         """User of the Request-URI."""
         ...
 
-    def getw_thost(self) -> Union[int, str, None]:
+    def getw_thost(self) -> str:
         """Host of the To URI."""
         ...
 
-    def getw_tuser(self) -> Union[int, str, None]:
+    def getw_tuser(self) -> str:
         """User of the To URI."""
         ...
 
-    def getw_ua(self) -> Union[int, str, None]:
+    def getw_ua(self) -> str:
         """The User-Agent header value."""
         ...
 
@@ -707,27 +707,27 @@ class _mqueue:
         """Count the items of a queue."""
         ...
 
-    def mqk_get(self, queue: str) -> Union[int, str, None]:
+    def mqk_get(self, queue: str) -> Union[str, None]:
         """Read $mqk(queue)."""
         ...
 
-    def mqk_gete(self, queue: str) -> Union[int, str, None]:
+    def mqk_gete(self, queue: str) -> str:
         """Read $mqk(queue), with null given as the empty string."""
         ...
 
-    def mqk_getw(self, queue: str) -> Union[int, str, None]:
+    def mqk_getw(self, queue: str) -> str:
         """Read $mqk(queue) for printing."""
         ...
 
-    def mqv_get(self, queue: str) -> Union[int, str, None]:
+    def mqv_get(self, queue: str) -> Union[str, None]:
         """Read $mqv(queue)."""
         ...
 
-    def mqv_gete(self, queue: str) -> Union[int, str, None]:
+    def mqv_gete(self, queue: str) -> str:
         """Read $mqv(queue), with null given as the empty string."""
         ...
 
-    def mqv_getw(self, queue: str) -> Union[int, str, None]:
+    def mqv_getw(self, queue: str) -> str:
         """Read $mqv(queue) for printing."""
         ...
 
@@ -835,7 +835,7 @@ class _pv:
         """Read a pseudo-variable."""
         ...
 
-    def gete(self, name: str) -> Union[int, str, None]:
+    def gete(self, name: str) -> Union[int, str]:
         """Read a pseudo-variable, with null given as the empty string."""
         ...
 
@@ -843,19 +843,19 @@ class _pv:
         """Read a pseudo-variable as an integer."""
         ...
 
-    def getl(self, name: str) -> Union[int, str, None]:
+    def getl(self, name: str) -> int:
         """Read a pseudo-variable as a long integer."""
         ...
 
-    def getvn(self, name: str, def_: int) -> Union[int, str, None]:
+    def getvn(self, name: str, def_: int) -> Union[int, str]:
         """Read a pseudo-variable with a number default."""
         ...
 
-    def getvs(self, name: str, def_: str) -> Union[int, str, None]:
+    def getvs(self, name: str, def_: str) -> Union[int, str]:
         """Read a pseudo-variable with a string default."""
         ...
 
-    def getw(self, name: str) -> Union[int, str, None]:
+    def getw(self, name: str) -> Union[int, str]:
         """Read a pseudo-variable for printing, with null given as "<null>"."""
         ...
 
@@ -887,11 +887,11 @@ class _pvx:
         """Read the newest value of an AVP."""
         ...
 
-    def avp_gete(self, name: str) -> Union[int, str, None]:
+    def avp_gete(self, name: str) -> Union[int, str]:
         """Read an AVP, with null given as the empty string."""
         ...
 
-    def avp_getw(self, name: str) -> Union[int, str, None]:
+    def avp_getw(self, name: str) -> Union[int, str]:
         """Read an AVP for printing."""
         ...
 
@@ -911,7 +911,7 @@ class _pvx:
         """Add a string value to an AVP; it becomes the newest."""
         ...
 
-    def shv_get(self, name: str) -> Union[int, str, None]:
+    def shv_get(self, name: str) -> Union[int, str]:
         """Read a shared variable."""
         ...
 
@@ -923,7 +923,7 @@ class _pvx:
         """Set a shared variable to a string, for every worker."""
         ...
 
-    def var_get(self, name: str) -> Union[int, str, None]:
+    def var_get(self, name: str) -> Union[int, str]:
         """Read a script variable."""
         ...
 
@@ -939,11 +939,11 @@ class _pvx:
         """Read the newest item of an xavp."""
         ...
 
-    def xavp_gete(self, name: str) -> Union[int, str, None]:
+    def xavp_gete(self, name: str) -> Union[int, str]:
         """Read an xavp, with null given as the empty string."""
         ...
 
-    def xavp_getw(self, name: str) -> Union[int, str, None]:
+    def xavp_getw(self, name: str) -> Union[int, str]:
         """Read an xavp for printing."""
         ...
 
