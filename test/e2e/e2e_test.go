@@ -79,6 +79,10 @@ type server struct {
 
 	mu  sync.Mutex
 	log bytes.Buffer
+	// logw is the write end of the log pipe and logDone closes when the
+	// reader has stored all of it, so that after stop the log is whole.
+	logw    *io.PipeWriter
+	logDone chan struct{}
 }
 
 // startKemi runs `kemi serve -f cfg -l udp:127.0.0.1:PORT` and waits until
@@ -95,11 +99,13 @@ func startKemi(t *testing.T, cfg string, extra ...string) *server {
 	s.cmd = exec.Command(kemiBin, args...)
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
+	s.logw, s.logDone = pw, make(chan struct{})
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	ready := make(chan struct{})
 	go func() {
+		defer close(s.logDone)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		once := false
@@ -148,6 +154,9 @@ func (s *server) stop() {
 		<-done
 		s.t.Errorf("kemi did not stop within 5s of SIGINT")
 	}
+	// Wait has copied the last output into the pipe; let the reader store it.
+	s.logw.Close()
+	<-s.logDone
 }
 
 // sipp runs a scenario against the server and returns its output; it fails
