@@ -60,19 +60,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		opt.LogOut = stderr
-		setup, err := loader.Load(opt)
-		if err != nil {
+		if cmd == "serve" {
+			return serve(opt, stderr)
+		}
+		if _, err := loader.Load(opt); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if cmd == "check" {
-			fmt.Fprintln(stdout, "ok")
-			return 0
-		}
-		if err := serve(setup, stderr); err != nil {
-			fmt.Fprintln(stderr, "kemi:", err)
-			return 1
-		}
+		fmt.Fprintln(stdout, "ok")
 		return 0
 	case "user":
 		return userCmd(args, stdout, stderr)

@@ -30,6 +30,12 @@ type Options struct {
 	Workers int               // -n; 0 keeps children from the config
 	MemMB   int               // -m; 0 keeps shm_mem_size from the config
 	LogOut  io.Writer         // default os.Stderr
+
+	// Wire, when set, runs once the script is compiled and before the
+	// modules start: the server gives the runtime what it sends through,
+	// its is_myself policy and its VM builder there, so start hooks and
+	// timers find them set.
+	Wire func(*Setup) error
 }
 
 // Setup is a loaded config, ready to serve.
@@ -159,6 +165,11 @@ func Load(opt Options) (*Setup, error) {
 		return nil, fmt.Errorf("%s: the script defines no %s() function; it is required", s.Script, rt.Callback("ksr_request_route"))
 	}
 	s.Program = prog
+	if opt.Wire != nil {
+		if err := opt.Wire(s); err != nil {
+			return nil, err
+		}
+	}
 	if err := rt.Start(); err != nil {
 		return nil, err
 	}
