@@ -26,6 +26,7 @@ const usage = `usage: kemi <command> [flags]
 commands:
   serve    run the SIP server (the default command)
   check    load the config and compile its script, print every error or "ok"
+  test     run scenario folders against the script offline: kemi test [-f FILE] DIR...
   user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
   db       check a database file: kemi db check [FILE]
   version  print the version
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, "ok")
 		return 0
+	case "test":
+		return testCmd(args, stdout, stderr)
 	case "user":
 		return userCmd(args, stdout, stderr)
 	case "db":
