@@ -39,6 +39,12 @@ flags of serve and check:
                         sets GOMEMLIMIT unless that is set; new transactions get
                         503 above 75% of it
   -A NAME[=VALUE]       define NAME for #!ifdef, repeatable
+
+kemi test [-f FILE] [-A NAME[=VALUE]] DIR...
+  runs each scenario folder (scenario.yaml and its messages) against the
+  config with no sockets, timers on a fake clock; prints what differed and
+  exits 1 on a failure. Without -f, a folder with its own script.lua/js/star
+  runs it in every engine, any other the embedded default config.
 `
 
 func main() {

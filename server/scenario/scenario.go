@@ -31,6 +31,8 @@ package scenario
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"fmt"
 	"net/netip"
 	"os"
@@ -111,6 +113,9 @@ type Scenario struct {
 func Load(dir string) (*Scenario, error) {
 	path := filepath.Join(dir, "scenario.yaml")
 	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: not a scenario folder: expected a scenario.yaml in it", dir)
+	}
 	if err != nil {
 		return nil, err
 	}
