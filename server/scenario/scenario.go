@@ -32,8 +32,8 @@ package scenario
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
