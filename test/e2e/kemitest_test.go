@@ -68,3 +68,18 @@ func TestKemiTest_BrokenExpectationExits1(t *testing.T) {
 		t.Errorf("a step that passed is reported:\n%s", out)
 	}
 }
+
+// TestKemiTest_ProjectScenariosThroughBinary: without -f, a folder that
+// carries its own scripts runs in every engine, as test/scenarios runs
+// it; tm-fr-timer's wait steps fire fr_timer on the fake clock.
+func TestKemiTest_ProjectScenariosThroughBinary(t *testing.T) {
+	out, err := exec.Command(kemiBin, "test", repo("testdata/scripts/tm-fr-timer"), repo("testdata/scripts/seed")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kemi test: %v\n%s", err, out)
+	}
+	for _, e := range []string{"(lua)", "(jsdt)", "(starlark)"} {
+		if strings.Count(string(out), "ok   ") != 6 || !strings.Contains(string(out), e) {
+			t.Errorf("output lacks six ok lines or %s:\n%s", e, out)
+		}
+	}
+}
