@@ -169,6 +169,10 @@ type Runtime struct {
 	// worker.
 	SendFrom func(local netip.AddrPort, b []byte, proto Proto, to netip.AddrPort) error
 
+	// Clock, when set, is what modules' timers run on instead of the
+	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
+	Clock Clock
+
 	mu         sync.Mutex
 	state      map[string]any
 	stops      []func()

@@ -28,8 +28,10 @@ commands:
   check    load the config, compile its script and resolve its KSR calls
            against the loaded modules; print every error and warning, then
            "ok" or exit 1
+  test     run scenario folders against the script offline: kemi test [-f FILE] DIR...
   user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
   db       check a database file: kemi db check [FILE]
+  docs     serve the function reference built into this binary: kemi docs [-l 127.0.0.1:8080]
   version  print the version
 
 flags of serve and check:
@@ -44,6 +46,12 @@ flags of serve and check:
 flags of check:
   -strict               a call into a module the config does not load is an
                         error, not a warning
+
+kemi test [-f FILE] [-A NAME[=VALUE]] DIR...
+  runs each scenario folder (scenario.yaml and its messages) against the
+  config with no sockets, timers on a fake clock; prints what differed and
+  exits 1 on a failure. Without -f, a folder with its own script.lua/js/star
+  runs it in every engine, any other the embedded default config.
 `
 
 func main() {
@@ -66,23 +74,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		opt.LogOut = stderr
+		if cmd == "serve" {
+			return serve(opt, stderr)
+		}
 		setup, err := loader.Load(opt)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		if cmd == "check" {
-			for _, d := range setup.Diags {
-				fmt.Fprintln(stderr, d)
-			}
-			fmt.Fprintln(stdout, "ok")
-			return 0
+		for _, d := range setup.Diags {
+			fmt.Fprintln(stderr, d)
 		}
-		if err := serve(setup, stderr); err != nil {
-			fmt.Fprintln(stderr, "kemi:", err)
-			return 1
-		}
+		fmt.Fprintln(stdout, "ok")
 		return 0
+	case "test":
+		return testCmd(args, stdout, stderr)
 	case "user":
 		return userCmd(args, stdout, stderr)
 	case "db":

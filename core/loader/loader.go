@@ -36,6 +36,12 @@ type Options struct {
 	// load and Setup.Diags keeps the warnings. Strict makes a call into a
 	// module that is not loaded an error.
 	Check, Strict bool
+
+	// Wire, when set, runs once the script is compiled and before the
+	// modules start: the server gives the runtime what it sends through,
+	// its is_myself policy and its VM builder there, so start hooks and
+	// timers find them set.
+	Wire func(*Setup) error
 }
 
 // Setup is a loaded config, ready to serve.
@@ -168,6 +174,11 @@ func Load(opt Options) (*Setup, error) {
 	s.Program = prog
 	if opt.Check {
 		if err := s.checkScript(eng, src, opt.Strict, read); err != nil {
+			return nil, err
+		}
+	}
+	if opt.Wire != nil {
+		if err := opt.Wire(s); err != nil {
 			return nil, err
 		}
 	}

@@ -900,6 +900,15 @@ func (t *TM) Start() {
 	}()
 }
 
+// closeTimerVM closes the VM the timers built, when no goroutine of
+// theirs does (a SteppedClock drives them).
+func (t *TM) closeTimerVM() {
+	if t.tenv.newV && t.tenv.vm != nil {
+		t.tenv.vm.Close()
+		t.tenv.vm = nil
+	}
+}
+
 // Stop ends the timer goroutine.
 func (t *TM) Stop() {
 	if t.stop != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"kemi/core/loader"
-	"kemi/core/router"
+	"kemi/server"
 )
 
 // TestHardening_NestedCallbackRegistrarWsinv sends the unmodified RFC 4475
@@ -25,27 +25,23 @@ func TestHardening_NestedCallbackRegistrarWsinv(t *testing.T) {
 	}
 	for _, cfg := range []string{"kemi-js.cfg", "kemi-star.cfg", "kemi-lua.cfg"} {
 		t.Run(cfg, func(t *testing.T) {
-			var log syncBuffer
-			setup, err := loader.Load(loader.Options{
+			var log strings.Builder
+			srv, err := server.New(server.Options{Offline: true, Options: loader.Options{
 				Path:    filepath.Join(repo, "testdata", "registrar", cfg),
 				Defines: map[string]string{"NOAUTH": ""},
 				LogOut:  &log,
-			})
+			}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := router.New(setup.RT, setup.Program)
+			defer srv.Close()
+			w, err := srv.Worker(netip.MustParseAddrPort("127.0.0.1:5060"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
 			var out capture
 			w.HandlePacket(msg, netip.MustParseAddrPort("127.0.0.1:5999"), &out)
-			if n := r.ScriptErrors.Load(); n != 0 || strings.Contains(log.String(), "panic") {
+			if n := srv.Router.ScriptErrors.Load(); n != 0 || strings.Contains(log.String(), "panic") {
 				t.Errorf("script errors = %d, want 0; log:\n%s", n, log.String())
 			}
 			var lines []string
@@ -56,4 +52,12 @@ func TestHardening_NestedCallbackRegistrarWsinv(t *testing.T) {
 			t.Logf("sent %q", lines)
 		})
 	}
+}
+
+// capture is a transport.Writer that keeps what the script sent.
+type capture struct{ sent [][]byte }
+
+func (c *capture) WriteTo(b []byte, to netip.AddrPort) error {
+	c.sent = append(c.sent, append([]byte(nil), b...))
+	return nil
 }

@@ -1,0 +1,273 @@
+// Package server runs a loaded config: it binds the listen sockets, gives
+// the runtime what it sends through, its is_myself policy and its VM
+// builder before the modules start, runs the workers, and stops it all.
+// `kemi serve` is New, Serve and Close; `kemi test` builds the same server
+// with no sockets (Options.Offline) and feeds it messages itself.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"kemi/core"
+	"kemi/core/loader"
+	"kemi/core/router"
+	"kemi/internal/memguard"
+	"kemi/sip/transport"
+)
+
+// Options are the loader's (config, flags) and how the server runs.
+type Options struct {
+	loader.Options
+
+	// Offline builds the server with no sockets, for kemi test: the
+	// is_myself policy is the listen addresses and aliases without
+	// auto_aliases' lookups, messages come in through Worker, and what
+	// the runtime sends outside a worker (timers) goes to Out. The
+	// memory guard is not started.
+	Offline bool
+	// Out receives what is sent outside a worker when Offline; nil drops it.
+	Out func(b []byte, proto core.Proto, to netip.AddrPort)
+	// Clock, when set, is what the modules' timers run on (kemi test's
+	// fake clock).
+	Clock core.Clock
+
+	// Version is printed in the "listening on" line.
+	Version string
+}
+
+// Server is a loaded config with its sockets bound.
+type Server struct {
+	Setup  *loader.Setup
+	Router *router.Router
+
+	opt   Options
+	log   *core.Logger
+	mg    *memguard.Guard
+	conns []*transport.UDP
+
+	mu      sync.Mutex
+	workers []*router.Worker
+	served  bool
+	closed  bool
+}
+
+// New loads the config, compiles the script, binds every listen socket
+// (unless Offline) and starts the modules. Every error names the config
+// line or the address at fault; on an error nothing stays open.
+func New(opt Options) (*Server, error) {
+	s := &Server{opt: opt}
+	lopt := opt.Options
+	lopt.Wire = s.wire
+	setup, err := loader.Load(lopt)
+	if err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	s.Setup = setup
+	return s, nil
+}
+
+// wire runs inside loader.Load, after the script compiled and before the
+// modules start: the runtime gets its VM builder (the router), its
+// is_myself policy and its senders here.
+func (s *Server) wire(setup *loader.Setup) error {
+	rt := setup.RT
+	s.log = rt.Log
+	r, err := router.New(rt, setup.Program)
+	if err != nil {
+		return err
+	}
+	s.Router = r
+	if s.opt.Clock != nil {
+		rt.Clock = s.opt.Clock
+	}
+	if s.opt.Offline {
+		out := s.opt.Out
+		rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
+			if proto != core.UDP && proto != 0 {
+				return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+			}
+			if out != nil {
+				out(append([]byte(nil), b...), proto, to)
+			}
+			return nil
+		}
+		// SendFrom stays nil: held replies are sent in the worker, so a
+		// test sees them in the step that caused them.
+		return nil
+	}
+	// The memory budget (-m, shm_mem_size): Go's memory limit, tm's
+	// admission of new transactions, memory given back after a load.
+	s.mg = memguard.Default
+	s.log.Log(core.LNotice, nil, "kemi: "+s.mg.Configure(setup.MemMB))
+	for _, l := range setup.Listens {
+		if l.Proto != "" && l.Proto != "udp" {
+			s.closeConns()
+			return fmt.Errorf("%s: listen=%s:%s:%d: only udp is served so far", l.Pos, l.Proto, l.Host, l.Port)
+		}
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		c, err := transport.ListenUDP(transport.UDPConfig{Addr: addr, Readers: setup.Workers})
+		if err != nil {
+			s.closeConns()
+			return fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		s.conns = append(s.conns, c)
+	}
+	setup.ResolveMyself()
+	// Sends outside a worker (timers) leave through the first socket.
+	first := s.conns[0]
+	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto != core.UDP && proto != 0 {
+			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		return first.WriteTo(b, to)
+	}
+	// Replies sent later (registrar's, held for the disk) leave through
+	// the socket their request came in on.
+	byLocal := make(map[netip.AddrPort]*transport.UDP, len(s.conns))
+	for _, c := range s.conns {
+		byLocal[c.LocalAddr()] = c
+	}
+	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto != core.UDP && proto != 0 {
+			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		c := byLocal[local]
+		if c == nil {
+			return fmt.Errorf("send to %s: no socket on %s", to, local)
+		}
+		return c.WriteTo(b, to)
+	}
+	return nil
+}
+
+// Addrs are the bound socket addresses (none when Offline).
+func (s *Server) Addrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, c := range s.conns {
+		out = append(out, c.LocalAddr())
+	}
+	return out
+}
+
+// Worker builds a worker with its own VM, as if receiving on local; the
+// caller feeds it messages (HandlePacket) from one goroutine and closes
+// it, or leaves that to Close.
+func (s *Server) Worker(local netip.AddrPort) (*router.Worker, error) {
+	w, err := s.Router.NewWorker(local)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.workers = append(s.workers, w)
+	s.mu.Unlock()
+	return w, nil
+}
+
+// Serve reads every socket with Setup.Workers readers each until ctx is
+// done (nil is returned) or a socket fails (its error), then stops the
+// readers and prints the counters. Close ends the rest.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	if s.served || s.closed || s.opt.Offline {
+		s.mu.Unlock()
+		return errors.New("server: Serve called twice, after Close, or on an offline server")
+	}
+	s.served = true
+	s.mu.Unlock()
+	setup := s.Setup
+	s.mg.Start()
+	defer s.mg.Stop()
+	errs := make(chan error, len(s.conns))
+	var wg sync.WaitGroup
+	var fatal error
+	var fatalOnce sync.Once
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, c := range s.conns {
+		c := c
+		local := c.LocalAddr()
+		s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi %s: listening on udp:%s with %d workers, engine %s, script %s",
+			s.opt.Version, local, setup.Workers, setup.Engine.Name, setup.Script))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Serve(func(int) transport.Handler {
+				w, err := s.Worker(local)
+				if err != nil {
+					// A VM that builds once at check time builds again here;
+					// failing now means the script's top level misbehaves.
+					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
+					cancel()
+					return nopHandler{}
+				}
+				return w
+			})
+		}()
+	}
+	var serveErr error
+	select {
+	case <-stop.Done():
+		if ctx.Err() != nil {
+			s.log.Log(core.LNotice, nil, "kemi: "+stopReason(ctx)+", stopping")
+		}
+	case serveErr = <-errs:
+	}
+	s.closeConns()
+	wg.Wait()
+	if fatal != nil {
+		serveErr = fatal
+	}
+	r := s.Router
+	s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)",
+		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), s.mg.Refused.Load(), s.mg.Peak()>>20, s.mg.Budget()>>20))
+	return serveErr
+}
+
+// stopReason is the signal that ended ctx (signal.NotifyContext names it
+// in its cause), or why else it ended.
+func stopReason(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && c != context.Canceled {
+		return strings.TrimSuffix(c.Error(), " signal received")
+	}
+	return "stopped"
+}
+
+// Close closes the sockets and the workers and runs the modules' stop
+// hooks (usrloc's flush, tm's timers). It may be called more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	workers := s.workers
+	s.workers = nil
+	s.mu.Unlock()
+	s.closeConns()
+	for _, w := range workers {
+		w.Close()
+	}
+	s.Setup.RT.Stop()
+	return nil
+}
+
+func (s *Server) closeConns() {
+	for _, c := range s.conns {
+		c.Close()
+	}
+}
+
+// nopHandler drops what a reader gets when its worker could not be built
+// (the server is stopping).
+type nopHandler struct{}
+
+func (nopHandler) HandlePacket([]byte, netip.AddrPort, transport.Writer) {}
