@@ -77,10 +77,11 @@ type Ctx struct {
 	// Scratch[:0] and store it back when it grew.
 	Scratch []byte
 
-	err     error
-	stopped bool
-	dropped bool
-	slots   [maxSlots]any
+	err       error
+	stopped   bool
+	dropped   bool
+	slots     [maxSlots]any
+	msgStates [maxMsgStates]msgSlot // MsgState handles
 }
 
 // Branch is one destination of a forking request.

@@ -171,7 +171,9 @@ type Runtime struct {
 
 	mu         sync.Mutex
 	state      map[string]any
+	states     [maxRuntimeStates]rtSlot // RuntimeState handles
 	stops      []func()
+	started    []*ModuleSpec // modules whose start functions ran, in order
 	replyHooks []ReplyHook
 }
 

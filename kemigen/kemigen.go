@@ -92,6 +92,19 @@ func checkModules(mods []*Module) ErrorList {
 			byName[n] = m
 		}
 	}
+	for _, m := range mods {
+		for _, b := range m.Brings {
+			bm := byName[b]
+			switch {
+			case bm == nil:
+				errs = append(errs, &Error{File: m.Spec, Msg: fmt.Sprintf("brings: no module %q (no spec names it)", b)})
+			case bm == m:
+				errs = append(errs, &Error{File: m.Spec, Msg: fmt.Sprintf("brings: module %q brings itself", b)})
+			default:
+				bm.BroughtBy = append(bm.BroughtBy, m.Name)
+			}
+		}
+	}
 	return errs
 }
 

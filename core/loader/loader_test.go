@@ -41,3 +41,28 @@ func TestHardening_ReplyToViaMaddrParam(t *testing.T) {
 		t.Error("reply_to_via_maddr = no left it on")
 	}
 }
+
+// TestSpec_BringsFromModuleYAML covers issue 12's brings: pv's module.yaml
+// brings pvx, so KSR.pvx is there with pv (always loaded), with no list of
+// its own in the loader; modules not loaded nor brought stay out.
+func TestSpec_BringsFromModuleYAML(t *testing.T) {
+	fsys := fstest.MapFS{
+		"kamailio.cfg": {Data: []byte("#!KAMAILIO\nloadmodule \"sl.so\"\nloadmodule \"app_lua.so\"\n" +
+			"modparam(\"app_lua\", \"load\", \"s.lua\")\ncfgengine \"lua\"\n")},
+		"s.lua": {Data: []byte("function ksr_request_route() end\n")},
+	}
+	s, err := loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.RT.Stop()
+	if pv := s.RT.Reg.Module("pv"); pv == nil || len(pv.Brings) != 1 || pv.Brings[0] != "pvx" {
+		t.Fatalf("pv spec brings %v", pv)
+	}
+	if s.RT.Reg.Lookup("pvx", "avp_get") == nil {
+		t.Error("KSR.pvx.avp_get missing: pv did not bring pvx")
+	}
+	if s.RT.Reg.Module("tm") != nil {
+		t.Error("tm is in the registry without a loadmodule")
+	}
+}

@@ -142,6 +142,7 @@ func init() {
 			{Name: "var", Doc: "$var(name): script variable for the current message; writable."},
 			{Name: "xavp", Doc: "$xavp(name), $xavp(name[i]), $xavp(name=>key), $xavp(name[i]=>key[j]), $xavp(name=>key[*]): extended AVPs for the current message; index 0 is the newest item, a negative index counts from the oldest; [*] on a key joins all its values with \", \". Assigning without an index adds a new item (with a key: a new item holding that key); with an index it replaces the value or adds the key to that item; assigning null removes. A list item reads as \"<<xavp>>\". See KSR.pvx."},
 		},
+		Brings: []string{"pvx"},
 	})
 }
 
