@@ -80,8 +80,16 @@ type Ctx struct {
 	err       error
 	stopped   bool
 	dropped   bool
-	slots     [maxSlots]any
 	msgStates [maxMsgStates]msgSlot // MsgState handles
+	slots     [maxSlots]any
+
+	// What the next reply to this message carries besides what its
+	// sender builds, and who sends it statefully (see reply.go).
+	replyHdrs    []byte
+	replyBody    []byte
+	replyCType   []byte
+	hasReplyBody bool
+	txReply      TxReplyFunc
 }
 
 // Branch is one destination of a forking request.
@@ -97,33 +105,6 @@ type Branch struct {
 	RegID    int
 }
 
-const maxSlots = 32
-
-var nextSlot int
-
-// NewSlot reserves a per-Ctx slot for a module's per-message state. Call it
-// from init(); it panics past maxSlots, which is a build-time mistake.
-func NewSlot() int {
-	if nextSlot >= maxSlots {
-		panic("core.NewSlot: out of slots; raise maxSlots")
-	}
-	nextSlot++
-	return nextSlot - 1
-}
-
-// Slot returns the module state kept in slot i, creating it with mk the
-// first time this Ctx needs it. The object lives as long as the Ctx (the
-// worker), so modules reuse it per message and compare a stored Seq with
-// ctx.Seq to reset it: nothing is allocated per message.
-func (c *Ctx) Slot(i int, mk func() any) any {
-	v := c.slots[i]
-	if v == nil {
-		v = mk()
-		c.slots[i] = v
-	}
-	return v
-}
-
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
@@ -133,6 +114,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false
+	c.resetReply()
 }
 
 // Fail records err for the engine to raise and returns ErrorValue().

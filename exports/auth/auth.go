@@ -16,7 +16,6 @@ import (
 	"unsafe"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -422,7 +421,7 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 	}
 	// Headers the script added with KSR.hdr.append_to_reply go first, as
 	// Kamailio's reply lumps do.
-	h := append(st.hdrs[:0], hdr.ReplyHeaders(ctx)...)
+	h := append(st.hdrs[:0], ctx.ReplyHeaders()...)
 	h = append(h, name...)
 	h = append(h, `Digest realm="`...)
 	h = append(h, r...)

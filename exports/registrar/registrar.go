@@ -395,7 +395,7 @@ func replyBase(ctx *core.Ctx, s *state) int {
 	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
-	return len(b) + len(hdr.ReplyHeaders(ctx)) + len(s.path)
+	return len(b) + len(ctx.ReplyHeaders()) + len(s.path)
 }
 
 // contactLineLen is the length of the line appendContacts writes for one
@@ -754,7 +754,7 @@ func holdable(ctx *core.Ctx, t *usrloc.Table) bool {
 // headers (KSR.hdr.append_to_reply, first, as Kamailio's reply lumps) and
 // hdrs.
 func buildReply(ctx *core.Ctx, dst []byte, code int, reason string, hdrs []byte) []byte {
-	if rh := hdr.ReplyHeaders(ctx); len(rh) > 0 {
+	if rh := ctx.ReplyHeaders(); len(rh) > 0 {
 		s := st(ctx)
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply

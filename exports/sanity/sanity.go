@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -125,7 +124,7 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	// Headers the script added with KSR.hdr.append_to_reply go in too, as
 	// they do in Kamailio's sl replies.
 	st := get(ctx)
-	st.buf = append(append(st.buf[:0], hdr.ReplyHeaders(ctx)...), extra...)
+	st.buf = append(append(st.buf[:0], ctx.ReplyHeaders()...), extra...)
 	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b

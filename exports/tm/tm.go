@@ -25,7 +25,6 @@ package tm
 
 import (
 	"fmt"
-	"kemi/exports/sl"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -33,8 +32,6 @@ import (
 	"time"
 
 	"kemi/core"
-	"kemi/exports/hdr"
-	"kemi/exports/textops"
 	"kemi/internal/memguard"
 	"kemi/sip"
 )
@@ -75,7 +72,20 @@ func state(ctx *core.Ctx) *msgState {
 		st.brIdx, st.code = 0, 0
 		st.inBranch, st.inReply, st.inFailure = false, false, false
 	}
+	// send_reply and send_reply_error answer through the transaction
+	// when the message has one (after t_newtran or t_relay, or in a
+	// failure route), as Kamailio's sl does: every path that gives the
+	// message a cell passes here first.
+	ctx.SetTxReply(txReply)
 	return st
+}
+
+// txReply is the Ctx's stateful reply (core.Ctx.TxReply) for sl.
+func txReply(ctx *core.Ctx, code int, reason string) (int, bool) {
+	if !HasTransaction(ctx) {
+		return 0, false
+	}
+	return Reply(ctx, code, reason), true
 }
 
 // get returns the transaction layer of ctx's runtime and ctx's state.
@@ -117,14 +127,6 @@ func Attach(rt *core.Runtime, t *TM) {
 
 func init() {
 	core.OnStart("tm", start)
-	// send_reply and send_reply_error answer through the transaction when
-	// the message has one (after t_newtran), as Kamailio's sl does.
-	sl.StatefulReply = func(ctx *core.Ctx, code int, reason string) (int, bool) {
-		if !HasTransaction(ctx) {
-			return 0, false
-		}
-		return Reply(ctx, code, reason), true
-	}
 	core.RegisterPV("T_branch_idx", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 		st := state(ctx)
 		if !st.inBranch && !st.inReply && !st.inFailure {
@@ -627,8 +629,8 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		logErr(ctx, "t_reply: the transaction already has its final reply ("+strconv.Itoa(c.replyCode)+")")
 		return -1
 	}
-	body, ctype, _ := textops.ReplyBody(ctx)
-	t.sendLocal(st.e, c, code, reason, hdr.ReplyHeaders(ctx), body, ctype)
+	body, ctype, _ := ctx.ReplyBody()
+	t.sendLocal(st.e, c, code, reason, ctx.ReplyHeaders(), body, ctype)
 	return 1
 }
 
