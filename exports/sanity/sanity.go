@@ -50,24 +50,17 @@ const (
 
 // state keeps the failure of the current message for sanity_reply.
 type state struct {
-	seq    uint64
 	code   int
 	reason string
 	extra  []byte // extra reply header lines (Unsupported for 420)
 	buf    []byte // reply headers: append_to_reply's and extra
 }
 
-var slot int
+var msgStates = core.NewMsgState(func(old *state) state {
+	return state{extra: old.extra[:0], buf: old.buf}
+})
 
-func init() { slot = core.NewSlot() }
-
-func get(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		st.seq, st.code, st.reason, st.extra = ctx.Seq, 0, "", st.extra[:0]
-	}
-	return st
-}
+func get(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 func param(ctx *core.Ctx, name string, def int64) int64 {
 	if ctx.RT == nil || ctx.RT.Reg == nil {

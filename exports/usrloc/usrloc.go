@@ -189,11 +189,11 @@ func (u *Usrloc) Flush() error {
 	return u.p.flush()
 }
 
-// receivedSlot keeps what nathelper's fix_nated_register leaves for save.
-var receivedSlot = core.NewSlot()
+// receivedState keeps what nathelper's fix_nated_register leaves for
+// save, for the current message.
+var receivedState = core.NewMsgState[received](nil)
 
 type received struct {
-	seq uint64
 	uri string
 }
 
@@ -201,15 +201,13 @@ type received struct {
 // current REGISTER for save to keep with its bindings; lookup then sends
 // to it (as ctx.DstURI). nathelper's fix_nated_register calls it.
 func SetReceived(ctx *core.Ctx, uri string) {
-	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
-	st.seq, st.uri = ctx.Seq, uri
+	receivedState.Get(ctx).uri = uri
 }
 
 // Received returns what SetReceived recorded for the current message.
 func Received(ctx *core.Ctx) string {
-	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
-	if st.seq != ctx.Seq {
-		return ""
+	if st := receivedState.Peek(ctx); st != nil {
+		return st.uri
 	}
-	return st.uri
+	return ""
 }
