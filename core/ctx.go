@@ -65,8 +65,8 @@ type Ctx struct {
 	// named routes (failure, branch, onreply) for the same message.
 	VM VM
 
-	// Seq numbers the messages a Ctx has carried, so per-message state a
-	// module keeps in a Slot can tell it is stale without being cleared.
+	// Seq numbers the messages a Ctx has carried; MsgState compares it
+	// to clear a module's state when the next message starts.
 	Seq uint64
 
 	// Branches are the extra destinations added by append_branch and
@@ -81,7 +81,6 @@ type Ctx struct {
 	stopped   bool
 	dropped   bool
 	msgStates [maxMsgStates]msgSlot // MsgState handles
-	slots     [maxSlots]any
 
 	// What the next reply to this message carries besides what its
 	// sender builds, and who sends it statefully (see reply.go).

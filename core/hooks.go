@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"sync"
 )
 
 // StartFunc prepares a module's runtime state once a config is loaded:
@@ -18,31 +17,14 @@ type StartFunc func(rt *Runtime) error
 // with RuntimeState.Peek and does nothing when there is none.
 type StopFunc func(rt *Runtime)
 
-var (
-	startMu sync.Mutex
-	starts  = map[string][]StartFunc{}
-)
-
-// OnStart registers fn to run when module is loaded, beside the start
-// functions of its spec. Modules declare theirs in module.yaml; this is
-// for tests and tools.
-func OnStart(module string, fn StartFunc) {
-	startMu.Lock()
-	defer startMu.Unlock()
-	starts[module] = append(starts[module], fn)
-}
-
 // Start runs the start functions of every module in rt.Reg, then adds
 // the reply hooks of each module to rt.
 func (rt *Runtime) Start() error {
-	startMu.Lock()
-	defer startMu.Unlock()
 	for _, m := range rt.Reg.Modules() {
-		fns := append(m.Start[:len(m.Start):len(m.Start)], starts[m.Name]...)
 		rt.mu.Lock()
 		rt.started = append(rt.started, m)
 		rt.mu.Unlock()
-		for _, fn := range fns {
+		for _, fn := range m.Start {
 			if err := fn(rt); err != nil {
 				name := m.Name
 				if name == "" {
