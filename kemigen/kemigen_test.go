@@ -192,6 +192,7 @@ func TestRunWritesNothingOnError(t *testing.T) {
 		spec := bytes.Replace(good, []byte("module: demo"), []byte("module: "+m), 1)
 		spec = bytes.Replace(spec, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
 		spec = bytes.Replace(spec, []byte("brings: [extra]\n"), nil, 1)
+		spec = bytes.ReplaceAll(spec, []byte("name: demo"), []byte("name: "+m))
 		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), spec, 0o644)
 	}
 	if err := Run(root); err != nil {
@@ -245,6 +246,7 @@ func TestWriteRemovesStale(t *testing.T) {
 		s := bytes.Replace(spec, []byte("module: demo"), []byte("module: "+m), 1)
 		s = bytes.Replace(s, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
 		s = bytes.Replace(s, []byte("brings: [extra]\n"), nil, 1)
+		s = bytes.ReplaceAll(s, []byte("name: demo"), []byte("name: "+m))
 		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), s, 0o644)
 	}
 	if err := Run(root); err != nil {

@@ -158,6 +158,22 @@ func TestLoadBrings(t *testing.T) {
 	}
 }
 
+// TestLoadPVClash: two specs giving one pseudo-variable a getter (or a
+// setter) is an error naming both; a getter in one and a setter in the
+// other (the core's $ru, pv's setter) is fine.
+func TestLoadPVClash(t *testing.T) {
+	a := &Module{Name: "a", Spec: "exports/a/module.yaml", PVs: []*PV{{Name: "x", Get: "getX"}}}
+	b := &Module{Name: "b", Spec: "exports/b/module.yaml", PVs: []*PV{{Name: "x", Set: "setX"}}}
+	if errs := checkModules([]*Module{a, b}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	c := &Module{Name: "c", Spec: "exports/c/module.yaml", PVs: []*PV{{Name: "x", Get: "getX"}}}
+	want := `exports/c/module.yaml: pv "x": a getter is already declared by exports/a/module.yaml`
+	if errs := checkModules([]*Module{a, b, c}); errs.Error() != want {
+		t.Errorf("got %q, want %q", errs.Error(), want)
+	}
+}
+
 // TestLoadClashes checks errors across specs: two specs for one module.
 func TestLoadClashes(t *testing.T) {
 	mods := []*Module{{Name: "sl", Spec: "exports/sl/module.yaml"}, {Name: "sl", Spec: "exports/sl2/module.yaml"}}
