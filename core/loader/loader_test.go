@@ -66,3 +66,33 @@ func TestSpec_BringsFromModuleYAML(t *testing.T) {
 		t.Error("tm is in the registry without a loadmodule")
 	}
 }
+
+// TestSpec_LifecycleFromModuleYAML covers issue 12: tm's start, stop and
+// reply hook come from its module.yaml; a loaded tm hooks replies, one
+// not loaded does not, and Stop ends what start began.
+func TestSpec_LifecycleFromModuleYAML(t *testing.T) {
+	load := func(mods string) *loader.Setup {
+		t.Helper()
+		fsys := fstest.MapFS{
+			"kamailio.cfg": {Data: []byte("#!KAMAILIO\n" + mods + "loadmodule \"app_lua.so\"\n" +
+				"modparam(\"app_lua\", \"load\", \"s.lua\")\ncfgengine \"lua\"\n")},
+			"s.lua": {Data: []byte("function ksr_request_route() end\n")},
+		}
+		s, err := loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	with := load("loadmodule \"tm.so\"\n")
+	if n := len(with.RT.ReplyHooks()); n != 1 {
+		t.Errorf("tm loaded: %d reply hooks, want 1", n)
+	}
+	with.RT.Stop()
+	with.RT.Stop() // once only
+	without := load("loadmodule \"sl.so\"\n")
+	defer without.RT.Stop()
+	if n := len(without.RT.ReplyHooks()); n != 0 {
+		t.Errorf("tm not loaded: %d reply hooks", n)
+	}
+}
