@@ -65,8 +65,8 @@ type Ctx struct {
 	// named routes (failure, branch, onreply) for the same message.
 	VM VM
 
-	// Seq numbers the messages a Ctx has carried, so per-message state a
-	// module keeps in a Slot can tell it is stale without being cleared.
+	// Seq numbers the messages a Ctx has carried; MsgState compares it
+	// to clear a module's state when the next message starts.
 	Seq uint64
 
 	// Branches are the extra destinations added by append_branch and
@@ -77,10 +77,18 @@ type Ctx struct {
 	// Scratch[:0] and store it back when it grew.
 	Scratch []byte
 
-	err     error
-	stopped bool
-	dropped bool
-	slots   [maxSlots]any
+	err       error
+	stopped   bool
+	dropped   bool
+	msgStates [maxMsgStates]msgSlot // MsgState handles
+
+	// What the next reply to this message carries besides what its
+	// sender builds, and who sends it statefully (see reply.go).
+	replyHdrs    []byte
+	replyBody    []byte
+	replyCType   []byte
+	hasReplyBody bool
+	txReply      TxReplyFunc
 }
 
 // Branch is one destination of a forking request.
@@ -96,33 +104,6 @@ type Branch struct {
 	RegID    int
 }
 
-const maxSlots = 32
-
-var nextSlot int
-
-// NewSlot reserves a per-Ctx slot for a module's per-message state. Call it
-// from init(); it panics past maxSlots, which is a build-time mistake.
-func NewSlot() int {
-	if nextSlot >= maxSlots {
-		panic("core.NewSlot: out of slots; raise maxSlots")
-	}
-	nextSlot++
-	return nextSlot - 1
-}
-
-// Slot returns the module state kept in slot i, creating it with mk the
-// first time this Ctx needs it. The object lives as long as the Ctx (the
-// worker), so modules reuse it per message and compare a stored Seq with
-// ctx.Seq to reset it: nothing is allocated per message.
-func (c *Ctx) Slot(i int, mk func() any) any {
-	v := c.slots[i]
-	if v == nil {
-		v = mk()
-		c.slots[i] = v
-	}
-	return v
-}
-
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
@@ -132,6 +113,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false
+	c.resetReply()
 }
 
 // Fail records err for the engine to raise and returns ErrorValue().

@@ -174,8 +174,9 @@ type Runtime struct {
 	Clock Clock
 
 	mu         sync.Mutex
-	state      map[string]any
+	states     [maxRuntimeStates]rtSlot // RuntimeState handles
 	stops      []func()
+	started    []*ModuleSpec // modules whose start functions ran, in order
 	replyHooks []ReplyHook
 }
 
@@ -196,23 +197,6 @@ func (rt *Runtime) Param(module, name string) Value {
 
 // ParamValues returns every value given for a multi-valued param.
 func (rt *Runtime) ParamValues(module, name string) []Value { return rt.Params[module][name] }
-
-// State returns the module state stored under key, creating it with mk on
-// first use. Modules keep their per-runtime state (tables, transactions)
-// here so a reload starts fresh.
-func (rt *Runtime) State(key string, mk func() any) any {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.state == nil {
-		rt.state = map[string]any{}
-	}
-	v, ok := rt.state[key]
-	if !ok {
-		v = mk()
-		rt.state[key] = v
-	}
-	return v
-}
 
 // Callback returns the configured name for a default callback name.
 func (rt *Runtime) Callback(def string) string {

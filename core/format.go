@@ -188,7 +188,19 @@ func (f *Format) Append(dst []byte, ctx *Ctx) []byte {
 	return dst
 }
 
+// builtinPVs are the core's own pseudo-variables, which module.yaml of
+// the core (exports/core) documents; a test keeps the two lists equal.
+var builtinPVs []string
+
+// BuiltinPVs names the pseudo-variables the core itself provides.
+func BuiltinPVs() []string { return append([]string(nil), builtinPVs...) }
+
 func init() {
+	defer func() {
+		for n := range pvGetters {
+			builtinPVs = append(builtinPVs, n)
+		}
+	}()
 	bytesPV := func(get func(ctx *Ctx) []byte) PVGetter {
 		return func(ctx *Ctx, _ string, dst []byte) ([]byte, bool) {
 			b := get(ctx)

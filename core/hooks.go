@@ -2,33 +2,29 @@ package core
 
 import (
 	"fmt"
-	"sync"
 )
 
 // StartFunc prepares a module's runtime state once a config is loaded:
 // tables from modparams, timers, stores. It runs for loaded modules only,
-// in module name order, before any message is handled.
+// in module name order, before any message is handled. A module names its
+// start functions in its module.yaml (start:); kemigen puts them in its
+// ModuleSpec.
 type StartFunc func(rt *Runtime) error
 
-var (
-	startMu sync.Mutex
-	starts  = map[string][]StartFunc{}
-)
+// StopFunc ends what a module's start began (timers, stores to flush) when
+// the server stops. A module names them in its module.yaml (stop:). It
+// runs for every module whose start functions ran, so it finds its state
+// with RuntimeState.Peek and does nothing when there is none.
+type StopFunc func(rt *Runtime)
 
-// OnStart registers fn to run when module is loaded. Call it from init()
-// in the module's own Go code, next to what it sets up.
-func OnStart(module string, fn StartFunc) {
-	startMu.Lock()
-	defer startMu.Unlock()
-	starts[module] = append(starts[module], fn)
-}
-
-// Start runs the start functions of every module in rt.Reg.
+// Start runs the start functions of every module in rt.Reg, then adds
+// the reply hooks of each module to rt.
 func (rt *Runtime) Start() error {
-	startMu.Lock()
-	defer startMu.Unlock()
 	for _, m := range rt.Reg.Modules() {
-		for _, fn := range starts[m.Name] {
+		rt.mu.Lock()
+		rt.started = append(rt.started, m)
+		rt.mu.Unlock()
+		for _, fn := range m.Start {
 			if err := fn(rt); err != nil {
 				name := m.Name
 				if name == "" {
@@ -37,36 +33,50 @@ func (rt *Runtime) Start() error {
 				return fmt.Errorf("module %s: %w", name, err)
 			}
 		}
+		for _, h := range m.ReplyHooks {
+			rt.AddReplyHook(h)
+		}
 	}
 	return nil
 }
 
 // OnStop registers fn to run when the server stops (timers to end, stores
-// to flush). Stop runs them in reverse order.
+// to flush). Stop runs them in reverse order, before the stop functions
+// of the modules. Modules declare theirs in module.yaml instead.
 func (rt *Runtime) OnStop(fn func()) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.stops = append(rt.stops, fn)
 }
 
-// Stop runs the stop functions, last registered first.
+// Stop runs the stop functions, last registered first, then the stop
+// functions of the started modules, last started first. It runs them
+// once.
 func (rt *Runtime) Stop() {
 	rt.mu.Lock()
-	stops := rt.stops
-	rt.stops = nil
+	stops, started := rt.stops, rt.started
+	rt.stops, rt.started = nil, nil
 	rt.mu.Unlock()
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
 	}
+	for i := len(started) - 1; i >= 0; i-- {
+		m := started[i]
+		for j := len(m.Stop) - 1; j >= 0; j-- {
+			m.Stop[j](rt)
+		}
+	}
 }
 
 // ReplyHook handles a received reply after the script's reply route ran
-// and did not drop it; tm registers one to match replies to transactions.
-// It reports whether it took the reply; if no hook does, the core forwards
-// the reply statelessly by its Via headers, as Kamailio does.
+// and did not drop it; tm declares one (reply_hooks: in its module.yaml)
+// to match replies to transactions. It reports whether it took the reply;
+// if no hook does, the core forwards the reply statelessly by its Via
+// headers, as Kamailio does.
 type ReplyHook func(ctx *Ctx) bool
 
-// AddReplyHook registers h for this runtime (from a StartFunc).
+// AddReplyHook registers h for this runtime (tests; modules declare
+// theirs in module.yaml).
 func (rt *Runtime) AddReplyHook(h ReplyHook) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

@@ -44,10 +44,25 @@ type ParamSpec struct {
 	Multi bool
 }
 
-// PVSpec declares a pseudo-variable a module provides.
+// PVSpec declares a pseudo-variable a module provides. Register makes
+// Get and Set known to formats and KSR.pv (RegisterPV, RegisterPVSetter).
 type PVSpec struct {
 	Name string // "ru", "hdr", "var"
 	Doc  string
+	Get  PVGetter // nil for a pseudo-variable only documented here
+	Set  PVSetter // nil when read-only
+}
+
+// RPCFunc is a module's RPC method (kamcmd/kamctl style control command).
+// args are the command's arguments; the result is printed or encoded as
+// JSON by the caller.
+type RPCFunc func(rt *Runtime, args []Value) (any, error)
+
+// RPCSpec declares an RPC method a module provides, "module.command".
+type RPCSpec struct {
+	Name string
+	Doc  string
+	Call RPCFunc
 }
 
 // ModuleSpec is what a module's generated zz_kemi.go registers.
@@ -60,6 +75,17 @@ type ModuleSpec struct {
 	Params  []ParamSpec
 	Exports []*Export
 	PVs     []PVSpec
+
+	// Start functions run once a config loading the module is loaded
+	// (Runtime.Start); Stop functions when the server stops, modules in
+	// reverse order; ReplyHooks handle received replies (see ReplyHook).
+	Start      []StartFunc
+	Stop       []StopFunc
+	ReplyHooks []ReplyHook
+	RPCs       []RPCSpec
+	// Brings names modules a loadmodule of this one loads too (pv.so
+	// brings pvx, as Kamailio's pv.so exports KSR.pvx).
+	Brings []string
 }
 
 // Registry is the hashed index of exports: one map per module, so a
@@ -192,6 +218,14 @@ func Register(m *ModuleSpec) {
 		}
 		if len(e.Params) > 6 {
 			panic("core.Register: more than 6 params for " + e.FullName())
+		}
+	}
+	for _, pv := range m.PVs {
+		if pv.Get != nil {
+			RegisterPV(pv.Name, pv.Get)
+		}
+		if pv.Set != nil {
+			RegisterPVSetter(pv.Name, pv.Set)
 		}
 	}
 	global[m.Name] = m

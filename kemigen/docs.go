@@ -299,6 +299,26 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ")
 }
 
+// broughtNote says which loadmodule brings m along (brings: in another
+// spec) and what m brings, with code marking a file name; "" for neither.
+func broughtNote(m *Module, code func(string) string) string {
+	var b strings.Builder
+	so := func(names []string) string {
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = code(n + ".so")
+		}
+		return strings.Join(q, ", ")
+	}
+	if len(m.BroughtBy) > 0 {
+		fmt.Fprintf(&b, "It comes with %s: loading that loads this one too.\n\n", so(m.BroughtBy))
+	}
+	if len(m.Brings) > 0 {
+		fmt.Fprintf(&b, "Loading it also loads %s.\n\n", so(m.Brings))
+	}
+	return b.String()
+}
+
 func moduleMarkdown(m *Module) []byte {
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -313,6 +333,7 @@ func moduleMarkdown(m *Module) []byte {
 			w(" (also loaded as: %s)", strings.Join(m.Files, ", "))
 		}
 		w(".\n\n")
+		w("%s", broughtNote(m, func(s string) string { return "`" + s + "`" }))
 	}
 	if len(m.Params) > 0 {
 		w("## Parameters\n\n| name | type | default | description |\n| --- | --- | --- | --- |\n")
@@ -563,6 +584,9 @@ func moduleHTML(m *Module) []byte {
 	}
 	if m.Name != "" {
 		w("<p>Load it with <code>loadmodule \"%s.so\"</code>.</p>\n", e(m.Name))
+		if n := broughtNote(m, func(s string) string { return "<code>" + e(s) + "</code>" }); n != "" {
+			w("<p>%s</p>\n", strings.TrimSpace(n))
+		}
 	}
 	if len(m.Params) > 0 {
 		w("<h2>Parameters</h2>\n<table><tr><th>name</th><th>type</th><th>default</th><th>description</th></tr>\n")

@@ -95,9 +95,35 @@ func GoSource(m *Module) ([]byte, error) {
 	if len(m.PVs) > 0 {
 		p.P("PVs: []core.PVSpec{")
 		for _, pv := range m.PVs {
-			p.P("{Name: ", strconv.Quote(pv.Name), ", Doc: ", strconv.Quote(pv.Doc), "},")
+			fns := ""
+			if pv.Get != "" {
+				fns += ", Get: " + pv.Get
+			}
+			if pv.Set != "" {
+				fns += ", Set: " + pv.Set
+			}
+			p.P("{Name: ", strconv.Quote(pv.Name), ", Doc: ", strconv.Quote(pv.Doc), fns, "},")
 		}
 		p.P("},")
+	}
+	if len(m.Start) > 0 {
+		p.P("Start: []core.StartFunc{", strings.Join(m.Start, ", "), "},")
+	}
+	if len(m.Stop) > 0 {
+		p.P("Stop: []core.StopFunc{", strings.Join(m.Stop, ", "), "},")
+	}
+	if len(m.ReplyHooks) > 0 {
+		p.P("ReplyHooks: []core.ReplyHook{", strings.Join(m.ReplyHooks, ", "), "},")
+	}
+	if len(m.RPCs) > 0 {
+		p.P("RPCs: []core.RPCSpec{")
+		for _, r := range m.RPCs {
+			p.P("{Name: ", strconv.Quote(r.Name), ", Doc: ", strconv.Quote(r.Doc), ", Call: ", r.Go, "},")
+		}
+		p.P("},")
+	}
+	if len(m.Brings) > 0 {
+		p.P("Brings: ", goStrings(m.Brings), ",")
 	}
 	p.P("})")
 	p.P("}")
@@ -107,16 +133,60 @@ func GoSource(m *Module) ([]byte, error) {
 		emitThunk(&p, m, f)
 	}
 
-	if len(m.Functions) > 0 {
+	guards := guardLines(m)
+	if len(guards) > 0 {
 		p.P()
 		p.P("// The build breaks here when a Go function's signature drifts from ", m.Spec, ".")
 		p.P("var (")
-		for _, f := range m.Functions {
-			p.P("_ ", goFuncType(f), " = ", f.Go)
+		for _, g := range guards {
+			p.P(g)
 		}
 		p.P(")")
 	}
 	return formatGo(m.Dir+"/"+GoFile, p.Bytes())
+}
+
+// Go signatures of the lifecycle functions a spec names, as the core
+// types them (core.PVGetter, core.StartFunc, ...), spelt out so a drift
+// shows the signature wanted.
+const (
+	pvGetType     = "func(*core.Ctx, string, []byte) ([]byte, bool)"
+	pvSetType     = "func(*core.Ctx, string, core.Value) error"
+	startType     = "func(*core.Runtime) error"
+	stopType      = "func(*core.Runtime)"
+	replyHookType = "func(*core.Ctx) bool"
+	rpcType       = "func(*core.Runtime, []core.Value) (any, error)"
+)
+
+// guardLines are the compile-time checks of every Go function a spec
+// names: "_ func(...) = F", one a function.
+func guardLines(m *Module) []string {
+	var out []string
+	g := func(typ, name string) { out = append(out, "_ "+typ+" = "+name) }
+	for _, f := range m.Functions {
+		g(goFuncType(f), f.Go)
+	}
+	for _, pv := range m.PVs {
+		if pv.Get != "" {
+			g(pvGetType, pv.Get)
+		}
+		if pv.Set != "" {
+			g(pvSetType, pv.Set)
+		}
+	}
+	for _, f := range m.Start {
+		g(startType, f)
+	}
+	for _, f := range m.Stop {
+		g(stopType, f)
+	}
+	for _, f := range m.ReplyHooks {
+		g(replyHookType, f)
+	}
+	for _, r := range m.RPCs {
+		g(rpcType, r.Go)
+	}
+	return out
 }
 
 func thunkName(f *Function) string { return "kemi_" + f.Name }

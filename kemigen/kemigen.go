@@ -92,6 +92,39 @@ func checkModules(mods []*Module) ErrorList {
 			byName[n] = m
 		}
 	}
+	// A pseudo-variable has one getter and one setter across all specs:
+	// core.RegisterPV panics at init on a second one.
+	getters, setters := map[string]*Module{}, map[string]*Module{}
+	for _, m := range mods {
+		for _, pv := range m.PVs {
+			for _, c := range []struct {
+				fn, what string
+				seen     map[string]*Module
+			}{{pv.Get, "getter", getters}, {pv.Set, "setter", setters}} {
+				if c.fn == "" {
+					continue
+				}
+				if prev := c.seen[pv.Name]; prev != nil {
+					errs = append(errs, &Error{File: m.Spec, Msg: fmt.Sprintf("pv %q: a %s is already declared by %s", pv.Name, c.what, prev.Spec)})
+					continue
+				}
+				c.seen[pv.Name] = m
+			}
+		}
+	}
+	for _, m := range mods {
+		for _, b := range m.Brings {
+			bm := byName[b]
+			switch {
+			case bm == nil:
+				errs = append(errs, &Error{File: m.Spec, Msg: fmt.Sprintf("brings: no module %q (no spec names it)", b)})
+			case bm == m:
+				errs = append(errs, &Error{File: m.Spec, Msg: fmt.Sprintf("brings: module %q brings itself", b)})
+			default:
+				bm.BroughtBy = append(bm.BroughtBy, m.Name)
+			}
+		}
+	}
 	return errs
 }
 

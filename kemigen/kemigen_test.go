@@ -9,6 +9,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"github.com/dop251/goja"
 	luaparse "github.com/yuin/gopher-lua/parse"
 )
+
+var spaces = regexp.MustCompile(` +`)
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/*/want")
 
@@ -108,7 +111,8 @@ func TestGeneratedGo(t *testing.T) {
 	}
 	mods, _ := Load("testdata/golden/basic/in")
 	files, _ := Generate(mods)
-	src := string(files["exports/demo/zz_kemi.go"])
+	// gofmt aligns the guards; compare them with one space between words.
+	src := spaces.ReplaceAllString(string(files["exports/demo/zz_kemi.go"]), " ")
 	for _, want := range []string{
 		"_ func(*core.Ctx, int, string, bool, int64) int = Send",
 		"_ func(*core.Ctx) core.Value                    = Get",
@@ -132,7 +136,22 @@ func TestGeneratedGo(t *testing.T) {
 		return ctx.Fail(core.CheckError("KSR.demo.check", "what", core.CheckHdrLine, args[0].S))`,
 		`Files: []string{"demox"}`,
 		`{Name: "peer", Type: core.TStr, Default: core.Null(), Doc: "Peers; one per modparam.", Multi: true}`,
+		// The lifecycle a spec declares (issue 12): registered and guarded.
+		`{Name: "demoval", Doc: "A value to read and set.", Get: getDemoval, Set: setDemoval}`,
+		`{Name: "demoro", Doc: "A read-only value.", Get: getDemoro}`,
+		`Start: []core.StartFunc{start, startTimers}`,
+		`Stop: []core.StopFunc{stop}`,
+		`ReplyHooks: []core.ReplyHook{onReply}`,
+		`{Name: "reload", Doc: "Reload the table.", Call: rpcReload}`,
+		`Brings: []string{"extra"}`,
+		"_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDemoval",
+		"_ func(*core.Ctx, string, core.Value) error = setDemoval",
+		"_ func(*core.Runtime) error = startTimers",
+		"_ func(*core.Runtime) = stop",
+		"_ func(*core.Ctx) bool = onReply",
+		"_ func(*core.Runtime, []core.Value) (any, error) = rpcStats",
 	} {
+		want = spaces.ReplaceAllString(want, " ")
 		if !strings.Contains(src, want) {
 			t.Errorf("zz_kemi.go lacks %q", want)
 		}
@@ -173,6 +192,8 @@ func TestRunWritesNothingOnError(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, "exports", m), 0o755)
 		spec := bytes.Replace(good, []byte("module: demo"), []byte("module: "+m), 1)
 		spec = bytes.Replace(spec, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
+		spec = bytes.Replace(spec, []byte("brings: [extra]\n"), nil, 1)
+		spec = bytes.ReplaceAll(spec, []byte("name: demo"), []byte("name: "+m))
 		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), spec, 0o644)
 	}
 	if err := Run(root); err != nil {
@@ -225,6 +246,8 @@ func TestWriteRemovesStale(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, "exports", m), 0o755)
 		s := bytes.Replace(spec, []byte("module: demo"), []byte("module: "+m), 1)
 		s = bytes.Replace(s, []byte("files: [demox]"), []byte("files: ["+m+"x]"), 1)
+		s = bytes.Replace(s, []byte("brings: [extra]\n"), nil, 1)
+		s = bytes.ReplaceAll(s, []byte("name: demo"), []byte("name: "+m))
 		os.WriteFile(filepath.Join(root, "exports", m, "module.yaml"), s, 0o644)
 	}
 	if err := Run(root); err != nil {
@@ -332,7 +355,7 @@ function search(q){ elems.q.value=q; elems.hits.kids=[]; elems.q.on(); return el
 			t.Errorf("search %q: got %q, want %q", q, got, want)
 		}
 	}
-	if v, _ := vm.RunString("elems.mods.kids.map(function(a){return a.textContent}).join(',')"); v.String() != "core (KSR.*),demo" {
+	if v, _ := vm.RunString("elems.mods.kids.map(function(a){return a.textContent}).join(',')"); v.String() != "core (KSR.*),demo,extra" {
 		t.Errorf("nav: %s", v)
 	}
 }

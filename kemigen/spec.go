@@ -59,6 +59,18 @@ type Module struct {
 	Functions []*Function // sorted by name
 	PVs       []*PV       // sorted by name
 
+	// Lifecycle: the Go functions kemigen registers (start:, stop:,
+	// reply_hooks:), the RPC methods (rpc:) and the modules a loadmodule
+	// of this one loads too (brings:).
+	Start      []string
+	Stop       []string
+	ReplyHooks []string
+	RPCs       []*RPC // sorted by name
+	Brings     []string
+	// BroughtBy names the modules whose spec brings this one (set by
+	// Load, for the docs).
+	BroughtBy []string
+
 	Spec    string // spec path relative to the root, slash-separated
 	Dir     string // folder relative to the root: "exports/sl"
 	Package string // Go package name of Dir
@@ -137,6 +149,15 @@ type Param struct {
 // PV is a pseudo-variable the module provides.
 type PV struct {
 	Name string
+	Doc  string
+	Get  string // Go getter (core.PVGetter); "" when only documented here
+	Set  string // Go setter (core.PVSetter); "" when read-only
+}
+
+// RPC is an RPC method the module provides.
+type RPC struct {
+	Name string // "stats", shown as "<module>.stats"
+	Go   string // Go function (core.RPCFunc)
 	Doc  string
 }
 
@@ -285,7 +306,8 @@ func (d *decoder) ident(n *yaml.Node, what, s string) {
 func (d *decoder) module(n *yaml.Node) *Module {
 	m := &Module{}
 	haveName := false
-	ok := d.fields(n, "module spec", []string{"module", "files", "doc", "params", "functions", "pvs"}, func(key string, k, v *yaml.Node) {
+	known := []string{"module", "files", "doc", "params", "functions", "pvs", "start", "stop", "reply_hooks", "rpc", "brings"}
+	ok := d.fields(n, "module spec", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "module":
 			haveName = true
@@ -335,15 +357,28 @@ func (d *decoder) module(n *yaml.Node) *Module {
 			seen := map[string]*yaml.Node{}
 			for _, pn := range d.list(v, "pvs") {
 				var pv PV
-				d.fields(pn, "pv", []string{"name", "doc"}, func(key string, k, v *yaml.Node) {
+				d.fields(pn, "pv", []string{"name", "doc", "get", "set"}, func(key string, k, v *yaml.Node) {
 					switch key {
 					case "name":
 						pv.Name = d.str(v, "pv name")
 						d.ident(v, "pv name", pv.Name)
 					case "doc":
 						pv.Doc = d.str(v, "pv doc")
+					case "get":
+						pv.Get = d.str(v, "pv get")
+						if pv.Get != "" {
+							d.ident(v, "pv get", pv.Get)
+						}
+					case "set":
+						pv.Set = d.str(v, "pv set")
+						if pv.Set != "" {
+							d.ident(v, "pv set", pv.Set)
+						}
 					}
 				})
+				if pv.Name == "" {
+					d.errf(pn, "pv: missing name")
+				}
 				if pv.Name == "" {
 					continue
 				}
@@ -354,6 +389,56 @@ func (d *decoder) module(n *yaml.Node) *Module {
 				seen[pv.Name] = pn
 				m.PVs = append(m.PVs, &pv)
 			}
+		case "start":
+			m.Start = d.goNames(v, "start")
+		case "stop":
+			m.Stop = d.goNames(v, "stop")
+		case "reply_hooks":
+			m.ReplyHooks = d.goNames(v, "reply_hooks")
+		case "brings":
+			seen := map[string]bool{}
+			for _, bn := range d.list(v, "brings") {
+				s := d.str(bn, "brings")
+				d.ident(bn, "brings", s)
+				if seen[s] {
+					d.errf(bn, "brings: module %q given twice", s)
+					continue
+				}
+				seen[s] = true
+				m.Brings = append(m.Brings, s)
+			}
+		case "rpc":
+			seen := map[string]*yaml.Node{}
+			for _, rn := range d.list(v, "rpc") {
+				r := &RPC{}
+				d.fields(rn, "rpc", []string{"name", "go", "doc"}, func(key string, k, v *yaml.Node) {
+					switch key {
+					case "name":
+						r.Name = d.str(v, "rpc name")
+						d.ident(v, "rpc name", r.Name)
+					case "go":
+						r.Go = d.str(v, "rpc go")
+						if r.Go != "" {
+							d.ident(v, "rpc go", r.Go)
+						}
+					case "doc":
+						r.Doc = d.str(v, "rpc doc")
+					}
+				})
+				if r.Name == "" {
+					d.errf(rn, "rpc: missing name")
+					continue
+				}
+				if r.Go == "" {
+					d.errf(rn, "rpc %q: missing go (the Go function, a core.RPCFunc)", r.Name)
+				}
+				if prev := seen[r.Name]; prev != nil {
+					d.errf(rn, "rpc %q declared twice (first at line %d)", r.Name, prev.Line)
+					continue
+				}
+				seen[r.Name] = rn
+				m.RPCs = append(m.RPCs, r)
+			}
 		}
 	})
 	if ok && !haveName {
@@ -361,7 +446,29 @@ func (d *decoder) module(n *yaml.Node) *Module {
 	}
 	sort.Slice(m.Functions, func(i, j int) bool { return m.Functions[i].Name < m.Functions[j].Name })
 	sort.Slice(m.PVs, func(i, j int) bool { return m.PVs[i].Name < m.PVs[j].Name })
+	sort.Slice(m.RPCs, func(i, j int) bool { return m.RPCs[i].Name < m.RPCs[j].Name })
 	return m
+}
+
+// goNames reads a list of Go function names (start:, stop:,
+// reply_hooks:), each a plain identifier given once.
+func (d *decoder) goNames(n *yaml.Node, what string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, gn := range d.list(n, what) {
+		s := d.str(gn, what)
+		if s == "" {
+			continue
+		}
+		d.ident(gn, what, s)
+		if seen[s] {
+			d.errf(gn, "%s: %q given twice", what, s)
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
 }
 
 func (d *decoder) modParam(n *yaml.Node) *ModParam {

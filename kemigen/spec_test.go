@@ -12,7 +12,36 @@ func TestSpecErrors(t *testing.T) {
 		name, spec, want string
 	}{
 		{"unknown module field", "module: m\ncolour: red\n",
-			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs)`},
+			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs, start, stop, reply_hooks, rpc, brings)`},
+		// Issue 12: the lifecycle fields, one case each.
+		{"pv field suggests", "module: m\npvs:\n  - {name: x, gte: getX}\n",
+			`m.yaml:3:15: pv: unknown field "gte" (did you mean "get"?)`},
+		{"pv getter not an identifier", "module: m\npvs:\n  - {name: x, get: get-x}\n",
+			`m.yaml:3:20: pv get: "get-x" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"pv setter not a string", "module: m\npvs:\n  - {name: x, set: [a]}\n",
+			`m.yaml:3:20: pv set: want a string, got a list`},
+		{"pv without a name", "module: m\npvs:\n  - {get: getX}\n",
+			`m.yaml:3:5: pv: missing name`},
+		{"start not a list", "module: m\nstart: begin\n",
+			`m.yaml:2:8: start: want a list, got "begin"`},
+		{"start twice", "module: m\nstart: [a, a]\n",
+			`m.yaml:2:12: start: "a" given twice`},
+		{"stop not an identifier", "module: m\nstop: [a.b]\n",
+			`m.yaml:2:8: stop: "a.b" is not a valid identifier (letters, digits and _, not starting with a digit)`},
+		{"reply hook misspelt", "module: m\nreply_hook: [h]\n",
+			`m.yaml:2:1: module spec: unknown field "reply_hook" (did you mean "reply_hooks"?)`},
+		{"reply hook not a string", "module: m\nreply_hooks: [{a: b}]\n",
+			`m.yaml:2:15: reply_hooks: want a string, got a mapping`},
+		{"rpc without go", "module: m\nrpc:\n  - {name: stats}\n",
+			`m.yaml:3:5: rpc "stats": missing go (the Go function, a core.RPCFunc)`},
+		{"rpc field suggests", "module: m\nrpc:\n  - {name: stats, go: s, docs: x}\n",
+			`m.yaml:3:26: rpc: unknown field "docs" (did you mean "doc"?)`},
+		{"rpc twice", "module: m\nrpc:\n  - {name: s, go: a}\n  - {name: s, go: b}\n",
+			`m.yaml:4:5: rpc "s" declared twice (first at line 3)`},
+		{"brings twice", "module: m\nbrings: [x, x]\n",
+			`m.yaml:2:13: brings: module "x" given twice`},
+		{"brings not an identifier", "module: m\nbrings: [pv.so]\n",
+			`m.yaml:2:10: brings: "pv.so" is not a valid identifier (letters, digits and _, not starting with a digit)`},
 		{"unknown field suggests", "module: m\nfunctions:\n  - name: f\n    returns: int\n    retrun_doc: x\n",
 			`m.yaml:5:5: function: unknown field "retrun_doc" (did you mean "return_doc"?)`},
 		{"unknown param field", "module: m\nfunctions:\n  - name: f\n    returns: int\n    params:\n      - {name: a, tpye: int}\n",
@@ -121,6 +150,47 @@ func TestSpecAllErrors(t *testing.T) {
 	}, "\n")
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestLoadBrings checks brings: across specs (issue 12): an unknown module
+// or the module itself is an error; a known one is noted for the docs of
+// the module brought.
+func TestLoadBrings(t *testing.T) {
+	pv := &Module{Name: "pv", Spec: "exports/pv/module.yaml", Brings: []string{"pvx"}}
+	pvx := &Module{Name: "pvx", Spec: "exports/pvx/module.yaml"}
+	if errs := checkModules([]*Module{pv, pvx}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if len(pvx.BroughtBy) != 1 || pvx.BroughtBy[0] != "pv" {
+		t.Errorf("pvx.BroughtBy = %v, want [pv]", pvx.BroughtBy)
+	}
+	for _, c := range []struct {
+		brings, want string
+	}{
+		{"nope", `exports/a/module.yaml: brings: no module "nope" (no spec names it)`},
+		{"a", `exports/a/module.yaml: brings: module "a" brings itself`},
+	} {
+		errs := checkModules([]*Module{{Name: "a", Spec: "exports/a/module.yaml", Brings: []string{c.brings}}})
+		if errs.Error() != c.want {
+			t.Errorf("got %q, want %q", errs.Error(), c.want)
+		}
+	}
+}
+
+// TestLoadPVClash: two specs giving one pseudo-variable a getter (or a
+// setter) is an error naming both; a getter in one and a setter in the
+// other (the core's $ru, pv's setter) is fine.
+func TestLoadPVClash(t *testing.T) {
+	a := &Module{Name: "a", Spec: "exports/a/module.yaml", PVs: []*PV{{Name: "x", Get: "getX"}}}
+	b := &Module{Name: "b", Spec: "exports/b/module.yaml", PVs: []*PV{{Name: "x", Set: "setX"}}}
+	if errs := checkModules([]*Module{a, b}); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	c := &Module{Name: "c", Spec: "exports/c/module.yaml", PVs: []*PV{{Name: "x", Get: "getX"}}}
+	want := `exports/c/module.yaml: pv "x": a getter is already declared by exports/a/module.yaml`
+	if errs := checkModules([]*Module{a, b, c}); errs.Error() != want {
+		t.Errorf("got %q, want %q", errs.Error(), want)
 	}
 }
 

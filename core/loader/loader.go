@@ -60,9 +60,10 @@ type Setup struct {
 // always are the modules every script sees without a loadmodule: the core
 // functions (KSR.info), KSR.x, KSR.hdr and KSR.pv, which Kamailio builds
 // into its core too (its shipped scripts call KSR.hdr.remove without
-// loading anything for it), and KSR.pvx, which Kamailio's pv.so exports
-// beside its pseudo-variables: kemi's pv is always there, so pvx is too.
-var always = []string{"", "x", "hdr", "pv", "pvx"}
+// loading anything for it). What a module brings along (pv brings pvx,
+// which Kamailio's pv.so exports beside its pseudo-variables) comes from
+// its spec (brings: in module.yaml), for these and for loaded modules.
+var always = []string{"", "x", "hdr", "pv"}
 
 // Load parses the config and compiles its script. The error lists every
 // problem found, each with file:line:col.
@@ -219,17 +220,22 @@ func modparamPos(cfg *config.Config, module, name string) string {
 func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 	var specs []*core.ModuleSpec
 	seen := map[string]bool{}
-	for _, n := range always {
-		if m := core.Known(n); m != nil && !seen[m.Name] {
-			specs = append(specs, m)
-			seen[m.Name] = true
+	var add func(m *core.ModuleSpec)
+	add = func(m *core.ModuleSpec) {
+		if m == nil || seen[m.Name] {
+			return
+		}
+		specs = append(specs, m)
+		seen[m.Name] = true
+		for _, b := range m.Brings {
+			add(core.Known(b))
 		}
 	}
+	for _, n := range always {
+		add(core.Known(n))
+	}
 	for _, lm := range cfg.Modules {
-		if lm.Spec != nil && !seen[lm.Spec.Name] {
-			specs = append(specs, lm.Spec)
-			seen[lm.Spec.Name] = true
-		}
+		add(lm.Spec)
 	}
 	reg, err := core.NewRegistry(specs...)
 	if err != nil {

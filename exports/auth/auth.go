@@ -16,7 +16,6 @@ import (
 	"unsafe"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -64,68 +63,70 @@ const (
 	defChecksInDlg    = CheckRURI | CheckCallID | CheckFromTag | CheckSrcIP
 )
 
-func getState(rt *core.Runtime) *state {
-	return rt.State("auth", func() any {
-		p := func(name string) core.Value {
-			if rt.Reg == nil {
-				return core.Null()
-			}
-			return rt.Param("auth", name)
+// states is each runtime's state, built from the params on first use.
+var states = core.NewRuntimeState(newState)
+
+func getState(rt *core.Runtime) *state { return states.Get(rt) }
+
+func newState(rt *core.Runtime) *state {
+	p := func(name string) core.Value {
+		if rt.Reg == nil {
+			return core.Null()
 		}
-		num := func(name string, def int64) int64 {
-			if v := p(name); v.Kind == core.KInt {
-				return v.I
-			}
-			return def
+		return rt.Param("auth", name)
+	}
+	num := func(name string, def int64) int64 {
+		if v := p(name); v.Kind == core.KInt {
+			return v.I
 		}
-		expire := num("nonce_expire", 300)
-		if expire <= 0 {
-			expire = 300
-		}
-		size := int(num("nc_array_size", 1<<19))
-		if o := num("nc_array_order", 0); o > 0 && o < 31 {
-			size = 1 << o
-		}
-		if size < 8 {
-			size = 8
-		}
-		qop := p("qop")
-		s := &state{
-			nonces:   newNonces(p("secret").S, expire, num("nonce_auth_max_drift", 3), time.Now().Unix(), size),
-			qopAll:   qop.Kind != core.KStr || qop.S == "auth",
-			checkNC:  num("nonce_count", 1) != 0,
-			oneTime:  num("one_time_nonce", 0) != 0,
-			checkURI: num("check_uri", 1),
-			checks: [3]byte{
-				byte(num("auth_checks_register", defChecksRegister)) & nfChecks,
-				byte(num("auth_checks_no_dlg", defChecksNoDlg)) & nfChecks,
-				byte(num("auth_checks_in_dlg", defChecksInDlg)) & nfChecks,
-			},
-		}
-		if a, ok := ParseAlg(bytesOf(p("algorithm").S)); ok {
-			s.alg.Store(uint32(a))
-		}
-		return s
-	}).(*state)
+		return def
+	}
+	expire := num("nonce_expire", 300)
+	if expire <= 0 {
+		expire = 300
+	}
+	size := int(num("nc_array_size", 1<<19))
+	if o := num("nc_array_order", 0); o > 0 && o < 31 {
+		size = 1 << o
+	}
+	if size < 8 {
+		size = 8
+	}
+	qop := p("qop")
+	s := &state{
+		nonces:   newNonces(p("secret").S, expire, num("nonce_auth_max_drift", 3), time.Now().Unix(), size),
+		qopAll:   qop.Kind != core.KStr || qop.S == "auth",
+		checkNC:  num("nonce_count", 1) != 0,
+		oneTime:  num("one_time_nonce", 0) != 0,
+		checkURI: num("check_uri", 1),
+		checks: [3]byte{
+			byte(num("auth_checks_register", defChecksRegister)) & nfChecks,
+			byte(num("auth_checks_no_dlg", defChecksNoDlg)) & nfChecks,
+			byte(num("auth_checks_in_dlg", defChecksInDlg)) & nfChecks,
+		},
+	}
+	if a, ok := ParseAlg(bytesOf(p("algorithm").S)); ok {
+		s.alg.Store(uint32(a))
+	}
+	return s
 }
 
-func init() {
-	core.OnStart("auth", func(rt *core.Runtime) error {
-		v := rt.Param("auth", "algorithm")
-		if _, ok := ParseAlg(bytesOf(v.S)); !ok {
-			return &paramError{"algorithm", `"MD5" or "SHA-256"`, v.S}
+// start checks the params and builds the state (start: in module.yaml).
+func start(rt *core.Runtime) error {
+	v := rt.Param("auth", "algorithm")
+	if _, ok := ParseAlg(bytesOf(v.S)); !ok {
+		return &paramError{"algorithm", `"MD5" or "SHA-256"`, v.S}
+	}
+	if v := rt.Param("auth", "qop"); v.S != "" && v.S != "auth" {
+		return &paramError{"qop", `"" or "auth" (auth-int is not supported)`, v.S}
+	}
+	for _, name := range [...]string{"auth_checks_register", "auth_checks_no_dlg", "auth_checks_in_dlg"} {
+		if v := rt.Param("auth", name); v.Kind == core.KInt && (v.I < 0 || v.I > 15) {
+			return &paramError{name, "a sum of 1 (Request-URI), 2 (Call-ID), 4 (From tag), 8 (source IP)", strconv.FormatInt(v.I, 10)}
 		}
-		if v := rt.Param("auth", "qop"); v.S != "" && v.S != "auth" {
-			return &paramError{"qop", `"" or "auth" (auth-int is not supported)`, v.S}
-		}
-		for _, name := range [...]string{"auth_checks_register", "auth_checks_no_dlg", "auth_checks_in_dlg"} {
-			if v := rt.Param("auth", name); v.Kind == core.KInt && (v.I < 0 || v.I > 15) {
-				return &paramError{name, "a sum of 1 (Request-URI), 2 (Call-ID), 4 (From tag), 8 (source IP)", strconv.FormatInt(v.I, 10)}
-			}
-		}
-		getState(rt)
-		return nil
-	})
+	}
+	getState(rt)
+	return nil
 }
 
 // checksFor is get_auth_checks: the auth_checks bits for m.
@@ -155,7 +156,6 @@ func (e *paramError) Error() string {
 // msgState is the per-worker scratch and what a check leaves for
 // consume_credentials and auth_challenge.
 type msgState struct {
-	seq   uint64
 	stale bool
 	hdr   sip.HdrID
 	line  int // header line the successful check used; -1 for none
@@ -170,15 +170,16 @@ type msgState struct {
 	pw   pwSecrets
 }
 
-var slot = core.NewSlot()
-
-func msgSt(ctx *core.Ctx) *msgState {
-	st := ctx.Slot(slot, func() any { return &msgState{line: -1} }).(*msgState)
-	if st.seq != ctx.Seq {
-		st.seq, st.stale, st.line = ctx.Seq, false, -1
+// A new message keeps the worker's scratch space and nothing else.
+var msgStates = core.NewMsgState(func(old *msgState) msgState {
+	return msgState{
+		line: -1,
+		mac:  old.mac, part: old.part, dec: old.dec, pw: old.pw,
+		buf: old.buf, ha1: old.ha1, resp: old.resp, hdrs: old.hdrs,
 	}
-	return st
-}
+})
+
+func msgSt(ctx *core.Ctx) *msgState { return msgStates.Get(ctx) }
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
@@ -422,7 +423,7 @@ func challenge(ctx *core.Ctx, realm string, flags, code int, reason, name string
 	}
 	// Headers the script added with KSR.hdr.append_to_reply go first, as
 	// Kamailio's reply lumps do.
-	h := append(st.hdrs[:0], hdr.ReplyHeaders(ctx)...)
+	h := append(st.hdrs[:0], ctx.ReplyHeaders()...)
 	h = append(h, name...)
 	h = append(h, `Digest realm="`...)
 	h = append(h, r...)

@@ -100,6 +100,7 @@ func init() {
 				Call:    kemi_www_challenge,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -211,4 +212,5 @@ var (
 	_ func(*core.Ctx, string, string, int) int      = PvProxyAuthenticate
 	_ func(*core.Ctx, string, string, int) int      = PvWWWAuthenticate
 	_ func(*core.Ctx, string, int) int              = WWWChallenge
+	_ func(*core.Runtime) error                     = start
 )

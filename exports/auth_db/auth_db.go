@@ -42,65 +42,77 @@ type DB struct {
 	badStamp  store.Stamp // the file's state when a poll last failed
 	failing   bool
 	log       *core.Logger
+
+	stopPoll, pollDone chan struct{} // the watcher's; nil when none runs
 }
 
-func get(rt *core.Runtime) *DB {
-	return rt.State("auth_db", func() any {
-		p := func(name string) core.Value {
-			if rt.Reg == nil {
-				return core.Null()
-			}
-			return rt.Param("auth_db", name)
+// dbs is each runtime's subscriber store, opened on first use.
+var dbs = core.NewRuntimeState(func(rt *core.Runtime) *DB {
+	p := func(name string) core.Value {
+		if rt.Reg == nil {
+			return core.Null()
 		}
-		d := &DB{
-			db:        store.Open(store.ResolvePath(p("db_path").S, p("db_url").S)),
-			useDomain: p("use_domain").I != 0,
-			calcHA1:   p("calculate_ha1").I != 0,
-			log:       rt.Log,
-		}
-		d.cur.Store(&subscribers{})
-		return d
-	}).(*DB)
-}
+		return rt.Param("auth_db", name)
+	}
+	d := &DB{
+		db:        store.Open(store.ResolvePath(p("db_path").S, p("db_url").S)),
+		useDomain: p("use_domain").I != 0,
+		calcHA1:   p("calculate_ha1").I != 0,
+		log:       rt.Log,
+	}
+	d.cur.Store(&subscribers{})
+	return d
+})
+
+func get(rt *core.Runtime) *DB { return dbs.Get(rt) }
 
 // pollInterval is how often the watcher stats the database file.
 const pollInterval = time.Second
 
-func init() {
-	core.OnStart("auth_db", func(rt *core.Runtime) error {
-		if v := rt.Param("auth_db", "db_url"); v.Kind == core.KStr {
-			if err := store.CheckURL("auth_db", v.S); err != nil {
-				return err
-			}
-		}
-		d := get(rt)
-		if err := d.Reload(); err != nil {
+// start checks db_url, reads the subscribers and starts the watcher
+// (start: in module.yaml).
+func start(rt *core.Runtime) error {
+	if v := rt.Param("auth_db", "db_url"); v.Kind == core.KStr {
+		if err := store.CheckURL("auth_db", v.S); err != nil {
 			return err
 		}
-		if mode, loose := store.LoosePerms(d.db.Path()); loose {
-			d.logf(core.LWarn, fmt.Sprintf("auth_db: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s", d.db.Path(), mode, d.db.Path()))
-		}
-		if n := len(d.cur.Load().byKey); n == 0 {
-			d.logf(core.LNotice, "auth_db: no subscribers in "+d.db.Path()+"; add them with: kemi user add USER@DOMAIN PASSWORD")
-		}
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			tk := time.NewTicker(pollInterval)
-			defer tk.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tk.C:
-					d.poll()
-				}
+	}
+	d := get(rt)
+	if err := d.Reload(); err != nil {
+		return err
+	}
+	if mode, loose := store.LoosePerms(d.db.Path()); loose {
+		d.logf(core.LWarn, fmt.Sprintf("auth_db: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s", d.db.Path(), mode, d.db.Path()))
+	}
+	if n := len(d.cur.Load().byKey); n == 0 {
+		d.logf(core.LNotice, "auth_db: no subscribers in "+d.db.Path()+"; add them with: kemi user add USER@DOMAIN PASSWORD")
+	}
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	d.stopPoll, d.pollDone = quit, done
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(pollInterval)
+		defer tk.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tk.C:
+				d.poll()
 			}
-		}()
-		rt.OnStop(func() { close(stop); <-done })
-		return nil
-	})
+		}
+	}()
+	return nil
+}
+
+// stop ends the watcher (stop: in module.yaml).
+func stop(rt *core.Runtime) {
+	if d := dbs.Peek(rt); d != nil && d.stopPoll != nil {
+		close(d.stopPoll)
+		<-d.pollDone
+		d.stopPoll = nil
+	}
 }
 
 func (d *DB) logf(level int, msg string) {

@@ -54,6 +54,8 @@ func init() {
 				Call:    kemi_www_authenticate_method,
 			},
 		},
+		Start: []core.StartFunc{start},
+		Stop:  []core.StopFunc{stop},
 	})
 }
 
@@ -103,4 +105,6 @@ var (
 	_ func(*core.Ctx, string, string, int) int    = IsSubscriber
 	_ func(*core.Ctx, string, string) int         = WWWAuthenticate
 	_ func(*core.Ctx, string, string, string) int = WWWAuthenticateMethod
+	_ func(*core.Runtime) error                   = start
+	_ func(*core.Runtime)                         = stop
 )

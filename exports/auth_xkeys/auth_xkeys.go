@@ -83,19 +83,10 @@ func (ks *Keys) add(k Key) {
 	ks.groups[id] = append([]Key{k}, ks.groups[id]...)
 }
 
-const stateKey = "auth_xkeys"
+var keys = core.NewRuntimeState(func(*core.Runtime) *Keys { return &Keys{groups: map[string][]Key{}} })
 
 // Of returns the keys of rt.
-func Of(rt *core.Runtime) *Keys {
-	return rt.State(stateKey, func() any { return &Keys{groups: map[string][]Key{}} }).(*Keys)
-}
-
-var slot int
-
-func init() {
-	core.OnStart("auth_xkeys", start)
-	slot = core.NewSlot()
-}
+func Of(rt *core.Runtime) *Keys { return keys.Get(rt) }
 
 func start(rt *core.Runtime) error {
 	ks := Of(rt)
@@ -119,11 +110,16 @@ type worker struct {
 	lowered [sha512.Size * 2]byte
 }
 
-func state(ctx *core.Ctx) *worker {
-	return ctx.Slot(slot, func() any {
-		return &worker{h: [3]hash.Hash{sha256.New(), sha512.New384(), sha512.New()}}
-	}).(*worker)
-}
+// Everything in worker is the worker's scratch space: it all carries
+// over to the next message; the hashers are made once.
+var workers = core.NewMsgState(func(old *worker) worker {
+	if old.h[0] == nil {
+		return worker{h: [3]hash.Hash{sha256.New(), sha512.New384(), sha512.New()}}
+	}
+	return *old
+})
+
+func state(ctx *core.Ctx) *worker { return workers.Get(ctx) }
 
 // hasher picks the hash of an algorithm name (any case).
 func (w *worker) hasher(alg string) hash.Hash {

@@ -29,6 +29,7 @@ func init() {
 				Call:    kemi_auth_xkeys_check,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -56,4 +57,5 @@ func kemi_auth_xkeys_check(ctx *core.Ctx, args []core.Value) core.Value {
 var (
 	_ func(*core.Ctx, string, string, string, string) int = Add
 	_ func(*core.Ctx, string, string, string, string) int = Check
+	_ func(*core.Runtime) error                           = start
 )

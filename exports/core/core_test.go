@@ -402,3 +402,29 @@ func TestHardening_IsMyselfLogsCappedURI(t *testing.T) {
 		t.Errorf("a URI with CR/LF logged %d lines: %q", n, buf.String())
 	}
 }
+
+// TestSpec_CorePVsDocumented covers issue 12: the core's pseudo-variables
+// are in its module.yaml (so the reference lists them), no more, no less.
+func TestSpec_CorePVsDocumented(t *testing.T) {
+	var spec *core.ModuleSpec
+	for _, m := range core.Registered() {
+		if m.Name == "" {
+			spec = m
+		}
+	}
+	if spec == nil {
+		t.Fatal("no core spec registered")
+	}
+	documented := map[string]bool{}
+	for _, pv := range spec.PVs {
+		documented[pv.Name] = true
+		if core.LookupPV(pv.Name) == nil {
+			t.Errorf("module.yaml documents $%s, which the core does not provide", pv.Name)
+		}
+	}
+	for _, n := range core.BuiltinPVs() {
+		if !documented[n] {
+			t.Errorf("the core provides $%s, which its module.yaml does not document", n)
+		}
+	}
+}

@@ -78,11 +78,13 @@ func SetDrop(ctx *core.Ctx) { ctx.SetDrop() }
 // clear after a reload.
 type sflags struct{ bits atomic.Uint64 }
 
+var sflagStates = core.NewRuntimeState[sflags](nil)
+
 func scriptFlags(ctx *core.Ctx) *sflags {
 	if ctx.RT == nil {
 		return nil
 	}
-	return ctx.RT.State("core.sflags", func() any { return new(sflags) }).(*sflags)
+	return sflagStates.Get(ctx.RT)
 }
 
 // Setsflag sets a script flag.

@@ -611,6 +611,19 @@ func init() {
 				Call:    kemi_warn,
 			},
 		},
+		PVs: []core.PVSpec{
+			{Name: "ci", Doc: "Call-ID header value."},
+			{Name: "cs", Doc: "CSeq number."},
+			{Name: "hdr", Doc: "$hdr(Name): the value of the first Name header; null when there is none."},
+			{Name: "mt", Doc: "Message type: 1 for a request, 2 for a reply."},
+			{Name: "pr", Doc: "Transport protocol the message came over: udp, tcp, tls or ws."},
+			{Name: "rm", Doc: "Method of the request, or of the CSeq of a reply."},
+			{Name: "rs", Doc: "Status code of a reply; null for a request."},
+			{Name: "ru", Doc: "Request-URI, with the changes made so far; null for a reply. Module pv (always loaded) makes it writable."},
+			{Name: "si", Doc: "Source IP address of the message."},
+			{Name: "sp", Doc: "Source port of the message."},
+			{Name: "ua", Doc: "User-Agent header value."},
+		},
 	})
 }
 

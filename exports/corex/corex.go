@@ -14,24 +14,15 @@ import (
 
 // state is the per-message state: the forced send socket and xflags.
 type state struct {
-	seq    uint64
 	sock   string // as the script gave it, "udp:192.0.2.1:5060"; "" for none
 	addr   netip.AddrPort
 	proto  core.Proto
 	xflags uint64
 }
 
-var slot int
+var msgStates = core.NewMsgState[state](nil)
 
-func init() { slot = core.NewSlot() }
-
-func get(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		*st = state{seq: ctx.Seq}
-	}
-	return st
-}
+func get(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 // SendSocket returns the socket set_send_socket chose for the current
 // message (tm and forwarding send from it), and false when none was set.
@@ -295,24 +286,24 @@ func SendData(ctx *core.Ctx, uri, data string) int {
 	return 1
 }
 
-func init() {
-	// $fs is the forced send socket, as set_send_socket sets it.
-	core.RegisterPV("fs", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
-		if _, _, name, ok := SendSocket(ctx); ok {
-			return append(dst, name...), true
-		}
-		return dst, false
-	})
-	core.RegisterPVSetter("fs", func(ctx *core.Ctx, _ string, v core.Value) error {
-		if v.IsNull() || v.Kind == core.KStr && v.S == "" {
-			get(ctx).sock = ""
-			return nil
-		}
-		if v.Kind != core.KStr || SetSendSocket(ctx, v.S) < 0 {
-			return errString("$fs: expected udp:IP:PORT of a socket this server listens on, got " + v.String())
-		}
+// getFS is $fs, the forced send socket, as set_send_socket sets it.
+func getFS(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	if _, _, name, ok := SendSocket(ctx); ok {
+		return append(dst, name...), true
+	}
+	return dst, false
+}
+
+// setFS assigns $fs.
+func setFS(ctx *core.Ctx, _ string, v core.Value) error {
+	if v.IsNull() || v.Kind == core.KStr && v.S == "" {
+		get(ctx).sock = ""
 		return nil
-	})
+	}
+	if v.Kind != core.KStr || SetSendSocket(ctx, v.S) < 0 {
+		return errString("$fs: expected udp:IP:PORT of a socket this server listens on, got " + v.String())
+	}
+	return nil
 }
 
 type errString string

@@ -143,7 +143,7 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "fs", Doc: "Forced send socket, udp:IP:PORT (set_send_socket); writable, \"\" clears it."},
+			{Name: "fs", Doc: "Forced send socket, udp:IP:PORT (set_send_socket); writable, \"\" clears it.", Get: getFS, Set: setFS},
 		},
 	})
 }
@@ -321,21 +321,23 @@ func kemi_setxflag(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/corex/module.yaml.
 var (
-	_ func(*core.Ctx) int                         = AppendBranch
-	_ func(*core.Ctx, string) int                 = AppendBranchURI
-	_ func(*core.Ctx, string, string) int         = AppendBranchURIQ
-	_ func(*core.Ctx) int                         = HasRuriUser
-	_ func(*core.Ctx) int                         = HasUserAgent
-	_ func(*core.Ctx) int                         = IsFakedMsg
-	_ func(*core.Ctx, string) int                 = IsSocketName
-	_ func(*core.Ctx, int) int                    = Isxflagset
-	_ func(*core.Ctx, int) int                    = Resetxflag
-	_ func(*core.Ctx, string, string) int         = SendData
-	_ func(*core.Ctx, string, string, string) int = Sendx
-	_ func(*core.Ctx, string) int                 = SetRecvSocket
-	_ func(*core.Ctx, string) int                 = SetRecvSocketName
-	_ func(*core.Ctx, string) int                 = SetSendSocket
-	_ func(*core.Ctx, string) int                 = SetSendSocketName
-	_ func(*core.Ctx, string) int                 = SetSourceAddress
-	_ func(*core.Ctx, int) int                    = Setxflag
+	_ func(*core.Ctx) int                            = AppendBranch
+	_ func(*core.Ctx, string) int                    = AppendBranchURI
+	_ func(*core.Ctx, string, string) int            = AppendBranchURIQ
+	_ func(*core.Ctx) int                            = HasRuriUser
+	_ func(*core.Ctx) int                            = HasUserAgent
+	_ func(*core.Ctx) int                            = IsFakedMsg
+	_ func(*core.Ctx, string) int                    = IsSocketName
+	_ func(*core.Ctx, int) int                       = Isxflagset
+	_ func(*core.Ctx, int) int                       = Resetxflag
+	_ func(*core.Ctx, string, string) int            = SendData
+	_ func(*core.Ctx, string, string, string) int    = Sendx
+	_ func(*core.Ctx, string) int                    = SetRecvSocket
+	_ func(*core.Ctx, string) int                    = SetRecvSocketName
+	_ func(*core.Ctx, string) int                    = SetSendSocket
+	_ func(*core.Ctx, string) int                    = SetSendSocketName
+	_ func(*core.Ctx, string) int                    = SetSourceAddress
+	_ func(*core.Ctx, int) int                       = Setxflag
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFS
+	_ func(*core.Ctx, string, core.Value) error      = setFS
 )

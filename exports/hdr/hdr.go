@@ -19,37 +19,15 @@ import (
 	"kemi/sip"
 )
 
-// state is per message: the reply header lines and a buffer for edits.
+// state is a worker's buffer for the text of an edit; nothing in it
+// lasts past a call.
 type state struct {
-	seq   uint64
-	reply []byte
-	buf   []byte
+	buf []byte
 }
 
-var slot int
+var scratch = core.NewMsgState(func(old *state) state { return state{buf: old.buf[:0]} })
 
-func init() { slot = core.NewSlot() }
-
-func get(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		st.seq = ctx.Seq
-		st.reply = st.reply[:0]
-	}
-	return st
-}
-
-// ReplyHeaders returns the header lines append_to_reply collected for the
-// current message, each ending in CRLF, or nil. The sl and tm modules put
-// them into the replies they build (sip.ReplyOptions.ExtraHeaders). The
-// slice is valid until the next message.
-func ReplyHeaders(ctx *core.Ctx) []byte {
-	st, ok := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if !ok || st.seq != ctx.Seq || len(st.reply) == 0 {
-		return nil
-	}
-	return st.reply
-}
+func get(ctx *core.Ctx) *state { return scratch.Get(ctx) }
 
 // line is one header line of a text argument.
 type line struct{ name, value []byte }
@@ -238,21 +216,17 @@ func AppendToReply(ctx *core.Ctx, txt string) int {
 		return -1
 	}
 	st := get(ctx)
-	n := len(st.reply)
 	st.buf = append(st.buf[:0], txt...)
-	ok, _ := eachLine(st.buf, func(l line) error {
-		st.reply = append(st.reply, l.name...)
-		st.reply = append(st.reply, ": "...)
-		st.reply = append(st.reply, l.value...)
-		st.reply = append(st.reply, "\r\n"...)
-		return nil
-	})
-	if !ok {
-		st.reply = st.reply[:n]
-		ctx.Log(core.LErr, "hdr: append_to_reply: expected header lines \"Name: value\\r\\n\", got "+quote(txt)+"\n")
-		return -1
+	// All lines or none: check them before the first goes in.
+	if ok, _ := eachLine(st.buf, func(line) error { return nil }); ok {
+		eachLine(st.buf, func(l line) error {
+			ctx.AddReplyHeader(l.name, l.value)
+			return nil
+		})
+		return 1
 	}
-	return 1
+	ctx.Log(core.LErr, "hdr: append_to_reply: expected header lines \"Name: value\\r\\n\", got "+quote(txt)+"\n")
+	return -1
 }
 
 type mode uint8

@@ -106,18 +106,27 @@ func TestReads(t *testing.T) {
 	}
 }
 
+// TestReplyHeaders: append_to_reply's lines are kept in the Ctx (issue 12:
+// core.Ctx.ReplyHeaders, for sl, tm and the others to read), all or none
+// of a text's lines, cleared by the next message.
 func TestReplyHeaders(t *testing.T) {
 	ctx := ksrtest.Ctx(t, msg(), nil)
-	if ReplyHeaders(ctx) != nil {
+	if ctx.ReplyHeaders() != nil {
 		t.Error("reply headers before any call")
 	}
 	AppendToReply(ctx, "Retry-After: 60\r\n")
 	AppendToReply(ctx, "X-Why:busy")
-	if got := string(ReplyHeaders(ctx)); got != "Retry-After: 60\r\nX-Why: busy\r\n" {
+	if got := string(ctx.ReplyHeaders()); got != "Retry-After: 60\r\nX-Why: busy\r\n" {
 		t.Errorf("reply headers %q", got)
 	}
+	if AppendToReply(ctx, "X-A: 1\r\nnot a header\r\n") != -1 {
+		t.Error("a bad line was taken")
+	}
+	if got := string(ctx.ReplyHeaders()); got != "Retry-After: 60\r\nX-Why: busy\r\n" {
+		t.Errorf("a rejected text left lines: %q", got)
+	}
 	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
-	if ReplyHeaders(ctx) != nil {
+	if ctx.ReplyHeaders() != nil {
 		t.Error("reply headers leaked into the next message")
 	}
 }

@@ -1,11 +1,11 @@
 // Package htable implements module htable: named hash tables shared by
 // every worker, defined by modparam("htable", "htable", "name=>...").
 //
-// Tables are built when the config loads (core.OnStart) and kept in the
-// runtime's state, so a reload starts with fresh tables, as a Kamailio
-// restart does. Each worker caches the table set in its Ctx slot, so a
-// call finds its table with one map lookup and no lock; the items are
-// sharded maps under per-shard mutexes (table.go).
+// Tables are built when the config loads (start: in module.yaml) and kept
+// in the runtime's state (core.RuntimeState), so a reload starts with
+// fresh tables, as a Kamailio restart does. A call finds its table with
+// one map lookup and no lock; the items are sharded maps under per-shard
+// mutexes (table.go).
 package htable
 
 import (
@@ -23,21 +23,24 @@ import (
 // Tables is the set of tables of one runtime.
 type Tables struct {
 	byName map[string]*Table
+
+	done     chan struct{} // closed to end the sweeper; nil without one
+	stopOnce sync.Once
 }
 
 // Table returns the named table, or nil.
 func (ts *Tables) Table(name string) *Table { return ts.byName[name] }
 
-const stateKey = "htable"
+var tables = core.NewRuntimeState(func(*core.Runtime) *Tables { return &Tables{byName: map[string]*Table{}} })
 
-func newTables() any { return &Tables{byName: map[string]*Table{}} }
+// Of returns the tables of rt (empty before start ran).
+func Of(rt *core.Runtime) *Tables { return tables.Get(rt) }
 
-// Of returns the tables of rt (empty before OnStart ran).
-func Of(rt *core.Runtime) *Tables { return rt.State(stateKey, newTables).(*Tables) }
-
-func init() {
-	core.OnStart("htable", start)
-	slot = core.NewSlot()
+// stopSweeper ends the sweeper (stop: in module.yaml).
+func stopSweeper(rt *core.Runtime) {
+	if ts := tables.Peek(rt); ts != nil && ts.done != nil {
+		ts.stopOnce.Do(func() { close(ts.done) })
+	}
 }
 
 // start builds the tables from the modparams and starts the sweeper.
@@ -67,10 +70,8 @@ func start(rt *core.Runtime) error {
 	if !expiring {
 		return nil
 	}
-	done := make(chan struct{})
-	var once sync.Once
-	rt.OnStop(func() { once.Do(func() { close(done) }) })
-	go sweep(ts, every, done)
+	ts.done = make(chan struct{})
+	go sweep(ts, every, ts.done)
 	return nil
 }
 
@@ -89,9 +90,7 @@ func sweep(ts *Tables, every time.Duration, done <-chan struct{}) {
 	}
 }
 
-// slot caches the runtime's tables in each worker's Ctx.
-var slot int
-
+// cache is a worker's htable state for the message in hand.
 type cache struct {
 	rt    *core.Runtime
 	ts    *Tables
@@ -100,14 +99,19 @@ type cache struct {
 	iters iterators // sht_iterator_* of this worker (iter.go)
 }
 
+// A new message frees the locks and iterators an earlier one left behind
+// (Kamailio's scripts unlock, but an error can cut a route short) and
+// keeps the worker's buffers.
+var caches = core.NewMsgState(func(old *cache) cache {
+	old.locks.releaseStale()
+	old.iters.reset()
+	return cache{rt: old.rt, ts: old.ts, key: old.key[:0], locks: old.locks, iters: old.iters}
+})
+
 func cached(ctx *core.Ctx) *cache {
-	c := ctx.Slot(slot, func() any { return new(cache) }).(*cache)
+	c := caches.Get(ctx)
 	if c.rt != ctx.RT {
 		c.rt, c.ts = ctx.RT, Of(ctx.RT)
-		c.iters.reset()
-	}
-	if c.locks.seq != ctx.Seq {
-		c.locks.releaseStale(ctx.Seq)
 		c.iters.reset()
 	}
 	return c

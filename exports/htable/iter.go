@@ -224,23 +224,24 @@ func (t *Table) snapshot(i int, dst []snapItem) []snapItem {
 	return dst
 }
 
-func init() {
-	core.RegisterPV("shtitkey", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		it := cached(ctx).iters.find(arg)
-		if it == nil || it.cur() == nil {
-			return dst, false
-		}
-		return append(dst, it.cur().key...), true
-	})
-	core.RegisterPV("shtitval", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		it := cached(ctx).iters.find(arg)
-		if it == nil || it.cur() == nil {
-			return dst, false
-		}
-		v := it.cur().it
-		if v.str {
-			return append(dst, v.s...), true
-		}
-		return strconv.AppendInt(dst, v.n, 10), true
-	})
+// getShtitkey is $shtitkey(iname).
+func getShtitkey(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	it := cached(ctx).iters.find(arg)
+	if it == nil || it.cur() == nil {
+		return dst, false
+	}
+	return append(dst, it.cur().key...), true
+}
+
+// getShtitval is $shtitval(iname).
+func getShtitval(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	it := cached(ctx).iters.find(arg)
+	if it == nil || it.cur() == nil {
+		return dst, false
+	}
+	v := it.cur().it
+	if v.str {
+		return append(dst, v.s...), true
+	}
+	return strconv.AppendInt(dst, v.n, 10), true
 }

@@ -24,20 +24,18 @@ type held struct {
 }
 
 type locks struct {
-	seq   uint64
 	held  []held
 	timer *time.Timer
 }
 
 // releaseStale frees the locks an earlier message of this worker left
 // behind; every htable call of a new message does it.
-func (l *locks) releaseStale(seq uint64) {
+func (l *locks) releaseStale() {
 	for _, h := range l.held {
 		<-h.sh.script
 	}
 	clear(l.held)
 	l.held = l.held[:0]
-	l.seq = seq
 }
 
 func workerLocks(ctx *core.Ctx) *locks { return &cached(ctx).locks }

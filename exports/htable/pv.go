@@ -12,11 +12,6 @@ import (
 // ($sht(ipban=>$si)), expanded into a buffer the worker keeps, so reading
 // allocates nothing.
 
-func init() {
-	core.RegisterPV("sht", getPV)
-	core.RegisterPVSetter("sht", setPV)
-}
-
 // splitArg splits "table=>key".
 func splitArg(arg string) (tname, key string, ok bool) {
 	tname, key, ok = strings.Cut(arg, "=>")
@@ -103,59 +98,64 @@ func setPV(ctx *core.Ctx, arg string, v core.Value) error {
 //	$shtcn(t=>op pattern)  count of items whose name matches ("~~re", "==name", "%~prefix", "~%suffix", "**")
 //	$shtcv(t=>op pattern)  the same over string values
 
-func init() {
-	core.RegisterPV("shtex", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+func getShtex(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	t, k, ok := pvItem(ctx, arg)
+	if !ok {
+		return dst, false
+	}
+	return strconv.AppendInt(dst, t.ExpiresIn(string(k)), 10), true
+}
+
+func setShtex(ctx *core.Ctx, arg string, v core.Value) error {
+	t, k, ok := pvItem(ctx, arg)
+	if !ok {
+		return fmt.Errorf("$shtex(%s): expected $shtex(table=>key) of an existing table", arg)
+	}
+	if v.Kind != core.KInt && v.Kind != core.KNull {
+		return fmt.Errorf("$shtex(%s): expected int seconds, got %s", arg, v.Kind)
+	}
+	t.SetExpire(string(k), int(v.I))
+	return nil
+}
+
+// The getters module.yaml names for $shtinc, $shtdec, $shtcn and $shtcv.
+var (
+	getShtinc = pvAdd(1)
+	getShtdec = pvAdd(-1)
+	getShtcn  = pvCount(false)
+	getShtcv  = pvCount(true)
+)
+
+func pvAdd(d int64) core.PVGetter {
+	return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
 		t, k, ok := pvItem(ctx, arg)
 		if !ok {
 			return dst, false
 		}
-		return strconv.AppendInt(dst, t.ExpiresIn(string(k)), 10), true
-	})
-	core.RegisterPVSetter("shtex", func(ctx *core.Ctx, arg string, v core.Value) error {
-		t, k, ok := pvItem(ctx, arg)
+		n, ok := t.Add(string(k), d)
 		if !ok {
-			return fmt.Errorf("$shtex(%s): expected $shtex(table=>key) of an existing table", arg)
+			return dst, false
 		}
-		if v.Kind != core.KInt && v.Kind != core.KNull {
-			return fmt.Errorf("$shtex(%s): expected int seconds, got %s", arg, v.Kind)
-		}
-		t.SetExpire(string(k), int(v.I))
-		return nil
-	})
-	add := func(d int64) core.PVGetter {
-		return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-			t, k, ok := pvItem(ctx, arg)
-			if !ok {
-				return dst, false
-			}
-			n, ok := t.Add(string(k), d)
-			if !ok {
-				return dst, false
-			}
-			return strconv.AppendInt(dst, n, 10), true
-		}
+		return strconv.AppendInt(dst, n, 10), true
 	}
-	core.RegisterPV("shtinc", add(1))
-	core.RegisterPV("shtdec", add(-1))
-	count := func(byValue bool) core.PVGetter {
-		return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-			tname, pat, ok := splitArg(arg)
-			if !ok || len(pat) < 2 {
-				return dst, false
-			}
-			t := table(ctx, tname)
-			if t == nil {
-				return dst, false
-			}
-			n, ok := count(t, pat[:2], pat[2:], byValue)
-			if !ok {
-				return dst, false
-			}
-			return strconv.AppendInt(dst, int64(n), 10), true
+}
+
+func pvCount(byValue bool) core.PVGetter {
+	return func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+		tname, pat, ok := splitArg(arg)
+		if !ok || len(pat) < 2 {
+			return dst, false
 		}
+		t := table(ctx, tname)
+		if t == nil {
+			return dst, false
+		}
+		n, ok := count(t, pat[:2], pat[2:], byValue)
+		if !ok {
+			return dst, false
+		}
+		return strconv.AppendInt(dst, int64(n), 10), true
 	}
-	core.RegisterPV("shtcn", count(false))
-	core.RegisterPV("shtcv", count(true))
 }
 
 // pvItem resolves "table=>key" with the key expanded.

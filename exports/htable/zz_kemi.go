@@ -250,15 +250,17 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "sht", Doc: "$sht(table=>key): an item, null when missing (the initval when the table has one); writable with KSR.pv.sets/seti, and KSR.pv.unset removes the item. The key may be one pseudo-variable: $sht(ipban=>$si)."},
-			{Name: "shtcn", Doc: "$shtcn(table=>OPpattern): how many items have a matching name; OP is ~~ (regular expression), == (equal), %~ (starts with), ~% (ends with) or ** (all): $shtcn(ipban=>**)."},
-			{Name: "shtcv", Doc: "$shtcv(table=>OPpattern): the same over string values; OP eq compares integer values."},
-			{Name: "shtdec", Doc: "$shtdec(table=>key): subtracts 1 and gives the new value."},
-			{Name: "shtex", Doc: "$shtex(table=>key): seconds until the item expires, 0 when it never does, is missing or the table has no autoexpire; assigning an int sets it (as sht_setex)."},
-			{Name: "shtinc", Doc: "$shtinc(table=>key): adds 1 to the item and gives the new value, null where sht_inc gives -255."},
-			{Name: "shtitkey", Doc: "$shtitkey(iname): the name of the item iterator iname stands on; null before sht_iterator_next and after the last item."},
-			{Name: "shtitval", Doc: "$shtitval(iname): the value of that item (an integer is given as its decimal text through KSR.pv.get)."},
+			{Name: "sht", Doc: "$sht(table=>key): an item, null when missing (the initval when the table has one); writable with KSR.pv.sets/seti, and KSR.pv.unset removes the item. The key may be one pseudo-variable: $sht(ipban=>$si).", Get: getPV, Set: setPV},
+			{Name: "shtcn", Doc: "$shtcn(table=>OPpattern): how many items have a matching name; OP is ~~ (regular expression), == (equal), %~ (starts with), ~% (ends with) or ** (all): $shtcn(ipban=>**).", Get: getShtcn},
+			{Name: "shtcv", Doc: "$shtcv(table=>OPpattern): the same over string values; OP eq compares integer values.", Get: getShtcv},
+			{Name: "shtdec", Doc: "$shtdec(table=>key): subtracts 1 and gives the new value.", Get: getShtdec},
+			{Name: "shtex", Doc: "$shtex(table=>key): seconds until the item expires, 0 when it never does, is missing or the table has no autoexpire; assigning an int sets it (as sht_setex).", Get: getShtex, Set: setShtex},
+			{Name: "shtinc", Doc: "$shtinc(table=>key): adds 1 to the item and gives the new value, null where sht_inc gives -255.", Get: getShtinc},
+			{Name: "shtitkey", Doc: "$shtitkey(iname): the name of the item iterator iname stands on; null before sht_iterator_next and after the last item.", Get: getShtitkey},
+			{Name: "shtitval", Doc: "$shtitval(iname): the value of that item (an integer is given as its decimal text through KSR.pv.get).", Get: getShtitval},
 		},
+		Start: []core.StartFunc{start},
+		Stop:  []core.StopFunc{stopSweeper},
 	})
 }
 
@@ -583,4 +585,16 @@ var (
 	_ func(*core.Ctx, string, string, int, int) int    = Setxi
 	_ func(*core.Ctx, string, string, string, int) int = Setxs
 	_ func(*core.Ctx, string, string) int              = Unlock
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getPV
+	_ func(*core.Ctx, string, core.Value) error        = setPV
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtcn
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtcv
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtdec
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtex
+	_ func(*core.Ctx, string, core.Value) error        = setShtex
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtinc
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtitkey
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtitval
+	_ func(*core.Runtime) error                        = start
+	_ func(*core.Runtime)                              = stopSweeper
 )

@@ -202,19 +202,10 @@ func (qs *Queues) add(q *Queue) error {
 	return nil
 }
 
-const stateKey = "mqueue"
+var queues = core.NewRuntimeState(func(*core.Runtime) *Queues { return &Queues{byName: map[string]int{}} })
 
 // Of returns the queues of rt (empty before the config loaded).
-func Of(rt *core.Runtime) *Queues {
-	return rt.State(stateKey, func() any { return &Queues{byName: map[string]int{}} }).(*Queues)
-}
-
-var slot int
-
-func init() {
-	core.OnStart("mqueue", start)
-	slot = core.NewSlot()
-}
+func Of(rt *core.Runtime) *Queues { return queues.Get(rt) }
 
 func start(rt *core.Runtime) error {
 	qs := Of(rt)
@@ -257,8 +248,12 @@ type fetched struct {
 	ok       bool
 }
 
+// What a worker fetched outlives the message (Kamailio keeps it until the
+// next fetch): all of worker carries over.
+var workers = core.NewMsgState(func(old *worker) worker { return *old })
+
 func state(ctx *core.Ctx) *worker {
-	w := ctx.Slot(slot, func() any { return new(worker) }).(*worker)
+	w := workers.Get(ctx)
 	if w.rt != ctx.RT {
 		w.rt, w.qs = ctx.RT, Of(ctx.RT)
 		w.fetched = make([]fetched, len(w.qs.list))
@@ -388,38 +383,41 @@ func pvName(ctx *core.Ctx, arg string) (string, bool) {
 	return string(b), ok
 }
 
-func init() {
-	core.RegisterPV("mqk", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		q, ok := pvName(ctx, arg)
-		if !ok {
-			return dst, false
-		}
-		f, ok := current(ctx, q)
-		if !ok || f.key == "" {
-			return dst, false
-		}
-		return append(dst, f.key...), true
-	})
-	core.RegisterPV("mqv", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		q, ok := pvName(ctx, arg)
-		if !ok {
-			return dst, false
-		}
-		f, ok := current(ctx, q)
-		if !ok || f.val == "" {
-			return dst, false
-		}
-		return append(dst, f.val...), true
-	})
-	core.RegisterPV("mq_size", func(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		q, ok := pvName(ctx, arg)
-		if !ok {
-			return dst, false
-		}
-		qq := state(ctx).qs.Queue(q)
-		if qq == nil {
-			return dst, false
-		}
-		return strconv.AppendInt(dst, int64(qq.Len()), 10), true
-	})
+// getMqk is $mqk(queue).
+func getMqk(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	q, ok := pvName(ctx, arg)
+	if !ok {
+		return dst, false
+	}
+	f, ok := current(ctx, q)
+	if !ok || f.key == "" {
+		return dst, false
+	}
+	return append(dst, f.key...), true
+}
+
+// getMqv is $mqv(queue).
+func getMqv(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	q, ok := pvName(ctx, arg)
+	if !ok {
+		return dst, false
+	}
+	f, ok := current(ctx, q)
+	if !ok || f.val == "" {
+		return dst, false
+	}
+	return append(dst, f.val...), true
+}
+
+// getMqSize is $mq_size(queue).
+func getMqSize(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	q, ok := pvName(ctx, arg)
+	if !ok {
+		return dst, false
+	}
+	qq := state(ctx).qs.Queue(q)
+	if qq == nil {
+		return dst, false
+	}
+	return strconv.AppendInt(dst, int64(qq.Len()), 10), true
 }

@@ -98,10 +98,11 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "mq_size", Doc: "$mq_size(queue): the number of items in the queue; null when it does not exist."},
-			{Name: "mqk", Doc: "$mqk(queue): the key of the item this worker fetched last from the queue; null when none (or the key is empty). The name may be one pseudo-variable: $mqk($var(q))."},
-			{Name: "mqv", Doc: "$mqv(queue): the value of that item."},
+			{Name: "mq_size", Doc: "$mq_size(queue): the number of items in the queue; null when it does not exist.", Get: getMqSize},
+			{Name: "mqk", Doc: "$mqk(queue): the key of the item this worker fetched last from the queue; null when none (or the key is empty). The name may be one pseudo-variable: $mqk($var(q)).", Get: getMqk},
+			{Name: "mqv", Doc: "$mqv(queue): the value of that item.", Get: getMqv},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -207,14 +208,18 @@ func kemi_mqv_getw(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/mqueue/module.yaml.
 var (
-	_ func(*core.Ctx, string, string, string) int = Add
-	_ func(*core.Ctx, string) int                 = Fetch
-	_ func(*core.Ctx, string) int                 = PVFree
-	_ func(*core.Ctx, string) int                 = Size
-	_ func(*core.Ctx, string) core.Value          = MqkGet
-	_ func(*core.Ctx, string) core.Value          = MqkGete
-	_ func(*core.Ctx, string) core.Value          = MqkGetw
-	_ func(*core.Ctx, string) core.Value          = MqvGet
-	_ func(*core.Ctx, string) core.Value          = MqvGete
-	_ func(*core.Ctx, string) core.Value          = MqvGetw
+	_ func(*core.Ctx, string, string, string) int    = Add
+	_ func(*core.Ctx, string) int                    = Fetch
+	_ func(*core.Ctx, string) int                    = PVFree
+	_ func(*core.Ctx, string) int                    = Size
+	_ func(*core.Ctx, string) core.Value             = MqkGet
+	_ func(*core.Ctx, string) core.Value             = MqkGete
+	_ func(*core.Ctx, string) core.Value             = MqkGetw
+	_ func(*core.Ctx, string) core.Value             = MqvGet
+	_ func(*core.Ctx, string) core.Value             = MqvGete
+	_ func(*core.Ctx, string) core.Value             = MqvGetw
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMqSize
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMqk
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMqv
+	_ func(*core.Runtime) error                      = start
 )

@@ -23,13 +23,16 @@ import (
 
 // state is one worker's per-message state and buffers.
 type state struct {
-	seq         uint64
+	*params // the module params of the message's runtime
+
 	contactDone bool
 	line        []byte // the new Contact header value
 	uri         []byte // scratch for URIs
 	body, old   []byte // fix_nated_sdp: the new body, a=oldmediaip lines
+}
 
-	rt       *core.Runtime // the runtime the cached params belong to
+// params are the module params, read once per runtime.
+type params struct {
 	addrMode int64
 	avpName  string
 	avpArg   string
@@ -37,33 +40,39 @@ type state struct {
 	noRTP    string // nortpproxy_str
 }
 
-var slot int
+var msgStates = core.NewMsgState(func(old *state) state {
+	return state{line: old.line[:0], uri: old.uri[:0], body: old.body[:0], old: old.old[:0]}
+})
 
-func init() { slot = core.NewSlot() }
+var runtimeParams = core.NewRuntimeState(readParams)
 
-func stateOf(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		st.seq, st.contactDone = ctx.Seq, false
-	}
-	if st.rt != ctx.RT {
-		st.rt = ctx.RT
-		st.addrMode = 1
-		st.avpSet = nil
-		st.noRTP = "a=nortpproxy:yes"
-		if ctx.RT != nil && ctx.RT.Reg != nil {
-			if v := ctx.RT.Param("nathelper", "nortpproxy_str"); v.Kind == core.KStr {
-				st.noRTP = v.S
-			}
-			if v := ctx.RT.Param("nathelper", "nat_addr_mode"); v.Kind == core.KInt {
-				st.addrMode = v.I
-			}
-			if v := ctx.RT.Param("nathelper", "received_avp"); v.Kind == core.KStr && v.S != "" {
-				if name, arg, ok := core.SplitPV(v.S); ok {
-					st.avpName, st.avpArg, st.avpSet = name, arg, core.LookupPVSetter(name)
-				}
+// defaultParams serve a Ctx without a runtime (tests).
+var defaultParams = params{addrMode: 1, noRTP: "a=nortpproxy:yes"}
+
+func readParams(rt *core.Runtime) *params {
+	p := defaultParams
+	if rt.Reg != nil {
+		if v := rt.Param("nathelper", "nortpproxy_str"); v.Kind == core.KStr {
+			p.noRTP = v.S
+		}
+		if v := rt.Param("nathelper", "nat_addr_mode"); v.Kind == core.KInt {
+			p.addrMode = v.I
+		}
+		if v := rt.Param("nathelper", "received_avp"); v.Kind == core.KStr && v.S != "" {
+			if name, arg, ok := core.SplitPV(v.S); ok {
+				p.avpName, p.avpArg, p.avpSet = name, arg, core.LookupPVSetter(name)
 			}
 		}
+	}
+	return &p
+}
+
+func stateOf(ctx *core.Ctx) *state {
+	st := msgStates.Get(ctx)
+	if ctx.RT == nil {
+		st.params = &defaultParams
+	} else {
+		st.params = runtimeParams.Get(ctx.RT)
 	}
 	return st
 }

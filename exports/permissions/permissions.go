@@ -168,8 +168,6 @@ func (t *Table) match(group int, addr netip.Addr, host string, port int) (*Recor
 	return nil, false
 }
 
-const stateKey = "permissions"
-
 type state struct {
 	table   *Table
 	trusted map[string][]Trusted // by source address text
@@ -178,10 +176,8 @@ type state struct {
 	tagAll  bool // peer_tag_mode 1: every matching trusted record
 }
 
-func init() {
-	core.OnStart("permissions", start)
-	slot = core.NewSlot()
-}
+// states is each runtime's state, set by start (nil when not started).
+var states = core.NewRuntimeState[state](nil)
 
 // Load builds the table from the params of rt.
 func Load(rt *core.Runtime) (*Table, error) {
@@ -242,25 +238,12 @@ func start(rt *core.Runtime) error {
 		rt.Log.Log(core.LWarn, nil, "permissions: db_url is set but kemi has no database for the address table; "+
 			"set address_file (Kamailio's address file format): no address is allowed until then\n")
 	}
-	rt.State(stateKey, func() any { return st })
+	states.Set(rt, st)
 	return nil
 }
 
-var slot int
-
-type cache struct {
-	rt *core.Runtime
-	st *state
-}
-
-func stateOf(ctx *core.Ctx) *state {
-	c := ctx.Slot(slot, func() any { return new(cache) }).(*cache)
-	if c.rt != ctx.RT {
-		c.rt = ctx.RT
-		c.st, _ = ctx.RT.State(stateKey, func() any { return (*state)(nil) }).(*state)
-	}
-	return c.st
-}
+// stateOf is the runtime's state; reading it takes no lock.
+func stateOf(ctx *core.Ctx) *state { return states.Peek(ctx.RT) }
 
 // check matches and sets the peer tag on success.
 func check(ctx *core.Ctx, group int, addr netip.Addr, host string, port int) (*Record, bool) {

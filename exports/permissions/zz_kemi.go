@@ -73,6 +73,7 @@ func init() {
 				Call:    kemi_allow_trusted,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -129,4 +130,5 @@ var (
 	_ func(*core.Ctx, int) int              = AllowSourceAddress
 	_ func(*core.Ctx) int                   = AllowSourceAddressGroup
 	_ func(*core.Ctx) int                   = AllowTrusted
+	_ func(*core.Runtime) error             = start
 )

@@ -1,6 +1,6 @@
 // Package pike implements module pike: per source IP flood detection with
 // Kamailio's counting rules (tree.go). The tree is built when the config
-// loads (core.OnStart) and shared by every worker; a goroutine starts a
+// loads (start: in module.yaml) and shared by every worker; a goroutine starts a
 // new counting unit every sampling_time_unit seconds and removes idle
 // nodes every second, until the runtime stops.
 package pike
@@ -14,17 +14,23 @@ import (
 	"kemi/core"
 )
 
-const stateKey = "pike"
-
 // state is what one runtime keeps: the tree and the log level.
 type state struct {
 	tree     *Tree
 	logLevel int
+
+	done     chan struct{} // closed by stop to end the timer
+	stopOnce sync.Once
 }
 
-func init() {
-	core.OnStart("pike", start)
-	slot = core.NewSlot()
+// states is each runtime's state, set by start (nil when not started).
+var states = core.NewRuntimeState[state](nil)
+
+// stop ends the timer (stop: in module.yaml).
+func stop(rt *core.Runtime) {
+	if st := states.Peek(rt); st != nil {
+		st.stopOnce.Do(func() { close(st.done) })
+	}
 }
 
 func param(rt *core.Runtime, name string, lo, hi int64) (int64, error) {
@@ -58,12 +64,9 @@ func start(rt *core.Runtime) error {
 		// before its unit ends and never be blocked.
 		latency = unit
 	}
-	st := &state{tree: NewTree(int(density), latency*int64(time.Second), maxNodes), logLevel: int(lvl.I)}
-	rt.State(stateKey, func() any { return st })
-	done := make(chan struct{})
-	var once sync.Once
-	rt.OnStop(func() { once.Do(func() { close(done) }) })
-	go run(st.tree, int(unit), done)
+	st := &state{tree: NewTree(int(density), latency*int64(time.Second), maxNodes), logLevel: int(lvl.I), done: make(chan struct{})}
+	states.Set(rt, st)
+	go run(st.tree, int(unit), st.done)
 	return nil
 }
 
@@ -84,21 +87,7 @@ func run(t *Tree, unit int, done <-chan struct{}) {
 	}
 }
 
-var slot int
-
-type cache struct {
-	rt *core.Runtime
-	st *state
-}
-
-func stateOf(ctx *core.Ctx) *state {
-	c := ctx.Slot(slot, func() any { return new(cache) }).(*cache)
-	if c.rt != ctx.RT {
-		c.rt = ctx.RT
-		c.st, _ = ctx.RT.State(stateKey, func() any { return (*state)(nil) }).(*state)
-	}
-	return c.st
-}
+func stateOf(ctx *core.Ctx) *state { return states.Peek(ctx.RT) }
 
 // now is the clock Mark reads; tests replace it.
 var now = func() int64 { return time.Now().UnixNano() }
@@ -106,7 +95,7 @@ var now = func() int64 { return time.Now().UnixNano() }
 func check(ctx *core.Ctx, a netip.Addr) int {
 	st := stateOf(ctx)
 	if st == nil {
-		ctx.Log(core.LErr, "pike: the module was not started (no OnStart)\n")
+		ctx.Log(core.LErr, "pike: the module was not started\n")
 		return int(OK)
 	}
 	var r Result

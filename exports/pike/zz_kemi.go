@@ -32,6 +32,8 @@ func init() {
 				Call:    kemi_pike_check_req,
 			},
 		},
+		Start: []core.StartFunc{start},
+		Stop:  []core.StopFunc{stop},
 	})
 }
 
@@ -57,4 +59,6 @@ func kemi_pike_check_req(ctx *core.Ctx, args []core.Value) core.Value {
 var (
 	_ func(*core.Ctx, string) int = CheckIP
 	_ func(*core.Ctx) int         = CheckReq
+	_ func(*core.Runtime) error   = start
+	_ func(*core.Runtime)         = stop
 )

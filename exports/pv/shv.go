@@ -18,33 +18,19 @@ type shvStore struct {
 	m  map[string]core.Value
 }
 
-const (
-	shvKey = "pv.shv"
-	maxShv = 4096
-)
+const maxShv = 4096
 
-func shvOf(rt *core.Runtime) *shvStore {
-	return rt.State(shvKey, func() any { return &shvStore{m: map[string]core.Value{}} }).(*shvStore)
-}
+var shvs = core.NewRuntimeState(func(*core.Runtime) *shvStore { return &shvStore{m: map[string]core.Value{}} })
 
-// shvCache keeps a worker's pointer to the runtime's store, so reading a
-// $shv takes the store's read lock and no other.
-type shvCache struct {
-	rt *core.Runtime
-	s  *shvStore
-}
+func shvOf(rt *core.Runtime) *shvStore { return shvs.Get(rt) }
 
-var shvSlot int
-
+// shvFor is the runtime's store; reading a $shv takes the store's read
+// lock and no other.
 func shvFor(ctx *core.Ctx) *shvStore {
 	if ctx.RT == nil {
 		return nil
 	}
-	c := ctx.Slot(shvSlot, func() any { return new(shvCache) }).(*shvCache)
-	if c.rt != ctx.RT {
-		c.rt, c.s = ctx.RT, shvOf(ctx.RT)
-	}
-	return c.s
+	return shvs.Get(ctx.RT)
 }
 
 // Shv returns $shv(name) and whether it is set.
@@ -128,11 +114,14 @@ func startPV(rt *core.Runtime) error {
 		}
 		defs = append(defs, varDefault{name, val})
 	}
-	rt.State(varsetKey, func() any { return defs })
+	varsets.Set(rt, &varset{defs})
 	return nil
 }
 
-const varsetKey = "pv.varset"
+// varset holds a runtime's varset defaults, set by startPV.
+type varset struct{ defs []varDefault }
+
+var varsets = core.NewRuntimeState[varset](nil)
 
 // varDefault is a $var value set by varset: kemi gives $var a fresh start
 // per message, so these are its values when each message starts.
@@ -141,23 +130,21 @@ type varDefault struct {
 	v    core.Value
 }
 
-func init() {
-	shvSlot = core.NewSlot()
-	core.OnStart("pv", startPV)
-	core.RegisterPV("shv", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		v, ok := Shv(c, arg)
-		if !ok {
-			return dst, false
-		}
-		return appendValue(dst, v)
-	})
-	core.RegisterPVSetter("shv", func(c *core.Ctx, arg string, v core.Value) error { return SetShv(c, arg, v) })
-	core.RegisterPV("xavp", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		v, ok := xavpValue(c, arg)
-		if !ok {
-			return dst, false
-		}
-		return appendValue(dst, v)
-	})
-	core.RegisterPVSetter("xavp", setXavp)
+// getShv and setShv are $shv; getXavp and setXavp (xavp.go) $xavp.
+func getShv(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	v, ok := Shv(c, arg)
+	if !ok {
+		return dst, false
+	}
+	return appendValue(dst, v)
+}
+
+func setShv(c *core.Ctx, arg string, v core.Value) error { return SetShv(c, arg, v) }
+
+func getXavp(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	v, ok := xavpValue(c, arg)
+	if !ok {
+		return dst, false
+	}
+	return appendValue(dst, v)
 }

@@ -9,58 +9,49 @@ import (
 )
 
 // state is the per-message pseudo-variable store of one worker's Ctx:
-// $var and $avp values and a buffer getters append into. It is reset
-// lazily, when ctx.Seq moves on, so nothing is allocated per message once
-// the maps have grown to the script's working set.
+// $var and $avp values and a buffer getters append into. A new message
+// empties the maps but keeps them (and their AVP slices), so nothing is
+// allocated per message once they have grown to the script's working set.
 type state struct {
-	seq   uint64
 	vars  map[string]core.Value
 	avps  map[string][]core.Value
 	xavps map[string][]xitem
 	buf   []byte
 
-	rt   *core.Runtime // whose varset defaults defs holds
-	defs []varDefault
+	// fresh: the varset defaults are still to be set for this message.
+	fresh bool
 }
 
-var slot int
-
-func init() { slot = core.NewSlot() }
-
-func newState() any {
-	return &state{vars: map[string]core.Value{}, avps: map[string][]core.Value{}, xavps: map[string][]xitem{}}
-}
+var stores = core.NewMsgState(func(old *state) state {
+	st := state{vars: old.vars, avps: old.avps, xavps: old.xavps, buf: old.buf, fresh: true}
+	if st.vars == nil || len(st.vars) > maxNames {
+		st.vars = map[string]core.Value{}
+	}
+	clear(st.vars)
+	if st.avps == nil || len(st.avps) > maxNames {
+		st.avps = map[string][]core.Value{}
+	}
+	for k, v := range st.avps {
+		st.avps[k] = v[:0]
+	}
+	if st.xavps == nil || len(st.xavps) > maxNames {
+		st.xavps = map[string][]xitem{}
+	}
+	for k, v := range st.xavps {
+		st.xavps[k] = v[:0]
+	}
+	return st
+})
 
 // store returns ctx's store, emptied if it belongs to an earlier message.
 func store(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, newState).(*state)
-	if st.seq != ctx.Seq {
-		st.seq = ctx.Seq
-		if len(st.vars) > maxNames {
-			st.vars = map[string]core.Value{}
-		}
-		clear(st.vars)
-		if len(st.avps) > maxNames {
-			st.avps = map[string][]core.Value{}
-		}
-		for k, v := range st.avps {
-			st.avps[k] = v[:0]
-		}
-		if len(st.xavps) > maxNames {
-			st.xavps = map[string][]xitem{}
-		}
-		for k, v := range st.xavps {
-			st.xavps[k] = v[:0]
-		}
-		if st.rt != ctx.RT {
-			st.rt = ctx.RT
-			st.defs = nil
-			if ctx.RT != nil {
-				st.defs, _ = ctx.RT.State(varsetKey, func() any { return []varDefault(nil) }).([]varDefault)
+	st := stores.Get(ctx)
+	if st.fresh {
+		st.fresh = false
+		if vs := varsets.Peek(ctx.RT); vs != nil {
+			for _, d := range vs.defs {
+				st.vars[d.name] = d.v
 			}
-		}
-		for _, d := range st.defs {
-			st.vars[d.name] = d.v
 		}
 	}
 	return st
@@ -227,134 +218,167 @@ var intPVs = map[string]bool{
 // in the list so that their values come back as numbers.
 func IsIntPV(name string) bool { return intPVs[name] }
 
-func init() {
-	core.RegisterPV("rU", partPV(ruri, partUser))
-	core.RegisterPV("rd", partPV(ruri, partHost))
-	core.RegisterPV("rp", partPV(ruri, partPort))
-	core.RegisterPV("ou", bytesPV(func(c *core.Ctx) []byte {
-		if !c.Msg.IsRequest() {
-			return nil
-		}
-		return requestLineURI(c.Msg)
-	}))
-	core.RegisterPV("du", func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
-		if c.DstURI == "" {
-			return dst, false
-		}
-		return append(dst, c.DstURI...), true
-	})
-	core.RegisterPV("fu", bytesPV(fromURI))
-	core.RegisterPV("fU", partPV(fromURI, partUser))
-	core.RegisterPV("fd", partPV(fromURI, partHost))
-	core.RegisterPV("fn", bytesPV(func(c *core.Ctx) []byte {
-		n, err := c.Msg.From()
-		if err != nil || n.Display == nil {
-			return nil
-		}
-		return n.DisplayName()
-	}))
-	core.RegisterPV("ft", bytesPV(func(c *core.Ctx) []byte { return c.Msg.FromTag() }))
-	core.RegisterPV("tu", bytesPV(toURI))
-	core.RegisterPV("tU", partPV(toURI, partUser))
-	core.RegisterPV("td", partPV(toURI, partHost))
-	core.RegisterPV("tn", bytesPV(func(c *core.Ctx) []byte {
-		n, err := c.Msg.To()
-		if err != nil || n.Display == nil {
-			return nil
-		}
-		return n.DisplayName()
-	}))
-	core.RegisterPV("tt", bytesPV(func(c *core.Ctx) []byte { return c.Msg.ToTag() }))
-	core.RegisterPV("rr", bytesPV(func(c *core.Ctx) []byte {
-		if c.Msg.IsRequest() {
-			return nil
-		}
-		return c.Msg.Reason()
-	}))
-	core.RegisterPV("rv", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Version() }))
-	core.RegisterPV("ct", bytesPV(func(c *core.Ctx) []byte { return c.Msg.HeaderID(sip.HdrContact) }))
-	core.RegisterPV("cT", bytesPV(func(c *core.Ctx) []byte { return c.Msg.ContentType() }))
-	core.RegisterPV("cl", intPV(func(c *core.Ctx) (int, bool) {
-		n := c.Msg.ContentLength()
-		return n, n >= 0
-	}))
-	core.RegisterPV("mb", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Raw() }))
-	core.RegisterPV("ml", intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Raw()), true }))
-	core.RegisterPV("rb", bytesPV(func(c *core.Ctx) []byte { return c.Msg.Body() }))
-	core.RegisterPV("bs", intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Body()), true }))
-	core.RegisterPV("Ri", func(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
-		if !c.Local.IsValid() {
-			return dst, false
-		}
-		return c.Local.Addr().AppendTo(dst), true
-	})
-	core.RegisterPV("Rp", intPV(func(c *core.Ctx) (int, bool) { return int(c.Local.Port()), c.Local.IsValid() }))
-	core.RegisterPV("var", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		v, ok := store(c).vars[arg]
-		if !ok {
-			return dst, false
-		}
-		return appendValue(dst, v)
-	})
-	core.RegisterPV("avp", func(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
-		v, ok := AVP(c, arg)
-		if !ok {
-			return dst, false
-		}
-		return appendValue(dst, v)
-	})
+// The getters and setters module.yaml names (pvs:).
 
-	core.RegisterPVSetter("var", func(c *core.Ctx, arg string, v core.Value) error {
-		st := store(c)
-		if v.IsNull() {
-			delete(st.vars, arg)
-			return nil
-		}
-		st.vars[arg] = v
+var getRU = partPV(ruri, partUser)
+
+var getRd = partPV(ruri, partHost)
+
+var getRp = partPV(ruri, partPort)
+
+var getOu = bytesPV(func(c *core.Ctx) []byte {
+	if !c.Msg.IsRequest() {
 		return nil
-	})
-	core.RegisterPVSetter("avp", func(c *core.Ctx, arg string, v core.Value) error {
-		st := store(c)
-		n := avpName(arg)
-		if v.IsNull() {
-			st.avps[n] = st.avps[n][:0]
-			return nil
-		}
-		st.avps[n] = append(st.avps[n], v)
-		return nil
-	})
-	core.RegisterPVSetter("du", func(c *core.Ctx, _ string, v core.Value) error {
-		if v.IsNull() {
-			c.DstURI = ""
-			return nil
-		}
-		if v.Kind != core.KStr {
-			return errNeedStr("$du", v)
-		}
-		if !core.LineOK(v.S) {
-			return errLineBreak
-		}
-		c.DstURI = v.S
-		return nil
-	})
-	core.RegisterPVSetter("ru", func(c *core.Ctx, _ string, v core.Value) error {
-		if v.Kind != core.KStr || v.S == "" {
-			return errNeedStr("$ru", v)
-		}
-		if !c.Msg.IsRequest() {
-			return errReply("$ru")
-		}
-		if !core.LineOK(v.S) {
-			return errLineBreak
-		}
-		c.Scratch = append(c.Scratch[:0], v.S...)
-		c.Msg.SetRequestURI(c.Scratch)
-		return nil
-	})
-	core.RegisterPVSetter("rU", ruriPartSetter("$rU", partUser))
-	core.RegisterPVSetter("rd", ruriPartSetter("$rd", partHost))
-	core.RegisterPVSetter("rp", ruriPartSetter("$rp", partPort))
+	}
+	return requestLineURI(c.Msg)
+})
+
+func getDu(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	if c.DstURI == "" {
+		return dst, false
+	}
+	return append(dst, c.DstURI...), true
 }
+
+var getFu = bytesPV(fromURI)
+
+var getFU = partPV(fromURI, partUser)
+
+var getFd = partPV(fromURI, partHost)
+
+var getFn = bytesPV(func(c *core.Ctx) []byte {
+	n, err := c.Msg.From()
+	if err != nil || n.Display == nil {
+		return nil
+	}
+	return n.DisplayName()
+})
+
+var getFt = bytesPV(func(c *core.Ctx) []byte { return c.Msg.FromTag() })
+
+var getTu = bytesPV(toURI)
+
+var getTU = partPV(toURI, partUser)
+
+var getTd = partPV(toURI, partHost)
+
+var getTn = bytesPV(func(c *core.Ctx) []byte {
+	n, err := c.Msg.To()
+	if err != nil || n.Display == nil {
+		return nil
+	}
+	return n.DisplayName()
+})
+
+var getTt = bytesPV(func(c *core.Ctx) []byte { return c.Msg.ToTag() })
+
+var getRr = bytesPV(func(c *core.Ctx) []byte {
+	if c.Msg.IsRequest() {
+		return nil
+	}
+	return c.Msg.Reason()
+})
+
+var getRv = bytesPV(func(c *core.Ctx) []byte { return c.Msg.Version() })
+
+var getCt = bytesPV(func(c *core.Ctx) []byte { return c.Msg.HeaderID(sip.HdrContact) })
+
+var getCT = bytesPV(func(c *core.Ctx) []byte { return c.Msg.ContentType() })
+
+var getCl = intPV(func(c *core.Ctx) (int, bool) {
+	n := c.Msg.ContentLength()
+	return n, n >= 0
+})
+
+var getMb = bytesPV(func(c *core.Ctx) []byte { return c.Msg.Raw() })
+
+var getMl = intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Raw()), true })
+
+var getRb = bytesPV(func(c *core.Ctx) []byte { return c.Msg.Body() })
+
+var getBs = intPV(func(c *core.Ctx) (int, bool) { return len(c.Msg.Body()), true })
+
+func getRecvIP(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	if !c.Local.IsValid() {
+		return dst, false
+	}
+	return c.Local.Addr().AppendTo(dst), true
+}
+
+var getRecvPort = intPV(func(c *core.Ctx) (int, bool) { return int(c.Local.Port()), c.Local.IsValid() })
+
+func getVar(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	v, ok := store(c).vars[arg]
+	if !ok {
+		return dst, false
+	}
+	return appendValue(dst, v)
+}
+
+func getAvp(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	v, ok := AVP(c, arg)
+	if !ok {
+		return dst, false
+	}
+	return appendValue(dst, v)
+}
+
+func setVar(c *core.Ctx, arg string, v core.Value) error {
+	st := store(c)
+	if v.IsNull() {
+		delete(st.vars, arg)
+		return nil
+	}
+	st.vars[arg] = v
+	return nil
+}
+
+func setAvp(c *core.Ctx, arg string, v core.Value) error {
+	st := store(c)
+	n := avpName(arg)
+	if v.IsNull() {
+		st.avps[n] = st.avps[n][:0]
+		return nil
+	}
+	st.avps[n] = append(st.avps[n], v)
+	return nil
+}
+
+func setDu(c *core.Ctx, _ string, v core.Value) error {
+	if v.IsNull() {
+		c.DstURI = ""
+		return nil
+	}
+	if v.Kind != core.KStr {
+		return errNeedStr("$du", v)
+	}
+	if !core.LineOK(v.S) {
+		return errLineBreak
+	}
+	c.DstURI = v.S
+	return nil
+}
+
+func setRu(c *core.Ctx, _ string, v core.Value) error {
+	if v.Kind != core.KStr || v.S == "" {
+		return errNeedStr("$ru", v)
+	}
+	if !c.Msg.IsRequest() {
+		return errReply("$ru")
+	}
+	if !core.LineOK(v.S) {
+		return errLineBreak
+	}
+	c.Scratch = append(c.Scratch[:0], v.S...)
+	c.Msg.SetRequestURI(c.Scratch)
+	return nil
+}
+
+var setRU = ruriPartSetter("$rU", partUser)
+
+var setRd = ruriPartSetter("$rd", partHost)
+
+var setRp = ruriPartSetter("$rp", partPort)
 
 // requestLineURI is the Request-URI as received, before any edit.
 func requestLineURI(m *sip.Msg) []byte {

@@ -111,37 +111,40 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "Ri", Doc: "IP address of the socket the message arrived on."},
-			{Name: "Rp", Doc: "Port of the socket the message arrived on."},
-			{Name: "avp", Doc: "$avp(name): attribute-value pair for the current message; assigning adds a value, reading gives the newest; writable."},
-			{Name: "bs", Doc: "Body size."},
-			{Name: "cT", Doc: "Content-Type header value."},
-			{Name: "cl", Doc: "Content-Length value."},
-			{Name: "ct", Doc: "First Contact header value."},
-			{Name: "du", Doc: "Destination URI (next hop, outbound proxy); writable; null when unset."},
-			{Name: "fU", Doc: "User of the From URI."},
-			{Name: "fd", Doc: "Host of the From URI."},
-			{Name: "fn", Doc: "From display name."},
-			{Name: "ft", Doc: "From tag."},
-			{Name: "fu", Doc: "From URI."},
-			{Name: "mb", Doc: "The whole message buffer as received."},
-			{Name: "ml", Doc: "Length of the message buffer."},
-			{Name: "ou", Doc: "The Request-URI as received, before any change."},
-			{Name: "rU", Doc: "User of the Request-URI; writable."},
-			{Name: "rb", Doc: "Message body."},
-			{Name: "rd", Doc: "Host of the Request-URI; writable."},
-			{Name: "rp", Doc: "Port of the Request-URI (5060, or 5061 for sips, when absent); writable."},
-			{Name: "rr", Doc: "Reason phrase of a reply."},
-			{Name: "rv", Doc: "SIP version of the first line, SIP/2.0."},
-			{Name: "shv", Doc: "$shv(name): shared variable, one value for every worker that lasts until the config is reloaded; created on first assignment (at most 4096 names); writable."},
-			{Name: "tU", Doc: "User of the To URI."},
-			{Name: "td", Doc: "Host of the To URI."},
-			{Name: "tn", Doc: "To display name."},
-			{Name: "tt", Doc: "To tag; null for an initial request."},
-			{Name: "tu", Doc: "To URI."},
-			{Name: "var", Doc: "$var(name): script variable for the current message; writable."},
-			{Name: "xavp", Doc: "$xavp(name), $xavp(name[i]), $xavp(name=>key), $xavp(name[i]=>key[j]), $xavp(name=>key[*]): extended AVPs for the current message; index 0 is the newest item, a negative index counts from the oldest; [*] on a key joins all its values with \", \". Assigning without an index adds a new item (with a key: a new item holding that key); with an index it replaces the value or adds the key to that item; assigning null removes. A list item reads as \"<<xavp>>\". See KSR.pvx."},
+			{Name: "Ri", Doc: "IP address of the socket the message arrived on.", Get: getRecvIP},
+			{Name: "Rp", Doc: "Port of the socket the message arrived on.", Get: getRecvPort},
+			{Name: "avp", Doc: "$avp(name): attribute-value pair for the current message; assigning adds a value, reading gives the newest; writable.", Get: getAvp, Set: setAvp},
+			{Name: "bs", Doc: "Body size.", Get: getBs},
+			{Name: "cT", Doc: "Content-Type header value.", Get: getCT},
+			{Name: "cl", Doc: "Content-Length value.", Get: getCl},
+			{Name: "ct", Doc: "First Contact header value.", Get: getCt},
+			{Name: "du", Doc: "Destination URI (next hop, outbound proxy); writable; null when unset.", Get: getDu, Set: setDu},
+			{Name: "fU", Doc: "User of the From URI.", Get: getFU},
+			{Name: "fd", Doc: "Host of the From URI.", Get: getFd},
+			{Name: "fn", Doc: "From display name.", Get: getFn},
+			{Name: "ft", Doc: "From tag.", Get: getFt},
+			{Name: "fu", Doc: "From URI.", Get: getFu},
+			{Name: "mb", Doc: "The whole message buffer as received.", Get: getMb},
+			{Name: "ml", Doc: "Length of the message buffer.", Get: getMl},
+			{Name: "ou", Doc: "The Request-URI as received, before any change.", Get: getOu},
+			{Name: "rU", Doc: "User of the Request-URI; writable.", Get: getRU, Set: setRU},
+			{Name: "rb", Doc: "Message body.", Get: getRb},
+			{Name: "rd", Doc: "Host of the Request-URI; writable.", Get: getRd, Set: setRd},
+			{Name: "rp", Doc: "Port of the Request-URI (5060, or 5061 for sips, when absent); writable.", Get: getRp, Set: setRp},
+			{Name: "rr", Doc: "Reason phrase of a reply.", Get: getRr},
+			{Name: "ru", Doc: "Assigning $ru rewrites the Request-URI (reading it is the core's $ru).", Set: setRu},
+			{Name: "rv", Doc: "SIP version of the first line, SIP/2.0.", Get: getRv},
+			{Name: "shv", Doc: "$shv(name): shared variable, one value for every worker that lasts until the config is reloaded; created on first assignment (at most 4096 names); writable.", Get: getShv, Set: setShv},
+			{Name: "tU", Doc: "User of the To URI.", Get: getTU},
+			{Name: "td", Doc: "Host of the To URI.", Get: getTd},
+			{Name: "tn", Doc: "To display name.", Get: getTn},
+			{Name: "tt", Doc: "To tag; null for an initial request.", Get: getTt},
+			{Name: "tu", Doc: "To URI.", Get: getTu},
+			{Name: "var", Doc: "$var(name): script variable for the current message; writable.", Get: getVar, Set: setVar},
+			{Name: "xavp", Doc: "$xavp(name), $xavp(name[i]), $xavp(name=>key), $xavp(name[i]=>key[j]), $xavp(name=>key[*]): extended AVPs for the current message; index 0 is the newest item, a negative index counts from the oldest; [*] on a key joins all its values with \", \". Assigning without an index adds a new item (with a key: a new item holding that key); with an index it replaces the value or adds the key to that item; assigning null removes. A list item reads as \"<<xavp>>\". See KSR.pvx.", Get: getXavp, Set: setXavp},
 		},
+		Start:  []core.StartFunc{startPV},
+		Brings: []string{"pvx"},
 	})
 }
 
@@ -271,16 +274,56 @@ func kemi_unset(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/pv/module.yaml.
 var (
-	_ func(*core.Ctx, string) core.Value            = Get
-	_ func(*core.Ctx, string) core.Value            = Gete
-	_ func(*core.Ctx, string) int                   = Geti
-	_ func(*core.Ctx, string) core.Value            = Getl
-	_ func(*core.Ctx, string, int) core.Value       = Getvn
-	_ func(*core.Ctx, string, string) core.Value    = Getvs
-	_ func(*core.Ctx, string) core.Value            = Getw
-	_ func(*core.Ctx, string) bool                  = IsNull
-	_ func(*core.Ctx, string, int) bool             = Seti
-	_ func(*core.Ctx, string, int64) bool           = Setl
-	_ func(*core.Ctx, string, string) (bool, error) = Sets
-	_ func(*core.Ctx, string) bool                  = Unset
+	_ func(*core.Ctx, string) core.Value             = Get
+	_ func(*core.Ctx, string) core.Value             = Gete
+	_ func(*core.Ctx, string) int                    = Geti
+	_ func(*core.Ctx, string) core.Value             = Getl
+	_ func(*core.Ctx, string, int) core.Value        = Getvn
+	_ func(*core.Ctx, string, string) core.Value     = Getvs
+	_ func(*core.Ctx, string) core.Value             = Getw
+	_ func(*core.Ctx, string) bool                   = IsNull
+	_ func(*core.Ctx, string, int) bool              = Seti
+	_ func(*core.Ctx, string, int64) bool            = Setl
+	_ func(*core.Ctx, string, string) (bool, error)  = Sets
+	_ func(*core.Ctx, string) bool                   = Unset
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRecvIP
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRecvPort
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getAvp
+	_ func(*core.Ctx, string, core.Value) error      = setAvp
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getBs
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCT
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCl
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCt
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDu
+	_ func(*core.Ctx, string, core.Value) error      = setDu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFU
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFd
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFn
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFt
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getFu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMb
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMl
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getOu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRU
+	_ func(*core.Ctx, string, core.Value) error      = setRU
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRb
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRd
+	_ func(*core.Ctx, string, core.Value) error      = setRd
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRp
+	_ func(*core.Ctx, string, core.Value) error      = setRp
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRr
+	_ func(*core.Ctx, string, core.Value) error      = setRu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRv
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getShv
+	_ func(*core.Ctx, string, core.Value) error      = setShv
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTU
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTd
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTn
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTt
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getVar
+	_ func(*core.Ctx, string, core.Value) error      = setVar
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getXavp
+	_ func(*core.Ctx, string, core.Value) error      = setXavp
+	_ func(*core.Runtime) error                      = startPV
 )

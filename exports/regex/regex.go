@@ -14,8 +14,6 @@ import (
 	"kemi/internal/recache"
 )
 
-const stateKey = "regex"
-
 // state is the module's per-runtime state.
 type state struct {
 	cache  *recache.Cache
@@ -23,10 +21,8 @@ type state struct {
 	file   string
 }
 
-func init() {
-	core.OnStart("regex", start)
-	slot = core.NewSlot()
-}
+// states is each runtime's state, set by start (nil when not started).
+var states = core.NewRuntimeState[state](nil)
 
 // flags turns the pcre_* params into an RE2 flag prefix.
 func flags(rt *core.Runtime) (string, error) {
@@ -66,27 +62,12 @@ func start(rt *core.Runtime) error {
 	} else if rt.Log != nil {
 		rt.Log.Log(core.LNotice, nil, "regex: 'file' parameter is not set, group matching disabled\n")
 	}
-	rt.State(stateKey, func() any { return st })
+	states.Set(rt, st)
 	return nil
 }
 
-var slot int
-
-// cached keeps a worker's pointer to the runtime state, so a call takes
-// no lock.
-type cached struct {
-	rt *core.Runtime
-	st *state
-}
-
-func stateOf(ctx *core.Ctx) *state {
-	c := ctx.Slot(slot, func() any { return new(cached) }).(*cached)
-	if c.rt != ctx.RT {
-		c.rt = ctx.RT
-		c.st, _ = ctx.RT.State(stateKey, func() any { return (*state)(nil) }).(*state)
-	}
-	return c.st
-}
+// stateOf is the runtime's state; reading it takes no lock.
+func stateOf(ctx *core.Ctx) *state { return states.Peek(ctx.RT) }
 
 // PcreMatch is KSR.regex.pcre_match.
 func PcreMatch(ctx *core.Ctx, subject, expr string) int {

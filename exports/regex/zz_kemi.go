@@ -35,6 +35,7 @@ func init() {
 				Call:    kemi_pcre_match_group,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -62,4 +63,5 @@ func kemi_pcre_match_group(ctx *core.Ctx, args []core.Value) core.Value {
 var (
 	_ func(*core.Ctx, string, string) int = PcreMatch
 	_ func(*core.Ctx, string, int) int    = PcreMatchGroup
+	_ func(*core.Runtime) error           = start
 )

@@ -64,31 +64,33 @@ func strParam(rt *core.Runtime, name string) string {
 	return ""
 }
 
-func cfg(rt *core.Runtime) *config {
-	return rt.State("registrar", func() any {
-		p := func(name string, def int) int {
-			if rt.Reg == nil {
-				return def
-			}
-			if v := rt.Param("registrar", name); v.Kind == core.KInt {
-				return int(v.I)
-			}
+var configs = core.NewRuntimeState(newConfig)
+
+func cfg(rt *core.Runtime) *config { return configs.Get(rt) }
+
+func newConfig(rt *core.Runtime) *config {
+	p := func(name string, def int) int {
+		if rt.Reg == nil {
 			return def
 		}
-		return &config{
-			defaultExpires:  p("default_expires", 3600),
-			minExpires:      p("min_expires", 60),
-			maxExpires:      p("max_expires", 0),
-			defaultQ:        p("default_q", -1),
-			maxContacts:     p("max_contacts", DefaultMaxContacts),
-			contactMaxSize:  p("contact_max_size", DefaultContactMaxSize),
-			methodFiltering: p("method_filtering", 0) != 0,
-			appendBranches:  p("append_branches", 1) != 0,
-			usePath:         p("use_path", 0) != 0,
-			sockFlag:        p("sock_flag", -1),
-			sockHdrName:     strParam(rt, "sock_hdr_name"),
+		if v := rt.Param("registrar", name); v.Kind == core.KInt {
+			return int(v.I)
 		}
-	}).(*config)
+		return def
+	}
+	return &config{
+		defaultExpires:  p("default_expires", 3600),
+		minExpires:      p("min_expires", 60),
+		maxExpires:      p("max_expires", 0),
+		defaultQ:        p("default_q", -1),
+		maxContacts:     p("max_contacts", DefaultMaxContacts),
+		contactMaxSize:  p("contact_max_size", DefaultContactMaxSize),
+		methodFiltering: p("method_filtering", 0) != 0,
+		appendBranches:  p("append_branches", 1) != 0,
+		usePath:         p("use_path", 0) != 0,
+		sockFlag:        p("sock_flag", -1),
+		sockHdrName:     strParam(rt, "sock_hdr_name"),
+	}
 }
 
 // pending is one Contact of the REGISTER being saved; byte slices point
@@ -114,18 +116,22 @@ type state struct {
 	best   []int
 	reply  []byte
 	// The reply save kept for reg_send_reply (flag 0x02): its code and
-	// reason and the header lines, for the message numbered keptSeq.
-	keptSeq    uint64
+	// reason and the header lines, for the message in hand.
 	keptCode   int
 	keptReason string
 	kept       []byte
 }
 
-var slot = core.NewSlot()
+// A new message keeps the worker's buffers; the flags and the kept reply
+// start empty.
+var msgStates = core.NewMsgState(func(old *state) state {
+	return state{
+		aor: old.aor, pend: old.pend, hdrs: old.hdrs, path: old.path,
+		best: old.best, reply: old.reply, kept: old.kept,
+	}
+})
 
-func st(ctx *core.Ctx) *state {
-	return ctx.Slot(slot, func() any { return new(state) }).(*state)
-}
+func st(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 // bytesOf views a string as bytes without copying, for APIs that copy.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -228,16 +234,15 @@ func allowMask(m *sip.Msg) uint32 {
 	return mask
 }
 
-func init() {
-	core.OnStart("registrar", func(rt *core.Runtime) error {
-		// As in Kamailio, registrar stores through usrloc; without it the
-		// expiry timer and the database would silently be missing.
-		if rt.Reg.Module("usrloc") == nil {
-			return errors.New(`registrar needs usrloc: add loadmodule "usrloc.so" before it`)
-		}
-		cfg(rt)
-		return nil
-	})
+// start checks that usrloc is loaded (start: in module.yaml).
+func start(rt *core.Runtime) error {
+	// As in Kamailio, registrar stores through usrloc; without it the
+	// expiry timer and the database would silently be missing.
+	if rt.Reg.Module("usrloc") == nil {
+		return errors.New(`registrar needs usrloc: add loadmodule "usrloc.so" before it`)
+	}
+	cfg(rt)
+	return nil
 }
 
 // Save is save(table, flags).
@@ -395,7 +400,7 @@ func replyBase(ctx *core.Ctx, s *state) int {
 	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport}
 	b := sip.AppendReply(ctx.Scratch[:0], ctx.Msg, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
-	return len(b) + len(hdr.ReplyHeaders(ctx)) + len(s.path)
+	return len(b) + len(ctx.ReplyHeaders()) + len(s.path)
 }
 
 // contactLineLen is the length of the line appendContacts writes for one
@@ -669,7 +674,7 @@ func respond(ctx *core.Ctx, flags, code int, reason string, hdrs []byte) int {
 		return reply(ctx, code, reason, hdrs)
 	}
 	s := st(ctx)
-	s.keptSeq, s.keptCode, s.keptReason = ctx.Seq, code, reason
+	s.keptCode, s.keptReason = code, reason
 	s.kept = append(s.kept[:0], hdrs...)
 	return 1
 }
@@ -679,7 +684,7 @@ func respond(ctx *core.Ctx, flags, code int, reason string, hdrs []byte) int {
 // the error), once.
 func RegSendReply(ctx *core.Ctx) int {
 	s := st(ctx)
-	if s.keptSeq != ctx.Seq || s.keptCode == 0 || ctx.Msg == nil {
+	if s.keptCode == 0 || ctx.Msg == nil {
 		ctx.Log(core.LErr, "registrar: reg_send_reply: no reply kept for this message: call save with flag 0x02 first\n")
 		return -1
 	}
@@ -754,7 +759,7 @@ func holdable(ctx *core.Ctx, t *usrloc.Table) bool {
 // headers (KSR.hdr.append_to_reply, first, as Kamailio's reply lumps) and
 // hdrs.
 func buildReply(ctx *core.Ctx, dst []byte, code int, reason string, hdrs []byte) []byte {
-	if rh := hdr.ReplyHeaders(ctx); len(rh) > 0 {
+	if rh := ctx.ReplyHeaders(); len(rh) > 0 {
 		s := st(ctx)
 		s.reply = append(append(s.reply[:0], rh...), hdrs...)
 		hdrs = s.reply

@@ -106,6 +106,7 @@ func init() {
 				Call:    kemi_unregister,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -219,4 +220,5 @@ var (
 	_ func(*core.Ctx, string, int) int         = Save
 	_ func(*core.Ctx, string, int, string) int = SaveURI
 	_ func(*core.Ctx, string, string) int      = Unregister
+	_ func(*core.Runtime) error                = start
 )

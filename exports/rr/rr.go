@@ -27,7 +27,6 @@ const (
 
 // state is this module's per-message state.
 type state struct {
-	seq       uint64
 	added     bool      // a Record-Route was added to this message
 	preset    bool      // it was record_route_preset: params go before ;lr
 	prefix    [2][]byte // "<sip:host:port;lr;ftag=x" (or "<sip:addr;ftag=x" for presets)
@@ -42,20 +41,16 @@ type state struct {
 	scratch   []byte    // builds header values before an edit copies them
 }
 
-var slot int
-
-func init() { slot = core.NewSlot() }
-
-func get(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		st.seq = ctx.Seq
-		st.added, st.preset, st.routed, st.routeAddr = false, false, false, false
-		st.rrParams, st.params = st.rrParams[:0], st.params[:0]
-		st.rrLine, st.nprefix = 0, 0
+// A new message keeps the worker's buffers (prefix and bufs: the one the
+// message was last written to stays where which says) and nothing else.
+var msgStates = core.NewMsgState(func(old *state) state {
+	return state{
+		prefix: old.prefix, rrParams: old.rrParams[:0], params: old.params[:0],
+		bufs: old.bufs, which: old.which, scratch: old.scratch,
 	}
-	return st
-}
+})
+
+func get(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 func paramInt(ctx *core.Ctx, name string, def int64) int64 {
 	if ctx.RT == nil || ctx.RT.Reg == nil {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -51,24 +50,17 @@ const (
 
 // state keeps the failure of the current message for sanity_reply.
 type state struct {
-	seq    uint64
 	code   int
 	reason string
 	extra  []byte // extra reply header lines (Unsupported for 420)
 	buf    []byte // reply headers: append_to_reply's and extra
 }
 
-var slot int
+var msgStates = core.NewMsgState(func(old *state) state {
+	return state{extra: old.extra[:0], buf: old.buf}
+})
 
-func init() { slot = core.NewSlot() }
-
-func get(ctx *core.Ctx) *state {
-	st := ctx.Slot(slot, func() any { return new(state) }).(*state)
-	if st.seq != ctx.Seq {
-		st.seq, st.code, st.reason, st.extra = ctx.Seq, 0, "", st.extra[:0]
-	}
-	return st
-}
+func get(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 func param(ctx *core.Ctx, name string, def int64) int64 {
 	if ctx.RT == nil || ctx.RT.Reg == nil {
@@ -125,7 +117,7 @@ func send(ctx *core.Ctx, code int, reason string, extra []byte) bool {
 	// Headers the script added with KSR.hdr.append_to_reply go in too, as
 	// they do in Kamailio's sl replies.
 	st := get(ctx)
-	st.buf = append(append(st.buf[:0], hdr.ReplyHeaders(ctx)...), extra...)
+	st.buf = append(append(st.buf[:0], ctx.ReplyHeaders()...), extra...)
 	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: st.buf}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b

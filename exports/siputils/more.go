@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -63,7 +62,7 @@ func OptionsReply(ctx *core.Ctx) int {
 	// The headers are built on the stack (a longer set spills to the
 	// heap); no module slot is spent on a rarely used function.
 	var hb [512]byte
-	b := append(hb[:0], hdr.ReplyHeaders(ctx)...)
+	b := append(hb[:0], ctx.ReplyHeaders()...)
 	for _, h := range [...]struct{ name, param, def string }{
 		{"Accept: ", "options_accept", "*/*"},
 		{"Accept-Encoding: ", "options_accept_encoding", ""},

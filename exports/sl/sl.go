@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"kemi/core"
-	"kemi/exports/hdr"
 	"kemi/sip"
 )
 
@@ -16,19 +15,12 @@ func SendReply(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
 }
 
-// StatefulReply, when set, answers through the message's transaction and
-// reports ok=false when the message has none. It is for tm to set in its
-// init, so that send_reply and send_reply_error reply statefully when they
-// can, as in Kamailio, without sl importing tm. Unset, they are stateless.
-var StatefulReply func(ctx *core.Ctx, code int, reason string) (ret int, ok bool)
-
-// SendReplyAny is send_reply: through the transaction when there is one,
-// else stateless.
+// SendReplyAny is send_reply: through the transaction when the message
+// has one (tm set the Ctx's TxReply), else stateless, as Kamailio's sl
+// does.
 func SendReplyAny(ctx *core.Ctx, code int, reason string) int {
-	if StatefulReply != nil {
-		if ret, ok := StatefulReply(ctx, code, reason); ok {
-			return ret
-		}
+	if ret, ok := ctx.TxReply(code, reason); ok {
+		return ret
 	}
 	return Reply(ctx, code, reason)
 }
@@ -66,8 +58,8 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 	}
 	// The top Via of the reply gets received/rport (RFC 3261 18.2.1,
 	// RFC 3581); opt stays on the stack.
-	// Lines from hdr.append_to_reply go in too.
-	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: hdr.ReplyHeaders(ctx)}
+	// Lines from hdr.append_to_reply (kept in the Ctx) go in too.
+	opt := sip.ReplyOptions{ServerHeader: ctx.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: ctx.ReplyHeaders()}
 	b := sip.AppendReply(ctx.Scratch[:0], m, code, reason, &opt)
 	ctx.Scratch = b
 	if err := ctx.Out.SendTo(b, ctx.Proto, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {

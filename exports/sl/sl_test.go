@@ -190,15 +190,17 @@ func TestAppendToReply(t *testing.T) {
 	}
 }
 
+// TestStatefulHook: send_reply goes through the transaction hook the Ctx
+// carries (issue 12: set by tm per message, no package variable), and
+// a new message starts without it.
 func TestStatefulHook(t *testing.T) {
-	defer func() { StatefulReply = nil }()
 	var got []int
-	StatefulReply = func(ctx *core.Ctx, code int, reason string) (int, bool) {
-		got = append(got, code)
-		return 7, code == 486 // pretend only the 486 has a transaction
-	}
 	rec := ksrtest.NewRecorder()
 	ctx := ksrtest.Ctx(t, ksrtest.Invite(), rec)
+	ctx.SetTxReply(func(ctx *core.Ctx, code int, reason string) (int, bool) {
+		got = append(got, code)
+		return 7, code == 486 // pretend only the 486 has a transaction
+	})
 	if r := SendReplyAny(ctx, 486, "Busy Here"); r != 7 || len(rec.Sent) != 0 {
 		t.Errorf("with a transaction: returned %d, sent %d stateless", r, len(rec.Sent))
 	}
@@ -207,5 +209,9 @@ func TestStatefulHook(t *testing.T) {
 	}
 	if r := SendReply(ctx, 486, "Busy Here"); r != 1 || len(got) != 2 {
 		t.Errorf("sl_send_reply must stay stateless: hook called %v", got)
+	}
+	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
+	if r := SendReplyAny(ctx, 486, "Busy Here"); r != 1 || len(got) != 2 {
+		t.Errorf("the hook outlived its message: returned %d, hook called %v", r, got)
 	}
 }

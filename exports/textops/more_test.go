@@ -109,7 +109,7 @@ func TestHoldAndPrivacy(t *testing.T) {
 
 func TestReplyBody(t *testing.T) {
 	ctx := ctxFor(t)
-	if _, _, ok := ReplyBody(ctx); ok {
+	if _, _, ok := ctx.ReplyBody(); ok {
 		t.Error("reply body before any call")
 	}
 	if SetReplyBody(ctx, "x", "") != -1 || SetReplyBodyHex(ctx, "zz", "text/plain") != -1 {
@@ -118,11 +118,11 @@ func TestReplyBody(t *testing.T) {
 	if SetReplyBodyHex(ctx, "6869", "text/plain") != 1 {
 		t.Fatal("set_reply_body_hex")
 	}
-	if b, ct, ok := ReplyBody(ctx); !ok || string(b) != "hi" || ct != "text/plain" {
+	if b, ct, ok := ctx.ReplyBody(); !ok || string(b) != "hi" || ct != "text/plain" {
 		t.Errorf("reply body %q %q %v", b, ct, ok)
 	}
 	ctx.Reset(ctx.Msg, ksrtest.Src, ksrtest.Local, core.UDP)
-	if _, _, ok := ReplyBody(ctx); ok {
+	if _, _, ok := ctx.ReplyBody(); ok {
 		t.Error("reply body leaked into the next message")
 	}
 }

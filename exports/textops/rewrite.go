@@ -8,9 +8,8 @@ import (
 )
 
 // state is per-worker: scratch space for rewrites (nothing in it outlives
-// a call) and the reply body of the current message.
+// a call, so every buffer carries over to the next message).
 type state struct {
-	reply replyBody
 	buf   []byte
 	block []byte
 	old   [][]byte
@@ -22,13 +21,11 @@ type hline struct {
 	name, value []byte
 }
 
-var slot int
+var msgState = core.NewMsgState(func(old *state) state {
+	return state{buf: old.buf[:0], block: old.block[:0], old: old.old[:0], new: old.new[:0], edits: old.edits[:0]}
+})
 
-func init() { slot = core.NewSlot() }
-
-func scratch(ctx *core.Ctx) *state {
-	return ctx.Slot(slot, func() any { return new(state) }).(*state)
-}
+func scratch(ctx *core.Ctx) *state { return msgState.Get(ctx) }
 
 // off is the offset of sub within buf (sub is a slice of buf).
 func off(buf, sub []byte) int { return cap(buf) - cap(sub) }

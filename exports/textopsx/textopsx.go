@@ -22,19 +22,16 @@ import (
 	"kemi/sip"
 )
 
-var slot int
-
-func init() { slot = core.NewSlot() }
-
 // state is one worker's buffers.
 type state struct {
 	bufs  [2][]byte
 	check sip.Msg // the applied message is parsed here first
 }
 
-func get(ctx *core.Ctx) *state {
-	return ctx.Slot(slot, func() any { return new(state) }).(*state)
-}
+// Every buffer carries over: nothing in state outlives a call.
+var msgStates = core.NewMsgState(func(old *state) state { return *old })
+
+func get(ctx *core.Ctx) *state { return msgStates.Get(ctx) }
 
 // apply writes the message with its pending edits into the worker's
 // buffer that the message does not read, and parses it into the message.

@@ -25,7 +25,6 @@ package tm
 
 import (
 	"fmt"
-	"kemi/exports/sl"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -33,20 +32,18 @@ import (
 	"time"
 
 	"kemi/core"
-	"kemi/exports/hdr"
-	"kemi/exports/textops"
 	"kemi/internal/memguard"
 	"kemi/sip"
 )
 
-var slot = core.NewSlot()
-
-// msgState is tm's per-message state in a worker's Ctx.
+// msgState is tm's per-message state in a worker's Ctx; a new message
+// starts with every field zero but the worker's caches carry keeps.
 type msgState struct {
-	seq uint64
-	rt  *core.Runtime
-	t   *TM
-	e   *env
+	// The worker's cache of its runtime's transaction layer and its
+	// scratch env; they outlive a message.
+	rt *core.Runtime
+	t  *TM
+	e  *env
 
 	c   *cell // the transaction of this message (t_newtran, t_relay, routes)
 	gen uint32
@@ -61,31 +58,37 @@ type msgState struct {
 	inBranch, inReply, inFailure bool
 }
 
-func newState() any { return new(msgState) }
+var msgStates = core.NewMsgState(func(old *msgState) msgState {
+	return msgState{rt: old.rt, t: old.t, e: old.e, rFrom: old.rFrom[:0], rTo: old.rTo[:0]}
+})
+
+// tms is each runtime's transaction layer.
+var tms = core.NewRuntimeState[TM](nil)
 
 // state returns ctx's tm state, reset when ctx carries a new message.
 func state(ctx *core.Ctx) *msgState {
-	st := ctx.Slot(slot, newState).(*msgState)
-	if st.seq != ctx.Seq {
-		st.seq = ctx.Seq
-		st.c, st.gen = nil, 0
-		st.onFailure, st.onBranch, st.onReply, st.onBranchFailure = "", "", "", ""
-		st.fr, st.frInv = 0, 0
-		st.rFrom, st.rTo = st.rFrom[:0], st.rTo[:0]
-		st.brIdx, st.code = 0, 0
-		st.inBranch, st.inReply, st.inFailure = false, false, false
-	}
+	st := msgStates.Get(ctx)
+	// send_reply and send_reply_error answer through the transaction
+	// when the message has one (after t_newtran or t_relay, or in a
+	// failure route), as Kamailio's sl does: every path that gives the
+	// message a cell passes here first.
+	ctx.SetTxReply(txReply)
 	return st
+}
+
+// txReply is the Ctx's stateful reply (core.Ctx.TxReply) for sl.
+func txReply(ctx *core.Ctx, code int, reason string) (int, bool) {
+	if !HasTransaction(ctx) {
+		return 0, false
+	}
+	return Reply(ctx, code, reason), true
 }
 
 // get returns the transaction layer of ctx's runtime and ctx's state.
 func get(ctx *core.Ctx) (*TM, *msgState) {
 	st := state(ctx)
 	if st.rt != ctx.RT || st.t == nil {
-		st.rt, st.t, st.e = ctx.RT, nil, nil
-		if v, ok := tms.Load(ctx.RT); ok {
-			st.t = v.(*TM)
-		}
+		st.rt, st.t, st.e = ctx.RT, tms.Peek(ctx.RT), nil
 	}
 	if st.t != nil {
 		if st.e == nil {
@@ -104,41 +107,54 @@ func get(ctx *core.Ctx) (*TM, *msgState) {
 	return st.t, st
 }
 
-// tms maps a runtime to its transaction layer.
-var tms sync.Map // *core.Runtime -> *TM
-
-// Attach makes t the transaction layer of rt (tests; OnStart does it for
+// Attach makes t the transaction layer of rt (tests; start does it for
 // a loaded module).
 func Attach(rt *core.Runtime, t *TM) {
-	tms.Store(rt, t)
+	tms.Set(rt, t)
 	rt.AddReplyHook(t.Hook)
-	rt.OnStop(func() { tms.Delete(rt) })
 }
 
-func init() {
-	core.OnStart("tm", start)
-	// send_reply and send_reply_error answer through the transaction when
-	// the message has one (after t_newtran), as Kamailio's sl does.
-	sl.StatefulReply = func(ctx *core.Ctx, code int, reason string) (int, bool) {
-		if !HasTransaction(ctx) {
-			return 0, false
-		}
-		return Reply(ctx, code, reason), true
+// replyHook matches a received reply to its transaction (reply_hooks: in
+// module.yaml).
+func replyHook(ctx *core.Ctx) bool {
+	if t := tms.Peek(ctx.RT); t != nil {
+		return t.Hook(ctx)
 	}
-	core.RegisterPV("T_branch_idx", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
-		st := state(ctx)
-		if !st.inBranch && !st.inReply && !st.inFailure {
-			return append(dst, '0'), true
-		}
-		return strconv.AppendInt(dst, int64(st.brIdx), 10), true
-	})
-	core.RegisterPV("T_reply_code", func(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
-		code := GetStatusCode(ctx)
-		if code < 0 {
-			code = 0
-		}
-		return strconv.AppendInt(dst, int64(code), 10), true
-	})
+	return false
+}
+
+// stop ends the timers of rt's transaction layer (stop: in module.yaml).
+func stop(rt *core.Runtime) {
+	t := tms.Peek(rt)
+	if t == nil {
+		return
+	}
+	if t.unIdle != nil {
+		t.unIdle()
+	}
+	if t.stop != nil {
+		t.Stop() // the timer goroutine closes its VM
+	} else {
+		t.closeTimerVM() // kemi test's stepped clock: no goroutine ran
+	}
+}
+
+// pvBranchIdx is $T_branch_idx.
+func pvBranchIdx(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	st := state(ctx)
+	if !st.inBranch && !st.inReply && !st.inFailure {
+		return append(dst, '0'), true
+	}
+	return strconv.AppendInt(dst, int64(st.brIdx), 10), true
+}
+
+// pvReplyCode is $T_reply_code.
+func pvReplyCode(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	code := GetStatusCode(ctx)
+	if code < 0 {
+		code = 0
+	}
+	return strconv.AppendInt(dst, int64(code), 10), true
 }
 
 // start reads the modparams, starts the timers and hooks replies.
@@ -178,17 +194,15 @@ func start(rt *core.Runtime) error {
 		}
 		t.mode = int(v.I)
 	}
-	Attach(rt, t)
+	tms.Set(rt, t) // replyHook finds it; stop ends it
 	if sc, ok := rt.Clock.(core.SteppedClock); ok {
 		// kemi test: the timers fire when the fake clock moves.
 		sc.OnAdvance(t.Tick)
-		rt.OnStop(t.closeTimerVM)
 	} else {
 		t.Start()
-		rt.OnStop(t.Stop)
 	}
 	// After a load the pool shrinks, so its cells' memory can go back.
-	rt.OnStop(t.guard.OnIdle(t.tab.trim))
+	t.unIdle = t.guard.OnIdle(t.tab.trim)
 	return nil
 }
 
@@ -637,8 +651,8 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		logErr(ctx, "t_reply: the transaction already has its final reply ("+strconv.Itoa(c.replyCode)+")")
 		return -1
 	}
-	body, ctype, _ := textops.ReplyBody(ctx)
-	t.sendLocal(st.e, c, code, reason, hdr.ReplyHeaders(ctx), body, ctype)
+	body, ctype, _ := ctx.ReplyBody()
+	t.sendLocal(st.e, c, code, reason, ctx.ReplyHeaders(), body, ctype)
 	return 1
 }
 

@@ -36,6 +36,8 @@ type TM struct {
 	// guard admits new transactions (the -m budget); memguard.Default
 	// unless a test gives its own.
 	guard *memguard.Guard
+	// unIdle cancels guard.OnIdle's trim of the pool (stop).
+	unIdle func()
 }
 
 // New builds a transaction layer over rt with a clock and timer values.

@@ -166,9 +166,12 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "T_branch_idx", Doc: "The branch index in branch, onreply and failure routes; 0 elsewhere."},
-			{Name: "T_reply_code", Doc: "The status code t_get_status_code gives; 0 when none."},
+			{Name: "T_branch_idx", Doc: "The branch index in branch, onreply and failure routes; 0 elsewhere.", Get: pvBranchIdx},
+			{Name: "T_reply_code", Doc: "The status code t_get_status_code gives; 0 when none.", Get: pvReplyCode},
 		},
+		Start:      []core.StartFunc{start},
+		Stop:       []core.StopFunc{stop},
+		ReplyHooks: []core.ReplyHook{replyHook},
 	})
 }
 
@@ -355,24 +358,29 @@ func kemi_t_set_fr(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/tm/module.yaml.
 var (
-	_ func(*core.Ctx) int                      = AnyReplied
-	_ func(*core.Ctx) int                      = AnyTimeout
-	_ func(*core.Ctx) int                      = BranchReplied
-	_ func(*core.Ctx) int                      = BranchTimeout
-	_ func(*core.Ctx, string) int              = CheckStatus
-	_ func(*core.Ctx) int                      = CheckTrans
-	_ func(*core.Ctx) int                      = GetBranchIndex
-	_ func(*core.Ctx) int                      = GetStatusCode
-	_ func(*core.Ctx) int                      = IsCanceled
-	_ func(*core.Ctx, string) int              = IsSet
-	_ func(*core.Ctx) int                      = NewTran
-	_ func(*core.Ctx, string) int              = OnBranch
-	_ func(*core.Ctx, string) int              = OnBranchFailure
-	_ func(*core.Ctx, string) int              = OnFailure
-	_ func(*core.Ctx, string) int              = OnReply
-	_ func(*core.Ctx) int                      = Relay
-	_ func(*core.Ctx, string, string, int) int = RelayToProtoAddr
-	_ func(*core.Ctx, int, string) int         = Reply
-	_ func(*core.Ctx) int                      = ResetFr
-	_ func(*core.Ctx, int, int) int            = SetFr
+	_ func(*core.Ctx) int                            = AnyReplied
+	_ func(*core.Ctx) int                            = AnyTimeout
+	_ func(*core.Ctx) int                            = BranchReplied
+	_ func(*core.Ctx) int                            = BranchTimeout
+	_ func(*core.Ctx, string) int                    = CheckStatus
+	_ func(*core.Ctx) int                            = CheckTrans
+	_ func(*core.Ctx) int                            = GetBranchIndex
+	_ func(*core.Ctx) int                            = GetStatusCode
+	_ func(*core.Ctx) int                            = IsCanceled
+	_ func(*core.Ctx, string) int                    = IsSet
+	_ func(*core.Ctx) int                            = NewTran
+	_ func(*core.Ctx, string) int                    = OnBranch
+	_ func(*core.Ctx, string) int                    = OnBranchFailure
+	_ func(*core.Ctx, string) int                    = OnFailure
+	_ func(*core.Ctx, string) int                    = OnReply
+	_ func(*core.Ctx) int                            = Relay
+	_ func(*core.Ctx, string, string, int) int       = RelayToProtoAddr
+	_ func(*core.Ctx, int, string) int               = Reply
+	_ func(*core.Ctx) int                            = ResetFr
+	_ func(*core.Ctx, int, int) int                  = SetFr
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvBranchIdx
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvReplyCode
+	_ func(*core.Runtime) error                      = start
+	_ func(*core.Runtime)                            = stop
+	_ func(*core.Ctx) bool                           = replyHook
 )

@@ -18,21 +18,14 @@ var rrEnc = base64.StdEncoding.WithPadding('-')
 // MAX_URI_SIZE does.
 const maxURI = 1024
 
-var slot = core.NewSlot()
-
 // msgState remembers which headers this message had replaced.
 type msgState struct {
-	seq      uint64
 	from, to bool
 }
 
-func state(ctx *core.Ctx) *msgState {
-	st := ctx.Slot(slot, func() any { return new(msgState) }).(*msgState)
-	if st.seq != ctx.Seq {
-		*st = msgState{seq: ctx.Seq}
-	}
-	return st
-}
+var msgStates = core.NewMsgState[msgState](nil)
+
+func state(ctx *core.Ctx) *msgState { return msgStates.Get(ctx) }
 
 // ReplaceFrom is uac_replace_from(display, uri).
 func ReplaceFrom(ctx *core.Ctx, display, uri string) int {

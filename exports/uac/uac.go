@@ -11,8 +11,6 @@ import (
 	"kemi/exports/pv"
 )
 
-const stateKey = "uac"
-
 // config is what one runtime's modparams say, checked at start.
 type config struct {
 	creds                   []credential
@@ -70,7 +68,8 @@ func parsePVRef(param, s string) (pvRef, error) {
 	return pvRef{}, fmt.Errorf(`modparam("uac", %q, %q): expected $avp(name) or $var(name)`, param, s)
 }
 
-func init() { core.OnStart("uac", start) }
+// configs is each runtime's config, set by start (nil when not started).
+var configs = core.NewRuntimeState[config](nil)
 
 func str(rt *core.Runtime, name string) string { return rt.Param("uac", name).S }
 
@@ -124,17 +123,11 @@ func start(rt *core.Runtime) error {
 			return fmt.Errorf(`modparam("uac", "restore_mode", "auto") needs modparam("rr", "append_fromtag", 1): the direction of a request is told by the From tag`)
 		}
 	}
-	rt.State(stateKey, func() any { return c })
+	configs.Set(rt, c)
 	return nil
 }
 
-func cfg(ctx *core.Ctx) *config {
-	if ctx.RT == nil {
-		return nil
-	}
-	c, _ := ctx.RT.State(stateKey, func() any { return (*config)(nil) }).(*config)
-	return c
-}
+func cfg(ctx *core.Ctx) *config { return configs.Peek(ctx.RT) }
 
 // parseCredential reads "username:realm:password" as Kamailio does: no
 // part empty, no spaces inside; the password is what follows the second

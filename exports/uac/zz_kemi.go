@@ -82,6 +82,7 @@ func init() {
 				Call:    kemi_uac_restore_to,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -169,4 +170,5 @@ var (
 	_ func(*core.Ctx, string) int         = ReplaceToURI
 	_ func(*core.Ctx) int                 = RestoreFrom
 	_ func(*core.Ctx) int                 = RestoreTo
+	_ func(*core.Runtime) error           = start
 )

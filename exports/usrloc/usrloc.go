@@ -55,21 +55,21 @@ type Usrloc struct {
 	db     *store.DB // nil when db_mode is 0
 	p      *persister
 	log    *core.Logger
+
+	quit, done chan struct{} // the expiry timer's; nil when none runs
 }
 
-const stateKey = "usrloc"
+var states = core.NewRuntimeState(func(rt *core.Runtime) *Usrloc {
+	return &Usrloc{
+		UseDomain: intParam(rt, "use_domain", 0) != 0,
+		tables:    map[string]*Table{},
+		log:       rt.Log,
+	}
+})
 
 // Get returns the usrloc state of rt, made with the module's params (or
 // Kamailio's defaults when usrloc is not loaded).
-func Get(rt *core.Runtime) *Usrloc {
-	return rt.State(stateKey, func() any {
-		return &Usrloc{
-			UseDomain: intParam(rt, "use_domain", 0) != 0,
-			tables:    map[string]*Table{},
-			log:       rt.Log,
-		}
-	}).(*Usrloc)
-}
+func Get(rt *core.Runtime) *Usrloc { return states.Get(rt) }
 
 // intParam reads an int modparam with a default for when the module is
 // not loaded (rt.Param gives null then).
@@ -121,12 +121,9 @@ func (u *Usrloc) Tables() []*Table {
 // DBPath resolves the database file from db_path and db_url.
 func DBPath(dbPath, dbURL string) string { return store.ResolvePath(dbPath, dbURL) }
 
-func init() {
-	core.OnStart("usrloc", start)
-}
-
 // start loads the tables from the database and starts the flusher and
-// the expiry timer; OnStop ends them and writes the last batch.
+// the expiry timer; stop ends them and writes the last batch (start: and
+// stop: in module.yaml).
 func start(rt *core.Runtime) error {
 	if err := store.CheckURL("usrloc", strParam(rt, "db_url")); err != nil {
 		return err
@@ -146,29 +143,36 @@ func start(rt *core.Runtime) error {
 	if iv <= 0 {
 		return errors.New("timer_interval: expected seconds > 0, got " + strconv.Itoa(iv))
 	}
-	stop := make(chan struct{})
+	quit := make(chan struct{})
 	done := make(chan struct{})
+	u.quit, u.done = quit, done
 	go func() {
 		defer close(done)
 		tk := time.NewTicker(time.Duration(iv) * time.Second)
 		defer tk.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case now := <-tk.C:
 				u.Expire(now.Unix())
 			}
 		}
 	}()
-	rt.OnStop(func() {
-		close(stop)
-		<-done
-		if u.p != nil {
-			u.p.stop()
-		}
-	})
 	return nil
+}
+
+func stop(rt *core.Runtime) {
+	u := states.Peek(rt)
+	if u == nil || u.quit == nil {
+		return
+	}
+	close(u.quit)
+	<-u.done
+	u.quit = nil
+	if u.p != nil {
+		u.p.stop()
+	}
 }
 
 // Expire removes every binding that ended before now, from every table.
@@ -189,11 +193,11 @@ func (u *Usrloc) Flush() error {
 	return u.p.flush()
 }
 
-// receivedSlot keeps what nathelper's fix_nated_register leaves for save.
-var receivedSlot = core.NewSlot()
+// receivedState keeps what nathelper's fix_nated_register leaves for
+// save, for the current message.
+var receivedState = core.NewMsgState[received](nil)
 
 type received struct {
-	seq uint64
 	uri string
 }
 
@@ -201,15 +205,13 @@ type received struct {
 // current REGISTER for save to keep with its bindings; lookup then sends
 // to it (as ctx.DstURI). nathelper's fix_nated_register calls it.
 func SetReceived(ctx *core.Ctx, uri string) {
-	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
-	st.seq, st.uri = ctx.Seq, uri
+	receivedState.Get(ctx).uri = uri
 }
 
 // Received returns what SetReceived recorded for the current message.
 func Received(ctx *core.Ctx) string {
-	st := ctx.Slot(receivedSlot, func() any { return new(received) }).(*received)
-	if st.seq != ctx.Seq {
-		return ""
+	if st := receivedState.Peek(ctx); st != nil {
+		return st.uri
 	}
-	return st.uri
+	return ""
 }

@@ -17,5 +17,13 @@ func init() {
 			{Name: "nat_bflag", Type: core.TInt, Default: core.Int(-1), Doc: "Branch flag marking a contact behind NAT; kept with the binding's flags."},
 			{Name: "preload", Type: core.TStr, Default: core.Str(""), Doc: "Tables to load at start. kemi loads every table the database holds, so this is accepted for compatibility.", Multi: true},
 		},
+		Start: []core.StartFunc{start},
+		Stop:  []core.StopFunc{stop},
 	})
 }
+
+// The build breaks here when a Go function's signature drifts from exports/usrloc/module.yaml.
+var (
+	_ func(*core.Runtime) error = start
+	_ func(*core.Runtime)       = stop
+)

@@ -14,8 +14,6 @@ import (
 	"kemi/core"
 )
 
-const stateKey = "xlog"
-
 // state is the module's per-runtime state, from its params.
 type state struct {
 	bufSize int
@@ -23,10 +21,8 @@ type state struct {
 	dyn     *core.Format // prefix with pseudo-variables (prefix_mode 1); nil otherwise
 }
 
-func init() {
-	core.OnStart("xlog", start)
-	slot = core.NewSlot()
-}
+// states is each runtime's state, set by start.
+var states = core.NewRuntimeState[state](nil)
 
 func start(rt *core.Runtime) error {
 	st := &state{bufSize: int(rt.Param("xlog", "buf_size").I), prefix: rt.Param("xlog", "prefix").S}
@@ -43,30 +39,25 @@ func start(rt *core.Runtime) error {
 	if v := rt.Param("xlog", "log_facility"); v.Kind == core.KStr && v.S != "" && !isFacility(v.S) {
 		return fmt.Errorf(`modparam("xlog", "log_facility"): unknown syslog facility %q (want LOG_LOCAL0 to LOG_LOCAL7, LOG_USER, LOG_DAEMON, ...)`, v.S)
 	}
-	rt.State(stateKey, func() any { return st })
+	states.Set(rt, st)
 	return nil
 }
-
-var slot int
 
 // worker is a worker's view of the module: the runtime state and a buffer
 // lines are expanded into.
 type worker struct {
-	rt  *core.Runtime
 	st  *state
 	buf []byte
 }
 
+var workers = core.NewMsgState(func(old *worker) worker { return worker{buf: old.buf[:0]} })
+
 var defaults = &state{bufSize: 4096, prefix: "<script>: "}
 
 func workerOf(ctx *core.Ctx) *worker {
-	w := ctx.Slot(slot, func() any { return new(worker) }).(*worker)
-	if w.rt != ctx.RT {
-		w.rt = ctx.RT
-		w.st, _ = ctx.RT.State(stateKey, func() any { return (*state)(nil) }).(*state)
-		if w.st == nil {
-			w.st = defaults
-		}
+	w := workers.Get(ctx)
+	if w.st = states.Peek(ctx.RT); w.st == nil {
+		w.st = defaults
 	}
 	return w
 }

@@ -93,6 +93,7 @@ func init() {
 				Call:    kemi_xwarn,
 			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -197,4 +198,5 @@ var (
 	_ func(*core.Ctx, string, string, string) int = XlogFacility
 	_ func(*core.Ctx, string) int                 = Xnotice
 	_ func(*core.Ctx, string) int                 = Xwarn
+	_ func(*core.Runtime) error                   = start
 )

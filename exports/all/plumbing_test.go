@@ -1,0 +1,40 @@
+package all
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSpec_NoHandWrittenRegistration covers issue 12: what a module
+// registers (pseudo-variables, start and stop hooks, reply hooks) is named
+// in its module.yaml and registered by the generated zz_kemi.go, and module
+// state goes through core.MsgState and core.RuntimeState. No module's own
+// Go code calls the registration functions, nor keeps state under a string
+// key or in a map keyed by runtime.
+func TestSpec_NoHandWrittenRegistration(t *testing.T) {
+	banned := regexp.MustCompile(`core\.RegisterPV(Setter)?\(|core\.OnStart\(|\brt\.OnStop\(|\.RT\.OnStop\(|\.State\("|sync\.Map // \*core\.Runtime`)
+	files, err := filepath.Glob("../*/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || filepath.Base(f) == "zz_kemi.go" {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			if trimmed := strings.TrimSpace(line); strings.HasPrefix(trimmed, "//") {
+				continue
+			}
+			if m := banned.FindString(line); m != "" {
+				t.Errorf("%s:%d: %s by hand; declare it in module.yaml or use core.MsgState/RuntimeState", f, i+1, m)
+			}
+		}
+	}
+}
