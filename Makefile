@@ -4,14 +4,14 @@ BIN     ?= bin/kemi
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test bench bench-go bench-sipp generate fuzz vet clean
+.PHONY: build run deps test bench bench-go bench-sipp generate fuzz clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kemi
 
 # Serves SIP on 127.0.0.1:5060 with the embedded default config and script.
 run: build
-	./$(BIN) serve
+	$(BIN) serve
 
 # What the tests need (sipp, Kamailio's package): scripts/deps.sh checks in
 # a few milliseconds; it installs what is missing on Debian as root, and
