@@ -19,6 +19,7 @@ type cache struct {
 
 type entry struct {
 	key     string
+	name    string // the name asked, without the final dot
 	expires time.Time
 	val     any // []record, []Target, or nil for a negative entry
 	err     error

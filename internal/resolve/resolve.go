@@ -56,13 +56,20 @@ type Resolver struct {
 	servers []string
 	client  dns.Client
 	tcp     dns.Client
-	hosts   map[string][]netip.Addr
+	hosts   map[string]hostEntry
 	cache   *cache
 	flight  singleflight.Group
 	next    atomic.Uint32 // rotates the first server asked
 
 	// Queries counts queries sent to servers (tests read it).
 	Queries atomic.Int64
+}
+
+// hostEntry is a name of /etc/hosts with its addresses; the name is kept
+// so targets can carry it without a copy.
+type hostEntry struct {
+	name  string
+	addrs []netip.Addr
 }
 
 // New builds a resolver; see Config for the defaults.
@@ -98,9 +105,13 @@ func New(cfg Config) *Resolver {
 	if r.cfg.Now == nil {
 		r.cfg.Now = time.Now
 	}
-	r.hosts = cfg.Hosts
-	if r.hosts == nil {
-		r.hosts = readHosts()
+	hosts := cfg.Hosts
+	if hosts == nil {
+		hosts = readHosts()
+	}
+	r.hosts = make(map[string]hostEntry, len(hosts))
+	for n, as := range hosts {
+		r.hosts[n] = hostEntry{name: n, addrs: as}
 	}
 	r.client = dns.Client{Net: "udp", Timeout: r.cfg.Timeout, UDPSize: 1232}
 	r.tcp = dns.Client{Net: "tcp", Timeout: r.cfg.Timeout}
@@ -129,8 +140,8 @@ func (r *Resolver) queryBudget() time.Duration {
 // Addrs returns the addresses of name: /etc/hosts first, else A (and
 // AAAA unless dns_try_ipv6 is off), IPv4 first.
 func (r *Resolver) Addrs(name string) ([]netip.Addr, error) {
-	if a, ok := r.hosts[strings.ToLower(strings.TrimSuffix(name, "."))]; ok {
-		return a, nil
+	if h, ok := r.hosts[strings.ToLower(strings.TrimSuffix(name, "."))]; ok {
+		return h.addrs, nil
 	}
 	v4, err4 := r.lookupName(name, dns.TypeA)
 	if err4 != nil && !errors.Is(err4, ErrNotFound) {

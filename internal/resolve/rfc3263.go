@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,13 +106,13 @@ func (r *Resolver) appendHost(dst []Target, host []byte, port int, tr Proto, sec
 	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
 		h = h[1 : len(h)-1]
 	}
-	if a, err := netip.ParseAddr(string(h)); err == nil {
+	if a, ok := sip.ParseIP(h); ok {
 		p := tr
 		if p == 0 {
 			p = def
 		}
 		if p&r.cfg.Protos == 0 {
-			return dst, fmt.Errorf("host %s: transport %s is not served", host, p)
+			return dst, fmt.Errorf("host %s: transport %s is not served", string(host), p)
 		}
 		if port == 0 {
 			port = int(defaultPort(p))
@@ -128,34 +127,34 @@ func (r *Resolver) appendHost(dst []Target, host []byte, port int, tr Proto, sec
 			p = def
 		}
 		if p&r.cfg.Protos == 0 {
-			return dst, fmt.Errorf("host %s: transport %s is not served", host, p)
+			return dst, fmt.Errorf("host %s: transport %s is not served", string(host), p)
 		}
-		return r.appendAddrs(&o, dst, h, nil, p, uint16(port))
+		return appendAddrs(r, &o, dst, h, p, uint16(port))
 	}
 	var nb [300]byte
 	var why error
 	if tr != 0 {
 		if tr&r.cfg.Protos == 0 {
-			return dst, fmt.Errorf("host %s: transport %s is not served", host, tr)
+			return dst, fmt.Errorf("host %s: transport %s is not served", string(host), tr)
 		}
-		dst, why = r.appendSRV(&o, dst, srvName(nb[:0], tr, h), tr)
+		dst, why = appendSRV(r, &o, dst, srvName(nb[:0], tr, h), tr)
 		if len(dst) > n0 || (why != nil && !errors.Is(why, ErrNotFound)) {
 			return dst, why
 		}
-		return r.appendAddrs(&o, dst, h, nil, tr, defaultPort(tr))
+		return appendAddrs(r, &o, dst, h, tr, defaultPort(tr))
 	}
 	if !r.cfg.NoNAPTR {
-		v, err := r.lookup(&o, h, dns.TypeNAPTR)
+		e, err := lookup(r, &o, h, dns.TypeNAPTR)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return dst, err
 		}
 		if err == nil {
-			for _, n := range v.([]NAPTR) {
+			for _, n := range e.val.([]NAPTR) {
 				p := naptrProto(n)
 				if p == 0 || p&r.cfg.Protos == 0 || (secure && p != TLS) {
 					continue
 				}
-				dst, why = r.appendSRV(&o, dst, []byte(n.Replacement), p)
+				dst, why = appendSRV(r, &o, dst, n.Replacement, p)
 				if why != nil && !errors.Is(why, ErrNotFound) {
 					return dst, why
 				}
@@ -169,7 +168,7 @@ func (r *Resolver) appendHost(dst []Target, host []byte, port int, tr Proto, sec
 		if p&r.cfg.Protos == 0 || (secure && p != TLS) {
 			continue
 		}
-		dst, why = r.appendSRV(&o, dst, srvName(nb[:0], p, h), p)
+		dst, why = appendSRV(r, &o, dst, srvName(nb[:0], p, h), p)
 		if why != nil && !errors.Is(why, ErrNotFound) {
 			return dst, why
 		}
@@ -178,9 +177,9 @@ func (r *Resolver) appendHost(dst []Target, host []byte, port int, tr Proto, sec
 		return dst, nil
 	}
 	if def&r.cfg.Protos == 0 {
-		return dst, fmt.Errorf("host %s: no SRV records, and transport %s is not served", host, def)
+		return dst, fmt.Errorf("host %s: no SRV records, and transport %s is not served", string(host), def)
 	}
-	return r.appendAddrs(&o, dst, h, nil, def, defaultPort(def))
+	return appendAddrs(r, &o, dst, h, def, defaultPort(def))
 }
 
 // naptrProto maps a NAPTR record usable for SIP (flag "s", no regexp, a
@@ -213,13 +212,13 @@ func srvName(dst []byte, p Proto, host []byte) []byte {
 }
 
 // appendSRV appends the targets of the SRV records of name.
-func (r *Resolver) appendSRV(o *op, dst []Target, name []byte, p Proto) ([]Target, error) {
-	v, err := r.lookup(o, name, dns.TypeSRV)
+func appendSRV[S ~string | ~[]byte](r *Resolver, o *op, dst []Target, name S, p Proto) ([]Target, error) {
+	e, err := lookup(r, o, name, dns.TypeSRV)
 	if err != nil {
 		return dst, err
 	}
 	var ord [maxSRV]SRV
-	recs := ord[:copy(ord[:], v.([]SRV))]
+	recs := ord[:copy(ord[:], e.val.([]SRV))]
 	if r.cfg.SRVLoadBalance {
 		OrderSRV(recs)
 	}
@@ -229,9 +228,8 @@ func (r *Resolver) appendSRV(o *op, dst []Target, name []byte, p Proto) ([]Targe
 		if s.Target == "." || s.Target == "" {
 			continue
 		}
-		t := strings.TrimSuffix(s.Target, ".")
 		var err error
-		dst, err = r.appendAddrs(o, dst, nil, &t, p, s.Port)
+		dst, err = appendAddrs(r, o, dst, s.Target, p, s.Port)
 		if err != nil {
 			last = err
 			if !errors.Is(err, ErrNotFound) {
@@ -243,65 +241,48 @@ func (r *Resolver) appendSRV(o *op, dst []Target, name []byte, p Proto) ([]Targe
 		return dst, last
 	}
 	if len(dst) == n0 {
-		return dst, fmt.Errorf("SRV %s: %w (no target with an address)", name, ErrNotFound)
+		return dst, fmt.Errorf("SRV %s: %w (no target with an address)", e.name, ErrNotFound)
 	}
 	return dst, nil
 }
 
-// appendAddrs appends the addresses of a name (given as bytes, or as a
-// string when sname is not nil) on port over p: /etc/hosts first, else A,
-// then AAAA unless dns_try_ipv6 is off.
-func (r *Resolver) appendAddrs(o *op, dst []Target, name []byte, sname *string, p Proto, port uint16) ([]Target, error) {
-	var hn string
-	if sname != nil {
-		hn = *sname
-		name = nil
-	}
+// appendAddrs appends the addresses of name on port over p: /etc/hosts
+// first, else A, then AAAA unless dns_try_ipv6 is off.
+func appendAddrs[S ~string | ~[]byte](r *Resolver, o *op, dst []Target, name S, p Proto, port uint16) ([]Target, error) {
 	var lb [256]byte
-	low := lb[:0]
-	if name != nil {
-		low = lowerInto(low, name)
-	} else {
-		low = lowerInto(low, []byte(hn)) // no allocation: the conversion does not escape
-	}
+	low := lowerInto(lb[:0], name)
 	if n := len(low); n > 0 && low[n-1] == '.' {
 		low = low[:n-1]
 	}
-	if as, ok := r.hosts[string(low)]; ok {
-		if hn == "" {
-			hn = string(low)
-		}
-		for _, a := range as {
+	if h, ok := r.hosts[string(low)]; ok {
+		for _, a := range h.addrs {
 			if !r.cfg.NoIPv6 || a.Is4() {
-				dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: hn})
+				dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: h.name})
 			}
 		}
 		return dst, nil
 	}
 	n0 := len(dst)
-	v4, err4 := r.lookup(o, low, dns.TypeA)
+	e4, err4 := lookup(r, o, low, dns.TypeA)
 	if err4 != nil && !errors.Is(err4, ErrNotFound) {
 		return dst, err4
 	}
-	var v6 any
+	var e6 *entry
 	err6 := ErrNotFound
 	if !r.cfg.NoIPv6 {
-		v6, err6 = r.lookup(o, low, dns.TypeAAAA)
+		e6, err6 = lookup(r, o, low, dns.TypeAAAA)
 		if err6 != nil && !errors.Is(err6, ErrNotFound) && err4 != nil {
 			return dst, err6
 		}
 	}
-	if hn == "" && (err4 == nil || err6 == nil) {
-		hn = string(name)
-	}
 	if err4 == nil {
-		for _, a := range v4.([]netip.Addr) {
-			dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: hn})
+		for _, a := range e4.val.([]netip.Addr) {
+			dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: e4.name})
 		}
 	}
 	if err6 == nil {
-		for _, a := range v6.([]netip.Addr) {
-			dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: hn})
+		for _, a := range e6.val.([]netip.Addr) {
+			dst = appendTarget(dst, Target{Proto: p, Addr: netip.AddrPortFrom(a, port), Host: e6.name})
 		}
 	}
 	if len(dst) == n0 {
@@ -322,8 +303,9 @@ func appendTarget(dst []Target, t Target) []Target {
 	return append(dst, t)
 }
 
-func lowerInto(dst, s []byte) []byte {
-	for _, c := range s {
+func lowerInto[S ~string | ~[]byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
@@ -363,19 +345,19 @@ func OrderSRV(recs []SRV) {
 // lookup answers (name, qtype) from the cache, or asks the servers once
 // however many callers ask for it at the same time. name may alias a
 // caller's buffer; a cache hit does not allocate.
-func (r *Resolver) lookup(o *op, name []byte, qtype uint16) (any, error) {
+func lookup[S ~string | ~[]byte](r *Resolver, o *op, name S, qtype uint16) (*entry, error) {
 	var kb [264]byte
 	key := append(kb[:0], byte(qtype), byte(qtype>>8))
+	if len(name) > 254 {
+		return nil, fmt.Errorf("%s %.40q...: %w (name longer than 253)", dns.TypeToString[qtype], string(name), ErrNotFound)
+	}
 	key = lowerInto(key, name)
 	if key[len(key)-1] != '.' || len(key) == 2 {
 		key = append(key, '.')
 	}
-	if len(key) > 2+254 {
-		return nil, fmt.Errorf("%s %.40q...: %w (name longer than 253)", dns.TypeToString[qtype], name, ErrNotFound)
-	}
 	if !r.cfg.NoCache {
 		if e, ok := r.cache.get(key, r.cfg.Now()); ok {
-			return e.val, e.err
+			return e, e.err
 		}
 	}
 	skey := string(key)
@@ -386,6 +368,7 @@ func (r *Resolver) lookup(o *op, name []byte, qtype uint16) (any, error) {
 	ch := r.flight.DoChan(skey, func() (any, error) {
 		e := r.query(fqdn, qtype)
 		e.key = skey
+		e.name = strings.TrimSuffix(fqdn, ".")
 		if !r.cfg.NoCache && e.expires.After(r.cfg.Now()) {
 			r.cache.put(e)
 		}
@@ -400,14 +383,18 @@ func (r *Resolver) lookup(o *op, name []byte, qtype uint16) (any, error) {
 	select {
 	case res := <-ch:
 		e := res.Val.(*entry)
-		return e.val, e.err
+		return e, e.err
 	case <-t.C:
-		return nil, fmt.Errorf("%s %s: %w (waited %s)", dns.TypeToString[qtype], fqdn, ErrTimeout, strconv.Quote(wait.String()))
+		return nil, fmt.Errorf("%s %s: %w (waited %s)", dns.TypeToString[qtype], fqdn, ErrTimeout, wait)
 	}
 }
 
 // lookupName is lookup for the exported, single-query methods.
 func (r *Resolver) lookupName(name string, qtype uint16) (any, error) {
 	o := op{r: r}
-	return r.lookup(&o, []byte(name), qtype)
+	e, err := lookup(r, &o, name, qtype)
+	if err != nil {
+		return nil, err
+	}
+	return e.val, nil
 }
