@@ -73,6 +73,10 @@ type Config struct {
 	// Hosts maps lower-case names to addresses, from /etc/hosts; nil
 	// reads it (an empty map reads nothing).
 	Hosts map[string][]netip.Addr
+	// NoFailover: tm sends to the first target only (use_dns_failover=no).
+	// kemi's default is on, unlike Kamailio's, as RFC 3263 4.3 asks a
+	// client to try the next target when one does not answer.
+	NoFailover bool
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 }

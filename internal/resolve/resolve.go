@@ -359,3 +359,26 @@ func records(ans []dns.RR, qtype uint16) (any, time.Duration) {
 	}
 	return nil, 0
 }
+
+var def atomic.Pointer[Resolver]
+
+// Default is the resolver the loaded config set up (SetDefault), or one
+// over /etc/resolv.conf with Kamailio's defaults when none was set.
+func Default() *Resolver {
+	if r := def.Load(); r != nil {
+		return r
+	}
+	r := New(Config{})
+	if def.CompareAndSwap(nil, r) {
+		return r
+	}
+	return def.Load()
+}
+
+// SetDefault installs the resolver tm, forward and ipops use; the loader
+// calls it on every load, so a reload starts with an empty cache.
+func SetDefault(r *Resolver) { def.Store(r) }
+
+// Failover says whether tm tries the next target of a resolved next hop
+// after a timeout or a 503 (use_dns_failover).
+func (r *Resolver) Failover() bool { return !r.cfg.NoFailover }
