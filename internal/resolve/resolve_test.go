@@ -97,6 +97,7 @@ func TestRFC3263_Order(t *testing.T) {
 		{r, "sip:bob@example.test;maddr=127.0.0.9", "udp:127.0.0.9:5060"},
 		{r, "sips:example.test", "error: host example.test: no SRV records, and transport tls is not served"},
 		{r, "sip:bob@nowhere.test", "error: A nowhere.test.: no such record (NXDOMAIN)"},
+		{r, "sip:callee.invalid:5060", "error: A callee.invalid.: no such record (.invalid names never resolve, RFC 6761)"},
 		{r, "tel:+1234", `error: URI "tel:+1234" is not a sip: or sips: URI`},
 		{r, "sip:x.test;transport=sctp", `error: URI "sip:x.test;transport=sctp": transport "sctp" is not served`},
 	} {

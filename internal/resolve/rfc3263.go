@@ -360,6 +360,9 @@ func lookup[S ~string | ~[]byte](r *Resolver, o *op, name S, qtype uint16) (*ent
 			return e, e.err
 		}
 	}
+	if k := key[2:]; len(k) >= 8 && string(k[len(k)-8:]) == "invalid." && (len(k) == 8 || k[len(k)-9] == '.') {
+		return nil, fmt.Errorf("%s %s: %w (.invalid names never resolve, RFC 6761)", dns.TypeToString[qtype], string(k), ErrNotFound)
+	}
 	skey := string(key)
 	fqdn := skey[2:]
 	if _, ok := dns.IsDomainName(fqdn); !ok || fqdn == "." {

@@ -29,15 +29,24 @@ func Start(t testing.TB, records ...string) *Server {
 	t.Helper()
 	s := &Server{}
 	s.Set(t, records...)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
+	// One port for UDP and TCP: try until the TCP side of a free UDP
+	// port is free too (other tests hold ports on this machine).
+	var pc net.PacketConn
+	var ln net.Listener
+	for try := 0; ; try++ {
+		var err error
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Addr = pc.LocalAddr().String()
+		if ln, err = net.Listen("tcp", s.Addr); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if try == 50 {
+			t.Fatal(err)
+		}
 	}
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
