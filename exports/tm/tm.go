@@ -36,6 +36,7 @@ import (
 	"kemi/exports/hdr"
 	"kemi/exports/textops"
 	"kemi/internal/memguard"
+	"kemi/internal/resolve"
 	"kemi/sip"
 )
 
@@ -337,6 +338,14 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		}
 		var why string
 		dst, why = destination(target)
+		if why != "" && sip.URIHostIsName(target) {
+			ts, err := resolve.Default().AppendURITargets(nil, target)
+			if err != nil {
+				why = err.Error()
+			} else {
+				dst, why = ts[0].Addr, ""
+			}
+		}
 		if why != "" {
 			logErr(ctx, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why)
 			return -1
