@@ -26,6 +26,7 @@ import (
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
+	"kemi/internal/resolve/dnstest"
 	_ "kemi/engines/all"
 	_ "kemi/exports/all"
 )
@@ -54,6 +55,10 @@ type scenario struct {
 	Disk bool `yaml:"disk"`
 	// Env sets environment variables for the scenario (os.getenv).
 	Env map[string]string `yaml:"env"`
+	// DNS are zone-file records ("gw.example.test. 60 IN A 127.0.0.2")
+	// an in-test DNS server on 127.0.0.1 answers; the config's
+	// dns_servers points at it.
+	DNS []string `yaml:"dns"`
 }
 
 type step struct {
@@ -163,6 +168,9 @@ func runEngine(t *testing.T, dir string, sc *scenario, e engineInfo) string {
 	}
 	var cfg strings.Builder
 	cfg.WriteString("#!KAMAILIO\ndebug=3\nlog_stderror=yes\n")
+	if len(sc.DNS) > 0 {
+		cfg.WriteString("dns_servers=\"" + dnstest.Start(t, sc.DNS...).Addr + "\"\n")
+	}
 	for _, m := range sc.Modules {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}
