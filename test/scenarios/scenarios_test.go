@@ -26,9 +26,9 @@ import (
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
-	"kemi/internal/resolve/dnstest"
 	_ "kemi/engines/all"
 	_ "kemi/exports/all"
+	"kemi/internal/resolve/dnstest"
 )
 
 // scenario is scenario.yaml.
