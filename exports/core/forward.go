@@ -32,8 +32,6 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": the message is not a request\n")
 		return -1
 	}
-	var dst netip.AddrPort
-	var why string
 	// ctx.Scratch holds the target and then our address while they are
 	// looked at (a conversion would be allocated per message); the
 	// message is written into it last.
@@ -46,8 +44,8 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Scratch = append(ctx.Scratch[:0], ctx.DstURI...)
 		target = ctx.Scratch
 	}
-	dst, why = sip.URIDestination(target)
-	if why != "" && sip.URIHostIsName(target) {
+	dst, name, why := sip.URIDestinationOrName(target)
+	if name {
 		// A host name: RFC 3263's first target (stateless forwarding has
 		// no failover; tm's does).
 		ts, err := resolve.Default().AppendURITargets(nil, target)
