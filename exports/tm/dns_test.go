@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/exports/internal/ksrtest"
 	"kemi/internal/resolve"
 	"kemi/internal/resolve/dnstest"
 )
@@ -81,4 +82,40 @@ func TestDNSFailover_OffSendsTheFailureUpstream(t *testing.T) {
 	// Upstream as 500, as RFC 3261 16.7 step 6 turns a 503.
 	r.expect("use_dns_failover=no: the 503 goes upstream",
 		"ACK sip:bob@example.com SIP/2.0 -> "+srvA.String(), "SIP/2.0 500 Server Internal Error -> "+uac.String())
+}
+
+// TestDNSNextHop_CachedNameDoesNotAllocate: a call relayed to a host name
+// whose records are in the cache allocates no more than one to an IP.
+func TestDNSNextHop_CachedNameDoesNotAllocate(t *testing.T) {
+	r := dnsRig(t, resolve.Config{})
+	r.rec = ksrtest.Discard
+	r.ctx.Out = r.rec
+	r.rt.Send = func([]byte, core.Proto, netip.AddrPort) error { return nil }
+	inv := invite("z9hG4bK-dalloc")
+	var fwd []byte
+	{
+		rec := ksrtest.NewRecorder()
+		r.ctx.Out = rec
+		r.in(inv, uac)
+		fwd = rec.Sent[0].B
+		r.ctx.Out = r.rec
+	}
+	ok := replyTo(t, fwd, 200, "OK", "x")
+	r.in(ok, srvA)
+	r.advance(time.Duration(RFCTimers().Wait) + time.Second)
+	var buf []byte
+	allocs := testing.AllocsPerRun(200, func() {
+		buf = append(buf[:0], inv...)
+		r.msg.Parse(buf)
+		r.ctx.Reset(&r.msg, uac, proxy, core.UDP)
+		r.route(&r.ctx)
+		buf = append(buf[:0], ok...)
+		r.msg.Parse(buf)
+		r.ctx.Reset(&r.msg, srvA, proxy, core.UDP)
+		r.tm.Hook(&r.ctx)
+		r.advance(time.Duration(RFCTimers().Wait) + 20*time.Millisecond)
+	})
+	if allocs > 0 {
+		t.Errorf("%.1f allocations per call to a cached host name, want 0", allocs)
+	}
 }

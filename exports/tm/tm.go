@@ -337,8 +337,9 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 			target = e.buf
 		}
 		var why string
-		dst, why = destination(target)
-		if why != "" && sip.URIHostIsName(target) {
+		var name bool
+		dst, name, why = destination(target)
+		if name {
 			ts, err := resolve.Default().AppendURITargets(nil, target)
 			if err != nil {
 				why = err.Error()

@@ -394,8 +394,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 			target = e.buf
 		}
 		var why string
-		dst, why = destination(target)
-		if why != "" && sip.URIHostIsName(target) {
+		var name bool
+		dst, name, why = destination(target)
+		if name {
 			var err error
 			if e.tgts, err = resolve.Default().AppendURITargets(e.tgts[:0], target); err != nil {
 				return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %v", err)
