@@ -43,7 +43,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTest(t *testing.T, cfg Config, records ...string) (*Resolver, *dnstest.Server, *clock) {
+func newTest(t testing.TB, cfg Config, records ...string) (*Resolver, *dnstest.Server, *clock) {
 	t.Helper()
 	s := dnstest.Start(t, records...)
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
