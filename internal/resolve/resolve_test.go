@@ -399,3 +399,49 @@ func FuzzNAPTRAndSRVOrder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAnswer: whatever a server sends that unpacks as DNS, the records
+// kept stay within their caps and nothing panics.
+func FuzzAnswer(f *testing.F) {
+	m := new(dns.Msg)
+	m.SetQuestion("_sip._udp.x.test.", dns.TypeSRV)
+	m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: "_sip._udp.x.test.", Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60}, Priority: 1, Weight: 2, Port: 5060, Target: "a.x.test."},
+		&dns.NAPTR{Hdr: dns.RR_Header{Name: "x.test.", Rrtype: dns.TypeNAPTR, Class: dns.ClassINET, Ttl: 60}, Order: 1, Flags: "s", Service: "SIP+D2U", Replacement: "_sip._udp.x.test."},
+		&dns.A{Hdr: dns.RR_Header{Name: "a.x.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: []byte{127, 0, 0, 1}})
+	b, _ := m.Pack()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m dns.Msg
+		if m.Unpack(b) != nil {
+			return
+		}
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV, dns.TypeNAPTR, dns.TypePTR} {
+			v, ttl := records(m.Answer, qt)
+			if ttl < 0 {
+				t.Fatalf("negative TTL %v", ttl)
+			}
+			switch x := v.(type) {
+			case []netip.Addr:
+				if len(x) > maxAddrs {
+					t.Fatalf("%d addresses", len(x))
+				}
+			case []SRV:
+				if len(x) > maxSRV {
+					t.Fatalf("%d SRV", len(x))
+				}
+				OrderSRV(x)
+			case []NAPTR:
+				if len(x) > maxNAPTR {
+					t.Fatalf("%d NAPTR", len(x))
+				}
+				for _, n := range x {
+					naptrProto(n)
+				}
+			case []string:
+				if len(x) > maxAddrs {
+					t.Fatalf("%d PTR", len(x))
+				}
+			}
+		}
+	})
+}
