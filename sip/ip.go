@@ -2,6 +2,10 @@ package sip
 
 import "net/netip"
 
+// ParseIP is parseIP for other packages: an IP address held in bytes,
+// parsed without allocating.
+func ParseIP(b []byte) (netip.Addr, bool) { return parseIP(b) }
+
 // parseIP parses an IPv4 dotted quad or an IPv6 address (no brackets, no
 // zone). It exists because netip.ParseAddr takes a string, and converting
 // a slice of the receive buffer would allocate on the hot path.

@@ -64,6 +64,26 @@ var knownGlobals = map[string]globalParam{
 	"tcp_rd_buf_size":         {kind: pInt},
 	"tcp_listen_backlog":      {kind: pInt},
 
+	// DNS for next hops (internal/resolve). dns_servers is kemi's own: a
+	// comma-separated list of IP:port name servers used instead of
+	// /etc/resolv.conf's. The others are Kamailio's names and mean what
+	// they mean there; see docs/dns.md for the defaults kemi picks.
+	"dns_servers":            {kind: pStr},
+	"dns_try_ipv6":           {kind: pBool},
+	"dns_try_naptr":          {kind: pBool},
+	"dns_srv_lb":             {kind: pBool},
+	"dns_srv_loadbalancing":  {kind: pBool, canon: "dns_srv_lb"},
+	"dns_retr_time":          {kind: pInt},
+	"dns_retr_no":            {kind: pInt},
+	"use_dns_cache":          {kind: pBool},
+	"dns_use_cache":          {kind: pBool, canon: "use_dns_cache"},
+	"use_dns_failover":       {kind: pBool},
+	"dns_use_failover":       {kind: pBool, canon: "use_dns_failover"},
+	"dns_cache_negative_ttl": {kind: pInt},
+	"dns_cache_min_ttl":      {kind: pInt},
+	"dns_cache_max_ttl":      {kind: pInt},
+	"dns_cache_mem":          {kind: pInt},
+
 	// kemi's own: replies follow the top Via's maddr (off; see
 	// sip.SetReplyToViaMaddr for why).
 	"reply_to_via_maddr": {kind: pBool},
@@ -83,12 +103,11 @@ var knownGlobals = map[string]globalParam{
 var ignoredGlobals = setOf(`
 fork_delay modinit_delay log_color log_prefix_mode log_engine_type log_engine_data
 xavp_via_params xavp_via_fields xavp_via_reply_params domain auto_domains
-dns rev_dns dns_rev_via dns_try_ipv6 dns_try_naptr dns_srv_lb dns_srv_loadbalancing
+dns rev_dns dns_rev_via
 dns_udp_pref dns_udp_preference dns_tcp_pref dns_tcp_preference dns_tls_pref
-dns_tls_preference dns_sctp_pref dns_sctp_preference dns_retr_time dns_slow_query_ms
-dns_retr_no dns_servers_no dns_use_search_list dns_search_full_match dns_naptr_ignore_rfc
-dns_cache_init use_dns_cache dns_use_cache use_dns_failover dns_use_failover
-dns_cache_flags dns_cache_negative_ttl dns_cache_min_ttl dns_cache_max_ttl dns_cache_mem
+dns_tls_preference dns_sctp_pref dns_sctp_preference dns_slow_query_ms
+dns_servers_no dns_use_search_list dns_search_full_match dns_naptr_ignore_rfc
+dns_cache_init dns_cache_flags
 dns_cache_gc_interval dns_cache_del_nonexp dns_cache_delete_nonexpired dns_cache_rec_pref
 auto_bind_ipv6 bind_ipv6_link_local ipv6_hex_style
 dst_blocklist_init use_dst_blocklist dst_blocklist_mem dst_blocklist_expire

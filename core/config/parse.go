@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"kemi/core"
+	"kemi/internal/resolve"
 )
 
 // Options adjust how a config is read. The zero value reads files from
@@ -472,6 +473,10 @@ func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token)
 			p.errorf(vals[0].pos, "%s: expected a number, got %s", name, describeValue(vals))
 			return
 		}
+		if n < 0 && strings.HasPrefix(name, "dns_") {
+			p.errorf(vals[0].pos, "%s: expected a number 0 or more, got %d", name, n)
+			return
+		}
 		v = core.Int(n)
 	case pBool:
 		if len(vals) == 1 && vals[0].kind == tID {
@@ -495,6 +500,12 @@ func (p *parser) knownGlobal(pos Pos, name string, gp globalParam, vals []token)
 		if strings.HasPrefix(name, "kemi.") && (len(vals) != 1 || vals[0].kind != tStr) {
 			p.errorf(vals[0].pos, "%s: expected a quoted function name, got %s", name, describeValue(vals))
 			return
+		}
+		if name == "dns_servers" {
+			if _, err := resolve.ParseServers(s); err != nil {
+				p.errorf(vals[0].pos, "%v", err)
+				return
+			}
 		}
 		v = core.Str(s)
 	case pListen:

@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"kemi/core"
 	"kemi/core/config"
 	"kemi/core/scriptcheck"
 	"kemi/internal/memguard"
+	"kemi/internal/resolve"
 	"kemi/sip"
 )
 
@@ -264,6 +266,7 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 	if err := setSignature(rt, cfg); err != nil {
 		return nil, err
 	}
+	resolve.SetDefault(resolve.New(dnsConfig(rt.Globals)))
 	for _, cb := range []string{"request_route", "reply_route", "onsend_route", "event_route"} {
 		if v, ok := rt.Globals["kemi."+cb+"_callback"]; ok && v.Kind == core.KStr && v.S != "" {
 			rt.Callbacks["ksr_"+cb] = v.S
@@ -399,4 +402,53 @@ func (s *Setup) checkScript(eng *core.EngineInfo, src []byte, strict bool, read 
 		lines[i] = d.String()
 	}
 	return errors.New(strings.Join(lines, "\n"))
+}
+
+// dnsConfig reads the dns_* core parameters (and kemi's dns_servers) into
+// the resolver's configuration; what is not set keeps the resolver's
+// defaults (see docs/dns.md). Values were checked by the config parser.
+func dnsConfig(g map[string]core.Value) resolve.Config {
+	var c resolve.Config
+	if v, ok := g["dns_servers"]; ok {
+		c.Servers, _ = resolve.ParseServers(v.S)
+	}
+	num := func(name string) (int64, bool) {
+		v, ok := g[name]
+		return v.I, ok && (v.Kind == core.KInt || v.Kind == core.KBool)
+	}
+	off := func(name string) bool {
+		n, ok := num(name)
+		return ok && n == 0
+	}
+	if n, ok := num("dns_retr_time"); ok && n > 0 {
+		c.Timeout = time.Duration(n) * time.Second
+	}
+	if n, ok := num("dns_retr_no"); ok && n > 0 {
+		c.Attempts = int(n)
+	}
+	c.NoIPv6 = off("dns_try_ipv6")
+	c.NoNAPTR = off("dns_try_naptr")
+	if n, ok := num("dns_srv_lb"); ok {
+		c.SRVLoadBalance = n != 0
+	}
+	c.NoCache = off("use_dns_cache")
+	c.NoFailover = off("use_dns_failover")
+	if n, ok := num("dns_cache_min_ttl"); ok {
+		c.MinTTL = time.Duration(n) * time.Second
+	}
+	if n, ok := num("dns_cache_max_ttl"); ok {
+		c.MaxTTL = time.Duration(n) * time.Second
+	}
+	if n, ok := num("dns_cache_negative_ttl"); ok {
+		c.NegTTL = time.Duration(n) * time.Second
+		if n == 0 {
+			c.NegTTL = -1 // 0 turns negative caching off, as in Kamailio
+		}
+	}
+	if n, ok := num("dns_cache_mem"); ok && n > 0 {
+		// Kamailio's bound is KB of shared memory; an entry here costs
+		// about 256 bytes with its records (names, a few addresses).
+		c.MaxEntries = int(max(n*1024/256, 16))
+	}
+	return c
 }

@@ -211,6 +211,7 @@ read_globals = {
 				fields = {
 					compare_ips = {},
 					compare_pure_ips = {},
+					dns_query = {},
 					ip_is_in_subnet = {},
 					ip_type = {},
 					is_in_subnet = {},
@@ -220,6 +221,9 @@ read_globals = {
 					is_ip6_reference = {},
 					is_ip_rfc1918 = {},
 					is_pure_ip = {},
+					naptr_query = {},
+					ptr_query = {},
+					srv_query = {},
 				},
 			},
 			kx = {

@@ -570,7 +570,7 @@ interface KSR_htable {
 	sht_unlock(table: string, key: string): number;
 }
 
-/** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
+/** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
 interface KSR_ipops {
 	/**
 	 * Compare two IP addresses by value, not as text.
@@ -586,6 +586,13 @@ interface KSR_ipops {
 	 * @returns 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
 	 */
 	compare_pure_ips(ip1: string, ip2: string): number;
+	/**
+	 * Look up the addresses of a host name into $dns(pvid=>count), $dns(pvid=>ipv4) and $dns(pvid=>ipv6) (1 when an address of that family came), $dns(pvid=>addr[i]) and $dns(pvid=>type[i]) (4 or 6). Answers come from kemi's shared DNS cache and its servers (dns_servers, else /etc/resolv.conf). Containers live per worker, as Kamailio's per process, at most 32 of them.
+	 * @param hostname The name to look up (A, and AAAA unless dns_try_ipv6 is off; /etc/hosts first).
+	 * @param pvid The container the results go to, read with $dns(pvid=>key).
+	 * @returns 1 when addresses were found; -1 when none (the name does not exist, no server answered, a bad argument).
+	 */
+	dns_query(hostname: string, pvid: string): number;
 	/**
 	 * Tell whether an address is inside one of a list of subnets.
 	 * @param ip An IPv4 or IPv6 address (not a reference).
@@ -642,6 +649,27 @@ interface KSR_ipops {
 	 * @returns 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
 	 */
 	is_pure_ip(ip: string): number;
+	/**
+	 * Look up NAPTR records into $naptrquery(pvid=>count) and, by order then preference, $naptrquery(pvid=>order[i]), pref[i], flags[i], services[i], regex[i] and replace[i].
+	 * @param domain The domain, such as example.com.
+	 * @param pvid The container, read with $naptrquery(pvid=>key).
+	 * @returns 1 when records were found; -1 otherwise.
+	 */
+	naptr_query(domain: string, pvid: string): number;
+	/**
+	 * Look up the name of an address (PTR) into $ptrquery(pvid=>hostname) (the first name, without the final dot) and $ptrquery(pvid=>count).
+	 * @param ip An IPv4 or IPv6 address (a reference in brackets too).
+	 * @param pvid The container, read with $ptrquery(pvid=>hostname).
+	 * @returns 1 when a name was found; -1 otherwise, also when ip is not an address.
+	 */
+	ptr_query(ip: string, pvid: string): number;
+	/**
+	 * Look up SRV records into $srvquery(pvid=>count) and, by priority then weight as RFC 2782 orders them (weighted random within a priority), $srvquery(pvid=>port[i]), priority[i], target[i] and weight[i].
+	 * @param srvcname The SRV name, such as _sip._udp.example.com.
+	 * @param pvid The container, read with $srvquery(pvid=>key).
+	 * @returns 1 when records were found; -1 otherwise.
+	 */
+	srv_query(srvcname: string, pvid: string): number;
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */

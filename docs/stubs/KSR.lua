@@ -861,6 +861,12 @@ function KSR.ipops.compare_ips(ip1, ip2) end
 ---@return integer # 1 when both are the same address; -1 when they differ, either is not an IP, or either is an IPv6 reference.
 function KSR.ipops.compare_pure_ips(ip1, ip2) end
 
+---Look up the addresses of a host name into $dns(pvid=>count), $dns(pvid=>ipv4) and $dns(pvid=>ipv6) (1 when an address of that family came), $dns(pvid=>addr[i]) and $dns(pvid=>type[i]) (4 or 6). Answers come from kemi's shared DNS cache and its servers (dns_servers, else /etc/resolv.conf). Containers live per worker, as Kamailio's per process, at most 32 of them.
+---@param hostname string The name to look up (A, and AAAA unless dns_try_ipv6 is off; /etc/hosts first).
+---@param pvid string The container the results go to, read with $dns(pvid=>key).
+---@return integer # 1 when addresses were found; -1 when none (the name does not exist, no server answered, a bad argument).
+function KSR.ipops.dns_query(hostname, pvid) end
+
 ---Tell whether an address is inside one of a list of subnets.
 ---@param ip string An IPv4 or IPv6 address (not a reference).
 ---@param subnets string Comma-separated list of addr/bits or plain addresses: "10.0.0.0/8, 192.168.1.1".
@@ -907,6 +913,24 @@ function KSR.ipops.is_ip_rfc1918(ip) end
 ---@param ip string Text to check.
 ---@return integer # 1 for an IPv4 or IPv6 address; -1 otherwise, also for an IPv6 reference.
 function KSR.ipops.is_pure_ip(ip) end
+
+---Look up NAPTR records into $naptrquery(pvid=>count) and, by order then preference, $naptrquery(pvid=>order[i]), pref[i], flags[i], services[i], regex[i] and replace[i].
+---@param domain string The domain, such as example.com.
+---@param pvid string The container, read with $naptrquery(pvid=>key).
+---@return integer # 1 when records were found; -1 otherwise.
+function KSR.ipops.naptr_query(domain, pvid) end
+
+---Look up the name of an address (PTR) into $ptrquery(pvid=>hostname) (the first name, without the final dot) and $ptrquery(pvid=>count).
+---@param ip string An IPv4 or IPv6 address (a reference in brackets too).
+---@param pvid string The container, read with $ptrquery(pvid=>hostname).
+---@return integer # 1 when a name was found; -1 otherwise, also when ip is not an address.
+function KSR.ipops.ptr_query(ip, pvid) end
+
+---Look up SRV records into $srvquery(pvid=>count) and, by priority then weight as RFC 2782 orders them (weighted random within a priority), $srvquery(pvid=>port[i]), priority[i], target[i] and weight[i].
+---@param srvcname string The SRV name, such as _sip._udp.example.com.
+---@param pvid string The container, read with $srvquery(pvid=>key).
+---@return integer # 1 when records were found; -1 otherwise.
+function KSR.ipops.srv_query(srvcname, pvid) end
 
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx

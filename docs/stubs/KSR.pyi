@@ -349,7 +349,7 @@ class _htable:
 
 
 class _ipops:
-    """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
+    """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
 
     def compare_ips(self, ip1: str, ip2: str) -> int:
         """Compare two IP addresses by value, not as text."""
@@ -357,6 +357,10 @@ class _ipops:
 
     def compare_pure_ips(self, ip1: str, ip2: str) -> int:
         """Compare two IP addresses, refusing IPv6 references."""
+        ...
+
+    def dns_query(self, hostname: str, pvid: str) -> int:
+        """Look up the addresses of a host name into $dns(pvid=>count), $dns(pvid=>ipv4) and $dns(pvid=>ipv6) (1 when an address of that family came), $dns(pvid=>addr[i]) and $dns(pvid=>type[i]) (4 or 6). Answers come from kemi's shared DNS cache and its servers (dns_servers, else /etc/resolv.conf). Containers live per worker, as Kamailio's per process, at most 32 of them."""
         ...
 
     def ip_is_in_subnet(self, ip: str, subnets: str) -> int:
@@ -393,6 +397,18 @@ class _ipops:
 
     def is_pure_ip(self, ip: str) -> int:
         """Tell whether a string is an IPv4 or IPv6 address without brackets."""
+        ...
+
+    def naptr_query(self, domain: str, pvid: str) -> int:
+        """Look up NAPTR records into $naptrquery(pvid=>count) and, by order then preference, $naptrquery(pvid=>order[i]), pref[i], flags[i], services[i], regex[i] and replace[i]."""
+        ...
+
+    def ptr_query(self, ip: str, pvid: str) -> int:
+        """Look up the name of an address (PTR) into $ptrquery(pvid=>hostname) (the first name, without the final dot) and $ptrquery(pvid=>count)."""
+        ...
+
+    def srv_query(self, srvcname: str, pvid: str) -> int:
+        """Look up SRV records into $srvquery(pvid=>count) and, by priority then weight as RFC 2782 orders them (weighted random within a priority), $srvquery(pvid=>port[i]), priority[i], target[i] and weight[i]."""
         ...
 
 

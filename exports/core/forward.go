@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"kemi/core"
+	"kemi/internal/resolve"
 	"kemi/sip"
 )
 
@@ -31,20 +32,28 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": the message is not a request\n")
 		return -1
 	}
-	var dst netip.AddrPort
-	var why string
 	// ctx.Scratch holds the target and then our address while they are
 	// looked at (a conversion would be allocated per message); the
 	// message is written into it last.
+	target := m.RequestURI()
 	switch {
 	case uri != "":
 		ctx.Scratch = append(ctx.Scratch[:0], uri...)
-		dst, why = sip.URIDestination(ctx.Scratch)
+		target = ctx.Scratch
 	case ctx.DstURI != "":
 		ctx.Scratch = append(ctx.Scratch[:0], ctx.DstURI...)
-		dst, why = sip.URIDestination(ctx.Scratch)
-	default:
-		dst, why = sip.URIDestination(m.RequestURI())
+		target = ctx.Scratch
+	}
+	dst, name, why := sip.URIDestinationOrName(target)
+	if name {
+		// A host name: RFC 3263's first target (stateless forwarding has
+		// no failover; tm's does).
+		ts, err := resolve.Default().AppendURITargets(nil, target)
+		if err != nil {
+			why = err.Error()
+		} else {
+			dst, why = ts[0].Addr, ""
+		}
 	}
 	if why != "" {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why+"\n")

@@ -74,7 +74,7 @@ func TestIssue11_ForwardStateless(t *testing.T) {
 func TestIssue11_ForwardRefuses(t *testing.T) {
 	via := "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds"
 	for _, tc := range []struct{ name, du string }{
-		{"a name", "sip:proxy.example.com"},
+		{"a name that does not resolve", "sip:proxy.invalid"},
 		{"tcp", "sip:192.0.2.30;transport=tcp"},
 		{"ourselves", "sip:192.0.2.1:5060"},
 		{"not sip", "tel:+123"},

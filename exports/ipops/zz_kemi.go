@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "ipops",
-		Doc:  "IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length; nothing is resolved in DNS. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so \"10.0.0.1x\" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next.",
+		Doc:  "IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so \"10.0.0.1x\" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next.",
 		Exports: []*core.Export{
 			{
 				Module:  "ipops",
@@ -24,6 +24,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "compare_pure_ips",
 				Call:    kemi_compare_pure_ips,
+			},
+			{
+				Module:  "ipops",
+				Name:    "dns_query",
+				Params:  kemiArgs_dns_query,
+				Returns: core.TInt,
+				Native:  "dns_query",
+				Call:    kemi_dns_query,
 			},
 			{
 				Module:  "ipops",
@@ -97,6 +105,36 @@ func init() {
 				Native:  "is_pure_ip",
 				Call:    kemi_is_pure_ip,
 			},
+			{
+				Module:  "ipops",
+				Name:    "naptr_query",
+				Params:  kemiArgs_naptr_query,
+				Returns: core.TInt,
+				Native:  "naptr_query",
+				Call:    kemi_naptr_query,
+			},
+			{
+				Module:  "ipops",
+				Name:    "ptr_query",
+				Params:  kemiArgs_ptr_query,
+				Returns: core.TInt,
+				Native:  "ptr_query",
+				Call:    kemi_ptr_query,
+			},
+			{
+				Module:  "ipops",
+				Name:    "srv_query",
+				Params:  kemiArgs_srv_query,
+				Returns: core.TInt,
+				Native:  "srv_query",
+				Call:    kemi_srv_query,
+			},
+		},
+		PVs: []core.PVSpec{
+			{Name: "dns", Doc: "$dns(pvid=>key): what dns_query stored: count, ipv4, ipv6, addr[i], type[i]; a negative index counts from the end.", Get: getDNS},
+			{Name: "naptrquery", Doc: "$naptrquery(pvid=>key): what naptr_query stored: count, order[i], pref[i], flags[i], services[i], regex[i], replace[i].", Get: getNAPTRQuery},
+			{Name: "ptrquery", Doc: "$ptrquery(pvid=>key): what ptr_query stored: hostname, count.", Get: getPTRQuery},
+			{Name: "srvquery", Doc: "$srvquery(pvid=>key): what srv_query stored: count, port[i], priority[i], target[i], weight[i].", Get: getSRVQuery},
 		},
 	})
 }
@@ -119,6 +157,16 @@ func kemi_compare_pure_ips(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.ipops.compare_pure_ips", kemiArgs_compare_pure_ips, core.KindNames(args)))
 	}
 	return core.Int(int64(ComparePureIPs(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_dns_query = []core.Type{core.TStr, core.TStr}
+
+// kemi_dns_query adapts KSR.ipops.dns_query to DNSQuery.
+func kemi_dns_query(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.ipops.dns_query", kemiArgs_dns_query, core.KindNames(args)))
+	}
+	return core.Int(int64(DNSQuery(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_ip_is_in_subnet = []core.Type{core.TStr, core.TStr}
@@ -211,17 +259,55 @@ func kemi_is_pure_ip(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(IsPureIP(ctx, args[0].S)))
 }
 
+var kemiArgs_naptr_query = []core.Type{core.TStr, core.TStr}
+
+// kemi_naptr_query adapts KSR.ipops.naptr_query to NAPTRQuery.
+func kemi_naptr_query(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.ipops.naptr_query", kemiArgs_naptr_query, core.KindNames(args)))
+	}
+	return core.Int(int64(NAPTRQuery(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_ptr_query = []core.Type{core.TStr, core.TStr}
+
+// kemi_ptr_query adapts KSR.ipops.ptr_query to PTRQuery.
+func kemi_ptr_query(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.ipops.ptr_query", kemiArgs_ptr_query, core.KindNames(args)))
+	}
+	return core.Int(int64(PTRQuery(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_srv_query = []core.Type{core.TStr, core.TStr}
+
+// kemi_srv_query adapts KSR.ipops.srv_query to SRVQuery.
+func kemi_srv_query(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.ipops.srv_query", kemiArgs_srv_query, core.KindNames(args)))
+	}
+	return core.Int(int64(SRVQuery(ctx, args[0].S, args[1].S)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/ipops/module.yaml.
 var (
-	_ func(*core.Ctx, string, string) int = CompareIPs
-	_ func(*core.Ctx, string, string) int = ComparePureIPs
-	_ func(*core.Ctx, string, string) int = IPIsInSubnet
-	_ func(*core.Ctx, string) int         = IPType
-	_ func(*core.Ctx, string, string) int = IsInSubnet
-	_ func(*core.Ctx, string) int         = IsIP
-	_ func(*core.Ctx, string) int         = IsIP4
-	_ func(*core.Ctx, string) int         = IsIP6
-	_ func(*core.Ctx, string) int         = IsIP6Reference
-	_ func(*core.Ctx, string) int         = IsIPRFC1918
-	_ func(*core.Ctx, string) int         = IsPureIP
+	_ func(*core.Ctx, string, string) int            = CompareIPs
+	_ func(*core.Ctx, string, string) int            = ComparePureIPs
+	_ func(*core.Ctx, string, string) int            = DNSQuery
+	_ func(*core.Ctx, string, string) int            = IPIsInSubnet
+	_ func(*core.Ctx, string) int                    = IPType
+	_ func(*core.Ctx, string, string) int            = IsInSubnet
+	_ func(*core.Ctx, string) int                    = IsIP
+	_ func(*core.Ctx, string) int                    = IsIP4
+	_ func(*core.Ctx, string) int                    = IsIP6
+	_ func(*core.Ctx, string) int                    = IsIP6Reference
+	_ func(*core.Ctx, string) int                    = IsIPRFC1918
+	_ func(*core.Ctx, string) int                    = IsPureIP
+	_ func(*core.Ctx, string, string) int            = NAPTRQuery
+	_ func(*core.Ctx, string, string) int            = PTRQuery
+	_ func(*core.Ctx, string, string) int            = SRVQuery
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDNS
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getNAPTRQuery
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPTRQuery
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getSRVQuery
 )

@@ -97,5 +97,6 @@ func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
 }
 
 // destination resolves a SIP URI to where a request goes (see
-// sip.URIDestination, shared with the core's forward).
-func destination(uri []byte) (netip.AddrPort, string) { return sip.URIDestination(uri) }
+// sip.URIDestinationOrName, shared with the core's forward); a host name
+// is for internal/resolve.
+func destination(uri []byte) (netip.AddrPort, bool, string) { return sip.URIDestinationOrName(uri) }

@@ -29,8 +29,11 @@ const (
 
 // branch is one client transaction of a cell.
 type branch struct {
-	out    []byte // the request as sent, for retransmissions
-	dst    netip.AddrPort
+	out []byte // the request as sent, for retransmissions
+	dst netip.AddrPort
+	// alt are the next targets of a next hop resolved in DNS, tried in
+	// turn when dst times out or answers 503 (use_dns_failover).
+	alt    []netip.AddrPort
 	ready  bool   // sent (a CANCEL may act on it)
 	round  int    // failure-route round that created it
 	bflags uint64 // the branch's flags, as its branch route left them
@@ -298,7 +301,7 @@ func (c *cell) clear() {
 	c.doneAt, c.retrAt, c.retrIv, c.ackWaitAt, c.delAt = 0, 0, 0, 0, 0
 	for i := range c.br {
 		b := &c.br[i]
-		*b = branch{out: b.out[:0], reply: b.reply[:0], ack: b.ack[:0], cancel: b.cancel[:0]}
+		*b = branch{out: b.out[:0], reply: b.reply[:0], ack: b.ack[:0], cancel: b.cancel[:0], alt: b.alt[:0]}
 	}
 	c.br = c.br[:0]
 	c.nbr, c.round = 0, 0

@@ -33,6 +33,7 @@ import (
 
 	"kemi/core"
 	"kemi/internal/memguard"
+	"kemi/internal/resolve"
 	"kemi/sip"
 )
 
@@ -360,7 +361,16 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 			target = e.buf
 		}
 		var why string
-		dst, why = destination(target)
+		var name bool
+		dst, name, why = destination(target)
+		if name {
+			ts, err := resolve.Default().AppendURITargets(nil, target)
+			if err != nil {
+				why = err.Error()
+			} else {
+				dst, why = ts[0].Addr, ""
+			}
+		}
 		if why != "" {
 			logErr(ctx, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why)
 			return -1

@@ -8,6 +8,7 @@ import (
 
 	"kemi/core"
 	"kemi/internal/memguard"
+	"kemi/internal/resolve"
 	"kemi/sip"
 )
 
@@ -77,6 +78,7 @@ type env struct {
 	buf     []byte
 	ubuf    []byte
 	batch   []tentry
+	tgts    []resolve.Target // the targets of a next hop resolved in DNS
 }
 
 func (e *env) log(level int, msg string) {
@@ -319,6 +321,12 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			continue
 		}
 		br.dst = dst
+		br.alt = br.alt[:0]
+		if len(e.tgts) > 1 && resolve.Default().Failover() {
+			for _, x := range e.tgts[1:] {
+				br.alt = append(br.alt, x.Addr)
+			}
+		}
 		br.ready = true
 		now := t.clock.Now()
 		e.send(br.out, br.dst)
@@ -380,6 +388,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		dstURI = bc.DstURI
 	}
 	dst := to
+	e.tgts = e.tgts[:0]
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if dstURI != "" {
@@ -387,7 +396,15 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 			target = e.buf
 		}
 		var why string
-		dst, why = destination(target)
+		var name bool
+		dst, name, why = destination(target)
+		if name {
+			var err error
+			if e.tgts, err = resolve.Default().AppendURITargets(e.tgts[:0], target); err != nil {
+				return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %v", err)
+			}
+			dst, why = e.tgts[0].Addr, ""
+		}
 		if why != "" {
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %s", why)
 		}
@@ -606,6 +623,9 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 	if m.RemoveTopVia() == nil {
 		br.reply = appendMsg(br.reply, m)
 	}
+	if code == 503 {
+		t.failover(e, c, idx)
+	}
 	if code >= 600 && c.inv {
 		for i := 0; i < c.nbr; i++ {
 			if i != idx {
@@ -628,7 +648,49 @@ func (t *TM) timeout(e *env, c *cell, idx int) {
 		t.sendCancel(e, c, idx)
 	}
 	br.cancelPending = false
+	if !br.provisional {
+		t.failover(e, c, idx)
+	}
 	t.maybeComplete(e, c, c.gen.Load(), idx)
+}
+
+// failover is Kamailio's DNS failover (use_dns_failover): branch idx,
+// whose next hop was a name resolved to more than one target, timed out
+// without an answer or answered 503, so the same request goes to the next
+// target as a new branch. The failed branch keeps its final reply and
+// competes with the others. c.mu held.
+func (t *TM) failover(e *env, c *cell, idx int) {
+	br := &c.br[idx]
+	if len(br.alt) == 0 || c.state != uasProceeding || c.canceled || c.nbr >= maxBranches {
+		return
+	}
+	if err := e.scratch.Parse(br.out); err != nil {
+		return
+	}
+	next := c.addBranch()
+	br = &c.br[idx] // addBranch may have moved the branches
+	nb := &c.br[next]
+	nb.round, nb.bflags = br.round, br.bflags
+	nb.dst = br.alt[0]
+	nb.alt = append(nb.alt[:0], br.alt[1:]...)
+	br.alt = br.alt[:0]
+	m := &e.scratch
+	var vb [96]byte
+	if m.RemoveTopVia() != nil || m.PrependVia(appendVia(vb[:0], c.local, c.id, next)) != nil {
+		nb.final, nb.local = 500, true
+		return
+	}
+	nb.out = m.AppendTo(nb.out[:0])
+	nb.ready = true
+	e.log(core.LInfo, "DNS failover: branch "+strconv.Itoa(idx)+" to "+br.dst.String()+" failed ("+strconv.Itoa(br.final)+"), branch "+strconv.Itoa(next)+" to "+nb.dst.String())
+	now := t.clock.Now()
+	e.send(nb.out, nb.dst)
+	nb.retrIv = t.tm.T1
+	nb.retrAt = now + nb.retrIv
+	t.arm(c, tkRetrUAC, next, nb.retrAt)
+	fr := c.fr
+	nb.frAt = now + fr
+	t.arm(c, tkFR, next, nb.frAt)
 }
 
 // maybeComplete runs the branch failure route for branch idx and, once

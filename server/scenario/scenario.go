@@ -77,6 +77,11 @@ type File struct {
 	Disk bool `yaml:"disk"`
 	// Env sets environment variables during the run (os.getenv).
 	Env map[string]string `yaml:"env"`
+	// DNS are zone-file records ("gw.example.test. 60 IN A 127.0.0.2")
+	// for the folder's own script: the caller starts a DNS server on
+	// 127.0.0.1 answering them and sets DNSServer, which the config's
+	// dns_servers then names (see internal/resolve/dnstest).
+	DNS []string `yaml:"dns"`
 }
 
 // Step is one message in, or one move of the clock, and what it must
@@ -106,6 +111,9 @@ type Scenario struct {
 	Dir  string
 	Name string // the folder's base name
 	File
+	// DNSServer, when set, is the host:port the folder's own script's
+	// config gives as dns_servers.
+	DNSServer string
 }
 
 // Load reads dir/scenario.yaml, refusing unknown fields, and checks that
@@ -234,6 +242,12 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 	}
 	var cfg strings.Builder
 	cfg.WriteString("#!KAMAILIO\ndebug=3\nlog_stderror=yes\n")
+	if sc.DNSServer != "" {
+		cfg.WriteString("dns_servers=\"" + sc.DNSServer + "\"\n")
+	} else if len(sc.DNS) > 0 {
+		res.fail("the scenario has dns: records but no DNS server was started for them")
+		return res
+	}
 	for _, m := range sc.Modules {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}

@@ -230,7 +230,7 @@ func TestProxy(t *testing.T) {
 				if got := rawInvite(t, s.addr, "unknown", 70); !strings.HasPrefix(got, "SIP/2.0 500") {
 					t.Errorf("INVITE to an unresolvable callee: got %q, want 500", got)
 				}
-				if !logShows(s, "is not an IP address") {
+				if !logShows(s, "callee.invalid") {
 					t.Errorf("the log does not say why t_relay failed")
 				}
 			})

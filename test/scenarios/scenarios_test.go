@@ -17,6 +17,7 @@ import (
 
 	_ "kemi/engines/all"
 	_ "kemi/exports/all"
+	"kemi/internal/resolve/dnstest"
 	"kemi/server/scenario"
 )
 
@@ -48,6 +49,9 @@ func runScenario(t *testing.T, dir string) {
 	sc, err := scenario.Load(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(sc.DNS) > 0 {
+		sc.DNSServer = dnstest.Start(t, sc.DNS...).Addr
 	}
 	runs := scenario.RunEngines(sc)
 	for _, r := range runs {

@@ -4,7 +4,7 @@
 --   call, retrans: to UAS1
 --   busy: to UAS1; when it answers 486 the failure route tries UAS2
 --   silent: to UAS1 with fr_inv_timer 2 s; the failure route answers 408
---   unknown: to a host name, which kemi does not resolve: t_relay fails
+--   unknown: to a .invalid host name, which never resolves: t_relay fails
 function ksr_request_route()
 	if KSR.maxfwd.process_maxfwd(10) < 0 then
 		KSR.sl.sl_send_reply(483, "Too Many Hops")
