@@ -1607,6 +1607,170 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet. */
+interface KSR_rtpengine {
+	/**
+	 * Drop DTMF events of the call (ng "block DTMF").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	block_dtmf(flags: string): number;
+	/**
+	 * block_dtmf without flags.
+	 * @returns As block_dtmf.
+	 */
+	block_dtmf0(): number;
+	/**
+	 * Drop the call's media in rtpengine (ng "block media").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	block_media(flags: string): number;
+	/**
+	 * block_media without flags.
+	 * @returns As block_media.
+	 */
+	block_media0(): number;
+	/**
+	 * Inject a DTMF event into the call (ng "play DTMF"): code=5.
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	play_dtmf(flags: string): number;
+	/**
+	 * Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav.
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	play_media(flags: string): number;
+	/**
+	 * Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_answer(flags: string): number;
+	/**
+	 * rtpengine_answer without flags.
+	 * @returns As rtpengine_answer.
+	 */
+	rtpengine_answer0(): number;
+	/**
+	 * Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_delete(flags: string): number;
+	/**
+	 * rtpengine_delete without flags.
+	 * @returns As rtpengine_delete.
+	 */
+	rtpengine_delete0(): number;
+	/**
+	 * Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes. Works in request, branch, onreply and failure routes.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_manage(flags: string): number;
+	/**
+	 * rtpengine_manage without flags.
+	 * @returns As rtpengine_manage.
+	 */
+	rtpengine_manage0(): number;
+	/**
+	 * Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_offer(flags: string): number;
+	/**
+	 * rtpengine_offer without flags.
+	 * @returns As rtpengine_offer.
+	 */
+	rtpengine_offer0(): number;
+	/**
+	 * Ask rtpengine for the call's statistics; $rtpstat then reads them.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_query(flags: string): number;
+	/**
+	 * rtpengine_query without flags.
+	 * @returns As rtpengine_query.
+	 */
+	rtpengine_query0(): number;
+	/**
+	 * Choose the set the following commands of this message use.
+	 * @param setid A set number from rtpengine_sock.
+	 * @returns 1 when set; -1 when there is no such set.
+	 */
+	set_rtpengine_set(setid: number): number;
+	/**
+	 * Replace the call's audio with silence (ng "silence media").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	silence_media(flags: string): number;
+	/**
+	 * silence_media without flags.
+	 * @returns As silence_media.
+	 */
+	silence_media0(): number;
+	/**
+	 * Ask rtpengine to record the call.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	start_recording(): number;
+	/**
+	 * Stop what play_media plays.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	stop_media(flags: string): number;
+	/**
+	 * stop_media without flags.
+	 * @returns As stop_media.
+	 */
+	stop_media0(): number;
+	/**
+	 * Stop recording the call.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	stop_recording(): number;
+	/**
+	 * Undo block_dtmf.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unblock_dtmf(flags: string): number;
+	/**
+	 * unblock_dtmf without flags.
+	 * @returns As unblock_dtmf.
+	 */
+	unblock_dtmf0(): number;
+	/**
+	 * Undo block_media.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unblock_media(flags: string): number;
+	/**
+	 * unblock_media without flags.
+	 * @returns As unblock_media.
+	 */
+	unblock_media0(): number;
+	/**
+	 * Undo silence_media.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unsilence_media(flags: string): number;
+	/**
+	 * unsilence_media without flags.
+	 * @returns As unsilence_media.
+	 */
+	unsilence_media0(): number;
+}
+
 /** Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered. */
 interface KSR_sanity {
 	/**
@@ -2630,6 +2794,7 @@ interface KSR_object {
 	regex: KSR_regex;
 	registrar: KSR_registrar;
 	rr: KSR_rr;
+	rtpengine: KSR_rtpengine;
 	sanity: KSR_sanity;
 	siputils: KSR_siputils;
 	sl: KSR_sl;

@@ -1710,6 +1710,141 @@ function KSR.rr.record_route_preset_one(addr) end
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.remove_record_route() end
 
+---Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights.
+---@class KSR.rtpengine
+KSR.rtpengine = {}
+
+---Drop DTMF events of the call (ng "block DTMF").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.block_dtmf(flags) end
+
+---block_dtmf without flags.
+---@return integer # As block_dtmf.
+function KSR.rtpengine.block_dtmf0() end
+
+---Drop the call's media in rtpengine (ng "block media").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.block_media(flags) end
+
+---block_media without flags.
+---@return integer # As block_media.
+function KSR.rtpengine.block_media0() end
+
+---Inject a DTMF event into the call (ng "play DTMF"): code=5.
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.play_dtmf(flags) end
+
+---Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav.
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.play_media(flags) end
+
+---Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_answer(flags) end
+
+---rtpengine_answer without flags.
+---@return integer # As rtpengine_answer.
+function KSR.rtpengine.rtpengine_answer0() end
+
+---Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_delete(flags) end
+
+---rtpengine_delete without flags.
+---@return integer # As rtpengine_delete.
+function KSR.rtpengine.rtpengine_delete0() end
+
+---Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes. Works in request, branch, onreply and failure routes.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_manage(flags) end
+
+---rtpengine_manage without flags.
+---@return integer # As rtpengine_manage.
+function KSR.rtpengine.rtpengine_manage0() end
+
+---Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_offer(flags) end
+
+---rtpengine_offer without flags.
+---@return integer # As rtpengine_offer.
+function KSR.rtpengine.rtpengine_offer0() end
+
+---Ask rtpengine for the call's statistics; $rtpstat then reads them.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_query(flags) end
+
+---rtpengine_query without flags.
+---@return integer # As rtpengine_query.
+function KSR.rtpengine.rtpengine_query0() end
+
+---Choose the set the following commands of this message use.
+---@param setid integer A set number from rtpengine_sock.
+---@return integer # 1 when set; -1 when there is no such set.
+function KSR.rtpengine.set_rtpengine_set(setid) end
+
+---Replace the call's audio with silence (ng "silence media").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.silence_media(flags) end
+
+---silence_media without flags.
+---@return integer # As silence_media.
+function KSR.rtpengine.silence_media0() end
+
+---Ask rtpengine to record the call.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.start_recording() end
+
+---Stop what play_media plays.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.stop_media(flags) end
+
+---stop_media without flags.
+---@return integer # As stop_media.
+function KSR.rtpengine.stop_media0() end
+
+---Stop recording the call.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.stop_recording() end
+
+---Undo block_dtmf.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unblock_dtmf(flags) end
+
+---unblock_dtmf without flags.
+---@return integer # As unblock_dtmf.
+function KSR.rtpengine.unblock_dtmf0() end
+
+---Undo block_media.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unblock_media(flags) end
+
+---unblock_media without flags.
+---@return integer # As unblock_media.
+function KSR.rtpengine.unblock_media0() end
+
+---Undo silence_media.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unsilence_media(flags) end
+
+---unsilence_media without flags.
+---@return integer # As unsilence_media.
+function KSR.rtpengine.unsilence_media0() end
+
 ---Checks of a request before routing, with Kamailio's check bits.
 ---@class KSR.sanity
 KSR.sanity = {}

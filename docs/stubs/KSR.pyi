@@ -1084,6 +1084,126 @@ class _rr:
         ...
 
 
+class _rtpengine:
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet."""
+
+    def block_dtmf(self, flags: str) -> int:
+        """Drop DTMF events of the call (ng "block DTMF")."""
+        ...
+
+    def block_dtmf0(self) -> int:
+        """block_dtmf without flags."""
+        ...
+
+    def block_media(self, flags: str) -> int:
+        """Drop the call's media in rtpengine (ng "block media")."""
+        ...
+
+    def block_media0(self) -> int:
+        """block_media without flags."""
+        ...
+
+    def play_dtmf(self, flags: str) -> int:
+        """Inject a DTMF event into the call (ng "play DTMF"): code=5."""
+        ...
+
+    def play_media(self, flags: str) -> int:
+        """Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav."""
+        ...
+
+    def rtpengine_answer(self, flags: str) -> int:
+        """Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body."""
+        ...
+
+    def rtpengine_answer0(self) -> int:
+        """rtpengine_answer without flags."""
+        ...
+
+    def rtpengine_delete(self, flags: str) -> int:
+        """Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE)."""
+        ...
+
+    def rtpengine_delete0(self) -> int:
+        """rtpengine_delete without flags."""
+        ...
+
+    def rtpengine_manage(self, flags: str) -> int:
+        """Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes. Works in request, branch, onreply and failure routes."""
+        ...
+
+    def rtpengine_manage0(self) -> int:
+        """rtpengine_manage without flags."""
+        ...
+
+    def rtpengine_offer(self, flags: str) -> int:
+        """Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer."""
+        ...
+
+    def rtpengine_offer0(self) -> int:
+        """rtpengine_offer without flags."""
+        ...
+
+    def rtpengine_query(self, flags: str) -> int:
+        """Ask rtpengine for the call's statistics; $rtpstat then reads them."""
+        ...
+
+    def rtpengine_query0(self) -> int:
+        """rtpengine_query without flags."""
+        ...
+
+    def set_rtpengine_set(self, setid: int) -> int:
+        """Choose the set the following commands of this message use."""
+        ...
+
+    def silence_media(self, flags: str) -> int:
+        """Replace the call's audio with silence (ng "silence media")."""
+        ...
+
+    def silence_media0(self) -> int:
+        """silence_media without flags."""
+        ...
+
+    def start_recording(self) -> int:
+        """Ask rtpengine to record the call."""
+        ...
+
+    def stop_media(self, flags: str) -> int:
+        """Stop what play_media plays."""
+        ...
+
+    def stop_media0(self) -> int:
+        """stop_media without flags."""
+        ...
+
+    def stop_recording(self) -> int:
+        """Stop recording the call."""
+        ...
+
+    def unblock_dtmf(self, flags: str) -> int:
+        """Undo block_dtmf."""
+        ...
+
+    def unblock_dtmf0(self) -> int:
+        """unblock_dtmf without flags."""
+        ...
+
+    def unblock_media(self, flags: str) -> int:
+        """Undo block_media."""
+        ...
+
+    def unblock_media0(self) -> int:
+        """unblock_media without flags."""
+        ...
+
+    def unsilence_media(self, flags: str) -> int:
+        """Undo silence_media."""
+        ...
+
+    def unsilence_media0(self) -> int:
+        """unsilence_media without flags."""
+        ...
+
+
 class _sanity:
     """Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered."""
 
@@ -1760,6 +1880,7 @@ class _KSR:
     regex: _regex
     registrar: _registrar
     rr: _rr
+    rtpengine: _rtpengine
     sanity: _sanity
     siputils: _siputils
     sl: _sl

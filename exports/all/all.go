@@ -22,6 +22,7 @@ import (
 	_ "kemi/exports/regex"       // module "regex"
 	_ "kemi/exports/registrar"   // module "registrar"
 	_ "kemi/exports/rr"          // module "rr"
+	_ "kemi/exports/rtpengine"   // module "rtpengine"
 	_ "kemi/exports/sanity"      // module "sanity"
 	_ "kemi/exports/siputils"    // module "siputils"
 	_ "kemi/exports/sl"          // module "sl"
