@@ -47,8 +47,8 @@ type Client struct {
 
 	calls    *callMap
 	setidAVP string // setid_avp's AVP name
-	prefix string // cookie prefix: pid, so two kemi processes differ
-	seq    atomic.Uint64
+	prefix   string // cookie prefix: pid, so two kemi processes differ
+	seq      atomic.Uint64
 }
 
 // Errors a command can end with.
