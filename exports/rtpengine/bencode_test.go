@@ -60,8 +60,8 @@ func TestFlags_KamailioMapping(t *testing.T) {
 		"command": "offer", "call-id": "c", "from-tag": "f", "to-tag": "tt",
 		"replace": []any{"origin", "session-connection"}, "ICE": "remove", "transport-protocol": "RTP/SAVPF",
 		"DTLS": "passive", "SDES": []any{"off"}, "direction": []any{"priv", "pub", "internal"},
-		"flags": []any{"trust-address", "codec-strip-PCMA"},
-		"codec": Dict{"mask": []any{"G722"}, "transcode": []any{"opus", "PCMU"}},
+		"flags":       []any{"trust-address", "codec-strip-PCMA"},
+		"codec":       Dict{"mask": []any{"G722"}, "transcode": []any{"opus", "PCMU"}},
 		"record call": "yes", "TOS": int64(184), "label": "x",
 	}
 	if !reflect.DeepEqual(v, any(want)) {
