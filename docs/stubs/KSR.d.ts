@@ -1792,6 +1792,127 @@ interface KSR_sanity {
 	sanity_reply(): number;
 }
 
+/** Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams. Edits replace the body through the message's edits, so Content-Length follows and other edits still apply. Only an application/sdp body counts (not a multipart part). sdp_print and the sdp_iterator_* functions are not there yet. */
+interface KSR_sdpops {
+	/**
+	 * Keep only the payload types given.
+	 * @param ids Payload types to keep.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	keep_codecs_by_id(ids: string, mtype: string): number;
+	/**
+	 * Keep only the codecs named, removing the others.
+	 * @param codecs Codec names to keep, comma-separated.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	keep_codecs_by_name(codecs: string, mtype: string): number;
+	/**
+	 * Remove codecs by payload type.
+	 * @param ids Payload type numbers, comma-separated.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	remove_codecs_by_id(ids: string, mtype: string): number;
+	/**
+	 * Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines.
+	 * @param codecs Codec names, comma-separated (PCMA,G722); case does not matter.
+	 * @param mtype Media type to touch (audio, video); empty for all.
+	 * @returns 1 on success (also when none was there); -1 when there is no SDP body or the list is empty.
+	 */
+	remove_codecs_by_name(codecs: string, mtype: string): number;
+	/**
+	 * Remove the media-level lines that start with prefix.
+	 * @param prefix Start of the lines to remove (a=candidate).
+	 * @param mtype Media type; empty for all.
+	 * @returns 1 when lines were removed; 2 when none matched; -1 when there is no SDP body.
+	 */
+	remove_line_by_prefix(prefix: string, mtype: string): number;
+	/**
+	 * Remove the m= sections of a media type.
+	 * @param mtype Media type (video).
+	 * @returns 1 when streams were removed; -1 when none was of that type or there is no SDP.
+	 */
+	remove_media(mtype: string): number;
+	/**
+	 * Test for an SDP body.
+	 * @returns 1 when the body is SDP (Content-Type application/sdp); -1 otherwise.
+	 */
+	sdp_content(): number;
+	/**
+	 * sdp_content, sloppy with flag 1.
+	 * @param flags 1: also a body starting with v=0 whatever its Content-Type.
+	 * @returns As sdp_content.
+	 */
+	sdp_content_flags(flags: number): number;
+	/**
+	 * Store the SDP body in a pseudo-variable.
+	 * @param pv Writable pseudo-variable.
+	 * @returns 1 when stored; -2 when there is no SDP; -1 on error.
+	 */
+	sdp_get(pv: string): number;
+	/**
+	 * The address family of the SDP.
+	 * @returns 4 or 6, the family of the first c= line; -1 when there is none or no SDP.
+	 */
+	sdp_get_address_family(): number;
+	/**
+	 * Store the first SDP line starting with prefix.
+	 * @param pv Writable pseudo-variable.
+	 * @param prefix Start of the line (m=).
+	 * @returns 1 when found and stored; -1 when no line starts so; -2 when there is no SDP.
+	 */
+	sdp_get_line_startswith(pv: string, prefix: string): number;
+	/**
+	 * Store the transport the streams share.
+	 * @param pv Writable pseudo-variable ($avp(t)).
+	 * @returns 1 when every m= line has the same transport (stored); -2 when they differ; -1 on error or no SDP.
+	 */
+	sdp_transport(pv: string): number;
+	/**
+	 * Test for an active stream of a type.
+	 * @param mtype Media type.
+	 * @returns 1 when a stream of that type has a port other than 0 and no a=inactive; -1 otherwise.
+	 */
+	sdp_with_active_media(mtype: string): number;
+	/**
+	 * Test for payload types.
+	 * @param ids Payload types, comma-separated.
+	 * @returns 1 when any is offered; -1 otherwise.
+	 */
+	sdp_with_codecs_by_id(ids: string): number;
+	/**
+	 * Test for codecs by name (static payload types count by their RFC 3551 names).
+	 * @param codecs Codec names, comma-separated.
+	 * @returns 1 when any is offered; -1 otherwise.
+	 */
+	sdp_with_codecs_by_name(codecs: string): number;
+	/**
+	 * Test for ICE candidates.
+	 * @returns 1 when a stream has a=candidate lines; -1 otherwise.
+	 */
+	sdp_with_ice(): number;
+	/**
+	 * Test for a media type.
+	 * @param mtype Media type.
+	 * @returns 1 when an m= line has that type; -1 otherwise.
+	 */
+	sdp_with_media(mtype: string): number;
+	/**
+	 * Test for a transport.
+	 * @param proto Transport (RTP/AVP, RTP/SAVPF).
+	 * @returns 1 when an m= line uses it; -1 otherwise.
+	 */
+	sdp_with_transport(proto: string): number;
+	/**
+	 * Test for a transport containing a string.
+	 * @param proto Part of a transport (SAVP).
+	 * @returns 1 when an m= line's transport contains it; -1 otherwise.
+	 */
+	sdp_with_transport_like(proto: string): number;
+}
+
 /** SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates. */
 interface KSR_siputils {
 	/**
@@ -2796,6 +2917,7 @@ interface KSR_object {
 	rr: KSR_rr;
 	rtpengine: KSR_rtpengine;
 	sanity: KSR_sanity;
+	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	textops: KSR_textops;

@@ -1863,6 +1863,108 @@ function KSR.sanity.sanity_check_defaults() end
 ---@return integer # 1 when the reply was sent or nothing was to be sent, -1 when sending failed.
 function KSR.sanity.sanity_reply() end
 
+---Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams.
+---@class KSR.sdpops
+KSR.sdpops = {}
+
+---Keep only the payload types given.
+---@param ids string Payload types to keep.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.keep_codecs_by_id(ids, mtype) end
+
+---Keep only the codecs named, removing the others.
+---@param codecs string Codec names to keep, comma-separated.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.keep_codecs_by_name(codecs, mtype) end
+
+---Remove codecs by payload type.
+---@param ids string Payload type numbers, comma-separated.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.remove_codecs_by_id(ids, mtype) end
+
+---Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines.
+---@param codecs string Codec names, comma-separated (PCMA,G722); case does not matter.
+---@param mtype string Media type to touch (audio, video); empty for all.
+---@return integer # 1 on success (also when none was there); -1 when there is no SDP body or the list is empty.
+function KSR.sdpops.remove_codecs_by_name(codecs, mtype) end
+
+---Remove the media-level lines that start with prefix.
+---@param prefix string Start of the lines to remove (a=candidate).
+---@param mtype string Media type; empty for all.
+---@return integer # 1 when lines were removed; 2 when none matched; -1 when there is no SDP body.
+function KSR.sdpops.remove_line_by_prefix(prefix, mtype) end
+
+---Remove the m= sections of a media type.
+---@param mtype string Media type (video).
+---@return integer # 1 when streams were removed; -1 when none was of that type or there is no SDP.
+function KSR.sdpops.remove_media(mtype) end
+
+---Test for an SDP body.
+---@return integer # 1 when the body is SDP (Content-Type application/sdp); -1 otherwise.
+function KSR.sdpops.sdp_content() end
+
+---sdp_content, sloppy with flag 1.
+---@param flags integer 1: also a body starting with v=0 whatever its Content-Type.
+---@return integer # As sdp_content.
+function KSR.sdpops.sdp_content_flags(flags) end
+
+---Store the SDP body in a pseudo-variable.
+---@param pv string Writable pseudo-variable.
+---@return integer # 1 when stored; -2 when there is no SDP; -1 on error.
+function KSR.sdpops.sdp_get(pv) end
+
+---The address family of the SDP.
+---@return integer # 4 or 6, the family of the first c= line; -1 when there is none or no SDP.
+function KSR.sdpops.sdp_get_address_family() end
+
+---Store the first SDP line starting with prefix.
+---@param pv string Writable pseudo-variable.
+---@param prefix string Start of the line (m=).
+---@return integer # 1 when found and stored; -1 when no line starts so; -2 when there is no SDP.
+function KSR.sdpops.sdp_get_line_startswith(pv, prefix) end
+
+---Store the transport the streams share.
+---@param pv string Writable pseudo-variable ($avp(t)).
+---@return integer # 1 when every m= line has the same transport (stored); -2 when they differ; -1 on error or no SDP.
+function KSR.sdpops.sdp_transport(pv) end
+
+---Test for an active stream of a type.
+---@param mtype string Media type.
+---@return integer # 1 when a stream of that type has a port other than 0 and no a=inactive; -1 otherwise.
+function KSR.sdpops.sdp_with_active_media(mtype) end
+
+---Test for payload types.
+---@param ids string Payload types, comma-separated.
+---@return integer # 1 when any is offered; -1 otherwise.
+function KSR.sdpops.sdp_with_codecs_by_id(ids) end
+
+---Test for codecs by name (static payload types count by their RFC 3551 names).
+---@param codecs string Codec names, comma-separated.
+---@return integer # 1 when any is offered; -1 otherwise.
+function KSR.sdpops.sdp_with_codecs_by_name(codecs) end
+
+---Test for ICE candidates.
+---@return integer # 1 when a stream has a=candidate lines; -1 otherwise.
+function KSR.sdpops.sdp_with_ice() end
+
+---Test for a media type.
+---@param mtype string Media type.
+---@return integer # 1 when an m= line has that type; -1 otherwise.
+function KSR.sdpops.sdp_with_media(mtype) end
+
+---Test for a transport.
+---@param proto string Transport (RTP/AVP, RTP/SAVPF).
+---@return integer # 1 when an m= line uses it; -1 otherwise.
+function KSR.sdpops.sdp_with_transport(proto) end
+
+---Test for a transport containing a string.
+---@param proto string Part of a transport (SAVP).
+---@return integer # 1 when an m= line's transport contains it; -1 otherwise.
+function KSR.sdpops.sdp_with_transport_like(proto) end
+
 ---SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs.
 ---@class KSR.siputils
 KSR.siputils = {}

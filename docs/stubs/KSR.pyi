@@ -1220,6 +1220,86 @@ class _sanity:
         ...
 
 
+class _sdpops:
+    """Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams. Edits replace the body through the message's edits, so Content-Length follows and other edits still apply. Only an application/sdp body counts (not a multipart part). sdp_print and the sdp_iterator_* functions are not there yet."""
+
+    def keep_codecs_by_id(self, ids: str, mtype: str) -> int:
+        """Keep only the payload types given."""
+        ...
+
+    def keep_codecs_by_name(self, codecs: str, mtype: str) -> int:
+        """Keep only the codecs named, removing the others."""
+        ...
+
+    def remove_codecs_by_id(self, ids: str, mtype: str) -> int:
+        """Remove codecs by payload type."""
+        ...
+
+    def remove_codecs_by_name(self, codecs: str, mtype: str) -> int:
+        """Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines."""
+        ...
+
+    def remove_line_by_prefix(self, prefix: str, mtype: str) -> int:
+        """Remove the media-level lines that start with prefix."""
+        ...
+
+    def remove_media(self, mtype: str) -> int:
+        """Remove the m= sections of a media type."""
+        ...
+
+    def sdp_content(self) -> int:
+        """Test for an SDP body."""
+        ...
+
+    def sdp_content_flags(self, flags: int) -> int:
+        """sdp_content, sloppy with flag 1."""
+        ...
+
+    def sdp_get(self, pv: str) -> int:
+        """Store the SDP body in a pseudo-variable."""
+        ...
+
+    def sdp_get_address_family(self) -> int:
+        """The address family of the SDP."""
+        ...
+
+    def sdp_get_line_startswith(self, pv: str, prefix: str) -> int:
+        """Store the first SDP line starting with prefix."""
+        ...
+
+    def sdp_transport(self, pv: str) -> int:
+        """Store the transport the streams share."""
+        ...
+
+    def sdp_with_active_media(self, mtype: str) -> int:
+        """Test for an active stream of a type."""
+        ...
+
+    def sdp_with_codecs_by_id(self, ids: str) -> int:
+        """Test for payload types."""
+        ...
+
+    def sdp_with_codecs_by_name(self, codecs: str) -> int:
+        """Test for codecs by name (static payload types count by their RFC 3551 names)."""
+        ...
+
+    def sdp_with_ice(self) -> int:
+        """Test for ICE candidates."""
+        ...
+
+    def sdp_with_media(self, mtype: str) -> int:
+        """Test for a media type."""
+        ...
+
+    def sdp_with_transport(self, proto: str) -> int:
+        """Test for a transport."""
+        ...
+
+    def sdp_with_transport_like(self, proto: str) -> int:
+        """Test for a transport containing a string."""
+        ...
+
+
 class _siputils:
     """SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates."""
 
@@ -1882,6 +1962,7 @@ class _KSR:
     rr: _rr
     rtpengine: _rtpengine
     sanity: _sanity
+    sdpops: _sdpops
     siputils: _siputils
     sl: _sl
     textops: _textops

@@ -24,6 +24,7 @@ import (
 	_ "kemi/exports/rr"          // module "rr"
 	_ "kemi/exports/rtpengine"   // module "rtpengine"
 	_ "kemi/exports/sanity"      // module "sanity"
+	_ "kemi/exports/sdpops"      // module "sdpops"
 	_ "kemi/exports/siputils"    // module "siputils"
 	_ "kemi/exports/sl"          // module "sl"
 	_ "kemi/exports/textops"     // module "textops"
