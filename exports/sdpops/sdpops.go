@@ -347,4 +347,3 @@ func SDPGetAddressFamily(ctx *core.Ctx) int {
 	}
 	return -1
 }
-
