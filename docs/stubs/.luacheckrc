@@ -460,6 +460,22 @@ read_globals = {
 					unsilence_media0 = {},
 				},
 			},
+			rtpproxy = {
+				fields = {
+					rtpproxy_answer = {},
+					rtpproxy_answer0 = {},
+					rtpproxy_answer_ip = {},
+					rtpproxy_destroy = {},
+					rtpproxy_destroy0 = {},
+					rtpproxy_manage = {},
+					rtpproxy_manage0 = {},
+					rtpproxy_manage_ip = {},
+					rtpproxy_offer = {},
+					rtpproxy_offer0 = {},
+					rtpproxy_offer_ip = {},
+					set_rtpproxy_set = {},
+				},
+			},
 			sanity = {
 				fields = {
 					sanity_check = {},

@@ -1771,6 +1771,81 @@ interface KSR_rtpengine {
 	unsilence_media0(): number;
 }
 
+/** Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked. */
+interface KSR_rtpproxy {
+	/**
+	 * The answer side: a 200 OK's SDP (or an ACK's for a late offer).
+	 * @param flags As rtpproxy_offer.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer(flags: string): number;
+	/**
+	 * rtpproxy_answer without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer0(): number;
+	/**
+	 * rtpproxy_answer with a given address.
+	 * @param flags As rtpproxy_answer.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer_ip(flags: string, ip: string): number;
+	/**
+	 * Delete the call's session on the proxy.
+	 * @param flags Accepted; unused.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_destroy(flags: string): number;
+	/**
+	 * rtpproxy_destroy without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_destroy0(): number;
+	/**
+	 * Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm).
+	 * @param flags As rtpproxy_offer.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage(flags: string): number;
+	/**
+	 * rtpproxy_manage without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage0(): number;
+	/**
+	 * rtpproxy_manage with a given address.
+	 * @param flags As rtpproxy_manage.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage_ip(flags: string, ip: string): number;
+	/**
+	 * Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply.
+	 * @param flags Kamailio's letters: c replace the session c=, o the o= address, r trust the SDP address (else the source address is sent), a asymmetric, i/e internal/external, w symmetric.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer(flags: string): number;
+	/**
+	 * rtpproxy_offer without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer0(): number;
+	/**
+	 * rtpproxy_offer with a given address.
+	 * @param flags As rtpproxy_offer.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer_ip(flags: string, ip: string): number;
+	/**
+	 * Choose the set this message's commands use.
+	 * @param setid A set number from rtpproxy_sock.
+	 * @returns 1 when set; -1 when there is no such set.
+	 */
+	set_rtpproxy_set(setid: number): number;
+}
+
 /** Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered. */
 interface KSR_sanity {
 	/**
@@ -2916,6 +2991,7 @@ interface KSR_object {
 	registrar: KSR_registrar;
 	rr: KSR_rr;
 	rtpengine: KSR_rtpengine;
+	rtpproxy: KSR_rtpproxy;
 	sanity: KSR_sanity;
 	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;

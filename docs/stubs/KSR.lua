@@ -1845,6 +1845,69 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
 
+---Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP.
+---@class KSR.rtpproxy
+KSR.rtpproxy = {}
+
+---The answer side: a 200 OK's SDP (or an ACK's for a late offer).
+---@param flags string As rtpproxy_offer.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer(flags) end
+
+---rtpproxy_answer without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer0() end
+
+---rtpproxy_answer with a given address.
+---@param flags string As rtpproxy_answer.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer_ip(flags, ip) end
+
+---Delete the call's session on the proxy.
+---@param flags string Accepted; unused.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_destroy(flags) end
+
+---rtpproxy_destroy without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_destroy0() end
+
+---Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm).
+---@param flags string As rtpproxy_offer.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage(flags) end
+
+---rtpproxy_manage without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage0() end
+
+---rtpproxy_manage with a given address.
+---@param flags string As rtpproxy_manage.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage_ip(flags, ip) end
+
+---Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply.
+---@param flags string Kamailio's letters: c replace the session c=, o the o= address, r trust the SDP address (else the source address is sent), a asymmetric, i/e internal/external, w symmetric.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer(flags) end
+
+---rtpproxy_offer without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer0() end
+
+---rtpproxy_offer with a given address.
+---@param flags string As rtpproxy_offer.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer_ip(flags, ip) end
+
+---Choose the set this message's commands use.
+---@param setid integer A set number from rtpproxy_sock.
+---@return integer # 1 when set; -1 when there is no such set.
+function KSR.rtpproxy.set_rtpproxy_set(setid) end
+
 ---Checks of a request before routing, with Kamailio's check bits.
 ---@class KSR.sanity
 KSR.sanity = {}

@@ -1204,6 +1204,58 @@ class _rtpengine:
         ...
 
 
+class _rtpproxy:
+    """Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked."""
+
+    def rtpproxy_answer(self, flags: str) -> int:
+        """The answer side: a 200 OK's SDP (or an ACK's for a late offer)."""
+        ...
+
+    def rtpproxy_answer0(self) -> int:
+        """rtpproxy_answer without flags."""
+        ...
+
+    def rtpproxy_answer_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_answer with a given address."""
+        ...
+
+    def rtpproxy_destroy(self, flags: str) -> int:
+        """Delete the call's session on the proxy."""
+        ...
+
+    def rtpproxy_destroy0(self) -> int:
+        """rtpproxy_destroy without flags."""
+        ...
+
+    def rtpproxy_manage(self, flags: str) -> int:
+        """Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm)."""
+        ...
+
+    def rtpproxy_manage0(self) -> int:
+        """rtpproxy_manage without flags."""
+        ...
+
+    def rtpproxy_manage_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_manage with a given address."""
+        ...
+
+    def rtpproxy_offer(self, flags: str) -> int:
+        """Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply."""
+        ...
+
+    def rtpproxy_offer0(self) -> int:
+        """rtpproxy_offer without flags."""
+        ...
+
+    def rtpproxy_offer_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_offer with a given address."""
+        ...
+
+    def set_rtpproxy_set(self, setid: int) -> int:
+        """Choose the set this message's commands use."""
+        ...
+
+
 class _sanity:
     """Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered."""
 
@@ -1961,6 +2013,7 @@ class _KSR:
     registrar: _registrar
     rr: _rr
     rtpengine: _rtpengine
+    rtpproxy: _rtpproxy
     sanity: _sanity
     sdpops: _sdpops
     siputils: _siputils

@@ -23,6 +23,7 @@ import (
 	_ "kemi/exports/registrar"   // module "registrar"
 	_ "kemi/exports/rr"          // module "rr"
 	_ "kemi/exports/rtpengine"   // module "rtpengine"
+	_ "kemi/exports/rtpproxy"    // module "rtpproxy"
 	_ "kemi/exports/sanity"      // module "sanity"
 	_ "kemi/exports/sdpops"      // module "sdpops"
 	_ "kemi/exports/siputils"    // module "siputils"
