@@ -144,3 +144,12 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// rtpengine replays its cached reply for a cookie it has seen; a reload
+// (a new Client) must not reuse the old one's cookies.
+func TestCookie_UniqueAcrossClients(t *testing.T) {
+	a, b := NewClient(nil, 1), NewClient(nil, 1)
+	if a.prefix == b.prefix {
+		t.Fatalf("two clients share the cookie prefix %q", a.prefix)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -127,7 +128,10 @@ func parseNode(u string) (*Node, error) {
 func NewClient(sets []*Set, hashSize int) *Client {
 	c := &Client{Sets: sets, Timeout: time.Second, Retries: 5, DisableTout: time.Minute, Limit: 30, Now: time.Now}
 	c.calls = newCallMap(hashSize)
-	c.prefix = strconv.Itoa(os.Getpid()) + "_"
+	// rtpengine answers a cookie it has seen from its reply cache, so a
+	// cookie must never repeat: not across reloads (a new Client) nor
+	// restarts. pid and a random part make each Client's prefix unique.
+	c.prefix = strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "_"
 	return c
 }
 

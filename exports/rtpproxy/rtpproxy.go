@@ -18,8 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -49,6 +51,7 @@ type Client struct {
 	retries     int
 	disableTout time.Duration
 	seq         atomic.Uint64
+	prefix      string // unique per client: rtpengine caches replies by cookie
 }
 
 const stateKey = "rtpproxy"
@@ -77,7 +80,8 @@ func start(rt *core.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("rtpproxy: %s", strings.Replace(err.Error(), "rtpengine_sock", "rtpproxy_sock", 1))
 	}
-	c := &Client{sets: map[int][]*proxy{}, timeout: time.Second, retries: 5, disableTout: time.Minute, def: -1}
+	c := &Client{sets: map[int][]*proxy{}, timeout: time.Second, retries: 5, disableTout: time.Minute, def: -1,
+		prefix: strconv.Itoa(os.Getpid()) + "_" + strconv.FormatUint(uint64(rand.Uint32()), 36) + "_"}
 	for _, s := range sets {
 		if c.def < 0 {
 			c.def = s.ID
@@ -175,7 +179,7 @@ func (c *Client) send(p *proxy, cmd string) (string, error) {
 			return "", err
 		}
 	}
-	cookie := strconv.FormatUint(c.seq.Add(1), 10) + "_" + strconv.Itoa(p.set)
+	cookie := c.prefix + strconv.FormatUint(c.seq.Add(1), 10)
 	out := []byte(cookie + " " + cmd)
 	in := make([]byte, 1024)
 	defer func() {
