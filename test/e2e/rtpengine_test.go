@@ -242,3 +242,57 @@ func TestRtpengine_CallThroughKemiInEveryEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestRtpengine_KamailioExampleNATCalleeThroughRtpproxy: Kamailio's basic
+// KEMI Lua example, unmodified, with rtpproxy loaded and pointed at
+// rtpengine's legacy listener. Bob registers from behind a NAT (his
+// Contact and SDP say 192.168.1.20, he sends from 127.0.0.1); Alice's
+// call to him gets her SDP rewritten in the branch route (the NAT branch
+// flag from lookup) and his answer in the onreply route: each side sees
+// rtpengine's address and ports, never the private address, and RTP
+// flows both ways through rtpengine.
+func TestRtpengine_KamailioExampleNATCalleeThroughRtpproxy(t *testing.T) {
+	needKamailioScript(t, kamailioLua)
+	d := rtptest.Start(t)
+	s := startKemi(t, repo("testdata/registrar/kamailio-lua.cfg"), "-A", "NOAUTH",
+		"-A", `RTPPROXY_SOCK="udp:127.0.0.1:`+strconv.Itoa(d.UDP)+`"`)
+	alice, bob := newPeer(t), newPeer(t)
+	rtpA, rtpB := newPeer(t), newPeer(t)
+	bob.send(t, s.addr, strings.Join([]string{
+		"REGISTER sip:127.0.0.1 SIP/2.0",
+		"Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-natreg;rport",
+		"From: <sip:bob@127.0.0.1>;tag=natreg",
+		"To: <sip:bob@127.0.0.1>",
+		"Call-ID: natreg-bob",
+		"CSeq: 1 REGISTER",
+		"Contact: <sip:bob@192.168.1.20:5060>;expires=600",
+		"Max-Forwards: 70",
+		"Content-Length: 0",
+	}, "\r\n")+"\r\n\r\n")
+	bob.await(t, "SIP/2.0 200")
+	alice.send(t, s.addr, withSDP([]string{
+		"INVITE sip:bob@127.0.0.1 SIP/2.0",
+		"Via: SIP/2.0/UDP 127.0.0.1:" + strconv.Itoa(alice.port) + ";branch=z9hG4bK-natcall;rport",
+		"From: <sip:alice@127.0.0.1>;tag=alice2",
+		"To: <sip:bob@127.0.0.1>",
+		"Call-ID: natcall-1",
+		"CSeq: 1 INVITE",
+		"Contact: <sip:alice@127.0.0.1:" + strconv.Itoa(alice.port) + ">",
+		"Max-Forwards: 70",
+	}, mediaSDP(rtpA.port, "1")))
+	inv := bob.await(t, "INVITE ")
+	offerPort := sdpPort(t, "bob", inv)
+	if offerPort == rtpA.port {
+		t.Fatalf("bob sees alice's own port; the branch route did not relay media:\n%s", inv)
+	}
+	bobSDP := strings.ReplaceAll(mediaSDP(rtpB.port, "2"), "127.0.0.1", "192.168.1.20")
+	bob.send(t, s.addr, withSDP(append(append([]string{"SIP/2.0 200 OK"}, headers(inv, "Via", "Record-Route", "From", "Call-ID", "CSeq")...),
+		"To: <sip:bob@127.0.0.1>;tag=bob2", "Contact: <sip:bob@192.168.1.20:5060>"), bobSDP))
+	ok := alice.await(t, "SIP/2.0 200")
+	answerPort := sdpPort(t, "alice", ok)
+	if strings.Contains(sipBody(ok), "192.168.1.20") || answerPort == rtpB.port || !strings.Contains(sipBody(ok), "c=IN IP4 127.0.0.1") {
+		t.Fatalf("alice sees bob's private SDP; the onreply route did not rewrite it:\n%s", ok)
+	}
+	rtpThrough(t, rtpB, rtpA, offerPort)
+	rtpThrough(t, rtpA, rtpB, answerPort)
+}
