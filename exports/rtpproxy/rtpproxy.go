@@ -74,7 +74,7 @@ func start(rt *core.Runtime) error {
 		socks = append(socks, v.S)
 	}
 	if len(socks) == 0 {
-		return fmt.Errorf(`rtpproxy: no rtpproxy_sock; add modparam("rtpproxy", "rtpproxy_sock", "udp:127.0.0.1:7722")`)
+		return nil // every command fails and says why
 	}
 	sets, err := rtpengine.ParseSock(socks) // the same "N == url=weight" syntax
 	if err != nil {
@@ -256,7 +256,7 @@ func sdpAddr(l string) string {
 func offerAnswer(ctx *core.Ctx, fn string, offer bool, flags, ip string) int {
 	c := of(ctx.RT)
 	if c == nil {
-		ctx.Log(core.LErr, "rtpproxy: "+fn+": no rtpproxy_sock\n")
+		ctx.Log(core.LErr, "rtpproxy: "+fn+`: no nodes; add modparam("rtpproxy", "rtpproxy_sock", "udp:127.0.0.1:7722")`+"\n")
 		return -1
 	}
 	m := ctx.Msg
