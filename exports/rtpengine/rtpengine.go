@@ -260,7 +260,8 @@ func Query0(ctx *core.Ctx) int { return Query(ctx, "") }
 
 // Manage is rtpengine_manage: offer, answer or delete by the message,
 // as Kamailio decides it. Requests: INVITE and UPDATE with SDP offer,
-// ACK and PRACK with SDP answer, BYE and CANCEL delete. Replies to
+// ACK and PRACK with SDP answer, BYE and CANCEL delete, and so does any
+// request in a failure route. Replies to
 // INVITE: 1xx/2xx with SDP answer when the call has a session (the
 // INVITE offered), else offer (late offer); a status of 300 and up
 // deletes.
@@ -268,6 +269,9 @@ func Manage(ctx *core.Ctx, flags string) int {
 	m := ctx.Msg
 	sdp := isSDP(m)
 	if m.IsRequest() {
+		if ctx.Route == core.FailureRoute {
+			return command(ctx, "rtpengine_manage", "delete", flags, false)
+		}
 		switch m.MethodID() {
 		case sip.MethodINVITE, sip.MethodUPDATE:
 			if sdp { // a re-INVITE is a new offer too

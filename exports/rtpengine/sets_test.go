@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 
 	"kemi/core"
@@ -89,5 +90,40 @@ func TestRtpengine_SetsSetidAVPAndViaBranch(t *testing.T) {
 	}
 	if d := <-got0; d.Str("to-tag") != "b-sets-3" {
 		t.Fatalf("delete to-tag: %v", d)
+	}
+}
+
+// rtpengine_manage picks the command by message and route, as Kamailio:
+// offer for INVITE, answer for a 200 of a call it offered, offer for a
+// 200 of a call it did not (late offer), delete in a failure route, on
+// BYE and on a negative reply.
+func TestRtpengine_ManageDecidesByMessageAndRoute(t *testing.T) {
+	p, got := recordingNG(t)
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(p)))
+	cmd := func(ctx *core.Ctx, want string) {
+		t.Helper()
+		if Manage0(ctx) != 1 {
+			t.Fatalf("manage for %s failed", want)
+		}
+		if d := <-got; d.Str("command") != want {
+			t.Fatalf("command %q, want %q", d.Str("command"), want)
+		}
+	}
+	cmd(msgCtx(t, rt, invite("m-1", sdpBody(4000, "1"))), "offer")
+	rep := msgCtx(t, rt, ok200("m-1", sdpBody(4002, "2")))
+	rep.Route = core.OnReplyRoute
+	cmd(rep, "answer")
+	late := msgCtx(t, rt, ok200("m-2", sdpBody(4002, "2")))
+	late.Route = core.OnReplyRoute
+	cmd(late, "offer")
+	fail := msgCtx(t, rt, invite("m-3", sdpBody(4000, "1")))
+	fail.Route = core.FailureRoute
+	cmd(fail, "delete")
+	cmd(msgCtx(t, rt, bye("m-1")), "delete")
+	neg := msgCtx(t, rt, []byte(strings.Replace(string(ok200("m-4", "")), "200 OK", "486 Busy Here", 1)))
+	neg.Route = core.OnReplyRoute
+	cmd(neg, "delete")
+	if Manage0(msgCtx(t, rt, []byte(strings.Replace(string(invite("m-5", "")), "application/sdp", "text/plain", 1)))) != -1 {
+		t.Fatal("manage for an INVITE without SDP did something")
 	}
 }
