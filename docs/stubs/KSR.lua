@@ -1760,7 +1760,7 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
----Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes. Works in request, branch, onreply and failure routes.
+---Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
 function KSR.rtpengine.rtpengine_manage(flags) end

@@ -1128,7 +1128,7 @@ class _rtpengine:
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
-        """Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes. Works in request, branch, onreply and failure routes."""
+        """Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes."""
         ...
 
     def rtpengine_manage0(self) -> int:

@@ -438,11 +438,13 @@ func AnswerIP(ctx *core.Ctx, flags, ip string) int {
 func Destroy(ctx *core.Ctx, flags string) int {
 	c := of(ctx.RT)
 	if c == nil {
+		ctx.Log(core.LErr, `rtpproxy: rtpproxy_destroy: no nodes; add modparam("rtpproxy", "rtpproxy_sock", "udp:127.0.0.1:7722")`+"\n")
 		return -1
 	}
 	m := ctx.Msg
 	callID, ft, tt := string(m.CallID()), string(m.FromTag()), string(m.ToTag())
 	if callID == "" || ft == "" {
+		ctx.Log(core.LErr, "rtpproxy: rtpproxy_destroy: the message has no Call-ID or From tag\n")
 		return -1
 	}
 	cmd := "D " + callID + " " + ft
