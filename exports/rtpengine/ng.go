@@ -265,7 +265,7 @@ func (c *Client) Do(s *Set, r *request, buf []byte) (Dict, *Node, []byte, error)
 	}
 	var triedA [8]*Node
 	tried := triedA[:0]
-	var last error = ErrNoNode
+	var last error = fmt.Errorf("set %d: %w (a node that did not answer is retried after rtpengine_disable_tout)", s.ID, ErrNoNode)
 	for len(tried) < c.Limit {
 		n := c.pick(s, r.callID, tried)
 		if n == nil {
@@ -275,7 +275,7 @@ func (c *Client) Do(s *Set, r *request, buf []byte) (Dict, *Node, []byte, error)
 		d, err := c.roundTrip(n, r, buf, c.Retries)
 		if errors.Is(err, ErrTimeout) {
 			c.disable(n)
-			last = fmt.Errorf("%s: %w", n.URL, err)
+			last = err
 			continue
 		}
 		c.after(r, n, d, err)
