@@ -114,3 +114,21 @@ func TestRtpengine_NoSDPNoCallID(t *testing.T) {
 		t.Fatalf("bad via-branch flag = %d", r)
 	}
 }
+
+// A request that does not fit in one ng datagram (a big SDP and long
+// flags) fails by itself and does not take the node out for everyone.
+func TestRtpengine_OversizedRequestDoesNotDisableNode(t *testing.T) {
+	port := fakeNG(t, "never", 0)
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(port)))
+	big := sdpBody(4000, "1") + "a=x:" + strings.Repeat("y", 64000) + "\r\n"
+	t0 := time.Now()
+	if r := Offer(msgCtx(t, rt, invite("big-1", big)), "label="+strings.Repeat("z", 2000)); r != -1 {
+		t.Fatalf("offer = %d", r)
+	}
+	if time.Since(t0) > 100*time.Millisecond {
+		t.Fatal("an oversized request waited for a reply")
+	}
+	if !Of(rt).Enabled(Of(rt).Sets[0].Nodes[0]) {
+		t.Fatal("an oversized request disabled the node")
+	}
+}

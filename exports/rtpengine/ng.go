@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -331,12 +332,22 @@ func (c *Client) roundTrip(n *Node, r *request, buf []byte, tries int) (Dict, er
 	if tries < 1 {
 		tries = 1
 	}
+	if len(out) > maxRequest {
+		// Too big for one datagram: the message's fault, not the node's.
+		return nil, fmt.Errorf("%s: request of %d bytes is over the %d a datagram holds", n.URL, len(out), maxRequest)
+	}
 	for try := 0; try < tries; try++ {
-		if _, err := conn.Write(out); err != nil {
-			keep = false
-			return nil, fmt.Errorf("%s: %v: %w", n.URL, err, ErrTimeout)
-		}
 		deadline := time.Now().Add(c.Timeout)
+		if _, err := conn.Write(out); err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				keep = false
+				return nil, fmt.Errorf("%s: %v", n.URL, err)
+			}
+			// an ICMP port unreachable from an earlier try: nobody
+			// listens; this try waits as a silent one would.
+			time.Sleep(time.Until(deadline))
+			continue
+		}
 		for {
 			conn.SetReadDeadline(deadline)
 			k, err := conn.Read(in)
@@ -371,6 +382,9 @@ func (c *Client) roundTrip(n *Node, r *request, buf []byte, tries int) (Dict, er
 	}
 	return nil, fmt.Errorf("%s: %d tries of %v: %w", n.URL, tries, c.Timeout, ErrTimeout)
 }
+
+// maxRequest is the largest ng request sent: one UDP datagram.
+const maxRequest = 65507
 
 // ngConn is a socket to one node with its receive buffer.
 type ngConn struct {

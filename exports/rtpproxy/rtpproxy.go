@@ -355,6 +355,10 @@ func offerAnswer(ctx *core.Ctx, fn string, offer bool, flags, ip string) int {
 		md.Port = f[0]
 		a := ip
 		if len(f) > 1 && a == "" {
+			if _, err := netip.ParseAddr(f[1]); err != nil {
+				ctx.Log(core.LErr, "rtpproxy: "+fn+": reply "+core.LogQuote(rep)+": "+core.LogQuote(f[1])+" is not an IP address\n")
+				return -1
+			}
 			a = f[1]
 		}
 		if a == "" {
