@@ -127,3 +127,29 @@ func TestRtpengine_ManageDecidesByMessageAndRoute(t *testing.T) {
 		t.Fatal("manage for an INVITE without SDP did something")
 	}
 }
+
+// The new SDP goes in through the message's edits: a header added before
+// and one removed after the offer are both in the message sent, and
+// Content-Length is the new body's.
+func TestRtpengine_BodyRewriteKeepsOtherEdits(t *testing.T) {
+	p, got := recordingNG(t)
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(p)))
+	ctx := msgCtx(t, rt, invite("edits-1", sdpBody(4000, "1")))
+	if err := ctx.Msg.AppendHeader("X-Before", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if Offer0(ctx) != 1 {
+		t.Fatal("offer")
+	}
+	<-got
+	if _, err := ctx.Msg.RemoveHeader("Contact"); err != nil {
+		t.Fatal(err)
+	}
+	out := string(ctx.Msg.AppendTo(nil))
+	if !strings.Contains(out, "X-Before: 1\r\n") || strings.Contains(out, "Contact:") || !strings.Contains(out, "Content-Length: 16\r\n") {
+		t.Fatalf("edits lost:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "\r\n\r\nv=0\r\nm=audio 9\r\n") {
+		t.Fatalf("body not replaced:\n%s", out)
+	}
+}
