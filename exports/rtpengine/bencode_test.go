@@ -153,3 +153,42 @@ func TestCookie_UniqueAcrossClients(t *testing.T) {
 		t.Fatalf("two clients share the cookie prefix %q", a.prefix)
 	}
 }
+
+// BenchmarkOfferCommand is rtpengine_offer end to end against a Go ng
+// peer: flags, request, round trip, reply decode and the body rewrite.
+func BenchmarkOfferCommand(b *testing.B) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		buf := make([]byte, 65536)
+		out := make([]byte, 0, 1024)
+		sdp := sdpBody(30000, "9")
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			ck, _, _ := strings.Cut(string(buf[:n]), " ")
+			out = AppendStr(append(append(out[:0], ck...), " d6:result2:ok"...), "sdp")
+			out = append(AppendStr(out, sdp), 'e')
+			c.WriteToUDP(out, from)
+		}
+	}()
+	rt := runtimeFor(b, sockParams("udp:127.0.0.1:"+strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)))
+	raw := invite("bench-offer", sdpBody(4000, "1"))
+	ctx := msgCtx(b, rt, raw)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := ctx.Msg.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+		ctx.Seq++
+		if Offer(ctx, "replace-origin replace-session-connection ICE=remove RTP/AVP") != 1 {
+			b.Fatal("offer failed")
+		}
+	}
+}
