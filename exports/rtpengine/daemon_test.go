@@ -220,3 +220,36 @@ func TestRtpengine_SecondInstanceTakesOverAndFirstComesBack(t *testing.T) {
 		t.Fatalf("after restart the call went to %s, want the first again", got.URL)
 	}
 }
+
+// The flags reach rtpengine as it expects them: the SDP it returns
+// shows each one's effect.
+func TestRtpengine_RealDaemonFlagsTakeEffect(t *testing.T) {
+	d := rtptest.Start(t)
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(d.NG)))
+	for i, c := range []struct {
+		flags       string
+		has, hasNot []string
+	}{
+		{"codec-strip-PCMA ICE=remove", []string{"PCMU/8000"}, []string{"PCMA", "a=ice-ufrag"}},
+		{"codec-strip=PCMU,telephone-event ICE=force", []string{"PCMA/8000", "a=ice-ufrag", "a=candidate"}, []string{"PCMU", "telephone-event"}},
+		{"RTP/SAVP SDES-off ICE=remove", []string{"RTP/SAVP", "a=fingerprint"}, []string{"a=crypto"}},
+		{"RTP/SAVPF DTLS=off ICE=remove", []string{"RTP/SAVPF", "a=crypto"}, []string{"a=fingerprint"}},
+		{"replace-origin replace-session-connection ICE=remove", []string{"o=- 1 1 IN IP4 127.0.0.1"}, []string{"a=ice"}},
+	} {
+		ctx := msgCtx(t, rt, invite("flags-"+strconv.Itoa(i), sdpBody(4000+2*i, "1")))
+		if r := Offer(ctx, c.flags); r != 1 {
+			t.Fatalf("offer %q = %d", c.flags, r)
+		}
+		body := string(ctx.Msg.Body())
+		for _, h := range c.has {
+			if !strings.Contains(body, h) {
+				t.Errorf("flags %q: SDP lacks %q:\n%s", c.flags, h, body)
+			}
+		}
+		for _, h := range c.hasNot {
+			if strings.Contains(body, h) {
+				t.Errorf("flags %q: SDP has %q:\n%s", c.flags, h, body)
+			}
+		}
+	}
+}
