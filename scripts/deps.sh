@@ -15,6 +15,7 @@ sipp                                                               sip-tester
 luacheck                                                           lua-check
 chromium                                                           chromium
 npm                                                                npm
+/usr/bin/rtpengine                                                 rtpengine-daemon
 '
 
 # missing prints the packages whose checks fail, each once, on one line.

@@ -1635,6 +1635,245 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet. */
+interface KSR_rtpengine {
+	/**
+	 * Drop DTMF events of the call (ng "block DTMF").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	block_dtmf(flags: string): number;
+	/**
+	 * block_dtmf without flags.
+	 * @returns As block_dtmf.
+	 */
+	block_dtmf0(): number;
+	/**
+	 * Drop the call's media in rtpengine (ng "block media").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	block_media(flags: string): number;
+	/**
+	 * block_media without flags.
+	 * @returns As block_media.
+	 */
+	block_media0(): number;
+	/**
+	 * Inject a DTMF event into the call (ng "play DTMF"): code=5.
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	play_dtmf(flags: string): number;
+	/**
+	 * Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav.
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	play_media(flags: string): number;
+	/**
+	 * Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_answer(flags: string): number;
+	/**
+	 * rtpengine_answer without flags.
+	 * @returns As rtpengine_answer.
+	 */
+	rtpengine_answer0(): number;
+	/**
+	 * Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_delete(flags: string): number;
+	/**
+	 * rtpengine_delete without flags.
+	 * @returns As rtpengine_delete.
+	 */
+	rtpengine_delete0(): number;
+	/**
+	 * Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_manage(flags: string): number;
+	/**
+	 * rtpengine_manage without flags.
+	 * @returns As rtpengine_manage.
+	 */
+	rtpengine_manage0(): number;
+	/**
+	 * Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_offer(flags: string): number;
+	/**
+	 * rtpengine_offer without flags.
+	 * @returns As rtpengine_offer.
+	 */
+	rtpengine_offer0(): number;
+	/**
+	 * Ask rtpengine for the call's statistics; $rtpstat then reads them.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	rtpengine_query(flags: string): number;
+	/**
+	 * rtpengine_query without flags.
+	 * @returns As rtpengine_query.
+	 */
+	rtpengine_query0(): number;
+	/**
+	 * Choose the set the following commands of this message use.
+	 * @param setid A set number from rtpengine_sock.
+	 * @returns 1 when set; -1 when there is no such set.
+	 */
+	set_rtpengine_set(setid: number): number;
+	/**
+	 * Replace the call's audio with silence (ng "silence media").
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	silence_media(flags: string): number;
+	/**
+	 * silence_media without flags.
+	 * @returns As silence_media.
+	 */
+	silence_media0(): number;
+	/**
+	 * Ask rtpengine to record the call.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	start_recording(): number;
+	/**
+	 * Stop what play_media plays.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	stop_media(flags: string): number;
+	/**
+	 * stop_media without flags.
+	 * @returns As stop_media.
+	 */
+	stop_media0(): number;
+	/**
+	 * Stop recording the call.
+	 * @returns 1 on success; -1 otherwise.
+	 */
+	stop_recording(): number;
+	/**
+	 * Undo block_dtmf.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unblock_dtmf(flags: string): number;
+	/**
+	 * unblock_dtmf without flags.
+	 * @returns As unblock_dtmf.
+	 */
+	unblock_dtmf0(): number;
+	/**
+	 * Undo block_media.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unblock_media(flags: string): number;
+	/**
+	 * unblock_media without flags.
+	 * @returns As unblock_media.
+	 */
+	unblock_media0(): number;
+	/**
+	 * Undo silence_media.
+	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
+	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+	 */
+	unsilence_media(flags: string): number;
+	/**
+	 * unsilence_media without flags.
+	 * @returns As unsilence_media.
+	 */
+	unsilence_media0(): number;
+}
+
+/** Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked. */
+interface KSR_rtpproxy {
+	/**
+	 * The answer side: a 200 OK's SDP (or an ACK's for a late offer).
+	 * @param flags As rtpproxy_offer.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer(flags: string): number;
+	/**
+	 * rtpproxy_answer without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer0(): number;
+	/**
+	 * rtpproxy_answer with a given address.
+	 * @param flags As rtpproxy_answer.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_answer_ip(flags: string, ip: string): number;
+	/**
+	 * Delete the call's session on the proxy.
+	 * @param flags Accepted; unused.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_destroy(flags: string): number;
+	/**
+	 * rtpproxy_destroy without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_destroy0(): number;
+	/**
+	 * Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm).
+	 * @param flags As rtpproxy_offer.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage(flags: string): number;
+	/**
+	 * rtpproxy_manage without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage0(): number;
+	/**
+	 * rtpproxy_manage with a given address.
+	 * @param flags As rtpproxy_manage.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_manage_ip(flags: string, ip: string): number;
+	/**
+	 * Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply.
+	 * @param flags Kamailio's letters: c replace the session c=, o the o= address, r trust the SDP address (else the source address is sent), a asymmetric, i/e internal/external, w symmetric.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer(flags: string): number;
+	/**
+	 * rtpproxy_offer without flags.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer0(): number;
+	/**
+	 * rtpproxy_offer with a given address.
+	 * @param flags As rtpproxy_offer.
+	 * @param ip The address to put in the SDP instead of the proxy's.
+	 * @returns 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+	 */
+	rtpproxy_offer_ip(flags: string, ip: string): number;
+	/**
+	 * Choose the set this message's commands use.
+	 * @param setid A set number from rtpproxy_sock.
+	 * @returns 1 when set; -1 when there is no such set.
+	 */
+	set_rtpproxy_set(setid: number): number;
+}
+
 /** Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered. */
 interface KSR_sanity {
 	/**
@@ -1654,6 +1893,127 @@ interface KSR_sanity {
 	 * @returns 1 when the reply was sent or nothing was to be sent, -1 when sending failed.
 	 */
 	sanity_reply(): number;
+}
+
+/** Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams. Edits replace the body through the message's edits, so Content-Length follows and other edits still apply. Only an application/sdp body counts (not a multipart part). sdp_print and the sdp_iterator_* functions are not there yet. */
+interface KSR_sdpops {
+	/**
+	 * Keep only the payload types given.
+	 * @param ids Payload types to keep.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	keep_codecs_by_id(ids: string, mtype: string): number;
+	/**
+	 * Keep only the codecs named, removing the others.
+	 * @param codecs Codec names to keep, comma-separated.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	keep_codecs_by_name(codecs: string, mtype: string): number;
+	/**
+	 * Remove codecs by payload type.
+	 * @param ids Payload type numbers, comma-separated.
+	 * @param mtype Media type; empty for all.
+	 * @returns As remove_codecs_by_name.
+	 */
+	remove_codecs_by_id(ids: string, mtype: string): number;
+	/**
+	 * Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines.
+	 * @param codecs Codec names, comma-separated (PCMA,G722); case does not matter.
+	 * @param mtype Media type to touch (audio, video); empty for all.
+	 * @returns 1 on success (also when none was there); -1 when there is no SDP body or the list is empty.
+	 */
+	remove_codecs_by_name(codecs: string, mtype: string): number;
+	/**
+	 * Remove the media-level lines that start with prefix.
+	 * @param prefix Start of the lines to remove (a=candidate).
+	 * @param mtype Media type; empty for all.
+	 * @returns 1 when lines were removed; 2 when none matched; -1 when there is no SDP body.
+	 */
+	remove_line_by_prefix(prefix: string, mtype: string): number;
+	/**
+	 * Remove the m= sections of a media type.
+	 * @param mtype Media type (video).
+	 * @returns 1 when streams were removed; -1 when none was of that type or there is no SDP.
+	 */
+	remove_media(mtype: string): number;
+	/**
+	 * Test for an SDP body.
+	 * @returns 1 when the body is SDP (Content-Type application/sdp); -1 otherwise.
+	 */
+	sdp_content(): number;
+	/**
+	 * sdp_content, sloppy with flag 1.
+	 * @param flags 1: also a body starting with v=0 whatever its Content-Type.
+	 * @returns As sdp_content.
+	 */
+	sdp_content_flags(flags: number): number;
+	/**
+	 * Store the SDP body in a pseudo-variable.
+	 * @param pv Writable pseudo-variable.
+	 * @returns 1 when stored; -2 when there is no SDP; -1 on error.
+	 */
+	sdp_get(pv: string): number;
+	/**
+	 * The address family of the SDP.
+	 * @returns 4 or 6, the family of the first c= line; -1 when there is none or no SDP.
+	 */
+	sdp_get_address_family(): number;
+	/**
+	 * Store the first SDP line starting with prefix.
+	 * @param pv Writable pseudo-variable.
+	 * @param prefix Start of the line (m=).
+	 * @returns 1 when found and stored; -1 when no line starts so; -2 when there is no SDP.
+	 */
+	sdp_get_line_startswith(pv: string, prefix: string): number;
+	/**
+	 * Store the transport the streams share.
+	 * @param pv Writable pseudo-variable ($avp(t)).
+	 * @returns 1 when every m= line has the same transport (stored); -2 when they differ; -1 on error or no SDP.
+	 */
+	sdp_transport(pv: string): number;
+	/**
+	 * Test for an active stream of a type.
+	 * @param mtype Media type.
+	 * @returns 1 when a stream of that type has a port other than 0 and no a=inactive; -1 otherwise.
+	 */
+	sdp_with_active_media(mtype: string): number;
+	/**
+	 * Test for payload types.
+	 * @param ids Payload types, comma-separated.
+	 * @returns 1 when any is offered; -1 otherwise.
+	 */
+	sdp_with_codecs_by_id(ids: string): number;
+	/**
+	 * Test for codecs by name (static payload types count by their RFC 3551 names).
+	 * @param codecs Codec names, comma-separated.
+	 * @returns 1 when any is offered; -1 otherwise.
+	 */
+	sdp_with_codecs_by_name(codecs: string): number;
+	/**
+	 * Test for ICE candidates.
+	 * @returns 1 when a stream has a=candidate lines; -1 otherwise.
+	 */
+	sdp_with_ice(): number;
+	/**
+	 * Test for a media type.
+	 * @param mtype Media type.
+	 * @returns 1 when an m= line has that type; -1 otherwise.
+	 */
+	sdp_with_media(mtype: string): number;
+	/**
+	 * Test for a transport.
+	 * @param proto Transport (RTP/AVP, RTP/SAVPF).
+	 * @returns 1 when an m= line uses it; -1 otherwise.
+	 */
+	sdp_with_transport(proto: string): number;
+	/**
+	 * Test for a transport containing a string.
+	 * @param proto Part of a transport (SAVP).
+	 * @returns 1 when an m= line's transport contains it; -1 otherwise.
+	 */
+	sdp_with_transport_like(proto: string): number;
 }
 
 /** SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs. None allocates. */
@@ -2658,7 +3018,10 @@ interface KSR_object {
 	regex: KSR_regex;
 	registrar: KSR_registrar;
 	rr: KSR_rr;
+	rtpengine: KSR_rtpengine;
+	rtpproxy: KSR_rtpproxy;
 	sanity: KSR_sanity;
+	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	textops: KSR_textops;

@@ -1734,6 +1734,204 @@ function KSR.rr.record_route_preset_one(addr) end
 ---@return integer # 1 on success, -1 on error.
 function KSR.rr.remove_record_route() end
 
+---Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights.
+---@class KSR.rtpengine
+KSR.rtpengine = {}
+
+---Drop DTMF events of the call (ng "block DTMF").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.block_dtmf(flags) end
+
+---block_dtmf without flags.
+---@return integer # As block_dtmf.
+function KSR.rtpengine.block_dtmf0() end
+
+---Drop the call's media in rtpengine (ng "block media").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.block_media(flags) end
+
+---block_media without flags.
+---@return integer # As block_media.
+function KSR.rtpengine.block_media0() end
+
+---Inject a DTMF event into the call (ng "play DTMF"): code=5.
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.play_dtmf(flags) end
+
+---Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav.
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.play_media(flags) end
+
+---Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_answer(flags) end
+
+---rtpengine_answer without flags.
+---@return integer # As rtpengine_answer.
+function KSR.rtpengine.rtpengine_answer0() end
+
+---Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_delete(flags) end
+
+---rtpengine_delete without flags.
+---@return integer # As rtpengine_delete.
+function KSR.rtpengine.rtpengine_delete0() end
+
+---Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_manage(flags) end
+
+---rtpengine_manage without flags.
+---@return integer # As rtpengine_manage.
+function KSR.rtpengine.rtpengine_manage0() end
+
+---Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_offer(flags) end
+
+---rtpengine_offer without flags.
+---@return integer # As rtpengine_offer.
+function KSR.rtpengine.rtpengine_offer0() end
+
+---Ask rtpengine for the call's statistics; $rtpstat then reads them.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.rtpengine_query(flags) end
+
+---rtpengine_query without flags.
+---@return integer # As rtpengine_query.
+function KSR.rtpengine.rtpengine_query0() end
+
+---Choose the set the following commands of this message use.
+---@param setid integer A set number from rtpengine_sock.
+---@return integer # 1 when set; -1 when there is no such set.
+function KSR.rtpengine.set_rtpengine_set(setid) end
+
+---Replace the call's audio with silence (ng "silence media").
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.silence_media(flags) end
+
+---silence_media without flags.
+---@return integer # As silence_media.
+function KSR.rtpengine.silence_media0() end
+
+---Ask rtpengine to record the call.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.start_recording() end
+
+---Stop what play_media plays.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.stop_media(flags) end
+
+---stop_media without flags.
+---@return integer # As stop_media.
+function KSR.rtpengine.stop_media0() end
+
+---Stop recording the call.
+---@return integer # 1 on success; -1 otherwise.
+function KSR.rtpengine.stop_recording() end
+
+---Undo block_dtmf.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unblock_dtmf(flags) end
+
+---unblock_dtmf without flags.
+---@return integer # As unblock_dtmf.
+function KSR.rtpengine.unblock_dtmf0() end
+
+---Undo block_media.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unblock_media(flags) end
+
+---unblock_media without flags.
+---@return integer # As unblock_media.
+function KSR.rtpengine.unblock_media0() end
+
+---Undo silence_media.
+---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
+---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
+function KSR.rtpengine.unsilence_media(flags) end
+
+---unsilence_media without flags.
+---@return integer # As unsilence_media.
+function KSR.rtpengine.unsilence_media0() end
+
+---Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP.
+---@class KSR.rtpproxy
+KSR.rtpproxy = {}
+
+---The answer side: a 200 OK's SDP (or an ACK's for a late offer).
+---@param flags string As rtpproxy_offer.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer(flags) end
+
+---rtpproxy_answer without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer0() end
+
+---rtpproxy_answer with a given address.
+---@param flags string As rtpproxy_answer.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_answer_ip(flags, ip) end
+
+---Delete the call's session on the proxy.
+---@param flags string Accepted; unused.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_destroy(flags) end
+
+---rtpproxy_destroy without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_destroy0() end
+
+---Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm).
+---@param flags string As rtpproxy_offer.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage(flags) end
+
+---rtpproxy_manage without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage0() end
+
+---rtpproxy_manage with a given address.
+---@param flags string As rtpproxy_manage.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_manage_ip(flags, ip) end
+
+---Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply.
+---@param flags string Kamailio's letters: c replace the session c=, o the o= address, r trust the SDP address (else the source address is sent), a asymmetric, i/e internal/external, w symmetric.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer(flags) end
+
+---rtpproxy_offer without flags.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer0() end
+
+---rtpproxy_offer with a given address.
+---@param flags string As rtpproxy_offer.
+---@param ip string The address to put in the SDP instead of the proxy's.
+---@return integer # 1 on success; -1 when the proxy could not be reached or refused, or the message does not fit (no SDP, no tags).
+function KSR.rtpproxy.rtpproxy_offer_ip(flags, ip) end
+
+---Choose the set this message's commands use.
+---@param setid integer A set number from rtpproxy_sock.
+---@return integer # 1 when set; -1 when there is no such set.
+function KSR.rtpproxy.set_rtpproxy_set(setid) end
+
 ---Checks of a request before routing, with Kamailio's check bits.
 ---@class KSR.sanity
 KSR.sanity = {}
@@ -1751,6 +1949,108 @@ function KSR.sanity.sanity_check_defaults() end
 ---In noreply mode, send the reply the last failed check chose (500 if none did).
 ---@return integer # 1 when the reply was sent or nothing was to be sent, -1 when sending failed.
 function KSR.sanity.sanity_reply() end
+
+---Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams.
+---@class KSR.sdpops
+KSR.sdpops = {}
+
+---Keep only the payload types given.
+---@param ids string Payload types to keep.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.keep_codecs_by_id(ids, mtype) end
+
+---Keep only the codecs named, removing the others.
+---@param codecs string Codec names to keep, comma-separated.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.keep_codecs_by_name(codecs, mtype) end
+
+---Remove codecs by payload type.
+---@param ids string Payload type numbers, comma-separated.
+---@param mtype string Media type; empty for all.
+---@return integer # As remove_codecs_by_name.
+function KSR.sdpops.remove_codecs_by_id(ids, mtype) end
+
+---Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines.
+---@param codecs string Codec names, comma-separated (PCMA,G722); case does not matter.
+---@param mtype string Media type to touch (audio, video); empty for all.
+---@return integer # 1 on success (also when none was there); -1 when there is no SDP body or the list is empty.
+function KSR.sdpops.remove_codecs_by_name(codecs, mtype) end
+
+---Remove the media-level lines that start with prefix.
+---@param prefix string Start of the lines to remove (a=candidate).
+---@param mtype string Media type; empty for all.
+---@return integer # 1 when lines were removed; 2 when none matched; -1 when there is no SDP body.
+function KSR.sdpops.remove_line_by_prefix(prefix, mtype) end
+
+---Remove the m= sections of a media type.
+---@param mtype string Media type (video).
+---@return integer # 1 when streams were removed; -1 when none was of that type or there is no SDP.
+function KSR.sdpops.remove_media(mtype) end
+
+---Test for an SDP body.
+---@return integer # 1 when the body is SDP (Content-Type application/sdp); -1 otherwise.
+function KSR.sdpops.sdp_content() end
+
+---sdp_content, sloppy with flag 1.
+---@param flags integer 1: also a body starting with v=0 whatever its Content-Type.
+---@return integer # As sdp_content.
+function KSR.sdpops.sdp_content_flags(flags) end
+
+---Store the SDP body in a pseudo-variable.
+---@param pv string Writable pseudo-variable.
+---@return integer # 1 when stored; -2 when there is no SDP; -1 on error.
+function KSR.sdpops.sdp_get(pv) end
+
+---The address family of the SDP.
+---@return integer # 4 or 6, the family of the first c= line; -1 when there is none or no SDP.
+function KSR.sdpops.sdp_get_address_family() end
+
+---Store the first SDP line starting with prefix.
+---@param pv string Writable pseudo-variable.
+---@param prefix string Start of the line (m=).
+---@return integer # 1 when found and stored; -1 when no line starts so; -2 when there is no SDP.
+function KSR.sdpops.sdp_get_line_startswith(pv, prefix) end
+
+---Store the transport the streams share.
+---@param pv string Writable pseudo-variable ($avp(t)).
+---@return integer # 1 when every m= line has the same transport (stored); -2 when they differ; -1 on error or no SDP.
+function KSR.sdpops.sdp_transport(pv) end
+
+---Test for an active stream of a type.
+---@param mtype string Media type.
+---@return integer # 1 when a stream of that type has a port other than 0 and no a=inactive; -1 otherwise.
+function KSR.sdpops.sdp_with_active_media(mtype) end
+
+---Test for payload types.
+---@param ids string Payload types, comma-separated.
+---@return integer # 1 when any is offered; -1 otherwise.
+function KSR.sdpops.sdp_with_codecs_by_id(ids) end
+
+---Test for codecs by name (static payload types count by their RFC 3551 names).
+---@param codecs string Codec names, comma-separated.
+---@return integer # 1 when any is offered; -1 otherwise.
+function KSR.sdpops.sdp_with_codecs_by_name(codecs) end
+
+---Test for ICE candidates.
+---@return integer # 1 when a stream has a=candidate lines; -1 otherwise.
+function KSR.sdpops.sdp_with_ice() end
+
+---Test for a media type.
+---@param mtype string Media type.
+---@return integer # 1 when an m= line has that type; -1 otherwise.
+function KSR.sdpops.sdp_with_media(mtype) end
+
+---Test for a transport.
+---@param proto string Transport (RTP/AVP, RTP/SAVPF).
+---@return integer # 1 when an m= line uses it; -1 otherwise.
+function KSR.sdpops.sdp_with_transport(proto) end
+
+---Test for a transport containing a string.
+---@param proto string Part of a transport (SAVP).
+---@return integer # 1 when an m= line's transport contains it; -1 otherwise.
+function KSR.sdpops.sdp_with_transport_like(proto) end
 
 ---SIP utilities: tell initial from in-dialog requests, requests from replies, check Request-URI parameters, strings and URIs.
 ---@class KSR.siputils

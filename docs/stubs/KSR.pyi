@@ -1100,6 +1100,178 @@ class _rr:
         ...
 
 
+class _rtpengine:
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet."""
+
+    def block_dtmf(self, flags: str) -> int:
+        """Drop DTMF events of the call (ng "block DTMF")."""
+        ...
+
+    def block_dtmf0(self) -> int:
+        """block_dtmf without flags."""
+        ...
+
+    def block_media(self, flags: str) -> int:
+        """Drop the call's media in rtpengine (ng "block media")."""
+        ...
+
+    def block_media0(self) -> int:
+        """block_media without flags."""
+        ...
+
+    def play_dtmf(self, flags: str) -> int:
+        """Inject a DTMF event into the call (ng "play DTMF"): code=5."""
+        ...
+
+    def play_media(self, flags: str) -> int:
+        """Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav."""
+        ...
+
+    def rtpengine_answer(self, flags: str) -> int:
+        """Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body."""
+        ...
+
+    def rtpengine_answer0(self) -> int:
+        """rtpengine_answer without flags."""
+        ...
+
+    def rtpengine_delete(self, flags: str) -> int:
+        """Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE)."""
+        ...
+
+    def rtpengine_delete0(self) -> int:
+        """rtpengine_delete without flags."""
+        ...
+
+    def rtpengine_manage(self, flags: str) -> int:
+        """Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes."""
+        ...
+
+    def rtpengine_manage0(self) -> int:
+        """rtpengine_manage without flags."""
+        ...
+
+    def rtpengine_offer(self, flags: str) -> int:
+        """Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer."""
+        ...
+
+    def rtpengine_offer0(self) -> int:
+        """rtpengine_offer without flags."""
+        ...
+
+    def rtpengine_query(self, flags: str) -> int:
+        """Ask rtpengine for the call's statistics; $rtpstat then reads them."""
+        ...
+
+    def rtpengine_query0(self) -> int:
+        """rtpengine_query without flags."""
+        ...
+
+    def set_rtpengine_set(self, setid: int) -> int:
+        """Choose the set the following commands of this message use."""
+        ...
+
+    def silence_media(self, flags: str) -> int:
+        """Replace the call's audio with silence (ng "silence media")."""
+        ...
+
+    def silence_media0(self) -> int:
+        """silence_media without flags."""
+        ...
+
+    def start_recording(self) -> int:
+        """Ask rtpengine to record the call."""
+        ...
+
+    def stop_media(self, flags: str) -> int:
+        """Stop what play_media plays."""
+        ...
+
+    def stop_media0(self) -> int:
+        """stop_media without flags."""
+        ...
+
+    def stop_recording(self) -> int:
+        """Stop recording the call."""
+        ...
+
+    def unblock_dtmf(self, flags: str) -> int:
+        """Undo block_dtmf."""
+        ...
+
+    def unblock_dtmf0(self) -> int:
+        """unblock_dtmf without flags."""
+        ...
+
+    def unblock_media(self, flags: str) -> int:
+        """Undo block_media."""
+        ...
+
+    def unblock_media0(self) -> int:
+        """unblock_media without flags."""
+        ...
+
+    def unsilence_media(self, flags: str) -> int:
+        """Undo silence_media."""
+        ...
+
+    def unsilence_media0(self) -> int:
+        """unsilence_media without flags."""
+        ...
+
+
+class _rtpproxy:
+    """Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked."""
+
+    def rtpproxy_answer(self, flags: str) -> int:
+        """The answer side: a 200 OK's SDP (or an ACK's for a late offer)."""
+        ...
+
+    def rtpproxy_answer0(self) -> int:
+        """rtpproxy_answer without flags."""
+        ...
+
+    def rtpproxy_answer_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_answer with a given address."""
+        ...
+
+    def rtpproxy_destroy(self, flags: str) -> int:
+        """Delete the call's session on the proxy."""
+        ...
+
+    def rtpproxy_destroy0(self) -> int:
+        """rtpproxy_destroy without flags."""
+        ...
+
+    def rtpproxy_manage(self, flags: str) -> int:
+        """Offer, answer or destroy as the message asks: INVITE with SDP offers; ACK with SDP answers; BYE, CANCEL, or a request in a failure route destroys; a reply of 300 and up to INVITE destroys; a 1xx/2xx reply with SDP answers (kemi does not track whether the INVITE had SDP, as Kamailio without tm)."""
+        ...
+
+    def rtpproxy_manage0(self) -> int:
+        """rtpproxy_manage without flags."""
+        ...
+
+    def rtpproxy_manage_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_manage with a given address."""
+        ...
+
+    def rtpproxy_offer(self, flags: str) -> int:
+        """Ask the proxy for a port per stream and put it and the proxy's address in the SDP: an INVITE's SDP, or a late offer in a reply."""
+        ...
+
+    def rtpproxy_offer0(self) -> int:
+        """rtpproxy_offer without flags."""
+        ...
+
+    def rtpproxy_offer_ip(self, flags: str, ip: str) -> int:
+        """rtpproxy_offer with a given address."""
+        ...
+
+    def set_rtpproxy_set(self, setid: int) -> int:
+        """Choose the set this message's commands use."""
+        ...
+
+
 class _sanity:
     """Checks of a request before routing, with Kamailio's check bits. A failed check answers the request itself (400, or 416, 420, 505 as the check says) unless modparam("sanity", "noreply", 1) is set; then the script answers later with sanity_reply(). Requests missing To, From, Call-ID, CSeq or Via are not answered."""
 
@@ -1113,6 +1285,86 @@ class _sanity:
 
     def sanity_reply(self) -> int:
         """In noreply mode, send the reply the last failed check chose (500 if none did)."""
+        ...
+
+
+class _sdpops:
+    """Tests on the SDP body and edits of it, as Kamailio's sdpops: which media, codecs, transports and ICE it has; remove or keep codecs (with their rtpmap, fmtp and rtcp-fb lines), lines and streams. Edits replace the body through the message's edits, so Content-Length follows and other edits still apply. Only an application/sdp body counts (not a multipart part). sdp_print and the sdp_iterator_* functions are not there yet."""
+
+    def keep_codecs_by_id(self, ids: str, mtype: str) -> int:
+        """Keep only the payload types given."""
+        ...
+
+    def keep_codecs_by_name(self, codecs: str, mtype: str) -> int:
+        """Keep only the codecs named, removing the others."""
+        ...
+
+    def remove_codecs_by_id(self, ids: str, mtype: str) -> int:
+        """Remove codecs by payload type."""
+        ...
+
+    def remove_codecs_by_name(self, codecs: str, mtype: str) -> int:
+        """Remove codecs by name from the m= lines, with their rtpmap, fmtp and rtcp-fb lines."""
+        ...
+
+    def remove_line_by_prefix(self, prefix: str, mtype: str) -> int:
+        """Remove the media-level lines that start with prefix."""
+        ...
+
+    def remove_media(self, mtype: str) -> int:
+        """Remove the m= sections of a media type."""
+        ...
+
+    def sdp_content(self) -> int:
+        """Test for an SDP body."""
+        ...
+
+    def sdp_content_flags(self, flags: int) -> int:
+        """sdp_content, sloppy with flag 1."""
+        ...
+
+    def sdp_get(self, pv: str) -> int:
+        """Store the SDP body in a pseudo-variable."""
+        ...
+
+    def sdp_get_address_family(self) -> int:
+        """The address family of the SDP."""
+        ...
+
+    def sdp_get_line_startswith(self, pv: str, prefix: str) -> int:
+        """Store the first SDP line starting with prefix."""
+        ...
+
+    def sdp_transport(self, pv: str) -> int:
+        """Store the transport the streams share."""
+        ...
+
+    def sdp_with_active_media(self, mtype: str) -> int:
+        """Test for an active stream of a type."""
+        ...
+
+    def sdp_with_codecs_by_id(self, ids: str) -> int:
+        """Test for payload types."""
+        ...
+
+    def sdp_with_codecs_by_name(self, codecs: str) -> int:
+        """Test for codecs by name (static payload types count by their RFC 3551 names)."""
+        ...
+
+    def sdp_with_ice(self) -> int:
+        """Test for ICE candidates."""
+        ...
+
+    def sdp_with_media(self, mtype: str) -> int:
+        """Test for a media type."""
+        ...
+
+    def sdp_with_transport(self, proto: str) -> int:
+        """Test for a transport."""
+        ...
+
+    def sdp_with_transport_like(self, proto: str) -> int:
+        """Test for a transport containing a string."""
         ...
 
 
@@ -1776,7 +2028,10 @@ class _KSR:
     regex: _regex
     registrar: _registrar
     rr: _rr
+    rtpengine: _rtpengine
+    rtpproxy: _rtpproxy
     sanity: _sanity
+    sdpops: _sdpops
     siputils: _siputils
     sl: _sl
     textops: _textops
