@@ -202,7 +202,7 @@ func oneLine(s string) bool {
 // not, the To header has no tag and need not be parsed.
 func containsTag(v []byte) bool {
 	for i := 0; i+3 <= len(v); i++ {
-		if lower(v[i]) == 't' && lower(v[i+1]) == 'a' && lower(v[i+2]) == 'g' {
+		if LowerASCII(v[i]) == 't' && LowerASCII(v[i+1]) == 'a' && LowerASCII(v[i+2]) == 'g' {
 			return true
 		}
 	}
