@@ -2,4 +2,4 @@ package textops
 
 // The core's pseudo-variables ($ci $rm $ru $hdr ...) are registered by
 // the core module's generated code, as in a built server.
-import _ "kemi/exports/core"
+import _ "kemi/exports/kcore"

@@ -1357,7 +1357,7 @@ func kemi_warn(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Null()
 }
 
-// The build breaks here when a Go function's signature drifts from exports/core/module.yaml.
+// The build breaks here when a Go function's signature drifts from exports/kcore/module.yaml.
 var (
 	_ func(*core.Ctx, string)                        = LogCrit
 	_ func(*core.Ctx, string)                        = LogDbg
