@@ -68,3 +68,32 @@ func TestSpec_CorePVsNotRegisteredInCore(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanup_NoPrivateCaseFolds covers issue 12: ASCII case-insensitive
+// comparison is sip.EqualFold (HasPrefixFold, ContainsFold, ...); modules
+// and the core keep no copies of their own.
+func TestCleanup_NoPrivateCaseFolds(t *testing.T) {
+	def := regexp.MustCompile(`^func (\w*[Ff]old\w*|lower(ASCII)?)[\[(]`)
+	var files []string
+	for _, pat := range []string{"../*/*.go", "../../core/*.go", "../../core/*/*.go"} {
+		fs, err := filepath.Glob(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			if m := def.FindString(line); m != "" {
+				t.Errorf("%s:%d: %s: use sip.EqualFold and its kin", f, i+1, m)
+			}
+		}
+	}
+}
