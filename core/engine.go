@@ -2,8 +2,6 @@ package core
 
 import (
 	"errors"
-	"fmt"
-	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -124,104 +122,4 @@ func EngineList(names []string, lookup func(string) *EngineInfo) string {
 		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// Runtime is what a loaded config gives every worker: the registry of
-// loaded modules, their parameter values, the logger and the budgets.
-type Runtime struct {
-	Reg        *Registry
-	Params     map[string]map[string][]Value // module -> param -> values in modparam order
-	Globals    map[string]Value              // global params (debug, children, ...)
-	Defines    map[string]string             // #!define names when the config ended
-	Log        *Logger
-	StepBudget int           // instructions per callback run (Lua, Starlark)
-	TimeBudget time.Duration // wall time per callback run (JS)
-
-	// Callbacks maps the default callback names to the configured ones
-	// (kemi.request_route_callback and friends).
-	Callbacks map[string]string
-
-	// Signature is server_signature, server_header and user_agent_header
-	// (see ServerHeader).
-	Signature Signature
-
-	// Myself reports whether host (an IP or a name, IPv6 in brackets or
-	// not) and port name this server: a listen address or an alias. Port 0
-	// matches any port, as Kamailio's check_self does for a URI without
-	// one (rr passes 5060 itself). The server sets it from listen/alias; when
-	// nil, the is_myself functions compare with the socket the message
-	// arrived on.
-	Myself func(host []byte, port int) bool
-
-	// NewVM builds a VM of the running script for code that runs outside
-	// a worker, such as tm's timers running a failure route. The router
-	// sets it.
-	NewVM func() (VM, error)
-
-	// Send writes a message outside of a worker's batch (timers,
-	// retransmissions). The server sets it; it is safe for concurrent use.
-	Send func(b []byte, proto Proto, to netip.AddrPort) error
-
-	// SendFrom is Send through the socket bound to local (a Ctx's Local),
-	// for a reply sent after its worker moved on (registrar's replies
-	// held until their binding is durable). The server sets it; nil when
-	// there is no such sender (tests), and callers then send in the
-	// worker.
-	SendFrom func(local netip.AddrPort, b []byte, proto Proto, to netip.AddrPort) error
-
-	// Clock, when set, is what modules' timers run on instead of the
-	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
-	Clock Clock
-
-	mu         sync.Mutex
-	states     [maxRuntimeStates]rtSlot // RuntimeState handles
-	stops      []func()
-	started    []*ModuleSpec // modules whose start functions ran, in order
-	replyHooks []ReplyHook
-}
-
-// Param returns the last value given for a module param, or its default.
-func (rt *Runtime) Param(module, name string) Value {
-	if vs := rt.Params[module][name]; len(vs) > 0 {
-		return vs[len(vs)-1]
-	}
-	if m := rt.Reg.Module(module); m != nil {
-		for _, p := range m.Params {
-			if p.Name == name {
-				return p.Default
-			}
-		}
-	}
-	return Null()
-}
-
-// ParamValues returns every value given for a multi-valued param.
-func (rt *Runtime) ParamValues(module, name string) []Value { return rt.Params[module][name] }
-
-// Callback returns the configured name for a default callback name.
-func (rt *Runtime) Callback(def string) string {
-	if n, ok := rt.Callbacks[def]; ok {
-		return n
-	}
-	return def
-}
-
-// ArgError builds the error an engine or thunk reports for bad arguments:
-// "KSR.sl.sl_send_reply: expected (int, str), got (string, number)". got
-// holds the type names in the script's own language.
-func ArgError(fn string, want []Type, got []string) error {
-	ws := make([]string, len(want))
-	for i, t := range want {
-		ws[i] = t.String()
-	}
-	return fmt.Errorf("%s: expected (%s), got (%s)", fn, strings.Join(ws, ", "), strings.Join(got, ", "))
-}
-
-// KindNames returns the Kind names of vs, for ArgError from Go code.
-func KindNames(vs []Value) []string {
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.Kind.String()
-	}
-	return out
 }

@@ -6,25 +6,6 @@ import (
 	"strings"
 )
 
-// PVGetter appends the value of a pseudo-variable for ctx to dst. arg is
-// the inner name for the $name(arg) form. A getter appends nothing for a
-// null value; Format prints "<null>" then, as Kamailio does.
-type PVGetter func(ctx *Ctx, arg string, dst []byte) ([]byte, bool)
-
-var pvGetters = map[string]PVGetter{}
-
-// RegisterPV makes $name available to log_prefix and to xlog-style
-// formats. It panics on a duplicate, as Register does.
-func RegisterPV(name string, get PVGetter) {
-	if _, dup := pvGetters[name]; dup {
-		panic("core.RegisterPV: duplicate $" + name)
-	}
-	pvGetters[name] = get
-}
-
-// LookupPV returns the getter for $name, or nil.
-func LookupPV(name string) PVGetter { return pvGetters[name] }
-
 // Format is a compiled string with pseudo-variables, such as log_prefix
 // "{$mt $hdr(CSeq) $ci} ". Compiling once keeps formatting free of parsing.
 type Format struct {
@@ -136,37 +117,6 @@ func quoteCut(s string) string {
 	return strconv.Quote(s)
 }
 
-// scanPV reads "name", "name(arg)" or "(name)"-less forms after a '$'.
-func scanPV(s string) (name, arg string, n int) {
-	if strings.HasPrefix(s, "{") { // ${name}
-		end := strings.IndexByte(s, '}')
-		if end < 0 {
-			return "", "", 0
-		}
-		name, arg, _ = scanPV(s[1:end])
-		return name, arg, end + 1
-	}
-	for n < len(s) && (s[n] == '_' || s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9') {
-		n++
-	}
-	name = s[:n]
-	if n < len(s) && s[n] == '(' {
-		depth := 0
-		for j := n; j < len(s); j++ {
-			switch s[j] {
-			case '(':
-				depth++
-			case ')':
-				depth--
-				if depth == 0 {
-					return name, s[n+1 : j], j + 1
-				}
-			}
-		}
-	}
-	return name, "", n
-}
-
 // Append expands the format for ctx onto dst.
 func (f *Format) Append(dst []byte, ctx *Ctx) []byte {
 	for i := range f.parts {
@@ -186,113 +136,4 @@ func (f *Format) Append(dst []byte, ctx *Ctx) []byte {
 		}
 	}
 	return dst
-}
-
-// builtinPVs are the core's own pseudo-variables, which module.yaml of
-// the core (exports/core) documents; a test keeps the two lists equal.
-var builtinPVs []string
-
-// BuiltinPVs names the pseudo-variables the core itself provides.
-func BuiltinPVs() []string { return append([]string(nil), builtinPVs...) }
-
-func init() {
-	defer func() {
-		for n := range pvGetters {
-			builtinPVs = append(builtinPVs, n)
-		}
-	}()
-	bytesPV := func(get func(ctx *Ctx) []byte) PVGetter {
-		return func(ctx *Ctx, _ string, dst []byte) ([]byte, bool) {
-			b := get(ctx)
-			if b == nil {
-				return dst, false
-			}
-			return append(dst, b...), true
-		}
-	}
-	RegisterPV("ci", bytesPV(func(c *Ctx) []byte { return c.Msg.CallID() }))
-	RegisterPV("rm", bytesPV(func(c *Ctx) []byte { return c.Msg.Method() }))
-	RegisterPV("ru", bytesPV(func(c *Ctx) []byte {
-		if !c.Msg.IsRequest() {
-			return nil
-		}
-		return c.Msg.RequestURI()
-	}))
-	RegisterPV("ua", bytesPV(func(c *Ctx) []byte { return c.Msg.Header("User-Agent") }))
-	RegisterPV("hdr", func(c *Ctx, arg string, dst []byte) ([]byte, bool) {
-		b := c.Msg.Header(arg)
-		if b == nil {
-			return dst, false
-		}
-		return append(dst, b...), true
-	})
-	RegisterPV("cs", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		n, _, err := c.Msg.CSeq()
-		if err != nil {
-			return dst, false
-		}
-		return strconv.AppendUint(dst, uint64(n), 10), true
-	})
-	RegisterPV("si", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		if !c.Src.IsValid() {
-			return dst, false
-		}
-		return c.Src.Addr().AppendTo(dst), true
-	})
-	RegisterPV("sp", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		if !c.Src.IsValid() {
-			return dst, false
-		}
-		return strconv.AppendUint(dst, uint64(c.Src.Port()), 10), true
-	})
-	RegisterPV("pr", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		return append(dst, c.Proto.String()...), c.Proto != 0
-	})
-	RegisterPV("mt", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		if c.Msg.IsRequest() {
-			return append(dst, '1'), true
-		}
-		return append(dst, '2'), true
-	})
-	RegisterPV("rs", func(c *Ctx, _ string, dst []byte) ([]byte, bool) {
-		if c.Msg.IsRequest() {
-			return dst, false
-		}
-		return strconv.AppendInt(dst, int64(c.Msg.StatusCode()), 10), true
-	})
-}
-
-// PVSetter assigns v to $name(arg) for ctx; a null v unsets it where that
-// means something ($du, $var). It returns an error naming what it expected.
-type PVSetter func(ctx *Ctx, arg string, v Value) error
-
-var pvSetters = map[string]PVSetter{}
-
-// RegisterPVSetter makes $name assignable (KSR.pv.sets, seti, unset). It
-// panics on a duplicate.
-func RegisterPVSetter(name string, set PVSetter) {
-	if _, dup := pvSetters[name]; dup {
-		panic("core.RegisterPVSetter: duplicate $" + name)
-	}
-	pvSetters[name] = set
-}
-
-// LookupPVSetter returns the setter for $name, or nil when it is read-only
-// or unknown.
-func LookupPVSetter(name string) PVSetter { return pvSetters[name] }
-
-// SplitPV splits "$name(arg)", "$(name(arg))", "$name" or "name" into its
-// name and inner argument; ok is false when s is not a pseudo-variable.
-func SplitPV(s string) (name, arg string, ok bool) {
-	if len(s) > 0 && s[0] == '$' {
-		s = s[1:]
-	}
-	if len(s) > 1 && s[0] == '(' && s[len(s)-1] == ')' {
-		s = s[1 : len(s)-1]
-	}
-	name, arg, n := scanPV(s)
-	if name == "" || n != len(s) {
-		return "", "", false
-	}
-	return name, arg, true
 }

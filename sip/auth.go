@@ -40,7 +40,7 @@ func (c *Credentials) Param(name string) ([]byte, bool) {
 		if eq < 0 {
 			continue
 		}
-		if eqFoldStr(trimLWS(p[:eq]), name) {
+		if EqualFold(trimLWS(p[:eq]), name) {
 			return unquote(trimLWS(p[eq+1:])), true
 		}
 	}

@@ -96,8 +96,7 @@
 // AppendStatelessBranch derives the branch of a statelessly forwarded
 // request so that retransmissions and CANCELs get the same one. With
 // ReplyOptions.Src set, the reply's top Via gets received and rport the way
-// a server adds them to a request it received. SetToTagSeed mixes a
-// per-deployment seed into the derived tags.
+// a server adds them to a request it received.
 //
 // A Msg is not safe for concurrent use; each worker keeps its own.
 package sip

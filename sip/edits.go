@@ -17,13 +17,58 @@ var ErrTooManyEdits = errors.New("sip: too many pending edits (max " + strconv.I
 // message does not have.
 var ErrNoHeader = errors.New("sip: no such header or value")
 
-// lump is one recorded edit: delete [off, end) of the original buffer, or
-// insert data (a span of edits.buf) at off when end == off.
+// lumpKind says what a lump does.
+type lumpKind uint8
+
+const (
+	// lumpInsert inserts data (a span of edits.buf) at off; end == off.
+	lumpInsert lumpKind = iota
+	// lumpDelete deletes [off, end) of the original buffer.
+	lumpDelete
+	// lumpVirtual is an edit AppendTo derives from the Set* calls; data.s
+	// indexes its table of them (vedit), which says what it writes.
+	lumpVirtual
+)
+
+// lump is one recorded edit of the original buffer.
 type lump struct {
 	off, end int32
 	data     span
-	del      bool
+	kind     lumpKind
 	seq      int16
+}
+
+// removes reports whether the lump takes text of the original away: a
+// delete, or a virtual replacement of a non-empty range. It sorts after
+// inserts at the same offset.
+func (l *lump) removes() bool {
+	return l.kind == lumpDelete || l.kind == lumpVirtual && l.end > l.off
+}
+
+// veditKind says what a virtual edit of AppendTo writes.
+type veditKind uint8
+
+const (
+	// veditReplace writes data in place of [off, end) (an insert when
+	// end == off).
+	veditReplace veditKind = iota
+	// veditContentType writes a "Content-Type: data" line at the end of
+	// the headers.
+	veditContentType
+	// veditContentLength writes a "Content-Length: data" line at the end
+	// of the headers.
+	veditContentLength
+	// veditBlankLine writes the empty line that ends the headers, after
+	// every other insert there.
+	veditBlankLine
+)
+
+// vedit is a virtual edit: one AppendTo derives from SetRequestURI,
+// SetMaxForwards, SetBody or a missing empty line.
+type vedit struct {
+	kind     veditKind
+	off, end int32
+	data     []byte
 }
 
 type edits struct {
@@ -123,7 +168,7 @@ func (m *Msg) RemoveHeaderAt(i int) error {
 		return ErrNoHeader
 	}
 	l := m.hdrs[i].line
-	return m.ed.add(lump{off: l.s, end: l.e, del: true})
+	return m.ed.add(lump{off: l.s, end: l.e, kind: lumpDelete})
 }
 
 // RemoveHeader removes every line with that name and returns how many
@@ -176,9 +221,9 @@ func (m *Msg) RemoveValue(name string, n int) error {
 		case prevEnd < 0 && nextStart < 0:
 			return m.RemoveHeaderAt(it.Line())
 		case nextStart >= 0:
-			return m.ed.add(lump{off: int32(base + vs), end: int32(base + nextStart), del: true})
+			return m.ed.add(lump{off: int32(base + vs), end: int32(base + nextStart), kind: lumpDelete})
 		default:
-			return m.ed.add(lump{off: int32(base + prevEnd), end: int32(base + ve), del: true})
+			return m.ed.add(lump{off: int32(base + prevEnd), end: int32(base + ve), kind: lumpDelete})
 		}
 	}
 	return ErrNoHeader
@@ -188,7 +233,7 @@ func (m *Msg) RemoveValue(name string, n int) error {
 func (e *edits) covered(off, end int32) bool {
 	for i := 0; i < e.n; i++ {
 		l := &e.lumps[i]
-		if l.del && l.off <= off && l.end >= end {
+		if l.kind == lumpDelete && l.off <= off && l.end >= end {
 			return true
 		}
 	}
@@ -222,7 +267,7 @@ func (m *Msg) Replace(off, end int, data []byte) error {
 		m.ed.add(lump{off: int32(off), end: int32(off), data: m.ed.save(data)})
 	}
 	if end > off {
-		m.ed.add(lump{off: int32(off), end: int32(end), del: true})
+		m.ed.add(lump{off: int32(off), end: int32(end), kind: lumpDelete})
 	}
 	return nil
 }
@@ -392,7 +437,7 @@ func (m *Msg) AddViaReceived(src netip.AddrPort, forceRport bool) error {
 		if eqFold(it.Name(), "received") || (rport && eqFold(it.Name(), "rport")) {
 			ps := start + int32(v.paramsOff+it.start)
 			pe := start + int32(v.paramsOff+it.end)
-			if err := m.ed.add(lump{off: ps, end: pe, del: true}); err != nil {
+			if err := m.ed.add(lump{off: ps, end: pe, kind: lumpDelete}); err != nil {
 				return err
 			}
 		}
@@ -423,42 +468,36 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 	var ls [MaxEdits + MaxHeaders + 8]lump
 	n := copy(ls[:], e.lumps[:e.n])
 	seq := int16(e.n)
-	// virt stores a virtual lump; data spans with vbuf set refer to the
-	// scratch below rather than e.buf.
+	// virt holds the virtual edits; their data points into e.buf or into
+	// the scratch below.
 	var scratch [48]byte
 	sc := scratch[:0]
-	type vdata struct {
-		off, end int32
-		data     []byte
-	}
-	var virt [MaxHeaders + 8]vdata
+	var virt [MaxHeaders + 8]vedit
 	nv := 0
-	addV := func(off, end int32, data []byte) {
-		virt[nv] = vdata{off, end, data}
+	addV := func(kind veditKind, off, end int32, data []byte) {
+		virt[nv] = vedit{kind, off, end, data}
 		nv++
 	}
 	if e.ruriSet && m.isReq {
-		addV(m.ruri.s, m.ruri.e, e.ruri.of(e.buf))
+		addV(veditReplace, m.ruri.s, m.ruri.e, e.ruri.of(e.buf))
 	}
 	if e.mfSet {
 		s := len(sc)
 		if k := int(m.first[HdrMaxForwards]) - 1; k >= 0 {
 			sc = strconv.AppendInt(sc, int64(e.mf), 10)
-			addV(m.hdrs[k].value.s, m.hdrs[k].value.e, sc[s:])
+			addV(veditReplace, m.hdrs[k].value.s, m.hdrs[k].value.e, sc[s:])
 		} else {
 			sc = append(sc, "Max-Forwards: "...)
 			sc = strconv.AppendInt(sc, int64(e.mf), 10)
 			sc = append(sc, "\r\n"...)
-			addV(m.hdrEnd, m.hdrEnd, sc[s:])
+			addV(veditReplace, m.hdrEnd, m.hdrEnd, sc[s:])
 		}
 	}
 	if e.ctSet {
 		if k := int(m.first[HdrContentType]) - 1; k >= 0 {
-			addV(m.hdrs[k].value.s, m.hdrs[k].value.e, e.ct.of(e.buf))
+			addV(veditReplace, m.hdrs[k].value.s, m.hdrs[k].value.e, e.ct.of(e.buf))
 		} else {
-			addV(m.hdrEnd, m.hdrEnd, nil) // written specially below
-			virt[nv-1].data = e.ct.of(e.buf)
-			virt[nv-1].off = -1 // marker: Content-Type line
+			addV(veditContentType, m.hdrEnd, m.hdrEnd, e.ct.of(e.buf))
 		}
 	}
 	body := m.body
@@ -468,26 +507,22 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 		cl := false
 		for k := 0; k < m.nh; k++ {
 			if m.hdrs[k].id == HdrContentLength {
-				addV(m.hdrs[k].value.s, m.hdrs[k].value.e, sc[s:])
+				addV(veditReplace, m.hdrs[k].value.s, m.hdrs[k].value.e, sc[s:])
 				cl = true
 			}
 		}
 		if !cl {
-			addV(-2, -2, sc[s:]) // marker: Content-Length line
+			addV(veditContentLength, m.hdrEnd, m.hdrEnd, sc[s:])
 		}
 	}
 	if m.noBlank {
-		addV(-3, -3, nil) // marker: the missing empty line, after all inserts
+		addV(veditBlankLine, m.hdrEnd, m.hdrEnd, nil)
 	}
-	// Merge virtual lumps as sortable entries; their data index is kept in
-	// data.s with data.e == -1-index to tell them apart.
+	// Merge the virtual edits as sortable lumps that index virt.
 	for k := 0; k < nv; k++ {
-		off, end := virt[k].off, virt[k].end
-		if off < 0 {
-			off, end = m.hdrEnd, m.hdrEnd
-		}
-		ls[n] = lump{off: off, end: end, del: end > off, seq: seq, data: span{int32(k), -1}}
-		if virt[k].off == -3 {
+		v := &virt[k]
+		ls[n] = lump{off: v.off, end: v.end, kind: lumpVirtual, seq: seq, data: span{int32(k), 0}}
+		if v.kind == veditBlankLine {
 			ls[n].seq = MaxEdits + 8
 		}
 		n++
@@ -504,7 +539,7 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 	cur := m.start
 	for i := 0; i < n; i++ {
 		l := &ls[i]
-		if l.off < cur && (!l.del || l.data.e == -1) {
+		if l.off < cur && l.kind != lumpDelete {
 			// Inside text an earlier delete removed: the insert or
 			// replacement has nothing left to attach to.
 			continue
@@ -513,24 +548,25 @@ func (m *Msg) AppendTo(dst []byte) []byte {
 			dst = append(dst, b[cur:l.off]...)
 			cur = l.off
 		}
-		if l.data.e == -1 {
+		switch l.kind {
+		case lumpInsert:
+			dst = append(dst, l.data.of(e.buf)...)
+		case lumpVirtual:
 			v := &virt[l.data.s]
-			switch v.off {
-			case -1:
+			switch v.kind {
+			case veditReplace:
+				dst = append(dst, v.data...)
+			case veditContentType:
 				dst = append(dst, "Content-Type: "...)
 				dst = append(dst, v.data...)
 				dst = append(dst, "\r\n"...)
-			case -2:
+			case veditContentLength:
 				dst = append(dst, "Content-Length: "...)
 				dst = append(dst, v.data...)
 				dst = append(dst, "\r\n"...)
-			case -3:
+			case veditBlankLine:
 				dst = append(dst, "\r\n"...)
-			default:
-				dst = append(dst, v.data...)
 			}
-		} else if !l.del {
-			dst = append(dst, l.data.of(e.buf)...)
 		}
 		if l.end > cur {
 			cur = l.end
@@ -552,8 +588,8 @@ func lumpLess(a, b *lump) bool {
 	if a.off != b.off {
 		return a.off < b.off
 	}
-	if a.del != b.del {
-		return !a.del
+	if ar, br := a.removes(), b.removes(); ar != br {
+		return !ar
 	}
 	return a.seq < b.seq
 }

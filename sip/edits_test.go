@@ -201,3 +201,39 @@ func TestOffsetOf(t *testing.T) {
 		t.Error("foreign slices must give -1")
 	}
 }
+
+// TestEdits_ExplicitKinds covers every kind of virtual edit AppendTo writes
+// at the end of the headers (a new Content-Type line, a new Content-Length
+// line, the missing empty line) together with an appended header and a
+// deleted one at the same place, and that their order holds.
+func TestEdits_ExplicitKinds(t *testing.T) {
+	const in = "MESSAGE sip:bob@example.com SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKk\r\n" +
+		"Call-ID: k1\r\n" +
+		"X-Gone: 1\r\n"
+	var m Msg
+	if err := m.Parse([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AppendHeader("X-New", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.RemoveHeader("X-Gone"); err != nil {
+		t.Fatal(err)
+	}
+	m.SetBody([]byte("hi"), "text/plain")
+	m.SetMaxForwards(9)
+	got := string(m.AppendTo(nil))
+	want := "MESSAGE sip:bob@example.com SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKk\r\n" +
+		"Call-ID: k1\r\n" +
+		"X-New: 2\r\n" +
+		"Max-Forwards: 9\r\n" +
+		"Content-Type: text/plain\r\n" +
+		"Content-Length: 2\r\n" +
+		"\r\n" +
+		"hi"
+	if got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}

@@ -95,54 +95,6 @@ func (h HdrID) String() string {
 	return ""
 }
 
-// lower folds an ASCII letter to lower case; other bytes are unchanged.
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + ('a' - 'A')
-	}
-	return c
-}
-
-// eqFold reports whether b equals the lower-case ASCII string s, ignoring
-// the case of b.
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// eqFoldBoth compares two byte strings ignoring ASCII case.
-func eqFoldBoth(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// eqFoldStr compares a byte string and a string ignoring ASCII case.
-func eqFoldStr(a []byte, s string) bool {
-	if len(a) != len(s) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lower(a[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // LookupHdr returns the id of a header name (full or compact form, any
 // case), or HdrOther. It switches on the length and first byte first, so a
 // lookup costs a couple of comparisons.
@@ -151,7 +103,7 @@ func LookupHdr[T ~string | ~[]byte](name T) HdrID {
 	if n == 0 {
 		return HdrOther
 	}
-	c := lower(name[0])
+	c := LowerASCII(name[0])
 	if n == 1 {
 		switch c {
 		case 'v':
@@ -225,7 +177,7 @@ func LookupHdr[T ~string | ~[]byte](name T) HdrID {
 	case 7:
 		switch c {
 		case 'c':
-			switch lower(name[1]) {
+			switch LowerASCII(name[1]) {
 			case 'a':
 				cand = HdrCallID
 			case 'o':
@@ -297,7 +249,7 @@ func LookupHdr[T ~string | ~[]byte](name T) HdrID {
 	}
 	full := hdrNames[cand]
 	for i := 0; i < n; i++ {
-		if lower(name[i]) != lower(full[i]) {
+		if LowerASCII(name[i]) != LowerASCII(full[i]) {
 			return HdrOther
 		}
 	}

@@ -608,7 +608,7 @@ func (m *Msg) find(id HdrID, name string, start int) int {
 	}
 	for k := start; k < m.nh; k++ {
 		h := &m.hdrs[k]
-		if h.id == HdrOther && eqFoldStr(h.name.of(m.buf), name) {
+		if h.id == HdrOther && EqualFold(h.name.of(m.buf), name) {
 			return k
 		}
 	}
@@ -923,7 +923,7 @@ func (m *Msg) UserAgent() []byte { return m.HeaderID(HdrUserAgent) }
 // Require or Proxy-Require line (pick with id), compared case-insensitively.
 func (m *Msg) HasOption(id HdrID, tag string) bool {
 	for it := m.ValuesID(id); it.Next(); {
-		if eqFoldStr(it.Value(), tag) {
+		if EqualFold(it.Value(), tag) {
 			return true
 		}
 	}

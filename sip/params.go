@@ -12,7 +12,7 @@ type Params []byte
 func (p Params) Get(name string) ([]byte, bool) {
 	it := p.Iter()
 	for it.Next() {
-		if eqFoldStr(it.Name(), name) {
+		if EqualFold(it.Name(), name) {
 			return it.Value(), true
 		}
 	}

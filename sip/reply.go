@@ -26,14 +26,7 @@ type ReplyOptions struct {
 	ToTag []byte
 }
 
-var tagSeed atomic.Uint64
-
-// SetToTagSeed sets the seed mixed into derived To-tags. Set it once at
-// start (from the host name or a random number) so that two servers do not
-// derive the same tags; the tags stay stable for retransmissions either way.
-func SetToTagSeed(seed uint64) { tagSeed.Store(seed) }
-
-// ToTagFor derives the To-tag for a reply to req: a hash of the seed,
+// ToTagFor derives the To-tag for a reply to req: a hash of the
 // Call-ID, From-tag, top Via branch and CSeq number, as 16 hex digits. A
 // retransmission of the request gets the same tag.
 func ToTagFor(dst []byte, req *Msg) []byte {
@@ -41,7 +34,7 @@ func ToTagFor(dst []byte, req *Msg) []byte {
 		offset = 14695981039346656037
 		prime  = 1099511628211
 	)
-	h := uint64(offset) ^ tagSeed.Load()
+	h := uint64(offset)
 	mix := func(b []byte) {
 		for _, c := range b {
 			h ^= uint64(c)
@@ -74,7 +67,7 @@ func AppendStatelessBranch(dst []byte, req *Msg, n int) []byte {
 		offset = 14695981039346656037
 		prime  = 1099511628211
 	)
-	h := uint64(offset) ^ tagSeed.Load() ^ 0x5bd1e995
+	h := uint64(offset) ^ 0x5bd1e995
 	mix := func(b []byte) {
 		for _, c := range b {
 			h ^= uint64(c)
@@ -202,7 +195,7 @@ func oneLine(s string) bool {
 // not, the To header has no tag and need not be parsed.
 func containsTag(v []byte) bool {
 	for i := 0; i+3 <= len(v); i++ {
-		if lower(v[i]) == 't' && lower(v[i+1]) == 'a' && lower(v[i+2]) == 'g' {
+		if LowerASCII(v[i]) == 't' && LowerASCII(v[i+1]) == 'a' && LowerASCII(v[i+2]) == 'g' {
 			return true
 		}
 	}

@@ -71,7 +71,7 @@ func (u *URI) parse(b []byte, base int) error {
 	for i < len(b) && isSchemeChar(b[i]) {
 		i++
 	}
-	if i == 0 || i >= len(b) || b[i] != ':' || !(lower(b[0]) >= 'a' && lower(b[0]) <= 'z') {
+	if i == 0 || i >= len(b) || b[i] != ':' || !(LowerASCII(b[0]) >= 'a' && LowerASCII(b[0]) <= 'z') {
 		return uriErr(base, i, "expected scheme and ':'")
 	}
 	u.Scheme = b[:i]
@@ -314,7 +314,7 @@ func eqUnescaped(a, b []byte, fold bool) bool {
 			return true
 		}
 		if fold {
-			c1, c2 = lower(c1), lower(c2)
+			c1, c2 = LowerASCII(c1), LowerASCII(c2)
 		}
 		if c1 != c2 {
 			return false
@@ -331,7 +331,7 @@ func eqUnescaped(a, b []byte, fold bool) bool {
 // a set. tel URIs compare numbers with visual separators removed and then
 // parameters as above. Other schemes compare their bytes.
 func URIEqual(a, b URI) bool {
-	if !eqFoldBoth(a.Scheme, b.Scheme) {
+	if !EqualFold(a.Scheme, b.Scheme) {
 		return false
 	}
 	if eqFold(a.Scheme, "tel") {
@@ -375,7 +375,7 @@ func telEqual(a, b []byte) bool {
 		if x == len(a) || y == len(b) {
 			return x == len(a) && y == len(b)
 		}
-		if lower(a[x]) != lower(b[y]) {
+		if LowerASCII(a[x]) != LowerASCII(b[y]) {
 			return false
 		}
 		x++

@@ -113,7 +113,7 @@ func Myself(listens []config.Listen, aliases []config.Alias, lookup Lookup) func
 				if e.ip == ip {
 					return true
 				}
-			} else if e.name != "" && equalFoldASCII(host, e.name) {
+			} else if e.name != "" && sip.EqualFold(host, e.name) {
 				return true
 			}
 		}
@@ -185,20 +185,4 @@ func readHosts(path string) map[netip.Addr][]string {
 		out[a] = append(out[a], fs[1:]...)
 	}
 	return out
-}
-
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

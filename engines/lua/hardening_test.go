@@ -343,7 +343,7 @@ func TestHardening_LuaNestedCallbackKeepsContext(t *testing.T) {
 	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LInfo, Out: &log}, StepBudget: core.DefaultStepBudget}
 	out := &sent{}
 	rt.Send = func(b []byte, p core.Proto, to netip.AddrPort) error { return out.SendTo(b, p, to) }
-	tm.Attach(rt, tm.New(rt, &tm.FakeClock{}, tm.RFCTimers()))
+	tm.Attach(rt, tm.New(rt, stoppedClock{}, tm.RFCTimers()))
 
 	p, err := Engine{}.Compile("nested.lua", []byte(`
 function ksr_request_route()
@@ -416,3 +416,8 @@ cfgengine "lua"
 	err = vm.Call(&core.Ctx{RT: setup.RT}, "ksr_request_route")
 	expectMemoryError(t, err, 2, "m.lua:1:")
 }
+
+// stoppedClock is a tm clock that never moves: no timer fires.
+type stoppedClock struct{}
+
+func (stoppedClock) Now() int64 { return 0 }

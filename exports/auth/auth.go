@@ -240,7 +240,7 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 	var nc uint32
 	hasQop := len(cred.QOP) > 0
 	if hasQop {
-		if !eqFold(cred.QOP, "auth") {
+		if !sip.EqualFold(cred.QOP, "auth") {
 			ctx.Log(core.LNotice, "auth: unsupported qop "+core.LogQuote(cred.QOP)+"\n")
 			return Error
 		}

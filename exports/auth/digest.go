@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/md5"
 	"crypto/sha256"
+	"kemi/sip"
 )
 
 // Alg is a digest algorithm.
@@ -23,32 +24,12 @@ func (a Alg) String() string {
 // ParseAlg reads an algorithm name; "" is MD5 (RFC 2617 3.2.1).
 func ParseAlg(b []byte) (Alg, bool) {
 	switch {
-	case len(b) == 0, eqFold(b, "MD5"):
+	case len(b) == 0, sip.EqualFold(b, "MD5"):
 		return MD5, true
-	case eqFold(b, "SHA-256"):
+	case sip.EqualFold(b, "SHA-256"):
 		return SHA256, true
 	}
 	return 0, false
-}
-
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		d := s[i]
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
 }
 
 const hexDigits = "0123456789abcdef"

@@ -221,13 +221,7 @@ func Check(ctx *core.Ctx, hdr, id, alg, data string) int {
 		return -1
 	}
 	// The hex of either case matches, as Kamailio's strncasecmp.
-	low := w.lowered[:len(got)]
-	for i, c := range got {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		low[i] = c
-	}
+	low := sip.AppendLower(w.lowered[:0], got)
 	now := time.Now()
 	ok, tried := 0, false
 	for _, k := range group(ctx, "auth_xkeys_check", id) {

@@ -336,13 +336,13 @@ func MatchContent(ctx *core.Ctx, hname, op, mval, hidx string) bool {
 		v := bytes.TrimSpace(it.Value())
 		switch strings.ToLower(op) {
 		case "eq":
-			matched = equalFold(v, mval)
+			matched = sip.EqualFold(v, mval)
 		case "ne":
-			matched = !equalFold(v, mval)
+			matched = !sip.EqualFold(v, mval)
 		case "sw":
-			matched = len(v) >= len(mval) && equalFold(v[:len(mval)], mval)
+			matched = len(v) >= len(mval) && sip.EqualFold(v[:len(mval)], mval)
 		case "in":
-			matched = containsFold(v, mval)
+			matched = sip.ContainsFold(v, mval)
 		case "re":
 			matched = re.Match(v)
 		}
@@ -356,32 +356,4 @@ func MatchContent(ctx *core.Ctx, hname, op, mval, hidx string) bool {
 		}
 	}
 	return n > 0 && matched
-}
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-func containsFold(b []byte, s string) bool {
-	for i := 0; i+len(s) <= len(b); i++ {
-		if equalFold(b[i:i+len(s)], s) {
-			return true
-		}
-	}
-	return false
 }

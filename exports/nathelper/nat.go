@@ -199,14 +199,8 @@ func isSDP(m *sip.Msg) bool {
 	if len(ct) < len(want) || len(m.Body()) == 0 {
 		return false
 	}
-	for i := 0; i < len(want); i++ {
-		c := ct[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != want[i] {
-			return false
-		}
+	if !sip.HasPrefixFold(ct, want) {
+		return false
 	}
 	return len(ct) == len(want) || ct[len(want)] == ';' || ct[len(want)] == ' '
 }

@@ -260,7 +260,7 @@ func findParam(s []byte, name string) (int, int) {
 			continue
 		}
 		j := i + 1
-		if j+len(name) > len(s) || !eqFold(s[j:j+len(name)], name) {
+		if j+len(name) > len(s) || !sip.EqualFold(s[j:j+len(name)], name) {
 			continue
 		}
 		k := j + len(name)
@@ -308,7 +308,7 @@ func AddContactAlias(ctx *core.Ctx) int {
 		proto := protoUDP
 		if t, ok := u.Param("transport"); ok {
 			for k, n := range protoNames {
-				if k > 0 && eqFold(t, n) {
+				if k > 0 && sip.EqualFold(t, n) {
 					proto = k
 				}
 			}
@@ -520,26 +520,6 @@ func FixNatedRegister(ctx *core.Ctx) int {
 		}
 	}
 	return 1
-}
-
-// eqFold compares ASCII case-insensitively.
-func eqFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // AddRcvParam is add_rcv_param: every Contact gets received="sip:ip:port"

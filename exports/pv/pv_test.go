@@ -258,26 +258,6 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
-func TestSaveRestoreAVPs(t *testing.T) {
-	ctx := ctxFor(t, ksrtest.Invite())
-	sets(ctx, "$avp(a)", "one")
-	Seti(ctx, "$avp(a)", 2)
-	saved := SaveAVPs(ctx)
-	sets(ctx, "$avp(a)", "changed later")
-	other := ctxFor(t, ksrtest.Invite())
-	Sets(other, "$avp(b)", "x")
-	RestoreAVPs(other, saved)
-	if v := Get(other, "$avp(a)"); v.Kind != core.KInt || v.I != 2 {
-		t.Errorf("restored $avp(a) = %v", v)
-	}
-	if !IsNull(other, "$avp(b)") {
-		t.Error("restore keeps values it should replace")
-	}
-	if SaveAVPs(ctxFor(t, ksrtest.Invite())) != nil {
-		t.Error("nothing to save gives nil")
-	}
-}
-
 // Workers share the name cache; each has its own Ctx.
 func TestConcurrentGet(t *testing.T) {
 	raw := ksrtest.Invite()

@@ -513,38 +513,3 @@ func ReplaceURIPart(dst, uri []byte, user, host bool, val []byte) ([]byte, error
 	}
 	return append(dst, uri[pe:]...), nil
 }
-
-// AVPs is a copy of a message's $avp values, for a module that keeps them
-// beyond the message: tm saves them with the transaction so that its
-// failure and onreply routes see what the request route set, as in
-// Kamailio.
-type AVPs map[string][]core.Value
-
-// SaveAVPs copies the current message's $avp values (nil when there are
-// none). It allocates; call it once per transaction.
-func SaveAVPs(ctx *core.Ctx) AVPs {
-	st := store(ctx)
-	var out AVPs
-	for k, vs := range st.avps {
-		if len(vs) == 0 {
-			continue
-		}
-		if out == nil {
-			out = AVPs{}
-		}
-		out[k] = append([]core.Value(nil), vs...)
-	}
-	return out
-}
-
-// RestoreAVPs makes saved values the current message's $avp values,
-// replacing what it had.
-func RestoreAVPs(ctx *core.Ctx, saved AVPs) {
-	st := store(ctx)
-	for k, vs := range st.avps {
-		st.avps[k] = vs[:0]
-	}
-	for k, vs := range saved {
-		st.avps[k] = append(st.avps[k][:0], vs...)
-	}
-}

@@ -12,8 +12,6 @@ import (
 	"kemi/exports/internal/ksrtest"
 )
 
-var lim = Limits{MaxGroups: 20, GroupMaxSize: 8192}
-
 // started returns a context whose runtime has the regex module started
 // with the given params.
 func started(t testing.TB, params map[string]core.Value) (*core.Ctx, *bytes.Buffer, error) {

@@ -205,7 +205,7 @@ func TestHardening_Durability_RegistrarHeldOrder(t *testing.T) {
 func TestHardening_Durability_RegistrarTransaction(t *testing.T) {
 	later := new(laterSender)
 	rt, _, _ := dbRT(t, later)
-	tm.Attach(rt, tm.New(rt, &tm.FakeClock{}, tm.RFCTimers()))
+	tm.Attach(rt, tm.New(rt, stoppedClock{}, tm.RFCTimers()))
 	raw := register("Contact: <sip:alice@192.0.2.10:5062>")
 	rec := ksrtest.NewRecorder()
 	ctx := msgCtx(t, rt, raw, rec)
@@ -306,3 +306,8 @@ func TestAddSockHdr(t *testing.T) {
 		t.Fatalf("stored socket %q, want %q", sock, want)
 	}
 }
+
+// stoppedClock is a tm clock that never moves: no timer fires.
+type stoppedClock struct{}
+
+func (stoppedClock) Now() int64 { return 0 }

@@ -142,12 +142,7 @@ func appendAoR(dst []byte, u *sip.URI, useDomain bool) []byte {
 	dst = append(dst, u.User...)
 	if useDomain {
 		dst = append(dst, '@')
-		for _, c := range u.Host {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			dst = append(dst, c)
-		}
+		dst = sip.AppendLower(dst, u.Host)
 	}
 	return dst
 }

@@ -74,7 +74,7 @@ func myself(ctx *core.Ctx, host []byte, port int) bool {
 
 func isSips(ctx *core.Ctx) bool {
 	u := ctx.Msg.RequestURI()
-	return len(u) > 5 && (u[0]|0x20) == 's' && (u[1]|0x20) == 'i' && (u[2]|0x20) == 'p' && (u[3]|0x20) == 's' && u[4] == ':'
+	return len(u) > 5 && sip.HasPrefixFold(u, "sips:")
 }
 
 // appendLocal writes the address of the socket the message came in on, as
@@ -572,8 +572,8 @@ func CheckRouteParam(ctx *core.Ctx, expr string) int {
 func IsDirection(ctx *core.Ctx, dir string) int {
 	var want bool // true: upstream
 	switch {
-	case equalFold(dir, "downstream"):
-	case equalFold(dir, "upstream"):
+	case sip.EqualFold(dir, "downstream"):
+	case sip.EqualFold(dir, "upstream"):
 		want = true
 	default:
 		ctx.Log(core.LErr, "rr: is_direction: expected \"downstream\" or \"upstream\", got "+core.LogQuote(dir)+"\n")
@@ -598,18 +598,6 @@ func IsDirection(ctx *core.Ctx, dir string) int {
 		return 1
 	}
 	return -1
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if a[i]|0x20 != b[i]|0x20 {
-			return false
-		}
-	}
-	return true
 }
 
 // RouteParam returns the value of parameter name in this server's Route

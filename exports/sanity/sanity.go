@@ -501,4 +501,4 @@ func checkDupTags(ctx *core.Ctx) result {
 	return passed
 }
 
-func schemeIs(b []byte, s string) bool { return strings.EqualFold(string(b), s) }
+func schemeIs(b []byte, s string) bool { return sip.EqualFold(b, s) }

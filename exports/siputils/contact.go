@@ -206,7 +206,7 @@ func ContactParamRm(ctx *core.Ctx, nparam string) int {
 			if eq := bytes.IndexByte(name, '='); eq >= 0 {
 				name = name[:eq]
 			}
-			if !removed && equalFold(name, nparam) {
+			if !removed && sip.EqualFold(name, nparam) {
 				removed = true
 			} else {
 				out = append(out, p[i:j]...)

@@ -155,7 +155,7 @@ func URIParamRm(ctx *core.Ctx, param string) int {
 		if eq := bytes.IndexByte(name, '='); eq >= 0 {
 			name = name[:eq]
 		}
-		if equalFold(name, param) {
+		if sip.EqualFold(name, param) {
 			found = true
 		} else {
 			out = append(out, p[i:j]...)
@@ -328,7 +328,7 @@ func CmpAOR(ctx *core.Ctx, a, b string) int {
 	if pb == 0 {
 		pb = 5060
 	}
-	return b2i(bytes.Equal(ua.User, ub.User) && equalFold(ua.Host, string(ub.Host)) && pa == pb)
+	return b2i(bytes.Equal(ua.User, ub.User) && sip.EqualFold(ua.Host, string(ub.Host)) && pa == pb)
 }
 
 // CmpHdrName compares two header names, compact forms included: 1 the
@@ -338,7 +338,7 @@ func CmpHdrName(ctx *core.Ctx, a, b string) int {
 	if ia != sip.HdrOther || ib != sip.HdrOther {
 		return b2i(ia == ib)
 	}
-	return b2i(equalFold([]byte(a), b))
+	return b2i(sip.EqualFold([]byte(a), b))
 }
 
 // SipParseHeaders is 1 when the message's headers are valid (the checks a
@@ -352,25 +352,6 @@ func SipParseHeaders(ctx *core.Ctx) int {
 		return -1
 	}
 	return 1
-}
-
-func equalFold(a []byte, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // e164 is 1 for '+' followed by digits, 3 to e164_max_len characters in

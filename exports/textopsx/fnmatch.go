@@ -1,5 +1,7 @@
 package textopsx
 
+import "kemi/sip"
+
 // Match reports whether s matches the shell pattern pat, as C's
 // fnmatch(pat, s, 0) in the C locale (Kamailio's fnmatch without flags),
 // or with FNM_CASEFOLD when fold is set. A '*' matches any run of bytes,
@@ -65,14 +67,7 @@ func Match(pat, s string, fold bool) bool {
 	return true
 }
 
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-func eq(a, b byte, fold bool) bool { return a == b || fold && lower(a) == lower(b) }
+func eq(a, b byte, fold bool) bool { return a == b || fold && sip.LowerASCII(a) == sip.LowerASCII(b) }
 
 // bracket matches c against the bracket expression at the start of p
 // ("[...]"). n is the length of the expression, 0 when it is not closed.
@@ -91,7 +86,7 @@ func bracket(p string, c byte, fold bool) (ok bool, n int) {
 		first = false
 		if p[i] == '[' && i+1 < len(p) && p[i+1] == ':' {
 			if end := classEnd(p, i+2); end > 0 {
-				if inClass(p[i+2:end], c) || fold && (inClass(p[i+2:end], lower(c)) || inClass(p[i+2:end], upper(c))) {
+				if inClass(p[i+2:end], c) || fold && (inClass(p[i+2:end], sip.LowerASCII(c)) || inClass(p[i+2:end], upper(c))) {
 					ok = true
 				}
 				i = end + 2
@@ -113,7 +108,7 @@ func bracket(p string, c byte, fold bool) (ok bool, n int) {
 				i++
 			}
 		}
-		if inRange(c, lo, hi) || fold && (inRange(lower(c), lo, hi) || inRange(upper(c), lo, hi)) {
+		if inRange(c, lo, hi) || fold && (inRange(sip.LowerASCII(c), lo, hi) || inRange(upper(c), lo, hi)) {
 			ok = true
 		}
 	}

@@ -16,26 +16,6 @@ type monoClock struct{ base time.Time }
 
 func (c monoClock) Now() int64 { return int64(time.Since(c.base)) }
 
-// FakeClock is a Clock that moves only when told to.
-type FakeClock struct {
-	mu sync.Mutex
-	t  int64
-}
-
-// Now returns the fake time.
-func (c *FakeClock) Now() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the fake time on by d.
-func (c *FakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t += int64(d)
-	c.mu.Unlock()
-}
-
 // Timers are the RFC 3261 timer values in use (nanoseconds). Timers B and F
 // are Kamailio's fr_inv_timer and fr_timer: FR bounds the wait for the
 // first reply (and for the final reply of a non-INVITE branch), FRInv the

@@ -191,7 +191,7 @@ func hasToken(list []byte, tok string) bool {
 			return false
 		}
 		p = trim(p)
-		if len(p) == len(tok) && eqFold(p, tok) {
+		if len(p) == len(tok) && sip.EqualFold(p, tok) {
 			return true
 		}
 	}
@@ -205,19 +205,6 @@ func trim(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-func eqFold(b []byte, s string) bool {
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // cnonceKey makes the cnonces of this process unpredictable to a next hop

@@ -1,6 +1,9 @@
 package kcore
 
-import "kemi/core"
+import (
+	"kemi/core"
+	"kemi/sip"
+)
 
 // LogDbg is KSR.dbg.
 func LogDbg(ctx *core.Ctx, msg string) { ctx.ScriptLog(core.LDbg, msg) }
@@ -27,40 +30,16 @@ func Log(ctx *core.Ctx, level, msg string) { ctx.ScriptLog(LevelOf(level), msg) 
 // LevelOf maps KSR.log's level names, ignoring case, to logger levels.
 func LevelOf(name string) int {
 	switch {
-	case equalFold(name, "dbg"):
+	case sip.EqualFold(name, "dbg"):
 		return core.LDbg
-	case equalFold(name, "info"):
+	case sip.EqualFold(name, "info"):
 		return core.LInfo
-	case equalFold(name, "notice"):
+	case sip.EqualFold(name, "notice"):
 		return core.LNotice
-	case equalFold(name, "warn"):
+	case sip.EqualFold(name, "warn"):
 		return core.LWarn
-	case equalFold(name, "crit"):
+	case sip.EqualFold(name, "crit"):
 		return core.LCrit
 	}
 	return core.LErr
-}
-
-// equalFold is ASCII case-insensitive equality of a byte slice or string
-// with a string, without converting either.
-func equalFold[T ~string | ~[]byte](a T, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if string(a) == b { // the usual case, upper-case methods; no copy
-		return true
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := a[i], b[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package kcore
 
 import (
 	"bytes"
+	"kemi/sip"
 
 	"kemi/core"
 )
@@ -93,7 +94,7 @@ type uriParts struct {
 func splitURI(u []byte) (uriParts, bool) {
 	var p uriParts
 	c := bytes.IndexByte(u, ':')
-	if c < 0 || !(equalFold(u[:c], "sip") || equalFold(u[:c], "sips")) {
+	if c < 0 || !(sip.EqualFold(u[:c], "sip") || sip.EqualFold(u[:c], "sips")) {
 		return p, false
 	}
 	rest := u[c+1:]

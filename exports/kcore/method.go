@@ -1,6 +1,7 @@
 package kcore
 
 import (
+	"kemi/sip"
 	"strings"
 
 	"kemi/core"
@@ -28,7 +29,7 @@ func IsMethod(ctx *core.Ctx, names string) bool {
 		} else {
 			names = ""
 		}
-		if equalFold(m, strings.TrimSpace(name)) {
+		if sip.EqualFold(m, strings.TrimSpace(name)) {
 			return true
 		}
 	}
@@ -52,14 +53,14 @@ func IsMethodIn(ctx *core.Ctx, letters string) bool {
 		if c >= 'a' && c <= 'z' {
 			c -= 'a' - 'A'
 		}
-		if name := methodLetters[c]; name != "" && equalFold(m, name) {
+		if name := methodLetters[c]; name != "" && sip.EqualFold(m, name) {
 			return true
 		}
 	}
 	return false
 }
 
-func is(ctx *core.Ctx, name string) bool { return equalFold(method(ctx), name) }
+func is(ctx *core.Ctx, name string) bool { return sip.EqualFold(method(ctx), name) }
 
 // The is_<METHOD> family.
 

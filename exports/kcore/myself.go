@@ -14,7 +14,7 @@ func IsMyself(ctx *core.Ctx, uri string) bool {
 }
 
 func myselfURI(ctx *core.Ctx, uri []byte) bool {
-	if len(uri) > 4 && (equalFold(uri[:4], "sip:") || len(uri) > 5 && equalFold(uri[:5], "sips:")) {
+	if len(uri) > 4 && (sip.EqualFold(uri[:4], "sip:") || len(uri) > 5 && sip.EqualFold(uri[:5], "sips:")) {
 		u, err := sip.ParseURI(uri)
 		if err != nil {
 			ctx.Log(core.LErr, "is_myself: cannot parse URI "+core.LogQuote(uri)+": "+core.LogValue(err.Error())+"\n")

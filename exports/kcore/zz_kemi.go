@@ -612,17 +612,17 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
-			{Name: "ci", Doc: "Call-ID header value."},
-			{Name: "cs", Doc: "CSeq number."},
-			{Name: "hdr", Doc: "$hdr(Name): the value of the first Name header; null when there is none."},
-			{Name: "mt", Doc: "Message type: 1 for a request, 2 for a reply."},
-			{Name: "pr", Doc: "Transport protocol the message came over: udp, tcp, tls or ws."},
-			{Name: "rm", Doc: "Method of the request, or of the CSeq of a reply."},
-			{Name: "rs", Doc: "Status code of a reply; null for a request."},
-			{Name: "ru", Doc: "Request-URI, with the changes made so far; null for a reply. Module pv (always loaded) makes it writable."},
-			{Name: "si", Doc: "Source IP address of the message."},
-			{Name: "sp", Doc: "Source port of the message."},
-			{Name: "ua", Doc: "User-Agent header value."},
+			{Name: "ci", Doc: "Call-ID header value.", Get: getCi},
+			{Name: "cs", Doc: "CSeq number.", Get: getCs},
+			{Name: "hdr", Doc: "$hdr(Name): the value of the first Name header; null when there is none.", Get: getHdr},
+			{Name: "mt", Doc: "Message type: 1 for a request, 2 for a reply.", Get: getMt},
+			{Name: "pr", Doc: "Transport protocol the message came over: udp, tcp, tls or ws.", Get: getPr},
+			{Name: "rm", Doc: "Method of the request, or of the CSeq of a reply.", Get: getRm},
+			{Name: "rs", Doc: "Status code of a reply; null for a request.", Get: getRs},
+			{Name: "ru", Doc: "Request-URI, with the changes made so far; null for a reply. Module pv (always loaded) makes it writable.", Get: getRu},
+			{Name: "si", Doc: "Source IP address of the message.", Get: getSi},
+			{Name: "sp", Doc: "Source port of the message.", Get: getSp},
+			{Name: "ua", Doc: "User-Agent header value.", Get: getUa},
 		},
 	})
 }
@@ -1357,88 +1357,99 @@ func kemi_warn(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Null()
 }
 
-// The build breaks here when a Go function's signature drifts from exports/core/module.yaml.
+// The build breaks here when a Go function's signature drifts from exports/kcore/module.yaml.
 var (
-	_ func(*core.Ctx, string)         = LogCrit
-	_ func(*core.Ctx, string)         = LogDbg
-	_ func(*core.Ctx, string)         = LogErr
-	_ func(*core.Ctx) bool            = ForceRport
-	_ func(*core.Ctx) int             = Forward
-	_ func(*core.Ctx, string) int     = ForwardURI
-	_ func(*core.Ctx) int             = GetDebug
-	_ func(*core.Ctx, string)         = LogInfo
-	_ func(*core.Ctx) bool            = IsACK
-	_ func(*core.Ctx) bool            = IsBYE
-	_ func(*core.Ctx) bool            = IsCANCEL
-	_ func(*core.Ctx) bool            = IsDELETE
-	_ func(*core.Ctx) bool            = IsGET
-	_ func(*core.Ctx) bool            = IsINFO
-	_ func(*core.Ctx) bool            = IsINVITE
-	_ func(*core.Ctx) bool            = IsIPv4
-	_ func(*core.Ctx) bool            = IsIPv6
-	_ func(*core.Ctx) bool            = IsKDMQ
-	_ func(*core.Ctx) bool            = IsMESSAGE
-	_ func(*core.Ctx) bool            = IsNOTIFY
-	_ func(*core.Ctx) bool            = IsOPTIONS
-	_ func(*core.Ctx) bool            = IsPOST
-	_ func(*core.Ctx) bool            = IsPRACK
-	_ func(*core.Ctx) bool            = IsPUBLISH
-	_ func(*core.Ctx) bool            = IsPUT
-	_ func(*core.Ctx) bool            = IsREFER
-	_ func(*core.Ctx) bool            = IsREGISTER
-	_ func(*core.Ctx) bool            = IsSCTP
-	_ func(*core.Ctx) bool            = IsSUBSCRIBE
-	_ func(*core.Ctx) bool            = IsTCP
-	_ func(*core.Ctx) bool            = IsTCPX
-	_ func(*core.Ctx) bool            = IsTLS
-	_ func(*core.Ctx) bool            = IsUDP
-	_ func(*core.Ctx) bool            = IsUPDATE
-	_ func(*core.Ctx) bool            = IsWS
-	_ func(*core.Ctx) bool            = IsWSS
-	_ func(*core.Ctx) bool            = IsWSX
-	_ func(*core.Ctx, int) bool       = IsDstPort
-	_ func(*core.Ctx, string) bool    = IsMethod
-	_ func(*core.Ctx, string) bool    = IsMethodIn
-	_ func(*core.Ctx, string) bool    = IsMyself
-	_ func(*core.Ctx) bool            = IsMyselfDuri
-	_ func(*core.Ctx) bool            = IsMyselfFuri
-	_ func(*core.Ctx) bool            = IsMyselfNhuri
-	_ func(*core.Ctx) bool            = IsMyselfRuri
-	_ func(*core.Ctx) bool            = IsMyselfSrcip
-	_ func(*core.Ctx) bool            = IsMyselfSuri
-	_ func(*core.Ctx) bool            = IsMyselfTuri
-	_ func(*core.Ctx, string) bool    = IsProto
-	_ func(*core.Ctx, int) bool       = IsSrcPort
-	_ func(*core.Ctx, int) bool       = Isbflagset
-	_ func(*core.Ctx) bool            = Isdsturiset
-	_ func(*core.Ctx, int) bool       = Isflagset
-	_ func(*core.Ctx, int) bool       = Issflagset
-	_ func(*core.Ctx, string, string) = Log
-	_ func(*core.Ctx, string)         = LogNotice
-	_ func(*core.Ctx, int) bool       = Resetbflag
-	_ func(*core.Ctx) bool            = Resetdsturi
-	_ func(*core.Ctx, int) bool       = Resetflag
-	_ func(*core.Ctx, int) bool       = Resetsflag
-	_ func(*core.Ctx)                 = SetDrop
-	_ func(*core.Ctx) bool            = SetForwardClose
-	_ func(*core.Ctx) bool            = SetForwardNoConnect
-	_ func(*core.Ctx) bool            = SetReplyClose
-	_ func(*core.Ctx) bool            = SetReplyNoConnect
-	_ func(*core.Ctx, int) bool       = Setbflag
-	_ func(*core.Ctx, string) bool    = Setdsturi
-	_ func(*core.Ctx, int) bool       = Setflag
-	_ func(*core.Ctx, string) bool    = Sethost
-	_ func(*core.Ctx, int) bool       = Setsflag
-	_ func(*core.Ctx, string) bool    = Seturi
-	_ func(*core.Ctx, string) bool    = Setuser
-	_ func(*core.Ctx) bool            = ToIPv4
-	_ func(*core.Ctx) bool            = ToIPv6
-	_ func(*core.Ctx) bool            = ToSCTP
-	_ func(*core.Ctx) bool            = ToTCP
-	_ func(*core.Ctx) bool            = ToTLS
-	_ func(*core.Ctx) bool            = ToUDP
-	_ func(*core.Ctx) bool            = ToWS
-	_ func(*core.Ctx) bool            = ToWSS
-	_ func(*core.Ctx) bool            = ToWSX
-	_ func(*core.Ctx, string)         = LogWarn
+	_ func(*core.Ctx, string)                        = LogCrit
+	_ func(*core.Ctx, string)                        = LogDbg
+	_ func(*core.Ctx, string)                        = LogErr
+	_ func(*core.Ctx) bool                           = ForceRport
+	_ func(*core.Ctx) int                            = Forward
+	_ func(*core.Ctx, string) int                    = ForwardURI
+	_ func(*core.Ctx) int                            = GetDebug
+	_ func(*core.Ctx, string)                        = LogInfo
+	_ func(*core.Ctx) bool                           = IsACK
+	_ func(*core.Ctx) bool                           = IsBYE
+	_ func(*core.Ctx) bool                           = IsCANCEL
+	_ func(*core.Ctx) bool                           = IsDELETE
+	_ func(*core.Ctx) bool                           = IsGET
+	_ func(*core.Ctx) bool                           = IsINFO
+	_ func(*core.Ctx) bool                           = IsINVITE
+	_ func(*core.Ctx) bool                           = IsIPv4
+	_ func(*core.Ctx) bool                           = IsIPv6
+	_ func(*core.Ctx) bool                           = IsKDMQ
+	_ func(*core.Ctx) bool                           = IsMESSAGE
+	_ func(*core.Ctx) bool                           = IsNOTIFY
+	_ func(*core.Ctx) bool                           = IsOPTIONS
+	_ func(*core.Ctx) bool                           = IsPOST
+	_ func(*core.Ctx) bool                           = IsPRACK
+	_ func(*core.Ctx) bool                           = IsPUBLISH
+	_ func(*core.Ctx) bool                           = IsPUT
+	_ func(*core.Ctx) bool                           = IsREFER
+	_ func(*core.Ctx) bool                           = IsREGISTER
+	_ func(*core.Ctx) bool                           = IsSCTP
+	_ func(*core.Ctx) bool                           = IsSUBSCRIBE
+	_ func(*core.Ctx) bool                           = IsTCP
+	_ func(*core.Ctx) bool                           = IsTCPX
+	_ func(*core.Ctx) bool                           = IsTLS
+	_ func(*core.Ctx) bool                           = IsUDP
+	_ func(*core.Ctx) bool                           = IsUPDATE
+	_ func(*core.Ctx) bool                           = IsWS
+	_ func(*core.Ctx) bool                           = IsWSS
+	_ func(*core.Ctx) bool                           = IsWSX
+	_ func(*core.Ctx, int) bool                      = IsDstPort
+	_ func(*core.Ctx, string) bool                   = IsMethod
+	_ func(*core.Ctx, string) bool                   = IsMethodIn
+	_ func(*core.Ctx, string) bool                   = IsMyself
+	_ func(*core.Ctx) bool                           = IsMyselfDuri
+	_ func(*core.Ctx) bool                           = IsMyselfFuri
+	_ func(*core.Ctx) bool                           = IsMyselfNhuri
+	_ func(*core.Ctx) bool                           = IsMyselfRuri
+	_ func(*core.Ctx) bool                           = IsMyselfSrcip
+	_ func(*core.Ctx) bool                           = IsMyselfSuri
+	_ func(*core.Ctx) bool                           = IsMyselfTuri
+	_ func(*core.Ctx, string) bool                   = IsProto
+	_ func(*core.Ctx, int) bool                      = IsSrcPort
+	_ func(*core.Ctx, int) bool                      = Isbflagset
+	_ func(*core.Ctx) bool                           = Isdsturiset
+	_ func(*core.Ctx, int) bool                      = Isflagset
+	_ func(*core.Ctx, int) bool                      = Issflagset
+	_ func(*core.Ctx, string, string)                = Log
+	_ func(*core.Ctx, string)                        = LogNotice
+	_ func(*core.Ctx, int) bool                      = Resetbflag
+	_ func(*core.Ctx) bool                           = Resetdsturi
+	_ func(*core.Ctx, int) bool                      = Resetflag
+	_ func(*core.Ctx, int) bool                      = Resetsflag
+	_ func(*core.Ctx)                                = SetDrop
+	_ func(*core.Ctx) bool                           = SetForwardClose
+	_ func(*core.Ctx) bool                           = SetForwardNoConnect
+	_ func(*core.Ctx) bool                           = SetReplyClose
+	_ func(*core.Ctx) bool                           = SetReplyNoConnect
+	_ func(*core.Ctx, int) bool                      = Setbflag
+	_ func(*core.Ctx, string) bool                   = Setdsturi
+	_ func(*core.Ctx, int) bool                      = Setflag
+	_ func(*core.Ctx, string) bool                   = Sethost
+	_ func(*core.Ctx, int) bool                      = Setsflag
+	_ func(*core.Ctx, string) bool                   = Seturi
+	_ func(*core.Ctx, string) bool                   = Setuser
+	_ func(*core.Ctx) bool                           = ToIPv4
+	_ func(*core.Ctx) bool                           = ToIPv6
+	_ func(*core.Ctx) bool                           = ToSCTP
+	_ func(*core.Ctx) bool                           = ToTCP
+	_ func(*core.Ctx) bool                           = ToTLS
+	_ func(*core.Ctx) bool                           = ToUDP
+	_ func(*core.Ctx) bool                           = ToWS
+	_ func(*core.Ctx) bool                           = ToWSS
+	_ func(*core.Ctx) bool                           = ToWSX
+	_ func(*core.Ctx, string)                        = LogWarn
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCi
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCs
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getHdr
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMt
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPr
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRm
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRs
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getSi
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getSp
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getUa
 )

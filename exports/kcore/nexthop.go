@@ -41,7 +41,7 @@ func nextHop(ctx *core.Ctx) (transport, host []byte, ok bool) {
 	}
 	if t, ok := u.Params.Get("transport"); ok {
 		transport = t
-	} else if equalFold(u.Scheme, "sips") {
+	} else if sip.EqualFold(u.Scheme, "sips") {
 		transport = []byte("tls")
 	}
 	return transport, u.Host, true
@@ -53,7 +53,7 @@ func toProto(ctx *core.Ctx, names ...string) bool {
 		return false
 	}
 	for _, n := range names {
-		if equalFold(t, n) {
+		if sip.EqualFold(t, n) {
 			return true
 		}
 	}
