@@ -57,7 +57,7 @@ func TestScriptCheck_KamailioLuaExampleClean(t *testing.T) {
 	t.Logf("kemi check of kamailio-lua.cfg with Kamailio's script: %v", time.Since(start))
 	want := []string{
 		script + `:295: warning: KSR.permissions.allow_source_address: module permissions is not loaded: add loadmodule "permissions.so" to the config`,
-		script + `:356: warning: KSR.rtpproxy.rtpproxy_manage: module rtpproxy is not loaded, and this kemi has no module rtpproxy`,
+		script + `:356: warning: KSR.rtpproxy.rtpproxy_manage: module rtpproxy is not loaded: add loadmodule "rtpproxy.so" to the config`,
 	}
 	if rc != 0 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rc %d:\n%s\nwant:\n%s", rc, strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -91,7 +91,7 @@ func TestScriptCheck_KamailioJSExampleClean(t *testing.T) {
 	rc, lines := checkFindings(t, "-f", cfg)
 	want := []string{
 		script + `:246:7: warning: KSR.permissions.allow_source_address: module permissions is not loaded: add loadmodule "permissions.so" to the config`,
-		script + `:304:2: warning: KSR.rtpproxy.rtpproxy_manage: module rtpproxy is not loaded, and this kemi has no module rtpproxy`,
+		script + `:304:2: warning: KSR.rtpproxy.rtpproxy_manage: module rtpproxy is not loaded: add loadmodule "rtpproxy.so" to the config`,
 		script + `:335:2: KSR.hdr.append_hf: module hdr has no function append_hf`,
 	}
 	if rc != 1 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
