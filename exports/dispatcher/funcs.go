@@ -77,9 +77,9 @@ func MarkAddr(ctx *core.Ctx, state string, set int, uri string) int {
 
 // Matching modes of ds_is_from_list.
 const (
-	MatchNoPort   = 1
-	MatchNoProto  = 2
-	MatchActive   = 4
+	MatchNoPort  = 1
+	MatchNoProto = 2
+	MatchActive  = 4
 	matchDefault = MatchNoProto // no mode given: IP and port
 	matchAllSets = -1
 )

@@ -544,7 +544,9 @@ func current(ctx *core.Ctx, mode int, fn string) int {
 }
 
 // SelectDst is ds_select_dst.
-func SelectDst(ctx *core.Ctx, set, alg int) int { return sel(ctx, set, alg, 0, modeDst, "ds_select_dst") }
+func SelectDst(ctx *core.Ctx, set, alg int) int {
+	return sel(ctx, set, alg, 0, modeDst, "ds_select_dst")
+}
 
 // SelectDstLimit is ds_select_dst_limit.
 func SelectDstLimit(ctx *core.Ctx, set, alg, limit int) int {
