@@ -115,11 +115,11 @@ func TestListFile_KamailioExampleReadsUnchanged(t *testing.T) {
 
 func TestListFile_ErrorsNameFileAndLine(t *testing.T) {
 	for list, want := range map[string]string{
-		"1 sip:a.example\nx sip:b\n":               `ds.list:2: expected a set id (integer) first, got "x"`,
-		"\n\n1\n":                                  "ds.list:3: set 1: expected a destination URI",
-		"1 sip:127.0.0.1 zz\n":                     `ds.list:1: sip:127.0.0.1: expected flags (an integer) after the URI, got "zz"`,
-		"1 sip:127.0.0.1 0 high\n":                 `ds.list:1: sip:127.0.0.1: expected a priority (an integer) after the flags, got "high"`,
-		"1 sip:127.0.0.1 0 0 maxload=-3\n":         "ds.list:1: sip:127.0.0.1: attribute maxload=-3: expected an integer 0 or more",
+		"1 sip:a.example\nx sip:b\n":                 `ds.list:2: expected a set id (integer) first, got "x"`,
+		"\n\n1\n":                                    "ds.list:3: set 1: expected a destination URI",
+		"1 sip:127.0.0.1 zz\n":                       `ds.list:1: sip:127.0.0.1: expected flags (an integer) after the URI, got "zz"`,
+		"1 sip:127.0.0.1 0 high\n":                   `ds.list:1: sip:127.0.0.1: expected a priority (an integer) after the flags, got "high"`,
+		"1 sip:127.0.0.1 0 0 maxload=-3\n":           "ds.list:1: sip:127.0.0.1: attribute maxload=-3: expected an integer 0 or more",
 		"1 sip:127.0.0.1 0 0 socket=tcp:1.2.3.4:5\n": "attribute socket=tcp:1.2.3.4:5: expected a udp socket",
 	} {
 		_, err := ParseList("ds.list", []byte(list), ParseOptions{})
