@@ -413,13 +413,6 @@ func (m *Module) event(d *Dest, up bool, code int, reason string) {
 	}
 }
 
-// ArgCaller is what a VM that passes one string argument to a callback
-// implements; the event callback then gets the event name, as in
-// Kamailio. A VM without it runs the callback with no argument.
-type ArgCaller interface {
-	CallArg(ctx *core.Ctx, callback, arg string) error
-}
-
 // runEvent runs the event callback for ev on the prober's own VM, with a
 // context whose message is the keepalive request for the destination:
 // $ru and $du are its URI, $rm the ping method.
@@ -461,7 +454,7 @@ func (p *prober) runEvent(ev event) {
 		name = "dispatcher:dst-up"
 	}
 	var err error
-	if ac, ok := p.vm.(ArgCaller); ok {
+	if ac, ok := p.vm.(core.ArgCaller); ok {
 		err = ac.CallArg(c, m.eventCB, name)
 	} else {
 		err = p.vm.Call(c, m.eventCB)
