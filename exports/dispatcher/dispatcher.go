@@ -292,12 +292,20 @@ func ParseState(s string) (uint32, error) {
 func (m *Module) SetState(d *Dest, state uint32, code int, reason string) {
 	old := d.flags.Load()
 	nf := state
-	if state&FlagTrying != 0 {
+	switch {
+	case state&FlagTrying != 0 && old&FlagInactive != 0:
+		// Trying does not wake an inactive destination (Kamailio keeps
+		// it inactive); only a success or an explicit "a" does.
+		nf = nf&^FlagTrying | FlagInactive
+	case state&FlagTrying != 0:
+		if old&FlagTrying == 0 {
+			d.fails.Store(0)
+		}
 		if d.fails.Add(1) >= m.probeThreshold {
 			nf = nf&^FlagTrying | FlagInactive
 			d.fails.Store(0)
 		}
-	} else if state&(FlagInactive|FlagDisabled) == 0 {
+	case state&(FlagInactive|FlagDisabled) == 0:
 		d.fails.Store(0)
 	}
 	if state&FlagInactive == 0 {
