@@ -169,7 +169,8 @@ func newModule(rt *core.Runtime) (*Module, error) {
 	m.eventCB = param(rt, "event_callback").S
 	m.reloadDelta = time.Duration(param(rt, "reload_delta").I) * time.Second
 	if m.flags&2 != 0 {
-		m.tx = new(txTable)
+		m.tx = newTxTable()
+		rt.AddReplyHook(m.replyHook)
 	}
 	l, err := m.load()
 	if err != nil {

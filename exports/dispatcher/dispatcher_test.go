@@ -649,3 +649,34 @@ func BenchmarkSelectDst(b *testing.B) {
 		})
 	}
 }
+
+// A failover list must outlive the transactions that start and end while
+// its own waits for a timeout: 2xx replies free their slots.
+func TestFailover_ListSurvivesOtherCalls(t *testing.T) {
+	ctx := setup(t, threeList, map[string]core.Value{"flags": core.Int(2)})
+	m := Of(ctx.RT)
+	newMsg(t, ctx, "waiting")
+	SelectDst(ctx, 1, AlgRoundRob)
+	key, _ := txKey(ctx.Msg)
+	for i := 0; i < 20000; i++ {
+		newMsg(t, ctx, fmt.Sprintf("other-%d", i))
+		SelectDst(ctx, 1, AlgRoundRob)
+		k, _ := txKey(ctx.Msg)
+		// The 2xx: kemi's Via on top, the request's below it.
+		raw := ksrtest.Request("SIP/2.0 200 OK", "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKkemi",
+			"Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport", "From: <sip:a@b>;tag=1",
+			"To: <sip:c@d>;tag=2", fmt.Sprintf("Call-ID: other-%d", i), "CSeq: 314159 INVITE", "Content-Length: 0")
+		r := ksrtest.Ctx(t, raw, ksrtest.Discard)
+		if m.replyHook(r) {
+			t.Fatal("the reply hook claimed a reply")
+		}
+		var d [MaxFailover]*Dest
+		if n, _ := m.tx.load(k, &d); n != 0 {
+			t.Fatalf("call %d: the 2xx did not free its list", i)
+		}
+	}
+	var d [MaxFailover]*Dest
+	if n, _ := m.tx.load(key, &d); n != 3 {
+		t.Fatalf("the waiting call's list: %d destinations, want 3", n)
+	}
+}

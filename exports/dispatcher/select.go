@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"kemi/core"
 	"kemi/sip"
@@ -77,46 +78,116 @@ func state(ctx *core.Ctx) *msgState {
 	return st
 }
 
-// txTable keeps failover lists per transaction for failure routes.
+// txTable keeps failover lists per transaction for failure routes. A
+// list is looked for in a window of txWindow slots from its key's; a 2xx
+// reply to the transaction (seen by the module's reply hook) and the end
+// of a walk free its slot, and a slot older than txMaxAge counts as free,
+// so only transactions alive together compete for slots. When a window
+// is full of live lists, the oldest is overwritten (and its transaction,
+// if it fails, finds no failover: ds_next_dst gives -1).
 const (
 	txSize    = 1 << 13
+	txWindow  = 8
 	txStripes = 64
+	txMaxAge  = int64(5 * time.Minute)
 )
 
 type txEntry struct {
 	key   uint64
+	at    int64
 	n     int8
 	pos   int8
 	dests [MaxFailover]*Dest
 }
 
 type txTable struct {
-	mu [txStripes]sync.Mutex
-	e  [txSize]txEntry
+	mu    [txStripes]sync.Mutex
+	e     [txSize]txEntry
+	start time.Time
+}
+
+func newTxTable() *txTable { return &txTable{start: time.Now()} }
+
+func (t *txTable) now() int64 { return int64(time.Since(t.start)) + 1 }
+
+// lock locks the stripe of key's window (windows never straddle stripes:
+// a window starts at a multiple of txWindow).
+func (t *txTable) lock(key uint64) (base uint64, mu *sync.Mutex) {
+	base = key % txSize &^ (txWindow - 1)
+	mu = &t.mu[(base/txWindow)%txStripes]
+	mu.Lock()
+	return base, mu
 }
 
 func (t *txTable) store(key uint64, dests []*Dest, pos int) {
-	i := key % txSize
-	mu := &t.mu[i%txStripes]
-	mu.Lock()
-	e := &t.e[i]
-	e.key, e.n, e.pos = key, int8(len(dests)), int8(pos)
+	now := t.now()
+	base, mu := t.lock(key)
+	defer mu.Unlock()
+	var e *txEntry
+	for i := base; i < base+txWindow; i++ {
+		x := &t.e[i]
+		if x.key == key {
+			e = x
+			break
+		}
+		if e == nil && (x.key == 0 || now-x.at > txMaxAge) {
+			e = x
+		}
+	}
+	if e == nil {
+		e = &t.e[base]
+		for i := base + 1; i < base+txWindow; i++ {
+			if t.e[i].at < e.at {
+				e = &t.e[i]
+			}
+		}
+	}
+	e.key, e.at, e.n, e.pos = key, now, int8(len(dests)), int8(pos)
 	copy(e.dests[:], dests)
 	clear(e.dests[len(dests):])
-	mu.Unlock()
 }
 
 func (t *txTable) load(key uint64, dst *[MaxFailover]*Dest) (n, pos int) {
-	i := key % txSize
-	mu := &t.mu[i%txStripes]
-	mu.Lock()
+	base, mu := t.lock(key)
 	defer mu.Unlock()
-	e := &t.e[i]
-	if e.key != key || e.n == 0 {
-		return 0, -1
+	for i := base; i < base+txWindow; i++ {
+		if e := &t.e[i]; e.key == key && e.n > 0 {
+			copy(dst[:], e.dests[:e.n])
+			return int(e.n), int(e.pos)
+		}
 	}
-	copy(dst[:], e.dests[:e.n])
-	return int(e.n), int(e.pos)
+	return 0, -1
+}
+
+func (t *txTable) drop(key uint64) {
+	base, mu := t.lock(key)
+	defer mu.Unlock()
+	for i := base; i < base+txWindow; i++ {
+		if e := &t.e[i]; e.key == key {
+			*e = txEntry{}
+			return
+		}
+	}
+}
+
+// replyHook frees the failover list of a transaction answered 2xx. The
+// reply's second Via is the request's top one as received.
+func (m *Module) replyHook(ctx *core.Ctx) bool {
+	msg := ctx.Msg
+	if c := msg.StatusCode(); c < 200 || c >= 300 {
+		return false
+	}
+	it := msg.Vias()
+	if !it.Next() || !it.Next() {
+		return false
+	}
+	branch := it.Via().Branch
+	num, _, err := msg.CSeq()
+	if err != nil {
+		return false
+	}
+	m.tx.drop(keyOf(msg.CallID(), branch, num))
+	return false
 }
 
 // txKey hashes what names a transaction: Call-ID, CSeq number and the top
@@ -130,15 +201,19 @@ func txKey(m *sip.Msg) (uint64, bool) {
 	if err != nil {
 		return 0, false
 	}
+	return keyOf(m.CallID(), v.Branch, num), true
+}
+
+func keyOf(callID, branch []byte, cseq uint32) uint64 {
 	h := uint64(14695981039346656037)
-	h = fnv64(h, m.CallID())
-	h = fnv64(h, v.Branch)
-	h ^= uint64(num)
+	h = fnv64(h, callID)
+	h = fnv64(h, branch)
+	h ^= uint64(cseq)
 	h *= 1099511628211
 	if h == 0 {
 		h = 1
 	}
-	return h, true
+	return h
 }
 
 func fnv64(h uint64, b []byte) uint64 {
@@ -518,7 +593,14 @@ func domainURI(dst, uri []byte, d *Dest) ([]byte, bool) {
 // next moves to the next destination of the list and applies it.
 func next(ctx *core.Ctx, mode int, fn string) int {
 	st := state(ctx)
-	if st.m == nil || st.pos+1 >= st.n {
+	if st.m == nil {
+		return -1
+	}
+	if st.pos+1 >= st.n {
+		if st.keyed && st.m.tx != nil {
+			st.m.tx.drop(st.key)
+			st.keyed = false
+		}
 		return -1
 	}
 	st.pos++
