@@ -25,6 +25,7 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -173,6 +174,15 @@ func newModule(rt *core.Runtime) (*Module, error) {
 		rt.AddReplyHook(m.replyHook)
 	}
 	l, err := m.load()
+	if err != nil && len(rt.ParamValues("dispatcher", "list_file")) == 0 && errors.Is(err, fs.ErrNotExist) {
+		// No list_file given and no default file: no sets, as a config
+		// that loads the module only for ds_is_from_list of a later
+		// reload, or a tool loading every module, expects.
+		if rt.Log != nil {
+			rt.Log.Log(core.LNotice, nil, "dispatcher: no list_file given and "+m.path+" does not exist: no destination sets")
+		}
+		l, err = &List{byID: map[int]*Set{}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +195,7 @@ func newModule(rt *core.Runtime) (*Module, error) {
 func (m *Module) load() (*List, error) {
 	data, err := os.ReadFile(m.path)
 	if err != nil {
-		return nil, fmt.Errorf(`modparam("dispatcher", "list_file"): %v`, err)
+		return nil, fmt.Errorf(`modparam("dispatcher", "list_file"): %w`, err)
 	}
 	return ParseList(m.path, data, m.opt)
 }
