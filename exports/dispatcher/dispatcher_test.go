@@ -640,6 +640,7 @@ func BenchmarkSelectDst(b *testing.B) {
 			ctx := setup(b, "1 sip:127.0.0.1:5081 0 0 weight=50\n1 sip:127.0.0.1:5082 0 0 weight=30\n1 sip:127.0.0.1:5083 0 0 weight=20\n",
 				map[string]core.Value{"flags": core.Int(c.flags)})
 			b.ReportAllocs()
+			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				ctx.Seq++
 				if SelectDst(ctx, 1, c.alg) != 1 {
