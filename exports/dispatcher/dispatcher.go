@@ -25,6 +25,7 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -193,7 +194,14 @@ func newModule(rt *core.Runtime) (*Module, error) {
 
 // load reads and parses the list file.
 func (m *Module) load() (*List, error) {
-	data, err := os.ReadFile(m.path)
+	f, err := os.Open(m.path)
+	if err != nil {
+		return nil, fmt.Errorf(`modparam("dispatcher", "list_file"): %w`, err)
+	}
+	defer f.Close()
+	// Read one byte past the limit, so ParseList says the file is too big
+	// without the whole of a huge file in memory.
+	data, err := io.ReadAll(io.LimitReader(f, MaxListBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf(`modparam("dispatcher", "list_file"): %w`, err)
 	}

@@ -141,6 +141,24 @@ func TestListFile_ErrorsNameFileAndLine(t *testing.T) {
 	}
 }
 
+func TestHardening_ListFileTooBigIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.list")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte("1 sip:127.0.0.1:5060\n")
+	for n := 0; n <= MaxListBytes; n += len(line) {
+		f.Write(line)
+	}
+	f.Close()
+	m := &Module{path: path}
+	if _, err := m.load(); err == nil || !strings.Contains(err.Error(), "expected at most") {
+		t.Fatalf("a list over %d bytes: %v", MaxListBytes, err)
+	}
+}
+
 func TestListFile_DBURLNotSupportedYet(t *testing.T) {
 	ctx := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("dispatcher"))
 	ctx.RT.Params = map[string]map[string][]core.Value{"dispatcher": {"db_url": {core.Str("mysql://u:p@localhost/kamailio")}}}
