@@ -33,6 +33,15 @@ type VM interface {
 	Close()
 }
 
+// ArgCaller is implemented by VMs that can pass one string argument to a
+// callback, as Kamailio passes the event name to a module's
+// event_callback function (ksr_dispatcher_event(evname)). Modules run
+// event callbacks through it when the VM has it, and with VM.Call
+// otherwise.
+type ArgCaller interface {
+	CallArg(ctx *Ctx, callback, arg string) error
+}
+
 // ErrNoCallback is returned by VM.Call for a function the script lacks.
 var ErrNoCallback = errors.New("callback not defined")
 

@@ -245,6 +245,176 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
+/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
+interface KSR_dispatcher {
+	/**
+	 * Whether a set has a destination neither inactive nor disabled.
+	 * @param set Set id.
+	 * @returns 1 when the set has an active destination; -1 otherwise.
+	 */
+	ds_is_active(set: number): number;
+	/**
+	 * Whether a given destination of a set is active.
+	 * @param set Set id.
+	 * @param uri Destination URI as in the list.
+	 * @returns 1 when that destination is active; -1 otherwise.
+	 */
+	ds_is_active_uri(set: number, uri: string): number;
+	/**
+	 * Whether the request came from a destination of the set (IP and port; protocol ignored).
+	 * @param set Set id; -1 for every set.
+	 * @returns 1 when the source IP and port are a destination of the set; -1 otherwise.
+	 */
+	ds_is_from_list(set: number): number;
+	/**
+	 * ds_is_from_list with a matching mode.
+	 * @param set Set id; -1 for every set.
+	 * @param mode Bits: 1 ignore the port, 2 ignore the protocol, 4 only active destinations; 0 matches IP, port and protocol.
+	 * @returns 1 when the source matches; -1 otherwise.
+	 */
+	ds_is_from_list_mode(set: number, mode: number): number;
+	/**
+	 * ds_is_from_list_mode over the address of a URI.
+	 * @param set Set id; -1 for every set.
+	 * @param mode Matching mode (see ds_is_from_list_mode).
+	 * @param uri SIP URI whose IP, port and protocol are matched instead of the source; empty for the source.
+	 * @returns 1 when the address matches; -1 otherwise.
+	 */
+	ds_is_from_list_uri(set: number, mode: number, uri: string): number;
+	/**
+	 * Whether the request came from a destination of any set (IP and port; protocol ignored).
+	 * @returns 1 when the source IP and port are a destination of any set; -1 otherwise.
+	 */
+	ds_is_from_lists(): number;
+	/**
+	 * Whether a set is defined.
+	 * @param set Set id.
+	 * @returns 1 when the set exists; -1 otherwise.
+	 */
+	ds_list_exists(set: number): number;
+	/**
+	 * Whether a set is defined.
+	 * Alias of KSR.dispatcher.ds_list_exists.
+	 * @param set Set id.
+	 * @returns 1 when the set exists; -1 otherwise.
+	 */
+	ds_list_exist(set: number): number;
+	/**
+	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
+	 * @returns -1 always, for now.
+	 */
+	ds_load_unset(): number;
+	/**
+	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
+	 * @returns -1 always, for now.
+	 */
+	ds_load_update(): number;
+	/**
+	 * Mark a destination given by set and URI with a state.
+	 * @param state State (see ds_mark_dst_state).
+	 * @param set Set id.
+	 * @param uri Destination URI as in the list.
+	 * @returns 1 when the destination was found and marked; -1 otherwise.
+	 */
+	ds_mark_addr(state: string, set: number, uri: string): number;
+	/**
+	 * Mark the destination last used (the current one of the failover list) inactive.
+	 * @returns 1 when the destination last used was marked inactive; -1 when there is none.
+	 */
+	ds_mark_dst(): number;
+	/**
+	 * Mark the destination last used with a state.
+	 * @param state a (active), i (inactive), t (trying: inactive after ds_probing_threshold), d (disabled), each optionally with p (probing): "ip".
+	 * @returns 1 when the destination was marked; -1 when there is none or the state does not parse.
+	 */
+	ds_mark_dst_state(state: string): number;
+	/**
+	 * As ds_next_dst, rewriting the Request-URI host and port.
+	 * @returns 1 when the next destination's host and port were written into the Request-URI; -1 otherwise.
+	 */
+	ds_next_domain(): number;
+	/**
+	 * Take the next destination of the failover list (in a failure route, the list of the transaction) and set it as $du.
+	 * @returns 1 when the next destination of the failover list was set as $du; -1 when the list is used up or there is none.
+	 */
+	ds_next_dst(): number;
+	/**
+	 * Read the list file again; destinations start in the states the file gives.
+	 * @returns 1 when the list file was read again; -1 when it did not parse (the old sets stay) or a reload came within reload_delta seconds of the last.
+	 */
+	ds_reload(): number;
+	/**
+	 * Select destinations into the failover list only, setting neither $du nor the Request-URI; ds_next_dst or ds_next_domain then takes the first.
+	 * @param set Set id.
+	 * @param alg Algorithm (see ds_select_dst).
+	 * @returns 1 when destinations were selected; -1 otherwise.
+	 */
+	ds_select(set: number, alg: number): number;
+	/**
+	 * Select a destination of the set and write its host and port into the Request-URI.
+	 * @param set Set id.
+	 * @param alg Algorithm (see ds_select_dst).
+	 * @returns 1 when the Request-URI host and port were set to the destination's; -1 otherwise.
+	 */
+	ds_select_domain(set: number, alg: number): number;
+	/**
+	 * ds_select_domain with a limit on the failover list.
+	 * @param set Set id.
+	 * @param alg Algorithm (see ds_select_dst).
+	 * @param limit Most destinations kept for failover; 0 for no limit.
+	 * @returns As ds_select_domain.
+	 */
+	ds_select_domain_limit(set: number, alg: number, limit: number): number;
+	/**
+	 * Select a destination of the set and set it as the destination URI ($du).
+	 * @param set Set id.
+	 * @param alg Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+	 * @returns 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
+	 */
+	ds_select_dst(set: number, alg: number): number;
+	/**
+	 * ds_select_dst with a limit on the failover list.
+	 * @param set Set id.
+	 * @param alg Algorithm (see ds_select_dst).
+	 * @param limit Most destinations kept for failover (the selected one first); 0 for no limit.
+	 * @returns As ds_select_dst.
+	 */
+	ds_select_dst_limit(set: number, alg: number, limit: number): number;
+	/**
+	 * ds_select with a limit on the list.
+	 * @param set Set id.
+	 * @param alg Algorithm (see ds_select_dst).
+	 * @param limit Most destinations kept; 0 for no limit.
+	 * @returns As ds_select.
+	 */
+	ds_select_limit(set: number, alg: number, limit: number): number;
+	/**
+	 * Select from several sets, each by its own algorithm, in one failover list.
+	 * @param rules Sets and algorithms, "1=4;2=0".
+	 * @param mode Where the first destination goes: d (destination URI), r (Request-URI host) or x (the list only); only the first character counts.
+	 * @returns 1 when a destination was selected; -1 when none was, or the rules do not parse.
+	 */
+	ds_select_routes(rules: string, mode: string): number;
+	/**
+	 * ds_select_routes with a limit on the list.
+	 * @param rules Sets and algorithms, "1=4;2=0".
+	 * @param mode d, r or x (see ds_select_routes).
+	 * @param limit Most destinations kept; 0 for no limit.
+	 * @returns As ds_select_routes.
+	 */
+	ds_select_routes_limit(rules: string, mode: string, limit: number): number;
+	/**
+	 * Write the current destination of the failover list into the Request-URI host and port.
+	 * @returns 1 when the current destination was written into the Request-URI; -1 when there is none.
+	 */
+	ds_set_domain(): number;
+	/**
+	 * Set the current destination of the failover list as $du again.
+	 * @returns 1 when the current destination of the list was set as $du; -1 when there is none.
+	 */
+	ds_set_dst(): number;
+}
+
 /** Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\r\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request. */
 interface KSR_hdr {
 	/**
@@ -3004,6 +3174,7 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
 	ipops: KSR_ipops;

@@ -565,6 +565,150 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up.
+---@class KSR.dispatcher
+KSR.dispatcher = {}
+
+---Whether a set has a destination neither inactive nor disabled.
+---@param set integer Set id.
+---@return integer # 1 when the set has an active destination; -1 otherwise.
+function KSR.dispatcher.ds_is_active(set) end
+
+---Whether a given destination of a set is active.
+---@param set integer Set id.
+---@param uri string Destination URI as in the list.
+---@return integer # 1 when that destination is active; -1 otherwise.
+function KSR.dispatcher.ds_is_active_uri(set, uri) end
+
+---Whether the request came from a destination of the set (IP and port; protocol ignored).
+---@param set integer Set id; -1 for every set.
+---@return integer # 1 when the source IP and port are a destination of the set; -1 otherwise.
+function KSR.dispatcher.ds_is_from_list(set) end
+
+---ds_is_from_list with a matching mode.
+---@param set integer Set id; -1 for every set.
+---@param mode integer Bits: 1 ignore the port, 2 ignore the protocol, 4 only active destinations; 0 matches IP, port and protocol.
+---@return integer # 1 when the source matches; -1 otherwise.
+function KSR.dispatcher.ds_is_from_list_mode(set, mode) end
+
+---ds_is_from_list_mode over the address of a URI.
+---@param set integer Set id; -1 for every set.
+---@param mode integer Matching mode (see ds_is_from_list_mode).
+---@param uri string SIP URI whose IP, port and protocol are matched instead of the source; empty for the source.
+---@return integer # 1 when the address matches; -1 otherwise.
+function KSR.dispatcher.ds_is_from_list_uri(set, mode, uri) end
+
+---Whether the request came from a destination of any set (IP and port; protocol ignored).
+---@return integer # 1 when the source IP and port are a destination of any set; -1 otherwise.
+function KSR.dispatcher.ds_is_from_lists() end
+
+---Whether a set is defined.
+---@param set integer Set id.
+---@return integer # 1 when the set exists; -1 otherwise.
+function KSR.dispatcher.ds_list_exists(set) end
+
+---Whether a set is defined.
+---Alias of KSR.dispatcher.ds_list_exists.
+---@param set integer Set id.
+---@return integer # 1 when the set exists; -1 otherwise.
+function KSR.dispatcher.ds_list_exist(set) end
+
+---Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
+---@return integer # -1 always, for now.
+function KSR.dispatcher.ds_load_unset() end
+
+---Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
+---@return integer # -1 always, for now.
+function KSR.dispatcher.ds_load_update() end
+
+---Mark a destination given by set and URI with a state.
+---@param state string State (see ds_mark_dst_state).
+---@param set integer Set id.
+---@param uri string Destination URI as in the list.
+---@return integer # 1 when the destination was found and marked; -1 otherwise.
+function KSR.dispatcher.ds_mark_addr(state, set, uri) end
+
+---Mark the destination last used (the current one of the failover list) inactive.
+---@return integer # 1 when the destination last used was marked inactive; -1 when there is none.
+function KSR.dispatcher.ds_mark_dst() end
+
+---Mark the destination last used with a state.
+---@param state string a (active), i (inactive), t (trying: inactive after ds_probing_threshold), d (disabled), each optionally with p (probing): "ip".
+---@return integer # 1 when the destination was marked; -1 when there is none or the state does not parse.
+function KSR.dispatcher.ds_mark_dst_state(state) end
+
+---As ds_next_dst, rewriting the Request-URI host and port.
+---@return integer # 1 when the next destination's host and port were written into the Request-URI; -1 otherwise.
+function KSR.dispatcher.ds_next_domain() end
+
+---Take the next destination of the failover list (in a failure route, the list of the transaction) and set it as $du.
+---@return integer # 1 when the next destination of the failover list was set as $du; -1 when the list is used up or there is none.
+function KSR.dispatcher.ds_next_dst() end
+
+---Read the list file again; destinations start in the states the file gives.
+---@return integer # 1 when the list file was read again; -1 when it did not parse (the old sets stay) or a reload came within reload_delta seconds of the last.
+function KSR.dispatcher.ds_reload() end
+
+---Select destinations into the failover list only, setting neither $du nor the Request-URI; ds_next_dst or ds_next_domain then takes the first.
+---@param set integer Set id.
+---@param alg integer Algorithm (see ds_select_dst).
+---@return integer # 1 when destinations were selected; -1 otherwise.
+function KSR.dispatcher.ds_select(set, alg) end
+
+---Select a destination of the set and write its host and port into the Request-URI.
+---@param set integer Set id.
+---@param alg integer Algorithm (see ds_select_dst).
+---@return integer # 1 when the Request-URI host and port were set to the destination's; -1 otherwise.
+function KSR.dispatcher.ds_select_domain(set, alg) end
+
+---ds_select_domain with a limit on the failover list.
+---@param set integer Set id.
+---@param alg integer Algorithm (see ds_select_dst).
+---@param limit integer Most destinations kept for failover; 0 for no limit.
+---@return integer # As ds_select_domain.
+function KSR.dispatcher.ds_select_domain_limit(set, alg, limit) end
+
+---Select a destination of the set and set it as the destination URI ($du).
+---@param set integer Set id.
+---@param alg integer Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+---@return integer # 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
+function KSR.dispatcher.ds_select_dst(set, alg) end
+
+---ds_select_dst with a limit on the failover list.
+---@param set integer Set id.
+---@param alg integer Algorithm (see ds_select_dst).
+---@param limit integer Most destinations kept for failover (the selected one first); 0 for no limit.
+---@return integer # As ds_select_dst.
+function KSR.dispatcher.ds_select_dst_limit(set, alg, limit) end
+
+---ds_select with a limit on the list.
+---@param set integer Set id.
+---@param alg integer Algorithm (see ds_select_dst).
+---@param limit integer Most destinations kept; 0 for no limit.
+---@return integer # As ds_select.
+function KSR.dispatcher.ds_select_limit(set, alg, limit) end
+
+---Select from several sets, each by its own algorithm, in one failover list.
+---@param rules string Sets and algorithms, "1=4;2=0".
+---@param mode string Where the first destination goes: d (destination URI), r (Request-URI host) or x (the list only); only the first character counts.
+---@return integer # 1 when a destination was selected; -1 when none was, or the rules do not parse.
+function KSR.dispatcher.ds_select_routes(rules, mode) end
+
+---ds_select_routes with a limit on the list.
+---@param rules string Sets and algorithms, "1=4;2=0".
+---@param mode string d, r or x (see ds_select_routes).
+---@param limit integer Most destinations kept; 0 for no limit.
+---@return integer # As ds_select_routes.
+function KSR.dispatcher.ds_select_routes_limit(rules, mode, limit) end
+
+---Write the current destination of the failover list into the Request-URI host and port.
+---@return integer # 1 when the current destination was written into the Request-URI; -1 when there is none.
+function KSR.dispatcher.ds_set_domain() end
+
+---Set the current destination of the failover list as $du again.
+---@return integer # 1 when the current destination of the list was set as $du; -1 when there is none.
+function KSR.dispatcher.ds_set_dst() end
+
 ---Add, remove and read header lines.
 ---@class KSR.hdr
 KSR.hdr = {}

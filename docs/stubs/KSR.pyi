@@ -160,6 +160,114 @@ class _corex:
         ...
 
 
+class _dispatcher:
+    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
+
+    def ds_is_active(self, set: int) -> int:
+        """Whether a set has a destination neither inactive nor disabled."""
+        ...
+
+    def ds_is_active_uri(self, set: int, uri: str) -> int:
+        """Whether a given destination of a set is active."""
+        ...
+
+    def ds_is_from_list(self, set: int) -> int:
+        """Whether the request came from a destination of the set (IP and port; protocol ignored)."""
+        ...
+
+    def ds_is_from_list_mode(self, set: int, mode: int) -> int:
+        """ds_is_from_list with a matching mode."""
+        ...
+
+    def ds_is_from_list_uri(self, set: int, mode: int, uri: str) -> int:
+        """ds_is_from_list_mode over the address of a URI."""
+        ...
+
+    def ds_is_from_lists(self) -> int:
+        """Whether the request came from a destination of any set (IP and port; protocol ignored)."""
+        ...
+
+    def ds_list_exists(self, set: int) -> int:
+        """Whether a set is defined."""
+        ...
+
+    def ds_list_exist(self, set: int) -> int:
+        """Whether a set is defined. Alias of KSR.dispatcher.ds_list_exists."""
+        ...
+
+    def ds_load_unset(self) -> int:
+        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        ...
+
+    def ds_load_update(self) -> int:
+        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        ...
+
+    def ds_mark_addr(self, state: str, set: int, uri: str) -> int:
+        """Mark a destination given by set and URI with a state."""
+        ...
+
+    def ds_mark_dst(self) -> int:
+        """Mark the destination last used (the current one of the failover list) inactive."""
+        ...
+
+    def ds_mark_dst_state(self, state: str) -> int:
+        """Mark the destination last used with a state."""
+        ...
+
+    def ds_next_domain(self) -> int:
+        """As ds_next_dst, rewriting the Request-URI host and port."""
+        ...
+
+    def ds_next_dst(self) -> int:
+        """Take the next destination of the failover list (in a failure route, the list of the transaction) and set it as $du."""
+        ...
+
+    def ds_reload(self) -> int:
+        """Read the list file again; destinations start in the states the file gives."""
+        ...
+
+    def ds_select(self, set: int, alg: int) -> int:
+        """Select destinations into the failover list only, setting neither $du nor the Request-URI; ds_next_dst or ds_next_domain then takes the first."""
+        ...
+
+    def ds_select_domain(self, set: int, alg: int) -> int:
+        """Select a destination of the set and write its host and port into the Request-URI."""
+        ...
+
+    def ds_select_domain_limit(self, set: int, alg: int, limit: int) -> int:
+        """ds_select_domain with a limit on the failover list."""
+        ...
+
+    def ds_select_dst(self, set: int, alg: int) -> int:
+        """Select a destination of the set and set it as the destination URI ($du)."""
+        ...
+
+    def ds_select_dst_limit(self, set: int, alg: int, limit: int) -> int:
+        """ds_select_dst with a limit on the failover list."""
+        ...
+
+    def ds_select_limit(self, set: int, alg: int, limit: int) -> int:
+        """ds_select with a limit on the list."""
+        ...
+
+    def ds_select_routes(self, rules: str, mode: str) -> int:
+        """Select from several sets, each by its own algorithm, in one failover list."""
+        ...
+
+    def ds_select_routes_limit(self, rules: str, mode: str, limit: int) -> int:
+        """ds_select_routes with a limit on the list."""
+        ...
+
+    def ds_set_domain(self) -> int:
+        """Write the current destination of the failover list into the Request-URI host and port."""
+        ...
+
+    def ds_set_dst(self) -> int:
+        """Set the current destination of the failover list as $du again."""
+        ...
+
+
 class _hdr:
     """Add, remove and read header lines. A text is one whole header line as in Kamailio ("X-Info: yes\\r\\n"; a missing final CRLF is added). Unlike Kamailio, a text with a second line is a script error, so a value pasted into it cannot add a header of its own: add two headers with two calls. Additions and removals are applied when the message is sent: reads (is_present, get) see the message as received. append_to_reply keeps lines for the reply kemi sends to the current request."""
 
@@ -2014,6 +2122,7 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
     ipops: _ipops

@@ -85,6 +85,19 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 	})
 }
 
+// CallArg runs the callback with one string argument (core.ArgCaller):
+// an event callback's event name.
+func (v *VM) CallArg(ctx *core.Ctx, callback, arg string) error {
+	fn, _ := goja.AssertFunction(v.rt.Get(callback))
+	if fn == nil {
+		return core.ErrNoCallback
+	}
+	return v.run(ctx, func() error {
+		_, err := fn(goja.Undefined(), v.rt.ToValue(arg))
+		return err
+	})
+}
+
 // run executes f under the time budget with ctx current, and turns what
 // goja returns into a kemi error. A Go panic in an export is a bug in
 // that module; it fails this callback rather than the process.
@@ -206,3 +219,5 @@ func (e *ScriptError) Error() string { return e.Pos + ": " + e.Msg }
 func (e *ScriptError) Unwrap() error { return e.Err }
 
 var _ core.VM = (*VM)(nil)
+
+var _ core.ArgCaller = (*VM)(nil)

@@ -108,7 +108,15 @@ func (p *Program) newVM() (*VM, error) {
 // Call runs the global function callback for ctx. The function is looked up
 // in the globals each time (one map access, like a cache, and it follows a
 // script that redefines its routes).
-func (vm *VM) Call(ctx *core.Ctx, callback string) error {
+func (vm *VM) Call(ctx *core.Ctx, callback string) error { return vm.call(ctx, callback, nil) }
+
+// CallArg runs the callback with one string argument (core.ArgCaller):
+// an event callback's event name.
+func (vm *VM) CallArg(ctx *core.Ctx, callback, arg string) error {
+	return vm.call(ctx, callback, glua.LString(arg))
+}
+
+func (vm *VM) call(ctx *core.Ctx, callback string, arg glua.LValue) error {
 	L := vm.L
 	fn, ok := L.G.Global.RawGetString(callback).(*glua.LFunction)
 	if !ok {
@@ -126,7 +134,12 @@ func (vm *VM) Call(ctx *core.Ctx, callback string) error {
 	}
 	vm.depth++
 	L.Push(fn)
-	err := L.PCall(0, 0, nil)
+	nargs := 0
+	if arg != nil {
+		L.Push(arg)
+		nargs = 1
+	}
+	err := L.PCall(nargs, 0, nil)
 	vm.depth--
 	vm.ctx = prev
 	if vm.depth == 0 {
@@ -183,3 +196,5 @@ func (vm *VM) print(L *glua.LState) int {
 	vm.ctx.ScriptLog(core.LInfo, b.String())
 	return 0
 }
+
+var _ core.ArgCaller = (*VM)(nil)

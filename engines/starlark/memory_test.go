@@ -39,7 +39,9 @@ func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 		{"bomb_sorted_elems", "sorted would make at least 8388608 elements"},
 		{"bomb_max_range", "range would make at least 1152921504606846976 elements"},
 		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
-		{"bomb_list_extend", "list.extend would make at least 6291456 elements"},
+		// extend's own check, unless the heap watch, still seeing the
+		// doubling bomb's garbage on a loaded machine, gets there first.
+		{"bomb_list_extend", ""},
 		// Whichever sees it first: the heap watch or extend's check.
 		{"bomb_list_doubling", ""},
 	}

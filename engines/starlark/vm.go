@@ -94,6 +94,24 @@ func (v *VM) Call(ctx *core.Ctx, callback string) error {
 	})
 }
 
+// CallArg runs the callback with one string argument (core.ArgCaller):
+// an event callback's event name. A function that takes no parameters is
+// called without it.
+func (v *VM) CallArg(ctx *core.Ctx, callback, arg string) error {
+	fn, _ := v.globals[callback].(starlark.Callable)
+	if fn == nil {
+		return core.ErrNoCallback
+	}
+	args := starlark.Tuple{starlark.String(arg)}
+	if f, ok := fn.(*starlark.Function); ok && f.NumParams() == 0 {
+		args = nil
+	}
+	return v.run(ctx, func() error {
+		_, err := starlark.Call(v.thread, fn, args, nil)
+		return err
+	})
+}
+
 // run executes f under a fresh step budget with ctx current. A Go panic
 // in an export is a bug in that module; it fails this callback rather than
 // the process.
@@ -187,3 +205,5 @@ func (e *ScriptError) Error() string { return e.Pos + ": " + e.Msg }
 func (e *ScriptError) Unwrap() error { return e.Err }
 
 var _ core.VM = (*VM)(nil)
+
+var _ core.ArgCaller = (*VM)(nil)
