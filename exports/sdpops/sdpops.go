@@ -42,7 +42,8 @@ func list(s string) []string {
 	return out
 }
 
-func inFold(l []string, s string) bool {
+// hasCodec reports whether the list names s, ignoring case.
+func hasCodec(l []string, s string) bool {
 	for _, x := range l {
 		if strings.EqualFold(x, s) {
 			return true
@@ -72,7 +73,7 @@ func filter(ctx *core.Ctx, fn, codecs, mtype string, byName, keep bool) int {
 			if byName {
 				id = mm.CodecName(pt)
 			}
-			return inFold(l, id) == keep
+			return hasCodec(l, id) == keep
 		})
 	}
 	if n > 0 {
@@ -227,7 +228,7 @@ func withCodecs(ctx *core.Ctx, fn, codecs string, byName bool) int {
 			if byName {
 				id = m.CodecName(pt)
 			}
-			if inFold(l, id) {
+			if hasCodec(l, id) {
 				return 1
 			}
 		}
