@@ -19,23 +19,25 @@ var ErrBoom = errors.New("boom from Go")
 // Fakes is a test registry: hand-made module specs that record what the
 // script asked for, in place of the real exports.
 //
-//	KSR.info(str), KSR.is_method(str) -> bool (true for "INVITE")
-//	KSR.sl.sl_send_reply(int, str) -> int 1, alias KSR.sl.send_reply
+//	KSR.info(str) (also logged at INFO), KSR.is_method(str) -> bool (true for "INVITE")
+//	KSR.sl.sl_send_reply(int, str) -> int 1, alias KSR.sl.sreply;
+//	KSR.sl.send_reply(int, str) the same, a function of its own
 //	KSR.maxfwd.process_maxfwd(int) -> Maxfwd
 //	KSR.x.exit(), KSR.x.drop()
 //	KSR.kx.args(int, str, bool, long) -> int 1, recorded as "i|s|true|l" in Args
-//	KSR.kx.xval(long) -> null for 0, "one" for 1, else the number
+//	KSR.kx.xval(long) -> null for 0, "one" for 1, true for 2, else the number
 //	KSR.kx.negate(bool) -> bool
 //	KSR.kx.fail() fails with ErrBoom; KSR.kx.crash() panics
 //	KSR.kx.nest(str) runs that callback on ctx.VM with a new context, as
 //	t_relay runs a branch route; KSR.kx.whoami() names the context it got
 type Fakes struct {
-	Replies []string // "code reason" per sl_send_reply
-	Infos   []string // KSR.info messages
-	Args    []string // KSR.kx.args calls
-	Maxfwd  int64    // what process_maxfwd returns
-	MaxArg  int64    // what process_maxfwd got
-	Quiet   bool     // stop recording (benchmarks)
+	Replies  []string // "code reason" per sl_send_reply or send_reply
+	ReplyFns []string // which of the two, per reply
+	Infos    []string // KSR.info messages
+	Args     []string // KSR.kx.args calls
+	Maxfwd   int64    // what process_maxfwd returns
+	MaxArg   int64    // what process_maxfwd got
+	Quiet    bool     // stop recording (benchmarks)
 
 	Names    map[*core.Ctx]string // names whoami gives; nest names its contexts "ctx1", "ctx2", ...
 	Nested   int
@@ -49,6 +51,7 @@ func (f *Fakes) Specs() []*core.ModuleSpec {
 			{Name: "info", Params: []core.Type{core.TStr}, Returns: core.TNone, Call: func(ctx *core.Ctx, a []core.Value) core.Value {
 				if !f.Quiet {
 					f.Infos = append(f.Infos, a[0].S)
+					ctx.Log(core.LInfo, a[0].S)
 				}
 				return core.Null()
 			}},
@@ -57,13 +60,8 @@ func (f *Fakes) Specs() []*core.ModuleSpec {
 			}},
 		}},
 		{Name: "sl", Exports: []*core.Export{
-			{Module: "sl", Name: "sl_send_reply", Aliases: []string{"send_reply"}, Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt,
-				Call: func(ctx *core.Ctx, a []core.Value) core.Value {
-					if !f.Quiet {
-						f.Replies = append(f.Replies, a[0].String()+" "+a[1].S)
-					}
-					return core.Int(1)
-				}},
+			{Module: "sl", Name: "sl_send_reply", Aliases: []string{"sreply"}, Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: f.reply("sl_send_reply")},
+			{Module: "sl", Name: "send_reply", Params: []core.Type{core.TInt, core.TStr}, Returns: core.TInt, Call: f.reply("send_reply")},
 		}},
 		{Name: "maxfwd", Exports: []*core.Export{
 			{Module: "maxfwd", Name: "process_maxfwd", Params: []core.Type{core.TInt}, Returns: core.TInt,
@@ -88,6 +86,8 @@ func (f *Fakes) Specs() []*core.ModuleSpec {
 					return core.Null()
 				case 1:
 					return core.Str("one")
+				case 2:
+					return core.Bool(true)
 				}
 				return core.Int(a[0].I)
 			}},
@@ -117,6 +117,16 @@ func (f *Fakes) Specs() []*core.ModuleSpec {
 				return core.Str("unknown")
 			}},
 		}},
+	}
+}
+
+func (f *Fakes) reply(name string) core.Thunk {
+	return func(ctx *core.Ctx, a []core.Value) core.Value {
+		if !f.Quiet {
+			f.Replies = append(f.Replies, a[0].String()+" "+a[1].S)
+			f.ReplyFns = append(f.ReplyFns, name)
+		}
+		return core.Int(1)
 	}
 }
 

@@ -127,7 +127,7 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	return v.scriptError(f())
 }
 
-// Close releases the runtime from the budget watchdog.
+// Close releases the runtime from the budget watch.
 func (v *VM) Close() {
 	if v.mem != nil {
 		v.mem.Close()
