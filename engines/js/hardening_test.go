@@ -90,7 +90,7 @@ func TestHardening_JSKSRReadOnly(t *testing.T) {
 		"TypeError: KSR.sl: cannot assign, KSR is read-only",
 		"TypeError: KSR.newmodule: cannot assign, KSR is read-only",
 	}, "\n")
-	if len(f.Infos) != 2 || f.Infos[0] != want || f.Infos[1] != "keys sl_send_reply,send_reply" {
+	if len(f.Infos) != 2 || f.Infos[0] != want || f.Infos[1] != "keys sl_send_reply,sreply,send_reply" {
 		t.Errorf("infos:\n%s\nwant:\n%s\nkeys sl_send_reply,send_reply", strings.Join(f.Infos, "\n"), want)
 	}
 	err := vm.Call(ctx, "assign_ksr_uncaught")
