@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"kemi/core"
 )
@@ -61,23 +60,6 @@ func TestTopLevelError(t *testing.T) {
 	}
 	if _, err := p.NewVM(); err == nil || !strings.HasPrefix(err.Error(), "testdata/toplevel_error.js:2:") {
 		t.Fatalf("NewVM error = %v, want testdata/toplevel_error.js:2: ...", err)
-	}
-}
-
-func TestSeedRoute(t *testing.T) {
-	f, _, vm, ctx := load(t, "engine.js")
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	f.Maxfwd = -1
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"200 OK", "483 Too Many Hops"}; fmt.Sprint(f.Replies) != fmt.Sprint(want) {
-		t.Errorf("replies = %q, want %q", f.Replies, want)
-	}
-	if fmt.Sprint(f.Infos) != "[top level ran]" {
-		t.Errorf("infos = %q, want the top level's only", f.Infos)
 	}
 }
 
@@ -216,28 +198,6 @@ func TestNoCallback(t *testing.T) {
 	}
 }
 
-// The budget test does not time anything: it only needs the loop to end
-// with the budget error and the VM to work afterwards.
-func TestBudget(t *testing.T) {
-	f, p, _, ctx := load(t, "engine.js")
-	p.rt.TimeBudget = 20 * time.Millisecond
-	v, err := p.NewVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	for i := 0; i < 2; i++ {
-		err := v.Call(ctx, "runaway")
-		if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "testdata/engine.js:") {
-			t.Fatalf("runaway: error = %v, want core.ErrBudget at testdata/engine.js:line", err)
-		}
-		f.Replies = nil
-		if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
-			t.Fatalf("after the budget stop: err=%v replies=%q, want a normal route", err, f.Replies)
-		}
-	}
-}
-
 func TestSandbox(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
 	f.Infos = nil
@@ -246,22 +206,6 @@ func TestSandbox(t *testing.T) {
 	}
 	if want := "function,undefined,undefined,undefined,undefined,undefined"; len(f.Infos) != 1 || f.Infos[0] != want {
 		t.Errorf("typeof require, process, module, setTimeout, fetch, XMLHttpRequest = %q, want %s", f.Infos, want)
-	}
-}
-
-func TestTopLevelOncePerVM(t *testing.T) {
-	f, p, vm, ctx := load(t, "engine.js")
-	vm2, err := p.NewVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm2.Close()
-	f.Infos = nil
-	vm.Call(ctx, "count_loads")
-	vm.Call(ctx, "count_loads")
-	vm2.Call(ctx, "count_loads")
-	if fmt.Sprint(f.Infos) != "[loads=1 loads=1 loads=1]" {
-		t.Errorf("infos = %q, want each VM's top level run once", f.Infos)
 	}
 }
 

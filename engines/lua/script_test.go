@@ -113,16 +113,6 @@ func TestExitAndDrop(t *testing.T) {
 	}
 }
 
-func TestMissingCallback(t *testing.T) {
-	e := newEnv(t)
-	vm := e.vm(t, "errors.lua")
-	for _, name := range []string{"ksr_request_route", "not_a_function"} {
-		if err := vm.Call(e.ctx(), name); err != core.ErrNoCallback {
-			t.Errorf("Call(%s) = %v, want ErrNoCallback", name, err)
-		}
-	}
-}
-
 func TestRedefinedCallback(t *testing.T) {
 	e := newEnv(t)
 	vm := e.vm(t, "ksr.lua")

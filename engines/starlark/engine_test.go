@@ -74,23 +74,6 @@ func TestTopLevelError(t *testing.T) {
 	}
 }
 
-func TestSeedRoute(t *testing.T) {
-	f, _, vm, ctx := load(t, "engine.star")
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	f.Maxfwd = -1
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"200 OK", "483 Too Many Hops"}; fmt.Sprint(f.Replies) != fmt.Sprint(want) {
-		t.Errorf("replies = %q, want %q", f.Replies, want)
-	}
-	if fmt.Sprint(f.Infos) != "[top level ran]" {
-		t.Errorf("infos = %q, want the top level's only", f.Infos)
-	}
-}
-
 func TestResults(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
 	f.Infos = nil
