@@ -309,17 +309,24 @@ func Run(t *testing.T, e Engine) {
 	})
 	check("count", func(t *testing.T) {
 		v := s.load(t, e, nil)
-		v.call("count")
-		v.call("count")
+		for i := 0; i < 2; i++ {
+			if err := v.call("count"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		vm2, err := v.p.NewVM()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer vm2.Close()
-		vm2.Call(v.ctx, "count")
+		if err := vm2.Call(v.ctx, "count"); err != nil {
+			t.Fatal(err)
+		}
 		// A reload compiles the script again: fresh state.
 		w := s.load(t, e, nil)
-		w.call("count")
+		if err := w.call("count"); err != nil {
+			t.Fatal(err)
+		}
 		if got := fmt.Sprint(v.f.Infos, w.f.Infos); got != "[1 2 1] [1]" {
 			t.Errorf("counts = %s, want [1 2 1] [1]: state lives in a VM, a new VM or a reload starts afresh", got)
 		}
