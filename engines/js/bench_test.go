@@ -10,7 +10,7 @@ import (
 // with the arguments already converted.
 func BenchmarkDirectGoCall(b *testing.B) {
 	f, _, _, ctx := load(b, "engine.js")
-	e := f.registry(b).Lookup("maxfwd", "process_maxfwd")
+	e := f.Registry(b).Lookup("maxfwd", "process_maxfwd")
 	args := []core.Value{core.Int(10)}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -34,7 +34,7 @@ func BenchmarkJSExit(b *testing.B) { benchCallback(b, "do_drop") }
 
 func benchCallback(b *testing.B, cb string) {
 	f, _, vm, ctx := load(b, "engine.js")
-	f.quiet = true
+	f.Quiet = true
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := vm.Call(ctx, cb); err != nil {

@@ -6,29 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dop251/goja"
-
 	"kemi/core"
 )
-
-// The watchdog may interrupt a call that has just finished. end() must
-// then clear the interrupt, or the next message would stop at its first
-// instruction. This replays that interleaving step by step.
-func TestLateInterruptCleared(t *testing.T) {
-	f, _, vm, ctx := load(t, "engine.js")
-	w := vm.watch
-	w.begin()
-	s := w.state.Load()
-	if !w.state.CompareAndSwap(s, interrupting) {
-		t.Fatal("watch not running after begin")
-	}
-	vm.rt.Interrupt(budgetSignal)
-	w.state.Store(interrupted)
-	w.end()
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Fatalf("after a late interrupt: err=%v replies=%q, want a normal route", err, f.replies)
-	}
-}
 
 // Several workers, each with its own VM, run at once under -race: two
 // loop forever under a small budget, two route under the default one.
@@ -70,37 +49,4 @@ func TestBudgetConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-// The watchdog judges a call by when it first saw it running, so however
-// late its ticks come, a call is stopped only after it was seen running
-// for the whole budget. The ticks here are synthetic.
-func TestWatchNeverEarly(t *testing.T) {
-	rt := goja.New()
-	w := &watch{budget: time.Second, rt: rt}
-	t0 := time.Unix(1000, 0)
-	w.begin()
-	w.check(t0.Add(time.Hour)) // a tick long after the previous one: first sight only
-	if s := w.state.Load(); s <= 0 {
-		t.Fatalf("call interrupted at first sight (state %d)", s)
-	}
-	w.check(t0.Add(time.Hour + time.Second - time.Nanosecond))
-	if s := w.state.Load(); s <= 0 {
-		t.Fatalf("call interrupted before its budget (state %d)", s)
-	}
-	w.check(t0.Add(time.Hour + time.Second))
-	if s := w.state.Load(); s != interrupted {
-		t.Fatalf("state after the budget = %d, want interrupted", s)
-	}
-	w.end()
-	if _, err := rt.RunString("1"); err != nil {
-		t.Fatalf("runtime still interrupted after end: %v", err)
-	}
-	// A new call is a new sequence number: seen afresh, not judged by the old one's start.
-	w.begin()
-	w.check(t0.Add(2 * time.Hour))
-	if s := w.state.Load(); s <= 0 {
-		t.Fatalf("second call interrupted at first sight (state %d)", s)
-	}
-	w.end()
 }

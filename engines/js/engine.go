@@ -20,14 +20,19 @@
 // Two costs come from goja and cannot be removed through its API: every
 // return from JavaScript to Go drops the runtime's value stack
 // (Runtime.leave), so each callback allocates it again (one or two
-// allocations, by stack depth); and an exit unwinds with Go panics, which
-// goja recovers and rethrows at each of its try levels, a few
-// microseconds.
+// allocations, by stack depth; vm.stack is private and Runtime.leave
+// clears it unconditionally when the Go call stack into goja is empty);
+// and an exit unwinds with Go panics, which goja recovers and rethrows at
+// each of its try levels, a few microseconds. goja has no cheaper way to
+// end a run early: Runtime.Interrupt makes its run loop panic the same
+// way (and captures a stack, which allocates), and a thrown JS exception
+// would be catchable by the script. The seed route does not exit, so the
+// load figures do not pay it.
 //
 // Sandbox: goja itself has no require, filesystem, network or process
 // access. This package adds one thing, require (require.go): it reads .js
 // files in the script's folder tree and nothing else (no goja_nodejs). Every callback runs
-// under rt.TimeBudget of wall time, enforced by a shared watchdog (see
+// under rt.TimeBudget of wall time, enforced by the VM's heapwatch.Watch (see
 // budget.go), and under the memory budget (limits.go). KSR and its module
 // objects are read-only (bind.go).
 package js

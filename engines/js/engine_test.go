@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"kemi/core"
 )
@@ -36,7 +35,7 @@ func TestHas(t *testing.T) {
 		}
 	}
 	src, _ := os.ReadFile("testdata/noroute.js")
-	np, err := Engine{}.Compile("testdata/noroute.js", src, &core.Runtime{Reg: (&fakes{}).registry(t)})
+	np, err := Engine{}.Compile("testdata/noroute.js", src, &core.Runtime{Reg: (&fakes{}).Registry(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +46,7 @@ func TestHas(t *testing.T) {
 
 func TestCompileError(t *testing.T) {
 	src, _ := os.ReadFile("testdata/syntax.js")
-	_, err := Engine{}.Compile("testdata/syntax.js", src, &core.Runtime{Reg: (&fakes{}).registry(t)})
+	_, err := Engine{}.Compile("testdata/syntax.js", src, &core.Runtime{Reg: (&fakes{}).Registry(t)})
 	if err == nil || !strings.HasPrefix(err.Error(), "testdata/syntax.js:7:1: SyntaxError: ") {
 		t.Fatalf("Compile(syntax.js) error = %v, want testdata/syntax.js:7:1: SyntaxError: ...", err)
 	}
@@ -55,7 +54,7 @@ func TestCompileError(t *testing.T) {
 
 func TestTopLevelError(t *testing.T) {
 	src, _ := os.ReadFile("testdata/toplevel_error.js")
-	p, err := Engine{}.Compile("testdata/toplevel_error.js", src, &core.Runtime{Reg: (&fakes{}).registry(t)})
+	p, err := Engine{}.Compile("testdata/toplevel_error.js", src, &core.Runtime{Reg: (&fakes{}).Registry(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,26 +63,9 @@ func TestTopLevelError(t *testing.T) {
 	}
 }
 
-func TestSeedRoute(t *testing.T) {
-	f, _, vm, ctx := load(t, "engine.js")
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	f.maxfwd = -1
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"200 OK", "483 Too Many Hops"}; fmt.Sprint(f.replies) != fmt.Sprint(want) {
-		t.Errorf("replies = %q, want %q", f.replies, want)
-	}
-	if fmt.Sprint(f.infos) != "[top level ran]" {
-		t.Errorf("infos = %q, want the top level's only", f.infos)
-	}
-}
-
 func TestResults(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "results"); err != nil {
 		t.Fatal(err)
 	}
@@ -96,19 +78,19 @@ func TestResults(t *testing.T) {
 		"info=undefined",
 		"int-as-float=1",
 	}
-	if strings.Join(f.infos, "\n") != strings.Join(want, "\n") {
-		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.infos, "\n"), strings.Join(want, "\n"))
+	if strings.Join(f.Infos, "\n") != strings.Join(want, "\n") {
+		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.Infos, "\n"), strings.Join(want, "\n"))
 	}
 }
 
 func TestAbsentModule(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "absent"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "[no auth nofunc=undefined]"; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %q, want %s", f.infos, want)
+	if want := "[no auth nofunc=undefined]"; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %q, want %s", f.Infos, want)
 	}
 }
 
@@ -132,7 +114,7 @@ func TestArgErrors(t *testing.T) {
 // Wrong-type errors name the JavaScript types received.
 func TestArgTypeNames(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "type_names"); err != nil {
 		t.Fatal(err)
 	}
@@ -142,30 +124,30 @@ func TestArgTypeNames(t *testing.T) {
 		"KSR.sl.sl_send_reply: expected (int, str), got (function, symbol)",
 		"KSR.sl.sl_send_reply: expected (int, str), got (bigint, object)",
 	}, "\n")
-	if len(f.infos) != 1 || f.infos[0] != want {
-		t.Errorf("messages:\n%s\nwant:\n%s", strings.Join(f.infos, "\n"), want)
+	if len(f.Infos) != 1 || f.Infos[0] != want {
+		t.Errorf("messages:\n%s\nwant:\n%s", strings.Join(f.Infos, "\n"), want)
 	}
 }
 
 func TestExitDrop(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "do_exit"); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if !ctx.Stopped() || ctx.Dropped() {
 		t.Errorf("after exit: Stopped=%v Dropped=%v, want true, false", ctx.Stopped(), ctx.Dropped())
 	}
-	if len(f.infos) != 0 || len(f.replies) != 1 {
-		t.Errorf("exit: infos %q replies %q; want no info (catch, finally and the rest skipped) and one reply", f.infos, f.replies)
+	if len(f.Infos) != 0 || len(f.Replies) != 1 {
+		t.Errorf("exit: infos %q replies %q; want no info (catch, finally and the rest skipped) and one reply", f.Infos, f.Replies)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
-	if err := vm.Call(ctx, "do_drop"); err != nil || !ctx.Stopped() || !ctx.Dropped() || len(f.infos) != 0 {
-		t.Errorf("drop: err=%v Stopped=%v Dropped=%v infos=%q; want nil, true, true, none", err, ctx.Stopped(), ctx.Dropped(), f.infos)
+	if err := vm.Call(ctx, "do_drop"); err != nil || !ctx.Stopped() || !ctx.Dropped() || len(f.Infos) != 0 {
+		t.Errorf("drop: err=%v Stopped=%v Dropped=%v infos=%q; want nil, true, true, none", err, ctx.Stopped(), ctx.Dropped(), f.Infos)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
-	if err := vm.Call(ctx, "exit_in_job"); err != nil || !ctx.Stopped() || len(f.infos) != 0 {
-		t.Errorf("exit in a promise job: err=%v Stopped=%v infos=%q; want nil, true, none", err, ctx.Stopped(), f.infos)
+	if err := vm.Call(ctx, "exit_in_job"); err != nil || !ctx.Stopped() || len(f.Infos) != 0 {
+		t.Errorf("exit in a promise job: err=%v Stopped=%v infos=%q; want nil, true, none", err, ctx.Stopped(), f.Infos)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil || ctx.Stopped() {
@@ -175,7 +157,7 @@ func TestExitDrop(t *testing.T) {
 
 func TestRuntimeErrors(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	cases := []struct{ cb, want string }{
 		{"runtime_error", fmt.Sprintf("testdata/engine.js:%d:11: TypeError: Cannot read property 'field' of", lineOf(t, "engine.js", "runtime_error"))},
 		{"thrown", fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "thrown"))},
@@ -194,8 +176,8 @@ func TestRuntimeErrors(t *testing.T) {
 			t.Errorf("go_error: errors.Is(%v, errBoom) = false", err)
 		}
 	}
-	if fmt.Sprint(f.infos) != "[caught: boom from Go caught: boom from Go]" {
-		t.Errorf("infos = %q, want the export error caught by the script once per go_error call", f.infos)
+	if fmt.Sprint(f.Infos) != "[caught: boom from Go caught: boom from Go]" {
+		t.Errorf("infos = %q, want the export error caught by the script once per go_error call", f.Infos)
 	}
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
 		t.Errorf("VM unusable after errors: %v", err)
@@ -216,52 +198,14 @@ func TestNoCallback(t *testing.T) {
 	}
 }
 
-// The budget test does not time anything: it only needs the loop to end
-// with the budget error and the VM to work afterwards.
-func TestBudget(t *testing.T) {
-	f, p, _, ctx := load(t, "engine.js")
-	p.rt.TimeBudget = 20 * time.Millisecond
-	v, err := p.NewVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	for i := 0; i < 2; i++ {
-		err := v.Call(ctx, "runaway")
-		if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "testdata/engine.js:") {
-			t.Fatalf("runaway: error = %v, want core.ErrBudget at testdata/engine.js:line", err)
-		}
-		f.replies = nil
-		if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-			t.Fatalf("after the budget stop: err=%v replies=%q, want a normal route", err, f.replies)
-		}
-	}
-}
-
 func TestSandbox(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "sandbox"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "function,undefined,undefined,undefined,undefined,undefined"; len(f.infos) != 1 || f.infos[0] != want {
-		t.Errorf("typeof require, process, module, setTimeout, fetch, XMLHttpRequest = %q, want %s", f.infos, want)
-	}
-}
-
-func TestTopLevelOncePerVM(t *testing.T) {
-	f, p, vm, ctx := load(t, "engine.js")
-	vm2, err := p.NewVM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vm2.Close()
-	f.infos = nil
-	vm.Call(ctx, "count_loads")
-	vm.Call(ctx, "count_loads")
-	vm2.Call(ctx, "count_loads")
-	if fmt.Sprint(f.infos) != "[loads=1 loads=1 loads=1]" {
-		t.Errorf("infos = %q, want each VM's top level run once", f.infos)
+	if want := "function,undefined,undefined,undefined,undefined,undefined"; len(f.Infos) != 1 || f.Infos[0] != want {
+		t.Errorf("typeof require, process, module, setTimeout, fetch, XMLHttpRequest = %q, want %s", f.Infos, want)
 	}
 }
 
@@ -271,7 +215,7 @@ func TestTopLevelOncePerVM(t *testing.T) {
 // Exported calls and exit themselves must add nothing.
 func TestNoAllocs(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.quiet = true
+	f.Quiet = true
 	allocs := func(cb string) float64 {
 		return testing.AllocsPerRun(200, func() {
 			if err := vm.Call(ctx, cb); err != nil {

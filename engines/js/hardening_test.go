@@ -18,17 +18,17 @@ import (
 func TestHardening_JSNestedCallbackCtx(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
 	ctx.VM = vm
-	f.names = map[*core.Ctx]string{ctx: "ctx0"}
-	f.infos = nil
+	f.Names = map[*core.Ctx]string{ctx: "ctx0"}
+	f.Infos = nil
 	if err := vm.Call(ctx, "nest_outer"); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"outer ctx0", "mid ctx1", "inner ctx2", "mid again ctx1", "outer again ctx0", "outer last ctx0"}
-	if strings.Join(f.infos, "\n") != strings.Join(want, "\n") {
-		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.infos, "\n"), strings.Join(want, "\n"))
+	if strings.Join(f.Infos, "\n") != strings.Join(want, "\n") {
+		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.Infos, "\n"), strings.Join(want, "\n"))
 	}
-	if len(f.nestErrs) != 4 || f.nestErrs[2] != nil || f.nestErrs[3] == nil || !strings.Contains(f.nestErrs[3].Error(), "by the script") {
-		t.Errorf("nested errors = %v, want nil, nil, nil (exit), the thrown error", f.nestErrs)
+	if len(f.NestErrs) != 4 || f.NestErrs[2] != nil || f.NestErrs[3] == nil || !strings.Contains(f.NestErrs[3].Error(), "by the script") {
+		t.Errorf("nested errors = %v, want nil, nil, nil (exit), the thrown error", f.NestErrs)
 	}
 	if ctx.Stopped() {
 		t.Error("the nested route's exit stopped the outer one")
@@ -36,9 +36,9 @@ func TestHardening_JSNestedCallbackCtx(t *testing.T) {
 	if vm.ctx != nil || vm.depth != 0 {
 		t.Errorf("after the call: ctx=%p depth=%d, want nil, 0", vm.ctx, vm.depth)
 	}
-	f.replies = nil
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	f.Replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.Replies)
 	}
 }
 
@@ -54,20 +54,20 @@ func TestHardening_JSNestedCallbackBudget(t *testing.T) {
 	}
 	defer v.Close()
 	ctx.VM = v
-	f.infos = nil
+	f.Infos = nil
 	err = v.Call(ctx, "nest_runaway")
 	if !errors.Is(err, core.ErrBudget) {
 		t.Errorf("outer route: err = %v, want the budget error", err)
 	}
-	if len(f.nestErrs) != 1 || !errors.Is(f.nestErrs[0], core.ErrBudget) {
-		t.Errorf("nested route: errs = %v, want the budget error", f.nestErrs)
+	if len(f.NestErrs) != 1 || !errors.Is(f.NestErrs[0], core.ErrBudget) {
+		t.Errorf("nested route: errs = %v, want the budget error", f.NestErrs)
 	}
-	if len(f.infos) != 0 {
-		t.Errorf("infos = %q: the outer route went on after the budget ran out", f.infos)
+	if len(f.Infos) != 0 {
+		t.Errorf("infos = %q: the outer route went on after the budget ran out", f.Infos)
 	}
-	f.replies = nil
-	if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	f.Replies = nil
+	if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.Replies)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestHardening_JSNestedCallbackBudget(t *testing.T) {
 // every worker unable to answer).
 func TestHardening_JSKSRReadOnly(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "assign_ksr"); err != nil {
 		t.Fatal(err)
 	}
@@ -90,16 +90,16 @@ func TestHardening_JSKSRReadOnly(t *testing.T) {
 		"TypeError: KSR.sl: cannot assign, KSR is read-only",
 		"TypeError: KSR.newmodule: cannot assign, KSR is read-only",
 	}, "\n")
-	if len(f.infos) != 2 || f.infos[0] != want || f.infos[1] != "keys sl_send_reply,send_reply" {
-		t.Errorf("infos:\n%s\nwant:\n%s\nkeys sl_send_reply,send_reply", strings.Join(f.infos, "\n"), want)
+	if len(f.Infos) != 2 || f.Infos[0] != want || f.Infos[1] != "keys sl_send_reply,sreply,send_reply" {
+		t.Errorf("infos:\n%s\nwant:\n%s\nkeys sl_send_reply,send_reply", strings.Join(f.Infos, "\n"), want)
 	}
 	err := vm.Call(ctx, "assign_ksr_uncaught")
 	wantErr := fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "assign_ksr"))
 	if err == nil || !strings.HasPrefix(err.Error(), wantErr) || !strings.Contains(err.Error(), "TypeError: KSR.sl: cannot assign, KSR is read-only") {
 		t.Errorf("uncaught assignment: err = %v, want %s ... TypeError: KSR.sl: cannot assign", err, wantErr)
 	}
-	f.replies = nil
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Errorf("next message: err=%v replies=%q, want the real sl_send_reply", err, f.replies)
+	f.Replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q, want the real sl_send_reply", err, f.Replies)
 	}
 }

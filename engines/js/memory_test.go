@@ -56,18 +56,18 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 		if err == nil || !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "script budget exhausted (memory: "+c.want) {
 			t.Errorf("%s: err = %v, want the memory budget error %q", c.cb, err, c.want)
 		}
-		f.replies = nil
-		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.replies)
+		f.Replies = nil
+		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.Replies)
 		}
 	}
 	err := vm.Call(ctx, "bomb_repeat")
 	if pos := fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "bomb_repeat")); err == nil || !strings.HasPrefix(err.Error(), pos) {
 		t.Errorf("bomb_repeat: err = %v, want it at %s (the script's line, not the checks')", err, pos)
 	}
-	f.infos = nil
-	if err := vm.Call(ctx, "bomb_caught"); !errors.Is(err, core.ErrBudget) || len(f.infos) != 0 {
-		t.Errorf("bomb_caught: err=%v infos=%q, want an uncatchable budget error", err, f.infos)
+	f.Infos = nil
+	if err := vm.Call(ctx, "bomb_caught"); !errors.Is(err, core.ErrBudget) || len(f.Infos) != 0 {
+		t.Errorf("bomb_caught: err=%v infos=%q, want an uncatchable budget error", err, f.Infos)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -81,12 +81,12 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 // works as before.
 func TestHardening_JSMemoryWithinBudget(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "within_budget"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "[4000 1000 3892 1001 a+b 3 5 3 16 123 true true true true 3 2 1]"; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %s, want %s", f.infos, want)
+	if want := "[4000 1000 3892 1001 a+b 3 5 3 16 123 true true true true 3 2 1]"; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %s, want %s", f.Infos, want)
 	}
 }
 
@@ -123,17 +123,17 @@ func TestHardening_JSMemoryBudgetParam(t *testing.T) {
 func TestHardening_JSMemoryBombNested(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
 	ctx.VM = vm
-	f.infos = nil
+	f.Infos = nil
 	err := vm.Call(ctx, "nest_bomb")
 	if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "String.prototype.repeat") {
 		t.Errorf("outer: err = %v, want the memory budget error", err)
 	}
-	if len(f.nestErrs) != 1 || !errors.Is(f.nestErrs[0], core.ErrBudget) || len(f.infos) != 0 {
-		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.nestErrs, f.infos)
+	if len(f.NestErrs) != 1 || !errors.Is(f.NestErrs[0], core.ErrBudget) || len(f.Infos) != 0 {
+		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.NestErrs, f.Infos)
 	}
-	f.replies = nil
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	f.Replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.Replies)
 	}
 }
 
@@ -141,12 +141,12 @@ func TestHardening_JSMemoryBombNested(t *testing.T) {
 // Map from pairs and JSON.stringify work as before under the checks.
 func TestHardening_JSIterateWithinBudget(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "iterate_within_budget"); err != nil {
 		t.Fatal(err)
 	}
-	if want := `[{"a":[1,"x"],"b":{"c":null}} 2 3 1 4 11 2 17]`; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %s, want %s", f.infos, want)
+	if want := `[{"a":[1,"x"],"b":{"c":null}} 2 3 1 4 11 2 17]`; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %s, want %s", f.Infos, want)
 	}
 }
 
@@ -154,11 +154,11 @@ func TestHardening_JSIterateWithinBudget(t *testing.T) {
 // the originals' results.
 func TestHardening_JSFlatMatchWithinBudget(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "flat_match_within_budget"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "[3 4 2 2 b ]"; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %s, want %s", f.infos, want)
+	if want := "[3 4 2 2 b ]"; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %s, want %s", f.Infos, want)
 	}
 }

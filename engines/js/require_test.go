@@ -33,8 +33,8 @@ func writeTree(t testing.TB, files map[string]string) string {
 // builds one VM; the error is NewVM's.
 func loadFile(t testing.TB, path string, budget time.Duration) (*fakes, *Program, core.VM, *core.Ctx, error) {
 	t.Helper()
-	f := &fakes{maxfwd: 1}
-	rt := &core.Runtime{Reg: f.registry(t), StepBudget: core.DefaultStepBudget, TimeBudget: budget}
+	f := &fakes{Maxfwd: 1}
+	rt := &core.Runtime{Reg: f.Registry(t), StepBudget: core.DefaultStepBudget, TimeBudget: budget}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -78,20 +78,20 @@ KSR.info("lib loaded " + (this === exports) + " " + typeof module.id + " " + __f
 		t.Fatal(err)
 	}
 	want := "[lib loaded true string true hello bob same=true inner+77 count=1]"
-	if fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %q, want %s", f.infos, want)
+	if fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %q, want %s", f.Infos, want)
 	}
 	// A second VM runs each module once more (its own globals), from the
 	// files the Program compiled once.
 	compiled := len(p.mods.progs)
-	f.infos = nil
+	f.Infos = nil
 	vm2, err := p.NewVM()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vm2.Close()
-	if fmt.Sprint(f.infos) != "[lib loaded true string true]" || len(p.mods.progs) != compiled || compiled != 3 {
-		t.Errorf("second VM: infos %q, %d compiled files (was %d), want lib run once more and 3 files compiled once", f.infos, len(p.mods.progs), compiled)
+	if fmt.Sprint(f.Infos) != "[lib loaded true string true]" || len(p.mods.progs) != compiled || compiled != 3 {
+		t.Errorf("second VM: infos %q, %d compiled files (was %d), want lib run once more and 3 files compiled once", f.Infos, len(p.mods.progs), compiled)
 	}
 }
 
@@ -114,8 +114,8 @@ func TestRequire_MissingFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || fmt.Sprint(f.infos) != "[caught true]" {
-		t.Fatalf("err=%v infos=%q, want the error caught", err, f.infos)
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || fmt.Sprint(f.Infos) != "[caught true]" {
+		t.Fatalf("err=%v infos=%q, want the error caught", err, f.Infos)
 	}
 }
 
@@ -134,8 +134,8 @@ func TestRequire_Cycle(t *testing.T) {
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(f.infos) != "[a done early/undefined]" {
-		t.Errorf("infos = %q, want b to see a's partial exports", f.infos)
+	if fmt.Sprint(f.Infos) != "[a done early/undefined]" {
+		t.Errorf("infos = %q, want b to see a's partial exports", f.Infos)
 	}
 }
 
@@ -157,14 +157,14 @@ func TestRequire_EscapeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(id string) string {
-		f.infos = nil
+		f.Infos = nil
 		if err := vm.(*VM).rt.Set("ID", id); err != nil {
 			t.Fatal(err)
 		}
 		if err := vm.Call(ctx, "probe"); err != nil {
 			t.Fatal(err)
 		}
-		return fmt.Sprint(f.infos)
+		return fmt.Sprint(f.Infos)
 	}
 	for _, id := range []string{"../../etc/passwd", "../" + filepath.Base(outside) + "/secret", filepath.Join(outside, "secret.js"), "/etc/passwd", "lib/../../x"} {
 		if got := run(id); !strings.Contains(got, "outside the script's folder "+dir) {
@@ -208,8 +208,8 @@ function ok() { KSR.info("still serving"); }`,
 			t.Errorf("the budget took %v to stop the module", d)
 		}
 	}
-	if err := vm.Call(ctx, "ok"); err != nil || fmt.Sprint(f.infos) != "[still serving]" {
-		t.Fatalf("after the stop: err=%v infos=%q", err, f.infos)
+	if err := vm.Call(ctx, "ok"); err != nil || fmt.Sprint(f.Infos) != "[still serving]" {
+		t.Fatalf("after the stop: err=%v infos=%q", err, f.Infos)
 	}
 	// A runaway at the top level of a module the script requires at load
 	// fails NewVM with the budget error.
@@ -243,12 +243,12 @@ function exits() { require("./exits"); KSR.info("not reached"); }`,
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "bad.js")+":2:") || !strings.Contains(err.Error(), "SyntaxError") {
 		t.Errorf("syntax error in a module: %v, want bad.js:2: SyntaxError", err)
 	}
-	if err := vm.Call(ctx, "throws"); err != nil || fmt.Sprint(f.infos) != "[caught module failed]" {
-		t.Errorf("throwing module: err=%v infos=%q", err, f.infos)
+	if err := vm.Call(ctx, "throws"); err != nil || fmt.Sprint(f.Infos) != "[caught module failed]" {
+		t.Errorf("throwing module: err=%v infos=%q", err, f.Infos)
 	}
-	f.infos = nil
-	if err := vm.Call(ctx, "exits"); err != nil || len(f.infos) != 0 || !ctx.Stopped() {
-		t.Errorf("KSR.x.exit in a module: err=%v infos=%q stopped=%v", err, f.infos, ctx.Stopped())
+	f.Infos = nil
+	if err := vm.Call(ctx, "exits"); err != nil || len(f.Infos) != 0 || !ctx.Stopped() {
+		t.Errorf("KSR.x.exit in a module: err=%v infos=%q stopped=%v", err, f.Infos, ctx.Stopped())
 	}
 }
 
@@ -270,10 +270,10 @@ func TestRequire_CachedNoFilesystem(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "lib.js")); err != nil {
 		t.Fatal(err)
 	}
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || fmt.Sprint(f.infos) != "[1 1]" {
-		t.Fatalf("second require after the file went: err=%v infos=%q", err, f.infos)
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || fmt.Sprint(f.Infos) != "[1 1]" {
+		t.Fatalf("second require after the file went: err=%v infos=%q", err, f.Infos)
 	}
-	f.quiet = true
+	f.Quiet = true
 	if n := testing.AllocsPerRun(100, func() { vm.Call(ctx, "ksr_request_route") }); n > 2 {
 		t.Errorf("a cached require allocates %v times per callback, want at most goja's own", n)
 	}

@@ -26,8 +26,7 @@ type VM struct {
 	modules map[string]*goja.Object
 	// required answers a require already made, without the filesystem.
 	required map[requireKey]*goja.Object
-	watch    *watch
-	mem      *heapwatch.Watch
+	mem      *heapwatch.Watch // memory and time budgets
 	// memMsg says which size check stopped the message (VM goroutine only).
 	memMsg string
 
@@ -51,8 +50,12 @@ func (p *Program) NewVM() (core.VM, error) {
 	if err := v.rt.Set("require", v.requireFunc(p.mods.root.Dir)); err != nil {
 		return nil, fmt.Errorf("%s: binding require: %w", p.path, err)
 	}
-	v.watch = newWatch(v.rt, p.rt.TimeBudget)
-	v.mem = heapwatch.New(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) })
+	timeBudget := p.rt.TimeBudget
+	if timeBudget <= 0 {
+		timeBudget = core.DefaultTimeBudget
+	}
+	v.mem = heapwatch.NewTimed(memoryBudget(p.rt), func() { v.rt.Interrupt(heapSignal) },
+		timeBudget, func() { v.rt.Interrupt(budgetSignal) })
 	// kemi's own checks run outside the script's budget.
 	if err := v.installLimits(); err != nil {
 		v.Close()
@@ -113,16 +116,14 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	v.ctx = ctx
 	v.depth++
 	if !nested {
-		v.watch.begin()
 		v.mem.Begin()
 	}
 	defer func() {
 		v.depth--
 		v.ctx = outer
 		if !nested {
-			// Once both watches have ended neither can interrupt this
-			// call any more; a size check may have interrupted it too.
-			v.watch.end()
+			// Once the watch has ended it cannot interrupt this call
+			// any more; a size check may have interrupted it too.
 			if v.mem.End() || v.memMsg != "" {
 				v.rt.ClearInterrupt()
 				v.memMsg = ""
@@ -139,12 +140,8 @@ func (v *VM) run(ctx *core.Ctx, f func() error) (err error) {
 	return v.scriptError(f())
 }
 
-// Close releases the runtime from the budget watchdog.
+// Close releases the runtime from the budget watch.
 func (v *VM) Close() {
-	if v.watch != nil {
-		v.watch.close()
-		v.watch = nil
-	}
 	if v.mem != nil {
 		v.mem.Close()
 		v.mem = nil

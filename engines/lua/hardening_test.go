@@ -59,7 +59,7 @@ func compileVM(t *testing.T, e *env, name, src string) *VM {
 // okRoute is the ordinary message served after each bomb.
 const okRoute = `
 function ksr_request_route()
-	local s = "a" .. "b" .. KSR.t.get("s")
+	local s = "a" .. "b" .. KSR.kx.xval(1)
 	local t = {s, n = 1}
 	KSR.sl.sl_send_reply(200, "OK " .. t[1])
 end
@@ -82,12 +82,12 @@ func expectMemoryError(t *testing.T, err error, mib int, pos string) {
 // expectServed runs okRoute's request route and checks its reply.
 func expectServed(t *testing.T, e *env, vm *VM) {
 	t.Helper()
-	e.f.replies = nil
+	e.f.Replies = nil
 	if err := vm.Call(e.ctx(), "ksr_request_route"); err != nil {
 		t.Fatalf("next message: %v", err)
 	}
-	if len(e.f.replies) != 1 || e.f.replies[0].reason != "OK abtext" {
-		t.Errorf("next message: replies %v, want one 200 OK abtext", e.f.replies)
+	if len(e.f.Replies) != 1 || e.f.Replies[0] != "200 OK abone" {
+		t.Errorf("next message: replies %v, want one 200 OK abone", e.f.Replies)
 	}
 }
 
@@ -112,7 +112,7 @@ end
 	before := heapMiB()
 	for _, cb := range []string{"bomb", "bomb_pcall"} {
 		t.Run(cb, func(t *testing.T) {
-			e.f.replies = nil
+			e.f.Replies = nil
 			a0 := allocMiB()
 			err := vm.Call(e.ctx(), cb)
 			allocated := allocMiB() - a0
@@ -125,8 +125,8 @@ end
 			if allocated > 3*DefaultMemoryBudget {
 				t.Errorf("the bomb allocated %.0f MiB, want about the %d MiB budget", allocated, DefaultMemoryBudget)
 			}
-			if len(e.f.replies) != 0 {
-				t.Errorf("the bomb's message sent %v", e.f.replies)
+			if len(e.f.Replies) != 0 {
+				t.Errorf("the bomb's message sent %v", e.f.Replies)
 			}
 			expectServed(t, e, vm)
 		})
@@ -149,7 +149,7 @@ func TestHardening_LuaMemoryBombBuiltins(t *testing.T) {
 	}}
 	e := bombEnv(t, 16)
 	e.rt.Reg.Modules() // the fakes plus big
-	reg, err := core.NewRegistry(append(e.f.specs(), big)...)
+	reg, err := core.NewRegistry(append(e.f.Specs(), big)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ function caught() local ok = pcall(string.find, s, ".-b") KSR.sl.sl_send_reply(2
 `)
 	for _, cb := range []string{"find_lazy", "find_greedy", "match_captures", "gmatch_lazy", "gsub_lazy", "balance", "caught"} {
 		t.Run(cb, func(t *testing.T) {
-			e.f.replies = nil
+			e.f.Replies = nil
 			start := time.Now()
 			err := vm.Call(e.ctx(), cb)
 			took := time.Since(start)
@@ -79,8 +79,8 @@ function caught() local ok = pcall(string.find, s, ".-b") KSR.sl.sl_send_reply(2
 			if took > 10*time.Second {
 				t.Errorf("took %v", took)
 			}
-			if len(e.f.replies) != 0 {
-				t.Errorf("the message went on past the budget: %v", e.f.replies)
+			if len(e.f.Replies) != 0 {
+				t.Errorf("the message went on past the budget: %v", e.f.Replies)
 			}
 			expectServed(t, e, vm)
 		})

@@ -39,14 +39,14 @@ func TestBindingEffects(t *testing.T) {
 	if err := vm.Call(e.ctx(), "test_binding"); err != nil {
 		t.Fatal(err)
 	}
-	if want := (reply{"sl_send_reply", 404, "Not Found"}); len(e.f.replies) != 1 || e.f.replies[0] != want {
-		t.Errorf("replies = %v, want [%v]", e.f.replies, want)
+	if len(e.f.Replies) != 1 || e.f.Replies[0] != "404 Not Found" || e.f.ReplyFns[0] != "sl_send_reply" {
+		t.Errorf("replies = %q by %q, want [404 Not Found] by sl_send_reply", e.f.Replies, e.f.ReplyFns)
 	}
-	if e.f.maxArg != 10 {
-		t.Errorf("process_maxfwd got %d, want 10", e.f.maxArg)
+	if e.f.MaxArg != 10 {
+		t.Errorf("process_maxfwd got %d, want 10", e.f.MaxArg)
 	}
-	if len(e.f.infos) != 1 || e.f.infos[0] != "hello from lua" {
-		t.Errorf("KSR.info got %q", e.f.infos)
+	if len(e.f.Infos) != 1 || e.f.Infos[0] != "hello from lua" {
+		t.Errorf("KSR.info got %q", e.f.Infos)
 	}
 }
 
@@ -90,8 +90,8 @@ func TestExitAndDrop(t *testing.T) {
 			if !ctx.Stopped() || ctx.Dropped() != tc.dropped {
 				t.Errorf("Stopped=%v Dropped=%v, want true, %v", ctx.Stopped(), ctx.Dropped(), tc.dropped)
 			}
-			if len(e.f.replies) != tc.replies {
-				t.Errorf("replies = %v: the route went on after exit", e.f.replies)
+			if len(e.f.Replies) != tc.replies {
+				t.Errorf("replies = %v: the route went on after exit", e.f.Replies)
 			}
 			if got := vm.slowExits > 0; got != tc.panics {
 				t.Errorf("exit unwound by panic = %v, want %v", got, tc.panics)
@@ -110,16 +110,6 @@ func TestExitAndDrop(t *testing.T) {
 				t.Errorf("Lua stack holds %d values after the calls", top)
 			}
 		})
-	}
-}
-
-func TestMissingCallback(t *testing.T) {
-	e := newEnv(t)
-	vm := e.vm(t, "errors.lua")
-	for _, name := range []string{"ksr_request_route", "not_a_function"} {
-		if err := vm.Call(e.ctx(), name); err != core.ErrNoCallback {
-			t.Errorf("Call(%s) = %v, want ErrNoCallback", name, err)
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package lua
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,23 +14,22 @@ func TestSeed(t *testing.T) {
 		t.Run(script, func(t *testing.T) {
 			e := newEnv(t)
 			vm := e.vm(t, script)
-			e.f.maxfwd = -1
+			e.f.Maxfwd = -1
 			if err := vm.Call(e.ctx(), "ksr_request_route"); err != nil {
 				t.Fatal(err)
 			}
-			e.f.maxfwd = 1
+			e.f.Maxfwd = 1
 			if err := vm.Call(e.ctx(), "ksr_request_route"); err != nil {
 				t.Fatal(err)
 			}
 			if err := vm.Call(e.ctx(), "ksr_reply_route"); err != nil {
 				t.Fatal(err)
 			}
-			want := []reply{{"send_reply", 483, "Too Many Hops"}, {"sl_send_reply", 200, "OK Lua"}}
-			if len(e.f.replies) != 2 || e.f.replies[0] != want[0] || e.f.replies[1] != want[1] {
-				t.Errorf("replies = %v, want %v", e.f.replies, want)
+			if got := fmt.Sprint(e.f.Replies, e.f.ReplyFns); got != "[483 Too Many Hops 200 OK Lua] [send_reply sl_send_reply]" {
+				t.Errorf("replies, by function = %s, want 483 Too Many Hops by send_reply, 200 OK Lua by sl_send_reply", got)
 			}
-			if e.f.maxArg != 10 {
-				t.Errorf("process_maxfwd got %d, want 10", e.f.maxArg)
+			if e.f.MaxArg != 10 {
+				t.Errorf("process_maxfwd got %d, want 10", e.f.MaxArg)
 			}
 			if script == "seed_sr.lua" {
 				log := e.log.String()

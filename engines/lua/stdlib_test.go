@@ -55,10 +55,11 @@ func newVMOf(t *testing.T, p *Program) *VM {
 // reason is the reason phrase of the one reply the last message sent.
 func lastReason(t *testing.T, e *env) string {
 	t.Helper()
-	if len(e.f.replies) == 0 {
+	if len(e.f.Replies) == 0 {
 		t.Fatalf("no reply sent; log:\n%s", e.log.String())
 	}
-	return e.f.replies[len(e.f.replies)-1].reason
+	_, reason, _ := strings.Cut(e.f.Replies[len(e.f.Replies)-1], " ")
+	return reason
 }
 
 // Issue 11: os.exit raises a script error that names it; it never stops
@@ -78,7 +79,7 @@ end
 		t.Fatalf("os.exit: error %v, want a script error at exit.lua:8 naming os.exit", err)
 	}
 	expectServed(t, e, vm)
-	e.f.replies = nil
+	e.f.Replies = nil
 	if err := vm.Call(e.ctx(), "bye_caught"); err != nil {
 		t.Fatal(err)
 	}
@@ -248,13 +249,13 @@ function in_loadstring() assert(loadstring("local i = 0 repeat i = i + 1 until f
 	vm := newVMOf(t, compileProgram(t, e, filepath.Join(dir, "main.lua")))
 	for _, cb := range []string{"in_module", "in_module_load", "in_coroutine", "in_wrap", "in_pcall_wrap", "yield_forever", "in_load", "in_loadstring"} {
 		t.Run(cb, func(t *testing.T) {
-			e.f.replies = nil
+			e.f.Replies = nil
 			err := vm.Call(e.ctx(), cb)
 			if !errors.Is(err, core.ErrBudget) {
 				t.Fatalf("error = %v, want the step budget", err)
 			}
-			if len(e.f.replies) != 0 {
-				t.Errorf("the message went on past the budget: %v", e.f.replies)
+			if len(e.f.Replies) != 0 {
+				t.Errorf("the message went on past the budget: %v", e.f.Replies)
 			}
 			expectServed(t, e, vm)
 		})
@@ -291,7 +292,7 @@ function module_bomb() require("bomb") end
 	before := heapMiB()
 	for _, cb := range []string{"co_concat", "co_table", "co_many", "load_concat", "load_big", "load_reader", "load_many", "module_bomb"} {
 		t.Run(cb, func(t *testing.T) {
-			e.f.replies = nil
+			e.f.Replies = nil
 			a0 := allocMiB()
 			err := vm.Call(e.ctx(), cb)
 			allocated := allocMiB() - a0
@@ -304,8 +305,8 @@ function module_bomb() require("bomb") end
 			if allocated > 3*16 {
 				t.Errorf("allocated %.0f MiB under a 16 MiB budget", allocated)
 			}
-			if len(e.f.replies) != 0 {
-				t.Errorf("the message went on past the budget: %v", e.f.replies)
+			if len(e.f.Replies) != 0 {
+				t.Errorf("the message went on past the budget: %v", e.f.Replies)
 			}
 			expectServed(t, e, vm)
 			t.Logf("heap now %.1f MiB", heapMiB())
@@ -503,12 +504,12 @@ function resumed()
 	KSR.sl.sl_send_reply(200, "after resume " .. tostring(ok))
 end
 `)
-	e.f.replies = nil
-	if err := vm.Call(e.ctx(), "wrapped"); err != nil || len(e.f.replies) != 0 {
-		t.Errorf("exit through wrap: %v, replies %v; want the route ended without error", err, e.f.replies)
+	e.f.Replies = nil
+	if err := vm.Call(e.ctx(), "wrapped"); err != nil || len(e.f.Replies) != 0 {
+		t.Errorf("exit through wrap: %v, replies %v; want the route ended without error", err, e.f.Replies)
 	}
 	if err := vm.Call(e.ctx(), "resumed"); err != nil || lastReason(t, e) != "after resume false" {
-		t.Errorf("exit through resume: %v, replies %v", err, e.f.replies)
+		t.Errorf("exit through resume: %v, replies %v", err, e.f.Replies)
 	}
 	expectServed(t, e, vm)
 }

@@ -27,7 +27,7 @@ func compile(t *testing.T, name string) (core.Program, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Engine{}.Compile("testdata/"+name, src, &core.Runtime{Reg: (&fakes{}).registry(t)})
+	return Engine{}.Compile("testdata/"+name, src, &core.Runtime{Reg: (&fakes{}).Registry(t)})
 }
 
 func TestHas(t *testing.T) {
@@ -74,26 +74,9 @@ func TestTopLevelError(t *testing.T) {
 	}
 }
 
-func TestSeedRoute(t *testing.T) {
-	f, _, vm, ctx := load(t, "engine.star")
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	f.maxfwd = -1
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"200 OK", "483 Too Many Hops"}; fmt.Sprint(f.replies) != fmt.Sprint(want) {
-		t.Errorf("replies = %q, want %q", f.replies, want)
-	}
-	if fmt.Sprint(f.infos) != "[top level ran]" {
-		t.Errorf("infos = %q, want the top level's only", f.infos)
-	}
-}
-
 func TestResults(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "results"); err != nil {
 		t.Fatal(err)
 	}
@@ -106,19 +89,19 @@ func TestResults(t *testing.T) {
 		"info=None",
 		"int-as-float=1",
 	}
-	if strings.Join(f.infos, "\n") != strings.Join(want, "\n") {
-		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.infos, "\n"), strings.Join(want, "\n"))
+	if strings.Join(f.Infos, "\n") != strings.Join(want, "\n") {
+		t.Errorf("infos:\n%s\nwant:\n%s", strings.Join(f.Infos, "\n"), strings.Join(want, "\n"))
 	}
 }
 
 func TestAbsentModule(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "absent"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "[no auth types=KSR,KSR.sl]"; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %q, want %s", f.infos, want)
+	if want := "[no auth types=KSR,KSR.sl]"; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %q, want %s", f.Infos, want)
 	}
 	err := vm.Call(ctx, "no_such_function")
 	want := fmt.Sprintf("testdata/engine.star:%d:11: KSR.sl has no .sl_send_replyy field or method (did you mean .sl_send_reply?)", lineOf(t, "engine.star", "no_such_function"))
@@ -146,23 +129,23 @@ func TestArgErrors(t *testing.T) {
 
 func TestExitDrop(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "do_exit"); err != nil {
 		t.Fatalf("exit: %v", err)
 	}
 	if !ctx.Stopped() || ctx.Dropped() {
 		t.Errorf("after exit: Stopped=%v Dropped=%v, want true, false", ctx.Stopped(), ctx.Dropped())
 	}
-	if len(f.infos) != 0 || len(f.replies) != 1 {
-		t.Errorf("exit: infos %q replies %q; want the rest of the route skipped after one reply", f.infos, f.replies)
+	if len(f.Infos) != 0 || len(f.Replies) != 1 {
+		t.Errorf("exit: infos %q replies %q; want the rest of the route skipped after one reply", f.Infos, f.Replies)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
-	if err := vm.Call(ctx, "do_drop"); err != nil || !ctx.Stopped() || !ctx.Dropped() || len(f.infos) != 0 {
-		t.Errorf("drop: err=%v Stopped=%v Dropped=%v infos=%q; want nil, true, true, none", err, ctx.Stopped(), ctx.Dropped(), f.infos)
+	if err := vm.Call(ctx, "do_drop"); err != nil || !ctx.Stopped() || !ctx.Dropped() || len(f.Infos) != 0 {
+		t.Errorf("drop: err=%v Stopped=%v Dropped=%v infos=%q; want nil, true, true, none", err, ctx.Stopped(), ctx.Dropped(), f.Infos)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
-	if err := vm.Call(ctx, "exit_in_builtin"); err != nil || !ctx.Stopped() || len(f.infos) != 0 {
-		t.Errorf("exit under a builtin: err=%v Stopped=%v infos=%q; want nil, true, none", err, ctx.Stopped(), f.infos)
+	if err := vm.Call(ctx, "exit_in_builtin"); err != nil || !ctx.Stopped() || len(f.Infos) != 0 {
+		t.Errorf("exit under a builtin: err=%v Stopped=%v infos=%q; want nil, true, none", err, ctx.Stopped(), f.Infos)
 	}
 	ctx.Reset(nil, ctx.Src, ctx.Local, core.UDP)
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil || ctx.Stopped() {
@@ -220,9 +203,9 @@ func TestBudget(t *testing.T) {
 		if !errors.Is(err, core.ErrBudget) || !strings.HasPrefix(err.Error(), "testdata/engine.star:") {
 			t.Fatalf("runaway: error = %v, want core.ErrBudget at testdata/engine.star:line", err)
 		}
-		f.replies = nil
-		if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-			t.Fatalf("after the budget stop: err=%v replies=%q, want a normal route", err, f.replies)
+		f.Replies = nil
+		if err := v.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+			t.Fatalf("after the budget stop: err=%v replies=%q, want a normal route", err, f.Replies)
 		}
 	}
 	// The budget is per call, not per VM: many calls never add up to it.
@@ -252,12 +235,12 @@ func TestTopLevelOncePerVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vm2.Close()
-	f.infos = nil
+	f.Infos = nil
 	vm.Call(ctx, "count_loads")
 	vm.Call(ctx, "count_loads")
 	vm2.Call(ctx, "count_loads")
-	if fmt.Sprint(f.infos) != "[loads=1 loads=1 loads=1]" {
-		t.Errorf("infos = %q, want each VM's top level run once", f.infos)
+	if fmt.Sprint(f.Infos) != "[loads=1 loads=1 loads=1]" {
+		t.Errorf("infos = %q, want each VM's top level run once", f.Infos)
 	}
 }
 
@@ -268,7 +251,7 @@ func TestTopLevelOncePerVM(t *testing.T) {
 // conversion, result conversion and exit must add nothing to that.
 func TestNoAllocs(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.quiet = true
+	f.Quiet = true
 	allocs := func(cb string) float64 {
 		return testing.AllocsPerRun(200, func() {
 			if err := vm.Call(ctx, cb); err != nil {

@@ -36,8 +36,8 @@ func writeTree(t testing.TB, files map[string]string) string {
 // NewVM's.
 func loadFile(t testing.TB, path string, steps int) (*fakes, *Program, core.VM, *core.Ctx, error) {
 	t.Helper()
-	f := &fakes{maxfwd: 1}
-	rt := &core.Runtime{Reg: f.registry(t), StepBudget: steps, TimeBudget: core.DefaultTimeBudget}
+	f := &fakes{Maxfwd: 1}
+	rt := &core.Runtime{Reg: f.Registry(t), StepBudget: steps, TimeBudget: core.DefaultTimeBudget}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ inner = "inner" + str(x)
 	if !p.Has("ksr_reply_route") {
 		t.Errorf("Has(ksr_reply_route) = false for a callback loaded from a module")
 	}
-	f.names = map[*core.Ctx]string{ctx: "vm1"}
+	f.Names = map[*core.Ctx]string{ctx: "vm1"}
 	if err := vm.Call(ctx, "ksr_request_route"); err != nil {
 		t.Fatal(err)
 	}
@@ -96,24 +96,24 @@ inner = "inner" + str(x)
 		t.Fatal(err)
 	}
 	want := "[lib top level greeting vm1 hello bob inner7 1 reply from lib]"
-	if fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %q, want %s", f.infos, want)
+	if fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %q, want %s", f.Infos, want)
 	}
 	// The second VM shares the modules: lib's top level does not run
 	// again, and its function acts for the second VM's message.
-	f.infos = nil
+	f.Infos = nil
 	vm2, err := p.NewVM()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vm2.Close()
 	ctx2 := &core.Ctx{RT: ctx.RT}
-	f.names[ctx2] = "vm2"
+	f.Names[ctx2] = "vm2"
 	if err := vm2.Call(ctx2, "ksr_request_route"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "[greeting vm2 hello bob inner7 1]"; fmt.Sprint(f.infos) != want {
-		t.Errorf("second VM: infos = %q, want %s", f.infos, want)
+	if want := "[greeting vm2 hello bob inner7 1]"; fmt.Sprint(f.Infos) != want {
+		t.Errorf("second VM: infos = %q, want %s", f.Infos, want)
 	}
 	if len(p.mods.entries) != 3 {
 		t.Errorf("%d modules loaded, want 3", len(p.mods.entries))
@@ -143,7 +143,7 @@ func TestLoad_ConcurrentVMs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.quiet = true
+	f.Quiet = true
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)

@@ -55,9 +55,9 @@ func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 		} else if c.cb != "bomb_range_float" && (!errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "script budget exhausted (memory: ")) {
 			t.Errorf("%s: err = %v, want the memory budget error", c.cb, err)
 		}
-		f.replies = nil
-		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.replies)
+		f.Replies = nil
+		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.Replies)
 		}
 	}
 	err := vm.Call(ctx, "bomb_list_range")
@@ -76,12 +76,12 @@ func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 // operators and built-ins works as before.
 func TestHardening_StarlarkMemoryWithinBudget(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "within_budget"); err != nil {
 		t.Fatal(err)
 	}
-	if want := `[2000 1000 3889 3000 x 1 k=5 xxx 6 [1, 2, 3] "q" 9 1000 1 1 [(0, "a"), (1, "b")] 1000 [2, 1] True True]`; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %s\nwant    %s", f.infos, want)
+	if want := `[2000 1000 3889 3000 x 1 k=5 xxx 6 [1, 2, 3] "q" 9 1000 1 1 [(0, "a"), (1, "b")] 1000 [2, 1] True True]`; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %s\nwant    %s", f.Infos, want)
 	}
 }
 
@@ -109,13 +109,13 @@ func TestHardening_StarlarkMemoryBudgetParam(t *testing.T) {
 // the originals.
 func TestHardening_StarlarkRewriteSemantics(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "rewrite_semantics"); err != nil {
 		t.Fatal(err)
 	}
 	want := `[12, 5.0, 1, 2, 1.5, 42, 2, [1, [2, 2]], "a-1", "v", "5%", "1/2", "ac", "p,q", [], "", "yy", ["uu"], "abab"]`
-	if len(f.infos) != 1 || f.infos[0] != want {
-		t.Errorf("infos = %q\nwant %s", f.infos, want)
+	if len(f.Infos) != 1 || f.Infos[0] != want {
+		t.Errorf("infos = %q\nwant %s", f.Infos, want)
 	}
 	for _, c := range []struct{ src, want string }{
 		{"[1].join(',')", "list has no .join field or method"},
@@ -135,7 +135,7 @@ func TestHardening_StarlarkRewriteSemantics(t *testing.T) {
 func evalErr(t *testing.T, expr string) error {
 	t.Helper()
 	f := &fakes{}
-	rt := &core.Runtime{Reg: f.registry(t)}
+	rt := &core.Runtime{Reg: f.Registry(t)}
 	p, err := Engine{}.Compile("expr.star", []byte("def cb():\n    return "+expr+"\n"), rt)
 	if err != nil {
 		return err
@@ -154,17 +154,17 @@ func evalErr(t *testing.T, expr string) error {
 func TestHardening_StarlarkMemoryBombNested(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
 	ctx.VM = vm
-	f.infos = nil
+	f.Infos = nil
 	err := vm.Call(ctx, "nest_bomb")
 	if !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "string * int would make at least 17179869184 bytes") {
 		t.Errorf("outer: err = %v, want the memory budget error", err)
 	}
-	if len(f.nestErrs) != 1 || !errors.Is(f.nestErrs[0], core.ErrBudget) || len(f.infos) != 0 {
-		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.nestErrs, f.infos)
+	if len(f.NestErrs) != 1 || !errors.Is(f.NestErrs[0], core.ErrBudget) || len(f.Infos) != 0 {
+		t.Errorf("nested errs %v, infos %q; want the budget error and the outer route stopped", f.NestErrs, f.Infos)
 	}
-	f.replies = nil
-	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.replies) != 1 {
-		t.Errorf("next message: err=%v replies=%q", err, f.replies)
+	f.Replies = nil
+	if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
+		t.Errorf("next message: err=%v replies=%q", err, f.Replies)
 	}
 }
 
@@ -172,11 +172,11 @@ func TestHardening_StarlarkMemoryBombNested(t *testing.T) {
 // the originals' results.
 func TestHardening_StarlarkSplitWithinBudget(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	f.infos = nil
+	f.Infos = nil
 	if err := vm.Call(ctx, "split_within_budget"); err != nil {
 		t.Fatal(err)
 	}
-	if want := `[[["a", "b", "c"], ["a", "b", "c"], ["a,b", "c"], ["x", "y"], ["a,b"]]]`; fmt.Sprint(f.infos) != want {
-		t.Errorf("infos = %s, want %s", f.infos, want)
+	if want := `[[["a", "b", "c"], ["a", "b", "c"], ["a,b", "c"], ["x", "y"], ["a,b"]]]`; fmt.Sprint(f.Infos) != want {
+		t.Errorf("infos = %s, want %s", f.Infos, want)
 	}
 }

@@ -1,16 +1,25 @@
-// Package heapwatch is the scripts' sampled-heap safety net: one
-// background goroutine reads the Go heap size (runtime/metrics, which does
-// not stop the world) every tick while any watch exists, and stops a
+// Package heapwatch is the scripts' out-of-band safety net: it stops a
 // running script call whose message has grown the heap by more than its
-// budget since the call began.
+// memory budget since the call began, or (for engines that cannot count
+// steps, such as goja) that has run longer than its time budget.
 //
 // It catches growth that no builtin size check sees, such as a string
-// doubled by `s = s + s` in a loop, within about one tick. It cannot stop
-// a single native step that allocates a huge value at once (those need the
-// engines' size checks), and the heap is the process's, not the call's:
-// whatever other goroutines allocate while a call runs counts against it.
-// Script calls last microseconds, so in practice only a long call under
-// heavy load can be blamed for another's growth.
+// doubled by `s = s + s` in a loop. It cannot stop a single native step
+// that allocates a huge value at once (those need the engines' size
+// checks), and the heap is the process's, not the call's: whatever other
+// goroutines keep alive while a call runs counts against it. Script calls
+// last microseconds, so in practice only a long call under heavy load can
+// be blamed for another's growth.
+//
+// Two things look: a finalizer that re-arms itself at every garbage
+// collection judges running calls by the live heap the collector has just
+// marked (a heap that grows fast is collected often), and one goroutine
+// ticking every Tick judges them by the heap in use and by their running
+// time. Every wake-up of a ticker costs a server that is mostly waiting
+// for packets a thread wake-up: the earlier 5 ms heap sampler and the
+// JavaScript engine's own 10 ms time watchdog together cost a loaded
+// server about 0.8 us per request, as much as its script engine (issue
+// 12). One goroutine at Tick costs a tenth of that.
 //
 // A call costs one atomic load, one atomic store and one compare-and-swap;
 // nothing allocates.
@@ -24,16 +33,20 @@ import (
 	"time"
 )
 
-// Tick is how often the heap is sampled while watches exist.
-const Tick = 5 * time.Millisecond
+// Tick is how often the ticker looks while watches exist. A call runs at
+// most about Tick past its time budget.
+const Tick = 20 * time.Millisecond
 
-const metric = "/memory/classes/heap/objects:bytes"
+const (
+	liveMetric = "/gc/heap/live:bytes"                // marked by the last collection
+	heapMetric = "/memory/classes/heap/objects:bytes" // in use and not yet swept
+)
 
-// heap is the last sampled heap size in bytes.
+// heap is the last sampled heap size in bytes (the larger of the two
+// metrics at the last look).
 var heap atomic.Uint64
 
-// Heap returns the last sampled heap size: objects in use and garbage not
-// yet swept, in bytes.
+// Heap returns the last sampled heap size in bytes.
 func Heap() uint64 { return heap.Load() }
 
 // States of a watch besides a running call's, which is positive: the
@@ -41,7 +54,7 @@ func Heap() uint64 { return heap.Load() }
 // MiB. Packing both into one word makes Begin a single atomic store.
 const (
 	idle     = 0
-	stopping = -1 // the sampler is calling stop
+	stopping = -1 // a check is calling stop
 	stopped  = -2 // stop was called for this call
 
 	baseBits = 26 // heap in MiB up to 64 TiB
@@ -49,17 +62,23 @@ const (
 	seqMask  = 1<<(62-baseBits) - 1
 )
 
-// Watch is one VM's entry. Begin and End run on the VM's goroutine; stop
-// runs on the sampler's.
+// Watch is one VM's entry. Begin and End run on the VM's goroutine; the
+// checks, and so stop, run on the ticker's or the finalizer goroutine,
+// one at a time.
 type Watch struct {
 	state  atomic.Int64 // idle, stopping, stopped, or the running call's seq and base
 	seq    int64        // VM goroutine only
 	budget uint64
 	stop   func()
 
-	// Sampler goroutine only: the call it last saw and the base it
-	// judges it by.
+	timeBudget time.Duration // 0: no time watch
+	stopTime   func()
+	timedOut   atomic.Bool // the last stop was the time budget's
+
+	// Checks only (under sampler.mu): the call last seen running, when
+	// the ticker first saw it, and the base it is judged by.
 	seen     int64
+	since    time.Time
 	seenBase uint64
 }
 
@@ -67,26 +86,37 @@ var sampler struct {
 	mu      sync.Mutex
 	watches map[*Watch]struct{}
 	done    chan struct{}
+	armed   bool // a finalizer waits for the next collection
+	buf     []metrics.Sample
 }
 
-// New registers a watch that calls stop, from the sampler goroutine, when
-// a call grows the heap by more than budget bytes. stop must be safe to
+// New registers a watch that calls stop, from another goroutine, when a
+// call grows the heap by more than budget bytes. stop must be safe to
 // call from another goroutine (goja's Interrupt, starlark's Cancel).
-func New(budget uint64, stop func()) *Watch {
-	w := &Watch{budget: budget, stop: stop}
+func New(budget uint64, stop func()) *Watch { return NewTimed(budget, stop, 0, nil) }
+
+// NewTimed is New that also calls stopTime when a call has run for
+// timeBudget; TimedOut then tells which stop it was.
+func NewTimed(budget uint64, stop func(), timeBudget time.Duration, stopTime func()) *Watch {
+	w := &Watch{budget: budget, stop: stop, timeBudget: timeBudget, stopTime: stopTime}
 	sampler.mu.Lock()
 	defer sampler.mu.Unlock()
 	if len(sampler.watches) == 0 {
 		sampler.watches = map[*Watch]struct{}{}
 		sampler.done = make(chan struct{})
-		sample(make([]metrics.Sample, 1))
+		sampler.buf = make([]metrics.Sample, 2)
+		sampleLocked()
 		go run(sampler.done)
 	}
 	sampler.watches[w] = struct{}{}
+	if !sampler.armed {
+		sampler.armed = true
+		arm()
+	}
 	return w
 }
 
-// Close unregisters the watch; the sampler stops with the last one.
+// Close unregisters the watch; the ticker stops with the last one.
 func (w *Watch) Close() {
 	sampler.mu.Lock()
 	defer sampler.mu.Unlock()
@@ -109,15 +139,18 @@ func (w *Watch) Begin() {
 	w.state.Store(w.seq<<baseBits | int64(base))
 }
 
-// Stopped reports whether the sampler stopped the running call.
+// Stopped reports whether a check stopped the running call.
 func (w *Watch) Stopped() bool {
 	s := w.state.Load()
 	return s == stopping || s == stopped
 }
 
-// End marks the call finished and reports whether the sampler stopped it
-// (then the VM clears its interrupt). It waits while stop is being called,
-// so stop never lands after End returns.
+// TimedOut reports whether the last stop was the time budget's.
+func (w *Watch) TimedOut() bool { return w.timedOut.Load() }
+
+// End marks the call finished and reports whether a check stopped it
+// (then the VM clears its interrupt). It waits while stop is being
+// called, so stop never lands after End returns.
 func (w *Watch) End() bool {
 	for {
 		s := w.state.Load()
@@ -131,19 +164,48 @@ func (w *Watch) End() bool {
 	}
 }
 
-func sample(buf []metrics.Sample) uint64 {
-	buf[0].Name = metric
-	metrics.Read(buf)
-	if buf[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// sentinel is garbage from birth; its finalizer runs after the next
+// collection. It holds a pointer and is larger than the tiny allocator's
+// blocks, so it is an object of its own (tiny objects may never be
+// finalized).
+type sentinel struct {
+	p *sentinel
+	_ [16]byte
+}
+
+func arm() { runtime.SetFinalizer(&sentinel{}, afterGC) }
+
+// afterGC runs on the finalizer goroutine once per collection while any
+// watch exists.
+func afterGC(*sentinel) {
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	if len(sampler.watches) == 0 {
+		sampler.armed = false
+		return
 	}
-	h := buf[0].Value.Uint64()
+	h := sampleLocked()
+	for w := range sampler.watches {
+		w.check(h, time.Time{}, true)
+	}
+	arm()
+}
+
+func sampleLocked() uint64 {
+	sampler.buf[0].Name = liveMetric
+	sampler.buf[1].Name = heapMetric
+	metrics.Read(sampler.buf)
+	var h uint64
+	for _, s := range sampler.buf {
+		if s.Value.Kind() == metrics.KindUint64 {
+			h = max(h, s.Value.Uint64())
+		}
+	}
 	heap.Store(h)
 	return h
 }
 
 func run(done chan struct{}) {
-	buf := make([]metrics.Sample, 1)
 	t := time.NewTicker(Tick)
 	defer t.Stop()
 	last := time.Now()
@@ -152,35 +214,46 @@ func run(done chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
-			h := sample(buf)
-			// After a late tick (the sampler was descheduled) the heap a
+			sampler.mu.Lock()
+			h := sampleLocked()
+			// After a late tick (the ticker was descheduled) the heap a
 			// call began with was read long before it began, and the
 			// growth since then is not its own: such calls are judged
 			// from now on.
 			fresh := now.Sub(last) <= 2*Tick
 			last = now
-			sampler.mu.Lock()
 			for w := range sampler.watches {
-				w.check(h, fresh)
+				w.check(h, now, fresh)
 			}
 			sampler.mu.Unlock()
 		}
 	}
 }
 
-func (w *Watch) check(h uint64, fresh bool) {
+// check judges w's running call, if any, by the heap h; a tick (now not
+// zero) also by its running time.
+func (w *Watch) check(h uint64, now time.Time, fresh bool) {
 	s := w.state.Load()
 	if s <= 0 {
 		return
 	}
 	if s != w.seen {
-		w.seen, w.seenBase = s, uint64(s&baseMask)<<20
+		w.seen, w.seenBase, w.since = s, uint64(s&baseMask)<<20, now
 		if !fresh {
 			w.seenBase = h
 		}
+	} else if w.since.IsZero() {
+		w.since = now
 	}
 	if base := w.seenBase; h > base && h-base > w.budget && w.state.CompareAndSwap(s, stopping) {
+		w.timedOut.Store(false)
 		w.stop()
+		w.state.Store(stopped)
+		return
+	}
+	if w.timeBudget > 0 && !now.IsZero() && !w.since.IsZero() && now.Sub(w.since) >= w.timeBudget && w.state.CompareAndSwap(s, stopping) {
+		w.timedOut.Store(true)
+		w.stopTime()
 		w.state.Store(stopped)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// A call that grows the heap past its budget is stopped by the sampler;
-// End reports it; a call that stays within is not.
+// A call that grows the heap past its budget is stopped after a
+// collection; End reports it; a call that stays within is not.
 func TestStopsGrowth(t *testing.T) {
 	var stops atomic.Int32
 	w := New(8<<20, func() { stops.Add(1) })
@@ -26,15 +26,18 @@ func TestStopsGrowth(t *testing.T) {
 	t.Logf("stopped after %d MiB", len(keep))
 	keep = nil
 	runtime.GC()
+	time.Sleep(10 * time.Millisecond) // the finalizer of that collection
 	w.Begin()
-	time.Sleep(5 * Tick)
+	for range 3 {
+		runtime.GC()
+	}
+	time.Sleep(10 * time.Millisecond)
 	if w.End() || stops.Load() != 1 {
 		t.Fatalf("a call that allocated nothing was stopped (stops=%d)", stops.Load())
 	}
 }
 
-// The sampler never stops a call that has ended, however late its tick:
-// check replays a tick that comes after End.
+// The hook never stops a call that has ended, however late it runs.
 func TestNoStopAfterEnd(t *testing.T) {
 	var stops atomic.Int32
 	w := &Watch{budget: 1, stop: func() { stops.Add(1) }} // not registered: only this test checks it
@@ -49,6 +52,13 @@ func TestNoStopAfterEnd(t *testing.T) {
 	if stops.Load() != 1 || !w.Stopped() || !w.End() {
 		t.Fatalf("stops=%d, want the running call stopped", stops.Load())
 	}
+}
+
+// checkLocked runs the hook's check, under its lock.
+func checkLocked(w *Watch, h uint64, fresh bool) {
+	sampler.mu.Lock()
+	defer sampler.mu.Unlock()
+	w.check(h, time.Now(), fresh)
 }
 
 // After a late tick, a call is judged by the heap at that tick, not by
@@ -71,9 +81,41 @@ func TestLateTickRebases(t *testing.T) {
 	}
 }
 
-// checkLocked runs a tick's check as the sampler does, under its lock.
-func checkLocked(w *Watch, h uint64, fresh bool) {
-	sampler.mu.Lock()
-	defer sampler.mu.Unlock()
-	w.check(h, fresh)
+// The time budget judges a call by when a tick first saw it running, so
+// however late the ticks come, a call is stopped only after it was seen
+// running for the whole budget; a collection's check never starts the
+// clock. The ticks here are synthetic.
+func TestTimeNeverEarly(t *testing.T) {
+	var mem, tm atomic.Int32
+	w := &Watch{budget: 1 << 40, stop: func() { mem.Add(1) }, timeBudget: time.Second, stopTime: func() { tm.Add(1) }}
+	t0 := time.Unix(1000, 0)
+	check := func(now time.Time) {
+		sampler.mu.Lock()
+		defer sampler.mu.Unlock()
+		w.check(0, now, true)
+	}
+	w.Begin()
+	check(time.Time{}) // a collection
+	check(t0.Add(time.Hour))
+	if w.Stopped() {
+		t.Fatal("call stopped at first sight")
+	}
+	check(t0.Add(time.Hour + time.Second - time.Nanosecond))
+	if w.Stopped() {
+		t.Fatal("call stopped before its budget")
+	}
+	check(t0.Add(time.Hour + time.Second))
+	if !w.Stopped() || tm.Load() != 1 || mem.Load() != 0 || !w.TimedOut() {
+		t.Fatalf("after the budget: stopped=%v time stops=%d memory stops=%d", w.Stopped(), tm.Load(), mem.Load())
+	}
+	if !w.End() {
+		t.Fatal("End does not report the stop")
+	}
+	// A new call is a new sequence number: seen afresh.
+	w.Begin()
+	check(t0.Add(2 * time.Hour))
+	if w.Stopped() {
+		t.Fatal("second call stopped at first sight")
+	}
+	w.End()
 }

@@ -17,11 +17,11 @@ function runtime_error()
 end
 
 function fail_export()
-	KSR.t.fail()
+	KSR.kx.fail()
 end
 
 function crash_export()
-	KSR.t.crash()
+	KSR.kx.crash()
 end
 
 function runaway()
