@@ -1,0 +1,172 @@
+//go:build linux
+
+package transport
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The child process of TestStreamIdleMemory: it opens N connections to
+// the address in the environment, says "ready", and holds them until its
+// stdin closes. A separate process, so the connections' client ends count
+// neither in the server's memory nor in its descriptor limit.
+func init() {
+	addr := os.Getenv("KEMI_IDLE_CLIENT_ADDR")
+	if addr == "" {
+		return
+	}
+	n, _ := strconv.Atoi(os.Getenv("KEMI_IDLE_CLIENT_N"))
+	useTLS := os.Getenv("KEMI_IDLE_CLIENT_TLS") == "1"
+	raiseFDLimitNoT()
+	conns := make([]net.Conn, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			fmt.Printf("error dial %d: %v\n", i, err)
+			os.Exit(1)
+		}
+		if useTLS {
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+			if err := tc.Handshake(); err != nil {
+				fmt.Printf("error handshake %d: %v\n", i, err)
+				os.Exit(1)
+			}
+			// One message each way, so the connection has been used.
+			c = tc
+		}
+		msg := sipMsg("")
+		c.Write([]byte(msg))
+		buf := make([]byte, len(msg))
+		if _, err := ioReadFull(c, buf); err != nil {
+			fmt.Printf("error echo %d: %v\n", i, err)
+			os.Exit(1)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	os.Exit(0)
+}
+
+func ioReadFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func raiseFDLimitNoT() uint64 {
+	var lim syscall.Rlimit
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	return lim.Cur
+}
+
+// heapAndStacks is the Go memory in use: heap objects and goroutine stacks.
+func heapAndStacks() uint64 {
+	h, s := heapStacks()
+	return h + s
+}
+
+func heapStacks() (heap, stacks uint64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse, m.StackInuse
+}
+
+func rssKB() uint64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			n, _ := strconv.ParseUint(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// measureIdle opens n idle connections from a child process to a Streams
+// listening with proto, and returns the server's memory per connection:
+// Go heap and stacks, and RSS.
+func measureIdle(t *testing.T, proto StreamProto, tlsCfg TLSConfigs, n int) (goBytes, rssBytes float64) {
+	if lim := raiseFDLimit(t); lim < uint64(n)+100 {
+		t.Skipf("descriptor limit %d is too low for %d connections", lim, n)
+	}
+	s, addr := echoStreams(t, StreamConfig{MaxTCP: n + 10, MaxTLS: n + 10, TLS: tlsCfg}, proto, "127.0.0.1:0")
+	// Warm up: the buffer pool and one connection's worth of everything.
+	if proto == TCP {
+		if err := dialClient(t, addr).roundTrip(sipMsg("warm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hb, sb := heapStacks()
+	before, rssBefore := hb+sb, rssKB()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KEMI_IDLE_CLIENT_ADDR="+addr.String(), "KEMI_IDLE_CLIENT_N="+strconv.Itoa(n))
+	if proto == TLS {
+		cmd.Env = append(cmd.Env, "KEMI_IDLE_CLIENT_TLS=1")
+	}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		t.Fatalf("client: %s", line)
+	}
+	waitFor(t, "all connections open", 10*time.Second, func() bool { return s.Len() >= n })
+	time.Sleep(100 * time.Millisecond)
+	ha, sa := heapStacks()
+	after, rssAfter := ha+sa, rssKB()
+	t.Logf("%s: per connection: heap %.0f B, stacks %.0f B", proto,
+		float64(int64(ha)-int64(hb))/float64(n), float64(int64(sa)-int64(sb))/float64(n))
+	goBytes = float64(int64(after)-int64(before)) / float64(n)
+	rssBytes = float64(int64(rssAfter)-int64(rssBefore)) * 1024 / float64(n)
+	t.Logf("%s: %d idle connections: Go heap+stacks %.0f B/conn, RSS %.0f B/conn (Kamailio: ~4.5 kB TCP, ~61 kB TLS)",
+		proto, n, goBytes, rssBytes)
+	// Still serving.
+	if proto == TCP {
+		if err := dialClient(t, addr).roundTrip(sipMsg("after")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return goBytes, rssBytes
+}
+
+// TestStreamIdleMemory: 10000 idle TCP connections cost the server a few
+// kilobytes each (no read buffer while idle).
+func TestStreamIdleMemory(t *testing.T) {
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	goB, _ := measureIdle(t, TCP, nil, n)
+	if goB > 8192 {
+		t.Fatalf("%.0f bytes per idle TCP connection, want at most 8 KiB", goB)
+	}
+}
