@@ -47,8 +47,8 @@ func ParseMethod(m string) (min, max uint16, err error) {
 // section, as in Kamailio.
 type Params struct {
 	Certificate, PrivateKey, CAList, CRL, CipherList, Method, ServerName string
-	VerifyCertificate, RequireCertificate                               bool
-	VerifyDepth                                                         int // -1 or 0: not set
+	VerifyCertificate, RequireCertificate                                bool
+	VerifyDepth                                                          int // -1 or 0: not set
 }
 
 // Configs are the crypto/tls configurations built from a File.

@@ -377,7 +377,9 @@ func TestTLS_HandshakeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ := s.Listen(transport.TLS, "127.0.0.1:0")
-	go s.Serve(func(int) transport.StreamHandler { return transport.StreamHandlerFunc(func([]byte, *transport.Conn) {}) })
+	go s.Serve(func(int) transport.StreamHandler {
+		return transport.StreamHandlerFunc(func([]byte, *transport.Conn) {})
+	})
 	defer s.Close()
 	nc, err := net.Dial("tcp", l.LocalAddr().String())
 	if err != nil {
