@@ -4,9 +4,16 @@ package transport
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -168,5 +175,38 @@ func TestStreamIdleMemory(t *testing.T) {
 	goB, _ := measureIdle(t, TCP, nil, n)
 	if goB > 8192 {
 		t.Fatalf("%.0f bytes per idle TCP connection, want at most 8 KiB", goB)
+	}
+}
+
+// staticTLS serves one self-signed certificate made in the test.
+type staticTLS struct{ cfg *tls.Config }
+
+func (s staticTLS) ServerConfig(netip.AddrPort) (*tls.Config, error) { return s.cfg, nil }
+func (s staticTLS) ClientConfig(netip.AddrPort, string) (*tls.Config, error) {
+	return &tls.Config{InsecureSkipVerify: true}, nil
+}
+
+func selfSigned(t testing.TB) staticTLS {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kemi test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return staticTLS{&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
+}
+
+// TestStreamIdleMemoryTLS: idle TLS connections (handshake done, one
+// message each way).
+func TestStreamIdleMemoryTLS(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	goB, _ := measureIdle(t, TLS, selfSigned(t), n)
+	if goB > 61<<10 {
+		t.Fatalf("%.0f bytes per idle TLS connection, more than Kamailio's 61 kB", goB)
 	}
 }
