@@ -210,3 +210,45 @@ func TestStreamIdleMemoryTLS(t *testing.T) {
 		t.Fatalf("%.0f bytes per idle TLS connection, more than Kamailio's 61 kB", goB)
 	}
 }
+
+//go:noinline
+func deepStack(n int) int {
+	var pad [1024]byte
+	pad[n%1024] = byte(n)
+	if n == 0 {
+		return int(pad[0])
+	}
+	return deepStack(n-1) + int(pad[n%1024])
+}
+
+// TestStreamIdleMemory_AfterDeepHandler: handlers run on the connection's
+// goroutine, so a handler with a deep stack (a script VM) grows it; the
+// garbage collector shrinks the stacks of idle connections back.
+func TestStreamIdleMemory_AfterDeepHandler(t *testing.T) {
+	raiseFDLimit(t)
+	s, err := NewStreams(StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Listen(TCP, "127.0.0.1:0")
+	go s.Serve(func(int) StreamHandler {
+		return StreamHandlerFunc(func(d []byte, c *Conn) { deepStack(60); c.Write(d) }) // ~64 KiB of stack
+	})
+	defer s.Close()
+	_, st0 := heapStacks()
+	const n = 1000
+	for i := 0; i < n; i++ {
+		if err := dialClient(t, l.LocalAddr()).roundTrip(sipMsg("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var per int64
+	for gc := 1; gc <= 3; gc++ {
+		_, st := heapStacks()
+		per = (int64(st) - int64(st0)) / n
+		t.Logf("after %d GCs: stacks %d B per idle connection", gc, per)
+	}
+	if per > 8192 {
+		t.Fatalf("stacks of idle connections stay at %d B each", per)
+	}
+}

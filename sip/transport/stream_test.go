@@ -584,10 +584,12 @@ func BenchmarkStreamEcho(b *testing.B) {
 	msg := []byte(sipMsg(strings.Repeat("s", 300)))
 	got := make([]byte, len(msg))
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		c.nc.Write(msg)
 		if _, err := io.ReadFull(c.br, got); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
