@@ -33,6 +33,7 @@ func (p StreamProto) String() string {
 const (
 	DefaultMaxMessage     = MaxDatagram      // as UDP (Kamailio's BUF_SIZE)
 	DefaultMessageTimeout = 20 * time.Second // tcp_msg_read_timeout
+	DefaultFirstData      = 20 * time.Second // tcp_msg_data_timeout
 	DefaultIdleTimeout    = 120 * time.Second
 	DefaultMaxConns       = 2048 // tcp_max_connections, tls_max_connections
 	DefaultConnectTimeout = 10 * time.Second
@@ -54,6 +55,11 @@ type StreamConfig struct {
 	// last, headers and body (Kamailio's tcp_msg_read_timeout). A TLS
 	// handshake gets the same time. Default DefaultMessageTimeout.
 	MessageTimeout time.Duration
+	// FirstDataTimeout closes an accepted connection that sends nothing
+	// this long after it was opened (Kamailio's tcp_msg_data_timeout), so
+	// silent connections do not hold a slot for the whole IdleTimeout.
+	// Default DefaultFirstData.
+	FirstDataTimeout time.Duration
 	// IdleTimeout closes a connection that carried nothing, in either
 	// direction, for this long (Kamailio's tcp_connection_lifetime).
 	// Default DefaultIdleTimeout.
@@ -111,6 +117,7 @@ func (c StreamConfig) withDefaults() (StreamConfig, error) {
 	}
 	dur(&c.MessageTimeout, DefaultMessageTimeout)
 	dur(&c.IdleTimeout, DefaultIdleTimeout)
+	dur(&c.FirstDataTimeout, DefaultFirstData)
 	dur(&c.MaxLifetime, -1)
 	dur(&c.ConnectTimeout, DefaultConnectTimeout)
 	dur(&c.SendTimeout, DefaultSendTimeout)
@@ -152,6 +159,7 @@ type StreamStats struct {
 	ClosedByPeer      atomic.Uint64 // the peer closed (or reset) it
 	ClosedLocal       atomic.Uint64 // closed here: Close, close-after-send, shutdown
 	ClosedIdle        atomic.Uint64 // IdleTimeout
+	ClosedSilent      atomic.Uint64 // FirstDataTimeout: accepted, and nothing received
 	ClosedLifetime    atomic.Uint64 // MaxLifetime
 	ClosedSlow        atomic.Uint64 // MessageTimeout: a message (or handshake) took too long
 	ClosedTooBig      atomic.Uint64 // MaxMessage exceeded
@@ -171,6 +179,7 @@ const (
 	reasonPeer
 	reasonLocal
 	reasonIdle
+	reasonSilent
 	reasonLifetime
 	reasonSlow
 	reasonTooBig
@@ -185,7 +194,7 @@ const (
 func (s *StreamStats) closed(r closeReason) {
 	c := [...]*atomic.Uint64{
 		reasonNone: &s.ClosedLocal, reasonPeer: &s.ClosedByPeer, reasonLocal: &s.ClosedLocal,
-		reasonIdle: &s.ClosedIdle, reasonLifetime: &s.ClosedLifetime, reasonSlow: &s.ClosedSlow,
+		reasonIdle: &s.ClosedIdle, reasonSilent: &s.ClosedSilent, reasonLifetime: &s.ClosedLifetime, reasonSlow: &s.ClosedSlow,
 		reasonTooBig: &s.ClosedTooBig, reasonNoCL: &s.ClosedNoCL, reasonBadCL: &s.ClosedBadCL,
 		reasonHandshake: &s.ClosedHandshake, reasonSendTimeout: &s.ClosedSendTimeout,
 		reasonSendError: &s.ClosedSendError, reasonReadError: &s.ClosedReadError,

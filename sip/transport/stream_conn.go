@@ -49,6 +49,7 @@ type Conn struct {
 	r, w     int
 	fr       StreamFramer
 	msgStart int64
+	gotData  bool
 	deadline int64
 	peekFn   func(fd uintptr) bool
 }
@@ -180,6 +181,7 @@ func (c *Conn) serve() {
 		}
 		n, err := c.nc.Read(c.buf[c.w:])
 		if n > 0 {
+			c.gotData = true
 			c.w += n
 			c.lastIO.Store(time.Now().UnixNano())
 			if !c.frames() {
@@ -259,9 +261,16 @@ func (c *Conn) armDeadline(now int64) closeReason {
 				want, why = t, reasonSlow
 			}
 		}
-	} else if cfg.IdleTimeout > 0 {
-		if t := c.lastIO.Load() + int64(cfg.IdleTimeout); want == 0 || t < want {
-			want, why = t, reasonIdle
+	} else {
+		if cfg.IdleTimeout > 0 {
+			if t := c.lastIO.Load() + int64(cfg.IdleTimeout); want == 0 || t < want {
+				want, why = t, reasonIdle
+			}
+		}
+		if !c.gotData && !c.outgoing && cfg.FirstDataTimeout > 0 {
+			if t := c.opened + int64(cfg.FirstDataTimeout); want == 0 || t < want {
+				want, why = t, reasonSilent
+			}
 		}
 	}
 	if want != 0 && want <= now {

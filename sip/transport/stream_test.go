@@ -593,3 +593,50 @@ func BenchmarkStreamEcho(b *testing.B) {
 	}
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
+
+// TestStreamHostile_SilentConnections: a connection that never sends
+// anything is closed after FirstDataTimeout, well before IdleTimeout; one
+// that spoke keeps the idle timeout.
+func TestStreamHostile_SilentConnections(t *testing.T) {
+	s, addr := echoStreams(t, StreamConfig{FirstDataTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second}, TCP, "127.0.0.1:0")
+	talker := dialClient(t, addr)
+	if err := talker.roundTrip(sipMsg("hi")); err != nil {
+		t.Fatal(err)
+	}
+	silent := dialClient(t, addr)
+	start := time.Now()
+	if err := silent.waitClosed(3 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("silent connection closed after %v", el)
+	}
+	waitFor(t, "ClosedSilent", time.Second, func() bool { return s.Stats.ClosedSilent.Load() == 1 })
+	if err := talker.roundTrip(sipMsg("still")); err != nil {
+		t.Fatalf("a connection that spoke was closed: %v", err)
+	}
+}
+
+func TestStreamConfig_SetParam(t *testing.T) {
+	var c StreamConfig
+	for _, p := range [][2]string{
+		{"tcp_connection_lifetime", "3605"}, {"tcp_max_connections", "4096"}, {"tls_max_connections", "100"},
+		{"tcp_connect_timeout", "5"}, {"tcp_send_timeout", "3"}, {"tcp_accept_no_cl", "yes"},
+		{"tcp_crlf_ping", "no"}, {"tcp_msg_read_timeout", "0"}, {"tcp_max_message_size", "131072"},
+	} {
+		if ok, err := c.SetParam(p[0], p[1]); !ok || err != nil {
+			t.Fatalf("%s=%s: %v %v", p[0], p[1], ok, err)
+		}
+	}
+	c, _ = c.withDefaults()
+	if c.IdleTimeout != 3605*time.Second || c.MaxTCP != 4096 || c.MaxTLS != 100 || c.ConnectTimeout != 5*time.Second ||
+		c.SendTimeout != 3*time.Second || !c.AcceptNoCL || !c.NoCRLFPong || c.MessageTimeout != 0 || c.MaxMessage != 131072 {
+		t.Fatalf("%+v", c)
+	}
+	if ok, _ := c.SetParam("udp_mtu", "1300"); ok {
+		t.Fatal("unknown name taken")
+	}
+	if _, err := c.SetParam("tcp_send_timeout", "soon"); err == nil || !strings.Contains(err.Error(), `tcp_send_timeout: expected a number of seconds >= 0, got "soon"`) {
+		t.Fatalf("error %v", err)
+	}
+}
