@@ -38,6 +38,7 @@ const (
 	DefaultMaxConns       = 2048 // tcp_max_connections, tls_max_connections
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultSendTimeout    = 10 * time.Second
+	DefaultWriteQueue     = 256 << 10
 	// streamReadBuf is a connection's first read buffer; it grows (up to
 	// MaxMessage) for a larger message and goes back to a shared pool when
 	// the connection has nothing pending.
@@ -74,9 +75,15 @@ type StreamConfig struct {
 	// ConnectTimeout bounds opening a connection, TLS handshake included
 	// (tcp_connect_timeout). Default DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// SendTimeout bounds one write; a peer that does not read loses its
-	// connection (tcp_send_timeout). Default DefaultSendTimeout.
+	// SendTimeout bounds how long queued data may wait for the peer to
+	// read it; a peer that does not read loses its connection
+	// (tcp_send_timeout). Writes never block the writer: see WriteQueue.
+	// Default DefaultSendTimeout.
 	SendTimeout time.Duration
+	// WriteQueue is the most bytes queued on one connection when the
+	// kernel's send buffer is full (Kamailio's tcp_conn_wq_max); past it
+	// the connection is closed. Default DefaultWriteQueue.
+	WriteQueue int
 	// AcceptNoCL takes a message without Content-Length as having no body
 	// (tcp_accept_no_cl); otherwise the connection is closed.
 	AcceptNoCL bool
@@ -121,6 +128,9 @@ func (c StreamConfig) withDefaults() (StreamConfig, error) {
 	dur(&c.MaxLifetime, -1)
 	dur(&c.ConnectTimeout, DefaultConnectTimeout)
 	dur(&c.SendTimeout, DefaultSendTimeout)
+	if c.WriteQueue == 0 {
+		c.WriteQueue = DefaultWriteQueue
+	}
 	if c.MaxTCP == 0 {
 		c.MaxTCP = DefaultMaxConns
 	}
@@ -166,7 +176,8 @@ type StreamStats struct {
 	ClosedNoCL        atomic.Uint64 // a message without Content-Length
 	ClosedBadCL       atomic.Uint64 // an invalid or contradictory Content-Length
 	ClosedHandshake   atomic.Uint64 // TLS handshake failed (bad or missing certificate, ...)
-	ClosedSendTimeout atomic.Uint64 // a write did not finish within SendTimeout
+	ClosedSendTimeout atomic.Uint64 // queued data not read by the peer within SendTimeout
+	ClosedQueueFull   atomic.Uint64 // more than WriteQueue bytes waiting for the peer
 	ClosedSendError   atomic.Uint64 // a write failed
 	ClosedReadError   atomic.Uint64 // another read error
 }
@@ -187,6 +198,7 @@ const (
 	reasonBadCL
 	reasonHandshake
 	reasonSendTimeout
+	reasonQueueFull
 	reasonSendError
 	reasonReadError
 )
@@ -196,7 +208,7 @@ func (s *StreamStats) closed(r closeReason) {
 		reasonNone: &s.ClosedLocal, reasonPeer: &s.ClosedByPeer, reasonLocal: &s.ClosedLocal,
 		reasonIdle: &s.ClosedIdle, reasonSilent: &s.ClosedSilent, reasonLifetime: &s.ClosedLifetime, reasonSlow: &s.ClosedSlow,
 		reasonTooBig: &s.ClosedTooBig, reasonNoCL: &s.ClosedNoCL, reasonBadCL: &s.ClosedBadCL,
-		reasonHandshake: &s.ClosedHandshake, reasonSendTimeout: &s.ClosedSendTimeout,
+		reasonHandshake: &s.ClosedHandshake, reasonSendTimeout: &s.ClosedSendTimeout, reasonQueueFull: &s.ClosedQueueFull,
 		reasonSendError: &s.ClosedSendError, reasonReadError: &s.ClosedReadError,
 	}
 	c[r].Add(1)

@@ -34,7 +34,8 @@ type Conn struct {
 	local    netip.AddrPort
 	remote   netip.AddrPort
 	tcp      *net.TCPConn
-	nc       net.Conn // tcp, or the *tls.Conn over it
+	sk       *sock    // tcp, with queued writes
+	nc       net.Conn // sk, or the *tls.Conn over it
 	rc       syscall.RawConn
 	opened   int64 // unix nanoseconds
 
@@ -80,22 +81,24 @@ func (c *Conn) TLSState() (st tls.ConnectionState, ok bool) {
 	return st, false
 }
 
-// Write sends b whole, within SendTimeout. On failure the connection is
-// closed (the peer is not reading, or is gone) and the error returned.
+// Write sends b whole, or queues what the kernel does not take at once;
+// it does not wait for a slow peer (see StreamConfig.WriteQueue). A
+// connection whose queue overflows, or whose peer does not read within
+// SendTimeout, is closed; Write then returns an error.
 func (c *Conn) Write(b []byte) error {
 	c.wmu.Lock()
 	if c.closed.Load() {
 		c.wmu.Unlock()
 		return ErrConnClosed
 	}
-	if st := c.s.cfg.SendTimeout; st > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(st))
-	}
 	_, err := c.nc.Write(b)
 	c.wmu.Unlock()
 	if err != nil {
 		r := reasonSendError
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case errors.Is(err, errQueueFull):
+			r = reasonQueueFull
+		case errors.Is(err, os.ErrDeadlineExceeded):
 			r = reasonSendTimeout
 		}
 		c.closeWith(r)

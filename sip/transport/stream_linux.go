@@ -20,3 +20,20 @@ func (c *Conn) peek(fd uintptr) bool {
 
 // canPeek: idle TCP connections wait without a buffer.
 const canPeek = true
+
+// rawWriteFn writes s.wb without waiting: the RawConn.Write callback
+// returns true whatever happened, and EAGAIN leaves the rest to the queue.
+func (s *sock) rawWriteFn(fd uintptr) bool {
+	s.wn, s.werr = 0, 0
+	if len(s.wb) == 0 {
+		return true
+	}
+	n, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&s.wb[0])), uintptr(len(s.wb)),
+		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	if e != 0 {
+		s.werr = e
+		return true
+	}
+	s.wn = int(n)
+	return true
+}

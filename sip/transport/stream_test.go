@@ -515,28 +515,54 @@ func TestStreamSend_ConnectRefused(t *testing.T) {
 	}
 }
 
-// TestStreamSend_Timeout: a peer that never reads loses its connection when
-// a write does not finish within SendTimeout; the writer is not stuck.
-func TestStreamSend_Timeout(t *testing.T) {
-	s, addr := echoStreams(t, StreamConfig{SendTimeout: 200 * time.Millisecond}, TCP, "127.0.0.1:0")
-	c := dialClient(t, addr)
-	if err := c.roundTrip(sipMsg("x")); err != nil {
-		t.Fatal(err)
+// TestStreamSend_SlowReader: a peer that never reads never holds up the
+// writer (each Write returns at once); its queue fills and it loses its
+// connection. With less queued, SendTimeout closes it.
+func TestStreamSend_SlowReader(t *testing.T) {
+	s, addr := echoStreams(t, StreamConfig{SendTimeout: 300 * time.Millisecond, WriteQueue: 256 << 10}, TCP, "127.0.0.1:0")
+	stopped := func(c *client) *Conn {
+		if err := c.roundTrip(sipMsg("x")); err != nil {
+			t.Fatal(err)
+		}
+		conn := s.ConnTo(TCP, netip.MustParseAddrPort(c.nc.LocalAddr().String()))
+		if conn == nil {
+			t.Fatal("connection not found")
+		}
+		return conn
 	}
-	conn := s.ConnTo(TCP, netip.MustParseAddrPort(c.nc.LocalAddr().String()))
+	conn := stopped(dialClient(t, addr))
 	big := bytes.Repeat([]byte("z"), 60000)
-	start := time.Now()
 	var werr error
-	for i := 0; i < 2000 && werr == nil; i++ {
+	var slowest time.Duration
+	for i := 0; i < 5000 && werr == nil; i++ {
+		start := time.Now()
 		werr = conn.Write(big)
+		slowest = max(slowest, time.Since(start))
 	}
 	if werr == nil {
-		t.Fatal("120 MB written to a peer that does not read")
+		t.Fatal("300 MB written to a peer that does not read")
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("took %v", time.Since(start))
+	if slowest > 100*time.Millisecond {
+		t.Fatalf("a write waited %v for the peer", slowest)
 	}
-	waitFor(t, "ClosedSendTimeout", time.Second, func() bool { return s.Stats.ClosedSendTimeout.Load() == 1 })
+	waitFor(t, "ClosedQueueFull", time.Second, func() bool { return s.Stats.ClosedQueueFull.Load() == 1 })
+
+	// Fill the kernel's buffers and queue a little: the queue waits for
+	// the peer, which does not read, until SendTimeout.
+	conn = stopped(dialClient(t, addr))
+	for i := 0; i < 5000 && conn.sk.queued() == 0; i++ {
+		if err := conn.Write(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	waitFor(t, "ClosedSendTimeout", 3*time.Second, func() bool { return s.Stats.ClosedSendTimeout.Load() == 1 })
+	if el := time.Since(start); el < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before SendTimeout", el)
+	}
+	if err := conn.Write(big); err == nil {
+		t.Fatal("write on a connection closed by SendTimeout")
+	}
 }
 
 func BenchmarkStreamSend(b *testing.B) {
@@ -555,7 +581,8 @@ func BenchmarkStreamSend(b *testing.B) {
 			go io.Copy(io.Discard, c)
 		}
 	}()
-	s, err := NewStreams(StreamConfig{})
+	// The writer outruns the reader; a large queue lets it.
+	s, err := NewStreams(StreamConfig{WriteQueue: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
 	}

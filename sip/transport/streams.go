@@ -185,7 +185,8 @@ func (l *StreamListener) accept() {
 			continue
 		}
 		s.Stats.Accepted.Add(1)
-		var nc net.Conn = tc
+		sk := newSock(tc, &s.cfg)
+		var nc net.Conn = sk
 		if l.proto == TLS {
 			cfg, err := s.cfg.TLS.ServerConfig(l.local)
 			if err != nil || cfg == nil {
@@ -194,9 +195,9 @@ func (l *StreamListener) accept() {
 				tc.Close()
 				continue
 			}
-			nc = tls.Server(tc, cfg)
+			nc = tls.Server(sk, cfg)
 		}
-		c := s.newConn(l.proto, tc, nc, false)
+		c := s.newConn(l.proto, sk, nc, false)
 		s.start(c)
 	}
 }
@@ -224,20 +225,20 @@ func (s *Streams) release(p StreamProto) {
 	s.Stats.Open.Add(-1)
 }
 
-func (s *Streams) newConn(p StreamProto, tc *net.TCPConn, nc net.Conn, outgoing bool) *Conn {
+func (s *Streams) newConn(p StreamProto, sk *sock, nc net.Conn, outgoing bool) *Conn {
 	now := time.Now().UnixNano()
-	c := &Conn{s: s, id: s.nextID.Add(1), proto: p, outgoing: outgoing, tcp: tc, nc: nc, opened: now}
+	tc := sk.TCPConn
+	c := &Conn{s: s, id: s.nextID.Add(1), proto: p, outgoing: outgoing, tcp: tc, sk: sk, nc: nc, opened: now}
+	sk.setFail(c.closeWith)
 	c.lastIO.Store(now)
 	la := tc.LocalAddr().(*net.TCPAddr).AddrPort()
 	ra := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
 	c.local = netip.AddrPortFrom(la.Addr().Unmap(), la.Port())
 	c.remote = netip.AddrPortFrom(ra.Addr().Unmap(), ra.Port())
 	c.fr = StreamFramer{Max: s.cfg.MaxMessage, AcceptNoCL: s.cfg.AcceptNoCL}
-	if canPeek && p == TCP {
-		if rc, err := tc.SyscallConn(); err == nil {
-			c.rc = rc
-			c.peekFn = c.peek
-		}
+	if sk.rc != nil && p == TCP {
+		c.rc = sk.rc
+		c.peekFn = c.peek
 	}
 	s.conns.Add(1)
 	return c
@@ -358,7 +359,8 @@ func (s *Streams) Dial(p StreamProto, to netip.AddrPort, serverName string) (*Co
 		return fail(err)
 	}
 	tc := raw.(*net.TCPConn)
-	var nc net.Conn = tc
+	sk := newSock(tc, &s.cfg)
+	var nc net.Conn = sk
 	if p == TLS {
 		cfg, err := s.cfg.TLS.ClientConfig(to, serverName)
 		if err != nil {
@@ -369,7 +371,7 @@ func (s *Streams) Dial(p StreamProto, to netip.AddrPort, serverName string) (*Co
 			cfg = cfg.Clone()
 			cfg.ServerName = serverName
 		}
-		tl := tls.Client(tc, cfg)
+		tl := tls.Client(sk, cfg)
 		if err := tl.HandshakeContext(ctx); err != nil {
 			tc.Close()
 			return fail(err)
@@ -382,7 +384,7 @@ func (s *Streams) Dial(p StreamProto, to netip.AddrPort, serverName string) (*Co
 		return nil, ErrStreamsClosed
 	}
 	s.Stats.Opened.Add(1)
-	c := s.newConn(p, tc, nc, true)
+	c := s.newConn(p, sk, nc, true)
 	s.start(c)
 	return c, nil
 }
