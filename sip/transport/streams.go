@@ -304,7 +304,9 @@ func (s *Streams) Send(p StreamProto, to netip.AddrPort, b []byte, o SendOptions
 	}
 	var c *Conn
 	if o.ConnID != 0 {
-		c = s.table.byID(o.ConnID)
+		if c = s.table.byID(o.ConnID); c != nil && c.proto != p {
+			c = nil // another transport: not the connection meant
+		}
 	}
 	if c == nil || c.closed.Load() {
 		c = s.table.byAddr(p, unmap(to))

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -202,4 +204,49 @@ func FuzzParseTLSCfg(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadme_SelfSigned: the README's openssl command and tls.cfg work.
+func TestReadme_SelfSigned(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("no openssl")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "365",
+		"-subj", "/CN=sip.example.com", "-addext", "subjectAltName=DNS:sip.example.com,IP:127.0.0.1",
+		"-keyout", "kemi-selfsigned.key", "-out", "kemi-selfsigned.pem")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	cfg := "[server:default]\nmethod = TLSv1.2+\ncertificate = kemi-selfsigned.pem\nprivate_key = kemi-selfsigned.key\n" +
+		"verify_certificate = no\nrequire_certificate = no\n\n[client:default]\nmethod = TLSv1.2+\nverify_certificate = yes\nca_list = kemi-selfsigned.pem\n"
+	path := filepath.Join(dir, "tls.cfg")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	st, err := Load(path, Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := st.ServerConfig(netip.MustParseAddrPort("127.0.0.1:5061"))
+	if err != nil || len(sc.Certificates) != 1 || sc.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("server config %v", err)
+	}
+	// The client verifies the server against the same file.
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	cc, _ := st.ClientConfig(netip.MustParseAddrPort(ln.Addr().String()), "sip.example.com")
+	c, err := tls.Dial("tcp", ln.Addr().String(), cc)
+	if err != nil {
+		t.Fatalf("client handshake: %v", err)
+	}
+	c.Close()
 }
