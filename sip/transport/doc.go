@@ -78,7 +78,8 @@
 //     gives it back, so a handler (a script VM) is used by one message at
 //     a time and needs no locks, and no goroutine switch is paid per
 //     message. The stack a deep handler grows on a connection's goroutine
-//     is shrunk back by the garbage collector once it is idle.
+//     is shrunk back by the garbage collector once it is idle. A panic in
+//     a StreamHandler is not recovered here (the router recovers its own).
 //   - Reuse, as Kamailio does it: Send tries SendOptions.ConnID (the
 //     connection a request came on, or the one a contact registered
 //     over), then an open connection to the address (the latest, or one

@@ -252,3 +252,58 @@ func TestStreamIdleMemory_AfterDeepHandler(t *testing.T) {
 		t.Fatalf("stacks of idle connections stay at %d B each", per)
 	}
 }
+
+// TestStreams_CloseLeavesNothing: after Close, every goroutine (accept
+// loops, connections, write flushers) has ended.
+func TestStreams_CloseLeavesNothing(t *testing.T) {
+	before := runtime.NumGoroutine()
+	s, err := NewStreams(StreamConfig{TLS: selfSigned(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Listen(TCP, "127.0.0.1:0")
+	l6, _ := s.Listen(TLS, "[::1]:0")
+	_ = l6
+	go s.Serve(func(int) StreamHandler { return StreamHandlerFunc(func(d []byte, c *Conn) { c.Write(d) }) })
+	var cs []net.Conn
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", l.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(sipMsg("x")))
+		cs = append(cs, c)
+	}
+	if _, err := s.Send(TCP, l.LocalAddr(), []byte(sipMsg("self")), SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "connections", 2*time.Second, func() bool { return s.Len() >= 22 })
+	s.Close()
+	for _, c := range cs {
+		c.Close()
+	}
+	waitFor(t, "goroutines to end", 3*time.Second, func() bool { return runtime.NumGoroutine() <= before+1 })
+	if s.Stats.Open.Load() != 0 || s.Len() != 0 {
+		t.Fatalf("open %d, table %d", s.Stats.Open.Load(), s.Len())
+	}
+}
+
+func BenchmarkStreamEchoTLS(b *testing.B) {
+	_, addr := echoStreams(b, StreamConfig{TLS: selfSigned(b)}, TLS, "127.0.0.1:0")
+	nc, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	msg := []byte(sipMsg(strings.Repeat("s", 300)))
+	got := make([]byte, len(msg))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		nc.Write(msg)
+		if _, err := ioReadFull(nc, got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}

@@ -242,6 +242,9 @@ func buildDomain(d *Domain, dir string) (*tls.Config, []string, error) {
 		return cfg, warn, nil
 	}
 	cfg.ServerName = d.ServerName
+	// Resumed sessions save the next handshake to the same peer most of
+	// its public-key work.
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(256)
 	// The chain is verified by hand, so that a connection to an IP address
 	// without a name (Kamailio's usual case) verifies the chain only, and
 	// one with an SNI verifies the name too.
