@@ -37,6 +37,23 @@ func init() {
 	n, _ := strconv.Atoi(os.Getenv("KEMI_IDLE_CLIENT_N"))
 	useTLS := os.Getenv("KEMI_IDLE_CLIENT_TLS") == "1"
 	raiseFDLimitNoT()
+	if os.Getenv("KEMI_IDLE_CLIENT_FLOOD") == "1" {
+		// Open n connections as fast as possible, say nothing, count the
+		// ones refused.
+		var held []net.Conn
+		failed := 0
+		for i := 0; i < n; i++ {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				failed++
+				continue
+			}
+			held = append(held, c)
+		}
+		fmt.Printf("ready %d %d\n", len(held), failed)
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		os.Exit(0)
+	}
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -306,4 +323,56 @@ func BenchmarkStreamEchoTLS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// TestStreamHostile_ManyIdleConnections: 20000 connections opened (from a
+// child process, as many as its descriptors allow) and left idle stop at
+// MaxTCP, the rest refused at once; the server's memory stays bounded by
+// the limit; the client already talking keeps being served; IdleTimeout
+// clears the idle ones, after which new clients get in.
+func TestStreamHostile_ManyIdleConnections(t *testing.T) {
+	lim := raiseFDLimit(t)
+	const limit = 500
+	flood := 20000
+	if uint64(flood) > lim-100 {
+		flood = int(lim - 100)
+	}
+	if testing.Short() {
+		flood = 3000
+	}
+	s, addr := echoStreams(t, StreamConfig{MaxTCP: limit, IdleTimeout: 2 * time.Second}, TCP, "127.0.0.1:0")
+	stop := keepServing(t, addr)
+	mem0 := heapAndStacks()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KEMI_IDLE_CLIENT_ADDR="+addr.String(), "KEMI_IDLE_CLIENT_N="+strconv.Itoa(flood), "KEMI_IDLE_CLIENT_FLOOD=1")
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	var held, failed int
+	if _, err := fmt.Sscanf(line, "ready %d %d", &held, &failed); err != nil {
+		t.Fatalf("flooder: %q", line)
+	}
+	waitFor(t, "every connection seen", 10*time.Second, func() bool {
+		return s.Stats.RefusedMax.Load()+s.Stats.Accepted.Load() >= uint64(flood)+1
+	})
+	t.Logf("%d connections opened (%d refused during connect), %d accepted, %d refused at the limit",
+		flood, failed, s.Stats.Accepted.Load()-1, s.Stats.RefusedMax.Load())
+	if n := s.Stats.OpenTCP.Load(); n != limit {
+		t.Fatalf("open %d, want the limit %d", n, limit)
+	}
+	if grew := int64(heapAndStacks()) - int64(mem0); grew > limit*16<<10+4<<20 {
+		t.Fatalf("memory grew by %d bytes for %d connections", grew, limit)
+	}
+	stop() // served all along
+	waitFor(t, "idle connections closed", 10*time.Second, func() bool { return s.Stats.OpenTCP.Load() == 0 })
+	if err := dialClient(t, addr).roundTrip(sipMsg("new")); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats.ClosedIdle.Load() < limit-1 {
+		t.Fatalf("closed idle %d", s.Stats.ClosedIdle.Load())
+	}
 }
