@@ -49,6 +49,10 @@ type Params struct {
 	Certificate, PrivateKey, CAList, CRL, CipherList, Method, ServerName string
 	VerifyCertificate, RequireCertificate                                bool
 	VerifyDepth                                                          int // -1 or 0: not set
+	// BaseDir is the main config file's directory: relative file names
+	// not starting with '.' are taken from it, as in Kamailio. Empty: the
+	// tls.cfg's own directory.
+	BaseDir string
 }
 
 // Configs are the crypto/tls configurations built from a File.
@@ -65,7 +69,8 @@ type built struct {
 }
 
 // Build loads every certificate, key and CA list the domains name
-// (relative paths are taken from dir, normally the tls.cfg's directory)
+// (relative names are resolved as in Kamailio: see resolve; dir is the main
+// config file's directory)
 // and makes one tls.Config per domain:
 //
 //   - method: MinVersion and MaxVersion (unset: crypto/tls's defaults,
@@ -145,8 +150,11 @@ func (p Params) domain(k Kind) *Domain {
 	return d
 }
 
+// resolve applies Kamailio's rule for file names: "/..." is absolute,
+// "./..." (any name starting with '.') is relative to the working
+// directory, anything else to dir (the main config file's directory).
 func resolve(dir, path string) string {
-	if path == "" || filepath.IsAbs(path) || dir == "" {
+	if path == "" || filepath.IsAbs(path) || path[0] == '.' || dir == "" {
 		return path
 	}
 	return filepath.Join(dir, path)
@@ -353,16 +361,18 @@ func pick(bs []*built, addr netip.AddrPort, sni string) *built {
 		d := b.d
 		switch {
 		case !d.Default && !d.Any && d.Addr == addr:
-			if sni != "" && strings.EqualFold(d.ServerName, sni) {
+			if d.matchName(sni) {
 				return b
 			}
-			if byAddr == nil {
+			// Without a matching SNI: the first section for the address,
+			// preferring one that does not name a server.
+			if byAddr == nil || (byAddr.d.ServerName != "" && d.ServerName == "") {
 				byAddr = b
 			}
-		case d.Any && sni != "" && strings.EqualFold(d.ServerName, sni) && anyName == nil:
+		case d.Any && d.matchName(sni) && anyName == nil:
 			anyName = b
 		case d.Default:
-			if sni != "" && strings.EqualFold(d.ServerName, sni) {
+			if d.matchName(sni) {
 				defName = b
 			}
 			if def == nil {
@@ -376,6 +386,23 @@ func pick(bs []*built, addr netip.AddrPort, sni string) *built {
 		}
 	}
 	return nil
+}
+
+// matchName matches an SNI against server_name as server_name_mode says:
+// 0 the name itself, 1 the name and its subdomains, 2 its subdomains only.
+func (d *Domain) matchName(sni string) bool {
+	if sni == "" || d.ServerName == "" {
+		return false
+	}
+	sub := len(sni) > len(d.ServerName) && sni[len(sni)-len(d.ServerName)-1] == '.' &&
+		strings.EqualFold(sni[len(sni)-len(d.ServerName):], d.ServerName)
+	switch d.ServerNameMode {
+	case 1:
+		return sub || strings.EqualFold(sni, d.ServerName)
+	case 2:
+		return sub
+	}
+	return strings.EqualFold(sni, d.ServerName)
 }
 
 // ServerConfig implements transport.TLSConfigs: the config for local's

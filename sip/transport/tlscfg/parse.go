@@ -113,7 +113,6 @@ type File struct {
 // Parse reads a tls.cfg. name is used in error positions ("name:line").
 func Parse(name string, data []byte) (*File, error) {
 	f := &File{Name: name}
-	seen := map[string]string{}
 	var cur *Domain
 	for lineNo := 1; len(data) > 0; lineNo++ {
 		line := data
@@ -140,10 +139,6 @@ func Parse(name string, data []byte) (*File, error) {
 				return nil, fmt.Errorf("%s: %v", pos, err)
 			}
 			d.Pos = pos
-			if prev, dup := seen[d.Name()]; dup {
-				return nil, fmt.Errorf("%s: section [%s] again (first at %s)", pos, d.Name(), prev)
-			}
-			seen[d.Name()] = pos
 			f.Domains = append(f.Domains, d)
 			cur = d
 			continue
@@ -165,7 +160,42 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 		cur.pos[key] = pos
 	}
+	if err := f.checkDuplicates(); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkDuplicates applies Kamailio's rule: one [server:default] and one
+// [client:default]; another section may repeat (the same ADDR, or any)
+// when each has its own server_name, matched against the SNI.
+func (f *File) checkDuplicates() error {
+	first := map[string]*Domain{}
+	for _, d := range f.Domains {
+		prev, dup := first[d.Name()]
+		if !dup {
+			first[d.Name()] = d
+			continue
+		}
+		if d.Default {
+			return fmt.Errorf("%s: section [%s] again (first at %s): there can be only one", d.Pos, d.Name(), prev.Pos)
+		}
+		if prev.ServerName == "" || d.ServerName == "" {
+			return fmt.Errorf("%s: section [%s] again (first at %s): repeated sections need server_name in each", d.Pos, d.Name(), prev.Pos)
+		}
+	}
+	seen := map[string]string{}
+	for _, d := range f.Domains {
+		if d.Default || d.ServerName == "" {
+			continue
+		}
+		k := d.Name() + " " + strings.ToLower(d.ServerName)
+		if p, dup := seen[k]; dup {
+			return fmt.Errorf("%s: section [%s] with server_name %s again (first at %s)", d.Pos, d.Name(), d.ServerName, p)
+		}
+		seen[k] = d.Pos
+	}
+	return nil
 }
 
 // stripComment cuts a '#' comment that is not inside double quotes.

@@ -250,3 +250,88 @@ func TestReadme_SelfSigned(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestParse_RepeatedSectionsNeedServerName: Kamailio's rule for repeated
+// sections, and server_name_mode's matching.
+func TestParse_RepeatedSectionsNeedServerName(t *testing.T) {
+	ok := `
+[server:any]
+server_name = mysipserver.org
+server_name_mode = 1
+certificate = a.pem
+[server:any]
+server_name = mysipserver.net
+server_name_mode = 2
+certificate = b.pem
+[server:any]
+server_name = exact.example
+`
+	f, err := Parse("r.cfg", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		sni  string
+		want int // index in f.Domains, -1 none
+	}{
+		{"mysipserver.org", 0}, {"a.mysipserver.org", 0}, {"xmysipserver.org", -1},
+		{"mysipserver.net", -1}, {"b.mysipserver.net", 1},
+		{"exact.example", 2}, {"a.exact.example", -1}, {"EXACT.example", 2},
+	} {
+		got := -1
+		for i, d := range f.Domains {
+			if d.matchName(tt.sni) {
+				got = i
+				break
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: section %d, want %d", tt.sni, got, tt.want)
+		}
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"[client:default]\n[client:default]", "r.cfg:2: section [client:default] again (first at r.cfg:1): there can be only one"},
+		{"[server:any]\nserver_name=a\n[server:any]\n", "r.cfg:3: section [server:any] again (first at r.cfg:1): repeated sections need server_name"},
+		{"[server:1.2.3.4:5061]\nserver_name=a\n[server:1.2.3.4:5061]\nserver_name=A\n", "r.cfg:3: section [server:1.2.3.4:5061] with server_name A again (first at r.cfg:1)"},
+	} {
+		if _, err := Parse("r.cfg", []byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.in, err, bad.want)
+		}
+	}
+}
+
+// TestParse_InstalledKamailioTLSCfg: the tls.cfg Debian's
+// kamailio-tls-modules installs (/etc/kamailio/tls.cfg, or the file named
+// by KEMI_TLS_CFG) reads unchanged.
+func TestParse_InstalledKamailioTLSCfg(t *testing.T) {
+	path := os.Getenv("KEMI_TLS_CFG")
+	if path == "" {
+		path = "/etc/kamailio/tls.cfg"
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("no Kamailio tls.cfg: %v", err)
+	}
+	f, err := Parse(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Domains) < 2 {
+		t.Fatalf("%d sections", len(f.Domains))
+	}
+	for _, d := range f.Domains {
+		t.Logf("%s %s method=%q verify=%v require=%v cert=%q", d.Pos, d.Name(), d.Method, d.VerifyCertificate, d.RequireCertificate, d.Certificate)
+	}
+}
+
+func TestResolvePaths(t *testing.T) {
+	for _, tt := range [][3]string{
+		{"/etc/kamailio", "tls/cert.pem", "/etc/kamailio/tls/cert.pem"},
+		{"/etc/kamailio", "/abs/cert.pem", "/abs/cert.pem"},
+		{"/etc/kamailio", "./rel/cert.pem", "./rel/cert.pem"},
+	} {
+		if got := resolve(tt[0], tt[1]); got != tt[2] {
+			t.Errorf("resolve(%q, %q) = %q, want %q", tt[0], tt[1], got, tt[2])
+		}
+	}
+}

@@ -58,6 +58,9 @@ func (s *Store) Reload() error {
 	} else if s.cur.Load() != nil {
 		return fmt.Errorf("tls: reload: no tls.cfg file to read")
 	}
+	if s.params.BaseDir != "" {
+		dir = s.params.BaseDir
+	}
 	c, err := Build(f, s.params, dir)
 	if err != nil {
 		return err
