@@ -376,3 +376,61 @@ func TestStreamHostile_ManyIdleConnections(t *testing.T) {
 		t.Fatalf("closed idle %d", s.Stats.ClosedIdle.Load())
 	}
 }
+
+// TestStreamHostile_OverTLS: the same limits hold inside TLS: headers
+// that never end, a body that never completes, a missing Content-Length.
+func TestStreamHostile_OverTLS(t *testing.T) {
+	s, addr := echoStreams(t, StreamConfig{TLS: selfSigned(t), MessageTimeout: 300 * time.Millisecond}, TLS, "127.0.0.1:0")
+	dial := func() *tls.Conn {
+		nc, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	closed := func(nc *tls.Conn) {
+		nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 512)
+		for {
+			if _, err := nc.Read(buf); err != nil {
+				if strings.Contains(err.Error(), "timeout") {
+					t.Fatal("not closed")
+				}
+				return
+			}
+		}
+	}
+	good := dial()
+	check := func() {
+		good.SetDeadline(time.Now().Add(2 * time.Second))
+		m := sipMsg("ok")
+		good.Write([]byte(m))
+		if _, err := ioReadFull(good, make([]byte, len(m))); err != nil {
+			t.Fatalf("the good TLS client was not served: %v", err)
+		}
+	}
+	bad := dial()
+	go func() {
+		bad.Write([]byte("OPTIONS sip:a SIP/2.0\r\n"))
+		junk := []byte(strings.Repeat("X-Junk: jjjjjjjjjjjjjjjjjjjjjjjj\r\n", 1000))
+		for i := 0; i < 400; i++ { // 13 MB
+			if _, err := bad.Write(junk); err != nil {
+				return
+			}
+		}
+	}()
+	closed(bad)
+	check()
+	bad = dial()
+	bad.Write([]byte("INVITE sip:a SIP/2.0\r\nContent-Length: 500\r\n\r\nshort"))
+	closed(bad)
+	check()
+	bad = dial()
+	bad.Write([]byte("INVITE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n"))
+	closed(bad)
+	check()
+	waitFor(t, "counters", time.Second, func() bool {
+		return s.Stats.ClosedTooBig.Load() == 1 && s.Stats.ClosedSlow.Load() == 1 && s.Stats.ClosedNoCL.Load() == 1
+	})
+}
