@@ -344,7 +344,7 @@ func TestStream_MaxLifetime(t *testing.T) {
 // TestStream_IdleCountsWrites: a connection kemi keeps writing to is not
 // idle even if the peer sends nothing.
 func TestStream_IdleCountsWrites(t *testing.T) {
-	s, addr := echoStreams(t, StreamConfig{IdleTimeout: 200 * time.Millisecond}, TCP, "127.0.0.1:0")
+	s, addr := echoStreams(t, StreamConfig{IdleTimeout: 500 * time.Millisecond}, TCP, "127.0.0.1:0")
 	c := dialClient(t, addr)
 	if err := c.roundTrip(sipMsg("x")); err != nil {
 		t.Fatal(err)
@@ -353,8 +353,8 @@ func TestStream_IdleCountsWrites(t *testing.T) {
 	if conn == nil {
 		t.Fatal("connection not found by address")
 	}
-	for i := 0; i < 8; i++ {
-		time.Sleep(60 * time.Millisecond)
+	for i := 0; i < 10; i++ {
+		time.Sleep(80 * time.Millisecond)
 		if err := conn.Write([]byte("\r\n")); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
