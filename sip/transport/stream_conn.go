@@ -181,6 +181,12 @@ func (c *Conn) serve() {
 			} else {
 				c.grow()
 			}
+			if c.w == len(c.buf) {
+				// Cannot happen: the framer refuses a message before the
+				// buffer reaches MaxMessage+1. Never read into nothing.
+				c.closeWith(reasonTooBig)
+				return
+			}
 		}
 		n, err := c.nc.Read(c.buf[c.w:])
 		if n > 0 {
