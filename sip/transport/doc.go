@@ -37,4 +37,58 @@
 //
 // Other operating systems get a portable fallback with one ReadFrom and one
 // WriteTo per datagram.
+//
+// # Streams: TCP and TLS
+//
+// A Streams owns every TCP and TLS listener (Listen), every connection
+// accepted or opened (Dial, or Send when none exists), the connection
+// table, and the limits of StreamConfig. Each connection is a Conn with
+// an id (Kamailio's $conid) and one goroutine that reads, frames and
+// dispatches; a server has one Streams for all its stream sockets.
+//
+//   - Framing (StreamFramer) follows RFC 3261 §18.3: the header block ends
+//     at the first empty line, and Content-Length bytes of body follow. A
+//     message without Content-Length closes the connection unless
+//     AcceptNoCL (tcp_accept_no_cl). RFC 5626 keepalives: CRLFCRLF between
+//     messages is answered with CRLF, a lone CRLF is skipped. The framer
+//     keeps its place, so a header block dribbled in byte by byte is
+//     scanned once, and it allocates nothing.
+//   - Limits: MaxMessage (headers and body), MessageTimeout (a message's
+//     first byte to its last; the TLS handshake too), FirstDataTimeout (an
+//     accepted connection that says nothing), IdleTimeout
+//     (tcp_connection_lifetime), MaxLifetime, MaxTCP and MaxTLS (at the
+//     limit, new connections are accepted and closed at once),
+//     ConnectTimeout (TCP connect and TLS handshake), SendTimeout and
+//     WriteQueue (a peer that does not read). A peer that breaks one loses
+//     its connection and nothing else; StreamStats.Closed* say why.
+//   - Memory: an idle TCP connection holds no read buffer. Its goroutine
+//     waits in the netpoller through RawConn.Read with a 1-byte MSG_PEEK,
+//     and takes a 4 KiB buffer from a shared free list only when data
+//     comes; the buffer grows (to MaxMessage) for a large message, and
+//     goes back, or to the garbage collector if it grew, when no message
+//     is in progress. A TLS connection keeps its buffer (crypto/tls may
+//     hold decrypted data the socket no longer shows).
+//   - Writes (Conn.Write, Streams.Send) never wait for the peer: what the
+//     kernel does not take at once is queued, up to WriteQueue bytes, and
+//     a goroutine started for the occasion sends it within SendTimeout, as
+//     Kamailio's tcp_async does. A handler writing to a peer that does not
+//     read is never held up.
+//   - Handlers: Serve makes Workers StreamHandlers; a connection with a
+//     complete message borrows one, calls it on its own goroutine, and
+//     gives it back, so a handler (a script VM) is used by one message at
+//     a time and needs no locks, and no goroutine switch is paid per
+//     message. The stack a deep handler grows on a connection's goroutine
+//     is shrunk back by the garbage collector once it is idle. A panic in
+//     a StreamHandler is not recovered here (the router recovers its own).
+//   - Reuse, as Kamailio does it: Send tries SendOptions.ConnID (the
+//     connection a request came on, or the one a contact registered
+//     over), then an open connection to the address (the latest, or one
+//     given that address with AddAlias: add_tcp_alias, Via alias), then
+//     opens one unless NoConnect (set_reply_no_connect,
+//     set_forward_no_connect). CloseAfter closes it once written
+//     (set_forward_close, set_reply_close).
+//
+// TLS configurations come from StreamConfig.TLS (TLSConfigs), asked on
+// every handshake; package tlscfg builds them from Kamailio's tls.cfg and
+// reloads them. README.md describes how a server plugs all this in.
 package transport

@@ -1,0 +1,6 @@
+//go:build race
+
+package transport
+
+// raceEnabled: the race detector makes stacks and heap objects larger.
+const raceEnabled = true
