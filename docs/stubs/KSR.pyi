@@ -17,7 +17,7 @@ class _app_starlark:
 
 
 class _auth:
-    """Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: the issue time, a sequence number and the challenge's qop, algorithm and auth_checks bits, signed with HMAC-SHA256 under the secret together with the message fields the auth_checks bits select, so any worker checks any nonce and a challenge keeps no state. Only a nonce a valid credential used is remembered (its last nc), in a table of nc_array_size entries; see docs/auth.md for the replay protections and where kemi's defaults differ from Kamailio's."""
+    """Digest authentication (RFC 2617, RFC 7616, RFC 8760 for SHA-256) without a user database: challenges, credential checks against a password the script supplies, and the helpers auth_db builds on. Nonces are stateless: the issue time, a sequence number and the challenge's qop, algorithm and auth_checks bits, signed with HMAC-SHA256 under the secret together with the message fields the auth_checks bits select, so any worker checks any nonce and a challenge keeps no state. Only a nonce a valid credential used is remembered (its last nc, and a fingerprint of the request that used it so that a retransmission of that request is accepted again), in a table of nc_array_size entries; see docs/auth.md for the replay protections and where kemi's defaults differ from Kamailio's."""
 
     def auth_algorithm(self, algorithm: str) -> int:
         """Set the algorithm of the challenges sent from now on."""

@@ -63,6 +63,9 @@ const (
 	defChecksInDlg    = CheckRURI | CheckCallID | CheckFromTag | CheckSrcIP
 )
 
+// checkClock is the time a check runs at, Unix seconds (tests move it).
+var checkClock = func() int64 { return time.Now().Unix() }
+
 // states is each runtime's state, built from the params on first use.
 var states = core.NewRuntimeState(newState)
 
@@ -163,6 +166,7 @@ type msgState struct {
 	mac  mac
 	part parts
 	dec  decoded
+	fp   [fpLen]byte
 	buf  []byte
 	ha1  []byte
 	resp []byte
@@ -270,7 +274,7 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 		ctx.Log(core.LNotice, "auth: credentials without qop, the challenge asked for qop=auth\n")
 		return Error
 	}
-	now := time.Now().Unix()
+	now := checkClock()
 	partsOf(ctx, &st.part)
 	switch n.verify(&st.mac, dec, &st.part, now) {
 	case nonceStale:
@@ -322,7 +326,10 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 	// forged answer cannot burn a client's nc.
 	oneTime := s.oneTime || !hasQop && s.checkNC
 	if s.checkNC || s.oneTime {
-		switch n.used.use(dec.id, dec.since, now, n.expire, nc, hasQop && s.checkNC, oneTime) {
+		n.fingerprint(&st.mac, byte(ctx.Proto), ctx.Src, m.Raw(), &st.fp)
+		switch n.used.use(dec.id, dec.since, now, n.expire, nc, hasQop && s.checkNC, oneTime, &st.fp) {
+		case useRetransmission:
+			ctx.Log(core.LDbg, "auth: retransmission of the request that used this nonce and nc: accepted again\n")
 		case useReplay:
 			st.stale = true
 			ctx.Log(core.LNotice, "auth: nc "+core.LogValue(cred.NC)+" not above the last one for this nonce (replay?) from "+ctx.Src.String()+"\n")

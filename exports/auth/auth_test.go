@@ -142,15 +142,19 @@ func TestChallengeAndCheck(t *testing.T) {
 			t.Fatalf("%v challenge: %s", alg, line)
 		}
 		nonce := nonceRE.FindStringSubmatch(line)[1]
-		check := func(pass, nc string) int {
-			raw := register("Authorization: " + authorization(alg, "alice", "example.com", pass, "REGISTER", "sip:example.com", nonce, nc, "c0ffee"))
+		checkC := func(pass, nc, cnonce string) int {
+			raw := register("Authorization: " + authorization(alg, "alice", "example.com", pass, "REGISTER", "sip:example.com", nonce, nc, cnonce))
 			return PvAuthCheck(msgCtx(t, rt, raw, nil), "example.com", "secret", 0, 1)
 		}
+		check := func(pass, nc string) int { return checkC(pass, nc, "c0ffee") }
 		if rc := check("secret", "00000001"); rc != OK {
 			t.Fatalf("%v: good credentials: %d", alg, rc)
 		}
-		if rc := check("secret", "00000001"); rc != StaleNonce {
-			t.Errorf("%v: replayed nc: %d, want %d", alg, rc, StaleNonce)
+		if rc := check("secret", "00000001"); rc != OK {
+			t.Errorf("%v: retransmission (the same request again): %d, want %d", alg, rc, OK)
+		}
+		if rc := checkC("secret", "00000001", "0ther"); rc != StaleNonce {
+			t.Errorf("%v: replayed nc in another request: %d, want %d", alg, rc, StaleNonce)
 		}
 		if rc := check("secret", "00000002"); rc != OK {
 			t.Errorf("%v: next nc: %d", alg, rc)

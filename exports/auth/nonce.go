@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"hash"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 )
@@ -54,6 +56,17 @@ const (
 // it comes within the window, so forgetting never lets a replay through.
 const firstUseWindow = 30
 
+// retxWindow is how long after a nonce's accepted use a retransmission
+// of that same request (same nonce, same nc, same bytes, same source) is
+// accepted again: 64*T1, RFC 3261's Timer F and H, after which a UAC
+// stops retransmitting.
+const retxWindow = 32
+
+// fpLen is the length of a request's fingerprint in the used-nonce
+// table: a truncated HMAC, so that a request that is not a
+// retransmission matches only by a 2^-48 chance per try.
+const fpLen = 6
+
 // nonces is the per-runtime nonce state.
 type nonces struct {
 	secret []byte
@@ -86,6 +99,7 @@ type mac struct {
 	sum    [sha256.Size]byte
 	raw    [nonceRaw]byte
 	n      [4]byte
+	addr   [19]byte // proto | source IP | port, for fingerprint
 }
 
 func (m *mac) begin(secret []byte) {
@@ -124,7 +138,28 @@ func (n *nonces) macs(m *mac, p *parts) {
 	copy(raw[32:40], m.end())
 }
 
-var mac2Tag = []byte{2}
+var (
+	mac2Tag = []byte{2}
+	fpTag   = []byte{3}
+)
+
+// fingerprint is the keyed fingerprint of a request as the used-nonce
+// table keeps it: HMAC-SHA256(secret, "\x03"|proto|source|request)
+// truncated to fpLen bytes. It covers the whole request as received
+// (Request-URI, Call-ID, CSeq, every Contact, Expires, the credentials
+// with their response, the body, ...), so only a byte-identical copy from
+// the same transport address matches: a retransmission.
+func (n *nonces) fingerprint(m *mac, proto byte, src netip.AddrPort, req []byte, fp *[fpLen]byte) {
+	a := &m.addr
+	a[0] = proto
+	*(*[16]byte)(a[1:17]) = src.Addr().Unmap().As16()
+	binary.BigEndian.PutUint16(a[17:], src.Port())
+	m.begin(n.secret)
+	m.h.Write(fpTag)
+	m.h.Write(a[:])
+	m.part(req)
+	copy(fp[:], m.end())
+}
 
 func (n *nonces) bind(m *mac, checks byte, p *parts) {
 	if checks&CheckRURI != 0 {
@@ -210,17 +245,21 @@ func (n *nonces) verify(m *mac, d *decoded, p *parts, now int64) int {
 }
 
 // usedTable remembers the nonces valid credentials used: the last nc of
-// each (nonce_count) and that it was used (one_time_nonce). Only a
+// each (nonce_count), that it was used (one_time_nonce), and the
+// fingerprint and time of the request that used it last, so that a
+// retransmission of that request within retxWindow is accepted again
+// (with the same nc, which would otherwise be a replay). Only a
 // credential that passed every check adds an entry, so unauthenticated
 // requests create no state. It is a fixed array of 8-entry buckets; a
 // nonce may live in either of two buckets and a new one goes to the one
-// with fewer live entries. An entry may be reused once its nonce expired
-// or once firstUseWindow has passed since its issue (a forgotten nonce is
-// then refused as stale). When neither bucket has a reusable entry the
-// new nonce is refused as stale rather than forget one a replay could
-// still use. The table therefore takes about 0.7*size/firstUseWindow new
-// nonces a second, sustained (none refused up to 70% full in
-// TestUsedTableLoad; some from 75%).
+// with fewer live entries. An entry may be reused once its nonce expired,
+// or once firstUseWindow has passed since its issue and retxWindow since
+// its last use (a forgotten nonce is then refused as stale, a forgotten
+// retransmission too). When neither bucket has a reusable entry the new
+// nonce is refused as stale rather than forget one a replay could still
+// use. With first uses right after the challenge, the table therefore
+// takes about 0.7*size/retxWindow new nonces a second, sustained (none
+// refused up to 70% full in TestUsedTableLoad; some from 75%).
 type usedTable struct {
 	seed    uint64
 	mask    uint64 // bucket count - 1
@@ -230,10 +269,33 @@ type usedTable struct {
 
 type usedBucket [8]usedEntry
 
+// usedEntry is 24 bytes; a bucket 192.
 type usedEntry struct {
 	id    uint64 // 0: empty
 	nc    uint32
-	since uint32 // issue time, Unix seconds mod 2^32
+	since uint32      // issue time, Unix seconds mod 2^32
+	fp    [fpLen]byte // fingerprint of the request that used it last
+	at    uint16      // when, in seconds after since (saturated: earlier, so the window only shrinks)
+}
+
+// usedAt is the time of the entry's last accepted use.
+func (e *usedEntry) usedAt() int64 { return int64(e.since) + int64(e.at) }
+
+// live reports whether e must be kept at now.
+func (e *usedEntry) live(now, expire int64) bool {
+	s := int64(e.since)
+	return e.id != 0 && now-s <= expire && (now-s <= firstUseWindow || now-e.usedAt() <= retxWindow)
+}
+
+func (e *usedEntry) setUse(since, now int64, fp *[fpLen]byte) {
+	d := now - since
+	switch {
+	case d < 0:
+		d = 0 // issued up to nonce_auth_max_drift in the future
+	case d > 0xffff:
+		d = 0xffff
+	}
+	e.fp, e.at = *fp, uint16(d)
 }
 
 func newUsedTable(size int) *usedTable {
@@ -287,16 +349,20 @@ func unlock(l1, l2 *sync.Mutex) {
 
 // use results.
 const (
-	useOK      = iota
-	useReplay  // nc did not grow: stale, as Kamailio's nonce_count
-	useReused  // one-time nonce used again
-	useTooLate // not remembered and past its first-use window: stale
-	useFull    // nowhere to remember it without forgetting a live one: stale
+	useOK             = iota
+	useRetransmission // the request that used it last, again, within retxWindow: OK
+	useReplay         // nc did not grow: stale, as Kamailio's nonce_count
+	useReused         // one-time nonce used again
+	useTooLate        // not remembered and past its first-use window: stale
+	useFull           // nowhere to remember it without forgetting a live one: stale
 )
 
-// use records a use of nonce id issued at since. With oneTime the nonce
-// may be used once; else with hasNC, nc must be greater than the last.
-func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, oneTime bool) int {
+// use records a use of nonce id issued at since by the request whose
+// fingerprint is fp. With oneTime the nonce may be used once; else with
+// hasNC, nc must be greater than the last. Either way, the request that
+// used it last may come again (same nc, same fp) within retxWindow of
+// that use: a retransmission.
+func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, oneTime bool, fp *[fpLen]byte) int {
 	if id == 0 { // marks an empty entry; issue never makes it
 		return useFull
 	}
@@ -315,6 +381,10 @@ func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, o
 		for i := range b {
 			e := &b[i]
 			if e.id == id {
+				if (!hasNC || nc == e.nc) && now-e.usedAt() <= retxWindow &&
+					subtle.ConstantTimeCompare(e.fp[:], fp[:]) == 1 {
+					return useRetransmission // the window counts from the first copy
+				}
 				switch {
 				case oneTime:
 					return useReused
@@ -324,10 +394,10 @@ func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, o
 				if hasNC {
 					e.nc = nc
 				}
+				e.setUse(since, now, fp)
 				return useOK
 			}
-			s := int64(e.since)
-			if e.id != 0 && now-s <= firstUseWindow && now-s <= expire {
+			if e.live(now, expire) {
 				live++ // must be kept
 				continue
 			}
@@ -349,6 +419,7 @@ func (t *usedTable) use(id uint64, since, now, expire int64, nc uint32, hasNC, o
 	if hasNC {
 		free.nc = nc
 	}
+	free.setUse(since, now, fp)
 	return useOK
 }
 

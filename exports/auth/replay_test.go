@@ -31,6 +31,9 @@ func regWith(ruri, callID, contact string, extra ...string) string {
 	}, extra...)...))
 }
 
+// Two request fingerprints for tests of the used-nonce table.
+var fpA, fpB = &[fpLen]byte{0xa}, &[fpLen]byte{0xb}
+
 const (
 	ruri1    = "sip:example.com"
 	callID1  = "reg-alice@192.0.2.10"
@@ -134,9 +137,13 @@ func TestHardening_DigestReplay_NoQopWhenConfigured(t *testing.T) {
 func TestHardening_DigestReplay_NCNotIncreasing(t *testing.T) {
 	rt := newRT(t, nil)
 	nonce, _ := sniffed(t, rt, MD5)
+	// Each request differs from the one before (its Contact): none is a
+	// retransmission.
+	i := 0
 	use := func(nc string) int {
+		i++
 		authz := "Authorization: " + authorization(MD5, "alice", "example.com", "secret", "REGISTER", ruri1, nonce, nc, "c"+nc)
-		return checkAt(t, rt, regWith(ruri1, callID1, contact1, authz), ksrtest.Src)
+		return checkAt(t, rt, regWith(ruri1, callID1, "<sip:alice@192.0.2.10:"+strconv.Itoa(5062+i)+">", authz), ksrtest.Src)
 	}
 	for _, c := range []struct {
 		nc   string
@@ -294,7 +301,7 @@ func TestHardening_DigestReplay_TableFullRefuses(t *testing.T) {
 		t.Errorf("ninth nonce in a full table: %d, want %d", rc, StaleNonce)
 	}
 	for i, a := range authz {
-		if rc := checkAt(t, rt, regWith(ruri1, callID1, contact1, a), ksrtest.Src); rc != StaleNonce {
+		if rc := checkAt(t, rt, regWith(ruri1, callID1, "<sip:mallory@198.51.100.66:5060>", a), ksrtest.Src); rc != StaleNonce {
 			t.Errorf("replay %d with the table full: %d, want %d", i, rc, StaleNonce)
 		}
 	}
@@ -305,24 +312,28 @@ func TestHardening_DigestReplay_TableFullRefuses(t *testing.T) {
 func TestHardening_DigestReplay_ForgottenNonceIsStale(t *testing.T) {
 	tb := newUsedTable(8)
 	now := int64(1_000_000)
-	if r := tb.use(1, now, now, 300, 1, true, false); r != useOK {
+	if r := tb.use(1, now, now, 300, 1, true, false, fpA); r != useOK {
 		t.Fatal(r)
 	}
 	for id := uint64(2); id <= 8; id++ {
-		if r := tb.use(id, now, now, 300, 1, true, false); r != useOK {
+		if r := tb.use(id, now, now, 300, 1, true, false, fpA); r != useOK {
 			t.Fatal(id, r)
 		}
 	}
-	if r := tb.use(9, now, now, 300, 1, true, false); r != useFull {
+	if r := tb.use(9, now, now, 300, 1, true, false, fpA); r != useFull {
 		t.Fatalf("full table: %d", r)
 	}
-	later := now + firstUseWindow + 1
-	if r := tb.use(10, later, later, 300, 1, true, false); r != useOK {
+	// Past the first-use window, and past the retransmission window of
+	// every use.
+	later := now + max(firstUseWindow, retxWindow) + 1
+	if r := tb.use(10, later, later, 300, 1, true, false, fpA); r != useOK {
 		t.Fatalf("after the window an old entry makes room: %d", r)
 	}
 	stale := 0
 	for id := uint64(1); id <= 8; id++ {
-		switch tb.use(id, now, later, 300, 1, true, false) {
+		// The same request (fingerprint) again, now too late to be a
+		// retransmission.
+		switch tb.use(id, now, later, 300, 1, true, false, fpA) {
 		case useTooLate:
 			stale++
 		case useReplay:
@@ -332,6 +343,124 @@ func TestHardening_DigestReplay_ForgottenNonceIsStale(t *testing.T) {
 	}
 	if stale != 1 {
 		t.Errorf("%d nonces forgotten, want 1", stale)
+	}
+}
+
+// A UDP retransmission of a REGISTER that was accepted (the same bytes
+// from the same address: same nonce and nc) is accepted again, so the
+// registrar answers it 200 again instead of 401 stale; sipp retransmits
+// under load. Everything else about it is still a replay.
+func TestHardening_DigestReplay_RetransmissionAccepted(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		params map[string]core.Value
+		nc     string
+	}{
+		{"qop nc", nil, "00000001"},
+		{"no qop", map[string]core.Value{"qop": core.Str("")}, ""},
+		{"one_time_nonce", map[string]core.Value{"one_time_nonce": core.Int(1)}, "00000001"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rt := newRT(t, c.params)
+			nonce := nonceRE.FindStringSubmatch(challengeLine(t, rt, regWith(ruri1, callID1, contact1), 0))[1]
+			authz := "Authorization: " + authorization(MD5, "alice", "example.com", "secret", "REGISTER", ruri1, nonce, c.nc, "0a4f113b")
+			req := regWith(ruri1, callID1, contact1, "Expires: 600", authz)
+			for i := 0; i < 3; i++ {
+				if rc := checkAt(t, rt, req, ksrtest.Src); rc != OK {
+					t.Fatalf("copy %d of the same REGISTER: %d, want %d", i+1, rc, OK)
+				}
+			}
+			// The same bytes from another port of the same host are no
+			// retransmission (the nonce binds only the IP).
+			other := netip.AddrPortFrom(ksrtest.Src.Addr(), ksrtest.Src.Port()+1)
+			replayed := StaleNonce
+			if c.nc == "" || c.params["one_time_nonce"].I != 0 {
+				replayed = NonceReused
+			}
+			if rc := checkAt(t, rt, req, other); rc != replayed {
+				t.Errorf("the same REGISTER from another port: %d, want %d", rc, replayed)
+			}
+			for name, r := range map[string]string{
+				"other Contact":         regWith(ruri1, callID1, "<sip:mallory@198.51.100.66:5060>", "Expires: 600", authz),
+				"Contact: * Expires: 0": regWith(ruri1, callID1, "*", "Expires: 0", authz),
+				"other Expires":         regWith(ruri1, callID1, contact1, "Expires: 0", authz),
+				"other CSeq":            strings.Replace(req, "CSeq: 2 REGISTER", "CSeq: 3 REGISTER", 1),
+				"second Contact":        regWith(ruri1, callID1, contact1, "Expires: 600", "Contact: <sip:mallory@198.51.100.66>", authz),
+				"other Call-ID":         regWith(ruri1, "other-call@198.51.100.66", contact1, "Expires: 600", authz),
+				"other Request-URI":     regWith("sip:other.example.com", callID1, contact1, "Expires: 600", authz),
+				"other Via (branch)":    strings.Replace(req, "branch=z9hG4bKreg", "branch=z9hG4bKmal", 1),
+				"a body":                strings.Replace(req, "Content-Length: 0", "Content-Length: 3", 1) + "abc",
+			} {
+				if rc := checkAt(t, rt, r, ksrtest.Src); rc >= 0 {
+					t.Errorf("%s, same nonce and nc: %d, want < 0", name, rc)
+				}
+			}
+			// Still a retransmission after the replays failed.
+			if rc := checkAt(t, rt, req, ksrtest.Src); rc != OK {
+				t.Errorf("the same REGISTER after the replays: %d, want %d", rc, OK)
+			}
+		})
+	}
+}
+
+// A retransmission is accepted only within retxWindow (64*T1) of the
+// first accepted copy; retransmitting does not extend the window.
+func TestHardening_DigestReplay_RetransmissionWindow(t *testing.T) {
+	defer func(f func() int64) { checkClock = f }(checkClock)
+	rt := newRT(t, nil)
+	nonce := nonceRE.FindStringSubmatch(challengeLine(t, rt, regWith(ruri1, callID1, contact1), 0))[1]
+	authz := "Authorization: " + authorization(MD5, "alice", "example.com", "secret", "REGISTER", ruri1, nonce, "00000001", "0a4f113b")
+	req := regWith(ruri1, callID1, contact1, authz)
+	t0 := time.Now().Unix()
+	for _, c := range []struct {
+		after int64
+		want  int
+	}{{0, OK}, {1, OK}, {retxWindow, OK}, {retxWindow + 1, StaleNonce}, {retxWindow + 5, StaleNonce}} {
+		checkClock = func() int64 { return t0 + c.after }
+		if rc := checkAt(t, rt, req, ksrtest.Src); rc != c.want {
+			t.Errorf("the same REGISTER %d s after the first: %d, want %d", c.after, rc, c.want)
+		}
+	}
+	// The next nc is a new use, with a window of its own.
+	authz2 := "Authorization: " + authorization(MD5, "alice", "example.com", "secret", "REGISTER", ruri1, nonce, "00000002", "0a4f113b")
+	req2 := regWith(ruri1, callID1, contact1, authz2)
+	for _, c := range []struct {
+		after int64
+		want  int
+	}{{40, OK}, {40 + retxWindow, OK}, {41 + retxWindow, StaleNonce}} {
+		checkClock = func() int64 { return t0 + c.after }
+		if rc := checkAt(t, rt, req2, ksrtest.Src); rc != c.want {
+			t.Errorf("nc 2, %d s after the first use: %d, want %d", c.after, rc, c.want)
+		}
+	}
+}
+
+// The used-nonce table keeps an entry whose nonce is past its first-use
+// window while a retransmission of its last use may still come, and
+// lets it go after.
+func TestUsedTableRetransmissionKeepsEntry(t *testing.T) {
+	tb := newUsedTable(8)
+	now := int64(1_000_000)
+	for id := uint64(1); id <= 8; id++ {
+		if r := tb.use(id, now, now+firstUseWindow, 300, 1, true, false, fpA); r != useOK {
+			t.Fatal(id, r)
+		}
+	}
+	// 31 s after the use, past the first-use window of every nonce: all
+	// still kept for a retransmission.
+	at := now + firstUseWindow + retxWindow - 1
+	if r := tb.use(9, at, at, 300, 1, true, false, fpA); r != useFull {
+		t.Errorf("new nonce while every entry may still see a retransmission: %d, want %d", r, useFull)
+	}
+	if r := tb.use(3, now, at, 300, 1, true, false, fpA); r != useRetransmission {
+		t.Errorf("retransmission %d s after its use: %d", at-now-firstUseWindow, r)
+	}
+	if r := tb.use(3, now, at, 300, 1, true, false, fpB); r != useReplay {
+		t.Errorf("another request with the same nc: %d, want %d", r, useReplay)
+	}
+	later := now + firstUseWindow + retxWindow + 1
+	if r := tb.use(10, later, later, 300, 1, true, false, fpA); r != useOK {
+		t.Errorf("new nonce after the retransmission window: %d", r)
 	}
 }
 
@@ -406,7 +535,7 @@ func TestUsedTableLoad(t *testing.T) {
 	refused := 0
 	n := tb.size() * 7 / 10
 	for id := uint64(1); id <= uint64(n); id++ {
-		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false) == useFull {
+		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false, fpA) == useFull {
 			refused++
 		}
 	}
@@ -416,16 +545,18 @@ func TestUsedTableLoad(t *testing.T) {
 	}
 	over := 0
 	for id := uint64(n + 1); id <= uint64(tb.size()+1000); id++ {
-		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false) == useFull {
+		if tb.use(id<<20|0xabc, now, now, 300, 1, true, false, fpA) == useFull {
 			over++
 		}
 	}
 	if over < 1000 {
 		t.Errorf("only %d refused beyond the table's size", over)
 	}
-	// Every nonce it took is still remembered: none was pushed out.
+	// Every nonce it took is still remembered: none was pushed out (a
+	// request other than the one that used it: a replay, not a
+	// retransmission).
 	for id := uint64(1); id <= uint64(n); id++ {
-		if r := tb.use(id<<20|0xabc, now, now, 300, 1, true, false); r != useReplay && r != useFull {
+		if r := tb.use(id<<20|0xabc, now, now, 300, 1, true, false, fpB); r != useReplay && r != useFull {
 			t.Fatalf("nonce %d: %d", id, r)
 		}
 	}
