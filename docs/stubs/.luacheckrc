@@ -94,6 +94,12 @@ read_globals = {
 			to_WSS = {},
 			to_WSX = {},
 			warn = {},
+			acc = {
+				fields = {
+					acc_log_request = {},
+					acc_request = {},
+				},
+			},
 			app_jsdt = {
 				fields = {
 				},

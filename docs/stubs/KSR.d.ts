@@ -3,6 +3,23 @@
 // Editor stubs for the KSR object of KEMI JavaScript scripts. A module
 // that is not loaded is undefined at run time.
 
+/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet. */
+interface KSR_acc {
+	/**
+	 * Write an accounting record of the current request now, to the log and json_file.
+	 * @param comment Status code and reason, "200 OK"; text without a code is the reason alone.
+	 * @returns 1 when the record was written; -1 when it could not be.
+	 */
+	acc_log_request(comment: string): number;
+	/**
+	 * As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+	 * @param comment Status code and reason, "200 OK".
+	 * @param table Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
+	 * @returns 1 when the record was written; -1 when it could not be.
+	 */
+	acc_request(comment: string, table: string): number;
+}
+
 /** JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget. */
 interface KSR_app_jsdt {
 }
@@ -3167,6 +3184,7 @@ interface KSR_xlog {
 
 /** The KSR object: core functions and one member per loaded module. */
 interface KSR_object {
+	acc: KSR_acc;
 	app_jsdt: KSR_app_jsdt;
 	app_lua: KSR_app_lua;
 	app_starlark: KSR_app_starlark;

@@ -355,6 +355,21 @@ function KSR.to_WSX() end
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.warn(msg) end
 
+---Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script.
+---@class KSR.acc
+KSR.acc = {}
+
+---Write an accounting record of the current request now, to the log and json_file.
+---@param comment string Status code and reason, "200 OK"; text without a code is the reason alone.
+---@return integer # 1 when the record was written; -1 when it could not be.
+function KSR.acc.acc_log_request(comment) end
+
+---As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+---@param comment string Status code and reason, "200 OK".
+---@param table string Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
+---@return integer # 1 when the record was written; -1 when it could not be.
+function KSR.acc.acc_request(comment, table) end
+
 ---JavaScript routing scripts (KEMI), run by the goja interpreter.
 ---@class KSR.app_jsdt
 KSR.app_jsdt = {}

@@ -4,6 +4,18 @@
 from typing import Union
 
 
+class _acc:
+    """Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet."""
+
+    def acc_log_request(self, comment: str) -> int:
+        """Write an accounting record of the current request now, to the log and json_file."""
+        ...
+
+    def acc_request(self, comment: str, table: str) -> int:
+        """As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name."""
+        ...
+
+
 class _app_jsdt:
     """JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget."""
 
@@ -2115,6 +2127,7 @@ class _xlog:
 class _KSR:
     """The KSR object: core functions and one attribute per loaded module."""
 
+    acc: _acc
     app_jsdt: _app_jsdt
     app_lua: _app_lua
     app_starlark: _app_starlark

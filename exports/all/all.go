@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "kemi/exports/acc"         // module "acc"
 	_ "kemi/exports/auth"        // module "auth"
 	_ "kemi/exports/auth_db"     // module "auth_db"
 	_ "kemi/exports/auth_xkeys"  // module "auth_xkeys"
