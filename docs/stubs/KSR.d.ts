@@ -262,6 +262,153 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
+/** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server. */
+interface KSR_dialog {
+	/**
+	 * End the message's answered dialog by sending BYE to the side(s) named.
+	 * @param side all, caller or callee.
+	 * @returns 1 when the answered dialog was ended; -1 when there is none.
+	 */
+	dlg_bye(side: string): number;
+	/**
+	 * Test a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when the flag is set; -1 when not, or there is no dialog.
+	 */
+	dlg_isflagset(flag: number): number;
+	/**
+	 * Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout).
+	 * @returns 1 when the initial INVITE got a dialog or the in-dialog request matched one; -1 otherwise (not an INVITE, no Call-ID or From tag, max_dialogs reached, no dialog matched).
+	 */
+	dlg_manage(): number;
+	/**
+	 * Clear a property of the message's dialog.
+	 * @param attr As dlg_set_property.
+	 * @returns 1 when reset; -1 otherwise.
+	 */
+	dlg_reset_property(attr: string): number;
+	/**
+	 * Clear a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when reset; -1 otherwise.
+	 */
+	dlg_resetflag(flag: number): number;
+	/**
+	 * Set a property of the message's dialog.
+	 * @param attr timeout-noreset, timeout-bye, ka-src or ka-dst (the last two accepted, no keepalives).
+	 * @returns 1 when set; -1 when there is no dialog or the attribute is unknown.
+	 */
+	dlg_set_property(attr: string): number;
+	/**
+	 * Lifetime of the message's dialog from its answer (from now when answered already).
+	 * @param secs Seconds.
+	 * @returns 1 when set; -1 when the message has no dialog.
+	 */
+	dlg_set_timeout(secs: number): number;
+	/**
+	 * Set a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when set; -1 when there is no dialog or the flag is out of range.
+	 */
+	dlg_setflag(flag: number): number;
+	/**
+	 * Count the dialogs in a profile (with a value) into a pseudo-variable.
+	 * @param profile Profile name.
+	 * @param value Value; "" for every dialog of the profile.
+	 * @param pv Writable pseudo-variable the count goes into, "$var(size)".
+	 * @returns 1 when the count was stored; -1 when there is no such profile or pv is not writable.
+	 */
+	get_profile_size(profile: string, value: string, pv: string): number;
+	/**
+	 * Count every dialog of a profile into a pseudo-variable.
+	 * @param profile Profile name.
+	 * @param pv Writable pseudo-variable.
+	 * @returns As get_profile_size.
+	 */
+	get_profile_size_static(profile: string, pv: string): number;
+	/**
+	 * Whether the message's dialog is in a profile (with that value).
+	 * @param profile Profile name.
+	 * @param value Value; "" for any.
+	 * @returns 1 when the message's dialog is in the profile; -1 otherwise.
+	 */
+	is_in_profile(profile: string, value: string): number;
+	/**
+	 * Whether the message's dialog is in a profile.
+	 * @param profile Profile name.
+	 * @returns As is_in_profile.
+	 */
+	is_in_profile_static(profile: string): number;
+	/**
+	 * Whether the request is within a tracked dialog (or had one made by dlg_manage).
+	 * @returns 1 when the message belongs to a tracked dialog; -1 otherwise.
+	 */
+	is_known_dlg(): number;
+	/**
+	 * Add the message's dialog to a profile.
+	 * @param profile Profile name (profiles_with_value or profiles_no_value).
+	 * @param value Value (for a profile with values).
+	 * @returns 1 when the dialog was added; -1 when there is no dialog or no such profile.
+	 */
+	set_dlg_profile(profile: string, value: string): number;
+	/**
+	 * Add the message's dialog to a profile without value.
+	 * @param profile Profile name.
+	 * @returns As set_dlg_profile.
+	 */
+	set_dlg_profile_static(profile: string): number;
+	/**
+	 * Take the message's dialog out of a profile.
+	 * @param profile Profile name.
+	 * @param value Value.
+	 * @returns 1 when the dialog was in it and was taken out; -1 otherwise.
+	 */
+	unset_dlg_profile(profile: string, value: string): number;
+	/**
+	 * Take the message's dialog out of a profile (every value).
+	 * @param profile Profile name.
+	 * @returns As unset_dlg_profile.
+	 */
+	unset_dlg_profile_static(profile: string): number;
+	/**
+	 * A dialog variable.
+	 * @param name Variable name.
+	 * @returns The value, or null.
+	 */
+	var_get(name: string): string|null;
+	/**
+	 * A dialog variable, "" when unset.
+	 * @param name Variable name.
+	 * @returns The value, or "".
+	 */
+	var_gete(name: string): string;
+	/**
+	 * A dialog variable, "<null>" when unset.
+	 * @param name Variable name.
+	 * @returns The value, or "<null>".
+	 */
+	var_getw(name: string): string;
+	/**
+	 * Whether a dialog variable is unset.
+	 * @param name Variable name.
+	 * @returns 1 when the variable is unset (or there is no dialog); -1 when set.
+	 */
+	var_is_null(name: string): number;
+	/**
+	 * Remove a dialog variable.
+	 * @param name Variable name.
+	 * @returns 1; -1 when there is no dialog.
+	 */
+	var_rm(name: string): number;
+	/**
+	 * Set a dialog variable ($dlg_var).
+	 * @param name Variable name.
+	 * @param value Value.
+	 * @returns 1 when set; -1 when there is no dialog or past the bounds (32 variables, 1024 bytes each).
+	 */
+	var_sets(name: string, value: string): number;
+}
+
 /** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
 interface KSR_dispatcher {
 	/**
@@ -3192,6 +3339,7 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	dialog: KSR_dialog;
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
 	htable: KSR_htable;

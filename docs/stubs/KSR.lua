@@ -580,6 +580,130 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function.
+---@class KSR.dialog
+KSR.dialog = {}
+
+---End the message's answered dialog by sending BYE to the side(s) named.
+---@param side string all, caller or callee.
+---@return integer # 1 when the answered dialog was ended; -1 when there is none.
+function KSR.dialog.dlg_bye(side) end
+
+---Test a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when the flag is set; -1 when not, or there is no dialog.
+function KSR.dialog.dlg_isflagset(flag) end
+
+---Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout).
+---@return integer # 1 when the initial INVITE got a dialog or the in-dialog request matched one; -1 otherwise (not an INVITE, no Call-ID or From tag, max_dialogs reached, no dialog matched).
+function KSR.dialog.dlg_manage() end
+
+---Clear a property of the message's dialog.
+---@param attr string As dlg_set_property.
+---@return integer # 1 when reset; -1 otherwise.
+function KSR.dialog.dlg_reset_property(attr) end
+
+---Clear a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when reset; -1 otherwise.
+function KSR.dialog.dlg_resetflag(flag) end
+
+---Set a property of the message's dialog.
+---@param attr string timeout-noreset, timeout-bye, ka-src or ka-dst (the last two accepted, no keepalives).
+---@return integer # 1 when set; -1 when there is no dialog or the attribute is unknown.
+function KSR.dialog.dlg_set_property(attr) end
+
+---Lifetime of the message's dialog from its answer (from now when answered already).
+---@param secs integer Seconds.
+---@return integer # 1 when set; -1 when the message has no dialog.
+function KSR.dialog.dlg_set_timeout(secs) end
+
+---Set a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when set; -1 when there is no dialog or the flag is out of range.
+function KSR.dialog.dlg_setflag(flag) end
+
+---Count the dialogs in a profile (with a value) into a pseudo-variable.
+---@param profile string Profile name.
+---@param value string Value; "" for every dialog of the profile.
+---@param pv string Writable pseudo-variable the count goes into, "$var(size)".
+---@return integer # 1 when the count was stored; -1 when there is no such profile or pv is not writable.
+function KSR.dialog.get_profile_size(profile, value, pv) end
+
+---Count every dialog of a profile into a pseudo-variable.
+---@param profile string Profile name.
+---@param pv string Writable pseudo-variable.
+---@return integer # As get_profile_size.
+function KSR.dialog.get_profile_size_static(profile, pv) end
+
+---Whether the message's dialog is in a profile (with that value).
+---@param profile string Profile name.
+---@param value string Value; "" for any.
+---@return integer # 1 when the message's dialog is in the profile; -1 otherwise.
+function KSR.dialog.is_in_profile(profile, value) end
+
+---Whether the message's dialog is in a profile.
+---@param profile string Profile name.
+---@return integer # As is_in_profile.
+function KSR.dialog.is_in_profile_static(profile) end
+
+---Whether the request is within a tracked dialog (or had one made by dlg_manage).
+---@return integer # 1 when the message belongs to a tracked dialog; -1 otherwise.
+function KSR.dialog.is_known_dlg() end
+
+---Add the message's dialog to a profile.
+---@param profile string Profile name (profiles_with_value or profiles_no_value).
+---@param value string Value (for a profile with values).
+---@return integer # 1 when the dialog was added; -1 when there is no dialog or no such profile.
+function KSR.dialog.set_dlg_profile(profile, value) end
+
+---Add the message's dialog to a profile without value.
+---@param profile string Profile name.
+---@return integer # As set_dlg_profile.
+function KSR.dialog.set_dlg_profile_static(profile) end
+
+---Take the message's dialog out of a profile.
+---@param profile string Profile name.
+---@param value string Value.
+---@return integer # 1 when the dialog was in it and was taken out; -1 otherwise.
+function KSR.dialog.unset_dlg_profile(profile, value) end
+
+---Take the message's dialog out of a profile (every value).
+---@param profile string Profile name.
+---@return integer # As unset_dlg_profile.
+function KSR.dialog.unset_dlg_profile_static(profile) end
+
+---A dialog variable.
+---@param name string Variable name.
+---@return string|nil # The value, or null.
+function KSR.dialog.var_get(name) end
+
+---A dialog variable, "" when unset.
+---@param name string Variable name.
+---@return string # The value, or "".
+function KSR.dialog.var_gete(name) end
+
+---A dialog variable, "<null>" when unset.
+---@param name string Variable name.
+---@return string # The value, or "<null>".
+function KSR.dialog.var_getw(name) end
+
+---Whether a dialog variable is unset.
+---@param name string Variable name.
+---@return integer # 1 when the variable is unset (or there is no dialog); -1 when set.
+function KSR.dialog.var_is_null(name) end
+
+---Remove a dialog variable.
+---@param name string Variable name.
+---@return integer # 1; -1 when there is no dialog.
+function KSR.dialog.var_rm(name) end
+
+---Set a dialog variable ($dlg_var).
+---@param name string Variable name.
+---@param value string Value.
+---@return integer # 1 when set; -1 when there is no dialog or past the bounds (32 variables, 1024 bytes each).
+function KSR.dialog.var_sets(name, value) end
+
 ---Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up.
 ---@class KSR.dispatcher
 KSR.dispatcher = {}

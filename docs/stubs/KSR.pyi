@@ -172,6 +172,102 @@ class _corex:
         ...
 
 
+class _dialog:
+    """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server."""
+
+    def dlg_bye(self, side: str) -> int:
+        """End the message's answered dialog by sending BYE to the side(s) named."""
+        ...
+
+    def dlg_isflagset(self, flag: int) -> int:
+        """Test a dialog flag."""
+        ...
+
+    def dlg_manage(self) -> int:
+        """Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout)."""
+        ...
+
+    def dlg_reset_property(self, attr: str) -> int:
+        """Clear a property of the message's dialog."""
+        ...
+
+    def dlg_resetflag(self, flag: int) -> int:
+        """Clear a dialog flag."""
+        ...
+
+    def dlg_set_property(self, attr: str) -> int:
+        """Set a property of the message's dialog."""
+        ...
+
+    def dlg_set_timeout(self, secs: int) -> int:
+        """Lifetime of the message's dialog from its answer (from now when answered already)."""
+        ...
+
+    def dlg_setflag(self, flag: int) -> int:
+        """Set a dialog flag."""
+        ...
+
+    def get_profile_size(self, profile: str, value: str, pv: str) -> int:
+        """Count the dialogs in a profile (with a value) into a pseudo-variable."""
+        ...
+
+    def get_profile_size_static(self, profile: str, pv: str) -> int:
+        """Count every dialog of a profile into a pseudo-variable."""
+        ...
+
+    def is_in_profile(self, profile: str, value: str) -> int:
+        """Whether the message's dialog is in a profile (with that value)."""
+        ...
+
+    def is_in_profile_static(self, profile: str) -> int:
+        """Whether the message's dialog is in a profile."""
+        ...
+
+    def is_known_dlg(self) -> int:
+        """Whether the request is within a tracked dialog (or had one made by dlg_manage)."""
+        ...
+
+    def set_dlg_profile(self, profile: str, value: str) -> int:
+        """Add the message's dialog to a profile."""
+        ...
+
+    def set_dlg_profile_static(self, profile: str) -> int:
+        """Add the message's dialog to a profile without value."""
+        ...
+
+    def unset_dlg_profile(self, profile: str, value: str) -> int:
+        """Take the message's dialog out of a profile."""
+        ...
+
+    def unset_dlg_profile_static(self, profile: str) -> int:
+        """Take the message's dialog out of a profile (every value)."""
+        ...
+
+    def var_get(self, name: str) -> Union[str, None]:
+        """A dialog variable."""
+        ...
+
+    def var_gete(self, name: str) -> str:
+        """A dialog variable, "" when unset."""
+        ...
+
+    def var_getw(self, name: str) -> str:
+        """A dialog variable, "<null>" when unset."""
+        ...
+
+    def var_is_null(self, name: str) -> int:
+        """Whether a dialog variable is unset."""
+        ...
+
+    def var_rm(self, name: str) -> int:
+        """Remove a dialog variable."""
+        ...
+
+    def var_sets(self, name: str, value: str) -> int:
+        """Set a dialog variable ($dlg_var)."""
+        ...
+
+
 class _dispatcher:
     """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
 
@@ -2135,6 +2231,7 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    dialog: _dialog
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
