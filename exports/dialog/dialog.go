@@ -60,17 +60,17 @@ type Dialog struct {
 	Local                        netip.AddrPort
 	CallerCSeq, CalleeCSeq       uint32
 
-	State    int
-	Created  int64 // Unix seconds
-	StartTS  int64 // Unix seconds when answered; 0 before
-	EndTS    int64
-	Timeout  int // seconds of lifetime from the answer
-	expireAt int64
-	heapIdx  int
-	Flags    uint32
-	noReset  bool // dlg_set_property("timeout-noreset")
+	State      int
+	Created    int64 // Unix seconds
+	StartTS    int64 // Unix seconds when answered; 0 before
+	EndTS      int64
+	Timeout    int // seconds of lifetime from the answer
+	expireAt   int64
+	heapIdx    int
+	Flags      uint32
+	noReset    bool // dlg_set_property("timeout-noreset")
 	timeoutBye bool // $dlg_ctx(timeout_bye), dlg_set_property("timeout-bye")
-	byeDone  bool
+	byeDone    bool
 
 	vars     map[string]string
 	profiles []link
