@@ -16,9 +16,6 @@ func logErr(ctx *core.Ctx, fn, msg string) { ctx.Log(core.LErr, "dialog: "+fn+":
 // m.mu held.
 func (m *Module) current(ctx *core.Ctx) (*Dialog, *msgState) {
 	st := msgStates.Get(ctx)
-	if st.dlg != nil && st.dlg.State == StateDeleted && ctx.Route != core.EventRoute {
-		st.dlg = nil
-	}
 	if st.dlg != nil || st.looked || ctx.Msg == nil || !ctx.Msg.IsRequest() {
 		return st.dlg, st
 	}
@@ -89,7 +86,7 @@ func Manage(ctx *core.Ctx) int {
 	case sip.MethodBYE:
 		m.end(d)
 	case sip.MethodINVITE, sip.MethodUPDATE:
-		if !d.noReset && d.StartTS != 0 {
+		if !d.noReset && d.answered {
 			m.arm(d)
 		}
 	}
@@ -138,7 +135,7 @@ func Bye(ctx *core.Ctx, side string) int {
 	}
 	m.mu.Lock()
 	d, _ := m.current(ctx)
-	if d == nil || d.StartTS == 0 || d.State == StateDeleted {
+	if d == nil || !d.answered || d.State == StateDeleted {
 		m.mu.Unlock()
 		return -1
 	}
@@ -158,7 +155,7 @@ func SetTimeout(ctx *core.Ctx, secs int) int {
 	}
 	return withDlg(ctx, "dlg_set_timeout", func(m *Module, d *Dialog, _ *msgState) int {
 		d.Timeout = secs
-		if d.StartTS != 0 {
+		if d.answered {
 			m.arm(d)
 		}
 		return 1
@@ -505,7 +502,7 @@ func getDlg(ctx *core.Ctx, attr string, dst []byte) ([]byte, bool) {
 	case "timeout":
 		return u(uint64(d.Timeout))
 	case "lifetime":
-		if d.StartTS == 0 {
+		if !d.answered {
 			return u(0)
 		}
 		return u(uint64(m.wall() - d.StartTS))

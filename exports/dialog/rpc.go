@@ -103,7 +103,7 @@ func rpcEndDlg(rt *core.Runtime, args []core.Value) (any, error) {
 	}
 	m.mu.Lock()
 	d := m.byID[uint64(e)<<32|uint64(id)]
-	if d == nil || d.StartTS == 0 {
+	if d == nil || !d.answered {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("dlg.end_dlg: no answered dialog %d:%d", e, id)
 	}
