@@ -105,7 +105,7 @@ type Module struct {
 	// Counters for dlg.stats_active and the rest.
 	Refused, Expired atomic.Uint64
 
-	onEnd []func(d *Dialog)
+	ended []*Dialog // answered dialogs ended, for the OnEnd hooks after unlock
 
 	tmr *timer
 }
@@ -183,13 +183,53 @@ func stop(rt *core.Runtime) {
 	}
 }
 
-// OnEnd registers fn to run when an answered dialog ends (BYE, timeout,
-// dlg_bye, dlg.end_dlg), with EndTS set; acc's CDRs use it. fn runs with
-// the module locked: it must not call the module.
-func (m *Module) OnEnd(fn func(d *Dialog)) {
-	m.mu.Lock()
-	m.onEnd = append(m.onEnd, fn)
+// endHooks are the OnEnd functions of a runtime, kept apart from the
+// Module so a module that starts before dialog (acc) can register.
+type endHooks struct {
+	mu sync.Mutex
+	fs []func(d *Dialog)
+}
+
+var endHooksOf = core.NewRuntimeState[endHooks](nil)
+
+// OnEnd registers fn to run when an answered dialog of rt ends (BYE,
+// timeout, dlg_bye, dlg.end_dlg), with EndTS set; acc's CDRs use it. fn
+// runs just after the dialog table is unlocked, on the goroutine that
+// ended the dialog (possibly with a tm transaction locked: it must not
+// call tm); it may read d through this package.
+func OnEnd(rt *core.Runtime, fn func(d *Dialog)) {
+	h := endHooksOf.Get(rt)
+	h.mu.Lock()
+	h.fs = append(h.fs, fn)
+	h.mu.Unlock()
+}
+
+// unlock releases the table and then runs the OnEnd hooks of the dialogs
+// that ended meanwhile, so a hook may read them through this package
+// ($dlg_var on a context bound with Bind).
+func (m *Module) unlock() {
+	ended := m.ended
+	m.ended = nil
 	m.mu.Unlock()
+	if len(ended) == 0 {
+		return
+	}
+	h := endHooksOf.Peek(m.rt)
+	h.mu.Lock()
+	fs := h.fs
+	h.mu.Unlock()
+	for _, d := range ended {
+		for _, f := range fs {
+			f(d)
+		}
+	}
+}
+
+// Bind makes d the dialog of ctx's message, for $dlg and $dlg_var in
+// code that runs outside a request (an OnEnd hook's context).
+func Bind(ctx *core.Ctx, d *Dialog) {
+	st := msgStates.Get(ctx)
+	st.dlg, st.looked, st.down = d, true, true
 }
 
 func (m *Module) now() int64 {
@@ -217,7 +257,7 @@ func (d *Dialog) DID() string { return fmt.Sprintf("%x.%x", d.Entry, d.ID) }
 // answered.
 func (m *Module) Active() (all, answered int) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	for _, d := range m.byKey {
 		if d.State == StateConfirmed || d.State == StateConfirmedNA {
 			answered++
@@ -299,8 +339,8 @@ func (m *Module) end(d *Dialog) {
 	d.EndTS = m.wall()
 	m.remove(d)
 	if answered {
-		for _, f := range m.onEnd {
-			f(d)
+		if endHooksOf.Peek(m.rt) != nil {
+			m.ended = append(m.ended, d)
 		}
 		m.queue(d, "dialog:end")
 	} else {
@@ -391,7 +431,7 @@ func (m *Module) onComplete(c *tm.Completion) {
 	}
 	callID, fromTag, toTag := string(req.CallID()), string(req.FromTag()), string(req.ToTag())
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if meth == sip.MethodBYE {
 		d := m.byKey[key(callID, fromTag)]
 		if d == nil || d.ToTag != toTag {
@@ -454,7 +494,7 @@ func (m *Module) requestDone(ctx *core.Ctx) {
 	if d.State == StateUnconfirmed {
 		m.remove(d)
 	}
-	m.mu.Unlock()
+	m.unlock()
 }
 
 // timerHeap orders answered dialogs by expiry.

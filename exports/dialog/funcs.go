@@ -58,7 +58,7 @@ func Manage(ctx *core.Ctx) int {
 		before := len(m.byKey)
 		d, err := m.create(ctx)
 		created := len(m.byKey) > before
-		m.mu.Unlock()
+		m.unlock()
 		if err != nil {
 			logErr(ctx, "dlg_manage", err.Error()+" (Call-ID "+core.LogQuote(msg.CallID())+")")
 			return -1
@@ -73,7 +73,7 @@ func Manage(ctx *core.Ctx) int {
 		return 1
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, _ := m.current(ctx)
 	if d == nil {
 		return -1
@@ -100,7 +100,7 @@ func IsKnown(ctx *core.Ctx) int {
 		return -1
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	if d, _ := m.current(ctx); d != nil {
 		return 1
 	}
@@ -114,7 +114,7 @@ func withDlg(ctx *core.Ctx, fn string, f func(m *Module, d *Dialog, st *msgState
 		return -1
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, st := m.current(ctx)
 	if d == nil || d.State == StateDeleted {
 		return -1
@@ -136,12 +136,12 @@ func Bye(ctx *core.Ctx, side string) int {
 	m.mu.Lock()
 	d, _ := m.current(ctx)
 	if d == nil || !d.answered || d.State == StateDeleted {
-		m.mu.Unlock()
+		m.unlock()
 		return -1
 	}
 	out, to, from := m.tmr.byes(d, side, nil, nil, nil)
 	m.end(d)
-	m.mu.Unlock()
+	m.unlock()
 	m.tmr.send(out, to, from)
 	return 1
 }
@@ -250,7 +250,7 @@ func IsInProfileStatic(ctx *core.Ctx, name string) int { return IsInProfile(ctx,
 // or -1 when there is no such profile.
 func (m *Module) ProfileSize(name, value string) int {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	p := m.profiles[name]
 	if p == nil {
 		return -1
@@ -372,7 +372,7 @@ func getVar(ctx *core.Ctx, name string) (string, bool) {
 		return "", false
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, _ := m.current(ctx)
 	if d == nil {
 		return "", false
@@ -426,7 +426,7 @@ func setDlgVar(ctx *core.Ctx, name string, v core.Value) error {
 		return errNoModule
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, _ := m.current(ctx)
 	if d == nil {
 		return errNoDialog
@@ -454,7 +454,7 @@ func getDlg(ctx *core.Ctx, attr string, dst []byte) ([]byte, bool) {
 		return dst, false
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, _ := m.current(ctx)
 	if d == nil {
 		return dst, false
@@ -521,7 +521,7 @@ func getDlgCtx(ctx *core.Ctx, attr string, dst []byte) ([]byte, bool) {
 		return dst, false
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.unlock()
 	d, st := m.current(ctx)
 	b := func(v bool) ([]byte, bool) {
 		if v {

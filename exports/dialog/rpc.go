@@ -76,7 +76,7 @@ func rpcList(rt *core.Runtime, args []core.Value) (any, error) {
 			out = append(out, snapshot(d))
 		}
 	}
-	m.mu.Unlock()
+	m.unlock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].HEntry != out[j].HEntry {
 			return out[i].HEntry < out[j].HEntry
@@ -104,12 +104,12 @@ func rpcEndDlg(rt *core.Runtime, args []core.Value) (any, error) {
 	m.mu.Lock()
 	d := m.byID[uint64(e)<<32|uint64(id)]
 	if d == nil || !d.answered {
-		m.mu.Unlock()
+		m.unlock()
 		return nil, fmt.Errorf("dlg.end_dlg: no answered dialog %d:%d", e, id)
 	}
 	out, to, from := m.tmr.byes(d, "all", nil, nil, nil)
 	m.end(d)
-	m.mu.Unlock()
+	m.unlock()
 	m.tmr.send(out, to, from)
 	return "OK", nil
 }
@@ -145,7 +145,7 @@ func rpcStatsActive(rt *core.Runtime, _ []core.Value) (any, error) {
 	for _, d := range m.byKey {
 		st[d.State]++
 	}
-	m.mu.Unlock()
+	m.unlock()
 	return map[string]int{"starting": st[StateUnconfirmed], "connecting": st[StateEarly],
 		"answering": st[StateConfirmedNA], "ongoing": st[StateConfirmed],
 		"all": st[1] + st[2] + st[3] + st[4]}, nil

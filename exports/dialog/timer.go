@@ -126,7 +126,7 @@ func (t *timer) Tick(now int64) {
 		m.Expired.Add(1)
 		m.end(d)
 	}
-	m.mu.Unlock()
+	m.unlock()
 	t.send(out, to, from)
 	t.drain()
 }
@@ -260,7 +260,7 @@ func (t *timer) runEvent(ev event) {
 	m.mu.Lock()
 	raw := FakeRequest(ev.d)
 	src, local := ev.d.CallerAddr, ev.d.Local
-	m.mu.Unlock()
+	m.unlock()
 	if t.msg.Parse(raw) != nil {
 		return
 	}
