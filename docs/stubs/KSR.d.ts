@@ -409,7 +409,7 @@ interface KSR_dialog {
 	var_sets(name: string, value: string): number;
 }
 
-/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
+/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
 interface KSR_dispatcher {
 	/**
 	 * Whether a set has a destination neither inactive nor disabled.
@@ -464,13 +464,13 @@ interface KSR_dispatcher {
 	 */
 	ds_list_exist(set: number): number;
 	/**
-	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
-	 * @returns -1 always, for now.
+	 * Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route.
+	 * @returns 1 when the call's load was freed; -1 when it was not counted.
 	 */
 	ds_load_unset(): number;
 	/**
-	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
-	 * @returns -1 always, for now.
+	 * Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself).
+	 * @returns 1 when a BYE or CANCEL freed its call's load, or for a reply; -1 when the call was not counted or for another request.
 	 */
 	ds_load_update(): number;
 	/**
@@ -532,7 +532,7 @@ interface KSR_dispatcher {
 	/**
 	 * Select a destination of the set and set it as the destination URI ($du).
 	 * @param set Set id.
-	 * @param alg Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+	 * @param alg Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 10 call load (fewest calls below the maxload attribute), 11 relative weight, 12 parallel forking.
 	 * @returns 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
 	 */
 	ds_select_dst(set: number, alg: number): number;

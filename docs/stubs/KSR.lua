@@ -752,12 +752,12 @@ function KSR.dispatcher.ds_list_exists(set) end
 ---@return integer # 1 when the set exists; -1 otherwise.
 function KSR.dispatcher.ds_list_exist(set) end
 
----Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
----@return integer # -1 always, for now.
+---Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route.
+---@return integer # 1 when the call's load was freed; -1 when it was not counted.
 function KSR.dispatcher.ds_load_unset() end
 
----Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
----@return integer # -1 always, for now.
+---Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself).
+---@return integer # 1 when a BYE or CANCEL freed its call's load, or for a reply; -1 when the call was not counted or for another request.
 function KSR.dispatcher.ds_load_update() end
 
 ---Mark a destination given by set and URI with a state.
@@ -809,7 +809,7 @@ function KSR.dispatcher.ds_select_domain_limit(set, alg, limit) end
 
 ---Select a destination of the set and set it as the destination URI ($du).
 ---@param set integer Set id.
----@param alg integer Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+---@param alg integer Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 10 call load (fewest calls below the maxload attribute), 11 relative weight, 12 parallel forking.
 ---@return integer # 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
 function KSR.dispatcher.ds_select_dst(set, alg) end
 

@@ -269,7 +269,7 @@ class _dialog:
 
 
 class _dispatcher:
-    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
+    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
 
     def ds_is_active(self, set: int) -> int:
         """Whether a set has a destination neither inactive nor disabled."""
@@ -304,11 +304,11 @@ class _dispatcher:
         ...
 
     def ds_load_unset(self) -> int:
-        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        """Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route."""
         ...
 
     def ds_load_update(self) -> int:
-        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        """Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself)."""
         ...
 
     def ds_mark_addr(self, state: str, set: int, uri: str) -> int:

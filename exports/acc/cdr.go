@@ -18,6 +18,9 @@ func init() {
 }
 
 func (m *Module) cdr(d *dialog.Dialog) {
+	if !d.Answered() {
+		return
+	}
 	e := m.pool.Get().(*evalCtx)
 	defer m.pool.Put(e)
 	e.buf = append(e.buf[:0], dialog.FakeRequest(d)...)

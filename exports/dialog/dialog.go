@@ -192,8 +192,9 @@ type endHooks struct {
 
 var endHooksOf = core.NewRuntimeState[endHooks](nil)
 
-// OnEnd registers fn to run when an answered dialog of rt ends (BYE,
-// timeout, dlg_bye, dlg.end_dlg), with EndTS set; acc's CDRs use it. fn
+// OnEnd registers fn to run when a dialog of rt ends, with EndTS set:
+// answered ones (BYE, timeout, dlg_bye, end_dlg; Answered is true) and
+// ones whose INVITE failed; acc's CDRs and dispatcher's call load use it. fn
 // runs just after the dialog table is unlocked, on the goroutine that
 // ended the dialog (possibly with a tm transaction locked: it must not
 // call tm); it may read d through this package.
@@ -224,6 +225,9 @@ func (m *Module) unlock() {
 		}
 	}
 }
+
+// Answered reports whether a 2xx confirmed d.
+func (d *Dialog) Answered() bool { return d.answered }
 
 // Bind makes d the dialog of ctx's message, for $dlg and $dlg_var in
 // code that runs outside a request (an OnEnd hook's context).
@@ -338,10 +342,10 @@ func (m *Module) end(d *Dialog) {
 	answered := d.answered
 	d.EndTS = m.wall()
 	m.remove(d)
+	if endHooksOf.Peek(m.rt) != nil {
+		m.ended = append(m.ended, d)
+	}
 	if answered {
-		if endHooksOf.Peek(m.rt) != nil {
-			m.ended = append(m.ended, d)
-		}
 		m.queue(d, "dialog:end")
 	} else {
 		m.queue(d, "dialog:failed")
@@ -451,7 +455,11 @@ func (m *Module) onComplete(c *tm.Completion) {
 		return
 	}
 	if c.Code >= 300 {
+		d.EndTS = m.wall()
 		m.remove(d)
+		if endHooksOf.Peek(m.rt) != nil {
+			m.ended = append(m.ended, d)
+		}
 		m.queue(d, "dialog:failed")
 		return
 	}
