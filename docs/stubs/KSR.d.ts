@@ -271,6 +271,23 @@ interface KSR_dialog {
 	 */
 	dlg_bye(side: string): number;
 	/**
+	 * Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @returns 1 when the dialog was found and made the message's dialog; -1 otherwise.
+	 */
+	dlg_get(callid: string, ftag: string, ttag: string): number;
+	/**
+	 * A variable of the dialog of Call-ID and tags.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @param name Variable name.
+	 * @returns The value, or null when there is no such dialog or variable.
+	 */
+	dlg_get_var(callid: string, ftag: string, ttag: string, name: string): string|null;
+	/**
 	 * Test a dialog flag.
 	 * @param flag 0 to 31.
 	 * @returns 1 when the flag is set; -1 when not, or there is no dialog.
@@ -305,6 +322,16 @@ interface KSR_dialog {
 	 * @returns 1 when set; -1 when the message has no dialog.
 	 */
 	dlg_set_timeout(secs: number): number;
+	/**
+	 * Set a variable of the dialog of Call-ID and tags.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @param name Variable name.
+	 * @param value Value.
+	 * @returns 1 when set; -1 when there is no such dialog or past the bounds.
+	 */
+	dlg_set_var(callid: string, ftag: string, ttag: string, name: string, value: string): number;
 	/**
 	 * Set a dialog flag.
 	 * @param flag 0 to 31.

@@ -589,6 +589,21 @@ KSR.dialog = {}
 ---@return integer # 1 when the answered dialog was ended; -1 when there is none.
 function KSR.dialog.dlg_bye(side) end
 
+---Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@return integer # 1 when the dialog was found and made the message's dialog; -1 otherwise.
+function KSR.dialog.dlg_get(callid, ftag, ttag) end
+
+---A variable of the dialog of Call-ID and tags.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@param name string Variable name.
+---@return string|nil # The value, or null when there is no such dialog or variable.
+function KSR.dialog.dlg_get_var(callid, ftag, ttag, name) end
+
 ---Test a dialog flag.
 ---@param flag integer 0 to 31.
 ---@return integer # 1 when the flag is set; -1 when not, or there is no dialog.
@@ -617,6 +632,15 @@ function KSR.dialog.dlg_set_property(attr) end
 ---@param secs integer Seconds.
 ---@return integer # 1 when set; -1 when the message has no dialog.
 function KSR.dialog.dlg_set_timeout(secs) end
+
+---Set a variable of the dialog of Call-ID and tags.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@param name string Variable name.
+---@param value string Value.
+---@return integer # 1 when set; -1 when there is no such dialog or past the bounds.
+function KSR.dialog.dlg_set_var(callid, ftag, ttag, name, value) end
 
 ---Set a dialog flag.
 ---@param flag integer 0 to 31.

@@ -179,6 +179,14 @@ class _dialog:
         """End the message's answered dialog by sending BYE to the side(s) named."""
         ...
 
+    def dlg_get(self, callid: str, ftag: str, ttag: str) -> int:
+        """Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var."""
+        ...
+
+    def dlg_get_var(self, callid: str, ftag: str, ttag: str, name: str) -> Union[str, None]:
+        """A variable of the dialog of Call-ID and tags."""
+        ...
+
     def dlg_isflagset(self, flag: int) -> int:
         """Test a dialog flag."""
         ...
@@ -201,6 +209,10 @@ class _dialog:
 
     def dlg_set_timeout(self, secs: int) -> int:
         """Lifetime of the message's dialog from its answer (from now when answered already)."""
+        ...
+
+    def dlg_set_var(self, callid: str, ftag: str, ttag: str, name: str, value: str) -> int:
+        """Set a variable of the dialog of Call-ID and tags."""
         ...
 
     def dlg_setflag(self, flag: int) -> int:

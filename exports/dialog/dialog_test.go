@@ -404,3 +404,18 @@ func TestDialog_Memory50000(t *testing.T) {
 	}
 	runtime.KeepAlive(raws)
 }
+
+func TestDialog_GetByCallIDAndTags(t *testing.T) {
+	e := setup(t, map[string]core.Value{"send_bye": core.Int(1)})
+	e.invite(1, "alice")
+	Manage(e.ctx)
+	e.complete(1, 200)
+	e.put(ksrtest.Invite()) // another message, no dialog of its own
+	if SetVar(e.ctx, "call-1", "t1", "f1", "k", "v") != 1 || GetVar(e.ctx, "call-1", "f1", "t1", "k").S != "v" ||
+		!GetVar(e.ctx, "call-1", "f1", "bad", "k").IsNull() || Get(e.ctx, "call-1", "f1", "bad") != -1 {
+		t.Fatal("dlg_set_var / dlg_get_var / dlg_get by tags")
+	}
+	if Get(e.ctx, "call-1", "f1", "t1") != 1 || Bye(e.ctx, "callee") != 1 || len(e.sent) != 1 {
+		t.Fatalf("dlg_get then dlg_bye(callee): %d sent", len(e.sent))
+	}
+}

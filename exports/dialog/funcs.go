@@ -578,3 +578,65 @@ func replyHook(ctx *core.Ctx) bool {
 	m := Of(ctx.RT)
 	return m != nil && m.tmr != nil && m.tmr.hook(ctx)
 }
+
+// find returns the dialog of Call-ID callID whose tags are ftag and ttag
+// (either way round). m.mu held.
+func (m *Module) find(callID, ftag, ttag string) *Dialog {
+	if d := m.byKey[key(callID, ftag)]; d != nil && d.ToTag == ttag {
+		return d
+	}
+	if d := m.byKey[key(callID, ttag)]; d != nil && d.ToTag == ftag {
+		return d
+	}
+	return nil
+}
+
+// Get is dlg_get: make the dialog of Call-ID and tags the message's
+// dialog, for the functions that act on it (dlg_bye, $dlg_var...).
+func Get(ctx *core.Ctx, callID, ftag, ttag string) int {
+	m := mod(ctx, "dlg_get")
+	if m == nil {
+		return -1
+	}
+	m.mu.Lock()
+	defer m.unlock()
+	d := m.find(callID, ftag, ttag)
+	if d == nil {
+		return -1
+	}
+	st := msgStates.Get(ctx)
+	st.dlg, st.looked, st.down = d, true, d.FromTag == ftag
+	return 1
+}
+
+// GetVar is dlg_get_var: a variable of the dialog of Call-ID and tags, or
+// null.
+func GetVar(ctx *core.Ctx, callID, ftag, ttag, name string) core.Value {
+	m := Of(ctx.RT)
+	if m == nil {
+		return core.Null()
+	}
+	m.mu.Lock()
+	defer m.unlock()
+	if d := m.find(callID, ftag, ttag); d != nil {
+		if v, ok := d.vars[name]; ok {
+			return core.Str(v)
+		}
+	}
+	return core.Null()
+}
+
+// SetVar is dlg_set_var: set a variable of the dialog of Call-ID and tags.
+func SetVar(ctx *core.Ctx, callID, ftag, ttag, name, value string) int {
+	m := mod(ctx, "dlg_set_var")
+	if m == nil {
+		return -1
+	}
+	m.mu.Lock()
+	defer m.unlock()
+	d := m.find(callID, ftag, ttag)
+	if d == nil || !setVar(d, name, value, false) {
+		return -1
+	}
+	return 1
+}

@@ -44,6 +44,22 @@ func init() {
 			},
 			{
 				Module:  "dialog",
+				Name:    "dlg_get",
+				Params:  kemiArgs_dlg_get,
+				Returns: core.TInt,
+				Native:  "dlg_get",
+				Call:    kemi_dlg_get,
+			},
+			{
+				Module:  "dialog",
+				Name:    "dlg_get_var",
+				Params:  kemiArgs_dlg_get_var,
+				Returns: core.TXval,
+				Native:  "dlg_get_var",
+				Call:    kemi_dlg_get_var,
+			},
+			{
+				Module:  "dialog",
 				Name:    "dlg_isflagset",
 				Params:  kemiArgs_dlg_isflagset,
 				Returns: core.TInt,
@@ -88,6 +104,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "dlg_set_timeout",
 				Call:    kemi_dlg_set_timeout,
+			},
+			{
+				Module:  "dialog",
+				Name:    "dlg_set_var",
+				Params:  kemiArgs_dlg_set_var,
+				Returns: core.TInt,
+				Native:  "dlg_set_var",
+				Call:    kemi_dlg_set_var,
 			},
 			{
 				Module:  "dialog",
@@ -245,6 +269,26 @@ func kemi_dlg_bye(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Bye(ctx, args[0].S)))
 }
 
+var kemiArgs_dlg_get = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_dlg_get adapts KSR.dialog.dlg_get to Get.
+func kemi_dlg_get(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.dialog.dlg_get", kemiArgs_dlg_get, core.KindNames(args)))
+	}
+	return core.Int(int64(Get(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_dlg_get_var = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_dlg_get_var adapts KSR.dialog.dlg_get_var to GetVar.
+func kemi_dlg_get_var(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.dialog.dlg_get_var", kemiArgs_dlg_get_var, core.KindNames(args)))
+	}
+	return GetVar(ctx, args[0].S, args[1].S, args[2].S, args[3].S)
+}
+
 var kemiArgs_dlg_isflagset = []core.Type{core.TInt}
 
 // kemi_dlg_isflagset adapts KSR.dialog.dlg_isflagset to IsFlagSet.
@@ -301,6 +345,16 @@ func kemi_dlg_set_timeout(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.dialog.dlg_set_timeout", kemiArgs_dlg_set_timeout, core.KindNames(args)))
 	}
 	return core.Int(int64(SetTimeout(ctx, int(args[0].I))))
+}
+
+var kemiArgs_dlg_set_var = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_dlg_set_var adapts KSR.dialog.dlg_set_var to SetVar.
+func kemi_dlg_set_var(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.dialog.dlg_set_var", kemiArgs_dlg_set_var, core.KindNames(args)))
+	}
+	return core.Int(int64(SetVar(ctx, args[0].S, args[1].S, args[2].S, args[3].S, args[4].S)))
 }
 
 var kemiArgs_dlg_setflag = []core.Type{core.TInt}
@@ -463,40 +517,43 @@ func kemi_var_sets(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/dialog/module.yaml.
 var (
-	_ func(*core.Ctx, string) int                    = Bye
-	_ func(*core.Ctx, int) int                       = IsFlagSet
-	_ func(*core.Ctx) int                            = Manage
-	_ func(*core.Ctx, string) int                    = ResetProperty
-	_ func(*core.Ctx, int) int                       = ResetFlag
-	_ func(*core.Ctx, string) int                    = SetProperty
-	_ func(*core.Ctx, int) int                       = SetTimeout
-	_ func(*core.Ctx, int) int                       = SetFlag
-	_ func(*core.Ctx, string, string, string) int    = GetProfileSize
-	_ func(*core.Ctx, string, string) int            = GetProfileSizeStatic
-	_ func(*core.Ctx, string, string) int            = IsInProfile
-	_ func(*core.Ctx, string) int                    = IsInProfileStatic
-	_ func(*core.Ctx) int                            = IsKnown
-	_ func(*core.Ctx, string, string) int            = SetProfile
-	_ func(*core.Ctx, string) int                    = SetProfileStatic
-	_ func(*core.Ctx, string, string) int            = UnsetProfile
-	_ func(*core.Ctx, string) int                    = UnsetProfileStatic
-	_ func(*core.Ctx, string) core.Value             = VarGet
-	_ func(*core.Ctx, string) core.Value             = VarGete
-	_ func(*core.Ctx, string) core.Value             = VarGetw
-	_ func(*core.Ctx, string) int                    = VarIsNull
-	_ func(*core.Ctx, string) int                    = VarRm
-	_ func(*core.Ctx, string, string) int            = VarSets
-	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDlg
-	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDlgCtx
-	_ func(*core.Ctx, string, core.Value) error      = setDlgCtx
-	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDlgVar
-	_ func(*core.Ctx, string, core.Value) error      = setDlgVar
-	_ func(*core.Runtime) error                      = start
-	_ func(*core.Runtime)                            = stop
-	_ func(*core.Ctx) bool                           = replyHook
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcEndDlg
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcProfileGetSize
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcStatsActive
+	_ func(*core.Ctx, string) int                                 = Bye
+	_ func(*core.Ctx, string, string, string) int                 = Get
+	_ func(*core.Ctx, string, string, string, string) core.Value  = GetVar
+	_ func(*core.Ctx, int) int                                    = IsFlagSet
+	_ func(*core.Ctx) int                                         = Manage
+	_ func(*core.Ctx, string) int                                 = ResetProperty
+	_ func(*core.Ctx, int) int                                    = ResetFlag
+	_ func(*core.Ctx, string) int                                 = SetProperty
+	_ func(*core.Ctx, int) int                                    = SetTimeout
+	_ func(*core.Ctx, string, string, string, string, string) int = SetVar
+	_ func(*core.Ctx, int) int                                    = SetFlag
+	_ func(*core.Ctx, string, string, string) int                 = GetProfileSize
+	_ func(*core.Ctx, string, string) int                         = GetProfileSizeStatic
+	_ func(*core.Ctx, string, string) int                         = IsInProfile
+	_ func(*core.Ctx, string) int                                 = IsInProfileStatic
+	_ func(*core.Ctx) int                                         = IsKnown
+	_ func(*core.Ctx, string, string) int                         = SetProfile
+	_ func(*core.Ctx, string) int                                 = SetProfileStatic
+	_ func(*core.Ctx, string, string) int                         = UnsetProfile
+	_ func(*core.Ctx, string) int                                 = UnsetProfileStatic
+	_ func(*core.Ctx, string) core.Value                          = VarGet
+	_ func(*core.Ctx, string) core.Value                          = VarGete
+	_ func(*core.Ctx, string) core.Value                          = VarGetw
+	_ func(*core.Ctx, string) int                                 = VarIsNull
+	_ func(*core.Ctx, string) int                                 = VarRm
+	_ func(*core.Ctx, string, string) int                         = VarSets
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)              = getDlg
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)              = getDlgCtx
+	_ func(*core.Ctx, string, core.Value) error                   = setDlgCtx
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)              = getDlgVar
+	_ func(*core.Ctx, string, core.Value) error                   = setDlgVar
+	_ func(*core.Runtime) error                                   = start
+	_ func(*core.Runtime)                                         = stop
+	_ func(*core.Ctx) bool                                        = replyHook
+	_ func(*core.Runtime, []core.Value) (any, error)              = rpcList
+	_ func(*core.Runtime, []core.Value) (any, error)              = rpcEndDlg
+	_ func(*core.Runtime, []core.Value) (any, error)              = rpcList
+	_ func(*core.Runtime, []core.Value) (any, error)              = rpcProfileGetSize
+	_ func(*core.Runtime, []core.Value) (any, error)              = rpcStatsActive
 )
