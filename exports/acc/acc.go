@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"kemi/core"
+	"kemi/exports/dialog"
 	"kemi/exports/tm"
 	"kemi/sip"
 )
@@ -128,16 +129,12 @@ func start(rt *core.Runtime) error {
 	modules.Set(rt, m)
 	tm.OnComplete(rt, m.onComplete)
 	if m.cdrEnable {
-		registerCDR(rt, m)
+		if rt.Reg != nil && rt.Reg.Module("dialog") == nil && rt.Log != nil {
+			rt.Log.Log(core.LWarn, nil, `acc: cdr_enable is set but module dialog is not loaded: no CDRs are written (loadmodule "dialog.so" and dlg_manage)`)
+		}
+		dialog.OnEnd(rt, m.cdr)
 	}
 	return nil
-}
-
-// registerCDR is set by cdr.go's init when module dialog is linked in.
-var registerCDR = func(rt *core.Runtime, m *Module) {
-	if rt.Log != nil {
-		rt.Log.Log(core.LWarn, nil, "acc: cdr_enable needs module dialog")
-	}
 }
 
 func stop(rt *core.Runtime) {

@@ -160,3 +160,10 @@ func TestAcc_BadParamsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestAcc_CdrEnableWithoutDialogSaysSo(t *testing.T) {
+	_, log, _ := setup(t, map[string]core.Value{"cdr_enable": core.Int(1)})
+	if !strings.Contains(log.String(), "module dialog is not loaded: no CDRs are written") {
+		t.Fatalf("log: %s", log.String())
+	}
+}

@@ -13,10 +13,6 @@ import (
 // evaluated on the dialog's INVITE as kept ($fU, $tU, $ru, $ci...) with
 // $dlg_var and $dlg reading the dialog.
 
-func init() {
-	registerCDR = func(rt *core.Runtime, m *Module) { dialog.OnEnd(rt, m.cdr) }
-}
-
 func (m *Module) cdr(d *dialog.Dialog) {
 	if !d.Answered() {
 		return
