@@ -425,7 +425,9 @@ func (m *Module) arm(d *Dialog) {
 
 // onComplete follows INVITE and BYE transactions (tm.OnComplete).
 func (m *Module) onComplete(c *tm.Completion) {
-	var req, rpl sip.Msg
+	ms := msgPool.Get().(*parsed)
+	defer msgPool.Put(ms)
+	req, rpl := &ms.req, &ms.rpl
 	if req.Parse(c.Req) != nil {
 		return
 	}
@@ -433,24 +435,27 @@ func (m *Module) onComplete(c *tm.Completion) {
 	if meth != sip.MethodINVITE && meth != sip.MethodBYE {
 		return
 	}
-	callID, fromTag, toTag := string(req.CallID()), string(req.FromTag()), string(req.ToTag())
+	callID, fromTag, toTag := req.CallID(), req.FromTag(), req.ToTag()
+	if meth == sip.MethodINVITE && len(toTag) > 0 {
+		return // a re-INVITE
+	}
+	// Keys built in a pooled buffer: the map lookups do not allocate.
+	ms.k1 = append(append(append(ms.k1[:0], callID...), 0), fromTag...)
 	m.mu.Lock()
 	defer m.unlock()
 	if meth == sip.MethodBYE {
-		d := m.byKey[key(callID, fromTag)]
-		if d == nil || d.ToTag != toTag {
-			d = m.byKey[key(callID, toTag)]
-			if d == nil || d.ToTag != fromTag {
+		d := m.byKey[string(ms.k1)]
+		if d == nil || d.ToTag != string(toTag) {
+			ms.k2 = append(append(append(ms.k2[:0], callID...), 0), toTag...)
+			d = m.byKey[string(ms.k2)]
+			if d == nil || d.ToTag != string(fromTag) {
 				return
 			}
 		}
 		m.end(d)
 		return
 	}
-	if toTag != "" {
-		return // a re-INVITE
-	}
-	d := m.byKey[key(callID, fromTag)]
+	d := m.byKey[string(ms.k1)]
 	if d == nil || (d.State != StateUnconfirmed && d.State != StateEarly) {
 		return
 	}
@@ -484,6 +489,15 @@ func (m *Module) onComplete(c *tm.Completion) {
 	d.StartTS = m.wall()
 	m.arm(d)
 	m.queue(d, "dialog:start")
+}
+
+// msgPool holds the messages onComplete parses, so following every
+// transaction allocates nothing for them.
+var msgPool = sync.Pool{New: func() any { return new(parsed) }}
+
+type parsed struct {
+	req, rpl sip.Msg
+	k1, k2   []byte
 }
 
 // requestDone forgets the dialog an INVITE created when the request route

@@ -419,3 +419,22 @@ func TestDialog_GetByCallIDAndTags(t *testing.T) {
 		t.Fatalf("dlg_get then dlg_bye(callee): %d sent", len(e.sent))
 	}
 }
+
+// Following transactions that are not about a dialog (an OPTIONS, an
+// INVITE without dlg_manage) allocates nothing.
+func TestDialog_OnCompleteOfOtherTransactionsAllocatesNothing(t *testing.T) {
+	e := setup(t, nil)
+	opt := ksrtest.Request("OPTIONS sip:x@example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKo",
+		"From: <sip:a@b>;tag=1", "To: <sip:c@d>", "Call-ID: o1", "CSeq: 1 OPTIONS", "Content-Length: 0")
+	inv := ksrtest.Invite()
+	rpl := ksrtest.Request("SIP/2.0 200 OK", "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKo",
+		"From: <sip:a@b>;tag=1", "To: <sip:c@d>;tag=2", "Call-ID: o1", "CSeq: 1 OPTIONS", "Content-Length: 0")
+	e.m.onComplete(&tm.Completion{Req: inv, Reply: rpl, Code: 200, Inv: true}) // warm the pool
+	n := testing.AllocsPerRun(200, func() {
+		e.m.onComplete(&tm.Completion{Req: opt, Reply: rpl, Code: 200})
+		e.m.onComplete(&tm.Completion{Req: inv, Reply: rpl, Code: 200, Inv: true})
+	})
+	if n > 0 {
+		t.Errorf("%v allocations per run", n)
+	}
+}
