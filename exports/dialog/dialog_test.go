@@ -11,6 +11,7 @@ import (
 
 	"kemi/core"
 	"kemi/exports/internal/ksrtest"
+	"kemi/exports/rr"
 	_ "kemi/exports/pvx" // $var for get_profile_size
 	"kemi/exports/tm"
 	"kemi/sip"
@@ -439,5 +440,52 @@ func TestDialog_OnCompleteOfOtherTransactionsAllocatesNothing(t *testing.T) {
 	})
 	if n > 0 {
 		t.Errorf("%v allocations per run", n)
+	}
+}
+
+// dlg_match_mode 0 matches by the Route cookie only: the right cookie
+// and tags match, no cookie or a cookie of another dialog does not (nor
+// a forged cookie with the wrong tags); mode 2 adds no cookie to the
+// Record-Route and matches by tags.
+func TestDialog_MatchModes(t *testing.T) {
+	e := setup(t, map[string]core.Value{"dlg_match_mode": core.Int(0)})
+	e.invite(1, "alice")
+	Manage(e.ctx)
+	d1 := e.m.byKey[key("call-1", "f1")].DID()
+	e.complete(1, 200)
+	e.invite(2, "alice")
+	Manage(e.ctx)
+	d2 := e.m.byKey[key("call-2", "f2")].DID()
+	e.complete(2, 200)
+	req := func(route string) {
+		lines := []string{"BYE sip:bob@198.51.100.7:5080 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKm"}
+		if route != "" {
+			lines = append(lines, "Route: <sip:192.0.2.1:5060;lr;did="+route+">")
+		}
+		lines = append(lines, "From: <sip:alice@example.org>;tag=f1", "To: <sip:bob@example.com>;tag=t1",
+			"Call-ID: call-1", "CSeq: 11 BYE", "Content-Length: 0")
+		e.put(ksrtest.Request(lines...))
+	}
+	for _, c := range []struct {
+		did  string
+		want int
+	}{{d1, 1}, {"", -1}, {d2, -1}, {"ffff.ffff", -1}, {"zz", -1}} {
+		req(c.did)
+		if got := IsKnown(e.ctx); got != c.want {
+			t.Errorf("cookie %q: is_known_dlg %d, want %d", c.did, got, c.want)
+		}
+	}
+
+	for mode, want := range map[int]bool{1: true, 2: false} {
+		e := setup(t, map[string]core.Value{"dlg_match_mode": core.Int(int64(mode))})
+		e.invite(1, "alice")
+		Manage(e.ctx)
+		if rr.RecordRoute(e.ctx) != 1 {
+			t.Fatal("record_route")
+		}
+		out := ksrtest.Serialize(e.ctx)
+		if got := strings.Contains(out, ";did="); got != want {
+			t.Errorf("mode %d: cookie in the Record-Route %v, want %v:\n%s", mode, got, want, out)
+		}
 	}
 }
