@@ -11,8 +11,8 @@ import (
 
 	"kemi/core"
 	"kemi/exports/internal/ksrtest"
-	"kemi/exports/rr"
 	_ "kemi/exports/pvx" // $var for get_profile_size
+	"kemi/exports/rr"
 	"kemi/exports/tm"
 	"kemi/sip"
 )
