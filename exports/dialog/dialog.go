@@ -83,6 +83,11 @@ type link struct {
 	value string
 }
 
+// MaxDialogBytes bounds what a dialog keeps of its INVITE (Call-ID,
+// tags, Request-URI, From, To, Contact), so max_dialogs bounds memory:
+// dlg_manage refuses a bigger INVITE (-1, logged).
+const MaxDialogBytes = 4096
+
 // Module is dialog's state for one runtime.
 type Module struct {
 	rt *core.Runtime
@@ -279,6 +284,10 @@ func (m *Module) create(ctx *core.Ctx) (*Dialog, error) {
 	}
 	if d := m.byKey[key(callID, fromTag)]; d != nil {
 		return d, nil // a retransmission or a spiral
+	}
+	if n := len(callID) + len(fromTag) + len(msg.RequestURI()) + len(msg.HeaderID(sip.HdrFrom)) +
+		len(msg.HeaderID(sip.HdrTo)) + len(msg.HeaderID(sip.HdrContact)); n > MaxDialogBytes {
+		return nil, fmt.Errorf("the INVITE's Call-ID, tags, URIs and Contact take %d bytes, more than a dialog keeps (%d)", n, MaxDialogBytes)
 	}
 	if len(m.byKey) >= m.maxDialogs {
 		m.Refused.Add(1)

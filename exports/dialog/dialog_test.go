@@ -489,3 +489,22 @@ func TestDialog_MatchModes(t *testing.T) {
 		}
 	}
 }
+
+// An INVITE too big to keep gets no dialog, so max_dialogs bounds memory.
+func TestHardening_DialogRefusesOversizedInvite(t *testing.T) {
+	e := setup(t, nil)
+	e.put(ksrtest.Invite("X-Pad: x")) // sanity: a normal one works
+	if Manage(e.ctx) != 1 {
+		t.Fatal("dlg_manage of a plain INVITE")
+	}
+	big := strings.Repeat("a", MaxDialogBytes)
+	e.put(ksrtest.Request("INVITE sip:bob@example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKbig",
+		"From: <sip:alice@example.org>;tag=big", "To: <sip:bob@example.com>", "Call-ID: "+big, "CSeq: 1 INVITE",
+		"Contact: <sip:a@192.0.2.10>", "Content-Length: 0"))
+	if Manage(e.ctx) != -1 {
+		t.Fatal("an oversized INVITE got a dialog")
+	}
+	if all, _ := e.m.Active(); all != 1 {
+		t.Fatalf("%d dialogs", all)
+	}
+}
