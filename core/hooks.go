@@ -89,3 +89,30 @@ func (rt *Runtime) ReplyHooks() []ReplyHook {
 	defer rt.mu.Unlock()
 	return rt.replyHooks
 }
+
+// AddRequestDoneHook registers h to run after the request route returned
+// for each request a worker handles (a module's start function calls it):
+// dialog uses it to forget a dialog whose INVITE ended without a
+// transaction (a stateless reply). h runs on the worker, with the request
+// still in ctx; it must be quick.
+func (rt *Runtime) AddRequestDoneHook(h func(ctx *Ctx)) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var hs []func(*Ctx)
+	if p := rt.doneHooks.Load(); p != nil {
+		hs = append(hs, *p...)
+	}
+	hs = append(hs, h)
+	rt.doneHooks.Store(&hs)
+}
+
+// RequestDone runs the hooks of AddRequestDoneHook for ctx.
+func (rt *Runtime) RequestDone(ctx *Ctx) {
+	p := rt.doneHooks.Load() // no lock: workers call this per request
+	if p == nil {
+		return
+	}
+	for _, h := range *p {
+		h(ctx)
+	}
+}

@@ -3,6 +3,7 @@ package core
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,7 @@ type Runtime struct {
 	stops      []func()
 	started    []*ModuleSpec // modules whose start functions ran, in order
 	replyHooks []ReplyHook
+	doneHooks  atomic.Pointer[[]func(*Ctx)] // AddRequestDoneHook
 }
 
 // Param returns the last value given for a module param, or its default.

@@ -26,7 +26,6 @@ func TestKamailioDefaultShape(t *testing.T) {
 		path + ":112:1: loadmodule \"kex.so\": not used by kemi (core extensions for MI/RPC), ignored with its modparams",
 		path + ":127:1: loadmodule \"ctl.so\": not used by kemi (management interface; use kemi rpc), ignored with its modparams",
 		path + ":128:1: loadmodule \"cfg_rpc.so\": not used by kemi (runtime config over RPC), ignored with its modparams",
-		path + ":129:1: loadmodule \"acc.so\": not used by kemi (accounting; kemi writes no accounting records), ignored with its modparams",
 		path + ":130:1: loadmodule \"counters.so\": not used by kemi (statistics counters), ignored with its modparams",
 	}
 	if !reflect.DeepEqual(cfg.Notices, wantNotices) {
@@ -36,14 +35,14 @@ func TestKamailioDefaultShape(t *testing.T) {
 	for _, m := range cfg.Modules {
 		mods = append(mods, m.Name)
 	}
-	if got, want := strings.Join(mods, " "), "corex tm tmx sl rr pv maxfwd usrloc registrar textops textopsx siputils xlog sanity"; got != want {
+	if got, want := strings.Join(mods, " "), "corex tm tmx sl rr pv maxfwd usrloc registrar textops textopsx siputils xlog sanity acc"; got != want {
 		t.Errorf("modules\n got %s\nwant %s", got, want)
 	}
 	if got := global(t, cfg, "debug"); got != core.Int(2) {
 		t.Errorf("debug = %v, want 2", got)
 	}
-	if got := len(cfg.ModParams); got != 9 {
-		t.Errorf("%d modparams, want 9: %+v", got, cfg.ModParams)
+	if got := len(cfg.ModParams); got != 14 { // 5 of them acc's, read unchanged
+		t.Errorf("%d modparams, want 14: %+v", got, cfg.ModParams)
 	}
 	var routes []string
 	for _, r := range cfg.Routes {

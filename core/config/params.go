@@ -166,7 +166,6 @@ var ignoredModules = map[string]string{
 	"debugger":     "config debugging aid",
 	"counters":     "statistics counters",
 	"statistics":   "statistics counters",
-	"acc":          "accounting; kemi writes no accounting records",
 	"db_mysql":     "database driver",
 	"db_postgres":  "database driver",
 	"db_sqlite":    "database driver",

@@ -178,7 +178,11 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 				cb, core.LogQuote(w.msg.CallID()), core.LogValue(err.Error()), n, note))
 		}
 	}
-	if w.msg.IsRequest() || ctx.Dropped() {
+	if w.msg.IsRequest() {
+		r.rt.RequestDone(ctx)
+		return
+	}
+	if ctx.Dropped() {
 		return
 	}
 	for _, h := range r.rt.ReplyHooks() {

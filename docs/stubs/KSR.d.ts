@@ -3,6 +3,23 @@
 // Editor stubs for the KSR object of KEMI JavaScript scripts. A module
 // that is not loaded is undefined at run time.
 
+/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet. */
+interface KSR_acc {
+	/**
+	 * Write an accounting record of the current request now, to the log and json_file.
+	 * @param comment Status code and reason, "200 OK"; text without a code is the reason alone.
+	 * @returns 1 when the record was written; -1 when it could not be.
+	 */
+	acc_log_request(comment: string): number;
+	/**
+	 * As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+	 * @param comment Status code and reason, "200 OK".
+	 * @param table Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
+	 * @returns 1 when the record was written; -1 when it could not be.
+	 */
+	acc_request(comment: string, table: string): number;
+}
+
 /** JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget. */
 interface KSR_app_jsdt {
 }
@@ -245,7 +262,181 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
-/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
+/** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server. */
+interface KSR_dialog {
+	/**
+	 * End the message's answered dialog by sending BYE to the side(s) named.
+	 * @param side all, caller or callee.
+	 * @returns 1 when the answered dialog was ended; -1 when there is none.
+	 */
+	dlg_bye(side: string): number;
+	/**
+	 * Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @returns 1 when the dialog was found and made the message's dialog; -1 otherwise.
+	 */
+	dlg_get(callid: string, ftag: string, ttag: string): number;
+	/**
+	 * A variable of the dialog of Call-ID and tags.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @param name Variable name.
+	 * @returns The value, or null when there is no such dialog or variable.
+	 */
+	dlg_get_var(callid: string, ftag: string, ttag: string, name: string): string|null;
+	/**
+	 * Test a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when the flag is set; -1 when not, or there is no dialog.
+	 */
+	dlg_isflagset(flag: number): number;
+	/**
+	 * Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout).
+	 * @returns 1 when the initial INVITE got a dialog or the in-dialog request matched one; -1 otherwise (not an INVITE, no Call-ID or From tag, max_dialogs reached, no dialog matched).
+	 */
+	dlg_manage(): number;
+	/**
+	 * Clear a property of the message's dialog.
+	 * @param attr As dlg_set_property.
+	 * @returns 1 when reset; -1 otherwise.
+	 */
+	dlg_reset_property(attr: string): number;
+	/**
+	 * Clear a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when reset; -1 otherwise.
+	 */
+	dlg_resetflag(flag: number): number;
+	/**
+	 * Set a property of the message's dialog.
+	 * @param attr timeout-noreset, timeout-bye, ka-src or ka-dst (the last two accepted, no keepalives).
+	 * @returns 1 when set; -1 when there is no dialog or the attribute is unknown.
+	 */
+	dlg_set_property(attr: string): number;
+	/**
+	 * Lifetime of the message's dialog from its answer (from now when answered already).
+	 * @param secs Seconds.
+	 * @returns 1 when set; -1 when the message has no dialog.
+	 */
+	dlg_set_timeout(secs: number): number;
+	/**
+	 * Set a variable of the dialog of Call-ID and tags.
+	 * @param callid Call-ID.
+	 * @param ftag From tag.
+	 * @param ttag To tag.
+	 * @param name Variable name.
+	 * @param value Value.
+	 * @returns 1 when set; -1 when there is no such dialog or past the bounds.
+	 */
+	dlg_set_var(callid: string, ftag: string, ttag: string, name: string, value: string): number;
+	/**
+	 * Set a dialog flag.
+	 * @param flag 0 to 31.
+	 * @returns 1 when set; -1 when there is no dialog or the flag is out of range.
+	 */
+	dlg_setflag(flag: number): number;
+	/**
+	 * Count the dialogs in a profile (with a value) into a pseudo-variable.
+	 * @param profile Profile name.
+	 * @param value Value; "" for every dialog of the profile.
+	 * @param pv Writable pseudo-variable the count goes into, "$var(size)".
+	 * @returns 1 when the count was stored; -1 when there is no such profile or pv is not writable.
+	 */
+	get_profile_size(profile: string, value: string, pv: string): number;
+	/**
+	 * Count every dialog of a profile into a pseudo-variable.
+	 * @param profile Profile name.
+	 * @param pv Writable pseudo-variable.
+	 * @returns As get_profile_size.
+	 */
+	get_profile_size_static(profile: string, pv: string): number;
+	/**
+	 * Whether the message's dialog is in a profile (with that value).
+	 * @param profile Profile name.
+	 * @param value Value; "" for any.
+	 * @returns 1 when the message's dialog is in the profile; -1 otherwise.
+	 */
+	is_in_profile(profile: string, value: string): number;
+	/**
+	 * Whether the message's dialog is in a profile.
+	 * @param profile Profile name.
+	 * @returns As is_in_profile.
+	 */
+	is_in_profile_static(profile: string): number;
+	/**
+	 * Whether the request is within a tracked dialog (or had one made by dlg_manage).
+	 * @returns 1 when the message belongs to a tracked dialog; -1 otherwise.
+	 */
+	is_known_dlg(): number;
+	/**
+	 * Add the message's dialog to a profile.
+	 * @param profile Profile name (profiles_with_value or profiles_no_value).
+	 * @param value Value (for a profile with values).
+	 * @returns 1 when the dialog was added; -1 when there is no dialog or no such profile.
+	 */
+	set_dlg_profile(profile: string, value: string): number;
+	/**
+	 * Add the message's dialog to a profile without value.
+	 * @param profile Profile name.
+	 * @returns As set_dlg_profile.
+	 */
+	set_dlg_profile_static(profile: string): number;
+	/**
+	 * Take the message's dialog out of a profile.
+	 * @param profile Profile name.
+	 * @param value Value.
+	 * @returns 1 when the dialog was in it and was taken out; -1 otherwise.
+	 */
+	unset_dlg_profile(profile: string, value: string): number;
+	/**
+	 * Take the message's dialog out of a profile (every value).
+	 * @param profile Profile name.
+	 * @returns As unset_dlg_profile.
+	 */
+	unset_dlg_profile_static(profile: string): number;
+	/**
+	 * A dialog variable.
+	 * @param name Variable name.
+	 * @returns The value, or null.
+	 */
+	var_get(name: string): string|null;
+	/**
+	 * A dialog variable, "" when unset.
+	 * @param name Variable name.
+	 * @returns The value, or "".
+	 */
+	var_gete(name: string): string;
+	/**
+	 * A dialog variable, "<null>" when unset.
+	 * @param name Variable name.
+	 * @returns The value, or "<null>".
+	 */
+	var_getw(name: string): string;
+	/**
+	 * Whether a dialog variable is unset.
+	 * @param name Variable name.
+	 * @returns 1 when the variable is unset (or there is no dialog); -1 when set.
+	 */
+	var_is_null(name: string): number;
+	/**
+	 * Remove a dialog variable.
+	 * @param name Variable name.
+	 * @returns 1; -1 when there is no dialog.
+	 */
+	var_rm(name: string): number;
+	/**
+	 * Set a dialog variable ($dlg_var).
+	 * @param name Variable name.
+	 * @param value Value.
+	 * @returns 1 when set; -1 when there is no dialog or past the bounds (32 variables, 1024 bytes each).
+	 */
+	var_sets(name: string, value: string): number;
+}
+
+/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
 interface KSR_dispatcher {
 	/**
 	 * Whether a set has a destination neither inactive nor disabled.
@@ -300,13 +491,13 @@ interface KSR_dispatcher {
 	 */
 	ds_list_exist(set: number): number;
 	/**
-	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
-	 * @returns -1 always, for now.
+	 * Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route.
+	 * @returns 1 when the call's load was freed; -1 when it was not counted.
 	 */
 	ds_load_unset(): number;
 	/**
-	 * Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
-	 * @returns -1 always, for now.
+	 * Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself).
+	 * @returns 1 when a BYE or CANCEL freed its call's load, or for a reply; -1 when the call was not counted or for another request.
 	 */
 	ds_load_update(): number;
 	/**
@@ -368,7 +559,7 @@ interface KSR_dispatcher {
 	/**
 	 * Select a destination of the set and set it as the destination URI ($du).
 	 * @param set Set id.
-	 * @param alg Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+	 * @param alg Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 10 call load (fewest calls below the maxload attribute), 11 relative weight, 12 parallel forking.
 	 * @returns 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
 	 */
 	ds_select_dst(set: number, alg: number): number;
@@ -3167,6 +3358,7 @@ interface KSR_xlog {
 
 /** The KSR object: core functions and one member per loaded module. */
 interface KSR_object {
+	acc: KSR_acc;
 	app_jsdt: KSR_app_jsdt;
 	app_lua: KSR_app_lua;
 	app_starlark: KSR_app_starlark;
@@ -3174,6 +3366,7 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	dialog: KSR_dialog;
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
 	htable: KSR_htable;

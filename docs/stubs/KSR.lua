@@ -355,6 +355,21 @@ function KSR.to_WSX() end
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.warn(msg) end
 
+---Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script.
+---@class KSR.acc
+KSR.acc = {}
+
+---Write an accounting record of the current request now, to the log and json_file.
+---@param comment string Status code and reason, "200 OK"; text without a code is the reason alone.
+---@return integer # 1 when the record was written; -1 when it could not be.
+function KSR.acc.acc_log_request(comment) end
+
+---As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+---@param comment string Status code and reason, "200 OK".
+---@param table string Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
+---@return integer # 1 when the record was written; -1 when it could not be.
+function KSR.acc.acc_request(comment, table) end
+
 ---JavaScript routing scripts (KEMI), run by the goja interpreter.
 ---@class KSR.app_jsdt
 KSR.app_jsdt = {}
@@ -565,6 +580,154 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function.
+---@class KSR.dialog
+KSR.dialog = {}
+
+---End the message's answered dialog by sending BYE to the side(s) named.
+---@param side string all, caller or callee.
+---@return integer # 1 when the answered dialog was ended; -1 when there is none.
+function KSR.dialog.dlg_bye(side) end
+
+---Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@return integer # 1 when the dialog was found and made the message's dialog; -1 otherwise.
+function KSR.dialog.dlg_get(callid, ftag, ttag) end
+
+---A variable of the dialog of Call-ID and tags.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@param name string Variable name.
+---@return string|nil # The value, or null when there is no such dialog or variable.
+function KSR.dialog.dlg_get_var(callid, ftag, ttag, name) end
+
+---Test a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when the flag is set; -1 when not, or there is no dialog.
+function KSR.dialog.dlg_isflagset(flag) end
+
+---Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout).
+---@return integer # 1 when the initial INVITE got a dialog or the in-dialog request matched one; -1 otherwise (not an INVITE, no Call-ID or From tag, max_dialogs reached, no dialog matched).
+function KSR.dialog.dlg_manage() end
+
+---Clear a property of the message's dialog.
+---@param attr string As dlg_set_property.
+---@return integer # 1 when reset; -1 otherwise.
+function KSR.dialog.dlg_reset_property(attr) end
+
+---Clear a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when reset; -1 otherwise.
+function KSR.dialog.dlg_resetflag(flag) end
+
+---Set a property of the message's dialog.
+---@param attr string timeout-noreset, timeout-bye, ka-src or ka-dst (the last two accepted, no keepalives).
+---@return integer # 1 when set; -1 when there is no dialog or the attribute is unknown.
+function KSR.dialog.dlg_set_property(attr) end
+
+---Lifetime of the message's dialog from its answer (from now when answered already).
+---@param secs integer Seconds.
+---@return integer # 1 when set; -1 when the message has no dialog.
+function KSR.dialog.dlg_set_timeout(secs) end
+
+---Set a variable of the dialog of Call-ID and tags.
+---@param callid string Call-ID.
+---@param ftag string From tag.
+---@param ttag string To tag.
+---@param name string Variable name.
+---@param value string Value.
+---@return integer # 1 when set; -1 when there is no such dialog or past the bounds.
+function KSR.dialog.dlg_set_var(callid, ftag, ttag, name, value) end
+
+---Set a dialog flag.
+---@param flag integer 0 to 31.
+---@return integer # 1 when set; -1 when there is no dialog or the flag is out of range.
+function KSR.dialog.dlg_setflag(flag) end
+
+---Count the dialogs in a profile (with a value) into a pseudo-variable.
+---@param profile string Profile name.
+---@param value string Value; "" for every dialog of the profile.
+---@param pv string Writable pseudo-variable the count goes into, "$var(size)".
+---@return integer # 1 when the count was stored; -1 when there is no such profile or pv is not writable.
+function KSR.dialog.get_profile_size(profile, value, pv) end
+
+---Count every dialog of a profile into a pseudo-variable.
+---@param profile string Profile name.
+---@param pv string Writable pseudo-variable.
+---@return integer # As get_profile_size.
+function KSR.dialog.get_profile_size_static(profile, pv) end
+
+---Whether the message's dialog is in a profile (with that value).
+---@param profile string Profile name.
+---@param value string Value; "" for any.
+---@return integer # 1 when the message's dialog is in the profile; -1 otherwise.
+function KSR.dialog.is_in_profile(profile, value) end
+
+---Whether the message's dialog is in a profile.
+---@param profile string Profile name.
+---@return integer # As is_in_profile.
+function KSR.dialog.is_in_profile_static(profile) end
+
+---Whether the request is within a tracked dialog (or had one made by dlg_manage).
+---@return integer # 1 when the message belongs to a tracked dialog; -1 otherwise.
+function KSR.dialog.is_known_dlg() end
+
+---Add the message's dialog to a profile.
+---@param profile string Profile name (profiles_with_value or profiles_no_value).
+---@param value string Value (for a profile with values).
+---@return integer # 1 when the dialog was added; -1 when there is no dialog or no such profile.
+function KSR.dialog.set_dlg_profile(profile, value) end
+
+---Add the message's dialog to a profile without value.
+---@param profile string Profile name.
+---@return integer # As set_dlg_profile.
+function KSR.dialog.set_dlg_profile_static(profile) end
+
+---Take the message's dialog out of a profile.
+---@param profile string Profile name.
+---@param value string Value.
+---@return integer # 1 when the dialog was in it and was taken out; -1 otherwise.
+function KSR.dialog.unset_dlg_profile(profile, value) end
+
+---Take the message's dialog out of a profile (every value).
+---@param profile string Profile name.
+---@return integer # As unset_dlg_profile.
+function KSR.dialog.unset_dlg_profile_static(profile) end
+
+---A dialog variable.
+---@param name string Variable name.
+---@return string|nil # The value, or null.
+function KSR.dialog.var_get(name) end
+
+---A dialog variable, "" when unset.
+---@param name string Variable name.
+---@return string # The value, or "".
+function KSR.dialog.var_gete(name) end
+
+---A dialog variable, "<null>" when unset.
+---@param name string Variable name.
+---@return string # The value, or "<null>".
+function KSR.dialog.var_getw(name) end
+
+---Whether a dialog variable is unset.
+---@param name string Variable name.
+---@return integer # 1 when the variable is unset (or there is no dialog); -1 when set.
+function KSR.dialog.var_is_null(name) end
+
+---Remove a dialog variable.
+---@param name string Variable name.
+---@return integer # 1; -1 when there is no dialog.
+function KSR.dialog.var_rm(name) end
+
+---Set a dialog variable ($dlg_var).
+---@param name string Variable name.
+---@param value string Value.
+---@return integer # 1 when set; -1 when there is no dialog or past the bounds (32 variables, 1024 bytes each).
+function KSR.dialog.var_sets(name, value) end
+
 ---Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up.
 ---@class KSR.dispatcher
 KSR.dispatcher = {}
@@ -613,12 +776,12 @@ function KSR.dispatcher.ds_list_exists(set) end
 ---@return integer # 1 when the set exists; -1 otherwise.
 function KSR.dispatcher.ds_list_exist(set) end
 
----Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
----@return integer # -1 always, for now.
+---Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route.
+---@return integer # 1 when the call's load was freed; -1 when it was not counted.
 function KSR.dispatcher.ds_load_unset() end
 
----Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails.
----@return integer # -1 always, for now.
+---Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself).
+---@return integer # 1 when a BYE or CANCEL freed its call's load, or for a reply; -1 when the call was not counted or for another request.
 function KSR.dispatcher.ds_load_update() end
 
 ---Mark a destination given by set and URI with a state.
@@ -670,7 +833,7 @@ function KSR.dispatcher.ds_select_domain_limit(set, alg, limit) end
 
 ---Select a destination of the set and set it as the destination URI ($du).
 ---@param set integer Set id.
----@param alg integer Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 11 relative weight, 12 parallel forking.
+---@param alg integer Algorithm: 0 Call-ID hash, 1 From URI, 2 To URI, 3 R-URI, 4 round robin, 5 auth username, 6 random, 7 hash_pvar, 8 priority, 9 weight, 10 call load (fewest calls below the maxload attribute), 11 relative weight, 12 parallel forking.
 ---@return integer # 1 when a destination was selected and set as $du; -1 when the set does not exist, has no usable destination, or the algorithm is not available.
 function KSR.dispatcher.ds_select_dst(set, alg) end
 

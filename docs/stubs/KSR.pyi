@@ -4,6 +4,18 @@
 from typing import Union
 
 
+class _acc:
+    """Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet."""
+
+    def acc_log_request(self, comment: str) -> int:
+        """Write an accounting record of the current request now, to the log and json_file."""
+        ...
+
+    def acc_request(self, comment: str, table: str) -> int:
+        """As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name."""
+        ...
+
+
 class _app_jsdt:
     """JavaScript routing scripts (KEMI), run by the goja interpreter. Load the module, set `load` to the script and select it with `cfgengine "jsdt"` (or "js"). Each worker owns one JavaScript runtime; the script is compiled once and its top level runs once per worker. The script sees the KSR object, the ECMAScript built-ins and require, which loads CommonJS modules from .js files in the script's folder tree and nowhere else (see docs/script-modules.md): no other filesystem access, no network. Each routing callback, and module code it runs, is under a wall-time budget."""
 
@@ -160,8 +172,116 @@ class _corex:
         ...
 
 
+class _dialog:
+    """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server."""
+
+    def dlg_bye(self, side: str) -> int:
+        """End the message's answered dialog by sending BYE to the side(s) named."""
+        ...
+
+    def dlg_get(self, callid: str, ftag: str, ttag: str) -> int:
+        """Find a dialog by Call-ID and tags (either way round) and make it the message's dialog, for dlg_bye, $dlg and $dlg_var."""
+        ...
+
+    def dlg_get_var(self, callid: str, ftag: str, ttag: str, name: str) -> Union[str, None]:
+        """A variable of the dialog of Call-ID and tags."""
+        ...
+
+    def dlg_isflagset(self, flag: int) -> int:
+        """Test a dialog flag."""
+        ...
+
+    def dlg_manage(self) -> int:
+        """Track the call of an initial INVITE (call before t_relay, and before set_dlg_profile); on an in-dialog request, match its dialog and move it on (ACK confirms, BYE ends, re-INVITE restarts the timeout)."""
+        ...
+
+    def dlg_reset_property(self, attr: str) -> int:
+        """Clear a property of the message's dialog."""
+        ...
+
+    def dlg_resetflag(self, flag: int) -> int:
+        """Clear a dialog flag."""
+        ...
+
+    def dlg_set_property(self, attr: str) -> int:
+        """Set a property of the message's dialog."""
+        ...
+
+    def dlg_set_timeout(self, secs: int) -> int:
+        """Lifetime of the message's dialog from its answer (from now when answered already)."""
+        ...
+
+    def dlg_set_var(self, callid: str, ftag: str, ttag: str, name: str, value: str) -> int:
+        """Set a variable of the dialog of Call-ID and tags."""
+        ...
+
+    def dlg_setflag(self, flag: int) -> int:
+        """Set a dialog flag."""
+        ...
+
+    def get_profile_size(self, profile: str, value: str, pv: str) -> int:
+        """Count the dialogs in a profile (with a value) into a pseudo-variable."""
+        ...
+
+    def get_profile_size_static(self, profile: str, pv: str) -> int:
+        """Count every dialog of a profile into a pseudo-variable."""
+        ...
+
+    def is_in_profile(self, profile: str, value: str) -> int:
+        """Whether the message's dialog is in a profile (with that value)."""
+        ...
+
+    def is_in_profile_static(self, profile: str) -> int:
+        """Whether the message's dialog is in a profile."""
+        ...
+
+    def is_known_dlg(self) -> int:
+        """Whether the request is within a tracked dialog (or had one made by dlg_manage)."""
+        ...
+
+    def set_dlg_profile(self, profile: str, value: str) -> int:
+        """Add the message's dialog to a profile."""
+        ...
+
+    def set_dlg_profile_static(self, profile: str) -> int:
+        """Add the message's dialog to a profile without value."""
+        ...
+
+    def unset_dlg_profile(self, profile: str, value: str) -> int:
+        """Take the message's dialog out of a profile."""
+        ...
+
+    def unset_dlg_profile_static(self, profile: str) -> int:
+        """Take the message's dialog out of a profile (every value)."""
+        ...
+
+    def var_get(self, name: str) -> Union[str, None]:
+        """A dialog variable."""
+        ...
+
+    def var_gete(self, name: str) -> str:
+        """A dialog variable, "" when unset."""
+        ...
+
+    def var_getw(self, name: str) -> str:
+        """A dialog variable, "<null>" when unset."""
+        ...
+
+    def var_is_null(self, name: str) -> int:
+        """Whether a dialog variable is unset."""
+        ...
+
+    def var_rm(self, name: str) -> int:
+        """Remove a dialog variable."""
+        ...
+
+    def var_sets(self, name: str, value: str) -> int:
+        """Set a dialog variable ($dlg_var)."""
+        ...
+
+
 class _dispatcher:
-    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
+    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
 
     def ds_is_active(self, set: int) -> int:
         """Whether a set has a destination neither inactive nor disabled."""
@@ -196,11 +316,11 @@ class _dispatcher:
         ...
 
     def ds_load_unset(self) -> int:
-        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        """Free the load (algorithm 10) the message's call (by Call-ID) took, as in a failure route."""
         ...
 
     def ds_load_update(self) -> int:
-        """Call load tracking (algorithm 10) needs module dialog, which kemi does not have yet; logs so and fails."""
+        """Call load (algorithm 10) on an in-dialog request or a reply. A BYE or CANCEL frees the load its call's INVITE took; a reply keeps it (free a failed call with ds_load_unset in the failure route; module dialog frees the load of an ended or failed dialog by itself)."""
         ...
 
     def ds_mark_addr(self, state: str, set: int, uri: str) -> int:
@@ -2115,6 +2235,7 @@ class _xlog:
 class _KSR:
     """The KSR object: core functions and one attribute per loaded module."""
 
+    acc: _acc
     app_jsdt: _app_jsdt
     app_lua: _app_lua
     app_starlark: _app_starlark
@@ -2122,6 +2243,7 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    dialog: _dialog
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable

@@ -3,10 +3,12 @@
 package all
 
 import (
+	_ "kemi/exports/acc"         // module "acc"
 	_ "kemi/exports/auth"        // module "auth"
 	_ "kemi/exports/auth_db"     // module "auth_db"
 	_ "kemi/exports/auth_xkeys"  // module "auth_xkeys"
 	_ "kemi/exports/corex"       // module "corex"
+	_ "kemi/exports/dialog"      // module "dialog"
 	_ "kemi/exports/dispatcher"  // module "dispatcher"
 	_ "kemi/exports/hdr"         // module "hdr"
 	_ "kemi/exports/htable"      // module "htable"

@@ -66,6 +66,9 @@ type Module struct {
 
 	tx     *txTable
 	prober *prober
+
+	loadOnce sync.Once
+	callLoad *loadTable // algorithm 10
 }
 
 type pvRef struct {

@@ -325,18 +325,42 @@ func TestAlg6And8_RandomAndPriority(t *testing.T) {
 	}
 }
 
-func TestAlg10_CallLoadSaysDialogMissing(t *testing.T) {
-	ctx := setup(t, threeList, nil)
-	var log bytes.Buffer
-	ctx.RT.Log = &core.Logger{Level: core.LDbg, Out: &log}
-	if SelectDst(ctx, 1, AlgCallLoad) != -1 {
-		t.Fatal("alg 10 selected")
+// Algorithm 10 picks the destination with the fewest calls below its
+// maxload; ds_load_unset and a BYE through ds_load_update free a call; a
+// retransmitted INVITE keeps its destination and is counted once.
+func TestAlg10_CallLoad(t *testing.T) {
+	ctx := setup(t, "1 sip:127.0.0.1:5081 0 0 duid=a;maxload=2\n1 sip:127.0.0.1:5082 0 0 duid=b;maxload=1\n", nil)
+	m := Of(ctx.RT)
+	a, b := m.List().Find(1, "sip:127.0.0.1:5081"), m.List().Find(1, "sip:127.0.0.1:5082")
+	got := []string{}
+	for i := 1; i <= 4; i++ {
+		newMsg(t, ctx, fmt.Sprintf("load-%d", i))
+		if SelectDst(ctx, 1, AlgCallLoad) != 1 {
+			got = append(got, "-1")
+			continue
+		}
+		got = append(got, ctx.DstURI)
 	}
-	if !strings.Contains(log.String(), "algorithm 10 (call load) needs module dialog") {
-		t.Errorf("log: %s", log.String())
+	want := []string{"sip:127.0.0.1:5081", "sip:127.0.0.1:5082", "sip:127.0.0.1:5081", "-1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("selections %v, want %v", got, want)
 	}
-	if LoadUpdate(ctx) != -1 || LoadUnset(ctx) != -1 {
-		t.Error("ds_load_update/unset succeeded")
+	newMsg(t, ctx, "load-1") // a retransmission
+	if SelectDst(ctx, 1, AlgCallLoad) != 1 || ctx.DstURI != "sip:127.0.0.1:5081" || m.Load(a) != 2 {
+		t.Fatalf("retransmission: %s, load %d", ctx.DstURI, m.Load(a))
+	}
+	if LoadUnset(ctx) != 1 || LoadUnset(ctx) != -1 || m.Load(a) != 1 {
+		t.Fatalf("ds_load_unset: load %d", m.Load(a))
+	}
+	bye := ksrtest.Request("BYE sip:bob@example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKbye",
+		"From: <sip:a@b>;tag=1", "To: <sip:c@d>;tag=2", "Call-ID: load-2", "CSeq: 2 BYE", "Content-Length: 0")
+	msg := new(sip.Msg)
+	if err := msg.Parse(bye); err != nil {
+		t.Fatal(err)
+	}
+	ctx.Reset(msg, ksrtest.Src, ksrtest.Local, core.UDP)
+	if LoadUpdate(ctx) != 1 || m.Load(b) != 0 {
+		t.Fatalf("ds_load_update on BYE: load %d", m.Load(b))
 	}
 }
 

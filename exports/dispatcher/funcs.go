@@ -217,18 +217,6 @@ func Reload(ctx *core.Ctx) int {
 	return 1
 }
 
-// LoadUpdate is ds_load_update; call load needs module dialog.
-func LoadUpdate(ctx *core.Ctx) int {
-	logErr(ctx, "ds_load_update: call load tracking (algorithm 10) needs module dialog, which kemi does not have yet")
-	return -1
-}
-
-// LoadUnset is ds_load_unset; call load needs module dialog.
-func LoadUnset(ctx *core.Ctx) int {
-	logErr(ctx, "ds_load_unset: call load tracking (algorithm 10) needs module dialog, which kemi does not have yet")
-	return -1
-}
-
 // The pseudo-variables: $dsv(code|reason|flags) in the event callback,
 // $dsg(count|active|inactive) of the set last used by this message.
 func getDsv(ctx *core.Ctx, arg string, dst []byte) ([]byte, bool) {

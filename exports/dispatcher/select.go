@@ -368,8 +368,7 @@ func (m *Module) pick(ctx *core.Ctx, st *msgState, s *Set, alg, n int, fn string
 		}
 		return i, true
 	case AlgCallLoad:
-		logErr(ctx, fn+": algorithm 10 (call load) needs module dialog, which kemi does not have yet")
-		return 0, false
+		return m.pickLoad(ctx, s, n, fn)
 	case AlgRelWeight:
 		sum := 0
 		for _, d := range s.Dests[:n] {

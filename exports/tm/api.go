@@ -3,6 +3,8 @@ package tm
 import (
 	"bytes"
 	"errors"
+	"net/netip"
+	"sync"
 
 	"kemi/core"
 	"kemi/sip"
@@ -112,4 +114,59 @@ func restoreLocal(c *cell, reply []byte) []byte {
 		return reply
 	}
 	return m.AppendTo(make([]byte, 0, len(reply)+64))
+}
+
+// Completion tells an OnComplete hook about a transaction whose final reply
+// went upstream. The slices belong to the transaction: a hook copies what
+// it keeps.
+type Completion struct {
+	Req   []byte // the request as received, with the script's edits
+	Reply []byte // the final reply as sent upstream
+	Code  int
+	Flags uint64 // the message flags the transaction was created with
+	Src   netip.AddrPort
+	Local netip.AddrPort
+	Proto core.Proto
+	Inv   bool
+	At    int64 // tm's clock (ns) when the reply went
+}
+
+// completeHooks are the OnComplete hooks of one runtime.
+type completeHooks struct {
+	mu sync.Mutex
+	fs []func(*Completion)
+}
+
+var hooksOf = core.NewRuntimeState[completeHooks](nil)
+
+// OnComplete registers fn to run each time a transaction of rt sends its
+// final reply upstream (once per transaction; later 2xx of a forked
+// INVITE do not run it again), for modules that account for or track
+// calls (acc, dialog). fn runs with the transaction locked, on the worker
+// or timer that completed it, before the transaction can be freed: it must
+// be quick, must not call tm, and copies what it keeps. Register from a
+// start function.
+func OnComplete(rt *core.Runtime, fn func(*Completion)) {
+	h := hooksOf.Get(rt)
+	h.mu.Lock()
+	h.fs = append(h.fs, fn)
+	h.mu.Unlock()
+}
+
+// runComplete runs the OnComplete hooks for c. c.mu held.
+func (t *TM) runComplete(c *cell, code int, now int64) {
+	h := hooksOf.Peek(t.rt)
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	fs := h.fs
+	h.mu.Unlock()
+	if len(fs) == 0 {
+		return
+	}
+	x := Completion{Req: c.base, Reply: c.reply, Code: code, Flags: c.flags, Src: c.src, Local: c.local, Proto: c.proto, Inv: c.inv, At: now}
+	for _, f := range fs {
+		f(&x)
+	}
 }

@@ -213,6 +213,7 @@ func (t *TM) completed(e *env, c *cell, code int) {
 	for i := 0; i < c.nbr; i++ {
 		t.cancelBranch(e, c, i)
 	}
+	t.runComplete(c, code, now)
 	switch {
 	case c.inv && code >= 300:
 		c.state = uasCompleted

@@ -1,0 +1,20 @@
+-- acc records: see scenario.yaml.
+function ksr_request_route()
+	if KSR.siputils.has_totag() > 0 then
+		KSR.rr.loose_route()
+		if KSR.pv.get("$rm") == "BYE" then
+			KSR.setflag(1)
+		end
+		KSR.dialog.dlg_manage()
+		KSR.tm.t_relay()
+		return
+	end
+	KSR.dialog.dlg_manage()
+	KSR.dialog.var_sets("caller", KSR.pv.get("$fU"))
+	KSR.setflag(1)
+	KSR.setflag(2)
+	KSR.setflag(3)
+	KSR.rr.record_route()
+	KSR.pv.sets("$du", "sip:127.0.0.1:5071")
+	KSR.tm.t_relay()
+end
