@@ -52,9 +52,12 @@ type Ctx struct {
 	Src   netip.AddrPort // where the message came from
 	Local netip.AddrPort // the socket it arrived on
 	Proto Proto
-	Out   Sender
-	RT    *Runtime
-	Route RouteKind
+	// ConnID is the stream connection the message came on ($conid), 0
+	// for UDP: replies to Src go back on it.
+	ConnID uint64
+	Out    Sender
+	RT     *Runtime
+	Route  RouteKind
 
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
@@ -107,6 +110,7 @@ type Branch struct {
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
+	c.ConnID = 0
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport = "", false

@@ -52,6 +52,9 @@ type Server struct {
 	mg    *memguard.Guard
 	conns []*transport.UDP
 
+	streams  *transport.Streams // TCP and TLS (streams.go); nil without such a listen
+	streamLs []*transport.StreamListener
+
 	mu      sync.Mutex
 	workers []*router.Worker
 	served  bool
@@ -108,9 +111,12 @@ func (s *Server) wire(setup *loader.Setup) error {
 	s.mg = memguard.Default
 	s.log.Log(core.LNotice, nil, "kemi: "+s.mg.Configure(setup.MemMB))
 	for _, l := range setup.Listens {
+		if l.Proto == "tcp" || l.Proto == "tls" {
+			continue // streams.go
+		}
 		if l.Proto != "" && l.Proto != "udp" {
 			s.closeConns()
-			return fmt.Errorf("%s: listen=%s:%s:%d: only udp is served so far", l.Pos, l.Proto, l.Host, l.Port)
+			return fmt.Errorf("%s: listen=%s:%s:%d: only udp, tcp and tls are served so far", l.Pos, l.Proto, l.Host, l.Port)
 		}
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
 		c, err := transport.ListenUDP(transport.UDPConfig{Addr: addr, Readers: setup.Workers})
@@ -120,12 +126,29 @@ func (s *Server) wire(setup *loader.Setup) error {
 		}
 		s.conns = append(s.conns, c)
 	}
+	st, ls, err := listenStreams(setup, s.opt.Path)
+	if err != nil {
+		s.closeConns()
+		return err
+	}
+	s.streams, s.streamLs = st, ls
+	r.Streams = st
 	setup.ResolveMyself()
-	// Sends outside a worker (timers) leave through the first socket.
-	first := s.conns[0]
+	// Sends outside a worker (timers) leave through the first UDP socket,
+	// or over TCP and TLS through the streams.
+	var first *transport.UDP
+	if len(s.conns) > 0 {
+		first = s.conns[0]
+	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto == core.TCP || proto == core.TLS {
+			return s.sendStream(b, proto, to)
+		}
 		if proto != core.UDP && proto != 0 {
 			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		if first == nil {
+			return fmt.Errorf("send to %s: no udp listen", to)
 		}
 		return first.WriteTo(b, to)
 	}
@@ -136,6 +159,9 @@ func (s *Server) wire(setup *loader.Setup) error {
 		byLocal[c.LocalAddr()] = c
 	}
 	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto == core.TCP || proto == core.TLS {
+			return s.sendStream(b, proto, to)
+		}
 		if proto != core.UDP && proto != 0 {
 			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
 		}
@@ -185,7 +211,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	setup := s.Setup
 	s.mg.Start()
 	defer s.mg.Stop()
-	errs := make(chan error, len(s.conns))
+	errs := make(chan error, len(s.conns)+1)
 	var wg sync.WaitGroup
 	var fatal error
 	var fatalOnce sync.Once
@@ -204,6 +230,26 @@ func (s *Server) Serve(ctx context.Context) error {
 				if err != nil {
 					// A VM that builds once at check time builds again here;
 					// failing now means the script's top level misbehaves.
+					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
+					cancel()
+					return nopHandler{}
+				}
+				return w
+			})
+		}()
+	}
+	if st := s.streams; st != nil {
+		for _, l := range s.streamLs {
+			s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi %s: listening on %s:%s with %d workers, engine %s, script %s",
+				s.opt.Version, l.Proto(), l.LocalAddr(), st.Config().Workers, setup.Engine.Name, setup.Script))
+		}
+		local := s.streamLs[0].LocalAddr()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- st.Serve(func(int) transport.StreamHandler {
+				w, err := s.Worker(local)
+				if err != nil {
 					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
 					cancel()
 					return nopHandler{}
@@ -264,6 +310,9 @@ func (s *Server) closeConns() {
 	for _, c := range s.conns {
 		c.Close()
 	}
+	if s.streams != nil {
+		s.streams.Close()
+	}
 }
 
 // nopHandler drops what a reader gets when its worker could not be built
@@ -271,3 +320,5 @@ func (s *Server) closeConns() {
 type nopHandler struct{}
 
 func (nopHandler) HandlePacket([]byte, netip.AddrPort, transport.Writer) {}
+
+func (nopHandler) HandleStream([]byte, *transport.Conn) {}

@@ -662,6 +662,10 @@ read_globals = {
 					remove_body = {},
 				},
 			},
+			tls = {
+				fields = {
+				},
+			},
 			tm = {
 				fields = {
 					t_any_replied = {},

@@ -2798,6 +2798,10 @@ function KSR.textopsx.msg_apply_changes() end
 ---@return integer # 1 (also when there was no body).
 function KSR.textopsx.remove_body() end
 
+---TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket.
+---@class KSR.tls
+KSR.tls = {}
+
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm
 KSR.tm = {}

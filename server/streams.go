@@ -1,0 +1,170 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+
+	"kemi/core"
+	"kemi/core/config"
+	"kemi/core/loader"
+	"kemi/core/router"
+	"kemi/sip/transport"
+	"kemi/sip/transport/tlscfg"
+)
+
+// streamParams are the core parameters the stream transports take
+// (transport.StreamConfig.SetParam); tcp_children is Workers.
+var streamParams = []string{
+	"tcp_connection_lifetime", "tcp_connection_max_lifetime", "tcp_msg_read_timeout",
+	"tcp_msg_data_timeout", "tcp_max_connections", "tls_max_connections",
+	"tcp_connect_timeout", "tcp_send_timeout", "tcp_accept_no_cl", "tcp_crlf_ping",
+	"tcp_max_message_size", "tcp_conn_wq_max", "tcp_children",
+}
+
+// paramText is a global's value as written, for SetParam.
+func paramText(v core.Value) string {
+	switch v.Kind {
+	case core.KBool:
+		if v.I != 0 {
+			return "yes"
+		}
+		return "no"
+	case core.KInt:
+		return strconv.FormatInt(v.I, 10)
+	}
+	return v.S
+}
+
+// listenStreams binds the tcp: and tls: sockets of setup.Listens into one
+// Streams (nil when there are none), configured from the core tcp_* and
+// tls_* parameters, and with the tls module's tls.cfg when a tls: socket
+// is asked for. Every error names the config line or flag at fault.
+func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*transport.StreamListener, error) {
+	var want []config.Listen
+	hasTLS := false
+	for _, l := range setup.Listens {
+		switch l.Proto {
+		case "tcp":
+		case "tls":
+			hasTLS = true
+		default:
+			continue
+		}
+		want = append(want, l)
+	}
+	if len(want) == 0 {
+		return nil, nil, nil
+	}
+	cfg := transport.StreamConfig{Workers: setup.Workers}
+	for _, name := range streamParams {
+		v, ok := setup.Config.Global(name)
+		if !ok {
+			continue
+		}
+		if _, err := cfg.SetParam(name, paramText(v)); err != nil {
+			return nil, nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	if hasTLS {
+		store, err := loadTLS(setup, cfgFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.TLS = store
+	}
+	st, err := transport.NewStreams(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stream transports: %w", err)
+	}
+	var ls []*transport.StreamListener
+	for _, l := range want {
+		p := transport.TCP
+		if l.Proto == "tls" {
+			p = transport.TLS
+		}
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		ln, err := st.Listen(p, addr)
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("%s: listen %s %s: %w", listenPos(l), l.Proto, addr, err)
+		}
+		ls = append(ls, ln)
+	}
+	return st, ls, nil
+}
+
+// listenPos names where a listen came from: its config line, or -l.
+func listenPos(l config.Listen) string {
+	if l.Pos.Line == 0 {
+		return "-l"
+	}
+	return l.Pos.String()
+}
+
+// loadTLS reads the tls module's configuration, as Kamailio needs it for
+// a tls: socket: enable_tls=yes, loadmodule "tls.so", and its params
+// (config: the tls.cfg file; certificate, private_key, ... for the
+// default domains when the file has none).
+func loadTLS(setup *loader.Setup, cfgFile string) (*tlscfg.Store, error) {
+	rt := setup.RT
+	if v, ok := setup.Config.Global("enable_tls"); !ok || !v.Truth() {
+		return nil, fmt.Errorf("a tls: listen needs enable_tls=yes (and loadmodule \"tls.so\"), as in Kamailio")
+	}
+	if v, ok := setup.Config.Global("disable_tls"); ok && v.Truth() {
+		return nil, fmt.Errorf("a tls: listen with disable_tls=yes: TLS is switched off")
+	}
+	if rt.Reg.Module("tls") == nil {
+		return nil, fmt.Errorf("enable_tls=yes needs loadmodule \"tls.so\" for its certificates, as in Kamailio")
+	}
+	str := func(n string) string { return rt.Param("tls", n).S }
+	flag := func(n string) bool { return rt.Param("tls", n).Truth() }
+	p := tlscfg.Params{
+		Certificate:        str("certificate"),
+		PrivateKey:         str("private_key"),
+		CAList:             str("ca_list"),
+		CRL:                str("crl"),
+		CipherList:         str("cipher_list"),
+		Method:             str("tls_method"),
+		ServerName:         str("server_name"),
+		VerifyCertificate:  flag("verify_certificate"),
+		RequireCertificate: flag("require_certificate"),
+		VerifyDepth:        int(rt.Param("tls", "verify_depth").I),
+	}
+	if cfgFile != "" {
+		p.BaseDir = filepath.Dir(cfgFile)
+	}
+	cfgPath := str("config")
+	if cfgPath != "" && !filepath.IsAbs(cfgPath) && cfgPath[0] != '.' && p.BaseDir != "" {
+		cfgPath = filepath.Join(p.BaseDir, cfgPath)
+	}
+	store, err := tlscfg.Load(cfgPath, p)
+	if err != nil {
+		return nil, fmt.Errorf("modparam(\"tls\", \"config\", %q): %w", str("config"), err)
+	}
+	for _, w := range store.Current().Warnings {
+		rt.Log.Log(core.LWarn, nil, "tls: "+w)
+	}
+	return store, nil
+}
+
+// sendStream sends outside a worker (timers, held replies) over TCP or
+// TLS, on an open connection to the address or a new one.
+func (s *Server) sendStream(b []byte, proto core.Proto, to netip.AddrPort) error {
+	return router.SendStream(s.streams, b, proto, to, transport.SendOptions{})
+}
+
+// StreamAddrs are the bound TCP and TLS socket addresses, in listen order.
+func (s *Server) StreamAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, l := range s.streamLs {
+		out = append(out, l.LocalAddr())
+	}
+	return out
+}
+
+// Streams is the server's TCP and TLS transport, nil without a tcp: or
+// tls: listen.
+func (s *Server) Streams() *transport.Streams { return s.streams }

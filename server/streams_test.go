@@ -1,0 +1,293 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"kemi/core/loader"
+	"kemi/server"
+)
+
+const streamScript = `
+function ksr_request_route()
+	KSR.sl.sl_send_reply(200, "OK " .. KSR.pv.get("$proto") .. " conid " .. tostring(KSR.pv.get("$conid")) .. " Rp " .. tostring(KSR.pv.get("$Rp")))
+end
+`
+
+func streamCfg(globals, modules string) string {
+	return "#!KAMAILIO\ndebug=2\nlog_stderror=yes\n" + globals +
+		"loadmodule \"sl.so\"\nloadmodule \"app_lua.so\"\n" + modules +
+		"modparam(\"app_lua\", \"load\", \"s.lua\")\ncfgengine \"lua\"\n"
+}
+
+func freeTCP(t *testing.T, network, addr string) int {
+	t.Helper()
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Skipf("%s %s: %v", network, addr, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func streamOptions(proto, callID string) []byte {
+	return []byte("OPTIONS sip:kemi@127.0.0.1 SIP/2.0\r\n" +
+		"Via: SIP/2.0/" + proto + " 127.0.0.1:5999;rport;branch=z9hG4bK-" + callID + "\r\n" +
+		"From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:t@127.0.0.1>\r\n" +
+		"Call-ID: " + callID + "\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+}
+
+// readReply reads one reply (headers, Content-Length 0) from r.
+func readReply(t *testing.T, c net.Conn, r *bufio.Reader) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading a reply on %s: %v (so far %q)", c.LocalAddr(), err, b.String())
+		}
+		b.WriteString(line)
+		if line == "\r\n" {
+			return b.String()
+		}
+	}
+}
+
+func startServer(t *testing.T, opt server.Options) *server.Server {
+	t.Helper()
+	s, err := server.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
+	return s
+}
+
+// TestServer_TCPListen_RepliesOnRequestConnection (issue 13, server and
+// router): -l tcp:ADDR:PORT (IPv4 and [::1]) beside udp, one Streams; a
+// request over TCP runs the script with $proto tcp, $conid and $Rp of
+// its connection, and its reply comes back on that connection; two
+// connections get two ids.
+func TestServer_TCPListen_RepliesOnRequestConnection(t *testing.T) {
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	listens := []string{"udp:127.0.0.1:" + strconv.Itoa(port), "tcp:127.0.0.1:" + strconv.Itoa(port)}
+	port6 := 0
+	if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+		port6 = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		listens = append(listens, "tcp:[::1]:"+strconv.Itoa(port6))
+	}
+	var log syncBuf
+	s := startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &log, Listens: listens,
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("tcp_connection_lifetime=30\n", ""))}, "s.lua": {Data: []byte(streamScript)}},
+	}})
+	if got := s.StreamAddrs(); len(got) != len(listens)-1 {
+		t.Fatalf("StreamAddrs() = %v", got)
+	}
+	if got := s.Streams().Config().IdleTimeout; got != 30*time.Second {
+		t.Errorf("tcp_connection_lifetime=30 gave IdleTimeout %v", got)
+	}
+	addrs := []string{"127.0.0.1:" + strconv.Itoa(port), "127.0.0.1:" + strconv.Itoa(port)}
+	if port6 != 0 {
+		addrs = append(addrs, "[::1]:"+strconv.Itoa(port6))
+	}
+	ids := map[string]bool{}
+	for i, a := range addrs {
+		c, err := net.Dial("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for j := 0; j < 2; j++ {
+			c.Write(streamOptions("TCP", "tcp-"+strconv.Itoa(i)+"-"+strconv.Itoa(j)))
+			rep := readReply(t, c, r)
+			line, _, _ := strings.Cut(rep, "\r\n")
+			_, p, _ := net.SplitHostPort(a)
+			if !strings.HasPrefix(line, "SIP/2.0 200 OK tcp conid ") || !strings.HasSuffix(line, " Rp "+p) {
+				t.Fatalf("%s: reply %q, want 200 with $proto tcp, a $conid and $Rp %s", a, line, p)
+			}
+			ids[strings.Fields(line)[5]] = true
+		}
+	}
+	if len(ids) != len(addrs) {
+		t.Errorf("$conid values %v: want one per connection (%d)", ids, len(addrs))
+	}
+	// UDP on the same port still answers, with $conid null.
+	u, _ := net.Dial("udp", addrs[0])
+	defer u.Close()
+	u.Write(streamOptions("UDP", "udp-1"))
+	u.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := u.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK udp conid ") {
+		t.Fatalf("udp reply %q, %v", buf[:n], err)
+	}
+	if !strings.Contains(log.String(), "listening on tcp:127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("log lacks the tcp listening line:\n%s", log.String())
+	}
+}
+
+// TestServer_TLSListenNeedsEnableTLS (issue 13): a tls: listen without
+// enable_tls=yes, or without the tls module, fails New saying what is
+// missing.
+func TestServer_TLSListenNeedsEnableTLS(t *testing.T) {
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	for _, tc := range []struct{ globals, modules, want string }{
+		{"", "", "enable_tls=yes"},
+		{"enable_tls=yes\n", "", "loadmodule \"tls.so\""},
+	} {
+		_, err := server.New(server.Options{Options: loader.Options{
+			Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"tls:127.0.0.1:" + strconv.Itoa(port)},
+			FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg(tc.globals, tc.modules))}, "s.lua": {Data: []byte(streamScript)}},
+		}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: New: %v, want an error naming %s", tc.globals, err, tc.want)
+		}
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t *testing.T, dir, name string) (certPath, keyPath string, cert tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{name},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IsCA:        true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	certPath, keyPath = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	os.WriteFile(certPath, certPEM, 0o600)
+	os.WriteFile(keyPath, keyPEM, 0o600)
+	cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath, cert
+}
+
+// TestServer_TLSListen_SelfSigned (issue 13, TLS): enable_tls=yes,
+// loadmodule "tls.so" and modparam("tls", "config", "tls.cfg") with a
+// self-signed certificate; a Go SIP-over-TLS client sends OPTIONS and
+// REGISTER-like requests and gets each reply on its connection, $proto
+// tls. With require_certificate on, a client without a certificate is
+// refused and one with the CA-signed (here: the listed) certificate is
+// served.
+func TestServer_TLSListen_SelfSigned(t *testing.T) {
+	dir := t.TempDir()
+	srvCert, srvKey, _ := selfSigned(t, dir, "kemi.test")
+	cliCert, _, cliPair := selfSigned(t, dir, "client.test")
+	for _, require := range []bool{false, true} {
+		verify := "no"
+		if require {
+			verify = "yes"
+		}
+		os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte("[server:default]\nmethod = TLSv1.2+\ncertificate = "+filepath.Base(srvCert)+
+			"\nprivate_key = "+filepath.Base(srvKey)+"\nca_list = "+filepath.Base(cliCert)+
+			"\nverify_certificate = "+verify+"\nrequire_certificate = "+verify+"\n\n[client:default]\nverify_certificate = no\n"), 0o600)
+		os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(streamCfg("enable_tls=yes\n", "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"tls.cfg\")\n")), 0o600)
+		os.WriteFile(filepath.Join(dir, "s.lua"), []byte(streamScript), 0o600)
+		port := freeTCP(t, "tcp4", "127.0.0.1:0")
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		var log syncBuf
+		s, err := server.New(server.Options{Version: "test", Options: loader.Options{
+			Path: filepath.Join(dir, "kamailio.cfg"), LogOut: &log, Listens: []string{"tls:" + addr},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+
+		pool := x509.NewCertPool()
+		pem, _ := os.ReadFile(srvCert)
+		pool.AppendCertsFromPEM(pem)
+		dial := func(withCert bool) (*tls.Conn, error) {
+			cfg := &tls.Config{RootCAs: pool, ServerName: "kemi.test"}
+			if withCert {
+				cfg.Certificates = []tls.Certificate{cliPair}
+			}
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, cfg)
+			if err != nil {
+				return nil, err
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			return c, c.Handshake()
+		}
+		c, err := dial(true)
+		if err != nil {
+			t.Fatalf("require=%v: TLS client with a certificate: %v; log:\n%s", require, err, log.String())
+		}
+		r := bufio.NewReader(c)
+		for i := 0; i < 2; i++ {
+			c.Write(streamOptions("TLS", "tls-"+strconv.Itoa(i)))
+			line, _, _ := strings.Cut(readReply(t, c, r), "\r\n")
+			if !strings.HasPrefix(line, "SIP/2.0 200 OK tls conid ") {
+				t.Fatalf("require=%v: reply %q, want 200 with $proto tls", require, line)
+			}
+		}
+		c.Close()
+		// Without a client certificate.
+		nc, err := dial(false)
+		if err == nil {
+			nc.Write(streamOptions("TLS", "tls-nocert"))
+			_, err = io.ReadAll(io.LimitReader(nc, 1))
+			var b [1]byte
+			if err == nil {
+				_, err = nc.Read(b[:])
+			}
+			nc.Close()
+		}
+		if require && err == nil {
+			t.Errorf("require_certificate=yes: a client without a certificate was served")
+		}
+		if !require && err != nil {
+			t.Errorf("require_certificate=no: a client without a certificate failed: %v", err)
+		}
+		cancel()
+		<-done
+		s.Close()
+		_ = netip.AddrPort{}
+	}
+}
