@@ -272,8 +272,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = fatal
 	}
 	r := s.Router
-	s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)",
-		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), s.mg.Refused.Load(), s.mg.Peak()>>20, s.mg.Budget()>>20))
+	var streams string
+	if s.streams != nil {
+		streams = streamSummary(s.streams)
+	}
+	s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)%s",
+		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), s.mg.Refused.Load(), s.mg.Peak()>>20, s.mg.Budget()>>20, streams))
 	return serveErr
 }
 

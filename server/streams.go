@@ -168,3 +168,12 @@ func (s *Server) StreamAddrs() []netip.AddrPort {
 // Streams is the server's TCP and TLS transport, nil without a tcp: or
 // tls: listen.
 func (s *Server) Streams() *transport.Streams { return s.streams }
+
+// streamSummary is the stream counters for the stop line: how many
+// connections came and why they ended.
+func streamSummary(st *transport.Streams) string {
+	c := &st.Stats
+	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d",
+		c.Accepted.Load(), c.Opened.Load(), c.Received.Load(), c.ClosedByPeer.Load(), c.ClosedIdle.Load(), c.ClosedSlow.Load(),
+		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load())
+}
