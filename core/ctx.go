@@ -26,6 +26,18 @@ func (p Proto) String() string {
 	return "proto?"
 }
 
+// SendOpts are the connection controls of a TCP or TLS send (see
+// Runtime.SendStream).
+type SendOpts struct {
+	ConnID     uint64 // the connection to use first (a request's, a contact's)
+	NoConnect  bool   // fail rather than open a connection
+	CloseAfter bool   // close the connection once written
+	ServerName string // TLS SNI for a new connection
+}
+
+// IsStream reports whether p is a connection-oriented transport.
+func (p Proto) IsStream() bool { return p == TCP || p == TLS }
+
 // Sender writes a serialized message to the network.
 type Sender interface {
 	SendTo(b []byte, proto Proto, to netip.AddrPort) error

@@ -49,6 +49,16 @@ type Runtime struct {
 	// worker.
 	SendFrom func(local netip.AddrPort, b []byte, proto Proto, to netip.AddrPort) error
 
+	// SendStream sends over TCP or TLS with Kamailio's connection
+	// controls (the request's connection, no-connect, close-after, SNI).
+	// The server sets it when it has a tcp: or tls: listen; it is safe
+	// for concurrent use. nil: only UDP is served.
+	SendStream func(b []byte, proto Proto, to netip.AddrPort, o SendOpts) error
+	// StreamLocal is the address of the first listen of a stream proto,
+	// for the Via and Record-Route of what leaves over it; false when
+	// there is none. Set with SendStream.
+	StreamLocal func(proto Proto) (netip.AddrPort, bool)
+
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
 	Clock Clock

@@ -133,6 +133,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 	}
 	s.streams, s.streamLs = st, ls
 	r.Streams = st
+	s.wireStreams(rt)
 	setup.ResolveMyself()
 	// Sends outside a worker (timers) leave through the first UDP socket,
 	// or over TCP and TLS through the streams.

@@ -156,6 +156,32 @@ func (s *Server) sendStream(b []byte, proto core.Proto, to netip.AddrPort) error
 	return router.SendStream(s.streams, b, proto, to, transport.SendOptions{})
 }
 
+// wireStreams gives the runtime its stream sender and local addresses.
+func (s *Server) wireStreams(rt *core.Runtime) {
+	if s.streams == nil {
+		return
+	}
+	st := s.streams
+	rt.SendStream = func(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) error {
+		return router.SendStream(st, b, proto, to, transport.SendOptions{
+			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
+	}
+	local := map[core.Proto]netip.AddrPort{}
+	for _, l := range s.streamLs {
+		p := core.TCP
+		if l.Proto() == transport.TLS {
+			p = core.TLS
+		}
+		if _, ok := local[p]; !ok {
+			local[p] = l.LocalAddr()
+		}
+	}
+	rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) {
+		a, ok := local[p]
+		return a, ok
+	}
+}
+
 // StreamAddrs are the bound TCP and TLS socket addresses, in listen order.
 func (s *Server) StreamAddrs() []netip.AddrPort {
 	var out []netip.AddrPort

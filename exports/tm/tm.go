@@ -353,6 +353,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) int {
 	m := ctx.Msg
 	dst := to
+	proto, sni := core.UDP, ""
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if ctx.DstURI != "" {
@@ -362,13 +363,16 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		}
 		var why string
 		var name bool
-		dst, name, why = destination(target)
+		var tr int
+		dst, name, tr, why = sip.URINextHop(target)
+		proto = transportProto(tr)
 		if name {
 			ts, err := resolve.Default().AppendURITargets(nil, target)
 			if err != nil {
 				why = err.Error()
 			} else {
 				dst, why = ts[0].Addr, ""
+				proto, sni = resolveProto(ts[0].Proto), ts[0].Host
 			}
 		}
 		if why != "" {
@@ -382,8 +386,21 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 			return -1
 		}
 	}
+	local := ctx.Local
+	if proto.IsStream() {
+		var ok bool
+		if ctx.RT == nil || ctx.RT.StreamLocal == nil {
+			ok = false
+		} else {
+			local, ok = ctx.RT.StreamLocal(proto)
+		}
+		if !ok {
+			logErr(ctx, fn+": destination "+proto.String()+":"+dst.String()+": no "+proto.String()+" listen")
+			return -1
+		}
+	}
 	var vb [96]byte
-	if err := m.PrependVia(appendVia(vb[:0], ctx.Local, id, 0)); err != nil {
+	if err := m.PrependVia(appendViaProto(vb[:0], proto, local, id, 0)); err != nil {
 		logErr(ctx, fn+": "+core.LogValue(err.Error()))
 		return -1
 	}
@@ -392,6 +409,13 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 	if ctx.Out == nil {
 		logErr(ctx, fn+": no sender for this message")
 		return -1
+	}
+	if proto.IsStream() {
+		if err := ctx.RT.SendStream(b, proto, dst, core.SendOpts{ServerName: sni}); err != nil {
+			logErr(ctx, fn+": "+core.LogValue(err.Error()))
+			return -1
+		}
+		return 1
 	}
 	if err := ctx.Out.SendTo(b, core.UDP, dst); err != nil {
 		logErr(ctx, fn+": "+core.LogValue(err.Error()))
@@ -416,9 +440,18 @@ func (t *TM) refuse(ctx *core.Ctx, fn string) {
 	opt := sip.ReplyOptions{ServerHeader: t.rt.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: retryAfter}
 	b := sip.AppendReply(ctx.Scratch[:0], m, 503, "Service Unavailable", &opt)
 	ctx.Scratch = b[:0]
-	if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+	if err := ctx.Out.SendTo(b, replyProto(ctx), sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
 		logErr(ctx, fn+": 503 over the memory budget: "+err.Error())
 	}
+}
+
+// replyProto is the transport a reply to ctx's message goes back over:
+// the request's (the worker sends it on the request's connection).
+func replyProto(ctx *core.Ctx) core.Proto {
+	if ctx.Proto.IsStream() {
+		return ctx.Proto
+	}
+	return core.UDP
 }
 
 var retryAfter = []byte("Retry-After: " + strconv.Itoa(memguard.RetryAfter) + "\r\n")
@@ -430,7 +463,7 @@ func replyCancel(ctx *core.Ctx) {
 	b := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
 	if ctx.Out != nil {
-		if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+		if err := ctx.Out.SendTo(b, replyProto(ctx), sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
 			logErr(ctx, "200 to CANCEL: "+core.LogValue(err.Error()))
 		}
 	}

@@ -79,6 +79,10 @@ type env struct {
 	ubuf    []byte
 	batch   []tentry
 	tgts    []resolve.Target // the targets of a next hop resolved in DNS
+	// hopProto and hopSNI are what buildBranch found for the branch's
+	// next hop: its transport, and the host name TLS verifies.
+	hopProto core.Proto
+	hopSNI   string
 }
 
 func (e *env) log(level int, msg string) {
@@ -89,6 +93,36 @@ func (e *env) log(level int, msg string) {
 
 func (e *env) send(b []byte, to netip.AddrPort) {
 	if err := e.out.SendTo(b, core.UDP, to); err != nil {
+		e.log(core.LWarn, core.LogValue(err.Error()))
+	}
+}
+
+// up sends b upstream: to the request's source over its transport, on
+// its connection for TCP and TLS.
+func (e *env) up(c *cell, b []byte) {
+	if !c.proto.IsStream() {
+		e.send(b, c.replyTo)
+		return
+	}
+	e.sendStream(b, c.proto, c.replyTo, core.SendOpts{ConnID: c.connID})
+}
+
+// down sends b to branch br's next hop over its transport.
+func (e *env) down(br *branch, b []byte) {
+	if !br.proto.IsStream() {
+		e.send(b, br.dst)
+		return
+	}
+	e.sendStream(b, br.proto, br.dst, core.SendOpts{ServerName: br.sni})
+}
+
+func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) {
+	rt := e.t.rt
+	if rt == nil || rt.SendStream == nil {
+		e.log(core.LWarn, "send to "+proto.String()+":"+to.String()+": transport "+proto.String()+" is not served (no tcp or tls listen)")
+		return
+	}
+	if err := rt.SendStream(b, proto, to, o); err != nil {
 		e.log(core.LWarn, core.LogValue(err.Error()))
 	}
 }
@@ -143,7 +177,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	n.live = true
 	n.id = id
 	n.inv = m.MethodID() == sip.MethodINVITE
-	n.src, n.local, n.proto = ctx.Src, ctx.Local, ctx.Proto
+	n.src, n.local, n.proto, n.connID = ctx.Src, ctx.Local, ctx.Proto, ctx.ConnID
 	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
 	n.flags = ctx.Flags
 	n.rFrom, n.rTo = append(n.rFrom[:0], st.rFrom...), append(n.rTo[:0], st.rTo...)
@@ -171,7 +205,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 func (t *TM) replay(e *env, c *cell, gen uint32) {
 	c.mu.Lock()
 	if c.gen.Load() == gen && c.live && len(c.reply) > 0 {
-		e.send(c.reply, c.replyTo)
+		e.up(c, c.reply)
 	}
 	c.mu.Unlock()
 }
@@ -198,7 +232,7 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 		c.reply = restoreLocal(c, c.reply)
 	}
 	c.replyCode = code
-	e.send(c.reply, c.replyTo)
+	e.up(c, c.reply)
 	if code >= 200 {
 		t.completed(e, c, code)
 	}
@@ -320,7 +354,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+core.LogValue(err.Error()))
 			continue
 		}
-		br.dst = dst
+		br.dst, br.proto, br.sni = dst, e.hopProto, e.hopSNI
 		br.alt = br.alt[:0]
 		if len(e.tgts) > 1 && resolve.Default().Failover() {
 			for _, x := range e.tgts[1:] {
@@ -329,7 +363,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		}
 		br.ready = true
 		now := t.clock.Now()
-		e.send(br.out, br.dst)
+		e.down(br, br.out)
 		br.retrIv = t.tm.T1
 		br.retrAt = now + br.retrIv
 		t.arm(c, tkRetrUAC, idx, br.retrAt)
@@ -389,6 +423,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 	}
 	dst := to
 	e.tgts = e.tgts[:0]
+	e.hopProto, e.hopSNI = core.UDP, ""
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if dstURI != "" {
@@ -397,20 +432,35 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		}
 		var why string
 		var name bool
-		dst, name, why = destination(target)
+		var tr int
+		dst, name, tr, why = sip.URINextHop(target)
+		e.hopProto = transportProto(tr)
 		if name {
 			var err error
 			if e.tgts, err = resolve.Default().AppendURITargets(e.tgts[:0], target); err != nil {
 				return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %v", err)
 			}
 			dst, why = e.tgts[0].Addr, ""
+			e.hopProto, e.hopSNI = resolveProto(e.tgts[0].Proto), e.tgts[0].Host
 		}
 		if why != "" {
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %s", why)
 		}
 	}
+	local := c.local
+	if e.hopProto.IsStream() {
+		rt := e.t.rt
+		if rt == nil || rt.StreamLocal == nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: transport %s is not served (no tcp or tls listen)", e.hopProto, dst, e.hopProto)
+		}
+		l, ok := rt.StreamLocal(e.hopProto)
+		if !ok {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: no %s listen for the Via", e.hopProto, dst, e.hopProto)
+		}
+		local = l
+	}
 	var vb [96]byte
-	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
+	if err := m.PrependVia(appendViaProto(vb[:0], e.hopProto, local, c.id, idx)); err != nil {
 		return out, netip.AddrPort{}, bflags, err
 	}
 	if cap(out) == 0 {
@@ -448,7 +498,7 @@ func (t *TM) sendCancel(e *env, c *cell, i int) {
 	}
 	br.cancel = appendHopRequest(br.cancel[:0], &e.scratch, "CANCEL", nil)
 	br.cancelSent = true
-	e.send(br.cancel, br.dst)
+	e.down(br, br.cancel)
 	now := t.clock.Now()
 	br.cRetrIv = t.tm.T1
 	br.cRetrAt = now + br.cRetrIv
@@ -570,7 +620,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			if m.RemoveTopVia() == nil {
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
-				e.send(c.reply, c.replyTo)
+				e.up(c, c.reply)
 			}
 		}
 		c.mu.Unlock()
@@ -581,11 +631,11 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		// again (the UAS retransmits it until the ACK comes end to end).
 		switch {
 		case code >= 300 && c.inv && len(br.ack) > 0:
-			e.send(br.ack, br.dst)
+			e.down(br, br.ack)
 		case code < 300 && !br.local:
 			if m.RemoveTopVia() == nil {
 				e.buf = m.AppendTo(e.buf[:0])
-				e.send(e.buf, c.replyTo)
+				e.up(c, e.buf)
 			}
 		}
 		c.mu.Unlock()
@@ -601,7 +651,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 	if c.inv && code >= 300 {
 		if err := e.scratch.Parse(br.out); err == nil {
 			br.ack = appendHopRequest(br.ack[:0], &e.scratch, "ACK", m.Header("To"))
-			e.send(br.ack, br.dst)
+			e.down(br, br.ack)
 		}
 	}
 	if code < 300 {
@@ -610,11 +660,11 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			if c.state == uasProceeding {
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
-				e.send(c.reply, c.replyTo)
+				e.up(c, c.reply)
 				t.completed(e, c, code)
 			} else {
 				e.buf = m.AppendTo(e.buf[:0])
-				e.send(e.buf, c.replyTo)
+				e.up(c, e.buf)
 			}
 		}
 		c.mu.Unlock()
@@ -671,7 +721,7 @@ func (t *TM) failover(e *env, c *cell, idx int) {
 	br = &c.br[idx] // addBranch may have moved the branches
 	nb := &c.br[next]
 	nb.round, nb.bflags = br.round, br.bflags
-	nb.dst = br.alt[0]
+	nb.dst, nb.proto, nb.sni = br.alt[0], br.proto, br.sni
 	nb.alt = append(nb.alt[:0], br.alt[1:]...)
 	br.alt = br.alt[:0]
 	m := &e.scratch
@@ -684,7 +734,7 @@ func (t *TM) failover(e *env, c *cell, idx int) {
 	nb.ready = true
 	e.log(core.LInfo, "DNS failover: branch "+strconv.Itoa(idx)+" to "+br.dst.String()+" failed ("+strconv.Itoa(br.final)+"), branch "+strconv.Itoa(next)+" to "+nb.dst.String())
 	now := t.clock.Now()
-	e.send(nb.out, nb.dst)
+	e.down(nb, nb.out)
 	nb.retrIv = t.tm.T1
 	nb.retrAt = now + nb.retrIv
 	t.arm(c, tkRetrUAC, next, nb.retrAt)
@@ -808,7 +858,7 @@ func (t *TM) sendBest(e *env, c *cell) {
 	default:
 		c.reply = append(c.reply[:0], br.reply...)
 		c.replyCode = br.final
-		e.send(c.reply, c.replyTo)
+		e.up(c, c.reply)
 		t.completed(e, c, br.final)
 	}
 }
@@ -891,7 +941,9 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 	switch x.kind {
 	case tkRetrUAS: // timer G
 		if c.retrAt == x.at && c.state == uasCompleted {
-			e.send(c.reply, c.replyTo)
+			if !c.proto.IsStream() { // RFC 3261 17.2.1: timer G only for unreliable transports
+				e.up(c, c.reply)
+			}
 			c.retrIv = min(2*c.retrIv, t.tm.T2)
 			c.retrAt = now + c.retrIv
 			t.arm(c, tkRetrUAS, 0, c.retrAt)
@@ -911,7 +963,9 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		}
 	case tkRetrUAC: // timers A and E
 		if br.retrAt == x.at && br.final == 0 {
-			e.send(br.out, br.dst)
+			if !br.proto.IsStream() { // 17.1.1.2: timers A and E only for unreliable transports
+				e.down(br, br.out)
+			}
 			if c.inv {
 				br.retrIv *= 2
 			} else {
@@ -927,7 +981,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		}
 	case tkRetrCancel:
 		if br.cRetrAt == x.at && !br.cancelDone {
-			e.send(br.cancel, br.dst)
+			e.down(br, br.cancel)
 			br.cRetrIv = min(2*br.cRetrIv, t.tm.T2)
 			br.cRetrAt = now + br.cRetrIv
 			t.arm(c, tkRetrCancel, int(x.br), br.cRetrAt)
