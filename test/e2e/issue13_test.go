@@ -167,3 +167,36 @@ func TestIssue13_StreamHostile(t *testing.T) {
 		}
 	}
 }
+
+// TestIssue13_UDPToTCPCall (issue 13, tm over streams): a call from a UDP
+// caller through the record-routing proxy to a callee reached over TCP
+// ($du with transport=tcp), in every engine: the INVITE leaves with a TCP
+// Via from kemi's tcp listen, the callee's replies come back on that
+// connection and go upstream over UDP, and the ACK and the caller's BYE
+// reach the callee over TCP (its Contact says transport=tcp).
+func TestIssue13_UDPToTCPCall(t *testing.T) {
+	for _, e := range proxyEngines {
+		t.Run(e.name, func(t *testing.T) {
+			uas1 := freeTCPPort(t)
+			s := startProxy(t, e.ext, e.define, uas1, freePort(t), "-l", "tcp:127.0.0.1:{PORT}")
+			u := startUAS(t, "uas-call-tcp.xml", uas1, "-t", "t1", "-max_socket", "100")
+			s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), 1, 1, "-s", "tcpcall")
+			u.wait(t, "udp to tcp call")
+		})
+	}
+}
+
+// freeTCPPort finds a port free for both TCP and UDP on 127.0.0.1.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		p := freePort(t)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free tcp port")
+	return 0
+}
