@@ -35,6 +35,25 @@ type SendOpts struct {
 	ServerName string // TLS SNI for a new connection
 }
 
+// Connection controls (Ctx.ConnFlags), Kamailio's set_reply_no_connect,
+// set_reply_close, set_forward_no_connect and set_forward_close.
+const (
+	ConnReplyNoConnect uint8 = 1 << iota
+	ConnReplyClose
+	ConnForwardNoConnect
+	ConnForwardClose
+)
+
+// ReplyOpts are the SendOpts of a reply on connection id under flags.
+func ReplyOpts(id uint64, flags uint8) SendOpts {
+	return SendOpts{ConnID: id, NoConnect: flags&ConnReplyNoConnect != 0, CloseAfter: flags&ConnReplyClose != 0}
+}
+
+// ForwardOpts are the SendOpts of a forwarded request under flags.
+func ForwardOpts(flags uint8, serverName string) SendOpts {
+	return SendOpts{NoConnect: flags&ConnForwardNoConnect != 0, CloseAfter: flags&ConnForwardClose != 0, ServerName: serverName}
+}
+
 // IsStream reports whether p is a connection-oriented transport.
 func (p Proto) IsStream() bool { return p == TCP || p == TLS }
 
@@ -67,9 +86,12 @@ type Ctx struct {
 	// ConnID is the stream connection the message came on ($conid), 0
 	// for UDP: replies to Src go back on it.
 	ConnID uint64
-	Out    Sender
-	RT     *Runtime
-	Route  RouteKind
+	// ConnFlags are the connection controls the script set for this
+	// message (set_reply_no_connect and friends): ConnReplyNoConnect...
+	ConnFlags uint8
+	Out       Sender
+	RT        *Runtime
+	Route     RouteKind
 
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
@@ -122,7 +144,7 @@ type Branch struct {
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
-	c.ConnID = 0
+	c.ConnID, c.ConnFlags = 0, 0
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport = "", false

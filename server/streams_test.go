@@ -291,3 +291,46 @@ func TestServer_TLSListen_SelfSigned(t *testing.T) {
 		_ = netip.AddrPort{}
 	}
 }
+
+// TestServer_SetReplyClose_ClosesConnection (issue 13, connection
+// controls): KSR.set_reply_close() closes the request's TCP connection
+// once the reply is written; without it the connection stays open.
+func TestServer_SetReplyClose_ClosesConnection(t *testing.T) {
+	script := `
+function ksr_request_route()
+	if KSR.hdr.is_present("X-Close") > 0 then KSR.set_reply_close() end
+	KSR.sl.sl_send_reply(200, "OK")
+end
+`
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"hdr.so\"\n"))}, "s.lua": {Data: []byte(script)}},
+	}})
+	for _, close := range []bool{false, true} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := string(streamOptions("TCP", "close-"+strconv.FormatBool(close)))
+		if close {
+			msg = strings.Replace(msg, "Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nX-Close: 1\r\n", 1)
+		}
+		c.Write([]byte(msg))
+		r := bufio.NewReader(c)
+		if line, _, _ := strings.Cut(readReply(t, c, r), "\r\n"); line != "SIP/2.0 200 OK" {
+			t.Fatalf("reply %q", line)
+		}
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_, err = r.ReadByte()
+		ne, timeout := err.(net.Error)
+		switch {
+		case close && err != io.EOF:
+			t.Errorf("set_reply_close: after the reply, read gave %v, want EOF", err)
+		case !close && !(timeout && ne.Timeout()):
+			t.Errorf("without set_reply_close: after the reply, read gave %v, want a timeout (still open)", err)
+		}
+		c.Close()
+	}
+}

@@ -122,8 +122,10 @@ func (w *Worker) Close() {
 func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
 	if proto == core.TCP || proto == core.TLS {
 		var o transport.SendOptions
-		if w.ctx.ConnID != 0 && to == w.ctx.Src && proto == w.ctx.Proto {
+		if to == w.ctx.Src && proto == w.ctx.Proto { // a reply to the message in hand
+			f := w.ctx.ConnFlags
 			o.ConnID = w.ctx.ConnID
+			o.NoConnect, o.CloseAfter = f&core.ConnReplyNoConnect != 0, f&core.ConnReplyClose != 0
 		}
 		return SendStream(w.r.Streams, b, proto, to, o)
 	}

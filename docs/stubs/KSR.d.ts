@@ -3527,22 +3527,22 @@ interface KSR_object {
 	 */
 	set_drop(): void;
 	/**
-	 * Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+	 * Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP.
 	 * @returns true.
 	 */
 	set_forward_close(): boolean;
 	/**
-	 * Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+	 * Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP.
 	 * @returns true.
 	 */
 	set_forward_no_connect(): boolean;
 	/**
-	 * Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+	 * Close the TCP or TLS connection after sending the reply. No effect over UDP.
 	 * @returns true.
 	 */
 	set_reply_close(): boolean;
 	/**
-	 * Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+	 * Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP.
 	 * @returns true.
 	 */
 	set_reply_no_connect(): boolean;

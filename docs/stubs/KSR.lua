@@ -264,19 +264,19 @@ function KSR.resetsflag(flag) end
 ---Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 function KSR.set_drop() end
 
----Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+---Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP.
 ---@return boolean # true.
 function KSR.set_forward_close() end
 
----Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+---Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_forward_no_connect() end
 
----Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+---Close the TCP or TLS connection after sending the reply. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_reply_close() end
 
----Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+---Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_reply_no_connect() end
 

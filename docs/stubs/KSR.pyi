@@ -2402,19 +2402,19 @@ class _KSR:
         ...
 
     def set_forward_close(self) -> bool:
-        """Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far."""
+        """Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP."""
         ...
 
     def set_forward_no_connect(self) -> bool:
-        """Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far."""
+        """Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP."""
         ...
 
     def set_reply_close(self) -> bool:
-        """Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far."""
+        """Close the TCP or TLS connection after sending the reply. No effect over UDP."""
         ...
 
     def set_reply_no_connect(self) -> bool:
-        """Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing."""
+        """Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP."""
         ...
 
     def setbflag(self, flag: int) -> bool:

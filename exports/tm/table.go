@@ -82,6 +82,7 @@ type cell struct {
 	src, local netip.AddrPort
 	proto      core.Proto
 	connID     uint64 // the request's TCP/TLS connection, for the replies
+	connFlags  uint8  // the script's connection controls (core.ConnReplyNoConnect...)
 	replyTo    netip.AddrPort
 	flags      uint64
 
@@ -301,7 +302,7 @@ func (t *table) free(c *cell) {
 func (c *cell) clear() {
 	c.base, c.tmp, c.reply = c.base[:0], c.tmp[:0], c.reply[:0]
 	c.src, c.local, c.replyTo = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
-	c.proto, c.flags, c.connID = 0, 0, 0
+	c.proto, c.flags, c.connID, c.connFlags = 0, 0, 0, 0
 	c.state, c.replyCode = uasProceeding, 0
 	c.doneAt, c.retrAt, c.retrIv, c.ackWaitAt, c.delAt = 0, 0, 0, 0, 0
 	for i := range c.br {

@@ -411,7 +411,7 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		return -1
 	}
 	if proto.IsStream() {
-		if err := ctx.RT.SendStream(b, proto, dst, core.SendOpts{ServerName: sni}); err != nil {
+		if err := ctx.RT.SendStream(b, proto, dst, core.ForwardOpts(ctx.ConnFlags, sni)); err != nil {
 			logErr(ctx, fn+": "+core.LogValue(err.Error()))
 			return -1
 		}

@@ -104,16 +104,16 @@ func (e *env) up(c *cell, b []byte) {
 		e.send(b, c.replyTo)
 		return
 	}
-	e.sendStream(b, c.proto, c.replyTo, core.SendOpts{ConnID: c.connID})
+	e.sendStream(b, c.proto, c.replyTo, core.ReplyOpts(c.connID, c.connFlags))
 }
 
-// down sends b to branch br's next hop over its transport.
-func (e *env) down(br *branch, b []byte) {
+// down sends b to branch br of c's next hop over its transport.
+func (e *env) down(c *cell, br *branch, b []byte) {
 	if !br.proto.IsStream() {
 		e.send(b, br.dst)
 		return
 	}
-	e.sendStream(b, br.proto, br.dst, core.SendOpts{ServerName: br.sni})
+	e.sendStream(b, br.proto, br.dst, core.ForwardOpts(c.connFlags, br.sni))
 }
 
 func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) {
@@ -177,7 +177,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	n.live = true
 	n.id = id
 	n.inv = m.MethodID() == sip.MethodINVITE
-	n.src, n.local, n.proto, n.connID = ctx.Src, ctx.Local, ctx.Proto, ctx.ConnID
+	n.src, n.local, n.proto, n.connID, n.connFlags = ctx.Src, ctx.Local, ctx.Proto, ctx.ConnID, ctx.ConnFlags
 	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
 	n.flags = ctx.Flags
 	n.rFrom, n.rTo = append(n.rFrom[:0], st.rFrom...), append(n.rTo[:0], st.rTo...)
@@ -363,7 +363,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		}
 		br.ready = true
 		now := t.clock.Now()
-		e.down(br, br.out)
+		e.down(c, br, br.out)
 		br.retrIv = t.tm.T1
 		br.retrAt = now + br.retrIv
 		t.arm(c, tkRetrUAC, idx, br.retrAt)
@@ -498,7 +498,7 @@ func (t *TM) sendCancel(e *env, c *cell, i int) {
 	}
 	br.cancel = appendHopRequest(br.cancel[:0], &e.scratch, "CANCEL", nil)
 	br.cancelSent = true
-	e.down(br, br.cancel)
+	e.down(c, br, br.cancel)
 	now := t.clock.Now()
 	br.cRetrIv = t.tm.T1
 	br.cRetrAt = now + br.cRetrIv
@@ -631,7 +631,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		// again (the UAS retransmits it until the ACK comes end to end).
 		switch {
 		case code >= 300 && c.inv && len(br.ack) > 0:
-			e.down(br, br.ack)
+			e.down(c, br, br.ack)
 		case code < 300 && !br.local:
 			if m.RemoveTopVia() == nil {
 				e.buf = m.AppendTo(e.buf[:0])
@@ -651,7 +651,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 	if c.inv && code >= 300 {
 		if err := e.scratch.Parse(br.out); err == nil {
 			br.ack = appendHopRequest(br.ack[:0], &e.scratch, "ACK", m.Header("To"))
-			e.down(br, br.ack)
+			e.down(c, br, br.ack)
 		}
 	}
 	if code < 300 {
@@ -734,7 +734,7 @@ func (t *TM) failover(e *env, c *cell, idx int) {
 	nb.ready = true
 	e.log(core.LInfo, "DNS failover: branch "+strconv.Itoa(idx)+" to "+br.dst.String()+" failed ("+strconv.Itoa(br.final)+"), branch "+strconv.Itoa(next)+" to "+nb.dst.String())
 	now := t.clock.Now()
-	e.down(nb, nb.out)
+	e.down(c, nb, nb.out)
 	nb.retrIv = t.tm.T1
 	nb.retrAt = now + nb.retrIv
 	t.arm(c, tkRetrUAC, next, nb.retrAt)
@@ -964,7 +964,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 	case tkRetrUAC: // timers A and E
 		if br.retrAt == x.at && br.final == 0 {
 			if !br.proto.IsStream() { // 17.1.1.2: timers A and E only for unreliable transports
-				e.down(br, br.out)
+				e.down(c, br, br.out)
 			}
 			if c.inv {
 				br.retrIv *= 2
@@ -981,7 +981,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		}
 	case tkRetrCancel:
 		if br.cRetrAt == x.at && !br.cancelDone {
-			e.down(br, br.cancel)
+			e.down(c, br, br.cancel)
 			br.cRetrIv = min(2*br.cRetrIv, t.tm.T2)
 			br.cRetrAt = now + br.cRetrIv
 			t.arm(c, tkRetrCancel, int(x.br), br.cRetrAt)
