@@ -96,6 +96,7 @@ type Ctx struct {
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
+	DstConnID   uint64 // the TCP/TLS connection to send branch 0 on (lookup of a binding registered over one); 0 for none
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
 
 	// VM is the script VM running this message; modules use it to run
@@ -139,6 +140,9 @@ type Branch struct {
 	// Instance and RegID identify an RFC 5626 flow, for lookup_branches.
 	Instance string
 	RegID    int
+	// ConnID is the TCP/TLS connection the binding was registered over
+	// (lookup); the branch is sent on it while it is open.
+	ConnID uint64
 }
 
 // Reset prepares the context for the next message.
@@ -147,7 +151,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.ConnID, c.ConnFlags = 0, 0
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
-	c.DstURI, c.ForceRport = "", false
+	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false

@@ -334,3 +334,84 @@ end
 		c.Close()
 	}
 }
+
+// TestServer_LookupSendsOnRegisteredConnection (issue 13, usrloc): a UA
+// registers over TCP with a Contact whose port nobody listens on (as a
+// phone behind NAT does); a call from a UDP caller found by lookup
+// reaches the UA on the connection it registered over, and the UA's 200
+// gets back to the caller over UDP.
+func TestServer_LookupSendsOnRegisteredConnection(t *testing.T) {
+	script := `
+function ksr_request_route()
+	if KSR.is_REGISTER() then
+		KSR.registrar.save("location", 0)
+		return
+	end
+	if KSR.is_ACK() then return end
+	if KSR.registrar.lookup("location") < 0 then
+		KSR.sl.sl_send_reply(404, "Not Found")
+		return
+	end
+	KSR.tm.t_relay()
+end
+`
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dead := freeTCP(t, "tcp4", "127.0.0.1:0") // the Contact's port: nothing listens there
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"tm.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"))}, "s.lua": {Data: []byte(script)}},
+	}})
+	ua, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	uaR := bufio.NewReader(ua)
+	contact := "<sip:bob@127.0.0.1:" + strconv.Itoa(dead) + ";transport=tcp>"
+	ua.Write([]byte("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:" + strconv.Itoa(dead) + ";branch=z9hG4bK-reg1\r\n" +
+		"From: <sip:bob@127.0.0.1>;tag=r1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: reg-1\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: " + contact + ";expires=600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"))
+	if line, _, _ := strings.Cut(readReply(t, ua, uaR), "\r\n"); line != "SIP/2.0 200 OK" {
+		t.Fatalf("REGISTER over TCP: %q", line)
+	}
+	caller, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	cl := caller.LocalAddr().String()
+	to, _ := net.ResolveUDPAddr("udp", addr)
+	caller.WriteTo([]byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+cl+";branch=z9hG4bK-inv1;rport\r\n"+
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: call-1\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:alice@"+cl+">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	// The INVITE arrives on the registered connection, with kemi's TCP Via on top.
+	inv := readReply(t, ua, uaR)
+	if !strings.HasPrefix(inv, "INVITE sip:bob@127.0.0.1:"+strconv.Itoa(dead)+";transport=tcp SIP/2.0\r\n") ||
+		!strings.Contains(inv, "Via: SIP/2.0/TCP "+addr+";branch=") {
+		t.Fatalf("on the registered connection: %q, want the INVITE with kemi's TCP Via", inv)
+	}
+	// Answer 200 with the Vias as received.
+	var vias []string
+	for _, l := range strings.Split(inv, "\r\n") {
+		if strings.HasPrefix(l, "Via:") || strings.HasPrefix(l, "From:") || strings.HasPrefix(l, "To:") ||
+			strings.HasPrefix(l, "Call-ID:") || strings.HasPrefix(l, "CSeq:") {
+			if strings.HasPrefix(l, "To:") {
+				l += ";tag=b1"
+			}
+			vias = append(vias, l)
+		}
+	}
+	ua.Write([]byte("SIP/2.0 200 OK\r\n" + strings.Join(vias, "\r\n") + "\r\nContact: " + contact + "\r\nContent-Length: 0\r\n\r\n"))
+	buf := make([]byte, 8192)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("the caller got no 200 over UDP: %v", err)
+		}
+		if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK\r\n") {
+			break
+		}
+	}
+}

@@ -33,8 +33,9 @@ type branch struct {
 	dst netip.AddrPort
 	// proto is the transport to dst (the next hop's transport= or sips:,
 	// or its DNS target's); sni the name a TLS connection verifies.
-	proto core.Proto
-	sni   string
+	proto  core.Proto
+	sni    string
+	connID uint64 // the connection to send on first (a binding's, from lookup)
 	// alt are the next targets of a next hop resolved in DNS, tried in
 	// turn when dst times out or answers 503 (use_dns_failover).
 	alt    []netip.AddrPort

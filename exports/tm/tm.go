@@ -290,7 +290,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		}
 		created = true
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
@@ -339,7 +339,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 			return -1
 		}
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))

@@ -113,7 +113,9 @@ func (e *env) down(c *cell, br *branch, b []byte) {
 		e.send(b, br.dst)
 		return
 	}
-	e.sendStream(b, br.proto, br.dst, core.ForwardOpts(c.connFlags, br.sni))
+	o := core.ForwardOpts(c.connFlags, br.sni)
+	o.ConnID = br.connID
+	e.sendStream(b, br.proto, br.dst, o)
 }
 
 func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) {
@@ -139,15 +141,16 @@ func (t *TM) disarm(c *cell, kind timerKind, br int) { t.wheel.stop(c, kind, br)
 // routeCtx is how a route is run for a cell: the names are copied in at
 // creation from what the script named before t_relay.
 type relayArgs struct {
-	ruri     []byte
-	dstURI   string
-	branches []core.Branch
-	to       netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
-	flags    uint64
-	bflags   uint64 // branch 0's flags (setbflag, lookup); the others carry their own
-	local    netip.AddrPort
-	vm       core.VM
-	rt       *core.Runtime
+	ruri      []byte
+	dstURI    string
+	dstConnID uint64 // lookup's connection for branch 0
+	branches  []core.Branch
+	to        netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
+	flags     uint64
+	bflags    uint64 // branch 0's flags (setbflag, lookup); the others carry their own
+	local     netip.AddrPort
+	vm        core.VM
+	rt        *core.Runtime
 }
 
 // createCell makes the transaction of a request that has none yet: the
@@ -319,10 +322,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		ruri, dstURI := a.ruri, a.dstURI
 		to := a.to
 		bflags := a.bflags
+		connID := a.dstConnID
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to, bflags = e.ubuf, b.DstURI, netip.AddrPort{}, b.Flags
+			ruri, dstURI, to, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, b.Flags, b.ConnID
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -354,7 +358,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+core.LogValue(err.Error()))
 			continue
 		}
-		br.dst, br.proto, br.sni = dst, e.hopProto, e.hopSNI
+		br.dst, br.proto, br.sni, br.connID = dst, e.hopProto, e.hopSNI, connID
 		br.alt = br.alt[:0]
 		if len(e.tgts) > 1 && resolve.Default().Failover() {
 			for _, x := range e.tgts[1:] {
