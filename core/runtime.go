@@ -54,9 +54,10 @@ type Runtime struct {
 	// The server sets it when it has a tcp: or tls: listen; it is safe
 	// for concurrent use. nil: only UDP is served.
 	SendStream func(b []byte, proto Proto, to netip.AddrPort, o SendOpts) error
-	// StreamLocal is the address of the first listen of a stream proto,
-	// for the Via and Record-Route of what leaves over it; false when
-	// there is none. Set with SendStream.
+	// StreamLocal is the address of the first listen of proto (UDP too),
+	// for the Via and Record-Route of what leaves over another transport
+	// than its request came on; false when there is none. Set with
+	// SendStream.
 	StreamLocal func(proto Proto) (netip.AddrPort, bool)
 
 	// Clock, when set, is what modules' timers run on instead of the

@@ -167,6 +167,9 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
 	}
 	local := map[core.Proto]netip.AddrPort{}
+	if len(s.conns) > 0 {
+		local[core.UDP] = s.conns[0].LocalAddr()
+	}
 	for _, l := range s.streamLs {
 		p := core.TCP
 		if l.Proto() == transport.TLS {

@@ -83,6 +83,8 @@ type env struct {
 	// next hop: its transport, and the host name TLS verifies.
 	hopProto core.Proto
 	hopSNI   string
+	// rrIn, rrOut build double Record-Route values (doubleRR).
+	rrIn, rrOut []byte
 }
 
 func (e *env) log(level int, msg string) {
@@ -452,7 +454,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		}
 	}
 	local := c.local
-	if e.hopProto.IsStream() {
+	if e.hopProto.IsStream() || c.proto.IsStream() {
+		// Another transport than the request's: the Via (and a second
+		// Record-Route) name that transport's listen.
 		rt := e.t.rt
 		if rt == nil || rt.StreamLocal == nil {
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: transport %s is not served (no tcp or tls listen)", e.hopProto, dst, e.hopProto)
@@ -462,6 +466,12 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: no %s listen for the Via", e.hopProto, dst, e.hopProto)
 		}
 		local = l
+		if e.hopProto == c.proto {
+			local = c.local // the socket the request came on, as Kamailio keeps it
+		}
+		if err := t.doubleRR(e, m, c.local, c.proto, local, e.hopProto); err != nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("double Record-Route: %w", err)
+		}
 	}
 	var vb [96]byte
 	if err := m.PrependVia(appendViaProto(vb[:0], e.hopProto, local, c.id, idx)); err != nil {
