@@ -2,7 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,4 +207,120 @@ func freeTCPPort(t *testing.T) int {
 	}
 	t.Fatal("no free tcp port")
 	return 0
+}
+
+// readmeBlock returns the indented block that follows the first README
+// line containing after, with its indentation removed.
+func readmeBlock(t *testing.T, readme, after string) string {
+	t.Helper()
+	i := strings.Index(readme, after)
+	if i < 0 {
+		t.Fatalf("README.md has no %q", after)
+	}
+	lines := strings.Split(readme[i:], "\n")[1:]
+	var out []string
+	started := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "    ") {
+			started = true
+			out = append(out, strings.TrimPrefix(l, "    "))
+			continue
+		}
+		if started && l != "" {
+			break
+		}
+		if started {
+			out = append(out, "")
+		}
+	}
+	return strings.TrimSpace(strings.Join(out, "\n")) + "\n"
+}
+
+// TestIssue13_TLSReadmeExample_Register (issue 13, TLS, README): the
+// README's openssl command, tls.cfg and config lines, added to kemi's
+// registrar (Lua), run by the real binary on a tls: socket; a Go
+// SIP-over-TLS client verifying the self-signed certificate registers
+// (401 challenge, then digest credentials, 200) and every reply comes on
+// its connection.
+func TestIssue13_TLSReadmeExample_Register(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	rb, err := os.ReadFile(repo("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(rb)
+	dir := t.TempDir()
+	cmd := readmeBlock(t, readme, "A\nself-signed certificate to try it with:")
+	if out, err := exec.Command("sh", "-c", "cd "+dir+" && "+cmd).CombinedOutput(); err != nil {
+		t.Fatalf("the README's openssl command: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte(readmeBlock(t, readme, "`tls.cfg`, next to the config")), 0o644)
+	cfgLines := readmeBlock(t, readme, "and in `kamailio.cfg`:")
+	base, _ := os.ReadFile(repo("testdata/registrar/kemi-lua.cfg"))
+	script, _ := os.ReadFile(repo("testdata/registrar/kemi.lua"))
+	// The README's lines go after the registrar's own loadmodule lines
+	// (globals may come anywhere; -l below replaces the listen).
+	cfg := strings.Replace(string(base), "loadmodule \"app_lua.so\"\n", "loadmodule \"app_lua.so\"\n"+cfgLines, 1)
+	os.WriteFile(filepath.Join(dir, "kemi.cfg"), []byte(cfg), 0o644)
+	os.WriteFile(filepath.Join(dir, "kemi.lua"), script, 0o644)
+	db := filepath.Join(dir, "kemi.db")
+	addUser(t, db, "alice@127.0.0.1", "alice-secret")
+	tport := freeTCPPort(t)
+	s := startKemi(t, filepath.Join(dir, "kemi.cfg"), "-A", `AUTHDB="`+db+`"`, "-l", "tls:127.0.0.1:"+strconv.Itoa(tport))
+	addr := "127.0.0.1:" + strconv.Itoa(tport)
+
+	pem, err := os.ReadFile(filepath.Join(dir, "kemi-selfsigned.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "sip.example.com"})
+	if err != nil {
+		t.Fatalf("TLS to kemi: %v; log:\n%s", err, s.Log())
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	local := c.LocalAddr().String()
+	reg := func(cseq int, auth string) string {
+		msg := "REGISTER sip:" + addr + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/TLS " + local + ";branch=z9hG4bK-tls" + strconv.Itoa(cseq) + ";rport\r\n" +
+			"From: <sip:alice@127.0.0.1>;tag=tls1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: tls-reg@test\r\n" +
+			"CSeq: " + strconv.Itoa(cseq) + " REGISTER\r\nContact: <sip:alice@" + local + ";transport=tls>\r\nExpires: 600\r\n" +
+			auth + "Max-Forwards: 70\r\nUser-Agent: kemi-e2e\r\nContent-Length: 0\r\n\r\n"
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("REGISTER %d over TLS: reading the reply: %v (so far %q); log:\n%s", cseq, err, b.String(), s.Log())
+			}
+			b.WriteString(line)
+			if line == "\r\n" {
+				return b.String()
+			}
+		}
+	}
+	rep := reg(1, "")
+	if !strings.HasPrefix(rep, "SIP/2.0 401 ") {
+		t.Fatalf("REGISTER without credentials over TLS: %q", rep)
+	}
+	m := regexp.MustCompile(`WWW-Authenticate: Digest [^\r]*nonce="([^"]+)"`).FindStringSubmatch(rep)
+	if m == nil {
+		t.Fatalf("no nonce in %q", rep)
+	}
+	md5hex := func(s string) string { h := md5.Sum([]byte(s)); return hex.EncodeToString(h[:]) }
+	uri := "sip:" + addr
+	// RFC 2617 with qop=auth, as kemi's challenge asks.
+	resp := md5hex(md5hex("alice:127.0.0.1:alice-secret") + ":" + m[1] + ":00000001:c0ffee:auth:" + md5hex("REGISTER:"+uri))
+	rep = reg(2, `Authorization: Digest username="alice", realm="127.0.0.1", nonce="`+m[1]+`", uri="`+uri+
+		`", response="`+resp+`", algorithm=MD5, qop=auth, nc=00000001, cnonce="c0ffee"`+"\r\n")
+	if !strings.HasPrefix(rep, "SIP/2.0 200 ") || !strings.Contains(rep, ";transport=tls>") {
+		t.Fatalf("REGISTER with credentials over TLS: %q", rep)
+	}
 }
