@@ -415,3 +415,109 @@ end
 		}
 	}
 }
+
+// TestServer_RelayToProtoAddr_TCPAndUDP (issue 13, tm): t_relay_to_proto_addr
+// with tcp sends a UDP caller's INVITE over TCP (Via TCP from the tcp
+// listen), and with udp sends a TCP caller's over UDP (Via UDP from the
+// udp listen); with record_route the transport change doubles the
+// Record-Route (r2=on); the callee's 200 reaches each caller over the
+// transport, and for TCP the connection, it called on.
+func TestServer_RelayToProtoAddr_TCPAndUDP(t *testing.T) {
+	script := `
+function ksr_request_route()
+	if KSR.is_ACK() then return end
+	KSR.rr.record_route()
+	KSR.tm.t_relay_to_proto_addr(KSR.pv.get("$hdr(X-Proto)"), "127.0.0.1", tonumber(KSR.pv.get("$hdr(X-Port)")))
+end
+`
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"tm.so\"\nloadmodule \"rr.so\"\nloadmodule \"pv.so\"\n"))}, "s.lua": {Data: []byte(script)}},
+	}})
+	invite := func(via, proto string, calleePort int) string {
+		return "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: " + via + "\r\n" +
+			"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rtpa-" + proto + "\r\nCSeq: 1 INVITE\r\n" +
+			"Contact: <sip:alice@127.0.0.1>\r\nX-Proto: " + proto + "\r\nX-Port: " + strconv.Itoa(calleePort) + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	}
+	answer := func(req string) string {
+		var hs []string
+		for _, l := range strings.Split(req, "\r\n") {
+			for _, p := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:", "Record-Route:"} {
+				if strings.HasPrefix(l, p) {
+					if p == "To:" {
+						l += ";tag=b1"
+					}
+					hs = append(hs, l)
+				}
+			}
+		}
+		return "SIP/2.0 200 OK\r\n" + strings.Join(hs, "\r\n") + "\r\nContact: <sip:bob@127.0.0.1>\r\nContent-Length: 0\r\n\r\n"
+	}
+	rrRe := func(outTransport, inTransport string) string {
+		return "Record-Route: <sip:" + addr + outTransport + ";r2=on;lr;ftag=a1>\r\nRecord-Route: <sip:" + addr + inTransport + ";r2=on;lr;ftag=a1>\r\n"
+	}
+
+	t.Run("udp-to-tcp", func(t *testing.T) {
+		callee, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer callee.Close()
+		caller, _ := net.ListenPacket("udp", "127.0.0.1:0")
+		defer caller.Close()
+		to, _ := net.ResolveUDPAddr("udp", addr)
+		caller.WriteTo([]byte(invite("SIP/2.0/UDP "+caller.LocalAddr().String()+";branch=z9hG4bK-u2t;rport", "tcp", callee.Addr().(*net.TCPAddr).Port)), to)
+		callee.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+		c, err := callee.Accept()
+		if err != nil {
+			t.Fatalf("no TCP connection to the callee: %v", err)
+		}
+		defer c.Close()
+		req := readReply(t, c, bufio.NewReader(c))
+		if !strings.Contains(req, "Via: SIP/2.0/TCP "+addr+";branch=") || !strings.Contains(req, rrRe(";transport=tcp", "")) {
+			t.Fatalf("INVITE over TCP: %q", req)
+		}
+		c.Write([]byte(answer(req)))
+		buf := make([]byte, 8192)
+		caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			n, _, err := caller.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("no 200 over UDP: %v", err)
+			}
+			if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK") {
+				break
+			}
+		}
+	})
+	t.Run("tcp-to-udp", func(t *testing.T) {
+		callee, _ := net.ListenPacket("udp", "127.0.0.1:0")
+		defer callee.Close()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		r := bufio.NewReader(c)
+		c.Write([]byte(invite("SIP/2.0/TCP "+c.LocalAddr().String()+";branch=z9hG4bK-t2u", "udp", callee.LocalAddr().(*net.UDPAddr).Port)))
+		buf := make([]byte, 8192)
+		callee.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := callee.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no INVITE over UDP: %v", err)
+		}
+		req := string(buf[:n])
+		if !strings.Contains(req, "Via: SIP/2.0/UDP "+addr+";branch=") || !strings.Contains(req, rrRe("", ";transport=tcp")) {
+			t.Fatalf("INVITE over UDP: %q", req)
+		}
+		callee.WriteTo([]byte(answer(req)), from)
+		for {
+			rep := readReply(t, c, r)
+			if strings.HasPrefix(rep, "SIP/2.0 200 OK") {
+				break
+			}
+		}
+	})
+}

@@ -2988,7 +2988,7 @@ interface KSR_tm {
 	t_relay(): number;
 	/**
 	 * Forward the request statefully to host:port, ignoring $du and the Request-URI host.
-	 * @param proto Transport: udp.
+	 * @param proto Transport: udp, tcp or tls (tcp and tls need a listen of that transport, for the Via).
 	 * @param host IP address to send to.
 	 * @param port Port to send to.
 	 * @returns Like t_relay.

@@ -2877,7 +2877,7 @@ function KSR.tm.t_on_reply(name) end
 function KSR.tm.t_relay() end
 
 ---Forward the request statefully to host:port, ignoring $du and the Request-URI host.
----@param proto string Transport: udp.
+---@param proto string Transport: udp, tcp or tls (tcp and tls need a listen of that transport, for the Via).
 ---@param host string IP address to send to.
 ---@param port integer Port to send to.
 ---@return integer # Like t_relay.

@@ -148,6 +148,7 @@ type relayArgs struct {
 	dstConnID uint64 // lookup's connection for branch 0
 	branches  []core.Branch
 	to        netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
+	toProto   core.Proto     // t_relay_to_proto_addr's transport; 0 otherwise
 	flags     uint64
 	bflags    uint64 // branch 0's flags (setbflag, lookup); the others carry their own
 	local     netip.AddrPort
@@ -322,13 +323,13 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	var firstErr error
 	for k := -1; k < len(a.branches); k++ {
 		ruri, dstURI := a.ruri, a.dstURI
-		to := a.to
+		to, toProto := a.to, a.toProto
 		bflags := a.bflags
 		connID := a.dstConnID
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, b.Flags, b.ConnID
+			ruri, dstURI, to, toProto, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -343,7 +344,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, bflags, onBranch, a)
+		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, toProto, bflags, onBranch, a)
 		c.mu.Lock()
 		br := &c.br[idx]
 		br.out = out
@@ -397,7 +398,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 // the branch: the flags are returned. It runs without c.mu: c.base does not
 // change while a relay runs (only a relay from a failure route replaces it,
 // and that cannot overlap another relay of the same cell).
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
 		return out, netip.AddrPort{}, bflags, err
@@ -430,6 +431,9 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 	dst := to
 	e.tgts = e.tgts[:0]
 	e.hopProto, e.hopSNI = core.UDP, ""
+	if toProto != 0 {
+		e.hopProto = toProto
+	}
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if dstURI != "" {
