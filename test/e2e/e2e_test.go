@@ -91,6 +91,12 @@ type server struct {
 func startKemi(t *testing.T, cfg string, extra ...string) *server {
 	t.Helper()
 	port := freePort(t)
+	for _, a := range extra {
+		if strings.Contains(a, "{PORT}") {
+			port = freeTCPPort(t) // a tcp: or tls: listen shares the port
+			break
+		}
+	}
 	args := []string{"serve", "-l", "udp:127.0.0.1:" + strconv.Itoa(port)}
 	if cfg != "" {
 		args = append(args, "-f", cfg)

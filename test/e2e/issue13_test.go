@@ -21,10 +21,12 @@ import (
 // a new connection per call (tn).
 var tcpModes = []string{"t1", "tn"}
 
-// tcpArgs are sipp's arguments for a TCP mode; tn's default socket limit
-// (50000) is above this machine's open-files limit, which sipp refuses.
-func tcpArgs(mode string, more ...string) []string {
-	return append([]string{"-t", mode, "-max_socket", "200"}, more...)
+// tcpArgs are sipp's arguments for a TCP mode: a local port free for TCP
+// too (the last -p wins over the helper's UDP-free one), and a socket
+// limit, as tn's default (50000) is above this machine's open-files
+// limit, which sipp refuses.
+func tcpArgs(t *testing.T, mode string, more ...string) []string {
+	return append([]string{"-t", mode, "-max_socket", "200", "-p", strconv.Itoa(freeTCPPort(t))}, more...)
 }
 
 // TestIssue13_TCPSeedOptions (issue 13, server + router): the seed
@@ -37,8 +39,8 @@ func TestIssue13_TCPSeedOptions(t *testing.T) {
 			s := startKemi(t, e.cfg, "-l", "tcp:127.0.0.1:{PORT}")
 			for _, mode := range tcpModes {
 				t.Run(mode, func(t *testing.T) {
-					s.sipp(t, optionsScenario(t, 70, 200, e.reason), 20, 5, tcpArgs(mode)...)
-					s.sipp(t, optionsScenario(t, 0, 483, "Too Many Hops"), 5, 1, tcpArgs(mode)...)
+					s.sipp(t, optionsScenario(t, 70, 200, e.reason), 20, 5, tcpArgs(t, mode)...)
+					s.sipp(t, optionsScenario(t, 0, 483, "Too Many Hops"), 5, 1, tcpArgs(t, mode)...)
 				})
 			}
 			s.sipp(t, optionsScenario(t, 70, 200, e.reason), 5, 1)
@@ -66,12 +68,12 @@ func TestIssue13_TCPRegistrarRegister(t *testing.T) {
 				t.Run(mode, func(t *testing.T) {
 					sc := scenario(t, "request.xml", "METHOD", "REGISTER", "RURI", "sip:"+s.addr, "MAXFWD", "70",
 						"UA", "kemi-e2e", "CODE", "401", "CHECK", xmlSafe(`WWW-Authenticate: Digest .*realm="127\.0\.0\.1"`))
-					s.sipp(t, sc, 1, 1, tcpArgs(mode)...)
+					s.sipp(t, sc, 1, 1, tcpArgs(t, mode)...)
 					cport := freePort(t)
 					contact := "<sip:alice@127.0.0.1:" + strconv.Itoa(cport) + ";transport=tcp>"
 					sc = scenario(t, "register.xml", "USER", "alice", "CONTACT", contact, "EXPIRES", "600", "CODE", "200",
 						"CHECK", xmlSafe(`Contact: *<sip:alice@127\.0\.0\.1:`+strconv.Itoa(cport)+`;transport=tcp>;expires=(600|599)`))
-					s.sipp(t, sc, 1, 1, tcpArgs(mode, "-au", "alice", "-ap", "alice-secret")...)
+					s.sipp(t, sc, 1, 1, tcpArgs(t, mode, "-au", "alice", "-ap", "alice-secret")...)
 				})
 			}
 		})
@@ -140,7 +142,7 @@ func TestIssue13_StreamHostile(t *testing.T) {
 	}()
 	// Meanwhile a well-behaved client is served, over TCP and UDP.
 	time.Sleep(500 * time.Millisecond)
-	s.sipp(t, optionsScenario(t, 70, 200, e.reason), 10, 1, tcpArgs("t1")...)
+	s.sipp(t, optionsScenario(t, 70, 200, e.reason), 10, 1, tcpArgs(t, "t1")...)
 	s.sipp(t, optionsScenario(t, 70, 200, e.reason), 5, 1)
 
 	select {
@@ -167,7 +169,7 @@ func TestIssue13_StreamHostile(t *testing.T) {
 		t.Errorf("slow loris: not cut off")
 	}
 	// And after both, still served.
-	s.sipp(t, optionsScenario(t, 70, 200, e.reason), 5, 1, tcpArgs("tn")...)
+	s.sipp(t, optionsScenario(t, 70, 200, e.reason), 5, 1, tcpArgs(t, "tn")...)
 	s.stop()
 	for _, want := range []string{"slow 1,", "too big 1,"} {
 		if !strings.Contains(s.Log(), want) {
