@@ -1,6 +1,7 @@
 package core
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/netip"
 
@@ -54,6 +55,12 @@ func ForwardOpts(flags uint8, serverName string) SendOpts {
 	return SendOpts{NoConnect: flags&ConnForwardNoConnect != 0, CloseAfter: flags&ConnForwardClose != 0, ServerName: serverName}
 }
 
+// StreamConn is what a Ctx knows of its message's connection.
+type StreamConn interface {
+	// TLSState is the TLS connection's state; false for TCP.
+	TLSState() (tls.ConnectionState, bool)
+}
+
 // IsStream reports whether p is a connection-oriented transport.
 func (p Proto) IsStream() bool { return p == TCP || p == TLS }
 
@@ -89,7 +96,10 @@ type Ctx struct {
 	// ConnFlags are the connection controls the script set for this
 	// message (set_reply_no_connect and friends): ConnReplyNoConnect...
 	ConnFlags uint8
-	Out       Sender
+	// Conn is the TCP or TLS connection the message came on; nil for
+	// UDP. The tls module reads the peer's certificate from it.
+	Conn StreamConn
+	Out  Sender
 	RT        *Runtime
 	Route     RouteKind
 
@@ -148,7 +158,7 @@ type Branch struct {
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
-	c.ConnID, c.ConnFlags = 0, 0
+	c.ConnID, c.ConnFlags, c.Conn = 0, 0, nil
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0

@@ -521,3 +521,55 @@ end
 		}
 	})
 }
+
+// TestServer_TLSPeerPVs (issue 13, tls module): over TLS with a verified
+// client certificate, $tls_version, $tls_peer_subject_cn,
+// $tls_peer_subject and KSR.tls.is_peer_verified() describe the peer;
+// over TCP they are null and is_peer_verified is -1.
+func TestServer_TLSPeerPVs(t *testing.T) {
+	dir := t.TempDir()
+	srvCert, srvKey, _ := selfSigned(t, dir, "kemi.test")
+	cliCert, _, cliPair := selfSigned(t, dir, "client.test")
+	os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte("[server:default]\ncertificate = "+filepath.Base(srvCert)+
+		"\nprivate_key = "+filepath.Base(srvKey)+"\nca_list = "+filepath.Base(cliCert)+
+		"\nverify_certificate = yes\nrequire_certificate = no\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(streamCfg("enable_tls=yes\n",
+		"loadmodule \"tls.so\"\nloadmodule \"pv.so\"\nmodparam(\"tls\", \"config\", \"tls.cfg\")\n")), 0o600)
+	os.WriteFile(filepath.Join(dir, "s.lua"), []byte(`
+function ksr_request_route()
+	KSR.sl.sl_send_reply(200, "v " .. tostring(KSR.pv.get("$tls_version")) .. " cn " .. tostring(KSR.pv.get("$tls_peer_subject_cn")) ..
+		" subj " .. tostring(KSR.pv.get("$tls_peer_subject")) .. " verified " .. KSR.tls.is_peer_verified())
+end
+`), 0o600)
+	tport := freeTCP(t, "tcp4", "127.0.0.1:0")
+	cport := freeTCP(t, "tcp4", "127.0.0.1:0")
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: filepath.Join(dir, "kamailio.cfg"), LogOut: &syncBuf{},
+		Listens: []string{"tls:127.0.0.1:" + strconv.Itoa(tport), "tcp:127.0.0.1:" + strconv.Itoa(cport)},
+	}})
+	pool := x509.NewCertPool()
+	pem, _ := os.ReadFile(srvCert)
+	pool.AppendCertsFromPEM(pem)
+	ask := func(c net.Conn, proto string) string {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(streamOptions(proto, "pv-"+proto))
+		line, _, _ := strings.Cut(readReply(t, c, bufio.NewReader(c)), "\r\n")
+		return line
+	}
+	tc, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tport), &tls.Config{RootCAs: pool, ServerName: "kemi.test", Certificates: []tls.Certificate{cliPair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if got, want := ask(tc, "TLS"), "SIP/2.0 200 v TLSv1.3 cn client.test subj /CN=client.test verified 1"; got != want {
+		t.Errorf("over TLS: %q, want %q", got, want)
+	}
+	pc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(cport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if got, want := ask(pc, "TCP"), "SIP/2.0 200 v nil cn nil subj nil verified -1"; got != want {
+		t.Errorf("over TCP: %q, want %q", got, want)
+	}
+}

@@ -216,6 +216,9 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 	ctx := &w.ctx
 	ctx.Reset(&w.msg, src, local, proto)
 	ctx.ConnID = connID
+	if w.conn != nil {
+		ctx.Conn = w.conn
+	}
 	ctx.VM = w.vm
 	cb := r.requestCB
 	if !w.msg.IsRequest() {

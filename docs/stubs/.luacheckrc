@@ -664,6 +664,7 @@ read_globals = {
 			},
 			tls = {
 				fields = {
+					is_peer_verified = {},
 				},
 			},
 			tm = {

@@ -2802,6 +2802,10 @@ function KSR.textopsx.remove_body() end
 ---@class KSR.tls
 KSR.tls = {}
 
+---Check whether the TLS peer of the message's connection was verified.
+---@return integer # 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
+function KSR.tls.is_peer_verified() end
+
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm
 KSR.tm = {}

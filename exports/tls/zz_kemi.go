@@ -27,5 +27,43 @@ func init() {
 			{Name: "tls_force_run", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility."},
 			{Name: "renegotiation", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility; crypto/tls does not renegotiate as a server."},
 		},
+		Exports: []*core.Export{
+			{
+				Module:  "tls",
+				Name:    "is_peer_verified",
+				Returns: core.TInt,
+				Native:  "is_peer_verified",
+				Call:    kemi_is_peer_verified,
+			},
+		},
+		PVs: []core.PVSpec{
+			{Name: "tls_cipher_info", Doc: "Cipher suite of the connection, by Go's name (TLS 1.3 names are OpenSSL's too; TLS 1.2 ones are the IANA names, not OpenSSL's).", Get: getCipher},
+			{Name: "tls_peer_issuer", Doc: "Issuer of the peer's certificate, in the same form.", Get: getPeerIssuer},
+			{Name: "tls_peer_server_name", Doc: "The server name (SNI) the peer asked for.", Get: getServerName},
+			{Name: "tls_peer_subject", Doc: "Subject of the peer's certificate, in OpenSSL's one-line form (/C=DE/O=Example/CN=alice); null without one.", Get: getPeerSubject},
+			{Name: "tls_peer_subject_cn", Doc: "Common name of the peer certificate's subject.", Get: getPeerSubjectCN},
+			{Name: "tls_peer_verified", Doc: "1 when the peer's certificate was verified, else 0 (over TLS).", Get: getPeerVerified},
+			{Name: "tls_version", Doc: "TLS version of the message's connection: TLSv1.2, TLSv1.3; null when not TLS.", Get: getVersion},
+		},
 	})
 }
+
+// kemi_is_peer_verified adapts KSR.tls.is_peer_verified to IsPeerVerified.
+func kemi_is_peer_verified(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.tls.is_peer_verified", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(IsPeerVerified(ctx)))
+}
+
+// The build breaks here when a Go function's signature drifts from exports/tls/module.yaml.
+var (
+	_ func(*core.Ctx) int                            = IsPeerVerified
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCipher
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerIssuer
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getServerName
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerSubject
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerSubjectCN
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerVerified
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getVersion
+)
