@@ -98,10 +98,10 @@ type Ctx struct {
 	ConnFlags uint8
 	// Conn is the TCP or TLS connection the message came on; nil for
 	// UDP. The tls module reads the peer's certificate from it.
-	Conn StreamConn
-	Out  Sender
-	RT        *Runtime
-	Route     RouteKind
+	Conn  StreamConn
+	Out   Sender
+	RT    *Runtime
+	Route RouteKind
 
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
