@@ -352,7 +352,7 @@ function ksr_request_route()
 		KSR.sl.sl_send_reply(404, "Not Found")
 		return
 	end
-	KSR.tm.t_relay()
+	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
 end
 `
 	port := freeTCP(t, "tcp4", "127.0.0.1:0")
@@ -413,6 +413,32 @@ end
 		if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK\r\n") {
 			break
 		}
+	}
+
+	// The UA's connection closes: the next call cannot reach it (its
+	// Contact's port has no listener) and the caller gets an error
+	// reply at once, not after fr_inv_timer.
+	ua.Close()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	caller.WriteTo([]byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+cl+";branch=z9hG4bK-inv2;rport\r\n"+
+		"From: <sip:alice@127.0.0.1>;tag=a2\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: call-2\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:alice@"+cl+">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("after the UA's connection closed, the caller got no final reply within 5 s: %v", err)
+		}
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		if strings.HasPrefix(line, "SIP/2.0 1") {
+			continue
+		}
+		if !strings.HasPrefix(line, "SIP/2.0 5") || !strings.Contains(string(buf[:n]), "Call-ID: call-2") {
+			t.Fatalf("after the UA's connection closed: %q, want a 5xx for call-2", line)
+		}
+		t.Logf("closed connection: %s after %v", line, time.Since(start))
+		break
 	}
 }
 

@@ -109,26 +109,31 @@ func (e *env) up(c *cell, b []byte) {
 	e.sendStream(b, c.proto, c.replyTo, core.ReplyOpts(c.connID, c.connFlags))
 }
 
-// down sends b to branch br of c's next hop over its transport.
-func (e *env) down(c *cell, br *branch, b []byte) {
+// down sends b to branch br of c's next hop over its transport. A TCP or
+// TLS send that fails (no connection could be opened, or none may be:
+// set_forward_no_connect) is returned, and logged; UDP errors are logged.
+func (e *env) down(c *cell, br *branch, b []byte) error {
 	if !br.proto.IsStream() {
 		e.send(b, br.dst)
-		return
+		return nil
 	}
 	o := core.ForwardOpts(c.connFlags, br.sni)
 	o.ConnID = br.connID
-	e.sendStream(b, br.proto, br.dst, o)
+	return e.sendStream(b, br.proto, br.dst, o)
 }
 
-func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) {
+func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) error {
 	rt := e.t.rt
+	var err error
 	if rt == nil || rt.SendStream == nil {
-		e.log(core.LWarn, "send to "+proto.String()+":"+to.String()+": transport "+proto.String()+" is not served (no tcp or tls listen)")
-		return
+		err = fmt.Errorf("send to %s:%s: transport %s is not served (no tcp or tls listen)", proto, to, proto)
+	} else {
+		err = rt.SendStream(b, proto, to, o)
 	}
-	if err := rt.SendStream(b, proto, to, o); err != nil {
+	if err != nil {
 		e.log(core.LWarn, core.LogValue(err.Error()))
 	}
+	return err
 }
 
 // arm sets a timer of c (or of branch br) to fire at at, moving it if it
@@ -368,9 +373,19 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 				br.alt = append(br.alt, x.Addr)
 			}
 		}
+		if err := e.down(c, br, br.out); err != nil {
+			// A stream that cannot carry it: the branch fails at once,
+			// as one whose request could not be built (no waiting for
+			// fr_timer on a request that never left).
+			br.final, br.local = 500, true
+			c.mu.Unlock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
 		br.ready = true
 		now := t.clock.Now()
-		e.down(c, br, br.out)
 		br.retrIv = t.tm.T1
 		br.retrAt = now + br.retrIv
 		t.arm(c, tkRetrUAC, idx, br.retrAt)
