@@ -599,3 +599,57 @@ end
 		t.Errorf("over TCP: %q, want %q", got, want)
 	}
 }
+
+// TestServer_StatelessForwardOverTCP (issue 13, core forward): KSR.forward
+// to a $du with transport=tcp sends a UDP caller's request over TCP with a
+// TCP Via from the tcp listen; the callee's reply on that connection is
+// forwarded statelessly by its next Via, over UDP, to the caller.
+func TestServer_StatelessForwardOverTCP(t *testing.T) {
+	callee, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	script := `
+function ksr_request_route()
+	KSR.setdsturi("sip:127.0.0.1:` + strconv.Itoa(callee.Addr().(*net.TCPAddr).Port) + `;transport=tcp")
+	KSR.forward()
+end
+`
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", ""))}, "s.lua": {Data: []byte(script)}},
+	}})
+	caller, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	defer caller.Close()
+	to, _ := net.ResolveUDPAddr("udp", addr)
+	caller.WriteTo([]byte("OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+caller.LocalAddr().String()+";branch=z9hG4bK-fwd;rport\r\n"+
+		"From: <sip:alice@127.0.0.1>;tag=f1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: fwd-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	callee.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := callee.Accept()
+	if err != nil {
+		t.Fatalf("no TCP connection from forward: %v", err)
+	}
+	defer c.Close()
+	req := readReply(t, c, bufio.NewReader(c))
+	if !strings.Contains(req, "Via: SIP/2.0/TCP "+addr+";branch=z9hG4bKsl") {
+		t.Fatalf("forwarded over TCP: %q", req)
+	}
+	var hs []string
+	for _, l := range strings.Split(req, "\r\n") {
+		for _, p := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, p) {
+				hs = append(hs, l)
+			}
+		}
+	}
+	c.Write([]byte("SIP/2.0 200 OK\r\n" + strings.Join(hs, "\r\n") + "\r\nContent-Length: 0\r\n\r\n"))
+	buf := make([]byte, 8192)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := caller.ReadFrom(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK\r\n") || strings.Contains(string(buf[:n]), "SIP/2.0/TCP") {
+		t.Fatalf("the reply over UDP: %q, %v", buf[:n], err)
+	}
+}

@@ -24,7 +24,7 @@ function KSR.err(msg) end
 function KSR.force_rport() end
 
 ---Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
----@return integer # 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+---@return integer # 1 when sent; -1 when the message is not a request, the destination is not a sip: URI kemi can send to (udp, tcp or tls with a listen of that transport), it is this server, or sending failed.
 function KSR.forward() end
 
 ---Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
