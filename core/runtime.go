@@ -60,6 +60,11 @@ type Runtime struct {
 	// SendStream.
 	StreamLocal func(proto Proto) (netip.AddrPort, bool)
 
+	// AddConnAlias makes the TCP/TLS connection id also the one sends
+	// to addr reuse (add_tcp_alias, add_tcp_alias_via). Set with
+	// SendStream; false when the connection is gone.
+	AddConnAlias func(id uint64, addr netip.AddrPort) bool
+
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
 	Clock Clock

@@ -166,6 +166,14 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		return router.SendStream(st, b, proto, to, transport.SendOptions{
 			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
 	}
+	rt.AddConnAlias = func(id uint64, addr netip.AddrPort) bool {
+		c := st.Conn(id)
+		if c == nil || c.Closed() {
+			return false
+		}
+		st.AddAlias(c, addr)
+		return true
+	}
 	local := map[core.Proto]netip.AddrPort{}
 	if len(s.conns) > 0 {
 		local[core.UDP] = s.conns[0].LocalAddr()

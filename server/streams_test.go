@@ -653,3 +653,47 @@ end
 		t.Fatalf("the reply over UDP: %q, %v", buf[:n], err)
 	}
 }
+
+// TestServer_AddTCPAliasVia (issue 13, connection reuse): after
+// add_tcp_alias_via() on a request over TCP whose Via names a port nobody
+// listens on, a request forwarded to that IP:port over TCP goes on the
+// aliased connection, and KSR.kx.get_conid gives the connection's id.
+func TestServer_AddTCPAliasVia(t *testing.T) {
+	dead := freeTCP(t, "tcp4", "127.0.0.1:0")
+	script := `
+function ksr_request_route()
+	if KSR.is_OPTIONS() then
+		KSR.sl.sl_send_reply(200, "alias " .. KSR.add_tcp_alias_via() .. " conid " .. KSR.kx.get_conid())
+		return
+	end
+	KSR.setdsturi("sip:127.0.0.1:` + strconv.Itoa(dead) + `;transport=tcp")
+	KSR.forward()
+end
+`
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"kemix.so\"\n"))}, "s.lua": {Data: []byte(script)}},
+	}})
+	ua, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	r := bufio.NewReader(ua)
+	ua.Write([]byte(strings.Replace(string(streamOptions("TCP", "alias-1")), "127.0.0.1:5999", "127.0.0.1:"+strconv.Itoa(dead), 1)))
+	line, _, _ := strings.Cut(readReply(t, ua, r), "\r\n")
+	if !strings.HasPrefix(line, "SIP/2.0 200 alias 1 conid ") || strings.HasSuffix(line, "conid -1") {
+		t.Fatalf("OPTIONS: %q", line)
+	}
+	caller, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	defer caller.Close()
+	to, _ := net.ResolveUDPAddr("udp", addr)
+	caller.WriteTo([]byte("MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+caller.LocalAddr().String()+";branch=z9hG4bK-al;rport\r\n"+
+		"From: <sip:alice@127.0.0.1>;tag=m1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: alias-2\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	req := readReply(t, ua, r)
+	if !strings.HasPrefix(req, "MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\n") {
+		t.Fatalf("on the aliased connection: %q", req)
+	}
+}

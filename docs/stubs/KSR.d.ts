@@ -865,8 +865,8 @@ interface KSR_kx {
 	 */
 	get_callid(): string;
 	/**
-	 * TCP connection id; kemi does not number connections.
-	 * @returns Always -1.
+	 * Id of the TCP or TLS connection the message came on.
+	 * @returns The connection id ($conid); -1 for UDP.
 	 */
 	get_conid(): number;
 	/**
@@ -3213,6 +3213,17 @@ interface KSR_object {
 	usrloc: KSR_usrloc;
 	x: KSR_x;
 	xlog: KSR_xlog;
+	/**
+	 * Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).
+	 * @param port The port the UA listens on, 1-65535.
+	 * @returns 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
+	 */
+	add_tcp_alias(port: number): number;
+	/**
+	 * add_tcp_alias with the top Via's sent-by port.
+	 * @returns 1 when added; -1 over UDP or when the connection is gone.
+	 */
+	add_tcp_alias_via(): number;
 	/**
 	 * Log msg at critical level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.

@@ -7,6 +7,15 @@
 ---@class KSR
 KSR = {}
 
+---Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).
+---@param port integer The port the UA listens on, 1-65535.
+---@return integer # 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
+function KSR.add_tcp_alias(port) end
+
+---add_tcp_alias with the top Via's sent-by port.
+---@return integer # 1 when added; -1 over UDP or when the connection is gone.
+function KSR.add_tcp_alias_via() end
+
 ---Log msg at critical level, when the debug global allows it.
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.crit(msg) end
@@ -1096,8 +1105,8 @@ function KSR.kx.get_bodylen() end
 ---@return string # The Call-ID, or "" when missing.
 function KSR.kx.get_callid() end
 
----TCP connection id; kemi does not number connections.
----@return integer # Always -1.
+---Id of the TCP or TLS connection the message came on.
+---@return integer # The connection id ($conid); -1 for UDP.
 function KSR.kx.get_conid() end
 
 ---URI of the first Contact.

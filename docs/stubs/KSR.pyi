@@ -540,7 +540,7 @@ class _kx:
         ...
 
     def get_conid(self) -> int:
-        """TCP connection id; kemi does not number connections."""
+        """Id of the TCP or TLS connection the message came on."""
         ...
 
     def get_cturi(self) -> Union[str, None]:
@@ -2160,6 +2160,14 @@ class _KSR:
     usrloc: _usrloc
     x: _x
     xlog: _xlog
+
+    def add_tcp_alias(self, port: int) -> int:
+        """Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port)."""
+        ...
+
+    def add_tcp_alias_via(self) -> int:
+        """add_tcp_alias with the top Via's sent-by port."""
+        ...
 
     def crit(self, msg: str) -> None:
         """Log msg at critical level, when the debug global allows it."""
