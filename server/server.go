@@ -102,6 +102,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 			}
 			return nil
 		}
+		offlineStreams(rt, setup, out)
 		// SendFrom stays nil: held replies are sent in the worker, so a
 		// test sees them in the step that caused them.
 		return nil

@@ -214,3 +214,39 @@ func streamSummary(st *transport.Streams) string {
 		c.Accepted.Load(), c.Opened.Load(), c.Received.Load(), c.ClosedByPeer.Load(), c.ClosedIdle.Load(), c.ClosedSlow.Load(),
 		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load())
 }
+
+// offlineStreams lets an offline server (kemi test) send over TCP and TLS
+// too: what tm or forward send there goes to out, and the Via names the
+// config's tcp:/tls: listen (or the first listen).
+func offlineStreams(rt *core.Runtime, setup *loader.Setup, out func(b []byte, proto core.Proto, to netip.AddrPort)) {
+	rt.SendStream = func(b []byte, proto core.Proto, to netip.AddrPort, _ core.SendOpts) error {
+		if out != nil {
+			out(append([]byte(nil), b...), proto, to)
+		}
+		return nil
+	}
+	local := map[core.Proto]netip.AddrPort{}
+	for _, l := range setup.Listens {
+		a, err := netip.ParseAddr(l.Host)
+		if err != nil {
+			continue
+		}
+		ap := netip.AddrPortFrom(a, uint16(l.Port))
+		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS} {
+			if _, ok := local[p]; !ok && (l.Proto == p.String() || (l.Proto == "" && p == core.UDP)) {
+				local[p] = ap
+			}
+		}
+	}
+	if first, ok := local[core.UDP]; ok {
+		for _, p := range []core.Proto{core.TCP, core.TLS} {
+			if _, ok := local[p]; !ok {
+				local[p] = first
+			}
+		}
+	}
+	rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) {
+		a, ok := local[p]
+		return a, ok
+	}
+}

@@ -69,6 +69,8 @@ type Worker struct {
 
 	local netip.AddrPort
 	conn  *transport.Conn // the stream connection of the message in hand
+	// streamOut takes what a HandleAs message sends over TCP or TLS.
+	streamOut transport.Writer
 }
 
 // NewWorker builds a worker with its own VM.
@@ -121,6 +123,9 @@ func (w *Worker) Close() {
 // source of the message in hand (a reply) goes back on its connection.
 func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
 	if proto == core.TCP || proto == core.TLS {
+		if w.streamOut != nil {
+			return w.streamOut.WriteTo(b, to)
+		}
 		var o transport.SendOptions
 		if to == w.ctx.Src && proto == w.ctx.Proto { // a reply to the message in hand
 			f := w.ctx.ConnFlags
@@ -175,6 +180,15 @@ func (w *Worker) HandleStream(data []byte, c *transport.Conn) {
 	w.conn = c
 	w.handle(data, c.RemoteAddr(), c.LocalAddr(), proto, c.ID())
 	w.conn = nil
+}
+
+// HandleAs routes one message as if it came over proto on connection
+// connID, and writes what the worker sends, over any transport, to out:
+// kemi test's way to run TCP and TLS messages without sockets.
+func (w *Worker) HandleAs(data []byte, src netip.AddrPort, proto core.Proto, connID uint64, out transport.Writer) {
+	w.out, w.streamOut = out, out
+	w.handle(data, src, w.local, proto, connID)
+	w.out, w.streamOut = nil, nil
 }
 
 // Conn is the stream connection of the message being handled, nil for
