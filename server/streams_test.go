@@ -697,3 +697,85 @@ end
 		t.Fatalf("on the aliased connection: %q", req)
 	}
 }
+
+// TestServer_RelayToTLSNextHop (issue 13, client TLS): a UDP INVITE relayed
+// by tm to a $du with transport=tls opens a TLS connection (tls.cfg's
+// [client:default], verifying the next hop against ca_list) with a TLS Via
+// from the tls listen; the 200 on it reaches the caller over UDP.
+func TestServer_RelayToTLSNextHop(t *testing.T) {
+	dir := t.TempDir()
+	srvCert, srvKey, _ := selfSigned(t, dir, "kemi.test")
+	hopCert, _, hopPair := selfSigned(t, dir, "hop.test")
+	os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte("[server:default]\ncertificate = "+filepath.Base(srvCert)+
+		"\nprivate_key = "+filepath.Base(srvKey)+"\n\n[client:default]\nverify_certificate = yes\nca_list = "+filepath.Base(hopCert)+"\n"), 0o600)
+	hop, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{hopPair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hop.Close()
+	os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(streamCfg("enable_tls=yes\n",
+		"loadmodule \"tls.so\"\nloadmodule \"tm.so\"\nmodparam(\"tls\", \"config\", \"tls.cfg\")\n")), 0o600)
+	os.WriteFile(filepath.Join(dir, "s.lua"), []byte(`
+function ksr_request_route()
+	if KSR.is_ACK() then return end
+	KSR.setdsturi("sip:127.0.0.1:`+strconv.Itoa(hop.Addr().(*net.TCPAddr).Port)+`;transport=tls")
+	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
+end
+`), 0o600)
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: filepath.Join(dir, "kamailio.cfg"), LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tls:" + addr},
+	}})
+	caller, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	defer caller.Close()
+	to, _ := net.ResolveUDPAddr("udp", addr)
+	caller.WriteTo([]byte("INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+caller.LocalAddr().String()+";branch=z9hG4bK-tlshop;rport\r\n"+
+		"From: <sip:alice@127.0.0.1>;tag=t1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: tlshop-1\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:alice@127.0.0.1>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() { c, err := hop.Accept(); ch <- accepted{c, err} }()
+	var c net.Conn
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		c = a.c
+	case <-time.After(5 * time.Second):
+		t.Fatal("no TLS connection to the next hop")
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	req := readReply(t, c, r)
+	if !strings.Contains(req, "Via: SIP/2.0/TLS "+addr+";branch=") {
+		t.Fatalf("INVITE over TLS: %q", req)
+	}
+	var hs []string
+	for _, l := range strings.Split(req, "\r\n") {
+		for _, p := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, p) {
+				if p == "To:" {
+					l += ";tag=h1"
+				}
+				hs = append(hs, l)
+			}
+		}
+	}
+	c.Write([]byte("SIP/2.0 200 OK\r\n" + strings.Join(hs, "\r\n") + "\r\nContact: <sip:bob@127.0.0.1;transport=tls>\r\nContent-Length: 0\r\n\r\n"))
+	buf := make([]byte, 8192)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no 200 over UDP: %v", err)
+		}
+		if strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK") {
+			break
+		}
+	}
+}
