@@ -20,6 +20,7 @@ import (
 	"kemi/core/router"
 	"kemi/internal/memguard"
 	"kemi/sip/transport"
+	"kemi/sip/transport/tlscfg"
 )
 
 // Options are the loader's (config, flags) and how the server runs.
@@ -54,6 +55,7 @@ type Server struct {
 
 	streams  *transport.Streams // TCP and TLS (streams.go); nil without such a listen
 	streamLs []*transport.StreamListener
+	tls      *tlscfg.Store // the tls module's certificates; nil without a tls: listen
 
 	mu      sync.Mutex
 	workers []*router.Worker
@@ -127,12 +129,12 @@ func (s *Server) wire(setup *loader.Setup) error {
 		}
 		s.conns = append(s.conns, c)
 	}
-	st, ls, err := listenStreams(setup, s.opt.Path)
+	st, ls, store, err := listenStreams(setup, s.opt.Path)
 	if err != nil {
 		s.closeConns()
 		return err
 	}
-	s.streams, s.streamLs = st, ls
+	s.streams, s.streamLs, s.tls = st, ls, store
 	r.Streams = st
 	s.wireStreams(rt)
 	setup.ResolveMyself()

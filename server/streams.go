@@ -42,7 +42,7 @@ func paramText(v core.Value) string {
 // Streams (nil when there are none), configured from the core tcp_* and
 // tls_* parameters, and with the tls module's tls.cfg when a tls: socket
 // is asked for. Every error names the config line or flag at fault.
-func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*transport.StreamListener, error) {
+func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*transport.StreamListener, *tlscfg.Store, error) {
 	var want []config.Listen
 	hasTLS := false
 	for _, l := range setup.Listens {
@@ -56,7 +56,7 @@ func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*
 		want = append(want, l)
 	}
 	if len(want) == 0 {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	cfg := transport.StreamConfig{Workers: setup.Workers}
 	for _, name := range streamParams {
@@ -65,19 +65,20 @@ func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*
 			continue
 		}
 		if _, err := cfg.SetParam(name, paramText(v)); err != nil {
-			return nil, nil, fmt.Errorf("config: %w", err)
+			return nil, nil, nil, fmt.Errorf("config: %w", err)
 		}
 	}
+	var store *tlscfg.Store
 	if hasTLS {
-		store, err := loadTLS(setup, cfgFile)
-		if err != nil {
-			return nil, nil, err
+		var err error
+		if store, err = loadTLS(setup, cfgFile); err != nil {
+			return nil, nil, nil, err
 		}
 		cfg.TLS = store
 	}
 	st, err := transport.NewStreams(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("stream transports: %w", err)
+		return nil, nil, nil, fmt.Errorf("stream transports: %w", err)
 	}
 	var ls []*transport.StreamListener
 	for _, l := range want {
@@ -89,11 +90,25 @@ func listenStreams(setup *loader.Setup, cfgFile string) (*transport.Streams, []*
 		ln, err := st.Listen(p, addr)
 		if err != nil {
 			st.Close()
-			return nil, nil, fmt.Errorf("%s: listen %s %s: %w", listenPos(l), l.Proto, addr, err)
+			return nil, nil, nil, fmt.Errorf("%s: listen %s %s: %w", listenPos(l), l.Proto, addr, err)
 		}
 		ls = append(ls, ln)
 	}
-	return st, ls, nil
+	return st, ls, store, nil
+}
+
+// ReloadTLS reads the tls module's tls.cfg and every certificate, key
+// and CA list again (Kamailio's tls.reload): new handshakes use them,
+// open connections go on. On an error the current ones stay and the
+// error says where. It fails when no tls: socket is served.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return fmt.Errorf("tls.reload: no tls: listen is served")
+	}
+	if err := s.tls.Reload(); err != nil {
+		return fmt.Errorf("tls.reload: %w", err)
+	}
+	return nil
 }
 
 // listenPos names where a listen came from: its config line, or -l.

@@ -779,3 +779,51 @@ end
 		}
 	}
 }
+
+// TestServer_ReloadTLS (issue 13, certificates reloadable): after the
+// certificate files are replaced, ReloadTLS (tls.reload) makes new
+// handshakes present the new certificate; a broken file keeps the
+// current one and says where.
+func TestServer_ReloadTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, _ := selfSigned(t, dir, "old.test")
+	os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte("[server:default]\ncertificate = "+filepath.Base(certPath)+"\nprivate_key = "+filepath.Base(keyPath)+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(streamCfg("enable_tls=yes\n", "loadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"tls.cfg\")\n")), 0o600)
+	os.WriteFile(filepath.Join(dir, "s.lua"), []byte(streamScript), 0o600)
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	s := startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: filepath.Join(dir, "kamailio.cfg"), LogOut: &syncBuf{}, Listens: []string{"tls:" + addr},
+	}})
+	peerCN := func() string {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := peerCN(); cn != "old.test" {
+		t.Fatalf("before reload: %q", cn)
+	}
+	// New files under the same names.
+	sub := t.TempDir()
+	newCert, newKey, _ := selfSigned(t, sub, "new.test")
+	for from, to := range map[string]string{newCert: certPath, newKey: keyPath} {
+		b, _ := os.ReadFile(from)
+		os.WriteFile(to, b, 0o600)
+	}
+	if err := s.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	if cn := peerCN(); cn != "new.test" {
+		t.Errorf("after reload: %q, want new.test", cn)
+	}
+	os.WriteFile(certPath, []byte("not a certificate"), 0o600)
+	if err := s.ReloadTLS(); err == nil || !strings.Contains(err.Error(), "tls.reload") {
+		t.Errorf("reload with a broken certificate: %v, want an error", err)
+	}
+	if cn := peerCN(); cn != "new.test" {
+		t.Errorf("after a failed reload: %q, want new.test kept", cn)
+	}
+}
