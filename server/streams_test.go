@@ -827,3 +827,71 @@ func TestServer_ReloadTLS(t *testing.T) {
 		t.Errorf("after a failed reload: %q, want new.test kept", cn)
 	}
 }
+
+// TestServer_CalleeByeOverTCPReachesUDPCaller (issue 13, double
+// Record-Route, BYE from either side): through the e2e proxy script, a
+// UDP caller's INVITE reaches a TCP callee with two Record-Route entries;
+// the callee's BYE, sent on its connection with the Route set in that
+// order, loses both entries in loose_route and reaches the caller over
+// UDP, with a UDP Via from the udp listen.
+func TestServer_CalleeByeOverTCPReachesUDPCaller(t *testing.T) {
+	callee, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	cport := callee.Addr().(*net.TCPAddr).Port
+	script, err := os.ReadFile("../test/e2e/testdata/proxy/proxy.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script = append(script, []byte("\nUAS1 = "+strconv.Itoa(cport)+"\nUAS2 = 1\n")...)
+	port := freeTCP(t, "tcp4", "127.0.0.1:0")
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	startServer(t, server.Options{Version: "test", Options: loader.Options{
+		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"tm.so\"\nloadmodule \"rr.so\"\nloadmodule \"maxfwd.so\"\nloadmodule \"siputils.so\"\nloadmodule \"kemix.so\"\n"))}, "s.lua": {Data: script}},
+	}})
+	caller, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	defer caller.Close()
+	cl := caller.LocalAddr().String()
+	to, _ := net.ResolveUDPAddr("udp", addr)
+	caller.WriteTo([]byte("INVITE sip:tcpcall@"+addr+" SIP/2.0\r\nVia: SIP/2.0/UDP "+cl+";branch=z9hG4bK-cb1;rport\r\n"+
+		"From: <sip:caller@127.0.0.1>;tag=a1\r\nTo: <sip:tcpcall@"+addr+">\r\nCall-ID: callee-bye-1\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:caller@"+cl+">\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"), to)
+	callee.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := callee.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inv := readReply(t, c, bufio.NewReader(c))
+	var routes []string
+	for _, l := range strings.Split(inv, "\r\n") {
+		if strings.HasPrefix(l, "Record-Route:") {
+			routes = append(routes, "Route:"+strings.TrimPrefix(l, "Record-Route:"))
+		}
+	}
+	if len(routes) != 2 || !strings.Contains(routes[0], ";transport=tcp;r2=on") || !strings.Contains(routes[1], ";r2=on") {
+		t.Fatalf("the INVITE's Record-Route: %q", routes)
+	}
+	c.Write([]byte("BYE sip:caller@" + cl + " SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:" + strconv.Itoa(cport) + ";branch=z9hG4bK-cb-bye\r\n" +
+		"From: <sip:tcpcall@127.0.0.1>;tag=b1\r\nTo: <sip:caller@127.0.0.1>;tag=a1\r\nCall-ID: callee-bye-1\r\nCSeq: 2 BYE\r\n" +
+		strings.Join(routes, "\r\n") + "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"))
+	buf := make([]byte, 8192)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, _, err := caller.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("the caller got no BYE over UDP: %v", err)
+		}
+		m := string(buf[:n])
+		if !strings.HasPrefix(m, "BYE ") {
+			continue
+		}
+		if !strings.Contains(m, "Via: SIP/2.0/UDP "+addr+";branch=") || strings.Contains(m, "Route:") {
+			t.Fatalf("BYE to the caller: %q, want kemi's UDP Via and no Route left", m)
+		}
+		break
+	}
+}
