@@ -1,6 +1,7 @@
 package core
 
 import (
+	"crypto/tls"
 	"errors"
 	"net/netip"
 
@@ -25,6 +26,43 @@ func (p Proto) String() string {
 	}
 	return "proto?"
 }
+
+// SendOpts are the connection controls of a TCP or TLS send (see
+// Runtime.SendStream).
+type SendOpts struct {
+	ConnID     uint64 // the connection to use first (a request's, a contact's)
+	NoConnect  bool   // fail rather than open a connection
+	CloseAfter bool   // close the connection once written
+	ServerName string // TLS SNI for a new connection
+}
+
+// Connection controls (Ctx.ConnFlags), Kamailio's set_reply_no_connect,
+// set_reply_close, set_forward_no_connect and set_forward_close.
+const (
+	ConnReplyNoConnect uint8 = 1 << iota
+	ConnReplyClose
+	ConnForwardNoConnect
+	ConnForwardClose
+)
+
+// ReplyOpts are the SendOpts of a reply on connection id under flags.
+func ReplyOpts(id uint64, flags uint8) SendOpts {
+	return SendOpts{ConnID: id, NoConnect: flags&ConnReplyNoConnect != 0, CloseAfter: flags&ConnReplyClose != 0}
+}
+
+// ForwardOpts are the SendOpts of a forwarded request under flags.
+func ForwardOpts(flags uint8, serverName string) SendOpts {
+	return SendOpts{NoConnect: flags&ConnForwardNoConnect != 0, CloseAfter: flags&ConnForwardClose != 0, ServerName: serverName}
+}
+
+// StreamConn is what a Ctx knows of its message's connection.
+type StreamConn interface {
+	// TLSState is the TLS connection's state; false for TCP.
+	TLSState() (tls.ConnectionState, bool)
+}
+
+// IsStream reports whether p is a connection-oriented transport.
+func (p Proto) IsStream() bool { return p == TCP || p == TLS }
 
 // Sender writes a serialized message to the network.
 type Sender interface {
@@ -52,6 +90,15 @@ type Ctx struct {
 	Src   netip.AddrPort // where the message came from
 	Local netip.AddrPort // the socket it arrived on
 	Proto Proto
+	// ConnID is the stream connection the message came on ($conid), 0
+	// for UDP: replies to Src go back on it.
+	ConnID uint64
+	// ConnFlags are the connection controls the script set for this
+	// message (set_reply_no_connect and friends): ConnReplyNoConnect...
+	ConnFlags uint8
+	// Conn is the TCP or TLS connection the message came on; nil for
+	// UDP. The tls module reads the peer's certificate from it.
+	Conn  StreamConn
 	Out   Sender
 	RT    *Runtime
 	Route RouteKind
@@ -59,6 +106,7 @@ type Ctx struct {
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
+	DstConnID   uint64 // the TCP/TLS connection to send branch 0 on (lookup of a binding registered over one); 0 for none
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
 
 	// VM is the script VM running this message; modules use it to run
@@ -102,14 +150,18 @@ type Branch struct {
 	// Instance and RegID identify an RFC 5626 flow, for lookup_branches.
 	Instance string
 	RegID    int
+	// ConnID is the TCP/TLS connection the binding was registered over
+	// (lookup); the branch is sent on it while it is open.
+	ConnID uint64
 }
 
 // Reset prepares the context for the next message.
 func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Msg, c.Src, c.Local, c.Proto = msg, src, local, proto
+	c.ConnID, c.ConnFlags, c.Conn = 0, 0, nil
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
-	c.DstURI, c.ForceRport = "", false
+	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false

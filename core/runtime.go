@@ -50,6 +50,22 @@ type Runtime struct {
 	// worker.
 	SendFrom func(local netip.AddrPort, b []byte, proto Proto, to netip.AddrPort) error
 
+	// SendStream sends over TCP or TLS with Kamailio's connection
+	// controls (the request's connection, no-connect, close-after, SNI).
+	// The server sets it when it has a tcp: or tls: listen; it is safe
+	// for concurrent use. nil: only UDP is served.
+	SendStream func(b []byte, proto Proto, to netip.AddrPort, o SendOpts) error
+	// StreamLocal is the address of the first listen of proto (UDP too),
+	// for the Via and Record-Route of what leaves over another transport
+	// than its request came on; false when there is none. Set with
+	// SendStream.
+	StreamLocal func(proto Proto) (netip.AddrPort, bool)
+
+	// AddConnAlias makes the TCP/TLS connection id also the one sends
+	// to addr reuse (add_tcp_alias, add_tcp_alias_via). Set with
+	// SendStream; false when the connection is gone.
+	AddConnAlias func(id uint64, addr netip.AddrPort) bool
+
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
 	Clock Clock

@@ -20,6 +20,7 @@ import (
 	"kemi/core/router"
 	"kemi/internal/memguard"
 	"kemi/sip/transport"
+	"kemi/sip/transport/tlscfg"
 )
 
 // Options are the loader's (config, flags) and how the server runs.
@@ -51,6 +52,10 @@ type Server struct {
 	log   *core.Logger
 	mg    *memguard.Guard
 	conns []*transport.UDP
+
+	streams  *transport.Streams // TCP and TLS (streams.go); nil without such a listen
+	streamLs []*transport.StreamListener
+	tls      *tlscfg.Store // the tls module's certificates; nil without a tls: listen
 
 	mu      sync.Mutex
 	workers []*router.Worker
@@ -99,6 +104,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 			}
 			return nil
 		}
+		offlineStreams(rt, setup, out)
 		// SendFrom stays nil: held replies are sent in the worker, so a
 		// test sees them in the step that caused them.
 		return nil
@@ -108,9 +114,12 @@ func (s *Server) wire(setup *loader.Setup) error {
 	s.mg = memguard.Default
 	s.log.Log(core.LNotice, nil, "kemi: "+s.mg.Configure(setup.MemMB))
 	for _, l := range setup.Listens {
+		if l.Proto == "tcp" || l.Proto == "tls" {
+			continue // streams.go
+		}
 		if l.Proto != "" && l.Proto != "udp" {
 			s.closeConns()
-			return fmt.Errorf("%s: listen=%s:%s:%d: only udp is served so far", l.Pos, l.Proto, l.Host, l.Port)
+			return fmt.Errorf("%s: listen=%s:%s:%d: only udp, tcp and tls are served so far", l.Pos, l.Proto, l.Host, l.Port)
 		}
 		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
 		c, err := transport.ListenUDP(transport.UDPConfig{Addr: addr, Readers: setup.Workers})
@@ -120,12 +129,30 @@ func (s *Server) wire(setup *loader.Setup) error {
 		}
 		s.conns = append(s.conns, c)
 	}
+	st, ls, store, err := listenStreams(setup, s.opt.Path)
+	if err != nil {
+		s.closeConns()
+		return err
+	}
+	s.streams, s.streamLs, s.tls = st, ls, store
+	r.Streams = st
+	s.wireStreams(rt)
 	setup.ResolveMyself()
-	// Sends outside a worker (timers) leave through the first socket.
-	first := s.conns[0]
+	// Sends outside a worker (timers) leave through the first UDP socket,
+	// or over TCP and TLS through the streams.
+	var first *transport.UDP
+	if len(s.conns) > 0 {
+		first = s.conns[0]
+	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto == core.TCP || proto == core.TLS {
+			return s.sendStream(b, proto, to)
+		}
 		if proto != core.UDP && proto != 0 {
 			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
+		}
+		if first == nil {
+			return fmt.Errorf("send to %s: no udp listen", to)
 		}
 		return first.WriteTo(b, to)
 	}
@@ -136,6 +163,9 @@ func (s *Server) wire(setup *loader.Setup) error {
 		byLocal[c.LocalAddr()] = c
 	}
 	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
+		if proto == core.TCP || proto == core.TLS {
+			return s.sendStream(b, proto, to)
+		}
 		if proto != core.UDP && proto != 0 {
 			return fmt.Errorf("send to %s: transport %s is not served", to, proto)
 		}
@@ -185,7 +215,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	setup := s.Setup
 	s.mg.Start()
 	defer s.mg.Stop()
-	errs := make(chan error, len(s.conns))
+	errs := make(chan error, len(s.conns)+1)
 	var wg sync.WaitGroup
 	var fatal error
 	var fatalOnce sync.Once
@@ -212,6 +242,26 @@ func (s *Server) Serve(ctx context.Context) error {
 			})
 		}()
 	}
+	if st := s.streams; st != nil {
+		for _, l := range s.streamLs {
+			s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi %s: listening on %s:%s with %d workers, engine %s, script %s",
+				s.opt.Version, l.Proto(), l.LocalAddr(), st.Config().Workers, setup.Engine.Name, setup.Script))
+		}
+		local := s.streamLs[0].LocalAddr()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- st.Serve(func(int) transport.StreamHandler {
+				w, err := s.Worker(local)
+				if err != nil {
+					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
+					cancel()
+					return nopHandler{}
+				}
+				return w
+			})
+		}()
+	}
 	var serveErr error
 	select {
 	case <-stop.Done():
@@ -226,8 +276,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = fatal
 	}
 	r := s.Router
-	s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)",
-		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), s.mg.Refused.Load(), s.mg.Peak()>>20, s.mg.Budget()>>20))
+	var streams string
+	if s.streams != nil {
+		streams = streamSummary(s.streams)
+	}
+	s.log.Log(core.LNotice, nil, fmt.Sprintf("kemi: stopped; messages %d, malformed %d, script errors %d, refused over the memory budget %d (heap peak %d MB of %d MB)%s",
+		r.Received.Load(), r.Malformed.Load(), r.ScriptErrors.Load(), s.mg.Refused.Load(), s.mg.Peak()>>20, s.mg.Budget()>>20, streams))
 	return serveErr
 }
 
@@ -264,6 +318,9 @@ func (s *Server) closeConns() {
 	for _, c := range s.conns {
 		c.Close()
 	}
+	if s.streams != nil {
+		s.streams.Close()
+	}
 }
 
 // nopHandler drops what a reader gets when its worker could not be built
@@ -271,3 +328,5 @@ func (s *Server) closeConns() {
 type nopHandler struct{}
 
 func (nopHandler) HandlePacket([]byte, netip.AddrPort, transport.Writer) {}
+
+func (nopHandler) HandleStream([]byte, *transport.Conn) {}

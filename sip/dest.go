@@ -76,3 +76,65 @@ func isIPHost(u URI) bool {
 	_, ok := parseIP(host)
 	return ok
 }
+
+// Transports a next hop may name (URINextHop).
+const (
+	TransportUDP = 1 + iota
+	TransportTCP
+	TransportTLS
+)
+
+// URINextHop is URIDestinationOrName for a sender that serves UDP, TCP
+// and TLS: it also says which transport the URI asks for (transport=tcp
+// or tls; sips: is TLS), with 5061 the default port for TLS. Other
+// transports (sctp, ws) are an error. It does not allocate.
+func URINextHop(uri []byte) (dst netip.AddrPort, isName bool, transport int, why string) {
+	u, err := ParseURI(uri)
+	if err != nil {
+		return netip.AddrPort{}, false, 0, "bad URI " + strconv.Quote(string(uri)) + ": " + err.Error()
+	}
+	if !u.IsSIP() {
+		return netip.AddrPort{}, false, 0, "URI " + strconv.Quote(string(uri)) + " is not a sip: URI"
+	}
+	transport = TransportUDP
+	if u.IsSecure() {
+		transport = TransportTLS
+	}
+	if tr, ok := u.Param("transport"); ok {
+		switch {
+		case eqFold(tr, "udp") && !u.IsSecure():
+		case eqFold(tr, "tcp") && !u.IsSecure():
+			transport = TransportTCP
+		case eqFold(tr, "tls") || (eqFold(tr, "tcp") && u.IsSecure()):
+			transport = TransportTLS
+		default:
+			return netip.AddrPort{}, false, 0, "transport " + strconv.Quote(string(tr)) + " of " + strconv.Quote(string(uri)) + " is not served (udp, tcp, tls)"
+		}
+	}
+	if !isIPHost(u) {
+		return netip.AddrPort{}, true, transport, ""
+	}
+	host := u.Host
+	if m, ok := u.Param("maddr"); ok && len(m) > 0 {
+		host = m
+	}
+	if len(host) > 1 && host[0] == '[' {
+		host = host[1 : len(host)-1]
+	}
+	a, ok := parseIP(host)
+	if !ok {
+		p, err := netip.ParseAddr(string(host))
+		if err != nil {
+			return netip.AddrPort{}, false, 0, "host " + strconv.Quote(string(host)) + " of " + strconv.Quote(string(uri)) + " is not an IP address"
+		}
+		a = p
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+		if transport == TransportTLS {
+			port = 5061
+		}
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)), false, transport, ""
+}

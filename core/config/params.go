@@ -58,11 +58,25 @@ var knownGlobals = map[string]globalParam{
 	"tcp_max_connections":     {kind: pInt},
 	"tcp_accept_aliases":      {kind: pBool},
 	"tcp_connect_timeout":     {kind: pInt},
-	"tcp_send_timeout":        {kind: pInt},
-	"tcp_accept_no_cl":        {kind: pBool},
-	"tcp_keepalive":           {kind: pBool},
-	"tcp_rd_buf_size":         {kind: pInt},
-	"tcp_listen_backlog":      {kind: pInt},
+
+	// Stream limits the server hands to transport.StreamConfig.SetParam;
+	// tcp_max_message_size and tcp_connection_max_lifetime are kemi's own.
+	"tcp_msg_read_timeout":        {kind: pInt},
+	"tcp_msg_data_timeout":        {kind: pInt},
+	"tls_max_connections":         {kind: pInt},
+	"tcp_conn_wq_max":             {kind: pInt},
+	"tcp_crlf_ping":               {kind: pBool},
+	"tcp_max_message_size":        {kind: pInt},
+	"tcp_connection_max_lifetime": {kind: pInt},
+	"enable_tls":                  {kind: pBool},
+	"tls_enable":                  {kind: pBool, canon: "enable_tls"},
+	"disable_tls":                 {kind: pBool},
+	"tls_disable":                 {kind: pBool, canon: "disable_tls"},
+	"tcp_send_timeout":            {kind: pInt},
+	"tcp_accept_no_cl":            {kind: pBool},
+	"tcp_keepalive":               {kind: pBool},
+	"tcp_rd_buf_size":             {kind: pInt},
+	"tcp_listen_backlog":          {kind: pInt},
 
 	// DNS for next hops (internal/resolve). dns_servers is kemi's own: a
 	// comma-separated list of IP:port name servers used instead of
@@ -117,19 +131,19 @@ dst_blacklist_init use_dst_blacklist dst_blacklist_mem dst_blacklist_expire
 dst_blacklist_ttl dst_blacklist_gc_interval
 ip_free_bind ipfreebind ip_nonlocal_bind statistics stats_name_separator
 maxbuffer maxsndbuffer sql_buffer_size msg_clone_extra_size msg_apply_changes_mode
-msg_recv_max_size tcp_msg_read_timeout tcp_msg_data_timeout tcp_accept_iplimit
+msg_recv_max_size   tcp_accept_iplimit
 tcp_main_threads tcp_check_timer bind workers socket_workers async_workers
 async_usleep async_nonblock async_workers_group async_tkv_gname async_tkv_evcb
 check_via phone2tel memlog mem_log memdbg mem_dbg mem_summary mem_safety mem_add_size
 mem_join mem_status_mode corelog core_log coreparam sip_parser_log_oneline
 sip_parser_log sip_parser_mode sip_warning reply_to_via user uid group gid chroot workdir wdir rundir run_dir
 mhomed disable_tcp tcp_accept_unique tcp_connection_match tcp_poll_method
-tls_max_connections tcp_no_connect tcp_source_ipv4 tcp_source_ipv6 tcp_fd_cache
-tcp_conn_wq_max tcp_wq_max tcp_wq_blk_size tcp_defer_accept tcp_delayed_ack tcp_syncnt
-tcp_linger2 tcp_keepidle tcp_keepintvl tcp_keepcnt tcp_crlf_ping tcp_accept_hep3
+ tcp_no_connect tcp_source_ipv4 tcp_source_ipv6 tcp_fd_cache
+ tcp_wq_max tcp_wq_blk_size tcp_defer_accept tcp_delayed_ack tcp_syncnt
+tcp_linger2 tcp_keepidle tcp_keepintvl tcp_keepcnt  tcp_accept_hep3
 tcp_accept_haproxy tcp_accept_protocols tcp_accept_protos tcp_close_rst
 tcp_clone_rcvbuf tcp_reuse_port tcp_wait_data tcp_script_mode
-tls_connection_match_domain disable_tls tls_disable enable_tls tls_enable
+tls_connection_match_domain    
 tls_threads_mode tlslog tls_log tls_port_no tls_method tls_verify
 tls_require_certificate tls_certificate tls_private_key tls_ca_list
 tls_handshake_timeout tls_send_timeout disable_sctp enable_sctp sctp_children

@@ -118,6 +118,13 @@ func Load(opt Options) (*Setup, error) {
 		}
 		s.Listens = []config.Listen{{Proto: "udp", Host: "0.0.0.0", Port: port}}
 	}
+	// RFC 3263 picks among the transports kemi can send over: UDP, and
+	// TCP and TLS when there is a listen for them (their Via needs it).
+	if protos := resolveProtos(s.Listens); protos != resolve.UDP {
+		c := dnsConfig(rt.Globals)
+		c.Protos = protos
+		resolve.SetDefault(resolve.New(c))
+	}
 	// The is_myself policy without auto_aliases' reverse lookups, which
 	// the server adds when it starts (ResolveMyself).
 	rt.Myself = Myself(s.Listens, cfg.Aliases, nil)
@@ -407,6 +414,21 @@ func (s *Setup) checkScript(eng *core.EngineInfo, src []byte, strict bool, read 
 // dnsConfig reads the dns_* core parameters (and kemi's dns_servers) into
 // the resolver's configuration; what is not set keeps the resolver's
 // defaults (see docs/dns.md). Values were checked by the config parser.
+// resolveProtos are the transports next hops may be resolved to: UDP,
+// and TCP and TLS for a tcp: or tls: listen.
+func resolveProtos(ls []config.Listen) resolve.Proto {
+	p := resolve.UDP
+	for _, l := range ls {
+		switch l.Proto {
+		case "tcp":
+			p |= resolve.TCP
+		case "tls":
+			p |= resolve.TLS
+		}
+	}
+	return p
+}
+
 func dnsConfig(g map[string]core.Value) resolve.Config {
 	var c resolve.Config
 	if v, ok := g["dns_servers"]; ok {

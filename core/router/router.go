@@ -24,6 +24,10 @@ type Router struct {
 
 	requestCB, replyCB string
 
+	// Streams sends what workers send over TCP and TLS; the server sets
+	// it before the workers start. nil: only UDP is served.
+	Streams *transport.Streams
+
 	// Counters, read by tests and printed at shutdown.
 	Received, Malformed, ScriptErrors, Panics atomic.Uint64
 
@@ -64,6 +68,9 @@ type Worker struct {
 	out transport.Writer
 
 	local netip.AddrPort
+	conn  *transport.Conn // the stream connection of the message in hand
+	// streamOut takes what a HandleAs message sends over TCP or TLS.
+	streamOut transport.Writer
 }
 
 // NewWorker builds a worker with its own VM.
@@ -111,12 +118,31 @@ func (w *Worker) Close() {
 	}
 }
 
-// SendTo implements core.Sender through the transport's batch writer.
+// SendTo implements core.Sender: UDP through the transport's batch
+// writer, TCP and TLS through the router's Streams. A stream send to the
+// source of the message in hand (a reply) goes back on its connection.
 func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
+	if proto == core.TCP || proto == core.TLS {
+		if w.streamOut != nil {
+			return w.streamOut.WriteTo(b, to)
+		}
+		var o transport.SendOptions
+		if to == w.ctx.Src && proto == w.ctx.Proto { // a reply to the message in hand
+			f := w.ctx.ConnFlags
+			o.ConnID = w.ctx.ConnID
+			o.NoConnect, o.CloseAfter = f&core.ConnReplyNoConnect != 0, f&core.ConnReplyClose != 0
+		}
+		return SendStream(w.r.Streams, b, proto, to, o)
+	}
 	if proto != core.UDP && proto != 0 {
 		return fmt.Errorf("send to %s: transport %s is not served", to, proto)
 	}
 	if w.out == nil {
+		// A stream worker (or a worker fed by hand) has no batch
+		// writer: UDP leaves through the runtime's sender.
+		if w.r.rt.Send != nil {
+			return w.r.rt.Send(b, core.UDP, to)
+		}
 		return errors.New("send: no transport for this message")
 	}
 	return w.out.WriteTo(b, to)
@@ -129,8 +155,52 @@ func (w *Worker) HandlePacket(data []byte, from netip.AddrPort, out transport.Wr
 	w.out = nil
 }
 
+// SendStream sends b over TCP or TLS through st with o; a nil st (no
+// stream listener configured) is an error naming the destination.
+func SendStream(st *transport.Streams, b []byte, proto core.Proto, to netip.AddrPort, o transport.SendOptions) error {
+	if st == nil {
+		return fmt.Errorf("send to %s:%s: transport %s is not served (no tcp or tls listen)", proto, to, proto)
+	}
+	p := transport.TCP
+	if proto == core.TLS {
+		p = transport.TLS
+	}
+	_, err := st.Send(p, to, b, o)
+	return err
+}
+
+// HandleStream routes one message received on a TCP or TLS connection:
+// $proto, $conid and $Ri/$Rp come from c, and replies to its source go
+// back on it. It implements transport.StreamHandler.
+func (w *Worker) HandleStream(data []byte, c *transport.Conn) {
+	proto := core.TCP
+	if c.Proto() == transport.TLS {
+		proto = core.TLS
+	}
+	w.conn = c
+	w.handle(data, c.RemoteAddr(), c.LocalAddr(), proto, c.ID())
+	w.conn = nil
+}
+
+// HandleAs routes one message as if it came over proto on connection
+// connID, and writes what the worker sends, over any transport, to out:
+// kemi test's way to run TCP and TLS messages without sockets.
+func (w *Worker) HandleAs(data []byte, src netip.AddrPort, proto core.Proto, connID uint64, out transport.Writer) {
+	w.out, w.streamOut = out, out
+	w.handle(data, src, w.local, proto, connID)
+	w.out, w.streamOut = nil, nil
+}
+
+// Conn is the stream connection of the message being handled, nil for
+// UDP (for the tls module's $tls_* variables).
+func (w *Worker) Conn() *transport.Conn { return w.conn }
+
 // Handle routes one message received on proto from src.
 func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
+	w.handle(data, src, w.local, proto, 0)
+}
+
+func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto, connID uint64) {
 	r := w.r
 	r.Received.Add(1)
 	// A bug in a module must cost one message, not the server: what comes
@@ -158,7 +228,11 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 		}
 	}
 	ctx := &w.ctx
-	ctx.Reset(&w.msg, src, w.local, proto)
+	ctx.Reset(&w.msg, src, local, proto)
+	ctx.ConnID = connID
+	if w.conn != nil {
+		ctx.Conn = w.conn
+	}
 	ctx.VM = w.vm
 	cb := r.requestCB
 	if !w.msg.IsRequest() {
@@ -222,7 +296,8 @@ func (w *Worker) forwardReply() {
 		}
 		return
 	}
-	dst, ok := ViaDestination(it.Via())
+	next := it.Via()
+	dst, ok := ViaDestination(next)
 	if !ok {
 		if ok, note := w.replyLog(); ok {
 			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s: next Via %s has no address to send to; dropped%s",
@@ -238,11 +313,39 @@ func (w *Worker) forwardReply() {
 	}
 	b := w.msg.AppendTo(w.ctx.Scratch[:0])
 	w.ctx.Scratch = b[:0]
-	if err := w.SendTo(b, core.UDP, dst); err != nil {
+	if err := w.SendTo(b, ViaProto(next), dst); err != nil {
 		if ok, note := w.replyLog(); ok {
 			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s to %s: %s%s", core.LogQuote(w.msg.CallID()), dst, core.LogValue(err.Error()), note))
 		}
 	}
+}
+
+// ViaProto is the transport a Via names (UDP for what kemi does not
+// send over).
+func ViaProto(v *sip.Via) core.Proto {
+	switch {
+	case asciiEq(v.Transport, "TCP"):
+		return core.TCP
+	case asciiEq(v.Transport, "TLS"):
+		return core.TLS
+	}
+	return core.UDP
+}
+
+func asciiEq(b []byte, upper string) bool {
+	if len(b) != len(upper) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != upper[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // replyLog says whether to log why a reply was not forwarded, and the

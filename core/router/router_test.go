@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -259,5 +260,36 @@ func TestHardening_MaddrIgnoredForForwardedReply(t *testing.T) {
 	defer sip.SetReplyToViaMaddr(false)
 	if got, ok := ViaDestination(&v); !ok || got.String() != "127.0.0.9:5070" {
 		t.Errorf("with reply_to_via_maddr on: ViaDestination = %v, %v; want 127.0.0.9:5070", got, ok)
+	}
+}
+
+type nopWriter struct{ n int }
+
+func (w *nopWriter) WriteTo(b []byte, to netip.AddrPort) error { w.n++; return nil }
+
+// TestStream_HandleAsRepliesWithoutAllocating (issue 13): a message over
+// TCP (kemi test's HandleAs, the router's side of HandleStream) routes
+// and replies over the stream without allocating, as UDP does, and the
+// reply goes to the stream writer.
+func TestStream_HandleAsRepliesWithoutAllocating(t *testing.T) {
+	r, _ := newRouter(t, func(ctx *core.Ctx) error {
+		if ctx.ConnID != 7 || ctx.Proto != core.TCP {
+			return errors.New("wrong connection")
+		}
+		return ctx.Out.SendTo(append(ctx.Scratch[:0], "SIP/2.0 200 OK\r\n\r\n"...), ctx.Proto, ctx.Src)
+	})
+	w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	msg := []byte(options)
+	out := &nopWriter{}
+	w.HandleAs(msg, src, core.TCP, 7, out)
+	if out.n != 1 || r.ScriptErrors.Load() != 0 {
+		t.Fatalf("replies written %d, script errors %d", out.n, r.ScriptErrors.Load())
+	}
+	if n := testing.AllocsPerRun(100, func() { w.HandleAs(msg, src, core.TCP, 7, out) }); n != 0 {
+		t.Errorf("routing a message over TCP allocates %v times", n)
 	}
 }

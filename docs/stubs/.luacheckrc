@@ -12,6 +12,8 @@ ignore = {"131"}
 read_globals = {
 	KSR = {
 		fields = {
+			add_tcp_alias = {},
+			add_tcp_alias_via = {},
 			crit = {},
 			dbg = {},
 			err = {},
@@ -696,6 +698,11 @@ read_globals = {
 					keep_hf_re = {},
 					msg_apply_changes = {},
 					remove_body = {},
+				},
+			},
+			tls = {
+				fields = {
+					is_peer_verified = {},
 				},
 			},
 			tm = {

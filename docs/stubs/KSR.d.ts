@@ -1056,8 +1056,8 @@ interface KSR_kx {
 	 */
 	get_callid(): string;
 	/**
-	 * TCP connection id; kemi does not number connections.
-	 * @returns Always -1.
+	 * Id of the TCP or TLS connection the message came on.
+	 * @returns The connection id ($conid); -1 for UDP.
 	 */
 	get_conid(): number;
 	/**
@@ -3085,6 +3085,15 @@ interface KSR_textopsx {
 	remove_body(): number;
 }
 
+/** TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL. */
+interface KSR_tls {
+	/**
+	 * Check whether the TLS peer of the message's connection was verified.
+	 * @returns 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
+	 */
+	is_peer_verified(): number;
+}
+
 /** Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F. */
 interface KSR_tm {
 	/**
@@ -3175,7 +3184,7 @@ interface KSR_tm {
 	t_relay(): number;
 	/**
 	 * Forward the request statefully to host:port, ignoring $du and the Request-URI host.
-	 * @param proto Transport: udp.
+	 * @param proto Transport: udp, tcp or tls (tcp and tls need a listen of that transport, for the Via).
 	 * @param host IP address to send to.
 	 * @param port Port to send to.
 	 * @returns Like t_relay.
@@ -3390,12 +3399,24 @@ interface KSR_object {
 	sl: KSR_sl;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
+	tls: KSR_tls;
 	tm: KSR_tm;
 	tmx: KSR_tmx;
 	uac: KSR_uac;
 	usrloc: KSR_usrloc;
 	x: KSR_x;
 	xlog: KSR_xlog;
+	/**
+	 * Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).
+	 * @param port The port the UA listens on, 1-65535.
+	 * @returns 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
+	 */
+	add_tcp_alias(port: number): number;
+	/**
+	 * add_tcp_alias with the top Via's sent-by port.
+	 * @returns 1 when added; -1 over UDP or when the connection is gone.
+	 */
+	add_tcp_alias_via(): number;
 	/**
 	 * Log msg at critical level, when the debug global allows it.
 	 * @param msg Text to log; add a trailing newline as Kamailio scripts do.
@@ -3418,7 +3439,7 @@ interface KSR_object {
 	force_rport(): boolean;
 	/**
 	 * Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
-	 * @returns 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+	 * @returns 1 when sent; -1 when the message is not a request, the destination is not a sip: URI kemi can send to (udp, tcp or tls with a listen of that transport), it is this server, or sending failed.
 	 */
 	forward(): number;
 	/**
@@ -3715,22 +3736,22 @@ interface KSR_object {
 	 */
 	set_drop(): void;
 	/**
-	 * Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+	 * Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP.
 	 * @returns true.
 	 */
 	set_forward_close(): boolean;
 	/**
-	 * Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+	 * Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP.
 	 * @returns true.
 	 */
 	set_forward_no_connect(): boolean;
 	/**
-	 * Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+	 * Close the TCP or TLS connection after sending the reply. No effect over UDP.
 	 * @returns true.
 	 */
 	set_reply_close(): boolean;
 	/**
-	 * Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+	 * Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP.
 	 * @returns true.
 	 */
 	set_reply_no_connect(): boolean;

@@ -7,6 +7,15 @@
 ---@class KSR
 KSR = {}
 
+---Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).
+---@param port integer The port the UA listens on, 1-65535.
+---@return integer # 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
+function KSR.add_tcp_alias(port) end
+
+---add_tcp_alias with the top Via's sent-by port.
+---@return integer # 1 when added; -1 over UDP or when the connection is gone.
+function KSR.add_tcp_alias_via() end
+
 ---Log msg at critical level, when the debug global allows it.
 ---@param msg string Text to log; add a trailing newline as Kamailio scripts do.
 function KSR.crit(msg) end
@@ -24,7 +33,7 @@ function KSR.err(msg) end
 function KSR.force_rport() end
 
 ---Forward the request statelessly, as Kamailio's core forward(): to the destination URI ($du) when set, else to the Request-URI. The top Via gets received/rport when needed and a Via of this server goes on top; Max-Forwards stays as the script left it (use maxfwd). Replies are sent on by their Via as no transaction takes them. Unlike Kamailio, a destination that is this server's own socket is refused (a loop).
----@return integer # 1 when sent; -1 when the message is not a request, the destination is not a UDP sip: URI with an IP address, it is this server, or sending failed.
+---@return integer # 1 when sent; -1 when the message is not a request, the destination is not a sip: URI kemi can send to (udp, tcp or tls with a listen of that transport), it is this server, or sending failed.
 function KSR.forward() end
 
 ---Forward the request statelessly to uri, as forward does; the Request-URI and $du stay as they are.
@@ -264,19 +273,19 @@ function KSR.resetsflag(flag) end
 ---Drop the message once the route ends: no relay and no automatic reply. The route goes on running.
 function KSR.set_drop() end
 
----Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far.
+---Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP.
 ---@return boolean # true.
 function KSR.set_forward_close() end
 
----Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far.
+---Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_forward_no_connect() end
 
----Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far.
+---Close the TCP or TLS connection after sending the reply. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_reply_close() end
 
----Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing.
+---Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP.
 ---@return boolean # true.
 function KSR.set_reply_no_connect() end
 
@@ -1259,8 +1268,8 @@ function KSR.kx.get_bodylen() end
 ---@return string # The Call-ID, or "" when missing.
 function KSR.kx.get_callid() end
 
----TCP connection id; kemi does not number connections.
----@return integer # Always -1.
+---Id of the TCP or TLS connection the message came on.
+---@return integer # The connection id ($conid); -1 for UDP.
 function KSR.kx.get_conid() end
 
 ---URI of the first Contact.
@@ -2961,6 +2970,14 @@ function KSR.textopsx.msg_apply_changes() end
 ---@return integer # 1 (also when there was no body).
 function KSR.textopsx.remove_body() end
 
+---TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket.
+---@class KSR.tls
+KSR.tls = {}
+
+---Check whether the TLS peer of the message's connection was verified.
+---@return integer # 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
+function KSR.tls.is_peer_verified() end
+
 ---Transactions (RFC 3261 section 17) and stateful proxying (section 16).
 ---@class KSR.tm
 KSR.tm = {}
@@ -3036,7 +3053,7 @@ function KSR.tm.t_on_reply(name) end
 function KSR.tm.t_relay() end
 
 ---Forward the request statefully to host:port, ignoring $du and the Request-URI host.
----@param proto string Transport: udp.
+---@param proto string Transport: udp, tcp or tls (tcp and tls need a listen of that transport, for the Via).
 ---@param host string IP address to send to.
 ---@param port integer Port to send to.
 ---@return integer # Like t_relay.

@@ -660,7 +660,7 @@ class _kx:
         ...
 
     def get_conid(self) -> int:
-        """TCP connection id; kemi does not number connections."""
+        """Id of the TCP or TLS connection the message came on."""
         ...
 
     def get_cturi(self) -> Union[str, None]:
@@ -2036,6 +2036,14 @@ class _textopsx:
         ...
 
 
+class _tls:
+    """TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL."""
+
+    def is_peer_verified(self) -> int:
+        """Check whether the TLS peer of the message's connection was verified."""
+        ...
+
+
 class _tm:
     """Transactions (RFC 3261 section 17) and stateful proxying (section 16). t_relay creates a server transaction for the request, sends 100 Trying to an INVITE, and forwards the request on one client transaction per branch (the Request-URI or $du, plus the branches append_branch or lookup added). Retransmissions are absorbed and answered with the last reply; replies are matched by their top Via branch, run the onreply route and are forwarded upstream (1xx other than 100, every 2xx, the best final failure per section 16.7 after the failure route ran). CANCEL is answered with 200 and forwarded to the branches; non-2xx finals are ACKed hop by hop. Timers are RFC 3261's (T1 500 ms, T2 4 s, T4 5 s) with Kamailio's fr_timer and fr_inv_timer as timers B and F."""
 
@@ -2267,12 +2275,21 @@ class _KSR:
     sl: _sl
     textops: _textops
     textopsx: _textopsx
+    tls: _tls
     tm: _tm
     tmx: _tmx
     uac: _uac
     usrloc: _usrloc
     x: _x
     xlog: _xlog
+
+    def add_tcp_alias(self, port: int) -> int:
+        """Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port)."""
+        ...
+
+    def add_tcp_alias_via(self) -> int:
+        """add_tcp_alias with the top Via's sent-by port."""
+        ...
 
     def crit(self, msg: str) -> None:
         """Log msg at critical level, when the debug global allows it."""
@@ -2519,19 +2536,19 @@ class _KSR:
         ...
 
     def set_forward_close(self) -> bool:
-        """Close the connection after forwarding the request. No effect over UDP, the only transport kemi serves so far."""
+        """Close the TCP or TLS connection after forwarding the request (t_relay). No effect over UDP."""
         ...
 
     def set_forward_no_connect(self) -> bool:
-        """Do not open a new connection to forward the request. No effect over UDP, the only transport kemi serves so far."""
+        """Do not open a new TCP or TLS connection to forward the request (t_relay); without an open one to the next hop the branch fails. No effect over UDP."""
         ...
 
     def set_reply_close(self) -> bool:
-        """Close the connection after sending the reply. No effect over UDP, the only transport kemi serves so far."""
+        """Close the TCP or TLS connection after sending the reply. No effect over UDP."""
         ...
 
     def set_reply_no_connect(self) -> bool:
-        """Do not open a new connection to send the reply; only an existing one may carry it. kemi serves UDP only so far, where there is no connection, so this accepts the call and changes nothing."""
+        """Do not open a new connection to send the reply over TCP or TLS; only the request's connection (or another open one to its source) may carry it, else the reply is not sent. No effect over UDP."""
         ...
 
     def setbflag(self, flag: int) -> bool:

@@ -33,6 +33,7 @@ import (
 	_ "kemi/exports/sl"          // module "sl"
 	_ "kemi/exports/textops"     // module "textops"
 	_ "kemi/exports/textopsx"    // module "textopsx"
+	_ "kemi/exports/tls"         // module "tls"
 	_ "kemi/exports/tm"          // module "tm"
 	_ "kemi/exports/tmx"         // module "tmx"
 	_ "kemi/exports/uac"         // module "uac"

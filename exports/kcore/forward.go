@@ -44,7 +44,9 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Scratch = append(ctx.Scratch[:0], ctx.DstURI...)
 		target = ctx.Scratch
 	}
-	dst, name, why := sip.URIDestinationOrName(target)
+	dst, name, tr, why := sip.URINextHop(target)
+	proto := transportProto(tr)
+	sni := ""
 	if name {
 		// A host name: RFC 3263's first target (stateless forwarding has
 		// no failover; tm's does).
@@ -53,11 +55,28 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 			why = err.Error()
 		} else {
 			dst, why = ts[0].Addr, ""
+			proto, sni = resolveProto(ts[0].Proto), ts[0].Host
 		}
 	}
 	if why != "" {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(m.Method())+" for Call-ID "+core.LogQuote(m.CallID())+": destination: "+why+"\n")
 		return -1
+	}
+	// Another transport than the request's leaves from that transport's
+	// listen, which the Via names.
+	local := ctx.Local
+	if proto.IsStream() || ctx.Proto.IsStream() {
+		var ok bool
+		if ctx.RT != nil && ctx.RT.StreamLocal != nil {
+			local, ok = ctx.RT.StreamLocal(proto)
+		}
+		if !ok || ctx.RT.SendStream == nil {
+			ctx.Log(core.LErr, fn+": destination "+proto.String()+":"+dst.String()+": no "+proto.String()+" listen\n")
+			return -1
+		}
+		if proto == ctx.Proto {
+			local = ctx.Local
+		}
 	}
 	ctx.Scratch = sip.AppendIP(ctx.Scratch[:0], dst.Addr())
 	if dst == ctx.Local || ctx.IsMyself(ctx.Scratch, int(dst.Port())) {
@@ -78,7 +97,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		}
 	}
 	var vb [112]byte
-	if err := m.PrependVia(appendSLVia(vb[:0], ctx.Local, m, &v)); err != nil {
+	if err := m.PrependVia(appendSLVia(vb[:0], proto, local, m, &v)); err != nil {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
@@ -88,11 +107,39 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": no sender for this message\n")
 		return -1
 	}
-	if err := ctx.Out.SendTo(b, core.UDP, dst); err != nil {
-		ctx.Log(core.LErr, fn+": to "+dst.String()+": "+core.LogValue(err.Error())+"\n")
+	var serr error
+	if proto.IsStream() {
+		serr = ctx.RT.SendStream(b, proto, dst, core.ForwardOpts(ctx.ConnFlags, sni))
+	} else {
+		serr = ctx.Out.SendTo(b, core.UDP, dst)
+	}
+	if serr != nil {
+		ctx.Log(core.LErr, fn+": to "+proto.String()+":"+dst.String()+": "+core.LogValue(serr.Error())+"\n")
 		return -1
 	}
 	return 1
+}
+
+// transportProto maps sip.URINextHop's transport to a core.Proto.
+func transportProto(tr int) core.Proto {
+	switch tr {
+	case sip.TransportTCP:
+		return core.TCP
+	case sip.TransportTLS:
+		return core.TLS
+	}
+	return core.UDP
+}
+
+// resolveProto maps a DNS target's transport to a core.Proto.
+func resolveProto(p resolve.Proto) core.Proto {
+	switch p {
+	case resolve.TCP:
+		return core.TCP
+	case resolve.TLS:
+		return core.TLS
+	}
+	return core.UDP
 }
 
 // appendSLVia writes our Via for a request forwarded statelessly. Its
@@ -101,7 +148,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 // From tag and the Via), so a retransmission, and the CANCEL or the ACK of
 // a non-2xx of an INVITE, get the same one (RFC 3261 16.11). It is not in
 // tm's form, so tm never takes the replies for one of its transactions.
-func appendSLVia(dst []byte, local netip.AddrPort, m *sip.Msg, v *sip.Via) []byte {
+func appendSLVia(dst []byte, proto core.Proto, local netip.AddrPort, m *sip.Msg, v *sip.Via) []byte {
 	h := uint64(14695981039346656037)
 	if len(v.Branch) > 7 && string(v.Branch[:7]) == "z9hG4bK" {
 		h = fnv(h, v.Branch)
@@ -116,7 +163,14 @@ func appendSLVia(dst []byte, local netip.AddrPort, m *sip.Msg, v *sip.Via) []byt
 		h = fnv(h, m.FromTag())
 		h = fnv(h, v.Raw)
 	}
-	dst = append(dst, "SIP/2.0/UDP "...)
+	switch proto {
+	case core.TCP:
+		dst = append(dst, "SIP/2.0/TCP "...)
+	case core.TLS:
+		dst = append(dst, "SIP/2.0/TLS "...)
+	default:
+		dst = append(dst, "SIP/2.0/UDP "...)
+	}
 	dst = sip.AppendHostPort(dst, local)
 	dst = append(dst, ";branch=z9hG4bKsl"...)
 	const hexd = "0123456789abcdef"

@@ -1,6 +1,12 @@
 package kcore
 
-import "kemi/core"
+import (
+	"net/netip"
+	"strconv"
+
+	"kemi/core"
+	"kemi/sip"
+)
 
 // Transport checks. core.Proto has no WSS or SCTP yet: kemi does not
 // listen on them, so those checks are false.
@@ -53,3 +59,44 @@ func IsSrcPort(ctx *core.Ctx, port int) bool { return int(ctx.Src.Port()) == por
 
 // IsDstPort compares the local port the message arrived on.
 func IsDstPort(ctx *core.Ctx, port int) bool { return int(ctx.Local.Port()) == port }
+
+// AddTCPAlias is KSR.add_tcp_alias(port): requests to the message's
+// source IP and port are sent on its TCP/TLS connection (a UA behind NAT
+// that listens on port). -1 over UDP or when the connection is gone.
+func AddTCPAlias(ctx *core.Ctx, port int) int {
+	if port <= 0 || port > 65535 {
+		ctx.Log(core.LErr, "add_tcp_alias: expected a port 1-65535, got "+strconv.Itoa(port)+"\n")
+		return -1
+	}
+	return addAlias(ctx, port)
+}
+
+// AddTCPAliasVia is KSR.add_tcp_alias_via(): add_tcp_alias with the port
+// of the top Via's sent-by (5060 when it has none).
+func AddTCPAliasVia(ctx *core.Ctx) int {
+	if ctx.Msg == nil {
+		return -1
+	}
+	v, err := ctx.Msg.TopVia()
+	if err != nil {
+		return -1
+	}
+	port := v.Port
+	if port == 0 {
+		port = 5060
+		if sip.EqualFold(v.Transport, "tls") {
+			port = 5061
+		}
+	}
+	return addAlias(ctx, port)
+}
+
+func addAlias(ctx *core.Ctx, port int) int {
+	if ctx.ConnID == 0 || ctx.RT == nil || ctx.RT.AddConnAlias == nil {
+		return -1
+	}
+	if !ctx.RT.AddConnAlias(ctx.ConnID, netip.AddrPortFrom(ctx.Src.Addr(), uint16(port))) {
+		return -1
+	}
+	return 1
+}

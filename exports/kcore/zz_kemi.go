@@ -11,6 +11,21 @@ func init() {
 		Exports: []*core.Export{
 			{
 				Module:  "",
+				Name:    "add_tcp_alias",
+				Params:  kemiArgs_add_tcp_alias,
+				Returns: core.TInt,
+				Native:  "add_tcp_alias",
+				Call:    kemi_add_tcp_alias,
+			},
+			{
+				Module:  "",
+				Name:    "add_tcp_alias_via",
+				Returns: core.TInt,
+				Native:  "add_tcp_alias_via",
+				Call:    kemi_add_tcp_alias_via,
+			},
+			{
+				Module:  "",
 				Name:    "crit",
 				Params:  kemiArgs_crit,
 				Returns: core.TNone,
@@ -625,6 +640,24 @@ func init() {
 			{Name: "ua", Doc: "User-Agent header value.", Get: getUa},
 		},
 	})
+}
+
+var kemiArgs_add_tcp_alias = []core.Type{core.TInt}
+
+// kemi_add_tcp_alias adapts KSR.add_tcp_alias to AddTCPAlias.
+func kemi_add_tcp_alias(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.add_tcp_alias", kemiArgs_add_tcp_alias, core.KindNames(args)))
+	}
+	return core.Int(int64(AddTCPAlias(ctx, int(args[0].I))))
+}
+
+// kemi_add_tcp_alias_via adapts KSR.add_tcp_alias_via to AddTCPAliasVia.
+func kemi_add_tcp_alias_via(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.add_tcp_alias_via", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(AddTCPAliasVia(ctx)))
 }
 
 var kemiArgs_crit = []core.Type{core.TStr}
@@ -1359,6 +1392,8 @@ func kemi_warn(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/kcore/module.yaml.
 var (
+	_ func(*core.Ctx, int) int                       = AddTCPAlias
+	_ func(*core.Ctx) int                            = AddTCPAliasVia
 	_ func(*core.Ctx, string)                        = LogCrit
 	_ func(*core.Ctx, string)                        = LogDbg
 	_ func(*core.Ctx, string)                        = LogErr

@@ -400,9 +400,14 @@ func GetMsgtype(ctx *core.Ctx) int {
 	return 2
 }
 
-// GetConid is the TCP connection id; kemi does not number connections, so
-// it is -1, as Kamailio gives for a message without one.
-func GetConid(ctx *core.Ctx) int { return -1 }
+// GetConid is the TCP or TLS connection id of the message ($conid), or
+// -1 for UDP, as Kamailio gives for a message without one.
+func GetConid(ctx *core.Ctx) int {
+	if ctx.ConnID == 0 {
+		return -1
+	}
+	return int(ctx.ConnID)
+}
 
 // GetTimestamp is the current Unix time in seconds.
 func GetTimestamp(ctx *core.Ctx) int { return int(time.Now().Unix()) }

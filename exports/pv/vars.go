@@ -211,7 +211,7 @@ func intPV(get func(*core.Ctx) (int, bool)) core.PVGetter {
 // KSR.pv.get returns a number for them as Kamailio does.
 var intPVs = map[string]bool{
 	"rp": true, "sp": true, "rs": true, "ml": true, "bs": true, "cl": true,
-	"Rp": true, "mt": true, "T_branch_idx": true, "T_reply_code": true,
+	"Rp": true, "conid": true, "mt": true, "T_branch_idx": true, "T_reply_code": true,
 }
 
 // IsIntPV tells whether $name is integer-valued. The tm module's PVs are
@@ -306,6 +306,19 @@ func getRecvIP(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 }
 
 var getRecvPort = intPV(func(c *core.Ctx) (int, bool) { return int(c.Local.Port()), c.Local.IsValid() })
+
+// getConid is $conid: the TCP/TLS connection the message came on; null
+// for UDP, as in Kamailio.
+var getConid = intPV(func(c *core.Ctx) (int, bool) { return int(c.ConnID), c.ConnID != 0 })
+
+// getProto is $pr and $proto: the transport the message came on,
+// lowercase ("udp", "tcp", "tls").
+func getProto(c *core.Ctx, _ string, dst []byte) ([]byte, bool) {
+	if c.Proto == 0 {
+		return dst, false
+	}
+	return append(dst, c.Proto.String()...), true
+}
 
 func getVar(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
 	v, ok := store(c).vars[arg]

@@ -117,6 +117,7 @@ func init() {
 			{Name: "bs", Doc: "Body size.", Get: getBs},
 			{Name: "cT", Doc: "Content-Type header value.", Get: getCT},
 			{Name: "cl", Doc: "Content-Length value.", Get: getCl},
+			{Name: "conid", Doc: "Id of the TCP or TLS connection the message arrived on; null for UDP.", Get: getConid},
 			{Name: "ct", Doc: "First Contact header value.", Get: getCt},
 			{Name: "du", Doc: "Destination URI (next hop, outbound proxy); writable; null when unset.", Get: getDu, Set: setDu},
 			{Name: "fU", Doc: "User of the From URI.", Get: getFU},
@@ -127,6 +128,7 @@ func init() {
 			{Name: "mb", Doc: "The whole message buffer as received.", Get: getMb},
 			{Name: "ml", Doc: "Length of the message buffer.", Get: getMl},
 			{Name: "ou", Doc: "The Request-URI as received, before any change.", Get: getOu},
+			{Name: "proto", Doc: "Transport the message arrived on: udp, tcp or tls (as $pr).", Get: getProto},
 			{Name: "rU", Doc: "User of the Request-URI; writable.", Get: getRU, Set: setRU},
 			{Name: "rb", Doc: "Message body.", Get: getRb},
 			{Name: "rd", Doc: "Host of the Request-URI; writable.", Get: getRd, Set: setRd},
@@ -293,6 +295,7 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getBs
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCT
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCl
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getConid
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCt
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDu
 	_ func(*core.Ctx, string, core.Value) error      = setDu
@@ -304,6 +307,7 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMb
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getMl
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getOu
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getProto
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRU
 	_ func(*core.Ctx, string, core.Value) error      = setRU
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRb

@@ -105,6 +105,7 @@ func lookup(ctx *core.Ctx, table string, uri []byte, setRURI bool) int {
 			b := &r.Contacts[s.best[0]]
 			ctx.Msg.SetRequestURI(bytesOf(b.URI))
 			ctx.DstURI = b.Received
+			ctx.DstConnID = b.ConnID
 			ctx.BranchFlags |= b.Flags
 			if b.Path != "" {
 				routeByPath(ctx, b)
@@ -118,7 +119,7 @@ func lookup(ctx *core.Ctx, table string, uri []byte, setRURI bool) int {
 			b := &r.Contacts[i]
 			ctx.Branches = append(ctx.Branches, core.Branch{
 				URI: b.URI, DstURI: b.Received, Path: b.Path, Q: b.Q, Flags: b.Flags,
-				Socket: b.Socket, Instance: b.Instance, RegID: b.RegID,
+				Socket: b.Socket, Instance: b.Instance, RegID: b.RegID, ConnID: b.ConnID,
 			})
 		}
 	})

@@ -548,6 +548,10 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 			setStr(&b.UserAgent, ua)
 			setStr(&b.Instance, p.instance)
 			setStr(&b.Socket, sock)
+			b.ConnID = 0
+			if ctx.Proto.IsStream() {
+				b.ConnID = ctx.ConnID
+			}
 			b.RegID = p.regID
 			b.Flags = ctx.BranchFlags
 			b.Methods = methods

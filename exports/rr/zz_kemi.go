@@ -11,6 +11,7 @@ func init() {
 		Params: []core.ParamSpec{
 			{Name: "append_fromtag", Type: core.TInt, Default: core.Int(1), Doc: "1 adds ;ftag=<From tag> to the Record-Route; is_direction needs it."},
 			{Name: "enable_full_lr", Type: core.TInt, Default: core.Int(0), Doc: "1 writes ;lr=on instead of ;lr, for old devices."},
+			{Name: "enable_double_rr", Type: core.TInt, Default: core.Int(1), Doc: "1 (default) makes the Record-Route two when tm relays a request over another transport or socket than it came on (UDP in, TCP out, ...): the outgoing socket's entry above the incoming one's, both with ;r2=on, so in-dialog requests from each side come back over the transport that side uses. 0 keeps one."},
 		},
 		Exports: []*core.Export{
 			{

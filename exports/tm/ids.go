@@ -1,6 +1,8 @@
 package tm
 
 import (
+	"kemi/core"
+	"kemi/internal/resolve"
 	"net/netip"
 	"strconv"
 
@@ -90,7 +92,19 @@ func parseBranch(b []byte) (id uint64, idx int, ok bool) {
 
 // appendVia appends our Via value for a request sent from local.
 func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
-	dst = append(dst, "SIP/2.0/UDP "...)
+	return appendViaProto(dst, core.UDP, local, id, idx)
+}
+
+// appendViaProto is appendVia for a request sent over proto.
+func appendViaProto(dst []byte, proto core.Proto, local netip.AddrPort, id uint64, idx int) []byte {
+	switch proto {
+	case core.TCP:
+		dst = append(dst, "SIP/2.0/TCP "...)
+	case core.TLS:
+		dst = append(dst, "SIP/2.0/TLS "...)
+	default:
+		dst = append(dst, "SIP/2.0/UDP "...)
+	}
 	dst = sip.AppendHostPort(dst, local)
 	dst = append(dst, ";branch="...)
 	return appendBranch(dst, id, idx)
@@ -100,3 +114,25 @@ func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
 // sip.URIDestinationOrName, shared with the core's forward); a host name
 // is for internal/resolve.
 func destination(uri []byte) (netip.AddrPort, bool, string) { return sip.URIDestinationOrName(uri) }
+
+// transportProto maps sip.URINextHop's transport to a core.Proto.
+func transportProto(tr int) core.Proto {
+	switch tr {
+	case sip.TransportTCP:
+		return core.TCP
+	case sip.TransportTLS:
+		return core.TLS
+	}
+	return core.UDP
+}
+
+// resolveProto maps a DNS target's transport to a core.Proto.
+func resolveProto(p resolve.Proto) core.Proto {
+	switch p {
+	case resolve.TCP:
+		return core.TCP
+	case resolve.TLS:
+		return core.TLS
+	}
+	return core.UDP
+}

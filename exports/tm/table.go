@@ -31,6 +31,11 @@ const (
 type branch struct {
 	out []byte // the request as sent, for retransmissions
 	dst netip.AddrPort
+	// proto is the transport to dst (the next hop's transport= or sips:,
+	// or its DNS target's); sni the name a TLS connection verifies.
+	proto  core.Proto
+	sni    string
+	connID uint64 // the connection to send on first (a binding's, from lookup)
 	// alt are the next targets of a next hop resolved in DNS, tried in
 	// turn when dst times out or answers 503 (use_dns_failover).
 	alt    []netip.AddrPort
@@ -77,6 +82,8 @@ type cell struct {
 
 	src, local netip.AddrPort
 	proto      core.Proto
+	connID     uint64 // the request's TCP/TLS connection, for the replies
+	connFlags  uint8  // the script's connection controls (core.ConnReplyNoConnect...)
 	replyTo    netip.AddrPort
 	flags      uint64
 
@@ -296,7 +303,7 @@ func (t *table) free(c *cell) {
 func (c *cell) clear() {
 	c.base, c.tmp, c.reply = c.base[:0], c.tmp[:0], c.reply[:0]
 	c.src, c.local, c.replyTo = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
-	c.proto, c.flags = 0, 0
+	c.proto, c.flags, c.connID, c.connFlags = 0, 0, 0, 0
 	c.state, c.replyCode = uasProceeding, 0
 	c.doneAt, c.retrAt, c.retrIv, c.ackWaitAt, c.delAt = 0, 0, 0, 0, 0
 	for i := range c.br {

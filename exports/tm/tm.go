@@ -28,6 +28,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,12 +216,21 @@ func noTM(ctx *core.Ctx, fn string) int {
 }
 
 // Relay is t_relay.
-func Relay(ctx *core.Ctx) int { return relayTo(ctx, netip.AddrPort{}, "t_relay") }
+func Relay(ctx *core.Ctx) int { return relayTo(ctx, netip.AddrPort{}, 0, "t_relay") }
 
-// RelayToProtoAddr is t_relay_to_proto_addr.
+// RelayToProtoAddr is t_relay_to_proto_addr: proto is udp, tcp or tls
+// (any case; "" is udp).
 func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
-	if proto != "" && proto != "udp" && proto != "UDP" {
-		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp only)")
+	var p core.Proto
+	switch strings.ToLower(proto) {
+	case "", "udp":
+		p = core.UDP
+	case "tcp":
+		p = core.TCP
+	case "tls":
+		p = core.TLS
+	default:
+		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp, tcp, tls)")
 		return -1
 	}
 	a, err := netip.ParseAddr(host)
@@ -228,10 +238,10 @@ func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
 		logErr(ctx, fmt.Sprintf("t_relay_to_proto_addr: expected an IP address and a port 1-65535, got %s and %d", core.LogQuote(host), port))
 		return -1
 	}
-	return relayTo(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), "t_relay_to_proto_addr")
+	return relayTo(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), p, "t_relay_to_proto_addr")
 }
 
-func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
+func relayTo(ctx *core.Ctx, to netip.AddrPort, toProto core.Proto, fn string) int {
 	t, st := get(ctx)
 	if t == nil {
 		return noTM(ctx, fn)
@@ -243,7 +253,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 	}
 	e := st.e
 	if st.inFailure && st.c != nil {
-		return t.relayAgain(ctx, st, to, fn)
+		return t.relayAgain(ctx, st, to, toProto, fn)
 	}
 	id, ok := requestID(m)
 	if !ok {
@@ -255,11 +265,11 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		if c, gen := t.tab.lookup(id, true); c != nil && t.ackIn(c, gen) {
 			return 0
 		}
-		return t.stateless(ctx, id, to, fn)
+		return t.stateless(ctx, id, to, toProto, fn)
 	case sip.MethodCANCEL:
 		c, gen := t.tab.lookup(id, true)
 		if c == nil {
-			return t.stateless(ctx, id, to, fn)
+			return t.stateless(ctx, id, to, toProto, fn)
 		}
 		replyCancel(ctx)
 		t.cancelIn(e, c, gen)
@@ -290,7 +300,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 		}
 		created = true
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
@@ -320,7 +330,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, fn string) int {
 
 // relayAgain is t_relay in a failure route: new branches for the same
 // transaction, from the request as the failure route left it.
-func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn string) int {
+func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, toProto core.Proto, fn string) int {
 	c, gen := st.c, st.gen
 	m := ctx.Msg
 	e := st.e
@@ -339,7 +349,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 			return -1
 		}
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, branches: ctx.Branches, to: to,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
@@ -350,9 +360,13 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, fn strin
 
 // stateless forwards ACK (to a 2xx) and an unmatched CANCEL: our Via with
 // a branch derived from the request, to $du or the Request-URI.
-func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) int {
+func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, toProto core.Proto, fn string) int {
 	m := ctx.Msg
 	dst := to
+	proto, sni := core.UDP, ""
+	if toProto != 0 {
+		proto = toProto
+	}
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if ctx.DstURI != "" {
@@ -362,13 +376,16 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 		}
 		var why string
 		var name bool
-		dst, name, why = destination(target)
+		var tr int
+		dst, name, tr, why = sip.URINextHop(target)
+		proto = transportProto(tr)
 		if name {
 			ts, err := resolve.Default().AppendURITargets(nil, target)
 			if err != nil {
 				why = err.Error()
 			} else {
 				dst, why = ts[0].Addr, ""
+				proto, sni = resolveProto(ts[0].Proto), ts[0].Host
 			}
 		}
 		if why != "" {
@@ -382,8 +399,21 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 			return -1
 		}
 	}
+	local := ctx.Local
+	if proto.IsStream() {
+		var ok bool
+		if ctx.RT == nil || ctx.RT.StreamLocal == nil {
+			ok = false
+		} else {
+			local, ok = ctx.RT.StreamLocal(proto)
+		}
+		if !ok {
+			logErr(ctx, fn+": destination "+proto.String()+":"+dst.String()+": no "+proto.String()+" listen")
+			return -1
+		}
+	}
 	var vb [96]byte
-	if err := m.PrependVia(appendVia(vb[:0], ctx.Local, id, 0)); err != nil {
+	if err := m.PrependVia(appendViaProto(vb[:0], proto, local, id, 0)); err != nil {
 		logErr(ctx, fn+": "+core.LogValue(err.Error()))
 		return -1
 	}
@@ -392,6 +422,13 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, fn string) i
 	if ctx.Out == nil {
 		logErr(ctx, fn+": no sender for this message")
 		return -1
+	}
+	if proto.IsStream() {
+		if err := ctx.RT.SendStream(b, proto, dst, core.ForwardOpts(ctx.ConnFlags, sni)); err != nil {
+			logErr(ctx, fn+": "+core.LogValue(err.Error()))
+			return -1
+		}
+		return 1
 	}
 	if err := ctx.Out.SendTo(b, core.UDP, dst); err != nil {
 		logErr(ctx, fn+": "+core.LogValue(err.Error()))
@@ -416,9 +453,18 @@ func (t *TM) refuse(ctx *core.Ctx, fn string) {
 	opt := sip.ReplyOptions{ServerHeader: t.rt.ServerHeader(), Src: ctx.Src, ForceRport: ctx.ForceRport, ExtraHeaders: retryAfter}
 	b := sip.AppendReply(ctx.Scratch[:0], m, 503, "Service Unavailable", &opt)
 	ctx.Scratch = b[:0]
-	if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+	if err := ctx.Out.SendTo(b, replyProto(ctx), sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
 		logErr(ctx, fn+": 503 over the memory budget: "+err.Error())
 	}
+}
+
+// replyProto is the transport a reply to ctx's message goes back over:
+// the request's (the worker sends it on the request's connection).
+func replyProto(ctx *core.Ctx) core.Proto {
+	if ctx.Proto.IsStream() {
+		return ctx.Proto
+	}
+	return core.UDP
 }
 
 var retryAfter = []byte("Retry-After: " + strconv.Itoa(memguard.RetryAfter) + "\r\n")
@@ -430,7 +476,7 @@ func replyCancel(ctx *core.Ctx) {
 	b := sip.AppendReply(ctx.Scratch[:0], m, 200, "OK", &opt)
 	ctx.Scratch = b[:0]
 	if ctx.Out != nil {
-		if err := ctx.Out.SendTo(b, core.UDP, sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
+		if err := ctx.Out.SendTo(b, replyProto(ctx), sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)); err != nil {
 			logErr(ctx, "200 to CANCEL: "+core.LogValue(err.Error()))
 		}
 	}

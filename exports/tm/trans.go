@@ -79,6 +79,12 @@ type env struct {
 	ubuf    []byte
 	batch   []tentry
 	tgts    []resolve.Target // the targets of a next hop resolved in DNS
+	// hopProto and hopSNI are what buildBranch found for the branch's
+	// next hop: its transport, and the host name TLS verifies.
+	hopProto core.Proto
+	hopSNI   string
+	// rrIn, rrOut build double Record-Route values (doubleRR).
+	rrIn, rrOut []byte
 }
 
 func (e *env) log(level int, msg string) {
@@ -93,6 +99,43 @@ func (e *env) send(b []byte, to netip.AddrPort) {
 	}
 }
 
+// up sends b upstream: to the request's source over its transport, on
+// its connection for TCP and TLS.
+func (e *env) up(c *cell, b []byte) {
+	if !c.proto.IsStream() {
+		e.send(b, c.replyTo)
+		return
+	}
+	e.sendStream(b, c.proto, c.replyTo, core.ReplyOpts(c.connID, c.connFlags))
+}
+
+// down sends b to branch br of c's next hop over its transport. A TCP or
+// TLS send that fails (no connection could be opened, or none may be:
+// set_forward_no_connect) is returned, and logged; UDP errors are logged.
+func (e *env) down(c *cell, br *branch, b []byte) error {
+	if !br.proto.IsStream() {
+		e.send(b, br.dst)
+		return nil
+	}
+	o := core.ForwardOpts(c.connFlags, br.sni)
+	o.ConnID = br.connID
+	return e.sendStream(b, br.proto, br.dst, o)
+}
+
+func (e *env) sendStream(b []byte, proto core.Proto, to netip.AddrPort, o core.SendOpts) error {
+	rt := e.t.rt
+	var err error
+	if rt == nil || rt.SendStream == nil {
+		err = fmt.Errorf("send to %s:%s: transport %s is not served (no tcp or tls listen)", proto, to, proto)
+	} else {
+		err = rt.SendStream(b, proto, to, o)
+	}
+	if err != nil {
+		e.log(core.LWarn, core.LogValue(err.Error()))
+	}
+	return err
+}
+
 // arm sets a timer of c (or of branch br) to fire at at, moving it if it
 // runs already.
 func (t *TM) arm(c *cell, kind timerKind, br int, at int64) {
@@ -105,15 +148,17 @@ func (t *TM) disarm(c *cell, kind timerKind, br int) { t.wheel.stop(c, kind, br)
 // routeCtx is how a route is run for a cell: the names are copied in at
 // creation from what the script named before t_relay.
 type relayArgs struct {
-	ruri     []byte
-	dstURI   string
-	branches []core.Branch
-	to       netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
-	flags    uint64
-	bflags   uint64 // branch 0's flags (setbflag, lookup); the others carry their own
-	local    netip.AddrPort
-	vm       core.VM
-	rt       *core.Runtime
+	ruri      []byte
+	dstURI    string
+	dstConnID uint64 // lookup's connection for branch 0
+	branches  []core.Branch
+	to        netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
+	toProto   core.Proto     // t_relay_to_proto_addr's transport; 0 otherwise
+	flags     uint64
+	bflags    uint64 // branch 0's flags (setbflag, lookup); the others carry their own
+	local     netip.AddrPort
+	vm        core.VM
+	rt        *core.Runtime
 }
 
 // createCell makes the transaction of a request that has none yet: the
@@ -143,7 +188,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 	n.live = true
 	n.id = id
 	n.inv = m.MethodID() == sip.MethodINVITE
-	n.src, n.local, n.proto = ctx.Src, ctx.Local, ctx.Proto
+	n.src, n.local, n.proto, n.connID, n.connFlags = ctx.Src, ctx.Local, ctx.Proto, ctx.ConnID, ctx.ConnFlags
 	n.replyTo = sip.ReplyAddr(m, ctx.Src, ctx.ForceRport)
 	n.flags = ctx.Flags
 	n.rFrom, n.rTo = append(n.rFrom[:0], st.rFrom...), append(n.rTo[:0], st.rTo...)
@@ -171,7 +216,7 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 func (t *TM) replay(e *env, c *cell, gen uint32) {
 	c.mu.Lock()
 	if c.gen.Load() == gen && c.live && len(c.reply) > 0 {
-		e.send(c.reply, c.replyTo)
+		e.up(c, c.reply)
 	}
 	c.mu.Unlock()
 }
@@ -198,7 +243,7 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 		c.reply = restoreLocal(c, c.reply)
 	}
 	c.replyCode = code
-	e.send(c.reply, c.replyTo)
+	e.up(c, c.reply)
 	if code >= 200 {
 		t.completed(e, c, code)
 	}
@@ -284,12 +329,13 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	var firstErr error
 	for k := -1; k < len(a.branches); k++ {
 		ruri, dstURI := a.ruri, a.dstURI
-		to := a.to
+		to, toProto := a.to, a.toProto
 		bflags := a.bflags
+		connID := a.dstConnID
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to, bflags = e.ubuf, b.DstURI, netip.AddrPort{}, b.Flags
+			ruri, dstURI, to, toProto, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -304,7 +350,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, bflags, onBranch, a)
+		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, toProto, bflags, onBranch, a)
 		c.mu.Lock()
 		br := &c.br[idx]
 		br.out = out
@@ -321,16 +367,26 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			e.log(core.LErr, "t_relay: branch "+strconv.Itoa(idx)+": "+core.LogValue(err.Error()))
 			continue
 		}
-		br.dst = dst
+		br.dst, br.proto, br.sni, br.connID = dst, e.hopProto, e.hopSNI, connID
 		br.alt = br.alt[:0]
 		if len(e.tgts) > 1 && resolve.Default().Failover() {
 			for _, x := range e.tgts[1:] {
 				br.alt = append(br.alt, x.Addr)
 			}
 		}
+		if err := e.down(c, br, br.out); err != nil {
+			// A stream that cannot carry it: the branch fails at once,
+			// as one whose request could not be built (no waiting for
+			// fr_timer on a request that never left).
+			br.final, br.local = 500, true
+			c.mu.Unlock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
 		br.ready = true
 		now := t.clock.Now()
-		e.send(br.out, br.dst)
 		br.retrIv = t.tm.T1
 		br.retrAt = now + br.retrIv
 		t.arm(c, tkRetrUAC, idx, br.retrAt)
@@ -358,7 +414,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 // the branch: the flags are returned. It runs without c.mu: c.base does not
 // change while a relay runs (only a relay from a failure route replaces it,
 // and that cannot overlap another relay of the same cell).
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
 		return out, netip.AddrPort{}, bflags, err
@@ -390,6 +446,10 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 	}
 	dst := to
 	e.tgts = e.tgts[:0]
+	e.hopProto, e.hopSNI = core.UDP, ""
+	if toProto != 0 {
+		e.hopProto = toProto
+	}
 	if !dst.IsValid() {
 		target := m.RequestURI()
 		if dstURI != "" {
@@ -398,20 +458,43 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		}
 		var why string
 		var name bool
-		dst, name, why = destination(target)
+		var tr int
+		dst, name, tr, why = sip.URINextHop(target)
+		e.hopProto = transportProto(tr)
 		if name {
 			var err error
 			if e.tgts, err = resolve.Default().AppendURITargets(e.tgts[:0], target); err != nil {
 				return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %v", err)
 			}
 			dst, why = e.tgts[0].Addr, ""
+			e.hopProto, e.hopSNI = resolveProto(e.tgts[0].Proto), e.tgts[0].Host
 		}
 		if why != "" {
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %s", why)
 		}
 	}
+	local := c.local
+	if e.hopProto.IsStream() || c.proto.IsStream() {
+		// Another transport than the request's: the Via (and a second
+		// Record-Route) name that transport's listen.
+		rt := e.t.rt
+		if rt == nil || rt.StreamLocal == nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: transport %s is not served (no tcp or tls listen)", e.hopProto, dst, e.hopProto)
+		}
+		l, ok := rt.StreamLocal(e.hopProto)
+		if !ok {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination %s:%s: no %s listen for the Via", e.hopProto, dst, e.hopProto)
+		}
+		local = l
+		if e.hopProto == c.proto {
+			local = c.local // the socket the request came on, as Kamailio keeps it
+		}
+		if err := t.doubleRR(e, m, c.local, c.proto, local, e.hopProto); err != nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("double Record-Route: %w", err)
+		}
+	}
 	var vb [96]byte
-	if err := m.PrependVia(appendVia(vb[:0], c.local, c.id, idx)); err != nil {
+	if err := m.PrependVia(appendViaProto(vb[:0], e.hopProto, local, c.id, idx)); err != nil {
 		return out, netip.AddrPort{}, bflags, err
 	}
 	if cap(out) == 0 {
@@ -449,7 +532,7 @@ func (t *TM) sendCancel(e *env, c *cell, i int) {
 	}
 	br.cancel = appendHopRequest(br.cancel[:0], &e.scratch, "CANCEL", nil)
 	br.cancelSent = true
-	e.send(br.cancel, br.dst)
+	e.down(c, br, br.cancel)
 	now := t.clock.Now()
 	br.cRetrIv = t.tm.T1
 	br.cRetrAt = now + br.cRetrIv
@@ -571,7 +654,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			if m.RemoveTopVia() == nil {
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
-				e.send(c.reply, c.replyTo)
+				e.up(c, c.reply)
 			}
 		}
 		c.mu.Unlock()
@@ -582,11 +665,11 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 		// again (the UAS retransmits it until the ACK comes end to end).
 		switch {
 		case code >= 300 && c.inv && len(br.ack) > 0:
-			e.send(br.ack, br.dst)
+			e.down(c, br, br.ack)
 		case code < 300 && !br.local:
 			if m.RemoveTopVia() == nil {
 				e.buf = m.AppendTo(e.buf[:0])
-				e.send(e.buf, c.replyTo)
+				e.up(c, e.buf)
 			}
 		}
 		c.mu.Unlock()
@@ -602,7 +685,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 	if c.inv && code >= 300 {
 		if err := e.scratch.Parse(br.out); err == nil {
 			br.ack = appendHopRequest(br.ack[:0], &e.scratch, "ACK", m.Header("To"))
-			e.send(br.ack, br.dst)
+			e.down(c, br, br.ack)
 		}
 	}
 	if code < 300 {
@@ -611,11 +694,11 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			if c.state == uasProceeding {
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
-				e.send(c.reply, c.replyTo)
+				e.up(c, c.reply)
 				t.completed(e, c, code)
 			} else {
 				e.buf = m.AppendTo(e.buf[:0])
-				e.send(e.buf, c.replyTo)
+				e.up(c, e.buf)
 			}
 		}
 		c.mu.Unlock()
@@ -672,7 +755,7 @@ func (t *TM) failover(e *env, c *cell, idx int) {
 	br = &c.br[idx] // addBranch may have moved the branches
 	nb := &c.br[next]
 	nb.round, nb.bflags = br.round, br.bflags
-	nb.dst = br.alt[0]
+	nb.dst, nb.proto, nb.sni = br.alt[0], br.proto, br.sni
 	nb.alt = append(nb.alt[:0], br.alt[1:]...)
 	br.alt = br.alt[:0]
 	m := &e.scratch
@@ -685,7 +768,7 @@ func (t *TM) failover(e *env, c *cell, idx int) {
 	nb.ready = true
 	e.log(core.LInfo, "DNS failover: branch "+strconv.Itoa(idx)+" to "+br.dst.String()+" failed ("+strconv.Itoa(br.final)+"), branch "+strconv.Itoa(next)+" to "+nb.dst.String())
 	now := t.clock.Now()
-	e.send(nb.out, nb.dst)
+	e.down(c, nb, nb.out)
 	nb.retrIv = t.tm.T1
 	nb.retrAt = now + nb.retrIv
 	t.arm(c, tkRetrUAC, next, nb.retrAt)
@@ -809,7 +892,7 @@ func (t *TM) sendBest(e *env, c *cell) {
 	default:
 		c.reply = append(c.reply[:0], br.reply...)
 		c.replyCode = br.final
-		e.send(c.reply, c.replyTo)
+		e.up(c, c.reply)
 		t.completed(e, c, br.final)
 	}
 }
@@ -892,7 +975,9 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 	switch x.kind {
 	case tkRetrUAS: // timer G
 		if c.retrAt == x.at && c.state == uasCompleted {
-			e.send(c.reply, c.replyTo)
+			if !c.proto.IsStream() { // RFC 3261 17.2.1: timer G only for unreliable transports
+				e.up(c, c.reply)
+			}
 			c.retrIv = min(2*c.retrIv, t.tm.T2)
 			c.retrAt = now + c.retrIv
 			t.arm(c, tkRetrUAS, 0, c.retrAt)
@@ -912,7 +997,9 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		}
 	case tkRetrUAC: // timers A and E
 		if br.retrAt == x.at && br.final == 0 {
-			e.send(br.out, br.dst)
+			if !br.proto.IsStream() { // 17.1.1.2: timers A and E only for unreliable transports
+				e.down(c, br, br.out)
+			}
 			if c.inv {
 				br.retrIv *= 2
 			} else {
@@ -928,7 +1015,7 @@ func (t *TM) fire(e *env, x *tentry, now int64) {
 		}
 	case tkRetrCancel:
 		if br.cRetrAt == x.at && !br.cancelDone {
-			e.send(br.cancel, br.dst)
+			e.down(c, br, br.cancel)
 			br.cRetrIv = min(2*br.cRetrIv, t.tm.T2)
 			br.cRetrAt = now + br.cRetrIv
 			t.arm(c, tkRetrCancel, int(x.br), br.cRetrAt)

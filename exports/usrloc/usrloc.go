@@ -35,7 +35,11 @@ type Contact struct {
 	Flags     uint64 `json:"flags,omitempty"`   // branch flags when saved
 	Methods   uint32 `json:"methods,omitempty"` // allowed methods (1<<sip.Method); 0 for all
 	Socket    string `json:"socket,omitempty"`
-	Modified  int64  `json:"modified"` // Unix time of the last update
+	// ConnID is the TCP/TLS connection the binding was registered over
+	// ($conid; 0 for UDP); lookup's branch is sent on it while it is
+	// open. Connections do not outlive the process, so it is not stored.
+	ConnID   uint64 `json:"-"`
+	Modified int64  `json:"modified"` // Unix time of the last update
 	// Mem keeps the binding out of the database (save flag 0x01).
 	Mem bool `json:"-"`
 }

@@ -12,6 +12,8 @@
 //	steps:
 //	  - send: options.sip          # a message file in the folder (LF or CRLF)
 //	    from: 127.0.0.1:5999       # its source address (this is the default)
+//	    proto: tcp                 # udp (default), tcp or tls: as if over a connection
+//	    conn: 7                    # that connection's id ($conid); default 1
 //	    expect: ["SIP/2.0 200 Keepalive"]  # first line of each message sent, in order
 //	    has: ["Server: kemi"]      # text the messages sent must contain
 //	    hasnot: ["X-Secret"]       # text they must not contain
@@ -91,6 +93,12 @@ type Step struct {
 	Send string `yaml:"send"`
 	// From is the message's source address; default 127.0.0.1:5999.
 	From string `yaml:"from"`
+	// Proto is the transport the message comes over: udp (default), tcp
+	// or tls. Replies over tcp and tls are recorded like UDP's.
+	Proto string `yaml:"proto"`
+	// Conn is the connection id of a tcp or tls message ($conid);
+	// default 1.
+	Conn uint64 `yaml:"conn"`
 	// Wait moves the fake clock on by this duration (Go syntax: 31s,
 	// 500ms) before the step's message, firing the timers due.
 	Wait string `yaml:"wait"`
@@ -149,6 +157,11 @@ func Load(dir string) (*Scenario, error) {
 			if _, err := netip.ParseAddrPort(st.From); err != nil {
 				return nil, fmt.Errorf("%s: step %d: from: expected IP:PORT, got %q", path, i+1, st.From)
 			}
+		}
+		switch st.Proto {
+		case "", "udp", "tcp", "tls":
+		default:
+			return nil, fmt.Errorf("%s: step %d: proto: expected udp, tcp or tls, got %q", path, i+1, st.Proto)
 		}
 		if st.Send != "" {
 			if _, err := os.Stat(filepath.Join(dir, st.Send)); err != nil {
@@ -371,7 +384,19 @@ func run(sc *Scenario, opt loader.Options, res *Result, script string) bool {
 			if st.From != "" {
 				from = netip.MustParseAddrPort(st.From) // checked by Load
 			}
-			w.HandlePacket(crlf(msg), from, out)
+			switch st.Proto {
+			case "tcp", "tls":
+				proto, conn := core.TCP, st.Conn
+				if st.Proto == "tls" {
+					proto = core.TLS
+				}
+				if conn == 0 {
+					conn = 1
+				}
+				w.HandleAs(crlf(msg), from, proto, conn, out)
+			default:
+				w.HandlePacket(crlf(msg), from, out)
+			}
 		}
 		mu.Lock()
 		stepSent := slices.Clone(sent)

@@ -24,6 +24,7 @@ import (
 //	tcp_crlf_ping                !NoCRLFPong (yes/no)
 //	tcp_max_message_size         MaxMessage (bytes; kemi)
 //	tcp_children                 Workers
+//	tcp_conn_wq_max              WriteQueue (bytes)
 func (c *StreamConfig) SetParam(name, value string) (known bool, err error) {
 	v := strings.TrimSpace(value)
 	secs := func(d *time.Duration) error {
@@ -85,6 +86,8 @@ func (c *StreamConfig) SetParam(name, value string) (known bool, err error) {
 		return true, num(&c.MaxMessage, 64)
 	case "tcp_children":
 		return true, num(&c.Workers, 1)
+	case "tcp_conn_wq_max":
+		return true, num(&c.WriteQueue, 1024)
 	}
 	return false, nil
 }

@@ -62,7 +62,7 @@ func callsUAS(t *testing.T, scenario string, port, n int) *uas {
 			u.cmd.Process.Kill()
 		}
 	})
-	u.waitBound(t, port)
+	u.waitBound(t, port, false)
 	return u
 }
 

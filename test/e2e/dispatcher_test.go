@@ -36,7 +36,7 @@ func startDSUAS(t *testing.T, port int) *dsUAS {
 	}
 	go func() { u.done <- u.cmd.Wait() }()
 	t.Cleanup(func() { u.kill() })
-	(&uas{done: u.done}).waitBound(t, port)
+	(&uas{done: u.done}).waitBound(t, port, false)
 	return u
 }
 

@@ -86,15 +86,26 @@ type server struct {
 }
 
 // startKemi runs `kemi serve -f cfg -l udp:127.0.0.1:PORT` and waits until
-// it listens. cfg "" runs the embedded default.
+// it listens. cfg "" runs the embedded default. Extra arguments follow,
+// with {PORT} replaced by PORT.
 func startKemi(t *testing.T, cfg string, extra ...string) *server {
 	t.Helper()
 	port := freePort(t)
+	for _, a := range extra {
+		if strings.Contains(a, "{PORT}") {
+			port = freeTCPPort(t) // a tcp: or tls: listen shares the port
+			break
+		}
+	}
 	args := []string{"serve", "-l", "udp:127.0.0.1:" + strconv.Itoa(port)}
 	if cfg != "" {
 		args = append(args, "-f", cfg)
 	}
-	args = append(args, extra...)
+	// {PORT} in an extra argument is the server's port: -l tcp:127.0.0.1:{PORT}
+	// listens for TCP beside UDP on the same port.
+	for _, a := range extra {
+		args = append(args, strings.ReplaceAll(a, "{PORT}", strconv.Itoa(port)))
+	}
 	s := &server{t: t, port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}
 	s.cmd = exec.Command(kemiBin, args...)
 	pr, pw := io.Pipe()

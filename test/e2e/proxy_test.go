@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -25,7 +26,7 @@ var proxyEngines = []struct{ name, ext, define string }{
 // temporary folder, with the callees' ports defined at the end of the
 // script (a script has no other way to learn them; appending keeps the
 // script's line numbers), and starts kemi on it.
-func startProxy(t *testing.T, ext, define string, uas1, uas2 int) *server {
+func startProxy(t *testing.T, ext, define string, uas1, uas2 int, extra ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
 	src := repo("test/e2e/testdata/proxy")
@@ -43,7 +44,7 @@ func startProxy(t *testing.T, ext, define string, uas1, uas2 int) *server {
 			t.Fatal(err)
 		}
 	}
-	return startKemi(t, filepath.Join(dir, "kemi.cfg"))
+	return startKemi(t, filepath.Join(dir, "kemi.cfg"), extra...)
 }
 
 // uas is a sipp callee running one call in the background.
@@ -61,27 +62,32 @@ func (u *uas) failure() string {
 }
 
 // startUAS runs sipp with a server scenario on 127.0.0.1:port for one call.
-func startUAS(t *testing.T, scenario string, port int) *uas {
+func startUAS(t *testing.T, scenario string, port int, extra ...string) *uas {
 	t.Helper()
 	sipp := needSipp(t)
 	u := &uas{done: make(chan error, 1), errFile: filepath.Join(t.TempDir(), "uas-err.log")}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	u.cmd = exec.CommandContext(ctx, sipp, "-sf", repo("test/e2e/testdata/proxy/"+scenario),
+	args := append([]string{"-sf", repo("test/e2e/testdata/proxy/" + scenario),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-nostdin", "-trace_err",
-		"-error_file", u.errFile)
+		"-error_file", u.errFile}, extra...)
+	u.cmd = exec.CommandContext(ctx, sipp, args...)
 	u.cmd.Stdout, u.cmd.Stderr = &u.out, &u.out
 	if err := u.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { u.done <- u.cmd.Wait() }()
-	u.waitBound(t, port)
+	tcp := false
+	for _, a := range extra {
+		tcp = tcp || a == "t1" || a == "tn"
+	}
+	u.waitBound(t, port, tcp)
 	return u
 }
 
 // waitBound waits until sipp listens on 127.0.0.1:port (UDP): binding the
 // port ourselves fails then.
-func (u *uas) waitBound(t *testing.T, port int) {
+func (u *uas) waitBound(t *testing.T, port int, tcp bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -90,7 +96,13 @@ func (u *uas) waitBound(t *testing.T, port int) {
 			t.Fatalf("callee sipp exited before its call: %v\n%s", err, u.failure())
 		default:
 		}
-		c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		var c io.Closer
+		var err error
+		if tcp {
+			c, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		} else {
+			c, err = net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		}
 		if err != nil {
 			return
 		}

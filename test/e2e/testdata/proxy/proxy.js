@@ -26,6 +26,8 @@ function ksr_request_route() {
 	var user = KSR.kx.gete_ruser();
 	if (user == "unknown") {
 		KSR.setdsturi("sip:callee.invalid:5060");
+	} else if (user == "tcpcall") {
+		KSR.setdsturi("sip:127.0.0.1:" + UAS1 + ";transport=tcp");
 	} else {
 		KSR.setdsturi("sip:127.0.0.1:" + UAS1);
 	}

@@ -2,6 +2,7 @@
 -- (the callees' ports) are defined by a line the test puts before this
 -- file. The Request-URI user picks what happens:
 --   call, retrans: to UAS1
+--   tcpcall: to UAS1 over TCP ($du with transport=tcp)
 --   busy: to UAS1; when it answers 486 the failure route tries UAS2
 --   silent: to UAS1 with fr_inv_timer 2 s; the failure route answers 408
 --   unknown: to a .invalid host name, which never resolves: t_relay fails
@@ -31,6 +32,8 @@ function ksr_request_route()
 	local user = KSR.kx.gete_ruser()
 	if user == "unknown" then
 		KSR.setdsturi("sip:callee.invalid:5060")
+	elseif user == "tcpcall" then
+		KSR.setdsturi("sip:127.0.0.1:" .. UAS1 .. ";transport=tcp")
 	else
 		KSR.setdsturi("sip:127.0.0.1:" .. UAS1)
 	end
