@@ -53,6 +53,12 @@ type Runtime struct {
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
 	Clock Clock
 
+	// Control is the server's side of the RPC methods (core.uptime,
+	// core.ps, app_lua.reload); nil offline.
+	Control *Control
+
+	st statState // statistics (stats.go)
+
 	mu         sync.Mutex
 	states     [maxRuntimeStates]rtSlot // RuntimeState handles
 	stops      []func()

@@ -19,6 +19,7 @@ import (
 	"kemi/core/loader"
 	"kemi/core/router"
 	"kemi/internal/memguard"
+	"kemi/server/jsonrpc"
 	"kemi/sip/transport"
 )
 
@@ -51,6 +52,10 @@ type Server struct {
 	log   *core.Logger
 	mg    *memguard.Guard
 	conns []*transport.UDP
+
+	rpc   *jsonrpc.Methods
+	dgram *jsonrpc.Dgram
+	fifo  *jsonrpc.Fifo
 
 	mu      sync.Mutex
 	workers []*router.Worker
@@ -85,6 +90,8 @@ func (s *Server) wire(setup *loader.Setup) error {
 		return err
 	}
 	s.Router = r
+	s.Setup = setup
+	s.control()
 	if s.opt.Clock != nil {
 		rt.Clock = s.opt.Clock
 	}
@@ -183,6 +190,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.served = true
 	s.mu.Unlock()
 	setup := s.Setup
+	if err := s.startRPC(); err != nil {
+		return err
+	}
+	defer s.stopRPC()
 	s.mg.Start()
 	defer s.mg.Stop()
 	errs := make(chan error, len(s.conns))

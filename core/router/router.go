@@ -32,6 +32,14 @@ type Router struct {
 	malformedLog, errorLog, panicLog core.LogLimit
 }
 
+// Kamailio's core counters, bumped in the worker's block.
+var (
+	statRcvRequests = core.NewCounter("", "core", "rcv_requests")
+	statRcvReplies  = core.NewCounter("", "core", "rcv_replies")
+	statBadMsgHdr   = core.NewCounter("", "core", "bad_msg_hdr")
+	statScriptErr   = core.NewCounter("", "kemi", "script_errors")
+)
+
 type program struct {
 	p   core.Program
 	gen uint64
@@ -74,6 +82,7 @@ func (r *Router) NewWorker(local netip.AddrPort) (*Worker, error) {
 	}
 	w.ctx.RT = r.rt
 	w.ctx.Out = w
+	w.ctx.Stats = r.rt.NewStatBlock()
 	w.ctx.Scratch = make([]byte, 0, scratchSize)
 	return w, nil
 }
@@ -85,6 +94,21 @@ const (
 	scratchSize = 4096
 	maxScratch  = 16 << 10
 )
+
+// Swap makes p the running program: each worker builds a VM of it before
+// its next message (fresh globals), and code outside the workers (tm's
+// timers) gets VMs of it from now on. p must define the request callback.
+func (r *Router) Swap(p core.Program) error {
+	if !p.Has(r.requestCB) {
+		return fmt.Errorf("the script defines no %s() function; it is required", r.requestCB)
+	}
+	old := r.prog.Load()
+	r.prog.Store(&program{p: p, gen: old.gen + 1})
+	return nil
+}
+
+// Generation counts the programs run so far (1 before any reload).
+func (r *Router) Generation() uint64 { return r.prog.Load().gen }
 
 // refresh builds a VM from the current program when it changed (reload).
 func (w *Worker) refresh() error {
@@ -146,6 +170,7 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	}()
 	if err := w.msg.Parse(data); err != nil {
 		n := r.Malformed.Add(1)
+		w.ctx.Stats.Add(statBadMsgHdr, 1)
 		if ok, note := r.malformedLog.Allow(); ok {
 			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)%s",
 				src, len(data), core.LogValue(err.Error()), n, note))
@@ -164,6 +189,9 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 	if !w.msg.IsRequest() {
 		ctx.Route = core.ReplyRoute
 		cb = r.replyCB
+		ctx.Stats.Add(statRcvReplies, 1)
+	} else {
+		ctx.Stats.Add(statRcvRequests, 1)
 	}
 	defer w.trimScratch()
 	err := w.vm.Call(ctx, cb)
@@ -173,6 +201,7 @@ func (w *Worker) Handle(data []byte, src netip.AddrPort, proto core.Proto) {
 		// Only the reply callback may be missing; the request one is checked at load.
 	default:
 		n := r.ScriptErrors.Add(1)
+		ctx.Stats.Add(statScriptErr, 1)
 		if ok, note := r.errorLog.Allow(); ok {
 			r.rt.Log.Log(core.LErr, ctx, fmt.Sprintf("%s failed for Call-ID %s: %s (script errors so far: %d)%s",
 				cb, core.LogQuote(w.msg.CallID()), core.LogValue(err.Error()), n, note))
@@ -238,7 +267,9 @@ func (w *Worker) forwardReply() {
 		if ok, note := w.replyLog(); ok {
 			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s to %s: %s%s", core.LogQuote(w.msg.CallID()), dst, core.LogValue(err.Error()), note))
 		}
+		return
 	}
+	w.ctx.Stats.Add(core.StatFwdReplies, 1)
 }
 
 // replyLog says whether to log why a reply was not forwarded, and the

@@ -842,6 +842,10 @@ interface KSR_ipops {
 	srv_query(srvcname: string, pvid: string): number;
 }
 
+/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet. */
+interface KSR_jsonrpcs {
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -3178,6 +3182,7 @@ interface KSR_object {
 	hdr: KSR_hdr;
 	htable: KSR_htable;
 	ipops: KSR_ipops;
+	jsonrpcs: KSR_jsonrpcs;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;

@@ -520,6 +520,10 @@ class _ipops:
         ...
 
 
+class _jsonrpcs:
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -2126,6 +2130,7 @@ class _KSR:
     hdr: _hdr
     htable: _htable
     ipops: _ipops
+    jsonrpcs: _jsonrpcs
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue

@@ -254,6 +254,12 @@ func init() {
 		Start:      []core.StartFunc{start},
 		Stop:       []core.StopFunc{stop},
 		ReplyHooks: []core.ReplyHook{replyHook},
+		RPCs: []core.RPCSpec{
+			{Name: "dispatcher.list", Doc: "The sets and their destinations with state flags: {NRSETS, RECORDS: [{SET: {ID, TARGETS: [{DEST: {URI, FLAGS, PRIORITY, ...}}]}}]}.", Call: rpcList},
+			{Name: "dispatcher.ping_active", Doc: "dispatcher.ping_active [0|1]: with no argument the keepalive state, else turn keepalives off or on: {OldPingState}.", Call: rpcPingActive},
+			{Name: "dispatcher.reload", Doc: "Read the list file again; on an error the running list stays.", Call: rpcReload},
+			{Name: "dispatcher.set_state", Doc: "dispatcher.set_state STATE SET ADDRESS: set the state (a, i, d, t, with p for probing) of the destination ADDRESS of SET, or of every one with \"all\".", Call: rpcSetState},
+		},
 	})
 }
 
@@ -521,4 +527,8 @@ var (
 	_ func(*core.Runtime) error                      = start
 	_ func(*core.Runtime)                            = stop
 	_ func(*core.Ctx) bool                           = replyHook
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcPingActive
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcSetState
 )

@@ -92,6 +92,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": to "+dst.String()+": "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
+	ctx.Count(core.StatFwdRequests)
 	return 1
 }
 
