@@ -1,0 +1,258 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// opsScript is the RPC tests' routing script: REGISTERs are saved as they
+// come, other requests go statefully to the callee on port uas with a
+// failure route; VERSION tags the script so a reload shows.
+func opsScript(uas int, version string) string {
+	return fmt.Sprintf(`-- kemi ops e2e script, version %[2]s
+local version = "%[2]s"
+counter = 0
+function ksr_request_route()
+	counter = counter + 1
+	if KSR.is_REGISTER() then
+		KSR.dbg("ops: REGISTER\n")
+		KSR.registrar.save("location", 0)
+		return
+	end
+	if KSR.siputils.has_totag() > 0 then
+		if KSR.rr.loose_route() > 0 then KSR.tm.t_relay() return end
+		if KSR.is_ACK() then
+			if KSR.tm.t_check_trans() > 0 then KSR.tm.t_relay() end
+			return
+		end
+		KSR.sl.sl_send_reply(404, "Not here")
+		return
+	end
+	if KSR.is_INVITE() then KSR.rr.record_route() end
+	KSR.setdsturi("sip:127.0.0.1:%[1]d")
+	KSR.tm.t_on_failure("ksr_failure_route")
+	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
+end
+
+function ksr_failure_route()
+	KSR.info("failure route of version " .. version .. "\n")
+end
+`, uas, version)
+}
+
+type opsServer struct {
+	*server
+	sock, script string
+}
+
+func startOps(t *testing.T, uas int) *opsServer {
+	t.Helper()
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "rpc.sock")
+	script := filepath.Join(dir, "ops.lua")
+	if err := os.WriteFile(script, []byte(opsScript(uas, "1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startKemi(t, repo("test/e2e/testdata/rpc/kemi.cfg"), "-A", `RPCSOCK="`+sock+`"`, "-A", `SCRIPT="`+script+`"`)
+	return &opsServer{server: s, sock: sock, script: script}
+}
+
+// rpc runs `kemi rpc -s SOCK args...` and returns stdout, stderr and
+// whether it exited 0.
+func (s *opsServer) rpc(t *testing.T, args ...string) (string, string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kemiBin, append([]string{"rpc", "-s", s.sock}, args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err == nil
+}
+
+func (s *opsServer) mustRPC(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errs, ok := s.rpc(t, args...)
+	if !ok {
+		t.Fatalf("kemi rpc %v failed: %s%s", args, out, errs)
+	}
+	return out
+}
+
+// TestOps_RPC_OverDatagramSocket covers issue 15 items 1-4 against the
+// real binary: core.version, the socket's mode, stats after traffic,
+// ul.dump after a sipp REGISTER, cfg.set core debug, htable, unknown
+// methods and garbage on the socket.
+func TestOps_RPC_OverDatagramSocket(t *testing.T) {
+	needSipp(t)
+	s := startOps(t, freePort(t))
+	if out := s.mustRPC(t, "core.version"); !strings.HasPrefix(out, `"kemi `) {
+		t.Errorf("core.version: %s", out)
+	}
+	fi, err := os.Stat(s.sock)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("socket %s: %v %v, want a 0600 socket", s.sock, fi.Mode(), err)
+	}
+	var ps []map[string]any
+	json.Unmarshal([]byte(s.mustRPC(t, "core.psx")), &ps)
+	if len(ps) < 3 || ps[0]["PID"] == nil {
+		t.Errorf("core.psx: %v", ps)
+	}
+
+	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "alice")
+	dump := s.mustRPC(t, "ul.dump")
+	if !strings.Contains(dump, `"AoR": "alice"`) || !strings.Contains(dump, "kemi-rpc-e2e") {
+		t.Errorf("ul.dump after a REGISTER:\n%s", dump)
+	}
+	if out := s.mustRPC(t, "ul.lookup", "location", "alice@127.0.0.1"); !strings.Contains(out, `"Address": "sip:alice@127.0.0.1:`) {
+		t.Errorf("ul.lookup: %s", out)
+	}
+	stats := s.mustRPC(t, "stats.get_statistics", "all")
+	for _, want := range []string{`"core:rcv_requests = 1"`, `"registrar:accepted_regs = 1"`, `"usrloc:registered_users = 1"`, `"tmx:active_transactions = `} {
+		if !strings.Contains(stats, want) {
+			t.Errorf("stats.get_statistics all: no %s in\n%s", want, stats)
+		}
+	}
+	if out := s.mustRPC(t, "stats.get_statistics", "registrar:"); strings.Contains(out, "core:") || !strings.Contains(out, "registrar:rejected_regs = 0") {
+		t.Errorf("stats.get_statistics registrar: %s", out)
+	}
+	s.mustRPC(t, "stats.reset_statistics", "core:")
+	if out := s.mustRPC(t, "stats.get_statistics", "core:rcv_requests"); !strings.Contains(out, "core:rcv_requests = 0") {
+		t.Errorf("after reset: %s", out)
+	}
+	s.mustRPC(t, "ul.rm", "location", "alice")
+	if _, errs, ok := s.rpc(t, "ul.lookup", "location", "alice"); ok || !strings.Contains(errs, "not found") {
+		t.Errorf("ul.lookup after ul.rm: %s", errs)
+	}
+
+	// cfg.set core debug: debug lines show at once.
+	s.mustRPC(t, "cfg.set", "core", "debug", "3")
+	if out := s.mustRPC(t, "cfg.get", "core", "debug"); strings.TrimSpace(out) != "3" {
+		t.Errorf("cfg.get core debug: %s", out)
+	}
+	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "bob")
+	if !logShows(s.server, "ops: REGISTER") {
+		t.Errorf("no DEBUG line after cfg.set core debug 3")
+	}
+	if _, errs, ok := s.rpc(t, "cfg.set", "core", "debug", "9"); ok || !strings.Contains(errs, "-5 to 3") {
+		t.Errorf("cfg.set core debug 9: %s", errs)
+	}
+
+	s.mustRPC(t, "htable.sets", "t", "k", "v")
+	s.mustRPC(t, "htable.seti", "t", "n", "7")
+	if out := s.mustRPC(t, "htable.dump", "t"); !strings.Contains(out, `"value": "v"`) || !strings.Contains(out, `"value": 7`) {
+		t.Errorf("htable.dump: %s", out)
+	}
+	if out := s.mustRPC(t, "-t", "htable.listTables"); !strings.Contains(out, "name") {
+		t.Errorf("htable.listTables -t: %s", out)
+	}
+	if _, errs, ok := s.rpc(t, "no.such_method"); ok || !strings.Contains(errs, "-32601") {
+		t.Errorf("unknown method: %s", errs)
+	}
+	if out := s.mustRPC(t, "system.listMethods"); !strings.Contains(out, "ul.dump") || !strings.Contains(out, "app_lua.reload") {
+		t.Errorf("system.listMethods: %s", out)
+	}
+
+	// Hostile input on the socket: malformed JSON and an oversized
+	// datagram are answered with errors; the server keeps serving.
+	local := filepath.Join(t.TempDir(), "c.sock")
+	c, err := net.DialUnix("unixgram", &net.UnixAddr{Name: local, Net: "unixgram"}, &net.UnixAddr{Name: s.sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1<<16)
+	for _, req := range [][]byte{[]byte(`{"jsonrpc":"2.0","method":`), []byte(`{"jsonrpc":"2.0","method":"core.version","params":["` + strings.Repeat("a", 70000) + `"],"id":1}`)} {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(req); err != nil {
+			t.Fatalf("write %d bytes: %v", len(req), err)
+		}
+		n, err := c.Read(buf)
+		if err != nil || !strings.Contains(string(buf[:n]), `"code":-32700`) {
+			t.Errorf("%d-byte hostile request: %s %v", len(req), buf[:n], err)
+		}
+	}
+	if out := s.mustRPC(t, "core.uptime"); !strings.Contains(out, "up_since") {
+		t.Errorf("core.uptime after hostile input: %s", out)
+	}
+}
+
+// TestOps_Reload_UnderCallLoad covers issue 15 item 5: app_lua.reload
+// every second while sipp places calls through the server, with a broken
+// script pushed in the middle that is refused (file:line in the answer)
+// while calls continue; no call fails.
+func TestOps_Reload_UnderCallLoad(t *testing.T) {
+	sipp := needSipp(t)
+	uasPort := freePort(t)
+	s := startOps(t, uasPort)
+	const calls, rate = 300, 20 // ~15 s of calls
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	uas := exec.CommandContext(ctx, sipp, "-sf", repo("test/e2e/testdata/proxy/uas-call.xml"),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-m", strconv.Itoa(calls), "-nostdin", "-buff_size", "4194304")
+	var uasOut strings.Builder
+	uas.Stdout, uas.Stderr = &uasOut, &uasOut
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer uas.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+
+	var wg sync.WaitGroup
+	var uacOut string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		uacOut = s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), calls, 50, "-r", strconv.Itoa(rate), "-s", "call")
+	}()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+
+	reloads, refused := 0, 0
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 2; ; i++ {
+		select {
+		case <-done:
+		case <-tick.C:
+			if i == 6 {
+				os.WriteFile(s.script, []byte("function ksr_request_route()\n\tif then\nend\n"), 0o644)
+				_, errs, ok := s.rpc(t, "app_lua.reload")
+				if ok || !strings.Contains(errs, s.script+":2") || !strings.Contains(errs, "running script stays") {
+					t.Errorf("broken script: ok=%v %s", ok, errs)
+				}
+				refused++
+				continue
+			}
+			os.WriteFile(s.script, []byte(opsScript(uasPort, strconv.Itoa(i))), 0o644)
+			out := s.mustRPC(t, "app_lua.reload")
+			if !strings.Contains(out, `"generation"`) {
+				t.Errorf("reload %d: %s", i, out)
+			}
+			reloads++
+			continue
+		}
+		break
+	}
+	if !strings.Contains(uacOut, fmt.Sprintf("Successful call  |        0 |        %d", calls)) && !strings.Contains(uacOut, "Failed call      |        0 |        0") {
+		t.Errorf("calls failed under reloads:\n%s", tail(uacOut, 3000))
+	}
+	if reloads < 5 || refused != 1 {
+		t.Errorf("reloads %d, refused %d; want >= 5 and 1", reloads, refused)
+	}
+	stats := s.mustRPC(t, "stats.get_statistics", "core:rcv_requests", "core:fwd_requests")
+	t.Logf("after %d calls and %d reloads: %s", calls, reloads, stats)
+	if !logShows(s.server, "reloaded "+s.script) {
+		t.Errorf("no reload line in the log")
+	}
+}
