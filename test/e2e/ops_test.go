@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,10 @@ function ksr_request_route()
 	if KSR.is_REGISTER() then
 		KSR.dbg("ops: REGISTER\n")
 		KSR.registrar.save("location", 0)
+		return
+	end
+	if KSR.maxfwd.process_maxfwd(10) < 0 then
+		KSR.sl.sl_send_reply(483, "Too Many Hops")
 		return
 	end
 	if KSR.siputils.has_totag() > 0 then
@@ -198,15 +203,17 @@ func TestOps_Reload_UnderCallLoad(t *testing.T) {
 	const calls, rate = 300, 20 // ~15 s of calls
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	uas := exec.CommandContext(ctx, sipp, "-sf", repo("test/e2e/testdata/proxy/uas-call.xml"),
-		"-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-m", strconv.Itoa(calls), "-nostdin", "-buff_size", "4194304")
-	var uasOut strings.Builder
-	uas.Stdout, uas.Stderr = &uasOut, &uasOut
-	if err := uas.Start(); err != nil {
+	u := &uas{done: make(chan error, 1), errFile: filepath.Join(t.TempDir(), "uas-err.log")}
+	u.cmd = exec.CommandContext(ctx, sipp, "-sf", repo("test/e2e/testdata/proxy/uas-call.xml"),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(uasPort), "-m", strconv.Itoa(calls), "-nostdin", "-buff_size", "4194304",
+		"-trace_err", "-error_file", u.errFile)
+	u.cmd.Stdout, u.cmd.Stderr = &u.out, &u.out
+	if err := u.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer uas.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
+	go func() { u.done <- u.cmd.Wait() }()
+	defer u.cmd.Process.Kill()
+	u.waitBound(t, uasPort)
 
 	var wg sync.WaitGroup
 	var uacOut string
@@ -244,8 +251,9 @@ func TestOps_Reload_UnderCallLoad(t *testing.T) {
 		}
 		break
 	}
-	if !strings.Contains(uacOut, fmt.Sprintf("Successful call  |        0 |        %d", calls)) && !strings.Contains(uacOut, "Failed call      |        0 |        0") {
-		t.Errorf("calls failed under reloads:\n%s", tail(uacOut, 3000))
+	if !regexp.MustCompile(`Successful call\s+\|\s+\d+\s+\|\s+`+strconv.Itoa(calls)+`\s`).MatchString(uacOut) ||
+		!regexp.MustCompile(`Failed call\s+\|\s+\d+\s+\|\s+0\s`).MatchString(uacOut) {
+		t.Errorf("calls failed under reloads:\n%s\ncallee: %s", tail(uacOut, 3000), u.failure())
 	}
 	if reloads < 5 || refused != 1 {
 		t.Errorf("reloads %d, refused %d; want >= 5 and 1", reloads, refused)
