@@ -59,6 +59,7 @@ func New(rt *core.Runtime, p core.Program) (*Router, error) {
 	}
 	r.prog.Store(&program{p: p, gen: 1})
 	rt.NewVM = func() (core.VM, error) { return r.prog.Load().p.NewVM() }
+	rt.VMGen = r.Generation
 	return r, nil
 }
 
