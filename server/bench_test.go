@@ -1,0 +1,35 @@
+package server_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"kemi/core/loader"
+	"kemi/server"
+)
+
+type nopWriter struct{}
+
+func (nopWriter) WriteTo([]byte, netip.AddrPort) error { return nil }
+
+// BenchmarkOps_WorkerOptions is one OPTIONS through a worker (parse, the
+// script, an sl reply): the router's and sl's statistics are on this
+// path, so it shows their cost (issue 15 item 3) and that they allocate
+// nothing.
+func BenchmarkOps_WorkerOptions(b *testing.B) {
+	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: config("udp:127.0.0.1:5070"), LogOut: &syncBuf{}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Worker(netip.MustParseAddrPort("127.0.0.1:5070"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := options("sip:x@127.0.0.1:5070")
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	b.ReportAllocs()
+	for b.Loop() {
+		w.HandlePacket(msg, src, nopWriter{})
+	}
+}
