@@ -16,6 +16,7 @@ luacheck                                                           lua-check
 chromium                                                           chromium
 npm                                                                npm
 /usr/bin/rtpengine                                                 rtpengine-daemon
+kamcli                                                             kamcli
 '
 
 # missing prints the packages whose checks fail, each once, on one line.

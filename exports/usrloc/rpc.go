@@ -131,6 +131,9 @@ func rpcLookup(rt *core.Runtime, args []core.Value) (any, error) {
 
 // ul.rm TABLE AOR: delete the AoR's bindings.
 func rpcRm(rt *core.Runtime, args []core.Value) (any, error) {
+	if len(args) > 2 { // ul.rm TABLE AOR CONTACT, as kamcli's ul rm -c sends it
+		return rpcRmContact(rt, args)
+	}
 	t, aor, err := tableAoR(rt, "ul.rm", args)
 	if err != nil {
 		return nil, err

@@ -264,3 +264,52 @@ func TestOps_Reload_UnderCallLoad(t *testing.T) {
 		t.Errorf("no reload line in the log")
 	}
 }
+
+// TestOps_Kamcli runs Debian's kamcli, unchanged, against kemi's datagram
+// socket (issue 15 item 6): rpc core.version, ul show after a REGISTER,
+// stats.
+func TestOps_Kamcli(t *testing.T) {
+	needSipp(t)
+	kamcli, err := exec.LookPath("kamcli")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("kamcli is not installed; make test installs it (scripts/deps.sh)")
+		}
+		t.Skip("kamcli is not installed (apt-get install -y kamcli)")
+	}
+	s := startOps(t, freePort(t))
+	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "carol")
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "kamcli.ini")
+	os.WriteFile(ini, []byte("[main]\ndomain=127.0.0.1\n[ctl]\ntype=jsonrpc\n[jsonrpc]\ntransport=socket\n"+
+		"srvaddr="+s.sock+"\nrcvaddr="+filepath.Join(dir, "reply.sock")+"\noutformat=json\n"), 0o644)
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kamcli, append([]string{"--no-default-configs", "-c", ini}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("kamcli %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := run("rpc", "core.version"); !strings.Contains(out, "kemi ") {
+		t.Errorf("kamcli rpc core.version:\n%s", out)
+	}
+	if out := run("ul", "show"); !strings.Contains(out, "carol") {
+		t.Errorf("kamcli ul show:\n%s", out)
+	}
+	if out := run("ul", "show", "carol@127.0.0.1"); !strings.Contains(out, "sip:carol@") {
+		t.Errorf("kamcli ul show carol:\n%s", out)
+	}
+	if out := run("stats"); !strings.Contains(out, "registrar:accepted_regs = 1") {
+		t.Errorf("kamcli stats:\n%s", out)
+	}
+	if out := run("stats", "usrloc"); !strings.Contains(out, "usrloc:registered_users = 1") {
+		t.Errorf("kamcli stats usrloc:\n%s", out)
+	}
+	if out := run("ps"); !strings.Contains(out, "udp receiver") {
+		t.Errorf("kamcli ps:\n%s", out)
+	}
+}
