@@ -161,7 +161,7 @@ class _corex:
 
 
 class _dispatcher:
-    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
+    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. The database backend (db_url) and call load dispatching (algorithm 10, which needs module dialog) are not available yet and say so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc)."""
 
     def ds_is_active(self, set: int) -> int:
         """Whether a set has a destination neither inactive nor disabled."""
