@@ -239,7 +239,9 @@ func TestOps_ReloadSwapsBetweenMessages(t *testing.T) {
 	if got := send(); got != "SIP/2.0 200 Old 2" {
 		t.Fatalf("before reload: %q", got)
 	}
-	rpc := func(method string) string { return string(s.RPC().Handle([]byte(`{"jsonrpc":"2.0","method":"` + method + `","id":1}`))) }
+	rpc := func(method string) string {
+		return string(s.RPC().Handle([]byte(`{"jsonrpc":"2.0","method":"` + method + `","id":1}`)))
+	}
 
 	fsys["s.lua"].Data = []byte("function ksr_request_route()\n\tif then\nend\n")
 	if got := rpc("app_lua.reload"); !strings.Contains(got, `"error"`) || !strings.Contains(got, "s.lua:2") || !strings.Contains(got, "running script stays") {
