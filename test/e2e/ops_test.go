@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -311,5 +312,25 @@ func TestOps_Kamcli(t *testing.T) {
 	}
 	if out := run("ps"); !strings.Contains(out, "udp receiver") {
 		t.Errorf("kamcli ps:\n%s", out)
+	}
+}
+
+// TestOps_Reload_SIGHUP (issue 15 item 5): SIGHUP reloads the script; a
+// broken one is refused in the log with file:line and the server keeps
+// answering RPC.
+func TestOps_Reload_SIGHUP(t *testing.T) {
+	s := startOps(t, freePort(t))
+	os.WriteFile(s.script, []byte(opsScript(5060, "2")), 0o644)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	if !logShows(s.server, "reloaded "+s.script+" (generation 2)") {
+		t.Errorf("no reload after SIGHUP")
+	}
+	os.WriteFile(s.script, []byte("function ksr_request_route()\n\tif then\nend\n"), 0o644)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	if !logShows(s.server, "SIGHUP: reload refused, the running script stays: "+s.script+":2") {
+		t.Errorf("broken script after SIGHUP not refused in the log")
+	}
+	if out := s.mustRPC(t, "core.version"); !strings.Contains(out, "kemi") {
+		t.Errorf("core.version after SIGHUPs: %s", out)
 	}
 }
