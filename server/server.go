@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -56,6 +57,8 @@ type Server struct {
 	rpc   *jsonrpc.Methods
 	dgram *jsonrpc.Dgram
 	fifo  *jsonrpc.Fifo
+
+	metrics *http.Server
 
 	mu      sync.Mutex
 	workers []*router.Worker
@@ -194,6 +197,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	defer s.stopRPC()
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	defer s.stopMetrics()
 	s.mg.Start()
 	defer s.mg.Stop()
 	errs := make(chan error, len(s.conns))

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +63,7 @@ type opsServer struct {
 	sock, script string
 }
 
-func startOps(t *testing.T, uas int) *opsServer {
+func startOps(t *testing.T, uas int, extra ...string) *opsServer {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "rpc.sock")
@@ -69,7 +71,7 @@ func startOps(t *testing.T, uas int) *opsServer {
 	if err := os.WriteFile(script, []byte(opsScript(uas, "1")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startKemi(t, repo("test/e2e/testdata/rpc/kemi.cfg"), "-A", `RPCSOCK="`+sock+`"`, "-A", `SCRIPT="`+script+`"`)
+	s := startKemi(t, repo("test/e2e/testdata/rpc/kemi.cfg"), append([]string{"-A", `RPCSOCK="` + sock + `"`, "-A", `SCRIPT="` + script + `"`}, extra...)...)
 	return &opsServer{server: s, sock: sock, script: script}
 }
 
@@ -333,4 +335,49 @@ func TestOps_Reload_SIGHUP(t *testing.T) {
 	if out := s.mustRPC(t, "core.version"); !strings.Contains(out, "kemi") {
 		t.Errorf("core.version after SIGHUPs: %s", out)
 	}
+}
+
+// TestOps_Metrics (issue 15, metrics): metrics_listen serves /metrics in
+// Prometheus text format with Kamailio's statistics (xhttp_prom's names)
+// and Go runtime metrics; promtool accepts it when installed.
+func TestOps_Metrics(t *testing.T) {
+	needSipp(t)
+	addr := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
+	s := startOps(t, freePort(t), "-A", `METRICS="`+addr+`"`)
+	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "dave")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{"kamailio_core_rcv_requests_total 1", "kamailio_registrar_accepted_regs_total 1",
+		"# TYPE kamailio_usrloc_registered_users gauge", "kamailio_usrloc_registered_users 1", "go_goroutines "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics: no %q", want)
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("promtool not installed; format not checked by it")
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", tail(text, 4000))
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
