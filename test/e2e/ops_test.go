@@ -369,7 +369,53 @@ func TestOps_Metrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", tail(text, 4000))
+		return
 	}
+	promScrape(t, addr)
+}
+
+// promScrape runs a real Prometheus server that scrapes kemi at addr on
+// loopback and reads a counter back through its HTTP API.
+func promScrape(t *testing.T, addr string) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("prometheus is not installed; make test installs it (scripts/deps.sh)")
+		}
+		t.Log("prometheus not installed; scrape not tested")
+		return
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfg, []byte("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n"+
+		"  - job_name: kemi\n    static_configs: [{targets: [\""+addr+"\"]}]\n"), 0o644)
+	web := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+web)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		resp, err := http.Get("http://" + web + "/api/v1/query?query=kamailio_registrar_accepted_regs_total")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = string(b)
+		if strings.Contains(last, `"job":"kemi"`) && strings.Contains(last, `,"1"]`) {
+			return
+		}
+	}
+	t.Errorf("Prometheus did not read kamailio_registrar_accepted_regs_total = 1 from kemi: %s\n%s", last, tail(out.String(), 2000))
 }
 
 func freeTCPPort(t *testing.T) int {
