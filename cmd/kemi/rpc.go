@@ -105,7 +105,8 @@ func rpcCall(path string, req []byte, timeout time.Duration) ([]byte, error) {
 	if _, err := c.Write(req); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	buf := make([]byte, 1<<20)
+	c.SetReadBuffer(8 << 20)
+	buf := make([]byte, 8<<20) // the largest answer the server sends in one datagram
 	n, err := c.Read(buf)
 	if err != nil {
 		return nil, fmt.Errorf("%s: no answer: %w", path, err)

@@ -183,3 +183,25 @@ func TestRPC_Fifo(t *testing.T) {
 		t.Fatal("no reply on the FIFO")
 	}
 }
+
+// TestRPC_DgramTooLargeAnswer: an answer larger than a datagram can carry
+// comes back as an error, not as silence.
+func TestRPC_DgramTooLargeAnswer(t *testing.T) {
+	dir := t.TempDir()
+	ms := testMethods()
+	ms.Add("test.big", "Big.", func(*core.Runtime, []core.Value) (any, error) { return strings.Repeat("x", 64<<20), nil })
+	d, err := ListenDgram(ms, filepath.Join(dir, "rpc.sock"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go d.Serve()
+	defer d.Close()
+	c := dgramClient(t, dir)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write([]byte(`{"jsonrpc":"2.0","method":"test.big","id":1}`))
+	buf := make([]byte, 1<<16)
+	n, err := c.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "too large for one datagram") {
+		t.Errorf("big answer: %s %v", buf[:n], err)
+	}
+}

@@ -110,10 +110,21 @@ func (d *Dgram) reply(out []byte, to string) {
 	if err != nil {
 		return
 	}
+	var serr error
 	rc.Write(func(fd uintptr) bool {
-		syscall.Sendto(int(fd), out, syscall.MSG_DONTWAIT, &syscall.SockaddrUnix{Name: to})
+		serr = syscall.Sendto(int(fd), out, syscall.MSG_DONTWAIT, &syscall.SockaddrUnix{Name: to})
 		return true
 	})
+	if errors.Is(serr, syscall.EMSGSIZE) || errors.Is(serr, syscall.ENOBUFS) {
+		// Too big for one datagram: the client gets told so rather than
+		// waiting for an answer that never comes.
+		small := encode(response{JSONRPC: "2.0", ID: []byte("null"), Error: &Error{CodeFault,
+			fmt.Sprintf("the result (%d bytes) is too large for one datagram; ask for less (ul.lookup, htable.get)", len(out))}})
+		rc.Write(func(fd uintptr) bool {
+			syscall.Sendto(int(fd), small, syscall.MSG_DONTWAIT, &syscall.SockaddrUnix{Name: to})
+			return true
+		})
+	}
 }
 
 // Close stops Serve and removes the socket file.
