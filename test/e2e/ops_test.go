@@ -427,3 +427,40 @@ func freeTCPPort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// TestOps_RPC_Fifo (issue 15 item 1): fifo_name serves JSON-RPC documents
+// with reply_name, the answer written to that FIFO in fifo_reply_dir, as
+// jsonrpcs' FIFO transport does.
+func TestOps_RPC_Fifo(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "kemi_rpc.fifo")
+	s := startOps(t, freePort(t), "-A", `FIFO="`+fifo+`"`, "-A", `FIFODIR="`+dir+`/"`)
+	fi, err := os.Stat(fifo)
+	if err != nil || fi.Mode()&os.ModeNamedPipe == 0 || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("fifo %s: %v %v", fifo, fi.Mode(), err)
+	}
+	reply := filepath.Join(dir, "reply.fifo")
+	if err := syscall.Mkfifo(reply, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(reply)
+		got <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(`{"jsonrpc": "2.0", "method": "core.version", "reply_name": "reply.fifo", "id": 1}` + "\n"))
+	w.Close()
+	select {
+	case r := <-got:
+		if !strings.Contains(r, `"result":"kemi `) {
+			t.Errorf("FIFO answer: %s", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no answer on the reply FIFO; log:\n%s", s.Log())
+	}
+}
