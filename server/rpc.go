@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"kemi/core"
@@ -28,8 +27,8 @@ func (s *Server) control() {
 	s.rpc = jsonrpc.New(rt)
 }
 
-// RPC is the server's JSON-RPC method registry (nil before Serve on a
-// server that is not offline... and always set after New).
+// RPC is the server's JSON-RPC method registry, set by New (offline too,
+// for tests); Serve puts it on the control socket.
 func (s *Server) RPC() *jsonrpc.Methods { return s.rpc }
 
 func (s *Server) procs() []core.Proc {
@@ -50,16 +49,14 @@ func (s *Server) procs() []core.Proc {
 	return out
 }
 
-var reloadMu sync.Mutex
-
 // Reload compiles the running script's file again. When it compiles and
 // defines the request callback, every worker runs it from its next
 // message with fresh globals, and transactions in flight run the new
 // script's failure and reply routes by name. Otherwise the running
 // script stays and the error says file:line.
 func (s *Server) Reload() (core.ReloadInfo, error) {
-	reloadMu.Lock()
-	defer reloadMu.Unlock()
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	setup := s.Setup
 	var src []byte
 	var err error

@@ -60,6 +60,8 @@ type Server struct {
 
 	metrics *http.Server
 
+	reloadMu sync.Mutex // one reload at a time
+
 	mu      sync.Mutex
 	workers []*router.Worker
 	served  bool

@@ -205,3 +205,24 @@ func TestRPC_DgramTooLargeAnswer(t *testing.T) {
 		t.Errorf("big answer: %s %v", buf[:n], err)
 	}
 }
+
+// TestRPC_DefaultFolderMustBeOurs: the default socket's folder (in /tmp
+// for a user without XDG_RUNTIME_DIR) is refused when others may write it
+// or it is a symlink.
+func TestRPC_DefaultFolderMustBeOurs(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "kemi")
+	os.Mkdir(dir, 0o700)
+	if err := checkOwnDir(dir); err != nil {
+		t.Errorf("own 0700 folder: %v", err)
+	}
+	os.Chmod(dir, 0o777)
+	if err := checkOwnDir(dir); err == nil {
+		t.Errorf("world-writable folder accepted")
+	}
+	os.Chmod(dir, 0o700)
+	link := dir + "-link"
+	os.Symlink(dir, link)
+	if err := checkOwnDir(link); err == nil {
+		t.Errorf("symlink accepted")
+	}
+}

@@ -46,8 +46,17 @@ type Dgram struct {
 // its folder (0700) when missing. A stale socket file (no one listening)
 // is replaced; a live one is an error.
 func ListenDgram(ms *Methods, path string, mode os.FileMode) (*Dgram, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dgram_socket %s: %w", path, err)
+	}
+	if dir == DefaultRunDir() {
+		// The default folder may be in /tmp: it must be ours, a real
+		// folder, and writable by no one else, or another local user
+		// could swap the socket.
+		if err := checkOwnDir(dir); err != nil {
+			return nil, fmt.Errorf("dgram_socket %s: %w", path, err)
+		}
 	}
 	if _, err := os.Lstat(path); err == nil {
 		if c, err := net.Dial("unixgram", path); err == nil {
@@ -63,7 +72,10 @@ func ListenDgram(ms *Methods, path string, mode os.FileMode) (*Dgram, error) {
 		return nil, fmt.Errorf("dgram_socket %s: %w", path, err)
 	}
 	conn.SetReadBuffer(4 * MaxRequest)
-	conn.SetWriteBuffer(4 << 20) // replies queued at slow readers count here
+	// Replies queued at a client that does not read count against the
+	// sender's buffer until read (at most net.unix.max_dgram_qlen of them
+	// per client).
+	conn.SetWriteBuffer(4 << 20)
 	if err := os.Chmod(path, mode); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("dgram_socket %s: %w", path, err)
@@ -247,4 +259,18 @@ func (f *Fifo) Close() error {
 	err := f.f.Close()
 	os.Remove(f.path)
 	return err
+}
+
+// checkOwnDir accepts a real folder (not a symlink) of this user that no
+// one else may write.
+func checkOwnDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("folder %s is not a folder of this user writable only by it", dir)
+	}
+	return nil
 }
