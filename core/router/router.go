@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"kemi/core"
@@ -30,6 +31,19 @@ type Router struct {
 	// One LogLimit per kind of line a peer can make kemi write on every
 	// message: malformed input, script errors, and panics in modules.
 	malformedLog, errorLog, panicLog core.LogLimit
+
+	// The live workers, for Swap to build their next VMs; swapMu makes
+	// swaps one at a time.
+	wmu     sync.Mutex
+	workers map[*Worker]struct{}
+	swapMu  sync.Mutex
+}
+
+// pendingVM is a VM of program generation gen built for a worker ahead
+// of its next message.
+type pendingVM struct {
+	vm  core.VM
+	gen uint64
 }
 
 // Kamailio's core counters, bumped in the worker's block.
@@ -65,12 +79,13 @@ func New(rt *core.Runtime, p core.Program) (*Router, error) {
 
 // Worker is one reader's routing state. It implements transport.Handler.
 type Worker struct {
-	r   *Router
-	gen uint64
-	vm  core.VM
-	msg sip.Msg
-	ctx core.Ctx
-	out transport.Writer
+	r    *Router
+	gen  uint64
+	vm   core.VM
+	next atomic.Pointer[pendingVM] // the VM Swap built for this worker
+	msg  sip.Msg
+	ctx  core.Ctx
+	out  transport.Writer
 
 	local netip.AddrPort
 }
@@ -85,6 +100,12 @@ func (r *Router) NewWorker(local netip.AddrPort) (*Worker, error) {
 	w.ctx.Out = w
 	w.ctx.Stats = r.rt.NewStatBlock()
 	w.ctx.Scratch = make([]byte, 0, scratchSize)
+	r.wmu.Lock()
+	if r.workers == nil {
+		r.workers = map[*Worker]struct{}{}
+	}
+	r.workers[w] = struct{}{}
+	r.wmu.Unlock()
 	return w, nil
 }
 
@@ -96,15 +117,42 @@ const (
 	maxScratch  = 16 << 10
 )
 
-// Swap makes p the running program: each worker builds a VM of it before
-// its next message (fresh globals), and code outside the workers (tm's
-// timers) gets VMs of it from now on. p must define the request callback.
+// Swap makes p the running program. A VM of it (fresh globals) is built
+// here for every worker, off the message path, and each worker takes its
+// own before its next message: a worker does not stall on a VM build
+// while others go on, which would reorder a dialog's requests (an ACK
+// overtaken by its BYE). Code outside the workers (tm's timers) gets VMs
+// of p from now on. p must define the request callback.
 func (r *Router) Swap(p core.Program) error {
 	if !p.Has(r.requestCB) {
 		return fmt.Errorf("the script defines no %s() function; it is required", r.requestCB)
 	}
-	old := r.prog.Load()
-	r.prog.Store(&program{p: p, gen: old.gen + 1})
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	gen := r.prog.Load().gen + 1
+	r.wmu.Lock()
+	ws := make([]*Worker, 0, len(r.workers))
+	for w := range r.workers {
+		ws = append(ws, w)
+	}
+	r.wmu.Unlock()
+	built := make([]core.VM, 0, len(ws))
+	for range ws {
+		vm, err := p.NewVM()
+		if err != nil {
+			for _, v := range built {
+				v.Close()
+			}
+			return err
+		}
+		built = append(built, vm)
+	}
+	for i, w := range ws {
+		if old := w.next.Swap(&pendingVM{vm: built[i], gen: gen}); old != nil {
+			old.vm.Close()
+		}
+	}
+	r.prog.Store(&program{p: p, gen: gen})
 	return nil
 }
 
@@ -117,9 +165,17 @@ func (w *Worker) refresh() error {
 	if p.gen == w.gen && w.vm != nil {
 		return nil
 	}
-	vm, err := p.p.NewVM()
-	if err != nil {
-		return err
+	var vm core.VM
+	if nx := w.next.Swap(nil); nx != nil && nx.gen == p.gen {
+		vm = nx.vm
+	} else {
+		if nx != nil {
+			nx.vm.Close()
+		}
+		var err error
+		if vm, err = p.p.NewVM(); err != nil {
+			return err
+		}
 	}
 	if w.vm != nil {
 		w.vm.Close()
@@ -130,6 +186,12 @@ func (w *Worker) refresh() error {
 
 // Close releases the worker's VM.
 func (w *Worker) Close() {
+	w.r.wmu.Lock()
+	delete(w.r.workers, w)
+	w.r.wmu.Unlock()
+	if nx := w.next.Swap(nil); nx != nil {
+		nx.vm.Close()
+	}
 	if w.vm != nil {
 		w.vm.Close()
 		w.vm = nil
