@@ -102,6 +102,8 @@ type Ctx struct {
 	Out   Sender
 	RT    *Runtime
 	Route RouteKind
+	// Stats is the worker's counters (Count); nil outside a worker.
+	Stats *StatBlock
 
 	Flags       uint64 // message flags (setflag)
 	BranchFlags uint64 // branch 0 flags (setbflag)

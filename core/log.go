@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -147,7 +148,7 @@ func plainLine(b []byte) bool {
 // escaped and the line is cut at MaxLogLine bytes.
 // Prefix, when set, expands log_prefix for the message in hand.
 type Logger struct {
-	Level  int // the `debug` global
+	Level  int // the `debug` global at load; SetLevel changes it at run time
 	Out    io.Writer
 	Prefix func(ctx *Ctx, dst []byte) []byte
 
@@ -161,10 +162,28 @@ type Logger struct {
 	// scriptErrs limits the error lines scripts log (Ctx.ScriptLog).
 	scriptErrs     LogLimit
 	scriptErrsOnce sync.Once
+
+	// set is the level SetLevel gave plus levelSet (0: none given), read
+	// by every worker without a lock.
+	set atomic.Int64
+}
+
+const levelSet = 1 << 20
+
+// SetLevel changes the log level at once for every worker (cfg.set core
+// debug).
+func (l *Logger) SetLevel(level int) { l.set.Store(int64(level) + levelSet) }
+
+// CurLevel is the log level in force.
+func (l *Logger) CurLevel() int {
+	if v := l.set.Load(); v != 0 {
+		return int(v - levelSet)
+	}
+	return l.Level
 }
 
 // Enabled reports whether a line at level would be written.
-func (l *Logger) Enabled(level int) bool { return l != nil && level <= l.Level }
+func (l *Logger) Enabled(level int) bool { return l != nil && level <= l.CurLevel() }
 
 // Log writes one line when level is enabled. ctx may be nil.
 func (l *Logger) Log(level int, ctx *Ctx, msg string) {

@@ -38,6 +38,10 @@ type Runtime struct {
 	// a worker, such as tm's timers running a failure route. The router
 	// sets it.
 	NewVM func() (VM, error)
+	// VMGen is the generation of the program NewVM builds from: it
+	// changes when the script is reloaded, so code that keeps a VM
+	// (tm's timers) builds a new one. nil when there is no reload.
+	VMGen func() uint64
 
 	// Send writes a message outside of a worker's batch (timers,
 	// retransmissions). The server sets it; it is safe for concurrent use.
@@ -69,6 +73,12 @@ type Runtime struct {
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
 	Clock Clock
+
+	// Control is the server's side of the RPC methods (core.uptime,
+	// core.ps, app_lua.reload); nil offline.
+	Control *Control
+
+	st statState // statistics (stats.go)
 
 	mu         sync.Mutex
 	states     [maxRuntimeStates]rtSlot // RuntimeState handles

@@ -197,7 +197,10 @@ func (d *decoder) module(n *yaml.Node) *Module {
 					switch key {
 					case "name":
 						r.Name = d.str(v, "rpc name")
-						d.ident(v, "rpc name", r.Name)
+						// "module.command", each part an identifier, as Kamailio names them.
+						for _, part := range strings.Split(r.Name, ".") {
+							d.ident(v, "rpc name", part)
+						}
 					case "go":
 						r.Go = d.str(v, "rpc go")
 						if r.Go != "" {

@@ -202,6 +202,7 @@ type indexModule struct {
 	Doc    string          `json:"doc"`
 	Params []indexModParam `json:"params,omitempty"`
 	PVs    []indexParam    `json:"pvs,omitempty"`
+	RPCs   []indexParam    `json:"rpc,omitempty"`
 }
 
 type indexModParam struct {
@@ -225,6 +226,9 @@ func buildIndex(mods []*Module) *Index {
 		im := indexModule{Name: m.Name, Dir: m.Dir, Files: m.Files, Doc: m.Doc}
 		for _, p := range m.Params {
 			im.Params = append(im.Params, indexModParam{p.Name, p.Type, p.Default, p.Multi, p.Doc})
+		}
+		for _, r := range m.RPCs {
+			im.RPCs = append(im.RPCs, indexParam{Name: r.Name, Doc: r.Doc})
 		}
 		for _, pv := range m.PVs {
 			im.PVs = append(im.PVs, indexParam{Name: pv.Name, Doc: pv.Doc})
@@ -399,6 +403,13 @@ func moduleMarkdown(m *Module) []byte {
 		w("## Pseudo-variables\n\n| name | description |\n| --- | --- |\n")
 		for _, pv := range m.PVs {
 			w("| `$%s` | %s |\n", pv.Name, mdCell(pv.Doc))
+		}
+		w("\n")
+	}
+	if len(m.RPCs) > 0 {
+		w("## RPC methods\n\nCall them with `kemi rpc METHOD [ARGS...]` (or kamcli, or any JSON-RPC client on the control socket).\n\n| method | description |\n| --- | --- |\n")
+		for _, r := range m.RPCs {
+			w("| `%s` | %s |\n", r.Name, mdCell(r.Doc))
 		}
 		w("\n")
 	}
@@ -638,6 +649,13 @@ func moduleHTML(m *Module) []byte {
 		w("<h2>Pseudo-variables</h2>\n<table><tr><th>name</th><th>description</th></tr>\n")
 		for _, pv := range m.PVs {
 			w("<tr><td><code>$%s</code></td><td>%s</td></tr>\n", e(pv.Name), e(pv.Doc))
+		}
+		w("</table>\n")
+	}
+	if len(m.RPCs) > 0 {
+		w("<h2>RPC methods</h2>\n<p>Call them with <code>kemi rpc METHOD [ARGS...]</code>.</p>\n<table><tr><th>method</th><th>description</th></tr>\n")
+		for _, r := range m.RPCs {
+			w("<tr><td><code>%s</code></td><td>%s</td></tr>\n", e(r.Name), e(r.Doc))
 		}
 		w("</table>\n")
 	}

@@ -16,6 +16,8 @@ luacheck                                                           lua-check
 chromium                                                           chromium
 npm                                                                npm
 /usr/bin/rtpengine                                                 rtpengine-daemon
+kamcli                                                             kamcli
+promtool                                                           prometheus
 '
 
 # missing prints the packages whose checks fail, each once, on one line.

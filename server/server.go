@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"kemi/core/loader"
 	"kemi/core/router"
 	"kemi/internal/memguard"
+	"kemi/server/jsonrpc"
 	"kemi/sip/transport"
 	"kemi/sip/transport/tlscfg"
 )
@@ -57,6 +59,14 @@ type Server struct {
 	streamLs []*transport.StreamListener
 	tls      *tlscfg.Store // the tls module's certificates; nil without a tls: listen
 
+	rpc   *jsonrpc.Methods
+	dgram *jsonrpc.Dgram
+	fifo  *jsonrpc.Fifo
+
+	metrics *http.Server
+
+	reloadMu sync.Mutex // one reload at a time
+
 	mu      sync.Mutex
 	workers []*router.Worker
 	served  bool
@@ -90,6 +100,8 @@ func (s *Server) wire(setup *loader.Setup) error {
 		return err
 	}
 	s.Router = r
+	s.Setup = setup
+	s.control()
 	if s.opt.Clock != nil {
 		rt.Clock = s.opt.Clock
 	}
@@ -213,6 +225,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.served = true
 	s.mu.Unlock()
 	setup := s.Setup
+	if err := s.startRPC(); err != nil {
+		return err
+	}
+	defer s.stopRPC()
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	defer s.stopMetrics()
 	s.mg.Start()
 	defer s.mg.Stop()
 	errs := make(chan error, len(s.conns)+1)

@@ -202,3 +202,108 @@ func TestServer_ListenErrorClosesSockets(t *testing.T) {
 	}
 	again.Close()
 }
+
+type capture struct{ got []string }
+
+func (c *capture) WriteTo(b []byte, _ netip.AddrPort) error {
+	c.got = append(c.got, strings.SplitN(string(b), "\r\n", 2)[0])
+	return nil
+}
+
+// TestOps_ReloadSwapsBetweenMessages (issue 15 item 5): app_lua.reload
+// over the RPC registry compiles first; a broken script is refused with
+// its file:line and the running one keeps answering; a good one is run
+// from the worker's next message, with fresh globals.
+func TestOps_ReloadSwapsBetweenMessages(t *testing.T) {
+	fsys := config("udp:127.0.0.1:5070")
+	counting := func(reason string) []byte {
+		return []byte("n = 0\nfunction ksr_request_route()\n\tn = n + 1\n\tKSR.sl.sl_send_reply(200, \"" + reason + " \" .. n)\nend\n")
+	}
+	fsys["s.lua"].Data = counting("Old")
+	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: &syncBuf{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	local := netip.MustParseAddrPort("127.0.0.1:5070")
+	w, err := s.Worker(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &capture{}
+	send := func() string {
+		w.HandlePacket(options("sip:x@127.0.0.1:5070"), netip.MustParseAddrPort("127.0.0.1:5999"), out)
+		return out.got[len(out.got)-1]
+	}
+	send()
+	if got := send(); got != "SIP/2.0 200 Old 2" {
+		t.Fatalf("before reload: %q", got)
+	}
+	rpc := func(method string) string {
+		return string(s.RPC().Handle([]byte(`{"jsonrpc":"2.0","method":"` + method + `","id":1}`)))
+	}
+
+	fsys["s.lua"].Data = []byte("function ksr_request_route()\n\tif then\nend\n")
+	if got := rpc("app_lua.reload"); !strings.Contains(got, `"error"`) || !strings.Contains(got, "s.lua:2") || !strings.Contains(got, "running script stays") {
+		t.Errorf("broken script: %s", got)
+	}
+	if got := send(); got != "SIP/2.0 200 Old 3" {
+		t.Errorf("after a refused reload: %q", got)
+	}
+	fsys["s.lua"].Data = counting("New")
+	if got := rpc("app_lua.reload"); !strings.Contains(got, `"generation":2`) {
+		t.Errorf("good script: %s", got)
+	}
+	if got := send(); got != "SIP/2.0 200 New 1" {
+		t.Errorf("after reload: %q (want the new script with fresh globals)", got)
+	}
+	if got := rpc("app_jsdt.reload"); !strings.Contains(got, "-32601") {
+		t.Errorf("app_jsdt.reload on a Lua server (app_jsdt not loaded): %s", got)
+	}
+}
+
+// TestOps_ReloadJSAndStarlark (issue 15 item 5): app_jsdt.reload and
+// app_starlark.reload refuse a broken script with file:line and swap a
+// good one, as app_lua.reload does.
+func TestOps_ReloadJSAndStarlark(t *testing.T) {
+	for _, e := range []struct{ module, engine, file, good, broken, line string }{
+		{"app_jsdt", "jsdt", "s.js", "function ksr_request_route() { KSR.sl.sl_send_reply(200, \"%s\"); }\n", "function ksr_request_route() {\n\tif (\n}\n", "s.js:"},
+		{"app_starlark", "starlark", "s.star", "def ksr_request_route():\n    KSR.sl.sl_send_reply(200, \"%s\")\n", "def ksr_request_route():\n    if\n", "s.star:2"},
+	} {
+		t.Run(e.module, func(t *testing.T) {
+			cfg := "debug=2\nlog_stderror=yes\nloadmodule \"sl.so\"\nloadmodule \"" + e.module + ".so\"\nmodparam(\"" + e.module + "\", \"load\", \"" + e.file + "\")\ncfgengine \"" + e.engine + "\"\n"
+			fsys := fstest.MapFS{"kamailio.cfg": {Data: []byte(cfg)}, e.file: {Data: []byte(strings.Replace(e.good, "%s", "Old", 1))}}
+			s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: fsys, LogOut: &syncBuf{}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			w, err := s.Worker(netip.MustParseAddrPort("127.0.0.1:5060"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &capture{}
+			send := func() string {
+				w.HandlePacket(options("sip:x@127.0.0.1"), netip.MustParseAddrPort("127.0.0.1:5999"), out)
+				return out.got[len(out.got)-1]
+			}
+			rpc := func(method string) string {
+				return string(s.RPC().Handle([]byte(`{"jsonrpc":"2.0","method":"` + method + `","id":1}`)))
+			}
+			fsys[e.file].Data = []byte(e.broken)
+			if got := rpc(e.module + ".reload"); !strings.Contains(got, `"error"`) || !strings.Contains(got, e.line) {
+				t.Errorf("broken script: %s", got)
+			}
+			if got := send(); got != "SIP/2.0 200 Old" {
+				t.Errorf("after a refused reload: %q", got)
+			}
+			fsys[e.file].Data = []byte(strings.Replace(e.good, "%s", "New", 1))
+			if got := rpc(e.module + ".reload"); !strings.Contains(got, `"generation":2`) {
+				t.Errorf("good script: %s", got)
+			}
+			if got := send(); got != "SIP/2.0 200 New" {
+				t.Errorf("after reload: %q", got)
+			}
+		})
+	}
+}

@@ -32,6 +32,9 @@ commands:
   user     add, delete or list auth_db subscribers: kemi user add USER@DOMAIN [PASSWORD]
   db       check a database file: kemi db check [FILE]
   docs     serve the function reference built into this binary: kemi docs [-l 127.0.0.1:8080]
+  rpc      call a JSON-RPC method of the running server: kemi rpc [-s SOCKET] [-t] METHOD [ARGS...]
+           (default socket: /run/kemi/kemi_rpc.sock as root, else $XDG_RUNTIME_DIR/kemi/
+           or /tmp/kemi-UID/); kemi rpc system.listMethods lists them
   version  print the version
 
 flags of serve and check:
@@ -95,6 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return dbCmd(args, stdout, stderr)
 	case "docs":
 		return docsCmd(args, stdout, stderr)
+	case "rpc":
+		return rpcCmd(args, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "kemi", version)
 		return 0

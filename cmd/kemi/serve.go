@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -20,6 +21,18 @@ func serve(opt loader.Options, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the routing script (as app_lua.reload does); a
+	// script that does not compile is refused and the running one stays.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if _, err := s.Reload(); err != nil {
+				fmt.Fprintln(stderr, "kemi: SIGHUP:", err)
+			}
+		}
+	}()
 	err = s.Serve(ctx)
 	s.Close()
 	if err != nil {

@@ -78,6 +78,10 @@ var knownGlobals = map[string]globalParam{
 	"tcp_rd_buf_size":             {kind: pInt},
 	"tcp_listen_backlog":          {kind: pInt},
 
+	// metrics_listen is kemi's own: "IP:port" where /metrics (Prometheus
+	// text format) is served; none when unset.
+	"metrics_listen": {kind: pStr},
+
 	// DNS for next hops (internal/resolve). dns_servers is kemi's own: a
 	// comma-separated list of IP:port name servers used instead of
 	// /etc/resolv.conf's. The others are Kamailio's names and mean what

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"kemi/core"
@@ -34,7 +35,28 @@ type Router struct {
 	// One LogLimit per kind of line a peer can make kemi write on every
 	// message: malformed input, script errors, and panics in modules.
 	malformedLog, errorLog, panicLog core.LogLimit
+
+	// The live workers, for Swap to build their next VMs; swapMu makes
+	// swaps one at a time.
+	wmu     sync.Mutex
+	workers map[*Worker]struct{}
+	swapMu  sync.Mutex
 }
+
+// pendingVM is a VM of program generation gen built for a worker ahead
+// of its next message.
+type pendingVM struct {
+	vm  core.VM
+	gen uint64
+}
+
+// Kamailio's core counters, bumped in the worker's block.
+var (
+	statRcvRequests = core.NewCounter("", "core", "rcv_requests")
+	statRcvReplies  = core.NewCounter("", "core", "rcv_replies")
+	statBadMsgHdr   = core.NewCounter("", "core", "bad_msg_hdr")
+	statScriptErr   = core.NewCounter("", "kemi", "script_errors")
+)
 
 type program struct {
 	p   core.Program
@@ -55,17 +77,19 @@ func New(rt *core.Runtime, p core.Program) (*Router, error) {
 	}
 	r.prog.Store(&program{p: p, gen: 1})
 	rt.NewVM = func() (core.VM, error) { return r.prog.Load().p.NewVM() }
+	rt.VMGen = r.Generation
 	return r, nil
 }
 
 // Worker is one reader's routing state. It implements transport.Handler.
 type Worker struct {
-	r   *Router
-	gen uint64
-	vm  core.VM
-	msg sip.Msg
-	ctx core.Ctx
-	out transport.Writer
+	r    *Router
+	gen  uint64
+	vm   core.VM
+	next atomic.Pointer[pendingVM] // the VM Swap built for this worker
+	msg  sip.Msg
+	ctx  core.Ctx
+	out  transport.Writer
 
 	local netip.AddrPort
 	conn  *transport.Conn // the stream connection of the message in hand
@@ -81,7 +105,14 @@ func (r *Router) NewWorker(local netip.AddrPort) (*Worker, error) {
 	}
 	w.ctx.RT = r.rt
 	w.ctx.Out = w
+	w.ctx.Stats = r.rt.NewStatBlock()
 	w.ctx.Scratch = make([]byte, 0, scratchSize)
+	r.wmu.Lock()
+	if r.workers == nil {
+		r.workers = map[*Worker]struct{}{}
+	}
+	r.workers[w] = struct{}{}
+	r.wmu.Unlock()
 	return w, nil
 }
 
@@ -93,15 +124,65 @@ const (
 	maxScratch  = 16 << 10
 )
 
+// Swap makes p the running program. A VM of it (fresh globals) is built
+// here for every worker, off the message path, and each worker takes its
+// own before its next message: a worker does not stall on a VM build
+// while others go on, which would reorder a dialog's requests (an ACK
+// overtaken by its BYE). Code outside the workers (tm's timers) gets VMs
+// of p from now on. p must define the request callback.
+func (r *Router) Swap(p core.Program) error {
+	if !p.Has(r.requestCB) {
+		return fmt.Errorf("the script defines no %s() function; it is required", r.requestCB)
+	}
+	r.swapMu.Lock()
+	defer r.swapMu.Unlock()
+	gen := r.prog.Load().gen + 1
+	r.wmu.Lock()
+	ws := make([]*Worker, 0, len(r.workers))
+	for w := range r.workers {
+		ws = append(ws, w)
+	}
+	r.wmu.Unlock()
+	built := make([]core.VM, 0, len(ws))
+	for range ws {
+		vm, err := p.NewVM()
+		if err != nil {
+			for _, v := range built {
+				v.Close()
+			}
+			return err
+		}
+		built = append(built, vm)
+	}
+	for i, w := range ws {
+		if old := w.next.Swap(&pendingVM{vm: built[i], gen: gen}); old != nil {
+			old.vm.Close()
+		}
+	}
+	r.prog.Store(&program{p: p, gen: gen})
+	return nil
+}
+
+// Generation counts the programs run so far (1 before any reload).
+func (r *Router) Generation() uint64 { return r.prog.Load().gen }
+
 // refresh builds a VM from the current program when it changed (reload).
 func (w *Worker) refresh() error {
 	p := w.r.prog.Load()
 	if p.gen == w.gen && w.vm != nil {
 		return nil
 	}
-	vm, err := p.p.NewVM()
-	if err != nil {
-		return err
+	var vm core.VM
+	if nx := w.next.Swap(nil); nx != nil && nx.gen == p.gen {
+		vm = nx.vm
+	} else {
+		if nx != nil {
+			nx.vm.Close()
+		}
+		var err error
+		if vm, err = p.p.NewVM(); err != nil {
+			return err
+		}
 	}
 	if w.vm != nil {
 		w.vm.Close()
@@ -112,6 +193,12 @@ func (w *Worker) refresh() error {
 
 // Close releases the worker's VM.
 func (w *Worker) Close() {
+	w.r.wmu.Lock()
+	delete(w.r.workers, w)
+	w.r.wmu.Unlock()
+	if nx := w.next.Swap(nil); nx != nil {
+		nx.vm.Close()
+	}
 	if w.vm != nil {
 		w.vm.Close()
 		w.vm = nil
@@ -216,6 +303,7 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 	}()
 	if err := w.msg.Parse(data); err != nil {
 		n := r.Malformed.Add(1)
+		w.ctx.Stats.Add(statBadMsgHdr, 1)
 		if ok, note := r.malformedLog.Allow(); ok {
 			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)%s",
 				src, len(data), core.LogValue(err.Error()), n, note))
@@ -238,6 +326,9 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 	if !w.msg.IsRequest() {
 		ctx.Route = core.ReplyRoute
 		cb = r.replyCB
+		ctx.Stats.Add(statRcvReplies, 1)
+	} else {
+		ctx.Stats.Add(statRcvRequests, 1)
 	}
 	defer w.trimScratch()
 	err := w.vm.Call(ctx, cb)
@@ -247,6 +338,7 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		// Only the reply callback may be missing; the request one is checked at load.
 	default:
 		n := r.ScriptErrors.Add(1)
+		ctx.Stats.Add(statScriptErr, 1)
 		if ok, note := r.errorLog.Allow(); ok {
 			r.rt.Log.Log(core.LErr, ctx, fmt.Sprintf("%s failed for Call-ID %s: %s (script errors so far: %d)%s",
 				cb, core.LogQuote(w.msg.CallID()), core.LogValue(err.Error()), n, note))
@@ -317,7 +409,9 @@ func (w *Worker) forwardReply() {
 		if ok, note := w.replyLog(); ok {
 			w.ctx.Log(core.LWarn, fmt.Sprintf("reply for Call-ID %s to %s: %s%s", core.LogQuote(w.msg.CallID()), dst, core.LogValue(err.Error()), note))
 		}
+		return
 	}
+	w.ctx.Stats.Add(core.StatFwdReplies, 1)
 }
 
 // ViaProto is the transport a Via names (UDP for what kemi does not

@@ -294,6 +294,10 @@ read_globals = {
 					srv_query = {},
 				},
 			},
+			jsonrpcs = {
+				fields = {
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},

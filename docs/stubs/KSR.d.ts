@@ -436,7 +436,7 @@ interface KSR_dialog {
 	var_sets(name: string, value: string): number;
 }
 
-/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server. */
+/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc). */
 interface KSR_dispatcher {
 	/**
 	 * Whether a set has a destination neither inactive nor disabled.
@@ -1031,6 +1031,10 @@ interface KSR_ipops {
 	 * @returns 1 when records were found; -1 otherwise.
 	 */
 	srv_query(srvcname: string, pvid: string): number;
+}
+
+/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet. */
+interface KSR_jsonrpcs {
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
@@ -3380,6 +3384,7 @@ interface KSR_object {
 	hdr: KSR_hdr;
 	htable: KSR_htable;
 	ipops: KSR_ipops;
+	jsonrpcs: KSR_jsonrpcs;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;

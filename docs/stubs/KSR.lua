@@ -1248,6 +1248,10 @@ function KSR.ipops.ptr_query(ip, pvid) end
 ---@return integer # 1 when records were found; -1 otherwise.
 function KSR.ipops.srv_query(srvcname, pvid) end
 
+---The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it.
+---@class KSR.jsonrpcs
+KSR.jsonrpcs = {}
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}

@@ -281,7 +281,7 @@ class _dialog:
 
 
 class _dispatcher:
-    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server."""
+    """Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc)."""
 
     def ds_is_active(self, set: int) -> int:
         """Whether a set has a destination neither inactive nor disabled."""
@@ -638,6 +638,10 @@ class _ipops:
     def srv_query(self, srvcname: str, pvid: str) -> int:
         """Look up SRV records into $srvquery(pvid=>count) and, by priority then weight as RFC 2782 orders them (weighted random within a priority), $srvquery(pvid=>port[i]), priority[i], target[i] and weight[i]."""
         ...
+
+
+class _jsonrpcs:
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
 
 
 class _kx:
@@ -2256,6 +2260,7 @@ class _KSR:
     hdr: _hdr
     htable: _htable
     ipops: _ipops
+    jsonrpcs: _jsonrpcs
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue

@@ -13,5 +13,15 @@ func init() {
 			{Name: "reload", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for Kamailio compatibility; reloads go through the kemi RPC."},
 			{Name: "memory_budget", Type: core.TInt, Default: core.Int(64), Doc: "Memory one message may use, in MiB. Builtins that would make a value bigger than this in one step stop the message with a script error, and so does a message during which the heap grows by more than this. See docs/script-limits.md."},
 		},
+		RPCs: []core.RPCSpec{
+			{Name: "app_jsdt.api_list", Doc: "List the KSR functions of the loaded modules: {msize, methods: [{ret, module, name, params}]}.", Call: rpcAPIList},
+			{Name: "app_jsdt.reload", Doc: "Compile the script again and, when it compiles, run it from every worker's next message with fresh globals; a script that does not compile is refused with its file:line and the running one stays. Answers {script, generation}.", Call: rpcReload},
+		},
 	})
 }
+
+// The build breaks here when a Go function's signature drifts from engines/js/module.yaml.
+var (
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcAPIList
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
+)

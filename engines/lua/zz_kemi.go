@@ -14,5 +14,15 @@ func init() {
 			{Name: "memory_budget", Type: core.TInt, Default: core.Int(64), Doc: "What one message's script may allocate, in MiB (kemi only; the engines app_jsdt and app_starlark have the same param). Strings built by `..`, string.rep, string.format, string.gsub, table.concat, string.upper/lower/reverse and KSR functions, new table keys, table constructors and closures are counted before they are made; past the budget the message fails with the script error \"script budget exhausted (memory: memory_budget is N MiB, ...)\" and the next message starts afresh. Garbage counts too. Stores into KSR, sr and their modules are refused: they are read-only."},
 			{Name: "register", Type: core.TStr, Default: core.Str(""), Doc: "Legacy (Kamailio 4.x sr object): accepted with a notice. KSR and sr always follow the loaded modules, so there is nothing to register.", Multi: true},
 		},
+		RPCs: []core.RPCSpec{
+			{Name: "app_lua.api_list", Doc: "List the KSR functions of the loaded modules: {msize, methods: [{ret, module, name, params}]}.", Call: rpcAPIList},
+			{Name: "app_lua.reload", Doc: "Compile the script again and, when it compiles, run it from every worker's next message with fresh globals; a script that does not compile is refused with its file:line and the running one stays. Answers {script, generation}.", Call: rpcReload},
+		},
 	})
 }
+
+// The build breaks here when a Go function's signature drifts from engines/lua/module.yaml.
+var (
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcAPIList
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
+)

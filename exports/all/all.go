@@ -13,6 +13,7 @@ import (
 	_ "kemi/exports/hdr"         // module "hdr"
 	_ "kemi/exports/htable"      // module "htable"
 	_ "kemi/exports/ipops"       // module "ipops"
+	_ "kemi/exports/jsonrpcs"    // module "jsonrpcs"
 	_ "kemi/exports/kcore"       // module ""
 	_ "kemi/exports/kx"          // module "kx"
 	_ "kemi/exports/maxfwd"      // module "maxfwd"

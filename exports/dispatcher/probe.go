@@ -66,10 +66,11 @@ type prober struct {
 	wg   sync.WaitGroup
 
 	// The event callback's VM and context, used on the prober goroutine.
-	vm  core.VM
-	ctx core.Ctx
-	msg sip.Msg
-	buf []byte
+	vm    core.VM
+	vmGen uint64 // the program generation vm was built from (rt.VMGen)
+	ctx   core.Ctx
+	msg   sip.Msg
+	buf   []byte
 }
 
 // evStates is what $dsv reads in an event callback, for that callback's
@@ -414,6 +415,11 @@ func (m *Module) event(d *Dest, up bool, code int, reason string) {
 func (p *prober) runEvent(ev event) {
 	m := p.m
 	rt := m.rt
+	if p.vm != nil && rt.VMGen != nil && rt.VMGen() != p.vmGen {
+		// The script was reloaded: event routes run the new one.
+		p.vm.Close()
+		p.vm = nil
+	}
 	if p.vm == nil {
 		if rt.NewVM == nil {
 			return
@@ -426,6 +432,9 @@ func (p *prober) runEvent(ev event) {
 			return
 		}
 		p.vm = vm
+		if rt.VMGen != nil {
+			p.vmGen = rt.VMGen()
+		}
 	}
 	p.mu.Lock()
 	local := p.local

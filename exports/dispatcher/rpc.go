@@ -5,10 +5,9 @@ import (
 	"strconv"
 )
 
-// The functions behind Kamailio's RPC commands. kemi has no RPC server
-// yet; these take and return plain Go values so the server can register
-// them as dispatcher.list, dispatcher.set_state, dispatcher.reload and
-// dispatcher.ping_active when it lands.
+// The functions behind Kamailio's RPC commands: they take and return
+// plain Go values; rpc_methods.go serves them as dispatcher.list,
+// dispatcher.set_state, dispatcher.reload and dispatcher.ping_active.
 
 // RPCDest is one destination in dispatcher.list.
 type RPCDest struct {

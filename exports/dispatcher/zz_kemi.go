@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "dispatcher",
-		Doc:  "Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are Go functions waiting for kemi's RPC server.",
+		Doc:  "Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc).",
 		Params: []core.ParamSpec{
 			{Name: "list_file", Type: core.TStr, Default: core.Str("/etc/kamailio/dispatcher.list"), Doc: "Path of the destination list file (Kamailio's dispatcher.list format: setid, URI, flags, priority, attributes per line). A relative path is taken from the working directory. A list_file given that cannot be read is an error at load; when none is given and the default file does not exist, the module starts with no sets and says so."},
 			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "Database URL of the destination sets. Not supported yet: a non-empty value is an error at load (use list_file)."},
@@ -254,6 +254,12 @@ func init() {
 		Start:      []core.StartFunc{start},
 		Stop:       []core.StopFunc{stop},
 		ReplyHooks: []core.ReplyHook{replyHook},
+		RPCs: []core.RPCSpec{
+			{Name: "dispatcher.list", Doc: "The sets and their destinations with state flags: {NRSETS, RECORDS: [{SET: {ID, TARGETS: [{DEST: {URI, FLAGS, PRIORITY, ...}}]}}]}.", Call: rpcList},
+			{Name: "dispatcher.ping_active", Doc: "dispatcher.ping_active [0|1]: with no argument the keepalive state, else turn keepalives off or on: {OldPingState}.", Call: rpcPingActive},
+			{Name: "dispatcher.reload", Doc: "Read the list file again; on an error the running list stays.", Call: rpcReload},
+			{Name: "dispatcher.set_state", Doc: "dispatcher.set_state STATE SET ADDRESS: set the state (a, i, d, t, with p for probing) of the destination ADDRESS of SET, or of every one with \"all\".", Call: rpcSetState},
+		},
 	})
 }
 
@@ -521,4 +527,8 @@ var (
 	_ func(*core.Runtime) error                      = start
 	_ func(*core.Runtime)                            = stop
 	_ func(*core.Ctx) bool                           = replyHook
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcPingActive
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcSetState
 )

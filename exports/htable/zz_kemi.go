@@ -261,6 +261,15 @@ func init() {
 		},
 		Start: []core.StartFunc{start},
 		Stop:  []core.StopFunc{stopSweeper},
+		RPCs: []core.RPCSpec{
+			{Name: "htable.delete", Doc: "htable.delete TABLE KEY: remove an item.", Call: rpcDelete},
+			{Name: "htable.dump", Doc: "htable.dump TABLE: the items as [{entry, size, slot: [{name, value, type}]}].", Call: rpcDump},
+			{Name: "htable.flush", Doc: "htable.flush TABLE: remove every item.", Call: rpcFlush},
+			{Name: "htable.get", Doc: "htable.get TABLE KEY: {item: {name, value}}.", Call: rpcGet},
+			{Name: "htable.listTables", Doc: "The tables: [{name, dbtable, dbmode, expire, updateexpire, size}].", Call: rpcListTables},
+			{Name: "htable.seti", Doc: "htable.seti TABLE KEY VALUE: set an integer item.", Call: rpcSeti},
+			{Name: "htable.sets", Doc: "htable.sets TABLE KEY VALUE: set a string item.", Call: rpcSets},
+		},
 	})
 }
 
@@ -597,4 +606,11 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool)   = getShtitval
 	_ func(*core.Runtime) error                        = start
 	_ func(*core.Runtime)                              = stopSweeper
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcDelete
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcDump
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcFlush
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcGet
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcListTables
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcSeti
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcSets
 )

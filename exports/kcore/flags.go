@@ -118,5 +118,5 @@ func GetDebug(ctx *core.Ctx) int {
 	if ctx.RT == nil || ctx.RT.Log == nil {
 		return core.LWarn
 	}
-	return ctx.RT.Log.Level
+	return ctx.RT.Log.CurLevel()
 }

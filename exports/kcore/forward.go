@@ -117,6 +117,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		ctx.Log(core.LErr, fn+": to "+proto.String()+":"+dst.String()+": "+core.LogValue(serr.Error())+"\n")
 		return -1
 	}
+	ctx.Count(core.StatFwdRequests)
 	return 1
 }
 

@@ -6,8 +6,9 @@ import "kemi/core"
 
 func init() {
 	core.Register(&core.ModuleSpec{
-		Name: "",
-		Doc:  "The core functions, called as KSR.<name>: logging, method and protocol checks, message and branch flags, Request-URI and destination URI edits, and the is_myself checks against the server's own addresses and aliases.",
+		Name:  "",
+		Files: []string{"kex"},
+		Doc:   "The core functions, called as KSR.<name>: logging, method and protocol checks, message and branch flags, Request-URI and destination URI edits, and the is_myself checks against the server's own addresses and aliases.",
 		Exports: []*core.Export{
 			{
 				Module:  "",
@@ -638,6 +639,17 @@ func init() {
 			{Name: "si", Doc: "Source IP address of the message.", Get: getSi},
 			{Name: "sp", Doc: "Source port of the message.", Get: getSp},
 			{Name: "ua", Doc: "User-Agent header value.", Get: getUa},
+		},
+		RPCs: []core.RPCSpec{
+			{Name: "cfg.get", Doc: "cfg.get core debug: the log level in force.", Call: rpcCfgGet},
+			{Name: "cfg.set", Doc: "cfg.set core debug LEVEL: change the log level (-5..3) at once for every worker.", Call: rpcCfgSet},
+			{Name: "core.info", Doc: "{version, id, compiler, compiled, flags}.", Call: rpcCoreInfo},
+			{Name: "core.ps", Doc: "The workers as a flat list of PID and description (kemi is one process; the PID repeats).", Call: rpcCorePS},
+			{Name: "core.psx", Doc: "The workers as [{IDX, PID, DSC}].", Call: rpcCorePSX},
+			{Name: "core.uptime", Doc: "{now, up_since, uptime}: the time now and at start (ctime format) and the seconds between.", Call: rpcCoreUptime},
+			{Name: "core.version", Doc: "The server's version: \"kemi VERSION (ARCH/OS)\".", Call: rpcCoreVersion},
+			{Name: "stats.get_statistics", Doc: "stats.get_statistics all|GROUP:|GROUP:NAME|NAME...: [\"group:name = value\", ...], as kex answers. Counters: core:rcv_requests, core:rcv_replies, core:fwd_requests, core:fwd_replies, core:bad_msg_hdr, sl:sent_replies, sl:1xx_replies...sl:6xx_replies, registrar:accepted_regs, registrar:rejected_regs, kemi:script_errors; gauges: tmx:active_transactions, usrloc:registered_users.", Call: rpcStatsGet},
+			{Name: "stats.reset_statistics", Doc: "stats.reset_statistics all|GROUP:|GROUP:NAME...: zero the counters (gauges are not counters and stay).", Call: rpcStatsReset},
 		},
 	})
 }
@@ -1487,4 +1499,13 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getSi
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getSp
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getUa
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCfgGet
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCfgSet
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCoreInfo
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCorePS
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCorePSX
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCoreUptime
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcCoreVersion
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcStatsGet
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcStatsReset
 )

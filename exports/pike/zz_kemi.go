@@ -34,6 +34,9 @@ func init() {
 		},
 		Start: []core.StartFunc{start},
 		Stop:  []core.StopFunc{stop},
+		RPCs: []core.RPCSpec{
+			{Name: "pike.top", Doc: "pike.top [ALL|HOT|WARM]: the addresses pike tracks, HOT (blocked) ones by default: [{ip_addr, leaf_hits_prev, leaf_hits_curr, status}], most hits first.", Call: rpcTop},
+		},
 	})
 }
 
@@ -57,8 +60,9 @@ func kemi_pike_check_req(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/pike/module.yaml.
 var (
-	_ func(*core.Ctx, string) int = CheckIP
-	_ func(*core.Ctx) int         = CheckReq
-	_ func(*core.Runtime) error   = start
-	_ func(*core.Runtime)         = stop
+	_ func(*core.Ctx, string) int                    = CheckIP
+	_ func(*core.Ctx) int                            = CheckReq
+	_ func(*core.Runtime) error                      = start
+	_ func(*core.Runtime)                            = stop
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcTop
 )

@@ -375,6 +375,7 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 	if r := respond(ctx, flags, 200, "OK", s.hdrs); r < 0 {
 		return r
 	}
+	ctx.Count(statAccepted)
 	return rc
 }
 
@@ -660,7 +661,14 @@ func appendQ(dst []byte, q int) []byte {
 
 // reject logs why, sends code (or keeps it for reg_send_reply when flags
 // say no reply) and returns -1.
+// Kamailio's registrar statistics.
+var (
+	statAccepted = core.NewCounter("registrar", "registrar", "accepted_regs")
+	statRejected = core.NewCounter("registrar", "registrar", "rejected_regs")
+)
+
 func reject(ctx *core.Ctx, flags, code int, reason, why string) int {
+	ctx.Count(statRejected)
 	ctx.Log(core.LNotice, why+"\n")
 	respond(ctx, flags, code, reason, nil)
 	return -1

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// The rtpengine.* RPC commands, as Go functions: kemi has no RPC server
-// yet, so these are what it will call. url is a node URL or "all".
+// The rtpengine.* RPC commands, as Go functions (rpc_methods.go serves
+// them). url is a node URL or "all".
 
 // NodeInfo is one node as rtpengine.show gives it.
 type NodeInfo struct {

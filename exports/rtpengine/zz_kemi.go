@@ -245,6 +245,13 @@ func init() {
 		},
 		Start: []core.StartFunc{start},
 		Stop:  []core.StopFunc{stop},
+		RPCs: []core.RPCSpec{
+			{Name: "rtpengine.enable", Doc: "rtpengine.enable URL|all 0|1: disable or enable nodes by hand.", Call: rpcEnable},
+			{Name: "rtpengine.get_hash_total", Doc: "How many calls the module tracks.", Call: rpcHashTotal},
+			{Name: "rtpengine.ping", Doc: "rtpengine.ping URL|all: ping the nodes; answers which replied.", Call: rpcPing},
+			{Name: "rtpengine.reload", Doc: "Read the node list again.", Call: rpcReload},
+			{Name: "rtpengine.show", Doc: "rtpengine.show URL|all: the nodes with set, weight and disabled state.", Call: rpcShow},
+		},
 	})
 }
 
@@ -545,4 +552,9 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
 	_ func(*core.Runtime) error                      = start
 	_ func(*core.Runtime)                            = stop
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcEnable
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcHashTotal
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcPing
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcShow
 )

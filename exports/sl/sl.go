@@ -10,6 +10,16 @@ import (
 	"kemi/sip"
 )
 
+// Kamailio's sl statistics.
+var (
+	statSent    = core.NewCounter("sl", "sl", "sent_replies")
+	statByClass = [6]core.Counter{
+		core.NewCounter("sl", "sl", "1xx_replies"), core.NewCounter("sl", "sl", "2xx_replies"),
+		core.NewCounter("sl", "sl", "3xx_replies"), core.NewCounter("sl", "sl", "4xx_replies"),
+		core.NewCounter("sl", "sl", "5xx_replies"), core.NewCounter("sl", "sl", "6xx_replies"),
+	}
+)
+
 // SendReply sends a stateless reply: 1 when sent, -1 when not.
 func SendReply(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
@@ -66,5 +76,7 @@ func Reply(ctx *core.Ctx, code int, reason string) int {
 		ctx.Log(core.LErr, "sl: reply: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
+	ctx.Count(statSent)
+	ctx.Count(statByClass[code/100-1])
 	return 1
 }

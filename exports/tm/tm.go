@@ -197,6 +197,8 @@ func start(rt *core.Runtime) error {
 		t.mode = int(v.I)
 	}
 	tms.Set(rt, t) // replyHook finds it; stop ends it
+	// Kamailio's tmx statistics.
+	rt.AddGauge("tmx:active_transactions", func() int64 { return int64(t.Live()) })
 	if sc, ok := rt.Clock.(core.SteppedClock); ok {
 		// kemi test: the timers fire when the fake clock moves.
 		sc.OnAdvance(t.Tick)
@@ -216,7 +218,16 @@ func noTM(ctx *core.Ctx, fn string) int {
 }
 
 // Relay is t_relay.
-func Relay(ctx *core.Ctx) int { return relayTo(ctx, netip.AddrPort{}, 0, "t_relay") }
+func Relay(ctx *core.Ctx) int { return relayCounted(ctx, netip.AddrPort{}, 0, "t_relay") }
+
+// relayCounted is relayTo counting core:fwd_requests on success.
+func relayCounted(ctx *core.Ctx, to netip.AddrPort, proto core.Proto, fn string) int {
+	r := relayTo(ctx, to, proto, fn)
+	if r > 0 {
+		ctx.Count(core.StatFwdRequests)
+	}
+	return r
+}
 
 // RelayToProtoAddr is t_relay_to_proto_addr: proto is udp, tcp or tls
 // (any case; "" is udp).
@@ -238,7 +249,7 @@ func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
 		logErr(ctx, fmt.Sprintf("t_relay_to_proto_addr: expected an IP address and a port 1-65535, got %s and %d", core.LogQuote(host), port))
 		return -1
 	}
-	return relayTo(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), p, "t_relay_to_proto_addr")
+	return relayCounted(ctx, netip.AddrPortFrom(a.Unmap(), uint16(port)), p, "t_relay_to_proto_addr")
 }
 
 func relayTo(ctx *core.Ctx, to netip.AddrPort, toProto core.Proto, fn string) int {

@@ -25,15 +25,16 @@ const bufSlack = 512
 // TM is the transaction layer of one runtime: the table, the timers and the
 // settings from modparams.
 type TM struct {
-	rt     *core.Runtime
-	clock  Clock
-	tm     Timers
-	mode   int // failure_reply_mode
-	tab    table
-	wheel  wheel
-	tenv   *env // the timer goroutine's
-	stop   chan struct{}
-	stopWG sync.WaitGroup
+	missing sync.Map // failure route names found missing, logged once
+	rt      *core.Runtime
+	clock   Clock
+	tm      Timers
+	mode    int // failure_reply_mode
+	tab     table
+	wheel   wheel
+	tenv    *env // the timer goroutine's
+	stop    chan struct{}
+	stopWG  sync.WaitGroup
 	// guard admits new transactions (the -m budget); memguard.Default
 	// unless a test gives its own.
 	guard *memguard.Guard
@@ -65,10 +66,11 @@ func (s rtSender) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
 // the VM and contexts to run script routes on, and scratch messages. Each
 // worker Ctx has one (in its slot) and the timer goroutine has one.
 type env struct {
-	t    *TM
-	out  core.Sender
-	vm   core.VM
-	newV bool // vm was built by this env (timer goroutine) and is closed with it
+	t     *TM
+	out   core.Sender
+	vm    core.VM
+	newV  bool   // vm was built by this env (timer goroutine) and is closed with it
+	vmGen uint64 // the program generation (rt.VMGen) vm was built from
 
 	scratch sip.Msg // building branches, CANCELs and ACKs
 	rmsg    sip.Msg // the kept request, for local replies
@@ -901,6 +903,11 @@ func (t *TM) sendBest(e *env, c *cell) {
 // its own whose message is the kept request, as Kamailio's faked request.
 func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteKind, idx, code int) {
 	vm := e.vm
+	if vm != nil && e == t.tenv && e.newV && t.rt != nil && t.rt.VMGen != nil && t.rt.VMGen() != e.vmGen {
+		// The script was reloaded: timer routes run the new one.
+		vm.Close()
+		e.vm, vm = nil, nil
+	}
 	if vm == nil {
 		if e != t.tenv || t.rt == nil || t.rt.NewVM == nil {
 			e.log(core.LErr, "no VM to run "+name+" on")
@@ -912,6 +919,9 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 			return
 		}
 		e.vm, e.newV, vm = v, true, v
+		if t.rt.VMGen != nil {
+			e.vmGen = t.rt.VMGen()
+		}
 	}
 	c.mu.Lock()
 	if c.gen.Load() != gen || !c.live {
@@ -946,7 +956,10 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	if err != nil && err != core.ErrNoCallback {
 		e.log(core.LErr, name+" failed for Call-ID "+core.LogQuote(e.fmsg.CallID())+": "+core.LogValue(err.Error()))
 	} else if err == core.ErrNoCallback {
-		e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure)")
+		// After a reload the function may have gone: said once per name.
+		if _, said := t.missing.LoadOrStore(name, true); !said {
+			e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure); transactions naming it get no failure route")
+		}
 	}
 }
 

@@ -172,6 +172,9 @@ func init() {
 		Start:      []core.StartFunc{start},
 		Stop:       []core.StopFunc{stop},
 		ReplyHooks: []core.ReplyHook{replyHook},
+		RPCs: []core.RPCSpec{
+			{Name: "tm.stats", Doc: "{current}: the transactions in memory (Kamailio's waiting, total and per-class reply counts are not kept yet).", Call: rpcStats},
+		},
 	})
 }
 
@@ -383,4 +386,5 @@ var (
 	_ func(*core.Runtime) error                      = start
 	_ func(*core.Runtime)                            = stop
 	_ func(*core.Ctx) bool                           = replyHook
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcStats
 )

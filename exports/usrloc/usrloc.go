@@ -133,6 +133,8 @@ func start(rt *core.Runtime) error {
 		return err
 	}
 	u := Get(rt)
+	rt.AddGauge("usrloc:registered_users", func() int64 { return int64(u.counts(true)) })
+	rt.AddGauge("usrloc:location-contacts", func() int64 { return int64(u.counts(false)) })
 	if mode := intParam(rt, "db_mode", 0); mode != 0 {
 		u.db = store.Open(DBPath(strParam(rt, "db_path"), strParam(rt, "db_url")))
 		file, _ := os.Stat(u.db.Path())
@@ -218,4 +220,25 @@ func Received(ctx *core.Ctx) string {
 		return st.uri
 	}
 	return ""
+}
+
+// counts sums the records (aors) or the bindings of every table, for the
+// usrloc statistics.
+func (u *Usrloc) counts(records bool) int {
+	u.mu.Lock()
+	ts := make([]*Table, 0, len(u.tables))
+	for _, t := range u.tables {
+		ts = append(ts, t)
+	}
+	u.mu.Unlock()
+	n := 0
+	for _, t := range ts {
+		r, c := t.Len()
+		if records {
+			n += r
+		} else {
+			n += c
+		}
+	}
+	return n
 }

@@ -19,11 +19,23 @@ func init() {
 		},
 		Start: []core.StartFunc{start},
 		Stop:  []core.StopFunc{stop},
+		RPCs: []core.RPCSpec{
+			{Name: "ul.dump", Doc: "Every table's records: {Domains: [{Domain: {Domain, Size, AoRs: [{Info: {AoR, Contacts: [{Contact: {Address, Expires, Q, Call-ID, CSeq, User-Agent, Received, Path, ...}}]}}], Stats: {Records}}}]}.", Call: rpcDump},
+			{Name: "ul.flush", Doc: "Write the pending changes to the database now (nothing with db_mode 0).", Call: rpcFlush},
+			{Name: "ul.lookup", Doc: "ul.lookup TABLE AOR: {AoR, Contacts: [...]}, or an error when it has none. AOR is user@domain, a SIP URI, or the user alone without use_domain.", Call: rpcLookup},
+			{Name: "ul.rm", Doc: "ul.rm TABLE AOR: remove the AoR's bindings.", Call: rpcRm},
+			{Name: "ul.rm_contact", Doc: "ul.rm_contact TABLE AOR CONTACT: remove one binding, by its Contact URI.", Call: rpcRmContact},
+		},
 	})
 }
 
 // The build breaks here when a Go function's signature drifts from exports/usrloc/module.yaml.
 var (
-	_ func(*core.Runtime) error = start
-	_ func(*core.Runtime)       = stop
+	_ func(*core.Runtime) error                      = start
+	_ func(*core.Runtime)                            = stop
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcDump
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcFlush
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcLookup
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcRm
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcRmContact
 )

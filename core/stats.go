@@ -1,0 +1,168 @@
+package core
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Statistics as Kamailio names them ("core:rcv_requests",
+// "sl:sent_replies"): counters that each worker bumps in its own block
+// (one uncontended atomic add, no lock, no allocation) and that a reader
+// sums over the blocks; and gauges that a module computes when asked
+// (tmx:active_transactions, usrloc:registered_users).
+
+// MaxCounters bounds the counters a binary defines.
+const MaxCounters = 128
+
+// Counter is a registered counter's index.
+type Counter uint16
+
+type counterInfo struct {
+	group, name, module string
+}
+
+var counters []counterInfo
+
+// NewCounter registers the counter "group:name", shown when module is
+// loaded ("" for the core). Call it from a package's var block (init).
+func NewCounter(module, group, name string) Counter {
+	if len(counters) >= MaxCounters {
+		panic("core: more than MaxCounters counters")
+	}
+	counters = append(counters, counterInfo{group: group, name: name, module: module})
+	return Counter(len(counters) - 1)
+}
+
+// The core's forwarding counters, bumped by whoever forwards (kcore's
+// forward, tm's relay, the router's stateless reply forwarding).
+var (
+	StatFwdRequests = NewCounter("", "core", "fwd_requests")
+	StatFwdReplies  = NewCounter("", "core", "fwd_replies")
+)
+
+// StatBlock is one worker's counters; the padding keeps two workers'
+// blocks off one cache line.
+type StatBlock struct {
+	_ [64]byte
+	v [MaxCounters]atomic.Uint64
+	_ [64]byte
+}
+
+// Add bumps counter c.
+func (b *StatBlock) Add(c Counter, n uint64) { b.v[c].Add(n) }
+
+type statState struct {
+	mu     sync.Mutex
+	blocks []*StatBlock
+	shared StatBlock // for code outside a worker (timers)
+	base   [MaxCounters]uint64
+	gauges map[string]func() int64
+}
+
+// NewStatBlock gives a worker its own counters.
+func (rt *Runtime) NewStatBlock() *StatBlock {
+	b := &StatBlock{}
+	rt.st.mu.Lock()
+	rt.st.blocks = append(rt.st.blocks, b)
+	rt.st.mu.Unlock()
+	return b
+}
+
+// Count bumps counter c in the worker's block (the runtime's shared one
+// outside a worker).
+func (c *Ctx) Count(n Counter) {
+	if c.Stats != nil {
+		c.Stats.v[n].Add(1)
+	} else if c.RT != nil {
+		c.RT.st.shared.v[n].Add(1)
+	}
+}
+
+// CountRT bumps counter c outside a worker.
+func (rt *Runtime) CountRT(n Counter) { rt.st.shared.v[n].Add(1) }
+
+// AddGauge registers a statistic computed when read, such as
+// "tmx:active_transactions". Resets do not touch it.
+func (rt *Runtime) AddGauge(name string, get func() int64) {
+	rt.st.mu.Lock()
+	if rt.st.gauges == nil {
+		rt.st.gauges = map[string]func() int64{}
+	}
+	rt.st.gauges[name] = get
+	rt.st.mu.Unlock()
+}
+
+// Stat is one statistic's name and value.
+type Stat struct {
+	Name  string
+	Value int64
+}
+
+func (rt *Runtime) counterShown(ci counterInfo) bool {
+	return ci.module == "" || rt.Reg == nil || rt.Reg.Module(ci.module) != nil
+}
+
+// Stats returns the statistics matching what, as Kamailio's
+// stats.get_statistics reads it: "all", "group:" for a group, or
+// "group:name" / "name" for one; sorted by name.
+func (rt *Runtime) Stats(what string) []Stat {
+	rt.st.mu.Lock()
+	defer rt.st.mu.Unlock()
+	var out []Stat
+	for i, ci := range counters {
+		if !rt.counterShown(ci) {
+			continue
+		}
+		full := ci.group + ":" + ci.name
+		if !statMatch(what, ci.group, ci.name) {
+			continue
+		}
+		v := rt.st.shared.v[i].Load()
+		for _, b := range rt.st.blocks {
+			v += b.v[i].Load()
+		}
+		out = append(out, Stat{full, int64(v - rt.st.base[i])})
+	}
+	for name, get := range rt.st.gauges {
+		g, n, _ := strings.Cut(name, ":")
+		if statMatch(what, g, n) {
+			out = append(out, Stat{name, get()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func statMatch(what, group, name string) bool {
+	switch {
+	case what == "all":
+		return true
+	case strings.HasSuffix(what, ":"):
+		return what[:len(what)-1] == group
+	case strings.Contains(what, ":"):
+		return what == group+":"+name
+	}
+	return what == name
+}
+
+// ResetStats zeroes the counters matching what (gauges stay) and
+// returns how many were reset.
+func (rt *Runtime) ResetStats(what string) int {
+	rt.st.mu.Lock()
+	defer rt.st.mu.Unlock()
+	n := 0
+	for i, ci := range counters {
+		if !rt.counterShown(ci) || !statMatch(what, ci.group, ci.name) {
+			continue
+		}
+		v := rt.st.shared.v[i].Load()
+		for _, b := range rt.st.blocks {
+			v += b.v[i].Load()
+		}
+		rt.st.base[i] = v
+		n++
+	}
+	return n
+}

@@ -1,0 +1,62 @@
+package server_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"kemi/core/loader"
+	"kemi/server"
+)
+
+type nopWriter struct{}
+
+func (nopWriter) WriteTo([]byte, netip.AddrPort) error { return nil }
+
+// BenchmarkOps_WorkerOptions is one OPTIONS through a worker (parse, the
+// script, an sl reply): the router's and sl's statistics are on this
+// path, so it shows their cost (issue 15 item 3) and that they allocate
+// nothing.
+func BenchmarkOps_WorkerOptions(b *testing.B) {
+	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: config("udp:127.0.0.1:5070"), LogOut: &syncBuf{}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Worker(netip.MustParseAddrPort("127.0.0.1:5070"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := options("sip:x@127.0.0.1:5070")
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	b.ReportAllocs()
+	for b.Loop() {
+		w.HandlePacket(msg, src, nopWriter{})
+	}
+}
+
+// TestOps_StatsNoAllocPerMessage (issue 15 item 3): counting a message
+// (core:rcv_requests, sl:sent_replies...) allocates nothing.
+func TestOps_StatsNoAllocPerMessage(t *testing.T) {
+	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: config("udp:127.0.0.1:5070"), LogOut: &syncBuf{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Worker(netip.MustParseAddrPort("127.0.0.1:5070"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := options("sip:x@127.0.0.1:5070")
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	w.HandlePacket(msg, src, nopWriter{})
+	if n := testing.AllocsPerRun(200, func() { w.HandlePacket(msg, src, nopWriter{}) }); n != 0 {
+		t.Errorf("%v allocations per message", n)
+	}
+	var got int64
+	for _, st := range s.Setup.RT.Stats("core:rcv_requests") {
+		got = st.Value
+	}
+	if got != 202 {
+		t.Errorf("core:rcv_requests = %d, want 202", got)
+	}
+}
