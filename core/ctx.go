@@ -64,6 +64,18 @@ type StreamConn interface {
 // IsStream reports whether p is a connection-oriented transport.
 func (p Proto) IsStream() bool { return p == TCP || p == TLS }
 
+// ProtoOfTransport maps sip.URINextHop's transport (sip.TransportUDP,
+// TransportTCP, TransportTLS) to a Proto.
+func ProtoOfTransport(tr int) Proto {
+	switch tr {
+	case sip.TransportTCP:
+		return TCP
+	case sip.TransportTLS:
+		return TLS
+	}
+	return UDP
+}
+
 // Sender writes a serialized message to the network.
 type Sender interface {
 	SendTo(b []byte, proto Proto, to netip.AddrPort) error

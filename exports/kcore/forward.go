@@ -45,7 +45,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 		target = ctx.Scratch
 	}
 	dst, name, tr, why := sip.URINextHop(target)
-	proto := transportProto(tr)
+	proto := core.ProtoOfTransport(tr)
 	sni := ""
 	if name {
 		// A host name: RFC 3263's first target (stateless forwarding has
@@ -55,7 +55,7 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 			why = err.Error()
 		} else {
 			dst, why = ts[0].Addr, ""
-			proto, sni = resolveProto(ts[0].Proto), ts[0].Host
+			proto, sni = ts[0].Proto.CoreProto(), ts[0].Host
 		}
 	}
 	if why != "" {
@@ -119,28 +119,6 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 	}
 	ctx.Count(core.StatFwdRequests)
 	return 1
-}
-
-// transportProto maps sip.URINextHop's transport to a core.Proto.
-func transportProto(tr int) core.Proto {
-	switch tr {
-	case sip.TransportTCP:
-		return core.TCP
-	case sip.TransportTLS:
-		return core.TLS
-	}
-	return core.UDP
-}
-
-// resolveProto maps a DNS target's transport to a core.Proto.
-func resolveProto(p resolve.Proto) core.Proto {
-	switch p {
-	case resolve.TCP:
-		return core.TCP
-	case resolve.TLS:
-		return core.TLS
-	}
-	return core.UDP
 }
 
 // appendSLVia writes our Via for a request forwarded statelessly. Its

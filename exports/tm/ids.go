@@ -2,7 +2,6 @@ package tm
 
 import (
 	"kemi/core"
-	"kemi/internal/resolve"
 	"net/netip"
 	"strconv"
 
@@ -114,25 +113,3 @@ func appendViaProto(dst []byte, proto core.Proto, local netip.AddrPort, id uint6
 // sip.URIDestinationOrName, shared with the core's forward); a host name
 // is for internal/resolve.
 func destination(uri []byte) (netip.AddrPort, bool, string) { return sip.URIDestinationOrName(uri) }
-
-// transportProto maps sip.URINextHop's transport to a core.Proto.
-func transportProto(tr int) core.Proto {
-	switch tr {
-	case sip.TransportTCP:
-		return core.TCP
-	case sip.TransportTLS:
-		return core.TLS
-	}
-	return core.UDP
-}
-
-// resolveProto maps a DNS target's transport to a core.Proto.
-func resolveProto(p resolve.Proto) core.Proto {
-	switch p {
-	case resolve.TCP:
-		return core.TCP
-	case resolve.TLS:
-		return core.TLS
-	}
-	return core.UDP
-}

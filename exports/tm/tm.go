@@ -389,14 +389,14 @@ func (t *TM) stateless(ctx *core.Ctx, id uint64, to netip.AddrPort, toProto core
 		var name bool
 		var tr int
 		dst, name, tr, why = sip.URINextHop(target)
-		proto = transportProto(tr)
+		proto = core.ProtoOfTransport(tr)
 		if name {
 			ts, err := resolve.Default().AppendURITargets(nil, target)
 			if err != nil {
 				why = err.Error()
 			} else {
 				dst, why = ts[0].Addr, ""
-				proto, sni = resolveProto(ts[0].Proto), ts[0].Host
+				proto, sni = ts[0].Proto.CoreProto(), ts[0].Host
 			}
 		}
 		if why != "" {

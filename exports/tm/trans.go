@@ -462,14 +462,14 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		var name bool
 		var tr int
 		dst, name, tr, why = sip.URINextHop(target)
-		e.hopProto = transportProto(tr)
+		e.hopProto = core.ProtoOfTransport(tr)
 		if name {
 			var err error
 			if e.tgts, err = resolve.Default().AppendURITargets(e.tgts[:0], target); err != nil {
 				return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %v", err)
 			}
 			dst, why = e.tgts[0].Addr, ""
-			e.hopProto, e.hopSNI = resolveProto(e.tgts[0].Proto), e.tgts[0].Host
+			e.hopProto, e.hopSNI = e.tgts[0].Proto.CoreProto(), e.tgts[0].Host
 		}
 		if why != "" {
 			return out, netip.AddrPort{}, bflags, fmt.Errorf("destination: %s", why)

@@ -11,10 +11,23 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"kemi/core"
 )
 
 // Proto is a SIP transport a target is reached over.
 type Proto uint8
+
+// CoreProto is p as core names transports.
+func (p Proto) CoreProto() core.Proto {
+	switch p {
+	case TCP:
+		return core.TCP
+	case TLS:
+		return core.TLS
+	}
+	return core.UDP
+}
 
 // The transports RFC 3263 resolves to.
 const (
