@@ -3,12 +3,11 @@ package js
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"kemi/core"
+	"kemi/engines/enginetest"
 )
 
 // TestHardening_JSMemoryBomb: a script that asks for far more memory than
@@ -17,50 +16,40 @@ import (
 // served, and the heap comes back (issue 10 item 5).
 func TestHardening_JSMemoryBomb(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	before := ms.HeapAlloc
-	cases := []struct{ cb, want string }{
-		{"bomb_repeat", "String.prototype.repeat would make at least 2147483648 characters; memory_budget is 64 MiB"},
-		{"bomb_pad_start", "String.prototype.padStart would make at least 1073741824 characters"},
-		{"bomb_pad_end", "String.prototype.padEnd would make at least 1073741824 characters"},
-		{"bomb_array", "Array would make at least 1000000000 elements"},
-		{"bomb_new_array", "Array would make at least 2147483647 elements"},
-		{"bomb_fill", "Array.prototype.fill would make at least 1000000000 elements"},
-		{"bomb_sparse", "Array.prototype.forEach would make at least 1000000001 elements"},
-		{"bomb_join", "Array.prototype.join would make at least 131999934 characters"},
-		{"bomb_join_refs", "Array.prototype.join would make at least 68157440 characters"},
-		{"bomb_array_like", "Array.prototype.fill would make at least 1000000000 elements"},
-		{"bomb_from", "Array.from would make at least 1000000000 elements"},
-		{"bomb_apply", "Function.prototype.apply would make at least 1000000000 elements"},
-		{"bomb_typed", "Uint8Array would make at least 2147483648 bytes"},
-		{"bomb_buffer", "ArrayBuffer would make at least 2147483648 bytes"},
-		{"bomb_replace", "String.prototype.replaceAll would make at least 68158576 characters"},
-		{"bomb_split", "String.prototype.split would make at least 16777216 elements"},
-		{"bomb_concat", "String.prototype.concat would make at least 104857600 characters"},
-		{"bomb_spread", "Array.prototype.values would make at least 100000000 elements"},
-		{"bomb_spread_call", "Array.prototype.values would make at least 100000000 elements"},
-		{"bomb_set", "Array.prototype.values would make at least 1000000000 elements"},
-		{"bomb_json_sparse", "JSON.stringify would make at least 100000000 elements"},
-		{"bomb_json_refs", "JSON.stringify would make at least 67109056 characters"},
-		{"bomb_flat", "Array.prototype.flat would make at least 5242880 elements"},
-		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
-		{"bomb_doubling_array", "the heap grew by more than memory_budget 64 MiB during this message"},
+	bombs := []enginetest.Bomb{
+		{Callback: "bomb_repeat", Want: "String.prototype.repeat would make at least 2147483648 characters; memory_budget is 64 MiB"},
+		{Callback: "bomb_pad_start", Want: "String.prototype.padStart would make at least 1073741824 characters"},
+		{Callback: "bomb_pad_end", Want: "String.prototype.padEnd would make at least 1073741824 characters"},
+		{Callback: "bomb_array", Want: "Array would make at least 1000000000 elements"},
+		{Callback: "bomb_new_array", Want: "Array would make at least 2147483647 elements"},
+		{Callback: "bomb_fill", Want: "Array.prototype.fill would make at least 1000000000 elements"},
+		{Callback: "bomb_sparse", Want: "Array.prototype.forEach would make at least 1000000001 elements"},
+		{Callback: "bomb_join", Want: "Array.prototype.join would make at least 131999934 characters"},
+		{Callback: "bomb_join_refs", Want: "Array.prototype.join would make at least 68157440 characters"},
+		{Callback: "bomb_array_like", Want: "Array.prototype.fill would make at least 1000000000 elements"},
+		{Callback: "bomb_from", Want: "Array.from would make at least 1000000000 elements"},
+		{Callback: "bomb_apply", Want: "Function.prototype.apply would make at least 1000000000 elements"},
+		{Callback: "bomb_typed", Want: "Uint8Array would make at least 2147483648 bytes"},
+		{Callback: "bomb_buffer", Want: "ArrayBuffer would make at least 2147483648 bytes"},
+		{Callback: "bomb_replace", Want: "String.prototype.replaceAll would make at least 68158576 characters"},
+		{Callback: "bomb_split", Want: "String.prototype.split would make at least 16777216 elements"},
+		{Callback: "bomb_concat", Want: "String.prototype.concat would make at least 104857600 characters"},
+		{Callback: "bomb_spread", Want: "Array.prototype.values would make at least 100000000 elements"},
+		{Callback: "bomb_spread_call", Want: "Array.prototype.values would make at least 100000000 elements"},
+		{Callback: "bomb_set", Want: "Array.prototype.values would make at least 1000000000 elements"},
+		{Callback: "bomb_json_sparse", Want: "JSON.stringify would make at least 100000000 elements"},
+		{Callback: "bomb_json_refs", Want: "JSON.stringify would make at least 67109056 characters"},
+		{Callback: "bomb_flat", Want: "Array.prototype.flat would make at least 5242880 elements"},
+		{Callback: "bomb_doubling", Want: "the heap grew by more than memory_budget 64 MiB during this message"},
+		{Callback: "bomb_doubling_array", Want: "the heap grew by more than memory_budget 64 MiB during this message"},
 	}
-	for _, c := range cases {
-		t0 := time.Now()
-		err := vm.Call(ctx, c.cb)
-		runtime.ReadMemStats(&ms)
-		t.Logf("%s: stopped after %v, heap in use %d MiB", c.cb, time.Since(t0).Round(time.Millisecond), ms.HeapInuse>>20)
-		if err == nil || !errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "script budget exhausted (memory: "+c.want) {
-			t.Errorf("%s: err = %v, want the memory budget error %q", c.cb, err, c.want)
-		}
+	enginetest.CheckBombs(t, vm, ctx, func() error {
 		f.Replies = nil
 		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
-			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.Replies)
+			return fmt.Errorf("err=%v replies=%q", err, f.Replies)
 		}
-	}
+		return nil
+	}, bombs)
 	err := vm.Call(ctx, "bomb_repeat")
 	if pos := fmt.Sprintf("testdata/engine.js:%d:", lineOf(t, "engine.js", "bomb_repeat")); err == nil || !strings.HasPrefix(err.Error(), pos) {
 		t.Errorf("bomb_repeat: err = %v, want it at %s (the script's line, not the checks')", err, pos)
@@ -69,12 +58,6 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 	if err := vm.Call(ctx, "bomb_caught"); !errors.Is(err, core.ErrBudget) || len(f.Infos) != 0 {
 		t.Errorf("bomb_caught: err=%v infos=%q, want an uncatchable budget error", err, f.Infos)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	if ms.HeapAlloc > before+16<<20 {
-		t.Errorf("heap after the bombs: %d MiB, before %d MiB; want it back", ms.HeapAlloc>>20, before>>20)
-	}
-	t.Logf("heap before %d MiB, after the bombs and GC %d MiB", before>>20, ms.HeapAlloc>>20)
 }
 
 // TestHardening_JSMemoryWithinBudget: ordinary use of the checked builtins

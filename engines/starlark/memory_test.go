@@ -3,12 +3,11 @@ package starlark
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"kemi/core"
+	"kemi/engines/enginetest"
 )
 
 // TestHardening_StarlarkMemoryBomb: a script that asks for far more memory
@@ -17,59 +16,41 @@ import (
 // served, and the heap comes back (issue 10 item 5).
 func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	before := ms.HeapAlloc
-	cases := []struct{ cb, want string }{
-		{"bomb_list_range", "range would make at least 1000000000 elements; memory_budget is 64 MiB"},
-		{"bomb_range_float", "got float, want int"},
-		{"bomb_str_mul", "string * int would make at least 17179869184 bytes"},
-		{"bomb_str_mul_big", "string * int would make at least 536870912 bytes"},
-		{"bomb_list_mul", "list * int would make at least 536870912 elements"},
-		{"bomb_int_mul_list", "tuple * int would make at least 268435456 elements"},
-		{"bomb_aug_mul", "string * int would make at least 536870912 bytes"},
-		{"bomb_aug_index", "string * int would make at least 268435456 bytes"},
-		{"bomb_join", "string.join would make at least 68157440 bytes"},
-		{"bomb_replace", "string.replace would make at least 1048576000 bytes"},
-		{"bomb_format", "string.format would make at least 1048581000 bytes"},
-		{"bomb_percent", "string % args would make at least 1048580000 bytes"},
-		{"bomb_str_refs", "str would make at least 67109120 bytes"},
-		{"bomb_split", "string.split would make at least 33554433 elements"},
-		{"bomb_sorted_elems", "sorted would make at least 8388608 elements"},
-		{"bomb_max_range", "range would make at least 1152921504606846976 elements"},
-		{"bomb_doubling", "the heap grew by more than memory_budget 64 MiB during this message"},
+	bombs := []enginetest.Bomb{
+		{Callback: "bomb_list_range", Want: "range would make at least 1000000000 elements; memory_budget is 64 MiB"},
+		{Callback: "bomb_range_float", Want: "got float, want int", Plain: true},
+		{Callback: "bomb_str_mul", Want: "string * int would make at least 17179869184 bytes"},
+		{Callback: "bomb_str_mul_big", Want: "string * int would make at least 536870912 bytes"},
+		{Callback: "bomb_list_mul", Want: "list * int would make at least 536870912 elements"},
+		{Callback: "bomb_int_mul_list", Want: "tuple * int would make at least 268435456 elements"},
+		{Callback: "bomb_aug_mul", Want: "string * int would make at least 536870912 bytes"},
+		{Callback: "bomb_aug_index", Want: "string * int would make at least 268435456 bytes"},
+		{Callback: "bomb_join", Want: "string.join would make at least 68157440 bytes"},
+		{Callback: "bomb_replace", Want: "string.replace would make at least 1048576000 bytes"},
+		{Callback: "bomb_format", Want: "string.format would make at least 1048581000 bytes"},
+		{Callback: "bomb_percent", Want: "string % args would make at least 1048580000 bytes"},
+		{Callback: "bomb_str_refs", Want: "str would make at least 67109120 bytes"},
+		{Callback: "bomb_split", Want: "string.split would make at least 33554433 elements"},
+		{Callback: "bomb_sorted_elems", Want: "sorted would make at least 8388608 elements"},
+		{Callback: "bomb_max_range", Want: "range would make at least 1152921504606846976 elements"},
+		{Callback: "bomb_doubling", Want: "the heap grew by more than memory_budget 64 MiB during this message"},
 		// extend's own check, unless the heap watch, still seeing the
 		// doubling bomb's garbage on a loaded machine, gets there first.
-		{"bomb_list_extend", ""},
+		{Callback: "bomb_list_extend", Want: ""},
 		// Whichever sees it first: the heap watch or extend's check.
-		{"bomb_list_doubling", ""},
+		{Callback: "bomb_list_doubling", Want: ""},
 	}
-	for _, c := range cases {
-		t0 := time.Now()
-		err := vm.Call(ctx, c.cb)
-		runtime.ReadMemStats(&ms)
-		t.Logf("%s: stopped after %v, heap in use %d MiB", c.cb, time.Since(t0).Round(time.Millisecond), ms.HeapInuse>>20)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: err = %v, want %q", c.cb, err, c.want)
-		} else if c.cb != "bomb_range_float" && (!errors.Is(err, core.ErrBudget) || !strings.Contains(err.Error(), "script budget exhausted (memory: ")) {
-			t.Errorf("%s: err = %v, want the memory budget error", c.cb, err)
-		}
+	enginetest.CheckBombs(t, vm, ctx, func() error {
 		f.Replies = nil
 		if err := vm.Call(ctx, "ksr_request_route"); err != nil || len(f.Replies) != 1 {
-			t.Fatalf("after %s: err=%v replies=%q, want the next message served", c.cb, err, f.Replies)
+			return fmt.Errorf("err=%v replies=%q", err, f.Replies)
 		}
-	}
+		return nil
+	}, bombs)
 	err := vm.Call(ctx, "bomb_list_range")
 	if pos := fmt.Sprintf("testdata/engine.star:%d:", lineOf(t, "engine.star", "bomb_list_range")); err == nil || !strings.HasPrefix(err.Error(), pos) {
 		t.Errorf("bomb_list_range: err = %v, want it at %s", err, pos)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	if ms.HeapAlloc > before+16<<20 {
-		t.Errorf("heap after the bombs: %d MiB, before %d MiB; want it back", ms.HeapAlloc>>20, before>>20)
-	}
-	t.Logf("heap before %d MiB, after the bombs and GC %d MiB", before>>20, ms.HeapAlloc>>20)
 }
 
 // TestHardening_StarlarkMemoryWithinBudget: ordinary use of the checked
