@@ -241,6 +241,18 @@ func (s *Server) Serve(ctx context.Context) error {
 	var fatalOnce sync.Once
 	stop, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// newWorker builds a worker for packets or streams arriving on local.
+	// A VM that builds once at check time builds again here; failing now
+	// means the script's top level misbehaves, which stops the server.
+	newWorker := func(local netip.AddrPort) packetStreamHandler {
+		w, err := s.Worker(local)
+		if err != nil {
+			fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
+			cancel()
+			return nopHandler{}
+		}
+		return w
+	}
 	for _, c := range s.conns {
 		c := c
 		local := c.LocalAddr()
@@ -249,17 +261,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- c.Serve(func(int) transport.Handler {
-				w, err := s.Worker(local)
-				if err != nil {
-					// A VM that builds once at check time builds again here;
-					// failing now means the script's top level misbehaves.
-					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
-					cancel()
-					return nopHandler{}
-				}
-				return w
-			})
+			errs <- c.Serve(func(int) transport.Handler { return newWorker(local) })
 		}()
 	}
 	if st := s.streams; st != nil {
@@ -271,15 +273,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- st.Serve(func(int) transport.StreamHandler {
-				w, err := s.Worker(local)
-				if err != nil {
-					fatalOnce.Do(func() { fatal = fmt.Errorf("worker: %w", err) })
-					cancel()
-					return nopHandler{}
-				}
-				return w
-			})
+			errs <- st.Serve(func(int) transport.StreamHandler { return newWorker(local) })
 		}()
 	}
 	var serveErr error
@@ -345,6 +339,13 @@ func (s *Server) closeConns() {
 
 // nopHandler drops what a reader gets when its worker could not be built
 // (the server is stopping).
+// packetStreamHandler is what a worker is: a handler of datagrams and of
+// stream messages.
+type packetStreamHandler interface {
+	transport.Handler
+	transport.StreamHandler
+}
+
 type nopHandler struct{}
 
 func (nopHandler) HandlePacket([]byte, netip.AddrPort, transport.Writer) {}
