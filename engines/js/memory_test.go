@@ -16,6 +16,7 @@ import (
 // served, and the heap comes back (issue 10 item 5).
 func TestHardening_JSMemoryBomb(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.js")
+	before := enginetest.HeapAlloc()
 	bombs := []enginetest.Bomb{
 		{Callback: "bomb_repeat", Want: "String.prototype.repeat would make at least 2147483648 characters; memory_budget is 64 MiB"},
 		{Callback: "bomb_pad_start", Want: "String.prototype.padStart would make at least 1073741824 characters"},
@@ -58,6 +59,7 @@ func TestHardening_JSMemoryBomb(t *testing.T) {
 	if err := vm.Call(ctx, "bomb_caught"); !errors.Is(err, core.ErrBudget) || len(f.Infos) != 0 {
 		t.Errorf("bomb_caught: err=%v infos=%q, want an uncatchable budget error", err, f.Infos)
 	}
+	enginetest.CheckHeapBack(t, before)
 }
 
 // TestHardening_JSMemoryWithinBudget: ordinary use of the checked builtins

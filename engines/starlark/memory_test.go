@@ -16,6 +16,7 @@ import (
 // served, and the heap comes back (issue 10 item 5).
 func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 	f, _, vm, ctx := load(t, "engine.star")
+	before := enginetest.HeapAlloc()
 	bombs := []enginetest.Bomb{
 		{Callback: "bomb_list_range", Want: "range would make at least 1000000000 elements; memory_budget is 64 MiB"},
 		{Callback: "bomb_range_float", Want: "got float, want int", Plain: true},
@@ -51,6 +52,7 @@ func TestHardening_StarlarkMemoryBomb(t *testing.T) {
 	if pos := fmt.Sprintf("testdata/engine.star:%d:", lineOf(t, "engine.star", "bomb_list_range")); err == nil || !strings.HasPrefix(err.Error(), pos) {
 		t.Errorf("bomb_list_range: err = %v, want it at %s", err, pos)
 	}
+	enginetest.CheckHeapBack(t, before)
 }
 
 // TestHardening_StarlarkMemoryWithinBudget: ordinary use of the checked
