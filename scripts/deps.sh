@@ -18,6 +18,7 @@ npm                                                                npm
 /usr/bin/rtpengine                                                 rtpengine-daemon
 kamcli                                                             kamcli
 promtool                                                           prometheus
+redis-server                                                       redis-server
 '
 
 # missing prints the packages whose checks fail, each once, on one line.
