@@ -157,7 +157,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 		first = s.conns[0]
 	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {
@@ -175,7 +175,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 		byLocal[c.LocalAddr()] = c
 	}
 	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {

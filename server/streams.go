@@ -181,6 +181,12 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		return router.SendStream(st, b, proto, to, transport.SendOptions{
 			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
 	}
+	rt.StreamConn = func(id uint64) core.StreamConn {
+		if c := st.Conn(id); c != nil && !c.Closed() {
+			return c
+		}
+		return nil
+	}
 	rt.AddConnAlias = func(id uint64, addr netip.AddrPort) bool {
 		c := st.Conn(id)
 		if c == nil || c.Closed() {
@@ -194,12 +200,15 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		local[core.UDP] = s.conns[0].LocalAddr()
 	}
 	for _, l := range s.streamLs {
-		p := core.TCP
+		// WebSocket shares the TCP and TLS listens.
+		p, wp := core.TCP, core.WS
 		if l.Proto() == transport.TLS {
-			p = core.TLS
+			p, wp = core.TLS, core.WSS
 		}
-		if _, ok := local[p]; !ok {
-			local[p] = l.LocalAddr()
+		for _, p := range []core.Proto{p, wp} {
+			if _, ok := local[p]; !ok {
+				local[p] = l.LocalAddr()
+			}
 		}
 	}
 	rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) {
@@ -247,14 +256,19 @@ func offlineStreams(rt *core.Runtime, setup *loader.Setup, out func(b []byte, pr
 			continue
 		}
 		ap := netip.AddrPortFrom(a, uint16(l.Port))
-		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS} {
-			if _, ok := local[p]; !ok && (l.Proto == p.String() || (l.Proto == "" && p == core.UDP)) {
+		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS, core.WS, core.WSS} {
+			lp := l.Proto
+			switch {
+			case lp == "tcp" && p == core.WS, lp == "tls" && p == core.WSS:
+				lp = p.String() // WebSocket shares the TCP and TLS listens
+			}
+			if _, ok := local[p]; !ok && (lp == p.String() || (lp == "" && p == core.UDP)) {
 				local[p] = ap
 			}
 		}
 	}
 	if first, ok := local[core.UDP]; ok {
-		for _, p := range []core.Proto{core.TCP, core.TLS} {
+		for _, p := range []core.Proto{core.TCP, core.TLS, core.WS, core.WSS} {
 			if _, ok := local[p]; !ok {
 				local[p] = first
 			}

@@ -757,10 +757,24 @@ read_globals = {
 				fields = {
 				},
 			},
+			websocket = {
+				fields = {
+					close = {},
+					close_conid = {},
+					close_reason = {},
+					handle_handshake = {},
+				},
+			},
 			x = {
 				fields = {
 					drop = {},
 					exit = {},
+				},
+			},
+			xhttp = {
+				fields = {
+					get_hu = {},
+					xhttp_reply = {},
 				},
 			},
 			xlog = {
