@@ -59,6 +59,9 @@ type wsState struct {
 	text   bool  // its first frame was a text frame
 	lastRx int64 // unix nanoseconds of the last frame received
 	pinged int64 // when the unanswered keepalive ping went, else 0
+	// partial: a frame (or fragmented message) was left incomplete; its
+	// first bytes came at the Conn's msgStart.
+	partial bool
 
 	wbuf []byte // a frame being written (under wmu)
 }
@@ -226,11 +229,11 @@ func (c *Conn) wsFrames() bool {
 	st := c.ws
 	s := c.s
 	now := time.Now().UnixNano()
-	wasPending := c.pending()
 	for {
 		start := c.r + st.asm
 		raw := c.buf[start:c.w]
 		if len(raw) == 0 {
+			c.wsPartial(now)
 			return true
 		}
 		h, hl, err := parseWSHeader(raw)
@@ -314,10 +317,20 @@ func (c *Conn) wsFrames() bool {
 			}
 		}
 	}
-	if !wasPending && c.pending() {
-		c.msgStart = now
-	}
+	c.wsPartial(now)
 	return true
+}
+
+// wsPartial starts the MessageTimeout clock when an incomplete frame or
+// message is left in the buffer, and stops it when none is.
+func (c *Conn) wsPartial(now int64) {
+	st := c.ws
+	switch p := c.pending(); {
+	case p && !st.partial:
+		st.partial, c.msgStart = true, now
+	case !p:
+		st.partial = false
+	}
 }
 
 // consume removes buf[from:to] (a frame handled), keeping a fragmented
