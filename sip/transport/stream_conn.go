@@ -139,7 +139,9 @@ func (c *Conn) closeWith(r closeReason) {
 	if c.closed.Swap(true) {
 		return
 	}
-	c.tcp.Close()
+	if c.tcp != nil { // nil only in framing tests without a socket
+		c.tcp.Close()
+	}
 }
 
 func (c *Conn) String() string {

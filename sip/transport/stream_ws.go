@@ -253,8 +253,10 @@ func (c *Conn) wsFrames() bool {
 			c.closeWith(reasonBadFrame)
 			return false
 		}
+		// Length is checked alone first: up to 2^63-1, it would overflow
+		// the sum.
 		total := int64(hl) + h.Length
-		if int64(st.asm)+total > int64(s.cfg.MaxMessage)+1 {
+		if h.Length > int64(s.cfg.MaxMessage) || int64(st.asm)+total > int64(s.cfg.MaxMessage)+1 {
 			s.Stats.WSBadFrames.Add(1)
 			c.writeClose(wsCloseTooBig, "message larger than the size limit")
 			c.closeWith(reasonTooBig)
