@@ -234,9 +234,10 @@ func (s *Server) Streams() *transport.Streams { return s.streams }
 // connections came and why they ended.
 func streamSummary(st *transport.Streams) string {
 	c := &st.Stats
-	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d",
+	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d; http refused %d; websocket upgrades %d, bad frames %d, unanswered pings %d",
 		c.Accepted.Load(), c.Opened.Load(), c.Received.Load(), c.ClosedByPeer.Load(), c.ClosedIdle.Load(), c.ClosedSlow.Load(),
-		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load())
+		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load(),
+		c.ClosedHTTP.Load(), c.Upgraded.Load(), c.ClosedBadFrame.Load(), c.ClosedNoPong.Load())
 }
 
 // offlineStreams lets an offline server (kemi test) send over TCP and TLS

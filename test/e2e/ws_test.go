@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // startWS runs testdata/ws (the WebSocket registrar and proxy) with the
@@ -140,5 +148,159 @@ Content-Length: 0
 	s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), 1, 1, "-s", "bob")
 	if why := <-done; why != "" {
 		t.Fatal(why)
+	}
+}
+
+// httpRaw sends req on a new TCP connection to addr and returns what
+// comes back until the server closes it (or 5 s pass).
+func httpRaw(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, req)
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestXHTTP_StatusNotFoundMalformedTenMegabytes (issue 14, xhttp): on
+// the port that serves SIP over UDP and TCP, the script answers GET
+// /status with JSON and an unknown path with its own 404; a malformed
+// request gets 400, a chunked one 411 and a 10 MB body 413, each closing
+// its connection; SIP over TCP and UDP on the same port is answered
+// before, during and after.
+func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
+	needSipp(t)
+	s := startWS(t, freePort(t))
+	sippTCP := func() { s.sipp(t, optionsScenario(t, 70, 404, "Not Found"), 5, 1, tcpArgs(t, "t1")...) }
+	sippTCP()
+
+	hc := &http.Client{Timeout: 5 * time.Second}
+	res, err := hc.Get("http://" + s.addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var st struct{ Status, Event string }
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &st) != nil || st.Status != "up" || st.Event != "xhttp:request" {
+		t.Fatalf("GET /status: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	// The same connection serves the next request (keep-alive).
+	res, err = hc.Get("http://" + s.addr + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 404 || string(body) != "no such page\n" {
+		t.Fatalf("GET /no/such/page: %d %q, want the script's 404", res.StatusCode, body)
+	}
+
+	for _, tc := range []struct{ name, req, want string }{
+		{"header without colon", "GET /status HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n", "HTTP/1.1 400 "},
+		{"bad content-length", "POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n", "HTTP/1.1 400 "},
+		{"chunked", "POST /status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", "HTTP/1.1 411 "},
+	} {
+		if got := httpRaw(t, s.addr, tc.req); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %q, want %q and the connection closed", tc.name, got, tc.want)
+		}
+	}
+
+	// 10 MB body: refused from its headers, while SIP goes on.
+	big, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer big.Close()
+	go func() {
+		big.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(big, "POST /status HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10485760\r\n\r\n")
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 160; i++ {
+			if _, err := big.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	s.sipp(t, optionsScenario(t, 70, 404, "Not Found"), 5, 1)
+	sippTCP()
+	big.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, _ := io.ReadAll(big)
+	if len(got) > 0 && !strings.HasPrefix(string(got), "HTTP/1.1 413 ") {
+		t.Errorf("10 MB body: got %q, want 413 (or a reset) and the connection closed", got)
+	}
+	sippTCP()
+	if res, err := hc.Get("http://" + s.addr + "/status"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("GET /status after the hostile requests: %v %v", res, err)
+	}
+	s.stop()
+	// Bad Content-Length, chunked and 10 MB, refused by the transport
+	// (the header without a colon is the parser's).
+	if !strings.Contains(s.Log(), "http refused 3;") {
+		t.Errorf("the stop line does not count 3 HTTP requests refused; log:\n%s", s.Log())
+	}
+}
+
+// TestWS_BadInputRealServer (issue 14, websocket bad input against the
+// binary): a handshake without the sip sub-protocol gets 400; an
+// unmasked frame closes its connection with 1002; a client that never
+// answers pings (keepalive_timeout 1) is closed within a few seconds;
+// SIP over UDP is answered meanwhile.
+func TestWS_BadInputRealServer(t *testing.T) {
+	needSipp(t)
+	s := startWS(t, freePort(t), "KATIMEOUT=1")
+	got := httpRaw(t, s.addr, "GET / HTTP/1.1\r\nHost: "+s.addr+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("handshake without sip: got %q, want 400", got)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	dial := func() (net.Conn, io.Reader) {
+		c, br, _, err := ws.Dialer{Protocols: []string{"sip"}}.Dial(ctx, "ws://"+s.addr+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = c
+		if br != nil {
+			r = br
+		}
+		return c, r
+	}
+	c, r := dial()
+	defer c.Close()
+	ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS sip:x SIP/2.0\r\n\r\n")))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := ws.ReadFrame(r)
+	if code, _ := ws.ParseCloseFrameData(f.Payload); err != nil || f.Header.OpCode != ws.OpClose || code != ws.StatusProtocolError {
+		t.Errorf("unmasked frame: got opcode %v %q (%v), want close 1002", f.Header.OpCode, f.Payload, err)
+	}
+
+	silent, sr := dial()
+	defer silent.Close()
+	silent.SetReadDeadline(time.Now().Add(6 * time.Second))
+	start := time.Now()
+	pings := 0
+	for {
+		f, err := ws.ReadFrame(sr)
+		if err != nil {
+			break
+		}
+		if f.Header.OpCode == ws.OpPing {
+			pings++
+		}
+	}
+	if d := time.Since(start); pings != 1 || d > 4*time.Second {
+		t.Errorf("silent client: %d pings, closed after %v; want one ping and the connection closed about 2 s in", pings, d)
+	}
+	s.sipp(t, optionsScenario(t, 70, 404, "Not Found"), 3, 1)
+	s.stop()
+	if !strings.Contains(s.Log(), "websocket upgrades 2, bad frames 1, unanswered pings 1") {
+		t.Errorf("the stop line's websocket counters are not 2 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
 	}
 }
