@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
@@ -63,7 +65,9 @@ type Server struct {
 	dgram *jsonrpc.Dgram
 	fifo  *jsonrpc.Fifo
 
-	metrics *http.Server
+	metrics  *http.Server
+	promOnce sync.Once
+	prom     *prometheus.Registry
 
 	reloadMu sync.Mutex // one reload at a time
 

@@ -296,6 +296,10 @@ read_globals = {
 			},
 			jsonrpcs = {
 				fields = {
+					dispatch = {},
+					exec = {},
+					execx = {},
+					response = {},
 				},
 			},
 			kx = {
@@ -775,6 +779,12 @@ read_globals = {
 				fields = {
 					get_hu = {},
 					xhttp_reply = {},
+				},
+			},
+			xhttp_prom = {
+				fields = {
+					check_uri = {},
+					dispatch = {},
 				},
 			},
 			xlog = {

@@ -1033,8 +1033,30 @@ interface KSR_ipops {
 	srv_query(srvcname: string, pvid: string): number;
 }
 
-/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet. */
+/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer. */
 interface KSR_jsonrpcs {
+	/**
+	 * Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+	 * @returns 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+	 */
+	dispatch(): number;
+	/**
+	 * Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+	 * @param cmd A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+	 * @returns 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+	 */
+	exec(cmd: string): number;
+	/**
+	 * As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+	 * @param cmd A JSON-RPC 2.0 request document.
+	 * @returns As exec.
+	 */
+	execx(cmd: string): number;
+	/**
+	 * The last exec's JSON-RPC response document.
+	 * @returns The body of the last exec's answer, or null when there was none for this message.
+	 */
+	response(): string;
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
@@ -3355,6 +3377,20 @@ interface KSR_xhttp {
 	xhttp_reply(code: number, reason: string, ctype: string, body: string): number;
 }
 
+/** Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet. */
+interface KSR_xhttp_prom {
+	/**
+	 * Check the HTTP request's URL for the metrics path.
+	 * @returns 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+	 */
+	check_uri(): number;
+	/**
+	 * Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+	 * @returns 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+	 */
+	dispatch(): number;
+}
+
 /** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
 interface KSR_xlog {
 	/**
@@ -3459,6 +3495,7 @@ interface KSR_object {
 	websocket: KSR_websocket;
 	x: KSR_x;
 	xhttp: KSR_xhttp;
+	xhttp_prom: KSR_xhttp_prom;
 	xlog: KSR_xlog;
 	/**
 	 * Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).

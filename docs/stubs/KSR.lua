@@ -1252,6 +1252,24 @@ function KSR.ipops.srv_query(srvcname, pvid) end
 ---@class KSR.jsonrpcs
 KSR.jsonrpcs = {}
 
+---Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+---@return integer # 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+function KSR.jsonrpcs.dispatch() end
+
+---Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+---@param cmd string A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+---@return integer # 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+function KSR.jsonrpcs.exec(cmd) end
+
+---As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+---@param cmd string A JSON-RPC 2.0 request document.
+---@return integer # As exec.
+function KSR.jsonrpcs.execx(cmd) end
+
+---The last exec's JSON-RPC response document.
+---@return string # The body of the last exec's answer, or null when there was none for this message.
+function KSR.jsonrpcs.response() end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -3198,6 +3216,18 @@ function KSR.xhttp.get_hu() end
 ---@param body string Body; may be empty.
 ---@return integer # 1 when the reply was sent; -1 when the message is not an HTTP request, the code is out of range, or the connection is gone.
 function KSR.xhttp.xhttp_reply(code, reason, ctype, body) end
+
+---Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics).
+---@class KSR.xhttp_prom
+KSR.xhttp_prom = {}
+
+---Check the HTTP request's URL for the metrics path.
+---@return integer # 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+function KSR.xhttp_prom.check_uri() end
+
+---Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+---@return integer # 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+function KSR.xhttp_prom.dispatch() end
 
 ---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
 ---@class KSR.xlog

@@ -641,7 +641,23 @@ class _ipops:
 
 
 class _jsonrpcs:
-    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer."""
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method."""
+        ...
+
+    def exec(self, cmd: str) -> int:
+        """Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message."""
+        ...
+
+    def execx(self, cmd: str) -> int:
+        """As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated)."""
+        ...
+
+    def response(self) -> str:
+        """The last exec's JSON-RPC response document."""
+        ...
 
 
 class _kx:
@@ -2236,6 +2252,18 @@ class _xhttp:
         ...
 
 
+class _xhttp_prom:
+    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet."""
+
+    def check_uri(self) -> int:
+        """Check the HTTP request's URL for the metrics path."""
+        ...
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4)."""
+        ...
+
+
 class _xlog:
     """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
 
@@ -2320,6 +2348,7 @@ class _KSR:
     websocket: _websocket
     x: _x
     xhttp: _xhttp
+    xhttp_prom: _xhttp_prom
     xlog: _xlog
 
     def add_tcp_alias(self, port: int) -> int:

@@ -42,5 +42,6 @@ import (
 	_ "kemi/exports/websocket"   // module "websocket"
 	_ "kemi/exports/x"           // module "x"
 	_ "kemi/exports/xhttp"       // module "xhttp"
+	_ "kemi/exports/xhttp_prom"  // module "xhttp_prom"
 	_ "kemi/exports/xlog"        // module "xlog"
 )

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -236,6 +237,27 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	sippTCP()
 	if res, err := hc.Get("http://" + s.addr + "/status"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("GET /status after the hostile requests: %v %v", res, err)
+	}
+
+	// Operations over the same port: kemi rpc -u through the script's
+	// jsonrpcs.dispatch, and xhttp_prom's /metrics.
+	out, err := exec.Command(kemiBin, "rpc", "-u", "http://"+s.addr+"/RPC", "core.version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "kemi") {
+		t.Errorf("kemi rpc -u .../RPC core.version: %v\n%s", err, out)
+	}
+	out, err = exec.Command(kemiBin, "rpc", "-u", "http://"+s.addr+"/RPC", "no.such.method").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "-32601") {
+		t.Errorf("kemi rpc -u for an unknown method: %v\n%s", err, out)
+	}
+	res, err = hc.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
+		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") {
+		t.Errorf("GET /metrics: %d %q\n%.2000s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 	s.stop()
 	// Bad Content-Length, chunked and 10 MB, refused by the transport

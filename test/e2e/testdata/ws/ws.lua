@@ -1,6 +1,7 @@
 -- Registrar and record-routing proxy for WebSocket clients, after the
 -- example of Kamailio's websocket module README: the xhttp callback
--- answers GET /status, hands /RPC to the JSON-RPC server, upgrades
+-- answers GET /status, hands /RPC to the JSON-RPC server and /metrics to
+-- xhttp_prom, upgrades
 -- WebSocket handshakes and answers 404 to the rest; SIP from WebSocket
 -- clients gets Kamailio's NAT treatment (fix_nated_register,
 -- add_contact_alias, handle_ruri_alias). Requests to user "uas" go to the
@@ -16,6 +17,10 @@ function ksr_xhttp_event(evname)
 	end
 	if url == "/status" then
 		KSR.xhttp.xhttp_reply(200, "OK", "application/json", '{"status":"up","event":"' .. evname .. '"}')
+		return 1
+	end
+	if KSR.xhttp_prom.check_uri() > 0 then
+		KSR.xhttp_prom.dispatch()
 		return 1
 	end
 	if url == "/RPC" and KSR.jsonrpcs ~= nil and KSR.jsonrpcs.dispatch ~= nil then
