@@ -321,9 +321,9 @@ func (m *Msg) parseFirstLine(buf []byte, start int) (int, error) {
 	for vs > us && !isWS(line[vs-1]) {
 		vs--
 	}
-	vn := 4 // "SIP/"; an HTTP request (xhttp) has "HTTP/" and the same header syntax
-	if vs > us && end-vs >= 5 && string(line[vs:vs+5]) == "HTTP/" {
-		vn = 5
+	vn := 4 // "SIP/"; an HTTP/1.x request (xhttp) has the same header syntax
+	if vs > us && end-vs == 8 && string(line[vs:vs+7]) == "HTTP/1." && line[vs+7] >= '0' && line[vs+7] <= '9' {
+		vn = 8
 	} else if vs <= us || end-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
 		return 0, perr(start+vs, "request line: expected SIP-Version at the end, got "+strconv.Quote(string(line[vs:end])))
 	}

@@ -103,8 +103,7 @@ func (c *Conn) Write(b []byte) error {
 	}
 	var err error
 	if c.ws != nil {
-		_, err = c.nc.Write(c.ws.wsMessage(b))
-		c.ws.trim()
+		err = c.writeFramed(messageOp(b), b)
 	} else {
 		_, err = c.nc.Write(b)
 	}

@@ -26,9 +26,9 @@ func IsHTTPRequest(msg []byte) bool {
 		return false
 	}
 	line = bytes.TrimRight(line, "\r \t")
-	sp := bytes.LastIndexByte(line, ' ')
-	if sp <= 0 || bytes.IndexByte(line[:sp], ' ') <= 0 {
-		return false
+	sp := bytes.LastIndexAny(line, " \t")
+	if sp <= 0 || bytes.IndexByte(line, ' ') <= 0 {
+		return false // no method before a space, as the SIP parser wants
 	}
 	v := line[sp+1:]
 	return len(v) == 8 && string(v[:7]) == "HTTP/1." && v[7] >= '0' && v[7] <= '9'

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,8 +51,8 @@ const (
 	WSS
 )
 
-// wsState is an upgraded connection's WebSocket state. The reader
-// goroutine owns all of it but wbuf, which Write uses under wmu.
+// wsState is an upgraded connection's WebSocket state, owned by the
+// reader goroutine (opt is read-only).
 type wsState struct {
 	opt    *WSOptions
 	asm    int   // bytes of a fragmented message joined at buf[r:r+asm]
@@ -62,8 +63,28 @@ type wsState struct {
 	// partial: a frame (or fragmented message) was left incomplete; its
 	// first bytes came at the Conn's msgStart.
 	partial bool
+}
 
-	wbuf []byte // a frame being written (under wmu)
+// frameBufs lend the buffer a frame is built in (header and payload
+// together, so a message is one write, one TLS record): an idle
+// connection keeps none, and a busy server reuses them without
+// allocating.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooledFrame: a buffer a larger message grew goes to the garbage
+// collector instead of back to the pool.
+const maxPooledFrame = 64 << 10
+
+// writeFramed writes p as one unmasked frame of op on c (wmu held).
+func (c *Conn) writeFramed(op ws.OpCode, p []byte) error {
+	bp := frameBufs.Get().(*[]byte)
+	b := appendFrame((*bp)[:0], op, p)
+	_, err := c.nc.Write(b)
+	if cap(b) <= maxPooledFrame {
+		*bp = b[:0]
+		frameBufs.Put(bp)
+	}
+	return err
 }
 
 // WebSocket close codes kemi sends (RFC 6455 §7.4.1).
@@ -131,9 +152,7 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 		c.wmu.Unlock()
 		return ErrConnClosed
 	}
-	b := c.ws.frame(op, p)
-	_, err := c.nc.Write(b)
-	c.ws.trim()
+	err := c.writeFramed(op, p)
 	c.wmu.Unlock()
 	if err != nil {
 		c.closeWith(reasonSendError)
@@ -143,10 +162,9 @@ func (c *Conn) writeFrame(op ws.OpCode, p []byte) error {
 	return nil
 }
 
-// frame builds a frame in wbuf: header and payload in one buffer, so a
-// message is one write (one TLS record).
-func (st *wsState) frame(op ws.OpCode, p []byte) []byte {
-	b := append(st.wbuf[:0], 0x80|byte(op))
+// appendFrame appends an unmasked final frame of op carrying p.
+func appendFrame(b []byte, op ws.OpCode, p []byte) []byte {
+	b = append(b, 0x80|byte(op))
 	switch n := len(p); {
 	case n <= 125:
 		b = append(b, byte(n))
@@ -156,26 +174,16 @@ func (st *wsState) frame(op ws.OpCode, p []byte) []byte {
 		b = append(b, 127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	b = append(b, p...)
-	st.wbuf = b
-	return b
+	return append(b, p...)
 }
 
-// trim drops a write buffer a large message grew.
-func (st *wsState) trim() {
-	if cap(st.wbuf) > 16<<10 {
-		st.wbuf = nil
+// messageOp is the frame a SIP message goes out in: text when it is
+// UTF-8 (RFC 7118 §5.1 lets either carry SIP), else binary.
+func messageOp(p []byte) ws.OpCode {
+	if utf8.Valid(p) {
+		return ws.OpText
 	}
-}
-
-// wsMessage is Write's framing of a SIP message: a text frame when it is
-// UTF-8 (RFC 7118 §5.1 lets either carry SIP), else a binary one.
-func (st *wsState) wsMessage(p []byte) []byte {
-	op := ws.OpText
-	if !utf8.Valid(p) {
-		op = ws.OpBinary
-	}
-	return st.frame(op, p)
+	return ws.OpBinary
 }
 
 // errWSNeedMore: the frame header is not complete yet.

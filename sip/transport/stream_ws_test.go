@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"kemi/sip"
 )
 
 // wsStreams serves cfg with a handler that upgrades an HTTP request to
@@ -210,17 +212,19 @@ func TestWSHostile_PingsNeverAnswered(t *testing.T) {
 	}
 }
 
-// TestWS_WriteDoesNotAllocate (issue 14): framing a message for a
-// WebSocket peer allocates nothing once the connection's frame buffer
-// has grown.
+// TestWS_WriteDoesNotAllocate (issue 14): writing a message to a
+// WebSocket peer allocates nothing: the frame is built in a pooled
+// buffer, which an idle connection does not keep.
 func TestWS_WriteDoesNotAllocate(t *testing.T) {
-	st := &wsState{}
+	c := &Conn{nc: discardConn{}, ws: &wsState{opt: &WSOptions{}}}
 	msg := []byte(sipMsg(strings.Repeat("y", 1000)))
-	st.wsMessage(msg)
-	if n := testing.AllocsPerRun(100, func() { st.wsMessage(msg) }); n != 0 {
-		t.Fatalf("framing allocates %v times", n)
+	if n := testing.AllocsPerRun(200, func() { c.writeFramed(messageOp(msg), msg) }); n != 0 {
+		t.Fatalf("framing and writing allocates %v times", n)
 	}
-	b := st.frame(ws.OpText, msg)
+	if messageOp([]byte("\xff")) != ws.OpBinary || messageOp(msg) != ws.OpText {
+		t.Fatal("not UTF-8 must go as binary, UTF-8 as text")
+	}
+	b := appendFrame(nil, ws.OpText, msg)
 	hdr, hl, err := parseWSHeader(b)
 	if err != nil || hdr.Length != int64(len(msg)) || !bytes.Equal(b[hl:], msg) || hdr.Masked {
 		t.Fatalf("frame header %+v (%d bytes), %v", hdr, hl, err)
@@ -283,6 +287,47 @@ func FuzzWSFrames(f *testing.F) {
 		}
 		if feed(data[:cut]) {
 			feed(data[cut:])
+		}
+	})
+}
+
+// FuzzHTTPRequest (issue 14, xhttp): bytes on a stream, cut into
+// messages by the framer as the connection does, never panic the
+// framer's HTTP checks or the SIP parser that reads HTTP requests, and
+// whatever the framer refuses gets an HTTP answer only when the bytes
+// start with a request line.
+func FuzzHTTPRequest(f *testing.F) {
+	f.Add([]byte("GET /status HTTP/1.1\r\nHost: x\r\n\r\n"))
+	f.Add([]byte("POST /RPC HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET / HTTP/1.0\r\n\r\n"))
+	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost x\r\n\r\n"))
+	f.Add([]byte("OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr := StreamFramer{Max: 512}
+		var m sip.Msg
+		for len(data) > 0 {
+			kind, n, err := fr.Next(data)
+			if err != nil {
+				if ans := httpRefusal(err); IsHTTPRequest(data) && !bytes.HasPrefix(ans, []byte("HTTP/1.1 4")) {
+					t.Fatalf("refusal %q", ans)
+				}
+				return
+			}
+			if kind == FrameMore {
+				return
+			}
+			msg := data[:n]
+			data = data[n:]
+			if kind != FrameMessage {
+				continue
+			}
+			if m.Parse(msg) == nil && m.IsHTTP() {
+				if !IsHTTPRequest(msg) && !bytes.HasPrefix(msg, []byte("\r\n")) {
+					t.Fatalf("the parser reads %q as HTTP, the transport does not", msg)
+				}
+				_ = m.Header("Upgrade")
+				_ = m.Body()
+			}
 		}
 	})
 }
