@@ -78,7 +78,7 @@ func HandleHandshake(ctx *core.Ctx) int {
 	if len(msg.Header("Host")) == 0 {
 		return refuse(400, "Bad Request", "no Host", "")
 	}
-	if !hasToken(msg.Header("Upgrade"), "websocket") || !hasToken(msg.Header("Connection"), "upgrade") {
+	if !xhttp.HasToken(msg.Header("Upgrade"), "websocket") || !xhttp.HasToken(msg.Header("Connection"), "upgrade") {
 		return refuse(400, "Bad Request", "no Upgrade: websocket or Connection: upgrade", "")
 	}
 	key := trim(msg.Header("Sec-WebSocket-Key"))
@@ -139,30 +139,12 @@ func trim(b []byte) []byte {
 	return b
 }
 
-// hasToken reports whether the comma-separated list v has tok (any case).
-func hasToken(v []byte, tok string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		if t := trim(v[:i]); len(t) == len(tok) && sip.HasPrefixFold(t, tok) {
-			return true
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	return false
-}
-
 // hasProtocol looks for a sub-protocol in every Sec-WebSocket-Protocol
 // header.
 func hasProtocol(msg *sip.Msg, p string) bool {
 	for i := 0; i < msg.NumHeaders(); i++ {
 		name, v := msg.HeaderAt(i)
-		if len(name) == len("Sec-WebSocket-Protocol") && sip.HasPrefixFold(name, "sec-websocket-protocol") && hasToken(v, p) {
+		if len(name) == len("Sec-WebSocket-Protocol") && sip.HasPrefixFold(name, "sec-websocket-protocol") && xhttp.HasToken(v, p) {
 			return true
 		}
 	}
