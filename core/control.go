@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"io"
 	"fmt"
 	"time"
 )
@@ -21,6 +22,12 @@ type Control struct {
 	// every worker run it from its next message; the error names
 	// file:line and the running script stays.
 	Reload func() (ReloadInfo, error)
+	// RPC runs one JSON-RPC request document and returns the response
+	// document (nil for a notification): jsonrpcs.dispatch and exec.
+	RPC func(req []byte) []byte
+	// Metrics writes the Prometheus text exposition (xhttp_prom); nil
+	// when the server has none.
+	Metrics func(w io.Writer) error
 }
 
 // Proc is one row of core.ps.

@@ -16,9 +16,10 @@ const (
 	TCP
 	TLS
 	WS
+	WSS
 )
 
-var protoNames = [...]string{"", "udp", "tcp", "tls", "ws"}
+var protoNames = [...]string{"", "udp", "tcp", "tls", "ws", "wss"}
 
 func (p Proto) String() string {
 	if int(p) < len(protoNames) {
@@ -62,7 +63,7 @@ type StreamConn interface {
 }
 
 // IsStream reports whether p is a connection-oriented transport.
-func (p Proto) IsStream() bool { return p == TCP || p == TLS }
+func (p Proto) IsStream() bool { return p == TCP || p == TLS || p == WS || p == WSS }
 
 // ProtoOfTransport maps sip.URINextHop's transport (sip.TransportUDP,
 // TransportTCP, TransportTLS) to a Proto.
@@ -72,6 +73,10 @@ func ProtoOfTransport(tr int) Proto {
 		return TCP
 	case sip.TransportTLS:
 		return TLS
+	case sip.TransportWS:
+		return WS
+	case sip.TransportWSS:
+		return WSS
 	}
 	return UDP
 }

@@ -88,7 +88,7 @@ func (d *decoder) ident(n *yaml.Node, what, s string) {
 func (d *decoder) module(n *yaml.Node) *Module {
 	m := &Module{}
 	haveName := false
-	known := []string{"module", "files", "doc", "params", "functions", "pvs", "start", "stop", "reply_hooks", "rpc", "brings"}
+	known := []string{"module", "files", "doc", "params", "functions", "pvs", "start", "stop", "reply_hooks", "http_hooks", "rpc", "brings"}
 	ok := d.fields(n, "module spec", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "module":
@@ -177,6 +177,8 @@ func (d *decoder) module(n *yaml.Node) *Module {
 			m.Stop = d.goNames(v, "stop")
 		case "reply_hooks":
 			m.ReplyHooks = d.goNames(v, "reply_hooks")
+		case "http_hooks":
+			m.HTTPHooks = d.goNames(v, "http_hooks")
 		case "brings":
 			seen := map[string]bool{}
 			for _, bn := range d.list(v, "brings") {

@@ -58,11 +58,12 @@ type Module struct {
 	PVs       []*PV       // sorted by name
 
 	// Lifecycle: the Go functions kemigen registers (start:, stop:,
-	// reply_hooks:), the RPC methods (rpc:) and the modules a loadmodule
+	// reply_hooks:, http_hooks:), the RPC methods (rpc:) and the modules a loadmodule
 	// of this one loads too (brings:).
 	Start      []string
 	Stop       []string
 	ReplyHooks []string
+	HTTPHooks  []string
 	RPCs       []*RPC // sorted by name
 	Brings     []string
 	// BroughtBy names the modules whose spec brings this one (set by

@@ -12,7 +12,7 @@ func TestSpecErrors(t *testing.T) {
 		name, spec, want string
 	}{
 		{"unknown module field", "module: m\ncolour: red\n",
-			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs, start, stop, reply_hooks, rpc, brings)`},
+			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs, start, stop, reply_hooks, http_hooks, rpc, brings)`},
 		// Issue 12: the lifecycle fields, one case each.
 		{"pv field suggests", "module: m\npvs:\n  - {name: x, gte: getX}\n",
 			`m.yaml:3:15: pv: unknown field "gte" (did you mean "get"?)`},

@@ -25,6 +25,8 @@ func (s *Server) control() {
 		Reload:  s.Reload,
 	}
 	s.rpc = jsonrpc.New(rt)
+	rt.Control.RPC = s.rpc.Handle
+	rt.Control.Metrics = s.writeMetrics
 }
 
 // RPC is the server's JSON-RPC method registry, set by New (offline too,

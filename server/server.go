@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
@@ -63,7 +65,9 @@ type Server struct {
 	dgram *jsonrpc.Dgram
 	fifo  *jsonrpc.Fifo
 
-	metrics *http.Server
+	metrics  *http.Server
+	promOnce sync.Once
+	prom     *prometheus.Registry
 
 	reloadMu sync.Mutex // one reload at a time
 
@@ -157,7 +161,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 		first = s.conns[0]
 	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {
@@ -175,7 +179,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 		byLocal[c.LocalAddr()] = c
 	}
 	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {

@@ -181,6 +181,12 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		return router.SendStream(st, b, proto, to, transport.SendOptions{
 			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
 	}
+	rt.StreamConn = func(id uint64) core.StreamConn {
+		if c := st.Conn(id); c != nil && !c.Closed() {
+			return c
+		}
+		return nil
+	}
 	rt.AddConnAlias = func(id uint64, addr netip.AddrPort) bool {
 		c := st.Conn(id)
 		if c == nil || c.Closed() {
@@ -194,12 +200,15 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		local[core.UDP] = s.conns[0].LocalAddr()
 	}
 	for _, l := range s.streamLs {
-		p := core.TCP
+		// WebSocket shares the TCP and TLS listens.
+		p, wp := core.TCP, core.WS
 		if l.Proto() == transport.TLS {
-			p = core.TLS
+			p, wp = core.TLS, core.WSS
 		}
-		if _, ok := local[p]; !ok {
-			local[p] = l.LocalAddr()
+		for _, p := range []core.Proto{p, wp} {
+			if _, ok := local[p]; !ok {
+				local[p] = l.LocalAddr()
+			}
 		}
 	}
 	rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) {
@@ -225,9 +234,10 @@ func (s *Server) Streams() *transport.Streams { return s.streams }
 // connections came and why they ended.
 func streamSummary(st *transport.Streams) string {
 	c := &st.Stats
-	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d",
+	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d; http refused %d; websocket upgrades %d, bad frames %d, unanswered pings %d",
 		c.Accepted.Load(), c.Opened.Load(), c.Received.Load(), c.ClosedByPeer.Load(), c.ClosedIdle.Load(), c.ClosedSlow.Load(),
-		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load())
+		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load(),
+		c.ClosedHTTP.Load(), c.Upgraded.Load(), c.ClosedBadFrame.Load(), c.ClosedNoPong.Load())
 }
 
 // offlineStreams lets an offline server (kemi test) send over TCP and TLS
@@ -247,14 +257,19 @@ func offlineStreams(rt *core.Runtime, setup *loader.Setup, out func(b []byte, pr
 			continue
 		}
 		ap := netip.AddrPortFrom(a, uint16(l.Port))
-		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS} {
-			if _, ok := local[p]; !ok && (l.Proto == p.String() || (l.Proto == "" && p == core.UDP)) {
+		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS, core.WS, core.WSS} {
+			lp := l.Proto
+			switch {
+			case lp == "tcp" && p == core.WS, lp == "tls" && p == core.WSS:
+				lp = p.String() // WebSocket shares the TCP and TLS listens
+			}
+			if _, ok := local[p]; !ok && (lp == p.String() || (lp == "" && p == core.UDP)) {
 				local[p] = ap
 			}
 		}
 	}
 	if first, ok := local[core.UDP]; ok {
-		for _, p := range []core.Proto{core.TCP, core.TLS} {
+		for _, p := range []core.Proto{core.TCP, core.TLS, core.WS, core.WSS} {
 			if _, ok := local[p]; !ok {
 				local[p] = first
 			}

@@ -296,6 +296,10 @@ read_globals = {
 			},
 			jsonrpcs = {
 				fields = {
+					dispatch = {},
+					exec = {},
+					execx = {},
+					response = {},
 				},
 			},
 			kx = {
@@ -757,10 +761,30 @@ read_globals = {
 				fields = {
 				},
 			},
+			websocket = {
+				fields = {
+					close = {},
+					close_conid = {},
+					close_reason = {},
+					handle_handshake = {},
+				},
+			},
 			x = {
 				fields = {
 					drop = {},
 					exit = {},
+				},
+			},
+			xhttp = {
+				fields = {
+					get_hu = {},
+					xhttp_reply = {},
+				},
+			},
+			xhttp_prom = {
+				fields = {
+					check_uri = {},
+					dispatch = {},
 				},
 			},
 			xlog = {

@@ -1033,8 +1033,30 @@ interface KSR_ipops {
 	srv_query(srvcname: string, pvid: string): number;
 }
 
-/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet. */
+/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer. */
 interface KSR_jsonrpcs {
+	/**
+	 * Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+	 * @returns 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+	 */
+	dispatch(): number;
+	/**
+	 * Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+	 * @param cmd A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+	 * @returns 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+	 */
+	exec(cmd: string): number;
+	/**
+	 * As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+	 * @param cmd A JSON-RPC 2.0 request document.
+	 * @returns As exec.
+	 */
+	execx(cmd: string): number;
+	/**
+	 * The last exec's JSON-RPC response document.
+	 * @returns The body of the last exec's answer, or null when there was none for this message.
+	 */
+	response(): string;
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
@@ -3294,6 +3316,35 @@ interface KSR_uac {
 interface KSR_usrloc {
 }
 
+/** SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there. */
+interface KSR_websocket {
+	/**
+	 * Close the WebSocket connection of the message in hand.
+	 * @returns 1 when a close frame (1000 Normal closure) went and the connection was closed; -1 when the message did not come over WebSocket.
+	 */
+	close(): number;
+	/**
+	 * Close another WebSocket connection by its id.
+	 * @param status Close code (RFC 6455 §7.4).
+	 * @param reason Close reason.
+	 * @param conid Connection id ($conid).
+	 * @returns 1 when closed; -1 when no open WebSocket connection has that id.
+	 */
+	close_conid(status: number, reason: string, conid: number): number;
+	/**
+	 * Close the message's WebSocket connection with a status and reason.
+	 * @param status Close code (RFC 6455 §7.4).
+	 * @param reason Close reason.
+	 * @returns 1 when closed; -1 when the message did not come over WebSocket.
+	 */
+	close_reason(status: number, reason: string): number;
+	/**
+	 * Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection.
+	 * @returns 1 when the connection was upgraded (101 sent); 0 when the request is not a valid WebSocket handshake for the sip sub-protocol (400 or 426 sent, the connection closed); -1 when the message is not an HTTP request on a TCP or TLS connection.
+	 */
+	handle_handshake(): number;
+}
+
 /** Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered. */
 interface KSR_x {
 	/**
@@ -3306,6 +3357,38 @@ interface KSR_x {
 	 * @returns Does not return to the script; the engine unwinds the route.
 	 */
 	exit(): number|string|null;
+}
+
+/** HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port). The event_callback function runs for each one with "xhttp:request" as its argument; $hu is the URL, $rm the method, $hdr(name) the headers and $rb the body, and xhttp_reply answers it. A request the callback does not answer (or that url_skip or url_match keep from it) gets 404 and its connection is closed. Requests are read with the stream limits (tcp_max_message_size, tcp_msg_read_timeout): a larger one gets 413, a malformed one 400, and its connection is closed. Bodies are read by Content-Length (a Transfer-Encoding gets 411); kemi needs no tcp_accept_no_cl=yes for HTTP, and accepts it. */
+interface KSR_xhttp {
+	/**
+	 * The HTTP request's URL.
+	 * @returns The URL of the HTTP request ($hu), or null for a SIP message.
+	 */
+	get_hu(): string;
+	/**
+	 * Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it.
+	 * @param code Status code, 100-699.
+	 * @param reason Reason phrase.
+	 * @param ctype Content-Type of the body; empty for none.
+	 * @param body Body; may be empty.
+	 * @returns 1 when the reply was sent; -1 when the message is not an HTTP request, the code is out of range, or the connection is gone.
+	 */
+	xhttp_reply(code: number, reason: string, ctype: string, body: string): number;
+}
+
+/** Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet. */
+interface KSR_xhttp_prom {
+	/**
+	 * Check the HTTP request's URL for the metrics path.
+	 * @returns 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+	 */
+	check_uri(): number;
+	/**
+	 * Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+	 * @returns 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+	 */
+	dispatch(): number;
 }
 
 /** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
@@ -3409,7 +3492,10 @@ interface KSR_object {
 	tmx: KSR_tmx;
 	uac: KSR_uac;
 	usrloc: KSR_usrloc;
+	websocket: KSR_websocket;
 	x: KSR_x;
+	xhttp: KSR_xhttp;
+	xhttp_prom: KSR_xhttp_prom;
 	xlog: KSR_xlog;
 	/**
 	 * Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).

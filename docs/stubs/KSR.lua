@@ -1252,6 +1252,24 @@ function KSR.ipops.srv_query(srvcname, pvid) end
 ---@class KSR.jsonrpcs
 KSR.jsonrpcs = {}
 
+---Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+---@return integer # 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+function KSR.jsonrpcs.dispatch() end
+
+---Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+---@param cmd string A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+---@return integer # 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+function KSR.jsonrpcs.exec(cmd) end
+
+---As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+---@param cmd string A JSON-RPC 2.0 request document.
+---@return integer # As exec.
+function KSR.jsonrpcs.execx(cmd) end
+
+---The last exec's JSON-RPC response document.
+---@return string # The body of the last exec's answer, or null when there was none for this message.
+function KSR.jsonrpcs.response() end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -3146,6 +3164,31 @@ function KSR.uac.uac_restore_to() end
 ---@class KSR.usrloc
 KSR.usrloc = {}
 
+---SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS).
+---@class KSR.websocket
+KSR.websocket = {}
+
+---Close the WebSocket connection of the message in hand.
+---@return integer # 1 when a close frame (1000 Normal closure) went and the connection was closed; -1 when the message did not come over WebSocket.
+function KSR.websocket.close() end
+
+---Close another WebSocket connection by its id.
+---@param status integer Close code (RFC 6455 §7.4).
+---@param reason string Close reason.
+---@param conid integer Connection id ($conid).
+---@return integer # 1 when closed; -1 when no open WebSocket connection has that id.
+function KSR.websocket.close_conid(status, reason, conid) end
+
+---Close the message's WebSocket connection with a status and reason.
+---@param status integer Close code (RFC 6455 §7.4).
+---@param reason string Close reason.
+---@return integer # 1 when closed; -1 when the message did not come over WebSocket.
+function KSR.websocket.close_reason(status, reason) end
+
+---Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection.
+---@return integer # 1 when the connection was upgraded (101 sent); 0 when the request is not a valid WebSocket handshake for the sip sub-protocol (400 or 426 sent, the connection closed); -1 when the message is not an HTTP request on a TCP or TLS connection.
+function KSR.websocket.handle_handshake() end
+
 ---Route control.
 ---@class KSR.x
 KSR.x = {}
@@ -3157,6 +3200,34 @@ function KSR.x.drop() end
 ---Stop the current route here, as `exit` does in the native language.
 ---@return integer|string|nil # Does not return to the script; the engine unwinds the route.
 function KSR.x.exit() end
+
+---HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port).
+---@class KSR.xhttp
+KSR.xhttp = {}
+
+---The HTTP request's URL.
+---@return string # The URL of the HTTP request ($hu), or null for a SIP message.
+function KSR.xhttp.get_hu() end
+
+---Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it.
+---@param code integer Status code, 100-699.
+---@param reason string Reason phrase.
+---@param ctype string Content-Type of the body; empty for none.
+---@param body string Body; may be empty.
+---@return integer # 1 when the reply was sent; -1 when the message is not an HTTP request, the code is out of range, or the connection is gone.
+function KSR.xhttp.xhttp_reply(code, reason, ctype, body) end
+
+---Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics).
+---@class KSR.xhttp_prom
+KSR.xhttp_prom = {}
+
+---Check the HTTP request's URL for the metrics path.
+---@return integer # 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+function KSR.xhttp_prom.check_uri() end
+
+---Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+---@return integer # 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+function KSR.xhttp_prom.dispatch() end
 
 ---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
 ---@class KSR.xlog

@@ -641,7 +641,23 @@ class _ipops:
 
 
 class _jsonrpcs:
-    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer."""
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method."""
+        ...
+
+    def exec(self, cmd: str) -> int:
+        """Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message."""
+        ...
+
+    def execx(self, cmd: str) -> int:
+        """As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated)."""
+        ...
+
+    def response(self) -> str:
+        """The last exec's JSON-RPC response document."""
+        ...
 
 
 class _kx:
@@ -2192,6 +2208,26 @@ class _usrloc:
     """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
 
 
+class _websocket:
+    """SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there."""
+
+    def close(self) -> int:
+        """Close the WebSocket connection of the message in hand."""
+        ...
+
+    def close_conid(self, status: int, reason: str, conid: int) -> int:
+        """Close another WebSocket connection by its id."""
+        ...
+
+    def close_reason(self, status: int, reason: str) -> int:
+        """Close the message's WebSocket connection with a status and reason."""
+        ...
+
+    def handle_handshake(self) -> int:
+        """Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection."""
+        ...
+
+
 class _x:
     """Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered."""
 
@@ -2201,6 +2237,30 @@ class _x:
 
     def exit(self) -> Union[int, str, None]:
         """Stop the current route here, as `exit` does in the native language."""
+        ...
+
+
+class _xhttp:
+    """HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port). The event_callback function runs for each one with "xhttp:request" as its argument; $hu is the URL, $rm the method, $hdr(name) the headers and $rb the body, and xhttp_reply answers it. A request the callback does not answer (or that url_skip or url_match keep from it) gets 404 and its connection is closed. Requests are read with the stream limits (tcp_max_message_size, tcp_msg_read_timeout): a larger one gets 413, a malformed one 400, and its connection is closed. Bodies are read by Content-Length (a Transfer-Encoding gets 411); kemi needs no tcp_accept_no_cl=yes for HTTP, and accepts it."""
+
+    def get_hu(self) -> str:
+        """The HTTP request's URL."""
+        ...
+
+    def xhttp_reply(self, code: int, reason: str, ctype: str, body: str) -> int:
+        """Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it."""
+        ...
+
+
+class _xhttp_prom:
+    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet."""
+
+    def check_uri(self) -> int:
+        """Check the HTTP request's URL for the metrics path."""
+        ...
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4)."""
         ...
 
 
@@ -2285,7 +2345,10 @@ class _KSR:
     tmx: _tmx
     uac: _uac
     usrloc: _usrloc
+    websocket: _websocket
     x: _x
+    xhttp: _xhttp
+    xhttp_prom: _xhttp_prom
     xlog: _xlog
 
     def add_tcp_alias(self, port: int) -> int:

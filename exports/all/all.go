@@ -39,6 +39,9 @@ import (
 	_ "kemi/exports/tmx"         // module "tmx"
 	_ "kemi/exports/uac"         // module "uac"
 	_ "kemi/exports/usrloc"      // module "usrloc"
+	_ "kemi/exports/websocket"   // module "websocket"
 	_ "kemi/exports/x"           // module "x"
+	_ "kemi/exports/xhttp"       // module "xhttp"
+	_ "kemi/exports/xhttp_prom"  // module "xhttp_prom"
 	_ "kemi/exports/xlog"        // module "xlog"
 )

@@ -147,6 +147,10 @@ func appendSLVia(dst []byte, proto core.Proto, local netip.AddrPort, m *sip.Msg,
 		dst = append(dst, "SIP/2.0/TCP "...)
 	case core.TLS:
 		dst = append(dst, "SIP/2.0/TLS "...)
+	case core.WS:
+		dst = append(dst, "SIP/2.0/WS "...)
+	case core.WSS:
+		dst = append(dst, "SIP/2.0/WSS "...)
 	default:
 		dst = append(dst, "SIP/2.0/UDP "...)
 	}

@@ -240,8 +240,12 @@ func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
 		p = core.TCP
 	case "tls":
 		p = core.TLS
+	case "ws":
+		p = core.WS
+	case "wss":
+		p = core.WSS
 	default:
-		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp, tcp, tls)")
+		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp, tcp, tls, ws, wss)")
 		return -1
 	}
 	a, err := netip.ParseAddr(host)

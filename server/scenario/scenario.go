@@ -12,7 +12,7 @@
 //	steps:
 //	  - send: options.sip          # a message file in the folder (LF or CRLF)
 //	    from: 127.0.0.1:5999       # its source address (this is the default)
-//	    proto: tcp                 # udp (default), tcp or tls: as if over a connection
+//	    proto: tcp                 # udp (default), tcp, tls, ws or wss: as if over a connection
 //	    conn: 7                    # that connection's id ($conid); default 1
 //	    expect: ["SIP/2.0 200 Keepalive"]  # first line of each message sent, in order
 //	    has: ["Server: kemi"]      # text the messages sent must contain
@@ -93,8 +93,10 @@ type Step struct {
 	Send string `yaml:"send"`
 	// From is the message's source address; default 127.0.0.1:5999.
 	From string `yaml:"from"`
-	// Proto is the transport the message comes over: udp (default), tcp
-	// or tls. Replies over tcp and tls are recorded like UDP's.
+	// Proto is the transport the message comes over: udp (default), tcp,
+	// tls, ws or wss (SIP over an upgraded WebSocket connection; an HTTP
+	// request goes over tcp or tls). Replies over them are recorded like
+	// UDP's.
 	Proto string `yaml:"proto"`
 	// Conn is the connection id of a tcp or tls message ($conid);
 	// default 1.
@@ -159,9 +161,9 @@ func Load(dir string) (*Scenario, error) {
 			}
 		}
 		switch st.Proto {
-		case "", "udp", "tcp", "tls":
+		case "", "udp", "tcp", "tls", "ws", "wss":
 		default:
-			return nil, fmt.Errorf("%s: step %d: proto: expected udp, tcp or tls, got %q", path, i+1, st.Proto)
+			return nil, fmt.Errorf("%s: step %d: proto: expected udp, tcp, tls, ws or wss, got %q", path, i+1, st.Proto)
 		}
 		if st.Send != "" {
 			if _, err := os.Stat(filepath.Join(dir, st.Send)); err != nil {
@@ -385,10 +387,15 @@ func run(sc *Scenario, opt loader.Options, res *Result, script string) bool {
 				from = netip.MustParseAddrPort(st.From) // checked by Load
 			}
 			switch st.Proto {
-			case "tcp", "tls":
+			case "tcp", "tls", "ws", "wss":
 				proto, conn := core.TCP, st.Conn
-				if st.Proto == "tls" {
+				switch st.Proto {
+				case "tls":
 					proto = core.TLS
+				case "ws":
+					proto = core.WS
+				case "wss":
+					proto = core.WSS
 				}
 				if conn == 0 {
 					conn = 1

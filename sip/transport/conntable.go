@@ -67,6 +67,23 @@ func (t *connTable) remove(c *Conn) {
 	delete(t.extras, c)
 }
 
+// rekey files c under proto p (an upgrade to WebSocket): sends to its
+// address over TCP no longer find it.
+func (t *connTable) rekey(c *Conn, p StreamProto) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ids[c.id] != c {
+		return
+	}
+	old := connKey{c.proto, c.remote}
+	if t.addrs[old] == c {
+		delete(t.addrs, old)
+	}
+	k := connKey{p, c.remote}
+	t.addrs[k] = c
+	t.extras[c] = append(t.extras[c], k)
+}
+
 func (t *connTable) byID(id uint64) *Conn {
 	t.mu.RLock()
 	c := t.ids[id]

@@ -304,7 +304,7 @@ func (s *Streams) Send(p StreamProto, to netip.AddrPort, b []byte, o SendOptions
 	}
 	var c *Conn
 	if o.ConnID != 0 {
-		if c = s.table.byID(o.ConnID); c != nil && c.proto != p {
+		if c = s.table.byID(o.ConnID); c != nil && c.Proto() != p {
 			c = nil // another transport: not the connection meant
 		}
 	}
@@ -312,7 +312,9 @@ func (s *Streams) Send(p StreamProto, to netip.AddrPort, b []byte, o SendOptions
 		c = s.table.byAddr(p, unmap(to))
 	}
 	if c == nil || c.closed.Load() {
-		if o.NoConnect {
+		if o.NoConnect || p == WS || p == WSS {
+			// A WebSocket client is reached only over the
+			// connection it opened.
 			return nil, fmt.Errorf("transport: %s send to %s: %w", p, to, ErrNoConnection)
 		}
 		var err error
