@@ -452,6 +452,16 @@ func scenario(t *testing.T, b *browser, s *server, aliceURL, bobURL string) {
 
 	alice.must(fmt.Sprintf(`call(%q)`, target))
 	bob.waitEvent("incoming call from " + an)
+	rr := bob.waitEvent("record-route ")
+	t.Logf("bob's INVITE: %s", rr)
+	if aliceURL != bobURL {
+		// From the WSS socket to the WS one: rr's double Record-Route, one
+		// for each socket, so that in-dialog requests cross back.
+		ws, wss := "127.0.0.1:"+strconv.Itoa(s.wsPort)+";", "127.0.0.1:"+strconv.Itoa(s.wss)+";"
+		if strings.Count(rr, "r2=on") != 2 || !strings.Contains(rr, ws) || !strings.Contains(rr, wss) {
+			t.Errorf("bob's INVITE: %s; want a double Record-Route (r2=on) naming %s and %s", rr, ws, wss)
+		}
+	}
 	bob.waitEvent("call confirmed")
 	alice.must(`hangup()`)
 	if ended := bob.waitEvent("call ended"); ended != "call ended remote Terminated" {
