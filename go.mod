@@ -6,6 +6,7 @@ require (
 	github.com/chromedp/chromedp v0.24.0
 	github.com/dop251/goja v0.0.0-20260917113740-793a2a65c13b
 	github.com/emiago/sipgo v1.7.3
+	github.com/evanw/esbuild v0.28.2
 	github.com/gobwas/ws v1.3.2
 	github.com/miekg/dns v1.1.73
 	github.com/prometheus/client_golang v1.25.0
