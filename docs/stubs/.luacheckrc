@@ -706,6 +706,7 @@ read_globals = {
 			},
 			tls = {
 				fields = {
+					cget = {},
 					is_peer_verified = {},
 				},
 			},

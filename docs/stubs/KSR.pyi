@@ -2043,6 +2043,10 @@ class _textopsx:
 class _tls:
     """TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL."""
 
+    def cget(self, name: str) -> Union[int, str]:
+        """An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget)."""
+        ...
+
     def is_peer_verified(self) -> int:
         """Check whether the TLS peer of the message's connection was verified."""
         ...

@@ -291,6 +291,10 @@ func (s *Streams) AddAlias(c *Conn, addr netip.AddrPort) {
 	s.table.alias(c, unmap(addr))
 }
 
+// Each calls f for every open connection (tls.list), outside the
+// table's lock.
+func (s *Streams) Each(f func(*Conn)) { s.table.each(f) }
+
 // Len is the number of open connections.
 func (s *Streams) Len() int { return s.table.len() }
 
