@@ -232,8 +232,7 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		if c == nil || c.Closed() {
 			return false
 		}
-		st.AddAlias(c, addr)
-		return true
+		return st.AddAlias(c, addr)
 	}
 	local := map[core.Proto]netip.AddrPort{}
 	if len(s.conns) > 0 {

@@ -3424,7 +3424,7 @@ interface KSR_object {
 	 */
 	add_tcp_alias(port: number): number;
 	/**
-	 * add_tcp_alias with the top Via's sent-by port.
+	 * add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES).
 	 * @returns 1 when added; -1 over UDP or when the connection is gone.
 	 */
 	add_tcp_alias_via(): number;

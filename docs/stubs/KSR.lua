@@ -12,7 +12,7 @@ KSR = {}
 ---@return integer # 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
 function KSR.add_tcp_alias(port) end
 
----add_tcp_alias with the top Via's sent-by port.
+---add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES).
 ---@return integer # 1 when added; -1 over UDP or when the connection is gone.
 function KSR.add_tcp_alias_via() end
 

@@ -2297,7 +2297,7 @@ class _KSR:
         ...
 
     def add_tcp_alias_via(self) -> int:
-        """add_tcp_alias with the top Via's sent-by port."""
+        """add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES)."""
         ...
 
     def crit(self, msg: str) -> None:
