@@ -2604,7 +2604,7 @@ interface KSR_sl {
 	 */
 	send_reply_error(): number;
 	/**
-	 * Reply with 500 Server Internal Error after an internal failure.
+	 * Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error.
 	 * @returns 1 when the reply was sent, -1 when it could not be.
 	 */
 	sl_reply_error(): number;

@@ -2560,7 +2560,7 @@ function KSR.sl.freply(code, reason) end
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.send_reply_error() end
 
----Reply with 500 Server Internal Error after an internal failure.
+---Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error.
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.sl_reply_error() end
 

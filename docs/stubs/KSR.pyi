@@ -1752,7 +1752,7 @@ class _sl:
         ...
 
     def sl_reply_error(self) -> int:
-        """Reply with 500 Server Internal Error after an internal failure."""
+        """Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error."""
         ...
 
     def sl_send_reply(self, code: int, reason: str) -> int:

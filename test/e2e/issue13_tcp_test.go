@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // startProxyCfg is startProxy with lines appended to the proxy's config
@@ -111,6 +113,71 @@ func TestIssue13_UDPToTCPCallCalleeBye(t *testing.T) {
 					u.wait(t, "udp to tcp call, callee's BYE")
 				})
 			}
+		})
+	}
+}
+
+// uasScenario writes a copy of a scenario of testdata/registrar with
+// replacements and returns its path relative to testdata/proxy, where
+// startUAS looks.
+func uasScenario(t *testing.T, name string, repl ...string) string {
+	t.Helper()
+	rel, err := filepath.Rel(repo("test/e2e/testdata/proxy"), scenario(t, name, repl...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
+
+// TestIssue13_TCPRegistrarCall (issue 13 item 3): the registrar's
+// REGISTER and call flows over TCP, sipp -t t1 and -t tn, with Kamailio's
+// Lua script and kemi's in every language: bob registers over TCP a
+// Contact with transport=tcp where his callee sipp listens (TCP), alice
+// calls him over TCP through lookup and tm, and ACK and BYE follow the
+// Record-Route. Then carol registers over TCP a Contact where nothing
+// listens and her connection closes (sipp exits): alice's call to her
+// gets a clear final error (477, as Kamailio's sl_reply_error after a
+// failed send) within seconds, nothing hangs, and the server goes on.
+func TestIssue13_TCPRegistrarCall(t *testing.T) {
+	needSipp(t)
+	for _, rs := range registrarScripts {
+		t.Run(rs.name, func(t *testing.T) {
+			if rs.name == "kamailio-lua" {
+				needKamailioScript(t, kamailioLua)
+			}
+			db := t.TempDir() + "/kemi.db"
+			addUser(t, db, "alice@127.0.0.1", "alice-secret")
+			addUser(t, db, "bob@127.0.0.1", "bob-secret")
+			addUser(t, db, "carol@127.0.0.1", "carol-secret")
+			s := startKemi(t, repo(rs.cfg), "-A", `AUTHDB="`+db+`"`, "-l", "tcp:127.0.0.1:{PORT}")
+			uasTCP := uasScenario(t, "uas-call.xml", "Contact: <sip:callee@[local_ip]:[local_port]>",
+				"Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>")
+			for _, mode := range tcpModes {
+				t.Run(mode, func(t *testing.T) {
+					uport := freeTCPPort(t)
+					u := startUAS(t, uasTCP, uport, "-t", "t1", "-max_socket", "100")
+					contact := "<sip:bob@127.0.0.1:" + strconv.Itoa(uport) + ";transport=tcp>"
+					sc := scenario(t, "register.xml", "USER", "bob", "CONTACT", contact, "EXPIRES", "600", "CODE", "200",
+						"CHECK", xmlSafe(`<sip:bob@127\.0\.0\.1:`+strconv.Itoa(uport)+`;transport=tcp>`))
+					s.sipp(t, sc, 1, 1, tcpArgs(t, mode, "-au", "bob", "-ap", "bob-secret")...)
+					s.sipp(t, scenario(t, "uac-call.xml", "CALLER", "alice"), 1, 1,
+						tcpArgs(t, mode, "-s", "bob", "-au", "alice", "-ap", "alice-secret")...)
+					u.wait(t, "callee bob over tcp")
+
+					dead := freeTCPPort(t)
+					contact = "<sip:carol@127.0.0.1:" + strconv.Itoa(dead) + ";transport=tcp>"
+					sc = scenario(t, "register.xml", "USER", "carol", "CONTACT", contact, "EXPIRES", "600", "CODE", "200",
+						"CHECK", xmlSafe(`<sip:carol@127\.0\.0\.1:`+strconv.Itoa(dead)+`;transport=tcp>`))
+					s.sipp(t, sc, 1, 1, tcpArgs(t, mode, "-au", "carol", "-ap", "carol-secret")...)
+					start := time.Now()
+					s.sipp(t, scenario(t, "uac-404.xml", "CALLER", "alice", `<recv response="404"/>`, `<recv response="477"/>`), 1, 1,
+						tcpArgs(t, mode, "-s", "carol", "-au", "alice", "-ap", "alice-secret")...)
+					if d := time.Since(start); d > 5*time.Second {
+						t.Errorf("the call to carol's closed connection took %v to fail", d)
+					}
+				})
+			}
+			assertKeepalive(t, s)
 		})
 	}
 }
