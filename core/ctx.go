@@ -127,6 +127,10 @@ type Ctx struct {
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
 	DstConnID   uint64 // the TCP/TLS connection to send branch 0 on (lookup of a binding registered over one); 0 for none
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
+	// SerError is Kamailio's ser_error: why the last relay of this
+	// message failed (ESend when it could not be sent), for
+	// sl_reply_error's status; 0 when none did.
+	SerError int
 
 	// VM is the script VM running this message; modules use it to run
 	// named routes (failure, branch, onreply) for the same message.
@@ -158,6 +162,11 @@ type Ctx struct {
 	txReply      TxReplyFunc
 }
 
+// ESend is Kamailio's E_SEND (-477): a request could not be sent to its
+// next hop (a TCP connect refused, a stream that failed); sl_reply_error
+// answers it with 477.
+const ESend = -477
+
 // Branch is one destination of a forking request.
 type Branch struct {
 	URI    string // Request-URI of the branch
@@ -180,7 +189,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.ConnID, c.ConnFlags, c.Conn = 0, 0, nil
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
-	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0
+	c.DstURI, c.ForceRport, c.DstConnID, c.SerError = "", false, 0, 0
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false

@@ -23,6 +23,10 @@ func (s *Server) control() {
 		Engine:  s.Setup.Engine.Module,
 		Procs:   s.procs,
 		Reload:  s.Reload,
+
+		ReloadTLS: s.ReloadTLS,
+		TLSInfo:   s.tlsInfo,
+		TLSList:   s.tlsList,
 	}
 	s.rpc = jsonrpc.New(rt)
 	rt.Control.RPC = s.rpc.Handle

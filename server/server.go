@@ -152,6 +152,9 @@ func (s *Server) wire(setup *loader.Setup) error {
 	}
 	s.streams, s.streamLs, s.tls = st, ls, store
 	r.Streams = st
+	if v, ok := setup.Config.Global("tcp_accept_aliases"); ok {
+		r.AcceptAliases = v.Truth()
+	}
 	s.wireStreams(rt)
 	setup.ResolveMyself()
 	// Sends outside a worker (timers) leave through the first UDP socket,

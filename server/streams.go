@@ -1,11 +1,13 @@
 package server
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"kemi/core"
 	"kemi/core/config"
@@ -111,6 +113,50 @@ func (s *Server) ReloadTLS() error {
 	return nil
 }
 
+// tlsInfo is tls.info: the TLS connection limit and how many are open.
+func (s *Server) tlsInfo() core.TLSInfo {
+	if s.streams == nil {
+		return core.TLSInfo{}
+	}
+	return core.TLSInfo{MaxConnections: s.streams.Config().MaxTLS,
+		OpenedConnections: s.streams.Stats.OpenTLS.Load()}
+}
+
+// tlsList is tls.list: the open TLS connections.
+func (s *Server) tlsList() []core.TLSConnInfo {
+	out := []core.TLSConnInfo{}
+	if s.streams == nil {
+		return out
+	}
+	now := time.Now()
+	idle := s.streams.Config().IdleTimeout
+	s.streams.Each(func(c *transport.Conn) {
+		if c.Proto() != transport.TLS || c.Closed() {
+			return
+		}
+		r, l := c.RemoteAddr(), c.LocalAddr()
+		row := core.TLSConnInfo{ID: c.ID(), Created: c.Opened().UTC().Format(time.RFC1123),
+			Idle: int(now.Sub(c.LastIO()) / time.Second), SrcIP: r.Addr().String(), SrcPort: int(r.Port()),
+			DstIP: l.Addr().String(), DstPort: int(l.Port()), State: "established"}
+		if idle > 0 {
+			row.Timeout = int((idle - now.Sub(c.LastIO())) / time.Second)
+		}
+		if st, ok := c.TLSState(); ok {
+			if !st.HandshakeComplete {
+				row.State = "connecting"
+			}
+			row.Cipher = tls.CipherSuiteName(st.CipherSuite)
+		}
+		if c.Outgoing() {
+			row.Flags = "out"
+		} else {
+			row.Flags = "in"
+		}
+		out = append(out, row)
+	})
+	return out
+}
+
 // listenPos names where a listen came from: its config line, or -l.
 func listenPos(l config.Listen) string {
 	if l.Pos.Line == 0 {
@@ -192,8 +238,7 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		if c == nil || c.Closed() {
 			return false
 		}
-		st.AddAlias(c, addr)
-		return true
+		return st.AddAlias(c, addr)
 	}
 	local := map[core.Proto]netip.AddrPort{}
 	if len(s.conns) > 0 {

@@ -28,6 +28,11 @@ type Router struct {
 	// Streams sends what workers send over TCP and TLS; the server sets
 	// it before the workers start. nil: only UDP is served.
 	Streams *transport.Streams
+	// AcceptAliases is tcp_accept_aliases: a request over TCP or TLS
+	// whose top Via has an alias parameter makes its connection carry
+	// requests to the Via's port at the peer's IP (RFC 5923 style, as
+	// Kamailio's core does).
+	AcceptAliases bool
 
 	// Counters, read by tests and printed at shutdown.
 	Received, Malformed, ScriptErrors, Panics atomic.Uint64
@@ -351,6 +356,9 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		w.handleHTTP(ctx)
 		return
 	}
+	if r.AcceptAliases && w.conn != nil && w.msg.IsRequest() {
+		w.viaAlias(src)
+	}
 	cb := r.requestCB
 	if !w.msg.IsRequest() {
 		ctx.Route = core.ReplyRoute
@@ -414,6 +422,27 @@ func (w *Worker) handleHTTP(ctx *core.Ctx) {
 	}
 	if err := w.SendTo(httpNotFound, ctx.Proto, ctx.Src); err == nil && w.conn != nil {
 		w.conn.Close()
+	}
+}
+
+// viaAlias adds the alias a top Via's alias parameter asks for: the
+// peer's IP (not the Via's host, which the peer could name freely) with
+// the Via's port, to the message's connection, as Kamailio's
+// tcpconn_add_alias does for tcp_accept_aliases.
+func (w *Worker) viaAlias(src netip.AddrPort) {
+	v, err := w.msg.TopVia()
+	if err != nil || !v.Params.Has("alias") {
+		return
+	}
+	port := v.Port
+	if port == 0 {
+		port = 5060
+		if w.conn.Proto() == transport.TLS {
+			port = 5061
+		}
+	}
+	if w.r.Streams != nil && !w.conn.Closed() {
+		w.r.Streams.AddAlias(w.conn, netip.AddrPortFrom(src.Addr(), uint16(port)))
 	}
 }
 

@@ -710,6 +710,7 @@ read_globals = {
 			},
 			tls = {
 				fields = {
+					cget = {},
 					is_peer_verified = {},
 				},
 			},

@@ -2626,7 +2626,7 @@ interface KSR_sl {
 	 */
 	send_reply_error(): number;
 	/**
-	 * Reply with 500 Server Internal Error after an internal failure.
+	 * Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error.
 	 * @returns 1 when the reply was sent, -1 when it could not be.
 	 */
 	sl_reply_error(): number;
@@ -3114,6 +3114,12 @@ interface KSR_textopsx {
 /** TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL. */
 interface KSR_tls {
 	/**
+	 * An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget).
+	 * @param name A $tls_* variable's name without the $: tls_version, tls_description, tls_cipher_info, tls_cipher_bits, tls_peer_subject, tls_peer_issuer, tls_peer_subject_cn (and _organization, _unit, _country, _state, _locality, _uid), tls_peer_issuer_cn (and the same parts), tls_my_subject, tls_my_issuer (and their parts), tls_peer_version, tls_my_version, tls_peer_serial, tls_my_serial, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked, tls_peer_notBefore, tls_peer_notAfter, tls_peer_server_name, tls_peer_raw_cert, tls_my_raw_cert, tls_peer_urlencoded_cert, tls_my_urlencoded_cert.
+	 * @returns The attribute of the message's TLS connection: an integer for tls_cipher_bits, tls_peer_version, tls_my_version, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked; a string otherwise. "" when the message did not come over TLS, the certificate is missing, or the name is unknown (a warning names it), as in Kamailio.
+	 */
+	cget(name: string): number|string;
+	/**
 	 * Check whether the TLS peer of the message's connection was verified.
 	 * @returns 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
 	 */
@@ -3504,7 +3510,7 @@ interface KSR_object {
 	 */
 	add_tcp_alias(port: number): number;
 	/**
-	 * add_tcp_alias with the top Via's sent-by port.
+	 * add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES).
 	 * @returns 1 when added; -1 over UDP or when the connection is gone.
 	 */
 	add_tcp_alias_via(): number;

@@ -1768,7 +1768,7 @@ class _sl:
         ...
 
     def sl_reply_error(self) -> int:
-        """Reply with 500 Server Internal Error after an internal failure."""
+        """Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error."""
         ...
 
     def sl_send_reply(self, code: int, reason: str) -> int:
@@ -2058,6 +2058,10 @@ class _textopsx:
 
 class _tls:
     """TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL."""
+
+    def cget(self, name: str) -> Union[int, str]:
+        """An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget)."""
+        ...
 
     def is_peer_verified(self) -> int:
         """Check whether the TLS peer of the message's connection was verified."""
@@ -2356,7 +2360,7 @@ class _KSR:
         ...
 
     def add_tcp_alias_via(self) -> int:
-        """add_tcp_alias with the top Via's sent-by port."""
+        """add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES)."""
         ...
 
     def crit(self, msg: str) -> None:

@@ -24,6 +24,7 @@
 package tm
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -319,6 +320,9 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, toProto core.Proto, fn string) in
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
+		if errors.As(err, new(sendError)) {
+			ctx.SerError = core.ESend
+		}
 		if created {
 			c.mu.Lock()
 			if c.gen.Load() == gen {
@@ -368,6 +372,9 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, toProto 
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
+		if errors.As(err, new(sendError)) {
+			ctx.SerError = core.ESend
+		}
 		return -1
 	}
 	return 1

@@ -383,7 +383,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			br.final, br.local = 500, true
 			c.mu.Unlock()
 			if firstErr == nil {
-				firstErr = err
+				firstErr = sendError{err}
 			}
 			continue
 		}
@@ -408,6 +408,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	}
 	return sent, nil
 }
+
+// sendError is a branch that could not be sent (Kamailio's E_SEND).
+type sendError struct{ error }
+
+func (e sendError) Unwrap() error { return e.error }
 
 // buildBranch writes branch idx's request into out and says where it
 // goes: the kept request with the branch's Request-URI and our Via on top,

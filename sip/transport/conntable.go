@@ -36,17 +36,34 @@ func (t *connTable) add(c *Conn) {
 	t.mu.Unlock()
 }
 
-func (t *connTable) alias(c *Conn, a netip.AddrPort) {
+// MaxAliases is the most aliases one connection takes (Kamailio's
+// TCP_CON_MAX_ALIASES): a peer repeating Via alias parameters with new
+// ports cannot grow the table.
+const MaxAliases = 12
+
+func (t *connTable) alias(c *Conn, a netip.AddrPort) bool {
 	k := connKey{c.proto, a}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ids[c.id] != c {
-		return // already gone
+		return false // already gone
+	}
+	if k.addr == c.remote {
+		t.addrs[k] = c
+		return true
+	}
+	for _, e := range t.extras[c] {
+		if e == k {
+			t.addrs[k] = c
+			return true
+		}
+	}
+	if len(t.extras[c]) >= MaxAliases {
+		return false
 	}
 	t.addrs[k] = c
-	if k.addr != c.remote {
-		t.extras[c] = append(t.extras[c], k)
-	}
+	t.extras[c] = append(t.extras[c], k)
+	return true
 }
 
 func (t *connTable) remove(c *Conn) {

@@ -79,6 +79,11 @@ func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
 // Outgoing reports whether kemi opened the connection (else it accepted it).
 func (c *Conn) Outgoing() bool { return c.outgoing }
 
+// Opened is when the connection was accepted or opened; LastIO when it
+// last read or wrote (tls.list's created and idle).
+func (c *Conn) Opened() time.Time { return time.Unix(0, c.opened) }
+func (c *Conn) LastIO() time.Time { return time.Unix(0, c.lastIO.Load()) }
+
 // Closed reports whether the connection is closed or closing.
 func (c *Conn) Closed() bool { return c.closed.Load() }
 
