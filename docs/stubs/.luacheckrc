@@ -275,6 +275,16 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			http_client = {
+				fields = {
+					curl_connect = {},
+					curl_connect_post = {},
+					get_hdrs = {},
+					query = {},
+					query_post = {},
+					query_post_hdrs = {},
+				},
+			},
 			ipops = {
 				fields = {
 					compare_ips = {},
@@ -735,10 +745,12 @@ read_globals = {
 			},
 			tmx = {
 				fields = {
+					t_continue = {},
 					t_is_branch_route = {},
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+					t_suspend = {},
 				},
 			},
 			uac = {

@@ -576,6 +576,34 @@ class _htable:
         ...
 
 
+class _http_client:
+    """HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet."""
+
+    def curl_connect(self, con: str, url: str, dpv: str) -> int:
+        """GET on a named connection (Kamailio's http_connect(connection, url, result))."""
+        ...
+
+    def curl_connect_post(self, con: str, url: str, ctype: str, data: str, dpv: str) -> int:
+        """POST on a named connection (Kamailio's http_connect with content type and data)."""
+        ...
+
+    def get_hdrs(self, url: str, body: str, hdrs: str, dpv: str) -> int:
+        """GET with headers, storing the whole body (Kamailio's http_client_get)."""
+        ...
+
+    def query(self, url: str, dpv: str) -> int:
+        """GET url (Kamailio's http_client_query(url, result))."""
+        ...
+
+    def query_post(self, url: str, post: str, dpv: str) -> int:
+        """POST post to url (http_client_query(url, post, result)); an empty post makes it a GET."""
+        ...
+
+    def query_post_hdrs(self, url: str, post: str, hdrs: str, dpv: str) -> int:
+        """POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result))."""
+        ...
+
+
 class _ipops:
     """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
 
@@ -2135,6 +2163,10 @@ class _tm:
 class _tmx:
     """Extra transaction functions on top of tm."""
 
+    def t_continue(self, tindex: int, tlabel: int, cbname: str) -> int:
+        """Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it)."""
+        ...
+
     def t_is_branch_route(self) -> int:
         """Tell whether a branch route is running."""
         ...
@@ -2149,6 +2181,10 @@ class _tmx:
 
     def t_precheck_trans(self) -> int:
         """Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply."""
+        ...
+
+    def t_suspend(self) -> int:
+        """Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer."""
         ...
 
 
@@ -2259,6 +2295,7 @@ class _KSR:
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
+    http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
     kx: _kx

@@ -12,6 +12,7 @@ import (
 	_ "kemi/exports/dispatcher"  // module "dispatcher"
 	_ "kemi/exports/hdr"         // module "hdr"
 	_ "kemi/exports/htable"      // module "htable"
+	_ "kemi/exports/http_client" // module "http_client"
 	_ "kemi/exports/ipops"       // module "ipops"
 	_ "kemi/exports/jsonrpcs"    // module "jsonrpcs"
 	_ "kemi/exports/kcore"       // module ""

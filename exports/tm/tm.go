@@ -134,6 +134,7 @@ func stop(rt *core.Runtime) {
 	if t.unIdle != nil {
 		t.unIdle()
 	}
+	t.stopAsync()
 	if t.stop != nil {
 		t.Stop() // the timer goroutine closes its VM
 	} else {
