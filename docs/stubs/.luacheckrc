@@ -275,6 +275,11 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			http_async_client = {
+				fields = {
+					query = {},
+				},
+			},
 			http_client = {
 				fields = {
 					curl_connect = {},

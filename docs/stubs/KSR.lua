@@ -1161,6 +1161,16 @@ function KSR.htable.sht_setxs(table, key, value, expire) end
 ---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
 function KSR.htable.sht_unlock(table, key) end
 
+---Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it.
+---@class KSR.http_async_client
+KSR.http_async_client = {}
+
+---Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer.
+---@param url string An http or https URL.
+---@param cbname string Script function to run with the answer.
+---@return integer # 0 when the request went out and the transaction is suspended (the script should exit the route now); 1 when it went out without a transaction (the script goes on); -1 when it could not be sent (a refused URL or header, too many requests in flight, no tm, the transaction could not be suspended): the callback will not run.
+function KSR.http_async_client.query(url, cbname) end
+
 ---HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize).
 ---@class KSR.http_client
 KSR.http_client = {}

@@ -576,6 +576,14 @@ class _htable:
         ...
 
 
+class _http_async_client:
+    """Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, 1 MiB body cap, http and https only, no control characters in URLs). Needs tm."""
+
+    def query(self, url: str, cbname: str) -> int:
+        """Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer."""
+        ...
+
+
 class _http_client:
     """HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet."""
 
@@ -2295,6 +2303,7 @@ class _KSR:
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
+    http_async_client: _http_async_client
     http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs

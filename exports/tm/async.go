@@ -187,16 +187,32 @@ func (t *TM) Continue(index, label uint32, route string, prep func(*core.Ctx)) e
 	return t.enqueue(job{c: c, gen: gen, route: route, prep: prep})
 }
 
-// RunDetached runs route on the continuation goroutine with a copy of
-// ctx's message and no transaction (http_async_client without one); prep
-// as for Continue.
-func (t *TM) RunDetached(ctx *core.Ctx, route string, prep func(*core.Ctx)) error {
+// Detached is a copy of a message for a route run without a
+// transaction (Capture, then RunDetached).
+type Detached struct {
+	raw        []byte
+	src, local netip.AddrPort
+	proto      core.Proto
+}
+
+// Capture copies ctx's message (with the script's edits) for RunDetached;
+// nil when ctx has none.
+func Capture(ctx *core.Ctx) *Detached {
 	m := ctx.Msg
 	if m == nil {
+		return nil
+	}
+	return &Detached{raw: m.AppendTo(make([]byte, 0, len(m.Raw())+bufSlack)), src: ctx.Src, local: ctx.Local, proto: ctx.Proto}
+}
+
+// RunDetached runs route on the continuation goroutine over d's message
+// and no transaction (http_async_client without one); prep as for
+// Continue.
+func (t *TM) RunDetached(d *Detached, route string, prep func(*core.Ctx)) error {
+	if d == nil {
 		return errors.New("no message")
 	}
-	raw := m.AppendTo(make([]byte, 0, len(m.Raw())+bufSlack))
-	return t.enqueue(job{raw: raw, src: ctx.Src, local: ctx.Local, proto: ctx.Proto, route: route, prep: prep})
+	return t.enqueue(job{raw: d.raw, src: d.src, local: d.local, proto: d.proto, route: route, prep: prep})
 }
 
 func (t *TM) enqueue(j job) error {
