@@ -424,6 +424,22 @@ read_globals = {
 					set_contact_alias_trim = {},
 				},
 			},
+			path = {
+				fields = {
+					add_path = {},
+					add_path_advertised_address = {},
+					add_path_advertised_address_user = {},
+					add_path_advertised_address_user_params = {},
+					add_path_received = {},
+					add_path_received_advertised_address = {},
+					add_path_received_advertised_address_user = {},
+					add_path_received_advertised_address_user_params = {},
+					add_path_received_user = {},
+					add_path_received_user_params = {},
+					add_path_user = {},
+					add_path_user_params = {},
+				},
+			},
 			permissions = {
 				fields = {
 					allow_address = {},

@@ -1625,6 +1625,88 @@ interface KSR_nathelper {
 	set_contact_alias_trim(): number;
 }
 
+/** Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet. */
+interface KSR_path {
+	/**
+	 * Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path(): number;
+	/**
+	 * add_path with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address(addr: string): number;
+	/**
+	 * add_path_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received(): number;
+	/**
+	 * add_path_received with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address(addr: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path_received with a user part.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user(user: string): number;
+	/**
+	 * add_path_received with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user_params(user: string, params: string): number;
+	/**
+	 * add_path with a user part: <sip:user@IP:PORT;lr>.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user(user: string): number;
+	/**
+	 * add_path with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user_params(user: string, params: string): number;
+}
+
 /** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
 interface KSR_permissions {
 	/**
@@ -3470,6 +3552,7 @@ interface KSR_object {
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
+	path: KSR_path;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;

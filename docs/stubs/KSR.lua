@@ -1738,6 +1738,76 @@ function KSR.nathelper.set_contact_alias() end
 ---@return integer # As set_contact_alias.
 function KSR.nathelper.set_contact_alias_trim() end
 
+---Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy.
+---@class KSR.path
+KSR.path = {}
+
+---Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path() end
+
+---add_path with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address(addr) end
+
+---add_path_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user(addr, user) end
+
+---add_path_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user_params(addr, user, params) end
+
+---add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received() end
+
+---add_path_received with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address(addr) end
+
+---add_path_received_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user(addr, user) end
+
+---add_path_received_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user_params(addr, user, params) end
+
+---add_path_received with a user part.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user(user) end
+
+---add_path_received with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user_params(user, params) end
+
+---add_path with a user part: <sip:user@IP:PORT;lr>.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user(user) end
+
+---add_path with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user_params(user, params) end
+
 ---Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer.
 ---@class KSR.permissions
 KSR.permissions = {}

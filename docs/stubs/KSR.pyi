@@ -1076,6 +1076,58 @@ class _nathelper:
         ...
 
 
+class _path:
+    """Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet."""
+
+    def add_path(self) -> int:
+        """Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on."""
+        ...
+
+    def add_path_advertised_address(self, addr: str) -> int:
+        """add_path with the given address instead of the socket's."""
+        ...
+
+    def add_path_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_advertised_address with a user part."""
+        ...
+
+    def add_path_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received(self) -> int:
+        """add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT."""
+        ...
+
+    def add_path_received_advertised_address(self, addr: str) -> int:
+        """add_path_received with the given address instead of the socket's."""
+        ...
+
+    def add_path_received_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_received_advertised_address with a user part."""
+        ...
+
+    def add_path_received_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_received_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received_user(self, user: str) -> int:
+        """add_path_received with a user part."""
+        ...
+
+    def add_path_received_user_params(self, user: str, params: str) -> int:
+        """add_path_received with a user part and URI parameters."""
+        ...
+
+    def add_path_user(self, user: str) -> int:
+        """add_path with a user part: <sip:user@IP:PORT;lr>."""
+        ...
+
+    def add_path_user_params(self, user: str, params: str) -> int:
+        """add_path with a user part and URI parameters."""
+        ...
+
+
 class _permissions:
     """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet."""
 
@@ -2311,6 +2363,7 @@ class _KSR:
     maxfwd: _maxfwd
     mqueue: _mqueue
     nathelper: _nathelper
+    path: _path
     permissions: _permissions
     pike: _pike
     pv: _pv

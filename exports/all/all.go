@@ -21,6 +21,7 @@ import (
 	_ "kemi/exports/maxfwd"            // module "maxfwd"
 	_ "kemi/exports/mqueue"            // module "mqueue"
 	_ "kemi/exports/nathelper"         // module "nathelper"
+	_ "kemi/exports/path"              // module "path"
 	_ "kemi/exports/permissions"       // module "permissions"
 	_ "kemi/exports/pike"              // module "pike"
 	_ "kemi/exports/pv"                // module "pv"

@@ -302,7 +302,7 @@ func TestUseDomain(t *testing.T) {
 }
 
 func TestReceivedAndPath(t *testing.T) {
-	rt := newRT(t, map[string]core.Value{"registrar.use_path": core.Int(1)})
+	rt := newRT(t, map[string]core.Value{"registrar.use_path": core.Int(1), "registrar.path_mode": core.Int(1)})
 	rec := ksrtest.NewRecorder()
 	ctx := msgCtx(t, rt, register("Contact: <sip:a@10.0.0.5:5060>", "Path: <sip:edge.example.com;lr>"), rec)
 	usrloc.SetReceived(ctx, "sip:198.51.100.7:40000")
