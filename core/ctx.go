@@ -122,6 +122,10 @@ type Ctx struct {
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
 	DstConnID   uint64 // the TCP/TLS connection to send branch 0 on (lookup of a binding registered over one); 0 for none
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
+	// Path is branch 0's route set from a binding registered through
+	// edge proxies (lookup, RFC 3327), comma-separated name-addrs: tm and
+	// forward send the request with it as Route; "" for none.
+	Path string
 
 	// VM is the script VM running this message; modules use it to run
 	// named routes (failure, branch, onreply) for the same message.
@@ -176,6 +180,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0
+	c.Path = ""
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false

@@ -37,8 +37,8 @@ func TestPath_ModeAndOrder(t *testing.T) {
 	if ctx.DstURI != "sip:edge1.example.com;lr" {
 		t.Errorf("DstURI = %q, want the first Path hop", ctx.DstURI)
 	}
-	if out := ksrtest.Serialize(ctx); !strings.Contains(out, "Route: <sip:edge1.example.com;lr>,<sip:edge2.example.com;lr>,<sip:edge3.example.com;lr>\r\n") {
-		t.Errorf("the Route does not carry every Path hop in order:\n%s", out)
+	if ctx.Path != "<sip:edge1.example.com;lr>,<sip:edge2.example.com;lr>,<sip:edge3.example.com;lr>" {
+		t.Errorf("ctx.Path = %q, want every Path hop in order", ctx.Path)
 	}
 
 	rt = newRT(t, map[string]core.Value{"registrar.use_path": core.Int(1), "registrar.path_use_received": core.Int(1)})

@@ -157,6 +157,7 @@ type relayArgs struct {
 	ruri      []byte
 	dstURI    string
 	dstConnID uint64 // lookup's connection for branch 0
+	path      string // branch 0's route set from Path (lookup); the others carry their own
 	branches  []core.Branch
 	to        netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
 	toProto   core.Proto     // t_relay_to_proto_addr's transport; 0 otherwise
@@ -338,10 +339,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		to, toProto := a.to, a.toProto
 		bflags := a.bflags
 		connID := a.dstConnID
+		path := a.path
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to, toProto, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID
+			ruri, dstURI, to, toProto, bflags, connID, path = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID, b.Path
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -356,7 +358,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, toProto, bflags, onBranch, a)
+		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, path, to, toProto, bflags, onBranch, a)
 		c.mu.Lock()
 		br := &c.br[idx]
 		br.out = out
@@ -426,13 +428,29 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 // the branch: the flags are returned. It runs without c.mu: c.base does not
 // change while a relay runs (only a relay from a failure route replaces it,
 // and that cannot overlap another relay of the same cell).
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI, path string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
 		return out, netip.AddrPort{}, bflags, err
 	}
 	if string(ruri) != string(m.RequestURI()) {
 		m.SetRequestURI(ruri)
+	}
+	if path != "" {
+		// RFC 3327 5.3: the branch's binding came through edge proxies;
+		// their Path is its route set, and its first hop the destination
+		// unless one was set.
+		if err := m.AddHeaderBefore("Route", "Route", []byte(path)); err != nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("Route from Path: %w", err)
+		}
+		if dstURI == "" {
+			sp := sip.SplitCommas([]byte(path))
+			if v, ok := sp.Next(); ok {
+				if na, err := sip.ParseNameAddr(v); err == nil {
+					dstURI = string(na.URI)
+				}
+			}
+		}
 	}
 	if onBranch != "" && a.vm != nil {
 		bc := &e.bctx
