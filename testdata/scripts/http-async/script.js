@@ -20,13 +20,14 @@ function ksr_request_route() {
 		KSR.info("continue rc=" + KSR.tmx.t_continue(KSR.pv.get("$T(id_index)"), label, "ksr_resume"));
 		KSR.x.exit();
 	}
-	var url = "http://{http}/route";
+	var url = "http://{http}/" + u;
 	if (u == "down") {
 		url = "http://{httpdown}/route";
-	} else if (u == "slow") {
-		url = "http://{http}/slow";
 	}
-	KSR.tm.t_newtran();
+	if (KSR.tm.t_newtran() <= 0) {
+		// a retransmission (absorbed) or an error: never a second query
+		KSR.x.exit();
+	}
 	KSR.info("query rc=" + KSR.http_async_client.query(url, "ksr_http_answer"));
 	KSR.x.exit();
 }

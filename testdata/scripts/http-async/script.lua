@@ -20,13 +20,14 @@ function ksr_request_route()
 		KSR.info("continue rc=" .. KSR.tmx.t_continue(KSR.pv.get("$T(id_index)"), label, "ksr_resume"))
 		KSR.x.exit()
 	end
-	local url = "http://{http}/route"
+	local url = "http://{http}/" .. u
 	if u == "down" then
 		url = "http://{httpdown}/route"
-	elseif u == "slow" then
-		url = "http://{http}/slow"
 	end
-	KSR.tm.t_newtran()
+	if KSR.tm.t_newtran() <= 0 then
+		-- a retransmission (absorbed) or an error: never a second query
+		KSR.x.exit()
+	end
 	KSR.info("query rc=" .. KSR.http_async_client.query(url, "ksr_http_answer"))
 	KSR.x.exit()
 end

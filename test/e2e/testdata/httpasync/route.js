@@ -4,7 +4,10 @@ function ksr_request_route() {
 		KSR.sl.sl_send_reply(200, "Alive");
 		return;
 	}
-	KSR.tm.t_newtran();
+	if (KSR.tm.t_newtran() <= 0) {
+		// a retransmission (absorbed) or an error: never a second query
+		KSR.x.exit();
+	}
 	var url = "http://{HTTP}/" + KSR.pv.gete("$rU");
 	if (KSR.pv.gete("$rU") == "down") {
 		url = "http://{DOWN}/route";

@@ -6,7 +6,10 @@ function ksr_request_route()
 		KSR.sl.sl_send_reply(200, "Alive")
 		return
 	end
-	KSR.tm.t_newtran()
+	if KSR.tm.t_newtran() <= 0 then
+		-- a retransmission (absorbed) or an error: never a second query
+		KSR.x.exit()
+	end
 	local url = "http://{HTTP}/" .. KSR.pv.gete("$rU")
 	if KSR.pv.gete("$rU") == "down" then
 		url = "http://{DOWN}/route"
