@@ -21,6 +21,9 @@
 //	    nolog: ["ERROR"]           # text it must not show
 //	  - wait: 31s                  # move the fake clock: tm's timers fire
 //	    expect: ["SIP/2.0 408 Request Timeout"]
+//	  - send: invite.sip
+//	    settle: 3s                 # wait up to 3 s of real time for what a goroutine sends later
+//	    expect: ["SIP/2.0 503 Routing service down"]
 //
 // A step may both wait and send; the wait comes first. Timers run on a
 // fake clock that moves only in wait steps, in 10 ms ticks as the real
@@ -28,7 +31,10 @@
 //
 // The project's own scenarios also carry the script (script.lua,
 // script.js, script.star) and the config it needs (modules, params,
-// engines, pending, disk, env, script_errors); see File.
+// engines, pending, disk, env, script_errors, dns, http); see File. http:
+// lists the answers of an HTTP server started on 127.0.0.1 for the run,
+// whose host:port replaces {http} in params and scripts ({httpdown} is a
+// port nothing listens on).
 package scenario
 
 import (
