@@ -131,6 +131,10 @@ type Ctx struct {
 	// message failed (ESend when it could not be sent), for
 	// sl_reply_error's status; 0 when none did.
 	SerError int
+	// Path is branch 0's route set from a binding registered through
+	// edge proxies (lookup, RFC 3327), comma-separated name-addrs: tm and
+	// forward send the request with it as Route; "" for none.
+	Path string
 
 	// VM is the script VM running this message; modules use it to run
 	// named routes (failure, branch, onreply) for the same message.
@@ -190,6 +194,7 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
 	c.DstURI, c.ForceRport, c.DstConnID, c.SerError = "", false, 0, 0
+	c.Path = ""
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false

@@ -200,7 +200,8 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 			}
 			cfg.WriteString("loadmodule \"" + e.mod + ".so\"\nmodparam(\"" + e.mod + "\", \"load\", \"" + script + "\")\n")
 			for _, p := range sc.Params {
-				cfg.WriteString(strings.ReplaceAll(p, "{module}", e.mod) + "\n")
+				// {http} and {httpdown}: the scenario runner's HTTP server.
+				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9").Replace(p) + "\n")
 			}
 			cfg.WriteString("cfgengine \"" + e.eng + "\"\n")
 			path := filepath.Join(t.TempDir(), "kamailio.cfg")

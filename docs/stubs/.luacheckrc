@@ -275,6 +275,21 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			http_async_client = {
+				fields = {
+					query = {},
+				},
+			},
+			http_client = {
+				fields = {
+					curl_connect = {},
+					curl_connect_post = {},
+					get_hdrs = {},
+					query = {},
+					query_post = {},
+					query_post_hdrs = {},
+				},
+			},
 			ipops = {
 				fields = {
 					compare_ips = {},
@@ -411,6 +426,22 @@ read_globals = {
 					set_alias_to_pv = {},
 					set_contact_alias = {},
 					set_contact_alias_trim = {},
+				},
+			},
+			path = {
+				fields = {
+					add_path = {},
+					add_path_advertised_address = {},
+					add_path_advertised_address_user = {},
+					add_path_advertised_address_user_params = {},
+					add_path_received = {},
+					add_path_received_advertised_address = {},
+					add_path_received_advertised_address_user = {},
+					add_path_received_advertised_address_user_params = {},
+					add_path_received_user = {},
+					add_path_received_user_params = {},
+					add_path_user = {},
+					add_path_user_params = {},
 				},
 			},
 			permissions = {
@@ -740,10 +771,12 @@ read_globals = {
 			},
 			tmx = {
 				fields = {
+					t_continue = {},
 					t_is_branch_route = {},
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+					t_suspend = {},
 				},
 			},
 			uac = {

@@ -931,6 +931,72 @@ interface KSR_htable {
 	sht_unlock(table: string, key: string): number;
 }
 
+/** Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, 1 MiB body cap, http and https only, no control characters in URLs). Needs tm. */
+interface KSR_http_async_client {
+	/**
+	 * Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer.
+	 * @param url An http or https URL.
+	 * @param cbname Script function to run with the answer.
+	 * @returns 0 when the request went out and the transaction is suspended (the script should exit the route now); 1 when it went out without a transaction (the script goes on); -1 when it could not be sent (a refused URL or header, too many requests in flight, no tm, the transaction could not be suspended): the callback will not run.
+	 */
+	query(url: string, cbname: string): number;
+}
+
+/** HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet. */
+interface KSR_http_client {
+	/**
+	 * GET on a named connection (Kamailio's http_connect(connection, url, result)).
+	 * @param con A connection named by httpcon.
+	 * @param url The part appended to the connection's base URL.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As query; -1 too for an unknown connection.
+	 */
+	curl_connect(con: string, url: string, dpv: string): number;
+	/**
+	 * POST on a named connection (Kamailio's http_connect with content type and data).
+	 * @param con A connection named by httpcon.
+	 * @param url The part appended to the connection's base URL.
+	 * @param ctype Content-Type of data.
+	 * @param data The body to POST.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As curl_connect.
+	 */
+	curl_connect_post(con: string, url: string, ctype: string, data: string, dpv: string): number;
+	/**
+	 * GET with headers, storing the whole body (Kamailio's http_client_get).
+	 * @param url An http or https URL.
+	 * @param body A body for the GET; usually empty.
+	 * @param hdrs Header lines, "Name: value", separated by CRLF; empty for none.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As query.
+	 */
+	get_hdrs(url: string, body: string, hdrs: string, dpv: string): number;
+	/**
+	 * GET url (Kamailio's http_client_query(url, result)).
+	 * @param url An http or https URL.
+	 * @param dpv The writable pseudo-variable for the answer ("$var(result)"): its body's first line (query_result) for a 2xx, 3xx or 4xx.
+	 * @returns The HTTP status code; -1 when no answer came (connection refused, timeout, refused URL, body over maxdatasize).
+	 */
+	query(url: string, dpv: string): number;
+	/**
+	 * POST post to url (http_client_query(url, post, result)); an empty post makes it a GET.
+	 * @param url An http or https URL.
+	 * @param post The body to POST (Content-Type application/x-www-form-urlencoded unless hdrs say).
+	 * @param dpv The writable pseudo-variable for the answer.
+	 * @returns As query.
+	 */
+	query_post(url: string, post: string, dpv: string): number;
+	/**
+	 * POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result)).
+	 * @param url An http or https URL.
+	 * @param post The body to POST; empty for a GET.
+	 * @param hdrs Header lines, "Name: value", separated by CRLF ("Content-Type: application/json"); a line that is not Name: value fails the request.
+	 * @param dpv The writable pseudo-variable for the answer.
+	 * @returns As query.
+	 */
+	query_post_hdrs(url: string, post: string, hdrs: string, dpv: string): number;
+}
+
 /** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
 interface KSR_ipops {
 	/**
@@ -1579,6 +1645,88 @@ interface KSR_nathelper {
 	 * @returns As set_contact_alias.
 	 */
 	set_contact_alias_trim(): number;
+}
+
+/** Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet. */
+interface KSR_path {
+	/**
+	 * Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path(): number;
+	/**
+	 * add_path with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address(addr: string): number;
+	/**
+	 * add_path_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received(): number;
+	/**
+	 * add_path_received with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address(addr: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path_received with a user part.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user(user: string): number;
+	/**
+	 * add_path_received with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user_params(user: string, params: string): number;
+	/**
+	 * add_path with a user part: <sip:user@IP:PORT;lr>.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user(user: string): number;
+	/**
+	 * add_path with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user_params(user: string, params: string): number;
 }
 
 /** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
@@ -3246,6 +3394,14 @@ interface KSR_tm {
 /** Extra transaction functions on top of tm. */
 interface KSR_tmx {
 	/**
+	 * Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it).
+	 * @param tindex The transaction's index ($T(id_index) after t_suspend).
+	 * @param tlabel The transaction's label ($T(id_label)).
+	 * @param cbname Script function to run.
+	 * @returns 1 when the route is queued to run; -1 when no suspended transaction has that index and label (it ended, or was continued already) or too many continuations wait.
+	 */
+	t_continue(tindex: number, tlabel: number, cbname: string): number;
+	/**
 	 * Tell whether a branch route is running.
 	 * @returns 1 in a branch route; -1 elsewhere.
 	 */
@@ -3265,6 +3421,11 @@ interface KSR_tmx {
 	 * @returns 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 	 */
 	t_precheck_trans(): number;
+	/**
+	 * Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer.
+	 * @returns 1 when the transaction is suspended ($T(id_index) and $T(id_label) name it for t_continue); -1 when it could not be (an ACK or CANCEL, a retransmission, a transaction with its final reply).
+	 */
+	t_suspend(): number;
 }
 
 /** User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send. */
@@ -3472,12 +3633,15 @@ interface KSR_object {
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
+	http_async_client: KSR_http_async_client;
+	http_client: KSR_http_client;
 	ipops: KSR_ipops;
 	jsonrpcs: KSR_jsonrpcs;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
+	path: KSR_path;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;

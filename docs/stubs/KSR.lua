@@ -1161,6 +1161,65 @@ function KSR.htable.sht_setxs(table, key, value, expire) end
 ---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
 function KSR.htable.sht_unlock(table, key) end
 
+---Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it.
+---@class KSR.http_async_client
+KSR.http_async_client = {}
+
+---Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer.
+---@param url string An http or https URL.
+---@param cbname string Script function to run with the answer.
+---@return integer # 0 when the request went out and the transaction is suspended (the script should exit the route now); 1 when it went out without a transaction (the script goes on); -1 when it could not be sent (a refused URL or header, too many requests in flight, no tm, the transaction could not be suspended): the callback will not run.
+function KSR.http_async_client.query(url, cbname) end
+
+---HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize).
+---@class KSR.http_client
+KSR.http_client = {}
+
+---GET on a named connection (Kamailio's http_connect(connection, url, result)).
+---@param con string A connection named by httpcon.
+---@param url string The part appended to the connection's base URL.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As query; -1 too for an unknown connection.
+function KSR.http_client.curl_connect(con, url, dpv) end
+
+---POST on a named connection (Kamailio's http_connect with content type and data).
+---@param con string A connection named by httpcon.
+---@param url string The part appended to the connection's base URL.
+---@param ctype string Content-Type of data.
+---@param data string The body to POST.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As curl_connect.
+function KSR.http_client.curl_connect_post(con, url, ctype, data, dpv) end
+
+---GET with headers, storing the whole body (Kamailio's http_client_get).
+---@param url string An http or https URL.
+---@param body string A body for the GET; usually empty.
+---@param hdrs string Header lines, "Name: value", separated by CRLF; empty for none.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As query.
+function KSR.http_client.get_hdrs(url, body, hdrs, dpv) end
+
+---GET url (Kamailio's http_client_query(url, result)).
+---@param url string An http or https URL.
+---@param dpv string The writable pseudo-variable for the answer ("$var(result)"): its body's first line (query_result) for a 2xx, 3xx or 4xx.
+---@return integer # The HTTP status code; -1 when no answer came (connection refused, timeout, refused URL, body over maxdatasize).
+function KSR.http_client.query(url, dpv) end
+
+---POST post to url (http_client_query(url, post, result)); an empty post makes it a GET.
+---@param url string An http or https URL.
+---@param post string The body to POST (Content-Type application/x-www-form-urlencoded unless hdrs say).
+---@param dpv string The writable pseudo-variable for the answer.
+---@return integer # As query.
+function KSR.http_client.query_post(url, post, dpv) end
+
+---POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result)).
+---@param url string An http or https URL.
+---@param post string The body to POST; empty for a GET.
+---@param hdrs string Header lines, "Name: value", separated by CRLF ("Content-Type: application/json"); a line that is not Name: value fails the request.
+---@param dpv string The writable pseudo-variable for the answer.
+---@return integer # As query.
+function KSR.http_client.query_post_hdrs(url, post, hdrs, dpv) end
+
 ---IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets.
 ---@class KSR.ipops
 KSR.ipops = {}
@@ -1696,6 +1755,76 @@ function KSR.nathelper.set_contact_alias() end
 ---Like set_contact_alias, first removing an alias parameter the Contact URI already has.
 ---@return integer # As set_contact_alias.
 function KSR.nathelper.set_contact_alias_trim() end
+
+---Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy.
+---@class KSR.path
+KSR.path = {}
+
+---Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path() end
+
+---add_path with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address(addr) end
+
+---add_path_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user(addr, user) end
+
+---add_path_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user_params(addr, user, params) end
+
+---add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received() end
+
+---add_path_received with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address(addr) end
+
+---add_path_received_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user(addr, user) end
+
+---add_path_received_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user_params(addr, user, params) end
+
+---add_path_received with a user part.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user(user) end
+
+---add_path_received with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user_params(user, params) end
+
+---add_path with a user part: <sip:user@IP:PORT;lr>.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user(user) end
+
+---add_path with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user_params(user, params) end
 
 ---Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer.
 ---@class KSR.permissions
@@ -3106,6 +3235,13 @@ function KSR.tm.t_set_fr(fr_inv, fr) end
 ---@class KSR.tmx
 KSR.tmx = {}
 
+---Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it).
+---@param tindex integer The transaction's index ($T(id_index) after t_suspend).
+---@param tlabel integer The transaction's label ($T(id_label)).
+---@param cbname string Script function to run.
+---@return integer # 1 when the route is queued to run; -1 when no suspended transaction has that index and label (it ended, or was continued already) or too many continuations wait.
+function KSR.tmx.t_continue(tindex, tlabel, cbname) end
+
 ---Tell whether a branch route is running.
 ---@return integer # 1 in a branch route; -1 elsewhere.
 function KSR.tmx.t_is_branch_route() end
@@ -3121,6 +3257,10 @@ function KSR.tmx.t_is_reply_route() end
 ---Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
 ---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 function KSR.tmx.t_precheck_trans() end
+
+---Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer.
+---@return integer # 1 when the transaction is suspended ($T(id_index) and $T(id_label) name it for t_continue); -1 when it could not be (an ACK or CANCEL, a retransmission, a transaction with its final reply).
+function KSR.tmx.t_suspend() end
 
 ---User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth).
 ---@class KSR.uac

@@ -576,6 +576,42 @@ class _htable:
         ...
 
 
+class _http_async_client:
+    """Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, 1 MiB body cap, http and https only, no control characters in URLs). Needs tm."""
+
+    def query(self, url: str, cbname: str) -> int:
+        """Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer."""
+        ...
+
+
+class _http_client:
+    """HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet."""
+
+    def curl_connect(self, con: str, url: str, dpv: str) -> int:
+        """GET on a named connection (Kamailio's http_connect(connection, url, result))."""
+        ...
+
+    def curl_connect_post(self, con: str, url: str, ctype: str, data: str, dpv: str) -> int:
+        """POST on a named connection (Kamailio's http_connect with content type and data)."""
+        ...
+
+    def get_hdrs(self, url: str, body: str, hdrs: str, dpv: str) -> int:
+        """GET with headers, storing the whole body (Kamailio's http_client_get)."""
+        ...
+
+    def query(self, url: str, dpv: str) -> int:
+        """GET url (Kamailio's http_client_query(url, result))."""
+        ...
+
+    def query_post(self, url: str, post: str, dpv: str) -> int:
+        """POST post to url (http_client_query(url, post, result)); an empty post makes it a GET."""
+        ...
+
+    def query_post_hdrs(self, url: str, post: str, hdrs: str, dpv: str) -> int:
+        """POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result))."""
+        ...
+
+
 class _ipops:
     """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
 
@@ -1053,6 +1089,58 @@ class _nathelper:
 
     def set_contact_alias_trim(self) -> int:
         """Like set_contact_alias, first removing an alias parameter the Contact URI already has."""
+        ...
+
+
+class _path:
+    """Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet."""
+
+    def add_path(self) -> int:
+        """Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on."""
+        ...
+
+    def add_path_advertised_address(self, addr: str) -> int:
+        """add_path with the given address instead of the socket's."""
+        ...
+
+    def add_path_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_advertised_address with a user part."""
+        ...
+
+    def add_path_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received(self) -> int:
+        """add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT."""
+        ...
+
+    def add_path_received_advertised_address(self, addr: str) -> int:
+        """add_path_received with the given address instead of the socket's."""
+        ...
+
+    def add_path_received_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_received_advertised_address with a user part."""
+        ...
+
+    def add_path_received_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_received_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received_user(self, user: str) -> int:
+        """add_path_received with a user part."""
+        ...
+
+    def add_path_received_user_params(self, user: str, params: str) -> int:
+        """add_path_received with a user part and URI parameters."""
+        ...
+
+    def add_path_user(self, user: str) -> int:
+        """add_path with a user part: <sip:user@IP:PORT;lr>."""
+        ...
+
+    def add_path_user_params(self, user: str, params: str) -> int:
+        """add_path with a user part and URI parameters."""
         ...
 
 
@@ -2155,6 +2243,10 @@ class _tm:
 class _tmx:
     """Extra transaction functions on top of tm."""
 
+    def t_continue(self, tindex: int, tlabel: int, cbname: str) -> int:
+        """Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it)."""
+        ...
+
     def t_is_branch_route(self) -> int:
         """Tell whether a branch route is running."""
         ...
@@ -2169,6 +2261,10 @@ class _tmx:
 
     def t_precheck_trans(self) -> int:
         """Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply."""
+        ...
+
+    def t_suspend(self) -> int:
+        """Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer."""
         ...
 
 
@@ -2323,12 +2419,15 @@ class _KSR:
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
+    http_async_client: _http_async_client
+    http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue
     nathelper: _nathelper
+    path: _path
     permissions: _permissions
     pike: _pike
     pv: _pv

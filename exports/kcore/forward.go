@@ -96,6 +96,14 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 			return -1
 		}
 	}
+	if ctx.Path != "" && uri == "" {
+		// lookup's route set (RFC 3327) goes into the message once.
+		if err := m.AddHeaderBefore("Route", "Route", []byte(ctx.Path)); err != nil {
+			ctx.Log(core.LErr, fn+": Route from Path: "+core.LogValue(err.Error())+"\n")
+			return -1
+		}
+		ctx.Path = ""
+	}
 	var vb [112]byte
 	if err := m.PrependVia(appendSLVia(vb[:0], proto, local, m, &v)); err != nil {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(err.Error())+"\n")

@@ -135,6 +135,7 @@ func stop(rt *core.Runtime) {
 	if t.unIdle != nil {
 		t.unIdle()
 	}
+	t.stopAsync()
 	if t.stop != nil {
 		t.Stop() // the timer goroutine closes its VM
 	} else {
@@ -316,7 +317,7 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, toProto core.Proto, fn string) in
 		}
 		created = true
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, path: ctx.Path, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
@@ -368,7 +369,7 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, toProto 
 			return -1
 		}
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, path: ctx.Path, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))

@@ -21,6 +21,9 @@
 //	    nolog: ["ERROR"]           # text it must not show
 //	  - wait: 31s                  # move the fake clock: tm's timers fire
 //	    expect: ["SIP/2.0 408 Request Timeout"]
+//	  - send: invite.sip
+//	    settle: 3s                 # wait up to 3 s of real time for what a goroutine sends later
+//	    expect: ["SIP/2.0 503 Routing service down"]
 //
 // A step may both wait and send; the wait comes first. Timers run on a
 // fake clock that moves only in wait steps, in 10 ms ticks as the real
@@ -28,7 +31,10 @@
 //
 // The project's own scenarios also carry the script (script.lua,
 // script.js, script.star) and the config it needs (modules, params,
-// engines, pending, disk, env, script_errors); see File.
+// engines, pending, disk, env, script_errors, dns, http); see File. http:
+// lists the answers of an HTTP server started on 127.0.0.1 for the run,
+// whose host:port replaces {http} in params and scripts ({httpdown} is a
+// port nothing listens on).
 package scenario
 
 import (
@@ -84,6 +90,26 @@ type File struct {
 	// 127.0.0.1 answering them and sets DNSServer, which the config's
 	// dns_servers then names (see internal/resolve/dnstest).
 	DNS []string `yaml:"dns"`
+	// HTTP are the answers of an HTTP server started on 127.0.0.1 for
+	// the run; {http} in params and in the folder's scripts stands for
+	// its host:port, and {httpdown} for a port nothing listens on.
+	HTTP []HTTPAnswer `yaml:"http"`
+}
+
+// HTTPAnswer is what the scenario's HTTP server answers on a path.
+type HTTPAnswer struct {
+	Path   string `yaml:"path"`
+	Status int    `yaml:"status"` // default 200
+	Body   string `yaml:"body"`
+	// Repeat sends Body this many times (a huge answer).
+	Repeat int `yaml:"repeat"`
+	// Delay waits this long (Go syntax) before answering.
+	Delay string `yaml:"delay"`
+	// Trickle sends the body one byte per this duration (a slow-loris
+	// server).
+	Trickle string `yaml:"trickle"`
+	// Header lines to answer with, "Name: value".
+	Headers []string `yaml:"headers"`
 }
 
 // Step is one message in, or one move of the clock, and what it must
@@ -114,6 +140,10 @@ type Step struct {
 	// line, say); HasNot texts that must not.
 	Has    []string `yaml:"has"`
 	HasNot []string `yaml:"hasnot"`
+	// Settle waits up to this long in real time (Go syntax) for the
+	// messages Expect lists, for what is sent later by a goroutine
+	// (http_async_client's callbacks).
+	Settle string `yaml:"settle"`
 }
 
 // Scenario is a loaded scenario folder.
@@ -153,6 +183,11 @@ func Load(dir string) (*Scenario, error) {
 		if st.Wait != "" {
 			if d, err := time.ParseDuration(st.Wait); err != nil || d < 0 {
 				return nil, fmt.Errorf("%s: step %d: wait: expected a duration such as 31s or 500ms, got %q", path, i+1, st.Wait)
+			}
+		}
+		if st.Settle != "" {
+			if d, err := time.ParseDuration(st.Settle); err != nil || d < 0 {
+				return nil, fmt.Errorf("%s: step %d: settle: expected a duration such as 3s, got %q", path, i+1, st.Settle)
 			}
 		}
 		if st.From != "" {
@@ -255,6 +290,17 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		res.fail("scenario has no %s: %v", script, err)
 		return res
 	}
+	subst := func(s string) string { return s }
+	if len(sc.HTTP) > 0 {
+		h, err := startHTTP(sc.HTTP)
+		if err != nil {
+			res.fail("starting the scenario's HTTP server: %v", err)
+			return res
+		}
+		defer h.close()
+		subst = strings.NewReplacer("{http}", h.addr, "{httpdown}", h.down).Replace
+		src = []byte(subst(string(src)))
+	}
 	var cfg strings.Builder
 	cfg.WriteString("#!KAMAILIO\ndebug=3\nlog_stderror=yes\n")
 	if sc.DNSServer != "" {
@@ -277,7 +323,7 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 	}
 	cfg.WriteString("modparam(\"" + e.Module + "\", \"load\", \"" + script + "\")\n")
 	for _, p := range sc.Params {
-		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.Module) + "\n")
+		cfg.WriteString(subst(strings.ReplaceAll(p, "{module}", e.Module)) + "\n")
 	}
 	cfg.WriteString("cfgengine \"" + e.CfgEngine + "\"\n")
 	opts := loader.Options{Path: "kamailio.cfg", FS: fstest.MapFS{
@@ -403,6 +449,20 @@ func run(sc *Scenario, opt loader.Options, res *Result, script string) bool {
 				w.HandleAs(crlf(msg), from, proto, conn, out)
 			default:
 				w.HandlePacket(crlf(msg), from, out)
+			}
+		}
+		if st.Settle != "" {
+			d, _ := time.ParseDuration(st.Settle) // checked by Load
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+				mu.Lock()
+				n := len(sent)
+				mu.Unlock()
+				if n >= len(st.Expect) {
+					break
+				}
+			}
+			if len(st.Expect) == 0 {
+				time.Sleep(d)
 			}
 		}
 		mu.Lock()
