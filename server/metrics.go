@@ -37,7 +37,7 @@ func promName(stat string) string {
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.rt.Stats("all") {
 		name, kind, help := promName(s.Name)+"_total", prometheus.CounterValue, "Kamailio statistic "+s.Name+" (a counter)."
-		if gaugeStats[s.Name] {
+		if gaugeStats[s.Name] || c.rt.IsStatVar(s.Name) {
 			name, kind, help = promName(s.Name), prometheus.GaugeValue, "Kamailio statistic "+s.Name+" (a gauge)."
 		}
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, nil, nil), kind, float64(s.Value))

@@ -183,7 +183,6 @@ var ignoredModules = map[string]string{
 	"kex":          "core extensions for MI/RPC",
 	"debugger":     "config debugging aid",
 	"counters":     "statistics counters",
-	"statistics":   "statistics counters",
 	"db_mysql":     "database driver",
 	"db_postgres":  "database driver",
 	"db_sqlite":    "database driver",

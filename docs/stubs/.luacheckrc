@@ -629,6 +629,12 @@ read_globals = {
 					sreply = {},
 				},
 			},
+			statistics = {
+				fields = {
+					reset_stat = {},
+					update_stat = {},
+				},
+			},
 			textops = {
 				fields = {
 					append_body_part = {},

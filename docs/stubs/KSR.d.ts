@@ -2625,6 +2625,23 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock. */
+interface KSR_statistics {
+	/**
+	 * Set a statistic to zero, unless it was declared no_reset.
+	 * @param name The statistic.
+	 * @returns 1 when reset (or declared no_reset, which Kamailio also answers with success); -1 when there is no such statistic.
+	 */
+	reset_stat(name: string): number;
+	/**
+	 * Add value to a statistic, creating it when it does not exist.
+	 * @param name The statistic: a declared one, "group:name" or a new name (created as "dynamic:name", at most 1024 in all).
+	 * @param value What to add; may be negative.
+	 * @returns 1 when updated; -1 when the name is empty, malformed or one too many.
+	 */
+	update_stat(name: string, value: number): number;
+}
+
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
 interface KSR_textops {
 	/**
@@ -3402,6 +3419,7 @@ interface KSR_object {
 	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
+	statistics: KSR_statistics;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
 	tls: KSR_tls;

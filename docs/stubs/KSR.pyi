@@ -1764,6 +1764,18 @@ class _sl:
         ...
 
 
+class _statistics:
+    """Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock."""
+
+    def reset_stat(self, name: str) -> int:
+        """Set a statistic to zero, unless it was declared no_reset."""
+        ...
+
+    def update_stat(self, name: str, value: int) -> int:
+        """Add value to a statistic, creating it when it does not exist."""
+        ...
+
+
 class _textops:
     """Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers."""
 
@@ -2278,6 +2290,7 @@ class _KSR:
     sdpops: _sdpops
     siputils: _siputils
     sl: _sl
+    statistics: _statistics
     textops: _textops
     textopsx: _textopsx
     tls: _tls

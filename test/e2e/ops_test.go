@@ -30,6 +30,7 @@ function ksr_request_route()
 	counter = counter + 1
 	if KSR.is_REGISTER() then
 		KSR.dbg("ops: REGISTER\n")
+		KSR.statistics.update_stat("registers", 1)
 		KSR.registrar.save("location", 0)
 		return
 	end
@@ -126,7 +127,7 @@ func TestOps_RPC_OverDatagramSocket(t *testing.T) {
 		t.Errorf("ul.lookup: %s", out)
 	}
 	stats := s.mustRPC(t, "stats.get_statistics", "all")
-	for _, want := range []string{`"core:rcv_requests = 1"`, `"registrar:accepted_regs = 1"`, `"usrloc:registered_users = 1"`, `"tmx:active_transactions = `} {
+	for _, want := range []string{`"core:rcv_requests = 1"`, `"registrar:accepted_regs = 1"`, `"usrloc:registered_users = 1"`, `"tmx:active_transactions = `, `"script:registers = 1"`} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats.get_statistics all: no %s in\n%s", want, stats)
 		}
@@ -353,7 +354,8 @@ func TestOps_Metrics(t *testing.T) {
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{"kamailio_core_rcv_requests_total 1", "kamailio_registrar_accepted_regs_total 1",
-		"# TYPE kamailio_usrloc_registered_users gauge", "kamailio_usrloc_registered_users 1", "go_goroutines "} {
+		"# TYPE kamailio_usrloc_registered_users gauge", "kamailio_usrloc_registered_users 1", "go_goroutines ",
+		"# TYPE kamailio_script_registers gauge", "kamailio_script_registers 1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics: no %q", want)
 		}
