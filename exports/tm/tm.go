@@ -501,6 +501,9 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 	if err != nil {
 		return false
 	}
+	if t.uacReply(ctx, &v) {
+		return true
+	}
 	id, idx, ok := parseBranch(v.Branch)
 	if !ok || idx >= maxBranches {
 		return false

@@ -40,6 +40,8 @@ type TM struct {
 	guard *memguard.Guard
 	// unIdle cancels guard.OnIdle's trim of the pool (stop).
 	unIdle func()
+	// uac are the local requests (tm.t_uac_start).
+	uac uacs
 }
 
 // New builds a transaction layer over rt with a clock and timer values.
@@ -49,6 +51,7 @@ func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
 	t.tab.wheel = &t.wheel
 	t.tab.guard = t.guard
 	t.tenv = &env{t: t, out: rtSender{rt}}
+	t.uac.init()
 	return t
 }
 

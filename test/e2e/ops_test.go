@@ -456,3 +456,69 @@ func TestOps_RPC_Fifo(t *testing.T) {
 		t.Fatalf("no answer on the reply FIFO; log:\n%s", s.Log())
 	}
 }
+
+// TestOps_TM_UACStartAndList (issue 15, tm RPCs): tm.t_uac_start sends an
+// OPTIONS from kemi to a sipp UAS (Kamailio's argument order: method,
+// ruri, nexthop, socket, headers), which answers 200 and kemi logs it;
+// tm.list shows a transaction waiting for a silent callee; bad arguments
+// are refused with what was expected.
+func TestOps_TM_UACStartAndList(t *testing.T) {
+	needSipp(t)
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	s := startOps(t, silent.LocalAddr().(*net.UDPAddr).Port)
+
+	uasPort := freePort(t)
+	u := startUAS(t, "uas-options.xml", uasPort)
+	ruri := "sip:ping@127.0.0.1:" + strconv.Itoa(uasPort)
+	out := s.mustRPC(t, "tm.t_uac_start", "OPTIONS", ruri, ".", ".",
+		"From: <sip:kemi@127.0.0.1>\r\nTo: <"+ruri+">\r\nX-Ping: rpc-test\r\n")
+	if !strings.Contains(out, `"callid"`) || !strings.Contains(out, `"dst": "udp:127.0.0.1:`+strconv.Itoa(uasPort)+`"`) {
+		t.Errorf("tm.t_uac_start: %s", out)
+	}
+	u.wait(t, "OPTIONS from tm.t_uac_start")
+	if !logShows(s.server, "tm: local OPTIONS to "+ruri+": 200 Pong") {
+		t.Errorf("the 200 to the local OPTIONS was not logged:\n%s", tail(s.Log(), 2000))
+	}
+	for _, bad := range [][]string{
+		{"INVITE", ruri, ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>"},
+		{"OPTIONS", "not a uri", ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>"},
+		{"OPTIONS", ruri, ".", ".", "To: <sip:c@d>"},
+		{"OPTIONS", ruri, ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>\nVia: SIP/2.0/UDP 10.0.0.1"},
+		{"OPTIONS", ruri, ".", "udp:127.0.0.1:1", "From: <sip:a@b>\r\nTo: <sip:c@d>\r\nX: a\rb"},
+	} {
+		if out, errs, ok := s.rpc(t, append([]string{"tm.t_uac_start"}, bad...)...); ok || !strings.Contains(errs, "tm.t_uac_start: ") {
+			t.Errorf("tm.t_uac_start %q: want an error, got %s%s", bad, out, errs)
+		}
+	}
+
+	// An INVITE to the silent callee stays in the table.
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inv := "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-tmlist-1\r\n" +
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: tm-list-1@e2e\r\nCSeq: 5 INVITE\r\n" +
+		"Max-Forwards: 70\r\nContact: <sip:alice@" + c.LocalAddr().String() + ">\r\nContent-Length: 0\r\n\r\n"
+	dst, _ := net.ResolveUDPAddr("udp", s.addr)
+	if _, err := c.WriteTo([]byte(inv), dst); err != nil {
+		t.Fatal(err)
+	}
+	var list string
+	for i := 0; i < 50; i++ {
+		list = s.mustRPC(t, "tm.list")
+		if strings.Contains(list, "tm-list-1@e2e") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{`"callid": "tm-list-1@e2e"`, `"method": "INVITE"`, `"cseq": "5"`, `"uas_request": "yes"`, `"state": "proceeding"`, `"outgoings": 1`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("tm.list: no %s in\n%s", want, list)
+		}
+	}
+}
