@@ -22,6 +22,9 @@ type Counter uint16
 
 type counterInfo struct {
 	group, name, module string
+	// prom, label and value, when prom is set, show the counter in
+	// Prometheus as prom{label="value"} instead of under its own name.
+	prom, label, value string
 }
 
 var counters []counterInfo
@@ -36,6 +39,40 @@ func NewCounter(module, group, name string) Counter {
 	return Counter(len(counters) - 1)
 }
 
+// NewLabeledCounter is NewCounter for one of a family of counters that
+// Prometheus shows as one metric with a label: prom{label="value"}
+// (kemi_malformed_messages_total{reason="first_line"}).
+func NewLabeledCounter(module, group, name, prom, label, value string) Counter {
+	c := NewCounter(module, group, name)
+	ci := &counters[c]
+	ci.prom, ci.label, ci.value = prom, label, value
+	return c
+}
+
+// LabeledStat is a labeled counter's value (see NewLabeledCounter).
+type LabeledStat struct {
+	Stat                    // its statistic name and value
+	Prom, Label, LabelValue string
+}
+
+// LabeledStats are the labeled counters' values, in registration order.
+func (rt *Runtime) LabeledStats() []LabeledStat {
+	rt.st.mu.Lock()
+	defer rt.st.mu.Unlock()
+	var out []LabeledStat
+	for i, ci := range counters {
+		if ci.prom == "" || !rt.counterShown(ci) {
+			continue
+		}
+		v := rt.st.shared.v[i].Load()
+		for _, b := range rt.st.blocks {
+			v += b.v[i].Load()
+		}
+		out = append(out, LabeledStat{Stat{ci.group + ":" + ci.name, int64(v - rt.st.base[i])}, ci.prom, ci.label, ci.value})
+	}
+	return out
+}
+
 // The core's forwarding counters, bumped by whoever forwards (kcore's
 // forward, tm's relay, the router's stateless reply forwarding).
 var (
@@ -46,9 +83,10 @@ var (
 // StatBlock is one worker's counters; the padding keeps two workers'
 // blocks off one cache line.
 type StatBlock struct {
-	_ [64]byte
-	v [MaxCounters]atomic.Uint64
-	_ [64]byte
+	_      [64]byte
+	v      [MaxCounters]atomic.Uint64
+	routes [numRouteKinds]routeStats // routestats.go
+	_      [64]byte
 }
 
 // Add bumps counter c.
@@ -60,6 +98,7 @@ type statState struct {
 	shared StatBlock // for code outside a worker (timers)
 	base   [MaxCounters]uint64
 	gauges map[string]func() int64
+	vecs   []GaugeVec
 	// vars are the script statistics by "group:name" and by ":name",
 	// replaced as a whole when one is added (read without a lock).
 	vars atomic.Pointer[map[string]*StatVar]
@@ -304,4 +343,27 @@ func (rt *Runtime) StatValue(name string) (int64, bool) {
 		return 0, false
 	}
 	return st[0].Value, true
+}
+
+// GaugeVec is a family of gauges computed when read, shown in Prometheus
+// as one metric with a label (kemi_transactions{state="proceeding"}).
+type GaugeVec struct {
+	Name, Help, Label string
+	// Get calls add once per label value.
+	Get func(add func(value string, n int64))
+}
+
+// AddGaugeVec registers a GaugeVec (a module's start; Get runs at scrape
+// time, off the message path).
+func (rt *Runtime) AddGaugeVec(g GaugeVec) {
+	rt.st.mu.Lock()
+	rt.st.vecs = append(rt.st.vecs, g)
+	rt.st.mu.Unlock()
+}
+
+// GaugeVecs are the registered GaugeVecs.
+func (rt *Runtime) GaugeVecs() []GaugeVec {
+	rt.st.mu.Lock()
+	defer rt.st.mu.Unlock()
+	return append([]GaugeVec(nil), rt.st.vecs...)
 }

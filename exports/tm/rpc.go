@@ -145,3 +145,27 @@ func (s uasState) String() string {
 	}
 	return "unknown"
 }
+
+// CountStates counts the live transactions by the state of their server
+// side (for kemi_transactions{state}); it takes each bucket's and cell's
+// lock in turn, at scrape time.
+func (t *TM) CountStates() (n [uasAccepted + 1]int64) {
+	var refs []cellRef
+	for i := range t.tab.b {
+		b := &t.tab.b[i]
+		refs = refs[:0]
+		b.mu.Lock()
+		for c := b.head; c != nil; c = c.next {
+			refs = append(refs, cellRef{c, c.gen.Load()})
+		}
+		b.mu.Unlock()
+		for _, r := range refs {
+			r.c.mu.Lock()
+			if r.c.live && r.c.gen.Load() == r.gen && int(r.c.state) < len(n) {
+				n[r.c.state]++
+			}
+			r.c.mu.Unlock()
+		}
+	}
+	return n
+}

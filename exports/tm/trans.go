@@ -435,7 +435,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bc.DstURI = dstURI
 		bs := state(bc)
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
-		err := a.vm.Call(bc, onBranch)
+		err := core.CallRoute(a.vm, bc, onBranch)
 		bs.c = nil
 		if cap(bc.Scratch) > maxKeepBuf {
 			bc.Scratch = nil
@@ -951,7 +951,7 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	}
 	fs := state(f)
 	fs.c, fs.gen, fs.brIdx, fs.code, fs.inFailure = c, gen, idx, code, true
-	err = vm.Call(f, name)
+	err = core.CallRoute(vm, f, name)
 	fs.c = nil
 	if cap(f.Scratch) > maxKeepBuf {
 		f.Scratch = nil // made again at the next route

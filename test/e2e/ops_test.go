@@ -339,13 +339,21 @@ func TestOps_Reload_SIGHUP(t *testing.T) {
 }
 
 // TestOps_Metrics (issue 15, metrics): metrics_listen serves /metrics in
-// Prometheus text format with Kamailio's statistics (xhttp_prom's names)
-// and Go runtime metrics; promtool accepts it when installed.
+// Prometheus text format with Kamailio's statistics (xhttp_prom's names),
+// a statistics module variable, kemi's script, malformed-message,
+// transaction and connection metrics and Go runtime metrics; promtool
+// accepts it when installed.
 func TestOps_Metrics(t *testing.T) {
 	needSipp(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
 	s := startOps(t, freePort(t), "-A", `METRICS="`+addr+`"`)
 	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "dave")
+	// A datagram that is no SIP message: counted by reason.
+	if c, err := net.Dial("udp", s.addr); err == nil {
+		c.Write([]byte("HELLO world\r\n\r\n"))
+		c.Close()
+	}
+	logShows(s.server, "dropped malformed message")
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -358,6 +366,25 @@ func TestOps_Metrics(t *testing.T) {
 		"# TYPE kamailio_script_registers gauge", "kamailio_script_registers 1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics: no %q", want)
+		}
+	}
+	// kemi's own (issue 15, metrics): script run time per callback kind
+	// and engine, errors and budget stops, malformed messages by reason,
+	// transactions by state, connections and sockets by transport.
+	for _, re := range []string{
+		`kemi_script_duration_seconds_bucket\{callback="request_route",engine="lua",le="0\.001"\} [1-9]`,
+		`kemi_script_duration_seconds_count\{callback="request_route",engine="lua"\} [1-9]`,
+		`kemi_script_errors_total\{callback="request_route",engine="lua"\} 0`,
+		`kemi_script_budget_stops_total\{callback="request_route",engine="lua"\} 0`,
+		`kemi_malformed_messages_total\{reason="first_line"\} 1\n`,
+		`kemi_malformed_messages_total\{reason="header"\} 0\n`,
+		`kemi_transactions\{state="proceeding"\} 0\n`,
+		`kemi_connections\{transport="tcp"\} 0\n`,
+		`kemi_listen_sockets\{transport="udp"\} 1\n`,
+		`kemi_udp_received_total [1-9]`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("/metrics: nothing matches %s", re)
 		}
 	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
