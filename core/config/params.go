@@ -31,6 +31,8 @@ var knownGlobals = map[string]globalParam{
 	"log_prefix":   {kind: pStr},
 	"log_facility": {kind: pStr},
 	"log_name":     {kind: pStr},
+	// log_format is kemi's own: text (Kamailio's lines) or json.
+	"log_format":   {kind: pStr},
 	"children":     {kind: pInt},
 	"listen":       {kind: pListen},
 	"socket":       {kind: pSocket},
