@@ -231,13 +231,16 @@ type uacHdrs struct {
 }
 
 // uacHeaders reads the headers argument: header lines separated by CRLF
-// or LF. From, To and Call-ID are taken out to be written in their place;
+// or LF (or the escapes \r\n, \n). From, To and Call-ID are taken out to be written in their place;
 // Via and Content-Length are refused or replaced (kemi writes them).
 func uacHeaders(s string) (uacHdrs, error) {
 	var h uacHdrs
 	if len(s) > 8<<10 {
 		return h, fmt.Errorf("headers: at most 8 KiB, got %d bytes", len(s))
 	}
+	// A shell argument carries line breaks as the two characters \r\n or
+	// \n (as kamcmd's users write them).
+	s = strings.ReplaceAll(strings.ReplaceAll(s, `\r\n`, "\n"), `\n`, "\n")
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimRight(line, "\r")
 		if strings.TrimSpace(line) == "" || line == "." {
