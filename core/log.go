@@ -161,6 +161,9 @@ type Logger struct {
 	jw *appendWriter
 	jh slog.Handler
 
+	mods  atomic.Pointer[modLevels] // SetModLevel
+	modMu sync.Mutex
+
 	mu  sync.Mutex
 	buf []byte
 	raw []byte // the unescaped text, when a line needs escaping
@@ -191,8 +194,70 @@ func (l *Logger) CurLevel() int {
 	return l.Level
 }
 
-// Enabled reports whether a line at level would be written.
-func (l *Logger) Enabled(level int) bool { return l != nil && level <= l.CurLevel() }
+// Enabled reports whether a line at level would be written (for some
+// module, when modules have levels of their own).
+func (l *Logger) Enabled(level int) bool {
+	if l == nil {
+		return false
+	}
+	if level <= l.CurLevel() {
+		return true
+	}
+	m := l.mods.Load()
+	return m != nil && level <= m.max
+}
+
+// modLevels are the per-module log levels (Kamailio's debugger
+// mod_level), replaced as a whole when one changes.
+type modLevels struct {
+	m   map[string]int
+	max int
+}
+
+// SetModLevel gives module its own log level ("core" for the lines of no
+// module; "script" for the script's own, "xlog" for xlog's): lines about
+// it are written up to that level whatever the global one.
+func (l *Logger) SetModLevel(module string, level int) {
+	l.modMu.Lock()
+	defer l.modMu.Unlock()
+	n := &modLevels{m: map[string]int{}, max: level}
+	if old := l.mods.Load(); old != nil {
+		for k, v := range old.m {
+			n.m[k] = v
+		}
+	}
+	n.m[module] = level
+	for _, v := range n.m {
+		n.max = max(n.max, v)
+	}
+	l.mods.Store(n)
+}
+
+// ModLevel is module's own level; false when it has none.
+func (l *Logger) ModLevel(module string) (int, bool) {
+	if m := l.mods.Load(); m != nil {
+		v, ok := m.m[module]
+		return v, ok
+	}
+	return 0, false
+}
+
+// wants reports whether a line at level about module (script, or the
+// module the text names) is written.
+func (l *Logger) wants(level int, msg, script string) bool {
+	m := l.mods.Load()
+	if m == nil {
+		return level <= l.CurLevel()
+	}
+	mod := script
+	if mod == "" {
+		mod = moduleOf(msg)
+	}
+	if v, ok := m.m[mod]; ok {
+		return level <= v
+	}
+	return level <= l.CurLevel()
+}
 
 // Log writes one line when level is enabled. ctx may be nil.
 func (l *Logger) Log(level int, ctx *Ctx, msg string) {
@@ -212,7 +277,7 @@ func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
 // writeFrom writes a line; script, when set, is the script-facing module
 // that logged it for the script ("script" for KSR.log, "xlog").
 func (l *Logger) writeFrom(level int, ctx *Ctx, msg string, tail []byte, script string) {
-	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) {
+	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
 		return
 	}
 	l.mu.Lock()
@@ -357,7 +422,7 @@ func (l *Logger) LogLimited(lim *LogLimit, level int, ctx *Ctx, msg string) {
 }
 
 func (l *Logger) logLimited(lim *LogLimit, level int, ctx *Ctx, msg string, script string) {
-	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) {
+	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
 		return
 	}
 	ok, note := lim.Allow()

@@ -183,7 +183,6 @@ var ignoredModules = map[string]string{
 	"xhttp_rpc":    "management interface",
 	"cfg_rpc":      "runtime config over RPC",
 	"kex":          "core extensions for MI/RPC",
-	"debugger":     "config debugging aid",
 	"counters":     "statistics counters",
 	"db_mysql":     "database driver",
 	"db_postgres":  "database driver",

@@ -162,6 +162,10 @@ read_globals = {
 					setxflag = {},
 				},
 			},
+			debugger = {
+				fields = {
+				},
+			},
 			dialog = {
 				fields = {
 					dlg_bye = {},

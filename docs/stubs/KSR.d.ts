@@ -262,6 +262,10 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
+/** Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start). */
+interface KSR_debugger {
+}
+
 /** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server. */
 interface KSR_dialog {
 	/**
@@ -3396,6 +3400,7 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	debugger: KSR_debugger;
 	dialog: KSR_dialog;
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;

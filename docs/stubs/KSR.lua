@@ -589,6 +589,10 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug.
+---@class KSR.debugger
+KSR.debugger = {}
+
 ---Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function.
 ---@class KSR.dialog
 KSR.dialog = {}

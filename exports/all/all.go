@@ -8,6 +8,7 @@ import (
 	_ "kemi/exports/auth_db"     // module "auth_db"
 	_ "kemi/exports/auth_xkeys"  // module "auth_xkeys"
 	_ "kemi/exports/corex"       // module "corex"
+	_ "kemi/exports/debugger"    // module "debugger"
 	_ "kemi/exports/dialog"      // module "dialog"
 	_ "kemi/exports/dispatcher"  // module "dispatcher"
 	_ "kemi/exports/hdr"         // module "hdr"
