@@ -279,15 +279,21 @@ func (c *Ctx) Log(level int, msg string) {
 // malformed request, so a flood of bad datagrams would otherwise write one
 // line each. The logger keeps each line one line, cut at MaxLogLine bytes.
 func (c *Ctx) ScriptLog(level int, msg string) {
+	c.ScriptLogAs("script", level, msg)
+}
+
+// ScriptLogAs is ScriptLog for a line a module writes for the script
+// (xlog): module names it in the JSON log.
+func (c *Ctx) ScriptLogAs(module string, level int, msg string) {
 	if c.RT == nil || c.RT.Log == nil {
 		return
 	}
 	l := c.RT.Log
 	if level <= LErr && c.Msg != nil {
-		l.LogLimited(l.scriptErrLimit(), level, c, msg)
+		l.logLimited(l.scriptErrLimit(), level, c, msg, module)
 		return
 	}
-	l.Log(level, c, msg)
+	l.writeFrom(level, c, msg, nil, module)
 }
 
 // The limit on ERROR and worse lines from scripts (see Ctx.ScriptLog).

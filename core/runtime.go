@@ -61,8 +61,9 @@ type Runtime struct {
 	SendStream func(b []byte, proto Proto, to netip.AddrPort, o SendOpts) error
 	// StreamLocal is the address of the first listen of proto (UDP too),
 	// for the Via and Record-Route of what leaves over another transport
-	// than its request came on; false when there is none. Set with
-	// SendStream.
+	// than its request came on, and for local requests
+	// (tm.t_uac_start); false when there is none. The server sets it
+	// (with UDP only when it serves no stream).
 	StreamLocal func(proto Proto) (netip.AddrPort, bool)
 
 	// AddConnAlias makes the TCP/TLS connection id also the one sends

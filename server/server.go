@@ -163,6 +163,12 @@ func (s *Server) wire(setup *loader.Setup) error {
 	if len(s.conns) > 0 {
 		first = s.conns[0]
 	}
+	if rt.StreamLocal == nil && first != nil {
+		// No tcp:/tls: listen: local requests (tm.t_uac_start) still
+		// need the UDP address for their Via.
+		udp := first.LocalAddr()
+		rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) { return udp, p == core.UDP }
+	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
 		if proto.IsStream() {
 			return s.sendStream(b, proto, to)

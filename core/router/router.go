@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -62,6 +63,48 @@ var (
 	statBadMsgHdr   = core.NewCounter("", "core", "bad_msg_hdr")
 	statScriptErr   = core.NewCounter("", "kemi", "script_errors")
 )
+
+// Malformed messages by why they did not parse: kemi:malformed_REASON,
+// kemi_malformed_messages_total{reason} in Prometheus.
+const (
+	malTooLarge = iota
+	malEmpty
+	malFirstLine
+	malHeader
+	malContentLength
+	malOther
+	numMal
+)
+
+var statMalformed = func() (c [numMal]core.Counter) {
+	for i, r := range [numMal]string{"too_large", "empty", "first_line", "header", "content_length", "other"} {
+		c[i] = core.NewLabeledCounter("", "kemi", "malformed_"+r, "kemi_malformed_messages_total", "reason", r)
+	}
+	return
+}()
+
+// malformedReason sorts a parse error into one of the reasons above by its
+// text (sip.ParseError's reasons), without allocating.
+func malformedReason(err error) int {
+	var pe *sip.ParseError
+	if !errors.As(err, &pe) {
+		return malOther
+	}
+	r := pe.Reason
+	switch {
+	case strings.HasPrefix(r, "message larger than"), strings.HasPrefix(r, "more than "):
+		return malTooLarge
+	case strings.HasPrefix(r, "empty message"), strings.HasPrefix(r, "no message"):
+		return malEmpty
+	case strings.HasPrefix(r, "first line"), strings.HasPrefix(r, "request line"), strings.HasPrefix(r, "status line"):
+		return malFirstLine
+	case strings.HasPrefix(r, "Content-Length"):
+		return malContentLength
+	case strings.Contains(r, "header"):
+		return malHeader
+	}
+	return malOther
+}
 
 type program struct {
 	p   core.Program
@@ -334,6 +377,7 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		}
 		n := r.Malformed.Add(1)
 		w.ctx.Stats.Add(statBadMsgHdr, 1)
+		w.ctx.Stats.Add(statMalformed[malformedReason(err)], 1)
 		if ok, note := r.malformedLog.Allow(); ok {
 			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)%s",
 				src, len(data), core.LogValue(err.Error()), n, note))
@@ -368,7 +412,7 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		ctx.Stats.Add(statRcvRequests, 1)
 	}
 	defer w.trimScratch()
-	err := w.vm.Call(ctx, cb)
+	err := core.CallRoute(w.vm, ctx, cb)
 	switch {
 	case err == nil:
 	case errors.Is(err, core.ErrNoCallback):

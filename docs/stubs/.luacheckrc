@@ -162,6 +162,10 @@ read_globals = {
 					setxflag = {},
 				},
 			},
+			debugger = {
+				fields = {
+				},
+			},
 			dialog = {
 				fields = {
 					dlg_bye = {},
@@ -662,6 +666,12 @@ read_globals = {
 					sl_reply_error = {},
 					sl_send_reply = {},
 					sreply = {},
+				},
+			},
+			statistics = {
+				fields = {
+					reset_stat = {},
+					update_stat = {},
 				},
 			},
 			textops = {

@@ -262,6 +262,10 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
+/** Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start). */
+interface KSR_debugger {
+}
+
 /** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server. */
 interface KSR_dialog {
 	/**
@@ -2795,6 +2799,23 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock. */
+interface KSR_statistics {
+	/**
+	 * Set a statistic to zero, unless it was declared no_reset.
+	 * @param name The statistic.
+	 * @returns 1 when reset (or declared no_reset, which Kamailio also answers with success); -1 when there is no such statistic.
+	 */
+	reset_stat(name: string): number;
+	/**
+	 * Add value to a statistic, creating it when it does not exist.
+	 * @param name The statistic: a declared one, "group:name" or a new name (created as "dynamic:name", at most 1024 in all).
+	 * @param value What to add; may be negative.
+	 * @returns 1 when updated; -1 when the name is empty, malformed or one too many.
+	 */
+	update_stat(name: string, value: number): number;
+}
+
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
 interface KSR_textops {
 	/**
@@ -3629,6 +3650,7 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	debugger: KSR_debugger;
 	dialog: KSR_dialog;
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
@@ -3655,6 +3677,7 @@ interface KSR_object {
 	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
+	statistics: KSR_statistics;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
 	tls: KSR_tls;

@@ -589,6 +589,10 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug.
+---@class KSR.debugger
+KSR.debugger = {}
+
 ---Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function.
 ---@class KSR.dialog
 KSR.dialog = {}
@@ -2723,6 +2727,21 @@ function KSR.sl.sl_send_reply(code, reason) end
 ---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sreply(code, reason) end
+
+---Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down).
+---@class KSR.statistics
+KSR.statistics = {}
+
+---Set a statistic to zero, unless it was declared no_reset.
+---@param name string The statistic.
+---@return integer # 1 when reset (or declared no_reset, which Kamailio also answers with success); -1 when there is no such statistic.
+function KSR.statistics.reset_stat(name) end
+
+---Add value to a statistic, creating it when it does not exist.
+---@param name string The statistic: a declared one, "group:name" or a new name (created as "dynamic:name", at most 1024 in all).
+---@param value integer What to add; may be negative.
+---@return integer # 1 when updated; -1 when the name is empty, malformed or one too many.
+function KSR.statistics.update_stat(name, value) end
 
 ---Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons.
 ---@class KSR.textops

@@ -172,6 +172,10 @@ class _corex:
         ...
 
 
+class _debugger:
+    """Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start)."""
+
+
 class _dialog:
     """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server."""
 
@@ -1868,6 +1872,18 @@ class _sl:
         ...
 
 
+class _statistics:
+    """Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock."""
+
+    def reset_stat(self, name: str) -> int:
+        """Set a statistic to zero, unless it was declared no_reset."""
+        ...
+
+    def update_stat(self, name: str, value: int) -> int:
+        """Add value to a statistic, creating it when it does not exist."""
+        ...
+
+
 class _textops:
     """Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers."""
 
@@ -2415,6 +2431,7 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    debugger: _debugger
     dialog: _dialog
     dispatcher: _dispatcher
     hdr: _hdr
@@ -2441,6 +2458,7 @@ class _KSR:
     sdpops: _sdpops
     siputils: _siputils
     sl: _sl
+    statistics: _statistics
     textops: _textops
     textopsx: _textopsx
     tls: _tls

@@ -201,6 +201,13 @@ func start(rt *core.Runtime) error {
 	tms.Set(rt, t) // replyHook finds it; stop ends it
 	// Kamailio's tmx statistics.
 	rt.AddGauge("tmx:active_transactions", func() int64 { return int64(t.Live()) })
+	rt.AddGaugeVec(core.GaugeVec{Name: "kemi_transactions", Help: "Transactions in memory by the state of their server side.", Label: "state",
+		Get: func(add func(string, int64)) {
+			n := t.CountStates()
+			for s := range n {
+				add(uasState(s).String(), n[s])
+			}
+		}})
 	if sc, ok := rt.Clock.(core.SteppedClock); ok {
 		// kemi test: the timers fire when the fake clock moves.
 		sc.OnAdvance(t.Tick)
@@ -513,6 +520,9 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 	if err != nil {
 		return false
 	}
+	if t.uacReply(ctx, &v) {
+		return true
+	}
 	id, idx, ok := parseBranch(v.Branch)
 	if !ok || idx >= maxBranches {
 		return false
@@ -552,7 +562,7 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 			st.c, st.gen, st.brIdx, st.code, st.inReply = c, gen, idx, code, true
 			prev := ctx.Route
 			ctx.Route = core.OnReplyRoute
-			err := ctx.VM.Call(ctx, onReply)
+			err := core.CallRoute(ctx.VM, ctx, onReply)
 			ctx.Route = prev
 			st.c, st.inReply = nil, false
 			c.mu.Lock()

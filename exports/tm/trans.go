@@ -42,6 +42,8 @@ type TM struct {
 	guard *memguard.Guard
 	// unIdle cancels guard.OnIdle's trim of the pool (stop).
 	unIdle func()
+	// uac are the local requests (tm.t_uac_start).
+	uac uacs
 }
 
 // New builds a transaction layer over rt with a clock and timer values.
@@ -52,6 +54,7 @@ func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
 	t.tab.guard = t.guard
 	t.tenv = &env{t: t, out: rtSender{rt}, own: true}
 	t.aenv = &env{t: t, out: rtSender{rt}, own: true}
+	t.uac.init()
 	return t
 }
 
@@ -465,7 +468,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bc.DstURI = dstURI
 		bs := state(bc)
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
-		err := a.vm.Call(bc, onBranch)
+		err := core.CallRoute(a.vm, bc, onBranch)
 		bs.c = nil
 		if cap(bc.Scratch) > maxKeepBuf {
 			bc.Scratch = nil
@@ -974,7 +977,7 @@ func (t *TM) runRouteWith(e *env, c *cell, gen uint32, name string, kind core.Ro
 	if prep != nil {
 		prep(f)
 	}
-	err = vm.Call(f, name)
+	err = core.CallRoute(vm, f, name)
 	fs.c = nil
 	if cap(f.Scratch) > maxKeepBuf {
 		f.Scratch = nil // made again at the next route
