@@ -67,7 +67,7 @@ type Module struct {
 	// RPCPrefix is the first part RPC names may have besides the module's
 	// name (rpc_prefix: dlg, as Kamailio's dialog names its commands).
 	RPCPrefix string
-	Brings     []string
+	Brings    []string
 	// BroughtBy names the modules whose spec brings this one (set by
 	// Load, for the docs).
 	BroughtBy []string
