@@ -2000,7 +2000,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2014,6 +2014,13 @@ interface KSR_rtpengine {
 	 */
 	block_dtmf0(): number;
 	/**
+	 * block_dtmf with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As block_dtmf.
+	 */
+	block_dtmf2(flags: string, viabranch: string): number;
+	/**
 	 * Drop the call's media in rtpengine (ng "block media").
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2024,6 +2031,13 @@ interface KSR_rtpengine {
 	 * @returns As block_media.
 	 */
 	block_media0(): number;
+	/**
+	 * block_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As block_media.
+	 */
+	block_media2(flags: string, viabranch: string): number;
 	/**
 	 * Inject a DTMF event into the call (ng "play DTMF"): code=5.
 	 * @param flags Kamailio's flag string.
@@ -2037,6 +2051,13 @@ interface KSR_rtpengine {
 	 */
 	play_media(flags: string): number;
 	/**
+	 * play_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As play_media.
+	 */
+	play_media2(flags: string, viabranch: string): number;
+	/**
 	 * Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2047,6 +2068,31 @@ interface KSR_rtpengine {
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer0(): number;
+	/**
+	 * rtpengine_answer with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_answer.
+	 */
+	rtpengine_answer2(flags: string, viabranch: string): number;
+	/**
+	 * Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags).
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	rtpengine_connect(flags: string): number;
+	/**
+	 * rtpengine_connect without flags.
+	 * @returns As rtpengine_connect.
+	 */
+	rtpengine_connect0(): number;
+	/**
+	 * rtpengine_connect with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_connect.
+	 */
+	rtpengine_connect2(flags: string, viabranch: string): number;
 	/**
 	 * Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2059,6 +2105,13 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_delete0(): number;
 	/**
+	 * rtpengine_delete with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_delete.
+	 */
+	rtpengine_delete2(flags: string, viabranch: string): number;
+	/**
 	 * Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2069,6 +2122,13 @@ interface KSR_rtpengine {
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage0(): number;
+	/**
+	 * rtpengine_manage with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_manage.
+	 */
+	rtpengine_manage2(flags: string, viabranch: string): number;
 	/**
 	 * Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2081,6 +2141,13 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_offer0(): number;
 	/**
+	 * rtpengine_offer with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_offer.
+	 */
+	rtpengine_offer2(flags: string, viabranch: string): number;
+	/**
 	 * Ask rtpengine for the call's statistics; $rtpstat then reads them.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2092,11 +2159,32 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_query0(): number;
 	/**
+	 * rtpengine_query with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_query.
+	 */
+	rtpengine_query2(flags: string, viabranch: string): number;
+	/**
+	 * Query the call and write rtpengine's whole reply as JSON into dst.
+	 * @param format j: compact JSON; jp: indented.
+	 * @param dst A writable pseudo-variable ($var(q), $avp(q)).
+	 * @returns 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
+	 */
+	rtpengine_query_v(format: string, dst: string): number;
+	/**
 	 * Choose the set the following commands of this message use.
 	 * @param setid A set number from rtpengine_sock.
 	 * @returns 1 when set; -1 when there is no such set.
 	 */
 	set_rtpengine_set(setid: number): number;
+	/**
+	 * Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both.
+	 * @param setid1 The first set.
+	 * @param setid2 The second set (different from the first).
+	 * @returns 1 when set; -1 when a set does not exist or both are the same.
+	 */
+	set_rtpengine_set2(setid1: number, setid2: number): number;
 	/**
 	 * Replace the call's audio with silence (ng "silence media").
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2109,10 +2197,53 @@ interface KSR_rtpengine {
 	 */
 	silence_media0(): number;
 	/**
+	 * silence_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As silence_media.
+	 */
+	silence_media2(flags: string, viabranch: string): number;
+	/**
+	 * Have rtpengine forward the call's media to its recording daemon (ng "start forwarding").
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	start_forwarding(flags: string): number;
+	/**
+	 * start_forwarding without flags.
+	 * @returns As start_forwarding.
+	 */
+	start_forwarding0(): number;
+	/**
+	 * start_forwarding with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As start_forwarding.
+	 */
+	start_forwarding2(flags: string, viabranch: string): number;
+	/**
 	 * Ask rtpengine to record the call.
 	 * @returns 1 on success; -1 otherwise.
 	 */
 	start_recording(): number;
+	/**
+	 * Stop forwarding the call's media (ng "stop forwarding").
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	stop_forwarding(flags: string): number;
+	/**
+	 * stop_forwarding without flags.
+	 * @returns As stop_forwarding.
+	 */
+	stop_forwarding0(): number;
+	/**
+	 * stop_forwarding with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As stop_forwarding.
+	 */
+	stop_forwarding2(flags: string, viabranch: string): number;
 	/**
 	 * Stop what play_media plays.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2124,6 +2255,13 @@ interface KSR_rtpengine {
 	 * @returns As stop_media.
 	 */
 	stop_media0(): number;
+	/**
+	 * stop_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As stop_media.
+	 */
+	stop_media2(flags: string, viabranch: string): number;
 	/**
 	 * Stop recording the call.
 	 * @returns 1 on success; -1 otherwise.
@@ -2141,6 +2279,13 @@ interface KSR_rtpengine {
 	 */
 	unblock_dtmf0(): number;
 	/**
+	 * unblock_dtmf with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unblock_dtmf.
+	 */
+	unblock_dtmf2(flags: string, viabranch: string): number;
+	/**
 	 * Undo block_media.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2152,6 +2297,13 @@ interface KSR_rtpengine {
 	 */
 	unblock_media0(): number;
 	/**
+	 * unblock_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unblock_media.
+	 */
+	unblock_media2(flags: string, viabranch: string): number;
+	/**
 	 * Undo silence_media.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2162,6 +2314,13 @@ interface KSR_rtpengine {
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media0(): number;
+	/**
+	 * unsilence_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unsilence_media.
+	 */
+	unsilence_media2(flags: string, viabranch: string): number;
 }
 
 /** Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked. */

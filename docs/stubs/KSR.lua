@@ -2067,6 +2067,12 @@ function KSR.rtpengine.block_dtmf(flags) end
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf0() end
 
+---block_dtmf with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As block_dtmf.
+function KSR.rtpengine.block_dtmf2(flags, viabranch) end
+
 ---Drop the call's media in rtpengine (ng "block media").
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2075,6 +2081,12 @@ function KSR.rtpengine.block_media(flags) end
 ---block_media without flags.
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media0() end
+
+---block_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As block_media.
+function KSR.rtpengine.block_media2(flags, viabranch) end
 
 ---Inject a DTMF event into the call (ng "play DTMF"): code=5.
 ---@param flags string Kamailio's flag string.
@@ -2086,6 +2098,12 @@ function KSR.rtpengine.play_dtmf(flags) end
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.play_media(flags) end
 
+---play_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As play_media.
+function KSR.rtpengine.play_media2(flags, viabranch) end
+
 ---Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2094,6 +2112,27 @@ function KSR.rtpengine.rtpengine_answer(flags) end
 ---rtpengine_answer without flags.
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer0() end
+
+---rtpengine_answer with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_answer.
+function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
+
+---Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags).
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.rtpengine_connect(flags) end
+
+---rtpengine_connect without flags.
+---@return integer # As rtpengine_connect.
+function KSR.rtpengine.rtpengine_connect0() end
+
+---rtpengine_connect with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_connect.
+function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
 ---Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2104,6 +2143,12 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
+---rtpengine_delete with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_delete.
+function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
+
 ---Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2112,6 +2157,12 @@ function KSR.rtpengine.rtpengine_manage(flags) end
 ---rtpengine_manage without flags.
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage0() end
+
+---rtpengine_manage with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_manage.
+function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
 ---Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2122,6 +2173,12 @@ function KSR.rtpengine.rtpengine_offer(flags) end
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer0() end
 
+---rtpengine_offer with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_offer.
+function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
+
 ---Ask rtpengine for the call's statistics; $rtpstat then reads them.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2131,10 +2188,28 @@ function KSR.rtpengine.rtpengine_query(flags) end
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query0() end
 
+---rtpengine_query with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_query.
+function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
+
+---Query the call and write rtpengine's whole reply as JSON into dst.
+---@param format string j: compact JSON; jp: indented.
+---@param dst string A writable pseudo-variable ($var(q), $avp(q)).
+---@return integer # 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
+function KSR.rtpengine.rtpengine_query_v(format, dst) end
+
 ---Choose the set the following commands of this message use.
 ---@param setid integer A set number from rtpengine_sock.
 ---@return integer # 1 when set; -1 when there is no such set.
 function KSR.rtpengine.set_rtpengine_set(setid) end
+
+---Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both.
+---@param setid1 integer The first set.
+---@param setid2 integer The second set (different from the first).
+---@return integer # 1 when set; -1 when a set does not exist or both are the same.
+function KSR.rtpengine.set_rtpengine_set2(setid1, setid2) end
 
 ---Replace the call's audio with silence (ng "silence media").
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2145,9 +2220,45 @@ function KSR.rtpengine.silence_media(flags) end
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media0() end
 
+---silence_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As silence_media.
+function KSR.rtpengine.silence_media2(flags, viabranch) end
+
+---Have rtpengine forward the call's media to its recording daemon (ng "start forwarding").
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.start_forwarding(flags) end
+
+---start_forwarding without flags.
+---@return integer # As start_forwarding.
+function KSR.rtpengine.start_forwarding0() end
+
+---start_forwarding with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As start_forwarding.
+function KSR.rtpengine.start_forwarding2(flags, viabranch) end
+
 ---Ask rtpengine to record the call.
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.start_recording() end
+
+---Stop forwarding the call's media (ng "stop forwarding").
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.stop_forwarding(flags) end
+
+---stop_forwarding without flags.
+---@return integer # As stop_forwarding.
+function KSR.rtpengine.stop_forwarding0() end
+
+---stop_forwarding with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As stop_forwarding.
+function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
 ---Stop what play_media plays.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2157,6 +2268,12 @@ function KSR.rtpengine.stop_media(flags) end
 ---stop_media without flags.
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media0() end
+
+---stop_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As stop_media.
+function KSR.rtpengine.stop_media2(flags, viabranch) end
 
 ---Stop recording the call.
 ---@return integer # 1 on success; -1 otherwise.
@@ -2171,6 +2288,12 @@ function KSR.rtpengine.unblock_dtmf(flags) end
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf0() end
 
+---unblock_dtmf with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unblock_dtmf.
+function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
+
 ---Undo block_media.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2180,6 +2303,12 @@ function KSR.rtpengine.unblock_media(flags) end
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media0() end
 
+---unblock_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unblock_media.
+function KSR.rtpengine.unblock_media2(flags, viabranch) end
+
 ---Undo silence_media.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2188,6 +2317,12 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---unsilence_media without flags.
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
+
+---unsilence_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unsilence_media.
+function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 
 ---Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP.
 ---@class KSR.rtpproxy

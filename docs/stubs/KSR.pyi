@@ -1333,7 +1333,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1341,6 +1341,10 @@ class _rtpengine:
 
     def block_dtmf0(self) -> int:
         """block_dtmf without flags."""
+        ...
+
+    def block_dtmf2(self, flags: str, viabranch: str) -> int:
+        """block_dtmf with a via-branch value."""
         ...
 
     def block_media(self, flags: str) -> int:
@@ -1351,12 +1355,20 @@ class _rtpengine:
         """block_media without flags."""
         ...
 
+    def block_media2(self, flags: str, viabranch: str) -> int:
+        """block_media with a via-branch value."""
+        ...
+
     def play_dtmf(self, flags: str) -> int:
         """Inject a DTMF event into the call (ng "play DTMF"): code=5."""
         ...
 
     def play_media(self, flags: str) -> int:
         """Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav."""
+        ...
+
+    def play_media2(self, flags: str, viabranch: str) -> int:
+        """play_media with a via-branch value."""
         ...
 
     def rtpengine_answer(self, flags: str) -> int:
@@ -1367,12 +1379,32 @@ class _rtpengine:
         """rtpengine_answer without flags."""
         ...
 
+    def rtpengine_answer2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_answer with a via-branch value."""
+        ...
+
+    def rtpengine_connect(self, flags: str) -> int:
+        """Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags)."""
+        ...
+
+    def rtpengine_connect0(self) -> int:
+        """rtpengine_connect without flags."""
+        ...
+
+    def rtpengine_connect2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_connect with a via-branch value."""
+        ...
+
     def rtpengine_delete(self, flags: str) -> int:
         """Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE)."""
         ...
 
     def rtpengine_delete0(self) -> int:
         """rtpengine_delete without flags."""
+        ...
+
+    def rtpengine_delete2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_delete with a via-branch value."""
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
@@ -1383,12 +1415,20 @@ class _rtpengine:
         """rtpengine_manage without flags."""
         ...
 
+    def rtpengine_manage2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_manage with a via-branch value."""
+        ...
+
     def rtpengine_offer(self, flags: str) -> int:
         """Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer."""
         ...
 
     def rtpengine_offer0(self) -> int:
         """rtpengine_offer without flags."""
+        ...
+
+    def rtpengine_offer2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_offer with a via-branch value."""
         ...
 
     def rtpengine_query(self, flags: str) -> int:
@@ -1399,8 +1439,20 @@ class _rtpengine:
         """rtpengine_query without flags."""
         ...
 
+    def rtpengine_query2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_query with a via-branch value."""
+        ...
+
+    def rtpengine_query_v(self, format: str, dst: str) -> int:
+        """Query the call and write rtpengine's whole reply as JSON into dst."""
+        ...
+
     def set_rtpengine_set(self, setid: int) -> int:
         """Choose the set the following commands of this message use."""
+        ...
+
+    def set_rtpengine_set2(self, setid1: int, setid2: int) -> int:
+        """Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both."""
         ...
 
     def silence_media(self, flags: str) -> int:
@@ -1411,8 +1463,36 @@ class _rtpengine:
         """silence_media without flags."""
         ...
 
+    def silence_media2(self, flags: str, viabranch: str) -> int:
+        """silence_media with a via-branch value."""
+        ...
+
+    def start_forwarding(self, flags: str) -> int:
+        """Have rtpengine forward the call's media to its recording daemon (ng "start forwarding")."""
+        ...
+
+    def start_forwarding0(self) -> int:
+        """start_forwarding without flags."""
+        ...
+
+    def start_forwarding2(self, flags: str, viabranch: str) -> int:
+        """start_forwarding with a via-branch value."""
+        ...
+
     def start_recording(self) -> int:
         """Ask rtpengine to record the call."""
+        ...
+
+    def stop_forwarding(self, flags: str) -> int:
+        """Stop forwarding the call's media (ng "stop forwarding")."""
+        ...
+
+    def stop_forwarding0(self) -> int:
+        """stop_forwarding without flags."""
+        ...
+
+    def stop_forwarding2(self, flags: str, viabranch: str) -> int:
+        """stop_forwarding with a via-branch value."""
         ...
 
     def stop_media(self, flags: str) -> int:
@@ -1421,6 +1501,10 @@ class _rtpengine:
 
     def stop_media0(self) -> int:
         """stop_media without flags."""
+        ...
+
+    def stop_media2(self, flags: str, viabranch: str) -> int:
+        """stop_media with a via-branch value."""
         ...
 
     def stop_recording(self) -> int:
@@ -1435,6 +1519,10 @@ class _rtpengine:
         """unblock_dtmf without flags."""
         ...
 
+    def unblock_dtmf2(self, flags: str, viabranch: str) -> int:
+        """unblock_dtmf with a via-branch value."""
+        ...
+
     def unblock_media(self, flags: str) -> int:
         """Undo block_media."""
         ...
@@ -1443,12 +1531,20 @@ class _rtpengine:
         """unblock_media without flags."""
         ...
 
+    def unblock_media2(self, flags: str, viabranch: str) -> int:
+        """unblock_media with a via-branch value."""
+        ...
+
     def unsilence_media(self, flags: str) -> int:
         """Undo silence_media."""
         ...
 
     def unsilence_media0(self) -> int:
         """unsilence_media without flags."""
+        ...
+
+    def unsilence_media2(self, flags: str, viabranch: str) -> int:
+        """unsilence_media with a via-branch value."""
         ...
 
 
