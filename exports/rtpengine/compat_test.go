@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"kemi/core"
-	"kemi/exports/pv"
 	"kemi/exports/internal/ksrtest"
+	"kemi/exports/pv"
 )
 
 // TestRtpengineCompat_SDPPVsExtraIDInstPV (issue 17 item 3): read_sdp_pv
