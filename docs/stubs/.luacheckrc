@@ -409,6 +409,18 @@ read_globals = {
 					set_contact_alias_trim = {},
 				},
 			},
+			ndb_redis = {
+				fields = {
+					redis_cmd = {},
+					redis_cmd_p1 = {},
+					redis_cmd_p2 = {},
+					redis_cmd_p3 = {},
+					redis_execute = {},
+					redis_free = {},
+					redis_pipe_cmd = {},
+					redis_pipe_cmd_p1 = {},
+				},
+			},
 			permissions = {
 				fields = {
 					allow_address = {},

@@ -1559,6 +1559,77 @@ interface KSR_nathelper {
 	set_contact_alias_trim(): number;
 }
 
+/** Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline. A command string is split at spaces into arguments, and each %s is replaced by the next argument given (as hiredis formats it), so a value with spaces is one argument. Replies are kept per worker until redis_free or the next command with the same id (at most 64 ids a worker). The client is go-redis: one pool per server, sized by the workers, reconnecting by itself; cluster=1 and sentinel servers use its cluster and failover clients. A string reply is typed status (5) for commands that answer with a status (SET, PING, MULTI...), else string (1): go-redis does not tell them apart. */
+interface KSR_ndb_redis {
+	/**
+	 * Send a command and keep its reply under res.
+	 * @param srv Server name (the name= of a server param).
+	 * @param cmd The command, split at spaces into arguments: "SET foo bar".
+	 * @param res Reply id for $redis(res=>...).
+	 * @returns 1 when the server answered (an error reply too, with $redis(res=>type) 6 and the text in $redis(res=>info)); -1 when the server is unknown, did not answer within cmd_timeout, or the command is empty; -2 while the server is disabled (allowed_timeouts).
+	 */
+	redis_cmd(srv: string, cmd: string, res: string): number;
+	/**
+	 * redis_cmd with one argument put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with one %s: "GET %s".
+	 * @param p1 The argument for %s (one argument, spaces and all).
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p1(srv: string, cmd: string, p1: string, res: string): number;
+	/**
+	 * redis_cmd with two arguments put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with two %s.
+	 * @param p1 First argument.
+	 * @param p2 Second argument.
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p2(srv: string, cmd: string, p1: string, p2: string, res: string): number;
+	/**
+	 * redis_cmd with three arguments put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with three %s.
+	 * @param p1 First argument.
+	 * @param p2 Second argument.
+	 * @param p3 Third argument.
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p3(srv: string, cmd: string, p1: string, p2: string, p3: string, res: string): number;
+	/**
+	 * kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline.
+	 * @param srv Server name.
+	 * @returns 1 when the queued commands were sent and answered (each reply under its id); -1 when nothing was queued for srv, it is unknown, or it did not answer; -2 while disabled.
+	 */
+	redis_execute(srv: string): number;
+	/**
+	 * Forget a reply; $redis(res=>...) is null after.
+	 * @param res Reply id.
+	 * @returns 1 when the reply was freed; -1 when there was none.
+	 */
+	redis_free(res: string): number;
+	/**
+	 * kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute.
+	 * @param srv Server name.
+	 * @param cmd The command.
+	 * @param res Reply id its reply goes to.
+	 * @returns 1 when queued; -1 when the server is unknown, the command empty, or 1000 commands already wait.
+	 */
+	redis_pipe_cmd(srv: string, cmd: string, res: string): number;
+	/**
+	 * kemi: redis_pipe_cmd with one argument put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with one %s.
+	 * @param p1 The argument.
+	 * @param res Reply id.
+	 * @returns As redis_pipe_cmd.
+	 */
+	redis_pipe_cmd_p1(srv: string, cmd: string, p1: string, res: string): number;
+}
+
 /** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
 interface KSR_permissions {
 	/**
@@ -3548,6 +3619,7 @@ interface KSR_object {
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
+	ndb_redis: KSR_ndb_redis;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;

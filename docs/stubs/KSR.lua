@@ -1679,6 +1679,69 @@ function KSR.nathelper.set_contact_alias() end
 ---@return integer # As set_contact_alias.
 function KSR.nathelper.set_contact_alias_trim() end
 
+---Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline.
+---@class KSR.ndb_redis
+KSR.ndb_redis = {}
+
+---Send a command and keep its reply under res.
+---@param srv string Server name (the name= of a server param).
+---@param cmd string The command, split at spaces into arguments: "SET foo bar".
+---@param res string Reply id for $redis(res=>...).
+---@return integer # 1 when the server answered (an error reply too, with $redis(res=>type) 6 and the text in $redis(res=>info)); -1 when the server is unknown, did not answer within cmd_timeout, or the command is empty; -2 while the server is disabled (allowed_timeouts).
+function KSR.ndb_redis.redis_cmd(srv, cmd, res) end
+
+---redis_cmd with one argument put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with one %s: "GET %s".
+---@param p1 string The argument for %s (one argument, spaces and all).
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p1(srv, cmd, p1, res) end
+
+---redis_cmd with two arguments put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with two %s.
+---@param p1 string First argument.
+---@param p2 string Second argument.
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p2(srv, cmd, p1, p2, res) end
+
+---redis_cmd with three arguments put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with three %s.
+---@param p1 string First argument.
+---@param p2 string Second argument.
+---@param p3 string Third argument.
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p3(srv, cmd, p1, p2, p3, res) end
+
+---kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline.
+---@param srv string Server name.
+---@return integer # 1 when the queued commands were sent and answered (each reply under its id); -1 when nothing was queued for srv, it is unknown, or it did not answer; -2 while disabled.
+function KSR.ndb_redis.redis_execute(srv) end
+
+---Forget a reply; $redis(res=>...) is null after.
+---@param res string Reply id.
+---@return integer # 1 when the reply was freed; -1 when there was none.
+function KSR.ndb_redis.redis_free(res) end
+
+---kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute.
+---@param srv string Server name.
+---@param cmd string The command.
+---@param res string Reply id its reply goes to.
+---@return integer # 1 when queued; -1 when the server is unknown, the command empty, or 1000 commands already wait.
+function KSR.ndb_redis.redis_pipe_cmd(srv, cmd, res) end
+
+---kemi: redis_pipe_cmd with one argument put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with one %s.
+---@param p1 string The argument.
+---@param res string Reply id.
+---@return integer # As redis_pipe_cmd.
+function KSR.ndb_redis.redis_pipe_cmd_p1(srv, cmd, p1, res) end
+
 ---Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer.
 ---@class KSR.permissions
 KSR.permissions = {}

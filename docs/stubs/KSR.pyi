@@ -1040,6 +1040,42 @@ class _nathelper:
         ...
 
 
+class _ndb_redis:
+    """Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline. A command string is split at spaces into arguments, and each %s is replaced by the next argument given (as hiredis formats it), so a value with spaces is one argument. Replies are kept per worker until redis_free or the next command with the same id (at most 64 ids a worker). The client is go-redis: one pool per server, sized by the workers, reconnecting by itself; cluster=1 and sentinel servers use its cluster and failover clients. A string reply is typed status (5) for commands that answer with a status (SET, PING, MULTI...), else string (1): go-redis does not tell them apart."""
+
+    def redis_cmd(self, srv: str, cmd: str, res: str) -> int:
+        """Send a command and keep its reply under res."""
+        ...
+
+    def redis_cmd_p1(self, srv: str, cmd: str, p1: str, res: str) -> int:
+        """redis_cmd with one argument put in for %s."""
+        ...
+
+    def redis_cmd_p2(self, srv: str, cmd: str, p1: str, p2: str, res: str) -> int:
+        """redis_cmd with two arguments put in for %s."""
+        ...
+
+    def redis_cmd_p3(self, srv: str, cmd: str, p1: str, p2: str, p3: str, res: str) -> int:
+        """redis_cmd with three arguments put in for %s."""
+        ...
+
+    def redis_execute(self, srv: str) -> int:
+        """kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline."""
+        ...
+
+    def redis_free(self, res: str) -> int:
+        """Forget a reply; $redis(res=>...) is null after."""
+        ...
+
+    def redis_pipe_cmd(self, srv: str, cmd: str, res: str) -> int:
+        """kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute."""
+        ...
+
+    def redis_pipe_cmd_p1(self, srv: str, cmd: str, p1: str, res: str) -> int:
+        """kemi: redis_pipe_cmd with one argument put in for %s."""
+        ...
+
+
 class _permissions:
     """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet."""
 
@@ -2361,6 +2397,7 @@ class _KSR:
     maxfwd: _maxfwd
     mqueue: _mqueue
     nathelper: _nathelper
+    ndb_redis: _ndb_redis
     permissions: _permissions
     pike: _pike
     pv: _pv

@@ -19,6 +19,7 @@ import (
 	_ "kemi/exports/maxfwd"      // module "maxfwd"
 	_ "kemi/exports/mqueue"      // module "mqueue"
 	_ "kemi/exports/nathelper"   // module "nathelper"
+	_ "kemi/exports/ndb_redis"   // module "ndb_redis"
 	_ "kemi/exports/permissions" // module "permissions"
 	_ "kemi/exports/pike"        // module "pike"
 	_ "kemi/exports/pv"          // module "pv"
