@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -84,6 +85,11 @@ type File struct {
 	// 127.0.0.1 answering them and sets DNSServer, which the config's
 	// dns_servers then names (see internal/resolve/dnstest).
 	DNS []string `yaml:"dns"`
+	// Redis asks for a redis-server: the caller starts one on 127.0.0.1
+	// (internal/testsvc) and sets RedisPort; in params {redis_port} is its
+	// port and {redis_db} the engine's own database (1, 2, 3), so each
+	// engine starts from an empty one.
+	Redis bool `yaml:"redis"`
 }
 
 // Step is one message in, or one move of the clock, and what it must
@@ -122,6 +128,8 @@ type Scenario struct {
 	// DNSServer, when set, is the host:port the folder's own script's
 	// config gives as dns_servers.
 	DNSServer string
+	// RedisPort is the port of the redis-server started for Redis.
+	RedisPort int
 }
 
 // Load reads dir/scenario.yaml, refusing unknown fields, and checks that
@@ -274,8 +282,17 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		script = abs
 	}
 	cfg.WriteString("modparam(\"" + e.Module + "\", \"load\", \"" + script + "\")\n")
+	if sc.Redis && sc.RedisPort == 0 {
+		res.fail("the scenario has redis: true but no redis-server was started for it")
+		return res
+	}
 	for _, p := range sc.Params {
-		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.Module) + "\n")
+		p = strings.ReplaceAll(p, "{module}", e.Module)
+		if sc.Redis {
+			p = strings.ReplaceAll(p, "{redis_port}", strconv.Itoa(sc.RedisPort))
+			p = strings.ReplaceAll(p, "{redis_db}", strconv.Itoa(1+slices.IndexFunc(Engines, func(x Engine) bool { return x.CfgEngine == e.CfgEngine })))
+		}
+		cfg.WriteString(p + "\n")
 	}
 	cfg.WriteString("cfgengine \"" + e.CfgEngine + "\"\n")
 	opts := loader.Options{Path: "kamailio.cfg", FS: fstest.MapFS{
