@@ -398,3 +398,12 @@ func isReplyError(err error) bool {
 	var re redis.Error
 	return errors.As(err, &re)
 }
+
+// quiet drops go-redis's own log lines (its pool's dial failures, printed
+// to stderr in its format): every failure reaches kemi's log through the
+// error line of the function or table that met it.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
