@@ -65,7 +65,10 @@ type Module struct {
 	ReplyHooks []string
 	HTTPHooks  []string
 	RPCs       []*RPC // sorted by name
-	Brings     []string
+	// RPCPrefix is the first part RPC names may have besides the module's
+	// name (rpc_prefix: dlg, as Kamailio's dialog names its commands).
+	RPCPrefix string
+	Brings    []string
 	// BroughtBy names the modules whose spec brings this one (set by
 	// Load, for the docs).
 	BroughtBy []string
@@ -155,7 +158,7 @@ type PV struct {
 
 // RPC is an RPC method the module provides.
 type RPC struct {
-	Name string // "stats", shown as "<module>.stats"
+	Name string // "<module>.stats" (or "<rpc_prefix>.stats")
 	Go   string // Go function (core.RPCFunc)
 	Doc  string
 }

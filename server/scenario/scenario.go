@@ -47,6 +47,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -94,6 +95,11 @@ type File struct {
 	// the run; {http} in params and in the folder's scripts stands for
 	// its host:port, and {httpdown} for a port nothing listens on.
 	HTTP []HTTPAnswer `yaml:"http"`
+	// Redis asks for a redis-server: the caller starts one on 127.0.0.1
+	// (internal/testsvc) and sets RedisPort; in params {redis_port} is its
+	// port and {redis_db} the engine's own database (1, 2, 3), so each
+	// engine starts from an empty one.
+	Redis bool `yaml:"redis"`
 }
 
 // HTTPAnswer is what the scenario's HTTP server answers on a path.
@@ -154,6 +160,8 @@ type Scenario struct {
 	// DNSServer, when set, is the host:port the folder's own script's
 	// config gives as dns_servers.
 	DNSServer string
+	// RedisPort is the port of the redis-server started for Redis.
+	RedisPort int
 }
 
 // Load reads dir/scenario.yaml, refusing unknown fields, and checks that
@@ -322,8 +330,17 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		script = abs
 	}
 	cfg.WriteString("modparam(\"" + e.Module + "\", \"load\", \"" + script + "\")\n")
+	if sc.Redis && sc.RedisPort == 0 {
+		res.fail("the scenario has redis: true but no redis-server was started for it")
+		return res
+	}
 	for _, p := range sc.Params {
-		cfg.WriteString(subst(strings.ReplaceAll(p, "{module}", e.Module)) + "\n")
+		p = strings.ReplaceAll(p, "{module}", e.Module)
+		if sc.Redis {
+			p = strings.ReplaceAll(p, "{redis_port}", strconv.Itoa(sc.RedisPort))
+			p = strings.ReplaceAll(p, "{redis_db}", strconv.Itoa(1+slices.IndexFunc(Engines, func(x Engine) bool { return x.CfgEngine == e.CfgEngine })))
+		}
+		cfg.WriteString(subst(p) + "\n")
 	}
 	cfg.WriteString("cfgengine \"" + e.CfgEngine + "\"\n")
 	opts := loader.Options{Path: "kamailio.cfg", FS: fstest.MapFS{

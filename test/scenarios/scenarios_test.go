@@ -10,6 +10,7 @@
 package scenarios
 
 import (
+	"kemi/internal/testsvc"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,6 +53,9 @@ func runScenario(t *testing.T, dir string) {
 	}
 	if len(sc.DNS) > 0 {
 		sc.DNSServer = dnstest.Start(t, sc.DNS...).Addr
+	}
+	if sc.Redis {
+		sc.RedisPort = testsvc.StartRedis(t).Port
 	}
 	runs := scenario.RunEngines(sc)
 	for _, r := range runs {
