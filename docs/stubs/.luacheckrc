@@ -162,6 +162,10 @@ read_globals = {
 					setxflag = {},
 				},
 			},
+			debugger = {
+				fields = {
+				},
+			},
 			dialog = {
 				fields = {
 					dlg_bye = {},
@@ -275,6 +279,21 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			http_async_client = {
+				fields = {
+					query = {},
+				},
+			},
+			http_client = {
+				fields = {
+					curl_connect = {},
+					curl_connect_post = {},
+					get_hdrs = {},
+					query = {},
+					query_post = {},
+					query_post_hdrs = {},
+				},
+			},
 			ipops = {
 				fields = {
 					compare_ips = {},
@@ -296,6 +315,10 @@ read_globals = {
 			},
 			jsonrpcs = {
 				fields = {
+					dispatch = {},
+					exec = {},
+					execx = {},
+					response = {},
 				},
 			},
 			kx = {
@@ -419,6 +442,22 @@ read_globals = {
 					redis_free = {},
 					redis_pipe_cmd = {},
 					redis_pipe_cmd_p1 = {},
+				},
+			},
+			path = {
+				fields = {
+					add_path = {},
+					add_path_advertised_address = {},
+					add_path_advertised_address_user = {},
+					add_path_advertised_address_user_params = {},
+					add_path_received = {},
+					add_path_received_advertised_address = {},
+					add_path_received_advertised_address_user = {},
+					add_path_received_advertised_address_user_params = {},
+					add_path_received_user = {},
+					add_path_received_user_params = {},
+					add_path_user = {},
+					add_path_user_params = {},
 				},
 			},
 			permissions = {
@@ -665,6 +704,12 @@ read_globals = {
 					sreply = {},
 				},
 			},
+			statistics = {
+				fields = {
+					reset_stat = {},
+					update_stat = {},
+				},
+			},
 			textops = {
 				fields = {
 					append_body_part = {},
@@ -742,6 +787,7 @@ read_globals = {
 			},
 			tls = {
 				fields = {
+					cget = {},
 					is_peer_verified = {},
 				},
 			},
@@ -771,10 +817,12 @@ read_globals = {
 			},
 			tmx = {
 				fields = {
+					t_continue = {},
 					t_is_branch_route = {},
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+					t_suspend = {},
 				},
 			},
 			uac = {
@@ -793,10 +841,30 @@ read_globals = {
 				fields = {
 				},
 			},
+			websocket = {
+				fields = {
+					close = {},
+					close_conid = {},
+					close_reason = {},
+					handle_handshake = {},
+				},
+			},
 			x = {
 				fields = {
 					drop = {},
 					exit = {},
+				},
+			},
+			xhttp = {
+				fields = {
+					get_hu = {},
+					xhttp_reply = {},
+				},
+			},
+			xhttp_prom = {
+				fields = {
+					check_uri = {},
+					dispatch = {},
 				},
 			},
 			xlog = {

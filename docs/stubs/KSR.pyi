@@ -172,6 +172,10 @@ class _corex:
         ...
 
 
+class _debugger:
+    """Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start)."""
+
+
 class _dialog:
     """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are served under Kamailio's names (kemi rpc)."""
 
@@ -576,6 +580,42 @@ class _htable:
         ...
 
 
+class _http_async_client:
+    """Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, 1 MiB body cap, http and https only, no control characters in URLs). Needs tm."""
+
+    def query(self, url: str, cbname: str) -> int:
+        """Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer."""
+        ...
+
+
+class _http_client:
+    """HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet."""
+
+    def curl_connect(self, con: str, url: str, dpv: str) -> int:
+        """GET on a named connection (Kamailio's http_connect(connection, url, result))."""
+        ...
+
+    def curl_connect_post(self, con: str, url: str, ctype: str, data: str, dpv: str) -> int:
+        """POST on a named connection (Kamailio's http_connect with content type and data)."""
+        ...
+
+    def get_hdrs(self, url: str, body: str, hdrs: str, dpv: str) -> int:
+        """GET with headers, storing the whole body (Kamailio's http_client_get)."""
+        ...
+
+    def query(self, url: str, dpv: str) -> int:
+        """GET url (Kamailio's http_client_query(url, result))."""
+        ...
+
+    def query_post(self, url: str, post: str, dpv: str) -> int:
+        """POST post to url (http_client_query(url, post, result)); an empty post makes it a GET."""
+        ...
+
+    def query_post_hdrs(self, url: str, post: str, hdrs: str, dpv: str) -> int:
+        """POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result))."""
+        ...
+
+
 class _ipops:
     """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
 
@@ -641,7 +681,23 @@ class _ipops:
 
 
 class _jsonrpcs:
-    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer."""
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method."""
+        ...
+
+    def exec(self, cmd: str) -> int:
+        """Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message."""
+        ...
+
+    def execx(self, cmd: str) -> int:
+        """As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated)."""
+        ...
+
+    def response(self) -> str:
+        """The last exec's JSON-RPC response document."""
+        ...
 
 
 class _kx:
@@ -1073,6 +1129,58 @@ class _ndb_redis:
 
     def redis_pipe_cmd_p1(self, srv: str, cmd: str, p1: str, res: str) -> int:
         """kemi: redis_pipe_cmd with one argument put in for %s."""
+        ...
+
+
+class _path:
+    """Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet."""
+
+    def add_path(self) -> int:
+        """Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on."""
+        ...
+
+    def add_path_advertised_address(self, addr: str) -> int:
+        """add_path with the given address instead of the socket's."""
+        ...
+
+    def add_path_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_advertised_address with a user part."""
+        ...
+
+    def add_path_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received(self) -> int:
+        """add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT."""
+        ...
+
+    def add_path_received_advertised_address(self, addr: str) -> int:
+        """add_path_received with the given address instead of the socket's."""
+        ...
+
+    def add_path_received_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_received_advertised_address with a user part."""
+        ...
+
+    def add_path_received_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_received_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received_user(self, user: str) -> int:
+        """add_path_received with a user part."""
+        ...
+
+    def add_path_received_user_params(self, user: str, params: str) -> int:
+        """add_path_received with a user part and URI parameters."""
+        ...
+
+    def add_path_user(self, user: str) -> int:
+        """add_path with a user part: <sip:user@IP:PORT;lr>."""
+        ...
+
+    def add_path_user_params(self, user: str, params: str) -> int:
+        """add_path with a user part and URI parameters."""
         ...
 
 
@@ -1884,7 +1992,7 @@ class _sl:
         ...
 
     def sl_reply_error(self) -> int:
-        """Reply with 500 Server Internal Error after an internal failure."""
+        """Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error."""
         ...
 
     def sl_send_reply(self, code: int, reason: str) -> int:
@@ -1893,6 +2001,18 @@ class _sl:
 
     def sreply(self, code: int, reason: str) -> int:
         """Send a stateless reply to the current request. `sreply` is the name the seed used for it. Alias of KSR.sl.sl_send_reply."""
+        ...
+
+
+class _statistics:
+    """Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock."""
+
+    def reset_stat(self, name: str) -> int:
+        """Set a statistic to zero, unless it was declared no_reset."""
+        ...
+
+    def update_stat(self, name: str, value: int) -> int:
+        """Add value to a statistic, creating it when it does not exist."""
         ...
 
 
@@ -2175,6 +2295,10 @@ class _textopsx:
 class _tls:
     """TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL."""
 
+    def cget(self, name: str) -> Union[int, str]:
+        """An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget)."""
+        ...
+
     def is_peer_verified(self) -> int:
         """Check whether the TLS peer of the message's connection was verified."""
         ...
@@ -2267,6 +2391,10 @@ class _tm:
 class _tmx:
     """Extra transaction functions on top of tm."""
 
+    def t_continue(self, tindex: int, tlabel: int, cbname: str) -> int:
+        """Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it)."""
+        ...
+
     def t_is_branch_route(self) -> int:
         """Tell whether a branch route is running."""
         ...
@@ -2281,6 +2409,10 @@ class _tmx:
 
     def t_precheck_trans(self) -> int:
         """Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply."""
+        ...
+
+    def t_suspend(self) -> int:
+        """Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer."""
         ...
 
 
@@ -2324,6 +2456,26 @@ class _usrloc:
     """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
 
 
+class _websocket:
+    """SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there."""
+
+    def close(self) -> int:
+        """Close the WebSocket connection of the message in hand."""
+        ...
+
+    def close_conid(self, status: int, reason: str, conid: int) -> int:
+        """Close another WebSocket connection by its id."""
+        ...
+
+    def close_reason(self, status: int, reason: str) -> int:
+        """Close the message's WebSocket connection with a status and reason."""
+        ...
+
+    def handle_handshake(self) -> int:
+        """Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection."""
+        ...
+
+
 class _x:
     """Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered."""
 
@@ -2333,6 +2485,30 @@ class _x:
 
     def exit(self) -> Union[int, str, None]:
         """Stop the current route here, as `exit` does in the native language."""
+        ...
+
+
+class _xhttp:
+    """HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port). The event_callback function runs for each one with "xhttp:request" as its argument; $hu is the URL, $rm the method, $hdr(name) the headers and $rb the body, and xhttp_reply answers it. A request the callback does not answer (or that url_skip or url_match keep from it) gets 404 and its connection is closed. Requests are read with the stream limits (tcp_max_message_size, tcp_msg_read_timeout): a larger one gets 413, a malformed one 400, and its connection is closed. Bodies are read by Content-Length (a Transfer-Encoding gets 411); kemi needs no tcp_accept_no_cl=yes for HTTP, and accepts it."""
+
+    def get_hu(self) -> str:
+        """The HTTP request's URL."""
+        ...
+
+    def xhttp_reply(self, code: int, reason: str, ctype: str, body: str) -> int:
+        """Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it."""
+        ...
+
+
+class _xhttp_prom:
+    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet."""
+
+    def check_uri(self) -> int:
+        """Check the HTTP request's URL for the metrics path."""
+        ...
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4)."""
         ...
 
 
@@ -2387,10 +2563,13 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    debugger: _debugger
     dialog: _dialog
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
+    http_async_client: _http_async_client
+    http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
     kx: _kx
@@ -2398,6 +2577,7 @@ class _KSR:
     mqueue: _mqueue
     nathelper: _nathelper
     ndb_redis: _ndb_redis
+    path: _path
     permissions: _permissions
     pike: _pike
     pv: _pv
@@ -2411,6 +2591,7 @@ class _KSR:
     sdpops: _sdpops
     siputils: _siputils
     sl: _sl
+    statistics: _statistics
     textops: _textops
     textopsx: _textopsx
     tls: _tls
@@ -2418,7 +2599,10 @@ class _KSR:
     tmx: _tmx
     uac: _uac
     usrloc: _usrloc
+    websocket: _websocket
     x: _x
+    xhttp: _xhttp
+    xhttp_prom: _xhttp_prom
     xlog: _xlog
 
     def add_tcp_alias(self, port: int) -> int:
@@ -2426,7 +2610,7 @@ class _KSR:
         ...
 
     def add_tcp_alias_via(self) -> int:
-        """add_tcp_alias with the top Via's sent-by port."""
+        """add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES)."""
         ...
 
     def crit(self, msg: str) -> None:
