@@ -56,11 +56,15 @@ type Index struct {
 	Columns []string
 }
 
-func id() Column                            { return Column{Name: "id", kind: kSerial} }
-func vc(name string, n int, def string) Column { return Column{Name: name, kind: kVarchar, size: n, Default: def} }
-func vcNull(name string, n int) Column      { return Column{Name: name, kind: kVarchar, size: n, Default: "NULL", Null: true} }
-func in(name, def string) Column            { return Column{Name: name, kind: kInt, Default: def} }
-func tm(name, def string) Column            { return Column{Name: name, kind: kTime, Default: def} }
+func id() Column { return Column{Name: "id", kind: kSerial} }
+func vc(name string, n int, def string) Column {
+	return Column{Name: name, kind: kVarchar, size: n, Default: def}
+}
+func vcNull(name string, n int) Column {
+	return Column{Name: name, kind: kVarchar, size: n, Default: "NULL", Null: true}
+}
+func in(name, def string) Column { return Column{Name: name, kind: kInt, Default: def} }
+func tm(name, def string) Column { return Column{Name: name, kind: kTime, Default: def} }
 
 // ucontact is the column set location and aliases share.
 func ucontact(contactLen, receivedLen int) []Column {
