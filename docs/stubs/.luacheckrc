@@ -629,6 +629,21 @@ read_globals = {
 					sreply = {},
 				},
 			},
+			sqlops = {
+				fields = {
+					sql_is_null = {},
+					sql_num_columns = {},
+					sql_num_rows = {},
+					sql_pvquery = {},
+					sql_query = {},
+					sql_query_async = {},
+					sql_result_free = {},
+					sql_result_get = {},
+					sql_result_gete = {},
+					sql_result_getz = {},
+					sql_xquery = {},
+				},
+			},
 			textops = {
 				fields = {
 					append_body_part = {},

@@ -2625,6 +2625,91 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Raw SQL from the script, as Kamailio's sqlops: connections named by sqlcon (`ca=>postgres://user:pass@host:port/db` or `mysql://...`), queries whose rows land in a named result read with `$dbr(res=>rows|cols|[r,c]|colname[c])` and sql_result_get, in `$xavp(res=>column)` (sql_xquery) or in pseudo-variables (sql_pvquery), and `$sqlrows(con)` for the rows the last statement on a connection changed. As in Kamailio, a result belongs to the worker that made it and stays until sql_result_free or the next query into the same name. kemi bounds what a result may hold: at most results_max_rows rows and results_max_bytes bytes of values per result (a query that returns more fails with -1 and a log line naming the limit, rather than growing memory), at most results_maxsize result names per worker, and query_timeout per statement. The connections are pools sized by the number of workers. */
+interface KSR_sqlops {
+	/**
+	 * Tell whether a value of a result is NULL.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns 1 the value is NULL, 2 it is not, -1 no such result, row or column.
+	 */
+	sql_is_null(res: string, row: number, col: number): number;
+	/**
+	 * How many columns a result has.
+	 * @param res The result name.
+	 * @returns The number of columns, 0 for an unknown name.
+	 */
+	sql_num_columns(res: string): number;
+	/**
+	 * How many rows a result holds.
+	 * @param res The result name.
+	 * @returns The number of rows in the result, 0 for an unknown name.
+	 */
+	sql_num_rows(res: string): number;
+	/**
+	 * Run a query and assign column i of each row to the i-th pseudo-variable, from the last row to the first (as Kamailio), so a plain variable ends with the first row's value. A NULL assigns $null (an $avp is left alone).
+	 * @param con The connection name.
+	 * @param query The SQL statement.
+	 * @param res The writable pseudo-variables, one per column: "$var(a);$avp(b)" (";" or "," between them).
+	 * @returns As sql_query.
+	 */
+	sql_pvquery(con: string, query: string, res: string): number;
+	/**
+	 * Run a statement on a connection and keep its rows in result res.
+	 * @param con The connection name (sqlcon).
+	 * @param query The SQL statement.
+	 * @param res The result name, "" to keep no rows (INSERT, UPDATE, DELETE).
+	 * @returns 1 rows returned and kept in res; 2 no rows; 3 rows returned and res is ""; -1 unknown connection, a failed statement, or a result past results_max_rows/results_max_bytes (logged).
+	 */
+	sql_query(con: string, query: string, res: string): number;
+	/**
+	 * Queue a statement that returns no rows (INSERT, UPDATE, DELETE) to run outside the worker; its failure is logged.
+	 * @param con The connection name.
+	 * @param query The SQL statement (no rows are kept).
+	 * @returns 1 queued; -1 unknown connection or the queue is full (1024 statements per connection; logged).
+	 */
+	sql_query_async(con: string, query: string): number;
+	/**
+	 * Drop a result.
+	 * @param res The result name.
+	 * @returns 1.
+	 */
+	sql_result_free(res: string): number;
+	/**
+	 * A value of a result.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns The value (int for integer columns, str otherwise); null for NULL or no such result, row or column.
+	 */
+	sql_result_get(res: string, row: number, col: number): number|string|null;
+	/**
+	 * A value of a result, null given as "".
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns As sql_result_get, with "" for null.
+	 */
+	sql_result_gete(res: string, row: number, col: number): number|string;
+	/**
+	 * A value of a result, null given as 0.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns As sql_result_get, with 0 for null.
+	 */
+	sql_result_getz(res: string, row: number, col: number): number|string;
+	/**
+	 * Run a query and add each row as an item of $xavp(res) whose children are the columns by name; the first row is $xavp(res[0]). The items live for the message, as xavps do.
+	 * @param con The connection name.
+	 * @param query The SQL statement.
+	 * @param res The xavp name.
+	 * @returns As sql_query.
+	 */
+	sql_xquery(con: string, query: string, res: string): number;
+}
+
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
 interface KSR_textops {
 	/**
@@ -3402,6 +3487,7 @@ interface KSR_object {
 	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
+	sqlops: KSR_sqlops;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
 	tls: KSR_tls;

@@ -1764,6 +1764,54 @@ class _sl:
         ...
 
 
+class _sqlops:
+    """Raw SQL from the script, as Kamailio's sqlops: connections named by sqlcon (`ca=>postgres://user:pass@host:port/db` or `mysql://...`), queries whose rows land in a named result read with `$dbr(res=>rows|cols|[r,c]|colname[c])` and sql_result_get, in `$xavp(res=>column)` (sql_xquery) or in pseudo-variables (sql_pvquery), and `$sqlrows(con)` for the rows the last statement on a connection changed. As in Kamailio, a result belongs to the worker that made it and stays until sql_result_free or the next query into the same name. kemi bounds what a result may hold: at most results_max_rows rows and results_max_bytes bytes of values per result (a query that returns more fails with -1 and a log line naming the limit, rather than growing memory), at most results_maxsize result names per worker, and query_timeout per statement. The connections are pools sized by the number of workers."""
+
+    def sql_is_null(self, res: str, row: int, col: int) -> int:
+        """Tell whether a value of a result is NULL."""
+        ...
+
+    def sql_num_columns(self, res: str) -> int:
+        """How many columns a result has."""
+        ...
+
+    def sql_num_rows(self, res: str) -> int:
+        """How many rows a result holds."""
+        ...
+
+    def sql_pvquery(self, con: str, query: str, res: str) -> int:
+        """Run a query and assign column i of each row to the i-th pseudo-variable, from the last row to the first (as Kamailio), so a plain variable ends with the first row's value. A NULL assigns $null (an $avp is left alone)."""
+        ...
+
+    def sql_query(self, con: str, query: str, res: str) -> int:
+        """Run a statement on a connection and keep its rows in result res."""
+        ...
+
+    def sql_query_async(self, con: str, query: str) -> int:
+        """Queue a statement that returns no rows (INSERT, UPDATE, DELETE) to run outside the worker; its failure is logged."""
+        ...
+
+    def sql_result_free(self, res: str) -> int:
+        """Drop a result."""
+        ...
+
+    def sql_result_get(self, res: str, row: int, col: int) -> Union[int, str, None]:
+        """A value of a result."""
+        ...
+
+    def sql_result_gete(self, res: str, row: int, col: int) -> Union[int, str]:
+        """A value of a result, null given as ""."""
+        ...
+
+    def sql_result_getz(self, res: str, row: int, col: int) -> Union[int, str]:
+        """A value of a result, null given as 0."""
+        ...
+
+    def sql_xquery(self, con: str, query: str, res: str) -> int:
+        """Run a query and add each row as an item of $xavp(res) whose children are the columns by name; the first row is $xavp(res[0]). The items live for the message, as xavps do."""
+        ...
+
+
 class _textops:
     """Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers."""
 
@@ -2278,6 +2326,7 @@ class _KSR:
     sdpops: _sdpops
     siputils: _siputils
     sl: _sl
+    sqlops: _sqlops
     textops: _textops
     textopsx: _textopsx
     tls: _tls
