@@ -173,7 +173,7 @@ func (t *Table) match(group int, addr netip.Addr, host string, port int) (*Recor
 
 type state struct {
 	table   atomic.Pointer[Table] // swapped whole by permissions.addressReload
-	trusted map[string][]Trusted // by source address text
+	trusted map[string][]Trusted  // by source address text
 	tagSet  core.PVSetter
 	tagArg  string
 	tagAll  bool // peer_tag_mode 1: every matching trusted record
