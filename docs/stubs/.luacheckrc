@@ -98,6 +98,7 @@ read_globals = {
 			warn = {},
 			acc = {
 				fields = {
+					acc_db_request = {},
 					acc_log_request = {},
 					acc_request = {},
 				},

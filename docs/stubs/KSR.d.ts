@@ -3,8 +3,15 @@
 // Editor stubs for the KSR object of KEMI JavaScript scripts. A module
 // that is not loaded is undefined at run time.
 
-/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet. */
+/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. With db_url (postgres:// or mysql://), transactions with db_flag go to Kamailio's acc table, missed calls with db_missed_flag to missed_calls, and CDRs to cdrs_table (acc_cdrs), with db_extra (and cdr_extra) attributes as extra columns: one INSERT per record, made at once under a 2 s timeout; a record the database does not take is logged at error level with the error and the whole record, so it is never lost in silence (and acc_request/acc_db_request return -1). */
 interface KSR_acc {
+	/**
+	 * Write an accounting record of the current request into a database table now.
+	 * @param comment Status code and reason, "200 OK" (no code: 0).
+	 * @param table The database table (letters, digits, _).
+	 * @returns 1 when the database took the record; -1 without db_url, for a bad table name, or when the insert failed (logged with the record).
+	 */
+	acc_db_request(comment: string, table: string): number;
 	/**
 	 * Write an accounting record of the current request now, to the log and json_file.
 	 * @param comment Status code and reason, "200 OK"; text without a code is the reason alone.
@@ -12,10 +19,10 @@ interface KSR_acc {
 	 */
 	acc_log_request(comment: string): number;
 	/**
-	 * As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+	 * As acc_log_request, and with db_url also into the database table; without db_url the record goes to the log and json_file with the table name.
 	 * @param comment Status code and reason, "200 OK".
 	 * @param table Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
-	 * @returns 1 when the record was written; -1 when it could not be.
+	 * @returns 1 when the record was written (to every backend); -1 when one did not take it (logged with the record).
 	 */
 	acc_request(comment: string, table: string): number;
 }

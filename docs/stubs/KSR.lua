@@ -368,15 +368,21 @@ function KSR.warn(msg) end
 ---@class KSR.acc
 KSR.acc = {}
 
+---Write an accounting record of the current request into a database table now.
+---@param comment string Status code and reason, "200 OK" (no code: 0).
+---@param table string The database table (letters, digits, _).
+---@return integer # 1 when the database took the record; -1 without db_url, for a bad table name, or when the insert failed (logged with the record).
+function KSR.acc.acc_db_request(comment, table) end
+
 ---Write an accounting record of the current request now, to the log and json_file.
 ---@param comment string Status code and reason, "200 OK"; text without a code is the reason alone.
 ---@return integer # 1 when the record was written; -1 when it could not be.
 function KSR.acc.acc_log_request(comment) end
 
----As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+---As acc_log_request, and with db_url also into the database table; without db_url the record goes to the log and json_file with the table name.
 ---@param comment string Status code and reason, "200 OK".
 ---@param table string Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
----@return integer # 1 when the record was written; -1 when it could not be.
+---@return integer # 1 when the record was written (to every backend); -1 when one did not take it (logged with the record).
 function KSR.acc.acc_request(comment, table) end
 
 ---JavaScript routing scripts (KEMI), run by the goja interpreter.

@@ -5,14 +5,18 @@ from typing import Union
 
 
 class _acc:
-    """Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet."""
+    """Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. With db_url (postgres:// or mysql://), transactions with db_flag go to Kamailio's acc table, missed calls with db_missed_flag to missed_calls, and CDRs to cdrs_table (acc_cdrs), with db_extra (and cdr_extra) attributes as extra columns: one INSERT per record, made at once under a 2 s timeout; a record the database does not take is logged at error level with the error and the whole record, so it is never lost in silence (and acc_request/acc_db_request return -1)."""
+
+    def acc_db_request(self, comment: str, table: str) -> int:
+        """Write an accounting record of the current request into a database table now."""
+        ...
 
     def acc_log_request(self, comment: str) -> int:
         """Write an accounting record of the current request now, to the log and json_file."""
         ...
 
     def acc_request(self, comment: str, table: str) -> int:
-        """As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name."""
+        """As acc_log_request, and with db_url also into the database table; without db_url the record goes to the log and json_file with the table name."""
         ...
 
 
