@@ -723,7 +723,7 @@ interface KSR_hdr {
 	rminsert(hrm: string, hadd: string): number;
 }
 
-/** Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. kemi has no database layer for htable: dbtable and dmqreplicate are rejected at load, so a config never silently loses persistence. */
+/** Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. A table with dbtable=NAME is loaded at start from that table of the db_url database (PostgreSQL or MySQL, Kamailio's htable layout), and with dbmode=1 written back to it at a clean stop (a failed write-back logs the items it could not keep); dmqreplicate is rejected at load, so a config never silently loses persistence. */
 interface KSR_htable {
 	/**
 	 * Count items by name.
