@@ -38,6 +38,7 @@ func Of(rt *core.Runtime) *Tables { return tables.Get(rt) }
 
 // stopSweeper ends the sweeper and the Redis listeners (stop: in module.yaml).
 func stopSweeper(rt *core.Runtime) {
+	saveDB(rt)
 	ts := tables.Peek(rt)
 	if ts == nil {
 		return
@@ -67,6 +68,9 @@ func start(rt *core.Runtime) error {
 			return fmt.Errorf("htable %q: table %s defined twice", v.S, t.Name)
 		}
 		ts.byName[t.Name] = t
+	}
+	if err := loadDB(rt, ts); err != nil {
+		return err
 	}
 	for _, t := range ts.byName {
 		if t.Redis == "" {

@@ -34,6 +34,11 @@ type Table struct {
 	UpdateExpire bool          // set/inc restart an item's expiry
 	HasInit      bool          // initval given: missing items read as Init
 	Init         int64
+	// DBTable is the dbtable attribute: the SQL table (Kamailio's
+	// htable layout) loaded at start; DBMode 1 writes the items back to
+	// it at a clean stop.
+	DBTable string
+	DBMode  int
 
 	// Redis is the redis= attribute (kemi's): an ndb_redis server name
 	// or a redis:// URL the table is shared through; "" for none.
@@ -299,7 +304,8 @@ func ParseDef(def string) (*Table, error) {
 			return nil, bad("table name %q: expected letters, digits, '_', '-' or '.'", name)
 		}
 	}
-	size, expire, update := 4, 0, 1
+	size, expire, update, dbmode := 4, 0, 1, 0
+	dbtable, cols := "", ""
 	var init int64
 	hasInit := false
 	redisRef := ""
@@ -335,7 +341,14 @@ func ParseDef(def string) (*Table, error) {
 			}
 			hasInit = true
 		case "dbtable":
-			err = bad("dbtable=%s: kemi has no database behind htable; remove dbtable (tables live in memory)", v)
+			dbtable = v
+			if !validIdent(v) {
+				err = bad("dbtable=%s: expected a table name (letters, digits, _)", v)
+			}
+		case "dbmode":
+			dbmode, err = num(0, 1)
+		case "cols":
+			cols = v
 		case "dmqreplicate":
 			if v != "0" {
 				err = bad("dmqreplicate=%s: kemi has no DMQ replication; remove it or set 0", v)
@@ -346,14 +359,20 @@ func ParseDef(def string) (*Table, error) {
 				err = bad("redis=: expected an ndb_redis server name or a redis://host:port/db URL")
 			}
 			redisRef = v
-		case "dbmode", "cols", "coldelim", "colnull", "reloadat":
-			// Meaningful only with dbtable, which is rejected above.
+		case "coldelim", "colnull", "reloadat":
+			// Meaningful only with cols, which kemi does not read.
 		default:
 			err = bad("unknown attribute %q; expected size, autoexpire, initval, updateexpire, redis (kemi's), or the database ones without dbtable", k)
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+	if dbtable != "" && cols != "" {
+		return nil, bad("cols=%s: kemi reads dbtable in Kamailio's htable layout (key_name, key_type, value_type, key_value, expires) only; remove cols", cols)
+	}
+	if dbtable == "" && dbmode != 0 {
+		return nil, bad("dbmode=%d: needs dbtable", dbmode)
 	}
 	// Kamailio turns size <= 1 into 8 slots and caps size above 31.
 	if size <= 1 {
@@ -364,6 +383,7 @@ func ParseDef(def string) (*Table, error) {
 	t.UpdateExpire = update == 1
 	t.HasInit, t.Init = hasInit, init
 	t.Redis = redisRef
+	t.DBTable, t.DBMode = dbtable, dbmode
 	return t, nil
 }
 

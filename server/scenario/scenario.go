@@ -100,6 +100,12 @@ type File struct {
 	// port and {redis_db} the engine's own database (1, 2, 3), so each
 	// engine starts from an empty one.
 	Redis bool `yaml:"redis"`
+	// SQL names the SQL databases (postgres, mysql) the folder's own
+	// script runs against, each in turn: the caller starts each one
+	// empty, sets DBURL (which {db_url} in Params stands for) and Seed,
+	// which runs the folder's seed.sql before every engine's run, so
+	// each engine starts from the same rows.
+	SQL []string `yaml:"sql"`
 }
 
 // HTTPAnswer is what the scenario's HTTP server answers on a path.
@@ -162,6 +168,10 @@ type Scenario struct {
 	DNSServer string
 	// RedisPort is the port of the redis-server started for Redis.
 	RedisPort int
+	// DBURL is the db_url of the database the caller started for SQL;
+	// Seed, when set, runs before each engine's run.
+	DBURL string
+	Seed  func() error
 }
 
 // Load reads dir/scenario.yaml, refusing unknown fields, and checks that
@@ -317,6 +327,16 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		res.fail("the scenario has dns: records but no DNS server was started for them")
 		return res
 	}
+	if len(sc.SQL) > 0 && sc.DBURL == "" {
+		res.fail("the scenario names sql: databases but none was started for it")
+		return res
+	}
+	if sc.Seed != nil {
+		if err := sc.Seed(); err != nil {
+			res.fail("seeding the database: %v", err)
+			return res
+		}
+	}
 	for _, m := range sc.Modules {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}
@@ -336,6 +356,7 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 	}
 	for _, p := range sc.Params {
 		p = strings.ReplaceAll(p, "{module}", e.Module)
+		p = strings.ReplaceAll(p, "{db_url}", sc.DBURL)
 		if sc.Redis {
 			p = strings.ReplaceAll(p, "{redis_port}", strconv.Itoa(sc.RedisPort))
 			p = strings.ReplaceAll(p, "{redis_db}", strconv.Itoa(1+slices.IndexFunc(Engines, func(x Engine) bool { return x.CfgEngine == e.CfgEngine })))
