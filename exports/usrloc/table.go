@@ -1,6 +1,9 @@
 package usrloc
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 const nShards = 64
 
@@ -37,6 +40,16 @@ func (t *Table) shardOf(aor []byte) *shard {
 // View calls fn with the record of aor under a read lock (nil when there
 // is none). fn must not keep the record or its contacts.
 func (t *Table) View(aor []byte, fn func(r *Record)) {
+	if sb := t.u.mode3; sb != nil {
+		if err := t.refresh(sb, aor); err != nil {
+			t.u.logLimited(&fetchLog, "usrloc: lookup of %q reads %s: %v; using the bindings in memory", aor, sb.desc(), err)
+		}
+	}
+	t.peek(aor, fn)
+}
+
+// peek is View without reading a shared backend first.
+func (t *Table) peek(aor []byte, fn func(r *Record)) {
 	s := t.shardOf(aor)
 	s.mu.RLock()
 	fn(s.recs[string(aor)])
@@ -90,6 +103,13 @@ func (t *Table) Holds() bool {
 }
 
 func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) (held bool, err error) {
+	if sb := t.u.mode3; sb != nil {
+		// db_mode 3: start from what the shared backend holds now, so
+		// a save on this node keeps the bindings other nodes made.
+		if err := t.refresh(sb, aor); err != nil {
+			return false, err
+		}
+	}
 	s := t.shardOf(aor)
 	s.mu.Lock()
 	r := s.recs[string(aor)]
@@ -171,6 +191,11 @@ func (t *Table) Expire(now int64) int {
 		}
 		s.mu.Unlock()
 	}
+	if _, shared := t.u.b.(sharedBackend); shared {
+		// A shared backend drops ended bindings itself (Redis key
+		// expiry, the SQL purge): N nodes need not rewrite them.
+		return n
+	}
 	for _, k := range gone {
 		t.dirty(k)
 	}
@@ -222,4 +247,56 @@ func (t *Table) dirty(aor string) {
 	if p := t.u.p; p != nil {
 		p.mark(t, aor)
 	}
+}
+
+// refresh replaces the record of aor with the one the shared backend
+// holds (db_mode 3), unless a change of it is still waiting for its
+// batch: memory is newer then.
+func (t *Table) refresh(sb sharedBackend, aor []byte) error {
+	r, err := sb.fetch(t.Name, string(aor), time.Now().Unix())
+	if err != nil {
+		return err
+	}
+	t.replace(string(aor), r)
+	return nil
+}
+
+// replace puts r (nil: none) as the record of aor, as another node wrote
+// it, unless this node has a change of aor not yet written.
+func (t *Table) replace(aor string, r *Record) {
+	if p := t.u.p; p != nil && p.isDirty(t, aor) {
+		return
+	}
+	s := t.shardOf([]byte(aor))
+	s.mu.Lock()
+	if r == nil || len(r.Contacts) == 0 {
+		delete(s.recs, aor)
+	} else {
+		old := s.recs[aor]
+		if old != nil {
+			// Keep this node's connection ids and memory-only bindings.
+			for _, c := range old.Contacts {
+				if c.Mem {
+					r.Contacts = append(r.Contacts, c)
+					continue
+				}
+				if c.ConnID != 0 {
+					if i := findURI(r.Contacts, c.URI); i >= 0 {
+						r.Contacts[i].ConnID = c.ConnID
+					}
+				}
+			}
+		}
+		s.recs[aor] = r
+	}
+	s.mu.Unlock()
+}
+
+func findURI(cs []Contact, uri string) int {
+	for i := range cs {
+		if cs[i].URI == uri {
+			return i
+		}
+	}
+	return -1
 }
