@@ -19,6 +19,13 @@ npm                                                                npm
 kamcli                                                             kamcli
 promtool                                                           prometheus
 redis-server                                                       redis-server
+/usr/lib/postgresql                                                postgresql
+psql                                                               postgresql-client
+mariadbd                                                           mariadb-server
+mariadb-install-db                                                 mariadb-server
+mariadb                                                            mariadb-client
+/usr/share/kamailio/postgres/standard-create.sql                   kamailio-postgres-modules
+/usr/share/kamailio/mysql/standard-create.sql                      kamailio-mysql-modules
 '
 
 # missing prints the packages whose checks fail, each once, on one line.
