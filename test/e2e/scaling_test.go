@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -219,4 +221,172 @@ func TestScaling_RedisOutage(t *testing.T) {
 			t.Errorf("node %d logged no reconnection", i+1)
 		}
 	}
+}
+
+// kamailio is a running Kamailio 5.6.
+type kamailio struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *lockedBuf
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// needKamailio skips without /usr/sbin/kamailio, but fails under CI=true.
+func needKamailio(t *testing.T, modules ...string) {
+	t.Helper()
+	for _, p := range append([]string{"/usr/sbin/kamailio"}, modules...) {
+		if !strings.HasPrefix(p, "/") {
+			p = "/usr/lib/x86_64-linux-gnu/kamailio/modules/" + p
+		}
+		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is missing; scripts/deps.sh installs it: %v", p, err)
+			}
+			t.Skipf("%s is missing", p)
+		}
+	}
+}
+
+// startKamailio runs Kamailio on cfg in the foreground on a free port and
+// waits until it answers.
+func startKamailio(t *testing.T, cfg string, defines ...string) *kamailio {
+	t.Helper()
+	port := freePort(t)
+	k := &kamailio{addr: "127.0.0.1:" + strconv.Itoa(port), log: &lockedBuf{}}
+	dir := t.TempDir()
+	args := []string{"-f", cfg, "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, "-P", filepath.Join(dir, "k.pid"),
+		"-l", "udp:" + k.addr, "-A", "KAMAILIO"}
+	for _, d := range defines {
+		args = append(args, "-A", d)
+	}
+	k.cmd = exec.Command("/usr/sbin/kamailio", args...)
+	k.cmd.Stdout, k.cmd.Stderr = k.log, k.log
+	if err := k.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { k.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		k.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			k.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("kamailio log:\n%s", tail(k.log.String(), 4000))
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Fatalf("kamailio exited at start:\n%s", tail(k.log.String(), 4000))
+		default:
+		}
+		if _, err := udpExchange(t, k.addr, options("nobody", k.addr, 70), 300*time.Millisecond); err == nil {
+			return k
+		}
+	}
+	t.Fatalf("kamailio did not answer within 15 s:\n%s", tail(k.log.String(), 4000))
+	return nil
+}
+
+// lookupVia sends OPTIONS sip:user@addr and returns the status line
+// (interop.lua answers "200 Found <contact>" or "404 Not Found").
+func lookupVia(t *testing.T, addr, user string) string {
+	t.Helper()
+	b, err := udpExchange(t, addr, options(user, addr, 70), 3*time.Second)
+	if err != nil {
+		t.Fatalf("OPTIONS %s via %s: %v", user, addr, err)
+	}
+	return statusLine(b)
+}
+
+// registerVia sends an unauthenticated REGISTER of user with contact and
+// expires and wants 200.
+func registerVia(t *testing.T, addr, user, contact string, expires int) {
+	t.Helper()
+	msg := strings.Replace(string(registerMsg(user, addr, expires)), "<sip:"+user+"@127.0.0.1:5999>", contact, 1)
+	b, err := udpExchange(t, addr, []byte(msg), 3*time.Second)
+	if err != nil {
+		t.Fatalf("REGISTER %s via %s: %v", user, addr, err)
+	}
+	if l := statusLine(b); !strings.HasPrefix(l, "SIP/2.0 200 ") {
+		t.Fatalf("REGISTER %s via %s: %q, want 200", user, addr, l)
+	}
+}
+
+// TestScaling_SQLKamailioInterop: Kamailio 5.6 (db_postgres / db_mysql,
+// usrloc db_mode 3) and two kemi nodes register into the same location
+// table, created by Kamailio's own schema files, in PostgreSQL and in
+// MariaDB: each sees the other's bindings, removals included, and a
+// binding Kamailio wrote and kemi refreshed is still Kamailio's.
+func TestScaling_SQLKamailioInterop(t *testing.T) {
+	testsvc.AllSQLEngines(t, func(t *testing.T, s *testsvc.SQL) {
+		mod := "db_postgres.so"
+		if s.Engine == "mysql" {
+			mod = "db_mysql.so"
+		}
+		needKamailio(t, mod, "app_lua.so")
+		s.LoadKamailioSchema("usrloc")
+		cfg := repo("test/e2e/testdata/scaling/interop.cfg")
+		defs := []string{`DBURL="` + s.URL() + `"`, `DBMOD="` + mod + `"`, "DBMODE=3",
+			`LUA="` + repo("test/e2e/testdata/scaling/interop.lua") + `"`}
+		var kemiArgs []string
+		for _, d := range defs {
+			kemiArgs = append(kemiArgs, "-A", d)
+		}
+		k1 := startKemi(t, cfg, kemiArgs...)
+		k2 := startKemi(t, cfg, kemiArgs...)
+		kam := startKamailio(t, cfg, defs...)
+
+		registerVia(t, k1.addr, "alice", "<sip:alice@127.0.0.1:5061>", 600)
+		for _, addr := range []string{k2.addr, kam.addr} {
+			if l := lookupVia(t, addr, "alice"); !strings.Contains(l, "200 Found sip:alice@127.0.0.1:5061") {
+				t.Fatalf("lookup of kemi's alice via %s: %q", addr, l)
+			}
+		}
+		registerVia(t, kam.addr, "bob", "<sip:bob@127.0.0.1:5062>", 600)
+		for _, addr := range []string{k1.addr, k2.addr} {
+			if l := lookupVia(t, addr, "bob"); !strings.Contains(l, "200 Found sip:bob@127.0.0.1:5062") {
+				t.Fatalf("lookup of Kamailio's bob via %s: %q", addr, l)
+			}
+		}
+		// kemi refreshes Kamailio's binding; Kamailio removes kemi's.
+		registerVia(t, k2.addr, "bob", "<sip:bob@127.0.0.1:5062>", 300)
+		if l := lookupVia(t, kam.addr, "bob"); !strings.Contains(l, "200 Found") {
+			t.Fatalf("Kamailio lost bob after kemi refreshed him: %q", l)
+		}
+		if out, _ := s.Query("SELECT COUNT(*) FROM location WHERE username = 'bob'"); strings.TrimSpace(out) != "1" {
+			t.Fatalf("bob has %q rows after the refresh, want 1", out)
+		}
+		registerVia(t, kam.addr, "alice", "<sip:alice@127.0.0.1:5061>", 0)
+		for _, addr := range []string{k1.addr, k2.addr} {
+			if l := lookupVia(t, addr, "alice"); !strings.Contains(l, "404") {
+				t.Fatalf("lookup of alice via %s after Kamailio removed her: %q", addr, l)
+			}
+		}
+		registerVia(t, k1.addr, "bob", "<sip:bob@127.0.0.1:5062>", 0)
+		if l := lookupVia(t, kam.addr, "bob"); !strings.Contains(l, "404") {
+			t.Fatalf("Kamailio still finds bob after kemi removed him: %q", l)
+		}
+	})
 }
