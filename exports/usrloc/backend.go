@@ -3,6 +3,8 @@ package usrloc
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // backend is where the persister writes bindings beyond memory: kemi's
@@ -86,3 +88,32 @@ func splitAoR(aor string) (user, domain string) {
 }
 
 func errWhere(where string, err error) error { return fmt.Errorf("usrloc: %s: %w", where, err) }
+
+// breaker fails the calls to a shared backend at once for a while after
+// one failed, so that while the server does not answer a worker waits
+// for one timeout a second, not one per REGISTER (db_mode 3 writes from
+// the worker).
+type breaker struct {
+	until atomic.Int64 // UnixNano before which calls fail at once
+	last  atomic.Pointer[error]
+}
+
+const breakerPause = time.Second
+
+func (b *breaker) check() error {
+	if time.Now().UnixNano() < b.until.Load() {
+		if e := b.last.Load(); e != nil {
+			return fmt.Errorf("%w (not retried for %v)", *e, breakerPause)
+		}
+	}
+	return nil
+}
+
+// done records the outcome of a call: an error opens the breaker.
+func (b *breaker) done(err error) error {
+	if err != nil {
+		b.last.Store(&err)
+		b.until.Store(time.Now().Add(breakerPause).UnixNano())
+	}
+	return err
+}

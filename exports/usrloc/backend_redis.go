@@ -43,6 +43,7 @@ type redisBackend struct {
 	prefix string // "kemi:ul:"
 	node   string // random id: a node skips its own messages
 
+	br       breaker
 	runID    atomic.Value // string: the server's run_id when last seen
 	fresh    atomic.Bool  // the server lost our data: write everything
 	ctx      context.Context
@@ -200,8 +201,11 @@ func (b *redisBackend) write(items []item, _ []string, full bool) error {
 }
 
 func (b *redisBackend) writeChunk(items []item, publish bool) error {
-	ctx, cancel := context.WithTimeout(b.ctx, 2*redisTimeout)
-	defer cancel()
+	if err := b.br.check(); err != nil {
+		return err
+	}
+	// The client's read and write timeouts bound the round trip.
+	ctx := b.ctx
 	var msg wireBatch
 	if publish {
 		msg = wireBatch{N: b.node, I: make([]wireItem, 0, len(items))}
@@ -238,7 +242,10 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 		}
 		return nil
 	})
-	return err
+	if err == redis.Nil {
+		err = nil
+	}
+	return b.br.done(err)
 }
 
 // decode turns a hash into a record, skipping the bindings that ended.
@@ -261,11 +268,12 @@ func decodeHash(aor string, h map[string]string, now int64) (*Record, error) {
 }
 
 func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
-	ctx, cancel := context.WithTimeout(b.ctx, redisTimeout)
-	defer cancel()
-	h, err := b.c.HGetAll(ctx, b.key(table, aor)).Result()
-	if err != nil {
+	if err := b.br.check(); err != nil {
 		return nil, err
+	}
+	h, err := b.c.HGetAll(b.ctx, b.key(table, aor)).Result()
+	if err != nil {
+		return nil, b.br.done(err)
 	}
 	return decodeHash(aor, h, now)
 }

@@ -40,6 +40,7 @@ type sqlBackend struct {
 	quit   chan struct{}
 	done   chan struct{}
 	purged atomic.Int64 // rows removed by the purge, for tests
+	br     breaker
 }
 
 const sqlCols = "ruid, username, domain, contact, received, path, expires, q, callid, cseq, last_modified, flags, cflags, user_agent, socket, methods, instance, reg_id, server_id, connection_id, keepalive, partition"
@@ -142,7 +143,14 @@ func (b *sqlBackend) where(aor string) (string, []any) {
 	return "username = ? AND domain = ?", []any{user, domain}
 }
 
-func (b *sqlBackend) write(items []item, _ []string, _ bool) error {
+func (b *sqlBackend) write(items []item, names []string, full bool) error {
+	if err := b.br.check(); err != nil {
+		return err
+	}
+	return b.br.done(b.writeTx(items))
+}
+
+func (b *sqlBackend) writeTx(items []item) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*b.db.Timeout)
 	defer cancel()
 	tx, err := b.db.BeginTx(ctx, nil)
@@ -247,6 +255,14 @@ func scanContact(rows *sql.Rows, useDomain bool) (aor string, c Contact, err err
 }
 
 func (b *sqlBackend) fetch(table, aor string, now int64) (*Record, error) {
+	if err := b.br.check(); err != nil {
+		return nil, err
+	}
+	r, err := b.fetchRows(table, aor, now)
+	return r, b.br.done(err)
+}
+
+func (b *sqlBackend) fetchRows(table, aor string, now int64) (*Record, error) {
 	ctx, cancel := b.db.Ctx()
 	defer cancel()
 	cond, args := b.where(aor)

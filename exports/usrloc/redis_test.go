@@ -2,6 +2,7 @@ package usrloc
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,44 @@ func TestScaling_RedisOutage(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "restarted empty") {
 		t.Errorf("no log line about the empty server:\n%s", log)
+	}
+}
+
+// BenchmarkRedisSave: one binding saved through a db_mode 1 and 3 node
+// (write-through on one Redis), per op; sequential, so every save is its
+// own batch (the worst case: no group commit).
+func BenchmarkRedisSave(b *testing.B) {
+	srv := testsvc.StartRedis(b)
+	for _, mode := range []int{1, 3} {
+		b.Run("db_mode="+strconv.Itoa(mode), func(b *testing.B) {
+			reg, _ := core.NewRegistry(core.Known("usrloc"))
+			rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{
+				"usrloc": {"db_mode": {core.Int(int64(mode))}, "db_url": {core.Str(srv.URL(mode))}}}}
+			if err := rt.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Stop()
+			tb := Get(rt).Table("location")
+			aors := make([][]byte, 1000)
+			for i := range aors {
+				aors[i] = []byte("user" + strconv.Itoa(i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				err := tb.Update(aors[i%len(aors)], func(r *Record) bool {
+					c := Contact{URI: "sip:x@192.0.2.1:5060", Expires: time.Now().Unix() + 3600, CallID: "abcdef0123456789@192.0.2.1", CSeq: uint32(i), UserAgent: "sipp", Q: -1, Modified: time.Now().Unix()}
+					if len(r.Contacts) == 0 {
+						r.Contacts = append(r.Contacts, c)
+					} else {
+						r.Contacts[0] = c
+					}
+					return true
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

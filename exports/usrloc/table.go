@@ -98,17 +98,18 @@ func (t *Table) UpdateHeld(aor []byte, fn func(r *Record) (changed bool, h Held)
 // Holds reports whether UpdateHeld may hold: the table is written
 // through (db_mode 1 or 3) and the database is not failing.
 func (t *Table) Holds() bool {
+	if t.u.mode3 != nil {
+		// Written by the worker itself (writeShared), not by the
+		// persister: nothing to hold.
+		return false
+	}
 	p := t.u.p
 	return p != nil && p.sync && p.failing.Load() == nil && !p.stopped.Load()
 }
 
 func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) (held bool, err error) {
 	if sb := t.u.mode3; sb != nil {
-		// db_mode 3: start from what the shared backend holds now, so
-		// a save on this node keeps the bindings other nodes made.
-		if err := t.refresh(sb, aor); err != nil {
-			return false, err
-		}
+		return false, t.writeShared(sb, aor, fn, fnh)
 	}
 	s := t.shardOf(aor)
 	s.mu.Lock()
@@ -272,20 +273,8 @@ func (t *Table) replace(aor string, r *Record) {
 	if r == nil || len(r.Contacts) == 0 {
 		delete(s.recs, aor)
 	} else {
-		old := s.recs[aor]
-		if old != nil {
-			// Keep this node's connection ids and memory-only bindings.
-			for _, c := range old.Contacts {
-				if c.Mem {
-					r.Contacts = append(r.Contacts, c)
-					continue
-				}
-				if c.ConnID != 0 {
-					if i := findURI(r.Contacts, c.URI); i >= 0 {
-						r.Contacts[i].ConnID = c.ConnID
-					}
-				}
-			}
+		if old := s.recs[aor]; old != nil {
+			keepLocal(r, old)
 		}
 		s.recs[aor] = r
 	}
@@ -299,4 +288,64 @@ func findURI(cs []Contact, uri string) int {
 		}
 	}
 	return -1
+}
+
+// writeShared is update for db_mode 3 on a shared backend (Kamailio's
+// DB-only mode): the record is read from the backend, changed, and
+// written back by the calling worker, under the shard's lock so that
+// this node's changes of one AoR reach the backend in order. A save
+// costs two round trips (HGETALL, then one MULTI/EXEC) and no hand-off
+// to another goroutine. A write that fails leaves no trace in memory
+// (the next lookup reads the backend again) and returns the error: the
+// caller answers 500.
+func (t *Table) writeShared(sb sharedBackend, aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) error {
+	s := t.shardOf(aor)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := sb.fetch(t.Name, string(aor), time.Now().Unix())
+	if err != nil {
+		return err
+	}
+	key := string(aor)
+	if old := s.recs[key]; old != nil && r != nil {
+		keepLocal(r, old)
+	}
+	if r == nil {
+		r = &Record{AoR: key}
+	}
+	var changed bool
+	if fn != nil {
+		changed = fn(r)
+	} else {
+		changed, _ = fnh(r)
+	}
+	if len(r.Contacts) == 0 {
+		delete(s.recs, key)
+	} else {
+		s.recs[key] = r
+	}
+	if !changed {
+		return nil
+	}
+	if err := sb.write([]item{{table: t.Name, aor: key, contacts: stored(r)}}, nil, false); err != nil {
+		delete(s.recs, key)
+		return err
+	}
+	return nil
+}
+
+// keepLocal carries this node's connection ids and memory-only bindings
+// from old into r, a record read from the shared backend.
+func keepLocal(r, old *Record) {
+	for _, c := range old.Contacts {
+		if c.Mem {
+			r.Contacts = append(r.Contacts, c)
+			continue
+		}
+		if c.ConnID != 0 {
+			if i := findURI(r.Contacts, c.URI); i >= 0 {
+				r.Contacts[i].ConnID = c.ConnID
+			}
+		}
+	}
 }
