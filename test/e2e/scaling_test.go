@@ -123,14 +123,20 @@ func regCode(addr, user string, wait time.Duration) int {
 }
 
 // TestScaling_RedisOutage: Redis paused for 10 s under REGISTER load on
-// three nodes, then resumed: no node crashes, REGISTERs whose binding
+// three nodes (db_mode 1 and 3), then resumed: no node crashes, REGISTERs whose binding
 // could not be written get 500 (never 200), the nodes write again by
 // themselves, and every binding registered before the outage, or
 // answered 200 at any time, is in Redis afterwards.
 func TestScaling_RedisOutage(t *testing.T) {
+	for _, mode := range []int{1, 3} {
+		t.Run("db_mode="+strconv.Itoa(mode), func(t *testing.T) { redisOutage(t, mode) })
+	}
+}
+
+func redisOutage(t *testing.T, mode int) {
 	srv := testsvc.StartRedis(t)
 	url := srv.URL(0)
-	nodes := []*server{startShared(t, url, 1, "-A", "NOAUTH=1"), startShared(t, url, 1, "-A", "NOAUTH=1"), startShared(t, url, 1, "-A", "NOAUTH=1")}
+	nodes := []*server{startShared(t, url, mode, "-A", "NOAUTH=1"), startShared(t, url, mode, "-A", "NOAUTH=1"), startShared(t, url, mode, "-A", "NOAUTH=1")}
 	for i := range 30 {
 		if code := regCode(nodes[i%3].addr, "pre"+strconv.Itoa(i), 3*time.Second); code != 200 {
 			t.Fatalf("REGISTER pre%d before the outage: %d, want 200", i, code)
