@@ -174,8 +174,8 @@ type wireItem struct {
 	C []Contact `json:"c,omitempty"`
 }
 
+// wireBatch is one PUBLISH: "NODE\n" then this as JSON.
 type wireBatch struct {
-	N string     `json:"n"`
 	I []wireItem `json:"i"`
 }
 
@@ -208,7 +208,7 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	ctx := b.ctx
 	var msg wireBatch
 	if publish {
-		msg = wireBatch{N: b.node, I: make([]wireItem, 0, len(items))}
+		msg = wireBatch{I: make([]wireItem, 0, len(items))}
 	}
 	_, err := b.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
@@ -238,7 +238,8 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 			if err != nil {
 				return err
 			}
-			p.Publish(ctx, redisChannel, v)
+			// "NODE\n" first: a node skips its own batches unread.
+			p.Publish(ctx, redisChannel, append([]byte(b.node+"\n"), v...))
 		}
 		return nil
 	})
@@ -389,12 +390,13 @@ func (b *redisBackend) receive(ps *redis.PubSub) {
 
 // apply puts another node's batch into memory.
 func (b *redisBackend) apply(payload string) {
-	var w wireBatch
-	if err := json.Unmarshal([]byte(payload), &w); err != nil {
-		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, redisChannel, err)
+	node, body, ok := strings.Cut(payload, "\n")
+	if !ok || node == b.node {
 		return
 	}
-	if w.N == b.node {
+	var w wireBatch
+	if err := json.Unmarshal([]byte(body), &w); err != nil {
+		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, redisChannel, err)
 		return
 	}
 	for _, it := range w.I {

@@ -40,6 +40,7 @@ type sqlBackend struct {
 	quit   chan struct{}
 	done   chan struct{}
 	purged atomic.Int64 // rows removed by the purge, for tests
+	stmts  atomic.Int64 // statements sent (BEGIN and COMMIT included), for the cost figures
 	br     breaker
 }
 
@@ -153,6 +154,7 @@ func (b *sqlBackend) write(items []item, names []string, full bool) error {
 func (b *sqlBackend) writeTx(items []item) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*b.db.Timeout)
 	defer cancel()
+	b.stmts.Add(2) // BEGIN, COMMIT
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -169,6 +171,7 @@ func (b *sqlBackend) writeTx(items []item) error {
 func (b *sqlBackend) writeItem(ctx context.Context, tx *sql.Tx, it item) error {
 	table := b.db.Quote(it.table)
 	cond, args := b.where(it.aor)
+	b.stmts.Add(1)
 	rows, err := tx.QueryContext(ctx, b.db.Rebind("SELECT ruid, contact FROM "+table+" WHERE "+cond), args...)
 	if err != nil {
 		return err
@@ -202,6 +205,7 @@ func (b *sqlBackend) writeItem(ctx context.Context, tx *sql.Tx, it item) error {
 		vals[0], vals[1], vals[9], vals[10] = nullStr(c.Received), nullStr(c.Path), nullStr(c.Socket), nullStr(c.Instance)
 		if ruid, ok := have[c.URI]; ok {
 			delete(have, c.URI)
+			b.stmts.Add(1)
 			_, err := tx.ExecContext(ctx, b.db.Rebind("UPDATE "+table+" SET received = ?, path = ?, expires = ?, q = ?, callid = ?, cseq = ?, last_modified = ?, cflags = ?, user_agent = ?, socket = ?, instance = ?, reg_id = ? WHERE ruid = ?"),
 				append(vals, ruid)...)
 			if err != nil {
@@ -210,6 +214,7 @@ func (b *sqlBackend) writeItem(ctx context.Context, tx *sql.Tx, it item) error {
 			continue
 		}
 		ruid := "kemi-" + b.node + "-" + strconv.FormatUint(b.seq.Add(1), 36) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+		b.stmts.Add(1)
 		_, err := tx.ExecContext(ctx, b.db.Rebind("INSERT INTO "+table+" ("+b.cols()+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, 0, 0, 0, 0)"),
 			ruid, user, nullStr(domain), c.URI, vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9], vals[10], vals[11])
 		if err != nil {
@@ -225,6 +230,7 @@ func (b *sqlBackend) writeItem(ctx context.Context, tx *sql.Tx, it item) error {
 		for i, r := range extra {
 			args[i] = r
 		}
+		b.stmts.Add(1)
 		if _, err := tx.ExecContext(ctx, b.db.Rebind(q), args...); err != nil {
 			return err
 		}
@@ -266,6 +272,7 @@ func (b *sqlBackend) fetchRows(table, aor string, now int64) (*Record, error) {
 	ctx, cancel := b.db.Ctx()
 	defer cancel()
 	cond, args := b.where(aor)
+	b.stmts.Add(1)
 	rows, err := b.db.QueryContext(ctx, b.db.Rebind("SELECT "+sqlReadCols+" FROM "+b.db.Quote(table)+" WHERE "+cond+" AND expires > ?"),
 		append(args, sqlTime(now))...)
 	if err != nil {
