@@ -200,6 +200,12 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 			}
 			cfg.WriteString("loadmodule \"" + e.mod + ".so\"\nmodparam(\"" + e.mod + "\", \"load\", \"" + script + "\")\n")
 			for _, p := range sc.Params {
+				if strings.Contains(p, "{db_url}") {
+					// No database runs here: a closed port, and sqlops
+					// starts without it (connect_mode 1).
+					p = strings.ReplaceAll(p, "{db_url}", "postgres://kemi:x@127.0.0.1:1/kemi") +
+						"\nmodparam(\"sqlops\", \"connect_mode\", 1)"
+				}
 				cfg.WriteString(strings.ReplaceAll(p, "{module}", e.mod) + "\n")
 			}
 			cfg.WriteString("cfgengine \"" + e.eng + "\"\n")

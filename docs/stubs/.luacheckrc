@@ -98,6 +98,7 @@ read_globals = {
 			warn = {},
 			acc = {
 				fields = {
+					acc_db_request = {},
 					acc_log_request = {},
 					acc_request = {},
 				},
@@ -627,6 +628,21 @@ read_globals = {
 					sl_reply_error = {},
 					sl_send_reply = {},
 					sreply = {},
+				},
+			},
+			sqlops = {
+				fields = {
+					sql_is_null = {},
+					sql_num_columns = {},
+					sql_num_rows = {},
+					sql_pvquery = {},
+					sql_query = {},
+					sql_query_async = {},
+					sql_result_free = {},
+					sql_result_get = {},
+					sql_result_gete = {},
+					sql_result_getz = {},
+					sql_xquery = {},
 				},
 			},
 			textops = {

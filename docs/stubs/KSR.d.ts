@@ -3,8 +3,15 @@
 // Editor stubs for the KSR object of KEMI JavaScript scripts. A module
 // that is not loaded is undefined at run time.
 
-/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet. */
+/** Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a "call missed" record, and acc_log_request/acc_request write one from the script. Records go to the log (an "ACC:" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. With db_url (postgres:// or mysql://), transactions with db_flag go to Kamailio's acc table, missed calls with db_missed_flag to missed_calls, and CDRs to cdrs_table (acc_cdrs), with db_extra (and cdr_extra) attributes as extra columns: one INSERT per record, made at once under a 2 s timeout; a record the database does not take is logged at error level with the error and the whole record, so it is never lost in silence (and acc_request/acc_db_request return -1). */
 interface KSR_acc {
+	/**
+	 * Write an accounting record of the current request into a database table now.
+	 * @param comment Status code and reason, "200 OK" (no code: 0).
+	 * @param table The database table (letters, digits, _).
+	 * @returns 1 when the database took the record; -1 without db_url, for a bad table name, or when the insert failed (logged with the record).
+	 */
+	acc_db_request(comment: string, table: string): number;
 	/**
 	 * Write an accounting record of the current request now, to the log and json_file.
 	 * @param comment Status code and reason, "200 OK"; text without a code is the reason alone.
@@ -12,10 +19,10 @@ interface KSR_acc {
 	 */
 	acc_log_request(comment: string): number;
 	/**
-	 * As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+	 * As acc_log_request, and with db_url also into the database table; without db_url the record goes to the log and json_file with the table name.
 	 * @param comment Status code and reason, "200 OK".
 	 * @param table Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
-	 * @returns 1 when the record was written; -1 when it could not be.
+	 * @returns 1 when the record was written (to every backend); -1 when one did not take it (logged with the record).
 	 */
 	acc_request(comment: string, table: string): number;
 }
@@ -99,7 +106,7 @@ interface KSR_auth {
 	www_challenge(realm: string, flags: number): number;
 }
 
-/** Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A file that turns unreadable while the server runs (cut short, overwritten) leaves the subscribers read last in use; the error is logged once per state of the file, and the recovery too. A damaged file stops the start with an error naming it (see `kemi db check`). `kemi user add` stores a subscriber's MD5 and SHA-256 HA1 values, H(user:domain:password), valid for realm = domain; `--plain` stores the plaintext password too, which calculate_ha1 1 uses for any realm. The database file is db_path; when that is empty, db_url gives it as file:///path (any other scheme, mysql://..., is an error at load naming the parameter), and with neither it is the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used: there is one subscriber table. */
+/** Digest authentication against the subscribers in kemi's embedded database, managed with `kemi user add|del|list`. The server keeps the subscribers in memory and reloads them within a second of a change made by `kemi user`, so no restart is needed. A file that turns unreadable while the server runs (cut short, overwritten) leaves the subscribers read last in use; the error is logged once per state of the file, and the recovery too. A damaged file stops the start with an error naming it (see `kemi db check`). `kemi user add` stores a subscriber's MD5 and SHA-256 HA1 values, H(user:domain:password), valid for realm = domain; `--plain` stores the plaintext password too, which calculate_ha1 1 uses for any realm. The database file is db_path; when that is empty, db_url gives it as file:///path (postgres:// and mysql:// mean Kamailio's SQL table, below; any other scheme is an error at load naming the parameter), and with neither it is the default: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db otherwise. The table argument of the functions is accepted and not used with the file: there is one subscriber table. With db_url postgres://user:pass@host:port/db or mysql://..., the subscribers are Kamailio's `subscriber` table (or the table the function names), read as Kamailio's auth_db reads it: one SELECT of password_column and password_column_2 by user_column (and domain_column = realm with use_domain 1) per check, under a 2 s timeout, so a subscriber any node, Kamailio or `kemi user add` writes counts at once. A database that does not answer makes the check return -1 (error, logged), never -3. See docs/database.md. */
 interface KSR_auth_db {
 	/**
 	 * Check the digest credentials of the request (Authorization for REGISTER, Proxy-Authorization otherwise) against the subscriber database. A wrong password is logged without the password.
@@ -436,7 +443,7 @@ interface KSR_dialog {
 	var_sets(name: string, value: string): number;
 }
 
-/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). The database backend (db_url) is not available yet and says so. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc). */
+/** Load balancing over destination sets, as Kamailio's dispatcher module: sets come from a dispatcher.list file (setid, SIP URI, flags, priority, attributes), ds_select_dst and friends pick a destination by one of Kamailio's algorithms and set $du (or the R-URI host), ds_next_dst walks the other destinations in a failure route, and OPTIONS keepalives mark destinations inactive and active again, running the event_callback function on dispatcher:dst-down and dispatcher:dst-up. Call load dispatching (algorithm 10) counts calls per destination until ds_load_unset, a BYE through ds_load_update, or the end of the call's dialog (module dialog). With db_url (postgres:// or mysql://) the sets come from Kamailio's dispatcher table instead of list_file, read at start and on each reload, each row checked as a line of the file would be. Kamailio's RPC commands (dispatcher.list, set_state, reload, ping_active) are served (kemi rpc). */
 interface KSR_dispatcher {
 	/**
 	 * Whether a set has a destination neither inactive nor disabled.
@@ -716,7 +723,7 @@ interface KSR_hdr {
 	rminsert(hrm: string, hadd: string): number;
 }
 
-/** Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. kemi has no database layer for htable: dbtable and dmqreplicate are rejected at load, so a config never silently loses persistence. */
+/** Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam("htable", "htable", "name=>size=8;autoexpire=300;") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. A table with dbtable=NAME is loaded at start from that table of the db_url database (PostgreSQL or MySQL, Kamailio's htable layout), and with dbmode=1 written back to it at a clean stop (a failed write-back logs the items it could not keep); dmqreplicate is rejected at load, so a config never silently loses persistence. */
 interface KSR_htable {
 	/**
 	 * Count items by name.
@@ -1559,7 +1566,7 @@ interface KSR_nathelper {
 	set_contact_alias_trim(): number;
 }
 
-/** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
+/** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. Records come from Kamailio's address table when db_url names PostgreSQL or MySQL (address_table and the *_col params), from address_file, in Kamailio's address file format, and from address modparams, one record each; all load at start (a bad record stops the load and names it) and again on the RPC permissions.addressReload (an error keeps the running records). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With a db_url of another scheme and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
 interface KSR_permissions {
 	/**
 	 * Check any address against an address group.
@@ -2625,6 +2632,91 @@ interface KSR_sl {
 	sreply(code: number, reason: string): number;
 }
 
+/** Raw SQL from the script, as Kamailio's sqlops: connections named by sqlcon (`ca=>postgres://user:pass@host:port/db` or `mysql://...`), queries whose rows land in a named result read with `$dbr(res=>rows|cols|[r,c]|colname[c])` and sql_result_get, in `$xavp(res=>column)` (sql_xquery) or in pseudo-variables (sql_pvquery), and `$sqlrows(con)` for the rows the last statement on a connection changed. As in Kamailio, a result belongs to the worker that made it and stays until sql_result_free or the next query into the same name. kemi bounds what a result may hold: at most results_max_rows rows and results_max_bytes bytes of values per result (a query that returns more fails with -1 and a log line naming the limit, rather than growing memory), at most results_maxsize result names per worker, and query_timeout per statement. The connections are pools sized by the number of workers. */
+interface KSR_sqlops {
+	/**
+	 * Tell whether a value of a result is NULL.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns 1 the value is NULL, 2 it is not, -1 no such result, row or column.
+	 */
+	sql_is_null(res: string, row: number, col: number): number;
+	/**
+	 * How many columns a result has.
+	 * @param res The result name.
+	 * @returns The number of columns, 0 for an unknown name.
+	 */
+	sql_num_columns(res: string): number;
+	/**
+	 * How many rows a result holds.
+	 * @param res The result name.
+	 * @returns The number of rows in the result, 0 for an unknown name.
+	 */
+	sql_num_rows(res: string): number;
+	/**
+	 * Run a query and assign column i of each row to the i-th pseudo-variable, from the last row to the first (as Kamailio), so a plain variable ends with the first row's value. A NULL assigns $null (an $avp is left alone).
+	 * @param con The connection name.
+	 * @param query The SQL statement.
+	 * @param res The writable pseudo-variables, one per column: "$var(a);$avp(b)" (";" or "," between them).
+	 * @returns As sql_query.
+	 */
+	sql_pvquery(con: string, query: string, res: string): number;
+	/**
+	 * Run a statement on a connection and keep its rows in result res.
+	 * @param con The connection name (sqlcon).
+	 * @param query The SQL statement.
+	 * @param res The result name, "" to keep no rows (INSERT, UPDATE, DELETE).
+	 * @returns 1 rows returned and kept in res; 2 no rows; 3 rows returned and res is ""; -1 unknown connection, a failed statement, or a result past results_max_rows/results_max_bytes (logged).
+	 */
+	sql_query(con: string, query: string, res: string): number;
+	/**
+	 * Queue a statement that returns no rows (INSERT, UPDATE, DELETE) to run outside the worker; its failure is logged.
+	 * @param con The connection name.
+	 * @param query The SQL statement (no rows are kept).
+	 * @returns 1 queued; -1 unknown connection or the queue is full (1024 statements per connection; logged).
+	 */
+	sql_query_async(con: string, query: string): number;
+	/**
+	 * Drop a result.
+	 * @param res The result name.
+	 * @returns 1.
+	 */
+	sql_result_free(res: string): number;
+	/**
+	 * A value of a result.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns The value (int for integer columns, str otherwise); null for NULL or no such result, row or column.
+	 */
+	sql_result_get(res: string, row: number, col: number): number|string|null;
+	/**
+	 * A value of a result, null given as "".
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns As sql_result_get, with "" for null.
+	 */
+	sql_result_gete(res: string, row: number, col: number): number|string;
+	/**
+	 * A value of a result, null given as 0.
+	 * @param res The result name.
+	 * @param row Row, from 0.
+	 * @param col Column, from 0.
+	 * @returns As sql_result_get, with 0 for null.
+	 */
+	sql_result_getz(res: string, row: number, col: number): number|string;
+	/**
+	 * Run a query and add each row as an item of $xavp(res) whose children are the columns by name; the first row is $xavp(res[0]). The items live for the message, as xavps do.
+	 * @param con The connection name.
+	 * @param query The SQL statement.
+	 * @param res The xavp name.
+	 * @returns As sql_query.
+	 */
+	sql_xquery(con: string, query: string, res: string): number;
+}
+
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
 interface KSR_textops {
 	/**
@@ -3402,6 +3494,7 @@ interface KSR_object {
 	sdpops: KSR_sdpops;
 	siputils: KSR_siputils;
 	sl: KSR_sl;
+	sqlops: KSR_sqlops;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
 	tls: KSR_tls;

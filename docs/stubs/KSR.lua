@@ -368,15 +368,21 @@ function KSR.warn(msg) end
 ---@class KSR.acc
 KSR.acc = {}
 
+---Write an accounting record of the current request into a database table now.
+---@param comment string Status code and reason, "200 OK" (no code: 0).
+---@param table string The database table (letters, digits, _).
+---@return integer # 1 when the database took the record; -1 without db_url, for a bad table name, or when the insert failed (logged with the record).
+function KSR.acc.acc_db_request(comment, table) end
+
 ---Write an accounting record of the current request now, to the log and json_file.
 ---@param comment string Status code and reason, "200 OK"; text without a code is the reason alone.
 ---@return integer # 1 when the record was written; -1 when it could not be.
 function KSR.acc.acc_log_request(comment) end
 
----As acc_log_request, for Kamailio's database table; without a database backend the record goes to the log and json_file with the table name.
+---As acc_log_request, and with db_url also into the database table; without db_url the record goes to the log and json_file with the table name.
 ---@param comment string Status code and reason, "200 OK".
 ---@param table string Kamailio's database table; kemi writes the record to json_file (with its table) and the log.
----@return integer # 1 when the record was written; -1 when it could not be.
+---@return integer # 1 when the record was written (to every backend); -1 when one did not take it (logged with the record).
 function KSR.acc.acc_request(comment, table) end
 
 ---JavaScript routing scripts (KEMI), run by the goja interpreter.
@@ -2576,6 +2582,80 @@ function KSR.sl.sl_send_reply(code, reason) end
 ---@param reason string Reason phrase. Checked: no CR, LF or NUL (a script error otherwise).
 ---@return integer # 1 when the reply was sent, -1 when it could not be (bad code, not a request, an ACK, send failure).
 function KSR.sl.sreply(code, reason) end
+
+---Raw SQL from the script, as Kamailio's sqlops: connections named by sqlcon (`ca=>postgres://user:pass@host:port/db` or `mysql://...`), queries whose rows land in a named result read with `$dbr(res=>rows|cols|[r,c]|colname[c])` and sql_result_get, in `$xavp(res=>column)` (sql_xquery) or in pseudo-variables (sql_pvquery), and `$sqlrows(con)` for the rows the last statement on a connection changed.
+---@class KSR.sqlops
+KSR.sqlops = {}
+
+---Tell whether a value of a result is NULL.
+---@param res string The result name.
+---@param row integer Row, from 0.
+---@param col integer Column, from 0.
+---@return integer # 1 the value is NULL, 2 it is not, -1 no such result, row or column.
+function KSR.sqlops.sql_is_null(res, row, col) end
+
+---How many columns a result has.
+---@param res string The result name.
+---@return integer # The number of columns, 0 for an unknown name.
+function KSR.sqlops.sql_num_columns(res) end
+
+---How many rows a result holds.
+---@param res string The result name.
+---@return integer # The number of rows in the result, 0 for an unknown name.
+function KSR.sqlops.sql_num_rows(res) end
+
+---Run a query and assign column i of each row to the i-th pseudo-variable, from the last row to the first (as Kamailio), so a plain variable ends with the first row's value. A NULL assigns $null (an $avp is left alone).
+---@param con string The connection name.
+---@param query string The SQL statement.
+---@param res string The writable pseudo-variables, one per column: "$var(a);$avp(b)" (";" or "," between them).
+---@return integer # As sql_query.
+function KSR.sqlops.sql_pvquery(con, query, res) end
+
+---Run a statement on a connection and keep its rows in result res.
+---@param con string The connection name (sqlcon).
+---@param query string The SQL statement.
+---@param res string The result name, "" to keep no rows (INSERT, UPDATE, DELETE).
+---@return integer # 1 rows returned and kept in res; 2 no rows; 3 rows returned and res is ""; -1 unknown connection, a failed statement, or a result past results_max_rows/results_max_bytes (logged).
+function KSR.sqlops.sql_query(con, query, res) end
+
+---Queue a statement that returns no rows (INSERT, UPDATE, DELETE) to run outside the worker; its failure is logged.
+---@param con string The connection name.
+---@param query string The SQL statement (no rows are kept).
+---@return integer # 1 queued; -1 unknown connection or the queue is full (1024 statements per connection; logged).
+function KSR.sqlops.sql_query_async(con, query) end
+
+---Drop a result.
+---@param res string The result name.
+---@return integer # 1.
+function KSR.sqlops.sql_result_free(res) end
+
+---A value of a result.
+---@param res string The result name.
+---@param row integer Row, from 0.
+---@param col integer Column, from 0.
+---@return integer|string|nil # The value (int for integer columns, str otherwise); null for NULL or no such result, row or column.
+function KSR.sqlops.sql_result_get(res, row, col) end
+
+---A value of a result, null given as "".
+---@param res string The result name.
+---@param row integer Row, from 0.
+---@param col integer Column, from 0.
+---@return integer|string # As sql_result_get, with "" for null.
+function KSR.sqlops.sql_result_gete(res, row, col) end
+
+---A value of a result, null given as 0.
+---@param res string The result name.
+---@param row integer Row, from 0.
+---@param col integer Column, from 0.
+---@return integer|string # As sql_result_get, with 0 for null.
+function KSR.sqlops.sql_result_getz(res, row, col) end
+
+---Run a query and add each row as an item of $xavp(res) whose children are the columns by name; the first row is $xavp(res[0]). The items live for the message, as xavps do.
+---@param con string The connection name.
+---@param query string The SQL statement.
+---@param res string The xavp name.
+---@return integer # As sql_query.
+function KSR.sqlops.sql_xquery(con, query, res) end
 
 ---Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons.
 ---@class KSR.textops

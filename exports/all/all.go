@@ -32,6 +32,7 @@ import (
 	_ "kemi/exports/sdpops"      // module "sdpops"
 	_ "kemi/exports/siputils"    // module "siputils"
 	_ "kemi/exports/sl"          // module "sl"
+	_ "kemi/exports/sqlops"      // module "sqlops"
 	_ "kemi/exports/textops"     // module "textops"
 	_ "kemi/exports/textopsx"    // module "textopsx"
 	_ "kemi/exports/tls"         // module "tls"

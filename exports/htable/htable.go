@@ -38,6 +38,7 @@ func Of(rt *core.Runtime) *Tables { return tables.Get(rt) }
 
 // stopSweeper ends the sweeper (stop: in module.yaml).
 func stopSweeper(rt *core.Runtime) {
+	saveDB(rt)
 	if ts := tables.Peek(rt); ts != nil && ts.done != nil {
 		ts.stopOnce.Do(func() { close(ts.done) })
 	}
@@ -58,6 +59,9 @@ func start(rt *core.Runtime) error {
 			return fmt.Errorf("htable %q: table %s defined twice", v.S, t.Name)
 		}
 		ts.byName[t.Name] = t
+	}
+	if err := loadDB(rt, ts); err != nil {
+		return err
 	}
 	every := 20 * time.Second
 	if v := rt.Param("htable", "timer_interval"); v.Kind == core.KInt && v.I > 0 {

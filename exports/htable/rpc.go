@@ -153,7 +153,7 @@ func rpcListTables(rt *core.Runtime, _ []core.Value) (any, error) {
 		if t.UpdateExpire {
 			ue = 1
 		}
-		out = append(out, map[string]any{"name": n, "dbtable": "", "dbmode": 0, "expire": int64(t.Autoexpire.Seconds()), "updateexpire": ue, "size": t.Len()})
+		out = append(out, map[string]any{"name": n, "dbtable": t.DBTable, "dbmode": t.DBMode, "expire": int64(t.Autoexpire.Seconds()), "updateexpire": ue, "size": t.Len()})
 	}
 	return out, nil
 }

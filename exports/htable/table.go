@@ -34,6 +34,11 @@ type Table struct {
 	UpdateExpire bool          // set/inc restart an item's expiry
 	HasInit      bool          // initval given: missing items read as Init
 	Init         int64
+	// DBTable is the dbtable attribute: the SQL table (Kamailio's
+	// htable layout) loaded at start; DBMode 1 writes the items back to
+	// it at a clean stop.
+	DBTable string
+	DBMode  int
 
 	seed   maphash.Seed
 	mask   uint64
@@ -250,7 +255,8 @@ func ParseDef(def string) (*Table, error) {
 			return nil, bad("table name %q: expected letters, digits, '_', '-' or '.'", name)
 		}
 	}
-	size, expire, update := 4, 0, 1
+	size, expire, update, dbmode := 4, 0, 1, 0
+	dbtable, cols := "", ""
 	var init int64
 	hasInit := false
 	for _, a := range strings.Split(attrs, ";") {
@@ -285,19 +291,32 @@ func ParseDef(def string) (*Table, error) {
 			}
 			hasInit = true
 		case "dbtable":
-			err = bad("dbtable=%s: kemi has no database behind htable; remove dbtable (tables live in memory)", v)
+			dbtable = v
+			if !validIdent(v) {
+				err = bad("dbtable=%s: expected a table name (letters, digits, _)", v)
+			}
+		case "dbmode":
+			dbmode, err = num(0, 1)
+		case "cols":
+			cols = v
 		case "dmqreplicate":
 			if v != "0" {
 				err = bad("dmqreplicate=%s: kemi has no DMQ replication; remove it or set 0", v)
 			}
-		case "dbmode", "cols", "coldelim", "colnull", "reloadat":
-			// Meaningful only with dbtable, which is rejected above.
+		case "coldelim", "colnull", "reloadat":
+			// Meaningful only with cols, which kemi does not read.
 		default:
 			err = bad("unknown attribute %q; expected size, autoexpire, initval, updateexpire (or the database ones without dbtable)", k)
 		}
 		if err != nil {
 			return nil, err
 		}
+	}
+	if dbtable != "" && cols != "" {
+		return nil, bad("cols=%s: kemi reads dbtable in Kamailio's htable layout (key_name, key_type, value_type, key_value, expires) only; remove cols", cols)
+	}
+	if dbtable == "" && dbmode != 0 {
+		return nil, bad("dbmode=%d: needs dbtable", dbmode)
 	}
 	// Kamailio turns size <= 1 into 8 slots and caps size above 31.
 	if size <= 1 {
@@ -307,6 +326,7 @@ func ParseDef(def string) (*Table, error) {
 	t.Autoexpire = time.Duration(expire) * time.Second
 	t.UpdateExpire = update == 1
 	t.HasInit, t.Init = hasInit, init
+	t.DBTable, t.DBMode = dbtable, dbmode
 	return t, nil
 }
 

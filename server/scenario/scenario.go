@@ -84,6 +84,12 @@ type File struct {
 	// 127.0.0.1 answering them and sets DNSServer, which the config's
 	// dns_servers then names (see internal/resolve/dnstest).
 	DNS []string `yaml:"dns"`
+	// SQL names the SQL databases (postgres, mysql) the folder's own
+	// script runs against, each in turn: the caller starts each one
+	// empty, sets DBURL (which {db_url} in Params stands for) and Seed,
+	// which runs the folder's seed.sql before every engine's run, so
+	// each engine starts from the same rows.
+	SQL []string `yaml:"sql"`
 }
 
 // Step is one message in, or one move of the clock, and what it must
@@ -122,6 +128,10 @@ type Scenario struct {
 	// DNSServer, when set, is the host:port the folder's own script's
 	// config gives as dns_servers.
 	DNSServer string
+	// DBURL is the db_url of the database the caller started for SQL;
+	// Seed, when set, runs before each engine's run.
+	DBURL string
+	Seed  func() error
 }
 
 // Load reads dir/scenario.yaml, refusing unknown fields, and checks that
@@ -261,6 +271,16 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		res.fail("the scenario has dns: records but no DNS server was started for them")
 		return res
 	}
+	if len(sc.SQL) > 0 && sc.DBURL == "" {
+		res.fail("the scenario names sql: databases but none was started for it")
+		return res
+	}
+	if sc.Seed != nil {
+		if err := sc.Seed(); err != nil {
+			res.fail("seeding the database: %v", err)
+			return res
+		}
+	}
 	for _, m := range sc.Modules {
 		cfg.WriteString("loadmodule \"" + m + ".so\"\n")
 	}
@@ -275,6 +295,7 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 	}
 	cfg.WriteString("modparam(\"" + e.Module + "\", \"load\", \"" + script + "\")\n")
 	for _, p := range sc.Params {
+		p = strings.ReplaceAll(p, "{db_url}", sc.DBURL)
 		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.Module) + "\n")
 	}
 	cfg.WriteString("cfgengine \"" + e.CfgEngine + "\"\n")
