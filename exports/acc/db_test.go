@@ -55,6 +55,19 @@ func TestSQL_AccRowsFieldByField(t *testing.T) {
 		if err != nil || tm.Before(before) || tm.After(time.Now().Add(2*time.Second)) {
 			t.Errorf("time column %q (%v), want about now", r, err)
 		}
+		// A CDR row in acc_cdrs (cdrs_table): start and end as times, the
+		// duration in seconds, cdr_extra columns.
+		s.Exec("ALTER TABLE acc_cdrs ADD COLUMN caller VARCHAR(64) NOT NULL DEFAULT ''")
+		m := Of(ctx.RT)
+		m.db.tableCDRs = "acc_cdrs"
+		start := time.Date(2026, 12, 4, 10, 0, 0, 0, time.Local).Unix()
+		if err := m.db.insertCDR([3]string{"start_time", "end_time", "duration"}, start, start+42, [][2]string{{"caller", "alice"}}); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.Query("SELECT start_time, end_time, duration, caller FROM acc_cdrs"); strings.Replace(r, "\t42.000\t", "\t42\t", 1) !=
+			"2026-12-04 10:00:00\t2026-12-04 10:00:42\t42\talice\n" {
+			t.Errorf("acc_cdrs row: %q", r)
+		}
 		if rc := DBRequest(ctx, "200 OK", "acc; DROP TABLE acc"); rc != -1 {
 			t.Errorf("acc_db_request with a bad table name: %d", rc)
 		}
