@@ -11,7 +11,7 @@ func init() {
 		Params: []core.ParamSpec{
 			{Name: "connection_timeout", Type: core.TInt, Default: core.Int(4), Doc: "Seconds the whole exchange may take (connect, headers, body). Kamailio's 0 means no limit; kemi takes 0 as 4 s so a slow server cannot hold a worker for ever."},
 			{Name: "maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes of a response body; a larger one fails the request (-1). 0 means kemi's cap of 1 MiB (Kamailio: unlimited)."},
-			{Name: "query_maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes put in the result variable by query and its variants; the rest is cut. 0: no cut beyond maxdatasize."},
+			{Name: "query_maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes query, query_post and query_post_hdrs put in the result variable; the rest is cut. 0: no cut beyond maxdatasize."},
 			{Name: "query_result", Type: core.TInt, Default: core.Int(1), Doc: "What query puts in the result variable: 1 the first line of the body (Kamailio's default), 0 the whole body."},
 			{Name: "keep_connections", Type: core.TInt, Default: core.Int(0), Doc: "1 reuses connections to a server (a pooled keep-alive transport); 0 closes each after its request, as Kamailio's default."},
 			{Name: "httpredirect", Type: core.TInt, Default: core.Int(1), Doc: "1 follows redirects (at most 10, only to http and https URLs); 0 returns the 3xx."},
