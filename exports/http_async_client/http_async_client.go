@@ -123,6 +123,10 @@ func logErr(ctx *core.Ctx, msg string) {
 
 // Query is query.
 func Query(ctx *core.Ctx, url, cbname string) int {
+	if _, err := httpq.CheckURL(url); err != nil {
+		logErr(ctx, core.LogQuote(url)+": "+core.LogValue(err.Error()))
+		return -1
+	}
 	m := mods.Peek(ctx.RT)
 	t := tm.Of(ctx.RT)
 	if m == nil || t == nil {
@@ -135,10 +139,6 @@ func Query(ctx *core.Ctx, url, cbname string) int {
 	*st = msgState{ans: st.ans} // Kamailio clears $http_req after each query
 	if cbname == "" {
 		logErr(ctx, "expected a callback function name, got none")
-		return -1
-	}
-	if _, err := httpq.CheckURL(url); err != nil {
-		logErr(ctx, core.LogQuote(url)+": "+core.LogValue(err.Error()))
 		return -1
 	}
 	select {
