@@ -98,19 +98,16 @@ func (t *TM) runAsync() {
 // are dropped (their transactions end by their timers).
 func (t *TM) stopAsync() {
 	a := &t.async
-	started := false
-	a.once.Do(func() {}) // no goroutine may start after this
-	if a.stop != nil {
-		started = true
+	a.once.Do(func() {}) // no goroutine starts after this
+	if a.stop == nil {
+		return
 	}
-	if started {
-		select {
-		case <-a.stop:
-		default:
-			close(a.stop)
-		}
-		<-a.done
+	select {
+	case <-a.stop:
+	default:
+		close(a.stop)
 	}
+	<-a.done
 }
 
 // Suspend is t_suspend: it creates the transaction when the request has
