@@ -81,6 +81,22 @@ func start(rt *core.Runtime) error {
 		}
 		opt.Proxy = p
 	}
+	vp, err := intParam(rt, "verify_peer")
+	if err != nil {
+		return err
+	}
+	vh, err := intParam(rt, "verify_host")
+	if err != nil {
+		return err
+	}
+	if opt.TLS, err = httpq.TLSConfig(httpq.TLSOptions{
+		CACert:     rt.Param("http_client", "cacert").S,
+		ClientCert: rt.Param("http_client", "client_cert").S,
+		ClientKey:  rt.Param("http_client", "client_key").S,
+		VerifyPeer: vp != 0, VerifyHost: vh != 0,
+	}); err != nil {
+		return fmt.Errorf("modparam http_client: %w", err)
+	}
 	m := &module{cons: map[string]*conn{}}
 	if m.def, err = httpq.New(opt); err != nil {
 		return fmt.Errorf("modparam http_client: %w", err)

@@ -1,8 +1,11 @@
 package http_client
 
 import (
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +21,7 @@ func newCtx(t *testing.T, params map[string]core.Value, multi map[string][]core.
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{"http_client": {}}}
+	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{"http_client": {}}, Log: &core.Logger{Level: core.LErr, Out: testWriter{t}}}
 	for k, v := range params {
 		rt.Params["http_client"][k] = []core.Value{v}
 	}
@@ -119,4 +122,39 @@ func TestHTTPClient_BadParams(t *testing.T) {
 			t.Errorf("%s=%v: got %v, want an error naming %q", c.name, c.v, err, c.want)
 		}
 	}
+}
+
+// TestHTTPClient_TLSVerification: an https server whose CA is not known
+// is refused (-1); with cacert naming it, or verify_peer 0, it answers.
+func TestHTTPClient_TLSVerification(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("secure")) }))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rc := Query(newCtx(t, nil, nil), srv.URL, "$var(r)"); rc != -1 {
+		t.Errorf("unknown CA: rc %d, want -1", rc)
+	}
+	if rc := Query(newCtx(t, map[string]core.Value{"verify_host": core.Int(0)}, nil), srv.URL, "$var(r)"); rc != -1 {
+		t.Errorf("verify_host 0 still verifies the chain: rc %d, want -1", rc)
+	}
+	for name, params := range map[string]map[string]core.Value{
+		"cacert":        {"cacert": core.Str(ca)},
+		"verify_peer 0": {"verify_peer": core.Int(0)},
+		"verify_host 0": {"cacert": core.Str(ca), "verify_host": core.Int(0)},
+	} {
+		ctx := newCtx(t, params, nil)
+		if rc := Query(ctx, srv.URL, "$var(r)"); rc != 200 || varOf(ctx, "r") != "secure" {
+			t.Errorf("%s: rc %d r %q", name, rc, varOf(ctx, "r"))
+		}
+	}
+}
+
+// testWriter sends the module's log to the test's.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }

@@ -11,12 +11,15 @@ package httpq
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -36,6 +39,69 @@ type Options struct {
 	Redirects bool          // follow 3xx (httpredirect), to http(s) only
 	UserAgent string
 	Proxy     string // http://host:port, or ""
+	// TLS is the client side of https: CAs, client certificate,
+	// verification (TLSConfig builds it); nil for Go's defaults.
+	TLS *tls.Config
+}
+
+// TLSOptions are http_client's TLS params.
+type TLSOptions struct {
+	CACert     string // PEM file of the CAs that sign servers; "" for the system's
+	ClientCert string // PEM client certificate, with ClientKey
+	ClientKey  string
+	VerifyPeer bool // verify the server's chain
+	VerifyHost bool // and that it names the URL's host
+}
+
+// TLSConfig builds the tls.Config for o; nil when o asks for Go's
+// defaults (system CAs, full verification, no client certificate).
+func TLSConfig(o TLSOptions) (*tls.Config, error) {
+	if o.CACert == "" && o.ClientCert == "" && o.ClientKey == "" && o.VerifyPeer && o.VerifyHost {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CACert != "" {
+		pem, err := os.ReadFile(o.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("cacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("cacert %s: no PEM certificate in it", o.CACert)
+		}
+		c.RootCAs = pool
+	}
+	if o.ClientCert != "" || o.ClientKey != "" {
+		if o.ClientCert == "" || o.ClientKey == "" {
+			return nil, errors.New("client_cert and client_key go together")
+		}
+		kp, err := tls.LoadX509KeyPair(o.ClientCert, o.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("client_cert/client_key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{kp}
+	}
+	switch {
+	case !o.VerifyPeer:
+		c.InsecureSkipVerify = true
+	case !o.VerifyHost:
+		// The chain is verified, the host name is not (curl's
+		// verify_host 0): Go has no switch for that alone.
+		roots := c.RootCAs
+		c.InsecureSkipVerify = true
+		c.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, ic := range cs.PeerCertificates[1:] {
+				inter.AddCert(ic)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
+	return c, nil
 }
 
 // Client sends requests with Options' limits; safe for concurrent use.
@@ -62,6 +128,7 @@ func New(opt Options) (*Client, error) {
 		ResponseHeaderTimeout:  opt.Timeout,
 		MaxResponseHeaderBytes: maxHeaderBytes,
 		DisableKeepAlives:      !opt.KeepConns,
+		TLSClientConfig:        opt.TLS,
 		ForceAttemptHTTP2:      false,
 	}
 	if opt.Proxy != "" {
