@@ -98,6 +98,22 @@ func start(rt *core.Runtime) error {
 	if inflight <= 0 {
 		return fmt.Errorf("modparam http_async_client max_inflight: expected a number > 0, got %d", inflight)
 	}
+	vp, err := intParam(rt, "tls_verify_peer")
+	if err != nil {
+		return err
+	}
+	vh, err := intParam(rt, "tls_verify_host")
+	if err != nil {
+		return err
+	}
+	if opt.TLS, err = httpq.TLSConfig(httpq.TLSOptions{
+		CAPath:     rt.Param("http_async_client", "tls_ca_path").S,
+		ClientCert: rt.Param("http_async_client", "tls_client_cert").S,
+		ClientKey:  rt.Param("http_async_client", "tls_client_key").S,
+		VerifyPeer: vp != 0, VerifyHost: vh != 0,
+	}); err != nil {
+		return fmt.Errorf("modparam http_async_client: %w", err)
+	}
 	c, err := httpq.New(opt)
 	if err != nil {
 		return fmt.Errorf("modparam http_async_client: %w", err)

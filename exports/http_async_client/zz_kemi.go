@@ -14,6 +14,11 @@ func init() {
 			{Name: "max_inflight", Type: core.TInt, Default: core.Int(512), Doc: "kemi: most requests waiting for their answer or for their callback to end, at once; query fails (-1) beyond it. With maxdatasize it bounds the memory answers hold (512 × 128 KiB = 64 MiB by default)."},
 			{Name: "maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "kemi: most bytes of a response body; a larger one is an error ($http_ok 0). 0 means 128 KiB."},
 			{Name: "keep_connections", Type: core.TInt, Default: core.Int(1), Doc: "kemi: 1 keeps connections to a server for reuse (pooled); 0 closes each after its request."},
+			{Name: "tls_verify_peer", Type: core.TInt, Default: core.Int(1), Doc: "0 skips verifying the https server's certificate."},
+			{Name: "tls_verify_host", Type: core.TInt, Default: core.Int(2), Doc: "0 verifies the server's chain but not that it names the URL's host."},
+			{Name: "tls_ca_path", Type: core.TStr, Default: core.Str(""), Doc: "A directory of PEM files of the CAs that sign https servers; empty for the system's."},
+			{Name: "tls_client_cert", Type: core.TStr, Default: core.Str(""), Doc: "PEM client certificate for https, with tls_client_key."},
+			{Name: "tls_client_key", Type: core.TStr, Default: core.Str(""), Doc: "PEM key of tls_client_cert."},
 		},
 		Exports: []*core.Export{
 			{

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -47,6 +48,7 @@ type Options struct {
 // TLSOptions are http_client's TLS params.
 type TLSOptions struct {
 	CACert     string // PEM file of the CAs that sign servers; "" for the system's
+	CAPath     string // a directory of such PEM files (http_async_client's tls_ca_path)
 	ClientCert string // PEM client certificate, with ClientKey
 	ClientKey  string
 	VerifyPeer bool // verify the server's chain
@@ -56,18 +58,39 @@ type TLSOptions struct {
 // TLSConfig builds the tls.Config for o; nil when o asks for Go's
 // defaults (system CAs, full verification, no client certificate).
 func TLSConfig(o TLSOptions) (*tls.Config, error) {
-	if o.CACert == "" && o.ClientCert == "" && o.ClientKey == "" && o.VerifyPeer && o.VerifyHost {
+	if o.CACert == "" && o.CAPath == "" && o.ClientCert == "" && o.ClientKey == "" && o.VerifyPeer && o.VerifyHost {
 		return nil, nil
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	var files []string
 	if o.CACert != "" {
-		pem, err := os.ReadFile(o.CACert)
+		files = append(files, o.CACert)
+	}
+	if o.CAPath != "" {
+		ents, err := os.ReadDir(o.CAPath)
 		if err != nil {
-			return nil, fmt.Errorf("cacert: %w", err)
+			return nil, fmt.Errorf("CA path: %w", err)
 		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				files = append(files, filepath.Join(o.CAPath, e.Name()))
+			}
+		}
+	}
+	if len(files) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cacert %s: no PEM certificate in it", o.CACert)
+		n := 0
+		for _, f := range files {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("CA file: %w", err)
+			}
+			if pool.AppendCertsFromPEM(pem) {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("CA certificates %v: no PEM certificate in them", files)
 		}
 		c.RootCAs = pool
 	}
