@@ -29,6 +29,9 @@ type module struct {
 
 var mods = core.NewRuntimeState[module](nil)
 
+// defaultMaxBody caps an answer's body when maxdatasize is 0.
+const defaultMaxBody = 128 << 10
+
 // answer is what a callback reads.
 type answer struct {
 	ok     bool
@@ -77,7 +80,12 @@ func start(rt *core.Runtime) error {
 	if n, err = intParam(rt, "maxdatasize"); err != nil {
 		return err
 	}
-	opt.MaxBody = int64(max(n, 0))
+	opt.MaxBody = int64(n)
+	if n <= 0 {
+		// Up to max_inflight answers are held at once: a smaller cap
+		// than http_client's.
+		opt.MaxBody = defaultMaxBody
+	}
 	if n, err = intParam(rt, "keep_connections"); err != nil {
 		return err
 	}
@@ -89,6 +97,22 @@ func start(rt *core.Runtime) error {
 	}
 	if inflight <= 0 {
 		return fmt.Errorf("modparam http_async_client max_inflight: expected a number > 0, got %d", inflight)
+	}
+	vp, err := intParam(rt, "tls_verify_peer")
+	if err != nil {
+		return err
+	}
+	vh, err := intParam(rt, "tls_verify_host")
+	if err != nil {
+		return err
+	}
+	if opt.TLS, err = httpq.TLSConfig(httpq.TLSOptions{
+		CAPath:     rt.Param("http_async_client", "tls_ca_path").S,
+		ClientCert: rt.Param("http_async_client", "tls_client_cert").S,
+		ClientKey:  rt.Param("http_async_client", "tls_client_key").S,
+		VerifyPeer: vp != 0, VerifyHost: vh != 0,
+	}); err != nil {
+		return fmt.Errorf("modparam http_async_client: %w", err)
 	}
 	c, err := httpq.New(opt)
 	if err != nil {
@@ -115,6 +139,10 @@ func logErr(ctx *core.Ctx, msg string) {
 
 // Query is query.
 func Query(ctx *core.Ctx, url, cbname string) int {
+	if _, err := httpq.CheckURL(url); err != nil {
+		logErr(ctx, core.LogQuote(url)+": "+core.LogValue(err.Error()))
+		return -1
+	}
 	m := mods.Peek(ctx.RT)
 	t := tm.Of(ctx.RT)
 	if m == nil || t == nil {
@@ -127,10 +155,6 @@ func Query(ctx *core.Ctx, url, cbname string) int {
 	*st = msgState{ans: st.ans} // Kamailio clears $http_req after each query
 	if cbname == "" {
 		logErr(ctx, "expected a callback function name, got none")
-		return -1
-	}
-	if _, err := httpq.CheckURL(url); err != nil {
-		logErr(ctx, core.LogQuote(url)+": "+core.LogValue(err.Error()))
 		return -1
 	}
 	select {
@@ -158,7 +182,6 @@ func Query(ctx *core.Ctx, url, cbname string) int {
 		defer m.wg.Done()
 		a := &answer{}
 		resp, err := m.client.Do(m.ctx, req)
-		<-m.inflight
 		if err != nil {
 			a.err = err.Error()
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -167,14 +190,26 @@ func Query(ctx *core.Ctx, url, cbname string) int {
 		} else {
 			a.ok, a.status, a.reason, a.body, a.hdr = true, resp.Status, resp.Reason, resp.Body, resp.Header
 		}
-		prep := func(c *core.Ctx) { msgStates.Get(c).ans = a }
-		if suspend {
-			err = t.Continue(index, label, cbname, prep)
-		} else {
-			err = t.RunDetached(det, cbname, prep)
+		// The request keeps its max_inflight slot until its callback
+		// starts (or its job ends without one): answers waiting for the
+		// continuation goroutine count too, so at most max_inflight
+		// bodies are held at once.
+		var once sync.Once
+		release := func() { once.Do(func() { <-m.inflight }) }
+		prep := func(c *core.Ctx) {
+			msgStates.Get(c).ans = a
+			release()
 		}
-		if err != nil && rt.Log != nil {
-			rt.Log.Log(core.LErr, nil, "http_async_client: the answer from "+core.LogQuote(url)+" found no way to "+cbname+": "+err.Error())
+		if suspend {
+			err = t.Continue(index, label, cbname, prep, release)
+		} else {
+			err = t.RunDetached(det, cbname, prep, release)
+		}
+		if err != nil {
+			release()
+			if rt.Log != nil {
+				rt.Log.Log(core.LErr, nil, "http_async_client: the answer from "+core.LogQuote(url)+" found no way to "+cbname+": "+err.Error())
+			}
 		}
 	}()
 	if suspend {

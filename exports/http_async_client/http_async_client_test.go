@@ -19,7 +19,8 @@ func TestHTTPReq_SettingsAndInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{}}
+	var logged strings.Builder
+	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{}, Log: &core.Logger{Level: core.LErr, Out: &logged}}
 	if err := start(rt); err != nil {
 		t.Fatal(err)
 	}
@@ -54,10 +55,12 @@ func TestHTTPReq_SettingsAndInjection(t *testing.T) {
 	if err := setReq(ctx, "nosuch", core.Str("x")); err == nil {
 		t.Error("an unknown $http_req key was taken")
 	}
-	// Query refuses the URL before any tm is needed... but tm is not
-	// loaded here, so use the URL check the query runs first.
+	// The URL is checked first, before anything else is needed.
 	if rc := Query(ctx, "http://127.0.0.1:9/x\r\nX-Injected: yes", "cb"); rc != -1 {
 		t.Errorf("a URL with CRLF: rc %d, want -1", rc)
+	}
+	if !strings.Contains(logged.String(), "control character") {
+		t.Errorf("the log does not say why: %q", logged.String())
 	}
 	if len(mods.Peek(rt).inflight) != 0 {
 		t.Error("a refused query kept an in-flight slot")

@@ -7,13 +7,18 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "http_async_client",
-		Doc:  "Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, 1 MiB body cap, http and https only, no control characters in URLs). Needs tm.",
+		Doc:  "Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, body cap, http and https only, no control characters in URLs). Needs tm.",
 		Params: []core.ParamSpec{
 			{Name: "connection_timeout", Type: core.TInt, Default: core.Int(500), Doc: "Milliseconds the whole exchange may take (connect, headers, body); then the callback runs with $http_ok 0 and $http_err saying so. $http_req(timeout) overrides it for one request."},
 			{Name: "workers", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility: requests run on goroutines, at most max_inflight at a time."},
-			{Name: "max_inflight", Type: core.TInt, Default: core.Int(1024), Doc: "kemi: most requests waiting for their answer at once; query fails (-1) beyond it."},
-			{Name: "maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "kemi: most bytes of a response body; a larger one is an error ($http_ok 0). 0 means 1 MiB."},
+			{Name: "max_inflight", Type: core.TInt, Default: core.Int(512), Doc: "kemi: most requests waiting for their answer or for their callback to end, at once; query fails (-1) beyond it. With maxdatasize it bounds the memory answers hold (512 × 128 KiB = 64 MiB by default)."},
+			{Name: "maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "kemi: most bytes of a response body; a larger one is an error ($http_ok 0). 0 means 128 KiB."},
 			{Name: "keep_connections", Type: core.TInt, Default: core.Int(1), Doc: "kemi: 1 keeps connections to a server for reuse (pooled); 0 closes each after its request."},
+			{Name: "tls_verify_peer", Type: core.TInt, Default: core.Int(1), Doc: "0 skips verifying the https server's certificate."},
+			{Name: "tls_verify_host", Type: core.TInt, Default: core.Int(2), Doc: "0 verifies the server's chain but not that it names the URL's host."},
+			{Name: "tls_ca_path", Type: core.TStr, Default: core.Str(""), Doc: "A directory of PEM files of the CAs that sign https servers; empty for the system's."},
+			{Name: "tls_client_cert", Type: core.TStr, Default: core.Str(""), Doc: "PEM client certificate for https, with tls_client_key."},
+			{Name: "tls_client_key", Type: core.TStr, Default: core.Str(""), Doc: "PEM key of tls_client_cert."},
 		},
 		Exports: []*core.Export{
 			{

@@ -81,6 +81,22 @@ func start(rt *core.Runtime) error {
 		}
 		opt.Proxy = p
 	}
+	vp, err := intParam(rt, "verify_peer")
+	if err != nil {
+		return err
+	}
+	vh, err := intParam(rt, "verify_host")
+	if err != nil {
+		return err
+	}
+	if opt.TLS, err = httpq.TLSConfig(httpq.TLSOptions{
+		CACert:     rt.Param("http_client", "cacert").S,
+		ClientCert: rt.Param("http_client", "client_cert").S,
+		ClientKey:  rt.Param("http_client", "client_key").S,
+		VerifyPeer: vp != 0, VerifyHost: vh != 0,
+	}); err != nil {
+		return fmt.Errorf("modparam http_client: %w", err)
+	}
 	m := &module{cons: map[string]*conn{}}
 	if m.def, err = httpq.New(opt); err != nil {
 		return fmt.Errorf("modparam http_client: %w", err)
@@ -187,8 +203,9 @@ func logErr(ctx *core.Ctx, fn, msg string) {
 }
 
 // do runs r on client and stores the body in dpv as Kamailio does: for a
-// 2xx, 3xx or 4xx only; the first line when first.
-func do(ctx *core.Ctx, fn string, client *httpq.Client, r httpq.Request, dpv string, first bool, m *module) int {
+// 2xx, 3xx or 4xx only; the first line when first, cut at cut bytes when
+// cut > 0 (query_maxdatasize, for query only).
+func do(ctx *core.Ctx, fn string, client *httpq.Client, r httpq.Request, dpv string, first bool, cut int) int {
 	name, arg, ok := core.SplitPV(dpv)
 	set := core.LookupPVSetter(name)
 	if !ok || set == nil {
@@ -207,8 +224,8 @@ func do(ctx *core.Ctx, fn string, client *httpq.Client, r httpq.Request, dpv str
 				b = bytes.TrimSuffix(b[:i], []byte("\r"))
 			}
 		}
-		if m.queryMax > 0 && len(b) > m.queryMax {
-			b = b[:m.queryMax]
+		if cut > 0 && len(b) > cut {
+			b = b[:cut]
 		}
 		if err := set(ctx, arg, core.Str(string(b))); err != nil {
 			logErr(ctx, fn, err.Error())
@@ -245,7 +262,7 @@ func QueryPostHdrs(ctx *core.Ctx, u, post, hdrs, dpv string) int {
 			r.Hdrs = joinHdrs(hdrs, "Content-Type: application/x-www-form-urlencoded")
 		}
 	}
-	return do(ctx, "query", m.def, r, dpv, m.queryResult == 1, m)
+	return do(ctx, "query", m.def, r, dpv, m.queryResult == 1, m.queryMax)
 }
 
 // GetHdrs is get_hdrs (http_client_get).
@@ -254,7 +271,7 @@ func GetHdrs(ctx *core.Ctx, u, body, hdrs, dpv string) int {
 	if m == nil {
 		return -1
 	}
-	return do(ctx, "get_hdrs", m.def, httpq.Request{URL: u, Body: body, Hdrs: hdrs}, dpv, false, m)
+	return do(ctx, "get_hdrs", m.def, httpq.Request{URL: u, Body: body, Hdrs: hdrs}, dpv, false, 0)
 }
 
 // Connect is curl_connect.
@@ -288,7 +305,7 @@ func connect(ctx *core.Ctx, fn, con, u, ctype, data, dpv string) int {
 			r.Hdrs = joinHdrs(r.Hdrs, "Content-Type: "+ctype)
 		}
 	}
-	return do(ctx, fn, c.client, r, dpv, false, m)
+	return do(ctx, fn, c.client, r, dpv, false, 0)
 }
 
 func joinURL(base, u string) string {

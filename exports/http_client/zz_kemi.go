@@ -7,17 +7,22 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "http_client",
-		Doc:  "HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). TLS client certificates, authmethod, config_file and query_request are not there yet.",
+		Doc:  "HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). authmethod (Basic only, from an httpcon URL), tlsversion, cipher_suites, config_file, netinterface and query_request are not there yet.",
 		Params: []core.ParamSpec{
 			{Name: "connection_timeout", Type: core.TInt, Default: core.Int(4), Doc: "Seconds the whole exchange may take (connect, headers, body). Kamailio's 0 means no limit; kemi takes 0 as 4 s so a slow server cannot hold a worker for ever."},
 			{Name: "maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes of a response body; a larger one fails the request (-1). 0 means kemi's cap of 1 MiB (Kamailio: unlimited)."},
-			{Name: "query_maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes put in the result variable by query and its variants; the rest is cut. 0: no cut beyond maxdatasize."},
+			{Name: "query_maxdatasize", Type: core.TInt, Default: core.Int(0), Doc: "Most bytes query, query_post and query_post_hdrs put in the result variable; the rest is cut. 0: no cut beyond maxdatasize."},
 			{Name: "query_result", Type: core.TInt, Default: core.Int(1), Doc: "What query puts in the result variable: 1 the first line of the body (Kamailio's default), 0 the whole body."},
 			{Name: "keep_connections", Type: core.TInt, Default: core.Int(0), Doc: "1 reuses connections to a server (a pooled keep-alive transport); 0 closes each after its request, as Kamailio's default."},
 			{Name: "httpredirect", Type: core.TInt, Default: core.Int(1), Doc: "1 follows redirects (at most 10, only to http and https URLs); 0 returns the 3xx."},
 			{Name: "useragent", Type: core.TStr, Default: core.Str("kemi http_client"), Doc: "User-Agent of the requests."},
 			{Name: "httpproxy", Type: core.TStr, Default: core.Str(""), Doc: "A proxy for every request, http://host:port (httpproxyport adds the port when the URL has none)."},
 			{Name: "httpproxyport", Type: core.TInt, Default: core.Int(0), Doc: "Port of httpproxy when its URL has none."},
+			{Name: "verify_peer", Type: core.TInt, Default: core.Int(1), Doc: "0 skips verifying the https server's certificate (encrypted, not authenticated)."},
+			{Name: "verify_host", Type: core.TInt, Default: core.Int(2), Doc: "0 verifies the server's certificate chain but not that it names the URL's host; 2 both."},
+			{Name: "cacert", Type: core.TStr, Default: core.Str(""), Doc: "PEM file of the CAs that sign the https servers; empty for the system's."},
+			{Name: "client_cert", Type: core.TStr, Default: core.Str(""), Doc: "PEM client certificate for https, with client_key."},
+			{Name: "client_key", Type: core.TStr, Default: core.Str(""), Doc: "PEM key of client_cert."},
 			{Name: "httpcon", Type: core.TStr, Default: core.Str(""), Doc: "A named connection for curl_connect: \"name=>http://host/base\", with ;timeout=S, ;maxdatasize=N, ;httpredirect=0|1, ;useragent=UA and ;keep_connections=0|1 overriding the module's; the URL given to curl_connect is appended to the base. User and password in the URL are sent as Basic authentication.", Multi: true},
 		},
 		Exports: []*core.Export{

@@ -30,6 +30,7 @@ type job struct {
 	gen   uint32
 	route string
 	prep  func(*core.Ctx)
+	done  func() // runs once the job is over, whether its route ran or not
 
 	raw        []byte
 	src, local netip.AddrPort
@@ -86,6 +87,9 @@ func (t *TM) runAsync() {
 			} else {
 				t.runDetached(e, &j)
 			}
+			if j.done != nil {
+				j.done()
+			}
 		}
 	}
 }
@@ -94,19 +98,16 @@ func (t *TM) runAsync() {
 // are dropped (their transactions end by their timers).
 func (t *TM) stopAsync() {
 	a := &t.async
-	started := false
-	a.once.Do(func() {}) // no goroutine may start after this
-	if a.stop != nil {
-		started = true
+	a.once.Do(func() {}) // no goroutine starts after this
+	if a.stop == nil {
+		return
 	}
-	if started {
-		select {
-		case <-a.stop:
-		default:
-			close(a.stop)
-		}
-		<-a.done
+	select {
+	case <-a.stop:
+	default:
+		close(a.stop)
 	}
+	<-a.done
 }
 
 // Suspend is t_suspend: it creates the transaction when the request has
@@ -157,9 +158,10 @@ func SuspendedIDs(ctx *core.Ctx) (index, label uint32, ok bool) {
 
 // Continue is t_continue: it resumes the suspended transaction index and
 // label by running route (a script function) on the continuation
-// goroutine, with prep (may be nil) run on the route's context first. It
-// returns at once; the route runs later.
-func (t *TM) Continue(index, label uint32, route string, prep func(*core.Ctx)) error {
+// goroutine, with prep (may be nil) run on the route's context first, and
+// done (may be nil) once the job is over, whether the route ran or not
+// (when Continue returns nil). It returns at once; the route runs later.
+func (t *TM) Continue(index, label uint32, route string, prep func(*core.Ctx), done func()) error {
 	if label == 0 || index >= nBuckets {
 		return ErrNotSuspended
 	}
@@ -184,7 +186,7 @@ func (t *TM) Continue(index, label uint32, route string, prep func(*core.Ctx)) e
 	}
 	c.susp = 0
 	c.mu.Unlock()
-	return t.enqueue(job{c: c, gen: gen, route: route, prep: prep})
+	return t.enqueue(job{c: c, gen: gen, route: route, prep: prep, done: done})
 }
 
 // Detached is a copy of a message for a route run without a
@@ -206,13 +208,13 @@ func Capture(ctx *core.Ctx) *Detached {
 }
 
 // RunDetached runs route on the continuation goroutine over d's message
-// and no transaction (http_async_client without one); prep as for
-// Continue.
-func (t *TM) RunDetached(d *Detached, route string, prep func(*core.Ctx)) error {
+// and no transaction (http_async_client without one); prep and done as
+// for Continue.
+func (t *TM) RunDetached(d *Detached, route string, prep func(*core.Ctx), done func()) error {
 	if d == nil {
 		return errors.New("no message")
 	}
-	return t.enqueue(job{raw: d.raw, src: d.src, local: d.local, proto: d.proto, route: route, prep: prep})
+	return t.enqueue(job{raw: d.raw, src: d.src, local: d.local, proto: d.proto, route: route, prep: prep, done: done})
 }
 
 func (t *TM) enqueue(j job) error {

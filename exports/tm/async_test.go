@@ -55,11 +55,11 @@ func TestSuspendContinue_OnceAndStale(t *testing.T) {
 			t.Error("t_relay in the continuation failed")
 		}
 	}
-	if err := r.tm.Continue(index, label+1, "resume", nil); !errors.Is(err, ErrNotSuspended) {
+	if err := r.tm.Continue(index, label+1, "resume", nil, nil); !errors.Is(err, ErrNotSuspended) {
 		t.Errorf("a wrong label: got %v", err)
 	}
 	marked := false
-	if err := r.tm.Continue(index, label, "resume", func(*core.Ctx) { marked = true }); err != nil {
+	if err := r.tm.Continue(index, label, "resume", func(*core.Ctx) { marked = true }, nil); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -70,7 +70,7 @@ func TestSuspendContinue_OnceAndStale(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the continuation did not run")
 	}
-	if err := r.tm.Continue(index, label, "resume", nil); !errors.Is(err, ErrNotSuspended) {
+	if err := r.tm.Continue(index, label, "resume", nil, nil); !errors.Is(err, ErrNotSuspended) {
 		t.Errorf("a second t_continue: got %v", err)
 	}
 	r.tm.stopAsync() // waits for the goroutine: the relay is done
@@ -82,7 +82,7 @@ func TestSuspendContinue_OnceAndStale(t *testing.T) {
 	r2.route = func(ctx *core.Ctx) { index, label, _ = Suspend(ctx) }
 	r2.in(invite("z9hG4bK-susp2"), uac)
 	r2.advance(70 * time.Second) // RFC timers: fr 32 s, wait 32 s
-	if err := r2.tm.Continue(index, label, "resume", nil); !errors.Is(err, ErrNotSuspended) {
+	if err := r2.tm.Continue(index, label, "resume", nil, nil); !errors.Is(err, ErrNotSuspended) {
 		t.Errorf("continuing an ended transaction: got %v", err)
 	}
 	if r2.tm.Live() != 0 {

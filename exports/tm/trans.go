@@ -987,7 +987,7 @@ func (t *TM) runRouteWith(e *env, c *cell, gen uint32, name string, kind core.Ro
 	} else if err == core.ErrNoCallback {
 		// After a reload the function may have gone: said once per name.
 		if _, said := t.missing.LoadOrStore(name, true); !said {
-			e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure); transactions naming it get no failure route")
+			e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure, t_on_branch_failure, t_continue or http_async_client); transactions naming it do not run it")
 		}
 	}
 }

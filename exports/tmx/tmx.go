@@ -50,7 +50,7 @@ func Continue(ctx *core.Ctx, tindex, tlabel int, cbname string) int {
 		ctx.Log(core.LErr, fmt.Sprintf("tmx: t_continue: expected a transaction index and label from $T(id_index) and $T(id_label), got %d and %d\n", tindex, tlabel))
 		return -1
 	}
-	if err := t.Continue(uint32(tindex), uint32(tlabel), cbname, nil); err != nil {
+	if err := t.Continue(uint32(tindex), uint32(tlabel), cbname, nil, nil); err != nil {
 		ctx.Log(core.LErr, fmt.Sprintf("tmx: t_continue(%d, %d, %s): %v\n", tindex, tlabel, core.LogQuote(cbname), err))
 		return -1
 	}

@@ -2,10 +2,15 @@ package httpq
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,5 +183,32 @@ func TestHTTPClient_KeepConnectionsPools(t *testing.T) {
 		if got := conns.Load(); got != want {
 			t.Errorf("keep=%v: %d connections for 5 requests, want %d", keep, got, want)
 		}
+	}
+}
+
+// TestHTTPClient_CAPath: a directory of CA files (tls_ca_path) trusts
+// the servers they sign; one without any PEM certificate is an error.
+func TestHTTPClient_CAPath(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "README"), []byte("not a certificate"), 0o600)
+	if _, err := TLSConfig(TLSOptions{CAPath: dir, VerifyPeer: true, VerifyHost: true}); err == nil {
+		t.Error("a CA path without certificates was taken")
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	tc, err := TLSConfig(TLSOptions{CAPath: dir, VerifyPeer: true, VerifyHost: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := New(Options{TLS: tc})
+	if r, err := c.Do(context.Background(), Request{URL: srv.URL}); err != nil || string(r.Body) != "ok" {
+		t.Errorf("https with the CA path: %v", err)
+	}
+	d, _ := New(Options{})
+	if _, err := d.Do(context.Background(), Request{URL: srv.URL}); err == nil {
+		t.Error("an unknown CA was trusted")
 	}
 }
