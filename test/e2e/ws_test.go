@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // startWS runs testdata/ws (the WebSocket registrar and proxy) with the
@@ -157,6 +158,44 @@ Content-Length: 0
 	s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), 1, 1, "-s", "bob")
 	if why := <-done; why != "" {
 		t.Fatal(why)
+	}
+
+	// The operator's view: the bindings name the ws transport, ws.dump
+	// lists both connections, ws.close ends bob's, which runs the
+	// websocket:closed event.
+	rpc := func(args ...string) string {
+		out, err := exec.Command(kemiBin, append([]string{"rpc", "-u", "http://" + s.addr + "/RPC"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kemi rpc %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if ul := rpc("ul.dump"); !strings.Contains(ul, ";transport=ws") || !strings.Contains(ul, "alice-ws.invalid") {
+		t.Errorf("ul.dump does not show the ws bindings:\n%s", ul)
+	}
+	var dump struct {
+		Connections []struct {
+			ID    uint64
+			Proto string
+			Src   string
+		}
+	}
+	if err := json.Unmarshal([]byte(rpc("ws.dump")), &dump); err != nil || len(dump.Connections) != 2 || dump.Connections[0].Proto != "ws" {
+		t.Fatalf("ws.dump: %v %+v", err, dump)
+	}
+	bobID := dump.Connections[1].ID
+	rpc("ws.close", strconv.FormatUint(bobID, 10))
+	bob.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := wsutil.ReadServerData(bob.rw); err == nil {
+		t.Errorf("bob's connection is still open after ws.close")
+	}
+	want := fmt.Sprintf("event websocket:closed conid %d from 127.0.0.1", bobID)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(s.Log(), want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.Log(), want) {
+		t.Errorf("no %q in the log", want)
 	}
 }
 
