@@ -166,9 +166,7 @@ func TestWSHostile_FrameOverLimit(t *testing.T) {
 	if code := c.closedWith(t); code != ws.StatusMessageTooBig {
 		t.Fatalf("fragments: closed with %d, want 1009", code)
 	}
-	if n := s.Stats.ClosedTooBig.Load(); n != 2 {
-		t.Fatalf("too-big closes %d, want 2", n)
-	}
+	waitFor(t, "two too-big closes", time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 2 })
 }
 
 // TestWSHostile_PingsNeverAnswered (issue 14, bad input): with
@@ -207,8 +205,9 @@ func TestWSHostile_PingsNeverAnswered(t *testing.T) {
 	if err := <-goodDone; err != nil {
 		t.Fatalf("the client that answers pings lost its connection: %v", err)
 	}
-	if s.Stats.ClosedNoPong.Load() != 1 || s.Stats.WSPings.Load() < 4 {
-		t.Fatalf("no-pong closes %d, pings %d", s.Stats.ClosedNoPong.Load(), s.Stats.WSPings.Load())
+	waitFor(t, "one no-pong close", time.Second, func() bool { return s.Stats.ClosedNoPong.Load() == 1 })
+	if n := s.Stats.WSPings.Load(); n < 4 {
+		t.Fatalf("pings sent %d, want at least 4 (one to the silent client, three answered)", n)
 	}
 }
 
