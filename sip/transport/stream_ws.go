@@ -373,6 +373,18 @@ func (c *Conn) wsDeliver(msg []byte, text bool) bool {
 		c.closeWith(reasonBadFrame)
 		return false
 	}
+	switch {
+	case len(msg) == 4 && string(msg) == "\r\n\r\n":
+		// An RFC 5626 keepalive in a frame, as SIP.js sends them:
+		// answered with CRLF, as on TCP.
+		s.Stats.Pings.Add(1)
+		if !s.cfg.NoCRLFPong {
+			return c.writeFrame(ws.OpText, crlfcrlf[:2]) == nil
+		}
+		return true
+	case len(msg) == 2 && string(msg) == "\r\n":
+		return true
+	}
 	s.Stats.Received.Add(1)
 	h := <-s.pool
 	h.HandleStream(msg, c)

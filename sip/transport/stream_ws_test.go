@@ -103,9 +103,9 @@ func (c *wsTestClient) closedWith(t *testing.T) ws.StatusCode {
 
 // TestWS_FramingFragmentsPingBinaryClose (issue 14, websocket framing):
 // a message in three fragments with a ping between them comes back as
-// one text frame after the pong; a message that is not UTF-8 goes out as
-// a binary frame; a close frame is answered with its code and the
-// connection ends.
+// one text frame after the pong; a CRLFCRLF keepalive frame gets CRLF; a
+// message that is not UTF-8 goes out as a binary frame; a close frame is
+// answered with its code and the connection ends.
 func TestWS_FramingFragmentsPingBinaryClose(t *testing.T) {
 	_, addr := wsStreams(t, StreamConfig{}, nil)
 	c := wsDial(t, addr)
@@ -119,6 +119,11 @@ func TestWS_FramingFragmentsPingBinaryClose(t *testing.T) {
 	}
 	if f := c.read(t); f.Header.OpCode != ws.OpText || !f.Header.Fin || !bytes.Equal(f.Payload, msg) {
 		t.Fatalf("got opcode %v fin %v %d bytes, want the message joined in one text frame", f.Header.OpCode, f.Header.Fin, len(f.Payload))
+	}
+	// A CRLFCRLF keepalive in a frame (SIP.js) gets a CRLF frame back.
+	c.frame(ws.OpText, true, []byte("\r\n\r\n"))
+	if f := c.read(t); f.Header.OpCode != ws.OpText || string(f.Payload) != "\r\n" {
+		t.Fatalf("keepalive answered with opcode %v %q, want a CRLF text frame", f.Header.OpCode, f.Payload)
 	}
 	bin := []byte(sipMsg("\xff\xfe\x00"))
 	c.frame(ws.OpBinary, true, bin)
