@@ -287,7 +287,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	}
 
 	// Operations over the same port: kemi rpc -u through the script's
-	// jsonrpcs.dispatch, and xhttp_prom's /metrics.
+	// jsonrpcs.dispatch, and xhttp_prom's /metrics with the script's own
+	// counter and histogram.
 	out, err := exec.Command(kemiBin, "rpc", "-u", "http://"+s.addr+"/RPC", "core.version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "kemi") {
 		t.Errorf("kemi rpc -u .../RPC core.version: %v\n%s", err, out)
@@ -303,7 +304,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	body, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
-		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") {
+		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") ||
+		!strings.Contains(string(body), `kamailio_scrapes{path="/metrics"} 1`) || !strings.Contains(string(body), `kamailio_scrape_gap_bucket{le="10"} 1`) {
 		t.Errorf("GET /metrics: %d %q\n%.2000s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 	s.stop()
