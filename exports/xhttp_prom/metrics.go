@@ -224,7 +224,9 @@ func observe(ctx *core.Ctx, fn, name, v string, lv ...string) int {
 // The KSR.xhttp_prom functions: _lN takes N label values, which must be
 // as many as the metric's declaration names.
 
-func CounterResetL0(ctx *core.Ctx, name string) int { return counterReset(ctx, "counter_reset_l0", name) }
+func CounterResetL0(ctx *core.Ctx, name string) int {
+	return counterReset(ctx, "counter_reset_l0", name)
+}
 func CounterResetL1(ctx *core.Ctx, name, l0 string) int {
 	return counterReset(ctx, "counter_reset_l1", name, l0)
 }
