@@ -18,9 +18,9 @@ const EventName = "xhttp:request"
 
 // module is the runtime's xhttp configuration.
 type module struct {
-	callback       string
-	skip, match    *regexp.Regexp
-	errLog core.LogLimit
+	callback    string
+	skip, match *regexp.Regexp
+	errLog      core.LogLimit
 }
 
 var modules = core.NewRuntimeState[module](func(*core.Runtime) *module { return nil })
