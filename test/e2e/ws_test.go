@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // startWS runs testdata/ws (the WebSocket registrar and proxy) with the
@@ -158,6 +159,44 @@ Content-Length: 0
 	if why := <-done; why != "" {
 		t.Fatal(why)
 	}
+
+	// The operator's view: the bindings name the ws transport, ws.dump
+	// lists both connections, ws.close ends bob's, which runs the
+	// websocket:closed event.
+	rpc := func(args ...string) string {
+		out, err := exec.Command(kemiBin, append([]string{"rpc", "-u", "http://" + s.addr + "/RPC"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kemi rpc %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if ul := rpc("ul.dump"); !strings.Contains(ul, ";transport=ws") || !strings.Contains(ul, "alice-ws.invalid") {
+		t.Errorf("ul.dump does not show the ws bindings:\n%s", ul)
+	}
+	var dump struct {
+		Connections []struct {
+			ID    uint64
+			Proto string
+			Src   string
+		}
+	}
+	if err := json.Unmarshal([]byte(rpc("ws.dump")), &dump); err != nil || len(dump.Connections) != 2 || dump.Connections[0].Proto != "ws" {
+		t.Fatalf("ws.dump: %v %+v", err, dump)
+	}
+	bobID := dump.Connections[1].ID
+	rpc("ws.close", strconv.FormatUint(bobID, 10))
+	bob.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := wsutil.ReadServerData(bob.rw); err == nil {
+		t.Errorf("bob's connection is still open after ws.close")
+	}
+	want := fmt.Sprintf("event websocket:closed conid %d from 127.0.0.1", bobID)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(s.Log(), want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.Log(), want) {
+		t.Errorf("no %q in the log", want)
+	}
 }
 
 // httpRaw sends req on a new TCP connection to addr and returns what
@@ -198,7 +237,10 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &st) != nil || st.Status != "up" || st.Event != "xhttp:request" {
 		t.Fatalf("GET /status: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
-	// The same connection serves the next request (keep-alive).
+	// set_reply_close: the answer says Connection: close.
+	if !res.Close {
+		t.Errorf("GET /status: the script's set_reply_close did not close the connection")
+	}
 	res, err = hc.Get("http://" + s.addr + "/no/such/page")
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +290,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	}
 
 	// Operations over the same port: kemi rpc -u through the script's
-	// jsonrpcs.dispatch, and xhttp_prom's /metrics.
+	// jsonrpcs.dispatch, and xhttp_prom's /metrics with the script's own
+	// counter and histogram.
 	out, err := exec.Command(kemiBin, "rpc", "-u", "http://"+s.addr+"/RPC", "core.version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "kemi") {
 		t.Errorf("kemi rpc -u .../RPC core.version: %v\n%s", err, out)
@@ -264,7 +307,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	body, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
-		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") {
+		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") ||
+		!strings.Contains(string(body), `kamailio_scrapes{path="/metrics"} 1`) || !strings.Contains(string(body), `kamailio_scrape_gap_bucket{le="10"} 1`) {
 		t.Errorf("GET /metrics: %d %q\n%.2000s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 	s.stop()
@@ -277,7 +321,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 
 // TestWS_BadInputRealServer (issue 14, websocket bad input against the
 // binary): a handshake without the sip sub-protocol gets 400; an
-// unmasked frame closes its connection with 1002; a client that never
+// unmasked frame closes its connection with 1002, a 10 MB frame with
+// 1009 (tcp_max_message_size); a client that never
 // answers pings (keepalive_timeout 1) is closed within a few seconds;
 // SIP over UDP is answered meanwhile.
 func TestWS_BadInputRealServer(t *testing.T) {
@@ -311,6 +356,16 @@ func TestWS_BadInputRealServer(t *testing.T) {
 		t.Errorf("unmasked frame: got opcode %v %q (%v), want close 1002", f.Header.OpCode, f.Payload, err)
 	}
 
+	big, br := dial()
+	defer big.Close()
+	ws.WriteHeader(big, ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Mask: ws.NewMask(), Length: 10 << 20})
+	big.Write(make([]byte, 64<<10))
+	big.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err = ws.ReadFrame(br)
+	if code, _ := ws.ParseCloseFrameData(f.Payload); err != nil || f.Header.OpCode != ws.OpClose || code != ws.StatusMessageTooBig {
+		t.Errorf("10 MB frame: got opcode %v %q (%v), want close 1009", f.Header.OpCode, f.Payload, err)
+	}
+
 	silent, sr := dial()
 	defer silent.Close()
 	silent.SetReadDeadline(time.Now().Add(6 * time.Second))
@@ -330,8 +385,8 @@ func TestWS_BadInputRealServer(t *testing.T) {
 	}
 	s.sipp(t, optionsScenario(t, 70, 404, "Not Found"), 3, 1)
 	s.stop()
-	if !strings.Contains(s.Log(), "websocket upgrades 2, bad frames 1, unanswered pings 1") {
-		t.Errorf("the stop line's websocket counters are not 2 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
+	if !strings.Contains(s.Log(), "websocket upgrades 3, bad frames 1, unanswered pings 1") {
+		t.Errorf("the stop line's websocket counters are not 3 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
 	}
 }
 

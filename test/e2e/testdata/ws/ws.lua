@@ -8,6 +8,10 @@
 -- UDP callee at UAS1; others to the location table.
 
 function ksr_xhttp_event(evname)
+	-- As Kamailio's websocket README: HTTP answers close their
+	-- connection, the handshake's 101 does not.
+	KSR.set_reply_close()
+	KSR.set_reply_no_connect()
 	local url = KSR.pv.get("$hu")
 	if KSR.hdr.is_present("Upgrade") > 0 and string.lower(KSR.hdr.get("Upgrade")) == "websocket" then
 		if KSR.websocket.handle_handshake() > 0 then
@@ -20,6 +24,8 @@ function ksr_xhttp_event(evname)
 		return 1
 	end
 	if KSR.xhttp_prom.check_uri() > 0 then
+		KSR.xhttp_prom.counter_inc_l1("scrapes", 1, url)
+		KSR.xhttp_prom.histogram_observe_l0("scrape_gap", "2.5")
 		KSR.xhttp_prom.dispatch()
 		return 1
 	end
@@ -77,6 +83,10 @@ function ksr_request_route()
 		return
 	end
 	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
+end
+
+function ksr_websocket_event(evname)
+	KSR.info("event " .. evname .. " conid " .. KSR.pv.get("$ws_conid") .. " from " .. KSR.pv.get("$si") .. "\n")
 end
 
 function ksr_ws_reply()
