@@ -231,6 +231,13 @@ func (rs *redisSync) add(key string, d int64) (int64, bool) {
 // load reads the whole table from Redis into this node's copy: items
 // there are set, items here that Redis does not have are removed.
 func (rs *redisSync) load(ctx context.Context) (int, error) {
+	// Only items this node held before the scan may be removed for not
+	// being in Redis: one set while the load runs is newer than the scan.
+	before := map[string]bool{}
+	rs.t.Each(func(k string, _ *item) action {
+		before[k] = true
+		return keep
+	})
 	ks, err := rs.keys(ctx)
 	if err != nil {
 		return 0, err
@@ -262,15 +269,10 @@ func (rs *redisSync) load(ctx context.Context) (int, error) {
 			seen[key] = true
 		}
 	}
-	var gone []string
-	rs.t.Each(func(k string, _ *item) action {
+	for k := range before {
 		if !seen[k] {
-			gone = append(gone, k)
+			rs.t.deleteLocal(k)
 		}
-		return keep
-	})
-	for _, k := range gone {
-		rs.t.deleteLocal(k)
 	}
 	return len(seen), nil
 }
