@@ -2071,7 +2071,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2243,6 +2243,27 @@ interface KSR_rtpengine {
 	 * @returns 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 	 */
 	rtpengine_query_v(format: string, dst: string): number;
+	/**
+	 * Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine took the answer; -1 otherwise.
+	 */
+	rtpengine_subscribe_answer(flags: string): number;
+	/**
+	 * Ask rtpengine for a copy of the call's media (ng "subscribe request").
+	 * @param flags Kamailio's flag string (all, siprec, from-tag=...).
+	 * @param sdp_pv A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+	 * @param to_tag_pv A writable pseudo-variable for the subscription's to-tag; "" to skip.
+	 * @param stream_xavp An xavp name each stream is added to (leg, label, medianum); "" to skip.
+	 * @returns 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+	 */
+	rtpengine_subscribe_request(flags: string, sdp_pv: string, to_tag_pv: string, stream_xavp: string): number;
+	/**
+	 * End a subscription (ng "unsubscribe").
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine ended the subscription; -1 otherwise.
+	 */
+	rtpengine_unsubscribe(flags: string): number;
 	/**
 	 * Choose the set the following commands of this message use.
 	 * @param setid A set number from rtpengine_sock.

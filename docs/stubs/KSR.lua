@@ -2263,6 +2263,24 @@ function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 ---@return integer # 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 function KSR.rtpengine.rtpengine_query_v(format, dst) end
 
+---Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine took the answer; -1 otherwise.
+function KSR.rtpengine.rtpengine_subscribe_answer(flags) end
+
+---Ask rtpengine for a copy of the call's media (ng "subscribe request").
+---@param flags string Kamailio's flag string (all, siprec, from-tag=...).
+---@param sdp_pv string A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+---@param to_tag_pv string A writable pseudo-variable for the subscription's to-tag; "" to skip.
+---@param stream_xavp string An xavp name each stream is added to (leg, label, medianum); "" to skip.
+---@return integer # 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+function KSR.rtpengine.rtpengine_subscribe_request(flags, sdp_pv, to_tag_pv, stream_xavp) end
+
+---End a subscription (ng "unsubscribe").
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine ended the subscription; -1 otherwise.
+function KSR.rtpengine.rtpengine_unsubscribe(flags) end
+
 ---Choose the set the following commands of this message use.
 ---@param setid integer A set number from rtpengine_sock.
 ---@return integer # 1 when set; -1 when there is no such set.

@@ -1369,7 +1369,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1481,6 +1481,18 @@ class _rtpengine:
 
     def rtpengine_query_v(self, format: str, dst: str) -> int:
         """Query the call and write rtpengine's whole reply as JSON into dst."""
+        ...
+
+    def rtpengine_subscribe_answer(self, flags: str) -> int:
+        """Give rtpengine the subscriber's SDP answer (the message body), so the copy flows."""
+        ...
+
+    def rtpengine_subscribe_request(self, flags: str, sdp_pv: str, to_tag_pv: str, stream_xavp: str) -> int:
+        """Ask rtpengine for a copy of the call's media (ng "subscribe request")."""
+        ...
+
+    def rtpengine_unsubscribe(self, flags: str) -> int:
+        """End a subscription (ng "unsubscribe")."""
         ...
 
     def set_rtpengine_set(self, setid: int) -> int:

@@ -1,7 +1,9 @@
 package rtpengine
 
 import (
+	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,4 +158,70 @@ func startErr(t *testing.T, params map[string][]core.Value) error {
 	err := start(rt)
 	t.Cleanup(rt.Stop)
 	return err
+}
+
+// TestRtpengineCompat_Subscribe (issue 17 item 3): the subscribe
+// functions send their ng commands and put rtpengine's SDP, to-tag and
+// streams where the script asked.
+func TestRtpengineCompat_Subscribe(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	got := make(chan Dict, 8)
+	b := func(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			ck, body, _ := bytes.Cut(buf[:n], []byte(" "))
+			v, _ := Decode(body)
+			d, _ := v.(Dict)
+			got <- d
+			out := "d" + b("result") + b("ok")
+			if d.Str("command") == "subscribe request" {
+				out += b("sdp") + b("v=0\r\nm=audio 7\r\n") + b("tag-medias") +
+					"ld" + b("medias") + "ld" + b("index") + "i0e" + b("label") + b("1") + "ee" + b("tag") + b("a-sub-1") + "ee" +
+					b("to-tag") + b("subtag")
+			}
+			c.WriteToUDP(append(append(append([]byte(nil), ck...), ' '), out+"e"...), from)
+		}
+	}()
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)))
+	ctx := msgCtx(t, rt, invite("sub-1", sdpBody(4000, "1")))
+	if r := SubscribeRequest(ctx, "all", "$var(sdp)", "$var(tt)", "streams"); r != 1 {
+		t.Fatalf("subscribe request = %d", r)
+	}
+	if d := <-got; d.Str("command") != "subscribe request" || d.Str("to-tag") != "" {
+		t.Fatalf("sent %v", d)
+	}
+	if pv.Get(ctx, "$var(sdp)").S != "v=0\r\nm=audio 7\r\n" || pv.Get(ctx, "$var(tt)").S != "subtag" {
+		t.Fatalf("sdp %v to-tag %v", pv.Get(ctx, "$var(sdp)"), pv.Get(ctx, "$var(tt)"))
+	}
+	if v := pv.Get(ctx, "$xavp(streams=>leg)"); v.S != "caller" {
+		t.Fatalf("$xavp(streams=>leg) %v", v)
+	}
+	if v := pv.Get(ctx, "$xavp(streams=>label)"); v.S != "1" {
+		t.Fatalf("$xavp(streams=>label) %v", v)
+	}
+	body := string(ctx.Msg.Body())
+	if SubscribeAnswer(ctx, "to-tag=subtag") != 1 {
+		t.Fatal("subscribe answer")
+	}
+	if d := <-got; d.Str("command") != "subscribe answer" || d.Str("to-tag") != "subtag" || d.Str("sdp") != body {
+		t.Fatalf("answer sent %v", d)
+	}
+	if string(ctx.Msg.Body()) != body {
+		t.Fatal("subscribe answer changed the body")
+	}
+	if Unsubscribe(ctx, "to-tag=subtag") != 1 {
+		t.Fatal("unsubscribe")
+	}
+	if d := <-got; d.Str("command") != "unsubscribe" || d.Str("to-tag") != "subtag" {
+		t.Fatalf("unsubscribe sent %v", d)
+	}
 }

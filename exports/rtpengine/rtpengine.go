@@ -122,6 +122,7 @@ type state struct {
 	req   request
 	buf   []byte
 	stat  Dict // the last query reply of this message, for $rtpstat
+	last  Dict // the last reply of this message
 	statN string
 }
 
@@ -222,6 +223,9 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 			}
 			pv.Setl(ctx, c.durationPV, dur)
 		}
+		if sdp && cmd == "subscribe answer" {
+			continue // the SDP goes, none comes back
+		}
 		if sdp {
 			out = d.Str("sdp")
 			if out == "" {
@@ -231,7 +235,7 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 			in = []byte(out)
 		}
 	}
-	if sdp {
+	if sdp && cmd != "subscribe answer" {
 		if c.writeSDP != "" {
 			if ok, _ := pv.Sets(ctx, c.writeSDP, out); !ok {
 				ctx.Log(core.LErr, "rtpengine: "+fn+": write_sdp_pv "+core.LogQuote(c.writeSDP)+" could not be set\n")
@@ -268,7 +272,7 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	if r.fromTag == "" {
 		r.fromTag = string(m.FromTag())
 	}
-	if r.toTag == "" && (cmd != "delete" || r.toTagForce) {
+	if r.toTag == "" && (r.toTagForce || cmd != "delete" && !strings.Contains(cmd, "subscribe")) {
 		r.toTag = string(m.ToTag())
 	}
 	switch {
@@ -294,6 +298,7 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	if cmd == "query" {
 		st.stat = d
 	}
+	st.last = d
 	return d, node, true
 }
 
@@ -712,4 +717,69 @@ func QueryV(ctx *core.Ctx, format, dst string) int {
 		return -1
 	}
 	return 1
+}
+
+// SubscribeRequest is rtpengine_subscribe_request: ask rtpengine for a
+// copy of the call's media (ng "subscribe request"; flags such as "all"
+// or from-tag= choose the legs). The SDP rtpengine offers for the copy
+// goes to the pseudo-variable sdpPV, the subscription's to-tag to
+// toTagPV, and each stream to the xavp streamXavp as leg (caller or
+// callee), label and medianum; "" skips one.
+func SubscribeRequest(ctx *core.Ctx, flags, sdpPV, toTagPV, streamXavp string) int {
+	const fn = "rtpengine_subscribe_request"
+	if command(ctx, fn, "subscribe request", flags, false) < 0 {
+		return -1
+	}
+	d := stateOf(ctx).last
+	for _, o := range [2][2]string{{sdpPV, "sdp"}, {toTagPV, "to-tag"}} {
+		if o[0] == "" {
+			continue
+		}
+		v := d.Str(o[1])
+		if v == "" {
+			ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no "+o[1]+"\n")
+			return -1
+		}
+		if ok, _ := pv.Sets(ctx, o[0], v); !ok {
+			return -1
+		}
+	}
+	if streamXavp != "" {
+		from := string(ctx.Msg.FromTag())
+		parts, _ := d["tag-medias"].([]any)
+		for _, p := range parts {
+			pd, _ := p.(Dict)
+			leg := "callee"
+			if pd.Str("tag") == from {
+				leg = "caller"
+			}
+			medias, _ := pd["medias"].([]any)
+			for _, m := range medias {
+				md, _ := m.(Dict)
+				label, ok := md.Int("label")
+				if !ok {
+					continue
+				}
+				idx, _ := md.Int("index")
+				if err := pv.XavpParamsExplode(ctx, "leg="+leg+";label="+strconv.FormatInt(label, 10)+";medianum="+strconv.FormatInt(idx, 10), streamXavp); err != nil {
+					ctx.Log(core.LErr, "rtpengine: "+fn+": "+err.Error()+"\n")
+					return -1
+				}
+			}
+		}
+	}
+	return 1
+}
+
+// SubscribeAnswer is rtpengine_subscribe_answer: give rtpengine the
+// subscriber's SDP answer (the message body; the subscription's to-tag in
+// the flags, to-tag=...), so the copy starts flowing.
+func SubscribeAnswer(ctx *core.Ctx, flags string) int {
+	return command(ctx, "rtpengine_subscribe_answer", "subscribe answer", flags, true)
+}
+
+// Unsubscribe is rtpengine_unsubscribe: end a subscription (to-tag=... in
+// the flags).
+func Unsubscribe(ctx *core.Ctx, flags string) int {
+	return command(ctx, "rtpengine_unsubscribe", "unsubscribe", flags, false)
 }
