@@ -146,9 +146,19 @@ func TestHtableRedis_ServerNameAndOutage(t *testing.T) {
 	if Get(a, "ipban", "during").I != 1 {
 		t.Fatal("a local write was lost while Redis was away")
 	}
+	Inc(a, "ipban", "cnt") // no initval: a missing item stays missing
+	Setxi(a, "ipban", "cnt", 5, 0)
+	if Inc(a, "ipban", "cnt") != 6 {
+		t.Fatal("sht_inc while Redis is away: this node counts alone")
+	}
 	r.Start()
 	Seti(a, "ipban", "after", 1)
 	eventually(t, "b back in step", func() bool { return Get(b, "ipban", "after").I == 1 })
+	// What a changed while Redis was away was written back, not dropped
+	// by the reload, and reached b.
+	eventually(t, "a's changes during the outage written back", func() bool {
+		return Get(a, "ipban", "during").I == 1 && Get(b, "ipban", "during").I == 1 && Get(b, "ipban", "cnt").I == 6
+	})
 }
 
 func newClient(t *testing.T, url string) *redis.Client {
