@@ -232,7 +232,9 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 				ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no sdp\n")
 				return -1
 			}
-			in = []byte(out)
+			if i+1 < n {
+				in = []byte(out) // the next set's input
+			}
 		}
 	}
 	if sdp && cmd != "subscribe answer" {
