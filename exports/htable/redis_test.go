@@ -176,3 +176,34 @@ func has(ctx *core.Ctx, key string) bool {
 	_, ok := Of(ctx.RT).Table("ipban").Get(key)
 	return ok
 }
+
+// BenchmarkHtableRedis_SetGet (issue 18 item 5): the cost of a write to
+// a shared table (one MULTI round trip: SET and PUBLISH) and of a read
+// (the node's copy, no round trip).
+func BenchmarkHtableRedis_SetGet(b *testing.B) {
+	r := testsvc.StartRedis(b)
+	ctx := ksrtest.Ctx(b, ksrtest.Invite(), ksrtest.Discard, core.Known("htable"))
+	ctx.RT.Params = defs("ipban=>size=8;autoexpire=300;redis=" + r.URL(7))
+	if err := start(ctx.RT); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stopSweeper(ctx.RT) })
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Seti(ctx, "ipban", "192.0.2.1", i)
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Get(ctx, "ipban", "192.0.2.1")
+		}
+	})
+	b.Run("inc", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Inc(ctx, "ipban", "hits")
+		}
+	})
+}
