@@ -2071,7 +2071,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2085,9 +2085,9 @@ interface KSR_rtpengine {
 	 */
 	block_dtmf0(): number;
 	/**
-	 * block_dtmf with a via-branch value.
+	 * block_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As block_dtmf.
 	 */
 	block_dtmf2(flags: string, viabranch: string): number;
@@ -2103,9 +2103,9 @@ interface KSR_rtpengine {
 	 */
 	block_media0(): number;
 	/**
-	 * block_media with a via-branch value.
+	 * block_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As block_media.
 	 */
 	block_media2(flags: string, viabranch: string): number;
@@ -2122,9 +2122,9 @@ interface KSR_rtpengine {
 	 */
 	play_media(flags: string): number;
 	/**
-	 * play_media with a via-branch value.
+	 * play_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As play_media.
 	 */
 	play_media2(flags: string, viabranch: string): number;
@@ -2140,9 +2140,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_answer0(): number;
 	/**
-	 * rtpengine_answer with a via-branch value.
+	 * rtpengine_answer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer2(flags: string, viabranch: string): number;
@@ -2158,9 +2158,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_connect0(): number;
 	/**
-	 * rtpengine_connect with a via-branch value.
+	 * rtpengine_connect with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_connect.
 	 */
 	rtpengine_connect2(flags: string, viabranch: string): number;
@@ -2176,9 +2176,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_delete0(): number;
 	/**
-	 * rtpengine_delete with a via-branch value.
+	 * rtpengine_delete with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_delete.
 	 */
 	rtpengine_delete2(flags: string, viabranch: string): number;
@@ -2194,9 +2194,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_manage0(): number;
 	/**
-	 * rtpengine_manage with a via-branch value.
+	 * rtpengine_manage with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage2(flags: string, viabranch: string): number;
@@ -2212,9 +2212,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_offer0(): number;
 	/**
-	 * rtpengine_offer with a via-branch value.
+	 * rtpengine_offer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_offer.
 	 */
 	rtpengine_offer2(flags: string, viabranch: string): number;
@@ -2230,9 +2230,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_query0(): number;
 	/**
-	 * rtpengine_query with a via-branch value.
+	 * rtpengine_query with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As rtpengine_query.
 	 */
 	rtpengine_query2(flags: string, viabranch: string): number;
@@ -2289,9 +2289,9 @@ interface KSR_rtpengine {
 	 */
 	silence_media0(): number;
 	/**
-	 * silence_media with a via-branch value.
+	 * silence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As silence_media.
 	 */
 	silence_media2(flags: string, viabranch: string): number;
@@ -2307,9 +2307,9 @@ interface KSR_rtpengine {
 	 */
 	start_forwarding0(): number;
 	/**
-	 * start_forwarding with a via-branch value.
+	 * start_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As start_forwarding.
 	 */
 	start_forwarding2(flags: string, viabranch: string): number;
@@ -2330,9 +2330,9 @@ interface KSR_rtpengine {
 	 */
 	stop_forwarding0(): number;
 	/**
-	 * stop_forwarding with a via-branch value.
+	 * stop_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As stop_forwarding.
 	 */
 	stop_forwarding2(flags: string, viabranch: string): number;
@@ -2348,9 +2348,9 @@ interface KSR_rtpengine {
 	 */
 	stop_media0(): number;
 	/**
-	 * stop_media with a via-branch value.
+	 * stop_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As stop_media.
 	 */
 	stop_media2(flags: string, viabranch: string): number;
@@ -2371,9 +2371,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_dtmf0(): number;
 	/**
-	 * unblock_dtmf with a via-branch value.
+	 * unblock_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As unblock_dtmf.
 	 */
 	unblock_dtmf2(flags: string, viabranch: string): number;
@@ -2389,9 +2389,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_media0(): number;
 	/**
-	 * unblock_media with a via-branch value.
+	 * unblock_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As unblock_media.
 	 */
 	unblock_media2(flags: string, viabranch: string): number;
@@ -2407,9 +2407,9 @@ interface KSR_rtpengine {
 	 */
 	unsilence_media0(): number;
 	/**
-	 * unsilence_media with a via-branch value.
+	 * unsilence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media2(flags: string, viabranch: string): number;

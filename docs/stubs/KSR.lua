@@ -2130,9 +2130,9 @@ function KSR.rtpengine.block_dtmf(flags) end
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf0() end
 
----block_dtmf with a via-branch value.
+---block_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf2(flags, viabranch) end
 
@@ -2145,9 +2145,9 @@ function KSR.rtpengine.block_media(flags) end
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media0() end
 
----block_media with a via-branch value.
+---block_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media2(flags, viabranch) end
 
@@ -2161,9 +2161,9 @@ function KSR.rtpengine.play_dtmf(flags) end
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.play_media(flags) end
 
----play_media with a via-branch value.
+---play_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As play_media.
 function KSR.rtpengine.play_media2(flags, viabranch) end
 
@@ -2176,9 +2176,9 @@ function KSR.rtpengine.rtpengine_answer(flags) end
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer0() end
 
----rtpengine_answer with a via-branch value.
+---rtpengine_answer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
 
@@ -2191,9 +2191,9 @@ function KSR.rtpengine.rtpengine_connect(flags) end
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect0() end
 
----rtpengine_connect with a via-branch value.
+---rtpengine_connect with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
@@ -2206,9 +2206,9 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
----rtpengine_delete with a via-branch value.
+---rtpengine_delete with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
 
@@ -2221,9 +2221,9 @@ function KSR.rtpengine.rtpengine_manage(flags) end
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage0() end
 
----rtpengine_manage with a via-branch value.
+---rtpengine_manage with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
@@ -2236,9 +2236,9 @@ function KSR.rtpengine.rtpengine_offer(flags) end
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer0() end
 
----rtpengine_offer with a via-branch value.
+---rtpengine_offer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
 
@@ -2251,9 +2251,9 @@ function KSR.rtpengine.rtpengine_query(flags) end
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query0() end
 
----rtpengine_query with a via-branch value.
+---rtpengine_query with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 
@@ -2301,9 +2301,9 @@ function KSR.rtpengine.silence_media(flags) end
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media0() end
 
----silence_media with a via-branch value.
+---silence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media2(flags, viabranch) end
 
@@ -2316,9 +2316,9 @@ function KSR.rtpengine.start_forwarding(flags) end
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding0() end
 
----start_forwarding with a via-branch value.
+---start_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding2(flags, viabranch) end
 
@@ -2335,9 +2335,9 @@ function KSR.rtpengine.stop_forwarding(flags) end
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding0() end
 
----stop_forwarding with a via-branch value.
+---stop_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
@@ -2350,9 +2350,9 @@ function KSR.rtpengine.stop_media(flags) end
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media0() end
 
----stop_media with a via-branch value.
+---stop_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media2(flags, viabranch) end
 
@@ -2369,9 +2369,9 @@ function KSR.rtpengine.unblock_dtmf(flags) end
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf0() end
 
----unblock_dtmf with a via-branch value.
+---unblock_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
 
@@ -2384,9 +2384,9 @@ function KSR.rtpengine.unblock_media(flags) end
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media0() end
 
----unblock_media with a via-branch value.
+---unblock_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media2(flags, viabranch) end
 
@@ -2399,9 +2399,9 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
 
----unsilence_media with a via-branch value.
+---unsilence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 

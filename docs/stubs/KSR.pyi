@@ -1369,7 +1369,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1380,7 +1380,7 @@ class _rtpengine:
         ...
 
     def block_dtmf2(self, flags: str, viabranch: str) -> int:
-        """block_dtmf with a via-branch value."""
+        """block_dtmf with the via-branch it selects."""
         ...
 
     def block_media(self, flags: str) -> int:
@@ -1392,7 +1392,7 @@ class _rtpengine:
         ...
 
     def block_media2(self, flags: str, viabranch: str) -> int:
-        """block_media with a via-branch value."""
+        """block_media with the via-branch it selects."""
         ...
 
     def play_dtmf(self, flags: str) -> int:
@@ -1404,7 +1404,7 @@ class _rtpengine:
         ...
 
     def play_media2(self, flags: str, viabranch: str) -> int:
-        """play_media with a via-branch value."""
+        """play_media with the via-branch it selects."""
         ...
 
     def rtpengine_answer(self, flags: str) -> int:
@@ -1416,7 +1416,7 @@ class _rtpengine:
         ...
 
     def rtpengine_answer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_answer with a via-branch value."""
+        """rtpengine_answer with the via-branch it selects."""
         ...
 
     def rtpengine_connect(self, flags: str) -> int:
@@ -1428,7 +1428,7 @@ class _rtpengine:
         ...
 
     def rtpengine_connect2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_connect with a via-branch value."""
+        """rtpengine_connect with the via-branch it selects."""
         ...
 
     def rtpengine_delete(self, flags: str) -> int:
@@ -1440,7 +1440,7 @@ class _rtpengine:
         ...
 
     def rtpengine_delete2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_delete with a via-branch value."""
+        """rtpengine_delete with the via-branch it selects."""
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
@@ -1452,7 +1452,7 @@ class _rtpengine:
         ...
 
     def rtpengine_manage2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_manage with a via-branch value."""
+        """rtpengine_manage with the via-branch it selects."""
         ...
 
     def rtpengine_offer(self, flags: str) -> int:
@@ -1464,7 +1464,7 @@ class _rtpengine:
         ...
 
     def rtpengine_offer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_offer with a via-branch value."""
+        """rtpengine_offer with the via-branch it selects."""
         ...
 
     def rtpengine_query(self, flags: str) -> int:
@@ -1476,7 +1476,7 @@ class _rtpengine:
         ...
 
     def rtpengine_query2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_query with a via-branch value."""
+        """rtpengine_query with the via-branch it selects."""
         ...
 
     def rtpengine_query_v(self, format: str, dst: str) -> int:
@@ -1512,7 +1512,7 @@ class _rtpengine:
         ...
 
     def silence_media2(self, flags: str, viabranch: str) -> int:
-        """silence_media with a via-branch value."""
+        """silence_media with the via-branch it selects."""
         ...
 
     def start_forwarding(self, flags: str) -> int:
@@ -1524,7 +1524,7 @@ class _rtpengine:
         ...
 
     def start_forwarding2(self, flags: str, viabranch: str) -> int:
-        """start_forwarding with a via-branch value."""
+        """start_forwarding with the via-branch it selects."""
         ...
 
     def start_recording(self) -> int:
@@ -1540,7 +1540,7 @@ class _rtpengine:
         ...
 
     def stop_forwarding2(self, flags: str, viabranch: str) -> int:
-        """stop_forwarding with a via-branch value."""
+        """stop_forwarding with the via-branch it selects."""
         ...
 
     def stop_media(self, flags: str) -> int:
@@ -1552,7 +1552,7 @@ class _rtpengine:
         ...
 
     def stop_media2(self, flags: str, viabranch: str) -> int:
-        """stop_media with a via-branch value."""
+        """stop_media with the via-branch it selects."""
         ...
 
     def stop_recording(self) -> int:
@@ -1568,7 +1568,7 @@ class _rtpengine:
         ...
 
     def unblock_dtmf2(self, flags: str, viabranch: str) -> int:
-        """unblock_dtmf with a via-branch value."""
+        """unblock_dtmf with the via-branch it selects."""
         ...
 
     def unblock_media(self, flags: str) -> int:
@@ -1580,7 +1580,7 @@ class _rtpengine:
         ...
 
     def unblock_media2(self, flags: str, viabranch: str) -> int:
-        """unblock_media with a via-branch value."""
+        """unblock_media with the via-branch it selects."""
         ...
 
     def unsilence_media(self, flags: str) -> int:
@@ -1592,7 +1592,7 @@ class _rtpengine:
         ...
 
     def unsilence_media2(self, flags: str, viabranch: str) -> int:
-        """unsilence_media with a via-branch value."""
+        """unsilence_media with the via-branch it selects."""
         ...
 
 

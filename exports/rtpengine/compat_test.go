@@ -50,12 +50,16 @@ func TestRtpengineCompat_SDPPVsExtraIDInstPV(t *testing.T) {
 	}
 	// read_sdp_pv without a value: the body goes.
 	ctx = msgCtx(t, rt, invite("compat-2", sdpBody(4000, "1")))
-	if Answer2(ctx, "", "br-2") != 1 {
+	if Answer2(ctx, "", "1") != 1 {
 		t.Fatal("answer2")
 	}
 	d = <-got
-	if d.Str("sdp") != sdpBody(4000, "1") || d.Str("via-branch") != "br-2" || d.Str("command") != "answer" {
+	if d.Str("sdp") != sdpBody(4000, "1") || d.Str("via-branch") != "z9hG4bK-compat-2" || d.Str("command") != "answer" {
 		t.Fatalf("answer2 sent %v", d)
+	}
+	// The second argument selects, as via-branch= does; a value is refused.
+	if Answer2(ctx, "", "br-2") != -1 {
+		t.Fatal("answer2 with a via-branch that is not a selector")
 	}
 }
 
@@ -114,7 +118,7 @@ func TestRtpengineCompat_QueryVForwardingConnectSet2(t *testing.T) {
 		{func() int { return StartForwarding0(ctx) }, "start forwarding"},
 		{func() int { return StopForwarding(ctx, "") }, "stop forwarding"},
 		{func() int { return Connect(ctx, "to-call-id=other") }, "connect"},
-		{func() int { return PlayMedia2(ctx, "file=/x.wav", "b1") }, "play media"},
+		{func() int { return PlayMedia2(ctx, "file=/x.wav", "auto") }, "play media"},
 	} {
 		if c.f() != 1 {
 			t.Fatalf("%s failed", c.want)

@@ -277,10 +277,18 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	if r.toTag == "" && (r.toTagForce || cmd != "delete" && !strings.Contains(cmd, "subscribe")) {
 		r.toTag = string(m.ToTag())
 	}
-	switch {
-	case via != "":
-		r.viaBranch = via
-	case r.viaSel != "":
+	if via != "" {
+		// The str,str variants' second argument selects the via-branch
+		// as the via-branch= flag does (Kamailio's
+		// parse_viabranch_with_param).
+		sel, ok := viaSelectors[via]
+		if !ok {
+			ctx.Log(core.LErr, "rtpengine: "+fn+": via-branch "+core.LogQuote(via)+": expected 1, 2, auto, extra, next, auto-next or auto-extra\n")
+			return nil, nil, false
+		}
+		r.viaSel = sel
+	}
+	if r.viaSel != "" {
 		r.viaBranch = c.viaBranch(ctx, m, r.viaSel)
 	}
 	if a := ctx.Src.Addr().Unmap(); a.IsValid() {
@@ -303,6 +311,11 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	st.last = d
 	return d, node, true
 }
+
+// viaSelectors are the via-branch values of the str,str variants, with
+// Kamailio's synonyms.
+var viaSelectors = map[string]string{"1": "1", "2": "2", "auto": "auto", "extra": "extra", "next": "next",
+	"auto-next": "auto-next", "next-auto": "auto-next", "auto-extra": "auto-extra", "extra-auto": "auto-extra"}
 
 // viaBranch reads the branch of Via 1 or 2 as via-branch= selects;
 // "extra" (and "auto-extra" in a request) is the value of extra_id_pv.
@@ -582,8 +595,8 @@ func getStat(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 }
 
 // The str,str variants (Kamailio's KEMI rtpengine_offer2 and the like):
-// flags, and the value sent as via-branch (one media session per branch),
-// as the via-branch= flag would read it from a Via header.
+// flags, and which via-branch to send (one media session per branch): 1,
+// 2, auto, extra, next, auto-next or auto-extra, as the via-branch= flag.
 
 // Offer2 is rtpengine_offer2.
 func Offer2(ctx *core.Ctx, flags, via string) int {
