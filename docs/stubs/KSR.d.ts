@@ -2087,7 +2087,7 @@ interface KSR_rtpengine {
 	/**
 	 * block_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_dtmf.
 	 */
 	block_dtmf2(flags: string, viabranch: string): number;
@@ -2105,7 +2105,7 @@ interface KSR_rtpengine {
 	/**
 	 * block_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_media.
 	 */
 	block_media2(flags: string, viabranch: string): number;
@@ -2124,7 +2124,7 @@ interface KSR_rtpengine {
 	/**
 	 * play_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As play_media.
 	 */
 	play_media2(flags: string, viabranch: string): number;
@@ -2142,7 +2142,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_answer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer2(flags: string, viabranch: string): number;
@@ -2160,7 +2160,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_connect with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_connect.
 	 */
 	rtpengine_connect2(flags: string, viabranch: string): number;
@@ -2178,7 +2178,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_delete with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_delete.
 	 */
 	rtpengine_delete2(flags: string, viabranch: string): number;
@@ -2196,7 +2196,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_manage with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage2(flags: string, viabranch: string): number;
@@ -2214,7 +2214,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_offer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_offer.
 	 */
 	rtpengine_offer2(flags: string, viabranch: string): number;
@@ -2232,7 +2232,7 @@ interface KSR_rtpengine {
 	/**
 	 * rtpengine_query with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_query.
 	 */
 	rtpengine_query2(flags: string, viabranch: string): number;
@@ -2291,7 +2291,7 @@ interface KSR_rtpengine {
 	/**
 	 * silence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As silence_media.
 	 */
 	silence_media2(flags: string, viabranch: string): number;
@@ -2309,7 +2309,7 @@ interface KSR_rtpengine {
 	/**
 	 * start_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As start_forwarding.
 	 */
 	start_forwarding2(flags: string, viabranch: string): number;
@@ -2332,7 +2332,7 @@ interface KSR_rtpengine {
 	/**
 	 * stop_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_forwarding.
 	 */
 	stop_forwarding2(flags: string, viabranch: string): number;
@@ -2350,7 +2350,7 @@ interface KSR_rtpengine {
 	/**
 	 * stop_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_media.
 	 */
 	stop_media2(flags: string, viabranch: string): number;
@@ -2373,7 +2373,7 @@ interface KSR_rtpengine {
 	/**
 	 * unblock_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_dtmf.
 	 */
 	unblock_dtmf2(flags: string, viabranch: string): number;
@@ -2391,7 +2391,7 @@ interface KSR_rtpengine {
 	/**
 	 * unblock_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_media.
 	 */
 	unblock_media2(flags: string, viabranch: string): number;
@@ -2409,7 +2409,7 @@ interface KSR_rtpengine {
 	/**
 	 * unsilence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media2(flags: string, viabranch: string): number;

@@ -2132,7 +2132,7 @@ function KSR.rtpengine.block_dtmf0() end
 
 ---block_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf2(flags, viabranch) end
 
@@ -2147,7 +2147,7 @@ function KSR.rtpengine.block_media0() end
 
 ---block_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media2(flags, viabranch) end
 
@@ -2163,7 +2163,7 @@ function KSR.rtpengine.play_media(flags) end
 
 ---play_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As play_media.
 function KSR.rtpengine.play_media2(flags, viabranch) end
 
@@ -2178,7 +2178,7 @@ function KSR.rtpengine.rtpengine_answer0() end
 
 ---rtpengine_answer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
 
@@ -2193,7 +2193,7 @@ function KSR.rtpengine.rtpengine_connect0() end
 
 ---rtpengine_connect with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
@@ -2208,7 +2208,7 @@ function KSR.rtpengine.rtpengine_delete0() end
 
 ---rtpengine_delete with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
 
@@ -2223,7 +2223,7 @@ function KSR.rtpengine.rtpengine_manage0() end
 
 ---rtpengine_manage with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
@@ -2238,7 +2238,7 @@ function KSR.rtpengine.rtpengine_offer0() end
 
 ---rtpengine_offer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
 
@@ -2253,7 +2253,7 @@ function KSR.rtpengine.rtpengine_query0() end
 
 ---rtpengine_query with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 
@@ -2303,7 +2303,7 @@ function KSR.rtpengine.silence_media0() end
 
 ---silence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media2(flags, viabranch) end
 
@@ -2318,7 +2318,7 @@ function KSR.rtpengine.start_forwarding0() end
 
 ---start_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding2(flags, viabranch) end
 
@@ -2337,7 +2337,7 @@ function KSR.rtpengine.stop_forwarding0() end
 
 ---stop_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
@@ -2352,7 +2352,7 @@ function KSR.rtpengine.stop_media0() end
 
 ---stop_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media2(flags, viabranch) end
 
@@ -2371,7 +2371,7 @@ function KSR.rtpengine.unblock_dtmf0() end
 
 ---unblock_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
 
@@ -2386,7 +2386,7 @@ function KSR.rtpengine.unblock_media0() end
 
 ---unblock_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media2(flags, viabranch) end
 
@@ -2401,7 +2401,7 @@ function KSR.rtpengine.unsilence_media0() end
 
 ---unsilence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next or auto-extra (one media session per branch).
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 

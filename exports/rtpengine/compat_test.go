@@ -61,6 +61,12 @@ func TestRtpengineCompat_SDPPVsExtraIDInstPV(t *testing.T) {
 	if Answer2(ctx, "", "br-2") != -1 {
 		t.Fatal("answer2 with a via-branch that is not a selector")
 	}
+	if Answer2(ctx, "", "none") != 1 {
+		t.Fatal("answer2 none")
+	}
+	if d = <-got; d.Str("via-branch") != "" {
+		t.Fatalf("via-branch none sent %q", d.Str("via-branch"))
+	}
 }
 
 // TestRtpengineCompat_ParamsAccepted (issue 17 item 3): every modparam of

@@ -283,7 +283,7 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 		// parse_viabranch_with_param).
 		sel, ok := viaSelectors[via]
 		if !ok {
-			ctx.Log(core.LErr, "rtpengine: "+fn+": via-branch "+core.LogQuote(via)+": expected 1, 2, auto, extra, next, auto-next or auto-extra\n")
+			ctx.Log(core.LErr, "rtpengine: "+fn+": via-branch "+core.LogQuote(via)+": expected 1, 2, auto, extra, next, auto-next, auto-extra or none\n")
 			return nil, nil, false
 		}
 		r.viaSel = sel
@@ -315,7 +315,8 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 // viaSelectors are the via-branch values of the str,str variants, with
 // Kamailio's synonyms.
 var viaSelectors = map[string]string{"1": "1", "2": "2", "auto": "auto", "extra": "extra", "next": "next",
-	"auto-next": "auto-next", "next-auto": "auto-next", "auto-extra": "auto-extra", "extra-auto": "auto-extra"}
+	"auto-next": "auto-next", "next-auto": "auto-next", "auto-extra": "auto-extra", "extra-auto": "auto-extra",
+	"none": ""}
 
 // viaBranch reads the branch of Via 1 or 2 as via-branch= selects;
 // "extra" (and "auto-extra" in a request) is the value of extra_id_pv.
