@@ -235,3 +235,56 @@ func TestRtpengineCompat_Subscribe(t *testing.T) {
 		t.Fatalf("unsubscribe sent %v", d)
 	}
 }
+
+// TestRtpengineCompat_MOS (issue 17 item 3): the mos_* params get the
+// call's MOS figures from the delete reply, over every SSRC and for the
+// side whose label mos_A_label_pv gives, as Kamailio's module prints them.
+func TestRtpengineCompat_MOS(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	b := func(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+	mos := func(m, at, pl int) string {
+		return "d" + b("MOS") + "i" + strconv.Itoa(m) + "e" + b("packet loss") + "i" + strconv.Itoa(pl) + "e" + b("reported at") + "i" + strconv.Itoa(at) + "ee"
+	}
+	reply := "d" + b("SSRC") + "d" +
+		b("111") + "d" + b("average MOS") + mos(40, 0, 2) + b("highest MOS") + mos(44, 1010, 0) + b("lowest MOS") + mos(35, 1065, 0) + "e" +
+		b("222") + "d" + b("average MOS") + mos(30, 0, 4) + b("highest MOS") + mos(41, 1020, 0) + b("lowest MOS") + mos(25, 1100, 0) + "e" +
+		"e" + b("created") + "i1000e" + b("result") + b("ok") +
+		b("tags") + "d" + b("a-mos-1") + "d" + b("label") + b("caller") + b("medias") + "ld" + b("streams") + "ld" + b("SSRC") + "i111eeeeeeee"
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			ck, _, _ := bytes.Cut(buf[:n], []byte(" "))
+			c.WriteToUDP(append(append(append([]byte(nil), ck...), ' '), reply...), from)
+		}
+	}()
+	params := sockParams("udp:127.0.0.1:" + strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port))
+	for k, v := range map[string]string{"mos_min_pv": "$avp(mmin)", "mos_min_at_pv": "$avp(mat)", "mos_max_pv": "$avp(mmax)",
+		"mos_average_pv": "$avp(mavg)", "mos_average_packetloss_pv": "$avp(mpl)", "mos_A_label_pv": "$var(la)",
+		"mos_average_A_pv": "$avp(aavg)", "mos_max_B_pv": "$avp(bmax)", "mos_B_label_pv": "$var(lb)"} {
+		params[k] = []core.Value{core.Str(v)}
+	}
+	rt := runtimeFor(t, params)
+	ctx := msgCtx(t, rt, bye("mos-1"))
+	pv.Sets(ctx, "$var(la)", "caller")
+	pv.Sets(ctx, "$var(lb)", "nobody")
+	if Delete0(ctx) != 1 {
+		t.Fatal("delete")
+	}
+	for name, want := range map[string]string{"$avp(mmin)": "2.5", "$avp(mat)": "1:40", "$avp(mmax)": "4.4",
+		"$avp(mavg)": "3.5", "$avp(mpl)": "3", "$avp(aavg)": "4.0"} {
+		if got := pv.Get(ctx, name); got.String() != want {
+			t.Errorf("%s = %v, want %s", name, got, want)
+		}
+	}
+	if got := pv.Get(ctx, "$avp(bmax)"); !got.IsNull() {
+		t.Errorf("side B (a label no tag has) got %v", got)
+	}
+}

@@ -101,6 +101,7 @@ func start(rt *core.Runtime) error {
 		}
 		*p.dst = v
 	}
+	c.mos = mosParams(rt)
 	if u := rt.Param("rtpengine", "db_url").S; u != "" {
 		return fmt.Errorf("rtpengine: db_url %q: kemi reads nodes from rtpengine_sock only (no rtpengine table yet)", u)
 	}
@@ -215,6 +216,9 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 		}
 		if node != nil && c.instPV != "" {
 			pv.Sets(ctx, c.instPV, node.URL)
+		}
+		if len(c.mos) > 0 && (cmd == "delete" || cmd == "query") {
+			setMOS(ctx, c.mos, d)
 		}
 		if cmd == "play media" && c.durationPV != "" {
 			dur, found := d.Int("duration")
