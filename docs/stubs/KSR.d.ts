@@ -2252,7 +2252,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2266,9 +2266,9 @@ interface KSR_rtpengine {
 	 */
 	block_dtmf0(): number;
 	/**
-	 * block_dtmf with a via-branch value.
+	 * block_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_dtmf.
 	 */
 	block_dtmf2(flags: string, viabranch: string): number;
@@ -2284,9 +2284,9 @@ interface KSR_rtpengine {
 	 */
 	block_media0(): number;
 	/**
-	 * block_media with a via-branch value.
+	 * block_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_media.
 	 */
 	block_media2(flags: string, viabranch: string): number;
@@ -2303,9 +2303,9 @@ interface KSR_rtpengine {
 	 */
 	play_media(flags: string): number;
 	/**
-	 * play_media with a via-branch value.
+	 * play_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As play_media.
 	 */
 	play_media2(flags: string, viabranch: string): number;
@@ -2321,9 +2321,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_answer0(): number;
 	/**
-	 * rtpengine_answer with a via-branch value.
+	 * rtpengine_answer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer2(flags: string, viabranch: string): number;
@@ -2339,9 +2339,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_connect0(): number;
 	/**
-	 * rtpengine_connect with a via-branch value.
+	 * rtpengine_connect with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_connect.
 	 */
 	rtpengine_connect2(flags: string, viabranch: string): number;
@@ -2357,9 +2357,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_delete0(): number;
 	/**
-	 * rtpengine_delete with a via-branch value.
+	 * rtpengine_delete with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_delete.
 	 */
 	rtpengine_delete2(flags: string, viabranch: string): number;
@@ -2375,9 +2375,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_manage0(): number;
 	/**
-	 * rtpengine_manage with a via-branch value.
+	 * rtpengine_manage with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage2(flags: string, viabranch: string): number;
@@ -2393,9 +2393,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_offer0(): number;
 	/**
-	 * rtpengine_offer with a via-branch value.
+	 * rtpengine_offer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_offer.
 	 */
 	rtpengine_offer2(flags: string, viabranch: string): number;
@@ -2411,9 +2411,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_query0(): number;
 	/**
-	 * rtpengine_query with a via-branch value.
+	 * rtpengine_query with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_query.
 	 */
 	rtpengine_query2(flags: string, viabranch: string): number;
@@ -2424,6 +2424,27 @@ interface KSR_rtpengine {
 	 * @returns 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 	 */
 	rtpengine_query_v(format: string, dst: string): number;
+	/**
+	 * Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine took the answer; -1 otherwise.
+	 */
+	rtpengine_subscribe_answer(flags: string): number;
+	/**
+	 * Ask rtpengine for a copy of the call's media (ng "subscribe request").
+	 * @param flags Kamailio's flag string (all, siprec, from-tag=...).
+	 * @param sdp_pv A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+	 * @param to_tag_pv A writable pseudo-variable for the subscription's to-tag; "" to skip.
+	 * @param stream_xavp An xavp name each stream is added to (leg, label, medianum); "" to skip.
+	 * @returns 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+	 */
+	rtpengine_subscribe_request(flags: string, sdp_pv: string, to_tag_pv: string, stream_xavp: string): number;
+	/**
+	 * End a subscription (ng "unsubscribe").
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine ended the subscription; -1 otherwise.
+	 */
+	rtpengine_unsubscribe(flags: string): number;
 	/**
 	 * Choose the set the following commands of this message use.
 	 * @param setid A set number from rtpengine_sock.
@@ -2449,9 +2470,9 @@ interface KSR_rtpengine {
 	 */
 	silence_media0(): number;
 	/**
-	 * silence_media with a via-branch value.
+	 * silence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As silence_media.
 	 */
 	silence_media2(flags: string, viabranch: string): number;
@@ -2467,9 +2488,9 @@ interface KSR_rtpengine {
 	 */
 	start_forwarding0(): number;
 	/**
-	 * start_forwarding with a via-branch value.
+	 * start_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As start_forwarding.
 	 */
 	start_forwarding2(flags: string, viabranch: string): number;
@@ -2490,9 +2511,9 @@ interface KSR_rtpengine {
 	 */
 	stop_forwarding0(): number;
 	/**
-	 * stop_forwarding with a via-branch value.
+	 * stop_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_forwarding.
 	 */
 	stop_forwarding2(flags: string, viabranch: string): number;
@@ -2508,9 +2529,9 @@ interface KSR_rtpengine {
 	 */
 	stop_media0(): number;
 	/**
-	 * stop_media with a via-branch value.
+	 * stop_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_media.
 	 */
 	stop_media2(flags: string, viabranch: string): number;
@@ -2531,9 +2552,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_dtmf0(): number;
 	/**
-	 * unblock_dtmf with a via-branch value.
+	 * unblock_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_dtmf.
 	 */
 	unblock_dtmf2(flags: string, viabranch: string): number;
@@ -2549,9 +2570,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_media0(): number;
 	/**
-	 * unblock_media with a via-branch value.
+	 * unblock_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_media.
 	 */
 	unblock_media2(flags: string, viabranch: string): number;
@@ -2567,9 +2588,9 @@ interface KSR_rtpengine {
 	 */
 	unsilence_media0(): number;
 	/**
-	 * unsilence_media with a via-branch value.
+	 * unsilence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media2(flags: string, viabranch: string): number;

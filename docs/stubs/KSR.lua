@@ -2287,9 +2287,9 @@ function KSR.rtpengine.block_dtmf(flags) end
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf0() end
 
----block_dtmf with a via-branch value.
+---block_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf2(flags, viabranch) end
 
@@ -2302,9 +2302,9 @@ function KSR.rtpengine.block_media(flags) end
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media0() end
 
----block_media with a via-branch value.
+---block_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media2(flags, viabranch) end
 
@@ -2318,9 +2318,9 @@ function KSR.rtpengine.play_dtmf(flags) end
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.play_media(flags) end
 
----play_media with a via-branch value.
+---play_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As play_media.
 function KSR.rtpengine.play_media2(flags, viabranch) end
 
@@ -2333,9 +2333,9 @@ function KSR.rtpengine.rtpengine_answer(flags) end
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer0() end
 
----rtpengine_answer with a via-branch value.
+---rtpengine_answer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
 
@@ -2348,9 +2348,9 @@ function KSR.rtpengine.rtpengine_connect(flags) end
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect0() end
 
----rtpengine_connect with a via-branch value.
+---rtpengine_connect with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
@@ -2363,9 +2363,9 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
----rtpengine_delete with a via-branch value.
+---rtpengine_delete with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
 
@@ -2378,9 +2378,9 @@ function KSR.rtpengine.rtpengine_manage(flags) end
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage0() end
 
----rtpengine_manage with a via-branch value.
+---rtpengine_manage with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
@@ -2393,9 +2393,9 @@ function KSR.rtpengine.rtpengine_offer(flags) end
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer0() end
 
----rtpengine_offer with a via-branch value.
+---rtpengine_offer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
 
@@ -2408,9 +2408,9 @@ function KSR.rtpengine.rtpengine_query(flags) end
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query0() end
 
----rtpengine_query with a via-branch value.
+---rtpengine_query with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 
@@ -2419,6 +2419,24 @@ function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 ---@param dst string A writable pseudo-variable ($var(q), $avp(q)).
 ---@return integer # 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 function KSR.rtpengine.rtpengine_query_v(format, dst) end
+
+---Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine took the answer; -1 otherwise.
+function KSR.rtpengine.rtpengine_subscribe_answer(flags) end
+
+---Ask rtpengine for a copy of the call's media (ng "subscribe request").
+---@param flags string Kamailio's flag string (all, siprec, from-tag=...).
+---@param sdp_pv string A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+---@param to_tag_pv string A writable pseudo-variable for the subscription's to-tag; "" to skip.
+---@param stream_xavp string An xavp name each stream is added to (leg, label, medianum); "" to skip.
+---@return integer # 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+function KSR.rtpengine.rtpengine_subscribe_request(flags, sdp_pv, to_tag_pv, stream_xavp) end
+
+---End a subscription (ng "unsubscribe").
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine ended the subscription; -1 otherwise.
+function KSR.rtpengine.rtpengine_unsubscribe(flags) end
 
 ---Choose the set the following commands of this message use.
 ---@param setid integer A set number from rtpengine_sock.
@@ -2440,9 +2458,9 @@ function KSR.rtpengine.silence_media(flags) end
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media0() end
 
----silence_media with a via-branch value.
+---silence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media2(flags, viabranch) end
 
@@ -2455,9 +2473,9 @@ function KSR.rtpengine.start_forwarding(flags) end
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding0() end
 
----start_forwarding with a via-branch value.
+---start_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding2(flags, viabranch) end
 
@@ -2474,9 +2492,9 @@ function KSR.rtpengine.stop_forwarding(flags) end
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding0() end
 
----stop_forwarding with a via-branch value.
+---stop_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
@@ -2489,9 +2507,9 @@ function KSR.rtpengine.stop_media(flags) end
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media0() end
 
----stop_media with a via-branch value.
+---stop_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media2(flags, viabranch) end
 
@@ -2508,9 +2526,9 @@ function KSR.rtpengine.unblock_dtmf(flags) end
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf0() end
 
----unblock_dtmf with a via-branch value.
+---unblock_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
 
@@ -2523,9 +2541,9 @@ function KSR.rtpengine.unblock_media(flags) end
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media0() end
 
----unblock_media with a via-branch value.
+---unblock_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media2(flags, viabranch) end
 
@@ -2538,9 +2556,9 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
 
----unsilence_media with a via-branch value.
+---unsilence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 
