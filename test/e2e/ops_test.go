@@ -316,6 +316,16 @@ func TestOps_Kamcli(t *testing.T) {
 	if out := run("ps"); !strings.Contains(out, "udp receiver") {
 		t.Errorf("kamcli ps:\n%s", out)
 	}
+	// The other commands docs/operations.md lists as working.
+	for _, c := range []struct{ args, want string }{
+		{"uptime", `"up_since"`}, {"rpcmethods", `"tm.t_uac_start"`}, {"srv info", `"version"`},
+		{"srv version", `"kemi `}, {"srv rpclist", `"ul.dump"`}, {"jsonrpc core.version", `"kemi `},
+		{"ul rm carol@127.0.0.1", `"result"`},
+	} {
+		if out := run(strings.Fields(c.args)...); !strings.Contains(out, c.want) {
+			t.Errorf("kamcli %s: no %s in\n%s", c.args, c.want, out)
+		}
+	}
 }
 
 // TestOps_Reload_SIGHUP (issue 15 item 5): SIGHUP reloads the script; a
