@@ -302,6 +302,12 @@ read_globals = {
 				fields = {
 				},
 			},
+			kex = {
+				fields = {
+					resetdebug = {},
+					setdebug = {},
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},

@@ -1041,6 +1041,21 @@ interface KSR_ipops {
 interface KSR_jsonrpcs {
 }
 
+/** Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded. */
+interface KSR_kex {
+	/**
+	 * Go back to the global log level in this worker.
+	 * @returns Always 1.
+	 */
+	resetdebug(): number;
+	/**
+	 * Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+	 * @param level The log level, -5 (L_ALERT) to 3 (L_DBG).
+	 * @returns 1 when set; -1 when level is out of range.
+	 */
+	setdebug(level: number): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -3407,6 +3422,7 @@ interface KSR_object {
 	htable: KSR_htable;
 	ipops: KSR_ipops;
 	jsonrpcs: KSR_jsonrpcs;
+	kex: KSR_kex;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;

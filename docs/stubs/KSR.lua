@@ -1256,6 +1256,19 @@ function KSR.ipops.srv_query(srvcname, pvid) end
 ---@class KSR.jsonrpcs
 KSR.jsonrpcs = {}
 
+---Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug.
+---@class KSR.kex
+KSR.kex = {}
+
+---Go back to the global log level in this worker.
+---@return integer # Always 1.
+function KSR.kex.resetdebug() end
+
+---Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+---@param level integer The log level, -5 (L_ALERT) to 3 (L_DBG).
+---@return integer # 1 when set; -1 when level is out of range.
+function KSR.kex.setdebug(level) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}

@@ -648,6 +648,18 @@ class _jsonrpcs:
     """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
 
 
+class _kex:
+    """Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded."""
+
+    def resetdebug(self) -> int:
+        """Go back to the global log level in this worker."""
+        ...
+
+    def setdebug(self, level: int) -> int:
+        """Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -2278,6 +2290,7 @@ class _KSR:
     htable: _htable
     ipops: _ipops
     jsonrpcs: _jsonrpcs
+    kex: _kex
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue

@@ -101,7 +101,7 @@ func compile(s string) (*core.Format, error) {
 // log expands format for ctx and logs it at level; fn names the KSR
 // function in errors.
 func log(ctx *core.Ctx, fn string, level int, format string) int {
-	if ctx.RT == nil || !ctx.RT.Log.Enabled(level) {
+	if ctx.RT == nil || !ctx.LogEnabled(level) {
 		return 1
 	}
 	f, err := compile(format)
