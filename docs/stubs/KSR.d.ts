@@ -3344,7 +3344,7 @@ interface KSR_x {
 	exit(): number|string|null;
 }
 
-/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
+/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored. */
 interface KSR_xlog {
 	/**
 	 * Log a format at alert level.
@@ -3384,7 +3384,7 @@ interface KSR_xlog {
 	 */
 	xlog(level: string, format: string): number;
 	/**
-	 * xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+	 * xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 	 * @param facility Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 	 * @param level A level as for xlog.
 	 * @param format Text with pseudo-variables.

@@ -3225,7 +3225,7 @@ function KSR.xlog.xinfo(format) end
 ---@return integer # 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
 function KSR.xlog.xlog(level, format) end
 
----xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+---xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 ---@param facility string Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 ---@param level string A level as for xlog.
 ---@param format string Text with pseudo-variables.

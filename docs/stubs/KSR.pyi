@@ -2233,7 +2233,7 @@ class _x:
 
 
 class _xlog:
-    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
+    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored."""
 
     def xalert(self, format: str) -> int:
         """Log a format at alert level."""
@@ -2260,7 +2260,7 @@ class _xlog:
         ...
 
     def xlog_facility(self, facility: str, level: str, format: str) -> int:
-        """xlog with a syslog facility; kemi logs to stderr, so the facility is only checked."""
+        """xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked."""
         ...
 
     def xnotice(self, format: str) -> int:
