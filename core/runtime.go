@@ -70,6 +70,9 @@ type Runtime struct {
 	// to addr reuse (add_tcp_alias, add_tcp_alias_via). Set with
 	// SendStream; false when the connection is gone.
 	AddConnAlias func(id uint64, addr netip.AddrPort) bool
+	// StreamConn is the open TCP, TLS or WebSocket connection with this
+	// id, or nil (websocket's close_conid). Set with SendStream.
+	StreamConn func(id uint64) StreamConn
 
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
@@ -86,6 +89,7 @@ type Runtime struct {
 	stops      []func()
 	started    []*ModuleSpec // modules whose start functions ran, in order
 	replyHooks []ReplyHook
+	httpHooks  []HTTPHook
 	doneHooks  atomic.Pointer[[]func(*Ctx)] // AddRequestDoneHook
 }
 

@@ -142,7 +142,7 @@ func TestGeneratedGo(t *testing.T) {
 		`Start: []core.StartFunc{start, startTimers}`,
 		`Stop: []core.StopFunc{stop}`,
 		`ReplyHooks: []core.ReplyHook{onReply}`,
-		`{Name: "reload", Doc: "Reload the table.", Call: rpcReload}`,
+		`{Name: "dm.reload", Doc: "Reload the table.", Call: rpcReload}`,
 		`Brings: []string{"extra"}`,
 		"_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDemoval",
 		"_ func(*core.Ctx, string, core.Value) error = setDemoval",

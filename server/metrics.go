@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"kemi/core"
 	"kemi/sip/transport"
@@ -126,15 +128,39 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStreamRecv, prometheus.CounterValue, float64(streamRecv))
 }
 
+// promRegistry is the server's Prometheus registry, built on first use:
+// Kamailio's statistics and Go's runtime and process metrics. Served on
+// metrics_listen and by xhttp_prom through the script's xhttp callback.
+func (s *Server) promRegistry() *prometheus.Registry {
+	s.promOnce.Do(func() {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(&statsCollector{s: s, rt: s.Setup.RT, engine: strings.TrimPrefix(s.Setup.Engine.Module, "app_")},
+			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		s.prom = reg
+	})
+	return s.prom
+}
+
+// writeMetrics writes the registry in the Prometheus text format
+// (core.Control.Metrics, for xhttp_prom).
+func (s *Server) writeMetrics(w io.Writer) error {
+	mfs, err := s.promRegistry().Gather()
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if e := enc.Encode(mf); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
 // startMetrics serves /metrics on metrics_listen when the config sets it.
 func (s *Server) startMetrics() error {
 	v, ok := s.Setup.RT.Globals["metrics_listen"]
 	if !ok || v.Kind != core.KStr || v.S == "" {
 		return nil
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&statsCollector{s: s, rt: s.Setup.RT, engine: strings.TrimPrefix(s.Setup.Engine.Module, "app_")},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := s.promRegistry()
 	ln, err := net.Listen("tcp", v.S)
 	if err != nil {
 		return fmt.Errorf("metrics_listen=%q: %w", v.S, err)

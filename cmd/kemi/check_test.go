@@ -52,11 +52,11 @@ func TestCheck_MalformedAliasIsAnError(t *testing.T) {
 func TestCheck_DBURLUnsupportedSchemeIsAnError(t *testing.T) {
 	t.Setenv("KEMI_DB", filepath.Join(t.TempDir(), "kemi.db"))
 	for _, c := range []struct{ mod, want string }{
-		{"usrloc", `modparam("usrloc", "db_url", ...): scheme "mysql" not supported; kemi supports file:///path/to/kemi.db`},
-		{"auth_db", `modparam("auth_db", "db_url", ...): scheme "mysql" not supported; kemi supports file:///path/to/kemi.db`},
+		{"usrloc", `modparam("usrloc", "db_url", ...): scheme "oracle" not supported; kemi supports file:///path/to/kemi.db`},
+		{"auth_db", `modparam("auth_db", "db_url", ...): scheme "oracle" not supported; kemi supports file:///path/to/kemi.db`},
 	} {
 		rc, out := kemiCheck(t, "loadmodule \"usrloc.so\"\nloadmodule \"auth.so\"\nloadmodule \"auth_db.so\"\n"+
-			"modparam(\""+c.mod+"\", \"db_url\", \"mysql://kamailio:kamailiorw@localhost/kamailio\")\n"+luaCfg)
+			"modparam(\""+c.mod+"\", \"db_url\", \"oracle://kamailio:kamailiorw@localhost/kamailio\")\n"+luaCfg)
 		if rc == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("%s: rc %d:\n%s", c.mod, rc, out)
 		}

@@ -2,17 +2,28 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"sort"
 
+	"kemi/internal/sqldb"
 	"kemi/internal/store"
 )
 
 const dbUsage = `usage:
   kemi db check [FILE]
+  kemi db init [-f CONFIG] [DB_URL]
+
+init creates Kamailio's tables, as kamdbctl create does, in the SQL
+database DB_URL (postgres://user:password@host:port/db or mysql://...;
+default: $KEMI_DB_URL, else the db_url of CONFIG): version, subscriber,
+location, location_attrs, aliases, address, trusted, dispatcher, acc,
+acc_cdrs, missed_calls and htable, with Kamailio 5.6's column names, types,
+indexes and version rows, so Kamailio and kemi can share the database. A
+table that exists is left as it is. The database itself must exist.
 
 check reads a kemi database file (default: the file kemi user uses:
 $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db
@@ -48,6 +59,8 @@ func dbCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return dbCheck(path, stdout, stderr)
+	case "init":
+		return dbInit(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "kemi db: unknown subcommand %q\n%s", args[0], dbUsage)
 	return 2
@@ -115,4 +128,48 @@ func warnLoosePerms(path string, stderr io.Writer) {
 		fmt.Fprintf(stderr, "warning: %s has mode %04o: group or others may read or change the subscribers' secrets; fix: chmod 600 %s\n",
 			path, mode, path)
 	}
+}
+
+func dbInit(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kemi db init", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, dbUsage) }
+	cfg := fs.String("f", "", "config file whose db_url to use")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "kemi db init: expected at most one DB_URL, got %d arguments\n%s", fs.NArg(), dbUsage)
+		return 2
+	}
+	u, err := sqlURL(fs.Arg(0), *cfg)
+	if err == nil && u == "" {
+		err = errors.New("no database: give DB_URL, set $KEMI_DB_URL or -f CONFIG")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kemi db init: %v\n", err)
+		return 2
+	}
+	db, err := sqldb.Open(u, sqldb.Options{Workers: 1})
+	if err != nil {
+		fmt.Fprintf(stderr, "kemi db init: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	created, existing, err := db.Init(sqldb.Tables)
+	if err != nil {
+		fmt.Fprintf(stderr, "kemi db init: %v\n", err)
+		return 1
+	}
+	for _, n := range created {
+		fmt.Fprintf(stdout, "created %s\n", n)
+	}
+	for _, n := range existing {
+		fmt.Fprintf(stdout, "exists  %s (left as it is)\n", n)
+	}
+	fmt.Fprintf(stdout, "%s: %d tables created, %d already there\n", db.URL, len(created), len(existing))
+	return 0
 }

@@ -200,7 +200,14 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 			}
 			cfg.WriteString("loadmodule \"" + e.mod + ".so\"\nmodparam(\"" + e.mod + "\", \"load\", \"" + script + "\")\n")
 			for _, p := range sc.Params {
-				cfg.WriteString(strings.ReplaceAll(p, "{module}", e.mod) + "\n")
+				if strings.Contains(p, "{db_url}") {
+					// No database runs here: a closed port, and sqlops
+					// starts without it (connect_mode 1).
+					p = strings.ReplaceAll(p, "{db_url}", "postgres://kemi:x@127.0.0.1:1/kemi") +
+						"\nmodparam(\"sqlops\", \"connect_mode\", 1)"
+				}
+				// {http} and {httpdown}: the scenario runner's HTTP server.
+				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9").Replace(p) + "\n")
 			}
 			cfg.WriteString("cfgengine \"" + e.eng + "\"\n")
 			path := filepath.Join(t.TempDir(), "kamailio.cfg")

@@ -17,9 +17,9 @@ import (
 )
 
 const userUsage = `usage:
-  kemi user add [-db PATH] [--plain] USER@DOMAIN [PASSWORD|-]
-  kemi user del [-db PATH] USER@DOMAIN
-  kemi user list [-db PATH]
+  kemi user add [-db PATH | -db-url URL | -f CONFIG] [--plain] USER@DOMAIN [PASSWORD|-]
+  kemi user del [-db PATH | -db-url URL | -f CONFIG] USER@DOMAIN
+  kemi user list [-db PATH | -db-url URL | -f CONFIG]
 
 Manages the subscribers auth_db checks, in kemi's database file (default:
 $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db
@@ -35,6 +35,14 @@ not the password: that works with auth_db's calculate_ha1 0 (Kamailio's
 default) for realm = DOMAIN, which is the usual case (the realm is the
 From host). --plain stores the password as well, for calculate_ha1 1 or
 realms other than DOMAIN. --ha1 is the default and accepted.
+
+With an SQL database (-db-url postgres://user:pass@host:port/db or
+mysql://..., else $KEMI_DB_URL, else auth_db's db_url in the config file
+given with -f) the subscribers are Kamailio's subscriber table (see kemi
+db init): add writes username, domain, ha1 = MD5(USER:DOMAIN:PASSWORD) and
+ha1b = MD5(USER@DOMAIN:DOMAIN:PASSWORD) as kamctl add does, and the
+password column only with --plain; a subscriber that exists is updated.
+Every node reading the table sees the change at its next check.
 `
 
 // userCmd runs `kemi user ...`.
@@ -57,6 +65,8 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	path := fs.String("db", store.DefaultPath(), "database file")
 	plain := fs.Bool("plain", false, "store the plaintext password too (calculate_ha1 1)")
 	fs.Bool("ha1", true, "store only the HA1 values (the default)")
+	dbURL := fs.String("db-url", "", "SQL database (postgres://... or mysql://...) holding Kamailio's subscriber table")
+	cfgPath := fs.String("f", "", "config file whose auth_db db_url names the SQL database")
 	// Flags may come after the positional arguments too.
 	var pos []string
 	rest := args[1:]
@@ -73,12 +83,26 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		pos = append(pos, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	db := store.Open(*path)
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "kemi user %s: %v\n", sub, err)
 		return 1
 	}
-	warnLoosePerms(*path, stderr)
+	su, err := sqlURL(*dbURL, *cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "kemi user %s: %v\n", sub, err)
+		return 2
+	}
+	var sdb *sqlUsers
+	if su != "" {
+		if sdb, err = openSQLUsers(su); err != nil {
+			return fail(err)
+		}
+		defer sdb.Close()
+	}
+	db := store.Open(*path)
+	if sdb == nil {
+		warnLoosePerms(*path, stderr)
+	}
 	switch sub {
 	case "add":
 		if len(pos) < 1 || len(pos) > 2 {
@@ -114,6 +138,13 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if *plain {
 			s.Password = pw
 		}
+		if sdb != nil {
+			if err := sdb.Put(s, pw); err != nil {
+				return fail(err)
+			}
+			fmt.Fprintf(stdout, "added %s to %s\n", s.Key(), sdb.URL)
+			return 0
+		}
 		if err := db.PutSubscriber(s); err != nil {
 			return fail(err)
 		}
@@ -124,8 +155,16 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kemi user del: expected USER@DOMAIN, got %d arguments\n", len(pos))
 			return 2
 		}
-		if _, _, err := store.SplitUser(pos[0]); err != nil {
+		user, domain, err := store.SplitUser(pos[0])
+		if err != nil {
 			return fail(err)
+		}
+		if sdb != nil {
+			if err := sdb.Delete(user, domain); err != nil {
+				return fail(err)
+			}
+			fmt.Fprintf(stdout, "deleted %s from %s\n", pos[0], sdb.URL)
+			return 0
 		}
 		if err := db.DeleteSubscriber(pos[0]); err != nil {
 			return fail(err)
@@ -137,7 +176,12 @@ func userMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kemi user list: unexpected argument %q\n", pos[0])
 			return 2
 		}
-		subs, _, err := db.Subscribers()
+		var subs []store.Subscriber
+		if sdb != nil {
+			subs, err = sdb.List()
+		} else {
+			subs, _, err = db.Subscribers()
+		}
 		if err != nil {
 			return fail(err)
 		}

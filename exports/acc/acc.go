@@ -25,6 +25,7 @@ import (
 	"kemi/core"
 	"kemi/exports/dialog"
 	"kemi/exports/tm"
+	"kemi/internal/sqldb"
 	"kemi/sip"
 )
 
@@ -50,6 +51,8 @@ type Module struct {
 	extras, cdrExtras            []extra
 	cdrEnable, cdrLog            bool
 	cdrStart, cdrEnd, cdrDur     string
+
+	db *dbBackend // db_url: Kamailio's tables
 
 	mu     sync.Mutex
 	file   *os.File
@@ -122,8 +125,15 @@ func start(rt *core.Runtime) error {
 		}
 		m.file = f
 	}
-	if u := param(rt, "db_url").S; u != "" && rt.Log != nil {
-		rt.Log.Log(core.LWarn, nil, "acc: db_url is set but the database backend is not supported yet: no records go to a database (records go to the log and json_file)")
+	if u := param(rt, "db_url").S; sqldb.IsSQL(u) {
+		if m.db, err = openDB(rt, u, m.cdrExtras, [3]string{m.cdrStart, m.cdrEnd, m.cdrDur}); err != nil {
+			return err
+		}
+		if err := m.db.db.Ping(); err != nil && rt.Log != nil {
+			rt.Log.Log(core.LErr, nil, "acc: "+err.Error()+"; records the database does not take are logged with the error")
+		}
+	} else if u != "" && rt.Log != nil {
+		rt.Log.Log(core.LWarn, nil, "acc: db_url "+core.LogQuote(u)+" is not postgres:// or mysql://: no records go to a database (records go to the log and json_file)")
 	}
 	m.pool.New = func() any { return new(evalCtx) }
 	modules.Set(rt, m)
@@ -141,6 +151,9 @@ func stop(rt *core.Runtime) {
 	m := Of(rt)
 	if m == nil {
 		return
+	}
+	if m.db != nil {
+		m.db.db.Close()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -178,7 +191,12 @@ type evalCtx struct {
 func (m *Module) onComplete(c *tm.Completion) {
 	acc := flagSet(c.Flags, m.logFlag) && (c.Code < 300 || flagSet(c.Flags, m.failedF))
 	missed := c.Inv && c.Code >= 300 && flagSet(c.Flags, m.missedFlag)
-	if !acc && !missed {
+	var dbAcc, dbMissed bool
+	if m.db != nil {
+		dbAcc = flagSet(c.Flags, m.db.flag) && (c.Code < 300 || flagSet(c.Flags, m.failedF))
+		dbMissed = c.Inv && c.Code >= 300 && flagSet(c.Flags, m.db.missedFlag)
+	}
+	if !acc && !missed && !dbAcc && !dbMissed {
 		return
 	}
 	e := m.pool.Get().(*evalCtx)
@@ -199,9 +217,17 @@ func (m *Module) onComplete(c *tm.Completion) {
 	if acc {
 		m.Write(&r)
 	}
-	if missed {
+	if dbAcc {
+		m.writeDB(&e.ctx, m.db.tableAcc, &r)
+	}
+	if missed || dbMissed {
 		r.Text = TextMissed
+	}
+	if missed {
 		m.Write(&r)
+	}
+	if dbMissed {
+		m.writeDB(&e.ctx, m.db.tableMissed, &r)
 	}
 }
 
@@ -253,6 +279,14 @@ func request(ctx *core.Ctx, comment, table string) int {
 	r.Table = table
 	if err := m.Write(&r); err != nil {
 		return -1
+	}
+	if table != "" && m.db != nil {
+		if r.Code == "" {
+			r.Code = "0"
+		}
+		if m.writeDB(ctx, table, &r) != nil {
+			return -1
+		}
 	}
 	return 1
 }

@@ -40,4 +40,10 @@ func (m *Module) cdr(d *dialog.Dialog) {
 		[2]string{"to_tag", d.ToTag})
 	r.Extra = evalExtras(&e.ctx, m.cdrExtras, r.Extra)
 	_ = m.Write(&r)
+	if m.db != nil && m.db.tableCDRs != "" {
+		ids := [3]string{m.cdrStart, m.cdrEnd, m.cdrDur}
+		if err := m.db.insertCDR(ids, d.StartTS, d.EndTS, r.Extra[6:]); err != nil {
+			m.dbFail(m.db.tableCDRs, &r, err)
+		}
+	}
 }

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "acc",
-		Doc:  "Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a \"call missed\" record, and acc_log_request/acc_request write one from the script. Records go to the log (an \"ACC:\" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. The database backend (db_url) is not supported yet.",
+		Doc:  "Transaction accounting, as Kamailio's acc module: a transaction whose request had log_flag set writes a record when its final reply goes upstream (answered; a failure only with failed_transaction_flag), an INVITE with log_missed_flag that fails writes a \"call missed\" record, and acc_log_request/acc_request write one from the script. Records go to the log (an \"ACC:\" line as Kamailio prints it, at log_level) and, when json_file is set, to a JSON-lines file. With cdr_enable and module dialog, a CDR (start_time, end_time, duration and cdr_extra) is written when a dialog ends. With db_url (postgres:// or mysql://), transactions with db_flag go to Kamailio's acc table, missed calls with db_missed_flag to missed_calls, and CDRs to cdrs_table (acc_cdrs), with db_extra (and cdr_extra) attributes as extra columns: one INSERT per record, made at once under a 2 s timeout; a record the database does not take is logged at error level with the error and the whole record, so it is never lost in silence (and acc_request/acc_db_request return -1).",
 		Params: []core.ParamSpec{
 			{Name: "log_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Message flag that marks a transaction for accounting (setflag before t_relay); -1 for none."},
 			{Name: "log_missed_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Message flag that accounts an INVITE whose final reply is a failure as a missed call; -1 for none."},
@@ -33,15 +33,31 @@ func init() {
 			{Name: "acc_time_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility; timestamps are Unix seconds."},
 			{Name: "time_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility (see acc_time_mode)."},
 			{Name: "multi_leg_info", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; not accounted."},
-			{Name: "db_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Accepted for compatibility (database backend, not supported yet)."},
-			{Name: "db_missed_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Accepted for compatibility (database backend, not supported yet)."},
-			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "Database URL. The database backend is not supported yet: a non-empty value gives a warning at load and no database records (use json_file)."},
-			{Name: "db_extra", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility (database backend, not supported yet)."},
-			{Name: "db_table_acc", Type: core.TStr, Default: core.Str("acc"), Doc: "Accepted for compatibility (database backend)."},
-			{Name: "db_table_missed_calls", Type: core.TStr, Default: core.Str("missed_calls"), Doc: "Accepted for compatibility (database backend)."},
-			{Name: "db_insert_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility (database backend)."},
+			{Name: "db_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Message flag that marks a transaction for the database (db_table_acc); failed_transaction_flag applies as for log_flag; -1 for none."},
+			{Name: "db_missed_flag", Type: core.TInt, Default: core.Int(-1), Doc: "Message flag that writes an INVITE whose final reply is a failure to db_table_missed_calls; -1 for none."},
+			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "postgres://user:password@host:port/db or mysql://...: the database of Kamailio's acc tables. Another scheme gives a warning at load and no database records."},
+			{Name: "db_extra", Type: core.TStr, Default: core.Str(""), Doc: "Extra columns of database records, name=$pv pairs separated by ; (name is the column), evaluated on the request."},
+			{Name: "db_table_acc", Type: core.TStr, Default: core.Str("acc"), Doc: "Table of accounted transactions."},
+			{Name: "db_table_missed_calls", Type: core.TStr, Default: core.Str("missed_calls"), Doc: "Table of missed calls."},
+			{Name: "db_insert_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility; records are inserted one by one, at once (Kamailio's 0)."},
+			{Name: "cdrs_table", Type: core.TStr, Default: core.Str(""), Doc: "Table of CDRs (Kamailio's acc_cdrs) with db_url and cdr_enable: cdr_start_id, cdr_end_id (times), cdr_duration_id (seconds) and the cdr_extra attributes as columns; \"\" for none, as in Kamailio."},
+			{Name: "acc_method_column", Type: core.TStr, Default: core.Str("method"), Doc: "Column of the method."},
+			{Name: "acc_from_tag_column", Type: core.TStr, Default: core.Str("from_tag"), Doc: "Column of the From tag."},
+			{Name: "acc_to_tag_column", Type: core.TStr, Default: core.Str("to_tag"), Doc: "Column of the To tag."},
+			{Name: "acc_callid_column", Type: core.TStr, Default: core.Str("callid"), Doc: "Column of the Call-ID."},
+			{Name: "acc_sip_code_column", Type: core.TStr, Default: core.Str("sip_code"), Doc: "Column of the status code."},
+			{Name: "acc_sip_reason_column", Type: core.TStr, Default: core.Str("sip_reason"), Doc: "Column of the reason phrase."},
+			{Name: "acc_time_column", Type: core.TStr, Default: core.Str("time"), Doc: "Column of the time (a date and time, local)."},
 		},
 		Exports: []*core.Export{
+			{
+				Module:  "acc",
+				Name:    "acc_db_request",
+				Params:  kemiArgs_acc_db_request,
+				Returns: core.TInt,
+				Native:  "acc_db_request",
+				Call:    kemi_acc_db_request,
+			},
 			{
 				Module:  "acc",
 				Name:    "acc_log_request",
@@ -62,6 +78,16 @@ func init() {
 		Start: []core.StartFunc{start},
 		Stop:  []core.StopFunc{stop},
 	})
+}
+
+var kemiArgs_acc_db_request = []core.Type{core.TStr, core.TStr}
+
+// kemi_acc_db_request adapts KSR.acc.acc_db_request to DBRequest.
+func kemi_acc_db_request(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.acc.acc_db_request", kemiArgs_acc_db_request, core.KindNames(args)))
+	}
+	return core.Int(int64(DBRequest(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_acc_log_request = []core.Type{core.TStr}
@@ -86,6 +112,7 @@ func kemi_acc_request(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/acc/module.yaml.
 var (
+	_ func(*core.Ctx, string, string) int = DBRequest
 	_ func(*core.Ctx, string) int         = LogRequest
 	_ func(*core.Ctx, string, string) int = Request
 	_ func(*core.Runtime) error           = start

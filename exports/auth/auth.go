@@ -45,6 +45,16 @@ type Secrets interface {
 	HA1(ctx *core.Ctx, user, realm []byte, alg Alg, dst, buf []byte) (out, newBuf []byte, ok bool)
 }
 
+// FailingSecrets is a Secrets that can fail to look a user up (an SQL
+// database that does not answer): after HA1 said !ok, Failed tells an
+// error (the check returns Error, -1, and the reason is logged) from an
+// unknown user (UserUnknown, -3), so an outage never passes for a
+// wrong user name.
+type FailingSecrets interface {
+	Secrets
+	Failed(ctx *core.Ctx) (reason string, failed bool)
+}
+
 // state is the per-runtime module state.
 type state struct {
 	nonces   *nonces
@@ -312,6 +322,12 @@ func Check(ctx *core.Ctx, realm []byte, hdr sip.HdrID, sec Secrets, checkUser bo
 	}
 	st.ha1, st.buf, ok = sec.HA1(ctx, cred.Username, realm, d.alg, st.ha1[:0], st.buf)
 	if !ok {
+		if fs, can := sec.(FailingSecrets); can {
+			if reason, failed := fs.Failed(ctx); failed {
+				ctx.Log(core.LErr, "auth: looking up "+core.LogQuote(cred.Username)+" in realm "+core.LogQuote(realm)+": "+reason+"\n")
+				return Error
+			}
+		}
 		ctx.Log(core.LNotice, "auth: unknown user "+core.LogQuote(cred.Username)+" in realm "+core.LogQuote(realm)+"\n")
 		return UserUnknown
 	}

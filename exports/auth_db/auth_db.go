@@ -19,6 +19,7 @@ import (
 
 	"kemi/core"
 	"kemi/exports/auth"
+	"kemi/internal/sqldb"
 	"kemi/internal/store"
 	"kemi/sip"
 )
@@ -42,6 +43,7 @@ type DB struct {
 	badStamp  store.Stamp // the file's state when a poll last failed
 	failing   bool
 	log       *core.Logger
+	sql       *sqlSubs // set when db_url names PostgreSQL or MySQL
 
 	stopPoll, pollDone chan struct{} // the watcher's; nil when none runs
 }
@@ -72,7 +74,18 @@ const pollInterval = time.Second
 // start checks db_url, reads the subscribers and starts the watcher
 // (start: in module.yaml).
 func start(rt *core.Runtime) error {
-	if v := rt.Param("auth_db", "db_url"); v.Kind == core.KStr {
+	if v := rt.Param("auth_db", "db_url"); v.Kind == core.KStr && sqldb.IsSQL(v.S) && rt.Param("auth_db", "db_path").S == "" {
+		s, err := openSQL(rt, v.S)
+		if err != nil {
+			return err
+		}
+		d := get(rt)
+		d.sql = s
+		if err := s.db.Ping(); err != nil {
+			d.logf(core.LErr, "auth_db: "+err.Error()+"; each check fails (-1) until the database answers")
+		}
+		return nil
+	} else if v.Kind == core.KStr {
 		if err := store.CheckURL("auth_db", v.S); err != nil {
 			return err
 		}
@@ -108,6 +121,10 @@ func start(rt *core.Runtime) error {
 
 // stop ends the watcher (stop: in module.yaml).
 func stop(rt *core.Runtime) {
+	if d := dbs.Peek(rt); d != nil && d.sql != nil {
+		d.sql.db.Close()
+		d.sql = nil
+	}
 	if d := dbs.Peek(rt); d != nil && d.stopPoll != nil {
 		close(d.stopPoll)
 		<-d.pollDone
@@ -240,22 +257,33 @@ func (d *DB) HA1(_ *core.Ctx, user, realm []byte, alg auth.Alg, dst, buf []byte)
 
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
+// secrets is what a check of table runs against: the SQL table when
+// db_url names one, else the subscribers of kemi's file.
+func secrets(ctx *core.Ctx, table string) auth.Secrets {
+	d := get(ctx.RT)
+	if d.sql != nil {
+		sqlMsgs.Get(ctx).table = table
+		return d.sql
+	}
+	return d
+}
+
 // AuthCheck is auth_check(realm, table, flags).
 func AuthCheck(ctx *core.Ctx, realm, table string, flags int) int {
 	if ctx.Msg == nil {
 		return auth.Error
 	}
-	return auth.Check(ctx, bytesOf(realm), auth.CredHeader(ctx.Msg), get(ctx.RT), flags&1 != 0, nil)
+	return auth.Check(ctx, bytesOf(realm), auth.CredHeader(ctx.Msg), secrets(ctx, table), flags&1 != 0, nil)
 }
 
 // WWWAuthenticate is www_authenticate(realm, table).
 func WWWAuthenticate(ctx *core.Ctx, realm, table string) int {
-	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, get(ctx.RT), false, nil)
+	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, secrets(ctx, table), false, nil)
 }
 
 // WWWAuthenticateMethod is www_authenticate_method(realm, table, method).
 func WWWAuthenticateMethod(ctx *core.Ctx, realm, table, method string) int {
-	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, get(ctx.RT), false, bytesOf(method))
+	return auth.Check(ctx, bytesOf(realm), sip.HdrAuthorization, secrets(ctx, table), false, bytesOf(method))
 }
 
 // IsSubscriber is is_subscriber(uri, table, flags).
@@ -264,7 +292,18 @@ func IsSubscriber(ctx *core.Ctx, uri, table string, flags int) int {
 	if err != nil || len(u.User) == 0 {
 		return -1
 	}
-	if sub, _ := get(ctx.RT).find(u.User, u.Host, nil); sub != nil {
+	d := get(ctx.RT)
+	if d.sql != nil {
+		ok, err := d.sql.exists(ctx, table, u.User, u.Host)
+		if err != nil {
+			ctx.Log(core.LErr, "auth_db.is_subscriber: "+err.Error()+"\n")
+		}
+		if ok {
+			return 1
+		}
+		return -1
+	}
+	if sub, _ := d.find(u.User, u.Host, nil); sub != nil {
 		return 1
 	}
 	return -1

@@ -72,6 +72,12 @@ var nonceRE = regexp.MustCompile(`nonce="([^"]+)"`)
 // auth_check; alg picks the digest.
 func login(t testing.TB, rt *core.Runtime, user, pass string, alg auth.Alg) int {
 	t.Helper()
+	return loginFlags(t, rt, user, pass, alg, 1)
+}
+
+// loginFlags is login with auth_check's flags.
+func loginFlags(t testing.TB, rt *core.Runtime, user, pass string, alg auth.Alg, flags int) int {
+	t.Helper()
 	rec := ksrtest.NewRecorder()
 	if auth.SetAlgorithm(msgCtx(t, rt, register(user), nil), alg.String()) != 1 {
 		t.Fatal("auth_algorithm")
@@ -88,7 +94,7 @@ func login(t testing.TB, rt *core.Runtime, user, pass string, alg auth.Alg) int 
 	resp := h(ha1 + ":" + nonce + ":00000001:abc:auth:" + h("REGISTER:sip:example.com"))
 	cred := `Authorization: Digest username="` + user + `", realm="example.com", nonce="` + nonce +
 		`", uri="sip:example.com", response="` + resp + `", algorithm=` + alg.String() + `, qop=auth, nc=00000001, cnonce="abc"`
-	return AuthCheck(msgCtx(t, rt, register(user, cred), nil), "example.com", "subscriber", 1)
+	return AuthCheck(msgCtx(t, rt, register(user, cred), nil), "example.com", "subscriber", flags)
 }
 
 func TestAuthCheck(t *testing.T) {

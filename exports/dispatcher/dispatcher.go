@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"kemi/core"
+	"kemi/internal/sqldb"
 )
 
 // MaxFailover bounds the failover list of one message (Kamailio's XAVP
@@ -48,6 +49,8 @@ type Module struct {
 
 	path string
 	opt  ParseOptions
+	db   *sqldb.DB // db_url: the sets come from this database's table
+	dbQ  string    // the SELECT of the sets
 
 	flags, useDefault, forceDst int
 	hashFmt                     *core.Format
@@ -101,6 +104,9 @@ func start(rt *core.Runtime) error {
 // module.yaml).
 func stop(rt *core.Runtime) {
 	m := Of(rt)
+	if m != nil && m.db != nil {
+		m.db.Close()
+	}
 	if m == nil || m.prober == nil {
 		return
 	}
@@ -125,7 +131,12 @@ func replyHook(ctx *core.Ctx) bool {
 func newModule(rt *core.Runtime) (*Module, error) {
 	m := &Module{rt: rt}
 	if u := param(rt, "db_url").S; u != "" {
-		return nil, fmt.Errorf(`modparam("dispatcher", "db_url", %s): the database backend of dispatcher is not supported yet; use list_file`, core.LogQuote(u))
+		if !sqldb.IsSQL(u) {
+			return nil, fmt.Errorf(`modparam("dispatcher", "db_url", %s): expected postgres://user:password@host:port/db or mysql://..., or list_file`, core.LogQuote(redactURL(u)))
+		}
+		if err := m.openSQL(rt, u); err != nil {
+			return nil, err
+		}
 	}
 	m.path = param(rt, "list_file").S
 	m.flags = int(param(rt, "flags").I)
@@ -192,7 +203,7 @@ func newModule(rt *core.Runtime) (*Module, error) {
 		m.tx = newTxTable()
 	}
 	l, err := m.load()
-	if err != nil && len(rt.ParamValues("dispatcher", "list_file")) == 0 && errors.Is(err, fs.ErrNotExist) {
+	if err != nil && m.db == nil && len(rt.ParamValues("dispatcher", "list_file")) == 0 && errors.Is(err, fs.ErrNotExist) {
 		// No list_file given and no default file: no sets, as a config
 		// that loads the module only for ds_is_from_list of a later
 		// reload, or a tool loading every module, expects.
@@ -209,8 +220,11 @@ func newModule(rt *core.Runtime) (*Module, error) {
 	return m, nil
 }
 
-// load reads and parses the list file.
+// load reads and parses the list file, or the table when db_url is set.
 func (m *Module) load() (*List, error) {
+	if m.db != nil {
+		return m.loadSQL()
+	}
 	f, err := os.Open(m.path)
 	if err != nil {
 		return nil, fmt.Errorf(`modparam("dispatcher", "list_file"): %w`, err)

@@ -159,12 +159,18 @@ func TestHardening_ListFileTooBigIsRefused(t *testing.T) {
 	}
 }
 
-func TestListFile_DBURLNotSupportedYet(t *testing.T) {
+// A db_url whose database does not answer stops the start, naming the
+// URL without its password; a scheme kemi cannot read is an error too.
+func TestListFile_DBURLUnreachable(t *testing.T) {
 	ctx := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("dispatcher"))
-	ctx.RT.Params = map[string]map[string][]core.Value{"dispatcher": {"db_url": {core.Str("mysql://u:p@localhost/kamailio")}}}
+	ctx.RT.Params = map[string]map[string][]core.Value{"dispatcher": {"db_url": {core.Str("mysql://u:secretpw@127.0.0.1:1/kamailio")}}}
 	err := start(ctx.RT)
-	if err == nil || !strings.Contains(err.Error(), "database backend of dispatcher is not supported yet; use list_file") {
+	if err == nil || !strings.Contains(err.Error(), "dispatcher: loading the sets") || strings.Contains(err.Error(), "secretpw") {
 		t.Fatalf("db_url: %v", err)
+	}
+	ctx.RT.Params = map[string]map[string][]core.Value{"dispatcher": {"db_url": {core.Str("text:///etc/kamailio/db")}}}
+	if err := start(ctx.RT); err == nil || !strings.Contains(err.Error(), "expected postgres://") {
+		t.Fatalf("db_url text://: %v", err)
 	}
 }
 

@@ -53,8 +53,8 @@ func TestKamailioConfig_DispatcherParamsReadUnchanged(t *testing.T) {
 	if m == nil || len(m.List().Set(1).Dests) != 3 {
 		t.Fatalf("sets: %+v", m)
 	}
-	if _, err := loadCfg(t, kamailioParams+`modparam("dispatcher", "db_url", "mysql://kamailio:kamailiorw@localhost/kamailio")`+"\n"); err == nil ||
-		!strings.Contains(err.Error(), "database backend of dispatcher is not supported yet") {
+	if _, err := loadCfg(t, kamailioParams+`modparam("dispatcher", "db_url", "mysql://kamailio:kamailiorw@127.0.0.1:1/kamailio")`+"\n"); err == nil ||
+		!strings.Contains(err.Error(), "dispatcher: loading the sets") {
 		t.Errorf("db_url: %v", err)
 	}
 }

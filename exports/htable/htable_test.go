@@ -51,22 +51,28 @@ func TestParseDef(t *testing.T) {
 		t.Errorf("cnt parsed as %+v with %d shards", tb, len(tb.shards))
 	}
 	for def, want := range map[string]string{
-		"ipban":             `no "=>"`,
-		"=>size=4":          "expected a table name",
-		"a b=>size=4":       "table name",
-		"t=>size=x":         "size=x: expected an integer",
-		"t=>autoexpire=-1":  "autoexpire=-1",
-		"t=>size":           "expected name=value",
-		"t=>dbtable=htable": "kemi has no database",
-		"t=>dmqreplicate=1": "no DMQ",
-		"t=>colour=red":     `unknown attribute "colour"`,
-		"t=>initval=ten":    "initval=ten",
-		"t=>updateexpire=2": "updateexpire=2",
+		"ipban":                        `no "=>"`,
+		"=>size=4":                     "expected a table name",
+		"a b=>size=4":                  "table name",
+		"t=>size=x":                    "size=x: expected an integer",
+		"t=>autoexpire=-1":             "autoexpire=-1",
+		"t=>size":                      "expected name=value",
+		"t=>dbtable=ht;x":              "dbtable=ht;x",
+		"t=>dbtable=h t":               "dbtable=h t: expected a table name",
+		"t=>dbtable=htable;cols='a,b'": "remove cols",
+		"t=>dbmode=1":                  "needs dbtable",
+		"t=>dmqreplicate=1":            "no DMQ",
+		"t=>colour=red":                `unknown attribute "colour"`,
+		"t=>initval=ten":               "initval=ten",
+		"t=>updateexpire=2":            "updateexpire=2",
 	} {
 		_, err := ParseDef(def)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), def) {
 			t.Errorf("ParseDef(%q) = %v, want an error quoting it with %q", def, err, want)
 		}
+	}
+	if tb, err := ParseDef("t=>dbtable=htable;dbmode=1"); err != nil || tb.DBTable != "htable" || tb.DBMode != 1 {
+		t.Errorf("dbtable and dbmode: %+v %v", tb, err)
 	}
 	if _, err := ParseDef("t=>dmqreplicate=0;dbmode=0;cols='a,b'"); err != nil {
 		t.Errorf("database attributes without dbtable: %v", err)

@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"kemi/core"
+	"kemi/internal/sqldb"
 )
 
 // Record is one address record.
@@ -169,8 +172,8 @@ func (t *Table) match(group int, addr netip.Addr, host string, port int) (*Recor
 }
 
 type state struct {
-	table   *Table
-	trusted map[string][]Trusted // by source address text
+	table   atomic.Pointer[Table] // swapped whole by permissions.addressReload
+	trusted map[string][]Trusted  // by source address text
 	tagSet  core.PVSetter
 	tagArg  string
 	tagAll  bool // peer_tag_mode 1: every matching trusted record
@@ -211,6 +214,11 @@ func Load(rt *core.Runtime) (*Table, error) {
 			t.add(r)
 		}
 	}
+	if db := rt.Param("permissions", "db_url"); db.Kind == core.KStr && sqldb.IsSQL(db.S) {
+		if err := loadSQL(rt, db.S, t); err != nil {
+			return nil, err
+		}
+	}
 	if max := rt.Param("permissions", "max_subnets"); max.Kind == core.KInt && len(t.subnets) > int(max.I) {
 		return nil, fmt.Errorf("permissions: %d subnet records, more than max_subnets %d", len(t.subnets), max.I)
 	}
@@ -226,7 +234,8 @@ func start(rt *core.Runtime) error {
 	if err != nil {
 		return err
 	}
-	st := &state{table: t, trusted: trusted, tagAll: rt.Param("permissions", "peer_tag_mode").I == 1}
+	st := &state{trusted: trusted, tagAll: rt.Param("permissions", "peer_tag_mode").I == 1}
+	st.table.Store(t)
 	if v := rt.Param("permissions", "peer_tag_avp"); v.Kind == core.KStr && v.S != "" {
 		name, arg, ok := core.SplitPV(v.S)
 		if !ok || core.LookupPVSetter(name) == nil {
@@ -234,7 +243,7 @@ func start(rt *core.Runtime) error {
 		}
 		st.tagSet, st.tagArg = core.LookupPVSetter(name), arg
 	}
-	if db := rt.Param("permissions", "db_url"); db.Kind == core.KStr && db.S != "" && t.Len() == 0 && rt.Log != nil {
+	if db := rt.Param("permissions", "db_url"); db.Kind == core.KStr && db.S != "" && !sqldb.IsSQL(db.S) && t.Len() == 0 && rt.Log != nil {
 		rt.Log.Log(core.LWarn, nil, "permissions: db_url is set but kemi has no database for the address table; "+
 			"set address_file (Kamailio's address file format): no address is allowed until then\n")
 	}
@@ -252,7 +261,7 @@ func check(ctx *core.Ctx, group int, addr netip.Addr, host string, port int) (*R
 		ctx.Log(core.LErr, "permissions: the module was not started\n")
 		return nil, false
 	}
-	r, ok := st.table.match(group, addr, host, port)
+	r, ok := st.table.Load().match(group, addr, host, port)
 	if ok && r.Tag != "" && st.tagSet != nil {
 		if err := st.tagSet(ctx, st.tagArg, core.Str(r.Tag)); err != nil {
 			ctx.Log(core.LErr, "permissions: peer_tag_avp: "+core.LogValue(err.Error())+"\n")
@@ -322,4 +331,120 @@ func AllowAddressGroup(ctx *core.Ctx, address string, port int) int {
 		return r.Group
 	}
 	return -1
+}
+
+// loadSQL adds the rows of Kamailio's address table (address_table,
+// with the grp_col, ip_addr_col, mask_col, port_col and tag_col
+// columns) to t. A row that does not parse stops the load, naming it.
+func loadSQL(rt *core.Runtime, url string, t *Table) error {
+	p := func(name string) string { return rt.Param("permissions", name).S }
+	names := []string{"address_table", "grp_col", "ip_addr_col", "mask_col", "port_col", "tag_col"}
+	for _, n := range names {
+		if !validIdent(p(n)) {
+			return fmt.Errorf(`modparam("permissions", %q, %q): want a table or column name (letters, digits, _)`, n, p(n))
+		}
+	}
+	db, err := sqldb.Shared(url, sqldb.Options{Workers: 1})
+	if err != nil {
+		return fmt.Errorf(`modparam("permissions", "db_url"): %w`, err)
+	}
+	defer db.Close()
+	q := fmt.Sprintf("SELECT %s, %s, %s, %s, %s FROM %s", db.Quote(p("grp_col")), db.Quote(p("ip_addr_col")),
+		db.Quote(p("mask_col")), db.Quote(p("port_col")), db.Quote(p("tag_col")), db.Quote(p("address_table")))
+	rows, done, err := db.Query(q)
+	if err != nil {
+		return fmt.Errorf("permissions: loading the address table: %w", err)
+	}
+	defer done()
+	defer rows.Close()
+	for rows.Next() {
+		var grp, mask, port int64
+		var ip string
+		var tag *string
+		if err := rows.Scan(&grp, &ip, &mask, &port, &tag); err != nil {
+			return fmt.Errorf("permissions: %s table %s: %w", db.URL, p("address_table"), err)
+		}
+		r, ok, err := ParseRecord(fmt.Sprintf("%d %s %d %d", grp, ip, mask, port))
+		if err == nil && !ok {
+			err = fmt.Errorf("no address")
+		}
+		if err != nil {
+			return fmt.Errorf("permissions: %s table %s: row grp=%d ip_addr=%q mask=%d port=%d: %w", db.URL, p("address_table"), grp, ip, mask, port, err)
+		}
+		if tag != nil {
+			r.Tag = *tag
+		}
+		t.add(r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("permissions: loading the address table: %w", err)
+	}
+	return nil
+}
+
+// validIdent says whether s may be used as a table or column name.
+func validIdent(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// permissions.addressReload: read the address records again (file,
+// modparams and the database table); on an error the running records
+// stay and the error is the answer.
+func rpcAddressReload(rt *core.Runtime, _ []core.Value) (any, error) {
+	st := states.Peek(rt)
+	if st == nil {
+		return nil, fmt.Errorf("permissions.addressReload: the module was not started")
+	}
+	t, err := Load(rt)
+	if err != nil {
+		return nil, fmt.Errorf("permissions.addressReload: %w; the %d records loaded before stay", err, st.table.Load().Len())
+	}
+	st.table.Store(t)
+	return "Reload OK", nil
+}
+
+// permissions.addressDump: the records, as Kamailio's
+// [{"table": ..., "group", "ip", "port", "mask", "tag"}].
+func rpcAddressDump(rt *core.Runtime, _ []core.Value) (any, error) {
+	st := states.Peek(rt)
+	if st == nil {
+		return nil, fmt.Errorf("permissions.addressDump: the module was not started")
+	}
+	t := st.table.Load()
+	var recs []Record
+	for _, rs := range t.exact {
+		recs = append(recs, rs...)
+	}
+	recs = append(recs, t.subnets...)
+	for _, rs := range t.domains {
+		recs = append(recs, rs...)
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		a, b := recs[i], recs[j]
+		if a.Group != b.Group {
+			return a.Group < b.Group
+		}
+		if a.Prefix != b.Prefix {
+			return a.Prefix.String() < b.Prefix.String()
+		}
+		return a.Domain < b.Domain
+	})
+	out := []any{}
+	for _, r := range recs {
+		ip, mask := r.Domain, 0
+		if r.Prefix.IsValid() {
+			ip, mask = r.Prefix.Addr().String(), r.Prefix.Bits()
+		}
+		out = append(out, map[string]any{"group": r.Group, "ip": ip, "mask": mask, "port": r.Port, "tag": r.Tag})
+	}
+	return out, nil
 }

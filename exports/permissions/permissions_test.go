@@ -45,7 +45,7 @@ func TestAllowSourceAddress(t *testing.T) {
 		"address":      {core.Str("4 203.0.113.0/28")},
 		"peer_tag_avp": {core.Str("$avp(peer)")},
 	})
-	if n := stateOf(ctx).table.Len(); n != 6 {
+	if n := stateOf(ctx).table.Load().Len(); n != 6 {
 		t.Fatalf("%d records loaded, want 6", n)
 	}
 	for _, c := range []struct {
@@ -128,9 +128,20 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestNoRecordsDenies(t *testing.T) {
-	ctx := setup(t, map[string][]core.Value{"db_url": {core.Str("mysql://kamailio:kamailiorw@localhost/kamailio")}})
+	ctx := setup(t, map[string][]core.Value{"db_url": {core.Str("text:///etc/kamailio/dbtext")}})
 	if AllowSourceAddress(ctx, 1) != -1 || AllowSourceAddressGroup(ctx) != -1 {
 		t.Error("an empty table allowed an address")
+	}
+}
+
+// An SQL database that does not answer at start stops the start, as in
+// Kamailio, naming the URL (without the password).
+func TestSQL_PermissionsDatabaseDownAtStart(t *testing.T) {
+	ctx := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("permissions"))
+	ctx.RT.Params = map[string]map[string][]core.Value{"permissions": {"db_url": {core.Str("mysql://kamailio:kamailiorw@127.0.0.1:1/kamailio")}}}
+	err := start(ctx.RT)
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || strings.Contains(err.Error(), "kamailiorw") {
+		t.Errorf("start with the database down: %v", err)
 	}
 }
 

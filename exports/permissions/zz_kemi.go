@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "permissions",
-		Doc:  "Source address authorization, as Kamailio's permissions module: address groups (the \"address\" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. kemi has no database for it: records come from address_file, in Kamailio's address file format, and from address modparams, one record each; both load at start (a bad record stops the load and names its line). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With db_url set and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet.",
+		Doc:  "Source address authorization, as Kamailio's permissions module: address groups (the \"address\" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. Records come from Kamailio's address table when db_url names PostgreSQL or MySQL (address_table and the *_col params), from address_file, in Kamailio's address file format, and from address modparams, one record each; all load at start (a bad record stops the load and names it) and again on the RPC permissions.addressReload (an error keeps the running records). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With a db_url of another scheme and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet.",
 		Params: []core.ParamSpec{
 			{Name: "address_file", Type: core.TStr, Default: core.Str(""), Doc: "File of address records, one a line: `group address [netmask [port [tag]]]`, '#' starts a comment. address is an IPv4 or IPv6 address (or address/netmask) or a domain name; netmask 0 or absent means the whole address; port 0 or absent means any port; tag is one token."},
 			{Name: "address", Type: core.TStr, Default: core.Str(""), Doc: "kemi: one address record, in the address_file format, such as \"1 10.0.0.0 8 0 office\".", Multi: true},
@@ -15,14 +15,14 @@ func init() {
 			{Name: "peer_tag_mode", Type: core.TInt, Default: core.Int(0), Doc: "0: allow_trusted sets the tag of the first matching trusted record; 1: of every matching one (appended to the AVP), and returns how many matched. Address checks always use the first match."},
 			{Name: "trusted_file", Type: core.TStr, Default: core.Str(""), Doc: "kemi: file of trusted records, one a line: `src_ip proto [from_pattern [ruri_pattern [tag [priority]]]]`, the columns of Kamailio's trusted table. proto is any, udp, tcp, tls, ws or wss; a pattern is a regular expression (RE2 syntax, like POSIX extended; Kamailio uses POSIX basic) matched against the From URI or the Request-URI, \"-\" for any; higher priority records are tried first."},
 			{Name: "trusted", Type: core.TStr, Default: core.Str(""), Doc: "kemi: one trusted record, in the trusted_file format, such as \"192.0.2.5 udp ^sip:.*@carrier.example$ - carrier 10\".", Multi: true},
-			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "Accepted; kemi reads no address table from a database (see address_file)."},
+			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "postgres://user:pass@host:port/db or mysql://...: the address table is read from there (the trusted table is not: see trusted_file). Other schemes are accepted and read nothing."},
 			{Name: "db_mode", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; records are always cached in memory."},
-			{Name: "address_table", Type: core.TStr, Default: core.Str("address"), Doc: "Accepted; see db_url."},
-			{Name: "grp_col", Type: core.TStr, Default: core.Str("grp"), Doc: "Accepted; see db_url."},
-			{Name: "ip_addr_col", Type: core.TStr, Default: core.Str("ip_addr"), Doc: "Accepted; see db_url."},
-			{Name: "mask_col", Type: core.TStr, Default: core.Str("mask"), Doc: "Accepted; see db_url."},
-			{Name: "port_col", Type: core.TStr, Default: core.Str("port"), Doc: "Accepted; see db_url."},
-			{Name: "tag_col", Type: core.TStr, Default: core.Str("tag"), Doc: "Accepted; see db_url."},
+			{Name: "address_table", Type: core.TStr, Default: core.Str("address"), Doc: "The address table in the db_url database."},
+			{Name: "grp_col", Type: core.TStr, Default: core.Str("grp"), Doc: "Its group column."},
+			{Name: "ip_addr_col", Type: core.TStr, Default: core.Str("ip_addr"), Doc: "Its address column (an IP address or a domain name)."},
+			{Name: "mask_col", Type: core.TStr, Default: core.Str("mask"), Doc: "Its netmask column."},
+			{Name: "port_col", Type: core.TStr, Default: core.Str("port"), Doc: "Its port column (0: any port)."},
+			{Name: "tag_col", Type: core.TStr, Default: core.Str("tag"), Doc: "Its tag column."},
 			{Name: "trusted_table", Type: core.TStr, Default: core.Str("trusted"), Doc: "Accepted; see db_url."},
 			{Name: "source_col", Type: core.TStr, Default: core.Str("src_ip"), Doc: "Accepted; see db_url."},
 			{Name: "proto_col", Type: core.TStr, Default: core.Str("proto"), Doc: "Accepted; see db_url."},
@@ -31,7 +31,7 @@ func init() {
 			{Name: "priority_col", Type: core.TStr, Default: core.Str("priority"), Doc: "Accepted; see db_url."},
 			{Name: "max_subnets", Type: core.TInt, Default: core.Int(512), Doc: "Upper bound on subnet records; more is a load error, as in Kamailio."},
 			{Name: "load_backends", Type: core.TInt, Default: core.Int(0), Doc: "Accepted; kemi loads the address records whatever the value."},
-			{Name: "reload_delta", Type: core.TInt, Default: core.Int(5), Doc: "Accepted; records load once, at start."},
+			{Name: "reload_delta", Type: core.TInt, Default: core.Int(5), Doc: "Accepted; records load at start and on permissions.addressReload."},
 		},
 		Exports: []*core.Export{
 			{
@@ -74,6 +74,10 @@ func init() {
 			},
 		},
 		Start: []core.StartFunc{start},
+		RPCs: []core.RPCSpec{
+			{Name: "permissions.addressDump", Doc: "The address records: [{group, ip, mask, port, tag}].", Call: rpcAddressDump},
+			{Name: "permissions.addressReload", Doc: "Read the address records again (database table, address_file, address modparams); on an error the running records stay and the error is the answer.", Call: rpcAddressReload},
+		},
 	})
 }
 
@@ -125,10 +129,12 @@ func kemi_allow_trusted(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/permissions/module.yaml.
 var (
-	_ func(*core.Ctx, int, string, int) int = AllowAddress
-	_ func(*core.Ctx, string, int) int      = AllowAddressGroup
-	_ func(*core.Ctx, int) int              = AllowSourceAddress
-	_ func(*core.Ctx) int                   = AllowSourceAddressGroup
-	_ func(*core.Ctx) int                   = AllowTrusted
-	_ func(*core.Runtime) error             = start
+	_ func(*core.Ctx, int, string, int) int          = AllowAddress
+	_ func(*core.Ctx, string, int) int               = AllowAddressGroup
+	_ func(*core.Ctx, int) int                       = AllowSourceAddress
+	_ func(*core.Ctx) int                            = AllowSourceAddressGroup
+	_ func(*core.Ctx) int                            = AllowTrusted
+	_ func(*core.Runtime) error                      = start
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcAddressDump
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcAddressReload
 )

@@ -99,6 +99,19 @@ func pushItem(ctx *core.Ctx, name string) *xitem {
 // XavpAdd adds a plain value as the newest item of $xavp(name).
 func XavpAdd(ctx *core.Ctx, name string, v core.Value) { pushItem(ctx, name).v = v }
 
+// XavpAddList adds a new newest item to $xavp(name) whose children are
+// names[i] = vals[i] (sqlops' sql_xquery: one item per row, a child per
+// column). A null value is a child that reads as $null.
+func XavpAddList(ctx *core.Ctx, name string, names []string, vals []core.Value) {
+	x := pushItem(ctx, name)
+	x.list = true
+	for i, n := range names {
+		if i < len(vals) {
+			x.kids = append(x.kids, xkid{name: n, v: vals[i]})
+		}
+	}
+}
+
 // XavpGet returns the value of the newest item of $xavp(name): its value,
 // "<<xavp>>" for a list of children (Kamailio prints an address there), or
 // false when there is none or it is null.

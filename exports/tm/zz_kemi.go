@@ -166,6 +166,7 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
+			{Name: "T", Doc: "$T(id_index) and $T(id_label): the index and label of the transaction t_suspend suspended, for t_continue; null otherwise.", Get: pvT},
 			{Name: "T_branch_idx", Doc: "The branch index in branch, onreply and failure routes; 0 elsewhere.", Get: pvBranchIdx},
 			{Name: "T_reply_code", Doc: "The status code t_get_status_code gives; 0 when none.", Get: pvReplyCode},
 		},
@@ -383,6 +384,7 @@ var (
 	_ func(*core.Ctx, int, string) int               = Reply
 	_ func(*core.Ctx) int                            = ResetFr
 	_ func(*core.Ctx, int, int) int                  = SetFr
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvT
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvBranchIdx
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvReplyCode
 	_ func(*core.Runtime) error                      = start

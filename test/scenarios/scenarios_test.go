@@ -18,6 +18,7 @@ import (
 	_ "kemi/engines/all"
 	_ "kemi/exports/all"
 	"kemi/internal/resolve/dnstest"
+	"kemi/internal/testsvc"
 	"kemi/server/scenario"
 )
 
@@ -53,7 +54,39 @@ func runScenario(t *testing.T, dir string) {
 	if len(sc.DNS) > 0 {
 		sc.DNSServer = dnstest.Start(t, sc.DNS...).Addr
 	}
-	runs := scenario.RunEngines(sc)
+	if sc.Redis {
+		sc.RedisPort = testsvc.StartRedis(t).Port
+	}
+	if len(sc.SQL) > 0 {
+		for _, db := range sc.SQL {
+			t.Run(db, func(t *testing.T) {
+				var s *testsvc.SQL
+				switch db {
+				case "postgres":
+					s = testsvc.StartPostgres(t)
+				case "mysql":
+					s = testsvc.StartMariaDB(t)
+				default:
+					t.Fatalf("sql: %q is not postgres or mysql", db)
+				}
+				sc.DBURL = s.URL()
+				sc.Seed = func() error {
+					seed := filepath.Join(dir, "seed.sql")
+					if _, err := os.Stat(seed); err != nil {
+						return nil
+					}
+					s.LoadFile(seed)
+					return nil
+				}
+				checkRuns(t, scenario.RunEngines(sc))
+			})
+		}
+		return
+	}
+	checkRuns(t, scenario.RunEngines(sc))
+}
+
+func checkRuns(t *testing.T, runs []*scenario.Result) {
 	for _, r := range runs {
 		t.Run(r.Engine, func(t *testing.T) {
 			if r.Skipped != "" {

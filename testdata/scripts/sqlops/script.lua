@@ -1,0 +1,27 @@
+-- KSR.sqlops: queries, results, xavps and pvs from a real database.
+function ksr_request_route()
+	local kept = KSR.sqlops.sql_num_rows("keep")
+	local rc = KSR.sqlops.sql_query("ca", "SELECT id, name, note FROM sqlops_users ORDER BY id", "ra")
+	local rows = KSR.pv.gete("$dbr(ra=>rows)")
+	local r1c1 = KSR.pv.gete("$dbr(ra=>[1,1])")
+	local col2 = KSR.pv.gete("$dbr(ra=>colname[2])")
+	local null = KSR.sqlops.sql_is_null("ra", 1, 2)
+	local id = KSR.sqlops.sql_result_get("ra", 1, 0)
+	-- changes nothing the second time: the note is already 'seen'
+	local up = KSR.sqlops.sql_query("ca", "UPDATE sqlops_users SET note = 'seen' WHERE id = 1 AND note <> 'seen'", "")
+	local aff = KSR.pv.gete("$sqlrows(ca)")
+	local x = KSR.sqlops.sql_xquery("ca", "SELECT name, note FROM sqlops_users ORDER BY id", "xr")
+	local xname = KSR.pv.gete("$xavp(xr[1]=>name)")
+	local xnote = KSR.pv.gete("$xavp(xr[0]=>note)")
+	local pv = KSR.sqlops.sql_pvquery("ca", "SELECT note FROM sqlops_users WHERE id = 1", "$var(note)")
+	local note = KSR.pv.gete("$var(note)")
+	local bad = KSR.sqlops.sql_query("ca", "SELECT * FROM no_such_table", "rb")
+	local big = KSR.sqlops.sql_query("ca", "SELECT a.id FROM sqlops_users a, sqlops_users b, sqlops_users c", "rbig")
+	KSR.sqlops.sql_result_free("ra")
+	local freed = KSR.pv.gete("$dbr(ra=>rows)")
+	KSR.sqlops.sql_query("ca", "SELECT id FROM sqlops_users", "keep")
+	KSR.sl.sl_send_reply(200, "rc=" .. rc .. " rows=" .. rows .. " r1c1=" .. r1c1 .. " col2=" .. col2 ..
+		" null=" .. null .. " id=" .. id .. " up=" .. up .. " aff=" .. aff .. " x=" .. x ..
+		" xname=" .. xname .. " xnote=" .. xnote .. " pv=" .. pv .. " note=" .. note ..
+		" bad=" .. bad .. " big=" .. big .. " freed=" .. freed .. " kept=" .. kept)
+end
