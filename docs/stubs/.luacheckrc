@@ -322,6 +322,12 @@ read_globals = {
 					response = {},
 				},
 			},
+			kex = {
+				fields = {
+					resetdebug = {},
+					setdebug = {},
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},

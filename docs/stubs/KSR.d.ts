@@ -1136,6 +1136,21 @@ interface KSR_jsonrpcs {
 	response(): string;
 }
 
+/** Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded. */
+interface KSR_kex {
+	/**
+	 * Go back to the global log level in this worker.
+	 * @returns Always 1.
+	 */
+	resetdebug(): number;
+	/**
+	 * Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+	 * @param level The log level, -5 (L_ALERT) to 3 (L_DBG).
+	 * @returns 1 when set; -1 when level is out of range.
+	 */
+	setdebug(level: number): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -4118,7 +4133,7 @@ interface KSR_xhttp_prom {
 	histogram_observe_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
 }
 
-/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
+/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored. */
 interface KSR_xlog {
 	/**
 	 * Log a format at alert level.
@@ -4158,7 +4173,7 @@ interface KSR_xlog {
 	 */
 	xlog(level: string, format: string): number;
 	/**
-	 * xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+	 * xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 	 * @param facility Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 	 * @param level A level as for xlog.
 	 * @param format Text with pseudo-variables.
@@ -4198,6 +4213,7 @@ interface KSR_object {
 	http_client: KSR_http_client;
 	ipops: KSR_ipops;
 	jsonrpcs: KSR_jsonrpcs;
+	kex: KSR_kex;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;

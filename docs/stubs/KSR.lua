@@ -1339,6 +1339,19 @@ function KSR.jsonrpcs.execx(cmd) end
 ---@return string # The body of the last exec's answer, or null when there was none for this message.
 function KSR.jsonrpcs.response() end
 
+---Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug.
+---@class KSR.kex
+KSR.kex = {}
+
+---Go back to the global log level in this worker.
+---@return integer # Always 1.
+function KSR.kex.resetdebug() end
+
+---Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+---@param level integer The log level, -5 (L_ALERT) to 3 (L_DBG).
+---@return integer # 1 when set; -1 when level is out of range.
+function KSR.kex.setdebug(level) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -3896,7 +3909,7 @@ function KSR.xlog.xinfo(format) end
 ---@return integer # 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
 function KSR.xlog.xlog(level, format) end
 
----xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+---xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 ---@param facility string Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 ---@param level string A level as for xlog.
 ---@param format string Text with pseudo-variables.

@@ -704,6 +704,18 @@ class _jsonrpcs:
         ...
 
 
+class _kex:
+    """Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded."""
+
+    def resetdebug(self) -> int:
+        """Go back to the global log level in this worker."""
+        ...
+
+    def setdebug(self, level: int) -> int:
+        """Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -2673,7 +2685,7 @@ class _xhttp_prom:
 
 
 class _xlog:
-    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
+    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored."""
 
     def xalert(self, format: str) -> int:
         """Log a format at alert level."""
@@ -2700,7 +2712,7 @@ class _xlog:
         ...
 
     def xlog_facility(self, facility: str, level: str, format: str) -> int:
-        """xlog with a syslog facility; kemi logs to stderr, so the facility is only checked."""
+        """xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked."""
         ...
 
     def xnotice(self, format: str) -> int:
@@ -2732,6 +2744,7 @@ class _KSR:
     http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
+    kex: _kex
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue
