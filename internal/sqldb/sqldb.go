@@ -15,6 +15,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/url"
 	"strconv"
@@ -230,6 +232,14 @@ func Open(dbURL string, o Options) (*DB, error) {
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	return &DB{DB: db, Dialect: u.Dialect, URL: u, Timeout: o.Timeout}, nil
+}
+
+func init() {
+	// database/sql retries a pooled connection the server closed (idle
+	// timeout, restart) on a fresh one; the driver's note about each
+	// such connection would go to stderr past kemi's log. What fails
+	// for good reaches the caller as an error.
+	mysql.SetLogger(log.New(io.Discard, "", 0))
 }
 
 type sharedEntry struct {

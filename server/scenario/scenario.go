@@ -28,7 +28,10 @@
 //
 // The project's own scenarios also carry the script (script.lua,
 // script.js, script.star) and the config it needs (modules, params,
-// engines, pending, disk, env, script_errors); see File.
+// engines, pending, disk, env, script_errors, dns, sql); see File. A
+// folder with sql: [postgres, mysql] runs against each database the
+// caller starts (test/scenarios starts real ones), seeded from its
+// seed.sql before each engine's run; {db_url} in params is its URL.
 package scenario
 
 import (
