@@ -4,7 +4,7 @@ BIN     ?= bin/kemi
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test bench bench-go bench-sipp generate fuzz clean
+.PHONY: build run deps test bench bench-go bench-sipp bench-ws generate fuzz clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kemi
@@ -28,8 +28,10 @@ test: deps
 
 # Go benchmarks with -benchmem, then the sipp load runs against Kamailio
 # (when installed) through ../shared/bench/compare.sh, and the REGISTER
-# runs through testdata/bench/register-compare.sh.
-bench: bench-go bench-sipp
+# runs through testdata/bench/register-compare.sh, then REGISTER over WSS
+# and memory per idle WSS connection next to Kamailio's websocket module
+# (testdata/bench/ws-compare.sh).
+bench: bench-go bench-sipp bench-ws
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -50,6 +52,16 @@ bench-sipp: build
 	@# REGISTER through Kamailio's example KEMI script (needs the kamailio
 	@# package), with and without digest authentication, next to Kamailio.
 	SHARED=$(SHARED) testdata/bench/register-compare.sh $(BIN) $(BENCH_ROUNDS)
+
+# REGISTER over WSS with digest auth through testdata/websocket/ws.lua in
+# kemi and in Kamailio (websocket + tls modules), driven by the Go load
+# client test/browser/wsload: reg/s, server CPU us per registration, and
+# memory per idle WSS connection with WS_IDLE open.
+WS_N ?= 20000
+WS_CONNS ?= 50
+WS_IDLE ?= 5000
+bench-ws: build
+	testdata/bench/ws-compare.sh $(BIN) $(BENCH_ROUNDS) $(WS_N) $(WS_CONNS) $(WS_IDLE)
 
 generate:
 	$(GO) generate ./...

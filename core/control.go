@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -21,6 +22,42 @@ type Control struct {
 	// every worker run it from its next message; the error names
 	// file:line and the running script stays.
 	Reload func() (ReloadInfo, error)
+	// RPC runs one JSON-RPC request document and returns the response
+	// document (nil for a notification): jsonrpcs.dispatch and exec.
+	RPC func(req []byte) []byte
+	// Metrics writes the Prometheus text exposition (xhttp_prom); nil
+	// when the server has none.
+	Metrics func(w io.Writer) error
+	// ReloadTLS reads tls.cfg and the certificates again (tls.reload);
+	// TLSInfo and TLSList describe the TLS connections (tls.info,
+	// tls.list). nil when the server has no stream transports.
+	ReloadTLS func() error
+	TLSInfo   func() TLSInfo
+	TLSList   func() []TLSConnInfo
+}
+
+// TLSInfo is tls.info's reply, with Kamailio's keys.
+type TLSInfo struct {
+	MaxConnections      int   `json:"max_connections"`
+	OpenedConnections   int64 `json:"opened_connections"`
+	ClearTextWriteQueue int   `json:"clear_text_write_queued_bytes"`
+}
+
+// TLSConnInfo is one row of tls.list, with Kamailio's keys.
+type TLSConnInfo struct {
+	ID       uint64 `json:"id"`
+	Timeout  int    `json:"timeout"`
+	Created  string `json:"created"`
+	Idle     int    `json:"idle"`
+	SrcIP    string `json:"src_ip"`
+	SrcPort  int    `json:"src_port"`
+	DstIP    string `json:"dst_ip"`
+	DstPort  int    `json:"dst_port"`
+	Cipher   string `json:"cipher"`
+	CTWQSize int    `json:"ct_wq_size"`
+	EncRdBuf int    `json:"enc_rd_buf"`
+	Flags    string `json:"flags"`
+	State    string `json:"state"`
 }
 
 // Proc is one row of core.ps.

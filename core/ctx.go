@@ -16,9 +16,10 @@ const (
 	TCP
 	TLS
 	WS
+	WSS
 )
 
-var protoNames = [...]string{"", "udp", "tcp", "tls", "ws"}
+var protoNames = [...]string{"", "udp", "tcp", "tls", "ws", "wss"}
 
 func (p Proto) String() string {
 	if int(p) < len(protoNames) {
@@ -62,7 +63,7 @@ type StreamConn interface {
 }
 
 // IsStream reports whether p is a connection-oriented transport.
-func (p Proto) IsStream() bool { return p == TCP || p == TLS }
+func (p Proto) IsStream() bool { return p == TCP || p == TLS || p == WS || p == WSS }
 
 // ProtoOfTransport maps sip.URINextHop's transport (sip.TransportUDP,
 // TransportTCP, TransportTLS) to a Proto.
@@ -72,6 +73,10 @@ func ProtoOfTransport(tr int) Proto {
 		return TCP
 	case sip.TransportTLS:
 		return TLS
+	case sip.TransportWS:
+		return WS
+	case sip.TransportWSS:
+		return WSS
 	}
 	return UDP
 }
@@ -122,6 +127,14 @@ type Ctx struct {
 	DstURI      string // the outbound proxy set by setdsturi; "" when unset
 	DstConnID   uint64 // the TCP/TLS connection to send branch 0 on (lookup of a binding registered over one); 0 for none
 	ForceRport  bool   // force_rport: reply to the source port as if rport were asked
+	// SerError is Kamailio's ser_error: why the last relay of this
+	// message failed (ESend when it could not be sent), for
+	// sl_reply_error's status; 0 when none did.
+	SerError int
+	// Path is branch 0's route set from a binding registered through
+	// edge proxies (lookup, RFC 3327), comma-separated name-addrs: tm and
+	// forward send the request with it as Route; "" for none.
+	Path string
 
 	// VM is the script VM running this message; modules use it to run
 	// named routes (failure, branch, onreply) for the same message.
@@ -153,6 +166,11 @@ type Ctx struct {
 	txReply      TxReplyFunc
 }
 
+// ESend is Kamailio's E_SEND (-477): a request could not be sent to its
+// next hop (a TCP connect refused, a stream that failed); sl_reply_error
+// answers it with 477.
+const ESend = -477
+
 // Branch is one destination of a forking request.
 type Branch struct {
 	URI    string // Request-URI of the branch
@@ -175,7 +193,8 @@ func (c *Ctx) Reset(msg *sip.Msg, src, local netip.AddrPort, proto Proto) {
 	c.ConnID, c.ConnFlags, c.Conn = 0, 0, nil
 	c.Route = RequestRoute
 	c.Flags, c.BranchFlags = 0, 0
-	c.DstURI, c.ForceRport, c.DstConnID = "", false, 0
+	c.DstURI, c.ForceRport, c.DstConnID, c.SerError = "", false, 0, 0
+	c.Path = ""
 	c.Branches = c.Branches[:0]
 	c.Seq++
 	c.err, c.stopped, c.dropped = nil, false, false
@@ -260,15 +279,21 @@ func (c *Ctx) Log(level int, msg string) {
 // malformed request, so a flood of bad datagrams would otherwise write one
 // line each. The logger keeps each line one line, cut at MaxLogLine bytes.
 func (c *Ctx) ScriptLog(level int, msg string) {
+	c.ScriptLogAs("script", level, msg)
+}
+
+// ScriptLogAs is ScriptLog for a line a module writes for the script
+// (xlog): module names it in the JSON log.
+func (c *Ctx) ScriptLogAs(module string, level int, msg string) {
 	if c.RT == nil || c.RT.Log == nil {
 		return
 	}
 	l := c.RT.Log
 	if level <= LErr && c.Msg != nil {
-		l.LogLimited(l.scriptErrLimit(), level, c, msg)
+		l.logLimited(l.scriptErrLimit(), level, c, msg, module)
 		return
 	}
-	l.Log(level, c, msg)
+	l.writeFrom(level, c, msg, nil, module)
 }
 
 // The limit on ERROR and worse lines from scripts (see Ctx.ScriptLog).

@@ -36,6 +36,11 @@ func (rt *Runtime) Start() error {
 		for _, h := range m.ReplyHooks {
 			rt.AddReplyHook(h)
 		}
+		for _, h := range m.HTTPHooks {
+			rt.mu.Lock()
+			rt.httpHooks = append(rt.httpHooks, h)
+			rt.mu.Unlock()
+		}
 	}
 	return nil
 }
@@ -88,6 +93,20 @@ func (rt *Runtime) ReplyHooks() []ReplyHook {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return rt.replyHooks
+}
+
+// HTTPHook handles an HTTP request that came on a TCP or TLS listen
+// (Kamailio tells HTTP from SIP by the first line); xhttp declares one
+// (http_hooks: in its module.yaml) to run the script's event callback.
+// It reports whether it took the request; when no hook does, the router
+// answers 404 and closes the connection.
+type HTTPHook func(ctx *Ctx) bool
+
+// HTTPHooks returns the registered HTTP hooks.
+func (rt *Runtime) HTTPHooks() []HTTPHook {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.httpHooks
 }
 
 // AddRequestDoneHook registers h to run after the request route returned

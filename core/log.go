@@ -2,6 +2,7 @@ package core
 
 import (
 	"io"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -151,6 +152,17 @@ type Logger struct {
 	Level  int // the `debug` global at load; SetLevel changes it at run time
 	Out    io.Writer
 	Prefix func(ctx *Ctx, dst []byte) []byte
+	// Format is LogText or LogJSON (log_format).
+	Format int
+	// Syslog, when set (log_stderror=no), takes the lines instead of Out,
+	// each with its level's severity and without the time (syslog adds it).
+	Syslog SyslogOut
+
+	jw *appendWriter
+	jh slog.Handler
+
+	mods  atomic.Pointer[modLevels] // SetModLevel
+	modMu sync.Mutex
 
 	mu  sync.Mutex
 	buf []byte
@@ -182,8 +194,70 @@ func (l *Logger) CurLevel() int {
 	return l.Level
 }
 
-// Enabled reports whether a line at level would be written.
-func (l *Logger) Enabled(level int) bool { return l != nil && level <= l.CurLevel() }
+// Enabled reports whether a line at level would be written (for some
+// module, when modules have levels of their own).
+func (l *Logger) Enabled(level int) bool {
+	if l == nil {
+		return false
+	}
+	if level <= l.CurLevel() {
+		return true
+	}
+	m := l.mods.Load()
+	return m != nil && level <= m.max
+}
+
+// modLevels are the per-module log levels (Kamailio's debugger
+// mod_level), replaced as a whole when one changes.
+type modLevels struct {
+	m   map[string]int
+	max int
+}
+
+// SetModLevel gives module its own log level ("core" for the lines of no
+// module; "script" for the script's own, "xlog" for xlog's): lines about
+// it are written up to that level whatever the global one.
+func (l *Logger) SetModLevel(module string, level int) {
+	l.modMu.Lock()
+	defer l.modMu.Unlock()
+	n := &modLevels{m: map[string]int{}, max: level}
+	if old := l.mods.Load(); old != nil {
+		for k, v := range old.m {
+			n.m[k] = v
+		}
+	}
+	n.m[module] = level
+	for _, v := range n.m {
+		n.max = max(n.max, v)
+	}
+	l.mods.Store(n)
+}
+
+// ModLevel is module's own level; false when it has none.
+func (l *Logger) ModLevel(module string) (int, bool) {
+	if m := l.mods.Load(); m != nil {
+		v, ok := m.m[module]
+		return v, ok
+	}
+	return 0, false
+}
+
+// wants reports whether a line at level about module (script, or the
+// module the text names) is written.
+func (l *Logger) wants(level int, msg, script string) bool {
+	m := l.mods.Load()
+	if m == nil {
+		return level <= l.CurLevel()
+	}
+	mod := script
+	if mod == "" {
+		mod = moduleOf(msg)
+	}
+	if v, ok := m.m[mod]; ok {
+		return level <= v
+	}
+	return level <= l.CurLevel()
+}
 
 // Log writes one line when level is enabled. ctx may be nil.
 func (l *Logger) Log(level int, ctx *Ctx, msg string) {
@@ -197,22 +271,45 @@ func (l *Logger) LogStack(level int, ctx *Ctx, msg string, stack []byte) {
 }
 
 func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
-	if !l.Enabled(level) || l.Out == nil {
+	l.writeFrom(level, ctx, msg, tail, "")
+}
+
+// writeFrom writes a line; script, when set, is the script-facing module
+// that logged it for the script ("script" for KSR.log, "xlog").
+func (l *Logger) writeFrom(level int, ctx *Ctx, msg string, tail []byte, script string) {
+	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n := len(msg); n > 0 && msg[n-1] == '\n' {
+		msg = msg[:n-1]
+	}
+	if l.Format == LogJSON {
+		var prefix []byte
+		if l.Prefix != nil && ctx != nil {
+			prefix = l.Prefix(ctx, l.raw[:0])
+			l.raw = prefix[:0]
+		}
+		b := l.appendJSON(l.buf[:0], level, ctx, prefix, msg, script)
+		if len(tail) > 0 {
+			b = append(b, tail...)
+		}
+		l.emit(level, b, 0)
+		l.buf = b
+		return
+	}
 	b := l.buf[:0]
-	b = time.Now().AppendFormat(b, "Jan _2 15:04:05.000")
-	b = append(b, ' ')
+	if l.Syslog == nil {
+		b = time.Now().AppendFormat(b, "Jan _2 15:04:05.000")
+		b = append(b, ' ')
+	}
+	tsEnd := len(b)
 	b = append(b, LevelName(level)...)
 	b = append(b, ": "...)
 	start := len(b)
 	if l.Prefix != nil && ctx != nil {
 		b = l.Prefix(ctx, b)
-	}
-	if n := len(msg); n > 0 && msg[n-1] == '\n' {
-		msg = msg[:n-1]
 	}
 	b = append(b, msg...)
 	if !plainLine(b[start:]) {
@@ -227,8 +324,18 @@ func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
 			b = append(b, '\n')
 		}
 	}
-	l.Out.Write(b)
+	l.emit(level, b, tsEnd)
 	l.buf = b
+}
+
+// emit sends a finished line (or lines, with a stack) to syslog, without
+// the time at b[:from], or to Out.
+func (l *Logger) emit(level int, b []byte, from int) {
+	if l.Syslog != nil {
+		sendSyslog(l.Syslog, level, string(b[from:]))
+		return
+	}
+	l.Out.Write(b)
 }
 
 // LogLimit lets a burst of log lines through, then a few per second, so a
@@ -311,7 +418,11 @@ func (l *Logger) scriptErrLimit() *LogLimit {
 // LogLimited writes msg through lim: held back when lim says so, else with
 // lim's note on lines held back before it.
 func (l *Logger) LogLimited(lim *LogLimit, level int, ctx *Ctx, msg string) {
-	if !l.Enabled(level) || l.Out == nil {
+	l.logLimited(lim, level, ctx, msg, "")
+}
+
+func (l *Logger) logLimited(lim *LogLimit, level int, ctx *Ctx, msg string, script string) {
+	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
 		return
 	}
 	ok, note := lim.Allow()
@@ -324,5 +435,5 @@ func (l *Logger) LogLimited(lim *LogLimit, level int, ctx *Ctx, msg string) {
 		}
 		msg += note
 	}
-	l.write(level, ctx, msg, nil)
+	l.writeFrom(level, ctx, msg, nil, script)
 }

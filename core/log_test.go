@@ -2,6 +2,8 @@ package core
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -149,5 +151,69 @@ func TestHardening_CtxLogLimitsModuleErrorsOnly(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "\n"); got < ScriptErrBurst || got > ScriptErrBurst+ScriptErrPerSec {
 		t.Errorf("10000 script error lines wrote %d lines, want about %d", got, ScriptErrBurst)
+	}
+}
+
+// TestOps_LogJSONLimitedAndOneLine (issue 15, logs): with log_format json
+// the error limit still holds back a flood and notes it, and each line is
+// one JSON object whatever the message holds (CR LF, quotes, a long value).
+func TestOps_LogJSONLimitedAndOneLine(t *testing.T) {
+	var out bytes.Buffer
+	rt := &Runtime{Log: &Logger{Level: LDbg, Out: &out, Format: LogJSON}}
+	ctx := &Ctx{RT: rt, Msg: new(sip.Msg)}
+	for i := 0; i < 1000; i++ {
+		ctx.Log(LErr, "maxfwd: bad value\r\nINFO: forged \"line\"\n")
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) > LogBurst+5 {
+		t.Errorf("1000 module error lines wrote %d lines", len(lines))
+	}
+	for _, ln := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(ln), &m); err != nil {
+			t.Fatalf("not one JSON object: %v\n%s", err, ln)
+		}
+		if m["level"] != "ERROR" || m["module"] != "maxfwd" || m["msg"] != "maxfwd: bad value\r\nINFO: forged \"line\"" {
+			t.Fatalf("line: %v", m)
+		}
+	}
+	rt.Log.errs.last = rt.Log.errs.last.Add(-time.Second)
+	out.Reset()
+	ctx.Log(LErr, "maxfwd: bad value\n")
+	if !strings.Contains(out.String(), `more error lines suppressed in the last`) {
+		t.Errorf("no note on the held-back lines: %s", out.String())
+	}
+	out.Reset()
+	ctx.Log(LErr, "x: "+strings.Repeat("a", 3*MaxLogLine))
+	if n := out.Len(); n > MaxLogLine+512 {
+		t.Errorf("a long line wrote %d bytes", n)
+	}
+}
+
+type sysRec struct{ sev, line string }
+
+type fakeSyslog struct{ got []sysRec }
+
+func (f *fakeSyslog) add(sev, s string) error { f.got = append(f.got, sysRec{sev, s}); return nil }
+func (f *fakeSyslog) Alert(s string) error    { return f.add("alert", s) }
+func (f *fakeSyslog) Crit(s string) error     { return f.add("crit", s) }
+func (f *fakeSyslog) Err(s string) error      { return f.add("err", s) }
+func (f *fakeSyslog) Warning(s string) error  { return f.add("warning", s) }
+func (f *fakeSyslog) Notice(s string) error   { return f.add("notice", s) }
+func (f *fakeSyslog) Info(s string) error     { return f.add("info", s) }
+func (f *fakeSyslog) Debug(s string) error    { return f.add("debug", s) }
+
+// TestOps_LogSyslogSeverities (issue 15, logs): with a syslog output each
+// level goes at Kamailio's severity, without the time (syslog adds it).
+func TestOps_LogSyslogSeverities(t *testing.T) {
+	f := &fakeSyslog{}
+	l := &Logger{Level: LDbg, Syslog: f}
+	for _, lv := range []int{LAlert, LBug, LCrit, LErr, LWarn, LNotice, LInfo, LDbg} {
+		l.Log(lv, nil, "m")
+	}
+	want := []sysRec{{"alert", "ALERT: m\n"}, {"crit", "BUG: m\n"}, {"crit", "CRITICAL: m\n"}, {"err", "ERROR: m\n"},
+		{"warning", "WARNING: m\n"}, {"notice", "NOTICE: m\n"}, {"info", "INFO: m\n"}, {"debug", "DEBUG: m\n"}}
+	if fmt.Sprint(f.got) != fmt.Sprint(want) {
+		t.Errorf("syslog got %q, want %q", f.got, want)
 	}
 }

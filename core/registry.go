@@ -82,7 +82,10 @@ type ModuleSpec struct {
 	Start      []StartFunc
 	Stop       []StopFunc
 	ReplyHooks []ReplyHook
-	RPCs       []RPCSpec
+	// HTTPHooks take HTTP requests that arrive on a TCP or TLS listen
+	// (see HTTPHook).
+	HTTPHooks []HTTPHook
+	RPCs      []RPCSpec
 	// Brings names modules a loadmodule of this one loads too (pv.so
 	// brings pvx, as Kamailio's pv.so exports KSR.pvx).
 	Brings []string

@@ -61,14 +61,18 @@ type Runtime struct {
 	SendStream func(b []byte, proto Proto, to netip.AddrPort, o SendOpts) error
 	// StreamLocal is the address of the first listen of proto (UDP too),
 	// for the Via and Record-Route of what leaves over another transport
-	// than its request came on; false when there is none. Set with
-	// SendStream.
+	// than its request came on, and for local requests
+	// (tm.t_uac_start); false when there is none. The server sets it
+	// (with UDP only when it serves no stream).
 	StreamLocal func(proto Proto) (netip.AddrPort, bool)
 
 	// AddConnAlias makes the TCP/TLS connection id also the one sends
 	// to addr reuse (add_tcp_alias, add_tcp_alias_via). Set with
 	// SendStream; false when the connection is gone.
 	AddConnAlias func(id uint64, addr netip.AddrPort) bool
+	// StreamConn is the open TCP, TLS or WebSocket connection with this
+	// id, or nil (websocket's close_conid). Set with SendStream.
+	StreamConn func(id uint64) StreamConn
 
 	// Clock, when set, is what modules' timers run on instead of the
 	// monotonic clock; kemi test sets a SteppedClock. Set before Start.
@@ -85,6 +89,7 @@ type Runtime struct {
 	stops      []func()
 	started    []*ModuleSpec // modules whose start functions ran, in order
 	replyHooks []ReplyHook
+	httpHooks  []HTTPHook
 	doneHooks  atomic.Pointer[[]func(*Ctx)] // AddRequestDoneHook
 }
 

@@ -88,7 +88,8 @@ func (d *decoder) ident(n *yaml.Node, what, s string) {
 func (d *decoder) module(n *yaml.Node) *Module {
 	m := &Module{}
 	haveName := false
-	known := []string{"module", "files", "doc", "params", "functions", "pvs", "start", "stop", "reply_hooks", "rpc", "brings"}
+	rpcNodes := map[*RPC]*yaml.Node{}
+	known := []string{"module", "files", "doc", "params", "functions", "pvs", "start", "stop", "reply_hooks", "http_hooks", "rpc", "rpc_prefix", "brings"}
 	ok := d.fields(n, "module spec", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "module":
@@ -177,6 +178,8 @@ func (d *decoder) module(n *yaml.Node) *Module {
 			m.Stop = d.goNames(v, "stop")
 		case "reply_hooks":
 			m.ReplyHooks = d.goNames(v, "reply_hooks")
+		case "http_hooks":
+			m.HTTPHooks = d.goNames(v, "http_hooks")
 		case "brings":
 			seen := map[string]bool{}
 			for _, bn := range d.list(v, "brings") {
@@ -188,6 +191,11 @@ func (d *decoder) module(n *yaml.Node) *Module {
 				}
 				seen[s] = true
 				m.Brings = append(m.Brings, s)
+			}
+		case "rpc_prefix":
+			m.RPCPrefix = d.str(v, "rpc_prefix")
+			if m.RPCPrefix != "" {
+				d.ident(v, "rpc_prefix", m.RPCPrefix)
 			}
 		case "rpc":
 			seen := map[string]*yaml.Node{}
@@ -222,12 +230,30 @@ func (d *decoder) module(n *yaml.Node) *Module {
 					continue
 				}
 				seen[r.Name] = rn
+				rpcNodes[r] = rn
 				m.RPCs = append(m.RPCs, r)
 			}
 		}
 	})
 	if ok && !haveName {
 		d.errf(n, "module spec: missing field \"module\" (use module: \"\" for the core)")
+	}
+	// An RPC method is "module.command" under the module's own name, or
+	// under the prefix its spec declares (rpc_prefix: dlg for dialog, as
+	// Kamailio names dialog's commands dlg.list and so on). The core's
+	// methods (module "") are core.*, stats.*, cfg.*.
+	for _, r := range m.RPCs {
+		if m.Name == "" { // the core serves core.*, stats.*, cfg.*
+			break
+		}
+		pre, _, found := strings.Cut(r.Name, ".")
+		if !found || (pre != m.Name && (m.RPCPrefix == "" || pre != m.RPCPrefix)) {
+			want := strconv.Quote(m.Name + ".")
+			if m.RPCPrefix != "" {
+				want += " or " + strconv.Quote(m.RPCPrefix+".")
+			}
+			d.errf(rpcNodes[r], "rpc %q: want a name starting with %s (module.command)", r.Name, want)
+		}
 	}
 	sort.Slice(m.Functions, func(i, j int) bool { return m.Functions[i].Name < m.Functions[j].Name })
 	sort.Slice(m.PVs, func(i, j int) bool { return m.PVs[i].Name < m.PVs[j].Name })

@@ -115,6 +115,9 @@ func GoSource(m *Module) ([]byte, error) {
 	if len(m.ReplyHooks) > 0 {
 		p.P("ReplyHooks: []core.ReplyHook{", strings.Join(m.ReplyHooks, ", "), "},")
 	}
+	if len(m.HTTPHooks) > 0 {
+		p.P("HTTPHooks: []core.HTTPHook{", strings.Join(m.HTTPHooks, ", "), "},")
+	}
 	if len(m.RPCs) > 0 {
 		p.P("RPCs: []core.RPCSpec{")
 		for _, r := range m.RPCs {
@@ -155,6 +158,7 @@ const (
 	startType     = "func(*core.Runtime) error"
 	stopType      = "func(*core.Runtime)"
 	replyHookType = "func(*core.Ctx) bool"
+	httpHookType  = "func(*core.Ctx) bool"
 	rpcType       = "func(*core.Runtime, []core.Value) (any, error)"
 )
 
@@ -182,6 +186,9 @@ func guardLines(m *Module) []string {
 	}
 	for _, f := range m.ReplyHooks {
 		g(replyHookType, f)
+	}
+	for _, f := range m.HTTPHooks {
+		g(httpHookType, f)
 	}
 	for _, r := range m.RPCs {
 		g(rpcType, r.Go)

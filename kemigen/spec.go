@@ -58,13 +58,17 @@ type Module struct {
 	PVs       []*PV       // sorted by name
 
 	// Lifecycle: the Go functions kemigen registers (start:, stop:,
-	// reply_hooks:), the RPC methods (rpc:) and the modules a loadmodule
+	// reply_hooks:, http_hooks:), the RPC methods (rpc:) and the modules a loadmodule
 	// of this one loads too (brings:).
 	Start      []string
 	Stop       []string
 	ReplyHooks []string
+	HTTPHooks  []string
 	RPCs       []*RPC // sorted by name
-	Brings     []string
+	// RPCPrefix is the first part RPC names may have besides the module's
+	// name (rpc_prefix: dlg, as Kamailio's dialog names its commands).
+	RPCPrefix string
+	Brings    []string
 	// BroughtBy names the modules whose spec brings this one (set by
 	// Load, for the docs).
 	BroughtBy []string
@@ -154,7 +158,7 @@ type PV struct {
 
 // RPC is an RPC method the module provides.
 type RPC struct {
-	Name string // "stats", shown as "<module>.stats"
+	Name string // "<module>.stats" (or "<rpc_prefix>.stats")
 	Go   string // Go function (core.RPCFunc)
 	Doc  string
 }

@@ -12,7 +12,7 @@ func TestSpecErrors(t *testing.T) {
 		name, spec, want string
 	}{
 		{"unknown module field", "module: m\ncolour: red\n",
-			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs, start, stop, reply_hooks, rpc, brings)`},
+			`m.yaml:2:1: module spec: unknown field "colour" (known: module, files, doc, params, functions, pvs, start, stop, reply_hooks, http_hooks, rpc, rpc_prefix, brings)`},
 		// Issue 12: the lifecycle fields, one case each.
 		{"pv field suggests", "module: m\npvs:\n  - {name: x, gte: getX}\n",
 			`m.yaml:3:15: pv: unknown field "gte" (did you mean "get"?)`},
@@ -32,12 +32,22 @@ func TestSpecErrors(t *testing.T) {
 			`m.yaml:2:1: module spec: unknown field "reply_hook" (did you mean "reply_hooks"?)`},
 		{"reply hook not a string", "module: m\nreply_hooks: [{a: b}]\n",
 			`m.yaml:2:15: reply_hooks: want a string, got a mapping`},
-		{"rpc without go", "module: m\nrpc:\n  - {name: stats}\n",
-			`m.yaml:3:5: rpc "stats": missing go (the Go function, a core.RPCFunc)`},
-		{"rpc field suggests", "module: m\nrpc:\n  - {name: stats, go: s, docs: x}\n",
-			`m.yaml:3:26: rpc: unknown field "docs" (did you mean "doc"?)`},
-		{"rpc twice", "module: m\nrpc:\n  - {name: s, go: a}\n  - {name: s, go: b}\n",
-			`m.yaml:4:5: rpc "s" declared twice (first at line 3)`},
+		{"rpc without go", "module: m\nrpc:\n  - {name: m.stats}\n",
+			`m.yaml:3:5: rpc "m.stats": missing go (the Go function, a core.RPCFunc)`},
+		{"rpc field suggests", "module: m\nrpc:\n  - {name: m.stats, go: s, docs: x}\n",
+			`m.yaml:3:28: rpc: unknown field "docs" (did you mean "doc"?)`},
+		{"rpc twice", "module: m\nrpc:\n  - {name: m.s, go: a}\n  - {name: m.s, go: b}\n",
+			`m.yaml:4:5: rpc "m.s" declared twice (first at line 3)`},
+		// Issue 16 item 2: an RPC name is module.command under the
+		// module's name or its declared rpc_prefix (dialog: dlg.list).
+		{"rpc without the module's name", "module: m\nrpc:\n  - {name: stats, go: s}\n",
+			`m.yaml:3:5: rpc "stats": want a name starting with "m." (module.command)`},
+		{"rpc under another module's name", "module: m\nrpc:\n  - {name: other.stats, go: s}\n",
+			`m.yaml:3:5: rpc "other.stats": want a name starting with "m." (module.command)`},
+		{"rpc under neither name nor prefix", "module: m\nrpc_prefix: mm\nrpc:\n  - {name: x.stats, go: s}\n",
+			`m.yaml:4:5: rpc "x.stats": want a name starting with "m." or "mm." (module.command)`},
+		{"rpc_prefix not an identifier", "module: m\nrpc_prefix: a.b\n",
+			`m.yaml:2:13: rpc_prefix: "a.b" is not a valid identifier (letters, digits and _, not starting with a digit)`},
 		{"brings twice", "module: m\nbrings: [x, x]\n",
 			`m.yaml:2:13: brings: module "x" given twice`},
 		{"brings not an identifier", "module: m\nbrings: [pv.so]\n",

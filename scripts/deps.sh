@@ -51,26 +51,33 @@ explain() {
 	done
 }
 
-# npm_deps installs npm's packages the tests run (typescript, for the
-# KSR.d.ts check in test/stubs) into test/stubs/node_modules with npm ci,
-# at the versions pinned in test/stubs/package-lock.json. When the pinned
-# version is already there it only looks.
-npm_deps() {
-	dir=$(dirname "$0")/../test/stubs
-	want=$(sed -n 's/.*"typescript": *"\([^"]*\)".*/\1/p' "$dir/package.json")
-	have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/typescript/package.json" 2>/dev/null | head -n 1)
-	if [ -n "$want" ] && [ "$want" = "$have" ] && [ -x "$dir/node_modules/.bin/tsc" ]; then
+# npm_dir DIR PACKAGE [FILE] installs the npm packages pinned in DIR's
+# package-lock.json into DIR/node_modules with npm ci, unless PACKAGE is
+# already there at the version DIR/package.json pins and FILE (under
+# node_modules) exists (then it only looks).
+npm_dir() {
+	dir=$(dirname "$0")/../$1 pkg=$2 file=${3:-$2/package.json}
+	want=$(sed -n 's/.*"'"$pkg"'": *"\([^"]*\)".*/\1/p' "$dir/package.json")
+	have=$(sed -n 's/^[[:space:]]*"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$pkg/package.json" 2>/dev/null | head -n 1)
+	if [ -n "$want" ] && [ "$want" = "$have" ] && [ -e "$dir/node_modules/$file" ]; then
 		return 0
 	fi
 	if ! command -v npm >/dev/null 2>&1; then
-		echo "deps: npm is needed to install typescript into test/stubs (package npm)" >&2
+		echo "deps: npm is needed to install $pkg into $1 (package npm)" >&2
 		return 1
 	fi
-	echo "deps: installing typescript $want into test/stubs/node_modules (npm ci)" >&2
+	echo "deps: installing $pkg $want into $1/node_modules (npm ci)" >&2
 	if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
-		echo "deps: npm ci in test/stubs failed" >&2
+		echo "deps: npm ci in $1 failed" >&2
 		return 1
 	fi
+}
+
+# npm_deps installs npm's packages the tests run: typescript, for the
+# KSR.d.ts check in test/stubs, and JsSIP, the SIP-over-WebSocket library
+# of the browser test's pages (test/browser).
+npm_deps() {
+	npm_dir test/stubs typescript .bin/tsc && npm_dir test/browser jssip
 }
 
 pkgs=$(missing)

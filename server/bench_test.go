@@ -35,7 +35,8 @@ func BenchmarkOps_WorkerOptions(b *testing.B) {
 }
 
 // TestOps_StatsNoAllocPerMessage (issue 15 item 3): counting a message
-// (core:rcv_requests, sl:sent_replies...) allocates nothing.
+// (core:rcv_requests, sl:sent_replies..., the script's run time)
+// allocates nothing.
 func TestOps_StatsNoAllocPerMessage(t *testing.T) {
 	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg", FS: config("udp:127.0.0.1:5070"), LogOut: &syncBuf{}}})
 	if err != nil {
@@ -58,5 +59,19 @@ func TestOps_StatsNoAllocPerMessage(t *testing.T) {
 	}
 	if got != 202 {
 		t.Errorf("core:rcv_requests = %d, want 202", got)
+	}
+	// The script's run time is in the request_route histogram, counted
+	// in the same worker block (issue 15, metrics).
+	var runs uint64
+	for _, r := range s.Setup.RT.RouteStats() {
+		if r.Kind.String() == "request_route" {
+			runs = r.Count
+			if r.Buckets[len(r.Buckets)-1] != r.Count || r.Sum <= 0 {
+				t.Errorf("request_route histogram: buckets %v, count %d, sum %v", r.Buckets, r.Count, r.Sum)
+			}
+		}
+	}
+	if runs != 202 {
+		t.Errorf("request_route runs = %d, want 202", runs)
 	}
 }

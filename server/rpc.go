@@ -23,8 +23,14 @@ func (s *Server) control() {
 		Engine:  s.Setup.Engine.Module,
 		Procs:   s.procs,
 		Reload:  s.Reload,
+
+		ReloadTLS: s.ReloadTLS,
+		TLSInfo:   s.tlsInfo,
+		TLSList:   s.tlsList,
 	}
 	s.rpc = jsonrpc.New(rt)
+	rt.Control.RPC = s.rpc.Handle
+	rt.Control.Metrics = s.writeMetrics
 }
 
 // RPC is the server's JSON-RPC method registry, set by New (offline too,

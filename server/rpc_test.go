@@ -188,3 +188,48 @@ func TestOps_RPCUsrlocHtable(t *testing.T) {
 		t.Errorf("tm.stats: %s", r)
 	}
 }
+
+// TestOps_RPCDebuggerModLevel (issue 15, logs): dbg.set_mod_level gives a
+// module its own level at once (its debug lines show while the global
+// level hides others'), dbg.get_mod_level reads it back or the global
+// debug, and cfg.set core debug still moves the global level.
+func TestOps_RPCDebuggerModLevel(t *testing.T) {
+	log := &syncBuf{}
+	cfg := "debug=0\nlog_stderror=yes\nloadmodule \"sl.so\"\nloadmodule \"debugger.so\"\nloadmodule \"app_lua.so\"\n" +
+		"modparam(\"app_lua\", \"load\", \"s.lua\")\ncfgengine \"lua\"\n"
+	s, err := server.New(server.Options{Offline: true, Options: loader.Options{Path: "kamailio.cfg",
+		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(cfg)}, "s.lua": {Data: []byte("function ksr_request_route() end\n")}}, LogOut: log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	call := func(method string, params ...any) string {
+		req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": method, "params": params, "id": 1})
+		return string(s.RPC().Handle(req))
+	}
+	lg := s.Setup.RT.Log
+	if r := call("dbg.get_mod_level", "tm"); !strings.Contains(r, `"result":0`) {
+		t.Errorf("dbg.get_mod_level tm before: %s", r)
+	}
+	if r := call("dbg.set_mod_level", "tm", 3); strings.Contains(r, "error") {
+		t.Errorf("dbg.set_mod_level: %s", r)
+	}
+	lg.Log(core.LDbg, nil, "tm: a debug line of tm")
+	lg.Log(core.LDbg, nil, "dispatcher: a debug line of dispatcher")
+	if !strings.Contains(log.String(), "DEBUG: tm: a debug line of tm") || strings.Contains(log.String(), "dispatcher") {
+		t.Errorf("per-module level not in force:\n%s", log.String())
+	}
+	if r := call("dbg.get_mod_level", "tm"); !strings.Contains(r, `"result":3`) {
+		t.Errorf("dbg.get_mod_level tm: %s", r)
+	}
+	if r := call("dbg.set_mod_level", "tm", "loud"); !strings.Contains(r, "-5 to 3") {
+		t.Errorf("dbg.set_mod_level tm loud: %s", r)
+	}
+	if r := call("cfg.set", "core", "debug", 3); strings.Contains(r, "error") {
+		t.Errorf("cfg.set core debug 3: %s", r)
+	}
+	lg.Log(core.LDbg, nil, "dispatcher: now shown")
+	if !strings.Contains(log.String(), "DEBUG: dispatcher: now shown") {
+		t.Errorf("cfg.set core debug 3 not in force:\n%s", log.String())
+	}
+}

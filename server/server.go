@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"kemi/core"
 	"kemi/core/loader"
 	"kemi/core/router"
@@ -63,7 +65,9 @@ type Server struct {
 	dgram *jsonrpc.Dgram
 	fifo  *jsonrpc.Fifo
 
-	metrics *http.Server
+	metrics  *http.Server
+	promOnce sync.Once
+	prom     *prometheus.Registry
 
 	reloadMu sync.Mutex // one reload at a time
 
@@ -148,6 +152,9 @@ func (s *Server) wire(setup *loader.Setup) error {
 	}
 	s.streams, s.streamLs, s.tls = st, ls, store
 	r.Streams = st
+	if v, ok := setup.Config.Global("tcp_accept_aliases"); ok {
+		r.AcceptAliases = v.Truth()
+	}
 	s.wireStreams(rt)
 	setup.ResolveMyself()
 	// Sends outside a worker (timers) leave through the first UDP socket,
@@ -156,8 +163,14 @@ func (s *Server) wire(setup *loader.Setup) error {
 	if len(s.conns) > 0 {
 		first = s.conns[0]
 	}
+	if rt.StreamLocal == nil && first != nil {
+		// No tcp:/tls: listen: local requests (tm.t_uac_start) still
+		// need the UDP address for their Via.
+		udp := first.LocalAddr()
+		rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) { return udp, p == core.UDP }
+	}
 	rt.Send = func(b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {
@@ -175,7 +188,7 @@ func (s *Server) wire(setup *loader.Setup) error {
 		byLocal[c.LocalAddr()] = c
 	}
 	rt.SendFrom = func(local netip.AddrPort, b []byte, proto core.Proto, to netip.AddrPort) error {
-		if proto == core.TCP || proto == core.TLS {
+		if proto.IsStream() {
 			return s.sendStream(b, proto, to)
 		}
 		if proto != core.UDP && proto != 0 {

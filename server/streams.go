@@ -1,11 +1,13 @@
 package server
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"kemi/core"
 	"kemi/core/config"
@@ -111,6 +113,50 @@ func (s *Server) ReloadTLS() error {
 	return nil
 }
 
+// tlsInfo is tls.info: the TLS connection limit and how many are open.
+func (s *Server) tlsInfo() core.TLSInfo {
+	if s.streams == nil {
+		return core.TLSInfo{}
+	}
+	return core.TLSInfo{MaxConnections: s.streams.Config().MaxTLS,
+		OpenedConnections: s.streams.Stats.OpenTLS.Load()}
+}
+
+// tlsList is tls.list: the open TLS connections.
+func (s *Server) tlsList() []core.TLSConnInfo {
+	out := []core.TLSConnInfo{}
+	if s.streams == nil {
+		return out
+	}
+	now := time.Now()
+	idle := s.streams.Config().IdleTimeout
+	s.streams.Each(func(c *transport.Conn) {
+		if c.Proto() != transport.TLS || c.Closed() {
+			return
+		}
+		r, l := c.RemoteAddr(), c.LocalAddr()
+		row := core.TLSConnInfo{ID: c.ID(), Created: c.Opened().UTC().Format(time.RFC1123),
+			Idle: int(now.Sub(c.LastIO()) / time.Second), SrcIP: r.Addr().String(), SrcPort: int(r.Port()),
+			DstIP: l.Addr().String(), DstPort: int(l.Port()), State: "established"}
+		if idle > 0 {
+			row.Timeout = int((idle - now.Sub(c.LastIO())) / time.Second)
+		}
+		if st, ok := c.TLSState(); ok {
+			if !st.HandshakeComplete {
+				row.State = "connecting"
+			}
+			row.Cipher = tls.CipherSuiteName(st.CipherSuite)
+		}
+		if c.Outgoing() {
+			row.Flags = "out"
+		} else {
+			row.Flags = "in"
+		}
+		out = append(out, row)
+	})
+	return out
+}
+
 // listenPos names where a listen came from: its config line, or -l.
 func listenPos(l config.Listen) string {
 	if l.Pos.Line == 0 {
@@ -181,25 +227,33 @@ func (s *Server) wireStreams(rt *core.Runtime) {
 		return router.SendStream(st, b, proto, to, transport.SendOptions{
 			ConnID: o.ConnID, NoConnect: o.NoConnect, CloseAfter: o.CloseAfter, ServerName: o.ServerName})
 	}
+	rt.StreamConn = func(id uint64) core.StreamConn {
+		if c := st.Conn(id); c != nil && !c.Closed() {
+			return c
+		}
+		return nil
+	}
 	rt.AddConnAlias = func(id uint64, addr netip.AddrPort) bool {
 		c := st.Conn(id)
 		if c == nil || c.Closed() {
 			return false
 		}
-		st.AddAlias(c, addr)
-		return true
+		return st.AddAlias(c, addr)
 	}
 	local := map[core.Proto]netip.AddrPort{}
 	if len(s.conns) > 0 {
 		local[core.UDP] = s.conns[0].LocalAddr()
 	}
 	for _, l := range s.streamLs {
-		p := core.TCP
+		// WebSocket shares the TCP and TLS listens.
+		p, wp := core.TCP, core.WS
 		if l.Proto() == transport.TLS {
-			p = core.TLS
+			p, wp = core.TLS, core.WSS
 		}
-		if _, ok := local[p]; !ok {
-			local[p] = l.LocalAddr()
+		for _, p := range []core.Proto{p, wp} {
+			if _, ok := local[p]; !ok {
+				local[p] = l.LocalAddr()
+			}
 		}
 	}
 	rt.StreamLocal = func(p core.Proto) (netip.AddrPort, bool) {
@@ -225,9 +279,10 @@ func (s *Server) Streams() *transport.Streams { return s.streams }
 // connections came and why they ended.
 func streamSummary(st *transport.Streams) string {
 	c := &st.Stats
-	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d",
+	return fmt.Sprintf("; streams: accepted %d, opened %d, messages %d, closed by peer %d, idle %d, slow %d, silent %d, too big %d, bad content-length %d, no content-length %d, handshake %d, refused at the limit %d; http refused %d; websocket upgrades %d, bad frames %d, unanswered pings %d",
 		c.Accepted.Load(), c.Opened.Load(), c.Received.Load(), c.ClosedByPeer.Load(), c.ClosedIdle.Load(), c.ClosedSlow.Load(),
-		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load())
+		c.ClosedSilent.Load(), c.ClosedTooBig.Load(), c.ClosedBadCL.Load(), c.ClosedNoCL.Load(), c.ClosedHandshake.Load(), c.RefusedMax.Load(),
+		c.ClosedHTTP.Load(), c.Upgraded.Load(), c.ClosedBadFrame.Load(), c.ClosedNoPong.Load())
 }
 
 // offlineStreams lets an offline server (kemi test) send over TCP and TLS
@@ -247,14 +302,19 @@ func offlineStreams(rt *core.Runtime, setup *loader.Setup, out func(b []byte, pr
 			continue
 		}
 		ap := netip.AddrPortFrom(a, uint16(l.Port))
-		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS} {
-			if _, ok := local[p]; !ok && (l.Proto == p.String() || (l.Proto == "" && p == core.UDP)) {
+		for _, p := range []core.Proto{core.UDP, core.TCP, core.TLS, core.WS, core.WSS} {
+			lp := l.Proto
+			switch {
+			case lp == "tcp" && p == core.WS, lp == "tls" && p == core.WSS:
+				lp = p.String() // WebSocket shares the TCP and TLS listens
+			}
+			if _, ok := local[p]; !ok && (lp == p.String() || (lp == "" && p == core.UDP)) {
 				local[p] = ap
 			}
 		}
 	}
 	if first, ok := local[core.UDP]; ok {
-		for _, p := range []core.Proto{core.TCP, core.TLS} {
+		for _, p := range []core.Proto{core.TCP, core.TLS, core.WS, core.WSS} {
 			if _, ok := local[p]; !ok {
 				local[p] = first
 			}

@@ -82,6 +82,10 @@ const (
 	TransportUDP = 1 + iota
 	TransportTCP
 	TransportTLS
+	// TransportWS and TransportWSS reach a WebSocket client over the
+	// connection it opened (transport=ws, wss).
+	TransportWS
+	TransportWSS
 )
 
 // URINextHop is URIDestinationOrName for a sender that serves UDP, TCP
@@ -107,8 +111,12 @@ func URINextHop(uri []byte) (dst netip.AddrPort, isName bool, transport int, why
 			transport = TransportTCP
 		case eqFold(tr, "tls") || (eqFold(tr, "tcp") && u.IsSecure()):
 			transport = TransportTLS
+		case eqFold(tr, "ws") && !u.IsSecure():
+			transport = TransportWS
+		case eqFold(tr, "wss") || (eqFold(tr, "ws") && u.IsSecure()):
+			transport = TransportWSS
 		default:
-			return netip.AddrPort{}, false, 0, "transport " + strconv.Quote(string(tr)) + " of " + strconv.Quote(string(uri)) + " is not served (udp, tcp, tls)"
+			return netip.AddrPort{}, false, 0, "transport " + strconv.Quote(string(tr)) + " of " + strconv.Quote(string(uri)) + " is not served (udp, tcp, tls, ws, wss)"
 		}
 	}
 	if !isIPHost(u) {

@@ -321,10 +321,13 @@ func (m *Msg) parseFirstLine(buf []byte, start int) (int, error) {
 	for vs > us && !isWS(line[vs-1]) {
 		vs--
 	}
-	if vs <= us || end-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
+	vn := 4 // "SIP/"; an HTTP/1.x request (xhttp) has the same header syntax
+	if vs > us && end-vs == 8 && string(line[vs:vs+7]) == "HTTP/1." && line[vs+7] >= '0' && line[vs+7] <= '9' {
+		vn = 8
+	} else if vs <= us || end-vs < 4 || !eqFold(line[vs:vs+4], "sip/") {
 		return 0, perr(start+vs, "request line: expected SIP-Version at the end, got "+strconv.Quote(string(line[vs:end])))
 	}
-	for k := vs + 4; k < end; k++ {
+	for k := vs + vn; k < end; k++ {
 		c := line[k]
 		if !(c >= '0' && c <= '9' || c == '.') {
 			return 0, perr(start+k, "request line: unexpected "+quoteByte(c)+" in SIP-Version")
@@ -545,6 +548,14 @@ func (m *Msg) OriginalRequestURI() []byte { return m.ruri.of(m.buf) }
 
 // Version returns the SIP-Version of the first line, e.g. "SIP/2.0".
 func (m *Msg) Version() []byte { return m.version.of(m.buf) }
+
+// IsHTTP reports whether the message is an HTTP request (its request
+// line ends in HTTP/1.x), which arrives on TCP and TLS listens for the
+// xhttp module; its Request-URI is the HTTP target ($hu).
+func (m *Msg) IsHTTP() bool {
+	v := m.version.of(m.buf)
+	return m.isReq && len(v) > 5 && string(v[:5]) == "HTTP/"
+}
 
 // StatusCode returns the status code of a reply, 0 for a request.
 func (m *Msg) StatusCode() int { return m.status }

@@ -126,7 +126,8 @@ func TestParseErrors(t *testing.T) {
 		{"cl too large", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 2147483648\r\n\r\n", "Content-Length: expected a number up to 2147483647"},
 		{"two cl", "INVITE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", "twice"},
 		{"status", "SIP/2.0 20 OK\r\n\r\n", "3-digit"},
-		{"version", "INVITE sip:a@b HTTP/1.1\r\n\r\n", "expected SIP-Version at the end"},
+		{"version", "INVITE sip:a@b FTP/1.1\r\n\r\n", "expected SIP-Version at the end"},
+		{"empty HTTP version", "GET HTTP/\r\n\r\n", "expected SIP-Version at the end"},
 		{"folded first", "INVITE sip:a@b SIP/2.0\r\n x\r\n\r\n", "continuation"},
 	} {
 		var m Msg
@@ -317,5 +318,23 @@ func TestLeadingCRLF(t *testing.T) {
 	r := mustParse(t, "\nSIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\n\r\n")
 	if r.StatusCode() != 200 || string(r.Reason()) != "OK" || r.MethodID() != MethodOPTIONS {
 		t.Errorf("reply %d %q", r.StatusCode(), r.Reason())
+	}
+}
+
+// TestXHTTP_ParseHTTPRequest (issue 14, xhttp): an HTTP/1.x request
+// parses with the SIP parser, as Kamailio's xhttp relies on, and says so;
+// SIP requests and replies do not.
+func TestXHTTP_ParseHTTPRequest(t *testing.T) {
+	var m Msg
+	if err := m.Parse([]byte("GET /status?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if !m.IsHTTP() || string(m.Method()) != "GET" || string(m.RequestURI()) != "/status?x=1" || string(m.Header("upgrade")) != "websocket" {
+		t.Errorf("IsHTTP %v, method %q, URL %q, Upgrade %q", m.IsHTTP(), m.Method(), m.RequestURI(), m.Header("upgrade"))
+	}
+	for _, s := range []string{"OPTIONS sip:a@b SIP/2.0\r\n\r\n", "SIP/2.0 200 OK\r\n\r\n"} {
+		if err := m.Parse([]byte(s)); err != nil || m.IsHTTP() {
+			t.Errorf("%q: err %v, IsHTTP %v", s, err, m.IsHTTP())
+		}
 	}
 }

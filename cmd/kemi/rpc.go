@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,17 +20,19 @@ import (
 	"kemi/server/jsonrpc"
 )
 
-// rpcCmd is `kemi rpc [-s SOCKET] [-t] METHOD [ARGS...]`: one JSON-RPC
-// request over the server's datagram socket, the result printed as JSON
-// (or as a table with -t).
+// rpcCmd is `kemi rpc [-s SOCKET|-u URL] [-t] METHOD [ARGS...]`: one
+// JSON-RPC request over the server's datagram socket, or POSTed to URL
+// (the script's xhttp callback hands it to jsonrpcs.dispatch), the result
+// printed as JSON (or as a table with -t).
 func rpcCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kemi rpc", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sock := fs.String("s", "", "the server's RPC socket (default "+jsonrpc.DefaultSocket()+")")
+	url := fs.String("u", "", "POST the request to this HTTP URL instead (the path the script hands to jsonrpcs.dispatch, e.g. http://127.0.0.1:5060/RPC)")
 	table := fs.Bool("t", false, "print the result as a table")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: kemi rpc [-s SOCKET] [-t] METHOD [ARGS...]\n  e.g. kemi rpc core.version; kemi rpc ul.dump; kemi rpc stats.get_statistics all; kemi rpc cfg.set core debug 3\n  an argument that is an integer is sent as one; prefix s: to send it as a string\n")
+		fmt.Fprintf(stderr, "usage: kemi rpc [-s SOCKET|-u URL] [-t] METHOD [ARGS...]\n  e.g. kemi rpc core.version; kemi rpc ul.dump; kemi rpc stats.get_statistics all; kemi rpc cfg.set core debug 3\n  an argument that is an integer is sent as one; prefix s: to send it as a string\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -45,6 +49,13 @@ func rpcCmd(args []string, stdout, stderr io.Writer) int {
 	if path == "" {
 		path = jsonrpc.DefaultSocket()
 	}
+	if *url != "" {
+		if *sock != "" {
+			fmt.Fprintln(stderr, "kemi rpc: give -s or -u, not both")
+			return 2
+		}
+		path = *url
+	}
 	params := []any{}
 	for _, a := range fs.Args()[1:] {
 		if s, ok := strings.CutPrefix(a, "s:"); ok {
@@ -56,7 +67,11 @@ func rpcCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	req, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": fs.Arg(0), "params": params, "id": os.Getpid()})
-	resp, err := rpcCall(path, req, *timeout)
+	call := rpcCall
+	if *url != "" {
+		call = rpcHTTP
+	}
+	resp, err := call(path, req, *timeout)
 	if err != nil {
 		fmt.Fprintln(stderr, "kemi rpc:", err)
 		return 1
@@ -112,6 +127,24 @@ func rpcCall(path string, req []byte, timeout time.Duration) ([]byte, error) {
 		return nil, fmt.Errorf("%s: no answer: %w", path, err)
 	}
 	return buf[:n], nil
+}
+
+// rpcHTTP POSTs one request to url and returns the answer's body.
+func rpcHTTP(url string, req []byte, timeout time.Duration) ([]byte, error) {
+	c := &http.Client{Timeout: timeout}
+	res, err := c.Post(url, "application/json", bytes.NewReader(req))
+	if err != nil {
+		return nil, fmt.Errorf("%w (is kemi serving HTTP there? -u names the URL its script hands to jsonrpcs.dispatch)", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %s: %s", url, res.Status, strings.TrimSpace(string(body)))
+	}
+	return body, nil
 }
 
 // printTable prints a list as one row each (the keys of a list of objects

@@ -206,7 +206,8 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 					p = strings.ReplaceAll(p, "{db_url}", "postgres://kemi:x@127.0.0.1:1/kemi") +
 						"\nmodparam(\"sqlops\", \"connect_mode\", 1)"
 				}
-				cfg.WriteString(strings.ReplaceAll(p, "{module}", e.mod) + "\n")
+				// {http} and {httpdown}: the scenario runner's HTTP server.
+				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9").Replace(p) + "\n")
 			}
 			cfg.WriteString("cfgengine \"" + e.eng + "\"\n")
 			path := filepath.Join(t.TempDir(), "kamailio.cfg")

@@ -20,6 +20,7 @@ var fakeSpecs = []*core.ModuleSpec{
 	}},
 	{Name: "sl", Params: []core.ParamSpec{{Name: "default_reason", Type: core.TStr}}},
 	{Name: "kx", Files: []string{"kemix"}},
+	{Name: "debugger", Params: []core.ParamSpec{{Name: "cfgtrace", Type: core.TInt}}},
 	{Name: "rr", Params: []core.ParamSpec{
 		{Name: "enable_full_lr", Type: core.TInt},
 		{Name: "append_fromtag", Type: core.TInt},

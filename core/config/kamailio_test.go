@@ -114,12 +114,14 @@ func TestKamailioDefaultAllFeatures(t *testing.T) {
 	if !reflect.DeepEqual(kinds, []string{"xhttp:request"}) {
 		t.Errorf("event routes %q, want xhttp:request", kinds)
 	}
-	var debuggerNotice bool
-	for _, n := range cfg.Notices {
-		debuggerNotice = debuggerNotice || strings.Contains(n, `loadmodule "debugger.so"`)
+	// debugger.so is a module of kemi's (per-module log levels) and
+	// takes the config's cfgtrace.
+	var debugger bool
+	for _, m := range cfg.Modules {
+		debugger = debugger || m.Name == "debugger"
 	}
-	if !debuggerNotice {
-		t.Errorf("no notice for debugger.so: %q", cfg.Notices)
+	if !debugger || params["debugger.cfgtrace"] != "1" {
+		t.Errorf("debugger.so not loaded with its cfgtrace: %v", params["debugger.cfgtrace"])
 	}
 }
 

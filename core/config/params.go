@@ -31,6 +31,8 @@ var knownGlobals = map[string]globalParam{
 	"log_prefix":   {kind: pStr},
 	"log_facility": {kind: pStr},
 	"log_name":     {kind: pStr},
+	// log_format is kemi's own: text (Kamailio's lines) or json.
+	"log_format":   {kind: pStr},
 	"children":     {kind: pInt},
 	"listen":       {kind: pListen},
 	"socket":       {kind: pSocket},
@@ -181,9 +183,7 @@ var ignoredModules = map[string]string{
 	"xhttp_rpc":    "management interface",
 	"cfg_rpc":      "runtime config over RPC",
 	"kex":          "core extensions for MI/RPC",
-	"debugger":     "config debugging aid",
 	"counters":     "statistics counters",
-	"statistics":   "statistics counters",
 	"db_mysql":     "database driver",
 	"db_postgres":  "database driver",
 	"db_sqlite":    "database driver",

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/syslog"
 	"net"
 	"os"
 	"path/filepath"
@@ -335,7 +336,8 @@ func checkHeaderLine(s string) error {
 	return nil
 }
 
-// newLogger applies debug, log_stderror and log_prefix.
+// newLogger applies debug, log_prefix, log_format, and log_stderror=no
+// with log_facility and log_name (syslog).
 func newLogger(g map[string]core.Value, out io.Writer) (*core.Logger, error) {
 	lg := &core.Logger{Level: core.LWarn, Out: out}
 	if v, ok := g["debug"]; ok {
@@ -357,8 +359,50 @@ func newLogger(g map[string]core.Value, out io.Writer) (*core.Logger, error) {
 		}
 		lg.Prefix = func(ctx *core.Ctx, dst []byte) []byte { return f.Append(dst, ctx) }
 	}
+	if v, ok := g["log_format"]; ok {
+		switch strings.ToLower(v.S) {
+		case "text", "":
+		case "json":
+			lg.Format = core.LogJSON
+		default:
+			return nil, fmt.Errorf("log_format: expected text or json, got %q", v.S)
+		}
+	}
+	facility := syslog.LOG_DAEMON // Kamailio's default
+	if v, ok := g["log_facility"]; ok && v.S != "" {
+		f, ok := core.SyslogFacility(strings.ToUpper(v.S))
+		if !ok {
+			return nil, fmt.Errorf("log_facility: expected a syslog facility (LOG_DAEMON, LOG_LOCAL0 to LOG_LOCAL7, ...), got %q", v.S)
+		}
+		facility = f
+	}
+	// Kamailio logs to syslog unless log_stderror=yes; kemi keeps stderr
+	// unless the config says log_stderror=no, so that a config without the
+	// line does not lose its log where no syslog daemon runs.
+	if v, ok := g["log_stderror"]; ok && !v.Truth() {
+		tag := "kemi"
+		if n, ok := g["log_name"]; ok && n.S != "" {
+			tag = n.S
+		}
+		var w *syslog.Writer
+		var err error
+		if SyslogPath != "" {
+			w, err = syslog.Dial("unixgram", SyslogPath, facility|syslog.LOG_INFO, tag)
+		} else {
+			w, err = syslog.New(facility|syslog.LOG_INFO, tag)
+		}
+		if err != nil {
+			lg.Log(core.LNotice, nil, "kemi: log_stderror=no: no syslog to write to ("+err.Error()+"); logging to stderr")
+		} else {
+			lg.Syslog = w
+		}
+	}
 	return lg, nil
 }
+
+// SyslogPath, when set, is the syslog socket log_stderror=no writes to
+// instead of the system's (/dev/log): for tests only.
+var SyslogPath string
 
 // resolveScript finds a relative script path as given (from the working
 // directory, as Kamailio does) or, failing that, beside the config file, so

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -28,6 +29,11 @@ type Router struct {
 	// Streams sends what workers send over TCP and TLS; the server sets
 	// it before the workers start. nil: only UDP is served.
 	Streams *transport.Streams
+	// AcceptAliases is tcp_accept_aliases: a request over TCP or TLS
+	// whose top Via has an alias parameter makes its connection carry
+	// requests to the Via's port at the peer's IP (RFC 5923 style, as
+	// Kamailio's core does).
+	AcceptAliases bool
 
 	// Counters, read by tests and printed at shutdown.
 	Received, Malformed, ScriptErrors, Panics atomic.Uint64
@@ -57,6 +63,48 @@ var (
 	statBadMsgHdr   = core.NewCounter("", "core", "bad_msg_hdr")
 	statScriptErr   = core.NewCounter("", "kemi", "script_errors")
 )
+
+// Malformed messages by why they did not parse: kemi:malformed_REASON,
+// kemi_malformed_messages_total{reason} in Prometheus.
+const (
+	malTooLarge = iota
+	malEmpty
+	malFirstLine
+	malHeader
+	malContentLength
+	malOther
+	numMal
+)
+
+var statMalformed = func() (c [numMal]core.Counter) {
+	for i, r := range [numMal]string{"too_large", "empty", "first_line", "header", "content_length", "other"} {
+		c[i] = core.NewLabeledCounter("", "kemi", "malformed_"+r, "kemi_malformed_messages_total", "reason", r)
+	}
+	return
+}()
+
+// malformedReason sorts a parse error into one of the reasons above by its
+// text (sip.ParseError's reasons), without allocating.
+func malformedReason(err error) int {
+	var pe *sip.ParseError
+	if !errors.As(err, &pe) {
+		return malOther
+	}
+	r := pe.Reason
+	switch {
+	case strings.HasPrefix(r, "message larger than"), strings.HasPrefix(r, "more than "):
+		return malTooLarge
+	case strings.HasPrefix(r, "empty message"), strings.HasPrefix(r, "no message"):
+		return malEmpty
+	case strings.HasPrefix(r, "first line"), strings.HasPrefix(r, "request line"), strings.HasPrefix(r, "status line"):
+		return malFirstLine
+	case strings.HasPrefix(r, "Content-Length"):
+		return malContentLength
+	case strings.Contains(r, "header"):
+		return malHeader
+	}
+	return malOther
+}
 
 type program struct {
 	p   core.Program
@@ -209,7 +257,7 @@ func (w *Worker) Close() {
 // writer, TCP and TLS through the router's Streams. A stream send to the
 // source of the message in hand (a reply) goes back on its connection.
 func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
-	if proto == core.TCP || proto == core.TLS {
+	if proto.IsStream() {
 		if w.streamOut != nil {
 			return w.streamOut.WriteTo(b, to)
 		}
@@ -248,22 +296,41 @@ func SendStream(st *transport.Streams, b []byte, proto core.Proto, to netip.Addr
 	if st == nil {
 		return fmt.Errorf("send to %s:%s: transport %s is not served (no tcp or tls listen)", proto, to, proto)
 	}
-	p := transport.TCP
-	if proto == core.TLS {
-		p = transport.TLS
-	}
-	_, err := st.Send(p, to, b, o)
+	_, err := st.Send(StreamProto(proto), to, b, o)
 	return err
+}
+
+// StreamProto is the transport's name for a stream proto.
+func StreamProto(p core.Proto) transport.StreamProto {
+	switch p {
+	case core.TLS:
+		return transport.TLS
+	case core.WS:
+		return transport.WS
+	case core.WSS:
+		return transport.WSS
+	}
+	return transport.TCP
+}
+
+// CoreProto is core's name for a connection's transport.
+func CoreProto(p transport.StreamProto) core.Proto {
+	switch p {
+	case transport.TLS:
+		return core.TLS
+	case transport.WS:
+		return core.WS
+	case transport.WSS:
+		return core.WSS
+	}
+	return core.TCP
 }
 
 // HandleStream routes one message received on a TCP or TLS connection:
 // $proto, $conid and $Ri/$Rp come from c, and replies to its source go
 // back on it. It implements transport.StreamHandler.
 func (w *Worker) HandleStream(data []byte, c *transport.Conn) {
-	proto := core.TCP
-	if c.Proto() == transport.TLS {
-		proto = core.TLS
-	}
+	proto := CoreProto(c.Proto())
 	w.conn = c
 	w.handle(data, c.RemoteAddr(), c.LocalAddr(), proto, c.ID())
 	w.conn = nil
@@ -302,8 +369,15 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		}
 	}()
 	if err := w.msg.Parse(data); err != nil {
+		if w.conn != nil && (proto == core.TCP || proto == core.TLS) && transport.IsHTTPRequest(data) {
+			// A malformed HTTP request: 400, and the connection closes
+			// (there is no telling where the next request starts).
+			w.conn.Write(transport.HTTPBadRequest)
+			w.conn.Close()
+		}
 		n := r.Malformed.Add(1)
 		w.ctx.Stats.Add(statBadMsgHdr, 1)
+		w.ctx.Stats.Add(statMalformed[malformedReason(err)], 1)
 		if ok, note := r.malformedLog.Allow(); ok {
 			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped malformed message from %s (%d bytes): %s (malformed so far: %d)%s",
 				src, len(data), core.LogValue(err.Error()), n, note))
@@ -322,6 +396,13 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		ctx.Conn = w.conn
 	}
 	ctx.VM = w.vm
+	if w.msg.IsHTTP() {
+		w.handleHTTP(ctx)
+		return
+	}
+	if r.AcceptAliases && w.conn != nil && w.msg.IsRequest() {
+		w.viaAlias(src)
+	}
 	cb := r.requestCB
 	if !w.msg.IsRequest() {
 		ctx.Route = core.ReplyRoute
@@ -331,7 +412,7 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		ctx.Stats.Add(statRcvRequests, 1)
 	}
 	defer w.trimScratch()
-	err := w.vm.Call(ctx, cb)
+	err := core.CallRoute(w.vm, ctx, cb)
 	switch {
 	case err == nil:
 	case errors.Is(err, core.ErrNoCallback):
@@ -357,6 +438,56 @@ func (w *Worker) handle(data []byte, src, local netip.AddrPort, proto core.Proto
 		}
 	}
 	w.forwardReply()
+}
+
+// httpNotFound answers an HTTP request no module took.
+var httpNotFound = []byte("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+
+// handleHTTP gives an HTTP request (on a TCP or TLS listen) to the
+// modules' HTTP hooks: xhttp runs the script's event callback. One that
+// none takes is answered 404 and its connection closed. HTTP inside a
+// WebSocket or over UDP is dropped as malformed.
+func (w *Worker) handleHTTP(ctx *core.Ctx) {
+	r := w.r
+	if ctx.Proto != core.TCP && ctx.Proto != core.TLS {
+		n := r.Malformed.Add(1)
+		if ok, note := r.malformedLog.Allow(); ok {
+			r.rt.Log.Log(core.LWarn, nil, fmt.Sprintf("dropped an HTTP request from %s over %s: HTTP is served on tcp and tls listens (malformed so far: %d)%s",
+				ctx.Src, ctx.Proto, n, note))
+		}
+		return
+	}
+	ctx.Route = core.EventRoute
+	defer w.trimScratch()
+	for _, h := range r.rt.HTTPHooks() {
+		if h(ctx) {
+			return
+		}
+	}
+	if err := w.SendTo(httpNotFound, ctx.Proto, ctx.Src); err == nil && w.conn != nil {
+		w.conn.Close()
+	}
+}
+
+// viaAlias adds the alias a top Via's alias parameter asks for: the
+// peer's IP (not the Via's host, which the peer could name freely) with
+// the Via's port, to the message's connection, as Kamailio's
+// tcpconn_add_alias does for tcp_accept_aliases.
+func (w *Worker) viaAlias(src netip.AddrPort) {
+	v, err := w.msg.TopVia()
+	if err != nil || !v.Params.Has("alias") {
+		return
+	}
+	port := v.Port
+	if port == 0 {
+		port = 5060
+		if w.conn.Proto() == transport.TLS {
+			port = 5061
+		}
+	}
+	if w.r.Streams != nil && !w.conn.Closed() {
+		w.r.Streams.AddAlias(w.conn, netip.AddrPortFrom(src.Addr(), uint16(port)))
+	}
 }
 
 // trimScratch drops a Scratch buffer a large message grew.
@@ -422,6 +553,10 @@ func ViaProto(v *sip.Via) core.Proto {
 		return core.TCP
 	case asciiEq(v.Transport, "TLS"):
 		return core.TLS
+	case asciiEq(v.Transport, "WS"):
+		return core.WS
+	case asciiEq(v.Transport, "WSS"):
+		return core.WSS
 	}
 	return core.UDP
 }

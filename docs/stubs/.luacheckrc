@@ -163,6 +163,10 @@ read_globals = {
 					setxflag = {},
 				},
 			},
+			debugger = {
+				fields = {
+				},
+			},
 			dialog = {
 				fields = {
 					dlg_bye = {},
@@ -276,6 +280,21 @@ read_globals = {
 					sht_unlock = {},
 				},
 			},
+			http_async_client = {
+				fields = {
+					query = {},
+				},
+			},
+			http_client = {
+				fields = {
+					curl_connect = {},
+					curl_connect_post = {},
+					get_hdrs = {},
+					query = {},
+					query_post = {},
+					query_post_hdrs = {},
+				},
+			},
 			ipops = {
 				fields = {
 					compare_ips = {},
@@ -297,6 +316,10 @@ read_globals = {
 			},
 			jsonrpcs = {
 				fields = {
+					dispatch = {},
+					exec = {},
+					execx = {},
+					response = {},
 				},
 			},
 			kx = {
@@ -410,6 +433,34 @@ read_globals = {
 					set_contact_alias_trim = {},
 				},
 			},
+			ndb_redis = {
+				fields = {
+					redis_cmd = {},
+					redis_cmd_p1 = {},
+					redis_cmd_p2 = {},
+					redis_cmd_p3 = {},
+					redis_execute = {},
+					redis_free = {},
+					redis_pipe_cmd = {},
+					redis_pipe_cmd_p1 = {},
+				},
+			},
+			path = {
+				fields = {
+					add_path = {},
+					add_path_advertised_address = {},
+					add_path_advertised_address_user = {},
+					add_path_advertised_address_user_params = {},
+					add_path_received = {},
+					add_path_received_advertised_address = {},
+					add_path_received_advertised_address_user = {},
+					add_path_received_advertised_address_user_params = {},
+					add_path_received_user = {},
+					add_path_received_user_params = {},
+					add_path_user = {},
+					add_path_user_params = {},
+				},
+			},
 			permissions = {
 				fields = {
 					allow_address = {},
@@ -508,33 +559,57 @@ read_globals = {
 				fields = {
 					block_dtmf = {},
 					block_dtmf0 = {},
+					block_dtmf2 = {},
 					block_media = {},
 					block_media0 = {},
+					block_media2 = {},
 					play_dtmf = {},
 					play_media = {},
+					play_media2 = {},
 					rtpengine_answer = {},
 					rtpengine_answer0 = {},
+					rtpengine_answer2 = {},
+					rtpengine_connect = {},
+					rtpengine_connect0 = {},
+					rtpengine_connect2 = {},
 					rtpengine_delete = {},
 					rtpengine_delete0 = {},
+					rtpengine_delete2 = {},
 					rtpengine_manage = {},
 					rtpengine_manage0 = {},
+					rtpengine_manage2 = {},
 					rtpengine_offer = {},
 					rtpengine_offer0 = {},
+					rtpengine_offer2 = {},
 					rtpengine_query = {},
 					rtpengine_query0 = {},
+					rtpengine_query2 = {},
+					rtpengine_query_v = {},
 					set_rtpengine_set = {},
+					set_rtpengine_set2 = {},
 					silence_media = {},
 					silence_media0 = {},
+					silence_media2 = {},
+					start_forwarding = {},
+					start_forwarding0 = {},
+					start_forwarding2 = {},
 					start_recording = {},
+					stop_forwarding = {},
+					stop_forwarding0 = {},
+					stop_forwarding2 = {},
 					stop_media = {},
 					stop_media0 = {},
+					stop_media2 = {},
 					stop_recording = {},
 					unblock_dtmf = {},
 					unblock_dtmf0 = {},
+					unblock_dtmf2 = {},
 					unblock_media = {},
 					unblock_media0 = {},
+					unblock_media2 = {},
 					unsilence_media = {},
 					unsilence_media0 = {},
+					unsilence_media2 = {},
 				},
 			},
 			rtpproxy = {
@@ -645,6 +720,12 @@ read_globals = {
 					sql_xquery = {},
 				},
 			},
+			statistics = {
+				fields = {
+					reset_stat = {},
+					update_stat = {},
+				},
+			},
 			textops = {
 				fields = {
 					append_body_part = {},
@@ -722,6 +803,7 @@ read_globals = {
 			},
 			tls = {
 				fields = {
+					cget = {},
 					is_peer_verified = {},
 				},
 			},
@@ -751,10 +833,12 @@ read_globals = {
 			},
 			tmx = {
 				fields = {
+					t_continue = {},
 					t_is_branch_route = {},
 					t_is_failure_route = {},
 					t_is_reply_route = {},
 					t_precheck_trans = {},
+					t_suspend = {},
 				},
 			},
 			uac = {
@@ -773,10 +857,54 @@ read_globals = {
 				fields = {
 				},
 			},
+			websocket = {
+				fields = {
+					close = {},
+					close_conid = {},
+					close_reason = {},
+					handle_handshake = {},
+				},
+			},
 			x = {
 				fields = {
 					drop = {},
 					exit = {},
+				},
+			},
+			xhttp = {
+				fields = {
+					get_hu = {},
+					xhttp_reply = {},
+				},
+			},
+			xhttp_prom = {
+				fields = {
+					check_uri = {},
+					counter_inc_l0 = {},
+					counter_inc_l1 = {},
+					counter_inc_l2 = {},
+					counter_inc_l3 = {},
+					counter_reset_l0 = {},
+					counter_reset_l1 = {},
+					counter_reset_l2 = {},
+					counter_reset_l3 = {},
+					dispatch = {},
+					gauge_inc_l0 = {},
+					gauge_inc_l1 = {},
+					gauge_inc_l2 = {},
+					gauge_inc_l3 = {},
+					gauge_reset_l0 = {},
+					gauge_reset_l1 = {},
+					gauge_reset_l2 = {},
+					gauge_reset_l3 = {},
+					gauge_set_l0 = {},
+					gauge_set_l1 = {},
+					gauge_set_l2 = {},
+					gauge_set_l3 = {},
+					histogram_observe_l0 = {},
+					histogram_observe_l1 = {},
+					histogram_observe_l2 = {},
+					histogram_observe_l3 = {},
 				},
 			},
 			xlog = {

@@ -269,7 +269,11 @@ interface KSR_corex {
 	setxflag(flag: number): number;
 }
 
-/** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server. */
+/** Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start). */
+interface KSR_debugger {
+}
+
+/** Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are served under Kamailio's names (kemi rpc). */
 interface KSR_dialog {
 	/**
 	 * End the message's answered dialog by sending BYE to the side(s) named.
@@ -938,6 +942,72 @@ interface KSR_htable {
 	sht_unlock(table: string, key: string): number;
 }
 
+/** Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, body cap, http and https only, no control characters in URLs). Needs tm. */
+interface KSR_http_async_client {
+	/**
+	 * Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer.
+	 * @param url An http or https URL.
+	 * @param cbname Script function to run with the answer.
+	 * @returns 0 when the request went out and the transaction is suspended (the script should exit the route now); 1 when it went out without a transaction (the script goes on); -1 when it could not be sent (a refused URL or header, too many requests in flight, no tm, the transaction could not be suspended): the callback will not run.
+	 */
+	query(url: string, cbname: string): number;
+}
+
+/** HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). authmethod (Basic only, from an httpcon URL), tlsversion, cipher_suites, config_file, netinterface and query_request are not there yet. */
+interface KSR_http_client {
+	/**
+	 * GET on a named connection (Kamailio's http_connect(connection, url, result)).
+	 * @param con A connection named by httpcon.
+	 * @param url The part appended to the connection's base URL.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As query; -1 too for an unknown connection.
+	 */
+	curl_connect(con: string, url: string, dpv: string): number;
+	/**
+	 * POST on a named connection (Kamailio's http_connect with content type and data).
+	 * @param con A connection named by httpcon.
+	 * @param url The part appended to the connection's base URL.
+	 * @param ctype Content-Type of data.
+	 * @param data The body to POST.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As curl_connect.
+	 */
+	curl_connect_post(con: string, url: string, ctype: string, data: string, dpv: string): number;
+	/**
+	 * GET with headers, storing the whole body (Kamailio's http_client_get).
+	 * @param url An http or https URL.
+	 * @param body A body for the GET; usually empty.
+	 * @param hdrs Header lines, "Name: value", separated by CRLF; empty for none.
+	 * @param dpv The writable pseudo-variable for the whole response body.
+	 * @returns As query.
+	 */
+	get_hdrs(url: string, body: string, hdrs: string, dpv: string): number;
+	/**
+	 * GET url (Kamailio's http_client_query(url, result)).
+	 * @param url An http or https URL.
+	 * @param dpv The writable pseudo-variable for the answer ("$var(result)"): its body's first line (query_result) for a 2xx, 3xx or 4xx.
+	 * @returns The HTTP status code; -1 when no answer came (connection refused, timeout, refused URL, body over maxdatasize).
+	 */
+	query(url: string, dpv: string): number;
+	/**
+	 * POST post to url (http_client_query(url, post, result)); an empty post makes it a GET.
+	 * @param url An http or https URL.
+	 * @param post The body to POST (Content-Type application/x-www-form-urlencoded unless hdrs say).
+	 * @param dpv The writable pseudo-variable for the answer.
+	 * @returns As query.
+	 */
+	query_post(url: string, post: string, dpv: string): number;
+	/**
+	 * POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result)).
+	 * @param url An http or https URL.
+	 * @param post The body to POST; empty for a GET.
+	 * @param hdrs Header lines, "Name: value", separated by CRLF ("Content-Type: application/json"); a line that is not Name: value fails the request.
+	 * @param dpv The writable pseudo-variable for the answer.
+	 * @returns As query.
+	 */
+	query_post_hdrs(url: string, post: string, hdrs: string, dpv: string): number;
+}
+
 /** IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next. */
 interface KSR_ipops {
 	/**
@@ -1040,8 +1110,30 @@ interface KSR_ipops {
 	srv_query(srvcname: string, pvid: string): number;
 }
 
-/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet. */
+/** The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer. */
 interface KSR_jsonrpcs {
+	/**
+	 * Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+	 * @returns 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+	 */
+	dispatch(): number;
+	/**
+	 * Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+	 * @param cmd A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+	 * @returns 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+	 */
+	exec(cmd: string): number;
+	/**
+	 * As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+	 * @param cmd A JSON-RPC 2.0 request document.
+	 * @returns As exec.
+	 */
+	execx(cmd: string): number;
+	/**
+	 * The last exec's JSON-RPC response document.
+	 * @returns The body of the last exec's answer, or null when there was none for this message.
+	 */
+	response(): string;
 }
 
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
@@ -1566,6 +1658,159 @@ interface KSR_nathelper {
 	set_contact_alias_trim(): number;
 }
 
+/** Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline. A command string is split at spaces into arguments, and each %s is replaced by the next argument given (as hiredis formats it), so a value with spaces is one argument. Replies are kept per worker until redis_free or the next command with the same id (at most 64 ids a worker). The client is go-redis: one pool per server, sized by the workers, reconnecting by itself; cluster=1 and sentinel servers use its cluster and failover clients. A string reply is typed status (5) for commands that answer with a status (SET, PING, MULTI...), else string (1): go-redis does not tell them apart. */
+interface KSR_ndb_redis {
+	/**
+	 * Send a command and keep its reply under res.
+	 * @param srv Server name (the name= of a server param).
+	 * @param cmd The command, split at spaces into arguments: "SET foo bar".
+	 * @param res Reply id for $redis(res=>...).
+	 * @returns 1 when the server answered (an error reply too, with $redis(res=>type) 6 and the text in $redis(res=>info)); -1 when the server is unknown, did not answer within cmd_timeout, or the command is empty; -2 while the server is disabled (allowed_timeouts).
+	 */
+	redis_cmd(srv: string, cmd: string, res: string): number;
+	/**
+	 * redis_cmd with one argument put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with one %s: "GET %s".
+	 * @param p1 The argument for %s (one argument, spaces and all).
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p1(srv: string, cmd: string, p1: string, res: string): number;
+	/**
+	 * redis_cmd with two arguments put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with two %s.
+	 * @param p1 First argument.
+	 * @param p2 Second argument.
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p2(srv: string, cmd: string, p1: string, p2: string, res: string): number;
+	/**
+	 * redis_cmd with three arguments put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with three %s.
+	 * @param p1 First argument.
+	 * @param p2 Second argument.
+	 * @param p3 Third argument.
+	 * @param res Reply id.
+	 * @returns As redis_cmd.
+	 */
+	redis_cmd_p3(srv: string, cmd: string, p1: string, p2: string, p3: string, res: string): number;
+	/**
+	 * kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline.
+	 * @param srv Server name.
+	 * @returns 1 when the queued commands were sent and answered (each reply under its id); -1 when nothing was queued for srv, it is unknown, or it did not answer; -2 while disabled.
+	 */
+	redis_execute(srv: string): number;
+	/**
+	 * Forget a reply; $redis(res=>...) is null after.
+	 * @param res Reply id.
+	 * @returns 1 when the reply was freed; -1 when there was none.
+	 */
+	redis_free(res: string): number;
+	/**
+	 * kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute.
+	 * @param srv Server name.
+	 * @param cmd The command.
+	 * @param res Reply id its reply goes to.
+	 * @returns 1 when queued; -1 when the server is unknown, the command empty, or 1000 commands already wait.
+	 */
+	redis_pipe_cmd(srv: string, cmd: string, res: string): number;
+	/**
+	 * kemi: redis_pipe_cmd with one argument put in for %s.
+	 * @param srv Server name.
+	 * @param cmd The command with one %s.
+	 * @param p1 The argument.
+	 * @param res Reply id.
+	 * @returns As redis_pipe_cmd.
+	 */
+	redis_pipe_cmd_p1(srv: string, cmd: string, p1: string, res: string): number;
+}
+
+/** Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet. */
+interface KSR_path {
+	/**
+	 * Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path(): number;
+	/**
+	 * add_path with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address(addr: string): number;
+	/**
+	 * add_path_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received(): number;
+	/**
+	 * add_path_received with the given address instead of the socket's.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address(addr: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user(addr: string, user: string): number;
+	/**
+	 * add_path_received_advertised_address with a user part and URI parameters.
+	 * @param addr The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_advertised_address_user_params(addr: string, user: string, params: string): number;
+	/**
+	 * add_path_received with a user part.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user(user: string): number;
+	/**
+	 * add_path_received with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_received_user_params(user: string, params: string): number;
+	/**
+	 * add_path with a user part: <sip:user@IP:PORT;lr>.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user(user: string): number;
+	/**
+	 * add_path with a user part and URI parameters.
+	 * @param user User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+	 * @param params URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+	 * @returns 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+	 */
+	add_path_user_params(user: string, params: string): number;
+}
+
 /** Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. Records come from Kamailio's address table when db_url names PostgreSQL or MySQL (address_table and the *_col params), from address_file, in Kamailio's address file format, and from address modparams, one record each; all load at start (a bad record stops the load and names it) and again on the RPC permissions.addressReload (an error keeps the running records). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With a db_url of another scheme and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet. */
 interface KSR_permissions {
 	/**
@@ -2007,7 +2252,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2021,6 +2266,13 @@ interface KSR_rtpengine {
 	 */
 	block_dtmf0(): number;
 	/**
+	 * block_dtmf with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As block_dtmf.
+	 */
+	block_dtmf2(flags: string, viabranch: string): number;
+	/**
 	 * Drop the call's media in rtpengine (ng "block media").
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2031,6 +2283,13 @@ interface KSR_rtpengine {
 	 * @returns As block_media.
 	 */
 	block_media0(): number;
+	/**
+	 * block_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As block_media.
+	 */
+	block_media2(flags: string, viabranch: string): number;
 	/**
 	 * Inject a DTMF event into the call (ng "play DTMF"): code=5.
 	 * @param flags Kamailio's flag string.
@@ -2044,6 +2303,13 @@ interface KSR_rtpengine {
 	 */
 	play_media(flags: string): number;
 	/**
+	 * play_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As play_media.
+	 */
+	play_media2(flags: string, viabranch: string): number;
+	/**
 	 * Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2054,6 +2320,31 @@ interface KSR_rtpengine {
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer0(): number;
+	/**
+	 * rtpengine_answer with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_answer.
+	 */
+	rtpengine_answer2(flags: string, viabranch: string): number;
+	/**
+	 * Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags).
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	rtpengine_connect(flags: string): number;
+	/**
+	 * rtpengine_connect without flags.
+	 * @returns As rtpengine_connect.
+	 */
+	rtpengine_connect0(): number;
+	/**
+	 * rtpengine_connect with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_connect.
+	 */
+	rtpengine_connect2(flags: string, viabranch: string): number;
 	/**
 	 * Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2066,6 +2357,13 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_delete0(): number;
 	/**
+	 * rtpengine_delete with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_delete.
+	 */
+	rtpengine_delete2(flags: string, viabranch: string): number;
+	/**
 	 * Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2076,6 +2374,13 @@ interface KSR_rtpengine {
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage0(): number;
+	/**
+	 * rtpengine_manage with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_manage.
+	 */
+	rtpengine_manage2(flags: string, viabranch: string): number;
 	/**
 	 * Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2088,6 +2393,13 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_offer0(): number;
 	/**
+	 * rtpengine_offer with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_offer.
+	 */
+	rtpengine_offer2(flags: string, viabranch: string): number;
+	/**
 	 * Ask rtpengine for the call's statistics; $rtpstat then reads them.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2099,11 +2411,32 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_query0(): number;
 	/**
+	 * rtpengine_query with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As rtpengine_query.
+	 */
+	rtpengine_query2(flags: string, viabranch: string): number;
+	/**
+	 * Query the call and write rtpengine's whole reply as JSON into dst.
+	 * @param format j: compact JSON; jp: indented.
+	 * @param dst A writable pseudo-variable ($var(q), $avp(q)).
+	 * @returns 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
+	 */
+	rtpengine_query_v(format: string, dst: string): number;
+	/**
 	 * Choose the set the following commands of this message use.
 	 * @param setid A set number from rtpengine_sock.
 	 * @returns 1 when set; -1 when there is no such set.
 	 */
 	set_rtpengine_set(setid: number): number;
+	/**
+	 * Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both.
+	 * @param setid1 The first set.
+	 * @param setid2 The second set (different from the first).
+	 * @returns 1 when set; -1 when a set does not exist or both are the same.
+	 */
+	set_rtpengine_set2(setid1: number, setid2: number): number;
 	/**
 	 * Replace the call's audio with silence (ng "silence media").
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2116,10 +2449,53 @@ interface KSR_rtpengine {
 	 */
 	silence_media0(): number;
 	/**
+	 * silence_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As silence_media.
+	 */
+	silence_media2(flags: string, viabranch: string): number;
+	/**
+	 * Have rtpengine forward the call's media to its recording daemon (ng "start forwarding").
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	start_forwarding(flags: string): number;
+	/**
+	 * start_forwarding without flags.
+	 * @returns As start_forwarding.
+	 */
+	start_forwarding0(): number;
+	/**
+	 * start_forwarding with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As start_forwarding.
+	 */
+	start_forwarding2(flags: string, viabranch: string): number;
+	/**
 	 * Ask rtpengine to record the call.
 	 * @returns 1 on success; -1 otherwise.
 	 */
 	start_recording(): number;
+	/**
+	 * Stop forwarding the call's media (ng "stop forwarding").
+	 * @param flags Kamailio's flag string.
+	 * @returns 1 on success; -1 when rtpengine could not be reached or answered with an error.
+	 */
+	stop_forwarding(flags: string): number;
+	/**
+	 * stop_forwarding without flags.
+	 * @returns As stop_forwarding.
+	 */
+	stop_forwarding0(): number;
+	/**
+	 * stop_forwarding with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As stop_forwarding.
+	 */
+	stop_forwarding2(flags: string, viabranch: string): number;
 	/**
 	 * Stop what play_media plays.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2131,6 +2507,13 @@ interface KSR_rtpengine {
 	 * @returns As stop_media.
 	 */
 	stop_media0(): number;
+	/**
+	 * stop_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As stop_media.
+	 */
+	stop_media2(flags: string, viabranch: string): number;
 	/**
 	 * Stop recording the call.
 	 * @returns 1 on success; -1 otherwise.
@@ -2148,6 +2531,13 @@ interface KSR_rtpengine {
 	 */
 	unblock_dtmf0(): number;
 	/**
+	 * unblock_dtmf with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unblock_dtmf.
+	 */
+	unblock_dtmf2(flags: string, viabranch: string): number;
+	/**
 	 * Undo block_media.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2159,6 +2549,13 @@ interface KSR_rtpengine {
 	 */
 	unblock_media0(): number;
 	/**
+	 * unblock_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unblock_media.
+	 */
+	unblock_media2(flags: string, viabranch: string): number;
+	/**
 	 * Undo silence_media.
 	 * @param flags Kamailio's flag string, space-separated tokens (see the module doc).
 	 * @returns 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2169,6 +2566,13 @@ interface KSR_rtpengine {
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media0(): number;
+	/**
+	 * unsilence_media with a via-branch value.
+	 * @param flags Kamailio's flag string.
+	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @returns As unsilence_media.
+	 */
+	unsilence_media2(flags: string, viabranch: string): number;
 }
 
 /** Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP. rtpengine speaks it on its legacy listener (listen-udp), so Kamailio's KEMI examples calling rtpproxy_manage("co") get media relayed by rtpengine. Nodes, sets and weights are written as for rtpengine; one that does not answer is skipped for rtpproxy_disable_tout. The stream2ua* and recording functions are not there; the nortpproxy_str marker is neither added nor checked. */
@@ -2611,7 +3015,7 @@ interface KSR_sl {
 	 */
 	send_reply_error(): number;
 	/**
-	 * Reply with 500 Server Internal Error after an internal failure.
+	 * Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error.
 	 * @returns 1 when the reply was sent, -1 when it could not be.
 	 */
 	sl_reply_error(): number;
@@ -2715,6 +3119,23 @@ interface KSR_sqlops {
 	 * @returns As sql_query.
 	 */
 	sql_xquery(con: string, query: string, res: string): number;
+}
+
+/** Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock. */
+interface KSR_statistics {
+	/**
+	 * Set a statistic to zero, unless it was declared no_reset.
+	 * @param name The statistic.
+	 * @returns 1 when reset (or declared no_reset, which Kamailio also answers with success); -1 when there is no such statistic.
+	 */
+	reset_stat(name: string): number;
+	/**
+	 * Add value to a statistic, creating it when it does not exist.
+	 * @param name The statistic: a declared one, "group:name" or a new name (created as "dynamic:name", at most 1024 in all).
+	 * @param value What to add; may be negative.
+	 * @returns 1 when updated; -1 when the name is empty, malformed or one too many.
+	 */
+	update_stat(name: string, value: number): number;
 }
 
 /** Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons. Searches see the message as received; replacements become edits (a changed header line is written again, a changed body replaced), so a match may span header lines but not the end of the headers. */
@@ -3184,6 +3605,12 @@ interface KSR_textopsx {
 /** TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL. */
 interface KSR_tls {
 	/**
+	 * An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget).
+	 * @param name A $tls_* variable's name without the $: tls_version, tls_description, tls_cipher_info, tls_cipher_bits, tls_peer_subject, tls_peer_issuer, tls_peer_subject_cn (and _organization, _unit, _country, _state, _locality, _uid), tls_peer_issuer_cn (and the same parts), tls_my_subject, tls_my_issuer (and their parts), tls_peer_version, tls_my_version, tls_peer_serial, tls_my_serial, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked, tls_peer_notBefore, tls_peer_notAfter, tls_peer_server_name, tls_peer_raw_cert, tls_my_raw_cert, tls_peer_urlencoded_cert, tls_my_urlencoded_cert.
+	 * @returns The attribute of the message's TLS connection: an integer for tls_cipher_bits, tls_peer_version, tls_my_version, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked; a string otherwise. "" when the message did not come over TLS, the certificate is missing, or the name is unknown (a warning names it), as in Kamailio.
+	 */
+	cget(name: string): number|string;
+	/**
 	 * Check whether the TLS peer of the message's connection was verified.
 	 * @returns 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
 	 */
@@ -3310,6 +3737,14 @@ interface KSR_tm {
 /** Extra transaction functions on top of tm. */
 interface KSR_tmx {
 	/**
+	 * Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it).
+	 * @param tindex The transaction's index ($T(id_index) after t_suspend).
+	 * @param tlabel The transaction's label ($T(id_label)).
+	 * @param cbname Script function to run.
+	 * @returns 1 when the route is queued to run; -1 when no suspended transaction has that index and label (it ended, or was continued already) or too many continuations wait.
+	 */
+	t_continue(tindex: number, tlabel: number, cbname: string): number;
+	/**
 	 * Tell whether a branch route is running.
 	 * @returns 1 in a branch route; -1 elsewhere.
 	 */
@@ -3329,6 +3764,11 @@ interface KSR_tmx {
 	 * @returns 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 	 */
 	t_precheck_trans(): number;
+	/**
+	 * Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer.
+	 * @returns 1 when the transaction is suspended ($T(id_index) and $T(id_label) name it for t_continue); -1 when it could not be (an ACK or CANCEL, a retransmission, a transaction with its final reply).
+	 */
+	t_suspend(): number;
 }
 
 /** User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth). As in Kamailio, uac_auth does not raise the CSeq (Kamailio does it only with the dialog module's CSeq tracking, which kemi does not have). Not offered: restore_dlg=1 (no dialog module), restore_from_avp and restore_to_avp, the remote registration (uac_reg_*) and uac_req_send. */
@@ -3382,8 +3822,37 @@ interface KSR_uac {
 	uac_restore_to(): number;
 }
 
-/** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. */
+/** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). See docs/scaling.md. */
 interface KSR_usrloc {
+}
+
+/** SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there. The ws.dump, ws.close, ws.ping, ws.pong, ws.disable and ws.enable RPC methods are Kamailio's. */
+interface KSR_websocket {
+	/**
+	 * Close the WebSocket connection of the message in hand.
+	 * @returns 1 when a close frame (1000 Normal closure) went and the connection was closed; -1 when the message did not come over WebSocket.
+	 */
+	close(): number;
+	/**
+	 * Close another WebSocket connection by its id.
+	 * @param status Close code (RFC 6455 §7.4).
+	 * @param reason Close reason.
+	 * @param conid Connection id ($conid).
+	 * @returns 1 when closed; -1 when no open WebSocket connection has that id.
+	 */
+	close_conid(status: number, reason: string, conid: number): number;
+	/**
+	 * Close the message's WebSocket connection with a status and reason.
+	 * @param status Close code (RFC 6455 §7.4).
+	 * @param reason Close reason.
+	 * @returns 1 when closed; -1 when the message did not come over WebSocket.
+	 */
+	close_reason(status: number, reason: string): number;
+	/**
+	 * Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection.
+	 * @returns 1 when the connection was upgraded (101 sent); 0 when the request is not a valid WebSocket handshake for the sip sub-protocol (400 or 426 sent, the connection closed); -1 when the message is not an HTTP request on a TCP or TLS connection.
+	 */
+	handle_handshake(): number;
 }
 
 /** Route control. KSR.x.exit ends the current route; KSR.x.drop ends it and drops the message, so it is neither relayed nor answered. */
@@ -3398,6 +3867,234 @@ interface KSR_x {
 	 * @returns Does not return to the script; the engine unwinds the route.
 	 */
 	exit(): number|string|null;
+}
+
+/** HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port). The event_callback function runs for each one with "xhttp:request" as its argument; $hu is the URL, $rm the method, $hdr(name) the headers and $rb the body, and xhttp_reply answers it. A request the callback does not answer (or that url_skip or url_match keep from it) gets 404 and its connection is closed. Requests are read with the stream limits (tcp_max_message_size, tcp_msg_read_timeout): a larger one gets 413, a malformed one 400, and its connection is closed. Bodies are read by Content-Length (a Transfer-Encoding gets 411); kemi needs no tcp_accept_no_cl=yes for HTTP, and accepts it. */
+interface KSR_xhttp {
+	/**
+	 * The HTTP request's URL.
+	 * @returns The URL of the HTTP request ($hu), or null for a SIP message.
+	 */
+	get_hu(): string;
+	/**
+	 * Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it.
+	 * @param code Status code, 100-699.
+	 * @param reason Reason phrase.
+	 * @param ctype Content-Type of the body; empty for none.
+	 * @param body Body; may be empty.
+	 * @returns 1 when the reply was sent; -1 when the message is not an HTTP request, the code is out of range, or the connection is gone.
+	 */
+	xhttp_reply(code: number, reason: string, ctype: string, body: string): number;
+}
+
+/** Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics are declared with prom_counter, prom_gauge and prom_histogram ("name=NAME; label=a:b:c; buckets=1:2.5") and set with the counter_*, gauge_* and histogram_* functions (_l0 to _l3: the number of label values given); they are listed before the server's, named xhttp_prom_beginning + NAME. Unlike Kamailio, a metric is never dropped for being unused (xhttp_prom_timeout). */
+interface KSR_xhttp_prom {
+	/**
+	 * Check the HTTP request's URL for the metrics path.
+	 * @returns 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+	 */
+	check_uri(): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l0(name: string, number: number): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l1(name: string, number: number, l0: string): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l2(name: string, number: number, l0: string, l1: string): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l3(name: string, number: number, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l0(name: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l1(name: string, l0: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l2(name: string, l0: string, l1: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l3(name: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+	 * @returns 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+	 */
+	dispatch(): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l0(name: string, number: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l0(name: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l1(name: string, l0: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l2(name: string, l0: string, l1: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l3(name: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l0(name: string, number: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l0(name: string, number: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
 }
 
 /** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
@@ -3471,16 +4168,21 @@ interface KSR_object {
 	auth_db: KSR_auth_db;
 	auth_xkeys: KSR_auth_xkeys;
 	corex: KSR_corex;
+	debugger: KSR_debugger;
 	dialog: KSR_dialog;
 	dispatcher: KSR_dispatcher;
 	hdr: KSR_hdr;
 	htable: KSR_htable;
+	http_async_client: KSR_http_async_client;
+	http_client: KSR_http_client;
 	ipops: KSR_ipops;
 	jsonrpcs: KSR_jsonrpcs;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;
 	nathelper: KSR_nathelper;
+	ndb_redis: KSR_ndb_redis;
+	path: KSR_path;
 	permissions: KSR_permissions;
 	pike: KSR_pike;
 	pv: KSR_pv;
@@ -3495,6 +4197,7 @@ interface KSR_object {
 	siputils: KSR_siputils;
 	sl: KSR_sl;
 	sqlops: KSR_sqlops;
+	statistics: KSR_statistics;
 	textops: KSR_textops;
 	textopsx: KSR_textopsx;
 	tls: KSR_tls;
@@ -3502,7 +4205,10 @@ interface KSR_object {
 	tmx: KSR_tmx;
 	uac: KSR_uac;
 	usrloc: KSR_usrloc;
+	websocket: KSR_websocket;
 	x: KSR_x;
+	xhttp: KSR_xhttp;
+	xhttp_prom: KSR_xhttp_prom;
 	xlog: KSR_xlog;
 	/**
 	 * Make the message's TCP or TLS connection also carry requests sent to its source IP and port (a UA behind NAT whose Contact names its listening port).
@@ -3511,7 +4217,7 @@ interface KSR_object {
 	 */
 	add_tcp_alias(port: number): number;
 	/**
-	 * add_tcp_alias with the top Via's sent-by port.
+	 * add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES).
 	 * @returns 1 when added; -1 over UDP or when the connection is gone.
 	 */
 	add_tcp_alias_via(): number;

@@ -12,7 +12,7 @@ KSR = {}
 ---@return integer # 1 when added; -1 over UDP, for a bad port, or when the connection is gone.
 function KSR.add_tcp_alias(port) end
 
----add_tcp_alias with the top Via's sent-by port.
+---add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES).
 ---@return integer # 1 when added; -1 over UDP or when the connection is gone.
 function KSR.add_tcp_alias_via() end
 
@@ -595,6 +595,10 @@ function KSR.corex.set_source_address(addr) end
 ---@return integer # 1 on success, -1 for an index out of range.
 function KSR.corex.setxflag(flag) end
 
+---Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug.
+---@class KSR.debugger
+KSR.debugger = {}
+
 ---Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function.
 ---@class KSR.dialog
 KSR.dialog = {}
@@ -1167,6 +1171,65 @@ function KSR.htable.sht_setxs(table, key, value, expire) end
 ---@return integer # 1 when released; -1 when the table does not exist or this worker does not hold the lock.
 function KSR.htable.sht_unlock(table, key) end
 
+---Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it.
+---@class KSR.http_async_client
+KSR.http_async_client = {}
+
+---Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer.
+---@param url string An http or https URL.
+---@param cbname string Script function to run with the answer.
+---@return integer # 0 when the request went out and the transaction is suspended (the script should exit the route now); 1 when it went out without a transaction (the script goes on); -1 when it could not be sent (a refused URL or header, too many requests in flight, no tm, the transaction could not be suspended): the callback will not run.
+function KSR.http_async_client.query(url, cbname) end
+
+---HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize).
+---@class KSR.http_client
+KSR.http_client = {}
+
+---GET on a named connection (Kamailio's http_connect(connection, url, result)).
+---@param con string A connection named by httpcon.
+---@param url string The part appended to the connection's base URL.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As query; -1 too for an unknown connection.
+function KSR.http_client.curl_connect(con, url, dpv) end
+
+---POST on a named connection (Kamailio's http_connect with content type and data).
+---@param con string A connection named by httpcon.
+---@param url string The part appended to the connection's base URL.
+---@param ctype string Content-Type of data.
+---@param data string The body to POST.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As curl_connect.
+function KSR.http_client.curl_connect_post(con, url, ctype, data, dpv) end
+
+---GET with headers, storing the whole body (Kamailio's http_client_get).
+---@param url string An http or https URL.
+---@param body string A body for the GET; usually empty.
+---@param hdrs string Header lines, "Name: value", separated by CRLF; empty for none.
+---@param dpv string The writable pseudo-variable for the whole response body.
+---@return integer # As query.
+function KSR.http_client.get_hdrs(url, body, hdrs, dpv) end
+
+---GET url (Kamailio's http_client_query(url, result)).
+---@param url string An http or https URL.
+---@param dpv string The writable pseudo-variable for the answer ("$var(result)"): its body's first line (query_result) for a 2xx, 3xx or 4xx.
+---@return integer # The HTTP status code; -1 when no answer came (connection refused, timeout, refused URL, body over maxdatasize).
+function KSR.http_client.query(url, dpv) end
+
+---POST post to url (http_client_query(url, post, result)); an empty post makes it a GET.
+---@param url string An http or https URL.
+---@param post string The body to POST (Content-Type application/x-www-form-urlencoded unless hdrs say).
+---@param dpv string The writable pseudo-variable for the answer.
+---@return integer # As query.
+function KSR.http_client.query_post(url, post, dpv) end
+
+---POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result)).
+---@param url string An http or https URL.
+---@param post string The body to POST; empty for a GET.
+---@param hdrs string Header lines, "Name: value", separated by CRLF ("Content-Type: application/json"); a line that is not Name: value fails the request.
+---@param dpv string The writable pseudo-variable for the answer.
+---@return integer # As query.
+function KSR.http_client.query_post_hdrs(url, post, hdrs, dpv) end
+
 ---IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets.
 ---@class KSR.ipops
 KSR.ipops = {}
@@ -1257,6 +1320,24 @@ function KSR.ipops.srv_query(srvcname, pvid) end
 ---The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it.
 ---@class KSR.jsonrpcs
 KSR.jsonrpcs = {}
+
+---Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method.
+---@return integer # 1 when the answer was sent; -1 when the message is not an HTTP request or there is no RPC server.
+function KSR.jsonrpcs.dispatch() end
+
+---Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message.
+---@param cmd string A JSON-RPC 2.0 request document, {"jsonrpc": "2.0", "method": "core.version", "id": 1}.
+---@return integer # 1 when the method answered (with a result or an error: see $jsonrpl(code)); -1 when the document is empty or there is no RPC server.
+function KSR.jsonrpcs.exec(cmd) end
+
+---As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated).
+---@param cmd string A JSON-RPC 2.0 request document.
+---@return integer # As exec.
+function KSR.jsonrpcs.execx(cmd) end
+
+---The last exec's JSON-RPC response document.
+---@return string # The body of the last exec's answer, or null when there was none for this message.
+function KSR.jsonrpcs.response() end
 
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
@@ -1685,6 +1766,139 @@ function KSR.nathelper.set_contact_alias() end
 ---@return integer # As set_contact_alias.
 function KSR.nathelper.set_contact_alias_trim() end
 
+---Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline.
+---@class KSR.ndb_redis
+KSR.ndb_redis = {}
+
+---Send a command and keep its reply under res.
+---@param srv string Server name (the name= of a server param).
+---@param cmd string The command, split at spaces into arguments: "SET foo bar".
+---@param res string Reply id for $redis(res=>...).
+---@return integer # 1 when the server answered (an error reply too, with $redis(res=>type) 6 and the text in $redis(res=>info)); -1 when the server is unknown, did not answer within cmd_timeout, or the command is empty; -2 while the server is disabled (allowed_timeouts).
+function KSR.ndb_redis.redis_cmd(srv, cmd, res) end
+
+---redis_cmd with one argument put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with one %s: "GET %s".
+---@param p1 string The argument for %s (one argument, spaces and all).
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p1(srv, cmd, p1, res) end
+
+---redis_cmd with two arguments put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with two %s.
+---@param p1 string First argument.
+---@param p2 string Second argument.
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p2(srv, cmd, p1, p2, res) end
+
+---redis_cmd with three arguments put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with three %s.
+---@param p1 string First argument.
+---@param p2 string Second argument.
+---@param p3 string Third argument.
+---@param res string Reply id.
+---@return integer # As redis_cmd.
+function KSR.ndb_redis.redis_cmd_p3(srv, cmd, p1, p2, p3, res) end
+
+---kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline.
+---@param srv string Server name.
+---@return integer # 1 when the queued commands were sent and answered (each reply under its id); -1 when nothing was queued for srv, it is unknown, or it did not answer; -2 while disabled.
+function KSR.ndb_redis.redis_execute(srv) end
+
+---Forget a reply; $redis(res=>...) is null after.
+---@param res string Reply id.
+---@return integer # 1 when the reply was freed; -1 when there was none.
+function KSR.ndb_redis.redis_free(res) end
+
+---kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute.
+---@param srv string Server name.
+---@param cmd string The command.
+---@param res string Reply id its reply goes to.
+---@return integer # 1 when queued; -1 when the server is unknown, the command empty, or 1000 commands already wait.
+function KSR.ndb_redis.redis_pipe_cmd(srv, cmd, res) end
+
+---kemi: redis_pipe_cmd with one argument put in for %s.
+---@param srv string Server name.
+---@param cmd string The command with one %s.
+---@param p1 string The argument.
+---@param res string Reply id.
+---@return integer # As redis_pipe_cmd.
+function KSR.ndb_redis.redis_pipe_cmd_p1(srv, cmd, p1, res) end
+
+---Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy.
+---@class KSR.path
+KSR.path = {}
+
+---Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path() end
+
+---add_path with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address(addr) end
+
+---add_path_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user(addr, user) end
+
+---add_path_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_advertised_address_user_params(addr, user, params) end
+
+---add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT.
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received() end
+
+---add_path_received with the given address instead of the socket's.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address(addr) end
+
+---add_path_received_advertised_address with a user part.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user(addr, user) end
+
+---add_path_received_advertised_address with a user part and URI parameters.
+---@param addr string The address (host or host:port, sip: optional) put in the Path URI instead of the socket's. Checked: no CR, LF or NUL (a script error otherwise).
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_advertised_address_user_params(addr, user, params) end
+
+---add_path_received with a user part.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user(user) end
+
+---add_path_received with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_received_user_params(user, params) end
+
+---add_path with a user part: <sip:user@IP:PORT;lr>.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user(user) end
+
+---add_path with a user part and URI parameters.
+---@param user string User part of the Path URI. Checked: no CR, LF or NUL (a script error otherwise).
+---@param params string URI parameters appended after ;lr, without the leading semicolon ("ob"). Checked: no CR, LF or NUL (a script error otherwise).
+---@return integer # 1 when the Path header was added; -1 when not (not a request, an unusable address, bad user or params).
+function KSR.path.add_path_user_params(user, params) end
+
 ---Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer.
 ---@class KSR.permissions
 KSR.permissions = {}
@@ -2073,6 +2287,12 @@ function KSR.rtpengine.block_dtmf(flags) end
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf0() end
 
+---block_dtmf with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As block_dtmf.
+function KSR.rtpengine.block_dtmf2(flags, viabranch) end
+
 ---Drop the call's media in rtpengine (ng "block media").
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2081,6 +2301,12 @@ function KSR.rtpengine.block_media(flags) end
 ---block_media without flags.
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media0() end
+
+---block_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As block_media.
+function KSR.rtpengine.block_media2(flags, viabranch) end
 
 ---Inject a DTMF event into the call (ng "play DTMF"): code=5.
 ---@param flags string Kamailio's flag string.
@@ -2092,6 +2318,12 @@ function KSR.rtpengine.play_dtmf(flags) end
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.play_media(flags) end
 
+---play_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As play_media.
+function KSR.rtpengine.play_media2(flags, viabranch) end
+
 ---Send the SDP body to rtpengine as the answer of the call's offer and put the SDP it gives back in the body.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2100,6 +2332,27 @@ function KSR.rtpengine.rtpengine_answer(flags) end
 ---rtpengine_answer without flags.
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer0() end
+
+---rtpengine_answer with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_answer.
+function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
+
+---Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags).
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.rtpengine_connect(flags) end
+
+---rtpengine_connect without flags.
+---@return integer # As rtpengine_connect.
+function KSR.rtpengine.rtpengine_connect0() end
+
+---rtpengine_connect with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_connect.
+function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
 ---Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE).
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2110,6 +2363,12 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
+---rtpengine_delete with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_delete.
+function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
+
 ---Offer, answer or delete as the message asks: INVITE/UPDATE with SDP offer; ACK/PRACK with SDP answer; BYE/CANCEL delete; a 1xx/2xx reply with SDP answers when the INVITE offered (else offers, late offer); a reply of 300 and up deletes, and so does any request in a failure route. Works in request, branch, onreply and failure routes.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2118,6 +2377,12 @@ function KSR.rtpengine.rtpengine_manage(flags) end
 ---rtpengine_manage without flags.
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage0() end
+
+---rtpengine_manage with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_manage.
+function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
 ---Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2128,6 +2393,12 @@ function KSR.rtpengine.rtpengine_offer(flags) end
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer0() end
 
+---rtpengine_offer with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_offer.
+function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
+
 ---Ask rtpengine for the call's statistics; $rtpstat then reads them.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2137,10 +2408,28 @@ function KSR.rtpengine.rtpengine_query(flags) end
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query0() end
 
+---rtpengine_query with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As rtpengine_query.
+function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
+
+---Query the call and write rtpengine's whole reply as JSON into dst.
+---@param format string j: compact JSON; jp: indented.
+---@param dst string A writable pseudo-variable ($var(q), $avp(q)).
+---@return integer # 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
+function KSR.rtpengine.rtpengine_query_v(format, dst) end
+
 ---Choose the set the following commands of this message use.
 ---@param setid integer A set number from rtpengine_sock.
 ---@return integer # 1 when set; -1 when there is no such set.
 function KSR.rtpengine.set_rtpengine_set(setid) end
+
+---Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both.
+---@param setid1 integer The first set.
+---@param setid2 integer The second set (different from the first).
+---@return integer # 1 when set; -1 when a set does not exist or both are the same.
+function KSR.rtpengine.set_rtpengine_set2(setid1, setid2) end
 
 ---Replace the call's audio with silence (ng "silence media").
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2151,9 +2440,45 @@ function KSR.rtpengine.silence_media(flags) end
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media0() end
 
+---silence_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As silence_media.
+function KSR.rtpengine.silence_media2(flags, viabranch) end
+
+---Have rtpengine forward the call's media to its recording daemon (ng "start forwarding").
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.start_forwarding(flags) end
+
+---start_forwarding without flags.
+---@return integer # As start_forwarding.
+function KSR.rtpengine.start_forwarding0() end
+
+---start_forwarding with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As start_forwarding.
+function KSR.rtpengine.start_forwarding2(flags, viabranch) end
+
 ---Ask rtpengine to record the call.
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.start_recording() end
+
+---Stop forwarding the call's media (ng "stop forwarding").
+---@param flags string Kamailio's flag string.
+---@return integer # 1 on success; -1 when rtpengine could not be reached or answered with an error.
+function KSR.rtpengine.stop_forwarding(flags) end
+
+---stop_forwarding without flags.
+---@return integer # As stop_forwarding.
+function KSR.rtpengine.stop_forwarding0() end
+
+---stop_forwarding with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As stop_forwarding.
+function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
 ---Stop what play_media plays.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
@@ -2163,6 +2488,12 @@ function KSR.rtpengine.stop_media(flags) end
 ---stop_media without flags.
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media0() end
+
+---stop_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As stop_media.
+function KSR.rtpengine.stop_media2(flags, viabranch) end
 
 ---Stop recording the call.
 ---@return integer # 1 on success; -1 otherwise.
@@ -2177,6 +2508,12 @@ function KSR.rtpengine.unblock_dtmf(flags) end
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf0() end
 
+---unblock_dtmf with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unblock_dtmf.
+function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
+
 ---Undo block_media.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2186,6 +2523,12 @@ function KSR.rtpengine.unblock_media(flags) end
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media0() end
 
+---unblock_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unblock_media.
+function KSR.rtpengine.unblock_media2(flags, viabranch) end
+
 ---Undo silence_media.
 ---@param flags string Kamailio's flag string, space-separated tokens (see the module doc).
 ---@return integer # 1 on success; -1 when rtpengine could not be reached, answered with an error, or the message does not fit (no SDP, no Call-ID).
@@ -2194,6 +2537,12 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---unsilence_media without flags.
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
+
+---unsilence_media with a via-branch value.
+---@param flags string Kamailio's flag string.
+---@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@return integer # As unsilence_media.
+function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 
 ---Media relay through the rtpproxy control protocol, as Kamailio's rtpproxy module: one text command per UDP datagram, answered with a port and address that replace the stream's in the SDP.
 ---@class KSR.rtpproxy
@@ -2566,7 +2915,7 @@ function KSR.sl.freply(code, reason) end
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.send_reply_error() end
 
----Reply with 500 Server Internal Error after an internal failure.
+---Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error.
 ---@return integer # 1 when the reply was sent, -1 when it could not be.
 function KSR.sl.sl_reply_error() end
 
@@ -2656,6 +3005,21 @@ function KSR.sqlops.sql_result_getz(res, row, col) end
 ---@param res string The xavp name.
 ---@return integer # As sql_query.
 function KSR.sqlops.sql_xquery(con, query, res) end
+
+---Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down).
+---@class KSR.statistics
+KSR.statistics = {}
+
+---Set a statistic to zero, unless it was declared no_reset.
+---@param name string The statistic.
+---@return integer # 1 when reset (or declared no_reset, which Kamailio also answers with success); -1 when there is no such statistic.
+function KSR.statistics.reset_stat(name) end
+
+---Add value to a statistic, creating it when it does not exist.
+---@param name string The statistic: a declared one, "group:name" or a new name (created as "dynamic:name", at most 1024 in all).
+---@param value integer What to add; may be negative.
+---@return integer # 1 when updated; -1 when the name is empty, malformed or one too many.
+function KSR.statistics.update_stat(name, value) end
 
 ---Regular-expression search and replace on the message (Go RE2 syntax, compiled once and cached), header checks and removal, body checks, and string comparisons.
 ---@class KSR.textops
@@ -3058,6 +3422,11 @@ function KSR.textopsx.remove_body() end
 ---@class KSR.tls
 KSR.tls = {}
 
+---An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget).
+---@param name string A $tls_* variable's name without the $: tls_version, tls_description, tls_cipher_info, tls_cipher_bits, tls_peer_subject, tls_peer_issuer, tls_peer_subject_cn (and _organization, _unit, _country, _state, _locality, _uid), tls_peer_issuer_cn (and the same parts), tls_my_subject, tls_my_issuer (and their parts), tls_peer_version, tls_my_version, tls_peer_serial, tls_my_serial, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked, tls_peer_notBefore, tls_peer_notAfter, tls_peer_server_name, tls_peer_raw_cert, tls_my_raw_cert, tls_peer_urlencoded_cert, tls_my_urlencoded_cert.
+---@return integer|string # The attribute of the message's TLS connection: an integer for tls_cipher_bits, tls_peer_version, tls_my_version, tls_peer_verified, tls_peer_expired, tls_peer_selfsigned, tls_peer_revoked; a string otherwise. "" when the message did not come over TLS, the certificate is missing, or the name is unknown (a warning names it), as in Kamailio.
+function KSR.tls.cget(name) end
+
 ---Check whether the TLS peer of the message's connection was verified.
 ---@return integer # 1 when the message came over TLS and the peer presented a certificate that was verified against ca_list; -1 otherwise (UDP, TCP, no certificate, not verified).
 function KSR.tls.is_peer_verified() end
@@ -3163,6 +3532,13 @@ function KSR.tm.t_set_fr(fr_inv, fr) end
 ---@class KSR.tmx
 KSR.tmx = {}
 
+---Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it).
+---@param tindex integer The transaction's index ($T(id_index) after t_suspend).
+---@param tlabel integer The transaction's label ($T(id_label)).
+---@param cbname string Script function to run.
+---@return integer # 1 when the route is queued to run; -1 when no suspended transaction has that index and label (it ended, or was continued already) or too many continuations wait.
+function KSR.tmx.t_continue(tindex, tlabel, cbname) end
+
 ---Tell whether a branch route is running.
 ---@return integer # 1 in a branch route; -1 elsewhere.
 function KSR.tmx.t_is_branch_route() end
@@ -3178,6 +3554,10 @@ function KSR.tmx.t_is_reply_route() end
 ---Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply.
 ---@return integer # 1 when the request belongs to a transaction already (a retransmission); -1 otherwise.
 function KSR.tmx.t_precheck_trans() end
+
+---Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer.
+---@return integer # 1 when the transaction is suspended ($T(id_index) and $T(id_label) name it for t_continue); -1 when it could not be (an ACK or CANCEL, a retransmission, a transaction with its final reply).
+function KSR.tmx.t_suspend() end
 
 ---User agent client functions of a proxy: From and To replacement with their restoring in the dialog (restore_mode "auto" keeps the original URI in a Record-Route parameter, "vsf" for From and "vst" for To, encoded as Kamailio does so a Kamailio peer reads them too; in "auto" and "manual" the replies get the header back as the request came), and uac_auth, which answers a 401 or 407 from the next hop in a failure route with credentials from the credential modparam or the auth_*_avp variables (Digest MD5 or SHA-256, qop=auth).
 ---@class KSR.uac
@@ -3226,6 +3606,31 @@ function KSR.uac.uac_restore_to() end
 ---@class KSR.usrloc
 KSR.usrloc = {}
 
+---SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS).
+---@class KSR.websocket
+KSR.websocket = {}
+
+---Close the WebSocket connection of the message in hand.
+---@return integer # 1 when a close frame (1000 Normal closure) went and the connection was closed; -1 when the message did not come over WebSocket.
+function KSR.websocket.close() end
+
+---Close another WebSocket connection by its id.
+---@param status integer Close code (RFC 6455 §7.4).
+---@param reason string Close reason.
+---@param conid integer Connection id ($conid).
+---@return integer # 1 when closed; -1 when no open WebSocket connection has that id.
+function KSR.websocket.close_conid(status, reason, conid) end
+
+---Close the message's WebSocket connection with a status and reason.
+---@param status integer Close code (RFC 6455 §7.4).
+---@param reason string Close reason.
+---@return integer # 1 when closed; -1 when the message did not come over WebSocket.
+function KSR.websocket.close_reason(status, reason) end
+
+---Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection.
+---@return integer # 1 when the connection was upgraded (101 sent); 0 when the request is not a valid WebSocket handshake for the sip sub-protocol (400 or 426 sent, the connection closed); -1 when the message is not an HTTP request on a TCP or TLS connection.
+function KSR.websocket.handle_handshake() end
+
 ---Route control.
 ---@class KSR.x
 KSR.x = {}
@@ -3237,6 +3642,206 @@ function KSR.x.drop() end
 ---Stop the current route here, as `exit` does in the native language.
 ---@return integer|string|nil # Does not return to the script; the engine unwinds the route.
 function KSR.x.exit() end
+
+---HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port).
+---@class KSR.xhttp
+KSR.xhttp = {}
+
+---The HTTP request's URL.
+---@return string # The URL of the HTTP request ($hu), or null for a SIP message.
+function KSR.xhttp.get_hu() end
+
+---Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it.
+---@param code integer Status code, 100-699.
+---@param reason string Reason phrase.
+---@param ctype string Content-Type of the body; empty for none.
+---@param body string Body; may be empty.
+---@return integer # 1 when the reply was sent; -1 when the message is not an HTTP request, the code is out of range, or the connection is gone.
+function KSR.xhttp.xhttp_reply(code, reason, ctype, body) end
+
+---Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics).
+---@class KSR.xhttp_prom
+KSR.xhttp_prom = {}
+
+---Check the HTTP request's URL for the metrics path.
+---@return integer # 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
+function KSR.xhttp_prom.check_uri() end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l0(name, number) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l1(name, number, l0) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l2(name, number, l0, l1) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l3(name, number, l0, l1, l2) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l0(name) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l1(name, l0) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l2(name, l0, l1) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l3(name, l0, l1, l2) end
+
+---Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
+---@return integer # 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
+function KSR.xhttp_prom.dispatch() end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l0(name, number) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l1(name, number, l0) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l2(name, number, l0, l1) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l3(name, number, l0, l1, l2) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l0(name) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l1(name, l0) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l2(name, l0, l1) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l3(name, l0, l1, l2) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l0(name, number) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l1(name, number, l0) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l2(name, number, l0, l1) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l3(name, number, l0, l1, l2) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l0(name, number) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l1(name, number, l0) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l2(name, number, l0, l1) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l3(name, number, l0, l1, l2) end
 
 ---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
 ---@class KSR.xlog

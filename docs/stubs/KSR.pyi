@@ -176,8 +176,12 @@ class _corex:
         ...
 
 
+class _debugger:
+    """Per-module log levels, as Kamailio's debugger module sets them (mod_level_mode, mod_level, dbg.set_mod_level): lines about a module are written up to its own level whatever the global debug. A module is named as its lines start ("tm", "dispatcher", "registrar"); "core" is the lines of no module, "script" the script's own lines (KSR.info, KSR.err, print) and "xlog" xlog's. The config trace, breakpoints and the other debugging aids of Kamailio's module are not in kemi: their params are accepted and have no effect (kemi says so once at start)."""
+
+
 class _dialog:
-    """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server."""
+    """Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, "did") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are served under Kamailio's names (kemi rpc)."""
 
     def dlg_bye(self, side: str) -> int:
         """End the message's answered dialog by sending BYE to the side(s) named."""
@@ -580,6 +584,42 @@ class _htable:
         ...
 
 
+class _http_async_client:
+    """Asynchronous HTTP requests, as Kamailio's http_async_client: query sends the request and returns at once; the answer (or the error) runs a script function later, where $http_ok, $http_err, $http_rs, $http_rr, $http_rb, $http_bs and $http_hdr(Name) read it. When the request has a transaction (after t_newtran, say) it is suspended (tmx's t_suspend) and the function runs as its continuation (t_continue): in a failure route's context with the request as its message, where t_relay and t_reply act on that transaction. So a slow HTTP service never holds a worker: the worker handles other messages while the request waits. Without a transaction the function runs with a copy of the message and the script goes on after query. The callback runs on tm's continuation goroutine, on a VM of its own. Requests use kemi/internal/httpq's limits (whole-exchange deadline, body cap, http and https only, no control characters in URLs). Needs tm."""
+
+    def query(self, url: str, cbname: str) -> int:
+        """Send an HTTP request (GET, or what $http_req set: method, body, headers, timeout) and run cbname with its answer."""
+        ...
+
+
+class _http_client:
+    """HTTP requests from the script, as Kamailio's http_client module: GET or POST a URL and put the answer in a pseudo-variable; the return value is the HTTP status code, or -1 when there was none (no connection, a timeout, a refused URL, a body over maxdatasize). The request runs in the worker until the answer comes: for a service that may be slow, use http_async_client (or tmx's t_suspend/t_continue) so the worker moves on. Requests share one pooled client per config (net/http), with a deadline over the whole exchange (connect, headers and body), a cap on the body read, redirects only to http and https, and URLs with control characters or spaces refused (a CRLF from a SIP header cannot inject an HTTP header). authmethod (Basic only, from an httpcon URL), tlsversion, cipher_suites, config_file, netinterface and query_request are not there yet."""
+
+    def curl_connect(self, con: str, url: str, dpv: str) -> int:
+        """GET on a named connection (Kamailio's http_connect(connection, url, result))."""
+        ...
+
+    def curl_connect_post(self, con: str, url: str, ctype: str, data: str, dpv: str) -> int:
+        """POST on a named connection (Kamailio's http_connect with content type and data)."""
+        ...
+
+    def get_hdrs(self, url: str, body: str, hdrs: str, dpv: str) -> int:
+        """GET with headers, storing the whole body (Kamailio's http_client_get)."""
+        ...
+
+    def query(self, url: str, dpv: str) -> int:
+        """GET url (Kamailio's http_client_query(url, result))."""
+        ...
+
+    def query_post(self, url: str, post: str, dpv: str) -> int:
+        """POST post to url (http_client_query(url, post, result)); an empty post makes it a GET."""
+        ...
+
+    def query_post_hdrs(self, url: str, post: str, hdrs: str, dpv: str) -> int:
+        """POST (or GET without a body) with extra headers (http_client_query(url, post, hdrs, result))."""
+        ...
+
+
 class _ipops:
     """IP address checks on strings: is it an IPv4 or IPv6 address, an IPv6 reference (`[::1]`), a private RFC 1918 address; are two addresses the same; is an address inside one of a list of subnets. An IPv6 reference counts as an IP for is_ip, ip_type (3) and compare_ips, and is refused by is_pure_ip, is_ip6 and ip_is_in_subnet, as in Kamailio. Addresses are parsed with Go's net/netip as the RFC grammar Kamailio's parser follows: IPv4 in dotted decimal without leading zeros, IPv6 without a zone (`fe80::1%eth0` is not an IP). Every function returns -1 for anything that is not an address, whatever its length. dns_query, srv_query, naptr_query and ptr_query look names up through kemi's shared DNS resolver (see docs/dns.md) into per-worker containers. Unlike Kamailio, is_ip_rfc1918 needs the whole string to be the address (Kamailio's parser stops once a prefix matched, so "10.0.0.1x" passes there), an ip_is_in_subnet mask that is not a number between 0 and the address width is an error rather than /0, and checking one subnet of a list does not change the address checked against the next."""
 
@@ -645,7 +685,23 @@ class _ipops:
 
 
 class _jsonrpcs:
-    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet."""
+    """The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer."""
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand (from the xhttp event callback) with the JSON-RPC response to its body: 200 with application/json, or an error object for a malformed document or an unknown method."""
+        ...
+
+    def exec(self, cmd: str) -> int:
+        """Run an RPC method from the script; $jsonrpl(code), $jsonrpl(text) and $jsonrpl(body) read the answer until the next message."""
+        ...
+
+    def execx(self, cmd: str) -> int:
+        """As exec (Kamailio's variant without the variables' evaluation; a KEMI string is already evaluated)."""
+        ...
+
+    def response(self) -> str:
+        """The last exec's JSON-RPC response document."""
+        ...
 
 
 class _kx:
@@ -1044,6 +1100,94 @@ class _nathelper:
         ...
 
 
+class _ndb_redis:
+    """Redis from the script, as Kamailio's ndb_redis module: redis_cmd sends a command to a server named by the server param and keeps the reply under a reply id, which $redis(id=>value|type|info|size|value[n]|type[n]) reads (nested arrays as $redis(id=>value[0]=>size)); redis_pipe_cmd queues commands that redis_execute sends in one pipeline. A command string is split at spaces into arguments, and each %s is replaced by the next argument given (as hiredis formats it), so a value with spaces is one argument. Replies are kept per worker until redis_free or the next command with the same id (at most 64 ids a worker). The client is go-redis: one pool per server, sized by the workers, reconnecting by itself; cluster=1 and sentinel servers use its cluster and failover clients. A string reply is typed status (5) for commands that answer with a status (SET, PING, MULTI...), else string (1): go-redis does not tell them apart."""
+
+    def redis_cmd(self, srv: str, cmd: str, res: str) -> int:
+        """Send a command and keep its reply under res."""
+        ...
+
+    def redis_cmd_p1(self, srv: str, cmd: str, p1: str, res: str) -> int:
+        """redis_cmd with one argument put in for %s."""
+        ...
+
+    def redis_cmd_p2(self, srv: str, cmd: str, p1: str, p2: str, res: str) -> int:
+        """redis_cmd with two arguments put in for %s."""
+        ...
+
+    def redis_cmd_p3(self, srv: str, cmd: str, p1: str, p2: str, p3: str, res: str) -> int:
+        """redis_cmd with three arguments put in for %s."""
+        ...
+
+    def redis_execute(self, srv: str) -> int:
+        """kemi: Kamailio's redis_execute as a KSR function: send the commands redis_pipe_cmd queued for srv in one pipeline."""
+        ...
+
+    def redis_free(self, res: str) -> int:
+        """Forget a reply; $redis(res=>...) is null after."""
+        ...
+
+    def redis_pipe_cmd(self, srv: str, cmd: str, res: str) -> int:
+        """kemi: Kamailio's redis_pipe_cmd as a KSR function: queue a command for redis_execute."""
+        ...
+
+    def redis_pipe_cmd_p1(self, srv: str, cmd: str, p1: str, res: str) -> int:
+        """kemi: redis_pipe_cmd with one argument put in for %s."""
+        ...
+
+
+class _path:
+    """Path headers (RFC 3327) for proxies in front of a registrar, as Kamailio's path module: add_path and its variants put this proxy's address in a Path header of a REGISTER, so the registrar (registrar's use_path) stores it with the binding and sends later requests for the user back through this proxy. add_path_received adds the source the REGISTER came from as ;received=, and use_received makes loose_route send a request whose Route is that Path entry to that address (a client behind NAT). A user or params with characters a URI cannot hold fails (-1). enable_r2, sockname_mode and outbound's flow tokens are not there yet."""
+
+    def add_path(self) -> int:
+        """Add Path: <sip:IP:PORT;lr> with the address of the socket the request came in on."""
+        ...
+
+    def add_path_advertised_address(self, addr: str) -> int:
+        """add_path with the given address instead of the socket's."""
+        ...
+
+    def add_path_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_advertised_address with a user part."""
+        ...
+
+    def add_path_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received(self) -> int:
+        """add_path with ;received= the request's source (sip:IP:PORT, ;transport= for TCP/TLS, escaped), so the registrar or this proxy (use_received) can reach a client behind NAT."""
+        ...
+
+    def add_path_received_advertised_address(self, addr: str) -> int:
+        """add_path_received with the given address instead of the socket's."""
+        ...
+
+    def add_path_received_advertised_address_user(self, addr: str, user: str) -> int:
+        """add_path_received_advertised_address with a user part."""
+        ...
+
+    def add_path_received_advertised_address_user_params(self, addr: str, user: str, params: str) -> int:
+        """add_path_received_advertised_address with a user part and URI parameters."""
+        ...
+
+    def add_path_received_user(self, user: str) -> int:
+        """add_path_received with a user part."""
+        ...
+
+    def add_path_received_user_params(self, user: str, params: str) -> int:
+        """add_path_received with a user part and URI parameters."""
+        ...
+
+    def add_path_user(self, user: str) -> int:
+        """add_path with a user part: <sip:user@IP:PORT;lr>."""
+        ...
+
+    def add_path_user_params(self, user: str, params: str) -> int:
+        """add_path with a user part and URI parameters."""
+        ...
+
+
 class _permissions:
     """Source address authorization, as Kamailio's permissions module: address groups (the "address" table: group, IP, netmask, port, tag) decide whether a request comes from a trusted peer. Records come from Kamailio's address table when db_url names PostgreSQL or MySQL (address_table and the *_col params), from address_file, in Kamailio's address file format, and from address modparams, one record each; all load at start (a bad record stops the load and names it) and again on the RPC permissions.addressReload (an error keeps the running records). An address_file path that is not absolute is read from the working directory (Kamailio reads it from the config file's folder). With a db_url of another scheme and no records, every check fails and a warning says why. The trusted table of allow_trusted comes the same way, from trusted_file and trusted modparams. The routing and registration checks (allow_routing, allow_register) are not in kemi yet."""
 
@@ -1337,7 +1481,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1345,6 +1489,10 @@ class _rtpengine:
 
     def block_dtmf0(self) -> int:
         """block_dtmf without flags."""
+        ...
+
+    def block_dtmf2(self, flags: str, viabranch: str) -> int:
+        """block_dtmf with a via-branch value."""
         ...
 
     def block_media(self, flags: str) -> int:
@@ -1355,12 +1503,20 @@ class _rtpengine:
         """block_media without flags."""
         ...
 
+    def block_media2(self, flags: str, viabranch: str) -> int:
+        """block_media with a via-branch value."""
+        ...
+
     def play_dtmf(self, flags: str) -> int:
         """Inject a DTMF event into the call (ng "play DTMF"): code=5."""
         ...
 
     def play_media(self, flags: str) -> int:
         """Play a file or prompt into the call (ng "play media"); the flags say what: file=/path/to.wav."""
+        ...
+
+    def play_media2(self, flags: str, viabranch: str) -> int:
+        """play_media with a via-branch value."""
         ...
 
     def rtpengine_answer(self, flags: str) -> int:
@@ -1371,12 +1527,32 @@ class _rtpengine:
         """rtpengine_answer without flags."""
         ...
 
+    def rtpengine_answer2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_answer with a via-branch value."""
+        ...
+
+    def rtpengine_connect(self, flags: str) -> int:
+        """Join this call's media with another call's (ng "connect"; to-call-id= and to-tag= in the flags)."""
+        ...
+
+    def rtpengine_connect0(self) -> int:
+        """rtpengine_connect without flags."""
+        ...
+
+    def rtpengine_connect2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_connect with a via-branch value."""
+        ...
+
     def rtpengine_delete(self, flags: str) -> int:
         """Tear the call's session down in rtpengine (BYE, CANCEL, a failed INVITE)."""
         ...
 
     def rtpengine_delete0(self) -> int:
         """rtpengine_delete without flags."""
+        ...
+
+    def rtpengine_delete2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_delete with a via-branch value."""
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
@@ -1387,12 +1563,20 @@ class _rtpengine:
         """rtpengine_manage without flags."""
         ...
 
+    def rtpengine_manage2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_manage with a via-branch value."""
+        ...
+
     def rtpengine_offer(self, flags: str) -> int:
         """Send the SDP body to rtpengine as an offer and put the SDP it gives back (its address and ports) in the body. INVITE with SDP, or a 200 OK carrying a late offer."""
         ...
 
     def rtpengine_offer0(self) -> int:
         """rtpengine_offer without flags."""
+        ...
+
+    def rtpengine_offer2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_offer with a via-branch value."""
         ...
 
     def rtpengine_query(self, flags: str) -> int:
@@ -1403,8 +1587,20 @@ class _rtpengine:
         """rtpengine_query without flags."""
         ...
 
+    def rtpengine_query2(self, flags: str, viabranch: str) -> int:
+        """rtpengine_query with a via-branch value."""
+        ...
+
+    def rtpengine_query_v(self, format: str, dst: str) -> int:
+        """Query the call and write rtpengine's whole reply as JSON into dst."""
+        ...
+
     def set_rtpengine_set(self, setid: int) -> int:
         """Choose the set the following commands of this message use."""
+        ...
+
+    def set_rtpengine_set2(self, setid1: int, setid2: int) -> int:
+        """Chain two sets for the following commands of this message: an offer goes to a node of the first set, the SDP it returns to a node of the second; an answer the other way round; other commands to both."""
         ...
 
     def silence_media(self, flags: str) -> int:
@@ -1415,8 +1611,36 @@ class _rtpengine:
         """silence_media without flags."""
         ...
 
+    def silence_media2(self, flags: str, viabranch: str) -> int:
+        """silence_media with a via-branch value."""
+        ...
+
+    def start_forwarding(self, flags: str) -> int:
+        """Have rtpengine forward the call's media to its recording daemon (ng "start forwarding")."""
+        ...
+
+    def start_forwarding0(self) -> int:
+        """start_forwarding without flags."""
+        ...
+
+    def start_forwarding2(self, flags: str, viabranch: str) -> int:
+        """start_forwarding with a via-branch value."""
+        ...
+
     def start_recording(self) -> int:
         """Ask rtpengine to record the call."""
+        ...
+
+    def stop_forwarding(self, flags: str) -> int:
+        """Stop forwarding the call's media (ng "stop forwarding")."""
+        ...
+
+    def stop_forwarding0(self) -> int:
+        """stop_forwarding without flags."""
+        ...
+
+    def stop_forwarding2(self, flags: str, viabranch: str) -> int:
+        """stop_forwarding with a via-branch value."""
         ...
 
     def stop_media(self, flags: str) -> int:
@@ -1425,6 +1649,10 @@ class _rtpengine:
 
     def stop_media0(self) -> int:
         """stop_media without flags."""
+        ...
+
+    def stop_media2(self, flags: str, viabranch: str) -> int:
+        """stop_media with a via-branch value."""
         ...
 
     def stop_recording(self) -> int:
@@ -1439,6 +1667,10 @@ class _rtpengine:
         """unblock_dtmf without flags."""
         ...
 
+    def unblock_dtmf2(self, flags: str, viabranch: str) -> int:
+        """unblock_dtmf with a via-branch value."""
+        ...
+
     def unblock_media(self, flags: str) -> int:
         """Undo block_media."""
         ...
@@ -1447,12 +1679,20 @@ class _rtpengine:
         """unblock_media without flags."""
         ...
 
+    def unblock_media2(self, flags: str, viabranch: str) -> int:
+        """unblock_media with a via-branch value."""
+        ...
+
     def unsilence_media(self, flags: str) -> int:
         """Undo silence_media."""
         ...
 
     def unsilence_media0(self) -> int:
         """unsilence_media without flags."""
+        ...
+
+    def unsilence_media2(self, flags: str, viabranch: str) -> int:
+        """unsilence_media with a via-branch value."""
         ...
 
 
@@ -1756,7 +1996,7 @@ class _sl:
         ...
 
     def sl_reply_error(self) -> int:
-        """Reply with 500 Server Internal Error after an internal failure."""
+        """Reply to an error of the last relay: 477 Unfortunately error on sending to next hop occurred (477/SL) when the request could not be sent (a TCP or TLS connect refused; Kamailio's E_SEND), else 500 Server Internal Error."""
         ...
 
     def sl_send_reply(self, code: int, reason: str) -> int:
@@ -1813,6 +2053,18 @@ class _sqlops:
 
     def sql_xquery(self, con: str, query: str, res: str) -> int:
         """Run a query and add each row as an item of $xavp(res) whose children are the columns by name; the first row is $xavp(res[0]). The items live for the message, as xavps do."""
+        ...
+
+
+class _statistics:
+    """Script statistics, as Kamailio's statistics module: variables declared with the "variable" param (group "script") or created by their first update_stat (group "dynamic"), shown by stats.get_statistics, $stat(name) and Prometheus (as gauges: a value may go down). A value is one atomic shared by the workers; names are looked up without a lock."""
+
+    def reset_stat(self, name: str) -> int:
+        """Set a statistic to zero, unless it was declared no_reset."""
+        ...
+
+    def update_stat(self, name: str, value: int) -> int:
+        """Add value to a statistic, creating it when it does not exist."""
         ...
 
 
@@ -2095,6 +2347,10 @@ class _textopsx:
 class _tls:
     """TLS for SIP, switched on as in Kamailio: enable_tls=yes, loadmodule "tls.so" and a listen=tls:ADDR:PORT socket. The certificates come from a Kamailio tls.cfg file (the config param: [server:default], [client:default] and per-address sections with certificate, private_key, ca_list, verify_certificate, require_certificate, server_name, method), or, for the default domains when the file has none, from this module's params. kemi uses Go's crypto/tls; see sip/transport/tlscfg/README.md for what differs from OpenSSL."""
 
+    def cget(self, name: str) -> Union[int, str]:
+        """An attribute of the TLS connection the message came on, by its $tls_* pseudo-variable name (Kamailio's tls.cget)."""
+        ...
+
     def is_peer_verified(self) -> int:
         """Check whether the TLS peer of the message's connection was verified."""
         ...
@@ -2187,6 +2443,10 @@ class _tm:
 class _tmx:
     """Extra transaction functions on top of tm."""
 
+    def t_continue(self, tindex: int, tlabel: int, cbname: str) -> int:
+        """Resume a transaction t_suspend suspended: the function cbname runs soon after, on a goroutine of tm's own, with the transaction's request as its message and in a failure route's context, as in Kamailio (t_relay adds branches, t_reply answers it)."""
+        ...
+
     def t_is_branch_route(self) -> int:
         """Tell whether a branch route is running."""
         ...
@@ -2201,6 +2461,10 @@ class _tmx:
 
     def t_precheck_trans(self) -> int:
         """Look up the transaction of a request without side effects; scripts call t_check_trans after it to resend the last reply."""
+        ...
+
+    def t_suspend(self) -> int:
+        """Suspend the request's transaction, creating it first when it has none (as t_newtran), so the worker can move on while something slow is asked; the script then exits the route, and t_continue resumes the transaction later. A suspended transaction stays for fr_timer plus wt_timer."""
         ...
 
 
@@ -2241,7 +2505,27 @@ class _uac:
 
 
 class _usrloc:
-    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default."""
+    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). See docs/scaling.md."""
+
+
+class _websocket:
+    """SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there. The ws.dump, ws.close, ws.ping, ws.pong, ws.disable and ws.enable RPC methods are Kamailio's."""
+
+    def close(self) -> int:
+        """Close the WebSocket connection of the message in hand."""
+        ...
+
+    def close_conid(self, status: int, reason: str, conid: int) -> int:
+        """Close another WebSocket connection by its id."""
+        ...
+
+    def close_reason(self, status: int, reason: str) -> int:
+        """Close the message's WebSocket connection with a status and reason."""
+        ...
+
+    def handle_handshake(self) -> int:
+        """Check an HTTP GET for the WebSocket handshake headers (RFC 6455 §4.2.1: Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13, Sec-WebSocket-Protocol sip) and upgrade its connection."""
+        ...
 
 
 class _x:
@@ -2253,6 +2537,126 @@ class _x:
 
     def exit(self) -> Union[int, str, None]:
         """Stop the current route here, as `exit` does in the native language."""
+        ...
+
+
+class _xhttp:
+    """HTTP/1.1 requests on the TCP and TLS listens, as Kamailio's xhttp module serves them: a message whose first line ends in HTTP/1.x is an HTTP request (SIP keeps the same port). The event_callback function runs for each one with "xhttp:request" as its argument; $hu is the URL, $rm the method, $hdr(name) the headers and $rb the body, and xhttp_reply answers it. A request the callback does not answer (or that url_skip or url_match keep from it) gets 404 and its connection is closed. Requests are read with the stream limits (tcp_max_message_size, tcp_msg_read_timeout): a larger one gets 413, a malformed one 400, and its connection is closed. Bodies are read by Content-Length (a Transfer-Encoding gets 411); kemi needs no tcp_accept_no_cl=yes for HTTP, and accepts it."""
+
+    def get_hu(self) -> str:
+        """The HTTP request's URL."""
+        ...
+
+    def xhttp_reply(self, code: int, reason: str, ctype: str, body: str) -> int:
+        """Answer the HTTP request in hand. Headers added with append_to_reply go in too; set_reply_close closes the connection after it."""
+        ...
+
+
+class _xhttp_prom:
+    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics are declared with prom_counter, prom_gauge and prom_histogram ("name=NAME; label=a:b:c; buckets=1:2.5") and set with the counter_*, gauge_* and histogram_* functions (_l0 to _l3: the number of label values given); they are listed before the server's, named xhttp_prom_beginning + NAME. Unlike Kamailio, a metric is never dropped for being unused (xhttp_prom_timeout)."""
+
+    def check_uri(self) -> int:
+        """Check the HTTP request's URL for the metrics path."""
+        ...
+
+    def counter_inc_l0(self, name: str, number: int) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l1(self, name: str, number: int, l0: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l2(self, name: str, number: int, l0: str, l1: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l3(self, name: str, number: int, l0: str, l1: str, l2: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_reset_l0(self, name: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l1(self, name: str, l0: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l2(self, name: str, l0: str, l1: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l3(self, name: str, l0: str, l1: str, l2: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def dispatch(self) -> int:
+        """Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4)."""
+        ...
+
+    def gauge_inc_l0(self, name: str, number: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l1(self, name: str, number: str, l0: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_reset_l0(self, name: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l1(self, name: str, l0: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l2(self, name: str, l0: str, l1: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l3(self, name: str, l0: str, l1: str, l2: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_set_l0(self, name: str, number: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l1(self, name: str, number: str, l0: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def histogram_observe_l0(self, name: str, number: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l1(self, name: str, number: str, l0: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Observe a value in the histogram with these label values."""
         ...
 
 
@@ -2307,16 +2711,21 @@ class _KSR:
     auth_db: _auth_db
     auth_xkeys: _auth_xkeys
     corex: _corex
+    debugger: _debugger
     dialog: _dialog
     dispatcher: _dispatcher
     hdr: _hdr
     htable: _htable
+    http_async_client: _http_async_client
+    http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue
     nathelper: _nathelper
+    ndb_redis: _ndb_redis
+    path: _path
     permissions: _permissions
     pike: _pike
     pv: _pv
@@ -2331,6 +2740,7 @@ class _KSR:
     siputils: _siputils
     sl: _sl
     sqlops: _sqlops
+    statistics: _statistics
     textops: _textops
     textopsx: _textopsx
     tls: _tls
@@ -2338,7 +2748,10 @@ class _KSR:
     tmx: _tmx
     uac: _uac
     usrloc: _usrloc
+    websocket: _websocket
     x: _x
+    xhttp: _xhttp
+    xhttp_prom: _xhttp_prom
     xlog: _xlog
 
     def add_tcp_alias(self, port: int) -> int:
@@ -2346,7 +2759,7 @@ class _KSR:
         ...
 
     def add_tcp_alias_via(self) -> int:
-        """add_tcp_alias with the top Via's sent-by port."""
+        """add_tcp_alias with the top Via's sent-by port (native force_tcp_alias() without a port). The automatic form is the core param tcp_accept_aliases=yes: a request whose top Via has an alias parameter gets the same alias (at most 12 per connection, as Kamailio's TCP_CON_MAX_ALIASES)."""
         ...
 
     def crit(self, msg: str) -> None:

@@ -3,6 +3,7 @@ package js
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/dop251/goja"
 
@@ -218,3 +219,18 @@ func (e *ScriptError) Unwrap() error { return e.Err }
 var _ core.VM = (*VM)(nil)
 
 var _ core.ArgCaller = (*VM)(nil)
+
+// AppendScriptPos appends "file:line" of the JavaScript code that called
+// the running export, for the JSON log (core.ScriptPositioner).
+func (vm *VM) AppendScriptPos(dst []byte) []byte {
+	for _, f := range vm.rt.CaptureCallStack(8, nil) {
+		if p := f.Position(); p.Line > 0 {
+			dst = append(dst, p.Filename...)
+			dst = append(dst, ':')
+			return strconv.AppendInt(dst, int64(p.Line), 10)
+		}
+	}
+	return dst
+}
+
+var _ core.ScriptPositioner = (*VM)(nil)

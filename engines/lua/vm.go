@@ -198,3 +198,15 @@ func (vm *VM) print(L *glua.LState) int {
 }
 
 var _ core.ArgCaller = (*VM)(nil)
+
+// AppendScriptPos appends "file:line" of the Lua code that called the
+// running export, for the JSON log (core.ScriptPositioner).
+func (vm *VM) AppendScriptPos(dst []byte) []byte {
+	w := vm.L.Where(1)
+	if len(w) > 0 && w[len(w)-1] == ':' {
+		w = w[:len(w)-1]
+	}
+	return append(dst, w...)
+}
+
+var _ core.ScriptPositioner = (*VM)(nil)

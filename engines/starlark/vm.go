@@ -3,6 +3,7 @@ package starlark
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"go.starlark.net/starlark"
 
@@ -207,3 +208,19 @@ func (e *ScriptError) Unwrap() error { return e.Err }
 var _ core.VM = (*VM)(nil)
 
 var _ core.ArgCaller = (*VM)(nil)
+
+// AppendScriptPos appends "file:line" of the Starlark code that called
+// the running export, for the JSON log (core.ScriptPositioner).
+func (vm *VM) AppendScriptPos(dst []byte) []byte {
+	cs := vm.thread.CallStack()
+	for i := len(cs) - 1; i >= 0; i-- {
+		if p := cs[i].Pos; p.Line > 0 {
+			dst = append(dst, p.Filename()...)
+			dst = append(dst, ':')
+			return strconv.AppendInt(dst, int64(p.Line), 10)
+		}
+	}
+	return dst
+}
+
+var _ core.ScriptPositioner = (*VM)(nil)

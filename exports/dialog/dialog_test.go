@@ -3,6 +3,7 @@ package dialog
 import (
 	"bytes"
 	"fmt"
+	"kemi/server/jsonrpc"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -506,5 +507,30 @@ func TestHardening_DialogRefusesOversizedInvite(t *testing.T) {
 	}
 	if all, _ := e.m.Active(); all != 1 {
 		t.Fatalf("%d dialogs", all)
+	}
+}
+
+// TestDialog_RPCNames_Kamailio (issue 16 item 2): the RPC server answers
+// dialog's commands under Kamailio's names (dlg.*, the spec's rpc_prefix),
+// and not under the module's name.
+func TestDialog_RPCNames_Kamailio(t *testing.T) {
+	e := setup(t, nil)
+	e.invite(1, "alice")
+	Manage(e.ctx)
+	SetProfile(e.ctx, "caller", "alice")
+	e.complete(1, 200)
+	ms := jsonrpc.New(e.ctx.RT)
+	for _, c := range []struct{ method, params, want string }{
+		{"dlg.list", `[]`, `"call-id":"call-1"`},
+		{"dlg.dlg_list", `["call-1"]`, `"call-id":"call-1"`},
+		{"dlg.profile_get_size", `["caller","alice"]`, `"count":1`},
+		{"dlg.stats_active", `[]`, `"answering":1`},
+		{"dlg.end_dlg", `[1,2]`, `no answered dialog 1:2`},
+		{"dialog.list", `[]`, `Method Not Found`},
+	} {
+		out := string(ms.Handle([]byte(`{"jsonrpc":"2.0","id":1,"method":"` + c.method + `","params":` + c.params + `}`)))
+		if !strings.Contains(out, c.want) {
+			t.Errorf("%s %s: %s, want it to contain %s", c.method, c.params, out, c.want)
+		}
 	}
 }

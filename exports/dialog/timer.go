@@ -270,11 +270,13 @@ func (t *timer) runEvent(ev event) {
 	st := msgStates.Get(c)
 	st.dlg, st.looked, st.down = ev.d, true, true
 	var err error
+	t0 := time.Now()
 	if ac, ok := t.vm.(core.ArgCaller); ok {
 		err = ac.CallArg(c, m.eventCB, ev.name)
 	} else {
 		err = t.vm.Call(c, m.eventCB)
 	}
+	c.ObserveRoute(t0, err)
 	st.dlg = nil
 	if err != nil && rt.Log != nil {
 		rt.Log.Log(core.LErr, nil, "dialog: event_callback "+m.eventCB+" for "+ev.name+": "+err.Error())

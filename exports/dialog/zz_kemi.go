@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "dialog",
-		Doc:  "Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, \"did\") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are Go functions waiting for kemi's RPC server.",
+		Doc:  "Call tracking, as Kamailio's dialog module: dlg_manage on an initial INVITE makes a dialog that its 2xx confirms and a BYE or its timeout ends; profiles (with and without values) count calls for limits; dialog flags and variables; a timeout that ends a call with a BYE to both sides (send_bye, dlg_set_timeout); the dialog:start, dialog:end and dialog:failed events to the event_callback function. In-dialog requests are matched by the Record-Route cookie (rr_param, \"did\") and Call-ID and tags (dlg_match_mode). The outcome of a call comes from tm: relay INVITEs and BYEs with t_relay. Dialogs live in memory only (no db_mode), at most max_dialogs of them. Kamailio's RPC commands (dlg.list, dlg.dlg_list, dlg.end_dlg, dlg.profile_get_size, dlg.stats_active) are served under Kamailio's names (kemi rpc).",
 		Params: []core.ParamSpec{
 			{Name: "rr_param", Type: core.TStr, Default: core.Str("did"), Doc: "Record-Route parameter carrying the dialog cookie (entry.id in hex)."},
 			{Name: "dlg_match_mode", Type: core.TInt, Default: core.Int(1), Doc: "0: match in-dialog requests by the cookie only; 1: by the cookie, else by Call-ID and tags; 2: by Call-ID and tags only, no cookie added."},
@@ -250,11 +250,11 @@ func init() {
 		Stop:       []core.StopFunc{stop},
 		ReplyHooks: []core.ReplyHook{replyHook},
 		RPCs: []core.RPCSpec{
-			{Name: "dlg_list", Doc: "The dialogs of a Call-ID (and From tag).", Call: rpcList},
-			{Name: "end_dlg", Doc: "End an answered dialog (h_entry, h_id) with a BYE to both sides.", Call: rpcEndDlg},
-			{Name: "list", Doc: "Every dialog: entry, id, Call-ID, tags, URIs, state, times, flags, variables, profiles.", Call: rpcList},
-			{Name: "profile_get_size", Doc: "Dialogs in a profile (with a value).", Call: rpcProfileGetSize},
-			{Name: "stats_active", Doc: "Dialogs by state.", Call: rpcStatsActive},
+			{Name: "dlg.dlg_list", Doc: "The dialogs of a Call-ID (and From tag).", Call: rpcList},
+			{Name: "dlg.end_dlg", Doc: "End an answered dialog (h_entry, h_id) with a BYE to both sides.", Call: rpcEndDlg},
+			{Name: "dlg.list", Doc: "Every dialog: entry, id, Call-ID, tags, URIs, state, times, flags, variables, profiles.", Call: rpcList},
+			{Name: "dlg.profile_get_size", Doc: "Dialogs in a profile (with a value).", Call: rpcProfileGetSize},
+			{Name: "dlg.stats_active", Doc: "Dialogs by state.", Call: rpcStatsActive},
 		},
 	})
 }

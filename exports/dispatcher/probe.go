@@ -458,11 +458,13 @@ func (p *prober) runEvent(ev event) {
 		name = "dispatcher:dst-up"
 	}
 	var err error
+	t0 := time.Now()
 	if ac, ok := p.vm.(core.ArgCaller); ok {
 		err = ac.CallArg(c, m.eventCB, name)
 	} else {
 		err = p.vm.Call(c, m.eventCB)
 	}
+	c.ObserveRoute(t0, err)
 	es.d = nil
 	if err != nil && rt.Log != nil {
 		rt.Log.Log(core.LErr, nil, "dispatcher: event_callback "+m.eventCB+" for "+name+": "+err.Error())

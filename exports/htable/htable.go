@@ -36,11 +36,20 @@ var tables = core.NewRuntimeState(func(*core.Runtime) *Tables { return &Tables{b
 // Of returns the tables of rt (empty before start ran).
 func Of(rt *core.Runtime) *Tables { return tables.Get(rt) }
 
-// stopSweeper ends the sweeper (stop: in module.yaml).
+// stopSweeper ends the sweeper and the Redis listeners (stop: in module.yaml).
 func stopSweeper(rt *core.Runtime) {
 	saveDB(rt)
-	if ts := tables.Peek(rt); ts != nil && ts.done != nil {
+	ts := tables.Peek(rt)
+	if ts == nil {
+		return
+	}
+	if ts.done != nil {
 		ts.stopOnce.Do(func() { close(ts.done) })
+	}
+	for _, t := range ts.byName {
+		if t.sync != nil {
+			t.sync.stop()
+		}
 	}
 }
 
@@ -62,6 +71,15 @@ func start(rt *core.Runtime) error {
 	}
 	if err := loadDB(rt, ts); err != nil {
 		return err
+	}
+	for _, t := range ts.byName {
+		if t.Redis == "" {
+			continue
+		}
+		if err := startSync(rt, t); err != nil {
+			stopSweeper(rt)
+			return err
+		}
 	}
 	every := 20 * time.Second
 	if v := rt.Param("htable", "timer_interval"); v.Kind == core.KInt && v.I > 0 {

@@ -1,6 +1,7 @@
 package htable
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -156,4 +157,24 @@ func rpcListTables(rt *core.Runtime, _ []core.Value) (any, error) {
 		out = append(out, map[string]any{"name": n, "dbtable": t.DBTable, "dbmode": t.DBMode, "expire": int64(t.Autoexpire.Seconds()), "updateexpire": ue, "size": t.Len()})
 	}
 	return out, nil
+}
+
+// htable.reload TABLE: read a table shared through Redis (redis=, kemi's)
+// again from Redis: {"table", "items"}. Kamailio reloads from its
+// database; kemi has none behind htable, so other tables are an error.
+func rpcReload(rt *core.Runtime, args []core.Value) (any, error) {
+	t, err := rpcTable(rt, "htable.reload", args)
+	if err != nil {
+		return nil, err
+	}
+	if t.sync == nil {
+		return nil, fmt.Errorf("htable.reload: table %q is not shared through Redis (no redis= attribute) and kemi has no database behind htable", t.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*syncTimeout)
+	defer cancel()
+	n, err := t.sync.load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("htable.reload: table %q: %v", t.Name, err)
+	}
+	return map[string]any{"table": t.Name, "items": n}, nil
 }

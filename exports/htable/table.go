@@ -40,6 +40,11 @@ type Table struct {
 	DBTable string
 	DBMode  int
 
+	// Redis is the redis= attribute (kemi's): an ndb_redis server name
+	// or a redis:// URL the table is shared through; "" for none.
+	Redis string
+	sync  *redisSync // set by start when Redis is given
+
 	seed   maphash.Seed
 	mask   uint64
 	shards []shard
@@ -112,6 +117,26 @@ func (t *Table) Set(key string, v item, expire int) {
 	}
 	sh.m[key] = v
 	sh.mu.Unlock()
+	if t.sync != nil {
+		t.sync.set(key, v)
+	}
+}
+
+// setLocal stores an item as it is, without telling Redis (an update
+// that came from Redis).
+func (t *Table) setLocal(key string, v item) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	sh.m[key] = v
+	sh.mu.Unlock()
+}
+
+// deleteLocal removes key without telling Redis.
+func (t *Table) deleteLocal(key string) {
+	sh := t.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	sh.mu.Unlock()
 }
 
 // SetExpire changes the expiry of a live item; seconds <= 0 means never.
@@ -128,6 +153,9 @@ func (t *Table) SetExpire(key string, seconds int) {
 			it.exp = now + int64(seconds)*int64(time.Second)
 		}
 		sh.m[key] = it
+		if t.sync != nil {
+			defer t.sync.set(key, it)
+		}
 	}
 	sh.mu.Unlock()
 }
@@ -135,6 +163,11 @@ func (t *Table) SetExpire(key string, seconds int) {
 // Add adds d to an integer item. A missing (or expired) item starts from
 // the initval; without one, or for a string item, ok is false.
 func (t *Table) Add(key string, d int64) (n int64, ok bool) {
+	if t.sync != nil {
+		// Shared: Redis adds (atomic across nodes) and the result is
+		// kept here too.
+		return t.sync.add(key, d)
+	}
 	sh := t.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -160,16 +193,22 @@ func (t *Table) Add(key string, d int64) (n int64, ok bool) {
 
 // Delete removes key.
 func (t *Table) Delete(key string) {
-	sh := t.shard(key)
-	sh.mu.Lock()
-	delete(sh.m, key)
-	sh.mu.Unlock()
+	t.deleteLocal(key)
+	if t.sync != nil {
+		t.sync.del(key)
+	}
 }
 
 // Each calls fn for every live item, shard by shard under the shard's
 // lock; fn returns what to do: keep going, remove the item, or stop.
 func (t *Table) Each(fn func(key string, it *item) action) {
 	now := t.now()
+	var removed []string // told to Redis after the shard's lock
+	defer func() {
+		for _, k := range removed {
+			t.sync.del(k)
+		}
+	}()
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
@@ -181,6 +220,9 @@ func (t *Table) Each(fn func(key string, it *item) action) {
 			switch fn(k, &it) {
 			case remove:
 				delete(sh.m, k)
+				if t.sync != nil {
+					removed = append(removed, k)
+				}
 			case stop:
 				sh.mu.Unlock()
 				return
@@ -200,6 +242,13 @@ const (
 
 // Reset removes every item.
 func (t *Table) Reset() {
+	t.resetLocal()
+	if t.sync != nil {
+		t.sync.reset()
+	}
+}
+
+func (t *Table) resetLocal() {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
@@ -259,6 +308,7 @@ func ParseDef(def string) (*Table, error) {
 	dbtable, cols := "", ""
 	var init int64
 	hasInit := false
+	redisRef := ""
 	for _, a := range strings.Split(attrs, ";") {
 		a = strings.TrimSpace(a)
 		if a == "" {
@@ -303,10 +353,16 @@ func ParseDef(def string) (*Table, error) {
 			if v != "0" {
 				err = bad("dmqreplicate=%s: kemi has no DMQ replication; remove it or set 0", v)
 			}
+		case "redis":
+			// kemi's: share the table through Redis (redis.go).
+			if v == "" {
+				err = bad("redis=: expected an ndb_redis server name or a redis://host:port/db URL")
+			}
+			redisRef = v
 		case "coldelim", "colnull", "reloadat":
 			// Meaningful only with cols, which kemi does not read.
 		default:
-			err = bad("unknown attribute %q; expected size, autoexpire, initval, updateexpire (or the database ones without dbtable)", k)
+			err = bad("unknown attribute %q; expected size, autoexpire, initval, updateexpire, redis (kemi's), or the database ones without dbtable", k)
 		}
 		if err != nil {
 			return nil, err
@@ -326,6 +382,7 @@ func ParseDef(def string) (*Table, error) {
 	t.Autoexpire = time.Duration(expire) * time.Second
 	t.UpdateExpire = update == 1
 	t.HasInit, t.Init = hasInit, init
+	t.Redis = redisRef
 	t.DBTable, t.DBMode = dbtable, dbmode
 	return t, nil
 }

@@ -9,7 +9,7 @@ func init() {
 		Name: "htable",
 		Doc:  "Shared in-memory hash tables, as Kamailio's htable module: named tables defined with modparam(\"htable\", \"htable\", \"name=>size=8;autoexpire=300;\") hold integer or string items that every worker sees at once (the KEMI scripts use them for IP bans, counters and caches). A table is split into shards, each a map under its own lock; size=N (2^N slots in Kamailio) chooses the number of shards. Items of a table with autoexpire vanish that many seconds after they were last set; an expired item is never returned, and a sweeper removes them every timer_interval seconds. A table with dbtable=NAME is loaded at start from that table of the db_url database (PostgreSQL or MySQL, Kamailio's htable layout), and with dbmode=1 written back to it at a clean stop (a failed write-back logs the items it could not keep); dmqreplicate is rejected at load, so a config never silently loses persistence.",
 		Params: []core.ParamSpec{
-			{Name: "htable", Type: core.TStr, Default: core.Str(""), Doc: "A table definition, `name=>attr=value;attr=value;...`, given once per table. Attributes: size (2-31, default 4: 2^size slots, used as the shard hint), autoexpire (seconds, 0 = never), initval (integer value of missing items; sht_inc then creates them), updateexpire (1: set and inc restart the expiry, 0: they keep it), dbtable (an SQL table in Kamailio's htable layout, loaded at start: key_name, key_type 0 or 1 for arrays name[i] and name::size, value_type 0 string or 1 integer, key_value, expires as Unix time), dbmode (0: load only; 1: also write the items back at stop). cols is a load error with dbtable (only Kamailio's layout is read); coldelim, colnull and reloadat are accepted and ignored; dmqreplicate=1 is a load error.", Multi: true},
+			{Name: "htable", Type: core.TStr, Default: core.Str(""), Doc: "A table definition, `name=>attr=value;attr=value;...`, given once per table. Attributes: size (2-31, default 4: 2^size slots, used as the shard hint), autoexpire (seconds, 0 = never), initval (integer value of missing items; sht_inc then creates them), updateexpire (1: set and inc restart the expiry, 0: they keep it), dbtable (an SQL table in Kamailio's htable layout, loaded at start: key_name, key_type 0 or 1 for arrays name[i] and name::size, value_type 0 string or 1 integer, key_value, expires as Unix time), dbmode (0: load only; 1: also write the items back at stop). cols is a load error with dbtable (only Kamailio's layout is read); coldelim, colnull and reloadat are accepted and ignored; dmqreplicate=1 is a load error. kemi's own attribute redis=NAME (an ndb_redis server param's name) or redis=redis://host:port/db shares the table through Redis: every node keeps its copy in memory for reads, writes go to Redis and to the other nodes by pub/sub, autoexpire is the keys' TTL, sht_inc is atomic in Redis (see docs/redis.md).", Multi: true},
 			{Name: "timer_interval", Type: core.TInt, Default: core.Int(20), Doc: "Seconds between two sweeps removing expired items."},
 			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "postgres://user:password@host:port/db or mysql://...: the database of the dbtable tables."},
 			{Name: "enable_dmq", Type: core.TInt, Default: core.Int(0), Doc: "Must be 0; kemi has no DMQ replication. A non-zero value is a load error."},
@@ -267,6 +267,7 @@ func init() {
 			{Name: "htable.flush", Doc: "htable.flush TABLE: remove every item.", Call: rpcFlush},
 			{Name: "htable.get", Doc: "htable.get TABLE KEY: {item: {name, value}}.", Call: rpcGet},
 			{Name: "htable.listTables", Doc: "The tables: [{name, dbtable, dbmode, expire, updateexpire, size}].", Call: rpcListTables},
+			{Name: "htable.reload", Doc: "htable.reload TABLE: read a table shared through Redis (redis=, kemi's) again from Redis: {table, items}; an error for other tables (kemi has no database behind htable).", Call: rpcReload},
 			{Name: "htable.seti", Doc: "htable.seti TABLE KEY VALUE: set an integer item.", Call: rpcSeti},
 			{Name: "htable.sets", Doc: "htable.sets TABLE KEY VALUE: set a string item.", Call: rpcSets},
 		},
@@ -611,6 +612,7 @@ var (
 	_ func(*core.Runtime, []core.Value) (any, error)   = rpcFlush
 	_ func(*core.Runtime, []core.Value) (any, error)   = rpcGet
 	_ func(*core.Runtime, []core.Value) (any, error)   = rpcListTables
+	_ func(*core.Runtime, []core.Value) (any, error)   = rpcReload
 	_ func(*core.Runtime, []core.Value) (any, error)   = rpcSeti
 	_ func(*core.Runtime, []core.Value) (any, error)   = rpcSets
 )

@@ -7,15 +7,95 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "jsonrpcs",
-		Doc:  "The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client; Kamailio's kamcli works too. The HTTP transport (jsonrpc_dispatch from an xhttp route) is not there yet.",
+		Doc:  "The JSON-RPC 2.0 control interface, as Kamailio's jsonrpcs speaks it. kemi serves it whether or not the module is loaded: on the Unix datagram socket dgram_socket (on by default) and, when fifo_name is set, on a FIFO. `kemi rpc METHOD [ARGS...]` is its client (`kemi rpc -u URL` over HTTP); Kamailio's kamcli works too. Over HTTP, the script's xhttp callback hands the request to dispatch, so the path (/RPC in Kamailio's examples) and any access check are the script's; exec runs a request from the script and $jsonrpl reads its answer.",
 		Params: []core.ParamSpec{
 			{Name: "dgram_socket", Type: core.TStr, Default: core.Str(""), Doc: "Path of the Unix datagram socket. Empty: /run/kemi/kemi_rpc.sock for root, else $XDG_RUNTIME_DIR/kemi/kemi_rpc.sock, else /tmp/kemi-UID/kemi_rpc.sock. A relative path is under that folder; \"off\" serves no socket. UDP addresses are not supported."},
 			{Name: "dgram_mode", Type: core.TInt, Default: core.Int(0660), Doc: "Permissions of the socket file (Kamailio's default 0660)."},
 			{Name: "fifo_name", Type: core.TStr, Default: core.Str(""), Doc: "Path of the FIFO (Kamailio's default kamailio_rpc.fifo is not created by default in kemi): each JSON document written to it must carry reply_name, the name of a FIFO in fifo_reply_dir to write the answer to."},
 			{Name: "fifo_mode", Type: core.TInt, Default: core.Int(0660), Doc: "Permissions of the FIFO."},
 			{Name: "fifo_reply_dir", Type: core.TStr, Default: core.Str("/tmp/"), Doc: "Folder of the reply FIFOs; reply_name must be a plain name in it."},
-			{Name: "transport", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility: 0 (all), 2 (FIFO), 4 (datagram), 6 (both) select the transports as in Kamailio; 1 (HTTP) is not served yet."},
+			{Name: "transport", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility: 0 (all), 2 (FIFO), 4 (datagram), 6 (both) select the transports as in Kamailio; 1 (HTTP) is the xhttp callback's dispatch, served whenever the script calls it."},
 			{Name: "pretty_format", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility; answers are compact JSON."},
+		},
+		Exports: []*core.Export{
+			{
+				Module:  "jsonrpcs",
+				Name:    "dispatch",
+				Returns: core.TInt,
+				Native:  "dispatch",
+				Call:    kemi_dispatch,
+			},
+			{
+				Module:  "jsonrpcs",
+				Name:    "exec",
+				Params:  kemiArgs_exec,
+				Returns: core.TInt,
+				Native:  "exec",
+				Call:    kemi_exec,
+			},
+			{
+				Module:  "jsonrpcs",
+				Name:    "execx",
+				Params:  kemiArgs_execx,
+				Returns: core.TInt,
+				Native:  "execx",
+				Call:    kemi_execx,
+			},
+			{
+				Module:  "jsonrpcs",
+				Name:    "response",
+				Returns: core.TXval,
+				Native:  "response",
+				Call:    kemi_response,
+			},
+		},
+		PVs: []core.PVSpec{
+			{Name: "jsonrpl", Doc: "$jsonrpl(code): 200 for a result, else the JSON-RPC error code; $jsonrpl(text): OK or the error message; $jsonrpl(body): the response document. From the last exec of this message; null before one.", Get: getJsonrpl},
 		},
 	})
 }
+
+// kemi_dispatch adapts KSR.jsonrpcs.dispatch to Dispatch.
+func kemi_dispatch(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.jsonrpcs.dispatch", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(Dispatch(ctx)))
+}
+
+var kemiArgs_exec = []core.Type{core.TStr}
+
+// kemi_exec adapts KSR.jsonrpcs.exec to Exec.
+func kemi_exec(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.jsonrpcs.exec", kemiArgs_exec, core.KindNames(args)))
+	}
+	return core.Int(int64(Exec(ctx, args[0].S)))
+}
+
+var kemiArgs_execx = []core.Type{core.TStr}
+
+// kemi_execx adapts KSR.jsonrpcs.execx to Execx.
+func kemi_execx(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.jsonrpcs.execx", kemiArgs_execx, core.KindNames(args)))
+	}
+	return core.Int(int64(Execx(ctx, args[0].S)))
+}
+
+// kemi_response adapts KSR.jsonrpcs.response to Response.
+func kemi_response(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.jsonrpcs.response", nil, core.KindNames(args)))
+	}
+	return Response(ctx)
+}
+
+// The build breaks here when a Go function's signature drifts from exports/jsonrpcs/module.yaml.
+var (
+	_ func(*core.Ctx) int                            = Dispatch
+	_ func(*core.Ctx, string) int                    = Exec
+	_ func(*core.Ctx, string) int                    = Execx
+	_ func(*core.Ctx) core.Value                     = Response
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getJsonrpl
+)

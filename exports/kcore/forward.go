@@ -96,6 +96,14 @@ func forward(ctx *core.Ctx, uri, fn string) int {
 			return -1
 		}
 	}
+	if ctx.Path != "" && uri == "" {
+		// lookup's route set (RFC 3327) goes into the message once.
+		if err := m.AddHeaderBefore("Route", "Route", []byte(ctx.Path)); err != nil {
+			ctx.Log(core.LErr, fn+": Route from Path: "+core.LogValue(err.Error())+"\n")
+			return -1
+		}
+		ctx.Path = ""
+	}
 	var vb [112]byte
 	if err := m.PrependVia(appendSLVia(vb[:0], proto, local, m, &v)); err != nil {
 		ctx.Log(core.LErr, fn+": "+core.LogValue(err.Error())+"\n")
@@ -147,6 +155,10 @@ func appendSLVia(dst []byte, proto core.Proto, local netip.AddrPort, m *sip.Msg,
 		dst = append(dst, "SIP/2.0/TCP "...)
 	case core.TLS:
 		dst = append(dst, "SIP/2.0/TLS "...)
+	case core.WS:
+		dst = append(dst, "SIP/2.0/WS "...)
+	case core.WSS:
+		dst = append(dst, "SIP/2.0/WSS "...)
 	default:
 		dst = append(dst, "SIP/2.0/UDP "...)
 	}

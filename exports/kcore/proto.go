@@ -8,20 +8,20 @@ import (
 	"kemi/sip"
 )
 
-// Transport checks. core.Proto has no WSS or SCTP yet: kemi does not
-// listen on them, so those checks are false.
+// Transport checks. core.Proto has no SCTP: kemi does not listen on it,
+// so that check is false.
 
 func IsUDP(ctx *core.Ctx) bool  { return ctx.Proto == core.UDP }
 func IsTCP(ctx *core.Ctx) bool  { return ctx.Proto == core.TCP }
 func IsTLS(ctx *core.Ctx) bool  { return ctx.Proto == core.TLS }
 func IsWS(ctx *core.Ctx) bool   { return ctx.Proto == core.WS }
-func IsWSS(ctx *core.Ctx) bool  { return false }
+func IsWSS(ctx *core.Ctx) bool  { return ctx.Proto == core.WSS }
 func IsSCTP(ctx *core.Ctx) bool { return false }
-func IsWSX(ctx *core.Ctx) bool  { return ctx.Proto == core.WS }
+func IsWSX(ctx *core.Ctx) bool  { return ctx.Proto == core.WS || ctx.Proto == core.WSS }
 
 // IsTCPX is true for every stream transport.
 func IsTCPX(ctx *core.Ctx) bool {
-	return ctx.Proto == core.TCP || ctx.Proto == core.TLS || ctx.Proto == core.WS
+	return ctx.Proto.IsStream()
 }
 
 // IsIPv4 and IsIPv6 look at the receiving socket, as Kamailio does.
@@ -44,6 +44,8 @@ func IsProto(ctx *core.Ctx, letters string) bool {
 			p = core.TLS
 		case 'v', 'V':
 			p = core.WS
+		case 'w', 'W':
+			p = core.WSS
 		default:
 			continue
 		}

@@ -15,7 +15,7 @@ func init() {
 				Name:    "add_tcp_alias",
 				Params:  kemiArgs_add_tcp_alias,
 				Returns: core.TInt,
-				Native:  "add_tcp_alias",
+				Native:  "force_tcp_alias",
 				Call:    kemi_add_tcp_alias,
 			},
 			{

@@ -358,7 +358,7 @@ func GetProto(ctx *core.Ctx) core.Value {
 	return core.Str(ctx.Proto.String())
 }
 
-// GetProtoid is Kamailio's transport number: 1 udp, 2 tcp, 3 tls, 5 ws.
+// GetProtoid is Kamailio's transport number: 1 udp, 2 tcp, 3 tls, 5 ws, 6 wss.
 func GetProtoid(ctx *core.Ctx) int {
 	switch ctx.Proto {
 	case core.UDP:
@@ -369,6 +369,8 @@ func GetProtoid(ctx *core.Ctx) int {
 		return 3
 	case core.WS:
 		return 5
+	case core.WSS:
+		return 6
 	}
 	return 0
 }

@@ -157,7 +157,7 @@ func NatUACTest(ctx *core.Ctx, flags int) int {
 	if flags&testSource1918 != 0 && private4(src, extra) {
 		return 1
 	}
-	if flags&testWS != 0 && ctx.Proto == core.WS {
+	if flags&testWS != 0 && (ctx.Proto == core.WS || ctx.Proto == core.WSS) {
 		return 1
 	}
 	if flags&testContactPort != 0 && cOK {

@@ -100,6 +100,8 @@ func kamProto(p core.Proto) int {
 		return protoTLS
 	case core.WS:
 		return protoWS
+	case core.WSS:
+		return protoWSS
 	}
 	return protoUDP
 }

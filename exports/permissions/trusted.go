@@ -24,7 +24,7 @@ type Trusted struct {
 	Priority int
 }
 
-var trustedProtos = map[string]core.Proto{"udp": core.UDP, "tcp": core.TCP, "tls": core.TLS, "ws": core.WS, "wss": core.WS}
+var trustedProtos = map[string]core.Proto{"udp": core.UDP, "tcp": core.TCP, "tls": core.TLS, "ws": core.WS, "wss": core.WSS}
 
 // ParseTrusted parses "src_ip proto [from_pattern [ruri_pattern [tag
 // [priority]]]]"; proto is any, udp, tcp, tls, ws or wss; a pattern "-"

@@ -148,3 +148,13 @@ func getXavp(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
 	}
 	return appendValue(dst, v)
 }
+
+// getStat is $stat(name): a statistic's value (core:rcv_requests, a
+// script statistic); null when there is none.
+func getStat(c *core.Ctx, arg string, dst []byte) ([]byte, bool) {
+	v, ok := c.RT.StatValue(arg)
+	if !ok {
+		return dst, false
+	}
+	return strconv.AppendInt(dst, v, 10), true
+}

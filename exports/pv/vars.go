@@ -212,6 +212,7 @@ func intPV(get func(*core.Ctx) (int, bool)) core.PVGetter {
 var intPVs = map[string]bool{
 	"rp": true, "sp": true, "rs": true, "ml": true, "bs": true, "cl": true,
 	"Rp": true, "conid": true, "mt": true, "T_branch_idx": true, "T_reply_code": true,
+	"T": true, "http_ok": true, "http_rs": true, "http_bs": true,
 }
 
 // IsIntPV tells whether $name is integer-valued. The tm module's PVs are

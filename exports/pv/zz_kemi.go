@@ -137,6 +137,7 @@ func init() {
 			{Name: "ru", Doc: "Assigning $ru rewrites the Request-URI (reading it is the core's $ru).", Set: setRu},
 			{Name: "rv", Doc: "SIP version of the first line, SIP/2.0.", Get: getRv},
 			{Name: "shv", Doc: "$shv(name): shared variable, one value for every worker that lasts until the config is reloaded; created on first assignment (at most 4096 names); writable.", Get: getShv, Set: setShv},
+			{Name: "stat", Doc: "$stat(name): the value of a statistic, \"group:name\" or a bare name (core:rcv_requests, a statistics module variable); null when there is none.", Get: getStat},
 			{Name: "tU", Doc: "User of the To URI.", Get: getTU},
 			{Name: "td", Doc: "Host of the To URI.", Get: getTd},
 			{Name: "tn", Doc: "To display name.", Get: getTn},
@@ -320,6 +321,7 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getRv
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getShv
 	_ func(*core.Ctx, string, core.Value) error      = setShv
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTU
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTd
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getTn

@@ -107,6 +107,7 @@ func lookup(ctx *core.Ctx, table string, uri []byte, setRURI bool) int {
 			ctx.DstURI = b.Received
 			ctx.DstConnID = b.ConnID
 			ctx.BranchFlags |= b.Flags
+			ctx.Path = ""
 			if b.Path != "" {
 				routeByPath(ctx, b)
 			}
@@ -139,13 +140,11 @@ func better(a, b *usrloc.Contact) bool {
 }
 
 // routeByPath makes the request follow the Path the binding registered
-// with (RFC 3327 5.3): Route header lines in front, and the first hop as
-// the destination unless a received address is known.
+// with (RFC 3327 5.3): ctx.Path, which tm (and forward) put in a Route
+// header when the request leaves, as Kamailio's path vector; and the
+// first hop as the destination unless a received address is known.
 func routeByPath(ctx *core.Ctx, b *usrloc.Contact) {
-	if err := ctx.Msg.AddHeaderBefore("Route", "Route", bytesOf(b.Path)); err != nil {
-		ctx.Log(core.LErr, "registrar: lookup: adding Route for Path: "+core.LogValue(err.Error())+"\n")
-		return
-	}
+	ctx.Path = b.Path
 	if ctx.DstURI != "" {
 		return
 	}

@@ -47,7 +47,8 @@ type config struct {
 	defaultExpires, minExpires, maxExpires int
 	defaultQ, maxContacts, contactMaxSize  int
 	methodFiltering, appendBranches        bool
-	usePath                                bool
+	usePath, pathUseReceived               bool
+	pathMode                               int
 	// sockFlag (-1 none) and sockHdrName: the header naming the socket
 	// to store instead of the one the REGISTER came in on.
 	sockFlag    int
@@ -88,6 +89,8 @@ func newConfig(rt *core.Runtime) *config {
 		methodFiltering: p("method_filtering", 0) != 0,
 		appendBranches:  p("append_branches", 1) != 0,
 		usePath:         p("use_path", 0) != 0,
+		pathMode:        p("path_mode", 2),
+		pathUseReceived: p("path_use_received", 0) != 0,
 		sockFlag:        p("sock_flag", -1),
 		sockHdrName:     strParam(rt, "sock_hdr_name"),
 	}
@@ -109,6 +112,9 @@ type state struct {
 	pend []pending
 	hdrs []byte
 	path []byte
+	// pathVal is the REGISTER's Path values in order, comma-separated:
+	// what the binding stores (use_path).
+	pathVal []byte
 	// listed: apply wrote the 200's Contact lines into hdrs.
 	listed bool
 	// pathIn: hdrs already ends with the Path echo.
@@ -126,7 +132,7 @@ type state struct {
 // start empty.
 var msgStates = core.NewMsgState(func(old *state) state {
 	return state{
-		aor: old.aor, pend: old.pend, hdrs: old.hdrs, path: old.path,
+		aor: old.aor, pend: old.pend, hdrs: old.hdrs, path: old.path, pathVal: old.pathVal[:0],
 		best: old.best, reply: old.reply, kept: old.kept,
 	}
 })
@@ -312,14 +318,8 @@ func save(ctx *core.Ctx, table string, flags int, aorURI []byte) int {
 		}
 		s.pend = append(s.pend, p)
 	}
-	// RFC 3327 5.3: the Path stored goes back to a client that supports it.
-	s.path = s.path[:0]
-	if c.usePath && m.HasOption(sip.HdrSupported, "path") {
-		for it := m.LinesID(sip.HdrPath); it.Next(); {
-			s.path = append(s.path, "Path: "...)
-			s.path = append(s.path, it.Value()...)
-			s.path = append(s.path, "\r\n"...)
-		}
+	if r, ok := savePath(ctx, c, s, flags); !ok {
+		return r
 	}
 	t := usrloc.Get(ctx.RT).Table(table)
 	now := time.Now().Unix()
@@ -450,8 +450,13 @@ func apply(ctx *core.Ctx, c *config, s *state, t *usrloc.Table, flags int, now i
 	received := usrloc.Received(ctx)
 	ua := m.UserAgent()
 	var path []byte
-	if c.usePath {
-		path = m.HeaderID(sip.HdrPath)
+	if c.usePath && len(s.pathVal) > 0 {
+		path = s.pathVal
+		if c.pathUseReceived {
+			if r := pathReceived(s.pathVal); r != "" {
+				received = r
+			}
+		}
 	}
 	methods := allowMask(m)
 	// sock_flag and sock_hdr_name: a replicating server in front named

@@ -404,10 +404,16 @@ func looseRoute(ctx *core.Ctx, mode int) int {
 	}
 	st := get(ctx)
 	preloaded := len(to.Tag) == 0
+	var rc int
 	if !preloaded && mode == 0 && myself(ctx, ru.Host, ru.Port) {
-		return afterStrict(ctx, st, rs, &ru)
+		rc = afterStrict(ctx, st, rs, &ru)
+	} else {
+		rc = afterLoose(ctx, st, rs, preloaded)
 	}
-	return afterLoose(ctx, st, rs, preloaded)
+	if rc > 0 || rc == RRPreloaded {
+		runLoose(ctx, st)
+	}
+	return rc
 }
 
 func (st *state) setParams(p sip.Params) {

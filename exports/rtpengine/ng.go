@@ -51,6 +51,9 @@ type Client struct {
 	setidAVP string // setid_avp's AVP name
 	prefix   string // cookie prefix: pid, so two kemi processes differ
 	seq      atomic.Uint64
+	// PVs of read_sdp_pv, write_sdp_pv, extra_id_pv, rtp_inst_pvar and
+	// media_duration ("" when unset).
+	readSDP, writeSDP, extraPV, instPV, durationPV string
 }
 
 // Errors a command can end with.
@@ -249,7 +252,7 @@ func contains(ns []*Node, n *Node) bool {
 // chosen by weight, failing over along the set for a new call. It
 // returns the decoded reply and the node that gave it. buf is scratch.
 func (c *Client) Do(s *Set, r *request, buf []byte) (Dict, *Node, []byte, error) {
-	if n := c.calls.get(r.callID, c.Now()); n != nil && r.cmd != "ping" {
+	if n := c.calls.get(r.key(), c.Now()); n != nil && r.cmd != "ping" {
 		if c.usable(n) || r.cmd != "offer" {
 			d, err := c.roundTrip(n, r, buf, c.Retries)
 			if errors.Is(err, ErrTimeout) {
@@ -293,10 +296,10 @@ func (c *Client) after(r *request, n *Node, d Dict, err error) {
 	}
 	switch r.cmd {
 	case "offer", "answer":
-		c.calls.put(r.callID, n, c.Now())
+		c.calls.put(r.key(), n, c.Now())
 	case "delete":
 		if r.viaBranch == "" {
-			c.calls.del(r.callID)
+			c.calls.del(r.key())
 		}
 	}
 }

@@ -23,6 +23,17 @@ type request struct {
 	ints                   []kvInt
 	entries                []entry // emit order, sorted
 	viaSel                 string  // via-branch= selector
+	// mapKey is the call → node map's key when it is not the Call-ID:
+	// the second set of set_rtpengine_set2 keeps its own node per call.
+	mapKey string
+}
+
+// key is the call → node map's key of r.
+func (r *request) key() string {
+	if r.mapKey != "" {
+		return r.mapKey
+	}
+	return r.callID
 }
 
 type kv struct{ k, v string }
@@ -46,7 +57,7 @@ var codecNames = [codecKinds]string{"strip", "mask", "transcode", "offer", "exce
 
 func (r *request) reset(cmd string) {
 	r.cmd = cmd
-	r.callID, r.fromTag, r.toTag, r.viaBranch, r.viaSel = "", "", "", "", ""
+	r.callID, r.fromTag, r.toTag, r.viaBranch, r.viaSel, r.mapKey = "", "", "", "", "", ""
 	r.sdp = r.sdp[:0]
 	r.recvFrom = [2]string{}
 	r.toTagForce = false

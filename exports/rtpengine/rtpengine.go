@@ -16,6 +16,7 @@ package rtpengine
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -81,6 +82,28 @@ func start(rt *core.Runtime) error {
 	if c.Set(c.Default) == nil {
 		return fmt.Errorf("rtpengine: setid_default %d: no such set in rtpengine_sock", c.Default)
 	}
+	for _, p := range []struct {
+		name string
+		dst  *string
+		set  bool
+	}{{"read_sdp_pv", &c.readSDP, false}, {"write_sdp_pv", &c.writeSDP, true}, {"extra_id_pv", &c.extraPV, false},
+		{"rtp_inst_pvar", &c.instPV, true}, {"media_duration", &c.durationPV, true}} {
+		v := rt.Param("rtpengine", p.name).S
+		if v == "" {
+			continue
+		}
+		name, _, ok := core.SplitPV(v)
+		if !ok || v[0] != '$' {
+			return fmt.Errorf("rtpengine: %s %q: expected a pseudo-variable such as $var(x) or $avp(x)", p.name, v)
+		}
+		if p.set && core.LookupPVSetter(name) == nil {
+			return fmt.Errorf("rtpengine: %s %q: $%s cannot be written", p.name, v, name)
+		}
+		*p.dst = v
+	}
+	if u := rt.Param("rtpengine", "db_url").S; u != "" {
+		return fmt.Errorf("rtpengine: db_url %q: kemi reads nodes from rtpengine_sock only (no rtpengine table yet)", u)
+	}
 	if a := rt.Param("rtpengine", "setid_avp").S; a != "" {
 		name, ok := strings.CutPrefix(a, "$avp(")
 		if !ok || !strings.HasSuffix(name, ")") {
@@ -95,6 +118,7 @@ func start(rt *core.Runtime) error {
 // state is a worker's scratch and the per-message choices.
 type state struct {
 	set   int // set_rtpengine_set for this message; -1 none
+	set2  int // the second set of set_rtpengine_set2; -1 none
 	req   request
 	buf   []byte
 	stat  Dict // the last query reply of this message, for $rtpstat
@@ -104,7 +128,7 @@ type state struct {
 // msgState carries a worker's scratch (the request and buffer) from one
 // message to the next; the choices and the query reply start afresh.
 var msgState = core.NewMsgState(func(old *state) state {
-	return state{set: -1, req: old.req, buf: old.buf[:0], statN: old.statN}
+	return state{set: -1, set2: -1, req: old.req, buf: old.buf[:0], statN: old.statN}
 })
 
 func stateOf(ctx *core.Ctx) *state { return msgState.Get(ctx) }
@@ -142,17 +166,93 @@ func isSDP(m *sip.Msg) bool {
 // command runs one ng command for the current message; sdp says whether
 // the body goes along and the reply's SDP replaces it.
 func command(ctx *core.Ctx, fn, cmd, flags string, sdp bool) int {
+	return commandVia(ctx, fn, cmd, flags, "", sdp)
+}
+
+// commandVia is command with the via-branch value of the str,str
+// variants (rtpengine_offer2 and the like); "" when there is none. With
+// two sets chosen (set_rtpengine_set2) the command goes to both, the SDP
+// one gives back going on to the other: the first set then the second,
+// in reverse for an answer, as Kamailio chains them.
+func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 	c := Of(ctx.RT)
 	if c == nil {
 		ctx.Log(core.LErr, "rtpengine: "+fn+`: no nodes; add modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:2223")`+"\n")
 		return -1
 	}
 	st := stateOf(ctx)
+	m := ctx.Msg
+	var in []byte
+	if sdp {
+		if c.readSDP != "" {
+			if v := pv.Get(ctx, c.readSDP); v.Kind == core.KStr && v.S != "" {
+				in = []byte(v.S)
+			}
+		}
+		if in == nil {
+			if !isSDP(m) {
+				ctx.Log(core.LErr, "rtpengine: "+fn+": the message has no SDP body\n")
+				return -1
+			}
+			in = m.Body()
+		}
+	}
+	sets := [2]*Set{setOf(ctx, c, st), nil}
+	n := 1
+	if st.set2 >= 0 {
+		sets[1], n = c.Set(st.set2), 2
+		if cmd == "answer" {
+			sets[0], sets[1] = sets[1], sets[0]
+		}
+	}
+	var out string
+	for i := 0; i < n; i++ {
+		isSet2 := n == 2 && (cmd != "answer") == (i == 1)
+		d, node, ok := c.one(ctx, st, fn, cmd, flags, via, in, sets[i], isSet2)
+		if !ok {
+			return -1
+		}
+		if node != nil && c.instPV != "" {
+			pv.Sets(ctx, c.instPV, node.URL)
+		}
+		if cmd == "play media" && c.durationPV != "" {
+			dur, found := d.Int("duration")
+			if !found {
+				dur = -1
+			}
+			pv.Setl(ctx, c.durationPV, dur)
+		}
+		if sdp {
+			out = d.Str("sdp")
+			if out == "" {
+				ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no sdp\n")
+				return -1
+			}
+			in = []byte(out)
+		}
+	}
+	if sdp {
+		if c.writeSDP != "" {
+			if ok, _ := pv.Sets(ctx, c.writeSDP, out); !ok {
+				ctx.Log(core.LErr, "rtpengine: "+fn+": write_sdp_pv "+core.LogQuote(c.writeSDP)+" could not be set\n")
+				return -1
+			}
+			return 1
+		}
+		m.SetBody([]byte(out), "")
+	}
+	return 1
+}
+
+// one sends one ng command to set s (the second of a chain keeps its own
+// entry in the call → node map when second is true) and returns the reply
+// and the node that answered; false when it failed (logged).
+func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp []byte, s *Set, second bool) (Dict, *Node, bool) {
 	r := &st.req
 	r.reset(cmd)
 	if err := r.parseFlags(flags); err != nil {
 		ctx.Log(core.LErr, "rtpengine: "+fn+": "+err.Error()+"\n")
-		return -1
+		return nil, nil, false
 	}
 	m := ctx.Msg
 	if r.callID == "" {
@@ -160,7 +260,10 @@ func command(ctx *core.Ctx, fn, cmd, flags string, sdp bool) int {
 	}
 	if r.callID == "" {
 		ctx.Log(core.LErr, "rtpengine: "+fn+": the message has no Call-ID\n")
-		return -1
+		return nil, nil, false
+	}
+	if second {
+		r.mapKey = r.callID + "\x00set2"
 	}
 	if r.fromTag == "" {
 		r.fromTag = string(m.FromTag())
@@ -168,8 +271,11 @@ func command(ctx *core.Ctx, fn, cmd, flags string, sdp bool) int {
 	if r.toTag == "" && (cmd != "delete" || r.toTagForce) {
 		r.toTag = string(m.ToTag())
 	}
-	if r.viaSel != "" {
-		r.viaBranch = viaBranch(m, r.viaSel)
+	switch {
+	case via != "":
+		r.viaBranch = via
+	case r.viaSel != "":
+		r.viaBranch = c.viaBranch(ctx, m, r.viaSel)
 	}
 	if a := ctx.Src.Addr().Unmap(); a.IsValid() {
 		fam := "IP4"
@@ -178,40 +284,33 @@ func command(ctx *core.Ctx, fn, cmd, flags string, sdp bool) int {
 		}
 		r.recvFrom = [2]string{fam, a.String()}
 	}
-	if sdp {
-		if !isSDP(m) {
-			ctx.Log(core.LErr, "rtpengine: "+fn+": the message has no SDP body\n")
-			return -1
-		}
-		r.sdp = append(r.sdp, m.Body()...)
-	}
-	d, _, buf, err := c.Do(setOf(ctx, c, st), r, st.buf)
+	r.sdp = append(r.sdp, sdp...)
+	d, node, buf, err := c.Do(s, r, st.buf)
 	st.buf = buf
 	if err != nil {
 		ctx.Log(core.LErr, "rtpengine: "+fn+": call "+core.LogQuote(r.callID)+": "+err.Error()+"\n")
-		return -1
+		return nil, nil, false
 	}
 	if cmd == "query" {
 		st.stat = d
 	}
-	if sdp {
-		out := d.Str("sdp")
-		if out == "" {
-			ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no sdp\n")
-			return -1
-		}
-		m.SetBody([]byte(out), "")
-	}
-	return 1
+	return d, node, true
 }
 
-// viaBranch reads the branch of Via 1 or 2 as via-branch= selects.
-func viaBranch(m *sip.Msg, sel string) string {
+// viaBranch reads the branch of Via 1 or 2 as via-branch= selects;
+// "extra" (and "auto-extra" in a request) is the value of extra_id_pv.
+func (c *Client) viaBranch(ctx *core.Ctx, m *sip.Msg, sel string) string {
 	n := 0
 	switch sel {
 	case "2":
 		n = 1
-	case "auto", "auto-next", "auto-extra":
+	case "extra":
+		return c.extraID(ctx)
+	case "auto-extra":
+		if m.IsRequest() {
+			return c.extraID(ctx)
+		}
+	case "auto", "auto-next":
 		if !m.IsRequest() {
 			n = 1
 		}
@@ -223,6 +322,19 @@ func viaBranch(m *sip.Msg, sel string) string {
 		}
 	}
 	return ""
+}
+
+// extraID is the value of extra_id_pv, "" when unset or not set.
+func (c *Client) extraID(ctx *core.Ctx) string {
+	if c.extraPV == "" {
+		ctx.Log(core.LErr, "rtpengine: via-branch=extra: extra_id_pv is not set\n")
+		return ""
+	}
+	v := pv.Get(ctx, c.extraPV)
+	if v.Kind == core.KNull {
+		return ""
+	}
+	return v.String()
 }
 
 // Offer is rtpengine_offer.
@@ -264,7 +376,15 @@ func Query0(ctx *core.Ctx) int { return Query(ctx, "") }
 // INVITE: 1xx/2xx with SDP answer when the call has a session (the
 // INVITE offered), else offer (late offer); a status of 300 and up
 // deletes.
-func Manage(ctx *core.Ctx, flags string) int {
+func Manage(ctx *core.Ctx, flags string) int { return manage(ctx, flags, "") }
+
+// Manage2 is rtpengine_manage2: rtpengine_manage with a via-branch value.
+func Manage2(ctx *core.Ctx, flags, via string) int { return manage(ctx, flags, via) }
+
+func manage(ctx *core.Ctx, flags, via string) int {
+	command := func(ctx *core.Ctx, fn, cmd, flags string, sdp bool) int {
+		return commandVia(ctx, fn, cmd, flags, via, sdp)
+	}
 	m := ctx.Msg
 	sdp := isSDP(m)
 	if m.IsRequest() {
@@ -320,7 +440,27 @@ func SetSet(ctx *core.Ctx, id int) int {
 		ctx.Log(core.LErr, "rtpengine: set_rtpengine_set: no set "+strconv.Itoa(id)+"\n")
 		return -1
 	}
-	stateOf(ctx).set = id
+	st := stateOf(ctx)
+	st.set, st.set2 = id, -1
+	return 1
+}
+
+// SetSet2 is set_rtpengine_set2: two sets whose nodes each handle the
+// following commands of this message, chained (see commandVia).
+func SetSet2(ctx *core.Ctx, id1, id2 int) int {
+	c := Of(ctx.RT)
+	for _, id := range [2]int{id1, id2} {
+		if c == nil || c.Set(id) == nil {
+			ctx.Log(core.LErr, "rtpengine: set_rtpengine_set2: no set "+strconv.Itoa(id)+"\n")
+			return -1
+		}
+	}
+	if id1 == id2 {
+		ctx.Log(core.LErr, "rtpengine: set_rtpengine_set2: the two sets must differ, got "+strconv.Itoa(id1)+" twice\n")
+		return -1
+	}
+	st := stateOf(ctx)
+	st.set, st.set2 = id1, id2
 	return 1
 }
 
@@ -432,4 +572,144 @@ func getStat(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 		dst = append(dst, " errors"...)
 	}
 	return dst, true
+}
+
+// The str,str variants (Kamailio's KEMI rtpengine_offer2 and the like):
+// flags, and the value sent as via-branch (one media session per branch),
+// as the via-branch= flag would read it from a Via header.
+
+// Offer2 is rtpengine_offer2.
+func Offer2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "rtpengine_offer2", "offer", flags, via, true)
+}
+
+// Answer2 is rtpengine_answer2.
+func Answer2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "rtpengine_answer2", "answer", flags, via, true)
+}
+
+// Delete2 is rtpengine_delete2.
+func Delete2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "rtpengine_delete2", "delete", flags, via, false)
+}
+
+// Query2 is rtpengine_query2.
+func Query2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "rtpengine_query2", "query", flags, via, false)
+}
+
+// BlockMedia2 is block_media2.
+func BlockMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "block_media2", "block media", flags, via, false)
+}
+
+// UnblockMedia2 is unblock_media2.
+func UnblockMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "unblock_media2", "unblock media", flags, via, false)
+}
+
+// SilenceMedia2 is silence_media2.
+func SilenceMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "silence_media2", "silence media", flags, via, false)
+}
+
+// UnsilenceMedia2 is unsilence_media2.
+func UnsilenceMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "unsilence_media2", "unsilence media", flags, via, false)
+}
+
+// BlockDTMF2 is block_dtmf2.
+func BlockDTMF2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "block_dtmf2", "block DTMF", flags, via, false)
+}
+
+// UnblockDTMF2 is unblock_dtmf2.
+func UnblockDTMF2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "unblock_dtmf2", "unblock DTMF", flags, via, false)
+}
+
+// PlayMedia2 is play_media2.
+func PlayMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "play_media2", "play media", flags, via, false)
+}
+
+// StopMedia2 is stop_media2.
+func StopMedia2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "stop_media2", "stop media", flags, via, false)
+}
+
+// StartForwarding is start_forwarding: rtpengine forwards the call's
+// media to its recording daemon (ng "start forwarding").
+func StartForwarding(ctx *core.Ctx, flags string) int {
+	return command(ctx, "start_forwarding", "start forwarding", flags, false)
+}
+
+// StartForwarding0 is start_forwarding0.
+func StartForwarding0(ctx *core.Ctx) int { return StartForwarding(ctx, "") }
+
+// StartForwarding2 is start_forwarding2.
+func StartForwarding2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "start_forwarding2", "start forwarding", flags, via, false)
+}
+
+// StopForwarding is stop_forwarding.
+func StopForwarding(ctx *core.Ctx, flags string) int {
+	return command(ctx, "stop_forwarding", "stop forwarding", flags, false)
+}
+
+// StopForwarding0 is stop_forwarding0.
+func StopForwarding0(ctx *core.Ctx) int { return StopForwarding(ctx, "") }
+
+// StopForwarding2 is stop_forwarding2.
+func StopForwarding2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "stop_forwarding2", "stop forwarding", flags, via, false)
+}
+
+// Connect is rtpengine_connect: ng "connect", joining this call's media
+// with another's (to-call-id=, to-tag= in the flags).
+func Connect(ctx *core.Ctx, flags string) int {
+	return command(ctx, "rtpengine_connect", "connect", flags, false)
+}
+
+// Connect0 is rtpengine_connect0.
+func Connect0(ctx *core.Ctx) int { return Connect(ctx, "") }
+
+// Connect2 is rtpengine_connect2.
+func Connect2(ctx *core.Ctx, flags, via string) int {
+	return commandVia(ctx, "rtpengine_connect2", "connect", flags, via, false)
+}
+
+// maxQueryV bounds what rtpengine_query_v writes into a variable.
+const maxQueryV = 64 << 10
+
+// QueryV is rtpengine_query_v: query the call and write rtpengine's whole
+// reply as JSON into the pseudo-variable dst; format "j" is compact, "jp"
+// indented.
+func QueryV(ctx *core.Ctx, format, dst string) int {
+	if format == "" || format[0] != 'j' && format[0] != 'J' {
+		ctx.Log(core.LErr, "rtpengine: rtpengine_query_v: format "+core.LogQuote(format)+": expected j or jp\n")
+		return -1
+	}
+	if name, _, ok := core.SplitPV(dst); !ok || dst[0] != '$' || core.LookupPVSetter(name) == nil {
+		ctx.Log(core.LErr, "rtpengine: rtpengine_query_v: "+core.LogQuote(dst)+" is not a writable pseudo-variable\n")
+		return -1
+	}
+	if command(ctx, "rtpengine_query_v", "query", "", false) < 0 {
+		return -1
+	}
+	var b []byte
+	var err error
+	if len(format) > 1 && (format[1] == 'p' || format[1] == 'P') {
+		b, err = json.MarshalIndent(stateOf(ctx).stat, "", "\t")
+	} else {
+		b, err = json.Marshal(stateOf(ctx).stat)
+	}
+	if err != nil || len(b) > maxQueryV {
+		ctx.Log(core.LErr, "rtpengine: rtpengine_query_v: the reply does not fit a variable ("+strconv.Itoa(len(b))+" bytes of JSON)\n")
+		return -1
+	}
+	if ok, _ := pv.Sets(ctx, dst, string(b)); !ok {
+		return -1
+	}
+	return 1
 }

@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "rtpengine",
-		Doc:  "Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings (\"replace-origin replace-session-connection ICE=remove RTP/AVP\"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...), rtpengine_query_v, start/stop_forwarding, rtpengine_connect and the subscribe functions are not there yet.",
+		Doc:  "Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings (\"replace-origin replace-session-connection ICE=remove RTP/AVP\"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet.",
 		Params: []core.ParamSpec{
 			{Name: "rtpengine_sock", Type: core.TStr, Default: core.Str(""), Doc: "Nodes: \"udp:host:port\" (or udp6:), several separated by spaces, each with an optional =weight; a leading \"N ==\" puts them in set N (default 0).", Multi: true},
 			{Name: "rtpengine_disable_tout", Type: core.TInt, Default: core.Int(60), Doc: "Seconds a node that did not answer is skipped; then a ping brings it back."},
@@ -18,6 +18,76 @@ func init() {
 			{Name: "hash_table_tout", Type: core.TInt, Default: core.Int(3600), Doc: "Seconds a call stays in the call → node map without a command."},
 			{Name: "setid_avp", Type: core.TStr, Default: core.Str(""), Doc: "An AVP (\"$avp(setid)\") whose value, when set, chooses the set."},
 			{Name: "setid_default", Type: core.TInt, Default: core.Int(0), Doc: "The set used when neither setid_avp nor set_rtpengine_set chooses one."},
+			{Name: "read_sdp_pv", Type: core.TStr, Default: core.Str(""), Doc: "A pseudo-variable ($var(sdp), $avp(sdp)) whose value, when it has one, is the SDP sent to rtpengine instead of the message body."},
+			{Name: "write_sdp_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable that gets the SDP rtpengine returns instead of the message body (the script then sets the body, set_body)."},
+			{Name: "extra_id_pv", Type: core.TStr, Default: core.Str(""), Doc: "A pseudo-variable whose value is the via-branch sent with the flag via-branch=extra (and auto-extra in requests)."},
+			{Name: "rtp_inst_pvar", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable that gets the URL of the node that answered each command (\"udp:127.0.0.1:2223\")."},
+			{Name: "media_duration", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable that gets the length in ms of the media play_media started (-1 when rtpengine does not say)."},
+			{Name: "aggressive_redetection", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility: when every node of a set is disabled kemi already tries them again once rtpengine_disable_tout runs out, and pings them from the RPC."},
+			{Name: "rtpengine_allow_op", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility (kemi sends every command to the node holding the call; a node taken out by rtpengine.enable gets no new calls)."},
+			{Name: "force_send_interface", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; commands leave from the address the system picks."},
+			{Name: "hash_algo", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility (0 legacy, 1 SHA1, 2 CRC32 in Kamailio); kemi's node choice for a new call is its own weighted hash over the Call-ID."},
+			{Name: "control_cmd_tos", Type: core.TInt, Default: core.Int(-1), Doc: "Accepted for compatibility; commands go with the system's TOS."},
+			{Name: "wsapi", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi speaks ng over UDP only (a ws:// node in rtpengine_sock is an error)."},
+			{Name: "db_url", Type: core.TStr, Default: core.Str(""), Doc: "Kamailio reads nodes from a table with it; kemi does not yet, and a non-empty db_url is an error at start naming rtpengine_sock instead."},
+			{Name: "table_name", Type: core.TStr, Default: core.Str("rtpengine"), Doc: "Accepted for compatibility (see db_url)."},
+			{Name: "setid_col", Type: core.TStr, Default: core.Str("setid"), Doc: "Accepted for compatibility (see db_url)."},
+			{Name: "url_col", Type: core.TStr, Default: core.Str("url"), Doc: "Accepted for compatibility (see db_url)."},
+			{Name: "weight_col", Type: core.TStr, Default: core.Str("weight"), Doc: "Accepted for compatibility (see db_url)."},
+			{Name: "disabled_col", Type: core.TStr, Default: core.Str("disabled"), Doc: "Accepted for compatibility (see db_url)."},
+			{Name: "mos_min_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_samples_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_A_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_samples_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_B_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_max_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_average_samples_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
 		},
 		Exports: []*core.Export{
 			{
@@ -37,6 +107,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "block_dtmf2",
+				Params:  kemiArgs_block_dtmf2,
+				Returns: core.TInt,
+				Native:  "block_dtmf2",
+				Call:    kemi_block_dtmf2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "block_media",
 				Params:  kemiArgs_block_media,
 				Returns: core.TInt,
@@ -49,6 +127,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "block_media0",
 				Call:    kemi_block_media0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "block_media2",
+				Params:  kemiArgs_block_media2,
+				Returns: core.TInt,
+				Native:  "block_media2",
+				Call:    kemi_block_media2,
 			},
 			{
 				Module:  "rtpengine",
@@ -68,6 +154,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "play_media2",
+				Params:  kemiArgs_play_media2,
+				Returns: core.TInt,
+				Native:  "play_media2",
+				Call:    kemi_play_media2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "rtpengine_answer",
 				Params:  kemiArgs_rtpengine_answer,
 				Returns: core.TInt,
@@ -80,6 +174,37 @@ func init() {
 				Returns: core.TInt,
 				Native:  "rtpengine_answer0",
 				Call:    kemi_rtpengine_answer0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_answer2",
+				Params:  kemiArgs_rtpengine_answer2,
+				Returns: core.TInt,
+				Native:  "rtpengine_answer2",
+				Call:    kemi_rtpengine_answer2,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_connect",
+				Params:  kemiArgs_rtpengine_connect,
+				Returns: core.TInt,
+				Native:  "rtpengine_connect",
+				Call:    kemi_rtpengine_connect,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_connect0",
+				Returns: core.TInt,
+				Native:  "rtpengine_connect0",
+				Call:    kemi_rtpengine_connect0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_connect2",
+				Params:  kemiArgs_rtpengine_connect2,
+				Returns: core.TInt,
+				Native:  "rtpengine_connect2",
+				Call:    kemi_rtpengine_connect2,
 			},
 			{
 				Module:  "rtpengine",
@@ -98,6 +223,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "rtpengine_delete2",
+				Params:  kemiArgs_rtpengine_delete2,
+				Returns: core.TInt,
+				Native:  "rtpengine_delete2",
+				Call:    kemi_rtpengine_delete2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "rtpengine_manage",
 				Params:  kemiArgs_rtpengine_manage,
 				Returns: core.TInt,
@@ -110,6 +243,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "rtpengine_manage0",
 				Call:    kemi_rtpengine_manage0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_manage2",
+				Params:  kemiArgs_rtpengine_manage2,
+				Returns: core.TInt,
+				Native:  "rtpengine_manage2",
+				Call:    kemi_rtpengine_manage2,
 			},
 			{
 				Module:  "rtpengine",
@@ -128,6 +269,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "rtpengine_offer2",
+				Params:  kemiArgs_rtpengine_offer2,
+				Returns: core.TInt,
+				Native:  "rtpengine_offer2",
+				Call:    kemi_rtpengine_offer2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "rtpengine_query",
 				Params:  kemiArgs_rtpengine_query,
 				Returns: core.TInt,
@@ -143,11 +292,35 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "rtpengine_query2",
+				Params:  kemiArgs_rtpengine_query2,
+				Returns: core.TInt,
+				Native:  "rtpengine_query2",
+				Call:    kemi_rtpengine_query2,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_query_v",
+				Params:  kemiArgs_rtpengine_query_v,
+				Returns: core.TInt,
+				Native:  "rtpengine_query_v",
+				Call:    kemi_rtpengine_query_v,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "set_rtpengine_set",
 				Params:  kemiArgs_set_rtpengine_set,
 				Returns: core.TInt,
 				Native:  "set_rtpengine_set",
 				Call:    kemi_set_rtpengine_set,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "set_rtpengine_set2",
+				Params:  kemiArgs_set_rtpengine_set2,
+				Returns: core.TInt,
+				Native:  "set_rtpengine_set2",
+				Call:    kemi_set_rtpengine_set2,
 			},
 			{
 				Module:  "rtpengine",
@@ -166,10 +339,64 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "silence_media2",
+				Params:  kemiArgs_silence_media2,
+				Returns: core.TInt,
+				Native:  "silence_media2",
+				Call:    kemi_silence_media2,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "start_forwarding",
+				Params:  kemiArgs_start_forwarding,
+				Returns: core.TInt,
+				Native:  "start_forwarding",
+				Call:    kemi_start_forwarding,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "start_forwarding0",
+				Returns: core.TInt,
+				Native:  "start_forwarding0",
+				Call:    kemi_start_forwarding0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "start_forwarding2",
+				Params:  kemiArgs_start_forwarding2,
+				Returns: core.TInt,
+				Native:  "start_forwarding2",
+				Call:    kemi_start_forwarding2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "start_recording",
 				Returns: core.TInt,
 				Native:  "start_recording",
 				Call:    kemi_start_recording,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "stop_forwarding",
+				Params:  kemiArgs_stop_forwarding,
+				Returns: core.TInt,
+				Native:  "stop_forwarding",
+				Call:    kemi_stop_forwarding,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "stop_forwarding0",
+				Returns: core.TInt,
+				Native:  "stop_forwarding0",
+				Call:    kemi_stop_forwarding0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "stop_forwarding2",
+				Params:  kemiArgs_stop_forwarding2,
+				Returns: core.TInt,
+				Native:  "stop_forwarding2",
+				Call:    kemi_stop_forwarding2,
 			},
 			{
 				Module:  "rtpengine",
@@ -185,6 +412,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "stop_media0",
 				Call:    kemi_stop_media0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "stop_media2",
+				Params:  kemiArgs_stop_media2,
+				Returns: core.TInt,
+				Native:  "stop_media2",
+				Call:    kemi_stop_media2,
 			},
 			{
 				Module:  "rtpengine",
@@ -210,6 +445,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "unblock_dtmf2",
+				Params:  kemiArgs_unblock_dtmf2,
+				Returns: core.TInt,
+				Native:  "unblock_dtmf2",
+				Call:    kemi_unblock_dtmf2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "unblock_media",
 				Params:  kemiArgs_unblock_media,
 				Returns: core.TInt,
@@ -225,6 +468,14 @@ func init() {
 			},
 			{
 				Module:  "rtpengine",
+				Name:    "unblock_media2",
+				Params:  kemiArgs_unblock_media2,
+				Returns: core.TInt,
+				Native:  "unblock_media2",
+				Call:    kemi_unblock_media2,
+			},
+			{
+				Module:  "rtpengine",
 				Name:    "unsilence_media",
 				Params:  kemiArgs_unsilence_media,
 				Returns: core.TInt,
@@ -237,6 +488,14 @@ func init() {
 				Returns: core.TInt,
 				Native:  "unsilence_media0",
 				Call:    kemi_unsilence_media0,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "unsilence_media2",
+				Params:  kemiArgs_unsilence_media2,
+				Returns: core.TInt,
+				Native:  "unsilence_media2",
+				Call:    kemi_unsilence_media2,
 			},
 		},
 		PVs: []core.PVSpec{
@@ -273,6 +532,16 @@ func kemi_block_dtmf0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(BlockDTMF0(ctx)))
 }
 
+var kemiArgs_block_dtmf2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_block_dtmf2 adapts KSR.rtpengine.block_dtmf2 to BlockDTMF2.
+func kemi_block_dtmf2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.block_dtmf2", kemiArgs_block_dtmf2, core.KindNames(args)))
+	}
+	return core.Int(int64(BlockDTMF2(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_block_media = []core.Type{core.TStr}
 
 // kemi_block_media adapts KSR.rtpengine.block_media to BlockMedia.
@@ -289,6 +558,16 @@ func kemi_block_media0(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.block_media0", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(BlockMedia0(ctx)))
+}
+
+var kemiArgs_block_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_block_media2 adapts KSR.rtpengine.block_media2 to BlockMedia2.
+func kemi_block_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.block_media2", kemiArgs_block_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(BlockMedia2(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_play_dtmf = []core.Type{core.TStr}
@@ -311,6 +590,16 @@ func kemi_play_media(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(PlayMedia(ctx, args[0].S)))
 }
 
+var kemiArgs_play_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_play_media2 adapts KSR.rtpengine.play_media2 to PlayMedia2.
+func kemi_play_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.play_media2", kemiArgs_play_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(PlayMedia2(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_rtpengine_answer = []core.Type{core.TStr}
 
 // kemi_rtpengine_answer adapts KSR.rtpengine.rtpengine_answer to Answer.
@@ -327,6 +616,44 @@ func kemi_rtpengine_answer0(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_answer0", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(Answer0(ctx)))
+}
+
+var kemiArgs_rtpengine_answer2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_answer2 adapts KSR.rtpengine.rtpengine_answer2 to Answer2.
+func kemi_rtpengine_answer2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_answer2", kemiArgs_rtpengine_answer2, core.KindNames(args)))
+	}
+	return core.Int(int64(Answer2(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_rtpengine_connect = []core.Type{core.TStr}
+
+// kemi_rtpengine_connect adapts KSR.rtpengine.rtpengine_connect to Connect.
+func kemi_rtpengine_connect(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_connect", kemiArgs_rtpengine_connect, core.KindNames(args)))
+	}
+	return core.Int(int64(Connect(ctx, args[0].S)))
+}
+
+// kemi_rtpengine_connect0 adapts KSR.rtpengine.rtpengine_connect0 to Connect0.
+func kemi_rtpengine_connect0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_connect0", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(Connect0(ctx)))
+}
+
+var kemiArgs_rtpengine_connect2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_connect2 adapts KSR.rtpengine.rtpengine_connect2 to Connect2.
+func kemi_rtpengine_connect2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_connect2", kemiArgs_rtpengine_connect2, core.KindNames(args)))
+	}
+	return core.Int(int64(Connect2(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_rtpengine_delete = []core.Type{core.TStr}
@@ -347,6 +674,16 @@ func kemi_rtpengine_delete0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Delete0(ctx)))
 }
 
+var kemiArgs_rtpengine_delete2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_delete2 adapts KSR.rtpengine.rtpengine_delete2 to Delete2.
+func kemi_rtpengine_delete2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_delete2", kemiArgs_rtpengine_delete2, core.KindNames(args)))
+	}
+	return core.Int(int64(Delete2(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_rtpengine_manage = []core.Type{core.TStr}
 
 // kemi_rtpengine_manage adapts KSR.rtpengine.rtpengine_manage to Manage.
@@ -363,6 +700,16 @@ func kemi_rtpengine_manage0(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_manage0", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(Manage0(ctx)))
+}
+
+var kemiArgs_rtpengine_manage2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_manage2 adapts KSR.rtpengine.rtpengine_manage2 to Manage2.
+func kemi_rtpengine_manage2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_manage2", kemiArgs_rtpengine_manage2, core.KindNames(args)))
+	}
+	return core.Int(int64(Manage2(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_rtpengine_offer = []core.Type{core.TStr}
@@ -383,6 +730,16 @@ func kemi_rtpengine_offer0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Offer0(ctx)))
 }
 
+var kemiArgs_rtpengine_offer2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_offer2 adapts KSR.rtpengine.rtpengine_offer2 to Offer2.
+func kemi_rtpengine_offer2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_offer2", kemiArgs_rtpengine_offer2, core.KindNames(args)))
+	}
+	return core.Int(int64(Offer2(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_rtpengine_query = []core.Type{core.TStr}
 
 // kemi_rtpengine_query adapts KSR.rtpengine.rtpengine_query to Query.
@@ -401,6 +758,26 @@ func kemi_rtpengine_query0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Query0(ctx)))
 }
 
+var kemiArgs_rtpengine_query2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_query2 adapts KSR.rtpengine.rtpengine_query2 to Query2.
+func kemi_rtpengine_query2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_query2", kemiArgs_rtpengine_query2, core.KindNames(args)))
+	}
+	return core.Int(int64(Query2(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_rtpengine_query_v = []core.Type{core.TStr, core.TStr}
+
+// kemi_rtpengine_query_v adapts KSR.rtpengine.rtpengine_query_v to QueryV.
+func kemi_rtpengine_query_v(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_query_v", kemiArgs_rtpengine_query_v, core.KindNames(args)))
+	}
+	return core.Int(int64(QueryV(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_set_rtpengine_set = []core.Type{core.TInt}
 
 // kemi_set_rtpengine_set adapts KSR.rtpengine.set_rtpengine_set to SetSet.
@@ -409,6 +786,16 @@ func kemi_set_rtpengine_set(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.set_rtpengine_set", kemiArgs_set_rtpengine_set, core.KindNames(args)))
 	}
 	return core.Int(int64(SetSet(ctx, int(args[0].I))))
+}
+
+var kemiArgs_set_rtpengine_set2 = []core.Type{core.TInt, core.TInt}
+
+// kemi_set_rtpengine_set2 adapts KSR.rtpengine.set_rtpengine_set2 to SetSet2.
+func kemi_set_rtpengine_set2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KInt || args[1].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.set_rtpengine_set2", kemiArgs_set_rtpengine_set2, core.KindNames(args)))
+	}
+	return core.Int(int64(SetSet2(ctx, int(args[0].I), int(args[1].I))))
 }
 
 var kemiArgs_silence_media = []core.Type{core.TStr}
@@ -429,12 +816,78 @@ func kemi_silence_media0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(SilenceMedia0(ctx)))
 }
 
+var kemiArgs_silence_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_silence_media2 adapts KSR.rtpengine.silence_media2 to SilenceMedia2.
+func kemi_silence_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.silence_media2", kemiArgs_silence_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(SilenceMedia2(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_start_forwarding = []core.Type{core.TStr}
+
+// kemi_start_forwarding adapts KSR.rtpengine.start_forwarding to StartForwarding.
+func kemi_start_forwarding(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.start_forwarding", kemiArgs_start_forwarding, core.KindNames(args)))
+	}
+	return core.Int(int64(StartForwarding(ctx, args[0].S)))
+}
+
+// kemi_start_forwarding0 adapts KSR.rtpengine.start_forwarding0 to StartForwarding0.
+func kemi_start_forwarding0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.start_forwarding0", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(StartForwarding0(ctx)))
+}
+
+var kemiArgs_start_forwarding2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_start_forwarding2 adapts KSR.rtpengine.start_forwarding2 to StartForwarding2.
+func kemi_start_forwarding2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.start_forwarding2", kemiArgs_start_forwarding2, core.KindNames(args)))
+	}
+	return core.Int(int64(StartForwarding2(ctx, args[0].S, args[1].S)))
+}
+
 // kemi_start_recording adapts KSR.rtpengine.start_recording to StartRecording.
 func kemi_start_recording(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.start_recording", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(StartRecording(ctx)))
+}
+
+var kemiArgs_stop_forwarding = []core.Type{core.TStr}
+
+// kemi_stop_forwarding adapts KSR.rtpengine.stop_forwarding to StopForwarding.
+func kemi_stop_forwarding(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.stop_forwarding", kemiArgs_stop_forwarding, core.KindNames(args)))
+	}
+	return core.Int(int64(StopForwarding(ctx, args[0].S)))
+}
+
+// kemi_stop_forwarding0 adapts KSR.rtpengine.stop_forwarding0 to StopForwarding0.
+func kemi_stop_forwarding0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.stop_forwarding0", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(StopForwarding0(ctx)))
+}
+
+var kemiArgs_stop_forwarding2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_stop_forwarding2 adapts KSR.rtpengine.stop_forwarding2 to StopForwarding2.
+func kemi_stop_forwarding2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.stop_forwarding2", kemiArgs_stop_forwarding2, core.KindNames(args)))
+	}
+	return core.Int(int64(StopForwarding2(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_stop_media = []core.Type{core.TStr}
@@ -453,6 +906,16 @@ func kemi_stop_media0(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.stop_media0", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(StopMedia0(ctx)))
+}
+
+var kemiArgs_stop_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_stop_media2 adapts KSR.rtpengine.stop_media2 to StopMedia2.
+func kemi_stop_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.stop_media2", kemiArgs_stop_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(StopMedia2(ctx, args[0].S, args[1].S)))
 }
 
 // kemi_stop_recording adapts KSR.rtpengine.stop_recording to StopRecording.
@@ -481,6 +944,16 @@ func kemi_unblock_dtmf0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(UnblockDTMF0(ctx)))
 }
 
+var kemiArgs_unblock_dtmf2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_unblock_dtmf2 adapts KSR.rtpengine.unblock_dtmf2 to UnblockDTMF2.
+func kemi_unblock_dtmf2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.unblock_dtmf2", kemiArgs_unblock_dtmf2, core.KindNames(args)))
+	}
+	return core.Int(int64(UnblockDTMF2(ctx, args[0].S, args[1].S)))
+}
+
 var kemiArgs_unblock_media = []core.Type{core.TStr}
 
 // kemi_unblock_media adapts KSR.rtpengine.unblock_media to UnblockMedia.
@@ -497,6 +970,16 @@ func kemi_unblock_media0(ctx *core.Ctx, args []core.Value) core.Value {
 		return ctx.Fail(core.ArgError("KSR.rtpengine.unblock_media0", nil, core.KindNames(args)))
 	}
 	return core.Int(int64(UnblockMedia0(ctx)))
+}
+
+var kemiArgs_unblock_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_unblock_media2 adapts KSR.rtpengine.unblock_media2 to UnblockMedia2.
+func kemi_unblock_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.unblock_media2", kemiArgs_unblock_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(UnblockMedia2(ctx, args[0].S, args[1].S)))
 }
 
 var kemiArgs_unsilence_media = []core.Type{core.TStr}
@@ -517,37 +1000,71 @@ func kemi_unsilence_media0(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(UnsilenceMedia0(ctx)))
 }
 
+var kemiArgs_unsilence_media2 = []core.Type{core.TStr, core.TStr}
+
+// kemi_unsilence_media2 adapts KSR.rtpengine.unsilence_media2 to UnsilenceMedia2.
+func kemi_unsilence_media2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.unsilence_media2", kemiArgs_unsilence_media2, core.KindNames(args)))
+	}
+	return core.Int(int64(UnsilenceMedia2(ctx, args[0].S, args[1].S)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/rtpengine/module.yaml.
 var (
 	_ func(*core.Ctx, string) int                    = BlockDTMF
 	_ func(*core.Ctx) int                            = BlockDTMF0
+	_ func(*core.Ctx, string, string) int            = BlockDTMF2
 	_ func(*core.Ctx, string) int                    = BlockMedia
 	_ func(*core.Ctx) int                            = BlockMedia0
+	_ func(*core.Ctx, string, string) int            = BlockMedia2
 	_ func(*core.Ctx, string) int                    = PlayDTMF
 	_ func(*core.Ctx, string) int                    = PlayMedia
+	_ func(*core.Ctx, string, string) int            = PlayMedia2
 	_ func(*core.Ctx, string) int                    = Answer
 	_ func(*core.Ctx) int                            = Answer0
+	_ func(*core.Ctx, string, string) int            = Answer2
+	_ func(*core.Ctx, string) int                    = Connect
+	_ func(*core.Ctx) int                            = Connect0
+	_ func(*core.Ctx, string, string) int            = Connect2
 	_ func(*core.Ctx, string) int                    = Delete
 	_ func(*core.Ctx) int                            = Delete0
+	_ func(*core.Ctx, string, string) int            = Delete2
 	_ func(*core.Ctx, string) int                    = Manage
 	_ func(*core.Ctx) int                            = Manage0
+	_ func(*core.Ctx, string, string) int            = Manage2
 	_ func(*core.Ctx, string) int                    = Offer
 	_ func(*core.Ctx) int                            = Offer0
+	_ func(*core.Ctx, string, string) int            = Offer2
 	_ func(*core.Ctx, string) int                    = Query
 	_ func(*core.Ctx) int                            = Query0
+	_ func(*core.Ctx, string, string) int            = Query2
+	_ func(*core.Ctx, string, string) int            = QueryV
 	_ func(*core.Ctx, int) int                       = SetSet
+	_ func(*core.Ctx, int, int) int                  = SetSet2
 	_ func(*core.Ctx, string) int                    = SilenceMedia
 	_ func(*core.Ctx) int                            = SilenceMedia0
+	_ func(*core.Ctx, string, string) int            = SilenceMedia2
+	_ func(*core.Ctx, string) int                    = StartForwarding
+	_ func(*core.Ctx) int                            = StartForwarding0
+	_ func(*core.Ctx, string, string) int            = StartForwarding2
 	_ func(*core.Ctx) int                            = StartRecording
+	_ func(*core.Ctx, string) int                    = StopForwarding
+	_ func(*core.Ctx) int                            = StopForwarding0
+	_ func(*core.Ctx, string, string) int            = StopForwarding2
 	_ func(*core.Ctx, string) int                    = StopMedia
 	_ func(*core.Ctx) int                            = StopMedia0
+	_ func(*core.Ctx, string, string) int            = StopMedia2
 	_ func(*core.Ctx) int                            = StopRecording
 	_ func(*core.Ctx, string) int                    = UnblockDTMF
 	_ func(*core.Ctx) int                            = UnblockDTMF0
+	_ func(*core.Ctx, string, string) int            = UnblockDTMF2
 	_ func(*core.Ctx, string) int                    = UnblockMedia
 	_ func(*core.Ctx) int                            = UnblockMedia0
+	_ func(*core.Ctx, string, string) int            = UnblockMedia2
 	_ func(*core.Ctx, string) int                    = UnsilenceMedia
 	_ func(*core.Ctx) int                            = UnsilenceMedia0
+	_ func(*core.Ctx, string, string) int            = UnsilenceMedia2
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
 	_ func(*core.Runtime) error                      = start

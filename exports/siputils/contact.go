@@ -112,6 +112,8 @@ func protoNum(p core.Proto) byte {
 		return '3'
 	case core.WS:
 		return '5'
+	case core.WSS:
+		return '6'
 	}
 	return '1'
 }

@@ -35,15 +35,26 @@ func SendReplyAny(ctx *core.Ctx, code int, reason string) int {
 	return Reply(ctx, code, reason)
 }
 
-// ReplyError is sl_reply_error: a 500 for an internal failure.
+// ReplyError is sl_reply_error: 477 when the last relay could not send
+// the request (Kamailio's E_SEND, with its reason phrase), else a 500 for
+// an internal failure.
 func ReplyError(ctx *core.Ctx) int {
-	return Reply(ctx, 500, "Server Internal Error")
+	code, reason := errorReply(ctx)
+	return Reply(ctx, code, reason)
 }
 
 // SendReplyError is send_reply_error: sl_reply_error through the
 // transaction when there is one.
 func SendReplyError(ctx *core.Ctx) int {
-	return SendReplyAny(ctx, 500, "Server Internal Error")
+	code, reason := errorReply(ctx)
+	return SendReplyAny(ctx, code, reason)
+}
+
+func errorReply(ctx *core.Ctx) (int, string) {
+	if ctx.SerError == core.ESend {
+		return 477, "Unfortunately error on sending to next hop occurred (477/SL)"
+	}
+	return 500, "Server Internal Error"
 }
 
 // Reply builds and sends a stateless reply to ctx.Msg. Requests only, and

@@ -30,6 +30,14 @@ func init() {
 		Exports: []*core.Export{
 			{
 				Module:  "tls",
+				Name:    "cget",
+				Params:  kemiArgs_cget,
+				Returns: core.TXval,
+				Native:  "cget",
+				Call:    kemi_cget,
+			},
+			{
+				Module:  "tls",
 				Name:    "is_peer_verified",
 				Returns: core.TInt,
 				Native:  "is_peer_verified",
@@ -45,7 +53,22 @@ func init() {
 			{Name: "tls_peer_verified", Doc: "1 when the peer's certificate was verified, else 0 (over TLS).", Get: getPeerVerified},
 			{Name: "tls_version", Doc: "TLS version of the message's connection: TLSv1.2, TLSv1.3; null when not TLS.", Get: getVersion},
 		},
+		RPCs: []core.RPCSpec{
+			{Name: "tls.info", Doc: "{max_connections, opened_connections, clear_text_write_queued_bytes}: the TLS connection limit and how many are open (the queue is always 0: kemi queues encrypted bytes).", Call: rpcInfo},
+			{Name: "tls.list", Doc: "The open TLS connections: [{id, timeout, created, idle, src_ip, src_port, dst_ip, dst_port, cipher, ct_wq_size, enc_rd_buf, flags, state}]; src is the peer, dst this side; flags is in or out.", Call: rpcList},
+			{Name: "tls.reload", Doc: "Read the tls.cfg file and every certificate, key and CA list again: new handshakes use them, open connections keep theirs. On an error the current ones stay and the error says where. Module params are not reread, as in Kamailio.", Call: rpcReload},
+		},
 	})
+}
+
+var kemiArgs_cget = []core.Type{core.TStr}
+
+// kemi_cget adapts KSR.tls.cget to CGet.
+func kemi_cget(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.tls.cget", kemiArgs_cget, core.KindNames(args)))
+	}
+	return CGet(ctx, args[0].S)
 }
 
 // kemi_is_peer_verified adapts KSR.tls.is_peer_verified to IsPeerVerified.
@@ -58,6 +81,7 @@ func kemi_is_peer_verified(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/tls/module.yaml.
 var (
+	_ func(*core.Ctx, string) core.Value             = CGet
 	_ func(*core.Ctx) int                            = IsPeerVerified
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getCipher
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerIssuer
@@ -66,4 +90,7 @@ var (
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerSubjectCN
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getPeerVerified
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getVersion
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcInfo
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
 )

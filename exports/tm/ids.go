@@ -101,6 +101,10 @@ func appendViaProto(dst []byte, proto core.Proto, local netip.AddrPort, id uint6
 		dst = append(dst, "SIP/2.0/TCP "...)
 	case core.TLS:
 		dst = append(dst, "SIP/2.0/TLS "...)
+	case core.WS:
+		dst = append(dst, "SIP/2.0/WS "...)
+	case core.WSS:
+		dst = append(dst, "SIP/2.0/WSS "...)
 	default:
 		dst = append(dst, "SIP/2.0/UDP "...)
 	}

@@ -104,6 +104,10 @@ type cell struct {
 	round     int
 	canceled  bool
 	inFailure bool
+	// susp is the label t_suspend gave the transaction ($T(id_label)),
+	// 0 when it is not suspended; t_continue finds the cell by its
+	// bucket and this label and clears it, so it resumes once.
+	susp uint32
 
 	onFailure, onBranch, onReply, onBranchFailure string
 	fr, frInv                                     int64
@@ -313,6 +317,7 @@ func (c *cell) clear() {
 	c.br = c.br[:0]
 	c.nbr, c.round = 0, 0
 	c.canceled, c.inFailure = false, false
+	c.susp = 0
 	c.onFailure, c.onBranch, c.onReply, c.onBranchFailure = "", "", "", ""
 	c.fr, c.frInv = 0, 0
 	c.rFrom, c.rTo = c.rFrom[:0], c.rTo[:0]

@@ -24,6 +24,7 @@
 package tm
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -134,6 +135,7 @@ func stop(rt *core.Runtime) {
 	if t.unIdle != nil {
 		t.unIdle()
 	}
+	t.stopAsync()
 	if t.stop != nil {
 		t.Stop() // the timer goroutine closes its VM
 	} else {
@@ -199,6 +201,13 @@ func start(rt *core.Runtime) error {
 	tms.Set(rt, t) // replyHook finds it; stop ends it
 	// Kamailio's tmx statistics.
 	rt.AddGauge("tmx:active_transactions", func() int64 { return int64(t.Live()) })
+	rt.AddGaugeVec(core.GaugeVec{Name: "kemi_transactions", Help: "Transactions in memory by the state of their server side.", Label: "state",
+		Get: func(add func(string, int64)) {
+			n := t.CountStates()
+			for s := range n {
+				add(uasState(s).String(), n[s])
+			}
+		}})
 	if sc, ok := rt.Clock.(core.SteppedClock); ok {
 		// kemi test: the timers fire when the fake clock moves.
 		sc.OnAdvance(t.Tick)
@@ -240,8 +249,12 @@ func RelayToProtoAddr(ctx *core.Ctx, proto, host string, port int) int {
 		p = core.TCP
 	case "tls":
 		p = core.TLS
+	case "ws":
+		p = core.WS
+	case "wss":
+		p = core.WSS
 	default:
-		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp, tcp, tls)")
+		logErr(ctx, "t_relay_to_proto_addr: transport "+core.LogQuote(proto)+" is not served (udp, tcp, tls, ws, wss)")
 		return -1
 	}
 	a, err := netip.ParseAddr(host)
@@ -311,10 +324,13 @@ func relayTo(ctx *core.Ctx, to netip.AddrPort, toProto core.Proto, fn string) in
 		}
 		created = true
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, path: ctx.Path, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
+		if errors.As(err, new(sendError)) {
+			ctx.SerError = core.ESend
+		}
 		if created {
 			c.mu.Lock()
 			if c.gen.Load() == gen {
@@ -360,10 +376,13 @@ func (t *TM) relayAgain(ctx *core.Ctx, st *msgState, to netip.AddrPort, toProto 
 			return -1
 		}
 	}
-	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, branches: ctx.Branches, to: to, toProto: toProto,
+	a := relayArgs{ruri: m.RequestURI(), dstURI: ctx.DstURI, dstConnID: ctx.DstConnID, path: ctx.Path, branches: ctx.Branches, to: to, toProto: toProto,
 		flags: ctx.Flags, bflags: ctx.BranchFlags, local: ctx.Local, vm: ctx.VM, rt: ctx.RT}
 	if _, err := t.relay(e, c, gen, &a); err != nil {
 		logErr(ctx, fn+": Call-ID "+core.LogQuote(m.CallID())+": "+core.LogValue(err.Error()))
+		if errors.As(err, new(sendError)) {
+			ctx.SerError = core.ESend
+		}
 		return -1
 	}
 	return 1
@@ -501,6 +520,9 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 	if err != nil {
 		return false
 	}
+	if t.uacReply(ctx, &v) {
+		return true
+	}
 	id, idx, ok := parseBranch(v.Branch)
 	if !ok || idx >= maxBranches {
 		return false
@@ -540,7 +562,7 @@ func (t *TM) Hook(ctx *core.Ctx) bool {
 			st.c, st.gen, st.brIdx, st.code, st.inReply = c, gen, idx, code, true
 			prev := ctx.Route
 			ctx.Route = core.OnReplyRoute
-			err := ctx.VM.Call(ctx, onReply)
+			err := core.CallRoute(ctx.VM, ctx, onReply)
 			ctx.Route = prev
 			st.c, st.inReply = nil, false
 			c.mu.Lock()

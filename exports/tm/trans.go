@@ -33,6 +33,8 @@ type TM struct {
 	tab     table
 	wheel   wheel
 	tenv    *env // the timer goroutine's
+	aenv    *env // the continuation goroutine's (async.go)
+	async   asyncRunner
 	stop    chan struct{}
 	stopWG  sync.WaitGroup
 	// guard admits new transactions (the -m budget); memguard.Default
@@ -40,6 +42,8 @@ type TM struct {
 	guard *memguard.Guard
 	// unIdle cancels guard.OnIdle's trim of the pool (stop).
 	unIdle func()
+	// uac are the local requests (tm.t_uac_start).
+	uac uacs
 }
 
 // New builds a transaction layer over rt with a clock and timer values.
@@ -48,7 +52,9 @@ func New(rt *core.Runtime, clock Clock, tm Timers) *TM {
 	t := &TM{rt: rt, clock: clock, tm: tm, mode: 3, guard: memguard.Default}
 	t.tab.wheel = &t.wheel
 	t.tab.guard = t.guard
-	t.tenv = &env{t: t, out: rtSender{rt}}
+	t.tenv = &env{t: t, out: rtSender{rt}, own: true}
+	t.aenv = &env{t: t, out: rtSender{rt}, own: true}
+	t.uac.init()
 	return t
 }
 
@@ -70,6 +76,7 @@ type env struct {
 	out   core.Sender
 	vm    core.VM
 	newV  bool   // vm was built by this env (timer goroutine) and is closed with it
+	own   bool   // the env of a goroutine of tm's own (timers, continuations): it may build a VM
 	vmGen uint64 // the program generation (rt.VMGen) vm was built from
 
 	scratch sip.Msg // building branches, CANCELs and ACKs
@@ -153,6 +160,7 @@ type relayArgs struct {
 	ruri      []byte
 	dstURI    string
 	dstConnID uint64 // lookup's connection for branch 0
+	path      string // branch 0's route set from Path (lookup); the others carry their own
 	branches  []core.Branch
 	to        netip.AddrPort // t_relay_to_proto_addr; invalid otherwise
 	toProto   core.Proto     // t_relay_to_proto_addr's transport; 0 otherwise
@@ -334,10 +342,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		to, toProto := a.to, a.toProto
 		bflags := a.bflags
 		connID := a.dstConnID
+		path := a.path
 		if k >= 0 {
 			b := &a.branches[k]
 			e.ubuf = append(e.ubuf[:0], b.URI...)
-			ruri, dstURI, to, toProto, bflags, connID = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID
+			ruri, dstURI, to, toProto, bflags, connID, path = e.ubuf, b.DstURI, netip.AddrPort{}, 0, b.Flags, b.ConnID, b.Path
 		}
 		c.mu.Lock()
 		if c.nbr >= maxBranches {
@@ -352,7 +361,7 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 		out := c.br[idx].out[:0]
 		c.mu.Unlock()
 
-		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, to, toProto, bflags, onBranch, a)
+		out, dst, bflags, err := t.buildBranch(e, c, gen, idx, out, ruri, dstURI, path, to, toProto, bflags, onBranch, a)
 		c.mu.Lock()
 		br := &c.br[idx]
 		br.out = out
@@ -383,11 +392,17 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 			br.final, br.local = 500, true
 			c.mu.Unlock()
 			if firstErr == nil {
-				firstErr = err
+				firstErr = sendError{err}
 			}
 			continue
 		}
 		br.ready = true
+		if c.delAt != 0 {
+			// t_newtran or t_suspend bounded a transaction without
+			// branches; the branches' timers bound it now.
+			c.delAt = 0
+			t.disarm(c, tkDelete, 0)
+		}
 		now := t.clock.Now()
 		br.retrIv = t.tm.T1
 		br.retrAt = now + br.retrIv
@@ -409,6 +424,11 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 	return sent, nil
 }
 
+// sendError is a branch that could not be sent (Kamailio's E_SEND).
+type sendError struct{ error }
+
+func (e sendError) Unwrap() error { return e.error }
+
 // buildBranch writes branch idx's request into out and says where it
 // goes: the kept request with the branch's Request-URI and our Via on top,
 // after the branch route ran over it. The branch route sees the branch's
@@ -416,13 +436,29 @@ func (t *TM) relay(e *env, c *cell, gen uint32, a *relayArgs) (int, error) {
 // the branch: the flags are returned. It runs without c.mu: c.base does not
 // change while a relay runs (only a relay from a failure route replaces it,
 // and that cannot overlap another relay of the same cell).
-func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
+func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri []byte, dstURI, path string, to netip.AddrPort, toProto core.Proto, bflags uint64, onBranch string, a *relayArgs) ([]byte, netip.AddrPort, uint64, error) {
 	m := &e.scratch
 	if err := m.Parse(c.base); err != nil {
 		return out, netip.AddrPort{}, bflags, err
 	}
 	if string(ruri) != string(m.RequestURI()) {
 		m.SetRequestURI(ruri)
+	}
+	if path != "" {
+		// RFC 3327 5.3: the branch's binding came through edge proxies;
+		// their Path is its route set, and its first hop the destination
+		// unless one was set.
+		if err := m.AddHeaderBefore("Route", "Route", []byte(path)); err != nil {
+			return out, netip.AddrPort{}, bflags, fmt.Errorf("Route from Path: %w", err)
+		}
+		if dstURI == "" {
+			sp := sip.SplitCommas([]byte(path))
+			if v, ok := sp.Next(); ok {
+				if na, err := sip.ParseNameAddr(v); err == nil {
+					dstURI = string(na.URI)
+				}
+			}
+		}
 	}
 	if onBranch != "" && a.vm != nil {
 		bc := &e.bctx
@@ -432,7 +468,7 @@ func (t *TM) buildBranch(e *env, c *cell, gen uint32, idx int, out []byte, ruri 
 		bc.DstURI = dstURI
 		bs := state(bc)
 		bs.c, bs.gen, bs.brIdx, bs.inBranch = c, gen, idx, true
-		err := a.vm.Call(bc, onBranch)
+		err := core.CallRoute(a.vm, bc, onBranch)
 		bs.c = nil
 		if cap(bc.Scratch) > maxKeepBuf {
 			bc.Scratch = nil
@@ -902,26 +938,16 @@ func (t *TM) sendBest(e *env, c *cell) {
 // runRoute runs a failure (or branch failure) route for c on a context of
 // its own whose message is the kept request, as Kamailio's faked request.
 func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteKind, idx, code int) {
-	vm := e.vm
-	if vm != nil && e == t.tenv && e.newV && t.rt != nil && t.rt.VMGen != nil && t.rt.VMGen() != e.vmGen {
-		// The script was reloaded: timer routes run the new one.
-		vm.Close()
-		e.vm, vm = nil, nil
-	}
+	t.runRouteWith(e, c, gen, name, kind, idx, code, nil)
+}
+
+// runRouteWith is runRoute with prep run on the route's context before
+// the route (t_continue's callers put their results there).
+func (t *TM) runRouteWith(e *env, c *cell, gen uint32, name string, kind core.RouteKind, idx, code int, prep func(*core.Ctx)) {
+	vm := e.vmFor(t)
 	if vm == nil {
-		if e != t.tenv || t.rt == nil || t.rt.NewVM == nil {
-			e.log(core.LErr, "no VM to run "+name+" on")
-			return
-		}
-		v, err := t.rt.NewVM()
-		if err != nil {
-			e.log(core.LErr, "building a VM for timer routes: "+core.LogValue(err.Error()))
-			return
-		}
-		e.vm, e.newV, vm = v, true, v
-		if t.rt.VMGen != nil {
-			e.vmGen = t.rt.VMGen()
-		}
+		e.log(core.LErr, "no VM to run "+name+" on")
+		return
 	}
 	c.mu.Lock()
 	if c.gen.Load() != gen || !c.live {
@@ -948,7 +974,10 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	}
 	fs := state(f)
 	fs.c, fs.gen, fs.brIdx, fs.code, fs.inFailure = c, gen, idx, code, true
-	err = vm.Call(f, name)
+	if prep != nil {
+		prep(f)
+	}
+	err = core.CallRoute(vm, f, name)
 	fs.c = nil
 	if cap(f.Scratch) > maxKeepBuf {
 		f.Scratch = nil // made again at the next route
@@ -958,9 +987,37 @@ func (t *TM) runRoute(e *env, c *cell, gen uint32, name string, kind core.RouteK
 	} else if err == core.ErrNoCallback {
 		// After a reload the function may have gone: said once per name.
 		if _, said := t.missing.LoadOrStore(name, true); !said {
-			e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure or t_on_branch_failure); transactions naming it get no failure route")
+			e.log(core.LErr, "the script has no function "+name+" (named by t_on_failure, t_on_branch_failure, t_continue or http_async_client); transactions naming it do not run it")
 		}
 	}
+}
+
+// vmFor returns the VM routes run on for e: a worker's, or for tm's own
+// goroutines one built from rt.NewVM and built again after a reload.
+// nil when there is none.
+func (e *env) vmFor(t *TM) core.VM {
+	vm := e.vm
+	if vm != nil && e.own && e.newV && t.rt != nil && t.rt.VMGen != nil && t.rt.VMGen() != e.vmGen {
+		// The script was reloaded: tm's own routes run the new one.
+		vm.Close()
+		e.vm, vm = nil, nil
+	}
+	if vm != nil {
+		return vm
+	}
+	if !e.own || t.rt == nil || t.rt.NewVM == nil {
+		return nil
+	}
+	v, err := t.rt.NewVM()
+	if err != nil {
+		e.log(core.LErr, "building a VM for tm's routes: "+core.LogValue(err.Error()))
+		return nil
+	}
+	e.vm, e.newV = v, true
+	if t.rt.VMGen != nil {
+		e.vmGen = t.rt.VMGen()
+	}
+	return v
 }
 
 // Tick fires the timers due at now; the timer goroutine calls it, and

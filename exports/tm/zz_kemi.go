@@ -166,6 +166,7 @@ func init() {
 			},
 		},
 		PVs: []core.PVSpec{
+			{Name: "T", Doc: "$T(id_index) and $T(id_label): the index and label of the transaction t_suspend suspended, for t_continue; null otherwise.", Get: pvT},
 			{Name: "T_branch_idx", Doc: "The branch index in branch, onreply and failure routes; 0 elsewhere.", Get: pvBranchIdx},
 			{Name: "T_reply_code", Doc: "The status code t_get_status_code gives; 0 when none.", Get: pvReplyCode},
 		},
@@ -173,7 +174,9 @@ func init() {
 		Stop:       []core.StopFunc{stop},
 		ReplyHooks: []core.ReplyHook{replyHook},
 		RPCs: []core.RPCSpec{
+			{Name: "tm.list", Doc: "The transactions in memory (at most 1000): Kamailio's fields cell, tindex, tlabel, method, from, to, callid, cseq, uas_request, tflags, outgoings, ref_count, lifetime, and kemi's state (proceeding, completed, confirmed, accepted), reply_code and branches (each branch's final code, 0 while pending).", Call: rpcList},
 			{Name: "tm.stats", Doc: "{current}: the transactions in memory (Kamailio's waiting, total and per-class reply counts are not kept yet).", Call: rpcStats},
+			{Name: "tm.t_uac_start", Doc: "tm.t_uac_start METHOD RURI NEXTHOP SOCKET HEADERS [BODY]: send a request from the server (an OPTIONS ping), Kamailio's argument order; NEXTHOP and SOCKET may be \".\"; HEADERS must hold From and To (CRLF or LF between lines; Call-ID, CSeq, Max-Forwards and a From tag are added when missing). Answers {callid, branch, dst} once sent; UDP is retransmitted until a final reply or 32 s, and the outcome is logged at INFO. INVITE, ACK and CANCEL are refused.", Call: rpcUACStart},
 		},
 	})
 }
@@ -381,10 +384,13 @@ var (
 	_ func(*core.Ctx, int, string) int               = Reply
 	_ func(*core.Ctx) int                            = ResetFr
 	_ func(*core.Ctx, int, int) int                  = SetFr
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvT
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvBranchIdx
 	_ func(*core.Ctx, string, []byte) ([]byte, bool) = pvReplyCode
 	_ func(*core.Runtime) error                      = start
 	_ func(*core.Runtime)                            = stop
 	_ func(*core.Ctx) bool                           = replyHook
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcList
 	_ func(*core.Runtime, []core.Value) (any, error) = rpcStats
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcUACStart
 )

@@ -11,6 +11,14 @@ func init() {
 		Exports: []*core.Export{
 			{
 				Module:  "tmx",
+				Name:    "t_continue",
+				Params:  kemiArgs_t_continue,
+				Returns: core.TInt,
+				Native:  "t_continue",
+				Call:    kemi_t_continue,
+			},
+			{
+				Module:  "tmx",
 				Name:    "t_is_branch_route",
 				Returns: core.TInt,
 				Native:  "t_is_branch_route",
@@ -37,8 +45,25 @@ func init() {
 				Native:  "t_precheck_trans",
 				Call:    kemi_t_precheck_trans,
 			},
+			{
+				Module:  "tmx",
+				Name:    "t_suspend",
+				Returns: core.TInt,
+				Native:  "t_suspend",
+				Call:    kemi_t_suspend,
+			},
 		},
 	})
+}
+
+var kemiArgs_t_continue = []core.Type{core.TInt, core.TInt, core.TStr}
+
+// kemi_t_continue adapts KSR.tmx.t_continue to Continue.
+func kemi_t_continue(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KInt || args[1].Kind != core.KInt || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.tmx.t_continue", kemiArgs_t_continue, core.KindNames(args)))
+	}
+	return core.Int(int64(Continue(ctx, int(args[0].I), int(args[1].I), args[2].S)))
 }
 
 // kemi_t_is_branch_route adapts KSR.tmx.t_is_branch_route to IsBranchRoute.
@@ -73,10 +98,20 @@ func kemi_t_precheck_trans(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(PrecheckTrans(ctx)))
 }
 
+// kemi_t_suspend adapts KSR.tmx.t_suspend to Suspend.
+func kemi_t_suspend(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 0 {
+		return ctx.Fail(core.ArgError("KSR.tmx.t_suspend", nil, core.KindNames(args)))
+	}
+	return core.Int(int64(Suspend(ctx)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/tmx/module.yaml.
 var (
-	_ func(*core.Ctx) int = IsBranchRoute
-	_ func(*core.Ctx) int = IsFailureRoute
-	_ func(*core.Ctx) int = IsReplyRoute
-	_ func(*core.Ctx) int = PrecheckTrans
+	_ func(*core.Ctx, int, int, string) int = Continue
+	_ func(*core.Ctx) int                   = IsBranchRoute
+	_ func(*core.Ctx) int                   = IsFailureRoute
+	_ func(*core.Ctx) int                   = IsReplyRoute
+	_ func(*core.Ctx) int                   = PrecheckTrans
+	_ func(*core.Ctx) int                   = Suspend
 )

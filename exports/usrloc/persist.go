@@ -1,16 +1,11 @@
 package usrloc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"kemi/core"
 	"kemi/internal/store"
@@ -30,14 +25,15 @@ type persister struct {
 	sync  bool // writers wait for their batch (db_mode 1 and 3)
 	mu    sync.Mutex
 	dirty map[*Table]map[string]struct{}
-	cur   *batch // the batch marks go into
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
+	// writing is the batch being written (flush), nil between batches.
+	writing map[*Table]map[string]struct{}
+	cur     *batch // the batch marks go into
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
 
-	flushMu sync.Mutex  // one flush at a time; guards the fields below
-	file    os.FileInfo // the file last written or loaded; nil when none
-	full    bool        // rewrite every record next time
+	flushMu sync.Mutex // one flush at a time; guards the fields below
+	full    bool       // rewrite every record next time
 	failing atomic.Pointer[error]
 	stopped atomic.Bool // the flusher goroutine is gone
 	logged  string      // the last flush error logged
@@ -61,7 +57,7 @@ const retryDelay = time.Second
 // relogEvery repeats a flush error that did not change.
 const relogEvery = time.Minute
 
-func newPersister(u *Usrloc, sync bool, file os.FileInfo) *persister {
+func newPersister(u *Usrloc, sync bool) *persister {
 	p := &persister{
 		u:     u,
 		sync:  sync,
@@ -70,7 +66,6 @@ func newPersister(u *Usrloc, sync bool, file os.FileInfo) *persister {
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-		file:  file,
 	}
 	go p.run()
 	return p
@@ -168,41 +163,44 @@ func (p *persister) stop() {
 	}
 }
 
-// flush writes the dirty records, or every record when the file is not
-// the one written last (moved aside, replaced) or a write failed on a
-// damaged file. On failure the records stay dirty.
+// flush writes the dirty records, or every record when the backend asks
+// for it (a bbolt file moved aside, replaced or damaged; a Redis server
+// that came back empty). On failure the records stay dirty.
 func (p *persister) flush() error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
 	p.mu.Lock()
 	dirty := p.dirty
 	p.dirty = map[*Table]map[string]struct{}{}
+	p.writing = dirty
 	b := p.cur
 	p.cur = newBatch()
 	p.mu.Unlock()
-	path := p.u.db.Path()
-	full := p.full
-	if p.file != nil {
-		if fi, err := os.Stat(path); err != nil || !os.SameFile(fi, p.file) {
-			full = true
-		}
+	defer func() {
+		p.mu.Lock()
+		p.writing = nil
+		p.mu.Unlock()
+	}()
+	be := p.u.b
+	var last error
+	if e := p.failing.Load(); e != nil {
+		last = *e
 	}
+	full := p.full || be.wantFull(last)
 	var err error
 	if len(dirty) > 0 || full {
 		err = p.write(dirty, full)
 	}
 	if err == nil {
 		if full {
-			p.u.logf(core.LNotice, "usrloc: wrote every binding to %s (the file was new, replaced or damaged)", path)
+			p.u.logf(core.LNotice, "usrloc: wrote every binding to %s (new, replaced or damaged)", be.desc())
 		}
 		p.full = false
-		if fi, serr := os.Stat(path); serr == nil {
-			p.file = fi
-		}
+		be.written()
 		if p.failing.Load() != nil {
 			p.failing.Store(nil)
 			p.logged = ""
-			p.u.logf(core.LNotice, "usrloc: writing to %s works again", path)
+			p.u.logf(core.LNotice, "usrloc: writing to %s works again", be.desc())
 		}
 	} else {
 		if errors.Is(err, store.ErrDamaged) {
@@ -238,27 +236,23 @@ func (p *persister) flush() error {
 	return err
 }
 
-// write encodes the records (under the shard locks) and writes them in
-// one transaction (outside them). full replaces every table's bucket
-// with the tables in memory.
+// isDirty reports whether aor of t waits for the next batch (a reload
+// from a shared backend leaves such a record alone).
+func (p *persister) isDirty(t *Table, aor string) bool {
+	p.mu.Lock()
+	_, ok := p.dirty[t][aor]
+	if !ok {
+		_, ok = p.writing[t][aor]
+	}
+	p.mu.Unlock()
+	return ok
+}
+
+// write copies the records (under the shard locks) and hands them to the
+// backend as one batch (outside them). full writes every record in
+// memory.
 func (p *persister) write(dirty map[*Table]map[string]struct{}, full bool) error {
-	type item struct {
-		table, aor string
-		val        []byte
-	}
 	var items []item
-	encode := func(r *Record) ([]byte, error) {
-		var keep []Contact
-		for _, c := range r.Contacts {
-			if !c.Mem {
-				keep = append(keep, c)
-			}
-		}
-		if len(keep) == 0 {
-			return nil, nil
-		}
-		return json.Marshal(keep)
-	}
 	var tables []string
 	if full {
 		for _, t := range p.u.Tables() {
@@ -267,13 +261,8 @@ func (p *persister) write(dirty map[*Table]map[string]struct{}, full bool) error
 				s := &t.shards[i]
 				s.mu.RLock()
 				for aor, r := range s.recs {
-					val, err := encode(r)
-					if err != nil {
-						s.mu.RUnlock()
-						return fmt.Errorf("encoding %s: %w", aor, err)
-					}
-					if val != nil {
-						items = append(items, item{t.Name, aor, val})
+					if cs := stored(r); len(cs) > 0 {
+						items = append(items, item{t.Name, aor, cs})
 					}
 				}
 				s.mu.RUnlock()
@@ -282,72 +271,26 @@ func (p *persister) write(dirty map[*Table]map[string]struct{}, full bool) error
 	} else {
 		for t, aors := range dirty {
 			for aor := range aors {
-				var val []byte
-				var err error
-				t.View([]byte(aor), func(r *Record) {
+				var cs []Contact
+				t.peek([]byte(aor), func(r *Record) {
 					if r != nil {
-						val, err = encode(r)
+						cs = stored(r)
 					}
 				})
-				if err != nil {
-					return fmt.Errorf("encoding %s: %w", aor, err)
-				}
-				items = append(items, item{t.Name, aor, val})
+				items = append(items, item{t.Name, aor, cs})
 			}
 		}
 	}
-	return p.u.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range tables {
-			if err := store.ClearLocations(tx, name); err != nil {
-				return err
-			}
-		}
-		for _, it := range items {
-			if err := store.PutLocation(tx, it.table, it.aor, it.val); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return p.u.b.write(items, tables, full)
 }
 
-// load reads every location table from the database, skipping bindings
+// load reads every location table from the backend, skipping bindings
 // that ended while the server was down.
 func (u *Usrloc) load() error {
-	now := time.Now().Unix()
-	var names []string
-	err := u.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			if t, ok := strings.CutPrefix(string(name), "location/"); ok {
-				names = append(names, t)
-			}
-			return nil
-		})
+	return u.b.load(time.Now().Unix(), func(table string, r *Record) {
+		u.Table(table).put(r)
 	})
-	if err != nil && !isNoFile(err) {
-		return fmt.Errorf("usrloc: loading bindings: %w", err)
-	}
-	for _, name := range names {
-		t := u.Table(name)
-		err := u.db.Locations(name, func(aor, val []byte) error {
-			r := &Record{AoR: string(aor)}
-			if err := json.Unmarshal(val, &r.Contacts); err != nil {
-				return &store.DamagedError{Path: u.db.Path(), Why: fmt.Sprintf("table %s, record %q: %v", name, aor, err)}
-			}
-			r.expire(now)
-			if len(r.Contacts) > 0 {
-				t.put(r)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("usrloc: loading bindings: %w", err)
-		}
-	}
-	return nil
 }
-
-func isNoFile(err error) bool { return errors.Is(err, store.ErrNoFile) }
 
 func (u *Usrloc) logf(level int, format string, args ...any) {
 	if u.log != nil {

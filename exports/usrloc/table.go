@@ -1,6 +1,9 @@
 package usrloc
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 const nShards = 64
 
@@ -37,6 +40,16 @@ func (t *Table) shardOf(aor []byte) *shard {
 // View calls fn with the record of aor under a read lock (nil when there
 // is none). fn must not keep the record or its contacts.
 func (t *Table) View(aor []byte, fn func(r *Record)) {
+	if sb := t.u.mode3; sb != nil {
+		if err := t.refresh(sb, aor); err != nil {
+			t.u.logLimited(&fetchLog, "usrloc: lookup of %q reads %s: %v; using the bindings in memory", aor, sb.desc(), err)
+		}
+	}
+	t.peek(aor, fn)
+}
+
+// peek is View without reading a shared backend first.
+func (t *Table) peek(aor []byte, fn func(r *Record)) {
 	s := t.shardOf(aor)
 	s.mu.RLock()
 	fn(s.recs[string(aor)])
@@ -85,11 +98,19 @@ func (t *Table) UpdateHeld(aor []byte, fn func(r *Record) (changed bool, h Held)
 // Holds reports whether UpdateHeld may hold: the table is written
 // through (db_mode 1 or 3) and the database is not failing.
 func (t *Table) Holds() bool {
+	if t.u.mode3 != nil {
+		// Written by the worker itself (writeShared), not by the
+		// persister: nothing to hold.
+		return false
+	}
 	p := t.u.p
 	return p != nil && p.sync && p.failing.Load() == nil && !p.stopped.Load()
 }
 
 func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) (held bool, err error) {
+	if sb := t.u.mode3; sb != nil {
+		return false, t.writeShared(sb, aor, fn, fnh)
+	}
 	s := t.shardOf(aor)
 	s.mu.Lock()
 	r := s.recs[string(aor)]
@@ -171,6 +192,11 @@ func (t *Table) Expire(now int64) int {
 		}
 		s.mu.Unlock()
 	}
+	if _, shared := t.u.b.(sharedBackend); shared {
+		// A shared backend drops ended bindings itself (Redis key
+		// expiry, the SQL purge): N nodes need not rewrite them.
+		return n
+	}
 	for _, k := range gone {
 		t.dirty(k)
 	}
@@ -221,5 +247,105 @@ func (t *Table) put(r *Record) {
 func (t *Table) dirty(aor string) {
 	if p := t.u.p; p != nil {
 		p.mark(t, aor)
+	}
+}
+
+// refresh replaces the record of aor with the one the shared backend
+// holds (db_mode 3), unless a change of it is still waiting for its
+// batch: memory is newer then.
+func (t *Table) refresh(sb sharedBackend, aor []byte) error {
+	r, err := sb.fetch(t.Name, string(aor), time.Now().Unix())
+	if err != nil {
+		return err
+	}
+	t.replace(string(aor), r)
+	return nil
+}
+
+// replace puts r (nil: none) as the record of aor, as another node wrote
+// it, unless this node has a change of aor not yet written.
+func (t *Table) replace(aor string, r *Record) {
+	if p := t.u.p; p != nil && p.isDirty(t, aor) {
+		return
+	}
+	s := t.shardOf([]byte(aor))
+	s.mu.Lock()
+	if r == nil || len(r.Contacts) == 0 {
+		delete(s.recs, aor)
+	} else {
+		if old := s.recs[aor]; old != nil {
+			keepLocal(r, old)
+		}
+		s.recs[aor] = r
+	}
+	s.mu.Unlock()
+}
+
+func findURI(cs []Contact, uri string) int {
+	for i := range cs {
+		if cs[i].URI == uri {
+			return i
+		}
+	}
+	return -1
+}
+
+// writeShared is update for db_mode 3 on a shared backend (Kamailio's
+// DB-only mode): the record is read from the backend, changed, and
+// written back by the calling worker, under the shard's lock so that
+// this node's changes of one AoR reach the backend in order. A save
+// costs two round trips (HGETALL, then one MULTI/EXEC) and no hand-off
+// to another goroutine. A write that fails leaves no trace in memory
+// (the next lookup reads the backend again) and returns the error: the
+// caller answers 500.
+func (t *Table) writeShared(sb sharedBackend, aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) error {
+	s := t.shardOf(aor)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := sb.fetch(t.Name, string(aor), time.Now().Unix())
+	if err != nil {
+		return err
+	}
+	key := string(aor)
+	if old := s.recs[key]; old != nil && r != nil {
+		keepLocal(r, old)
+	}
+	if r == nil {
+		r = &Record{AoR: key}
+	}
+	var changed bool
+	if fn != nil {
+		changed = fn(r)
+	} else {
+		changed, _ = fnh(r)
+	}
+	if len(r.Contacts) == 0 {
+		delete(s.recs, key)
+	} else {
+		s.recs[key] = r
+	}
+	if !changed {
+		return nil
+	}
+	if err := sb.write([]item{{table: t.Name, aor: key, contacts: stored(r)}}, nil, false); err != nil {
+		delete(s.recs, key)
+		return err
+	}
+	return nil
+}
+
+// keepLocal carries this node's connection ids and memory-only bindings
+// from old into r, a record read from the shared backend.
+func keepLocal(r, old *Record) {
+	for _, c := range old.Contacts {
+		if c.Mem {
+			r.Contacts = append(r.Contacts, c)
+			continue
+		}
+		if c.ConnID != 0 {
+			if i := findURI(r.Contacts, c.URI); i >= 0 {
+				r.Contacts[i].ConnID = c.ConnID
+			}
+		}
 	}
 }

@@ -11,7 +11,7 @@ package usrloc
 
 import (
 	"errors"
-	"os"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -56,9 +56,14 @@ type Usrloc struct {
 
 	mu     sync.Mutex
 	tables map[string]*Table
-	db     *store.DB // nil when db_mode is 0
+	b      backend // nil when db_mode is 0
 	p      *persister
-	log    *core.Logger
+	// mode3 is set with db_mode 3 and a shared backend: save and lookup
+	// read the backend every time (Kamailio's DB-only mode).
+	mode3 sharedBackend
+	// mode is db_mode.
+	mode int
+	log  *core.Logger
 
 	quit, done chan struct{} // the expiry timer's; nil when none runs
 }
@@ -129,21 +134,32 @@ func DBPath(dbPath, dbURL string) string { return store.ResolvePath(dbPath, dbUR
 // the expiry timer; stop ends them and writes the last batch (start: and
 // stop: in module.yaml).
 func start(rt *core.Runtime) error {
-	if err := store.CheckURL("usrloc", strParam(rt, "db_url")); err != nil {
-		return err
-	}
 	u := Get(rt)
 	rt.AddGauge("usrloc:registered_users", func() int64 { return int64(u.counts(true)) })
 	rt.AddGauge("usrloc:location-contacts", func() int64 { return int64(u.counts(false)) })
 	if mode := intParam(rt, "db_mode", 0); mode != 0 {
-		u.db = store.Open(DBPath(strParam(rt, "db_path"), strParam(rt, "db_url")))
-		file, _ := os.Stat(u.db.Path())
-		if err := u.load(); err != nil {
+		workers := 8
+		if v, ok := rt.Globals["children"]; ok && v.Kind == core.KInt && v.I > 0 {
+			workers = int(v.I)
+		}
+		u.mode = mode
+		b, err := openBackend(u, strParam(rt, "db_url"), strParam(rt, "db_path"), workers)
+		if err != nil {
 			return err
 		}
-		// 1 write-through and 3 (Kamailio's DB-only) wait for the disk;
-		// 2 write-back and others do not.
-		u.p = newPersister(u, mode == 1 || mode == 3, file)
+		u.b = b
+		sb, shared := b.(sharedBackend)
+		if mode == 3 && shared {
+			// Kamailio's DB-only mode: nothing to load, every save and
+			// lookup reads the backend.
+			u.mode3 = sb
+		} else if err := u.load(); err != nil {
+			b.close()
+			return err
+		}
+		// 1 write-through and 3 (Kamailio's DB-only) wait for the
+		// backend; 2 write-back and others do not.
+		u.p = newPersister(u, mode == 1 || mode == 3)
 	}
 	iv := intParam(rt, "timer_interval", 60)
 	if iv <= 0 {
@@ -178,6 +194,9 @@ func stop(rt *core.Runtime) {
 	u.quit = nil
 	if u.p != nil {
 		u.p.stop()
+	}
+	if u.b != nil {
+		u.b.close()
 	}
 }
 
@@ -241,4 +260,13 @@ func (u *Usrloc) counts(records bool) int {
 		}
 	}
 	return n
+}
+
+// fetchLog limits the lines about reads of a shared backend that failed.
+var fetchLog = core.LogLimit{What: "usrloc backend reads"}
+
+func (u *Usrloc) logLimited(l *core.LogLimit, format string, args ...any) {
+	if u.log != nil {
+		u.log.LogLimited(l, core.LErr, nil, fmt.Sprintf(format, args...))
+	}
 }

@@ -122,7 +122,7 @@ func log(ctx *core.Ctx, fn string, level int, format string) int {
 		b = append(b[:start+w.st.bufSize], "...\n"...)
 	}
 	w.buf = b
-	ctx.Log(level, string(b))
+	ctx.ScriptLogAs("xlog", level, string(b))
 	return 1
 }
 

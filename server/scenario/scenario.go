@@ -12,7 +12,7 @@
 //	steps:
 //	  - send: options.sip          # a message file in the folder (LF or CRLF)
 //	    from: 127.0.0.1:5999       # its source address (this is the default)
-//	    proto: tcp                 # udp (default), tcp or tls: as if over a connection
+//	    proto: tcp                 # udp (default), tcp, tls, ws or wss: as if over a connection
 //	    conn: 7                    # that connection's id ($conid); default 1
 //	    expect: ["SIP/2.0 200 Keepalive"]  # first line of each message sent, in order
 //	    has: ["Server: kemi"]      # text the messages sent must contain
@@ -21,6 +21,9 @@
 //	    nolog: ["ERROR"]           # text it must not show
 //	  - wait: 31s                  # move the fake clock: tm's timers fire
 //	    expect: ["SIP/2.0 408 Request Timeout"]
+//	  - send: invite.sip
+//	    settle: 3s                 # wait up to 3 s of real time for what a goroutine sends later
+//	    expect: ["SIP/2.0 503 Routing service down"]
 //
 // A step may both wait and send; the wait comes first. Timers run on a
 // fake clock that moves only in wait steps, in 10 ms ticks as the real
@@ -28,10 +31,13 @@
 //
 // The project's own scenarios also carry the script (script.lua,
 // script.js, script.star) and the config it needs (modules, params,
-// engines, pending, disk, env, script_errors, dns, sql); see File. A
-// folder with sql: [postgres, mysql] runs against each database the
-// caller starts (test/scenarios starts real ones), seeded from its
-// seed.sql before each engine's run; {db_url} in params is its URL.
+// engines, pending, disk, env, script_errors, dns, http, sql); see File.
+// http: lists the answers of an HTTP server started on 127.0.0.1 for the
+// run, whose host:port replaces {http} in params and scripts ({httpdown}
+// is a port nothing listens on). A folder with sql: [postgres, mysql]
+// runs against each database the caller starts (test/scenarios starts
+// real ones), seeded from its seed.sql before each engine's run;
+// {db_url} in params is its URL.
 package scenario
 
 import (
@@ -44,6 +50,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -87,12 +94,37 @@ type File struct {
 	// 127.0.0.1 answering them and sets DNSServer, which the config's
 	// dns_servers then names (see internal/resolve/dnstest).
 	DNS []string `yaml:"dns"`
+	// HTTP are the answers of an HTTP server started on 127.0.0.1 for
+	// the run; {http} in params and in the folder's scripts stands for
+	// its host:port, and {httpdown} for a port nothing listens on.
+	HTTP []HTTPAnswer `yaml:"http"`
+	// Redis asks for a redis-server: the caller starts one on 127.0.0.1
+	// (internal/testsvc) and sets RedisPort; in params {redis_port} is its
+	// port and {redis_db} the engine's own database (1, 2, 3), so each
+	// engine starts from an empty one.
+	Redis bool `yaml:"redis"`
 	// SQL names the SQL databases (postgres, mysql) the folder's own
 	// script runs against, each in turn: the caller starts each one
 	// empty, sets DBURL (which {db_url} in Params stands for) and Seed,
 	// which runs the folder's seed.sql before every engine's run, so
 	// each engine starts from the same rows.
 	SQL []string `yaml:"sql"`
+}
+
+// HTTPAnswer is what the scenario's HTTP server answers on a path.
+type HTTPAnswer struct {
+	Path   string `yaml:"path"`
+	Status int    `yaml:"status"` // default 200
+	Body   string `yaml:"body"`
+	// Repeat sends Body this many times (a huge answer).
+	Repeat int `yaml:"repeat"`
+	// Delay waits this long (Go syntax) before answering.
+	Delay string `yaml:"delay"`
+	// Trickle sends the body one byte per this duration (a slow-loris
+	// server).
+	Trickle string `yaml:"trickle"`
+	// Header lines to answer with, "Name: value".
+	Headers []string `yaml:"headers"`
 }
 
 // Step is one message in, or one move of the clock, and what it must
@@ -102,8 +134,10 @@ type Step struct {
 	Send string `yaml:"send"`
 	// From is the message's source address; default 127.0.0.1:5999.
 	From string `yaml:"from"`
-	// Proto is the transport the message comes over: udp (default), tcp
-	// or tls. Replies over tcp and tls are recorded like UDP's.
+	// Proto is the transport the message comes over: udp (default), tcp,
+	// tls, ws or wss (SIP over an upgraded WebSocket connection; an HTTP
+	// request goes over tcp or tls). Replies over them are recorded like
+	// UDP's.
 	Proto string `yaml:"proto"`
 	// Conn is the connection id of a tcp or tls message ($conid);
 	// default 1.
@@ -121,6 +155,10 @@ type Step struct {
 	// line, say); HasNot texts that must not.
 	Has    []string `yaml:"has"`
 	HasNot []string `yaml:"hasnot"`
+	// Settle waits up to this long in real time (Go syntax) for the
+	// messages Expect lists, for what is sent later by a goroutine
+	// (http_async_client's callbacks).
+	Settle string `yaml:"settle"`
 }
 
 // Scenario is a loaded scenario folder.
@@ -131,6 +169,8 @@ type Scenario struct {
 	// DNSServer, when set, is the host:port the folder's own script's
 	// config gives as dns_servers.
 	DNSServer string
+	// RedisPort is the port of the redis-server started for Redis.
+	RedisPort int
 	// DBURL is the db_url of the database the caller started for SQL;
 	// Seed, when set, runs before each engine's run.
 	DBURL string
@@ -166,15 +206,20 @@ func Load(dir string) (*Scenario, error) {
 				return nil, fmt.Errorf("%s: step %d: wait: expected a duration such as 31s or 500ms, got %q", path, i+1, st.Wait)
 			}
 		}
+		if st.Settle != "" {
+			if d, err := time.ParseDuration(st.Settle); err != nil || d < 0 {
+				return nil, fmt.Errorf("%s: step %d: settle: expected a duration such as 3s, got %q", path, i+1, st.Settle)
+			}
+		}
 		if st.From != "" {
 			if _, err := netip.ParseAddrPort(st.From); err != nil {
 				return nil, fmt.Errorf("%s: step %d: from: expected IP:PORT, got %q", path, i+1, st.From)
 			}
 		}
 		switch st.Proto {
-		case "", "udp", "tcp", "tls":
+		case "", "udp", "tcp", "tls", "ws", "wss":
 		default:
-			return nil, fmt.Errorf("%s: step %d: proto: expected udp, tcp or tls, got %q", path, i+1, st.Proto)
+			return nil, fmt.Errorf("%s: step %d: proto: expected udp, tcp, tls, ws or wss, got %q", path, i+1, st.Proto)
 		}
 		if st.Send != "" {
 			if _, err := os.Stat(filepath.Join(dir, st.Send)); err != nil {
@@ -266,6 +311,17 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		res.fail("scenario has no %s: %v", script, err)
 		return res
 	}
+	subst := func(s string) string { return s }
+	if len(sc.HTTP) > 0 {
+		h, err := startHTTP(sc.HTTP)
+		if err != nil {
+			res.fail("starting the scenario's HTTP server: %v", err)
+			return res
+		}
+		defer h.close()
+		subst = strings.NewReplacer("{http}", h.addr, "{httpdown}", h.down).Replace
+		src = []byte(subst(string(src)))
+	}
 	var cfg strings.Builder
 	cfg.WriteString("#!KAMAILIO\ndebug=3\nlog_stderror=yes\n")
 	if sc.DNSServer != "" {
@@ -297,9 +353,18 @@ func RunEngine(sc *Scenario, e Engine) *Result {
 		script = abs
 	}
 	cfg.WriteString("modparam(\"" + e.Module + "\", \"load\", \"" + script + "\")\n")
+	if sc.Redis && sc.RedisPort == 0 {
+		res.fail("the scenario has redis: true but no redis-server was started for it")
+		return res
+	}
 	for _, p := range sc.Params {
+		p = strings.ReplaceAll(p, "{module}", e.Module)
 		p = strings.ReplaceAll(p, "{db_url}", sc.DBURL)
-		cfg.WriteString(strings.ReplaceAll(p, "{module}", e.Module) + "\n")
+		if sc.Redis {
+			p = strings.ReplaceAll(p, "{redis_port}", strconv.Itoa(sc.RedisPort))
+			p = strings.ReplaceAll(p, "{redis_db}", strconv.Itoa(1+slices.IndexFunc(Engines, func(x Engine) bool { return x.CfgEngine == e.CfgEngine })))
+		}
+		cfg.WriteString(subst(p) + "\n")
 	}
 	cfg.WriteString("cfgengine \"" + e.CfgEngine + "\"\n")
 	opts := loader.Options{Path: "kamailio.cfg", FS: fstest.MapFS{
@@ -409,10 +474,15 @@ func run(sc *Scenario, opt loader.Options, res *Result, script string) bool {
 				from = netip.MustParseAddrPort(st.From) // checked by Load
 			}
 			switch st.Proto {
-			case "tcp", "tls":
+			case "tcp", "tls", "ws", "wss":
 				proto, conn := core.TCP, st.Conn
-				if st.Proto == "tls" {
+				switch st.Proto {
+				case "tls":
 					proto = core.TLS
+				case "ws":
+					proto = core.WS
+				case "wss":
+					proto = core.WSS
 				}
 				if conn == 0 {
 					conn = 1
@@ -420,6 +490,20 @@ func run(sc *Scenario, opt loader.Options, res *Result, script string) bool {
 				w.HandleAs(crlf(msg), from, proto, conn, out)
 			default:
 				w.HandlePacket(crlf(msg), from, out)
+			}
+		}
+		if st.Settle != "" {
+			d, _ := time.ParseDuration(st.Settle) // checked by Load
+			for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+				mu.Lock()
+				n := len(sent)
+				mu.Unlock()
+				if n >= len(st.Expect) {
+					break
+				}
+			}
+			if len(st.Expect) == 0 {
+				time.Sleep(d)
 			}
 		}
 		mu.Lock()

@@ -36,17 +36,34 @@ func (t *connTable) add(c *Conn) {
 	t.mu.Unlock()
 }
 
-func (t *connTable) alias(c *Conn, a netip.AddrPort) {
-	k := connKey{c.proto, a}
+// MaxAliases is the most aliases one connection takes (Kamailio's
+// TCP_CON_MAX_ALIASES): a peer repeating Via alias parameters with new
+// ports cannot grow the table.
+const MaxAliases = 12
+
+func (t *connTable) alias(c *Conn, a netip.AddrPort) bool {
+	k := connKey{c.Proto(), a} // ws or wss once upgraded
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ids[c.id] != c {
-		return // already gone
+		return false // already gone
+	}
+	if k.addr == c.remote {
+		t.addrs[k] = c
+		return true
+	}
+	for _, e := range t.extras[c] {
+		if e == k {
+			t.addrs[k] = c
+			return true
+		}
+	}
+	if len(t.extras[c]) >= MaxAliases {
+		return false
 	}
 	t.addrs[k] = c
-	if k.addr != c.remote {
-		t.extras[c] = append(t.extras[c], k)
-	}
+	t.extras[c] = append(t.extras[c], k)
+	return true
 }
 
 func (t *connTable) remove(c *Conn) {
@@ -65,6 +82,23 @@ func (t *connTable) remove(c *Conn) {
 		drop(k)
 	}
 	delete(t.extras, c)
+}
+
+// rekey files c under proto p (an upgrade to WebSocket): sends to its
+// address over TCP no longer find it.
+func (t *connTable) rekey(c *Conn, p StreamProto) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ids[c.id] != c {
+		return
+	}
+	old := connKey{c.proto, c.remote}
+	if t.addrs[old] == c {
+		delete(t.addrs, old)
+	}
+	k := connKey{p, c.remote}
+	t.addrs[k] = c
+	t.extras[c] = append(t.extras[c], k)
 }
 
 func (t *connTable) byID(id uint64) *Conn {

@@ -24,6 +24,10 @@ func (p StreamProto) String() string {
 		return "tcp"
 	case TLS:
 		return "tls"
+	case WS:
+		return "ws"
+	case WSS:
+		return "wss"
 	}
 	return fmt.Sprintf("StreamProto(%d)", uint8(p))
 }
@@ -180,6 +184,13 @@ type StreamStats struct {
 	ClosedQueueFull   atomic.Uint64 // more than WriteQueue bytes waiting for the peer
 	ClosedSendError   atomic.Uint64 // a write failed
 	ClosedReadError   atomic.Uint64 // another read error
+	ClosedBadFrame    atomic.Uint64 // a WebSocket frame broke RFC 6455 (unmasked, reserved bits, bad UTF-8...)
+	ClosedNoPong      atomic.Uint64 // a WebSocket keepalive ping went unanswered
+	ClosedHTTP        atomic.Uint64 // an HTTP request refused (400, 411, 413) before a handler saw it
+
+	Upgraded    atomic.Uint64 // connections upgraded to WebSocket
+	WSBadFrames atomic.Uint64 // WebSocket frames refused
+	WSPings     atomic.Uint64 // WebSocket keepalive pings sent
 }
 
 // closeReason says why a connection ended; the first reason set wins.
@@ -201,6 +212,12 @@ const (
 	reasonQueueFull
 	reasonSendError
 	reasonReadError
+	reasonBadFrame
+	reasonNoPong
+	reasonHTTP
+	// reasonPingDue is not a reason to close: armDeadline's way to say a
+	// WebSocket keepalive is due.
+	reasonPingDue
 )
 
 func (s *StreamStats) closed(r closeReason) {
@@ -210,6 +227,8 @@ func (s *StreamStats) closed(r closeReason) {
 		reasonTooBig: &s.ClosedTooBig, reasonNoCL: &s.ClosedNoCL, reasonBadCL: &s.ClosedBadCL,
 		reasonHandshake: &s.ClosedHandshake, reasonSendTimeout: &s.ClosedSendTimeout, reasonQueueFull: &s.ClosedQueueFull,
 		reasonSendError: &s.ClosedSendError, reasonReadError: &s.ClosedReadError,
+		reasonBadFrame: &s.ClosedBadFrame, reasonNoPong: &s.ClosedNoPong, reasonHTTP: &s.ClosedHTTP,
+		reasonPingDue: &s.ClosedLocal,
 	}
 	c[r].Add(1)
 }

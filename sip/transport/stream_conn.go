@@ -42,6 +42,8 @@ type Conn struct {
 	lastIO atomic.Int64 // unix nanoseconds of the last read or write
 	reason atomic.Int32 // closeReason, set once
 	closed atomic.Bool
+	isWS   atomic.Bool // upgraded to WebSocket (UpgradeWS)
+	ws     *wsState    // set with isWS; Write reads it under wmu
 
 	wmu sync.Mutex
 
@@ -58,8 +60,16 @@ type Conn struct {
 // ID is the connection's id ($conid), unique in the process, never 0.
 func (c *Conn) ID() uint64 { return c.id }
 
-// Proto is TCP or TLS.
-func (c *Conn) Proto() StreamProto { return c.proto }
+// Proto is TCP or TLS, or WS or WSS once upgraded to WebSocket.
+func (c *Conn) Proto() StreamProto {
+	if c.isWS.Load() {
+		if c.proto == TLS {
+			return WSS
+		}
+		return WS
+	}
+	return c.proto
+}
 
 // LocalAddr is this side's address; RemoteAddr the peer's. Both are
 // unmapped (an IPv4 peer of a dual-stack listener shows as IPv4).
@@ -68,6 +78,11 @@ func (c *Conn) RemoteAddr() netip.AddrPort { return c.remote }
 
 // Outgoing reports whether kemi opened the connection (else it accepted it).
 func (c *Conn) Outgoing() bool { return c.outgoing }
+
+// Opened is when the connection was accepted or opened; LastIO when it
+// last read or wrote (tls.list's created and idle).
+func (c *Conn) Opened() time.Time { return time.Unix(0, c.opened) }
+func (c *Conn) LastIO() time.Time { return time.Unix(0, c.lastIO.Load()) }
 
 // Closed reports whether the connection is closed or closing.
 func (c *Conn) Closed() bool { return c.closed.Load() }
@@ -91,7 +106,12 @@ func (c *Conn) Write(b []byte) error {
 		c.wmu.Unlock()
 		return ErrConnClosed
 	}
-	_, err := c.nc.Write(b)
+	var err error
+	if c.ws != nil {
+		err = c.writeFramed(messageOp(b), b)
+	} else {
+		_, err = c.nc.Write(b)
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		r := reasonSendError
@@ -123,7 +143,9 @@ func (c *Conn) closeWith(r closeReason) {
 	if c.closed.Swap(true) {
 		return
 	}
-	c.tcp.Close()
+	if c.tcp != nil { // nil only in framing tests without a socket
+		c.tcp.Close()
+	}
 }
 
 func (c *Conn) String() string {
@@ -153,11 +175,16 @@ func (c *Conn) serve() {
 		now := time.Now().UnixNano()
 		if c.r == c.w && c.buf != nil {
 			c.r, c.w = 0, 0
-			if !c.fr.Pending() {
+			if !c.pending() {
 				c.releaseBuf()
 			}
 		}
-		if r := c.armDeadline(now); r != reasonNone {
+		if r := c.armDeadline(now); r == reasonPingDue {
+			if !c.wsPing(now) {
+				return
+			}
+			continue
+		} else if r != reasonNone {
 			c.closeWith(r)
 			return
 		}
@@ -208,11 +235,19 @@ func (c *Conn) serve() {
 // frames hands every complete message in the buffer to a handler and
 // answers keepalives. It returns false when the connection must close.
 func (c *Conn) frames() bool {
+	if c.ws != nil {
+		return c.wsFrames()
+	}
 	s := c.s
 	for c.r < c.w {
 		wasPending := c.fr.Pending()
 		kind, n, err := c.fr.Next(c.buf[c.r:c.w])
 		if err != nil {
+			if IsHTTPRequest(c.buf[c.r:c.w]) {
+				c.Write(httpRefusal(err))
+				c.closeWith(reasonHTTP)
+				return false
+			}
 			c.closeWith(frameReason(err))
 			return false
 		}
@@ -246,6 +281,11 @@ func (c *Conn) frames() bool {
 			if c.closed.Load() {
 				return false
 			}
+			if c.ws != nil {
+				// The handler upgraded the connection: what follows
+				// is WebSocket frames.
+				return c.wsFrames()
+			}
 		}
 	}
 	return true
@@ -264,11 +304,16 @@ func (c *Conn) armDeadline(now int64) closeReason {
 	if cfg.MaxLifetime > 0 {
 		want, why = c.opened+int64(cfg.MaxLifetime), reasonLifetime
 	}
-	if c.fr.Pending() {
+	if c.pending() {
 		if cfg.MessageTimeout > 0 {
 			if t := c.msgStart + int64(cfg.MessageTimeout); want == 0 || t < want {
 				want, why = t, reasonSlow
 			}
+		}
+	} else if c.ws != nil && c.ws.opt.Keepalive != 0 {
+		// WebSocket keepalives replace the idle timeout.
+		if t, r := c.wsKeepalive(now); want == 0 || t < want {
+			want, why = t, r
 		}
 	} else {
 		if cfg.IdleTimeout > 0 {
@@ -359,5 +404,8 @@ func (c *Conn) finish() {
 	s.table.remove(c)
 	s.release(c.proto)
 	s.Stats.closed(closeReason(c.reason.Load()))
+	if c.ws != nil && c.ws.opt.OnClose != nil {
+		c.ws.opt.OnClose(c)
+	}
 	s.conns.Done()
 }

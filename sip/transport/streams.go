@@ -286,10 +286,15 @@ func (s *Streams) ConnTo(p StreamProto, addr netip.AddrPort) *Conn {
 
 // AddAlias makes c the connection for addr too, as Kamailio's
 // add_tcp_alias and the Via alias parameter do: a peer behind NAT that
-// listens on addr is reached over the connection it opened.
-func (s *Streams) AddAlias(c *Conn, addr netip.AddrPort) {
-	s.table.alias(c, unmap(addr))
+// listens on addr is reached over the connection it opened. It is
+// false when c is closed or already has MaxAliases aliases.
+func (s *Streams) AddAlias(c *Conn, addr netip.AddrPort) bool {
+	return s.table.alias(c, unmap(addr))
 }
+
+// Each calls f for every open connection (tls.list), outside the
+// table's lock.
+func (s *Streams) Each(f func(*Conn)) { s.table.each(f) }
 
 // Len is the number of open connections.
 func (s *Streams) Len() int { return s.table.len() }
@@ -304,7 +309,7 @@ func (s *Streams) Send(p StreamProto, to netip.AddrPort, b []byte, o SendOptions
 	}
 	var c *Conn
 	if o.ConnID != 0 {
-		if c = s.table.byID(o.ConnID); c != nil && c.proto != p {
+		if c = s.table.byID(o.ConnID); c != nil && c.Proto() != p {
 			c = nil // another transport: not the connection meant
 		}
 	}
@@ -312,7 +317,9 @@ func (s *Streams) Send(p StreamProto, to netip.AddrPort, b []byte, o SendOptions
 		c = s.table.byAddr(p, unmap(to))
 	}
 	if c == nil || c.closed.Load() {
-		if o.NoConnect {
+		if o.NoConnect || p == WS || p == WSS {
+			// A WebSocket client is reached only over the
+			// connection it opened.
 			return nil, fmt.Errorf("transport: %s send to %s: %w", p, to, ErrNoConnection)
 		}
 		var err error

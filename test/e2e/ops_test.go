@@ -30,6 +30,7 @@ function ksr_request_route()
 	counter = counter + 1
 	if KSR.is_REGISTER() then
 		KSR.dbg("ops: REGISTER\n")
+		KSR.statistics.update_stat("registers", 1)
 		KSR.registrar.save("location", 0)
 		return
 	end
@@ -126,7 +127,7 @@ func TestOps_RPC_OverDatagramSocket(t *testing.T) {
 		t.Errorf("ul.lookup: %s", out)
 	}
 	stats := s.mustRPC(t, "stats.get_statistics", "all")
-	for _, want := range []string{`"core:rcv_requests = 1"`, `"registrar:accepted_regs = 1"`, `"usrloc:registered_users = 1"`, `"tmx:active_transactions = `} {
+	for _, want := range []string{`"core:rcv_requests = 1"`, `"registrar:accepted_regs = 1"`, `"usrloc:registered_users = 1"`, `"tmx:active_transactions = `, `"script:registers = 1"`} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats.get_statistics all: no %s in\n%s", want, stats)
 		}
@@ -338,13 +339,21 @@ func TestOps_Reload_SIGHUP(t *testing.T) {
 }
 
 // TestOps_Metrics (issue 15, metrics): metrics_listen serves /metrics in
-// Prometheus text format with Kamailio's statistics (xhttp_prom's names)
-// and Go runtime metrics; promtool accepts it when installed.
+// Prometheus text format with Kamailio's statistics (xhttp_prom's names),
+// a statistics module variable, kemi's script, malformed-message,
+// transaction and connection metrics and Go runtime metrics; promtool
+// accepts it when installed.
 func TestOps_Metrics(t *testing.T) {
 	needSipp(t)
 	addr := "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))
 	s := startOps(t, freePort(t), "-A", `METRICS="`+addr+`"`)
 	s.sipp(t, repo("test/e2e/testdata/rpc/register.xml"), 1, 1, "-s", "dave")
+	// A datagram that is no SIP message: counted by reason.
+	if c, err := net.Dial("udp", s.addr); err == nil {
+		c.Write([]byte("HELLO world\r\n\r\n"))
+		c.Close()
+	}
+	logShows(s.server, "dropped malformed message")
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -353,9 +362,29 @@ func TestOps_Metrics(t *testing.T) {
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{"kamailio_core_rcv_requests_total 1", "kamailio_registrar_accepted_regs_total 1",
-		"# TYPE kamailio_usrloc_registered_users gauge", "kamailio_usrloc_registered_users 1", "go_goroutines "} {
+		"# TYPE kamailio_usrloc_registered_users gauge", "kamailio_usrloc_registered_users 1", "go_goroutines ",
+		"# TYPE kamailio_script_registers gauge", "kamailio_script_registers 1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics: no %q", want)
+		}
+	}
+	// kemi's own (issue 15, metrics): script run time per callback kind
+	// and engine, errors and budget stops, malformed messages by reason,
+	// transactions by state, connections and sockets by transport.
+	for _, re := range []string{
+		`kemi_script_duration_seconds_bucket\{callback="request_route",engine="lua",le="0\.001"\} [1-9]`,
+		`kemi_script_duration_seconds_count\{callback="request_route",engine="lua"\} [1-9]`,
+		`kemi_script_errors_total\{callback="request_route",engine="lua"\} 0`,
+		`kemi_script_budget_stops_total\{callback="request_route",engine="lua"\} 0`,
+		`kemi_malformed_messages_total\{reason="first_line"\} 1\n`,
+		`kemi_malformed_messages_total\{reason="header"\} 0\n`,
+		`kemi_transactions\{state="proceeding"\} 0\n`,
+		`kemi_connections\{transport="tcp"\} 0\n`,
+		`kemi_listen_sockets\{transport="udp"\} 1\n`,
+		`kemi_udp_received_total [1-9]`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("/metrics: nothing matches %s", re)
 		}
 	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
@@ -452,5 +481,71 @@ func TestOps_RPC_Fifo(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("no answer on the reply FIFO; log:\n%s", s.Log())
+	}
+}
+
+// TestOps_TM_UACStartAndList (issue 15, tm RPCs): tm.t_uac_start sends an
+// OPTIONS from kemi to a sipp UAS (Kamailio's argument order: method,
+// ruri, nexthop, socket, headers), which answers 200 and kemi logs it;
+// tm.list shows a transaction waiting for a silent callee; bad arguments
+// are refused with what was expected.
+func TestOps_TM_UACStartAndList(t *testing.T) {
+	needSipp(t)
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	s := startOps(t, silent.LocalAddr().(*net.UDPAddr).Port)
+
+	uasPort := freePort(t)
+	u := startUAS(t, "uas-options.xml", uasPort)
+	ruri := "sip:ping@127.0.0.1:" + strconv.Itoa(uasPort)
+	out := s.mustRPC(t, "tm.t_uac_start", "OPTIONS", ruri, ".", ".",
+		"From: <sip:kemi@127.0.0.1>\r\nTo: <"+ruri+">\r\nX-Ping: rpc-test\r\n")
+	if !strings.Contains(out, `"callid"`) || !strings.Contains(out, `"dst": "udp:127.0.0.1:`+strconv.Itoa(uasPort)+`"`) {
+		t.Errorf("tm.t_uac_start: %s", out)
+	}
+	u.wait(t, "OPTIONS from tm.t_uac_start")
+	if !logShows(s.server, "tm: local OPTIONS to "+ruri+": 200 Pong") {
+		t.Errorf("the 200 to the local OPTIONS was not logged:\n%s", tail(s.Log(), 2000))
+	}
+	for _, bad := range [][]string{
+		{"INVITE", ruri, ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>"},
+		{"OPTIONS", "not a uri", ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>"},
+		{"OPTIONS", ruri, ".", ".", "To: <sip:c@d>"},
+		{"OPTIONS", ruri, ".", ".", "From: <sip:a@b>\nTo: <sip:c@d>\nVia: SIP/2.0/UDP 10.0.0.1"},
+		{"OPTIONS", ruri, ".", "udp:127.0.0.1:1", "From: <sip:a@b>\r\nTo: <sip:c@d>\r\nX: a\rb"},
+	} {
+		if out, errs, ok := s.rpc(t, append([]string{"tm.t_uac_start"}, bad...)...); ok || !strings.Contains(errs, "tm.t_uac_start: ") {
+			t.Errorf("tm.t_uac_start %q: want an error, got %s%s", bad, out, errs)
+		}
+	}
+
+	// An INVITE to the silent callee stays in the table.
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inv := "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + c.LocalAddr().String() + ";branch=z9hG4bK-tmlist-1\r\n" +
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: tm-list-1@e2e\r\nCSeq: 5 INVITE\r\n" +
+		"Max-Forwards: 70\r\nContact: <sip:alice@" + c.LocalAddr().String() + ">\r\nContent-Length: 0\r\n\r\n"
+	dst, _ := net.ResolveUDPAddr("udp", s.addr)
+	if _, err := c.WriteTo([]byte(inv), dst); err != nil {
+		t.Fatal(err)
+	}
+	var list string
+	for i := 0; i < 50; i++ {
+		list = s.mustRPC(t, "tm.list")
+		if strings.Contains(list, "tm-list-1@e2e") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{`"callid": "tm-list-1@e2e"`, `"method": "INVITE"`, `"cseq": "5"`, `"uas_request": "yes"`, `"state": "proceeding"`, `"outgoings": 1`} {
+		if !strings.Contains(list, want) {
+			t.Errorf("tm.list: no %s in\n%s", want, list)
+		}
 	}
 }

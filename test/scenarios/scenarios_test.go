@@ -54,6 +54,9 @@ func runScenario(t *testing.T, dir string) {
 	if len(sc.DNS) > 0 {
 		sc.DNSServer = dnstest.Start(t, sc.DNS...).Addr
 	}
+	if sc.Redis {
+		sc.RedisPort = testsvc.StartRedis(t).Port
+	}
 	if len(sc.SQL) > 0 {
 		for _, db := range sc.SQL {
 			t.Run(db, func(t *testing.T) {

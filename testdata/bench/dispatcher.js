@@ -6,6 +6,7 @@ function ksr_request_route() {
 	}
 	if (KSR.siputils.has_totag() > 0) {
 		if (KSR.rr.loose_route() > 0) {
+			KSR.dialog.dlg_manage();
 			KSR.tm.t_relay();
 			return;
 		}
@@ -21,7 +22,10 @@ function ksr_request_route() {
 		return;
 	}
 	KSR.hdr.remove("Route");
-	if (KSR.is_INVITE()) KSR.rr.record_route();
+	if (KSR.is_INVITE()) {
+		KSR.dialog.dlg_manage();
+		KSR.rr.record_route();
+	}
 	if (KSR.dispatcher.ds_select_dst(1, 4) < 0) {
 		KSR.sl.sl_send_reply(503, "No destination");
 		return;

@@ -1,5 +1,7 @@
 -- The dispatcher bench: the bench proxy with the next hop picked by
--- dispatcher round robin over set 1 (dispatcher.sh writes the list).
+-- dispatcher round robin over set 1 (dispatcher.sh writes the list),
+-- each call tracked by dialog (dlg_manage on the INVITE and on the
+-- in-dialog requests: ACK confirms, BYE ends).
 function ksr_request_route()
 	if KSR.maxfwd.process_maxfwd(10) < 0 then
 		KSR.sl.sl_send_reply(483, "Too Many Hops")
@@ -7,6 +9,7 @@ function ksr_request_route()
 	end
 	if KSR.siputils.has_totag() > 0 then
 		if KSR.rr.loose_route() > 0 then
+			KSR.dialog.dlg_manage()
 			KSR.tm.t_relay()
 			return
 		end
@@ -22,7 +25,10 @@ function ksr_request_route()
 		return
 	end
 	KSR.hdr.remove("Route")
-	if KSR.is_INVITE() then KSR.rr.record_route() end
+	if KSR.is_INVITE() then
+		KSR.dialog.dlg_manage()
+		KSR.rr.record_route()
+	end
 	if KSR.dispatcher.ds_select_dst(1, 4) < 0 then
 		KSR.sl.sl_send_reply(503, "No destination")
 		return

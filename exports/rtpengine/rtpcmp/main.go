@@ -1,14 +1,16 @@
 // Command rtpcmp measures the CPU a proxy spends per call that goes
 // through rtpengine: offer in the branch route, answer in the onreply
 // route, delete on BYE (8 SIP messages and 3 ng round trips per call).
-// It runs kemi (a Lua script calling rtpengine_manage) or Kamailio (the
-// same in native cfg, with Debian's rtpengine.so) against an rtpengine
+// It runs kemi (testdata/bench/rtpengine-{lua,js,star}.cfg, a script
+// calling rtpengine_manage) or Kamailio (testdata/bench/rtpengine-kamailio.cfg,
+// the same in native cfg, with Debian's rtpengine.so) against an rtpengine
 // already running, drives calls from Go UDP peers on 127.0.0.1 and reads
-// the proxy's CPU time (every process of its group) from /proc:
+// the proxy's CPU time (every process of its group) from /proc. From the
+// repository root:
 //
 //	rtpengine --foreground --table=-1 --interface=127.0.0.1 --listen-ng=127.0.0.1:2223 &
 //	go build -o /tmp/kemi ./cmd/kemi
-//	go run ./exports/rtpengine/rtpcmp -proxy kemi -kemi /tmp/kemi -ng 2223 -calls 2000
+//	go run ./exports/rtpengine/rtpcmp -proxy kemi -engine lua -kemi /tmp/kemi -ng 2223 -calls 2000
 //	go run ./exports/rtpengine/rtpcmp -proxy kamailio -ng 2223 -calls 2000
 package main
 
@@ -26,8 +28,6 @@ import (
 	"syscall"
 	"time"
 )
-
-const flags = "replace-origin replace-session-connection ICE=remove RTP/AVP"
 
 func free() int {
 	c, _ := net.ListenPacket("udp", "127.0.0.1:0")
@@ -142,7 +142,9 @@ func loop(proxy *net.UDPAddr, id, calls int, rtt *[]time.Duration, mu *sync.Mute
 
 func main() {
 	which := flag.String("proxy", "kemi", "kemi or kamailio")
+	engine := flag.String("engine", "lua", "kemi's script engine: lua, js or star")
 	kemiBin := flag.String("kemi", "./kemi", "")
+	bench := flag.String("bench", "testdata/bench", "folder of rtpengine-*.cfg and rtpengine.{lua,js,star}")
 	ng := flag.Int("ng", 0, "rtpengine ng port")
 	calls := flag.Int("calls", 500, "")
 	conc := flag.Int("c", 4, "")
@@ -150,53 +152,26 @@ func main() {
 	dir, _ := os.MkdirTemp("", "perf")
 	defer os.RemoveAll(dir)
 	port := free()
+	// fill copies a bench file into dir with its placeholders set.
+	fill := func(name, out string) string {
+		b, err := os.ReadFile(filepath.Join(*bench, name))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err, "(run from the repository root, or give -bench)")
+			os.Exit(2)
+		}
+		s := strings.NewReplacer("PORT", strconv.Itoa(port), "NG", strconv.Itoa(*ng)).Replace(string(b))
+		os.WriteFile(filepath.Join(dir, out), []byte(s), 0o644)
+		return filepath.Join(dir, out)
+	}
 	var cmd *exec.Cmd
 	switch *which {
 	case "kemi":
-		os.WriteFile(filepath.Join(dir, "media.lua"), []byte(`
-local F = "`+flags+`"
-function ksr_request_route()
-	if KSR.is_BYE() then KSR.rtpengine.rtpengine_manage0()
-	elseif KSR.is_INVITE() then KSR.tm.t_on_branch("ksr_b"); KSR.tm.t_on_reply("ksr_r") end
-	KSR.tm.t_relay()
-end
-function ksr_b() KSR.rtpengine.rtpengine_manage(F) end
-function ksr_r() KSR.rtpengine.rtpengine_manage(F) end
-`), 0o644)
-		os.WriteFile(filepath.Join(dir, "kemi.cfg"), []byte(fmt.Sprintf(`#!KAMAILIO
-debug=1
-log_stderror=yes
-children=2
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rtpengine.so"
-loadmodule "app_lua.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:%d")
-modparam("app_lua", "load", "media.lua")
-cfgengine "lua"
-`, *ng)), 0o644)
-		cmd = exec.Command(*kemiBin, "serve", "-f", filepath.Join(dir, "kemi.cfg"), "-l", "udp:127.0.0.1:"+strconv.Itoa(port))
+		fill("rtpengine."+*engine, "rtpengine."+*engine)
+		cfg := fill("rtpengine-"+*engine+".cfg", "kemi.cfg")
+		cmd = exec.Command(*kemiBin, "serve", "-f", cfg, "-l", "udp:127.0.0.1:"+strconv.Itoa(port))
 	default:
-		os.WriteFile(filepath.Join(dir, "k.cfg"), []byte(fmt.Sprintf(`#!KAMAILIO
-debug=1
-log_stderror=yes
-children=2
-listen=udp:127.0.0.1:%d
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "textops.so"
-loadmodule "rtpengine.so"
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:%d")
-request_route {
-	if (is_method("BYE")) { rtpengine_manage(); }
-	else if (is_method("INVITE")) { t_on_branch("MB"); t_on_reply("MR"); }
-	t_relay();
-}
-branch_route[MB] { rtpengine_manage("%s"); }
-onreply_route[MR] { rtpengine_manage("%s"); }
-`, port, *ng, flags, flags)), 0o644)
-		cmd = exec.Command("/usr/sbin/kamailio", "-f", filepath.Join(dir, "k.cfg"), "-DD", "-E", "-m", "64", "-M", "8", "-Y", dir, "-P", filepath.Join(dir, "k.pid"))
+		cfg := fill("rtpengine-kamailio.cfg", "k.cfg")
+		cmd = exec.Command("/usr/sbin/kamailio", "-f", cfg, "-DD", "-E", "-m", "512", "-M", "16", "-Y", dir, "-P", filepath.Join(dir, "k.pid"))
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, _ := cmd.StderrPipe()
@@ -246,6 +221,10 @@ onreply_route[MR] { rtpengine_manage("%s"); }
 		sum += d
 	}
 	tick := 10 * time.Millisecond // USER_HZ 100
+	label := *which
+	if *which == "kemi" {
+		label += "-" + *engine
+	}
 	fmt.Printf("%s: %d calls in %v; proxy CPU %v = %v per call (offer+answer+delete, 8 SIP messages); mean call time %v\n",
-		*which, n, el.Round(time.Millisecond), time.Duration(c1-c0)*tick, time.Duration(c1-c0)*tick/time.Duration(max(n, 1)), (sum / time.Duration(max(n, 1))).Round(time.Microsecond))
+		label, n, el.Round(time.Millisecond), time.Duration(c1-c0)*tick, time.Duration(c1-c0)*tick/time.Duration(max(n, 1)), (sum / time.Duration(max(n, 1))).Round(time.Microsecond))
 }

@@ -1,0 +1,474 @@
+package usrloc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"kemi/core"
+)
+
+// redisBackend keeps the bindings in a Redis server several kemi nodes
+// share (modparam("usrloc", "db_url", "redis://HOST:PORT/DB")).
+//
+// Layout: one hash per AoR, key "kemi:ul:TABLE:AOR", one field per
+// binding (its Contact URI) holding the binding as JSON with its own
+// expiry time; the key expires with its last binding (PEXPIREAT), and
+// readers skip the bindings that ended before it. A batch of the
+// persister is one MULTI/EXEC round trip: per AoR DEL + HSET +
+// PEXPIREAT, and one PUBLISH for the whole batch.
+//
+// With db_mode 1 and 2 every node keeps the bindings in memory and the
+// PUBLISH on channel "kemi:ul" carries the batch, which the other nodes
+// apply to their memory (a kemi extension: Kamailio's usrloc has no such
+// cache sync). A node that lost its subscription reloads every record
+// when it is back; when the server came back empty (another run_id),
+// it writes every binding it holds instead. With db_mode 3 nothing is
+// published: save and lookup read the hash each time.
+type redisBackend struct {
+	u      *Usrloc
+	c      redis.UniversalClient
+	where  string // db_url without its password
+	prefix string // "kemi:ul:"
+	node   string // random id: a node skips its own messages
+
+	br       breaker
+	runID    atomic.Value // string: the server's run_id when last seen
+	fresh    atomic.Bool  // the server lost our data: write everything
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	reloadMu sync.Mutex
+}
+
+const (
+	redisChannel = "kemi:ul"
+	redisTimeout = time.Second
+)
+
+// redisOptions turns a db_url into go-redis options: redis://[:pass@]HOST:PORT/DB,
+// rediss:// for TLS, redis://...?master_name=M&addr=H2:P2 for Sentinel,
+// redis-cluster://HOST:PORT?addr=H2:P2 for a Redis Cluster.
+func redisClient(dbURL string, workers int) (redis.UniversalClient, error) {
+	pool := workers + 4
+	tune := func(proto *int, retries *int, dial, rd, wr *time.Duration, ps *int, ident *bool) {
+		*proto = 2 // RESP2: no push notifications to handle
+		*retries = -1
+		*dial, *rd, *wr = redisTimeout, redisTimeout, redisTimeout
+		*ps = pool
+		*ident = true
+	}
+	scheme, rest, _ := strings.Cut(dbURL, "://")
+	switch strings.ToLower(scheme) {
+	case "redis-cluster":
+		o, err := redis.ParseClusterURL("redis://" + rest)
+		if err != nil {
+			return nil, err
+		}
+		tune(&o.Protocol, &o.MaxRetries, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.DisableIdentity)
+		o.MaxRedirects = 3
+		return redis.NewClusterClient(o), nil
+	case "redis-sentinel":
+		dbURL = "redis://" + rest
+	}
+	if u, err := url.Parse(dbURL); err == nil && u.Query().Get("master_name") != "" {
+		o, err := redis.ParseFailoverURL(dbURL)
+		if err != nil {
+			return nil, err
+		}
+		tune(&o.Protocol, &o.MaxRetries, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.DisableIdentity)
+		return redis.NewFailoverClient(o), nil
+	}
+	o, err := redis.ParseURL(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	tune(&o.Protocol, &o.MaxRetries, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.DisableIdentity)
+	o.PipelinePoolSize = -1
+	return redis.NewClient(o), nil
+}
+
+// redacted drops the password of a URL for logs.
+func redacted(dbURL string) string {
+	if u, err := url.Parse(dbURL); err == nil {
+		return u.Redacted()
+	}
+	return "redis://..."
+}
+
+func openRedis(u *Usrloc, dbURL string, workers int) (*redisBackend, error) {
+	c, err := redisClient(dbURL, workers)
+	if err != nil {
+		return nil, fmt.Errorf(`modparam("usrloc", "db_url", %q): %v`, redacted(dbURL), err)
+	}
+	var id [6]byte
+	rand.Read(id[:])
+	b := &redisBackend{u: u, c: c, where: redacted(dbURL), prefix: "kemi:ul:", node: hex.EncodeToString(id[:]), done: make(chan struct{})}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	// The server must answer at start: bindings are loaded from it (a
+	// node does not start with an empty view of a shared table).
+	if err := b.checkRunID(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("usrloc: %s: %w", b.where, err)
+	}
+	b.fresh.Store(false)
+	ready := make(chan struct{})
+	go b.watch(ready)
+	select {
+	case <-ready:
+	case <-time.After(3 * redisTimeout):
+	}
+	return b, nil
+}
+
+func (b *redisBackend) desc() string { return b.where }
+
+func (b *redisBackend) close() {
+	b.cancel()
+	<-b.done
+	b.c.Close()
+}
+
+func (b *redisBackend) key(table, aor string) string { return b.prefix + table + ":" + aor }
+
+// checkRunID reads the server's run_id; a new one (a restarted server,
+// which may have lost what it held) sets fresh.
+func (b *redisBackend) checkRunID() error {
+	ctx, cancel := context.WithTimeout(b.ctx, redisTimeout)
+	defer cancel()
+	info, err := b.c.Info(ctx, "server").Result()
+	if err != nil {
+		return err
+	}
+	id := ""
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(line, "run_id:"); ok {
+			id = strings.TrimSpace(v)
+		}
+	}
+	if old, _ := b.runID.Load().(string); old != "" && old != id {
+		b.fresh.Store(true)
+	}
+	b.runID.Store(id)
+	return nil
+}
+
+func (b *redisBackend) wantFull(error) bool { return b.fresh.Load() }
+func (b *redisBackend) written()            {}
+
+// wireContact is a binding in Redis and in the messages between nodes.
+type wireItem struct {
+	T string    `json:"t"`
+	A string    `json:"a"`
+	C []Contact `json:"c,omitempty"`
+}
+
+// wireBatch is one PUBLISH: "NODE\n" then this as JSON.
+type wireBatch struct {
+	I []wireItem `json:"i"`
+}
+
+// redisChunk bounds the records of one MULTI/EXEC (a full write of a
+// large table is several).
+const redisChunk = 512
+
+func (b *redisBackend) write(items []item, _ []string, full bool) error {
+	if full {
+		b.fresh.Store(false)
+	}
+	for len(items) > 0 {
+		n := min(len(items), redisChunk)
+		if err := b.writeChunk(items[:n], !full && b.u.mode != 3); err != nil {
+			if full {
+				b.fresh.Store(true)
+			}
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+func (b *redisBackend) writeChunk(items []item, publish bool) error {
+	if err := b.br.check(); err != nil {
+		return err
+	}
+	// The client's read and write timeouts bound the round trip.
+	ctx := b.ctx
+	var msg wireBatch
+	if publish {
+		msg = wireBatch{I: make([]wireItem, 0, len(items))}
+	}
+	_, err := b.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, it := range items {
+			k := b.key(it.table, it.aor)
+			p.Del(ctx, k)
+			if len(it.contacts) > 0 {
+				args := make([]any, 0, 2*len(it.contacts))
+				var last int64
+				for i := range it.contacts {
+					c := &it.contacts[i]
+					v, err := json.Marshal(c)
+					if err != nil {
+						return err
+					}
+					args = append(args, c.URI, v)
+					last = max(last, c.Expires)
+				}
+				p.HSet(ctx, k, args...)
+				p.ExpireAt(ctx, k, time.Unix(last+1, 0))
+			}
+			if publish {
+				msg.I = append(msg.I, wireItem{T: it.table, A: it.aor, C: it.contacts})
+			}
+		}
+		if publish {
+			v, err := json.Marshal(&msg)
+			if err != nil {
+				return err
+			}
+			// "NODE\n" first: a node skips its own batches unread.
+			p.Publish(ctx, redisChannel, append([]byte(b.node+"\n"), v...))
+		}
+		return nil
+	})
+	if err == redis.Nil {
+		err = nil
+	}
+	return b.br.done(err)
+}
+
+// decode turns a hash into a record, skipping the bindings that ended.
+func decodeHash(aor string, h map[string]string, now int64) (*Record, error) {
+	r := &Record{AoR: aor}
+	for f, v := range h {
+		var c Contact
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return nil, fmt.Errorf("record %q, field %q: %v", aor, f, err)
+		}
+		if c.Expires > now {
+			r.Contacts = append(r.Contacts, c)
+		}
+	}
+	if len(r.Contacts) == 0 {
+		return nil, nil
+	}
+	sortContacts(r.Contacts)
+	return r, nil
+}
+
+func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
+	if err := b.br.check(); err != nil {
+		return nil, err
+	}
+	h, err := b.c.HGetAll(b.ctx, b.key(table, aor)).Result()
+	if err != nil {
+		return nil, b.br.done(err)
+	}
+	return decodeHash(aor, h, now)
+}
+
+// load reads every record: SCAN for the keys, HGETALL pipelined by
+// redisChunk.
+func (b *redisBackend) load(now int64, fn func(table string, r *Record)) error {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Minute)
+	defer cancel()
+	var cursor uint64
+	for {
+		keys, next, err := b.c.Scan(ctx, cursor, b.prefix+"*", redisChunk).Result()
+		if err != nil {
+			return fmt.Errorf("usrloc: loading bindings from %s: %w", b.where, err)
+		}
+		if len(keys) > 0 {
+			cmds := make([]*redis.MapStringStringCmd, len(keys))
+			_, err := b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					cmds[i] = p.HGetAll(ctx, k)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("usrloc: loading bindings from %s: %w", b.where, err)
+			}
+			for i, k := range keys {
+				table, aor, ok := strings.Cut(strings.TrimPrefix(k, b.prefix), ":")
+				if !ok {
+					continue
+				}
+				r, err := decodeHash(aor, cmds[i].Val(), now)
+				if err != nil {
+					b.u.logf(core.LErr, "usrloc: %s: key %q: %v; skipped", b.where, k, err)
+					continue
+				}
+				if r != nil {
+					fn(table, r)
+				}
+			}
+		}
+		cursor = next
+		if cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// watch keeps the subscription to the other nodes' batches, and notices
+// when the server was out of reach: after a reconnection it reloads (or
+// rewrites, when the server lost its data). ready closes after the first
+// subscription.
+func (b *redisBackend) watch(ready chan struct{}) {
+	defer close(b.done)
+	first := true
+	lost := false
+	for b.ctx.Err() == nil {
+		ps := b.c.Subscribe(b.ctx, redisChannel)
+		_, err := ps.ReceiveTimeout(b.ctx, 2*redisTimeout)
+		if err == nil {
+			err = b.checkRunID()
+		}
+		if err != nil {
+			ps.Close()
+			if !lost && b.ctx.Err() == nil {
+				b.u.logf(core.LErr, "usrloc: %s: subscription lost: %v; reconnecting", b.where, err)
+			}
+			lost = true
+			select {
+			case <-b.ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		if first {
+			first = false
+			close(ready)
+		} else if lost {
+			b.u.logf(core.LNotice, "usrloc: %s: reconnected", b.where)
+			b.reconnected()
+		}
+		lost = false
+		b.receive(ps)
+		ps.Close()
+		lost = true
+	}
+}
+
+// receive applies the other nodes' batches until the connection fails:
+// a ping that gets no answer within two timeouts ends it.
+func (b *redisBackend) receive(ps *redis.PubSub) {
+	silent := 0
+	for b.ctx.Err() == nil {
+		m, err := ps.ReceiveTimeout(b.ctx, redisTimeout)
+		if err != nil {
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() && silent < 2 {
+				silent++
+				ps.Ping(b.ctx)
+				continue
+			}
+			if b.ctx.Err() == nil {
+				b.u.logf(core.LErr, "usrloc: %s: subscription lost: %v; reconnecting", b.where, err)
+			}
+			return
+		}
+		silent = 0
+		if msg, ok := m.(*redis.Message); ok && b.u.mode != 3 {
+			b.apply(msg.Payload)
+		}
+	}
+}
+
+// apply puts another node's batch into memory.
+func (b *redisBackend) apply(payload string) {
+	node, body, ok := strings.Cut(payload, "\n")
+	if !ok || node == b.node {
+		return
+	}
+	var w wireBatch
+	if err := json.Unmarshal([]byte(body), &w); err != nil {
+		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, redisChannel, err)
+		return
+	}
+	for _, it := range w.I {
+		var r *Record
+		if len(it.C) > 0 {
+			r = &Record{AoR: it.A, Contacts: it.C}
+		}
+		b.u.Table(it.T).replace(it.A, r)
+	}
+}
+
+// reconnected runs after the subscription was lost and is back: a server
+// that lost its data gets every binding of this node; otherwise the
+// records changed meanwhile by other nodes are read again (db_mode 1, 2).
+func (b *redisBackend) reconnected() {
+	p := b.u.p
+	if b.fresh.Load() {
+		b.u.logf(core.LNotice, "usrloc: %s: the server restarted empty; writing every binding again", b.where)
+		if p != nil {
+			p.signal()
+		}
+		return
+	}
+	if b.u.mode == 3 {
+		return
+	}
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	seen := map[*Table]map[string]bool{}
+	now := time.Now().Unix()
+	err := b.load(now, func(table string, r *Record) {
+		t := b.u.Table(table)
+		if seen[t] == nil {
+			seen[t] = map[string]bool{}
+		}
+		seen[t][r.AoR] = true
+		t.replace(r.AoR, r)
+	})
+	if err != nil {
+		b.u.logf(core.LErr, "usrloc: %s: reload after reconnecting: %v", b.where, err)
+		return
+	}
+	// Records gone from the server while this node was away.
+	for _, t := range b.u.Tables() {
+		for _, r := range t.Records() {
+			if !seen[t][r.AoR] && !hasStored(r.Contacts) {
+				continue
+			}
+			if !seen[t][r.AoR] {
+				t.replace(r.AoR, nil)
+			}
+		}
+	}
+	b.u.logf(core.LNotice, "usrloc: %s: reloaded the bindings after reconnecting", b.where)
+}
+
+func hasStored(cs []Contact) bool {
+	for _, c := range cs {
+		if !c.Mem {
+			return true
+		}
+	}
+	return false
+}
+
+// sortContacts orders bindings read from a hash (which has no order) as
+// save made them: oldest change first.
+func sortContacts(cs []Contact) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Modified != cs[j].Modified {
+			return cs[i].Modified < cs[j].Modified
+		}
+		return cs[i].URI < cs[j].URI
+	})
+}

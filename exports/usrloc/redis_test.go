@@ -1,0 +1,170 @@
+package usrloc
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"kemi/core"
+	"kemi/internal/testsvc"
+)
+
+func startRedisNode(t *testing.T, url string, mode int) (*core.Runtime, *lockedWriter) {
+	t.Helper()
+	reg, _ := core.NewRegistry(core.Known("usrloc"))
+	log := &lockedWriter{w: new(bytes.Buffer)}
+	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LDbg, Out: log}, Params: map[string]map[string][]core.Value{
+		"usrloc": {"db_mode": {core.Int(int64(mode))}, "db_url": {core.Str(url)}}}}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Stop)
+	return rt, log
+}
+
+func has(rt *core.Runtime, aor string) bool {
+	found := false
+	Get(rt).Table("location").View([]byte(aor), func(r *Record) { found = r != nil && len(r.Contacts) > 0 })
+	return found
+}
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestScaling_RedisCacheSync: db_mode 1 nodes sharing one Redis see each
+// other's saves and removals in memory within a second (pub/sub), and a
+// node started later loads them.
+func TestScaling_RedisCacheSync(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	for _, mode := range []int{1, 2} {
+		db := mode
+		n1, _ := startRedisNode(t, srv.URL(db), mode)
+		n2, _ := startRedisNode(t, srv.URL(db), mode)
+		if err := add(Get(n1).Table("location"), "alice"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Second, "node 2 sees alice", func() bool { return has(n2, "alice") })
+		n3, _ := startRedisNode(t, srv.URL(db), mode)
+		if !has(n3, "alice") {
+			t.Fatal("node started later did not load alice")
+		}
+		if _, err := Get(n3).Table("location").DeleteErr([]byte("alice")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, time.Second, "node 1 drops alice", func() bool { return !has(n1, "alice") && !has(n2, "alice") })
+	}
+}
+
+// TestScaling_RedisDBOnly: db_mode 3 reads Redis on every lookup, without
+// a cache: a removal through one node is seen by the next lookup on the
+// other.
+func TestScaling_RedisDBOnly(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, _ := startRedisNode(t, srv.URL(0), 3)
+	n2, _ := startRedisNode(t, srv.URL(0), 3)
+	if err := add(Get(n1).Table("location"), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if !has(n2, "bob") {
+		t.Fatal("node 2 lookup did not read bob from Redis")
+	}
+	// A save on node 2 keeps node 1's binding.
+	if err := Get(n2).Table("location").Update([]byte("bob"), func(r *Record) bool {
+		r.Contacts = append(r.Contacts, Contact{URI: "sip:bob2@192.0.2.2", Expires: 1 << 40})
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	Get(n1).Table("location").View([]byte("bob"), func(r *Record) { n = len(r.Contacts) })
+	if n != 2 {
+		t.Fatalf("node 1 sees %d bindings of bob, want 2", n)
+	}
+	Get(n2).Table("location").Delete([]byte("bob"))
+	if has(n1, "bob") {
+		t.Fatal("node 1 still finds bob after node 2 removed him")
+	}
+	if ttl, _ := srv.Do("EXISTS", "kemi:ul:location:bob"); ttl != "0" {
+		t.Fatalf("key left after removal: EXISTS = %s", ttl)
+	}
+}
+
+// TestScaling_RedisOutage: while Redis does not answer, write-through
+// saves fail (the caller answers 500); once it is back the node writes
+// again by itself, and a server that came back empty gets every binding
+// again.
+func TestScaling_RedisOutage(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, log := startRedisNode(t, srv.URL(0), 1)
+	tb := Get(n1).Table("location")
+	if err := add(tb, "before"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	if err := add(tb, "during"); err == nil {
+		t.Fatal("save during the outage returned nil")
+	}
+	srv.Resume()
+	eventually(t, 5*time.Second, "write after resume", func() bool { return add(tb, "after") == nil })
+	srv.Stop()
+	srv.Start()
+	eventually(t, 10*time.Second, "rewrite to the empty server", func() bool {
+		v, _ := srv.Do("EXISTS", "kemi:ul:location:before")
+		return v == "1"
+	})
+	if v, _ := srv.Do("EXISTS", "kemi:ul:location:during"); v != "1" {
+		t.Fatal("the binding kept in memory during the outage was not written after it")
+	}
+	if !strings.Contains(log.String(), "restarted empty") {
+		t.Errorf("no log line about the empty server:\n%s", log)
+	}
+}
+
+// BenchmarkRedisSave: one binding saved through a db_mode 1 and 3 node
+// (write-through on one Redis), per op; sequential, so every save is its
+// own batch (the worst case: no group commit).
+func BenchmarkRedisSave(b *testing.B) {
+	srv := testsvc.StartRedis(b)
+	for _, mode := range []int{1, 3} {
+		b.Run("db_mode="+strconv.Itoa(mode), func(b *testing.B) {
+			reg, _ := core.NewRegistry(core.Known("usrloc"))
+			rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{
+				"usrloc": {"db_mode": {core.Int(int64(mode))}, "db_url": {core.Str(srv.URL(mode))}}}}
+			if err := rt.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Stop()
+			tb := Get(rt).Table("location")
+			aors := make([][]byte, 1000)
+			for i := range aors {
+				aors[i] = []byte("user" + strconv.Itoa(i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				err := tb.Update(aors[i%len(aors)], func(r *Record) bool {
+					c := Contact{URI: "sip:x@192.0.2.1:5060", Expires: time.Now().Unix() + 3600, CallID: "abcdef0123456789@192.0.2.1", CSeq: uint32(i), UserAgent: "sipp", Q: -1, Modified: time.Now().Unix()}
+					if len(r.Contacts) == 0 {
+						r.Contacts = append(r.Contacts, c)
+					} else {
+						r.Contacts[0] = c
+					}
+					return true
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
