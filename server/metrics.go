@@ -51,7 +51,7 @@ var (
 	descBudget = prometheus.NewDesc("kemi_script_budget_stops_total",
 		"Script callback runs stopped by the step, time or memory budget, by kind.", []string{"engine", "callback"}, nil)
 	descConns = prometheus.NewDesc("kemi_connections",
-		"Connections open now by transport (TCP and TLS; UDP has none).", []string{"transport"}, nil)
+		"Connections open now by transport: tcp, tls, and ws, wss once upgraded to WebSocket (UDP has none).", []string{"transport"}, nil)
 	descListens = prometheus.NewDesc("kemi_listen_sockets",
 		"Sockets kemi listens on by transport.", []string{"transport"}, nil)
 	descUDPRecv = prometheus.NewDesc("kemi_udp_received_total",
@@ -118,13 +118,26 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(len(c.s.conns)), "udp")
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(nTCP), "tcp")
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(nTLS), "tls")
-	var openTCP, openTLS int64
+	// Connections by what they carry now: a WebSocket upgrade moves one
+	// from tcp to ws (tls to wss). Counted over the table at scrape time.
+	var open [4]int64 // tcp, tls, ws, wss
 	var streamRecv uint64
 	if st := c.s.streams; st != nil {
-		openTCP, openTLS, streamRecv = st.Stats.OpenTCP.Load(), st.Stats.OpenTLS.Load(), st.Stats.Received.Load()
+		streamRecv = st.Stats.Received.Load()
+		st.Each(func(cn *transport.Conn) {
+			i := 0
+			if cn.Proto() == transport.TLS {
+				i = 1
+			}
+			if cn.IsWS() {
+				i += 2
+			}
+			open[i]++
+		})
 	}
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openTCP), "tcp")
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openTLS), "tls")
+	for i, name := range [...]string{"tcp", "tls", "ws", "wss"} {
+		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(open[i]), name)
+	}
 	ch <- prometheus.MustNewConstMetric(descStreamRecv, prometheus.CounterValue, float64(streamRecv))
 }
 

@@ -704,6 +704,18 @@ class _jsonrpcs:
         ...
 
 
+class _kex:
+    """Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded."""
+
+    def resetdebug(self) -> int:
+        """Go back to the global log level in this worker."""
+        ...
+
+    def setdebug(self, level: int) -> int:
+        """Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -1481,7 +1493,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1492,7 +1504,7 @@ class _rtpengine:
         ...
 
     def block_dtmf2(self, flags: str, viabranch: str) -> int:
-        """block_dtmf with a via-branch value."""
+        """block_dtmf with the via-branch it selects."""
         ...
 
     def block_media(self, flags: str) -> int:
@@ -1504,7 +1516,7 @@ class _rtpengine:
         ...
 
     def block_media2(self, flags: str, viabranch: str) -> int:
-        """block_media with a via-branch value."""
+        """block_media with the via-branch it selects."""
         ...
 
     def play_dtmf(self, flags: str) -> int:
@@ -1516,7 +1528,7 @@ class _rtpengine:
         ...
 
     def play_media2(self, flags: str, viabranch: str) -> int:
-        """play_media with a via-branch value."""
+        """play_media with the via-branch it selects."""
         ...
 
     def rtpengine_answer(self, flags: str) -> int:
@@ -1528,7 +1540,7 @@ class _rtpengine:
         ...
 
     def rtpengine_answer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_answer with a via-branch value."""
+        """rtpengine_answer with the via-branch it selects."""
         ...
 
     def rtpengine_connect(self, flags: str) -> int:
@@ -1540,7 +1552,7 @@ class _rtpengine:
         ...
 
     def rtpengine_connect2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_connect with a via-branch value."""
+        """rtpengine_connect with the via-branch it selects."""
         ...
 
     def rtpengine_delete(self, flags: str) -> int:
@@ -1552,7 +1564,7 @@ class _rtpengine:
         ...
 
     def rtpengine_delete2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_delete with a via-branch value."""
+        """rtpengine_delete with the via-branch it selects."""
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
@@ -1564,7 +1576,7 @@ class _rtpengine:
         ...
 
     def rtpengine_manage2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_manage with a via-branch value."""
+        """rtpengine_manage with the via-branch it selects."""
         ...
 
     def rtpengine_offer(self, flags: str) -> int:
@@ -1576,7 +1588,7 @@ class _rtpengine:
         ...
 
     def rtpengine_offer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_offer with a via-branch value."""
+        """rtpengine_offer with the via-branch it selects."""
         ...
 
     def rtpengine_query(self, flags: str) -> int:
@@ -1588,11 +1600,23 @@ class _rtpengine:
         ...
 
     def rtpengine_query2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_query with a via-branch value."""
+        """rtpengine_query with the via-branch it selects."""
         ...
 
     def rtpengine_query_v(self, format: str, dst: str) -> int:
         """Query the call and write rtpengine's whole reply as JSON into dst."""
+        ...
+
+    def rtpengine_subscribe_answer(self, flags: str) -> int:
+        """Give rtpengine the subscriber's SDP answer (the message body), so the copy flows."""
+        ...
+
+    def rtpengine_subscribe_request(self, flags: str, sdp_pv: str, to_tag_pv: str, stream_xavp: str) -> int:
+        """Ask rtpengine for a copy of the call's media (ng "subscribe request")."""
+        ...
+
+    def rtpengine_unsubscribe(self, flags: str) -> int:
+        """End a subscription (ng "unsubscribe")."""
         ...
 
     def set_rtpengine_set(self, setid: int) -> int:
@@ -1612,7 +1636,7 @@ class _rtpengine:
         ...
 
     def silence_media2(self, flags: str, viabranch: str) -> int:
-        """silence_media with a via-branch value."""
+        """silence_media with the via-branch it selects."""
         ...
 
     def start_forwarding(self, flags: str) -> int:
@@ -1624,7 +1648,7 @@ class _rtpengine:
         ...
 
     def start_forwarding2(self, flags: str, viabranch: str) -> int:
-        """start_forwarding with a via-branch value."""
+        """start_forwarding with the via-branch it selects."""
         ...
 
     def start_recording(self) -> int:
@@ -1640,7 +1664,7 @@ class _rtpengine:
         ...
 
     def stop_forwarding2(self, flags: str, viabranch: str) -> int:
-        """stop_forwarding with a via-branch value."""
+        """stop_forwarding with the via-branch it selects."""
         ...
 
     def stop_media(self, flags: str) -> int:
@@ -1652,7 +1676,7 @@ class _rtpengine:
         ...
 
     def stop_media2(self, flags: str, viabranch: str) -> int:
-        """stop_media with a via-branch value."""
+        """stop_media with the via-branch it selects."""
         ...
 
     def stop_recording(self) -> int:
@@ -1668,7 +1692,7 @@ class _rtpengine:
         ...
 
     def unblock_dtmf2(self, flags: str, viabranch: str) -> int:
-        """unblock_dtmf with a via-branch value."""
+        """unblock_dtmf with the via-branch it selects."""
         ...
 
     def unblock_media(self, flags: str) -> int:
@@ -1680,7 +1704,7 @@ class _rtpengine:
         ...
 
     def unblock_media2(self, flags: str, viabranch: str) -> int:
-        """unblock_media with a via-branch value."""
+        """unblock_media with the via-branch it selects."""
         ...
 
     def unsilence_media(self, flags: str) -> int:
@@ -1692,7 +1716,7 @@ class _rtpengine:
         ...
 
     def unsilence_media2(self, flags: str, viabranch: str) -> int:
-        """unsilence_media with a via-branch value."""
+        """unsilence_media with the via-branch it selects."""
         ...
 
 
@@ -2661,7 +2685,7 @@ class _xhttp_prom:
 
 
 class _xlog:
-    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
+    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored."""
 
     def xalert(self, format: str) -> int:
         """Log a format at alert level."""
@@ -2688,7 +2712,7 @@ class _xlog:
         ...
 
     def xlog_facility(self, facility: str, level: str, format: str) -> int:
-        """xlog with a syslog facility; kemi logs to stderr, so the facility is only checked."""
+        """xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked."""
         ...
 
     def xnotice(self, format: str) -> int:
@@ -2720,6 +2744,7 @@ class _KSR:
     http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
+    kex: _kex
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue
