@@ -207,7 +207,13 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 						"\nmodparam(\"sqlops\", \"connect_mode\", 1)"
 				}
 				// {http} and {httpdown}: the scenario runner's HTTP server.
-				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9").Replace(p) + "\n")
+				// {redis_port}, {redis_db}: the runner's redis-server; a
+				// closed port here, and ndb_redis starts without it.
+				if strings.Contains(p, "{redis_port}") && strings.Contains(p, `"ndb_redis"`) {
+					p += "\nmodparam(\"ndb_redis\", \"init_without_redis\", 1)"
+				}
+				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9",
+					"{redis_port}", "1", "{redis_db}", "1").Replace(p) + "\n")
 			}
 			cfg.WriteString("cfgengine \"" + e.eng + "\"\n")
 			path := filepath.Join(t.TempDir(), "kamailio.cfg")

@@ -51,6 +51,9 @@ func loadDB(rt *core.Runtime, ts *Tables) error {
 			}
 			defer db.Close()
 		}
+		if w := db.CheckVersion(t.DBTable, "htable"); w != "" && rt.Log != nil {
+			rt.Log.Log(core.LWarn, nil, "htable "+t.Name+": "+w)
+		}
 		if err := loadTable(db, t); err != nil {
 			return err
 		}

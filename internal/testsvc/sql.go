@@ -33,6 +33,7 @@ type SQL struct {
 	cred *syscall.Credential
 
 	mu       sync.Mutex
+	started  bool // the first start worked: the port is the tests'
 	cmd      *exec.Cmd
 	log      *bytes.Buffer
 	waitDone chan struct{}
@@ -195,6 +196,11 @@ func StartMariaDB(t testing.TB) *SQL {
 }
 
 // Start starts a stopped server again on the same port and data.
+//
+// A port FreePort found free may be taken before the server binds it
+// (by the source port of some client's connection): the first start
+// then tries another port; a restart, whose port the tests' URLs hold,
+// tries the same one again a few times.
 func (s *SQL) Start() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -202,7 +208,28 @@ func (s *SQL) Start() {
 	if s.cmd != nil {
 		return
 	}
+	for attempt := 0; ; attempt++ {
+		out, inUse := s.startOnce()
+		if out == "" {
+			s.started = true
+			return
+		}
+		if !inUse || attempt == 5 {
+			s.t.Fatalf("testsvc: %s", out)
+		}
+		if s.started {
+			time.Sleep(300 * time.Millisecond)
+		} else {
+			s.Port = FreePort(s.t)
+		}
+	}
+}
+
+// startOnce starts the server and waits until it answers; it returns
+// "" or why not, and whether the port was in use.
+func (s *SQL) startOnce() (string, bool) {
 	s.log = new(bytes.Buffer)
+	os.Remove(filepath.Join(s.Dir, "error.log"))
 	port := strconv.Itoa(s.Port)
 	switch s.Engine {
 	case "postgres":
@@ -224,23 +251,26 @@ func (s *SQL) Start() {
 	}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("testsvc: start %s: %v", s.cmd.Path, err)
+		path := s.cmd.Path
+		s.cmd = nil
+		return fmt.Sprintf("start %s: %v", path, err), false
 	}
 	s.waitDone = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.waitDone)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if s.ping() == nil {
-			return
+			return "", false
 		}
 		select {
 		case <-s.waitDone:
 			s.cmd = nil
-			s.t.Fatalf("testsvc: %s exited at start:\n%s%s", s.Engine, s.log, s.errorLog())
+			text := s.log.String() + s.errorLog()
+			return fmt.Sprintf("%s exited at start (port %d):\n%s", s.Engine, s.Port, text), strings.Contains(text, "already in use")
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	s.t.Fatalf("testsvc: %s did not answer on %d:\n%s%s", s.Engine, s.Port, s.log, s.errorLog())
+	return fmt.Sprintf("%s did not answer on %d:\n%s%s", s.Engine, s.Port, s.log, s.errorLog()), false
 }
 
 func (s *SQL) errorLog() string {
