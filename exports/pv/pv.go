@@ -105,9 +105,15 @@ func (s *spec) eval(ctx *core.Ctx) (core.Value, bool) {
 	v, ok := s.value(ctx)
 	for _, t := range s.trans {
 		if !ok {
-			break
+			// sql.val* turn null into NULL, 0 or '' as Kamailio's
+			// sqlops does; the others leave it null.
+			if t.class != "sql" {
+				break
+			}
+			v, ok = sqlNull(t.key), true
+			continue
 		}
-		v, ok = t.apply(v)
+		v, ok = t.apply(ctx, v)
 	}
 	return v, ok
 }
