@@ -42,7 +42,9 @@ func splitTrans(full string) (base string, ts []trans, ok bool, err string) {
 		if !found {
 			return "", nil, true, "expected {class.name}, got {" + body + "}"
 		}
-		t := trans{key: strings.ToLower(parts[0]), class: cls, name: name, args: parts[1:]}
+		// Kamailio matches the names case-insensitively.
+		cls, name = strings.ToLower(cls), strings.ToLower(name)
+		t := trans{key: cls + "." + name, class: cls, name: name, args: parts[1:]}
 		if e := t.check(); e != "" {
 			return "", nil, true, e
 		}

@@ -212,6 +212,12 @@ func Open(dbURL string, o Options) (*DB, error) {
 		cfg.Fallbacks = nil
 		cfg.TLSConfig = nil
 		cfg.RuntimeParams["application_name"] = "kemi"
+		// Scripts build SQL text with $(var(x){sql.val}), which escapes
+		// a backslash with a backslash, as MySQL reads it (issue 18);
+		// PostgreSQL reads it so with standard_conforming_strings off.
+		// kemi's own statements use parameters, which neither affects.
+		cfg.RuntimeParams["standard_conforming_strings"] = "off"
+		cfg.RuntimeParams["escape_string_warning"] = "off"
 		db = stdlib.OpenDB(*cfg)
 	case MySQL:
 		cfg := mysql.NewConfig()
