@@ -62,7 +62,7 @@ var transArgs = map[string]transArity{
 	"s.ltrim": {}, "s.substr": {2, 2}, "s.select": {2, 2},
 	// issue 18: Kamailio's other commonly used transformations.
 	"sql.val": {}, "sql.val.int": {}, "sql.val.str": {},
-	"s.md5": {}, "s.sha1": {}, "s.sha256": {}, "s.sha384": {}, "s.sha512": {}, "s.crc32": {},
+	"s.corehash": {0, 1}, "s.md5": {}, "s.sha1": {}, "s.sha256": {}, "s.sha384": {}, "s.sha512": {}, "s.crc32": {},
 	"s.encode.base64": {}, "s.decode.base64": {}, "s.encode.base64t": {}, "s.decode.base64t": {},
 	"s.encode.hexa": {}, "s.decode.hexa": {},
 	"s.escape.common": {}, "s.unescape.common": {}, "s.escape.crlf": {}, "s.unescape.crlf": {},

@@ -23,6 +23,7 @@ func TestTransformations_Issue18(t *testing.T) {
 	sets(ctx, "$var(br)", "<sip:a@b>")
 	sets(ctx, "$var(path)", "a/b/c")
 	sets(ctx, "$var(n2)", "2")
+	sets(ctx, "$var(em)", "alice@example.com")
 	Seti(ctx, "$var(i)", 42)
 	Seti(ctx, "$var(ts)", 0)
 	for name, want := range map[string]any{
@@ -43,6 +44,10 @@ func TestTransformations_Issue18(t *testing.T) {
 		"$(var(abc){s.sha256})":                                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 		"$(var(abc){s.sha384}{s.len})":                         int64(96),
 		"$(var(abc){s.sha512}{s.len})":                         int64(128),
+		"$(var(abc){s.corehash})":                              "7167810",
+		"$(var(em){s.corehash})":                               "2920418261",
+		"$(var(em){s.corehash,16})":                            "5",
+		"$(var(lines){s.rm,\\r\\n})":                           "first lineVia: xthird",
 		"$(var(abc){s.crc32})":                                 int64(0x352441c2),
 		"$(var(abc){s.encode.base64})":                         "YWJj",
 		"$(var(path){s.encode.base64})":                        "YS9iL2M=",

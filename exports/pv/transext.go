@@ -118,6 +118,16 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 	case "s.sha512":
 		h := sha512.Sum512([]byte(s))
 		return str(hex.EncodeToString(h[:]))
+	case "s.corehash":
+		size := 0
+		if len(t.args) == 1 {
+			n, ok1 := t.intArg(ctx, 0)
+			if !ok1 {
+				return fail()
+			}
+			size = n
+		}
+		return str(strconv.FormatUint(uint64(coreHash(s, uint32(size))), 10))
 	case "s.crc32":
 		return core.Int(int64(crc32.ChecksumIEEE([]byte(s)))), true, true
 	case "s.encode.base64", "s.encode.base64t":
@@ -239,7 +249,7 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 		if !ok1 {
 			return fail()
 		}
-		if t.args[0] == old { // a literal knows \n, \r, \t and \\
+		if !strings.HasPrefix(t.args[0], "$") { // a literal knows \n, \r, \t and \\
 			old = unescapeRm(old)
 		}
 		if old == "" {
@@ -340,6 +350,28 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 		return str(strftime(f, time.Unix(sec, 0)))
 	}
 	return null, false, false
+}
+
+// coreHash is Kamailio's core_hash (core/hashes.h) of one string, the
+// hash s.corehash gives (and tm and htable use for their slots); a size
+// other than 0 masks it with size-1, so it should be a power of two.
+func coreHash(s string, size uint32) uint32 {
+	var h, v uint32
+	p := 0
+	for ; p+4 <= len(s); p += 4 {
+		v = uint32(s[p])<<24 + uint32(s[p+1])<<16 + uint32(s[p+2])<<8 + uint32(s[p+3])
+		h += v ^ (v >> 3)
+	}
+	v = 0
+	for ; p < len(s); p++ {
+		v = v<<8 + uint32(s[p])
+	}
+	h += v ^ (v >> 3)
+	h = (h + (h >> 11)) + ((h >> 13) + (h >> 23))
+	if size != 0 {
+		return h & (size - 1)
+	}
+	return h
 }
 
 // prefixes gives "1,12,123" (s.prefixes) or "'1','12','123'"
