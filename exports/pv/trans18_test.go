@@ -275,3 +275,45 @@ func TestTransformations_NoAllocRegression(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformations_HostileInputNoPanic: every transformation, with
+// odd arguments, on values a message could carry (empty, binary, cut
+// escapes, lone separators, long), gives a value or null and never
+// panics (issue 18 item 3).
+func TestTransformations_HostileInputNoPanic(t *testing.T) {
+	ctx := ctxFor(t, ksrtest.Invite())
+	vals := []string{"", "%", "%4", "%zz", "\\", "'", "\n", "\r\n", "\n\n", "a\x00\xff", "====", "=", "abc\n", strings.Repeat("\xff%\\'\n", 3000)}
+	argSets := [][]string{nil, {"0"}, {"-1"}, {"99999999"}, {""}, {"\\"}, {"x", ""}, {"-5", "-5"}, {"", ""}, {"%"}}
+	Seti(ctx, "$var(int)", -7)
+	nonNull := 0
+	for key, ar := range transArgs {
+		for _, args := range argSets {
+			if len(args) < ar.min || len(args) > ar.max {
+				continue
+			}
+			tr := "{" + key
+			for _, a := range args {
+				tr += "," + a
+			}
+			tr += "}"
+			for i, v := range vals {
+				sets(ctx, "$var(v)", v)
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Errorf("%s on value %d panics: %v", tr, i, r)
+						}
+					}()
+					if !IsNull(ctx, "$(var(v)"+tr+")") {
+						nonNull++
+					}
+					Get(ctx, "$(var(int)"+tr+")")
+				}()
+			}
+		}
+	}
+	if nonNull < 500 {
+		t.Errorf("only %d results were not null: the transformations did not run", nonNull)
+	}
+	t.Logf("%d results not null", nonNull)
+}
