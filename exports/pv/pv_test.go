@@ -382,7 +382,7 @@ func TestHardening_PVInjection(t *testing.T) {
 func BenchmarkTransform(b *testing.B) {
 	ctx := ctxFor(b, ksrtest.Invite())
 	Sets(ctx, "$var(x)", "O'Brien \\ x")
-	for _, name := range []string{"$(fu{uri.user})", "$(fu{uri.user}{s.toupper})", "$(var(x){s.len})"} {
+	for _, name := range []string{"$(fu{uri.user})", "$(fu{uri.user}{s.toupper})", "$(var(x){s.len})", "$(var(x){sql.val})", "$(var(x){s.md5})"} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
