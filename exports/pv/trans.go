@@ -79,6 +79,11 @@ var transArgs = map[string]transArity{
 	"nameaddr.uri": {}, "nameaddr.name": {}, "nameaddr.len": {},
 	"tobody.uri": {}, "tobody.display": {}, "tobody.tag": {}, "tobody.user": {}, "tobody.host": {},
 	"param.value": {1, 2}, "param.count": {},
+	"param.in": {1, 2}, "param.valueat": {1, 2}, "param.name": {1, 2},
+	"uri.duri": {}, "uri.saor": {}, "uri.suri": {}, "uri.rmparam": {1, 1}, "uri.ttl": {},
+	"uri.uparam": {}, "uri.maddr": {}, "uri.method": {}, "uri.lr": {}, "uri.r2": {},
+	"s.sha3": {0, 1}, "s.rmhdws": {}, "s.rmhlws": {},
+	"s.encode.base64url": {}, "s.decode.base64url": {}, "s.encode.base64urlt": {}, "s.decode.base64urlt": {},
 }
 
 func (t trans) check() string {
@@ -232,11 +237,16 @@ func (t trans) apply(ctx *core.Ctx, v core.Value) (core.Value, bool) {
 			}
 		}
 		return core.Int(int64(n)), true
+	case "param.in", "param.valueat", "param.name":
+		return t.paramList(ctx, s)
 	}
 	// uri.*
 	u, err := sip.ParseURI([]byte(s))
 	if err != nil {
 		return core.Value{}, false
+	}
+	if r, ok, done := t.uri2(ctx, s, u); done {
+		return r, ok
 	}
 	switch t.name {
 	case "user":

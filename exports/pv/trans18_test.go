@@ -24,6 +24,10 @@ func TestTransformations_Issue18(t *testing.T) {
 	sets(ctx, "$var(path)", "a/b/c")
 	sets(ctx, "$var(n2)", "2")
 	sets(ctx, "$var(em)", "alice@example.com")
+	sets(ctx, "$var(b)", "\xfb\xff")
+	sets(ctx, "$var(fold)", "To: a,\r\n  b")
+	sets(ctx, "$var(ru)", "sip:bob@example.com:5070;transport=tcp;lr;maddr=10.0.0.1?subject=x")
+	sets(ctx, "$var(pl)", "a=1;b=2;c;")
 	Seti(ctx, "$var(i)", 42)
 	Seti(ctx, "$var(ts)", 0)
 	for name, want := range map[string]any{
@@ -39,15 +43,35 @@ func TestTransformations_Issue18(t *testing.T) {
 		"$(var(abc){sql.val.int})":  "'abc'",
 		"$(var(abc){SQL.VAL})":      "'abc'",
 		// hashes, base64, hexa
-		"$(var(abc){s.md5})":                                   "900150983cd24fb0d6963f7d28e17f72",
-		"$(var(abc){s.sha1})":                                  "a9993e364706816aba3e25717850c26c9cd0d89d",
-		"$(var(abc){s.sha256})":                                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-		"$(var(abc){s.sha384}{s.len})":                         int64(96),
-		"$(var(abc){s.sha512}{s.len})":                         int64(128),
-		"$(var(abc){s.corehash})":                              "7167810",
-		"$(var(em){s.corehash})":                               "2920418261",
-		"$(var(em){s.corehash,16})":                            "5",
-		"$(var(lines){s.rm,\\r\\n})":                           "first lineVia: xthird",
+		"$(var(abc){s.md5})":             "900150983cd24fb0d6963f7d28e17f72",
+		"$(var(abc){s.sha1})":            "a9993e364706816aba3e25717850c26c9cd0d89d",
+		"$(var(abc){s.sha256})":          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		"$(var(abc){s.sha384}{s.len})":   int64(96),
+		"$(var(abc){s.sha512}{s.len})":   int64(128),
+		"$(var(abc){s.corehash})":        "7167810",
+		"$(var(em){s.corehash})":         "2920418261",
+		"$(var(em){s.corehash,16})":      "5",
+		"$(var(lines){s.rm,\\r\\n})":     "first lineVia: xthird",
+		"$(var(abc){s.sha3})":            "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+		"$(var(abc){s.sha3,512}{s.len})": int64(128),
+		"$(var(b){s.encode.base64url})":  "-_8=",
+		"$(var(b){s.encode.base64urlt})": "-_8",
+		"$(var(b){s.encode.base64urlt}{s.decode.base64urlt}{s.encode.hexa})": "fbff",
+		"$(var(fold){s.rmhdws})":                               "To: a, b",
+		"$(var(fold){s.rmhlws})":                               "To: a,b",
+		"$(var(ru){uri.suri})":                                 "sip:bob@example.com:5070;transport=tcp",
+		"$(var(ru){uri.saor})":                                 "sip:bob@example.com",
+		"$(var(ru){uri.duri})":                                 "sip:example.com:5070;transport=tcp",
+		"$(var(ru){uri.rmparam,LR})":                           "sip:bob@example.com:5070;transport=tcp;maddr=10.0.0.1?subject=x",
+		"$(var(ru){uri.maddr})":                                "10.0.0.1",
+		"$(var(ru){uri.lr})":                                   "",
+		"$(var(ru){uri.ttl})":                                  "",
+		"$(var(pl){param.in,b})":                               int64(1),
+		"$(var(pl){param.in,z})":                               int64(0),
+		"$(var(pl){param.valueat,1})":                          "2",
+		"$(var(pl){param.valueat,-1})":                         "",
+		"$(var(pl){param.name,-1})":                            "c",
+		"$(var(pl){param.name,7})":                             "",
 		"$(var(abc){s.crc32})":                                 int64(0x352441c2),
 		"$(var(abc){s.encode.base64})":                         "YWJj",
 		"$(var(path){s.encode.base64})":                        "YS9iL2M=",

@@ -16,6 +16,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha3"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
@@ -130,23 +131,52 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 		return str(strconv.FormatUint(uint64(coreHash(s, uint32(size))), 10))
 	case "s.crc32":
 		return core.Int(int64(crc32.ChecksumIEEE([]byte(s)))), true, true
-	case "s.encode.base64", "s.encode.base64t":
-		if base64.StdEncoding.EncodedLen(len(s)) > maxTransOut {
+	case "s.sha3":
+		bits := 256
+		if len(t.args) == 1 {
+			n, ok1 := t.intArg(ctx, 0)
+			if !ok1 {
+				return fail()
+			}
+			bits = n
+		}
+		switch bits {
+		case 256:
+			h := sha3.Sum256([]byte(s))
+			return str(hex.EncodeToString(h[:]))
+		case 384:
+			h := sha3.Sum384([]byte(s))
+			return str(hex.EncodeToString(h[:]))
+		case 512:
+			h := sha3.Sum512([]byte(s))
+			return str(hex.EncodeToString(h[:]))
+		}
+		return fail()
+	case "s.encode.base64", "s.encode.base64t", "s.encode.base64url", "s.encode.base64urlt":
+		enc := base64.StdEncoding
+		if strings.HasPrefix(t.name, "encode.base64url") {
+			enc = base64.URLEncoding
+		}
+		if enc.EncodedLen(len(s)) > maxTransOut {
 			return fail()
 		}
-		e := base64.StdEncoding.EncodeToString([]byte(s))
-		if t.key == "s.encode.base64t" {
+		e := enc.EncodeToString([]byte(s))
+		if strings.HasSuffix(t.key, "t") {
 			e = strings.TrimRight(e, "=")
 		}
 		return str(e)
-	case "s.decode.base64", "s.decode.base64t":
+	case "s.decode.base64", "s.decode.base64t", "s.decode.base64url", "s.decode.base64urlt":
 		if len(s) > maxTransOut {
 			return fail()
 		}
-		if t.key == "s.decode.base64t" && len(s)%4 != 0 {
+		enc := base64.StdEncoding
+		if strings.HasPrefix(t.name, "decode.base64url") {
+			enc = base64.URLEncoding
+		}
+		if strings.HasSuffix(t.key, "t") && len(s)%4 != 0 {
 			s += "===="[:4-len(s)%4]
 		}
-		d, err := base64.StdEncoding.DecodeString(s)
+		d, err := enc.DecodeString(s)
 		if err != nil {
 			return fail()
 		}
@@ -229,6 +259,27 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 			}
 			return r
 		}, s))
+	case "s.rmhdws", "s.rmhlws":
+		// Line breaks go; the blanks that follow one become one space
+		// (rmhdws) or nothing (rmhlws), as header folding is undone.
+		var b strings.Builder
+		b.Grow(len(s))
+		state := 0 // 1 after a line break, 2 after its space
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '\r' || c == '\n':
+				state = 1
+			case state != 0 && (c == ' ' || c == '\t'):
+				if state == 1 && t.key == "s.rmhdws" {
+					b.WriteByte(' ')
+				}
+				state = 2
+			default:
+				b.WriteByte(c)
+				state = 0
+			}
+		}
+		return str(b.String())
 	case "s.prefixes", "s.prefixes.quoted":
 		return t.prefixes(ctx, s)
 	case "s.replace":
