@@ -15,5 +15,5 @@ function ksr_request_route()
 		" rep=" .. g("$(rU{s.replace,49,0})") .. " strip=" .. g("$(rU{s.strip,2})") ..
 		" ct=" .. g("$(hdr(Contact){s.unbracket})") .. " lines=" .. g("$(rb{line.count})") ..
 		" m=" .. g("$(rb{line.sw,m=}{s.select,1, })") .. " last=" .. g("$(rb{line.at,-1}{s.len})") ..
-		" big=" .. KSR.pv.getw("$(hdr(X-Long){s.prefixes})"))
+		" saor=" .. g("$(fu{uri.saor})") .. " in=" .. g("$(hdr(From){s.after,>}{param.in,tag})") .. " big=" .. KSR.pv.getw("$(hdr(X-Long){s.prefixes})"))
 end
