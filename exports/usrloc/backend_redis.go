@@ -249,24 +249,34 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	return b.br.done(err)
 }
 
-// decode turns a hash into a record, skipping the bindings that ended.
-func decodeHash(aor string, h map[string]string, now int64) (*Record, error) {
+// decodeHash turns a hash into a record, skipping the bindings that
+// ended. A field that is not a binding (written by something else, cut
+// short) is skipped and logged: one bad field must not make the AoR
+// unusable (every save of it would fail).
+func (b *redisBackend) decodeHash(aor string, h map[string]string, now int64) *Record {
 	r := &Record{AoR: aor}
 	for f, v := range h {
 		var c Contact
-		if err := json.Unmarshal([]byte(v), &c); err != nil {
-			return nil, fmt.Errorf("record %q, field %q: %v", aor, f, err)
+		if err := json.Unmarshal([]byte(v), &c); err != nil || c.URI == "" {
+			if err == nil {
+				err = errors.New("no uri")
+			}
+			b.u.logLimited(&badFieldLog, "usrloc: %s: key %q, field %q is not a binding (%v); skipped", b.where, b.prefix+aor, f, err)
+			continue
 		}
 		if c.Expires > now {
 			r.Contacts = append(r.Contacts, c)
 		}
 	}
 	if len(r.Contacts) == 0 {
-		return nil, nil
+		return nil
 	}
 	sortContacts(r.Contacts)
-	return r, nil
+	return r
 }
+
+// badFieldLog limits the lines about fields that are not bindings.
+var badFieldLog = core.LogLimit{What: "usrloc Redis fields that are not bindings"}
 
 func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
 	if err := b.br.check(); err != nil {
@@ -276,7 +286,7 @@ func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
 	if err != nil {
 		return nil, b.br.done(err)
 	}
-	return decodeHash(aor, h, now)
+	return b.decodeHash(aor, h, now), nil
 }
 
 // load reads every record: SCAN for the keys, HGETALL pipelined by
@@ -306,12 +316,7 @@ func (b *redisBackend) load(now int64, fn func(table string, r *Record)) error {
 				if !ok {
 					continue
 				}
-				r, err := decodeHash(aor, cmds[i].Val(), now)
-				if err != nil {
-					b.u.logf(core.LErr, "usrloc: %s: key %q: %v; skipped", b.where, k, err)
-					continue
-				}
-				if r != nil {
+				if r := b.decodeHash(aor, cmds[i].Val(), now); r != nil {
 					fn(table, r)
 				}
 			}

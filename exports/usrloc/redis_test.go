@@ -2,6 +2,7 @@ package usrloc
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,5 +167,60 @@ func BenchmarkRedisSave(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestHardening_RedisBadField: a field of an AoR's hash that is not a
+// binding (garbage written by another client) is skipped and logged; the
+// AoR's other bindings are found and it can still be saved.
+func TestHardening_RedisBadField(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, log := startRedisNode(t, srv.URL(0), 3)
+	tb := Get(n1).Table("location")
+	if err := add(tb, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"{not json", `{"expires": 99999999999}`, strings.Repeat("[", 10000)} {
+		if _, err := srv.Do("HSET", "kemi:ul:location:carol", "junk"+strconv.Itoa(len(v)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !has(n1, "carol") {
+		t.Fatal("carol's binding not found next to garbage fields")
+	}
+	if err := add(tb, "carol"); err != nil {
+		t.Fatalf("save of an AoR with garbage fields: %v", err)
+	}
+	if !strings.Contains(log.String(), "is not a binding") {
+		t.Errorf("no log line about the garbage field:\n%s", log)
+	}
+}
+
+// TestScaling_RedisURLs: db_url forms for a single server, Sentinel and
+// Cluster give the matching go-redis client (no server needed to build
+// one); a bad URL is an error naming the parameter.
+func TestScaling_RedisURLs(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"redis://127.0.0.1:6379/2", "*redis.Client"},
+		{"redis://:secret@127.0.0.1:6379/0", "*redis.Client"},
+		{"redis://127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.1:26380", "*redis.Client"},
+		{"redis-sentinel://127.0.0.1:26379/0?master_name=mymaster", "*redis.Client"},
+		{"redis-cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "*redis.ClusterClient"},
+	} {
+		cl, err := redisClient(c.url, 4)
+		if err != nil {
+			t.Errorf("%s: %v", c.url, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", cl); got != c.want {
+			t.Errorf("%s: client %s, want %s", c.url, got, c.want)
+		}
+		cl.Close()
+	}
+	if _, err := openRedis(&Usrloc{}, "redis://127.0.0.1:notaport/0", 4); err == nil || !strings.Contains(err.Error(), `modparam("usrloc", "db_url"`) {
+		t.Errorf("bad URL: %v", err)
+	}
+	if got := redacted("redis://:secret@127.0.0.1:6379/0"); strings.Contains(got, "secret") {
+		t.Errorf("redacted URL keeps the password: %s", got)
 	}
 }
