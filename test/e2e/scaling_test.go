@@ -128,12 +128,14 @@ func regCode(addr, user string, wait time.Duration) int {
 // themselves, and every binding registered before the outage, or
 // answered 200 at any time, is in Redis afterwards.
 func TestScaling_RedisOutage(t *testing.T) {
+	// The three cases run side by side (each its own Redis and nodes):
+	// they mostly wait out their outage.
 	for _, mode := range []int{1, 3} {
-		t.Run("db_mode="+strconv.Itoa(mode), func(t *testing.T) { redisOutage(t, mode, false) })
+		t.Run("db_mode="+strconv.Itoa(mode), func(t *testing.T) { t.Parallel(); redisOutage(t, mode, false) })
 	}
 	// Stopped and started empty (no persistence): the nodes write every
 	// binding they hold again.
-	t.Run("db_mode=1/restarted-empty", func(t *testing.T) { redisOutage(t, 1, true) })
+	t.Run("db_mode=1/restarted-empty", func(t *testing.T) { t.Parallel(); redisOutage(t, 1, true) })
 }
 
 func redisOutage(t *testing.T, mode int, restart bool) {
