@@ -421,3 +421,47 @@ func TestScaling_SQLKamailioInterop(t *testing.T) {
 		}
 	})
 }
+
+// TestScaling_ReadmeTwoNodes: the README's two-node setup as written (its
+// config lines, with the Redis address of the test), with interop.lua's
+// routing: a phone registered on node 1 is found through node 2, and
+// its unregistration through node 2 is seen on node 1.
+func TestScaling_ReadmeTwoNodes(t *testing.T) {
+	b, err := os.ReadFile(repo("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(b)
+	i := strings.Index(sec, "## Several nodes: Redis or PostgreSQL")
+	if i < 0 {
+		t.Fatal("README has no section on several nodes")
+	}
+	sec = sec[i:]
+	start := strings.Index(sec, "```\n")
+	end := strings.Index(sec[start+4:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("README's several-nodes section has no config block")
+	}
+	frag := sec[start+4 : start+4+end]
+	if !strings.Contains(frag, `"redis://10.0.0.5:6379/0"`) {
+		t.Fatalf("README's config block changed shape:\n%s", frag)
+	}
+	srv := testsvc.StartRedis(t)
+	frag = strings.ReplaceAll(frag, "redis://10.0.0.5:6379/0", srv.URL(0))
+	cfg := "#!KAMAILIO\ndebug=2\nlog_stderror=yes\nchildren=2\n" + frag +
+		"loadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"app_lua.so\"\n" +
+		"modparam(\"app_lua\", \"load\", \"" + repo("test/e2e/testdata/scaling/interop.lua") + "\")\ncfgengine \"lua\"\n"
+	p := filepath.Join(t.TempDir(), "registrar.cfg")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := startKemi(t, p), startKemi(t, p)
+	registerVia(t, n1.addr, "alice", "<sip:alice@127.0.0.1:5061>", 600)
+	if l := lookupVia(t, n2.addr, "alice"); !strings.Contains(l, "200 Found sip:alice@127.0.0.1:5061") {
+		t.Fatalf("node 2 after alice registered on node 1: %q", l)
+	}
+	registerVia(t, n2.addr, "alice", "<sip:alice@127.0.0.1:5061>", 0)
+	if l := lookupVia(t, n1.addr, "alice"); !strings.Contains(l, "404") {
+		t.Fatalf("node 1 after alice unregistered on node 2: %q", l)
+	}
+}
