@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ import (
 // PEXPIREAT, and one PUBLISH for the whole batch.
 //
 // With db_mode 1 and 2 every node keeps the bindings in memory and the
-// PUBLISH on channel "kemi:ul" carries the batch, which the other nodes
+// PUBLISH on channel "kemi:ul:DB" carries the batch, which the other nodes
 // apply to their memory (a kemi extension: Kamailio's usrloc has no such
 // cache sync). A node that lost its subscription reloads every record
 // when it is back; when the server came back empty (another run_id),
@@ -41,6 +42,7 @@ type redisBackend struct {
 	c      redis.UniversalClient
 	where  string // db_url without its password
 	prefix string // "kemi:ul:"
+	chann  string // redisChannel and the database number
 	node   string // random id: a node skips its own messages
 
 	br       breaker
@@ -53,7 +55,10 @@ type redisBackend struct {
 }
 
 const (
-	redisChannel = "kemi:ul"
+	// redisChannel is the pub/sub channel, followed by the database
+	// number: channels are shared by all of a server's databases, and
+	// nodes on database 1 must not apply the batches of database 2.
+	redisChannel = "kemi:ul:"
 	redisTimeout = time.Second
 )
 
@@ -116,6 +121,11 @@ func openRedis(u *Usrloc, dbURL string, workers int) (*redisBackend, error) {
 	rand.Read(id[:])
 	b := &redisBackend{u: u, c: c, where: redacted(dbURL), prefix: "kemi:ul:", node: hex.EncodeToString(id[:]), done: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	db := 0
+	if cl, ok := c.(*redis.Client); ok {
+		db = cl.Options().DB
+	}
+	b.chann = redisChannel + strconv.Itoa(db)
 	// The server must answer at start: bindings are loaded from it (a
 	// node does not start with an empty view of a shared table).
 	if err := b.checkRunID(); err != nil {
@@ -239,7 +249,7 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 				return err
 			}
 			// "NODE\n" first: a node skips its own batches unread.
-			p.Publish(ctx, redisChannel, append([]byte(b.node+"\n"), v...))
+			p.Publish(ctx, b.chann, append([]byte(b.node+"\n"), v...))
 		}
 		return nil
 	})
@@ -337,7 +347,7 @@ func (b *redisBackend) watch(ready chan struct{}) {
 	first := true
 	lost := false
 	for b.ctx.Err() == nil {
-		ps := b.c.Subscribe(b.ctx, redisChannel)
+		ps := b.c.Subscribe(b.ctx, b.chann)
 		_, err := ps.ReceiveTimeout(b.ctx, 2*redisTimeout)
 		if err == nil {
 			err = b.checkRunID()
@@ -401,7 +411,7 @@ func (b *redisBackend) apply(payload string) {
 	}
 	var w wireBatch
 	if err := json.Unmarshal([]byte(body), &w); err != nil {
-		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, redisChannel, err)
+		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, b.chann, err)
 		return
 	}
 	for _, it := range w.I {

@@ -224,3 +224,21 @@ func TestScaling_RedisURLs(t *testing.T) {
 		t.Errorf("redacted URL keeps the password: %s", got)
 	}
 }
+
+// TestHardening_RedisDatabasesApart: nodes on database 1 and on database
+// 2 of one server (pub/sub channels are server-wide) do not apply each
+// other's batches.
+func TestHardening_RedisDatabasesApart(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	a1, _ := startRedisNode(t, srv.URL(1), 1)
+	a2, _ := startRedisNode(t, srv.URL(1), 1)
+	b1, _ := startRedisNode(t, srv.URL(2), 1)
+	if err := add(Get(a1).Table("location"), "dave"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "the node on the same database sees dave", func() bool { return has(a2, "dave") })
+	time.Sleep(100 * time.Millisecond)
+	if has(b1, "dave") {
+		t.Fatal("a node on database 2 applied a batch of database 1")
+	}
+}
