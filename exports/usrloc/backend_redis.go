@@ -223,6 +223,12 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	_, err := b.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
 			k := b.key(it.table, it.aor)
+			if it.partial {
+				if err := b.queuePartial(ctx, p, k, it); err != nil {
+					return err
+				}
+				continue
+			}
 			p.Del(ctx, k)
 			if len(it.contacts) > 0 {
 				args := make([]any, 0, 2*len(it.contacts))
@@ -257,6 +263,32 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 		err = nil
 	}
 	return b.br.done(err)
+}
+
+// queuePartial queues a partial item: HDEL of the bindings gone, HSET
+// of those new or changed, and the key's expiry set when it has none
+// (NX, a new key) or moved later (GT): another node's longer binding in
+// the same hash keeps the key alive. A hash left empty goes by itself.
+func (b *redisBackend) queuePartial(ctx context.Context, p redis.Pipeliner, k string, it item) error {
+	if len(it.removed) > 0 {
+		p.HDel(ctx, k, it.removed...)
+	}
+	if len(it.contacts) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(it.contacts))
+	for i := range it.contacts {
+		v, err := json.Marshal(&it.contacts[i])
+		if err != nil {
+			return err
+		}
+		args = append(args, it.contacts[i].URI, v)
+	}
+	p.HSet(ctx, k, args...)
+	at := strconv.FormatInt(it.last+1, 10)
+	p.Do(ctx, "EXPIREAT", k, at, "NX")
+	p.Do(ctx, "EXPIREAT", k, at, "GT")
+	return nil
 }
 
 // decodeHash turns a hash into a record, skipping the bindings that

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,5 +241,57 @@ func TestHardening_RedisDatabasesApart(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if has(b1, "dave") {
 		t.Fatal("a node on database 2 applied a batch of database 1")
+	}
+}
+
+// concurrentDevices saves n devices of one AoR at once, half through
+// each node, and returns how many bindings the AoR has afterwards.
+func concurrentDevices(t *testing.T, n1, n2 *core.Runtime, n int) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt := n1
+			if i%2 == 1 {
+				rt = n2
+			}
+			errs <- Get(rt).Table("location").Update([]byte("erin"), func(r *Record) bool {
+				r.Contacts = append(r.Contacts, Contact{URI: fmt.Sprintf("sip:erin@192.0.2.%d", i+1), Expires: time.Now().Unix() + 600, Modified: int64(i)})
+				return true
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	Get(n1).Table("location").View([]byte("erin"), func(r *Record) {
+		if r != nil {
+			got = len(r.Contacts)
+		}
+	})
+	return got
+}
+
+// TestScaling_RedisConcurrentDevices: with db_mode 3, devices of one AoR
+// saved at the same moment through two nodes all stay (each save writes
+// its own binding, not the whole record it read).
+func TestScaling_RedisConcurrentDevices(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, _ := startRedisNode(t, srv.URL(0), 3)
+	n2, _ := startRedisNode(t, srv.URL(0), 3)
+	if got := concurrentDevices(t, n1, n2, 40); got != 40 {
+		t.Fatalf("%d of 40 devices saved at once through two nodes kept", got)
+	}
+	ttl, _ := srv.Do("TTL", "kemi:ul:location:erin")
+	if n, _ := strconv.Atoi(ttl); n < 590 || n > 601 {
+		t.Fatalf("TTL of the AoR's key: %s, want about 600", ttl)
 	}
 }

@@ -98,3 +98,15 @@ func TestScaling_SQLOutage(t *testing.T) {
 		rt.Stop()
 	}
 }
+
+// TestScaling_SQLConcurrentDevices: as TestScaling_RedisConcurrentDevices,
+// on Kamailio's location table in PostgreSQL.
+func TestScaling_SQLConcurrentDevices(t *testing.T) {
+	s := testsvc.StartPostgres(t)
+	s.LoadKamailioSchema("usrloc")
+	n1, _ := startRedisNode(t, s.URL(), 3)
+	n2, _ := startRedisNode(t, s.URL(), 3)
+	if got := concurrentDevices(t, n1, n2, 20); got != 20 {
+		t.Fatalf("%d of 20 devices saved at once through two nodes kept", got)
+	}
+}
