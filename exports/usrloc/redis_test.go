@@ -295,3 +295,26 @@ func TestScaling_RedisConcurrentDevices(t *testing.T) {
 		t.Fatalf("TTL of the AoR's key: %s, want about 600", ttl)
 	}
 }
+
+// TestHardening_RedisDownAtStart: a node whose Redis does not answer at
+// start stops with an error naming the server (not its password), within
+// a few seconds: it must not serve an empty view of a shared table.
+func TestHardening_RedisDownAtStart(t *testing.T) {
+	port := testsvc.FreePort(t) // nothing listens there
+	reg, _ := core.NewRegistry(core.Known("usrloc"))
+	url := "redis://:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/0"
+	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{
+		"usrloc": {"db_mode": {core.Int(1)}, "db_url": {core.Str(url)}}}}
+	start := time.Now()
+	err := rt.Start()
+	if err == nil {
+		rt.Stop()
+		t.Fatal("start with Redis down succeeded")
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:"+strconv.Itoa(port)) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %q: want the server named, without the password", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("start took %v to fail", d)
+	}
+}
