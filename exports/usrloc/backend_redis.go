@@ -157,6 +157,11 @@ func (b *redisBackend) key(table, aor string) string { return b.prefix + table +
 func (b *redisBackend) checkRunID() error {
 	ctx, cancel := context.WithTimeout(b.ctx, redisTimeout)
 	defer cancel()
+	if _, cluster := b.c.(*redis.ClusterClient); cluster {
+		// INFO reaches any one of the cluster's nodes, each with its
+		// own run_id: no way to tell a restart. Only check it answers.
+		return b.c.Ping(ctx).Err()
+	}
 	info, err := b.c.Info(ctx, "server").Result()
 	if err != nil {
 		return err
