@@ -82,7 +82,7 @@ var transArgs = map[string]transArity{
 	"param.in": {1, 2}, "param.valueat": {1, 2}, "param.name": {1, 2},
 	"uri.duri": {}, "uri.saor": {}, "uri.suri": {}, "uri.rmparam": {1, 1}, "uri.ttl": {},
 	"uri.uparam": {}, "uri.maddr": {}, "uri.method": {}, "uri.lr": {}, "uri.r2": {},
-	"s.sha3": {0, 1}, "s.rmhdws": {}, "s.rmhlws": {},
+	"s.sha3": {0, 1}, "s.intv": {}, "s.selectsw": {1, 1}, "s.rmhdws": {}, "s.rmhlws": {},
 	"s.encode.base64url": {}, "s.decode.base64url": {}, "s.encode.base64urlt": {}, "s.decode.base64urlt": {},
 }
 

@@ -28,6 +28,7 @@ func TestTransformations_Issue18(t *testing.T) {
 	sets(ctx, "$var(fold)", "To: a,\r\n  b")
 	sets(ctx, "$var(ru)", "sip:bob@example.com:5070;transport=tcp;lr;maddr=10.0.0.1?subject=x")
 	sets(ctx, "$var(pl)", "a=1;b=2;c;")
+	sets(ctx, "$var(ws)", "a  b\tc")
 	Seti(ctx, "$var(i)", 42)
 	Seti(ctx, "$var(ts)", 0)
 	for name, want := range map[string]any{
@@ -72,6 +73,13 @@ func TestTransformations_Issue18(t *testing.T) {
 		"$(var(pl){param.valueat,-1})":                         "",
 		"$(var(pl){param.name,-1})":                            "c",
 		"$(var(pl){param.name,7})":                             "",
+		"$(var(n2){s.intv})":                                   int64(2),
+		"$(var(i){s.intv})":                                    int64(42),
+		"$(var(ws){s.selectsw,0})":                             "a",
+		"$(var(ws){s.selectsw,1})":                             "",
+		"$(var(ws){s.selectsw,2})":                             "b",
+		"$(var(ws){s.selectsw,-1})":                            "c",
+		"$(var(ws){s.selectsw,9})":                             "",
 		"$(var(abc){s.crc32})":                                 int64(0x352441c2),
 		"$(var(abc){s.encode.base64})":                         "YWJj",
 		"$(var(path){s.encode.base64})":                        "YS9iL2M=",

@@ -259,6 +259,33 @@ func (t trans) str2(ctx *core.Ctx, v core.Value) (r core.Value, ok, done bool) {
 			}
 			return r
 		}, s))
+	case "s.intv":
+		// Kamailio's str2slong: all of it a number, or it fails (s.int
+		// in kemi reads a leading number, as it always has).
+		if v.Kind == core.KInt {
+			return v, true, true
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || s == "" || s[0] == ' ' {
+			return fail()
+		}
+		return core.Int(n), true, true
+	case "s.selectsw":
+		// The idx-th field, each space, tab, CR or LF ending one (so two
+		// in a row make an empty field); a negative idx counts from the
+		// end; past the fields, "".
+		i, ok1 := t.intArg(ctx, 0)
+		if !ok1 {
+			return fail()
+		}
+		f := splitWS(s)
+		if i < 0 {
+			i += len(f)
+		}
+		if i < 0 || i >= len(f) {
+			return str("")
+		}
+		return str(f[i])
 	case "s.rmhdws", "s.rmhlws":
 		// Line breaks go; the blanks that follow one become one space
 		// (rmhdws) or nothing (rmhlws), as header folding is undone.
@@ -423,6 +450,20 @@ func coreHash(s string, size uint32) uint32 {
 		return h & (size - 1)
 	}
 	return h
+}
+
+// splitWS splits s at every space, tab, CR and LF.
+func splitWS(s string) []string {
+	var f []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n':
+			f = append(f, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(f, s[start:])
 }
 
 // prefixes gives "1,12,123" (s.prefixes) or "'1','12','123'"
