@@ -148,11 +148,12 @@ func TestTransformations_Issue18(t *testing.T) {
 		}
 	}
 	for _, name := range []string{
-		"$(var(abc){s.decode.base64})x", // not a transformation form: an error
-		"$(var(q){s.decode.hexa})",      // not hex
-		"$(var(sp){s.decode.base64})",   // not base64
-		"$(var(none){s.md5})",           // null stays null
-		"$(var(e){line.count})",         // Kamailio fails line.* on ""
+		"$(var(abc){s.decode.base64})x",       // not a transformation form: an error
+		"$(var(q){s.decode.hexa})",            // not hex
+		"$(var(sp){s.decode.base64})",         // not base64
+		"$(var(none){s.md5})",                 // null stays null
+		"$(var(q){s.decode.base64}{sql.val})", // a failed transformation ends the chain
+		"$(var(e){line.count})",               // Kamailio fails line.* on ""
 		"$(var(e){s.escape.crlf})",
 		"$(var(q){s.escape.user})x",
 		"$(var(abc){s.strip})",         // missing argument
