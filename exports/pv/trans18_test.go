@@ -350,3 +350,35 @@ func TestTransformations_HostileInputNoPanic(t *testing.T) {
 	}
 	t.Logf("%d results not null", nonNull)
 }
+
+// FuzzTransformations (issue 18 item 3): any value through any
+// transformation with any argument gives a value or null, within the
+// 64 KiB bound, and never panics.
+func FuzzTransformations(f *testing.F) {
+	f.Add("s.prefixes", "", "' OR '1'='1")
+	f.Add("sql.val", "", `\' OR 1=1 --`)
+	f.Add("s.unescape.user", "", "%4")
+	f.Add("line.at", "-3", "a\r\nb\n\nc")
+	f.Add("s.replace", "a", strings.Repeat("a", 100))
+	f.Add("uri.rmparam", "lr", "sip:a@b;lr?x=y")
+	keys := make([]string, 0, len(transArgs))
+	for k := range transArgs {
+		keys = append(keys, k)
+	}
+	f.Fuzz(func(t *testing.T, key, arg, val string) {
+		if strings.ContainsAny(arg, "{}") {
+			return
+		}
+		if _, ok := transArgs[key]; !ok {
+			key = keys[len(key)%len(keys)]
+		}
+		ctx := ctxFor(t, ksrtest.Invite())
+		sets(ctx, "$var(v)", val)
+		for _, args := range []string{"", "," + arg, "," + arg + "," + arg} {
+			v := Get(ctx, "$(var(v){"+key+args+"})")
+			if len(v.S) > maxTransOut {
+				t.Fatalf("{%s%s} on %d bytes: %d bytes", key, args, len(val), len(v.S))
+			}
+		}
+	})
+}
