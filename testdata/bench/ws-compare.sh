@@ -56,13 +56,17 @@ if [ ! -x /usr/sbin/kamailio ] || [ ! -f /usr/lib/x86_64-linux-gnu/kamailio/modu
   echo "ws-compare: Kamailio with its websocket module is not installed: no Kamailio row" >&2
   labels=(kemi-lua)
 fi
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# freeports prints two distinct TCP ports of 127.0.0.1 that are free now.
+freeports() { python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])'; }
 
 # start LABEL [noauth] -> starts the server on fresh ports; sets pid and wss
 start() {
   local label=$1 wsp wssp cfg=$work/$1.cfg auth=(-A WITH_AUTH)
   [ "${2:-}" = noauth ] && auth=()
-  wsp=$(freeport) wssp=$(freeport)
+  read -r wsp wssp < <(freeports)
   local sub="s/WSSPORT/$wssp/;s/WSPORT/$wsp/;s#CERT#$work/cert.pem#;s#KEY#$work/key.pem#;s/CHILDREN/2/g;s#SCRIPT#$repo/testdata/websocket/ws.lua#;s#DBDIR#$work/dbtext#"
   case $label in
     kamailio-lua)
