@@ -8,6 +8,8 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"kemi/core"
@@ -17,16 +19,30 @@ import (
 )
 
 type module struct {
+	rt       *core.Runtime
 	opt      transport.WSOptions
 	protos   int
 	corsMode int
+	disabled atomic.Bool
+
+	mu    sync.Mutex
+	conns map[uint64]*transport.Conn // upgraded and open, for ws.dump
+
+	eventCB string
+	evMu    sync.Mutex // one websocket:closed event at a time, on evVM
+	evVM    core.VM
+	evGen   uint64
+	evCtx   core.Ctx
+	evMsg   sip.Msg
 }
 
 var modules = core.NewRuntimeState[module](func(*core.Runtime) *module { return nil })
 
 func start(rt *core.Runtime) error {
 	p := func(n string) core.Value { return rt.Param("websocket", n) }
-	m := &module{protos: int(p("sub_protocols").I), corsMode: int(p("cors_mode").I)}
+	m := &module{rt: rt, protos: int(p("sub_protocols").I), corsMode: int(p("cors_mode").I),
+		conns: map[uint64]*transport.Conn{}, eventCB: p("event_callback").S}
+	m.opt.OnClose = m.closed
 	m.opt.Keepalive = int(p("keepalive_mechanism").I)
 	m.opt.KeepaliveTimeout = time.Duration(p("keepalive_timeout").I) * time.Second
 	if m.opt.KeepaliveTimeout <= 0 {
@@ -78,7 +94,7 @@ func HandleHandshake(ctx *core.Ctx) int {
 	if len(msg.Header("Host")) == 0 {
 		return refuse(400, "Bad Request", "no Host", "")
 	}
-	if !hasToken(msg.Header("Upgrade"), "websocket") || !hasToken(msg.Header("Connection"), "upgrade") {
+	if !xhttp.HasToken(msg.Header("Upgrade"), "websocket") || !xhttp.HasToken(msg.Header("Connection"), "upgrade") {
 		return refuse(400, "Bad Request", "no Upgrade: websocket or Connection: upgrade", "")
 	}
 	key := trim(msg.Header("Sec-WebSocket-Key"))
@@ -91,6 +107,9 @@ func HandleHandshake(ctx *core.Ctx) int {
 	}
 	if m.protos&1 == 0 || !hasProtocol(msg, "sip") {
 		return refuse(400, "Bad Request", "no sip in Sec-WebSocket-Protocol", "")
+	}
+	if m.disabled.Load() {
+		return refuse(503, "Service Unavailable", "WebSocket is disabled (ws.disable)", "")
 	}
 	conn, _ := ctx.Conn.(*transport.Conn)
 	h := sha1.New()
@@ -122,7 +141,13 @@ func HandleHandshake(ctx *core.Ctx) int {
 		// No connection (kemi test): the 101 goes where replies go.
 		return xhttp.Send(ctx, b, "websocket: handle_handshake")
 	}
+	m.mu.Lock()
+	m.conns[conn.ID()] = conn
+	m.mu.Unlock()
 	if err := conn.UpgradeWS(b, &m.opt); err != nil {
+		m.mu.Lock()
+		delete(m.conns, conn.ID())
+		m.mu.Unlock()
 		ctx.Log(core.LErr, "websocket: handle_handshake: "+core.LogValue(err.Error())+"\n")
 		return -1
 	}
@@ -139,30 +164,12 @@ func trim(b []byte) []byte {
 	return b
 }
 
-// hasToken reports whether the comma-separated list v has tok (any case).
-func hasToken(v []byte, tok string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		if t := trim(v[:i]); len(t) == len(tok) && sip.HasPrefixFold(t, tok) {
-			return true
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	return false
-}
-
 // hasProtocol looks for a sub-protocol in every Sec-WebSocket-Protocol
 // header.
 func hasProtocol(msg *sip.Msg, p string) bool {
 	for i := 0; i < msg.NumHeaders(); i++ {
 		name, v := msg.HeaderAt(i)
-		if len(name) == len("Sec-WebSocket-Protocol") && sip.HasPrefixFold(name, "sec-websocket-protocol") && hasToken(v, p) {
+		if len(name) == len("Sec-WebSocket-Protocol") && sip.HasPrefixFold(name, "sec-websocket-protocol") && xhttp.HasToken(v, p) {
 			return true
 		}
 	}

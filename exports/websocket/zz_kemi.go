@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "websocket",
-		Doc:  "SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there.",
+		Doc:  "SIP over WebSocket (RFC 7118) on the TCP and TLS listens, as Kamailio's websocket module serves it: the script's xhttp event callback checks an HTTP GET (path, Host, Origin) and calls handle_handshake, which answers 101 and makes the connection a WebSocket one (ws on TCP, wss on TLS). Its text and binary messages are then SIP messages with $proto ws or wss, routed by the request route as any other; Via, Record-Route (double Record-Route to and from other transports), Contact aliases and usrloc bindings name the ws/wss transport, and requests to a client go over the connection it opened (there is no connecting to a WebSocket client). Frames follow RFC 6455: client frames must be masked, fragments are joined, pings answered, a close frame answered and the connection closed; a message larger than tcp_max_message_size, an unmasked or malformed frame or a text frame that is not UTF-8 closes the connection with the matching close code. The frame checks and unmasking are github.com/gobwas/ws's. MSRP (sub_protocols 2) and the client side (connect, send) are not there. The ws.dump, ws.close, ws.ping, ws.pong, ws.disable and ws.enable RPC methods are Kamailio's.",
 		Params: []core.ParamSpec{
 			{Name: "keepalive_mechanism", Type: core.TInt, Default: core.Int(1), Doc: "0: no keepalives (the TCP idle timeout, tcp_connection_lifetime, applies); 1: a ping after keepalive_timeout without a frame from the client, and the connection closed when nothing comes back within keepalive_timeout more; 2: an unsolicited pong after keepalive_timeout idle."},
 			{Name: "keepalive_timeout", Type: core.TInt, Default: core.Int(180), Doc: "Seconds of silence from the client before a keepalive."},
@@ -17,7 +17,7 @@ func init() {
 			{Name: "sub_protocols", Type: core.TInt, Default: core.Int(1), Doc: "Bitmap of the sub-protocols offered: 1 sip. A handshake that does not ask for one of them is refused with 400. (2, msrp, is not served.)"},
 			{Name: "cors_mode", Type: core.TInt, Default: core.Int(0), Doc: "0: no Access-Control-Allow-Origin in the 101; 1: Access-Control-Allow-Origin: *; 2: the request's Origin, when it has one."},
 			{Name: "verbose_list", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility."},
-			{Name: "event_callback", Type: core.TStr, Default: core.Str(""), Doc: "Accepted; the websocket:closed event is not run yet."},
+			{Name: "event_callback", Type: core.TStr, Default: core.Str(""), Doc: "Script function run with \"websocket:closed\" when an upgraded connection ends (either side closed it, or a limit did); $si and $sp are the client's address, $ws_conid the connection's id."},
 			{Name: "timer_interval", Type: core.TInt, Default: core.Int(1), Doc: "Accepted for compatibility."},
 			{Name: "rm_delay_interval", Type: core.TInt, Default: core.Int(5), Doc: "Accepted for compatibility: a closed connection is gone at once."},
 		},
@@ -53,7 +53,18 @@ func init() {
 				Call:    kemi_handle_handshake,
 			},
 		},
+		PVs: []core.PVSpec{
+			{Name: "ws_conid", Doc: "In the websocket:closed event callback, the id of the connection that closed; null elsewhere.", Get: getConid},
+		},
 		Start: []core.StartFunc{start},
+		RPCs: []core.RPCSpec{
+			{Name: "ws.close", Doc: "ws.close ID: send a close frame (1000) and close the WebSocket connection.", Call: rpcClose},
+			{Name: "ws.disable", Doc: "Refuse new WebSocket handshakes (503) until ws.enable; open connections stay.", Call: rpcDisable},
+			{Name: "ws.dump", Doc: "The open WebSocket connections (at most 50, as Kamailio): {connections: [{id, proto, src, dst, last_used}], info: {wscounter, truncated}}.", Call: rpcDump},
+			{Name: "ws.enable", Doc: "Accept WebSocket handshakes again (the state at start).", Call: rpcEnable},
+			{Name: "ws.ping", Doc: "ws.ping ID: send a ping frame on the WebSocket connection.", Call: rpcPing},
+			{Name: "ws.pong", Doc: "ws.pong ID: send a pong frame on the WebSocket connection.", Call: rpcPong},
+		},
 	})
 }
 
@@ -95,9 +106,16 @@ func kemi_handle_handshake(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/websocket/module.yaml.
 var (
-	_ func(*core.Ctx) int                   = Close
-	_ func(*core.Ctx, int, string, int) int = CloseConid
-	_ func(*core.Ctx, int, string) int      = CloseReason
-	_ func(*core.Ctx) int                   = HandleHandshake
-	_ func(*core.Runtime) error             = start
+	_ func(*core.Ctx) int                            = Close
+	_ func(*core.Ctx, int, string, int) int          = CloseConid
+	_ func(*core.Ctx, int, string) int               = CloseReason
+	_ func(*core.Ctx) int                            = HandleHandshake
+	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getConid
+	_ func(*core.Runtime) error                      = start
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcClose
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcDisable
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcDump
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcEnable
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcPing
+	_ func(*core.Runtime, []core.Value) (any, error) = rpcPong
 )

@@ -5,6 +5,7 @@
 package xhttp
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -101,9 +102,33 @@ func Reply(ctx *core.Ctx, code int, reason, ctype, body string) int {
 		ctx.Log(core.LErr, "xhttp_reply: the request was already answered\n")
 		return -1
 	}
+	if wantsClose(ctx) {
+		ctx.ConnFlags |= core.ConnReplyClose
+	}
 	b := AppendResponse(ctx.Scratch[:0], ctx, code, reason, ctype, body)
 	ctx.Scratch = b[:0]
 	return Send(ctx, b, "xhttp_reply")
+}
+
+// wantsClose reports whether the client asked for the connection to
+// close after the answer (RFC 9112 §9.3): Connection: close, or HTTP/1.0
+// without Connection: keep-alive.
+func wantsClose(ctx *core.Ctx) bool {
+	c := ctx.Msg.Header("Connection")
+	if HasToken(c, "close") {
+		return true
+	}
+	return string(ctx.Msg.Version()) == "HTTP/1.0" && !HasToken(c, "keep-alive")
+}
+
+// hasToken reports whether the comma-separated list v has tok (any case).
+func HasToken(v []byte, tok string) bool {
+	for _, t := range bytes.Split(v, []byte(",")) {
+		if bytes.EqualFold(bytes.TrimSpace(t), []byte(tok)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Send writes an HTTP answer b to the request in hand and marks it

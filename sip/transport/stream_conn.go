@@ -399,5 +399,8 @@ func (c *Conn) finish() {
 	s.table.remove(c)
 	s.release(c.proto)
 	s.Stats.closed(closeReason(c.reason.Load()))
+	if c.ws != nil && c.ws.opt.OnClose != nil {
+		c.ws.opt.OnClose(c)
+	}
 	s.conns.Done()
 }

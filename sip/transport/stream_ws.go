@@ -41,6 +41,10 @@ type WSOptions struct {
 	// PingData is the payload of keepalive pings and pongs (at most 125
 	// bytes; ping_application_data).
 	PingData []byte
+	// OnClose, when set, runs once an upgraded connection has ended and
+	// left the table, on its goroutine (websocket's websocket:closed
+	// event and its list of connections).
+	OnClose func(c *Conn)
 }
 
 // WS and WSS are the transports of upgraded connections: Conn.Proto
@@ -134,6 +138,12 @@ func (c *Conn) CloseWS(code int, reason string) {
 
 // PingWS sends a ping frame (ws.ping).
 func (c *Conn) PingWS(data []byte) error { return c.writeFrame(ws.OpPing, data) }
+
+// PongWS sends an unsolicited pong frame (ws.pong).
+func (c *Conn) PongWS(data []byte) error { return c.writeFrame(ws.OpPong, data) }
+
+// LastIO is when the connection last carried something, either way.
+func (c *Conn) LastIO() time.Time { return time.Unix(0, c.lastIO.Load()) }
 
 func (c *Conn) writeClose(code int, reason string) {
 	var b [ws.MaxControlFramePayloadSize]byte
@@ -362,6 +372,18 @@ func (c *Conn) wsDeliver(msg []byte, text bool) bool {
 		c.writeClose(wsCloseBadData, "text frame is not UTF-8")
 		c.closeWith(reasonBadFrame)
 		return false
+	}
+	switch {
+	case len(msg) == 4 && string(msg) == "\r\n\r\n":
+		// An RFC 5626 keepalive in a frame, as SIP.js sends them:
+		// answered with CRLF, as on TCP.
+		s.Stats.Pings.Add(1)
+		if !s.cfg.NoCRLFPong {
+			return c.writeFrame(ws.OpText, crlfcrlf[:2]) == nil
+		}
+		return true
+	case len(msg) == 2 && string(msg) == "\r\n":
+		return true
 	}
 	s.Stats.Received.Add(1)
 	h := <-s.pool

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,16 +12,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 )
 
 // startWS runs testdata/ws (the WebSocket registrar and proxy) with the
 // UDP callee at uas1, listening on udp and tcp on one port; defines are
-// more -A NAME=VALUE.
+// more -A NAME=VALUE ("-l", LISTEN adds a listen).
 func startWS(t *testing.T, uas1 int, defines ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
@@ -39,8 +43,13 @@ func startWS(t *testing.T, uas1 int, defines ...string) *server {
 		}
 	}
 	args := []string{"-l", "tcp:127.0.0.1:{PORT}"}
-	for _, d := range defines {
-		args = append(args, "-A", d)
+	for i := 0; i < len(defines); i++ {
+		if defines[i] == "-l" && i+1 < len(defines) {
+			args = append(args, "-l", defines[i+1])
+			i++
+			continue
+		}
+		args = append(args, "-A", defines[i])
 	}
 	return startKemi(t, filepath.Join(dir, "kemi.cfg"), args...)
 }
@@ -149,6 +158,44 @@ Content-Length: 0
 	s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), 1, 1, "-s", "bob")
 	if why := <-done; why != "" {
 		t.Fatal(why)
+	}
+
+	// The operator's view: the bindings name the ws transport, ws.dump
+	// lists both connections, ws.close ends bob's, which runs the
+	// websocket:closed event.
+	rpc := func(args ...string) string {
+		out, err := exec.Command(kemiBin, append([]string{"rpc", "-u", "http://" + s.addr + "/RPC"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kemi rpc %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if ul := rpc("ul.dump"); !strings.Contains(ul, ";transport=ws") || !strings.Contains(ul, "alice-ws.invalid") {
+		t.Errorf("ul.dump does not show the ws bindings:\n%s", ul)
+	}
+	var dump struct {
+		Connections []struct {
+			ID    uint64
+			Proto string
+			Src   string
+		}
+	}
+	if err := json.Unmarshal([]byte(rpc("ws.dump")), &dump); err != nil || len(dump.Connections) != 2 || dump.Connections[0].Proto != "ws" {
+		t.Fatalf("ws.dump: %v %+v", err, dump)
+	}
+	bobID := dump.Connections[1].ID
+	rpc("ws.close", strconv.FormatUint(bobID, 10))
+	bob.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := wsutil.ReadServerData(bob.rw); err == nil {
+		t.Errorf("bob's connection is still open after ws.close")
+	}
+	want := fmt.Sprintf("event websocket:closed conid %d from 127.0.0.1", bobID)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(s.Log(), want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.Log(), want) {
+		t.Errorf("no %q in the log", want)
 	}
 }
 
@@ -324,5 +371,70 @@ func TestWS_BadInputRealServer(t *testing.T) {
 	s.stop()
 	if !strings.Contains(s.Log(), "websocket upgrades 2, bad frames 1, unanswered pings 1") {
 		t.Errorf("the stop line's websocket counters are not 2 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
+	}
+}
+
+// TestWS_WSSRegisterMessage (issue 14, websocket over TLS): a client
+// over wss:// (the self-signed certificate trusted by the test) and one
+// over ws:// register and send each other a MESSAGE; what reaches each
+// names its own transport in the Via kemi adds (WSS, WS), and the
+// registered Contacts say so.
+func TestWS_WSSRegisterMessage(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	dir := t.TempDir()
+	key, cert := filepath.Join(dir, "k.key"), filepath.Join(dir, "k.pem")
+	if out, err := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+		"-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	tlsCfg := filepath.Join(dir, "tls.cfg")
+	os.WriteFile(tlsCfg, []byte("[server:default]\nmethod = TLSv1.2+\ncertificate = "+cert+"\nprivate_key = "+key+"\n"), 0o644)
+	tport := freeTCPPort(t)
+	s := startWS(t, freePort(t), `TLSCFG="`+tlsCfg+`"`, "-l", "tls:127.0.0.1:"+strconv.Itoa(tport))
+	pem, _ := os.ReadFile(cert)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := ws.Dialer{Protocols: []string{"sip"}, TLSConfig: &tls.Config{RootCAs: pool}}
+	conn, br, _, err := d.Dial(ctx, "wss://127.0.0.1:"+strconv.Itoa(tport)+"/")
+	if err != nil {
+		t.Fatalf("wss handshake: %v; log:\n%s", err, s.Log())
+	}
+	var r io.Reader = conn
+	if br != nil {
+		r = br
+	}
+	alice := &wsUA{t: t, user: "alice", host: "alice-wss.invalid", server: s.addr, conn: conn, rw: readWriter{r, conn}}
+	t.Cleanup(func() { conn.Close() })
+	bob := dialWS(t, s.addr, "bob")
+	for _, u := range []*wsUA{alice, bob} {
+		u.register("200")
+	}
+	for _, p := range []struct {
+		from, to *wsUA
+		via      string
+	}{{alice, bob, "SIP/2.0/WS "}, {bob, alice, "SIP/2.0/WSS "}} {
+		p.from.send(fmt.Sprintf(`
+MESSAGE sip:%[4]s@%[1]s SIP/2.0
+Via: SIP/2.0/WS %[2]s;branch=%[3]s
+Max-Forwards: 70
+From: <sip:%[5]s@%[1]s>;tag=m-%[5]s
+To: <sip:%[4]s@%[1]s>
+Call-ID: wss-msg-%[5]s
+CSeq: 1 MESSAGE
+Content-Type: text/plain
+Content-Length: 2
+
+hi`, s.addr, p.from.host, p.from.branch(), p.to.user, p.from.user))
+		msg := p.to.expect("MESSAGE sip:"+p.to.user+"@", false)
+		if v := hdr(msg, "Via"); !strings.HasPrefix(v, p.via) {
+			t.Errorf("MESSAGE to %s came with top Via %q, want %q", p.to.user, v, p.via)
+		}
+		p.to.answer(msg, "200 OK", "t-"+p.to.user, "")
+		p.from.expect("SIP/2.0 200", true)
 	}
 }

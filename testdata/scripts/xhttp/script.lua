@@ -21,6 +21,10 @@ function ksr_xhttp_event(evname)
 			'{"status":"up","ua":"' .. KSR.pv.get("$hdr(User-Agent)") .. '"}')
 		return 1
 	end
+	if url == "/echo" then
+		KSR.xhttp.xhttp_reply(200, "OK", KSR.pv.get("$hdr(Content-Type)"), KSR.pv.get("$rb"))
+		return 1
+	end
 	if url == "/RPC" then
 		KSR.jsonrpcs.dispatch()
 		return 1

@@ -79,6 +79,10 @@ function ksr_request_route()
 	if KSR.tm.t_relay() < 0 then KSR.sl.sl_reply_error() end
 end
 
+function ksr_websocket_event(evname)
+	KSR.info("event " .. evname .. " conid " .. KSR.pv.get("$ws_conid") .. " from " .. KSR.pv.get("$si") .. "\n")
+end
+
 function ksr_ws_reply()
 	if KSR.nathelper.nat_uac_test(64) > 0 then
 		KSR.nathelper.add_contact_alias()
