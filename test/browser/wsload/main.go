@@ -110,6 +110,7 @@ type client struct {
 	callID string
 	tag    string
 	host   string
+	via    string // WS or WSS, as the URL's scheme
 	cseq   int
 	o      *options
 	buf    []byte
@@ -131,7 +132,10 @@ func dial(o *options, i int) (*client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("connection %d: the server chose sub-protocol %q, want sip", i, hs.Protocol)
 	}
-	c := &client{conn: conn, r: conn, o: o, callID: token(12), tag: token(6), host: token(8) + ".invalid"}
+	c := &client{conn: conn, r: conn, o: o, callID: token(12), tag: token(6), host: token(8) + ".invalid", via: "WSS"}
+	if strings.HasPrefix(o.url, "ws:") {
+		c.via = "WS"
+	}
 	if br != nil {
 		c.r = io.MultiReader(br, conn)
 	}
@@ -151,7 +155,7 @@ func (c *client) request(auth string) []byte {
 	b := c.buf[:0]
 	d := c.o.domain
 	b = fmt.Appendf(b, "REGISTER sip:%s SIP/2.0\r\n", d)
-	b = fmt.Appendf(b, "Via: SIP/2.0/WSS %s;branch=z9hG4bK%s\r\n", c.host, token(8))
+	b = fmt.Appendf(b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s\r\n", c.via, c.host, token(8))
 	b = append(b, "Max-Forwards: 70\r\n"...)
 	b = fmt.Appendf(b, "To: <sip:%s@%s>\r\n", c.user, d)
 	b = fmt.Appendf(b, "From: <sip:%s@%s>;tag=%s\r\n", c.user, d, c.tag)
