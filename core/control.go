@@ -2,8 +2,8 @@ package core
 
 import (
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"time"
 )
 

@@ -142,6 +142,8 @@ func TestGeneratedGo(t *testing.T) {
 		`Start: []core.StartFunc{start, startTimers}`,
 		`Stop: []core.StopFunc{stop}`,
 		`ReplyHooks: []core.ReplyHook{onReply}`,
+		`HTTPHooks: []core.HTTPHook{onHTTP}`,
+		"_ func(*core.Ctx) bool = onHTTP",
 		`{Name: "reload", Doc: "Reload the table.", Call: rpcReload}`,
 		`Brings: []string{"extra"}`,
 		"_ func(*core.Ctx, string, []byte) ([]byte, bool) = getDemoval",

@@ -293,3 +293,59 @@ func TestStream_HandleAsRepliesWithoutAllocating(t *testing.T) {
 		t.Errorf("routing a message over TCP allocates %v times", n)
 	}
 }
+
+type recWriter struct{ got []string }
+
+func (w *recWriter) WriteTo(b []byte, to netip.AddrPort) error {
+	w.got = append(w.got, string(b))
+	return nil
+}
+
+// TestXHTTP_RouterHandsHTTPToHooks (issue 14, xhttp): an HTTP request on
+// a stream never reaches the request route: an HTTP hook takes it, and
+// with none it gets 404; over UDP or inside a WebSocket it is dropped as
+// malformed.
+func TestXHTTP_RouterHandsHTTPToHooks(t *testing.T) {
+	ran := 0
+	r, _ := newRouter(t, func(ctx *core.Ctx) error { ran++; return nil })
+	w, err := r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := netip.MustParseAddrPort("127.0.0.1:5999")
+	get := []byte("GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+	out := &recWriter{}
+	w.HandleAs(get, src, core.TCP, 7, out)
+	if ran != 0 || len(out.got) != 1 || !strings.HasPrefix(out.got[0], "HTTP/1.1 404 ") {
+		t.Fatalf("no hook: request route ran %d times, sent %q", ran, out.got)
+	}
+	hooked := 0
+	reg, err := core.NewRegistry(&core.ModuleSpec{Name: "httptest", HTTPHooks: []core.HTTPHook{func(ctx *core.Ctx) bool {
+		hooked++
+		return ctx.Msg.IsHTTP() && ctx.Route == core.EventRoute
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &core.Runtime{Reg: reg, Log: &core.Logger{Level: core.LDbg, Out: &logBuf{}}}
+	if err := rt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = New(rt, &fakeProgram{run: func(*core.Ctx) error { ran++; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = r.NewWorker(netip.MustParseAddrPort("127.0.0.1:5060")); err != nil {
+		t.Fatal(err)
+	}
+	out.got = nil
+	w.HandleAs(get, src, core.TLS, 7, out)
+	if hooked != 1 || ran != 0 || len(out.got) != 0 {
+		t.Fatalf("with a hook: hook ran %d, request route %d, sent %q", hooked, ran, out.got)
+	}
+	before := r.Malformed.Load()
+	w.HandleAs(get, src, core.WS, 7, out)
+	w.Handle(get, src, core.UDP)
+	if hooked != 1 || ran != 0 || r.Malformed.Load() != before+2 {
+		t.Fatalf("over ws and udp: hook ran %d, request route %d, malformed %d", hooked, ran, r.Malformed.Load()-before)
+	}
+}

@@ -3377,7 +3377,7 @@ interface KSR_xhttp {
 	xhttp_reply(code: number, reason: string, ctype: string, body: string): number;
 }
 
-/** Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet. */
+/** Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics are declared with prom_counter, prom_gauge and prom_histogram ("name=NAME; label=a:b:c; buckets=1:2.5") and set with the counter_*, gauge_* and histogram_* functions (_l0 to _l3: the number of label values given); they are listed before the server's, named xhttp_prom_beginning + NAME. Unlike Kamailio, a metric is never dropped for being unused (xhttp_prom_timeout). */
 interface KSR_xhttp_prom {
 	/**
 	 * Check the HTTP request's URL for the metrics path.
@@ -3385,10 +3385,206 @@ interface KSR_xhttp_prom {
 	 */
 	check_uri(): number;
 	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l0(name: string, number: number): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l1(name: string, number: number, l0: string): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l2(name: string, number: number, l0: string, l1: string): number;
+	/**
+	 * Add to the counter with these label values.
+	 * @param name The metric name as declared.
+	 * @param number How much to add (>= 0).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_inc_l3(name: string, number: number, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l0(name: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l1(name: string, l0: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l2(name: string, l0: string, l1: string): number;
+	/**
+	 * Set the counter with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	counter_reset_l3(name: string, l0: string, l1: string, l2: string): number;
+	/**
 	 * Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
 	 * @returns 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
 	 */
 	dispatch(): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l0(name: string, number: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Add number (may be negative) to the gauge with these label values.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_inc_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l0(name: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l1(name: string, l0: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l2(name: string, l0: string, l1: string): number;
+	/**
+	 * Set the gauge with these label values to 0 (creating it).
+	 * @param name The metric name as declared.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_reset_l3(name: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l0(name: string, number: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Set the gauge with these label values to number.
+	 * @param name The metric name as declared.
+	 * @param number A decimal number, as a string (5.2).
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	gauge_set_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l0(name: string, number: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l1(name: string, number: string, l0: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l2(name: string, number: string, l0: string, l1: string): number;
+	/**
+	 * Observe a value in the histogram with these label values.
+	 * @param name The metric name as declared.
+	 * @param number The observed value, a decimal number as a string.
+	 * @param l0 First label value.
+	 * @param l1 Second label value.
+	 * @param l2 Third label value.
+	 * @returns 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+	 */
+	histogram_observe_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
 }
 
 /** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */

@@ -3225,9 +3225,181 @@ KSR.xhttp_prom = {}
 ---@return integer # 1 when the HTTP request's path is /metrics (a query string may follow); -1 otherwise.
 function KSR.xhttp_prom.check_uri() end
 
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l0(name, number) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l1(name, number, l0) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l2(name, number, l0, l1) end
+
+---Add to the counter with these label values.
+---@param name string The metric name as declared.
+---@param number integer How much to add (>= 0).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_inc_l3(name, number, l0, l1, l2) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l0(name) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l1(name, l0) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l2(name, l0, l1) end
+
+---Set the counter with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.counter_reset_l3(name, l0, l1, l2) end
+
 ---Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4).
 ---@return integer # 1 when the metrics were sent; -1 when the message is not an HTTP request or the server has no metrics (kemi test).
 function KSR.xhttp_prom.dispatch() end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l0(name, number) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l1(name, number, l0) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l2(name, number, l0, l1) end
+
+---Add number (may be negative) to the gauge with these label values.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_inc_l3(name, number, l0, l1, l2) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l0(name) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l1(name, l0) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l2(name, l0, l1) end
+
+---Set the gauge with these label values to 0 (creating it).
+---@param name string The metric name as declared.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_reset_l3(name, l0, l1, l2) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l0(name, number) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l1(name, number, l0) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l2(name, number, l0, l1) end
+
+---Set the gauge with these label values to number.
+---@param name string The metric name as declared.
+---@param number string A decimal number, as a string (5.2).
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.gauge_set_l3(name, number, l0, l1, l2) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l0(name, number) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l1(name, number, l0) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l2(name, number, l0, l1) end
+
+---Observe a value in the histogram with these label values.
+---@param name string The metric name as declared.
+---@param number string The observed value, a decimal number as a string.
+---@param l0 string First label value.
+---@param l1 string Second label value.
+---@param l2 string Third label value.
+---@return integer # 1 on success; -1 when the metric is not declared, has another number of labels, or the value is not a number.
+function KSR.xhttp_prom.histogram_observe_l3(name, number, l0, l1, l2) end
 
 ---Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`.
 ---@class KSR.xlog

@@ -2253,14 +2253,110 @@ class _xhttp:
 
 
 class _xhttp_prom:
-    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet."""
+    """Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics are declared with prom_counter, prom_gauge and prom_histogram ("name=NAME; label=a:b:c; buckets=1:2.5") and set with the counter_*, gauge_* and histogram_* functions (_l0 to _l3: the number of label values given); they are listed before the server's, named xhttp_prom_beginning + NAME. Unlike Kamailio, a metric is never dropped for being unused (xhttp_prom_timeout)."""
 
     def check_uri(self) -> int:
         """Check the HTTP request's URL for the metrics path."""
         ...
 
+    def counter_inc_l0(self, name: str, number: int) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l1(self, name: str, number: int, l0: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l2(self, name: str, number: int, l0: str, l1: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_inc_l3(self, name: str, number: int, l0: str, l1: str, l2: str) -> int:
+        """Add to the counter with these label values."""
+        ...
+
+    def counter_reset_l0(self, name: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l1(self, name: str, l0: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l2(self, name: str, l0: str, l1: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
+    def counter_reset_l3(self, name: str, l0: str, l1: str, l2: str) -> int:
+        """Set the counter with these label values to 0 (creating it)."""
+        ...
+
     def dispatch(self) -> int:
         """Answer the HTTP request in hand with the metrics in the Prometheus text format (text/plain; version=0.0.4)."""
+        ...
+
+    def gauge_inc_l0(self, name: str, number: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l1(self, name: str, number: str, l0: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_inc_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Add number (may be negative) to the gauge with these label values."""
+        ...
+
+    def gauge_reset_l0(self, name: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l1(self, name: str, l0: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l2(self, name: str, l0: str, l1: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_reset_l3(self, name: str, l0: str, l1: str, l2: str) -> int:
+        """Set the gauge with these label values to 0 (creating it)."""
+        ...
+
+    def gauge_set_l0(self, name: str, number: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l1(self, name: str, number: str, l0: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def gauge_set_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Set the gauge with these label values to number."""
+        ...
+
+    def histogram_observe_l0(self, name: str, number: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l1(self, name: str, number: str, l0: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l2(self, name: str, number: str, l0: str, l1: str) -> int:
+        """Observe a value in the histogram with these label values."""
+        ...
+
+    def histogram_observe_l3(self, name: str, number: str, l0: str, l1: str, l2: str) -> int:
+        """Observe a value in the histogram with these label values."""
         ...
 
 

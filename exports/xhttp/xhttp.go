@@ -18,9 +18,9 @@ const EventName = "xhttp:request"
 
 // module is the runtime's xhttp configuration.
 type module struct {
-	callback       string
-	skip, match    *regexp.Regexp
-	notCallbackLog core.LogLimit
+	callback    string
+	skip, match *regexp.Regexp
+	errLog      core.LogLimit
 }
 
 var modules = core.NewRuntimeState[module](func(*core.Runtime) *module { return nil })
@@ -46,7 +46,7 @@ func start(rt *core.Runtime) error {
 		}
 		*p.re = re
 	}
-	m.notCallbackLog.What = "xhttp callback errors"
+	m.errLog.What = "xhttp callback errors"
 	modules.Set(rt, m)
 	return nil
 }
@@ -73,7 +73,7 @@ func dispatch(ctx *core.Ctx) bool {
 		err = ctx.VM.Call(ctx, m.callback)
 	}
 	if err != nil {
-		if ok, note := m.notCallbackLog.Allow(); ok {
+		if ok, note := m.errLog.Allow(); ok {
 			ctx.Log(core.LErr, fmt.Sprintf("xhttp: %s(%q) for %s %s from %s: %s%s", m.callback, EventName,
 				core.LogValue(string(ctx.Msg.Method())), core.LogQuote(url), ctx.Src, core.LogValue(err.Error()), note))
 		}

@@ -24,7 +24,14 @@ func Dispatch(ctx *core.Ctx) int {
 		return -1
 	}
 	var b bytes.Buffer
-	if err := ctx.RT.Control.Metrics(&b); err != nil {
+	err := error(nil)
+	if m := modules.Peek(ctx.RT); m != nil {
+		err = m.write(&b)
+	}
+	if e := ctx.RT.Control.Metrics(&b); e != nil && err == nil {
+		err = e
+	}
+	if err != nil {
 		ctx.Log(core.LErr, "xhttp_prom: dispatch: "+core.LogValue(err.Error())+"\n")
 		return xhttp.Reply(ctx, 500, "Internal Server Error", "text/plain", "gathering the metrics failed\n")
 	}

@@ -7,10 +7,13 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "xhttp_prom",
-		Doc:  "Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics (prom_counter, prom_gauge, prom_histogram and their functions) are not there yet.",
+		Doc:  "Prometheus metrics over the script's HTTP, as Kamailio's xhttp_prom serves them: from the xhttp event callback, dispatch answers with the Prometheus text format (the same registry as metrics_listen: Kamailio's statistics as kamailio_GROUP_NAME, with _total on counters, and Go's runtime and process metrics). check_uri tells whether the URL's path is /metrics. The script's own metrics are declared with prom_counter, prom_gauge and prom_histogram (\"name=NAME; label=a:b:c; buckets=1:2.5\") and set with the counter_*, gauge_* and histogram_* functions (_l0 to _l3: the number of label values given); they are listed before the server's, named xhttp_prom_beginning + NAME. Unlike Kamailio, a metric is never dropped for being unused (xhttp_prom_timeout).",
 		Params: []core.ParamSpec{
 			{Name: "xhttp_prom_stats", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility: kemi shows every statistic."},
-			{Name: "xhttp_prom_beginning", Type: core.TStr, Default: core.Str("kamailio_"), Doc: "Accepted for compatibility: kemi's names always start with kamailio_."},
+			{Name: "xhttp_prom_beginning", Type: core.TStr, Default: core.Str("kamailio_"), Doc: "Prefix of the script's own metrics' names (the server's statistics are always kamailio_GROUP_NAME)."},
+			{Name: "prom_counter", Type: core.TStr, Default: core.Str(""), Doc: "Declare a counter: \"name=NAME; label=a:b\" (at most three labels).", Multi: true},
+			{Name: "prom_gauge", Type: core.TStr, Default: core.Str(""), Doc: "Declare a gauge: \"name=NAME; label=a:b\".", Multi: true},
+			{Name: "prom_histogram", Type: core.TStr, Default: core.Str(""), Doc: "Declare a histogram: \"name=NAME; label=a; buckets=0.1:1:10\" (default buckets 0.005 to 10, as Kamailio's).", Multi: true},
 			{Name: "xhttp_prom_buf_size", Type: core.TInt, Default: core.Int(0), Doc: "Accepted for compatibility: the answer grows as needed."},
 			{Name: "xhttp_prom_timeout", Type: core.TInt, Default: core.Int(60), Doc: "Accepted for compatibility."},
 		},
@@ -24,12 +27,205 @@ func init() {
 			},
 			{
 				Module:  "xhttp_prom",
+				Name:    "counter_inc_l0",
+				Params:  kemiArgs_counter_inc_l0,
+				Returns: core.TInt,
+				Native:  "counter_inc_l0",
+				Call:    kemi_counter_inc_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_inc_l1",
+				Params:  kemiArgs_counter_inc_l1,
+				Returns: core.TInt,
+				Native:  "counter_inc_l1",
+				Call:    kemi_counter_inc_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_inc_l2",
+				Params:  kemiArgs_counter_inc_l2,
+				Returns: core.TInt,
+				Native:  "counter_inc_l2",
+				Call:    kemi_counter_inc_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_inc_l3",
+				Params:  kemiArgs_counter_inc_l3,
+				Returns: core.TInt,
+				Native:  "counter_inc_l3",
+				Call:    kemi_counter_inc_l3,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_reset_l0",
+				Params:  kemiArgs_counter_reset_l0,
+				Returns: core.TInt,
+				Native:  "counter_reset_l0",
+				Call:    kemi_counter_reset_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_reset_l1",
+				Params:  kemiArgs_counter_reset_l1,
+				Returns: core.TInt,
+				Native:  "counter_reset_l1",
+				Call:    kemi_counter_reset_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_reset_l2",
+				Params:  kemiArgs_counter_reset_l2,
+				Returns: core.TInt,
+				Native:  "counter_reset_l2",
+				Call:    kemi_counter_reset_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "counter_reset_l3",
+				Params:  kemiArgs_counter_reset_l3,
+				Returns: core.TInt,
+				Native:  "counter_reset_l3",
+				Call:    kemi_counter_reset_l3,
+			},
+			{
+				Module:  "xhttp_prom",
 				Name:    "dispatch",
 				Returns: core.TInt,
 				Native:  "dispatch",
 				Call:    kemi_dispatch,
 			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_inc_l0",
+				Params:  kemiArgs_gauge_inc_l0,
+				Returns: core.TInt,
+				Native:  "gauge_inc_l0",
+				Call:    kemi_gauge_inc_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_inc_l1",
+				Params:  kemiArgs_gauge_inc_l1,
+				Returns: core.TInt,
+				Native:  "gauge_inc_l1",
+				Call:    kemi_gauge_inc_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_inc_l2",
+				Params:  kemiArgs_gauge_inc_l2,
+				Returns: core.TInt,
+				Native:  "gauge_inc_l2",
+				Call:    kemi_gauge_inc_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_inc_l3",
+				Params:  kemiArgs_gauge_inc_l3,
+				Returns: core.TInt,
+				Native:  "gauge_inc_l3",
+				Call:    kemi_gauge_inc_l3,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_reset_l0",
+				Params:  kemiArgs_gauge_reset_l0,
+				Returns: core.TInt,
+				Native:  "gauge_reset_l0",
+				Call:    kemi_gauge_reset_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_reset_l1",
+				Params:  kemiArgs_gauge_reset_l1,
+				Returns: core.TInt,
+				Native:  "gauge_reset_l1",
+				Call:    kemi_gauge_reset_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_reset_l2",
+				Params:  kemiArgs_gauge_reset_l2,
+				Returns: core.TInt,
+				Native:  "gauge_reset_l2",
+				Call:    kemi_gauge_reset_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_reset_l3",
+				Params:  kemiArgs_gauge_reset_l3,
+				Returns: core.TInt,
+				Native:  "gauge_reset_l3",
+				Call:    kemi_gauge_reset_l3,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_set_l0",
+				Params:  kemiArgs_gauge_set_l0,
+				Returns: core.TInt,
+				Native:  "gauge_set_l0",
+				Call:    kemi_gauge_set_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_set_l1",
+				Params:  kemiArgs_gauge_set_l1,
+				Returns: core.TInt,
+				Native:  "gauge_set_l1",
+				Call:    kemi_gauge_set_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_set_l2",
+				Params:  kemiArgs_gauge_set_l2,
+				Returns: core.TInt,
+				Native:  "gauge_set_l2",
+				Call:    kemi_gauge_set_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "gauge_set_l3",
+				Params:  kemiArgs_gauge_set_l3,
+				Returns: core.TInt,
+				Native:  "gauge_set_l3",
+				Call:    kemi_gauge_set_l3,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "histogram_observe_l0",
+				Params:  kemiArgs_histogram_observe_l0,
+				Returns: core.TInt,
+				Native:  "histogram_observe_l0",
+				Call:    kemi_histogram_observe_l0,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "histogram_observe_l1",
+				Params:  kemiArgs_histogram_observe_l1,
+				Returns: core.TInt,
+				Native:  "histogram_observe_l1",
+				Call:    kemi_histogram_observe_l1,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "histogram_observe_l2",
+				Params:  kemiArgs_histogram_observe_l2,
+				Returns: core.TInt,
+				Native:  "histogram_observe_l2",
+				Call:    kemi_histogram_observe_l2,
+			},
+			{
+				Module:  "xhttp_prom",
+				Name:    "histogram_observe_l3",
+				Params:  kemiArgs_histogram_observe_l3,
+				Returns: core.TInt,
+				Native:  "histogram_observe_l3",
+				Call:    kemi_histogram_observe_l3,
+			},
 		},
+		Start: []core.StartFunc{start},
 	})
 }
 
@@ -41,6 +237,86 @@ func kemi_check_uri(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(CheckURI(ctx)))
 }
 
+var kemiArgs_counter_inc_l0 = []core.Type{core.TStr, core.TInt}
+
+// kemi_counter_inc_l0 adapts KSR.xhttp_prom.counter_inc_l0 to CounterIncL0.
+func kemi_counter_inc_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KInt {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_inc_l0", kemiArgs_counter_inc_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterIncL0(ctx, args[0].S, int(args[1].I))))
+}
+
+var kemiArgs_counter_inc_l1 = []core.Type{core.TStr, core.TInt, core.TStr}
+
+// kemi_counter_inc_l1 adapts KSR.xhttp_prom.counter_inc_l1 to CounterIncL1.
+func kemi_counter_inc_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KInt || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_inc_l1", kemiArgs_counter_inc_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterIncL1(ctx, args[0].S, int(args[1].I), args[2].S)))
+}
+
+var kemiArgs_counter_inc_l2 = []core.Type{core.TStr, core.TInt, core.TStr, core.TStr}
+
+// kemi_counter_inc_l2 adapts KSR.xhttp_prom.counter_inc_l2 to CounterIncL2.
+func kemi_counter_inc_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KInt || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_inc_l2", kemiArgs_counter_inc_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterIncL2(ctx, args[0].S, int(args[1].I), args[2].S, args[3].S)))
+}
+
+var kemiArgs_counter_inc_l3 = []core.Type{core.TStr, core.TInt, core.TStr, core.TStr, core.TStr}
+
+// kemi_counter_inc_l3 adapts KSR.xhttp_prom.counter_inc_l3 to CounterIncL3.
+func kemi_counter_inc_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KInt || args[2].Kind != core.KStr || args[3].Kind != core.KStr || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_inc_l3", kemiArgs_counter_inc_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterIncL3(ctx, args[0].S, int(args[1].I), args[2].S, args[3].S, args[4].S)))
+}
+
+var kemiArgs_counter_reset_l0 = []core.Type{core.TStr}
+
+// kemi_counter_reset_l0 adapts KSR.xhttp_prom.counter_reset_l0 to CounterResetL0.
+func kemi_counter_reset_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_reset_l0", kemiArgs_counter_reset_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterResetL0(ctx, args[0].S)))
+}
+
+var kemiArgs_counter_reset_l1 = []core.Type{core.TStr, core.TStr}
+
+// kemi_counter_reset_l1 adapts KSR.xhttp_prom.counter_reset_l1 to CounterResetL1.
+func kemi_counter_reset_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_reset_l1", kemiArgs_counter_reset_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterResetL1(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_counter_reset_l2 = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_counter_reset_l2 adapts KSR.xhttp_prom.counter_reset_l2 to CounterResetL2.
+func kemi_counter_reset_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_reset_l2", kemiArgs_counter_reset_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterResetL2(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_counter_reset_l3 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_counter_reset_l3 adapts KSR.xhttp_prom.counter_reset_l3 to CounterResetL3.
+func kemi_counter_reset_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.counter_reset_l3", kemiArgs_counter_reset_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(CounterResetL3(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
 // kemi_dispatch adapts KSR.xhttp_prom.dispatch to Dispatch.
 func kemi_dispatch(ctx *core.Ctx, args []core.Value) core.Value {
 	if len(args) != 0 {
@@ -49,8 +325,193 @@ func kemi_dispatch(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(Dispatch(ctx)))
 }
 
+var kemiArgs_gauge_inc_l0 = []core.Type{core.TStr, core.TStr}
+
+// kemi_gauge_inc_l0 adapts KSR.xhttp_prom.gauge_inc_l0 to GaugeIncL0.
+func kemi_gauge_inc_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_inc_l0", kemiArgs_gauge_inc_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeIncL0(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_gauge_inc_l1 = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_inc_l1 adapts KSR.xhttp_prom.gauge_inc_l1 to GaugeIncL1.
+func kemi_gauge_inc_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_inc_l1", kemiArgs_gauge_inc_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeIncL1(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_gauge_inc_l2 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_inc_l2 adapts KSR.xhttp_prom.gauge_inc_l2 to GaugeIncL2.
+func kemi_gauge_inc_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_inc_l2", kemiArgs_gauge_inc_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeIncL2(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
+var kemiArgs_gauge_inc_l3 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_inc_l3 adapts KSR.xhttp_prom.gauge_inc_l3 to GaugeIncL3.
+func kemi_gauge_inc_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_inc_l3", kemiArgs_gauge_inc_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeIncL3(ctx, args[0].S, args[1].S, args[2].S, args[3].S, args[4].S)))
+}
+
+var kemiArgs_gauge_reset_l0 = []core.Type{core.TStr}
+
+// kemi_gauge_reset_l0 adapts KSR.xhttp_prom.gauge_reset_l0 to GaugeResetL0.
+func kemi_gauge_reset_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_reset_l0", kemiArgs_gauge_reset_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeResetL0(ctx, args[0].S)))
+}
+
+var kemiArgs_gauge_reset_l1 = []core.Type{core.TStr, core.TStr}
+
+// kemi_gauge_reset_l1 adapts KSR.xhttp_prom.gauge_reset_l1 to GaugeResetL1.
+func kemi_gauge_reset_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_reset_l1", kemiArgs_gauge_reset_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeResetL1(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_gauge_reset_l2 = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_reset_l2 adapts KSR.xhttp_prom.gauge_reset_l2 to GaugeResetL2.
+func kemi_gauge_reset_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_reset_l2", kemiArgs_gauge_reset_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeResetL2(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_gauge_reset_l3 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_reset_l3 adapts KSR.xhttp_prom.gauge_reset_l3 to GaugeResetL3.
+func kemi_gauge_reset_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_reset_l3", kemiArgs_gauge_reset_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeResetL3(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
+var kemiArgs_gauge_set_l0 = []core.Type{core.TStr, core.TStr}
+
+// kemi_gauge_set_l0 adapts KSR.xhttp_prom.gauge_set_l0 to GaugeSetL0.
+func kemi_gauge_set_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_set_l0", kemiArgs_gauge_set_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeSetL0(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_gauge_set_l1 = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_set_l1 adapts KSR.xhttp_prom.gauge_set_l1 to GaugeSetL1.
+func kemi_gauge_set_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_set_l1", kemiArgs_gauge_set_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeSetL1(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_gauge_set_l2 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_set_l2 adapts KSR.xhttp_prom.gauge_set_l2 to GaugeSetL2.
+func kemi_gauge_set_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_set_l2", kemiArgs_gauge_set_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeSetL2(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
+var kemiArgs_gauge_set_l3 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_gauge_set_l3 adapts KSR.xhttp_prom.gauge_set_l3 to GaugeSetL3.
+func kemi_gauge_set_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.gauge_set_l3", kemiArgs_gauge_set_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(GaugeSetL3(ctx, args[0].S, args[1].S, args[2].S, args[3].S, args[4].S)))
+}
+
+var kemiArgs_histogram_observe_l0 = []core.Type{core.TStr, core.TStr}
+
+// kemi_histogram_observe_l0 adapts KSR.xhttp_prom.histogram_observe_l0 to HistogramObserveL0.
+func kemi_histogram_observe_l0(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 2 || args[0].Kind != core.KStr || args[1].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.histogram_observe_l0", kemiArgs_histogram_observe_l0, core.KindNames(args)))
+	}
+	return core.Int(int64(HistogramObserveL0(ctx, args[0].S, args[1].S)))
+}
+
+var kemiArgs_histogram_observe_l1 = []core.Type{core.TStr, core.TStr, core.TStr}
+
+// kemi_histogram_observe_l1 adapts KSR.xhttp_prom.histogram_observe_l1 to HistogramObserveL1.
+func kemi_histogram_observe_l1(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 3 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.histogram_observe_l1", kemiArgs_histogram_observe_l1, core.KindNames(args)))
+	}
+	return core.Int(int64(HistogramObserveL1(ctx, args[0].S, args[1].S, args[2].S)))
+}
+
+var kemiArgs_histogram_observe_l2 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_histogram_observe_l2 adapts KSR.xhttp_prom.histogram_observe_l2 to HistogramObserveL2.
+func kemi_histogram_observe_l2(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.histogram_observe_l2", kemiArgs_histogram_observe_l2, core.KindNames(args)))
+	}
+	return core.Int(int64(HistogramObserveL2(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
+var kemiArgs_histogram_observe_l3 = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_histogram_observe_l3 adapts KSR.xhttp_prom.histogram_observe_l3 to HistogramObserveL3.
+func kemi_histogram_observe_l3(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 5 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr || args[4].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.xhttp_prom.histogram_observe_l3", kemiArgs_histogram_observe_l3, core.KindNames(args)))
+	}
+	return core.Int(int64(HistogramObserveL3(ctx, args[0].S, args[1].S, args[2].S, args[3].S, args[4].S)))
+}
+
 // The build breaks here when a Go function's signature drifts from exports/xhttp_prom/module.yaml.
 var (
-	_ func(*core.Ctx) int = CheckURI
-	_ func(*core.Ctx) int = Dispatch
+	_ func(*core.Ctx) int                                         = CheckURI
+	_ func(*core.Ctx, string, int) int                            = CounterIncL0
+	_ func(*core.Ctx, string, int, string) int                    = CounterIncL1
+	_ func(*core.Ctx, string, int, string, string) int            = CounterIncL2
+	_ func(*core.Ctx, string, int, string, string, string) int    = CounterIncL3
+	_ func(*core.Ctx, string) int                                 = CounterResetL0
+	_ func(*core.Ctx, string, string) int                         = CounterResetL1
+	_ func(*core.Ctx, string, string, string) int                 = CounterResetL2
+	_ func(*core.Ctx, string, string, string, string) int         = CounterResetL3
+	_ func(*core.Ctx) int                                         = Dispatch
+	_ func(*core.Ctx, string, string) int                         = GaugeIncL0
+	_ func(*core.Ctx, string, string, string) int                 = GaugeIncL1
+	_ func(*core.Ctx, string, string, string, string) int         = GaugeIncL2
+	_ func(*core.Ctx, string, string, string, string, string) int = GaugeIncL3
+	_ func(*core.Ctx, string) int                                 = GaugeResetL0
+	_ func(*core.Ctx, string, string) int                         = GaugeResetL1
+	_ func(*core.Ctx, string, string, string) int                 = GaugeResetL2
+	_ func(*core.Ctx, string, string, string, string) int         = GaugeResetL3
+	_ func(*core.Ctx, string, string) int                         = GaugeSetL0
+	_ func(*core.Ctx, string, string, string) int                 = GaugeSetL1
+	_ func(*core.Ctx, string, string, string, string) int         = GaugeSetL2
+	_ func(*core.Ctx, string, string, string, string, string) int = GaugeSetL3
+	_ func(*core.Ctx, string, string) int                         = HistogramObserveL0
+	_ func(*core.Ctx, string, string, string) int                 = HistogramObserveL1
+	_ func(*core.Ctx, string, string, string, string) int         = HistogramObserveL2
+	_ func(*core.Ctx, string, string, string, string, string) int = HistogramObserveL3
+	_ func(*core.Runtime) error                                   = start
 )

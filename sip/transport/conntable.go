@@ -37,7 +37,7 @@ func (t *connTable) add(c *Conn) {
 }
 
 func (t *connTable) alias(c *Conn, a netip.AddrPort) {
-	k := connKey{c.proto, a}
+	k := connKey{c.Proto(), a} // ws or wss once upgraded
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ids[c.id] != c {

@@ -98,12 +98,13 @@ func (f *StreamFramer) Next(buf []byte) (kind Frame, n int, err error) {
 		if err != nil {
 			return FrameMore, 0, err
 		}
-		if !ok && !f.AcceptNoCL && !IsHTTPRequest(buf[:hdrEnd]) {
+		http := IsHTTPRequest(buf[:hdrEnd])
+		if !ok && !f.AcceptNoCL && !http {
 			// An HTTP request without Content-Length has no body
 			// (RFC 9112 §6.3); Kamailio needs tcp_accept_no_cl for it.
 			return FrameMore, 0, ErrNoContentLength
 		}
-		if hasChunked(buf[:hdrEnd]) {
+		if http && hasTransferEncoding(buf[:hdrEnd]) {
 			return FrameMore, 0, ErrChunked
 		}
 		if cl > f.Max-hdrEnd {

@@ -26,21 +26,18 @@ func IsHTTPRequest(msg []byte) bool {
 		return false
 	}
 	line = bytes.TrimRight(line, "\r \t")
-	sp := bytes.LastIndexAny(line, " \t")
-	if sp <= 0 || bytes.IndexByte(line, ' ') <= 0 {
-		return false // no method before a space, as the SIP parser wants
-	}
-	v := line[sp+1:]
-	return len(v) == 8 && string(v[:7]) == "HTTP/1." && v[7] >= '0' && v[7] <= '9'
-}
-
-// hasChunked reports whether an HTTP request's header block has a
-// Transfer-Encoding header (SIP has none, so SIP pays one compare per
-// header line that starts with t).
-func hasChunked(h []byte) bool {
-	if !IsHTTPRequest(h) {
+	// Looked at from the end, so a SIP message costs a few compares.
+	n := len(line)
+	if n < 11 || string(line[n-8:n-1]) != "HTTP/1." || line[n-1] < '0' || line[n-1] > '9' ||
+		(line[n-9] != ' ' && line[n-9] != '\t') {
 		return false
 	}
+	return bytes.IndexByte(line, ' ') > 0 // a method before a space, as the SIP parser wants
+}
+
+// hasTransferEncoding reports whether an HTTP request's header block has
+// a Transfer-Encoding header.
+func hasTransferEncoding(h []byte) bool {
 	i := bytes.IndexByte(h, '\n')
 	for p := i + 1; p < len(h); {
 		e := bytes.IndexByte(h[p:], '\n')

@@ -287,7 +287,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	}
 
 	// Operations over the same port: kemi rpc -u through the script's
-	// jsonrpcs.dispatch, and xhttp_prom's /metrics.
+	// jsonrpcs.dispatch, and xhttp_prom's /metrics with the script's own
+	// counter and histogram.
 	out, err := exec.Command(kemiBin, "rpc", "-u", "http://"+s.addr+"/RPC", "core.version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "kemi") {
 		t.Errorf("kemi rpc -u .../RPC core.version: %v\n%s", err, out)
@@ -303,7 +304,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	body, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
-		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") {
+		!strings.Contains(string(body), "kamailio_core_rcv_requests_total ") || !strings.Contains(string(body), "go_goroutines ") ||
+		!strings.Contains(string(body), `kamailio_scrapes{path="/metrics"} 1`) || !strings.Contains(string(body), `kamailio_scrape_gap_bucket{le="10"} 1`) {
 		t.Errorf("GET /metrics: %d %q\n%.2000s", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 	s.stop()
@@ -316,7 +318,8 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 
 // TestWS_BadInputRealServer (issue 14, websocket bad input against the
 // binary): a handshake without the sip sub-protocol gets 400; an
-// unmasked frame closes its connection with 1002; a client that never
+// unmasked frame closes its connection with 1002, a 10 MB frame with
+// 1009 (tcp_max_message_size); a client that never
 // answers pings (keepalive_timeout 1) is closed within a few seconds;
 // SIP over UDP is answered meanwhile.
 func TestWS_BadInputRealServer(t *testing.T) {
@@ -350,6 +353,16 @@ func TestWS_BadInputRealServer(t *testing.T) {
 		t.Errorf("unmasked frame: got opcode %v %q (%v), want close 1002", f.Header.OpCode, f.Payload, err)
 	}
 
+	big, br := dial()
+	defer big.Close()
+	ws.WriteHeader(big, ws.Header{Fin: true, OpCode: ws.OpText, Masked: true, Mask: ws.NewMask(), Length: 10 << 20})
+	big.Write(make([]byte, 64<<10))
+	big.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err = ws.ReadFrame(br)
+	if code, _ := ws.ParseCloseFrameData(f.Payload); err != nil || f.Header.OpCode != ws.OpClose || code != ws.StatusMessageTooBig {
+		t.Errorf("10 MB frame: got opcode %v %q (%v), want close 1009", f.Header.OpCode, f.Payload, err)
+	}
+
 	silent, sr := dial()
 	defer silent.Close()
 	silent.SetReadDeadline(time.Now().Add(6 * time.Second))
@@ -369,8 +382,8 @@ func TestWS_BadInputRealServer(t *testing.T) {
 	}
 	s.sipp(t, optionsScenario(t, 70, 404, "Not Found"), 3, 1)
 	s.stop()
-	if !strings.Contains(s.Log(), "websocket upgrades 2, bad frames 1, unanswered pings 1") {
-		t.Errorf("the stop line's websocket counters are not 2 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
+	if !strings.Contains(s.Log(), "websocket upgrades 3, bad frames 1, unanswered pings 1") {
+		t.Errorf("the stop line's websocket counters are not 3 upgrades, 1 bad frame, 1 unanswered ping; log:\n%s", s.Log())
 	}
 }
 

@@ -20,6 +20,8 @@ function ksr_xhttp_event(evname)
 		return 1
 	end
 	if KSR.xhttp_prom.check_uri() > 0 then
+		KSR.xhttp_prom.counter_inc_l1("scrapes", 1, url)
+		KSR.xhttp_prom.histogram_observe_l0("scrape_gap", "2.5")
 		KSR.xhttp_prom.dispatch()
 		return 1
 	end
