@@ -236,7 +236,7 @@ func (c *client) register() error {
 	if code != 401 || www == "" {
 		return fmt.Errorf("REGISTER without credentials: %d (WWW-Authenticate %q), want 401 with a challenge", code, www)
 	}
-	auth, err := digest(www, c.user, c.pass, "sip:"+c.o.domain)
+	auth, err := digest(www, "REGISTER", c.user, c.pass, "sip:"+c.o.domain, token(4))
 	if err != nil {
 		return err
 	}
@@ -250,8 +250,9 @@ func (c *client) register() error {
 	return nil
 }
 
-// digest answers a Digest challenge (RFC 2617, MD5, qop auth or none).
-func digest(www, user, pass, uri string) (string, error) {
+// digest answers a Digest challenge (RFC 2617, MD5, qop auth or none)
+// with an Authorization header line.
+func digest(www, method, user, pass, uri, cnonce string) (string, error) {
 	scheme, params, _ := strings.Cut(www, " ")
 	if !strings.EqualFold(scheme, "Digest") {
 		return "", fmt.Errorf("challenge %q: want Digest", www)
@@ -266,11 +267,11 @@ func digest(www, user, pass, uri string) (string, error) {
 	}
 	h := func(s string) string { x := md5.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
 	ha1 := h(user + ":" + p["realm"] + ":" + pass)
-	ha2 := h("REGISTER:" + uri)
+	ha2 := h(method + ":" + uri)
 	var b strings.Builder
 	fmt.Fprintf(&b, `Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s"`, user, p["realm"], p["nonce"], uri)
 	if qops := p["qop"]; qops != "" && strings.Contains(","+strings.ReplaceAll(qops, " ", "")+",", ",auth,") {
-		cnonce, nc := token(4), "00000001"
+		nc := "00000001"
 		fmt.Fprintf(&b, `, qop=auth, nc=%s, cnonce="%s", response="%s"`, nc, cnonce, h(ha1+":"+p["nonce"]+":"+nc+":"+cnonce+":auth:"+ha2))
 	} else {
 		fmt.Fprintf(&b, `, response="%s"`, h(ha1+":"+p["nonce"]+":"+ha2))
