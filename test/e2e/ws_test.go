@@ -237,7 +237,10 @@ func TestXHTTP_StatusNotFoundMalformedTenMegabytes(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &st) != nil || st.Status != "up" || st.Event != "xhttp:request" {
 		t.Fatalf("GET /status: %d %q %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
-	// The same connection serves the next request (keep-alive).
+	// set_reply_close: the answer says Connection: close.
+	if !res.Close {
+		t.Errorf("GET /status: the script's set_reply_close did not close the connection")
+	}
 	res, err = hc.Get("http://" + s.addr + "/no/such/page")
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,10 @@
 -- UDP callee at UAS1; others to the location table.
 
 function ksr_xhttp_event(evname)
+	-- As Kamailio's websocket README: HTTP answers close their
+	-- connection, the handshake's 101 does not.
+	KSR.set_reply_close()
+	KSR.set_reply_no_connect()
 	local url = KSR.pv.get("$hu")
 	if KSR.hdr.is_present("Upgrade") > 0 and string.lower(KSR.hdr.get("Upgrade")) == "websocket" then
 		if KSR.websocket.handle_handshake() > 0 then
