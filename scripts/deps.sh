@@ -15,6 +15,8 @@ sipp                                                               sip-tester
 luacheck                                                           lua-check
 chromium                                                           chromium
 npm                                                                npm
+/usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so            kamailio-websocket-modules
+/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so                  kamailio-tls-modules
 /usr/bin/rtpengine                                                 rtpengine-daemon
 kamcli                                                             kamcli
 promtool                                                           prometheus

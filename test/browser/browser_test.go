@@ -163,15 +163,20 @@ func newCert(t *testing.T, dir string) cert {
 	return out
 }
 
-// freeTCPPort finds a TCP port on 127.0.0.1 that is free right now.
-func freeTCPPort(t *testing.T) int {
+// freeTCPPorts finds two distinct TCP ports on 127.0.0.1 that are free
+// right now (both are held until both are found, so they differ).
+func freeTCPPorts(t *testing.T) (int, int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports [2]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0], ports[1]
 }
 
 // server is a SIP server process with a ws and a wss listener.
@@ -269,6 +274,10 @@ func start(t *testing.T, s *server, name string, args ...string) {
 	s.domain = "127.0.0.1"
 }
 
+// users are the subscribers the pages register as (digest authentication
+// with password "pw-" + name): an alice and a bob per scenario.
+var users = []string{"alice-wss", "bob-wss", "alice-ws", "bob-ws", "alice-mix", "bob-mix"}
+
 // startKemi runs kemi with testdata/websocket/kemi.cfg and the script of
 // the engine (lua, js, star).
 func startKemi(t *testing.T, c cert, engine string) *server {
@@ -281,14 +290,22 @@ func startKemi(t *testing.T, c cert, engine string) *server {
 	case "star":
 		mod, eng, script = "app_starlark", "starlark", "ws.star"
 	}
-	s := &server{name: "kemi-" + engine, wsPort: freeTCPPort(t), wss: freeTCPPort(t)}
+	s := &server{name: "kemi-" + engine}
+	s.wsPort, s.wss = freeTCPPorts(t)
 	s.configFile = filepath.Join(dir, "kemi.cfg")
 	s.configContents = fill(t, "kemi.cfg", s.configFile,
 		"WSSPORT", strconv.Itoa(s.wss), "WSPORT", strconv.Itoa(s.wsPort),
 		"CERT", c.certFile, "KEY", c.keyFile, "CHILDREN", "2",
 		"SCRIPT", repo("testdata/websocket/"+script),
 		"ENGINEMOD", mod, `cfgengine "ENGINE"`, `cfgengine "`+eng+`"`)
-	start(t, s, kemiBin, "serve", "-f", s.configFile)
+	db := filepath.Join(dir, "kemi.db")
+	for _, u := range users {
+		out, err := exec.Command(kemiBin, "user", "add", "-db", db, u+"@127.0.0.1", "pw-"+u).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kemi user add %s: %v\n%s", u, err, out)
+		}
+	}
+	start(t, s, kemiBin, "serve", "-f", s.configFile, "-A", "WITH_AUTH", "-A", `AUTHDB="`+db+`"`)
 	return s
 }
 
@@ -305,13 +322,25 @@ func startKamailio(t *testing.T, c cert) *server {
 		}
 	}
 	dir := t.TempDir()
-	s := &server{name: "kamailio", wsPort: freeTCPPort(t), wss: freeTCPPort(t)}
+	s := &server{name: "kamailio"}
+	s.wsPort, s.wss = freeTCPPorts(t)
 	s.configFile = filepath.Join(dir, "kamailio.cfg")
 	s.configContents = fill(t, "kamailio.cfg", s.configFile,
 		"WSSPORT", strconv.Itoa(s.wss), "WSPORT", strconv.Itoa(s.wsPort),
 		"CERT", c.certFile, "KEY", c.keyFile, "CHILDREN", "2",
 		"SCRIPT", repo("testdata/websocket/ws.lua"), "DBDIR", dir)
-	start(t, s, bin, "-f", s.configFile, "-DD", "-E", "-m", "64", "-M", "16", "-P", filepath.Join(dir, "pid"))
+	// The subscribers in a db_text directory, as auth_db reads them.
+	sub := "id(int,auto) username(string) domain(string) password(string) ha1(string) ha1b(string) \n"
+	for i, u := range users {
+		sub += fmt.Sprintf("%d:%s:127.0.0.1:pw-%s:x:x\n", i+1, u, u)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "subscriber"), []byte(sub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "version"), []byte("id(int,auto) table_name(string) table_version(int) \n0:subscriber:7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start(t, s, bin, "-f", s.configFile, "-DD", "-E", "-m", "64", "-M", "16", "-A", "WITH_AUTH", "-P", filepath.Join(dir, "pid"))
 	return s
 }
 
@@ -434,13 +463,11 @@ func (p *phone) waitEvent(prefix string) string {
 
 // scenario registers alice and bob over their URLs, alice sends bob a
 // MESSAGE, calls him, bob answers, alice hangs up.
-func scenario(t *testing.T, b *browser, s *server, aliceURL, bobURL string) {
+func scenario(t *testing.T, b *browser, s *server, an, bn, aliceURL, bobURL string) {
 	t.Helper()
-	user := func(n string) string { return fmt.Sprintf("%s%d", n, time.Now().UnixNano()%1e6) }
-	an, bn := user("alice"), user("bob")
 	alice, bob := b.open(t, an), b.open(t, bn)
-	alice.must(fmt.Sprintf(`start(%q, %q, %q)`, an, s.domain, aliceURL))
-	bob.must(fmt.Sprintf(`start(%q, %q, %q)`, bn, s.domain, bobURL))
+	alice.must(fmt.Sprintf(`start(%q, %q, %q, %q)`, an, s.domain, aliceURL, "pw-"+an))
+	bob.must(fmt.Sprintf(`start(%q, %q, %q, %q)`, bn, s.domain, bobURL, "pw-"+bn))
 
 	target := fmt.Sprintf("sip:%s@%s", bn, s.domain)
 	if code := alice.must(fmt.Sprintf(`message(%q, "hello over websocket")`, target)); code != "200" {
@@ -472,15 +499,26 @@ func scenario(t *testing.T, b *browser, s *server, aliceURL, bobURL string) {
 // runTarget runs the scenario over WSS, over WS, and with alice on WSS and
 // bob on WS (the proxy record-routes twice between the two sockets).
 func runTarget(t *testing.T, b *browser, s *server) {
-	t.Run("wss", func(t *testing.T) { scenario(t, b, s, s.wssURL, s.wssURL) })
-	t.Run("ws", func(t *testing.T) { scenario(t, b, s, s.wsURL, s.wsURL) })
-	t.Run("wss-to-ws", func(t *testing.T) { scenario(t, b, s, s.wssURL, s.wsURL) })
+	t.Run("wss", func(t *testing.T) { scenario(t, b, s, "alice-wss", "bob-wss", s.wssURL, s.wssURL) })
+	t.Run("ws", func(t *testing.T) { scenario(t, b, s, "alice-ws", "bob-ws", s.wsURL, s.wsURL) })
+	t.Run("wss-to-ws", func(t *testing.T) { scenario(t, b, s, "alice-mix", "bob-mix", s.wssURL, s.wsURL) })
+	// The registrations above passed the digest check: a wrong password
+	// does not.
+	t.Run("wrong-password", func(t *testing.T) {
+		p := b.open(t, "alice-wss")
+		res, err := p.eval(fmt.Sprintf(`start("alice-wss", %q, %q, "not-the-password")`, s.domain, s.wssURL))
+		if err == nil || !strings.Contains(err.Error(), "registration failed") {
+			t.Fatalf("registering with a wrong password: %q, %v; want the registration refused; events %q", res, err, p.events())
+		}
+		t.Logf("wrong password: %v", err)
+	})
 }
 
 // TestBrowser_JsSIPRegisterMessageCall is issue 14's browser test: JsSIP in
-// headless Chromium registers over WSS and WS, sends a MESSAGE and places
-// a call the other page answers, through kemi running ws.lua (and ws.js,
-// ws.star), and through Kamailio running the same ws.lua.
+// headless Chromium registers over WSS and WS (with digest authentication;
+// a wrong password is refused), sends a MESSAGE and places a call the
+// other page answers, through kemi running ws.lua (and ws.js, ws.star),
+// and through Kamailio running the same ws.lua.
 func TestBrowser_JsSIPRegisterMessageCall(t *testing.T) {
 	dir := t.TempDir()
 	c := newCert(t, dir)

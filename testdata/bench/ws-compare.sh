@@ -23,7 +23,9 @@
 # over the measured registrations, divided by them; median over rounds.
 # Memory: Pss (smaps_rollup, summed over the process tree: Kamailio's
 # shared memory counted once) after IDLE connections each registered once,
-# minus before, over IDLE; Rss likewise.
+# minus before, over IDLE; Rss likewise. The servers run without
+# authentication there, and connection i registers its own user ui, so
+# that each holds one binding (kemi allows 12 per AoR by default).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -54,21 +56,26 @@ if [ ! -x /usr/sbin/kamailio ] || [ ! -f /usr/lib/x86_64-linux-gnu/kamailio/modu
   echo "ws-compare: Kamailio with its websocket module is not installed: no Kamailio row" >&2
   labels=(kemi-lua)
 fi
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# freeports prints two distinct TCP ports of 127.0.0.1 that are free now.
+freeports() { python3 -c 'import socket
+a, b = socket.socket(), socket.socket()
+a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])'; }
 
-# start LABEL -> starts the server on fresh ports; sets pid and wss
+# start LABEL [noauth] -> starts the server on fresh ports; sets pid and wss
 start() {
-  local label=$1 wsp wssp cfg=$work/$1.cfg
-  wsp=$(freeport) wssp=$(freeport)
+  local label=$1 wsp wssp cfg=$work/$1.cfg auth=(-A WITH_AUTH)
+  [ "${2:-}" = noauth ] && auth=()
+  read -r wsp wssp < <(freeports)
   local sub="s/WSSPORT/$wssp/;s/WSPORT/$wsp/;s#CERT#$work/cert.pem#;s#KEY#$work/key.pem#;s/CHILDREN/2/g;s#SCRIPT#$repo/testdata/websocket/ws.lua#;s#DBDIR#$work/dbtext#"
   case $label in
     kamailio-lua)
       sed "$sub" "$repo/testdata/websocket/kamailio.cfg" >"$cfg"
-      setsid /usr/sbin/kamailio -f "$cfg" -DD -E -m 2048 -M 16 -A WITH_AUTH -P "$work/k.pid" >"$work/$label.log" 2>&1 &
+      setsid /usr/sbin/kamailio -f "$cfg" -DD -E -m 2048 -M 16 "${auth[@]}" -P "$work/k.pid" >"$work/$label.log" 2>&1 &
       ;;
     kemi-lua)
       sed "$sub;s/ENGINEMOD/app_lua/g;s/cfgengine \"ENGINE\"/cfgengine \"lua\"/" "$repo/testdata/websocket/kemi.cfg" >"$cfg"
-      setsid "$kemi" serve -f "$cfg" -A WITH_AUTH -A "AUTHDB=\"$work/kemi.db\"" >"$work/$label.log" 2>&1 &
+      setsid "$kemi" serve -f "$cfg" "${auth[@]}" -A "AUTHDB=\"$work/kemi.db\"" >"$work/$label.log" 2>&1 &
       ;;
   esac
   pid=$! wss=wss://127.0.0.1:$wssp
@@ -99,9 +106,9 @@ for ((r = 0; r < rounds; r++)); do
 done
 if [ "$idlen" -gt 0 ]; then
   for i in "${!labels[@]}"; do
-    start "${labels[$i]}" || continue
+    start "${labels[$i]}" noauth || continue
     sleep 1
-    out=$("$wsload" -url "$wss" -pid "$pid" -idle "$idlen" 2>&1)
+    out=$("$wsload" -url "$wss" -pid "$pid" -idle "$idlen" -noauth -users "$idlen" 2>&1)
     echo "${labels[$i]} idle: $out" >&2
     stop "$pid"
     pss=$(sed -n 's/.*pss_bytes_per_conn=\([0-9.-]*\).*/\1/p' <<<"$out")

@@ -5,6 +5,8 @@
 // HTTP on the SIP ports: a WebSocket upgrade goes to the websocket
 // module, anything else gets 404.
 function ksr_xhttp_event(evname) {
+	KSR.set_reply_close();
+	KSR.set_reply_no_connect();
 	var upgrade = KSR.pv.gete("$hdr(Upgrade)").toLowerCase();
 	var conn = KSR.pv.gete("$hdr(Connection)").toLowerCase();
 	if (upgrade === "websocket" && conn.indexOf("upgrade") >= 0 && KSR.pv.gete("$rm") === "GET") {

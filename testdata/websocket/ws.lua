@@ -12,6 +12,10 @@
 -- HTTP on the SIP ports: a WebSocket upgrade is handed to the websocket
 -- module, anything else gets 404.
 function ksr_xhttp_event(evname)
+	-- As Kamailio's websocket README: an HTTP answer closes its
+	-- connection (the handshake's 101 keeps it), and nothing is opened.
+	KSR.set_reply_close()
+	KSR.set_reply_no_connect()
 	local upgrade = string.lower(KSR.pv.gete("$hdr(Upgrade)"))
 	local conn = string.lower(KSR.pv.gete("$hdr(Connection)"))
 	if upgrade == "websocket" and string.find(conn, "upgrade", 1, true)

@@ -110,6 +110,7 @@ type client struct {
 	callID string
 	tag    string
 	host   string
+	via    string // WS or WSS, as the URL's scheme
 	cseq   int
 	o      *options
 	buf    []byte
@@ -131,7 +132,10 @@ func dial(o *options, i int) (*client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("connection %d: the server chose sub-protocol %q, want sip", i, hs.Protocol)
 	}
-	c := &client{conn: conn, r: conn, o: o, callID: token(12), tag: token(6), host: token(8) + ".invalid"}
+	c := &client{conn: conn, r: conn, o: o, callID: token(12), tag: token(6), host: token(8) + ".invalid", via: "WSS"}
+	if strings.HasPrefix(o.url, "ws:") {
+		c.via = "WS"
+	}
 	if br != nil {
 		c.r = io.MultiReader(br, conn)
 	}
@@ -151,7 +155,7 @@ func (c *client) request(auth string) []byte {
 	b := c.buf[:0]
 	d := c.o.domain
 	b = fmt.Appendf(b, "REGISTER sip:%s SIP/2.0\r\n", d)
-	b = fmt.Appendf(b, "Via: SIP/2.0/WSS %s;branch=z9hG4bK%s\r\n", c.host, token(8))
+	b = fmt.Appendf(b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s\r\n", c.via, c.host, token(8))
 	b = append(b, "Max-Forwards: 70\r\n"...)
 	b = fmt.Appendf(b, "To: <sip:%s@%s>\r\n", c.user, d)
 	b = fmt.Appendf(b, "From: <sip:%s@%s>;tag=%s\r\n", c.user, d, c.tag)
@@ -232,7 +236,7 @@ func (c *client) register() error {
 	if code != 401 || www == "" {
 		return fmt.Errorf("REGISTER without credentials: %d (WWW-Authenticate %q), want 401 with a challenge", code, www)
 	}
-	auth, err := digest(www, c.user, c.pass, "sip:"+c.o.domain)
+	auth, err := digest(www, "REGISTER", c.user, c.pass, "sip:"+c.o.domain, token(4))
 	if err != nil {
 		return err
 	}
@@ -246,8 +250,9 @@ func (c *client) register() error {
 	return nil
 }
 
-// digest answers a Digest challenge (RFC 2617, MD5, qop auth or none).
-func digest(www, user, pass, uri string) (string, error) {
+// digest answers a Digest challenge (RFC 2617, MD5, qop auth or none)
+// with an Authorization header line.
+func digest(www, method, user, pass, uri, cnonce string) (string, error) {
 	scheme, params, _ := strings.Cut(www, " ")
 	if !strings.EqualFold(scheme, "Digest") {
 		return "", fmt.Errorf("challenge %q: want Digest", www)
@@ -262,11 +267,11 @@ func digest(www, user, pass, uri string) (string, error) {
 	}
 	h := func(s string) string { x := md5.Sum([]byte(s)); return hex.EncodeToString(x[:]) }
 	ha1 := h(user + ":" + p["realm"] + ":" + pass)
-	ha2 := h("REGISTER:" + uri)
+	ha2 := h(method + ":" + uri)
 	var b strings.Builder
 	fmt.Fprintf(&b, `Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s"`, user, p["realm"], p["nonce"], uri)
 	if qops := p["qop"]; qops != "" && strings.Contains(","+strings.ReplaceAll(qops, " ", "")+",", ",auth,") {
-		cnonce, nc := token(4), "00000001"
+		nc := "00000001"
 		fmt.Fprintf(&b, `, qop=auth, nc=%s, cnonce="%s", response="%s"`, nc, cnonce, h(ha1+":"+p["nonce"]+":"+nc+":"+cnonce+":auth:"+ha2))
 	} else {
 		fmt.Fprintf(&b, `, response="%s"`, h(ha1+":"+p["nonce"]+":"+ha2))
