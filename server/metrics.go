@@ -25,7 +25,7 @@ import (
 // the statistics module's variables) are gauges, the rest counters. Beside
 // them, kemi's own: the script's run time per callback kind as a histogram
 // (kemi_script_duration_seconds), script errors and budget stops, malformed
-// messages by reason, transactions by state and connections by transport.
+// messages by reason, transactions by state and connections by transport (ws and wss apart).
 // Reading sums the workers' blocks; nothing is added to the message path
 // but the workers' own atomic adds.
 type statsCollector struct {
@@ -51,7 +51,7 @@ var (
 	descBudget = prometheus.NewDesc("kemi_script_budget_stops_total",
 		"Script callback runs stopped by the step, time or memory budget, by kind.", []string{"engine", "callback"}, nil)
 	descConns = prometheus.NewDesc("kemi_connections",
-		"Connections open now by transport (TCP and TLS; UDP has none).", []string{"transport"}, nil)
+		"Connections open now by transport: tcp, tls, and ws and wss for those upgraded to WebSocket (counted there only; UDP has none).", []string{"transport"}, nil)
 	descListens = prometheus.NewDesc("kemi_listen_sockets",
 		"Sockets kemi listens on by transport.", []string{"transport"}, nil)
 	descUDPRecv = prometheus.NewDesc("kemi_udp_received_total",
@@ -123,8 +123,23 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if st := c.s.streams; st != nil {
 		openTCP, openTLS, streamRecv = st.Stats.OpenTCP.Load(), st.Stats.OpenTLS.Load(), st.Stats.Received.Load()
 	}
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openTCP), "tcp")
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openTLS), "tls")
+	// WebSocket connections stay counted as TCP/TLS in the transport's
+	// counters; the scrape walks the table to move them under ws/wss.
+	var openWS, openWSS int64
+	if st := c.s.streams; st != nil {
+		st.Each(func(cn *transport.Conn) {
+			switch cn.Proto() {
+			case transport.WS:
+				openWS++
+			case transport.WSS:
+				openWSS++
+			}
+		})
+	}
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(max(openTCP-openWS, 0)), "tcp")
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(max(openTLS-openWSS, 0)), "tls")
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openWS), "ws")
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openWSS), "wss")
 	ch <- prometheus.MustNewConstMetric(descStreamRecv, prometheus.CounterValue, float64(streamRecv))
 }
 
