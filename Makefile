@@ -4,7 +4,7 @@ BIN     ?= bin/kemi
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run deps test bench bench-go bench-sipp bench-ws generate fuzz clean
+.PHONY: build run deps test bench bench-go bench-sipp bench-ws bench-streams generate fuzz clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kemi
@@ -30,8 +30,9 @@ test: deps
 # (when installed) through ../shared/bench/compare.sh, and the REGISTER
 # runs through testdata/bench/register-compare.sh, then REGISTER over WSS
 # and memory per idle WSS connection next to Kamailio's websocket module
-# (testdata/bench/ws-compare.sh).
-bench: bench-go bench-sipp bench-ws
+# (testdata/bench/ws-compare.sh), then TCP/TLS through
+# testdata/bench/stream-compare.sh.
+bench: bench-go bench-sipp bench-ws bench-streams
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -62,6 +63,21 @@ WS_CONNS ?= 50
 WS_IDLE ?= 5000
 bench-ws: build
 	testdata/bench/ws-compare.sh $(BIN) $(BENCH_ROUNDS) $(WS_N) $(WS_CONNS) $(WS_IDLE)
+
+# TCP and TLS next to Kamailio native: the seed over one connection (tcp)
+# and a connection per request (tcpn, through testdata/bench/sippwrap's
+# sipp, which fits tn to this machine's limits), and the proxy calls with
+# the callers over TCP (sipp -t t1) and TLS (test/tlsload, Kamailio with
+# Debian's tls module on the same certificate).
+bench-streams: build
+	@test -x $(SHARED)/bench/compare.sh || { echo "bench-streams: $(SHARED)/bench/compare.sh not found"; exit 1; }
+	for t in tcp tcpn; do PATH=$(CURDIR)/testdata/bench/sippwrap:$$PATH TRANSPORT=$$t ANCHORS=native \
+		$(SHARED)/bench/compare.sh seed $(BENCH_ROUNDS) \
+		'kemi-lua=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-lua.cfg -l {PROTO}:127.0.0.1:{PORT}' \
+		'kemi-js=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-js.cfg -l {PROTO}:127.0.0.1:{PORT}' \
+		'kemi-star=$(CURDIR)/$(BIN) serve -f $(CURDIR)/testdata/bench/seed-star.cfg -l {PROTO}:127.0.0.1:{PORT}'; done
+	SHARED=$(SHARED) testdata/bench/stream-compare.sh tcp $(BENCH_ROUNDS) 10000 100 "lua js star"
+	SHARED=$(SHARED) testdata/bench/stream-compare.sh tls $(BENCH_ROUNDS) 5000 50 "lua js star"
 
 generate:
 	$(GO) generate ./...

@@ -119,6 +119,8 @@ type Ctx struct {
 	Out   Sender
 	RT    *Runtime
 	Route RouteKind
+	// logLevel is SetLogLevel's level plus levelSet; 0 when unset.
+	logLevel int
 	// Stats is the worker's counters (Count); nil outside a worker.
 	Stats *StatBlock
 
@@ -269,6 +271,23 @@ func (c *Ctx) Log(level int, msg string) {
 		return
 	}
 	l.Log(level, c, msg)
+}
+
+// SetLogLevel gives this context (a worker's, kept across its messages)
+// its own log level, as Kamailio's setdebug does for one process; the
+// lines logged through it follow that level instead of the global one.
+func (c *Ctx) SetLogLevel(level int) { c.logLevel = level + levelSet }
+
+// ResetLogLevel goes back to the global level (resetdebug).
+func (c *Ctx) ResetLogLevel() { c.logLevel = 0 }
+
+// LogEnabled reports whether a line at level logged through c would be
+// written (for some module, when modules have levels of their own).
+func (c *Ctx) LogEnabled(level int) bool {
+	if c.RT == nil {
+		return false
+	}
+	return c.RT.Log.enabledFor(level, c)
 }
 
 // ScriptLog is the script's own logging (KSR.log, KSR.err, xlog, print).

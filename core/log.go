@@ -207,6 +207,27 @@ func (l *Logger) Enabled(level int) bool {
 	return m != nil && level <= m.max
 }
 
+// levelFor is the level in force for lines logged through ctx (its own
+// after SetLogLevel, else the global one).
+func (l *Logger) levelFor(ctx *Ctx) int {
+	if ctx != nil && ctx.logLevel != 0 {
+		return ctx.logLevel - levelSet
+	}
+	return l.CurLevel()
+}
+
+// enabledFor is Enabled for a line logged through ctx.
+func (l *Logger) enabledFor(level int, ctx *Ctx) bool {
+	if l == nil {
+		return false
+	}
+	if level <= l.levelFor(ctx) {
+		return true
+	}
+	m := l.mods.Load()
+	return m != nil && level <= m.max
+}
+
 // modLevels are the per-module log levels (Kamailio's debugger
 // mod_level), replaced as a whole when one changes.
 type modLevels struct {
@@ -244,10 +265,10 @@ func (l *Logger) ModLevel(module string) (int, bool) {
 
 // wants reports whether a line at level about module (script, or the
 // module the text names) is written.
-func (l *Logger) wants(level int, msg, script string) bool {
+func (l *Logger) wants(level int, ctx *Ctx, msg, script string) bool {
 	m := l.mods.Load()
 	if m == nil {
-		return level <= l.CurLevel()
+		return level <= l.levelFor(ctx)
 	}
 	mod := script
 	if mod == "" {
@@ -256,7 +277,7 @@ func (l *Logger) wants(level int, msg, script string) bool {
 	if v, ok := m.m[mod]; ok {
 		return level <= v
 	}
-	return level <= l.CurLevel()
+	return level <= l.levelFor(ctx)
 }
 
 // Log writes one line when level is enabled. ctx may be nil.
@@ -277,7 +298,7 @@ func (l *Logger) write(level int, ctx *Ctx, msg string, tail []byte) {
 // writeFrom writes a line; script, when set, is the script-facing module
 // that logged it for the script ("script" for KSR.log, "xlog").
 func (l *Logger) writeFrom(level int, ctx *Ctx, msg string, tail []byte, script string) {
-	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
+	if !l.enabledFor(level, ctx) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, ctx, msg, script) {
 		return
 	}
 	l.mu.Lock()
@@ -422,7 +443,7 @@ func (l *Logger) LogLimited(lim *LogLimit, level int, ctx *Ctx, msg string) {
 }
 
 func (l *Logger) logLimited(lim *LogLimit, level int, ctx *Ctx, msg string, script string) {
-	if !l.Enabled(level) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, msg, script) {
+	if !l.enabledFor(level, ctx) || (l.Out == nil && l.Syslog == nil) || !l.wants(level, ctx, msg, script) {
 		return
 	}
 	ok, note := lim.Allow()

@@ -188,6 +188,12 @@ func TestOps_LogJSONLimitedAndOneLine(t *testing.T) {
 	if n := out.Len(); n > MaxLogLine+512 {
 		t.Errorf("a long line wrote %d bytes", n)
 	}
+	out.Reset()
+	rt.Log.Prefix = func(_ *Ctx, dst []byte) []byte { return append(dst, strings.Repeat("p", 3*MaxLogLine)...) }
+	ctx.ScriptLog(LInfo, "short")
+	if n := out.Len(); n > 2*MaxLogLine+512 {
+		t.Errorf("a long prefix wrote %d bytes", n)
+	}
 }
 
 type sysRec struct{ sev, line string }

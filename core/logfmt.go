@@ -111,6 +111,10 @@ func (l *Logger) appendJSON(b []byte, level int, ctx *Ctx, prefix []byte, msg st
 	}
 	r.AddAttrs(slog.String("module", module))
 	if len(prefix) > 0 {
+		// A prefix carries message data ($hdr): cut it as a text line is.
+		if n := keepLen(prefix, MaxLogLine); n < len(prefix) {
+			prefix = appendCut(prefix[:n:n], len(prefix)-n)
+		}
 		r.AddAttrs(slog.String("prefix", string(prefix)))
 	}
 	if n := keepLen(msg, MaxLogLine); n < len(msg) {

@@ -26,6 +26,8 @@ mariadb-install-db                                                 mariadb-serve
 mariadb                                                            mariadb-client
 /usr/share/kamailio/postgres/standard-create.sql                   kamailio-postgres-modules
 /usr/share/kamailio/mysql/standard-create.sql                      kamailio-mysql-modules
+/usr/lib/x86_64-linux-gnu/kamailio/modules/app_lua.so              kamailio-lua-modules
+/usr/lib/x86_64-linux-gnu/kamailio/modules/db_redis.so             kamailio-redis-modules
 '
 
 # missing prints the packages whose checks fail, each once, on one line.

@@ -25,7 +25,7 @@ import (
 // the statistics module's variables) are gauges, the rest counters. Beside
 // them, kemi's own: the script's run time per callback kind as a histogram
 // (kemi_script_duration_seconds), script errors and budget stops, malformed
-// messages by reason, transactions by state and connections by transport (ws and wss apart).
+// messages by reason, transactions by state and connections by transport.
 // Reading sums the workers' blocks; nothing is added to the message path
 // but the workers' own atomic adds.
 type statsCollector struct {
@@ -51,7 +51,7 @@ var (
 	descBudget = prometheus.NewDesc("kemi_script_budget_stops_total",
 		"Script callback runs stopped by the step, time or memory budget, by kind.", []string{"engine", "callback"}, nil)
 	descConns = prometheus.NewDesc("kemi_connections",
-		"Connections open now by transport: tcp, tls, and ws and wss for those upgraded to WebSocket (counted there only; UDP has none).", []string{"transport"}, nil)
+		"Connections open now by transport: tcp, tls, and ws, wss once upgraded to WebSocket (UDP has none).", []string{"transport"}, nil)
 	descListens = prometheus.NewDesc("kemi_listen_sockets",
 		"Sockets kemi listens on by transport.", []string{"transport"}, nil)
 	descUDPRecv = prometheus.NewDesc("kemi_udp_received_total",
@@ -118,28 +118,29 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(len(c.s.conns)), "udp")
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(nTCP), "tcp")
 	ch <- prometheus.MustNewConstMetric(descListens, prometheus.GaugeValue, float64(nTLS), "tls")
-	var openTCP, openTLS int64
+	// Connections by what they carry now: a WebSocket upgrade moves one
+	// from tcp to ws (tls to wss). Counted over the table at scrape time.
+	var open [4]int64 // tcp, tls, ws, wss
 	var streamRecv uint64
 	if st := c.s.streams; st != nil {
-		openTCP, openTLS, streamRecv = st.Stats.OpenTCP.Load(), st.Stats.OpenTLS.Load(), st.Stats.Received.Load()
-	}
-	// WebSocket connections stay counted as TCP/TLS in the transport's
-	// counters; the scrape walks the table to move them under ws/wss.
-	var openWS, openWSS int64
-	if st := c.s.streams; st != nil {
+		streamRecv = st.Stats.Received.Load()
 		st.Each(func(cn *transport.Conn) {
+			// Proto is already WS or WSS once upgraded.
 			switch cn.Proto() {
+			case transport.TLS:
+				open[1]++
 			case transport.WS:
-				openWS++
+				open[2]++
 			case transport.WSS:
-				openWSS++
+				open[3]++
+			default:
+				open[0]++
 			}
 		})
 	}
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(max(openTCP-openWS, 0)), "tcp")
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(max(openTLS-openWSS, 0)), "tls")
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openWS), "ws")
-	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(openWSS), "wss")
+	for i, name := range [...]string{"tcp", "tls", "ws", "wss"} {
+		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(open[i]), name)
+	}
 	ch <- prometheus.MustNewConstMetric(descStreamRecv, prometheus.CounterValue, float64(streamRecv))
 }
 

@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		opt.LogOut = stderr
 		if cmd == "serve" {
+			opt.Syslog = true
 			return serve(opt, stderr)
 		}
 		setup, err := loader.Load(opt)

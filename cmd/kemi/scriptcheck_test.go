@@ -206,12 +206,12 @@ func TestScriptCheck_ScenariosClean(t *testing.T) {
 					p = strings.ReplaceAll(p, "{db_url}", "postgres://kemi:x@127.0.0.1:1/kemi") +
 						"\nmodparam(\"sqlops\", \"connect_mode\", 1)"
 				}
-				if strings.Contains(p, "{redis_port}") {
-					// No redis-server runs here: a closed port, and
-					// ndb_redis starts without it.
+				// {http} and {httpdown}: the scenario runner's HTTP server.
+				// {redis_port}, {redis_db}: the runner's redis-server; a
+				// closed port here, and ndb_redis starts without it.
+				if strings.Contains(p, "{redis_port}") && strings.Contains(p, `"ndb_redis"`) {
 					p += "\nmodparam(\"ndb_redis\", \"init_without_redis\", 1)"
 				}
-				// {http} and {httpdown}: the scenario runner's HTTP server.
 				cfg.WriteString(strings.NewReplacer("{module}", e.mod, "{http}", "127.0.0.1:9", "{httpdown}", "127.0.0.1:9",
 					"{redis_port}", "1", "{redis_db}", "1").Replace(p) + "\n")
 			}

@@ -6,14 +6,29 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"kemi/core/loader"
 	"kemi/server"
 )
 
-// serve runs the server until SIGINT or SIGTERM.
+// serve runs the server until SIGINT or SIGTERM. With KEMI_CPUPROFILE
+// set to a file name it writes a CPU profile of the whole run there (for
+// go tool pprof; the benchmarks use it to find hot spots).
 func serve(opt loader.Options, stderr io.Writer) int {
+	if path := os.Getenv("KEMI_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	s, err := server.New(server.Options{Options: opt, Version: version})
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -189,7 +189,7 @@ var ignoredModules = map[string]string{
 	"db_sqlite":    "database driver",
 	"db_text":      "database driver",
 	"db_unixodbc":  "database driver",
-	"db_redis":     "database driver",
+	"db_redis":     "database driver; usrloc reaches Redis itself from its db_url",
 	"db_mongodb":   "database driver",
 	"db_flatstore": "database driver",
 }

@@ -34,6 +34,10 @@ type Options struct {
 	Workers int               // -n; 0 keeps children from the config
 	MemMB   int               // -m; 0 keeps shm_mem_size from the config
 	LogOut  io.Writer         // default os.Stderr
+	// Syslog lets log_stderror=no send the log to syslog instead of
+	// LogOut: kemi serve sets it; kemi check and kemi test keep their
+	// lines on the terminal.
+	Syslog bool
 	// Check resolves the script's KSR calls against the loaded modules
 	// (core/scriptcheck), as `kemi check` does: an error there fails the
 	// load and Setup.Diags keeps the warnings. Strict makes a call into a
@@ -84,7 +88,7 @@ func Load(opt Options) (*Setup, error) {
 	if out == nil {
 		out = os.Stderr
 	}
-	rt, err := buildRuntime(cfg, out)
+	rt, err := buildRuntime(cfg, out, opt.Syslog)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +231,7 @@ func modparamPos(cfg *config.Config, module, name string) string {
 	return cfg.EnginePos.String()
 }
 
-func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
+func buildRuntime(cfg *config.Config, logOut io.Writer, syslogOK bool) (*core.Runtime, error) {
 	var specs []*core.ModuleSpec
 	seen := map[string]bool{}
 	var add func(m *core.ModuleSpec)
@@ -280,7 +284,7 @@ func buildRuntime(cfg *config.Config, logOut io.Writer) (*core.Runtime, error) {
 			rt.Callbacks["ksr_"+cb] = v.S
 		}
 	}
-	lg, err := newLogger(rt.Globals, logOut)
+	lg, err := newLogger(rt.Globals, logOut, syslogOK)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +342,7 @@ func checkHeaderLine(s string) error {
 
 // newLogger applies debug, log_prefix, log_format, and log_stderror=no
 // with log_facility and log_name (syslog).
-func newLogger(g map[string]core.Value, out io.Writer) (*core.Logger, error) {
+func newLogger(g map[string]core.Value, out io.Writer, syslogOK bool) (*core.Logger, error) {
 	lg := &core.Logger{Level: core.LWarn, Out: out}
 	if v, ok := g["debug"]; ok {
 		switch v.Kind {
@@ -379,7 +383,7 @@ func newLogger(g map[string]core.Value, out io.Writer) (*core.Logger, error) {
 	// Kamailio logs to syslog unless log_stderror=yes; kemi keeps stderr
 	// unless the config says log_stderror=no, so that a config without the
 	// line does not lose its log where no syslog daemon runs.
-	if v, ok := g["log_stderror"]; ok && !v.Truth() {
+	if v, ok := g["log_stderror"]; ok && !v.Truth() && syslogOK {
 		tag := "kemi"
 		if n, ok := g["log_name"]; ok && n.S != "" {
 			tag = n.S

@@ -26,13 +26,14 @@ func TestOps_LogStderrorNoWritesSyslog(t *testing.T) {
 	defer ln.Close()
 	loader.SyslogPath = path
 	defer func() { loader.SyslogPath = "" }()
+	syslog := true
 	load := func(lines string) (*loader.Setup, error) {
 		fsys := fstest.MapFS{
 			"kamailio.cfg": {Data: []byte("#!KAMAILIO\n" + lines + "\nloadmodule \"sl.so\"\nloadmodule \"app_lua.so\"\n" +
 				"modparam(\"app_lua\", \"load\", \"s.lua\")\ncfgengine \"lua\"\n")},
 			"s.lua": {Data: []byte("function ksr_request_route() end\n")},
 		}
-		return loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys})
+		return loader.Load(loader.Options{Path: "kamailio.cfg", FS: fsys, Syslog: syslog})
 	}
 	read := func() string {
 		t.Helper()
@@ -67,6 +68,16 @@ func TestOps_LogStderrorNoWritesSyslog(t *testing.T) {
 	// LOG_DAEMON (3) is the default facility; LOG_WARNING is 4.
 	if got := read(); !strings.HasPrefix(got, "<28>") || !strings.Contains(got, `"level":"WARNING","msg":"dispatcher: down","module":"dispatcher"}`) {
 		t.Errorf("syslog JSON line: %q", got)
+	}
+
+	// kemi check and kemi test (no Syslog) keep the lines on LogOut.
+	syslog = false
+	s, err = load("debug=2\nlog_stderror=no")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RT.Log.Syslog != nil {
+		t.Error("a load without Options.Syslog writes to syslog")
 	}
 
 	for _, bad := range []string{"log_facility=LOG_NOPE", "log_format=\"xml\""} {

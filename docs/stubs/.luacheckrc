@@ -322,6 +322,12 @@ read_globals = {
 					response = {},
 				},
 			},
+			kex = {
+				fields = {
+					resetdebug = {},
+					setdebug = {},
+				},
+			},
 			kx = {
 				fields = {
 					get_au = {},
@@ -585,6 +591,9 @@ read_globals = {
 					rtpengine_query0 = {},
 					rtpengine_query2 = {},
 					rtpengine_query_v = {},
+					rtpengine_subscribe_answer = {},
+					rtpengine_subscribe_request = {},
+					rtpengine_unsubscribe = {},
 					set_rtpengine_set = {},
 					set_rtpengine_set2 = {},
 					silence_media = {},

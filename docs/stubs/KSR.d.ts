@@ -1136,6 +1136,21 @@ interface KSR_jsonrpcs {
 	response(): string;
 }
 
+/** Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded. */
+interface KSR_kex {
+	/**
+	 * Go back to the global log level in this worker.
+	 * @returns Always 1.
+	 */
+	resetdebug(): number;
+	/**
+	 * Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+	 * @param level The log level, -5 (L_ALERT) to 3 (L_DBG).
+	 * @returns 1 when set; -1 when level is out of range.
+	 */
+	setdebug(level: number): number;
+}
+
 /** Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation. */
 interface KSR_kx {
 	/**
@@ -1861,7 +1876,7 @@ interface KSR_pike {
 	pike_check_req(): number;
 }
 
-/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only. */
+/** Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`, with Kamailio's names (matched case-insensitively) and results; an argument may be a pseudo-variable (`{s.strip,$var(n)}`). Strings: s.len, s.int (a leading number, or 0), s.intv (all of it a number, or null), s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.rmws, s.rmhdws, s.rmhlws (undo header folding), s.substr,off,len, s.select,idx,sep, s.selectsw,idx (fields ended by each blank), s.strip,n, s.striptail,n, s.stripto,c, s.before,c, s.after,c, s.rbefore,c, s.rafter,c, s.replace,old,new, s.rm,text, s.count,c, s.charat,i, s.byteat,i, s.numeric, s.unquote, s.unbracket, s.prefixes[,max], s.prefixes.quoted[,max], s.ftime,format (strftime on a Unix time, local time). Hashes and encodings: s.md5, s.sha1, s.sha256, s.sha384, s.sha512, s.sha3[,256|384|512] (lower-case hex), s.crc32, s.corehash[,size] (Kamailio's core_hash, masked with size-1), s.encode.base64, s.decode.base64, s.encode.base64t, s.decode.base64t (without padding), s.encode.base64url, s.decode.base64url, s.encode.base64urlt, s.decode.base64urlt, s.encode.hexa, s.decode.hexa. Escapes: s.escape.common, s.unescape.common, s.escape.crlf, s.unescape.crlf, s.escape.user, s.unescape.user, s.escape.param, s.unescape.param, s.escape.csv, s.urlencode.param, s.urldecode.param. SQL (Kamailio's sqlops): sql.val, sql.val.int, sql.val.str quote a value for an SQL statement, a number bare and a string in single quotes, and give NULL, 0 and an empty quoted string for a null value (a missing header); where Kamailio escapes a quote with a backslash, which PostgreSQL's default standard_conforming_strings reads as the end of the string, kemi doubles it, so no value can leave its quotes in either database or mode (kemi's PostgreSQL connections turn standard_conforming_strings off so that an escaped backslash reads back as one, as in MySQL). Lines: line.count, line.at,n (negative from the end), line.sw,prefix. URIs and headers: uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, uri.suri, uri.saor, uri.duri, uri.rmparam,name, uri.ttl, uri.uparam, uri.maddr, uri.method, uri.lr, uri.r2 (these last give "" for a part the URI lacks, as Kamailio's), nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count, param.in,name[,sep], param.valueat,idx[,sep], param.name,idx[,sep]. Others (s.keccak, s.fmtlines, s.fmtlinet, the base58 and 7bit encodings, uri.tosocket, urialias.*, json.* of the json module) make the name an error (logged, null). As in Kamailio, a result longer than 64 KiB is null (checked before it is built), and s.prefixes, whose result grows with the square of its input, is null past about 360 characters. Transformed names are read-only. */
 interface KSR_pv {
 	/**
 	 * Read a pseudo-variable.
@@ -2252,7 +2267,7 @@ interface KSR_rr {
 	remove_record_route(): number;
 }
 
-/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet. */
+/** Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media. */
 interface KSR_rtpengine {
 	/**
 	 * Drop DTMF events of the call (ng "block DTMF").
@@ -2266,9 +2281,9 @@ interface KSR_rtpengine {
 	 */
 	block_dtmf0(): number;
 	/**
-	 * block_dtmf with a via-branch value.
+	 * block_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_dtmf.
 	 */
 	block_dtmf2(flags: string, viabranch: string): number;
@@ -2284,9 +2299,9 @@ interface KSR_rtpengine {
 	 */
 	block_media0(): number;
 	/**
-	 * block_media with a via-branch value.
+	 * block_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As block_media.
 	 */
 	block_media2(flags: string, viabranch: string): number;
@@ -2303,9 +2318,9 @@ interface KSR_rtpengine {
 	 */
 	play_media(flags: string): number;
 	/**
-	 * play_media with a via-branch value.
+	 * play_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As play_media.
 	 */
 	play_media2(flags: string, viabranch: string): number;
@@ -2321,9 +2336,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_answer0(): number;
 	/**
-	 * rtpengine_answer with a via-branch value.
+	 * rtpengine_answer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_answer.
 	 */
 	rtpengine_answer2(flags: string, viabranch: string): number;
@@ -2339,9 +2354,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_connect0(): number;
 	/**
-	 * rtpengine_connect with a via-branch value.
+	 * rtpengine_connect with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_connect.
 	 */
 	rtpengine_connect2(flags: string, viabranch: string): number;
@@ -2357,9 +2372,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_delete0(): number;
 	/**
-	 * rtpengine_delete with a via-branch value.
+	 * rtpengine_delete with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_delete.
 	 */
 	rtpengine_delete2(flags: string, viabranch: string): number;
@@ -2375,9 +2390,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_manage0(): number;
 	/**
-	 * rtpengine_manage with a via-branch value.
+	 * rtpengine_manage with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_manage.
 	 */
 	rtpengine_manage2(flags: string, viabranch: string): number;
@@ -2393,9 +2408,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_offer0(): number;
 	/**
-	 * rtpengine_offer with a via-branch value.
+	 * rtpengine_offer with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_offer.
 	 */
 	rtpengine_offer2(flags: string, viabranch: string): number;
@@ -2411,9 +2426,9 @@ interface KSR_rtpengine {
 	 */
 	rtpengine_query0(): number;
 	/**
-	 * rtpengine_query with a via-branch value.
+	 * rtpengine_query with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As rtpengine_query.
 	 */
 	rtpengine_query2(flags: string, viabranch: string): number;
@@ -2424,6 +2439,27 @@ interface KSR_rtpengine {
 	 * @returns 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 	 */
 	rtpengine_query_v(format: string, dst: string): number;
+	/**
+	 * Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine took the answer; -1 otherwise.
+	 */
+	rtpengine_subscribe_answer(flags: string): number;
+	/**
+	 * Ask rtpengine for a copy of the call's media (ng "subscribe request").
+	 * @param flags Kamailio's flag string (all, siprec, from-tag=...).
+	 * @param sdp_pv A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+	 * @param to_tag_pv A writable pseudo-variable for the subscription's to-tag; "" to skip.
+	 * @param stream_xavp An xavp name each stream is added to (leg, label, medianum); "" to skip.
+	 * @returns 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+	 */
+	rtpengine_subscribe_request(flags: string, sdp_pv: string, to_tag_pv: string, stream_xavp: string): number;
+	/**
+	 * End a subscription (ng "unsubscribe").
+	 * @param flags Kamailio's flag string, with to-tag= of the subscription.
+	 * @returns 1 when rtpengine ended the subscription; -1 otherwise.
+	 */
+	rtpengine_unsubscribe(flags: string): number;
 	/**
 	 * Choose the set the following commands of this message use.
 	 * @param setid A set number from rtpengine_sock.
@@ -2449,9 +2485,9 @@ interface KSR_rtpengine {
 	 */
 	silence_media0(): number;
 	/**
-	 * silence_media with a via-branch value.
+	 * silence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As silence_media.
 	 */
 	silence_media2(flags: string, viabranch: string): number;
@@ -2467,9 +2503,9 @@ interface KSR_rtpengine {
 	 */
 	start_forwarding0(): number;
 	/**
-	 * start_forwarding with a via-branch value.
+	 * start_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As start_forwarding.
 	 */
 	start_forwarding2(flags: string, viabranch: string): number;
@@ -2490,9 +2526,9 @@ interface KSR_rtpengine {
 	 */
 	stop_forwarding0(): number;
 	/**
-	 * stop_forwarding with a via-branch value.
+	 * stop_forwarding with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_forwarding.
 	 */
 	stop_forwarding2(flags: string, viabranch: string): number;
@@ -2508,9 +2544,9 @@ interface KSR_rtpengine {
 	 */
 	stop_media0(): number;
 	/**
-	 * stop_media with a via-branch value.
+	 * stop_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As stop_media.
 	 */
 	stop_media2(flags: string, viabranch: string): number;
@@ -2531,9 +2567,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_dtmf0(): number;
 	/**
-	 * unblock_dtmf with a via-branch value.
+	 * unblock_dtmf with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_dtmf.
 	 */
 	unblock_dtmf2(flags: string, viabranch: string): number;
@@ -2549,9 +2585,9 @@ interface KSR_rtpengine {
 	 */
 	unblock_media0(): number;
 	/**
-	 * unblock_media with a via-branch value.
+	 * unblock_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unblock_media.
 	 */
 	unblock_media2(flags: string, viabranch: string): number;
@@ -2567,9 +2603,9 @@ interface KSR_rtpengine {
 	 */
 	unsilence_media0(): number;
 	/**
-	 * unsilence_media with a via-branch value.
+	 * unsilence_media with the via-branch it selects.
 	 * @param flags Kamailio's flag string.
-	 * @param viabranch The via-branch value sent (one media session per branch); "" for none.
+	 * @param viabranch Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 	 * @returns As unsilence_media.
 	 */
 	unsilence_media2(flags: string, viabranch: string): number;
@@ -3822,7 +3858,7 @@ interface KSR_uac {
 	uac_restore_to(): number;
 }
 
-/** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). See docs/scaling.md. */
+/** The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; redis://, postgres:// and mysql:// name a shared database instead (below); any other scheme is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul:DB, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). postgres:// and mysql:// keep them in Kamailio's location table (one row per binding, Kamailio's columns), read at start with db_mode 1 and 2 and on every save and lookup with 3. See docs/scaling.md. */
 interface KSR_usrloc {
 }
 
@@ -4097,7 +4133,7 @@ interface KSR_xhttp_prom {
 	histogram_observe_l3(name: string, number: string, l0: string, l1: string, l2: string): number;
 }
 
-/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored. */
+/** Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored. */
 interface KSR_xlog {
 	/**
 	 * Log a format at alert level.
@@ -4137,7 +4173,7 @@ interface KSR_xlog {
 	 */
 	xlog(level: string, format: string): number;
 	/**
-	 * xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+	 * xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 	 * @param facility Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 	 * @param level A level as for xlog.
 	 * @param format Text with pseudo-variables.
@@ -4177,6 +4213,7 @@ interface KSR_object {
 	http_client: KSR_http_client;
 	ipops: KSR_ipops;
 	jsonrpcs: KSR_jsonrpcs;
+	kex: KSR_kex;
 	kx: KSR_kx;
 	maxfwd: KSR_maxfwd;
 	mqueue: KSR_mqueue;

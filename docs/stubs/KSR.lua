@@ -1339,6 +1339,19 @@ function KSR.jsonrpcs.execx(cmd) end
 ---@return string # The body of the last exec's answer, or null when there was none for this message.
 function KSR.jsonrpcs.response() end
 
+---Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug.
+---@class KSR.kex
+KSR.kex = {}
+
+---Go back to the global log level in this worker.
+---@return integer # Always 1.
+function KSR.kex.resetdebug() end
+
+---Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug.
+---@param level integer The log level, -5 (L_ALERT) to 3 (L_DBG).
+---@return integer # 1 when set; -1 when level is out of range.
+function KSR.kex.setdebug(level) end
+
 ---Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix").
 ---@class KSR.kx
 KSR.kx = {}
@@ -2287,9 +2300,9 @@ function KSR.rtpengine.block_dtmf(flags) end
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf0() end
 
----block_dtmf with a via-branch value.
+---block_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_dtmf.
 function KSR.rtpengine.block_dtmf2(flags, viabranch) end
 
@@ -2302,9 +2315,9 @@ function KSR.rtpengine.block_media(flags) end
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media0() end
 
----block_media with a via-branch value.
+---block_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As block_media.
 function KSR.rtpengine.block_media2(flags, viabranch) end
 
@@ -2318,9 +2331,9 @@ function KSR.rtpengine.play_dtmf(flags) end
 ---@return integer # 1 on success; -1 otherwise.
 function KSR.rtpengine.play_media(flags) end
 
----play_media with a via-branch value.
+---play_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As play_media.
 function KSR.rtpengine.play_media2(flags, viabranch) end
 
@@ -2333,9 +2346,9 @@ function KSR.rtpengine.rtpengine_answer(flags) end
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer0() end
 
----rtpengine_answer with a via-branch value.
+---rtpengine_answer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_answer.
 function KSR.rtpengine.rtpengine_answer2(flags, viabranch) end
 
@@ -2348,9 +2361,9 @@ function KSR.rtpengine.rtpengine_connect(flags) end
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect0() end
 
----rtpengine_connect with a via-branch value.
+---rtpengine_connect with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_connect.
 function KSR.rtpengine.rtpengine_connect2(flags, viabranch) end
 
@@ -2363,9 +2376,9 @@ function KSR.rtpengine.rtpengine_delete(flags) end
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete0() end
 
----rtpengine_delete with a via-branch value.
+---rtpengine_delete with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_delete.
 function KSR.rtpengine.rtpengine_delete2(flags, viabranch) end
 
@@ -2378,9 +2391,9 @@ function KSR.rtpengine.rtpengine_manage(flags) end
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage0() end
 
----rtpengine_manage with a via-branch value.
+---rtpengine_manage with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_manage.
 function KSR.rtpengine.rtpengine_manage2(flags, viabranch) end
 
@@ -2393,9 +2406,9 @@ function KSR.rtpengine.rtpengine_offer(flags) end
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer0() end
 
----rtpengine_offer with a via-branch value.
+---rtpengine_offer with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_offer.
 function KSR.rtpengine.rtpengine_offer2(flags, viabranch) end
 
@@ -2408,9 +2421,9 @@ function KSR.rtpengine.rtpengine_query(flags) end
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query0() end
 
----rtpengine_query with a via-branch value.
+---rtpengine_query with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As rtpengine_query.
 function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 
@@ -2419,6 +2432,24 @@ function KSR.rtpengine.rtpengine_query2(flags, viabranch) end
 ---@param dst string A writable pseudo-variable ($var(q), $avp(q)).
 ---@return integer # 1 when the reply was written; -1 when rtpengine could not be reached, the format is not j/jp, dst is not writable, or the JSON is over 64 KB.
 function KSR.rtpengine.rtpengine_query_v(format, dst) end
+
+---Give rtpengine the subscriber's SDP answer (the message body), so the copy flows.
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine took the answer; -1 otherwise.
+function KSR.rtpengine.rtpengine_subscribe_answer(flags) end
+
+---Ask rtpengine for a copy of the call's media (ng "subscribe request").
+---@param flags string Kamailio's flag string (all, siprec, from-tag=...).
+---@param sdp_pv string A writable pseudo-variable for the SDP rtpengine offers; "" to skip.
+---@param to_tag_pv string A writable pseudo-variable for the subscription's to-tag; "" to skip.
+---@param stream_xavp string An xavp name each stream is added to (leg, label, medianum); "" to skip.
+---@return integer # 1 when rtpengine accepted the subscription and the variables were set; -1 otherwise (Kamailio returns 0 on success, which would end a native route).
+function KSR.rtpengine.rtpengine_subscribe_request(flags, sdp_pv, to_tag_pv, stream_xavp) end
+
+---End a subscription (ng "unsubscribe").
+---@param flags string Kamailio's flag string, with to-tag= of the subscription.
+---@return integer # 1 when rtpengine ended the subscription; -1 otherwise.
+function KSR.rtpengine.rtpengine_unsubscribe(flags) end
 
 ---Choose the set the following commands of this message use.
 ---@param setid integer A set number from rtpengine_sock.
@@ -2440,9 +2471,9 @@ function KSR.rtpengine.silence_media(flags) end
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media0() end
 
----silence_media with a via-branch value.
+---silence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As silence_media.
 function KSR.rtpengine.silence_media2(flags, viabranch) end
 
@@ -2455,9 +2486,9 @@ function KSR.rtpengine.start_forwarding(flags) end
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding0() end
 
----start_forwarding with a via-branch value.
+---start_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As start_forwarding.
 function KSR.rtpengine.start_forwarding2(flags, viabranch) end
 
@@ -2474,9 +2505,9 @@ function KSR.rtpengine.stop_forwarding(flags) end
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding0() end
 
----stop_forwarding with a via-branch value.
+---stop_forwarding with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_forwarding.
 function KSR.rtpengine.stop_forwarding2(flags, viabranch) end
 
@@ -2489,9 +2520,9 @@ function KSR.rtpengine.stop_media(flags) end
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media0() end
 
----stop_media with a via-branch value.
+---stop_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As stop_media.
 function KSR.rtpengine.stop_media2(flags, viabranch) end
 
@@ -2508,9 +2539,9 @@ function KSR.rtpengine.unblock_dtmf(flags) end
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf0() end
 
----unblock_dtmf with a via-branch value.
+---unblock_dtmf with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_dtmf.
 function KSR.rtpengine.unblock_dtmf2(flags, viabranch) end
 
@@ -2523,9 +2554,9 @@ function KSR.rtpengine.unblock_media(flags) end
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media0() end
 
----unblock_media with a via-branch value.
+---unblock_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unblock_media.
 function KSR.rtpengine.unblock_media2(flags, viabranch) end
 
@@ -2538,9 +2569,9 @@ function KSR.rtpengine.unsilence_media(flags) end
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media0() end
 
----unsilence_media with a via-branch value.
+---unsilence_media with the via-branch it selects.
 ---@param flags string Kamailio's flag string.
----@param viabranch string The via-branch value sent (one media session per branch); "" for none.
+---@param viabranch string Which via-branch to send, as the via-branch= flag: 1, 2, auto, extra, next, auto-next, auto-extra, or none (one media session per branch).
 ---@return integer # As unsilence_media.
 function KSR.rtpengine.unsilence_media2(flags, viabranch) end
 
@@ -3878,7 +3909,7 @@ function KSR.xlog.xinfo(format) end
 ---@return integer # 1, also when the level is not logged; -1 when the format names an unknown pseudo-variable (logged).
 function KSR.xlog.xlog(level, format) end
 
----xlog with a syslog facility; kemi logs to stderr, so the facility is only checked.
+---xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked.
 ---@param facility string Syslog facility such as LOG_LOCAL1; an unknown one is warned about.
 ---@param level string A level as for xlog.
 ---@param format string Text with pseudo-variables.

@@ -704,6 +704,18 @@ class _jsonrpcs:
         ...
 
 
+class _kex:
+    """Kamailio's core extensions: loading kex.so gives KSR.kex.setdebug and resetdebug. The core statistics and RPC methods Kamailio's kex provides (stats.get_statistics, stats.reset_statistics, core.*) are kemi's core's and are there whether or not kex is loaded."""
+
+    def resetdebug(self) -> int:
+        """Go back to the global log level in this worker."""
+        ...
+
+    def setdebug(self, level: int) -> int:
+        """Set the log level of this worker (Kamailio: of this process) until resetdebug: the lines logged while it handles its messages follow it instead of the global debug."""
+        ...
+
+
 class _kx:
     """Quick getters for message attributes (Kamailio's kemix module, loaded as "kemix"). get_* give null for a missing value, gete_* give "" and getw_* give "<null>". Each string result is one allocation."""
 
@@ -1225,7 +1237,7 @@ class _pike:
 
 
 class _pv:
-    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`: s.len, s.int, s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.substr,off,len, s.select,idx,sep, uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count; others make the name an error (logged, null). Transformed names are read-only."""
+    """Pseudo-variables: read any `$name` kemi knows (`$ru`, `$fu`, `$hdr(Name)`, `$T_reply_code` from tm, ...) and write the writable ones (`$ru`, `$rU`, `$rd`, `$rp`, `$du`, `$var(x)`, `$avp(x)`, `$xavp(x)`, `$shv(x)`). `$var` and `$avp` live for one message; Kamailio keeps `$var` per process across messages, kemi resets it for each message so that one call cannot leak into the next (varset gives it a value to start with). `$shv` is shared by all workers; `$xavp` holds extended AVPs, read and written through KSR.pvx too. Names are parsed once and cached. `$(hdr(Name)[idx])` picks one header line (a negative idx counts from the end). Transformations apply in order, as in `$(fu{uri.user}{s.toupper})`, with Kamailio's names (matched case-insensitively) and results; an argument may be a pseudo-variable (`{s.strip,$var(n)}`). Strings: s.len, s.int (a leading number, or 0), s.intv (all of it a number, or null), s.tolower, s.toupper, s.trim, s.ltrim, s.rtrim, s.rmws, s.rmhdws, s.rmhlws (undo header folding), s.substr,off,len, s.select,idx,sep, s.selectsw,idx (fields ended by each blank), s.strip,n, s.striptail,n, s.stripto,c, s.before,c, s.after,c, s.rbefore,c, s.rafter,c, s.replace,old,new, s.rm,text, s.count,c, s.charat,i, s.byteat,i, s.numeric, s.unquote, s.unbracket, s.prefixes[,max], s.prefixes.quoted[,max], s.ftime,format (strftime on a Unix time, local time). Hashes and encodings: s.md5, s.sha1, s.sha256, s.sha384, s.sha512, s.sha3[,256|384|512] (lower-case hex), s.crc32, s.corehash[,size] (Kamailio's core_hash, masked with size-1), s.encode.base64, s.decode.base64, s.encode.base64t, s.decode.base64t (without padding), s.encode.base64url, s.decode.base64url, s.encode.base64urlt, s.decode.base64urlt, s.encode.hexa, s.decode.hexa. Escapes: s.escape.common, s.unescape.common, s.escape.crlf, s.unescape.crlf, s.escape.user, s.unescape.user, s.escape.param, s.unescape.param, s.escape.csv, s.urlencode.param, s.urldecode.param. SQL (Kamailio's sqlops): sql.val, sql.val.int, sql.val.str quote a value for an SQL statement, a number bare and a string in single quotes, and give NULL, 0 and an empty quoted string for a null value (a missing header); where Kamailio escapes a quote with a backslash, which PostgreSQL's default standard_conforming_strings reads as the end of the string, kemi doubles it, so no value can leave its quotes in either database or mode (kemi's PostgreSQL connections turn standard_conforming_strings off so that an escaped backslash reads back as one, as in MySQL). Lines: line.count, line.at,n (negative from the end), line.sw,prefix. URIs and headers: uri.user, uri.host, uri.port, uri.params, uri.param,name, uri.transport, uri.scheme, uri.passwd, uri.headers, uri.suri, uri.saor, uri.duri, uri.rmparam,name, uri.ttl, uri.uparam, uri.maddr, uri.method, uri.lr, uri.r2 (these last give "" for a part the URI lacks, as Kamailio's), nameaddr.uri, nameaddr.name, nameaddr.len, tobody.uri, tobody.display, tobody.tag, tobody.user, tobody.host, param.value,name[,sep], param.count, param.in,name[,sep], param.valueat,idx[,sep], param.name,idx[,sep]. Others (s.keccak, s.fmtlines, s.fmtlinet, the base58 and 7bit encodings, uri.tosocket, urialias.*, json.* of the json module) make the name an error (logged, null). As in Kamailio, a result longer than 64 KiB is null (checked before it is built), and s.prefixes, whose result grows with the square of its input, is null past about 360 characters. Transformed names are read-only."""
 
     def get(self, name: str) -> Union[int, str, None]:
         """Read a pseudo-variable."""
@@ -1481,7 +1493,7 @@ class _rr:
 
 
 class _rtpengine:
-    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet."""
+    """Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings ("replace-origin replace-session-connection ICE=remove RTP/AVP"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media."""
 
     def block_dtmf(self, flags: str) -> int:
         """Drop DTMF events of the call (ng "block DTMF")."""
@@ -1492,7 +1504,7 @@ class _rtpengine:
         ...
 
     def block_dtmf2(self, flags: str, viabranch: str) -> int:
-        """block_dtmf with a via-branch value."""
+        """block_dtmf with the via-branch it selects."""
         ...
 
     def block_media(self, flags: str) -> int:
@@ -1504,7 +1516,7 @@ class _rtpengine:
         ...
 
     def block_media2(self, flags: str, viabranch: str) -> int:
-        """block_media with a via-branch value."""
+        """block_media with the via-branch it selects."""
         ...
 
     def play_dtmf(self, flags: str) -> int:
@@ -1516,7 +1528,7 @@ class _rtpengine:
         ...
 
     def play_media2(self, flags: str, viabranch: str) -> int:
-        """play_media with a via-branch value."""
+        """play_media with the via-branch it selects."""
         ...
 
     def rtpengine_answer(self, flags: str) -> int:
@@ -1528,7 +1540,7 @@ class _rtpengine:
         ...
 
     def rtpengine_answer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_answer with a via-branch value."""
+        """rtpengine_answer with the via-branch it selects."""
         ...
 
     def rtpengine_connect(self, flags: str) -> int:
@@ -1540,7 +1552,7 @@ class _rtpengine:
         ...
 
     def rtpengine_connect2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_connect with a via-branch value."""
+        """rtpengine_connect with the via-branch it selects."""
         ...
 
     def rtpengine_delete(self, flags: str) -> int:
@@ -1552,7 +1564,7 @@ class _rtpengine:
         ...
 
     def rtpengine_delete2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_delete with a via-branch value."""
+        """rtpengine_delete with the via-branch it selects."""
         ...
 
     def rtpengine_manage(self, flags: str) -> int:
@@ -1564,7 +1576,7 @@ class _rtpengine:
         ...
 
     def rtpengine_manage2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_manage with a via-branch value."""
+        """rtpengine_manage with the via-branch it selects."""
         ...
 
     def rtpengine_offer(self, flags: str) -> int:
@@ -1576,7 +1588,7 @@ class _rtpengine:
         ...
 
     def rtpengine_offer2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_offer with a via-branch value."""
+        """rtpengine_offer with the via-branch it selects."""
         ...
 
     def rtpengine_query(self, flags: str) -> int:
@@ -1588,11 +1600,23 @@ class _rtpengine:
         ...
 
     def rtpengine_query2(self, flags: str, viabranch: str) -> int:
-        """rtpengine_query with a via-branch value."""
+        """rtpengine_query with the via-branch it selects."""
         ...
 
     def rtpengine_query_v(self, format: str, dst: str) -> int:
         """Query the call and write rtpengine's whole reply as JSON into dst."""
+        ...
+
+    def rtpengine_subscribe_answer(self, flags: str) -> int:
+        """Give rtpengine the subscriber's SDP answer (the message body), so the copy flows."""
+        ...
+
+    def rtpengine_subscribe_request(self, flags: str, sdp_pv: str, to_tag_pv: str, stream_xavp: str) -> int:
+        """Ask rtpengine for a copy of the call's media (ng "subscribe request")."""
+        ...
+
+    def rtpengine_unsubscribe(self, flags: str) -> int:
+        """End a subscription (ng "unsubscribe")."""
         ...
 
     def set_rtpengine_set(self, setid: int) -> int:
@@ -1612,7 +1636,7 @@ class _rtpengine:
         ...
 
     def silence_media2(self, flags: str, viabranch: str) -> int:
-        """silence_media with a via-branch value."""
+        """silence_media with the via-branch it selects."""
         ...
 
     def start_forwarding(self, flags: str) -> int:
@@ -1624,7 +1648,7 @@ class _rtpengine:
         ...
 
     def start_forwarding2(self, flags: str, viabranch: str) -> int:
-        """start_forwarding with a via-branch value."""
+        """start_forwarding with the via-branch it selects."""
         ...
 
     def start_recording(self) -> int:
@@ -1640,7 +1664,7 @@ class _rtpengine:
         ...
 
     def stop_forwarding2(self, flags: str, viabranch: str) -> int:
-        """stop_forwarding with a via-branch value."""
+        """stop_forwarding with the via-branch it selects."""
         ...
 
     def stop_media(self, flags: str) -> int:
@@ -1652,7 +1676,7 @@ class _rtpengine:
         ...
 
     def stop_media2(self, flags: str, viabranch: str) -> int:
-        """stop_media with a via-branch value."""
+        """stop_media with the via-branch it selects."""
         ...
 
     def stop_recording(self) -> int:
@@ -1668,7 +1692,7 @@ class _rtpengine:
         ...
 
     def unblock_dtmf2(self, flags: str, viabranch: str) -> int:
-        """unblock_dtmf with a via-branch value."""
+        """unblock_dtmf with the via-branch it selects."""
         ...
 
     def unblock_media(self, flags: str) -> int:
@@ -1680,7 +1704,7 @@ class _rtpengine:
         ...
 
     def unblock_media2(self, flags: str, viabranch: str) -> int:
-        """unblock_media with a via-branch value."""
+        """unblock_media with the via-branch it selects."""
         ...
 
     def unsilence_media(self, flags: str) -> int:
@@ -1692,7 +1716,7 @@ class _rtpengine:
         ...
 
     def unsilence_media2(self, flags: str, viabranch: str) -> int:
-        """unsilence_media with a via-branch value."""
+        """unsilence_media with the via-branch it selects."""
         ...
 
 
@@ -2505,7 +2529,7 @@ class _uac:
 
 
 class _usrloc:
-    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; any other db_url (mysql://...) is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). See docs/scaling.md."""
+    """The location tables registrar keeps bindings in: sharded maps in memory, safe from every worker, written through to kemi's embedded database (one bbolt file) when db_mode is not 0, so a restart loses no registration. Expired bindings are removed by a timer every timer_interval seconds. With db_mode 0 (Kamailio's default) the tables live in memory only. The file is db_path; when that is empty, db_url gives it as file:///path/kemi.db; redis://, postgres:// and mysql:// name a shared database instead (below); any other scheme is an error at load naming the parameter. With neither, the default path: $KEMI_DB, /var/lib/kemi/kemi.db for root, ~/.local/state/kemi/kemi.db for other users. `kemi user` uses the same default. A db_url redis://HOST:PORT/DB (as with Kamailio's db_redis) shares the bindings between several kemi nodes: one hash per AoR, key kemi:ul:TABLE:AOR, one field per binding with its expiry, the key expiring with its last binding. With db_mode 3 every save and lookup reads Redis; with 1 and 2 each node keeps its memory as a cache that the others keep in step through pub/sub (channel kemi:ul:DB, a kemi extension), and a node that lost Redis reloads on reconnecting (or writes every binding again when the server came back empty). postgres:// and mysql:// keep them in Kamailio's location table (one row per binding, Kamailio's columns), read at start with db_mode 1 and 2 and on every save and lookup with 3. See docs/scaling.md."""
 
 
 class _websocket:
@@ -2661,7 +2685,7 @@ class _xhttp_prom:
 
 
 class _xlog:
-    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and there is no syslog: the facility of xlog_facility and log_facility is checked and otherwise ignored."""
+    """Logging with pseudo-variables: the text is a format in which `$ru`, `$hdr(From)`, `$var(x)`, `$avp(x)`, `$xavp(a=>b)`, `$(ru{uri.user})` and the rest of what KSR.pv.get reads are replaced by their values, and a pseudo-variable with no value prints `<null>`. Lines go through kemi's logger (stderr) at the level asked, after the `prefix` param, when the `debug` global lets that level through; otherwise nothing is formatted. Formats are compiled once and cached. As in Kamailio, the text is a format even when the script built it from message data, so a `$` in that data is expanded too: log untrusted text with KSR.info and friends. Unlike Kamailio, an expanded text longer than buf_size is cut there and logged rather than refused, a format naming an unknown pseudo-variable is logged as an error (with -1) instead of silently failing, every line ends with a newline, and xlog's lines go where the core's do (stderr, or syslog with the core's log_facility under log_stderror=no): the facility of xlog_facility and xlog's log_facility is checked and otherwise ignored."""
 
     def xalert(self, format: str) -> int:
         """Log a format at alert level."""
@@ -2688,7 +2712,7 @@ class _xlog:
         ...
 
     def xlog_facility(self, facility: str, level: str, format: str) -> int:
-        """xlog with a syslog facility; kemi logs to stderr, so the facility is only checked."""
+        """xlog with a syslog facility; the line goes where the core's lines go (with the core's log_facility under syslog), so the facility is only checked."""
         ...
 
     def xnotice(self, format: str) -> int:
@@ -2720,6 +2744,7 @@ class _KSR:
     http_client: _http_client
     ipops: _ipops
     jsonrpcs: _jsonrpcs
+    kex: _kex
     kx: _kx
     maxfwd: _maxfwd
     mqueue: _mqueue

@@ -131,6 +131,15 @@ func start(rt *core.Runtime) error {
 		}
 		if err := m.db.db.Ping(); err != nil && rt.Log != nil {
 			rt.Log.Log(core.LErr, nil, "acc: "+err.Error()+"; records the database does not take are logged with the error")
+		} else if rt.Log != nil {
+			for _, tv := range [][2]string{{m.db.tableAcc, "acc"}, {m.db.tableMissed, "missed_calls"}, {m.db.tableCDRs, "acc_cdrs"}} {
+				if tv[0] == "" {
+					continue
+				}
+				if w := m.db.db.CheckVersion(tv[0], tv[1]); w != "" {
+					rt.Log.Log(core.LWarn, nil, "acc: "+w)
+				}
+			}
 		}
 	} else if u != "" && rt.Log != nil {
 		rt.Log.Log(core.LWarn, nil, "acc: db_url "+core.LogQuote(u)+" is not postgres:// or mysql://: no records go to a database (records go to the log and json_file)")

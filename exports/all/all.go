@@ -18,6 +18,7 @@ import (
 	_ "kemi/exports/ipops"             // module "ipops"
 	_ "kemi/exports/jsonrpcs"          // module "jsonrpcs"
 	_ "kemi/exports/kcore"             // module ""
+	_ "kemi/exports/kex"               // module "kex"
 	_ "kemi/exports/kx"                // module "kx"
 	_ "kemi/exports/maxfwd"            // module "maxfwd"
 	_ "kemi/exports/mqueue"            // module "mqueue"

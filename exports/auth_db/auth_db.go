@@ -83,6 +83,8 @@ func start(rt *core.Runtime) error {
 		d.sql = s
 		if err := s.db.Ping(); err != nil {
 			d.logf(core.LErr, "auth_db: "+err.Error()+"; each check fails (-1) until the database answers")
+		} else if w := s.db.CheckVersion("subscriber", "subscriber"); w != "" {
+			d.logf(core.LWarn, "auth_db: "+w)
 		}
 		return nil
 	} else if v.Kind == core.KStr {

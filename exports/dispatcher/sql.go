@@ -29,6 +29,9 @@ func (m *Module) openSQL(rt *core.Runtime, url string) error {
 		return fmt.Errorf(`modparam("dispatcher", "db_url"): %w`, err)
 	}
 	m.db = db
+	if w := db.CheckVersion(names[0], "dispatcher"); w != "" && rt.Log != nil {
+		rt.Log.Log(core.LWarn, nil, "dispatcher: "+w)
+	}
 	q := "SELECT "
 	for i, c := range names[1:] {
 		if i > 0 {

@@ -51,6 +51,9 @@ func loadDB(rt *core.Runtime, ts *Tables) error {
 			}
 			defer db.Close()
 		}
+		if w := db.CheckVersion(t.DBTable, "htable"); w != "" && rt.Log != nil {
+			rt.Log.Log(core.LWarn, nil, "htable "+t.Name+": "+w)
+		}
 		if err := loadTable(db, t); err != nil {
 			return err
 		}
@@ -184,4 +187,33 @@ func saveTable(url string, t *Table, items []keyItem) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// reloadDB reads a dbtable= table again (htable.reload, as Kamailio's):
+// the rows are read into a scratch table first, so a database error
+// leaves the running items alone; then the items are replaced at once
+// by the database's. It returns how many items the table now holds.
+func reloadDB(rt *core.Runtime, t *Table) (int, error) {
+	u := dbURL(rt)
+	if !sqldb.IsSQL(u) {
+		return 0, fmt.Errorf(`dbtable=%s needs modparam("htable", "db_url", "postgres://..." or "mysql://..."), got %s`, t.DBTable, core.LogQuote(u))
+	}
+	db, err := sqldb.Shared(u, sqldb.Options{Workers: 1})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	scratch := newTable(t.Name, 4)
+	scratch.Autoexpire, scratch.now, scratch.DBTable = t.Autoexpire, t.now, t.DBTable
+	if err := loadTable(db, scratch); err != nil {
+		return 0, err
+	}
+	t.resetLocal()
+	n := 0
+	scratch.Each(func(key string, it *item) action {
+		t.setLocal(key, *it)
+		n++
+		return keep
+	})
+	return n, nil
 }

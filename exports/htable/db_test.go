@@ -64,3 +64,44 @@ func TestSQL_HtableDBTableLoadedAtStart(t *testing.T) {
 }
 
 func itoa64(n int64) string { return core.Int(n).String() }
+
+// htable.reload on a dbtable= table replaces the items by the rows, and
+// a database error keeps the items that were there.
+func TestSQL_HtableReloadFromDBTable(t *testing.T) {
+	testsvc.AllSQLEngines(t, func(t *testing.T, s *testsvc.SQL) {
+		s.LoadKamailioSchema("htable")
+		s.Exec("INSERT INTO htable (key_name, key_type, value_type, key_value, expires) VALUES ('a', 0, 0, 'one', 0)")
+		ctx := ksrtest.Ctx(t, ksrtest.Invite(), ksrtest.Discard, core.Known("htable"))
+		ctx.RT.Params = map[string]map[string][]core.Value{"htable": {
+			"htable": {core.Str("gw=>size=4;dbtable=htable"), core.Str("plain=>size=2")},
+			"db_url": {core.Str(s.URL())}}}
+		if err := start(ctx.RT); err != nil {
+			t.Fatal(err)
+		}
+		defer stopSweeper(ctx.RT)
+		Of(ctx.RT).Table("gw").Set("local", item{n: 1}, 0)
+		s.Exec("INSERT INTO htable (key_name, key_type, value_type, key_value, expires) VALUES ('b', 0, 1, '2', 0)")
+		res, err := rpcReload(ctx.RT, []core.Value{core.Str("gw")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := res.(map[string]any); m["items"] != 2 {
+			t.Errorf("htable.reload = %v, want 2 items", m)
+		}
+		for key, want := range map[string]core.Value{"a": core.Str("one"), "b": core.Int(2), "local": core.Null()} {
+			if got := Get(ctx, "gw", key); got != want {
+				t.Errorf("after reload %s = %+v, want %+v", key, got, want)
+			}
+		}
+		s.Exec("DROP TABLE htable")
+		if _, err := rpcReload(ctx.RT, []core.Value{core.Str("gw")}); err == nil || !strings.Contains(err.Error(), "htable.reload: table \"gw\"") {
+			t.Errorf("reload from a dropped table: err %v, want one naming htable.reload and the table", err)
+		}
+		if got := Get(ctx, "gw", "a"); got != core.Str("one") {
+			t.Errorf("after a failed reload a = %+v, want the items kept", got)
+		}
+		if _, err := rpcReload(ctx.RT, []core.Value{core.Str("plain")}); err == nil || !strings.Contains(err.Error(), "neither dbtable=") {
+			t.Errorf("reload of a table with no source: err %v", err)
+		}
+	})
+}

@@ -27,7 +27,8 @@ import (
 // key's TTL, so Redis expires them as autoexpire does. sht_inc and
 // sht_dec run in Redis (a script), atomic across nodes. A node loads the
 // table from Redis when it starts, when its subscription (re)connects
-// after Redis was away, and on the htable.reload RPC.
+// after Redis was away, and on the htable.reload RPC. Changes made while
+// Redis was away stay on the node and are written back first.
 
 // syncTimeout bounds one write to Redis.
 const syncTimeout = time.Second
@@ -37,15 +38,18 @@ type redisSync struct {
 	t      *Table
 	c      redis.UniversalClient
 	own    bool   // c is this table's own client (closed at stop)
-	node   string // this node's id, to skip its own messages
+	node   string // this node's id, in its messages (for a look with redis-cli)
 	prefix string // "kemi:htable:<table>:"
 	ch     string // "kemi:htable:<table>"
 	log    *core.Logger
 
-	mu     sync.Mutex
-	ps     *redis.PubSub
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu          sync.Mutex
+	downUntil   time.Time       // writes skip Redis until then
+	pending     map[string]bool // keys changed while Redis was away
+	lostPending int
+	ps          *redis.PubSub
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 // update is one change as published.
@@ -137,6 +141,9 @@ func (rs *redisSync) publish(ctx context.Context, p redis.Pipeliner, u update) {
 
 // set writes an item set on this node.
 func (rs *redisSync) set(key string, it item) {
+	if rs.isDown(key) {
+		return
+	}
 	ttl := rs.ttlOf(it)
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
@@ -155,12 +162,15 @@ func (rs *redisSync) set(key string, it item) {
 		return nil
 	})
 	if err != nil {
-		rs.errorf("set %s: %v (kept on this node only)", core.LogQuote(key), err)
+		rs.failed(key, err, "set")
 	}
 }
 
 // del removes an item on every node.
 func (rs *redisSync) del(key string) {
+	if rs.isDown(key) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
 	_, err := rs.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -169,7 +179,7 @@ func (rs *redisSync) del(key string) {
 		return nil
 	})
 	if err != nil {
-		rs.errorf("delete %s: %v (removed on this node only)", core.LogQuote(key), err)
+		rs.failed(key, err, "delete")
 	}
 }
 
@@ -203,7 +213,10 @@ func (rs *redisSync) reset() {
 }
 
 // add is sht_inc/sht_dec in Redis.
-func (rs *redisSync) add(key string, d int64) (int64, bool) {
+func (rs *redisSync) add(key string, d int64) (n int64, ok, done bool) {
+	if rs.isDown(key) {
+		return 0, false, false // counted on this node, written back later
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
 	init := ""
@@ -216,21 +229,94 @@ func (rs *redisSync) add(key string, d int64) (int64, bool) {
 	}
 	res, err := addScript.Run(ctx, rs.c, []string{rs.prefix + key}, d, init, rs.t.Autoexpire.Milliseconds(), upd, rs.ch, rs.node, key).Slice()
 	if errors.Is(err, redis.Nil) {
-		return 0, false
+		return 0, false, true
 	}
 	if err != nil || len(res) != 2 {
-		rs.errorf("add to %s: %v", core.LogQuote(key), err)
-		return 0, false
+		if err == nil {
+			err = fmt.Errorf("unexpected reply %v", res)
+		}
+		rs.failed(key, err, "add")
+		return 0, false, false
 	}
-	n, _ := res[0].(int64)
-	ttl, _ := res[1].(int64)
-	rs.t.setLocal(key, item{n: n, exp: rs.expOf(ttl)})
-	return n, true
+	// The node's copy takes the new value from the published change, in
+	// Redis's order, not from here: a later change may have come first.
+	n, _ = res[0].(int64)
+	return n, true, true
+}
+
+// downFor is how long writes skip Redis after one failed: they are kept
+// on this node and written back when the subscription is up again,
+// rather than each waiting out syncTimeout.
+const downFor = time.Second
+
+// maxPending bounds the keys remembered for writing back.
+const maxPending = 100000
+
+// isDown says whether Redis failed within downFor; key is then
+// remembered for the write-back.
+func (rs *redisSync) isDown(key string) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.downUntil.IsZero() || time.Now().After(rs.downUntil) {
+		return false
+	}
+	rs.remember(key)
+	return true
+}
+
+// failed logs a failed write, remembers key and marks Redis down.
+func (rs *redisSync) failed(key string, err error, what string) {
+	rs.mu.Lock()
+	first := rs.downUntil.IsZero()
+	rs.downUntil = time.Now().Add(downFor)
+	rs.remember(key)
+	rs.mu.Unlock()
+	if first {
+		rs.errorf("%s %s: %v; writes stay on this node and go to Redis when it is back", what, core.LogQuote(key), err)
+	}
+}
+
+func (rs *redisSync) remember(key string) {
+	if rs.pending == nil {
+		rs.pending = map[string]bool{}
+	}
+	if len(rs.pending) < maxPending {
+		rs.pending[key] = true
+	} else {
+		rs.lostPending++
+	}
+}
+
+// writeBack sends what this node changed while Redis was away: each
+// remembered key as this node holds it now (or its deletion).
+func (rs *redisSync) writeBack() {
+	rs.mu.Lock()
+	keys := rs.pending
+	lost := rs.lostPending
+	rs.pending, rs.lostPending, rs.downUntil = nil, 0, time.Time{}
+	rs.mu.Unlock()
+	if lost > 0 {
+		rs.errorf("%d changes made while Redis was away are not written back (over %d)", lost, maxPending)
+	}
+	for k := range keys {
+		if it, ok := rs.t.Get(k); ok {
+			rs.set(k, it)
+		} else {
+			rs.del(k)
+		}
+	}
 }
 
 // load reads the whole table from Redis into this node's copy: items
 // there are set, items here that Redis does not have are removed.
 func (rs *redisSync) load(ctx context.Context) (int, error) {
+	// Only items this node held before the scan may be removed for not
+	// being in Redis: one set while the load runs is newer than the scan.
+	before := map[string]bool{}
+	rs.t.Each(func(k string, _ *item) action {
+		before[k] = true
+		return keep
+	})
 	ks, err := rs.keys(ctx)
 	if err != nil {
 		return 0, err
@@ -262,23 +348,21 @@ func (rs *redisSync) load(ctx context.Context) (int, error) {
 			seen[key] = true
 		}
 	}
-	var gone []string
-	rs.t.Each(func(k string, _ *item) action {
+	for k := range before {
 		if !seen[k] {
-			gone = append(gone, k)
+			rs.t.deleteLocal(k)
 		}
-		return keep
-	})
-	for _, k := range gone {
-		rs.t.deleteLocal(k)
 	}
 	return len(seen), nil
 }
 
-// apply applies a change another node published.
+// apply applies a published change.
 func (rs *redisSync) apply(payload string) {
 	var u update
-	if json.Unmarshal([]byte(payload), &u) != nil || u.Node == rs.node {
+	// A node applies its own changes too: every node then ends at the
+	// last change in Redis's order, as Redis does, even when two nodes
+	// write one key at once.
+	if json.Unmarshal([]byte(payload), &u) != nil {
 		return
 	}
 	switch u.Op {
@@ -313,6 +397,7 @@ func (rs *redisSync) listen(ctx context.Context) {
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
+				rs.writeBack()
 				lctx, cancel := context.WithTimeout(ctx, 10*syncTimeout)
 				if n, err := rs.load(lctx); err != nil {
 					rs.errorf("load: %v", err)
@@ -379,14 +464,15 @@ func startSync(rt *core.Runtime, t *Table) error {
 // stop ends the listener and closes the client.
 func (rs *redisSync) stop() {
 	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.cancel == nil {
+	cancel := rs.cancel
+	rs.cancel = nil
+	rs.mu.Unlock()
+	if cancel == nil {
 		return
 	}
-	rs.cancel()
-	rs.cancel = nil
+	cancel()
 	rs.ps.Close()
-	<-rs.done
+	<-rs.done // the listener may take rs.mu: not held here
 	if rs.own {
 		rs.c.Close()
 	}

@@ -146,9 +146,19 @@ func TestHtableRedis_ServerNameAndOutage(t *testing.T) {
 	if Get(a, "ipban", "during").I != 1 {
 		t.Fatal("a local write was lost while Redis was away")
 	}
+	Inc(a, "ipban", "cnt") // no initval: a missing item stays missing
+	Setxi(a, "ipban", "cnt", 5, 0)
+	if Inc(a, "ipban", "cnt") != 6 {
+		t.Fatal("sht_inc while Redis is away: this node counts alone")
+	}
 	r.Start()
 	Seti(a, "ipban", "after", 1)
 	eventually(t, "b back in step", func() bool { return Get(b, "ipban", "after").I == 1 })
+	// What a changed while Redis was away was written back, not dropped
+	// by the reload, and reached b.
+	eventually(t, "a's changes during the outage written back", func() bool {
+		return Get(a, "ipban", "during").I == 1 && Get(b, "ipban", "during").I == 1 && Get(b, "ipban", "cnt").I == 6
+	})
 }
 
 func newClient(t *testing.T, url string) *redis.Client {
@@ -165,4 +175,35 @@ func newClient(t *testing.T, url string) *redis.Client {
 func has(ctx *core.Ctx, key string) bool {
 	_, ok := Of(ctx.RT).Table("ipban").Get(key)
 	return ok
+}
+
+// BenchmarkHtableRedis_SetGet (issue 18 item 5): the cost of a write to
+// a shared table (one MULTI round trip: SET and PUBLISH) and of a read
+// (the node's copy, no round trip).
+func BenchmarkHtableRedis_SetGet(b *testing.B) {
+	r := testsvc.StartRedis(b)
+	ctx := ksrtest.Ctx(b, ksrtest.Invite(), ksrtest.Discard, core.Known("htable"))
+	ctx.RT.Params = defs("ipban=>size=8;autoexpire=300;redis=" + r.URL(7))
+	if err := start(ctx.RT); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stopSweeper(ctx.RT) })
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Seti(ctx, "ipban", "192.0.2.1", i)
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Get(ctx, "ipban", "192.0.2.1")
+		}
+	})
+	b.Run("inc", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Inc(ctx, "ipban", "hits")
+		}
+	})
 }

@@ -168,7 +168,14 @@ func rpcReload(rt *core.Runtime, args []core.Value) (any, error) {
 		return nil, err
 	}
 	if t.sync == nil {
-		return nil, fmt.Errorf("htable.reload: table %q is not shared through Redis (no redis= attribute) and kemi has no database behind htable", t.Name)
+		if t.DBTable == "" {
+			return nil, fmt.Errorf("htable.reload: table %q has neither dbtable= (an SQL table) nor redis= (kemi's) to reload from", t.Name)
+		}
+		n, err := reloadDB(rt, t)
+		if err != nil {
+			return nil, fmt.Errorf("htable.reload: table %q: %v", t.Name, err)
+		}
+		return map[string]any{"table": t.Name, "items": n}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*syncTimeout)
 	defer cancel()

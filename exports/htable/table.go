@@ -165,8 +165,10 @@ func (t *Table) SetExpire(key string, seconds int) {
 func (t *Table) Add(key string, d int64) (n int64, ok bool) {
 	if t.sync != nil {
 		// Shared: Redis adds (atomic across nodes) and the result is
-		// kept here too.
-		return t.sync.add(key, d)
+		// kept here too; with Redis away, this node counts alone.
+		if n, ok, done := t.sync.add(key, d); done {
+			return n, ok
+		}
 	}
 	sh := t.shard(key)
 	sh.mu.Lock()

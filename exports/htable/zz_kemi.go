@@ -267,7 +267,7 @@ func init() {
 			{Name: "htable.flush", Doc: "htable.flush TABLE: remove every item.", Call: rpcFlush},
 			{Name: "htable.get", Doc: "htable.get TABLE KEY: {item: {name, value}}.", Call: rpcGet},
 			{Name: "htable.listTables", Doc: "The tables: [{name, dbtable, dbmode, expire, updateexpire, size}].", Call: rpcListTables},
-			{Name: "htable.reload", Doc: "htable.reload TABLE: read a table shared through Redis (redis=, kemi's) again from Redis: {table, items}; an error for other tables (kemi has no database behind htable).", Call: rpcReload},
+			{Name: "htable.reload", Doc: "htable.reload TABLE: read the table again from where it came: its dbtable= SQL table (the rows replace the items, as in Kamailio; a database error keeps them) or, for a table shared through Redis (redis=, kemi's), from Redis. Answers {table, items}; an error for a table with neither.", Call: rpcReload},
 			{Name: "htable.seti", Doc: "htable.seti TABLE KEY VALUE: set an integer item.", Call: rpcSeti},
 			{Name: "htable.sets", Doc: "htable.sets TABLE KEY VALUE: set a string item.", Call: rpcSets},
 		},

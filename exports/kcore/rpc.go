@@ -12,8 +12,8 @@ import (
 )
 
 // The core's RPC methods (core.*, stats.*, cfg.*), with Kamailio's names
-// and result shapes; loadmodule "kex.so" is accepted and loads nothing
-// more, as these are always there.
+// and result shapes. They are always there; loadmodule "kex.so" adds only
+// kex's script functions (exports/kex).
 
 func rpcCoreVersion(*core.Runtime, []core.Value) (any, error) {
 	return "kemi " + core.Version + " (" + runtime.GOARCH + "/" + runtime.GOOS + ")", nil

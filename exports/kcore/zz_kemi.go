@@ -6,9 +6,8 @@ import "kemi/core"
 
 func init() {
 	core.Register(&core.ModuleSpec{
-		Name:  "",
-		Files: []string{"kex"},
-		Doc:   "The core functions, called as KSR.<name>: logging, method and protocol checks, message and branch flags, Request-URI and destination URI edits, and the is_myself checks against the server's own addresses and aliases.",
+		Name: "",
+		Doc:  "The core functions, called as KSR.<name>: logging, method and protocol checks, message and branch flags, Request-URI and destination URI edits, and the is_myself checks against the server's own addresses and aliases.",
 		Exports: []*core.Export{
 			{
 				Module:  "",

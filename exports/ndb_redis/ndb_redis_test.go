@@ -249,3 +249,34 @@ func TestNdbRedis_DownTimeoutsReconnect(t *testing.T) {
 		t.Fatalf("init_without_redis=1: %v", err)
 	}
 }
+
+// BenchmarkNdbRedis_Cmd (issue 18 item 4): one redis_cmd round trip, and
+// a pipeline of 10 commands.
+func BenchmarkNdbRedis_Cmd(b *testing.B) {
+	r := testsvc.StartRedis(b)
+	ctx := ksrtest.Ctx(b, ksrtest.Invite(), ksrtest.Discard, core.Known("ndb_redis"))
+	ctx.RT.Params = map[string]map[string][]core.Value{"ndb_redis": {"server": {core.Str("name=srv;addr=127.0.0.1;port=" + strconv.Itoa(r.Port))}}}
+	if err := start(ctx.RT); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stop(ctx.RT) })
+	b.Run("redis_cmd", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if CmdP1(ctx, "srv", "GET %s", "k", "r") != 1 {
+				b.Fatal("GET")
+			}
+		}
+	})
+	b.Run("pipe10", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			for j := 0; j < 10; j++ {
+				PipeCmd(ctx, "srv", "INCR c", "r")
+			}
+			if Execute(ctx, "srv") != 1 {
+				b.Fatal("execute")
+			}
+		}
+	})
+}

@@ -349,6 +349,9 @@ func loadSQL(rt *core.Runtime, url string, t *Table) error {
 		return fmt.Errorf(`modparam("permissions", "db_url"): %w`, err)
 	}
 	defer db.Close()
+	if w := db.CheckVersion(p("address_table"), "address"); w != "" && rt.Log != nil {
+		rt.Log.Log(core.LWarn, nil, "permissions: "+w)
+	}
 	q := fmt.Sprintf("SELECT %s, %s, %s, %s, %s FROM %s", db.Quote(p("grp_col")), db.Quote(p("ip_addr_col")),
 		db.Quote(p("mask_col")), db.Quote(p("port_col")), db.Quote(p("tag_col")), db.Quote(p("address_table")))
 	rows, done, err := db.Query(q)

@@ -103,11 +103,19 @@ func value(ctx *core.Ctx, full string) (core.Value, bool) {
 // eval reads the pseudo-variable and applies its transformations.
 func (s *spec) eval(ctx *core.Ctx) (core.Value, bool) {
 	v, ok := s.value(ctx)
-	for _, t := range s.trans {
+	for i, t := range s.trans {
 		if !ok {
-			break
+			// sql.val* turn a null value into NULL, 0 or '' as
+			// Kamailio's sqlops does; the others leave it null. A
+			// transformation that failed ends the chain, as Kamailio's
+			// tr_exec.
+			if t.class != "sql" || i > 0 {
+				break
+			}
+			v, ok = sqlNull(t.key), true
+			continue
 		}
-		v, ok = t.apply(v)
+		v, ok = t.apply(ctx, v)
 	}
 	return v, ok
 }

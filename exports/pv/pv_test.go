@@ -376,3 +376,18 @@ func TestHardening_PVInjection(t *testing.T) {
 		t.Error("$var refused a value with CRLF")
 	}
 }
+
+// BenchmarkTransform measures a transformed read (issue 18: the
+// transformations must not add allocations to the existing ones).
+func BenchmarkTransform(b *testing.B) {
+	ctx := ctxFor(b, ksrtest.Invite())
+	Sets(ctx, "$var(x)", "O'Brien \\ x")
+	for _, name := range []string{"$(fu{uri.user})", "$(fu{uri.user}{s.toupper})", "$(var(x){s.len})", "$(var(x){sql.val})", "$(var(x){s.md5})"} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Get(ctx, name)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 // trans is one parsed transformation, such as {s.substr,1,3}.
 type trans struct {
+	key         string // lower-case "class.name", the switch key
 	class, name string
 	args        []string
 }
@@ -41,7 +42,9 @@ func splitTrans(full string) (base string, ts []trans, ok bool, err string) {
 		if !found {
 			return "", nil, true, "expected {class.name}, got {" + body + "}"
 		}
-		t := trans{class: cls, name: name, args: parts[1:]}
+		// Kamailio matches the names case-insensitively.
+		cls, name = strings.ToLower(cls), strings.ToLower(name)
+		t := trans{key: cls + "." + name, class: cls, name: name, args: parts[1:]}
 		if e := t.check(); e != "" {
 			return "", nil, true, e
 		}
@@ -50,31 +53,93 @@ func splitTrans(full string) (base string, ts []trans, ok bool, err string) {
 	return base, ts, true, ""
 }
 
-var transArgs = map[string]int{
-	"s.len": 0, "s.int": 0, "s.tolower": 0, "s.toupper": 0, "s.trim": 0, "s.rtrim": 0,
-	"s.ltrim": 0, "s.substr": 2, "s.select": 2,
-	"uri.user": 0, "uri.host": 0, "uri.port": 0, "uri.params": 0, "uri.param": 1,
-	"uri.transport": 0, "uri.scheme": 0, "uri.passwd": 0, "uri.headers": 0,
-	"nameaddr.uri": 0, "nameaddr.name": 0, "nameaddr.len": 0,
-	"tobody.uri": 0, "tobody.display": 0, "tobody.tag": 0, "tobody.user": 0, "tobody.host": 0,
-	"param.value": 1, "param.count": 0,
+// transArity is the number of arguments a transformation takes, from
+// min to max.
+type transArity struct{ min, max int }
+
+var transArgs = map[string]transArity{
+	"s.len": {}, "s.int": {}, "s.tolower": {}, "s.toupper": {}, "s.trim": {}, "s.rtrim": {},
+	"s.ltrim": {}, "s.substr": {2, 2}, "s.select": {2, 2},
+	// issue 18: Kamailio's other commonly used transformations.
+	"sql.val": {}, "sql.val.int": {}, "sql.val.str": {},
+	"s.corehash": {0, 1}, "s.md5": {}, "s.sha1": {}, "s.sha256": {}, "s.sha384": {}, "s.sha512": {}, "s.crc32": {},
+	"s.encode.base64": {}, "s.decode.base64": {}, "s.encode.base64t": {}, "s.decode.base64t": {},
+	"s.encode.hexa": {}, "s.decode.hexa": {},
+	"s.escape.common": {}, "s.unescape.common": {}, "s.escape.crlf": {}, "s.unescape.crlf": {},
+	"s.escape.user": {}, "s.unescape.user": {}, "s.escape.param": {}, "s.unescape.param": {},
+	"s.escape.csv": {}, "s.urlencode.param": {}, "s.urldecode.param": {},
+	"s.numeric": {}, "s.rmws": {}, "s.prefixes": {0, 1}, "s.prefixes.quoted": {0, 1},
+	"s.replace": {2, 2}, "s.rm": {1, 1}, "s.count": {1, 1},
+	"s.strip": {1, 1}, "s.striptail": {1, 1}, "s.stripto": {1, 1},
+	"s.before": {1, 1}, "s.after": {1, 1}, "s.rbefore": {1, 1}, "s.rafter": {1, 1},
+	"s.unquote": {}, "s.unbracket": {}, "s.charat": {1, 1}, "s.byteat": {1, 1}, "s.ftime": {1, 1},
+	"line.count": {}, "line.at": {1, 1}, "line.sw": {1, 1},
+	"uri.user": {}, "uri.host": {}, "uri.port": {}, "uri.params": {}, "uri.param": {1, 1},
+	"uri.transport": {}, "uri.scheme": {}, "uri.passwd": {}, "uri.headers": {},
+	"nameaddr.uri": {}, "nameaddr.name": {}, "nameaddr.len": {},
+	"tobody.uri": {}, "tobody.display": {}, "tobody.tag": {}, "tobody.user": {}, "tobody.host": {},
+	"param.value": {1, 2}, "param.count": {},
+	"param.in": {1, 2}, "param.valueat": {1, 2}, "param.name": {1, 2},
+	"uri.duri": {}, "uri.saor": {}, "uri.suri": {}, "uri.rmparam": {1, 1}, "uri.ttl": {},
+	"uri.uparam": {}, "uri.maddr": {}, "uri.method": {}, "uri.lr": {}, "uri.r2": {},
+	"s.sha3": {0, 1}, "s.intv": {}, "s.selectsw": {1, 1}, "s.rmhdws": {}, "s.rmhlws": {},
+	"s.encode.base64url": {}, "s.decode.base64url": {}, "s.encode.base64urlt": {}, "s.decode.base64urlt": {},
 }
 
 func (t trans) check() string {
-	n, ok := transArgs[t.class+"."+t.name]
+	n, ok := transArgs[t.key]
 	if !ok {
 		return "unsupported transformation {" + t.class + "." + t.name + "}"
 	}
-	if len(t.args) != n && !(t.class == "param" && t.name == "value" && len(t.args) == 2) {
-		return "{" + t.class + "." + t.name + "} takes " + strconv.Itoa(n) + " arguments, got " + strconv.Itoa(len(t.args))
+	if len(t.args) < n.min || len(t.args) > n.max {
+		want := strconv.Itoa(n.min)
+		if n.max != n.min {
+			want += " to " + strconv.Itoa(n.max)
+		}
+		return "{" + t.class + "." + t.name + "} takes " + want + " arguments, got " + strconv.Itoa(len(t.args))
 	}
 	return ""
 }
 
+// arg is the i-th argument; one starting with '$' is a pseudo-variable
+// read when the transformation runs, as Kamailio allows
+// ({s.strip,$var(n)}).
+func (t trans) arg(ctx *core.Ctx, i int) (string, bool) {
+	a := t.args[i]
+	if len(a) > 1 && a[0] == '$' {
+		v, ok := value(ctx, a)
+		if !ok {
+			return "", false
+		}
+		return v.String(), true
+	}
+	return a, true
+}
+
+// intArg is the i-th argument as a number.
+func (t trans) intArg(ctx *core.Ctx, i int) (int, bool) {
+	a, ok := t.arg(ctx, i)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(a))
+	return n, err == nil
+}
+
 // apply runs a transformation; ok is false for a null result.
-func (t trans) apply(v core.Value) (core.Value, bool) {
+func (t trans) apply(ctx *core.Ctx, v core.Value) (core.Value, bool) {
+	switch t.class {
+	case "sql":
+		return sqlVal(v)
+	case "line":
+		return t.line(ctx, v)
+	case "s":
+		if r, ok, done := t.str2(ctx, v); done {
+			return r, ok
+		}
+	}
 	s := v.String()
-	switch t.class + "." + t.name {
+	switch t.key {
 	case "s.len":
 		return core.Int(int64(len(s))), true
 	case "s.int":
@@ -98,9 +163,9 @@ func (t trans) apply(v core.Value) (core.Value, bool) {
 	case "s.ltrim":
 		return core.Str(strings.TrimLeft(s, " \t\r\n")), true
 	case "s.substr":
-		off, err1 := strconv.Atoi(t.args[0])
-		n, err2 := strconv.Atoi(t.args[1])
-		if err1 != nil || err2 != nil {
+		off, ok1 := t.intArg(ctx, 0)
+		n, ok2 := t.intArg(ctx, 1)
+		if !ok1 || !ok2 {
 			return core.Value{}, false
 		}
 		if off < 0 {
@@ -115,11 +180,12 @@ func (t trans) apply(v core.Value) (core.Value, bool) {
 		}
 		return core.Str(s[off:end]), true
 	case "s.select":
-		idx, err := strconv.Atoi(t.args[0])
-		if err != nil || t.args[1] == "" {
+		idx, ok1 := t.intArg(ctx, 0)
+		sep, ok2 := t.arg(ctx, 1)
+		if !ok1 || !ok2 || sep == "" {
 			return core.Value{}, false
 		}
-		f := strings.Split(s, t.args[1][:1])
+		f := strings.Split(s, sep[:1])
 		if idx < 0 {
 			idx += len(f)
 		}
@@ -155,9 +221,10 @@ func (t trans) apply(v core.Value) (core.Value, bool) {
 		if len(t.args) == 2 && t.args[1] != "" {
 			sep = t.args[1][:1]
 		}
+		want, _ := t.arg(ctx, 0)
 		for _, p := range strings.Split(s, sep) {
 			name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-			if strings.EqualFold(strings.TrimSpace(name), t.args[0]) {
+			if strings.EqualFold(strings.TrimSpace(name), want) {
 				return core.Str(strings.TrimSpace(val)), true
 			}
 		}
@@ -170,11 +237,16 @@ func (t trans) apply(v core.Value) (core.Value, bool) {
 			}
 		}
 		return core.Int(int64(n)), true
+	case "param.in", "param.valueat", "param.name":
+		return t.paramList(ctx, s)
 	}
 	// uri.*
 	u, err := sip.ParseURI([]byte(s))
 	if err != nil {
 		return core.Value{}, false
+	}
+	if r, ok, done := t.uri2(ctx, s, u); done {
+		return r, ok
 	}
 	switch t.name {
 	case "user":

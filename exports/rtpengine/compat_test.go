@@ -1,7 +1,9 @@
 package rtpengine
 
 import (
+	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,12 +50,22 @@ func TestRtpengineCompat_SDPPVsExtraIDInstPV(t *testing.T) {
 	}
 	// read_sdp_pv without a value: the body goes.
 	ctx = msgCtx(t, rt, invite("compat-2", sdpBody(4000, "1")))
-	if Answer2(ctx, "", "br-2") != 1 {
+	if Answer2(ctx, "", "1") != 1 {
 		t.Fatal("answer2")
 	}
 	d = <-got
-	if d.Str("sdp") != sdpBody(4000, "1") || d.Str("via-branch") != "br-2" || d.Str("command") != "answer" {
+	if d.Str("sdp") != sdpBody(4000, "1") || d.Str("via-branch") != "z9hG4bK-compat-2" || d.Str("command") != "answer" {
 		t.Fatalf("answer2 sent %v", d)
+	}
+	// The second argument selects, as via-branch= does; a value is refused.
+	if Answer2(ctx, "", "br-2") != -1 {
+		t.Fatal("answer2 with a via-branch that is not a selector")
+	}
+	if Answer2(ctx, "", "none") != 1 {
+		t.Fatal("answer2 none")
+	}
+	if d = <-got; d.Str("via-branch") != "" {
+		t.Fatalf("via-branch none sent %q", d.Str("via-branch"))
 	}
 }
 
@@ -112,7 +124,7 @@ func TestRtpengineCompat_QueryVForwardingConnectSet2(t *testing.T) {
 		{func() int { return StartForwarding0(ctx) }, "start forwarding"},
 		{func() int { return StopForwarding(ctx, "") }, "stop forwarding"},
 		{func() int { return Connect(ctx, "to-call-id=other") }, "connect"},
-		{func() int { return PlayMedia2(ctx, "file=/x.wav", "b1") }, "play media"},
+		{func() int { return PlayMedia2(ctx, "file=/x.wav", "auto") }, "play media"},
 	} {
 		if c.f() != 1 {
 			t.Fatalf("%s failed", c.want)
@@ -156,4 +168,123 @@ func startErr(t *testing.T, params map[string][]core.Value) error {
 	err := start(rt)
 	t.Cleanup(rt.Stop)
 	return err
+}
+
+// TestRtpengineCompat_Subscribe (issue 17 item 3): the subscribe
+// functions send their ng commands and put rtpengine's SDP, to-tag and
+// streams where the script asked.
+func TestRtpengineCompat_Subscribe(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	got := make(chan Dict, 8)
+	b := func(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			ck, body, _ := bytes.Cut(buf[:n], []byte(" "))
+			v, _ := Decode(body)
+			d, _ := v.(Dict)
+			got <- d
+			out := "d" + b("result") + b("ok")
+			if d.Str("command") == "subscribe request" {
+				out += b("sdp") + b("v=0\r\nm=audio 7\r\n") + b("tag-medias") +
+					"ld" + b("medias") + "ld" + b("index") + "i0e" + b("label") + b("1") + "ee" + b("tag") + b("a-sub-1") + "ee" +
+					b("to-tag") + b("subtag")
+			}
+			c.WriteToUDP(append(append(append([]byte(nil), ck...), ' '), out+"e"...), from)
+		}
+	}()
+	rt := runtimeFor(t, sockParams("udp:127.0.0.1:"+strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port)))
+	ctx := msgCtx(t, rt, invite("sub-1", sdpBody(4000, "1")))
+	if r := SubscribeRequest(ctx, "all", "$var(sdp)", "$var(tt)", "streams"); r != 1 {
+		t.Fatalf("subscribe request = %d", r)
+	}
+	if d := <-got; d.Str("command") != "subscribe request" || d.Str("to-tag") != "" {
+		t.Fatalf("sent %v", d)
+	}
+	if pv.Get(ctx, "$var(sdp)").S != "v=0\r\nm=audio 7\r\n" || pv.Get(ctx, "$var(tt)").S != "subtag" {
+		t.Fatalf("sdp %v to-tag %v", pv.Get(ctx, "$var(sdp)"), pv.Get(ctx, "$var(tt)"))
+	}
+	if v := pv.Get(ctx, "$xavp(streams=>leg)"); v.S != "caller" {
+		t.Fatalf("$xavp(streams=>leg) %v", v)
+	}
+	if v := pv.Get(ctx, "$xavp(streams=>label)"); v.S != "1" {
+		t.Fatalf("$xavp(streams=>label) %v", v)
+	}
+	body := string(ctx.Msg.Body())
+	if SubscribeAnswer(ctx, "to-tag=subtag") != 1 {
+		t.Fatal("subscribe answer")
+	}
+	if d := <-got; d.Str("command") != "subscribe answer" || d.Str("to-tag") != "subtag" || d.Str("sdp") != body {
+		t.Fatalf("answer sent %v", d)
+	}
+	if string(ctx.Msg.Body()) != body {
+		t.Fatal("subscribe answer changed the body")
+	}
+	if Unsubscribe(ctx, "to-tag=subtag") != 1 {
+		t.Fatal("unsubscribe")
+	}
+	if d := <-got; d.Str("command") != "unsubscribe" || d.Str("to-tag") != "subtag" {
+		t.Fatalf("unsubscribe sent %v", d)
+	}
+}
+
+// TestRtpengineCompat_MOS (issue 17 item 3): the mos_* params get the
+// call's MOS figures from the delete reply, over every SSRC and for the
+// side whose label mos_A_label_pv gives, as Kamailio's module prints them.
+func TestRtpengineCompat_MOS(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	b := func(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+	mos := func(m, at, pl int) string {
+		return "d" + b("MOS") + "i" + strconv.Itoa(m) + "e" + b("packet loss") + "i" + strconv.Itoa(pl) + "e" + b("reported at") + "i" + strconv.Itoa(at) + "ee"
+	}
+	reply := "d" + b("SSRC") + "d" +
+		b("111") + "d" + b("average MOS") + mos(40, 0, 2) + b("highest MOS") + mos(44, 1010, 0) + b("lowest MOS") + mos(35, 1065, 0) + "e" +
+		b("222") + "d" + b("average MOS") + mos(30, 0, 4) + b("highest MOS") + mos(41, 1020, 0) + b("lowest MOS") + mos(25, 1100, 0) + "e" +
+		"e" + b("created") + "i1000e" + b("result") + b("ok") +
+		b("tags") + "d" + b("a-mos-1") + "d" + b("label") + b("caller") + b("medias") + "ld" + b("streams") + "ld" + b("SSRC") + "i111eeeeeeee"
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			ck, _, _ := bytes.Cut(buf[:n], []byte(" "))
+			c.WriteToUDP(append(append(append([]byte(nil), ck...), ' '), reply...), from)
+		}
+	}()
+	params := sockParams("udp:127.0.0.1:" + strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port))
+	for k, v := range map[string]string{"mos_min_pv": "$avp(mmin)", "mos_min_at_pv": "$avp(mat)", "mos_max_pv": "$avp(mmax)",
+		"mos_average_pv": "$avp(mavg)", "mos_average_packetloss_pv": "$avp(mpl)", "mos_A_label_pv": "$var(la)",
+		"mos_average_A_pv": "$avp(aavg)", "mos_max_B_pv": "$avp(bmax)", "mos_B_label_pv": "$var(lb)"} {
+		params[k] = []core.Value{core.Str(v)}
+	}
+	rt := runtimeFor(t, params)
+	ctx := msgCtx(t, rt, bye("mos-1"))
+	pv.Sets(ctx, "$var(la)", "caller")
+	pv.Sets(ctx, "$var(lb)", "nobody")
+	if Delete0(ctx) != 1 {
+		t.Fatal("delete")
+	}
+	for name, want := range map[string]string{"$avp(mmin)": "2.5", "$avp(mat)": "1:40", "$avp(mmax)": "4.4",
+		"$avp(mavg)": "3.5", "$avp(mpl)": "3", "$avp(aavg)": "4.0"} {
+		if got := pv.Get(ctx, name); got.String() != want {
+			t.Errorf("%s = %v, want %s", name, got, want)
+		}
+	}
+	if got := pv.Get(ctx, "$avp(bmax)"); !got.IsNull() {
+		t.Errorf("side B (a label no tag has) got %v", got)
+	}
 }

@@ -54,6 +54,7 @@ type Client struct {
 	// PVs of read_sdp_pv, write_sdp_pv, extra_id_pv, rtp_inst_pvar and
 	// media_duration ("" when unset).
 	readSDP, writeSDP, extraPV, instPV, durationPV string
+	mos                                            []*mosGroup // the mos_* params; nil without
 }
 
 // Errors a command can end with.

@@ -101,6 +101,7 @@ func start(rt *core.Runtime) error {
 		}
 		*p.dst = v
 	}
+	c.mos = mosParams(rt)
 	if u := rt.Param("rtpengine", "db_url").S; u != "" {
 		return fmt.Errorf("rtpengine: db_url %q: kemi reads nodes from rtpengine_sock only (no rtpengine table yet)", u)
 	}
@@ -122,6 +123,7 @@ type state struct {
 	req   request
 	buf   []byte
 	stat  Dict // the last query reply of this message, for $rtpstat
+	last  Dict // the last reply of this message
 	statN string
 }
 
@@ -215,6 +217,9 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 		if node != nil && c.instPV != "" {
 			pv.Sets(ctx, c.instPV, node.URL)
 		}
+		if len(c.mos) > 0 && (cmd == "delete" || cmd == "query") {
+			setMOS(ctx, c.mos, d)
+		}
 		if cmd == "play media" && c.durationPV != "" {
 			dur, found := d.Int("duration")
 			if !found {
@@ -222,16 +227,21 @@ func commandVia(ctx *core.Ctx, fn, cmd, flags, via string, sdp bool) int {
 			}
 			pv.Setl(ctx, c.durationPV, dur)
 		}
+		if sdp && cmd == "subscribe answer" {
+			continue // the SDP goes, none comes back
+		}
 		if sdp {
 			out = d.Str("sdp")
 			if out == "" {
 				ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no sdp\n")
 				return -1
 			}
-			in = []byte(out)
+			if i+1 < n {
+				in = []byte(out) // the next set's input
+			}
 		}
 	}
-	if sdp {
+	if sdp && cmd != "subscribe answer" {
 		if c.writeSDP != "" {
 			if ok, _ := pv.Sets(ctx, c.writeSDP, out); !ok {
 				ctx.Log(core.LErr, "rtpengine: "+fn+": write_sdp_pv "+core.LogQuote(c.writeSDP)+" could not be set\n")
@@ -268,13 +278,21 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	if r.fromTag == "" {
 		r.fromTag = string(m.FromTag())
 	}
-	if r.toTag == "" && (cmd != "delete" || r.toTagForce) {
+	if r.toTag == "" && (r.toTagForce || cmd != "delete" && !strings.Contains(cmd, "subscribe")) {
 		r.toTag = string(m.ToTag())
 	}
-	switch {
-	case via != "":
-		r.viaBranch = via
-	case r.viaSel != "":
+	if via != "" {
+		// The str,str variants' second argument selects the via-branch
+		// as the via-branch= flag does (Kamailio's
+		// parse_viabranch_with_param).
+		sel, ok := viaSelectors[via]
+		if !ok {
+			ctx.Log(core.LErr, "rtpengine: "+fn+": via-branch "+core.LogQuote(via)+": expected 1, 2, auto, extra, next, auto-next, auto-extra or none\n")
+			return nil, nil, false
+		}
+		r.viaSel = sel
+	}
+	if r.viaSel != "" {
 		r.viaBranch = c.viaBranch(ctx, m, r.viaSel)
 	}
 	if a := ctx.Src.Addr().Unmap(); a.IsValid() {
@@ -294,8 +312,15 @@ func (c *Client) one(ctx *core.Ctx, st *state, fn, cmd, flags, via string, sdp [
 	if cmd == "query" {
 		st.stat = d
 	}
+	st.last = d
 	return d, node, true
 }
+
+// viaSelectors are the via-branch values of the str,str variants, with
+// Kamailio's synonyms.
+var viaSelectors = map[string]string{"1": "1", "2": "2", "auto": "auto", "extra": "extra", "next": "next",
+	"auto-next": "auto-next", "next-auto": "auto-next", "auto-extra": "auto-extra", "extra-auto": "auto-extra",
+	"none": ""}
 
 // viaBranch reads the branch of Via 1 or 2 as via-branch= selects;
 // "extra" (and "auto-extra" in a request) is the value of extra_id_pv.
@@ -575,8 +600,8 @@ func getStat(ctx *core.Ctx, _ string, dst []byte) ([]byte, bool) {
 }
 
 // The str,str variants (Kamailio's KEMI rtpengine_offer2 and the like):
-// flags, and the value sent as via-branch (one media session per branch),
-// as the via-branch= flag would read it from a Via header.
+// flags, and which via-branch to send (one media session per branch): 1,
+// 2, auto, extra, next, auto-next or auto-extra, as the via-branch= flag.
 
 // Offer2 is rtpengine_offer2.
 func Offer2(ctx *core.Ctx, flags, via string) int {
@@ -712,4 +737,69 @@ func QueryV(ctx *core.Ctx, format, dst string) int {
 		return -1
 	}
 	return 1
+}
+
+// SubscribeRequest is rtpengine_subscribe_request: ask rtpengine for a
+// copy of the call's media (ng "subscribe request"; flags such as "all"
+// or from-tag= choose the legs). The SDP rtpengine offers for the copy
+// goes to the pseudo-variable sdpPV, the subscription's to-tag to
+// toTagPV, and each stream to the xavp streamXavp as leg (caller or
+// callee), label and medianum; "" skips one.
+func SubscribeRequest(ctx *core.Ctx, flags, sdpPV, toTagPV, streamXavp string) int {
+	const fn = "rtpengine_subscribe_request"
+	if command(ctx, fn, "subscribe request", flags, false) < 0 {
+		return -1
+	}
+	d := stateOf(ctx).last
+	for _, o := range [2][2]string{{sdpPV, "sdp"}, {toTagPV, "to-tag"}} {
+		if o[0] == "" {
+			continue
+		}
+		v := d.Str(o[1])
+		if v == "" {
+			ctx.Log(core.LErr, "rtpengine: "+fn+": the reply has no "+o[1]+"\n")
+			return -1
+		}
+		if ok, _ := pv.Sets(ctx, o[0], v); !ok {
+			return -1
+		}
+	}
+	if streamXavp != "" {
+		from := string(ctx.Msg.FromTag())
+		parts, _ := d["tag-medias"].([]any)
+		for _, p := range parts {
+			pd, _ := p.(Dict)
+			leg := "callee"
+			if pd.Str("tag") == from {
+				leg = "caller"
+			}
+			medias, _ := pd["medias"].([]any)
+			for _, m := range medias {
+				md, _ := m.(Dict)
+				label, ok := md.Int("label")
+				if !ok {
+					continue
+				}
+				idx, _ := md.Int("index")
+				if err := pv.XavpParamsExplode(ctx, "leg="+leg+";label="+strconv.FormatInt(label, 10)+";medianum="+strconv.FormatInt(idx, 10), streamXavp); err != nil {
+					ctx.Log(core.LErr, "rtpengine: "+fn+": "+err.Error()+"\n")
+					return -1
+				}
+			}
+		}
+	}
+	return 1
+}
+
+// SubscribeAnswer is rtpengine_subscribe_answer: give rtpengine the
+// subscriber's SDP answer (the message body; the subscription's to-tag in
+// the flags, to-tag=...), so the copy starts flowing.
+func SubscribeAnswer(ctx *core.Ctx, flags string) int {
+	return command(ctx, "rtpengine_subscribe_answer", "subscribe answer", flags, true)
+}
+
+// Unsubscribe is rtpengine_unsubscribe: end a subscription (to-tag=... in
+// the flags).
+func Unsubscribe(ctx *core.Ctx, flags string) int {
+	return command(ctx, "rtpengine_unsubscribe", "unsubscribe", flags, false)
 }

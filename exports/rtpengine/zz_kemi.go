@@ -7,7 +7,7 @@ import "kemi/core"
 func init() {
 	core.Register(&core.ModuleSpec{
 		Name: "rtpengine",
-		Doc:  "Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings (\"replace-origin replace-session-connection ICE=remove RTP/AVP\"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch value; set_rtpengine_set2 chains two sets. The subscribe functions (rtpengine_subscribe_request/_answer, rtpengine_unsubscribe) are not there yet.",
+		Doc:  "Media relay control, as Kamailio's rtpengine module: the ng protocol (bencoded dictionaries over UDP with a cookie) to one or more rtpengine daemons grouped in sets with weights. Every command of a call goes to the node holding its session (a call → node map); a new call goes to a node chosen by weight, and a node that does not answer within rtpengine_retr tries of rtpengine_tout_ms is disabled for rtpengine_disable_tout seconds while calls go to the next one, then pinged back in. Flags are Kamailio's space-separated strings (\"replace-origin replace-session-connection ICE=remove RTP/AVP\"), turned into ng keys as its module does; bare words rtpengine knows (trust-address, codec-strip-PCMA, ...) go in the flags list. The SDP rtpengine returns replaces the body through the message's edits. The str,str variants (rtpengine_offer2 ...) take a via-branch selector; set_rtpengine_set2 chains two sets; the subscribe functions ask for a copy of the media.",
 		Params: []core.ParamSpec{
 			{Name: "rtpengine_sock", Type: core.TStr, Default: core.Str(""), Doc: "Nodes: \"udp:host:port\" (or udp6:), several separated by spaces, each with an optional =weight; a leading \"N ==\" puts them in set N (default 0).", Multi: true},
 			{Name: "rtpengine_disable_tout", Type: core.TInt, Default: core.Int(60), Doc: "Seconds a node that did not answer is skipped; then a ping brings it back."},
@@ -35,59 +35,59 @@ func init() {
 			{Name: "url_col", Type: core.TStr, Default: core.Str("url"), Doc: "Accepted for compatibility (see db_url)."},
 			{Name: "weight_col", Type: core.TStr, Default: core.Str("weight"), Doc: "Accepted for compatibility (see db_url)."},
 			{Name: "disabled_col", Type: core.TStr, Default: core.Str("disabled"), Doc: "Accepted for compatibility (see db_url)."},
-			{Name: "mos_min_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_samples_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_A_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_samples_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_B_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_min_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_max_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
-			{Name: "mos_average_samples_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "Accepted for compatibility; kemi does not fill the MOS variables yet (rtpengine_query_v gives the whole reply)."},
+			{Name: "mos_min_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_at_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_packetloss_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_jitter_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_roundtrip_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_samples_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_A_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "A pseudo-variable whose value is side A's label: the mos_*_A_pv figures cover the SSRCs of the tag with that label."},
+			{Name: "mos_min_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_at_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_packetloss_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_jitter_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_roundtrip_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_roundtrip_leg_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_samples_A_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_B_label_pv", Type: core.TStr, Default: core.Str(""), Doc: "A pseudo-variable whose value is side B's label (see mos_A_label_pv)."},
+			{Name: "mos_min_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_min_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_at_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_max_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_packetloss_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_jitter_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_roundtrip_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_roundtrip_leg_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
+			{Name: "mos_average_samples_B_pv", Type: core.TStr, Default: core.Str(""), Doc: "A writable pseudo-variable filled after a delete or query with this MOS figure of the call, as Kamailio (see docs/media.md)."},
 		},
 		Exports: []*core.Export{
 			{
@@ -305,6 +305,30 @@ func init() {
 				Returns: core.TInt,
 				Native:  "rtpengine_query_v",
 				Call:    kemi_rtpengine_query_v,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_subscribe_answer",
+				Params:  kemiArgs_rtpengine_subscribe_answer,
+				Returns: core.TInt,
+				Native:  "rtpengine_subscribe_answer",
+				Call:    kemi_rtpengine_subscribe_answer,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_subscribe_request",
+				Params:  kemiArgs_rtpengine_subscribe_request,
+				Returns: core.TInt,
+				Native:  "rtpengine_subscribe_request",
+				Call:    kemi_rtpengine_subscribe_request,
+			},
+			{
+				Module:  "rtpengine",
+				Name:    "rtpengine_unsubscribe",
+				Params:  kemiArgs_rtpengine_unsubscribe,
+				Returns: core.TInt,
+				Native:  "rtpengine_unsubscribe",
+				Call:    kemi_rtpengine_unsubscribe,
 			},
 			{
 				Module:  "rtpengine",
@@ -778,6 +802,36 @@ func kemi_rtpengine_query_v(ctx *core.Ctx, args []core.Value) core.Value {
 	return core.Int(int64(QueryV(ctx, args[0].S, args[1].S)))
 }
 
+var kemiArgs_rtpengine_subscribe_answer = []core.Type{core.TStr}
+
+// kemi_rtpengine_subscribe_answer adapts KSR.rtpengine.rtpengine_subscribe_answer to SubscribeAnswer.
+func kemi_rtpengine_subscribe_answer(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_subscribe_answer", kemiArgs_rtpengine_subscribe_answer, core.KindNames(args)))
+	}
+	return core.Int(int64(SubscribeAnswer(ctx, args[0].S)))
+}
+
+var kemiArgs_rtpengine_subscribe_request = []core.Type{core.TStr, core.TStr, core.TStr, core.TStr}
+
+// kemi_rtpengine_subscribe_request adapts KSR.rtpengine.rtpengine_subscribe_request to SubscribeRequest.
+func kemi_rtpengine_subscribe_request(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 4 || args[0].Kind != core.KStr || args[1].Kind != core.KStr || args[2].Kind != core.KStr || args[3].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_subscribe_request", kemiArgs_rtpengine_subscribe_request, core.KindNames(args)))
+	}
+	return core.Int(int64(SubscribeRequest(ctx, args[0].S, args[1].S, args[2].S, args[3].S)))
+}
+
+var kemiArgs_rtpengine_unsubscribe = []core.Type{core.TStr}
+
+// kemi_rtpengine_unsubscribe adapts KSR.rtpengine.rtpengine_unsubscribe to Unsubscribe.
+func kemi_rtpengine_unsubscribe(ctx *core.Ctx, args []core.Value) core.Value {
+	if len(args) != 1 || args[0].Kind != core.KStr {
+		return ctx.Fail(core.ArgError("KSR.rtpengine.rtpengine_unsubscribe", kemiArgs_rtpengine_unsubscribe, core.KindNames(args)))
+	}
+	return core.Int(int64(Unsubscribe(ctx, args[0].S)))
+}
+
 var kemiArgs_set_rtpengine_set = []core.Type{core.TInt}
 
 // kemi_set_rtpengine_set adapts KSR.rtpengine.set_rtpengine_set to SetSet.
@@ -1012,66 +1066,69 @@ func kemi_unsilence_media2(ctx *core.Ctx, args []core.Value) core.Value {
 
 // The build breaks here when a Go function's signature drifts from exports/rtpengine/module.yaml.
 var (
-	_ func(*core.Ctx, string) int                    = BlockDTMF
-	_ func(*core.Ctx) int                            = BlockDTMF0
-	_ func(*core.Ctx, string, string) int            = BlockDTMF2
-	_ func(*core.Ctx, string) int                    = BlockMedia
-	_ func(*core.Ctx) int                            = BlockMedia0
-	_ func(*core.Ctx, string, string) int            = BlockMedia2
-	_ func(*core.Ctx, string) int                    = PlayDTMF
-	_ func(*core.Ctx, string) int                    = PlayMedia
-	_ func(*core.Ctx, string, string) int            = PlayMedia2
-	_ func(*core.Ctx, string) int                    = Answer
-	_ func(*core.Ctx) int                            = Answer0
-	_ func(*core.Ctx, string, string) int            = Answer2
-	_ func(*core.Ctx, string) int                    = Connect
-	_ func(*core.Ctx) int                            = Connect0
-	_ func(*core.Ctx, string, string) int            = Connect2
-	_ func(*core.Ctx, string) int                    = Delete
-	_ func(*core.Ctx) int                            = Delete0
-	_ func(*core.Ctx, string, string) int            = Delete2
-	_ func(*core.Ctx, string) int                    = Manage
-	_ func(*core.Ctx) int                            = Manage0
-	_ func(*core.Ctx, string, string) int            = Manage2
-	_ func(*core.Ctx, string) int                    = Offer
-	_ func(*core.Ctx) int                            = Offer0
-	_ func(*core.Ctx, string, string) int            = Offer2
-	_ func(*core.Ctx, string) int                    = Query
-	_ func(*core.Ctx) int                            = Query0
-	_ func(*core.Ctx, string, string) int            = Query2
-	_ func(*core.Ctx, string, string) int            = QueryV
-	_ func(*core.Ctx, int) int                       = SetSet
-	_ func(*core.Ctx, int, int) int                  = SetSet2
-	_ func(*core.Ctx, string) int                    = SilenceMedia
-	_ func(*core.Ctx) int                            = SilenceMedia0
-	_ func(*core.Ctx, string, string) int            = SilenceMedia2
-	_ func(*core.Ctx, string) int                    = StartForwarding
-	_ func(*core.Ctx) int                            = StartForwarding0
-	_ func(*core.Ctx, string, string) int            = StartForwarding2
-	_ func(*core.Ctx) int                            = StartRecording
-	_ func(*core.Ctx, string) int                    = StopForwarding
-	_ func(*core.Ctx) int                            = StopForwarding0
-	_ func(*core.Ctx, string, string) int            = StopForwarding2
-	_ func(*core.Ctx, string) int                    = StopMedia
-	_ func(*core.Ctx) int                            = StopMedia0
-	_ func(*core.Ctx, string, string) int            = StopMedia2
-	_ func(*core.Ctx) int                            = StopRecording
-	_ func(*core.Ctx, string) int                    = UnblockDTMF
-	_ func(*core.Ctx) int                            = UnblockDTMF0
-	_ func(*core.Ctx, string, string) int            = UnblockDTMF2
-	_ func(*core.Ctx, string) int                    = UnblockMedia
-	_ func(*core.Ctx) int                            = UnblockMedia0
-	_ func(*core.Ctx, string, string) int            = UnblockMedia2
-	_ func(*core.Ctx, string) int                    = UnsilenceMedia
-	_ func(*core.Ctx) int                            = UnsilenceMedia0
-	_ func(*core.Ctx, string, string) int            = UnsilenceMedia2
-	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
-	_ func(*core.Ctx, string, []byte) ([]byte, bool) = getStat
-	_ func(*core.Runtime) error                      = start
-	_ func(*core.Runtime)                            = stop
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcEnable
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcHashTotal
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcPing
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcReload
-	_ func(*core.Runtime, []core.Value) (any, error) = rpcShow
+	_ func(*core.Ctx, string) int                         = BlockDTMF
+	_ func(*core.Ctx) int                                 = BlockDTMF0
+	_ func(*core.Ctx, string, string) int                 = BlockDTMF2
+	_ func(*core.Ctx, string) int                         = BlockMedia
+	_ func(*core.Ctx) int                                 = BlockMedia0
+	_ func(*core.Ctx, string, string) int                 = BlockMedia2
+	_ func(*core.Ctx, string) int                         = PlayDTMF
+	_ func(*core.Ctx, string) int                         = PlayMedia
+	_ func(*core.Ctx, string, string) int                 = PlayMedia2
+	_ func(*core.Ctx, string) int                         = Answer
+	_ func(*core.Ctx) int                                 = Answer0
+	_ func(*core.Ctx, string, string) int                 = Answer2
+	_ func(*core.Ctx, string) int                         = Connect
+	_ func(*core.Ctx) int                                 = Connect0
+	_ func(*core.Ctx, string, string) int                 = Connect2
+	_ func(*core.Ctx, string) int                         = Delete
+	_ func(*core.Ctx) int                                 = Delete0
+	_ func(*core.Ctx, string, string) int                 = Delete2
+	_ func(*core.Ctx, string) int                         = Manage
+	_ func(*core.Ctx) int                                 = Manage0
+	_ func(*core.Ctx, string, string) int                 = Manage2
+	_ func(*core.Ctx, string) int                         = Offer
+	_ func(*core.Ctx) int                                 = Offer0
+	_ func(*core.Ctx, string, string) int                 = Offer2
+	_ func(*core.Ctx, string) int                         = Query
+	_ func(*core.Ctx) int                                 = Query0
+	_ func(*core.Ctx, string, string) int                 = Query2
+	_ func(*core.Ctx, string, string) int                 = QueryV
+	_ func(*core.Ctx, string) int                         = SubscribeAnswer
+	_ func(*core.Ctx, string, string, string, string) int = SubscribeRequest
+	_ func(*core.Ctx, string) int                         = Unsubscribe
+	_ func(*core.Ctx, int) int                            = SetSet
+	_ func(*core.Ctx, int, int) int                       = SetSet2
+	_ func(*core.Ctx, string) int                         = SilenceMedia
+	_ func(*core.Ctx) int                                 = SilenceMedia0
+	_ func(*core.Ctx, string, string) int                 = SilenceMedia2
+	_ func(*core.Ctx, string) int                         = StartForwarding
+	_ func(*core.Ctx) int                                 = StartForwarding0
+	_ func(*core.Ctx, string, string) int                 = StartForwarding2
+	_ func(*core.Ctx) int                                 = StartRecording
+	_ func(*core.Ctx, string) int                         = StopForwarding
+	_ func(*core.Ctx) int                                 = StopForwarding0
+	_ func(*core.Ctx, string, string) int                 = StopForwarding2
+	_ func(*core.Ctx, string) int                         = StopMedia
+	_ func(*core.Ctx) int                                 = StopMedia0
+	_ func(*core.Ctx, string, string) int                 = StopMedia2
+	_ func(*core.Ctx) int                                 = StopRecording
+	_ func(*core.Ctx, string) int                         = UnblockDTMF
+	_ func(*core.Ctx) int                                 = UnblockDTMF0
+	_ func(*core.Ctx, string, string) int                 = UnblockDTMF2
+	_ func(*core.Ctx, string) int                         = UnblockMedia
+	_ func(*core.Ctx) int                                 = UnblockMedia0
+	_ func(*core.Ctx, string, string) int                 = UnblockMedia2
+	_ func(*core.Ctx, string) int                         = UnsilenceMedia
+	_ func(*core.Ctx) int                                 = UnsilenceMedia0
+	_ func(*core.Ctx, string, string) int                 = UnsilenceMedia2
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)      = getStat
+	_ func(*core.Ctx, string, []byte) ([]byte, bool)      = getStat
+	_ func(*core.Runtime) error                           = start
+	_ func(*core.Runtime)                                 = stop
+	_ func(*core.Runtime, []core.Value) (any, error)      = rpcEnable
+	_ func(*core.Runtime, []core.Value) (any, error)      = rpcHashTotal
+	_ func(*core.Runtime, []core.Value) (any, error)      = rpcPing
+	_ func(*core.Runtime, []core.Value) (any, error)      = rpcReload
+	_ func(*core.Runtime, []core.Value) (any, error)      = rpcShow
 )

@@ -154,7 +154,8 @@ func (m *module) logf(level int, msg string) {
 }
 
 // runAsync runs the statements sql_query_async queued on c, one at a
-// time, until stop; what is still queued at stop runs first.
+// time, until stop; what is still queued at stop runs first (within a
+// query_timeout; the rest is logged as not run).
 func (m *module) runAsync(c *con) {
 	defer m.wg.Done()
 	for {
@@ -162,10 +163,17 @@ func (m *module) runAsync(c *con) {
 		case q := <-c.async:
 			m.execAsync(c, q)
 		case <-c.done:
+			// Drain what is queued, for at most one query_timeout; what
+			// is left then is logged, statement by statement.
+			deadline := time.Now().Add(m.timeout)
 			for {
 				select {
 				case q := <-c.async:
-					m.execAsync(c, q)
+					if time.Now().Before(deadline) {
+						m.execAsync(c, q)
+					} else {
+						m.logf(core.LErr, fmt.Sprintf("sqlops: sql_query_async on %q: not run, stopping: %s", c.name, clip(q)))
+					}
 				default:
 					return
 				}

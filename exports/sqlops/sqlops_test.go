@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"kemi/core"
 	"kemi/exports/internal/ksrtest"
@@ -152,6 +153,24 @@ func TestSQLOps_QueryResults(t *testing.T) {
 		}
 		if rc := Query(ctx, "ca", "SELECT 2", "r1"); rc != 1 {
 			t.Errorf("reusing a name within results_maxsize: %d", rc)
+		}
+		// sql_query_async: queued, run outside the worker.
+		if rc := QueryAsync(ctx, "ca", "UPDATE subscriber SET ha1 = 'async' WHERE username = 'bob'"); rc != 1 {
+			t.Errorf("sql_query_async: %d", rc)
+		}
+		if QueryAsync(ctx, "nope", "SELECT 1") != -1 {
+			t.Error("sql_query_async on an unknown connection")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r, _ := s.Query("SELECT ha1 FROM subscriber WHERE username = 'bob'")
+			if r == "async\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the async update did not land: %q", r)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		// A database that is down: -1 and a log line, not a crash.
 		s.Stop()

@@ -13,7 +13,7 @@ import (
 // start declares the "variable" params as script:NAME.
 func start(rt *core.Runtime) error {
 	for _, v := range rt.ParamValues("statistics", "variable") {
-		if v.Kind != core.KStr {
+		if v.Kind != core.KStr || strings.TrimSpace(v.S) == "" {
 			continue
 		}
 		name, flag, hasFlag := strings.Cut(strings.TrimSpace(v.S), "/")

@@ -47,9 +47,45 @@ type sharedBackend interface {
 
 // item is one record of a batch: a copy of its stored bindings (those
 // without the save flag 0x01), nil when the AoR has none left.
+//
+// A partial item (db_mode 3, written from what was just read) carries
+// only the change: contacts are the bindings new or changed, removed the
+// Contact URIs of the bindings gone, and the bindings it does not name
+// stay as they are in the database. Two nodes saving two devices of one
+// AoR at the same moment thus both keep theirs (a whole-record write
+// would keep the last one only).
 type item struct {
 	table, aor string
 	contacts   []Contact
+	partial    bool
+	removed    []string
+	last       int64 // partial: the latest expiry of the AoR's bindings
+}
+
+// diffItem is the partial item turning before (the stored bindings as
+// read) into after (as saved).
+func diffItem(table, aor string, before, after []Contact) item {
+	it := item{table: table, aor: aor, partial: true}
+	for _, c := range after {
+		it.last = max(it.last, c.Expires)
+		c.ConnID = 0
+		i := findURI(before, c.URI)
+		if i < 0 {
+			it.contacts = append(it.contacts, c)
+			continue
+		}
+		b := before[i]
+		b.ConnID = 0
+		if b != c {
+			it.contacts = append(it.contacts, c)
+		}
+	}
+	for _, b := range before {
+		if findURI(after, b.URI) < 0 {
+			it.removed = append(it.removed, b.URI)
+		}
+	}
+	return it
 }
 
 // stored copies the contacts that go to the database.

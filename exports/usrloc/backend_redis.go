@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ import (
 // PEXPIREAT, and one PUBLISH for the whole batch.
 //
 // With db_mode 1 and 2 every node keeps the bindings in memory and the
-// PUBLISH on channel "kemi:ul" carries the batch, which the other nodes
+// PUBLISH on channel "kemi:ul:DB" carries the batch, which the other nodes
 // apply to their memory (a kemi extension: Kamailio's usrloc has no such
 // cache sync). A node that lost its subscription reloads every record
 // when it is back; when the server came back empty (another run_id),
@@ -41,6 +42,7 @@ type redisBackend struct {
 	c      redis.UniversalClient
 	where  string // db_url without its password
 	prefix string // "kemi:ul:"
+	chann  string // redisChannel and the database number
 	node   string // random id: a node skips its own messages
 
 	br       breaker
@@ -53,7 +55,10 @@ type redisBackend struct {
 }
 
 const (
-	redisChannel = "kemi:ul"
+	// redisChannel is the pub/sub channel, followed by the database
+	// number: channels are shared by all of a server's databases, and
+	// nodes on database 1 must not apply the batches of database 2.
+	redisChannel = "kemi:ul:"
 	redisTimeout = time.Second
 )
 
@@ -116,6 +121,11 @@ func openRedis(u *Usrloc, dbURL string, workers int) (*redisBackend, error) {
 	rand.Read(id[:])
 	b := &redisBackend{u: u, c: c, where: redacted(dbURL), prefix: "kemi:ul:", node: hex.EncodeToString(id[:]), done: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	db := 0
+	if cl, ok := c.(*redis.Client); ok {
+		db = cl.Options().DB
+	}
+	b.chann = redisChannel + strconv.Itoa(db)
 	// The server must answer at start: bindings are loaded from it (a
 	// node does not start with an empty view of a shared table).
 	if err := b.checkRunID(); err != nil {
@@ -147,6 +157,11 @@ func (b *redisBackend) key(table, aor string) string { return b.prefix + table +
 func (b *redisBackend) checkRunID() error {
 	ctx, cancel := context.WithTimeout(b.ctx, redisTimeout)
 	defer cancel()
+	if _, cluster := b.c.(*redis.ClusterClient); cluster {
+		// INFO reaches any one of the cluster's nodes, each with its
+		// own run_id: no way to tell a restart. Only check it answers.
+		return b.c.Ping(ctx).Err()
+	}
 	info, err := b.c.Info(ctx, "server").Result()
 	if err != nil {
 		return err
@@ -213,6 +228,12 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	_, err := b.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, it := range items {
 			k := b.key(it.table, it.aor)
+			if it.partial {
+				if err := b.queuePartial(ctx, p, k, it); err != nil {
+					return err
+				}
+				continue
+			}
 			p.Del(ctx, k)
 			if len(it.contacts) > 0 {
 				args := make([]any, 0, 2*len(it.contacts))
@@ -239,7 +260,7 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 				return err
 			}
 			// "NODE\n" first: a node skips its own batches unread.
-			p.Publish(ctx, redisChannel, append([]byte(b.node+"\n"), v...))
+			p.Publish(ctx, b.chann, append([]byte(b.node+"\n"), v...))
 		}
 		return nil
 	})
@@ -249,24 +270,60 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	return b.br.done(err)
 }
 
-// decode turns a hash into a record, skipping the bindings that ended.
-func decodeHash(aor string, h map[string]string, now int64) (*Record, error) {
+// queuePartial queues a partial item: HDEL of the bindings gone, HSET
+// of those new or changed, and the key's expiry set when it has none
+// (NX, a new key) or moved later (GT): another node's longer binding in
+// the same hash keeps the key alive. A hash left empty goes by itself.
+func (b *redisBackend) queuePartial(ctx context.Context, p redis.Pipeliner, k string, it item) error {
+	if len(it.removed) > 0 {
+		p.HDel(ctx, k, it.removed...)
+	}
+	if len(it.contacts) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(it.contacts))
+	for i := range it.contacts {
+		v, err := json.Marshal(&it.contacts[i])
+		if err != nil {
+			return err
+		}
+		args = append(args, it.contacts[i].URI, v)
+	}
+	p.HSet(ctx, k, args...)
+	at := strconv.FormatInt(it.last+1, 10)
+	p.Do(ctx, "EXPIREAT", k, at, "NX")
+	p.Do(ctx, "EXPIREAT", k, at, "GT")
+	return nil
+}
+
+// decodeHash turns a hash into a record, skipping the bindings that
+// ended. A field that is not a binding (written by something else, cut
+// short) is skipped and logged: one bad field must not make the AoR
+// unusable (every save of it would fail).
+func (b *redisBackend) decodeHash(aor string, h map[string]string, now int64) *Record {
 	r := &Record{AoR: aor}
 	for f, v := range h {
 		var c Contact
-		if err := json.Unmarshal([]byte(v), &c); err != nil {
-			return nil, fmt.Errorf("record %q, field %q: %v", aor, f, err)
+		if err := json.Unmarshal([]byte(v), &c); err != nil || c.URI == "" {
+			if err == nil {
+				err = errors.New("no uri")
+			}
+			b.u.logLimited(&badFieldLog, "usrloc: %s: key %q, field %q is not a binding (%v); skipped", b.where, b.prefix+aor, f, err)
+			continue
 		}
 		if c.Expires > now {
 			r.Contacts = append(r.Contacts, c)
 		}
 	}
 	if len(r.Contacts) == 0 {
-		return nil, nil
+		return nil
 	}
 	sortContacts(r.Contacts)
-	return r, nil
+	return r
 }
+
+// badFieldLog limits the lines about fields that are not bindings.
+var badFieldLog = core.LogLimit{What: "usrloc Redis fields that are not bindings"}
 
 func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
 	if err := b.br.check(); err != nil {
@@ -276,7 +333,7 @@ func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
 	if err != nil {
 		return nil, b.br.done(err)
 	}
-	return decodeHash(aor, h, now)
+	return b.decodeHash(aor, h, now), nil
 }
 
 // load reads every record: SCAN for the keys, HGETALL pipelined by
@@ -306,12 +363,7 @@ func (b *redisBackend) load(now int64, fn func(table string, r *Record)) error {
 				if !ok {
 					continue
 				}
-				r, err := decodeHash(aor, cmds[i].Val(), now)
-				if err != nil {
-					b.u.logf(core.LErr, "usrloc: %s: key %q: %v; skipped", b.where, k, err)
-					continue
-				}
-				if r != nil {
+				if r := b.decodeHash(aor, cmds[i].Val(), now); r != nil {
 					fn(table, r)
 				}
 			}
@@ -332,7 +384,7 @@ func (b *redisBackend) watch(ready chan struct{}) {
 	first := true
 	lost := false
 	for b.ctx.Err() == nil {
-		ps := b.c.Subscribe(b.ctx, redisChannel)
+		ps := b.c.Subscribe(b.ctx, b.chann)
 		_, err := ps.ReceiveTimeout(b.ctx, 2*redisTimeout)
 		if err == nil {
 			err = b.checkRunID()
@@ -396,7 +448,7 @@ func (b *redisBackend) apply(payload string) {
 	}
 	var w wireBatch
 	if err := json.Unmarshal([]byte(body), &w); err != nil {
-		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, redisChannel, err)
+		b.u.logf(core.LErr, "usrloc: %s: bad message on %s: %v", b.where, b.chann, err)
 		return
 	}
 	for _, it := range w.I {

@@ -221,8 +221,18 @@ func (b *sqlBackend) writeItem(ctx context.Context, tx *sql.Tx, it item) error {
 			return err
 		}
 	}
-	for _, ruid := range have {
-		extra = append(extra, ruid)
+	if it.partial {
+		// Only the bindings named gone are removed: the others stay,
+		// whoever wrote them meanwhile.
+		for _, uri := range it.removed {
+			if ruid, ok := have[uri]; ok {
+				extra = append(extra, ruid)
+			}
+		}
+	} else {
+		for _, ruid := range have {
+			extra = append(extra, ruid)
+		}
 	}
 	if len(extra) > 0 {
 		q := "DELETE FROM " + table + " WHERE ruid IN (?" + strings.Repeat(", ?", len(extra)-1) + ")"

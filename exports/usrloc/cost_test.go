@@ -98,6 +98,7 @@ func TestScaling_Costs(t *testing.T) {
 				user := "user" + strconv.Itoa(i)
 				if err := tb.Update([]byte(user), func(r *Record) bool {
 					c := sampleContact(user, i)
+					c.CSeq += uint32(round) // a refresh: the next CSeq
 					if len(r.Contacts) == 1 {
 						r.Contacts[0] = c
 					} else {

@@ -262,7 +262,7 @@ func (p *persister) write(dirty map[*Table]map[string]struct{}, full bool) error
 				s.mu.RLock()
 				for aor, r := range s.recs {
 					if cs := stored(r); len(cs) > 0 {
-						items = append(items, item{t.Name, aor, cs})
+						items = append(items, item{table: t.Name, aor: aor, contacts: cs})
 					}
 				}
 				s.mu.RUnlock()
@@ -277,7 +277,7 @@ func (p *persister) write(dirty map[*Table]map[string]struct{}, full bool) error
 						cs = stored(r)
 					}
 				})
-				items = append(items, item{t.Name, aor, cs})
+				items = append(items, item{table: t.Name, aor: aor, contacts: cs})
 			}
 		}
 	}

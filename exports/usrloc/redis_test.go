@@ -2,8 +2,10 @@ package usrloc
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,153 @@ func BenchmarkRedisSave(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestHardening_RedisBadField: a field of an AoR's hash that is not a
+// binding (garbage written by another client) is skipped and logged; the
+// AoR's other bindings are found and it can still be saved.
+func TestHardening_RedisBadField(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, log := startRedisNode(t, srv.URL(0), 3)
+	tb := Get(n1).Table("location")
+	if err := add(tb, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"{not json", `{"expires": 99999999999}`, strings.Repeat("[", 10000)} {
+		if _, err := srv.Do("HSET", "kemi:ul:location:carol", "junk"+strconv.Itoa(len(v)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !has(n1, "carol") {
+		t.Fatal("carol's binding not found next to garbage fields")
+	}
+	if err := add(tb, "carol"); err != nil {
+		t.Fatalf("save of an AoR with garbage fields: %v", err)
+	}
+	if !strings.Contains(log.String(), "is not a binding") {
+		t.Errorf("no log line about the garbage field:\n%s", log)
+	}
+}
+
+// TestScaling_RedisURLs: db_url forms for a single server, Sentinel and
+// Cluster give the matching go-redis client (no server needed to build
+// one); a bad URL is an error naming the parameter.
+func TestScaling_RedisURLs(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"redis://127.0.0.1:6379/2", "*redis.Client"},
+		{"redis://:secret@127.0.0.1:6379/0", "*redis.Client"},
+		{"redis://127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.1:26380", "*redis.Client"},
+		{"redis-sentinel://127.0.0.1:26379/0?master_name=mymaster", "*redis.Client"},
+		{"redis-cluster://127.0.0.1:7000?addr=127.0.0.1:7001", "*redis.ClusterClient"},
+	} {
+		cl, err := redisClient(c.url, 4)
+		if err != nil {
+			t.Errorf("%s: %v", c.url, err)
+			continue
+		}
+		if got := fmt.Sprintf("%T", cl); got != c.want {
+			t.Errorf("%s: client %s, want %s", c.url, got, c.want)
+		}
+		cl.Close()
+	}
+	if _, err := openRedis(&Usrloc{}, "redis://127.0.0.1:notaport/0", 4); err == nil || !strings.Contains(err.Error(), `modparam("usrloc", "db_url"`) {
+		t.Errorf("bad URL: %v", err)
+	}
+	if got := redacted("redis://:secret@127.0.0.1:6379/0"); strings.Contains(got, "secret") {
+		t.Errorf("redacted URL keeps the password: %s", got)
+	}
+}
+
+// TestHardening_RedisDatabasesApart: nodes on database 1 and on database
+// 2 of one server (pub/sub channels are server-wide) do not apply each
+// other's batches.
+func TestHardening_RedisDatabasesApart(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	a1, _ := startRedisNode(t, srv.URL(1), 1)
+	a2, _ := startRedisNode(t, srv.URL(1), 1)
+	b1, _ := startRedisNode(t, srv.URL(2), 1)
+	if err := add(Get(a1).Table("location"), "dave"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "the node on the same database sees dave", func() bool { return has(a2, "dave") })
+	time.Sleep(100 * time.Millisecond)
+	if has(b1, "dave") {
+		t.Fatal("a node on database 2 applied a batch of database 1")
+	}
+}
+
+// concurrentDevices saves n devices of one AoR at once, half through
+// each node, and returns how many bindings the AoR has afterwards.
+func concurrentDevices(t *testing.T, n1, n2 *core.Runtime, n int) int {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rt := n1
+			if i%2 == 1 {
+				rt = n2
+			}
+			errs <- Get(rt).Table("location").Update([]byte("erin"), func(r *Record) bool {
+				r.Contacts = append(r.Contacts, Contact{URI: fmt.Sprintf("sip:erin@192.0.2.%d", i+1), Expires: time.Now().Unix() + 600, Modified: int64(i)})
+				return true
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	Get(n1).Table("location").View([]byte("erin"), func(r *Record) {
+		if r != nil {
+			got = len(r.Contacts)
+		}
+	})
+	return got
+}
+
+// TestScaling_RedisConcurrentDevices: with db_mode 3, devices of one AoR
+// saved at the same moment through two nodes all stay (each save writes
+// its own binding, not the whole record it read).
+func TestScaling_RedisConcurrentDevices(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	n1, _ := startRedisNode(t, srv.URL(0), 3)
+	n2, _ := startRedisNode(t, srv.URL(0), 3)
+	if got := concurrentDevices(t, n1, n2, 40); got != 40 {
+		t.Fatalf("%d of 40 devices saved at once through two nodes kept", got)
+	}
+	ttl, _ := srv.Do("TTL", "kemi:ul:location:erin")
+	if n, _ := strconv.Atoi(ttl); n < 590 || n > 601 {
+		t.Fatalf("TTL of the AoR's key: %s, want about 600", ttl)
+	}
+}
+
+// TestHardening_RedisDownAtStart: a node whose Redis does not answer at
+// start stops with an error naming the server (not its password), within
+// a few seconds: it must not serve an empty view of a shared table.
+func TestHardening_RedisDownAtStart(t *testing.T) {
+	port := testsvc.FreePort(t) // nothing listens there
+	reg, _ := core.NewRegistry(core.Known("usrloc"))
+	url := "redis://:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/0"
+	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{
+		"usrloc": {"db_mode": {core.Int(1)}, "db_url": {core.Str(url)}}}}
+	start := time.Now()
+	err := rt.Start()
+	if err == nil {
+		rt.Stop()
+		t.Fatal("start with Redis down succeeded")
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:"+strconv.Itoa(port)) || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %q: want the server named, without the password", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("start took %v to fail", d)
 	}
 }

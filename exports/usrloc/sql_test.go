@@ -67,3 +67,46 @@ func TestScaling_SQLLocation(t *testing.T) {
 		}
 	})
 }
+
+// TestScaling_SQLOutage: with the database stopped, saves fail (the caller
+// answers 500) in db_mode 1 and 3 without blocking a worker for more
+// than a timeout, and work again by themselves once it is back.
+func TestScaling_SQLOutage(t *testing.T) {
+	s := testsvc.StartPostgres(t)
+	s.LoadKamailioSchema("usrloc")
+	for _, mode := range []int{1, 3} {
+		rt, _ := startRedisNode(t, s.URL(), mode)
+		tb := Get(rt).Table("location")
+		user := "m" + strings.Repeat("x", mode)
+		if err := add(tb, user+"before"); err != nil {
+			t.Fatal(err)
+		}
+		// Stopped, not paused: testsvc's Pause stops the postmaster
+		// only, and a connection's backend process keeps answering.
+		s.Stop()
+		start := time.Now()
+		err := add(tb, user+"during")
+		took := time.Since(start)
+		s.Start()
+		if err == nil {
+			t.Fatalf("db_mode %d: save with the database stopped returned nil after %v", mode, took)
+		}
+		if took > 8*time.Second {
+			t.Fatalf("db_mode %d: the failing save took %v", mode, took)
+		}
+		eventually(t, 10*time.Second, "a save after the database is back", func() bool { return add(tb, user+"after") == nil })
+		rt.Stop()
+	}
+}
+
+// TestScaling_SQLConcurrentDevices: as TestScaling_RedisConcurrentDevices,
+// on Kamailio's location table in PostgreSQL.
+func TestScaling_SQLConcurrentDevices(t *testing.T) {
+	s := testsvc.StartPostgres(t)
+	s.LoadKamailioSchema("usrloc")
+	n1, _ := startRedisNode(t, s.URL(), 3)
+	n2, _ := startRedisNode(t, s.URL(), 3)
+	if got := concurrentDevices(t, n1, n2, 20); got != 20 {
+		t.Fatalf("%d of 20 devices saved at once through two nodes kept", got)
+	}
+}

@@ -313,6 +313,7 @@ func (t *Table) writeShared(sb sharedBackend, aor []byte, fn func(r *Record) boo
 	if r == nil {
 		r = &Record{AoR: key}
 	}
+	before := stored(r)
 	var changed bool
 	if fn != nil {
 		changed = fn(r)
@@ -327,7 +328,11 @@ func (t *Table) writeShared(sb sharedBackend, aor []byte, fn func(r *Record) boo
 	if !changed {
 		return nil
 	}
-	if err := sb.write([]item{{table: t.Name, aor: key, contacts: stored(r)}}, nil, false); err != nil {
+	it := diffItem(t.Name, key, before, stored(r))
+	if len(it.contacts) == 0 && len(it.removed) == 0 {
+		return nil
+	}
+	if err := sb.write([]item{it}, nil, false); err != nil {
 		delete(s.recs, key)
 		return err
 	}

@@ -101,7 +101,7 @@ func compile(s string) (*core.Format, error) {
 // log expands format for ctx and logs it at level; fn names the KSR
 // function in errors.
 func log(ctx *core.Ctx, fn string, level int, format string) int {
-	if ctx.RT == nil || !ctx.RT.Log.Enabled(level) {
+	if ctx.RT == nil || !ctx.LogEnabled(level) {
 		return 1
 	}
 	f, err := compile(format)
@@ -150,8 +150,9 @@ var levels = [...]struct {
 // Xlog is KSR.xlog.xlog.
 func Xlog(ctx *core.Ctx, level, format string) int { return log(ctx, "xlog", Level(level), format) }
 
-// XlogFacility is KSR.xlog.xlog_facility. kemi has no syslog output, so
-// the facility is checked and otherwise unused.
+// XlogFacility is KSR.xlog.xlog_facility. kemi writes to syslog with one
+// facility (the core's log_facility), so the facility is checked and
+// otherwise unused.
 func XlogFacility(ctx *core.Ctx, facility, level, format string) int {
 	if !isFacility(facility) {
 		f := facility

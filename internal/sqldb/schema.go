@@ -1,6 +1,8 @@
 package sqldb
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -296,4 +298,31 @@ func (d *DB) Init(tables []Table) (created, existing []string, err error) {
 		return nil, nil, fmt.Errorf("sqldb: %s: %w", d.URL, err)
 	}
 	return created, existing, nil
+}
+
+// CheckVersion compares the `version` row of table (configured under
+// any name) with the version of Kamailio 5.6's layout of model that kemi
+// reads (Tables), as Kamailio's modules do at start. It returns "" when they match, or a sentence saying what
+// differs (no version table, no row, another version); the caller logs
+// it as a warning: kemi reads the columns it needs by name, so an older
+// layout often works, but the operator should know. A table kemi has no
+// model for gives "".
+func (d *DB) CheckVersion(table, model string) string {
+	want, ok := TableByName(model)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := d.Ctx()
+	defer cancel()
+	var got int
+	err := d.DB.QueryRowContext(ctx, d.Rebind("SELECT table_version FROM version WHERE table_name = ?"), table).Scan(&got)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Sprintf("%s: table %s has no row in the version table; kemi reads Kamailio's version %d layout", d.URL, table, want.Version)
+	case err != nil:
+		return fmt.Sprintf("%s: reading the version of table %s: %v", d.URL, table, err)
+	case got != want.Version:
+		return fmt.Sprintf("%s: table %s is version %d; kemi reads Kamailio's version %d layout", d.URL, table, got, want.Version)
+	}
+	return ""
 }

@@ -91,6 +91,19 @@ func TestSchema_MatchesKamailio(t *testing.T) {
 				}
 			}
 		}
+		if w := db.CheckVersion("subscriber", "subscriber"); w != "" {
+			t.Errorf("CheckVersion after init: %s", w)
+		}
+		s.Exec("UPDATE version SET table_version = 6 WHERE table_name = 'subscriber'")
+		if w := db.CheckVersion("subscriber", "subscriber"); !strings.Contains(w, "table subscriber is version 6; kemi reads Kamailio's version 7 layout") {
+			t.Errorf("CheckVersion of an older table: %q", w)
+		}
+		s.Exec("DELETE FROM version WHERE table_name = 'acc'")
+		if w := db.CheckVersion("acc", "acc"); !strings.Contains(w, "no row in the version table") {
+			t.Errorf("CheckVersion without a row: %q", w)
+		}
+		s.Exec("UPDATE version SET table_version = 7 WHERE table_name = 'subscriber'")
+		s.Exec("INSERT INTO version (table_name, table_version) VALUES ('acc', 5)")
 		// A second init finds every table and changes nothing.
 		created, existing, err = db.Init(sqldb.Tables)
 		if err != nil || len(created) != 0 || len(existing) != len(sqldb.Tables) {

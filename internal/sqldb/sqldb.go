@@ -15,6 +15,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/url"
 	"strconv"
@@ -210,13 +212,21 @@ func Open(dbURL string, o Options) (*DB, error) {
 		cfg.Fallbacks = nil
 		cfg.TLSConfig = nil
 		cfg.RuntimeParams["application_name"] = "kemi"
+		// Scripts build SQL text with $(var(x){sql.val}), which escapes
+		// a backslash with a backslash, as MySQL reads it (issue 18);
+		// PostgreSQL reads it so with standard_conforming_strings off.
+		// kemi's own statements use parameters, which neither affects.
+		cfg.RuntimeParams["standard_conforming_strings"] = "off"
+		cfg.RuntimeParams["escape_string_warning"] = "off"
 		db = stdlib.OpenDB(*cfg)
 	case MySQL:
 		cfg := mysql.NewConfig()
 		cfg.User, cfg.Passwd, cfg.DBName = u.User, u.Password, u.Database
 		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
 		cfg.Timeout = o.ConnectTimeout
-		cfg.ReadTimeout, cfg.WriteTimeout = o.Timeout+time.Second, o.Timeout+time.Second
+		// No ReadTimeout: every statement runs under a context (the
+		// timeout of the handle that runs it), which the driver obeys,
+		// and handles sharing the pool may ask for different ones.
 		cfg.ParseTime = true
 		cfg.Loc = time.Local
 		c, err := mysql.NewConnector(cfg)
@@ -232,6 +242,14 @@ func Open(dbURL string, o Options) (*DB, error) {
 	return &DB{DB: db, Dialect: u.Dialect, URL: u, Timeout: o.Timeout}, nil
 }
 
+func init() {
+	// database/sql retries a pooled connection the server closed (idle
+	// timeout, restart) on a fresh one; the driver's note about each
+	// such connection would go to stderr past kemi's log. What fails
+	// for good reaches the caller as an error.
+	mysql.SetLogger(log.New(io.Discard, "", 0))
+}
+
 type sharedEntry struct {
 	db   *DB
 	refs int
@@ -244,18 +262,19 @@ var (
 
 // Shared returns the pool for a db_url, opening it on first use; each
 // module that asks for the same URL gets the same pool, sized for the
-// largest Workers asked. Close gives a handle back; the last Close
+// largest Workers asked, through a handle with its own Timeout. Close gives a handle back; the last Close
 // closes the pool.
 func Shared(dbURL string, o Options) (*DB, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
+	o = o.withDefaults()
 	if e, ok := shared[dbURL]; ok {
 		e.refs++
-		if o = o.withDefaults(); o.Workers+2 > e.db.Stats().MaxOpenConnections {
+		if o.Workers+2 > e.db.Stats().MaxOpenConnections {
 			e.db.SetMaxOpenConns(o.Workers + 2)
 			e.db.SetMaxIdleConns(o.Workers + 2)
 		}
-		return &DB{DB: e.db.DB, Dialect: e.db.Dialect, URL: e.db.URL, Timeout: e.db.Timeout, key: dbURL, shared: e}, nil
+		return &DB{DB: e.db.DB, Dialect: e.db.Dialect, URL: e.db.URL, Timeout: o.Timeout, key: dbURL, shared: e}, nil
 	}
 	db, err := Open(dbURL, o)
 	if err != nil {
@@ -263,7 +282,7 @@ func Shared(dbURL string, o Options) (*DB, error) {
 	}
 	e := &sharedEntry{db: db, refs: 1}
 	shared[dbURL] = e
-	return &DB{DB: db.DB, Dialect: db.Dialect, URL: db.URL, Timeout: db.Timeout, key: dbURL, shared: e}, nil
+	return &DB{DB: db.DB, Dialect: db.Dialect, URL: db.URL, Timeout: o.Timeout, key: dbURL, shared: e}, nil
 }
 
 // Close closes the pool, or gives back a Shared handle.

@@ -79,6 +79,18 @@ func TestSQLDB_BothEngines(t *testing.T) {
 		if err := db.Ping(); err != nil {
 			t.Fatal(err)
 		}
+		// A second handle on the same URL shares the pool, with its own timeout.
+		db2, err := sqldb.Shared(s.URL(), sqldb.Options{Workers: 6, Timeout: 3 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db2.DB != db.DB || db2.Timeout != 3*time.Second || db.Timeout != time.Second || db.Stats().MaxOpenConnections != 8 {
+			t.Errorf("shared handles: same pool %v, timeouts %v %v, max conns %d", db2.DB == db.DB, db.Timeout, db2.Timeout, db.Stats().MaxOpenConnections)
+		}
+		db2.Close()
+		if err := db.Ping(); err != nil {
+			t.Errorf("the pool closed while a handle still uses it: %v", err)
+		}
 		q := db.Upsert("subscriber", []string{"username", "domain", "password"}, []string{"username", "domain"})
 		for _, pw := range []string{"one", "two"} {
 			if _, err := db.Exec(q, "alice", "example.com", pw); err != nil {

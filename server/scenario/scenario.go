@@ -31,10 +31,13 @@
 //
 // The project's own scenarios also carry the script (script.lua,
 // script.js, script.star) and the config it needs (modules, params,
-// engines, pending, disk, env, script_errors, dns, http); see File. http:
-// lists the answers of an HTTP server started on 127.0.0.1 for the run,
-// whose host:port replaces {http} in params and scripts ({httpdown} is a
-// port nothing listens on).
+// engines, pending, disk, env, script_errors, dns, http, sql); see File.
+// http: lists the answers of an HTTP server started on 127.0.0.1 for the
+// run, whose host:port replaces {http} in params and scripts ({httpdown}
+// is a port nothing listens on). A folder with sql: [postgres, mysql]
+// runs against each database the caller starts (test/scenarios starts
+// real ones), seeded from its seed.sql before each engine's run;
+// {db_url} in params is its URL.
 package scenario
 
 import (

@@ -55,6 +55,7 @@ type Conn struct {
 	gotData  bool
 	deadline int64
 	peekFn   func(fd uintptr) bool
+	idleErr  error // what peek's read got besides data
 }
 
 // ID is the connection's id ($conid), unique in the process, never 0.
@@ -189,9 +190,27 @@ func (c *Conn) serve() {
 			return
 		}
 		if c.buf == nil && c.rc != nil {
-			// Idle: wait for data without holding a buffer.
+			// Idle: wait for data without holding a buffer; peek reads
+			// it into one from the pool once it is there.
 			if err := c.rc.Read(c.peekFn); err != nil {
 				if c.readFailed(err) {
+					return
+				}
+				continue
+			}
+			if canPeek {
+				err := c.idleErr
+				if err == nil && c.w == 0 {
+					err = io.EOF
+				}
+				if c.w > 0 {
+					c.gotData = true
+					c.lastIO.Store(time.Now().UnixNano())
+					if !c.frames() {
+						return
+					}
+				}
+				if err != nil && c.readFailed(err) {
 					return
 				}
 				continue

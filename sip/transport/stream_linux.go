@@ -8,14 +8,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// peek is the RawConn.Read callback of an idle connection: it reports
-// whether the socket has something to read (data, end of file or an error)
-// without taking it, so the connection needs no buffer while it waits.
+// peek is the RawConn.Read callback of an idle connection: it reads
+// what the socket has into a buffer from the pool, taken only for the
+// read and given back when there is nothing (EAGAIN), so an idle
+// connection holds no buffer while it waits; one syscall per message
+// instead of a MSG_PEEK and a read. c.buf, c.w and c.idleErr carry what
+// it got to the reader loop (0 bytes and no error: end of file).
 func (c *Conn) peek(fd uintptr) bool {
-	var b [1]byte
-	_, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	return e != unix.EAGAIN
+	b := c.s.getBuf()
+	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		c.s.putBuf(b)
+		return false
+	}
+	c.buf, c.r, c.w, c.idleErr = b, 0, 0, nil
+	if e != 0 {
+		c.idleErr = e
+	} else {
+		c.w = int(n)
+	}
+	return true
 }
 
 // canPeek: idle TCP connections wait without a buffer.

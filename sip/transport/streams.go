@@ -87,7 +87,12 @@ func (s *Streams) Listen(proto StreamProto, addr string) (*StreamListener, error
 			nw = "tcp4"
 		}
 	}
-	ln, err := net.Listen(nw, addr)
+	// No TCP keepalive probes (four setsockopt calls per accepted
+	// connection in Go's default): idle connections end by
+	// tcp_connection_lifetime, long before the kernel's probes would
+	// start, as with Kamailio's default keepalive settings.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), nw, addr)
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %s:%s: %w", proto, addr, err)
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // opsScript is the RPC tests' routing script: REGISTERs are saved as they
@@ -316,6 +318,16 @@ func TestOps_Kamcli(t *testing.T) {
 	if out := run("ps"); !strings.Contains(out, "udp receiver") {
 		t.Errorf("kamcli ps:\n%s", out)
 	}
+	// The other commands docs/operations.md lists as working.
+	for _, c := range []struct{ args, want string }{
+		{"uptime", `"up_since"`}, {"rpcmethods", `"tm.t_uac_start"`}, {"srv info", `"version"`},
+		{"srv version", `"kemi `}, {"srv rpclist", `"ul.dump"`}, {"jsonrpc core.version", `"kemi `},
+		{"ul rm carol@127.0.0.1", `"result"`},
+	} {
+		if out := run(strings.Fields(c.args)...); !strings.Contains(out, c.want) {
+			t.Errorf("kamcli %s: no %s in\n%s", c.args, c.want, out)
+		}
+	}
 }
 
 // TestOps_Reload_SIGHUP (issue 15 item 5): SIGHUP reloads the script; a
@@ -546,6 +558,35 @@ func TestOps_TM_UACStartAndList(t *testing.T) {
 	for _, want := range []string{`"callid": "tm-list-1@e2e"`, `"method": "INVITE"`, `"cseq": "5"`, `"uas_request": "yes"`, `"state": "proceeding"`, `"outgoings": 1`} {
 		if !strings.Contains(list, want) {
 			t.Errorf("tm.list: no %s in\n%s", want, list)
+		}
+	}
+}
+
+// TestOps_MetricsConnectionsByTransport (issue 15, metrics): while a
+// WebSocket client is connected, /metrics (xhttp_prom over the same port)
+// counts it under kemi_connections{transport="ws"}, and the HTTP
+// connection asking under tcp.
+func TestOps_MetricsConnectionsByTransport(t *testing.T) {
+	needSipp(t)
+	s := startWS(t, freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, _, err := ws.Dialer{Protocols: []string{"sip"}}.Dial(ctx, "ws://"+s.addr+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	res, err := hc.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`kemi_connections{transport="ws"} 1` + "\n", `kemi_connections{transport="tcp"} 1` + "\n",
+		`kemi_connections{transport="wss"} 0` + "\n", `kemi_listen_sockets{transport="tcp"} 1` + "\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics: no %q in\n%.3000s", want, body)
 		}
 	}
 }

@@ -207,7 +207,7 @@ func TestScaling_PerfRegister(t *testing.T) {
 	// Round trips: each command outside MULTI is one; a MULTI..EXEC is one.
 	var queued int64
 	for c, n := range k.cmds {
-		if c == "del" || c == "hset" || c == "expireat" || c == "publish" || c == "multi" {
+		if c == "del" || c == "hdel" || c == "hset" || c == "expireat" || c == "publish" || c == "multi" {
 			queued += n
 		}
 	}

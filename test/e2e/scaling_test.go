@@ -128,12 +128,17 @@ func regCode(addr, user string, wait time.Duration) int {
 // themselves, and every binding registered before the outage, or
 // answered 200 at any time, is in Redis afterwards.
 func TestScaling_RedisOutage(t *testing.T) {
+	// The three cases run side by side (each its own Redis and nodes):
+	// they mostly wait out their outage.
 	for _, mode := range []int{1, 3} {
-		t.Run("db_mode="+strconv.Itoa(mode), func(t *testing.T) { redisOutage(t, mode) })
+		t.Run("db_mode="+strconv.Itoa(mode), func(t *testing.T) { t.Parallel(); redisOutage(t, mode, false) })
 	}
+	// Stopped and started empty (no persistence): the nodes write every
+	// binding they hold again.
+	t.Run("db_mode=1/restarted-empty", func(t *testing.T) { t.Parallel(); redisOutage(t, 1, true) })
 }
 
-func redisOutage(t *testing.T, mode int) {
+func redisOutage(t *testing.T, mode int, restart bool) {
 	srv := testsvc.StartRedis(t)
 	url := srv.URL(0)
 	nodes := []*server{startShared(t, url, mode, "-A", "NOAUTH=1"), startShared(t, url, mode, "-A", "NOAUTH=1"), startShared(t, url, mode, "-A", "NOAUTH=1")}
@@ -167,9 +172,15 @@ func redisOutage(t *testing.T, mode int) {
 		}()
 	}
 	time.Sleep(time.Second)
-	srv.Pause()
-	time.Sleep(10 * time.Second)
-	srv.Resume()
+	if restart {
+		srv.Stop()
+		time.Sleep(10 * time.Second)
+		srv.Start()
+	} else {
+		srv.Pause()
+		time.Sleep(10 * time.Second)
+		srv.Resume()
+	}
 	resumed := time.Now()
 	// Writing works again by itself within a few seconds.
 	ok := false
@@ -193,24 +204,38 @@ func redisOutage(t *testing.T, mode int) {
 		}
 	}
 	n200, n500, nother := 0, 0, 0
-	var lost []string
-	for user, code := range codes {
+	for _, code := range codes {
 		switch code {
 		case 200:
 			n200++
-			if v, _ := srv.Do("EXISTS", "kemi:ul:location:"+user); v != "1" {
-				lost = append(lost, user)
-			}
 		case 500:
 			n500++
 		default:
 			nother++
 		}
 	}
-	for i := range 30 {
-		if v, _ := srv.Do("EXISTS", "kemi:ul:location:pre"+strconv.Itoa(i)); v != "1" {
-			lost = append(lost, "pre"+strconv.Itoa(i))
+	// What was answered 200 (or registered before) is in Redis; after a
+	// restart empty, once the nodes wrote their bindings again.
+	findLost := func() []string {
+		var lost []string
+		for user, code := range codes {
+			if code == 200 {
+				if v, _ := srv.Do("EXISTS", "kemi:ul:location:"+user); v != "1" {
+					lost = append(lost, user)
+				}
+			}
 		}
+		for i := range 30 {
+			if v, _ := srv.Do("EXISTS", "kemi:ul:location:pre"+strconv.Itoa(i)); v != "1" {
+				lost = append(lost, "pre"+strconv.Itoa(i))
+			}
+		}
+		return lost
+	}
+	lost := findLost()
+	for deadline := time.Now().Add(10 * time.Second); len(lost) > 0 && restart && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		lost = findLost()
 	}
 	t.Logf("REGISTERs under load: %d answered 200, %d answered 500, %d other or none", n200, n500, nother)
 	if len(lost) > 0 {
@@ -395,4 +420,48 @@ func TestScaling_SQLKamailioInterop(t *testing.T) {
 			t.Fatalf("Kamailio still finds bob after kemi removed him: %q", l)
 		}
 	})
+}
+
+// TestScaling_ReadmeTwoNodes: the README's two-node setup as written (its
+// config lines, with the Redis address of the test), with interop.lua's
+// routing: a phone registered on node 1 is found through node 2, and
+// its unregistration through node 2 is seen on node 1.
+func TestScaling_ReadmeTwoNodes(t *testing.T) {
+	b, err := os.ReadFile(repo("README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(b)
+	i := strings.Index(sec, "## Several nodes: Redis or PostgreSQL")
+	if i < 0 {
+		t.Fatal("README has no section on several nodes")
+	}
+	sec = sec[i:]
+	start := strings.Index(sec, "```\n")
+	end := strings.Index(sec[start+4:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("README's several-nodes section has no config block")
+	}
+	frag := sec[start+4 : start+4+end]
+	if !strings.Contains(frag, `"redis://10.0.0.5:6379/0"`) {
+		t.Fatalf("README's config block changed shape:\n%s", frag)
+	}
+	srv := testsvc.StartRedis(t)
+	frag = strings.ReplaceAll(frag, "redis://10.0.0.5:6379/0", srv.URL(0))
+	cfg := "#!KAMAILIO\ndebug=2\nlog_stderror=yes\nchildren=2\n" + frag +
+		"loadmodule \"sl.so\"\nloadmodule \"pv.so\"\nloadmodule \"app_lua.so\"\n" +
+		"modparam(\"app_lua\", \"load\", \"" + repo("test/e2e/testdata/scaling/interop.lua") + "\")\ncfgengine \"lua\"\n"
+	p := filepath.Join(t.TempDir(), "registrar.cfg")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := startKemi(t, p), startKemi(t, p)
+	registerVia(t, n1.addr, "alice", "<sip:alice@127.0.0.1:5061>", 600)
+	if l := lookupVia(t, n2.addr, "alice"); !strings.Contains(l, "200 Found sip:alice@127.0.0.1:5061") {
+		t.Fatalf("node 2 after alice registered on node 1: %q", l)
+	}
+	registerVia(t, n2.addr, "alice", "<sip:alice@127.0.0.1:5061>", 0)
+	if l := lookupVia(t, n1.addr, "alice"); !strings.Contains(l, "404") {
+		t.Fatalf("node 1 after alice unregistered on node 2: %q", l)
+	}
 }

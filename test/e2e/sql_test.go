@@ -75,3 +75,73 @@ func TestSQL_RegisterDigestAuthAgainstSQLSubscribers(t *testing.T) {
 		register(t, s, "alice", "alice-secret", contact, 600, 200, `expires=`)
 	})
 }
+
+// TestSQL_AccRowsOfRealCalls covers issue 18 items 4 and 5 end to end:
+// kemi with testdata/dialog's calls config and acc's database backend
+// (Kamailio's acc schema, with the extra columns of Kamailio's default
+// config) relays real sipp calls, answered and busy; the rows of acc,
+// missed_calls and acc_cdrs are checked field by field, in PostgreSQL
+// and in MariaDB.
+func TestSQL_AccRowsOfRealCalls(t *testing.T) {
+	needSipp(t)
+	testsvc.AllSQLEngines(t, func(t *testing.T, db *testsvc.SQL) {
+		db.LoadKamailioSchema("acc")
+		for _, tb := range []string{"acc", "missed_calls"} {
+			for _, c := range []string{"src_user", "src_domain", "src_ip", "dst_ouser", "dst_user", "dst_domain"} {
+				db.Exec("ALTER TABLE " + tb + " ADD COLUMN " + c + " VARCHAR(64) NOT NULL DEFAULT ''")
+			}
+		}
+		db.Exec("ALTER TABLE acc_cdrs ADD COLUMN caller VARCHAR(64) NOT NULL DEFAULT ''")
+		dir := t.TempDir()
+		cfg, err := os.ReadFile(repo("testdata/dialog/kemi-star.cfg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		script, err := os.ReadFile(repo("testdata/dialog/calls.star"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := strings.ReplaceAll(string(cfg), "JSONFILE", filepath.Join(dir, "acc.jsonl"))
+		c = strings.Replace(c, `modparam("app_starlark", "load"`, `modparam("acc", "db_url", "`+db.URL()+`")
+modparam("acc", "db_flag", 1)
+modparam("acc", "db_missed_flag", 2)
+modparam("acc", "db_extra", "src_user=$fU;src_domain=$fd;src_ip=$si;dst_ouser=$tU;dst_user=$rU;dst_domain=$rd")
+modparam("acc", "cdrs_table", "acc_cdrs")
+modparam("app_starlark", "load"`, 1)
+		os.WriteFile(filepath.Join(dir, "kemi.cfg"), []byte(c), 0o644)
+		os.WriteFile(filepath.Join(dir, "calls.star"), script, 0o644)
+		s := startKemi(t, filepath.Join(dir, "kemi.cfg"))
+		port := freePort(t)
+		u := callsUAS(t, "dispatcher/uas.xml", port, 1)
+		s.caller(t, "uac.xml", "bob", port, 1, 1)
+		u.wait(t, "answered callee")
+		b := callsUAS(t, "dialog/uas-busy.xml", port, 1)
+		s.caller(t, "uac-486.xml", "busy", port, 1, 1)
+		b.wait(t, "busy callee")
+		s.stop()
+		cols := "method, sip_code, sip_reason, src_user, src_domain, src_ip, dst_ouser, dst_user, dst_domain"
+		got, err := db.Query("SELECT " + cols + " FROM acc ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "INVITE\t200\tOK\tcaller\t127.0.0.1\t127.0.0.1\tbob\tbob\t127.0.0.1\n" +
+			"BYE\t200\tOK\tcaller\t127.0.0.1\t127.0.0.1\tbob\tuas\t127.0.0.1\n" +
+			"INVITE\t486\tBusy Here\tcaller\t127.0.0.1\t127.0.0.1\tbusy\tbusy\t127.0.0.1\n"
+		if got != want {
+			t.Errorf("acc rows:\n%s\nwant\n%s", got, want)
+		}
+		if got, _ := db.Query("SELECT " + cols + " FROM missed_calls"); got != "INVITE\t486\tBusy Here\tcaller\t127.0.0.1\t127.0.0.1\tbusy\tbusy\t127.0.0.1\n" {
+			t.Errorf("missed_calls rows:\n%s", got)
+		}
+		// Every row carries the call's identifiers and a time.
+		if got, _ := db.Query("SELECT count(*) FROM acc WHERE callid = '' OR from_tag = '' OR to_tag = ''"); got != "0\n" {
+			t.Errorf("%s acc rows lack callid, from_tag or to_tag", strings.TrimSpace(got))
+		}
+		if got, _ := db.Query("SELECT caller, end_time >= start_time FROM acc_cdrs"); got != "caller\tt\n" && got != "caller\t1\n" {
+			t.Errorf("acc_cdrs rows: %q, want the CDR of the answered call", got)
+		}
+		if strings.Contains(s.Log(), "acc: db_url:") {
+			t.Errorf("a record failed:\n%s", tail(s.Log(), 2000))
+		}
+	})
+}
