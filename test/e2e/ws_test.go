@@ -444,6 +444,20 @@ func TestWS_WSSRegisterMessage(t *testing.T) {
 	for _, u := range []*wsUA{alice, bob} {
 		u.register("200")
 	}
+	// /metrics counts alice's connection under wss, bob's under ws, the
+	// scrape's own under tcp.
+	if res, err := http.Get("http://" + s.addr + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`kemi_connections{transport="wss"} 1`, `kemi_connections{transport="ws"} 1`,
+			`kemi_connections{transport="tcp"} 1`, `kemi_connections{transport="tls"} 0`} {
+			if !strings.Contains(string(body), want+"\n") {
+				t.Errorf("GET /metrics with a WSS and a WS UA: no %s in\n%s", want, grepLines(string(body), "kemi_connections"))
+			}
+		}
+	}
 	for _, p := range []struct {
 		from, to *wsUA
 		via      string
