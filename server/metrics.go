@@ -125,14 +125,17 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if st := c.s.streams; st != nil {
 		streamRecv = st.Stats.Received.Load()
 		st.Each(func(cn *transport.Conn) {
-			i := 0
-			if cn.Proto() == transport.TLS {
-				i = 1
+			// Proto is already WS or WSS once upgraded.
+			switch cn.Proto() {
+			case transport.TLS:
+				open[1]++
+			case transport.WS:
+				open[2]++
+			case transport.WSS:
+				open[3]++
+			default:
+				open[0]++
 			}
-			if cn.IsWS() {
-				i += 2
-			}
-			open[i]++
 		})
 	}
 	for i, name := range [...]string{"tcp", "tls", "ws", "wss"} {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"kemi/internal/store"
 )
 
 // backend is where the persister writes bindings beyond memory: kemi's
@@ -100,11 +102,10 @@ func stored(r *Record) []Contact {
 // openBackend picks the backend from db_url: redis://, postgres://,
 // mysql:// reach a shared server; file:// or none is kemi's bbolt file.
 func openBackend(u *Usrloc, dbURL, dbPath string, workers int) (backend, error) {
-	scheme, _, _ := strings.Cut(dbURL, "://")
-	switch strings.ToLower(scheme) {
-	case "redis", "rediss", "redis-sentinel", "redis-cluster":
+	switch sharedScheme(dbURL) {
+	case "redis":
 		return openRedis(u, dbURL, workers)
-	case "postgres", "postgresql", "mysql":
+	case "sql":
 		return openSQL(u, dbURL, workers)
 	}
 	b, err := openBolt(u, dbURL, dbPath)
@@ -112,6 +113,28 @@ func openBackend(u *Usrloc, dbURL, dbPath string, workers int) (backend, error) 
 		return nil, err
 	}
 	return b, nil
+}
+
+// sharedScheme is "redis" or "sql" for a db_url naming a shared server,
+// "" otherwise (file:// or none: the bbolt file).
+func sharedScheme(dbURL string) string {
+	scheme, _, _ := strings.Cut(dbURL, "://")
+	switch strings.ToLower(scheme) {
+	case "redis", "rediss", "redis-sentinel", "redis-cluster":
+		return "redis"
+	case "postgres", "postgresql", "mysql":
+		return "sql"
+	}
+	return ""
+}
+
+// checkURL refuses at load a db_url no backend takes (oracle://...),
+// whatever db_mode is, naming the parameter.
+func checkURL(dbURL string) error {
+	if sharedScheme(dbURL) != "" {
+		return nil
+	}
+	return store.CheckURL("usrloc", dbURL)
 }
 
 // splitAoR splits a table key into user and domain ("" without

@@ -134,6 +134,9 @@ func DBPath(dbPath, dbURL string) string { return store.ResolvePath(dbPath, dbUR
 // the expiry timer; stop ends them and writes the last batch (start: and
 // stop: in module.yaml).
 func start(rt *core.Runtime) error {
+	if err := checkURL(strParam(rt, "db_url")); err != nil {
+		return err
+	}
 	u := Get(rt)
 	rt.AddGauge("usrloc:registered_users", func() int64 { return int64(u.counts(true)) })
 	rt.AddGauge("usrloc:location-contacts", func() int64 { return int64(u.counts(false)) })

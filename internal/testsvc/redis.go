@@ -8,8 +8,10 @@ package testsvc
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -34,9 +36,21 @@ func need(t testing.TB, bin, pkg string) string {
 	return p
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// It picks at random below the kernel's ephemeral range (32768 up on
+// Linux), where the ports the other tests' ":0" listeners and every
+// outgoing connection get do not land; a server can still lose the port
+// to another test in between, so the Start functions retry on a new one
+// (startAttempts).
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for i := 0; i < 50; i++ {
+		p := 10000 + rand.Intn(22000)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +58,15 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// startAttempts is how many ports a Start function tries before it
+// fails the test: a server that exits at start (most often because
+// another test took its port between FreePort and the bind) is started
+// again on a new port.
+const startAttempts = 4
+
+// pickPort is FreePort; a test replaces it to hand out a taken port.
+var pickPort = FreePort
 
 // Redis is one running redis-server, without persistence.
 type Redis struct {
@@ -65,10 +88,19 @@ func NeedRedis(t testing.TB) { t.Helper(); need(t, "redis-server", "redis-server
 // answers PING. It is stopped when the test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{Port: FreePort(t), bin: need(t, "redis-server", "redis-server"), dir: t.TempDir(), t: t}
-	r.Start()
+	r := &Redis{bin: need(t, "redis-server", "redis-server"), dir: t.TempDir(), t: t}
 	t.Cleanup(r.Stop)
-	return r
+	for i := 1; ; i++ {
+		r.Port = pickPort(t)
+		err := r.start()
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, errExited) || i == startAttempts {
+			t.Fatal(err)
+		}
+		t.Logf("testsvc: attempt %d: %s; trying another port", i, lastLines(err.Error(), 4))
+	}
 }
 
 // Addr is host:port.
@@ -77,13 +109,32 @@ func (r *Redis) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.Port) }
 // URL is the db_url form Kamailio's db_redis takes: redis://HOST:PORT/DB.
 func (r *Redis) URL(db int) string { return fmt.Sprintf("redis://%s/%d", r.Addr(), db) }
 
-// Start starts a stopped server again, on the same port.
+// errExited marks a server that exited while starting (most often: its
+// port was taken), as opposed to one that never answered.
+var errExited = errors.New("exited at start")
+
+// Start starts a stopped server again, on the same port. If the server
+// exits at start (the port taken meanwhile), it tries again for a few
+// seconds before failing the test.
 func (r *Redis) Start() {
 	r.t.Helper()
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = r.start(); err == nil || !errors.Is(err, errExited) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *Redis) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd != nil {
-		return
+		return nil
 	}
 	r.log = new(bytes.Buffer)
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
@@ -91,22 +142,24 @@ func (r *Redis) Start() {
 		"--protected-mode", "yes", "--notify-keyspace-events", "")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
-		r.t.Fatalf("testsvc: start %s: %v", r.bin, err)
+		r.cmd = nil
+		return fmt.Errorf("testsvc: start %s: %v", r.bin, err)
 	}
 	r.waitDone = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(r.cmd, r.waitDone)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if reply, err := r.Do("PING"); err == nil && reply == "PONG" {
-			return
+			return nil
 		}
 		select {
 		case <-r.waitDone:
-			r.t.Fatalf("testsvc: redis-server exited at start:\n%s", r.log)
+			r.cmd = nil
+			return fmt.Errorf("testsvc: redis-server on port %d %w:\n%s", r.Port, errExited, r.log)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	r.t.Fatalf("testsvc: redis-server did not answer PING on %d:\n%s", r.Port, r.log)
+	return fmt.Errorf("testsvc: redis-server did not answer PING on %d:\n%s", r.Port, r.log)
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s). Its data is

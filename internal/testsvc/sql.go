@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -33,7 +34,6 @@ type SQL struct {
 	cred *syscall.Credential
 
 	mu       sync.Mutex
-	started  bool // the first start worked: the port is the tests'
 	cmd      *exec.Cmd
 	log      *bytes.Buffer
 	waitDone chan struct{}
@@ -153,12 +153,12 @@ func StartPostgres(t testing.TB) *SQL {
 	t.Helper()
 	NeedPostgres(t)
 	dir, cred := serverDir(t, "kemi-pg-", "postgres")
-	s := &SQL{Engine: "postgres", Port: FreePort(t), Dir: dir, Socket: dir, t: t, cred: cred,
+	s := &SQL{Engine: "postgres", Dir: dir, Socket: dir, t: t, cred: cred,
 		bins: map[string]string{"initdb": pgBin("initdb"), "postgres": pgBin("postgres"), "psql": "psql"}}
 	s.run(s.bins["initdb"], "-D", filepath.Join(dir, "data"), "-U", sqlUser, "--auth=trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
-	s.Start()
 	t.Cleanup(s.Stop)
+	s.startOnFreePort()
 	s.psql("postgres", "-c", "CREATE DATABASE "+sqlDB)
 	return s
 }
@@ -171,10 +171,11 @@ func StartMariaDB(t testing.TB) *SQL {
 	t.Helper()
 	NeedMariaDB(t)
 	dir, cred := serverDir(t, "kemi-my-", "")
-	s := &SQL{Engine: "mysql", Port: FreePort(t), Dir: dir, Socket: filepath.Join(dir, "mysqld.sock"), t: t, cred: cred,
+	s := &SQL{Engine: "mysql", Dir: dir, Socket: filepath.Join(dir, "mysqld.sock"), t: t, cred: cred,
 		bins: map[string]string{"mariadbd": "mariadbd", "mariadb": "mariadb"}}
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(dir, "data"),
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"}
+	args = append(args, mariadbLight...)
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
@@ -185,8 +186,8 @@ func StartMariaDB(t testing.TB) *SQL {
 		os.RemoveAll(filepath.Join(dir, "data"))
 		s.run("mariadb-install-db", args...)
 	}
-	s.Start()
 	t.Cleanup(s.Stop)
+	s.startOnFreePort()
 	s.mariadb("", "-e", fmt.Sprintf(
 		"CREATE DATABASE %[1]s CHARACTER SET utf8mb4; CREATE USER '%[2]s'@'%%' IDENTIFIED BY '%[3]s'; "+
 			"CREATE USER '%[2]s'@'localhost' IDENTIFIED BY '%[3]s'; "+
@@ -195,41 +196,60 @@ func StartMariaDB(t testing.TB) *SQL {
 	return s
 }
 
-// Start starts a stopped server again on the same port and data.
-//
-// A port FreePort found free may be taken before the server binds it
-// (by the source port of some client's connection): the first start
-// then tries another port; a restart, whose port the tests' URLs hold,
-// tries the same one again a few times.
-func (s *SQL) Start() {
+// mariadbLight keeps MariaDB small and steady on a loaded 2-core
+// machine: no io_uring/libaio (its set-up fails or stalls when many
+// servers start at once), a small buffer pool and redo log (the
+// default 96 MB log takes seconds to create), few open tables.
+var mariadbLight = []string{"--innodb-use-native-aio=0", "--innodb-buffer-pool-size=16M",
+	"--innodb-log-file-size=8M", "--table-open-cache=200", "--open-files-limit=1024"}
+
+// startOnFreePort starts the server for the first time, on a new free
+// port each attempt while it exits at start (its port taken by another
+// test between FreePort and the bind).
+func (s *SQL) startOnFreePort() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return
-	}
-	for attempt := 0; ; attempt++ {
-		out, inUse := s.startOnce()
-		if out == "" {
-			s.started = true
+	for i := 1; ; i++ {
+		s.Port = pickPort(s.t)
+		err := s.start()
+		if err == nil {
 			return
 		}
-		if !inUse || attempt == 5 {
-			s.t.Fatalf("testsvc: %s", out)
+		if !errors.Is(err, errExited) || i == startAttempts {
+			s.t.Fatal(err)
 		}
-		if s.started {
-			time.Sleep(300 * time.Millisecond)
-		} else {
-			s.Port = FreePort(s.t)
-		}
+		s.t.Logf("testsvc: attempt %d: %s; trying another port", i, lastLines(err.Error(), 4))
 	}
 }
 
-// startOnce starts the server and waits until it answers; it returns
-// "" or why not, and whether the port was in use.
-func (s *SQL) startOnce() (string, bool) {
+// Start starts a stopped server again on the same port and data. If
+// the server exits at start (the port taken meanwhile), it tries again
+// for a few seconds before failing the test.
+func (s *SQL) Start() {
+	s.t.Helper()
+	var err error
+	for i := 0; i < 10; i++ {
+		if err = s.start(); err == nil || !errors.Is(err, errExited) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *SQL) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return nil
+	}
+	if s.Engine != "postgres" {
+		// Each attempt's log on its own: an old attempt's bind error
+		// must not show under a new one.
+		os.Remove(filepath.Join(s.Dir, "error.log"))
+	}
 	s.log = new(bytes.Buffer)
-	os.Remove(filepath.Join(s.Dir, "error.log"))
 	port := strconv.Itoa(s.Port)
 	switch s.Engine {
 	case "postgres":
@@ -241,9 +261,10 @@ func (s *SQL) startOnce() (string, bool) {
 		args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"),
 			"--port=" + port, "--bind-address=127.0.0.1", "--socket=" + s.Socket,
 			"--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"), "--skip-name-resolve",
-			"--innodb-buffer-pool-size=16M", "--innodb-flush-log-at-trx-commit=0",
+			"--innodb-flush-log-at-trx-commit=0",
 			"--innodb-doublewrite=0", "--skip-log-bin", "--max-connections=200",
 			"--log-error=" + filepath.Join(s.Dir, "error.log")}
+		args = append(args, mariadbLight...)
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
 		}
@@ -253,24 +274,25 @@ func (s *SQL) startOnce() (string, bool) {
 	if err := s.cmd.Start(); err != nil {
 		path := s.cmd.Path
 		s.cmd = nil
-		return fmt.Sprintf("start %s: %v", path, err), false
+		return fmt.Errorf("testsvc: start %s: %v", path, err)
 	}
 	s.waitDone = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.waitDone)
-	deadline := time.Now().Add(30 * time.Second)
+	// A loaded machine can take long over crash recovery or the first
+	// start; a server that is still starting is given a minute and a half.
+	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		if s.ping() == nil {
-			return "", false
+			return nil
 		}
 		select {
 		case <-s.waitDone:
 			s.cmd = nil
-			text := s.log.String() + s.errorLog()
-			return fmt.Sprintf("%s exited at start (port %d):\n%s", s.Engine, s.Port, text), strings.Contains(text, "already in use")
+			return fmt.Errorf("testsvc: %s on port %d %w:\n%s%s", s.Engine, s.Port, errExited, s.log, s.errorLog())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Sprintf("%s did not answer on %d:\n%s%s", s.Engine, s.Port, s.log, s.errorLog()), false
+	return fmt.Errorf("testsvc: %s did not answer on %d:\n%s%s", s.Engine, s.Port, s.log, s.errorLog())
 }
 
 func (s *SQL) errorLog() string {
@@ -455,6 +477,15 @@ func firstLines(b []byte, n int) string {
 	lines := strings.SplitN(string(b), "\n", n+1)
 	if len(lines) > n {
 		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// lastLines is the last n non-empty lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
 }

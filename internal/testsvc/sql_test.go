@@ -27,3 +27,20 @@ func TestSQLServers_StartLoadQuery(t *testing.T) {
 		}
 	})
 }
+
+func TestTestsvc_SQLRetriesWhenPortTaken(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		takenFirst(t)
+		s := StartPostgres(t)
+		if _, err := s.Query("SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("mysql", func(t *testing.T) {
+		takenFirst(t)
+		s := StartMariaDB(t)
+		if _, err := s.Query("SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

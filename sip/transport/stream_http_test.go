@@ -34,7 +34,7 @@ func TestXHTTP_TransportFramesAndRefuses(t *testing.T) {
 		}
 	}
 	stop()
-	waitFor(t, "three HTTP refusals", time.Second, func() bool { return s.Stats.ClosedHTTP.Load() == 3 })
+	waitFor(t, "three HTTP refusals", 5*time.Second, func() bool { return s.Stats.ClosedHTTP.Load() == 3 })
 }
 
 // TestXHTTP_SlowHeadersClosed (issue 14, xhttp): an HTTP request whose
@@ -59,5 +59,5 @@ func TestXHTTP_SlowHeadersClosed(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("closed after %v", d)
 	}
-	waitFor(t, "a slow close", time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
+	waitFor(t, "a slow close", 5*time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
 }

@@ -158,7 +158,7 @@ func TestStream_IPv6Loopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen *Conn
-	waitFor(t, "the connection in the table", time.Second, func() bool {
+	waitFor(t, "the connection in the table", 5*time.Second, func() bool {
 		s.table.each(func(c *Conn) { seen = c })
 		return seen != nil
 	})
@@ -195,7 +195,7 @@ func TestStream_MissingContentLengthCloses(t *testing.T) {
 	if err := bad.waitClosed(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedNoCL", time.Second, func() bool { return s.Stats.ClosedNoCL.Load() == 1 })
+	waitFor(t, "ClosedNoCL", 5*time.Second, func() bool { return s.Stats.ClosedNoCL.Load() == 1 })
 	stop()
 }
 
@@ -220,7 +220,7 @@ func TestStreamHostile_ContentLengthLargerThanSent(t *testing.T) {
 	if el := time.Since(start); el < 250*time.Millisecond || el > 2*time.Second {
 		t.Fatalf("closed after %v, want ~300ms", el)
 	}
-	waitFor(t, "ClosedSlow", time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
+	waitFor(t, "ClosedSlow", 5*time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
 	stop()
 }
 
@@ -242,7 +242,7 @@ func TestStreamHostile_HeadersNeverEnd(t *testing.T) {
 	if err := bad.waitClosed(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedTooBig", time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 1 })
+	waitFor(t, "ClosedTooBig", 5*time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 1 })
 	stop()
 }
 
@@ -264,7 +264,7 @@ func TestStreamHostile_HeadersNeverEndSlowly(t *testing.T) {
 	if err := bad.waitClosed(3 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedSlow", time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
+	waitFor(t, "ClosedSlow", 5*time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
 	stop()
 }
 
@@ -286,7 +286,7 @@ func TestStreamHostile_TenMegabyteMessage(t *testing.T) {
 	if err := bad.waitClosed(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedTooBig", time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 1 })
+	waitFor(t, "ClosedTooBig", 5*time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 1 })
 	// The same without Content-Length: 10 MB of header bytes.
 	bad2 := dialClient(t, addr)
 	go func() {
@@ -300,7 +300,7 @@ func TestStreamHostile_TenMegabyteMessage(t *testing.T) {
 	if err := bad2.waitClosed(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedTooBig", time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 2 })
+	waitFor(t, "ClosedTooBig", 5*time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 2 })
 	stop()
 }
 
@@ -322,7 +322,7 @@ func TestStreamHostile_OneByteASecond(t *testing.T) {
 	if err := bad.waitClosed(3 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedSlow", time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
+	waitFor(t, "ClosedSlow", 5*time.Second, func() bool { return s.Stats.ClosedSlow.Load() == 1 })
 	stop()
 }
 
@@ -338,7 +338,7 @@ func TestStream_MaxLifetime(t *testing.T) {
 	if err := c.waitClosed(2 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ClosedLifetime", time.Second, func() bool { return s.Stats.ClosedLifetime.Load() == 1 })
+	waitFor(t, "ClosedLifetime", 5*time.Second, func() bool { return s.Stats.ClosedLifetime.Load() == 1 })
 }
 
 // TestStream_IdleCountsWrites: a connection kemi keeps writing to is not
@@ -421,7 +421,7 @@ func TestStreamSend_ReuseNoConnectCloseAfter(t *testing.T) {
 		t.Fatalf("send by id: %v", err)
 	}
 	<-peerMsgs
-	waitFor(t, "the connection to leave the table", time.Second, func() bool { return s.Conn(c1.ID()) == nil })
+	waitFor(t, "the connection to leave the table", 5*time.Second, func() bool { return s.Conn(c1.ID()) == nil })
 	if s.ConnTo(TCP, to) != nil {
 		t.Fatal("closed connection still found by address")
 	}
@@ -502,7 +502,7 @@ func TestStreamSend_SlowReader(t *testing.T) {
 	if slowest > 100*time.Millisecond {
 		t.Fatalf("a write waited %v for the peer", slowest)
 	}
-	waitFor(t, "ClosedQueueFull", time.Second, func() bool { return s.Stats.ClosedQueueFull.Load() == 1 })
+	waitFor(t, "ClosedQueueFull", 5*time.Second, func() bool { return s.Stats.ClosedQueueFull.Load() == 1 })
 
 	// Fill the kernel's buffers and queue a little: the queue waits for
 	// the peer, which does not read, until SendTimeout.
@@ -595,7 +595,7 @@ func TestStreamHostile_SilentConnections(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Fatalf("silent connection closed after %v", el)
 	}
-	waitFor(t, "ClosedSilent", time.Second, func() bool { return s.Stats.ClosedSilent.Load() == 1 })
+	waitFor(t, "ClosedSilent", 5*time.Second, func() bool { return s.Stats.ClosedSilent.Load() == 1 })
 	if err := talker.roundTrip(sipMsg("still")); err != nil {
 		t.Fatalf("a connection that spoke was closed: %v", err)
 	}

@@ -148,7 +148,7 @@ func TestWSHostile_UnmaskedFrame(t *testing.T) {
 		t.Fatalf("closed with %d, want 1002", code)
 	}
 	stop()
-	waitFor(t, "the bad-frame counter", time.Second, func() bool { return s.Stats.ClosedBadFrame.Load() == 1 })
+	waitFor(t, "the bad-frame counter", 5*time.Second, func() bool { return s.Stats.ClosedBadFrame.Load() == 1 })
 }
 
 // TestWSHostile_FrameOverLimit (issue 14, bad input): a frame whose
@@ -171,7 +171,7 @@ func TestWSHostile_FrameOverLimit(t *testing.T) {
 	if code := c.closedWith(t); code != ws.StatusMessageTooBig {
 		t.Fatalf("fragments: closed with %d, want 1009", code)
 	}
-	waitFor(t, "two too-big closes", time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 2 })
+	waitFor(t, "two too-big closes", 5*time.Second, func() bool { return s.Stats.ClosedTooBig.Load() == 2 })
 }
 
 // TestWSHostile_PingsNeverAnswered (issue 14, bad input): with
@@ -210,7 +210,7 @@ func TestWSHostile_PingsNeverAnswered(t *testing.T) {
 	if err := <-goodDone; err != nil {
 		t.Fatalf("the client that answers pings lost its connection: %v", err)
 	}
-	waitFor(t, "one no-pong close", time.Second, func() bool { return s.Stats.ClosedNoPong.Load() == 1 })
+	waitFor(t, "one no-pong close", 5*time.Second, func() bool { return s.Stats.ClosedNoPong.Load() == 1 })
 	if n := s.Stats.WSPings.Load(); n < 4 {
 		t.Fatalf("pings sent %d, want at least 4 (one to the silent client, three answered)", n)
 	}

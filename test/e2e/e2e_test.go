@@ -88,15 +88,35 @@ type server struct {
 // startKemi runs `kemi serve -f cfg -l udp:127.0.0.1:PORT` and waits until
 // it listens. cfg "" runs the embedded default. Extra arguments follow,
 // with {PORT} replaced by PORT.
+//
+// The port is free when picked but another test can bind it before kemi
+// does; kemi then exits with "address already in use", and startKemi
+// tries again on a new port (3 attempts).
 func startKemi(t *testing.T, cfg string, extra ...string) *server {
 	t.Helper()
-	port := freePort(t)
-	for _, a := range extra {
-		if strings.Contains(a, "{PORT}") {
-			port = freeTCPPort(t) // a tcp: or tls: listen shares the port
-			break
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		for _, a := range extra {
+			if strings.Contains(a, "{PORT}") {
+				port = freeTCPPort(t) // a tcp: or tls: listen shares the port
+				break
+			}
 		}
+		s, inUse := startKemiOn(t, port, cfg, extra...)
+		if !inUse {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatalf("kemi could not bind a free port in 3 attempts; log:\n%s", s.Log())
+		}
+		t.Logf("kemi: port %d taken before kemi bound it; trying another", port)
 	}
+}
+
+// startKemiOn is one attempt of startKemi on port; inUse says kemi found
+// a port taken (the server is stopped then).
+func startKemiOn(t *testing.T, port int, cfg string, extra ...string) (s *server, inUse bool) {
+	t.Helper()
 	args := []string{"serve", "-l", "udp:127.0.0.1:" + strconv.Itoa(port)}
 	if cfg != "" {
 		args = append(args, "-f", cfg)
@@ -106,7 +126,7 @@ func startKemi(t *testing.T, cfg string, extra ...string) *server {
 	for _, a := range extra {
 		args = append(args, strings.ReplaceAll(a, "{PORT}", strconv.Itoa(port)))
 	}
-	s := &server{t: t, port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}
+	s = &server{t: t, port: port, addr: "127.0.0.1:" + strconv.Itoa(port)}
 	s.cmd = exec.Command(kemiBin, args...)
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
@@ -137,12 +157,20 @@ func startKemi(t *testing.T, cfg string, extra ...string) *server {
 			t.Logf("kemi log:\n%s", s.Log())
 		}
 	})
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("kemi did not start listening within 10s; log:\n%s", s.Log())
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case <-ready:
+			return s, false
+		case <-deadline:
+			t.Fatalf("kemi did not start listening within 20s; log:\n%s", s.Log())
+		case <-time.After(50 * time.Millisecond):
+			if strings.Contains(s.Log(), "bind: address already in use") {
+				s.stop()
+				return s, true
+			}
+		}
 	}
-	return s
 }
 
 func (s *server) Log() string {
@@ -237,4 +265,24 @@ func options(user, addr string, maxForwards int) []byte {
 func statusLine(b []byte) string {
 	line, _, _ := bytes.Cut(b, []byte("\r\n"))
 	return string(line)
+}
+
+// TestHarness_StartKemiSeesTakenPort: when another test binds the port
+// startKemi picked before kemi does, the attempt reports it (and
+// startKemi tries another port) instead of waiting out the start
+// timeout and failing.
+func TestHarness_StartKemiSeesTakenPort(t *testing.T) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	s, inUse := startKemiOn(t, c.LocalAddr().(*net.UDPAddr).Port, "")
+	if !inUse {
+		t.Fatalf("kemi started on a taken port; log:\n%s", s.Log())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the taken port was seen after %v", d)
+	}
 }

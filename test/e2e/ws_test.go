@@ -73,6 +73,20 @@ func TestWS_RegisterMessageCall(t *testing.T) {
 			t.Fatalf("%s: 200 for REGISTER has Contact %q", u.user, c)
 		}
 	}
+	// xhttp_prom's /metrics (the server's registry) counts the two
+	// WebSocket connections under ws, not tcp; the scrape's own HTTP
+	// connection is the one tcp.
+	if res, err := http.Get("http://" + s.addr + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`kemi_connections{transport="ws"} 2`, `kemi_connections{transport="tcp"} 1`, `kemi_connections{transport="wss"} 0`} {
+			if !strings.Contains(string(body), want+"\n") {
+				t.Errorf("GET /metrics with two WebSocket UAs: no %s in\n%s", want, grepLines(string(body), "kemi_connections"))
+			}
+		}
+	}
 
 	// MESSAGE alice -> bob, both over WebSocket.
 	alice.send(fmt.Sprintf(`
@@ -430,6 +444,20 @@ func TestWS_WSSRegisterMessage(t *testing.T) {
 	for _, u := range []*wsUA{alice, bob} {
 		u.register("200")
 	}
+	// /metrics counts alice's connection under wss, bob's under ws, the
+	// scrape's own under tcp.
+	if res, err := http.Get("http://" + s.addr + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, want := range []string{`kemi_connections{transport="wss"} 1`, `kemi_connections{transport="ws"} 1`,
+			`kemi_connections{transport="tcp"} 1`, `kemi_connections{transport="tls"} 0`} {
+			if !strings.Contains(string(body), want+"\n") {
+				t.Errorf("GET /metrics with a WSS and a WS UA: no %s in\n%s", want, grepLines(string(body), "kemi_connections"))
+			}
+		}
+	}
 	for _, p := range []struct {
 		from, to *wsUA
 		via      string
@@ -453,4 +481,15 @@ hi`, s.addr, p.from.host, p.from.branch(), p.to.user, p.from.user))
 		p.to.answer(msg, "200 OK", "t-"+p.to.user, "")
 		p.from.expect("SIP/2.0 200", true)
 	}
+}
+
+// grepLines is the lines of s containing sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

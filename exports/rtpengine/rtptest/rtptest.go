@@ -7,6 +7,7 @@ package rtptest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"net"
@@ -60,19 +61,38 @@ func FreePort(t testing.TB) int {
 func Start(t testing.TB) *Daemon {
 	t.Helper()
 	Need(t)
-	d := &Daemon{NG: FreePort(t), UDP: FreePort(t), PortMin: 20000 + 200*rand.Intn(100), dir: t.TempDir(), t: t}
-	d.Start()
+	d := &Daemon{dir: t.TempDir(), t: t}
 	t.Cleanup(d.Stop)
-	return d
+	// A port free when picked can be bound by another test before the
+	// daemon binds it; a daemon that exits at start gets new ports.
+	for i := 1; ; i++ {
+		d.NG, d.UDP, d.PortMin = FreePort(t), FreePort(t), 20000+200*rand.Intn(100)
+		err := d.start()
+		if err == nil {
+			return d
+		}
+		if !errors.Is(err, errExited) || i == 4 {
+			t.Fatal(err)
+		}
+		t.Logf("rtptest: attempt %d: %v; trying other ports", i, err)
+	}
 }
+
+var errExited = errors.New("exited at start")
 
 // Start starts a stopped daemon again, on the same ports.
 func (d *Daemon) Start() {
 	d.t.Helper()
+	if err := d.start(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *Daemon) start() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cmd != nil {
-		return
+		return nil
 	}
 	d.log = new(bytes.Buffer)
 	d.cmd = exec.Command(Bin, "--foreground", "--table=-1", "--interface=127.0.0.1",
@@ -82,22 +102,24 @@ func (d *Daemon) Start() {
 		"--num-threads=2", "--delete-delay=0", "--config-file=none")
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
-		d.t.Fatalf("rtptest: start %s: %v", Bin, err)
+		d.cmd = nil
+		return fmt.Errorf("rtptest: start %s: %v", Bin, err)
 	}
 	d.waitDone = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(d.cmd, d.waitDone)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if Ping(d.NG) {
-			return
+			return nil
 		}
 		select {
 		case <-d.waitDone:
-			d.t.Fatalf("rtptest: rtpengine exited at start:\n%s", d.log)
+			d.cmd = nil
+			return fmt.Errorf("rtptest: rtpengine %w:\n%s", errExited, d.log)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	d.t.Fatalf("rtptest: rtpengine did not answer ping on %d:\n%s", d.NG, d.log)
+	return fmt.Errorf("rtptest: rtpengine did not answer ping on %d:\n%s", d.NG, d.log)
 }
 
 // Stop stops the daemon (SIGTERM, then SIGKILL after 5 s).
