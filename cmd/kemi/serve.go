@@ -48,6 +48,19 @@ func serve(opt loader.Options, stderr io.Writer) int {
 			}
 		}
 	}()
+	// KEMI_CPUPROFILE=FILE writes a CPU profile of the run to FILE at
+	// stop (go tool pprof); for measurements, not for production.
+	if path := os.Getenv("KEMI_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err != nil {
+			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
+		} else if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
+			f.Close()
+		} else {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	err = s.Serve(ctx)
 	s.Close()
 	if err != nil {

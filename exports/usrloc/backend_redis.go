@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -44,6 +45,13 @@ type redisBackend struct {
 	prefix string // "kemi:ul:"
 	chann  string // redisChannel and the database number
 	node   string // random id: a node skips its own messages
+
+	// conns holds idle dedicated connections (a single server or
+	// Sentinel, not a Cluster): a command on one skips the pool's health
+	// check, a syscall per command that also woke the runtime's monitor
+	// thread, measured as a few percent of a REGISTER's CPU.
+	conns chan *redis.Conn
+	cl    *redis.Client
 
 	br       breaker
 	runID    atomic.Value // string: the server's run_id when last seen
@@ -124,6 +132,7 @@ func openRedis(u *Usrloc, dbURL string, workers int) (*redisBackend, error) {
 	db := 0
 	if cl, ok := c.(*redis.Client); ok {
 		db = cl.Options().DB
+		b.cl, b.conns = cl, make(chan *redis.Conn, workers+1)
 	}
 	b.chann = redisChannel + strconv.Itoa(db)
 	// The server must answer at start: bindings are loaded from it (a
@@ -147,7 +156,62 @@ func (b *redisBackend) desc() string { return b.where }
 func (b *redisBackend) close() {
 	b.cancel()
 	<-b.done
+	for b.conns != nil {
+		select {
+		case cn := <-b.conns:
+			cn.Close()
+			continue
+		default:
+		}
+		break
+	}
 	b.c.Close()
+}
+
+// do runs fn on a dedicated connection (on the client for a Cluster). A
+// connection that failed is closed (the pool drops it when broken); a
+// failure that looks like a connection the server closed while it was
+// idle (a restarted server) is tried once more on a new one: every
+// command of usrloc is idempotent.
+func (b *redisBackend) do(fn func(c redis.Cmdable) error) error {
+	if b.conns == nil {
+		return fn(b.c)
+	}
+	for try := 0; ; try++ {
+		var cn *redis.Conn
+		reused := true
+		select {
+		case cn = <-b.conns:
+		default:
+			cn, reused = b.cl.Conn(), false
+		}
+		err := fn(cn)
+		if err != nil && err != redis.Nil && !isReplyError(err) {
+			cn.Close()
+			if try == 0 && reused && !isTimeout(err) && b.ctx.Err() == nil {
+				continue
+			}
+			return err
+		}
+		select {
+		case b.conns <- cn:
+		default:
+			cn.Close()
+		}
+		return err
+	}
+}
+
+// isReplyError reports an error reply of the server (the connection is
+// fine).
+func isReplyError(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func (b *redisBackend) key(table, aor string) string { return b.prefix + table + ":" + aor }
@@ -219,50 +283,47 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	if err := b.br.check(); err != nil {
 		return err
 	}
+	// Each binding is encoded once: the same JSON goes into its hash
+	// field and into the PUBLISH to the other nodes.
+	vals, err := encodeItems(items)
+	if err != nil {
+		return err
+	}
+	var msg []byte
+	if publish {
+		// "NODE\n" first: a node skips its own batches unread.
+		msg = appendBatch(append([]byte(b.node), '\n'), items, vals)
+	}
 	// The client's read and write timeouts bound the round trip.
 	ctx := b.ctx
-	var msg wireBatch
-	if publish {
-		msg = wireBatch{I: make([]wireItem, 0, len(items))}
-	}
-	_, err := b.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, it := range items {
-			k := b.key(it.table, it.aor)
-			if it.partial {
-				if err := b.queuePartial(ctx, p, k, it); err != nil {
-					return err
+	err = b.do(func(c redis.Cmdable) error {
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range items {
+				it := &items[i]
+				k := b.key(it.table, it.aor)
+				if it.partial {
+					b.queuePartial(ctx, p, k, it, vals[i])
+					continue
 				}
-				continue
-			}
-			p.Del(ctx, k)
-			if len(it.contacts) > 0 {
-				args := make([]any, 0, 2*len(it.contacts))
-				var last int64
-				for i := range it.contacts {
-					c := &it.contacts[i]
-					v, err := json.Marshal(c)
-					if err != nil {
-						return err
+				p.Del(ctx, k)
+				if len(it.contacts) > 0 {
+					args := make([]any, 0, 2*len(it.contacts))
+					var last int64
+					for j := range it.contacts {
+						c := &it.contacts[j]
+						args = append(args, c.URI, vals[i][j])
+						last = max(last, c.Expires)
 					}
-					args = append(args, c.URI, v)
-					last = max(last, c.Expires)
+					p.HSet(ctx, k, args...)
+					p.ExpireAt(ctx, k, time.Unix(last+1, 0))
 				}
-				p.HSet(ctx, k, args...)
-				p.ExpireAt(ctx, k, time.Unix(last+1, 0))
 			}
 			if publish {
-				msg.I = append(msg.I, wireItem{T: it.table, A: it.aor, C: it.contacts})
+				p.Publish(ctx, b.chann, msg)
 			}
-		}
-		if publish {
-			v, err := json.Marshal(&msg)
-			if err != nil {
-				return err
-			}
-			// "NODE\n" first: a node skips its own batches unread.
-			p.Publish(ctx, b.chann, append([]byte(b.node+"\n"), v...))
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	if err == redis.Nil {
 		err = nil
@@ -270,30 +331,141 @@ func (b *redisBackend) writeChunk(items []item, publish bool) error {
 	return b.br.done(err)
 }
 
+// encodeItems encodes the contacts of each item as JSON, vals[i][j]
+// being items[i].contacts[j].
+func encodeItems(items []item) ([][][]byte, error) {
+	vals := make([][][]byte, len(items))
+	for i := range items {
+		if len(items[i].contacts) == 0 {
+			continue
+		}
+		vals[i] = make([][]byte, len(items[i].contacts))
+		for j := range items[i].contacts {
+			v, err := json.Marshal(&items[i].contacts[j])
+			if err != nil {
+				return nil, err
+			}
+			vals[i][j] = v
+		}
+	}
+	return vals, nil
+}
+
+// appendBatch appends the batch as a wireBatch in JSON, from the contacts
+// already encoded (vals, as from encodeItems).
+func appendBatch(dst []byte, items []item, vals [][][]byte) []byte {
+	dst = append(dst, `{"i":[`...)
+	n := 0
+	for i := range items {
+		if items[i].partial {
+			continue // db_mode 3 only, which publishes nothing
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `{"t":`...)
+		dst = appendJSONString(dst, items[i].table)
+		dst = append(dst, `,"a":`...)
+		dst = appendJSONString(dst, items[i].aor)
+		if len(vals[i]) > 0 {
+			dst = append(dst, `,"c":[`...)
+			for j, v := range vals[i] {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, v...)
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// encodeBatch is the PUBLISH payload of node for items.
+func (b *redisBackend) encodeBatch(node string, items []item) []byte {
+	vals, err := encodeItems(items)
+	if err != nil {
+		return nil
+	}
+	return appendBatch(append([]byte(node), '\n'), items, vals)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes
+// it (invalid UTF-8 becomes U+FFFD; <, >, & and U+2028/9 are escaped).
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
 // queuePartial queues a partial item: HDEL of the bindings gone, HSET
 // of those new or changed, and the key's expiry set when it has none
 // (NX, a new key) or moved later (GT): another node's longer binding in
 // the same hash keeps the key alive. A hash left empty goes by itself.
-func (b *redisBackend) queuePartial(ctx context.Context, p redis.Pipeliner, k string, it item) error {
+func (b *redisBackend) queuePartial(ctx context.Context, p redis.Pipeliner, k string, it *item, vals [][]byte) {
 	if len(it.removed) > 0 {
 		p.HDel(ctx, k, it.removed...)
 	}
 	if len(it.contacts) == 0 {
-		return nil
+		return
 	}
 	args := make([]any, 0, 2*len(it.contacts))
 	for i := range it.contacts {
-		v, err := json.Marshal(&it.contacts[i])
-		if err != nil {
-			return err
-		}
-		args = append(args, it.contacts[i].URI, v)
+		args = append(args, it.contacts[i].URI, vals[i])
 	}
 	p.HSet(ctx, k, args...)
 	at := strconv.FormatInt(it.last+1, 10)
 	p.Do(ctx, "EXPIREAT", k, at, "NX")
 	p.Do(ctx, "EXPIREAT", k, at, "GT")
-	return nil
 }
 
 // decodeHash turns a hash into a record, skipping the bindings that
@@ -329,7 +501,12 @@ func (b *redisBackend) fetch(table, aor string, now int64) (*Record, error) {
 	if err := b.br.check(); err != nil {
 		return nil, err
 	}
-	h, err := b.c.HGetAll(b.ctx, b.key(table, aor)).Result()
+	var h map[string]string
+	err := b.do(func(c redis.Cmdable) error {
+		var err error
+		h, err = c.HGetAll(b.ctx, b.key(table, aor)).Result()
+		return err
+	})
 	if err != nil {
 		return nil, b.br.done(err)
 	}
@@ -415,11 +592,27 @@ func (b *redisBackend) watch(ready chan struct{}) {
 	}
 }
 
+// redisPace is the pause of the subscriber after a batch woke it: the
+// batches published meanwhile wait in the socket and are then read
+// together, one wake-up for many instead of one per REGISTER of each
+// node (measured: those wake-ups were most of what the cache sync cost
+// a node with db_mode 1). It bounds how late a change reaches the other
+// nodes under load; a node that hears nothing else applies a batch on
+// arrival.
+const redisPace = 20 * time.Millisecond
+
+// redisWoken tells a receive that waited for the network (the
+// subscriber was woken) from one served from what was read ahead.
+const redisWoken = 200 * time.Microsecond
+
 // receive applies the other nodes' batches until the connection fails:
 // a ping that gets no answer within two timeouts ends it.
 func (b *redisBackend) receive(ps *redis.PubSub) {
 	silent := 0
+	pace := time.NewTimer(redisPace)
+	pace.Stop()
 	for b.ctx.Err() == nil {
+		start := time.Now()
 		m, err := ps.ReceiveTimeout(b.ctx, redisTimeout)
 		if err != nil {
 			var ne interface{ Timeout() bool }
@@ -434,8 +627,17 @@ func (b *redisBackend) receive(ps *redis.PubSub) {
 			return
 		}
 		silent = 0
+		woken := time.Since(start) > redisWoken
 		if msg, ok := m.(*redis.Message); ok && b.u.mode != 3 {
 			b.apply(msg.Payload)
+			if woken {
+				pace.Reset(redisPace)
+				select {
+				case <-b.ctx.Done():
+					return
+				case <-pace.C:
+				}
+			}
 		}
 	}
 }

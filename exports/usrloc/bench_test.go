@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kemi/core"
+	"kemi/internal/testsvc"
 )
 
 // BenchmarkUpdateDB measures a save's cost with the database: db_mode 1
@@ -45,4 +46,27 @@ func BenchmarkUpdateDB(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkRedisApply measures applying another node's batch of one
+// binding received over pub/sub (db_mode 1).
+func BenchmarkRedisApply(b *testing.B) {
+	srv := testsvc.StartRedis(b)
+	reg, _ := core.NewRegistry(core.Known("usrloc"))
+	rt := &core.Runtime{Reg: reg, Params: map[string]map[string][]core.Value{
+		"usrloc": {"db_mode": {core.Int(1)}, "db_url": {core.Str(srv.URL(0))}}}}
+	if err := rt.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Stop()
+	rb := Get(rt).b.(*redisBackend)
+	c := Contact{URI: "sip:alice@192.0.2.1:5060", Q: -1, Expires: 1 << 40,
+		CallID: "a84b4c76e66710@192.0.2.1", CSeq: 7, UserAgent: "sipp", Modified: 1}
+	payload := string(rb.encodeBatch("othernode", []item{{table: "location", aor: "alice@example.com", contacts: []Contact{c}}}))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rb.apply(payload)
+	}
+	b.StopTimer() // not rt.Stop's wait for the subscriber
 }

@@ -21,10 +21,15 @@ import (
 // is written as soon as the one before it is done (milliseconds), and a
 // crash loses what was acknowledged since the last commit.
 type persister struct {
-	u     *Usrloc
-	sync  bool // writers wait for their batch (db_mode 1 and 3)
-	mu    sync.Mutex
-	dirty map[*Table]map[string]struct{}
+	u    *Usrloc
+	sync bool // writers wait for their batch (db_mode 1 and 3)
+	// inline: a writer waiting for its batch writes it itself (Redis,
+	// a round trip of well under a millisecond) instead of waking the
+	// flusher and sleeping until it is done: two goroutine hand-offs
+	// less per REGISTER. The flusher still retries after a failure.
+	inline bool
+	mu     sync.Mutex
+	dirty  map[*Table]map[string]struct{}
 	// writing is the batch being written (flush), nil between batches.
 	writing map[*Table]map[string]struct{}
 	cur     *batch // the batch marks go into
@@ -57,15 +62,17 @@ const retryDelay = time.Second
 // relogEvery repeats a flush error that did not change.
 const relogEvery = time.Minute
 
-func newPersister(u *Usrloc, sync bool) *persister {
+// newPersister starts the flusher; inline (Redis) applies with sync.
+func newPersister(u *Usrloc, sync, inline bool) *persister {
 	p := &persister{
-		u:     u,
-		sync:  sync,
-		dirty: map[*Table]map[string]struct{}{},
-		cur:   newBatch(),
-		wake:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
+		u:      u,
+		sync:   sync,
+		inline: sync && inline,
+		dirty:  map[*Table]map[string]struct{}{},
+		cur:    newBatch(),
+		wake:   make(chan struct{}, 1),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	go p.run()
 	return p
@@ -73,6 +80,13 @@ func newPersister(u *Usrloc, sync bool) *persister {
 
 // mark queues aor of t for the next batch and returns that batch.
 func (p *persister) mark(t *Table, aor string) *batch {
+	b := p.markQuiet(t, aor)
+	p.signal()
+	return b
+}
+
+// markQuiet is mark without waking the flusher (the caller writes).
+func (p *persister) markQuiet(t *Table, aor string) *batch {
 	p.mu.Lock()
 	m := p.dirty[t]
 	if m == nil {
@@ -82,8 +96,28 @@ func (p *persister) mark(t *Table, aor string) *batch {
 	m[aor] = struct{}{}
 	b := p.cur
 	p.mu.Unlock()
-	p.signal()
 	return b
+}
+
+// writeNow writes b from the calling goroutine (inline): unless a flush
+// already wrote it meanwhile, it flushes, taking along whatever else is
+// dirty. A failure leaves the change queued and wakes the flusher, which
+// retries as after its own failures.
+func (p *persister) writeNow(b *batch) error {
+	p.flushMu.Lock()
+	select {
+	case <-b.done:
+		p.flushMu.Unlock()
+		return b.err
+	default:
+	}
+	err := p.flushLocked()
+	p.flushMu.Unlock()
+	if err != nil {
+		p.signal()
+	}
+	<-b.done // closed by this flush or an earlier one
+	return b.err
 }
 
 // markHeld is mark that attaches h to the batch, unless writing fails
@@ -169,6 +203,11 @@ func (p *persister) stop() {
 func (p *persister) flush() error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
+	return p.flushLocked()
+}
+
+// flushLocked is flush under flushMu.
+func (p *persister) flushLocked() error {
 	p.mu.Lock()
 	dirty := p.dirty
 	p.dirty = map[*Table]map[string]struct{}{}

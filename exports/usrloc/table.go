@@ -104,7 +104,7 @@ func (t *Table) Holds() bool {
 		return false
 	}
 	p := t.u.p
-	return p != nil && p.sync && p.failing.Load() == nil && !p.stopped.Load()
+	return p != nil && p.sync && !p.inline && p.failing.Load() == nil && !p.stopped.Load()
 }
 
 func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) (bool, Held)) (held bool, err error) {
@@ -136,6 +136,13 @@ func (t *Table) update(aor []byte, fn func(r *Record) bool, fnh func(r *Record) 
 	p := t.u.p
 	mark := changed && (!isNew || len(r.Contacts) > 0) && p != nil
 	var b *batch
+	if mark && p.inline && p.failing.Load() == nil && !p.stopped.Load() {
+		// Marked under the record's lock, as below; written by this
+		// goroutine once the lock is released.
+		b = p.markQuiet(t, r.AoR)
+		s.mu.Unlock()
+		return false, p.writeNow(b)
+	}
 	if mark && h != nil && p.sync {
 		// Marked under the record's lock, so that two changes of one AoR
 		// reach the batches, and their held replies go out, in the order

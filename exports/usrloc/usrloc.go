@@ -162,7 +162,8 @@ func start(rt *core.Runtime) error {
 		}
 		// 1 write-through and 3 (Kamailio's DB-only) wait for the
 		// backend; 2 write-back and others do not.
-		u.p = newPersister(u, mode == 1 || mode == 3)
+		_, redis := b.(*redisBackend)
+		u.p = newPersister(u, mode == 1 || mode == 3, redis)
 	}
 	iv := intParam(rt, "timer_interval", 60)
 	if iv <= 0 {

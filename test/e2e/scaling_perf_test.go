@@ -193,15 +193,24 @@ func TestScaling_PerfRegister(t *testing.T) {
 	}
 	var addrs []string
 	var pids []int
-	for range 3 {
+	var nodes []*server
+	// KEMI_PERF_PROFILE=DIR: each kemi node writes a CPU profile of
+	// the run to DIR/kemi-N.prof (go tool pprof).
+	prof := os.Getenv("KEMI_PERF_PROFILE")
+	for i := range 3 {
+		if prof != "" {
+			t.Setenv("KEMI_CPUPROFILE", filepath.Join(prof, fmt.Sprintf("kemi-%d.prof", i)))
+		}
 		s := startKemi(t, cfg, kemiArgs...)
+		nodes = append(nodes, s)
 		addrs, pids = append(addrs, s.addr), append(pids, s.cmd.Process.Pid)
 	}
+	if prof != "" {
+		os.Unsetenv("KEMI_CPUPROFILE")
+	}
 	k := run("kemi", addrs, pids)
-	for _, p := range pids {
-		if pr, err := os.FindProcess(p); err == nil {
-			pr.Signal(os.Interrupt)
-		}
+	for _, s := range nodes {
+		s.stop()
 	}
 	report(fmt.Sprintf("kemi x3 (db_mode %d)", mode), k)
 	// Round trips: each command outside MULTI is one; a MULTI..EXEC is one.
