@@ -52,9 +52,6 @@ type redisBackend struct {
 	// thread, measured as a few percent of a REGISTER's CPU.
 	conns chan *redis.Conn
 	cl    *redis.Client
-	// sub is the client of the subscription on a single server: its
-	// connection is a blockingConn (redis_subconn.go). nil: b.c.
-	sub *redis.Client
 
 	br       breaker
 	runID    atomic.Value // string: the server's run_id when last seen
@@ -136,13 +133,6 @@ func openRedis(u *Usrloc, dbURL string, workers int) (*redisBackend, error) {
 	if cl, ok := c.(*redis.Client); ok {
 		db = cl.Options().DB
 		b.cl, b.conns = cl, make(chan *redis.Conn, workers+1)
-		if u, err := url.Parse(dbURL); err == nil && u.Query().Get("master_name") == "" && !strings.HasPrefix(strings.ToLower(dbURL), "redis-sentinel:") {
-			if d := blockingDialer(cl.Options().TLSConfig, redisTimeout); d != nil {
-				o := *cl.Options()
-				o.Dialer = d
-				b.sub = redis.NewClient(&o)
-			}
-		}
 	}
 	b.chann = redisChannel + strconv.Itoa(db)
 	// The server must answer at start: bindings are loaded from it (a
@@ -174,9 +164,6 @@ func (b *redisBackend) close() {
 		default:
 		}
 		break
-	}
-	if b.sub != nil {
-		b.sub.Close()
 	}
 	b.c.Close()
 }
@@ -574,12 +561,7 @@ func (b *redisBackend) watch(ready chan struct{}) {
 	first := true
 	lost := false
 	for b.ctx.Err() == nil {
-		var ps *redis.PubSub
-		if b.sub != nil {
-			ps = b.sub.Subscribe(b.ctx, b.chann)
-		} else {
-			ps = b.c.Subscribe(b.ctx, b.chann)
-		}
+		ps := b.c.Subscribe(b.ctx, b.chann)
 		_, err := ps.ReceiveTimeout(b.ctx, 2*redisTimeout)
 		if err == nil {
 			err = b.checkRunID()

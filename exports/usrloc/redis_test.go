@@ -3,7 +3,6 @@ package usrloc
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -358,61 +357,4 @@ func TestScaling_RedisWireEncoding(t *testing.T) {
 	if err := json.Unmarshal(got, &back); err != nil || len(back.I) != len(items) {
 		t.Fatalf("payload does not decode: %v", err)
 	}
-}
-
-// TestScaling_RedisSubscriberSocket: the subscriber's connection on a
-// single server is a blocking socket outside the network poller
-// (redis_subconn.go): a read past its deadline is a timeout (the
-// subscriber pings then), a close ends a read blocked in another
-// goroutine, and the batches of another node still arrive through it.
-func TestScaling_RedisSubscriberSocket(t *testing.T) {
-	srv := testsvc.StartRedis(t)
-	n1, _ := startRedisNode(t, srv.URL(0), 1)
-	rb := Get(n1).b.(*redisBackend)
-	if rb.sub == nil {
-		t.Fatal("no blocking subscriber client on a single server")
-	}
-	d := blockingDialer(nil, time.Second)
-	c, err := d(t.Context(), "tcp", srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := c.(*blockingConn); !ok {
-		t.Fatalf("dialer returned %T", c)
-	}
-	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	start := time.Now()
-	_, err = c.Read(make([]byte, 16))
-	var ne interface{ Timeout() bool }
-	if !errors.As(err, &ne) || !ne.Timeout() || time.Since(start) > time.Second {
-		t.Fatalf("read past the deadline: %v after %v, want a timeout", err, time.Since(start))
-	}
-	c.SetReadDeadline(time.Time{})
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 16)
-	if n, err := c.Read(buf); err != nil || string(buf[:n]) != "+PONG\r\n" {
-		t.Fatalf("PING: %q, %v", buf[:n], err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Read(buf)
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	c.Close()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("read after close: no error")
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("close did not end the blocked read")
-	}
-	n2, _ := startRedisNode(t, srv.URL(0), 1)
-	if err := add(Get(n2).Table("location"), "dave"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, time.Second, "node 1 sees dave", func() bool { return has(n1, "dave") })
 }
