@@ -595,11 +595,12 @@ func (b *redisBackend) watch(ready chan struct{}) {
 
 // redisPace is the pause of the subscriber after a batch woke it: the
 // batches published meanwhile wait in the socket and are then read
-// together, one wake-up for many instead of one per REGISTER of each
-// node (measured: those wake-ups were most of what the cache sync cost
-// a node with db_mode 1). It bounds how late a change reaches the other
-// nodes under load; a node that hears nothing else applies a batch on
-// arrival.
+// together, one goroutine wake-up for many instead of one per REGISTER
+// of each node (measured: about 20 batches a wake-up at 900 REGISTER/s).
+// The network poller still wakes a thread when each one arrives (it is
+// edge-triggered); a blocking socket outside it was tried and measured
+// worse. It bounds how late a change reaches the other nodes under load;
+// a node that hears nothing else applies a batch on arrival.
 const redisPace = 20 * time.Millisecond
 
 // redisWoken tells a receive that waited for the network (the
