@@ -38,7 +38,7 @@ enable_tls=yes
 tcp_max_connections=$max
 tls_max_connections=$max
 tcp_connection_lifetime=3600
-open_files_limit=$((2 * max))
+open_files_limit=$(ulimit -Hn)
 listen=tcp:127.0.0.1:$1
 listen=tls:127.0.0.1:$(($1 + 1))
 loadmodule "tls.so"
