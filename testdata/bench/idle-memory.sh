@@ -6,7 +6,7 @@
 # its process tree (its connections live in shared memory, touched by
 # several processes) and its shm use (core.shmmem over ctl); kemi as its
 # RSS (one process). Figures: (after - before) / N.
-# usage: testdata/bench/idle-memory.sh [N] [kemi|kamailio|both]
+# usage: [HOLD=seconds held before measuring, default 3] testdata/bench/idle-memory.sh [N] [kemi|kamailio|both]
 # Needs: make build (bin/kemi), kamailio with kamailio-tls-modules, openssl,
 # an open-files hard limit above N+100.
 set -uo pipefail
@@ -74,7 +74,7 @@ measure() { # name pid port tls
   coproc CL { "$work/idleconns" -addr "127.0.0.1:$port" -n "$n" "${flag[@]}"; }
   local line; read -r line <&"${CL[0]}"
   case $line in ready*) ;; *) echo "$name: client: $line" >&2; kill "$CL_PID"; return ;; esac
-  sleep 3
+  sleep "${HOLD:-3}"
   p1=$(pss_kb "$pid"); r1=$(rss_kb "$pid"); s1=$(shm_used)
   local what=TCP; [ "$tls" = 1 ] && what=TLS
   awk -v nm="$name" -v w="$what" -v n="$n" -v p0="$p0" -v p1="$p1" -v r0="$r0" -v r1="$r1" -v s0="${s0:-}" -v s1="${s1:-}" 'BEGIN{
