@@ -79,11 +79,18 @@ func isSips(ctx *core.Ctx) bool {
 
 // appendLocal writes the address of the socket the message came in on, as
 // Kamailio's record_route does: IP:PORT, and ;transport= for non-UDP.
+// WebSocket over TLS is written transport=ws, as Kamailio writes it:
+// RFC 7118 registers only "ws" as a URI transport value (WSS is a Via
+// transport token, not a URI one).
 func appendLocal(b []byte, ctx *core.Ctx) []byte {
 	b = sip.AppendHostPort(b, ctx.Local)
 	if ctx.Proto != core.UDP && ctx.Proto != 0 {
 		b = append(b, ";transport="...)
-		b = append(b, ctx.Proto.String()...)
+		p := ctx.Proto
+		if p == core.WSS {
+			p = core.WS
+		}
+		b = append(b, p.String()...)
 	}
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,5 +357,37 @@ func TestScaling_RedisWireEncoding(t *testing.T) {
 	var back wireBatch
 	if err := json.Unmarshal(got, &back); err != nil || len(back.I) != len(items) {
 		t.Fatalf("payload does not decode: %v", err)
+	}
+}
+
+// TestScaling_RedisOwnBatchesNotReceived: a node subscribes to patterns
+// that match every other node's channel exactly once and its own not at
+// all (Redis's glob has the same [^x] as path.Match), so the server does
+// not send a node the batches it published itself.
+func TestScaling_RedisOwnBatchesNotReceived(t *testing.T) {
+	ids := []string{"a1b2c3d4e5f6", "a1b2c3d4e5f7", "b1b2c3d4e5f6", "000000000000", "ffffffffffff", "a1b2c3000000"}
+	for _, own := range ids {
+		b := &redisBackend{chann: redisChannel + "0", node: own}
+		pats := b.othersPatterns()
+		for _, other := range ids {
+			n := 0
+			for _, p := range pats {
+				if ok, err := path.Match(p, b.chann+":"+other); err != nil {
+					t.Fatal(err)
+				} else if ok {
+					n++
+				}
+			}
+			want := 1
+			if other == own {
+				want = 0
+			}
+			if n != want {
+				t.Errorf("node %s: channel of %s matches %d of %q, want %d", own, other, n, pats, want)
+			}
+		}
+		if ok, _ := path.Match(pats[0], redisChannel+"01:"+ids[1]); ok {
+			t.Errorf("pattern %q matches database 01's channel", pats[0])
+		}
 	}
 }
