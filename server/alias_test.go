@@ -23,7 +23,7 @@ import (
 func TestIssue13_ViaAliasParam(t *testing.T) {
 	for _, accept := range []bool{true, false} {
 		t.Run("accept="+strconv.FormatBool(accept), func(t *testing.T) {
-			dead := freeTCP(t, "tcp4", "127.0.0.1:0")
+			dead := deadTCP(t)
 			script := `
 function ksr_request_route()
 	if KSR.is_OPTIONS() then

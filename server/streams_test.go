@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	mrand "math/rand"
 	"net"
 	"net/netip"
 	"os"
@@ -46,6 +47,23 @@ func freeTCP(t *testing.T, network, addr string) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// deadTCP is a 127.0.0.1 TCP port nothing listens on, for a Contact or
+// Via that must refuse connections. It is picked below the kernel's
+// ephemeral range (32768 up), where no other test's ":0" listener and no
+// outgoing connection's source port lands while the test runs (a port
+// from freeTCP goes back to that pool at once).
+func deadTCP(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		p := 10000 + mrand.Intn(22000)
+		if l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	return freeTCP(t, "tcp4", "127.0.0.1:0")
 }
 
 func streamOptions(proto, callID string) []byte {
@@ -357,7 +375,7 @@ end
 `
 	port := freeTCP(t, "tcp4", "127.0.0.1:0")
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	dead := freeTCP(t, "tcp4", "127.0.0.1:0") // the Contact's port: nothing listens there
+	dead := deadTCP(t) // the Contact's port: nothing listens there
 	srv := startServer(t, server.Options{Version: "test", Options: loader.Options{
 		Path: "kamailio.cfg", LogOut: &syncBuf{}, Listens: []string{"udp:" + addr, "tcp:" + addr},
 		FS: fstest.MapFS{"kamailio.cfg": {Data: []byte(streamCfg("", "loadmodule \"tm.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"))}, "s.lua": {Data: []byte(script)}},
@@ -667,7 +685,7 @@ end
 // listens on, a request forwarded to that IP:port over TCP goes on the
 // aliased connection, and KSR.kx.get_conid gives the connection's id.
 func TestServer_AddTCPAliasVia(t *testing.T) {
-	dead := freeTCP(t, "tcp4", "127.0.0.1:0")
+	dead := deadTCP(t)
 	script := `
 function ksr_request_route()
 	if KSR.is_OPTIONS() then

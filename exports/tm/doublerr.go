@@ -66,6 +66,9 @@ func (t *TM) doubleRR(e *env, m *sip.Msg, inLocal netip.AddrPort, inProto core.P
 func appendSock(b []byte, a netip.AddrPort, p core.Proto) []byte {
 	b = sip.AppendHostPort(b, a)
 	if p != core.UDP && p != 0 {
+		if p == core.WSS {
+			p = core.WS // as rr writes it (RFC 7118 has only ws as a URI transport)
+		}
 		b = append(b, ";transport="...)
 		b = append(b, p.String()...)
 	}
