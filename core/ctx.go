@@ -28,6 +28,18 @@ func (p Proto) String() string {
 	return "proto?"
 }
 
+// viaStarts are the Via sent-protocols (RFC 3261, RFC 7118) by Proto.
+var viaStarts = [...]string{"SIP/2.0/UDP ", "SIP/2.0/UDP ", "SIP/2.0/TCP ", "SIP/2.0/TLS ", "SIP/2.0/WS ", "SIP/2.0/WSS "}
+
+// AppendViaStart appends the start of a Via value for a request sent
+// over p: "SIP/2.0/TCP " and the like (UDP for an unknown p).
+func AppendViaStart(dst []byte, p Proto) []byte {
+	if int(p) < len(viaStarts) {
+		return append(dst, viaStarts[p]...)
+	}
+	return append(dst, viaStarts[UDP]...)
+}
+
 // SendOpts are the connection controls of a TCP or TLS send (see
 // Runtime.SendStream).
 type SendOpts struct {

@@ -150,18 +150,7 @@ func appendSLVia(dst []byte, proto core.Proto, local netip.AddrPort, m *sip.Msg,
 		h = fnv(h, m.FromTag())
 		h = fnv(h, v.Raw)
 	}
-	switch proto {
-	case core.TCP:
-		dst = append(dst, "SIP/2.0/TCP "...)
-	case core.TLS:
-		dst = append(dst, "SIP/2.0/TLS "...)
-	case core.WS:
-		dst = append(dst, "SIP/2.0/WS "...)
-	case core.WSS:
-		dst = append(dst, "SIP/2.0/WSS "...)
-	default:
-		dst = append(dst, "SIP/2.0/UDP "...)
-	}
+	dst = core.AppendViaStart(dst, proto)
 	dst = sip.AppendHostPort(dst, local)
 	dst = append(dst, ";branch=z9hG4bKsl"...)
 	const hexd = "0123456789abcdef"

@@ -96,18 +96,7 @@ func appendVia(dst []byte, local netip.AddrPort, id uint64, idx int) []byte {
 
 // appendViaProto is appendVia for a request sent over proto.
 func appendViaProto(dst []byte, proto core.Proto, local netip.AddrPort, id uint64, idx int) []byte {
-	switch proto {
-	case core.TCP:
-		dst = append(dst, "SIP/2.0/TCP "...)
-	case core.TLS:
-		dst = append(dst, "SIP/2.0/TLS "...)
-	case core.WS:
-		dst = append(dst, "SIP/2.0/WS "...)
-	case core.WSS:
-		dst = append(dst, "SIP/2.0/WSS "...)
-	default:
-		dst = append(dst, "SIP/2.0/UDP "...)
-	}
+	dst = core.AppendViaStart(dst, proto)
 	dst = sip.AppendHostPort(dst, local)
 	dst = append(dst, ";branch="...)
 	return appendBranch(dst, id, idx)
