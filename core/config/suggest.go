@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"strings"
+
+	names "kemi/internal/suggest"
+)
 
 // suggest returns the candidate nearest to name, or "" when none is near
 // enough to be a likely typo. Distance counts a swap of two neighbours as
@@ -35,38 +39,8 @@ func didYouMean(name string, candidates []string) string {
 	return ""
 }
 
-// editDistance is the optimal string alignment distance between a and b.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		// Names this long are never typos of ours; skip the quadratic work.
-		if a == b {
-			return 0
-		}
-		return 1 << 20
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			v := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				v = min(v, prev2[j-2]+1)
-			}
-			cur[j] = v
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
+// editDistance is names.Distance (optimal string alignment).
+var editDistance = names.Distance
 
 // Suggest returns the candidate nearest to name, or "" when none is near
 // enough to be a likely typo. kemi check uses it for script names too.
