@@ -39,6 +39,12 @@ type Conn struct {
 	rc       syscall.RawConn
 	opened   int64 // unix nanoseconds
 
+	// pl is the poll loop serving an accepted plain-TCP connection (nil:
+	// the connection has its own goroutine, serve); plSlot is its index
+	// in the loop's list of open connections.
+	pl     *pollLoop
+	plSlot int
+
 	lastIO atomic.Int64 // unix nanoseconds of the last read or write
 	reason atomic.Int32 // closeReason, set once
 	closed atomic.Bool
@@ -140,13 +146,26 @@ func (c *Conn) Close() error {
 // socket itself is closed, not the TLS layer: no close_notify is written,
 // so closing never waits for a peer that does not read.
 func (c *Conn) closeWith(r closeReason) {
-	c.reason.CompareAndSwap(int32(reasonNone), int32(r))
-	if c.closed.Swap(true) {
+	if !c.markClosed(r) {
 		return
 	}
-	if c.tcp != nil { // nil only in framing tests without a socket
+	switch {
+	case c.tcp != nil:
 		c.tcp.Close()
+	case c.pl != nil:
+		// The poll loop owns the descriptor: it sees the shutdown and
+		// closes it.
+		c.sk.shutdown()
 	}
+	// Neither: a framing test without a socket.
+}
+
+// markClosed records r (the first reason given wins) and marks the
+// connection closed; it reports whether this call closed it. The socket
+// is left to the caller.
+func (c *Conn) markClosed(r closeReason) bool {
+	c.reason.CompareAndSwap(int32(reasonNone), int32(r))
+	return !c.closed.Swap(true)
 }
 
 func (c *Conn) String() string {
@@ -317,6 +336,27 @@ func (c *Conn) frames() bool {
 // deadline that fires early is re-armed. It returns the reason to close when
 // a limit has passed.
 func (c *Conn) armDeadline(now int64) closeReason {
+	want, why := c.due(now)
+	if want != 0 && want <= now {
+		return why
+	}
+	if want == 0 {
+		if c.deadline != 0 {
+			c.tcp.SetReadDeadline(time.Time{})
+			c.deadline = 0
+		}
+		return reasonNone
+	}
+	if c.deadline == 0 || want < c.deadline || c.deadline <= now {
+		c.tcp.SetReadDeadline(time.Unix(0, want))
+		c.deadline = want
+	}
+	return reasonNone
+}
+
+// due is when the connection's next limit passes (0: none) and the reason
+// to close it then (reasonPingDue: a WebSocket keepalive is to be sent).
+func (c *Conn) due(now int64) (int64, closeReason) {
 	cfg := &c.s.cfg
 	var want int64
 	why := reasonNone
@@ -346,21 +386,7 @@ func (c *Conn) armDeadline(now int64) closeReason {
 			}
 		}
 	}
-	if want != 0 && want <= now {
-		return why
-	}
-	if want == 0 {
-		if c.deadline != 0 {
-			c.tcp.SetReadDeadline(time.Time{})
-			c.deadline = 0
-		}
-		return reasonNone
-	}
-	if c.deadline == 0 || want < c.deadline || c.deadline <= now {
-		c.tcp.SetReadDeadline(time.Unix(0, want))
-		c.deadline = want
-	}
-	return reasonNone
+	return want, why
 }
 
 // readFailed sorts out a read error: a deadline that fired is re-checked

@@ -20,11 +20,19 @@ var errQueueFull = errors.New("transport: write queue full: the peer does not re
 // per write, then ends. A peer that does not read fills its queue or lets
 // the timeout pass, and loses its connection; the handler that wrote to it
 // is never held up.
+//
+// A connection served by a poll loop (an accepted plain-TCP one, see
+// stream_poll_linux.go) has no net.TCPConn: its sock holds the descriptor
+// itself, writes to it with nonblocking send(2), and its flusher waits
+// with poll(2). The descriptor is closed under mu, and fd is -1 from then
+// on, so a write or the flusher never reaches a descriptor number the
+// kernel has given to another socket.
 type sock struct {
-	*net.TCPConn
-	rc      syscall.RawConn
-	timeout time.Duration
-	max     int
+	*net.TCPConn // nil for a poll loop's connection
+	fd           int
+	rc           syscall.RawConn
+	timeout      time.Duration
+	max          int
 
 	mu       sync.Mutex
 	fail     func(closeReason) // closes the connection
@@ -41,7 +49,7 @@ type sock struct {
 }
 
 func newSock(tc *net.TCPConn, cfg *StreamConfig) *sock {
-	s := &sock{TCPConn: tc, timeout: cfg.SendTimeout, max: cfg.WriteQueue}
+	s := &sock{TCPConn: tc, fd: -1, timeout: cfg.SendTimeout, max: cfg.WriteQueue}
 	s.fail = func(closeReason) { tc.Close() } // until a Conn owns it
 	if canPeek {
 		if rc, err := tc.SyscallConn(); err == nil {
@@ -61,7 +69,18 @@ func (s *sock) Write(b []byte) (int, error) {
 	}
 	n := len(b)
 	if len(s.q) == 0 && !s.flushing {
-		if s.rc == nil {
+		if s.TCPConn == nil {
+			if s.fd < 0 {
+				s.err = net.ErrClosed
+				return 0, s.err
+			}
+			wn, e := sendNow(s.fd, b)
+			if e != 0 && e != syscall.EAGAIN && e != syscall.EINTR {
+				s.err = e
+				return 0, e
+			}
+			b = b[wn:]
+		} else if s.rc == nil {
 			// No raw access: a plain write within the timeout.
 			if s.timeout > 0 {
 				s.TCPConn.SetWriteDeadline(time.Now().Add(s.timeout))
@@ -71,18 +90,19 @@ func (s *sock) Write(b []byte) (int, error) {
 				return 0, err
 			}
 			return n, nil
+		} else {
+			s.wb = b
+			err := s.rc.Write(s.write)
+			s.wb = nil
+			if err == nil && s.werr != 0 && s.werr != syscall.EAGAIN {
+				err = s.werr
+			}
+			if err != nil {
+				s.err = err
+				return 0, err
+			}
+			b = b[s.wn:]
 		}
-		s.wb = b
-		err := s.rc.Write(s.write)
-		s.wb = nil
-		if err == nil && s.werr != 0 && s.werr != syscall.EAGAIN {
-			err = s.werr
-		}
-		if err != nil {
-			s.err = err
-			return 0, err
-		}
-		b = b[s.wn:]
 		if len(b) == 0 {
 			return n, nil
 		}
@@ -94,7 +114,11 @@ func (s *sock) Write(b []byte) (int, error) {
 	s.q = append(s.q, b...)
 	if !s.flushing {
 		s.flushing = true
-		go s.flush()
+		if s.TCPConn == nil {
+			go s.flushFd()
+		} else {
+			go s.flush()
+		}
 	}
 	return n, nil
 }
@@ -135,6 +159,77 @@ func (s *sock) flush() {
 			}
 		}
 	}
+}
+
+// flushFd is flush for a poll loop's connection: nonblocking sends,
+// and poll(2) for room between them, never waiting longer than the
+// timeout without progress.
+func (s *sock) flushFd() {
+	for {
+		s.mu.Lock()
+		if len(s.q) == 0 || s.err != nil || s.fd < 0 {
+			if s.fd < 0 && s.err == nil {
+				s.err = net.ErrClosed
+			}
+			s.flushing = false
+			if cap(s.q) > 16<<10 {
+				s.q = nil
+			}
+			s.mu.Unlock()
+			return
+		}
+		fd := s.fd
+		n, e := sendNow(fd, s.q)
+		if n > 0 {
+			s.q = s.q[:copy(s.q, s.q[n:])]
+		}
+		fail := s.fail
+		if e != 0 && e != syscall.EAGAIN && e != syscall.EINTR {
+			s.err = e
+			s.mu.Unlock()
+			fail(reasonSendError)
+			continue
+		}
+		s.mu.Unlock()
+		if n > 0 || e == syscall.EINTR {
+			continue
+		}
+		// The descriptor may be closed (and its number reused) while
+		// poll waits; the send above rechecks s.fd under mu first.
+		if !waitWritable(fd, s.timeout) {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = os.ErrDeadlineExceeded
+			}
+			s.mu.Unlock()
+			fail(reasonSendTimeout)
+		}
+	}
+}
+
+// shutdown ends a poll loop's connection in both directions without
+// closing the descriptor, which the loop owns: the loop sees the end and
+// closes it. Any other goroutine closes such a connection this way.
+func (s *sock) shutdown() {
+	s.mu.Lock()
+	if s.fd >= 0 {
+		shutdownFd(s.fd)
+	}
+	s.mu.Unlock()
+}
+
+// closeFd closes a poll loop's descriptor (the loop's last act on it). A
+// flusher waiting in poll is woken by the shutdown first.
+func (s *sock) closeFd() {
+	s.mu.Lock()
+	if s.fd >= 0 {
+		if s.flushing {
+			shutdownFd(s.fd)
+		}
+		closeFd(s.fd)
+		s.fd = -1
+	}
+	s.mu.Unlock()
 }
 
 func (s *sock) setFail(f func(closeReason)) {

@@ -29,8 +29,10 @@ type Streams struct {
 	done      chan struct{}
 	closed    atomic.Bool
 
-	accepting sync.WaitGroup
+	accepting sync.WaitGroup // accept goroutines and poll loops
 	conns     sync.WaitGroup
+	loops     []*pollLoop
+	pollLns   atomic.Pointer[[]*StreamListener] // the listeners the loops accept on
 	table     connTable
 	nextID    atomic.Uint64
 }
@@ -39,8 +41,13 @@ type Streams struct {
 type StreamListener struct {
 	s     *Streams
 	proto StreamProto
-	ln    *net.TCPListener
+	ln    *net.TCPListener // nil once taken by the poll loops
 	local netip.AddrPort
+	// fd is the socket the poll loops accept on (-1: ln's goroutine
+	// accepts); wildcard: bound to every address, so each accepted
+	// connection's own local address is asked for.
+	fd       int
+	wildcard bool
 }
 
 // LocalAddr is the bound address, with the port the kernel picked for 0.
@@ -98,16 +105,32 @@ func (s *Streams) Listen(proto StreamProto, addr string) (*StreamListener, error
 	}
 	la := ln.Addr().(*net.TCPAddr).AddrPort()
 	l := &StreamListener{s: s, proto: proto, ln: ln.(*net.TCPListener),
-		local: netip.AddrPortFrom(la.Addr().Unmap(), la.Port())}
+		local: netip.AddrPortFrom(la.Addr().Unmap(), la.Port()), fd: -1}
+	if usePollLoops && proto == TCP {
+		if err := l.takeListener(l.ln); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("transport: listen %s:%s: %w", proto, addr, err)
+		}
+		l.ln = nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		ln.Close()
+		l.close()
 		return nil, ErrStreamsClosed
 	}
 	s.listeners = append(s.listeners, l)
+	if l.fd >= 0 {
+		lns := []*StreamListener{l}
+		if old := s.pollLns.Load(); old != nil {
+			lns = append(lns, *old...)
+		}
+		s.pollLns.Store(&lns)
+	}
 	if s.serving {
-		s.startAccept(l)
+		if err := s.startAccept(l); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -129,20 +152,50 @@ func (s *Streams) Serve(newHandler func(worker int) StreamHandler) error {
 	for i := 0; i < s.cfg.Workers; i++ {
 		s.pool <- newHandler(i)
 	}
+	var err error
+	if usePollLoops {
+		err = s.startLoops()
+	}
 	for _, l := range s.listeners {
-		s.startAccept(l)
+		if err == nil {
+			err = s.startAccept(l)
+		}
 	}
 	s.mu.Unlock()
+	if err != nil {
+		s.Close()
+		return err
+	}
 	<-s.done
 	return nil
 }
 
-func (s *Streams) startAccept(l *StreamListener) {
+// startAccept starts accepting on l: in every poll loop, or on a
+// goroutine of its own. s.mu is held.
+func (s *Streams) startAccept(l *StreamListener) error {
+	if l.fd >= 0 {
+		for _, p := range s.loops {
+			if err := p.addListener(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	s.accepting.Add(1)
 	go func() {
 		defer s.accepting.Done()
 		l.accept()
 	}()
+	return nil
+}
+
+// close closes the listening socket.
+func (l *StreamListener) close() {
+	if l.ln != nil {
+		l.ln.Close()
+	} else {
+		l.closeListenerFd()
+	}
 }
 
 // Close stops accepting, closes every connection and waits for their
@@ -154,11 +207,23 @@ func (s *Streams) Close() error {
 		return nil
 	}
 	for _, l := range s.listeners {
-		l.ln.Close()
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+	for _, p := range s.loops {
+		p.stop()
 	}
 	close(s.done)
 	s.mu.Unlock()
 	s.accepting.Wait()
+	// The loops have ended (and closed their connections): no one
+	// accepts on their listeners any more.
+	for _, l := range s.listeners {
+		if l.ln == nil {
+			l.closeListenerFd()
+		}
+	}
 	s.table.each(func(c *Conn) { c.closeWith(reasonLocal) })
 	s.conns.Wait()
 	return nil
@@ -231,20 +296,26 @@ func (s *Streams) release(p StreamProto) {
 }
 
 func (s *Streams) newConn(p StreamProto, sk *sock, nc net.Conn, outgoing bool) *Conn {
-	now := time.Now().UnixNano()
 	tc := sk.TCPConn
-	c := &Conn{s: s, id: s.nextID.Add(1), proto: p, outgoing: outgoing, tcp: tc, sk: sk, nc: nc, opened: now}
-	sk.setFail(c.closeWith)
-	c.lastIO.Store(now)
 	la := tc.LocalAddr().(*net.TCPAddr).AddrPort()
 	ra := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
-	c.local = netip.AddrPortFrom(la.Addr().Unmap(), la.Port())
-	c.remote = netip.AddrPortFrom(ra.Addr().Unmap(), ra.Port())
-	c.fr = StreamFramer{Max: s.cfg.MaxMessage, AcceptNoCL: s.cfg.AcceptNoCL}
+	c := s.makeConn(p, sk, nc, outgoing, unmap(la), unmap(ra), time.Now().UnixNano())
+	c.tcp = tc
 	if sk.rc != nil && p == TCP {
 		c.rc = sk.rc
 		c.peekFn = c.peek
 	}
+	return c
+}
+
+// makeConn makes the Conn over sk and counts it open; the caller puts it
+// in the table and serves it.
+func (s *Streams) makeConn(p StreamProto, sk *sock, nc net.Conn, outgoing bool, local, remote netip.AddrPort, now int64) *Conn {
+	c := &Conn{s: s, id: s.nextID.Add(1), proto: p, outgoing: outgoing, sk: sk, nc: nc, opened: now,
+		local: local, remote: remote}
+	sk.setFail(c.closeWith)
+	c.lastIO.Store(now)
+	c.fr = StreamFramer{Max: s.cfg.MaxMessage, AcceptNoCL: s.cfg.AcceptNoCL}
 	s.conns.Add(1)
 	return c
 }
