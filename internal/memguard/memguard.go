@@ -42,6 +42,18 @@ const RetryAfter = 5
 // SampleInterval is how often the sampler reads the heap size.
 const SampleInterval = 50 * time.Millisecond
 
+// QuietInterval is how often it reads it once the process has allocated
+// next to nothing for a second (quietAllocs): a sampler ticking 20 times a
+// second woke the runtime's monitor thread on an idle server each time,
+// costing it about 2 ms of CPU a second. The first allocation seen, or a
+// Charge (a transaction about to be kept), brings it back to
+// SampleInterval; until then Charge keeps used conservative.
+const QuietInterval = time.Second
+
+// quietAllocs: a second in which the process allocated less than this is
+// quiet.
+const quietAllocs = 64 << 10
+
 // Guard is a budget and the sampled heap size. The zero Guard has no
 // budget: it admits everything.
 type Guard struct {
@@ -71,6 +83,9 @@ type Guard struct {
 	read func(*sample)
 	// injected, when set, makes the sampler keep used as tests set it.
 	injected atomic.Bool
+	// slow: the sampler ticks at QuietInterval; kick brings it back.
+	slow atomic.Bool
+	kick chan struct{}
 }
 
 // Default is the process's guard; `kemi serve` configures and starts it,
@@ -99,6 +114,12 @@ func (g *Guard) Admit() bool {
 func (g *Guard) Charge(n int) {
 	if n > 0 && g.high.Load() != 0 {
 		g.used.Add(uint64(n))
+		if g.slow.Load() && g.slow.CompareAndSwap(true, false) {
+			select {
+			case g.kick <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -253,6 +274,9 @@ func (g *Guard) Start() {
 		return
 	}
 	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	if g.kick == nil {
+		g.kick = make(chan struct{}, 1)
+	}
 	read := g.read
 	if read == nil {
 		var r reader
@@ -310,12 +334,28 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 	lastGC, gcWait := time.Now(), overGC
 	lastFree, wait := time.Time{}, minWait
 	idle, ticks := 0, 0
+	quietFrom := s.allocs // allocations when this second began
+	defer g.slow.Store(false)
 	for {
+		var now time.Time
 		select {
 		case <-stop:
 			return
-		case now := <-tk.C:
+		case <-g.kick:
+			tk.Reset(SampleInterval)
+			ticks = 0
+			quietFrom = s.allocs
+			continue
+		case now = <-tk.C:
+		}
+		{
 			read(&s)
+			if g.slow.Load() {
+				ticks = perSec - 1 // a slow tick is a second
+				if s.allocs-quietFrom >= quietAllocs && g.slow.CompareAndSwap(true, false) {
+					tk.Reset(SampleInterval)
+				}
+			}
 			if s.cycles != lastCycles {
 				lastCycles, lastGC = s.cycles, now
 			}
@@ -342,6 +382,11 @@ func (g *Guard) run(read func(*sample), stop, done chan struct{}) {
 			continue
 		}
 		ticks = 0
+		if s.allocs-quietFrom < quietAllocs && !g.slow.Load() {
+			g.slow.Store(true)
+			tk.Reset(QuietInterval)
+		}
+		quietFrom = s.allocs
 		rate := s.allocs - lastAllocs
 		lastAllocs = s.allocs
 		if float64(rate) < idleRate*float64(s.retained) {

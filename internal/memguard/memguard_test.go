@@ -135,3 +135,37 @@ func TestHardening_MemCollectsWhenStuckOverMark(t *testing.T) {
 		t.Errorf("still refusing %v after the heap went over the mark with no collection: used %d MB", 3*time.Second, g.Used()>>20)
 	}
 }
+
+// An idle process is sampled at QuietInterval, not 20 times a second; a
+// process allocating again, or a Charge, brings the fast sampling back.
+func TestSamplerSlowsWhenQuiet(t *testing.T) {
+	var allocs, reads atomic.Uint64
+	g := &Guard{read: func(s *sample) {
+		reads.Add(1)
+		s.heap, s.retained, s.allocs = 10<<20, 20<<20, allocs.Load()
+	}}
+	g.SetBudget(1 << 30)
+	g.Start()
+	defer g.Stop()
+	waitSlow := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for g.slow.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("sampler slow=%v, want %v", !want, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitSlow(true)
+	r0 := reads.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := reads.Load() - r0; n > 2 {
+		t.Fatalf("%d samples in 500 ms while quiet", n)
+	}
+	g.Charge(1000) // a transaction: fast sampling at once
+	waitSlow(false)
+	waitSlow(true)
+	allocs.Add(1 << 20) // the process allocates again
+	waitSlow(false)
+}

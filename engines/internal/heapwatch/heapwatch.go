@@ -21,8 +21,15 @@
 // server about 0.8 us per request, as much as its script engine (issue
 // 12). One goroutine at Tick costs a tenth of that.
 //
-// A call costs one atomic load, one atomic store and one compare-and-swap;
-// nothing allocates.
+// The ticker sleeps when it has seen no call running for quietTicks
+// ticks, so an idle server has no wake-up at all (50 a second each woke
+// the runtime's monitor thread too, which then polled for a while: 2 to 6
+// ms of CPU a second on an idle server). The next Begin wakes it; the
+// heap it began with is then stale, so the call is judged from the
+// ticker's first look, as after a late tick.
+//
+// A call costs two atomic loads, one atomic store and one
+// compare-and-swap; nothing allocates.
 package heapwatch
 
 import (
@@ -43,8 +50,28 @@ const (
 )
 
 // heap is the last sampled heap size in bytes (the larger of the two
-// metrics at the last look).
+// metrics at the last look); while the ticker sleeps, the most a base can
+// say, so no call that began then looks grown before a fresh sample.
 var heap atomic.Uint64
+
+// quietTicks: ticks without a call seen running before the ticker sleeps.
+const quietTicks = 10
+
+// sleeping is set while the ticker waits for a call to begin; wake takes
+// it back and wakes the ticker.
+var (
+	sleeping atomic.Bool
+	wakeCh   = make(chan struct{}, 1)
+)
+
+func wake() {
+	if sleeping.CompareAndSwap(true, false) {
+		select {
+		case wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
 
 // Heap returns the last sampled heap size in bytes.
 func Heap() uint64 { return heap.Load() }
@@ -137,6 +164,12 @@ func (w *Watch) Begin() {
 	w.seq = w.seq%seqMask + 1
 	base := min(heap.Load()>>20, baseMask)
 	w.state.Store(w.seq<<baseBits | int64(base))
+	// After the store: the ticker, about to sleep, either sees this call
+	// running or has set sleeping before this load (both sequentially
+	// consistent), so a call is never left unwatched.
+	if sleeping.Load() {
+		wake()
+	}
 }
 
 // Stopped reports whether a check stopped the running call.
@@ -209,12 +242,27 @@ func run(done chan struct{}) {
 	t := time.NewTicker(Tick)
 	defer t.Stop()
 	last := time.Now()
+	quiet := 0
 	for {
 		select {
 		case <-done:
 			return
 		case now := <-t.C:
 			sampler.mu.Lock()
+			if quiet >= quietTicks && sleepLocked() {
+				sampler.mu.Unlock()
+				select {
+				case <-done:
+					return
+				case <-wakeCh:
+				}
+				sampler.mu.Lock()
+				sampleLocked()
+				sampler.mu.Unlock()
+				quiet = 0
+				t.Reset(Tick)
+				continue
+			}
 			h := sampleLocked()
 			// After a late tick (the ticker was descheduled) the heap a
 			// call began with was read long before it began, and the
@@ -222,12 +270,32 @@ func run(done chan struct{}) {
 			// from now on.
 			fresh := now.Sub(last) <= 2*Tick
 			last = now
+			quiet++
 			for w := range sampler.watches {
+				if w.state.Load() > 0 {
+					quiet = 0
+				}
 				w.check(h, now, fresh)
 			}
 			sampler.mu.Unlock()
 		}
 	}
+}
+
+// sleepLocked decides to sleep: it sets sleeping, then looks once more
+// for a running call (Begin stores before it loads sleeping). It reports
+// false, and stays awake, when one runs.
+func sleepLocked() bool {
+	heap.Store(baseMask << 20)
+	sleeping.Store(true)
+	for w := range sampler.watches {
+		if w.state.Load() > 0 {
+			sleeping.Store(false)
+			sampleLocked()
+			return false
+		}
+	}
+	return true
 }
 
 // check judges w's running call, if any, by the heap h; a tick (now not

@@ -119,3 +119,39 @@ func TestTimeNeverEarly(t *testing.T) {
 	}
 	w.End()
 }
+
+// TestTickerSleepsWhenIdle: with no call running the ticker goes to
+// sleep (no wake-ups on an idle server); a call beginning then wakes it,
+// and a call over its time budget is still stopped.
+func TestTickerSleepsWhenIdle(t *testing.T) {
+	var timeStops atomic.Int32
+	w := NewTimed(1<<40, func() {}, 100*time.Millisecond, func() { timeStops.Add(1) })
+	defer w.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !sleeping.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the ticker did not sleep with no call running")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.Begin()
+	if sleeping.Load() {
+		t.Fatal("Begin left the ticker asleep")
+	}
+	for !w.Stopped() {
+		if time.Now().After(deadline) {
+			t.Fatal("a call begun while the ticker slept was never stopped by its time budget")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !w.End() || !w.TimedOut() || timeStops.Load() != 1 {
+		t.Fatalf("End/TimedOut false or %d time stops, want one", timeStops.Load())
+	}
+	// Calls that run between ticks keep nothing asleep for long: each
+	// Begin after a sleep wakes the ticker.
+	for range 20 {
+		w.Begin()
+		w.End()
+		time.Sleep(3 * Tick)
+	}
+}
