@@ -235,23 +235,9 @@ func (c *Conn) serve() {
 				continue
 			}
 		}
-		if c.buf == nil {
-			c.buf = s.getBuf()
-		}
-		if c.w == len(c.buf) {
-			if c.r > 0 {
-				copy(c.buf, c.buf[c.r:c.w])
-				c.w -= c.r
-				c.r = 0
-			} else {
-				c.grow()
-			}
-			if c.w == len(c.buf) {
-				// Cannot happen: the framer refuses a message before the
-				// buffer reaches MaxMessage+1. Never read into nothing.
-				c.closeWith(reasonTooBig)
-				return
-			}
+		if !c.readRoom() {
+			c.closeWith(reasonTooBig)
+			return
 		}
 		n, err := c.nc.Read(c.buf[c.w:])
 		if n > 0 {
@@ -405,6 +391,26 @@ func (c *Conn) readFailed(err error) bool {
 		c.closeWith(reasonReadError)
 	}
 	return true
+}
+
+// readRoom makes room to read into: a buffer from the pool when there is
+// none, the pending bytes moved to its start, or a larger one. It is false
+// when there is no room, which cannot happen: the framer refuses a message
+// before the buffer reaches MaxMessage+1. Never read into nothing.
+func (c *Conn) readRoom() bool {
+	if c.buf == nil {
+		c.buf = c.s.getBuf()
+	}
+	if c.w == len(c.buf) {
+		if c.r > 0 {
+			copy(c.buf, c.buf[c.r:c.w])
+			c.w -= c.r
+			c.r = 0
+		} else {
+			c.grow()
+		}
+	}
+	return c.w < len(c.buf)
 }
 
 // grow doubles the buffer, up to MaxMessage+1 (one byte more than a

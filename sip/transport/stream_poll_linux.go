@@ -338,25 +338,10 @@ func (p *pollLoop) readable(c *Conn, now int64) {
 		p.release(c)
 		return
 	}
-	s := p.s
-	if c.buf == nil {
-		c.buf = s.getBuf()
-	}
-	if c.w == len(c.buf) {
-		if c.r > 0 {
-			copy(c.buf, c.buf[c.r:c.w])
-			c.w -= c.r
-			c.r = 0
-		} else {
-			c.grow()
-		}
-		if c.w == len(c.buf) {
-			// Cannot happen: the framer refuses a message before the
-			// buffer reaches MaxMessage+1.
-			c.markClosed(reasonTooBig)
-			p.release(c)
-			return
-		}
+	if !c.readRoom() {
+		c.markClosed(reasonTooBig)
+		p.release(c)
+		return
 	}
 	b := c.buf[c.w:]
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(c.sk.fd), uintptr(unsafe.Pointer(&b[0])),
