@@ -576,63 +576,58 @@ func escapeCommon(s string) string {
 // unescapeCommon is Kamailio's unescape_common, escapeCommon undone; a
 // backslash before anything else stays.
 func unescapeCommon(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+1 < len(s) {
-			switch s[i+1] {
-			case '\'', '"', '\\':
-				c = s[i+1]
-				i++
-			case '0':
-				c = 0
-				i++
-			}
+	return unescapeBackslash(s, true, func(c byte) (byte, bool) {
+		switch c {
+		case '\'', '"', '\\':
+			return c, true
+		case '0':
+			return 0, true
 		}
-		b.WriteByte(c)
-	}
-	return b.String()
+		return c, false
+	})
 }
 
 // unescapeCRLF is Kamailio's unescape_crlf: \n and \r become the bytes.
 func unescapeCRLF(s string) string {
+	return unescapeBackslash(s, true, decodeCRLF)
+}
+
+// unescapeRm reads the \n, \r, \t and \\ of a literal s.rm argument; a
+// backslash before anything else goes.
+func unescapeRm(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	return unescapeBackslash(s, false, func(c byte) (byte, bool) {
+		if c == 't' {
+			return '\t', true
+		}
+		return decodeCRLF(c)
+	})
+}
+
+func decodeCRLF(c byte) (byte, bool) {
+	switch c {
+	case 'n':
+		return '\n', true
+	case 'r':
+		return '\r', true
+	}
+	return c, false
+}
+
+// unescapeBackslash decodes the backslash escapes of s that decode knows;
+// before any other byte the backslash stays (keep) or is dropped.
+func unescapeBackslash(s string, keep bool, decode func(byte) (byte, bool)) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\\' && i+1 < len(s) {
-			switch s[i+1] {
-			case 'n':
-				c = '\n'
+			d, ok := decode(s[i+1])
+			if ok || !keep {
+				c = d
 				i++
-			case 'r':
-				c = '\r'
-				i++
-			}
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
-// unescapeRm reads the \n, \r, \t and \\ of a literal s.rm argument.
-func unescapeRm(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+1 < len(s) {
-			i++
-			switch c = s[i]; c {
-			case 'n':
-				c = '\n'
-			case 'r':
-				c = '\r'
-			case 't':
-				c = '\t'
 			}
 		}
 		b.WriteByte(c)
