@@ -504,5 +504,9 @@ func waitWritable(fd int, d time.Duration) bool {
 	}
 }
 
-func shutdownFd(fd int) { unix.Shutdown(fd, unix.SHUT_RDWR) }
-func closeFd(fd int)    { unix.Close(fd) }
+// shutdownFd and closeFd are raw system calls: neither blocks on a
+// socket without SO_LINGER, and through syscall.Syscall each would wake
+// the runtime's monitor thread (sysmon) from its idle sleep, a futex
+// wake and its polling loop per connection.
+func shutdownFd(fd int) { unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_RDWR, 0) }
+func closeFd(fd int)    { unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
