@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -14,21 +15,16 @@ import (
 )
 
 // serve runs the server until SIGINT or SIGTERM. With KEMI_CPUPROFILE
-// set to a file name it writes a CPU profile of the whole run there (for
-// go tool pprof; the benchmarks use it to find hot spots).
+// set to a file name it writes a CPU profile of the whole run there, and
+// with KEMI_MEMPROFILE an allocation profile at stop (for go tool pprof;
+// the benchmarks use them to find hot spots, not for production).
 func serve(opt loader.Options, stderr io.Writer) int {
-	if path := os.Getenv("KEMI_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
-			return 1
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles()
+	if err != nil {
+		fmt.Fprintln(stderr, "kemi:", err)
+		return 1
 	}
+	defer stopProfiles(stderr)
 	s, err := server.New(server.Options{Options: opt, Version: version})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -48,19 +44,6 @@ func serve(opt loader.Options, stderr io.Writer) int {
 			}
 		}
 	}()
-	// KEMI_CPUPROFILE=FILE writes a CPU profile of the run to FILE at
-	// stop (go tool pprof); for measurements, not for production.
-	if path := os.Getenv("KEMI_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err != nil {
-			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
-		} else if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "kemi: KEMI_CPUPROFILE:", err)
-			f.Close()
-		} else {
-			defer f.Close()
-			defer pprof.StopCPUProfile()
-		}
-	}
 	err = s.Serve(ctx)
 	s.Close()
 	if err != nil {
@@ -68,4 +51,42 @@ func serve(opt loader.Options, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startProfiles starts the CPU profile KEMI_CPUPROFILE names and sets
+// up the allocation profile KEMI_MEMPROFILE names; the func it returns
+// writes them.
+func startProfiles() (func(io.Writer), error) {
+	var cpu *os.File
+	if path := os.Getenv("KEMI_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("KEMI_CPUPROFILE: %w", err)
+		}
+		cpu = f
+	}
+	memPath := os.Getenv("KEMI_MEMPROFILE")
+	if memPath != "" {
+		runtime.MemProfileRate = 4096
+	}
+	return func(stderr io.Writer) {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if memPath == "" {
+			return
+		}
+		f, err := os.Create(memPath)
+		if err == nil {
+			err = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "kemi: KEMI_MEMPROFILE:", err)
+		}
+	}, nil
 }
