@@ -9,6 +9,8 @@
 # the difference measured.
 # usage: testdata/bench/tcpn-cpu.sh ROUNDS REQUESTS label=kam|label=KEMI_BINARY ...
 #   e.g. testdata/bench/tcpn-cpu.sh 5 1500 kemi=bin/kemi kam=kam
+# The load is paced (sipp -l 50 -r 3000); LIMIT=200 RATE=1000000 TW=1500
+# gives compare.sh's closed loop at full rate instead.
 # Needs: sipp, kamailio, ../shared/bench/kamailio (run-kamailio.sh, options.xml).
 set -uo pipefail
 rounds=$1 n=$2; shift 2
@@ -32,7 +34,7 @@ for r in $(seq "$rounds"); do
     sleep 1.5
     sipp -nostdin -max_socket 1000 -t tn -sf "$xml" -m 100 -l 50 -r 3000 127.0.0.1:$port >/dev/null 2>&1 </dev/null
     t0=$(cpu_tree "$pid")
-    ok=$(timeout 60 sipp -nostdin -max_socket 1000 -t tn -sf "$xml" -m "$n" -l 50 -r 3000 127.0.0.1:$port 2>&1 </dev/null |
+    ok=$(timeout 60 sipp -nostdin -max_socket 1000 -t tn -sf "$xml" -m "$n" -l "${LIMIT:-50}" -r "${RATE:-3000}" 127.0.0.1:$port 2>&1 </dev/null |
       awk -F'|' '/Successful call/{gsub(/ /,"",$3); print $3}')
     t1=$(cpu_tree "$pid")
     if [ "${ok:-0}" -gt 0 ]; then
