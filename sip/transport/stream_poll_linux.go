@@ -279,8 +279,12 @@ func (p *pollLoop) accept(l *StreamListener, now int64) {
 	fd := int(r)
 	if !s.reserve(TCP) {
 		s.Stats.RefusedMax.Add(1)
-		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-		unix.Close(fd)
+		// A reset, not a FIN, and raw calls like the rest of the loop's
+		// path: a flood past the limit comes through here.
+		linger := unix.Linger{Onoff: 1, Linger: 0}
+		unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_LINGER,
+			uintptr(unsafe.Pointer(&linger)), unsafe.Sizeof(linger), 0)
+		closeFd(fd)
 		return
 	}
 	s.Stats.Accepted.Add(1)

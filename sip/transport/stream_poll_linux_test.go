@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -196,4 +197,33 @@ func countFds(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// TestPollLoop_RefusedPastMax: past tcp_max_connections a new connection
+// is reset at once (SO_LINGER 0), counted, and takes no table entry; the
+// open one is still served.
+func TestPollLoop_RefusedPastMax(t *testing.T) {
+	s, addr := echoStreams(t, StreamConfig{MaxTCP: 1}, TCP, "127.0.0.1:0")
+	first := dialClient(t, addr)
+	if err := first.roundTrip(sipMsg("first")); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("refused connection read: %v, want a reset", err)
+	}
+	if got := s.Stats.RefusedMax.Load(); got != 1 {
+		t.Fatalf("RefusedMax %d, want 1", got)
+	}
+	if n := s.Len(); n != 1 {
+		t.Fatalf("%d connections in the table, want 1", n)
+	}
+	if err := first.roundTrip(sipMsg("still")); err != nil {
+		t.Fatalf("the open connection after a refusal: %v", err)
+	}
 }
