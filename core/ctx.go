@@ -98,6 +98,14 @@ type Sender interface {
 	SendTo(b []byte, proto Proto, to netip.AddrPort) error
 }
 
+// Flusher is a Sender that may hold UDP datagrams back until its worker
+// has handled the whole batch they came from. Flush sends them now: tm
+// calls it where another worker's next send must not overtake what it
+// has just sent.
+type Flusher interface {
+	Flush()
+}
+
 // RouteKind says which routing block is running.
 type RouteKind uint8
 

@@ -283,6 +283,14 @@ func (w *Worker) SendTo(b []byte, proto core.Proto, to netip.AddrPort) error {
 	return w.out.WriteTo(b, to)
 }
 
+// Flush implements core.Flusher: the UDP datagrams queued during the
+// current batch are sent now.
+func (w *Worker) Flush() {
+	if f, ok := w.out.(transport.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // HandlePacket parses one datagram and runs the script over it.
 func (w *Worker) HandlePacket(data []byte, from netip.AddrPort, out transport.Writer) {
 	w.out = out

@@ -108,6 +108,13 @@ func (e *env) send(b []byte, to netip.AddrPort) {
 	}
 }
 
+// flush sends now what the worker's UDP batch holds (core.Flusher).
+func (e *env) flush() {
+	if f, ok := e.out.(core.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // up sends b upstream: to the request's source over its transport, on
 // its connection for TCP and TLS.
 func (e *env) up(c *cell, b []byte) {
@@ -256,6 +263,8 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 	e.up(c, c.reply)
 	if code >= 200 {
 		t.completed(e, c, code)
+	} else if code > 100 {
+		e.flush() // not overtaken by a final reply: see replyIn
 	}
 }
 
@@ -693,6 +702,12 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
 				e.up(c, c.reply)
+				// The final reply may reach another worker the moment c.mu
+				// is released, and its batch may be sent before this one:
+				// the provisional leaves now, so that it cannot arrive after
+				// the final (Kamailio sends under its reply lock). sipp, for
+				// one, aborts a call on a 180 that follows the 200.
+				e.flush()
 			}
 		}
 		c.mu.Unlock()

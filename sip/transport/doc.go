@@ -27,8 +27,11 @@
 // always sees a whole datagram. Empty datagrams are handed over.
 //
 // Several readers share the socket, so datagrams from one peer may be
-// handled out of order, as with Kamailio's UDP children. A panic in a
-// Handler is not recovered here.
+// handled out of order, as with Kamailio's UDP children. A reader's sends
+// wait for the end of its batch, so a handler that must keep one send
+// ahead of another reader's next (tm relaying a provisional reply before
+// the final that another reader may relay) flushes its Writer. A panic in
+// a Handler is not recovered here.
 //
 // All readers share one socket. SO_REUSEPORT with a socket per reader was
 // rejected: the kernel spreads datagrams over the sockets by a hash of the

@@ -35,10 +35,20 @@ type Writer interface {
 	WriteTo(b []byte, to netip.AddrPort) error
 }
 
+// Flusher is a Writer that holds datagrams back until the batch ends:
+// Flush sends what it holds now. A handler calls it when a datagram must
+// leave before one that another reader may send next (tm relaying a
+// provisional reply, which a final reply handled by another reader must
+// not overtake).
+type Flusher interface {
+	Flush()
+}
+
 // Handler receives datagrams. data is only valid during the call (its buffer
 // is reused for the next datagram). from is unmapped: an IPv4 peer of an IPv6
 // socket shows as an IPv4 address. Replies written to out are sent in order,
-// after the handler has returned for every datagram of the current batch.
+// after the handler has returned for every datagram of the current batch,
+// or earlier when the handler flushes out (see Flusher).
 // out is only valid during the call; to send later, use UDP.WriteTo.
 type Handler interface {
 	HandlePacket(data []byte, from netip.AddrPort, out Writer)

@@ -350,6 +350,10 @@ func (q *sendQueue) WriteTo(b []byte, to netip.AddrPort) error {
 	return nil
 }
 
+// Flush implements Flusher: the queued datagrams go now, in one
+// sendmmsg, and the queue starts again empty.
+func (q *sendQueue) Flush() { q.flush() }
+
 // flush sends the queued datagrams, skipping any the kernel refuses, and
 // returns the last refusal's errno.
 func (q *sendQueue) flush() syscall.Errno {

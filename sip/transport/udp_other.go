@@ -116,6 +116,9 @@ func (u *UDP) read(h Handler) error {
 	}
 }
 
+// Flush implements Flusher. WriteTo sends at once, so nothing is held.
+func (u *UDP) Flush() {}
+
 // WriteTo sends one datagram now. It is safe for concurrent use.
 func (u *UDP) WriteTo(b []byte, to netip.AddrPort) error {
 	if u.closed.Load() {

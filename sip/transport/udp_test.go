@@ -412,3 +412,51 @@ func TestDirectWriteConcurrent(t *testing.T) {
 		t.Errorf("got %d distinct datagrams, Stats %+v; want %d", len(got), u.Stats(), senders*each)
 	}
 }
+
+// holdAfterFlush writes "early", flushes, waits until the test has read
+// it, then writes "late", which leaves when the batch ends.
+type holdAfterFlush struct {
+	seen     chan struct{}
+	timedOut atomic.Bool
+}
+
+func (h *holdAfterFlush) HandlePacket(data []byte, from netip.AddrPort, out Writer) {
+	out.WriteTo([]byte("early"), from)
+	f, ok := out.(Flusher)
+	if !ok {
+		panic("the batch writer is not a Flusher")
+	}
+	f.Flush()
+	select {
+	case <-h.seen:
+	case <-time.After(30 * time.Second): // only keeps a broken Flush from hanging the test
+		h.timedOut.Store(true)
+	}
+	out.WriteTo([]byte("late"), from)
+}
+
+// TestFlushSendsBeforeBatchEnds: a handler's Flush sends what it queued
+// while it is still handling its datagram (tm relies on it to keep a
+// provisional reply ahead of a final one another reader relays).
+func TestFlushSendsBeforeBatchEnds(t *testing.T) {
+	u := listen(t, UDPConfig{Readers: 1, Batch: 16})
+	h := &holdAfterFlush{seen: make(chan struct{})}
+	stop := serve(t, u, func(int) Handler { return h })
+	c := dial(t, u)
+	c.Write([]byte("go"))
+	buf := make([]byte, 100)
+	if got := recv(t, c, buf); string(got) != "early" {
+		t.Fatalf("first datagram %q, want early", got)
+	}
+	close(h.seen)
+	if got := recv(t, c, buf); string(got) != "late" {
+		t.Fatalf("second datagram %q, want late", got)
+	}
+	if h.timedOut.Load() {
+		t.Errorf("the flushed datagram did not arrive while the handler held its batch")
+	}
+	stop()
+	if st := u.Stats(); st.Sent != 2 || st.SendErrors != 0 {
+		t.Errorf("Stats() = %+v, want 2 sent", st)
+	}
+}

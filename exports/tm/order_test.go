@@ -1,0 +1,99 @@
+package tm
+
+import (
+	"net/netip"
+	"testing"
+
+	"kemi/core"
+	"kemi/exports/internal/ksrtest"
+	"kemi/sip"
+)
+
+// batchOut is a worker's UDP sender as the transport gives it: what the
+// worker sends is held until its batch ends (end) or it flushes.
+type batchOut struct {
+	rec  *ksrtest.Recorder
+	held []ksrtest.Sent
+}
+
+func (o *batchOut) SendTo(b []byte, p core.Proto, to netip.AddrPort) error {
+	o.held = append(o.held, ksrtest.Sent{B: append([]byte(nil), b...), Proto: p, To: to})
+	return nil
+}
+
+func (o *batchOut) Flush() {
+	for _, s := range o.held {
+		o.rec.SendTo(s.B, s.Proto, s.To)
+	}
+	o.held = o.held[:0]
+}
+
+// worker is a second handler with its own context and batch sender.
+type worker struct {
+	r   *rig
+	ctx core.Ctx
+	msg sip.Msg
+	out *batchOut
+}
+
+func (r *rig) worker() *worker {
+	w := &worker{r: r, out: &batchOut{rec: r.rec}}
+	w.ctx.RT, w.ctx.Out, w.ctx.VM = r.rt, w.out, r.vm
+	w.ctx.Scratch = make([]byte, 0, 4096)
+	return w
+}
+
+// reply hands a reply to this worker's reply hooks; nothing it sends
+// leaves before end unless tm flushes.
+func (w *worker) reply(raw []byte, src netip.AddrPort) {
+	w.r.t.Helper()
+	if err := w.msg.Parse(append([]byte(nil), raw...)); err != nil {
+		w.r.t.Fatal(err)
+	}
+	w.ctx.Reset(&w.msg, src, proxy, core.UDP)
+	for _, h := range w.r.rt.ReplyHooks() {
+		if h(&w.ctx) {
+			return
+		}
+	}
+	w.r.t.Errorf("reply not taken by tm: %s", firstLine(raw))
+}
+
+func (w *worker) end() { w.out.Flush() }
+
+// TestProvisionalNotOvertakenAcrossWorkers: the UAS sends 180 then 200;
+// one worker takes the 180 and is still in its batch when another takes
+// the 200 and ends its batch. The UAC must get the 180 first, as from
+// Kamailio, which relays under its reply lock. (With both held to the
+// end of their batches, the 200 left first and sipp aborted the call:
+// TestOps_Reload_UnderCallLoad under load.)
+func TestProvisionalNotOvertakenAcrossWorkers(t *testing.T) {
+	r := newRig(t)
+	r.route = func(ctx *core.Ctx) {
+		ctx.DstURI = "sip:" + uas.String()
+		Relay(ctx)
+	}
+	r.in(invite("z9hG4bK-order"), uac)
+	fwd := r.last(uas)
+	r.sent()
+
+	a, b := r.worker(), r.worker()
+	a.reply(replyTo(t, fwd, 180, "Ringing", "callee"), uas)
+	b.reply(replyTo(t, fwd, 200, "OK", "callee"), uas)
+	b.end()
+	a.end()
+	r.expect("180 and 200 from two workers",
+		"SIP/2.0 180 Ringing -> "+uac.String(),
+		"SIP/2.0 200 OK -> "+uac.String())
+
+	// Nothing else is flushed early: a final reply waits for its batch.
+	inv2 := invite("z9hG4bK-order2")
+	r.in(inv2, uac)
+	fwd2 := r.last(uas)
+	r.sent()
+	b.reply(replyTo(t, fwd2, 486, "Busy Here", "callee"), uas)
+	if len(b.out.held) == 0 {
+		t.Errorf("486 relayed upstream was flushed at once; want it held to the end of the batch")
+	}
+	b.end()
+}
