@@ -205,9 +205,10 @@ func (s *server) sipp(t *testing.T, scenario string, calls, limit int, extra ...
 	sipp := needSipp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	errFile := filepath.Join(t.TempDir(), "err.log")
 	args := []string{"-sf", scenario, "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit), "-r", "1000000",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-nostdin", "-recv_timeout", "3000", "-trace_err",
-		"-error_file", filepath.Join(t.TempDir(), "err.log"),
+		"-error_file", errFile,
 		// sipp's own socket asks for 64 KiB; under full-speed load on a
 		// shared machine it overflows while sipp is descheduled (measured:
 		// every loss was in sipp's socket, the server's dropped nothing),
@@ -218,7 +219,9 @@ func (s *server) sipp(t *testing.T, scenario string, calls, limit int, extra ...
 	cmd := exec.CommandContext(ctx, sipp, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("sipp %s: %v\n%s", filepath.Base(scenario), err, tail(string(out), 3000))
+		// sipp's error file says which message broke a call.
+		errs, _ := os.ReadFile(errFile)
+		t.Fatalf("sipp %s: %v\n%s\nsipp's errors:\n%s", filepath.Base(scenario), err, tail(string(out), 3000), tail(string(errs), 4000))
 	}
 	return string(out)
 }

@@ -226,7 +226,8 @@ func TestOps_Reload_UnderCallLoad(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		uacOut = s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), calls, 50, "-r", strconv.Itoa(rate), "-s", "call")
+		// Each call lasts 200 ms (-d): see the pause in uac-call.xml.
+		uacOut = s.sipp(t, repo("test/e2e/testdata/proxy/uac-call.xml"), calls, 50, "-r", strconv.Itoa(rate), "-d", "200", "-s", "call")
 	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
