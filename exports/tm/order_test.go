@@ -28,11 +28,12 @@ func (o *batchOut) Flush() {
 	o.held = o.held[:0]
 }
 
-// worker is a second handler with its own context and batch sender.
+// worker is another handler with its own context and batch sender.
 type worker struct {
 	r   *rig
 	ctx core.Ctx
 	msg sip.Msg
+	buf []byte
 	out *batchOut
 }
 
@@ -43,20 +44,12 @@ func (r *rig) worker() *worker {
 	return w
 }
 
-// reply hands a reply to this worker's reply hooks; nothing it sends
-// leaves before end unless tm flushes.
-func (w *worker) reply(raw []byte, src netip.AddrPort) {
+// in hands raw to this worker; nothing it sends leaves before end unless
+// tm flushes.
+func (w *worker) in(raw []byte, src netip.AddrPort) {
 	w.r.t.Helper()
-	if err := w.msg.Parse(append([]byte(nil), raw...)); err != nil {
-		w.r.t.Fatal(err)
-	}
-	w.ctx.Reset(&w.msg, src, proxy, core.UDP)
-	for _, h := range w.r.rt.ReplyHooks() {
-		if h(&w.ctx) {
-			return
-		}
-	}
-	w.r.t.Errorf("reply not taken by tm: %s", firstLine(raw))
+	w.buf = append(w.buf[:0], raw...)
+	w.r.deliver(&w.ctx, &w.msg, w.buf, src)
 }
 
 func (w *worker) end() { w.out.Flush() }
@@ -78,11 +71,26 @@ func TestProvisionalNotOvertakenAcrossWorkers(t *testing.T) {
 	r.sent()
 
 	a, b := r.worker(), r.worker()
-	a.reply(replyTo(t, fwd, 180, "Ringing", "callee"), uas)
-	b.reply(replyTo(t, fwd, 200, "OK", "callee"), uas)
+	a.in(replyTo(t, fwd, 180, "Ringing", "callee"), uas)
+	b.in(replyTo(t, fwd, 200, "OK", "callee"), uas)
 	b.end()
 	a.end()
 	r.expect("180 and 200 from two workers",
+		"SIP/2.0 180 Ringing -> "+uac.String(),
+		"SIP/2.0 200 OK -> "+uac.String())
+
+	// A retransmitted INVITE gets the 180 again; that copy cannot follow
+	// the 200 either.
+	inv3 := invite("z9hG4bK-order3")
+	r.in(inv3, uac)
+	fwd3 := r.last(uas)
+	r.in(replyTo(t, fwd3, 180, "Ringing", "callee"), uas)
+	r.sent()
+	a.in(inv3, uac)
+	b.in(replyTo(t, fwd3, 200, "OK", "callee"), uas)
+	b.end()
+	a.end()
+	r.expect("180 replayed to a retransmission, and the 200 from another worker",
 		"SIP/2.0 180 Ringing -> "+uac.String(),
 		"SIP/2.0 200 OK -> "+uac.String())
 
@@ -91,9 +99,15 @@ func TestProvisionalNotOvertakenAcrossWorkers(t *testing.T) {
 	r.in(inv2, uac)
 	fwd2 := r.last(uas)
 	r.sent()
-	b.reply(replyTo(t, fwd2, 486, "Busy Here", "callee"), uas)
+	b.in(replyTo(t, fwd2, 486, "Busy Here", "callee"), uas)
 	if len(b.out.held) == 0 {
 		t.Errorf("486 relayed upstream was flushed at once; want it held to the end of the batch")
 	}
 	b.end()
+	// Nor is t_relay's 100, which follows the relayed INVITE in its batch.
+	a.in(invite("z9hG4bK-order4"), uac)
+	if len(a.out.held) != 2 {
+		t.Errorf("INVITE relayed: %d datagrams held, want the INVITE and the 100 held to the end of the batch", len(a.out.held))
+	}
+	a.end()
 }

@@ -81,20 +81,26 @@ func newRig(t testing.TB) *rig {
 func (r *rig) in(raw []byte, src netip.AddrPort) {
 	r.t.Helper()
 	r.buf = append(r.buf[:0], raw...)
-	if err := r.msg.Parse(r.buf); err != nil {
-		r.t.Fatalf("parse: %v\n%s", err, raw)
+	r.deliver(&r.ctx, &r.msg, r.buf, src)
+}
+
+// deliver parses b into m and hands it to ctx as a worker would.
+func (r *rig) deliver(ctx *core.Ctx, m *sip.Msg, b []byte, src netip.AddrPort) {
+	r.t.Helper()
+	if err := m.Parse(b); err != nil {
+		r.t.Fatalf("parse: %v\n%s", err, b)
 	}
-	r.ctx.Reset(&r.msg, src, proxy, core.UDP)
-	if r.msg.IsRequest() {
-		r.route(&r.ctx)
+	ctx.Reset(m, src, proxy, core.UDP)
+	if m.IsRequest() {
+		r.route(ctx)
 		return
 	}
 	for _, h := range r.rt.ReplyHooks() {
-		if h(&r.ctx) {
+		if h(ctx) {
 			return
 		}
 	}
-	r.t.Errorf("reply not taken by tm: %s", firstLine(raw))
+	r.t.Errorf("reply not taken by tm: %s", firstLine(b))
 }
 
 // sent returns what was sent since the last call, as "first line -> to".

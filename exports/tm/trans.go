@@ -108,8 +108,14 @@ func (e *env) send(b []byte, to netip.AddrPort) {
 	}
 }
 
-// flush sends now what the worker's UDP batch holds (core.Flusher).
-func (e *env) flush() {
+// upProvisional sends c.reply, a provisional reply, upstream now rather
+// than when the worker's UDP batch ends (core.Flusher). The final reply
+// may reach another worker the moment c.mu is released, and that
+// worker's batch may be sent first; Kamailio sends under its reply lock,
+// so a provisional never follows the final. sipp, for one, aborts a call
+// on a 180 that comes after the 200.
+func (e *env) upProvisional(c *cell) {
+	e.up(c, c.reply)
 	if f, ok := e.out.(core.Flusher); ok {
 		f.Flush()
 	}
@@ -233,7 +239,11 @@ func (t *TM) createCell(ctx *core.Ctx, id uint64, st *msgState) (c *cell, gen ui
 func (t *TM) replay(e *env, c *cell, gen uint32) {
 	c.mu.Lock()
 	if c.gen.Load() == gen && c.live && len(c.reply) > 0 {
-		e.up(c, c.reply)
+		if c.replyCode < 200 {
+			e.upProvisional(c)
+		} else {
+			e.up(c, c.reply)
+		}
 	}
 	c.mu.Unlock()
 }
@@ -260,11 +270,17 @@ func (t *TM) sendLocal(e *env, c *cell, code int, reason string, extra, body []b
 		c.reply = restoreLocal(c, c.reply)
 	}
 	c.replyCode = code
-	e.up(c, c.reply)
-	if code >= 200 {
+	switch {
+	case code >= 200:
+		e.up(c, c.reply)
 		t.completed(e, c, code)
-	} else if code > 100 {
-		e.flush() // not overtaken by a final reply: see replyIn
+	case code == 100:
+		// t_relay's 100 leaves in the same batch as the relayed INVITE,
+		// after it, and before that no branch can answer: nothing can
+		// overtake it, and it need not cost a sendmmsg of its own.
+		e.up(c, c.reply)
+	default:
+		e.upProvisional(c)
 	}
 }
 
@@ -701,13 +717,7 @@ func (t *TM) replyIn(e *env, c *cell, gen uint32, idx int, m *sip.Msg, cancelRep
 			if m.RemoveTopVia() == nil {
 				c.reply = appendMsg(c.reply, m)
 				c.replyCode = code
-				e.up(c, c.reply)
-				// The final reply may reach another worker the moment c.mu
-				// is released, and its batch may be sent before this one:
-				// the provisional leaves now, so that it cannot arrive after
-				// the final (Kamailio sends under its reply lock). sipp, for
-				// one, aborts a call on a 180 that follows the 200.
-				e.flush()
+				e.upProvisional(c)
 			}
 		}
 		c.mu.Unlock()
